@@ -1,0 +1,1024 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cgroup.c - the sandboxes' cgroups.  Owns: detecting the host's layout (pure
+ * cgroup v2 with the memory and pids controllers, or the v1 controllers of a
+ * hybrid host plus its unified hierarchy), creating one cgroup per sandbox
+ * below the host process's own cgroup with the memory and pids limits,
+ * reading the counters that say why an exec ended, and removing everything
+ * again -- including the empty cgroups a SIGKILLed host leaves behind.
+ *
+ * Every directory we create is "<own cgroup>/petri-<hostpid>-<suffix>" in
+ * each hierarchy; nothing outside our own cgroup is ever touched.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "internal.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+#define CG_RMDIR_TIMEOUT_NS 1000000000ull /* how long teardown waits for EBUSY */
+#define CG_MAX_DEPTH 16                  /* sub-cgroups we descend into */
+#define CG_SMALL_FILE 4096               /* every keyed file we parse fits */
+
+/* --- small file helpers ------------------------------------------------- */
+
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+static void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+static int path_join(char *buf, const char *dir, const char *name)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static bool path_exists(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	return path_join(path, dir, name) == 0 && stat(path, &st) == 0;
+}
+
+/* Write @str with a single write(2): a cgroup file takes one value per write. */
+static int write_file(const char *path, const char *str)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(str);
+	ssize_t n = write(fd, str, len);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/* Read what fits of @fd from offset 0 into @buf (NUL-terminated).  pread at
+ * offset 0 makes a seq_file regenerate its content, so an fd kept open can be
+ * read again and again. */
+static ssize_t pread_all(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	while (len + 1 < size) {
+		ssize_t n = pread(fd, buf + len, size - 1 - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return pread_all(fd, buf, size);
+}
+
+/* Read a whole file of unknown size (cgroup.procs) into a malloc'd string. */
+static int read_all(const char *path, char **out)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (cap - len < 1024) {
+			char *p = realloc(buf, cap ? cap * 2 : 4096);
+			if (!p)
+				return -ENOMEM;
+			buf = p;
+			cap = cap ? cap * 2 : 4096;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = TAKE_PTR(buf);
+	return 0;
+}
+
+/* A cgroup number: decimal, or "max" (= UINT64_MAX). */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (strncmp(s, "max", 3) == 0) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -errno;
+	*out = v;
+	return 0;
+}
+
+/* The value of "@key <n>" in a flat-keyed file such as memory.events.
+ * -ENOENT when the file is missing, -ENODATA when the key is. */
+static int read_u64_key(const char *path, const char *key, uint64_t *out)
+{
+	char buf[CG_SMALL_FILE];
+	ssize_t n = read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	size_t klen = strlen(key);
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+			return parse_u64(line + klen + 1, out);
+	}
+	return -ENODATA;
+}
+
+static int read_u64_key_at(const char *dir, const char *file, const char *key, uint64_t *out)
+{
+	char path[PATH_MAX];
+	int r = path_join(path, dir, file);
+	return r < 0 ? r : read_u64_key(path, key, out);
+}
+
+static int read_u64_at(const char *dir, const char *file, uint64_t *out)
+{
+	char path[PATH_MAX], buf[64];
+	int r = path_join(path, dir, file);
+	if (r < 0)
+		return r;
+	ssize_t n = read_file(path, buf, sizeof(buf));
+	return n < 0 ? (int)n : parse_u64(buf, out);
+}
+
+/* Does the @sep-separated @list contain the word @word? */
+static bool list_has(const char *list, char sep, const char *word)
+{
+	size_t wlen = strlen(word);
+	const char *p = list;
+	while (p) {
+		size_t len = strcspn(p, (char[]){sep, '\n', '\0'});
+		if (len == wlen && strncmp(p, word, wlen) == 0)
+			return true;
+		p = p[len] == sep ? p + len + 1 : NULL;
+	}
+	return false;
+}
+
+/* Why a mode was not chosen, for the log line that explains the fallback. */
+static void _printf_(3, 4) set_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+/* --- where our cgroups are ---------------------------------------------- */
+
+/* Our cgroup path (relative to the hierarchy's root as we see it) in the v1
+ * hierarchy holding @controller, or in the unified one when @controller is
+ * NULL, from /proc/self/cgroup ("4:memory:/a/b", "0::/a/b"). */
+static int self_cgroup_path(const char *controller, char **out)
+{
+	_cleanup_(fclosep) FILE *f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return -errno;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c1 = *c2 = '\0';
+		const char *ctrls = c1 + 1;
+		bool match = controller ? list_has(ctrls, ',', controller)
+					: strcmp(line, "0") == 0 && *ctrls == '\0';
+		if (!match)
+			continue;
+		*out = strdup(c2 + 1);
+		return *out ? 0 : -ENOMEM;
+	}
+	return -ENOENT;
+}
+
+/* mountinfo escapes ' ', '\t', '\n' and '\\' as "\ooo". */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r; w++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 4;
+		} else {
+			*w = *r++;
+		}
+	}
+	*w = '\0';
+}
+
+struct mount_line {
+	char *root;       /* the mount's root inside its filesystem */
+	char *point;      /* where it is mounted */
+	char *fstype;
+	char *super_opts; /* for cgroup v1: the controllers, e.g. "rw,memory" */
+};
+
+/* Split one /proc/self/mountinfo line in place:
+ * "id parent maj:min root point opts [optional...] - fstype source superopts". */
+static int split_mountinfo(char *line, struct mount_line *m)
+{
+	char *save = NULL;
+	int field = 0, after = -1;
+	*m = (struct mount_line){0};
+	for (char *tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		if (after < 0) {
+			if (field == 3)
+				m->root = tok;
+			else if (field == 4)
+				m->point = tok;
+			else if (field >= 6 && strcmp(tok, "-") == 0)
+				after = 0;
+			field++;
+			continue;
+		}
+		if (after == 0)
+			m->fstype = tok;
+		else if (after == 2)
+			m->super_opts = tok;
+		after++;
+	}
+	if (!m->root || !m->point || !m->fstype || !m->super_opts)
+		return -EINVAL;
+	unescape_octal(m->root);
+	unescape_octal(m->point);
+	return 0;
+}
+
+/* The part of @path below the mount root @root, or NULL when @path is not
+ * inside this mount (a bind mount of another subtree). */
+static const char *below_root(const char *path, const char *root)
+{
+	if (strcmp(root, "/") == 0)
+		return path;
+	size_t n = strlen(root);
+	if (strncmp(path, root, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+		return NULL;
+	return path + n;
+}
+
+/* A path from /proc/self/cgroup we can safely append to a mount point: no
+ * ".." (we are outside our cgroup namespace's root) and not deleted. */
+static bool cgroup_path_usable(const char *p)
+{
+	size_t n = strlen(p);
+	static const char deleted[] = " (deleted)";
+	if (p[0] != '/' || strstr(p, "/..") || strstr(p, "//"))
+		return false;
+	return n < sizeof(deleted) - 1 || strcmp(p + n - (sizeof(deleted) - 1), deleted) != 0;
+}
+
+static bool mount_matches(const struct mount_line *m, const char *controller)
+{
+	if (!controller)
+		return strcmp(m->fstype, "cgroup2") == 0;
+	return strcmp(m->fstype, "cgroup") == 0 && list_has(m->super_opts, ',', controller);
+}
+
+/* The directory of our own cgroup in the hierarchy of @controller (NULL:
+ * unified), e.g. "/sys/fs/cgroup/memory/process_api/x".  -ENOENT when that
+ * hierarchy is not mounted where we can see our cgroup. */
+static int own_cgroup_dir(const char *controller, char **out)
+{
+	_cleanup_free_ char *cgpath = NULL;
+	int r = self_cgroup_path(controller, &cgpath);
+	if (r < 0)
+		return r;
+	if (!cgroup_path_usable(cgpath))
+		return -ENOENT;
+	_cleanup_(fclosep) FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		struct mount_line m;
+		if (split_mountinfo(line, &m) < 0 || !mount_matches(&m, controller))
+			continue;
+		const char *rel = below_root(cgpath, m.root);
+		if (!rel)
+			continue;
+		if (strcmp(rel, "/") == 0)
+			rel = "";
+		if (asprintf(out, "%s%s", m.point, rel) < 0)
+			return -ENOMEM;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* --- killing and removing ----------------------------------------------- */
+
+/* The pids listed in @text (one per line).  0 means a task of a pid
+ * namespace we cannot see. */
+static int parse_pids(const char *text, int **pids, size_t *n)
+{
+	size_t count = 0, cap = 0;
+	int *v = NULL;
+	for (const char *p = text; *p;) {
+		char *end;
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (count == cap) {
+			int *nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+			cap = cap ? cap * 2 : 16;
+		}
+		v[count++] = (int)pid;
+		p = end;
+		while (*p == '\n')
+			p++;
+	}
+	*pids = v;
+	*n = count;
+	return 0;
+}
+
+static int read_procs(const char *dir, int **pids, size_t *n)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	int r = path_join(path, dir, "cgroup.procs");
+	if (r < 0)
+		return r;
+	r = read_all(path, &text);
+	return r < 0 ? r : parse_pids(text, pids, n);
+}
+
+static bool pid_listed(const int *pids, size_t n, int pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+/* SIGKILL every process listed in @dir/cgroup.procs.  A pid read from the
+ * file may be reused before we signal it, so pin each with a pidfd and only
+ * signal those the file still lists afterwards: then the pidfd is the task
+ * in our cgroup (or a dead one, which ignores the signal). */
+static int kill_procs(const char *dir)
+{
+	_cleanup_free_ int *before = NULL, *after = NULL, *fds = NULL;
+	size_t nb = 0, na = 0;
+	int r = read_procs(dir, &before, &nb);
+	if (r < 0 || nb == 0)
+		return r;
+	fds = malloc(nb * sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	bool have_pidfd = true;
+	for (size_t i = 0; i < nb; i++) {
+		fds[i] = before[i] > 0 ? (int)syscall(SYS_pidfd_open, before[i], 0) : -1;
+		if (fds[i] < 0 && errno == ENOSYS)
+			have_pidfd = false;
+	}
+	r = read_procs(dir, &after, &na);
+	for (size_t i = 0; i < nb; i++) {
+		if (r == 0 && before[i] > 0 && pid_listed(after, na, before[i])) {
+			if (fds[i] >= 0)
+				syscall(SYS_pidfd_send_signal, fds[i], SIGKILL, NULL, 0);
+			else if (!have_pidfd)
+				kill(before[i], SIGKILL); /* kernel < 5.3: best we can do */
+		}
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	return r;
+}
+
+/* Kill what runs in @dir: cgroup.kill takes the whole subtree at once on v2
+ * (>= 5.14); otherwise signal the tasks one by one. */
+static void kill_tasks(const char *dir, bool v2)
+{
+	char path[PATH_MAX];
+	if (v2 && path_join(path, dir, "cgroup.kill") == 0 && write_file(path, "1") == 0)
+		return;
+	kill_procs(dir);
+}
+
+static bool is_dir_entry(int dfd, const struct dirent *de)
+{
+	struct stat st;
+	if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		return false;
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int remove_cgroup_at(const char *dir, bool v2, uint64_t deadline, int depth);
+
+/* Sub-cgroups go first: a cgroup with children cannot be removed. */
+static void remove_children(const char *dir, bool v2, uint64_t deadline, int depth)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	_cleanup_(closedirp) DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		if (is_dir_entry(dfd, de) && path_join(path, dir, de->d_name) == 0)
+			remove_cgroup_at(path, v2, deadline, depth + 1);
+	}
+}
+
+/* Kill the tasks of @dir and its sub-cgroups, then rmdir them all, retrying
+ * while the kernel still tears the tasks down (EBUSY) until @deadline. */
+static int remove_cgroup_at(const char *dir, bool v2, uint64_t deadline, int depth)
+{
+	if (depth > CG_MAX_DEPTH)
+		return -ELOOP;
+	kill_tasks(dir, v2);
+	remove_children(dir, v2, deadline, depth);
+	for (unsigned ms = 1;; ms = ms < 32 ? ms * 2 : 50) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		int r = -errno;
+		if (r != -EBUSY || petri__now_ns() >= deadline)
+			return r;
+		sleep_ms(ms);
+		kill_tasks(dir, v2); /* v1: a task may have forked meanwhile */
+	}
+}
+
+static int remove_cgroup(const char *dir, bool v2)
+{
+	return remove_cgroup_at(dir, v2, petri__now_ns() + CG_RMDIR_TIMEOUT_NS, 0);
+}
+
+/* --- sweeping what dead hosts left -------------------------------------- */
+
+/* The host pid in "petri-<pid>-<suffix>", or 0 for other names. */
+static int stale_name_pid(const char *name)
+{
+	if (strncmp(name, "petri-", 6) != 0 || name[6] < '1' || name[6] > '9')
+		return 0;
+	char *end;
+	errno = 0;
+	long pid = strtol(name + 6, &end, 10);
+	if (errno || *end != '-' || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return (int)pid;
+}
+
+/* Count the tasks in @dir and its sub-cgroups that we can see.  Returns -1
+ * when one lives in a pid namespace we cannot see: v2 lists such a task as
+ * pid 0 (v1 leaves it out, but it also never shows us one to kill). */
+static long visible_tasks(const char *dir, int depth)
+{
+	_cleanup_free_ int *pids = NULL;
+	size_t n = 0;
+	if (depth > CG_MAX_DEPTH)
+		return -1;
+	if (read_procs(dir, &pids, &n) < 0)
+		return 0;
+	if (pid_listed(pids, n, 0))
+		return -1;
+	long total = (long)n;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return total;
+	_cleanup_(closedirp) DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return total;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		if (!is_dir_entry(dfd, de) || path_join(path, dir, de->d_name) < 0)
+			continue;
+		long sub = visible_tasks(path, depth + 1);
+		if (sub < 0)
+			return -1;
+		total += sub;
+	}
+	return total;
+}
+
+/* Remove one "petri-<pid>-*" cgroup whose host pid is gone from our pid
+ * namespace.  The name's pid only means something in the namespace of the
+ * host that made it, and a host in another container may share this parent:
+ * so a cgroup holding tasks we cannot see is left alone, and one holding no
+ * visible task gets a single rmdir, no waiting.  Visible tasks are leftovers
+ * of a dead host of ours: kill them and wait for the rmdir as usual. */
+static void sweep_one(struct petri_ctx *ctx, const char *path, int pid, bool v2)
+{
+	long tasks = visible_tasks(path, 0);
+	if (tasks < 0) {
+		petri__log(ctx, PETRI_LOG_DEBUG, "cgroup %s: tasks of another pid namespace, kept",
+			   path);
+		return;
+	}
+	uint64_t deadline = tasks > 0 ? petri__now_ns() + CG_RMDIR_TIMEOUT_NS : 0;
+	int r = remove_cgroup_at(path, v2, deadline, 0);
+	if (r == -EBUSY && tasks == 0)
+		petri__log(ctx, PETRI_LOG_DEBUG, "cgroup %s: busy (another pid namespace?), kept",
+			   path);
+	else if (r < 0)
+		petri__log(ctx, PETRI_LOG_WARN, "remove stale cgroup %s: %s", path, strerror(-r));
+	else
+		petri__log(ctx, PETRI_LOG_INFO, "removed stale cgroup %s (host pid %d gone)", path,
+			   pid);
+}
+
+/* Remove "petri-<pid>-*" below @parent whose host pid is gone.  A host that
+ * dies by SIGKILL takes its sandboxes with it (PDEATHSIG, pid namespace), but
+ * their empty cgroup directories stay. */
+static void sweep_parent(struct petri_ctx *ctx, const char *parent, bool v2)
+{
+	int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	_cleanup_(closedirp) DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		int pid = stale_name_pid(de->d_name);
+		if (pid == 0 || !is_dir_entry(dfd, de) || path_join(path, parent, de->d_name) < 0)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue; /* alive (or not ours to signal): in use */
+		sweep_one(ctx, path, pid, v2);
+	}
+}
+
+static void sweep_layout(struct petri_ctx *ctx, const struct petri_cgroup_layout *l)
+{
+	if (l->v2_parent)
+		sweep_parent(ctx, l->v2_parent, true);
+	if (l->v1_memory_parent)
+		sweep_parent(ctx, l->v1_memory_parent, false);
+	if (l->v1_pids_parent)
+		sweep_parent(ctx, l->v1_pids_parent, false);
+}
+
+/* --- layout detection --------------------------------------------------- */
+
+/* Create and remove a child of @parent, proving we may create cgroups there;
+ * when @need is given, the child must also have that file (a controller's
+ * interface file shows that the controller is active in the child). */
+static int probe_parent(const char *parent, const char *need, bool v2)
+{
+	static unsigned serial;
+	char path[PATH_MAX];
+	char name[64];
+	snprintf(name, sizeof(name), "petri-%d-probe%u", (int)getpid(),
+		 __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
+	int r = path_join(path, parent, name);
+	if (r < 0)
+		return r;
+	if (mkdir(path, 0755) < 0)
+		return -errno;
+	r = need && !path_exists(path, need) ? -ENOENT : 0;
+	remove_cgroup(path, v2);
+	return r;
+}
+
+/* Make sure memory and pids are enabled for children of @dir. */
+static int enable_v2_controllers(struct petri_ctx *ctx, const char *dir, char *why, size_t whylen)
+{
+	char path[PATH_MAX], buf[CG_SMALL_FILE];
+	int r = path_join(path, dir, "cgroup.subtree_control");
+	ssize_t n = r < 0 ? r : read_file(path, buf, sizeof(buf));
+	if (n < 0) {
+		set_why(why, whylen, "read %s: %s", path, strerror((int)-n));
+		return (int)n;
+	}
+	if (list_has(buf, ' ', "memory") && list_has(buf, ' ', "pids"))
+		return 0;
+	r = write_file(path, "+memory +pids");
+	if (r == -EBUSY)
+		petri__log(ctx, PETRI_LOG_WARN,
+			   "cannot enable memory and pids in %s: our cgroup holds processes (cgroup v2 "
+			   "allows controllers only for cgroups without them); run the host in a leaf of "
+			   "a delegated cgroup, e.g. systemd-run -p Delegate=yes",
+			   path);
+	if (r < 0)
+		set_why(why, whylen, "write +memory +pids to %s: %s", path, strerror(-r));
+	return r;
+}
+
+/* Pure v2: memory and pids available to our cgroup, enabled for its children,
+ * and a child can be created. */
+static int detect_v2(struct petri_ctx *ctx, const char *dir, char *why, size_t whylen)
+{
+	char path[PATH_MAX], buf[CG_SMALL_FILE];
+	int r = path_join(path, dir, "cgroup.controllers");
+	ssize_t n = r < 0 ? r : read_file(path, buf, sizeof(buf));
+	if (n < 0) {
+		set_why(why, whylen, "read %s: %s", path, strerror((int)-n));
+		return (int)n;
+	}
+	if (!list_has(buf, ' ', "memory") || !list_has(buf, ' ', "pids")) {
+		set_why(why, whylen, "memory and pids controllers not available in %s", dir);
+		return -EOPNOTSUPP;
+	}
+	r = enable_v2_controllers(ctx, dir, why, whylen);
+	if (r < 0)
+		return r;
+	r = probe_parent(dir, "memory.max", true);
+	if (r == 0 && !path_exists(dir, "cgroup.kill"))
+		petri__log(ctx, PETRI_LOG_DEBUG, "%s: no cgroup.kill, killing task by task", dir);
+	if (r < 0)
+		set_why(why, whylen, "create a cgroup below %s: %s", dir, strerror(-r));
+	return r;
+}
+
+/* v1: the memory and pids hierarchies, each writable below our cgroup. */
+static int detect_v1(struct petri_cgroup_layout *l, char *why, size_t whylen)
+{
+	_cleanup_free_ char *mem = NULL, *pids = NULL;
+	int r = own_cgroup_dir("memory", &mem);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		set_why(why, whylen, "no v1 memory hierarchy");
+		return r;
+	}
+	r = own_cgroup_dir("pids", &pids);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		set_why(why, whylen, "no v1 pids hierarchy");
+		return r;
+	}
+	r = probe_parent(mem, "memory.limit_in_bytes", false);
+	if (r < 0) {
+		set_why(why, whylen, "create a cgroup below %s: %s", mem, strerror(-r));
+		return r;
+	}
+	r = probe_parent(pids, "pids.max", false);
+	if (r < 0) {
+		set_why(why, whylen, "create a cgroup below %s: %s", pids, strerror(-r));
+		return r;
+	}
+	l->v1_memory_parent = TAKE_PTR(mem);
+	l->v1_pids_parent = TAKE_PTR(pids);
+	l->mode = PETRI_CGROUP_V1;
+	return 0;
+}
+
+/* The unified hierarchy: V2 mode when it has the controllers; otherwise still
+ * a place for each sandbox's cgroup id and CLONE_INTO_CGROUP if writable. */
+static int detect_unified(struct petri_ctx *ctx, struct petri_cgroup_layout *l, char *why,
+			  size_t whylen)
+{
+	_cleanup_free_ char *dir = NULL;
+	int r = own_cgroup_dir(NULL, &dir);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		set_why(why, whylen, "no cgroup2 mount holding our cgroup");
+		return 0;
+	}
+	if (detect_v2(ctx, dir, why, whylen) == 0) {
+		l->mode = PETRI_CGROUP_V2;
+		l->v2_parent = TAKE_PTR(dir);
+		return 0;
+	}
+	r = probe_parent(dir, NULL, true);
+	if (r == 0)
+		l->v2_parent = TAKE_PTR(dir);
+	else
+		petri__log(ctx, PETRI_LOG_DEBUG, "no cgroup below %s: %s", dir, strerror(-r));
+	return 0;
+}
+
+int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layout *out)
+{
+	struct petri_cgroup_layout l = {.mode = PETRI_CGROUP_NONE};
+	char v2why[512] = "", v1why[512] = "";
+	int r = detect_unified(ctx, &l, v2why, sizeof(v2why));
+	if (r == 0 && l.mode == PETRI_CGROUP_NONE)
+		r = detect_v1(&l, v1why, sizeof(v1why));
+	if (r == -ENOMEM) {
+		petri__cgroup_layout_release(&l);
+		return r;
+	}
+	if (l.mode == PETRI_CGROUP_NONE)
+		petri__log(ctx, PETRI_LOG_WARN,
+			   "no cgroup for memory and pids limits (v2: %s; v1: %s)%s; using rlimits",
+			   v2why, v1why, geteuid() != 0 ? " (not root and no delegated cgroup)" : "");
+	else
+		petri__log(ctx, PETRI_LOG_DEBUG, "cgroups: %s, unified %s, memory %s, pids %s",
+			   l.mode == PETRI_CGROUP_V2 ? "v2" : "v1",
+			   l.v2_parent ? l.v2_parent : "-",
+			   l.v1_memory_parent ? l.v1_memory_parent : "-",
+			   l.v1_pids_parent ? l.v1_pids_parent : "-");
+	sweep_layout(ctx, &l);
+	*out = l;
+	return 0;
+}
+
+void petri__cgroup_layout_release(struct petri_cgroup_layout *layout)
+{
+	free(layout->v2_parent);
+	free(layout->v1_memory_parent);
+	free(layout->v1_pids_parent);
+	*layout = (struct petri_cgroup_layout){.mode = PETRI_CGROUP_NONE};
+}
+
+/* --- one sandbox's cgroups ---------------------------------------------- */
+
+static bool valid_name(const char *name)
+{
+	return name && *name && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+	       !strchr(name, '/') && strlen(name) < NAME_MAX;
+}
+
+/* mkdir "@parent/@name"; *@dir is set only once the directory exists, so
+ * destroy removes exactly what we created.  An existing directory is an
+ * error: it is someone else's. */
+static int make_dir(const char *parent, const char *name, char **dir, petri_error **err)
+{
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "%s/%s", parent, name) < 0)
+		return petri__err(err, ENOMEM, "cgroup path");
+	if (mkdir(path, 0755) < 0)
+		return petri__err(err, errno, "mkdir %s", path);
+	*dir = TAKE_PTR(path);
+	return 0;
+}
+
+static int set_value(const char *dir, const char *file, const char *value, petri_error **err)
+{
+	char path[PATH_MAX];
+	int r = path_join(path, dir, file);
+	if (r == 0)
+		r = write_file(path, value);
+	return r < 0 ? petri__err(err, -r, "write %s/%s", dir, file) : 0;
+}
+
+static int set_optional(const char *dir, const char *file, const char *value, petri_error **err)
+{
+	return path_exists(dir, file) ? set_value(dir, file, value, err) : 0;
+}
+
+/* 0 means no limit: new cgroups start unlimited, so nothing is written. */
+static int limits_v2(const struct petri_cgroup *cg, uint64_t memory_bytes, uint32_t pids_max,
+		     petri_error **err)
+{
+	char num[32];
+	int r = 0;
+	if (memory_bytes) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)memory_bytes);
+		r = set_value(cg->v2_dir, "memory.max", num, err);
+		if (r == 0) /* the limit must hold: no escape into swap */
+			r = set_optional(cg->v2_dir, "memory.swap.max", "0", err);
+	}
+	if (r == 0 && pids_max) {
+		snprintf(num, sizeof(num), "%u", pids_max);
+		r = set_value(cg->v2_dir, "pids.max", num, err);
+	}
+	return r;
+}
+
+static int limits_v1(const struct petri_cgroup *cg, uint64_t memory_bytes, uint32_t pids_max,
+		     petri_error **err)
+{
+	char num[32];
+	/* A child inherits oom_kill_disable from its parent; we want the OOM
+	 * killer, not a sandbox frozen at its limit. */
+	int r = set_value(cg->v1_memory_dir, "memory.oom_control", "0", err);
+	if (r == 0 && memory_bytes) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)memory_bytes);
+		/* memsw may never be below limit_in_bytes: set that one first. */
+		r = set_value(cg->v1_memory_dir, "memory.limit_in_bytes", num, err);
+		if (r == 0)
+			r = set_optional(cg->v1_memory_dir, "memory.memsw.limit_in_bytes", num, err);
+	}
+	if (r == 0 && pids_max) {
+		snprintf(num, sizeof(num), "%u", pids_max);
+		r = set_value(cg->v1_pids_dir, "pids.max", num, err);
+	}
+	return r;
+}
+
+static int open_v2_dir(struct petri_cgroup *cg, petri_error **err)
+{
+	struct stat st;
+	cg->v2_dirfd = open(cg->v2_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cg->v2_dirfd < 0)
+		return petri__err(err, errno, "open %s", cg->v2_dir);
+	if (fstat(cg->v2_dirfd, &st) < 0)
+		return petri__err(err, errno, "stat %s", cg->v2_dir);
+	cg->id = (uint64_t)st.st_ino;
+	return 0;
+}
+
+/* memory.peak resets per open file (kernel >= 6.12): a write resets the
+ * watermark seen by reads through that same fd only.  So one fd lives as
+ * long as the cgroup, and every reset and read goes through it. */
+static void open_peak_fd(struct petri_cgroup *cg)
+{
+	char path[PATH_MAX];
+	if (path_join(path, cg->v2_dir, "memory.peak") < 0)
+		return;
+	cg->v2_peak_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (cg->v2_peak_fd < 0) /* older kernels: read-only file, no reset */
+		cg->v2_peak_fd = open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static int create_dirs(const struct petri_cgroup_layout *layout, const char *name,
+		       struct petri_cgroup *cg, petri_error **err)
+{
+	int r = 0;
+	if (layout->v2_parent)
+		r = make_dir(layout->v2_parent, name, &cg->v2_dir, err);
+	if (r == 0 && cg->mode == PETRI_CGROUP_V1) {
+		if (!layout->v1_memory_parent || !layout->v1_pids_parent)
+			return petri__err(err, EINVAL, "cgroup layout v1 without parents");
+		r = make_dir(layout->v1_memory_parent, name, &cg->v1_memory_dir, err);
+		if (r == 0)
+			r = make_dir(layout->v1_pids_parent, name, &cg->v1_pids_dir, err);
+	}
+	if (r == 0 && cg->mode == PETRI_CGROUP_V2 && !cg->v2_dir)
+		return petri__err(err, EINVAL, "cgroup layout v2 without parent");
+	return r;
+}
+
+int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name,
+			 uint64_t memory_bytes, uint32_t pids_max, struct petri_cgroup *out,
+			 petri_error **err)
+{
+	struct petri_cgroup cg = {.mode = layout->mode, .v2_dirfd = -1, .v2_peak_fd = -1};
+	if (!valid_name(name))
+		return petri__err(err, EINVAL, "invalid cgroup name \"%s\"", name ? name : "");
+	int r = create_dirs(layout, name, &cg, err);
+	if (r == 0 && cg.mode == PETRI_CGROUP_V2)
+		r = limits_v2(&cg, memory_bytes, pids_max, err);
+	else if (r == 0 && cg.mode == PETRI_CGROUP_V1)
+		r = limits_v1(&cg, memory_bytes, pids_max, err);
+	if (r == 0 && cg.v2_dir)
+		r = open_v2_dir(&cg, err);
+	if (r < 0) {
+		petri__cgroup_destroy(&cg);
+		return r;
+	}
+	if (cg.mode == PETRI_CGROUP_V2)
+		open_peak_fd(&cg);
+	*out = cg;
+	return 0;
+}
+
+int petri__cgroup_attach_v1(const struct petri_cgroup *cg, int pid, petri_error **err)
+{
+	char num[16];
+	snprintf(num, sizeof(num), "%d", pid);
+	int r = 0;
+	if (cg->v1_memory_dir)
+		r = set_value(cg->v1_memory_dir, "cgroup.procs", num, err);
+	if (r == 0 && cg->v1_pids_dir)
+		r = set_value(cg->v1_pids_dir, "cgroup.procs", num, err);
+	return r;
+}
+
+/* The fds are only ours when v2_dir is set: a zeroed struct has fd 0. */
+static bool has_peak_fd(const struct petri_cgroup *cg)
+{
+	return cg->v2_dir && cg->v2_peak_fd >= 0;
+}
+
+void petri__cgroup_reset_peak(const struct petri_cgroup *cg)
+{
+	char path[PATH_MAX];
+	if (cg->mode == PETRI_CGROUP_V1 && cg->v1_memory_dir &&
+	    path_join(path, cg->v1_memory_dir, "memory.max_usage_in_bytes") == 0)
+		write_file(path, "0");
+	else if (cg->mode == PETRI_CGROUP_V2 && has_peak_fd(cg))
+		(void)!write(cg->v2_peak_fd, "reset", 5); /* fails before 6.12: no reset */
+}
+
+static int read_peak_v2(const struct petri_cgroup *cg, uint64_t *out)
+{
+	char buf[64];
+	if (!has_peak_fd(cg))
+		return read_u64_at(cg->v2_dir, "memory.peak", out);
+	ssize_t n = pread_all(cg->v2_peak_fd, buf, sizeof(buf));
+	return n < 0 ? (int)n : parse_u64(buf, out);
+}
+
+/* Keep the first real error; a counter the kernel lacks (-ENOENT, -ENODATA)
+ * just reads as 0. */
+static void note(int *first, int r)
+{
+	if (r < 0 && r != -ENOENT && r != -ENODATA && *first == 0)
+		*first = r;
+}
+
+int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_stats *out)
+{
+	struct petri_cgroup_stats s = {0};
+	uint64_t usec = 0;
+	int r = 0;
+	if (cg->mode == PETRI_CGROUP_V2 && cg->v2_dir) {
+		note(&r, read_u64_key_at(cg->v2_dir, "memory.events", "oom_kill", &s.oom_kills));
+		note(&r, read_u64_key_at(cg->v2_dir, "pids.events", "max", &s.pids_max_hits));
+		note(&r, read_peak_v2(cg, &s.peak_memory));
+	} else if (cg->mode == PETRI_CGROUP_V1 && cg->v1_memory_dir && cg->v1_pids_dir) {
+		note(&r, read_u64_key_at(cg->v1_memory_dir, "memory.oom_control", "oom_kill",
+					 &s.oom_kills));
+		note(&r, read_u64_key_at(cg->v1_pids_dir, "pids.events", "max", &s.pids_max_hits));
+		note(&r, read_u64_at(cg->v1_memory_dir, "memory.max_usage_in_bytes",
+				     &s.peak_memory));
+	}
+	/* cpu.stat is core cgroup2, there even on hybrid hosts without controllers. */
+	if (cg->v2_dir && read_u64_key_at(cg->v2_dir, "cpu.stat", "usage_usec", &usec) == 0)
+		s.cpu_ns = usec * 1000;
+	*out = s;
+	return r;
+}
+
+void petri__cgroup_destroy(struct petri_cgroup *cg)
+{
+	uint64_t deadline = petri__now_ns() + CG_RMDIR_TIMEOUT_NS;
+	if (cg->v2_dir) {
+		kill_tasks(cg->v2_dir, true);
+		if (cg->v2_peak_fd >= 0)
+			close(cg->v2_peak_fd);
+		if (cg->v2_dirfd >= 0)
+			close(cg->v2_dirfd);
+	}
+	if (cg->v1_memory_dir)
+		remove_cgroup_at(cg->v1_memory_dir, false, deadline, 0);
+	if (cg->v1_pids_dir)
+		remove_cgroup_at(cg->v1_pids_dir, false, deadline, 0);
+	if (cg->v2_dir)
+		remove_cgroup_at(cg->v2_dir, true, deadline, 0);
+	free(cg->v2_dir);
+	free(cg->v1_memory_dir);
+	free(cg->v1_pids_dir);
+	*cg = (struct petri_cgroup){.mode = PETRI_CGROUP_NONE, .v2_dirfd = -1, .v2_peak_fd = -1};
+}

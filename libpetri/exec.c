@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * exec.c - running one command in a sandbox, host side: validate the
+ * request, ship it to init with the stdio pipes, pump stdin/stdout/stderr
+ * with bounded capture, enforce the wall timeout and output limit, and turn
+ * what happened into a result with a precise reason.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "sandbox_priv.h"
+
+#define DEFAULT_TIMEOUT_MS 30000ull
+#define DEFAULT_OUTPUT_MAX (1ull << 20)
+#define DEFAULT_OUTPUT_KILL (64ull << 20)
+#define DEFAULT_FSIZE (1ull << 30)
+#define DEFAULT_NOFILE 1024u
+#define MAX_ARG_BYTES (1u << 20)
+#define MAX_ARGS 4096
+#define MAX_CODE_BYTES (8u << 20)
+
+static const char *const default_env[] = {
+	"PATH=/usr/local/bin:/usr/bin:/bin",
+	"HOME=/home/sandbox",
+	"LANG=C.UTF-8",
+	"TMPDIR=/tmp",
+	"USER=sandbox",
+	"LOGNAME=sandbox",
+	"SHELL=/bin/sh",
+	"PYTHONDONTWRITEBYTECODE=1",
+	"GOCACHE=/home/sandbox/.cache/go-build",
+	"GOPATH=/home/sandbox/go",
+	"GOPROXY=off",
+	"GOTOOLCHAIN=local",
+	"GOFLAGS=-buildvcs=false",
+	NULL,
+};
+
+PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
+{
+	if (opts)
+		*opts = (petri_exec_opts)PETRI_EXEC_OPTS_INIT;
+}
+
+PETRI_API const char *petri_reason_name(int reason)
+{
+	static const char *const names[] = {"exited",  "signaled",     "timeout", "memory",
+					    "pids",    "output_limit", "killed",  "seccomp",
+					    "cpu",     "file_size",    "sandbox_died"};
+	if (reason < 0 || (size_t)reason >= ARRAY_SIZE(names))
+		return "unknown";
+	return names[reason];
+}
+
+/* ---- the request ---- */
+
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int sb_add(struct strbuf *b, const void *data, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np)
+			return -ENOMEM;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+static int sb_add_str(struct strbuf *b, const char *s)
+{
+	return sb_add(b, s, strlen(s) + 1);
+}
+
+/* Is "K=..." overridden by a later list? */
+static int env_key_in(const char *kv, const char *const *list)
+{
+	size_t k = (size_t)(strchr(kv, '=') - kv);
+	for (; list && *list; list++)
+		if (strncmp(*list, kv, k + 1) == 0)
+			return 1;
+	return 0;
+}
+
+static int check_strv(const char *what, const char *const *v, int is_env, size_t *bytes,
+		      petri_error **err)
+{
+	size_t n = 0;
+	for (; v && v[n]; n++) {
+		if (n >= MAX_ARGS)
+			return petri__err(err, E2BIG, "%s: more than %d entries", what, MAX_ARGS);
+		size_t l = strlen(v[n]);
+		*bytes += l + 1;
+		if (*bytes > MAX_ARG_BYTES)
+			return petri__err(err, E2BIG, "%s: longer than %u bytes in all", what,
+					  MAX_ARG_BYTES);
+		if (is_env) {
+			const char *eq = strchr(v[n], '=');
+			if (!eq || eq == v[n])
+				return petri__err(err, EINVAL, "%s entry '%.64s': expected K=V", what,
+						  v[n]);
+		}
+	}
+	return 0;
+}
+
+static int build_request(petri_sandbox *sb, const petri_exec_opts *o, int *memfd_out,
+			 petri_error **err)
+{
+	struct petri_exec_req req = {.magic = PETRI_EXEC_REQ_MAGIC};
+	_cleanup_free_ char *buf = NULL;
+	struct strbuf b = {0};
+	const struct petri_lang *lang = NULL;
+	size_t bytes = 0;
+	int r;
+
+	if ((r = check_strv("argv", o->argv, 0, &bytes, err)) < 0 ||
+	    (r = check_strv("env", o->env, 1, &bytes, err)) < 0)
+		return r;
+	if (o->code) {
+		const char *ln = o->language ? o->language : sb->language;
+		if (!ln || !*ln)
+			return petri__err(err, EINVAL, "exec: code given but no language set");
+		lang = petri__lang_find(ln);
+		if (!lang)
+			return petri__err(err, EINVAL,
+					  "unknown language '%.32s' (expected python, node, go or sh)",
+					  ln);
+		req.code_len = strlen(o->code);
+		if (req.code_len > MAX_CODE_BYTES)
+			return petri__err(err, E2BIG, "exec: code is larger than %u bytes",
+					  MAX_CODE_BYTES);
+		snprintf(req.code_name, sizeof(req.code_name), "%s", lang->file);
+	} else if (o->language && !petri__lang_find(o->language)) {
+		return petri__err(err, EINVAL, "unknown language '%.32s'", o->language);
+	}
+	if (o->cwd && (o->cwd[0] != '/' || strlen(o->cwd) >= PETRI_PATH_MAX))
+		return petri__err(err, EINVAL, "exec: cwd must be an absolute path");
+
+	uint64_t timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+	uint64_t cpu_ms = o->cpu_ms ? o->cpu_ms : timeout_ms;
+	req.cpu_s = (cpu_ms + 999) / 1000;
+	req.fsize = o->file_size_max ? o->file_size_max : DEFAULT_FSIZE;
+	req.nofile = o->nofile_max ? o->nofile_max : DEFAULT_NOFILE;
+	if (sb->ctx->cgroups.mode == PETRI_CGROUP_NONE)
+		req.nproc = sb->pids_max; /* fallback: per-uid, the best we have */
+
+	/* argv: the interpreter and code file, then the caller's args. */
+	if (lang) {
+		for (const char *const *a = lang->argv; *a; a++, req.argc++)
+			r = r < 0 ? r : sb_add_str(&b, *a);
+		char path[64];
+		snprintf(path, sizeof(path), "/run/petri/%s", lang->file);
+		r = r < 0 ? r : sb_add_str(&b, path);
+		req.argc++;
+	}
+	for (const char *const *a = o->argv; a && *a; a++, req.argc++)
+		r = r < 0 ? r : sb_add_str(&b, *a);
+	if (req.argc == 0)
+		return petri__err(err, EINVAL, "exec: neither argv nor code given");
+
+	/* env: defaults < sandbox env < exec env (later wins). */
+	for (const char *const *e = default_env; *e; e++) {
+		if (env_key_in(*e, (const char *const *)sb->env) || env_key_in(*e, o->env))
+			continue;
+		r = r < 0 ? r : sb_add_str(&b, *e);
+		req.envc++;
+	}
+	for (char **e = sb->env; *e; e++) {
+		if (env_key_in(*e, o->env))
+			continue;
+		r = r < 0 ? r : sb_add_str(&b, *e);
+		req.envc++;
+	}
+	for (const char *const *e = o->env; e && *e; e++, req.envc++)
+		r = r < 0 ? r : sb_add_str(&b, *e);
+	r = r < 0 ? r : sb_add_str(&b, o->cwd ? o->cwd : "/workspace");
+	if (lang)
+		r = r < 0 ? r : sb_add(&b, o->code, req.code_len);
+	buf = b.p;
+	if (r < 0)
+		return petri__err(err, r, "exec request");
+
+	_cleanup_close_ int fd = memfd_create("petri-exec", MFD_CLOEXEC);
+	if (fd < 0)
+		return petri__err(err, errno, "memfd_create");
+	struct iovec iov[2] = {{&req, sizeof(req)}, {buf, b.len}};
+	size_t total = sizeof(req) + b.len;
+	ssize_t w = pwritev(fd, iov, 2, 0);
+	if (w != (ssize_t)total) {
+		/* pwritev on a memfd writes everything or fails */
+		return petri__err(err, w < 0 ? errno : EIO, "write exec request");
+	}
+	*memfd_out = TAKE_FD(fd);
+	return 0;
+}
+
+/* ---- output capture ---- */
+
+struct pump {
+	petri_result *res;
+	const petri_exec_opts *o;
+	uint64_t cap[2];
+	uint64_t kill_at;
+	int killed_by_callback;
+	int over_limit;
+};
+
+static int capture(struct pump *p, int idx, const char *data, size_t n)
+{
+	petri_result *res = p->res;
+	res->out_total[idx] += n;
+	if (p->o->on_output && !p->killed_by_callback) {
+		if (p->o->on_output(idx + 1, data, n, p->o->userdata) != 0)
+			p->killed_by_callback = 1;
+	}
+	size_t room = p->cap[idx] > res->out_len[idx] ? p->cap[idx] - res->out_len[idx] : 0;
+	size_t take = n < room ? n : room;
+	if (take < n)
+		res->truncated[idx] = 1;
+	if (take) {
+		if (res->out_len[idx] + take > res->out_cap[idx]) {
+			size_t nc = res->out_cap[idx] ? res->out_cap[idx] * 2 : 16384;
+			while (nc < res->out_len[idx] + take)
+				nc *= 2;
+			if (nc > p->cap[idx])
+				nc = p->cap[idx];
+			char *np = realloc(res->out[idx], nc + 1);
+			if (!np)
+				return -ENOMEM;
+			res->out[idx] = np;
+			res->out_cap[idx] = nc;
+		}
+		memcpy(res->out[idx] + res->out_len[idx], data, take);
+		res->out_len[idx] += take;
+		res->out[idx][res->out_len[idx]] = '\0';
+	}
+	if (res->out_total[0] + res->out_total[1] > p->kill_at)
+		p->over_limit = 1;
+	return 0;
+}
+
+/* ---- the exec ---- */
+
+static void send_kill(petri_sandbox *sb)
+{
+	struct petri_msg m = {.type = PETRI_MSG_KILL, .exec_id = sb->exec_serial};
+	petri__msg_send(sb->ctl_fd, &m, NULL, 0);
+}
+
+static void mark_dead(petri_sandbox *sb)
+{
+	sb->dead = 1;
+}
+
+static int start(petri_sandbox *sb, int memfd, int stdio[3], petri_error **err)
+{
+	struct petri_msg m = {.type = PETRI_MSG_EXEC, .exec_id = sb->exec_serial};
+	int fds[4] = {memfd, stdio[0], stdio[1], stdio[2]};
+	int r = petri__msg_send(sb->ctl_fd, &m, fds, 4);
+	if (r < 0) {
+		mark_dead(sb);
+		return petri__err(err, ESRCH, "sandbox %s is no longer running", sb->id);
+	}
+	return 0;
+}
+
+static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done,
+				 const struct petri_cgroup_stats *before,
+				 const struct petri_cgroup_stats *after, int timed_out, int cancelled,
+				 int output_killed, uint64_t cpu_limit_s)
+{
+	int st = done->status;
+	uint32_t hit = 0;
+	if (done->err == -1) {
+		/* Our kill took the whole exec down: its own status is lost. */
+		res->exit_code = -1;
+		res->signal = SIGKILL;
+	} else if (WIFEXITED(st)) {
+		res->exit_code = WEXITSTATUS(st);
+		res->signal = 0;
+	} else {
+		res->exit_code = -1;
+		res->signal = WTERMSIG(st);
+	}
+	if (after->oom_kills > before->oom_kills)
+		hit |= PETRI_LIMIT_MEMORY;
+	if (after->pids_max_hits > before->pids_max_hits)
+		hit |= PETRI_LIMIT_PIDS;
+	if (res->truncated[0] || res->truncated[1])
+		hit |= PETRI_LIMIT_OUTPUT;
+	if (timed_out)
+		hit |= PETRI_LIMIT_TIMEOUT;
+	if (res->signal == SIGXCPU || (res->signal == SIGKILL && !timed_out && !cancelled &&
+				       !(hit & PETRI_LIMIT_MEMORY) && cpu_limit_s &&
+				       res->cpu_ns >= cpu_limit_s * 1000000000ull))
+		hit |= PETRI_LIMIT_CPU;
+	if (res->signal == SIGXFSZ)
+		hit |= PETRI_LIMIT_FILE_SIZE;
+
+	int failed = res->exit_code != 0;
+	if (hit & PETRI_LIMIT_MEMORY && failed)
+		res->reason = PETRI_REASON_MEMORY;
+	else if (cancelled)
+		res->reason = PETRI_REASON_KILLED;
+	else if (output_killed)
+		res->reason = PETRI_REASON_OUTPUT_LIMIT;
+	else if (hit & PETRI_LIMIT_PIDS && failed)
+		res->reason = PETRI_REASON_PIDS;
+	else if (timed_out)
+		res->reason = PETRI_REASON_TIMEOUT;
+	else if (hit & PETRI_LIMIT_CPU)
+		res->reason = PETRI_REASON_CPU;
+	else if (hit & PETRI_LIMIT_FILE_SIZE)
+		res->reason = PETRI_REASON_FILE_SIZE;
+	else if (res->signal == SIGSYS)
+		res->reason = PETRI_REASON_SECCOMP;
+	else if (res->signal)
+		res->reason = PETRI_REASON_SIGNALED;
+	else
+		res->reason = PETRI_REASON_EXITED;
+	return hit;
+}
+
+static int setup_error(petri_sandbox *sb, const struct petri_msg *done, petri_error **err)
+{
+	char text[PETRI_STAGE_MSG_MAX];
+	memcpy(text, done->text, sizeof(text));
+	text[sizeof(text) - 1] = '\0';
+	int e = done->err > 0 ? done->err : EIO;
+	return petri__err(err, e, "sandbox %s: %s", sb->id, text);
+}
+
+struct io {
+	int in, out, err;
+	const char *stdin_data;
+	uint64_t stdin_left;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Pump until init reports the end and both output pipes are at EOF. */
+static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t deadline,
+		     struct petri_msg *done, int *timed_out, int *cancelled, petri_error **err)
+{
+	int have_done = 0, kill_sent = 0;
+	char buf[65536];
+
+	while (!have_done || io->out >= 0 || io->err >= 0) {
+		struct pollfd pfd[5];
+		int n = 0, i_ctl, i_cancel, i_out = -1, i_err = -1, i_in = -1;
+		i_ctl = n;
+		pfd[n++] = (struct pollfd){.fd = have_done ? -1 : sb->ctl_fd, .events = POLLIN};
+		i_cancel = n;
+		pfd[n++] = (struct pollfd){.fd = sb->cancel_fd, .events = POLLIN};
+		if (io->out >= 0) {
+			i_out = n;
+			pfd[n++] = (struct pollfd){.fd = io->out, .events = POLLIN};
+		}
+		if (io->err >= 0) {
+			i_err = n;
+			pfd[n++] = (struct pollfd){.fd = io->err, .events = POLLIN};
+		}
+		if (io->in >= 0) {
+			i_in = n;
+			pfd[n++] = (struct pollfd){.fd = io->in, .events = POLLOUT};
+		}
+		uint64_t now = petri__now_ns();
+		int wait_ms = -1;
+		if (!kill_sent)
+			wait_ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		int rc = poll(pfd, (nfds_t)n, wait_ms);
+		if (rc < 0 && errno != EINTR)
+			return petri__err(err, errno, "poll");
+
+		if (!kill_sent && petri__now_ns() >= deadline) {
+			*timed_out = 1;
+			send_kill(sb);
+			kill_sent = 1;
+		}
+		if (rc <= 0)
+			continue;
+		if (pfd[i_cancel].revents & POLLIN) {
+			uint64_t v;
+			if (read(sb->cancel_fd, &v, sizeof(v)) > 0 && !kill_sent && !have_done) {
+				*cancelled = 1;
+				send_kill(sb);
+				kill_sent = 1;
+			}
+		}
+		int idx_fds[2] = {i_out, i_err};
+		int *fdp[2] = {&io->out, &io->err};
+		for (int s = 0; s < 2; s++) {
+			if (idx_fds[s] < 0 || !(pfd[idx_fds[s]].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t r = read(*fdp[s], buf, sizeof(buf));
+			if (r > 0) {
+				if (capture(p, s, buf, (size_t)r) < 0)
+					return petri__err(err, ENOMEM, "capture output");
+			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+				close_fd(fdp[s]);
+			}
+		}
+		if ((p->over_limit || p->killed_by_callback) && !kill_sent && !have_done) {
+			send_kill(sb);
+			kill_sent = 1;
+		}
+		if (i_in >= 0 && (pfd[i_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			size_t chunk = io->stdin_left > 65536 ? 65536 : (size_t)io->stdin_left;
+			ssize_t w = chunk ? write(io->in, io->stdin_data, chunk) : 0;
+			if (w > 0) {
+				io->stdin_data += w;
+				io->stdin_left -= (uint64_t)w;
+			}
+			if (io->stdin_left == 0 || (w < 0 && errno != EAGAIN && errno != EINTR))
+				close_fd(&io->in);
+		}
+		if (!have_done && (pfd[i_ctl].revents & (POLLIN | POLLHUP | POLLERR))) {
+			int r = petri__msg_recv(sb->ctl_fd, done, NULL, NULL);
+			if (r == -EINTR || r == -EAGAIN)
+				continue;
+			if (r <= 0) {
+				mark_dead(sb);
+				done->type = PETRI_MSG_DONE;
+				done->err = -2;
+				have_done = 1;
+				continue;
+			}
+			if (done->type == PETRI_MSG_DONE && done->exec_id == sb->exec_serial) {
+				have_done = 1;
+				close_fd(&io->in);
+			}
+		}
+	}
+	return 0;
+}
+
+static int make_pipe(int fds[2], int nonblock_end)
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	if (nonblock_end >= 0)
+		fcntl(fds[nonblock_end], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
+				 petri_result **out, petri_error **err)
+{
+	petri_exec_opts o;
+	int r;
+
+	if (!sb || !out)
+		return petri__err(err, EINVAL, "petri_sandbox_exec: %s is NULL", sb ? "out" : "sandbox");
+	if (!opts)
+		return petri__err(err, EINVAL, "petri_sandbox_exec: opts is NULL");
+	memset(&o, 0, sizeof(o));
+	uint32_t sz = opts->sz;
+	if (sz < 8 || sz > 4096)
+		return petri__err(err, EINVAL, "petri_exec_opts: sz field is %u (use the _OPTS_INIT macro)",
+				  sz);
+	memcpy(&o, opts, sz < sizeof(o) ? sz : sizeof(o));
+	if (o.flags)
+		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x", o.flags);
+	if ((o.argv && o.code) || (!o.argv && !o.code))
+		return petri__err(err, EINVAL, "exec: give exactly one of argv and code");
+	if (o.argv && !o.argv[0])
+		return petri__err(err, EINVAL, "exec: argv is empty");
+	if (o.stdin_len && !o.stdin_data)
+		return petri__err(err, EINVAL, "exec: stdin_len without stdin_data");
+	if (o.timeout_ms > 7ull * 24 * 3600 * 1000)
+		return petri__err(err, EINVAL, "exec: timeout longer than a week");
+	if (sb->dead)
+		return petri__err(err, ESRCH, "sandbox %s is no longer running", sb->id);
+	if (__atomic_exchange_n(&sb->busy, 1, __ATOMIC_ACQ_REL))
+		return petri__err(err, EBUSY, "sandbox %s is already running an exec", sb->id);
+
+	int memfd = -1, in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
+	petri_result *res = NULL;
+	r = build_request(sb, &o, &memfd, err);
+	if (r < 0)
+		goto out;
+	if ((r = make_pipe(in, 1)) < 0 || (r = make_pipe(outp, 0)) < 0 ||
+	    (r = make_pipe(errp, 0)) < 0) {
+		r = petri__err(err, r, "pipe");
+		goto out;
+	}
+	res = calloc(1, sizeof(*res));
+	if (!res) {
+		r = petri__err(err, ENOMEM, "result");
+		goto out;
+	}
+	/* Drain a cancel that arrived between execs. */
+	uint64_t junk;
+	while (read(sb->cancel_fd, &junk, sizeof(junk)) > 0)
+		;
+
+	struct petri_cgroup_stats before = {0}, after = {0};
+	petri__cgroup_reset_peak(&sb->cgroup);
+	petri__cgroup_read_stats(&sb->cgroup, &before);
+
+	sb->exec_serial++;
+	uint64_t t0 = petri__now_ns();
+	int stdio[3] = {in[0], outp[1], errp[1]};
+	r = start(sb, memfd, stdio, err);
+	close_fd(&memfd);
+	close_fd(&in[0]);
+	close_fd(&outp[1]);
+	close_fd(&errp[1]);
+	if (r < 0)
+		goto out;
+
+	uint64_t timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
+	struct pump p = {.res = res, .o = &o};
+	p.cap[0] = o.stdout_max ? o.stdout_max : DEFAULT_OUTPUT_MAX;
+	p.cap[1] = o.stderr_max ? o.stderr_max : DEFAULT_OUTPUT_MAX;
+	p.kill_at = o.output_kill_bytes ? o.output_kill_bytes : DEFAULT_OUTPUT_KILL;
+	struct io io = {.in = in[1], .out = outp[0], .err = errp[0],
+			.stdin_data = o.stdin_data, .stdin_left = o.stdin_len};
+	in[1] = outp[0] = errp[0] = -1;
+	if (!o.stdin_len)
+		close_fd(&io.in);
+	struct petri_msg done = {0};
+	int timed_out = 0, cancelled = 0;
+	r = pump_loop(sb, &io, &p, t0 + timeout_ms * 1000000ull, &done, &timed_out, &cancelled,
+		      err);
+	close_fd(&io.in);
+	close_fd(&io.out);
+	close_fd(&io.err);
+	if (r < 0)
+		goto out;
+	res->wall_ns = petri__now_ns() - t0;
+
+	if (done.err == -2) {
+		/* init is gone: the sandbox died under us (e.g. OOM killed it). */
+		petri__cgroup_read_stats(&sb->cgroup, &after);
+		res->exit_code = -1;
+		res->signal = SIGKILL;
+		res->reason = after.oom_kills > before.oom_kills ? PETRI_REASON_MEMORY
+								 : PETRI_REASON_SANDBOX_DIED;
+		res->limits_hit = after.oom_kills > before.oom_kills ? PETRI_LIMIT_MEMORY : 0;
+		goto ok;
+	}
+	if (done.stage != 0 && done.err > 0) {
+		r = setup_error(sb, &done, err);
+		goto out;
+	}
+	petri__cgroup_read_stats(&sb->cgroup, &after);
+	res->cpu_ns = done.cpu_ns;
+	res->peak_memory = after.peak_memory ? after.peak_memory : done.maxrss;
+	uint64_t cpu_ms = o.cpu_ms ? o.cpu_ms : timeout_ms;
+	res->limits_hit = reason_and_flags(res, &done, &before, &after, timed_out, cancelled,
+					   p.over_limit || p.killed_by_callback ? p.over_limit : 0,
+					   (cpu_ms + 999) / 1000);
+	if (p.killed_by_callback && !cancelled && !p.over_limit)
+		res->reason = PETRI_REASON_KILLED;
+ok:
+	*out = TAKE_PTR(res);
+	r = 0;
+out:
+	close_fd(&memfd);
+	for (int i = 0; i < 2; i++) {
+		close_fd(&in[i]);
+		close_fd(&outp[i]);
+		close_fd(&errp[i]);
+	}
+	petri_result_free(res);
+	__atomic_store_n(&sb->busy, 0, __ATOMIC_RELEASE);
+	return r;
+}
+
+PETRI_API int petri_sandbox_cancel(petri_sandbox *sb)
+{
+	if (!sb)
+		return -EINVAL;
+	uint64_t one = 1;
+	if (write(sb->cancel_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+/* ---- result accessors ---- */
+
+PETRI_API void petri_result_free(petri_result *res)
+{
+	if (!res)
+		return;
+	free(res->out[0]);
+	free(res->out[1]);
+	free(res);
+}
+
+PETRI_API int petri_result_reason(const petri_result *res)
+{
+	return res ? res->reason : -1;
+}
+
+PETRI_API int petri_result_exit_code(const petri_result *res)
+{
+	return res ? res->exit_code : -1;
+}
+
+PETRI_API int petri_result_signal(const petri_result *res)
+{
+	return res ? res->signal : 0;
+}
+
+PETRI_API uint32_t petri_result_limits_hit(const petri_result *res)
+{
+	return res ? res->limits_hit : 0;
+}
+
+PETRI_API uint64_t petri_result_wall_ns(const petri_result *res)
+{
+	return res ? res->wall_ns : 0;
+}
+
+PETRI_API uint64_t petri_result_cpu_ns(const petri_result *res)
+{
+	return res ? res->cpu_ns : 0;
+}
+
+PETRI_API uint64_t petri_result_peak_memory_bytes(const petri_result *res)
+{
+	return res ? res->peak_memory : 0;
+}
+
+static const char *result_out(const petri_result *res, int idx, size_t *len)
+{
+	if (len)
+		*len = res ? res->out_len[idx] : 0;
+	if (!res || !res->out[idx])
+		return "";
+	return res->out[idx];
+}
+
+PETRI_API const char *petri_result_stdout(const petri_result *res, size_t *len)
+{
+	return result_out(res, 0, len);
+}
+
+PETRI_API const char *petri_result_stderr(const petri_result *res, size_t *len)
+{
+	return result_out(res, 1, len);
+}
+
+PETRI_API int petri_result_stdout_truncated(const petri_result *res)
+{
+	return res ? res->truncated[0] : 0;
+}
+
+PETRI_API int petri_result_stderr_truncated(const petri_result *res)
+{
+	return res ? res->truncated[1] : 0;
+}
+
+PETRI_API uint64_t petri_result_stdout_total(const petri_result *res)
+{
+	return res ? res->out_total[0] : 0;
+}
+
+PETRI_API uint64_t petri_result_stderr_total(const petri_result *res)
+{
+	return res ? res->out_total[1] : 0;
+}

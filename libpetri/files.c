@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * files.c - putting files into and getting them out of /workspace.
+ *
+ * The host holds an O_PATH fd of the sandbox's /workspace (sent by init), so
+ * it never walks a path through the sandbox's mount namespace.  Every lookup
+ * below it is openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV: a symlink, a ".." or a mount
+ * planted by the sandboxed code makes the call fail instead of escaping.
+ */
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "sandbox_priv.h"
+
+#define READ_DEFAULT_MAX (64ull << 20)
+#define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+
+static int openat2_safe(int dirfd, const char *path, uint64_t flags, uint64_t mode)
+{
+	struct open_how how = {.flags = flags | O_CLOEXEC | O_NOFOLLOW, .mode = mode,
+			       .resolve = RESOLVE_SAFE};
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Strip "/workspace/" or "/", and refuse empty names, ".." and NULs. */
+static int clean_path(const char *in, char *out, size_t outlen, petri_error **err)
+{
+	if (!in || !*in)
+		return petri__err(err, EINVAL, "file path is empty");
+	if (strncmp(in, "/workspace/", 11) == 0)
+		in += 11;
+	while (*in == '/')
+		in++;
+	size_t n = strlen(in);
+	if (n == 0 || n >= outlen)
+		return petri__err(err, n ? ENAMETOOLONG : EINVAL, "file path '%.64s'", in);
+	for (const char *c = in; *c;) {
+		const char *e = strchrnul(c, '/');
+		size_t l = (size_t)(e - c);
+		if (l == 2 && c[0] == '.' && c[1] == '.')
+			return petri__err(err, EPERM, "file path '%.64s' leaves /workspace", in);
+		c = *e ? e + 1 : e;
+	}
+	memcpy(out, in, n + 1);
+	while (n > 0 && out[n - 1] == '/')
+		out[--n] = '\0';
+	return 0;
+}
+
+static int chown_for_sandbox(petri_sandbox *sb, int fd)
+{
+	if (!sb->ctx->is_root)
+		return 0;
+	return fchown(fd, sb->host_uid, sb->host_gid) < 0 ? -errno : 0;
+}
+
+/* Create each parent directory of @rel below the workspace. */
+static int make_parents(petri_sandbox *sb, char *rel, petri_error **err)
+{
+	for (char *s = strchr(rel, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		int dfd = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
+		if (dfd == -ENOENT) {
+			int pfd = sb->workspace_fd;
+			char *slash = strrchr(rel, '/');
+			_cleanup_close_ int parent = -1;
+			const char *name = rel;
+			if (slash) {
+				*slash = '\0';
+				parent = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
+				*slash = '/';
+				if (parent < 0) {
+					*s = '/';
+					return petri__err(err, parent, "open directory of %s", rel);
+				}
+				pfd = parent;
+				name = slash + 1;
+			}
+			if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST) {
+				int e = errno;
+				*s = '/';
+				return petri__err(err, e, "mkdir /workspace/%s", rel);
+			}
+			dfd = openat2_safe(sb->workspace_fd, rel, O_RDONLY | O_DIRECTORY, 0);
+			if (dfd >= 0)
+				chown_for_sandbox(sb, dfd);
+		}
+		if (dfd < 0) {
+			*s = '/';
+			return petri__err(err, dfd, "open /workspace/%s", rel);
+		}
+		close(dfd);
+		*s = '/';
+	}
+	return 0;
+}
+
+PETRI_API int petri_sandbox_write_file(petri_sandbox *sb, const char *path, const void *data,
+				       size_t len, uint32_t mode, petri_error **err)
+{
+	char rel[PETRI_PATH_MAX];
+	int r;
+	if (!sb)
+		return petri__err(err, EINVAL, "petri_sandbox_write_file: sandbox is NULL");
+	if (!data && len)
+		return petri__err(err, EINVAL, "petri_sandbox_write_file: data is NULL");
+	if (sb->dead || sb->workspace_fd < 0)
+		return petri__err(err, ESRCH, "sandbox %s is no longer running", sb->id);
+	if ((r = clean_path(path, rel, sizeof(rel), err)) < 0)
+		return r;
+	if ((r = make_parents(sb, rel, err)) < 0)
+		return r;
+	_cleanup_close_ int fd = openat2_safe(sb->workspace_fd, rel, O_WRONLY | O_CREAT | O_TRUNC,
+					      (mode ? mode : 0644) & 07777);
+	if (fd < 0)
+		return petri__err(err, fd, "open /workspace/%s", rel);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return petri__err(err, EINVAL, "/workspace/%s is not a regular file", rel);
+	if ((r = chown_for_sandbox(sb, fd)) < 0)
+		return petri__err(err, r, "chown /workspace/%s", rel);
+	if (fchmod(fd, (mode ? mode : 0644) & 07777) < 0)
+		return petri__err(err, errno, "chmod /workspace/%s", rel);
+	const char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return petri__err(err, errno, "write /workspace/%s", rel);
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+PETRI_API int petri_sandbox_read_file(petri_sandbox *sb, const char *path, uint64_t max,
+				      void **data, size_t *len, petri_error **err)
+{
+	char rel[PETRI_PATH_MAX];
+	int r;
+	if (!sb || !data || !len)
+		return petri__err(err, EINVAL, "petri_sandbox_read_file: NULL argument");
+	if (sb->dead || sb->workspace_fd < 0)
+		return petri__err(err, ESRCH, "sandbox %s is no longer running", sb->id);
+	if ((r = clean_path(path, rel, sizeof(rel), err)) < 0)
+		return r;
+	if (!max)
+		max = READ_DEFAULT_MAX;
+	/* O_NONBLOCK: a FIFO planted by the code must not hang the host. */
+	_cleanup_close_ int fd = openat2_safe(sb->workspace_fd, rel, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return petri__err(err, fd, "open /workspace/%s", rel);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return petri__err(err, errno, "stat /workspace/%s", rel);
+	if (!S_ISREG(st.st_mode))
+		return petri__err(err, EINVAL, "/workspace/%s is not a regular file", rel);
+	if ((uint64_t)st.st_size > max)
+		return petri__err(err, EFBIG, "/workspace/%s is %lld bytes, more than %llu", rel,
+				  (long long)st.st_size, (unsigned long long)max);
+	size_t cap = (size_t)st.st_size + 1, n = 0;
+	_cleanup_free_ char *buf = malloc(cap);
+	if (!buf)
+		return petri__err(err, ENOMEM, "read /workspace/%s", rel);
+	for (;;) {
+		if (n == cap) {
+			/* it grew while we read: keep going up to max */
+			if (cap > max)
+				return petri__err(err, EFBIG, "/workspace/%s grew past %llu bytes",
+						  rel, (unsigned long long)max);
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				return petri__err(err, ENOMEM, "read /workspace/%s", rel);
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t rd = read(fd, buf + n, cap - n);
+		if (rd < 0) {
+			if (errno == EINTR)
+				continue;
+			return petri__err(err, errno, "read /workspace/%s", rel);
+		}
+		if (rd == 0)
+			break;
+		n += (size_t)rd;
+	}
+	if (n > max)
+		return petri__err(err, EFBIG, "/workspace/%s is larger than %llu bytes", rel,
+				  (unsigned long long)max);
+	*data = TAKE_PTR(buf);
+	*len = n;
+	return 0;
+}

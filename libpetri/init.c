@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * init.c - the sandbox's init process and what it forks for each exec.
+ *
+ * init is forked from the host's supervisor thread into new namespaces.  It
+ * builds the root filesystem, brings up lo, then serves the control socket.
+ * For each exec it forks a *reaper* into a new pid and mount namespace: the
+ * reaper is pid 1 there, mounts a /proc that shows only the exec's processes,
+ * forks the command, and exits when the command does, which makes the kernel
+ * kill every process the exec started (double forks and setsid included).
+ *
+ * init may have been forked from a multi-threaded host, so it never calls
+ * malloc or stdio: stack buffers, mmap and raw syscalls only.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "sandbox_priv.h"
+
+enum petri_stage {
+	STAGE_NONE = 0,
+	STAGE_SYNC,
+	STAGE_GROUPS,
+	STAGE_ROOTFS,
+	STAGE_HOSTNAME,
+	STAGE_NET,
+	STAGE_LANDLOCK,
+	STAGE_REQUEST,
+	STAGE_FORK,
+	STAGE_PROC,
+	STAGE_CODE,
+	STAGE_CWD,
+	STAGE_RLIMIT,
+	STAGE_CAPS,
+	STAGE_NNP,
+	STAGE_SECCOMP,
+	STAGE_EXEC,
+};
+
+/* The seccomp program lives in the host's memory and reached init through
+ * the fork (cfg->seccomp). */
+static const struct petri_seccomp_prog *init_seccomp;
+
+static int landlock_fd = -1;
+
+static void send_setup_error(int ctl, int stage, int err, const char *text)
+{
+	struct petri_msg m = {.type = PETRI_MSG_SETUP_ERROR, .stage = stage, .err = err};
+	snprintf(m.text, sizeof(m.text), "%s", text);
+	petri__msg_send(ctl, &m, NULL, 0);
+}
+
+static int loopback_up(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (r == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	int e = errno;
+	close(s);
+	return r < 0 ? -e : 0;
+}
+
+/* ---- the command: the last steps before execve, in order ---- */
+
+struct exec_ctx {
+	const struct petri_exec_req *req;
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	int err_fd;
+};
+
+static _Noreturn void child_fail(int err_fd, int stage, int err, const char *what)
+{
+	struct petri_msg m = {.type = PETRI_MSG_SETUP_ERROR, .stage = stage, .err = err};
+	snprintf(m.text, sizeof(m.text), "%s", what);
+	ssize_t w = write(err_fd, &m, sizeof(m));
+	(void)w;
+	_exit(127);
+}
+
+static int drop_capabilities(void)
+{
+	/* Bounding and ambient sets first (they need CAP_SETPCAP), then lock
+	 * the securebits so a uid change can never bring capabilities back,
+	 * then empty the permitted/effective/inheritable sets. */
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+					     SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+					     SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+					     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
+		return -errno;
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {{0}};
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	return 0;
+}
+
+static int set_limit(int res, uint64_t v)
+{
+	struct rlimit rl = {.rlim_cur = v, .rlim_max = v};
+	return setrlimit(res, &rl) < 0 ? -errno : 0;
+}
+
+static _Noreturn void command_main(const struct exec_ctx *x, const int stdio[3])
+{
+	const struct petri_exec_req *req = x->req;
+	int r;
+
+	/* 1. A session of its own: no controlling terminal, no job control
+	 *    games with anything outside the exec. */
+	setsid();
+
+	/* 2. Only fds 0, 1, 2 survive execve. */
+	for (int i = 0; i < 3; i++)
+		if (dup2(stdio[i], i) < 0)
+			child_fail(x->err_fd, STAGE_EXEC, errno, "dup2 stdio");
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+
+	/* 3. Working directory. */
+	if (chdir(x->cwd) < 0) {
+		char m[PETRI_STAGE_MSG_MAX];
+		snprintf(m, sizeof(m), "chdir %s", x->cwd);
+		child_fail(x->err_fd, STAGE_CWD, errno, m);
+	}
+
+	/* 4. Resource limits that are per process.  Memory is the cgroup's
+	 *    job: RLIMIT_AS would break V8 and Go, which reserve big ranges. */
+	if ((r = set_limit(RLIMIT_CPU, req->cpu_s)) < 0 ||
+	    (r = set_limit(RLIMIT_FSIZE, req->fsize)) < 0 ||
+	    (r = set_limit(RLIMIT_NOFILE, req->nofile)) < 0 || (r = set_limit(RLIMIT_CORE, 0)) < 0 ||
+	    (req->nproc && (r = set_limit(RLIMIT_NPROC, req->nproc)) < 0))
+		child_fail(x->err_fd, STAGE_RLIMIT, -r, "setrlimit");
+	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (oom >= 0) {
+		ssize_t w = write(oom, "1000", 4);
+		(void)w;
+		close(oom);
+	}
+
+	/* 5. Same unprivileged uid everywhere, no capabilities left. */
+	if (setresgid(PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
+	    setresuid(PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0)
+		child_fail(x->err_fd, STAGE_CAPS, errno, "setresuid");
+	if ((r = drop_capabilities()) < 0)
+		child_fail(x->err_fd, STAGE_CAPS, -r, "drop capabilities");
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+
+	/* 6. No privilege through execve ever again (setuid bits, file caps). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(x->err_fd, STAGE_NNP, errno, "no_new_privs");
+
+	/* 7. Landlock: writes only below the writable mounts. */
+	if (landlock_fd >= 0 && (r = petri__landlock_restrict(landlock_fd)) < 0)
+		child_fail(x->err_fd, STAGE_LANDLOCK, -r, "landlock_restrict_self");
+	if (landlock_fd >= 0)
+		close(landlock_fd);
+
+	/* 8. seccomp last: everything above needed syscalls it denies. */
+	if (init_seccomp && (r = petri__seccomp_install(init_seccomp)) < 0)
+		child_fail(x->err_fd, STAGE_SECCOMP, -r, "seccomp");
+
+	execvpe(x->argv[0], x->argv, x->envp);
+	char m[PETRI_STAGE_MSG_MAX];
+	snprintf(m, sizeof(m), "execve %s", x->argv[0]);
+	child_fail(x->err_fd, STAGE_EXEC, errno, m);
+}
+
+/* ---- the reaper: pid 1 of the exec's own pid namespace ---- */
+
+static int write_code(const struct petri_exec_req *req, const char *code)
+{
+	char path[128];
+	if (mount("tmpfs", "/run/petri", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "size=16m,mode=0755,uid=1000,gid=1000") < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/run/petri/%s", req->code_name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	uint64_t left = req->code_len;
+	while (left > 0) {
+		ssize_t w = write(fd, code, left);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		code += w;
+		left -= (uint64_t)w;
+	}
+	close(fd);
+	return 0;
+}
+
+static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, const int stdio[3],
+				  int status_fd)
+{
+	char msg[PETRI_STAGE_MSG_MAX];
+	int r;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		child_fail(x->err_fd, STAGE_PROC, errno, "make / slave");
+	/* Stack a new procfs over the sandbox-wide one (which must stay: the
+	 * kernel only lets a user namespace mount proc where one is visible). */
+	if ((r = petri__proc_mount("/proc", msg, sizeof(msg))) < 0)
+		child_fail(x->err_fd, STAGE_PROC, -r, msg);
+	if (x->req->code_len && (r = write_code(x->req, code)) < 0)
+		child_fail(x->err_fd, STAGE_CODE, -r, "write code to /run/petri");
+	if (x->req->code_len)
+		mount(NULL, "/run/petri", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+
+	pid_t child = fork();
+	if (child < 0)
+		child_fail(x->err_fd, STAGE_FORK, errno, "fork command");
+	if (child == 0)
+		command_main(x, stdio);
+	for (int i = 0; i < 3; i++)
+		close(stdio[i]);
+	close(x->err_fd);
+
+	/* Reap everything; when the command itself ends, report and leave:
+	 * our exit takes down every process left in this namespace. */
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, 0);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0 || p == child) {
+			if (p < 0)
+				st = 0x7f00; /* cannot happen: the child is ours */
+			ssize_t w = write(status_fd, &st, sizeof(st));
+			(void)w;
+			_exit(0);
+		}
+	}
+}
+
+/* ---- init: one exec at a time ---- */
+
+struct running {
+	uint64_t exec_id;
+	int pidfd;
+	int status_fd;
+	int err_fd;
+	pid_t pid;
+};
+
+static pid_t clone_pidfd(uint64_t flags, int *pidfd)
+{
+	struct clone_args args = {
+		.flags = flags | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* Parse the request memfd into argv/envp pointer arrays (mmap'd). */
+static int parse_request(int memfd, struct exec_ctx *x, const char **code, void **map,
+			 size_t *maplen)
+{
+	struct stat st;
+	if (fstat(memfd, &st) < 0)
+		return -errno;
+	if ((size_t)st.st_size < sizeof(struct petri_exec_req))
+		return -EBADMSG;
+	size_t len = (size_t)st.st_size;
+	char *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, memfd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	const struct petri_exec_req *req = (const void *)p;
+	if (req->magic != PETRI_EXEC_REQ_MAGIC || req->argc == 0 || req->argc > 65536 ||
+	    req->envc > 65536 || req->code_len > len) {
+		munmap(p, len);
+		return -EBADMSG;
+	}
+	size_t nptr = (size_t)req->argc + req->envc + 2;
+	size_t ptrlen = nptr * sizeof(char *);
+	char **ptrs = mmap(NULL, ptrlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ptrs == MAP_FAILED) {
+		munmap(p, len);
+		return -errno;
+	}
+	char *s = p + sizeof(*req), *end = p + len - req->code_len;
+	size_t k = 0;
+	for (uint32_t i = 0; i < req->argc + req->envc + 1; i++) {
+		char *nul = memchr(s, '\0', (size_t)(end - s));
+		if (!nul) {
+			munmap(ptrs, ptrlen);
+			munmap(p, len);
+			return -EBADMSG;
+		}
+		if (i == req->argc)
+			ptrs[k++] = NULL;
+		if (i < req->argc + req->envc)
+			ptrs[k++] = s;
+		else
+			x->cwd = s;
+		s = nul + 1;
+	}
+	ptrs[k] = NULL;
+	x->req = req;
+	x->argv = ptrs;
+	x->envp = ptrs + req->argc + 1;
+	*code = end;
+	*map = p;
+	*maplen = len;
+	return 0;
+}
+
+static void start_exec(int ctl, const struct petri_msg *m, const int *fds, int nfds,
+		       struct running *run)
+{
+	struct petri_msg reply = {.type = PETRI_MSG_DONE, .exec_id = m->exec_id};
+	struct exec_ctx x = {0};
+	const char *code = NULL;
+	void *map = NULL;
+	size_t maplen = 0;
+	int status_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+
+	if (nfds != 4) {
+		reply.stage = STAGE_REQUEST;
+		reply.err = EBADMSG;
+		snprintf(reply.text, sizeof(reply.text), "exec request without its fds");
+		goto fail;
+	}
+	int r = parse_request(fds[0], &x, &code, &map, &maplen);
+	if (r < 0) {
+		reply.stage = STAGE_REQUEST;
+		reply.err = -r;
+		snprintf(reply.text, sizeof(reply.text), "malformed exec request");
+		goto fail;
+	}
+	if (pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
+		reply.stage = STAGE_FORK;
+		reply.err = errno;
+		snprintf(reply.text, sizeof(reply.text), "pipe");
+		goto fail;
+	}
+	x.err_fd = err_pipe[1];
+	int pidfd = -1;
+	pid_t pid = clone_pidfd(CLONE_NEWPID | CLONE_NEWNS, &pidfd);
+	if (pid < 0) {
+		reply.stage = STAGE_FORK;
+		reply.err = errno;
+		snprintf(reply.text, sizeof(reply.text), "clone exec namespace");
+		goto fail;
+	}
+	if (pid == 0) {
+		close(status_pipe[0]);
+		close(err_pipe[0]);
+		close(ctl);
+		reaper_main(&x, code, fds + 1, status_pipe[1]);
+	}
+	close(status_pipe[1]);
+	close(err_pipe[1]);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	munmap((void *)x.argv, ((size_t)x.req->argc + x.req->envc + 2) * sizeof(char *));
+	munmap(map, maplen);
+	run->exec_id = m->exec_id;
+	run->pidfd = pidfd;
+	run->pid = pid;
+	run->status_fd = status_pipe[0];
+	run->err_fd = err_pipe[0];
+	struct petri_msg started = {.type = PETRI_MSG_STARTED, .exec_id = m->exec_id};
+	petri__msg_send(ctl, &started, NULL, 0);
+	return;
+
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (status_pipe[i] >= 0)
+			close(status_pipe[i]);
+		if (err_pipe[i] >= 0)
+			close(err_pipe[i]);
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (x.argv)
+		munmap((void *)x.argv, ((size_t)x.req->argc + x.req->envc + 2) * sizeof(char *));
+	if (map)
+		munmap(map, maplen);
+	petri__msg_send(ctl, &reply, NULL, 0);
+}
+
+static void finish_exec(int ctl, struct running *run)
+{
+	struct petri_msg reply = {.type = PETRI_MSG_DONE, .exec_id = run->exec_id};
+	siginfo_t si = {0};
+	struct rusage ru = {0};
+
+	while (syscall(SYS_waitid, P_PIDFD, run->pidfd, &si, WEXITED, &ru) < 0 && errno == EINTR)
+		;
+	reply.cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
+		       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
+	reply.maxrss = (uint64_t)ru.ru_maxrss * 1024;
+
+	struct petri_msg err;
+	ssize_t n = read(run->err_fd, &err, sizeof(err));
+	int st;
+	if (n == (ssize_t)sizeof(err)) {
+		reply.stage = err.stage;
+		reply.err = err.err;
+		memcpy(reply.text, err.text, sizeof(reply.text));
+		reply.text[sizeof(reply.text) - 1] = '\0';
+	} else if (read(run->status_fd, &st, sizeof(st)) == (ssize_t)sizeof(st)) {
+		reply.status = st;
+	} else {
+		/* The reaper itself was killed (timeout, cancel, OOM). */
+		if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+			reply.status = si.si_status & 0x7f;
+		else
+			reply.status = (si.si_status & 0xff) << 8;
+		reply.stage = STAGE_NONE;
+		reply.err = -1; /* marks "reaper died": status is the reaper's */
+	}
+	close(run->pidfd);
+	close(run->status_fd);
+	close(run->err_fd);
+	*run = (struct running){.pidfd = -1, .status_fd = -1, .err_fd = -1};
+	petri__msg_send(ctl, &reply, NULL, 0);
+}
+
+static _Noreturn void serve(int ctl)
+{
+	struct running run = {.pidfd = -1, .status_fd = -1, .err_fd = -1};
+
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = ctl, .events = POLLIN}, {.fd = run.pidfd, .events = POLLIN}};
+		int n = poll(pfd, run.pidfd >= 0 ? 2 : 1, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		if (run.pidfd >= 0 && (pfd[1].revents & POLLIN))
+			finish_exec(ctl, &run);
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			struct petri_msg m;
+			int fds[4], nfds = 4;
+			int r = petri__msg_recv(ctl, &m, fds, &nfds);
+			if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN))
+				_exit(0); /* host closed the socket: we are done */
+			if (r < 0)
+				continue;
+			if (m.type == PETRI_MSG_EXEC && run.pidfd < 0) {
+				start_exec(ctl, &m, fds, nfds, &run);
+			} else if (m.type == PETRI_MSG_KILL) {
+				if (run.pidfd >= 0 && m.exec_id == run.exec_id)
+					syscall(SYS_pidfd_send_signal, run.pidfd, SIGKILL, NULL, 0);
+			} else {
+				for (int i = 0; i < nfds; i++)
+					close(fds[i]);
+			}
+		}
+	}
+}
+
+_Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
+{
+	char msg[PETRI_STAGE_MSG_MAX] = "";
+	int ctl = cfg->ctl_fd;
+	char c;
+
+	init_seccomp = cfg->seccomp;
+	/* Die with the host's supervisor thread; then wait until the host has
+	 * written our uid/gid maps and joined us to the v1 cgroups. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	close(cfg->close_fd);
+	if (read(cfg->sync_fd, &c, 1) != 1)
+		_exit(1);
+	close(cfg->sync_fd);
+
+	/* Keep /proc/1 of the sandbox out of reach of the code we run. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (setresgid(PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
+	    setresuid(PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0) {
+		send_setup_error(ctl, STAGE_GROUPS, errno, "setresuid to the sandbox user");
+		_exit(1);
+	}
+	if (cfg->drop_groups && setgroups(0, NULL) < 0) {
+		send_setup_error(ctl, STAGE_GROUPS, errno, "drop supplementary groups");
+		_exit(1);
+	}
+
+	int r = petri__rootfs_build(cfg, msg, sizeof(msg));
+	if (r < 0) {
+		send_setup_error(ctl, STAGE_ROOTFS, -r, msg);
+		_exit(1);
+	}
+	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0 ||
+	    setdomainname("petri", 5) < 0) {
+		send_setup_error(ctl, STAGE_HOSTNAME, errno, "sethostname");
+		_exit(1);
+	}
+	if (cfg->net == PETRI_NET_NONE && (r = loopback_up()) < 0) {
+		send_setup_error(ctl, STAGE_NET, -r, "bring up lo");
+		_exit(1);
+	}
+	if (cfg->landlock) {
+		static const char *const writable[] = {"/tmp",	   "/workspace", "/home/sandbox",
+						       "/dev",	   "/proc",	 "/run/petri", NULL};
+		const char *w[PETRI_MAX_BINDS + 8];
+		int k = 0;
+		for (; writable[k]; k++)
+			w[k] = writable[k];
+		for (int i = 0; i < cfg->nbinds; i++)
+			if (cfg->binds[i].rw)
+				w[k++] = cfg->binds[i].dst;
+		w[k] = NULL;
+		landlock_fd = petri__landlock_ruleset(w);
+		if (landlock_fd < 0 && landlock_fd != -EOPNOTSUPP) {
+			send_setup_error(ctl, STAGE_LANDLOCK, -landlock_fd, "landlock ruleset");
+			_exit(1);
+		}
+	}
+
+	int ws = open("/workspace", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ws < 0) {
+		send_setup_error(ctl, STAGE_ROOTFS, errno, "open /workspace");
+		_exit(1);
+	}
+	struct petri_msg ready = {.type = PETRI_MSG_READY};
+	if (petri__msg_send(ctl, &ready, &ws, 1) < 0)
+		_exit(1);
+	close(ws);
+	serve(ctl);
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * internal.h - helpers shared by the library's files: cleanup attributes,
+ * error construction, and the interfaces between the modules.  Nothing here
+ * is API.
+ */
+#ifndef PETRI_INTERNAL_H
+#define PETRI_INTERNAL_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/filter.h>
+
+#include "petri/petri.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+
+static inline void petri__freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void petri__closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+#define _cleanup_free_ _cleanup_(petri__freep)
+#define _cleanup_close_ _cleanup_(petri__closep)
+
+/* Hand ownership out of a cleanup variable. */
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _p = (p);                                                            \
+		(p) = NULL;                                                                        \
+		_p;                                                                                \
+	})
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _fd = (fd);                                                                    \
+		(fd) = -1;                                                                         \
+		_fd;                                                                               \
+	})
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* error.c ------------------------------------------------------------------ */
+
+struct petri_error {
+	int code; /* negative errno */
+	char msg[512];
+};
+
+/* Set *err (if err is non-NULL) to a new error "<formatted>: <strerror>" when
+ * errnum != 0, or just "<formatted>" when errnum == 0.  Returns -abs(errnum)
+ * or -EINVAL when errnum == 0, so callers can `return petri__err(...)`. */
+int petri__err(petri_error **err, int errnum, const char *fmt, ...) _printf_(3, 4);
+
+/* Log through the context's callback. */
+struct petri_ctx;
+void petri__log(const struct petri_ctx *ctx, int level, const char *fmt, ...) _printf_(3, 4);
+
+/* Nanoseconds of CLOCK_MONOTONIC. */
+uint64_t petri__now_ns(void);
+
+/* seccomp.c ---------------------------------------------------------------- */
+
+/*
+ * The default seccomp profile, compiled once with libseccomp into a classic
+ * BPF program so that a freshly forked child can install it without
+ * allocating (libseccomp allocates; between fork and exec we must not).
+ */
+struct petri_seccomp_prog {
+	struct sock_fprog fprog; /* .filter is malloc'd */
+};
+
+/* Build the default profile.  Returns 0 or a negative errno with *err set. */
+int petri__seccomp_build(struct petri_seccomp_prog *out, petri_error **err);
+void petri__seccomp_release(struct petri_seccomp_prog *prog);
+/* Install @prog on the calling thread (no_new_privs must already be set).
+ * Async-signal-safe: no allocation.  Returns 0 or -errno. */
+int petri__seccomp_install(const struct petri_seccomp_prog *prog);
+
+/* cgroup.c ----------------------------------------------------------------- */
+
+/*
+ * Cgroups of one sandbox.  The context detects the layout once: pure v2 with
+ * memory and pids controllers, or v1 controllers (hybrid hosts) plus the
+ * unified hierarchy for the BPF cgroup id.  Every cgroup is created below the
+ * host process's own cgroup in that hierarchy, named "petri-<hostpid>-<serial>".
+ */
+struct petri_cgroup_layout {
+	int mode;              /* PETRI_CGROUP_* */
+	char *v2_parent;       /* dir for sandboxes in the unified hierarchy, or NULL */
+	char *v1_memory_parent; /* v1: dir under the memory controller, or NULL */
+	char *v1_pids_parent;  /* v1: dir under the pids controller, or NULL */
+};
+
+struct petri_cgroup {
+	int mode;
+	char *v2_dir;          /* unified cgroup of the sandbox (both modes, if any) */
+	char *v1_memory_dir;
+	char *v1_pids_dir;
+	int v2_dirfd;          /* O_PATH|O_DIRECTORY of v2_dir for CLONE_INTO_CGROUP, or -1 */
+	uint64_t id;           /* inode number of v2_dir (the BPF cgroup id), or 0 */
+	int v2_peak_fd;        /* v2: memory.peak, kept open because its reset is per fd; or -1 */
+};
+
+/* Counters read before and after an exec to attribute its end. */
+struct petri_cgroup_stats {
+	uint64_t oom_kills;    /* memory.events oom_kill (v2) / memory.oom_control oom_kill (v1) */
+	uint64_t pids_max_hits; /* pids.events max */
+	uint64_t peak_memory;  /* memory.peak / memory.max_usage_in_bytes */
+	uint64_t cpu_ns;       /* cpu.stat usage_usec*1000 (v2) or 0 */
+};
+
+/* Detect the layout; never fails hard: mode NONE when nothing is writable
+ * (the reason is logged).  Also removes stale petri-<pid>-* cgroups whose
+ * host pid is gone. */
+int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layout *out);
+void petri__cgroup_layout_release(struct petri_cgroup_layout *layout);
+
+/* Create the sandbox's cgroups and set memory.max / pids.max (v2) or
+ * memory.limit_in_bytes (+memsw when present) / pids.max (v1).  On failure
+ * nothing is left behind. */
+int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name,
+			 uint64_t memory_bytes, uint32_t pids_max, struct petri_cgroup *out,
+			 petri_error **err);
+/* Move @pid into the v1 cgroups (v2 is joined at clone time). */
+int petri__cgroup_attach_v1(const struct petri_cgroup *cg, int pid, petri_error **err);
+/* Reset the peak-memory watermark (best effort). */
+void petri__cgroup_reset_peak(const struct petri_cgroup *cg);
+int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_stats *out);
+/* Kill whatever is left, then rmdir every directory (retrying briefly while
+ * the kernel finishes tearing tasks down).  Frees the strings, closes fds. */
+void petri__cgroup_destroy(struct petri_cgroup *cg);
+
+/* landlock.c --------------------------------------------------------------- */
+
+/* Create a Landlock ruleset (inside the sandbox, after pivot_root) that
+ * allows reading and executing everything under / and writing under each of
+ * the NULL-terminated @writable paths.  Returns the ruleset fd, -EOPNOTSUPP
+ * when the kernel has no Landlock, or another negative errno. */
+int petri__landlock_ruleset(const char *const *writable);
+/* Apply it to the calling thread (async-signal-safe).  Returns 0 or -errno. */
+int petri__landlock_restrict(int ruleset_fd);
+
+#endif /* PETRI_INTERNAL_H */

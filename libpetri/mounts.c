@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mounts.c - the sandbox's root filesystem.  Runs inside init (a child forked
+ * from a possibly multi-threaded host), so nothing here allocates: stack
+ * buffers and raw syscalls only.
+ *
+ * The root is a fresh tmpfs.  Host trees are attached with open_tree(2) +
+ * mount_setattr(2) + move_mount(2), which set nosuid/nodev/rdonly on the
+ * whole cloned tree at once and never need to know which flags the host
+ * locked.  Every source is pinned with an O_PATH fd before the staging tmpfs
+ * is mounted over /tmp, so a bind source below /tmp is not shadowed.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "sandbox_priv.h"
+
+#define STAGE "/tmp"
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#define PETRI_MOUNT_ATTR_RDONLY 0x00000001
+#define PETRI_MOUNT_ATTR_NOSUID 0x00000002
+#define PETRI_MOUNT_ATTR_NODEV 0x00000004
+#define PETRI_MOUNT_ATTR_NOEXEC 0x00000008
+
+struct petri_mount_attr {
+	uint64_t attr_set;
+	uint64_t attr_clr;
+	uint64_t propagation;
+	uint64_t userns_fd;
+};
+
+#define FAIL(what, ...)                                                                            \
+	do {                                                                                       \
+		int _e = errno;                                                                    \
+		snprintf(msg, msglen, what, __VA_ARGS__);                                          \
+		return -(_e ? _e : EINVAL);                                                        \
+	} while (0)
+
+static int sys_open_tree(int dfd, const char *path, unsigned flags)
+{
+	return (int)syscall(SYS_open_tree, dfd, path, flags);
+}
+
+static int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to,
+			  unsigned flags)
+{
+	return (int)syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags);
+}
+
+static int sys_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t set)
+{
+	struct petri_mount_attr a = {.attr_set = set};
+	return (int)syscall(SYS_mount_setattr, dfd, path, flags, &a, sizeof(a));
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PETRI_PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int make_file(const char *path, const char *content, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	size_t len = content ? strlen(content) : 0;
+	while (len > 0) {
+		ssize_t w = write(fd, content, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		content += w;
+		len -= (size_t)w;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Make a mount point at @dst shaped like the object @src_fd refers to. */
+static int make_mountpoint(int src_fd, const char *dst)
+{
+	struct stat st;
+	if (fstat(src_fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return mkdir_p(dst, 0755);
+	char parent[PETRI_PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dst);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		int r = mkdir_p(parent, 0755);
+		if (r < 0)
+			return r;
+	}
+	int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+	if (fd < 0 && errno != EEXIST)
+		return -errno;
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/* Clone the tree at (dfd, path), set @attrs on all of it, attach at @dst. */
+static int attach_tree(int dfd, const char *path, const char *dst, uint64_t attrs, char *msg,
+		       size_t msglen)
+{
+	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE;
+	if (!path || !*path) {
+		path = "";
+		flags |= AT_EMPTY_PATH;
+	}
+	int tree = sys_open_tree(dfd, path, flags);
+	if (tree < 0)
+		FAIL("open_tree %s", *path ? path : dst);
+	if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, attrs) < 0) {
+		int e = errno;
+		close(tree);
+		errno = e;
+		FAIL("mount_setattr %s", dst);
+	}
+	int r = make_mountpoint(tree, dst);
+	if (r < 0) {
+		close(tree);
+		errno = -r;
+		FAIL("create mount point %s", dst);
+	}
+	if (sys_move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		int e = errno;
+		close(tree);
+		errno = e;
+		FAIL("move_mount %s", dst);
+	}
+	close(tree);
+	return 0;
+}
+
+static int mount_tmpfs(const char *dst, uint64_t size, const char *mode, unsigned long flags,
+		       int owned, char *msg, size_t msglen)
+{
+	char opts[128];
+	if (owned)
+		snprintf(opts, sizeof(opts), "size=%llu,mode=%s,uid=%d,gid=%d",
+			 (unsigned long long)size, mode, PETRI_SANDBOX_UID, PETRI_SANDBOX_GID);
+	else
+		snprintf(opts, sizeof(opts), "size=%llu,mode=%s", (unsigned long long)size, mode);
+	int r = mkdir_p(dst, 0755);
+	if (r < 0) {
+		errno = -r;
+		FAIL("mkdir %s", dst);
+	}
+	if (mount("tmpfs", dst, "tmpfs", flags, opts) < 0)
+		FAIL("mount tmpfs on %s", dst);
+	return 0;
+}
+
+static int readonly(const char *path, int recursive, char *msg, size_t msglen)
+{
+	unsigned fl = recursive ? AT_RECURSIVE : 0;
+	if (sys_mount_setattr(AT_FDCWD, path, fl, PETRI_MOUNT_ATTR_RDONLY) < 0)
+		FAIL("remount %s read-only", path);
+	return 0;
+}
+
+/*
+ * A new procfs at @target with the entries container runtimes hide masked:
+ * kernel memory and keys behind /dev/null, hardware trees behind empty
+ * read-only tmpfs, and the writable kernel knobs read-only.
+ */
+int petri__proc_mount(const char *target, char *msg, size_t msglen)
+{
+	static const char *const masked_files[] = {"kcore",	  "keys",	"latency_stats",
+						   "timer_list",  "timer_stats", "sched_debug",
+						   "kmsg",	  "kallsyms",	"kpagecount",
+						   "kpageflags", "kpagecgroup", "config.gz"};
+	static const char *const masked_dirs[] = {"acpi", "asound", "scsi", "driver", "tty"};
+	static const char *const ro[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+	char p[PETRI_PATH_MAX];
+
+	if (mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		FAIL("mount proc on %s", target);
+
+	int null_fd = open("/dev/null", O_PATH | O_CLOEXEC);
+	if (null_fd < 0)
+		FAIL("open %s", "/dev/null");
+	for (size_t i = 0; i < ARRAY_SIZE(masked_files); i++) {
+		snprintf(p, sizeof(p), "%s/%s", target, masked_files[i]);
+		if (access(p, F_OK) < 0)
+			continue;
+		int tree = sys_open_tree(null_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (tree < 0 || sys_move_mount(tree, "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			int e = errno;
+			if (tree >= 0)
+				close(tree);
+			close(null_fd);
+			errno = e;
+			FAIL("mask %s", p);
+		}
+		close(tree);
+	}
+	close(null_fd);
+	for (size_t i = 0; i < ARRAY_SIZE(masked_dirs); i++) {
+		snprintf(p, sizeof(p), "%s/%s", target, masked_dirs[i]);
+		struct stat st;
+		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "size=0,mode=0555") < 0)
+			FAIL("mask %s", p);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ro); i++) {
+		snprintf(p, sizeof(p), "%s/%s", target, ro[i]);
+		if (access(p, F_OK) < 0)
+			continue;
+		int r = attach_tree(AT_FDCWD, p, p,
+				    PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID |
+					    PETRI_MOUNT_ATTR_NODEV | PETRI_MOUNT_ATTR_NOEXEC,
+				    msg, msglen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+static int build_dev(int host_root, uint64_t shm_bytes, char *msg, size_t msglen)
+{
+	char p[PETRI_PATH_MAX], src[64];
+	int r = mount_tmpfs(STAGE "/dev", 65536, "0755", MS_NOSUID | MS_NOEXEC, 0, msg, msglen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
+		snprintf(src, sizeof(src), "dev/%s", dev_nodes[i]);
+		snprintf(p, sizeof(p), STAGE "/dev/%s", dev_nodes[i]);
+		r = attach_tree(host_root, src, p, PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NOEXEC,
+				msg, msglen);
+		if (r < 0)
+			return r;
+	}
+	static const char *const links[][2] = {{"/proc/self/fd", "fd"},
+					       {"/proc/self/fd/0", "stdin"},
+					       {"/proc/self/fd/1", "stdout"},
+					       {"/proc/self/fd/2", "stderr"},
+					       {"pts/ptmx", "ptmx"}};
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+		snprintf(p, sizeof(p), STAGE "/dev/%s", links[i][1]);
+		if (symlink(links[i][0], p) < 0)
+			FAIL("symlink %s", p);
+	}
+	if (mkdir(STAGE "/dev/pts", 0755) < 0)
+		FAIL("mkdir %s", STAGE "/dev/pts");
+	if (mount("devpts", STAGE "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+		FAIL("mount devpts on %s", STAGE "/dev/pts");
+	r = mount_tmpfs(STAGE "/dev/shm", shm_bytes, "1777", MS_NOSUID | MS_NODEV, 0, msg, msglen);
+	if (r < 0)
+		return r;
+	return readonly(STAGE "/dev", 0, msg, msglen);
+}
+
+static int build_etc(const struct petri_init_cfg *cfg, int host_root, char *msg, size_t msglen)
+{
+	char buf[512], p[PETRI_PATH_MAX];
+	static const char *const ro_entries[] = {
+		"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl",	   "ca-certificates",
+		"alternatives", "localtime", "timezone",	  "protocols", "services",
+		"mime.types",	"gai.conf",  "host.conf",	  "python3",   "python3.11",
+		"perl",		"os-release", "debian_version", "inputrc", "magic",
+	};
+
+	if (mkdir(STAGE "/etc", 0755) < 0)
+		FAIL("mkdir %s", STAGE "/etc");
+	for (size_t i = 0; i < ARRAY_SIZE(ro_entries); i++) {
+		snprintf(p, sizeof(p), "etc/%s", ro_entries[i]);
+		struct stat st;
+		if (fstatat(host_root, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		char dst[PETRI_PATH_MAX];
+		snprintf(dst, sizeof(dst), STAGE "/etc/%s", ro_entries[i]);
+		if (S_ISLNK(st.st_mode)) {
+			char target[PETRI_PATH_MAX];
+			ssize_t n = readlinkat(host_root, p, target, sizeof(target) - 1);
+			if (n < 0)
+				continue;
+			target[n] = '\0';
+			if (symlink(target, dst) < 0)
+				FAIL("symlink %s", dst);
+			continue;
+		}
+		int r = attach_tree(host_root, p, dst,
+				    PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID |
+					    PETRI_MOUNT_ATTR_NODEV,
+				    msg, msglen);
+		if (r < 0)
+			return r;
+	}
+
+	static const struct {
+		const char *name;
+		const char *content;
+	} files[] = {
+		{"passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+			   "sandbox:x:1000:1000:sandbox:/home/sandbox:/bin/sh\n"
+			   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
+		{"group", "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n"},
+		{"nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
+				  "networks: files\nprotocols: files\nservices: files\n"},
+		{"resolv.conf", "# no DNS inside a petri sandbox unless its network allows it\n"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(p, sizeof(p), STAGE "/etc/%s", files[i].name);
+		int r = make_file(p, files[i].content, 0644);
+		if (r < 0) {
+			errno = -r;
+			FAIL("write %s", p);
+		}
+	}
+	snprintf(buf, sizeof(buf), "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost\n",
+		 cfg->hostname);
+	int r = make_file(STAGE "/etc/hosts", buf, 0644);
+	if (r == 0) {
+		snprintf(buf, sizeof(buf), "%s\n", cfg->hostname);
+		r = make_file(STAGE "/etc/hostname", buf, 0644);
+	}
+	if (r < 0) {
+		errno = -r;
+		FAIL("write %s", STAGE "/etc/hosts");
+	}
+	return 0;
+}
+
+/* /usr and the top-level links or directories that point into it. */
+static int build_host_os(int host_root, char *msg, size_t msglen)
+{
+	static const char *const top[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+	const uint64_t ro = PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV;
+	int r = attach_tree(host_root, "usr", STAGE "/usr", ro, msg, msglen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(top); i++) {
+		struct stat st;
+		char dst[64];
+		snprintf(dst, sizeof(dst), STAGE "/%s", top[i]);
+		if (fstatat(host_root, top[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			char target[PETRI_PATH_MAX];
+			ssize_t n = readlinkat(host_root, top[i], target, sizeof(target) - 1);
+			if (n < 0)
+				continue;
+			target[n] = '\0';
+			if (symlink(target, dst) < 0)
+				FAIL("symlink %s", dst);
+		} else if (S_ISDIR(st.st_mode)) {
+			r = attach_tree(host_root, top[i], dst, ro, msg, msglen);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* A custom root: every top-level entry except the ones petri provides. */
+static int build_custom_root(int rootfs_fd, char *msg, size_t msglen)
+{
+	static const char *const ours[] = {".", "..", "proc", "dev", "tmp", "workspace",
+					   "run", "home", "sys"};
+	const uint64_t ro = PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV;
+	char buf[8192];
+	int dfd = openat(rootfs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		FAIL("open %s", "rootfs");
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+		if (n < 0) {
+			int e = errno;
+			close(dfd);
+			errno = e;
+			FAIL("read %s", "rootfs");
+		}
+		if (n == 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			int skip = 0;
+			for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
+				skip |= strcmp(d->d_name, ours[i]) == 0;
+			if (skip)
+				continue;
+			char dst[PETRI_PATH_MAX];
+			snprintf(dst, sizeof(dst), STAGE "/%s", d->d_name);
+			if (d->d_type == DT_LNK) {
+				char target[PETRI_PATH_MAX];
+				ssize_t l = readlinkat(dfd, d->d_name, target, sizeof(target) - 1);
+				if (l < 0)
+					continue;
+				target[l] = '\0';
+				if (symlink(target, dst) < 0) {
+					int e = errno;
+					close(dfd);
+					errno = e;
+					FAIL("symlink %s", dst);
+				}
+				continue;
+			}
+			int r = attach_tree(dfd, d->d_name, dst, ro, msg, msglen);
+			if (r < 0) {
+				close(dfd);
+				return r;
+			}
+		}
+	}
+	close(dfd);
+	return 0;
+}
+
+static int pivot(char *msg, size_t msglen)
+{
+	if (chdir(STAGE) < 0)
+		FAIL("chdir %s", STAGE);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		FAIL("pivot_root %s", STAGE);
+	if (umount2(".", MNT_DETACH) < 0)
+		FAIL("detach %s", "the old root");
+	if (chdir("/") < 0)
+		FAIL("chdir %s", "/");
+	return 0;
+}
+
+int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msglen)
+{
+	int bind_fds[PETRI_MAX_BINDS];
+	int host_root = -1, rootfs_fd = -1, ws_fd = -1, r = 0;
+	char p[PETRI_PATH_MAX];
+
+	for (int i = 0; i < cfg->nbinds; i++)
+		bind_fds[i] = -1;
+
+	/* No mount event of ours may reach the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		FAIL("make %s private", "/");
+
+	/* Pin every source before the staging tmpfs covers /tmp. */
+	host_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (host_root < 0)
+		FAIL("open %s", "/");
+	if (cfg->rootfs[0]) {
+		rootfs_fd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfs_fd < 0)
+			FAIL("open rootfs %s", cfg->rootfs);
+	}
+	if (cfg->workspace_dir[0]) {
+		ws_fd = open(cfg->workspace_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (ws_fd < 0)
+			FAIL("open workspace %s", cfg->workspace_dir);
+	}
+	for (int i = 0; i < cfg->nbinds; i++) {
+		bind_fds[i] = open(cfg->binds[i].src, O_PATH | O_CLOEXEC);
+		if (bind_fds[i] < 0)
+			FAIL("bind source %s", cfg->binds[i].src);
+	}
+
+	r = mount_tmpfs(STAGE, 1 << 20, "0755", MS_NOSUID | MS_NODEV, 0, msg, msglen);
+	if (r < 0)
+		return r;
+
+	r = rootfs_fd >= 0 ? build_custom_root(rootfs_fd, msg, msglen)
+			   : build_host_os(host_root, msg, msglen);
+	if (r < 0)
+		return r;
+	if (rootfs_fd < 0) {
+		r = build_etc(cfg, host_root, msg, msglen);
+		if (r < 0)
+			return r;
+	}
+
+	const unsigned long nsnd = MS_NOSUID | MS_NODEV;
+	r = mount_tmpfs(STAGE "/tmp", cfg->tmp_bytes, "1777", nsnd, 0, msg, msglen);
+	if (r == 0)
+		r = mount_tmpfs(STAGE "/home/sandbox", cfg->tmp_bytes, "0755", nsnd, 1, msg, msglen);
+	if (r < 0)
+		return r;
+	if (ws_fd >= 0)
+		r = attach_tree(ws_fd, "", STAGE "/workspace",
+				PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV, msg, msglen);
+	else
+		r = mount_tmpfs(STAGE "/workspace", cfg->workspace_bytes, "0755", nsnd, 1, msg,
+				msglen);
+	if (r < 0)
+		return r;
+	if (mkdir_p(STAGE "/run/petri", 0755) < 0 || mkdir(STAGE "/proc", 0555) < 0)
+		FAIL("mkdir %s", STAGE "/run");
+
+	for (int i = 0; i < cfg->nbinds; i++) {
+		snprintf(p, sizeof(p), STAGE "%s", cfg->binds[i].dst);
+		uint64_t attrs = PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV;
+		if (!cfg->binds[i].rw)
+			attrs |= PETRI_MOUNT_ATTR_RDONLY;
+		r = attach_tree(bind_fds[i], "", p, attrs, msg, msglen);
+		if (r < 0)
+			return r;
+		close(bind_fds[i]);
+	}
+
+	r = petri__proc_mount(STAGE "/proc", msg, msglen);
+	if (r < 0)
+		return r;
+	r = build_dev(host_root, cfg->tmp_bytes, msg, msglen);
+	if (r < 0)
+		return r;
+	close(host_root);
+	if (rootfs_fd >= 0)
+		close(rootfs_fd);
+	if (ws_fd >= 0)
+		close(ws_fd);
+
+	r = pivot(msg, msglen);
+	if (r < 0)
+		return r;
+	return readonly("/", 0, msg, msglen);
+}

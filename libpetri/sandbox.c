@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sandbox.c - the context and the sandbox lifecycle on the host side:
+ * option checking, the supervisor thread that forks every init, uid/gid maps,
+ * cgroups, the READY handshake, and teardown that leaves nothing behind.
+ */
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "sandbox_priv.h"
+
+#define DEFAULT_MEMORY (512ull << 20)
+#define DEFAULT_TMP (64ull << 20)
+#define DEFAULT_WORKSPACE (256ull << 20)
+#define DEFAULT_PIDS 256
+#define DEFAULT_UID_BASE 0xc8000000u
+#define READY_TIMEOUT_MS 10000
+
+/* ---- wire helpers ---- */
+
+int petri__msg_send(int sock, const struct petri_msg *m, const int *fds, int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (nfds > 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	for (;;) {
+		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (n == (ssize_t)sizeof(*m))
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 ? -errno : -EPROTO;
+	}
+}
+
+int petri__msg_recv(int sock, struct petri_msg *m, int *fds, int *nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	int max = nfds ? *nfds : 0;
+	if (nfds)
+		*nfds = 0;
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		int *in = (int *)CMSG_DATA(c);
+		for (int i = 0; i < cnt; i++) {
+			if (nfds && *nfds < max)
+				fds[(*nfds)++] = in[i];
+			else
+				close(in[i]);
+		}
+	}
+	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		for (int i = 0; nfds && i < *nfds; i++)
+			close(fds[i]);
+		if (nfds)
+			*nfds = 0;
+		return -EPROTO;
+	}
+	return 1;
+}
+
+/* ---- context ---- */
+
+PETRI_API void petri_ctx_opts_init(petri_ctx_opts *opts)
+{
+	if (opts)
+		*opts = (petri_ctx_opts)PETRI_CTX_OPTS_INIT;
+}
+
+PETRI_API void petri_sandbox_opts_init(petri_sandbox_opts *opts)
+{
+	if (opts)
+		*opts = (petri_sandbox_opts)PETRI_SANDBOX_OPTS_INIT;
+}
+
+/* Copy a caller's options struct of size opts->sz into a full-size one with
+ * defaults for the fields the caller's version does not have. */
+static int copy_opts(void *dst, size_t dst_sz, const void *src, petri_error **err, const char *what)
+{
+	memset(dst, 0, dst_sz);
+	if (!src)
+		return 0;
+	uint32_t sz = *(const uint32_t *)src;
+	if (sz < sizeof(uint32_t) * 2 || sz > 4096)
+		return petri__err(err, EINVAL, "%s: sz field is %u (use the _OPTS_INIT macro)", what,
+				  sz);
+	if (sz > dst_sz) {
+		/* A newer caller: accept only if the fields we do not know are 0. */
+		const unsigned char *extra = (const unsigned char *)src + dst_sz;
+		for (size_t i = 0; i < sz - dst_sz; i++)
+			if (extra[i])
+				return petri__err(err, EINVAL, "%s: unknown option set (library too old)",
+						  what);
+		sz = (uint32_t)dst_sz;
+	}
+	memcpy(dst, src, sz);
+	return 0;
+}
+
+static int landlock_abi(void)
+{
+	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, 1u);
+	return abi < 0 ? 0 : abi;
+}
+
+struct petri_spawn_req {
+	const struct petri_init_cfg *cfg;
+	uint64_t clone_flags;
+	int cgroup_fd;
+	int done;
+	int pid;
+	int pidfd;
+	int err;
+	struct petri_spawn_req *next;
+};
+
+static int spawn_init(struct petri_spawn_req *req)
+{
+	int pidfd = -1;
+	struct clone_args args = {
+		.flags = req->clone_flags | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	if (req->cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)req->cgroup_fd;
+	}
+	long pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0 && errno == EBUSY && req->cgroup_fd >= 0) {
+		/* A v2 cgroup with controllers of its own may refuse; retry. */
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+	}
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		petri__init_main(req->cfg);
+	req->pid = (int)pid;
+	req->pidfd = pidfd;
+	return 0;
+}
+
+static void *supervisor_main(void *arg)
+{
+	petri_ctx *ctx = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_NAME, "petri-supervisor", 0, 0, 0);
+
+	pthread_mutex_lock(&ctx->lock);
+	for (;;) {
+		while (!ctx->pending && !ctx->stopping)
+			pthread_cond_wait(&ctx->cond, &ctx->lock);
+		if (ctx->stopping)
+			break;
+		struct petri_spawn_req *req = ctx->pending;
+		ctx->pending = req->next;
+		pthread_mutex_unlock(&ctx->lock);
+		req->err = spawn_init(req);
+		pthread_mutex_lock(&ctx->lock);
+		req->done = 1;
+		pthread_cond_broadcast(&ctx->cond);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return NULL;
+}
+
+static int supervisor_spawn(petri_ctx *ctx, struct petri_spawn_req *req)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (!ctx->supervisor_running) {
+		int r = pthread_create(&ctx->supervisor, NULL, supervisor_main, ctx);
+		if (r != 0) {
+			pthread_mutex_unlock(&ctx->lock);
+			return -r;
+		}
+		ctx->supervisor_running = 1;
+	}
+	req->next = NULL;
+	struct petri_spawn_req **tail = &ctx->pending;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = req;
+	pthread_cond_broadcast(&ctx->cond);
+	while (!req->done)
+		pthread_cond_wait(&ctx->cond, &ctx->lock);
+	pthread_mutex_unlock(&ctx->lock);
+	return req->err;
+}
+
+PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_error **err)
+{
+	petri_ctx_opts o;
+	if (!out)
+		return petri__err(err, EINVAL, "petri_ctx_new: out is NULL");
+	int r = copy_opts(&o, sizeof(o), opts, err, "petri_ctx_opts");
+	if (r < 0)
+		return r;
+	if (!opts)
+		petri_ctx_opts_init(&o);
+	if (o.flags & ~PETRI_CTX_F_REQUIRE_CGROUPS)
+		return petri__err(err, EINVAL, "petri_ctx_opts: unknown flags 0x%x", o.flags);
+
+	petri_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return petri__err(err, ENOMEM, "petri_ctx_new");
+	ctx->log_level = o.log_level;
+	ctx->log_fn = o.log_fn;
+	ctx->log_userdata = o.log_userdata;
+	ctx->flags = o.flags;
+	ctx->uid = geteuid();
+	ctx->gid = getegid();
+	ctx->is_root = ctx->uid == 0;
+	ctx->host_uid_base = o.host_uid_base ? o.host_uid_base : DEFAULT_UID_BASE;
+	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_cond_init(&ctx->cond, NULL);
+
+	r = petri__seccomp_build(&ctx->seccomp, err);
+	if (r < 0)
+		goto fail;
+	r = petri__cgroup_layout_detect(ctx, &ctx->cgroups);
+	if (r < 0) {
+		r = petri__err(err, r, "detect cgroups");
+		goto fail;
+	}
+	if (ctx->cgroups.mode == PETRI_CGROUP_NONE && (ctx->flags & PETRI_CTX_F_REQUIRE_CGROUPS)) {
+		r = petri__err(err, EPERM,
+			       "no writable cgroup with memory and pids controllers below ours");
+		goto fail;
+	}
+	ctx->landlock_abi = (uint32_t)landlock_abi();
+	*out = ctx;
+	return 0;
+fail:
+	petri__seccomp_release(&ctx->seccomp);
+	petri__cgroup_layout_release(&ctx->cgroups);
+	pthread_mutex_destroy(&ctx->lock);
+	pthread_cond_destroy(&ctx->cond);
+	free(ctx);
+	return r;
+}
+
+PETRI_API void petri_ctx_free(petri_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	while (ctx->sandboxes)
+		petri_sandbox_destroy(ctx->sandboxes);
+	if (ctx->supervisor_running) {
+		pthread_mutex_lock(&ctx->lock);
+		ctx->stopping = 1;
+		pthread_cond_broadcast(&ctx->cond);
+		pthread_mutex_unlock(&ctx->lock);
+		pthread_join(ctx->supervisor, NULL);
+	}
+	petri__seccomp_release(&ctx->seccomp);
+	petri__cgroup_layout_release(&ctx->cgroups);
+	pthread_mutex_destroy(&ctx->lock);
+	pthread_cond_destroy(&ctx->cond);
+	free(ctx);
+}
+
+PETRI_API int petri_ctx_cgroup_mode(const petri_ctx *ctx)
+{
+	return ctx ? ctx->cgroups.mode : PETRI_CGROUP_NONE;
+}
+
+/* ---- option checks ---- */
+
+static int valid_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > PETRI_ID_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int valid_hostname(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || *s == '-')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* An absolute path inside the sandbox: no "..", ".", "//" and not one of
+ * the mounts petri owns. */
+static int valid_inside_path(const char *p)
+{
+	size_t n = strlen(p);
+	if (p[0] != '/' || n < 2 || n >= PETRI_PATH_MAX - 16)
+		return 0;
+	for (const char *c = p; *c;) {
+		if (*c == '/') {
+			c++;
+			continue;
+		}
+		const char *e = strchrnul(c, '/');
+		size_t l = (size_t)(e - c);
+		if ((l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		c = e;
+	}
+	if (strstr(p, "//") || p[n - 1] == '/')
+		return 0;
+	static const char *const reserved[] = {"/proc", "/dev", "/run/petri", "/usr", "/etc",
+					       "/bin", "/lib", "/lib64", "/sbin"};
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++) {
+		size_t rl = strlen(reserved[i]);
+		if (strncmp(p, reserved[i], rl) == 0 && (p[rl] == '\0' || p[rl] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+static int parse_bind(const char *spec, struct petri_bind *b, petri_error **err)
+{
+	if (strlen(spec) >= PETRI_PATH_MAX)
+		return petri__err(err, ENAMETOOLONG, "bind '%.64s...'", spec);
+	char tmp[PETRI_PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", spec);
+	char *dst = strchr(tmp, ':');
+	if (!dst || dst == tmp)
+		return petri__err(err, EINVAL, "bind '%s': expected SRC:DST[:rw|:ro]", spec);
+	*dst++ = '\0';
+	char *mode = strchr(dst, ':');
+	b->rw = 0;
+	if (mode) {
+		*mode++ = '\0';
+		if (strcmp(mode, "rw") == 0)
+			b->rw = 1;
+		else if (strcmp(mode, "ro") != 0)
+			return petri__err(err, EINVAL, "bind '%s': mode must be rw or ro", spec);
+	}
+	if (tmp[0] != '/')
+		return petri__err(err, EINVAL, "bind '%s': source must be an absolute path", spec);
+	if (!valid_inside_path(dst))
+		return petri__err(err, EINVAL,
+				  "bind '%s': destination must be a clean absolute path outside "
+				  "/proc, /dev, /usr, /etc and /run/petri",
+				  spec);
+	struct stat st;
+	if (stat(tmp, &st) < 0)
+		return petri__err(err, errno, "bind source %s", tmp);
+	snprintf(b->src, sizeof(b->src), "%s", tmp);
+	snprintf(b->dst, sizeof(b->dst), "%s", dst);
+	return 0;
+}
+
+static int check_dir(const char *what, const char *path, petri_error **err)
+{
+	struct stat st;
+	if (path[0] != '/')
+		return petri__err(err, EINVAL, "%s %s: must be an absolute path", what, path);
+	if (strlen(path) >= PETRI_PATH_MAX)
+		return petri__err(err, ENAMETOOLONG, "%s", what);
+	if (stat(path, &st) < 0)
+		return petri__err(err, errno, "%s %s", what, path);
+	if (!S_ISDIR(st.st_mode))
+		return petri__err(err, ENOTDIR, "%s %s", what, path);
+	return 0;
+}
+
+static char **copy_strv(const char *const *v, int check_env, petri_error **err, int *r)
+{
+	size_t n = 0;
+	*r = 0;
+	for (; v && v[n]; n++) {
+		if (n >= 4096) {
+			*r = petri__err(err, E2BIG, "too many environment entries");
+			return NULL;
+		}
+		if (check_env) {
+			const char *eq = strchr(v[n], '=');
+			if (!eq || eq == v[n]) {
+				*r = petri__err(err, EINVAL, "env entry '%.64s': expected K=V", v[n]);
+				return NULL;
+			}
+		}
+	}
+	char **out = calloc(n + 1, sizeof(char *));
+	if (!out) {
+		*r = -ENOMEM;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[i] = strdup(v[i]);
+		if (!out[i]) {
+			for (size_t j = 0; j < i; j++)
+				free(out[j]);
+			free(out);
+			*r = -ENOMEM;
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ---- create / destroy ---- */
+
+static int write_proc_file(int pid, const char *name, const char *content)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t n = strlen(content);
+	if (write(fd, content, n) != (ssize_t)n)
+		return -errno;
+	return 0;
+}
+
+static int write_id_maps(petri_sandbox *sb, int pid, petri_error **err)
+{
+	char buf[64];
+	int r;
+	if (!sb->ctx->is_root) {
+		r = write_proc_file(pid, "setgroups", "deny");
+		if (r < 0)
+			return petri__err(err, r, "write /proc/%d/setgroups", pid);
+	}
+	snprintf(buf, sizeof(buf), "%d %u 1\n", PETRI_SANDBOX_UID, (unsigned)sb->host_uid);
+	r = write_proc_file(pid, "uid_map", buf);
+	if (r < 0)
+		return petri__err(err, r, "write /proc/%d/uid_map", pid);
+	snprintf(buf, sizeof(buf), "%d %u 1\n", PETRI_SANDBOX_GID, (unsigned)sb->host_gid);
+	r = write_proc_file(pid, "gid_map", buf);
+	if (r < 0)
+		return petri__err(err, r, "write /proc/%d/gid_map", pid);
+	return 0;
+}
+
+static const char *stage_name(uint32_t stage)
+{
+	static const char *const names[] = {"", "sync", "groups", "rootfs", "hostname", "network",
+					    "landlock"};
+	return stage < ARRAY_SIZE(names) ? names[stage] : "setup";
+}
+
+static int wait_ready(petri_sandbox *sb, petri_error **err)
+{
+	struct pollfd p = {.fd = sb->ctl_fd, .events = POLLIN};
+	int n;
+	do
+		n = poll(&p, 1, READY_TIMEOUT_MS);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return petri__err(err, ETIMEDOUT, "sandbox init did not become ready");
+	struct petri_msg m;
+	int fds[1], nfds = 1;
+	int r = petri__msg_recv(sb->ctl_fd, &m, fds, &nfds);
+	if (r <= 0)
+		return petri__err(err, r == 0 ? ECHILD : r, "sandbox init died during setup");
+	if (m.type == PETRI_MSG_SETUP_ERROR) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		m.text[sizeof(m.text) - 1] = '\0';
+		return petri__err(err, m.err ? m.err : EIO, "sandbox %s: %s", stage_name(m.stage),
+				  m.text);
+	}
+	if (m.type != PETRI_MSG_READY || nfds != 1) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return petri__err(err, EPROTO, "sandbox init sent an unexpected message");
+	}
+	sb->workspace_fd = fds[0];
+	return 0;
+}
+
+static void unlink_sandbox(petri_sandbox *sb)
+{
+	petri_ctx *ctx = sb->ctx;
+	pthread_mutex_lock(&ctx->lock);
+	for (petri_sandbox **p = &ctx->sandboxes; *p; p = &(*p)->next) {
+		if (*p == sb) {
+			*p = sb->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+static void kill_and_reap(petri_sandbox *sb)
+{
+	if (sb->pidfd >= 0) {
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+		siginfo_t si;
+		while (waitid((idtype_t)P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+		close(sb->pidfd);
+		sb->pidfd = -1;
+	}
+	sb->pid = -1;
+	sb->dead = 1;
+}
+
+PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
+{
+	if (!sb)
+		return;
+	unlink_sandbox(sb);
+	if (sb->ctl_fd >= 0)
+		close(sb->ctl_fd);
+	kill_and_reap(sb);
+	petri__cgroup_destroy(&sb->cgroup);
+	if (sb->workspace_fd >= 0)
+		close(sb->workspace_fd);
+	if (sb->cancel_fd >= 0)
+		close(sb->cancel_fd);
+	free_strv(sb->env);
+	free(sb);
+}
+
+static int fill_init_cfg(petri_ctx *ctx, const petri_sandbox_opts *o, struct petri_init_cfg *cfg,
+			 struct petri_bind **binds, petri_error **err)
+{
+	if (o->hostname && !valid_hostname(o->hostname))
+		return petri__err(err, EINVAL, "hostname '%.64s' is not a valid host name",
+				  o->hostname);
+	snprintf(cfg->hostname, sizeof(cfg->hostname), "%s", o->hostname ? o->hostname : "petri");
+	int r;
+	if (o->rootfs) {
+		if ((r = check_dir("rootfs", o->rootfs, err)) < 0)
+			return r;
+		snprintf(cfg->rootfs, sizeof(cfg->rootfs), "%s", o->rootfs);
+	}
+	if (o->workspace_dir) {
+		if ((r = check_dir("workspace", o->workspace_dir, err)) < 0)
+			return r;
+		snprintf(cfg->workspace_dir, sizeof(cfg->workspace_dir), "%s", o->workspace_dir);
+	}
+	size_t nb = 0;
+	while (o->binds && o->binds[nb])
+		nb++;
+	if (nb > PETRI_MAX_BINDS)
+		return petri__err(err, E2BIG, "too many binds (%zu, at most %d)", nb,
+				  PETRI_MAX_BINDS);
+	if (nb) {
+		*binds = calloc(nb, sizeof(**binds));
+		if (!*binds)
+			return petri__err(err, ENOMEM, "binds");
+		for (size_t i = 0; i < nb; i++)
+			if ((r = parse_bind(o->binds[i], &(*binds)[i], err)) < 0)
+				return r;
+	}
+	cfg->binds = *binds;
+	cfg->nbinds = (int)nb;
+	cfg->tmp_bytes = o->tmp_bytes ? o->tmp_bytes : DEFAULT_TMP;
+	cfg->workspace_bytes = o->workspace_bytes ? o->workspace_bytes : DEFAULT_WORKSPACE;
+	cfg->net = o->net;
+	cfg->flags = o->flags;
+	cfg->landlock = ctx->landlock_abi > 0 && !(o->flags & PETRI_SANDBOX_F_NO_LANDLOCK);
+	cfg->host_is_root = ctx->is_root;
+	cfg->drop_groups = ctx->is_root;
+	return 0;
+}
+
+static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
+{
+	if (o->flags & ~PETRI_SANDBOX_F_NO_LANDLOCK)
+		return petri__err(err, EINVAL, "sandbox options: unknown flags 0x%x", o->flags);
+	if (o->language && !petri__lang_find(o->language))
+		return petri__err(err, EINVAL,
+				  "unknown language '%.32s' (expected python, node, go or sh)",
+				  o->language);
+	if (o->id && !valid_id(o->id))
+		return petri__err(err, EINVAL, "sandbox id '%.64s': use 1-48 of [A-Za-z0-9_-]",
+				  o->id);
+	if (o->net == PETRI_NET_PROXY)
+		return petri__err(err, EOPNOTSUPP, "network mode proxy is not available yet");
+	if (o->net > PETRI_NET_PROXY)
+		return petri__err(err, EINVAL, "unknown network mode %u", o->net);
+	if (o->memory_bytes && o->memory_bytes < (4ull << 20))
+		return petri__err(err, EINVAL, "memory limit %llu is below the 4 MiB minimum",
+				  (unsigned long long)o->memory_bytes);
+	if (o->tmp_bytes && o->tmp_bytes < 4096)
+		return petri__err(err, EINVAL, "tmp size below 4 KiB");
+	if (o->workspace_bytes && o->workspace_bytes < 4096)
+		return petri__err(err, EINVAL, "workspace size below 4 KiB");
+	if (o->pids_max && o->pids_max < 4)
+		return petri__err(err, EINVAL, "pids limit %u is below the minimum of 4", o->pids_max);
+	return 0;
+}
+
+PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opts,
+				   petri_sandbox **out, petri_error **err)
+{
+	petri_sandbox_opts o;
+	struct petri_init_cfg cfg = {0};
+	_cleanup_free_ struct petri_bind *binds = NULL;
+	int sync_pipe[2] = {-1, -1}, sp[2] = {-1, -1};
+	int r;
+
+	if (!ctx || !out)
+		return petri__err(err, EINVAL, "petri_sandbox_create: %s is NULL",
+				  ctx ? "out" : "ctx");
+	if ((r = copy_opts(&o, sizeof(o), opts, err, "petri_sandbox_opts")) < 0)
+		return r;
+	if ((r = check_sandbox_opts(&o, err)) < 0)
+		return r;
+	if ((r = fill_init_cfg(ctx, &o, &cfg, &binds, err)) < 0)
+		return r;
+
+	petri_sandbox *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return petri__err(err, ENOMEM, "petri_sandbox_create");
+	sb->ctx = ctx;
+	sb->pid = -1;
+	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = -1;
+	sb->cgroup.v2_dirfd = -1;
+	sb->memory_bytes = o.memory_bytes ? o.memory_bytes : DEFAULT_MEMORY;
+	sb->pids_max = o.pids_max ? o.pids_max : DEFAULT_PIDS;
+	snprintf(sb->language, sizeof(sb->language), "%s", o.language ? o.language : "");
+	sb->env = copy_strv(o.env, 1, err, &r);
+	if (!sb->env) {
+		r = r ? r : petri__err(err, ENOMEM, "env");
+		goto fail;
+	}
+
+	pthread_mutex_lock(&ctx->lock);
+	uint64_t serial = ++ctx->serial;
+	pthread_mutex_unlock(&ctx->lock);
+	if (o.id)
+		snprintf(sb->id, sizeof(sb->id), "%s", o.id);
+	else
+		snprintf(sb->id, sizeof(sb->id), "sb_%08x%04llx", (unsigned)getpid(),
+			 (unsigned long long)(serial & 0xffff));
+	snprintf(cfg.id, sizeof(cfg.id), "%s", sb->id);
+	if (ctx->is_root) {
+		sb->host_uid = ctx->host_uid_base + (uid_t)(serial % 65536);
+		sb->host_gid = ctx->host_uid_base + (gid_t)(serial % 65536);
+	} else {
+		sb->host_uid = ctx->uid;
+		sb->host_gid = ctx->gid;
+	}
+
+	sb->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sb->cancel_fd < 0) {
+		r = petri__err(err, errno, "eventfd");
+		goto fail;
+	}
+	char cgname[64];
+	snprintf(cgname, sizeof(cgname), "petri-%d-%llu", (int)getpid(), (unsigned long long)serial);
+	r = petri__cgroup_create(&ctx->cgroups, cgname, sb->memory_bytes, sb->pids_max, &sb->cgroup,
+				 err);
+	if (r < 0)
+		goto fail;
+
+	if (pipe2(sync_pipe, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		r = petri__err(err, errno, "create sandbox control channel");
+		goto fail;
+	}
+	cfg.sync_fd = sync_pipe[0];
+	cfg.ctl_fd = sp[1];
+	cfg.close_fd = sp[0];
+	cfg.seccomp = &ctx->seccomp;
+
+	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+			 CLONE_NEWCGROUP;
+	if (o.net != PETRI_NET_HOST)
+		flags |= CLONE_NEWNET;
+	struct petri_spawn_req req = {.cfg = &cfg, .clone_flags = flags,
+				      .cgroup_fd = sb->cgroup.v2_dirfd};
+	r = supervisor_spawn(ctx, &req);
+	if (r < 0) {
+		r = petri__err(err, r, "clone sandbox init");
+		goto fail;
+	}
+	sb->pid = req.pid;
+	sb->pidfd = req.pidfd;
+	close(sync_pipe[0]);
+	close(sp[1]);
+	sync_pipe[0] = sp[1] = -1;
+	sb->ctl_fd = TAKE_FD(sp[0]);
+
+	if ((r = write_id_maps(sb, sb->pid, err)) < 0)
+		goto fail;
+	if ((r = petri__cgroup_attach_v1(&sb->cgroup, sb->pid, err)) < 0)
+		goto fail;
+	if (write(sync_pipe[1], "g", 1) != 1) {
+		r = petri__err(err, errno, "start sandbox init");
+		goto fail;
+	}
+	close(sync_pipe[1]);
+	sync_pipe[1] = -1;
+	if ((r = wait_ready(sb, err)) < 0)
+		goto fail;
+
+	pthread_mutex_lock(&ctx->lock);
+	sb->next = ctx->sandboxes;
+	ctx->sandboxes = sb;
+	pthread_mutex_unlock(&ctx->lock);
+	petri__log(ctx, PETRI_LOG_DEBUG, "sandbox %s: init pid %d, cgroup id %llu", sb->id, sb->pid,
+		   (unsigned long long)sb->cgroup.id);
+	*out = sb;
+	return 0;
+
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (sync_pipe[i] >= 0)
+			close(sync_pipe[i]);
+		if (sp[i] >= 0)
+			close(sp[i]);
+	}
+	if (sb->ctl_fd >= 0)
+		close(sb->ctl_fd);
+	sb->ctl_fd = -1;
+	kill_and_reap(sb);
+	petri__cgroup_destroy(&sb->cgroup);
+	if (sb->workspace_fd >= 0)
+		close(sb->workspace_fd);
+	if (sb->cancel_fd >= 0)
+		close(sb->cancel_fd);
+	free_strv(sb->env);
+	free(sb);
+	return r;
+}
+
+PETRI_API const char *petri_sandbox_id(const petri_sandbox *sb)
+{
+	return sb ? sb->id : "";
+}
+
+PETRI_API int petri_sandbox_init_pid(const petri_sandbox *sb)
+{
+	return sb && !sb->dead ? sb->pid : -1;
+}
+
+PETRI_API uint64_t petri_sandbox_cgroup_id(const petri_sandbox *sb)
+{
+	return sb ? sb->cgroup.id : 0;
+}

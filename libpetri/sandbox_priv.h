@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sandbox_priv.h - the context, sandbox and result objects, and the wire
+ * protocol between the host and a sandbox's init process.
+ */
+#ifndef PETRI_SANDBOX_PRIV_H
+#define PETRI_SANDBOX_PRIV_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "internal.h"
+
+#define PETRI_SANDBOX_UID 1000
+#define PETRI_SANDBOX_GID 1000
+#define PETRI_ID_MAX 48
+#define PETRI_MAX_BINDS 64
+#define PETRI_PATH_MAX 4096
+
+struct petri_spawn_req;
+
+struct petri_ctx {
+	uint32_t log_level;
+	petri_log_fn log_fn;
+	void *log_userdata;
+	uint32_t flags;
+	uid_t host_uid_base;
+	int is_root;
+	uid_t uid;
+	gid_t gid;
+	struct petri_cgroup_layout cgroups;
+	struct petri_seccomp_prog seccomp;
+	uint32_t landlock_abi; /* 0: none */
+
+	pthread_mutex_t lock;
+	uint64_t serial;
+	struct petri_sandbox *sandboxes; /* list of live sandboxes */
+
+	/* The supervisor thread forks every init, so PR_SET_PDEATHSIG (which
+	 * fires when the forking *thread* exits) lasts as long as the context. */
+	pthread_t supervisor;
+	int supervisor_running;
+	pthread_cond_t cond;
+	struct petri_spawn_req *pending;
+	int stopping;
+};
+
+/* One bind, parsed on the host. */
+struct petri_bind {
+	char src[PETRI_PATH_MAX];
+	char dst[PETRI_PATH_MAX];
+	int rw;
+};
+
+/* Everything init needs; lives in the host's memory and reaches init through
+ * the copy-on-write fork, so init never allocates. */
+struct petri_init_cfg {
+	char id[PETRI_ID_MAX + 1];
+	char hostname[65];
+	char rootfs[PETRI_PATH_MAX]; /* "" = host /usr etc. */
+	char workspace_dir[PETRI_PATH_MAX];
+	struct petri_bind *binds;
+	int nbinds;
+	uint64_t tmp_bytes;
+	uint64_t workspace_bytes;
+	uint32_t net;
+	uint32_t flags;
+	int landlock;
+	int host_is_root;
+	int sync_fd;  /* read: host says go (uid maps written) */
+	int ctl_fd;   /* init's end of the control socket */
+	int close_fd; /* host's end, closed in the child */
+	int drop_groups;
+	const struct petri_seccomp_prog *seccomp; /* the context's, shared via the fork */
+};
+
+struct petri_sandbox {
+	struct petri_ctx *ctx;
+	struct petri_sandbox *next;
+	char id[PETRI_ID_MAX + 1];
+	char language[16];
+	int pid;
+	int pidfd;
+	int ctl_fd;
+	int workspace_fd; /* O_PATH of /workspace inside, sent by init */
+	int cancel_fd;    /* eventfd: petri_sandbox_cancel() */
+	int dead;
+	int busy;
+	uid_t host_uid;
+	gid_t host_gid;
+	char **env; /* NULL-terminated copy of opts->env */
+	uint32_t pids_max;
+	uint64_t memory_bytes;
+	uint64_t exec_serial;
+	struct petri_cgroup cgroup;
+};
+
+struct petri_result {
+	int reason;
+	int exit_code;
+	int signal;
+	uint32_t limits_hit;
+	uint64_t wall_ns;
+	uint64_t cpu_ns;
+	uint64_t peak_memory;
+	char *out[2];
+	size_t out_len[2];
+	size_t out_cap[2];
+	uint64_t out_total[2];
+	int truncated[2];
+};
+
+/* ---- wire protocol (SOCK_SEQPACKET; one struct per message) ---- */
+
+enum petri_msg_type {
+	PETRI_MSG_READY = 1,   /* init -> host, with the /workspace fd */
+	PETRI_MSG_SETUP_ERROR, /* init -> host */
+	PETRI_MSG_EXEC,        /* host -> init, with the request memfd + stdio fds */
+	PETRI_MSG_STARTED,     /* init -> host */
+	PETRI_MSG_DONE,        /* init -> host */
+	PETRI_MSG_KILL,        /* host -> init */
+};
+
+#define PETRI_STAGE_MSG_MAX 256
+
+struct petri_msg {
+	uint32_t type;
+	uint32_t stage;   /* which setup step failed (SETUP_ERROR, DONE) */
+	int32_t err;      /* errno of the failure, 0 if none */
+	int32_t status;   /* wait status of the main process (DONE) */
+	uint64_t exec_id;
+	uint64_t cpu_ns;  /* rusage of the exec's whole process tree */
+	uint64_t maxrss;  /* bytes */
+	char text[PETRI_STAGE_MSG_MAX];
+};
+
+/* The exec request, serialised into a memfd: this header, then argc+envc
+ * NUL-terminated strings, cwd, then code_len bytes of code. */
+struct petri_exec_req {
+	uint32_t magic;
+	uint32_t argc;
+	uint32_t envc;
+	uint32_t flags;
+	uint64_t code_len;
+	uint64_t cpu_s;
+	uint64_t fsize;
+	uint64_t nofile;
+	uint64_t nproc; /* 0: no RLIMIT_NPROC (cgroup pids in force) */
+	char code_name[32]; /* file name for the code under /run/petri, or "" */
+};
+#define PETRI_EXEC_REQ_MAGIC 0x50455831u
+
+/* init.c */
+_Noreturn void petri__init_main(const struct petri_init_cfg *cfg);
+
+/* mounts.c (run inside init, malloc-free) */
+int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msglen);
+int petri__proc_mount(const char *target, char *msg, size_t msglen);
+
+/* lang.c */
+struct petri_lang {
+	const char *name;
+	const char *file;       /* code file name */
+	const char *const *argv; /* argv prefix before the code file */
+};
+const struct petri_lang *petri__lang_find(const char *name);
+
+/* Send/receive a message with up to @nfds fds. */
+int petri__msg_send(int sock, const struct petri_msg *m, const int *fds, int nfds);
+int petri__msg_recv(int sock, struct petri_msg *m, int *fds, int *nfds);
+
+#endif /* PETRI_SANDBOX_PRIV_H */
