@@ -627,9 +627,9 @@ static void sweep_layout(struct petri_ctx *ctx, const struct petri_cgroup_layout
 /* --- layout detection --------------------------------------------------- */
 
 /* Create and remove a child of @parent, proving we may create cgroups there;
- * when @need is given, the child must also have that file (a controller's
- * interface file shows that the controller is active in the child). */
-static int probe_parent(const char *parent, const char *need, bool v2)
+ * the child must also have each file of the NULL-terminated @need: a
+ * controller's interface files show that it is active in the child. */
+static int probe_parent(const char *parent, const char *const *need, bool v2)
 {
 	static unsigned serial;
 	char path[PATH_MAX];
@@ -641,7 +641,9 @@ static int probe_parent(const char *parent, const char *need, bool v2)
 		return r;
 	if (mkdir(path, 0755) < 0)
 		return -errno;
-	r = need && !path_exists(path, need) ? -ENOENT : 0;
+	for (; need && *need && r == 0; need++)
+		if (!path_exists(path, *need))
+			r = -ENOENT;
 	remove_cgroup(path, v2);
 	return r;
 }
@@ -688,7 +690,7 @@ static int detect_v2(struct petri_ctx *ctx, const char *dir, char *why, size_t w
 	r = enable_v2_controllers(ctx, dir, why, whylen);
 	if (r < 0)
 		return r;
-	r = probe_parent(dir, "memory.max", true);
+	r = probe_parent(dir, (const char *const[]){"memory.max", "pids.max", NULL}, true);
 	if (r == 0 && !path_exists(dir, "cgroup.kill"))
 		petri__log(ctx, PETRI_LOG_DEBUG, "%s: no cgroup.kill, killing task by task", dir);
 	if (r < 0)
@@ -714,12 +716,12 @@ static int detect_v1(struct petri_cgroup_layout *l, char *why, size_t whylen)
 		set_why(why, whylen, "no v1 pids hierarchy");
 		return r;
 	}
-	r = probe_parent(mem, "memory.limit_in_bytes", false);
+	r = probe_parent(mem, (const char *const[]){"memory.limit_in_bytes", NULL}, false);
 	if (r < 0) {
 		set_why(why, whylen, "create a cgroup below %s: %s", mem, strerror(-r));
 		return r;
 	}
-	r = probe_parent(pids, "pids.max", false);
+	r = probe_parent(pids, (const char *const[]){"pids.max", NULL}, false);
 	if (r < 0) {
 		set_why(why, whylen, "create a cgroup below %s: %s", pids, strerror(-r));
 		return r;

@@ -84,6 +84,44 @@ static int loopback_up(void)
 	return r < 0 ? -e : 0;
 }
 
+/*
+ * init and the reapers are forks of the host and never execve, so their
+ * /proc/PID/cmdline (readable by anyone who can see the pid, whatever
+ * dumpable says) would show the host's argv.  Wipe our copy of the host's
+ * argv and environment strings; the addresses come from /proc/self/stat.
+ */
+static void scrub_host_args(const char *name)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long long v[52] = {0};
+	/* Field 3 (state) follows ") "; fields 48-51 are arg_start, arg_end,
+	 * env_start, env_end. */
+	for (int field = 3; p && field <= 51; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return;
+		p++;
+		if (field >= 48)
+			v[field] = strtoull(p, NULL, 10);
+	}
+	if (v[48] && v[49] > v[48])
+		memset((void *)(uintptr_t)v[48], 0, v[49] - v[48]);
+	if (v[50] && v[51] > v[50])
+		memset((void *)(uintptr_t)v[50], 0, v[51] - v[50]);
+	if (v[48] && v[49] > v[48] + strlen(name))
+		memcpy((void *)(uintptr_t)v[48], name, strlen(name));
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
 /* ---- the command: the last steps before execve, in order ---- */
 
 struct exec_ctx {
@@ -231,6 +269,7 @@ static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, co
 	int r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	prctl(PR_SET_NAME, "petri-exec", 0, 0, 0);
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		child_fail(x->err_fd, STAGE_PROC, errno, "make / slave");
 	/* Stack a new procfs over the sandbox-wide one (which must stay: the
@@ -500,6 +539,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	 * written our uid/gid maps and joined us to the v1 cgroups. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	close(cfg->close_fd);
+	scrub_host_args("petri-init");
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
 	close(cfg->sync_fd);

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* petri_test.c - shared helpers for the C tests (see petri_test.h). */
+#include "petri_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int petri_test_failures;
+
+void petri_test_skip(const char *why)
+{
+	const char *ci = getenv("CI");
+	if (ci && strcmp(ci, "true") == 0) {
+		fprintf(stderr, "SKIP is a failure under CI=true: %s\n", why);
+		exit(1);
+	}
+	fprintf(stderr, "SKIP: %s\n", why);
+	exit(77);
+}
+
+static void test_log(int level, const char *msg, void *ud)
+{
+	(void)ud;
+	fprintf(stderr, "petri[%d]: %s\n", level, msg);
+}
+
+petri_ctx *petri_test_ctx(void)
+{
+	static petri_ctx *ctx;
+	if (!ctx) {
+		petri_ctx_opts o = PETRI_CTX_OPTS_INIT;
+		petri_error *e = NULL;
+		o.log_fn = test_log;
+		int r = petri_ctx_new(&ctx, &o, &e);
+		if (r < 0) {
+			fprintf(stderr, "petri_ctx_new: %s\n", petri_error_message(e));
+			exit(1);
+		}
+	}
+	return ctx;
+}
+
+static char *dup_bytes(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (!s)
+		abort();
+	memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+struct petri_test_run petri_test_exec(petri_sandbox *sb, const char *lang, const char *code,
+				      const char *const *argv, uint64_t timeout_ms)
+{
+	struct petri_test_run run = {0};
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+	petri_result *res = NULL;
+	petri_error *e = NULL;
+	o.language = lang;
+	o.code = code;
+	o.argv = argv;
+	o.timeout_ms = timeout_ms;
+	run.rc = petri_sandbox_exec(sb, &o, &res, &e);
+	if (run.rc < 0) {
+		snprintf(run.errmsg, sizeof(run.errmsg), "%s", petri_error_message(e));
+		petri_error_free(e);
+		run.out = dup_bytes("", 0);
+		run.err = dup_bytes("", 0);
+		return run;
+	}
+	const char *p = petri_result_stdout(res, &run.out_len);
+	run.out = dup_bytes(p, run.out_len);
+	p = petri_result_stderr(res, &run.err_len);
+	run.err = dup_bytes(p, run.err_len);
+	run.reason = petri_result_reason(res);
+	run.exit_code = petri_result_exit_code(res);
+	run.signal = petri_result_signal(res);
+	run.limits = petri_result_limits_hit(res);
+	run.out_trunc = petri_result_stdout_truncated(res);
+	run.err_trunc = petri_result_stderr_truncated(res);
+	petri_result_free(res);
+	return run;
+}
+
+struct petri_test_run petri_test_run_code(const char *lang, const char *code, uint64_t timeout_ms)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	so.language = lang;
+	int r = petri_sandbox_create(petri_test_ctx(), &so, &sb, &e);
+	if (r < 0) {
+		fprintf(stderr, "petri_sandbox_create: %s\n", petri_error_message(e));
+		exit(1);
+	}
+	struct petri_test_run run = petri_test_exec(sb, lang, code, NULL, timeout_ms);
+	petri_sandbox_destroy(sb);
+	return run;
+}
+
+void petri_test_run_free(struct petri_test_run *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}
+
+static char *slurp_fd(int fd)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (n + 1 >= cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+int petri_test_cli(const char *const *args, char **out, char **err)
+{
+	const char *cli = getenv("PETRI_CLI");
+	int po[2], pe[2];
+	if (!cli || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)
+		return -1;
+	size_t n = 0;
+	while (args[n])
+		n++;
+	const char **argv = calloc(n + 2, sizeof(char *));
+	argv[0] = cli;
+	memcpy(argv + 1, args, n * sizeof(char *));
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		execv(cli, (char *const *)argv);
+		_exit(126);
+	}
+	free(argv);
+	close(po[1]);
+	close(pe[1]);
+	/* Read both pipes without deadlocking on a full one. */
+	char *bufs[2] = {NULL, NULL};
+	int fds[2] = {po[0], pe[0]};
+	size_t lens[2] = {0, 0}, caps[2] = {0, 0};
+	int open_n = 2;
+	while (open_n > 0) {
+		struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (lens[i] + 65537 > caps[i]) {
+				caps[i] = caps[i] ? caps[i] * 2 : 131072;
+				bufs[i] = realloc(bufs[i], caps[i]);
+			}
+			ssize_t r = read(fds[i], bufs[i] + lens[i], 65536);
+			if (r > 0) {
+				lens[i] += (size_t)r;
+			} else if (r == 0 || errno != EINTR) {
+				close(fds[i]);
+				fds[i] = -1;
+				p[i].fd = -1;
+				open_n--;
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!bufs[i])
+			bufs[i] = malloc(1);
+		bufs[i][lens[i]] = '\0';
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = bufs[0];
+	else
+		free(bufs[0]);
+	if (err)
+		*err = bufs[1];
+	else
+		free(bufs[1]);
+	(void)slurp_fd;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int petri_test_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 3; /* ".", "..", and the dir's own fd */
+}
+
+int petri_test_count_mounts(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int n = 0, c;
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static int count_petri_dirs(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (strncmp(e->d_name, "petri-", 6) == 0 && strncmp(e->d_name, "petri-host", 10) != 0)
+			n++;
+		else if (depth < 6)
+			n += count_petri_dirs(p, depth + 1);
+	}
+	closedir(d);
+	return n;
+}
+
+int petri_test_count_petri_cgroups(void)
+{
+	return count_petri_dirs("/sys/fs/cgroup", 0);
+}
+
+long petri_test_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long v = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+int petri_test_done(void)
+{
+	if (petri_test_failures) {
+		fprintf(stderr, "%d check(s) failed\n", petri_test_failures);
+		return 1;
+	}
+	return 0;
+}
