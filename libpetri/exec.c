@@ -269,11 +269,11 @@ static void mark_dead(petri_sandbox *sb)
 	sb->dead = 1;
 }
 
-static int start(petri_sandbox *sb, int memfd, int stdio[3], petri_error **err)
+static int start(petri_sandbox *sb, int memfd, int stdio[3], int report, petri_error **err)
 {
 	struct petri_msg m = {.type = PETRI_MSG_EXEC, .exec_id = sb->exec_serial};
-	int fds[4] = {memfd, stdio[0], stdio[1], stdio[2]};
-	int r = petri__msg_send(sb->ctl_fd, &m, fds, 4);
+	int fds[5] = {memfd, stdio[0], stdio[1], stdio[2], report};
+	int r = petri__msg_send(sb->ctl_fd, &m, fds, 5);
 	if (r < 0) {
 		mark_dead(sb);
 		return petri__err(err, ESRCH, "sandbox %s is no longer running", sb->id);
@@ -348,7 +348,7 @@ static int setup_error(petri_sandbox *sb, const struct petri_msg *done, petri_er
 }
 
 struct io {
-	int in, out, err;
+	int in, out, err, report;
 	const char *stdin_data;
 	uint64_t stdin_left;
 };
@@ -360,18 +360,23 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Pump until init reports the end and both output pipes are at EOF. */
+/*
+ * Pump until the exec's report pipe and both output pipes are at EOF.  The
+ * reaper writes its DONE (or a SETUP_ERROR) to the report pipe and exits;
+ * EOF there means the exec's pid namespace is going away.
+ */
 static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t deadline,
-		     struct petri_msg *done, int *timed_out, int *cancelled, petri_error **err)
+		     struct petri_msg *done, struct petri_msg *setup, int *timed_out,
+		     int *cancelled, petri_error **err)
 {
 	int have_done = 0, kill_sent = 0;
 	char buf[65536];
 
-	while (!have_done || io->out >= 0 || io->err >= 0) {
+	while (io->report >= 0 || io->out >= 0 || io->err >= 0) {
 		struct pollfd pfd[5];
 		int n = 0, i_ctl, i_cancel, i_out = -1, i_err = -1, i_in = -1;
 		i_ctl = n;
-		pfd[n++] = (struct pollfd){.fd = have_done ? -1 : sb->ctl_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = io->report, .events = POLLIN};
 		i_cancel = n;
 		pfd[n++] = (struct pollfd){.fd = sb->cancel_fd, .events = POLLIN};
 		if (io->out >= 0) {
@@ -436,24 +441,32 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 			if (io->stdin_left == 0 || (w < 0 && errno != EAGAIN && errno != EINTR))
 				close_fd(&io->in);
 		}
-		if (!have_done && (pfd[i_ctl].revents & (POLLIN | POLLHUP | POLLERR))) {
-			int r = petri__msg_recv(sb->ctl_fd, done, NULL, NULL);
-			if (r == -EINTR || r == -EAGAIN)
+		if (io->report >= 0 && (pfd[i_ctl].revents & (POLLIN | POLLHUP | POLLERR))) {
+			struct petri_msg m;
+			ssize_t r = read(io->report, &m, sizeof(m));
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
-			if (r <= 0) {
-				mark_dead(sb);
-				done->type = PETRI_MSG_DONE;
-				done->err = -2;
+			if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DONE) {
+				*done = m;
 				have_done = 1;
-				continue;
-			}
-			if (done->type == PETRI_MSG_DONE && done->exec_id == sb->exec_serial) {
-				have_done = 1;
+				close_fd(&io->in);
+			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_SETUP_ERROR) {
+				*setup = m;
+			} else {
+				close_fd(&io->report);
 				close_fd(&io->in);
 			}
 		}
 	}
+	if (!have_done)
+		done->err = -2; /* the reaper died before it could report */
 	return 0;
+}
+
+static int init_alive(petri_sandbox *sb)
+{
+	struct pollfd p = {.fd = sb->pidfd, .events = POLLIN};
+	return sb->pidfd >= 0 && poll(&p, 1, 0) == 0;
 }
 
 static int make_pipe(int fds[2], int nonblock_end)
@@ -497,12 +510,13 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		return petri__err(err, EBUSY, "sandbox %s is already running an exec", sb->id);
 
 	int memfd = -1, in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
+	int rep[2] = {-1, -1};
 	petri_result *res = NULL;
 	r = build_request(sb, &o, &memfd, err);
 	if (r < 0)
 		goto out;
 	if ((r = make_pipe(in, 1)) < 0 || (r = make_pipe(outp, 0)) < 0 ||
-	    (r = make_pipe(errp, 0)) < 0) {
+	    (r = make_pipe(errp, 0)) < 0 || (r = make_pipe(rep, 0)) < 0) {
 		r = petri__err(err, r, "pipe");
 		goto out;
 	}
@@ -523,11 +537,12 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	sb->exec_serial++;
 	uint64_t t0 = petri__now_ns();
 	int stdio[3] = {in[0], outp[1], errp[1]};
-	r = start(sb, memfd, stdio, err);
+	r = start(sb, memfd, stdio, rep[1], err);
 	close_fd(&memfd);
 	close_fd(&in[0]);
 	close_fd(&outp[1]);
 	close_fd(&errp[1]);
+	close_fd(&rep[1]);
 	if (r < 0)
 		goto out;
 
@@ -536,24 +551,31 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	p.cap[0] = o.stdout_max ? o.stdout_max : DEFAULT_OUTPUT_MAX;
 	p.cap[1] = o.stderr_max ? o.stderr_max : DEFAULT_OUTPUT_MAX;
 	p.kill_at = o.output_kill_bytes ? o.output_kill_bytes : DEFAULT_OUTPUT_KILL;
-	struct io io = {.in = in[1], .out = outp[0], .err = errp[0],
+	struct io io = {.in = in[1], .out = outp[0], .err = errp[0], .report = rep[0],
 			.stdin_data = o.stdin_data, .stdin_left = o.stdin_len};
-	in[1] = outp[0] = errp[0] = -1;
+	in[1] = outp[0] = errp[0] = rep[0] = -1;
 	if (!o.stdin_len)
 		close_fd(&io.in);
-	struct petri_msg done = {0};
+	struct petri_msg done = {0}, setup = {0};
 	int timed_out = 0, cancelled = 0;
-	r = pump_loop(sb, &io, &p, t0 + timeout_ms * 1000000ull, &done, &timed_out, &cancelled,
-		      err);
+	r = pump_loop(sb, &io, &p, t0 + timeout_ms * 1000000ull, &done, &setup, &timed_out,
+		      &cancelled, err);
 	close_fd(&io.in);
 	close_fd(&io.out);
 	close_fd(&io.err);
+	close_fd(&io.report);
 	if (r < 0)
 		goto out;
 	res->wall_ns = petri__now_ns() - t0;
 
-	if (done.err == -2) {
+	if (setup.type == PETRI_MSG_SETUP_ERROR && !timed_out && !cancelled) {
+		r = setup_error(sb, &setup, err);
+		goto out;
+	}
+	if (done.err == -2 && !timed_out && !cancelled && !p.over_limit && !p.killed_by_callback &&
+	    !init_alive(sb)) {
 		/* init is gone: the sandbox died under us (e.g. OOM killed it). */
+		mark_dead(sb);
 		petri__cgroup_read_stats(&sb->cgroup, &after);
 		res->exit_code = -1;
 		res->signal = SIGKILL;
@@ -562,10 +584,8 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		res->limits_hit = after.oom_kills > before.oom_kills ? PETRI_LIMIT_MEMORY : 0;
 		goto ok;
 	}
-	if (done.stage != 0 && done.err > 0) {
-		r = setup_error(sb, &done, err);
-		goto out;
-	}
+	if (done.err == -2)
+		done.err = -1; /* reaper killed (by us, or the OOM killer): status lost */
 	petri__cgroup_read_stats(&sb->cgroup, &after);
 	res->cpu_ns = done.cpu_ns;
 	res->peak_memory = after.peak_memory ? after.peak_memory : done.maxrss;
@@ -584,6 +604,7 @@ out:
 		close_fd(&in[i]);
 		close_fd(&outp[i]);
 		close_fd(&errp[i]);
+		close_fd(&rep[i]);
 	}
 	petri_result_free(res);
 	__atomic_store_n(&sb->busy, 0, __ATOMIC_RELEASE);

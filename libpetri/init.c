@@ -169,7 +169,7 @@ static int set_limit(int res, uint64_t v)
 	return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 
-static _Noreturn void command_main(const struct exec_ctx *x, const int stdio[3])
+static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 {
 	const struct petri_exec_req *req = x->req;
 	int r;
@@ -206,8 +206,8 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int stdio[3])
 	}
 
 	/* 5. Same unprivileged uid everywhere, no capabilities left. */
-	if (setresgid(PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
-	    setresuid(PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0)
+	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
+	    syscall(SYS_setresuid, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0)
 		child_fail(x->err_fd, STAGE_CAPS, errno, "setresuid");
 	if ((r = drop_capabilities()) < 0)
 		child_fail(x->err_fd, STAGE_CAPS, -r, "drop capabilities");
@@ -231,6 +231,17 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int stdio[3])
 	char m[PETRI_STAGE_MSG_MAX];
 	snprintf(m, sizeof(m), "execve %s", x->argv[0]);
 	child_fail(x->err_fd, STAGE_EXEC, errno, m);
+}
+
+struct command_args {
+	const struct exec_ctx *x;
+	const int *stdio;
+};
+
+static int command_trampoline(void *arg)
+{
+	const struct command_args *a = arg;
+	command_main(a->x, a->stdio);
 }
 
 /* ---- the reaper: pid 1 of the exec's own pid namespace ---- */
@@ -262,8 +273,7 @@ static int write_code(const struct petri_exec_req *req, const char *code)
 	return 0;
 }
 
-static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, const int stdio[3],
-				  int status_fd)
+static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, const int stdio[3])
 {
 	char msg[PETRI_STAGE_MSG_MAX];
 	int r;
@@ -281,26 +291,40 @@ static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, co
 	if (x->req->code_len)
 		mount(NULL, "/run/petri", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
 
-	pid_t child = fork();
+	/* CLONE_VM | CLONE_VFORK: the command shares our memory until it
+	 * execs, so no page tables are copied (we are a copy of the host). */
+	size_t stack_len = 256 * 1024;
+	char *stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		child_fail(x->err_fd, STAGE_FORK, errno, "mmap command stack");
+	struct command_args args = {.x = x, .stdio = stdio};
+	pid_t child = clone(command_trampoline, stack + stack_len, CLONE_VM | CLONE_VFORK | SIGCHLD,
+			    &args);
 	if (child < 0)
 		child_fail(x->err_fd, STAGE_FORK, errno, "fork command");
-	if (child == 0)
-		command_main(x, stdio);
+	munmap(stack, stack_len);
 	for (int i = 0; i < 3; i++)
 		close(stdio[i]);
-	close(x->err_fd);
 
-	/* Reap everything; when the command itself ends, report and leave:
-	 * our exit takes down every process left in this namespace. */
+	/* Reap everything; when the command itself ends, report straight to
+	 * the host and leave: our exit takes down every process left in this
+	 * namespace. */
 	for (;;) {
 		int st;
 		pid_t p = waitpid(-1, &st, 0);
 		if (p < 0 && errno == EINTR)
 			continue;
 		if (p < 0 || p == child) {
-			if (p < 0)
-				st = 0x7f00; /* cannot happen: the child is ours */
-			ssize_t w = write(status_fd, &st, sizeof(st));
+			struct rusage ru = {0};
+			getrusage(RUSAGE_CHILDREN, &ru);
+			struct petri_msg done = {.type = PETRI_MSG_DONE, .status = p < 0 ? 0x7f00 : st};
+			done.cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+					      1000000000ull +
+				      ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
+					      1000ull;
+			done.maxrss = (uint64_t)ru.ru_maxrss * 1024;
+			ssize_t w = write(x->err_fd, &done, sizeof(done));
 			(void)w;
 			_exit(0);
 		}
@@ -312,9 +336,6 @@ static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, co
 struct running {
 	uint64_t exec_id;
 	int pidfd;
-	int status_fd;
-	int err_fd;
-	pid_t pid;
 };
 
 static pid_t clone_pidfd(uint64_t flags, int *pidfd)
@@ -380,122 +401,70 @@ static int parse_request(int memfd, struct exec_ctx *x, const char **code, void 
 	return 0;
 }
 
-static void start_exec(int ctl, const struct petri_msg *m, const int *fds, int nfds,
-		       struct running *run)
+/* Wait for the exec's reaper (and so its whole pid namespace) to be gone. */
+static void reap_exec(struct running *run)
 {
-	struct petri_msg reply = {.type = PETRI_MSG_DONE, .exec_id = m->exec_id};
+	siginfo_t si;
+	while (run->pidfd >= 0 && waitid((idtype_t)P_PIDFD, (id_t)run->pidfd, &si, WEXITED) < 0 &&
+	       errno == EINTR)
+		;
+	if (run->pidfd >= 0)
+		close(run->pidfd);
+	run->pidfd = -1;
+}
+
+/* fds: request memfd, stdin, stdout, stderr, report pipe (to the host). */
+static void start_exec(const struct petri_msg *m, const int *fds, int nfds, struct running *run)
+{
 	struct exec_ctx x = {0};
 	const char *code = NULL;
 	void *map = NULL;
 	size_t maplen = 0;
-	int status_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+	struct petri_msg fail = {.type = PETRI_MSG_SETUP_ERROR, .stage = STAGE_REQUEST};
 
-	if (nfds != 4) {
-		reply.stage = STAGE_REQUEST;
-		reply.err = EBADMSG;
-		snprintf(reply.text, sizeof(reply.text), "exec request without its fds");
+	reap_exec(run);
+	if (nfds != 5) {
+		fail.err = EBADMSG;
+		snprintf(fail.text, sizeof(fail.text), "exec request without its fds");
 		goto fail;
 	}
 	int r = parse_request(fds[0], &x, &code, &map, &maplen);
 	if (r < 0) {
-		reply.stage = STAGE_REQUEST;
-		reply.err = -r;
-		snprintf(reply.text, sizeof(reply.text), "malformed exec request");
+		fail.err = -r;
+		snprintf(fail.text, sizeof(fail.text), "malformed exec request");
 		goto fail;
 	}
-	if (pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
-		reply.stage = STAGE_FORK;
-		reply.err = errno;
-		snprintf(reply.text, sizeof(reply.text), "pipe");
-		goto fail;
-	}
-	x.err_fd = err_pipe[1];
+	x.err_fd = fds[4];
 	int pidfd = -1;
 	pid_t pid = clone_pidfd(CLONE_NEWPID | CLONE_NEWNS, &pidfd);
 	if (pid < 0) {
-		reply.stage = STAGE_FORK;
-		reply.err = errno;
-		snprintf(reply.text, sizeof(reply.text), "clone exec namespace");
+		fail.stage = STAGE_FORK;
+		fail.err = errno;
+		snprintf(fail.text, sizeof(fail.text), "clone exec namespace");
 		goto fail;
 	}
-	if (pid == 0) {
-		close(status_pipe[0]);
-		close(err_pipe[0]);
-		close(ctl);
-		reaper_main(&x, code, fds + 1, status_pipe[1]);
-	}
-	close(status_pipe[1]);
-	close(err_pipe[1]);
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	munmap((void *)x.argv, ((size_t)x.req->argc + x.req->envc + 2) * sizeof(char *));
-	munmap(map, maplen);
+	if (pid == 0)
+		reaper_main(&x, code, fds + 1);
 	run->exec_id = m->exec_id;
 	run->pidfd = pidfd;
-	run->pid = pid;
-	run->status_fd = status_pipe[0];
-	run->err_fd = err_pipe[0];
-	struct petri_msg started = {.type = PETRI_MSG_STARTED, .exec_id = m->exec_id};
-	petri__msg_send(ctl, &started, NULL, 0);
-	return;
-
+	goto out;
 fail:
-	for (int i = 0; i < 2; i++) {
-		if (status_pipe[i] >= 0)
-			close(status_pipe[i]);
-		if (err_pipe[i] >= 0)
-			close(err_pipe[i]);
+	if (nfds == 5) {
+		ssize_t w = write(fds[4], &fail, sizeof(fail));
+		(void)w;
 	}
+out:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (x.argv)
 		munmap((void *)x.argv, ((size_t)x.req->argc + x.req->envc + 2) * sizeof(char *));
 	if (map)
 		munmap(map, maplen);
-	petri__msg_send(ctl, &reply, NULL, 0);
-}
-
-static void finish_exec(int ctl, struct running *run)
-{
-	struct petri_msg reply = {.type = PETRI_MSG_DONE, .exec_id = run->exec_id};
-	siginfo_t si = {0};
-	struct rusage ru = {0};
-
-	while (syscall(SYS_waitid, P_PIDFD, run->pidfd, &si, WEXITED, &ru) < 0 && errno == EINTR)
-		;
-	reply.cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
-		       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
-	reply.maxrss = (uint64_t)ru.ru_maxrss * 1024;
-
-	struct petri_msg err;
-	ssize_t n = read(run->err_fd, &err, sizeof(err));
-	int st;
-	if (n == (ssize_t)sizeof(err)) {
-		reply.stage = err.stage;
-		reply.err = err.err;
-		memcpy(reply.text, err.text, sizeof(reply.text));
-		reply.text[sizeof(reply.text) - 1] = '\0';
-	} else if (read(run->status_fd, &st, sizeof(st)) == (ssize_t)sizeof(st)) {
-		reply.status = st;
-	} else {
-		/* The reaper itself was killed (timeout, cancel, OOM). */
-		if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
-			reply.status = si.si_status & 0x7f;
-		else
-			reply.status = (si.si_status & 0xff) << 8;
-		reply.stage = STAGE_NONE;
-		reply.err = -1; /* marks "reaper died": status is the reaper's */
-	}
-	close(run->pidfd);
-	close(run->status_fd);
-	close(run->err_fd);
-	*run = (struct running){.pidfd = -1, .status_fd = -1, .err_fd = -1};
-	petri__msg_send(ctl, &reply, NULL, 0);
 }
 
 static _Noreturn void serve(int ctl)
 {
-	struct running run = {.pidfd = -1, .status_fd = -1, .err_fd = -1};
+	struct running run = {.pidfd = -1};
 
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = ctl, .events = POLLIN}, {.fd = run.pidfd, .events = POLLIN}};
@@ -506,17 +475,17 @@ static _Noreturn void serve(int ctl)
 			_exit(1);
 		}
 		if (run.pidfd >= 0 && (pfd[1].revents & POLLIN))
-			finish_exec(ctl, &run);
+			reap_exec(&run);
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			struct petri_msg m;
-			int fds[4], nfds = 4;
+			int fds[5], nfds = 5;
 			int r = petri__msg_recv(ctl, &m, fds, &nfds);
 			if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN))
 				_exit(0); /* host closed the socket: we are done */
 			if (r < 0)
 				continue;
-			if (m.type == PETRI_MSG_EXEC && run.pidfd < 0) {
-				start_exec(ctl, &m, fds, nfds, &run);
+			if (m.type == PETRI_MSG_EXEC) {
+				start_exec(&m, fds, nfds, &run);
 			} else if (m.type == PETRI_MSG_KILL) {
 				if (run.pidfd >= 0 && m.exec_id == run.exec_id)
 					syscall(SYS_pidfd_send_signal, run.pidfd, SIGKILL, NULL, 0);

@@ -82,8 +82,11 @@ struct petri_seccomp_prog {
 	struct sock_fprog fprog; /* .filter is malloc'd */
 };
 
-/* Build the default profile.  Returns 0 or a negative errno with *err set. */
+/* The default profile: the program compiled at build time when the build
+ * embedded one, else compiled now.  0 or a negative errno with *err set. */
 int petri__seccomp_build(struct petri_seccomp_prog *out, petri_error **err);
+/* Compile the default profile with libseccomp now. */
+int petri__seccomp_compile(struct petri_seccomp_prog *out, petri_error **err);
 void petri__seccomp_release(struct petri_seccomp_prog *prog);
 /* Install @prog on the calling thread (no_new_privs must already be set).
  * Async-signal-safe: no allocation.  Returns 0 or -errno. */

@@ -374,7 +374,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out, petri_error *
 	return 0;
 }
 
-int petri__seccomp_build(struct petri_seccomp_prog *out, petri_error **err)
+int petri__seccomp_compile(struct petri_seccomp_prog *out, petri_error **err)
 {
 	_cleanup_(seccomp_ctx_releasep) scmp_filter_ctx ctx = NULL;
 	struct sock_fprog fprog;
@@ -396,6 +396,29 @@ int petri__seccomp_build(struct petri_seccomp_prog *out, petri_error **err)
 	out->fprog = fprog;
 	return 0;
 }
+
+#ifdef PETRI_SECCOMP_PREBUILT
+/* The same program, compiled by libseccomp at build time (gen_seccomp.c):
+ * compiling it costs ~2 ms, which every `petri run` would otherwise pay. */
+#include "petri_seccomp_default.h"
+
+int petri__seccomp_build(struct petri_seccomp_prog *out, petri_error **err)
+{
+	size_t n = ARRAY_SIZE(petri_seccomp_default);
+	struct sock_filter *insns = malloc(n * sizeof(*insns));
+	if (!insns)
+		return petri__err(err, ENOMEM, "seccomp: copy the default program");
+	memcpy(insns, petri_seccomp_default, n * sizeof(*insns));
+	out->fprog.len = (unsigned short)n;
+	out->fprog.filter = insns;
+	return 0;
+}
+#else
+int petri__seccomp_build(struct petri_seccomp_prog *out, petri_error **err)
+{
+	return petri__seccomp_compile(out, err);
+}
+#endif
 
 void petri__seccomp_release(struct petri_seccomp_prog *prog)
 {
