@@ -10,6 +10,7 @@
  */
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -54,11 +55,34 @@ static int clean_path(const char *in, char *out, size_t outlen, petri_error **er
 	return 0;
 }
 
-static int chown_for_sandbox(petri_sandbox *sb, int fd)
+/*
+ * A root host works in the workspace as the sandbox's user: host root is not
+ * mapped in the sandbox (creating files as it fails with EOVERFLOW), and the
+ * code must own what the host puts there.  setfsuid() is per thread.
+ */
+struct fsid {
+	int changed;
+	uid_t uid;
+	gid_t gid;
+};
+
+static struct fsid become_sandbox_user(petri_sandbox *sb)
 {
+	struct fsid old = {0};
 	if (!sb->ctx->is_root)
-		return 0;
-	return fchown(fd, sb->host_uid, sb->host_gid) < 0 ? -errno : 0;
+		return old;
+	old.changed = 1;
+	old.gid = (gid_t)setfsgid(sb->host_gid);
+	old.uid = (uid_t)setfsuid(sb->host_uid);
+	return old;
+}
+
+static void restore_user(const struct fsid *old)
+{
+	if (!old->changed)
+		return;
+	setfsuid(old->uid);
+	setfsgid(old->gid);
 }
 
 /* Create each parent directory of @rel below the workspace. */
@@ -88,9 +112,7 @@ static int make_parents(petri_sandbox *sb, char *rel, petri_error **err)
 				*s = '/';
 				return petri__err(err, e, "mkdir /workspace/%s", rel);
 			}
-			dfd = openat2_safe(sb->workspace_fd, rel, O_RDONLY | O_DIRECTORY, 0);
-			if (dfd >= 0)
-				chown_for_sandbox(sb, dfd);
+			dfd = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
 		}
 		if (dfd < 0) {
 			*s = '/';
@@ -102,8 +124,8 @@ static int make_parents(petri_sandbox *sb, char *rel, petri_error **err)
 	return 0;
 }
 
-PETRI_API int petri_sandbox_write_file(petri_sandbox *sb, const char *path, const void *data,
-				       size_t len, uint32_t mode, petri_error **err)
+static int write_file(petri_sandbox *sb, const char *path, const void *data, size_t len,
+		      uint32_t mode, petri_error **err)
 {
 	char rel[PETRI_PATH_MAX];
 	int r;
@@ -117,15 +139,18 @@ PETRI_API int petri_sandbox_write_file(petri_sandbox *sb, const char *path, cons
 		return r;
 	if ((r = make_parents(sb, rel, err)) < 0)
 		return r;
-	_cleanup_close_ int fd = openat2_safe(sb->workspace_fd, rel, O_WRONLY | O_CREAT | O_TRUNC,
+	/* O_NONBLOCK: a FIFO planted by the code must not hang the host (open
+	 * fails with ENXIO); the type check below refuses it anyway.  No
+	 * O_TRUNC before we know it is a regular file. */
+	_cleanup_close_ int fd = openat2_safe(sb->workspace_fd, rel, O_WRONLY | O_CREAT | O_NONBLOCK,
 					      (mode ? mode : 0644) & 07777);
 	if (fd < 0)
 		return petri__err(err, fd, "open /workspace/%s", rel);
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return petri__err(err, EINVAL, "/workspace/%s is not a regular file", rel);
-	if ((r = chown_for_sandbox(sb, fd)) < 0)
-		return petri__err(err, r, "chown /workspace/%s", rel);
+	if (ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0)
+		return petri__err(err, errno, "truncate /workspace/%s", rel);
 	if (fchmod(fd, (mode ? mode : 0644) & 07777) < 0)
 		return petri__err(err, errno, "chmod /workspace/%s", rel);
 	const char *p = data;
@@ -142,8 +167,8 @@ PETRI_API int petri_sandbox_write_file(petri_sandbox *sb, const char *path, cons
 	return 0;
 }
 
-PETRI_API int petri_sandbox_read_file(petri_sandbox *sb, const char *path, uint64_t max,
-				      void **data, size_t *len, petri_error **err)
+static int read_file(petri_sandbox *sb, const char *path, uint64_t max, void **data, size_t *len,
+		     petri_error **err)
 {
 	char rel[PETRI_PATH_MAX];
 	int r;
@@ -199,4 +224,26 @@ PETRI_API int petri_sandbox_read_file(petri_sandbox *sb, const char *path, uint6
 	*data = TAKE_PTR(buf);
 	*len = n;
 	return 0;
+}
+
+PETRI_API int petri_sandbox_write_file(petri_sandbox *sb, const char *path, const void *data,
+				       size_t len, uint32_t mode, petri_error **err)
+{
+	if (!sb)
+		return petri__err(err, EINVAL, "petri_sandbox_write_file: sandbox is NULL");
+	struct fsid old = become_sandbox_user(sb);
+	int r = write_file(sb, path, data, len, mode, err);
+	restore_user(&old);
+	return r;
+}
+
+PETRI_API int petri_sandbox_read_file(petri_sandbox *sb, const char *path, uint64_t max,
+				      void **data, size_t *len, petri_error **err)
+{
+	if (!sb)
+		return petri__err(err, EINVAL, "petri_sandbox_read_file: NULL argument");
+	struct fsid old = become_sandbox_user(sb);
+	int r = read_file(sb, path, max, data, len, err);
+	restore_user(&old);
+	return r;
 }

@@ -175,8 +175,16 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	int r;
 
 	/* 1. A session of its own: no controlling terminal, no job control
-	 *    games with anything outside the exec. */
+	 *    games with anything outside the exec.  Default signal handling:
+	 *    the host's supervisor thread blocks every signal and a host may
+	 *    ignore some (SIGPIPE), and both would survive execve. */
 	setsid();
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	/* 2. Only fds 0, 1, 2 survive execve. */
 	for (int i = 0; i < 3; i++)
@@ -211,7 +219,9 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 		child_fail(x->err_fd, STAGE_CAPS, errno, "setresuid");
 	if ((r = drop_capabilities()) < 0)
 		child_fail(x->err_fd, STAGE_CAPS, -r, "drop capabilities");
-	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	/* Not PR_SET_DUMPABLE: we share the reaper's mm until execve, and the
+	 * reaper (a copy of the host's memory) must stay undumpable.  execve
+	 * makes the new image dumpable by itself. */
 
 	/* 6. No privilege through execve ever again (setuid bits, file caps). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -517,7 +517,14 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 		r = mount_tmpfs(STAGE "/home/sandbox", cfg->tmp_bytes, "0755", nsnd, 1, msg, msglen);
 	if (r < 0)
 		return r;
-	if (ws_fd >= 0)
+	if (cfg->workspace_tree_fd >= 0) {
+		/* Prepared by the host (idmapped: only it may idmap a host fs). */
+		if (mkdir(STAGE "/workspace", 0755) < 0 ||
+		    sys_move_mount(cfg->workspace_tree_fd, "", AT_FDCWD, STAGE "/workspace",
+				   MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			FAIL("attach workspace %s", cfg->workspace_dir);
+		close(cfg->workspace_tree_fd);
+	} else if (ws_fd >= 0)
 		r = attach_tree(ws_fd, "", STAGE "/workspace",
 				PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV, msg, msglen);
 	else

@@ -451,6 +451,91 @@ static void free_strv(char **v)
 
 /* ---- create / destroy ---- */
 
+#define PETRI_MOUNT_ATTR_NOSUID 0x00000002
+#define PETRI_MOUNT_ATTR_NODEV 0x00000004
+#define PETRI_MOUNT_ATTR_IDMAP 0x00100000
+
+struct petri_mount_attr_full {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+static int idmap_child(void *arg)
+{
+	const int *p = arg;
+	char c;
+	close(p[1]);
+	ssize_t n = read(p[0], &c, 1); /* until the host has opened our userns */
+	(void)n;
+	_exit(0);
+}
+
+static int write_proc_file(int pid, const char *name, const char *content);
+
+/* A user namespace that maps @from_uid/@from_gid (on disk) to @to_uid/@to_gid. */
+static int make_idmap_userns(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid,
+			     petri_error **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return petri__err(err, errno, "pipe");
+	/* A tiny stack: the child only blocks in read(2) and exits. */
+	static __thread char stack[16384] __attribute__((aligned(16)));
+	pid_t pid = clone(idmap_child, stack + sizeof(stack), CLONE_NEWUSER | SIGCHLD, p);
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return petri__err(err, e, "clone idmap user namespace");
+	}
+	char buf[64];
+	int r = 0, fd = -1;
+	snprintf(buf, sizeof(buf), "%u %u 1\n", (unsigned)from_uid, (unsigned)to_uid);
+	if ((r = write_proc_file(pid, "uid_map", buf)) == 0) {
+		snprintf(buf, sizeof(buf), "%u %u 1\n", (unsigned)from_gid, (unsigned)to_gid);
+		r = write_proc_file(pid, "gid_map", buf);
+	}
+	if (r == 0) {
+		snprintf(buf, sizeof(buf), "/proc/%d/ns/user", (int)pid);
+		fd = open(buf, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			r = -errno;
+	}
+	close(p[1]);
+	close(p[0]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return petri__err(err, r, "write the workspace id map");
+	return fd;
+}
+
+/*
+ * A root host's workspace dir is shown to the sandbox through an idmapped
+ * mount: its owner on disk appears as the sandbox user and files the code
+ * creates land on disk owned by that owner.  Only the host can idmap a host
+ * filesystem, so it prepares the detached mount and init attaches it.
+ */
+static int prepare_workspace_tree(petri_sandbox *sb, const char *dir, petri_error **err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return petri__err(err, errno, "workspace %s", dir);
+	_cleanup_close_ int tree = (int)syscall(SYS_open_tree, AT_FDCWD, dir,
+						1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
+	if (tree < 0)
+		return petri__err(err, errno, "open_tree %s", dir);
+	_cleanup_close_ int userns = make_idmap_userns(st.st_uid, st.st_gid, sb->host_uid,
+						       sb->host_gid, err);
+	if (userns < 0)
+		return userns;
+	struct petri_mount_attr_full a = {
+		.attr_set = PETRI_MOUNT_ATTR_IDMAP | PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV,
+		.userns_fd = (uint64_t)userns};
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+		return petri__err(err, errno, "idmap workspace %s", dir);
+	return TAKE_FD(tree);
+}
+
 static int write_proc_file(int pid, const char *name, const char *content)
 {
 	char path[64];
@@ -709,6 +794,13 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	cfg.ctl_fd = sp[1];
 	cfg.close_fd = sp[0];
 	cfg.seccomp = &ctx->seccomp;
+	cfg.workspace_tree_fd = -1;
+	if (ctx->is_root && cfg.workspace_dir[0]) {
+		r = prepare_workspace_tree(sb, cfg.workspace_dir, err);
+		if (r < 0)
+			goto fail;
+		cfg.workspace_tree_fd = r;
+	}
 
 	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
 			 CLONE_NEWCGROUP;
@@ -723,6 +815,9 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	}
 	sb->pid = req.pid;
 	sb->pidfd = req.pidfd;
+	if (cfg.workspace_tree_fd >= 0)
+		close(cfg.workspace_tree_fd);
+	cfg.workspace_tree_fd = -1;
 	close(sync_pipe[0]);
 	close(sp[1]);
 	sync_pipe[0] = sp[1] = -1;
@@ -751,6 +846,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	return 0;
 
 fail:
+	if (cfg.workspace_tree_fd >= 0)
+		close(cfg.workspace_tree_fd);
 	for (int i = 0; i < 2; i++) {
 		if (sync_pipe[i] >= 0)
 			close(sync_pipe[i]);

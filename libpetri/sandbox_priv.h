@@ -73,6 +73,7 @@ struct petri_init_cfg {
 	int close_fd; /* host's end, closed in the child */
 	int drop_groups;
 	const struct petri_seccomp_prog *seccomp; /* the context's, shared via the fork */
+	int workspace_tree_fd; /* detached idmapped mount of workspace_dir made by the host, or -1 */
 };
 
 struct petri_sandbox {
