@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -433,7 +434,19 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 		}
 		if (i_in >= 0 && (pfd[i_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			size_t chunk = io->stdin_left > 65536 ? 65536 : (size_t)io->stdin_left;
+			/* The code may close stdin early: no SIGPIPE for the host. */
+			sigset_t pipe_set, old;
+			sigemptyset(&pipe_set);
+			sigaddset(&pipe_set, SIGPIPE);
+			pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 			ssize_t w = chunk ? write(io->in, io->stdin_data, chunk) : 0;
+			int werr = errno;
+			if (w < 0 && werr == EPIPE) {
+				struct timespec zero = {0, 0};
+				sigtimedwait(&pipe_set, NULL, &zero);
+			}
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			errno = werr;
 			if (w > 0) {
 				io->stdin_data += w;
 				io->stdin_left -= (uint64_t)w;

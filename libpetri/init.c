@@ -201,7 +201,8 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 
 	/* 4. Resource limits that are per process.  Memory is the cgroup's
 	 *    job: RLIMIT_AS would break V8 and Go, which reserve big ranges. */
-	if ((r = set_limit(RLIMIT_CPU, req->cpu_s)) < 0 ||
+	struct rlimit cpu = {.rlim_cur = req->cpu_s, .rlim_max = req->cpu_s + 1};
+	if ((r = setrlimit(RLIMIT_CPU, &cpu) < 0 ? -errno : 0) < 0 ||
 	    (r = set_limit(RLIMIT_FSIZE, req->fsize)) < 0 ||
 	    (r = set_limit(RLIMIT_NOFILE, req->nofile)) < 0 || (r = set_limit(RLIMIT_CORE, 0)) < 0 ||
 	    (req->nproc && (r = set_limit(RLIMIT_NPROC, req->nproc)) < 0))
@@ -507,6 +508,33 @@ static _Noreturn void serve(int ctl)
 	}
 }
 
+/* init is a fork of the host and holds copies of every host fd: keep only
+ * the ones it needs. */
+static void close_host_fds(const struct petri_init_cfg *cfg)
+{
+	int keep[3] = {cfg->sync_fd, cfg->ctl_fd, cfg->workspace_tree_fd};
+	for (int i = 0; i < 3; i++) /* sort the three */
+		for (int j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				int t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	unsigned lo = 0;
+	for (int i = 0; i < 3; i++) {
+		if (keep[i] < 0)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0U, 0);
+	/* Occupy 0-2 so that no fd of ours lands where an exec's stdio goes. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(1);
+}
+
 _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 {
 	char msg[PETRI_STAGE_MSG_MAX] = "";
@@ -517,7 +545,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	/* Die with the host's supervisor thread; then wait until the host has
 	 * written our uid/gid maps and joined us to the v1 cgroups. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	close(cfg->close_fd);
+	close_host_fds(cfg);
 	scrub_host_args("petri-init");
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
@@ -525,12 +553,14 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 
 	/* Keep /proc/1 of the sandbox out of reach of the code we run. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (setresgid(PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
-	    setresuid(PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0) {
+	/* Raw syscalls: glibc's setxid broadcast would wait for threads of the
+	 * host that do not exist in this forked copy. */
+	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
+	    syscall(SYS_setresuid, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0) {
 		send_setup_error(ctl, STAGE_GROUPS, errno, "setresuid to the sandbox user");
 		_exit(1);
 	}
-	if (cfg->drop_groups && setgroups(0, NULL) < 0) {
+	if (cfg->drop_groups && syscall(SYS_setgroups, 0, NULL) < 0) {
 		send_setup_error(ctl, STAGE_GROUPS, errno, "drop supplementary groups");
 		_exit(1);
 	}

@@ -520,6 +520,13 @@ static int prepare_workspace_tree(petri_sandbox *sb, const char *dir, petri_erro
 	struct stat st;
 	if (stat(dir, &st) < 0)
 		return petri__err(err, errno, "workspace %s", dir);
+	/* Mapping disk uid/gid 0 would let the code create root-owned setuid
+	 * or setgid files on the host: refuse rather than hand that out. */
+	if (st.st_uid == 0 || st.st_gid == 0)
+		return petri__err(err, EPERM,
+				  "workspace %s is owned by root (uid or gid 0); give the sandbox a "
+				  "directory owned by an unprivileged user",
+				  dir);
 	_cleanup_close_ int tree = (int)syscall(SYS_open_tree, AT_FDCWD, dir,
 						1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
 	if (tree < 0)

@@ -38,10 +38,10 @@
 #define EXIT_NOEXEC 126
 #define EXIT_NOTFOUND 127
 
-#define ARG_LEN_MAX (64 * 1024)       /* longest accepted argument */
-#define ARGS_MAX 4096                 /* most arguments accepted */
-#define STDIN_MAX ((size_t)256 << 20) /* --stdin input kept in memory */
-#define FILE_MAX ((size_t)64 << 20)   /* FILE copied into /workspace */
+#define ARG_LEN_MAX (64 * 1024)          /* longest accepted argument */
+#define ARGS_MAX 4096                    /* most arguments accepted */
+#define STDIN_MAX ((size_t)256 << 20)    /* --stdin input kept in memory */
+#define FILE_MAX ((size_t)64 << 20)      /* FILE copied into /workspace */
 #define DURATION_MAX_MS 1000000000000ull /* ~31 years: deadlines never overflow */
 #define LOG_DEFER_MAX (64 * 1024)
 
@@ -113,7 +113,7 @@ static struct {
 	bool deferring;
 	char *buf;
 	size_t len;
-} logger = {PTHREAD_MUTEX_INITIALIZER, false, NULL, 0};
+} logger = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static const char *log_level_name(int level)
 {
@@ -156,6 +156,15 @@ static void on_log(int level, const char *msg, void *userdata)
 	else
 		write_all(STDERR_FILENO, line, len);
 	pthread_mutex_unlock(&logger.lock);
+}
+
+static uint32_t log_level_for(int verbosity)
+{
+	if (verbosity < 0)
+		return PETRI_LOG_ERROR;
+	if (verbosity == 0)
+		return PETRI_LOG_WARN;
+	return verbosity == 1 ? PETRI_LOG_INFO : PETRI_LOG_DEBUG;
 }
 
 /* Stop holding diagnostics back; print them (@print) or drop them. */
@@ -300,8 +309,7 @@ static int parse_decimal(const char **pp, uint64_t *ip, uint64_t *frac, uint64_t
 }
 
 /* ip.frac * unit, truncated; -ERANGE past UINT64_MAX. */
-static int scale_decimal(uint64_t ip, uint64_t frac, uint64_t scale, uint64_t unit,
-			 uint64_t *out)
+static int scale_decimal(uint64_t ip, uint64_t frac, uint64_t scale, uint64_t unit, uint64_t *out)
 {
 	unsigned __int128 v = (unsigned __int128)ip * unit;
 
@@ -419,7 +427,8 @@ static int parse_env(struct cli *c, const char *s)
 	if (!eq)
 		return fail("--env: expected NAME=VALUE, got '%.64s'", s);
 	if (!is_env_name(s, (size_t)(eq - s)))
-		return fail("--env: invalid variable name '%.*s'", (int)(eq - s > 64 ? 64 : eq - s), s);
+		return fail("--env: invalid variable name '%.*s'", (int)(eq - s > 64 ? 64 : eq - s),
+			    s);
 	return strv_push(&c->env, s);
 }
 
@@ -478,8 +487,8 @@ static int parse_allow(struct cli *c, const char *s)
 
 	if (*p == '[') {
 		const char *close = strchr(p, ']');
-		if (!close || close == p + 1 || strspn(p + 1, "0123456789abcdefABCDEF:.") !=
-							(size_t)(close - p - 1))
+		if (!close || close == p + 1 ||
+		    strspn(p + 1, "0123456789abcdefABCDEF:.") != (size_t)(close - p - 1))
 			return fail("--allow: invalid host in '%.64s'", s);
 		p = close + 1;
 	} else {
@@ -702,6 +711,17 @@ static const char *long_name(int val)
 	return NULL;
 }
 
+/* How many long options begin with @prefix (getopt_long() accepts unique
+ * abbreviations). */
+static int count_prefixed(const char *prefix, size_t len)
+{
+	int n = 0;
+
+	for (const struct option *o = run_options; o->name; o++)
+		n += strncmp(o->name, prefix, len) == 0;
+	return n;
+}
+
 /* Describe the option getopt_long() just stopped at, as the user wrote it. */
 static int bad_option(int ret, char **argv)
 {
@@ -716,7 +736,10 @@ static int bad_option(int ret, char **argv)
 		return fail("option '--%s' does not take an argument", name);
 	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
 		return fail("unknown option '-%c'", optopt);
-	return fail("unknown option '%.*s'", (int)strcspn(arg, "="), arg);
+	int len = (int)strcspn(arg, "=");
+	if (count_prefixed(arg + 2, (size_t)len - 2) > 1)
+		return fail("ambiguous option '%.*s'", len, arg);
+	return fail("unknown option '%.*s'", len, arg);
 }
 
 /* 1: stop and exit 0 (--help, --version); 0: go on; -1: error. */
@@ -750,7 +773,10 @@ static int apply_option(struct cli *c, int opt, const char *arg)
 	case OPT_WORKSPACE:
 		return parse_workspace(c, arg);
 	case OPT_CWD:
-		return parse_nonempty("--cwd", arg, &c->cwd);
+		if (arg[0] != '/')
+			return fail("--cwd: must be an absolute path, got '%.64s'", arg);
+		c->cwd = arg;
+		return 0;
 	case OPT_STDIN:
 		return parse_nonempty("--stdin", arg, &c->stdin_path);
 	case OPT_HOSTNAME:
@@ -824,11 +850,14 @@ static int read_all(int fd, size_t max, char **out, size_t *out_len)
 
 	for (;;) {
 		if (len == cap) {
+			/* Room for one byte past @max, to tell "exactly max" from "more". */
 			size_t ncap = cap ? cap * 2 : 64 * 1024;
-			char *nbuf = ncap <= max + 1 ? realloc(buf, ncap) : NULL;
+			if (ncap > max + 1)
+				ncap = max + 1;
+			char *nbuf = realloc(buf, ncap);
 			if (!nbuf) {
 				free(buf);
-				return ncap <= max + 1 ? -ENOMEM : -EFBIG;
+				return -ENOMEM;
 			}
 			buf = nbuf;
 			cap = ncap;
@@ -995,7 +1024,8 @@ static int resolve_target(struct cli *c)
 		return fail("-c needs --lang python|node|go|sh");
 	if (!c->lang) {
 		if (c->nargs == 0)
-			return fail("missing program (usage: petri run [OPTIONS] -- PROGRAM [ARGS...])");
+			return fail(
+				"missing program (usage: petri run [OPTIONS] -- PROGRAM [ARGS...])");
 		return 0;
 	}
 	if (c->code) {
@@ -1059,9 +1089,15 @@ static struct {
 	volatile sig_atomic_t received;
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t lock; /* guards sb against destroy */
+	pthread_mutex_t lock; /* guards sb against destroy, and started */
+	pthread_cond_t cond;
+	bool started;
 	petri_sandbox *sb;
-} watcher = {{-1, -1}, 0, 0, false, PTHREAD_MUTEX_INITIALIZER, NULL};
+} watcher = {
+	.pipe = {-1, -1},
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+};
 
 static void on_stop_signal(int sig)
 {
@@ -1097,6 +1133,10 @@ static void *watch_signals(void *arg)
 	bool stopping = false;
 
 	(void)arg;
+	pthread_mutex_lock(&watcher.lock);
+	watcher.started = true;
+	pthread_cond_signal(&watcher.cond);
+	pthread_mutex_unlock(&watcher.lock);
 	for (;;) {
 		struct pollfd pfd = {.fd = watcher.pipe[0], .events = POLLIN};
 		unsigned char b = 1;
@@ -1131,6 +1171,13 @@ static int watcher_start(void)
 	if (r != 0)
 		return fail("pthread_create: %s", strerror(r));
 	watcher.running = true;
+	/* Let the thread finish starting before libpetri clones anything: a
+	 * child cloned while glibc is half-way through pthread_create() hangs
+	 * in its first setresgid() (glibc's setxid waits for that thread). */
+	pthread_mutex_lock(&watcher.lock);
+	while (!watcher.started)
+		pthread_cond_wait(&watcher.cond, &watcher.lock);
+	pthread_mutex_unlock(&watcher.lock);
 
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
@@ -1432,7 +1479,8 @@ static int run_in_sandbox(const struct cli *c, petri_sandbox *sb)
 	if (rc == -EACCES)
 		return library_failure(rc, err, EXIT_NOEXEC);
 	if (rc < 0)
-		return library_failure(rc, err, watcher.received ? 128 + watcher.received : EXIT_PETRI);
+		return library_failure(rc, err,
+				       watcher.received ? 128 + watcher.received : EXIT_PETRI);
 	int status = report(c, res, sb, &st);
 	petri_result_free(res);
 	return watcher.received ? 128 + watcher.received : status;
@@ -1448,10 +1496,7 @@ static int run(const struct cli *c)
 	int rc, status;
 
 	co.log_fn = on_log;
-	co.log_level = c->verbosity < 0 ? PETRI_LOG_ERROR
-		       : c->verbosity == 0 ? PETRI_LOG_WARN
-		       : c->verbosity == 1 ? PETRI_LOG_INFO
-					   : PETRI_LOG_DEBUG;
+	co.log_level = log_level_for(c->verbosity);
 	logger.deferring = c->verbosity <= 0;
 	if (watcher_start() < 0)
 		return EXIT_PETRI;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/run.sh - side-by-side benchmarks for issue 2, in a clean environment
+# (env -i: an ambient NODE_EXTRA_CA_CERTS alone doubles `node -e 0`).
+# Usage: bench/run.sh [BUILD_DIR]   (default: build).  Needs hyperfine, bwrap.
+# Prints markdown; bench/RESULTS.md records a run with the machine it ran on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=$(realpath "${1:-build}")
+petri="$build/petri"
+runs=${PETRI_BENCH_RUNS:-40}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# bwrap with the isolation petri gives: all namespaces, read-only /usr and
+# the /lib links, fresh /proc, minimal /dev, tmpfs /tmp, die with parent.
+bwrap_cmd="bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr \
+--symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 \
+--symlink usr/sbin /sbin --ro-bind /etc/ld.so.cache /etc/ld.so.cache --proc /proc --dev /dev \
+--tmpfs /tmp --dir /workspace --chdir /workspace --cap-drop ALL"
+
+echo "## Machine"
+echo
+echo "- $(uname -srm), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME")"
+echo "- petri $("$petri" --version 2>/dev/null | head -1), $(bwrap --version), $(hyperfine --version)"
+echo "- date: $(date -u +%Y-%m-%dT%H:%MZ), env -i, $runs runs after 5 warm-ups, medians"
+echo
+
+bench() { # name, then commands
+	local name=$1
+	shift
+	env -i PATH=/usr/bin:/bin hyperfine -N -w 5 -r "$runs" --export-json "$out/$name.json" "$@" >/dev/null 2>&1
+	/usr/bin/python3 - "$out/$name.json" "$name" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["results"]
+med = {r["command"]: r["median"] * 1000 for r in d}
+cmds = list(med)
+petri, peer, bare = cmds[0], cmds[1], cmds[2]
+print(f"| {sys.argv[2]} | {med[petri]:.2f} | {med[peer]:.2f} | {med[bare]:.2f} | {med[petri]/med[peer]:.2f} |")
+PY
+}
+
+echo "## petri run vs bwrap vs bare (median wall ms)"
+echo
+echo "| workload | petri run | bwrap | bare | petri/bwrap |"
+echo "|---|---|---|---|---|"
+bench true "$petri run -- /bin/true" "$bwrap_cmd /bin/true" "/bin/true"
+bench python "$petri run -- /usr/bin/python3 -c pass" "$bwrap_cmd /usr/bin/python3 -c pass" "/usr/bin/python3 -c pass"
+bench node "$petri run -- /usr/bin/node -e 0" "$bwrap_cmd /usr/bin/node -e 0" "/usr/bin/node -e 0"
+echo
+echo "## In-process through the C API"
+echo
+echo '```'
+env -i "$build/bench/cycle_bench" "${PETRI_BENCH_ROUNDS:-300}"
+echo '```'

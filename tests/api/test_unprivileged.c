@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_unprivileged - the library works for an ordinary user, not only for
+ * root (DESIGN.md "Run as root or not").  As root, the test makes sure the
+ * system user petri-test-user exists, then runs itself again (execve, so the
+ * child starts like any program that user would run: dumpable, no
+ * capabilities, libpetri loaded fresh) as that user with no supplementary
+ * groups.  The child then checks:
+ *  - petri_ctx_new, create, exec and destroy succeed;
+ *  - the code runs as uid 1000 inside, and the sandbox's processes run as
+ *    the caller's own uid on the host;
+ *  - python runs; the wall timeout still works; write_file/read_file
+ *    round-trip;
+ *  - the cgroup mode is reported consistently: PETRI_CTX_F_REQUIRE_CGROUPS
+ *    fails with -EPERM exactly when the mode is PETRI_CGROUP_NONE.
+ * Run directly as a non-root user, it runs the child checks only.
+ */
+#include <grp.h>
+#include <pwd.h>
+#include <sys/wait.h>
+
+#include "api_common.h"
+
+#define USER "petri-test-user"
+
+static int host_uid_of(int pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "re");
+	int uid = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %d", &uid) == 1)
+			break;
+	fclose(f);
+	return uid;
+}
+
+static int child_checks(void)
+{
+	fprintf(stderr, "child: uid %d gid %d euid %d\n", (int)getuid(), (int)getgid(),
+		(int)geteuid());
+	REQUIRE(geteuid() != 0);
+
+	petri_ctx_opts co = PETRI_CTX_OPTS_INIT;
+	petri_ctx *ctx = NULL;
+	petri_error *e = NULL;
+	int r = petri_ctx_new(&ctx, &co, &e);
+	if (r < 0) {
+		fprintf(stderr, "petri_ctx_new as an ordinary user: %s\n", petri_error_message(e));
+		return 1;
+	}
+	int mode = petri_ctx_cgroup_mode(ctx);
+	fprintf(stderr, "cgroup mode as an ordinary user: %d\n", mode);
+
+	/* REQUIRE_CGROUPS agrees with the mode. */
+	petri_ctx *strict = NULL;
+	co.flags = PETRI_CTX_F_REQUIRE_CGROUPS;
+	petri_error *e2 = NULL;
+	r = petri_ctx_new(&strict, &co, &e2);
+	if (mode == PETRI_CGROUP_NONE)
+		api_check_error(r, e2, EPERM, "cgroup", "REQUIRE_CGROUPS without cgroups",
+				__LINE__);
+	else
+		CHECK_MSG(r == 0, "REQUIRE_CGROUPS refused with mode %d: %s", mode,
+			  petri_error_message(e2));
+	petri_error_free(e2);
+	petri_ctx_free(strict);
+
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.language = "python";
+	petri_sandbox *sb = NULL;
+	r = petri_sandbox_create(ctx, &so, &sb, &e);
+	if (r < 0) {
+		fprintf(stderr, "petri_sandbox_create as an ordinary user: %s\n",
+			petri_error_message(e));
+		petri_ctx_free(ctx);
+		return 1;
+	}
+	int init = petri_sandbox_init_pid(sb);
+	CHECK_MSG(host_uid_of(init) == (int)getuid(), "sandbox init runs as host uid %d, caller %d",
+		  host_uid_of(init), (int)getuid());
+
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+	o.argv = (const char *const[]){"id", "-u", NULL};
+	o.timeout_ms = 10000;
+	petri_result *res = NULL;
+	r = petri_sandbox_exec(sb, &o, &res, &e);
+	CHECK_MSG(r == 0, "exec id -u: %s", petri_error_message(e));
+	if (r == 0) {
+		CHECK_OUT(res, PETRI_STREAM_STDOUT, "1000\n");
+		petri_result_free(res);
+	}
+
+	o = (petri_exec_opts)PETRI_EXEC_OPTS_INIT;
+	o.code = "import os\nprint('hello', os.getuid())\n";
+	o.timeout_ms = 20000;
+	r = petri_sandbox_exec(sb, &o, &res, &e);
+	CHECK_MSG(r == 0, "exec python: %s", petri_error_message(e));
+	if (r == 0) {
+		CHECK_OUT(res, PETRI_STREAM_STDOUT, "hello 1000\n");
+		CHECK(petri_result_reason(res) == PETRI_REASON_EXITED);
+		petri_result_free(res);
+	}
+
+	o = (petri_exec_opts)PETRI_EXEC_OPTS_INIT;
+	o.argv = (const char *const[]){"sleep", "30", NULL};
+	o.timeout_ms = 500;
+	r = petri_sandbox_exec(sb, &o, &res, &e);
+	CHECK_MSG(r == 0, "exec sleep: %s", petri_error_message(e));
+	if (r == 0) {
+		CHECK_MSG(petri_result_reason(res) == PETRI_REASON_TIMEOUT, "sleep 30: %s",
+			  petri_reason_name(petri_result_reason(res)));
+		CHECK(petri_result_wall_ns(res) < 3000000000ull);
+		petri_result_free(res);
+	}
+
+	r = petri_sandbox_write_file(sb, "dir/in.bin", "a\0b", 3, 0600, &e);
+	CHECK_MSG(r == 0, "write_file: %s", petri_error_message(e));
+	void *data = NULL;
+	size_t len = 0;
+	r = petri_sandbox_read_file(sb, "dir/in.bin", 0, &data, &len, &e);
+	CHECK_MSG(r == 0 && len == 3 && memcmp(data, "a\0b", 3) == 0, "read_file: %s",
+		  petri_error_message(e));
+	petri_free(data);
+
+	petri_error_free(e);
+	petri_sandbox_destroy(sb);
+	CHECK_MSG(kill(init, 0) < 0, "sandbox init %d survived destroy", init);
+	petri_ctx_free(ctx);
+	return petri_test_done();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--child") == 0)
+		return child_checks();
+	if (geteuid() != 0)
+		return child_checks();
+
+	struct passwd *pw = getpwnam(USER);
+	if (!pw) {
+		int st = system("useradd --system --no-create-home --home-dir /nonexistent "
+				"--shell /usr/sbin/nologin " USER " >/dev/null 2>&1");
+		pw = getpwnam(USER);
+		if (!pw) {
+			fprintf(stderr, "useradd " USER " failed (status %d)\n", st);
+			return 1;
+		}
+	}
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	REQUIRE(uid != 0);
+
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0) {
+			perror("drop to " USER);
+			_exit(1);
+		}
+		/* From a directory anyone may enter. */
+		if (chdir("/") < 0)
+			_exit(1);
+		execl("/proc/self/exe", argv[0], "--child", (char *)NULL);
+		perror("re-exec as " USER);
+		_exit(1);
+	}
+	int st;
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child as %s: status 0x%x", USER, st);
+	return petri_test_done();
+}

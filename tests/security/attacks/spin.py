@@ -1,0 +1,3 @@
+# Untrusted code: an infinite loop.
+while True:
+    pass
