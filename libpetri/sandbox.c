@@ -732,7 +732,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 				   petri_sandbox **out, petri_error **err)
 {
 	petri_sandbox_opts o;
-	struct petri_init_cfg cfg = {0};
+	struct petri_init_cfg cfg = {.workspace_tree_fd = -1};
 	_cleanup_free_ struct petri_bind *binds = NULL;
 	int sync_pipe[2] = {-1, -1}, sp[2] = {-1, -1};
 	int r;

@@ -289,8 +289,8 @@ static void test_bind_workspace(void)
 	CHECK_MSG(s && strcmp(s, "written\n") == 0, "rw bind: host sees '%s'", s ? s : "(none)");
 	free(s);
 
-	/* --workspace: an ordinary directory (0755, owned by the caller): host
-	 * files inside, files of the code on the host. */
+	/* --workspace: a directory of an ordinary user (as root: 4242:4243,
+	 * mode 0755): host files inside, files of the code on the host. */
 	char ws[] = "/tmp/petri-cli-ws-XXXXXX";
 	REQUIRE(mkdtemp(ws));
 	REQUIRE(chmod(ws, 0755) == 0);
@@ -299,6 +299,11 @@ static void test_bind_workspace(void)
 	REQUIRE(f);
 	fputs("in workspace\n", f);
 	fclose(f);
+	if (geteuid() == 0) {
+		/* A root-owned one is refused (root's files are not the code's). */
+		BAD("root", "run", "--workspace", ws, "--", "true");
+		REQUIRE(chown(ws, 4242, 4243) == 0 && chown(p, 4242, 4243) == 0);
+	}
 	CHECK_RUN(0, "in workspace\n", "run", "--workspace", ws, "--", "sh", "-c",
 		  "cat f && echo made > made.txt");
 	s = host_cat(ws, "made.txt");

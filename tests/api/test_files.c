@@ -202,8 +202,11 @@ static void snapshot(struct host_file *h)
 	fclose(f);
 }
 
-/* Unchanged?  If not, restore it (the test failed already) so that a broken
- * library cannot leave the host damaged. */
+/* Did the attacks reach @h?  They write "pwned\n" (after a truncation), so
+ * damage is that text, an emptied file, or a changed owner or mode; then the
+ * file is restored (the test failed already) so that a broken library
+ * cannot leave the host damaged.  Other changes (useradd by a test running
+ * alongside) are not ours and are left alone. */
 static void check_unchanged(struct host_file *h)
 {
 	struct stat st;
@@ -213,19 +216,19 @@ static void check_unchanged(struct host_file *h)
 	char *now = malloc((size_t)st.st_size + 1);
 	size_t n = fread(now, 1, (size_t)st.st_size, f);
 	fclose(f);
-	int same = n == h->len && memcmp(now, h->data, n) == 0 &&
-		   st.st_mtim.tv_sec == h->st.st_mtim.tv_sec &&
-		   st.st_mtim.tv_nsec == h->st.st_mtim.tv_nsec && st.st_mode == h->st.st_mode &&
-		   st.st_uid == h->st.st_uid;
-	CHECK_MSG(same, "host file %s was modified through the sandbox", h->path);
-	if (!same) {
+	int damaged = memmem(now, n, "pwned", 5) != NULL || (n == 0 && h->len != 0) ||
+		      st.st_mode != h->st.st_mode || st.st_uid != h->st.st_uid ||
+		      st.st_gid != h->st.st_gid;
+	CHECK_MSG(!damaged, "host file %s was modified through the sandbox", h->path);
+	if (damaged) {
 		FILE *w = fopen(h->path, "we");
 		if (w) {
 			fwrite(h->data, 1, h->len, w);
 			fclose(w);
 		}
-		chmod(h->path, h->st.st_mode & 07777);
-		chown(h->path, h->st.st_uid, h->st.st_gid);
+		if (chmod(h->path, h->st.st_mode & 07777) < 0 ||
+		    chown(h->path, h->st.st_uid, h->st.st_gid) < 0)
+			fprintf(stderr, "could not restore %s: %s\n", h->path, strerror(errno));
 	}
 	free(now);
 }

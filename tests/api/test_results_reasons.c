@@ -8,6 +8,8 @@
  * (truncated, exactly the cap captured, the total counted, still "exited"),
  * output_limit (kill), file_size; and a call the seccomp filter denies with
  * EPERM is not a reason at all: the program goes on and exits normally.
+ * Also the numbers: CPU time, wall time and peak memory (per exec) are
+ * reported and plausible.
  */
 #include <signal.h>
 
@@ -256,6 +258,40 @@ static void test_file_size(petri_sandbox *sb)
 	petri_result_free(r);
 }
 
+/* The numbers of a result: CPU time, wall time and peak memory. */
+static void test_usage(petri_sandbox *sb)
+{
+	petri_result *r = RUN_PY(sb,
+				 "import time\n"
+				 "b = bytearray(100 << 20)\n"
+				 "for i in range(0, len(b), 4096):\n"
+				 "    b[i] = 1\n"
+				 "t = time.process_time()\n"
+				 "while time.process_time() - t < 0.3:\n"
+				 "    pass\n"
+				 "time.sleep(0.2)\n",
+				 NULL);
+	REASON_IS(r, PETRI_REASON_EXITED);
+	double cpu = (double)petri_result_cpu_ns(r) / 1e9;
+	double wall = (double)petri_result_wall_ns(r) / 1e9;
+	uint64_t peak = petri_result_peak_memory_bytes(r);
+	fprintf(stderr, "usage: cpu %.3f s, wall %.3f s, peak %llu bytes\n", cpu, wall,
+		(unsigned long long)peak);
+	CHECK_MSG(cpu >= 0.3 && cpu < 5.0, "cpu %.3f s for >= 0.3 s of work", cpu);
+	CHECK_MSG(wall >= 0.5 && wall < 10.0, "wall %.3f s for 0.3 s of work + 0.2 s of sleep",
+		  wall);
+	CHECK_MSG(peak >= (100ull << 20) && peak < (400ull << 20),
+		  "peak memory %llu for 100 MiB touched", (unsigned long long)peak);
+	petri_result_free(r);
+
+	/* The peak is per exec, not the sandbox's high-water mark so far. */
+	r = API_SH(sb, "true");
+	peak = petri_result_peak_memory_bytes(r);
+	CHECK_MSG(peak < (50ull << 20), "peak memory of `true` after a 100 MiB exec: %llu",
+		  (unsigned long long)peak);
+	petri_result_free(r);
+}
+
 static void test_seccomp_eperm_is_not_a_reason(petri_sandbox *sb)
 {
 	/* bpf(2), userfaultfd(2), io_uring_setup(2), keyctl(2), unshare(CLONE_NEWUSER):
@@ -286,6 +322,7 @@ int main(void)
 	test_output_caps(sb);
 	test_file_size(sb);
 	test_seccomp_eperm_is_not_a_reason(sb);
+	test_usage(sb);
 	petri_sandbox_destroy(sb);
 	/* Last: they need the cgroup controllers. */
 	if (petri_ctx_cgroup_mode(petri_test_ctx()) == PETRI_CGROUP_NONE) {
