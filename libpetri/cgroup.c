@@ -860,6 +860,13 @@ static int limits_v1(const struct petri_cgroup *cg, uint64_t memory_bytes, uint3
 		r = set_value(cg->v1_memory_dir, "memory.limit_in_bytes", num, err);
 		if (r == 0)
 			r = set_optional(cg->v1_memory_dir, "memory.memsw.limit_in_bytes", num, err);
+		/* v1 charges socket buffers to the cgroup only once a TCP limit
+		 * is set; without it a sandbox parks gigabytes in loopback TCP
+		 * queues and can push the host's global tcp_mem over its limit.
+		 * (v2 charges them to memory.max by itself.) */
+		if (r == 0)
+			r = set_optional(cg->v1_memory_dir, "memory.kmem.tcp.limit_in_bytes", num,
+					 err);
 	}
 	if (r == 0 && pids_max) {
 		snprintf(num, sizeof(num), "%u", pids_max);

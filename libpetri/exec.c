@@ -533,6 +533,16 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		r = petri__err(err, r, "pipe");
 		goto out;
 	}
+	if (sb->ctx->is_root) {
+		/* Owned by the sandbox user, so the code can reopen its stdio
+		 * through /dev/stdout (/proc/self/fd/1): root's 0600 pipes refuse. */
+		if (fchown(in[0], sb->host_uid, sb->host_gid) < 0 ||
+		    fchown(outp[1], sb->host_uid, sb->host_gid) < 0 ||
+		    fchown(errp[1], sb->host_uid, sb->host_gid) < 0) {
+			r = petri__err(err, errno, "chown stdio pipes");
+			goto out;
+		}
+	}
 	res = calloc(1, sizeof(*res));
 	if (!res) {
 		r = petri__err(err, ENOMEM, "result");

@@ -58,6 +58,11 @@ enum petri_stage {
  * the fork (cfg->seccomp). */
 static const struct petri_seccomp_prog *init_seccomp;
 
+/* Landlock: the paths the code may write below (NULL-terminated), set by
+ * init; each reaper builds its ruleset after mounting the exec's own /proc,
+ * whose inodes a ruleset made earlier would not cover. */
+static const char *landlock_writable[PETRI_MAX_BINDS + 8];
+static int landlock_enabled;
 static int landlock_fd = -1;
 
 static void send_setup_error(int ctl, int stage, int err, const char *text)
@@ -169,6 +174,18 @@ static int set_limit(int res, uint64_t v)
 	return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 
+/* Set a limit to @v, or keep the host's if it is lower (raising needs a
+ * privilege the sandbox does not have). */
+static int lower_limit(int res, uint64_t v)
+{
+	struct rlimit rl;
+	if (getrlimit(res, &rl) < 0)
+		return -errno;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < v)
+		v = rl.rlim_max;
+	return set_limit(res, v);
+}
+
 static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 {
 	const struct petri_exec_req *req = x->req;
@@ -205,7 +222,9 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	if ((r = setrlimit(RLIMIT_CPU, &cpu) < 0 ? -errno : 0) < 0 ||
 	    (r = set_limit(RLIMIT_FSIZE, req->fsize)) < 0 ||
 	    (r = set_limit(RLIMIT_NOFILE, req->nofile)) < 0 || (r = set_limit(RLIMIT_CORE, 0)) < 0 ||
-	    (req->nproc && (r = set_limit(RLIMIT_NPROC, req->nproc)) < 0))
+	    (req->nproc && (r = set_limit(RLIMIT_NPROC, req->nproc)) < 0) ||
+	    (r = set_limit(RLIMIT_RTPRIO, 0)) < 0 || (r = set_limit(RLIMIT_NICE, 0)) < 0 ||
+	    (r = lower_limit(RLIMIT_MEMLOCK, 8u << 20)) < 0)
 		child_fail(x->err_fd, STAGE_RLIMIT, -r, "setrlimit");
 	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (oom >= 0) {
@@ -299,6 +318,11 @@ static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, co
 		child_fail(x->err_fd, STAGE_PROC, -r, msg);
 	if (x->req->code_len && (r = write_code(x->req, code)) < 0)
 		child_fail(x->err_fd, STAGE_CODE, -r, "write code to /run/petri");
+	if (landlock_enabled) {
+		landlock_fd = petri__landlock_ruleset(landlock_writable);
+		if (landlock_fd < 0 && landlock_fd != -EOPNOTSUPP)
+			child_fail(x->err_fd, STAGE_LANDLOCK, -landlock_fd, "landlock ruleset");
+	}
 	if (x->req->code_len)
 		mount(NULL, "/run/petri", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
 
@@ -580,21 +604,19 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		_exit(1);
 	}
 	if (cfg->landlock) {
-		static const char *const writable[] = {"/tmp",	   "/workspace", "/home/sandbox",
-						       "/dev",	   "/proc",	 "/run/petri", NULL};
-		const char *w[PETRI_MAX_BINDS + 8];
+		/* Not /proc: its writable files are kernel knobs, and nothing a
+		 * runtime needs (stdio reopened through /proc/self/fd resolves
+		 * to the pipe, which Landlock does not restrict). */
+		static const char *const writable[] = {"/tmp", "/workspace", "/home/sandbox",
+						       "/dev", "/run/petri", NULL};
 		int k = 0;
 		for (; writable[k]; k++)
-			w[k] = writable[k];
+			landlock_writable[k] = writable[k];
 		for (int i = 0; i < cfg->nbinds; i++)
 			if (cfg->binds[i].rw)
-				w[k++] = cfg->binds[i].dst;
-		w[k] = NULL;
-		landlock_fd = petri__landlock_ruleset(w);
-		if (landlock_fd < 0 && landlock_fd != -EOPNOTSUPP) {
-			send_setup_error(ctl, STAGE_LANDLOCK, -landlock_fd, "landlock ruleset");
-			_exit(1);
-		}
+				landlock_writable[k++] = cfg->binds[i].dst;
+		landlock_writable[k] = NULL;
+		landlock_enabled = 1;
 	}
 
 	int ws = open("/workspace", O_PATH | O_DIRECTORY | O_CLOEXEC);

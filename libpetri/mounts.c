@@ -286,7 +286,7 @@ static int build_dev(int host_root, uint64_t shm_bytes, char *msg, size_t msglen
 	if (mkdir(STAGE "/dev/pts", 0755) < 0)
 		FAIL("mkdir %s", STAGE "/dev/pts");
 	if (mount("devpts", STAGE "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+		  "newinstance,ptmxmode=0666,mode=0620,max=256") < 0)
 		FAIL("mount devpts on %s", STAGE "/dev/pts");
 	r = mount_tmpfs(STAGE "/dev/shm", shm_bytes, "1777", MS_NOSUID | MS_NODEV, 0, msg, msglen);
 	if (r < 0)

@@ -250,6 +250,7 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 	ctx->gid = getegid();
 	ctx->is_root = ctx->uid == 0;
 	ctx->host_uid_base = o.host_uid_base ? o.host_uid_base : DEFAULT_UID_BASE;
+	ctx->default_uid_base = o.host_uid_base == 0;
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
 
@@ -763,9 +764,10 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		goto fail;
 	}
 
-	pthread_mutex_lock(&ctx->lock);
-	uint64_t serial = ++ctx->serial;
-	pthread_mutex_unlock(&ctx->lock);
+	/* Process-wide: cgroup names petri-<pid>-<serial> must not collide
+	 * between two contexts of one process. */
+	static uint64_t process_serial;
+	uint64_t serial = __atomic_add_fetch(&process_serial, 1, __ATOMIC_RELAXED);
 	if (o.id)
 		snprintf(sb->id, sizeof(sb->id), "%s", o.id);
 	else
@@ -773,8 +775,15 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 			 (unsigned long long)(serial & 0xffff));
 	snprintf(cfg.id, sizeof(cfg.id), "%s", sb->id);
 	if (ctx->is_root) {
-		sb->host_uid = ctx->host_uid_base + (uid_t)(serial % 65536);
-		sb->host_gid = ctx->host_uid_base + (gid_t)(serial % 65536);
+		/* With the default base, spread sandboxes of different host
+		 * processes over 2^24 ids so concurrent hosts rarely share one
+		 * (per-user kernel accounting; isolation does not rest on it).
+		 * A caller-chosen base gets base + serial % 65536. */
+		uint32_t slot = ctx->default_uid_base
+					? (((uint32_t)getpid() * 2654435761u + (uint32_t)serial) & 0xffffff)
+					: (uint32_t)(serial % 65536);
+		sb->host_uid = ctx->host_uid_base + slot;
+		sb->host_gid = ctx->host_uid_base + slot;
 	} else {
 		sb->host_uid = ctx->uid;
 		sb->host_gid = ctx->gid;
@@ -883,6 +892,11 @@ PETRI_API const char *petri_sandbox_id(const petri_sandbox *sb)
 PETRI_API int petri_sandbox_init_pid(const petri_sandbox *sb)
 {
 	return sb && !sb->dead ? sb->pid : -1;
+}
+
+PETRI_API int64_t petri_sandbox_host_uid(const petri_sandbox *sb)
+{
+	return sb ? (int64_t)sb->host_uid : -1;
 }
 
 PETRI_API uint64_t petri_sandbox_cgroup_id(const petri_sandbox *sb)

@@ -26,6 +26,7 @@ struct petri_ctx {
 	void *log_userdata;
 	uint32_t flags;
 	uid_t host_uid_base;
+	int default_uid_base;
 	int is_root;
 	uid_t uid;
 	gid_t gid;
@@ -34,7 +35,6 @@ struct petri_ctx {
 	uint32_t landlock_abi; /* 0: none */
 
 	pthread_mutex_t lock;
-	uint64_t serial;
 	struct petri_sandbox *sandboxes; /* list of live sandboxes */
 
 	/* The supervisor thread forks every init, so PR_SET_PDEATHSIG (which

@@ -13,7 +13,14 @@
  *  - Refusals return EPERM, so runtimes take their "not permitted" path and
  *    carry on.  clone3 alone returns ENOSYS: glibc then falls back to clone,
  *    whose flags (unlike clone3's, which sit in memory) a filter can read.
- *  - Only clone, ioctl, socket, socketpair and personality look at arguments.
+ *  - No set-user-ID or set-group-ID bits: chmod and the calls that create
+ *    files are allowed only with mode & 06000 == 0.  Otherwise code could
+ *    plant a setuid file in a host directory it was given (a workspace_dir or
+ *    an rw bind), which any host user could run.  openat2 keeps its mode in
+ *    memory a filter cannot read, so it fails with ENOSYS and libc falls back
+ *    to openat.
+ *  - Only clone, ioctl, socket, socketpair, personality and the mode-setting
+ *    calls look at arguments.
  *    A rule that ignores arguments lets the kernel cache its verdict per
  *    syscall number, so read, write, futex, mmap and the rest cost next to
  *    nothing; a syscall with an argument test runs the whole filter each time.
@@ -25,6 +32,7 @@
  *    emits on an x86_64-only filter.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -58,7 +66,7 @@ static const struct syscall_entry allowed[] = {
 	/* files and file descriptors */
 	SYS(read), SYS(write), SYS(readv), SYS(writev), SYS(pread64), SYS(pwrite64),
 	SYS(preadv), SYS(pwritev), SYS(preadv2), SYS(pwritev2),
-	SYS(open), SYS(openat), SYS(openat2), SYS(creat), SYS(close), SYS(close_range),
+	SYS(close), SYS(close_range),
 	SYS(dup), SYS(dup2), SYS(dup3), SYS(lseek), SYS(fcntl), SYS(flock),
 	SYS(fsync), SYS(fdatasync), SYS(sync), SYS(syncfs), SYS(sync_file_range),
 	SYS(fadvise64), SYS(readahead), SYS(fallocate), SYS(truncate), SYS(ftruncate),
@@ -68,17 +76,17 @@ static const struct syscall_entry allowed[] = {
 	SYS(statfs), SYS(fstatfs), SYS(access), SYS(faccessat), SYS(faccessat2),
 	SYS(readlink), SYS(readlinkat), SYS(getdents), SYS(getdents64),
 	SYS(getcwd), SYS(chdir), SYS(fchdir),
-	SYS(mkdir), SYS(mkdirat), SYS(rmdir), SYS(mknod), SYS(mknodat),
+	SYS(rmdir),
 	SYS(rename), SYS(renameat), SYS(renameat2),
 	SYS(link), SYS(linkat), SYS(symlink), SYS(symlinkat), SYS(unlink), SYS(unlinkat),
-	SYS(chmod), SYS(fchmod), SYS(fchmodat), SYS(chown), SYS(fchown), SYS(lchown),
+	SYS(chown), SYS(fchown), SYS(lchown),
 	SYS(fchownat), SYS(umask), SYS(utime), SYS(utimes), SYS(utimensat), SYS(futimesat),
 	SYS(getxattr), SYS(lgetxattr), SYS(fgetxattr), SYS(setxattr), SYS(lsetxattr),
 	SYS(fsetxattr), SYS(listxattr), SYS(llistxattr), SYS(flistxattr),
 	SYS(removexattr), SYS(lremovexattr), SYS(fremovexattr),
 	SYS(inotify_init), SYS(inotify_init1), SYS(inotify_add_watch),
 	SYS(inotify_rm_watch),
-	SYS_NEW(cachestat, 451), SYS_NEW(fchmodat2, 452),
+	SYS_NEW(cachestat, 451),
 	SYS_NEW(setxattrat, 463), SYS_NEW(getxattrat, 464), SYS_NEW(listxattrat, 465),
 	SYS_NEW(removexattrat, 466), SYS_NEW(file_getattr, 468), SYS_NEW(file_setattr, 469),
 
@@ -278,9 +286,57 @@ static int allow_ioctl_subtree(scmp_filter_ctx ctx, uint32_t prefix, int bits, p
 	return allow_ioctl_subtree(ctx, prefix | 1u << (31 - bits), bits + 1, err);
 }
 
+#define SUID_SGID 06000u
+#define PETRI_O_TMPFILE_BIT 020000000u
+
+/* (syscall, index of its mode argument, index of its flags argument or -1) */
+static const struct mode_rule {
+	const char *name;
+	int nr;
+	unsigned int mode_arg;
+	int flags_arg;
+} mode_rules[] = {
+	{ "chmod", SCMP_SYS(chmod), 1, -1 },	 { "fchmod", SCMP_SYS(fchmod), 1, -1 },
+	{ "fchmodat", SCMP_SYS(fchmodat), 2, -1 }, { "fchmodat2", 452, 2, -1 },
+	{ "creat", SCMP_SYS(creat), 1, -1 },	 { "mkdir", SCMP_SYS(mkdir), 1, -1 },
+	{ "mkdirat", SCMP_SYS(mkdirat), 2, -1 }, { "mknod", SCMP_SYS(mknod), 1, -1 },
+	{ "mknodat", SCMP_SYS(mknodat), 2, -1 }, { "open", SCMP_SYS(open), 2, 1 },
+	{ "openat", SCMP_SYS(openat), 3, 2 },
+};
+
+/* Allow each mode-setting call when the mode has no setuid/setgid bit, and
+ * opens that create nothing whatever their (then unused) mode argument. */
+static int add_mode_rules(scmp_filter_ctx ctx, petri_error **err)
+{
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(mode_rules); i++) {
+		const struct mode_rule *m = &mode_rules[i];
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, m->nr, 1,
+				     SCMP_CMP(m->mode_arg, SCMP_CMP_MASKED_EQ, SUID_SGID, 0));
+		if (r < 0)
+			return petri__err(err, -r, "seccomp: allow %s without setuid bits", m->name);
+		if (m->flags_arg < 0)
+			continue;
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, m->nr, 1,
+				     SCMP_CMP((unsigned int)m->flags_arg, SCMP_CMP_MASKED_EQ,
+					      O_CREAT | PETRI_O_TMPFILE_BIT, 0));
+		if (r < 0)
+			return petri__err(err, -r, "seccomp: allow %s without O_CREAT", m->name);
+	}
+	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0);
+	if (r < 0)
+		return petri__err(err, -r, "seccomp: make openat2 fail with ENOSYS");
+	return 0;
+}
+
 static int add_argument_rules(scmp_filter_ctx ctx, petri_error **err)
 {
 	int r;
+
+	r = add_mode_rules(ctx, err);
+	if (r < 0)
+		return r;
 
 	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NS_FLAGS, 0));

@@ -85,9 +85,10 @@ typedef struct petri_ctx_opts {
 	petri_log_fn log_fn;   /* NULL: no logging */
 	void *log_userdata;
 	/* Host uid/gid the sandbox user (uid 1000 inside) maps to when the host
-	 * process is root.  0 means the default 3355443200 (0xc8000000) + a
-	 * per-sandbox offset, which is no real user's id.  Ignored when not root:
-	 * then the caller's own uid/gid is used. */
+	 * process is root.  0: 3355443200 (0xc8000000) plus an offset below 2^24
+	 * derived from the host pid and a per-process serial, which is no real
+	 * user's id.  Non-zero: this base + (serial % 65536).  Ignored when not
+	 * root: then the caller's own uid/gid is used. */
 	uint32_t host_uid_base;
 	uint32_t flags;        /* PETRI_CTX_F_* */
 } petri_ctx_opts;
@@ -165,6 +166,8 @@ PETRI_API void petri_sandbox_destroy(petri_sandbox *sb);
 PETRI_API const char *petri_sandbox_id(const petri_sandbox *sb);
 /** Host pid of the sandbox's init, or -1 once it has died. */
 PETRI_API int petri_sandbox_init_pid(const petri_sandbox *sb);
+/** Host uid the sandbox's user (uid 1000 inside) runs as, or -1 for NULL. */
+PETRI_API int64_t petri_sandbox_host_uid(const petri_sandbox *sb);
 /** cgroup v2 inode id of the sandbox (for BPF filtering), or 0 if none. */
 PETRI_API uint64_t petri_sandbox_cgroup_id(const petri_sandbox *sb);
 

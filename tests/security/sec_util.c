@@ -158,14 +158,15 @@ void sec_install_binary(petri_sandbox *sb, const char *host_path, const char *na
 	petri_error *e = NULL;
 	int r = petri_sandbox_write_file(sb, name, bin, len, 0755, &e);
 	if (r < 0) {
-		fprintf(stderr, "NOTE: petri_sandbox_write_file(%s): %s; copying it through stdin\n",
-			name, petri_error_message(e));
+		fprintf(stderr,
+			"NOTE: petri_sandbox_write_file(%s): %s; copying it through stdin\n", name,
+			petri_error_message(e));
 		char script[512];
-		snprintf(script, sizeof(script), "cat > '/workspace/%s' && chmod 0755 '/workspace/%s'",
-			 name, name);
+		snprintf(script, sizeof(script),
+			 "cat > '/workspace/%s' && chmod 0755 '/workspace/%s'", name, name);
 		const char *argv[] = {"/bin/sh", "-c", script, NULL};
-		struct sec_exec x = {.argv = argv, .stdin_data = bin, .stdin_len = len,
-				     .timeout_ms = 20000};
+		struct sec_exec x = {
+			.argv = argv, .stdin_data = bin, .stdin_len = len, .timeout_ms = 20000};
 		struct sec_run run = sec_exec(sb, &x);
 		if (run.rc != 0 || run.exit_code != 0)
 			sec_dump("copy binary through stdin", &run);
@@ -202,7 +203,8 @@ const char *sec_verdict(const char *out, const char *name, char *buf, size_t buf
 	size_t nl = strlen(name);
 	for (const char *l = out; l && *l;) {
 		const char *end = strchrnul(l, '\n');
-		if (strncmp(l, "CHECK ", 6) == 0 && strncmp(l + 6, name, nl) == 0 && l[6 + nl] == ' ') {
+		if (strncmp(l, "CHECK ", 6) == 0 && strncmp(l + 6, name, nl) == 0 &&
+		    l[6 + nl] == ' ') {
 			const char *v = l + 7 + nl;
 			size_t n = (size_t)(end - v);
 			if (n >= buflen)
@@ -264,8 +266,8 @@ void sec_expect_list_at(const char *file, int line, const struct sec_run *r, con
 	char buf[4096];
 	const char *v = sec_verdict(r->out, name, buf, sizeof(buf));
 	if (!v || strncmp(v, "LIST", 4) != 0 || (v[4] != ' ' && v[4] != '\0')) {
-		fprintf(stderr, "%s:%d: CHECK failed: '%s' reported '%s', want a LIST\n", file, line,
-			name, v ? v : "(nothing)");
+		fprintf(stderr, "%s:%d: CHECK failed: '%s' reported '%s', want a LIST\n", file,
+			line, name, v ? v : "(nothing)");
 		petri_test_failures++;
 		return;
 	}

@@ -40,8 +40,8 @@ struct sec_run {
 
 /* Everything an attack exec may need; zero fields take the library's defaults. */
 struct sec_exec {
-	const char *lang;             /* with code */
-	const char *code;             /* or argv */
+	const char *lang; /* with code */
+	const char *code; /* or argv */
 	const char *const *argv;
 	const char *const *env;
 	uint64_t timeout_ms;
@@ -94,7 +94,7 @@ void sec_expect_at(const char *file, int line, const struct sec_run *r, const ch
  * CHECK that check @name reported "LIST a,b,..." where every item is one of
  * the ','-separated @allowed and every one of @required is there.
  */
-#define sec_expect_list(run, name, allowed, required)                                             \
+#define sec_expect_list(run, name, allowed, required)                                              \
 	sec_expect_list_at(__FILE__, __LINE__, (run), (name), (allowed), (required))
 void sec_expect_list_at(const char *file, int line, const struct sec_run *r, const char *name,
 			const char *allowed, const char *required);
@@ -105,7 +105,7 @@ void sec_expect_list_at(const char *file, int line, const struct sec_run *r, con
 void sec_expect_no_escape_at(const char *file, int line, const struct sec_run *r, int need_done);
 
 /* Host-side observations. */
-int sec_pid_alive(pid_t pid);               /* exists and is not a zombie */
+int sec_pid_alive(pid_t pid); /* exists and is not a zombie */
 /* Processes (thread-group leaders) whose real, effective, saved or fs uid
  * (as the host sees it) lies in [lo, hi]; their pids are appended to @pids
  * (up to @max) when non-NULL. */

@@ -7,7 +7,9 @@
  * CapEff, CapBnd, CapAmb all 0; NoNewPrivs 1; Seccomp 2), tries setuid(0)
  * and friends, raising ambient or any capability, clearing securebits or
  * no_new_privs, new user namespaces (unshare, clone, clone3), lowering its
- * OOM score and writing uid_map.  It runs the setuid-root binaries of the
+ * OOM score, writing uid_map, and real-time or negative-nice scheduling
+ * (with the host's RLIMIT_RTPRIO/RLIMIT_NICE raised first, where the host
+ * may raise them).  It runs the setuid-root binaries of the
  * host's /usr (su, passwd, mount) with a full pipe as stdout, so each one
  * blocks in its first write, and reads its credentials from /proc while it
  * is stuck: still uid 1000 everywhere, no capabilities.
@@ -19,6 +21,7 @@
  */
 #include "sec_util.h"
 
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,6 +33,12 @@ static int landlock_abi(void)
 
 int main(void)
 {
+	/* A host with raised real-time and nice limits (where we may raise
+	 * them: it needs CAP_SYS_RESOURCE). */
+	struct rlimit rt = {50, 50}, nice = {30, 30};
+	if (setrlimit(RLIMIT_RTPRIO, &rt) < 0 || setrlimit(RLIMIT_NICE, &nice) < 0)
+		fprintf(stderr, "note: cannot raise RLIMIT_RTPRIO/RLIMIT_NICE here; "
+				"their inheritance goes unchecked\n");
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
 	petri_sandbox *sb = sec_sandbox(&so);
@@ -68,6 +77,8 @@ int main(void)
 	sec_expect(&r, "clone3_newuser", "BLOCKED ENOSYS");
 	sec_expect(&r, "clone3_plain", "BLOCKED ENOSYS");
 	sec_expect(&r, "oom_score_adj_lower", "BLOCKED EACCES|BLOCKED EPERM");
+	sec_expect(&r, "sched_fifo", "BLOCKED EPERM");
+	sec_expect(&r, "nice_raise", "BLOCKED EACCES|BLOCKED EPERM");
 	sec_expect(&r, "uid_map_write", "BLOCKED EACCES|BLOCKED EPERM");
 
 	/* Setuid-root binaries run as the sandbox user, without capabilities.
@@ -80,8 +91,9 @@ int main(void)
 		if (v && strcmp(v, "ABSENT") == 0)
 			continue;
 		observed++;
-		sec_expect(&r, suid[i],
-			   "UID 1000 1000 1000 1000 CAPEFF 0000000000000000 CAPPRM 0000000000000000 NNP 1");
+		sec_expect(
+			&r, suid[i],
+			"UID 1000 1000 1000 1000 CAPEFF 0000000000000000 CAPPRM 0000000000000000 NNP 1");
 	}
 	CHECK_MSG(observed > 0, "no setuid binary was found to try");
 

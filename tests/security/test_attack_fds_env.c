@@ -87,8 +87,8 @@ int main(int argc, char **argv)
 		if (strncmp(l, "ENV ", 4) == 0) {
 			const char *eq = memchr(l + 4, '=', (size_t)(end - l - 4));
 			size_t klen = eq ? (size_t)(eq - l - 4) : (size_t)(end - l - 4);
-			kn += (size_t)snprintf(keys + kn, sizeof(keys) - kn, "%s%.*s", kn ? "," : "",
-					       (int)klen, l + 4);
+			kn += (size_t)snprintf(keys + kn, sizeof(keys) - kn, "%s%.*s",
+					       kn ? "," : "", (int)klen, l + 4);
 		}
 		l = *end ? end + 1 : end;
 	}
@@ -96,7 +96,8 @@ int main(int argc, char **argv)
 	char *listed = NULL;
 	if (asprintf(&listed, "CHECK env_keys LIST %s\n", keys) > 0) {
 		struct sec_run k = {.out = listed, .err = (char *)""};
-		sec_expect_list(&k, "env_keys", expected_keys, "PATH,HOME,LANG,TMPDIR,SB_PASSED,EXEC_PASSED");
+		sec_expect_list(&k, "env_keys", expected_keys,
+				"PATH,HOME,LANG,TMPDIR,SB_PASSED,EXEC_PASSED");
 	}
 	free(listed);
 	CHECK(strstr(r.out, "ENV SB_PASSED=sandbox\n") != NULL);
@@ -125,8 +126,9 @@ int main(int argc, char **argv)
 	sec_expect(&r, "read_dev_zero", "OK");
 	sec_expect(&r, "read_dev_urandom", "OK");
 	sec_expect(&r, "write_dev_full", "BLOCKED ENOSPC");
-	static const char *const absent[] = {"dev_mem", "dev_kmem", "dev_port",	  "dev_sda", "dev_vda",
-					     "dev_kmsg", "dev_console", "dev_tty0", "dev_vsock", "dev_kvm"};
+	static const char *const absent[] = {"dev_mem",   "dev_kmem", "dev_port",    "dev_sda",
+					     "dev_vda",   "dev_kmsg", "dev_console", "dev_tty0",
+					     "dev_vsock", "dev_kvm"};
 	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
 		sec_expect(&r, absent[i], "ABSENT");
 	sec_expect(&r, "sys", "ABSENT|EMPTY");

@@ -1,35 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_attack_files - code in a sandbox cannot turn the host's own file
- * handling against the host.
+ * test_attack_files - code in a sandbox cannot turn the host's file API
+ * (petri_sandbox_read_file / petri_sandbox_write_file) against the host.
  *
- * 1. Traps for the file API.  attacks/files_plant.sh leaves FIFOs, absolute
- *    and relative symlinks to /etc/shadow, symlinks to a host file and a
- *    host directory (by their host paths), a /proc/self/root magic link and
- *    a ".." symlink in /workspace.  The host then calls
- *    petri_sandbox_read_file / petri_sandbox_write_file on each, in a child
- *    process with a deadline: every call must fail promptly (a FIFO must not
- *    hang the host), none may return /etc/shadow or the host file, and the
- *    host file and directory must be unchanged.  A plain file still works.
+ * attacks/files_plant.sh leaves FIFOs, absolute and relative symlinks to
+ * /etc/shadow, symlinks to a host file and a host directory (by their host
+ * paths), a /proc/self/root magic link and a ".." symlink in /workspace.
+ * The host then calls read_file / write_file on each, in a child process
+ * with a deadline: every call must fail promptly (a FIFO must not hang the
+ * host), none may return /etc/shadow or the host file, and the host file
+ * and directory must be unchanged.  A plain file still works both ways.
+ * attacks/lease.py holds a write lease on a workspace file meanwhile: the
+ * host's read and write of that file must not wait for it.
  *
- * 2. A host directory as /workspace (workspace_dir).  attacks/workspace_suid.sh
- *    copies an interpreter there and makes it set-user-ID, makes set-group-ID
- *    files and directories, and tries mknod.  Seen from the host, no file the
- *    sandbox left behind may carry a set-user-ID or set-group-ID bit: the host
- *    mounts that directory without nosuid, so such a file owned by root (or by
- *    any real user) would hand that identity to whoever runs it.  Checked for
- *    a root-owned directory and for one owned by an ordinary uid.
+ * (Files the code leaves in a host workspace_dir: test_attack_workspace_dir.)
  */
 #include "sec_util.h"
 
-#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum api_outcome { REFUSED = 0, ACCEPTED = 1, LEAKED = 2, HUNG = 3, CRASHED = 4 };
+enum api_outcome {
+	REFUSED = 0,
+	ACCEPTED = 1,
+	LEAKED = 2,
+	HUNG = 3,
+	CRASHED = 4
+};
 
 static const char *outcome_name(int o)
 {
@@ -55,8 +56,9 @@ static int api_call(petri_sandbox *sb, int write, const char *path, const char *
 		r = petri_sandbox_read_file(sb, path, 0, &data, &len, &e);
 		if (r < 0)
 			_exit(REFUSED);
-		_exit(leak_marker && memmem(data, len, leak_marker, strlen(leak_marker)) ? LEAKED
-											  : ACCEPTED);
+		_exit(leak_marker && memmem(data, len, leak_marker, strlen(leak_marker)) ?
+			      LEAKED :
+			      ACCEPTED);
 	}
 	uint64_t deadline = sec_now_ms() + 5000;
 	int st;
@@ -77,8 +79,9 @@ static int api_call(petri_sandbox *sb, int write, const char *path, const char *
 #define EXPECT_API(sb, write, path, leak, want)                                                    \
 	do {                                                                                       \
 		int _o = api_call((sb), (write), (path), (leak));                                  \
-		CHECK_MSG(_o == (want), "%s_file(\"%s\"): %s, want %s", (write) ? "write" : "read", \
-			  (path), outcome_name(_o), outcome_name(want));                            \
+		CHECK_MSG(_o == (want), "%s_file(\"%s\"): %s, want %s",                            \
+			  (write) ? "write" : "read", (path), outcome_name(_o),                    \
+			  outcome_name(want));                                                     \
 	} while (0)
 
 static void api_traps(void)
@@ -101,10 +104,13 @@ static void api_traps(void)
 	struct sec_run r = sec_exec_attack(sb, "files_plant.sh", env, 30000);
 	CHECK(r.rc == 0 && r.exit_code == 0);
 	sec_expect_no_escape(&r);
-	static const char *const planted[] = {
-		"plant_fifo",		     "plant_abs_symlink", "plant_rel_symlink",
-		"plant_host_file_symlink", "plant_host_dir_symlink", "plant_magic_link",
-		"plant_dotdot_link"};
+	static const char *const planted[] = {"plant_fifo",
+					      "plant_abs_symlink",
+					      "plant_rel_symlink",
+					      "plant_host_file_symlink",
+					      "plant_host_dir_symlink",
+					      "plant_magic_link",
+					      "plant_dotdot_link"};
 	for (size_t i = 0; i < sizeof(planted) / sizeof(planted[0]); i++)
 		sec_expect(&r, planted[i], "OK");
 	if (petri_test_failures)
@@ -141,93 +147,72 @@ static void api_traps(void)
 	rmdir(dir);
 }
 
-/* Remove everything below @dir (one level of subdirectories), then @dir. */
-static void remove_tree(const char *dir)
+/* A lease held by the code must not stall the host's file calls. */
+struct lease_exec {
+	petri_sandbox *sb;
+	int ready;
+	struct sec_run r;
+};
+
+static int on_lease_output(int stream, const char *data, size_t len, void *ud)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[4300];
-	while (d && (de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (unlink(p) < 0)
-			rmdir(p);
+	struct lease_exec *l = ud;
+	(void)stream;
+	if (memmem(data, len, "READY", 5) && l->ready >= 0) {
+		if (write(l->ready, "r", 1) != 1)
+			return 1;
+		close(l->ready);
+		l->ready = -1;
 	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
+	return 0;
 }
 
-/* Every file below @dir: no set-user-ID or set-group-ID bit may be left. */
-static void check_no_setid(const char *dir, const char *what)
+static void *lease_main(void *arg)
 {
-	DIR *d = opendir(dir);
-	REQUIRE(d != NULL);
-	struct dirent *de;
-	int files = 0;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		char p[4300];
-		struct stat st;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (lstat(p, &st) < 0)
-			continue;
-		files++;
-		CHECK_MSG(!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode), "%s: device node %s on the host",
-			  what, p);
-		if (!(st.st_mode & (S_ISUID | S_ISGID)))
-			continue;
-		if (S_ISDIR(st.st_mode) && !(st.st_mode & S_ISUID)) {
-			/* A set-group-ID directory only passes its group on. */
-			CHECK_MSG(st.st_gid != 0, "%s: set-group-ID directory %s of group root on the host",
-				  what, p);
-			continue;
-		}
-		CHECK_MSG(!(st.st_mode & (S_ISUID | S_ISGID)),
-			  "%s: the sandbox left %s on the host with mode %04o, owner %u:%u%s", what, p,
-			  (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid,
-			  st.st_uid == 0 && (st.st_mode & S_ISUID) ? " -- a set-user-ID-root file: "
-								   "any host user who can reach it "
-								   "becomes root"
-								 : "");
-	}
-	closedir(d);
-	CHECK_MSG(files > 0, "%s: the attack left no files at all", what);
+	struct lease_exec *l = arg;
+	char *code = sec_attack_source("lease.py");
+	struct sec_exec x = {.lang = "python",
+			     .code = code,
+			     .timeout_ms = 30000,
+			     .on_output = on_lease_output,
+			     .userdata = l};
+	l->r = sec_exec(l->sb, &x);
+	free(code);
+	if (l->ready >= 0)
+		close(l->ready);
+	return NULL;
 }
 
-static void workspace_dir_setid(uid_t owner, gid_t group, const char *what)
+static void lease_trap(void)
 {
-	char dir[] = "/tmp/petri-sec-ws-XXXXXX";
-	REQUIRE(mkdtemp(dir) != NULL);
-	REQUIRE(chown(dir, owner, group) == 0 && chmod(dir, 0755) == 0);
-	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
-	so.workspace_dir = dir;
-	petri_sandbox *sb = sec_sandbox(&so);
-	struct sec_run r = sec_exec_attack(sb, "workspace_suid.sh", NULL, 30000);
-	CHECK_MSG(r.rc == 0 && r.exit_code == 0, "%s: workspace_suid.sh failed", what);
-	sec_expect_no_escape(&r);
-	sec_expect(&r, "mknod", "BLOCKED");
-	fprintf(stderr, "%s: inside the sandbox: %s", what, r.out);
-	sec_run_free(&r);
+	petri_sandbox *sb = sec_sandbox(NULL);
+	int p[2];
+	REQUIRE(pipe(p) == 0);
+	struct lease_exec l = {.sb = sb, .ready = p[1]};
+	pthread_t th;
+	REQUIRE(pthread_create(&th, NULL, lease_main, &l) == 0);
+	char c;
+	int ready = read(p[0], &c, 1) == 1;
+	close(p[0]);
+	CHECK_MSG(ready, "lease.py never got ready");
+	if (ready) {
+		int w = api_call(sb, 1, "leased", NULL);
+		CHECK_MSG(w != HUNG && w != CRASHED, "write_file on a leased file: %s",
+			  outcome_name(w));
+		int rd = api_call(sb, 0, "leased", NULL);
+		CHECK_MSG(rd != HUNG && rd != CRASHED, "read_file on a leased file: %s",
+			  outcome_name(rd));
+	}
+	petri_sandbox_cancel(sb);
+	pthread_join(th, NULL);
+	sec_expect(&l.r, "lease", "OK|BLOCKED");
+	sec_run_free(&l.r);
 	petri_sandbox_destroy(sb);
-	check_no_setid(dir, what);
-	remove_tree(dir); /* never leave set-ID files behind */
-	CHECK(access(dir, F_OK) < 0);
 }
 
 int main(void)
 {
 	api_traps();
-	if (geteuid() == 0) {
-		workspace_dir_setid(0, 0, "root-owned workspace_dir");
-		workspace_dir_setid(4242, 4242, "workspace_dir of uid 4242");
-	} else {
-		fprintf(stderr, "note: not root: workspace_dir files belong to the caller anyway\n");
-		char dir[] = "/tmp/petri-sec-ws-XXXXXX";
-		REQUIRE(mkdtemp(dir) != NULL);
-		rmdir(dir);
-	}
+	lease_trap();
 	return petri_test_done();
 }

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 static const char *const created_on_host[] = {
-	"/usr/bin/petri-pwned", "/etc/petri-pwned", "/petri-pwned", "/home/petri-pwned",
+	"/usr/bin/petri-pwned", "/etc/petri-pwned", "/petri-pwned",     "/home/petri-pwned",
 	"/run/petri-pwned",     "/usr/petri-pwned", "/dev/petri-pwned",
 };
 
@@ -96,9 +96,10 @@ int main(void)
 		sec_expect(&r, name, "BLOCKED ENOENT");
 	}
 	sec_expect_list(&r, "list_home", "sandbox", "sandbox");
-	sec_expect_list(&r, "list_root",
-			"bin,dev,etc,home,lib,lib32,lib64,libx32,proc,run,sbin,tmp,usr,workspace,data",
-			"dev,etc,proc,tmp,usr,workspace,data");
+	sec_expect_list(
+		&r, "list_root",
+		"bin,dev,etc,home,lib,lib32,lib64,libx32,proc,run,sbin,tmp,usr,workspace,data",
+		"dev,etc,proc,tmp,usr,workspace,data");
 	sec_expect(&r, "sys", "ABSENT|EMPTY");
 
 	/* pid 1 (the exec's reaper) is not dumpable: its root, fds, memory and
@@ -114,10 +115,10 @@ int main(void)
 	sec_expect(&r, "open_proc1_exe_read", "BLOCKED EACCES");
 	sec_expect(&r, "open_proc1_map_files", "BLOCKED EACCES|BLOCKED EPERM");
 
-	static const char *const devs[] = {"mem",	  "kmem",	 "port",	 "sda",
-					   "vda",	  "nvme0n1",	 "kmsg",	 "console",
-					   "tty0",	  "vsock",	 "vhost-vsock", "fuse",
-					   "net_tun",	  "kvm",	 "userfaultfd", "loop0"};
+	static const char *const devs[] = {"mem",     "kmem",    "port",        "sda",
+					   "vda",     "nvme0n1", "kmsg",        "console",
+					   "tty0",    "vsock",   "vhost-vsock", "fuse",
+					   "net_tun", "kvm",     "userfaultfd", "loop0"};
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		char name[64];
 		snprintf(name, sizeof(name), "dev_%s", devs[i]);
@@ -125,10 +126,10 @@ int main(void)
 	}
 
 	/* Masked /proc entries read as nothing, by any path. */
-	static const char *const masked[] = {"kcore",	    "kallsyms",	  "keys",
-					     "kmsg",	    "timer_list",  "sched_debug",
+	static const char *const masked[] = {"kcore",         "kallsyms",   "keys",
+					     "kmsg",          "timer_list", "sched_debug",
 					     "latency_stats", "kpagecount", "kpageflags",
-					     "kpagecgroup", "config_gz",   "sysrq_trigger"};
+					     "kpagecgroup",   "config_gz",  "sysrq_trigger"};
 	for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
 		char name[64];
 		snprintf(name, sizeof(name), "proc_%s", masked[i]);
@@ -154,18 +155,35 @@ int main(void)
 
 	/* Writes outside the writable mounts. */
 	static const char *const ro_writes[] = {
-		"write_usr_bin",   "write_usr_python",	   "write_etc",
-		"write_etc_passwd", "write_etc_ld_so_cache", "write_root",
-		"write_home",	    "write_run",	   "write_run_petri",
-		"write_dev",	    "write_proc_root",	   "write_core_pattern",
-		"write_sysctl_hostname", "write_drop_caches", "write_modprobe",
-		"write_sysrq_trigger", "write_proc1_oom",   "write_self_uid_map",
-		"write_self_setgroups", "mkdir_usr",	   "chmod_usr_su",
-		"rename_etc_passwd", "unlink_etc_hosts",   "truncate_etc_ld_so_cache",
+		"write_usr_bin",
+		"write_usr_python",
+		"write_etc",
+		"write_etc_passwd",
+		"write_etc_ld_so_cache",
+		"write_root",
+		"write_home",
+		"write_run",
+		"write_run_petri",
+		"write_dev",
+		"write_proc_root",
+		"write_core_pattern",
+		"write_sysctl_hostname",
+		"write_drop_caches",
+		"write_modprobe",
+		"write_sysrq_trigger",
+		"write_proc1_oom",
+		"write_self_uid_map",
+		"write_self_setgroups",
+		"mkdir_usr",
+		"chmod_usr_su",
+		"rename_etc_passwd",
+		"unlink_etc_hosts",
+		"truncate_etc_ld_so_cache",
 		"utime_usr_bin_env",
 	};
 	for (size_t i = 0; i < sizeof(ro_writes) / sizeof(ro_writes[0]); i++)
-		sec_expect(&r, ro_writes[i], "BLOCKED EROFS|BLOCKED EACCES|BLOCKED EPERM|BLOCKED ENOENT");
+		sec_expect(&r, ro_writes[i],
+			   "BLOCKED EROFS|BLOCKED EACCES|BLOCKED EPERM|BLOCKED ENOENT");
 	/* The ones that must fail at the mount, not at file permissions. */
 	sec_expect(&r, "write_usr_bin", "BLOCKED EROFS");
 	sec_expect(&r, "write_etc", "BLOCKED EROFS");
@@ -186,10 +204,20 @@ int main(void)
 	sec_expect(&r, "mknod_in_dev", "BLOCKED EROFS|BLOCKED EPERM");
 	sec_expect(&r, "mkfifo_tmp", "OK");
 	static const char *const mounts[] = {
-		"mount_tmpfs",	  "mount_proc",		  "remount_root_rw", "remount_usr_rw",
-		"bind_proc_over_tmp", "umount_proc",	  "umount_kallsyms_mask", "umount_usr",
-		"pivot_root",	  "chroot",		  "open_tree_clone_proc", "fsopen_proc",
-		"open_by_handle_at_root_inode", "name_to_handle_at",
+		"mount_tmpfs",
+		"mount_proc",
+		"remount_root_rw",
+		"remount_usr_rw",
+		"bind_proc_over_tmp",
+		"umount_proc",
+		"umount_kallsyms_mask",
+		"umount_usr",
+		"pivot_root",
+		"chroot",
+		"open_tree_clone_proc",
+		"fsopen_proc",
+		"open_by_handle_at_root_inode",
+		"name_to_handle_at",
 	};
 	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++)
 		sec_expect(&r, mounts[i], "BLOCKED EPERM");

@@ -55,8 +55,8 @@ static int count_leaks(pid_t pid, const char *who, const struct held *h, size_t 
 		link[l > 0 ? l : 0] = '\0';
 		for (size_t i = 0; i < n; i++) {
 			if (st.st_dev == h[i].st.st_dev && st.st_ino == h[i].st.st_ino) {
-				fprintf(stderr, "%s (pid %d) holds the host's %s as fd %s (%s)\n", who,
-					(int)pid, h[i].what, de->d_name, link);
+				fprintf(stderr, "%s (pid %d) holds the host's %s as fd %s (%s)\n",
+					who, (int)pid, h[i].what, de->d_name, link);
 				leaks++;
 			}
 		}
@@ -90,7 +90,8 @@ int main(void)
 	REQUIRE(f1 >= 0 && f2 >= 0 && lsock >= 0 && pipe(pfd) == 0);
 	REQUIRE(bind(lsock, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lsock, 1) == 0);
 	struct held h[3] = {{"temporary file", {0}}, {"listening TCP socket", {0}}, {"pipe", {0}}};
-	REQUIRE(fstat(f1, &h[0].st) == 0 && fstat(lsock, &h[1].st) == 0 && fstat(pfd[1], &h[2].st) == 0);
+	REQUIRE(fstat(f1, &h[0].st) == 0 && fstat(lsock, &h[1].st) == 0 &&
+		fstat(pfd[1], &h[2].st) == 0);
 
 	petri_sandbox *sb = sec_sandbox(NULL);
 	pid_t init = petri_sandbox_init_pid(sb);
@@ -115,8 +116,8 @@ int main(void)
 	}
 	CHECK_MSG(reaper > 0, "did not find the exec's reaper");
 	if (reaper > 0)
-		CHECK_MSG(count_leaks(reaper, "the exec's reaper (pid 1 of the code's namespace)", h, 3) ==
-				  0,
+		CHECK_MSG(count_leaks(reaper, "the exec's reaper (pid 1 of the code's namespace)",
+				      h, 3) == 0,
 			  "the exec's reaper holds host fds");
 	pthread_join(th, NULL);
 	CHECK(t.r.rc == 0 && t.r.exit_code == 0);

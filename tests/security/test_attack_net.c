@@ -44,7 +44,8 @@ static int listen_any(int type, int *port)
 	if (s < 0) {
 		v6 = 0;
 		s = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_ANY)};
 		REQUIRE(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
 	}
 	if (type == SOCK_STREAM)
@@ -52,8 +53,8 @@ static int listen_any(int type, int *port)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	REQUIRE(getsockname(s, (struct sockaddr *)&ss, &sl) == 0);
-	*port = v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-		   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	*port = v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+		     ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	return s;
 }
 
@@ -64,7 +65,8 @@ static int listen_unix(const char *name, int abstract, socklen_t *len_out)
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	REQUIRE(s >= 0 && n + 2 < sizeof(a.sun_path));
 	memcpy(a.sun_path + (abstract ? 1 : 0), name, n);
-	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (abstract ? 1 : 0));
+	socklen_t len =
+		(socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (abstract ? 1 : 0));
 	REQUIRE(bind(s, (struct sockaddr *)&a, len) == 0 && listen(s, 16) == 0);
 	if (len_out)
 		*len_out = len;
@@ -89,10 +91,11 @@ static void host_addrs(char *buf, size_t len, int *nloop, int *ntotal)
 				continue;
 			char a[INET6_ADDRSTRLEN];
 			if (i->ifa_addr->sa_family == AF_INET) {
-				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a,
-					  sizeof(a));
+				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+					  a, sizeof(a));
 			} else if (i->ifa_addr->sa_family == AF_INET6) {
-				struct in6_addr *x = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+				struct in6_addr *x =
+					&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
 				if (IN6_IS_ADDR_LINKLOCAL(x))
 					continue;
 				inet_ntop(AF_INET6, x, a, sizeof(a));
@@ -156,10 +159,12 @@ int main(void)
 		char name[32];
 		snprintf(name, sizeof(name), "tcp_%d", i);
 		/* lo in here is not the host's lo: nobody listens on it */
-		sec_expect(&r, name, i < nloop ? "BLOCKED ECONNREFUSED"
-					       : "BLOCKED ENETUNREACH|BLOCKED EHOSTUNREACH");
+		sec_expect(&r, name,
+			   i < nloop ? "BLOCKED ECONNREFUSED" :
+				       "BLOCKED ENETUNREACH|BLOCKED EHOSTUNREACH");
 		snprintf(name, sizeof(name), "udp_%d", i);
-		sec_expect(&r, name, i < nloop ? "SENT" : "BLOCKED ENETUNREACH|BLOCKED EHOSTUNREACH");
+		sec_expect(&r, name,
+			   i < nloop ? "SENT" : "BLOCKED ENETUNREACH|BLOCKED EHOSTUNREACH");
 	}
 	sec_expect_list(&r, "ifaces", "lo", "lo");
 	sec_expect_list(&r, "proc_net_dev", "lo", "lo");
@@ -180,7 +185,8 @@ int main(void)
 	petri_sandbox_destroy(sb);
 
 	/* Nothing arrived on the host. */
-	CHECK_MSG(!accepted_any(tcp), "the host's TCP server accepted a connection from the sandbox");
+	CHECK_MSG(!accepted_any(tcp),
+		  "the host's TCP server accepted a connection from the sandbox");
 	CHECK_MSG(!accepted_any(uabs), "the host's abstract unix socket accepted a connection");
 	CHECK_MSG(!accepted_any(upath), "the host's unix socket accepted a connection");
 	char dg[64];
@@ -193,12 +199,14 @@ int main(void)
 	so.language = "sh";
 	sb = sec_sandbox(&so);
 	char cmd[256];
-	snprintf(cmd, sizeof(cmd),
-		 "exec python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", %d), 5).close()'",
-		 tcp_port);
+	snprintf(
+		cmd, sizeof(cmd),
+		"exec python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", %d), 5).close()'",
+		tcp_port);
 	struct sec_exec x = {.lang = "sh", .code = cmd, .timeout_ms = 20000};
 	r = sec_exec(sb, &x);
-	CHECK_MSG(r.rc == 0 && r.exit_code == 0, "control connect from a host-network sandbox failed");
+	CHECK_MSG(r.rc == 0 && r.exit_code == 0,
+		  "control connect from a host-network sandbox failed");
 	sec_run_free(&r);
 	petri_sandbox_destroy(sb);
 	int seen = 0;

@@ -42,7 +42,8 @@ int main(void)
 	REQUIRE(init_pid > 0);
 
 	char pids[128];
-	snprintf(pids, sizeof(pids), "SEC_HOST_PIDS=%d,%d,%d", (int)sleeper, (int)getpid(), init_pid);
+	snprintf(pids, sizeof(pids), "SEC_HOST_PIDS=%d,%d,%d", (int)sleeper, (int)getpid(),
+		 init_pid);
 	const char *env[] = {pids, NULL};
 	struct sec_run r = sec_exec_attack(sb, "proc_signals.py", env, 60000);
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
@@ -52,7 +53,8 @@ int main(void)
 	/* Only the reaper (pid 1) and the attack itself exist in here. */
 	char buf[256], allowed[64];
 	const char *self = sec_verdict(r.out, "self_pid", buf, sizeof(buf));
-	snprintf(allowed, sizeof(allowed), "1,%s", self && strncmp(self, "PID ", 4) == 0 ? self + 4 : "?");
+	snprintf(allowed, sizeof(allowed), "1,%s",
+		 self && strncmp(self, "PID ", 4) == 0 ? self + 4 : "?");
 	sec_expect_list(&r, "visible_pids", allowed, allowed);
 	sec_expect(&r, "pid1", "PPID 0 NSPID 1");
 	for (int i = 0; i < 3; i++) {
@@ -98,7 +100,8 @@ int main(void)
 
 	/* An exec whose main process runs kill -9 -1: it takes down its own
 	 * exec (itself excepted) and nothing else. */
-	const char *killall[] = {"/bin/sh", "-c", "sleep 30 & sleep 30 & kill -9 -1; echo survived", NULL};
+	const char *killall[] = {"/bin/sh", "-c", "sleep 30 & sleep 30 & kill -9 -1; echo survived",
+				 NULL};
 	struct sec_exec x = {.argv = killall, .timeout_ms = 20000};
 	r = sec_exec(sb, &x);
 	CHECK(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0);

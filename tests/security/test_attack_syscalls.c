@@ -21,6 +21,8 @@
 
 #include <signal.h>
 
+/* One row per topic reads better than one name per line. */
+/* clang-format off */
 static const char *const denied[] = {
 	"bpf", "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register",
 	"userfaultfd", "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load",
@@ -42,11 +44,18 @@ static const char *const denied[] = {
 	"socket_packet", "socket_vsock", "socket_alg", "socket_key", "socketpair_tipc",
 	"ioctl_tiocsti", "ioctl_tiocsti_highbits", "ioctl_tioclinux",
 };
+/* clang-format on */
 
 static const char *const allowed[] = {
-	"allowed_getpid",	     "allowed_pipe",	 "allowed_ioctl_fionread",
-	"allowed_socket_unix",	     "allowed_socket_inet", "allowed_fork",
-	"allowed_personality_query", "allowed_pidfd_open_self", "allowed_pty",
+	"allowed_getpid",
+	"allowed_pipe",
+	"allowed_ioctl_fionread",
+	"allowed_socket_unix",
+	"allowed_socket_inet",
+	"allowed_fork",
+	"allowed_personality_query",
+	"allowed_pidfd_open_self",
+	"allowed_pty",
 	"allowed_ioctl_tiocgwinsz",
 };
 

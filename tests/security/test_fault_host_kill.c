@@ -47,8 +47,10 @@ static int on_output(int stream, const char *data, size_t len, void *ud)
 static void *run_sleep(void *arg)
 {
 	petri_sandbox *sb = arg;
-	struct sec_exec x = {.lang = "sh", .code = "echo started; exec sleep 1000",
-			     .timeout_ms = 600000, .on_output = on_output};
+	struct sec_exec x = {.lang = "sh",
+			     .code = "echo started; exec sleep 1000",
+			     .timeout_ms = 600000,
+			     .on_output = on_output};
 	struct sec_run r = sec_exec(sb, &x);
 	(void)r;
 	_exit(4); /* never reached: we are killed first */
@@ -131,8 +133,8 @@ int main(void)
 	REQUIRE(ninit == 2 && started == 2);
 	pid_t procs[64];
 	int before = sec_count_uid_procs(base, base + 0xffff, procs, 64);
-	fprintf(stderr, "host %d: inits %d %d, %d sandbox processes\n", (int)host, inits[0], inits[1],
-		before);
+	fprintf(stderr, "host %d: inits %d %d, %d sandbox processes\n", (int)host, inits[0],
+		inits[1], before);
 	/* init + reaper + sleep, twice */
 	CHECK_MSG(before >= 6, "only %d sandbox processes before the kill", before);
 
@@ -153,11 +155,13 @@ int main(void)
 	for (int i = 0; i < 2; i++)
 		CHECK_MSG(!sec_pid_alive(inits[i]), "init %d survived its host", inits[i]);
 	for (int i = 0; i < before && i < 64; i++)
-		CHECK_MSG(!sec_pid_alive(procs[i]), "sandbox process %d survived its host", (int)procs[i]);
+		CHECK_MSG(!sec_pid_alive(procs[i]), "sandbox process %d survived its host",
+			  (int)procs[i]);
 	close(p[0]);
 
 	/* The dead host's cgroups go with the next context's stale sweep. */
-	fprintf(stderr, "cgroup dirs of the dead host: %d\n", count_cgroups_of("/sys/fs/cgroup", host, 0));
+	fprintf(stderr, "cgroup dirs of the dead host: %d\n",
+		count_cgroups_of("/sys/fs/cgroup", host, 0));
 	petri_ctx *ctx = NULL;
 	REQUIRE(petri_ctx_new(&ctx, NULL, NULL) == 0);
 	CHECK_MSG(count_cgroups_of("/sys/fs/cgroup", host, 0) == 0,

@@ -32,8 +32,8 @@ static void fill(petri_sandbox *sb, const char *dir, const char *name)
 	char buf[128];
 	const char *v = sec_verdict(r.out, size, buf, sizeof(buf));
 	long kb = v && strncmp(v, "KB ", 3) == 0 ? atol(v + 3) : -1;
-	CHECK_MSG(kb > 8 * 1024 && kb <= 16 * 1024, "fill %s: %ld KiB written, want about 16 MiB", dir,
-		  kb);
+	CHECK_MSG(kb > 8 * 1024 && kb <= 16 * 1024, "fill %s: %ld KiB written, want about 16 MiB",
+		  dir, kb);
 	if (petri_test_failures)
 		sec_dump(dir, &r);
 	sec_run_free(&r);
@@ -61,7 +61,8 @@ int main(void)
 		  (unsigned long long)(sec_now_ms() - t0));
 	/* It got somewhere, but not far past the limit. */
 	CHECK_MSG(strstr(r.out, "MiB 16\n") != NULL, "membomb never allocated 16 MiB");
-	CHECK_MSG(strstr(r.out, "MiB 128\n") == NULL, "membomb allocated 128 MiB under a 64 MiB limit");
+	CHECK_MSG(strstr(r.out, "MiB 128\n") == NULL,
+		  "membomb allocated 128 MiB under a 64 MiB limit");
 	if (petri_test_failures)
 		sec_dump("membomb.py", &r);
 	sec_run_free(&r);

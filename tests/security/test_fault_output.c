@@ -36,7 +36,8 @@ static void flood(petri_sandbox *sb, const char *cmd, uint64_t kill_bytes, int s
 	int trunc = stream == 1 ? r.out_trunc : r.err_trunc;
 
 	CHECK_MSG(r.rc == 0, "%s: %s", cmd, r.errmsg);
-	CHECK_MSG(rss1 - rss0 < 100 * 1024, "%s: host RSS grew from %ld to %ld KiB", cmd, rss0, rss1);
+	CHECK_MSG(rss1 - rss0 < 100 * 1024, "%s: host RSS grew from %ld to %ld KiB", cmd, rss0,
+		  rss1);
 	CHECK_MSG(kept == 1u << 20, "%s: kept %zu bytes, want the 1 MiB cap", cmd, kept);
 	CHECK_MSG(trunc, "%s: not flagged truncated", cmd);
 	CHECK(r.limits & PETRI_LIMIT_OUTPUT);
@@ -60,8 +61,9 @@ static void flood(petri_sandbox *sb, const char *cmd, uint64_t kill_bytes, int s
 
 static int uid_procs(void)
 {
-	return geteuid() == 0 ? sec_count_uid_procs(sec_private_uid(1), sec_private_uid(1), NULL, 0)
-			      : -1;
+	return geteuid() == 0 ?
+		       sec_count_uid_procs(sec_private_uid(1), sec_private_uid(1), NULL, 0) :
+		       -1;
 }
 
 static void daemon_case(petri_sandbox *sb, int detach)
@@ -87,8 +89,9 @@ static void daemon_case(petri_sandbox *sb, int detach)
 				break;
 			usleep(10000);
 		}
-		CHECK_MSG(n == 1, "daemon (detach=%d): %d processes of the sandbox's uid on the host, "
-				  "want 1 (init)",
+		CHECK_MSG(n == 1,
+			  "daemon (detach=%d): %d processes of the sandbox's uid on the host, "
+			  "want 1 (init)",
 			  detach, n);
 	}
 
@@ -96,7 +99,8 @@ static void daemon_case(petri_sandbox *sb, int detach)
 	r = sec_exec_attack(sb, "pids.sh", NULL, 20000);
 	char buf[64], allowed[80];
 	const char *self = sec_verdict(r.out, "self", buf, sizeof(buf));
-	snprintf(allowed, sizeof(allowed), "1,%s", self && strncmp(self, "PID ", 4) == 0 ? self + 4 : "?");
+	snprintf(allowed, sizeof(allowed), "1,%s",
+		 self && strncmp(self, "PID ", 4) == 0 ? self + 4 : "?");
 	sec_expect_list(&r, "pids", allowed, allowed);
 	if (petri_test_failures)
 		sec_dump("pids.sh", &r);
@@ -124,7 +128,8 @@ int main(void)
 	CHECK_MSG(r.reason == PETRI_REASON_TIMEOUT, "spin: reason %s, want timeout",
 		  petri_reason_name(r.reason));
 	CHECK(r.limits & PETRI_LIMIT_TIMEOUT);
-	CHECK_MSG(took >= 1400 && took < 5000, "spin: ended after %llu ms", (unsigned long long)took);
+	CHECK_MSG(took >= 1400 && took < 5000, "spin: ended after %llu ms",
+		  (unsigned long long)took);
 	sec_run_free(&r);
 
 	daemon_case(sb, 0);

@@ -34,11 +34,13 @@ int main(void)
 	if (r.reason == PETRI_REASON_MEMORY) {
 		CHECK(r.limits & PETRI_LIMIT_MEMORY);
 	} else {
-		CHECK_MSG(mib >= 0, "sockmem reported nothing (reason %s)", petri_reason_name(r.reason));
-		CHECK_MSG(mib < 128,
-			  "a sandbox limited to 64 MiB of memory queued %ld MiB in kernel socket buffers "
-			  "(cgroup mode %d): socket memory is not charged to its memory limit",
-			  mib, petri_ctx_cgroup_mode(petri_test_ctx()));
+		CHECK_MSG(mib >= 0, "sockmem reported nothing (reason %s)",
+			  petri_reason_name(r.reason));
+		CHECK_MSG(
+			mib < 128,
+			"a sandbox limited to 64 MiB of memory queued %ld MiB in kernel socket buffers "
+			"(cgroup mode %d): socket memory is not charged to its memory limit",
+			mib, petri_ctx_cgroup_mode(petri_test_ctx()));
 	}
 	if (petri_test_failures)
 		sec_dump("sockmem.py", &r);

@@ -114,6 +114,11 @@ def clone3(flags):
 blocked("clone3_newuser", lambda: clone3(CLONE_NEWUSER))
 blocked("clone3_plain", lambda: clone3(0))
 
+# Real-time scheduling and negative nice values: the host may run with
+# raised RLIMIT_RTPRIO / RLIMIT_NICE, which must not reach the code (a
+# SCHED_FIFO busy loop per CPU would starve the host).
+blocked("sched_fifo", lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1)))
+blocked("nice_raise", lambda: os.setpriority(os.PRIO_PROCESS, 0, -5))
 blocked("oom_score_adj_lower", lambda: open("/proc/self/oom_score_adj", "w").write("-1000"))
 blocked("uid_map_write", lambda: open("/proc/self/uid_map", "w").write("0 0 1\n"))
 

@@ -13,9 +13,11 @@ for d in ("/tmp", "/dev/shm", "/workspace", "/home/sandbox"):
     with open(d + "/secret", "wb") as f:
         f.write(SECRET)
 libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 shmid = libc.shmget(0x5E7, 4096, 0o1000 | 0o666)  # IPC_CREAT
-addr = ctypes.c_void_p(libc.shmat(shmid, None, 0)) if shmid >= 0 else None
-if addr:
+addr = libc.shmat(shmid, None, 0) if shmid >= 0 else None
+if addr and addr != ctypes.c_void_p(-1).value:
     ctypes.memmove(addr, SECRET, len(SECRET))
 tcp = socket.socket()
 tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

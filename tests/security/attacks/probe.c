@@ -64,7 +64,8 @@
 static void report(const char *name, long ret, int err)
 {
 	if (ret == -1)
-		printf("CHECK %s BLOCKED %s\n", name, strerrorname_np(err) ? strerrorname_np(err) : "?");
+		printf("CHECK %s BLOCKED %s\n", name,
+		       strerrorname_np(err) ? strerrorname_np(err) : "?");
 	else
 		printf("CHECK %s ESCAPED ret=%ld\n", name, ret);
 	fflush(stdout);
@@ -144,7 +145,8 @@ static void syscalls(void)
 	if (c == 0)
 		_exit(7);
 	int st = 0;
-	ok("allowed_fork", c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 7, "");
+	ok("allowed_fork",
+	   c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 7, "");
 	ok("allowed_personality_query", personality(0xffffffff) >= 0, "");
 
 	/* Kernel attack surface no sandboxed program needs. */
@@ -152,9 +154,12 @@ static void syscalls(void)
 		char b[128];
 	} attr = {{0}};
 	TRY("bpf", syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, &attr, sizeof(attr)));
-	struct perf_event_attr pe = {.type = PERF_TYPE_SOFTWARE, .size = sizeof(pe),
-				     .config = PERF_COUNT_SW_CPU_CLOCK, .disabled = 1,
-				     .exclude_kernel = 1, .exclude_hv = 1};
+	struct perf_event_attr pe = {.type = PERF_TYPE_SOFTWARE,
+				     .size = sizeof(pe),
+				     .config = PERF_COUNT_SW_CPU_CLOCK,
+				     .disabled = 1,
+				     .exclude_kernel = 1,
+				     .exclude_hv = 1};
 	TRY("perf_event_open", syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0));
 	char params[120] = {0};
 	TRY("io_uring_setup", syscall(SYS_io_uring_setup, 1, params));
@@ -162,7 +167,8 @@ static void syscalls(void)
 	TRY("io_uring_register", syscall(SYS_io_uring_register, -1, 0, NULL, 0));
 	TRY("userfaultfd", syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY));
 	TRY("keyctl", syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
-	TRY("add_key", syscall(SYS_add_key, "user", "petri-probe", "x", 1, KEY_SPEC_PROCESS_KEYRING));
+	TRY("add_key",
+	    syscall(SYS_add_key, "user", "petri-probe", "x", 1, KEY_SPEC_PROCESS_KEYRING));
 	TRY("request_key", syscall(SYS_request_key, "user", "petri-probe-none", NULL, 0));
 	TRY("kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0));
 	TRY("kexec_file_load", syscall(SYS_kexec_file_load, -1, -1, 0, "", 0));
