@@ -137,6 +137,9 @@ struct exec_ctx {
 	int err_fd;
 };
 
+static int parse_request(int memfd, struct exec_ctx *x, const char **code, void **map,
+			 size_t *maplen);
+
 static _Noreturn void child_fail(int err_fd, int stage, int err, const char *what)
 {
 	struct petri_msg m = {.type = PETRI_MSG_SETUP_ERROR, .stage = stage, .err = err};
@@ -192,16 +195,10 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	int r;
 
 	/* 1. A session of its own: no controlling terminal, no job control
-	 *    games with anything outside the exec.  Default signal handling:
-	 *    the host's supervisor thread blocks every signal and a host may
-	 *    ignore some (SIGPIPE), and both would survive execve. */
+	 *    games with anything outside the exec.  (Signal dispositions and
+	 *    mask were reset by the reaper, and seccomp is already in force:
+	 *    the reaper installed it before the request came.) */
 	setsid();
-	for (int sig = 1; sig < _NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	/* 2. Only fds 0, 1, 2 survive execve. */
 	for (int i = 0; i < 3; i++)
@@ -250,12 +247,6 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	/* 7. Landlock: writes only below the writable mounts. */
 	if (landlock_fd >= 0 && (r = petri__landlock_restrict(landlock_fd)) < 0)
 		child_fail(x->err_fd, STAGE_LANDLOCK, -r, "landlock_restrict_self");
-	if (landlock_fd >= 0)
-		close(landlock_fd);
-
-	/* 8. seccomp last: everything above needed syscalls it denies. */
-	if (init_seccomp && (r = petri__seccomp_install(init_seccomp)) < 0)
-		child_fail(x->err_fd, STAGE_SECCOMP, -r, "seccomp");
 
 	execvpe(x->argv[0], x->argv, x->envp);
 	char m[PETRI_STAGE_MSG_MAX];
@@ -276,14 +267,12 @@ static int command_trampoline(void *arg)
 
 /* ---- the reaper: pid 1 of the exec's own pid namespace ---- */
 
+/* A writable clone of /run/petri, detached: the attached one is read-only. */
+static int code_dir_fd = -1;
+
 static int write_code(const struct petri_exec_req *req, const char *code)
 {
-	char path[128];
-	if (mount("tmpfs", "/run/petri", "tmpfs", MS_NOSUID | MS_NODEV,
-		  "size=16m,mode=0755,uid=1000,gid=1000") < 0)
-		return -errno;
-	snprintf(path, sizeof(path), "/run/petri/%s", req->code_name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int fd = openat(code_dir_fd, req->code_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0)
 		return -errno;
 	uint64_t left = req->code_len;
@@ -303,28 +292,104 @@ static int write_code(const struct petri_exec_req *req, const char *code)
 	return 0;
 }
 
-static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, const int stdio[3])
-{
+/*
+ * Everything an exec needs that does not depend on its request, done ahead
+ * of time by a pre-forked reaper: its pid and mount namespace, its /proc,
+ * a tmpfs for the code, the Landlock ruleset, default signal handling, and
+ * the seccomp filter (which the command inherits through the vfork).  A
+ * failure is kept and reported once a request brings the report pipe.
+ */
+struct reaper_prep {
+	int stage;
+	int err;
 	char msg[PETRI_STAGE_MSG_MAX];
+};
+
+static void reaper_prepare(struct reaper_prep *f)
+{
+	int r;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+		*f = (struct reaper_prep){STAGE_PROC, errno, "make / slave"};
+		return;
+	}
+	/* Stack a new procfs over the sandbox-wide one (which must stay: the
+	 * kernel only lets a user namespace mount proc where one is visible). */
+	if ((r = petri__proc_mount("/proc", f->msg, sizeof(f->msg))) < 0) {
+		f->stage = STAGE_PROC;
+		f->err = -r;
+		return;
+	}
+	if (mount("tmpfs", "/run/petri", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "size=16m,mode=0755,uid=1000,gid=1000") < 0) {
+		*f = (struct reaper_prep){STAGE_CODE, errno, "mount /run/petri"};
+		return;
+	}
+	/* The code goes in after seccomp forbids remounting: keep a detached
+	 * writable clone for us, and make the mount the code sees read-only. */
+	code_dir_fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/run/petri", 1 /* OPEN_TREE_CLONE */ |
+							     O_CLOEXEC);
+	if (code_dir_fd < 0 || mount(NULL, "/run/petri", NULL,
+				     MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
+		*f = (struct reaper_prep){STAGE_CODE, errno, "prepare /run/petri"};
+		return;
+	}
+	if (landlock_enabled) {
+		landlock_fd = petri__landlock_ruleset(landlock_writable);
+		if (landlock_fd < 0 && landlock_fd != -EOPNOTSUPP) {
+			*f = (struct reaper_prep){STAGE_LANDLOCK, -landlock_fd, "landlock ruleset"};
+			return;
+		}
+	}
+	/* The host's supervisor thread blocks every signal and a host may
+	 * ignore some (SIGPIPE): both would survive execve. */
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* seccomp last; we hold CAP_SYS_ADMIN in the sandbox's user namespace,
+	 * so no no_new_privs is needed yet (the command sets it). */
+	if (init_seccomp && (r = petri__seccomp_install(init_seccomp)) < 0)
+		*f = (struct reaper_prep){STAGE_SECCOMP, -r, "seccomp"};
+}
+
+/* fds: request memfd, stdin, stdout, stderr, report pipe (to the host). */
+static _Noreturn void reaper_main(int sock)
+{
+	struct reaper_prep prep = {0};
+	struct exec_ctx x = {0};
+	const char *code = NULL;
+	void *map = NULL;
+	size_t maplen = 0;
 	int r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	prctl(PR_SET_NAME, "petri-exec", 0, 0, 0);
-	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-		child_fail(x->err_fd, STAGE_PROC, errno, "make / slave");
-	/* Stack a new procfs over the sandbox-wide one (which must stay: the
-	 * kernel only lets a user namespace mount proc where one is visible). */
-	if ((r = petri__proc_mount("/proc", msg, sizeof(msg))) < 0)
-		child_fail(x->err_fd, STAGE_PROC, -r, msg);
-	if (x->req->code_len && (r = write_code(x->req, code)) < 0)
-		child_fail(x->err_fd, STAGE_CODE, -r, "write code to /run/petri");
-	if (landlock_enabled) {
-		landlock_fd = petri__landlock_ruleset(landlock_writable);
-		if (landlock_fd < 0 && landlock_fd != -EOPNOTSUPP)
-			child_fail(x->err_fd, STAGE_LANDLOCK, -landlock_fd, "landlock ruleset");
-	}
-	if (x->req->code_len)
-		mount(NULL, "/run/petri", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+	reaper_prepare(&prep);
+
+	/* Wait for the request init forwards. */
+	struct petri_msg m;
+	int fds[5], nfds = 5;
+	do
+		r = petri__msg_recv(sock, &m, fds, &nfds);
+	while (r == -EINTR);
+	if (r <= 0 || m.type != PETRI_MSG_EXEC)
+		_exit(1);
+	close(sock);
+	if (nfds != 5)
+		_exit(1);
+	x.err_fd = fds[4];
+	if (prep.stage)
+		child_fail(x.err_fd, prep.stage, prep.err, prep.msg);
+	r = parse_request(fds[0], &x, &code, &map, &maplen);
+	if (r < 0)
+		child_fail(x.err_fd, STAGE_REQUEST, -r, "malformed exec request");
+	close(fds[0]);
+	if (x.req->code_len && (r = write_code(x.req, code)) < 0)
+		child_fail(x.err_fd, STAGE_CODE, -r, "write code to /run/petri");
+	close(code_dir_fd);
 
 	/* CLONE_VM | CLONE_VFORK: the command shares our memory until it
 	 * execs, so no page tables are copied (we are a copy of the host). */
@@ -332,15 +397,15 @@ static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, co
 	char *stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
-		child_fail(x->err_fd, STAGE_FORK, errno, "mmap command stack");
-	struct command_args args = {.x = x, .stdio = stdio};
+		child_fail(x.err_fd, STAGE_FORK, errno, "mmap command stack");
+	struct command_args args = {.x = &x, .stdio = fds + 1};
 	pid_t child = clone(command_trampoline, stack + stack_len, CLONE_VM | CLONE_VFORK | SIGCHLD,
 			    &args);
 	if (child < 0)
-		child_fail(x->err_fd, STAGE_FORK, errno, "fork command");
+		child_fail(x.err_fd, STAGE_FORK, errno, "fork command");
 	munmap(stack, stack_len);
-	for (int i = 0; i < 3; i++)
-		close(stdio[i]);
+	for (int i = 1; i < 4; i++)
+		close(fds[i]);
 
 	/* Reap everything; when the command itself ends, report straight to
 	 * the host and leave: our exit takes down every process left in this
@@ -359,18 +424,19 @@ static _Noreturn void reaper_main(const struct exec_ctx *x, const char *code, co
 				      ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
 					      1000ull;
 			done.maxrss = (uint64_t)ru.ru_maxrss * 1024;
-			ssize_t w = write(x->err_fd, &done, sizeof(done));
+			ssize_t w = write(x.err_fd, &done, sizeof(done));
 			(void)w;
 			_exit(0);
 		}
 	}
 }
 
-/* ---- init: one exec at a time ---- */
+/* ---- init: one exec at a time, one reaper always ready ---- */
 
-struct running {
+struct reaper {
+	int pidfd; /* -1: none */
+	int sock;  /* init's end of the request socket (warm reaper only) */
 	uint64_t exec_id;
-	int pidfd;
 };
 
 static pid_t clone_pidfd(uint64_t flags, int *pidfd)
@@ -436,81 +502,101 @@ static int parse_request(int memfd, struct exec_ctx *x, const char **code, void 
 	return 0;
 }
 
-/* Wait for the exec's reaper (and so its whole pid namespace) to be gone. */
-static void reap_exec(struct running *run)
+/* Wait for a reaper (and so its whole pid namespace) to be gone. */
+static void reap(struct reaper *rp)
 {
 	siginfo_t si;
-	while (run->pidfd >= 0 && waitid((idtype_t)P_PIDFD, (id_t)run->pidfd, &si, WEXITED) < 0 &&
+	while (rp->pidfd >= 0 && waitid((idtype_t)P_PIDFD, (id_t)rp->pidfd, &si, WEXITED) < 0 &&
 	       errno == EINTR)
 		;
-	if (run->pidfd >= 0)
-		close(run->pidfd);
-	run->pidfd = -1;
+	if (rp->pidfd >= 0)
+		close(rp->pidfd);
+	if (rp->sock >= 0)
+		close(rp->sock);
+	*rp = (struct reaper){.pidfd = -1, .sock = -1};
 }
 
-/* fds: request memfd, stdin, stdout, stderr, report pipe (to the host). */
-static void start_exec(const struct petri_msg *m, const int *fds, int nfds, struct running *run)
+/* Fork the next reaper; it prepares itself and waits for a request. */
+static void spawn_warm(struct reaper *warm, int ctl)
 {
-	struct exec_ctx x = {0};
-	const char *code = NULL;
-	void *map = NULL;
-	size_t maplen = 0;
-	struct petri_msg fail = {.type = PETRI_MSG_SETUP_ERROR, .stage = STAGE_REQUEST};
-
-	reap_exec(run);
-	if (nfds != 5) {
-		fail.err = EBADMSG;
-		snprintf(fail.text, sizeof(fail.text), "exec request without its fds");
-		goto fail;
-	}
-	int r = parse_request(fds[0], &x, &code, &map, &maplen);
-	if (r < 0) {
-		fail.err = -r;
-		snprintf(fail.text, sizeof(fail.text), "malformed exec request");
-		goto fail;
-	}
-	x.err_fd = fds[4];
+	int sp[2];
+	if (warm->pidfd >= 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return;
 	int pidfd = -1;
 	pid_t pid = clone_pidfd(CLONE_NEWPID | CLONE_NEWNS, &pidfd);
-	if (pid < 0) {
-		fail.stage = STAGE_FORK;
-		fail.err = errno;
-		snprintf(fail.text, sizeof(fail.text), "clone exec namespace");
-		goto fail;
+	if (pid == 0) {
+		close(sp[0]);
+		close(ctl);
+		reaper_main(sp[1]);
 	}
-	if (pid == 0)
-		reaper_main(&x, code, fds + 1);
-	run->exec_id = m->exec_id;
-	run->pidfd = pidfd;
-	goto out;
-fail:
+	close(sp[1]);
+	if (pid < 0) {
+		close(sp[0]);
+		return;
+	}
+	*warm = (struct reaper){.pidfd = pidfd, .sock = sp[0]};
+}
+
+static void fail_request(const int *fds, int nfds, int stage, int err, const char *text)
+{
+	struct petri_msg fail = {.type = PETRI_MSG_SETUP_ERROR, .stage = stage, .err = err};
+	snprintf(fail.text, sizeof(fail.text), "%s", text);
 	if (nfds == 5) {
 		ssize_t w = write(fds[4], &fail, sizeof(fail));
 		(void)w;
 	}
+}
+
+/* Hand the request (and its fds) to the warm reaper, which becomes the
+ * running one. */
+static void start_exec(int ctl, const struct petri_msg *m, const int *fds, int nfds,
+		       struct reaper *warm, struct reaper *run)
+{
+	reap(run);
+	if (nfds != 5) {
+		fail_request(fds, nfds, STAGE_REQUEST, EBADMSG, "exec request without its fds");
+		goto out;
+	}
+	spawn_warm(warm, ctl);
+	if (warm->pidfd < 0) {
+		fail_request(fds, nfds, STAGE_FORK, errno ? errno : EAGAIN, "clone exec namespace");
+		goto out;
+	}
+	if (petri__msg_send(warm->sock, m, fds, nfds) < 0) {
+		fail_request(fds, nfds, STAGE_FORK, EPIPE, "the exec's reaper died");
+		syscall(SYS_pidfd_send_signal, warm->pidfd, SIGKILL, NULL, 0);
+		reap(warm);
+		goto out;
+	}
+	close(warm->sock);
+	*run = (struct reaper){.pidfd = warm->pidfd, .sock = -1, .exec_id = m->exec_id};
+	*warm = (struct reaper){.pidfd = -1, .sock = -1};
 out:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
-	if (x.argv)
-		munmap((void *)x.argv, ((size_t)x.req->argc + x.req->envc + 2) * sizeof(char *));
-	if (map)
-		munmap(map, maplen);
 }
 
 static _Noreturn void serve(int ctl)
 {
-	struct running run = {.pidfd = -1};
+	struct reaper run = {.pidfd = -1, .sock = -1}, warm = {.pidfd = -1, .sock = -1};
 
+	spawn_warm(&warm, ctl);
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = ctl, .events = POLLIN}, {.fd = run.pidfd, .events = POLLIN}};
-		int n = poll(pfd, run.pidfd >= 0 ? 2 : 1, -1);
+		struct pollfd pfd[3] = {{.fd = ctl, .events = POLLIN},
+					{.fd = run.pidfd, .events = POLLIN},
+					{.fd = warm.pidfd, .events = POLLIN}};
+		int n = poll(pfd, 3, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
-		if (run.pidfd >= 0 && (pfd[1].revents & POLLIN))
-			reap_exec(&run);
+		if (run.pidfd >= 0 && (pfd[1].revents & POLLIN)) {
+			reap(&run);
+			spawn_warm(&warm, ctl);
+		}
+		if (warm.pidfd >= 0 && (pfd[2].revents & POLLIN))
+			reap(&warm); /* died while idle (killed): respawned on demand */
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			struct petri_msg m;
 			int fds[5], nfds = 5;
@@ -520,7 +606,7 @@ static _Noreturn void serve(int ctl)
 			if (r < 0)
 				continue;
 			if (m.type == PETRI_MSG_EXEC) {
-				start_exec(&m, fds, nfds, &run);
+				start_exec(ctl, &m, fds, nfds, &warm, &run);
 			} else if (m.type == PETRI_MSG_KILL) {
 				if (run.pidfd >= 0 && m.exec_id == run.exec_id)
 					syscall(SYS_pidfd_send_signal, run.pidfd, SIGKILL, NULL, 0);
@@ -608,7 +694,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		 * runtime needs (stdio reopened through /proc/self/fd resolves
 		 * to the pipe, which Landlock does not restrict). */
 		static const char *const writable[] = {"/tmp", "/workspace", "/home/sandbox",
-						       "/dev", "/run/petri", NULL};
+						       "/dev", NULL};
 		int k = 0;
 		for (; writable[k]; k++)
 			landlock_writable[k] = writable[k];
