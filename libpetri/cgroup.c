@@ -30,8 +30,8 @@
 #endif
 
 #define CG_RMDIR_TIMEOUT_NS 1000000000ull /* how long teardown waits for EBUSY */
-#define CG_MAX_DEPTH 16                  /* sub-cgroups we descend into */
-#define CG_SMALL_FILE 4096               /* every keyed file we parse fits */
+#define CG_MAX_DEPTH 16                   /* sub-cgroups we descend into */
+#define CG_SMALL_FILE 4096                /* every keyed file we parse fits */
 
 /* --- small file helpers ------------------------------------------------- */
 
@@ -230,8 +230,8 @@ static int self_cgroup_path(const char *controller, char **out)
 			continue;
 		*c1 = *c2 = '\0';
 		const char *ctrls = c1 + 1;
-		bool match = controller ? list_has(ctrls, ',', controller)
-					: strcmp(line, "0") == 0 && *ctrls == '\0';
+		bool match = controller ? list_has(ctrls, ',', controller) :
+					  strcmp(line, "0") == 0 && *ctrls == '\0';
 		if (!match)
 			continue;
 		*out = strdup(c2 + 1);
@@ -257,8 +257,8 @@ static void unescape_octal(char *s)
 }
 
 struct mount_line {
-	char *root;       /* the mount's root inside its filesystem */
-	char *point;      /* where it is mounted */
+	char *root;  /* the mount's root inside its filesystem */
+	char *point; /* where it is mounted */
 	char *fstype;
 	char *super_opts; /* for cgroup v1: the controllers, e.g. "rw,memory" */
 };
@@ -654,11 +654,12 @@ static int enable_v2_controllers(struct petri_ctx *ctx, const char *dir, char *w
 		return 0;
 	r = write_file(path, "+memory +pids");
 	if (r == -EBUSY)
-		petri__log(ctx, PETRI_LOG_WARN,
-			   "cannot enable memory and pids in %s: our cgroup holds processes (cgroup v2 "
-			   "allows controllers only for cgroups without them); run the host in a leaf of "
-			   "a delegated cgroup, e.g. systemd-run -p Delegate=yes",
-			   path);
+		petri__log(
+			ctx, PETRI_LOG_WARN,
+			"cannot enable memory and pids in %s: our cgroup holds processes (cgroup v2 "
+			"allows controllers only for cgroups without them); run the host in a leaf of "
+			"a delegated cgroup, e.g. systemd-run -p Delegate=yes",
+			path);
 	if (r < 0)
 		set_why(why, whylen, "write +memory +pids to %s: %s", path, strerror(-r));
 	return r;
@@ -764,11 +765,11 @@ int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layou
 	if (l.mode == PETRI_CGROUP_NONE)
 		petri__log(ctx, PETRI_LOG_WARN,
 			   "no cgroup for memory and pids limits (v2: %s; v1: %s)%s; using rlimits",
-			   v2why, v1why, geteuid() != 0 ? " (not root and no delegated cgroup)" : "");
+			   v2why, v1why,
+			   geteuid() != 0 ? " (not root and no delegated cgroup)" : "");
 	else
 		petri__log(ctx, PETRI_LOG_DEBUG, "cgroups: %s, unified %s, memory %s, pids %s",
-			   l.mode == PETRI_CGROUP_V2 ? "v2" : "v1",
-			   l.v2_parent ? l.v2_parent : "-",
+			   l.mode == PETRI_CGROUP_V2 ? "v2" : "v1", l.v2_parent ? l.v2_parent : "-",
 			   l.v1_memory_parent ? l.v1_memory_parent : "-",
 			   l.v1_pids_parent ? l.v1_pids_parent : "-");
 	sweep_layout(ctx, &l);
@@ -851,7 +852,8 @@ static int limits_v1(const struct petri_cgroup *cg, uint64_t memory_bytes, uint3
 		/* memsw may never be below limit_in_bytes: set that one first. */
 		r = set_value(cg->v1_memory_dir, "memory.limit_in_bytes", num, err);
 		if (r == 0)
-			r = set_optional(cg->v1_memory_dir, "memory.memsw.limit_in_bytes", num, err);
+			r = set_optional(cg->v1_memory_dir, "memory.memsw.limit_in_bytes", num,
+					 err);
 		/* v1 charges socket buffers to the cgroup only once a TCP limit
 		 * is set; without it a sandbox parks gigabytes in loopback TCP
 		 * queues and can push the host's global tcp_mem over its limit.
@@ -992,8 +994,8 @@ int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_
 		note(&r, read_u64_key_at(cg->v1_memory_dir, "memory.oom_control", "oom_kill",
 					 &s.oom_kills));
 		note(&r, read_u64_key_at(cg->v1_pids_dir, "pids.events", "max", &s.pids_max_hits));
-		note(&r, read_u64_at(cg->v1_memory_dir, "memory.max_usage_in_bytes",
-				     &s.peak_memory));
+		note(&r,
+		     read_u64_at(cg->v1_memory_dir, "memory.max_usage_in_bytes", &s.peak_memory));
 	}
 	/* cpu.stat is core cgroup2, there even on hybrid hosts without controllers. */
 	if (cg->v2_dir && read_u64_key_at(cg->v2_dir, "cpu.stat", "usage_usec", &usec) == 0)

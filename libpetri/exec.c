@@ -52,9 +52,9 @@ PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
 
 PETRI_API const char *petri_reason_name(int reason)
 {
-	static const char *const names[] = {"exited",  "signaled",     "timeout", "memory",
-					    "pids",    "output_limit", "killed",  "seccomp",
-					    "cpu",     "file_size",    "sandbox_died"};
+	static const char *const names[] = {"exited", "signaled",     "timeout",     "memory",
+					    "pids",   "output_limit", "killed",      "seccomp",
+					    "cpu",    "file_size",    "sandbox_died"};
 	if (reason < 0 || (size_t)reason >= ARRAY_SIZE(names))
 		return "unknown";
 	return names[reason];
@@ -114,8 +114,8 @@ static int check_strv(const char *what, const char *const *v, int is_env, size_t
 		if (is_env) {
 			const char *eq = strchr(v[n], '=');
 			if (!eq || eq == v[n])
-				return petri__err(err, EINVAL, "%s entry '%.64s': expected K=V", what,
-						  v[n]);
+				return petri__err(err, EINVAL, "%s entry '%.64s': expected K=V",
+						  what, v[n]);
 		}
 	}
 	return 0;
@@ -140,9 +140,9 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o, int *memfd
 			return petri__err(err, EINVAL, "exec: code given but no language set");
 		lang = petri__lang_find(ln);
 		if (!lang)
-			return petri__err(err, EINVAL,
-					  "unknown language '%.32s' (expected python, node, go or sh)",
-					  ln);
+			return petri__err(
+				err, EINVAL,
+				"unknown language '%.32s' (expected python, node, go or sh)", ln);
 		req.code_len = strlen(o->code);
 		if (req.code_len > MAX_CODE_BYTES)
 			return petri__err(err, E2BIG, "exec: code is larger than %u bytes",
@@ -284,8 +284,8 @@ static int start(petri_sandbox *sb, int memfd, int stdio[3], int report, petri_e
 
 static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done,
 				 const struct petri_cgroup_stats *before,
-				 const struct petri_cgroup_stats *after, int timed_out, int cancelled,
-				 int output_killed, uint64_t cpu_limit_s)
+				 const struct petri_cgroup_stats *after, int timed_out,
+				 int cancelled, int output_killed, uint64_t cpu_limit_s)
 {
 	int st = done->status;
 	uint32_t hit = 0;
@@ -308,9 +308,9 @@ static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done
 		hit |= PETRI_LIMIT_OUTPUT;
 	if (timed_out)
 		hit |= PETRI_LIMIT_TIMEOUT;
-	if (res->signal == SIGXCPU || (res->signal == SIGKILL && !timed_out && !cancelled &&
-				       !(hit & PETRI_LIMIT_MEMORY) && cpu_limit_s &&
-				       res->cpu_ns >= cpu_limit_s * 1000000000ull))
+	if (res->signal == SIGXCPU ||
+	    (res->signal == SIGKILL && !timed_out && !cancelled && !(hit & PETRI_LIMIT_MEMORY) &&
+	     cpu_limit_s && res->cpu_ns >= cpu_limit_s * 1000000000ull))
 		hit |= PETRI_LIMIT_CPU;
 	if (res->signal == SIGXFSZ)
 		hit |= PETRI_LIMIT_FILE_SIZE;
@@ -418,7 +418,8 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 		int idx_fds[2] = {i_out, i_err};
 		int *fdp[2] = {&io->out, &io->err};
 		for (int s = 0; s < 2; s++) {
-			if (idx_fds[s] < 0 || !(pfd[idx_fds[s]].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (idx_fds[s] < 0 ||
+			    !(pfd[idx_fds[s]].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			ssize_t r = read(*fdp[s], buf, sizeof(buf));
 			if (r > 0) {
@@ -491,21 +492,22 @@ static int make_pipe(int fds[2], int nonblock_end)
 	return 0;
 }
 
-PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
-				 petri_result **out, petri_error **err)
+PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts, petri_result **out,
+				 petri_error **err)
 {
 	petri_exec_opts o;
 	int r;
 
 	if (!sb || !out)
-		return petri__err(err, EINVAL, "petri_sandbox_exec: %s is NULL", sb ? "out" : "sandbox");
+		return petri__err(err, EINVAL, "petri_sandbox_exec: %s is NULL",
+				  sb ? "out" : "sandbox");
 	if (!opts)
 		return petri__err(err, EINVAL, "petri_sandbox_exec: opts is NULL");
 	memset(&o, 0, sizeof(o));
 	uint32_t sz = opts->sz;
 	if (sz < 8 || sz > 4096)
-		return petri__err(err, EINVAL, "petri_exec_opts: sz field is %u (use the _OPTS_INIT macro)",
-				  sz);
+		return petri__err(err, EINVAL,
+				  "petri_exec_opts: sz field is %u (use the _OPTS_INIT macro)", sz);
 	memcpy(&o, opts, sz < sizeof(o) ? sz : sizeof(o));
 	if (o.flags)
 		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x", o.flags);
@@ -574,8 +576,12 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	p.cap[0] = o.stdout_max ? o.stdout_max : DEFAULT_OUTPUT_MAX;
 	p.cap[1] = o.stderr_max ? o.stderr_max : DEFAULT_OUTPUT_MAX;
 	p.kill_at = o.output_kill_bytes ? o.output_kill_bytes : DEFAULT_OUTPUT_KILL;
-	struct io io = {.in = in[1], .out = outp[0], .err = errp[0], .report = rep[0],
-			.stdin_data = o.stdin_data, .stdin_left = o.stdin_len};
+	struct io io = {.in = in[1],
+			.out = outp[0],
+			.err = errp[0],
+			.report = rep[0],
+			.stdin_data = o.stdin_data,
+			.stdin_left = o.stdin_len};
 	in[1] = outp[0] = errp[0] = rep[0] = -1;
 	if (!o.stdin_len)
 		close_fd(&io.in);
@@ -602,8 +608,8 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		petri__cgroup_read_stats(&sb->cgroup, &after);
 		res->exit_code = -1;
 		res->signal = SIGKILL;
-		res->reason = after.oom_kills > before.oom_kills ? PETRI_REASON_MEMORY
-								 : PETRI_REASON_SANDBOX_DIED;
+		res->reason = after.oom_kills > before.oom_kills ? PETRI_REASON_MEMORY :
+								   PETRI_REASON_SANDBOX_DIED;
 		res->limits_hit = after.oom_kills > before.oom_kills ? PETRI_LIMIT_MEMORY : 0;
 		goto ok;
 	}

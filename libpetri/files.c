@@ -17,12 +17,13 @@
 #include "sandbox_priv.h"
 
 #define READ_DEFAULT_MAX (64ull << 20)
-#define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+#define RESOLVE_SAFE                                                                               \
+	(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 
 static int openat2_safe(int dirfd, const char *path, uint64_t flags, uint64_t mode)
 {
-	struct open_how how = {.flags = flags | O_CLOEXEC | O_NOFOLLOW, .mode = mode,
-			       .resolve = RESOLVE_SAFE};
+	struct open_how how = {
+		.flags = flags | O_CLOEXEC | O_NOFOLLOW, .mode = mode, .resolve = RESOLVE_SAFE};
 	int fd;
 	do
 		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
@@ -98,7 +99,8 @@ static int make_parents(petri_sandbox *sb, char *rel, petri_error **err)
 			const char *name = rel;
 			if (slash) {
 				*slash = '\0';
-				parent = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
+				parent = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY,
+						      0);
 				*slash = '/';
 				if (parent < 0) {
 					*s = '/';
@@ -142,7 +144,8 @@ static int write_file(petri_sandbox *sb, const char *path, const void *data, siz
 	/* O_NONBLOCK: a FIFO planted by the code must not hang the host (open
 	 * fails with ENXIO); the type check below refuses it anyway.  No
 	 * O_TRUNC before we know it is a regular file. */
-	_cleanup_close_ int fd = openat2_safe(sb->workspace_fd, rel, O_WRONLY | O_CREAT | O_NONBLOCK,
+	_cleanup_close_ int fd = openat2_safe(sb->workspace_fd, rel,
+					      O_WRONLY | O_CREAT | O_NONBLOCK,
 					      (mode ? mode : 0644) & 07777);
 	if (fd < 0)
 		return petri__err(err, fd, "open /workspace/%s", rel);

@@ -159,8 +159,8 @@ static int drop_capabilities(void)
 			return -errno;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -errno;
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-					     SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+					     SECBIT_NO_SETUID_FIXUP_LOCKED |
 					     SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
 					     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
 		return -errno;
@@ -218,7 +218,8 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	struct rlimit cpu = {.rlim_cur = req->cpu_s, .rlim_max = req->cpu_s + 1};
 	if ((r = setrlimit(RLIMIT_CPU, &cpu) < 0 ? -errno : 0) < 0 ||
 	    (r = set_limit(RLIMIT_FSIZE, req->fsize)) < 0 ||
-	    (r = set_limit(RLIMIT_NOFILE, req->nofile)) < 0 || (r = set_limit(RLIMIT_CORE, 0)) < 0 ||
+	    (r = set_limit(RLIMIT_NOFILE, req->nofile)) < 0 ||
+	    (r = set_limit(RLIMIT_CORE, 0)) < 0 ||
 	    (req->nproc && (r = set_limit(RLIMIT_NPROC, req->nproc)) < 0) ||
 	    (r = set_limit(RLIMIT_RTPRIO, 0)) < 0 || (r = set_limit(RLIMIT_NICE, 0)) < 0 ||
 	    (r = lower_limit(RLIMIT_MEMLOCK, 8u << 20)) < 0)
@@ -327,10 +328,11 @@ static void reaper_prepare(struct reaper_prep *f)
 	}
 	/* The code goes in after seccomp forbids remounting: keep a detached
 	 * writable clone for us, and make the mount the code sees read-only. */
-	code_dir_fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/run/petri", 1 /* OPEN_TREE_CLONE */ |
-							     O_CLOEXEC);
-	if (code_dir_fd < 0 || mount(NULL, "/run/petri", NULL,
-				     MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
+	code_dir_fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/run/petri",
+				   1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
+	if (code_dir_fd < 0 ||
+	    mount(NULL, "/run/petri", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		  NULL) < 0) {
 		*f = (struct reaper_prep){STAGE_CODE, errno, "prepare /run/petri"};
 		return;
 	}
@@ -418,11 +420,13 @@ static _Noreturn void reaper_main(int sock)
 		if (p < 0 || p == child) {
 			struct rusage ru = {0};
 			getrusage(RUSAGE_CHILDREN, &ru);
-			struct petri_msg done = {.type = PETRI_MSG_DONE, .status = p < 0 ? 0x7f00 : st};
-			done.cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
-					      1000000000ull +
-				      ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
-					      1000ull;
+			struct petri_msg done = {.type = PETRI_MSG_DONE,
+						 .status = p < 0 ? 0x7f00 : st};
+			done.cpu_ns =
+				((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+					1000000000ull +
+				((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
+					1000ull;
 			done.maxrss = (uint64_t)ru.ru_maxrss * 1024;
 			ssize_t w = write(x.err_fd, &done, sizeof(done));
 			(void)w;
@@ -470,7 +474,8 @@ static int parse_request(int memfd, struct exec_ctx *x, const char **code, void 
 	}
 	size_t nptr = (size_t)req->argc + req->envc + 2;
 	size_t ptrlen = nptr * sizeof(char *);
-	char **ptrs = mmap(NULL, ptrlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char **ptrs =
+		mmap(NULL, ptrlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ptrs == MAP_FAILED) {
 		munmap(p, len);
 		return -errno;

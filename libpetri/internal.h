@@ -101,28 +101,28 @@ int petri__seccomp_install(const struct petri_seccomp_prog *prog);
  * host process's own cgroup in that hierarchy, named "petri-<hostpid>-<serial>".
  */
 struct petri_cgroup_layout {
-	int mode;              /* PETRI_CGROUP_* */
-	char *v2_parent;       /* dir for sandboxes in the unified hierarchy, or NULL */
+	int mode;               /* PETRI_CGROUP_* */
+	char *v2_parent;        /* dir for sandboxes in the unified hierarchy, or NULL */
 	char *v1_memory_parent; /* v1: dir under the memory controller, or NULL */
-	char *v1_pids_parent;  /* v1: dir under the pids controller, or NULL */
+	char *v1_pids_parent;   /* v1: dir under the pids controller, or NULL */
 };
 
 struct petri_cgroup {
 	int mode;
-	char *v2_dir;          /* unified cgroup of the sandbox (both modes, if any) */
+	char *v2_dir; /* unified cgroup of the sandbox (both modes, if any) */
 	char *v1_memory_dir;
 	char *v1_pids_dir;
-	int v2_dirfd;          /* O_PATH|O_DIRECTORY of v2_dir for CLONE_INTO_CGROUP, or -1 */
-	uint64_t id;           /* inode number of v2_dir (the BPF cgroup id), or 0 */
-	int v2_peak_fd;        /* v2: memory.peak, kept open because its reset is per fd; or -1 */
+	int v2_dirfd;   /* O_PATH|O_DIRECTORY of v2_dir for CLONE_INTO_CGROUP, or -1 */
+	uint64_t id;    /* inode number of v2_dir (the BPF cgroup id), or 0 */
+	int v2_peak_fd; /* v2: memory.peak, kept open because its reset is per fd; or -1 */
 };
 
 /* Counters read before and after an exec to attribute its end. */
 struct petri_cgroup_stats {
-	uint64_t oom_kills;    /* memory.events oom_kill (v2) / memory.oom_control oom_kill (v1) */
+	uint64_t oom_kills;     /* memory.events oom_kill (v2) / memory.oom_control oom_kill (v1) */
 	uint64_t pids_max_hits; /* pids.events max */
-	uint64_t peak_memory;  /* memory.peak / memory.max_usage_in_bytes */
-	uint64_t cpu_ns;       /* cpu.stat usage_usec*1000 (v2) or 0 */
+	uint64_t peak_memory;   /* memory.peak / memory.max_usage_in_bytes */
+	uint64_t cpu_ns;        /* cpu.stat usage_usec*1000 (v2) or 0 */
 };
 
 /* Detect the layout; never fails hard: mode NONE when nothing is writable

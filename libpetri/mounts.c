@@ -204,9 +204,9 @@ static int readonly(const char *path, int recursive, char *msg, size_t msglen)
  */
 int petri__proc_mount(const char *target, char *msg, size_t msglen)
 {
-	static const char *const masked_files[] = {"kcore",	  "keys",	"latency_stats",
-						   "timer_list",  "timer_stats", "sched_debug",
-						   "kmsg",	  "kallsyms",	"kpagecount",
+	static const char *const masked_files[] = {"kcore",      "keys",        "latency_stats",
+						   "timer_list", "timer_stats", "sched_debug",
+						   "kmsg",       "kallsyms",    "kpagecount",
 						   "kpageflags", "kpagecgroup", "config.gz"};
 	static const char *const masked_dirs[] = {"acpi", "asound", "scsi", "driver", "tty"};
 	static const char *const ro[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
@@ -222,8 +222,10 @@ int petri__proc_mount(const char *target, char *msg, size_t msglen)
 		snprintf(p, sizeof(p), "%s/%s", target, masked_files[i]);
 		if (access(p, F_OK) < 0)
 			continue;
-		int tree = sys_open_tree(null_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-		if (tree < 0 || sys_move_mount(tree, "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		int tree = sys_open_tree(null_fd, "",
+					 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (tree < 0 ||
+		    sys_move_mount(tree, "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 			int e = errno;
 			if (tree >= 0)
 				close(tree);
@@ -268,8 +270,8 @@ static int build_dev(int host_root, uint64_t shm_bytes, char *msg, size_t msglen
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		snprintf(src, sizeof(src), "dev/%s", dev_nodes[i]);
 		snprintf(p, sizeof(p), STAGE "/dev/%s", dev_nodes[i]);
-		r = attach_tree(host_root, src, p, PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NOEXEC,
-				msg, msglen);
+		r = attach_tree(host_root, src, p,
+				PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NOEXEC, msg, msglen);
 		if (r < 0)
 			return r;
 	}
@@ -298,10 +300,10 @@ static int build_etc(const struct petri_init_cfg *cfg, int host_root, char *msg,
 {
 	char buf[512], p[PETRI_PATH_MAX];
 	static const char *const ro_entries[] = {
-		"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl",	   "ca-certificates",
-		"alternatives", "localtime", "timezone",	  "protocols", "services",
-		"mime.types",	"gai.conf",  "host.conf",	  "python3",   "python3.11",
-		"perl",		"os-release", "debian_version", "inputrc", "magic",
+		"ld.so.cache",  "ld.so.conf", "ld.so.conf.d",   "ssl",       "ca-certificates",
+		"alternatives", "localtime",  "timezone",       "protocols", "services",
+		"mime.types",   "gai.conf",   "host.conf",      "python3",   "python3.11",
+		"perl",         "os-release", "debian_version", "inputrc",   "magic",
 	};
 
 	if (mkdir(STAGE "/etc", 0755) < 0)
@@ -369,7 +371,8 @@ static int build_etc(const struct petri_init_cfg *cfg, int host_root, char *msg,
 static int build_host_os(int host_root, char *msg, size_t msglen)
 {
 	static const char *const top[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
-	const uint64_t ro = PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV;
+	const uint64_t ro = PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID |
+			    PETRI_MOUNT_ATTR_NODEV;
 	int r = attach_tree(host_root, "usr", STAGE "/usr", ro, msg, msglen);
 	if (r < 0)
 		return r;
@@ -399,9 +402,10 @@ static int build_host_os(int host_root, char *msg, size_t msglen)
 /* A custom root: every top-level entry except the ones petri provides. */
 static int build_custom_root(int rootfs_fd, char *msg, size_t msglen)
 {
-	static const char *const ours[] = {".", "..", "proc", "dev", "tmp", "workspace",
-					   "run", "home", "sys"};
-	const uint64_t ro = PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV;
+	static const char *const ours[] = {".",         "..",  "proc", "dev", "tmp",
+					   "workspace", "run", "home", "sys"};
+	const uint64_t ro = PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID |
+			    PETRI_MOUNT_ATTR_NODEV;
 	char buf[8192];
 	int dfd = openat(rootfs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -501,8 +505,8 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 	if (r < 0)
 		return r;
 
-	r = rootfs_fd >= 0 ? build_custom_root(rootfs_fd, msg, msglen)
-			   : build_host_os(host_root, msg, msglen);
+	r = rootfs_fd >= 0 ? build_custom_root(rootfs_fd, msg, msglen) :
+			     build_host_os(host_root, msg, msglen);
 	if (r < 0)
 		return r;
 	if (rootfs_fd < 0) {
@@ -514,7 +518,8 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 	const unsigned long nsnd = MS_NOSUID | MS_NODEV;
 	r = mount_tmpfs(STAGE "/tmp", cfg->tmp_bytes, "1777", nsnd, 0, msg, msglen);
 	if (r == 0)
-		r = mount_tmpfs(STAGE "/home/sandbox", cfg->tmp_bytes, "0755", nsnd, 1, msg, msglen);
+		r = mount_tmpfs(STAGE "/home/sandbox", cfg->tmp_bytes, "0755", nsnd, 1, msg,
+				msglen);
 	if (r < 0)
 		return r;
 	if (cfg->workspace_tree_fd >= 0) {

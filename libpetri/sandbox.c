@@ -63,7 +63,9 @@ int petri__msg_recv(int sock, struct petri_msg *m, int *fds, int *nfds)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
 			    .msg_controllen = sizeof(u.buf)};
 	int max = nfds ? *nfds : 0;
 	if (nfds)
@@ -118,15 +120,15 @@ static int copy_opts(void *dst, size_t dst_sz, const void *src, petri_error **er
 		return 0;
 	uint32_t sz = *(const uint32_t *)src;
 	if (sz < sizeof(uint32_t) * 2 || sz > 4096)
-		return petri__err(err, EINVAL, "%s: sz field is %u (use the _OPTS_INIT macro)", what,
-				  sz);
+		return petri__err(err, EINVAL, "%s: sz field is %u (use the _OPTS_INIT macro)",
+				  what, sz);
 	if (sz > dst_sz) {
 		/* A newer caller: accept only if the fields we do not know are 0. */
 		const unsigned char *extra = (const unsigned char *)src + dst_sz;
 		for (size_t i = 0; i < sz - dst_sz; i++)
 			if (extra[i])
-				return petri__err(err, EINVAL, "%s: unknown option set (library too old)",
-						  what);
+				return petri__err(err, EINVAL,
+						  "%s: unknown option set (library too old)", what);
 		sz = (uint32_t)dst_sz;
 	}
 	memcpy(dst, src, sz);
@@ -351,7 +353,7 @@ static int valid_inside_path(const char *p)
 	if (strstr(p, "//") || p[n - 1] == '/')
 		return 0;
 	static const char *const reserved[] = {"/proc", "/dev", "/run/petri", "/usr", "/etc",
-					       "/bin", "/lib", "/lib64", "/sbin"};
+					       "/bin",  "/lib", "/lib64",     "/sbin"};
 	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++) {
 		size_t rl = strlen(reserved[i]);
 		if (strncmp(p, reserved[i], rl) == 0 && (p[rl] == '\0' || p[rl] == '/'))
@@ -420,7 +422,8 @@ static char **copy_strv(const char *const *v, int check_env, petri_error **err, 
 		if (check_env) {
 			const char *eq = strchr(v[n], '=');
 			if (!eq || eq == v[n]) {
-				*r = petri__err(err, EINVAL, "env entry '%.64s': expected K=V", v[n]);
+				*r = petri__err(err, EINVAL, "env entry '%.64s': expected K=V",
+						v[n]);
 				return NULL;
 			}
 		}
@@ -524,21 +527,23 @@ static int prepare_workspace_tree(petri_sandbox *sb, const char *dir, petri_erro
 	/* Mapping disk uid/gid 0 would let the code create root-owned setuid
 	 * or setgid files on the host: refuse rather than hand that out. */
 	if (st.st_uid == 0 || st.st_gid == 0)
-		return petri__err(err, EPERM,
-				  "workspace %s is owned by root (uid or gid 0); give the sandbox a "
-				  "directory owned by an unprivileged user",
-				  dir);
-	_cleanup_close_ int tree = (int)syscall(SYS_open_tree, AT_FDCWD, dir,
-						1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
+		return petri__err(
+			err, EPERM,
+			"workspace %s is owned by root (uid or gid 0); give the sandbox a "
+			"directory owned by an unprivileged user",
+			dir);
+	_cleanup_close_ int tree =
+		(int)syscall(SYS_open_tree, AT_FDCWD, dir, 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
 	if (tree < 0)
 		return petri__err(err, errno, "open_tree %s", dir);
-	_cleanup_close_ int userns = make_idmap_userns(st.st_uid, st.st_gid, sb->host_uid,
-						       sb->host_gid, err);
+	_cleanup_close_ int userns =
+		make_idmap_userns(st.st_uid, st.st_gid, sb->host_uid, sb->host_gid, err);
 	if (userns < 0)
 		return userns;
-	struct petri_mount_attr_full a = {
-		.attr_set = PETRI_MOUNT_ATTR_IDMAP | PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV,
-		.userns_fd = (uint64_t)userns};
+	struct petri_mount_attr_full a = {.attr_set = PETRI_MOUNT_ATTR_IDMAP |
+						      PETRI_MOUNT_ATTR_NOSUID |
+						      PETRI_MOUNT_ATTR_NODEV,
+					  .userns_fd = (uint64_t)userns};
 	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
 		return petri__err(err, errno, "idmap workspace %s", dir);
 	return TAKE_FD(tree);
@@ -579,8 +584,8 @@ static int write_id_maps(petri_sandbox *sb, int pid, petri_error **err)
 
 static const char *stage_name(uint32_t stage)
 {
-	static const char *const names[] = {"", "sync", "groups", "rootfs", "hostname", "network",
-					    "landlock"};
+	static const char *const names[] = {"",         "sync",    "groups",  "rootfs",
+					    "hostname", "network", "landlock"};
 	return stage < ARRAY_SIZE(names) ? names[stage] : "setup";
 }
 
@@ -632,7 +637,8 @@ static void kill_and_reap(petri_sandbox *sb)
 	if (sb->pidfd >= 0) {
 		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
 		siginfo_t si;
-		while (waitid((idtype_t)P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		while (waitid((idtype_t)P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0 &&
+		       errno == EINTR)
 			;
 		close(sb->pidfd);
 		sb->pidfd = -1;
@@ -725,7 +731,8 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 	if (o->workspace_bytes && o->workspace_bytes < 4096)
 		return petri__err(err, EINVAL, "workspace size below 4 KiB");
 	if (o->pids_max && o->pids_max < 4)
-		return petri__err(err, EINVAL, "pids limit %u is below the minimum of 4", o->pids_max);
+		return petri__err(err, EINVAL, "pids limit %u is below the minimum of 4",
+				  o->pids_max);
 	return 0;
 }
 
@@ -779,9 +786,10 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		 * processes over 2^24 ids so concurrent hosts rarely share one
 		 * (per-user kernel accounting; isolation does not rest on it).
 		 * A caller-chosen base gets base + serial % 65536. */
-		uint32_t slot = ctx->default_uid_base
-					? (((uint32_t)getpid() * 2654435761u + (uint32_t)serial) & 0xffffff)
-					: (uint32_t)(serial % 65536);
+		uint32_t slot =
+			ctx->default_uid_base ?
+				(((uint32_t)getpid() * 2654435761u + (uint32_t)serial) & 0xffffff) :
+				(uint32_t)(serial % 65536);
 		sb->host_uid = ctx->host_uid_base + slot;
 		sb->host_gid = ctx->host_uid_base + slot;
 	} else {
@@ -795,7 +803,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		goto fail;
 	}
 	char cgname[64];
-	snprintf(cgname, sizeof(cgname), "petri-%d-%llu", (int)getpid(), (unsigned long long)serial);
+	snprintf(cgname, sizeof(cgname), "petri-%d-%llu", (int)getpid(),
+		 (unsigned long long)serial);
 	r = petri__cgroup_create(&ctx->cgroups, cgname, sb->memory_bytes, sb->pids_max, &sb->cgroup,
 				 err);
 	if (r < 0)
@@ -822,8 +831,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 			 CLONE_NEWCGROUP;
 	if (o.net != PETRI_NET_HOST)
 		flags |= CLONE_NEWNET;
-	struct petri_spawn_req req = {.cfg = &cfg, .clone_flags = flags,
-				      .cgroup_fd = sb->cgroup.v2_dirfd};
+	struct petri_spawn_req req = {
+		.cfg = &cfg, .clone_flags = flags, .cgroup_fd = sb->cgroup.v2_dirfd};
 	r = supervisor_spawn(ctx, &req);
 	if (r < 0) {
 		r = petri__err(err, r, "clone sandbox init");

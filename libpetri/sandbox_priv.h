@@ -127,12 +127,12 @@ enum petri_msg_type {
 
 struct petri_msg {
 	uint32_t type;
-	uint32_t stage;   /* which setup step failed (SETUP_ERROR, DONE) */
-	int32_t err;      /* errno of the failure, 0 if none */
-	int32_t status;   /* wait status of the main process (DONE) */
+	uint32_t stage; /* which setup step failed (SETUP_ERROR, DONE) */
+	int32_t err;    /* errno of the failure, 0 if none */
+	int32_t status; /* wait status of the main process (DONE) */
 	uint64_t exec_id;
-	uint64_t cpu_ns;  /* rusage of the exec's whole process tree */
-	uint64_t maxrss;  /* bytes */
+	uint64_t cpu_ns; /* rusage of the exec's whole process tree */
+	uint64_t maxrss; /* bytes */
 	char text[PETRI_STAGE_MSG_MAX];
 };
 
@@ -147,7 +147,7 @@ struct petri_exec_req {
 	uint64_t cpu_s;
 	uint64_t fsize;
 	uint64_t nofile;
-	uint64_t nproc; /* 0: no RLIMIT_NPROC (cgroup pids in force) */
+	uint64_t nproc;     /* 0: no RLIMIT_NPROC (cgroup pids in force) */
 	char code_name[32]; /* file name for the code under /run/petri, or "" */
 };
 #define PETRI_EXEC_REQ_MAGIC 0x50455831u
@@ -162,7 +162,7 @@ int petri__proc_mount(const char *target, char *msg, size_t msglen);
 /* lang.c */
 struct petri_lang {
 	const char *name;
-	const char *file;       /* code file name */
+	const char *file;        /* code file name */
 	const char *const *argv; /* argv prefix before the code file */
 };
 const struct petri_lang *petri__lang_find(const char *name);

@@ -174,7 +174,7 @@ static const struct syscall_entry allowed[] = {
  * namespace (this is how a microVM talks to its host), and the rarer
  * families (packet, TIPC, RDS, CAN, ALG...) are where socket bugs have lived.
  */
-static const uint32_t socket_families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+static const uint32_t socket_families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
 
 /* Docker's list: plain Linux, 32-bit, uname26, both, and the query. */
 static const uint32_t personalities[] = {
@@ -186,7 +186,7 @@ static const uint32_t personalities[] = {
  * owns the terminal to read (the classic escape through an inherited tty);
  * TIOCLINUX drives the virtual console, including pasting its selection.
  */
-static const uint32_t denied_ioctls[] = { TIOCSTI, TIOCLINUX };
+static const uint32_t denied_ioctls[] = {TIOCSTI, TIOCLINUX};
 
 static void seccomp_ctx_releasep(scmp_filter_ctx *ctx)
 {
@@ -202,12 +202,12 @@ static int set_attrs(scmp_filter_ctx ctx, petri_error **err)
 		const char *what;
 	} attrs[] = {
 		/* real errnos from libseccomp instead of -ECANCELED */
-		{ SCMP_FLTATR_API_SYSRAWRC, 1, "raw return codes" },
-		{ SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS, "bad-arch action" },
+		{SCMP_FLTATR_API_SYSRAWRC, 1, "raw return codes"},
+		{SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS, "bad-arch action"},
 		/* the caller sets no_new_privs itself, before Landlock */
-		{ SCMP_FLTATR_CTL_NNP, 0, "no_new_privs" },
+		{SCMP_FLTATR_CTL_NNP, 0, "no_new_privs"},
 		/* a binary search over ~290 syscalls instead of a linear scan */
-		{ SCMP_FLTATR_CTL_OPTIMIZE, 2, "binary tree" },
+		{SCMP_FLTATR_CTL_OPTIMIZE, 2, "binary tree"},
 	};
 	size_t i;
 	int r;
@@ -296,12 +296,12 @@ static const struct mode_rule {
 	unsigned int mode_arg;
 	int flags_arg;
 } mode_rules[] = {
-	{ "chmod", SCMP_SYS(chmod), 1, -1 },	 { "fchmod", SCMP_SYS(fchmod), 1, -1 },
-	{ "fchmodat", SCMP_SYS(fchmodat), 2, -1 }, { "fchmodat2", 452, 2, -1 },
-	{ "creat", SCMP_SYS(creat), 1, -1 },	 { "mkdir", SCMP_SYS(mkdir), 1, -1 },
-	{ "mkdirat", SCMP_SYS(mkdirat), 2, -1 }, { "mknod", SCMP_SYS(mknod), 1, -1 },
-	{ "mknodat", SCMP_SYS(mknodat), 2, -1 }, { "open", SCMP_SYS(open), 2, 1 },
-	{ "openat", SCMP_SYS(openat), 3, 2 },
+	{"chmod", SCMP_SYS(chmod), 1, -1},       {"fchmod", SCMP_SYS(fchmod), 1, -1},
+	{"fchmodat", SCMP_SYS(fchmodat), 2, -1}, {"fchmodat2", 452, 2, -1},
+	{"creat", SCMP_SYS(creat), 1, -1},       {"mkdir", SCMP_SYS(mkdir), 1, -1},
+	{"mkdirat", SCMP_SYS(mkdirat), 2, -1},   {"mknod", SCMP_SYS(mknod), 1, -1},
+	{"mknodat", SCMP_SYS(mknodat), 2, -1},   {"open", SCMP_SYS(open), 2, 1},
+	{"openat", SCMP_SYS(openat), 3, 2},
 };
 
 /* Allow each mode-setting call when the mode has no setuid/setgid bit, and
@@ -315,7 +315,8 @@ static int add_mode_rules(scmp_filter_ctx ctx, petri_error **err)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, m->nr, 1,
 				     SCMP_CMP(m->mode_arg, SCMP_CMP_MASKED_EQ, SUID_SGID, 0));
 		if (r < 0)
-			return petri__err(err, -r, "seccomp: allow %s without setuid bits", m->name);
+			return petri__err(err, -r, "seccomp: allow %s without setuid bits",
+					  m->name);
 		if (m->flags_arg < 0)
 			continue;
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, m->nr, 1,

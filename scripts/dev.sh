@@ -40,7 +40,7 @@ PACKAGES=(
 	# bindings, and the runtimes the sandbox runs code with
 	python3 python3-pytest golang-go
 	# tests and benchmarks
-	bubblewrap hyperfine strace iproute2
+	bubblewrap hyperfine strace iproute2 clang-format
 )
 NODE_PACKAGE=nodejs
 

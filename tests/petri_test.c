@@ -236,7 +236,8 @@ static int count_petri_dirs(const char *dir, int depth)
 			continue;
 		char p[4096];
 		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (strncmp(e->d_name, "petri-", 6) == 0 && strncmp(e->d_name, "petri-host", 10) != 0)
+		if (strncmp(e->d_name, "petri-", 6) == 0 &&
+		    strncmp(e->d_name, "petri-host", 10) != 0)
 			n++;
 		else if (depth < 6)
 			n += count_petri_dirs(p, depth + 1);

@@ -18,7 +18,7 @@ extern int petri_test_failures;
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
 			petri_test_failures++;                                                     \
 		}                                                                                  \
 	} while (0)
@@ -26,7 +26,7 @@ extern int petri_test_failures;
 #define CHECK_MSG(cond, ...)                                                                       \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);  \
+			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);   \
 			fprintf(stderr, __VA_ARGS__);                                              \
 			fputc('\n', stderr);                                                       \
 			petri_test_failures++;                                                     \
@@ -51,7 +51,7 @@ petri_ctx *petri_test_ctx(void);
 
 /* Result of running something, with NUL-terminated copies of the output. */
 struct petri_test_run {
-	int rc;          /* petri_sandbox_exec's return */
+	int rc; /* petri_sandbox_exec's return */
 	int reason;
 	int exit_code;
 	int signal;

@@ -80,9 +80,9 @@ typedef struct petri_ctx petri_ctx;
 typedef void (*petri_log_fn)(int level, const char *msg, void *userdata);
 
 typedef struct petri_ctx_opts {
-	uint32_t sz;           /* sizeof(petri_ctx_opts) */
-	uint32_t log_level;    /* highest level passed to log_fn; default PETRI_LOG_WARN */
-	petri_log_fn log_fn;   /* NULL: no logging */
+	uint32_t sz;         /* sizeof(petri_ctx_opts) */
+	uint32_t log_level;  /* highest level passed to log_fn; default PETRI_LOG_WARN */
+	petri_log_fn log_fn; /* NULL: no logging */
 	void *log_userdata;
 	/* Host uid/gid the sandbox user (uid 1000 inside) maps to when the host
 	 * process is root.  0: 3355443200 (0xc8000000) plus an offset below 2^24
@@ -90,14 +90,16 @@ typedef struct petri_ctx_opts {
 	 * user's id.  Non-zero: this base + (serial % 65536).  Ignored when not
 	 * root: then the caller's own uid/gid is used. */
 	uint32_t host_uid_base;
-	uint32_t flags;        /* PETRI_CTX_F_* */
+	uint32_t flags; /* PETRI_CTX_F_* */
 } petri_ctx_opts;
 
 /* Refuse to create sandboxes when cgroup limits cannot be enforced (instead
  * of falling back to rlimits with a warning). */
 #define PETRI_CTX_F_REQUIRE_CGROUPS (1u << 0)
 
+/* clang-format off */
 #define PETRI_CTX_OPTS_INIT {sizeof(petri_ctx_opts), PETRI_LOG_WARN, NULL, NULL, 0, 0}
+/* clang-format on */
 PETRI_API void petri_ctx_opts_init(petri_ctx_opts *opts);
 
 /** Create a context. @opts may be NULL for defaults.  [out] @out. */
@@ -118,31 +120,33 @@ PETRI_API int petri_ctx_cgroup_mode(const petri_ctx *ctx);
 
 typedef struct petri_sandbox petri_sandbox;
 
-#define PETRI_NET_NONE 0 /* own network namespace with only lo (default) */
-#define PETRI_NET_HOST 1 /* share the host's network (trusted code only) */
+#define PETRI_NET_NONE 0  /* own network namespace with only lo (default) */
+#define PETRI_NET_HOST 1  /* share the host's network (trusted code only) */
 #define PETRI_NET_PROXY 2 /* reserved: egress through the host proxy */
 
 typedef struct petri_sandbox_opts {
 	uint32_t sz;
-	uint32_t flags;             /* PETRI_SANDBOX_F_* */
-	const char *language;       /* "python", "node", "go", "sh" or NULL */
-	const char *id;             /* [a-zA-Z0-9_-]{1,48}; NULL: generated "sb_<hex>" */
-	const char *hostname;       /* NULL: "petri" */
-	const char *rootfs;         /* custom root directory, bound read-only; NULL: host /usr etc. */
-	const char *workspace_dir;  /* host dir bound read-write at /workspace; NULL: private tmpfs */
-	const char *const *binds;   /* NULL-terminated "SRC:DST[:rw|:ro]", read-only by default */
-	const char *const *env;     /* NULL-terminated "K=V", passed to every exec */
-	uint64_t memory_bytes;      /* cgroup memory limit; default 512 MiB */
-	uint64_t tmp_bytes;         /* size of /tmp (tmpfs); default 64 MiB */
-	uint64_t workspace_bytes;   /* size of the /workspace tmpfs; default 256 MiB */
-	uint32_t pids_max;          /* processes+threads; default 256 */
-	uint32_t net;               /* PETRI_NET_*; default none */
+	uint32_t flags;       /* PETRI_SANDBOX_F_* */
+	const char *language; /* "python", "node", "go", "sh" or NULL */
+	const char *id;       /* [a-zA-Z0-9_-]{1,48}; NULL: generated "sb_<hex>" */
+	const char *hostname; /* NULL: "petri" */
+	const char *rootfs;   /* custom root directory, bound read-only; NULL: host /usr etc. */
+	const char *workspace_dir; /* host dir bound read-write at /workspace; NULL: private tmpfs */
+	const char *const *binds;  /* NULL-terminated "SRC:DST[:rw|:ro]", read-only by default */
+	const char *const *env;    /* NULL-terminated "K=V", passed to every exec */
+	uint64_t memory_bytes;     /* cgroup memory limit; default 512 MiB */
+	uint64_t tmp_bytes;        /* size of /tmp (tmpfs); default 64 MiB */
+	uint64_t workspace_bytes;  /* size of the /workspace tmpfs; default 256 MiB */
+	uint32_t pids_max;         /* processes+threads; default 256 */
+	uint32_t net;              /* PETRI_NET_*; default none */
 } petri_sandbox_opts;
 
 /* Do not apply Landlock even where the kernel offers it (debugging only). */
 #define PETRI_SANDBOX_F_NO_LANDLOCK (1u << 0)
 
+/* clang-format off */
 #define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0}
+/* clang-format on */
 PETRI_API void petri_sandbox_opts_init(petri_sandbox_opts *opts);
 
 /**
@@ -185,14 +189,14 @@ typedef int (*petri_output_fn)(int stream, const char *data, size_t len, void *u
 
 typedef struct petri_exec_opts {
 	uint32_t sz;
-	uint32_t flags;             /* reserved, must be 0 */
+	uint32_t flags; /* reserved, must be 0 */
 	/* Exactly one of argv and code.  argv[0] is looked up in PATH inside. */
-	const char *const *argv;    /* NULL-terminated */
-	const char *code;           /* source in the sandbox's language (or opts language) */
-	const char *language;       /* overrides the sandbox's language for @code */
-	const char *const *env;     /* NULL-terminated "K=V", on top of the sandbox env */
-	const char *cwd;            /* default /workspace */
-	const void *stdin_data;     /* bytes fed to stdin, then EOF; NULL: /dev/null-like EOF */
+	const char *const *argv; /* NULL-terminated */
+	const char *code;        /* source in the sandbox's language (or opts language) */
+	const char *language;    /* overrides the sandbox's language for @code */
+	const char *const *env;  /* NULL-terminated "K=V", on top of the sandbox env */
+	const char *cwd;         /* default /workspace */
+	const void *stdin_data;  /* bytes fed to stdin, then EOF; NULL: /dev/null-like EOF */
 	uint64_t stdin_len;
 	uint64_t timeout_ms;        /* wall clock; default 30000 */
 	uint64_t cpu_ms;            /* CPU time per process (RLIMIT_CPU); default = timeout */
@@ -209,20 +213,22 @@ typedef struct petri_exec_opts {
 /* Every process an exec starts lives in the exec's own pid namespace and
  * dies when the exec's main process exits: nothing outlives an exec. */
 
+/* clang-format off */
 #define PETRI_EXEC_OPTS_INIT {sizeof(petri_exec_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL}
+/* clang-format on */
 PETRI_API void petri_exec_opts_init(petri_exec_opts *opts);
 
 /* Why an exec ended (petri_result_reason()). */
-#define PETRI_REASON_EXITED 0       /* main process exited by itself */
-#define PETRI_REASON_SIGNALED 1     /* killed by a signal it received or raised */
-#define PETRI_REASON_TIMEOUT 2      /* wall-clock timeout */
-#define PETRI_REASON_MEMORY 3       /* cgroup OOM killer */
-#define PETRI_REASON_PIDS 4         /* pids limit hit and the exec failed */
-#define PETRI_REASON_OUTPUT_LIMIT 5 /* output_kill_bytes exceeded */
-#define PETRI_REASON_KILLED 6       /* killed by the host (cancel, callback) */
-#define PETRI_REASON_SECCOMP 7      /* killed by the seccomp filter (SIGSYS) */
-#define PETRI_REASON_CPU 8          /* CPU time limit */
-#define PETRI_REASON_FILE_SIZE 9    /* file size limit (SIGXFSZ) */
+#define PETRI_REASON_EXITED 0        /* main process exited by itself */
+#define PETRI_REASON_SIGNALED 1      /* killed by a signal it received or raised */
+#define PETRI_REASON_TIMEOUT 2       /* wall-clock timeout */
+#define PETRI_REASON_MEMORY 3        /* cgroup OOM killer */
+#define PETRI_REASON_PIDS 4          /* pids limit hit and the exec failed */
+#define PETRI_REASON_OUTPUT_LIMIT 5  /* output_kill_bytes exceeded */
+#define PETRI_REASON_KILLED 6        /* killed by the host (cancel, callback) */
+#define PETRI_REASON_SECCOMP 7       /* killed by the seccomp filter (SIGSYS) */
+#define PETRI_REASON_CPU 8           /* CPU time limit */
+#define PETRI_REASON_FILE_SIZE 9     /* file size limit (SIGXFSZ) */
 #define PETRI_REASON_SANDBOX_DIED 10 /* the sandbox's init died under it */
 
 /** "exited", "signaled", "timeout", "memory", "pids", "output_limit",
@@ -248,8 +254,8 @@ typedef struct petri_result petri_result;
  * -ENOENT program not found, -EACCES not executable, -ESRCH the sandbox is
  * dead, -EBUSY another exec is running on the sandbox.
  */
-PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
-				 petri_result **out, petri_error **err);
+PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts, petri_result **out,
+				 petri_error **err);
 
 /**
  * Kill the exec running on @sb, if any (reason "killed").  Safe to call from
