@@ -69,22 +69,27 @@ static int sys_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t
 	return (int)syscall(SYS_mount_setattr, dfd, path, flags, &a, sizeof(a));
 }
 
+/* mkdir -p, trying the full path first: nearly every caller's parent
+ * already exists, and each failed mkdir is a path walk. */
 static int mkdir_p(const char *path, mode_t mode)
 {
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
 	char buf[PETRI_PATH_MAX];
 	size_t n = strlen(path);
 	if (n >= sizeof(buf))
 		return -ENAMETOOLONG;
 	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+	char *slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return -ENOENT;
+	*slash = '\0';
+	int r = mkdir_p(buf, mode);
+	if (r < 0)
+		return r;
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
