@@ -409,7 +409,10 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 			continue;
 		if (pfd[i_cancel].revents & POLLIN) {
 			uint64_t v;
-			if (read(sb->cancel_fd, &v, sizeof(v)) > 0 && !kill_sent && !have_done) {
+			/* Only a cancel aimed at this exec counts: one that raced
+			 * with the end of the previous exec is drained here. */
+			if (read(sb->cancel_fd, &v, sizeof(v)) > 0 && !kill_sent && !have_done &&
+			    __atomic_load_n(&sb->cancel_for, __ATOMIC_ACQUIRE) == sb->exec_serial) {
 				*cancelled = 1;
 				send_kill(sb);
 				kill_sent = 1;
@@ -523,6 +526,9 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		return petri__err(err, ESRCH, "sandbox %s is no longer running", sb->id);
 	if (__atomic_exchange_n(&sb->busy, 1, __ATOMIC_ACQ_REL))
 		return petri__err(err, EBUSY, "sandbox %s is already running an exec", sb->id);
+	/* From here on petri_sandbox_cancel() aims at this exec, even before it
+	 * has started. */
+	__atomic_store_n(&sb->running_exec, sb->exec_serial + 1, __ATOMIC_RELEASE);
 
 	int memfd = -1, in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	int rep[2] = {-1, -1};
@@ -550,16 +556,14 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		r = petri__err(err, ENOMEM, "result");
 		goto out;
 	}
-	/* Drain a cancel that arrived between execs. */
-	uint64_t junk;
-	while (read(sb->cancel_fd, &junk, sizeof(junk)) > 0)
-		;
 
 	struct petri_cgroup_stats before = {0}, after = {0};
 	petri__cgroup_reset_peak(&sb->cgroup);
 	petri__cgroup_read_stats(&sb->cgroup, &before);
 
 	sb->exec_serial++;
+	petri__audit_exec_started(sb, o.argv, o.cwd ? o.cwd : "/workspace",
+				  o.code ? (o.language ? o.language : sb->language) : NULL);
 	uint64_t t0 = petri__now_ns();
 	int stdio[3] = {in[0], outp[1], errp[1]};
 	r = start(sb, memfd, stdio, rep[1], err);
@@ -625,6 +629,7 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (p.killed_by_callback && !cancelled && !p.over_limit)
 		res->reason = PETRI_REASON_KILLED;
 ok:
+	petri__audit_exec_ended(sb, res);
 	*out = TAKE_PTR(res);
 	r = 0;
 out:
@@ -636,6 +641,7 @@ out:
 		close_fd(&rep[i]);
 	}
 	petri_result_free(res);
+	__atomic_store_n(&sb->running_exec, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&sb->busy, 0, __ATOMIC_RELEASE);
 	return r;
 }
@@ -644,6 +650,10 @@ PETRI_API int petri_sandbox_cancel(petri_sandbox *sb)
 {
 	if (!sb)
 		return -EINVAL;
+	uint64_t target = __atomic_load_n(&sb->running_exec, __ATOMIC_ACQUIRE);
+	if (target == 0)
+		return 0; /* nothing running: a no-op, never a kill of the next exec */
+	__atomic_store_n(&sb->cancel_for, target, __ATOMIC_RELEASE);
 	uint64_t one = 1;
 	if (write(sb->cancel_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -errno;

@@ -652,6 +652,7 @@ PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
 	if (!sb)
 		return;
 	unlink_sandbox(sb);
+	petri__audit_sandbox_destroyed(sb);
 	if (sb->ctl_fd >= 0)
 		close(sb->ctl_fd);
 	kill_and_reap(sb);
@@ -762,6 +763,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	sb->pid = -1;
 	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = -1;
 	sb->cgroup.v2_dirfd = -1;
+	sb->audit = o.audit;
 	sb->memory_bytes = o.memory_bytes ? o.memory_bytes : DEFAULT_MEMORY;
 	sb->pids_max = o.pids_max ? o.pids_max : DEFAULT_PIDS;
 	snprintf(sb->language, sizeof(sb->language), "%s", o.language ? o.language : "");
@@ -865,6 +867,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	sb->next = ctx->sandboxes;
 	ctx->sandboxes = sb;
 	pthread_mutex_unlock(&ctx->lock);
+	petri__audit_sandbox_created(sb);
 	petri__log(ctx, PETRI_LOG_DEBUG, "sandbox %s: init pid %d, cgroup id %llu", sb->id, sb->pid,
 		   (unsigned long long)sb->cgroup.id);
 	*out = sb;

@@ -94,7 +94,10 @@ struct petri_sandbox {
 	uint32_t pids_max;
 	uint64_t memory_bytes;
 	uint64_t exec_serial;
+	uint64_t running_exec; /* exec_serial of the exec running, or 0 (atomic) */
+	uint64_t cancel_for;   /* exec a petri_sandbox_cancel() aimed at (atomic) */
 	struct petri_cgroup cgroup;
+	struct petri_audit *audit; /* borrowed, or NULL */
 };
 
 struct petri_result {
@@ -151,6 +154,14 @@ struct petri_exec_req {
 	char code_name[32]; /* file name for the code under /run/petri, or "" */
 };
 #define PETRI_EXEC_REQ_MAGIC 0x50455831u
+
+/* Library-side audit events (no-ops without an audit stream or when the
+ * build has no audit layer).  audit_hooks.c */
+void petri__audit_sandbox_created(const struct petri_sandbox *sb);
+void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb);
+void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
+			       const char *cwd, const char *language);
+void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_result *res);
 
 /* init.c */
 _Noreturn void petri__init_main(const struct petri_init_cfg *cfg);

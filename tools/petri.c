@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "petri/audit.h"
 #include "petri/petri.h"
 
 #define EXIT_TIMEOUT 124
@@ -570,6 +571,9 @@ static const char usage_text[] =
 	"  petri run [OPTIONS] -- PROGRAM [ARGS...]\n"
 	"  petri run [OPTIONS] --lang python|node|go|sh -c CODE [-- ARGS...]\n"
 	"  petri run [OPTIONS] --lang python|node|go|sh FILE [ARGS...]\n"
+	"  petri audit cat FILE     print an audit stream, one line per event\n"
+	"  petri audit json FILE    JSON lines with OCSF classes\n"
+	"  petri audit verify FILE  check the hash chain and completeness\n"
 	"  petri help | --help\n"
 	"  petri --version\n"
 	"\n"
@@ -617,7 +621,7 @@ static const char usage_text[] =
 	"                           exit_code, signal, reason, wall_ms, cpu_ms,\n"
 	"                           peak_memory_bytes, stdout, stderr, stdout_truncated,\n"
 	"                           stderr_truncated, limits_hit, sandbox_id, ...\n"
-	"  --audit PATH             write the audit stream to PATH (not in this build)\n"
+	"  --audit PATH             write the audit stream (protobuf, hash-chained) to PATH\n"
 	"  -q, --quiet              report only errors of libpetri\n"
 	"  -v, --verbose            more diagnostics (twice: debug)\n"
 	"  -h, --help               show this help\n"
@@ -1008,13 +1012,43 @@ static int build_exec_argv(struct cli *c)
 	return 0;
 }
 
-/* The audit layer is a later piece of work: this is where --audit PATH will
- * open the sink and attach it to the context.  Until then it fails early. */
-static int audit_prepare(const struct cli *c)
+int petri_audit_main(int argc, char **argv); /* petri_audit.c */
+
+/* --audit PATH: the stream's file is opened before the sandbox exists, so a
+ * bad path fails early and nothing runs unaudited. */
+static int audit_open(const struct cli *c, petri_audit **out)
 {
+	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
+	petri_error *err = NULL;
+	*out = NULL;
 	if (!c->audit_path)
 		return 0;
-	return fail("--audit is not available in this build");
+	ao.sink = PETRI_AUDIT_SINK_FILE;
+	ao.path = c->audit_path;
+	ao.kernel_audit = 0;
+	ao.kernel_audit_reason = "the eBPF half of the audit layer is not in this build yet";
+	int rc = petri_audit_open(out, &ao, &err);
+	if (rc < 0) {
+		fail("--audit %s: %s", c->audit_path, petri_error_message(err));
+		petri_error_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Close the stream; an incomplete stream is petri's failure. */
+static int audit_close(const struct cli *c, petri_audit *a)
+{
+	petri_error *err = NULL;
+	if (!a)
+		return 0;
+	int rc = petri_audit_close(a, &err);
+	if (rc < 0) {
+		fail("audit stream %s is incomplete: %s", c->audit_path, petri_error_message(err));
+		petri_error_free(err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Decide what runs: PROGRAM, -c CODE or FILE, and check the combinations. */
@@ -1049,8 +1083,6 @@ static int validate(struct cli *c)
 		return fail("--allow needs --net proxy");
 	if (c->net_proxy)
 		return fail("--net proxy is not available yet");
-	if (audit_prepare(c) < 0)
-		return -1;
 	if (resolve_target(c) < 0)
 		return -1;
 	if (c->file && read_code_file(c) < 0)
@@ -1492,14 +1524,19 @@ static int run(const struct cli *c)
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	petri_ctx *ctx = NULL;
 	petri_sandbox *sb = NULL;
+	petri_audit *audit = NULL;
 	petri_error *err = NULL;
 	int rc, status;
 
+	if (audit_open(c, &audit) < 0)
+		return EXIT_PETRI;
 	co.log_fn = on_log;
 	co.log_level = log_level_for(c->verbosity);
 	logger.deferring = c->verbosity <= 0;
-	if (watcher_start() < 0)
+	if (watcher_start() < 0) {
+		audit_close(c, audit);
 		return EXIT_PETRI;
+	}
 
 	rc = petri_ctx_new(&ctx, &co, &err);
 	if (rc < 0) {
@@ -1508,6 +1545,7 @@ static int run(const struct cli *c)
 		goto out;
 	}
 	fill_sandbox_opts(c, &so);
+	so.audit = audit;
 	rc = petri_sandbox_create(ctx, &so, &sb, &err);
 	log_release(rc == 0);
 	if (rc < 0) {
@@ -1520,6 +1558,8 @@ static int run(const struct cli *c)
 out:
 	petri_sandbox_destroy(sb);
 	petri_ctx_free(ctx);
+	if (audit_close(c, audit) < 0)
+		status = EXIT_PETRI;
 	watcher_stop();
 	if (watcher.received)
 		status = 128 + watcher.received;
@@ -1561,10 +1601,8 @@ int main(int argc, char **argv)
 		print_version();
 		return 0;
 	}
-	if (strcmp(cmd, "audit") == 0) {
-		fail("audit is not available in this build");
-		return EXIT_PETRI;
-	}
+	if (strcmp(cmd, "audit") == 0)
+		return petri_audit_main(argc - 1, argv + 1);
 	fail("unknown command '%.64s' (try 'petri --help')", cmd);
 	return EXIT_PETRI;
 }

@@ -139,13 +139,17 @@ typedef struct petri_sandbox_opts {
 	uint64_t workspace_bytes;  /* size of the /workspace tmpfs; default 256 MiB */
 	uint32_t pids_max;         /* processes+threads; default 256 */
 	uint32_t net;              /* PETRI_NET_*; default none */
+	/* Audit stream (petri/audit.h) that receives this sandbox's lifecycle,
+	 * exec and limit events; borrowed: must outlive the sandbox.  NULL:
+	 * none. */
+	struct petri_audit *audit;
 } petri_sandbox_opts;
 
 /* Do not apply Landlock even where the kernel offers it (debugging only). */
 #define PETRI_SANDBOX_F_NO_LANDLOCK (1u << 0)
 
 /* clang-format off */
-#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0}
+#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL}
 /* clang-format on */
 PETRI_API void petri_sandbox_opts_init(petri_sandbox_opts *opts);
 

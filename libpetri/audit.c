@@ -1,0 +1,818 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * audit.c - the audit stream writer: builds petri.audit.v1.Event messages,
+ * gives them gap-free sequence numbers, chains them with SHA-256, frames
+ * them (varint length prefix) and queues them for the writer thread, which
+ * hands them to the sink (audit_sink.c).  The queue is bounded: when it is
+ * full an event is dropped and counted, and a Loss event with the exact
+ * count enters the stream as soon as there is room.  Emitting never waits
+ * for the sink.
+ *
+ * Sequence numbers and hashes are assigned under the lock at the moment an
+ * event enters the queue, so queue order == seq order == chain order, and a
+ * dropped event never consumes a seq.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "audit_priv.h"
+
+#define KIND_FIRST PETRI_AUDIT_KIND_STREAM_HEADER
+#define KIND_LAST PETRI_AUDIT_KIND_LOSS
+#define NKINDS (KIND_LAST - KIND_FIRST + 2) /* + one slot for kinds we do not know */
+
+struct qitem {
+	uint8_t *data; /* varint length + record */
+	size_t len;
+};
+
+struct pending_loss {
+	uint64_t count;
+	uint64_t first_time, last_time;
+	uint64_t after_seq;
+};
+
+struct petri_audit {
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work;  /* writer: items queued or closing */
+	pthread_cond_t cv_space; /* close: an item left the queue */
+	struct qitem *q;
+	uint32_t cap, head, count;
+	int writer_busy; /* an item is being written */
+	int closing;     /* no more emits */
+	int stop;        /* writer: exit when the queue is empty */
+	volatile int abort;
+	pthread_t thread;
+	int thread_started;
+
+	uint64_t next_seq;
+	uint8_t last_hash[PETRI_SHA256_LEN];
+
+	uint64_t written_kind[NKINDS]; /* entered the stream */
+	uint64_t lost_kind[NKINDS];    /* lost anywhere (all Loss counts + pending) */
+	struct pending_loss pending[NKINDS];
+	uint64_t total_lost;
+
+	struct petri_audit_stats st;
+	uint32_t close_timeout_ms;
+	struct petri_audit_sink sink;
+};
+
+static int kind_index(int kind)
+{
+	return kind >= KIND_FIRST && kind <= KIND_LAST ? kind - KIND_FIRST : NKINDS - 1;
+}
+
+uint64_t petri__audit_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+size_t petri__audit_put_varint(uint8_t *out, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		out[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	out[n++] = (uint8_t)v;
+	return n;
+}
+
+PETRI_API void petri_audit_opts_init(petri_audit_opts *opts)
+{
+	petri_audit_opts d = PETRI_AUDIT_OPTS_INIT;
+	if (opts)
+		*opts = d;
+}
+
+/* ---- sealing: seq, chain, framing ---------------------------------------- */
+
+/* Give @ev the next seq and the chain, encode and frame it into @out.  The
+ * caller holds the lock and has checked there is room.  @ev's seq, hash
+ * fields and time are restored before returning (they may point into @a). */
+static int seal_locked(petri_audit *a, petri_pb_event *ev, struct qitem *out)
+{
+	uint64_t seq0 = ev->seq, time0 = ev->time_unix_nano;
+	ProtobufCBinaryData prev0 = ev->prev_hash, hash0 = ev->hash;
+	int r = 0;
+
+	ev->seq = a->next_seq;
+	if (ev->time_unix_nano == 0)
+		ev->time_unix_nano = petri__audit_now_ns();
+	ev->prev_hash.len = a->next_seq ? PETRI_SHA256_LEN : 0;
+	ev->prev_hash.data = a->next_seq ? a->last_hash : NULL;
+	ev->hash.len = 0;
+	ev->hash.data = NULL;
+
+	size_t body = protobuf_c_message_get_packed_size(&ev->base);
+	size_t rec = body + PETRI_AUDIT_HASH_TRAILER;
+	if (rec > PETRI_AUDIT_MAX_EVENT) {
+		r = -E2BIG;
+		goto out;
+	}
+	uint8_t *buf = malloc(10 + rec);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	size_t vlen = petri__audit_put_varint(buf, rec);
+	uint8_t *b = buf + vlen;
+	if (protobuf_c_message_pack(&ev->base, b) != body) {
+		free(buf);
+		r = -EIO;
+		goto out;
+	}
+	uint8_t h[PETRI_SHA256_LEN];
+	petri__audit_chain_hash(ev->prev_hash.data, ev->prev_hash.len, b, body, h);
+	b[body] = PETRI_AUDIT_HASH_KEY;
+	b[body + 1] = PETRI_SHA256_LEN;
+	memcpy(b + body + 2, h, PETRI_SHA256_LEN);
+	memcpy(a->last_hash, h, PETRI_SHA256_LEN);
+
+	out->data = buf;
+	out->len = vlen + rec;
+	a->written_kind[kind_index((int)ev->body_case)]++;
+	a->next_seq++;
+out:
+	ev->seq = seq0;
+	ev->time_unix_nano = time0;
+	ev->prev_hash = prev0;
+	ev->hash = hash0;
+	return r;
+}
+
+static int push_locked(petri_audit *a, petri_pb_event *ev)
+{
+	struct qitem it;
+	int r = seal_locked(a, ev, &it);
+	if (r < 0)
+		return r;
+	a->q[(a->head + a->count) % a->cap] = it;
+	a->count++;
+	a->st.emitted++;
+	pthread_cond_signal(&a->cv_work);
+	return 0;
+}
+
+/* Turn pending queue losses into Loss events while there is room.  Returns 1
+ * when nothing is pending any more. */
+static int flush_losses_locked(petri_audit *a)
+{
+	for (int i = 0; i < NKINDS; i++) {
+		struct pending_loss *p = &a->pending[i];
+		if (!p->count)
+			continue;
+		if (a->count >= a->cap)
+			return 0;
+		Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+		Petri__Audit__V1__Loss loss = PETRI__AUDIT__V1__LOSS__INIT;
+		loss.kind = i == NKINDS - 1 ? 0 : (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
+		loss.count = p->count;
+		loss.where = PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
+		loss.first_time_unix_nano = p->first_time;
+		loss.last_time_unix_nano = p->last_time;
+		loss.after_seq = p->after_seq;
+		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
+		ev.loss = &loss;
+		if (push_locked(a, &ev) < 0)
+			return 0;
+		a->st.loss_events++;
+		memset(p, 0, sizeof(*p));
+	}
+	return 1;
+}
+
+static int any_pending(const petri_audit *a)
+{
+	for (int i = 0; i < NKINDS; i++)
+		if (a->pending[i].count)
+			return 1;
+	return 0;
+}
+
+static void drop_locked(petri_audit *a, const petri_pb_event *ev)
+{
+	int i = kind_index((int)ev->body_case);
+	struct pending_loss *p = &a->pending[i];
+	uint64_t t = ev->time_unix_nano ? ev->time_unix_nano : petri__audit_now_ns();
+	if (!p->count) {
+		p->first_time = t;
+		p->after_seq = a->next_seq - 1;
+	}
+	p->last_time = t;
+	p->count++;
+	a->lost_kind[i]++;
+	a->total_lost++;
+	a->st.lost_queue++;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------------
+ * proto3 `string` fields must hold valid UTF-8: other decoders (Python, Go,
+ * Java) refuse the whole event otherwise.  Paths and argv on Linux are bytes,
+ * so an event whose strings are not valid UTF-8 is copied with every invalid
+ * byte replaced by U+FFFD (the kernel side can keep the exact bytes in the
+ * *_raw fields where the schema has them). */
+
+static int str_utf8_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
+		if (!k)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+static char *str_utf8_fix(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(3 * n + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
+		if (!k) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Walk every string of @m (nested messages, repeated fields, the active
+ * oneof member).  @fix 0: return 1 when all are valid.  @fix 1: replace
+ * invalid ones in place (@m was allocated by protobuf-c's default
+ * allocator, i.e. malloc); return 1, or 0 when out of memory. */
+static int walk_utf8(ProtobufCMessage *m, int fix)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		char *member = (char *)m + f->offset;
+		size_t n = 1;
+		void **items = (void **)member;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(size_t *)((char *)m + f->quantifier_offset);
+			items = *(void ***)member;
+		} else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			if (*(uint32_t *)((char *)m + f->quantifier_offset) != f->id)
+				continue;
+		}
+		for (size_t k = 0; k < n && items; k++) {
+			if (!items[k])
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				if (!walk_utf8(items[k], fix))
+					return 0;
+			} else if (!str_utf8_ok(items[k])) {
+				if (!fix)
+					return 0;
+				char *fixed = str_utf8_fix(items[k]);
+				if (!fixed)
+					return 0;
+				free(items[k]);
+				items[k] = fixed;
+			}
+		}
+	}
+	return 1;
+}
+
+/* A copy of @ev with valid UTF-8 strings (free with free_unpacked). */
+static petri_pb_event *utf8_copy(const petri_pb_event *ev)
+{
+	size_t n = protobuf_c_message_get_packed_size(&ev->base);
+	uint8_t *buf = malloc(n ? n : 1);
+	if (!buf)
+		return NULL;
+	protobuf_c_message_pack(&ev->base, buf);
+	petri_pb_event *copy = petri__audit__v1__event__unpack(NULL, n, buf);
+	free(buf);
+	if (copy && !walk_utf8(&copy->base, 1)) {
+		petri__audit__v1__event__free_unpacked(copy, NULL);
+		copy = NULL;
+	}
+	return copy;
+}
+
+static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err);
+
+int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **err)
+{
+	if (!a || !ev)
+		return petri__err(err, EINVAL, "audit emit: no stream or event");
+	if (walk_utf8(&ev->base, 0))
+		return emit_checked(a, ev, err);
+	petri_pb_event *copy = utf8_copy(ev);
+	if (!copy)
+		return petri__err(err, ENOMEM, "audit emit: UTF-8 copy");
+	int r = emit_checked(a, copy, err);
+	petri__audit__v1__event__free_unpacked(copy, NULL);
+	return r;
+}
+
+static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err)
+{
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY__NOT_SET)
+		return petri__err(err, EINVAL, "audit emit: event has no body");
+	pthread_mutex_lock(&a->mu);
+	if (a->closing) {
+		pthread_mutex_unlock(&a->mu);
+		return petri__err(err, EPIPE, "audit emit: stream is closing");
+	}
+	/* Loss events first (so the stream says what was lost before what
+	 * follows), then this event if there is still room. */
+	if ((any_pending(a) && !flush_losses_locked(a)) || a->count >= a->cap) {
+		drop_locked(a, ev);
+		pthread_mutex_unlock(&a->mu);
+		return PETRI_AUDIT_DROPPED;
+	}
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS && ev->loss) {
+		/* Losses reported by someone else (the kernel ring buffer). */
+		int i = kind_index((int)ev->loss->kind);
+		a->lost_kind[i] += ev->loss->count;
+		a->total_lost += ev->loss->count;
+	}
+	int r = push_locked(a, ev);
+	pthread_mutex_unlock(&a->mu);
+	if (r == -E2BIG)
+		return petri__err(err, E2BIG, "audit emit %s: event larger than %u bytes",
+				  petri_audit_kind_name((int)ev->body_case), PETRI_AUDIT_MAX_EVENT);
+	if (r < 0)
+		return petri__err(err, -r, "audit emit %s",
+				  petri_audit_kind_name((int)ev->body_case));
+	return 0;
+}
+
+/* ---- the writer thread --------------------------------------------------- */
+
+static void *writer_main(void *arg)
+{
+	petri_audit *a = arg;
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (a->count == 0 && !a->stop)
+			pthread_cond_wait(&a->cv_work, &a->mu);
+		if (a->count == 0)
+			break;
+		struct qitem it = a->q[a->head];
+		a->head = (a->head + 1) % a->cap;
+		a->count--;
+		a->writer_busy = 1;
+		pthread_mutex_unlock(&a->mu);
+
+		int r = a->abort ? -ECANCELED :
+				   petri__audit_sink_write(&a->sink, it.data, it.len, &a->abort);
+		free(it.data);
+
+		pthread_mutex_lock(&a->mu);
+		a->writer_busy = 0;
+		if (r < 0) {
+			a->st.lost_sink++;
+			if (r != -ECANCELED)
+				a->st.sink_errors++;
+		} else {
+			a->st.written++;
+		}
+		if (!a->closing)
+			flush_losses_locked(a);
+		pthread_cond_broadcast(&a->cv_space);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+static void read_boot_id(char *out, size_t n)
+{
+	out[0] = '\0';
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t k = read(fd, out, n - 1);
+	close(fd);
+	if (k < 0)
+		k = 0;
+	out[k] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static void random_hex(char *out, size_t bytes)
+{
+	uint8_t b[32] = {0};
+	if (bytes > sizeof(b))
+		bytes = sizeof(b);
+	if (getrandom(b, bytes, 0) != (ssize_t)bytes) {
+		uint64_t t = petri__audit_now_ns() ^ ((uint64_t)getpid() << 32);
+		for (size_t i = 0; i < bytes; i++)
+			b[i] = (uint8_t)(t >> (8 * (i % 8))) ^ (uint8_t)i;
+	}
+	for (size_t i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static void audit_free(petri_audit *a)
+{
+	if (!a)
+		return;
+	while (a->count) {
+		free(a->q[a->head].data);
+		a->head = (a->head + 1) % a->cap;
+		a->count--;
+	}
+	free(a->q);
+	petri__audit_sink_close(&a->sink);
+	pthread_cond_destroy(&a->cv_work);
+	pthread_cond_destroy(&a->cv_space);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
+PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, petri_error **err)
+{
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	if (!out || !opts || opts->sz < offsetof(petri_audit_opts, queue_events))
+		return petri__err(err, EINVAL, "audit open: missing output or options");
+	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	o.sz = sizeof(o);
+	if (o.flags)
+		return petri__err(err, EINVAL, "audit open: unknown flags 0x%x", o.flags);
+	if (o.queue_events == 0)
+		o.queue_events = 4096;
+	if (o.queue_events < 2 || o.queue_events > (1u << 24))
+		return petri__err(err, EINVAL, "audit open: queue_events %u out of range [2, 2^24]",
+				  o.queue_events);
+	if (o.close_timeout_ms == 0)
+		o.close_timeout_ms = 5000;
+
+	petri_audit *a = calloc(1, sizeof(*a));
+	if (!a)
+		return petri__err(err, ENOMEM, "audit open");
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv_work, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cv_space, &ca);
+	pthread_condattr_destroy(&ca);
+	a->sink.fd = -1;
+	a->cap = o.queue_events;
+	a->close_timeout_ms = o.close_timeout_ms;
+	a->q = calloc(a->cap, sizeof(*a->q));
+	if (!a->q) {
+		audit_free(a);
+		return petri__err(err, ENOMEM, "audit open");
+	}
+	int r = petri__audit_sink_open(&a->sink, &o, err);
+	if (r < 0) {
+		audit_free(a);
+		return r;
+	}
+
+	char host[256] = "", boot[64], sid[33];
+	gethostname(host, sizeof(host) - 1);
+	read_boot_id(boot, sizeof(boot));
+	random_hex(sid, 16);
+	Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+	Petri__Audit__V1__StreamHeader h = PETRI__AUDIT__V1__STREAM_HEADER__INIT;
+	h.schema_version = PETRI_AUDIT_SCHEMA_VERSION;
+	h.host_name = host;
+	h.boot_id = boot;
+	h.library_version = (char *)petri_version();
+	h.kernel_audit = o.kernel_audit != 0;
+	h.kernel_audit_reason =
+		o.kernel_audit ?
+			"" :
+			(char *)(o.kernel_audit_reason ? o.kernel_audit_reason : "not enabled");
+	h.hash_algorithm = "sha-256";
+	h.stream_id = sid;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	h.monotonic_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h.writer_pid = (uint32_t)getpid();
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_STREAM_HEADER;
+	ev.stream_header = &h;
+	r = push_locked(a, &ev); /* no thread yet: no lock needed */
+	if (r < 0) {
+		audit_free(a);
+		return petri__err(err, -r, "audit open: encode the stream header");
+	}
+	/* The writer thread starts with every signal blocked: the host's
+	 * handlers never run on it, and SIGPIPE cannot kill the host. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&a->thread, NULL, writer_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		audit_free(a);
+		return petri__err(err, r, "audit open: start the writer thread");
+	}
+	a->thread_started = 1;
+	*out = a;
+	return 0;
+}
+
+static int wait_space_until(petri_audit *a, const struct timespec *deadline)
+{
+	return pthread_cond_timedwait(&a->cv_space, &a->mu, deadline) == ETIMEDOUT;
+}
+
+PETRI_API int petri_audit_close(petri_audit *a, petri_error **err)
+{
+	if (!a)
+		return 0;
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += a->close_timeout_ms / 1000;
+	dl.tv_nsec += (long)(a->close_timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	int timed_out = 0, r = 0;
+
+	pthread_mutex_lock(&a->mu);
+	a->closing = 1;
+	/* Room for the pending Loss events and the StreamEnd. */
+	while (!(flush_losses_locked(a) && a->count < a->cap) && !timed_out)
+		timed_out = wait_space_until(a, &dl);
+	uint64_t unreported = 0;
+	for (int i = 0; i < NKINDS; i++)
+		unreported += a->pending[i].count;
+
+	int end_written = 0;
+	if (a->count < a->cap) {
+		Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+		Petri__Audit__V1__StreamEnd end = PETRI__AUDIT__V1__STREAM_END__INIT;
+		Petri__Audit__V1__KindCount kc[NKINDS], *kcp[NKINDS];
+		size_t n = 0;
+		/* Count the StreamEnd itself among the written ones. */
+		a->written_kind[kind_index(PETRI_AUDIT_KIND_STREAM_END)]++;
+		for (int i = 0; i < NKINDS; i++) {
+			if (!a->written_kind[i] && !a->lost_kind[i])
+				continue;
+			Petri__Audit__V1__KindCount k = PETRI__AUDIT__V1__KIND_COUNT__INIT;
+			k.kind = i == NKINDS - 1 ? 0 :
+						   (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
+			k.written = a->written_kind[i];
+			k.lost = a->lost_kind[i];
+			kc[n] = k;
+			kcp[n] = &kc[n];
+			n++;
+		}
+		a->written_kind[kind_index(PETRI_AUDIT_KIND_STREAM_END)]--;
+		end.n_kinds = n;
+		end.kinds = kcp;
+		end.total_written = a->next_seq;
+		end.total_lost = a->total_lost;
+		end.lost_unreported = unreported;
+		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_STREAM_END;
+		ev.stream_end = &end;
+		end_written = push_locked(a, &ev) == 0;
+	}
+	/* Let the writer drain. */
+	a->stop = 1;
+	pthread_cond_signal(&a->cv_work);
+	while ((a->count || a->writer_busy) && !timed_out)
+		timed_out = wait_space_until(a, &dl);
+	if (timed_out)
+		a->abort = 1; /* the writer gives up within 100 ms, counting the rest as lost */
+	pthread_mutex_unlock(&a->mu);
+	if (a->thread_started)
+		pthread_join(a->thread, NULL);
+
+	if (timed_out)
+		r = petri__err(err, ETIMEDOUT,
+			       "audit close: the sink did not take the stream within %u ms "
+			       "(%llu events lost%s)",
+			       a->close_timeout_ms, (unsigned long long)a->st.lost_sink,
+			       end_written ? "" : ", no StreamEnd");
+	else if (a->st.sink_errors)
+		r = petri__err(err, EIO, "audit close: the sink failed to take %llu events",
+			       (unsigned long long)a->st.lost_sink);
+	else if (!end_written)
+		r = petri__err(err, EIO, "audit close: could not write the StreamEnd");
+	audit_free(a);
+	return r;
+}
+
+PETRI_API int petri_audit_get_stats(petri_audit *a, petri_audit_stats *out)
+{
+	if (!a || !out || out->sz < 2 * sizeof(uint32_t))
+		return -EINVAL;
+	pthread_mutex_lock(&a->mu);
+	petri_audit_stats s = a->st;
+	s.queued = a->count + (uint64_t)a->writer_busy;
+	pthread_mutex_unlock(&a->mu);
+	size_t n = out->sz < sizeof(s) ? out->sz : sizeof(s);
+	s.sz = out->sz;
+	memcpy(out, &s, n);
+	return 0;
+}
+
+/* ---- library-side events ------------------------------------------------- */
+
+static char *S(const char *s)
+{
+	return (char *)(s ? s : "");
+}
+
+static void set_common(Petri__Audit__V1__Event *ev, Petri__Audit__V1__Process *pp,
+		       const char *sandbox_id, const char *exec_id, const petri_audit_process *proc)
+{
+	ev->sandbox_id = S(sandbox_id);
+	ev->exec_id = S(exec_id);
+	if (proc) {
+		pp->pid_inside = proc->pid_inside;
+		pp->pid_host = proc->pid_host;
+		pp->ppid = proc->ppid;
+		pp->uid = proc->uid;
+		pp->comm = S(proc->comm);
+		pp->executable = S(proc->executable);
+		ev->process = pp;
+	}
+}
+
+#define EMIT_BEGIN(sandbox_id, exec_id, proc)                                                      \
+	Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;                                \
+	Petri__Audit__V1__Process pp = PETRI__AUDIT__V1__PROCESS__INIT;                            \
+	set_common(&ev, &pp, sandbox_id, exec_id, proc)
+
+PETRI_API int petri_audit_emit_sandbox_created(petri_audit *a, const char *sandbox_id,
+					       const char *language, uint64_t cgroup_id,
+					       uint32_t init_pid_host, petri_error **err)
+{
+	EMIT_BEGIN(sandbox_id, NULL, NULL);
+	Petri__Audit__V1__SandboxCreated b = PETRI__AUDIT__V1__SANDBOX_CREATED__INIT;
+	b.language = S(language);
+	b.cgroup_id = cgroup_id;
+	b.init_pid_host = init_pid_host;
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SANDBOX_CREATED;
+	ev.sandbox_created = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+PETRI_API int petri_audit_emit_sandbox_destroyed(petri_audit *a, const char *sandbox_id,
+						 const char *reason, petri_error **err)
+{
+	EMIT_BEGIN(sandbox_id, NULL, NULL);
+	Petri__Audit__V1__SandboxDestroyed b = PETRI__AUDIT__V1__SANDBOX_DESTROYED__INIT;
+	b.reason = S(reason);
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SANDBOX_DESTROYED;
+	ev.sandbox_destroyed = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_id,
+					    const char *exec_id, const petri_audit_process *proc,
+					    const char *const *argv, const char *cwd,
+					    const char *language, petri_error **err)
+{
+	EMIT_BEGIN(sandbox_id, exec_id, proc);
+	Petri__Audit__V1__ExecStarted b = PETRI__AUDIT__V1__EXEC_STARTED__INIT;
+	size_t n = 0;
+	while (argv && argv[n])
+		n++;
+	b.n_argv = n;
+	b.argv = (char **)argv;
+	b.cwd = S(cwd);
+	b.language = S(language);
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_EXEC_STARTED;
+	ev.exec_started = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+PETRI_API int petri_audit_emit_exec_ended(petri_audit *a, const char *sandbox_id,
+					  const char *exec_id, const petri_audit_process *proc,
+					  const petri_audit_exec_result *res, petri_error **err)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} limits[] = {
+		{PETRI_LIMIT_MEMORY, "memory"}, {PETRI_LIMIT_PIDS, "pids"},
+		{PETRI_LIMIT_OUTPUT, "output"}, {PETRI_LIMIT_TIMEOUT, "timeout"},
+		{PETRI_LIMIT_CPU, "cpu"},       {PETRI_LIMIT_FILE_SIZE, "file_size"},
+	};
+	if (!res || res->sz < offsetof(petri_audit_exec_result, wall_ns))
+		return petri__err(err, EINVAL, "audit exec_ended: missing result");
+	petri_audit_exec_result rr = {0};
+	memcpy(&rr, res, res->sz < sizeof(rr) ? res->sz : sizeof(rr));
+
+	EMIT_BEGIN(sandbox_id, exec_id, proc);
+	Petri__Audit__V1__ExecEnded b = PETRI__AUDIT__V1__EXEC_ENDED__INIT;
+	Petri__Audit__V1__ExecResult r = PETRI__AUDIT__V1__EXEC_RESULT__INIT;
+	char *names[ARRAY_SIZE(limits)];
+	size_t n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(limits); i++)
+		if (rr.limits_hit & limits[i].bit)
+			names[n++] = (char *)limits[i].name;
+	r.exit_code = rr.exit_code;
+	r.signal = rr.signal;
+	r.reason = (char *)petri_reason_name(rr.reason);
+	r.wall_ns = rr.wall_ns;
+	r.cpu_ns = rr.cpu_ns;
+	r.peak_memory_bytes = rr.peak_memory_bytes;
+	r.n_limits_hit = n;
+	r.limits_hit = names;
+	b.result = &r;
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_EXEC_ENDED;
+	ev.exec_ended = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+PETRI_API int petri_audit_emit_limit_hit(petri_audit *a, const char *sandbox_id,
+					 const char *exec_id, const petri_audit_process *proc,
+					 const char *limit, uint64_t value, uint64_t observed,
+					 petri_error **err)
+{
+	if (!limit || !*limit)
+		return petri__err(err, EINVAL, "audit limit_hit: missing limit name");
+	EMIT_BEGIN(sandbox_id, exec_id, proc);
+	Petri__Audit__V1__LimitHit b = PETRI__AUDIT__V1__LIMIT_HIT__INIT;
+	b.limit = (char *)limit;
+	b.value = value;
+	b.observed = observed;
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LIMIT_HIT;
+	ev.limit_hit = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+PETRI_API int petri_audit_emit_denial(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				      const petri_audit_process *proc, uint32_t kind,
+				      const char *syscall_name, int32_t syscall_nr,
+				      const char *detail, petri_error **err)
+{
+	if (kind < PETRI_AUDIT_DENIAL_SECCOMP || kind > PETRI_AUDIT_DENIAL_FILESYSTEM)
+		return petri__err(err, EINVAL, "audit denial: unknown kind %u", kind);
+	EMIT_BEGIN(sandbox_id, exec_id, proc);
+	Petri__Audit__V1__PolicyDenial b = PETRI__AUDIT__V1__POLICY_DENIAL__INIT;
+	b.kind = (Petri__Audit__V1__PolicyDenial__Kind)kind;
+	b.syscall = S(syscall_name);
+	b.syscall_nr = syscall_nr;
+	b.detail = S(detail);
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL;
+	ev.policy_denial = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+PETRI_API int petri_audit_emit_secret_use(petri_audit *a, const char *sandbox_id,
+					  const char *exec_id, const char *name,
+					  const char *destination, uint32_t allowed,
+					  petri_error **err)
+{
+	if (!name || !*name)
+		return petri__err(err, EINVAL, "audit secret_use: missing secret name");
+	EMIT_BEGIN(sandbox_id, exec_id, NULL);
+	Petri__Audit__V1__SecretUse b = PETRI__AUDIT__V1__SECRET_USE__INIT;
+	b.name = (char *)name;
+	b.destination = S(destination);
+	b.allowed = allowed != 0;
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SECRET_USE;
+	ev.secret_use = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+PETRI_API int petri_audit_emit_encoded(petri_audit *a, const void *data, size_t len,
+				       petri_error **err)
+{
+	if (!a || (!data && len))
+		return petri__err(err, EINVAL, "audit emit: no stream or data");
+	if (len > PETRI_AUDIT_MAX_EVENT)
+		return petri__err(err, E2BIG, "audit emit: event of %zu bytes is larger than %u",
+				  len, PETRI_AUDIT_MAX_EVENT);
+	petri_pb_event *ev = petri__audit__v1__event__unpack(NULL, len, data);
+	if (!ev)
+		return petri__err(err, EBADMSG, "audit emit: not a petri.audit.v1.Event");
+	int r;
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_HEADER ||
+	    ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_END)
+		r = petri__err(err, EINVAL, "audit emit: %s events belong to the stream",
+			       petri_audit_kind_name((int)ev->body_case));
+	else
+		r = petri__audit_emit_event(a, ev, err);
+	petri__audit__v1__event__free_unpacked(ev, NULL);
+	return r;
+}

@@ -1,0 +1,938 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * audit_decode.c - the hardened reader of audit streams: varint framing with
+ * bounded lengths, protobuf-c decoding, and the checks that make the stream
+ * evidence (gap-free seq from 0, header first, every record ending with its
+ * hash field, hash = SHA-256(prev_hash || bytes before it), prev_hash equal
+ * to the previous hash, StreamEnd last).  Also formats events as one text
+ * line or one OCSF-style JSON object.  Input is untrusted: every length is
+ * checked before it is used, and nothing here aborts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "audit_priv.h"
+
+#define READ_CHUNK 65536
+
+static const char *const kind_names[] = {
+	"stream_header",     "stream_end",       "sandbox_created",
+	"sandbox_destroyed", "exec_started",     "exec_ended",
+	"process_exec",      "process_fork",     "process_exit",
+	"file_activity",     "network_activity", "policy_denial",
+	"limit_hit",         "secret_use",       "loss",
+};
+
+PETRI_API const char *petri_audit_kind_name(int kind)
+{
+	if (kind < PETRI_AUDIT_KIND_STREAM_HEADER || kind > PETRI_AUDIT_KIND_LOSS)
+		return "unknown";
+	return kind_names[kind - PETRI_AUDIT_KIND_STREAM_HEADER];
+}
+
+struct petri_audit_reader {
+	uint32_t flags;
+	uint32_t source;
+	int fd;
+	int own_fd;
+	const uint8_t *mem; /* MEMORY source */
+	size_t mem_len, mem_pos;
+	uint8_t *rbuf; /* fd sources: read buffer */
+	size_t rlen, rpos;
+	uint64_t max_event;
+
+	uint8_t *ev_buf; /* the current record */
+	size_t ev_cap, ev_len;
+	petri_pb_event *ev;
+
+	uint64_t count; /* events decoded == the seq the next one must have */
+	uint8_t prev_hash[PETRI_SHA256_LEN];
+	int saw_end;
+	int failed;
+	uint64_t bad_seq;
+	int last_error;
+	char last_msg[400];
+};
+
+PETRI_API void petri_audit_reader_opts_init(petri_audit_reader_opts *opts)
+{
+	petri_audit_reader_opts d = PETRI_AUDIT_READER_OPTS_INIT;
+	if (opts)
+		*opts = d;
+}
+
+PETRI_API int petri_audit_reader_open(petri_audit_reader **out, const petri_audit_reader_opts *opts,
+				      petri_error **err)
+{
+	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
+	if (!out || !opts || opts->sz < offsetof(petri_audit_reader_opts, path))
+		return petri__err(err, EINVAL, "audit reader: missing output or options");
+	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (o.flags & ~PETRI_AUDIT_READER_F_NO_VERIFY)
+		return petri__err(err, EINVAL, "audit reader: unknown flags 0x%x", o.flags);
+	if (o.max_event_bytes == 0)
+		o.max_event_bytes = PETRI_AUDIT_MAX_EVENT;
+	if (o.max_event_bytes > PETRI_AUDIT_MAX_EVENT_CAP)
+		return petri__err(err, EINVAL, "audit reader: max_event_bytes above %u",
+				  PETRI_AUDIT_MAX_EVENT_CAP);
+	petri_audit_reader *r = calloc(1, sizeof(*r));
+	if (!r)
+		return petri__err(err, ENOMEM, "audit reader");
+	r->flags = o.flags;
+	r->source = o.source;
+	r->max_event = o.max_event_bytes;
+	r->fd = -1;
+	switch (o.source) {
+	case PETRI_AUDIT_SRC_PATH:
+		if (!o.path) {
+			free(r);
+			return petri__err(err, EINVAL, "audit reader: no path");
+		}
+		r->fd = open(o.path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (r->fd < 0) {
+			int e = errno;
+			free(r);
+			return petri__err(err, e, "open %s", o.path);
+		}
+		r->own_fd = 1;
+		break;
+	case PETRI_AUDIT_SRC_FD:
+		if (o.fd < 0) {
+			free(r);
+			return petri__err(err, EBADF, "audit reader: fd %d", o.fd);
+		}
+		r->fd = o.fd;
+		break;
+	case PETRI_AUDIT_SRC_MEMORY:
+		if (!o.data && o.data_len) {
+			free(r);
+			return petri__err(err, EINVAL, "audit reader: no data");
+		}
+		r->mem = o.data;
+		r->mem_len = (size_t)o.data_len;
+		break;
+	default:
+		free(r);
+		return petri__err(err, EINVAL, "audit reader: unknown source %u", o.source);
+	}
+	if (r->fd >= 0 && !(r->rbuf = malloc(READ_CHUNK))) {
+		petri_audit_reader_free(r);
+		return petri__err(err, ENOMEM, "audit reader");
+	}
+	*out = r;
+	return 0;
+}
+
+PETRI_API void petri_audit_reader_free(petri_audit_reader *r)
+{
+	if (!r)
+		return;
+	if (r->ev)
+		petri__audit__v1__event__free_unpacked(r->ev, NULL);
+	if (r->own_fd && r->fd >= 0)
+		close(r->fd);
+	free(r->rbuf);
+	free(r->ev_buf);
+	free(r);
+}
+
+/* Copy up to @n bytes of input into @dst; returns how many (short only at
+ * the end of the input) or a negative errno. */
+static ssize_t src_read(petri_audit_reader *r, uint8_t *dst, size_t n)
+{
+	if (r->source == PETRI_AUDIT_SRC_MEMORY) {
+		size_t k = r->mem_len - r->mem_pos < n ? r->mem_len - r->mem_pos : n;
+		if (k)
+			memcpy(dst, r->mem + r->mem_pos, k);
+		r->mem_pos += k;
+		return (ssize_t)k;
+	}
+	size_t got = 0;
+	while (got < n) {
+		if (r->rpos == r->rlen) {
+			ssize_t k = read(r->fd, r->rbuf, READ_CHUNK);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return -errno;
+			if (k == 0)
+				break;
+			r->rlen = (size_t)k;
+			r->rpos = 0;
+		}
+		size_t k = r->rlen - r->rpos < n - got ? r->rlen - r->rpos : n - got;
+		memcpy(dst + got, r->rbuf + r->rpos, k);
+		r->rpos += k;
+		got += k;
+	}
+	return (ssize_t)got;
+}
+
+/* An error with @msg as is (petri__err would append strerror). */
+static int set_err(petri_error **err, int code, const char *msg)
+{
+	if (err && !*err) {
+		petri_error *e = calloc(1, sizeof(*e));
+		if (e) {
+			e->code = code;
+			snprintf(e->msg, sizeof(e->msg), "%s", msg);
+			*err = e;
+		}
+	}
+	return code;
+}
+
+/* Record a failure at the current position and return @code. */
+static int fail(petri_audit_reader *r, petri_error **err, int code, const char *fmt, ...)
+	_printf_(4, 5);
+static int fail(petri_audit_reader *r, petri_error **err, int code, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->failed = 1;
+	r->bad_seq = r->count;
+	r->last_error = code;
+	snprintf(r->last_msg, sizeof(r->last_msg), "seq %" PRIu64 ": %s", r->count, msg);
+	return set_err(err, code, r->last_msg);
+}
+
+static int same_hash(const ProtobufCBinaryData *b, const uint8_t *h)
+{
+	return b->len == PETRI_SHA256_LEN && memcmp(b->data, h, PETRI_SHA256_LEN) == 0;
+}
+
+/* The chain and sequence checks for the event just decoded. */
+static int check_event(petri_audit_reader *r, petri_error **err)
+{
+	const petri_pb_event *ev = r->ev;
+	const uint8_t *rec = r->ev_buf;
+	size_t len = r->ev_len;
+
+	if (r->saw_end)
+		return fail(r, err, -EBADMSG, "data after the StreamEnd");
+	if (len < PETRI_AUDIT_HASH_TRAILER ||
+	    rec[len - PETRI_AUDIT_HASH_TRAILER] != PETRI_AUDIT_HASH_KEY ||
+	    rec[len - PETRI_AUDIT_HASH_TRAILER + 1] != PETRI_SHA256_LEN ||
+	    !same_hash(&ev->hash, rec + len - PETRI_SHA256_LEN))
+		return fail(r, err, -EBADMSG, "record does not end with its hash field");
+	uint8_t h[PETRI_SHA256_LEN];
+	size_t body = len - PETRI_AUDIT_HASH_TRAILER;
+	petri__audit_chain_hash(ev->prev_hash.data, ev->prev_hash.len, rec, body, h);
+	if (memcmp(h, rec + body + 2, PETRI_SHA256_LEN) != 0)
+		return fail(r, err, -EBADMSG, "hash mismatch (the event was altered)");
+	if (ev->seq != r->count)
+		return fail(r, err, -EBADMSG,
+			    "found seq %" PRIu64 " (an event was removed, reordered or duplicated)",
+			    ev->seq);
+	if (r->count == 0 ? ev->prev_hash.len != 0 : !same_hash(&ev->prev_hash, r->prev_hash))
+		return fail(r, err, -EBADMSG,
+			    "prev_hash does not match the previous event (removed or reordered)");
+	int header = ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_HEADER;
+	if ((r->count == 0) != header)
+		return fail(r, err, -EBADMSG,
+			    header ? "a second StreamHeader" :
+				     "the stream does not begin with a StreamHeader");
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_END) {
+		if (!ev->stream_end || ev->stream_end->total_written != ev->seq)
+			return fail(r, err, -EBADMSG,
+				    "StreamEnd total_written does not match its seq");
+		r->saw_end = 1;
+	}
+	memcpy(r->prev_hash, h, PETRI_SHA256_LEN);
+	return 0;
+}
+
+PETRI_API int petri_audit_reader_next(petri_audit_reader *r, petri_error **err)
+{
+	if (!r)
+		return petri__err(err, EINVAL, "audit reader: NULL");
+	if (r->failed)
+		return set_err(err, r->last_error, r->last_msg);
+	if (r->ev) {
+		petri__audit__v1__event__free_unpacked(r->ev, NULL);
+		r->ev = NULL;
+	}
+	r->ev_len = 0;
+
+	/* The length prefix: at most 10 bytes, and at most max_event. */
+	uint64_t len = 0;
+	int shift = 0;
+	for (int i = 0;; i++) {
+		uint8_t b;
+		ssize_t k = src_read(r, &b, 1);
+		if (k < 0)
+			return fail(r, err, (int)k, "read: %s", strerror((int)-k));
+		if (k == 0) {
+			if (i == 0)
+				return 0; /* clean end of input */
+			return fail(r, err, -EBADMSG, "stream truncated inside a length prefix");
+		}
+		if (i == 9 && b > 1)
+			return fail(r, err, -EBADMSG, "length prefix overflows 64 bits");
+		len |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80))
+			break;
+	}
+	if (len > r->max_event)
+		return fail(r, err, -EFBIG,
+			    "event length %" PRIu64 " exceeds the limit of %" PRIu64 " bytes", len,
+			    r->max_event);
+	if (len == 0)
+		return fail(r, err, -EBADMSG, "empty event");
+	if (len > r->ev_cap) {
+		uint8_t *nb = realloc(r->ev_buf, (size_t)len);
+		if (!nb)
+			return fail(r, err, -ENOMEM, "out of memory");
+		r->ev_buf = nb;
+		r->ev_cap = (size_t)len;
+	}
+	ssize_t k = src_read(r, r->ev_buf, (size_t)len);
+	if (k < 0)
+		return fail(r, err, (int)k, "read: %s", strerror((int)-k));
+	if ((uint64_t)k < len)
+		return fail(r, err, -EBADMSG,
+			    "stream truncated inside an event (%zd of %" PRIu64 " bytes)", k, len);
+	r->ev_len = (size_t)len;
+	r->ev = petri__audit__v1__event__unpack(NULL, r->ev_len, r->ev_buf);
+	if (!r->ev)
+		return fail(r, err, -EBADMSG, "not a valid petri.audit.v1.Event (%zu bytes)",
+			    r->ev_len);
+	if (!(r->flags & PETRI_AUDIT_READER_F_NO_VERIFY)) {
+		int c = check_event(r, err);
+		if (c < 0) {
+			petri__audit__v1__event__free_unpacked(r->ev, NULL);
+			r->ev = NULL;
+			return c;
+		}
+	}
+	r->count++;
+	return 1;
+}
+
+PETRI_API uint64_t petri_audit_reader_seq(const petri_audit_reader *r)
+{
+	return r && r->ev ? r->ev->seq : 0;
+}
+
+PETRI_API int petri_audit_reader_kind(const petri_audit_reader *r)
+{
+	if (!r || !r->ev)
+		return 0;
+	int k = (int)r->ev->body_case;
+	return k >= PETRI_AUDIT_KIND_STREAM_HEADER && k <= PETRI_AUDIT_KIND_LOSS ? k : 0;
+}
+
+PETRI_API const void *petri_audit_reader_raw(const petri_audit_reader *r, size_t *len)
+{
+	if (!r || !r->ev) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = r->ev_len;
+	return r->ev_buf;
+}
+
+PETRI_API uint64_t petri_audit_reader_first_bad_seq(const petri_audit_reader *r)
+{
+	return r && r->failed ? r->bad_seq : 0;
+}
+
+PETRI_API int petri_audit_reader_verify(petri_audit_reader *r, uint64_t *first_bad_seq,
+					petri_error **err)
+{
+	if (!r)
+		return petri__err(err, EINVAL, "audit verify: NULL reader");
+	if (r->flags & PETRI_AUDIT_READER_F_NO_VERIFY)
+		return petri__err(err, EINVAL, "audit verify: reader opened with NO_VERIFY");
+	int n;
+	while ((n = petri_audit_reader_next(r, err)) > 0) {
+	}
+	if (n == 0 && !r->saw_end)
+		n = fail(r, err, -EBADMSG,
+			 r->count == 0 ? "empty stream (no StreamHeader)" :
+					 "the stream ends without a StreamEnd (truncated)");
+	if (n < 0 && first_bad_seq)
+		*first_bad_seq = r->bad_seq;
+	return n < 0 ? n : 0;
+}
+
+/* ---- formatting ---------------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void put(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void puts_(struct buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+static void putf(struct buf *b, const char *fmt, ...) _printf_(2, 3);
+static void putf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap, ap2;
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(tmp)) {
+		put(b, tmp, (size_t)n);
+	} else if (n > 0) {
+		/* Longer than the stack buffer: never truncate silently. */
+		char *big = malloc((size_t)n + 1);
+		if (big && vsnprintf(big, (size_t)n + 1, fmt, ap2) == n)
+			put(b, big, (size_t)n);
+		else
+			b->oom = 1;
+		free(big);
+	}
+	va_end(ap2);
+}
+
+size_t petri__audit_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t k;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (n < k)
+		return 0;
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (k == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return k;
+}
+
+/* A JSON string: control characters escaped, invalid UTF-8 as U+FFFD. */
+static void json_str(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	puts_(b, "\"");
+	for (size_t i = 0; i < n;) {
+		unsigned c = p[i];
+		if (c == '"' || c == '\\') {
+			put(b, "\\", 1);
+			put(b, (const char *)&p[i], 1);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			putf(b, "\\u%04x", c);
+			i++;
+		} else {
+			size_t k = petri__audit_utf8_len(p + i, n - i);
+			if (k == 0) {
+				puts_(b, "\\ufffd");
+				i++;
+			} else {
+				put(b, (const char *)p + i, k);
+				i += k;
+			}
+		}
+	}
+	puts_(b, "\"");
+}
+
+/* A quoted text string: printable ASCII as is, everything else \xNN. */
+static void text_str(struct buf *b, const char *s, size_t n)
+{
+	puts_(b, "\"");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			putf(b, "\\%c", c);
+		else if (c >= 0x20 && c < 0x7f)
+			put(b, (const char *)&c, 1);
+		else
+			putf(b, "\\x%02x", c);
+	}
+	puts_(b, "\"");
+}
+
+static void hex(struct buf *b, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		putf(b, "%02x", p[i]);
+}
+
+/* "OP_OPEN" of enum Op -> "open"; "PATH_SOURCE_KERNEL_FILE" of PathSource
+ * -> "kernel_file": the value's name without its enum's prefix. */
+static void enum_name(struct buf *b, const ProtobufCEnumDescriptor *d, int v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
+	if (!ev) {
+		putf(b, "%d", v);
+		return;
+	}
+	char prefix[64];
+	size_t k = 0;
+	for (const char *s = d->short_name; *s && k + 3 < sizeof(prefix); s++) {
+		if (*s >= 'A' && *s <= 'Z' && s != d->short_name)
+			prefix[k++] = '_';
+		prefix[k++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
+	}
+	prefix[k++] = '_';
+	prefix[k] = '\0';
+	const char *name = ev->name;
+	if (strncmp(name, prefix, k) == 0 && name[k])
+		name += k;
+	char low[64];
+	size_t i = 0;
+	for (; name[i] && i + 1 < sizeof(low); i++)
+		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	low[i] = '\0';
+	puts_(b, low);
+}
+
+static void fmt_message(struct buf *b, const ProtobufCMessage *m, int json);
+
+/* One scalar/message value of @f at @p. */
+static void fmt_value(struct buf *b, const ProtobufCFieldDescriptor *f, const void *p, int json)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		putf(b, "%" PRId32, *(const int32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		putf(b, "%" PRIu32, *(const uint32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		putf(b, "%" PRId64, *(const int64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		putf(b, "%" PRIu64, *(const uint64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		puts_(b, *(const protobuf_c_boolean *)p ? "true" : "false");
+		break;
+	case PROTOBUF_C_TYPE_ENUM:
+		if (json)
+			puts_(b, "\"");
+		enum_name(b, f->descriptor, *(const int *)p);
+		if (json)
+			puts_(b, "\"");
+		break;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)p;
+		s = s ? s : "";
+		(json ? json_str : text_str)(b, s, strlen(s));
+		break;
+	}
+	case PROTOBUF_C_TYPE_BYTES: {
+		const ProtobufCBinaryData *d = p;
+		if (json)
+			puts_(b, "\"");
+		hex(b, d->data, d->len);
+		if (json)
+			puts_(b, "\"");
+		break;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+		if (sub)
+			fmt_message(b, sub, json);
+		else
+			puts_(b, json ? "{}" : "{}");
+		break;
+	}
+	default:
+		puts_(b, json ? "null" : "?");
+	}
+}
+
+static size_t type_size(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_ENUM:
+		return sizeof(int);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default:
+		return 4;
+	}
+}
+
+static int is_zero_value(const ProtobufCFieldDescriptor *f, const void *p)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)p;
+		return !s || !*s;
+	}
+	case PROTOBUF_C_TYPE_BYTES:
+		return ((const ProtobufCBinaryData *)p)->len == 0;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(void *const *)p == NULL;
+	default: {
+		static const uint8_t zero[8];
+		return memcmp(p, zero, type_size(f->type)) == 0;
+	}
+	}
+}
+
+/* Every field of @m: JSON {"name":value,...} (all fields, proto3 defaults
+ * included, so the shape is stable) or text "name=value ..." (non-default
+ * fields only). */
+static void fmt_message(struct buf *b, const ProtobufCMessage *m, int json)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	int first = 1;
+	if (json)
+		puts_(b, "{");
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *p = (const char *)m + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			const char *arr = *(char *const *)p;
+			if (!json && n == 0)
+				continue;
+			if (json)
+				putf(b, "%s\"%s\":[", first ? "" : ",", f->name);
+			else
+				putf(b, "%s%s=[", first ? "" : " ", f->name);
+			for (size_t k = 0; k < n && arr; k++) {
+				if (k)
+					puts_(b, json ? "," : " ");
+				fmt_value(b, f, arr + k * type_size(f->type), json);
+			}
+			puts_(b, "]");
+		} else {
+			if (!json && is_zero_value(f, p))
+				continue;
+			if (json)
+				putf(b, "%s\"%s\":", first ? "" : ",", f->name);
+			else
+				putf(b, "%s%s=", first ? "" : " ", f->name);
+			fmt_value(b, f, p, json);
+		}
+		first = 0;
+	}
+	if (json)
+		puts_(b, "}");
+}
+
+static void iso_time(struct buf *b, uint64_t ns)
+{
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	char t[32] = "1970-01-01T00:00:00";
+	if (gmtime_r(&s, &tm))
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	putf(b, "%s.%09" PRIu64 "Z", t, (uint64_t)(ns % 1000000000u));
+}
+
+/* The body message of @ev (NULL when none or unknown). */
+static const ProtobufCMessage *body_of(const petri_pb_event *ev)
+{
+	const ProtobufCMessageDescriptor *d = ev->base.descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->id == ev->body_case)
+			return *(ProtobufCMessage *const *)((const char *)ev + f->offset);
+	}
+	return NULL;
+}
+
+/* OCSF mapping: class, category and activity of an event. */
+struct ocsf {
+	int class_uid;
+	const char *class_name;
+	int category_uid;
+	const char *category_name;
+	int activity_id;
+	const char *activity_name;
+};
+
+static struct ocsf ocsf_of(const petri_pb_event *ev)
+{
+	struct ocsf o = {0, "Base Event", 0, "Uncategorized", 99, "Other"};
+	static const struct ocsf proc = {1007, "Process Activity", 1, "System Activity", 0, NULL};
+	static const struct ocsf file = {1001, "File System Activity", 1, "System Activity", 0,
+					 NULL};
+	static const struct ocsf net = {4001, "Network Activity", 4, "Network Activity", 0, NULL};
+	static const struct ocsf app = {6002, "Application Lifecycle", 6, "Application Activity", 0,
+					NULL};
+	switch (ev->body_case) {
+	case PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC:
+	case PETRI__AUDIT__V1__EVENT__BODY_PROCESS_FORK:
+	case PETRI__AUDIT__V1__EVENT__BODY_EXEC_STARTED:
+		o = proc;
+		o.activity_id = 1;
+		o.activity_name = "Launch";
+		break;
+	case PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXIT:
+	case PETRI__AUDIT__V1__EVENT__BODY_EXEC_ENDED:
+		o = proc;
+		o.activity_id = 2;
+		o.activity_name = "Terminate";
+		break;
+	case PETRI__AUDIT__V1__EVENT__BODY_SANDBOX_CREATED:
+		o = app;
+		o.activity_id = 3;
+		o.activity_name = "Start";
+		break;
+	case PETRI__AUDIT__V1__EVENT__BODY_SANDBOX_DESTROYED:
+		o = app;
+		o.activity_id = 4;
+		o.activity_name = "Stop";
+		break;
+	case PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY: {
+		/* clang-format off */
+		static const struct { int id; const char *name; } acts[] = {
+			{99, "Other"}, {14, "Open"}, {1, "Create"}, {4, "Delete"}, {5, "Rename"},
+			{1, "Create"}, {4, "Delete"}, {7, "Set Security"}, {7, "Set Security"},
+			{3, "Update"}, {1, "Create"}, {1, "Create"},
+		};
+		/* clang-format on */
+		unsigned op = ev->file_activity ? (unsigned)ev->file_activity->op : 0;
+		o = file;
+		o.activity_id = acts[op < ARRAY_SIZE(acts) ? op : 0].id;
+		o.activity_name = acts[op < ARRAY_SIZE(acts) ? op : 0].name;
+		break;
+	}
+	case PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY: {
+		/* clang-format off */
+		static const struct { int id; const char *name; } acts[] = {
+			{99, "Other"}, {1, "Open"}, {99, "Bind"}, {7, "Listen"}, {1, "Open"},
+			{6, "Traffic"}, {6, "Traffic"},
+		};
+		/* clang-format on */
+		unsigned op = ev->network_activity ? (unsigned)ev->network_activity->op : 0;
+		o = net;
+		o.activity_id = acts[op < ARRAY_SIZE(acts) ? op : 0].id;
+		o.activity_name = acts[op < ARRAY_SIZE(acts) ? op : 0].name;
+		if (ev->network_activity && ev->network_activity->denied) {
+			o.activity_id = 5;
+			o.activity_name = "Refuse";
+		}
+		break;
+	}
+	case PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL:
+		if (ev->policy_denial &&
+		    ev->policy_denial->kind ==
+			    PETRI__AUDIT__V1__POLICY_DENIAL__KIND__KIND_NETWORK) {
+			o = net;
+			o.activity_id = 5;
+			o.activity_name = "Refuse";
+		} else {
+			o.activity_name = "Policy Denial";
+		}
+		break;
+	default:
+		break;
+	}
+	return o;
+}
+
+static void json_process(struct buf *b, const Petri__Audit__V1__Process *p)
+{
+	puts_(b, "{\"pid\":");
+	putf(b, "%" PRIu32, p->pid_host);
+	puts_(b, ",\"name\":");
+	json_str(b, p->comm ? p->comm : "", p->comm ? strlen(p->comm) : 0);
+	puts_(b, ",\"file\":{\"path\":");
+	json_str(b, p->executable ? p->executable : "", p->executable ? strlen(p->executable) : 0);
+	putf(b, "},\"user\":{\"uid\":\"%" PRIu32 "\"}", p->uid);
+	putf(b, ",\"parent_process\":{\"pid\":%" PRIu32 "}}", p->ppid);
+}
+
+static void format_json(struct buf *b, const petri_pb_event *ev, const uint8_t *rec, size_t len)
+{
+	struct ocsf o = ocsf_of(ev);
+	int status_failure = 0;
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY && ev->file_activity)
+		status_failure = ev->file_activity->result < 0;
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY && ev->network_activity)
+		status_failure = ev->network_activity->result < 0 || ev->network_activity->denied;
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL)
+		status_failure = 1;
+
+	putf(b, "{\"class_uid\":%d,\"class_name\":\"%s\",\"category_uid\":%d,", o.class_uid,
+	     o.class_name, o.category_uid);
+	putf(b, "\"category_name\":\"%s\",\"activity_id\":%d,\"activity_name\":\"%s\",",
+	     o.category_name, o.activity_id, o.activity_name);
+	putf(b, "\"type_uid\":%d,\"severity_id\":%d,", o.class_uid * 100 + o.activity_id,
+	     ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS ? 3 : 1);
+	putf(b, "\"status_id\":%d,\"time\":%" PRIu64 ",\"time_dt\":\"", status_failure ? 2 : 1,
+	     (uint64_t)(ev->time_unix_nano / 1000000u));
+	iso_time(b, ev->time_unix_nano);
+	putf(b,
+	     "\",\"metadata\":{\"version\":\"1.1.0\",\"sequence\":%" PRIu64
+	     ",\"log_name\":\"petri.audit.v1\",\"product\":{\"name\":\"libpetri\","
+	     "\"vendor_name\":\"petri\",\"version\":\"%s\"},\"uid\":\"",
+	     ev->seq, petri_version());
+	if (len >= PETRI_SHA256_LEN)
+		hex(b, rec + len - PETRI_SHA256_LEN, PETRI_SHA256_LEN);
+	puts_(b, "\"}");
+	if (ev->process) {
+		puts_(b, ",\"actor\":{\"process\":");
+		json_process(b, ev->process);
+		puts_(b, "}");
+	}
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY && ev->file_activity) {
+		const char *p = ev->file_activity->path ? ev->file_activity->path : "";
+		puts_(b, ",\"file\":{\"path\":");
+		json_str(b, p, strlen(p));
+		puts_(b, "}");
+	}
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY &&
+	    ev->network_activity) {
+		const Petri__Audit__V1__NetworkActivity *n = ev->network_activity;
+		const char *t = n->address_text ? n->address_text : "";
+		puts_(b, ",\"dst_endpoint\":{\"ip\":");
+		json_str(b, t, strlen(t));
+		putf(b, ",\"port\":%" PRIu32 "},\"connection_info\":{\"protocol_num\":%" PRIu32 "}",
+		     n->port, n->protocol);
+	}
+	/* The petri event itself, every field. */
+	puts_(b, ",\"unmapped\":{\"petri\":{\"kind\":\"");
+	puts_(b, petri_audit_kind_name((int)ev->body_case));
+	putf(b, "\",\"seq\":%" PRIu64 ",\"time_unix_nano\":%" PRIu64 ",\"sandbox_id\":", ev->seq,
+	     ev->time_unix_nano);
+	json_str(b, ev->sandbox_id ? ev->sandbox_id : "",
+		 ev->sandbox_id ? strlen(ev->sandbox_id) : 0);
+	puts_(b, ",\"exec_id\":");
+	json_str(b, ev->exec_id ? ev->exec_id : "", ev->exec_id ? strlen(ev->exec_id) : 0);
+	if (ev->process) {
+		puts_(b, ",\"process\":");
+		fmt_message(b, &ev->process->base, 1);
+	}
+	puts_(b, ",\"prev_hash\":\"");
+	hex(b, ev->prev_hash.data, ev->prev_hash.len);
+	puts_(b, "\",\"hash\":\"");
+	hex(b, ev->hash.data, ev->hash.len);
+	puts_(b, "\"");
+	const ProtobufCMessage *body = body_of(ev);
+	if (body) {
+		putf(b, ",\"%s\":", petri_audit_kind_name((int)ev->body_case));
+		fmt_message(b, body, 1);
+	}
+	puts_(b, "}}}");
+}
+
+static void format_text(struct buf *b, const petri_pb_event *ev)
+{
+	putf(b, "%" PRIu64 " ", ev->seq);
+	iso_time(b, ev->time_unix_nano);
+	putf(b, " %s", petri_audit_kind_name((int)ev->body_case));
+	if (ev->sandbox_id && *ev->sandbox_id) {
+		puts_(b, " sandbox=");
+		text_str(b, ev->sandbox_id, strlen(ev->sandbox_id));
+	}
+	if (ev->exec_id && *ev->exec_id) {
+		puts_(b, " exec=");
+		text_str(b, ev->exec_id, strlen(ev->exec_id));
+	}
+	if (ev->process) {
+		const Petri__Audit__V1__Process *p = ev->process;
+		putf(b, " pid=%" PRIu32 "/%" PRIu32 " ppid=%" PRIu32 " uid=%" PRIu32, p->pid_inside,
+		     p->pid_host, p->ppid, p->uid);
+		if (p->comm && *p->comm) {
+			puts_(b, " comm=");
+			text_str(b, p->comm, strlen(p->comm));
+		}
+		if (p->executable && *p->executable) {
+			puts_(b, " exe=");
+			text_str(b, p->executable, strlen(p->executable));
+		}
+	}
+	const ProtobufCMessage *body = body_of(ev);
+	if (body) {
+		struct buf inner = {0};
+		fmt_message(&inner, body, 0);
+		if (inner.oom)
+			b->oom = 1;
+		if (inner.len) {
+			puts_(b, " ");
+			put(b, inner.p, inner.len);
+		}
+		free(inner.p);
+	}
+}
+
+PETRI_API int petri_audit_reader_format(const petri_audit_reader *r, uint32_t format, char **out,
+					petri_error **err)
+{
+	if (!r || !r->ev || !out)
+		return petri__err(err, EINVAL, "audit format: no current event");
+	if (format != PETRI_AUDIT_FORMAT_TEXT && format != PETRI_AUDIT_FORMAT_JSON)
+		return petri__err(err, EINVAL, "audit format: unknown format %u", format);
+	struct buf b = {0};
+	if (format == PETRI_AUDIT_FORMAT_JSON)
+		format_json(&b, r->ev, r->ev_buf, r->ev_len);
+	else
+		format_text(&b, r->ev);
+	if (b.oom || !b.p) {
+		free(b.p);
+		return petri__err(err, ENOMEM, "audit format");
+	}
+	*out = b.p;
+	return 0;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * audit_priv.h - what the audit files (audit.c, audit_sink.c,
+ * audit_decode.c, sha256.c) share, and the seam for the kernel (eBPF) half:
+ * it builds a Petri__Audit__V1__Event and calls petri__audit_emit_event().
+ * Nothing here is API.
+ */
+#ifndef PETRI_AUDIT_PRIV_H
+#define PETRI_AUDIT_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "petri/audit.h"
+#include "petri/audit/v1/audit.pb-c.h"
+
+typedef Petri__Audit__V1__Event petri_pb_event;
+
+/* sha256.c ----------------------------------------------------------------- */
+
+#define PETRI_SHA256_LEN 32
+
+struct petri_sha256 {
+	uint32_t h[8];
+	uint64_t len; /* bytes hashed so far */
+	uint8_t buf[64];
+	size_t nbuf;
+};
+
+void petri__sha256_init(struct petri_sha256 *s);
+void petri__sha256_update(struct petri_sha256 *s, const void *data, size_t len);
+void petri__sha256_final(struct petri_sha256 *s, uint8_t out[PETRI_SHA256_LEN]);
+void petri__sha256(const void *data, size_t len, uint8_t out[PETRI_SHA256_LEN]);
+
+/* Framing and chain (audit.c) ---------------------------------------------- */
+
+/* The key of Event.hash (field 7, length-delimited) and its length byte: a
+ * record is B || AUDIT_HASH_KEY AUDIT_HASH_LEN_BYTE || hash[32]. */
+#define PETRI_AUDIT_HASH_KEY 0x3a
+#define PETRI_AUDIT_HASH_TRAILER (2 + PETRI_SHA256_LEN)
+#define PETRI_AUDIT_MAX_EVENT (1u << 20)      /* what the writer accepts */
+#define PETRI_AUDIT_MAX_EVENT_CAP (64u << 20) /* largest a reader may allow */
+#define PETRI_AUDIT_SCHEMA_VERSION 1
+
+/* Encode @v as a varint into @out (>= 10 bytes); returns the length. */
+size_t petri__audit_put_varint(uint8_t *out, uint64_t v);
+/* hash = SHA-256(prev || body). */
+void petri__audit_chain_hash(const uint8_t *prev, size_t prev_len, const uint8_t *body,
+			     size_t body_len, uint8_t out[PETRI_SHA256_LEN]);
+
+/* Emit a fully built event (the kernel side's entry point).  The function
+ * sets seq, prev_hash, hash and (when 0) time_unix_nano; it does not keep
+ * @ev.  Same returns as petri_audit_emit_*(). */
+int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **err);
+
+/* Length of the valid UTF-8 sequence at @s (@n bytes left), or 0 when
+ * it is not valid (audit_decode.c). */
+size_t petri__audit_utf8_len(const unsigned char *s, size_t n);
+
+/* Wall clock in ns. */
+uint64_t petri__audit_now_ns(void);
+
+/* audit_sink.c ------------------------------------------------------------- */
+
+struct petri_audit_sink {
+	uint32_t kind; /* PETRI_AUDIT_SINK_* */
+	int fd;        /* -1 for callbacks */
+	int is_socket;
+	int is_pipe; /* FIFO or tty: write at most PIPE_BUF after POLLOUT */
+	petri_audit_sink_fn fn;
+	void *userdata;
+};
+
+/* Connect the sink of @opts. */
+int petri__audit_sink_open(struct petri_audit_sink *s, const petri_audit_opts *opts,
+			   petri_error **err);
+/* Write all of @data, waiting for the sink in steps of at most 100 ms and
+ * giving up when *@abort becomes non-zero.  0, or a negative errno
+ * (-ECANCELED when aborted). */
+int petri__audit_sink_write(struct petri_audit_sink *s, const uint8_t *data, size_t len,
+			    const volatile int *abort);
+void petri__audit_sink_close(struct petri_audit_sink *s);
+
+#endif /* PETRI_AUDIT_PRIV_H */

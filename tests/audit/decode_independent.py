@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""decode_independent.py GEN_PY_DIR STREAM - an independent decoder of the
+audit stream: protoc-generated Python (Debian's python3-protobuf), its own
+varint framing (google.protobuf.internal.decoder._DecodeVarint32, what
+parseDelimitedFrom uses) and hashlib for the chain.  Checks framing, the
+wire rule of the hash (record = B || 0x3a 0x20 || hash), the chain, gap-free
+seq, and the field values of the sample stream (tests/audit/audit_sample.c).
+Exit 0 when everything matches."""
+import hashlib
+import sys
+
+sys.path.insert(0, sys.argv[1])
+from google.protobuf.internal.decoder import _DecodeVarint32  # noqa: E402
+from petri.audit.v1 import audit_pb2 as pb  # noqa: E402
+
+data = open(sys.argv[2], "rb").read()
+events, raws = [], []
+pos = 0
+while pos < len(data):
+    size, pos = _DecodeVarint32(data, pos)
+    raw = data[pos:pos + size]
+    assert len(raw) == size, "truncated"
+    pos += size
+    ev = pb.Event()
+    ev.ParseFromString(raw)
+    events.append(ev)
+    raws.append(raw)
+
+prev = b""
+for i, (ev, raw) in enumerate(zip(events, raws)):
+    assert ev.seq == i, (i, ev.seq)
+    assert ev.prev_hash == prev, f"seq {i}: prev_hash"
+    assert raw[-34:-32] == b"\x3a\x20", f"seq {i}: hash not last"
+    assert raw[-32:] == ev.hash
+    body = raw[:-34]
+    assert hashlib.sha256(prev + body).digest() == ev.hash, f"seq {i}: hash"
+    # The definition "serialization with hash empty" holds byte for byte:
+    # Python's own encoder produces exactly the hashed bytes.
+    copy = pb.Event()
+    copy.CopyFrom(ev)
+    copy.ClearField("hash")
+    assert copy.SerializeToString() == body, f"seq {i}: canonical encoding differs"
+    prev = ev.hash
+
+kinds = [ev.WhichOneof("body") for ev in events]
+assert kinds == [
+    "stream_header", "sandbox_created", "exec_started", "process_exec", "process_fork",
+    "file_activity", "network_activity", "policy_denial", "limit_hit", "secret_use",
+    "process_exit", "loss", "exec_ended", "sandbox_destroyed", "stream_end"], kinds
+E = {k: ev for k, ev in zip(kinds, events)}
+
+h = E["stream_header"].stream_header
+assert h.schema_version == 1 and h.hash_algorithm == "sha-256"
+assert not h.kernel_audit and h.kernel_audit_reason == "test: no BPF"
+assert len(h.stream_id) == 32 and len(h.boot_id) == 36
+
+ev = E["exec_started"]
+assert ev.sandbox_id == "sb_test" and ev.exec_id == "ex_1"
+p = ev.process
+assert (p.pid_inside, p.pid_host, p.ppid, p.uid, p.comm, p.executable) == (
+    7, 4242, 1, 1000, "python3", "/usr/bin/python3")
+assert list(ev.exec_started.argv) == ["python3", "-c", "print(1)"]
+assert ev.exec_started.cwd == "/workspace" and ev.exec_started.language == "python"
+
+ev = E["process_exec"]
+assert ev.time_unix_nano == 1700000000123456789
+assert list(ev.process_exec.argv) == ["sh", "-c", "echo hi"]
+assert ev.process_exec.filename == "/bin/sh" and ev.process.pid_host == 5151
+
+f = E["file_activity"].file_activity
+assert f.op == pb.FileActivity.OP_RENAME and f.path == '/workspace/a\n"b"'
+assert f.flags == 0x80241 and f.mode == 0o644 and f.result == -13
+assert f.path_source == pb.FileActivity.PATH_SOURCE_KERNEL_FILE
+assert f.path2_source == pb.FileActivity.PATH_SOURCE_USER_MEMORY
+assert f.syscall == "renameat2"
+assert f.path2 == "/workspace/\ufffd\ufffd"  # the writer's UTF-8 repair
+
+n = E["network_activity"].network_activity
+assert n.op == pb.NetworkActivity.OP_CONNECT and n.family == 2
+assert n.address == bytes([93, 184, 216, 34]) and n.address_text == "93.184.216.34"
+assert (n.port, n.protocol, n.result, n.denied) == (443, 6, -1, True)
+
+d = E["policy_denial"].policy_denial
+assert (d.kind, d.syscall, d.syscall_nr) == (pb.PolicyDenial.KIND_SECCOMP, "ptrace", 101)
+lh = E["limit_hit"].limit_hit
+assert (lh.limit, lh.value, lh.observed) == ("memory", 268435456, 268439552)
+s = E["secret_use"].secret_use
+assert (s.name, s.destination, s.allowed) == ("OPENAI_KEY", "api.openai.com:443", True)
+assert E["process_exit"].process_exit.exit_code == 3
+lo = E["loss"].loss
+assert (lo.kind, lo.count, lo.where) == (pb.EVENT_KIND_FILE_ACTIVITY, 17,
+                                         pb.Loss.WHERE_KERNEL_RINGBUF)
+r = E["exec_ended"].exec_ended.result
+assert (r.exit_code, r.signal, r.reason) == (-1, 9, "memory")
+assert (r.wall_ns, r.cpu_ns, r.peak_memory_bytes) == (1500000000, 900000000, 268435456)
+assert list(r.limits_hit) == ["memory", "cpu"]
+assert E["sandbox_destroyed"].sandbox_destroyed.reason == "destroyed"
+end = E["stream_end"].stream_end
+assert end.total_written == 14 and end.total_lost == 17
+assert sum(k.written for k in end.kinds) == 15
+print(f"independent decoder: {len(events)} events, chain and fields OK")

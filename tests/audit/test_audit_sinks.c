@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_audit_sinks - each sink kind delivers a complete, verifiable stream
+ * (file, inherited fd = a pipe read by a thread, unix socket served by a
+ * thread of this test, callback), and loss is never silent:
+ *  - a pipe nobody reads with a queue of 8: every emit returns quickly
+ *    (bounded, never waits for the sink), drops are counted; once a reader
+ *    appears, Loss events with the exact counts enter the stream, and
+ *    events in the stream + counted losses == events emitted, exactly,
+ *    and StreamEnd states the same totals;
+ *  - a sink that never drains: close gives up after close_timeout_ms
+ *    (-ETIMEDOUT) instead of hanging;
+ *  - a sink whose reader is gone (EPIPE): the host survives (no SIGPIPE),
+ *    close reports -EIO.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "petri_test.h"
+#include "audit_sample.h"
+#include "petri/audit/v1/audit.pb-c.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct drain {
+	int fd;
+	struct mem_sink m;
+	pthread_t t;
+	int listen; /* accept first */
+};
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+	int fd = d->fd;
+	if (d->listen) {
+		fd = accept4(d->fd, NULL, NULL, SOCK_CLOEXEC);
+		REQUIRE(fd >= 0);
+	}
+	char buf[8192];
+	ssize_t k;
+	while ((k = read(fd, buf, sizeof(buf))) > 0)
+		mem_sink_fn(buf, (size_t)k, &d->m);
+	if (d->listen)
+		close(fd);
+	return NULL;
+}
+
+static void drain_start(struct drain *d, int fd, int listen)
+{
+	memset(&d->m, 0, sizeof(d->m));
+	pthread_mutex_init(&d->m.mu, NULL);
+	d->fd = fd;
+	d->listen = listen;
+	REQUIRE(pthread_create(&d->t, NULL, drain_main, d) == 0);
+}
+
+/* Verify @buf as a complete stream; count events per kind into @kinds
+ * (indexed by kind) and sum Loss counts.  Returns the number of events. */
+static int verify_count(const uint8_t *buf, size_t len, uint64_t *kinds, uint64_t *loss_sum,
+			const Petri__Audit__V1__StreamEnd **end_out,
+			Petri__Audit__V1__Event **end_ev)
+{
+	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
+	o.source = PETRI_AUDIT_SRC_MEMORY;
+	o.data = buf;
+	o.data_len = len;
+	petri_audit_reader *r;
+	REQUIRE(petri_audit_reader_open(&r, &o, NULL) == 0);
+	petri_error *err = NULL;
+	int n = 0, rc;
+	while ((rc = petri_audit_reader_next(r, &err)) > 0) {
+		n++;
+		int k = petri_audit_reader_kind(r);
+		if (kinds)
+			kinds[k]++;
+		size_t rl;
+		const void *raw = petri_audit_reader_raw(r, &rl);
+		Petri__Audit__V1__Event *ev = petri__audit__v1__event__unpack(NULL, rl, raw);
+		REQUIRE(ev);
+		if (k == PETRI_AUDIT_KIND_LOSS && loss_sum) {
+			CHECK(ev->loss->where == PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE);
+			CHECK(ev->loss->kind == PETRI__AUDIT__V1__EVENT_KIND__EVENT_KIND_LIMIT_HIT);
+			CHECK(ev->loss->first_time_unix_nano <= ev->loss->last_time_unix_nano);
+			CHECK(ev->loss->after_seq < ev->seq);
+			*loss_sum += ev->loss->count;
+		}
+		if (k == PETRI_AUDIT_KIND_STREAM_END && end_out) {
+			*end_out = ev->stream_end;
+			*end_ev = ev;
+		} else {
+			petri__audit__v1__event__free_unpacked(ev, NULL);
+		}
+	}
+	CHECK_MSG(rc == 0, "decode: %s", petri_error_message(err));
+	petri_error_free(err);
+	err = NULL;
+	petri_audit_reader_free(r);
+	REQUIRE(petri_audit_reader_open(&r, &o, NULL) == 0);
+	CHECK_MSG(petri_audit_reader_verify(r, NULL, &err) == 0, "verify: %s",
+		  petri_error_message(err));
+	petri_error_free(err);
+	petri_audit_reader_free(r);
+	return n;
+}
+
+static petri_audit *open_sink(petri_audit_opts *o)
+{
+	petri_audit *a = NULL;
+	petri_error *err = NULL;
+	int r = petri_audit_open(&a, o, &err);
+	CHECK_MSG(r == 0, "open sink %u: %s", o->sink, petri_error_message(err));
+	petri_error_free(err);
+	REQUIRE(a);
+	return a;
+}
+
+static void emit_n(petri_audit *a, int n)
+{
+	for (int i = 0; i < n; i++)
+		CHECK(petri_audit_emit_limit_hit(a, "sb", "ex", NULL, "pids", (uint64_t)i, 0,
+						 NULL) == 0);
+}
+
+static void test_file(void)
+{
+	char path[] = "/tmp/petri-audit-test-XXXXXX";
+	int fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	o.sink = PETRI_AUDIT_SINK_FILE;
+	o.path = path;
+	petri_audit *a = open_sink(&o);
+	emit_n(a, 1000);
+	CHECK(petri_audit_close(a, NULL) == 0);
+	/* Read back through the path source. */
+	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
+	ro.source = PETRI_AUDIT_SRC_PATH;
+	ro.path = path;
+	petri_audit_reader *r;
+	REQUIRE(petri_audit_reader_open(&r, &ro, NULL) == 0);
+	int n = 0;
+	while (petri_audit_reader_next(r, NULL) > 0)
+		n++;
+	CHECK_MSG(n == 1002, "file: %d events", n);
+	petri_audit_reader_free(r);
+	REQUIRE(petri_audit_reader_open(&r, &ro, NULL) == 0);
+	CHECK(petri_audit_reader_verify(r, NULL, NULL) == 0);
+	petri_audit_reader_free(r);
+	unlink(path);
+}
+
+static void test_fd(void)
+{
+	int p[2];
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+	struct drain d;
+	drain_start(&d, p[0], 0);
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	o.sink = PETRI_AUDIT_SINK_FD;
+	o.fd = p[1];
+	petri_audit *a = open_sink(&o);
+	close(p[1]); /* the stream holds its own duplicate */
+	emit_n(a, 3000);
+	CHECK(petri_audit_close(a, NULL) == 0);
+	pthread_join(d.t, NULL);
+	close(p[0]);
+	CHECK_MSG(verify_count(d.m.p, d.m.len, NULL, NULL, NULL, NULL) == 3002, "fd sink");
+	free(d.m.p);
+}
+
+static void test_unix(void)
+{
+	char dir[] = "/tmp/petri-audit-sock-XXXXXX";
+	REQUIRE(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/s", dir);
+	int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	strcpy(sa.sun_path, path);
+	REQUIRE(bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(ls, 1) == 0);
+	struct drain d;
+	drain_start(&d, ls, 1);
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	o.sink = PETRI_AUDIT_SINK_UNIX;
+	o.path = path;
+	petri_audit *a = open_sink(&o);
+	emit_n(a, 3000);
+	CHECK(petri_audit_close(a, NULL) == 0);
+	pthread_join(d.t, NULL);
+	close(ls);
+	CHECK_MSG(verify_count(d.m.p, d.m.len, NULL, NULL, NULL, NULL) == 3002, "unix sink");
+	free(d.m.p);
+	unlink(path);
+	rmdir(dir);
+	/* Nobody listening: a clear error. */
+	petri_error *err = NULL;
+	CHECK(petri_audit_open(&a, &o, &err) == -ENOENT);
+	CHECK(err && strstr(petri_error_message(err), "connect") != NULL);
+	petri_error_free(err);
+}
+
+static void test_callback(void)
+{
+	struct mem_sink m;
+	petri_audit *a = sample_open_mem(&m);
+	emit_n(a, 500);
+	CHECK(petri_audit_close(a, NULL) == 0);
+	CHECK(m.calls == 502);
+	CHECK(verify_count(m.p, m.len, NULL, NULL, NULL, NULL) == 502);
+	free(m.p);
+}
+
+static void test_loss_accounting(void)
+{
+	int p[2];
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	o.sink = PETRI_AUDIT_SINK_FD;
+	o.fd = p[1];
+	o.queue_events = 8;
+	o.close_timeout_ms = 10000;
+	petri_audit *a = open_sink(&o);
+	close(p[1]);
+
+	/* Phase 1: nobody reads.  The pipe (64 KiB) fills, then the queue,
+	 * then events are dropped; no emit may wait for the sink. */
+	const int N = 20000;
+	uint64_t worst = 0, dropped = 0;
+	for (int i = 0; i < N; i++) {
+		uint64_t t0 = now_ms();
+		int r = petri_audit_emit_limit_hit(a, "sb", "ex", NULL, "pids", (uint64_t)i, 0,
+						   NULL);
+		uint64_t dt = now_ms() - t0;
+		worst = dt > worst ? dt : worst;
+		CHECK(r == 0 || r == PETRI_AUDIT_DROPPED);
+		dropped += r == PETRI_AUDIT_DROPPED;
+	}
+	CHECK_MSG(worst < 200, "an emit took %llu ms", (unsigned long long)worst);
+	CHECK_MSG(dropped > 0, "nothing was dropped with a blocked sink");
+	petri_audit_stats st = {.sz = sizeof(st)};
+	CHECK(petri_audit_get_stats(a, &st) == 0);
+	CHECK(st.lost_queue == dropped);
+
+	/* Phase 2: a reader appears; more events, then close. */
+	struct drain d;
+	drain_start(&d, p[0], 0);
+	usleep(100 * 1000);
+	for (int i = 0; i < 100; i++) {
+		int r = petri_audit_emit_limit_hit(a, "sb", "ex", NULL, "pids", 7, 0, NULL);
+		dropped += r == PETRI_AUDIT_DROPPED;
+		if (i % 10 == 0)
+			usleep(1000);
+	}
+	CHECK(petri_audit_get_stats(a, &st) == 0);
+	uint64_t lost = st.lost_queue;
+	CHECK(lost == dropped);
+	petri_error *err = NULL;
+	CHECK_MSG(petri_audit_close(a, &err) == 0, "close: %s", petri_error_message(err));
+	petri_error_free(err);
+	pthread_join(d.t, NULL);
+	close(p[0]);
+
+	uint64_t kinds[64] = {0}, loss_sum = 0;
+	const Petri__Audit__V1__StreamEnd *end = NULL;
+	Petri__Audit__V1__Event *end_ev = NULL;
+	int n = verify_count(d.m.p, d.m.len, kinds, &loss_sum, &end, &end_ev);
+	fprintf(stderr, "loss: emitted %d, in stream %llu, lost %llu in %llu Loss events\n",
+		N + 100, (unsigned long long)kinds[PETRI_AUDIT_KIND_LIMIT_HIT],
+		(unsigned long long)loss_sum, (unsigned long long)kinds[PETRI_AUDIT_KIND_LOSS]);
+	CHECK(n > 0);
+	CHECK(kinds[PETRI_AUDIT_KIND_LOSS] >= 1);
+	CHECK_MSG(kinds[PETRI_AUDIT_KIND_LIMIT_HIT] + loss_sum == (uint64_t)N + 100,
+		  "written %llu + lost %llu != %d",
+		  (unsigned long long)kinds[PETRI_AUDIT_KIND_LIMIT_HIT],
+		  (unsigned long long)loss_sum, N + 100);
+	CHECK(loss_sum == lost);
+	REQUIRE(end);
+	CHECK(end->total_lost == lost);
+	CHECK(end->lost_unreported == 0);
+	CHECK(end->total_written == (uint64_t)n - 1);
+	for (size_t k = 0; k < end->n_kinds; k++) {
+		if (end->kinds[k]->kind == PETRI_AUDIT_KIND_LIMIT_HIT) {
+			CHECK(end->kinds[k]->written == kinds[PETRI_AUDIT_KIND_LIMIT_HIT]);
+			CHECK(end->kinds[k]->lost == lost);
+		}
+	}
+	petri__audit__v1__event__free_unpacked(end_ev, NULL);
+	free(d.m.p);
+}
+
+static void test_never_drains(void)
+{
+	int p[2];
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+	/* Fill the pipe first: not one byte more will fit. */
+	REQUIRE(fcntl(p[1], F_SETFL, O_NONBLOCK) == 0);
+	char junk[4096] = {0};
+	while (write(p[1], junk, sizeof(junk)) > 0) {
+	}
+	while (write(p[1], junk, 1) > 0) {
+	}
+	REQUIRE(fcntl(p[1], F_SETFL, 0) == 0);
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	o.sink = PETRI_AUDIT_SINK_FD;
+	o.fd = p[1];
+	o.queue_events = 16;
+	o.close_timeout_ms = 300;
+	petri_audit *a = open_sink(&o);
+	for (int i = 0; i < 5000; i++)
+		petri_audit_emit_limit_hit(a, "sb", "ex", NULL, "pids", 1, 0, NULL);
+	uint64_t t0 = now_ms();
+	petri_error *err = NULL;
+	int r = petri_audit_close(a, &err);
+	uint64_t dt = now_ms() - t0;
+	CHECK_MSG(r == -ETIMEDOUT, "close: %d %s", r, petri_error_message(err));
+	CHECK_MSG(dt < 2000, "close took %llu ms", (unsigned long long)dt);
+	petri_error_free(err);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_reader_gone(void)
+{
+	int p[2];
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+	close(p[0]);
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	o.sink = PETRI_AUDIT_SINK_FD;
+	o.fd = p[1];
+	petri_audit *a = open_sink(&o);
+	emit_n(a, 10);
+	petri_error *err = NULL;
+	CHECK(petri_audit_close(a, &err) == -EIO); /* and we are still alive */
+	CHECK(err && strstr(petri_error_message(err), "sink") != NULL);
+	petri_error_free(err);
+	close(p[1]);
+}
+
+int main(void)
+{
+	test_file();
+	test_fd();
+	test_unix();
+	test_callback();
+	test_loss_accounting();
+	test_never_drains();
+	test_reader_gone();
+	return petri_test_done();
+}
