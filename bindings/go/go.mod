@@ -1,0 +1,3 @@
+module github.com/libpetri/petri-go
+
+go 1.19

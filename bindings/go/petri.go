@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package petri
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include <petri/petri.h>
+
+// Exported from callback.go.  The trampoline gives the library a function
+// pointer with its exact signature (const char *, void *) and carries the
+// cgo.Handle through the userdata pointer as an integer, so no Go pointer is
+// ever stored in C memory.  (The same for output: exec.go.)
+extern void petriGoLog(int level, char *msg, uintptr_t handle);
+
+static void petri_go_log(int level, const char *msg, void *ud)
+{
+	petriGoLog(level, (char *)msg, (uintptr_t)ud);
+}
+
+static void petri_go_ctx_set_log(petri_ctx_opts *o, uintptr_t handle)
+{
+	o->log_fn = petri_go_log;
+	o->log_userdata = (void *)handle;
+}
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+	"runtime/cgo"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Version returns the version of the libpetri the program is linked with,
+// e.g. "0.1.0".
+func Version() string { return C.GoString(C.petri_version()) }
+
+// LogLevel is the severity of a library diagnostic.
+type LogLevel int
+
+const (
+	LogError LogLevel = iota + 1
+	LogWarn
+	LogInfo
+	LogDebug
+)
+
+func (l LogLevel) String() string {
+	switch l {
+	case LogError:
+		return "error"
+	case LogWarn:
+		return "warn"
+	case LogInfo:
+		return "info"
+	case LogDebug:
+		return "debug"
+	}
+	return "unknown"
+}
+
+// CgroupMode says how a Context enforces memory and pids limits.
+type CgroupMode int
+
+const (
+	CgroupNone CgroupMode = C.PETRI_CGROUP_NONE // no writable cgroup: rlimit fallbacks only
+	CgroupV1   CgroupMode = C.PETRI_CGROUP_V1   // v1 controllers (hybrid hosts)
+	CgroupV2   CgroupMode = C.PETRI_CGROUP_V2   // unified hierarchy
+)
+
+func (m CgroupMode) String() string {
+	switch m {
+	case CgroupNone:
+		return "none"
+	case CgroupV1:
+		return "v1"
+	case CgroupV2:
+		return "v2"
+	}
+	return "unknown"
+}
+
+// ContextOptions configure NewContext.  The zero value gives the library's
+// defaults.
+type ContextOptions struct {
+	// Log receives the library's diagnostics (one line each), from any
+	// thread, including threads the library created.  It must not block for
+	// long.  Nil: no logging.
+	Log func(level LogLevel, msg string)
+	// LogLevel is the most verbose level passed to Log; zero means LogWarn.
+	LogLevel LogLevel
+	// HostUIDBase: when the host process is root, the sandbox user maps to
+	// HostUIDBase + a per-sandbox serial.  Zero: the library picks an unused
+	// range (see petri_ctx_opts in petri.h).
+	HostUIDBase uint32
+	// RequireCgroups refuses to create sandboxes when cgroup limits cannot be
+	// enforced, instead of falling back to rlimits with a warning.
+	RequireCgroups bool
+}
+
+// A Context owns the library state that sandboxes share: the supervisor
+// thread that forks every sandbox (which lives as long as the Context, so the
+// death signal that takes sandboxes down with the host is not tied to one of
+// Go's short-lived threads), the compiled seccomp filter and the cgroup
+// layout.  Most programs never make one: New uses a package-level Context
+// created on first use and never closed.
+//
+// A Context is safe for concurrent use.  Close destroys every sandbox still
+// open in it.  There is no finalizer for Contexts: call Close.
+type Context struct {
+	// life is held for reading while c is used (creating a sandbox), for
+	// writing while it is freed.
+	life   sync.RWMutex
+	c      *C.petri_ctx
+	closed bool
+	log    cgo.Handle // 0 when there is no log callback
+
+	mu        sync.Mutex // guards sandboxes
+	sandboxes map[*sandbox]struct{}
+}
+
+// NewContext creates a Context of its own.  Close it when done.
+func NewContext(opts ContextOptions) (*Context, error) {
+	var copts C.petri_ctx_opts
+	C.petri_ctx_opts_init(&copts)
+	if opts.LogLevel != 0 {
+		copts.log_level = C.uint32_t(opts.LogLevel - 1)
+	}
+	copts.host_uid_base = C.uint32_t(opts.HostUIDBase)
+	if opts.RequireCgroups {
+		copts.flags |= C.PETRI_CTX_F_REQUIRE_CGROUPS
+	}
+	c := &Context{sandboxes: make(map[*sandbox]struct{})}
+	if opts.Log != nil {
+		c.log = cgo.NewHandle(opts.Log)
+		C.petri_go_ctx_set_log(&copts, C.uintptr_t(c.log))
+	}
+	var perr *C.petri_error
+	if rc := C.petri_ctx_new(&c.c, &copts, &perr); rc < 0 {
+		if c.log != 0 {
+			c.log.Delete()
+		}
+		return nil, takeError("context", rc, perr)
+	}
+	return c, nil
+}
+
+// CgroupMode says how the Context enforces memory and pids limits.
+func (c *Context) CgroupMode() CgroupMode {
+	c.life.RLock()
+	defer c.life.RUnlock()
+	if c.closed {
+		return CgroupNone
+	}
+	return CgroupMode(C.petri_ctx_cgroup_mode(c.c))
+}
+
+// Close destroys every sandbox still open in the Context (killing what runs
+// in them, see Sandbox.Close), then the Context.  Later calls return nil;
+// the Context's methods and its sandboxes' methods return ErrClosed.
+func (c *Context) Close() error {
+	// Creations hold life for reading: none is in progress past this point,
+	// and later ones see closed.
+	c.life.Lock()
+	defer c.life.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	c.mu.Lock()
+	open := make([]*sandbox, 0, len(c.sandboxes))
+	for s := range c.sandboxes {
+		open = append(open, s)
+	}
+	c.mu.Unlock()
+	for _, s := range open {
+		s.close()
+	}
+	C.petri_ctx_free(c.c)
+	c.c = nil
+	// Only now: the library may log while it frees the context.
+	if c.log != 0 {
+		c.log.Delete()
+		c.log = 0
+	}
+	return nil
+}
+
+var (
+	defaultMu  sync.Mutex
+	defaultCtx *Context
+)
+
+// defaultContext returns the package-level Context, creating it on first use.
+// Unlike a sync.Once, a failed creation is retried by the next call.
+func defaultContext() (*Context, error) {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	if defaultCtx == nil {
+		c, err := NewContext(ContextOptions{})
+		if err != nil {
+			return nil, err
+		}
+		defaultCtx = c
+	}
+	return defaultCtx, nil
+}
+
+// Options describe a sandbox.  Zero fields take the library's defaults.
+type Options struct {
+	// Language Exec runs code in: "python", "node", "go" or "sh".  Empty:
+	// Exec needs WithLanguage; Run works regardless.
+	Language string
+	// Memory limit in bytes (cgroup); default 512 MiB.
+	Memory uint64
+	// Pids is the maximum number of processes and threads; default 256.
+	Pids uint32
+	// TmpSize is the size of /tmp in bytes; default 64 MiB.
+	TmpSize uint64
+	// WorkspaceSize is the size of the /workspace tmpfs in bytes; default
+	// 256 MiB.  Ignored with WorkspaceDir.
+	WorkspaceSize uint64
+	// Net is "none" (the default: a network namespace with only lo) or
+	// "host" (share the host's network: trusted code only).
+	Net string
+	// Env is passed to every exec (on top of PATH, HOME, LANG, TMPDIR).
+	Env map[string]string
+	// Binds are extra host paths, "SRC:DST[:rw|:ro]", read-only by default.
+	Binds []string
+	// WorkspaceDir is a host directory bound read-write at /workspace;
+	// empty: a private tmpfs that disappears with the sandbox.
+	WorkspaceDir string
+	// Rootfs is a custom root directory, bound read-only; empty: the host's
+	// /usr and friends.
+	Rootfs string
+	// Hostname inside the sandbox; default "petri".
+	Hostname string
+	// ID names the sandbox, [a-zA-Z0-9_-]{1,48}; empty: generated "sb_<hex>".
+	ID string
+}
+
+// A Sandbox is an isolated environment (see the package documentation) that
+// runs code with Exec and Run; files in /workspace persist between execs.
+//
+// A Sandbox runs one operation at a time: concurrent calls on one Sandbox
+// wait for each other (Exec and Run stop waiting when their context is
+// done).  Many sandboxes may be used concurrently.
+//
+// Close is required: it kills what runs and removes every trace of the
+// sandbox.  A finalizer closes sandboxes that become unreachable, but only as
+// a backstop: it may run late or, at exit, not at all (the library's init
+// process still dies with the host process).
+type Sandbox struct {
+	s *sandbox
+}
+
+// sandbox is the state; Sandbox is the handle users hold, so the finalizer on
+// a Sandbox can run while its Context still lists the sandbox.
+type sandbox struct {
+	ctx  *Context
+	id   string
+	lang string
+
+	// sem is held (a value sent) by the operation using sb: exec, file I/O,
+	// destroy.  A channel, so a waiting Exec can give up when its context is
+	// done.
+	sem chan struct{}
+
+	// hmu guards sb and closing for Cancel, which runs beside an exec.
+	// sb itself is only set to nil by the holder of sem.
+	hmu     sync.Mutex
+	sb      *C.petri_sandbox
+	closing bool
+}
+
+// New creates a sandbox in the package-level Context.
+func New(opts Options) (*Sandbox, error) {
+	c, err := defaultContext()
+	if err != nil {
+		return nil, err
+	}
+	return c.New(opts)
+}
+
+// New creates a sandbox in the Context.
+func (c *Context) New(opts Options) (*Sandbox, error) {
+	const op = "create"
+	var a cArena
+	defer a.free()
+
+	var so C.petri_sandbox_opts
+	C.petri_sandbox_opts_init(&so)
+	var err error
+	str := func(s, what string) *C.char {
+		if s == "" || err != nil {
+			return nil
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			err = invalid(op, "%s contains a NUL byte", what)
+			return nil
+		}
+		return a.str(s)
+	}
+	so.language = str(opts.Language, "language")
+	so.id = str(opts.ID, "id")
+	so.hostname = str(opts.Hostname, "hostname")
+	so.rootfs = str(opts.Rootfs, "rootfs")
+	so.workspace_dir = str(opts.WorkspaceDir, "workspace dir")
+	if err != nil {
+		return nil, err
+	}
+	if so.binds, err = a.strv(op, "bind", opts.Binds); err != nil {
+		return nil, err
+	}
+	env, err := envList(op, opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	if so.env, err = a.strv(op, "env", env); err != nil {
+		return nil, err
+	}
+	so.memory_bytes = C.uint64_t(opts.Memory)
+	so.tmp_bytes = C.uint64_t(opts.TmpSize)
+	so.workspace_bytes = C.uint64_t(opts.WorkspaceSize)
+	so.pids_max = C.uint32_t(opts.Pids)
+	switch opts.Net {
+	case "", "none":
+		so.net = C.PETRI_NET_NONE
+	case "host":
+		so.net = C.PETRI_NET_HOST
+	case "proxy":
+		so.net = C.PETRI_NET_PROXY // reserved: the library says whether it has it
+	default:
+		return nil, invalid(op, "unknown network mode %q (expected none or host)", opts.Net)
+	}
+
+	c.life.RLock()
+	defer c.life.RUnlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	var sb *C.petri_sandbox
+	var perr *C.petri_error
+	if rc := C.petri_sandbox_create(c.c, &so, &sb, &perr); rc < 0 {
+		return nil, takeError(op, rc, perr)
+	}
+	s := &sandbox{
+		ctx:  c,
+		id:   C.GoString(C.petri_sandbox_id(sb)),
+		lang: opts.Language,
+		sem:  make(chan struct{}, 1),
+		sb:   sb,
+	}
+	c.mu.Lock()
+	c.sandboxes[s] = struct{}{}
+	c.mu.Unlock()
+	h := &Sandbox{s: s}
+	runtime.SetFinalizer(h, func(h *Sandbox) { h.s.close() })
+	return h, nil
+}
+
+// ID returns the sandbox's id (also after Close).
+func (s *Sandbox) ID() string { return s.s.id }
+
+// Language returns the language given in Options.
+func (s *Sandbox) Language() string { return s.s.lang }
+
+// Cancel kills the Exec or Run running on the sandbox, if any; it ends with
+// Reason "killed".  Safe to call from any goroutine, at any time.  (A Cancel
+// that finds nothing running is forgotten by the next Exec.)
+func (s *Sandbox) Cancel() {
+	s.s.cancel()
+	runtime.KeepAlive(s)
+}
+
+// Close kills whatever runs in the sandbox (a running Exec returns its
+// Result with Reason "killed" and ErrClosed), then destroys the sandbox: its
+// processes, cgroup and workspace.  Nothing remains.  Close is idempotent and
+// safe to call concurrently with other methods; after it, they return
+// ErrClosed.
+func (s *Sandbox) Close() error {
+	runtime.SetFinalizer(s, nil)
+	s.s.close()
+	return nil
+}
+
+func (s *sandbox) cancel() {
+	s.hmu.Lock()
+	if s.sb != nil {
+		C.petri_sandbox_cancel(s.sb)
+	}
+	s.hmu.Unlock()
+}
+
+// acquire takes sem, giving up when ctx is done.
+func (s *sandbox) acquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *sandbox) release() { <-s.sem }
+
+// usable reports whether the sandbox is open; the caller holds sem.
+func (s *sandbox) usable() bool {
+	s.hmu.Lock()
+	ok := s.sb != nil && !s.closing
+	s.hmu.Unlock()
+	return ok
+}
+
+func (s *sandbox) close() {
+	s.hmu.Lock()
+	s.closing = true
+	if s.sb != nil {
+		C.petri_sandbox_cancel(s.sb)
+	}
+	s.hmu.Unlock()
+
+	// Wait for a running exec to end.  The cancel is repeated: one sent just
+	// before the exec drained stale cancels would be lost.
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		t := time.NewTicker(25 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case s.sem <- struct{}{}:
+				break wait
+			case <-t.C:
+				s.cancel()
+			}
+		}
+		t.Stop()
+	}
+	s.hmu.Lock()
+	sb := s.sb
+	s.sb = nil
+	s.hmu.Unlock()
+	if sb != nil {
+		C.petri_sandbox_destroy(sb)
+		s.ctx.mu.Lock()
+		delete(s.ctx.sandboxes, s)
+		s.ctx.mu.Unlock()
+	}
+	s.release()
+}
+
+// envList turns a map into sorted "K=V" strings.
+func envList(op string, env map[string]string) ([]string, error) {
+	if len(env) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.IndexByte(v, 0) >= 0 {
+			return nil, invalid(op, "bad environment variable %q (empty name, '=' in the name or a NUL byte)", k)
+		}
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// cArena collects C allocations made for one call and frees them together.
+type cArena struct {
+	ptrs []unsafe.Pointer
+}
+
+func (a *cArena) str(s string) *C.char {
+	p := C.CString(s)
+	a.ptrs = append(a.ptrs, unsafe.Pointer(p))
+	return p
+}
+
+// strv returns a NULL-terminated C array of C strings, or nil for no strings.
+func (a *cArena) strv(op, what string, v []string) (**C.char, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	for _, s := range v {
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, invalid(op, "%s %q contains a NUL byte", what, s)
+		}
+	}
+	p := C.calloc(C.size_t(len(v)+1), C.size_t(unsafe.Sizeof((*C.char)(nil))))
+	if p == nil {
+		panic("petri: out of memory")
+	}
+	a.ptrs = append(a.ptrs, p)
+	arr := unsafe.Slice((**C.char)(p), len(v)+1)
+	for i, s := range v {
+		arr[i] = a.str(s)
+	}
+	return (**C.char)(p), nil
+}
+
+func (a *cArena) bytes(b []byte) unsafe.Pointer {
+	p := C.CBytes(b)
+	a.ptrs = append(a.ptrs, p)
+	return p
+}
+
+func (a *cArena) free() {
+	for _, p := range a.ptrs {
+		C.free(p)
+	}
+	a.ptrs = nil
+}
