@@ -903,7 +903,11 @@ PETRI_API const char *petri_sandbox_id(const petri_sandbox *sb)
 
 PETRI_API int petri_sandbox_init_pid(const petri_sandbox *sb)
 {
-	return sb && !sb->dead ? sb->pid : -1;
+	if (!sb || sb->dead || sb->pidfd < 0)
+		return -1;
+	/* A pidfd polls readable once its process has exited. */
+	struct pollfd p = {.fd = sb->pidfd, .events = POLLIN};
+	return poll(&p, 1, 0) == 0 ? sb->pid : -1;
 }
 
 PETRI_API int64_t petri_sandbox_host_uid(const petri_sandbox *sb)

@@ -38,7 +38,7 @@ PACKAGES=(
 	# petrid (REST daemon)
 	libmicrohttpd-dev libjson-c-dev libssl-dev
 	# bindings, and the runtimes the sandbox runs code with
-	python3 python3-pytest golang-go
+	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks
 	bubblewrap hyperfine strace iproute2 clang-format
 )

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: Apache-2.0
+"""petri: run untrusted code in a libpetri sandbox, from Python.
+
+    from petri import Sandbox
+    with Sandbox(language="python") as sb:
+        result = sb.exec("print('hello from isolation')")
+        print(result.output)
+
+Pure ctypes over libpetri.so, found through PETRI_LIBRARY (a full path) or
+the normal loader search.  See bindings/python/README.md.
+"""
+
+from .context import Context, default_context, library_version
+from .errors import (
+    InvalidArgumentError,
+    LibraryNotFoundError,
+    NotFoundError,
+    PermissionDeniedError,
+    PetriError,
+    SandboxBusyError,
+    SandboxClosedError,
+    SandboxDeadError,
+    TooLargeError,
+    UnsafePathError,
+)
+from .result import REASONS, ExecResult
+from .sandbox import ExecStream, OutputCallback, Sandbox
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Sandbox",
+    "ExecResult",
+    "ExecStream",
+    "OutputCallback",
+    "Context",
+    "default_context",
+    "library_version",
+    "REASONS",
+    "PetriError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "UnsafePathError",
+    "TooLargeError",
+    "SandboxBusyError",
+    "SandboxDeadError",
+    "SandboxClosedError",
+    "LibraryNotFoundError",
+]

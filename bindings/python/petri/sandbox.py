@@ -1,0 +1,722 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Sandbox: create one, run code or commands in it, move files in and out.
+
+    from petri import Sandbox
+    with Sandbox(language="python") as sb:
+        result = sb.exec("print('hello from isolation')")
+        print(result.output)
+
+Every limit is a keyword argument; left out, it takes the library's default
+(see include/petri/petri.h).  Sizes are bytes or strings like "64M";
+durations are seconds (int or float), a timedelta or strings like "500ms".
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import queue
+import threading
+import weakref
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _convert as conv
+from . import _lib
+from .context import (
+    Context,
+    SandboxState,
+    call_with_error,
+    callback_tls,
+    default_context,
+    raise_error,
+)
+from .errors import SandboxClosedError
+from .result import ExecResult
+
+__all__ = ["Sandbox", "ExecStream", "OutputCallback"]
+
+#: on_output(stream, data): stream is "stdout" or "stderr", data the bytes
+#: just written.  The return value is ignored; raising kills the exec and
+#: the exception propagates out of exec() once the exec has ended.
+OutputCallback = Callable[[str, bytes], Any]
+
+_NETS = {"none": _lib.NET_NONE, "host": _lib.NET_HOST, "proxy": _lib.NET_PROXY}
+_STREAM_NAMES = {_lib.STREAM_STDOUT: "stdout", _lib.STREAM_STDERR: "stderr"}
+
+
+# ---------------------------------------------------------------------------
+# Output callbacks.  One C thunk for the whole module; each exec registers
+# its Python callable under a key passed as the C userdata.  Exceptions are
+# stored and re-raised by exec() after the library returns (raising through
+# C is not possible), and the thunk returns 1 so that the library kills the
+# exec at once.
+# ---------------------------------------------------------------------------
+
+
+class _CallbackSlot:
+    __slots__ = ("fn", "state", "error")
+
+    def __init__(self, fn: OutputCallback, state: SandboxState) -> None:
+        self.fn = fn
+        self.state = state
+        self.error: Optional[BaseException] = None
+
+
+_slots: Dict[int, _CallbackSlot] = {}
+_slot_keys = itertools.count(1)
+
+
+def _on_output(stream: int, data: Optional[int], length: int, userdata: Optional[int]) -> int:
+    slot = _slots.get(userdata or 0)
+    if slot is None or slot.error is not None:
+        return 1
+    prev = getattr(callback_tls, "state", None)
+    callback_tls.state = slot.state
+    try:
+        chunk = ctypes.string_at(data, length) if data and length else b""
+        slot.fn(_STREAM_NAMES.get(stream, str(stream)), chunk)
+        return 0
+    except BaseException as e:  # noqa: BLE001 - re-raised by exec()
+        slot.error = e
+        return 1
+    finally:
+        callback_tls.state = prev
+
+
+_OUTPUT_THUNK = _lib.OUTPUT_FN(_on_output)
+
+
+class _Prepared:
+    """An exec's option struct plus every Python object it points into."""
+
+    __slots__ = ("opts", "keep", "on_output")
+
+    def __init__(self, opts: _lib.ExecOpts, keep: List[Any], on_output: Optional[OutputCallback]) -> None:
+        self.opts = opts
+        self.keep = keep
+        self.on_output = on_output
+
+
+class Sandbox:
+    """An isolated environment to run untrusted code in, repeatedly.
+
+    Files written to /workspace persist from one exec to the next;
+    processes do not outlive their exec.  Close it (or use ``with``) to
+    destroy it; one that is garbage-collected unclosed is destroyed then,
+    and any left at interpreter exit are destroyed at exit.
+
+    Arguments (all optional; left out, the library's default):
+      language        "python", "node", "go" or "sh": what exec(code) runs
+      memory          memory limit (cgroup), bytes or "64M"; default 512 MiB
+      pids            processes+threads; default 256
+      tmp_size        size of /tmp; default 64 MiB
+      workspace_size  size of the /workspace tmpfs; default 256 MiB
+      net             "none" (default: loopback only) or "host" (trusted
+                      code only); "proxy" is reserved by the library
+      env             {"NAME": "value"} passed to every exec
+      binds           ["SRC:DST[:rw|:ro]", ...] or [(src, dst[, "rw"])]:
+                      host paths shown inside, read-only unless "rw"
+      workspace_dir   host directory bound read-write at /workspace
+      hostname        hostname inside; default "petri"
+      id              sandbox id, [A-Za-z0-9_-]{1,48}; default generated
+      rootfs          custom root directory, bound read-only
+      landlock        False disables Landlock (debugging only)
+      context         a Context; default: the process-wide one
+    """
+
+    def __init__(
+        self,
+        language: Optional[str] = None,
+        *,
+        memory: Optional[conv.SizeArg] = None,
+        pids: Optional[int] = None,
+        tmp_size: Optional[conv.SizeArg] = None,
+        workspace_size: Optional[conv.SizeArg] = None,
+        net: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        binds: Optional[Sequence[Union[str, Tuple[str, ...]]]] = None,
+        workspace_dir: Optional[conv.StrPath] = None,
+        hostname: Optional[str] = None,
+        id: Optional[str] = None,
+        rootfs: Optional[conv.StrPath] = None,
+        landlock: bool = True,
+        context: Optional[Context] = None,
+    ) -> None:
+        self._finalizer: Optional[weakref.finalize] = None
+        if language is not None and not isinstance(language, str):
+            raise TypeError("language must be str, not %s" % type(language).__name__)
+        if net is not None and not isinstance(net, str):
+            raise TypeError("net must be str, not %s" % type(net).__name__)
+        if net is not None and net not in _NETS:
+            raise ValueError("net must be 'none' or 'host' (or 'proxy'), not %r" % net)
+        if not isinstance(landlock, bool):
+            raise TypeError("landlock must be bool")
+        if context is not None and not isinstance(context, Context):
+            raise TypeError("context must be a petri.Context, not %s" % type(context).__name__)
+
+        keep: List[Any] = []
+        o = _lib.SandboxOpts()
+        o.sz = ctypes.sizeof(o)
+        o.flags = 0 if landlock else _lib.SANDBOX_F_NO_LANDLOCK
+        o.language = conv.opt_cstr("language", language)
+        o.id = conv.opt_cstr("id", id)
+        o.hostname = conv.opt_cstr("hostname", hostname)
+        o.rootfs = conv.opt_path("rootfs", rootfs)
+        o.workspace_dir = conv.opt_path("workspace_dir", workspace_dir)
+        o.binds, k = conv.strv(conv.bind_list(binds))
+        keep.append(k)
+        o.env, k = conv.strv(conv.env_list("env", env))
+        keep.append(k)
+        o.memory_bytes = conv.size("memory", memory)
+        o.tmp_bytes = conv.size("tmp_size", tmp_size)
+        o.workspace_bytes = conv.size("workspace_size", workspace_size)
+        o.pids_max = conv.count("pids", pids)
+        o.net = _NETS[net] if net is not None else _lib.NET_NONE
+
+        self._context = context if context is not None else default_context()
+        self._language = language
+        self._state = self._context._state.create_sandbox(o)
+        del keep
+        # Destroy it when garbage-collected (or at exit) without close().
+        self._finalizer = weakref.finalize(self, self._state.close, 5.0)
+
+    # -- properties ---------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The sandbox id (also after close)."""
+        return self._state.id
+
+    @property
+    def closed(self) -> bool:
+        return self._state.closed
+
+    @property
+    def language(self) -> Optional[str]:
+        return self._language
+
+    @property
+    def context(self) -> Context:
+        return self._context
+
+    @property
+    def init_pid(self) -> Optional[int]:
+        """Host pid of the sandbox's init, or None once closed or dead."""
+        st = self._state
+        with st.meta:
+            if st.ptr is None:
+                return None
+            pid = _lib.lib().petri_sandbox_init_pid(st.ptr)
+        return pid if pid > 0 else None
+
+    @property
+    def host_uid(self) -> int:
+        """Host uid the sandbox user (uid 1000 inside) runs as."""
+        return int(self._peek(_lib.lib().petri_sandbox_host_uid))
+
+    @property
+    def cgroup_id(self) -> int:
+        """cgroup v2 inode id of the sandbox (0 if none)."""
+        return int(self._peek(_lib.lib().petri_sandbox_cgroup_id))
+
+    def _peek(self, fn: Callable[[int], Any]) -> Any:
+        st = self._state
+        with st.meta:
+            if st.ptr is None:
+                raise SandboxClosedError("sandbox %s is closed" % st.id)
+            return fn(st.ptr)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def close(self) -> None:
+        """Destroy the sandbox: kill everything in it and remove its cgroup
+        and workspace.  Idempotent.  An exec running in another thread is
+        cancelled and waited for; called from an output callback, the
+        destroy happens as soon as that exec returns."""
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._state.close()
+
+    destroy = close
+
+    def cancel(self) -> bool:
+        """Kill the exec running on this sandbox, if any (reason "killed").
+        Safe from any thread, including output callbacks.  Returns whether
+        an exec was running."""
+        return self._state.cancel()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<petri.Sandbox %s%s%s>" % (
+            self.id,
+            " language=%s" % self._language if self._language else "",
+            " closed" if self.closed else "",
+        )
+
+    # -- exec ---------------------------------------------------------------
+
+    def exec(
+        self,
+        code: Union[str, bytes],
+        *,
+        timeout: Optional[conv.DurationArg] = None,
+        cpu: Optional[conv.DurationArg] = None,
+        stdin: Optional[Union[bytes, str]] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        stdout_limit: Optional[conv.SizeArg] = None,
+        stderr_limit: Optional[conv.SizeArg] = None,
+        output_kill: Optional[conv.SizeArg] = None,
+        file_size: Optional[conv.SizeArg] = None,
+        nofile: Optional[int] = None,
+        language: Optional[str] = None,
+        on_output: Optional[OutputCallback] = None,
+    ) -> ExecResult:
+        """Run @code in the sandbox's language (or @language) and wait.
+
+        timeout       wall clock (default 30 s); cpu: CPU time per process
+                      (default: the timeout)
+        stdin         bytes (or str) fed to the program, then EOF
+        env           {"NAME": "value"} on top of the sandbox's env
+        cwd           working directory (default /workspace)
+        stdout_limit, stderr_limit   bytes captured per stream (default 1 MiB);
+                      beyond it output is dropped and flagged as truncated
+        output_kill   total output after which the exec is killed (64 MiB)
+        file_size     largest file a process may write (default 1 GiB)
+        nofile        open files per process (default 1024)
+        on_output     callable(stream, data) called as output arrives, with
+                      every byte up to output_kill (captured or not)
+
+        Returns an ExecResult whatever the program's exit status; raises
+        PetriError when the exec could not be started."""
+        p = self._prepare(None, code, language, on_output, locals())
+        return self._exec_prepared(p)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: Optional[conv.DurationArg] = None,
+        cpu: Optional[conv.DurationArg] = None,
+        stdin: Optional[Union[bytes, str]] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        stdout_limit: Optional[conv.SizeArg] = None,
+        stderr_limit: Optional[conv.SizeArg] = None,
+        output_kill: Optional[conv.SizeArg] = None,
+        file_size: Optional[conv.SizeArg] = None,
+        nofile: Optional[int] = None,
+        on_output: Optional[OutputCallback] = None,
+    ) -> ExecResult:
+        """Run a command (argv[0] looked up in PATH inside) and wait; the
+        keyword arguments are those of exec()."""
+        p = self._prepare(argv, None, None, on_output, locals())
+        return self._exec_prepared(p)
+
+    def stream(
+        self,
+        code: Optional[Union[str, bytes]] = None,
+        *,
+        argv: Optional[Sequence[str]] = None,
+        timeout: Optional[conv.DurationArg] = None,
+        cpu: Optional[conv.DurationArg] = None,
+        stdin: Optional[Union[bytes, str]] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        stdout_limit: Optional[conv.SizeArg] = None,
+        stderr_limit: Optional[conv.SizeArg] = None,
+        output_kill: Optional[conv.SizeArg] = None,
+        file_size: Optional[conv.SizeArg] = None,
+        nofile: Optional[int] = None,
+        language: Optional[str] = None,
+    ) -> "ExecStream":
+        """Start @code (or the command @argv) and iterate over its output:
+
+            s = sb.stream("for i in range(3): print(i, flush=True)")
+            for stream, chunk in s:      # ("stdout" | "stderr", bytes)
+                ...
+            print(s.result.reason)       # the ExecResult, after the loop
+
+        The exec runs in a worker thread; leaving the loop early (break,
+        exception, close()) cancels it."""
+        if (code is None) == (argv is None):
+            raise TypeError("stream() takes exactly one of code and argv")
+        if argv is not None and language is not None:
+            raise TypeError("language applies to code, not to argv")
+        if self._state.closed:
+            raise SandboxClosedError("sandbox %s is closed" % self.id)
+        return ExecStream(self, argv, code, language, locals())
+
+    def _prepare(
+        self,
+        argv: Optional[Sequence[str]],
+        code: Optional[Union[str, bytes]],
+        language: Optional[str],
+        on_output: Optional[OutputCallback],
+        kw: Dict[str, Any],
+    ) -> _Prepared:
+        keep: List[Any] = []
+        o = _lib.ExecOpts()
+        o.sz = ctypes.sizeof(o)
+        if argv is not None:
+            o.argv, k = conv.strv(conv.argv_list(argv))
+            keep.append(k)
+        else:
+            if not isinstance(code, (str, bytes)):
+                raise TypeError("code must be str or bytes, not %s" % type(code).__name__)
+            o.code = conv.cstr("code", code)
+            if language is not None:
+                if not isinstance(language, str):
+                    raise TypeError("language must be str, not %s" % type(language).__name__)
+                o.language = conv.cstr("language", language)
+        if kw.get("stdin") is not None:
+            data = conv.data("stdin", kw["stdin"])
+            o.stdin_data = data
+            o.stdin_len = len(data)
+            keep.append(data)
+        o.env, k = conv.strv(conv.env_list("env", kw.get("env")))
+        keep.append(k)
+        cwd = kw.get("cwd")
+        if cwd is not None:
+            o.cwd = conv.path("cwd", cwd)
+        o.timeout_ms = conv.duration_ms("timeout", kw.get("timeout"))
+        o.cpu_ms = conv.duration_ms("cpu", kw.get("cpu"))
+        o.stdout_max = conv.size("stdout_limit", kw.get("stdout_limit"))
+        o.stderr_max = conv.size("stderr_limit", kw.get("stderr_limit"))
+        o.output_kill_bytes = conv.size("output_kill", kw.get("output_kill"))
+        o.file_size_max = conv.size("file_size", kw.get("file_size"))
+        o.nofile_max = conv.count("nofile", kw.get("nofile"))
+        if on_output is not None and not callable(on_output):
+            raise TypeError("on_output must be callable(stream, data), not %s" % type(on_output).__name__)
+        return _Prepared(o, keep, on_output)
+
+    def _exec_prepared(self, p: _Prepared) -> ExecResult:
+        st = self._state
+        slot_key = 0
+        if p.on_output is not None:
+            slot_key = next(_slot_keys)
+            slot = _CallbackSlot(p.on_output, st)
+            _slots[slot_key] = slot
+            p.opts.on_output = _OUTPUT_THUNK
+            p.opts.userdata = slot_key
+        lib = _lib.lib()
+        res = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        try:
+            ptr = st.enter()
+            try:
+                rc = _call_exec(st, lib, ptr, p.opts, res, err)
+            finally:
+                st.leave()
+        finally:
+            if slot_key:
+                del _slots[slot_key]
+        callback_error = slot.error if slot_key else None
+        if rc < 0:
+            if callback_error is not None:
+                lib.petri_error_free(err)
+                raise callback_error
+            raise_error(rc, err)
+        try:
+            result = ExecResult._from_c(res, st.id)
+        finally:
+            lib.petri_result_free(res)
+        if callback_error is not None:
+            raise callback_error
+        return result
+
+    # -- files --------------------------------------------------------------
+
+    def write_file(self, path: conv.StrPath, data: Union[bytes, str], mode: int = 0o644) -> None:
+        """Write @data (bytes, or str encoded UTF-8) to @path in /workspace
+        (relative, or starting with /workspace/); parent directories are
+        created.  Symlinks and ".." are refused (PetriError)."""
+        p = conv.path("path", path)
+        b = conv.data("data", data)
+        if isinstance(mode, bool) or not isinstance(mode, int):
+            raise TypeError("mode must be int, not %s" % type(mode).__name__)
+        if not 0 <= mode <= 0o7777:
+            raise ValueError("mode must be between 0 and 0o7777, got %o" % mode)
+        st = self._state
+        ptr = st.enter()
+        try:
+            call_with_error(_lib.lib().petri_sandbox_write_file, ptr, p, b, len(b), mode)
+        finally:
+            st.leave()
+
+    def read_file(self, path: conv.StrPath, max_bytes: Optional[conv.SizeArg] = None) -> bytes:
+        """The contents of @path in /workspace.  A file larger than
+        @max_bytes (default 64 MiB) raises TooLargeError; symlinks, ".."
+        and mount crossings planted by the code raise PetriError."""
+        p = conv.path("path", path)
+        mx = conv.size("max_bytes", max_bytes)
+        lib = _lib.lib()
+        data = ctypes.c_void_p()
+        n = ctypes.c_size_t()
+        st = self._state
+        ptr = st.enter()
+        try:
+            call_with_error(lib.petri_sandbox_read_file, ptr, p, mx, ctypes.byref(data), ctypes.byref(n))
+        finally:
+            st.leave()
+        try:
+            return ctypes.string_at(data, n.value) if data and n.value else b""
+        finally:
+            lib.petri_free(data)
+
+
+# Run the main thread's execs on the helper thread (below), so that Ctrl-C
+# interrupts them.  Measured cost: ~0.1 ms per exec.  Internal knob (for
+# benchmarks and debugging), not API.
+_interruptible_main = True
+
+
+class _Job:
+    """One exec handed to the helper thread.  ``lock`` orders the helper
+    starting it against the caller abandoning it (interrupted before the
+    helper took it): an abandoned job is never run."""
+
+    __slots__ = ("fn", "rc", "done", "lock", "started", "abandoned")
+
+    def __init__(self, fn: Callable[[], int]) -> None:
+        self.fn = fn
+        self.rc: Optional[int] = None
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.lock = threading.Lock()
+        self.started = False
+        self.abandoned = False
+
+
+class _MainHelper:
+    """A thread that runs the main thread's execs (see _call_exec), started
+    on first use and again after fork.  Handing a call over costs tens of
+    microseconds; starting a thread per exec costs far more."""
+
+    lock = threading.Lock()
+    jobs: "Optional[queue.SimpleQueue[_Job]]" = None
+
+    @classmethod
+    def submit(cls, job: _Job) -> None:
+        jobs = cls.jobs
+        if jobs is None:
+            with cls.lock:
+                if cls.jobs is None:
+                    q: "queue.SimpleQueue[_Job]" = queue.SimpleQueue()
+                    threading.Thread(target=cls._serve, args=(q,), name="petri-exec", daemon=True).start()
+                    cls.jobs = q
+                jobs = cls.jobs
+        jobs.put(job)
+
+    @staticmethod
+    def _serve(jobs: "queue.SimpleQueue[_Job]") -> None:
+        while True:
+            job = jobs.get()
+            try:
+                with job.lock:
+                    if job.abandoned:
+                        continue
+                    job.started = True
+                job.rc = job.fn()
+            finally:
+                job.done.release()
+
+    @classmethod
+    def after_fork(cls) -> None:
+        cls.lock = threading.Lock()
+        cls.jobs = None
+
+
+os.register_at_fork(after_in_child=_MainHelper.after_fork)
+
+
+def _call_exec(
+    st: SandboxState,
+    lib: ctypes.CDLL,
+    ptr: int,
+    opts: _lib.ExecOpts,
+    res: ctypes.c_void_p,
+    err: ctypes.c_void_p,
+) -> int:
+    """petri_sandbox_exec(), interruptible from the main thread.
+
+    ctypes releases the GIL during the call, so other threads run; but the
+    main thread would not see Ctrl-C (KeyboardInterrupt) until the exec
+    ended, up to its timeout.  There the call runs in a helper thread while
+    the main thread waits interruptibly: on any exception (KeyboardInterrupt
+    from a signal handler), the exec is cancelled, waited for, and the
+    exception re-raised."""
+
+    def call() -> int:
+        return int(lib.petri_sandbox_exec(ptr, ctypes.byref(opts), ctypes.byref(res), ctypes.byref(err)))
+
+    if not _interruptible_main or threading.current_thread() is not threading.main_thread():
+        return call()
+    job = _Job(call)
+    try:
+        _MainHelper.submit(job)
+        job.done.acquire()
+    except BaseException:
+        with job.lock:
+            job.abandoned = True
+            started = job.started
+        if started:
+            st._cancel_once()
+            while not job.done.acquire(timeout=0.05):
+                try:
+                    st._cancel_once()  # again: one sent before the exec began is dropped
+                except BaseException:  # noqa: BLE001 - another Ctrl-C: keep stopping it
+                    pass
+            if job.rc is not None and job.rc >= 0:
+                lib.petri_result_free(res)
+            elif err:
+                lib.petri_error_free(err)
+        raise
+    if job.rc is None:
+        raise RuntimeError("petri: the exec helper thread failed")
+    return job.rc
+
+
+class _StreamShared:
+    """What the worker thread and the iterator share.  The worker holds no
+    reference to the ExecStream, so dropping the iterator early lets it be
+    collected, which cancels the exec."""
+
+    __slots__ = ("queue", "result", "error")
+
+    def __init__(self) -> None:
+        self.queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self.result: Optional[ExecResult] = None
+        self.error: Optional[BaseException] = None
+
+
+_DONE = object()
+
+
+def _stream_work(sandbox: Sandbox, prepared: _Prepared, shared: _StreamShared) -> None:
+    try:
+        shared.result = sandbox._exec_prepared(prepared)
+    except BaseException as e:  # noqa: BLE001 - handed to the consumer
+        shared.error = e
+    finally:
+        shared.queue.put(_DONE)
+
+
+class ExecStream(Iterator[Tuple[str, bytes]]):
+    """Iterator over an exec's output as ("stdout" | "stderr", bytes) chunks,
+    in the order the library read them; every byte up to output_kill is
+    delivered.  After the loop, ``result`` is the ExecResult.  An error
+    starting the exec (PetriError), or an exception inside the worker, is
+    raised from the iteration.  ``close()`` (also on leaving a ``with``
+    block, or when the iterator is dropped unfinished) cancels the exec."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        argv: Optional[Sequence[str]],
+        code: Optional[Union[str, bytes]],
+        language: Optional[str],
+        kw: Dict[str, Any],
+    ) -> None:
+        self._sandbox = sandbox
+        self._shared = shared = _StreamShared()
+        self._finished = False
+        # Validated in the caller's thread: TypeError/ValueError raise here.
+        prepared = sandbox._prepare(argv, code, language, lambda s, d: shared.queue.put((s, d)), kw)
+        self._thread = threading.Thread(
+            target=_stream_work, args=(sandbox, prepared, shared), name="petri-stream", daemon=True
+        )
+        self._thread.start()
+
+    def __iter__(self) -> "ExecStream":
+        return self
+
+    def __next__(self) -> Tuple[str, bytes]:
+        if self._finished:
+            raise StopIteration
+        item = self._get()
+        if item is _DONE:
+            self._finish()
+            raise StopIteration
+        return item  # type: ignore[no-any-return]
+
+    def _get(self) -> Any:
+        try:
+            return self._shared.queue.get()
+        except BaseException:  # KeyboardInterrupt while waiting: stop the exec
+            self.cancel()
+            raise
+
+    def _finish(self) -> None:
+        self._finished = True
+        self._thread.join()
+        if self._shared.error is not None:
+            e, self._shared.error = self._shared.error, None
+            raise e
+
+    @property
+    def done(self) -> bool:
+        """True once the iteration has reached its end."""
+        return self._finished
+
+    @property
+    def result(self) -> ExecResult:
+        """The ExecResult, once the iteration has ended (see wait())."""
+        if not self._finished:
+            raise RuntimeError("the exec is still streaming: iterate to the end or call wait()")
+        if self._shared.result is None:
+            raise RuntimeError("the exec failed: no result")
+        return self._shared.result
+
+    def cancel(self) -> None:
+        """Kill the exec (reason "killed"); the iteration then ends."""
+        if not self._finished and self._thread.is_alive():
+            self._sandbox.cancel()
+
+    def wait(self) -> ExecResult:
+        """Let the exec run to its end, dropping the chunks not yet read,
+        and return its result."""
+        while not self._finished:
+            if self._get() is _DONE:
+                self._finish()
+        return self.result
+
+    def close(self) -> None:
+        """Cancel the exec if it still runs and wait for it to end."""
+        if self._finished:
+            return
+        self.cancel()
+        try:
+            self.wait()
+        except Exception:  # noqa: BLE001 - closing: the error is not wanted
+            pass
+
+    def __enter__(self) -> "ExecStream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._finished and self._thread.is_alive():
+                self._sandbox.cancel()
+        except Exception:  # noqa: BLE001 - never raise from __del__
+            pass
