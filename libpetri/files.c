@@ -156,17 +156,9 @@ static int write_file(petri_sandbox *sb, const char *path, const void *data, siz
 		return petri__err(err, errno, "truncate /workspace/%s", rel);
 	if (fchmod(fd, (mode ? mode : 0644) & 07777) < 0)
 		return petri__err(err, errno, "chmod /workspace/%s", rel);
-	const char *p = data;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return petri__err(err, errno, "write /workspace/%s", rel);
-		}
-		p += w;
-		len -= (size_t)w;
-	}
+	r = petri__write_all(fd, data, len);
+	if (r < 0)
+		return petri__err(err, r, "write /workspace/%s", rel);
 	return 0;
 }
 

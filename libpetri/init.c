@@ -276,21 +276,9 @@ static int write_code(const struct petri_exec_req *req, const char *code)
 	int fd = openat(code_dir_fd, req->code_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0)
 		return -errno;
-	uint64_t left = req->code_len;
-	while (left > 0) {
-		ssize_t w = write(fd, code, left);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
-			close(fd);
-			return -e;
-		}
-		code += w;
-		left -= (uint64_t)w;
-	}
+	int r = petri__write_all(fd, code, req->code_len);
 	close(fd);
-	return 0;
+	return r;
 }
 
 /*

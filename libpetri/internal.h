@@ -68,6 +68,10 @@ int petri__err(petri_error **err, int errnum, const char *fmt, ...) _printf_(3, 
 struct petri_ctx;
 void petri__log(const struct petri_ctx *ctx, int level, const char *fmt, ...) _printf_(3, 4);
 
+/* Write all @len bytes to @fd, retrying on EINTR.  0 or -errno.
+ * Async-signal-safe (used inside init). */
+int petri__write_all(int fd, const void *buf, size_t len);
+
 /* Nanoseconds of CLOCK_MONOTONIC. */
 uint64_t petri__now_ns(void);
 

@@ -99,21 +99,9 @@ static int make_file(const char *path, const char *content, mode_t mode)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	size_t len = content ? strlen(content) : 0;
-	while (len > 0) {
-		ssize_t w = write(fd, content, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
-			close(fd);
-			return -e;
-		}
-		content += w;
-		len -= (size_t)w;
-	}
+	int r = petri__write_all(fd, content, content ? strlen(content) : 0);
 	close(fd);
-	return 0;
+	return r;
 }
 
 /* Make a mount point at @dst shaped like the object @src_fd refers to. */

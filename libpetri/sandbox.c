@@ -647,14 +647,13 @@ static void kill_and_reap(petri_sandbox *sb)
 	sb->dead = 1;
 }
 
-PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
+/* Close the control socket (init exits), kill and reap init (the kernel
+ * takes the whole pid namespace with it), remove the cgroups, free. */
+static void free_sandbox(petri_sandbox *sb)
 {
-	if (!sb)
-		return;
-	unlink_sandbox(sb);
-	petri__audit_sandbox_destroyed(sb);
 	if (sb->ctl_fd >= 0)
 		close(sb->ctl_fd);
+	sb->ctl_fd = -1;
 	kill_and_reap(sb);
 	petri__cgroup_destroy(&sb->cgroup);
 	if (sb->workspace_fd >= 0)
@@ -663,6 +662,15 @@ PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
 		close(sb->cancel_fd);
 	free_strv(sb->env);
 	free(sb);
+}
+
+PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
+{
+	if (!sb)
+		return;
+	unlink_sandbox(sb);
+	petri__audit_sandbox_destroyed(sb);
+	free_sandbox(sb);
 }
 
 static int fill_init_cfg(petri_ctx *ctx, const petri_sandbox_opts *o, struct petri_init_cfg *cfg,
@@ -882,17 +890,7 @@ fail:
 		if (sp[i] >= 0)
 			close(sp[i]);
 	}
-	if (sb->ctl_fd >= 0)
-		close(sb->ctl_fd);
-	sb->ctl_fd = -1;
-	kill_and_reap(sb);
-	petri__cgroup_destroy(&sb->cgroup);
-	if (sb->workspace_fd >= 0)
-		close(sb->workspace_fd);
-	if (sb->cancel_fd >= 0)
-		close(sb->cancel_fd);
-	free_strv(sb->env);
-	free(sb);
+	free_sandbox(sb);
 	return r;
 }
 
