@@ -304,7 +304,7 @@ static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done
 		hit |= PETRI_LIMIT_MEMORY;
 	if (after->pids_max_hits > before->pids_max_hits)
 		hit |= PETRI_LIMIT_PIDS;
-	if (res->truncated[0] || res->truncated[1])
+	if (res->truncated[0] || res->truncated[1] || output_killed)
 		hit |= PETRI_LIMIT_OUTPUT;
 	if (timed_out)
 		hit |= PETRI_LIMIT_TIMEOUT;
@@ -621,6 +621,10 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		done.err = -1; /* reaper killed (by us, or the OOM killer): status lost */
 	petri__cgroup_read_stats(&sb->cgroup, &after);
 	res->cpu_ns = done.cpu_ns;
+	/* Killed execs (timeout, cancel) take their rusage with them: the
+	 * sandbox cgroup's own CPU counter still has it. */
+	if (after.cpu_ns > before.cpu_ns && after.cpu_ns - before.cpu_ns > res->cpu_ns)
+		res->cpu_ns = after.cpu_ns - before.cpu_ns;
 	res->peak_memory = after.peak_memory ? after.peak_memory : done.maxrss;
 	uint64_t cpu_ms = o.cpu_ms ? o.cpu_ms : timeout_ms;
 	res->limits_hit = reason_and_flags(res, &done, &before, &after, timed_out, cancelled,

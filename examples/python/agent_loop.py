@@ -10,23 +10,28 @@ which is what an agent would feed back to the model for its next turn.  The
 cells below stand in for the model's replies, one of which runs away and is
 stopped by its timeout without ending the loop.
 
-TODO(issue 3): write the sandbox's audit stream beside the transcript (every
-exec, file and network action of the cells, as protobuf events) once
-libpetri's audit layer exists; it has no audit API yet, so this example does
-not pretend to record one.
+The sandbox also writes its audit stream (hash-chained protobuf events:
+sandbox created/destroyed, each exec's start and end, limits hit) to
+--audit PATH, by default agent_loop.audit in a temporary directory.  At the
+end the host reads it back, verifying the chain, and prints one line per
+exec: what an auditor would check the transcript against.  `petri audit
+cat|json|verify PATH` reads the same file.
 
 Run from the repository (after building):
     PETRI_LIBRARY=build/libpetri.so PYTHONPATH=bindings/python \\
-        /usr/bin/python3 examples/python/agent_loop.py [--timeout SECONDS]
+        /usr/bin/python3 examples/python/agent_loop.py [--timeout SECONDS] [--audit PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import List
+import tempfile
+from typing import Dict, List
 
 from petri import ExecResult, Sandbox
+from petri.audit import AuditEvent, AuditStream, read_stream
 
 # What the model wrote, turn by turn.
 CELLS: List[str] = [
@@ -78,15 +83,57 @@ def describe(n: int, r: ExecResult) -> str:
     return f"--- cell {n}: {r.reason} ({how}{extra}, {r.wall_ms:.0f} ms)"
 
 
+def audit_summary(path: str) -> List[str]:
+    """One line per exec of the audit stream at @path (read_stream checks
+    the hash chain and raises AuditIntegrityError on a damaged stream)."""
+    started: Dict[str, AuditEvent] = {}
+    lines = []
+    n = 0
+    for ev in read_stream(path):
+        n += 1
+        if ev.kind == "exec_started":
+            started[ev.exec_id] = ev
+        elif ev.kind == "exec_ended":
+            res = ev.body.get("result", {})
+            begin = started.pop(ev.exec_id, None)
+            ms = (ev.time_unix_nano - begin.time_unix_nano) / 1e6 if begin else 0.0
+            hit = res.get("limits_hit") or []
+            extra = f" (limits hit: {', '.join(hit)})" if hit else ""
+            lines.append(
+                f"audit: exec {ev.exec_id} (seq {begin.seq if begin else '?'}..{ev.seq}): "
+                f"started, ended {res.get('reason', '?')}{extra} after {ms:.0f} ms"
+            )
+    for exec_id in started:  # started but never ended: worth a look
+        lines.append(f"audit: exec {exec_id}: started, no end recorded")
+    lines.append(f"audit: {n} events, chain verified")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--timeout", type=float, default=2.0, help="seconds per cell (default 2)")
+    ap.add_argument("--audit", metavar="PATH", help="audit stream file (default: a temporary one)")
     args = ap.parse_args()
 
-    with Sandbox(language="python", memory="256M", pids=64) as sb:
-        print(f"sandbox {sb.id}: {len(CELLS)} cells, {args.timeout:g} s each")
+    with tempfile.TemporaryDirectory(prefix="agent_loop.") as tmp:
+        audit_path = args.audit or os.path.join(tmp, "agent_loop.audit")
+        run(args.timeout, audit_path)
+        where = audit_path if args.audit else "temporary; --audit PATH keeps it"
+        print(f"--- audit stream ({where}):")
+        for line in audit_summary(audit_path):
+            print(line)
+    return 0
+
+
+def run(timeout: float, audit_path: str) -> None:
+    # The stream outlives the sandbox: it is closed (StreamEnd written)
+    # after the sandbox is destroyed.
+    with AuditStream(audit_path) as audit, Sandbox(
+        language="python", memory="256M", pids=64, audit=audit
+    ) as sb:
+        print(f"sandbox {sb.id}: {len(CELLS)} cells, {timeout:g} s each")
         for n, code in enumerate(CELLS, 1):
-            result = sb.exec(code, timeout=args.timeout, stdout_limit="64K", stderr_limit="64K")
+            result = sb.exec(code, timeout=timeout, stdout_limit="64K", stderr_limit="64K")
             print(describe(n, result))
             if result.stdout:
                 print(result.stdout, end="" if result.stdout.endswith("\n") else "\n")
@@ -98,7 +145,6 @@ def main() -> int:
         report = sb.read_file("report.md").decode()
     print("--- report.md from the workspace:")
     print(report, end="")
-    return 0
 
 
 if __name__ == "__main__":

@@ -243,7 +243,7 @@ PETRI_API const char *petri_reason_name(int reason);
 /* Limits hit during the exec (bits of petri_result_limits_hit()). */
 #define PETRI_LIMIT_MEMORY (1u << 0)
 #define PETRI_LIMIT_PIDS (1u << 1)
-#define PETRI_LIMIT_OUTPUT (1u << 2) /* a capture cap truncated output */
+#define PETRI_LIMIT_OUTPUT (1u << 2) /* a capture cap truncated output, or output_kill_bytes hit */
 #define PETRI_LIMIT_TIMEOUT (1u << 3)
 #define PETRI_LIMIT_CPU (1u << 4)
 #define PETRI_LIMIT_FILE_SIZE (1u << 5)

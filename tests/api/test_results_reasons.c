@@ -82,6 +82,15 @@ static void test_timeout(petri_sandbox *sb)
 	wall = (double)petri_result_wall_ns(r) / 1e9;
 	CHECK_MSG(wall < 3.0, "timeout 300 ms with a background child took %.3f s", wall);
 	petri_result_free(r);
+
+	/* A killed exec still reports the CPU it used (its rusage dies with
+	 * it; the sandbox cgroup's counter does not). */
+	r = api_run_argv(sb, (const char *const[]){"/bin/sh", "-c", "while :; do :; done", NULL},
+			 600, __LINE__);
+	REASON_IS(r, PETRI_REASON_TIMEOUT);
+	double cpu = (double)petri_result_cpu_ns(r) / 1e9;
+	CHECK_MSG(cpu > 0.3, "a busy loop killed at 600 ms reports %.3f s of CPU", cpu);
+	petri_result_free(r);
 }
 
 /* Three runs: attributing the end to the CPU limit must not depend on luck
@@ -238,6 +247,7 @@ static void test_output_caps(petri_sandbox *sb)
 		  (unsigned long long)total);
 	CHECK_MSG(dt < 10.0, "output kill took %.1f s", dt);
 	CHECK(petri_result_exit_code(r) == -1 && petri_result_signal(r) != 0);
+	CHECK(petri_result_limits_hit(r) & PETRI_LIMIT_OUTPUT);
 	petri_result_free(r);
 }
 

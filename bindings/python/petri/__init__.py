@@ -10,6 +10,7 @@ Pure ctypes over libpetri.so, found through PETRI_LIBRARY (a full path) or
 the normal loader search.  See bindings/python/README.md.
 """
 
+from .audit import AuditEvent, AuditIntegrityError, AuditStream, read_stream, verify_stream
 from .context import Context, default_context, library_version
 from .errors import (
     InvalidArgumentError,
@@ -47,4 +48,9 @@ __all__ = [
     "SandboxDeadError",
     "SandboxClosedError",
     "LibraryNotFoundError",
+    "AuditStream",
+    "AuditEvent",
+    "AuditIntegrityError",
+    "read_stream",
+    "verify_stream",
 ]

@@ -24,6 +24,9 @@ __all__ = [
     "CtxOpts",
     "SandboxOpts",
     "ExecOpts",
+    "AuditOpts",
+    "AuditReaderOpts",
+    "has_audit",
     "LOG_FN",
     "OUTPUT_FN",
     "LibraryNotFoundError",
@@ -72,6 +75,7 @@ class SandboxOpts(ctypes.Structure):
         ("workspace_bytes", c_u64),
         ("pids_max", c_u32),
         ("net", c_u32),
+        ("audit", ctypes.c_void_p),  # struct petri_audit * (borrowed)
     ]
 
 
@@ -101,6 +105,44 @@ class ExecOpts(ctypes.Structure):
     ]
 
 
+# typedef int (*petri_audit_sink_fn)(const void *data, size_t len, void *userdata);
+AUDIT_SINK_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+
+
+class AuditOpts(ctypes.Structure):
+    """struct petri_audit_opts (petri/audit.h)."""
+
+    _fields_ = [
+        ("sz", c_u32),
+        ("sink", c_u32),
+        ("path", ctypes.c_char_p),
+        ("fd", ctypes.c_int32),
+        ("flags", c_u32),
+        ("sink_fn", AUDIT_SINK_FN),
+        ("sink_userdata", ctypes.c_void_p),
+        ("queue_events", c_u32),
+        ("close_timeout_ms", c_u32),
+        ("kernel_audit", c_u32),
+        ("reserved0", c_u32),
+        ("kernel_audit_reason", ctypes.c_char_p),
+    ]
+
+
+class AuditReaderOpts(ctypes.Structure):
+    """struct petri_audit_reader_opts (petri/audit.h)."""
+
+    _fields_ = [
+        ("sz", c_u32),
+        ("source", c_u32),
+        ("flags", c_u32),
+        ("fd", ctypes.c_int32),
+        ("path", ctypes.c_char_p),
+        ("data", ctypes.c_void_p),
+        ("data_len", c_u64),
+        ("max_event_bytes", c_u64),
+    ]
+
+
 # Constants of petri.h.
 LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = 0, 1, 2, 3
 CTX_F_REQUIRE_CGROUPS = 1 << 0
@@ -108,6 +150,11 @@ CGROUP_NONE, CGROUP_V1, CGROUP_V2 = 0, 1, 2
 NET_NONE, NET_HOST, NET_PROXY = 0, 1, 2
 SANDBOX_F_NO_LANDLOCK = 1 << 0
 STREAM_STDOUT, STREAM_STDERR = 1, 2
+# Constants of petri/audit.h.
+AUDIT_SINK_FILE, AUDIT_SINK_FD, AUDIT_SINK_UNIX, AUDIT_SINK_CALLBACK = 1, 2, 3, 4
+AUDIT_SRC_PATH, AUDIT_SRC_FD, AUDIT_SRC_MEMORY = 1, 2, 3
+AUDIT_READER_F_NO_VERIFY = 1 << 0
+AUDIT_FORMAT_TEXT, AUDIT_FORMAT_JSON = 1, 2
 LIMIT_NAMES = (  # bit, name: in the order `petri run --json` lists them
     (1 << 0, "memory"),
     (1 << 1, "pids"),
@@ -168,12 +215,33 @@ _PROTOTYPES = {
 }
 
 
+# The audit stream (petri/audit.h): optional, a library built with
+# PETRI_WITH_AUDIT=OFF lacks these symbols (see has_audit()).
+_AUDIT_PROTOTYPES = {
+    "petri_audit_kind_name": (ctypes.c_char_p, [ctypes.c_int]),
+    "petri_audit_opts_init": (None, [_P]),
+    "petri_audit_open": (ctypes.c_int, [_PP, ctypes.POINTER(AuditOpts), _PP]),
+    "petri_audit_close": (ctypes.c_int, [_P, _PP]),
+    "petri_audit_reader_opts_init": (None, [_P]),
+    "petri_audit_reader_open": (ctypes.c_int, [_PP, ctypes.POINTER(AuditReaderOpts), _PP]),
+    "petri_audit_reader_free": (None, [_P]),
+    "petri_audit_reader_next": (ctypes.c_int, [_P, _PP]),
+    "petri_audit_reader_seq": (c_u64, [_P]),
+    "petri_audit_reader_kind": (ctypes.c_int, [_P]),
+    "petri_audit_reader_first_bad_seq": (c_u64, [_P]),
+    # char **out, freed with petri_free(): a void pointer.
+    "petri_audit_reader_format": (ctypes.c_int, [_P, c_u32, ctypes.POINTER(ctypes.c_void_p), _PP]),
+    "petri_audit_reader_verify": (ctypes.c_int, [_P, ctypes.POINTER(c_u64), _PP]),
+}
+
+
 class LibraryNotFoundError(ImportError):
     """libpetri.so could not be loaded (see PETRI_LIBRARY)."""
 
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
+_has_audit = False
 
 
 def _candidates() -> List[str]:
@@ -224,6 +292,13 @@ def _load() -> ctypes.CDLL:
             f.restype = restype
             f.argtypes = argtypes
         _check_layout(dll, name)
+        global _has_audit
+        _has_audit = all(hasattr(dll, fn) for fn in _AUDIT_PROTOTYPES)
+        if _has_audit:
+            for fn, (restype, argtypes) in _AUDIT_PROTOTYPES.items():
+                f = getattr(dll, fn)
+                f.restype = restype
+                f.argtypes = argtypes
         return dll
     raise LibraryNotFoundError(
         "cannot load libpetri (set PETRI_LIBRARY to the full path of libpetri.so, "
@@ -241,3 +316,10 @@ def lib() -> ctypes.CDLL:
         if _lib is None:
             _lib = _load()
         return _lib
+
+
+def has_audit() -> bool:
+    """Whether the loaded library has the audit stream API (petri/audit.h);
+    loads the library."""
+    lib()
+    return _has_audit

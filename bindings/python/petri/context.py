@@ -28,6 +28,7 @@ from . import _lib
 from .errors import SandboxBusyError, SandboxClosedError, from_code
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .audit import _AuditHandle
     from .sandbox import Sandbox
 
 __all__ = ["Context", "default_context", "library_version"]
@@ -108,6 +109,9 @@ class SandboxState:
         self.gen = 0  # counts operations, so a late re-cancel spares the next one
         self.closed = False
         self.destroy_pending = False
+        # The audit stream the library borrows (sandbox_opts.audit): told
+        # once the sandbox is destroyed, so that it is freed after it.
+        self.audit: Optional["_AuditHandle"] = None
 
     def enter(self) -> int:
         """Take the handle for one operation; raises once closed.  Other
@@ -224,6 +228,9 @@ class SandboxState:
         if ptr is not None:
             _lib.lib().petri_sandbox_destroy(ptr)
         self.ctx.forget_sandbox(self)
+        audit, self.audit = self.audit, None
+        if audit is not None:
+            audit.forget_sandbox(self)
 
 
 class ContextState:

@@ -42,6 +42,7 @@ from .context import (
     default_context,
     raise_error,
 )
+from .audit import AuditStream
 from .errors import SandboxClosedError
 from .result import ExecResult
 
@@ -134,6 +135,10 @@ class Sandbox:
       rootfs          custom root directory, bound read-only
       landlock        False disables Landlock (debugging only)
       context         a Context; default: the process-wide one
+      audit           a petri.audit.AuditStream that receives the sandbox's
+                      lifecycle, exec and limit events; kept open at least
+                      as long as the sandbox (closing it destroys the
+                      sandboxes still using it first)
     """
 
     def __init__(
@@ -153,6 +158,7 @@ class Sandbox:
         rootfs: Optional[conv.StrPath] = None,
         landlock: bool = True,
         context: Optional[Context] = None,
+        audit: Optional[AuditStream] = None,
     ) -> None:
         self._finalizer: Optional[weakref.finalize] = None
         if language is not None and not isinstance(language, str):
@@ -165,6 +171,8 @@ class Sandbox:
             raise TypeError("landlock must be bool")
         if context is not None and not isinstance(context, Context):
             raise TypeError("context must be a petri.Context, not %s" % type(context).__name__)
+        if audit is not None and not isinstance(audit, AuditStream):
+            raise TypeError("audit must be a petri.audit.AuditStream, not %s" % type(audit).__name__)
 
         keep: List[Any] = []
         o = _lib.SandboxOpts()
@@ -187,7 +195,19 @@ class Sandbox:
 
         self._context = context if context is not None else default_context()
         self._language = language
-        self._state = self._context._state.create_sandbox(o)
+        # The stream outlives the sandbox: referenced here (so it is not
+        # collected first) and told when the sandbox is destroyed (so that
+        # closing it destroys the sandbox first).
+        self._audit = audit
+        if audit is None:
+            self._state = self._context._state.create_sandbox(o)
+        else:
+            h = audit._handle
+            with h.lock:  # not closed during the create
+                o.audit = h.attach()
+                self._state = self._context._state.create_sandbox(o)
+                self._state.audit = h
+                h.sandboxes.add(self._state)
         del keep
         # Destroy it when garbage-collected (or at exit) without close().
         self._finalizer = weakref.finalize(self, self._state.close, 5.0)
@@ -210,6 +230,11 @@ class Sandbox:
     @property
     def context(self) -> Context:
         return self._context
+
+    @property
+    def audit(self) -> Optional[AuditStream]:
+        """The audit stream given at creation, or None."""
+        return self._audit
 
     @property
     def init_pid(self) -> Optional[int]:

@@ -5,12 +5,14 @@ and the example runs."""
 from __future__ import annotations
 
 import ctypes
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 
 from petri import _lib
+from petri.audit import verify_stream
 
 from conftest import PKG_DIR, PYTHON, ROOT, child_env, require
 
@@ -18,13 +20,21 @@ STRUCTS = {
     "petri_ctx_opts": _lib.CtxOpts,
     "petri_sandbox_opts": _lib.SandboxOpts,
     "petri_exec_opts": _lib.ExecOpts,
+    "petri_audit_opts": _lib.AuditOpts,
+    "petri_audit_reader_opts": _lib.AuditReaderOpts,
 }
 
 
 def test_structs_match_the_header_field_by_field(tmp_path: Path) -> None:
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     require(cc is not None, "a C compiler, to read the header's layout")
-    lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <petri/petri.h>", "int main(void) {"]
+    lines = [
+        "#include <stddef.h>",
+        "#include <stdio.h>",
+        "#include <petri/petri.h>",
+        "#include <petri/audit.h>",
+    ]
+    lines.append("int main(void) {")
     for cname, struct in STRUCTS.items():
         lines.append(f'printf("{cname} sizeof %zu\\n", sizeof({cname}));')
         for field, _ in struct._fields_:
@@ -61,7 +71,11 @@ def test_the_library_is_not_older_than_the_binding() -> None:
         ("petri_ctx_opts_init", _lib.CtxOpts),
         ("petri_sandbox_opts_init", _lib.SandboxOpts),
         ("petri_exec_opts_init", _lib.ExecOpts),
+        ("petri_audit_opts_init", _lib.AuditOpts),
+        ("petri_audit_reader_opts_init", _lib.AuditReaderOpts),
     ):
+        if init.startswith("petri_audit") and not _lib.has_audit():
+            continue
         scratch = ctypes.create_string_buffer(4096)
         getattr(lib, init)(scratch)
         assert ctypes.c_uint32.from_buffer(scratch).value >= ctypes.sizeof(struct), init
@@ -113,10 +127,17 @@ def test_pip_install_and_typed_marker(tmp_path: Path) -> None:
     assert p.stdout == "hello from isolation\n"
 
 
-def test_agent_loop_example_runs() -> None:
+def test_agent_loop_example_runs(tmp_path: Path) -> None:
     example = ROOT / "examples" / "python" / "agent_loop.py"
     assert example.is_file()
-    p = subprocess.run([PYTHON, str(example)], env=child_env(), capture_output=True, text=True, timeout=120)
+    audit = tmp_path / "run.audit"
+    p = subprocess.run(
+        [PYTHON, str(example), "--audit", str(audit)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     out = p.stdout
     # Each cell's output and reason, in order; state carried in /workspace.
@@ -133,3 +154,13 @@ def test_agent_loop_example_runs() -> None:
         < out.index("cell 4")
         < out.index("cell 5")
     )
+    # The audit stream, read back and verified: one line per cell's exec.
+    assert "--- audit stream (%s):" % audit in out
+    summary = [line for line in out.splitlines() if line.startswith("audit: exec ")]
+    assert len(summary) == 5, out
+    reasons = [re.search(r": started, ended (\S+)", line) for line in summary]
+    assert [m.group(1) if m else None for m in reasons] == ["exited"] * 3 + ["timeout", "exited"]
+    assert "(limits hit: timeout)" in summary[3]
+    assert all(":%d (seq " % n in line for n, line in enumerate(summary, 1))
+    assert re.search(r"^audit: 15 events, chain verified$", out, re.M)
+    verify_stream(audit)  # kept where --audit said, and intact
