@@ -11,7 +11,57 @@
 #include "sandbox_priv.h"
 
 #ifdef PETRI_HAVE_AUDIT
+#include "audit_bpf.h"
 #include "petri/audit.h"
+
+int petri__kaudit_ensure(struct petri_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (!ctx->kaudit_tried) {
+		petri_error *e = NULL;
+		ctx->kaudit_tried = 1;
+		if (petri__kaudit_open(&ctx->kaudit, &e) < 0) {
+			ctx->kaudit = NULL;
+			snprintf(ctx->kaudit_reason, sizeof(ctx->kaudit_reason), "%s",
+				 petri_error_message(e));
+			petri__log(ctx, PETRI_LOG_WARN, "%s", ctx->kaudit_reason);
+			petri_error_free(e);
+		}
+	}
+	int on = ctx->kaudit != NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	return on;
+}
+
+void petri__kaudit_close_ctx(struct petri_ctx *ctx)
+{
+	petri__kaudit_close(ctx->kaudit);
+	ctx->kaudit = NULL;
+}
+
+/* Once the sandbox is ready: every exec's processes are in the cgroup. */
+void petri__kaudit_watch_sandbox(struct petri_sandbox *sb)
+{
+	petri_error *e = NULL;
+	if (!sb->audit || !sb->cgroup.id || !petri__kaudit_ensure(sb->ctx))
+		return;
+	if (petri__kaudit_watch(sb->ctx->kaudit, sb->cgroup.id, sb->cgroup.v2_dirfd, sb->audit,
+				sb->id, &e) < 0) {
+		petri__log(sb->ctx, PETRI_LOG_WARN, "sandbox %s: kernel audit: %s", sb->id,
+			   petri_error_message(e));
+		petri_error_free(e);
+		return;
+	}
+	sb->kwatched = 1;
+}
+
+/* After the sandbox's processes are reaped, so that their exits are in. */
+void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb)
+{
+	if (sb->kwatched)
+		petri__kaudit_unwatch(sb->ctx->kaudit, sb->cgroup.id);
+	sb->kwatched = 0;
+}
 
 static void exec_id(const struct petri_sandbox *sb, char *buf, size_t len)
 {
@@ -25,11 +75,11 @@ void petri__audit_sandbox_created(const struct petri_sandbox *sb)
 						 (uint32_t)sb->pid, NULL);
 }
 
-void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb)
+void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died)
 {
 	if (sb->audit)
-		petri_audit_emit_sandbox_destroyed(sb->audit, sb->id,
-						   sb->dead ? "died" : "destroyed", NULL);
+		petri_audit_emit_sandbox_destroyed(sb->audit, sb->id, died ? "died" : "destroyed",
+						   NULL);
 }
 
 void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
@@ -73,14 +123,36 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_
 	petri_audit_emit_exec_ended(sb->audit, sb->id, id, NULL, &r, NULL);
 }
 #else
+int petri__kaudit_ensure(struct petri_ctx *ctx)
+{
+	snprintf(ctx->kaudit_reason, sizeof(ctx->kaudit_reason), "built without the audit layer");
+	return 0;
+}
+
+void petri__kaudit_close_ctx(struct petri_ctx *ctx)
+{
+	(void)ctx;
+}
+
+void petri__kaudit_watch_sandbox(struct petri_sandbox *sb)
+{
+	(void)sb;
+}
+
+void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb)
+{
+	(void)sb;
+}
+
 void petri__audit_sandbox_created(const struct petri_sandbox *sb)
 {
 	(void)sb;
 }
 
-void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb)
+void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died)
 {
 	(void)sb;
+	(void)died;
 }
 
 void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,

@@ -121,6 +121,17 @@ static int check_strv(const char *what, const char *const *v, int is_env, size_t
 	return 0;
 }
 
+/* Without an explicit CPU limit, one no process can reach before the wall
+ * timeout (every CPU busy for the whole time, plus a second), so that a
+ * busy loop ends as "timeout", not in a race with SIGXCPU. */
+static uint64_t default_cpu_ms(const petri_exec_opts *o, uint64_t timeout_ms)
+{
+	if (o->cpu_ms)
+		return o->cpu_ms;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	return timeout_ms * (uint64_t)(ncpu > 0 ? ncpu : 1) + 1000;
+}
+
 static int build_request(petri_sandbox *sb, const petri_exec_opts *o, int *memfd_out,
 			 petri_error **err)
 {
@@ -155,8 +166,7 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o, int *memfd
 		return petri__err(err, EINVAL, "exec: cwd must be an absolute path");
 
 	uint64_t timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-	uint64_t cpu_ms = o->cpu_ms ? o->cpu_ms : timeout_ms;
-	req.cpu_s = (cpu_ms + 999) / 1000;
+	req.cpu_s = (default_cpu_ms(o, timeout_ms) + 999) / 1000;
 	req.fsize = o->file_size_max ? o->file_size_max : DEFAULT_FSIZE;
 	req.nofile = o->nofile_max ? o->nofile_max : DEFAULT_NOFILE;
 	if (sb->ctx->cgroups.mode == PETRI_CGROUP_NONE)
@@ -626,7 +636,7 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (after.cpu_ns > before.cpu_ns && after.cpu_ns - before.cpu_ns > res->cpu_ns)
 		res->cpu_ns = after.cpu_ns - before.cpu_ns;
 	res->peak_memory = after.peak_memory ? after.peak_memory : done.maxrss;
-	uint64_t cpu_ms = o.cpu_ms ? o.cpu_ms : timeout_ms;
+	uint64_t cpu_ms = default_cpu_ms(&o, timeout_ms);
 	res->limits_hit = reason_and_flags(res, &done, &before, &after, timed_out, cancelled,
 					   p.over_limit || p.killed_by_callback ? p.over_limit : 0,
 					   (cpu_ms + 999) / 1000);

@@ -294,11 +294,22 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx)
 		pthread_mutex_unlock(&ctx->lock);
 		pthread_join(ctx->supervisor, NULL);
 	}
+	petri__kaudit_close_ctx(ctx);
 	petri__seccomp_release(&ctx->seccomp);
 	petri__cgroup_layout_release(&ctx->cgroups);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_cond_destroy(&ctx->cond);
 	free(ctx);
+}
+
+PETRI_API int petri_ctx_kernel_audit(petri_ctx *ctx, const char **reason)
+{
+	if (!ctx)
+		return -EINVAL;
+	int on = petri__kaudit_ensure(ctx);
+	if (reason)
+		*reason = on ? "" : ctx->kaudit_reason;
+	return on;
 }
 
 PETRI_API int petri_ctx_cgroup_mode(const petri_ctx *ctx)
@@ -649,12 +660,16 @@ static void kill_and_reap(petri_sandbox *sb)
 
 /* Close the control socket (init exits), kill and reap init (the kernel
  * takes the whole pid namespace with it), remove the cgroups, free. */
-static void free_sandbox(petri_sandbox *sb)
+static void free_sandbox(petri_sandbox *sb, int created)
 {
+	int died = sb->dead || petri_sandbox_init_pid(sb) < 0; /* before we kill it */
 	if (sb->ctl_fd >= 0)
 		close(sb->ctl_fd);
 	sb->ctl_fd = -1;
 	kill_and_reap(sb);
+	petri__kaudit_unwatch_sandbox(sb);
+	if (created)
+		petri__audit_sandbox_destroyed(sb, died);
 	petri__cgroup_destroy(&sb->cgroup);
 	if (sb->workspace_fd >= 0)
 		close(sb->workspace_fd);
@@ -669,8 +684,7 @@ PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
 	if (!sb)
 		return;
 	unlink_sandbox(sb);
-	petri__audit_sandbox_destroyed(sb);
-	free_sandbox(sb);
+	free_sandbox(sb, 1);
 }
 
 static int fill_init_cfg(petri_ctx *ctx, const petri_sandbox_opts *o, struct petri_init_cfg *cfg,
@@ -876,6 +890,9 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	ctx->sandboxes = sb;
 	pthread_mutex_unlock(&ctx->lock);
 	petri__audit_sandbox_created(sb);
+	/* From here on: init's own setup (the library's, not the code's
+	 * actions) stays out of the stream; init never execs anything. */
+	petri__kaudit_watch_sandbox(sb);
 	petri__log(ctx, PETRI_LOG_DEBUG, "sandbox %s: init pid %d, cgroup id %llu", sb->id, sb->pid,
 		   (unsigned long long)sb->cgroup.id);
 	*out = sb;
@@ -890,7 +907,7 @@ fail:
 		if (sp[i] >= 0)
 			close(sp[i]);
 	}
-	free_sandbox(sb);
+	free_sandbox(sb, 0);
 	return r;
 }
 

@@ -34,6 +34,12 @@ struct petri_ctx {
 	struct petri_seccomp_prog seccomp;
 	uint32_t landlock_abi; /* 0: none */
 
+	/* Kernel (eBPF) audit, loaded on first need; kaudit_tried says whether
+	 * that happened, kaudit_reason why it is off. */
+	struct petri_kaudit *kaudit;
+	int kaudit_tried;
+	char kaudit_reason[256];
+
 	pthread_mutex_t lock;
 	struct petri_sandbox *sandboxes; /* list of live sandboxes */
 
@@ -98,6 +104,7 @@ struct petri_sandbox {
 	uint64_t cancel_for;   /* exec a petri_sandbox_cancel() aimed at (atomic) */
 	struct petri_cgroup cgroup;
 	struct petri_audit *audit; /* borrowed, or NULL */
+	int kwatched;              /* the kernel audit watches our cgroup */
 };
 
 struct petri_result {
@@ -158,10 +165,16 @@ struct petri_exec_req {
 /* Library-side audit events (no-ops without an audit stream or when the
  * build has no audit layer).  audit_hooks.c */
 void petri__audit_sandbox_created(const struct petri_sandbox *sb);
-void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb);
+void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died);
 void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
 			       const char *cwd, const char *language);
 void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_result *res);
+/* Load the kernel audit once per context (1: on, 0: off with
+ * ctx->kaudit_reason); start/stop watching a sandbox's cgroup. */
+int petri__kaudit_ensure(struct petri_ctx *ctx);
+void petri__kaudit_watch_sandbox(struct petri_sandbox *sb);
+void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb);
+void petri__kaudit_close_ctx(struct petri_ctx *ctx);
 
 /* init.c */
 _Noreturn void petri__init_main(const struct petri_init_cfg *cfg);

@@ -1016,17 +1016,19 @@ int petri_audit_main(int argc, char **argv); /* petri_audit.c */
 
 /* --audit PATH: the stream's file is opened before the sandbox exists, so a
  * bad path fails early and nothing runs unaudited. */
-static int audit_open(const struct cli *c, petri_audit **out)
+static int audit_open(const struct cli *c, petri_ctx *ctx, petri_audit **out)
 {
 	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
 	petri_error *err = NULL;
+	const char *why = NULL;
 	*out = NULL;
 	if (!c->audit_path)
 		return 0;
 	ao.sink = PETRI_AUDIT_SINK_FILE;
 	ao.path = c->audit_path;
-	ao.kernel_audit = 0;
-	ao.kernel_audit_reason = "the eBPF half of the audit layer is not in this build yet";
+	/* The header says whether kernel events (eBPF) are in the stream. */
+	ao.kernel_audit = petri_ctx_kernel_audit(ctx, &why) == 1;
+	ao.kernel_audit_reason = ao.kernel_audit ? NULL : why;
 	int rc = petri_audit_open(out, &ao, &err);
 	if (rc < 0) {
 		fail("--audit %s: %s", c->audit_path, petri_error_message(err));
@@ -1528,20 +1530,21 @@ static int run(const struct cli *c)
 	petri_error *err = NULL;
 	int rc, status;
 
-	if (audit_open(c, &audit) < 0)
-		return EXIT_PETRI;
 	co.log_fn = on_log;
 	co.log_level = log_level_for(c->verbosity);
 	logger.deferring = c->verbosity <= 0;
-	if (watcher_start() < 0) {
-		audit_close(c, audit);
+	if (watcher_start() < 0)
 		return EXIT_PETRI;
-	}
 
 	rc = petri_ctx_new(&ctx, &co, &err);
 	if (rc < 0) {
 		log_release(false);
 		status = library_failure(rc, err, EXIT_PETRI);
+		goto out;
+	}
+	if (audit_open(c, ctx, &audit) < 0) {
+		log_release(false);
+		status = EXIT_PETRI;
 		goto out;
 	}
 	fill_sandbox_opts(c, &so);

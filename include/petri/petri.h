@@ -111,6 +111,16 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx);
 #define PETRI_CGROUP_NONE 0 /* no writable cgroup: rlimit fallbacks only */
 #define PETRI_CGROUP_V1 1   /* v1 controllers (hybrid hosts) */
 #define PETRI_CGROUP_V2 2   /* unified hierarchy with controllers */
+/**
+ * Whether the kernel (eBPF) half of the audit layer is on for this context:
+ * loads it on first call (it needs root or CAP_BPF+CAP_PERFMON and a kernel
+ * with BTF).  Returns 1 when on, 0 when off with [out] @reason (borrowed
+ * from @ctx) saying why, -EINVAL for NULL.  Sandboxes with an audit stream
+ * get kernel events (process exec/fork/exit, file and network activity)
+ * only when it is on; library-side events flow either way.
+ */
+PETRI_API int petri_ctx_kernel_audit(petri_ctx *ctx, const char **reason);
+
 /** Which cgroup mode the context uses (PETRI_CGROUP_*). */
 PETRI_API int petri_ctx_cgroup_mode(const petri_ctx *ctx);
 
@@ -202,8 +212,8 @@ typedef struct petri_exec_opts {
 	const char *cwd;         /* default /workspace */
 	const void *stdin_data;  /* bytes fed to stdin, then EOF; NULL: /dev/null-like EOF */
 	uint64_t stdin_len;
-	uint64_t timeout_ms;        /* wall clock; default 30000 */
-	uint64_t cpu_ms;            /* CPU time per process (RLIMIT_CPU); default = timeout */
+	uint64_t timeout_ms; /* wall clock; default 30000 */
+	uint64_t cpu_ms; /* CPU time per process (RLIMIT_CPU); default: more than the timeout allows */
 	uint64_t stdout_max;        /* bytes captured; default 1 MiB */
 	uint64_t stderr_max;        /* bytes captured; default 1 MiB */
 	uint64_t output_kill_bytes; /* total output after which the exec is killed; default 64 MiB */

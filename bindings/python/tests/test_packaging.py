@@ -162,5 +162,5 @@ def test_agent_loop_example_runs(tmp_path: Path) -> None:
     assert [m.group(1) if m else None for m in reasons] == ["exited"] * 3 + ["timeout", "exited"]
     assert "(limits hit: timeout)" in summary[3]
     assert all(":%d (seq " % n in line for n, line in enumerate(summary, 1))
-    assert re.search(r"^audit: 15 events, chain verified$", out, re.M)
+    assert re.search(r"^audit: \d+ events, chain verified$", out, re.M)
     verify_stream(audit)  # kept where --audit said, and intact

@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: Apache-2.0 OR GPL-2.0-only */
+/*
+ * petri_audit.bpf.c - the kernel half of the audit layer (DESIGN.md "Audit").
+ *
+ * One object serves every sandbox of the host process.  Every program first
+ * looks the current task's cgroup v2 id up in `watched` (cgroup id -> slot)
+ * and returns when it is not there, so the rest of the host pays one map
+ * lookup (and, for sys_enter/sys_exit, only for the file syscalls we audit).
+ *
+ *   tp_btf/sched_process_exec   exec: filename, argv from the new mm, cwd
+ *   tp_btf/sched_process_fork   fork/clone (threads marked)
+ *   tp_btf/sched_process_exit   exit of a thread group (wait status)
+ *   tp_btf/sys_enter, sys_exit  file syscalls: arguments stashed per task at
+ *                               entry, the record built at exit; the path of
+ *                               a successful open (and of f* calls) is
+ *                               resolved from the kernel's struct file
+ *   cgroup/connect4/6, sendmsg4/6, bind4/6
+ *                               the kernel's copy of the address; attached to
+ *                               each sandbox's cgroup by userspace; always allow
+ *
+ * Records go to one ring buffer; when it is full the record is counted in
+ * drops[slot][kind] (with its kseq), never dropped silently.  Only x86_64's
+ * syscall numbers are known to the file probes (see file_syscall()).
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "petri_events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define O_WRONLY 01
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define AT_REMOVEDIR 0x200
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((void *)(ptr) - __builtin_offsetof(type, member)))
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PETRI_KEV_MAX_SLOTS);
+	__type(key, __u64); /* cgroup v2 id */
+	__type(value, struct petri_kev_watch);
+} watched SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Arguments of a file syscall between sys_enter and sys_exit, per thread. */
+struct pending_call {
+	__u64 args[6];
+	__s64 nr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct pending_call);
+} pending SEC(".maps");
+
+/* Mapped by userspace (skeleton .bss). */
+struct petri_kev_drop drops[PETRI_KEV_MAX_SLOTS][PETRI_KEV_NKINDS];
+__u64 kseq[PETRI_KEV_MAX_SLOTS];
+
+static __always_inline const struct petri_kev_watch *watch_lookup(void)
+{
+	__u64 cg = bpf_get_current_cgroup_id();
+
+	return bpf_map_lookup_elem(&watched, &cg);
+}
+
+/* Reserve a record of @type for the sandbox @w; count it as lost when the
+ * ring buffer is full.  Each record (lost or not) takes the slot's next kseq. */
+static __always_inline void *reserve(const struct petri_kev_watch *w, __u32 type, __u64 size,
+				     __u64 *kseq_out)
+{
+	__u32 slot = w->slot;
+
+	if (slot >= PETRI_KEV_MAX_SLOTS || type >= PETRI_KEV_NKINDS)
+		return NULL;
+	__u64 k = __sync_fetch_and_add(&kseq[slot], 1) + 1;
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e) {
+		struct petri_kev_drop *d = &drops[slot][type];
+
+		__sync_fetch_and_add(&d->count, 1);
+		__sync_val_compare_and_swap(&d->first_kseq, 0, k);
+		d->last_kseq = k;
+		return NULL;
+	}
+	*kseq_out = k;
+	return e;
+}
+
+/* The nr of @p in the namespace at @level (0 when @p is not seen there). */
+static __always_inline __u32 pid_nr_at(struct pid *p, __u32 level, struct pid_namespace *ns)
+{
+	struct upid u = {};
+
+	if (!p || level > 32 || BPF_CORE_READ(p, level) < level)
+		return 0;
+	bpf_core_read(&u, sizeof(u), &p->numbers[level]);
+	if (ns && u.ns != ns)
+		return 0;
+	return (__u32)u.nr;
+}
+
+static __always_inline void fill_hdr(struct petri_kev_hdr *h, const struct petri_kev_watch *w,
+				     __u32 type, __u64 k)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u64 pt = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->slot = w->slot;
+	h->gen = w->gen;
+	h->kseq = k;
+	h->ktime_ns = bpf_ktime_get_ns();
+	h->pid_host = pt >> 32;
+	h->tid_host = (__u32)pt;
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+
+	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
+	__u32 level = BPF_CORE_READ(p, level);
+	struct upid u = {};
+
+	if (level <= 32)
+		bpf_core_read(&u, sizeof(u), &p->numbers[level]);
+	h->pid_inside = (__u32)u.nr;
+	struct pid *pp = BPF_CORE_READ(t, group_leader, real_parent, group_leader, thread_pid);
+	h->ppid_inside = pid_nr_at(pp, level, u.ns);
+}
+
+/* Per-CPU scratch for a path walk (the bounded loop runs in bpf_loop(), whose
+ * callback the verifier checks once, and writes here; the result is then
+ * copied into the record with one constant-size read). */
+struct path_buf {
+	char b[PETRI_KEV_PATH + PETRI_KEV_NAME];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} scratch SEC(".maps");
+
+struct walk_ctx {
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *mnt;
+	struct dentry *root_d;
+	struct vfsmount *root_m;
+	char *buf;
+	__u32 off, n, done, trunc;
+};
+
+static long walk_step(__u32 i, struct walk_ctx *c)
+{
+	struct dentry *d = c->d;
+	struct vfsmount *vm = c->vm;
+	struct mount *mnt = c->mnt;
+
+	if (!d || (d == c->root_d && vm == c->root_m)) {
+		c->done = 1;
+		return 1;
+	}
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+	if (d == BPF_CORE_READ(vm, mnt_root)) {
+		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (mp == mnt) { /* the namespace's root mount */
+			c->done = 1;
+			return 1;
+		}
+		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->mnt = mp;
+		c->vm = &mp->mnt;
+		return 0;
+	}
+	if (d == parent) { /* not reachable from the root (pipe, anon, ...) */
+		c->done = 1;
+		return 1;
+	}
+	__u32 off = c->off;
+
+	if (off >= PETRI_KEV_PATH) {
+		c->trunc = 1;
+		return 1;
+	}
+	long r = bpf_probe_read_kernel_str(c->buf + (off & (PETRI_KEV_PATH - 1)), PETRI_KEV_NAME,
+					   BPF_CORE_READ(d, d_name.name));
+	if (r <= 0) {
+		c->trunc = 1;
+		return 1;
+	}
+	c->off = off + (__u32)r;
+	c->n++;
+	c->d = parent;
+	return 0;
+}
+
+/* Walk from (@d, @vm) up to the task's root, writing the components leaf
+ * first, each NUL-terminated, into @out (PETRI_KEV_PATH + PETRI_KEV_NAME
+ * bytes).  Returns the number of components; *@trunc when cut short. */
+static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, char *out,
+				       __u32 *trunc)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
+	struct walk_ctx c = {
+		.d = d,
+		.vm = vm,
+		.mnt = container_of(vm, struct mount, mnt),
+		.root_d = BPF_CORE_READ(t, fs, root.dentry),
+		.root_m = BPF_CORE_READ(t, fs, root.mnt),
+	};
+
+	if (!pb) {
+		*trunc = 1;
+		return 0;
+	}
+	c.buf = pb->b;
+	bpf_loop(PETRI_KEV_MAX_DEPTH, walk_step, &c, 0);
+	if (!c.done)
+		c.trunc = 1;
+	*trunc = c.trunc;
+	if (c.n)
+		bpf_probe_read_kernel(out, PETRI_KEV_PATH + PETRI_KEV_NAME, pb->b);
+	return c.n;
+}
+
+static __always_inline struct file *fd_file(long fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **arr = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || (__u64)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_core_read(&f, sizeof(f), &arr[fd]);
+	return f;
+}
+
+/* ---- process lifecycle ------------------------------------------------- */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	const struct petri_kev_watch *w = watch_lookup();
+	struct petri_kev_exec *e;
+	__u64 k;
+
+	if (!w)
+		return 0;
+	e = reserve(w, PETRI_KEV_EXEC, sizeof(*e), &k);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, w, PETRI_KEV_EXEC, k);
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	__u64 start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+	__u64 len = end > start ? end - start : 0;
+
+	e->args_truncated = 0;
+	if (len > PETRI_KEV_ARGS) {
+		len = PETRI_KEV_ARGS;
+		e->args_truncated = 1;
+	}
+	e->args_len = 0;
+	if (len && bpf_probe_read_user(e->args, len, (void *)start) == 0)
+		e->args_len = len;
+
+	struct fs_struct *fs = BPF_CORE_READ(p, fs);
+	e->cwd_truncated = 0;
+	e->cwd_ncomp = walk_path(BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), e->cwd,
+				 &e->cwd_truncated);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(petri_fork, struct task_struct *parent, struct task_struct *child)
+{
+	const struct petri_kev_watch *w = watch_lookup();
+	struct petri_kev_fork *e;
+	__u64 k;
+
+	if (!w)
+		return 0;
+	e = reserve(w, PETRI_KEV_FORK, sizeof(*e), &k);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, w, PETRI_KEV_FORK, k);
+	e->child_pid_host = BPF_CORE_READ(child, tgid);
+	e->child_tid_host = BPF_CORE_READ(child, pid);
+	e->is_thread = e->child_pid_host != e->child_tid_host;
+	struct pid *cp = BPF_CORE_READ(child, thread_pid);
+	e->child_pid_inside = pid_nr_at(cp, BPF_CORE_READ(cp, level), NULL);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(petri_exit, struct task_struct *p, bool group_dead)
+{
+	const struct petri_kev_watch *w;
+	struct petri_kev_exit *e;
+	__u64 k;
+
+	if (!group_dead) /* a thread; the group's exit comes with the last one */
+		return 0;
+	w = watch_lookup();
+	if (!w)
+		return 0;
+	e = reserve(w, PETRI_KEV_EXIT, sizeof(*e), &k);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, w, PETRI_KEV_EXIT, k);
+	e->exit_code = BPF_CORE_READ(p, exit_code);
+	e->group_dead = 1;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- file syscalls ----------------------------------------------------- */
+
+/* Which argument holds what (-1: none) for one syscall. */
+struct sc_info {
+	__s8 op, path, path2, flags, mode, fd, uid, gid;
+};
+
+#define SC(o, p, p2, fl, m, f, u, g)                                                               \
+	do {                                                                                       \
+		s->op = (o), s->path = (p), s->path2 = (p2), s->flags = (fl), s->mode = (m);       \
+		s->fd = (f), s->uid = (u), s->gid = (g);                                           \
+		return 1;                                                                          \
+	} while (0)
+
+/* x86_64 numbers.  flags -2: openat2's struct open_how; -3: creat. */
+static __always_inline int file_syscall(long nr, struct sc_info *s)
+{
+#if defined(__TARGET_ARCH_x86)
+	switch (nr) {
+	/* clang-format off */
+	case 2:   SC(PETRI_KEV_F_OPEN, 0, -1, 1, 2, -1, -1, -1);      /* open */
+	case 257: SC(PETRI_KEV_F_OPEN, 1, -1, 2, 3, -1, -1, -1);      /* openat */
+	case 437: SC(PETRI_KEV_F_OPEN, 1, -1, -2, -1, -1, -1, -1);    /* openat2 */
+	case 85:  SC(PETRI_KEV_F_CREATE, 0, -1, -3, 1, -1, -1, -1);   /* creat */
+	case 87:  SC(PETRI_KEV_F_UNLINK, 0, -1, -1, -1, -1, -1, -1);  /* unlink */
+	case 263: SC(PETRI_KEV_F_UNLINK, 1, -1, 2, -1, -1, -1, -1);   /* unlinkat */
+	case 82:  SC(PETRI_KEV_F_RENAME, 0, 1, -1, -1, -1, -1, -1);   /* rename */
+	case 264: SC(PETRI_KEV_F_RENAME, 1, 3, -1, -1, -1, -1, -1);   /* renameat */
+	case 316: SC(PETRI_KEV_F_RENAME, 1, 3, 4, -1, -1, -1, -1);    /* renameat2 */
+	case 83:  SC(PETRI_KEV_F_MKDIR, 0, -1, -1, 1, -1, -1, -1);    /* mkdir */
+	case 258: SC(PETRI_KEV_F_MKDIR, 1, -1, -1, 2, -1, -1, -1);    /* mkdirat */
+	case 84:  SC(PETRI_KEV_F_RMDIR, 0, -1, -1, -1, -1, -1, -1);   /* rmdir */
+	case 90:  SC(PETRI_KEV_F_CHMOD, 0, -1, -1, 1, -1, -1, -1);    /* chmod */
+	case 91:  SC(PETRI_KEV_F_CHMOD, -1, -1, -1, 1, 0, -1, -1);    /* fchmod */
+	case 268: SC(PETRI_KEV_F_CHMOD, 1, -1, -1, 2, -1, -1, -1);    /* fchmodat */
+	case 452: SC(PETRI_KEV_F_CHMOD, 1, -1, 3, 2, -1, -1, -1);     /* fchmodat2 */
+	case 92:  SC(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2);     /* chown */
+	case 94:  SC(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2);     /* lchown */
+	case 93:  SC(PETRI_KEV_F_CHOWN, -1, -1, -1, -1, 0, 1, 2);     /* fchown */
+	case 260: SC(PETRI_KEV_F_CHOWN, 1, -1, 4, -1, -1, 2, 3);      /* fchownat */
+	case 76:  SC(PETRI_KEV_F_TRUNCATE, 0, -1, -1, -1, -1, -1, -1); /* truncate */
+	case 77:  SC(PETRI_KEV_F_TRUNCATE, -1, -1, -1, -1, 0, -1, -1); /* ftruncate */
+	case 86:  SC(PETRI_KEV_F_LINK, 0, 1, -1, -1, -1, -1, -1);     /* link */
+	case 265: SC(PETRI_KEV_F_LINK, 1, 3, 4, -1, -1, -1, -1);      /* linkat */
+	case 88:  SC(PETRI_KEV_F_SYMLINK, 0, 1, -1, -1, -1, -1, -1);  /* symlink */
+	case 266: SC(PETRI_KEV_F_SYMLINK, 0, 2, -1, -1, -1, -1, -1);  /* symlinkat */
+		/* clang-format on */
+	}
+#endif
+	return 0;
+}
+
+static __always_inline __u64 arg_of(const struct pending_call *c, int i)
+{
+	return (i >= 0 && i < 6) ? c->args[i] : 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
+{
+	struct sc_info s;
+
+	if (!file_syscall(id, &s))
+		return 0;
+	if (!watch_lookup())
+		return 0;
+
+	struct pending_call c = {};
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	c.nr = id;
+	c.args[0] = BPF_CORE_READ(regs, di);
+	c.args[1] = BPF_CORE_READ(regs, si);
+	c.args[2] = BPF_CORE_READ(regs, dx);
+	c.args[3] = BPF_CORE_READ(regs, r10);
+	c.args[4] = BPF_CORE_READ(regs, r8);
+	c.args[5] = BPF_CORE_READ(regs, r9);
+	bpf_map_update_elem(&pending, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct sc_info s;
+	long id = BPF_CORE_READ(regs, orig_ax);
+
+	if (!file_syscall(id, &s))
+		return 0;
+
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_call *pc = bpf_map_lookup_elem(&pending, &tid);
+	struct pending_call c;
+
+	if (!pc)
+		return 0;
+	c = *pc;
+	bpf_map_delete_elem(&pending, &tid);
+	if (c.nr != id)
+		return 0;
+
+	const struct petri_kev_watch *w = watch_lookup();
+	struct petri_kev_file *e;
+	__u64 k;
+
+	if (!w)
+		return 0;
+	e = reserve(w, PETRI_KEV_FILE, sizeof(*e), &k);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, w, PETRI_KEV_FILE, k);
+	e->op = s.op;
+	e->syscall_nr = (__u32)id;
+	e->result = (__s32)ret;
+	e->flags = s.flags >= 0 ? (__u32)arg_of(&c, s.flags) : 0;
+	e->mode = s.mode >= 0 ? (__u32)arg_of(&c, s.mode) : 0;
+	e->uid = s.uid >= 0 ? (__u32)arg_of(&c, s.uid) : 0;
+	e->gid = s.gid >= 0 ? (__u32)arg_of(&c, s.gid) : 0;
+	if (s.flags == -3) {
+		e->flags = O_CREAT | O_WRONLY | O_TRUNC;
+	} else if (s.flags == -2) {
+		__u64 how[2] = {};
+
+		bpf_probe_read_user(how, sizeof(how), (void *)arg_of(&c, 2));
+		e->flags = (__u32)how[0];
+		e->mode = (__u32)how[1];
+	}
+	if (s.op == PETRI_KEV_F_UNLINK && (e->flags & AT_REMOVEDIR))
+		e->op = PETRI_KEV_F_RMDIR;
+
+	e->path_layout = PETRI_KEV_PATH_NONE;
+	e->path_ncomp = 0;
+	e->path_truncated = 0;
+	e->path2_layout = PETRI_KEV_PATH_NONE;
+
+	/* The file the call worked on, from the kernel: the new fd of a
+	 * successful open, or the fd argument of fchmod/fchown/ftruncate. */
+	long fd = -1;
+
+	if (s.op == PETRI_KEV_F_OPEN || s.op == PETRI_KEV_F_CREATE)
+		fd = ret;
+	else if (s.fd >= 0)
+		fd = (long)(int)arg_of(&c, s.fd);
+	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
+
+	if (f) {
+		e->path_ncomp = walk_path(BPF_CORE_READ(f, f_path.dentry),
+					  BPF_CORE_READ(f, f_path.mnt), e->path,
+					  &e->path_truncated);
+		e->path_layout = PETRI_KEV_PATH_KERNEL;
+	} else if (s.path >= 0) {
+		long r = bpf_probe_read_user_str(e->path, PETRI_KEV_PATH,
+						 (void *)arg_of(&c, s.path));
+
+		if (r > 0) {
+			e->path_layout = PETRI_KEV_PATH_USER;
+			e->path_truncated = r >= PETRI_KEV_PATH;
+		}
+	}
+	if (s.path2 >= 0 &&
+	    bpf_probe_read_user_str(e->path2, PETRI_KEV_PATH2, (void *)arg_of(&c, s.path2)) > 0)
+		e->path2_layout = PETRI_KEV_PATH_USER;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- network (cgroup socket hooks: the kernel's copy of the address) ---- */
+
+/* @v6 is a constant: a v4 hook may not read user_ip6 and the other way round. */
+static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6)
+{
+	const struct petri_kev_watch *w = watch_lookup();
+	struct petri_kev_net *e;
+	__u64 k;
+
+	if (!w)
+		return 1;
+	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
+	if (!e)
+		return 1;
+	fill_hdr(&e->h, w, PETRI_KEV_NET, k);
+	e->op = op;
+	e->family = ctx->user_family;
+	e->protocol = ctx->protocol;
+	e->sock_type = ctx->type;
+	e->port = bpf_ntohs((__u16)ctx->user_port);
+	e->pad0 = 0;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	if (!v6) {
+		__u32 a = ctx->user_ip4;
+
+		__builtin_memcpy(e->addr, &a, 4);
+	} else {
+		__u32 a[4];
+
+		a[0] = ctx->user_ip6[0];
+		a[1] = ctx->user_ip6[1];
+		a[2] = ctx->user_ip6[2];
+		a[3] = ctx->user_ip6[3];
+		__builtin_memcpy(e->addr, a, 16);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int petri_connect4(struct bpf_sock_addr *ctx)
+{
+	return net_event(ctx, PETRI_KEV_N_CONNECT, 0);
+}
+
+SEC("cgroup/connect6")
+int petri_connect6(struct bpf_sock_addr *ctx)
+{
+	return net_event(ctx, PETRI_KEV_N_CONNECT, 1);
+}
+
+SEC("cgroup/sendmsg4")
+int petri_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return net_event(ctx, PETRI_KEV_N_SENDMSG, 0);
+}
+
+SEC("cgroup/sendmsg6")
+int petri_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return net_event(ctx, PETRI_KEV_N_SENDMSG, 1);
+}
+
+SEC("cgroup/bind4")
+int petri_bind4(struct bpf_sock_addr *ctx)
+{
+	return net_event(ctx, PETRI_KEV_N_BIND, 0);
+}
+
+SEC("cgroup/bind6")
+int petri_bind6(struct bpf_sock_addr *ctx)
+{
+	return net_event(ctx, PETRI_KEV_N_BIND, 1);
+}

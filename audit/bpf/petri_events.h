@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * petri_events.h - the records the kernel half of the audit layer
+ * (petri_audit.bpf.c) puts in its ring buffer, shared with the userspace
+ * consumer (libpetri/audit_bpf.c).  Fixed-width fields, explicit padding,
+ * every struct a multiple of 8 bytes, so both compilers lay them out alike.
+ */
+#ifndef PETRI_EVENTS_H
+#define PETRI_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define PETRI_KEV_MAX_SLOTS 64 /* sandboxes watched at once */
+#define PETRI_KEV_NKINDS 8     /* drop counters per slot, indexed by PETRI_KEV_* */
+#define PETRI_KEV_COMM 16
+#define PETRI_KEV_FILENAME 256 /* exec filename */
+#define PETRI_KEV_ARGS 2048    /* argv bytes (NUL-separated) */
+#define PETRI_KEV_NAME 256     /* one path component (NAME_MAX + NUL) */
+#define PETRI_KEV_PATH 2048    /* path bytes; the buffer has PETRI_KEV_NAME slack */
+#define PETRI_KEV_PATH2 512    /* second path (user memory) */
+#define PETRI_KEV_MAX_DEPTH 40 /* dentry components walked */
+
+/* Record types; also the index of the drop counter. */
+#define PETRI_KEV_EXEC 1
+#define PETRI_KEV_FORK 2
+#define PETRI_KEV_EXIT 3
+#define PETRI_KEV_FILE 4
+#define PETRI_KEV_NET 5
+
+/* File operations (values of petri.audit.v1.FileActivity.Op). */
+#define PETRI_KEV_F_OPEN 1
+#define PETRI_KEV_F_CREATE 2
+#define PETRI_KEV_F_UNLINK 3
+#define PETRI_KEV_F_RENAME 4
+#define PETRI_KEV_F_MKDIR 5
+#define PETRI_KEV_F_RMDIR 6
+#define PETRI_KEV_F_CHMOD 7
+#define PETRI_KEV_F_CHOWN 8
+#define PETRI_KEV_F_TRUNCATE 9
+#define PETRI_KEV_F_LINK 10
+#define PETRI_KEV_F_SYMLINK 11
+
+/* Path layouts. */
+#define PETRI_KEV_PATH_NONE 0
+#define PETRI_KEV_PATH_KERNEL 1 /* components leaf first, each NUL-terminated */
+#define PETRI_KEV_PATH_USER 2   /* one NUL-terminated string from user memory */
+
+/* Network operations (values of petri.audit.v1.NetworkActivity.Op). */
+#define PETRI_KEV_N_CONNECT 1
+#define PETRI_KEV_N_BIND 2
+#define PETRI_KEV_N_SENDMSG 6
+
+/* The value of the `watched` map (key: cgroup v2 id). */
+struct petri_kev_watch {
+	__u32 slot;
+	__u32 gen; /* bumped per watch, so stale records of a reused slot are dropped */
+};
+
+/* Per (slot, kind) loss accounting, in the object's .bss (mmap'ed). */
+struct petri_kev_drop {
+	__u64 count;      /* records that found the ring buffer full */
+	__u64 first_kseq; /* first kseq lost since userspace last reset it (0: none) */
+	__u64 last_kseq;  /* last kseq lost */
+};
+
+struct petri_kev_hdr {
+	__u32 type; /* PETRI_KEV_* */
+	__u32 slot;
+	__u32 gen;
+	__u32 pid_host; /* tgid in the initial pid namespace */
+	__u64 kseq;     /* per slot, from 1; a gap means lost records */
+	__u64 ktime_ns; /* CLOCK_MONOTONIC */
+	__u32 tid_host;
+	__u32 pid_inside; /* tgid in the task's own pid namespace */
+	__u32 ppid_inside;
+	__u32 uid;
+	char comm[PETRI_KEV_COMM];
+};
+
+struct petri_kev_exec {
+	struct petri_kev_hdr h;
+	__u32 args_len; /* bytes of args used */
+	__u32 args_truncated;
+	__u32 cwd_ncomp; /* cwd components (leaf first) in cwd, 0: unknown */
+	__u32 cwd_truncated;
+	char filename[PETRI_KEV_FILENAME];
+	char args[PETRI_KEV_ARGS];
+	char cwd[PETRI_KEV_PATH + PETRI_KEV_NAME];
+};
+
+struct petri_kev_fork {
+	struct petri_kev_hdr h;
+	__u32 child_pid_host;
+	__u32 child_tid_host;
+	__u32 child_pid_inside;
+	__u32 is_thread;
+};
+
+struct petri_kev_exit {
+	struct petri_kev_hdr h;
+	__u32 exit_code; /* task->exit_code (wait status) */
+	__u32 group_dead;
+};
+
+struct petri_kev_file {
+	struct petri_kev_hdr h;
+	__u32 op; /* PETRI_KEV_F_* */
+	__u32 syscall_nr;
+	__s32 result;
+	__u32 flags;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 path_layout; /* PETRI_KEV_PATH_* */
+	__u32 path_ncomp;
+	__u32 path_truncated;
+	__u32 path2_layout;
+	__u32 pad0;
+	char path[PETRI_KEV_PATH + PETRI_KEV_NAME];
+	char path2[PETRI_KEV_PATH2];
+};
+
+struct petri_kev_net {
+	struct petri_kev_hdr h;
+	__u32 op; /* PETRI_KEV_N_* */
+	__u32 family;
+	__u32 protocol;
+	__u32 sock_type;
+	__u32 port; /* host byte order */
+	__u32 pad0;
+	__u8 addr[16];
+};
+
+#endif /* PETRI_EVENTS_H */

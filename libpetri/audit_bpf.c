@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * audit_bpf.c - the userspace half of the kernel audit (audit_bpf.h): loads
+ * the BPF object (skeleton generated from audit/bpf/petri_audit.bpf.c),
+ * keeps the table of watched sandboxes (slot -> audit stream) in step with
+ * the kernel's `watched` map, and runs the consumer thread that converts
+ * ring-buffer records (audit/bpf/petri_events.h) into protobuf events and
+ * reports kernel losses as Loss events with exact counts.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "audit_bpf.h"
+#include "audit_priv.h"
+#include "internal.h"
+/* The record layouts first: the skeleton's .bss type uses them. */
+#include "petri_events.h"
+/* clang-format off */
+#include "petri_audit.skel.h"
+/* clang-format on */
+
+#define POLL_MS 50
+
+struct kwatch {
+	int used;
+	uint32_t gen;
+	uint64_t cgroup_id;
+	petri_audit *audit;
+	char *sandbox_id;
+	struct bpf_link *links[6];
+	uint64_t drops_reported[PETRI_KEV_NKINDS];
+};
+
+struct petri_kaudit {
+	struct petri_audit_bpf *skel;
+	struct ring_buffer *rb;
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	volatile int stop;
+	uint64_t passes;      /* consumer loops completed (under mu) */
+	int64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+	uint32_t next_gen;
+	uint64_t lost_total;
+	struct kwatch w[PETRI_KEV_MAX_SLOTS];
+};
+
+/* ---- libbpf messages: captured for the error, never printed ------------- */
+
+static __thread char libbpf_last[256];
+
+static int libbpf_capture(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN) {
+		char line[256];
+
+		vsnprintf(line, sizeof(line), fmt, ap);
+		size_t n = strlen(line);
+		while (n && line[n - 1] == '\n')
+			line[--n] = 0;
+		if (n)
+			memcpy(libbpf_last, line, n + 1);
+	}
+	return 0;
+}
+
+static int64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- record -> event ----------------------------------------------------- */
+
+static int kind_of_type(uint32_t type)
+{
+	switch (type) {
+	case PETRI_KEV_EXEC:
+		return PETRI_AUDIT_KIND_PROCESS_EXEC;
+	case PETRI_KEV_FORK:
+		return PETRI_AUDIT_KIND_PROCESS_FORK;
+	case PETRI_KEV_EXIT:
+		return PETRI_AUDIT_KIND_PROCESS_EXIT;
+	case PETRI_KEV_FILE:
+		return PETRI_AUDIT_KIND_FILE_ACTIVITY;
+	case PETRI_KEV_NET:
+		return PETRI_AUDIT_KIND_NETWORK_ACTIVITY;
+	}
+	return 0;
+}
+
+static const char *syscall_name(uint32_t nr)
+{
+#if defined(__x86_64__)
+	switch (nr) {
+	/* clang-format off */
+	case 2: return "open";
+	case 257: return "openat";
+	case 437: return "openat2";
+	case 85: return "creat";
+	case 87: return "unlink";
+	case 263: return "unlinkat";
+	case 82: return "rename";
+	case 264: return "renameat";
+	case 316: return "renameat2";
+	case 83: return "mkdir";
+	case 258: return "mkdirat";
+	case 84: return "rmdir";
+	case 90: return "chmod";
+	case 91: return "fchmod";
+	case 268: return "fchmodat";
+	case 452: return "fchmodat2";
+	case 92: return "chown";
+	case 94: return "lchown";
+	case 93: return "fchown";
+	case 260: return "fchownat";
+	case 76: return "truncate";
+	case 77: return "ftruncate";
+	case 86: return "link";
+	case 265: return "linkat";
+	case 88: return "symlink";
+	case 266: return "symlinkat";
+		/* clang-format on */
+	}
+#endif
+	(void)nr;
+	return "";
+}
+
+static int is_utf8(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
+		if (!k)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+/* The path in @buf (a PETRI_KEV_PATH_* layout) as a malloc'd string. */
+static char *path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncomp)
+{
+	if (layout == PETRI_KEV_PATH_USER)
+		return strndup(buf, cap);
+	if (layout != PETRI_KEV_PATH_KERNEL)
+		return strdup("");
+	/* Components leaf first: find them, then join root first. */
+	const char *comp[PETRI_KEV_MAX_DEPTH];
+	size_t len[PETRI_KEV_MAX_DEPTH], total = 1, n = 0, off = 0;
+
+	while (n < ncomp && n < PETRI_KEV_MAX_DEPTH && off < cap) {
+		comp[n] = buf + off;
+		len[n] = strnlen(buf + off, cap - off);
+		total += len[n] + 1;
+		off += len[n] + 1;
+		n++;
+	}
+	char *out = malloc(total + 1), *p = out;
+	if (!out)
+		return NULL;
+	if (!n)
+		*p++ = '/';
+	while (n--) {
+		*p++ = '/';
+		memcpy(p, comp[n], len[n]);
+		p += len[n];
+	}
+	*p = 0;
+	return out;
+}
+
+struct ev_strings {
+	char *a, *b, *c;
+	char **argv;
+};
+
+static void fill_process(Petri__Audit__V1__Process *p, const struct petri_kev_hdr *h, char *comm)
+{
+	p->pid_inside = h->pid_inside;
+	p->pid_host = h->pid_host;
+	p->ppid = h->ppid_inside;
+	p->uid = h->uid;
+	memcpy(comm, h->comm, PETRI_KEV_COMM);
+	comm[PETRI_KEV_COMM] = 0;
+	p->comm = comm;
+}
+
+static void emit_exec(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_exec *r,
+		      size_t size)
+{
+	Petri__Audit__V1__ProcessExec b = PETRI__AUDIT__V1__PROCESS_EXEC__INIT;
+	char filename[PETRI_KEV_FILENAME + 1];
+	size_t alen = r->args_len <= PETRI_KEV_ARGS ? r->args_len : PETRI_KEV_ARGS;
+	size_t argc = 0;
+	char **argv;
+
+	for (size_t i = 0; i < alen; i++)
+		argc += r->args[i] == 0;
+	if (alen && r->args[alen - 1] != 0)
+		argc++;
+	argv = calloc(argc + 1, sizeof(*argv));
+	if (!argv)
+		return;
+	for (size_t i = 0, n = 0; i < alen && n < argc; n++) {
+		argv[n] = strndup(r->args + i, alen - i);
+		i += strnlen(r->args + i, alen - i) + 1;
+	}
+	memcpy(filename, r->filename, PETRI_KEV_FILENAME);
+	filename[PETRI_KEV_FILENAME] = 0;
+	char *cwd = r->cwd_ncomp ?
+			    path_of(r->cwd, sizeof(r->cwd), PETRI_KEV_PATH_KERNEL, r->cwd_ncomp) :
+			    NULL;
+
+	b.n_argv = argc;
+	b.argv = argv;
+	b.filename = filename;
+	b.argv_truncated = r->args_truncated != 0;
+	if (cwd)
+		b.cwd = cwd;
+	ev->process->executable = filename;
+	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC;
+	ev->process_exec = &b;
+	petri__audit_emit_event(w->audit, ev, NULL);
+	for (size_t i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+	free(cwd);
+	(void)size;
+}
+
+static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_file *r)
+{
+	Petri__Audit__V1__FileActivity b = PETRI__AUDIT__V1__FILE_ACTIVITY__INIT;
+	_cleanup_free_ char *path =
+		path_of(r->path, sizeof(r->path), r->path_layout, r->path_ncomp);
+	_cleanup_free_ char *path2 = path_of(r->path2, sizeof(r->path2), r->path2_layout, 0);
+
+	if (!path || !path2)
+		return;
+	b.op = (Petri__Audit__V1__FileActivity__Op)r->op;
+	b.path = path;
+	b.path2 = path2;
+	b.flags = r->flags;
+	b.mode = r->mode;
+	b.result = r->result;
+	b.path_source = (Petri__Audit__V1__FileActivity__PathSource)r->path_layout;
+	b.path2_source = (Petri__Audit__V1__FileActivity__PathSource)r->path2_layout;
+	b.syscall = (char *)syscall_name(r->syscall_nr);
+	b.uid = r->uid;
+	b.gid = r->gid;
+	b.path_truncated = r->path_truncated != 0;
+	if (!is_utf8(path, strlen(path))) {
+		b.path_raw.data = (uint8_t *)path;
+		b.path_raw.len = strlen(path);
+	}
+	if (!is_utf8(path2, strlen(path2))) {
+		b.path2_raw.data = (uint8_t *)path2;
+		b.path2_raw.len = strlen(path2);
+	}
+	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY;
+	ev->file_activity = &b;
+	petri__audit_emit_event(w->audit, ev, NULL);
+}
+
+static void emit_net(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_net *r)
+{
+	Petri__Audit__V1__NetworkActivity b = PETRI__AUDIT__V1__NETWORK_ACTIVITY__INIT;
+	char text[INET6_ADDRSTRLEN] = "";
+	uint8_t addr[16];
+
+	memcpy(addr, r->addr, sizeof(addr));
+	b.op = (Petri__Audit__V1__NetworkActivity__Op)r->op;
+	b.family = r->family;
+	b.port = r->port;
+	b.protocol = r->protocol;
+	b.address.data = addr;
+	b.address.len = r->family == AF_INET6 ? 16 : 4;
+	inet_ntop(r->family == AF_INET6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
+	b.address_text = text;
+	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY;
+	ev->network_activity = &b;
+	petri__audit_emit_event(w->audit, ev, NULL);
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct petri_kaudit *k = ctx;
+	const struct petri_kev_hdr *h = data;
+
+	if (size < sizeof(*h) || h->slot >= PETRI_KEV_MAX_SLOTS)
+		return 0;
+	pthread_mutex_lock(&k->mu);
+	struct kwatch *w = &k->w[h->slot];
+	if (!w->used || w->gen != h->gen) /* a record of an unwatched sandbox */
+		goto out;
+
+	petri_pb_event ev = PETRI__AUDIT__V1__EVENT__INIT;
+	Petri__Audit__V1__Process proc = PETRI__AUDIT__V1__PROCESS__INIT;
+	char comm[PETRI_KEV_COMM + 1];
+
+	fill_process(&proc, h, comm);
+	ev.sandbox_id = w->sandbox_id;
+	ev.process = &proc;
+	ev.time_unix_nano = (uint64_t)((int64_t)h->ktime_ns + k->mono_to_real);
+
+	switch (h->type) {
+	case PETRI_KEV_EXEC:
+		if (size >= sizeof(struct petri_kev_exec))
+			emit_exec(w, &ev, data, size);
+		break;
+	case PETRI_KEV_FORK:
+		if (size >= sizeof(struct petri_kev_fork)) {
+			const struct petri_kev_fork *r = data;
+			Petri__Audit__V1__ProcessFork b = PETRI__AUDIT__V1__PROCESS_FORK__INIT;
+
+			b.child_pid_inside = r->child_pid_inside;
+			b.child_pid_host = r->child_tid_host;
+			b.is_thread = r->is_thread != 0;
+			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_FORK;
+			ev.process_fork = &b;
+			petri__audit_emit_event(w->audit, &ev, NULL);
+		}
+		break;
+	case PETRI_KEV_EXIT:
+		if (size >= sizeof(struct petri_kev_exit)) {
+			const struct petri_kev_exit *r = data;
+			Petri__Audit__V1__ProcessExit b = PETRI__AUDIT__V1__PROCESS_EXIT__INIT;
+			uint32_t sig = r->exit_code & 0x7f;
+
+			b.exit_code = sig ? -1 : (int32_t)((r->exit_code >> 8) & 0xff);
+			b.signal = (int32_t)sig;
+			b.core_dumped = sig && (r->exit_code & 0x80);
+			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXIT;
+			ev.process_exit = &b;
+			petri__audit_emit_event(w->audit, &ev, NULL);
+		}
+		break;
+	case PETRI_KEV_FILE:
+		if (size >= sizeof(struct petri_kev_file))
+			emit_file(w, &ev, data);
+		break;
+	case PETRI_KEV_NET:
+		if (size >= sizeof(struct petri_kev_net))
+			emit_net(w, &ev, data);
+		break;
+	}
+out:
+	pthread_mutex_unlock(&k->mu);
+	return 0;
+}
+
+/* Report the kernel losses of slot @s that no Loss event reported yet. */
+static void report_drops_locked(struct petri_kaudit *k, int s)
+{
+	struct kwatch *w = &k->w[s];
+
+	for (int t = 1; t < PETRI_KEV_NKINDS; t++) {
+		struct petri_kev_drop *d = &k->skel->bss->drops[s][t];
+		uint64_t count = __atomic_load_n(&d->count, __ATOMIC_ACQUIRE);
+		uint64_t delta = count - w->drops_reported[t];
+
+		if (!delta || !kind_of_type((uint32_t)t))
+			continue;
+		/* The kseq window is best effort (the kernel sets first_kseq with a
+		 * compare-and-swap from 0); the count is exact. */
+		uint64_t first = __atomic_exchange_n(&d->first_kseq, 0, __ATOMIC_ACQ_REL);
+		uint64_t last = __atomic_load_n(&d->last_kseq, __ATOMIC_ACQUIRE);
+		petri_pb_event ev = PETRI__AUDIT__V1__EVENT__INIT;
+		Petri__Audit__V1__Loss b = PETRI__AUDIT__V1__LOSS__INIT;
+		uint64_t now = petri__audit_now_ns();
+
+		b.kind = (Petri__Audit__V1__EventKind)kind_of_type((uint32_t)t);
+		b.count = delta;
+		b.where = PETRI__AUDIT__V1__LOSS__WHERE__WHERE_KERNEL_RINGBUF;
+		b.first_time_unix_nano = now;
+		b.last_time_unix_nano = now;
+		b.first_kseq = first ? first : last;
+		b.last_kseq = last;
+		ev.sandbox_id = w->sandbox_id;
+		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
+		ev.loss = &b;
+		/* A full user queue drops this Loss too, but the stream counts
+		 * that (and reports it) itself; the count is not lost. */
+		petri__audit_emit_event(w->audit, &ev, NULL);
+		w->drops_reported[t] = count;
+		k->lost_total += delta;
+	}
+}
+
+static void *consumer(void *arg)
+{
+	struct petri_kaudit *k = arg;
+
+	while (!k->stop) {
+		ring_buffer__poll(k->rb, POLL_MS);
+		pthread_mutex_lock(&k->mu);
+		k->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+		for (int s = 0; s < PETRI_KEV_MAX_SLOTS; s++)
+			if (k->w[s].used)
+				report_drops_locked(k, s);
+		k->passes++;
+		pthread_cond_broadcast(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+	}
+	return NULL;
+}
+
+/* ---- API ----------------------------------------------------------------- */
+
+int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
+{
+	struct petri_kaudit *k = calloc(1, sizeof(*k));
+	libbpf_print_fn_t old;
+	int r;
+
+	if (!k)
+		return petri__err(err, ENOMEM, "kernel audit: out of memory");
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	k->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+
+	libbpf_last[0] = 0;
+	old = libbpf_set_print(libbpf_capture);
+	k->skel = petri_audit_bpf__open();
+	if (!k->skel) {
+		r = -errno;
+		libbpf_set_print(old);
+		petri__kaudit_close(k);
+		return petri__err(err, -r, "kernel audit off: opening the BPF object: %s",
+				  libbpf_last[0] ? libbpf_last : strerror(-r));
+	}
+	/* The socket hooks are attached per sandbox (petri__kaudit_watch). */
+	struct bpf_program *cg[] = {k->skel->progs.petri_connect4, k->skel->progs.petri_connect6,
+				    k->skel->progs.petri_sendmsg4, k->skel->progs.petri_sendmsg6,
+				    k->skel->progs.petri_bind4,    k->skel->progs.petri_bind6};
+	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++)
+		bpf_program__set_autoattach(cg[i], false);
+	r = petri_audit_bpf__load(k->skel);
+	if (!r)
+		r = petri_audit_bpf__attach(k->skel);
+	libbpf_set_print(old);
+	if (r) {
+		r = r < 0 ? r : -EINVAL;
+		int e = -r == EPERM || -r == EACCES ? EPERM : -r == EINVAL ? EOPNOTSUPP : -r;
+		petri__kaudit_close(k);
+		return petri__err(err, e,
+				  "kernel audit off: loading the BPF programs failed (%s)%s%s "
+				  "(needs root or CAP_BPF+CAP_PERFMON, BTF and tp_btf support)",
+				  strerror(-r), libbpf_last[0] ? ": " : "", libbpf_last);
+	}
+	k->rb = ring_buffer__new(bpf_map__fd(k->skel->maps.events), handle_record, k, NULL);
+	if (!k->rb) {
+		r = -errno;
+		petri__kaudit_close(k);
+		return petri__err(err, -r, "kernel audit off: ring buffer: %s", strerror(-r));
+	}
+	r = pthread_create(&k->thread, NULL, consumer, k);
+	if (r) {
+		petri__kaudit_close(k);
+		return petri__err(err, r, "kernel audit off: consumer thread: %s", strerror(r));
+	}
+	k->thread_started = 1;
+	*out = k;
+	return 0;
+}
+
+static int find_slot_locked(struct petri_kaudit *k, uint64_t cgroup_id)
+{
+	for (int s = 0; s < PETRI_KEV_MAX_SLOTS; s++)
+		if (k->w[s].used && k->w[s].cgroup_id == cgroup_id)
+			return s;
+	return -1;
+}
+
+static void detach_links(struct kwatch *w)
+{
+	for (size_t i = 0; i < sizeof(w->links) / sizeof(w->links[0]); i++) {
+		bpf_link__destroy(w->links[i]);
+		w->links[i] = NULL;
+	}
+}
+
+int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_dirfd,
+			struct petri_audit *audit, const char *sandbox_id, petri_error **err)
+{
+	if (!k || !audit || !cgroup_id)
+		return petri__err(err, EINVAL, "kernel audit watch: bad arguments");
+
+	char *id = strdup(sandbox_id ? sandbox_id : "");
+	if (!id)
+		return petri__err(err, ENOMEM, "kernel audit watch: out of memory");
+
+	pthread_mutex_lock(&k->mu);
+	int s = find_slot_locked(k, cgroup_id);
+	if (s >= 0) {
+		pthread_mutex_unlock(&k->mu);
+		free(id);
+		return petri__err(err, EEXIST, "kernel audit watch: cgroup %llu already watched",
+				  (unsigned long long)cgroup_id);
+	}
+	for (s = 0; s < PETRI_KEV_MAX_SLOTS && k->w[s].used; s++)
+		;
+	if (s == PETRI_KEV_MAX_SLOTS) {
+		pthread_mutex_unlock(&k->mu);
+		free(id);
+		return petri__err(err, ENOSPC, "kernel audit watch: %d sandboxes already watched",
+				  PETRI_KEV_MAX_SLOTS);
+	}
+	struct kwatch *w = &k->w[s];
+
+	memset(w, 0, sizeof(*w));
+	w->used = 1;
+	w->gen = ++k->next_gen;
+	w->cgroup_id = cgroup_id;
+	w->audit = audit;
+	w->sandbox_id = id;
+	/* Fresh counters for the slot: nothing in the kernel uses it now. */
+	memset(k->skel->bss->drops[s], 0, sizeof(k->skel->bss->drops[s]));
+	__atomic_store_n(&k->skel->bss->kseq[s], 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&k->mu);
+
+	struct bpf_program *cg[] = {k->skel->progs.petri_connect4, k->skel->progs.petri_connect6,
+				    k->skel->progs.petri_sendmsg4, k->skel->progs.petri_sendmsg6,
+				    k->skel->progs.petri_bind4,    k->skel->progs.petri_bind6};
+	int r = 0;
+
+	if (cgroup_dirfd >= 0) {
+		for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++) {
+			w->links[i] = bpf_program__attach_cgroup(cg[i], cgroup_dirfd);
+			if (!w->links[i]) {
+				r = -errno;
+				petri__err(err, -r,
+					   "kernel audit watch: attaching %s to the cgroup: %s",
+					   bpf_program__name(cg[i]), strerror(-r));
+				break;
+			}
+		}
+	}
+	if (!r) {
+		struct petri_kev_watch v = {.slot = (uint32_t)s, .gen = w->gen};
+
+		if (bpf_map_update_elem(bpf_map__fd(k->skel->maps.watched), &cgroup_id, &v,
+					BPF_NOEXIST)) {
+			r = -errno;
+			petri__err(err, -r, "kernel audit watch: map update: %s", strerror(-r));
+		}
+	}
+	if (r) {
+		detach_links(w);
+		pthread_mutex_lock(&k->mu);
+		free(w->sandbox_id);
+		memset(w, 0, sizeof(*w));
+		pthread_mutex_unlock(&k->mu);
+	}
+	return r;
+}
+
+int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id)
+{
+	if (!k)
+		return -EINVAL;
+	pthread_mutex_lock(&k->mu);
+	int s = find_slot_locked(k, cgroup_id);
+	pthread_mutex_unlock(&k->mu);
+	if (s < 0)
+		return -ENOENT;
+	struct kwatch *w = &k->w[s];
+
+	bpf_map_delete_elem(bpf_map__fd(k->skel->maps.watched), &cgroup_id);
+	detach_links(w);
+
+	/* Records already in the ring buffer are delivered by the consumer:
+	 * wait until it has drained the buffer twice after the delete (a
+	 * program that looked the map up just before may still submit). */
+	pthread_mutex_lock(&k->mu);
+	uint64_t target = k->passes + 2;
+	while (k->thread_started && !k->stop && k->passes < target)
+		pthread_cond_wait(&k->cv, &k->mu);
+	report_drops_locked(k, s);
+	free(w->sandbox_id);
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_unlock(&k->mu);
+	return 0;
+}
+
+uint64_t petri__kaudit_lost(struct petri_kaudit *k)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&k->mu);
+	n = k->lost_total;
+	pthread_mutex_unlock(&k->mu);
+	return n;
+}
+
+void petri__kaudit_close(struct petri_kaudit *k)
+{
+	if (!k)
+		return;
+	for (int s = 0; s < PETRI_KEV_MAX_SLOTS; s++)
+		if (k->w[s].used)
+			petri__kaudit_unwatch(k, k->w[s].cgroup_id);
+	if (k->thread_started) {
+		k->stop = 1;
+		pthread_join(k->thread, NULL);
+	}
+	ring_buffer__free(k->rb);
+	petri_audit_bpf__destroy(k->skel);
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * audit_bpf.h - the kernel (eBPF) half of the audit layer, internal.
+ *
+ * One petri_kaudit per host process: it loads audit/bpf/petri_audit.bpf.c,
+ * attaches the tracing programs (exec/fork/exit, file syscalls) once, and
+ * runs a consumer thread that turns ring-buffer records into events of the
+ * watched sandbox's audit stream (petri__audit_emit_event()).  Each sandbox
+ * is watched by its cgroup v2 id; the cgroup socket hooks (connect, sendmsg,
+ * bind) are attached to its cgroup directory for as long as it is watched.
+ * Kernel losses become Loss{where: KERNEL_RINGBUF} events with exact counts.
+ */
+#ifndef PETRI_AUDIT_BPF_H
+#define PETRI_AUDIT_BPF_H
+
+#include <stdint.h>
+
+#include "petri/audit.h"
+
+struct petri_kaudit;
+
+/**
+ * Load and attach the programs and start the consumer thread.  [out] @out.
+ * Errors: -EPERM (no CAP_BPF/CAP_PERFMON, locked-down kernel) or
+ * -EOPNOTSUPP (the kernel lacks BTF or a program type) with a message that
+ * says kernel audit is off and why; -ENOMEM.  Callers keep running without
+ * kernel events in that case (degraded mode).
+ */
+int petri__kaudit_open(struct petri_kaudit **out, petri_error **err);
+
+/**
+ * Send the kernel events of every task in cgroup @cgroup_id (the cgroup v2
+ * inode id) to @audit (borrowed until petri__kaudit_unwatch() returns),
+ * tagged with @sandbox_id (copied).  @cgroup_dirfd is an fd of that cgroup's
+ * v2 directory (borrowed; used to attach the socket hooks).
+ * Errors: -EEXIST already watched; -ENOSPC all slots in use; the errno of
+ * attaching a cgroup program.
+ */
+int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_dirfd,
+			struct petri_audit *audit, const char *sandbox_id, petri_error **err);
+
+/**
+ * Stop watching @cgroup_id: detach its socket hooks, deliver every record
+ * already in the ring buffer and report its outstanding losses, then forget
+ * the stream.  Returns 0, or -ENOENT when it was not watched.
+ */
+int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id);
+
+/** Unwatch everything, stop the consumer and unload.  Accepts NULL. */
+void petri__kaudit_close(struct petri_kaudit *k);
+
+/** Records lost in the kernel so far (all sandboxes, all kinds). */
+uint64_t petri__kaudit_lost(struct petri_kaudit *k);
+
+#endif /* PETRI_AUDIT_BPF_H */

@@ -1,0 +1,31 @@
+#!/bin/sh
+# check_kernel_events.sh PETRI - `petri run --audit` in a real sandbox puts the
+# code's own actions in the stream: the exec of cat with its argv and its pid
+# inside the exec's pid namespace, the open of /etc/hostname resolved from the
+# kernel's struct file, the unlink, and the chain verifies.  Needs root (BPF).
+set -eu
+petri=$1
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+set +e
+"$petri" run --audit "$dir/s.audit" -- sh -c 'cat /etc/hostname >/dev/null; echo x > /tmp/f; rm /tmp/f; exit 3'
+rc=$?
+set -e
+[ "$rc" = 3 ] || { echo "petri run exited $rc, want 3" >&2; exit 1; }
+"$petri" audit verify "$dir/s.audit"
+"$petri" audit cat "$dir/s.audit" > "$dir/s.txt"
+fail=0
+need() {
+	if ! grep -q -- "$1" "$dir/s.txt"; then
+		echo "missing: $2" >&2
+		fail=1
+	fi
+}
+need 'kernel_audit=true' "kernel audit on in the header"
+need 'process_exec .*comm="cat" exe="/usr/bin/cat" argv=\["cat" "/etc/hostname"\]' "exec of cat with argv"
+need 'process_exec .*pid=2/[0-9]* .*comm="sh"' "sh as pid 2 inside the exec's namespace"
+need 'op=open path="/etc/hostname" .*result=3 path_source=kernel_file' "open of /etc/hostname from struct file"
+need 'op=unlink path="/tmp/f"' "unlink of /tmp/f"
+need 'process_exit .*comm="sh".*exit_code=3' "sh exiting with 3"
+[ "$fail" = 0 ] || { cat "$dir/s.txt" >&2; exit 1; }
+echo "kernel events present and chain intact"
