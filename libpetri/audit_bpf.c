@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,8 @@ struct petri_kaudit {
 	pthread_cond_t cv;
 	volatile int stop;
 	uint64_t passes;      /* consumer loops completed (under mu) */
+	uint64_t want_passes; /* unwatch waits for this many (under mu) */
+	int kick_fd;          /* eventfd: wake the consumer now */
 	int64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	uint32_t next_gen;
 	uint64_t lost_total;
@@ -400,12 +404,31 @@ static void report_drops_locked(struct petri_kaudit *k, int s)
 	}
 }
 
+/* Wait for records, a kick (unwatch wants a pass now) or POLL_MS, then
+ * consume.  Without the kick an unwatch waited up to two idle polls. */
 static void *consumer(void *arg)
 {
 	struct petri_kaudit *k = arg;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN};
+	if (ep >= 0) {
+		epoll_ctl(ep, EPOLL_CTL_ADD, ring_buffer__epoll_fd(k->rb), &ev);
+		epoll_ctl(ep, EPOLL_CTL_ADD, k->kick_fd, &ev);
+	}
 
 	while (!k->stop) {
-		ring_buffer__poll(k->rb, POLL_MS);
+		pthread_mutex_lock(&k->mu);
+		int hurry = k->passes < k->want_passes;
+		pthread_mutex_unlock(&k->mu);
+		struct epoll_event got[2];
+		if (ep >= 0)
+			epoll_wait(ep, got, 2, hurry ? 0 : POLL_MS);
+		else
+			ring_buffer__poll(k->rb, hurry ? 0 : POLL_MS);
+		uint64_t v;
+		while (read(k->kick_fd, &v, sizeof(v)) > 0)
+			;
+		ring_buffer__consume(k->rb);
 		pthread_mutex_lock(&k->mu);
 		k->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 		for (int s = 0; s < PETRI_KEV_MAX_SLOTS; s++)
@@ -428,6 +451,7 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 
 	if (!k)
 		return petri__err(err, ENOMEM, "kernel audit: out of memory");
+	k->kick_fd = -1;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	k->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
@@ -460,6 +484,12 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 				  "kernel audit off: loading the BPF programs failed (%s)%s%s "
 				  "(needs root or CAP_BPF+CAP_PERFMON, BTF and tp_btf support)",
 				  strerror(-r), libbpf_last[0] ? ": " : "", libbpf_last);
+	}
+	k->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (k->kick_fd < 0) {
+		r = -errno;
+		petri__kaudit_close(k);
+		return petri__err(err, -r, "kernel audit off: eventfd: %s", strerror(-r));
 	}
 	k->rb = ring_buffer__new(bpf_map__fd(k->skel->maps.events), handle_record, k, NULL);
 	if (!k->rb) {
@@ -587,6 +617,12 @@ int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id)
 	 * program that looked the map up just before may still submit). */
 	pthread_mutex_lock(&k->mu);
 	uint64_t target = k->passes + 2;
+	if (k->want_passes < target)
+		k->want_passes = target;
+	uint64_t one = 1;
+	if (write(k->kick_fd, &one, sizeof(one)) < 0) {
+		/* the consumer still comes by within POLL_MS */
+	}
 	while (k->thread_started && !k->stop && k->passes < target)
 		pthread_cond_wait(&k->cv, &k->mu);
 	report_drops_locked(k, s);
@@ -618,6 +654,8 @@ void petri__kaudit_close(struct petri_kaudit *k)
 		pthread_join(k->thread, NULL);
 	}
 	ring_buffer__free(k->rb);
+	if (k->kick_fd >= 0)
+		close(k->kick_fd);
 	petri_audit_bpf__destroy(k->skel);
 	pthread_cond_destroy(&k->cv);
 	pthread_mutex_destroy(&k->mu);
