@@ -11,6 +11,8 @@
 #include "sandbox_priv.h"
 
 #ifdef PETRI_HAVE_AUDIT
+#include <seccomp.h>
+
 #include "audit_bpf.h"
 #include "petri/audit.h"
 
@@ -92,6 +94,21 @@ void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const
 	petri_audit_emit_exec_started(sb->audit, sb->id, id, NULL, argv, cwd, language, NULL);
 }
 
+void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside, int nr,
+				 uint32_t arch)
+{
+	char id[PETRI_ID_MAX + 24];
+	if (!sb->audit)
+		return;
+	exec_id(sb, id, sizeof(id));
+	char *name = seccomp_syscall_resolve_num_arch(arch, nr);
+	petri_audit_process proc = {.pid_inside = (uint32_t)pid_inside};
+	petri_audit_emit_denial(sb->audit, sb->id, id, &proc, PETRI_AUDIT_DENIAL_SECCOMP,
+				name ? name : "unknown", nr, "denied by the seccomp filter (EPERM)",
+				NULL);
+	free(name);
+}
+
 void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_result *res)
 {
 	static const struct {
@@ -123,6 +140,15 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_
 	petri_audit_emit_exec_ended(sb->audit, sb->id, id, NULL, &r, NULL);
 }
 #else
+void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside, int nr,
+				 uint32_t arch)
+{
+	(void)sb;
+	(void)pid_inside;
+	(void)nr;
+	(void)arch;
+}
+
 int petri__kaudit_ensure(struct petri_ctx *ctx)
 {
 	snprintf(ctx->kaudit_reason, sizeof(ctx->kaudit_reason), "built without the audit layer");

@@ -475,10 +475,17 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 				continue;
 			if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DONE) {
 				*done = m;
+				p->res->seccomp_denials +=
+					m.exec_id; /* never reported one by one */
 				have_done = 1;
 				close_fd(&io->in);
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_SETUP_ERROR) {
 				*setup = m;
+			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DENIAL) {
+				/* cpu_ns: denials the reaper could not report before */
+				p->res->seccomp_denials += 1 + m.cpu_ns;
+				petri__audit_seccomp_denial(sb, m.status, (int)m.stage,
+							    (uint32_t)m.exec_id);
 			} else {
 				close_fd(&io->report);
 				close_fd(&io->in);
@@ -752,6 +759,11 @@ PETRI_API int petri_result_stderr_truncated(const petri_result *res)
 PETRI_API uint64_t petri_result_stdout_total(const petri_result *res)
 {
 	return res ? res->out_total[0] : 0;
+}
+
+PETRI_API uint64_t petri_result_seccomp_denials(const petri_result *res)
+{
+	return res ? res->seccomp_denials : 0;
 }
 
 PETRI_API uint64_t petri_result_stderr_total(const petri_result *res)

@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -64,6 +65,7 @@ static const struct petri_seccomp_prog *init_seccomp;
 static const char *landlock_writable[PETRI_MAX_BINDS + 8];
 static int landlock_enabled;
 static int landlock_fd = -1;
+static int notify_fd = -1; /* seccomp listener of the reaper's filter */
 
 static void send_setup_error(int ctl, int stage, int err, const char *text)
 {
@@ -341,8 +343,39 @@ static void reaper_prepare(struct reaper_prep *f)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* seccomp last; we hold CAP_SYS_ADMIN in the sandbox's user namespace,
 	 * so no no_new_privs is needed yet (the command sets it). */
-	if (init_seccomp && (r = petri__seccomp_install(init_seccomp)) < 0)
-		*f = (struct reaper_prep){STAGE_SECCOMP, -r, "seccomp"};
+	if (init_seccomp) {
+		r = petri__seccomp_install(init_seccomp);
+		if (r < 0)
+			*f = (struct reaper_prep){STAGE_SECCOMP, -r, "seccomp"};
+		else
+			notify_fd = r;
+	}
+}
+
+/*
+ * A process of the exec made a syscall the filter denies: answer EPERM (what
+ * the filter would have returned) and tell the host, which audits it.  The
+ * report pipe is non-blocking here: when it is full the denial is counted
+ * and the count sent with the next one, never waited for.
+ */
+static void answer_denial(int report_fd, uint64_t *unreported)
+{
+	struct seccomp_notif req;
+	memset(&req, 0, sizeof(req));
+	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+		return; /* the task died meanwhile, or a spurious wake-up */
+	struct seccomp_notif_resp resp = {.id = req.id, .error = -EPERM};
+	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+
+	struct petri_msg m = {.type = PETRI_MSG_DENIAL,
+			      .stage = (uint32_t)req.data.nr,
+			      .status = (int32_t)req.pid,
+			      .exec_id = req.data.arch,
+			      .cpu_ns = *unreported};
+	if (write(report_fd, &m, sizeof(m)) == (ssize_t)sizeof(m))
+		*unreported = 0;
+	else
+		(*unreported)++;
 }
 
 /* fds: request memfd, stdin, stdout, stderr, report pipe (to the host). */
@@ -389,37 +422,50 @@ static _Noreturn void reaper_main(int sock)
 	if (stack == MAP_FAILED)
 		child_fail(x.err_fd, STAGE_FORK, errno, "mmap command stack");
 	struct command_args args = {.x = &x, .stdio = fds + 1};
-	pid_t child = clone(command_trampoline, stack + stack_len, CLONE_VM | CLONE_VFORK | SIGCHLD,
-			    &args);
+	int child_pidfd = -1;
+	pid_t child = clone(command_trampoline, stack + stack_len,
+			    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args, &child_pidfd);
 	if (child < 0)
 		child_fail(x.err_fd, STAGE_FORK, errno, "fork command");
 	munmap(stack, stack_len);
 	for (int i = 1; i < 4; i++)
 		close(fds[i]);
 
-	/* Reap everything; when the command itself ends, report straight to
-	 * the host and leave: our exit takes down every process left in this
-	 * namespace. */
+	/* Answer the filter's notifications and reap everything; when the
+	 * command itself ends, report straight to the host and leave: our exit
+	 * takes down every process left in this namespace. */
+	int fl = fcntl(x.err_fd, F_GETFL);
+	fcntl(x.err_fd, F_SETFL, fl | O_NONBLOCK);
+	uint64_t unreported = 0;
 	for (;;) {
+		struct pollfd p[2] = {{.fd = notify_fd, .events = POLLIN},
+				      {.fd = child_pidfd, .events = POLLIN}};
+		int n = poll(p, 2, 1000);
+		if (n > 0 && (p[0].revents & POLLIN))
+			answer_denial(x.err_fd, &unreported);
 		int st;
-		pid_t p = waitpid(-1, &st, 0);
-		if (p < 0 && errno == EINTR)
-			continue;
-		if (p < 0 || p == child) {
+		pid_t pid;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid != child)
+				continue; /* an orphan of the exec */
 			struct rusage ru = {0};
 			getrusage(RUSAGE_CHILDREN, &ru);
 			struct petri_msg done = {.type = PETRI_MSG_DONE,
-						 .status = p < 0 ? 0x7f00 : st};
+						 .status = st,
+						 .maxrss = (uint64_t)ru.ru_maxrss * 1024,
+						 .exec_id = unreported};
 			done.cpu_ns =
 				((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
 					1000000000ull +
 				((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
 					1000ull;
-			done.maxrss = (uint64_t)ru.ru_maxrss * 1024;
+			fcntl(x.err_fd, F_SETFL, fl); /* the end must not be dropped */
 			ssize_t w = write(x.err_fd, &done, sizeof(done));
 			(void)w;
 			_exit(0);
 		}
+		if (pid < 0 && errno == ECHILD)
+			_exit(0); /* cannot happen: the command is ours until reaped */
 	}
 }
 

@@ -92,8 +92,10 @@ int petri__seccomp_build(struct petri_seccomp_prog *out, petri_error **err);
 /* Compile the default profile with libseccomp now. */
 int petri__seccomp_compile(struct petri_seccomp_prog *out, petri_error **err);
 void petri__seccomp_release(struct petri_seccomp_prog *prog);
-/* Install @prog on the calling thread (no_new_privs must already be set).
- * Async-signal-safe: no allocation.  Returns 0 or -errno. */
+/* Install @prog on the calling thread (no_new_privs set, or CAP_SYS_ADMIN
+ * in its user namespace).  Its denials are SECCOMP_RET_USER_NOTIF: returns
+ * the listener fd (the caller must answer each notification) or -errno.
+ * Async-signal-safe: no allocation. */
 int petri__seccomp_install(const struct petri_seccomp_prog *prog);
 
 /* cgroup.c ----------------------------------------------------------------- */

@@ -120,6 +120,7 @@ struct petri_result {
 	size_t out_cap[2];
 	uint64_t out_total[2];
 	int truncated[2];
+	uint64_t seccomp_denials;
 };
 
 /* ---- wire protocol (SOCK_SEQPACKET; one struct per message) ---- */
@@ -131,6 +132,8 @@ enum petri_msg_type {
 	PETRI_MSG_STARTED,     /* init -> host */
 	PETRI_MSG_DONE,        /* init -> host */
 	PETRI_MSG_KILL,        /* host -> init */
+	PETRI_MSG_DENIAL,      /* reaper -> host: stage = syscall nr, status = pid inside,
+				* exec_id = audit arch, cpu_ns = denials not reported before */
 };
 
 #define PETRI_STAGE_MSG_MAX 256
@@ -169,6 +172,8 @@ void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died);
 void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
 			       const char *cwd, const char *language);
 void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_result *res);
+void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside, int nr,
+				 uint32_t arch);
 /* Load the kernel audit once per context (1: on, 0: off with
  * ctx->kaudit_reason); start/stop watching a sandbox's cgroup. */
 int petri__kaudit_ensure(struct petri_ctx *ctx);

@@ -426,6 +426,13 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out, petri_error *
 	if (r < 0)
 		return petri__err(err, -r, "seccomp: read the exported BPF back");
 
+	/* Every "deny with EPERM" becomes "ask the supervisor": the exec's
+	 * reaper answers EPERM itself and reports the denial, so each one is
+	 * audited (libseccomp takes no notify default action with a listener
+	 * we could hand to another process). */
+	for (size_t i = 0; i < len; i++)
+		if (insns[i].code == (BPF_RET | BPF_K) && insns[i].k == (SECCOMP_RET_ERRNO | EPERM))
+			insns[i].k = SECCOMP_RET_USER_NOTIF;
 	out->len = (unsigned short)len;
 	out->filter = TAKE_PTR(insns);
 	return 0;
@@ -490,7 +497,9 @@ int petri__seccomp_install(const struct petri_seccomp_prog *prog)
 {
 	if (!prog || !prog->fprog.filter || prog->fprog.len == 0)
 		return -EINVAL;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog->fprog) < 0)
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			  &prog->fprog);
+	if (fd < 0)
 		return -errno;
-	return 0;
+	return (int)fd;
 }

@@ -1391,6 +1391,8 @@ static int print_json(const petri_result *res, const petri_sandbox *sb)
 		(unsigned long long)petri_result_stderr_total(res));
 	fputs(",\"limits_hit\":", f);
 	json_limits(f, petri_result_limits_hit(res));
+	fprintf(f, ",\"seccomp_denials\":%llu",
+		(unsigned long long)petri_result_seccomp_denials(res));
 	fputs(",\"sandbox_id\":", f);
 	json_cstring(f, petri_sandbox_id(sb));
 	fputs("}\n", f);

@@ -88,6 +88,8 @@ type Result struct {
 	// LimitsHit names the limits reached during the exec: "memory", "pids",
 	// "output", "timeout", "cpu", "file_size".  Never nil.
 	LimitsHit []string
+	// SeccompDenials counts the syscalls the seccomp filter refused (EPERM).
+	SeccompDenials uint64
 }
 
 // Output returns the captured stdout as a string.
@@ -391,6 +393,7 @@ func convertResult(res *C.petri_result) *Result {
 		StderrTruncated: C.petri_result_stderr_truncated(res) != 0,
 		StdoutTotal:     uint64(C.petri_result_stdout_total(res)),
 		StderrTotal:     uint64(C.petri_result_stderr_total(res)),
+		SeccompDenials:  uint64(C.petri_result_seccomp_denials(res)),
 		Wall:            time.Duration(C.petri_result_wall_ns(res)),
 		CPU:             time.Duration(C.petri_result_cpu_ns(res)),
 		PeakMemoryBytes: uint64(C.petri_result_peak_memory_bytes(res)),

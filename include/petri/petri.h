@@ -296,6 +296,9 @@ PETRI_API int petri_result_stderr_truncated(const petri_result *res);
 /** Total bytes the process wrote to the stream (captured or not). */
 PETRI_API uint64_t petri_result_stdout_total(const petri_result *res);
 PETRI_API uint64_t petri_result_stderr_total(const petri_result *res);
+/** How many syscalls the seccomp filter denied (with EPERM) during the exec;
+ *  each is also an audit event when the sandbox has an audit stream. */
+PETRI_API uint64_t petri_result_seccomp_denials(const petri_result *res);
 
 /* ------------------------------------------------------------------------
  * Files in and out of /workspace.  Paths are relative to /workspace (a

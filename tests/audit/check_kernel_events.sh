@@ -28,4 +28,21 @@ need 'op=open path="/etc/hostname" .*result=3 path_source=kernel_file' "open of 
 need 'op=unlink path="/tmp/f"' "unlink of /tmp/f"
 need 'process_exit .*comm="sh".*exit_code=3' "sh exiting with 3"
 [ "$fail" = 0 ] || { cat "$dir/s.txt" >&2; exit 1; }
-echo "kernel events present and chain intact"
+
+# Seccomp denials: still EPERM for the code, counted in the result, and each
+# one an audit event naming the syscall (these come from the exec's reaper,
+# not from BPF).
+code='import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+for nr in (272, 321):  # unshare, bpf
+    assert libc.syscall(nr, 0, 0, 0, 0, 0) == -1 and ctypes.get_errno() == errno.EPERM'
+"$petri" run --json --audit "$dir/d.audit" --lang python -c "$code" > "$dir/d.json"
+grep -q '"exit_code":0,' "$dir/d.json" || { cat "$dir/d.json" >&2; exit 1; }
+grep -q '"seccomp_denials":2' "$dir/d.json" || { echo "want seccomp_denials 2" >&2; cat "$dir/d.json" >&2; exit 1; }
+"$petri" audit verify "$dir/d.audit"
+"$petri" audit cat "$dir/d.audit" > "$dir/d.txt"
+for sc in unshare bpf; do
+	grep -q "policy_denial .*kind=seccomp syscall=\"$sc\"" "$dir/d.txt" ||
+		{ echo "missing: seccomp denial of $sc" >&2; cat "$dir/d.txt" >&2; exit 1; }
+done
+echo "kernel events and seccomp denials present, chains intact"

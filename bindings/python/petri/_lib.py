@@ -193,6 +193,7 @@ _PROTOTYPES = {
     "petri_result_exit_code": (ctypes.c_int, [_P]),
     "petri_result_signal": (ctypes.c_int, [_P]),
     "petri_result_limits_hit": (c_u32, [_P]),
+    "petri_result_seccomp_denials": (ctypes.c_uint64, [_P]),
     "petri_result_wall_ns": (c_u64, [_P]),
     "petri_result_cpu_ns": (c_u64, [_P]),
     "petri_result_peak_memory_bytes": (c_u64, [_P]),

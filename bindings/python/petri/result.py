@@ -54,6 +54,7 @@ class ExecResult:
     stderr_truncated: bool = False
     stdout_total_bytes: int = 0
     stderr_total_bytes: int = 0
+    seccomp_denials: int = 0
     sandbox_id: str = ""
 
     @property
@@ -95,6 +96,7 @@ class ExecResult:
             "stdout_total_bytes": self.stdout_total_bytes,
             "stderr_total_bytes": self.stderr_total_bytes,
             "limits_hit": list(self.limits_hit),
+            "seccomp_denials": self.seccomp_denials,
             "sandbox_id": self.sandbox_id,
         }
 
@@ -135,6 +137,7 @@ class ExecResult:
             stderr_truncated=bool(lib.petri_result_stderr_truncated(res)),
             stdout_total_bytes=lib.petri_result_stdout_total(res),
             stderr_total_bytes=lib.petri_result_stderr_total(res),
+            seccomp_denials=lib.petri_result_seccomp_denials(res),
             sandbox_id=sandbox_id,
         )
 
