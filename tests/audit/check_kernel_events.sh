@@ -45,4 +45,35 @@ for sc in unshare bpf; do
 	grep -q "policy_denial .*kind=seccomp syscall=\"$sc\"" "$dir/d.txt" ||
 		{ echo "missing: seccomp denial of $sc" >&2; cat "$dir/d.txt" >&2; exit 1; }
 done
-echo "kernel events and seccomp denials present, chains intact"
+# Node: file create/rename and a TCP connect (address from the kernel's copy).
+"$petri" run --audit "$dir/n.audit" --lang node -c 'const fs = require("fs");
+fs.writeFileSync("/tmp/n.txt", "x"); fs.renameSync("/tmp/n.txt", "/tmp/m.txt");
+require("net").connect(9, "127.0.0.1").on("error", () => {});' >/dev/null
+"$petri" audit verify "$dir/n.audit"
+"$petri" audit cat "$dir/n.audit" > "$dir/n.txt"
+# Python: bind, connect and a UDP sendto on the sandbox's own loopback.
+"$petri" run --audit "$dir/p.audit" --lang python -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+c = socket.create_connection(s.getsockname()); c.sendall(b"x")
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"y", ("127.0.0.1", 9))' >/dev/null
+"$petri" audit verify "$dir/p.audit"
+"$petri" audit cat "$dir/p.audit" > "$dir/p.txt"
+fail=0
+has() {
+	if ! grep -q -- "$2" "$dir/$1"; then
+		echo "missing in $1: $3" >&2
+		fail=1
+	fi
+}
+has n.txt 'process_exec .*comm="node"' "exec of node"
+has n.txt 'comm="node" op=open path="/tmp/n.txt" .*path_source=kernel_file' "node creating /tmp/n.txt"
+has n.txt 'comm="node" op=rename path="/tmp/n.txt" path2="/tmp/m.txt"' "node renaming it"
+has n.txt 'comm="node" op=connect family=2 .*address_text="127.0.0.1" port=9 protocol=6' "node's TCP connect"
+has p.txt 'comm="python3" op=bind family=2 .*address_text="127.0.0.1"' "python's bind"
+has p.txt 'comm="python3" op=connect family=2 .*address_text="127.0.0.1" port=[0-9]* protocol=6' "python's connect"
+has p.txt 'comm="python3" op=sendmsg family=2 .*port=9 protocol=17' "python's UDP sendto"
+if [ "$fail" != 0 ]; then
+	cat "$dir/n.txt" "$dir/p.txt" >&2
+	exit 1
+fi
+echo "kernel events (sh, node, python) and seccomp denials present, chains intact"
