@@ -223,18 +223,6 @@ static void drop_locked(petri_audit *a, const petri_pb_event *ev)
  * byte replaced by U+FFFD (the kernel side can keep the exact bytes in the
  * *_raw fields where the schema has them). */
 
-static int str_utf8_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	for (size_t i = 0; i < n;) {
-		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
-		if (!k)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
 static char *str_utf8_fix(const char *s)
 {
 	size_t n = strlen(s);
@@ -284,7 +272,7 @@ static int walk_utf8(ProtobufCMessage *m, int fix)
 			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
 				if (!walk_utf8(items[k], fix))
 					return 0;
-			} else if (!str_utf8_ok(items[k])) {
+			} else if (!petri__audit_utf8_valid(items[k], strlen(items[k]))) {
 				if (!fix)
 					return 0;
 				char *fixed = str_utf8_fix(items[k]);
@@ -708,14 +696,6 @@ PETRI_API int petri_audit_emit_exec_ended(petri_audit *a, const char *sandbox_id
 					  const char *exec_id, const petri_audit_process *proc,
 					  const petri_audit_exec_result *res, petri_error **err)
 {
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} limits[] = {
-		{PETRI_LIMIT_MEMORY, "memory"}, {PETRI_LIMIT_PIDS, "pids"},
-		{PETRI_LIMIT_OUTPUT, "output"}, {PETRI_LIMIT_TIMEOUT, "timeout"},
-		{PETRI_LIMIT_CPU, "cpu"},       {PETRI_LIMIT_FILE_SIZE, "file_size"},
-	};
 	if (!res || res->sz < offsetof(petri_audit_exec_result, wall_ns))
 		return petri__err(err, EINVAL, "audit exec_ended: missing result");
 	petri_audit_exec_result rr = {0};
@@ -724,11 +704,11 @@ PETRI_API int petri_audit_emit_exec_ended(petri_audit *a, const char *sandbox_id
 	EMIT_BEGIN(sandbox_id, exec_id, proc);
 	Petri__Audit__V1__ExecEnded b = PETRI__AUDIT__V1__EXEC_ENDED__INIT;
 	Petri__Audit__V1__ExecResult r = PETRI__AUDIT__V1__EXEC_RESULT__INIT;
-	char *names[ARRAY_SIZE(limits)];
+	char *names[32];
 	size_t n = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(limits); i++)
-		if (rr.limits_hit & limits[i].bit)
-			names[n++] = (char *)limits[i].name;
+	for (uint32_t bit = 1; bit; bit <<= 1)
+		if ((rr.limits_hit & bit) && petri_limit_name(bit))
+			names[n++] = (char *)petri_limit_name(bit);
 	r.exit_code = rr.exit_code;
 	r.signal = rr.signal;
 	r.reason = (char *)petri_reason_name(rr.reason);

@@ -143,17 +143,6 @@ static const char *syscall_name(uint32_t nr)
 	return "";
 }
 
-static int is_utf8(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
-		if (!k)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
 /* The path in @buf (a PETRI_KEV_PATH_* layout) as a malloc'd string. */
 static char *path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncomp)
 {
@@ -266,11 +255,11 @@ static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	b.uid = r->uid;
 	b.gid = r->gid;
 	b.path_truncated = r->path_truncated != 0;
-	if (!is_utf8(path, strlen(path))) {
+	if (!petri__audit_utf8_valid(path, strlen(path))) {
 		b.path_raw.data = (uint8_t *)path;
 		b.path_raw.len = strlen(path);
 	}
-	if (!is_utf8(path2, strlen(path2))) {
+	if (!petri__audit_utf8_valid(path2, strlen(path2))) {
 		b.path2_raw.data = (uint8_t *)path2;
 		b.path2_raw.len = strlen(path2);
 	}

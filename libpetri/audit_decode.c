@@ -425,6 +425,17 @@ static void putf(struct buf *b, const char *fmt, ...)
 	va_end(ap2);
 }
 
+int petri__audit_utf8_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
+		if (!k)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 size_t petri__audit_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];

@@ -111,22 +111,14 @@ void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside,
 
 void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_result *res)
 {
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} limits[] = {
-		{PETRI_LIMIT_MEMORY, "memory"}, {PETRI_LIMIT_PIDS, "pids"},
-		{PETRI_LIMIT_OUTPUT, "output"}, {PETRI_LIMIT_TIMEOUT, "timeout"},
-		{PETRI_LIMIT_CPU, "cpu"},       {PETRI_LIMIT_FILE_SIZE, "file_size"},
-	};
 	char id[PETRI_ID_MAX + 24];
 	if (!sb->audit)
 		return;
 	exec_id(sb, id, sizeof(id));
-	for (size_t i = 0; i < ARRAY_SIZE(limits); i++)
-		if (res->limits_hit & limits[i].bit)
-			petri_audit_emit_limit_hit(sb->audit, sb->id, id, NULL, limits[i].name, 0,
-						   0, NULL);
+	for (uint32_t bit = 1; bit; bit <<= 1)
+		if ((res->limits_hit & bit) && petri_limit_name(bit))
+			petri_audit_emit_limit_hit(sb->audit, sb->id, id, NULL,
+						   petri_limit_name(bit), 0, 0, NULL);
 	petri_audit_exec_result r = {
 		.sz = sizeof(r),
 		.exit_code = res->exit_code,

@@ -56,6 +56,8 @@ int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **er
 /* Length of the valid UTF-8 sequence at @s (@n bytes left), or 0 when
  * it is not valid (audit_decode.c). */
 size_t petri__audit_utf8_len(const unsigned char *s, size_t n);
+/* Is s[0..n) valid UTF-8 (what protobuf's string fields require)? */
+int petri__audit_utf8_valid(const char *s, size_t n);
 
 /* Wall clock in ns. */
 uint64_t petri__audit_now_ns(void);

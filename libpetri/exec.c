@@ -60,6 +60,26 @@ PETRI_API const char *petri_reason_name(int reason)
 	return names[reason];
 }
 
+PETRI_API const char *petri_limit_name(uint32_t bit)
+{
+	switch (bit) {
+	case PETRI_LIMIT_MEMORY:
+		return "memory";
+	case PETRI_LIMIT_PIDS:
+		return "pids";
+	case PETRI_LIMIT_OUTPUT:
+		return "output";
+	case PETRI_LIMIT_TIMEOUT:
+		return "timeout";
+	case PETRI_LIMIT_CPU:
+		return "cpu";
+	case PETRI_LIMIT_FILE_SIZE:
+		return "file_size";
+	default:
+		return NULL;
+	}
+}
+
 /* ---- the request ---- */
 
 struct strbuf {

@@ -55,18 +55,12 @@ static char *dup_bytes(const char *p, size_t n)
 	return s;
 }
 
-struct petri_test_run petri_test_exec(petri_sandbox *sb, const char *lang, const char *code,
-				      const char *const *argv, uint64_t timeout_ms)
+struct petri_test_run petri_test_exec_opts(petri_sandbox *sb, const petri_exec_opts *o)
 {
 	struct petri_test_run run = {0};
-	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
 	petri_result *res = NULL;
 	petri_error *e = NULL;
-	o.language = lang;
-	o.code = code;
-	o.argv = argv;
-	o.timeout_ms = timeout_ms;
-	run.rc = petri_sandbox_exec(sb, &o, &res, &e);
+	run.rc = petri_sandbox_exec(sb, o, &res, &e);
 	if (run.rc < 0) {
 		snprintf(run.errmsg, sizeof(run.errmsg), "%s", petri_error_message(e));
 		petri_error_free(e);
@@ -82,10 +76,24 @@ struct petri_test_run petri_test_exec(petri_sandbox *sb, const char *lang, const
 	run.exit_code = petri_result_exit_code(res);
 	run.signal = petri_result_signal(res);
 	run.limits = petri_result_limits_hit(res);
+	run.wall_ns = petri_result_wall_ns(res);
+	run.out_total = petri_result_stdout_total(res);
+	run.err_total = petri_result_stderr_total(res);
 	run.out_trunc = petri_result_stdout_truncated(res);
 	run.err_trunc = petri_result_stderr_truncated(res);
 	petri_result_free(res);
 	return run;
+}
+
+struct petri_test_run petri_test_exec(petri_sandbox *sb, const char *lang, const char *code,
+				      const char *const *argv, uint64_t timeout_ms)
+{
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+	o.language = lang;
+	o.code = code;
+	o.argv = argv;
+	o.timeout_ms = timeout_ms;
+	return petri_test_exec_opts(sb, &o);
 }
 
 struct petri_test_run petri_test_run_code(const char *lang, const char *code, uint64_t timeout_ms)
@@ -109,24 +117,6 @@ void petri_test_run_free(struct petri_test_run *r)
 	free(r->out);
 	free(r->err);
 	r->out = r->err = NULL;
-}
-
-static char *slurp_fd(int fd)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (n + 1 >= cap)
-			buf = realloc(buf, cap *= 2);
-		ssize_t r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	return buf;
 }
 
 int petri_test_cli(const char *const *args, char **out, char **err)
@@ -196,7 +186,6 @@ int petri_test_cli(const char *const *args, char **out, char **err)
 		*err = bufs[1];
 	else
 		free(bufs[1]);
-	(void)slurp_fd;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

@@ -56,6 +56,8 @@ struct petri_test_run {
 	int exit_code;
 	int signal;
 	uint32_t limits;
+	uint64_t wall_ns;
+	uint64_t out_total, err_total; /* bytes written, captured or not */
 	char *out;
 	char *err;
 	size_t out_len, err_len;
@@ -63,6 +65,8 @@ struct petri_test_run {
 	char errmsg[512]; /* library error message when rc < 0 */
 };
 
+/* Run @o in the existing sandbox and copy out everything about the result. */
+struct petri_test_run petri_test_exec_opts(petri_sandbox *sb, const petri_exec_opts *o);
 /* Exec code in @lang (or argv when lang is NULL) in the existing sandbox. */
 struct petri_test_run petri_test_exec(petri_sandbox *sb, const char *lang, const char *code,
 				      const char *const *argv, uint64_t timeout_ms);

@@ -588,7 +588,7 @@ static const char usage_text[] =
 	"Limits:\n"
 	"  --timeout DURATION       wall-clock limit (default 30s); seconds, decimals\n"
 	"                           allowed (0.5), or with a unit: 500ms, 2s, 1.5m, 1h\n"
-	"  --cpu DURATION           CPU time per process (default: the timeout)\n"
+	"  --cpu DURATION           CPU time per process (default: more than --timeout allows)\n"
 	"  --memory SIZE            memory limit (default 512M)\n"
 	"  --pids N                 processes and threads (default 256)\n"
 	"  --tmp-size SIZE          size of /tmp (default 64M)\n"
@@ -1337,21 +1337,13 @@ static void json_cstring(FILE *f, const char *s)
 
 static void json_limits(FILE *f, uint32_t hit)
 {
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} names[] = {
-		{PETRI_LIMIT_MEMORY, "memory"}, {PETRI_LIMIT_PIDS, "pids"},
-		{PETRI_LIMIT_OUTPUT, "output"}, {PETRI_LIMIT_TIMEOUT, "timeout"},
-		{PETRI_LIMIT_CPU, "cpu"},       {PETRI_LIMIT_FILE_SIZE, "file_size"},
-	};
 	bool first = true;
 
 	putc('[', f);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(hit & names[i].bit))
+	for (uint32_t bit = 1; bit; bit <<= 1) {
+		if (!(hit & bit) || !petri_limit_name(bit))
 			continue;
-		fprintf(f, "%s\"%s\"", first ? "" : ",", names[i].name);
+		fprintf(f, "%s\"%s\"", first ? "" : ",", petri_limit_name(bit));
 		first = false;
 	}
 	putc(']', f);

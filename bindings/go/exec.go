@@ -127,7 +127,8 @@ type execConfig struct {
 func WithTimeout(d time.Duration) ExecOption { return func(c *execConfig) { c.timeout = d } }
 
 // WithCPU sets the CPU time limit per process (RLIMIT_CPU, so rounded up to
-// whole seconds); default: the timeout.  Reason "cpu".
+// whole seconds); default: more than the timeout allows (timeout x CPUs +
+// 1 s), so without it a busy loop ends by timeout.  Reason "cpu".
 func WithCPU(d time.Duration) ExecOption { return func(c *execConfig) { c.cpu = d } }
 
 // WithStdin feeds data to the code's stdin, then EOF (default: EOF at once).

@@ -258,6 +258,10 @@ PETRI_API const char *petri_reason_name(int reason);
 #define PETRI_LIMIT_CPU (1u << 4)
 #define PETRI_LIMIT_FILE_SIZE (1u << 5)
 
+/** "memory", "pids", "output", "timeout", "cpu", "file_size" for one
+ *  PETRI_LIMIT_* bit; NULL for any other value (static storage). */
+PETRI_API const char *petri_limit_name(uint32_t bit);
+
 typedef struct petri_result petri_result;
 
 /**

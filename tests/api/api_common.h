@@ -99,6 +99,23 @@ static inline char *api_out_str(const petri_result *res, int stream)
 		free(_got);                                                                        \
 	} while (0)
 
+/* Contents of @dir/@name on the host (at most 4095 bytes, NUL-terminated,
+ * malloc'd), or NULL if it cannot be read. */
+static inline char *api_host_read(const char *dir, const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return NULL;
+	char *buf = calloc(1, 4096);
+	size_t n = buf ? fread(buf, 1, 4095, f) : 0;
+	if (buf)
+		buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
 static inline double api_now_s(void)
 {
 	struct timespec ts;

@@ -242,20 +242,6 @@ static void test_env_stdin(void)
 	free(in);
 }
 
-static char *host_cat(const char *dir, const char *name)
-{
-	char p[512];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	FILE *f = fopen(p, "re");
-	if (!f)
-		return NULL;
-	char *buf = calloc(1, 4096);
-	size_t n = fread(buf, 1, 4095, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void test_bind_workspace(void)
 {
 	/* World-writable, so that only the mount decides whether the sandbox
@@ -276,7 +262,7 @@ static void test_bind_workspace(void)
 	CHECK_RUN(0, "bound\nREFUSED\n", "run", "--bind", spec, "--", "sh", "-c",
 		  "cat /data/f; if echo x > /data/new 2>/dev/null; then echo WROTE; else echo "
 		  "REFUSED; fi");
-	char *s = host_cat(dir, "new");
+	char *s = api_host_read(dir, "new");
 	CHECK_MSG(!s, "read-only bind was written on the host");
 	free(s);
 	snprintf(spec, sizeof(spec), "%s:/data:ro", dir);
@@ -285,7 +271,7 @@ static void test_bind_workspace(void)
 
 	snprintf(spec, sizeof(spec), "%s:/data:rw", dir);
 	CHECK_RUN(0, "", "run", "--bind", spec, "--", "sh", "-c", "echo written > /data/new");
-	s = host_cat(dir, "new");
+	s = api_host_read(dir, "new");
 	CHECK_MSG(s && strcmp(s, "written\n") == 0, "rw bind: host sees '%s'", s ? s : "(none)");
 	free(s);
 
@@ -306,7 +292,7 @@ static void test_bind_workspace(void)
 	}
 	CHECK_RUN(0, "in workspace\n", "run", "--workspace", ws, "--", "sh", "-c",
 		  "cat f && echo made > made.txt");
-	s = host_cat(ws, "made.txt");
+	s = api_host_read(ws, "made.txt");
 	CHECK_MSG(s && strcmp(s, "made\n") == 0, "--workspace: host sees '%s'", s ? s : "(none)");
 	free(s);
 	char rm[128];

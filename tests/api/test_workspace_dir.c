@@ -21,20 +21,6 @@
 
 static char dir[64];
 
-static char *host_read(const char *name)
-{
-	char p[256];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	FILE *f = fopen(p, "re");
-	if (!f)
-		return NULL;
-	char *buf = calloc(1, 4096);
-	size_t n = fread(buf, 1, 4095, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void check_host_owner(const char *name, uid_t uid, gid_t gid)
 {
 	char p[256];
@@ -114,7 +100,7 @@ int main(void)
 		  dir, (unsigned)uid, err);
 	free(err);
 	petri_result_free(r);
-	char *s = host_read("from_code.txt");
+	char *s = api_host_read(dir, "from_code.txt");
 	CHECK_MSG(s && strcmp(s, "from code\n") == 0, "host sees from_code.txt as '%s'",
 		  s ? s : "(missing)");
 	free(s);
@@ -127,7 +113,7 @@ int main(void)
 	int rc = petri_sandbox_write_file(sb, "api/written.txt", "via api\n", 8, 0644, &e);
 	CHECK_MSG(rc == 0, "write_file into workspace_dir: %s", petri_error_message(e));
 	petri_error_free(e);
-	s = host_read("api/written.txt");
+	s = api_host_read(dir, "api/written.txt");
 	CHECK_MSG(s && strcmp(s, "via api\n") == 0, "host sees api/written.txt as '%s'",
 		  s ? s : "(missing)");
 	free(s);
@@ -144,11 +130,11 @@ int main(void)
 	/* 4. Destroy does not take the host's directory with it. */
 	API_STEP("destroy");
 	petri_sandbox_destroy(sb);
-	s = host_read("from_host.txt");
+	s = api_host_read(dir, "from_host.txt");
 	CHECK_MSG(s && strcmp(s, "host data\n") == 0,
 		  "destroy removed or changed the host's files");
 	free(s);
-	s = host_read("from_code.txt");
+	s = api_host_read(dir, "from_code.txt");
 	CHECK_MSG(s != NULL, "destroy removed the files the code made in the host's directory");
 	free(s);
 	struct stat st;

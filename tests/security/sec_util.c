@@ -83,23 +83,9 @@ petri_sandbox *sec_sandbox(const petri_sandbox_opts *opts)
 	return sec_sandbox_in(petri_test_ctx(), opts);
 }
 
-static char *dup_bytes(const char *p, size_t n)
+struct petri_test_run sec_exec(petri_sandbox *sb, const struct sec_exec *x)
 {
-	char *s = malloc(n + 1);
-	if (!s)
-		abort();
-	if (n)
-		memcpy(s, p, n);
-	s[n] = '\0';
-	return s;
-}
-
-struct sec_run sec_exec(petri_sandbox *sb, const struct sec_exec *x)
-{
-	struct sec_run run = {0};
 	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
-	petri_result *res = NULL;
-	petri_error *e = NULL;
 	o.language = x->code ? x->lang : NULL;
 	o.code = x->code;
 	o.argv = x->argv;
@@ -111,39 +97,17 @@ struct sec_run sec_exec(petri_sandbox *sb, const struct sec_exec *x)
 	o.stdin_len = x->stdin_len;
 	o.on_output = x->on_output;
 	o.userdata = x->userdata;
-	run.rc = petri_sandbox_exec(sb, &o, &res, &e);
-	if (run.rc < 0) {
-		snprintf(run.errmsg, sizeof(run.errmsg), "%s", petri_error_message(e));
-		petri_error_free(e);
-		run.out = dup_bytes("", 0);
-		run.err = dup_bytes("", 0);
-		return run;
-	}
-	const char *p = petri_result_stdout(res, &run.out_len);
-	run.out = dup_bytes(p, run.out_len);
-	p = petri_result_stderr(res, &run.err_len);
-	run.err = dup_bytes(p, run.err_len);
-	run.reason = petri_result_reason(res);
-	run.exit_code = petri_result_exit_code(res);
-	run.signal = petri_result_signal(res);
-	run.limits = petri_result_limits_hit(res);
-	run.wall_ns = petri_result_wall_ns(res);
-	run.out_total = petri_result_stdout_total(res);
-	run.err_total = petri_result_stderr_total(res);
-	run.out_trunc = petri_result_stdout_truncated(res);
-	run.err_trunc = petri_result_stderr_truncated(res);
-	petri_result_free(res);
-	return run;
+	return petri_test_exec_opts(sb, &o);
 }
 
-struct sec_run sec_exec_attack(petri_sandbox *sb, const char *name, const char *const *env,
-			       uint64_t timeout_ms)
+struct petri_test_run sec_exec_attack(petri_sandbox *sb, const char *name, const char *const *env,
+				      uint64_t timeout_ms)
 {
 	const char *dot = strrchr(name, '.');
 	const char *lang = dot && strcmp(dot, ".py") == 0 ? "python" : "sh";
 	char *code = sec_attack_source(name);
 	struct sec_exec x = {.lang = lang, .code = code, .env = env, .timeout_ms = timeout_ms};
-	struct sec_run r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	free(code);
 	return r;
 }
@@ -167,25 +131,18 @@ void sec_install_binary(petri_sandbox *sb, const char *host_path, const char *na
 		const char *argv[] = {"/bin/sh", "-c", script, NULL};
 		struct sec_exec x = {
 			.argv = argv, .stdin_data = bin, .stdin_len = len, .timeout_ms = 20000};
-		struct sec_run run = sec_exec(sb, &x);
+		struct petri_test_run run = sec_exec(sb, &x);
 		if (run.rc != 0 || run.exit_code != 0)
 			sec_dump("copy binary through stdin", &run);
 		r = run.rc == 0 && run.exit_code == 0 ? 0 : -1;
-		sec_run_free(&run);
+		petri_test_run_free(&run);
 	}
 	petri_error_free(e);
 	free(bin);
 	REQUIRE(r == 0);
 }
 
-void sec_run_free(struct sec_run *r)
-{
-	free(r->out);
-	free(r->err);
-	r->out = r->err = NULL;
-}
-
-void sec_dump(const char *what, const struct sec_run *r)
+void sec_dump(const char *what, const struct petri_test_run *r)
 {
 	fprintf(stderr,
 		"--- %s: rc=%d (%s) reason=%s exit=%d signal=%d limits=0x%x wall=%llums "
@@ -232,7 +189,7 @@ static int verdict_matches(const char *v, const char *accepted)
 	}
 }
 
-void sec_expect_at(const char *file, int line, const struct sec_run *r, const char *name,
+void sec_expect_at(const char *file, int line, const struct petri_test_run *r, const char *name,
 		   const char *accepted)
 {
 	char buf[1024];
@@ -260,8 +217,8 @@ static int csv_has(const char *csv, const char *item, size_t n)
 	return 0;
 }
 
-void sec_expect_list_at(const char *file, int line, const struct sec_run *r, const char *name,
-			const char *allowed, const char *required)
+void sec_expect_list_at(const char *file, int line, const struct petri_test_run *r,
+			const char *name, const char *allowed, const char *required)
 {
 	char buf[4096];
 	const char *v = sec_verdict(r->out, name, buf, sizeof(buf));
@@ -292,7 +249,8 @@ void sec_expect_list_at(const char *file, int line, const struct sec_run *r, con
 	}
 }
 
-void sec_expect_no_escape_at(const char *file, int line, const struct sec_run *r, int need_done)
+void sec_expect_no_escape_at(const char *file, int line, const struct petri_test_run *r,
+			     int need_done)
 {
 	int done = 0;
 	for (const char *l = r->out; *l;) {

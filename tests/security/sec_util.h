@@ -24,19 +24,6 @@
 #include "petri_test.h"
 
 /* Result of one exec, with NUL-terminated copies of the captured output. */
-struct sec_run {
-	int rc; /* petri_sandbox_exec's return */
-	int reason;
-	int exit_code;
-	int signal;
-	uint32_t limits;
-	uint64_t wall_ns;
-	uint64_t out_total, err_total;
-	int out_trunc, err_trunc;
-	char *out, *err;
-	size_t out_len, err_len;
-	char errmsg[512];
-};
 
 /* Everything an attack exec may need; zero fields take the library's defaults. */
 struct sec_exec {
@@ -64,18 +51,17 @@ petri_sandbox *sec_sandbox(const petri_sandbox_opts *opts);
 /* The same in context @ctx. */
 petri_sandbox *sec_sandbox_in(petri_ctx *ctx, const petri_sandbox_opts *opts);
 
-struct sec_run sec_exec(petri_sandbox *sb, const struct sec_exec *x);
+struct petri_test_run sec_exec(petri_sandbox *sb, const struct sec_exec *x);
 /* Run attack file @name (language from its extension: .py python, .sh sh). */
-struct sec_run sec_exec_attack(petri_sandbox *sb, const char *name, const char *const *env,
-			       uint64_t timeout_ms);
+struct petri_test_run sec_exec_attack(petri_sandbox *sb, const char *name, const char *const *env,
+				      uint64_t timeout_ms);
 /* Copy the host binary @host_path to /workspace/@name (mode 0755) with
  * petri_sandbox_write_file(); where that fails (a library bug, reported by
  * the API tests), say so and copy it through an exec's stdin instead, so
  * the attacks still run. */
 void sec_install_binary(petri_sandbox *sb, const char *host_path, const char *name);
-void sec_run_free(struct sec_run *r);
 /* Print a run (reason, exit, output) to stderr, for failing tests. */
-void sec_dump(const char *what, const struct sec_run *r);
+void sec_dump(const char *what, const struct petri_test_run *r);
 
 /*
  * The verdict of check @name in @out ("BLOCKED EPERM", ...), copied into
@@ -88,7 +74,7 @@ const char *sec_verdict(const char *out, const char *name, char *buf, size_t buf
  * it followed by a space ("BLOCKED EPERM" matches "BLOCKED EPERM fd=3").
  */
 #define sec_expect(run, name, accepted) sec_expect_at(__FILE__, __LINE__, (run), (name), (accepted))
-void sec_expect_at(const char *file, int line, const struct sec_run *r, const char *name,
+void sec_expect_at(const char *file, int line, const struct petri_test_run *r, const char *name,
 		   const char *accepted);
 /*
  * CHECK that check @name reported "LIST a,b,..." where every item is one of
@@ -96,13 +82,14 @@ void sec_expect_at(const char *file, int line, const struct sec_run *r, const ch
  */
 #define sec_expect_list(run, name, allowed, required)                                              \
 	sec_expect_list_at(__FILE__, __LINE__, (run), (name), (allowed), (required))
-void sec_expect_list_at(const char *file, int line, const struct sec_run *r, const char *name,
-			const char *allowed, const char *required);
+void sec_expect_list_at(const char *file, int line, const struct petri_test_run *r,
+			const char *name, const char *allowed, const char *required);
 /* CHECK that the attack finished ("DONE") and that no line says ESCAPED. */
 #define sec_expect_no_escape(run) sec_expect_no_escape_at(__FILE__, __LINE__, (run), 1)
 /* The same for an attack that is meant to be killed (no DONE needed). */
 #define sec_expect_no_escape_killed(run) sec_expect_no_escape_at(__FILE__, __LINE__, (run), 0)
-void sec_expect_no_escape_at(const char *file, int line, const struct sec_run *r, int need_done);
+void sec_expect_no_escape_at(const char *file, int line, const struct petri_test_run *r,
+			     int need_done);
 
 /* Host-side observations. */
 int sec_pid_alive(pid_t pid); /* exists and is not a zombie */

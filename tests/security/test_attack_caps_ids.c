@@ -42,7 +42,7 @@ int main(void)
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
 	petri_sandbox *sb = sec_sandbox(&so);
-	struct sec_run r = sec_exec_attack(sb, "caps_ids.py", NULL, 60000);
+	struct petri_test_run r = sec_exec_attack(sb, "caps_ids.py", NULL, 60000);
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "caps_ids.py did not run to completion");
 	sec_expect_no_escape(&r);
@@ -105,7 +105,7 @@ int main(void)
 	sec_expect(&r, "create_in_root", "BLOCKED EROFS|BLOCKED EACCES");
 	if (petri_test_failures)
 		sec_dump("caps_ids.py", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 
 	/* Control: without Landlock the same probe sees no domain, so the check
@@ -117,7 +117,7 @@ int main(void)
 		sec_expect(&r, "landlock_signal_scope", "NONE");
 		sec_expect(&r, "status_NoNewPrivs", "VALUE 1");
 		sec_expect(&r, "status_Seccomp", "VALUE 2");
-		sec_run_free(&r);
+		petri_test_run_free(&r);
 		petri_sandbox_destroy(sb);
 	}
 	return petri_test_done();

@@ -60,7 +60,7 @@ static _Noreturn void victim_host(int ready, int result)
 			     .env = env,
 			     .timeout_ms = 30000,
 			     .on_output = on_victim_output};
-	struct sec_run r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	int st = r.rc == 0 && r.reason == PETRI_REASON_EXITED ? r.exit_code : 100;
 	if (st != 0)
 		sec_dump("cross_victim.py", &r);
@@ -114,7 +114,7 @@ int main(void)
 	print_uid("victim", victim_init);
 	print_uid("attacker", petri_sandbox_init_pid(attacker));
 
-	struct sec_run r = sec_exec_attack(attacker, "cross_attacker.py", NULL, 30000);
+	struct petri_test_run r = sec_exec_attack(attacker, "cross_attacker.py", NULL, 30000);
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "cross_attacker.py did not run to completion");
 	sec_expect_no_escape(&r);
@@ -129,7 +129,7 @@ int main(void)
 	sec_expect_list(&r, "pids_alive", allowed, sp);
 	if (petri_test_failures)
 		sec_dump("cross_attacker.py", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(attacker);
 
 	/* The victim's own account. */
@@ -142,7 +142,7 @@ int main(void)
 		n += (size_t)k;
 	out[n] = '\0';
 	close(result[0]);
-	struct sec_run v = {.out = out, .err = (char *)"", .out_len = n};
+	struct petri_test_run v = {.out = out, .err = (char *)"", .out_len = n};
 	CHECK_MSG(vst == 0, "the victim did not run to completion (%d)", vst);
 	sec_expect_no_escape(&v);
 	sec_expect(&v, "victim", "OK");

@@ -29,7 +29,7 @@ static const char *const expected_keys =
 	"PATH,HOME,LANG,TMPDIR,USER,LOGNAME,SHELL,PYTHONDONTWRITEBYTECODE,GOCACHE,GOPATH,GOPROXY,"
 	"GOTOOLCHAIN,GOFLAGS,SB_PASSED,EXEC_PASSED";
 
-static void no_secrets(const struct sec_run *r, const char *what)
+static void no_secrets(const struct petri_test_run *r, const char *what)
 {
 	static const char *const secrets[] = {"argv-7f3a91c2", ENV_SECRET, FILE_SECRET,
 					      "HOST_SECRET"};
@@ -66,13 +66,13 @@ int main(int argc, char **argv)
 	/* fds as execve left them. */
 	const char *fds_argv[] = {"/workspace/probe", "fds", NULL};
 	struct sec_exec x = {.argv = fds_argv, .timeout_ms = 20000};
-	struct sec_run r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	CHECK(r.rc == 0 && r.exit_code == 0);
 	sec_expect(&r, "fds", "LIST 0,1,2");
 	no_secrets(&r, "probe fds");
 	if (petri_test_failures)
 		sec_dump("probe fds", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	/* The environment. */
 	const char *env_argv[] = {"/workspace/probe", "env", NULL};
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 	/* Reuse the LIST checker on the keys we collected. */
 	char *listed = NULL;
 	if (asprintf(&listed, "CHECK env_keys LIST %s\n", keys) > 0) {
-		struct sec_run k = {.out = listed, .err = (char *)""};
+		struct petri_test_run k = {.out = listed, .err = (char *)""};
 		sec_expect_list(&k, "env_keys", expected_keys,
 				"PATH,HOME,LANG,TMPDIR,SB_PASSED,EXEC_PASSED");
 	}
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	no_secrets(&r, "probe env");
 	if (petri_test_failures)
 		sec_dump("probe env", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	/* Hostname, devices, /sys, and everything readable in /proc. */
 	r = sec_exec_attack(sb, "fds_env.py", NULL, 30000);
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	no_secrets(&r, "fds_env.py");
 	if (petri_test_failures)
 		sec_dump("fds_env.py", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	petri_sandbox_destroy(sb);
 	close(fd);

@@ -101,7 +101,7 @@ static void api_traps(void)
 	snprintf(e1, sizeof(e1), "SEC_HOST_FILE=%s", host_file);
 	snprintf(e2, sizeof(e2), "SEC_HOST_DIR=%s", host_dir);
 	const char *env[] = {e1, e2, NULL};
-	struct sec_run r = sec_exec_attack(sb, "files_plant.sh", env, 30000);
+	struct petri_test_run r = sec_exec_attack(sb, "files_plant.sh", env, 30000);
 	CHECK(r.rc == 0 && r.exit_code == 0);
 	sec_expect_no_escape(&r);
 	static const char *const planted[] = {"plant_fifo",
@@ -115,7 +115,7 @@ static void api_traps(void)
 		sec_expect(&r, planted[i], "OK");
 	if (petri_test_failures)
 		sec_dump("files_plant.sh", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	EXPECT_API(sb, 0, "fifo_read", NULL, REFUSED);
 	EXPECT_API(sb, 1, "fifo_write", NULL, REFUSED);
@@ -151,7 +151,7 @@ static void api_traps(void)
 struct lease_exec {
 	petri_sandbox *sb;
 	int ready;
-	struct sec_run r;
+	struct petri_test_run r;
 };
 
 static int on_lease_output(int stream, const char *data, size_t len, void *ud)
@@ -206,7 +206,7 @@ static void lease_trap(void)
 	petri_sandbox_cancel(sb);
 	pthread_join(th, NULL);
 	sec_expect(&l.r, "lease", "OK|BLOCKED");
-	sec_run_free(&l.r);
+	petri_test_run_free(&l.r);
 	petri_sandbox_destroy(sb);
 }
 

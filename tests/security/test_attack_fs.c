@@ -78,7 +78,7 @@ int main(void)
 	snprintf(host_paths, sizeof(host_paths), "SEC_HOST_PATHS=%s:%s:%s:%s:/root:/var:/boot",
 		 SEC_BUILD_DIR, SEC_SOURCE_DIR, cwd, bind_dir);
 	const char *env[] = {host_paths, "SEC_BIND=/data", NULL};
-	struct sec_run r = sec_exec_attack(sb, "fs.py", env, 60000);
+	struct petri_test_run r = sec_exec_attack(sb, "fs.py", env, 60000);
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "fs.py did not run to completion");
 	sec_expect_no_escape(&r);
@@ -232,7 +232,7 @@ int main(void)
 	sec_expect(&r, "bind_umount", "BLOCKED EPERM");
 	if (petri_test_failures)
 		sec_dump("fs.py", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 
 	/* The host, directly. */

@@ -67,7 +67,7 @@ static int count_leaks(pid_t pid, const char *who, const struct held *h, size_t 
 
 struct exec_thread {
 	petri_sandbox *sb;
-	struct sec_run r;
+	struct petri_test_run r;
 };
 
 static void *run_sleep(void *arg)
@@ -121,7 +121,7 @@ int main(void)
 			  "the exec's reaper holds host fds");
 	pthread_join(th, NULL);
 	CHECK(t.r.rc == 0 && t.r.exit_code == 0);
-	sec_run_free(&t.r);
+	petri_test_run_free(&t.r);
 
 	petri_sandbox_destroy(sb);
 	close(f1);

@@ -151,7 +151,7 @@ int main(void)
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
 	petri_sandbox *sb = sec_sandbox(&so);
-	struct sec_run r = sec_exec_attack(sb, "net.py", env, 60000);
+	struct petri_test_run r = sec_exec_attack(sb, "net.py", env, 60000);
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "net.py did not run to completion");
 	sec_expect_no_escape(&r);
@@ -181,7 +181,7 @@ int main(void)
 	sec_expect(&r, "path_unix", "BLOCKED ENOENT");
 	if (petri_test_failures)
 		sec_dump("net.py", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 
 	/* Nothing arrived on the host. */
@@ -207,7 +207,7 @@ int main(void)
 	r = sec_exec(sb, &x);
 	CHECK_MSG(r.rc == 0 && r.exit_code == 0,
 		  "control connect from a host-network sandbox failed");
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 	int seen = 0;
 	for (int i = 0; i < 100 && !seen; i++) {

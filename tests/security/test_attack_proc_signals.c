@@ -45,7 +45,7 @@ int main(void)
 	snprintf(pids, sizeof(pids), "SEC_HOST_PIDS=%d,%d,%d", (int)sleeper, (int)getpid(),
 		 init_pid);
 	const char *env[] = {pids, NULL};
-	struct sec_run r = sec_exec_attack(sb, "proc_signals.py", env, 60000);
+	struct petri_test_run r = sec_exec_attack(sb, "proc_signals.py", env, 60000);
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "proc_signals.py did not run to completion");
 	sec_expect_no_escape(&r);
@@ -91,7 +91,7 @@ int main(void)
 	sec_expect(&r, "pid1_after", "ALIVE");
 	if (petri_test_failures)
 		sec_dump("proc_signals.py", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	/* The host is untouched and the sandbox lives on. */
 	CHECK_MSG(sec_pid_alive(sleeper), "the host's sleep %d died", (int)sleeper);
@@ -108,7 +108,7 @@ int main(void)
 	CHECK(strcmp(r.out, "survived\n") == 0);
 	if (petri_test_failures)
 		sec_dump("kill -9 -1", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	CHECK_MSG(sec_pid_alive(sleeper), "the host's sleep %d died", (int)sleeper);
 	CHECK_MSG(sec_pid_alive(init_pid), "the sandbox's init %d died", init_pid);
 
@@ -117,7 +117,7 @@ int main(void)
 	r = sec_exec(sb, &nx);
 	CHECK(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0);
 	CHECK(strcmp(r.out, "next\n") == 0);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	petri_sandbox_destroy(sb);
 	CHECK(sec_pid_alive(sleeper));

@@ -59,7 +59,7 @@ static const char *const allowed[] = {
 	"allowed_ioctl_tiocgwinsz",
 };
 
-static struct sec_run probe(petri_sandbox *sb, const char *mode)
+static struct petri_test_run probe(petri_sandbox *sb, const char *mode)
 {
 	const char *argv[] = {"/workspace/probe", mode, NULL};
 	struct sec_exec x = {.argv = argv, .timeout_ms = 30000};
@@ -72,7 +72,7 @@ static void expect_killed(petri_sandbox *sb, const char *mode)
 {
 	char start[64];
 	snprintf(start, sizeof(start), "%s_start", mode);
-	struct sec_run r = probe(sb, mode);
+	struct petri_test_run r = probe(sb, mode);
 	CHECK_MSG(r.rc == 0, "probe %s: %s", mode, r.errmsg);
 	sec_expect(&r, start, "OK");
 	char buf[256];
@@ -83,7 +83,7 @@ static void expect_killed(petri_sandbox *sb, const char *mode)
 	CHECK(r.exit_code == -1);
 	if (petri_test_failures)
 		sec_dump(mode, &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 }
 
 int main(void)
@@ -91,7 +91,7 @@ int main(void)
 	petri_sandbox *sb = sec_sandbox(NULL);
 	sec_install_binary(sb, SEC_PROBE_BIN, "probe");
 
-	struct sec_run r = probe(sb, "syscalls");
+	struct petri_test_run r = probe(sb, "syscalls");
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "probe syscalls did not run to completion");
 	sec_expect_no_escape(&r);
@@ -102,7 +102,7 @@ int main(void)
 		sec_expect(&r, allowed[i], "OK");
 	if (petri_test_failures)
 		sec_dump("probe syscalls", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	expect_killed(sb, "int80");
 	expect_killed(sb, "x32");
@@ -112,7 +112,7 @@ int main(void)
 	struct sec_exec x = {.argv = argv, .timeout_ms = 20000};
 	r = sec_exec(sb, &x);
 	CHECK(r.rc == 0 && r.reason == PETRI_REASON_EXITED && strcmp(r.out, "alive\n") == 0);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 	return petri_test_done();
 }

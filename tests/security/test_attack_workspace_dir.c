@@ -95,12 +95,12 @@ static int workspace_dir_setid(uid_t owner, gid_t group, const char *what)
 		rmdir(dir);
 		return 0;
 	}
-	struct sec_run r = sec_exec_attack(sb, "workspace_suid.sh", NULL, 30000);
+	struct petri_test_run r = sec_exec_attack(sb, "workspace_suid.sh", NULL, 30000);
 	CHECK_MSG(r.rc == 0 && r.exit_code == 0, "%s: workspace_suid.sh failed", what);
 	sec_expect_no_escape(&r);
 	sec_expect(&r, "mknod", "BLOCKED");
 	fprintf(stderr, "%s: inside the sandbox: %s", what, r.out);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 	check_no_setid(dir, what);
 	remove_tree(dir); /* never leave set-ID files behind */

@@ -31,7 +31,7 @@ static void bomb(petri_sandbox *sb, const char *lang, const char *name)
 	char *code = sec_attack_source(name);
 	struct sec_exec x = {.lang = lang, .code = code, .timeout_ms = 4000};
 	uint64_t t0 = sec_now_ms();
-	struct sec_run r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	uint64_t took = sec_now_ms() - t0;
 	free(code);
 	CHECK_MSG(r.rc == 0, "%s: exec failed: %s", name, r.errmsg);
@@ -42,7 +42,7 @@ static void bomb(petri_sandbox *sb, const char *lang, const char *name)
 	CHECK_MSG(took < 10000, "%s: the exec took %llu ms", name, (unsigned long long)took);
 	if (petri_test_failures)
 		sec_dump(name, &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	CHECK_MSG(host_can_fork(), "the host cannot fork after %s", name);
 
 	/* The sandbox is usable again at once. */
@@ -53,7 +53,7 @@ static void bomb(petri_sandbox *sb, const char *lang, const char *name)
 		  "the exec after %s failed", name);
 	if (r.rc != 0 || strcmp(r.out, "after\n") != 0)
 		sec_dump("echo after the bomb", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 }
 
 int main(void)

@@ -51,7 +51,7 @@ static void *run_sleep(void *arg)
 			     .code = "echo started; exec sleep 1000",
 			     .timeout_ms = 600000,
 			     .on_output = on_output};
-	struct sec_run r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	(void)r;
 	_exit(4); /* never reached: we are killed first */
 }

@@ -22,7 +22,7 @@ static void fill(petri_sandbox *sb, const char *dir, const char *name)
 	snprintf(e_dir, sizeof(e_dir), "FILL_DIR=%s", dir);
 	snprintf(e_name, sizeof(e_name), "FILL_NAME=%s", name);
 	const char *env[] = {e_dir, e_name, NULL};
-	struct sec_run r = sec_exec_attack(sb, "fill.sh", env, 30000);
+	struct petri_test_run r = sec_exec_attack(sb, "fill.sh", env, 30000);
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "fill %s did not end normally", dir);
 	sec_expect_no_escape(&r);
@@ -36,7 +36,7 @@ static void fill(petri_sandbox *sb, const char *dir, const char *name)
 		  dir, kb);
 	if (petri_test_failures)
 		sec_dump(dir, &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 }
 
 int main(void)
@@ -50,7 +50,7 @@ int main(void)
 	petri_sandbox *sb = sec_sandbox(&so);
 
 	uint64_t t0 = sec_now_ms();
-	struct sec_run r = sec_exec_attack(sb, "membomb.py", NULL, 60000);
+	struct petri_test_run r = sec_exec_attack(sb, "membomb.py", NULL, 60000);
 	CHECK_MSG(r.rc == 0, "membomb: %s", r.errmsg);
 	sec_expect_no_escape_killed(&r);
 	CHECK_MSG(r.reason == PETRI_REASON_MEMORY, "membomb: reason %s, want memory",
@@ -65,7 +65,7 @@ int main(void)
 		  "membomb allocated 128 MiB under a 64 MiB limit");
 	if (petri_test_failures)
 		sec_dump("membomb.py", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	fill(sb, "/tmp", "tmp");
 	fill(sb, "/dev/shm", "dev_shm");
@@ -78,7 +78,7 @@ int main(void)
 	struct sec_exec x = {.lang = "python", .code = "print('still here')", .timeout_ms = 20000};
 	r = sec_exec(sb, &x);
 	CHECK(r.rc == 0 && r.reason == PETRI_REASON_EXITED && strcmp(r.out, "still here\n") == 0);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 	return petri_test_done();
 }

@@ -28,7 +28,7 @@ static void flood(petri_sandbox *sb, const char *cmd, uint64_t kill_bytes, int s
 	const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 	struct sec_exec x = {.argv = argv, .timeout_ms = 60000, .output_kill_bytes = kill_bytes};
 	uint64_t t0 = sec_now_ms();
-	struct sec_run r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	uint64_t took = sec_now_ms() - t0;
 	long rss1 = petri_test_rss_kib();
 	uint64_t total = stream == 1 ? r.out_total : r.err_total;
@@ -56,7 +56,7 @@ static void flood(petri_sandbox *sb, const char *cmd, uint64_t kill_bytes, int s
 	CHECK_MSG(took < 40000, "%s: took %llu ms", cmd, (unsigned long long)took);
 	if (petri_test_failures)
 		sec_dump(cmd, &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 }
 
 static int uid_procs(void)
@@ -70,7 +70,7 @@ static void daemon_case(petri_sandbox *sb, int detach)
 {
 	const char *env[] = {detach ? "DAEMON_DETACH=1" : "DAEMON_DETACH=0", NULL};
 	uint64_t t0 = sec_now_ms();
-	struct sec_run r = sec_exec_attack(sb, "daemon.sh", env, 20000);
+	struct petri_test_run r = sec_exec_attack(sb, "daemon.sh", env, 20000);
 	uint64_t took = sec_now_ms() - t0;
 	CHECK(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0);
 	sec_expect(&r, "daemon_started", "OK");
@@ -78,7 +78,7 @@ static void daemon_case(petri_sandbox *sb, int detach)
 		  (unsigned long long)took);
 	if (petri_test_failures)
 		sec_dump("daemon.sh", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	/* On the host: the sandbox's init and its idle pre-forked reaper (the
 	 * next exec's), nothing else of its uid. */
@@ -105,7 +105,7 @@ static void daemon_case(petri_sandbox *sb, int detach)
 	sec_expect_list(&r, "pids", allowed, allowed);
 	if (petri_test_failures)
 		sec_dump("pids.sh", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 }
 
 int main(void)
@@ -122,7 +122,7 @@ int main(void)
 	char *spin = sec_attack_source("spin.py");
 	struct sec_exec x = {.lang = "python", .code = spin, .timeout_ms = 1500};
 	uint64_t t0 = sec_now_ms();
-	struct sec_run r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	uint64_t took = sec_now_ms() - t0;
 	free(spin);
 	CHECK(r.rc == 0);
@@ -131,7 +131,7 @@ int main(void)
 	CHECK(r.limits & PETRI_LIMIT_TIMEOUT);
 	CHECK_MSG(took >= 1400 && took < 5000, "spin: ended after %llu ms",
 		  (unsigned long long)took);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 
 	daemon_case(sb, 0);
 	daemon_case(sb, 1);

@@ -25,7 +25,7 @@ int main(void)
 	so.memory_bytes = 64ull << 20;
 	petri_sandbox *sb = sec_sandbox(&so);
 	const char *env[] = {"SOCKMEM_CAP_MIB=256", NULL};
-	struct sec_run r = sec_exec_attack(sb, "sockmem.py", env, 60000);
+	struct petri_test_run r = sec_exec_attack(sb, "sockmem.py", env, 60000);
 	CHECK_MSG(r.rc == 0, "sockmem: %s", r.errmsg);
 	sec_expect_no_escape_killed(&r);
 	char buf[256];
@@ -44,7 +44,7 @@ int main(void)
 	}
 	if (petri_test_failures)
 		sec_dump("sockmem.py", &r);
-	sec_run_free(&r);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 	return petri_test_done();
 }

@@ -317,7 +317,7 @@ class Sandbox:
         """Run @code in the sandbox's language (or @language) and wait.
 
         timeout       wall clock (default 30 s); cpu: CPU time per process
-                      (default: the timeout)
+                      (default: more than the timeout allows)
         stdin         bytes (or str) fed to the program, then EOF
         env           {"NAME": "value"} on top of the sandbox's env
         cwd           working directory (default /workspace)
