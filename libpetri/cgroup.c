@@ -936,12 +936,14 @@ int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *n
 	return 0;
 }
 
-int petri__cgroup_attach_v1(const struct petri_cgroup *cg, int pid, petri_error **err)
+int petri__cgroup_attach(const struct petri_cgroup *cg, int pid, int v2, petri_error **err)
 {
 	char num[16];
 	snprintf(num, sizeof(num), "%d", pid);
 	int r = 0;
-	if (cg->v1_memory_dir)
+	if (v2 && cg->v2_dir)
+		r = set_value(cg->v2_dir, "cgroup.procs", num, err);
+	if (r == 0 && cg->v1_memory_dir)
 		r = set_value(cg->v1_memory_dir, "cgroup.procs", num, err);
 	if (r == 0 && cg->v1_pids_dir)
 		r = set_value(cg->v1_pids_dir, "cgroup.procs", num, err);

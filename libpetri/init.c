@@ -2,15 +2,19 @@
 /*
  * init.c - the sandbox's init process and what it forks for each exec.
  *
- * init is forked from the host's supervisor thread into new namespaces.  It
- * builds the root filesystem, brings up lo, then serves the control socket.
+ * init is started by the host's supervisor thread in new namespaces: as a
+ * small static executable embedded in the library (init_main.c, the usual
+ * way: a fork of a big host would copy its page tables for every sandbox and
+ * every exec) or, where the kernel refuses to execute it, as a fork of the
+ * host.  It builds the root filesystem, brings up lo, then serves the
+ * control socket.
  * For each exec it forks a *reaper* into a new pid and mount namespace: the
  * reaper is pid 1 there, mounts a /proc that shows only the exec's processes,
  * forks the command, and exits when the command does, which makes the kernel
  * kill every process the exec started (double forks and setsid included).
  *
- * init may have been forked from a multi-threaded host, so it never calls
- * malloc or stdio: stack buffers, mmap and raw syscalls only.
+ * init may be a fork of a multi-threaded host, so it never calls malloc or
+ * stdio: stack buffers, mmap and raw syscalls only.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -55,8 +59,8 @@ enum petri_stage {
 	STAGE_EXEC,
 };
 
-/* The seccomp program lives in the host's memory and reached init through
- * the fork (cfg->seccomp). */
+/* The seccomp program: in the host's memory (reached through the fork) or
+ * in init's mapping of its configuration. */
 static const struct petri_seccomp_prog *init_seccomp;
 
 /* Landlock: the paths the code may write below (NULL-terminated), set by
@@ -92,10 +96,10 @@ static int loopback_up(void)
 }
 
 /*
- * init and the reapers are forks of the host and never execve, so their
- * /proc/PID/cmdline (readable by anyone who can see the pid, whatever
- * dumpable says) would show the host's argv.  Wipe our copy of the host's
- * argv and environment strings; the addresses come from /proc/self/stat.
+ * A forked init and its reapers never execve, so their /proc/PID/cmdline
+ * (readable by anyone who can see the pid, whatever dumpable says) would
+ * show the host's argv.  Wipe our copy of the host's argv and environment
+ * strings; the addresses come from /proc/self/stat.
  */
 static void scrub_host_args(const char *name)
 {
@@ -296,6 +300,18 @@ struct reaper_prep {
 	char msg[PETRI_STAGE_MSG_MAX];
 };
 
+/* Install @prog with a listener for its USER_NOTIF returns; the listener
+ * fd or -errno.  We hold CAP_SYS_ADMIN in the sandbox's user namespace, so
+ * no no_new_privs is needed yet (the command sets it). */
+static int install_seccomp(const struct petri_seccomp_prog *prog)
+{
+	if (!prog->fprog.filter || prog->fprog.len == 0)
+		return -EINVAL;
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			  &prog->fprog);
+	return fd < 0 ? -errno : (int)fd;
+}
+
 static void reaper_prepare(struct reaper_prep *f)
 {
 	int r;
@@ -341,10 +357,9 @@ static void reaper_prepare(struct reaper_prep *f)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* seccomp last; we hold CAP_SYS_ADMIN in the sandbox's user namespace,
-	 * so no no_new_privs is needed yet (the command sets it). */
+	/* seccomp last. */
 	if (init_seccomp) {
-		r = petri__seccomp_install(init_seccomp);
+		r = install_seccomp(init_seccomp);
 		if (r < 0)
 			*f = (struct reaper_prep){STAGE_SECCOMP, -r, "seccomp"};
 		else
@@ -657,8 +672,8 @@ static _Noreturn void serve(int ctl)
 	}
 }
 
-/* init is a fork of the host and holds copies of every host fd: keep only
- * the ones it needs. */
+/* init holds copies of every host fd that was not close-on-exec (every fd
+ * at all when forked): keep only the ones it needs. */
 static void close_host_fds(const struct petri_init_cfg *cfg)
 {
 	int keep[3] = {cfg->sync_fd, cfg->ctl_fd, cfg->workspace_tree_fd};
@@ -695,7 +710,8 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	 * written our uid/gid maps and joined us to the v1 cgroups. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	close_host_fds(cfg);
-	scrub_host_args("petri-init");
+	if (!cfg->execed)
+		scrub_host_args("petri-init");
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
 	close(cfg->sync_fd);

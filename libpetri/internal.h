@@ -92,11 +92,6 @@ int petri__seccomp_build(struct petri_seccomp_prog *out, petri_error **err);
 /* Compile the default profile with libseccomp now. */
 int petri__seccomp_compile(struct petri_seccomp_prog *out, petri_error **err);
 void petri__seccomp_release(struct petri_seccomp_prog *prog);
-/* Install @prog on the calling thread (no_new_privs set, or CAP_SYS_ADMIN
- * in its user namespace).  Its denials are SECCOMP_RET_USER_NOTIF: returns
- * the listener fd (the caller must answer each notification) or -errno.
- * Async-signal-safe: no allocation. */
-int petri__seccomp_install(const struct petri_seccomp_prog *prog);
 
 /* cgroup.c ----------------------------------------------------------------- */
 
@@ -143,8 +138,9 @@ void petri__cgroup_layout_release(struct petri_cgroup_layout *layout);
 int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name,
 			 uint64_t memory_bytes, uint32_t pids_max, struct petri_cgroup *out,
 			 petri_error **err);
-/* Move @pid into the v1 cgroups (v2 is joined at clone time). */
-int petri__cgroup_attach_v1(const struct petri_cgroup *cg, int pid, petri_error **err);
+/* Move @pid into the v1 cgroups, and into the unified one when @v2 (a
+ * child cloned with CLONE_INTO_CGROUP is there already). */
+int petri__cgroup_attach(const struct petri_cgroup *cg, int pid, int v2, petri_error **err);
 /* Reset the peak-memory watermark (best effort). */
 void petri__cgroup_reset_peak(const struct petri_cgroup *cg);
 int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_stats *out);

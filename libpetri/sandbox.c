@@ -5,12 +5,14 @@
  * cgroups, the READY handshake, and teardown that leaves nothing behind.
  */
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,77 +27,7 @@
 #define DEFAULT_PIDS 256
 #define DEFAULT_UID_BASE 0xc8000000u
 #define READY_TIMEOUT_MS 10000
-
-/* ---- wire helpers ---- */
-
-int petri__msg_send(int sock, const struct petri_msg *m, const int *fds, int nfds)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (nfds > 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	for (;;) {
-		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-		if (n == (ssize_t)sizeof(*m))
-			return 0;
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n < 0 ? -errno : -EPROTO;
-	}
-}
-
-int petri__msg_recv(int sock, struct petri_msg *m, int *fds, int *nfds)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf)};
-	int max = nfds ? *nfds : 0;
-	if (nfds)
-		*nfds = 0;
-	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		int *in = (int *)CMSG_DATA(c);
-		for (int i = 0; i < cnt; i++) {
-			if (nfds && *nfds < max)
-				fds[(*nfds)++] = in[i];
-			else
-				close(in[i]);
-		}
-	}
-	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		for (int i = 0; nfds && i < *nfds; i++)
-			close(fds[i]);
-		if (nfds)
-			*nfds = 0;
-		return -EPROTO;
-	}
-	return 1;
-}
+#define PETRI_MFD_EXEC 0x0010U /* MFD_EXEC, Linux 6.3 */
 
 /* ---- context ---- */
 
@@ -144,15 +76,128 @@ static int landlock_abi(void)
 struct petri_spawn_req {
 	const struct petri_init_cfg *cfg;
 	uint64_t clone_flags;
-	int cgroup_fd;
+	int cgroup_fd; /* CLONE_INTO_CGROUP target, or -1 */
+	int cfg_fd;    /* the configuration as a memfd for an exec'd init, or -1 */
 	int done;
 	int pid;
 	int pidfd;
+	int in_cgroup; /* born in cgroup_fd */
 	int err;
 	struct petri_spawn_req *next;
 };
 
-static int spawn_init(struct petri_spawn_req *req)
+/*
+ * How init starts: by default the supervisor executes the init image
+ * embedded in the library (init_main.c) from a sealed memfd, so init's cost
+ * does not grow with the host's memory.  Where the kernel refuses to execute
+ * a memfd (vm.memfd_noexec=2, an LSM), or PETRI_INIT=fork asks for it (to
+ * debug or to compare), init is a fork of the host instead.
+ */
+enum {
+	INIT_EXEC = 0,
+	INIT_FORK = 1
+};
+
+static int load_init_image(petri_ctx *ctx)
+{
+	size_t len = (size_t)(petri__init_image_end - petri__init_image);
+	if (len == 0)
+		return -ENOENT;
+	int fd = memfd_create("petri-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | PETRI_MFD_EXEC);
+	if (fd < 0 && errno == EINVAL) /* before 6.3: no MFD_EXEC, always executable */
+		fd = memfd_create("petri-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	int r = petri__write_all(fd, petri__init_image, len);
+	if (r == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	ctx->init_image_fd = fd;
+	return 0;
+}
+
+struct init_exec_args {
+	int image_fd;
+	int keep[4]; /* fds init needs: made inheritable in the child only */
+	char *const *argv;
+	int err;         /* set by the child when a step failed */
+	int exec_failed; /* ... and that step was the execveat itself */
+};
+
+/*
+ * Runs in the new namespaces, on the supervisor's memory (CLONE_VM |
+ * CLONE_VFORK) until the execveat: syscalls only.  The sandbox's user
+ * namespace has no uid 0 mapping, so execve would not let init keep the
+ * capabilities it needs to build the root; raise them into the ambient set,
+ * which execve preserves for a file without capabilities of its own.  Raw
+ * syscalls: no wrapper or sanitizer hook may run on the shared memory.
+ */
+__attribute__((no_sanitize("address", "undefined"))) static int init_exec_child(void *arg)
+{
+	struct init_exec_args *a = arg;
+	static char *const envp[] = {NULL};
+	for (int i = 0; i < 4; i++)
+		if (a->keep[i] >= 0 && syscall(SYS_fcntl, a->keep[i], F_SETFD, 0) < 0)
+			goto fail;
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		goto fail;
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		goto fail;
+	data[0].inheritable = data[0].permitted;
+	data[1].inheritable = data[1].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		goto fail;
+	for (long cap = 0; cap <= 63; cap++)
+		if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 &&
+		    errno == EINVAL)
+			break; /* past the last capability; EPERM: not in the bounding set */
+	syscall(SYS_execveat, a->image_fd, "", a->argv, envp, AT_EMPTY_PATH);
+	a->exec_failed = 1;
+fail:
+	a->err = errno;
+	return 127;
+}
+
+static int spawn_init_exec(petri_ctx *ctx, struct petri_spawn_req *req, int *exec_failed)
+{
+	char fdarg[16];
+	snprintf(fdarg, sizeof(fdarg), "%d", req->cfg_fd);
+	char *argv[] = {"petri-init", fdarg, NULL};
+	struct init_exec_args a = {
+		.image_fd = ctx->init_image_fd,
+		.keep = {req->cfg_fd, req->cfg->sync_fd, req->cfg->ctl_fd,
+			 req->cfg->workspace_tree_fd},
+		.argv = argv,
+	};
+	/* The child runs on this frame's array while we are suspended. */
+	_Alignas(16) char stack[32768];
+	int pidfd = -1;
+	int pid = clone(init_exec_child, stack + sizeof(stack),
+			(int)req->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
+			&pidfd);
+	if (pid < 0)
+		return -errno;
+	if (a.err) {
+		siginfo_t si;
+		while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+		*exec_failed = a.exec_failed;
+		return -a.err;
+	}
+	req->pid = pid;
+	req->pidfd = pidfd;
+	req->in_cgroup = 0;
+	return 0;
+}
+
+static int spawn_init_fork(struct petri_spawn_req *req)
 {
 	int pidfd = -1;
 	struct clone_args args = {
@@ -166,7 +211,8 @@ static int spawn_init(struct petri_spawn_req *req)
 	}
 	long pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0 && errno == EBUSY && req->cgroup_fd >= 0) {
-		/* A v2 cgroup with controllers of its own may refuse; retry. */
+		/* A v2 cgroup with controllers of its own may refuse: the host
+		 * moves init there instead. */
 		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
 		pid = syscall(SYS_clone3, &args, sizeof(args));
 	}
@@ -176,7 +222,26 @@ static int spawn_init(struct petri_spawn_req *req)
 		petri__init_main(req->cfg);
 	req->pid = (int)pid;
 	req->pidfd = pidfd;
+	req->in_cgroup = (args.flags & CLONE_INTO_CGROUP) != 0;
 	return 0;
+}
+
+/* In the supervisor thread. */
+static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
+{
+	if (req->cfg_fd >= 0 && __atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC) {
+		int r = ctx->init_image_fd >= 0 ? 0 : load_init_image(ctx);
+		int exec_failed = 0;
+		if (r == 0)
+			r = spawn_init_exec(ctx, req, &exec_failed);
+		if (r == 0 || (r < 0 && ctx->init_image_fd >= 0 && !exec_failed))
+			return r;
+		petri__log(ctx, PETRI_LOG_INFO,
+			   "cannot execute the init image (%s): sandboxes fork init from the host",
+			   strerror(-r));
+		__atomic_store_n(&ctx->init_mode, INIT_FORK, __ATOMIC_RELAXED);
+	}
+	return spawn_init_fork(req);
 }
 
 static void *supervisor_main(void *arg)
@@ -196,7 +261,7 @@ static void *supervisor_main(void *arg)
 		struct petri_spawn_req *req = ctx->pending;
 		ctx->pending = req->next;
 		pthread_mutex_unlock(&ctx->lock);
-		req->err = spawn_init(req);
+		req->err = spawn_init(ctx, req);
 		pthread_mutex_lock(&ctx->lock);
 		req->done = 1;
 		pthread_cond_broadcast(&ctx->cond);
@@ -253,6 +318,9 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 	ctx->is_root = ctx->uid == 0;
 	ctx->host_uid_base = o.host_uid_base ? o.host_uid_base : DEFAULT_UID_BASE;
 	ctx->default_uid_base = o.host_uid_base == 0;
+	ctx->init_image_fd = -1;
+	const char *mode = secure_getenv("PETRI_INIT");
+	ctx->init_mode = mode && strcmp(mode, "fork") == 0 ? INIT_FORK : INIT_EXEC;
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
 
@@ -295,6 +363,8 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx)
 		pthread_join(ctx->supervisor, NULL);
 	}
 	petri__kaudit_close_ctx(ctx);
+	if (ctx->init_image_fd >= 0)
+		close(ctx->init_image_fd);
 	petri__seccomp_release(&ctx->seccomp);
 	petri__cgroup_layout_release(&ctx->cgroups);
 	pthread_mutex_destroy(&ctx->lock);
@@ -731,6 +801,31 @@ static int fill_init_cfg(petri_ctx *ctx, const petri_sandbox_opts *o, struct pet
 	return 0;
 }
 
+/* init's configuration as a sealed memfd for an exec'd init (see
+ * struct petri_init_cfg); the fd or -errno. */
+static int init_cfg_memfd(const struct petri_init_cfg *cfg, const petri_ctx *ctx, petri_error **err)
+{
+	struct petri_init_cfg flat = *cfg;
+	flat.magic = PETRI_INIT_CFG_MAGIC;
+	flat.seccomp_len = ctx->seccomp.fprog.len;
+	flat.binds = NULL;
+	flat.seccomp = NULL;
+	_cleanup_close_ int fd = memfd_create("petri-init-cfg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return petri__err(err, errno, "memfd for the sandbox configuration");
+	int r = petri__write_all(fd, &flat, sizeof(flat));
+	if (r == 0 && cfg->nbinds)
+		r = petri__write_all(fd, cfg->binds, (size_t)cfg->nbinds * sizeof(*cfg->binds));
+	if (r == 0 && flat.seccomp_len)
+		r = petri__write_all(fd, ctx->seccomp.fprog.filter,
+				     flat.seccomp_len * sizeof(struct sock_filter));
+	if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+		r = -errno;
+	if (r < 0)
+		return petri__err(err, r, "write the sandbox configuration");
+	return TAKE_FD(fd);
+}
+
 static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 {
 	if (o->flags & ~PETRI_SANDBOX_F_NO_LANDLOCK)
@@ -856,8 +951,14 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	if (o.net != PETRI_NET_HOST)
 		flags |= CLONE_NEWNET;
 	struct petri_spawn_req req = {
-		.cfg = &cfg, .clone_flags = flags, .cgroup_fd = sb->cgroup.v2_dirfd};
+		.cfg = &cfg, .clone_flags = flags, .cgroup_fd = sb->cgroup.v2_dirfd, .cfg_fd = -1};
+	if (__atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC &&
+	    (r = init_cfg_memfd(&cfg, ctx, err)) < 0)
+		goto fail;
+	req.cfg_fd = r;
 	r = supervisor_spawn(ctx, &req);
+	if (req.cfg_fd >= 0)
+		close(req.cfg_fd);
 	if (r < 0) {
 		r = petri__err(err, r, "clone sandbox init");
 		goto fail;
@@ -874,7 +975,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 
 	if ((r = write_id_maps(sb, sb->pid, err)) < 0)
 		goto fail;
-	if ((r = petri__cgroup_attach_v1(&sb->cgroup, sb->pid, err)) < 0)
+	if ((r = petri__cgroup_attach(&sb->cgroup, sb->pid, !req.in_cgroup, err)) < 0)
 		goto fail;
 	if (write(sync_pipe[1], "g", 1) != 1) {
 		r = petri__err(err, errno, "start sandbox init");

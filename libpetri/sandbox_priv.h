@@ -50,6 +50,8 @@ struct petri_ctx {
 	pthread_cond_t cond;
 	struct petri_spawn_req *pending;
 	int stopping;
+	int init_mode;     /* INIT_EXEC or INIT_FORK (sandbox.c; atomic) */
+	int init_image_fd; /* sealed memfd of the init executable, or -1 */
 };
 
 /* One bind, parsed on the host. */
@@ -59,9 +61,17 @@ struct petri_bind {
 	int rw;
 };
 
-/* Everything init needs; lives in the host's memory and reaches init through
- * the copy-on-write fork, so init never allocates. */
+/*
+ * Everything init needs.  An exec'd init gets it as a memfd holding this
+ * struct (pointers zeroed), then nbinds binds, then seccomp_len filter
+ * instructions; a forked one reads the host's copy.  Either way init never
+ * allocates.
+ */
+#define PETRI_INIT_CFG_MAGIC 0x50494e31u
 struct petri_init_cfg {
+	uint32_t magic;
+	uint32_t seccomp_len; /* instructions following the binds (memfd form) */
+	int execed;           /* init runs the embedded executable, not a fork */
 	char id[PETRI_ID_MAX + 1];
 	char hostname[65];
 	char rootfs[PETRI_PATH_MAX]; /* "" = host /usr etc. */
@@ -78,7 +88,7 @@ struct petri_init_cfg {
 	int ctl_fd;   /* init's end of the control socket */
 	int close_fd; /* host's end, closed in the child */
 	int drop_groups;
-	const struct petri_seccomp_prog *seccomp; /* the context's, shared via the fork */
+	const struct petri_seccomp_prog *seccomp;
 	int workspace_tree_fd; /* detached idmapped mount of workspace_dir made by the host, or -1 */
 };
 
@@ -183,6 +193,11 @@ void petri__kaudit_close_ctx(struct petri_ctx *ctx);
 
 /* init.c */
 _Noreturn void petri__init_main(const struct petri_init_cfg *cfg);
+
+/* The init executable (init_main.c), embedded at build time (init_image.S);
+ * absent (equal symbols) in a build without it. */
+extern const unsigned char petri__init_image[];
+extern const unsigned char petri__init_image_end[];
 
 /* mounts.c (run inside init, malloc-free) */
 int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msglen);

@@ -492,14 +492,3 @@ void petri__seccomp_release(struct petri_seccomp_prog *prog)
 	prog->fprog.filter = NULL;
 	prog->fprog.len = 0;
 }
-
-int petri__seccomp_install(const struct petri_seccomp_prog *prog)
-{
-	if (!prog || !prog->fprog.filter || prog->fprog.len == 0)
-		return -EINVAL;
-	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-			  &prog->fprog);
-	if (fd < 0)
-		return -errno;
-	return (int)fd;
-}

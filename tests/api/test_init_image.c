@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_init_image - a sandbox's init starts from the library's own small
+ * executable, not as a copy of the host (sandbox.c, init_main.c).  With
+ * 256 MiB touched in the host: init's executable is the sealed memfd, it
+ * maps neither libpetri.so nor the host's memory (and so neither does the
+ * reaper it forks for the next exec), it holds no ambient or inheritable
+ * capabilities, its command line is its own, and code runs.  Then the
+ * fallback, PETRI_INIT=fork: init is the host's copy (which the same
+ * checks must tell apart) and code still runs.
+ */
+#include "api_common.h"
+
+#define HOST_BYTES (256u << 20)
+
+/* The value of "Key:" in /proc/PID/status in @base, or -1. */
+static long status_field(int pid, const char *key, int base)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	long v = -1;
+	size_t n = strlen(key);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, n) == 0 && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, base);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int maps_mention(int pid, const char *what)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	int found = 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+/* The first child of @pid (init's warm reaper), or -1. */
+static int first_child(int pid)
+{
+	char path[64], buf[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	for (int tries = 0; tries < 200; tries++) {
+		FILE *f = fopen(path, "re");
+		if (!f)
+			return -1;
+		int ok = fgets(buf, sizeof(buf), f) != NULL;
+		fclose(f);
+		if (ok && atoi(buf) > 0)
+			return atoi(buf);
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void check_runs(petri_sandbox *sb)
+{
+	petri_result *res = API_SH(sb, "echo ran");
+	CHECK(petri_result_reason(res) == PETRI_REASON_EXITED);
+	CHECK(api_out_is(res, PETRI_STREAM_STDOUT, "ran\n"));
+	petri_result_free(res);
+}
+
+int main(void)
+{
+	char *host =
+		mmap(NULL, HOST_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(host != MAP_FAILED);
+	memset(host, 0x5a, HOST_BYTES);
+
+	petri_sandbox *sb = api_sandbox(NULL);
+	int init = petri_sandbox_init_pid(sb);
+	REQUIRE(init > 0);
+	char exe[PATH_MAX] = "";
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/exe", init);
+	CHECK(readlink(path, exe, sizeof(exe) - 1) > 0);
+	CHECK_MSG(strncmp(exe, "/memfd:petri-init", 17) == 0, "init's exe is %s", exe);
+	CHECK_MSG(maps_mention(init, "libpetri") == 0, "init maps libpetri.so");
+	long size_kib = status_field(init, "VmSize", 10);
+	CHECK_MSG(size_kib > 0 && size_kib < 64 * 1024, "init's VmSize is %ld kB", size_kib);
+	CHECK(status_field(init, "CapAmb", 16) == 0);
+	CHECK(status_field(init, "CapInh", 16) == 0);
+
+	char cmdline[128] = "";
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", init);
+	FILE *f = fopen(path, "re");
+	REQUIRE(f);
+	size_t n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+	fclose(f);
+	CHECK_MSG(n > 11 && strcmp(cmdline, "petri-init") == 0, "init's argv[0] is '%s'", cmdline);
+
+	int reaper = first_child(init);
+	CHECK(reaper > 0);
+	if (reaper > 0) {
+		long rs = status_field(reaper, "VmSize", 10);
+		CHECK_MSG(rs > 0 && rs < 64 * 1024, "the reaper's VmSize is %ld kB", rs);
+	}
+	check_runs(sb);
+	petri_sandbox_destroy(sb);
+	petri_ctx_free(petri_test_ctx());
+
+	/* The fallback: init forked from the host. */
+	REQUIRE(setenv("PETRI_INIT", "fork", 1) == 0);
+	petri_ctx *ctx = NULL;
+	petri_error *e = NULL;
+	REQUIRE(petri_ctx_new(&ctx, NULL, &e) == 0);
+	petri_sandbox *fsb = NULL;
+	REQUIRE(petri_sandbox_create(ctx, NULL, &fsb, &e) == 0);
+	init = petri_sandbox_init_pid(fsb);
+	REQUIRE(init > 0);
+	char self[PATH_MAX] = "";
+	CHECK(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
+	memset(exe, 0, sizeof(exe));
+	snprintf(path, sizeof(path), "/proc/%d/exe", init);
+	CHECK(readlink(path, exe, sizeof(exe) - 1) > 0);
+	CHECK_MSG(strcmp(exe, self) == 0, "forked init's exe is %s", exe);
+	CHECK(maps_mention(init, "libpetri") == 1);
+	size_kib = status_field(init, "VmSize", 10);
+	CHECK_MSG(size_kib > (long)(HOST_BYTES >> 10), "forked init's VmSize is %ld kB", size_kib);
+	check_runs(fsb);
+	petri_sandbox_destroy(fsb);
+	petri_ctx_free(ctx);
+	munmap(host, HOST_BYTES);
+	return petri_test_done();
+}
