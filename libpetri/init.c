@@ -195,6 +195,68 @@ static int lower_limit(int res, uint64_t v)
 	return set_limit(res, v);
 }
 
+/*
+ * execve argv[0], searched for in the PATH of the exec's own environment
+ * (execvpe would search the PATH of init's, that is of nobody in
+ * particular); like execvp, a file the kernel will not execute is run by
+ * /bin/sh.  Returns only on failure, with errno set.
+ */
+static void exec_search(char *const *argv, char *const *envp)
+{
+	const char *file = argv[0];
+	if (!*file) {
+		errno = ENOENT;
+		return;
+	}
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		return;
+	}
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+	for (char *const *e = envp; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	size_t flen = strlen(file);
+	int eacces = 0;
+	for (const char *p = path;; p++) {
+		const char *end = strchr(p, ':');
+		size_t dlen = end ? (size_t)(end - p) : strlen(p);
+		char full[PETRI_PATH_MAX];
+		if (dlen + flen + 2 <= sizeof(full)) {
+			memcpy(full, p, dlen);
+			size_t k = dlen;
+			if (k == 0)
+				full[k++] = '.'; /* an empty entry is the cwd */
+			full[k++] = '/';
+			memcpy(full + k, file, flen + 1);
+			execve(full, argv, envp);
+			if (errno == ENOEXEC) {
+				size_t argc = 0;
+				while (argv[argc])
+					argc++;
+				size_t len = (argc + 2) * sizeof(char *);
+				char **sh = mmap(NULL, len, PROT_READ | PROT_WRITE,
+						 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				if (sh == MAP_FAILED)
+					return;
+				sh[0] = "/bin/sh";
+				sh[1] = full;
+				memcpy(sh + 2, argv + 1, argc * sizeof(char *)); /* with NULL */
+				execve("/bin/sh", sh, envp);
+				return;
+			}
+			if (errno == EACCES)
+				eacces = 1;
+			else if (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG)
+				return;
+		}
+		if (!end)
+			break;
+		p = end;
+	}
+	errno = eacces ? EACCES : ENOENT;
+}
+
 static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 {
 	const struct petri_exec_req *req = x->req;
@@ -255,7 +317,7 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	if (landlock_fd >= 0 && (r = petri__landlock_restrict(landlock_fd)) < 0)
 		child_fail(x->err_fd, STAGE_LANDLOCK, -r, "landlock_restrict_self");
 
-	execvpe(x->argv[0], x->argv, x->envp);
+	exec_search(x->argv, x->envp);
 	char m[PETRI_STAGE_MSG_MAX];
 	snprintf(m, sizeof(m), "execve %s", x->argv[0]);
 	child_fail(x->err_fd, STAGE_EXEC, errno, m);

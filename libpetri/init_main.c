@@ -16,7 +16,6 @@
  */
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -58,13 +57,14 @@ int main(int argc, char **argv)
 	char *end = NULL;
 	long fd = argc == 2 ? strtol(argv[1], &end, 10) : -1;
 	if (fd < 3 || !end || *end) {
-		fprintf(stderr,
-			"petri-init: started by libpetri only (usage: petri-init CFG_FD)\n");
+		static const char usage[] = "petri-init: started by libpetri only\n";
+		petri__write_all(2, usage, sizeof(usage) - 1);
 		return 2;
 	}
 	const struct petri_init_cfg *cfg = load_cfg((int)fd);
 	if (!cfg) {
-		fprintf(stderr, "petri-init: fd %ld is not a sandbox configuration\n", fd);
+		static const char bad[] = "petri-init: not a sandbox configuration\n";
+		petri__write_all(2, bad, sizeof(bad) - 1);
 		return 2;
 	}
 	close((int)fd);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msg.c - one control message (and up to eight fds) over a SOCK_SEQPACKET
- * socket.  Used on both sides: the host library and the init binary.
+ * socket, and writing a whole buffer.  Used on both sides: the host library
+ * and the init executable.
  */
 #include <sys/socket.h>
 
@@ -74,4 +75,20 @@ int petri__msg_recv(int sock, struct petri_msg *m, int *fds, int *nfds)
 		return -EPROTO;
 	}
 	return 1;
+}
+
+int petri__write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
 }

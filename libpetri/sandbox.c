@@ -164,6 +164,37 @@ fail:
 	return 127;
 }
 
+#if defined(__x86_64__)
+/*
+ * clone3 for a child that runs @fn(@arg) on its own stack and exits with
+ * its return value: libc has no clone3 wrapper, and clone() cannot take
+ * CLONE_INTO_CGROUP.  Joining a cgroup at clone time matters: moving a
+ * process later through cgroup.procs waits for an RCU grace period on the
+ * cgroup2 hierarchy (~20 ms here).  After the syscall the child has every
+ * register but rax, rcx and r11, and the stack args->stack + stack_size.
+ */
+static long clone3_run(struct clone_args *args, int (*fn)(void *), void *arg)
+{
+	long ret;
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %[arg], %%rdi\n\t"
+			 "call *%[fn]\n\t"
+			 "mov %%eax, %%edi\n\t"
+			 "mov %[nr_exit], %%eax\n\t"
+			 "syscall\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "a"((long)SYS_clone3), "D"(args),
+			   "S"(sizeof(*args)), [fn] "r"(fn), [arg] "r"(arg), [nr_exit] "i"(SYS_exit)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#endif
+
 static int spawn_init_exec(petri_ctx *ctx, struct petri_spawn_req *req, int *exec_failed)
 {
 	char fdarg[16];
@@ -178,11 +209,37 @@ static int spawn_init_exec(petri_ctx *ctx, struct petri_spawn_req *req, int *exe
 	/* The child runs on this frame's array while we are suspended. */
 	_Alignas(16) char stack[32768];
 	int pidfd = -1;
-	int pid = clone(init_exec_child, stack + sizeof(stack),
-			(int)req->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
-			&pidfd);
+	long pid;
+	req->in_cgroup = 0;
+#if defined(__x86_64__)
+	struct clone_args args = {
+		.flags = req->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(uintptr_t)stack,
+		.stack_size = sizeof(stack),
+	};
+	if (req->cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)req->cgroup_fd;
+	}
+	pid = clone3_run(&args, init_exec_child, &a);
+	if (pid == -EBUSY && req->cgroup_fd >= 0) {
+		/* A v2 cgroup with controllers of its own may refuse: the host
+		 * moves init there instead. */
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		pid = clone3_run(&args, init_exec_child, &a);
+	}
+	if (pid < 0)
+		return (int)pid;
+	req->in_cgroup = (args.flags & CLONE_INTO_CGROUP) != 0;
+#else
+	pid = clone(init_exec_child, stack + sizeof(stack),
+		    (int)req->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
+		    &pidfd);
 	if (pid < 0)
 		return -errno;
+#endif
 	if (a.err) {
 		siginfo_t si;
 		while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
@@ -191,9 +248,8 @@ static int spawn_init_exec(petri_ctx *ctx, struct petri_spawn_req *req, int *exe
 		*exec_failed = a.exec_failed;
 		return -a.err;
 	}
-	req->pid = pid;
+	req->pid = (int)pid;
 	req->pidfd = pidfd;
-	req->in_cgroup = 0;
 	return 0;
 }
 
@@ -211,9 +267,7 @@ static int spawn_init_fork(struct petri_spawn_req *req)
 	}
 	long pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0 && errno == EBUSY && req->cgroup_fd >= 0) {
-		/* A v2 cgroup with controllers of its own may refuse: the host
-		 * moves init there instead. */
-		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP; /* as above */
 		pid = syscall(SYS_clone3, &args, sizeof(args));
 	}
 	if (pid < 0)

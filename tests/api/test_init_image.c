@@ -7,7 +7,9 @@
  * reaper it forks for the next exec), it holds no ambient or inheritable
  * capabilities, its command line is its own, and code runs.  Then the
  * fallback, PETRI_INIT=fork: init is the host's copy (which the same
- * checks must tell apart) and code still runs.
+ * checks must tell apart) and code still runs.  In both, a bare command
+ * name is searched for in the PATH the exec passes (not init's), and a
+ * script without "#!" runs through /bin/sh, as execvp does.
  */
 #include "api_common.h"
 
@@ -71,6 +73,30 @@ static void check_runs(petri_sandbox *sb)
 	CHECK(petri_result_reason(res) == PETRI_REASON_EXITED);
 	CHECK(api_out_is(res, PETRI_STREAM_STDOUT, "ran\n"));
 	petri_result_free(res);
+
+	static const char script[] = "echo found \"$@\"\n"; /* no #! line */
+	petri_error *e = NULL;
+	CHECK(petri_sandbox_write_file(sb, "bin/petri-probe", script, sizeof(script) - 1, 0755,
+				       &e) == 0);
+	petri_error_free(e);
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+	o.argv = (const char *const[]){"petri-probe", "a b", NULL};
+	o.env = (const char *const[]){"PATH=/nonexistent:/workspace/bin:/usr/bin:/bin", NULL};
+	o.timeout_ms = 30000;
+	res = API_EXEC(sb, &o);
+	CHECK_MSG(petri_result_reason(res) == PETRI_REASON_EXITED &&
+			  petri_result_exit_code(res) == 0 &&
+			  api_out_is(res, PETRI_STREAM_STDOUT, "found a b\n"),
+		  "PATH search: reason %d exit %d", petri_result_reason(res),
+		  petri_result_exit_code(res));
+	petri_result_free(res);
+	/* Not on the default PATH: the exec fails with ENOENT. */
+	o.env = NULL;
+	res = NULL;
+	int r = petri_sandbox_exec(sb, &o, &res, &e);
+	CHECK_MSG(r == -ENOENT, "exec of a command off PATH: %d", r);
+	petri_result_free(res);
+	petri_error_free(e);
 }
 
 int main(void)
