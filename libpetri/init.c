@@ -774,9 +774,18 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	close_host_fds(cfg);
 	if (!cfg->execed)
 		scrub_host_args("petri-init");
+	/* Our own network namespace, owned by our user namespace as if cloned
+	 * with us, made while the host writes our maps. */
+	int net_err = 0;
+	if (cfg->net != PETRI_NET_HOST && syscall(SYS_unshare, CLONE_NEWNET) < 0)
+		net_err = errno;
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
 	close(cfg->sync_fd);
+	if (net_err) {
+		send_setup_error(ctl, STAGE_NET, net_err, "unshare the network namespace");
+		_exit(1);
+	}
 
 	/* Keep /proc/1 of the sandbox out of reach of the code we run. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
