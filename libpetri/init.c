@@ -292,12 +292,20 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	    (r = set_limit(RLIMIT_RTPRIO, 0)) < 0 || (r = set_limit(RLIMIT_NICE, 0)) < 0 ||
 	    (r = lower_limit(RLIMIT_MEMLOCK, 8u << 20)) < 0)
 		child_fail(x->err_fd, STAGE_RLIMIT, -r, "setrlimit");
+	/*    The code is the OOM killer's first choice, not the reaper or init.
+	 *    Our /proc files belong to root while the mm (the reaper's, shared
+	 *    until execve) is undumpable, and our root has no mapping: make it
+	 *    dumpable just for the write.  Nothing can watch meanwhile: the
+	 *    reaper waits for our execve and no other process of the exec
+	 *    exists yet. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (oom >= 0) {
-		ssize_t w = write(oom, "1000", 4);
-		(void)w;
+	int oom_err = oom < 0 || write(oom, "1000", 4) != 4 ? errno : 0;
+	if (oom >= 0)
 		close(oom);
-	}
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (oom_err)
+		child_fail(x->err_fd, STAGE_RLIMIT, oom_err, "set oom_score_adj");
 
 	/* 5. Same unprivileged uid everywhere, no capabilities left. */
 	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
