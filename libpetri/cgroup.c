@@ -936,17 +936,43 @@ int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *n
 	return 0;
 }
 
-int petri__cgroup_attach(const struct petri_cgroup *cg, int pid, int v2, petri_error **err)
+int petri__cgroup_attach(const struct petri_cgroup *cg, int pid, int v2, int v1, petri_error **err)
 {
 	char num[16];
 	snprintf(num, sizeof(num), "%d", pid);
 	int r = 0;
 	if (v2 && cg->v2_dir)
 		r = set_value(cg->v2_dir, "cgroup.procs", num, err);
+	if (!v1)
+		return r;
 	if (r == 0 && cg->v1_memory_dir)
 		r = set_value(cg->v1_memory_dir, "cgroup.procs", num, err);
 	if (r == 0 && cg->v1_pids_dir)
 		r = set_value(cg->v1_pids_dir, "cgroup.procs", num, err);
+	return r;
+}
+
+/* Write "0" (the calling thread) to DIR/tasks. */
+static int enter_self(const char *dir)
+{
+	char path[PATH_MAX];
+	if (path_join(path, dir, "tasks") < 0)
+		return -ENAMETOOLONG;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = write(fd, "0", 1) == 1 ? 0 : -errno;
+	close(fd);
+	return r;
+}
+
+int petri__cgroup_move_self_v1(const char *memory_dir, const char *pids_dir)
+{
+	int r = 0;
+	if (memory_dir)
+		r = enter_self(memory_dir);
+	if (r == 0 && pids_dir)
+		r = enter_self(pids_dir);
 	return r;
 }
 

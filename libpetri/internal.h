@@ -138,9 +138,16 @@ void petri__cgroup_layout_release(struct petri_cgroup_layout *layout);
 int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name,
 			 uint64_t memory_bytes, uint32_t pids_max, struct petri_cgroup *out,
 			 petri_error **err);
-/* Move @pid into the v1 cgroups, and into the unified one when @v2 (a
- * child cloned with CLONE_INTO_CGROUP is there already). */
-int petri__cgroup_attach(const struct petri_cgroup *cg, int pid, int v2, petri_error **err);
+/* Move @pid into the v1 cgroups when @v1, and into the unified one when
+ * @v2 (a child born there is in already).  Such a move waits for an RCU
+ * grace period when none happened lately (10-25 ms): petri__cgroup_move_self_v1()
+ * is what the library uses for v1, this the fallback. */
+int petri__cgroup_attach(const struct petri_cgroup *cg, int pid, int v2, int v1, petri_error **err);
+/* Move the calling *thread* into the v1 cgroups (NULL: leave that one).  A
+ * thread moving itself takes no global lock and no grace period, so the
+ * supervisor steps into a sandbox's v1 cgroups, clones init there and steps
+ * back out. */
+int petri__cgroup_move_self_v1(const char *memory_dir, const char *pids_dir);
 /* Reset the peak-memory watermark (best effort). */
 void petri__cgroup_reset_peak(const struct petri_cgroup *cg);
 int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_stats *out);

@@ -81,7 +81,9 @@ struct petri_spawn_req {
 	int done;
 	int pid;
 	int pidfd;
-	int in_cgroup; /* born in cgroup_fd */
+	int in_cgroup;                     /* born in cgroup_fd */
+	const struct petri_cgroup *cgroup; /* its v1 cgroups, if any */
+	int in_v1;                         /* born in them */
 	int err;
 	struct petri_spawn_req *next;
 };
@@ -280,8 +282,36 @@ static int spawn_init_fork(struct petri_spawn_req *req)
 	return 0;
 }
 
-/* In the supervisor thread. */
+static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req);
+
+/*
+ * In the supervisor thread.  On v1 hierarchies a process joins cgroups by
+ * a move, and moving another process waits for an RCU grace period when no
+ * move happened lately (cgroup_threadgroup_rwsem; 10-25 ms here, more than
+ * the rest of a sandbox's creation).  A thread moving itself does not: the
+ * supervisor steps into the sandbox's v1 cgroups, starts init there and
+ * steps back.
+ */
 static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
+{
+	const struct petri_cgroup *cg = req->cgroup;
+	if (!cg || (!cg->v1_memory_dir && !cg->v1_pids_dir))
+		return spawn_init_as(ctx, req);
+	int in = petri__cgroup_move_self_v1(cg->v1_memory_dir, cg->v1_pids_dir);
+	int r = in == 0 ? spawn_init_as(ctx, req) : 0;
+	int out = petri__cgroup_move_self_v1(ctx->cgroups.v1_memory_parent,
+					     ctx->cgroups.v1_pids_parent);
+	if (out < 0)
+		petri__log(ctx, PETRI_LOG_ERROR,
+			   "the supervisor thread cannot leave sandbox cgroups: %s",
+			   strerror(-out));
+	if (in < 0)
+		return spawn_init_as(ctx, req); /* the host moves init instead */
+	req->in_v1 = r == 0;
+	return r;
+}
+
+static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req)
 {
 	if (req->cfg_fd >= 0 && __atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC) {
 		int r = ctx->init_image_fd >= 0 ? 0 : load_init_image(ctx);
@@ -347,43 +377,6 @@ static int supervisor_spawn(petri_ctx *ctx, struct petri_spawn_req *req)
 	return req->err;
 }
 
-/*
- * On cgroup v1, init joins the sandbox's memory and pids cgroups through
- * cgroup.procs, and a move waits for an RCU grace period when no move
- * happened for a while (cgroup_threadgroup_rwsem): 10-25 ms on these VMs,
- * for a sandbox that otherwise takes 3.  Start that grace period as the
- * context is made, with a no-op move of a helper thread into the cgroup it
- * is already in; the first sandbox then waits for what is left of it.
- */
-static void *prime_cgroup_moves(void *arg)
-{
-	char tid[16];
-	snprintf(tid, sizeof(tid), "%d", gettid());
-	int fd = open(arg, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)!write(fd, tid, strlen(tid));
-		close(fd);
-	}
-	free(arg);
-	return NULL;
-}
-
-static void start_cgroup_primer(petri_ctx *ctx)
-{
-	char *tasks = NULL;
-	if (ctx->cgroups.mode != PETRI_CGROUP_V1 || !ctx->cgroups.v1_memory_parent ||
-	    asprintf(&tasks, "%s/tasks", ctx->cgroups.v1_memory_parent) < 0)
-		return;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&ctx->primer, NULL, prime_cgroup_moves, tasks) == 0)
-		ctx->primer_running = 1;
-	else
-		free(tasks);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
 PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_error **err)
 {
 	petri_ctx_opts o;
@@ -429,7 +422,6 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 		goto fail;
 	}
 	ctx->landlock_abi = (uint32_t)landlock_abi();
-	start_cgroup_primer(ctx);
 	*out = ctx;
 	return 0;
 fail:
@@ -454,8 +446,6 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx)
 		pthread_mutex_unlock(&ctx->lock);
 		pthread_join(ctx->supervisor, NULL);
 	}
-	if (ctx->primer_running)
-		pthread_join(ctx->primer, NULL);
 	petri__kaudit_close_ctx(ctx);
 	if (ctx->init_image_fd >= 0)
 		close(ctx->init_image_fd);
@@ -1044,8 +1034,11 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	 * slowest to create, ~0.6 ms) while we write its id maps. */
 	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
 			 CLONE_NEWCGROUP;
-	struct petri_spawn_req req = {
-		.cfg = &cfg, .clone_flags = flags, .cgroup_fd = sb->cgroup.v2_dirfd, .cfg_fd = -1};
+	struct petri_spawn_req req = {.cfg = &cfg,
+				      .clone_flags = flags,
+				      .cgroup_fd = sb->cgroup.v2_dirfd,
+				      .cfg_fd = -1,
+				      .cgroup = &sb->cgroup};
 	if (__atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC &&
 	    (r = init_cfg_memfd(&cfg, ctx, err)) < 0)
 		goto fail;
@@ -1069,7 +1062,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 
 	if ((r = write_id_maps(sb, sb->pid, err)) < 0)
 		goto fail;
-	if ((r = petri__cgroup_attach(&sb->cgroup, sb->pid, !req.in_cgroup, err)) < 0)
+	if ((r = petri__cgroup_attach(&sb->cgroup, sb->pid, !req.in_cgroup, !req.in_v1, err)) < 0)
 		goto fail;
 	if (write(sync_pipe[1], "g", 1) != 1) {
 		r = petri__err(err, errno, "start sandbox init");

@@ -50,9 +50,7 @@ struct petri_ctx {
 	pthread_cond_t cond;
 	struct petri_spawn_req *pending;
 	int stopping;
-	int init_mode;    /* INIT_EXEC or INIT_FORK (sandbox.c; atomic) */
-	pthread_t primer; /* start_cgroup_primer() */
-	int primer_running;
+	int init_mode;     /* INIT_EXEC or INIT_FORK (sandbox.c; atomic) */
 	int init_image_fd; /* sealed memfd of the init executable, or -1 */
 };
 
