@@ -497,10 +497,9 @@ static _Noreturn void reaper_main(int sock)
 	close(fds[0]);
 	if (x.req->code_len && (r = write_code(x.req, code)) < 0)
 		child_fail(x.err_fd, STAGE_CODE, -r, "write code to /run/petri");
-	close(code_dir_fd);
 
 	/* CLONE_VM | CLONE_VFORK: the command shares our memory until it
-	 * execs, so no page tables are copied (we are a copy of the host). */
+	 * execs, so no page tables are copied. */
 	size_t stack_len = 256 * 1024;
 	char *stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -515,6 +514,11 @@ static _Noreturn void reaper_main(int sock)
 	munmap(stack, stack_len);
 	for (int i = 1; i < 4; i++)
 		close(fds[i]);
+	/* code_dir_fd stays open: dropping the last reference to the detached
+	 * writable /run/petri unmounts it, which waits for an RCU grace period
+	 * (1-10 ms) that neither the command nor its DONE report should wait
+	 * for.  Our exit drops it, with our mount namespace.  The command never
+	 * had it (close on exec). */
 
 	/* Answer the filter's notifications and reap everything; when the
 	 * command itself ends, report straight to the host and leave: our exit
