@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #if !defined(__x86_64__)
-#error "petri-init's runtime is written for x86_64; build with PETRI_INIT_IMAGE=OFF elsewhere"
+#error "petri-init's runtime is written for x86_64 (CMakeLists.txt builds it only there)"
 #endif
 
 int main(int argc, char **argv);

@@ -60,19 +60,32 @@ static int child(void)
 	return petri_test_done();
 }
 
-int main(void)
+/* Fork, wait, and pass on how the child ended. */
+static int run_child(int (*fn)(void))
 {
-	if (geteuid() != 0)
-		petri_test_skip("needs root to set vm.memfd_noexec in a pid namespace");
-	REQUIRE(unshare(CLONE_NEWPID) == 0);
 	pid_t pid = fork();
 	REQUIRE(pid >= 0);
 	if (pid == 0)
-		_exit(child());
+		_exit(fn());
 	int st = 0;
 	REQUIRE(waitpid(pid, &st, 0) == pid);
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	fprintf(stderr, "child died: status 0x%x\n", st);
 	return 1;
+}
+
+/* The pid namespace is unshared in a child: a process whose children go to
+ * another pid namespace cannot create threads (LeakSanitizer's at exit). */
+static int in_new_pidns(void)
+{
+	REQUIRE(unshare(CLONE_NEWPID) == 0);
+	return run_child(child);
+}
+
+int main(void)
+{
+	if (geteuid() != 0)
+		petri_test_skip("needs root to set vm.memfd_noexec in a pid namespace");
+	return run_child(in_new_pidns);
 }
