@@ -136,6 +136,9 @@ static const char *syscall_name(uint32_t nr)
 	case 265: return "linkat";
 	case 88: return "symlink";
 	case 266: return "symlinkat";
+	case 50: return "listen";
+	case 43: return "accept";
+	case 288: return "accept4";
 		/* clang-format on */
 	}
 #endif
@@ -268,21 +271,45 @@ static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	petri__audit_emit_event(w->audit, ev, NULL);
 }
 
+/* @a (4 or 16 bytes by @family) as protobuf bytes and text, into @buf/@text. */
+static void net_addr(uint32_t family, const uint8_t *a, uint8_t buf[16],
+		     char text[INET6_ADDRSTRLEN], ProtobufCBinaryData *out)
+{
+	int v6 = family == AF_INET6;
+
+	text[0] = 0;
+	if (family != AF_INET && !v6)
+		return;
+	memcpy(buf, a, 16);
+	out->data = buf;
+	out->len = v6 ? 16 : 4;
+	inet_ntop(v6 ? AF_INET6 : AF_INET, buf, text, INET6_ADDRSTRLEN);
+}
+
 static void emit_net(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_net *r)
 {
 	Petri__Audit__V1__NetworkActivity b = PETRI__AUDIT__V1__NETWORK_ACTIVITY__INIT;
-	char text[INET6_ADDRSTRLEN] = "";
-	uint8_t addr[16];
+	char text[INET6_ADDRSTRLEN] = "", ltext[INET6_ADDRSTRLEN] = "";
+	uint8_t addr[16], laddr[16];
 
-	memcpy(addr, r->addr, sizeof(addr));
 	b.op = (Petri__Audit__V1__NetworkActivity__Op)r->op;
 	b.family = r->family;
-	b.port = r->port;
 	b.protocol = r->protocol;
-	b.address.data = addr;
-	b.address.len = r->family == AF_INET6 ? 16 : 4;
-	inet_ntop(r->family == AF_INET6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
+	b.socket_type = r->sock_type;
+	b.result = r->result;
+	if (r->has_addr) {
+		b.port = r->port;
+		net_addr(r->family, r->addr, addr, text, &b.address);
+	}
 	b.address_text = text;
+	if (r->has_local) {
+		b.local_port = r->local_port;
+		net_addr(r->family, r->local_addr, laddr, ltext, &b.local_address);
+	}
+	b.local_address_text = ltext;
+	b.syscall = (char *)(r->syscall_nr ? syscall_name(r->syscall_nr) : "");
+	b.source = r->syscall_nr ? PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SOCKET :
+				   PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_CGROUP_HOOK;
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY;
 	ev->network_activity = &b;
 	petri__audit_emit_event(w->audit, ev, NULL);

@@ -13,7 +13,9 @@
  *   tp_btf/sys_enter, sys_exit  file syscalls: arguments stashed per task at
  *                               entry, the record built at exit; the path of
  *                               a successful open (and of f* calls) is
- *                               resolved from the kernel's struct file
+ *                               resolved from the kernel's struct file;
+ *                               listen/accept/accept4: the addresses of the
+ *                               socket (struct sock) and the result
  *   cgroup/connect4/6, sendmsg4/6, bind4/6
  *                               the kernel's copy of the address; attached to
  *                               each sandbox's cgroup by userspace; always allow
@@ -396,12 +398,27 @@ static __always_inline __u64 arg_of(const struct pending_call *c, int i)
 	return (i >= 0 && i < 6) ? c->args[i] : 0;
 }
 
+/* x86_64 numbers of the network syscalls no cgroup hook sees. */
+static __always_inline __u32 net_syscall(long nr)
+{
+#if defined(__TARGET_ARCH_x86)
+	switch (nr) {
+	case 50: /* listen */
+		return PETRI_KEV_N_LISTEN;
+	case 43:  /* accept */
+	case 288: /* accept4 */
+		return PETRI_KEV_N_ACCEPT;
+	}
+#endif
+	return 0;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 {
 	struct sc_info s;
 
-	if (!file_syscall(id, &s))
+	if (!file_syscall(id, &s) && !net_syscall(id))
 		return 0;
 	if (!watch_lookup())
 		return 0;
@@ -420,13 +437,98 @@ int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* The struct sock behind @fd, or NULL when @fd is not a socket. */
+static __always_inline struct sock *fd_sock(long fd)
+{
+	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+
+	return BPF_CORE_READ(so, sk);
+}
+
+/* Read the local (@local) or the peer's address of @sk into @a / @port. */
+static __always_inline void sock_addr(struct sock *sk, __u32 family, int local, __u8 *a,
+				      __u32 *port)
+{
+	__builtin_memset(a, 0, 16);
+	if (local)
+		*port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	else
+		*port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__u32 v = local ? BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr) :
+				  BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(a, &v, 4);
+	} else if (family == AF_INET6) {
+		if (local)
+			bpf_core_read(a, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		else
+			bpf_core_read(a, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* listen/accept/accept4 at sys_exit: the addresses come from the kernel's
+ * struct sock (the listening socket's for listen and a failed accept, the
+ * new connection's for a successful one), never from user memory. */
+static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, long id, long ret,
+				    const struct pending_call *c)
+{
+	struct petri_kev_net *e;
+	__u64 k;
+
+	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, w, PETRI_KEV_NET, k);
+	e->op = op;
+	e->result = (__s32)ret;
+	e->syscall_nr = (__u32)id;
+	e->family = e->protocol = e->sock_type = e->port = e->local_port = 0;
+	e->has_addr = e->has_local = 0;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
+
+	int accepted = op == PETRI_KEV_N_ACCEPT && ret >= 0;
+	struct sock *sk = fd_sock(accepted ? ret : (long)(int)c->args[0]);
+
+	if (sk) {
+		__u32 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+		e->family = family;
+		e->protocol = BPF_CORE_READ(sk, sk_protocol);
+		e->sock_type = BPF_CORE_READ(sk, sk_type);
+		if (family == AF_INET || family == AF_INET6) {
+			sock_addr(sk, family, 1, e->local_addr, &e->local_port);
+			e->has_local = 1;
+			if (accepted) {
+				sock_addr(sk, family, 0, e->addr, &e->port);
+				e->has_addr = 1;
+			} else if (op == PETRI_KEV_N_LISTEN) {
+				__builtin_memcpy(e->addr, e->local_addr, 16);
+				e->port = e->local_port;
+				e->has_addr = 1;
+			}
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct sc_info s;
 	long id = BPF_CORE_READ(regs, orig_ax);
+	__u32 nop = 0;
 
-	if (!file_syscall(id, &s))
+	if (!file_syscall(id, &s) && !(nop = net_syscall(id)))
 		return 0;
 
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -446,6 +548,8 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 
 	if (!w)
 		return 0;
+	if (nop)
+		return net_exit(w, nop, id, ret, &c);
 	e = reserve(w, PETRI_KEV_FILE, sizeof(*e), &k);
 	if (!e)
 		return 0;
@@ -525,8 +629,13 @@ static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6
 	e->protocol = ctx->protocol;
 	e->sock_type = ctx->type;
 	e->port = bpf_ntohs((__u16)ctx->user_port);
-	e->pad0 = 0;
+	e->local_port = 0;
+	e->result = 0;
+	e->syscall_nr = 0;
+	e->has_addr = 1;
+	e->has_local = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	if (!v6) {
 		__u32 a = ctx->user_ip4;
 

@@ -50,6 +50,8 @@
 /* Network operations (values of petri.audit.v1.NetworkActivity.Op). */
 #define PETRI_KEV_N_CONNECT 1
 #define PETRI_KEV_N_BIND 2
+#define PETRI_KEV_N_LISTEN 3
+#define PETRI_KEV_N_ACCEPT 4
 #define PETRI_KEV_N_SENDMSG 6
 
 /* The value of the `watched` map (key: cgroup v2 id). */
@@ -122,15 +124,24 @@ struct petri_kev_file {
 	char path2[PETRI_KEV_PATH2];
 };
 
+/* A network operation.  From a cgroup socket hook (syscall_nr 0): the
+ * kernel's copy of the address the call names, before the call completes
+ * (result 0).  From sys_exit (listen, accept, accept4): the socket's own
+ * addresses read from its struct sock after the call, and its result. */
 struct petri_kev_net {
 	struct petri_kev_hdr h;
 	__u32 op; /* PETRI_KEV_N_* */
 	__u32 family;
 	__u32 protocol;
 	__u32 sock_type;
-	__u32 port; /* host byte order */
-	__u32 pad0;
+	__u32 port;       /* host byte order: the peer's, or the local one (bind, listen) */
+	__u32 local_port; /* host byte order, with has_local */
+	__s32 result;     /* listen: 0; accept: the new fd; or -errno */
+	__u32 syscall_nr; /* 0: a cgroup socket hook */
+	__u32 has_addr;   /* addr/port are set */
+	__u32 has_local;  /* local_addr/local_port are set */
 	__u8 addr[16];
+	__u8 local_addr[16];
 };
 
 #endif /* PETRI_EVENTS_H */
