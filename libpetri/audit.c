@@ -33,11 +33,19 @@ struct qitem {
 	size_t len;
 };
 
+/* Losses not yet reported by a Loss event, per (where, kind). */
 struct pending_loss {
 	uint64_t count;
 	uint64_t first_time, last_time;
 	uint64_t after_seq;
+	uint64_t first_kseq, last_kseq; /* kernel losses */
 };
+
+/* Where a pending loss happened: the writer's queue, or the kernel's ring
+ * buffer (reported by the kernel half, petri__audit_report_loss()). */
+#define PENDING_QUEUE 0
+#define PENDING_KERNEL 1
+#define NPENDING 2
 
 struct petri_audit {
 	pthread_mutex_t mu;
@@ -57,7 +65,7 @@ struct petri_audit {
 
 	uint64_t written_kind[NKINDS]; /* entered the stream */
 	uint64_t lost_kind[NKINDS];    /* lost anywhere (all Loss counts + pending) */
-	struct pending_loss pending[NKINDS];
+	struct pending_loss pending[NPENDING][NKINDS];
 	uint64_t total_lost;
 
 	struct petri_audit_stats st;
@@ -164,53 +172,67 @@ static int push_locked(petri_audit *a, petri_pb_event *ev)
 	return 0;
 }
 
-/* Turn pending queue losses into Loss events while there is room.  Returns 1
- * when nothing is pending any more. */
+/* Turn pending losses into Loss events while there is room.  Returns 1
+ * when nothing is pending any more.  The losses were counted in lost_kind
+ * and total_lost when they happened. */
 static int flush_losses_locked(petri_audit *a)
 {
-	for (int i = 0; i < NKINDS; i++) {
-		struct pending_loss *p = &a->pending[i];
-		if (!p->count)
-			continue;
-		if (a->count >= a->cap)
-			return 0;
-		Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
-		Petri__Audit__V1__Loss loss = PETRI__AUDIT__V1__LOSS__INIT;
-		loss.kind = i == NKINDS - 1 ? 0 : (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
-		loss.count = p->count;
-		loss.where = PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
-		loss.first_time_unix_nano = p->first_time;
-		loss.last_time_unix_nano = p->last_time;
-		loss.after_seq = p->after_seq;
-		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
-		ev.loss = &loss;
-		if (push_locked(a, &ev) < 0)
-			return 0;
-		a->st.loss_events++;
-		memset(p, 0, sizeof(*p));
+	for (int w = 0; w < NPENDING; w++) {
+		for (int i = 0; i < NKINDS; i++) {
+			struct pending_loss *p = &a->pending[w][i];
+			if (!p->count)
+				continue;
+			if (a->count >= a->cap)
+				return 0;
+			Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+			Petri__Audit__V1__Loss loss = PETRI__AUDIT__V1__LOSS__INIT;
+			loss.kind = i == NKINDS - 1 ? 0 :
+						      (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
+			loss.count = p->count;
+			loss.where = w == PENDING_KERNEL ?
+					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_KERNEL_RINGBUF :
+					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
+			loss.first_time_unix_nano = p->first_time;
+			loss.last_time_unix_nano = p->last_time;
+			loss.after_seq = p->after_seq;
+			loss.first_kseq = p->first_kseq;
+			loss.last_kseq = p->last_kseq;
+			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
+			ev.loss = &loss;
+			if (push_locked(a, &ev) < 0)
+				return 0;
+			a->st.loss_events++;
+			memset(p, 0, sizeof(*p));
+		}
 	}
 	return 1;
 }
 
 static int any_pending(const petri_audit *a)
 {
-	for (int i = 0; i < NKINDS; i++)
-		if (a->pending[i].count)
-			return 1;
+	for (int w = 0; w < NPENDING; w++)
+		for (int i = 0; i < NKINDS; i++)
+			if (a->pending[w][i].count)
+				return 1;
 	return 0;
+}
+
+static void note_pending(petri_audit *a, struct pending_loss *p, uint64_t count,
+			 uint64_t first_time, uint64_t last_time)
+{
+	if (!p->count) {
+		p->first_time = first_time;
+		p->after_seq = a->next_seq - 1;
+	}
+	p->last_time = last_time;
+	p->count += count;
 }
 
 static void drop_locked(petri_audit *a, const petri_pb_event *ev)
 {
 	int i = kind_index((int)ev->body_case);
-	struct pending_loss *p = &a->pending[i];
 	uint64_t t = ev->time_unix_nano ? ev->time_unix_nano : petri__audit_now_ns();
-	if (!p->count) {
-		p->first_time = t;
-		p->after_seq = a->next_seq - 1;
-	}
-	p->last_time = t;
-	p->count++;
+	note_pending(a, &a->pending[PENDING_QUEUE][i], 1, t, t);
 	a->lost_kind[i]++;
 	a->total_lost++;
 	a->st.lost_queue++;
@@ -349,6 +371,30 @@ static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err)
 	if (r < 0)
 		return petri__err(err, -r, "audit emit %s",
 				  petri_audit_kind_name((int)ev->body_case));
+	return 0;
+}
+
+int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t first_kseq,
+			     uint64_t last_kseq)
+{
+	if (!a || !count)
+		return -EINVAL;
+	int i = kind_index(kind);
+	uint64_t now = petri__audit_now_ns();
+	pthread_mutex_lock(&a->mu);
+	a->lost_kind[i] += count;
+	a->total_lost += count;
+	struct pending_loss *p = &a->pending[PENDING_KERNEL][i];
+	note_pending(a, p, count, now, now);
+	if (!p->first_kseq)
+		p->first_kseq = first_kseq;
+	if (last_kseq > p->last_kseq)
+		p->last_kseq = last_kseq;
+	/* Reported now when there is room (and the stream is open), else by
+	 * the next emit, the writer or close: never dropped. */
+	if (!a->closing)
+		flush_losses_locked(a);
+	pthread_mutex_unlock(&a->mu);
 	return 0;
 }
 
@@ -547,8 +593,9 @@ PETRI_API int petri_audit_close(petri_audit *a, petri_error **err)
 	while (!(flush_losses_locked(a) && a->count < a->cap) && !timed_out)
 		timed_out = wait_space_until(a, &dl);
 	uint64_t unreported = 0;
-	for (int i = 0; i < NKINDS; i++)
-		unreported += a->pending[i].count;
+	for (int w = 0; w < NPENDING; w++)
+		for (int i = 0; i < NKINDS; i++)
+			unreported += a->pending[w][i].count;
 
 	int end_written = 0;
 	if (a->count < a->cap) {

@@ -398,23 +398,14 @@ static void report_drops_locked(struct petri_kaudit *k, int s)
 		 * compare-and-swap from 0); the count is exact. */
 		uint64_t first = __atomic_exchange_n(&d->first_kseq, 0, __ATOMIC_ACQ_REL);
 		uint64_t last = __atomic_load_n(&d->last_kseq, __ATOMIC_ACQUIRE);
-		petri_pb_event ev = PETRI__AUDIT__V1__EVENT__INIT;
-		Petri__Audit__V1__Loss b = PETRI__AUDIT__V1__LOSS__INIT;
-		uint64_t now = petri__audit_now_ns();
 
-		b.kind = (Petri__Audit__V1__EventKind)kind_of_type((uint32_t)t);
-		b.count = delta;
-		b.where = PETRI__AUDIT__V1__LOSS__WHERE__WHERE_KERNEL_RINGBUF;
-		b.first_time_unix_nano = now;
-		b.last_time_unix_nano = now;
-		b.first_kseq = first ? first : last;
-		b.last_kseq = last;
-		ev.sandbox_id = w->sandbox_id;
-		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
-		ev.loss = &b;
-		/* A full user queue drops this Loss too, but the stream counts
-		 * that (and reports it) itself; the count is not lost. */
-		petri__audit_emit_event(w->audit, &ev, NULL);
+		/* (first > last: drops on two CPUs at once stored out of order) */
+		uint64_t lo = first && first < last ? first : last;
+		uint64_t hi = first > last ? first : last;
+
+		/* Into the stream's totals now, and a Loss event as soon as its
+		 * queue has room: a full queue cannot drop the count. */
+		petri__audit_report_loss(w->audit, kind_of_type((uint32_t)t), delta, lo, hi);
 		w->drops_reported[t] = count;
 		k->lost_total += delta;
 	}
@@ -461,6 +452,11 @@ static void *consumer(void *arg)
 
 int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 {
+	return petri__kaudit_open_sized(out, 0, err);
+}
+
+int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, petri_error **err)
+{
 	struct petri_kaudit *k = calloc(1, sizeof(*k));
 	libbpf_print_fn_t old;
 	int r;
@@ -488,7 +484,9 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 				    k->skel->progs.petri_bind4,    k->skel->progs.petri_bind6};
 	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++)
 		bpf_program__set_autoattach(cg[i], false);
-	r = petri_audit_bpf__load(k->skel);
+	r = ringbuf_bytes ? bpf_map__set_max_entries(k->skel->maps.events, ringbuf_bytes) : 0;
+	if (!r)
+		r = petri_audit_bpf__load(k->skel);
 	if (!r)
 		r = petri_audit_bpf__attach(k->skel);
 	libbpf_set_print(old);

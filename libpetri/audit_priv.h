@@ -53,6 +53,16 @@ void petri__audit_chain_hash(const uint8_t *prev, size_t prev_len, const uint8_t
  * @ev.  Same returns as petri_audit_emit_*(). */
 int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **err);
 
+/* Account @count events of @kind (PETRI_AUDIT_KIND_*) lost in the kernel's
+ * ring buffer (kernel sequence numbers @first_kseq..@last_kseq, 0 when
+ * unknown): added to the stream's totals at once, and reported by a Loss
+ * {where: KERNEL_RINGBUF} event as soon as the queue has room — before any
+ * later event, or by close; StreamEnd counts what close could not report as
+ * lost_unreported.  Never dropped, unlike an emitted Loss event, which a full
+ * queue would drop.  0, or -EINVAL. */
+int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t first_kseq,
+			     uint64_t last_kseq);
+
 /* Length of the valid UTF-8 sequence at @s (@n bytes left), or 0 when
  * it is not valid (audit_decode.c). */
 size_t petri__audit_utf8_len(const unsigned char *s, size_t n);

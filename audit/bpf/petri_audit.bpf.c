@@ -96,9 +96,11 @@ static __always_inline void *reserve(const struct petri_kev_watch *w, __u32 type
 	if (!e) {
 		struct petri_kev_drop *d = &drops[slot][type];
 
-		__sync_fetch_and_add(&d->count, 1);
-		__sync_val_compare_and_swap(&d->first_kseq, 0, k);
+		/* The kseq window first, the count last: userspace reads the
+		 * count, then the window, so a counted drop has its kseqs. */
 		d->last_kseq = k;
+		__sync_val_compare_and_swap(&d->first_kseq, 0, k);
+		__sync_fetch_and_add(&d->count, 1);
 		return NULL;
 	}
 	*kseq_out = k;
