@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "audit_priv.h"
+#include "audit_events.h"
 
 #define KIND_FIRST PETRI_AUDIT_KIND_STREAM_HEADER
 #define KIND_LAST PETRI_AUDIT_KIND_LOSS
@@ -695,18 +696,36 @@ static void set_common(Petri__Audit__V1__Event *ev, Petri__Audit__V1__Process *p
 	Petri__Audit__V1__Process pp = PETRI__AUDIT__V1__PROCESS__INIT;                            \
 	set_common(&ev, &pp, sandbox_id, exec_id, proc)
 
+static int emit_sandbox_created(petri_audit *a, const char *sandbox_id,
+				const struct petri__sandbox_created *c, petri_error **err)
+{
+	EMIT_BEGIN(sandbox_id, NULL, NULL);
+	Petri__Audit__V1__SandboxCreated b = PETRI__AUDIT__V1__SANDBOX_CREATED__INIT;
+	b.language = S(c->language);
+	b.cgroup_id = c->cgroup_id;
+	b.init_pid_host = c->init_pid_host;
+	b.host_uid = c->host_uid;
+	b.network = S(c->network);
+	b.memory_limit_bytes = c->memory_limit_bytes;
+	b.pids_limit = c->pids_limit;
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SANDBOX_CREATED;
+	ev.sandbox_created = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+int petri__audit_emit_sandbox_created(petri_audit *a, const char *sandbox_id,
+				      const struct petri__sandbox_created *c)
+{
+	return emit_sandbox_created(a, sandbox_id, c, NULL);
+}
+
 PETRI_API int petri_audit_emit_sandbox_created(petri_audit *a, const char *sandbox_id,
 					       const char *language, uint64_t cgroup_id,
 					       uint32_t init_pid_host, petri_error **err)
 {
-	EMIT_BEGIN(sandbox_id, NULL, NULL);
-	Petri__Audit__V1__SandboxCreated b = PETRI__AUDIT__V1__SANDBOX_CREATED__INIT;
-	b.language = S(language);
-	b.cgroup_id = cgroup_id;
-	b.init_pid_host = init_pid_host;
-	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SANDBOX_CREATED;
-	ev.sandbox_created = &b;
-	return petri__audit_emit_event(a, &ev, err);
+	struct petri__sandbox_created c = {
+		.language = language, .cgroup_id = cgroup_id, .init_pid_host = init_pid_host};
+	return emit_sandbox_created(a, sandbox_id, &c, err);
 }
 
 PETRI_API int petri_audit_emit_sandbox_destroyed(petri_audit *a, const char *sandbox_id,

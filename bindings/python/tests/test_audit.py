@@ -121,6 +121,15 @@ def test_a_sandbox_writes_lifecycle_exec_and_limit_events(tmp_path: Path) -> Non
         (ends[1].exec_id, "timeout"),
         (ends[2].exec_id, "output"),
     ]
+    # The limit configured (timeout in ms, the output kill cap in bytes)
+    # and the usage the result reports.
+    assert hits[0].body["value"] == 500
+    assert hits[0].body["observed"] == ends[1].body["result"]["wall_ns"] // 1000000
+    assert hits[1].body["value"] == 65536 < hits[1].body["observed"]
+    created = events[1].body
+    assert (created["network"], created["pids_limit"]) == ("none", 256)
+    assert created["memory_limit_bytes"] in (512 << 20, 0)  # 0: no cgroup
+    assert created["host_uid"] > 0 and created["init_pid_host"] > 0
     verify_stream(path)
     with AuditStream(tmp_path / "other.audit") as other:
         assert repr(other) == "<petri.audit.AuditStream %s>" % (tmp_path / "other.audit")
