@@ -31,6 +31,8 @@ void petri__sha256_init(struct petri_sha256 *s);
 void petri__sha256_update(struct petri_sha256 *s, const void *data, size_t len);
 void petri__sha256_final(struct petri_sha256 *s, uint8_t out[PETRI_SHA256_LEN]);
 void petri__sha256(const void *data, size_t len, uint8_t out[PETRI_SHA256_LEN]);
+/* Tests: 1 forces the portable C compression, 0 lets the CPU decide. */
+void petri__sha256_set_portable(int portable);
 
 /* Framing and chain (audit.c) ---------------------------------------------- */
 
