@@ -237,12 +237,18 @@ static void emit_exec(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	(void)size;
 }
 
-static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_file *r)
+/* @r holds @size bytes: the fixed part and path_len + path2_len of data. */
+static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_file *r,
+		      size_t size)
 {
 	Petri__Audit__V1__FileActivity b = PETRI__AUDIT__V1__FILE_ACTIVITY__INIT;
-	_cleanup_free_ char *path =
-		path_of(r->path, sizeof(r->path), r->path_layout, r->path_ncomp);
-	_cleanup_free_ char *path2 = path_of(r->path2, sizeof(r->path2), r->path2_layout, 0);
+	size_t room = size - offsetof(struct petri_kev_file, data);
+
+	if ((size_t)r->path_len > room || (size_t)r->path2_len > room - r->path_len)
+		return;
+	_cleanup_free_ char *path = path_of(r->data, r->path_len, r->path_layout, r->path_ncomp);
+	_cleanup_free_ char *path2 =
+		path_of(r->data + r->path_len, r->path2_len, r->path2_layout, 0);
 
 	if (!path || !path2)
 		return;
@@ -369,8 +375,8 @@ static int handle_record(void *ctx, void *data, size_t size)
 		}
 		break;
 	case PETRI_KEV_FILE:
-		if (size >= sizeof(struct petri_kev_file))
-			emit_file(w, &ev, data);
+		if (size >= offsetof(struct petri_kev_file, data))
+			emit_file(w, &ev, data, size);
 		break;
 	case PETRI_KEV_NET:
 		if (size >= sizeof(struct petri_kev_net))
@@ -521,6 +527,22 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 	return 0;
 }
 
+/* Rebuild the kernel's prefilter of watched cgroup ids (watch_bits) from
+ * the slots in use.  Each word is stored whole, so a program sees either
+ * the old or the new word. */
+static void update_watch_bits_locked(struct petri_kaudit *k)
+{
+	uint64_t bits[PETRI_KEV_WATCH_WORDS] = {0};
+
+	for (int s = 0; s < PETRI_KEV_MAX_SLOTS; s++) {
+		uint64_t id = k->w[s].cgroup_id;
+		if (k->w[s].used)
+			bits[(id >> 6) & (PETRI_KEV_WATCH_WORDS - 1)] |= 1ull << (id & 63);
+	}
+	for (int i = 0; i < PETRI_KEV_WATCH_WORDS; i++)
+		__atomic_store_n(&k->skel->bss->watch_bits[i], bits[i], __ATOMIC_RELEASE);
+}
+
 static int find_slot_locked(struct petri_kaudit *k, uint64_t cgroup_id)
 {
 	for (int s = 0; s < PETRI_KEV_MAX_SLOTS; s++)
@@ -600,6 +622,10 @@ int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_d
 					BPF_NOEXIST)) {
 			r = -errno;
 			petri__err(err, -r, "kernel audit watch: map update: %s", strerror(-r));
+		} else {
+			pthread_mutex_lock(&k->mu);
+			update_watch_bits_locked(k);
+			pthread_mutex_unlock(&k->mu);
 		}
 	}
 	if (r) {
@@ -642,6 +668,7 @@ int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id)
 	report_drops_locked(k, s);
 	free(w->sandbox_id);
 	memset(w, 0, sizeof(*w));
+	update_watch_bits_locked(k);
 	pthread_mutex_unlock(&k->mu);
 	return 0;
 }

@@ -58,49 +58,94 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* Arguments of a file syscall between sys_enter and sys_exit, per thread. */
+/* Arguments of a syscall between sys_enter and sys_exit, per thread (task
+ * storage: created for watched threads only, freed with the thread). */
 struct pending_call {
 	__u64 args[6];
-	__s64 nr;
+	__s64 nr; /* -1: none */
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending_call);
 } pending SEC(".maps");
+
+/* A file record is built here (per CPU) and copied into the ring buffer
+ * with its real length: most paths are short, the record's room is not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct petri_kev_file);
+} file_scratch SEC(".maps");
 
 /* Mapped by userspace (skeleton .bss). */
 struct petri_kev_drop drops[PETRI_KEV_MAX_SLOTS][PETRI_KEV_NKINDS];
 __u64 kseq[PETRI_KEV_MAX_SLOTS];
+/* Bit (id % 4096) is set for the cgroup id of every watched sandbox: most
+ * host tasks are turned away by one load, before any map lookup. */
+__u64 watch_bits[PETRI_KEV_WATCH_WORDS];
 
 static __always_inline const struct petri_kev_watch *watch_lookup(void)
 {
 	__u64 cg = bpf_get_current_cgroup_id();
 
+	if (!(watch_bits[(cg >> 6) & (PETRI_KEV_WATCH_WORDS - 1)] & (1ull << (cg & 63))))
+		return NULL;
 	return bpf_map_lookup_elem(&watched, &cg);
 }
 
-/* Reserve a record of @type for the sandbox @w; count it as lost when the
- * ring buffer is full.  Each record (lost or not) takes the slot's next kseq. */
-static __always_inline void *reserve(const struct petri_kev_watch *w, __u32 type, __u64 size,
-				     __u64 *kseq_out)
+/* The next kseq of @w's slot (every record, lost or not, takes one). */
+static __always_inline __u64 next_kseq(const struct petri_kev_watch *w)
+{
+	__u32 slot = w->slot;
+
+	if (slot >= PETRI_KEV_MAX_SLOTS)
+		return 0;
+	return __sync_fetch_and_add(&kseq[slot], 1) + 1;
+}
+
+/* Count the record @k of @type as lost (the ring buffer was full). */
+static __always_inline void count_drop(const struct petri_kev_watch *w, __u32 type, __u64 k)
 {
 	__u32 slot = w->slot;
 
 	if (slot >= PETRI_KEV_MAX_SLOTS || type >= PETRI_KEV_NKINDS)
+		return;
+	struct petri_kev_drop *d = &drops[slot][type];
+
+	/* The kseq window first, the count last: userspace reads the count,
+	 * then the window, so a counted drop has its kseqs. */
+	d->last_kseq = k;
+	__sync_val_compare_and_swap(&d->first_kseq, 0, k);
+	__sync_fetch_and_add(&d->count, 1);
+}
+
+/* Wake the consumer only once a quarter of the ring buffer is used; it
+ * also polls every few tens of ms.  A wakeup per record cost more than
+ * the record (two context switches). */
+static __always_inline __u64 wake_flags(void)
+{
+	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+	return used >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Reserve a record of @type for the sandbox @w; count it as lost when the
+ * ring buffer is full. */
+static __always_inline void *reserve(const struct petri_kev_watch *w, __u32 type, __u64 size,
+				     __u64 *kseq_out)
+{
+	__u64 k = next_kseq(w);
+
+	if (!k || type >= PETRI_KEV_NKINDS)
 		return NULL;
-	__u64 k = __sync_fetch_and_add(&kseq[slot], 1) + 1;
 	void *e = bpf_ringbuf_reserve(&events, size, 0);
 	if (!e) {
-		struct petri_kev_drop *d = &drops[slot][type];
-
-		/* The kseq window first, the count last: userspace reads the
-		 * count, then the window, so a counted drop has its kseqs. */
-		d->last_kseq = k;
-		__sync_val_compare_and_swap(&d->first_kseq, 0, k);
-		__sync_fetch_and_add(&d->count, 1);
+		count_drop(w, type, k);
 		return NULL;
 	}
 	*kseq_out = k;
@@ -218,34 +263,46 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 }
 
 /* Walk from (@d, @vm) up to the task's root, writing the components leaf
- * first, each NUL-terminated, into @out (PETRI_KEV_PATH + PETRI_KEV_NAME
- * bytes).  Returns the number of components; *@trunc when cut short. */
-static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, char *out,
+ * first, each NUL-terminated, into @buf (map memory of PETRI_KEV_PATH +
+ * PETRI_KEV_NAME bytes).  Returns the number of components; *@len the
+ * bytes used; *@trunc when cut short. */
+static __always_inline __u32 walk_into(struct dentry *d, struct vfsmount *vm, char *buf, __u32 *len,
 				       __u32 *trunc)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	__u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
 	struct walk_ctx c = {
 		.d = d,
 		.vm = vm,
 		.mnt = container_of(vm, struct mount, mnt),
 		.root_d = BPF_CORE_READ(t, fs, root.dentry),
 		.root_m = BPF_CORE_READ(t, fs, root.mnt),
+		.buf = buf,
 	};
+
+	bpf_loop(PETRI_KEV_MAX_DEPTH, walk_step, &c, 0);
+	if (!c.done)
+		c.trunc = 1;
+	*trunc = c.trunc;
+	*len = c.off;
+	return c.n;
+}
+
+/* walk_into() through the per-CPU scratch, copied to @out (PETRI_KEV_PATH
+ * + PETRI_KEV_NAME bytes of ring-buffer memory). */
+static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, char *out,
+				       __u32 *trunc)
+{
+	__u32 zero = 0, len = 0, n;
+	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
 
 	if (!pb) {
 		*trunc = 1;
 		return 0;
 	}
-	c.buf = pb->b;
-	bpf_loop(PETRI_KEV_MAX_DEPTH, walk_step, &c, 0);
-	if (!c.done)
-		c.trunc = 1;
-	*trunc = c.trunc;
-	if (c.n)
+	n = walk_into(d, vm, pb->b, &len, trunc);
+	if (n)
 		bpf_probe_read_kernel(out, PETRI_KEV_PATH + PETRI_KEV_NAME, pb->b);
-	return c.n;
+	return n;
 }
 
 static __always_inline struct file *fd_file(long fd)
@@ -295,7 +352,7 @@ int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	e->cwd_truncated = 0;
 	e->cwd_ncomp = walk_path(BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), e->cwd,
 				 &e->cwd_truncated);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -317,7 +374,7 @@ int BPF_PROG(petri_fork, struct task_struct *parent, struct task_struct *child)
 	e->is_thread = e->child_pid_host != e->child_tid_host;
 	struct pid *cp = BPF_CORE_READ(child, thread_pid);
 	e->child_pid_inside = pid_nr_at(cp, BPF_CORE_READ(cp, level), NULL);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -339,7 +396,7 @@ int BPF_PROG(petri_exit, struct task_struct *p, bool group_dead)
 	fill_hdr(&e->h, w, PETRI_KEV_EXIT, k);
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	e->group_dead = 1;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -425,17 +482,17 @@ int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 	if (!watch_lookup())
 		return 0;
 
-	struct pending_call c = {};
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	c.nr = id;
-	c.args[0] = BPF_CORE_READ(regs, di);
-	c.args[1] = BPF_CORE_READ(regs, si);
-	c.args[2] = BPF_CORE_READ(regs, dx);
-	c.args[3] = BPF_CORE_READ(regs, r10);
-	c.args[4] = BPF_CORE_READ(regs, r8);
-	c.args[5] = BPF_CORE_READ(regs, r9);
-	bpf_map_update_elem(&pending, &tid, &c, BPF_ANY);
+	struct pending_call *c = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c)
+		return 0;
+	c->nr = id;
+	c->args[0] = BPF_CORE_READ(regs, di);
+	c->args[1] = BPF_CORE_READ(regs, si);
+	c->args[2] = BPF_CORE_READ(regs, dx);
+	c->args[3] = BPF_CORE_READ(regs, r10);
+	c->args[4] = BPF_CORE_READ(regs, r8);
+	c->args[5] = BPF_CORE_READ(regs, r9);
 	return 0;
 }
 
@@ -519,7 +576,7 @@ static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, l
 			}
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -532,28 +589,28 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 
 	if (!file_syscall(id, &s) && !(nop = net_syscall(id)))
 		return 0;
+	/* Host tasks leave here: no pending state was kept for them. */
+	const struct petri_kev_watch *w = watch_lookup();
 
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_call *pc = bpf_map_lookup_elem(&pending, &tid);
+	if (!w)
+		return 0;
+	struct pending_call *pc = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 	struct pending_call c;
 
 	if (!pc)
 		return 0;
 	c = *pc;
-	bpf_map_delete_elem(&pending, &tid);
+	pc->nr = -1;
 	if (c.nr != id)
-		return 0;
-
-	const struct petri_kev_watch *w = watch_lookup();
-	struct petri_kev_file *e;
-	__u64 k;
-
-	if (!w)
 		return 0;
 	if (nop)
 		return net_exit(w, nop, id, ret, &c);
-	e = reserve(w, PETRI_KEV_FILE, sizeof(*e), &k);
-	if (!e)
+
+	__u32 zero = 0;
+	struct petri_kev_file *e = bpf_map_lookup_elem(&file_scratch, &zero);
+	__u64 k = next_kseq(w);
+
+	if (!e || !k)
 		return 0;
 	fill_hdr(&e->h, w, PETRI_KEV_FILE, k);
 	e->op = s.op;
@@ -579,6 +636,9 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	e->path_ncomp = 0;
 	e->path_truncated = 0;
 	e->path2_layout = PETRI_KEV_PATH_NONE;
+	e->path_len = 0;
+	e->path2_len = 0;
+	e->pad0 = 0;
 
 	/* The file the call worked on, from the kernel: the new fd of a
 	 * successful open, or the fd argument of fchmod/fchown/ftruncate. */
@@ -589,25 +649,41 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	else if (s.fd >= 0)
 		fd = (long)(int)arg_of(&c, s.fd);
 	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
+	__u32 len = 0;
 
 	if (f) {
-		e->path_ncomp = walk_path(BPF_CORE_READ(f, f_path.dentry),
-					  BPF_CORE_READ(f, f_path.mnt), e->path,
+		e->path_ncomp = walk_into(BPF_CORE_READ(f, f_path.dentry),
+					  BPF_CORE_READ(f, f_path.mnt), e->data, &len,
 					  &e->path_truncated);
 		e->path_layout = PETRI_KEV_PATH_KERNEL;
 	} else if (s.path >= 0) {
-		long r = bpf_probe_read_user_str(e->path, PETRI_KEV_PATH,
+		long r = bpf_probe_read_user_str(e->data, PETRI_KEV_PATH,
 						 (void *)arg_of(&c, s.path));
 
 		if (r > 0) {
 			e->path_layout = PETRI_KEV_PATH_USER;
 			e->path_truncated = r >= PETRI_KEV_PATH;
+			len = (__u32)r;
 		}
 	}
-	if (s.path2 >= 0 &&
-	    bpf_probe_read_user_str(e->path2, PETRI_KEV_PATH2, (void *)arg_of(&c, s.path2)) > 0)
-		e->path2_layout = PETRI_KEV_PATH_USER;
-	bpf_ringbuf_submit(e, 0);
+	if (len > PETRI_KEV_PATH + PETRI_KEV_NAME)
+		len = PETRI_KEV_PATH + PETRI_KEV_NAME;
+	e->path_len = len;
+	if (s.path2 >= 0) {
+		long r = bpf_probe_read_user_str(e->data + len, PETRI_KEV_PATH2,
+						 (void *)arg_of(&c, s.path2));
+
+		if (r > 0) {
+			e->path2_layout = PETRI_KEV_PATH_USER;
+			e->path2_len = (__u32)r;
+		}
+	}
+	__u64 size = __builtin_offsetof(struct petri_kev_file, data) + len + e->path2_len;
+
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, wake_flags()))
+		count_drop(w, PETRI_KEV_FILE, k);
 	return 0;
 }
 
@@ -651,7 +727,7 @@ static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6
 		a[3] = ctx->user_ip6[3];
 		__builtin_memcpy(e->addr, a, 16);
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 1;
 }
 

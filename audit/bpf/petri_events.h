@@ -15,12 +15,13 @@
 #define PETRI_KEV_MAX_SLOTS 64 /* sandboxes watched at once */
 #define PETRI_KEV_NKINDS 8     /* drop counters per slot, indexed by PETRI_KEV_* */
 #define PETRI_KEV_COMM 16
-#define PETRI_KEV_FILENAME 256 /* exec filename */
-#define PETRI_KEV_ARGS 2048    /* argv bytes (NUL-separated) */
-#define PETRI_KEV_NAME 256     /* one path component (NAME_MAX + NUL) */
-#define PETRI_KEV_PATH 2048    /* path bytes; the buffer has PETRI_KEV_NAME slack */
-#define PETRI_KEV_PATH2 512    /* second path (user memory) */
-#define PETRI_KEV_MAX_DEPTH 40 /* dentry components walked */
+#define PETRI_KEV_FILENAME 256   /* exec filename */
+#define PETRI_KEV_ARGS 2048      /* argv bytes (NUL-separated) */
+#define PETRI_KEV_NAME 256       /* one path component (NAME_MAX + NUL) */
+#define PETRI_KEV_PATH 2048      /* path bytes; the buffer has PETRI_KEV_NAME slack */
+#define PETRI_KEV_PATH2 512      /* second path (user memory) */
+#define PETRI_KEV_MAX_DEPTH 40   /* dentry components walked */
+#define PETRI_KEV_WATCH_WORDS 64 /* watch_bits: a 4096-bit filter of watched cgroup ids */
 
 /* Record types; also the index of the drop counter. */
 #define PETRI_KEV_EXEC 1
@@ -106,6 +107,8 @@ struct petri_kev_exit {
 	__u32 group_dead;
 };
 
+/* Variable size: the ring buffer holds the fixed part and path_len +
+ * path2_len bytes of data (path, then path2 right after it). */
 struct petri_kev_file {
 	struct petri_kev_hdr h;
 	__u32 op; /* PETRI_KEV_F_* */
@@ -119,9 +122,10 @@ struct petri_kev_file {
 	__u32 path_ncomp;
 	__u32 path_truncated;
 	__u32 path2_layout;
+	__u32 path_len;  /* bytes of data holding the path */
+	__u32 path2_len; /* bytes of data after it holding path2 */
 	__u32 pad0;
-	char path[PETRI_KEV_PATH + PETRI_KEV_NAME];
-	char path2[PETRI_KEV_PATH2];
+	char data[PETRI_KEV_PATH + PETRI_KEV_NAME + PETRI_KEV_PATH2];
 };
 
 /* A network operation.  From a cgroup socket hook (syscall_nr 0): the
