@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -29,6 +31,7 @@
 /* clang-format off */
 #include "petri_audit.skel.h"
 /* clang-format on */
+#include "petri_audit_btf.h"
 
 #define POLL_MS 50
 
@@ -456,6 +459,38 @@ static void *consumer(void *arg)
 
 /* ---- API ----------------------------------------------------------------- */
 
+int petri__kaudit_no_min_btf;
+
+/* A memfd holding the minimal BTF of the object's CO-RE relocations
+ * (petri_audit_btf.h) when the running kernel is the one it was cut from
+ * (same /sys/kernel/notes, i.e. build id), else -1: libbpf then relocates
+ * against the whole vmlinux BTF, which costs ~25 ms more per load. */
+static int min_btf_fd(void)
+{
+	unsigned char notes[4096];
+	size_t n = 0;
+	ssize_t r;
+
+	if (petri__kaudit_no_min_btf || !petri_min_btf_len || !petri_min_btf_notes_len)
+		return -1;
+	int fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (n < sizeof(notes) && (r = read(fd, notes + n, sizeof(notes) - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	if (n != petri_min_btf_notes_len || memcmp(notes, petri_min_btf_notes, n) != 0)
+		return -1;
+	int m = memfd_create("petri-audit-btf", MFD_CLOEXEC);
+	if (m < 0)
+		return -1;
+	if (petri__write_all(m, petri_min_btf, petri_min_btf_len) < 0) {
+		close(m);
+		return -1;
+	}
+	return m;
+}
+
 int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 {
 	return petri__kaudit_open_sized(out, 0, err);
@@ -476,9 +511,16 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 
 	libbpf_last[0] = 0;
 	old = libbpf_set_print(libbpf_capture);
-	k->skel = petri_audit_bpf__open();
+	char btf_path[64] = "";
+	int btf_fd = min_btf_fd();
+	if (btf_fd >= 0)
+		snprintf(btf_path, sizeof(btf_path), "/proc/self/fd/%d", btf_fd);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_fd >= 0 ? btf_path : NULL);
+	k->skel = petri_audit_bpf__open_opts(&oo);
 	if (!k->skel) {
 		r = -errno;
+		if (btf_fd >= 0)
+			close(btf_fd);
 		libbpf_set_print(old);
 		petri__kaudit_close(k);
 		return petri__err(err, -r, "kernel audit off: opening the BPF object: %s",
@@ -491,8 +533,12 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++)
 		bpf_program__set_autoattach(cg[i], false);
 	r = ringbuf_bytes ? bpf_map__set_max_entries(k->skel->maps.events, ringbuf_bytes) : 0;
+	/* The programs wake the consumer once a quarter of the ring is used. */
+	k->skel->rodata->wake_bytes = bpf_map__max_entries(k->skel->maps.events) / 4;
 	if (!r)
 		r = petri_audit_bpf__load(k->skel);
+	if (btf_fd >= 0)
+		close(btf_fd);
 	if (!r)
 		r = petri_audit_bpf__attach(k->skel);
 	libbpf_set_print(old);

@@ -35,6 +35,10 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err);
  */
 int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, petri_error **err);
 
+/* Tests: non-zero makes the next opens relocate against the whole vmlinux
+ * BTF, as on a kernel other than the build's. */
+extern int petri__kaudit_no_min_btf;
+
 /**
  * Send the kernel events of every task in cgroup @cgroup_id (the cgroup v2
  * inode id) to @audit (borrowed until petri__kaudit_unwatch() returns),

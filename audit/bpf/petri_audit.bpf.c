@@ -22,7 +22,7 @@
  *
  * Records go to one ring buffer; when it is full the record is counted in
  * drops[slot][kind] (with its kseq), never dropped silently.  Only x86_64's
- * syscall numbers are known to the file probes (see file_syscall()).
+ * syscall numbers are known to the syscall probes (see sc_table).
  */
 #include "vmlinux.h"
 
@@ -63,6 +63,13 @@ struct {
 struct pending_call {
 	__u64 args[6];
 	__s64 nr; /* -1: none */
+	/* The thread's pid and parent's pid inside its pid namespace, kept
+	 * between calls (fill_hdr_cached()): valid while the parent is the
+	 * one whose host tgid is parent_tgid. */
+	__u32 pid_inside;
+	__u32 ppid_inside;
+	__u32 parent_tgid;
+	__u32 ids_valid;
 };
 
 struct {
@@ -126,12 +133,12 @@ static __always_inline void count_drop(const struct petri_kev_watch *w, __u32 ty
 /* Wake the consumer only once a quarter of the ring buffer is used; it
  * also polls every few tens of ms.  A wakeup per record cost more than
  * the record (two context switches). */
+const volatile __u64 wake_bytes = 1; /* set by userspace: a quarter of the ring */
+
 static __always_inline __u64 wake_flags(void)
 {
-	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-
-	return used >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP :
+									     BPF_RB_NO_WAKEUP;
 }
 
 /* Reserve a record of @type for the sandbox @w; count it as lost when the
@@ -165,10 +172,25 @@ static __always_inline __u32 pid_nr_at(struct pid *p, __u32 level, struct pid_na
 	return (__u32)u.nr;
 }
 
-static __always_inline void fill_hdr(struct petri_kev_hdr *h, const struct petri_kev_watch *w,
-				     __u32 type, __u64 k)
+/* The pid of the current thread's group and of its parent, in the thread's
+ * own pid namespace. */
+static __always_inline void pids_inside(__u32 *pid, __u32 *ppid)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
+	__u32 level = BPF_CORE_READ(p, level);
+	struct upid u = {};
+
+	if (level <= 32)
+		bpf_core_read(&u, sizeof(u), &p->numbers[level]);
+	*pid = (__u32)u.nr;
+	struct pid *pp = BPF_CORE_READ(t, group_leader, real_parent, group_leader, thread_pid);
+	*ppid = pid_nr_at(pp, level, u.ns);
+}
+
+static __always_inline void fill_hdr_common(struct petri_kev_hdr *h,
+					    const struct petri_kev_watch *w, __u32 type, __u64 k)
+{
 	__u64 pt = bpf_get_current_pid_tgid();
 
 	h->type = type;
@@ -180,16 +202,36 @@ static __always_inline void fill_hdr(struct petri_kev_hdr *h, const struct petri
 	h->tid_host = (__u32)pt;
 	h->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
 
-	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
-	__u32 level = BPF_CORE_READ(p, level);
-	struct upid u = {};
+static __always_inline void fill_hdr(struct petri_kev_hdr *h, const struct petri_kev_watch *w,
+				     __u32 type, __u64 k)
+{
+	fill_hdr_common(h, w, type, k);
+	pids_inside(&h->pid_inside, &h->ppid_inside);
+}
 
-	if (level <= 32)
-		bpf_core_read(&u, sizeof(u), &p->numbers[level]);
-	h->pid_inside = (__u32)u.nr;
-	struct pid *pp = BPF_CORE_READ(t, group_leader, real_parent, group_leader, thread_pid);
-	h->ppid_inside = pid_nr_at(pp, level, u.ns);
+/* fill_hdr() for the syscall probes: the pids inside come from the
+ * thread's task storage @pc while its parent stays the same (one direct
+ * load to check, instead of eight reads of the pid structures). */
+static __always_inline void fill_hdr_cached(struct petri_kev_hdr *h,
+					    const struct petri_kev_watch *w, __u32 type, __u64 k,
+					    struct pending_call *pc)
+{
+	/* (BPF_CORE_READ, not a direct load through the BTF task pointer:
+	 * the verifier searches vmlinux BTF by name for each such load, which
+	 * cost ~12 ms of every load of the object) */
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u32 ptgid = BPF_CORE_READ(t, group_leader, real_parent, tgid);
+
+	fill_hdr_common(h, w, type, k);
+	if (!pc->ids_valid || pc->parent_tgid != ptgid) {
+		pids_inside(&pc->pid_inside, &pc->ppid_inside);
+		pc->parent_tgid = ptgid;
+		pc->ids_valid = 1;
+	}
+	h->pid_inside = pc->pid_inside;
+	h->ppid_inside = pc->ppid_inside;
 }
 
 /* Per-CPU scratch for a path walk (the bounded loop runs in bpf_loop(), whose
@@ -402,54 +444,72 @@ int BPF_PROG(petri_exit, struct task_struct *p, bool group_dead)
 
 /* ---- file syscalls ----------------------------------------------------- */
 
-/* Which argument holds what (-1: none) for one syscall. */
-struct sc_info {
-	__s8 op, path, path2, flags, mode, fd, uid, gid;
-};
+/* Which argument holds what (-1: none) for one audited syscall; op 0 and
+ * net 0: not audited.  A table in .rodata, read with the syscall number as
+ * index: the verifier then checks one path for every syscall instead of
+ * one per switch case (sys_exit: 12k instructions and 15 ms to verify). */
+#define sc_info petri_kev_sc
 
-#define SC(o, p, p2, fl, m, f, u, g)                                                               \
-	do {                                                                                       \
-		s->op = (o), s->path = (p), s->path2 = (p2), s->flags = (fl), s->mode = (m);       \
-		s->fd = (f), s->uid = (u), s->gid = (g);                                           \
-		return 1;                                                                          \
-	} while (0)
+#define SC_MAX 512
+#define F(o, p, p2, fl, m, f, u, g)                                                                \
+	{                                                                                          \
+		o, p, p2, fl, m, f, u, g, 0,                                                       \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
+#define N(n)                                                                                       \
+	{                                                                                          \
+		0, -1, -1, -1, -1, -1, -1, -1, n,                                                  \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
 
 /* x86_64 numbers.  flags -2: openat2's struct open_how; -3: creat. */
-static __always_inline int file_syscall(long nr, struct sc_info *s)
-{
+const volatile struct sc_info sc_table[SC_MAX] = {
 #if defined(__TARGET_ARCH_x86)
-	switch (nr) {
 	/* clang-format off */
-	case 2:   SC(PETRI_KEV_F_OPEN, 0, -1, 1, 2, -1, -1, -1);      /* open */
-	case 257: SC(PETRI_KEV_F_OPEN, 1, -1, 2, 3, -1, -1, -1);      /* openat */
-	case 437: SC(PETRI_KEV_F_OPEN, 1, -1, -2, -1, -1, -1, -1);    /* openat2 */
-	case 85:  SC(PETRI_KEV_F_CREATE, 0, -1, -3, 1, -1, -1, -1);   /* creat */
-	case 87:  SC(PETRI_KEV_F_UNLINK, 0, -1, -1, -1, -1, -1, -1);  /* unlink */
-	case 263: SC(PETRI_KEV_F_UNLINK, 1, -1, 2, -1, -1, -1, -1);   /* unlinkat */
-	case 82:  SC(PETRI_KEV_F_RENAME, 0, 1, -1, -1, -1, -1, -1);   /* rename */
-	case 264: SC(PETRI_KEV_F_RENAME, 1, 3, -1, -1, -1, -1, -1);   /* renameat */
-	case 316: SC(PETRI_KEV_F_RENAME, 1, 3, 4, -1, -1, -1, -1);    /* renameat2 */
-	case 83:  SC(PETRI_KEV_F_MKDIR, 0, -1, -1, 1, -1, -1, -1);    /* mkdir */
-	case 258: SC(PETRI_KEV_F_MKDIR, 1, -1, -1, 2, -1, -1, -1);    /* mkdirat */
-	case 84:  SC(PETRI_KEV_F_RMDIR, 0, -1, -1, -1, -1, -1, -1);   /* rmdir */
-	case 90:  SC(PETRI_KEV_F_CHMOD, 0, -1, -1, 1, -1, -1, -1);    /* chmod */
-	case 91:  SC(PETRI_KEV_F_CHMOD, -1, -1, -1, 1, 0, -1, -1);    /* fchmod */
-	case 268: SC(PETRI_KEV_F_CHMOD, 1, -1, -1, 2, -1, -1, -1);    /* fchmodat */
-	case 452: SC(PETRI_KEV_F_CHMOD, 1, -1, 3, 2, -1, -1, -1);     /* fchmodat2 */
-	case 92:  SC(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2);     /* chown */
-	case 94:  SC(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2);     /* lchown */
-	case 93:  SC(PETRI_KEV_F_CHOWN, -1, -1, -1, -1, 0, 1, 2);     /* fchown */
-	case 260: SC(PETRI_KEV_F_CHOWN, 1, -1, 4, -1, -1, 2, 3);      /* fchownat */
-	case 76:  SC(PETRI_KEV_F_TRUNCATE, 0, -1, -1, -1, -1, -1, -1); /* truncate */
-	case 77:  SC(PETRI_KEV_F_TRUNCATE, -1, -1, -1, -1, 0, -1, -1); /* ftruncate */
-	case 86:  SC(PETRI_KEV_F_LINK, 0, 1, -1, -1, -1, -1, -1);     /* link */
-	case 265: SC(PETRI_KEV_F_LINK, 1, 3, 4, -1, -1, -1, -1);      /* linkat */
-	case 88:  SC(PETRI_KEV_F_SYMLINK, 0, 1, -1, -1, -1, -1, -1);  /* symlink */
-	case 266: SC(PETRI_KEV_F_SYMLINK, 0, 2, -1, -1, -1, -1, -1);  /* symlinkat */
-		/* clang-format on */
-	}
+	[2]   = F(PETRI_KEV_F_OPEN, 0, -1, 1, 2, -1, -1, -1),      /* open */
+	[257] = F(PETRI_KEV_F_OPEN, 1, -1, 2, 3, -1, -1, -1),      /* openat */
+	[437] = F(PETRI_KEV_F_OPEN, 1, -1, -2, -1, -1, -1, -1),    /* openat2 */
+	[85]  = F(PETRI_KEV_F_CREATE, 0, -1, -3, 1, -1, -1, -1),   /* creat */
+	[87]  = F(PETRI_KEV_F_UNLINK, 0, -1, -1, -1, -1, -1, -1),  /* unlink */
+	[263] = F(PETRI_KEV_F_UNLINK, 1, -1, 2, -1, -1, -1, -1),   /* unlinkat */
+	[82]  = F(PETRI_KEV_F_RENAME, 0, 1, -1, -1, -1, -1, -1),   /* rename */
+	[264] = F(PETRI_KEV_F_RENAME, 1, 3, -1, -1, -1, -1, -1),   /* renameat */
+	[316] = F(PETRI_KEV_F_RENAME, 1, 3, 4, -1, -1, -1, -1),    /* renameat2 */
+	[83]  = F(PETRI_KEV_F_MKDIR, 0, -1, -1, 1, -1, -1, -1),    /* mkdir */
+	[258] = F(PETRI_KEV_F_MKDIR, 1, -1, -1, 2, -1, -1, -1),    /* mkdirat */
+	[84]  = F(PETRI_KEV_F_RMDIR, 0, -1, -1, -1, -1, -1, -1),   /* rmdir */
+	[90]  = F(PETRI_KEV_F_CHMOD, 0, -1, -1, 1, -1, -1, -1),    /* chmod */
+	[91]  = F(PETRI_KEV_F_CHMOD, -1, -1, -1, 1, 0, -1, -1),    /* fchmod */
+	[268] = F(PETRI_KEV_F_CHMOD, 1, -1, -1, 2, -1, -1, -1),    /* fchmodat */
+	[452] = F(PETRI_KEV_F_CHMOD, 1, -1, 3, 2, -1, -1, -1),     /* fchmodat2 */
+	[92]  = F(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2),     /* chown */
+	[94]  = F(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2),     /* lchown */
+	[93]  = F(PETRI_KEV_F_CHOWN, -1, -1, -1, -1, 0, 1, 2),     /* fchown */
+	[260] = F(PETRI_KEV_F_CHOWN, 1, -1, 4, -1, -1, 2, 3),      /* fchownat */
+	[76]  = F(PETRI_KEV_F_TRUNCATE, 0, -1, -1, -1, -1, -1, -1), /* truncate */
+	[77]  = F(PETRI_KEV_F_TRUNCATE, -1, -1, -1, -1, 0, -1, -1), /* ftruncate */
+	[86]  = F(PETRI_KEV_F_LINK, 0, 1, -1, -1, -1, -1, -1),     /* link */
+	[265] = F(PETRI_KEV_F_LINK, 1, 3, 4, -1, -1, -1, -1),      /* linkat */
+	[88]  = F(PETRI_KEV_F_SYMLINK, 0, 1, -1, -1, -1, -1, -1),  /* symlink */
+	[266] = F(PETRI_KEV_F_SYMLINK, 0, 2, -1, -1, -1, -1, -1),  /* symlinkat */
+	[50]  = N(PETRI_KEV_N_LISTEN),                             /* listen */
+	[43]  = N(PETRI_KEV_N_ACCEPT),                             /* accept */
+	[288] = N(PETRI_KEV_N_ACCEPT),                             /* accept4 */
+/* clang-format on */
 #endif
-	return 0;
+};
+
+/* Is syscall @nr audited?  Its entry in *@s. */
+static __always_inline int sc_lookup(long nr, struct sc_info *s)
+{
+	if ((__u64)nr >= SC_MAX)
+		return 0;
+	*s = sc_table[nr];
+	return s->op || s->net;
 }
 
 static __always_inline __u64 arg_of(const struct pending_call *c, int i)
@@ -457,27 +517,12 @@ static __always_inline __u64 arg_of(const struct pending_call *c, int i)
 	return (i >= 0 && i < 6) ? c->args[i] : 0;
 }
 
-/* x86_64 numbers of the network syscalls no cgroup hook sees. */
-static __always_inline __u32 net_syscall(long nr)
-{
-#if defined(__TARGET_ARCH_x86)
-	switch (nr) {
-	case 50: /* listen */
-		return PETRI_KEV_N_LISTEN;
-	case 43:  /* accept */
-	case 288: /* accept4 */
-		return PETRI_KEV_N_ACCEPT;
-	}
-#endif
-	return 0;
-}
-
 SEC("tp_btf/sys_enter")
 int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 {
 	struct sc_info s;
 
-	if (!file_syscall(id, &s) && !net_syscall(id))
+	if (!sc_lookup(id, &s))
 		return 0;
 	if (!watch_lookup())
 		return 0;
@@ -537,7 +582,7 @@ static __always_inline void sock_addr(struct sock *sk, __u32 family, int local, 
  * struct sock (the listening socket's for listen and a failed accept, the
  * new connection's for a successful one), never from user memory. */
 static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, long id, long ret,
-				    const struct pending_call *c)
+				    struct pending_call *pc)
 {
 	struct petri_kev_net *e;
 	__u64 k;
@@ -545,7 +590,7 @@ static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, l
 	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
 	if (!e)
 		return 0;
-	fill_hdr(&e->h, w, PETRI_KEV_NET, k);
+	fill_hdr_cached(&e->h, w, PETRI_KEV_NET, k, pc);
 	e->op = op;
 	e->result = (__s32)ret;
 	e->syscall_nr = (__u32)id;
@@ -555,7 +600,7 @@ static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, l
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 
 	int accepted = op == PETRI_KEV_N_ACCEPT && ret >= 0;
-	struct sock *sk = fd_sock(accepted ? ret : (long)(int)c->args[0]);
+	struct sock *sk = fd_sock(accepted ? ret : (long)(int)pc->args[0]);
 
 	if (sk) {
 		__u32 family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -587,24 +632,22 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	long id = BPF_CORE_READ(regs, orig_ax);
 	__u32 nop = 0;
 
-	if (!file_syscall(id, &s) && !(nop = net_syscall(id)))
+	if (!sc_lookup(id, &s))
 		return 0;
+	nop = s.net;
 	/* Host tasks leave here: no pending state was kept for them. */
 	const struct petri_kev_watch *w = watch_lookup();
 
 	if (!w)
 		return 0;
 	struct pending_call *pc = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
-	struct pending_call c;
-
-	if (!pc)
+	if (!pc || pc->nr != id)
 		return 0;
-	c = *pc;
+	/* The arguments stay in pc (map memory: indexing it with a variable
+	 * is cheap to verify) until this thread's next sys_enter. */
 	pc->nr = -1;
-	if (c.nr != id)
-		return 0;
 	if (nop)
-		return net_exit(w, nop, id, ret, &c);
+		return net_exit(w, nop, id, ret, pc);
 
 	__u32 zero = 0;
 	struct petri_kev_file *e = bpf_map_lookup_elem(&file_scratch, &zero);
@@ -612,20 +655,20 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 
 	if (!e || !k)
 		return 0;
-	fill_hdr(&e->h, w, PETRI_KEV_FILE, k);
+	fill_hdr_cached(&e->h, w, PETRI_KEV_FILE, k, pc);
 	e->op = s.op;
 	e->syscall_nr = (__u32)id;
 	e->result = (__s32)ret;
-	e->flags = s.flags >= 0 ? (__u32)arg_of(&c, s.flags) : 0;
-	e->mode = s.mode >= 0 ? (__u32)arg_of(&c, s.mode) : 0;
-	e->uid = s.uid >= 0 ? (__u32)arg_of(&c, s.uid) : 0;
-	e->gid = s.gid >= 0 ? (__u32)arg_of(&c, s.gid) : 0;
+	e->flags = s.flags >= 0 ? (__u32)arg_of(pc, s.flags) : 0;
+	e->mode = s.mode >= 0 ? (__u32)arg_of(pc, s.mode) : 0;
+	e->uid = s.uid >= 0 ? (__u32)arg_of(pc, s.uid) : 0;
+	e->gid = s.gid >= 0 ? (__u32)arg_of(pc, s.gid) : 0;
 	if (s.flags == -3) {
 		e->flags = O_CREAT | O_WRONLY | O_TRUNC;
 	} else if (s.flags == -2) {
 		__u64 how[2] = {};
 
-		bpf_probe_read_user(how, sizeof(how), (void *)arg_of(&c, 2));
+		bpf_probe_read_user(how, sizeof(how), (void *)arg_of(pc, 2));
 		e->flags = (__u32)how[0];
 		e->mode = (__u32)how[1];
 	}
@@ -647,7 +690,7 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	if (s.op == PETRI_KEV_F_OPEN || s.op == PETRI_KEV_F_CREATE)
 		fd = ret;
 	else if (s.fd >= 0)
-		fd = (long)(int)arg_of(&c, s.fd);
+		fd = (long)(int)arg_of(pc, s.fd);
 	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
 	__u32 len = 0;
 
@@ -658,7 +701,7 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 		e->path_layout = PETRI_KEV_PATH_KERNEL;
 	} else if (s.path >= 0) {
 		long r = bpf_probe_read_user_str(e->data, PETRI_KEV_PATH,
-						 (void *)arg_of(&c, s.path));
+						 (void *)arg_of(pc, s.path));
 
 		if (r > 0) {
 			e->path_layout = PETRI_KEV_PATH_USER;
@@ -671,7 +714,7 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	e->path_len = len;
 	if (s.path2 >= 0) {
 		long r = bpf_probe_read_user_str(e->data + len, PETRI_KEV_PATH2,
-						 (void *)arg_of(&c, s.path2));
+						 (void *)arg_of(pc, s.path2));
 
 		if (r > 0) {
 			e->path2_layout = PETRI_KEV_PATH_USER;

@@ -55,6 +55,14 @@
 #define PETRI_KEV_N_ACCEPT 4
 #define PETRI_KEV_N_SENDMSG 6
 
+/* Which argument of an audited syscall holds what (-1: none); op and net
+ * 0: not audited (the programs' .rodata table sc_table). */
+struct petri_kev_sc {
+	__s8 op, path, path2, flags, mode, fd, uid, gid; /* op: PETRI_KEV_F_* */
+	__u8 net;                                        /* PETRI_KEV_N_*: listen/accept */
+	__u8 pad[3];
+};
+
 /* The value of the `watched` map (key: cgroup v2 id). */
 struct petri_kev_watch {
 	__u32 slot;
