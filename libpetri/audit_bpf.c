@@ -546,10 +546,11 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 		r = r < 0 ? r : -EINVAL;
 		int e = -r == EPERM || -r == EACCES ? EPERM : -r == EINVAL ? EOPNOTSUPP : -r;
 		petri__kaudit_close(k);
-		return petri__err(err, e,
-				  "kernel audit off: loading the BPF programs failed (%s)%s%s "
-				  "(needs root or CAP_BPF+CAP_PERFMON, BTF and tp_btf support)",
-				  strerror(-r), libbpf_last[0] ? ": " : "", libbpf_last);
+		return petri__err(
+			err, e,
+			"kernel audit off: loading the BPF programs failed (%s)%s%s "
+			"(needs root or CAP_BPF+CAP_PERFMON, BTF and raw tracepoint support)",
+			strerror(-r), libbpf_last[0] ? ": " : "", libbpf_last);
 	}
 	k->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (k->kick_fd < 0) {
@@ -737,7 +738,13 @@ void petri__kaudit_close(struct petri_kaudit *k)
 		if (k->w[s].used)
 			petri__kaudit_unwatch(k, k->w[s].cgroup_id);
 	if (k->thread_started) {
+		uint64_t one = 1;
 		k->stop = 1;
+		/* Wake it now rather than at its next poll (up to POLL_MS: that
+		 * was ~50 ms of every `petri run --audit`). */
+		if (write(k->kick_fd, &one, sizeof(one)) < 0) {
+			/* it still stops within POLL_MS */
+		}
 		pthread_join(k->thread, NULL);
 	}
 	ring_buffer__free(k->rb);

@@ -7,10 +7,10 @@
  * and returns when it is not there, so the rest of the host pays one map
  * lookup (and, for sys_enter/sys_exit, only for the file syscalls we audit).
  *
- *   tp_btf/sched_process_exec   exec: filename, argv from the new mm, cwd
- *   tp_btf/sched_process_fork   fork/clone (threads marked)
- *   tp_btf/sched_process_exit   exit of a thread group (wait status)
- *   tp_btf/sys_enter, sys_exit  file syscalls: arguments stashed per task at
+ *   raw_tp/sched_process_exec   exec: filename, argv from the new mm, cwd
+ *   raw_tp/sched_process_fork   fork/clone (threads marked)
+ *   raw_tp/sched_process_exit   exit of a thread group (wait status)
+ *   raw_tp/sys_enter, sys_exit  file syscalls: arguments stashed per task at
  *                               entry, the record built at exit; the path of
  *                               a successful open (and of f* calls) is
  *                               resolved from the kernel's struct file;
@@ -19,6 +19,11 @@
  *   cgroup/connect4/6, sendmsg4/6, bind4/6
  *                               the kernel's copy of the address; attached to
  *                               each sandbox's cgroup by userspace; always allow
+ *
+ * raw_tp rather than tp_btf: the programs read everything with CO-RE
+ * probes anyway, and raw_tp needs no attach BTF id, so libbpf does not
+ * parse the whole vmlinux BTF (with the build's minimal BTF, see
+ * audit/bpf/gen_min_btf.cmake) - about 7 ms of every load.
  *
  * Records go to one ring buffer; when it is full the record is counted in
  * drops[slot][kind] (with its kseq), never dropped silently.  Only x86_64's
@@ -362,7 +367,7 @@ static __always_inline struct file *fd_file(long fd)
 
 /* ---- process lifecycle ------------------------------------------------- */
 
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	const struct petri_kev_watch *w = watch_lookup();
@@ -398,7 +403,7 @@ int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
-SEC("tp_btf/sched_process_fork")
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(petri_fork, struct task_struct *parent, struct task_struct *child)
 {
 	const struct petri_kev_watch *w = watch_lookup();
@@ -420,7 +425,7 @@ int BPF_PROG(petri_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(petri_exit, struct task_struct *p, bool group_dead)
 {
 	const struct petri_kev_watch *w;
@@ -517,7 +522,7 @@ static __always_inline __u64 arg_of(const struct pending_call *c, int i)
 	return (i >= 0 && i < 6) ? c->args[i] : 0;
 }
 
-SEC("tp_btf/sys_enter")
+SEC("raw_tp/sys_enter")
 int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 {
 	struct sc_info s;
@@ -625,7 +630,7 @@ static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, l
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
+SEC("raw_tp/sys_exit")
 int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct sc_info s;
