@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "audit_priv.h"
+#include "audit_events.h"
 
 #define KIND_FIRST PETRI_AUDIT_KIND_STREAM_HEADER
 #define KIND_LAST PETRI_AUDIT_KIND_LOSS
@@ -33,11 +34,19 @@ struct qitem {
 	size_t len;
 };
 
+/* Losses not yet reported by a Loss event, per (where, kind). */
 struct pending_loss {
 	uint64_t count;
 	uint64_t first_time, last_time;
 	uint64_t after_seq;
+	uint64_t first_kseq, last_kseq; /* kernel losses */
 };
+
+/* Where a pending loss happened: the writer's queue, or the kernel's ring
+ * buffer (reported by the kernel half, petri__audit_report_loss()). */
+#define PENDING_QUEUE 0
+#define PENDING_KERNEL 1
+#define NPENDING 2
 
 struct petri_audit {
 	pthread_mutex_t mu;
@@ -45,9 +54,11 @@ struct petri_audit {
 	pthread_cond_t cv_space; /* close: an item left the queue */
 	struct qitem *q;
 	uint32_t cap, head, count;
-	int writer_busy; /* an item is being written */
-	int closing;     /* no more emits */
-	int stop;        /* writer: exit when the queue is empty */
+	uint32_t writer_busy; /* items being written now */
+	uint8_t *wbuf;        /* the writer's batch (fd sinks) */
+	size_t wbuf_cap;
+	int closing; /* no more emits */
+	int stop;    /* writer: exit when the queue is empty */
 	volatile int abort;
 	pthread_t thread;
 	int thread_started;
@@ -57,7 +68,7 @@ struct petri_audit {
 
 	uint64_t written_kind[NKINDS]; /* entered the stream */
 	uint64_t lost_kind[NKINDS];    /* lost anywhere (all Loss counts + pending) */
-	struct pending_loss pending[NKINDS];
+	struct pending_loss pending[NPENDING][NKINDS];
 	uint64_t total_lost;
 
 	struct petri_audit_stats st;
@@ -160,57 +171,75 @@ static int push_locked(petri_audit *a, petri_pb_event *ev)
 	a->q[(a->head + a->count) % a->cap] = it;
 	a->count++;
 	a->st.emitted++;
-	pthread_cond_signal(&a->cv_work);
+	/* The writer only sleeps on an empty queue: wake it for the first
+	 * item, not for every one (a futex wake per event was a large part of
+	 * the audit's cost under load). */
+	if (a->count == 1)
+		pthread_cond_signal(&a->cv_work);
 	return 0;
 }
 
-/* Turn pending queue losses into Loss events while there is room.  Returns 1
- * when nothing is pending any more. */
+/* Turn pending losses into Loss events while there is room.  Returns 1
+ * when nothing is pending any more.  The losses were counted in lost_kind
+ * and total_lost when they happened. */
 static int flush_losses_locked(petri_audit *a)
 {
-	for (int i = 0; i < NKINDS; i++) {
-		struct pending_loss *p = &a->pending[i];
-		if (!p->count)
-			continue;
-		if (a->count >= a->cap)
-			return 0;
-		Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
-		Petri__Audit__V1__Loss loss = PETRI__AUDIT__V1__LOSS__INIT;
-		loss.kind = i == NKINDS - 1 ? 0 : (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
-		loss.count = p->count;
-		loss.where = PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
-		loss.first_time_unix_nano = p->first_time;
-		loss.last_time_unix_nano = p->last_time;
-		loss.after_seq = p->after_seq;
-		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
-		ev.loss = &loss;
-		if (push_locked(a, &ev) < 0)
-			return 0;
-		a->st.loss_events++;
-		memset(p, 0, sizeof(*p));
+	for (int w = 0; w < NPENDING; w++) {
+		for (int i = 0; i < NKINDS; i++) {
+			struct pending_loss *p = &a->pending[w][i];
+			if (!p->count)
+				continue;
+			if (a->count >= a->cap)
+				return 0;
+			Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+			Petri__Audit__V1__Loss loss = PETRI__AUDIT__V1__LOSS__INIT;
+			loss.kind = i == NKINDS - 1 ? 0 :
+						      (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
+			loss.count = p->count;
+			loss.where = w == PENDING_KERNEL ?
+					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_KERNEL_RINGBUF :
+					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
+			loss.first_time_unix_nano = p->first_time;
+			loss.last_time_unix_nano = p->last_time;
+			loss.after_seq = p->after_seq;
+			loss.first_kseq = p->first_kseq;
+			loss.last_kseq = p->last_kseq;
+			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
+			ev.loss = &loss;
+			if (push_locked(a, &ev) < 0)
+				return 0;
+			a->st.loss_events++;
+			memset(p, 0, sizeof(*p));
+		}
 	}
 	return 1;
 }
 
 static int any_pending(const petri_audit *a)
 {
-	for (int i = 0; i < NKINDS; i++)
-		if (a->pending[i].count)
-			return 1;
+	for (int w = 0; w < NPENDING; w++)
+		for (int i = 0; i < NKINDS; i++)
+			if (a->pending[w][i].count)
+				return 1;
 	return 0;
+}
+
+static void note_pending(petri_audit *a, struct pending_loss *p, uint64_t count,
+			 uint64_t first_time, uint64_t last_time)
+{
+	if (!p->count) {
+		p->first_time = first_time;
+		p->after_seq = a->next_seq - 1;
+	}
+	p->last_time = last_time;
+	p->count += count;
 }
 
 static void drop_locked(petri_audit *a, const petri_pb_event *ev)
 {
 	int i = kind_index((int)ev->body_case);
-	struct pending_loss *p = &a->pending[i];
 	uint64_t t = ev->time_unix_nano ? ev->time_unix_nano : petri__audit_now_ns();
-	if (!p->count) {
-		p->first_time = t;
-		p->after_seq = a->next_seq - 1;
-	}
-	p->last_time = t;
-	p->count++;
+	note_pending(a, &a->pending[PENDING_QUEUE][i], 1, t, t);
 	a->lost_kind[i]++;
 	a->total_lost++;
 	a->st.lost_queue++;
@@ -352,41 +381,137 @@ static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err)
 	return 0;
 }
 
+int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t first_kseq,
+			     uint64_t last_kseq)
+{
+	if (!a || !count)
+		return -EINVAL;
+	int i = kind_index(kind);
+	uint64_t now = petri__audit_now_ns();
+	pthread_mutex_lock(&a->mu);
+	a->lost_kind[i] += count;
+	a->total_lost += count;
+	struct pending_loss *p = &a->pending[PENDING_KERNEL][i];
+	note_pending(a, p, count, now, now);
+	if (!p->first_kseq)
+		p->first_kseq = first_kseq;
+	if (last_kseq > p->last_kseq)
+		p->last_kseq = last_kseq;
+	/* Reported now when there is room (and the stream is open), else by
+	 * the next emit, the writer or close: never dropped. */
+	if (!a->closing)
+		flush_losses_locked(a);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
 /* ---- the writer thread --------------------------------------------------- */
+
+/* Events handed to an fd sink in one write: every one queued, up to these. */
+#define BATCH_EVENTS 1024
+#define BATCH_BYTES (256u << 10)
+
+/* Write @n items: one sink write of their concatenation for fd sinks, one
+ * call each for a callback (its contract: one framed event per call).
+ * Returns how many the sink took; sets *@err on a failure. */
+static uint32_t write_batch(petri_audit *a, struct qitem *items, uint32_t n, int *err)
+{
+	if (a->abort) {
+		*err = -ECANCELED;
+		return 0;
+	}
+	if (a->sink.kind == PETRI_AUDIT_SINK_CALLBACK || n == 1) {
+		uint32_t ok = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			int r = petri__audit_sink_write(&a->sink, items[i].data, items[i].len,
+							&a->abort);
+			if (r < 0)
+				*err = r;
+			else
+				ok++;
+		}
+		return ok;
+	}
+	size_t total = 0;
+	for (uint32_t i = 0; i < n; i++)
+		total += items[i].len;
+	if (total > a->wbuf_cap) {
+		uint8_t *b = realloc(a->wbuf, total);
+		if (!b) { /* no batch buffer: one write per event */
+			uint32_t ok = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				int r = petri__audit_sink_write(&a->sink, items[i].data,
+								items[i].len, &a->abort);
+				if (r < 0)
+					*err = r;
+				else
+					ok++;
+			}
+			return ok;
+		}
+		a->wbuf = b;
+		a->wbuf_cap = total;
+	}
+	size_t off = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(a->wbuf + off, items[i].data, items[i].len);
+		off += items[i].len;
+	}
+	int r = petri__audit_sink_write(&a->sink, a->wbuf, total, &a->abort);
+	if (r < 0) {
+		*err = r;
+		return 0; /* how much of it reached the sink is unknown: all lost */
+	}
+	return n;
+}
 
 static void *writer_main(void *arg)
 {
 	petri_audit *a = arg;
+	struct qitem *batch = malloc(BATCH_EVENTS * sizeof(*batch));
+	uint32_t max = batch ? BATCH_EVENTS : 1;
+	struct qitem one;
+	if (!batch)
+		batch = &one;
+
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		while (a->count == 0 && !a->stop)
 			pthread_cond_wait(&a->cv_work, &a->mu);
 		if (a->count == 0)
 			break;
-		struct qitem it = a->q[a->head];
-		a->head = (a->head + 1) % a->cap;
-		a->count--;
-		a->writer_busy = 1;
+		/* Everything queued, in order: one write instead of one per event. */
+		uint32_t n = 0;
+		size_t bytes = 0;
+		while (a->count && n < max &&
+		       (n == 0 || bytes + a->q[a->head].len <= BATCH_BYTES)) {
+			batch[n] = a->q[a->head];
+			bytes += batch[n].len;
+			n++;
+			a->head = (a->head + 1) % a->cap;
+			a->count--;
+		}
+		a->writer_busy = n;
 		pthread_mutex_unlock(&a->mu);
 
-		int r = a->abort ? -ECANCELED :
-				   petri__audit_sink_write(&a->sink, it.data, it.len, &a->abort);
-		free(it.data);
+		int err = 0;
+		uint32_t ok = write_batch(a, batch, n, &err);
+		for (uint32_t i = 0; i < n; i++)
+			free(batch[i].data);
 
 		pthread_mutex_lock(&a->mu);
 		a->writer_busy = 0;
-		if (r < 0) {
-			a->st.lost_sink++;
-			if (r != -ECANCELED)
-				a->st.sink_errors++;
-		} else {
-			a->st.written++;
-		}
+		a->st.written += ok;
+		a->st.lost_sink += n - ok;
+		if (n > ok && err != -ECANCELED)
+			a->st.sink_errors++;
 		if (!a->closing)
 			flush_losses_locked(a);
 		pthread_cond_broadcast(&a->cv_space);
 	}
 	pthread_mutex_unlock(&a->mu);
+	if (batch != &one)
+		free(batch);
 	return NULL;
 }
 
@@ -430,6 +555,7 @@ static void audit_free(petri_audit *a)
 		a->count--;
 	}
 	free(a->q);
+	free(a->wbuf);
 	petri__audit_sink_close(&a->sink);
 	pthread_cond_destroy(&a->cv_work);
 	pthread_cond_destroy(&a->cv_space);
@@ -547,8 +673,9 @@ PETRI_API int petri_audit_close(petri_audit *a, petri_error **err)
 	while (!(flush_losses_locked(a) && a->count < a->cap) && !timed_out)
 		timed_out = wait_space_until(a, &dl);
 	uint64_t unreported = 0;
-	for (int i = 0; i < NKINDS; i++)
-		unreported += a->pending[i].count;
+	for (int w = 0; w < NPENDING; w++)
+		for (int i = 0; i < NKINDS; i++)
+			unreported += a->pending[w][i].count;
 
 	int end_written = 0;
 	if (a->count < a->cap) {
@@ -648,18 +775,36 @@ static void set_common(Petri__Audit__V1__Event *ev, Petri__Audit__V1__Process *p
 	Petri__Audit__V1__Process pp = PETRI__AUDIT__V1__PROCESS__INIT;                            \
 	set_common(&ev, &pp, sandbox_id, exec_id, proc)
 
+static int emit_sandbox_created(petri_audit *a, const char *sandbox_id,
+				const struct petri__sandbox_created *c, petri_error **err)
+{
+	EMIT_BEGIN(sandbox_id, NULL, NULL);
+	Petri__Audit__V1__SandboxCreated b = PETRI__AUDIT__V1__SANDBOX_CREATED__INIT;
+	b.language = S(c->language);
+	b.cgroup_id = c->cgroup_id;
+	b.init_pid_host = c->init_pid_host;
+	b.host_uid = c->host_uid;
+	b.network = S(c->network);
+	b.memory_limit_bytes = c->memory_limit_bytes;
+	b.pids_limit = c->pids_limit;
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SANDBOX_CREATED;
+	ev.sandbox_created = &b;
+	return petri__audit_emit_event(a, &ev, err);
+}
+
+int petri__audit_emit_sandbox_created(petri_audit *a, const char *sandbox_id,
+				      const struct petri__sandbox_created *c)
+{
+	return emit_sandbox_created(a, sandbox_id, c, NULL);
+}
+
 PETRI_API int petri_audit_emit_sandbox_created(petri_audit *a, const char *sandbox_id,
 					       const char *language, uint64_t cgroup_id,
 					       uint32_t init_pid_host, petri_error **err)
 {
-	EMIT_BEGIN(sandbox_id, NULL, NULL);
-	Petri__Audit__V1__SandboxCreated b = PETRI__AUDIT__V1__SANDBOX_CREATED__INIT;
-	b.language = S(language);
-	b.cgroup_id = cgroup_id;
-	b.init_pid_host = init_pid_host;
-	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SANDBOX_CREATED;
-	ev.sandbox_created = &b;
-	return petri__audit_emit_event(a, &ev, err);
+	struct petri__sandbox_created c = {
+		.language = language, .cgroup_id = cgroup_id, .init_pid_host = init_pid_host};
+	return emit_sandbox_created(a, sandbox_id, &c, err);
 }
 
 PETRI_API int petri_audit_emit_sandbox_destroyed(petri_audit *a, const char *sandbox_id,

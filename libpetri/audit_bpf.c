@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -29,6 +31,7 @@
 /* clang-format off */
 #include "petri_audit.skel.h"
 /* clang-format on */
+#include "petri_audit_btf.h"
 
 #define POLL_MS 50
 
@@ -136,6 +139,9 @@ static const char *syscall_name(uint32_t nr)
 	case 265: return "linkat";
 	case 88: return "symlink";
 	case 266: return "symlinkat";
+	case 50: return "listen";
+	case 43: return "accept";
+	case 288: return "accept4";
 		/* clang-format on */
 	}
 #endif
@@ -234,12 +240,18 @@ static void emit_exec(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	(void)size;
 }
 
-static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_file *r)
+/* @r holds @size bytes: the fixed part and path_len + path2_len of data. */
+static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_file *r,
+		      size_t size)
 {
 	Petri__Audit__V1__FileActivity b = PETRI__AUDIT__V1__FILE_ACTIVITY__INIT;
-	_cleanup_free_ char *path =
-		path_of(r->path, sizeof(r->path), r->path_layout, r->path_ncomp);
-	_cleanup_free_ char *path2 = path_of(r->path2, sizeof(r->path2), r->path2_layout, 0);
+	size_t room = size - offsetof(struct petri_kev_file, data);
+
+	if ((size_t)r->path_len > room || (size_t)r->path2_len > room - r->path_len)
+		return;
+	_cleanup_free_ char *path = path_of(r->data, r->path_len, r->path_layout, r->path_ncomp);
+	_cleanup_free_ char *path2 =
+		path_of(r->data + r->path_len, r->path2_len, r->path2_layout, 0);
 
 	if (!path || !path2)
 		return;
@@ -268,21 +280,45 @@ static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	petri__audit_emit_event(w->audit, ev, NULL);
 }
 
+/* @a (4 or 16 bytes by @family) as protobuf bytes and text, into @buf/@text. */
+static void net_addr(uint32_t family, const uint8_t *a, uint8_t buf[16],
+		     char text[INET6_ADDRSTRLEN], ProtobufCBinaryData *out)
+{
+	int v6 = family == AF_INET6;
+
+	text[0] = 0;
+	if (family != AF_INET && !v6)
+		return;
+	memcpy(buf, a, 16);
+	out->data = buf;
+	out->len = v6 ? 16 : 4;
+	inet_ntop(v6 ? AF_INET6 : AF_INET, buf, text, INET6_ADDRSTRLEN);
+}
+
 static void emit_net(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_net *r)
 {
 	Petri__Audit__V1__NetworkActivity b = PETRI__AUDIT__V1__NETWORK_ACTIVITY__INIT;
-	char text[INET6_ADDRSTRLEN] = "";
-	uint8_t addr[16];
+	char text[INET6_ADDRSTRLEN] = "", ltext[INET6_ADDRSTRLEN] = "";
+	uint8_t addr[16], laddr[16];
 
-	memcpy(addr, r->addr, sizeof(addr));
 	b.op = (Petri__Audit__V1__NetworkActivity__Op)r->op;
 	b.family = r->family;
-	b.port = r->port;
 	b.protocol = r->protocol;
-	b.address.data = addr;
-	b.address.len = r->family == AF_INET6 ? 16 : 4;
-	inet_ntop(r->family == AF_INET6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
+	b.socket_type = r->sock_type;
+	b.result = r->result;
+	if (r->has_addr) {
+		b.port = r->port;
+		net_addr(r->family, r->addr, addr, text, &b.address);
+	}
 	b.address_text = text;
+	if (r->has_local) {
+		b.local_port = r->local_port;
+		net_addr(r->family, r->local_addr, laddr, ltext, &b.local_address);
+	}
+	b.local_address_text = ltext;
+	b.syscall = (char *)(r->syscall_nr ? syscall_name(r->syscall_nr) : "");
+	b.source = r->syscall_nr ? PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SOCKET :
+				   PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_CGROUP_HOOK;
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY;
 	ev->network_activity = &b;
 	petri__audit_emit_event(w->audit, ev, NULL);
@@ -342,8 +378,8 @@ static int handle_record(void *ctx, void *data, size_t size)
 		}
 		break;
 	case PETRI_KEV_FILE:
-		if (size >= sizeof(struct petri_kev_file))
-			emit_file(w, &ev, data);
+		if (size >= offsetof(struct petri_kev_file, data))
+			emit_file(w, &ev, data, size);
 		break;
 	case PETRI_KEV_NET:
 		if (size >= sizeof(struct petri_kev_net))
@@ -371,23 +407,14 @@ static void report_drops_locked(struct petri_kaudit *k, int s)
 		 * compare-and-swap from 0); the count is exact. */
 		uint64_t first = __atomic_exchange_n(&d->first_kseq, 0, __ATOMIC_ACQ_REL);
 		uint64_t last = __atomic_load_n(&d->last_kseq, __ATOMIC_ACQUIRE);
-		petri_pb_event ev = PETRI__AUDIT__V1__EVENT__INIT;
-		Petri__Audit__V1__Loss b = PETRI__AUDIT__V1__LOSS__INIT;
-		uint64_t now = petri__audit_now_ns();
 
-		b.kind = (Petri__Audit__V1__EventKind)kind_of_type((uint32_t)t);
-		b.count = delta;
-		b.where = PETRI__AUDIT__V1__LOSS__WHERE__WHERE_KERNEL_RINGBUF;
-		b.first_time_unix_nano = now;
-		b.last_time_unix_nano = now;
-		b.first_kseq = first ? first : last;
-		b.last_kseq = last;
-		ev.sandbox_id = w->sandbox_id;
-		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
-		ev.loss = &b;
-		/* A full user queue drops this Loss too, but the stream counts
-		 * that (and reports it) itself; the count is not lost. */
-		petri__audit_emit_event(w->audit, &ev, NULL);
+		/* (first > last: drops on two CPUs at once stored out of order) */
+		uint64_t lo = first && first < last ? first : last;
+		uint64_t hi = first > last ? first : last;
+
+		/* Into the stream's totals now, and a Loss event as soon as its
+		 * queue has room: a full queue cannot drop the count. */
+		petri__audit_report_loss(w->audit, kind_of_type((uint32_t)t), delta, lo, hi);
 		w->drops_reported[t] = count;
 		k->lost_total += delta;
 	}
@@ -432,7 +459,44 @@ static void *consumer(void *arg)
 
 /* ---- API ----------------------------------------------------------------- */
 
+int petri__kaudit_no_min_btf;
+
+/* A memfd holding the minimal BTF of the object's CO-RE relocations
+ * (petri_audit_btf.h) when the running kernel is the one it was cut from
+ * (same /sys/kernel/notes, i.e. build id), else -1: libbpf then relocates
+ * against the whole vmlinux BTF, which costs ~25 ms more per load. */
+static int min_btf_fd(void)
+{
+	unsigned char notes[4096];
+	size_t n = 0;
+	ssize_t r;
+
+	if (petri__kaudit_no_min_btf || !petri_min_btf_len || !petri_min_btf_notes_len)
+		return -1;
+	int fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (n < sizeof(notes) && (r = read(fd, notes + n, sizeof(notes) - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	if (n != petri_min_btf_notes_len || memcmp(notes, petri_min_btf_notes, n) != 0)
+		return -1;
+	int m = memfd_create("petri-audit-btf", MFD_CLOEXEC);
+	if (m < 0)
+		return -1;
+	if (petri__write_all(m, petri_min_btf, petri_min_btf_len) < 0) {
+		close(m);
+		return -1;
+	}
+	return m;
+}
+
 int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
+{
+	return petri__kaudit_open_sized(out, 0, err);
+}
+
+int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, petri_error **err)
 {
 	struct petri_kaudit *k = calloc(1, sizeof(*k));
 	libbpf_print_fn_t old;
@@ -447,9 +511,16 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 
 	libbpf_last[0] = 0;
 	old = libbpf_set_print(libbpf_capture);
-	k->skel = petri_audit_bpf__open();
+	char btf_path[64] = "";
+	int btf_fd = min_btf_fd();
+	if (btf_fd >= 0)
+		snprintf(btf_path, sizeof(btf_path), "/proc/self/fd/%d", btf_fd);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_fd >= 0 ? btf_path : NULL);
+	k->skel = petri_audit_bpf__open_opts(&oo);
 	if (!k->skel) {
 		r = -errno;
+		if (btf_fd >= 0)
+			close(btf_fd);
 		libbpf_set_print(old);
 		petri__kaudit_close(k);
 		return petri__err(err, -r, "kernel audit off: opening the BPF object: %s",
@@ -461,7 +532,13 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 				    k->skel->progs.petri_bind4,    k->skel->progs.petri_bind6};
 	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++)
 		bpf_program__set_autoattach(cg[i], false);
-	r = petri_audit_bpf__load(k->skel);
+	r = ringbuf_bytes ? bpf_map__set_max_entries(k->skel->maps.events, ringbuf_bytes) : 0;
+	/* The programs wake the consumer once a quarter of the ring is used. */
+	k->skel->rodata->wake_bytes = bpf_map__max_entries(k->skel->maps.events) / 4;
+	if (!r)
+		r = petri_audit_bpf__load(k->skel);
+	if (btf_fd >= 0)
+		close(btf_fd);
 	if (!r)
 		r = petri_audit_bpf__attach(k->skel);
 	libbpf_set_print(old);
@@ -469,10 +546,11 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 		r = r < 0 ? r : -EINVAL;
 		int e = -r == EPERM || -r == EACCES ? EPERM : -r == EINVAL ? EOPNOTSUPP : -r;
 		petri__kaudit_close(k);
-		return petri__err(err, e,
-				  "kernel audit off: loading the BPF programs failed (%s)%s%s "
-				  "(needs root or CAP_BPF+CAP_PERFMON, BTF and tp_btf support)",
-				  strerror(-r), libbpf_last[0] ? ": " : "", libbpf_last);
+		return petri__err(
+			err, e,
+			"kernel audit off: loading the BPF programs failed (%s)%s%s "
+			"(needs root or CAP_BPF+CAP_PERFMON, BTF and raw tracepoint support)",
+			strerror(-r), libbpf_last[0] ? ": " : "", libbpf_last);
 	}
 	k->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (k->kick_fd < 0) {
@@ -494,6 +572,22 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 	k->thread_started = 1;
 	*out = k;
 	return 0;
+}
+
+/* Rebuild the kernel's prefilter of watched cgroup ids (watch_bits) from
+ * the slots in use.  Each word is stored whole, so a program sees either
+ * the old or the new word. */
+static void update_watch_bits_locked(struct petri_kaudit *k)
+{
+	uint64_t bits[PETRI_KEV_WATCH_WORDS] = {0};
+
+	for (int s = 0; s < PETRI_KEV_MAX_SLOTS; s++) {
+		uint64_t id = k->w[s].cgroup_id;
+		if (k->w[s].used)
+			bits[(id >> 6) & (PETRI_KEV_WATCH_WORDS - 1)] |= 1ull << (id & 63);
+	}
+	for (int i = 0; i < PETRI_KEV_WATCH_WORDS; i++)
+		__atomic_store_n(&k->skel->bss->watch_bits[i], bits[i], __ATOMIC_RELEASE);
 }
 
 static int find_slot_locked(struct petri_kaudit *k, uint64_t cgroup_id)
@@ -575,6 +669,10 @@ int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_d
 					BPF_NOEXIST)) {
 			r = -errno;
 			petri__err(err, -r, "kernel audit watch: map update: %s", strerror(-r));
+		} else {
+			pthread_mutex_lock(&k->mu);
+			update_watch_bits_locked(k);
+			pthread_mutex_unlock(&k->mu);
 		}
 	}
 	if (r) {
@@ -617,6 +715,7 @@ int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id)
 	report_drops_locked(k, s);
 	free(w->sandbox_id);
 	memset(w, 0, sizeof(*w));
+	update_watch_bits_locked(k);
 	pthread_mutex_unlock(&k->mu);
 	return 0;
 }
@@ -639,7 +738,13 @@ void petri__kaudit_close(struct petri_kaudit *k)
 		if (k->w[s].used)
 			petri__kaudit_unwatch(k, k->w[s].cgroup_id);
 	if (k->thread_started) {
+		uint64_t one = 1;
 		k->stop = 1;
+		/* Wake it now rather than at its next poll (up to POLL_MS: that
+		 * was ~50 ms of every `petri run --audit`). */
+		if (write(k->kick_fd, &one, sizeof(one)) < 0) {
+			/* it still stops within POLL_MS */
+		}
 		pthread_join(k->thread, NULL);
 	}
 	ring_buffer__free(k->rb);

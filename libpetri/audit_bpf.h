@@ -29,6 +29,17 @@ struct petri_kaudit;
 int petri__kaudit_open(struct petri_kaudit **out, petri_error **err);
 
 /**
+ * petri__kaudit_open() with a ring buffer of @ringbuf_bytes (a power of two,
+ * at least the page size; 0: the default 8 MiB).  For tests that need the
+ * kernel to drop records.
+ */
+int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, petri_error **err);
+
+/* Tests: non-zero makes the next opens relocate against the whole vmlinux
+ * BTF, as on a kernel other than the build's. */
+extern int petri__kaudit_no_min_btf;
+
+/**
  * Send the kernel events of every task in cgroup @cgroup_id (the cgroup v2
  * inode id) to @audit (borrowed until petri__kaudit_unwatch() returns),
  * tagged with @sandbox_id (copied).  @cgroup_dirfd is an fd of that cgroup's

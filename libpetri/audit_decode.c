@@ -857,10 +857,33 @@ static void format_json(struct buf *b, const petri_pb_event *ev, const uint8_t *
 	    ev->network_activity) {
 		const Petri__Audit__V1__NetworkActivity *n = ev->network_activity;
 		const char *t = n->address_text ? n->address_text : "";
-		puts_(b, ",\"dst_endpoint\":{\"ip\":");
-		json_str(b, t, strlen(t));
-		putf(b, ",\"port\":%" PRIu32 "},\"connection_info\":{\"protocol_num\":%" PRIu32 "}",
-		     n->port, n->protocol);
+		const char *lt = n->local_address_text ? n->local_address_text : "";
+		/* OCSF: src is the initiator, dst the responder.  An accepted
+		 * connection came from the peer (src) to our socket (dst). */
+		int accept = n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_ACCEPT;
+		int inbound = accept || n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_LISTEN;
+		int outbound = n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_CONNECT ||
+			       n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_SENDTO ||
+			       n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_SENDMSG;
+		if (accept) {
+			if (*t) { /* a failed accept has no peer */
+				puts_(b, ",\"src_endpoint\":{\"ip\":");
+				json_str(b, t, strlen(t));
+				putf(b, ",\"port\":%" PRIu32 "}", n->port);
+			}
+			puts_(b, ",\"dst_endpoint\":{\"ip\":");
+			json_str(b, lt, strlen(lt));
+			putf(b, ",\"port\":%" PRIu32 "}", n->local_port);
+		} else {
+			puts_(b, ",\"dst_endpoint\":{\"ip\":");
+			json_str(b, t, strlen(t));
+			putf(b, ",\"port\":%" PRIu32 "}", n->port);
+		}
+		putf(b, ",\"connection_info\":{\"protocol_num\":%" PRIu32, n->protocol);
+		if (inbound || outbound)
+			putf(b, ",\"direction_id\":%d,\"direction\":\"%s\"", inbound ? 1 : 2,
+			     inbound ? "Inbound" : "Outbound");
+		puts_(b, "}");
 	}
 	/* The petri event itself, every field. */
 	puts_(b, ",\"unmapped\":{\"petri\":{\"kind\":\"");

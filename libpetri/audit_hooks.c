@@ -7,6 +7,7 @@
  * full queue is counted and reported in the stream as a Loss.
  */
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "sandbox_priv.h"
 
@@ -14,6 +15,7 @@
 #include <seccomp.h>
 
 #include "audit_bpf.h"
+#include "audit_events.h"
 #include "petri/audit.h"
 
 int petri__kaudit_ensure(struct petri_ctx *ctx)
@@ -70,11 +72,36 @@ static void exec_id(const struct petri_sandbox *sb, char *buf, size_t len)
 	snprintf(buf, len, "%s:%llu", sb->id, (unsigned long long)sb->exec_serial);
 }
 
+/* "host" when init shares our network namespace, else "none" (the only
+ * other mode a sandbox can be created with today): what is in force, read
+ * from the kernel rather than from the options. */
+static const char *network_mode(const struct petri_sandbox *sb)
+{
+	char path[64];
+	struct stat ours, theirs;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", sb->pid);
+	if (stat("/proc/self/ns/net", &ours) < 0 || stat(path, &theirs) < 0)
+		return "";
+	return ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev ? "host" : "none";
+}
+
 void petri__audit_sandbox_created(const struct petri_sandbox *sb)
 {
-	if (sb->audit)
-		petri_audit_emit_sandbox_created(sb->audit, sb->id, sb->language, sb->cgroup.id,
-						 (uint32_t)sb->pid, NULL);
+	if (!sb->audit)
+		return;
+	struct petri__sandbox_created c = {
+		.language = sb->language,
+		.cgroup_id = sb->cgroup.id,
+		.init_pid_host = (uint32_t)sb->pid,
+		.host_uid = (uint32_t)sb->host_uid,
+		.network = network_mode(sb),
+		/* Without a cgroup nothing caps memory (README); pids then
+		 * fall back to RLIMIT_NPROC of the sandbox's uid. */
+		.memory_limit_bytes = sb->cgroup.mode == PETRI_CGROUP_NONE ? 0 : sb->memory_bytes,
+		.pids_limit = sb->pids_max,
+	};
+	petri__audit_emit_sandbox_created(sb->audit, sb->id, &c);
 }
 
 void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died)
@@ -109,16 +136,76 @@ void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside,
 	free(name);
 }
 
-void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_result *res)
+/* The limit @bit of an exec run with @o (defaults applied, as exec.c does)
+ * and the usage seen, in the units of LimitHit (audit.proto). */
+static void limit_values(const struct petri_sandbox *sb, const petri_exec_opts *o,
+			 const struct petri_result *res, uint32_t bit, uint64_t *value,
+			 uint64_t *observed)
+{
+	uint64_t timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+
+	*value = *observed = 0;
+	switch (bit) {
+	case PETRI_LIMIT_MEMORY:
+		*value = sb->memory_bytes;
+		*observed = res->peak_memory;
+		if (!*observed) { /* the sandbox died of it: exec.c took no stats */
+			struct petri_cgroup_stats st = {0};
+			if (petri__cgroup_read_stats(&sb->cgroup, &st) == 0)
+				*observed = st.peak_memory;
+		}
+		break;
+	case PETRI_LIMIT_PIDS:
+		/* The kernel refused a fork with pids_max tasks in the cgroup. */
+		*value = *observed = sb->pids_max;
+		break;
+	case PETRI_LIMIT_TIMEOUT:
+		*value = timeout_ms;
+		*observed = res->wall_ns / 1000000u;
+		break;
+	case PETRI_LIMIT_CPU:
+		*value = petri__exec_cpu_ms(o, timeout_ms);
+		*observed = res->cpu_ns / 1000000u;
+		break;
+	case PETRI_LIMIT_OUTPUT: {
+		uint64_t kill = o->output_kill_bytes ? o->output_kill_bytes : DEFAULT_OUTPUT_KILL;
+		uint64_t total = res->out_total[0] + res->out_total[1];
+
+		if (total > kill || !(res->truncated[0] || res->truncated[1])) {
+			*value = kill;
+			*observed = total;
+		} else if (res->truncated[0]) {
+			*value = o->stdout_max ? o->stdout_max : DEFAULT_OUTPUT_MAX;
+			*observed = res->out_total[0];
+		} else {
+			*value = o->stderr_max ? o->stderr_max : DEFAULT_OUTPUT_MAX;
+			*observed = res->out_total[1];
+		}
+		break;
+	}
+	case PETRI_LIMIT_FILE_SIZE:
+		/* The size the write would have reached is not known here. */
+		*value = o->file_size_max ? o->file_size_max : DEFAULT_FSIZE;
+		break;
+	}
+}
+
+void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
+			     const struct petri_result *res)
 {
 	char id[PETRI_ID_MAX + 24];
 	if (!sb->audit)
 		return;
 	exec_id(sb, id, sizeof(id));
-	for (uint32_t bit = 1; bit; bit <<= 1)
-		if ((res->limits_hit & bit) && petri_limit_name(bit))
-			petri_audit_emit_limit_hit(sb->audit, sb->id, id, NULL,
-						   petri_limit_name(bit), 0, 0, NULL);
+	for (uint32_t bit = 1; bit; bit <<= 1) {
+		uint64_t value, observed;
+
+		if (!(res->limits_hit & bit) || !petri_limit_name(bit))
+			continue;
+		limit_values(sb, o, res, bit, &value, &observed);
+		petri_audit_emit_limit_hit(sb->audit, sb->id, id, NULL, petri_limit_name(bit),
+					   value, observed, NULL);
+	}
 	petri_audit_exec_result r = {
 		.sz = sizeof(r),
 		.exit_code = res->exit_code,
@@ -182,9 +269,11 @@ void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const
 	(void)language;
 }
 
-void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_result *res)
+void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
+			     const struct petri_result *res)
 {
 	(void)sb;
+	(void)o;
 	(void)res;
 }
 #endif

@@ -31,6 +31,8 @@ void petri__sha256_init(struct petri_sha256 *s);
 void petri__sha256_update(struct petri_sha256 *s, const void *data, size_t len);
 void petri__sha256_final(struct petri_sha256 *s, uint8_t out[PETRI_SHA256_LEN]);
 void petri__sha256(const void *data, size_t len, uint8_t out[PETRI_SHA256_LEN]);
+/* Tests: 1 forces the portable C compression, 0 lets the CPU decide. */
+void petri__sha256_set_portable(int portable);
 
 /* Framing and chain (audit.c) ---------------------------------------------- */
 
@@ -52,6 +54,16 @@ void petri__audit_chain_hash(const uint8_t *prev, size_t prev_len, const uint8_t
  * sets seq, prev_hash, hash and (when 0) time_unix_nano; it does not keep
  * @ev.  Same returns as petri_audit_emit_*(). */
 int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **err);
+
+/* Account @count events of @kind (PETRI_AUDIT_KIND_*) lost in the kernel's
+ * ring buffer (kernel sequence numbers @first_kseq..@last_kseq, 0 when
+ * unknown): added to the stream's totals at once, and reported by a Loss
+ * {where: KERNEL_RINGBUF} event as soon as the queue has room — before any
+ * later event, or by close; StreamEnd counts what close could not report as
+ * lost_unreported.  Never dropped, unlike an emitted Loss event, which a full
+ * queue would drop.  0, or -EINVAL. */
+int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t first_kseq,
+			     uint64_t last_kseq);
 
 /* Length of the valid UTF-8 sequence at @s (@n bytes left), or 0 when
  * it is not valid (audit_decode.c). */

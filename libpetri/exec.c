@@ -670,7 +670,7 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (p.killed_by_callback && !cancelled && !p.over_limit)
 		res->reason = PETRI_REASON_KILLED;
 ok:
-	petri__audit_exec_ended(sb, res);
+	petri__audit_exec_ended(sb, &o, res);
 	*out = TAKE_PTR(res);
 	r = 0;
 out:

@@ -9,8 +9,28 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "internal.h"
+
+/* Defaults of an exec's limits.  exec.c applies them and defines the same
+ * macros itself; an identical redefinition is allowed, a different one is a
+ * "redefined" warning (-Werror), so the audit's LimitHit values (which need
+ * them: audit_hooks.c) cannot drift from what exec.c applies. */
+#define DEFAULT_TIMEOUT_MS 30000ull
+#define DEFAULT_OUTPUT_MAX (1ull << 20)
+#define DEFAULT_OUTPUT_KILL (64ull << 20)
+#define DEFAULT_FSIZE (1ull << 30)
+
+/* The CPU limit of an exec in ms: @o->cpu_ms, or by default more than the
+ * wall timeout allows on every CPU (exec.c's default_cpu_ms()). */
+static inline uint64_t petri__exec_cpu_ms(const petri_exec_opts *o, uint64_t timeout_ms)
+{
+	if (o->cpu_ms)
+		return o->cpu_ms;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	return timeout_ms * (uint64_t)(ncpu > 0 ? ncpu : 1) + 1000;
+}
 
 #define PETRI_SANDBOX_UID 1000
 #define PETRI_SANDBOX_GID 1000
@@ -181,7 +201,8 @@ void petri__audit_sandbox_created(const struct petri_sandbox *sb);
 void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died);
 void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
 			       const char *cwd, const char *language);
-void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_result *res);
+void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
+			     const struct petri_result *res);
 void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside, int nr,
 				 uint32_t arch);
 /* Load the kernel audit once per context (1: on, 0: off with

@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sha256.c - SHA-256 (FIPS 180-4) for the audit hash chain, so the library
- * needs no crypto dependency.  Checked against the FIPS/NIST vectors in
- * tests/audit/test_audit_sha256.c.
+ * needs no crypto dependency.  On x86-64 CPUs with the SHA extensions the
+ * compression runs on them (about 10x faster: the chain hashes every event
+ * of a stream); elsewhere in portable C.  Both are checked against the
+ * FIPS/NIST vectors and each other in tests/audit/test_audit_sha256.c.
  */
 #include <string.h>
 
 #include "audit_priv.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHANI_CODE 1
+#endif
 
 /* clang-format off */
 static const uint32_t K[64] = {
@@ -26,7 +34,7 @@ static inline uint32_t ror(uint32_t x, int n)
 	return (x >> n) | (x << (32 - n));
 }
 
-static void compress(uint32_t h[8], const uint8_t p[64])
+static void compress_c(uint32_t h[8], const uint8_t p[64])
 {
 	uint32_t w[64];
 	for (int i = 0; i < 16; i++)
@@ -59,6 +67,76 @@ static void compress(uint32_t h[8], const uint8_t p[64])
 	h[5] += f;
 	h[6] += g;
 	h[7] += hh;
+}
+
+#ifdef HAVE_SHANI_CODE
+/* One block with the SHA-NI instructions.  The state lives as ABEF/CDGH
+ * (what sha256rnds2 wants); each group of 4 rounds adds K to 4 message
+ * words, and words 16..63 come from sha256msg1/msg2:
+ *   W[t..t+3] = msg2(msg1(W[t-16..], W[t-12..]) + W[t-7..t-4], W[t-4..]). */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_shani(uint32_t h[8],
+								       const uint8_t p[64])
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bll, 0x0405060700010203ll);
+	__m128i t = _mm_loadu_si128((const __m128i *)&h[0]);   /* DCBA */
+	__m128i st1 = _mm_loadu_si128((const __m128i *)&h[4]); /* HGFE */
+	t = _mm_shuffle_epi32(t, 0xb1);                        /* CDAB */
+	st1 = _mm_shuffle_epi32(st1, 0x1b);                    /* EFGH */
+	__m128i st0 = _mm_alignr_epi8(t, st1, 8);              /* ABEF */
+	st1 = _mm_blend_epi16(st1, t, 0xf0);                   /* CDGH */
+	const __m128i abef = st0, cdgh = st1;
+	__m128i m[4];
+
+	for (int g = 0; g < 16; g++) {
+		__m128i w;
+		if (g < 4) {
+			w = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+		} else {
+			w = _mm_sha256msg1_epu32(m[g & 3], m[(g + 1) & 3]);
+			w = _mm_add_epi32(w, _mm_alignr_epi8(m[(g + 3) & 3], m[(g + 2) & 3], 4));
+			w = _mm_sha256msg2_epu32(w, m[(g + 3) & 3]);
+		}
+		m[g & 3] = w;
+		__m128i k = _mm_add_epi32(w, _mm_loadu_si128((const __m128i *)&K[4 * g]));
+		st1 = _mm_sha256rnds2_epu32(st1, st0, k);
+		st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(k, 0x0e));
+	}
+	st0 = _mm_add_epi32(st0, abef);
+	st1 = _mm_add_epi32(st1, cdgh);
+	t = _mm_shuffle_epi32(st0, 0x1b);    /* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xb1);  /* DCHG */
+	st0 = _mm_blend_epi16(t, st1, 0xf0); /* DCBA */
+	st1 = _mm_alignr_epi8(st1, t, 8);    /* HGFE */
+	_mm_storeu_si128((__m128i *)&h[0], st0);
+	_mm_storeu_si128((__m128i *)&h[4], st1);
+}
+#endif
+
+/* 1: use the SHA extensions, 0: portable C; -1 until the first block. */
+static int use_shani = -1;
+
+void petri__sha256_set_portable(int portable)
+{
+	__atomic_store_n(&use_shani, portable ? 0 : -1, __ATOMIC_RELAXED);
+}
+
+static void compress(uint32_t h[8], const uint8_t p[64])
+{
+#ifdef HAVE_SHANI_CODE
+	int u = __atomic_load_n(&use_shani, __ATOMIC_RELAXED);
+	if (u < 0) {
+		unsigned a, b, c, d;
+		/* leaf 7 EBX bit 29: SHA; leaf 1 ECX bits 19, 9: SSE4.1, SSSE3 */
+		u = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1) &&
+		    __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1) && (c >> 9 & 1);
+		__atomic_store_n(&use_shani, u, __ATOMIC_RELAXED);
+	}
+	if (u) {
+		compress_shani(h, p);
+		return;
+	}
+#endif
+	compress_c(h, p);
 }
 
 void petri__sha256_init(struct petri_sha256 *s)

@@ -7,20 +7,27 @@
  * and returns when it is not there, so the rest of the host pays one map
  * lookup (and, for sys_enter/sys_exit, only for the file syscalls we audit).
  *
- *   tp_btf/sched_process_exec   exec: filename, argv from the new mm, cwd
- *   tp_btf/sched_process_fork   fork/clone (threads marked)
- *   tp_btf/sched_process_exit   exit of a thread group (wait status)
- *   tp_btf/sys_enter, sys_exit  file syscalls: arguments stashed per task at
+ *   raw_tp/sched_process_exec   exec: filename, argv from the new mm, cwd
+ *   raw_tp/sched_process_fork   fork/clone (threads marked)
+ *   raw_tp/sched_process_exit   exit of a thread group (wait status)
+ *   raw_tp/sys_enter, sys_exit  file syscalls: arguments stashed per task at
  *                               entry, the record built at exit; the path of
  *                               a successful open (and of f* calls) is
- *                               resolved from the kernel's struct file
+ *                               resolved from the kernel's struct file;
+ *                               listen/accept/accept4: the addresses of the
+ *                               socket (struct sock) and the result
  *   cgroup/connect4/6, sendmsg4/6, bind4/6
  *                               the kernel's copy of the address; attached to
  *                               each sandbox's cgroup by userspace; always allow
  *
+ * raw_tp rather than tp_btf: the programs read everything with CO-RE
+ * probes anyway, and raw_tp needs no attach BTF id, so libbpf does not
+ * parse the whole vmlinux BTF (with the build's minimal BTF, see
+ * audit/bpf/gen_min_btf.cmake) - about 7 ms of every load.
+ *
  * Records go to one ring buffer; when it is full the record is counted in
  * drops[slot][kind] (with its kseq), never dropped silently.  Only x86_64's
- * syscall numbers are known to the file probes (see file_syscall()).
+ * syscall numbers are known to the syscall probes (see sc_table).
  */
 #include "vmlinux.h"
 
@@ -56,47 +63,101 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* Arguments of a file syscall between sys_enter and sys_exit, per thread. */
+/* Arguments of a syscall between sys_enter and sys_exit, per thread (task
+ * storage: created for watched threads only, freed with the thread). */
 struct pending_call {
 	__u64 args[6];
-	__s64 nr;
+	__s64 nr; /* -1: none */
+	/* The thread's pid and parent's pid inside its pid namespace, kept
+	 * between calls (fill_hdr_cached()): valid while the parent is the
+	 * one whose host tgid is parent_tgid. */
+	__u32 pid_inside;
+	__u32 ppid_inside;
+	__u32 parent_tgid;
+	__u32 ids_valid;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending_call);
 } pending SEC(".maps");
+
+/* A file record is built here (per CPU) and copied into the ring buffer
+ * with its real length: most paths are short, the record's room is not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct petri_kev_file);
+} file_scratch SEC(".maps");
 
 /* Mapped by userspace (skeleton .bss). */
 struct petri_kev_drop drops[PETRI_KEV_MAX_SLOTS][PETRI_KEV_NKINDS];
 __u64 kseq[PETRI_KEV_MAX_SLOTS];
+/* Bit (id % 4096) is set for the cgroup id of every watched sandbox: most
+ * host tasks are turned away by one load, before any map lookup. */
+__u64 watch_bits[PETRI_KEV_WATCH_WORDS];
 
 static __always_inline const struct petri_kev_watch *watch_lookup(void)
 {
 	__u64 cg = bpf_get_current_cgroup_id();
 
+	if (!(watch_bits[(cg >> 6) & (PETRI_KEV_WATCH_WORDS - 1)] & (1ull << (cg & 63))))
+		return NULL;
 	return bpf_map_lookup_elem(&watched, &cg);
 }
 
-/* Reserve a record of @type for the sandbox @w; count it as lost when the
- * ring buffer is full.  Each record (lost or not) takes the slot's next kseq. */
-static __always_inline void *reserve(const struct petri_kev_watch *w, __u32 type, __u64 size,
-				     __u64 *kseq_out)
+/* The next kseq of @w's slot (every record, lost or not, takes one). */
+static __always_inline __u64 next_kseq(const struct petri_kev_watch *w)
+{
+	__u32 slot = w->slot;
+
+	if (slot >= PETRI_KEV_MAX_SLOTS)
+		return 0;
+	return __sync_fetch_and_add(&kseq[slot], 1) + 1;
+}
+
+/* Count the record @k of @type as lost (the ring buffer was full). */
+static __always_inline void count_drop(const struct petri_kev_watch *w, __u32 type, __u64 k)
 {
 	__u32 slot = w->slot;
 
 	if (slot >= PETRI_KEV_MAX_SLOTS || type >= PETRI_KEV_NKINDS)
+		return;
+	struct petri_kev_drop *d = &drops[slot][type];
+
+	/* The kseq window first, the count last: userspace reads the count,
+	 * then the window, so a counted drop has its kseqs. */
+	d->last_kseq = k;
+	__sync_val_compare_and_swap(&d->first_kseq, 0, k);
+	__sync_fetch_and_add(&d->count, 1);
+}
+
+/* Wake the consumer only once a quarter of the ring buffer is used; it
+ * also polls every few tens of ms.  A wakeup per record cost more than
+ * the record (two context switches). */
+const volatile __u64 wake_bytes = 1; /* set by userspace: a quarter of the ring */
+
+static __always_inline __u64 wake_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP :
+									     BPF_RB_NO_WAKEUP;
+}
+
+/* Reserve a record of @type for the sandbox @w; count it as lost when the
+ * ring buffer is full. */
+static __always_inline void *reserve(const struct petri_kev_watch *w, __u32 type, __u64 size,
+				     __u64 *kseq_out)
+{
+	__u64 k = next_kseq(w);
+
+	if (!k || type >= PETRI_KEV_NKINDS)
 		return NULL;
-	__u64 k = __sync_fetch_and_add(&kseq[slot], 1) + 1;
 	void *e = bpf_ringbuf_reserve(&events, size, 0);
 	if (!e) {
-		struct petri_kev_drop *d = &drops[slot][type];
-
-		__sync_fetch_and_add(&d->count, 1);
-		__sync_val_compare_and_swap(&d->first_kseq, 0, k);
-		d->last_kseq = k;
+		count_drop(w, type, k);
 		return NULL;
 	}
 	*kseq_out = k;
@@ -116,10 +177,25 @@ static __always_inline __u32 pid_nr_at(struct pid *p, __u32 level, struct pid_na
 	return (__u32)u.nr;
 }
 
-static __always_inline void fill_hdr(struct petri_kev_hdr *h, const struct petri_kev_watch *w,
-				     __u32 type, __u64 k)
+/* The pid of the current thread's group and of its parent, in the thread's
+ * own pid namespace. */
+static __always_inline void pids_inside(__u32 *pid, __u32 *ppid)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
+	__u32 level = BPF_CORE_READ(p, level);
+	struct upid u = {};
+
+	if (level <= 32)
+		bpf_core_read(&u, sizeof(u), &p->numbers[level]);
+	*pid = (__u32)u.nr;
+	struct pid *pp = BPF_CORE_READ(t, group_leader, real_parent, group_leader, thread_pid);
+	*ppid = pid_nr_at(pp, level, u.ns);
+}
+
+static __always_inline void fill_hdr_common(struct petri_kev_hdr *h,
+					    const struct petri_kev_watch *w, __u32 type, __u64 k)
+{
 	__u64 pt = bpf_get_current_pid_tgid();
 
 	h->type = type;
@@ -131,16 +207,36 @@ static __always_inline void fill_hdr(struct petri_kev_hdr *h, const struct petri
 	h->tid_host = (__u32)pt;
 	h->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
 
-	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
-	__u32 level = BPF_CORE_READ(p, level);
-	struct upid u = {};
+static __always_inline void fill_hdr(struct petri_kev_hdr *h, const struct petri_kev_watch *w,
+				     __u32 type, __u64 k)
+{
+	fill_hdr_common(h, w, type, k);
+	pids_inside(&h->pid_inside, &h->ppid_inside);
+}
 
-	if (level <= 32)
-		bpf_core_read(&u, sizeof(u), &p->numbers[level]);
-	h->pid_inside = (__u32)u.nr;
-	struct pid *pp = BPF_CORE_READ(t, group_leader, real_parent, group_leader, thread_pid);
-	h->ppid_inside = pid_nr_at(pp, level, u.ns);
+/* fill_hdr() for the syscall probes: the pids inside come from the
+ * thread's task storage @pc while its parent stays the same (one direct
+ * load to check, instead of eight reads of the pid structures). */
+static __always_inline void fill_hdr_cached(struct petri_kev_hdr *h,
+					    const struct petri_kev_watch *w, __u32 type, __u64 k,
+					    struct pending_call *pc)
+{
+	/* (BPF_CORE_READ, not a direct load through the BTF task pointer:
+	 * the verifier searches vmlinux BTF by name for each such load, which
+	 * cost ~12 ms of every load of the object) */
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u32 ptgid = BPF_CORE_READ(t, group_leader, real_parent, tgid);
+
+	fill_hdr_common(h, w, type, k);
+	if (!pc->ids_valid || pc->parent_tgid != ptgid) {
+		pids_inside(&pc->pid_inside, &pc->ppid_inside);
+		pc->parent_tgid = ptgid;
+		pc->ids_valid = 1;
+	}
+	h->pid_inside = pc->pid_inside;
+	h->ppid_inside = pc->ppid_inside;
 }
 
 /* Per-CPU scratch for a path walk (the bounded loop runs in bpf_loop(), whose
@@ -214,34 +310,46 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 }
 
 /* Walk from (@d, @vm) up to the task's root, writing the components leaf
- * first, each NUL-terminated, into @out (PETRI_KEV_PATH + PETRI_KEV_NAME
- * bytes).  Returns the number of components; *@trunc when cut short. */
-static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, char *out,
+ * first, each NUL-terminated, into @buf (map memory of PETRI_KEV_PATH +
+ * PETRI_KEV_NAME bytes).  Returns the number of components; *@len the
+ * bytes used; *@trunc when cut short. */
+static __always_inline __u32 walk_into(struct dentry *d, struct vfsmount *vm, char *buf, __u32 *len,
 				       __u32 *trunc)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	__u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
 	struct walk_ctx c = {
 		.d = d,
 		.vm = vm,
 		.mnt = container_of(vm, struct mount, mnt),
 		.root_d = BPF_CORE_READ(t, fs, root.dentry),
 		.root_m = BPF_CORE_READ(t, fs, root.mnt),
+		.buf = buf,
 	};
+
+	bpf_loop(PETRI_KEV_MAX_DEPTH, walk_step, &c, 0);
+	if (!c.done)
+		c.trunc = 1;
+	*trunc = c.trunc;
+	*len = c.off;
+	return c.n;
+}
+
+/* walk_into() through the per-CPU scratch, copied to @out (PETRI_KEV_PATH
+ * + PETRI_KEV_NAME bytes of ring-buffer memory). */
+static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, char *out,
+				       __u32 *trunc)
+{
+	__u32 zero = 0, len = 0, n;
+	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
 
 	if (!pb) {
 		*trunc = 1;
 		return 0;
 	}
-	c.buf = pb->b;
-	bpf_loop(PETRI_KEV_MAX_DEPTH, walk_step, &c, 0);
-	if (!c.done)
-		c.trunc = 1;
-	*trunc = c.trunc;
-	if (c.n)
+	n = walk_into(d, vm, pb->b, &len, trunc);
+	if (n)
 		bpf_probe_read_kernel(out, PETRI_KEV_PATH + PETRI_KEV_NAME, pb->b);
-	return c.n;
+	return n;
 }
 
 static __always_inline struct file *fd_file(long fd)
@@ -259,7 +367,7 @@ static __always_inline struct file *fd_file(long fd)
 
 /* ---- process lifecycle ------------------------------------------------- */
 
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	const struct petri_kev_watch *w = watch_lookup();
@@ -291,11 +399,11 @@ int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	e->cwd_truncated = 0;
 	e->cwd_ncomp = walk_path(BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), e->cwd,
 				 &e->cwd_truncated);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
-SEC("tp_btf/sched_process_fork")
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(petri_fork, struct task_struct *parent, struct task_struct *child)
 {
 	const struct petri_kev_watch *w = watch_lookup();
@@ -313,11 +421,11 @@ int BPF_PROG(petri_fork, struct task_struct *parent, struct task_struct *child)
 	e->is_thread = e->child_pid_host != e->child_tid_host;
 	struct pid *cp = BPF_CORE_READ(child, thread_pid);
 	e->child_pid_inside = pid_nr_at(cp, BPF_CORE_READ(cp, level), NULL);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(petri_exit, struct task_struct *p, bool group_dead)
 {
 	const struct petri_kev_watch *w;
@@ -335,60 +443,78 @@ int BPF_PROG(petri_exit, struct task_struct *p, bool group_dead)
 	fill_hdr(&e->h, w, PETRI_KEV_EXIT, k);
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	e->group_dead = 1;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
 /* ---- file syscalls ----------------------------------------------------- */
 
-/* Which argument holds what (-1: none) for one syscall. */
-struct sc_info {
-	__s8 op, path, path2, flags, mode, fd, uid, gid;
-};
+/* Which argument holds what (-1: none) for one audited syscall; op 0 and
+ * net 0: not audited.  A table in .rodata, read with the syscall number as
+ * index: the verifier then checks one path for every syscall instead of
+ * one per switch case (sys_exit: 12k instructions and 15 ms to verify). */
+#define sc_info petri_kev_sc
 
-#define SC(o, p, p2, fl, m, f, u, g)                                                               \
-	do {                                                                                       \
-		s->op = (o), s->path = (p), s->path2 = (p2), s->flags = (fl), s->mode = (m);       \
-		s->fd = (f), s->uid = (u), s->gid = (g);                                           \
-		return 1;                                                                          \
-	} while (0)
+#define SC_MAX 512
+#define F(o, p, p2, fl, m, f, u, g)                                                                \
+	{                                                                                          \
+		o, p, p2, fl, m, f, u, g, 0,                                                       \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
+#define N(n)                                                                                       \
+	{                                                                                          \
+		0, -1, -1, -1, -1, -1, -1, -1, n,                                                  \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
 
 /* x86_64 numbers.  flags -2: openat2's struct open_how; -3: creat. */
-static __always_inline int file_syscall(long nr, struct sc_info *s)
-{
+const volatile struct sc_info sc_table[SC_MAX] = {
 #if defined(__TARGET_ARCH_x86)
-	switch (nr) {
 	/* clang-format off */
-	case 2:   SC(PETRI_KEV_F_OPEN, 0, -1, 1, 2, -1, -1, -1);      /* open */
-	case 257: SC(PETRI_KEV_F_OPEN, 1, -1, 2, 3, -1, -1, -1);      /* openat */
-	case 437: SC(PETRI_KEV_F_OPEN, 1, -1, -2, -1, -1, -1, -1);    /* openat2 */
-	case 85:  SC(PETRI_KEV_F_CREATE, 0, -1, -3, 1, -1, -1, -1);   /* creat */
-	case 87:  SC(PETRI_KEV_F_UNLINK, 0, -1, -1, -1, -1, -1, -1);  /* unlink */
-	case 263: SC(PETRI_KEV_F_UNLINK, 1, -1, 2, -1, -1, -1, -1);   /* unlinkat */
-	case 82:  SC(PETRI_KEV_F_RENAME, 0, 1, -1, -1, -1, -1, -1);   /* rename */
-	case 264: SC(PETRI_KEV_F_RENAME, 1, 3, -1, -1, -1, -1, -1);   /* renameat */
-	case 316: SC(PETRI_KEV_F_RENAME, 1, 3, 4, -1, -1, -1, -1);    /* renameat2 */
-	case 83:  SC(PETRI_KEV_F_MKDIR, 0, -1, -1, 1, -1, -1, -1);    /* mkdir */
-	case 258: SC(PETRI_KEV_F_MKDIR, 1, -1, -1, 2, -1, -1, -1);    /* mkdirat */
-	case 84:  SC(PETRI_KEV_F_RMDIR, 0, -1, -1, -1, -1, -1, -1);   /* rmdir */
-	case 90:  SC(PETRI_KEV_F_CHMOD, 0, -1, -1, 1, -1, -1, -1);    /* chmod */
-	case 91:  SC(PETRI_KEV_F_CHMOD, -1, -1, -1, 1, 0, -1, -1);    /* fchmod */
-	case 268: SC(PETRI_KEV_F_CHMOD, 1, -1, -1, 2, -1, -1, -1);    /* fchmodat */
-	case 452: SC(PETRI_KEV_F_CHMOD, 1, -1, 3, 2, -1, -1, -1);     /* fchmodat2 */
-	case 92:  SC(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2);     /* chown */
-	case 94:  SC(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2);     /* lchown */
-	case 93:  SC(PETRI_KEV_F_CHOWN, -1, -1, -1, -1, 0, 1, 2);     /* fchown */
-	case 260: SC(PETRI_KEV_F_CHOWN, 1, -1, 4, -1, -1, 2, 3);      /* fchownat */
-	case 76:  SC(PETRI_KEV_F_TRUNCATE, 0, -1, -1, -1, -1, -1, -1); /* truncate */
-	case 77:  SC(PETRI_KEV_F_TRUNCATE, -1, -1, -1, -1, 0, -1, -1); /* ftruncate */
-	case 86:  SC(PETRI_KEV_F_LINK, 0, 1, -1, -1, -1, -1, -1);     /* link */
-	case 265: SC(PETRI_KEV_F_LINK, 1, 3, 4, -1, -1, -1, -1);      /* linkat */
-	case 88:  SC(PETRI_KEV_F_SYMLINK, 0, 1, -1, -1, -1, -1, -1);  /* symlink */
-	case 266: SC(PETRI_KEV_F_SYMLINK, 0, 2, -1, -1, -1, -1, -1);  /* symlinkat */
-		/* clang-format on */
-	}
+	[2]   = F(PETRI_KEV_F_OPEN, 0, -1, 1, 2, -1, -1, -1),      /* open */
+	[257] = F(PETRI_KEV_F_OPEN, 1, -1, 2, 3, -1, -1, -1),      /* openat */
+	[437] = F(PETRI_KEV_F_OPEN, 1, -1, -2, -1, -1, -1, -1),    /* openat2 */
+	[85]  = F(PETRI_KEV_F_CREATE, 0, -1, -3, 1, -1, -1, -1),   /* creat */
+	[87]  = F(PETRI_KEV_F_UNLINK, 0, -1, -1, -1, -1, -1, -1),  /* unlink */
+	[263] = F(PETRI_KEV_F_UNLINK, 1, -1, 2, -1, -1, -1, -1),   /* unlinkat */
+	[82]  = F(PETRI_KEV_F_RENAME, 0, 1, -1, -1, -1, -1, -1),   /* rename */
+	[264] = F(PETRI_KEV_F_RENAME, 1, 3, -1, -1, -1, -1, -1),   /* renameat */
+	[316] = F(PETRI_KEV_F_RENAME, 1, 3, 4, -1, -1, -1, -1),    /* renameat2 */
+	[83]  = F(PETRI_KEV_F_MKDIR, 0, -1, -1, 1, -1, -1, -1),    /* mkdir */
+	[258] = F(PETRI_KEV_F_MKDIR, 1, -1, -1, 2, -1, -1, -1),    /* mkdirat */
+	[84]  = F(PETRI_KEV_F_RMDIR, 0, -1, -1, -1, -1, -1, -1),   /* rmdir */
+	[90]  = F(PETRI_KEV_F_CHMOD, 0, -1, -1, 1, -1, -1, -1),    /* chmod */
+	[91]  = F(PETRI_KEV_F_CHMOD, -1, -1, -1, 1, 0, -1, -1),    /* fchmod */
+	[268] = F(PETRI_KEV_F_CHMOD, 1, -1, -1, 2, -1, -1, -1),    /* fchmodat */
+	[452] = F(PETRI_KEV_F_CHMOD, 1, -1, 3, 2, -1, -1, -1),     /* fchmodat2 */
+	[92]  = F(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2),     /* chown */
+	[94]  = F(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2),     /* lchown */
+	[93]  = F(PETRI_KEV_F_CHOWN, -1, -1, -1, -1, 0, 1, 2),     /* fchown */
+	[260] = F(PETRI_KEV_F_CHOWN, 1, -1, 4, -1, -1, 2, 3),      /* fchownat */
+	[76]  = F(PETRI_KEV_F_TRUNCATE, 0, -1, -1, -1, -1, -1, -1), /* truncate */
+	[77]  = F(PETRI_KEV_F_TRUNCATE, -1, -1, -1, -1, 0, -1, -1), /* ftruncate */
+	[86]  = F(PETRI_KEV_F_LINK, 0, 1, -1, -1, -1, -1, -1),     /* link */
+	[265] = F(PETRI_KEV_F_LINK, 1, 3, 4, -1, -1, -1, -1),      /* linkat */
+	[88]  = F(PETRI_KEV_F_SYMLINK, 0, 1, -1, -1, -1, -1, -1),  /* symlink */
+	[266] = F(PETRI_KEV_F_SYMLINK, 0, 2, -1, -1, -1, -1, -1),  /* symlinkat */
+	[50]  = N(PETRI_KEV_N_LISTEN),                             /* listen */
+	[43]  = N(PETRI_KEV_N_ACCEPT),                             /* accept */
+	[288] = N(PETRI_KEV_N_ACCEPT),                             /* accept4 */
+/* clang-format on */
 #endif
-	return 0;
+};
+
+/* Is syscall @nr audited?  Its entry in *@s. */
+static __always_inline int sc_lookup(long nr, struct sc_info *s)
+{
+	if ((__u64)nr >= SC_MAX)
+		return 0;
+	*s = sc_table[nr];
+	return s->op || s->net;
 }
 
 static __always_inline __u64 arg_of(const struct pending_call *c, int i)
@@ -396,73 +522,158 @@ static __always_inline __u64 arg_of(const struct pending_call *c, int i)
 	return (i >= 0 && i < 6) ? c->args[i] : 0;
 }
 
-SEC("tp_btf/sys_enter")
+SEC("raw_tp/sys_enter")
 int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 {
 	struct sc_info s;
 
-	if (!file_syscall(id, &s))
+	if (!sc_lookup(id, &s))
 		return 0;
 	if (!watch_lookup())
 		return 0;
 
-	struct pending_call c = {};
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	c.nr = id;
-	c.args[0] = BPF_CORE_READ(regs, di);
-	c.args[1] = BPF_CORE_READ(regs, si);
-	c.args[2] = BPF_CORE_READ(regs, dx);
-	c.args[3] = BPF_CORE_READ(regs, r10);
-	c.args[4] = BPF_CORE_READ(regs, r8);
-	c.args[5] = BPF_CORE_READ(regs, r9);
-	bpf_map_update_elem(&pending, &tid, &c, BPF_ANY);
+	struct pending_call *c = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c)
+		return 0;
+	c->nr = id;
+	c->args[0] = BPF_CORE_READ(regs, di);
+	c->args[1] = BPF_CORE_READ(regs, si);
+	c->args[2] = BPF_CORE_READ(regs, dx);
+	c->args[3] = BPF_CORE_READ(regs, r10);
+	c->args[4] = BPF_CORE_READ(regs, r8);
+	c->args[5] = BPF_CORE_READ(regs, r9);
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* The struct sock behind @fd, or NULL when @fd is not a socket. */
+static __always_inline struct sock *fd_sock(long fd)
+{
+	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+
+	return BPF_CORE_READ(so, sk);
+}
+
+/* Read the local (@local) or the peer's address of @sk into @a / @port. */
+static __always_inline void sock_addr(struct sock *sk, __u32 family, int local, __u8 *a,
+				      __u32 *port)
+{
+	__builtin_memset(a, 0, 16);
+	if (local)
+		*port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	else
+		*port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__u32 v = local ? BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr) :
+				  BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(a, &v, 4);
+	} else if (family == AF_INET6) {
+		if (local)
+			bpf_core_read(a, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		else
+			bpf_core_read(a, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* listen/accept/accept4 at sys_exit: the addresses come from the kernel's
+ * struct sock (the listening socket's for listen and a failed accept, the
+ * new connection's for a successful one), never from user memory. */
+static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, long id, long ret,
+				    struct pending_call *pc)
+{
+	struct petri_kev_net *e;
+	__u64 k;
+
+	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
+	if (!e)
+		return 0;
+	fill_hdr_cached(&e->h, w, PETRI_KEV_NET, k, pc);
+	e->op = op;
+	e->result = (__s32)ret;
+	e->syscall_nr = (__u32)id;
+	e->family = e->protocol = e->sock_type = e->port = e->local_port = 0;
+	e->has_addr = e->has_local = 0;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
+
+	int accepted = op == PETRI_KEV_N_ACCEPT && ret >= 0;
+	struct sock *sk = fd_sock(accepted ? ret : (long)(int)pc->args[0]);
+
+	if (sk) {
+		__u32 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+		e->family = family;
+		e->protocol = BPF_CORE_READ(sk, sk_protocol);
+		e->sock_type = BPF_CORE_READ(sk, sk_type);
+		if (family == AF_INET || family == AF_INET6) {
+			sock_addr(sk, family, 1, e->local_addr, &e->local_port);
+			e->has_local = 1;
+			if (accepted) {
+				sock_addr(sk, family, 0, e->addr, &e->port);
+				e->has_addr = 1;
+			} else if (op == PETRI_KEV_N_LISTEN) {
+				__builtin_memcpy(e->addr, e->local_addr, 16);
+				e->port = e->local_port;
+				e->has_addr = 1;
+			}
+		}
+	}
+	bpf_ringbuf_submit(e, wake_flags());
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
 int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct sc_info s;
 	long id = BPF_CORE_READ(regs, orig_ax);
+	__u32 nop = 0;
 
-	if (!file_syscall(id, &s))
+	if (!sc_lookup(id, &s))
 		return 0;
-
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_call *pc = bpf_map_lookup_elem(&pending, &tid);
-	struct pending_call c;
-
-	if (!pc)
-		return 0;
-	c = *pc;
-	bpf_map_delete_elem(&pending, &tid);
-	if (c.nr != id)
-		return 0;
-
+	nop = s.net;
+	/* Host tasks leave here: no pending state was kept for them. */
 	const struct petri_kev_watch *w = watch_lookup();
-	struct petri_kev_file *e;
-	__u64 k;
 
 	if (!w)
 		return 0;
-	e = reserve(w, PETRI_KEV_FILE, sizeof(*e), &k);
-	if (!e)
+	struct pending_call *pc = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!pc || pc->nr != id)
 		return 0;
-	fill_hdr(&e->h, w, PETRI_KEV_FILE, k);
+	/* The arguments stay in pc (map memory: indexing it with a variable
+	 * is cheap to verify) until this thread's next sys_enter. */
+	pc->nr = -1;
+	if (nop)
+		return net_exit(w, nop, id, ret, pc);
+
+	__u32 zero = 0;
+	struct petri_kev_file *e = bpf_map_lookup_elem(&file_scratch, &zero);
+	__u64 k = next_kseq(w);
+
+	if (!e || !k)
+		return 0;
+	fill_hdr_cached(&e->h, w, PETRI_KEV_FILE, k, pc);
 	e->op = s.op;
 	e->syscall_nr = (__u32)id;
 	e->result = (__s32)ret;
-	e->flags = s.flags >= 0 ? (__u32)arg_of(&c, s.flags) : 0;
-	e->mode = s.mode >= 0 ? (__u32)arg_of(&c, s.mode) : 0;
-	e->uid = s.uid >= 0 ? (__u32)arg_of(&c, s.uid) : 0;
-	e->gid = s.gid >= 0 ? (__u32)arg_of(&c, s.gid) : 0;
+	e->flags = s.flags >= 0 ? (__u32)arg_of(pc, s.flags) : 0;
+	e->mode = s.mode >= 0 ? (__u32)arg_of(pc, s.mode) : 0;
+	e->uid = s.uid >= 0 ? (__u32)arg_of(pc, s.uid) : 0;
+	e->gid = s.gid >= 0 ? (__u32)arg_of(pc, s.gid) : 0;
 	if (s.flags == -3) {
 		e->flags = O_CREAT | O_WRONLY | O_TRUNC;
 	} else if (s.flags == -2) {
 		__u64 how[2] = {};
 
-		bpf_probe_read_user(how, sizeof(how), (void *)arg_of(&c, 2));
+		bpf_probe_read_user(how, sizeof(how), (void *)arg_of(pc, 2));
 		e->flags = (__u32)how[0];
 		e->mode = (__u32)how[1];
 	}
@@ -473,6 +684,9 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	e->path_ncomp = 0;
 	e->path_truncated = 0;
 	e->path2_layout = PETRI_KEV_PATH_NONE;
+	e->path_len = 0;
+	e->path2_len = 0;
+	e->pad0 = 0;
 
 	/* The file the call worked on, from the kernel: the new fd of a
 	 * successful open, or the fd argument of fchmod/fchown/ftruncate. */
@@ -481,27 +695,43 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	if (s.op == PETRI_KEV_F_OPEN || s.op == PETRI_KEV_F_CREATE)
 		fd = ret;
 	else if (s.fd >= 0)
-		fd = (long)(int)arg_of(&c, s.fd);
+		fd = (long)(int)arg_of(pc, s.fd);
 	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
+	__u32 len = 0;
 
 	if (f) {
-		e->path_ncomp = walk_path(BPF_CORE_READ(f, f_path.dentry),
-					  BPF_CORE_READ(f, f_path.mnt), e->path,
+		e->path_ncomp = walk_into(BPF_CORE_READ(f, f_path.dentry),
+					  BPF_CORE_READ(f, f_path.mnt), e->data, &len,
 					  &e->path_truncated);
 		e->path_layout = PETRI_KEV_PATH_KERNEL;
 	} else if (s.path >= 0) {
-		long r = bpf_probe_read_user_str(e->path, PETRI_KEV_PATH,
-						 (void *)arg_of(&c, s.path));
+		long r = bpf_probe_read_user_str(e->data, PETRI_KEV_PATH,
+						 (void *)arg_of(pc, s.path));
 
 		if (r > 0) {
 			e->path_layout = PETRI_KEV_PATH_USER;
 			e->path_truncated = r >= PETRI_KEV_PATH;
+			len = (__u32)r;
 		}
 	}
-	if (s.path2 >= 0 &&
-	    bpf_probe_read_user_str(e->path2, PETRI_KEV_PATH2, (void *)arg_of(&c, s.path2)) > 0)
-		e->path2_layout = PETRI_KEV_PATH_USER;
-	bpf_ringbuf_submit(e, 0);
+	if (len > PETRI_KEV_PATH + PETRI_KEV_NAME)
+		len = PETRI_KEV_PATH + PETRI_KEV_NAME;
+	e->path_len = len;
+	if (s.path2 >= 0) {
+		long r = bpf_probe_read_user_str(e->data + len, PETRI_KEV_PATH2,
+						 (void *)arg_of(pc, s.path2));
+
+		if (r > 0) {
+			e->path2_layout = PETRI_KEV_PATH_USER;
+			e->path2_len = (__u32)r;
+		}
+	}
+	__u64 size = __builtin_offsetof(struct petri_kev_file, data) + len + e->path2_len;
+
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, wake_flags()))
+		count_drop(w, PETRI_KEV_FILE, k);
 	return 0;
 }
 
@@ -525,8 +755,13 @@ static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6
 	e->protocol = ctx->protocol;
 	e->sock_type = ctx->type;
 	e->port = bpf_ntohs((__u16)ctx->user_port);
-	e->pad0 = 0;
+	e->local_port = 0;
+	e->result = 0;
+	e->syscall_nr = 0;
+	e->has_addr = 1;
+	e->has_local = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	if (!v6) {
 		__u32 a = ctx->user_ip4;
 
@@ -540,7 +775,7 @@ static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6
 		a[3] = ctx->user_ip6[3];
 		__builtin_memcpy(e->addr, a, 16);
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 1;
 }
 

@@ -15,12 +15,13 @@
 #define PETRI_KEV_MAX_SLOTS 64 /* sandboxes watched at once */
 #define PETRI_KEV_NKINDS 8     /* drop counters per slot, indexed by PETRI_KEV_* */
 #define PETRI_KEV_COMM 16
-#define PETRI_KEV_FILENAME 256 /* exec filename */
-#define PETRI_KEV_ARGS 2048    /* argv bytes (NUL-separated) */
-#define PETRI_KEV_NAME 256     /* one path component (NAME_MAX + NUL) */
-#define PETRI_KEV_PATH 2048    /* path bytes; the buffer has PETRI_KEV_NAME slack */
-#define PETRI_KEV_PATH2 512    /* second path (user memory) */
-#define PETRI_KEV_MAX_DEPTH 40 /* dentry components walked */
+#define PETRI_KEV_FILENAME 256   /* exec filename */
+#define PETRI_KEV_ARGS 2048      /* argv bytes (NUL-separated) */
+#define PETRI_KEV_NAME 256       /* one path component (NAME_MAX + NUL) */
+#define PETRI_KEV_PATH 2048      /* path bytes; the buffer has PETRI_KEV_NAME slack */
+#define PETRI_KEV_PATH2 512      /* second path (user memory) */
+#define PETRI_KEV_MAX_DEPTH 40   /* dentry components walked */
+#define PETRI_KEV_WATCH_WORDS 64 /* watch_bits: a 4096-bit filter of watched cgroup ids */
 
 /* Record types; also the index of the drop counter. */
 #define PETRI_KEV_EXEC 1
@@ -50,7 +51,17 @@
 /* Network operations (values of petri.audit.v1.NetworkActivity.Op). */
 #define PETRI_KEV_N_CONNECT 1
 #define PETRI_KEV_N_BIND 2
+#define PETRI_KEV_N_LISTEN 3
+#define PETRI_KEV_N_ACCEPT 4
 #define PETRI_KEV_N_SENDMSG 6
+
+/* Which argument of an audited syscall holds what (-1: none); op and net
+ * 0: not audited (the programs' .rodata table sc_table). */
+struct petri_kev_sc {
+	__s8 op, path, path2, flags, mode, fd, uid, gid; /* op: PETRI_KEV_F_* */
+	__u8 net;                                        /* PETRI_KEV_N_*: listen/accept */
+	__u8 pad[3];
+};
 
 /* The value of the `watched` map (key: cgroup v2 id). */
 struct petri_kev_watch {
@@ -104,6 +115,8 @@ struct petri_kev_exit {
 	__u32 group_dead;
 };
 
+/* Variable size: the ring buffer holds the fixed part and path_len +
+ * path2_len bytes of data (path, then path2 right after it). */
 struct petri_kev_file {
 	struct petri_kev_hdr h;
 	__u32 op; /* PETRI_KEV_F_* */
@@ -117,20 +130,30 @@ struct petri_kev_file {
 	__u32 path_ncomp;
 	__u32 path_truncated;
 	__u32 path2_layout;
+	__u32 path_len;  /* bytes of data holding the path */
+	__u32 path2_len; /* bytes of data after it holding path2 */
 	__u32 pad0;
-	char path[PETRI_KEV_PATH + PETRI_KEV_NAME];
-	char path2[PETRI_KEV_PATH2];
+	char data[PETRI_KEV_PATH + PETRI_KEV_NAME + PETRI_KEV_PATH2];
 };
 
+/* A network operation.  From a cgroup socket hook (syscall_nr 0): the
+ * kernel's copy of the address the call names, before the call completes
+ * (result 0).  From sys_exit (listen, accept, accept4): the socket's own
+ * addresses read from its struct sock after the call, and its result. */
 struct petri_kev_net {
 	struct petri_kev_hdr h;
 	__u32 op; /* PETRI_KEV_N_* */
 	__u32 family;
 	__u32 protocol;
 	__u32 sock_type;
-	__u32 port; /* host byte order */
-	__u32 pad0;
+	__u32 port;       /* host byte order: the peer's, or the local one (bind, listen) */
+	__u32 local_port; /* host byte order, with has_local */
+	__s32 result;     /* listen: 0; accept: the new fd; or -errno */
+	__u32 syscall_nr; /* 0: a cgroup socket hook */
+	__u32 has_addr;   /* addr/port are set */
+	__u32 has_local;  /* local_addr/local_port are set */
 	__u8 addr[16];
+	__u8 local_addr[16];
 };
 
 #endif /* PETRI_EVENTS_H */

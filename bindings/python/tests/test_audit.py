@@ -121,6 +121,15 @@ def test_a_sandbox_writes_lifecycle_exec_and_limit_events(tmp_path: Path) -> Non
         (ends[1].exec_id, "timeout"),
         (ends[2].exec_id, "output"),
     ]
+    # The limit configured (timeout in ms, the output kill cap in bytes)
+    # and the usage the result reports.
+    assert hits[0].body["value"] == 500
+    assert hits[0].body["observed"] == ends[1].body["result"]["wall_ns"] // 1000000
+    assert hits[1].body["value"] == 65536 < hits[1].body["observed"]
+    created = events[1].body
+    assert (created["network"], created["pids_limit"]) == ("none", 256)
+    assert created["memory_limit_bytes"] in (512 << 20, 0)  # 0: no cgroup
+    assert created["host_uid"] > 0 and created["init_pid_host"] > 0
     verify_stream(path)
     with AuditStream(tmp_path / "other.audit") as other:
         assert repr(other) == "<petri.audit.AuditStream %s>" % (tmp_path / "other.audit")
@@ -293,3 +302,36 @@ def test_left_open_at_exit_the_stream_is_still_complete(tmp_path: Path) -> None:
     assert p.returncode == 0 and p.stdout == "exited\n", p.stderr
     kinds = [e.kind for e in read_stream(path)]
     assert kinds[-2:] == ["sandbox_destroyed", "stream_end"]
+
+
+def test_kernel_listen_and_accept_events(tmp_path: Path) -> None:
+    """listen/accept inside the sandbox's own netns, as the reader gives them:
+    addresses and ports from the kernel's struct sock, the new fd as result."""
+    path = tmp_path / "net.audit"
+    code = (
+        "import socket\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "c = socket.create_connection(s.getsockname()); k, _ = s.accept()\n"
+        "print(s.getsockname()[1], c.getsockname()[1], k.fileno())\n"
+    )
+    with AuditStream(path) as audit:
+        with petri.Sandbox(language="python", audit=audit) as sb:
+            r = sb.exec(code)
+    assert r.exit_code == 0, r.stderr
+    events = list(read_stream(path))
+    # (The stream header cannot say: it is written before the sandbox loads
+    # the kernel half.)
+    require(any(e.kind == "process_exec" for e in events), "kernel audit (root and BPF)")
+    port, client, fd = (int(x) for x in r.stdout.split())
+    net = [
+        e.body
+        for e in events
+        if e.kind == "network_activity" and e.body.get("source") == "socket"
+    ]
+    assert [(n["op"], n["syscall"]) for n in net] == [("listen", "listen"), ("accept", "accept4")]
+    listen, accept = net
+    assert (listen["address_text"], listen["port"], listen["result"]) == ("127.0.0.1", port, 0)
+    assert (listen["family"], listen["protocol"], listen["socket_type"]) == (2, 6, 1)
+    assert (accept["address_text"], accept["port"]) == ("127.0.0.1", client)
+    assert (accept["local_address_text"], accept["local_port"]) == ("127.0.0.1", port)
+    assert accept["result"] == fd
