@@ -573,7 +573,11 @@ static pid_t clone_pidfd(uint64_t flags, int *pidfd)
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	long pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0 && errno == ENOSYS) /* the host's seccomp profile refuses clone3 */
+		pid = syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), NULL,
+			      pidfd, NULL, 0);
+	return (pid_t)pid;
 }
 
 /* Parse the request memfd into argv/envp pointer arrays (mmap'd). */

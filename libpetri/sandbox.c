@@ -232,16 +232,19 @@ static int spawn_init_exec(petri_ctx *ctx, struct petri_spawn_req *req, int *exe
 		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
 		pid = clone3_run(&args, init_exec_child, &a);
 	}
+	req->in_cgroup = (args.flags & CLONE_INTO_CGROUP) != 0;
+	if (pid == -ENOSYS) /* a container's seccomp profile may refuse clone3 */
+#endif
+	{
+		req->in_cgroup = 0;
+		pid = clone(init_exec_child, stack + sizeof(stack),
+			    (int)req->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
+			    &a, &pidfd);
+		if (pid < 0)
+			pid = -errno;
+	}
 	if (pid < 0)
 		return (int)pid;
-	req->in_cgroup = (args.flags & CLONE_INTO_CGROUP) != 0;
-#else
-	pid = clone(init_exec_child, stack + sizeof(stack),
-		    (int)req->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a,
-		    &pidfd);
-	if (pid < 0)
-		return -errno;
-#endif
 	if (a.err) {
 		siginfo_t si;
 		while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
@@ -271,6 +274,11 @@ static int spawn_init_fork(struct petri_spawn_req *req)
 	if (pid < 0 && errno == EBUSY && req->cgroup_fd >= 0) {
 		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP; /* as above */
 		pid = syscall(SYS_clone3, &args, sizeof(args));
+	}
+	if (pid < 0 && errno == ENOSYS) { /* as above: clone(2), a fork */
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		pid = syscall(SYS_clone, (unsigned long)(req->clone_flags | CLONE_PIDFD | SIGCHLD),
+			      NULL, &pidfd, NULL, 0);
 	}
 	if (pid < 0)
 		return -errno;
