@@ -23,6 +23,7 @@
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -708,6 +709,56 @@ out:
 		close(fds[i]);
 }
 
+/* PETRI_MSG_LISTEN: a listening TCP socket on our loopback, sent back on
+ * the request's own reply socket. */
+static void open_listener(const struct petri_msg *m, const int *fds, int nfds)
+{
+	struct petri_msg out = {.type = PETRI_MSG_LISTENING};
+	int s = -1;
+	if (nfds != 1)
+		goto close_fds;
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} a;
+	memset(&a, 0, sizeof(a));
+	socklen_t len;
+	uint16_t port = (uint16_t)m->status;
+	/* Network byte order by hand: no libc (htons) in petri-init. */
+	uint16_t nport = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? __builtin_bswap16(port) : port;
+	if (m->stage == AF_INET) {
+		a.v4.sin_family = AF_INET;
+		a.v4.sin_port = nport;
+		memcpy(&a.v4.sin_addr, (const uint8_t[]){127, 0, 0, 1}, 4);
+		len = sizeof(a.v4);
+	} else if (m->stage == AF_INET6) {
+		a.v6.sin6_family = AF_INET6;
+		a.v6.sin6_port = nport;
+		a.v6.sin6_addr.s6_addr[15] = 1; /* ::1 */
+		len = sizeof(a.v6);
+	} else {
+		errno = EAFNOSUPPORT;
+		goto fail;
+	}
+	int one = 1;
+	s = socket((int)m->stage, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(s, (struct sockaddr *)&a, len) < 0 || listen(s, 128) < 0)
+		goto fail;
+	petri__msg_send(fds[0], &out, &s, 1);
+	close(s);
+	goto close_fds;
+fail:
+	out = (struct petri_msg){.type = PETRI_MSG_SETUP_ERROR, .err = errno};
+	snprintf(out.text, sizeof(out.text), "listen on the sandbox's loopback port %d", (int)port);
+	petri__msg_send(fds[0], &out, NULL, 0);
+	if (s >= 0)
+		close(s);
+close_fds:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
 static _Noreturn void serve(int ctl)
 {
 	struct reaper run = {.pidfd = -1, .sock = -1}, warm = {.pidfd = -1, .sock = -1};
@@ -742,6 +793,8 @@ static _Noreturn void serve(int ctl)
 			} else if (m.type == PETRI_MSG_KILL) {
 				if (run.pidfd >= 0 && m.exec_id == run.exec_id)
 					syscall(SYS_pidfd_send_signal, run.pidfd, SIGKILL, NULL, 0);
+			} else if (m.type == PETRI_MSG_LISTEN) {
+				open_listener(&m, fds, nfds);
 			} else {
 				for (int i = 0; i < nfds; i++)
 					close(fds[i]);

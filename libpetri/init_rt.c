@@ -249,6 +249,21 @@ int socketpair(int domain, int type, int proto, int sv[2])
 	return (int)SC(SYS_socketpair, domain, type, proto, sv, 0, 0);
 }
 
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return (int)SC(SYS_bind, fd, addr, len, 0, 0, 0);
+}
+
+int listen(int fd, int backlog)
+{
+	return (int)SC(SYS_listen, fd, backlog, 0, 0, 0, 0);
+}
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return (int)SC(SYS_setsockopt, fd, level, name, val, len, 0);
+}
+
 ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	return SC(SYS_sendmsg, fd, m, flags, 0, 0, 0);

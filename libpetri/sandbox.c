@@ -1107,6 +1107,47 @@ fail:
 	return r;
 }
 
+int petri__sandbox_listen(petri_sandbox *sb, int family, uint16_t port, petri_error **err)
+{
+	if (!sb)
+		return petri__err(err, EINVAL, "petri__sandbox_listen: sb is NULL");
+	if (family != AF_INET && family != AF_INET6)
+		return petri__err(err, EAFNOSUPPORT,
+				  "listen: address family %d (AF_INET or AF_INET6)", family);
+	if (sb->dead || petri_sandbox_init_pid(sb) < 0)
+		return petri__err(err, ECHILD, "sandbox %s: init is gone", sb->id);
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return petri__err(err, errno, "listen: reply channel");
+	struct petri_msg m = {.type = PETRI_MSG_LISTEN, .stage = (uint32_t)family, .status = port};
+	int r = petri__msg_send(sb->ctl_fd, &m, &sp[1], 1);
+	close(sp[1]);
+	if (r < 0) {
+		close(sp[0]);
+		return petri__err(err, r, "sandbox %s: send the listen request", sb->id);
+	}
+	struct pollfd p = {.fd = sp[0], .events = POLLIN};
+	int n;
+	do
+		n = poll(&p, 1, READY_TIMEOUT_MS);
+	while (n < 0 && errno == EINTR);
+	int fd = -1, nfds = 1;
+	struct petri_msg reply;
+	r = n > 0 ? petri__msg_recv(sp[0], &reply, &fd, &nfds) : -ETIMEDOUT;
+	close(sp[0]);
+	if (r == 0)
+		r = -ECHILD; /* init closed the channel without an answer */
+	if (r < 0)
+		return petri__err(err, r, "sandbox %s: no answer to the listen request", sb->id);
+	if (reply.type == PETRI_MSG_LISTENING && nfds == 1)
+		return fd;
+	if (nfds == 1)
+		close(fd);
+	reply.text[sizeof(reply.text) - 1] = '\0';
+	return petri__err(err, reply.err ? reply.err : EPROTO, "sandbox %s: %s", sb->id,
+			  reply.type == PETRI_MSG_SETUP_ERROR ? reply.text : "unexpected answer");
+}
+
 PETRI_API const char *petri_sandbox_id(const petri_sandbox *sb)
 {
 	return sb ? sb->id : "";

@@ -164,6 +164,10 @@ enum petri_msg_type {
 	PETRI_MSG_KILL,        /* host -> init */
 	PETRI_MSG_DENIAL,      /* reaper -> host: stage = syscall nr, status = pid inside,
 				* exec_id = audit arch, cpu_ns = denials not reported before */
+	PETRI_MSG_LISTEN,      /* host -> init, with a reply socket: stage = address
+			      * family, status = port; answered on the reply socket
+			      * by LISTENING with the fd, or SETUP_ERROR */
+	PETRI_MSG_LISTENING,   /* init -> host */
 };
 
 #define PETRI_STAGE_MSG_MAX 256
@@ -211,6 +215,12 @@ int petri__kaudit_ensure(struct petri_ctx *ctx);
 void petri__kaudit_watch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_close_ctx(struct petri_ctx *ctx);
+
+/* A TCP socket listening on the loopback address of @family (AF_INET or
+ * AF_INET6) and @port (0: any) inside @sb's network namespace, made by init
+ * and handed to the host, which accepts on it: the seam for the host-side
+ * egress proxy (DESIGN.md "Network").  The fd (close-on-exec) or -errno. */
+int petri__sandbox_listen(struct petri_sandbox *sb, int family, uint16_t port, petri_error **err);
 
 /* init.c */
 _Noreturn void petri__init_main(const struct petri_init_cfg *cfg);
