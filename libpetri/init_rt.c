@@ -39,6 +39,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clone_asm.h"
+
 #if !defined(__x86_64__)
 #error "petri-init's runtime is written for x86_64 (CMakeLists.txt builds it only there)"
 #endif
@@ -96,28 +98,27 @@ _Noreturn void _exit(int status)
 		sys6(SYS_exit_group, status, 0, 0, 0, 0, 0);
 }
 
+/* The mode argument exists only with O_CREAT or O_TMPFILE. */
+#define OPEN_MODE(flags, last)                                                                     \
+	({                                                                                         \
+		mode_t mode_ = 0;                                                                  \
+		if ((flags) & (O_CREAT | __O_TMPFILE)) {                                           \
+			va_list ap_;                                                               \
+			va_start(ap_, last);                                                       \
+			mode_ = va_arg(ap_, mode_t);                                               \
+			va_end(ap_);                                                               \
+		}                                                                                  \
+		mode_;                                                                             \
+	})
+
 int open(const char *path, int flags, ...)
 {
-	mode_t mode = 0;
-	if (flags & (O_CREAT | __O_TMPFILE)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	return (int)SC(SYS_openat, AT_FDCWD, path, flags, mode, 0, 0);
+	return (int)SC(SYS_openat, AT_FDCWD, path, flags, OPEN_MODE(flags, flags), 0, 0);
 }
 
 int openat(int dfd, const char *path, int flags, ...)
 {
-	mode_t mode = 0;
-	if (flags & (O_CREAT | __O_TMPFILE)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	return (int)SC(SYS_openat, dfd, path, flags, mode, 0, 0);
+	return (int)SC(SYS_openat, dfd, path, flags, OPEN_MODE(flags, flags), 0, 0);
 }
 
 ssize_t read(int fd, void *buf, size_t n)
@@ -368,23 +369,11 @@ int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	stack = (void *)((uintptr_t)stack & ~(uintptr_t)15);
 	register long r10 __asm__("r10") = (long)ctid;
 	register long r8 __asm__("r8") = (long)tls;
-	register long r12 __asm__("r12") = (long)fn;
-	register long r13 __asm__("r13") = (long)arg;
 	long ret;
-	__asm__ volatile("syscall\n\t"
-			 "test %%rax, %%rax\n\t"
-			 "jnz 1f\n\t"
-			 "xor %%ebp, %%ebp\n\t"
-			 "mov %%r13, %%rdi\n\t"
-			 "call *%%r12\n\t"
-			 "mov %%eax, %%edi\n\t"
-			 "mov %[nr_exit], %%eax\n\t"
-			 "syscall\n\t"
-			 "hlt\n"
-			 "1:"
+	__asm__ volatile(PETRI_CLONE_RUN_ASM
 			 : "=a"(ret)
 			 : "a"((long)SYS_clone), "D"((long)flags), "S"(stack), "d"(ptid), "r"(r10),
-			   "r"(r8), "r"(r12), "r"(r13), [nr_exit] "i"(SYS_exit)
+			   "r"(r8), [fn] "r"(fn), [arg] "r"(arg), [nr_exit] "i"(SYS_exit)
 			 : "rcx", "r11", "memory");
 	return (int)ret_errno(ret);
 }

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "clone_asm.h"
 #include "sandbox_priv.h"
 
 #define DEFAULT_MEMORY (512ull << 20)
@@ -178,17 +179,7 @@ fail:
 static long clone3_run(struct clone_args *args, int (*fn)(void *), void *arg)
 {
 	long ret;
-	__asm__ volatile("syscall\n\t"
-			 "test %%rax, %%rax\n\t"
-			 "jnz 1f\n\t"
-			 "xor %%ebp, %%ebp\n\t"
-			 "mov %[arg], %%rdi\n\t"
-			 "call *%[fn]\n\t"
-			 "mov %%eax, %%edi\n\t"
-			 "mov %[nr_exit], %%eax\n\t"
-			 "syscall\n\t"
-			 "hlt\n"
-			 "1:"
+	__asm__ volatile(PETRI_CLONE_RUN_ASM
 			 : "=a"(ret)
 			 : "a"((long)SYS_clone3), "D"(args),
 			   "S"(sizeof(*args)), [fn] "r"(fn), [arg] "r"(arg), [nr_exit] "i"(SYS_exit)
