@@ -15,8 +15,8 @@ Interleaved in blocks, so that noise on the machine hits every variant alike:
 
 Prints the medians and the ratios binding/C (issue 4's target: <= 1.2x) and
 binding/raw-ctypes.  The first ratio also includes what any Python host costs
-the library: the sandbox's init is cloned from the host process, so a larger
-host address space makes create/exec/destroy slower (see the report).
+the library (with PETRI_INIT=fork, init is a fork of this process and costs
+more the bigger it is: see bench/host_size.py).
 
 Usage: bench/python_cycle.py [--rounds N] [--block B] [--lib PATH] [--cycle-bench PATH]
 Defaults: PETRI_LIBRARY or build/libpetri.so; cycle_bench beside it in bench/.

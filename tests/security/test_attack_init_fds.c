@@ -3,8 +3,10 @@
  * test_attack_init_fds - the sandbox's own processes (init, and each exec's
  * reaper) hold none of the host's file descriptors.
  *
- * init is forked from the host and never calls execve, so unless it closes
- * them it keeps a copy of every fd the host had open -- O_CLOEXEC or not:
+ * init starts with every fd of the host that is not O_CLOEXEC (executed
+ * from its image, the default) or every fd at all (forked, the fallback;
+ * ctest runs this test in both modes), so unless it closes them it keeps
+ * copies of what the host had open:
  * the host's files, its listening sockets (in the HOST's network
  * namespace), pipes to its log collector, other sandboxes' control sockets.
  * init runs inside the sandbox's namespaces with every capability of the
