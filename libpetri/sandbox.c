@@ -1038,10 +1038,11 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 				      .cgroup_fd = sb->cgroup.v2_dirfd,
 				      .cfg_fd = -1,
 				      .cgroup = &sb->cgroup};
-	if (__atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC &&
-	    (r = init_cfg_memfd(&cfg, ctx, err)) < 0)
-		goto fail;
-	req.cfg_fd = r;
+	if (__atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC) {
+		if ((r = init_cfg_memfd(&cfg, ctx, err)) < 0)
+			goto fail;
+		req.cfg_fd = r;
+	}
 	r = supervisor_spawn(ctx, &req);
 	if (req.cfg_fd >= 0)
 		close(req.cfg_fd);
