@@ -579,6 +579,13 @@ PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, 
 				  o.queue_events);
 	if (o.close_timeout_ms == 0)
 		o.close_timeout_ms = 5000;
+	if (o.ctx && !o.kernel_audit) {
+		const char *why = NULL;
+		int on = petri_ctx_kernel_audit(o.ctx, &why);
+
+		o.kernel_audit = on == 1;
+		o.kernel_audit_reason = on == 1 ? NULL : why;
+	}
 
 	petri_audit *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -818,10 +825,10 @@ PETRI_API int petri_audit_emit_sandbox_destroyed(petri_audit *a, const char *san
 	return petri__audit_emit_event(a, &ev, err);
 }
 
-PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_id,
-					    const char *exec_id, const petri_audit_process *proc,
-					    const char *const *argv, const char *cwd,
-					    const char *language, petri_error **err)
+static int emit_exec_started(petri_audit *a, const char *sandbox_id, const char *exec_id,
+			     const petri_audit_process *proc, const char *const *argv,
+			     const char *cwd, const char *language, uint64_t timeout_ms,
+			     petri_error **err)
 {
 	EMIT_BEGIN(sandbox_id, exec_id, proc);
 	Petri__Audit__V1__ExecStarted b = PETRI__AUDIT__V1__EXEC_STARTED__INIT;
@@ -832,9 +839,26 @@ PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_
 	b.argv = (char **)argv;
 	b.cwd = S(cwd);
 	b.language = S(language);
+	b.timeout_ms = timeout_ms;
 	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_EXEC_STARTED;
 	ev.exec_started = &b;
 	return petri__audit_emit_event(a, &ev, err);
+}
+
+int petri__audit_emit_exec_started(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				   const char *const *argv, const char *cwd, const char *language,
+				   uint64_t timeout_ms)
+{
+	return emit_exec_started(a, sandbox_id, exec_id, NULL, argv, cwd, language, timeout_ms,
+				 NULL);
+}
+
+PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_id,
+					    const char *exec_id, const petri_audit_process *proc,
+					    const char *const *argv, const char *cwd,
+					    const char *language, petri_error **err)
+{
+	return emit_exec_started(a, sandbox_id, exec_id, proc, argv, cwd, language, 0, err);
 }
 
 PETRI_API int petri_audit_emit_exec_ended(petri_audit *a, const char *sandbox_id,
