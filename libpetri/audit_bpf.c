@@ -35,6 +35,9 @@
 #include "petri_audit_btf.h"
 
 #define POLL_MS 50
+/* How long the consumer waits for room in a stream's queue before it drops
+ * an event there (the ring buffer fills meanwhile). */
+#define EMIT_WAIT_MS 200
 #define PETRI_ID_MAX_KAUDIT 96 /* "<sandbox id>:<serial>" */
 
 #define EXEC_LOG 64 /* execs remembered per sandbox (a ring indexed by serial) */
@@ -177,27 +180,36 @@ static const char *syscall_name(uint32_t nr)
 	return "";
 }
 
-/* The path in @buf (a PETRI_KEV_PATH_* layout) as a malloc'd string. */
-static char *path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncomp)
+/* Room for any path path_of() makes: the record's bytes plus a '/' per
+ * component and the NUL. */
+#define PATH_OUT (PETRI_KEV_PATH + PETRI_KEV_NAME + PETRI_KEV_MAX_DEPTH + 2)
+
+/* The path in @buf (@cap bytes, a PETRI_KEV_PATH_* layout) into @out
+ * (PATH_OUT bytes), NUL-terminated; its length. */
+static size_t path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncomp, char *out)
 {
-	if (layout == PETRI_KEV_PATH_USER)
-		return strndup(buf, cap);
+	if (cap > PETRI_KEV_PATH + PETRI_KEV_NAME)
+		cap = PETRI_KEV_PATH + PETRI_KEV_NAME;
+	if (layout == PETRI_KEV_PATH_USER) {
+		size_t n = strnlen(buf, cap);
+		memcpy(out, buf, n);
+		out[n] = 0;
+		return n;
+	}
+	out[0] = 0;
 	if (layout != PETRI_KEV_PATH_KERNEL)
-		return strdup("");
+		return 0;
 	/* Components leaf first: find them, then join root first. */
 	const char *comp[PETRI_KEV_MAX_DEPTH];
-	size_t len[PETRI_KEV_MAX_DEPTH], total = 1, n = 0, off = 0;
+	size_t len[PETRI_KEV_MAX_DEPTH], n = 0, off = 0;
 
 	while (n < ncomp && n < PETRI_KEV_MAX_DEPTH && off < cap) {
 		comp[n] = buf + off;
 		len[n] = strnlen(buf + off, cap - off);
-		total += len[n] + 1;
 		off += len[n] + 1;
 		n++;
 	}
-	char *out = malloc(total + 1), *p = out;
-	if (!out)
-		return NULL;
+	char *p = out;
 	if (!n)
 		*p++ = '/';
 	while (n--) {
@@ -206,7 +218,7 @@ static char *path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncom
 		p += len[n];
 	}
 	*p = 0;
-	return out;
+	return (size_t)(p - out);
 }
 
 struct ev_strings {
@@ -299,42 +311,34 @@ static void emit_exec(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 		      size_t size)
 {
 	Petri__Audit__V1__ProcessExec b = PETRI__AUDIT__V1__PROCESS_EXEC__INIT;
-	char filename[PETRI_KEV_FILENAME + 1];
+	char filename[PETRI_KEV_FILENAME + 1], cwd[PATH_OUT];
+	/* argv: the NUL-separated bytes, NUL-terminated once more, and at most
+	 * one string per two bytes. */
+	char args[PETRI_KEV_ARGS + 1], *argv[PETRI_KEV_ARGS / 2 + 1];
 	size_t alen = r->args_len <= PETRI_KEV_ARGS ? r->args_len : PETRI_KEV_ARGS;
 	size_t argc = 0;
-	char **argv;
 
-	for (size_t i = 0; i < alen; i++)
-		argc += r->args[i] == 0;
-	if (alen && r->args[alen - 1] != 0)
-		argc++;
-	argv = calloc(argc + 1, sizeof(*argv));
-	if (!argv)
-		return;
-	for (size_t i = 0, n = 0; i < alen && n < argc; n++) {
-		argv[n] = strndup(r->args + i, alen - i);
-		i += strnlen(r->args + i, alen - i) + 1;
+	memcpy(args, r->args, alen);
+	args[alen] = 0;
+	for (size_t i = 0; i < alen && argc < sizeof(argv) / sizeof(argv[0]); argc++) {
+		argv[argc] = args + i;
+		i += strlen(args + i) + 1;
 	}
 	memcpy(filename, r->filename, PETRI_KEV_FILENAME);
 	filename[PETRI_KEV_FILENAME] = 0;
-	char *cwd = r->cwd_ncomp ?
-			    path_of(r->cwd, sizeof(r->cwd), PETRI_KEV_PATH_KERNEL, r->cwd_ncomp) :
-			    NULL;
+	cwd[0] = 0;
+	if (r->cwd_ncomp)
+		path_of(r->cwd, sizeof(r->cwd), PETRI_KEV_PATH_KERNEL, r->cwd_ncomp, cwd);
 
 	b.n_argv = argc;
 	b.argv = argv;
 	b.filename = filename;
 	b.argv_truncated = r->args_truncated != 0;
-	if (cwd)
-		b.cwd = cwd;
+	b.cwd = cwd;
 	ev->process->executable = filename;
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC;
 	ev->process_exec = &b;
-	petri__audit_emit_event(w->audit, ev, NULL);
-	for (size_t i = 0; i < argc; i++)
-		free(argv[i]);
-	free(argv);
-	free(cwd);
+	petri__audit_emit_event_wait(w->audit, ev, EMIT_WAIT_MS);
 	(void)size;
 }
 
@@ -345,14 +349,13 @@ static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	Petri__Audit__V1__FileActivity b = PETRI__AUDIT__V1__FILE_ACTIVITY__INIT;
 	size_t room = size - offsetof(struct petri_kev_file, data);
 
+	char path[PATH_OUT], path2[PATH_OUT];
+
 	if ((size_t)r->path_len > room || (size_t)r->path2_len > room - r->path_len)
 		return;
-	_cleanup_free_ char *path = path_of(r->data, r->path_len, r->path_layout, r->path_ncomp);
-	_cleanup_free_ char *path2 =
-		path_of(r->data + r->path_len, r->path2_len, r->path2_layout, 0);
+	size_t plen = path_of(r->data, r->path_len, r->path_layout, r->path_ncomp, path);
+	size_t p2len = path_of(r->data + r->path_len, r->path2_len, r->path2_layout, 0, path2);
 
-	if (!path || !path2)
-		return;
 	b.op = (Petri__Audit__V1__FileActivity__Op)r->op;
 	b.path = path;
 	b.path2 = path2;
@@ -365,17 +368,17 @@ static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	b.uid = r->uid;
 	b.gid = r->gid;
 	b.path_truncated = r->path_truncated != 0;
-	if (!petri__audit_utf8_valid(path, strlen(path))) {
+	if (!petri__audit_utf8_valid(path, plen)) {
 		b.path_raw.data = (uint8_t *)path;
-		b.path_raw.len = strlen(path);
+		b.path_raw.len = plen;
 	}
-	if (!petri__audit_utf8_valid(path2, strlen(path2))) {
+	if (!petri__audit_utf8_valid(path2, p2len)) {
 		b.path2_raw.data = (uint8_t *)path2;
-		b.path2_raw.len = strlen(path2);
+		b.path2_raw.len = p2len;
 	}
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY;
 	ev->file_activity = &b;
-	petri__audit_emit_event(w->audit, ev, NULL);
+	petri__audit_emit_event_wait(w->audit, ev, EMIT_WAIT_MS);
 }
 
 /* @a (4 or 16 bytes by @family) as protobuf bytes and text, into @buf/@text. */
@@ -452,7 +455,7 @@ static void emit_net(struct kwatch *w, petri_pb_event *ev, const struct petri_ke
 			   PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SOCKET;
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY;
 	ev->network_activity = &b;
-	petri__audit_emit_event(w->audit, ev, NULL);
+	petri__audit_emit_event_wait(w->audit, ev, EMIT_WAIT_MS);
 }
 
 static int handle_record(void *ctx, void *data, size_t size)
@@ -492,7 +495,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 			b.is_thread = r->is_thread != 0;
 			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_FORK;
 			ev.process_fork = &b;
-			petri__audit_emit_event(w->audit, &ev, NULL);
+			petri__audit_emit_event_wait(w->audit, &ev, EMIT_WAIT_MS);
 		}
 		break;
 	case PETRI_KEV_EXIT:
@@ -506,7 +509,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 			b.core_dumped = sig && (r->exit_code & 0x80);
 			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXIT;
 			ev.process_exit = &b;
-			petri__audit_emit_event(w->audit, &ev, NULL);
+			petri__audit_emit_event_wait(w->audit, &ev, EMIT_WAIT_MS);
 		}
 		break;
 	case PETRI_KEV_FILE:
