@@ -64,6 +64,10 @@ int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **er
  * (library events never wait for the sink). */
 int petri__audit_emit_event_wait(petri_audit *a, petri_pb_event *ev, uint32_t wait_ms);
 
+/* Benchmarks: non-zero sends every event through protobuf-c (the path
+ * before audit_enc.c), for a side-by-side measurement. */
+extern int petri__audit_no_fast;
+
 /* audit_enc.c: does it encode @ev's kind? */
 int petri__audit_enc_supported(const petri_pb_event *ev);
 /* Encode @ev's fields 2..5 (time - @time_unix_nano in place of ev's -,
