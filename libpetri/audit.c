@@ -29,6 +29,11 @@
 #define KIND_LAST PETRI_AUDIT_KIND_LOSS
 #define NKINDS (KIND_LAST - KIND_FIRST + 2) /* + one slot for kinds we do not know */
 
+/* The writer waits up to LINGER_US for LINGER_EVENTS to gather (see
+ * writer_main). */
+#define LINGER_US 1000
+#define LINGER_EVENTS 256
+
 struct qitem {
 	uint8_t *data; /* varint length + record */
 	size_t len;
@@ -55,6 +60,7 @@ struct petri_audit {
 	struct qitem *q;
 	uint32_t cap, head, count;
 	uint32_t writer_busy; /* items being written now */
+	int lingering;        /* the writer waits for a batch to gather */
 	uint8_t *wbuf;        /* the writer's batch (fd sinks) */
 	size_t wbuf_cap;
 	int closing; /* no more emits */
@@ -162,20 +168,72 @@ out:
 	return r;
 }
 
+/* Seal an event encoded by audit_enc.c (@enc: @mid bytes of fields 2..5,
+ * then @rest bytes of the body) into @out: the record is seq (field 1),
+ * fields 2..5, prev_hash (6), the body, then the hash - the same bytes
+ * seal_locked() makes of the same event. */
+static int seal_raw_locked(petri_audit *a, int kind, const uint8_t *enc, size_t mid, size_t rest,
+			   struct qitem *out)
+{
+	uint64_t seq = a->next_seq;
+	uint8_t sv[10];
+	size_t svl = petri__audit_put_varint(sv, seq);
+	size_t body = (seq ? 1 + svl + 2 + PETRI_SHA256_LEN : 0) + mid + rest;
+	size_t rec = body + PETRI_AUDIT_HASH_TRAILER;
+
+	if (rec > PETRI_AUDIT_MAX_EVENT)
+		return -E2BIG;
+	uint8_t *buf = malloc(10 + rec);
+	if (!buf)
+		return -ENOMEM;
+	size_t vlen = petri__audit_put_varint(buf, rec);
+	uint8_t *b = buf + vlen, *p = b;
+	if (seq) {
+		*p++ = 0x08;
+		memcpy(p, sv, svl);
+		p += svl;
+	}
+	memcpy(p, enc, mid);
+	p += mid;
+	if (seq) {
+		*p++ = 0x32;
+		*p++ = PETRI_SHA256_LEN;
+		memcpy(p, a->last_hash, PETRI_SHA256_LEN);
+		p += PETRI_SHA256_LEN;
+	}
+	memcpy(p, enc + mid, rest);
+	uint8_t h[PETRI_SHA256_LEN];
+	petri__audit_chain_hash(seq ? a->last_hash : NULL, seq ? PETRI_SHA256_LEN : 0, b, body, h);
+	b[body] = PETRI_AUDIT_HASH_KEY;
+	b[body + 1] = PETRI_SHA256_LEN;
+	memcpy(b + body + 2, h, PETRI_SHA256_LEN);
+	memcpy(a->last_hash, h, PETRI_SHA256_LEN);
+	out->data = buf;
+	out->len = vlen + rec;
+	a->written_kind[kind_index(kind)]++;
+	a->next_seq++;
+	return 0;
+}
+
+static void enqueue_locked(petri_audit *a, const struct qitem *it)
+{
+	a->q[(a->head + a->count) % a->cap] = *it;
+	a->count++;
+	a->st.emitted++;
+	/* The writer only sleeps on an empty queue: wake it for the first
+	 * item, not for every one (a futex wake per event was a large part of
+	 * the audit's cost under load). */
+	if (a->count == 1 || (a->lingering && a->count == LINGER_EVENTS) || a->count == a->cap)
+		pthread_cond_signal(&a->cv_work);
+}
+
 static int push_locked(petri_audit *a, petri_pb_event *ev)
 {
 	struct qitem it;
 	int r = seal_locked(a, ev, &it);
 	if (r < 0)
 		return r;
-	a->q[(a->head + a->count) % a->cap] = it;
-	a->count++;
-	a->st.emitted++;
-	/* The writer only sleeps on an empty queue: wake it for the first
-	 * item, not for every one (a futex wake per event was a large part of
-	 * the audit's cost under load). */
-	if (a->count == 1)
-		pthread_cond_signal(&a->cv_work);
+	enqueue_locked(a, &it);
 	return 0;
 }
 
@@ -332,12 +390,34 @@ static petri_pb_event *utf8_copy(const petri_pb_event *ev)
 	return copy;
 }
 
+#define NOT_ENCODED 2 /* emit_fast(): the general path must do it */
+
+int petri__audit_no_fast;
+
 static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err);
+static int emit_fast(petri_audit *a, const petri_pb_event *ev, uint32_t wait_ms, petri_error **err);
+
+int petri__audit_emit_event_wait(petri_audit *a, petri_pb_event *ev, uint32_t wait_ms)
+{
+	if (!a || !ev)
+		return -EINVAL;
+	if (!petri__audit_no_fast && petri__audit_enc_supported(ev)) {
+		int r = emit_fast(a, ev, wait_ms, NULL);
+		if (r != NOT_ENCODED)
+			return r;
+	}
+	return petri__audit_emit_event(a, ev, NULL);
+}
 
 int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **err)
 {
 	if (!a || !ev)
 		return petri__err(err, EINVAL, "audit emit: no stream or event");
+	if (!petri__audit_no_fast && petri__audit_enc_supported(ev)) {
+		int r = emit_fast(a, ev, 0, err);
+		if (r != NOT_ENCODED)
+			return r;
+	}
 	if (walk_utf8(&ev->base, 0))
 		return emit_checked(a, ev, err);
 	petri_pb_event *copy = utf8_copy(ev);
@@ -375,6 +455,55 @@ static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err)
 	if (r == -E2BIG)
 		return petri__err(err, E2BIG, "audit emit %s: event larger than %u bytes",
 				  petri_audit_kind_name((int)ev->body_case), PETRI_AUDIT_MAX_EVENT);
+	if (r < 0)
+		return petri__err(err, -r, "audit emit %s",
+				  petri_audit_kind_name((int)ev->body_case));
+	return 0;
+}
+
+/* Room for a kernel event on the stack (larger ones, e.g. long argv with
+ * many bytes to repair, take the general path). */
+#define FAST_BUF (16u << 10)
+
+/* Emit @ev through audit_enc.c when it encodes its kind: NOT_ENCODED when
+ * it does not (or the event does not fit FAST_BUF). */
+static int emit_fast(petri_audit *a, const petri_pb_event *ev, uint32_t wait_ms, petri_error **err)
+{
+	uint8_t enc[FAST_BUF];
+	size_t mid = 0;
+	uint64_t t = ev->time_unix_nano ? ev->time_unix_nano : petri__audit_now_ns();
+	long n = petri__audit_enc_parts(ev, t, enc, sizeof(enc), &mid);
+
+	if (n < 0)
+		return NOT_ENCODED;
+	pthread_mutex_lock(&a->mu);
+	if (a->closing) {
+		pthread_mutex_unlock(&a->mu);
+		return petri__err(err, EPIPE, "audit emit: stream is closing");
+	}
+	if (wait_ms && a->count >= a->cap) {
+		/* The kernel half waits for the writer rather than dropping: its
+		 * ring buffer (megabytes, losses counted in the kernel) holds
+		 * what arrives meanwhile. */
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		dl.tv_sec += wait_ms / 1000 + dl.tv_nsec / 1000000000L;
+		dl.tv_nsec %= 1000000000L;
+		while (a->count >= a->cap && !a->closing &&
+		       pthread_cond_timedwait(&a->cv_space, &a->mu, &dl) != ETIMEDOUT)
+			;
+	}
+	if ((any_pending(a) && !flush_losses_locked(a)) || a->count >= a->cap || a->closing) {
+		drop_locked(a, ev);
+		pthread_mutex_unlock(&a->mu);
+		return PETRI_AUDIT_DROPPED;
+	}
+	struct qitem it;
+	int r = seal_raw_locked(a, (int)ev->body_case, enc, mid, (size_t)n - mid, &it);
+	if (r == 0)
+		enqueue_locked(a, &it);
+	pthread_mutex_unlock(&a->mu);
 	if (r < 0)
 		return petri__err(err, -r, "audit emit %s",
 				  petri_audit_kind_name((int)ev->body_case));
@@ -480,6 +609,25 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&a->cv_work, &a->mu);
 		if (a->count == 0)
 			break;
+		/* A few events only: let more come (up to LINGER_US) before the
+		 * write.  Waking for every few events made the emitting thread
+		 * and this one trade the CPU (futex wake, context switch, lock
+		 * hand-over) about once per event under a steady flow.  Close
+		 * (stop) and a filling queue end the wait at once. */
+		if (a->count < LINGER_EVENTS && !a->stop && !a->closing) {
+			struct timespec dl;
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_nsec += LINGER_US * 1000L;
+			if (dl.tv_nsec >= 1000000000L) {
+				dl.tv_sec++;
+				dl.tv_nsec -= 1000000000L;
+			}
+			a->lingering = 1;
+			while (a->count < LINGER_EVENTS && !a->stop && !a->closing &&
+			       pthread_cond_timedwait(&a->cv_work, &a->mu, &dl) != ETIMEDOUT)
+				;
+			a->lingering = 0;
+		}
 		/* Everything queued, in order: one write instead of one per event. */
 		uint32_t n = 0;
 		size_t bytes = 0;
@@ -579,6 +727,13 @@ PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, 
 				  o.queue_events);
 	if (o.close_timeout_ms == 0)
 		o.close_timeout_ms = 5000;
+	if (o.ctx && !o.kernel_audit) {
+		const char *why = NULL;
+		int on = petri_ctx_kernel_audit(o.ctx, &why);
+
+		o.kernel_audit = on == 1;
+		o.kernel_audit_reason = on == 1 ? NULL : why;
+	}
 
 	petri_audit *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -818,10 +973,10 @@ PETRI_API int petri_audit_emit_sandbox_destroyed(petri_audit *a, const char *san
 	return petri__audit_emit_event(a, &ev, err);
 }
 
-PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_id,
-					    const char *exec_id, const petri_audit_process *proc,
-					    const char *const *argv, const char *cwd,
-					    const char *language, petri_error **err)
+static int emit_exec_started(petri_audit *a, const char *sandbox_id, const char *exec_id,
+			     const petri_audit_process *proc, const char *const *argv,
+			     const char *cwd, const char *language, uint64_t timeout_ms,
+			     petri_error **err)
 {
 	EMIT_BEGIN(sandbox_id, exec_id, proc);
 	Petri__Audit__V1__ExecStarted b = PETRI__AUDIT__V1__EXEC_STARTED__INIT;
@@ -832,9 +987,26 @@ PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_
 	b.argv = (char **)argv;
 	b.cwd = S(cwd);
 	b.language = S(language);
+	b.timeout_ms = timeout_ms;
 	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_EXEC_STARTED;
 	ev.exec_started = &b;
 	return petri__audit_emit_event(a, &ev, err);
+}
+
+int petri__audit_emit_exec_started(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				   const char *const *argv, const char *cwd, const char *language,
+				   uint64_t timeout_ms)
+{
+	return emit_exec_started(a, sandbox_id, exec_id, NULL, argv, cwd, language, timeout_ms,
+				 NULL);
+}
+
+PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_id,
+					    const char *exec_id, const petri_audit_process *proc,
+					    const char *const *argv, const char *cwd,
+					    const char *language, petri_error **err)
+{
+	return emit_exec_started(a, sandbox_id, exec_id, proc, argv, cwd, language, 0, err);
 }
 
 PETRI_API int petri_audit_emit_exec_ended(petri_audit *a, const char *sandbox_id,

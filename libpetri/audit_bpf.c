@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -34,6 +35,19 @@
 #include "petri_audit_btf.h"
 
 #define POLL_MS 50
+/* How long the consumer waits for room in a stream's queue before it drops
+ * an event there (the ring buffer fills meanwhile). */
+#define EMIT_WAIT_MS 200
+#define PETRI_ID_MAX_KAUDIT 96 /* "<sandbox id>:<serial>" */
+
+#define EXEC_LOG 64 /* execs remembered per sandbox (a ring indexed by serial) */
+#define NS_LOG 16   /* exec pid namespaces remembered per sandbox (a ring) */
+
+/* One exec of a watched sandbox, in CLOCK_MONOTONIC ns (bpf_ktime_get_ns). */
+struct kexec {
+	uint64_t serial;     /* 0: unused */
+	uint64_t begin, end; /* end UINT64_MAX while it runs */
+};
 
 struct kwatch {
 	int used;
@@ -43,6 +57,18 @@ struct kwatch {
 	char *sandbox_id;
 	struct bpf_link *links[6];
 	uint64_t drops_reported[PETRI_KEV_NKINDS];
+	/* petri_kaudit_sandbox (has_sb: given) */
+	int has_sb;
+	struct petri_kaudit_sandbox sb;
+	/* Exec attribution (consumer thread, under mu). */
+	struct kexec execs[EXEC_LOG];
+	uint32_t ns_inum[NS_LOG];
+	uint64_t ns_serial[NS_LOG];
+	uint32_t ns_next;
+	uint64_t last_bound; /* serial the last new exec namespace was bound to */
+	uint64_t max_begun;  /* the latest exec begun */
+	uint64_t id_serial;  /* the exec id in id_buf */
+	char id_buf[PETRI_ID_MAX_KAUDIT];
 };
 
 struct petri_kaudit {
@@ -142,6 +168,11 @@ static const char *syscall_name(uint32_t nr)
 	case 50: return "listen";
 	case 43: return "accept";
 	case 288: return "accept4";
+	case 42: return "connect";
+	case 49: return "bind";
+	case 44: return "sendto";
+	case 46: return "sendmsg";
+	case 307: return "sendmmsg";
 		/* clang-format on */
 	}
 #endif
@@ -149,27 +180,36 @@ static const char *syscall_name(uint32_t nr)
 	return "";
 }
 
-/* The path in @buf (a PETRI_KEV_PATH_* layout) as a malloc'd string. */
-static char *path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncomp)
+/* Room for any path path_of() makes: the record's bytes plus a '/' per
+ * component and the NUL. */
+#define PATH_OUT (PETRI_KEV_PATH + PETRI_KEV_NAME + PETRI_KEV_MAX_DEPTH + 2)
+
+/* The path in @buf (@cap bytes, a PETRI_KEV_PATH_* layout) into @out
+ * (PATH_OUT bytes), NUL-terminated; its length. */
+static size_t path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncomp, char *out)
 {
-	if (layout == PETRI_KEV_PATH_USER)
-		return strndup(buf, cap);
+	if (cap > PETRI_KEV_PATH + PETRI_KEV_NAME)
+		cap = PETRI_KEV_PATH + PETRI_KEV_NAME;
+	if (layout == PETRI_KEV_PATH_USER) {
+		size_t n = strnlen(buf, cap);
+		memcpy(out, buf, n);
+		out[n] = 0;
+		return n;
+	}
+	out[0] = 0;
 	if (layout != PETRI_KEV_PATH_KERNEL)
-		return strdup("");
+		return 0;
 	/* Components leaf first: find them, then join root first. */
 	const char *comp[PETRI_KEV_MAX_DEPTH];
-	size_t len[PETRI_KEV_MAX_DEPTH], total = 1, n = 0, off = 0;
+	size_t len[PETRI_KEV_MAX_DEPTH], n = 0, off = 0;
 
 	while (n < ncomp && n < PETRI_KEV_MAX_DEPTH && off < cap) {
 		comp[n] = buf + off;
 		len[n] = strnlen(buf + off, cap - off);
-		total += len[n] + 1;
 		off += len[n] + 1;
 		n++;
 	}
-	char *out = malloc(total + 1), *p = out;
-	if (!out)
-		return NULL;
+	char *p = out;
 	if (!n)
 		*p++ = '/';
 	while (n--) {
@@ -178,7 +218,7 @@ static char *path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncom
 		p += len[n];
 	}
 	*p = 0;
-	return out;
+	return (size_t)(p - out);
 }
 
 struct ev_strings {
@@ -186,12 +226,82 @@ struct ev_strings {
 	char **argv;
 };
 
-static void fill_process(Petri__Audit__V1__Process *p, const struct petri_kev_hdr *h, char *comm)
+static uint32_t overflow_uid = 65534;
+
+/* The uid inside the sandbox's user namespace of the kernel uid @kuid. */
+static uint32_t uid_inside(const struct kwatch *w, uint32_t kuid)
+{
+	if (!w->has_sb)
+		return kuid;
+	return kuid == w->sb.host_uid ? w->sb.inside_uid : overflow_uid;
+}
+
+/* @serial when that exec had begun at @t, else 0: the reaper init keeps
+ * ready for the next exec belongs to no exec until the request comes (and
+ * to none at all when the sandbox is destroyed first). */
+static uint64_t begun(const struct kwatch *w, uint64_t serial, uint64_t t)
+{
+	const struct kexec *e = &w->execs[serial % EXEC_LOG];
+
+	if (e->serial == serial)
+		return e->begin <= t ? serial : 0;
+	return serial < w->max_begun ? serial : 0; /* long gone from the log */
+}
+
+/* The serial of the exec the record @h belongs to (0: none).  A record of a
+ * task in an exec's pid namespace (exec_ns) belongs to the exec that
+ * namespace was bound to; the first record of a new namespace binds it to
+ * the exec after the last one bound (init creates one namespace per exec,
+ * in order, the next exec's while it waits for the request), skipping an
+ * exec that had ended before the record was made (its reaper never got
+ * that far).  A record of init itself belongs to the exec running then. */
+static uint64_t exec_of(struct kwatch *w, const struct petri_kev_hdr *h)
+{
+	if (!w->has_sb)
+		return 0;
+	if (h->exec_ns) {
+		for (uint32_t i = 0; i < NS_LOG; i++)
+			if (w->ns_inum[i] == h->exec_ns)
+				return begun(w, w->ns_serial[i], h->ktime_ns);
+		uint64_t s = w->last_bound + 1;
+		while (w->execs[s % EXEC_LOG].serial == s &&
+		       w->execs[s % EXEC_LOG].end < h->ktime_ns)
+			s++;
+		uint32_t slot = w->ns_next++ % NS_LOG;
+		w->ns_inum[slot] = h->exec_ns;
+		w->ns_serial[slot] = s;
+		w->last_bound = s;
+		return begun(w, s, h->ktime_ns);
+	}
+	for (int i = 0; i < EXEC_LOG; i++)
+		if (w->execs[i].serial && w->execs[i].begin <= h->ktime_ns &&
+		    h->ktime_ns <= w->execs[i].end)
+			return w->execs[i].serial;
+	return 0;
+}
+
+/* The exec id of @serial ("" for 0), formatted once per exec. */
+static char no_exec_id[1];
+
+static char *exec_id_of(struct kwatch *w, uint64_t serial)
+{
+	if (!serial)
+		return no_exec_id;
+	if (w->id_serial != serial) {
+		snprintf(w->id_buf, sizeof(w->id_buf), "%s:%llu", w->sandbox_id,
+			 (unsigned long long)serial);
+		w->id_serial = serial;
+	}
+	return w->id_buf;
+}
+
+static void fill_process(Petri__Audit__V1__Process *p, const struct kwatch *w,
+			 const struct petri_kev_hdr *h, char *comm)
 {
 	p->pid_inside = h->pid_inside;
 	p->pid_host = h->pid_host;
 	p->ppid = h->ppid_inside;
-	p->uid = h->uid;
+	p->uid = uid_inside(w, h->uid);
 	memcpy(comm, h->comm, PETRI_KEV_COMM);
 	comm[PETRI_KEV_COMM] = 0;
 	p->comm = comm;
@@ -201,42 +311,34 @@ static void emit_exec(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 		      size_t size)
 {
 	Petri__Audit__V1__ProcessExec b = PETRI__AUDIT__V1__PROCESS_EXEC__INIT;
-	char filename[PETRI_KEV_FILENAME + 1];
+	char filename[PETRI_KEV_FILENAME + 1], cwd[PATH_OUT];
+	/* argv: the NUL-separated bytes, NUL-terminated once more, and at most
+	 * one string per two bytes. */
+	char args[PETRI_KEV_ARGS + 1], *argv[PETRI_KEV_ARGS / 2 + 1];
 	size_t alen = r->args_len <= PETRI_KEV_ARGS ? r->args_len : PETRI_KEV_ARGS;
 	size_t argc = 0;
-	char **argv;
 
-	for (size_t i = 0; i < alen; i++)
-		argc += r->args[i] == 0;
-	if (alen && r->args[alen - 1] != 0)
-		argc++;
-	argv = calloc(argc + 1, sizeof(*argv));
-	if (!argv)
-		return;
-	for (size_t i = 0, n = 0; i < alen && n < argc; n++) {
-		argv[n] = strndup(r->args + i, alen - i);
-		i += strnlen(r->args + i, alen - i) + 1;
+	memcpy(args, r->args, alen);
+	args[alen] = 0;
+	for (size_t i = 0; i < alen && argc < sizeof(argv) / sizeof(argv[0]); argc++) {
+		argv[argc] = args + i;
+		i += strlen(args + i) + 1;
 	}
 	memcpy(filename, r->filename, PETRI_KEV_FILENAME);
 	filename[PETRI_KEV_FILENAME] = 0;
-	char *cwd = r->cwd_ncomp ?
-			    path_of(r->cwd, sizeof(r->cwd), PETRI_KEV_PATH_KERNEL, r->cwd_ncomp) :
-			    NULL;
+	cwd[0] = 0;
+	if (r->cwd_ncomp)
+		path_of(r->cwd, sizeof(r->cwd), PETRI_KEV_PATH_KERNEL, r->cwd_ncomp, cwd);
 
 	b.n_argv = argc;
 	b.argv = argv;
 	b.filename = filename;
 	b.argv_truncated = r->args_truncated != 0;
-	if (cwd)
-		b.cwd = cwd;
+	b.cwd = cwd;
 	ev->process->executable = filename;
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC;
 	ev->process_exec = &b;
-	petri__audit_emit_event(w->audit, ev, NULL);
-	for (size_t i = 0; i < argc; i++)
-		free(argv[i]);
-	free(argv);
-	free(cwd);
+	petri__audit_emit_event_wait(w->audit, ev, EMIT_WAIT_MS);
 	(void)size;
 }
 
@@ -247,14 +349,13 @@ static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	Petri__Audit__V1__FileActivity b = PETRI__AUDIT__V1__FILE_ACTIVITY__INIT;
 	size_t room = size - offsetof(struct petri_kev_file, data);
 
+	char path[PATH_OUT], path2[PATH_OUT];
+
 	if ((size_t)r->path_len > room || (size_t)r->path2_len > room - r->path_len)
 		return;
-	_cleanup_free_ char *path = path_of(r->data, r->path_len, r->path_layout, r->path_ncomp);
-	_cleanup_free_ char *path2 =
-		path_of(r->data + r->path_len, r->path2_len, r->path2_layout, 0);
+	size_t plen = path_of(r->data, r->path_len, r->path_layout, r->path_ncomp, path);
+	size_t p2len = path_of(r->data + r->path_len, r->path2_len, r->path2_layout, 0, path2);
 
-	if (!path || !path2)
-		return;
 	b.op = (Petri__Audit__V1__FileActivity__Op)r->op;
 	b.path = path;
 	b.path2 = path2;
@@ -267,17 +368,17 @@ static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	b.uid = r->uid;
 	b.gid = r->gid;
 	b.path_truncated = r->path_truncated != 0;
-	if (!petri__audit_utf8_valid(path, strlen(path))) {
+	if (!petri__audit_utf8_valid(path, plen)) {
 		b.path_raw.data = (uint8_t *)path;
-		b.path_raw.len = strlen(path);
+		b.path_raw.len = plen;
 	}
-	if (!petri__audit_utf8_valid(path2, strlen(path2))) {
+	if (!petri__audit_utf8_valid(path2, p2len)) {
 		b.path2_raw.data = (uint8_t *)path2;
-		b.path2_raw.len = strlen(path2);
+		b.path2_raw.len = p2len;
 	}
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY;
 	ev->file_activity = &b;
-	petri__audit_emit_event(w->audit, ev, NULL);
+	petri__audit_emit_event_wait(w->audit, ev, EMIT_WAIT_MS);
 }
 
 /* @a (4 or 16 bytes by @family) as protobuf bytes and text, into @buf/@text. */
@@ -295,10 +396,35 @@ static void net_addr(uint32_t family, const uint8_t *a, uint8_t buf[16],
 	inet_ntop(v6 ? AF_INET6 : AF_INET, buf, text, INET6_ADDRSTRLEN);
 }
 
+/* A unix socket's sun_path bytes @p (@len) as protobuf bytes (a path name
+ * without its NUL; an abstract name whole, leading NUL included) and text
+ * (an abstract name as "@" and the name, each NUL in it shown as "@", the
+ * notation of ss(8)). */
+static void unix_addr(const char *p, uint32_t len, char text[PETRI_KEV_UNIX_PATH + 2],
+		      ProtobufCBinaryData *out)
+{
+	if (len > PETRI_KEV_UNIX_PATH)
+		len = PETRI_KEV_UNIX_PATH;
+	text[0] = 0;
+	if (!len)
+		return;
+	if (p[0]) {
+		len = (uint32_t)strnlen(p, len);
+		memcpy(text, p, len);
+		text[len] = 0;
+	} else {
+		for (uint32_t i = 0; i < len; i++)
+			text[i] = p[i] ? p[i] : '@';
+		text[len] = 0;
+	}
+	out->data = (uint8_t *)p;
+	out->len = len;
+}
+
 static void emit_net(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_net *r)
 {
 	Petri__Audit__V1__NetworkActivity b = PETRI__AUDIT__V1__NETWORK_ACTIVITY__INIT;
-	char text[INET6_ADDRSTRLEN] = "", ltext[INET6_ADDRSTRLEN] = "";
+	char text[PETRI_KEV_UNIX_PATH + 2] = "", ltext[PETRI_KEV_UNIX_PATH + 2] = "";
 	uint8_t addr[16], laddr[16];
 
 	b.op = (Petri__Audit__V1__NetworkActivity__Op)r->op;
@@ -306,22 +432,30 @@ static void emit_net(struct kwatch *w, petri_pb_event *ev, const struct petri_ke
 	b.protocol = r->protocol;
 	b.socket_type = r->sock_type;
 	b.result = r->result;
-	if (r->has_addr) {
-		b.port = r->port;
-		net_addr(r->family, r->addr, addr, text, &b.address);
+	if (r->family == AF_UNIX) {
+		if (r->has_addr)
+			unix_addr(r->path, r->path_len, text, &b.address);
+		if (r->has_local)
+			unix_addr(r->local_path, r->local_path_len, ltext, &b.local_address);
+	} else {
+		if (r->has_addr) {
+			b.port = r->port;
+			net_addr(r->family, r->addr, addr, text, &b.address);
+		}
+		if (r->has_local) {
+			b.local_port = r->local_port;
+			net_addr(r->family, r->local_addr, laddr, ltext, &b.local_address);
+		}
 	}
 	b.address_text = text;
-	if (r->has_local) {
-		b.local_port = r->local_port;
-		net_addr(r->family, r->local_addr, laddr, ltext, &b.local_address);
-	}
 	b.local_address_text = ltext;
 	b.syscall = (char *)(r->syscall_nr ? syscall_name(r->syscall_nr) : "");
-	b.source = r->syscall_nr ? PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SOCKET :
-				   PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_CGROUP_HOOK;
+	b.source = r->from_hook || !r->syscall_nr ?
+			   PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_CGROUP_HOOK :
+			   PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SOCKET;
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY;
 	ev->network_activity = &b;
-	petri__audit_emit_event(w->audit, ev, NULL);
+	petri__audit_emit_event_wait(w->audit, ev, EMIT_WAIT_MS);
 }
 
 static int handle_record(void *ctx, void *data, size_t size)
@@ -340,8 +474,9 @@ static int handle_record(void *ctx, void *data, size_t size)
 	Petri__Audit__V1__Process proc = PETRI__AUDIT__V1__PROCESS__INIT;
 	char comm[PETRI_KEV_COMM + 1];
 
-	fill_process(&proc, h, comm);
+	fill_process(&proc, w, h, comm);
 	ev.sandbox_id = w->sandbox_id;
+	ev.exec_id = exec_id_of(w, exec_of(w, h));
 	ev.process = &proc;
 	ev.time_unix_nano = (uint64_t)((int64_t)h->ktime_ns + k->mono_to_real);
 
@@ -360,7 +495,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 			b.is_thread = r->is_thread != 0;
 			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_FORK;
 			ev.process_fork = &b;
-			petri__audit_emit_event(w->audit, &ev, NULL);
+			petri__audit_emit_event_wait(w->audit, &ev, EMIT_WAIT_MS);
 		}
 		break;
 	case PETRI_KEV_EXIT:
@@ -374,7 +509,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 			b.core_dumped = sig && (r->exit_code & 0x80);
 			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXIT;
 			ev.process_exit = &b;
-			petri__audit_emit_event(w->audit, &ev, NULL);
+			petri__audit_emit_event_wait(w->audit, &ev, EMIT_WAIT_MS);
 		}
 		break;
 	case PETRI_KEV_FILE:
@@ -508,6 +643,13 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	k->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
+	unsigned ou;
+	if (f) {
+		if (fscanf(f, "%u", &ou) == 1)
+			overflow_uid = ou;
+		fclose(f);
+	}
 
 	libbpf_last[0] = 0;
 	old = libbpf_set_print(libbpf_capture);
@@ -607,7 +749,8 @@ static void detach_links(struct kwatch *w)
 }
 
 int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_dirfd,
-			struct petri_audit *audit, const char *sandbox_id, petri_error **err)
+			struct petri_audit *audit, const char *sandbox_id,
+			const struct petri_kaudit_sandbox *sb, petri_error **err)
 {
 	if (!k || !audit || !cgroup_id)
 		return petri__err(err, EINVAL, "kernel audit watch: bad arguments");
@@ -640,6 +783,10 @@ int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_d
 	w->cgroup_id = cgroup_id;
 	w->audit = audit;
 	w->sandbox_id = id;
+	if (sb) {
+		w->has_sb = 1;
+		w->sb = *sb;
+	}
 	/* Fresh counters for the slot: nothing in the kernel uses it now. */
 	memset(k->skel->bss->drops[s], 0, sizeof(k->skel->bss->drops[s]));
 	__atomic_store_n(&k->skel->bss->kseq[s], 0, __ATOMIC_RELEASE);
@@ -663,7 +810,11 @@ int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_d
 		}
 	}
 	if (!r) {
-		struct petri_kev_watch v = {.slot = (uint32_t)s, .gen = w->gen};
+		struct petri_kev_watch v = {
+			.slot = (uint32_t)s,
+			.gen = w->gen,
+			.exec_level = sb ? sb->init_pidns_level + 1 : 0,
+		};
 
 		if (bpf_map_update_elem(bpf_map__fd(k->skel->maps.watched), &cgroup_id, &v,
 					BPF_NOEXIST)) {
@@ -718,6 +869,39 @@ int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id)
 	update_watch_bits_locked(k);
 	pthread_mutex_unlock(&k->mu);
 	return 0;
+}
+
+/* Note the beginning (@end 0) or the end of exec @serial, now. */
+static void exec_mark(struct petri_kaudit *k, uint64_t cgroup_id, uint64_t serial, int end)
+{
+	if (!k || !serial)
+		return;
+	uint64_t now = (uint64_t)clock_ns(CLOCK_MONOTONIC);
+
+	pthread_mutex_lock(&k->mu);
+	int s = find_slot_locked(k, cgroup_id);
+	if (s >= 0) {
+		struct kexec *e = &k->w[s].execs[serial % EXEC_LOG];
+
+		if (!end) {
+			*e = (struct kexec){.serial = serial, .begin = now, .end = UINT64_MAX};
+			if (serial > k->w[s].max_begun)
+				k->w[s].max_begun = serial;
+		} else if (e->serial == serial) {
+			e->end = now;
+		}
+	}
+	pthread_mutex_unlock(&k->mu);
+}
+
+void petri__kaudit_exec_begin(struct petri_kaudit *k, uint64_t cgroup_id, uint64_t serial)
+{
+	exec_mark(k, cgroup_id, serial, 0);
+}
+
+void petri__kaudit_exec_end(struct petri_kaudit *k, uint64_t cgroup_id, uint64_t serial)
+{
+	exec_mark(k, cgroup_id, serial, 1);
 }
 
 uint64_t petri__kaudit_lost(struct petri_kaudit *k)

@@ -39,16 +39,49 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
  * BTF, as on a kernel other than the build's. */
 extern int petri__kaudit_no_min_btf;
 
+/* What the consumer needs to know about a sandbox to fill the fields the
+ * kernel cannot: the uid inside its user namespace and the exec an event
+ * belongs to. */
+struct petri_kaudit_sandbox {
+	/* The sandbox's uid map, one extent: @inside_uid -> @host_uid.  Kernel
+	 * uids are translated through it in the consumer (not in BPF: the map
+	 * is ours, so the copy in the kernel's user_namespace need not be
+	 * read on every event); every other uid becomes the overflow uid
+	 * (/proc/sys/kernel/overflowuid, 65534), as the kernel shows unmapped
+	 * ids inside a namespace. */
+	uint32_t inside_uid;
+	uint32_t host_uid;
+	/* Level of the sandbox's init's pid namespace (0: the initial one).
+	 * Each exec runs in a pid namespace one level below, of its own: its
+	 * records carry that namespace's inum, which the consumer binds to the
+	 * exec id (petri__kaudit_exec_begin/_end). */
+	uint32_t init_pidns_level;
+};
+
 /**
  * Send the kernel events of every task in cgroup @cgroup_id (the cgroup v2
  * inode id) to @audit (borrowed until petri__kaudit_unwatch() returns),
  * tagged with @sandbox_id (copied).  @cgroup_dirfd is an fd of that cgroup's
- * v2 directory (borrowed; used to attach the socket hooks).
+ * v2 directory (borrowed; used to attach the socket hooks).  @sb (copied;
+ * NULL: the kernel's uids as they are, and no exec ids) describes the
+ * sandbox.
  * Errors: -EEXIST already watched; -ENOSPC all slots in use; the errno of
  * attaching a cgroup program.
  */
 int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_dirfd,
-			struct petri_audit *audit, const char *sandbox_id, petri_error **err);
+			struct petri_audit *audit, const char *sandbox_id,
+			const struct petri_kaudit_sandbox *sb, petri_error **err);
+
+/**
+ * The exec numbered @serial of the sandbox watched as @cgroup_id begins
+ * (before its request is sent) or has ended (after its result came): its
+ * kernel events get the exec id "<sandbox_id>:<serial>".  An exec's events
+ * are those of the processes in its own pid namespace (bound to the exec
+ * when the first of them is seen: the namespaces are used in the order
+ * they are created, one per exec), and those of init while it runs.
+ */
+void petri__kaudit_exec_begin(struct petri_kaudit *k, uint64_t cgroup_id, uint64_t serial);
+void petri__kaudit_exec_end(struct petri_kaudit *k, uint64_t cgroup_id, uint64_t serial);
 
 /**
  * Stop watching @cgroup_id: detach its socket hooks, deliver every record

@@ -27,4 +27,10 @@ struct petri__sandbox_created {
 int petri__audit_emit_sandbox_created(petri_audit *a, const char *sandbox_id,
 				      const struct petri__sandbox_created *c);
 
+/* ExecStarted with every field (petri_audit_emit_exec_started() has no
+ * timeout); same returns. */
+int petri__audit_emit_exec_started(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				   const char *const *argv, const char *cwd, const char *language,
+				   uint64_t timeout_ms);
+
 #endif /* PETRI_AUDIT_EVENTS_H */

@@ -7,6 +7,7 @@
  * full queue is counted and reported in the stream as a Loss.
  */
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "sandbox_priv.h"
@@ -43,14 +44,42 @@ void petri__kaudit_close_ctx(struct petri_ctx *ctx)
 	ctx->kaudit = NULL;
 }
 
+/* The level of @pid's pid namespace: the entries of its NSpid line, less
+ * one (0 when it cannot be read, e.g. no /proc). */
+static uint32_t pidns_level(int pid)
+{
+	char path[64], line[256];
+	uint32_t level = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		for (char *p = line + 6; *p; p++)
+			if ((*p == ' ' || *p == '\t') && p[1] >= '0' && p[1] <= '9')
+				level++;
+		break;
+	}
+	fclose(f);
+	return level ? level - 1 : 0;
+}
+
 /* Once the sandbox is ready: every exec's processes are in the cgroup. */
 void petri__kaudit_watch_sandbox(struct petri_sandbox *sb)
 {
 	petri_error *e = NULL;
 	if (!sb->audit || !sb->cgroup.id || !petri__kaudit_ensure(sb->ctx))
 		return;
+	struct petri_kaudit_sandbox ks = {
+		.inside_uid = PETRI_SANDBOX_UID,
+		.host_uid = (uint32_t)sb->host_uid,
+		.init_pidns_level = pidns_level(sb->pid),
+	};
 	if (petri__kaudit_watch(sb->ctx->kaudit, sb->cgroup.id, sb->cgroup.v2_dirfd, sb->audit,
-				sb->id, &e) < 0) {
+				sb->id, &ks, &e) < 0) {
 		petri__log(sb->ctx, PETRI_LOG_WARN, "sandbox %s: kernel audit: %s", sb->id,
 			   petri_error_message(e));
 		petri_error_free(e);
@@ -111,14 +140,19 @@ void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died)
 						   NULL);
 }
 
-void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
+void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_opts *o,
 			       const char *cwd, const char *language)
 {
 	char id[PETRI_ID_MAX + 24];
 	if (!sb->audit)
 		return;
 	exec_id(sb, id, sizeof(id));
-	petri_audit_emit_exec_started(sb->audit, sb->id, id, NULL, argv, cwd, language, NULL);
+	/* Before the request goes to init: every kernel event of the exec
+	 * comes after this. */
+	if (sb->kwatched)
+		petri__kaudit_exec_begin(sb->ctx->kaudit, sb->cgroup.id, sb->exec_serial);
+	petri__audit_emit_exec_started(sb->audit, sb->id, id, o->argv, cwd, language,
+				       o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS);
 }
 
 void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside, int nr,
@@ -197,6 +231,8 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_op
 	if (!sb->audit)
 		return;
 	exec_id(sb, id, sizeof(id));
+	if (sb->kwatched)
+		petri__kaudit_exec_end(sb->ctx->kaudit, sb->cgroup.id, sb->exec_serial);
 	for (uint32_t bit = 1; bit; bit <<= 1) {
 		uint64_t value, observed;
 
@@ -260,11 +296,11 @@ void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died)
 	(void)died;
 }
 
-void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
+void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_opts *o,
 			       const char *cwd, const char *language)
 {
 	(void)sb;
-	(void)argv;
+	(void)o;
 	(void)cwd;
 	(void)language;
 }

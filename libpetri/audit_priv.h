@@ -52,8 +52,31 @@ void petri__audit_chain_hash(const uint8_t *prev, size_t prev_len, const uint8_t
 
 /* Emit a fully built event (the kernel side's entry point).  The function
  * sets seq, prev_hash, hash and (when 0) time_unix_nano; it does not keep
- * @ev.  Same returns as petri_audit_emit_*(). */
+ * @ev.  Same returns as petri_audit_emit_*().  The kinds audit_enc.c
+ * encodes by hand (the kernel half's: process exec/fork/exit, file and
+ * network activity) skip protobuf-c's reflection and the UTF-8 copy: one
+ * allocation per event (the queued record). */
 int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **err);
+
+/* petri__audit_emit_event() (no error message) that, when the queue is
+ * full, waits up to @wait_ms for the writer to make room before it drops
+ * @ev: for the kernel half's consumer, which has the ring buffer behind it
+ * (library events never wait for the sink). */
+int petri__audit_emit_event_wait(petri_audit *a, petri_pb_event *ev, uint32_t wait_ms);
+
+/* Benchmarks: non-zero sends every event through protobuf-c (the path
+ * before audit_enc.c), for a side-by-side measurement. */
+extern int petri__audit_no_fast;
+
+/* audit_enc.c: does it encode @ev's kind? */
+int petri__audit_enc_supported(const petri_pb_event *ev);
+/* Encode @ev's fields 2..5 (time - @time_unix_nano in place of ev's -,
+ * sandbox_id, exec_id, process), then its body, into @out (@cap bytes),
+ * exactly as protobuf-c packs them, strings repaired to valid UTF-8;
+ * *@mid_len: the bytes of the first part.  Returns the total length, or -1
+ * (kind not supported, or no room). */
+long petri__audit_enc_parts(const petri_pb_event *ev, uint64_t time_unix_nano, uint8_t *out,
+			    size_t cap, size_t *mid_len);
 
 /* Account @count events of @kind (PETRI_AUDIT_KIND_*) lost in the kernel's
  * ring buffer (kernel sequence numbers @first_kseq..@last_kseq, 0 when

@@ -599,7 +599,7 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	petri__cgroup_read_stats(&sb->cgroup, &before);
 
 	sb->exec_serial++;
-	petri__audit_exec_started(sb, o.argv, o.cwd ? o.cwd : "/workspace",
+	petri__audit_exec_started(sb, &o, o.cwd ? o.cwd : "/workspace",
 				  o.code ? (o.language ? o.language : sb->language) : NULL);
 	uint64_t t0 = petri__now_ns();
 	int stdio[3] = {in[0], outp[1], errp[1]};

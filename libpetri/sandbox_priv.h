@@ -203,7 +203,7 @@ struct petri_exec_req {
  * build has no audit layer).  audit_hooks.c */
 void petri__audit_sandbox_created(const struct petri_sandbox *sb);
 void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died);
-void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
+void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_opts *o,
 			       const char *cwd, const char *language);
 void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
 			     const struct petri_result *res);

@@ -75,6 +75,8 @@ struct pending_call {
 	__u32 ppid_inside;
 	__u32 parent_tgid;
 	__u32 ids_valid;
+	__u32 exec_ns; /* valid with ids_valid (a task's pid namespace never changes) */
+	__u32 pad;
 };
 
 struct {
@@ -178,8 +180,10 @@ static __always_inline __u32 pid_nr_at(struct pid *p, __u32 level, struct pid_na
 }
 
 /* The pid of the current thread's group and of its parent, in the thread's
- * own pid namespace. */
-static __always_inline void pids_inside(__u32 *pid, __u32 *ppid)
+ * own pid namespace, and the inum of its pid namespace at @exec_level (the
+ * exec's own namespace: the task belongs to that exec), 0 when the task
+ * is above that level or @exec_level is 0. */
+static __always_inline void pids_inside(__u32 *pid, __u32 *ppid, __u32 exec_level, __u32 *exec_ns)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
@@ -191,6 +195,13 @@ static __always_inline void pids_inside(__u32 *pid, __u32 *ppid)
 	*pid = (__u32)u.nr;
 	struct pid *pp = BPF_CORE_READ(t, group_leader, real_parent, group_leader, thread_pid);
 	*ppid = pid_nr_at(pp, level, u.ns);
+	*exec_ns = 0;
+	if (exec_level && exec_level <= level && exec_level <= 32) {
+		struct upid e = {};
+
+		bpf_core_read(&e, sizeof(e), &p->numbers[exec_level]);
+		*exec_ns = BPF_CORE_READ(e.ns, ns.inum);
+	}
 }
 
 static __always_inline void fill_hdr_common(struct petri_kev_hdr *h,
@@ -206,6 +217,7 @@ static __always_inline void fill_hdr_common(struct petri_kev_hdr *h,
 	h->pid_host = pt >> 32;
 	h->tid_host = (__u32)pt;
 	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->pad = 0;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
@@ -213,7 +225,7 @@ static __always_inline void fill_hdr(struct petri_kev_hdr *h, const struct petri
 				     __u32 type, __u64 k)
 {
 	fill_hdr_common(h, w, type, k);
-	pids_inside(&h->pid_inside, &h->ppid_inside);
+	pids_inside(&h->pid_inside, &h->ppid_inside, w->exec_level, &h->exec_ns);
 }
 
 /* fill_hdr() for the syscall probes: the pids inside come from the
@@ -231,12 +243,13 @@ static __always_inline void fill_hdr_cached(struct petri_kev_hdr *h,
 
 	fill_hdr_common(h, w, type, k);
 	if (!pc->ids_valid || pc->parent_tgid != ptgid) {
-		pids_inside(&pc->pid_inside, &pc->ppid_inside);
+		pids_inside(&pc->pid_inside, &pc->ppid_inside, w->exec_level, &pc->exec_ns);
 		pc->parent_tgid = ptgid;
 		pc->ids_valid = 1;
 	}
 	h->pid_inside = pc->pid_inside;
 	h->ppid_inside = pc->ppid_inside;
+	h->exec_ns = pc->exec_ns;
 }
 
 /* Per-CPU scratch for a path walk (the bounded loop runs in bpf_loop(), whose
@@ -463,6 +476,7 @@ int BPF_PROG(petri_exit, struct task_struct *p, bool group_dead)
 			0                                                                          \
 		}                                                                                  \
 	}
+#define NET_HOOKED 0xff /* the cgroup hook left a record in net_pending */
 #define N(n)                                                                                       \
 	{                                                                                          \
 		0, -1, -1, -1, -1, -1, -1, -1, n,                                                  \
@@ -504,6 +518,11 @@ const volatile struct sc_info sc_table[SC_MAX] = {
 	[50]  = N(PETRI_KEV_N_LISTEN),                             /* listen */
 	[43]  = N(PETRI_KEV_N_ACCEPT),                             /* accept */
 	[288] = N(PETRI_KEV_N_ACCEPT),                             /* accept4 */
+	[42]  = N(NET_HOOKED),                                     /* connect */
+	[49]  = N(NET_HOOKED),                                     /* bind */
+	[44]  = N(NET_HOOKED),                                     /* sendto */
+	[46]  = N(NET_HOOKED),                                     /* sendmsg */
+	[307] = N(NET_HOOKED),                                     /* sendmmsg */
 /* clang-format on */
 #endif
 };
@@ -583,6 +602,32 @@ static __always_inline void sock_addr(struct sock *sk, __u32 family, int local, 
 	}
 }
 
+#define AF_UNIX 1
+
+/* The sun_path of a unix socket's bound address (struct unix_sock's addr,
+ * set by bind or, for an accepted socket, copied from the listener) into
+ * @out; its length in bytes (abstract names start with a NUL), 0 when
+ * unbound. */
+static __always_inline __u32 unix_path(struct sock *sk, char *out)
+{
+	struct unix_sock *u = (struct unix_sock *)sk;
+	struct unix_address *ua = sk ? BPF_CORE_READ(u, addr) : NULL;
+	int len;
+
+	if (!ua)
+		return 0;
+	len = BPF_CORE_READ(ua, len) - (int)sizeof(__u16); /* minus sun_family */
+	if (len <= 0)
+		return 0;
+	__u32 n = (__u32)len;
+
+	if (n > PETRI_KEV_UNIX_PATH)
+		n = PETRI_KEV_UNIX_PATH;
+	if (bpf_probe_read_kernel(out, n, ua->name[0].sun_path))
+		return 0;
+	return n;
+}
+
 /* listen/accept/accept4 at sys_exit: the addresses come from the kernel's
  * struct sock (the listening socket's for listen and a failed accept, the
  * new connection's for a successful one), never from user memory. */
@@ -601,6 +646,7 @@ static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, l
 	e->syscall_nr = (__u32)id;
 	e->family = e->protocol = e->sock_type = e->port = e->local_port = 0;
 	e->has_addr = e->has_local = 0;
+	e->from_hook = e->path_len = e->local_path_len = e->pad0 = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 
@@ -624,10 +670,63 @@ static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, l
 				e->port = e->local_port;
 				e->has_addr = 1;
 			}
+		} else if (family == AF_UNIX) {
+			/* The socket's own name, and for an accepted connection
+			 * the connecting socket's (its peer, often unbound). */
+			e->local_path_len = unix_path(sk, e->local_path);
+			e->has_local = 1;
+			if (accepted) {
+				struct unix_sock *u = (struct unix_sock *)sk;
+
+				e->path_len = unix_path(BPF_CORE_READ(u, peer), e->path);
+				e->has_addr = 1;
+			} else if (op == PETRI_KEV_N_LISTEN) {
+				e->path_len = unix_path(sk, e->path);
+				e->has_addr = 1;
+			}
 		}
 	}
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
+}
+
+/* connect/bind/sendto/sendmsg records wait here, per thread, from the
+ * cgroup hook (which sees the kernel's copy of the address before the call
+ * completes) to the call's sys_exit (which adds the result). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct petri_kev_net);
+} net_pending SEC(".maps");
+
+/* Per-CPU room to build a hook record in (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct petri_kev_net);
+} net_scratch SEC(".maps");
+
+/* Send the waiting record @p (of the sandbox @w) with the result @ret of the
+ * call @id (0: unknown, result 0), and forget it. */
+static __always_inline void net_pending_emit(const struct petri_kev_watch *w, __u64 tid,
+					     struct petri_kev_net *p, long id, long ret)
+{
+	struct petri_kev_net *e;
+	__u64 k;
+
+	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
+	if (e) {
+		__builtin_memcpy(e, p, sizeof(*e));
+		e->h.kseq = k;
+		e->result = (__s32)ret;
+		e->syscall_nr = (__u32)id;
+		if (id == 44 && e->op == PETRI_KEV_N_SENDMSG)
+			e->op = PETRI_KEV_N_SENDTO;
+		bpf_ringbuf_submit(e, wake_flags());
+	}
+	bpf_map_delete_elem(&net_pending, &tid);
 }
 
 SEC("raw_tp/sys_exit")
@@ -651,6 +750,18 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	/* The arguments stay in pc (map memory: indexing it with a variable
 	 * is cheap to verify) until this thread's next sys_enter. */
 	pc->nr = -1;
+	if (nop == NET_HOOKED) {
+		__u64 tid = bpf_get_current_pid_tgid();
+		struct petri_kev_net *p = bpf_map_lookup_elem(&net_pending, &tid);
+
+		/* No record: the call failed before its hook, or the socket
+		 * family has none (unix, netlink), or no address was given. */
+		if (p && p->h.gen == w->gen && p->h.slot == w->slot)
+			net_pending_emit(w, tid, p, id, ret);
+		else if (p)
+			bpf_map_delete_elem(&net_pending, &tid);
+		return 0;
+	}
 	if (nop)
 		return net_exit(w, nop, id, ret, pc);
 
@@ -742,14 +853,20 @@ static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6
 {
 	const struct petri_kev_watch *w = watch_lookup();
 	struct petri_kev_net *e;
-	__u64 k;
+	__u32 zero = 0;
+	__u64 tid = bpf_get_current_pid_tgid();
 
 	if (!w)
 		return 1;
-	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
+	/* A record of this thread still waiting (sendmmsg: one hook per
+	 * message, one exit): send it without a result. */
+	struct petri_kev_net *old = bpf_map_lookup_elem(&net_pending, &tid);
+	if (old)
+		net_pending_emit(w, tid, old, 0, 0);
+	e = bpf_map_lookup_elem(&net_scratch, &zero);
 	if (!e)
 		return 1;
-	fill_hdr(&e->h, w, PETRI_KEV_NET, k);
+	fill_hdr(&e->h, w, PETRI_KEV_NET, 0); /* kseq at sys_exit */
 	e->op = op;
 	e->family = ctx->user_family;
 	e->protocol = ctx->protocol;
@@ -760,6 +877,8 @@ static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6
 	e->syscall_nr = 0;
 	e->has_addr = 1;
 	e->has_local = 0;
+	e->from_hook = 1;
+	e->path_len = e->local_path_len = e->pad0 = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	if (!v6) {
@@ -775,7 +894,9 @@ static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6
 		a[3] = ctx->user_ip6[3];
 		__builtin_memcpy(e->addr, a, 16);
 	}
-	bpf_ringbuf_submit(e, wake_flags());
+	/* (path/local_path are not sent for inet records: never read) */
+	if (bpf_map_update_elem(&net_pending, &tid, e, BPF_ANY))
+		count_drop(w, PETRI_KEV_NET, next_kseq(w));
 	return 1;
 }
 

@@ -53,13 +53,17 @@
 #define PETRI_KEV_N_BIND 2
 #define PETRI_KEV_N_LISTEN 3
 #define PETRI_KEV_N_ACCEPT 4
+#define PETRI_KEV_N_SENDTO 5
 #define PETRI_KEV_N_SENDMSG 6
+
+#define PETRI_KEV_UNIX_PATH 108 /* sizeof(sun_path) */
 
 /* Which argument of an audited syscall holds what (-1: none); op and net
  * 0: not audited (the programs' .rodata table sc_table). */
 struct petri_kev_sc {
 	__s8 op, path, path2, flags, mode, fd, uid, gid; /* op: PETRI_KEV_F_* */
-	__u8 net;                                        /* PETRI_KEV_N_*: listen/accept */
+	__u8 net; /* PETRI_KEV_N_*: listen/accept, or 0xff: a call whose cgroup hook
+		   * left a record in `net_pending` (connect, bind, sendto, sendmsg) */
 	__u8 pad[3];
 };
 
@@ -67,6 +71,12 @@ struct petri_kev_sc {
 struct petri_kev_watch {
 	__u32 slot;
 	__u32 gen; /* bumped per watch, so stale records of a reused slot are dropped */
+	/* Level of the pid namespaces of the sandbox's execs (each exec runs
+	 * under its own reaper in a pid namespace nested in the sandbox's):
+	 * records carry the inum of the task's ancestor namespace at that
+	 * level, 0 for a task above it (init).  0: not known, none recorded. */
+	__u32 exec_level;
+	__u32 pad;
 };
 
 /* Per (slot, kind) loss accounting, in the object's .bss (mmap'ed). */
@@ -86,7 +96,9 @@ struct petri_kev_hdr {
 	__u32 tid_host;
 	__u32 pid_inside; /* tgid in the task's own pid namespace */
 	__u32 ppid_inside;
-	__u32 uid;
+	__u32 uid;     /* kernel (host) uid: userspace maps it into the sandbox's user ns */
+	__u32 exec_ns; /* inum of the task's pid namespace at the watch's exec_level, or 0 */
+	__u32 pad;
 	char comm[PETRI_KEV_COMM];
 };
 
@@ -136,10 +148,13 @@ struct petri_kev_file {
 	char data[PETRI_KEV_PATH + PETRI_KEV_NAME + PETRI_KEV_PATH2];
 };
 
-/* A network operation.  From a cgroup socket hook (syscall_nr 0): the
- * kernel's copy of the address the call names, before the call completes
- * (result 0).  From sys_exit (listen, accept, accept4): the socket's own
- * addresses read from its struct sock after the call, and its result. */
+/* A network operation.  connect/bind/sendto/sendmsg: the address is the
+ * kernel's copy the cgroup socket hook saw; the record waits in
+ * `net_pending` until the call's sys_exit adds its result (syscall_nr set,
+ * from_hook 1).  listen/accept/accept4 at sys_exit: the socket's own
+ * addresses read from its struct sock after the call (unix sockets: the
+ * sun_path of struct unix_sock's address), and its result.  syscall_nr 0:
+ * a hook record whose call's exit was not seen (sendmmsg), result 0. */
 struct petri_kev_net {
 	struct petri_kev_hdr h;
 	__u32 op; /* PETRI_KEV_N_* */
@@ -152,8 +167,14 @@ struct petri_kev_net {
 	__u32 syscall_nr; /* 0: a cgroup socket hook */
 	__u32 has_addr;   /* addr/port are set */
 	__u32 has_local;  /* local_addr/local_port are set */
+	__u32 from_hook;  /* the address is the cgroup hook's copy */
+	__u32 path_len;   /* AF_UNIX: bytes of path (the peer's, or local for listen) */
+	__u32 local_path_len;
+	__u32 pad0;
 	__u8 addr[16];
 	__u8 local_addr[16];
+	char path[PETRI_KEV_UNIX_PATH]; /* AF_UNIX sun_path bytes ([0] == 0: abstract) */
+	char local_path[PETRI_KEV_UNIX_PATH];
 };
 
 #endif /* PETRI_EVENTS_H */

@@ -78,10 +78,17 @@ typedef struct petri_audit_opts {
 	uint32_t kernel_audit; /* 1: kernel events are in this stream */
 	uint32_t reserved0;
 	const char *kernel_audit_reason; /* why not (NULL: "not enabled") */
+	/* The context whose sandboxes will send to this stream (borrowed for
+	 * the call only), or NULL.  With kernel_audit 0, the header then says
+	 * what petri_ctx_kernel_audit(@ctx) says (loading the kernel half if
+	 * it was not yet): on, or off and why.  Without it the header can
+	 * only repeat kernel_audit, which a host that never set it left 0
+	 * even when its sandboxes' kernel events were in the stream. */
+	petri_ctx *ctx;
 } petri_audit_opts;
 
 /* clang-format off */
-#define PETRI_AUDIT_OPTS_INIT {sizeof(petri_audit_opts), 0, NULL, -1, 0, NULL, NULL, 0, 0, 0, 0, NULL}
+#define PETRI_AUDIT_OPTS_INIT {sizeof(petri_audit_opts), 0, NULL, -1, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL}
 /* clang-format on */
 PETRI_API void petri_audit_opts_init(petri_audit_opts *opts);
 

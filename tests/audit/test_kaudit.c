@@ -302,11 +302,11 @@ int main(void)
 	petri_audit *a = NULL;
 	REQUIRE(petri_audit_open(&a, &ao, &err) == 0);
 
-	r = petri__kaudit_watch(k, cgid, cgfd, a, "sb-kaudit", &err);
+	r = petri__kaudit_watch(k, cgid, cgfd, a, "sb-kaudit", NULL, &err);
 	if (r)
 		fprintf(stderr, "watch: %s\n", petri_error_message(err));
 	REQUIRE(r == 0);
-	CHECK(petri__kaudit_watch(k, cgid, cgfd, a, "sb-kaudit", NULL) == -EEXIST);
+	CHECK(petri__kaudit_watch(k, cgid, cgfd, a, "sb-kaudit", NULL, NULL) == -EEXIST);
 
 	char x[64], d[64], l[64], bulk[64], outside[80], script[512], py[512], bulkpy[512];
 	snprintf(x, sizeof(x), "/tmp/petri-kaudit-x-%d", (int)getpid());

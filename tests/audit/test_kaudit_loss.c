@@ -133,7 +133,7 @@ int main(void)
 	 * must be accounted for. */
 	petri_audit *a = NULL;
 	REQUIRE(petri_audit_open(&a, &ao, &err) == 0);
-	REQUIRE(petri__kaudit_watch(k, cgid, cgfd, a, "sb-loss", &err) == 0);
+	REQUIRE(petri__kaudit_watch(k, cgid, cgfd, a, "sb-loss", NULL, &err) == 0);
 
 	struct clone_args ca;
 	memset(&ca, 0, sizeof(ca));

@@ -9,6 +9,14 @@
  * does not listen (EINVAL).  It prints the ports, fds and its pid, and each
  * listen/accept event must carry exactly those: addresses and ports from the
  * kernel's struct sock, the result, the syscall, and the OCSF JSON mapping.
+ * Unix sockets: listen/accept name the sun_path of struct unix_sock (path
+ * and abstract names).  connect/bind/sendto carry the call's real result
+ * (ECONNREFUSED, EADDRINUSE, bytes sent) with the hook's address.
+ *
+ * Identity: two execs in one sandbox; every kernel event carries the id of
+ * the exec its process belonged to, the uid inside the sandbox (1000, not
+ * the host uid), and the header (asked of the context) says kernel audit
+ * is on.
  * Root only; under CI=true a kernel audit that does not load fails.
  */
 #include <arpa/inet.h>
@@ -30,23 +38,35 @@ typedef Petri__Audit__V1__NetworkActivity Net;
 #define NET_OP(x) PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_##x
 #define SOURCE_SOCKET PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SOCKET
 
-static char stream_path[] = "/tmp/petri-kaudit-sb-XXXXXX";
+static char stream_path[64];
 
-static petri_audit *open_stream(void)
+/* A new stream whose header asks @ctx about kernel audit (or, without
+ * @ctx, states it is on). */
+static petri_audit *open_stream_ctx(petri_ctx *ctx)
 {
 	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
 	petri_audit *a = NULL;
 	petri_error *e = NULL;
+
+	if (stream_path[0])
+		unlink(stream_path);
+	snprintf(stream_path, sizeof(stream_path), "/tmp/petri-kaudit-sb-XXXXXX");
 	int fd = mkstemp(stream_path);
 
 	REQUIRE(fd >= 0);
 	close(fd);
 	ao.sink = PETRI_AUDIT_SINK_FILE;
 	ao.path = stream_path;
-	ao.kernel_audit = 1;
+	ao.kernel_audit = ctx ? 0 : 1;
+	ao.ctx = ctx;
 	ao.queue_events = 1u << 16;
 	REQUIRE(petri_audit_open(&a, &ao, &e) == 0);
 	return a;
+}
+
+static petri_audit *open_stream(void)
+{
+	return open_stream_ctx(NULL);
 }
 
 /* Every event of the stream (verified), unpacked, with its JSON line. */
@@ -286,6 +306,333 @@ static void test_listen_accept(petri_ctx *ctx)
 	free_events(&es);
 }
 
+#define FILE_OP(x) PETRI__AUDIT__V1__FILE_ACTIVITY__OP__OP_##x
+#define SOURCE_HOOK PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_CGROUP_HOOK
+#define BODY(x) PETRI__AUDIT__V1__EVENT__BODY_##x
+
+static int is_kernel_event(const Ev *ev)
+{
+	switch (ev->body_case) {
+	case BODY(PROCESS_EXEC):
+	case BODY(PROCESS_FORK):
+	case BODY(PROCESS_EXIT):
+	case BODY(FILE_ACTIVITY):
+	case BODY(NETWORK_ACTIVITY):
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static const char *comm_of(const Ev *ev)
+{
+	return ev->process && ev->process->comm ? ev->process->comm : "";
+}
+
+/* Two execs in one sandbox: each kernel event names the exec whose process
+ * made it, and the uid inside the sandbox. */
+static void test_exec_ids_and_uid(petri_ctx *ctx)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	petri_audit *a = open_stream_ctx(ctx);
+	const char *argv1[] = {"sh", "-c", "echo one > /workspace/one; cat /workspace/one; exit 3",
+			       NULL};
+	const char *argv2[] = {"sh", "-c", "echo two > /workspace/two; cat /workspace/two; exit 4",
+			       NULL};
+
+	so.language = "sh";
+	so.id = "kaudit-ids";
+	so.audit = a;
+	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	int64_t host_uid = petri_sandbox_host_uid(sb);
+	struct petri_test_run r1 = petri_test_exec(sb, NULL, NULL, argv1, 20000);
+	struct petri_test_run r2 = petri_test_exec(sb, NULL, NULL, argv2, 7000);
+	petri_sandbox_destroy(sb);
+	CHECK(petri_audit_close(a, &e) == 0);
+	CHECK_MSG(r1.rc == 0 && r1.exit_code == 3, "exec 1: %d %d %s", r1.rc, r1.exit_code,
+		  r1.errmsg);
+	CHECK_MSG(r2.rc == 0 && r2.exit_code == 4, "exec 2: %d %d %s", r2.rc, r2.exit_code,
+		  r2.errmsg);
+	CHECK(host_uid > 0 && host_uid != 1000);
+	petri_test_run_free(&r1);
+	petri_test_run_free(&r2);
+
+	struct events es = read_events();
+	REQUIRE(es.n > 0 && es.ev[0]->body_case == BODY(STREAM_HEADER));
+	/* The header asked the context: kernel audit is on (it said off when
+	 * the host did not set kernel_audit itself). */
+	CHECK(es.ev[0]->stream_header->kernel_audit);
+	CHECK(strcmp(es.ev[0]->stream_header->kernel_audit_reason, "") == 0);
+
+	const char *id1 = "kaudit-ids:1", *id2 = "kaudit-ids:2";
+	size_t started = 0, sh_exec[3] = {0}, cat_exec[3] = {0}, opens[3] = {0}, sh_exit[3] = {0};
+	size_t reaper_exit[3] = {0}, nkernel = 0;
+
+	for (size_t i = 0; i < es.n; i++) {
+		const Ev *ev = es.ev[i];
+
+		if (ev->body_case == BODY(EXEC_STARTED)) {
+			const char *want = started == 0 ? id1 : id2;
+			CHECK_MSG(strcmp(ev->exec_id, want) == 0, "exec_started %s, want %s",
+				  ev->exec_id, want);
+			CHECK_MSG(ev->exec_started->timeout_ms == (started == 0 ? 20000u : 7000u),
+				  "timeout_ms %llu",
+				  (unsigned long long)ev->exec_started->timeout_ms);
+			CHECK(ev->exec_started->n_argv == 3 &&
+			      strcmp(ev->exec_started->argv[2],
+				     started == 0 ? argv1[2] : argv2[2]) == 0);
+			started++;
+			continue;
+		}
+		if (!is_kernel_event(ev))
+			continue;
+		nkernel++;
+		const char *comm = comm_of(ev);
+		int which = strcmp(ev->exec_id, id1) == 0 ? 1 :
+			    strcmp(ev->exec_id, id2) == 0 ? 2 :
+							    0;
+
+		CHECK_MSG(ev->process && ev->process->uid == 1000,
+			  "seq %llu (%s): uid %u, want 1000 inside (host uid %lld)",
+			  (unsigned long long)ev->seq, comm, ev->process ? ev->process->uid : 0,
+			  (long long)host_uid);
+		CHECK(strcmp(ev->sandbox_id, "kaudit-ids") == 0);
+		/* Only init and a reaper waiting for its request belong to no
+		 * exec; nothing belongs to an exec that did not run. */
+		CHECK_MSG(which || (!ev->exec_id[0] && (strcmp(comm, "petri-init") == 0 ||
+							strcmp(comm, "petri-exec") == 0)),
+			  "seq %llu comm %s: exec_id \"%s\"", (unsigned long long)ev->seq, comm,
+			  ev->exec_id);
+		if (ev->body_case == BODY(PROCESS_EXEC)) {
+			const Petri__Audit__V1__ProcessExec *x = ev->process_exec;
+
+			if (strcmp(comm, "sh") == 0 && x->n_argv == 3) {
+				int w = strcmp(x->argv[2], argv1[2]) == 0 ? 1 :
+					strcmp(x->argv[2], argv2[2]) == 0 ? 2 :
+									    0;
+				CHECK_MSG(w && w == which, "exec of sh (%s) in exec \"%s\"",
+					  x->argv[2], ev->exec_id);
+				sh_exec[w]++;
+			}
+			if (strcmp(comm, "cat") == 0 && x->n_argv == 2) {
+				int w = strcmp(x->argv[1], "/workspace/one") == 0 ? 1 :
+					strcmp(x->argv[1], "/workspace/two") == 0 ? 2 :
+										    0;
+				CHECK_MSG(w && w == which, "exec of cat %s in exec \"%s\"",
+					  x->argv[1], ev->exec_id);
+				cat_exec[w]++;
+			}
+		}
+		if (ev->body_case == BODY(FILE_ACTIVITY) &&
+		    ev->file_activity->op == FILE_OP(OPEN)) {
+			const char *path = ev->file_activity->path;
+			int w = strcmp(path, "/workspace/one") == 0 ? 1 :
+				strcmp(path, "/workspace/two") == 0 ? 2 :
+								      0;
+			if (w) {
+				CHECK_MSG(w == which, "open of %s in exec \"%s\"", path,
+					  ev->exec_id);
+				opens[w]++;
+			}
+		}
+		if (ev->body_case == BODY(PROCESS_EXIT)) {
+			const Petri__Audit__V1__ProcessExit *x = ev->process_exit;
+
+			if (strcmp(comm, "sh") == 0 && (x->exit_code == 3 || x->exit_code == 4)) {
+				CHECK_MSG(which == x->exit_code - 2, "sh exit %d in exec \"%s\"",
+					  x->exit_code, ev->exec_id);
+				sh_exit[x->exit_code - 2]++;
+			}
+			/* Each exec's reaper, pid 1 of the exec's namespace. */
+			if (strcmp(comm, "petri-exec") == 0 && which)
+				reaper_exit[which] += ev->process->pid_inside == 1;
+		}
+	}
+	CHECK(started == 2);
+	CHECK(nkernel > 10);
+	for (int w = 1; w <= 2; w++) {
+		CHECK_MSG(sh_exec[w] == 1, "exec %d: %zu execs of sh", w, sh_exec[w]);
+		CHECK_MSG(cat_exec[w] == 1, "exec %d: %zu execs of cat", w, cat_exec[w]);
+		CHECK_MSG(opens[w] == 2, "exec %d: %zu opens of its file (sh's, cat's)", w,
+			  opens[w]);
+		CHECK_MSG(sh_exit[w] == 1, "exec %d: %zu exits of sh", w, sh_exit[w]);
+		CHECK_MSG(reaper_exit[w] == 1, "exec %d: %zu exits of its reaper", w,
+			  reaper_exit[w]);
+	}
+	free_events(&es);
+}
+
+/* The network events of one exec, by source, in stream order. */
+static size_t net_events(const struct events *es, int source, const Net **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < es->n; i++) {
+		const Ev *ev = es->ev[i];
+
+		if (ev->body_case != BODY(NETWORK_ACTIVITY) ||
+		    (int)ev->network_activity->source != source)
+			continue;
+		if (n < max)
+			out[n] = ev->network_activity;
+		n++;
+	}
+	return n;
+}
+
+static const char hook_code[] =
+	"import errno, os, socket\n"
+	"s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()\n"
+	"c = socket.socket()\n"
+	"try:\n    c.connect(('127.0.0.1', port))\nexcept OSError as e:\n    ce = e.errno\n"
+	"a = socket.socket(); a.bind(('127.0.0.1', 0)); ap = a.getsockname()[1]\n"
+	"b = socket.socket()\n"
+	"try:\n    b.bind(('127.0.0.1', ap))\nexcept OSError as e:\n    be = e.errno\n"
+	"u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+	"n = u.sendto(b'hello', ('127.0.0.1', 9))\n"
+	"print(os.getpid(), port, ce, ap, be, n)\n";
+
+static void check_hook_event(const Net *n, int op, const char *syscall, uint32_t port,
+			     int32_t result, uint32_t type)
+{
+	uint8_t lo[4] = {127, 0, 0, 1};
+
+	CHECK_MSG((int)n->op == op, "op %d, want %d", n->op, op);
+	CHECK_MSG(strcmp(n->syscall, syscall) == 0, "syscall %s, want %s", n->syscall, syscall);
+	CHECK(n->family == AF_INET);
+	CHECK(n->address.len == 4 && memcmp(n->address.data, lo, 4) == 0);
+	CHECK(strcmp(n->address_text, "127.0.0.1") == 0);
+	CHECK_MSG(n->port == port, "%s port %u, want %u", syscall, n->port, port);
+	CHECK_MSG(n->result == result, "%s result %d, want %d", syscall, n->result, result);
+	CHECK(n->socket_type == type);
+	CHECK(n->protocol == (type == SOCK_DGRAM ? 17u : 6u));
+	CHECK(!n->denied);
+	CHECK(n->local_address.len == 0 && n->local_port == 0);
+}
+
+/* connect/bind/sendto: the kernel's copy of the address (cgroup hook) and
+ * the call's own result (sys_exit). */
+static void test_hook_results(petri_ctx *ctx)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	petri_audit *a = open_stream();
+
+	so.language = "python";
+	so.id = "kaudit-hook";
+	so.audit = a;
+	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	struct petri_test_run run = petri_test_exec(sb, "python", hook_code, NULL, 20000);
+	petri_sandbox_destroy(sb);
+	CHECK(petri_audit_close(a, &e) == 0);
+	CHECK_MSG(run.rc == 0 && run.exit_code == 0, "exec %d exit %d: %s %s", run.rc,
+		  run.exit_code, run.errmsg, run.err);
+	int pid = 0, port = 0, ce = 0, ap = 0, be = 0, sent = 0;
+	CHECK_MSG(sscanf(run.out, "%d %d %d %d %d %d", &pid, &port, &ce, &ap, &be, &sent) == 6,
+		  "program printed: %s", run.out);
+	CHECK(ce == ECONNREFUSED && be == EADDRINUSE && sent == 5);
+	petri_test_run_free(&run);
+
+	struct events es = read_events();
+	const Net *n[8];
+	size_t k = net_events(&es, SOURCE_HOOK, n, 8);
+
+	CHECK_MSG(k == 5, "%zu cgroup hook events, want 5", k);
+	if (k == 5) {
+		check_hook_event(n[0], NET_OP(BIND), "bind", 0, 0, SOCK_STREAM);
+		check_hook_event(n[1], NET_OP(CONNECT), "connect", (uint32_t)port, -ECONNREFUSED,
+				 SOCK_STREAM);
+		check_hook_event(n[2], NET_OP(BIND), "bind", 0, 0, SOCK_STREAM);
+		check_hook_event(n[3], NET_OP(BIND), "bind", (uint32_t)ap, -EADDRINUSE,
+				 SOCK_STREAM);
+		check_hook_event(n[4], NET_OP(SENDTO), "sendto", 9, 5, SOCK_DGRAM);
+	}
+	for (size_t i = 0; i < es.n; i++)
+		if (es.ev[i]->body_case == BODY(NETWORK_ACTIVITY)) {
+			CHECK(es.ev[i]->process->pid_inside == (uint32_t)pid);
+			CHECK(strcmp(es.ev[i]->exec_id, "kaudit-hook:1") == 0);
+		}
+	free_events(&es);
+}
+
+static const char unix_code[] =
+	"import os, socket\n"
+	"u = socket.socket(socket.AF_UNIX); u.bind('/tmp/u.sock'); u.listen()\n"
+	"v = socket.socket(socket.AF_UNIX); v.bind('/tmp/v.sock'); v.connect('/tmp/u.sock')\n"
+	"k, _ = u.accept()\n"
+	"w = socket.socket(socket.AF_UNIX); w.bind('\\0petri\\0abs'); w.listen()\n"
+	"x = socket.socket(socket.AF_UNIX); x.connect('\\0petri\\0abs'); y, _ = w.accept()\n"
+	"print(os.getpid(), k.fileno(), y.fileno())\n";
+
+static void check_unix(const ProtobufCBinaryData *a, const char *text, const char *bytes,
+		       size_t len, const char *have_text)
+{
+	CHECK_MSG(strcmp(have_text, text) == 0, "unix address \"%s\", want \"%s\"", have_text,
+		  text);
+	CHECK_MSG(a->len == len && (!len || memcmp(a->data, bytes, len) == 0),
+		  "unix address bytes (%zu, want %zu)", a->len, len);
+}
+
+/* listen/accept on unix sockets: sun_path from the kernel's struct unix_sock,
+ * abstract names marked. */
+static void test_unix_sockets(petri_ctx *ctx)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	petri_audit *a = open_stream();
+
+	so.language = "python";
+	so.id = "kaudit-unix";
+	so.audit = a;
+	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	struct petri_test_run run = petri_test_exec(sb, "python", unix_code, NULL, 20000);
+	petri_sandbox_destroy(sb);
+	CHECK(petri_audit_close(a, &e) == 0);
+	CHECK_MSG(run.rc == 0 && run.exit_code == 0, "exec %d exit %d: %s %s", run.rc,
+		  run.exit_code, run.errmsg, run.err);
+	int pid = 0, kfd = 0, yfd = 0;
+	CHECK_MSG(sscanf(run.out, "%d %d %d", &pid, &kfd, &yfd) == 3, "program printed: %s",
+		  run.out);
+	petri_test_run_free(&run);
+
+	struct events es = read_events();
+	const Net *n[8];
+	size_t k = net_events(&es, SOURCE_SOCKET, n, 8);
+	static const char abs_name[] = "\0petri\0abs";
+	size_t abs_len = sizeof(abs_name) - 1;
+
+	CHECK_MSG(k == 4, "%zu listen/accept events, want 4", k);
+	if (k == 4) {
+		for (size_t i = 0; i < 4; i++) {
+			CHECK(n[i]->family == AF_UNIX && n[i]->socket_type == SOCK_STREAM);
+			CHECK(n[i]->port == 0 && n[i]->local_port == 0);
+		}
+		CHECK(n[0]->op == NET_OP(LISTEN) && strcmp(n[0]->syscall, "listen") == 0);
+		CHECK(n[0]->result == 0);
+		check_unix(&n[0]->address, "/tmp/u.sock", "/tmp/u.sock", 11, n[0]->address_text);
+		check_unix(&n[0]->local_address, "/tmp/u.sock", "/tmp/u.sock", 11,
+			   n[0]->local_address_text);
+		CHECK(n[1]->op == NET_OP(ACCEPT) && strcmp(n[1]->syscall, "accept4") == 0);
+		CHECK_MSG(n[1]->result == kfd, "accept result %d, want %d", n[1]->result, kfd);
+		check_unix(&n[1]->address, "/tmp/v.sock", "/tmp/v.sock", 11, n[1]->address_text);
+		check_unix(&n[1]->local_address, "/tmp/u.sock", "/tmp/u.sock", 11,
+			   n[1]->local_address_text);
+		CHECK(n[2]->op == NET_OP(LISTEN) && n[2]->result == 0);
+		check_unix(&n[2]->address, "@petri@abs", abs_name, abs_len, n[2]->address_text);
+		check_unix(&n[2]->local_address, "@petri@abs", abs_name, abs_len,
+			   n[2]->local_address_text);
+		CHECK(n[3]->op == NET_OP(ACCEPT) && n[3]->result == yfd);
+		check_unix(&n[3]->address, "", "", 0, n[3]->address_text); /* x is unbound */
+		check_unix(&n[3]->local_address, "@petri@abs", abs_name, abs_len,
+			   n[3]->local_address_text);
+	}
+	free_events(&es);
+}
+
 int main(void)
 {
 	if (geteuid() != 0)
@@ -299,6 +646,9 @@ int main(void)
 		petri_test_skip(msg);
 	}
 	test_listen_accept(ctx);
+	test_exec_ids_and_uid(ctx);
+	test_hook_results(ctx);
+	test_unix_sockets(ctx);
 	if (getenv("PETRI_KAUDIT_KEEP"))
 		printf("stream kept: %s\n", stream_path);
 	else

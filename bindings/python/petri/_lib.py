@@ -125,6 +125,7 @@ class AuditOpts(ctypes.Structure):
         ("kernel_audit", c_u32),
         ("reserved0", c_u32),
         ("kernel_audit_reason", ctypes.c_char_p),
+        ("ctx", ctypes.c_void_p),
     ]
 
 

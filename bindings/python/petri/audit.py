@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Set
 
 from . import _convert as conv
 from . import _lib
-from .context import call_with_error, raise_error
+from .context import Context, call_with_error, default_context, raise_error
 from .errors import PetriError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -155,7 +155,10 @@ class AuditStream:
     the loss with exact counts, never blocking the sandbox.
 
     Pass it to ``Sandbox(audit=...)``: every sandbox given it sends its
-    events here.  :meth:`close` (or leaving ``with``) destroys those
+    events here.  The header says whether kernel (eBPF) events are in the
+    stream as ``context`` (default: the process-wide one, which sandboxes
+    use unless given another) reports it: that loads the kernel half now
+    rather than at the first sandbox.  :meth:`close` (or leaving ``with``) destroys those
     sandboxes still open, writes the StreamEnd and waits (up to 5 s) for
     the sink; it raises PetriError when the stream could not be completed
     (sink failed or too slow: the file then fails verification)."""
@@ -166,10 +169,13 @@ class AuditStream:
         *,
         fd: Optional[int] = None,
         queue_events: Optional[int] = None,
+        context: Optional[Context] = None,
     ) -> None:
         self._finalizer: Optional[weakref.finalize] = None
         if (path is None) == (fd is None):
             raise TypeError("AuditStream takes exactly one of path and fd")
+        if context is not None and not isinstance(context, Context):
+            raise TypeError("context must be a petri.Context, not %s" % type(context).__name__)
         o = _lib.AuditOpts()
         o.sz = ctypes.sizeof(o)
         o.fd = -1
@@ -192,7 +198,13 @@ class AuditStream:
                 raise ValueError("queue_events must be between 2 and 2**24, got %d" % queue_events)
             o.queue_events = queue_events
         out = ctypes.c_void_p()
-        call_with_error(_audit_lib().petri_audit_open, ctypes.byref(out), ctypes.byref(o))
+        lib = _audit_lib()
+        state = (context if context is not None else default_context())._state
+        with state.lock:  # the context is not freed while the header asks it
+            if state.closed or state.ptr is None:
+                raise PetriError(errno.EBADF, "the context is closed")
+            o.ctx = state.ptr
+            call_with_error(lib.petri_audit_open, ctypes.byref(out), ctypes.byref(o))
         self._handle = _AuditHandle(out.value or 0)
         self._finalizer = weakref.finalize(self, _close_quietly, self._handle)
 

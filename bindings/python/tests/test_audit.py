@@ -319,9 +319,7 @@ def test_kernel_listen_and_accept_events(tmp_path: Path) -> None:
             r = sb.exec(code)
     assert r.exit_code == 0, r.stderr
     events = list(read_stream(path))
-    # (The stream header cannot say: it is written before the sandbox loads
-    # the kernel half.)
-    require(any(e.kind == "process_exec" for e in events), "kernel audit (root and BPF)")
+    require(events[0].body["kernel_audit"] is True, "kernel audit (root and BPF)")
     port, client, fd = (int(x) for x in r.stdout.split())
     net = [
         e.body
@@ -335,3 +333,43 @@ def test_kernel_listen_and_accept_events(tmp_path: Path) -> None:
     assert (accept["address_text"], accept["port"]) == ("127.0.0.1", client)
     assert (accept["local_address_text"], accept["local_port"]) == ("127.0.0.1", port)
     assert accept["result"] == fd
+
+
+def test_header_says_kernel_audit_when_kernel_events_are_in(tmp_path: Path) -> None:
+    """The header's kernel_audit is what the context says, and agrees with
+    the stream: true with kernel events in it (it used to be false: the
+    binding never told the writer), false with the reason otherwise."""
+    path = tmp_path / "hdr.audit"
+    with AuditStream(path) as audit:
+        with petri.Sandbox(language="sh", audit=audit) as sb:
+            r = sb.exec("cat /etc/hostname >/dev/null")
+    assert r.exit_code == 0, r.stderr
+    events = list(read_stream(path))
+    header = events[0]
+    assert header.kind == "stream_header"
+    kernel = [e for e in events if e.kind in ("process_exec", "file_activity")]
+    if os.geteuid() == 0:  # root on a machine that loads BPF (CI): on
+        require(bool(kernel), "kernel audit (root and BPF)")
+    assert header.body["kernel_audit"] is bool(kernel)
+    if kernel:
+        assert "kernel_audit_reason" not in header.body or header.body["kernel_audit_reason"] == ""
+        cat = [e for e in kernel if e.kind == "process_exec" and e.data["process"]["comm"] == "cat"]
+        assert len(cat) == 1 and cat[0].exec_id == events[2].exec_id != ""
+    else:
+        assert header.body["kernel_audit_reason"].startswith("kernel audit off")
+
+
+def test_header_context_argument(tmp_path: Path) -> None:
+    """AuditStream(context=...) asks that context; a wrong type is refused."""
+    with pytest.raises(TypeError):
+        AuditStream(tmp_path / "x.audit", context="nope")  # type: ignore[arg-type]
+    ctx = petri.Context()
+    try:
+        with AuditStream(tmp_path / "c.audit", context=ctx):
+            pass
+    finally:
+        ctx.close()
+    header = next(iter(read_stream(tmp_path / "c.audit")))
+    assert isinstance(header.body["kernel_audit"], bool)
+    if os.geteuid() == 0 and os.environ.get("CI"):
+        assert header.body["kernel_audit"] is True
