@@ -86,6 +86,13 @@ struct petri_kaudit {
 	uint32_t next_gen;
 	uint64_t lost_total;
 	struct kwatch w[PETRI_KEV_MAX_SLOTS];
+	/* The syscall programs are attached only while a sandbox is watched:
+	 * any syscall tracepoint puts every thread of the host on the slow
+	 * syscall path (~10% on openat+close), so a context with nothing
+	 * watched costs the host nothing. */
+	pthread_mutex_t sys_mu;
+	int sys_users;                 /* watched sandboxes (under sys_mu) */
+	struct bpf_link *sys_links[2]; /* sys_enter, sys_exit */
 };
 
 /* ---- libbpf messages: captured for the error, never printed ------------- */
@@ -641,6 +648,7 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 		return petri__err(err, ENOMEM, "kernel audit: out of memory");
 	k->kick_fd = -1;
 	pthread_mutex_init(&k->mu, NULL);
+	pthread_mutex_init(&k->sys_mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	k->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
 	FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
@@ -674,6 +682,9 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 				    k->skel->progs.petri_bind4,    k->skel->progs.petri_bind6};
 	for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++)
 		bpf_program__set_autoattach(cg[i], false);
+	/* ... and the syscall programs while a sandbox is (sys_attach). */
+	bpf_program__set_autoattach(k->skel->progs.petri_sys_enter, false);
+	bpf_program__set_autoattach(k->skel->progs.petri_sys_exit, false);
 	r = ringbuf_bytes ? bpf_map__set_max_entries(k->skel->maps.events, ringbuf_bytes) : 0;
 	/* The programs wake the consumer once a quarter of the ring is used. */
 	k->skel->rodata->wake_bytes = bpf_map__max_entries(k->skel->maps.events) / 4;
@@ -748,6 +759,35 @@ static void detach_links(struct kwatch *w)
 	}
 }
 
+/* One more (@delta 1) or one fewer (-1) watched sandbox: attach the
+ * syscall programs for the first, detach them after the last. */
+static int sys_attach(struct petri_kaudit *k, int delta, petri_error **err)
+{
+	struct bpf_program *p[2] = {k->skel->progs.petri_sys_enter, k->skel->progs.petri_sys_exit};
+	int r = 0;
+
+	pthread_mutex_lock(&k->sys_mu);
+	if (delta > 0 && k->sys_users == 0) {
+		for (int i = 0; i < 2 && !r; i++) {
+			k->sys_links[i] = bpf_program__attach(p[i]);
+			if (!k->sys_links[i])
+				r = petri__err(err, errno ? errno : EINVAL,
+					       "kernel audit watch: attaching %s: %s",
+					       bpf_program__name(p[i]), strerror(errno));
+		}
+	}
+	if (r == 0)
+		k->sys_users += delta;
+	if (r < 0 || k->sys_users == 0) {
+		for (int i = 0; i < 2; i++) {
+			bpf_link__destroy(k->sys_links[i]);
+			k->sys_links[i] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&k->sys_mu);
+	return r;
+}
+
 int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_dirfd,
 			struct petri_audit *audit, const char *sandbox_id,
 			const struct petri_kaudit_sandbox *sb, petri_error **err)
@@ -795,9 +835,10 @@ int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_d
 	struct bpf_program *cg[] = {k->skel->progs.petri_connect4, k->skel->progs.petri_connect6,
 				    k->skel->progs.petri_sendmsg4, k->skel->progs.petri_sendmsg6,
 				    k->skel->progs.petri_bind4,    k->skel->progs.petri_bind6};
-	int r = 0;
+	int r = sys_attach(k, 1, err);
+	int sys_counted = r == 0;
 
-	if (cgroup_dirfd >= 0) {
+	if (!r && cgroup_dirfd >= 0) {
 		for (size_t i = 0; i < sizeof(cg) / sizeof(cg[0]); i++) {
 			w->links[i] = bpf_program__attach_cgroup(cg[i], cgroup_dirfd);
 			if (!w->links[i]) {
@@ -828,6 +869,8 @@ int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_d
 	}
 	if (r) {
 		detach_links(w);
+		if (sys_counted)
+			sys_attach(k, -1, NULL);
 		pthread_mutex_lock(&k->mu);
 		free(w->sandbox_id);
 		memset(w, 0, sizeof(*w));
@@ -868,6 +911,7 @@ int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id)
 	memset(w, 0, sizeof(*w));
 	update_watch_bits_locked(k);
 	pthread_mutex_unlock(&k->mu);
+	sys_attach(k, -1, NULL);
 	return 0;
 }
 
@@ -934,8 +978,11 @@ void petri__kaudit_close(struct petri_kaudit *k)
 	ring_buffer__free(k->rb);
 	if (k->kick_fd >= 0)
 		close(k->kick_fd);
+	for (int i = 0; i < 2; i++)
+		bpf_link__destroy(k->sys_links[i]);
 	petri_audit_bpf__destroy(k->skel);
 	pthread_cond_destroy(&k->cv);
 	pthread_mutex_destroy(&k->mu);
+	pthread_mutex_destroy(&k->sys_mu);
 	free(k);
 }
