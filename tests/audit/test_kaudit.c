@@ -27,43 +27,10 @@
 
 #include "audit_bpf.h"
 #include "audit_priv.h"
+#include "kaudit_cgroup.h"
 #include "petri_test.h"
 
 #define NOPEN 10000
-
-static char cg_path[256];
-
-static void cleanup_cgroup(void)
-{
-	if (cg_path[0])
-		rmdir(cg_path);
-}
-
-/* A cgroup v2 directory of our own; returns its fd and sets *@id. */
-static int make_cgroup(uint64_t *id)
-{
-	const char *roots[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
-	struct statfs sf;
-	struct stat st;
-
-	for (size_t i = 0; i < 2; i++) {
-		if (statfs(roots[i], &sf) || sf.f_type != CGROUP2_SUPER_MAGIC)
-			continue;
-		snprintf(cg_path, sizeof(cg_path), "%s/petri-kaudit-test-%d", roots[i],
-			 (int)getpid());
-		if (mkdir(cg_path, 0755) && errno != EEXIST) {
-			cg_path[0] = 0;
-			return -1;
-		}
-		atexit(cleanup_cgroup);
-		int fd = open(cg_path, O_PATH | O_DIRECTORY | O_CLOEXEC); /* as cgroup.c opens it */
-		if (fd < 0 || fstat(fd, &st))
-			return -1;
-		*id = (uint64_t)st.st_ino;
-		return fd;
-	}
-	return -1;
-}
 
 /* Run @argv in the cgroup (clone3 CLONE_INTO_CGROUP); its wait status. */
 static int run_in(int cgfd, char *const argv[], pid_t *pid_out)
@@ -286,7 +253,7 @@ int main(void)
 	err = NULL;
 
 	uint64_t cgid = 0;
-	int cgfd = make_cgroup(&cgid);
+	int cgfd = kaudit_test_cgroup("test", &cgid);
 	if (cgfd < 0)
 		petri_test_skip("no writable cgroup v2 hierarchy");
 

@@ -36,44 +36,12 @@
 
 #include "audit_bpf.h"
 #include "audit_priv.h"
+#include "kaudit_cgroup.h"
 #include "petri_test.h"
 
 #define NOPEN 30000
 #define NFORK 200
 #define RINGBUF_BYTES 4096
-
-static char cg_path[256];
-
-static void cleanup_cgroup(void)
-{
-	if (cg_path[0])
-		rmdir(cg_path);
-}
-
-static int make_cgroup(uint64_t *id)
-{
-	const char *roots[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
-	struct statfs sf;
-	struct stat st;
-
-	for (size_t i = 0; i < 2; i++) {
-		if (statfs(roots[i], &sf) || sf.f_type != CGROUP2_SUPER_MAGIC)
-			continue;
-		snprintf(cg_path, sizeof(cg_path), "%s/petri-kaudit-loss-%d", roots[i],
-			 (int)getpid());
-		if (mkdir(cg_path, 0755) && errno != EEXIST) {
-			cg_path[0] = 0;
-			return -1;
-		}
-		atexit(cleanup_cgroup);
-		int fd = open(cg_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st))
-			return -1;
-		*id = (uint64_t)st.st_ino;
-		return fd;
-	}
-	return -1;
-}
 
 /* The burst, in a child born in the cgroup: only open, fork and exit. */
 static void burst(void)
@@ -117,7 +85,7 @@ int main(void)
 		petri_test_skip(why);
 	}
 	uint64_t cgid = 0;
-	int cgfd = make_cgroup(&cgid);
+	int cgfd = kaudit_test_cgroup("loss", &cgid);
 	if (cgfd < 0)
 		petri_test_skip("no writable cgroup v2 hierarchy");
 

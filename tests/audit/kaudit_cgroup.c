@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kaudit_cgroup.c - see kaudit_cgroup.h. */
+#include "kaudit_cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+static char cg_path[256];
+
+static void cleanup_cgroup(void)
+{
+	if (cg_path[0])
+		rmdir(cg_path);
+}
+
+int kaudit_test_cgroup(const char *tag, uint64_t *id)
+{
+	const char *roots[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
+	struct statfs sf;
+	struct stat st;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (statfs(roots[i], &sf) || sf.f_type != CGROUP2_SUPER_MAGIC)
+			continue;
+		snprintf(cg_path, sizeof(cg_path), "%s/petri-kaudit-%s-%d", roots[i], tag,
+			 (int)getpid());
+		if (mkdir(cg_path, 0755) && errno != EEXIST) {
+			cg_path[0] = 0;
+			return -1;
+		}
+		atexit(cleanup_cgroup);
+		int fd = open(cg_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st))
+			return -1;
+		*id = (uint64_t)st.st_ino;
+		return fd;
+	}
+	return -1;
+}
