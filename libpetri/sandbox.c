@@ -404,6 +404,8 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 	ctx->init_image_fd = -1;
 	const char *mode = secure_getenv("PETRI_INIT");
 	ctx->init_mode = mode && strcmp(mode, "fork") == 0 ? INIT_FORK : INIT_EXEC;
+	if (mode && *mode && strcmp(mode, "fork") != 0 && strcmp(mode, "exec") != 0)
+		petri__log(ctx, PETRI_LOG_WARN, "PETRI_INIT=%.32s ignored (fork or exec)", mode);
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
 
