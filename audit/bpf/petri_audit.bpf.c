@@ -137,10 +137,10 @@ static __always_inline void count_drop(const struct petri_kev_watch *w, __u32 ty
 	__sync_fetch_and_add(&d->count, 1);
 }
 
-/* Wake the consumer only once a quarter of the ring buffer is used; it
- * also polls every few tens of ms.  A wakeup per record cost more than
- * the record (two context switches). */
-const volatile __u64 wake_bytes = 1; /* set by userspace: a quarter of the ring */
+/* Wake the consumer only once a part of the ring buffer is used (1/64,
+ * see audit_bpf.c); it also polls every few tens of ms.  A wakeup per
+ * record cost more than the record (two context switches). */
+const volatile __u64 wake_bytes = 1; /* set by userspace: 1/64 of the ring */
 
 static __always_inline __u64 wake_flags(void)
 {
