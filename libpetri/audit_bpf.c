@@ -690,8 +690,10 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 	 * file records) is used: often enough that it converts a burst on the
 	 * other CPU while the burst runs instead of draining it afterwards (a
 	 * quarter left ~13k records for after a 20k-open run), rarely enough
-	 * that wake-ups cost nothing. */
-	k->skel->rodata->wake_bytes = bpf_map__max_entries(k->skel->maps.events) / 64;
+	 * that wake-ups cost nothing (never more often than every 16 KiB: a
+	 * ring smaller than that, a test's, is drained by the consumer's poll). */
+	uint64_t wake = bpf_map__max_entries(k->skel->maps.events) / 64;
+	k->skel->rodata->wake_bytes = wake > 16384 ? wake : 16384;
 	if (!r)
 		r = petri_audit_bpf__load(k->skel);
 	if (btf_fd >= 0)

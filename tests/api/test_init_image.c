@@ -102,6 +102,45 @@ static void check_runs(petri_sandbox *sb)
 	petri_error_free(e);
 }
 
+static unsigned long netns_of(int pid)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+/* Network namespaces: every sandbox gets its own, never the host's, and a
+ * host-network sandbox made between them gets the host's. */
+static void check_netns(void)
+{
+	unsigned long host = netns_of(getpid());
+	REQUIRE(host != 0);
+	petri_sandbox *a = api_sandbox(NULL), *b = api_sandbox(NULL);
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.net = PETRI_NET_HOST;
+	petri_sandbox *h = api_sandbox(&so), *c = api_sandbox(NULL);
+	unsigned long na = netns_of(petri_sandbox_init_pid(a)),
+		      nb = netns_of(petri_sandbox_init_pid(b));
+	unsigned long nh = netns_of(petri_sandbox_init_pid(h)),
+		      nc = netns_of(petri_sandbox_init_pid(c));
+	CHECK(na && nb && nc && na != host && nb != host && nc != host);
+	CHECK(na != nb && nb != nc && na != nc);
+	CHECK_MSG(nh == host, "host-network sandbox in netns %lu, host's is %lu", nh, host);
+	/* lo is up. */
+	petri_result *res = API_SH(c,
+				   "exec /usr/bin/python3 -c 'import socket; s = socket.socket(); "
+				   "s.bind((\"127.0.0.1\", 0)); s.listen(); "
+				   "socket.create_connection(s.getsockname(), timeout=5)'");
+	CHECK_MSG(petri_result_exit_code(res) == 0, "loopback connect inside: exit %d",
+		  petri_result_exit_code(res));
+	petri_result_free(res);
+	petri_sandbox_destroy(a);
+	petri_sandbox_destroy(b);
+	petri_sandbox_destroy(h);
+	petri_sandbox_destroy(c);
+}
+
 int main(void)
 {
 	char *host =
@@ -139,10 +178,12 @@ int main(void)
 	}
 	check_runs(sb);
 	petri_sandbox_destroy(sb);
+	check_netns();
 	petri_ctx_free(petri_test_ctx());
 
 	/* The fallback: init forked from the host. */
 	REQUIRE(setenv("PETRI_INIT", "fork", 1) == 0);
+	int fds = petri_test_count_fds();
 	petri_ctx *ctx = NULL;
 	petri_error *e = NULL;
 	REQUIRE(petri_ctx_new(&ctx, NULL, &e) == 0);
@@ -162,6 +203,8 @@ int main(void)
 	check_runs(fsb);
 	petri_sandbox_destroy(fsb);
 	petri_ctx_free(ctx);
+	CHECK_MSG(petri_test_count_fds() == fds, "a context left fds open: %d -> %d", fds,
+		  petri_test_count_fds());
 	munmap(host, HOST_BYTES);
 	return petri_test_done();
 }

@@ -40,12 +40,13 @@ static void test_root_owned_refused(void)
 	char rootdir[] = "/tmp/petri-wsdir-root-XXXXXX";
 	REQUIRE(mkdtemp(rootdir));
 	REQUIRE(chmod(rootdir, 0755) == 0);
+	petri_ctx *ctx = petri_test_ctx(); /* before counting: a context holds fds */
 	int fds = petri_test_count_fds(), cgs = api_count_cgroups_of(getpid());
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.workspace_dir = rootdir;
 	petri_sandbox *sb = (petri_sandbox *)0x1;
 	petri_error *e = NULL;
-	int r = petri_sandbox_create(petri_test_ctx(), &so, &sb, &e);
+	int r = petri_sandbox_create(ctx, &so, &sb, &e);
 	api_check_error(r, e, EPERM, rootdir, "root-owned workspace_dir", __LINE__);
 	CHECK(sb == (petri_sandbox *)0x1);
 	petri_error_free(e);
