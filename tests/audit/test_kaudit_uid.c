@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_kaudit_uid.c - kernel events carry the uid inside the sandbox's user
+ * namespace: the sandbox's one mapped uid becomes its inside uid, and any
+ * other kernel uid the overflow uid, as the kernel itself shows unmapped ids
+ * inside a namespace.  A watched cgroup with the map 1000 -> HOST_UID runs
+ * /bin/true as root (unmapped: overflow) and /bin/echo as HOST_UID (mapped:
+ * 1000); their exec events are checked.  Root only; under CI=true a kernel
+ * audit that does not load fails.
+ */
+#include <errno.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "audit_bpf.h"
+#include "audit_priv.h"
+#include "kaudit_cgroup.h"
+#include "petri_test.h"
+
+#define HOST_UID 4242u
+#define INSIDE_UID 1000u
+
+/* Run @argv in the cgroup, as @uid; its wait status. */
+static int run_as(int cgfd, uid_t uid, char *const argv[])
+{
+	struct clone_args ca;
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_INTO_CGROUP;
+	ca.exit_signal = SIGCHLD;
+	ca.cgroup = (uint64_t)cgfd;
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid == 0) {
+		if (uid && (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	REQUIRE(pid > 0);
+	int st = -1;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+static unsigned overflow_uid(void)
+{
+	unsigned ou = 65534;
+	FILE *f = fopen("/proc/sys/kernel/overflowuid", "re");
+	if (f) {
+		if (fscanf(f, "%u", &ou) != 1)
+			ou = 65534;
+		fclose(f);
+	}
+	return ou;
+}
+
+int main(void)
+{
+	if (geteuid() != 0)
+		petri_test_skip("kernel audit needs root");
+	struct petri_kaudit *k = NULL;
+	petri_error *err = NULL;
+	if (petri__kaudit_open(&k, &err) < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "kernel audit: %s", petri_error_message(err));
+		petri_test_skip(why);
+	}
+	uint64_t cgid = 0;
+	int cgfd = kaudit_test_cgroup("uid", &cgid);
+	if (cgfd < 0)
+		petri_test_skip("no writable cgroup v2 hierarchy");
+
+	char path[] = "/tmp/petri-kaudit-uid-XXXXXX";
+	int afd = mkstemp(path);
+	REQUIRE(afd >= 0);
+	close(afd);
+	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
+	ao.sink = PETRI_AUDIT_SINK_FILE;
+	ao.path = path;
+	ao.kernel_audit = 1;
+	petri_audit *a = NULL;
+	REQUIRE(petri_audit_open(&a, &ao, &err) == 0);
+	struct petri_kaudit_sandbox sb = {.inside_uid = INSIDE_UID, .host_uid = HOST_UID};
+	REQUIRE(petri__kaudit_watch(k, cgid, cgfd, a, "sb-uid", &sb, &err) == 0);
+
+	char *as_root[] = {"/bin/true", NULL};
+	char *as_host_uid[] = {"/bin/echo", "mapped", NULL};
+	int st = run_as(cgfd, 0, as_root);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = run_as(cgfd, HOST_UID, as_host_uid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	CHECK(petri__kaudit_unwatch(k, cgid) == 0);
+	CHECK(petri_audit_close(a, &err) == 0);
+	petri__kaudit_close(k);
+	close(cgfd);
+
+	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
+	ro.source = PETRI_AUDIT_SRC_PATH;
+	ro.path = path;
+	petri_audit_reader *rd = NULL;
+	REQUIRE(petri_audit_reader_open(&rd, &ro, &err) == 0);
+	int r, seen_root = 0, seen_mapped = 0;
+	unsigned ou = overflow_uid();
+	while ((r = petri_audit_reader_next(rd, &err)) == 1) {
+		size_t len = 0;
+		const void *raw = petri_audit_reader_raw(rd, &len);
+		Petri__Audit__V1__Event *ev = petri__audit__v1__event__unpack(NULL, len, raw);
+		REQUIRE(ev);
+		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC && ev->process &&
+		    ev->process_exec->n_argv >= 1) {
+			const char *prog = ev->process_exec->argv[0];
+			if (strcmp(prog, "/bin/true") == 0) {
+				seen_root++;
+				CHECK_MSG(ev->process->uid == ou, "root's exec: uid %u, want %u",
+					  ev->process->uid, ou);
+			} else if (strcmp(prog, "/bin/echo") == 0) {
+				seen_mapped++;
+				CHECK_MSG(ev->process->uid == INSIDE_UID,
+					  "uid %u's exec: uid %u, want %u", HOST_UID,
+					  ev->process->uid, INSIDE_UID);
+			}
+		}
+		petri__audit__v1__event__free_unpacked(ev, NULL);
+	}
+	CHECK_MSG(r == 0, "reader: %s", petri_error_message(err));
+	petri_audit_reader_free(rd);
+	CHECK(seen_root == 1 && seen_mapped == 1);
+	unlink(path);
+	petri_error_free(err);
+	return petri_test_done();
+}
