@@ -114,6 +114,25 @@ PETRI_API void petri_audit_opts_init(petri_audit_opts *opts)
 
 /* ---- sealing: seq, chain, framing ---------------------------------------- */
 
+/* The end of a record: @body bytes of event at @buf + @vlen (after its
+ * varint length), then the hash trailer chaining it to @prev; the record
+ * becomes @out and the stream's last hash, seq and counts move on. */
+static void seal_finish(petri_audit *a, int kind, const uint8_t *prev, size_t prevlen, uint8_t *buf,
+			size_t vlen, size_t body, struct qitem *out)
+{
+	uint8_t *b = buf + vlen;
+	uint8_t h[PETRI_SHA256_LEN];
+	petri__audit_chain_hash(prev, prevlen, b, body, h);
+	b[body] = PETRI_AUDIT_HASH_KEY;
+	b[body + 1] = PETRI_SHA256_LEN;
+	memcpy(b + body + 2, h, PETRI_SHA256_LEN);
+	memcpy(a->last_hash, h, PETRI_SHA256_LEN);
+	out->data = buf;
+	out->len = vlen + body + PETRI_AUDIT_HASH_TRAILER;
+	a->written_kind[kind_index(kind)]++;
+	a->next_seq++;
+}
+
 /* Give @ev the next seq and the chain, encode and frame it into @out.  The
  * caller holds the lock and has checked there is room.  @ev's seq, hash
  * fields and time are restored before returning (they may point into @a). */
@@ -149,17 +168,8 @@ static int seal_locked(petri_audit *a, petri_pb_event *ev, struct qitem *out)
 		r = -EIO;
 		goto out;
 	}
-	uint8_t h[PETRI_SHA256_LEN];
-	petri__audit_chain_hash(ev->prev_hash.data, ev->prev_hash.len, b, body, h);
-	b[body] = PETRI_AUDIT_HASH_KEY;
-	b[body + 1] = PETRI_SHA256_LEN;
-	memcpy(b + body + 2, h, PETRI_SHA256_LEN);
-	memcpy(a->last_hash, h, PETRI_SHA256_LEN);
-
-	out->data = buf;
-	out->len = vlen + rec;
-	a->written_kind[kind_index((int)ev->body_case)]++;
-	a->next_seq++;
+	seal_finish(a, (int)ev->body_case, ev->prev_hash.data, ev->prev_hash.len, buf, vlen, body,
+		    out);
 out:
 	ev->seq = seq0;
 	ev->time_unix_nano = time0;
@@ -202,16 +212,8 @@ static int seal_raw_locked(petri_audit *a, int kind, const uint8_t *enc, size_t 
 		p += PETRI_SHA256_LEN;
 	}
 	memcpy(p, enc + mid, rest);
-	uint8_t h[PETRI_SHA256_LEN];
-	petri__audit_chain_hash(seq ? a->last_hash : NULL, seq ? PETRI_SHA256_LEN : 0, b, body, h);
-	b[body] = PETRI_AUDIT_HASH_KEY;
-	b[body + 1] = PETRI_SHA256_LEN;
-	memcpy(b + body + 2, h, PETRI_SHA256_LEN);
-	memcpy(a->last_hash, h, PETRI_SHA256_LEN);
-	out->data = buf;
-	out->len = vlen + rec;
-	a->written_kind[kind_index(kind)]++;
-	a->next_seq++;
+	seal_finish(a, kind, seq ? a->last_hash : NULL, seq ? PETRI_SHA256_LEN : 0, buf, vlen, body,
+		    out);
 	return 0;
 }
 

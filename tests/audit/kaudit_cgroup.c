@@ -11,6 +11,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "petri_test.h"
+
 static char cg_path[256];
 
 static void cleanup_cgroup(void)
@@ -42,4 +44,24 @@ int kaudit_test_cgroup(const char *tag, uint64_t *id)
 		return fd;
 	}
 	return -1;
+}
+
+petri_audit *kaudit_test_stream(char *path, uint32_t queue_events)
+{
+	int fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
+	ao.sink = PETRI_AUDIT_SINK_FILE;
+	ao.path = path;
+	ao.kernel_audit = 1;
+	if (queue_events)
+		ao.queue_events = queue_events;
+	petri_audit *a = NULL;
+	petri_error *err = NULL;
+	int r = petri_audit_open(&a, &ao, &err);
+	if (r < 0)
+		fprintf(stderr, "petri_audit_open: %s\n", petri_error_message(err));
+	REQUIRE(r == 0);
+	return a;
 }

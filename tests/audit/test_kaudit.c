@@ -258,16 +258,7 @@ int main(void)
 		petri_test_skip("no writable cgroup v2 hierarchy");
 
 	char audit_path[] = "/tmp/petri-kaudit-XXXXXX";
-	int afd = mkstemp(audit_path);
-	REQUIRE(afd >= 0);
-	close(afd);
-	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
-	ao.sink = PETRI_AUDIT_SINK_FILE;
-	ao.path = audit_path;
-	ao.kernel_audit = 1;
-	ao.queue_events = 1u << 16;
-	petri_audit *a = NULL;
-	REQUIRE(petri_audit_open(&a, &ao, &err) == 0);
+	petri_audit *a = kaudit_test_stream(audit_path, 1u << 16);
 
 	r = petri__kaudit_watch(k, cgid, cgfd, a, "sb-kaudit", NULL, &err);
 	if (r)

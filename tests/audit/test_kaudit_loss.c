@@ -90,17 +90,9 @@ int main(void)
 		petri_test_skip("no writable cgroup v2 hierarchy");
 
 	char path[] = "/tmp/petri-kaudit-loss-XXXXXX";
-	int afd = mkstemp(path);
-	REQUIRE(afd >= 0);
-	close(afd);
-	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
-	ao.sink = PETRI_AUDIT_SINK_FILE;
-	ao.path = path;
-	ao.kernel_audit = 1;
 	/* The default queue: user-queue losses may add to the kernel's; both
 	 * must be accounted for. */
-	petri_audit *a = NULL;
-	REQUIRE(petri_audit_open(&a, &ao, &err) == 0);
+	petri_audit *a = kaudit_test_stream(path, 0);
 	REQUIRE(petri__kaudit_watch(k, cgid, cgfd, a, "sb-loss", NULL, &err) == 0);
 
 	struct clone_args ca;

@@ -78,15 +78,7 @@ int main(void)
 		petri_test_skip("no writable cgroup v2 hierarchy");
 
 	char path[] = "/tmp/petri-kaudit-uid-XXXXXX";
-	int afd = mkstemp(path);
-	REQUIRE(afd >= 0);
-	close(afd);
-	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
-	ao.sink = PETRI_AUDIT_SINK_FILE;
-	ao.path = path;
-	ao.kernel_audit = 1;
-	petri_audit *a = NULL;
-	REQUIRE(petri_audit_open(&a, &ao, &err) == 0);
+	petri_audit *a = kaudit_test_stream(path, 0);
 	struct petri_kaudit_sandbox sb = {.inside_uid = INSIDE_UID, .host_uid = HOST_UID};
 	REQUIRE(petri__kaudit_watch(k, cgid, cgfd, a, "sb-uid", &sb, &err) == 0);
 
