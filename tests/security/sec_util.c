@@ -55,7 +55,7 @@ char *sec_read_host_file(const char *path, size_t *len)
 	return buf;
 }
 
-char *sec_attack_source(const char *name)
+static char *read_attack(const char *name)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", SEC_ATTACK_DIR, name);
@@ -64,6 +64,22 @@ char *sec_attack_source(const char *name)
 		fprintf(stderr, "cannot read attack %s: %s\n", path, strerror(errno));
 	REQUIRE(s != NULL);
 	return s;
+}
+
+char *sec_attack_source(const char *name)
+{
+	char *s = read_attack(name);
+	size_t n = strlen(name);
+	if (n < 3 || strcmp(name + n - 3, ".py") != 0)
+		return s;
+	/* Python attacks share their helpers (say, blocked, ...). */
+	char *common = read_attack("attack_common.py");
+	char *both = malloc(strlen(common) + 1 + strlen(s) + 1);
+	REQUIRE(both != NULL);
+	sprintf(both, "%s\n%s", common, s);
+	free(common);
+	free(s);
+	return both;
 }
 
 petri_sandbox *sec_sandbox_in(petri_ctx *ctx, const petri_sandbox_opts *opts)

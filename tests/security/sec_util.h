@@ -40,7 +40,8 @@ struct sec_exec {
 	void *userdata;
 };
 
-/* Read tests/security/attacks/@name (REQUIREs success; malloc'd, NUL-terminated). */
+/* Read tests/security/attacks/@name (REQUIREs success; malloc'd, NUL-terminated);
+ * a .py attack comes with attacks/attack_common.py in front (its helpers). */
 char *sec_attack_source(const char *name);
 /* Read a whole host file (NULL on error); [out] @len when non-NULL. */
 char *sec_read_host_file(const char *path, size_t *len);

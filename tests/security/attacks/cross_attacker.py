@@ -9,15 +9,6 @@ import signal
 import socket
 
 SECRET = b"victim-secret-5d1c7e"
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def say(name, verdict):
-    print("CHECK %s %s" % (name, verdict), flush=True)
-
-
-def ename(e):
-    return errno.errorcode.get(e, str(e))
 
 
 found = []

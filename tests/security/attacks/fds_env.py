@@ -7,14 +7,6 @@ import os
 import socket
 
 
-def say(name, verdict):
-    print("CHECK %s %s" % (name, verdict), flush=True)
-
-
-def ename(e):
-    return errno.errorcode.get(e, str(e))
-
-
 def attempt(name, fn, ok="OK"):
     try:
         r = fn()

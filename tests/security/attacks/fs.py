@@ -9,26 +9,6 @@ import errno
 import os
 import stat
 
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def say(name, verdict):
-    print("CHECK %s %s" % (name, verdict), flush=True)
-
-
-def ename(e):
-    return errno.errorcode.get(e, str(e))
-
-
-def blocked(name, fn):
-    """Run fn(); an OSError is BLOCKED <ERRNO>, anything else ESCAPED."""
-    try:
-        r = fn()
-    except OSError as e:
-        say(name, "BLOCKED " + ename(e.errno))
-        return
-    say(name, "ESCAPED returned %r" % (r if not isinstance(r, bytes) else r[:64],))
-
 
 def read_all(path):
     with open(path, "rb") as f:
@@ -57,13 +37,6 @@ def writable(name, path):
         return
     os.close(fd)
     say(name, "WRITABLE")
-
-
-def syscall(nr, *args):
-    r = libc.syscall(nr, *args)
-    if r == -1:
-        raise OSError(ctypes.get_errno(), "syscall %d" % nr)
-    return r
 
 
 # --- reading the host ------------------------------------------------------

@@ -15,28 +15,6 @@ import os
 import socket
 import struct
 
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def say(name, verdict):
-    print("CHECK %s %s" % (name, verdict), flush=True)
-
-
-def ename(e):
-    return errno.errorcode.get(e, str(e))
-
-
-def blocked(name, fn):
-    try:
-        r = fn()
-    except socket.timeout:
-        say(name, "BLOCKED TIMEOUT")
-        return
-    except OSError as e:
-        say(name, "BLOCKED " + ename(e.errno))
-        return
-    say(name, "ESCAPED returned %r" % (r,))
-
 
 tcp = int(os.environ["SEC_TCP_PORT"])
 udp = int(os.environ["SEC_UDP_PORT"])

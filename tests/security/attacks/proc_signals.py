@@ -11,33 +11,6 @@ import signal
 import subprocess
 import time
 
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-
-
-def say(name, verdict):
-    print("CHECK %s %s" % (name, verdict), flush=True)
-
-
-def ename(e):
-    return errno.errorcode.get(e, str(e))
-
-
-def blocked(name, fn):
-    try:
-        r = fn()
-    except OSError as e:
-        say(name, "BLOCKED " + ename(e.errno))
-        return
-    say(name, "ESCAPED returned %r" % (r,))
-
-
-def syscall(nr, *args):
-    r = libc.syscall(nr, *args)
-    if r == -1:
-        raise OSError(ctypes.get_errno(), "syscall %d" % nr)
-    return r
-
 
 def status(pid):
     out = {}
