@@ -35,12 +35,6 @@
 
 /* --- small file helpers ------------------------------------------------- */
 
-static void fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
-
 static void closedirp(DIR **d)
 {
 	if (*d)
@@ -212,18 +206,29 @@ static void _printf_(3, 4) set_why(char *why, size_t whylen, const char *fmt, ..
 
 /* --- where our cgroups are ---------------------------------------------- */
 
+/* /proc/self/cgroup and /proc/self/mountinfo, read once per detection. */
+struct self_view {
+	char *cgroup;
+	char *mountinfo;
+};
+
+static void self_view_release(struct self_view *v)
+{
+	free(v->cgroup);
+	free(v->mountinfo);
+}
+
 /* Our cgroup path (relative to the hierarchy's root as we see it) in the v1
  * hierarchy holding @controller, or in the unified one when @controller is
  * NULL, from /proc/self/cgroup ("4:memory:/a/b", "0::/a/b"). */
-static int self_cgroup_path(const char *controller, char **out)
+static int self_cgroup_path(const struct self_view *v, const char *controller, char **out)
 {
-	_cleanup_(fclosep) FILE *f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -errno;
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, f) > 0) {
-		line[strcspn(line, "\n")] = '\0';
+	for (const char *p = v->cgroup; *p;) {
+		size_t n = strcspn(p, "\n");
+		_cleanup_free_ char *line = strndup(p, n);
+		if (!line)
+			return -ENOMEM;
+		p += n + (p[n] == '\n');
 		char *c1 = strchr(line, ':');
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
@@ -327,20 +332,20 @@ static bool mount_matches(const struct mount_line *m, const char *controller)
 /* The directory of our own cgroup in the hierarchy of @controller (NULL:
  * unified), e.g. "/sys/fs/cgroup/memory/process_api/x".  -ENOENT when that
  * hierarchy is not mounted where we can see our cgroup. */
-static int own_cgroup_dir(const char *controller, char **out)
+static int own_cgroup_dir(const struct self_view *v, const char *controller, char **out)
 {
 	_cleanup_free_ char *cgpath = NULL;
-	int r = self_cgroup_path(controller, &cgpath);
+	int r = self_cgroup_path(v, controller, &cgpath);
 	if (r < 0)
 		return r;
 	if (!cgroup_path_usable(cgpath))
 		return -ENOENT;
-	_cleanup_(fclosep) FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, f) > 0) {
+	for (const char *p = v->mountinfo; *p;) {
+		size_t n = strcspn(p, "\n");
+		_cleanup_free_ char *line = strndup(p, n);
+		if (!line)
+			return -ENOMEM;
+		p += n + (p[n] == '\n');
 		struct mount_line m;
 		if (split_mountinfo(line, &m) < 0 || !mount_matches(&m, controller))
 			continue;
@@ -697,17 +702,18 @@ static int detect_v2(struct petri_ctx *ctx, const char *dir, char *why, size_t w
 }
 
 /* v1: the memory and pids hierarchies, each writable below our cgroup. */
-static int detect_v1(struct petri_cgroup_layout *l, char *why, size_t whylen)
+static int detect_v1(const struct self_view *v, struct petri_cgroup_layout *l, char *why,
+		     size_t whylen)
 {
 	_cleanup_free_ char *mem = NULL, *pids = NULL;
-	int r = own_cgroup_dir("memory", &mem);
+	int r = own_cgroup_dir(v, "memory", &mem);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
 		set_why(why, whylen, "no v1 memory hierarchy");
 		return r;
 	}
-	r = own_cgroup_dir("pids", &pids);
+	r = own_cgroup_dir(v, "pids", &pids);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -732,11 +738,11 @@ static int detect_v1(struct petri_cgroup_layout *l, char *why, size_t whylen)
 
 /* The unified hierarchy: V2 mode when it has the controllers; otherwise still
  * a place for each sandbox's cgroup id and CLONE_INTO_CGROUP if writable. */
-static int detect_unified(struct petri_ctx *ctx, struct petri_cgroup_layout *l, char *why,
-			  size_t whylen)
+static int detect_unified(struct petri_ctx *ctx, const struct self_view *v,
+			  struct petri_cgroup_layout *l, char *why, size_t whylen)
 {
 	_cleanup_free_ char *dir = NULL;
-	int r = own_cgroup_dir(NULL, &dir);
+	int r = own_cgroup_dir(v, NULL, &dir);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -760,9 +766,19 @@ int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layou
 {
 	struct petri_cgroup_layout l = {.mode = PETRI_CGROUP_NONE};
 	char v2why[512] = "", v1why[512] = "";
-	int r = detect_unified(ctx, &l, v2why, sizeof(v2why));
+	struct self_view v = {0};
+	int r = read_all("/proc/self/cgroup", &v.cgroup);
+	if (r == 0)
+		r = read_all("/proc/self/mountinfo", &v.mountinfo);
+	if (r == 0)
+		r = detect_unified(ctx, &v, &l, v2why, sizeof(v2why));
+	else
+		snprintf(v2why, sizeof(v2why), "read /proc/self: %s", strerror(-r));
 	if (r == 0 && l.mode == PETRI_CGROUP_NONE)
-		r = detect_v1(&l, v1why, sizeof(v1why));
+		r = detect_v1(&v, &l, v1why, sizeof(v1why));
+	self_view_release(&v);
+	if (r < 0 && r != -ENOMEM)
+		r = 0; /* no /proc: no cgroups, as below */
 	if (r == -ENOMEM) {
 		petri__cgroup_layout_release(&l);
 		return r;

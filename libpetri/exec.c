@@ -300,9 +300,12 @@ static void mark_dead(petri_sandbox *sb)
 	sb->dead = 1;
 }
 
-static int start(petri_sandbox *sb, int memfd, int stdio[3], int report, petri_error **err)
+static int start(petri_sandbox *sb, int memfd, int stdio[3], int report, uint32_t flags,
+		 petri_error **err)
 {
-	struct petri_msg m = {.type = PETRI_MSG_EXEC, .exec_id = sb->exec_serial};
+	struct petri_msg m = {.type = PETRI_MSG_EXEC,
+			      .stage = flags & PETRI_EXEC_LAST,
+			      .exec_id = sb->exec_serial};
 	int fds[5] = {memfd, stdio[0], stdio[1], stdio[2], report};
 	int r = petri__msg_send(sb->ctl_fd, &m, fds, 5);
 	if (r < 0) {
@@ -549,8 +552,9 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		return petri__err(err, EINVAL,
 				  "petri_exec_opts: sz field is %u (use the _OPTS_INIT macro)", sz);
 	memcpy(&o, opts, sz < sizeof(o) ? sz : sizeof(o));
-	if (o.flags)
-		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x", o.flags);
+	if (o.flags & ~PETRI_EXEC_LAST)
+		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x",
+				  o.flags & ~PETRI_EXEC_LAST);
 	if ((o.argv && o.code) || (!o.argv && !o.code))
 		return petri__err(err, EINVAL, "exec: give exactly one of argv and code");
 	if (o.argv && !o.argv[0])
@@ -603,7 +607,7 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 				  o.code ? (o.language ? o.language : sb->language) : NULL);
 	uint64_t t0 = petri__now_ns();
 	int stdio[3] = {in[0], outp[1], errp[1]};
-	r = start(sb, memfd, stdio, rep[1], err);
+	r = start(sb, memfd, stdio, rep[1], o.flags, err);
 	close_fd(&memfd);
 	close_fd(&in[0]);
 	close_fd(&outp[1]);

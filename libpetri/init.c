@@ -759,24 +759,32 @@ close_fds:
 		close(fds[i]);
 }
 
-static _Noreturn void serve(int ctl)
+/* @stray: a pidfd of a helper child to reap when it is gone, or -1. */
+static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 {
-	struct reaper run = {.pidfd = -1, .sock = -1}, warm = {.pidfd = -1, .sock = -1};
+	struct reaper run = {.pidfd = -1, .sock = -1};
+	int last = 0; /* the host said no exec follows the running one */
 
-	spawn_warm(&warm, ctl);
 	for (;;) {
-		struct pollfd pfd[3] = {{.fd = ctl, .events = POLLIN},
+		struct pollfd pfd[4] = {{.fd = ctl, .events = POLLIN},
 					{.fd = run.pidfd, .events = POLLIN},
-					{.fd = warm.pidfd, .events = POLLIN}};
-		int n = poll(pfd, 3, -1);
+					{.fd = warm.pidfd, .events = POLLIN},
+					{.fd = stray, .events = POLLIN}};
+		int n = poll(pfd, 4, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
+		if (stray >= 0 && (pfd[3].revents & POLLIN)) {
+			struct reaper r = {.pidfd = stray, .sock = -1};
+			reap(&r);
+			stray = -1;
+		}
 		if (run.pidfd >= 0 && (pfd[1].revents & POLLIN)) {
 			reap(&run);
-			spawn_warm(&warm, ctl);
+			if (!last)
+				spawn_warm(&warm, ctl);
 		}
 		if (warm.pidfd >= 0 && (pfd[2].revents & POLLIN))
 			reap(&warm); /* died while idle (killed): respawned on demand */
@@ -789,6 +797,7 @@ static _Noreturn void serve(int ctl)
 			if (r < 0)
 				continue;
 			if (m.type == PETRI_MSG_EXEC) {
+				last = m.stage == 1;
 				start_exec(ctl, &m, fds, nfds, &warm, &run);
 			} else if (m.type == PETRI_MSG_KILL) {
 				if (run.pidfd >= 0 && m.exec_id == run.exec_id)
@@ -830,6 +839,77 @@ static void close_host_fds(const struct petri_init_cfg *cfg)
 			_exit(1);
 }
 
+/*
+ * Creating a network namespace costs ~0.3-0.6 ms of kernel work (sysctl
+ * tables, per-namespace protocol state): a child of ours makes it while we
+ * build the root filesystem.  It shares our fd table, opens its new
+ * namespace there, reports the fd (or -errno) on a pipe and exits; we join
+ * the namespace after the root filesystem is built and reap the child
+ * whenever it is gone (serve()).  If anything fails, net_join() makes the
+ * namespace itself, as before.
+ */
+struct net_maker {
+	int pidfd;   /* -1: none */
+	int done_fd; /* read end: an int, the namespace's fd or -errno */
+	int tell_fd; /* the child's write end: in our shared table, so it is
+		      * closed only once the child has written */
+};
+
+static struct net_maker net_start(void)
+{
+	struct net_maker nm = {.pidfd = -1, .done_fd = -1, .tell_fd = -1};
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return nm;
+	int pidfd = -1;
+	pid_t pid = clone_pidfd(CLONE_FILES, &pidfd);
+	if (pid == 0) {
+		int r = -EINVAL;
+		if (syscall(SYS_unshare, CLONE_NEWNET) < 0)
+			r = -errno;
+		else if ((r = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+			r = -errno;
+		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+	}
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return nm;
+	}
+	nm.pidfd = pidfd;
+	nm.done_fd = p[0];
+	nm.tell_fd = p[1];
+	return nm;
+}
+
+/* Join the namespace the child made (or make one here): 0 or an errno.
+ * The child's pidfd stays in @nm for the caller to reap. */
+static int net_join(struct net_maker *nm)
+{
+	int fd = -1;
+	if (nm->done_fd >= 0) {
+		/* We hold the write end too (one fd table): wait for the
+		 * child's word or its end, not for EOF. */
+		struct pollfd p[2] = {{.fd = nm->done_fd, .events = POLLIN},
+				      {.fd = nm->pidfd, .events = POLLIN}};
+		while (poll(p, 2, -1) < 0 && errno == EINTR)
+			;
+		if (!(p[0].revents & POLLIN) ||
+		    read(nm->done_fd, &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+			fd = -1;
+		close(nm->done_fd);
+		close(nm->tell_fd);
+		nm->done_fd = nm->tell_fd = -1;
+	}
+	if (fd >= 0) {
+		int r = (int)syscall(SYS_setns, fd, CLONE_NEWNET);
+		close(fd);
+		if (r == 0)
+			return 0;
+	}
+	return syscall(SYS_unshare, CLONE_NEWNET) < 0 ? errno : 0;
+}
+
 _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 {
 	char msg[PETRI_STAGE_MSG_MAX] = "";
@@ -844,17 +924,14 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	if (!cfg->execed)
 		scrub_host_args("petri-init");
 	/* Our own network namespace, owned by our user namespace as if cloned
-	 * with us, made while the host writes our maps. */
-	int net_err = 0;
-	if (cfg->net != PETRI_NET_HOST && syscall(SYS_unshare, CLONE_NEWNET) < 0)
-		net_err = errno;
+	 * with us, made by a child while the host writes our maps and we
+	 * build the root filesystem. */
+	struct net_maker nm = {.pidfd = -1, .done_fd = -1, .tell_fd = -1};
+	if (cfg->net != PETRI_NET_HOST)
+		nm = net_start();
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
 	close(cfg->sync_fd);
-	if (net_err) {
-		send_setup_error(ctl, STAGE_NET, net_err, "unshare the network namespace");
-		_exit(1);
-	}
 
 	/* Keep /proc/1 of the sandbox out of reach of the code we run. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -873,6 +950,10 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	int r = petri__rootfs_build(cfg, msg, sizeof(msg));
 	if (r < 0) {
 		send_setup_error(ctl, STAGE_ROOTFS, -r, msg);
+		_exit(1);
+	}
+	if (cfg->net != PETRI_NET_HOST && (r = net_join(&nm)) != 0) {
+		send_setup_error(ctl, STAGE_NET, r, "unshare the network namespace");
 		_exit(1);
 	}
 	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0 ||
@@ -905,9 +986,12 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		send_setup_error(ctl, STAGE_ROOTFS, errno, "open /workspace");
 		_exit(1);
 	}
+	/* The first exec's namespace gets ready while the host hears we are. */
+	struct reaper warm = {.pidfd = -1, .sock = -1};
+	spawn_warm(&warm, ctl);
 	struct petri_msg ready = {.type = PETRI_MSG_READY};
 	if (petri__msg_send(ctl, &ready, &ws, 1) < 0)
 		_exit(1);
 	close(ws);
-	serve(ctl);
+	serve(ctl, warm, nm.pidfd);
 }

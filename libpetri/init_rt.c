@@ -240,6 +240,11 @@ int prctl(int option, ...)
 	return (int)SC(SYS_prctl, option, a[0], a[1], a[2], a[3], 0);
 }
 
+int pipe2(int fds[2], int flags)
+{
+	return (int)SC(SYS_pipe2, fds, flags, 0, 0, 0, 0);
+}
+
 int socket(int domain, int type, int proto)
 {
 	return (int)SC(SYS_socket, domain, type, proto, 0, 0, 0);

@@ -158,7 +158,8 @@ struct petri_result {
 enum petri_msg_type {
 	PETRI_MSG_READY = 1,   /* init -> host, with the /workspace fd */
 	PETRI_MSG_SETUP_ERROR, /* init -> host */
-	PETRI_MSG_EXEC,        /* host -> init, with the request memfd + stdio fds */
+	PETRI_MSG_EXEC,        /* host -> init, with the request memfd + stdio fds;
+				* stage = 1: the last exec, prepare no next one */
 	PETRI_MSG_STARTED,     /* init -> host */
 	PETRI_MSG_DONE,        /* init -> host */
 	PETRI_MSG_KILL,        /* host -> init */

@@ -1501,6 +1501,7 @@ static int run_in_sandbox(const struct cli *c, petri_sandbox *sb)
 	if (watcher.received)
 		return 128 + watcher.received;
 	fill_exec_opts(c, &st, &eo);
+	eo.flags |= PETRI_EXEC_LAST; /* the sandbox is destroyed after it */
 	rc = petri_sandbox_exec(sb, &eo, &res, &err);
 	if (rc == -ENOENT)
 		return library_failure(rc, err, EXIT_NOTFOUND);

@@ -11,7 +11,9 @@
  * from it kills the exec (reason "killed"); petri_sandbox_cancel from
  * another thread stops `sleep 60` quickly (reason "killed") and the sandbox
  * keeps working afterwards; the code starts with a clean signal state (no
- * signal blocked or ignored), whatever the host blocks or ignores.
+ * signal blocked or ignored), whatever the host blocks or ignores; after an
+ * exec flagged PETRI_EXEC_LAST init keeps no reaper ready, and a later exec
+ * still runs.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -393,6 +395,79 @@ static void test_signal_state(petri_sandbox *sb)
 	petri_result_free(r);
 }
 
+/* Children of @ppid named @comm (from /proc/<pid>/stat). */
+static int count_children(pid_t ppid, const char *comm, pid_t *last)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+	CHECK(d != NULL);
+	while (d && (de = readdir(d))) {
+		char path[64], buf[512], name[64];
+		int pid = atoi(de->d_name), pp = 0;
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+		if (!open || !close || close - open - 1 >= (long)sizeof(name))
+			continue;
+		memcpy(name, open + 1, (size_t)(close - open - 1));
+		name[close - open - 1] = '\0';
+		if (sscanf(close + 2, "%*c %d", &pp) == 1 && pp == ppid &&
+		    strcmp(name, comm) == 0) {
+			n++;
+			if (last)
+				*last = pid;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Wait up to 2 s for init to have @want idle reapers (petri-exec). */
+static int reapers_settle(pid_t init, int want)
+{
+	int n = -1;
+	for (int i = 0; i < 200 && (n = count_children(init, "petri-exec", NULL)) != want; i++)
+		usleep(10000);
+	return n;
+}
+
+/* PETRI_EXEC_LAST: init prepares no namespace for a next exec, and a next
+ * exec still works (cold) and sees the workspace. */
+static void test_last_exec(void)
+{
+	petri_sandbox *sb = api_sandbox(NULL);
+	pid_t init = 0;
+	CHECK(count_children(getpid(), "petri-init", &init) == 1);
+
+	petri_result *r = API_SH(sb, "echo one > state");
+	CHECK(petri_result_exit_code(r) == 0);
+	petri_result_free(r);
+	CHECK(reapers_settle(init, 1) == 1); /* the next exec's, ready */
+
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+	o.argv = (const char *const[]){"/bin/sh", "-c", "echo two >> state", NULL};
+	o.flags = PETRI_EXEC_LAST;
+	r = API_EXEC(sb, &o);
+	CHECK(petri_result_exit_code(r) == 0);
+	petri_result_free(r);
+	usleep(100000);
+	CHECK(reapers_settle(init, 0) == 0);
+
+	r = API_SH(sb, "cat state");
+	CHECK_OUT(r, PETRI_STREAM_STDOUT, "one\ntwo\n");
+	petri_result_free(r);
+	petri_sandbox_destroy(sb);
+}
+
 int main(void)
 {
 	/* Host signal state the sandbox must not inherit (set before the
@@ -412,6 +487,7 @@ int main(void)
 	test_streaming(sb);
 	test_cancel(sb);
 	petri_sandbox_destroy(sb);
+	test_last_exec();
 	test_env();
 	test_languages();
 	petri_ctx_free(petri_test_ctx());

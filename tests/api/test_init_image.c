@@ -50,9 +50,11 @@ static int maps_mention(int pid, const char *what)
 }
 
 /* The first child of @pid (init's warm reaper), or -1. */
-static int first_child(int pid)
+/* init's ready reaper: its child named petri-exec (init has other children
+ * for a moment: the helper that makes its network namespace). */
+static int reaper_of(int pid)
 {
-	char path[64], buf[64] = "";
+	char path[64], buf[256] = "";
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
 	for (int tries = 0; tries < 200; tries++) {
 		FILE *f = fopen(path, "re");
@@ -60,8 +62,17 @@ static int first_child(int pid)
 			return -1;
 		int ok = fgets(buf, sizeof(buf), f) != NULL;
 		fclose(f);
-		if (ok && atoi(buf) > 0)
-			return atoi(buf);
+		for (char *tok = ok ? strtok(buf, " \n") : NULL; tok; tok = strtok(NULL, " \n")) {
+			char comm_path[64], comm[32] = "";
+			snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", atoi(tok));
+			FILE *c = fopen(comm_path, "re");
+			if (!c)
+				continue;
+			int got = fgets(comm, sizeof(comm), c) != NULL;
+			fclose(c);
+			if (got && strcmp(comm, "petri-exec\n") == 0)
+				return atoi(tok);
+		}
 		usleep(10000);
 	}
 	return -1;
@@ -170,7 +181,7 @@ int main(void)
 	fclose(f);
 	CHECK_MSG(n > 11 && strcmp(cmdline, "petri-init") == 0, "init's argv[0] is '%s'", cmdline);
 
-	int reaper = first_child(init);
+	int reaper = reaper_of(init);
 	CHECK(reaper > 0);
 	if (reaper > 0) {
 		long rs = status_field(reaper, "VmSize", 10);
