@@ -933,18 +933,23 @@ static int create_dirs(const struct petri_cgroup_layout *layout, const char *nam
 	return r;
 }
 
+int petri__cgroup_set_limits(const struct petri_cgroup *cg, uint64_t memory_bytes,
+			     uint32_t pids_max, petri_error **err)
+{
+	if (cg->mode == PETRI_CGROUP_V2)
+		return limits_v2(cg, memory_bytes, pids_max, err);
+	if (cg->mode == PETRI_CGROUP_V1)
+		return limits_v1(cg, memory_bytes, pids_max, err);
+	return 0;
+}
+
 int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name,
-			 uint64_t memory_bytes, uint32_t pids_max, struct petri_cgroup *out,
-			 petri_error **err)
+			 struct petri_cgroup *out, petri_error **err)
 {
 	struct petri_cgroup cg = {.mode = layout->mode, .v2_dirfd = -1, .v2_peak_fd = -1};
 	if (!valid_name(name))
 		return petri__err(err, EINVAL, "invalid cgroup name \"%s\"", name ? name : "");
 	int r = create_dirs(layout, name, &cg, err);
-	if (r == 0 && cg.mode == PETRI_CGROUP_V2)
-		r = limits_v2(&cg, memory_bytes, pids_max, err);
-	else if (r == 0 && cg.mode == PETRI_CGROUP_V1)
-		r = limits_v1(&cg, memory_bytes, pids_max, err);
 	if (r == 0 && cg.v2_dir)
 		r = open_v2_dir(&cg, err);
 	if (r < 0) {

@@ -567,6 +567,12 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		return petri__err(err, ESRCH, "sandbox %s is no longer running", sb->id);
 	if (__atomic_exchange_n(&sb->busy, 1, __ATOMIC_ACQ_REL))
 		return petri__err(err, EBUSY, "sandbox %s is already running an exec", sb->id);
+	if (sb->finished) {
+		__atomic_store_n(&sb->busy, 0, __ATOMIC_RELEASE);
+		return petri__err(err, ESRCH, "sandbox %s has run its last exec", sb->id);
+	}
+	if (o.flags & PETRI_EXEC_LAST)
+		sb->finished = 1; /* init exits after it, whatever its outcome */
 	/* From here on petri_sandbox_cancel() aims at this exec, even before it
 	 * has started. */
 	__atomic_store_n(&sb->running_exec, sb->exec_serial + 1, __ATOMIC_RELEASE);

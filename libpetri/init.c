@@ -763,7 +763,7 @@ close_fds:
 static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 {
 	struct reaper run = {.pidfd = -1, .sock = -1};
-	int last = 0; /* the host said no exec follows the running one */
+	int last = 0; /* the host said the running exec is the sandbox's last */
 
 	for (;;) {
 		struct pollfd pfd[4] = {{.fd = ctl, .events = POLLIN},
@@ -783,8 +783,10 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 		}
 		if (run.pidfd >= 0 && (pfd[1].revents & POLLIN)) {
 			reap(&run);
-			if (!last)
-				spawn_warm(&warm, ctl);
+			if (last)
+				_exit(0); /* the sandbox's work is done: destroy finds
+					   * nothing left to wait for */
+			spawn_warm(&warm, ctl);
 		}
 		if (warm.pidfd >= 0 && (pfd[2].revents & POLLIN))
 			reap(&warm); /* died while idle (killed): respawned on demand */
@@ -855,7 +857,14 @@ struct net_maker {
 		      * closed only once the child has written */
 };
 
-static struct net_maker net_start(void)
+/* What the child reports: the namespace's fd or -errno, and whether it
+ * brought lo up in it (0) or not (-errno, or 1: not asked). */
+struct net_word {
+	int fd;
+	int lo;
+};
+
+static struct net_maker net_start(int lo_up)
 {
 	struct net_maker nm = {.pidfd = -1, .done_fd = -1, .tell_fd = -1};
 	int p[2];
@@ -864,12 +873,16 @@ static struct net_maker net_start(void)
 	int pidfd = -1;
 	pid_t pid = clone_pidfd(CLONE_FILES, &pidfd);
 	if (pid == 0) {
-		int r = -EINVAL;
-		if (syscall(SYS_unshare, CLONE_NEWNET) < 0)
-			r = -errno;
-		else if ((r = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-			r = -errno;
-		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+		struct net_word w = {.fd = -EINVAL, .lo = 1};
+		if (syscall(SYS_unshare, CLONE_NEWNET) < 0) {
+			w.fd = -errno;
+		} else {
+			if (lo_up)
+				w.lo = loopback_up();
+			if ((w.fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+				w.fd = -errno;
+		}
+		_exit(write(p[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 1);
 	}
 	if (pid < 0) {
 		close(p[0]);
@@ -882,11 +895,12 @@ static struct net_maker net_start(void)
 	return nm;
 }
 
-/* Join the namespace the child made (or make one here): 0 or an errno.
- * The child's pidfd stays in @nm for the caller to reap. */
-static int net_join(struct net_maker *nm)
+/* Join the namespace the child made (or make one here), with lo up when
+ * @lo_up: 0 or -errno, and *@stage says which step failed.  The child's
+ * pidfd stays in @nm for the caller to reap. */
+static int net_join(struct net_maker *nm, int lo_up, const char **step)
 {
-	int fd = -1;
+	struct net_word w = {.fd = -1, .lo = 1};
 	if (nm->done_fd >= 0) {
 		/* We hold the write end too (one fd table): wait for the
 		 * child's word or its end, not for EOF. */
@@ -895,19 +909,24 @@ static int net_join(struct net_maker *nm)
 		while (poll(p, 2, -1) < 0 && errno == EINTR)
 			;
 		if (!(p[0].revents & POLLIN) ||
-		    read(nm->done_fd, &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
-			fd = -1;
+		    read(nm->done_fd, &w, sizeof(w)) != (ssize_t)sizeof(w))
+			w = (struct net_word){.fd = -1, .lo = 1};
 		close(nm->done_fd);
 		close(nm->tell_fd);
 		nm->done_fd = nm->tell_fd = -1;
 	}
-	if (fd >= 0) {
-		int r = (int)syscall(SYS_setns, fd, CLONE_NEWNET);
-		close(fd);
-		if (r == 0)
-			return 0;
+	int joined = 0;
+	if (w.fd >= 0) {
+		joined = syscall(SYS_setns, w.fd, CLONE_NEWNET) == 0;
+		close(w.fd);
 	}
-	return syscall(SYS_unshare, CLONE_NEWNET) < 0 ? errno : 0;
+	*step = "unshare the network namespace";
+	if (!joined && syscall(SYS_unshare, CLONE_NEWNET) < 0)
+		return -errno;
+	*step = "bring up lo";
+	if (lo_up && (!joined || w.lo != 0))
+		return loopback_up();
+	return 0;
 }
 
 _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
@@ -928,7 +947,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	 * build the root filesystem. */
 	struct net_maker nm = {.pidfd = -1, .done_fd = -1, .tell_fd = -1};
 	if (cfg->net != PETRI_NET_HOST)
-		nm = net_start();
+		nm = net_start(cfg->net == PETRI_NET_NONE);
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
 	close(cfg->sync_fd);
@@ -952,17 +971,15 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		send_setup_error(ctl, STAGE_ROOTFS, -r, msg);
 		_exit(1);
 	}
-	if (cfg->net != PETRI_NET_HOST && (r = net_join(&nm)) != 0) {
-		send_setup_error(ctl, STAGE_NET, r, "unshare the network namespace");
+	const char *net_step = "";
+	if (cfg->net != PETRI_NET_HOST &&
+	    (r = net_join(&nm, cfg->net == PETRI_NET_NONE, &net_step)) < 0) {
+		send_setup_error(ctl, STAGE_NET, -r, net_step);
 		_exit(1);
 	}
 	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0 ||
 	    setdomainname("petri", 5) < 0) {
 		send_setup_error(ctl, STAGE_HOSTNAME, errno, "sethostname");
-		_exit(1);
-	}
-	if (cfg->net == PETRI_NET_NONE && (r = loopback_up()) < 0) {
-		send_setup_error(ctl, STAGE_NET, -r, "bring up lo");
 		_exit(1);
 	}
 	if (cfg->landlock) {

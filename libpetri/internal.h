@@ -132,12 +132,15 @@ struct petri_cgroup_stats {
 int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layout *out);
 void petri__cgroup_layout_release(struct petri_cgroup_layout *layout);
 
-/* Create the sandbox's cgroups and set memory.max / pids.max (v2) or
- * memory.limit_in_bytes (+memsw when present) / pids.max (v1).  On failure
- * nothing is left behind. */
+/* Create the sandbox's cgroups, without limits yet.  On failure nothing is
+ * left behind. */
 int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name,
-			 uint64_t memory_bytes, uint32_t pids_max, struct petri_cgroup *out,
-			 petri_error **err);
+			 struct petri_cgroup *out, petri_error **err);
+/* Set memory.max / pids.max (v2) or memory.limit_in_bytes (+memsw when
+ * present) / pids.max (v1).  Done while init builds the sandbox's root: no
+ * code runs there before petri_sandbox_create returns. */
+int petri__cgroup_set_limits(const struct petri_cgroup *cg, uint64_t memory_bytes,
+			     uint32_t pids_max, petri_error **err);
 /* Move @pid into the v1 cgroups when @v1, and into the unified one when
  * @v2 (a child born there is in already).  Such a move waits for an RCU
  * grace period when none happened lately (10-25 ms): petri__cgroup_move_self_v1()

@@ -817,7 +817,8 @@ static void kill_and_reap(petri_sandbox *sb)
  * takes the whole pid namespace with it), remove the cgroups, free. */
 static void free_sandbox(petri_sandbox *sb, int created)
 {
-	int died = sb->dead || petri_sandbox_init_pid(sb) < 0; /* before we kill it */
+	/* Before we kill it.  After a PETRI_EXEC_LAST exec init ends by itself. */
+	int died = !sb->finished && (sb->dead || petri_sandbox_init_pid(sb) < 0);
 	if (sb->ctl_fd >= 0)
 		close(sb->ctl_fd);
 	sb->ctl_fd = -1;
@@ -1009,8 +1010,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	char cgname[64];
 	snprintf(cgname, sizeof(cgname), "petri-%d-%llu", (int)getpid(),
 		 (unsigned long long)serial);
-	r = petri__cgroup_create(&ctx->cgroups, cgname, sb->memory_bytes, sb->pids_max, &sb->cgroup,
-				 err);
+	r = petri__cgroup_create(&ctx->cgroups, cgname, &sb->cgroup, err);
 	if (r < 0)
 		goto fail;
 
@@ -1072,6 +1072,10 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	}
 	close(sync_pipe[1]);
 	sync_pipe[1] = -1;
+	/* While init builds the root: nothing of the code's runs before we
+	 * return, and init's own use is small. */
+	if ((r = petri__cgroup_set_limits(&sb->cgroup, sb->memory_bytes, sb->pids_max, err)) < 0)
+		goto fail;
 	if ((r = wait_ready(sb, err)) < 0)
 		goto fail;
 

@@ -123,6 +123,7 @@ struct petri_sandbox {
 	int workspace_fd; /* O_PATH of /workspace inside, sent by init */
 	int cancel_fd;    /* eventfd: petri_sandbox_cancel() */
 	int dead;
+	int finished; /* ran an exec flagged PETRI_EXEC_LAST (under busy) */
 	int busy;
 	uid_t host_uid;
 	gid_t host_gid;

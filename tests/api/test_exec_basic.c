@@ -12,8 +12,8 @@
  * another thread stops `sleep 60` quickly (reason "killed") and the sandbox
  * keeps working afterwards; the code starts with a clean signal state (no
  * signal blocked or ignored), whatever the host blocks or ignores; after an
- * exec flagged PETRI_EXEC_LAST init keeps no reaper ready, and a later exec
- * still runs.
+ * exec flagged PETRI_EXEC_LAST init keeps no reaper ready and ends, the
+ * workspace stays readable and a further exec fails with ESRCH.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -440,8 +440,8 @@ static int reapers_settle(pid_t init, int want)
 	return n;
 }
 
-/* PETRI_EXEC_LAST: init prepares no namespace for a next exec, and a next
- * exec still works (cold) and sees the workspace. */
+/* PETRI_EXEC_LAST: init prepares no namespace for a next exec and ends by
+ * itself; the workspace stays readable and a further exec is refused. */
 static void test_last_exec(void)
 {
 	petri_sandbox *sb = api_sandbox(NULL);
@@ -459,12 +459,36 @@ static void test_last_exec(void)
 	r = API_EXEC(sb, &o);
 	CHECK(petri_result_exit_code(r) == 0);
 	petri_result_free(r);
-	usleep(100000);
-	CHECK(reapers_settle(init, 0) == 0);
+	/* init is done: it ends by itself, with no reaper made. */
+	int gone = 0;
+	for (int i = 0; i < 200 && !gone; i++) {
+		char st[64];
+		snprintf(st, sizeof(st), "/proc/%d/stat", init);
+		FILE *f = fopen(st, "re");
+		char line[256] = "";
+		if (f) {
+			gone = !fgets(line, sizeof(line), f) || strstr(line, ") Z ") != NULL;
+			fclose(f);
+		} else {
+			gone = 1;
+		}
+		if (!gone)
+			usleep(10000);
+	}
+	CHECK_MSG(gone, "init %d still runs after the last exec", init);
+	CHECK(count_children(init, "petri-exec", NULL) == 0);
 
-	r = API_SH(sb, "cat state");
-	CHECK_OUT(r, PETRI_STREAM_STDOUT, "one\ntwo\n");
-	petri_result_free(r);
+	/* The workspace stays readable; a further exec is refused. */
+	void *data = NULL;
+	size_t len = 0;
+	CHECK(petri_sandbox_read_file(sb, "state", 1024, &data, &len, NULL) == 0);
+	CHECK(len == 8 && data && memcmp(data, "one\ntwo\n", 8) == 0);
+	petri_free(data);
+	petri_error *e = NULL;
+	o.flags = 0;
+	CHECK(petri_sandbox_exec(sb, &o, &r, &e) == -ESRCH);
+	CHECK(e && strstr(petri_error_message(e), "last exec"));
+	petri_error_free(e);
 	petri_sandbox_destroy(sb);
 }
 
