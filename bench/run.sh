@@ -47,10 +47,6 @@ bench true "$petri run -- /bin/true" "$bwrap_cmd /bin/true" "/bin/true"
 bench python "$petri run -- /usr/bin/python3 -c pass" "$bwrap_cmd /usr/bin/python3 -c pass" "/usr/bin/python3 -c pass"
 bench node "$petri run -- /usr/bin/node -e 0" "$bwrap_cmd /usr/bin/node -e 0" "/usr/bin/node -e 0"
 echo
-# bwrap with petri's seccomp program too: petri filters every sandbox
-# (541 instructions, ~0.2 ms to check and JIT per load), plain bwrap none.
-# bwrap takes a filter only from an open fd, so this table runs every
-# command through /bin/sh (hyperfine subtracts the shell's own start-up).
 /usr/bin/python3 - "$build/generated/petri_seccomp_default.h" "$out/filter.bpf" <<'PY'
 import re, struct, sys
 ins = re.findall(r"\{0x([0-9a-f]+), (\d+), (\d+), 0x([0-9a-f]+)\}", open(sys.argv[1]).read())
@@ -58,6 +54,25 @@ with open(sys.argv[2], "wb") as f:
     for code, jt, jf, k in ins:
         f.write(struct.pack("<HBBI", int(code, 16), int(jt), int(jf), int(k, 16)))
 PY
+echo "## Interleaved (bench/interleave.py: each round runs every command once, in a rotating order)"
+echo
+echo "bwrap+seccomp starts through one sh (to open the filter's fd): its own time"
+echo "is that minus (\"sh -c exec\" - \"bare\")."
+echo
+rounds=${PETRI_BENCH_ROUNDS_IL:-200}
+for w in "/bin/true" "/usr/bin/python3 -c pass"; do
+	echo "\`$w\`, $rounds rounds:"
+	echo
+	/usr/bin/python3 bench/interleave.py "$rounds" "bwrap=$bwrap_cmd $w" \
+		"bwrap+seccomp=/bin/sh -c 'exec $bwrap_cmd --seccomp 3 $w 3<$out/filter.bpf'" \
+		"petri=$petri run -- $w" "sh -c exec=/bin/sh -c 'exec $w'" "bare=$w"
+	echo
+done
+
+# bwrap with petri's seccomp program too: petri filters every sandbox
+# (541 instructions, ~0.2 ms to check and JIT per load), plain bwrap none.
+# bwrap takes a filter only from an open fd, so this table runs every
+# command through /bin/sh (hyperfine subtracts the shell's own start-up).
 echo "## The same with seccomp in both (shell-started, hyperfine's shell correction)"
 echo
 echo "| workload | petri run | bwrap + petri's seccomp filter | bwrap | petri / bwrap+seccomp |"
