@@ -64,6 +64,7 @@ struct kwatch {
 	struct kexec execs[EXEC_LOG];
 	uint32_t ns_inum[NS_LOG];
 	uint64_t ns_serial[NS_LOG];
+	uint8_t ns_cmd_ran[NS_LOG]; /* its pid 2, the command, has execve'd */
 	uint32_t ns_next;
 	uint64_t last_bound; /* serial the last new exec namespace was bound to */
 	uint64_t max_begun;  /* the latest exec begun */
@@ -277,6 +278,7 @@ static uint64_t exec_of(struct kwatch *w, const struct petri_kev_hdr *h)
 		uint32_t slot = w->ns_next++ % NS_LOG;
 		w->ns_inum[slot] = h->exec_ns;
 		w->ns_serial[slot] = s;
+		w->ns_cmd_ran[slot] = 0;
 		w->last_bound = s;
 		return begun(w, s, h->ktime_ns);
 	}
@@ -284,6 +286,32 @@ static uint64_t exec_of(struct kwatch *w, const struct petri_kev_hdr *h)
 		if (w->execs[i].serial && w->execs[i].begin <= h->ktime_ns &&
 		    h->ktime_ns <= w->execs[i].end)
 			return w->execs[i].serial;
+	return 0;
+}
+
+/*
+ * Is @h an action of petri's own processes in the sandbox rather than of the
+ * code: init and each exec's reaper (pid 1 of their pid namespaces; the code
+ * cannot make a pid namespace, its seccomp profile refuses every namespace
+ * flag), or the command (pid 2 of an exec's namespace) before its execve,
+ * while the library sets it up?  Their file and network actions (masking
+ * /proc, writing the code file, Landlock's rule paths) are kept out of the
+ * stream, as init's set-up is; their process events stay.  Call after
+ * exec_of() has bound @h's namespace.
+ */
+static int library_record(struct kwatch *w, const struct petri_kev_hdr *h)
+{
+	if (h->pid_inside == 1)
+		return h->type == PETRI_KEV_FILE || h->type == PETRI_KEV_NET;
+	if (h->pid_inside != 2 || !h->exec_ns)
+		return 0;
+	for (uint32_t i = 0; i < NS_LOG; i++) {
+		if (w->ns_inum[i] != h->exec_ns)
+			continue;
+		if (h->type == PETRI_KEV_EXEC)
+			w->ns_cmd_ran[i] = 1;
+		return (h->type == PETRI_KEV_FILE || h->type == PETRI_KEV_NET) && !w->ns_cmd_ran[i];
+	}
 	return 0;
 }
 
@@ -484,6 +512,8 @@ static int handle_record(void *ctx, void *data, size_t size)
 	fill_process(&proc, w, h, comm);
 	ev.sandbox_id = w->sandbox_id;
 	ev.exec_id = exec_id_of(w, exec_of(w, h));
+	if (library_record(w, h))
+		goto out;
 	ev.process = &proc;
 	ev.time_unix_nano = (uint64_t)((int64_t)h->ktime_ns + k->mono_to_real);
 
@@ -885,6 +915,47 @@ int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_d
 	return r;
 }
 
+/* Have the consumer drain the ring buffer twice from now (the first pass
+ * may have begun before the call), and wait for it: without end when
+ * @max_ms is 0, else at most that long. */
+static void drain_locked(struct petri_kaudit *k, unsigned max_ms)
+{
+	uint64_t target = k->passes + 2;
+	if (k->want_passes < target)
+		k->want_passes = target;
+	uint64_t one = 1;
+	if (write(k->kick_fd, &one, sizeof(one)) < 0) {
+		/* the consumer still comes by within POLL_MS */
+	}
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += max_ms / 1000;
+	dl.tv_nsec += (long)(max_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	while (k->thread_started && !k->stop && k->passes < target) {
+		if (!max_ms)
+			pthread_cond_wait(&k->cv, &k->mu);
+		else if (pthread_cond_timedwait(&k->cv, &k->mu, &dl) == ETIMEDOUT)
+			break;
+	}
+}
+
+/* Bounded: behind a stalled sink the consumer waits for queue room event
+ * by event; the exec's end then comes out of order rather than late. */
+#define SYNC_MAX_MS 1000
+
+void petri__kaudit_sync(struct petri_kaudit *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	drain_locked(k, SYNC_MAX_MS);
+	pthread_mutex_unlock(&k->mu);
+}
+
 int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id)
 {
 	if (!k)
@@ -903,15 +974,7 @@ int petri__kaudit_unwatch(struct petri_kaudit *k, uint64_t cgroup_id)
 	 * wait until it has drained the buffer twice after the delete (a
 	 * program that looked the map up just before may still submit). */
 	pthread_mutex_lock(&k->mu);
-	uint64_t target = k->passes + 2;
-	if (k->want_passes < target)
-		k->want_passes = target;
-	uint64_t one = 1;
-	if (write(k->kick_fd, &one, sizeof(one)) < 0) {
-		/* the consumer still comes by within POLL_MS */
-	}
-	while (k->thread_started && !k->stop && k->passes < target)
-		pthread_cond_wait(&k->cv, &k->mu);
+	drain_locked(k, 0);
 	report_drops_locked(k, s);
 	free(w->sandbox_id);
 	memset(w, 0, sizeof(*w));

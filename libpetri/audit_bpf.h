@@ -82,6 +82,9 @@ int petri__kaudit_watch(struct petri_kaudit *k, uint64_t cgroup_id, int cgroup_d
  */
 void petri__kaudit_exec_begin(struct petri_kaudit *k, uint64_t cgroup_id, uint64_t serial);
 void petri__kaudit_exec_end(struct petri_kaudit *k, uint64_t cgroup_id, uint64_t serial);
+/* Deliver every record the kernel has submitted so far (the consumer drains
+ * the ring buffer; returns when it has). */
+void petri__kaudit_sync(struct petri_kaudit *k);
 
 /**
  * Stop watching @cgroup_id: detach its socket hooks, deliver every record

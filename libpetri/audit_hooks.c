@@ -231,8 +231,12 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_op
 	if (!sb->audit)
 		return;
 	exec_id(sb, id, sizeof(id));
-	if (sb->kwatched)
+	if (sb->kwatched) {
 		petri__kaudit_exec_end(sb->ctx->kaudit, sb->cgroup.id, sb->exec_serial);
+		/* Every process of the exec is gone: its kernel events are all
+		 * in the ring buffer.  Stream them before the exec's end. */
+		petri__kaudit_sync(sb->ctx->kaudit);
+	}
 	for (uint32_t bit = 1; bit; bit <<= 1) {
 		uint64_t value, observed;
 

@@ -17,6 +17,9 @@
  * the exec its process belonged to, the uid inside the sandbox (1000, not
  * the host uid), and the header (asked of the context) says kernel audit
  * is on.
+ * Order: each exec's kernel events come between its ExecStarted and its
+ * ExecEnded, and petri's own processes (init, reapers, the command before
+ * its execve) leave no file or network events.
  * Root only; under CI=true a kernel audit that does not load fails.
  */
 #include <arpa/inet.h>
@@ -633,6 +636,92 @@ static void test_unix_sockets(petri_ctx *ctx)
 	free_events(&es);
 }
 
+/* Index of the event of @type for exec @id, or (size_t)-1. */
+static size_t find_exec_event(const struct events *es, Petri__Audit__V1__Event__BodyCase type,
+			      const char *id)
+{
+	for (size_t i = 0; i < es->n; i++)
+		if (es->ev[i]->body_case == type && strcmp(es->ev[i]->exec_id, id) == 0)
+			return i;
+	return (size_t)-1;
+}
+
+/* Order and attribution: every kernel event of an exec lies between its
+ * ExecStarted and its ExecEnded; petri's own processes (init and each
+ * exec's reaper, pid 1 inside; the command before its execve, pid 2) leave
+ * no file or network events: masking /proc, writing the code file and
+ * Landlock's paths are the library's set-up, not the code's. */
+static void test_order_and_library_quiet(petri_ctx *ctx)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	petri_audit *a = open_stream_ctx(ctx);
+	const char *argv[] = {"sh", "-c", "cat /etc/hostname; ls /tmp > /dev/null", NULL};
+
+	so.language = "sh";
+	so.id = "kaudit-order";
+	so.audit = a;
+	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	for (int i = 0; i < 3; i++) {
+		struct petri_test_run r = petri_test_exec(sb, NULL, NULL, argv, 20000);
+		CHECK_MSG(r.rc == 0 && r.exit_code == 0, "exec %d: %d %d %s", i + 1, r.rc,
+			  r.exit_code, r.errmsg);
+		petri_test_run_free(&r);
+	}
+	/* The code, not the library, writes this file: its events stay. */
+	petri_exec_opts eo = PETRI_EXEC_OPTS_INIT;
+	eo.code = "cat /run/petri/* > /dev/null";
+	petri_result *res = NULL;
+	CHECK(petri_sandbox_exec(sb, &eo, &res, &e) == 0);
+	petri_result_free(res);
+	petri_sandbox_destroy(sb);
+	CHECK(petri_audit_close(a, &e) == 0);
+
+	struct events es = read_events();
+	size_t files = 0, code_file_reads = 0;
+	for (int x = 1; x <= 4; x++) {
+		char id[64];
+		snprintf(id, sizeof(id), "kaudit-order:%d", x);
+		size_t start = find_exec_event(&es, BODY(EXEC_STARTED), id);
+		size_t end = find_exec_event(&es, BODY(EXEC_ENDED), id);
+		REQUIRE(start != (size_t)-1 && end != (size_t)-1 && start < end);
+		int cmd_execd = 0;
+		for (size_t i = 0; i < es.n; i++) {
+			const Ev *ev = es.ev[i];
+			if (!is_kernel_event(ev) || strcmp(ev->exec_id, id) != 0)
+				continue;
+			CHECK_MSG(start < i && i < end,
+				  "%s: %s event of %s at seq %llu, outside [%llu, %llu]", id,
+				  es.json[i], comm_of(ev), (unsigned long long)ev->seq,
+				  (unsigned long long)es.ev[start]->seq,
+				  (unsigned long long)es.ev[end]->seq);
+			uint32_t pid = ev->process ? ev->process->pid_inside : 0;
+			if (ev->body_case == BODY(PROCESS_EXEC) && pid == 2)
+				cmd_execd = 1;
+			if (ev->body_case != BODY(FILE_ACTIVITY) &&
+			    ev->body_case != BODY(NETWORK_ACTIVITY))
+				continue;
+			files++;
+			CHECK_MSG(pid > 2 || (pid == 2 && cmd_execd),
+				  "%s: a library action in the stream: %s", id, es.json[i]);
+			if (x == 4 && strstr(es.json[i], "/run/petri/"))
+				code_file_reads++;
+		}
+	}
+	/* And nothing of the library's without an exec id either (init). */
+	for (size_t i = 0; i < es.n; i++) {
+		const Ev *ev = es.ev[i];
+		if ((ev->body_case == BODY(FILE_ACTIVITY) ||
+		     ev->body_case == BODY(NETWORK_ACTIVITY)) &&
+		    ev->exec_id[0] == '\0')
+			CHECK_MSG(0, "a file or network event of no exec: %s", es.json[i]);
+	}
+	CHECK_MSG(files >= 12, "only %zu file events from four execs", files);
+	CHECK_MSG(code_file_reads >= 1, "the code's own read of /run/petri is missing");
+	free_events(&es);
+}
+
 int main(void)
 {
 	if (geteuid() != 0)
@@ -649,6 +738,7 @@ int main(void)
 	test_exec_ids_and_uid(ctx);
 	test_hook_results(ctx);
 	test_unix_sockets(ctx);
+	test_order_and_library_quiet(ctx);
 	if (getenv("PETRI_KAUDIT_KEEP"))
 		printf("stream kept: %s\n", stream_path);
 	else
