@@ -218,17 +218,25 @@ static void self_view_release(struct self_view *v)
 	free(v->mountinfo);
 }
 
+/* A malloc'd copy of the line at *@p (without its newline), *@p moved past
+ * it; NULL when out of memory. */
+static char *take_line(const char **p)
+{
+	size_t n = strcspn(*p, "\n");
+	char *line = strndup(*p, n);
+	*p += n + ((*p)[n] == '\n');
+	return line;
+}
+
 /* Our cgroup path (relative to the hierarchy's root as we see it) in the v1
  * hierarchy holding @controller, or in the unified one when @controller is
  * NULL, from /proc/self/cgroup ("4:memory:/a/b", "0::/a/b"). */
 static int self_cgroup_path(const struct self_view *v, const char *controller, char **out)
 {
 	for (const char *p = v->cgroup; *p;) {
-		size_t n = strcspn(p, "\n");
-		_cleanup_free_ char *line = strndup(p, n);
+		_cleanup_free_ char *line = take_line(&p);
 		if (!line)
 			return -ENOMEM;
-		p += n + (p[n] == '\n');
 		char *c1 = strchr(line, ':');
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
@@ -341,11 +349,9 @@ static int own_cgroup_dir(const struct self_view *v, const char *controller, cha
 	if (!cgroup_path_usable(cgpath))
 		return -ENOENT;
 	for (const char *p = v->mountinfo; *p;) {
-		size_t n = strcspn(p, "\n");
-		_cleanup_free_ char *line = strndup(p, n);
+		_cleanup_free_ char *line = take_line(&p);
 		if (!line)
 			return -ENOMEM;
-		p += n + (p[n] == '\n');
 		struct mount_line m;
 		if (split_mountinfo(line, &m) < 0 || !mount_matches(&m, controller))
 			continue;

@@ -852,10 +852,11 @@ static void close_host_fds(const struct petri_init_cfg *cfg)
  */
 struct net_maker {
 	int pidfd;   /* -1: none */
-	int done_fd; /* read end: an int, the namespace's fd or -errno */
+	int done_fd; /* read end: a struct net_word */
 	int tell_fd; /* the child's write end: in our shared table, so it is
 		      * closed only once the child has written */
 };
+#define NET_MAKER_NONE ((struct net_maker){.pidfd = -1, .done_fd = -1, .tell_fd = -1})
 
 /* What the child reports: the namespace's fd or -errno, and whether it
  * brought lo up in it (0) or not (-errno, or 1: not asked). */
@@ -866,7 +867,7 @@ struct net_word {
 
 static struct net_maker net_start(int lo_up)
 {
-	struct net_maker nm = {.pidfd = -1, .done_fd = -1, .tell_fd = -1};
+	struct net_maker nm = NET_MAKER_NONE;
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return nm;
@@ -896,7 +897,7 @@ static struct net_maker net_start(int lo_up)
 }
 
 /* Join the namespace the child made (or make one here), with lo up when
- * @lo_up: 0 or -errno, and *@stage says which step failed.  The child's
+ * @lo_up: 0 or -errno, and *@step says which step failed.  The child's
  * pidfd stays in @nm for the caller to reap. */
 static int net_join(struct net_maker *nm, int lo_up, const char **step)
 {
@@ -945,7 +946,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	/* Our own network namespace, owned by our user namespace as if cloned
 	 * with us, made by a child while the host writes our maps and we
 	 * build the root filesystem. */
-	struct net_maker nm = {.pidfd = -1, .done_fd = -1, .tell_fd = -1};
+	struct net_maker nm = NET_MAKER_NONE;
 	if (cfg->net != PETRI_NET_HOST)
 		nm = net_start(cfg->net == PETRI_NET_NONE);
 	if (read(cfg->sync_fd, &c, 1) != 1)

@@ -249,4 +249,57 @@ static inline void api_check_error(int rc, petri_error *err, int want_errno, con
 	}
 }
 
+/* From /proc/@pid/stat: the state letter, or 0 when the process is gone;
+ * its parent in *@ppid and its name in @comm (@commlen bytes) when not
+ * NULL.  The name may hold spaces and ')': it ends at the last ')'. */
+static inline char api_proc_stat(int pid, int *ppid, char *comm, size_t commlen)
+{
+	char path[64], buf[512], state = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
+	int pp = 0;
+	if (!lp || !rp || rp < lp || sscanf(rp + 1, " %c %d", &state, &pp) != 2)
+		return 0;
+	if (ppid)
+		*ppid = pp;
+	if (comm && commlen) {
+		size_t n = (size_t)(rp - lp - 1) < commlen - 1 ? (size_t)(rp - lp - 1) :
+								 commlen - 1;
+		memcpy(comm, lp + 1, n);
+		comm[n] = '\0';
+	}
+	return state;
+}
+
+/* How many processes (zombies included) have @ppid as parent and, unless
+ * @comm is NULL, that name; *@last (when not NULL) gets one of their pids.
+ * With @report, each is printed to stderr under that label. */
+static inline int api_children(int ppid, const char *comm, int *last, const char *report)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+	REQUIRE(d);
+	while ((de = readdir(d))) {
+		int pid = atoi(de->d_name), pp = 0;
+		char name[64], state;
+		if (pid <= 0 || !(state = api_proc_stat(pid, &pp, name, sizeof(name))) ||
+		    pp != ppid || (comm && strcmp(name, comm) != 0))
+			continue;
+		if (report)
+			fprintf(stderr, "%s: pid %d state %c\n", report, pid, state);
+		if (last)
+			*last = pid;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 #endif

@@ -395,47 +395,11 @@ static void test_signal_state(petri_sandbox *sb)
 	petri_result_free(r);
 }
 
-/* Children of @ppid named @comm (from /proc/<pid>/stat). */
-static int count_children(pid_t ppid, const char *comm, pid_t *last)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-	CHECK(d != NULL);
-	while (d && (de = readdir(d))) {
-		char path[64], buf[512], name[64];
-		int pid = atoi(de->d_name), pp = 0;
-		if (pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[len] = '\0';
-		char *open = strchr(buf, '('), *close = strrchr(buf, ')');
-		if (!open || !close || close - open - 1 >= (long)sizeof(name))
-			continue;
-		memcpy(name, open + 1, (size_t)(close - open - 1));
-		name[close - open - 1] = '\0';
-		if (sscanf(close + 2, "%*c %d", &pp) == 1 && pp == ppid &&
-		    strcmp(name, comm) == 0) {
-			n++;
-			if (last)
-				*last = pid;
-		}
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /* Wait up to 2 s for init to have @want idle reapers (petri-exec). */
-static int reapers_settle(pid_t init, int want)
+static int reapers_settle(int init, int want)
 {
 	int n = -1;
-	for (int i = 0; i < 200 && (n = count_children(init, "petri-exec", NULL)) != want; i++)
+	for (int i = 0; i < 200 && (n = api_children(init, "petri-exec", NULL, NULL)) != want; i++)
 		usleep(10000);
 	return n;
 }
@@ -445,8 +409,8 @@ static int reapers_settle(pid_t init, int want)
 static void test_last_exec(void)
 {
 	petri_sandbox *sb = api_sandbox(NULL);
-	pid_t init = 0;
-	CHECK(count_children(getpid(), "petri-init", &init) == 1);
+	int init = 0;
+	CHECK(api_children(getpid(), "petri-init", &init, NULL) == 1);
 
 	petri_result *r = API_SH(sb, "echo one > state");
 	CHECK(petri_result_exit_code(r) == 0);
@@ -462,21 +426,13 @@ static void test_last_exec(void)
 	/* init is done: it ends by itself, with no reaper made. */
 	int gone = 0;
 	for (int i = 0; i < 200 && !gone; i++) {
-		char st[64];
-		snprintf(st, sizeof(st), "/proc/%d/stat", init);
-		FILE *f = fopen(st, "re");
-		char line[256] = "";
-		if (f) {
-			gone = !fgets(line, sizeof(line), f) || strstr(line, ") Z ") != NULL;
-			fclose(f);
-		} else {
-			gone = 1;
-		}
+		char state = api_proc_stat(init, NULL, NULL, 0);
+		gone = state == 0 || state == 'Z';
 		if (!gone)
 			usleep(10000);
 	}
 	CHECK_MSG(gone, "init %d still runs after the last exec", init);
-	CHECK(count_children(init, "petri-exec", NULL) == 0);
+	CHECK(api_children(init, "petri-exec", NULL, NULL) == 0);
 
 	/* The workspace stays readable; a further exec is refused. */
 	void *data = NULL;

@@ -49,30 +49,14 @@ static int maps_mention(int pid, const char *what)
 	return found;
 }
 
-/* The first child of @pid (init's warm reaper), or -1. */
 /* init's ready reaper: its child named petri-exec (init has other children
- * for a moment: the helper that makes its network namespace). */
+ * for a moment: the helper that makes its network namespace), or -1. */
 static int reaper_of(int pid)
 {
-	char path[64], buf[256] = "";
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	int reaper = -1;
 	for (int tries = 0; tries < 200; tries++) {
-		FILE *f = fopen(path, "re");
-		if (!f)
-			return -1;
-		int ok = fgets(buf, sizeof(buf), f) != NULL;
-		fclose(f);
-		for (char *tok = ok ? strtok(buf, " \n") : NULL; tok; tok = strtok(NULL, " \n")) {
-			char comm_path[64], comm[32] = "";
-			snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", atoi(tok));
-			FILE *c = fopen(comm_path, "re");
-			if (!c)
-				continue;
-			int got = fgets(comm, sizeof(comm), c) != NULL;
-			fclose(c);
-			if (got && strcmp(comm, "petri-exec\n") == 0)
-				return atoi(tok);
-		}
+		if (api_children(pid, "petri-exec", &reaper, NULL) > 0)
+			return reaper;
 		usleep(10000);
 	}
 	return -1;

@@ -71,37 +71,6 @@ static int count_threads(void)
 	return n;
 }
 
-/* Processes whose parent is us (any thread of ours), zombies included. */
-static int count_children(void)
-{
-	DIR *d = opendir("/proc");
-	int n = 0, me = (int)getpid();
-	struct dirent *e;
-	REQUIRE(d);
-	while ((e = readdir(d))) {
-		char path[64], buf[512];
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[len] = '\0';
-		/* "pid (comm) state ppid ..." ; comm may hold spaces and ')' */
-		char *rp = strrchr(buf, ')');
-		char state;
-		int ppid;
-		if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == me) {
-			fprintf(stderr, "left child: pid %s state %c\n", e->d_name, state);
-			n++;
-		}
-	}
-	closedir(d);
-	return n;
-}
-
 static void cycle(void)
 {
 	petri_sandbox *sb = api_sandbox(NULL);
@@ -163,12 +132,12 @@ int main(void)
 #ifndef PETRI_ASAN
 	CHECK_MSG(rss2 - rss < 2048, "RSS grew by %ld KiB over %d cycles", rss2 - rss, CYCLES);
 #endif
-	CHECK(count_children() == 0);
+	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
 
 	petri_ctx_free(petri_test_ctx());
 	/* The context's own things go with it too. */
 	CHECK_MSG(count_threads() == 1, "threads after petri_ctx_free: %d", count_threads());
-	CHECK(count_children() == 0);
+	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
 	CHECK(api_count_cgroups_of(me) == 0);
 	return petri_test_done();
 }
