@@ -6,7 +6,9 @@
 #     (a sandbox with --audit is running) vs not;
 #  3. events/s written with zero losses over 200,000 opens, and the
 #     per-event kernel cost (kernel.bpf_stats_enabled);
-#  4. the BPF load time (petri run -- true with and without --audit).
+#  4. the BPF load time (petri run -- true with and without --audit);
+#  5. the floor: the same workloads with two empty sys_enter/sys_exit
+#     programs attached (bench/empty_probes) vs none.
 # Usage: bench/audit_bench.sh [BUILD_DIR]   (root; needs hyperfine, strace)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,3 +112,48 @@ echo
 echo "Host openat+close outside any sandbox (target <= 1.01x): ${best_off} ns without the audit programs;" \
 	"${best_idle} ns with them loaded by a context watching nothing ($(/usr/bin/python3 -c "print(f'{$best_idle/$best_off:.3f}')")x);" \
 	"${best_on} ns while an audited sandbox runs ($(/usr/bin/python3 -c "print(f'{$best_on/$best_off:.3f}')")x)"
+
+# The floor: two programs that do nothing, attached to sys_enter and
+# sys_exit (bench/empty_probes).  Any audit of file syscalls on these
+# kernels needs those two hooks (no fentry, kprobe or LSM programs load, and
+# no other tracepoint sees an open), and attaching any program to them sends
+# every thread of the host down the traced syscall path.  Alternated with
+# no programs, pinned to one CPU; the median of the per-round ratios.
+floor_rounds=${PETRI_BENCH_FLOOR_ROUNDS:-20}
+/usr/bin/python3 - "$build/bench/empty_probes" "$build/bench/empty_probes.bpf.o" \
+	"$build/bench/syscall_bench" "$floor_rounds" <<'PY'
+import statistics, subprocess, sys, time
+loader, obj, bench, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+work = 'for i in range(20000): open("/etc/hostname").close()'
+py = ["taskset", "-c", "1", "/usr/bin/python3", "-c", work]
+sc = ["taskset", "-c", "1", bench, "100000"]
+env = {"PATH": "/usr/bin:/bin"}
+
+def wall(argv):
+    t0 = time.perf_counter_ns()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter_ns() - t0) / 1e6
+
+def ns(argv):
+    return float(subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout.split()[0])
+
+res = {k: ([], []) for k in ("py", "sc")}
+for _ in range(rounds):
+    res["py"][0].append(wall(py))
+    res["sc"][0].append(ns(sc))
+    ld = subprocess.Popen([loader, obj], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if ld.stdout.readline().strip() != "attached":
+        sys.exit("empty_probes did not attach")
+    res["py"][1].append(wall(py))
+    res["sc"][1].append(ns(sc))
+    ld.stdin.close()
+    ld.wait()
+med = statistics.median
+print()
+print("Floor: two empty programs on sys_enter/sys_exit vs none (%d rounds alternated, pinned):" % rounds)
+for key, what, unit in (("py", "20,000 open/close in python, no sandbox", "ms"),
+                        ("sc", "host openat+close (syscall_bench)", "ns")):
+    off, on = res[key]
+    r = med([b / a for a, b in zip(off, on)])
+    print("  %s: %.1f -> %.1f %s, %.3fx" % (what, med(off), med(on), unit, r))
+PY
