@@ -26,7 +26,8 @@ int main(int argc, char **argv)
 	bpf_object__for_each_program(prog, obj)
 	{
 		if (!bpf_program__attach(prog)) {
-			fprintf(stderr, "empty_probes: cannot attach %s\n", bpf_program__name(prog));
+			fprintf(stderr, "empty_probes: cannot attach %s\n",
+				bpf_program__name(prog));
 			return 1;
 		}
 	}

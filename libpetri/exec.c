@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -502,6 +503,13 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 					m.exec_id; /* never reported one by one */
 				have_done = 1;
 				close_fd(&io->in);
+				/* DONE is the reaper's last word.  After the last
+				 * exec, init has nothing left to do: its EOF on the
+				 * control socket makes it exit now, so that its
+				 * namespaces are torn down beside the reaper's, not
+				 * after them (and before destroy waits for it). */
+				if (sb->finished)
+					shutdown(sb->ctl_fd, SHUT_WR);
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_SETUP_ERROR) {
 				*setup = m;
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DENIAL) {

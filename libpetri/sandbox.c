@@ -282,6 +282,7 @@ static int spawn_init_fork(struct petri_spawn_req *req)
 }
 
 static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req);
+static void kill_init(petri_sandbox *sb);
 
 /*
  * In the supervisor thread.  On v1 hierarchies a process joins cgroups by
@@ -438,8 +439,11 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	while (ctx->sandboxes)
-		petri_sandbox_destroy(ctx->sandboxes);
+	/* Every init is killed first, and the supervisor thread (their
+	 * parent) ends while they die: the kernel tears their namespaces down
+	 * beside its exit instead of before it. */
+	for (petri_sandbox *sb = ctx->sandboxes; sb; sb = sb->next)
+		kill_init(sb);
 	if (ctx->supervisor_running) {
 		pthread_mutex_lock(&ctx->lock);
 		ctx->stopping = 1;
@@ -447,6 +451,8 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx)
 		pthread_mutex_unlock(&ctx->lock);
 		pthread_join(ctx->supervisor, NULL);
 	}
+	while (ctx->sandboxes)
+		petri_sandbox_destroy(ctx->sandboxes);
 	petri__kaudit_close_ctx(ctx);
 	if (ctx->init_image_fd >= 0)
 		close(ctx->init_image_fd);
@@ -798,10 +804,28 @@ static void unlink_sandbox(petri_sandbox *sb)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-static void kill_and_reap(petri_sandbox *sb)
+/* Close the control socket (init exits) and kill init (the kernel takes
+ * the whole pid namespace with it), without waiting.  Whether the sandbox
+ * had died before is decided first, for its SandboxDestroyed. */
+static void kill_init(petri_sandbox *sb)
 {
-	if (sb->pidfd >= 0) {
+	if (sb->killed)
+		return;
+	/* After a PETRI_EXEC_LAST exec init ends by itself. */
+	sb->died = !sb->finished && (sb->dead || petri_sandbox_init_pid(sb) < 0);
+	if (sb->ctl_fd >= 0)
+		close(sb->ctl_fd);
+	sb->ctl_fd = -1;
+	if (sb->pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+	sb->killed = 1;
+}
+
+/* Kill and reap init, remove the cgroups, free. */
+static void free_sandbox(petri_sandbox *sb, int created)
+{
+	kill_init(sb);
+	if (sb->pidfd >= 0) {
 		siginfo_t si;
 		while (waitid((idtype_t)P_PIDFD, (id_t)sb->pidfd, &si, WEXITED) < 0 &&
 		       errno == EINTR)
@@ -811,21 +835,9 @@ static void kill_and_reap(petri_sandbox *sb)
 	}
 	sb->pid = -1;
 	sb->dead = 1;
-}
-
-/* Close the control socket (init exits), kill and reap init (the kernel
- * takes the whole pid namespace with it), remove the cgroups, free. */
-static void free_sandbox(petri_sandbox *sb, int created)
-{
-	/* Before we kill it.  After a PETRI_EXEC_LAST exec init ends by itself. */
-	int died = !sb->finished && (sb->dead || petri_sandbox_init_pid(sb) < 0);
-	if (sb->ctl_fd >= 0)
-		close(sb->ctl_fd);
-	sb->ctl_fd = -1;
-	kill_and_reap(sb);
 	petri__kaudit_unwatch_sandbox(sb);
 	if (created)
-		petri__audit_sandbox_destroyed(sb, died);
+		petri__audit_sandbox_destroyed(sb, sb->died);
 	petri__cgroup_destroy(&sb->cgroup);
 	if (sb->workspace_fd >= 0)
 		close(sb->workspace_fd);

@@ -124,6 +124,8 @@ struct petri_sandbox {
 	int cancel_fd;    /* eventfd: petri_sandbox_cancel() */
 	int dead;
 	int finished; /* ran an exec flagged PETRI_EXEC_LAST (under busy) */
+	int killed;   /* destruction began: init was sent SIGKILL */
+	int died;     /* init had died before destruction began */
 	int busy;
 	uid_t host_uid;
 	gid_t host_gid;

@@ -1123,6 +1123,7 @@ static struct {
 	volatile sig_atomic_t received;
 	pthread_t thread;
 	bool running;
+	bool quitting;        /* the quit byte was written */
 	pthread_mutex_t lock; /* guards sb against destroy, and started */
 	pthread_cond_t cond;
 	bool started;
@@ -1221,14 +1222,24 @@ static int watcher_start(void)
 	return 0;
 }
 
-/* The pipe stays open until exit: a late signal still has somewhere to go. */
-static void watcher_stop(void)
+/* Ask the thread to end once there is nothing left to cancel; it does so
+ * while the sandbox is torn down.  The pipe stays open until exit: a late
+ * signal still has somewhere to go (watcher.received). */
+static void watcher_quit(void)
 {
 	unsigned char quit = 0;
 
+	if (watcher.running && !watcher.quitting) {
+		write_all(watcher.pipe[1], &quit, 1);
+		watcher.quitting = true;
+	}
+}
+
+static void watcher_stop(void)
+{
 	if (!watcher.running)
 		return;
-	write_all(watcher.pipe[1], &quit, 1);
+	watcher_quit();
 	pthread_join(watcher.thread, NULL);
 	watcher.running = false;
 }
@@ -1553,8 +1564,10 @@ static int run(const struct cli *c)
 	publish_sandbox(sb);
 	status = run_in_sandbox(c, sb);
 	publish_sandbox(NULL);
+	watcher_quit();
 out:
-	petri_sandbox_destroy(sb);
+	/* The context destroys the sandbox: it kills init and ends its own
+	 * thread in parallel. */
 	petri_ctx_free(ctx);
 	if (audit_close(c, audit) < 0)
 		status = EXIT_PETRI;
