@@ -229,15 +229,44 @@ int petri__proc_mount(const char *target, char *msg, size_t msglen)
 		close(tree);
 	}
 	close(null_fd);
+	/* One empty read-only tmpfs, attached once per masked directory: each
+	 * further superblock would cost its set-up and teardown per exec. */
+	int empty = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(masked_dirs); i++) {
 		snprintf(p, sizeof(p), "%s/%s", target, masked_dirs[i]);
 		struct stat st;
 		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "size=0,mode=0555") < 0)
+		int r = 0;
+		if (empty < 0) {
+			r = mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				  "size=0,mode=0555");
+			if (r == 0)
+				empty = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (r == 0 && empty < 0)
+				r = -1;
+		} else {
+			int tree = sys_open_tree(
+				empty, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+			r = tree < 0 ?
+				    -1 :
+				    sys_move_mount(tree, "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH);
+			if (tree >= 0) {
+				int e = errno;
+				close(tree);
+				errno = e;
+			}
+		}
+		if (r < 0) {
+			int e = errno;
+			if (empty >= 0)
+				close(empty);
+			errno = e;
 			FAIL("mask %s", p);
+		}
 	}
+	if (empty >= 0)
+		close(empty);
 	for (size_t i = 0; i < ARRAY_SIZE(ro); i++) {
 		snprintf(p, sizeof(p), "%s/%s", target, ro[i]);
 		if (access(p, F_OK) < 0)
