@@ -435,7 +435,10 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 			return petri__err(err, errno, "poll");
 
 		if (!kill_sent && petri__now_ns() >= deadline) {
-			*timed_out = 1;
+			/* After DONE the command has ended by itself: the kill
+			 * only hurries the rest of its pid namespace along. */
+			if (!have_done)
+				*timed_out = 1;
 			send_kill(sb);
 			kill_sent = 1;
 		}

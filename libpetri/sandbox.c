@@ -1132,6 +1132,10 @@ int petri__sandbox_listen(petri_sandbox *sb, int family, uint16_t port, petri_er
 	struct petri_msg m = {.type = PETRI_MSG_LISTEN, .stage = (uint32_t)family, .status = port};
 	int r = petri__msg_send(sb->ctl_fd, &m, &sp[1], 1);
 	close(sp[1]);
+	if (r == -EPIPE) { /* the last exec has ended: init is on its way out */
+		close(sp[0]);
+		return petri__err(err, ECHILD, "sandbox %s: init is gone", sb->id);
+	}
 	if (r < 0) {
 		close(sp[0]);
 		return petri__err(err, r, "sandbox %s: send the listen request", sb->id);
