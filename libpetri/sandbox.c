@@ -811,8 +811,9 @@ static void kill_init(petri_sandbox *sb)
 {
 	if (sb->killed)
 		return;
-	/* After a PETRI_EXEC_LAST exec init ends by itself. */
-	sb->died = !sb->finished && (sb->dead || petri_sandbox_init_pid(sb) < 0);
+	/* After a PETRI_EXEC_LAST exec init ends by itself; a death an exec
+	 * saw (sb->dead) counts either way. */
+	sb->died = sb->dead || (!sb->finished && petri_sandbox_init_pid(sb) < 0);
 	if (sb->ctl_fd >= 0)
 		close(sb->ctl_fd);
 	sb->ctl_fd = -1;
