@@ -496,7 +496,7 @@ static _Noreturn void reaper_main(int sock)
 	if (r < 0)
 		child_fail(x.err_fd, STAGE_REQUEST, -r, "malformed exec request");
 	close(fds[0]);
-	if (x.req->code_len && (r = write_code(x.req, code)) < 0)
+	if (x.req->code_name[0] && (r = write_code(x.req, code)) < 0)
 		child_fail(x.err_fd, STAGE_CODE, -r, "write code to /run/petri");
 
 	/* CLONE_VM | CLONE_VFORK: the command shares our memory until it

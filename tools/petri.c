@@ -938,11 +938,19 @@ static int read_code_file(struct cli *c)
 	return 0;
 }
 
+/* Go code is built and then executed in the shell's place, not run with
+ * `go run`, which reports any failure of the program as its own status 1:
+ * the program's exit status, signal and argv stay its own (as the library
+ * does for code without ARGS).  $1 is the Go file. */
+#define GO_BUILD_EXEC                                                                              \
+	"b=/home/sandbox/.cache/petri-go && mkdir -p \"$b\" && "                                   \
+	"go build -o \"$b/main\" \"$1\" || exit; shift; exec \"$b/main\" \"$@\""
+
 /* Go cannot run code from an argument: with ARGS, the code goes to a file
  * in the sandbox's /tmp first.  Without ARGS the library does this itself. */
 static const char go_code_wrapper[] =
-	"d=$(mktemp -d) && printf '%s' \"$1\" >\"$d/main.go\" && shift && "
-	"exec go run \"$d/main.go\" \"$@\"";
+	"d=$(mktemp -d) && printf '%s' \"$1\" >\"$d/main.go\" || exit; shift; "
+	"set -- \"$d/main.go\" \"$@\"; " GO_BUILD_EXEC;
 
 /* The argv prefix that runs @lang on CODE given as argument(s). */
 static size_t code_argv_prefix(const struct cli *c, const char **v)
@@ -985,8 +993,10 @@ static size_t file_argv_prefix(const struct cli *c, const char **v)
 	} else if (strcmp(c->lang, "sh") == 0) {
 		v[n++] = "sh";
 	} else {
-		v[n++] = "go";
-		v[n++] = "run";
+		v[n++] = "sh";
+		v[n++] = "-c";
+		v[n++] = GO_BUILD_EXEC;
+		v[n++] = "petri-go";
 	}
 	v[n++] = c->file_inside;
 	return n;

@@ -225,6 +225,29 @@ static void test_lang(void)
 	unlink(sh);
 	free(py);
 	free(sh);
+
+	/* Empty code is a program that does nothing. */
+	CHECK_RUN(0, "", "run", "--lang", "python", "-c", "");
+	CHECK_RUN(0, "", "run", "--lang", "sh", "-c", "");
+	CHECK_RUN(0, "", "run", "--lang", "node", "-c", "");
+
+	/* A Go program's exit status, signal and arguments are its own (not
+	 * `go run`'s status 1), by each path: code, code with ARGS, FILE. */
+	static const char go_exit[] =
+		"package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t"
+		"\"syscall\"\n)\n\nfunc main() {\n\tfmt.Printf(\"%q\\n\", "
+		"os.Args[1:])\n\tif len(os.Args) > 1 && os.Args[1] == \"kill\" "
+		"{\n\t\tsyscall.Kill(os.Getpid(), syscall.SIGKILL)\n\t}\n\t"
+		"os.Exit(5)\n}\n";
+	CHECK_RUN(5, "[]\n", "run", "--lang", "go", "-c", go_exit);
+	CHECK_RUN(5, "[\"x\" \"y z\"]\n", "run", "--lang", "go", "-c", go_exit, "--", "x", "y z");
+	CHECK_RUN(128 + 9, "[\"kill\"]\n", "run", "--lang", "go", "-c", go_exit, "--", "kill");
+	char *go = write_tmp(".go", go_exit);
+	CHECK_RUN(5, "[\"a\" \"b c\"]\n", "run", "--lang", "go", go, "a", "b c");
+	CHECK_RUN(128 + 9, "[\"kill\"]\n", "run", "--lang", "go", go, "kill");
+	CHECK(strstr(err, "exit status") == NULL && strstr(err, "signal: killed") == NULL);
+	unlink(go);
+	free(go);
 }
 
 static void test_env_stdin(void)
