@@ -941,10 +941,12 @@ static int read_code_file(struct cli *c)
 /* Go code is built and then executed in the shell's place, not run with
  * `go run`, which reports any failure of the program as its own status 1:
  * the program's exit status, signal and argv stay its own (as the library
- * does for code without ARGS).  $1 is the Go file. */
+ * does for code without ARGS).  Like `go run`, without DWARF unless GOFLAGS
+ * sets link flags.  $1 is the Go file. */
 #define GO_BUILD_EXEC                                                                              \
-	"b=/home/sandbox/.cache/petri-go && mkdir -p \"$b\" && "                                   \
-	"go build -o \"$b/main\" \"$1\" || exit; shift; exec \"$b/main\" \"$@\""
+	"b=/home/sandbox/.cache/petri-go; l=-ldflags=-w; case \"$GOFLAGS\" in *ldflags*) l=;; "    \
+	"esac; mkdir -p \"$b\" && go build $l -o \"$b/main\" \"$1\" || exit; shift; "              \
+	"exec \"$b/main\" \"$@\""
 
 /* Go cannot run code from an argument: with ARGS, the code goes to a file
  * in the sandbox's /tmp first.  Without ARGS the library does this itself. */
