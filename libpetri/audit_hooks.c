@@ -6,7 +6,9 @@
  * stream through the audit layer.  Emitting never waits for the sink; a
  * full queue is counted and reported in the stream as a Loss.
  */
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -155,15 +157,103 @@ void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_
 				       o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS);
 }
 
-void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside, int nr,
-				 uint32_t arch)
+/* The last pid of the "NSpid:" line of /proc/@pid/status and how many
+ * levels it has; 0 when unreadable. */
+static int nspid_last(int pid, int *levels)
+{
+	char p[64], buf[2048];
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	FILE *f = fopen(p, "re");
+	int last = 0;
+	*levels = 0;
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		if (strncmp(buf, "NSpid:", 6) != 0)
+			continue;
+		for (char *t = strtok(buf + 6, " \t\n"); t; t = strtok(NULL, " \t\n")) {
+			last = atoi(t);
+			(*levels)++;
+		}
+		break;
+	}
+	fclose(f);
+	return last;
+}
+
+/*
+ * The host pid of the process that is @pid_inside in the running exec's pid
+ * namespace: a descendant of init (host, sandbox and exec: three levels of
+ * NSpid) found breadth first through /proc/PID/task/TID/children.  Best
+ * effort, 0 when it is gone: by now the denied call has had its answer.
+ */
+static uint32_t denied_host_pid(int init_pid, int pid_inside)
+{
+	enum {
+		MAX_SCAN = 4096
+	};
+	int *queue = malloc(MAX_SCAN * sizeof(int));
+	int head = 0, tail = 0;
+	uint32_t found = 0;
+	if (!queue || init_pid <= 0)
+		goto out;
+	queue[tail++] = init_pid;
+	while (head < tail && !found) {
+		int p = queue[head++], levels;
+		if (p != init_pid && nspid_last(p, &levels) == pid_inside && levels == 3) {
+			found = (uint32_t)p;
+			break;
+		}
+		char dir[64];
+		snprintf(dir, sizeof(dir), "/proc/%d/task", p);
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[128], buf[4096];
+			snprintf(path, sizeof(path), "%s/%s/children", dir, e->d_name);
+			FILE *f = fopen(path, "re");
+			if (!f)
+				continue;
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[n] = '\0';
+			for (char *t = strtok(buf, " \n"); t && tail < MAX_SCAN;
+			     t = strtok(NULL, " \n"))
+				queue[tail++] = atoi(t);
+		}
+		if (d)
+			closedir(d);
+	}
+out:
+	free(queue);
+	return found;
+}
+
+void petri__audit_seccomp_denial(const struct petri_sandbox *sb, const struct petri_msg *m)
 {
 	char id[PETRI_ID_MAX + 24];
 	if (!sb->audit)
 		return;
 	exec_id(sb, id, sizeof(id));
-	char *name = seccomp_syscall_resolve_num_arch(arch, nr);
-	petri_audit_process proc = {.pid_inside = (uint32_t)pid_inside};
+	int nr = (int)m->stage;
+	char *name = seccomp_syscall_resolve_num_arch((uint32_t)m->exec_id, nr);
+	/* text: "comm\0executable", as the reaper read them. */
+	char text[sizeof(m->text)];
+	memcpy(text, m->text, sizeof(text));
+	text[sizeof(text) - 1] = '\0';
+	size_t comm_len = strlen(text);
+	petri_audit_process proc = {
+		.pid_inside = (uint32_t)m->status,
+		.pid_host = denied_host_pid(sb->pid, m->status),
+		.ppid = m->err > 0 ? (uint32_t)m->err : 0,
+		.uid = m->maxrss ? (uint32_t)(m->maxrss - 1) : PETRI_SANDBOX_UID,
+		.comm = comm_len ? text : NULL,
+		.executable = comm_len + 1 < sizeof(text) && text[comm_len + 1] ?
+				      text + comm_len + 1 :
+				      NULL,
+	};
 	petri_audit_emit_denial(sb->audit, sb->id, id, &proc, PETRI_AUDIT_DENIAL_SECCOMP,
 				name ? name : "unknown", nr, "denied by the seccomp filter (EPERM)",
 				NULL);
@@ -259,13 +349,10 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_op
 	petri_audit_emit_exec_ended(sb->audit, sb->id, id, NULL, &r, NULL);
 }
 #else
-void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside, int nr,
-				 uint32_t arch)
+void petri__audit_seccomp_denial(const struct petri_sandbox *sb, const struct petri_msg *m)
 {
 	(void)sb;
-	(void)pid_inside;
-	(void)nr;
-	(void)arch;
+	(void)m;
 }
 
 int petri__kaudit_ensure(struct petri_ctx *ctx)

@@ -518,8 +518,7 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DENIAL) {
 				/* cpu_ns: denials the reaper could not report before */
 				p->res->seccomp_denials += 1 + m.cpu_ns;
-				petri__audit_seccomp_denial(sb, m.status, (int)m.stage,
-							    (uint32_t)m.exec_id);
+				petri__audit_seccomp_denial(sb, &m);
 			} else {
 				close_fd(&io->report);
 				close_fd(&io->in);

@@ -444,20 +444,64 @@ static void reaper_prepare(struct reaper_prep *f)
  * report pipe is non-blocking here: when it is full the denial is counted
  * and the count sent with the next one, never waited for.
  */
+/*
+ * Who made the denied call, from our /proc (the exec's pid namespace) while
+ * it waits for the answer: @m->text gets "comm\0executable", @m->err the
+ * parent pid, @m->maxrss the uid + 1 (0: unknown).
+ */
+static void denial_identity(pid_t pid, struct petri_msg *m)
+{
+	char p[64], buf[256];
+	size_t off = 0;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		/* "pid (comm) S ppid ...": comm may hold ')' itself. */
+		char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
+		if (lp && rp && rp > lp && rp[1] == ' ' && rp[2] && rp[3] == ' ') {
+			size_t len = (size_t)(rp - lp - 1);
+			off = len < 15 ? len : 15;
+			memcpy(m->text, lp + 1, off);
+			m->err = (int32_t)strtol(rp + 4, NULL, 10);
+		}
+	}
+	m->text[off++] = '\0';
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	n = readlinkat(AT_FDCWD, p, m->text + off, sizeof(m->text) - off - 1);
+	m->text[off + (n > 0 ? (size_t)n : 0)] = '\0';
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d", (int)pid);
+	if (stat(p, &st) == 0)
+		m->maxrss = (uint64_t)st.st_uid + 1;
+}
+
 static void answer_denial(int report_fd, uint64_t *unreported)
 {
 	struct seccomp_notif req;
 	memset(&req, 0, sizeof(req));
 	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
 		return; /* the task died meanwhile, or a spurious wake-up */
-	struct seccomp_notif_resp resp = {.id = req.id, .error = -EPERM};
-	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-
 	struct petri_msg m = {.type = PETRI_MSG_DENIAL,
 			      .stage = (uint32_t)req.data.nr,
 			      .status = (int32_t)req.pid,
 			      .exec_id = req.data.arch,
 			      .cpu_ns = *unreported};
+	denial_identity((pid_t)req.pid, &m);
+	/* Still the same task (its pid cannot have been reused while it
+	 * waits)?  Else what was read is someone else's. */
+	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0) {
+		memset(m.text, 0, sizeof(m.text));
+		m.err = 0;
+		m.maxrss = 0;
+	}
+	struct seccomp_notif_resp resp = {.id = req.id, .error = -EPERM};
+	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+
 	if (write(report_fd, &m, sizeof(m)) == (ssize_t)sizeof(m))
 		*unreported = 0;
 	else

@@ -211,8 +211,8 @@ void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_
 			       const char *cwd, const char *language);
 void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
 			     const struct petri_result *res);
-void petri__audit_seccomp_denial(const struct petri_sandbox *sb, int pid_inside, int nr,
-				 uint32_t arch);
+/* @m: the reaper's PETRI_MSG_DENIAL (syscall, arch, pid and who it is). */
+void petri__audit_seccomp_denial(const struct petri_sandbox *sb, const struct petri_msg *m);
 /* Load the kernel audit once per context (1: on, 0: off with
  * ctx->kaudit_reason); start/stop watching a sandbox's cgroup. */
 int petri__kaudit_ensure(struct petri_ctx *ctx);
