@@ -47,11 +47,13 @@ struct pending_loss {
 	uint64_t first_kseq, last_kseq; /* kernel losses */
 };
 
-/* Where a pending loss happened: the writer's queue, or the kernel's ring
- * buffer (reported by the kernel half, petri__audit_report_loss()). */
+/* Where a pending loss happened: the writer's queue, the kernel's ring
+ * buffer (reported by the kernel half, petri__audit_report_loss()), or an
+ * exec's report pipe (petri__audit_report_unreported()). */
 #define PENDING_QUEUE 0
 #define PENDING_KERNEL 1
-#define NPENDING 2
+#define PENDING_REPORT 2
+#define NPENDING 3
 
 struct petri_audit {
 	pthread_mutex_t mu;
@@ -258,6 +260,8 @@ static int flush_losses_locked(petri_audit *a)
 			loss.count = p->count;
 			loss.where = w == PENDING_KERNEL ?
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_KERNEL_RINGBUF :
+				     w == PENDING_REPORT ?
+					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_EXEC_REPORT :
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
 			loss.first_time_unix_nano = p->first_time;
 			loss.last_time_unix_nano = p->last_time;
@@ -530,6 +534,22 @@ int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t 
 		p->last_kseq = last_kseq;
 	/* Reported now when there is room (and the stream is open), else by
 	 * the next emit, the writer or close: never dropped. */
+	if (!a->closing)
+		flush_losses_locked(a);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
+int petri__audit_report_unreported(petri_audit *a, int kind, uint64_t count)
+{
+	if (!a || !count)
+		return -EINVAL;
+	int i = kind_index(kind);
+	uint64_t now = petri__audit_now_ns();
+	pthread_mutex_lock(&a->mu);
+	a->lost_kind[i] += count;
+	a->total_lost += count;
+	note_pending(a, &a->pending[PENDING_REPORT][i], count, now, now);
 	if (!a->closing)
 		flush_losses_locked(a);
 	pthread_mutex_unlock(&a->mu);

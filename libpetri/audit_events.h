@@ -12,6 +12,11 @@
 
 #include "petri/audit.h"
 
+/* @count events of @kind that an exec's reaper counted instead of sending
+ * (its report pipe was full: seccomp denials): a pending loss, reported as
+ * {where: EXEC_REPORT} like the kernel's.  0, or -EINVAL. */
+int petri__audit_report_unreported(petri_audit *a, int kind, uint64_t count);
+
 /* Every field of petri.audit.v1.SandboxCreated. */
 struct petri__sandbox_created {
 	const char *language;

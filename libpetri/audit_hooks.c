@@ -231,7 +231,22 @@ out:
 	return found;
 }
 
-void petri__audit_seccomp_denial(const struct petri_sandbox *sb, const struct petri_msg *m)
+/* denied_host_pid(), remembered for the exec's last denying process while
+ * that host pid still has the same pid inside. */
+static uint32_t denied_host_pid_cached(struct petri_sandbox *sb, int pid_inside)
+{
+	int levels;
+	if (sb->denial_exec == sb->exec_serial && sb->denial_inside == pid_inside &&
+	    sb->denial_host && nspid_last((int)sb->denial_host, &levels) == pid_inside &&
+	    levels == 3)
+		return sb->denial_host;
+	sb->denial_exec = sb->exec_serial;
+	sb->denial_inside = pid_inside;
+	sb->denial_host = denied_host_pid(sb->pid, pid_inside);
+	return sb->denial_host;
+}
+
+void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m)
 {
 	char id[PETRI_ID_MAX + 24];
 	if (!sb->audit)
@@ -246,7 +261,7 @@ void petri__audit_seccomp_denial(const struct petri_sandbox *sb, const struct pe
 	size_t comm_len = strlen(text);
 	petri_audit_process proc = {
 		.pid_inside = (uint32_t)m->status,
-		.pid_host = denied_host_pid(sb->pid, m->status),
+		.pid_host = denied_host_pid_cached(sb, m->status),
 		.ppid = m->err > 0 ? (uint32_t)m->err : 0,
 		.uid = m->maxrss ? (uint32_t)(m->maxrss - 1) : PETRI_SANDBOX_UID,
 		.comm = comm_len ? text : NULL,
@@ -258,6 +273,12 @@ void petri__audit_seccomp_denial(const struct petri_sandbox *sb, const struct pe
 				name ? name : "unknown", nr, "denied by the seccomp filter (EPERM)",
 				NULL);
 	free(name);
+}
+
+void petri__audit_denials_unreported(const struct petri_sandbox *sb, uint64_t count)
+{
+	if (sb->audit && count)
+		petri__audit_report_unreported(sb->audit, PETRI_AUDIT_KIND_POLICY_DENIAL, count);
 }
 
 /* The limit @bit of an exec run with @o (defaults applied, as exec.c does)
@@ -349,10 +370,16 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_op
 	petri_audit_emit_exec_ended(sb->audit, sb->id, id, NULL, &r, NULL);
 }
 #else
-void petri__audit_seccomp_denial(const struct petri_sandbox *sb, const struct petri_msg *m)
+void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m)
 {
 	(void)sb;
 	(void)m;
+}
+
+void petri__audit_denials_unreported(const struct petri_sandbox *sb, uint64_t count)
+{
+	(void)sb;
+	(void)count;
 }
 
 int petri__kaudit_ensure(struct petri_ctx *ctx)

@@ -504,6 +504,7 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 				*done = m;
 				p->res->seccomp_denials +=
 					m.exec_id; /* never reported one by one */
+				petri__audit_denials_unreported(sb, m.exec_id);
 				have_done = 1;
 				close_fd(&io->in);
 				/* DONE is the reaper's last word.  After the last
@@ -518,6 +519,7 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DENIAL) {
 				/* cpu_ns: denials the reaper could not report before */
 				p->res->seccomp_denials += 1 + m.cpu_ns;
+				petri__audit_denials_unreported(sb, m.cpu_ns);
 				petri__audit_seccomp_denial(sb, &m);
 			} else {
 				close_fd(&io->report);

@@ -138,6 +138,11 @@ struct petri_sandbox {
 	struct petri_cgroup cgroup;
 	struct petri_audit *audit; /* borrowed, or NULL */
 	int kwatched;              /* the kernel audit watches our cgroup */
+	/* The last seccomp denial's process (audit_hooks.c): a flood from one
+	 * process looks its host pid up once. */
+	uint64_t denial_exec;
+	int denial_inside;
+	uint32_t denial_host;
 };
 
 struct petri_result {
@@ -212,7 +217,9 @@ void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_
 void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
 			     const struct petri_result *res);
 /* @m: the reaper's PETRI_MSG_DENIAL (syscall, arch, pid and who it is). */
-void petri__audit_seccomp_denial(const struct petri_sandbox *sb, const struct petri_msg *m);
+void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m);
+/* @count denials the reaper counted but could not report one by one. */
+void petri__audit_denials_unreported(const struct petri_sandbox *sb, uint64_t count);
 /* Load the kernel audit once per context (1: on, 0: off with
  * ctx->kaudit_reason); start/stop watching a sandbox's cgroup. */
 int petri__kaudit_ensure(struct petri_ctx *ctx);
