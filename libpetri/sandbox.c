@@ -947,6 +947,10 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 		return petri__err(err, EINVAL, "tmp size below 4 KiB");
 	if (o->workspace_bytes && o->workspace_bytes < 4096)
 		return petri__err(err, EINVAL, "workspace size below 4 KiB");
+	if (o->workspace_bytes && o->workspace_dir)
+		return petri__err(err, EINVAL,
+				  "a workspace size applies to the tmpfs workspace, not to a host "
+				  "workspace directory (limit that with the host's filesystem)");
 	if (o->pids_max && o->pids_max < 4)
 		return petri__err(err, EINVAL, "pids limit %u is below the minimum of 4",
 				  o->pids_max);

@@ -220,6 +220,13 @@ static void test_create(void)
 	o.binds = many;
 	create_fail(&o, E2BIG, "binds", "79 binds", __LINE__);
 
+	/* A size for a workspace that is a host directory: not silently ignored. */
+	o = (petri_sandbox_opts)PETRI_SANDBOX_OPTS_INIT;
+	o.workspace_dir = "/tmp";
+	o.workspace_bytes = 10 << 20;
+	create_fail(&o, EINVAL, "host workspace directory", "workspace_dir + workspace_bytes",
+		    __LINE__);
+
 	/* An older caller's smaller struct: the fields it lacks take defaults. */
 	o = (petri_sandbox_opts)PETRI_SANDBOX_OPTS_INIT;
 	o.sz = (uint32_t)offsetof(petri_sandbox_opts, memory_bytes);
