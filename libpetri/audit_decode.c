@@ -833,6 +833,10 @@ static void format_json(struct buf *b, const petri_pb_event *ev, const uint8_t *
 		status_failure = ev->network_activity->result < 0 || ev->network_activity->denied;
 	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL)
 		status_failure = 1;
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_EXEC_ENDED && ev->exec_ended &&
+	    ev->exec_ended->result && ev->exec_ended->result->reason &&
+	    strcmp(ev->exec_ended->result->reason, "failed") == 0)
+		status_failure = 1; /* the exec could not run */
 
 	putf(b, "{\"class_uid\":%d,\"class_name\":\"%s\",\"category_uid\":%d,", o.class_uid,
 	     o.class_name, o.category_uid);

@@ -369,6 +369,14 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_op
 	};
 	petri_audit_emit_exec_ended(sb->audit, sb->id, id, NULL, &r, NULL);
 }
+
+void petri__audit_exec_failed(const struct petri_sandbox *sb, const petri_exec_opts *o,
+			      uint64_t wall_ns)
+{
+	struct petri_result res = {
+		.exit_code = -1, .reason = PETRI_REASON_FAILED, .wall_ns = wall_ns};
+	petri__audit_exec_ended(sb, o, &res);
+}
 #else
 void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m)
 {
@@ -429,5 +437,13 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_op
 	(void)sb;
 	(void)o;
 	(void)res;
+}
+
+void petri__audit_exec_failed(const struct petri_sandbox *sb, const petri_exec_opts *o,
+			      uint64_t wall_ns)
+{
+	(void)sb;
+	(void)o;
+	(void)wall_ns;
 }
 #endif

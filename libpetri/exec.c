@@ -53,9 +53,9 @@ PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
 
 PETRI_API const char *petri_reason_name(int reason)
 {
-	static const char *const names[] = {"exited", "signaled",     "timeout",     "memory",
-					    "pids",   "output_limit", "killed",      "seccomp",
-					    "cpu",    "file_size",    "sandbox_died"};
+	static const char *const names[] = {"exited", "signaled",     "timeout",      "memory",
+					    "pids",   "output_limit", "killed",       "seccomp",
+					    "cpu",    "file_size",    "sandbox_died", "failed"};
 	if (reason < 0 || (size_t)reason >= ARRAY_SIZE(names))
 		return "unknown";
 	return names[reason];
@@ -590,7 +590,8 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	__atomic_store_n(&sb->running_exec, sb->exec_serial + 1, __ATOMIC_RELEASE);
 
 	int memfd = -1, in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
-	int rep[2] = {-1, -1};
+	int rep[2] = {-1, -1}, audited = 0;
+	uint64_t t0 = 0;
 	petri_result *res = NULL;
 	r = build_request(sb, &o, &memfd, err);
 	if (r < 0)
@@ -623,7 +624,8 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	sb->exec_serial++;
 	petri__audit_exec_started(sb, &o, o.cwd ? o.cwd : "/workspace",
 				  o.code ? (o.language ? o.language : sb->language) : NULL);
-	uint64_t t0 = petri__now_ns();
+	audited = 1;
+	t0 = petri__now_ns();
 	int stdio[3] = {in[0], outp[1], errp[1]};
 	r = start(sb, memfd, stdio, rep[1], o.flags, err);
 	close_fd(&memfd);
@@ -696,6 +698,8 @@ ok:
 	*out = TAKE_PTR(res);
 	r = 0;
 out:
+	if (r < 0 && audited) /* every ExecStarted has its ExecEnded */
+		petri__audit_exec_failed(sb, &o, petri__now_ns() - t0);
 	close_fd(&memfd);
 	for (int i = 0; i < 2; i++) {
 		close_fd(&in[i]);

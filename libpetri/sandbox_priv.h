@@ -216,6 +216,10 @@ void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_
 			       const char *cwd, const char *language);
 void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
 			     const struct petri_result *res);
+/* The exec audited as started could not run (petri_sandbox_exec fails):
+ * its ExecEnded, reason "failed", after @wall_ns. */
+void petri__audit_exec_failed(const struct petri_sandbox *sb, const petri_exec_opts *o,
+			      uint64_t wall_ns);
 /* @m: the reaper's PETRI_MSG_DENIAL (syscall, arch, pid and who it is). */
 void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m);
 /* @count denials the reaper counted but could not report one by one. */

@@ -51,6 +51,7 @@ const (
 	ReasonCPU         = "cpu"          // CPU time limit
 	ReasonFileSize    = "file_size"    // file size limit
 	ReasonSandboxDied = "sandbox_died" // the sandbox's init died under the exec
+	ReasonFailed      = "failed"       // audit streams only: the exec could not run
 )
 
 // Stream identifies stdout or stderr in a WithOutput callback.

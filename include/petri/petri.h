@@ -253,10 +253,13 @@ PETRI_API void petri_exec_opts_init(petri_exec_opts *opts);
 #define PETRI_REASON_CPU 8           /* CPU time limit */
 #define PETRI_REASON_FILE_SIZE 9     /* file size limit (SIGXFSZ) */
 #define PETRI_REASON_SANDBOX_DIED 10 /* the sandbox's init died under it */
+#define PETRI_REASON_FAILED                                                                        \
+	11 /* audit streams only: the exec could not run
+				      * (petri_sandbox_exec returned an error) */
 
 /** "exited", "signaled", "timeout", "memory", "pids", "output_limit",
- *  "killed", "seccomp", "cpu", "file_size", "sandbox_died"; "unknown"
- *  otherwise (static storage). */
+ *  "killed", "seccomp", "cpu", "file_size", "sandbox_died", "failed";
+ *  "unknown" otherwise (static storage). */
 PETRI_API const char *petri_reason_name(int reason);
 
 /* Limits hit during the exec (bits of petri_result_limits_hit()). */

@@ -63,6 +63,20 @@ lost=$(awk '$3 == "loss" && /kind=policy_denial/' "$dir/f.txt" | sed -n 's/.* co
 [ "$((events + lost))" = 50000 ] ||
 	{ echo "denial flood: $events events + $lost lost != 50000" >&2; grep -v policy_denial "$dir/f.txt" >&2; exit 1; }
 echo "denial flood: $events events, $lost in Loss records"
+# An exec that cannot run still has its ExecEnded (reason "failed", an OCSF
+# failure), right after its ExecStarted.
+set +e
+"$petri" run --audit "$dir/x.audit" -- /nonexistent/program 2>/dev/null
+rc=$?
+set -e
+[ "$rc" = 127 ] || { echo "petri run of a missing program exited $rc, want 127" >&2; exit 1; }
+"$petri" audit verify "$dir/x.audit"
+"$petri" audit cat "$dir/x.audit" > "$dir/x.txt"
+awk '$3 == "exec_started" || $3 == "exec_ended"' "$dir/x.txt" > "$dir/x.ex"
+[ "$(wc -l < "$dir/x.ex")" = 2 ] && tail -1 "$dir/x.ex" | grep -q 'exec_ended .*reason="failed"' ||
+	{ echo "failed exec without its ExecEnded" >&2; cat "$dir/x.txt" >&2; exit 1; }
+"$petri" audit json "$dir/x.audit" | grep '"Terminate"' | grep -q '"status_id":2' ||
+	{ echo "failed exec's end not an OCSF failure" >&2; exit 1; }
 # Node: file create/rename and a TCP connect (address from the kernel's copy).
 "$petri" run --audit "$dir/n.audit" --lang node -c 'const fs = require("fs");
 fs.writeFileSync("/tmp/n.txt", "x"); fs.renameSync("/tmp/n.txt", "/tmp/m.txt");

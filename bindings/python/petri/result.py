@@ -24,6 +24,7 @@ REASONS = (
     "cpu",
     "file_size",
     "sandbox_died",
+    "failed",  # audit streams only: the exec could not run
 )
 
 
