@@ -620,7 +620,8 @@ static const char usage_text[] =
 	"  --json                   print one JSON object instead of streaming output:\n"
 	"                           exit_code, signal, reason, wall_ms, cpu_ms,\n"
 	"                           peak_memory_bytes, stdout, stderr, stdout_truncated,\n"
-	"                           stderr_truncated, limits_hit, sandbox_id, ...\n"
+	"                           stderr_truncated, limits_hit, sandbox_id, ...;\n"
+	"                           reason \"failed\" and error when it cannot start\n"
 	"  --audit PATH             write the audit stream (protobuf, hash-chained) to PATH\n"
 	"  -q, --quiet              report only errors of libpetri\n"
 	"  -v, --verbose            more diagnostics (twice: debug)\n"
@@ -1416,6 +1417,24 @@ static int print_json(const petri_result *res, const petri_sandbox *sb)
 	return 0;
 }
 
+/* --json when the program could not be started (126, 127): the same object,
+ * reason "failed", exit_code the status, and the library's message. */
+static void print_json_failed(const petri_sandbox *sb, int status, const char *msg, double wall_ms)
+{
+	FILE *f = stdout;
+
+	fprintf(f, "{\"exit_code\":%d,\"signal\":null,\"reason\":\"failed\",\"error\":", status);
+	json_cstring(f, msg);
+	fprintf(f, ",\"wall_ms\":%.3f", wall_ms);
+	fputs(",\"cpu_ms\":0,\"peak_memory_bytes\":0,\"stdout\":\"\",\"stderr\":\"\","
+	      "\"stdout_truncated\":false,\"stderr_truncated\":false,\"stdout_total_bytes\":0,"
+	      "\"stderr_total_bytes\":0,\"limits_hit\":[],\"seccomp_denials\":0,\"sandbox_id\":",
+	      f);
+	json_cstring(f, petri_sandbox_id(sb));
+	fputs("}\n", f);
+	fflush(f);
+}
+
 /* ------------------------------------------------------------------------
  * Running.
  * ---------------------------------------------------------------------- */
@@ -1525,7 +1544,16 @@ static int run_in_sandbox(const struct cli *c, petri_sandbox *sb)
 		return 128 + watcher.received;
 	fill_exec_opts(c, &st, &eo);
 	eo.flags |= PETRI_EXEC_LAST; /* the sandbox is destroyed after it */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = petri_sandbox_exec(sb, &eo, &res, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if ((rc == -ENOENT || rc == -EACCES) && c->json)
+		print_json_failed(sb, rc == -ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
+				  *petri_error_message(err) ? petri_error_message(err) :
+							      strerror(-rc),
+				  (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+					  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rc == -ENOENT)
 		return library_failure(rc, err, EXIT_NOTFOUND);
 	if (rc == -EACCES)

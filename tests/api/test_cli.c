@@ -180,6 +180,16 @@ static void test_json(void)
 		 "echo 0123456789abcdef");
 	CHECK(st == 0);
 	CHECK_JSON("{\"stdout\": \"0123456789\", \"stdout_truncated\": true}");
+
+	/* A program that cannot start still gets its object (and the status). */
+	st = CLI("run", "--json", "--", "/nonexistent/program");
+	CHECK_MSG(st == 127, "status %d", st);
+	CHECK_JSON(
+		"{\"exit_code\": 127, \"signal\": null, \"reason\": \"failed\", \"stdout\": \"\"}");
+	CHECK(strstr(out, "/nonexistent/program") != NULL);
+	st = CLI("run", "--json", "--", "/etc/hostname");
+	CHECK_MSG(st == 126, "status %d", st);
+	CHECK_JSON("{\"exit_code\": 126, \"reason\": \"failed\"}");
 }
 
 static void test_limits(void)
