@@ -206,7 +206,8 @@ typedef struct petri_exec_opts {
 	uint32_t sz;
 	uint32_t flags; /* PETRI_EXEC_* below, or 0 */
 	/* Exactly one of argv and code.  argv[0] is looked up in PATH inside. */
-	const char *const *argv; /* NULL-terminated */
+	const char *const *argv; /* NULL-terminated; argv and env together at most
+				  * 4096 entries and 1 MiB (else E2BIG) */
 	const char *code;        /* source in the sandbox's language (or opts language) */
 	const char *language;    /* overrides the sandbox's language for @code */
 	const char *const *env;  /* NULL-terminated "K=V", on top of the sandbox env */
