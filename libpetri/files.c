@@ -36,6 +36,8 @@ static int clean_path(const char *in, char *out, size_t outlen, petri_error **er
 {
 	if (!in || !*in)
 		return petri__err(err, EINVAL, "file path is empty");
+	if (strcmp(in, "/workspace") == 0)
+		return petri__err(err, EISDIR, "/workspace is a directory, not a file");
 	if (strncmp(in, "/workspace/", 11) == 0)
 		in += 11;
 	while (*in == '/')
@@ -116,6 +118,12 @@ static int make_parents(petri_sandbox *sb, char *rel, petri_error **err)
 			}
 			dfd = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
 		}
+		if (dfd == -ENOTDIR) { /* a symlink planted there: say so */
+			struct stat st;
+			if (fstatat(sb->workspace_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				dfd = -ELOOP;
+		}
 		if (dfd < 0) {
 			*s = '/';
 			return petri__err(err, dfd, "open /workspace/%s", rel);
@@ -139,6 +147,8 @@ static int write_file(petri_sandbox *sb, const char *path, const void *data, siz
 		return petri__err(err, ESRCH, "sandbox %s is no longer running", sb->id);
 	if ((r = clean_path(path, rel, sizeof(rel), err)) < 0)
 		return r;
+	if (path[strlen(path) - 1] == '/')
+		return petri__err(err, EISDIR, "file path '%.64s' names a directory", path);
 	if ((r = make_parents(sb, rel, err)) < 0)
 		return r;
 	/* O_NONBLOCK: a FIFO planted by the code must not hang the host (open
@@ -157,8 +167,25 @@ static int write_file(petri_sandbox *sb, const char *path, const void *data, siz
 	if (fchmod(fd, (mode ? mode : 0644) & 07777) < 0)
 		return petri__err(err, errno, "chmod /workspace/%s", rel);
 	r = petri__write_all(fd, data, len);
-	if (r < 0)
+	if (r < 0) {
+		/* No partial file stays behind (a full workspace, a file size
+		 * limit): what was there is gone already, truncated above. */
+		char *slash = strrchr(rel, '/');
+		_cleanup_close_ int parent = -1;
+		if (slash) {
+			*slash = '\0';
+			parent = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
+			*slash = '/';
+		}
+		struct stat now;
+		int pfd = slash ? parent : sb->workspace_fd;
+		const char *name = slash ? slash + 1 : rel;
+		/* Only if the name still is the file we wrote. */
+		if (pfd >= 0 && fstatat(pfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+			unlinkat(pfd, name, 0);
 		return petri__err(err, r, "write /workspace/%s", rel);
+	}
 	return 0;
 }
 

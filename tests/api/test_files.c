@@ -374,6 +374,38 @@ static void test_max(void)
 	petri_free(d);
 }
 
+/* Errors say what is wrong: a planted directory symlink is ELOOP for a
+ * write as for a read; /workspace itself and "dir/" are directories; a
+ * write that fails (the workspace is full) leaves no partial file. */
+static void test_error_kinds(void)
+{
+	REQUIRE(sh_ok("ln -s /etc dirlink"));
+	CHECK(write_file("dirlink/x", "x", 1, 0644, NULL, 0) == -ELOOP);
+	CHECK(read_file("dirlink/x", 0, NULL, NULL) == -ELOOP);
+	CHECK(read_file("/workspace", 0, NULL, NULL) == -EISDIR);
+	CHECK(write_file("/workspace", "x", 1, 0644, NULL, 0) == -EISDIR);
+	CHECK(write_file("newdir/", "x", 1, 0644, NULL, 0) == -EISDIR);
+	char *s = sh_out("ls -A");
+	CHECK_MSG(strstr(s, "newdir") == NULL, "write_file(newdir/) left: %s", s);
+	free(s);
+
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.workspace_bytes = 1 << 20;
+	petri_sandbox *small = api_sandbox(&so);
+	size_t big = 2 << 20;
+	char *data = calloc(1, big);
+	REQUIRE(data);
+	petri_error *e = NULL;
+	int r = petri_sandbox_write_file(small, "big", data, big, 0644, &e);
+	api_check_error(r, e, ENOSPC, "big", "write 2 MiB into a 1 MiB workspace", __LINE__);
+	petri_error_free(e);
+	free(data);
+	petri_result *res = API_SH(small, "ls -A /workspace");
+	CHECK_OUT(res, PETRI_STREAM_STDOUT, "");
+	petri_result_free(res);
+	petri_sandbox_destroy(small);
+}
+
 int main(void)
 {
 	sb = api_sandbox(NULL);
@@ -383,6 +415,7 @@ int main(void)
 	test_symlink_attacks();
 	test_dotdot();
 	test_max();
+	test_error_kinds();
 	test_fifo(); /* last: when it hangs, the alarm ends the test */
 	petri_sandbox_destroy(sb);
 	petri_ctx_free(petri_test_ctx());

@@ -471,8 +471,9 @@ class Sandbox:
 
     def write_file(self, path: conv.StrPath, data: Union[bytes, str], mode: int = 0o644) -> None:
         """Write @data (bytes, or str encoded UTF-8) to @path in /workspace
-        (relative, or starting with /workspace/); parent directories are
-        created.  Symlinks and ".." are refused (PetriError)."""
+        (relative to /workspace; a leading "/workspace/" or "/" is
+        accepted); parent directories are created.  Symlinks and ".." are
+        refused (PetriError)."""
         p = conv.path("path", path)
         b = conv.data("data", data)
         if isinstance(mode, bool) or not isinstance(mode, int):
