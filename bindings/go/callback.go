@@ -26,6 +26,10 @@ func petriGoOutput(stream C.int, data *C.char, n C.size_t, handle C.uintptr_t) (
 	if !ok || st.panic != nil {
 		return 1
 	}
+	if st.s != nil {
+		st.s.cbG.Store(goid())
+		defer st.s.cbG.Store(0)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			st.panic = &PanicError{Value: v, Stack: debug.Stack()}

@@ -16,6 +16,12 @@ import (
 // closed, and by an Exec that Close interrupted.  Test with errors.Is.
 var ErrClosed = errors.New("petri: closed")
 
+// ErrBusy is returned by Exec, Run, ReadFile, WriteFile and
+// ReadFileLimit when they are called from a WithOutput callback of the same
+// sandbox's running exec: they would wait for that exec, which waits for the
+// callback.  (Close and Cancel may be called there.)
+var ErrBusy = errors.New("petri: the sandbox is running the exec whose output callback called it")
+
 // Error is a failure reported by libpetri (or found by the binding before it
 // called the library, such as a string containing a NUL byte).
 //

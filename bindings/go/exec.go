@@ -169,7 +169,9 @@ func WithNoFile(n uint32) ExecOption { return func(c *execConfig) { c.nofile = n
 // the capture caps, up to WithOutputKill).  data is a fresh copy fn may
 // keep.  The output is still captured in the Result.  A panic in fn kills the
 // exec and is returned as a *PanicError.  fn must not call runtime.Goexit
-// (t.FailNow and friends).  To stop early, cancel the context.
+// (t.FailNow and friends).  To stop early, cancel the context.  fn may call
+// Cancel and Close on the sandbox (Close then takes effect when Exec
+// returns); the methods that would wait for the exec return ErrBusy.
 func WithOutput(fn func(stream Stream, data []byte)) ExecOption {
 	return func(c *execConfig) { c.output = fn }
 }
@@ -211,6 +213,7 @@ func (s *Sandbox) Run(ctx context.Context, argv []string, opts ...ExecOption) (*
 type outputState struct {
 	fn    func(Stream, []byte)
 	panic *PanicError // set when fn panicked; then fn is not called again
+	s     *sandbox    // marked (cbG) while fn runs
 }
 
 // msCeil converts a duration to whole milliseconds, rounding up, so a short
@@ -285,7 +288,7 @@ func (s *sandbox) exec(ctx context.Context, op, code string, argv []string, opts
 
 	var out *outputState
 	if cfg.output != nil {
-		out = &outputState{fn: cfg.output}
+		out = &outputState{fn: cfg.output, s: s}
 		h := cgo.NewHandle(out)
 		defer h.Delete()
 		C.petri_go_exec_set_output(&eo, C.uintptr_t(h))
@@ -354,6 +357,10 @@ func (s *sandbox) exec(ctx context.Context, op, code string, argv []string, opts
 	if stop != nil {
 		close(stop)
 		<-finished
+	}
+	if s.closeLeft.Load() {
+		// Close was called from our own callback: it is ours to finish.
+		defer s.destroyLocked()
 	}
 	if rc < 0 {
 		return nil, takeError(op, rc, perr)

@@ -61,6 +61,9 @@ func (s *sandbox) writeFile(path string, data []byte, mode os.FileMode) error {
 	if strings.IndexByte(path, 0) >= 0 {
 		return invalid(op, "path contains a NUL byte")
 	}
+	if s.inOwnCallback() {
+		return ErrBusy
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	s.sem <- struct{}{}
@@ -85,6 +88,9 @@ func (s *sandbox) readFile(path string, max uint64) ([]byte, error) {
 	const op = "read_file"
 	if strings.IndexByte(path, 0) >= 0 {
 		return nil, invalid(op, "path contains a NUL byte")
+	}
+	if s.inOwnCallback() {
+		return nil, ErrBusy
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))

@@ -27,12 +27,14 @@ static void petri_go_ctx_set_log(petri_ctx_opts *o, uintptr_t handle)
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"runtime"
 	"runtime/cgo"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -277,6 +279,36 @@ type sandbox struct {
 	hmu     sync.Mutex
 	sb      *C.petri_sandbox
 	closing bool
+
+	// cbG is the id of the goroutine running a WithOutput callback of this
+	// sandbox's exec (0: none).  What that callback calls must not wait for
+	// sem, which its own exec holds: Close leaves the destroy to the exec
+	// (closeLeft), the other methods return ErrBusy.
+	cbG       atomic.Uint64
+	closeLeft atomic.Bool
+}
+
+// goid is the id of the calling goroutine, from the header of its stack
+// trace ("goroutine 7 [running]:").  Only compared with cbG.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	var id uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
+}
+
+// inOwnCallback reports whether the caller is a WithOutput callback of this
+// sandbox's running exec.
+func (s *sandbox) inOwnCallback() bool {
+	g := s.cbG.Load()
+	return g != 0 && g == goid()
 }
 
 // New creates a sandbox in the package-level Context.
@@ -383,7 +415,8 @@ func (s *Sandbox) Cancel() {
 // Result with Reason "killed" and ErrClosed), then destroys the sandbox: its
 // processes, cgroup and workspace.  Nothing remains.  Close is idempotent and
 // safe to call concurrently with other methods; after it, they return
-// ErrClosed.
+// ErrClosed.  Called from a WithOutput callback of the sandbox's own exec,
+// it returns at once and the sandbox is destroyed when that Exec returns.
 func (s *Sandbox) Close() error {
 	runtime.SetFinalizer(s, nil)
 	s.s.close()
@@ -400,6 +433,9 @@ func (s *sandbox) cancel() {
 
 // acquire takes sem, giving up when ctx is done.
 func (s *sandbox) acquire(ctx context.Context) error {
+	if s.inOwnCallback() {
+		return ErrBusy
+	}
 	select {
 	case s.sem <- struct{}{}:
 		return nil
@@ -430,6 +466,12 @@ func (s *sandbox) close() {
 		C.petri_sandbox_cancel(s.sb)
 	}
 	s.hmu.Unlock()
+	if s.inOwnCallback() {
+		// Called from the running exec's own callback: that exec holds
+		// sem and destroys the sandbox when it returns (destroyLocked).
+		s.closeLeft.Store(true)
+		return
+	}
 
 	// Wait for a running exec to end.  The cancel is repeated: one sent just
 	// before the exec drained stale cancels would be lost.
@@ -448,6 +490,12 @@ func (s *sandbox) close() {
 		}
 		t.Stop()
 	}
+	s.destroyLocked()
+	s.release()
+}
+
+// destroyLocked destroys the sandbox; the caller holds sem.
+func (s *sandbox) destroyLocked() {
 	s.hmu.Lock()
 	sb := s.sb
 	s.sb = nil
@@ -458,7 +506,6 @@ func (s *sandbox) close() {
 		delete(s.ctx.sandboxes, s)
 		s.ctx.mu.Unlock()
 	}
-	s.release()
 }
 
 // envList turns a map into sorted "K=V" strings.

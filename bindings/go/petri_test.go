@@ -704,6 +704,47 @@ func TestCloseInterruptsExec(t *testing.T) {
 	}
 }
 
+// A WithOutput callback may Close its own sandbox (the exec ends "killed"
+// with ErrClosed, and the sandbox is gone when Exec returns); the methods
+// that would wait for the exec return ErrBusy instead of hanging.
+func TestCallbackCallsSandbox(t *testing.T) {
+	sb, err := petri.New(petri.Options{Language: "sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy []error
+	done := make(chan struct{})
+	var r *petri.Result
+	go func() {
+		defer close(done)
+		r, err = sb.Exec(context.Background(), "echo hi; sleep 30",
+			petri.WithOutput(func(petri.Stream, []byte) {
+				_, e1 := sb.ReadFile("x")
+				e2 := sb.WriteFile("x", []byte("x"), 0o644)
+				_, e3 := sb.Exec(context.Background(), "true")
+				busy = append(busy, e1, e2, e3)
+				sb.Close()
+			}))
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Exec hung after its callback called the sandbox")
+	}
+	for i, e := range busy {
+		if !errors.Is(e, petri.ErrBusy) {
+			t.Errorf("call %d from the callback: %v, want ErrBusy", i, e)
+		}
+	}
+	if !errors.Is(err, petri.ErrClosed) {
+		t.Fatalf("exec closed from its callback: err %v", err)
+	}
+	wantReason(t, r, petri.ReasonKilled)
+	if _, err := sb.ReadFile("x"); !errors.Is(err, petri.ErrClosed) {
+		t.Fatalf("after the exec: %v, want ErrClosed", err)
+	}
+}
+
 func TestOwnContext(t *testing.T) {
 	var mu sync.Mutex
 	var logs []string
