@@ -208,7 +208,8 @@ typedef struct petri_exec_opts {
 	/* Exactly one of argv and code.  argv[0] is looked up in PATH inside. */
 	const char *const *argv; /* NULL-terminated; argv and env together at most
 				  * 4096 entries and 1 MiB (else E2BIG) */
-	const char *code;        /* source in the sandbox's language (or opts language) */
+	const char *code;        /* source in the sandbox's language (or opts language);
+				  * at most 8 MiB (else E2BIG) */
 	const char *language;    /* overrides the sandbox's language for @code */
 	const char *const *env;  /* NULL-terminated "K=V", on top of the sandbox env */
 	const char *cwd;         /* default /workspace */
