@@ -516,8 +516,12 @@ static int emit_fast(petri_audit *a, const petri_pb_event *ev, uint32_t wait_ms,
 	return 0;
 }
 
-int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t first_kseq,
-			     uint64_t last_kseq)
+/* Count @count losses of @kind that happened @where (a PENDING_* other than
+ * the queue's own), with kernel sequence numbers when known, and report
+ * them now when there is room (and the stream is open), else by the next
+ * emit, the writer or close: never dropped. */
+static int report_pending(petri_audit *a, int where, int kind, uint64_t count, uint64_t first_kseq,
+			  uint64_t last_kseq)
 {
 	if (!a || !count)
 		return -EINVAL;
@@ -526,34 +530,27 @@ int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t 
 	pthread_mutex_lock(&a->mu);
 	a->lost_kind[i] += count;
 	a->total_lost += count;
-	struct pending_loss *p = &a->pending[PENDING_KERNEL][i];
+	struct pending_loss *p = &a->pending[where][i];
 	note_pending(a, p, count, now, now);
-	if (!p->first_kseq)
+	if (first_kseq && !p->first_kseq)
 		p->first_kseq = first_kseq;
 	if (last_kseq > p->last_kseq)
 		p->last_kseq = last_kseq;
-	/* Reported now when there is room (and the stream is open), else by
-	 * the next emit, the writer or close: never dropped. */
 	if (!a->closing)
 		flush_losses_locked(a);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
 }
 
+int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t first_kseq,
+			     uint64_t last_kseq)
+{
+	return report_pending(a, PENDING_KERNEL, kind, count, first_kseq, last_kseq);
+}
+
 int petri__audit_report_unreported(petri_audit *a, int kind, uint64_t count)
 {
-	if (!a || !count)
-		return -EINVAL;
-	int i = kind_index(kind);
-	uint64_t now = petri__audit_now_ns();
-	pthread_mutex_lock(&a->mu);
-	a->lost_kind[i] += count;
-	a->total_lost += count;
-	note_pending(a, &a->pending[PENDING_REPORT][i], count, now, now);
-	if (!a->closing)
-		flush_losses_locked(a);
-	pthread_mutex_unlock(&a->mu);
-	return 0;
+	return report_pending(a, PENDING_REPORT, kind, count, 0, 0);
 }
 
 /* ---- the writer thread --------------------------------------------------- */

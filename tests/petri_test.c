@@ -240,18 +240,30 @@ int petri_test_count_petri_cgroups(void)
 	return count_petri_dirs("/sys/fs/cgroup", 0);
 }
 
-long petri_test_rss_kib(void)
+long long petri_test_status_field(int pid, const char *key)
 {
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	long v = -1;
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long long v = -1;
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	FILE *f = fopen(path, "re");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtoll(line + klen + 1, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return v;
+}
+
+long petri_test_rss_kib(void)
+{
+	return (long)petri_test_status_field(0, "VmRSS");
 }
 
 int petri_test_done(void)

@@ -85,6 +85,9 @@ int petri_test_count_fds(void);
 int petri_test_count_mounts(void);
 int petri_test_count_petri_cgroups(void);
 long petri_test_rss_kib(void);
+/* The first number of field @key ("Uid", "Threads"...) of /proc/PID/status
+ * (@pid 0: this process), or -1. */
+long long petri_test_status_field(int pid, const char *key);
 
 int petri_test_done(void);
 

@@ -157,6 +157,12 @@ static inline int api_count_cgroups_of(int pid)
 	return api_count_cgroups_dir("/sys/fs/cgroup", prefix, 0);
 }
 
+/* Threads of this process, -1 when unreadable. */
+static inline int api_count_threads(void)
+{
+	return (int)petri_test_status_field(0, "Threads");
+}
+
 /* ---- watchdog ----
  * api_watchdog(seconds) forks: the child (in a process group of its own)
  * returns and runs the test; the parent waits and, after @seconds, reports

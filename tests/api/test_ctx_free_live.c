@@ -12,19 +12,6 @@
 
 #include "api_common.h"
 
-static int count_threads(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	int n = -1;
-	REQUIRE(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
 static petri_sandbox *create(petri_ctx *ctx)
 {
 	petri_sandbox *sb = NULL;
@@ -63,7 +50,7 @@ int main(void)
 	API_STEP("exec in sandboxes 1 and 2");
 	run(sb[1], "echo hi > /workspace/f", 0);
 	run(sb[2], "true", PETRI_EXEC_LAST);
-	CHECK(count_threads() > 1); /* the supervisor */
+	CHECK(api_count_threads() > 1); /* the supervisor */
 
 	API_STEP("petri_ctx_free");
 	petri_ctx_free(ctx);
@@ -74,6 +61,7 @@ int main(void)
 	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
 	CHECK_MSG(api_count_cgroups_of(getpid()) == 0, "%d cgroups left",
 		  api_count_cgroups_of(getpid()));
-	CHECK_MSG(count_threads() == 1, "threads after petri_ctx_free: %d", count_threads());
+	CHECK_MSG(api_count_threads() == 1, "threads after petri_ctx_free: %d",
+		  api_count_threads());
 	return petri_test_done();
 }

@@ -87,17 +87,7 @@ static int collect_tree(int pid, int *pids, int n)
 
 static long long status_uid(int pid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	FILE *f = fopen(path, "re");
-	long long uid = -1;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Uid: %lld", &uid) == 1)
-			break;
-	fclose(f);
-	return uid;
+	return petri_test_status_field(pid, "Uid");
 }
 
 /* The pid namespace a process is in ("pid:[4026532xyz]"), or "" if gone. */

@@ -58,19 +58,6 @@ static int count_tmp_petri(char *names, size_t len, const char *before)
 	return n;
 }
 
-static int count_threads(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	int n = -1;
-	REQUIRE(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
 static void cycle(void)
 {
 	petri_sandbox *sb = api_sandbox(NULL);
@@ -105,7 +92,7 @@ int main(void)
 		cycle();
 	int fds = petri_test_count_fds(), mounts = petri_test_count_mounts();
 	static char tmp_names[65536];
-	int cgs = api_count_cgroups_of(me), threads = count_threads();
+	int cgs = api_count_cgroups_of(me), threads = api_count_threads();
 	int tmp = count_tmp_petri(tmp_names, sizeof(tmp_names), NULL);
 	long rss = petri_test_rss_kib();
 
@@ -117,7 +104,7 @@ int main(void)
 		CYCLES / dt, dt * 1000 / CYCLES);
 
 	int fds2 = petri_test_count_fds(), mounts2 = petri_test_count_mounts();
-	int cgs2 = api_count_cgroups_of(me), threads2 = count_threads();
+	int cgs2 = api_count_cgroups_of(me), threads2 = api_count_threads();
 	int tmp2 = count_tmp_petri(NULL, 0, tmp_names);
 	long rss2 = petri_test_rss_kib();
 	fprintf(stderr,
@@ -136,7 +123,8 @@ int main(void)
 
 	petri_ctx_free(petri_test_ctx());
 	/* The context's own things go with it too. */
-	CHECK_MSG(count_threads() == 1, "threads after petri_ctx_free: %d", count_threads());
+	CHECK_MSG(api_count_threads() == 1, "threads after petri_ctx_free: %d",
+		  api_count_threads());
 	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
 	CHECK(api_count_cgroups_of(me) == 0);
 	return petri_test_done();

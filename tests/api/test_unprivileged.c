@@ -25,17 +25,7 @@
 
 static int host_uid_of(int pid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	FILE *f = fopen(path, "re");
-	int uid = -1;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Uid: %d", &uid) == 1)
-			break;
-	fclose(f);
-	return uid;
+	return (int)petri_test_status_field(pid, "Uid");
 }
 
 static int child_checks(void)
