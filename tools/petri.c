@@ -1548,6 +1548,10 @@ static int run_in_sandbox(const struct cli *c, petri_sandbox *sb)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = petri_sandbox_exec(sb, &eo, &res, &err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* A --cwd that is missing inside (the library's "chdir DIR: ..."): a
+	 * bad option, not a program that cannot be found or run. */
+	if (rc < 0 && c->cwd && strstr(petri_error_message(err), ": chdir ") != NULL)
+		return library_failure(rc, err, EXIT_PETRI);
 	if ((rc == -ENOENT || rc == -EACCES) && c->json)
 		print_json_failed(sb, rc == -ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
 				  *petri_error_message(err) ? petri_error_message(err) :

@@ -364,6 +364,10 @@ static void test_bad_input(void)
 	BAD("bad id", "run", "--id", "bad id", "--", "true");
 	BAD("proxy", "run", "--net", "proxy", "--", "true");
 	BAD("bogus", "run", "--net", "bogus", "--", "true");
+	BAD("/nonexistent/dir", "run", "--cwd", "/nonexistent/dir", "--", "true");
+	BAD("/etc/hostname", "run", "--cwd", "/etc/hostname", "--", "true");
+	BAD("workspace size", "run", "--workspace", "/tmp", "--workspace-size", "10M", "--",
+	    "true");
 	BAD("json", "run", "--json=yes", "--", "true");
 	BAD("program", "run");
 	BAD("program", "run", "--");
