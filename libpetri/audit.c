@@ -66,6 +66,8 @@ struct petri_audit {
 	uint8_t *wbuf;        /* the writer's batch (fd sinks) */
 	size_t wbuf_cap;
 	int closing; /* no more emits */
+	int stalled; /* a wait for room timed out: no more waits (drops, counted)
+		      * until the writer has emptied half the queue */
 	int stop;    /* writer: exit when the queue is empty */
 	volatile int abort;
 	pthread_t thread;
@@ -241,17 +243,17 @@ static int push_locked(petri_audit *a, petri_pb_event *ev)
 	return 0;
 }
 
-/* Turn pending losses into Loss events while there is room.  Returns 1
- * when nothing is pending any more.  The losses were counted in lost_kind
- * and total_lost when they happened. */
-static int flush_losses_locked(petri_audit *a)
+/* Turn pending losses into Loss events while the queue holds fewer than
+ * @limit.  Returns 1 when nothing is pending any more.  The losses were
+ * counted in lost_kind and total_lost when they happened. */
+static int flush_losses_upto(petri_audit *a, uint32_t limit)
 {
 	for (int w = 0; w < NPENDING; w++) {
 		for (int i = 0; i < NKINDS; i++) {
 			struct pending_loss *p = &a->pending[w][i];
 			if (!p->count)
 				continue;
-			if (a->count >= a->cap)
+			if (a->count >= limit)
 				return 0;
 			Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
 			Petri__Audit__V1__Loss loss = PETRI__AUDIT__V1__LOSS__INIT;
@@ -277,6 +279,11 @@ static int flush_losses_locked(petri_audit *a)
 		}
 	}
 	return 1;
+}
+
+static int flush_losses_locked(petri_audit *a)
+{
+	return flush_losses_upto(a, a->cap);
 }
 
 static int any_pending(const petri_audit *a)
@@ -487,20 +494,31 @@ static int emit_fast(petri_audit *a, const petri_pb_event *ev, uint32_t wait_ms,
 		pthread_mutex_unlock(&a->mu);
 		return petri__err(err, EPIPE, "audit emit: stream is closing");
 	}
-	if (wait_ms && a->count >= a->cap) {
+	/* The kernel's events (they may wait) leave the last sixteenth of the
+	 * queue to the library's own (an exec's end, a destroy) and to Loss
+	 * records: a flood of kernel events cannot crowd those out. */
+	uint32_t cap = wait_ms ? a->cap - a->cap / 16 : a->cap;
+	if (a->stalled && a->count <= a->cap / 2)
+		a->stalled = 0;
+	if (wait_ms && a->count >= cap && !a->stalled) {
 		/* The kernel half waits for the writer rather than dropping: its
 		 * ring buffer (megabytes, losses counted in the kernel) holds
-		 * what arrives meanwhile. */
+		 * what arrives meanwhile.  Once per stall: a sink that does not
+		 * move within @wait_ms makes the following events drop (counted,
+		 * reported as Loss) instead of holding the consumer, and with it
+		 * the exec's end and destroy, for @wait_ms each. */
 		struct timespec dl;
 		clock_gettime(CLOCK_MONOTONIC, &dl);
 		dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
 		dl.tv_sec += wait_ms / 1000 + dl.tv_nsec / 1000000000L;
 		dl.tv_nsec %= 1000000000L;
-		while (a->count >= a->cap && !a->closing &&
+		while (a->count >= cap && !a->closing &&
 		       pthread_cond_timedwait(&a->cv_space, &a->mu, &dl) != ETIMEDOUT)
 			;
+		if (a->count >= cap)
+			a->stalled = 1;
 	}
-	if ((any_pending(a) && !flush_losses_locked(a)) || a->count >= a->cap || a->closing) {
+	if ((any_pending(a) && !flush_losses_upto(a, cap)) || a->count >= cap || a->closing) {
 		drop_locked(a, ev);
 		pthread_mutex_unlock(&a->mu);
 		return PETRI_AUDIT_DROPPED;

@@ -29,9 +29,16 @@ int petri__audit_sink_open(struct petri_audit_sink *s, const petri_audit_opts *o
 	case PETRI_AUDIT_SINK_FILE:
 		if (!o->path || !*o->path)
 			return petri__err(err, EINVAL, "audit sink: file sink without a path");
-		s->fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+		/* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
+		 * hanging the open; writes poll first anyway. */
+		s->fd = open(o->path,
+			     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+			     0600);
 		if (s->fd < 0)
 			return petri__err(err, errno, "audit sink: open %s", o->path);
+		struct stat fst;
+		if (fstat(s->fd, &fst) == 0) /* a path may name a FIFO or a device */
+			s->is_pipe = S_ISFIFO(fst.st_mode) || S_ISCHR(fst.st_mode);
 		return 0;
 	case PETRI_AUDIT_SINK_FD: {
 		if (o->fd < 0)
