@@ -37,6 +37,7 @@
 struct qitem {
 	uint8_t *data; /* varint length + record */
 	size_t len;
+	int kind; /* its event kind (a sink that fails it: a Loss of that kind) */
 };
 
 /* Losses not yet reported by a Loss event, per (where, kind). */
@@ -48,12 +49,14 @@ struct pending_loss {
 };
 
 /* Where a pending loss happened: the writer's queue, the kernel's ring
- * buffer (reported by the kernel half, petri__audit_report_loss()), or an
- * exec's report pipe (petri__audit_report_unreported()). */
+ * buffer (reported by the kernel half, petri__audit_report_loss()), an
+ * exec's report pipe (petri__audit_report_unreported()), or the sink (the
+ * writer: sealed events it failed to deliver). */
 #define PENDING_QUEUE 0
 #define PENDING_KERNEL 1
 #define PENDING_REPORT 2
-#define NPENDING 3
+#define PENDING_SINK 3
+#define NPENDING 4
 
 struct petri_audit {
 	pthread_mutex_t mu;
@@ -133,6 +136,7 @@ static void seal_finish(petri_audit *a, int kind, const uint8_t *prev, size_t pr
 	memcpy(a->last_hash, h, PETRI_SHA256_LEN);
 	out->data = buf;
 	out->len = vlen + body + PETRI_AUDIT_HASH_TRAILER;
+	out->kind = kind;
 	a->written_kind[kind_index(kind)]++;
 	a->next_seq++;
 }
@@ -264,6 +268,8 @@ static int flush_losses_upto(petri_audit *a, uint32_t limit)
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_KERNEL_RINGBUF :
 				     w == PENDING_REPORT ?
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_EXEC_REPORT :
+				     w == PENDING_SINK ?
+					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_SINK :
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
 			loss.first_time_unix_nano = p->first_time;
 			loss.last_time_unix_nano = p->last_time;
@@ -580,21 +586,29 @@ int petri__audit_report_unreported(petri_audit *a, int kind, uint64_t count)
 /* Write @n items: one sink write of their concatenation for fd sinks, one
  * call each for a callback (its contract: one framed event per call).
  * Returns how many the sink took; sets *@err on a failure. */
+/* Write @n items to the sink; the count written.  Each item not delivered
+ * gets len 0. */
 static uint32_t write_batch(petri_audit *a, struct qitem *items, uint32_t n, int *err)
 {
 	if (a->abort) {
 		*err = -ECANCELED;
+		for (uint32_t i = 0; i < n; i++)
+			items[i].len = 0;
 		return 0;
 	}
 	if (a->sink.kind == PETRI_AUDIT_SINK_CALLBACK || n == 1) {
 		uint32_t ok = 0;
 		for (uint32_t i = 0; i < n; i++) {
-			int r = petri__audit_sink_write(&a->sink, items[i].data, items[i].len,
-							&a->abort);
-			if (r < 0)
+			/* close's timeout stops a slow callback between events */
+			int r = a->abort ? -ECANCELED :
+					   petri__audit_sink_write(&a->sink, items[i].data,
+								   items[i].len, &a->abort);
+			if (r < 0) {
 				*err = r;
-			else
+				items[i].len = 0; /* not delivered */
+			} else {
 				ok++;
+			}
 		}
 		return ok;
 	}
@@ -608,10 +622,12 @@ static uint32_t write_batch(petri_audit *a, struct qitem *items, uint32_t n, int
 			for (uint32_t i = 0; i < n; i++) {
 				int r = petri__audit_sink_write(&a->sink, items[i].data,
 								items[i].len, &a->abort);
-				if (r < 0)
+				if (r < 0) {
 					*err = r;
-				else
+					items[i].len = 0;
+				} else {
 					ok++;
+				}
 			}
 			return ok;
 		}
@@ -626,7 +642,10 @@ static uint32_t write_batch(petri_audit *a, struct qitem *items, uint32_t n, int
 	int r = petri__audit_sink_write(&a->sink, a->wbuf, total, &a->abort);
 	if (r < 0) {
 		*err = r;
-		return 0; /* how much of it reached the sink is unknown: all lost */
+		/* how much of it reached the sink is unknown: all lost */
+		for (uint32_t i = 0; i < n; i++)
+			items[i].len = 0;
+		return 0;
 	}
 	return n;
 }
@@ -681,8 +700,7 @@ static void *writer_main(void *arg)
 
 		int err = 0;
 		uint32_t ok = write_batch(a, batch, n, &err);
-		for (uint32_t i = 0; i < n; i++)
-			free(batch[i].data);
+		uint64_t now = ok < n ? petri__audit_now_ns() : 0;
 
 		pthread_mutex_lock(&a->mu);
 		a->writer_busy = 0;
@@ -690,6 +708,22 @@ static void *writer_main(void *arg)
 		a->st.lost_sink += n - ok;
 		if (n > ok && err != -ECANCELED)
 			a->st.sink_errors++;
+		/* Sealed events the sink did not take are not in the stream: a
+		 * Loss {where: SINK} says so when the sink takes events again
+		 * (their gap in seq remains: verify reports the stream broken). */
+		for (uint32_t i = 0; i < n; i++) {
+			if (batch[i].len)
+				continue;
+			int k = kind_index(batch[i].kind);
+			a->written_kind[k]--;
+			a->lost_kind[k]++;
+			a->total_lost++;
+			note_pending(a, &a->pending[PENDING_SINK][k], 1, now, now);
+		}
+		pthread_mutex_unlock(&a->mu);
+		for (uint32_t i = 0; i < n; i++)
+			free(batch[i].data);
+		pthread_mutex_lock(&a->mu);
 		if (!a->closing)
 			flush_losses_locked(a);
 		pthread_cond_broadcast(&a->cv_space);

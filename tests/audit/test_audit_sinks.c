@@ -11,7 +11,10 @@
  *  - a sink that never drains: close gives up after close_timeout_ms
  *    (-ETIMEDOUT) instead of hanging;
  *  - a sink whose reader is gone (EPIPE): the host survives (no SIGPIPE),
- *    close reports -EIO.
+ *    close reports -EIO;
+ *  - a callback that fails now and then: each event it refused is a Loss
+ *    {where: SINK} in what it takes later, and StreamEnd's totals say so;
+ *  - a callback too slow for close_timeout_ms: close stops calling it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -348,6 +351,99 @@ static void test_reader_gone(void)
 	close(p[1]);
 }
 
+struct flaky {
+	struct mem_sink m;
+	int calls;
+};
+
+/* Refuses every 10th event (not the header). */
+static int flaky_fn(const void *data, size_t len, void *userdata)
+{
+	struct flaky *f = userdata;
+	if (++f->calls % 10 == 0)
+		return -EAGAIN;
+	return mem_sink_fn(data, len, &f->m);
+}
+
+static void test_flaky_callback(void)
+{
+	struct flaky f = {0};
+	pthread_mutex_init(&f.m.mu, NULL);
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	o.sink = PETRI_AUDIT_SINK_CALLBACK;
+	o.fn = flaky_fn;
+	o.userdata = &f;
+	petri_audit *a = open_sink(&o);
+	emit_n(a, 200);
+	petri_error *err = NULL;
+	CHECK(petri_audit_close(a, &err) == -EIO); /* the stream has gaps */
+	petri_error_free(err);
+
+	/* Walk what arrived without verifying (the gaps break the chain). */
+	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
+	ro.source = PETRI_AUDIT_SRC_MEMORY;
+	ro.data = f.m.p;
+	ro.data_len = f.m.len;
+	ro.flags = PETRI_AUDIT_READER_F_NO_VERIFY; /* it has gaps */
+	petri_audit_reader *r;
+	REQUIRE(petri_audit_reader_open(&r, &ro, NULL) == 0);
+	uint64_t got = 0, sink_lost = 0, end_lost = 0;
+	int have_end = 0;
+	while (petri_audit_reader_next(r, NULL) > 0) {
+		size_t rl;
+		const void *raw = petri_audit_reader_raw(r, &rl);
+		Petri__Audit__V1__Event *ev = petri__audit__v1__event__unpack(NULL, rl, raw);
+		REQUIRE(ev);
+		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LIMIT_HIT)
+			got++;
+		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS &&
+		    ev->loss->where == PETRI__AUDIT__V1__LOSS__WHERE__WHERE_SINK)
+			sink_lost += ev->loss->count;
+		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_END) {
+			have_end = 1;
+			end_lost = ev->stream_end->total_lost;
+		}
+		petri__audit__v1__event__free_unpacked(ev, NULL);
+	}
+	petri_audit_reader_free(r);
+	CHECK_MSG(got < 200, "the callback refused events, yet %llu arrived",
+		  (unsigned long long)got);
+	/* Every refused event is accounted: the limit hits that arrived plus the
+	 * sink losses reported cover all 200 (refused Loss events themselves
+	 * are counted by the next Loss, and the StreamEnd may be refused). */
+	CHECK_MSG(got + sink_lost >= 200, "%llu arrived + %llu reported lost < 200",
+		  (unsigned long long)got, (unsigned long long)sink_lost);
+	CHECK_MSG(!have_end || end_lost >= sink_lost, "StreamEnd total_lost %llu < %llu",
+		  (unsigned long long)end_lost, (unsigned long long)sink_lost);
+	free(f.m.p);
+}
+
+static int slow_fn(const void *data, size_t len, void *userdata)
+{
+	(void)data;
+	(void)len;
+	(void)userdata;
+	usleep(50 * 1000);
+	return 0;
+}
+
+static void test_slow_callback_close(void)
+{
+	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
+	o.sink = PETRI_AUDIT_SINK_CALLBACK;
+	o.fn = slow_fn;
+	o.close_timeout_ms = 300;
+	petri_audit *a = open_sink(&o);
+	emit_n(a, 100); /* 5 s of callbacks */
+	uint64_t t0 = now_ms();
+	petri_error *err = NULL;
+	int r = petri_audit_close(a, &err);
+	uint64_t dt = now_ms() - t0;
+	CHECK_MSG(r == -ETIMEDOUT, "close: %d %s", r, petri_error_message(err));
+	CHECK_MSG(dt < 2000, "close took %llu ms with a 300 ms timeout", (unsigned long long)dt);
+	petri_error_free(err);
+}
+
 int main(void)
 {
 	test_file();
@@ -357,5 +453,7 @@ int main(void)
 	test_loss_accounting();
 	test_never_drains();
 	test_reader_gone();
+	test_flaky_callback();
+	test_slow_callback_close();
 	return petri_test_done();
 }
