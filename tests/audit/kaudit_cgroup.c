@@ -5,13 +5,56 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit_bpf.h"
 #include "petri_test.h"
+
+struct petri_kaudit *kaudit_test_open(uint32_t ringbuf_bytes)
+{
+	struct petri_kaudit *k = NULL;
+	petri_error *err = NULL;
+	if (geteuid() != 0)
+		petri_test_skip("kernel audit needs root");
+	int r = ringbuf_bytes ? petri__kaudit_open_sized(&k, ringbuf_bytes, &err) :
+				petri__kaudit_open(&k, &err);
+	if (r < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "kernel audit: %s", petri_error_message(err));
+		petri_test_skip(why);
+	}
+	petri_error_free(err);
+	return k;
+}
+
+pid_t kaudit_test_fork(int cgfd)
+{
+	struct clone_args ca;
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_INTO_CGROUP;
+	ca.exit_signal = SIGCHLD;
+	ca.cgroup = (uint64_t)cgfd;
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	REQUIRE(pid >= 0);
+	return pid;
+}
+
+int kaudit_test_wait(pid_t pid)
+{
+	int st = -1;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
 
 static char cg_path[256];
 
@@ -34,16 +77,16 @@ int kaudit_test_cgroup(const char *tag, uint64_t *id)
 			 (int)getpid());
 		if (mkdir(cg_path, 0755) && errno != EEXIST) {
 			cg_path[0] = 0;
-			return -1;
+			break;
 		}
 		atexit(cleanup_cgroup);
 		int fd = open(cg_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st))
-			return -1;
+			break;
 		*id = (uint64_t)st.st_ino;
 		return fd;
 	}
-	return -1;
+	petri_test_skip("no writable cgroup v2 hierarchy");
 }
 
 petri_audit *kaudit_test_stream(char *path, uint32_t queue_events)

@@ -32,27 +32,17 @@
 
 #define NOPEN 10000
 
-/* Run @argv in the cgroup (clone3 CLONE_INTO_CGROUP); its wait status. */
+/* Run @argv in the cgroup; its wait status. */
 static int run_in(int cgfd, char *const argv[], pid_t *pid_out)
 {
-	struct clone_args ca;
-
-	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_INTO_CGROUP;
-	ca.exit_signal = SIGCHLD;
-	ca.cgroup = (uint64_t)cgfd;
-	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	pid_t pid = kaudit_test_fork(cgfd);
 	if (pid == 0) {
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	REQUIRE(pid > 0);
 	if (pid_out)
 		*pid_out = pid;
-	int st = -1;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return st;
+	return kaudit_test_wait(pid);
 }
 
 static int closed_port(void)
@@ -243,19 +233,11 @@ int main(void)
 	/* The whole vmlinux BTF, as on a kernel other than the build's (the
 	 * other kernel tests use the build's minimal BTF). */
 	petri__kaudit_no_min_btf = 1;
-	int r = petri__kaudit_open(&k, &err);
-	if (r < 0) {
-		char why[512];
-		snprintf(why, sizeof(why), "kernel audit: %s", petri_error_message(err));
-		petri_test_skip(why);
-	}
-	petri_error_free(err);
-	err = NULL;
+	k = kaudit_test_open(0);
+	int r;
 
 	uint64_t cgid = 0;
 	int cgfd = kaudit_test_cgroup("test", &cgid);
-	if (cgfd < 0)
-		petri_test_skip("no writable cgroup v2 hierarchy");
 
 	char audit_path[] = "/tmp/petri-kaudit-XXXXXX";
 	petri_audit *a = kaudit_test_stream(audit_path, 1u << 16);

@@ -74,20 +74,10 @@ struct kind_tally {
 int main(void)
 {
 	petri_error *err = NULL;
-	struct petri_kaudit *k = NULL;
-
-	if (geteuid() != 0)
-		petri_test_skip("kernel audit needs root");
-	int r = petri__kaudit_open_sized(&k, RINGBUF_BYTES, &err);
-	if (r < 0) {
-		char why[512];
-		snprintf(why, sizeof(why), "kernel audit: %s", petri_error_message(err));
-		petri_test_skip(why);
-	}
+	struct petri_kaudit *k = kaudit_test_open(RINGBUF_BYTES);
+	int r;
 	uint64_t cgid = 0;
 	int cgfd = kaudit_test_cgroup("loss", &cgid);
-	if (cgfd < 0)
-		petri_test_skip("no writable cgroup v2 hierarchy");
 
 	char path[] = "/tmp/petri-kaudit-loss-XXXXXX";
 	/* The default queue: user-queue losses may add to the kernel's; both
@@ -95,18 +85,10 @@ int main(void)
 	petri_audit *a = kaudit_test_stream(path, 0);
 	REQUIRE(petri__kaudit_watch(k, cgid, cgfd, a, "sb-loss", NULL, &err) == 0);
 
-	struct clone_args ca;
-	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_INTO_CGROUP;
-	ca.exit_signal = SIGCHLD;
-	ca.cgroup = (uint64_t)cgfd;
-	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	pid_t pid = kaudit_test_fork(cgfd);
 	if (pid == 0)
 		burst();
-	REQUIRE(pid > 0);
-	int st = -1;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	int st = kaudit_test_wait(pid);
 	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "burst status %d", st);
 
 	CHECK(petri__kaudit_unwatch(k, cgid) == 0);

@@ -30,23 +30,14 @@
 /* Run @argv in the cgroup, as @uid; its wait status. */
 static int run_as(int cgfd, uid_t uid, char *const argv[])
 {
-	struct clone_args ca;
-	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_INTO_CGROUP;
-	ca.exit_signal = SIGCHLD;
-	ca.cgroup = (uint64_t)cgfd;
-	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	pid_t pid = kaudit_test_fork(cgfd);
 	if (pid == 0) {
 		if (uid && (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
 			_exit(126);
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	REQUIRE(pid > 0);
-	int st = -1;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return st;
+	return kaudit_test_wait(pid);
 }
 
 static unsigned overflow_uid(void)
@@ -63,19 +54,10 @@ static unsigned overflow_uid(void)
 
 int main(void)
 {
-	if (geteuid() != 0)
-		petri_test_skip("kernel audit needs root");
-	struct petri_kaudit *k = NULL;
+	struct petri_kaudit *k = kaudit_test_open(0);
 	petri_error *err = NULL;
-	if (petri__kaudit_open(&k, &err) < 0) {
-		char why[512];
-		snprintf(why, sizeof(why), "kernel audit: %s", petri_error_message(err));
-		petri_test_skip(why);
-	}
 	uint64_t cgid = 0;
 	int cgfd = kaudit_test_cgroup("uid", &cgid);
-	if (cgfd < 0)
-		petri_test_skip("no writable cgroup v2 hierarchy");
 
 	char path[] = "/tmp/petri-kaudit-uid-XXXXXX";
 	petri_audit *a = kaudit_test_stream(path, 0);
