@@ -46,27 +46,39 @@ void petri__kaudit_close_ctx(struct petri_ctx *ctx)
 	ctx->kaudit = NULL;
 }
 
+/* The last pid of the "NSpid:" line of /proc/@pid/status and how many
+ * levels it has; 0 when unreadable. */
+static int nspid_last(int pid, int *levels)
+{
+	char p[64], buf[2048];
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	FILE *f = fopen(p, "re");
+	int last = 0;
+	*levels = 0;
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		if (strncmp(buf, "NSpid:", 6) != 0)
+			continue;
+		char *save = NULL;
+		for (char *t = strtok_r(buf + 6, " \t\n", &save); t;
+		     t = strtok_r(NULL, " \t\n", &save)) {
+			last = atoi(t);
+			(*levels)++;
+		}
+		break;
+	}
+	fclose(f);
+	return last;
+}
+
 /* The level of @pid's pid namespace: the entries of its NSpid line, less
  * one (0 when it cannot be read, e.g. no /proc). */
 static uint32_t pidns_level(int pid)
 {
-	char path[64], line[256];
-	uint32_t level = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "NSpid:", 6) != 0)
-			continue;
-		for (char *p = line + 6; *p; p++)
-			if ((*p == ' ' || *p == '\t') && p[1] >= '0' && p[1] <= '9')
-				level++;
-		break;
-	}
-	fclose(f);
-	return level ? level - 1 : 0;
+	int levels;
+	nspid_last(pid, &levels);
+	return levels ? (uint32_t)levels - 1 : 0;
 }
 
 /* Once the sandbox is ready: every exec's processes are in the cgroup. */
@@ -157,30 +169,6 @@ void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_
 				       o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS);
 }
 
-/* The last pid of the "NSpid:" line of /proc/@pid/status and how many
- * levels it has; 0 when unreadable. */
-static int nspid_last(int pid, int *levels)
-{
-	char p[64], buf[2048];
-	snprintf(p, sizeof(p), "/proc/%d/status", pid);
-	FILE *f = fopen(p, "re");
-	int last = 0;
-	*levels = 0;
-	if (!f)
-		return 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		if (strncmp(buf, "NSpid:", 6) != 0)
-			continue;
-		for (char *t = strtok(buf + 6, " \t\n"); t; t = strtok(NULL, " \t\n")) {
-			last = atoi(t);
-			(*levels)++;
-		}
-		break;
-	}
-	fclose(f);
-	return last;
-}
-
 /*
  * The host pid of the process that is @pid_inside in the running exec's pid
  * namespace: a descendant of init (host, sandbox and exec: three levels of
@@ -219,8 +207,9 @@ static uint32_t denied_host_pid(int init_pid, int pid_inside)
 			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 			fclose(f);
 			buf[n] = '\0';
-			for (char *t = strtok(buf, " \n"); t && tail < MAX_SCAN;
-			     t = strtok(NULL, " \n"))
+			char *save = NULL;
+			for (char *t = strtok_r(buf, " \n", &save); t && tail < MAX_SCAN;
+			     t = strtok_r(NULL, " \n", &save))
 				queue[tail++] = atoi(t);
 		}
 		if (d)

@@ -88,6 +88,26 @@ static void restore_user(const struct fsid *old)
 	setfsgid(old->gid);
 }
 
+/* The directory @rel is in, below the workspace (an O_PATH fd in *@fd, to
+ * close, or -1 for the workspace itself), and its last component in
+ * *@name.  0, or -errno. */
+static int open_parent(petri_sandbox *sb, char *rel, int *fd, const char **name)
+{
+	char *slash = strrchr(rel, '/');
+	*fd = -1;
+	*name = rel;
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	int r = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
+	*slash = '/';
+	if (r < 0)
+		return r;
+	*fd = r;
+	*name = slash + 1;
+	return 0;
+}
+
 /* Create each parent directory of @rel below the workspace. */
 static int make_parents(petri_sandbox *sb, char *rel, petri_error **err)
 {
@@ -95,22 +115,14 @@ static int make_parents(petri_sandbox *sb, char *rel, petri_error **err)
 		*s = '\0';
 		int dfd = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
 		if (dfd == -ENOENT) {
-			int pfd = sb->workspace_fd;
-			char *slash = strrchr(rel, '/');
 			_cleanup_close_ int parent = -1;
-			const char *name = rel;
-			if (slash) {
-				*slash = '\0';
-				parent = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY,
-						      0);
-				*slash = '/';
-				if (parent < 0) {
-					*s = '/';
-					return petri__err(err, parent, "open directory of %s", rel);
-				}
-				pfd = parent;
-				name = slash + 1;
+			const char *name;
+			int r = open_parent(sb, rel, &parent, &name);
+			if (r < 0) {
+				*s = '/';
+				return petri__err(err, r, "open directory of %s", rel);
 			}
+			int pfd = parent >= 0 ? parent : sb->workspace_fd;
 			if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST) {
 				int e = errno;
 				*s = '/';
@@ -170,20 +182,16 @@ static int write_file(petri_sandbox *sb, const char *path, const void *data, siz
 	if (r < 0) {
 		/* No partial file stays behind (a full workspace, a file size
 		 * limit): what was there is gone already, truncated above. */
-		char *slash = strrchr(rel, '/');
 		_cleanup_close_ int parent = -1;
-		if (slash) {
-			*slash = '\0';
-			parent = openat2_safe(sb->workspace_fd, rel, O_PATH | O_DIRECTORY, 0);
-			*slash = '/';
-		}
+		const char *name;
 		struct stat now;
-		int pfd = slash ? parent : sb->workspace_fd;
-		const char *name = slash ? slash + 1 : rel;
 		/* Only if the name still is the file we wrote. */
-		if (pfd >= 0 && fstatat(pfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now.st_ino == st.st_ino && now.st_dev == st.st_dev)
-			unlinkat(pfd, name, 0);
+		if (open_parent(sb, rel, &parent, &name) == 0) {
+			int pfd = parent >= 0 ? parent : sb->workspace_fd;
+			if (fstatat(pfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+				unlinkat(pfd, name, 0);
+		}
 		return petri__err(err, r, "write /workspace/%s", rel);
 	}
 	return 0;
