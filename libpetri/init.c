@@ -439,12 +439,6 @@ static void reaper_prepare(struct reaper_prep *f)
 }
 
 /*
- * A process of the exec made a syscall the filter denies: answer EPERM (what
- * the filter would have returned) and tell the host, which audits it.  The
- * report pipe is non-blocking here: when it is full the denial is counted
- * and the count sent with the next one, never waited for.
- */
-/*
  * Who made the denied call, from our /proc (the exec's pid namespace) while
  * it waits for the answer: @m->text gets "comm\0executable", @m->err the
  * parent pid, @m->maxrss the uid + 1 (0: unknown).
@@ -480,6 +474,12 @@ static void denial_identity(pid_t pid, struct petri_msg *m)
 		m->maxrss = (uint64_t)st.st_uid + 1;
 }
 
+/*
+ * A process of the exec made a syscall the filter denies: answer EPERM (what
+ * the filter would have returned) and tell the host, which audits it.  The
+ * report pipe is non-blocking here: when it is full the denial is counted
+ * and the count sent with the next one, never waited for.
+ */
 static void answer_denial(int report_fd, uint64_t *unreported)
 {
 	struct seccomp_notif req;

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lang_go.h" /* libpetri/: how Go code runs, as the library does */
 #include "petri/audit.h"
 #include "petri/petri.h"
 
@@ -939,21 +940,11 @@ static int read_code_file(struct cli *c)
 	return 0;
 }
 
-/* Go code is built and then executed in the shell's place, not run with
- * `go run`, which reports any failure of the program as its own status 1:
- * the program's exit status, signal and argv stay its own (as the library
- * does for code without ARGS).  Like `go run`, without DWARF unless GOFLAGS
- * sets link flags.  $1 is the Go file. */
-#define GO_BUILD_EXEC                                                                              \
-	"b=/home/sandbox/.cache/petri-go; l=-ldflags=-w; case \"$GOFLAGS\" in *ldflags*) l=;; "    \
-	"esac; mkdir -p \"$b\" && go build $l -o \"$b/main\" \"$1\" || exit; shift; "              \
-	"exec \"$b/main\" \"$@\""
-
 /* Go cannot run code from an argument: with ARGS, the code goes to a file
  * in the sandbox's /tmp first.  Without ARGS the library does this itself. */
 static const char go_code_wrapper[] =
 	"d=$(mktemp -d) && printf '%s' \"$1\" >\"$d/main.go\" || exit; shift; "
-	"set -- \"$d/main.go\" \"$@\"; " GO_BUILD_EXEC;
+	"set -- \"$d/main.go\" \"$@\"; " PETRI_GO_BUILD_EXEC;
 
 /* The argv prefix that runs @lang on CODE given as argument(s). */
 static size_t code_argv_prefix(const struct cli *c, const char **v)
@@ -998,7 +989,7 @@ static size_t file_argv_prefix(const struct cli *c, const char **v)
 	} else {
 		v[n++] = "sh";
 		v[n++] = "-c";
-		v[n++] = GO_BUILD_EXEC;
+		v[n++] = PETRI_GO_BUILD_EXEC;
 		v[n++] = "petri-go";
 	}
 	v[n++] = c->file_inside;
@@ -1374,41 +1365,51 @@ static void json_limits(FILE *f, uint32_t hit)
 }
 
 /* The result as one JSON object on one line.  Returns 0 or -errno. */
-static int print_json(const petri_result *res, const petri_sandbox *sb)
+/* What --json prints: an exec's result, or (@error set) a program that
+ * could not be started. */
+struct json_out {
+	int exit_code; /* -1: null */
+	int signal;    /* 0: null */
+	const char *reason, *error;
+	double wall_ms, cpu_ms;
+	uint64_t peak_memory, out_total, err_total, denials;
+	const char *out, *err;
+	size_t out_len, err_len;
+	bool out_truncated, err_truncated;
+	uint32_t limits_hit;
+};
+
+static int print_json_out(const struct json_out *j, const petri_sandbox *sb)
 {
 	FILE *f = stdout;
-	int sig = petri_result_signal(res), code = petri_result_exit_code(res);
-	size_t out_len = 0, err_len = 0;
-	const char *out = petri_result_stdout(res, &out_len);
-	const char *err = petri_result_stderr(res, &err_len);
 
-	if (sig > 0 || code < 0)
+	if (j->exit_code < 0)
 		fputs("{\"exit_code\":null", f);
 	else
-		fprintf(f, "{\"exit_code\":%d", code);
-	if (sig > 0)
-		fprintf(f, ",\"signal\":%d", sig);
+		fprintf(f, "{\"exit_code\":%d", j->exit_code);
+	if (j->signal > 0)
+		fprintf(f, ",\"signal\":%d", j->signal);
 	else
 		fputs(",\"signal\":null", f);
 	fputs(",\"reason\":", f);
-	json_cstring(f, petri_reason_name(petri_result_reason(res)));
-	fprintf(f, ",\"wall_ms\":%.3f,\"cpu_ms\":%.3f,\"peak_memory_bytes\":%llu",
-		(double)petri_result_wall_ns(res) / 1e6, (double)petri_result_cpu_ns(res) / 1e6,
-		(unsigned long long)petri_result_peak_memory_bytes(res));
+	json_cstring(f, j->reason);
+	if (j->error) {
+		fputs(",\"error\":", f);
+		json_cstring(f, j->error);
+	}
+	fprintf(f, ",\"wall_ms\":%.3f,\"cpu_ms\":%.3f,\"peak_memory_bytes\":%llu", j->wall_ms,
+		j->cpu_ms, (unsigned long long)j->peak_memory);
 	fputs(",\"stdout\":", f);
-	json_string(f, out ? out : "", out ? out_len : 0);
+	json_string(f, j->out ? j->out : "", j->out ? j->out_len : 0);
 	fputs(",\"stderr\":", f);
-	json_string(f, err ? err : "", err ? err_len : 0);
+	json_string(f, j->err ? j->err : "", j->err ? j->err_len : 0);
 	fprintf(f, ",\"stdout_truncated\":%s,\"stderr_truncated\":%s",
-		petri_result_stdout_truncated(res) ? "true" : "false",
-		petri_result_stderr_truncated(res) ? "true" : "false");
+		j->out_truncated ? "true" : "false", j->err_truncated ? "true" : "false");
 	fprintf(f, ",\"stdout_total_bytes\":%llu,\"stderr_total_bytes\":%llu",
-		(unsigned long long)petri_result_stdout_total(res),
-		(unsigned long long)petri_result_stderr_total(res));
+		(unsigned long long)j->out_total, (unsigned long long)j->err_total);
 	fputs(",\"limits_hit\":", f);
-	json_limits(f, petri_result_limits_hit(res));
-	fprintf(f, ",\"seccomp_denials\":%llu",
-		(unsigned long long)petri_result_seccomp_denials(res));
+	json_limits(f, j->limits_hit);
+	fprintf(f, ",\"seccomp_denials\":%llu", (unsigned long long)j->denials);
 	fputs(",\"sandbox_id\":", f);
 	json_cstring(f, petri_sandbox_id(sb));
 	fputs("}\n", f);
@@ -1417,22 +1418,35 @@ static int print_json(const petri_result *res, const petri_sandbox *sb)
 	return 0;
 }
 
+static int print_json(const petri_result *res, const petri_sandbox *sb)
+{
+	int sig = petri_result_signal(res), code = petri_result_exit_code(res);
+	struct json_out j = {
+		.exit_code = sig > 0 ? -1 : code,
+		.signal = sig,
+		.reason = petri_reason_name(petri_result_reason(res)),
+		.wall_ms = (double)petri_result_wall_ns(res) / 1e6,
+		.cpu_ms = (double)petri_result_cpu_ns(res) / 1e6,
+		.peak_memory = petri_result_peak_memory_bytes(res),
+		.out_total = petri_result_stdout_total(res),
+		.err_total = petri_result_stderr_total(res),
+		.denials = petri_result_seccomp_denials(res),
+		.out_truncated = petri_result_stdout_truncated(res),
+		.err_truncated = petri_result_stderr_truncated(res),
+		.limits_hit = petri_result_limits_hit(res),
+	};
+	j.out = petri_result_stdout(res, &j.out_len);
+	j.err = petri_result_stderr(res, &j.err_len);
+	return print_json_out(&j, sb);
+}
+
 /* --json when the program could not be started (126, 127): the same object,
  * reason "failed", exit_code the status, and the library's message. */
 static void print_json_failed(const petri_sandbox *sb, int status, const char *msg, double wall_ms)
 {
-	FILE *f = stdout;
-
-	fprintf(f, "{\"exit_code\":%d,\"signal\":null,\"reason\":\"failed\",\"error\":", status);
-	json_cstring(f, msg);
-	fprintf(f, ",\"wall_ms\":%.3f", wall_ms);
-	fputs(",\"cpu_ms\":0,\"peak_memory_bytes\":0,\"stdout\":\"\",\"stderr\":\"\","
-	      "\"stdout_truncated\":false,\"stderr_truncated\":false,\"stdout_total_bytes\":0,"
-	      "\"stderr_total_bytes\":0,\"limits_hit\":[],\"seccomp_denials\":0,\"sandbox_id\":",
-	      f);
-	json_cstring(f, petri_sandbox_id(sb));
-	fputs("}\n", f);
-	fflush(f);
+	struct json_out j = {
+		.exit_code = status, .reason = "failed", .error = msg, .wall_ms = wall_ms};
+	print_json_out(&j, sb);
 }
 
 /* ------------------------------------------------------------------------
