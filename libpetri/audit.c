@@ -586,51 +586,39 @@ int petri__audit_report_unreported(petri_audit *a, int kind, uint64_t count)
 /* Write @n items: one sink write of their concatenation for fd sinks, one
  * call each for a callback (its contract: one framed event per call).
  * Returns how many the sink took; sets *@err on a failure. */
+/* Write @n items to the sink one by one (close's timeout stops a slow
+ * callback between them); the count written.  Each item not delivered gets
+ * len 0. */
+static uint32_t write_each(petri_audit *a, struct qitem *items, uint32_t n, int *err)
+{
+	uint32_t ok = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		int r = a->abort ? -ECANCELED :
+				   petri__audit_sink_write(&a->sink, items[i].data, items[i].len,
+							   &a->abort);
+		if (r < 0) {
+			*err = r;
+			items[i].len = 0;
+		} else {
+			ok++;
+		}
+	}
+	return ok;
+}
+
 /* Write @n items to the sink; the count written.  Each item not delivered
  * gets len 0. */
 static uint32_t write_batch(petri_audit *a, struct qitem *items, uint32_t n, int *err)
 {
-	if (a->abort) {
-		*err = -ECANCELED;
-		for (uint32_t i = 0; i < n; i++)
-			items[i].len = 0;
-		return 0;
-	}
-	if (a->sink.kind == PETRI_AUDIT_SINK_CALLBACK || n == 1) {
-		uint32_t ok = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			/* close's timeout stops a slow callback between events */
-			int r = a->abort ? -ECANCELED :
-					   petri__audit_sink_write(&a->sink, items[i].data,
-								   items[i].len, &a->abort);
-			if (r < 0) {
-				*err = r;
-				items[i].len = 0; /* not delivered */
-			} else {
-				ok++;
-			}
-		}
-		return ok;
-	}
+	if (a->abort || a->sink.kind == PETRI_AUDIT_SINK_CALLBACK || n == 1)
+		return write_each(a, items, n, err);
 	size_t total = 0;
 	for (uint32_t i = 0; i < n; i++)
 		total += items[i].len;
 	if (total > a->wbuf_cap) {
 		uint8_t *b = realloc(a->wbuf, total);
-		if (!b) { /* no batch buffer: one write per event */
-			uint32_t ok = 0;
-			for (uint32_t i = 0; i < n; i++) {
-				int r = petri__audit_sink_write(&a->sink, items[i].data,
-								items[i].len, &a->abort);
-				if (r < 0) {
-					*err = r;
-					items[i].len = 0;
-				} else {
-					ok++;
-				}
-			}
-			return ok;
-		}
+		if (!b) /* no batch buffer: one write per event */
+			return write_each(a, items, n, err);
 		a->wbuf = b;
 		a->wbuf_cap = total;
 	}
@@ -701,6 +689,8 @@ static void *writer_main(void *arg)
 		int err = 0;
 		uint32_t ok = write_batch(a, batch, n, &err);
 		uint64_t now = ok < n ? petri__audit_now_ns() : 0;
+		for (uint32_t i = 0; i < n; i++)
+			free(batch[i].data);
 
 		pthread_mutex_lock(&a->mu);
 		a->writer_busy = 0;
@@ -720,10 +710,6 @@ static void *writer_main(void *arg)
 			a->total_lost++;
 			note_pending(a, &a->pending[PENDING_SINK][k], 1, now, now);
 		}
-		pthread_mutex_unlock(&a->mu);
-		for (uint32_t i = 0; i < n; i++)
-			free(batch[i].data);
-		pthread_mutex_lock(&a->mu);
 		if (!a->closing)
 			flush_losses_locked(a);
 		pthread_cond_broadcast(&a->cv_space);

@@ -943,8 +943,9 @@ static void drain_locked(struct petri_kaudit *k, unsigned max_ms)
 	}
 }
 
-/* Bounded: behind a stalled sink the consumer waits for queue room event
- * by event; the exec's end then comes out of order rather than late. */
+/* Bounded: behind a stalled sink the consumer waits for queue room (once
+ * per stall, up to EMIT_WAIT_MS); an exec's end never waits longer than
+ * this for its kernel events, it comes out of order rather than late. */
 #define SYNC_MAX_MS 1000
 
 void petri__kaudit_sync(struct petri_kaudit *k)
