@@ -7,6 +7,7 @@ package petri
 import "C"
 
 import (
+	"context"
 	"os"
 	"runtime"
 	"strings"
@@ -61,13 +62,12 @@ func (s *sandbox) writeFile(path string, data []byte, mode os.FileMode) error {
 	if strings.IndexByte(path, 0) >= 0 {
 		return invalid(op, "path contains a NUL byte")
 	}
-	if s.inOwnCallback() {
-		return ErrBusy
+	if err := s.acquire(context.Background()); err != nil {
+		return err
 	}
+	defer s.release()
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	s.sem <- struct{}{}
-	defer s.release()
 	if !s.usable() {
 		return ErrClosed
 	}
@@ -89,13 +89,12 @@ func (s *sandbox) readFile(path string, max uint64) ([]byte, error) {
 	if strings.IndexByte(path, 0) >= 0 {
 		return nil, invalid(op, "path contains a NUL byte")
 	}
-	if s.inOwnCallback() {
-		return nil, ErrBusy
+	if err := s.acquire(context.Background()); err != nil {
+		return nil, err
 	}
+	defer s.release()
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	s.sem <- struct{}{}
-	defer s.release()
 	if !s.usable() {
 		return nil, ErrClosed
 	}
