@@ -14,12 +14,32 @@
 
 #include "sandbox_priv.h"
 
-#ifdef PETRI_HAVE_AUDIT
 #include <seccomp.h>
 
-#include "audit_bpf.h"
-#include "audit_events.h"
+#include "audit_priv.h"
+#include "events.h"
+#include "kernel.h"
 #include "petri/audit.h"
+
+/* The one place a stream learns whether the kernel half is on: the
+ * StreamHeader says so, and only the library knows the context. */
+PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, petri_error **err)
+{
+	petri_audit_opts o;
+	if (!out || !opts)
+		return petri__err(err, EINVAL, "audit open: missing output or options");
+	int r = petri__opts_copy(&o, sizeof(o), opts, err, "petri_audit_opts");
+	if (r < 0)
+		return r;
+	o.sz = sizeof(o);
+	if (o.ctx && !o.kernel_audit) {
+		int on = petri__kaudit_ensure(o.ctx);
+		o.kernel_audit = on == 1;
+		o.kernel_audit_reason = on == 1 ? NULL : o.ctx->kaudit_reason;
+	}
+	o.ctx = NULL;
+	return petri__audit_open_stream(out, &o, err);
+}
 
 int petri__kaudit_ensure(struct petri_ctx *ctx)
 {
@@ -366,73 +386,3 @@ void petri__audit_exec_failed(const struct petri_sandbox *sb, const petri_exec_o
 		.exit_code = -1, .reason = PETRI_REASON_FAILED, .wall_ns = wall_ns};
 	petri__audit_exec_ended(sb, o, &res);
 }
-#else
-void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m)
-{
-	(void)sb;
-	(void)m;
-}
-
-void petri__audit_denials_unreported(const struct petri_sandbox *sb, uint64_t count)
-{
-	(void)sb;
-	(void)count;
-}
-
-int petri__kaudit_ensure(struct petri_ctx *ctx)
-{
-	snprintf(ctx->kaudit_reason, sizeof(ctx->kaudit_reason), "built without the audit layer");
-	return 0;
-}
-
-void petri__kaudit_close_ctx(struct petri_ctx *ctx)
-{
-	(void)ctx;
-}
-
-void petri__kaudit_watch_sandbox(struct petri_sandbox *sb)
-{
-	(void)sb;
-}
-
-void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb)
-{
-	(void)sb;
-}
-
-void petri__audit_sandbox_created(const struct petri_sandbox *sb)
-{
-	(void)sb;
-}
-
-void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died)
-{
-	(void)sb;
-	(void)died;
-}
-
-void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_opts *o,
-			       const char *cwd, const char *language)
-{
-	(void)sb;
-	(void)o;
-	(void)cwd;
-	(void)language;
-}
-
-void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
-			     const struct petri_result *res)
-{
-	(void)sb;
-	(void)o;
-	(void)res;
-}
-
-void petri__audit_exec_failed(const struct petri_sandbox *sb, const petri_exec_opts *o,
-			      uint64_t wall_ns)
-{
-	(void)sb;
-	(void)o;
-	(void)wall_ns;
-}
-#endif

@@ -19,11 +19,6 @@
 
 #include "sandbox_priv.h"
 
-#define DEFAULT_TIMEOUT_MS 30000ull
-#define DEFAULT_OUTPUT_MAX (1ull << 20)
-#define DEFAULT_OUTPUT_KILL (64ull << 20)
-#define DEFAULT_FSIZE (1ull << 30)
-#define DEFAULT_NOFILE 1024u
 #define MAX_ARG_BYTES (1u << 20)
 #define MAX_ARGS 4096
 #define MAX_CODE_BYTES (8u << 20)
@@ -49,36 +44,6 @@ PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
 {
 	if (opts)
 		*opts = (petri_exec_opts)PETRI_EXEC_OPTS_INIT;
-}
-
-PETRI_API const char *petri_reason_name(int reason)
-{
-	static const char *const names[] = {"exited", "signaled",     "timeout",      "memory",
-					    "pids",   "output_limit", "killed",       "seccomp",
-					    "cpu",    "file_size",    "sandbox_died", "failed"};
-	if (reason < 0 || (size_t)reason >= ARRAY_SIZE(names))
-		return "unknown";
-	return names[reason];
-}
-
-PETRI_API const char *petri_limit_name(uint32_t bit)
-{
-	switch (bit) {
-	case PETRI_LIMIT_MEMORY:
-		return "memory";
-	case PETRI_LIMIT_PIDS:
-		return "pids";
-	case PETRI_LIMIT_OUTPUT:
-		return "output";
-	case PETRI_LIMIT_TIMEOUT:
-		return "timeout";
-	case PETRI_LIMIT_CPU:
-		return "cpu";
-	case PETRI_LIMIT_FILE_SIZE:
-		return "file_size";
-	default:
-		return NULL;
-	}
 }
 
 /* ---- the request ---- */
@@ -725,94 +690,4 @@ PETRI_API int petri_sandbox_cancel(petri_sandbox *sb)
 	if (write(sb->cancel_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -errno;
 	return 0;
-}
-
-/* ---- result accessors ---- */
-
-PETRI_API void petri_result_free(petri_result *res)
-{
-	if (!res)
-		return;
-	free(res->out[0]);
-	free(res->out[1]);
-	free(res);
-}
-
-PETRI_API int petri_result_reason(const petri_result *res)
-{
-	return res ? res->reason : -1;
-}
-
-PETRI_API int petri_result_exit_code(const petri_result *res)
-{
-	return res ? res->exit_code : -1;
-}
-
-PETRI_API int petri_result_signal(const petri_result *res)
-{
-	return res ? res->signal : 0;
-}
-
-PETRI_API uint32_t petri_result_limits_hit(const petri_result *res)
-{
-	return res ? res->limits_hit : 0;
-}
-
-PETRI_API uint64_t petri_result_wall_ns(const petri_result *res)
-{
-	return res ? res->wall_ns : 0;
-}
-
-PETRI_API uint64_t petri_result_cpu_ns(const petri_result *res)
-{
-	return res ? res->cpu_ns : 0;
-}
-
-PETRI_API uint64_t petri_result_peak_memory_bytes(const petri_result *res)
-{
-	return res ? res->peak_memory : 0;
-}
-
-static const char *result_out(const petri_result *res, int idx, size_t *len)
-{
-	if (len)
-		*len = res ? res->out_len[idx] : 0;
-	if (!res || !res->out[idx])
-		return "";
-	return res->out[idx];
-}
-
-PETRI_API const char *petri_result_stdout(const petri_result *res, size_t *len)
-{
-	return result_out(res, 0, len);
-}
-
-PETRI_API const char *petri_result_stderr(const petri_result *res, size_t *len)
-{
-	return result_out(res, 1, len);
-}
-
-PETRI_API int petri_result_stdout_truncated(const petri_result *res)
-{
-	return res ? res->truncated[0] : 0;
-}
-
-PETRI_API int petri_result_stderr_truncated(const petri_result *res)
-{
-	return res ? res->truncated[1] : 0;
-}
-
-PETRI_API uint64_t petri_result_stdout_total(const petri_result *res)
-{
-	return res ? res->out_total[0] : 0;
-}
-
-PETRI_API uint64_t petri_result_seccomp_denials(const petri_result *res)
-{
-	return res ? res->seccomp_denials : 0;
-}
-
-PETRI_API uint64_t petri_result_stderr_total(const petri_result *res)
-{
-	return res ? res->out_total[1] : 0;
 }

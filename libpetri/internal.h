@@ -16,6 +16,7 @@
 #include <linux/filter.h>
 
 #include "petri/petri.h"
+#include "init/protocol.h"
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _unused_ __attribute__((unused))
@@ -50,8 +51,6 @@ static inline void petri__closep(int *fd)
 		_fd;                                                                               \
 	})
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 /* error.c ------------------------------------------------------------------ */
 
 struct petri_error {
@@ -68,23 +67,21 @@ int petri__err(petri_error **err, int errnum, const char *fmt, ...) _printf_(3, 
 struct petri_ctx;
 void petri__log(const struct petri_ctx *ctx, int level, const char *fmt, ...) _printf_(3, 4);
 
-/* Write all @len bytes to @fd, retrying on EINTR.  0 or -errno.
- * Async-signal-safe (used inside init). */
-int petri__write_all(int fd, const void *buf, size_t len);
-
 /* Nanoseconds of CLOCK_MONOTONIC. */
 uint64_t petri__now_ns(void);
 
-/* seccomp.c ---------------------------------------------------------------- */
+/* opts.c ------------------------------------------------------------------- */
 
-/*
- * The default seccomp profile, compiled once with libseccomp into a classic
- * BPF program so that a freshly forked child can install it without
- * allocating (libseccomp allocates; between fork and exec we must not).
- */
-struct petri_seccomp_prog {
-	struct sock_fprog fprog; /* .filter is malloc'd */
-};
+/* Copy a caller's options struct @src (its first field is its size, sz)
+ * into @dst of @dst_sz bytes, zero-filling what an older caller's struct
+ * lacks.  NULL @src: @dst is zeroed and 0 returned (the caller applies its
+ * defaults).  EINVAL (with @what in the message) when sz is below 8 or
+ * above 4096, or when a newer caller set a field this library does not
+ * know (a non-zero byte past @dst_sz). */
+int petri__opts_copy(void *dst, size_t dst_sz, const void *src, petri_error **err,
+		     const char *what);
+
+/* seccomp.c ---------------------------------------------------------------- */
 
 /* The default profile: the program compiled at build time when the build
  * embedded one, else compiled now.  0 or a negative errno with *err set. */
@@ -157,15 +154,5 @@ int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_
 /* Kill whatever is left, then rmdir every directory (retrying briefly while
  * the kernel finishes tearing tasks down).  Frees the strings, closes fds. */
 void petri__cgroup_destroy(struct petri_cgroup *cg);
-
-/* landlock.c --------------------------------------------------------------- */
-
-/* Create a Landlock ruleset (inside the sandbox, after pivot_root) that
- * allows reading and executing everything under / and writing under each of
- * the NULL-terminated @writable paths.  Returns the ruleset fd, -EOPNOTSUPP
- * when the kernel has no Landlock, or another negative errno. */
-int petri__landlock_ruleset(const char *const *writable);
-/* Apply it to the calling thread (async-signal-safe).  Returns 0 or -errno. */
-int petri__landlock_restrict(int ruleset_fd);
 
 #endif /* PETRI_INTERNAL_H */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sandbox_priv.h - the context, sandbox and result objects, and the wire
- * protocol between the host and a sandbox's init process.
+ * sandbox_priv.h - the host's own objects: the context, the sandbox and the
+ * result, and the interfaces between the host library's files.  What the
+ * host shares with init is in init/protocol.h.
  */
 #ifndef PETRI_SANDBOX_PRIV_H
 #define PETRI_SANDBOX_PRIV_H
@@ -12,15 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-/* Defaults of an exec's limits.  exec.c applies them and defines the same
- * macros itself; an identical redefinition is allowed, a different one is a
- * "redefined" warning (-Werror), so the audit's LimitHit values (which need
- * them: audit_hooks.c) cannot drift from what exec.c applies. */
-#define DEFAULT_TIMEOUT_MS 30000ull
-#define DEFAULT_OUTPUT_MAX (1ull << 20)
-#define DEFAULT_OUTPUT_KILL (64ull << 20)
-#define DEFAULT_FSIZE (1ull << 30)
+#include "defaults.h"
 
 /* The CPU limit of an exec in ms: @o->cpu_ms, or by default more than the
  * wall timeout allows on every CPU (exec.c's default_cpu_ms()). */
@@ -32,13 +25,32 @@ static inline uint64_t petri__exec_cpu_ms(const petri_exec_opts *o, uint64_t tim
 	return timeout_ms * (uint64_t)(ncpu > 0 ? ncpu : 1) + 1000;
 }
 
-#define PETRI_SANDBOX_UID 1000
-#define PETRI_SANDBOX_GID 1000
-#define PETRI_ID_MAX 48
-#define PETRI_MAX_BINDS 64
-#define PETRI_PATH_MAX 4096
+struct petri_spawn_req {
+	const struct petri_init_cfg *cfg;
+	uint64_t clone_flags;
+	int cgroup_fd; /* CLONE_INTO_CGROUP target, or -1 */
+	int cfg_fd;    /* the configuration as a memfd for an exec'd init, or -1 */
+	int done;
+	int pid;
+	int pidfd;
+	int in_cgroup;                     /* born in cgroup_fd */
+	const struct petri_cgroup *cgroup; /* its v1 cgroups, if any */
+	int in_v1;                         /* born in them */
+	int err;
+	struct petri_spawn_req *next;
+};
 
-struct petri_spawn_req;
+/*
+ * How init starts: by default the supervisor executes the init image
+ * embedded in the library (init_main.c) from a sealed memfd, so init's cost
+ * does not grow with the host's memory.  Where the kernel refuses to execute
+ * a memfd (vm.memfd_noexec=2, an LSM), or PETRI_INIT=fork asks for it (to
+ * debug or to compare), init is a fork of the host instead.
+ */
+enum {
+	INIT_EXEC = 0,
+	INIT_FORK = 1
+};
 
 struct petri_ctx {
 	uint32_t log_level;
@@ -72,44 +84,6 @@ struct petri_ctx {
 	int stopping;
 	int init_mode;     /* INIT_EXEC or INIT_FORK (sandbox.c; atomic) */
 	int init_image_fd; /* sealed memfd of the init executable, or -1 */
-};
-
-/* One bind, parsed on the host. */
-struct petri_bind {
-	char src[PETRI_PATH_MAX];
-	char dst[PETRI_PATH_MAX];
-	int rw;
-};
-
-/*
- * Everything init needs.  An exec'd init gets it as a memfd holding this
- * struct (pointers zeroed), then nbinds binds, then seccomp_len filter
- * instructions; a forked one reads the host's copy.  Either way init never
- * allocates.
- */
-#define PETRI_INIT_CFG_MAGIC 0x50494e31u
-struct petri_init_cfg {
-	uint32_t magic;
-	uint32_t seccomp_len; /* instructions following the binds (memfd form) */
-	int execed;           /* init runs the embedded executable, not a fork */
-	char id[PETRI_ID_MAX + 1];
-	char hostname[65];
-	char rootfs[PETRI_PATH_MAX]; /* "" = host /usr etc. */
-	char workspace_dir[PETRI_PATH_MAX];
-	struct petri_bind *binds;
-	int nbinds;
-	uint64_t tmp_bytes;
-	uint64_t workspace_bytes;
-	uint32_t net;
-	uint32_t flags;
-	int landlock;
-	int host_is_root;
-	int sync_fd;  /* read: host says go (uid maps written) */
-	int ctl_fd;   /* init's end of the control socket */
-	int close_fd; /* host's end, closed in the child */
-	int drop_groups;
-	const struct petri_seccomp_prog *seccomp;
-	int workspace_tree_fd; /* detached idmapped mount of workspace_dir made by the host, or -1 */
 };
 
 struct petri_sandbox {
@@ -161,53 +135,6 @@ struct petri_result {
 	uint64_t seccomp_denials;
 };
 
-/* ---- wire protocol (SOCK_SEQPACKET; one struct per message) ---- */
-
-enum petri_msg_type {
-	PETRI_MSG_READY = 1,   /* init -> host, with the /workspace fd */
-	PETRI_MSG_SETUP_ERROR, /* init -> host */
-	PETRI_MSG_EXEC,        /* host -> init, with the request memfd + stdio fds;
-				* stage = 1: the last exec, prepare no next one */
-	PETRI_MSG_STARTED,     /* init -> host */
-	PETRI_MSG_DONE,        /* init -> host */
-	PETRI_MSG_KILL,        /* host -> init */
-	PETRI_MSG_DENIAL,      /* reaper -> host: stage = syscall nr, status = pid inside,
-				* exec_id = audit arch, cpu_ns = denials not reported before */
-	PETRI_MSG_LISTEN,      /* host -> init, with a reply socket: stage = address
-			      * family, status = port; answered on the reply socket
-			      * by LISTENING with the fd, or SETUP_ERROR */
-	PETRI_MSG_LISTENING,   /* init -> host */
-};
-
-#define PETRI_STAGE_MSG_MAX 256
-
-struct petri_msg {
-	uint32_t type;
-	uint32_t stage; /* which setup step failed (SETUP_ERROR, DONE) */
-	int32_t err;    /* errno of the failure, 0 if none */
-	int32_t status; /* wait status of the main process (DONE) */
-	uint64_t exec_id;
-	uint64_t cpu_ns; /* rusage of the exec's whole process tree */
-	uint64_t maxrss; /* bytes */
-	char text[PETRI_STAGE_MSG_MAX];
-};
-
-/* The exec request, serialised into a memfd: this header, then argc+envc
- * NUL-terminated strings, cwd, then code_len bytes of code. */
-struct petri_exec_req {
-	uint32_t magic;
-	uint32_t argc;
-	uint32_t envc;
-	uint32_t flags;
-	uint64_t code_len;
-	uint64_t cpu_s;
-	uint64_t fsize;
-	uint64_t nofile;
-	uint64_t nproc;     /* 0: no RLIMIT_NPROC (cgroup pids in force) */
-	char code_name[32]; /* file name for the code under /run/petri, or "" */
-};
-#define PETRI_EXEC_REQ_MAGIC 0x50455831u
-
 /* Library-side audit events (no-ops without an audit stream or when the
  * build has no audit layer).  audit_hooks.c */
 void petri__audit_sandbox_created(const struct petri_sandbox *sb);
@@ -231,23 +158,24 @@ void petri__kaudit_watch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_close_ctx(struct petri_ctx *ctx);
 
+/* spawn.c: start init for @req in the supervisor thread (started on first
+ * use) and wait for it; 0 or -errno.  petri__spawn_stop ends that thread. */
+int petri__spawn_init(petri_ctx *ctx, struct petri_spawn_req *req);
+void petri__spawn_stop(petri_ctx *ctx);
+/* Write init's uid/gid maps (and setgroups) once it is cloned. */
+int petri__spawn_write_id_maps(const petri_sandbox *sb, int pid, petri_error **err);
+/* A root host's workspace directory as a detached idmapped mount for init
+ * to attach: the fd, or -errno. */
+int petri__spawn_workspace_tree(const petri_sandbox *sb, const char *dir, petri_error **err);
+
+/* sandbox.c: close init's control socket and SIGKILL it, without waiting. */
+void petri__sandbox_kill_init(petri_sandbox *sb);
+
 /* A TCP socket listening on the loopback address of @family (AF_INET or
  * AF_INET6) and @port (0: any) inside @sb's network namespace, made by init
  * and handed to the host, which accepts on it: the seam for the host-side
  * egress proxy (DESIGN.md "Network").  The fd (close-on-exec) or -errno. */
 int petri__sandbox_listen(struct petri_sandbox *sb, int family, uint16_t port, petri_error **err);
-
-/* init.c */
-_Noreturn void petri__init_main(const struct petri_init_cfg *cfg);
-
-/* The init executable (init_main.c), embedded at build time (init_image.S);
- * absent (equal symbols) in a build without it. */
-extern const unsigned char petri__init_image[];
-extern const unsigned char petri__init_image_end[];
-
-/* mounts.c (run inside init, malloc-free) */
-int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msglen);
-int petri__proc_mount(const char *target, char *msg, size_t msglen);
 
 /* lang.c */
 struct petri_lang {
@@ -256,9 +184,5 @@ struct petri_lang {
 	const char *const *argv; /* argv prefix before the code file */
 };
 const struct petri_lang *petri__lang_find(const char *name);
-
-/* Send/receive a message with up to @nfds fds. */
-int petri__msg_send(int sock, const struct petri_msg *m, const int *fds, int nfds);
-int petri__msg_recv(int sock, struct petri_msg *m, int *fds, int *nfds);
 
 #endif /* PETRI_SANDBOX_PRIV_H */

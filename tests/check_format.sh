@@ -3,7 +3,7 @@
 # bindings' generated or vendored code) differs from .clang-format.
 set -eu
 cd "$1"
-files=$(find include libpetri tools tests examples bench -name '*.[ch]' | sort)
+files=$(find include libpetri audit tools tests examples bench -name '*.[ch]' | sort)
 [ -n "$files" ] || { echo "no C files found" >&2; exit 1; }
 # shellcheck disable=SC2086
 clang-format --dry-run --Werror $files

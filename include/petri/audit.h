@@ -94,7 +94,11 @@ PETRI_API void petri_audit_opts_init(petri_audit_opts *opts);
 
 /**
  * Open a stream: connect the sink, start the writer thread and emit the
- * StreamHeader (seq 0).  Independent of any petri_ctx.  [out] @out.
+ * StreamHeader (seq 0).  [out] @out.  A stream outlives no context it is
+ * attached to and may serve several: sandboxes of any context send to it
+ * (petri_sandbox_opts.audit), and it needs none of its own.  Only when
+ * @opts->ctx is set does opening consult that context, to say in the header
+ * whether the kernel half is on (loading it on first use).
  * Errors: -EINVAL bad options; the errno of open()/connect() for the sink.
  */
 PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, petri_error **err);

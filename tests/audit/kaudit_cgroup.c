@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "audit_bpf.h"
+#include "kernel.h"
 #include "petri_test.h"
 
 struct petri_kaudit *kaudit_test_open(uint32_t ringbuf_bytes)

@@ -25,7 +25,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#include "audit_bpf.h"
+#include "kernel.h"
 #include "audit_priv.h"
 #include "kaudit_cgroup.h"
 #include "petri_test.h"

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "audit_bpf.h"
+#include "kernel.h"
 #include "audit_priv.h"
 #include "kaudit_cgroup.h"
 #include "petri_test.h"

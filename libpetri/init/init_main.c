@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "sandbox_priv.h"
+#include "init_priv.h"
 
 static struct petri_seccomp_prog seccomp_prog;
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit_sink.c - where the audit stream goes: a file, an inherited fd, a
+ * sink.c - where the audit stream goes: a file, an inherited fd, a
  * unix stream socket, or a callback.  Writes happen on the writer thread
  * only; they wait for the sink in steps of at most 100 ms so that close can
  * give up on a sink that never drains (a pipe nobody reads) instead of

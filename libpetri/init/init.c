@@ -38,7 +38,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "sandbox_priv.h"
+#include "init_priv.h"
 
 enum petri_stage {
 	STAGE_NONE = 0,

@@ -6,7 +6,7 @@
  */
 #include <sys/socket.h>
 
-#include "sandbox_priv.h"
+#include "init_priv.h"
 
 int petri__msg_send(int sock, const struct petri_msg *m, const int *fds, int nfds)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit_events.h - library-internal emitters for events whose fields the
+ * events.h - library-internal emitters for events whose fields the
  * public petri_audit_emit_*() functions do not all take, for the hooks of
  * audit_hooks.c (which is built without the generated protobuf headers).
  * Implemented in audit.c.  Nothing here is API.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit_bpf.c - the userspace half of the kernel audit (audit_bpf.h): loads
+ * kernel.c - the userspace half of the kernel audit (kernel.h): loads
  * the BPF object (skeleton generated from audit/bpf/petri_audit.bpf.c),
  * keeps the table of watched sandboxes (slot -> audit stream) in step with
  * the kernel's `watched` map, and runs the consumer thread that converts
@@ -24,7 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "audit_bpf.h"
+#include "kernel.h"
 #include "audit_priv.h"
 #include "internal.h"
 /* The record layouts first: the skeleton's .bss type uses them. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit.c - the audit stream writer: builds petri.audit.v1.Event messages,
+ * writer.c - the audit stream writer: builds petri.audit.v1.Event messages,
  * gives them gap-free sequence numbers, chains them with SHA-256, frames
  * them (varint length prefix) and queues them for the writer thread, which
  * hands them to the sink (audit_sink.c).  The queue is bounded: when it is
@@ -23,7 +23,7 @@
 
 #include "internal.h"
 #include "audit_priv.h"
-#include "audit_events.h"
+#include "events.h"
 
 #define KIND_FIRST PETRI_AUDIT_KIND_STREAM_HEADER
 #define KIND_LAST PETRI_AUDIT_KIND_LOSS
@@ -768,13 +768,9 @@ static void audit_free(petri_audit *a)
 	free(a);
 }
 
-PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, petri_error **err)
+int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, petri_error **err)
 {
-	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
-	if (!out || !opts || opts->sz < offsetof(petri_audit_opts, queue_events))
-		return petri__err(err, EINVAL, "audit open: missing output or options");
-	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
-	o.sz = sizeof(o);
+	petri_audit_opts o = *opts;
 	if (o.flags)
 		return petri__err(err, EINVAL, "audit open: unknown flags 0x%x", o.flags);
 	if (o.queue_events == 0)
@@ -784,13 +780,6 @@ PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, 
 				  o.queue_events);
 	if (o.close_timeout_ms == 0)
 		o.close_timeout_ms = 5000;
-	if (o.ctx && !o.kernel_audit) {
-		const char *why = NULL;
-		int on = petri_ctx_kernel_audit(o.ctx, &why);
-
-		o.kernel_audit = on == 1;
-		o.kernel_audit_reason = on == 1 ? NULL : why;
-	}
 
 	petri_audit *a = calloc(1, sizeof(*a));
 	if (!a)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit_priv.h - what the audit files (audit.c, audit_sink.c,
- * audit_decode.c, sha256.c) share, and the seam for the kernel (eBPF) half:
+ * audit_priv.h - what the audit files (writer.c, sink.c,
+ * reader.c, sha256.c) share, and the seam for the kernel (eBPF) half:
  * it builds a Petri__Audit__V1__Event and calls petri__audit_emit_event().
  * Nothing here is API.
  */
@@ -117,5 +117,10 @@ int petri__audit_sink_open(struct petri_audit_sink *s, const petri_audit_opts *o
 int petri__audit_sink_write(struct petri_audit_sink *s, const uint8_t *data, size_t len,
 			    const volatile int *abort);
 void petri__audit_sink_close(struct petri_audit_sink *s);
+
+/* Open a stream with options already copied to full size (sz checked) and
+ * with the header's kernel_audit fields decided: petri_audit_open (in the
+ * library's audit hooks, which ask the context) calls this. */
+int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, petri_error **err);
 
 #endif /* PETRI_AUDIT_PRIV_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit_decode.c - the hardened reader of audit streams: varint framing with
+ * reader.c - the hardened reader of audit streams: varint framing with
  * bounded lengths, protobuf-c decoding, and the checks that make the stream
  * evidence (gap-free seq from 0, header first, every record ending with its
  * hash field, hash = SHA-256(prev_hash || bytes before it), prev_hash equal

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "sandbox_priv.h"
+#include "init_priv.h"
 
 #define STAGE "/tmp"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit_enc.c - a hand-written protobuf encoder for the event kinds the
+ * encode.c - a hand-written protobuf encoder for the event kinds the
  * kernel half produces in bulk (process exec/fork/exit, file and network
  * activity), used instead of protobuf-c's reflective get_packed_size + pack
  * (a descriptor walk per field, twice) on the consumer's hot path.

@@ -12,7 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#include "internal.h"
+#include "init_priv.h"
 
 /* Debian 12's kernel headers predate Landlock ABI 3+; the values are ABI. */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
@@ -37,13 +37,15 @@ static int ll_create(const struct petri_ll_ruleset_attr *attr, size_t size, uint
 
 static int ll_add_path(int ruleset, const char *path, uint64_t access)
 {
-	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
+	int fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	struct landlock_path_beneath_attr pb = {.allowed_access = access, .parent_fd = fd};
+	int r = 0;
 	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
-		return -errno;
-	return 0;
+		r = -errno;
+	close(fd);
+	return r;
 }
 
 static uint64_t fs_rights_for_abi(int abi)
@@ -78,21 +80,23 @@ int petri__landlock_ruleset(const char *const *writable)
 		attr.scoped = PETRI_LL_SCOPE_SIGNAL | PETRI_LL_SCOPE_ABSTRACT_UNIX_SOCKET;
 		attr_size = sizeof(attr);
 	}
-	_cleanup_close_ int rs = ll_create(&attr, attr_size, 0);
+	int rs = ll_create(&attr, attr_size, 0);
 	if (rs < 0)
 		return -errno;
 
 	const uint64_t read_exec = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |
 				   LANDLOCK_ACCESS_FS_READ_DIR;
 	int r = ll_add_path(rs, "/", read_exec);
-	if (r < 0)
-		return r;
-	for (; writable && *writable; writable++) {
+	for (; r == 0 && writable && *writable; writable++) {
 		r = ll_add_path(rs, *writable, fs_rights_for_abi(abi));
-		if (r < 0 && r != -ENOENT)
-			return r;
+		if (r == -ENOENT)
+			r = 0;
 	}
-	return TAKE_FD(rs);
+	if (r < 0) {
+		close(rs);
+		return r;
+	}
+	return rs;
 }
 
 int petri__landlock_restrict(int ruleset_fd)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit_bpf.h - the kernel (eBPF) half of the audit layer, internal.
+ * kernel.h - the kernel (eBPF) half of the audit layer, internal.
  *
  * One petri_kaudit per host process: it loads audit/bpf/petri_audit.bpf.c,
  * attaches the tracing programs (exec/fork/exit, file syscalls) once, and

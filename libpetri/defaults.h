@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * defaults.h - the default of every limit and size the caller leaves at 0,
+ * in one place: sandbox.c, exec.c and the audit hooks (which report the
+ * limits in force) all read them from here.
+ */
+#ifndef PETRI_DEFAULTS_H
+#define PETRI_DEFAULTS_H
+
+/* A sandbox (petri_sandbox_opts). */
+#define DEFAULT_MEMORY (512ull << 20)
+#define DEFAULT_TMP (64ull << 20)
+#define DEFAULT_WORKSPACE (256ull << 20)
+#define DEFAULT_PIDS 256
+#define DEFAULT_UID_BASE 0xc8000000u
+
+/* An exec (petri_exec_opts); the CPU limit's default follows from the wall
+ * timeout (exec.c). */
+#define DEFAULT_TIMEOUT_MS 30000ull
+#define DEFAULT_OUTPUT_MAX (1ull << 20)
+#define DEFAULT_OUTPUT_KILL (64ull << 20)
+#define DEFAULT_FSIZE (1ull << 30)
+#define DEFAULT_NOFILE 1024u
+
+#endif /* PETRI_DEFAULTS_H */

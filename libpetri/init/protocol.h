@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * protocol.h - what the host library and a sandbox's init share: init's
+ * configuration, the control messages between them, the exec request, and
+ * the entry points of init that the host calls.  This is the only header of
+ * the library that files on both sides include; it holds nothing that
+ * allocates or needs libc beyond its declarations.
+ *
+ * Data goes one way through it: the host fills struct petri_init_cfg and
+ * sends requests; init answers with messages.  init never calls back into
+ * the host's objects.
+ */
+#ifndef PETRI_PROTOCOL_H
+#define PETRI_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/filter.h>
+
+#include "petri/petri.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The user and group the code runs as inside, and sizes both sides use. */
+#define PETRI_SANDBOX_UID 1000
+#define PETRI_SANDBOX_GID 1000
+#define PETRI_ID_MAX 48
+#define PETRI_MAX_BINDS 64
+#define PETRI_PATH_MAX 4096
+
+/*
+ * The default seccomp profile, compiled once with libseccomp into a classic
+ * BPF program so that a freshly forked child can install it without
+ * allocating (libseccomp allocates; between fork and exec we must not).
+ */
+struct petri_seccomp_prog {
+	struct sock_fprog fprog; /* .filter is malloc'd */
+};
+
+/* One bind, parsed on the host. */
+struct petri_bind {
+	char src[PETRI_PATH_MAX];
+	char dst[PETRI_PATH_MAX];
+	int rw;
+};
+
+/*
+ * Everything init needs.  An exec'd init gets it as a memfd holding this
+ * struct (pointers zeroed), then nbinds binds, then seccomp_len filter
+ * instructions; a forked one reads the host's copy.  Either way init never
+ * allocates.
+ */
+#define PETRI_INIT_CFG_MAGIC 0x50494e31u
+struct petri_init_cfg {
+	uint32_t magic;
+	uint32_t seccomp_len; /* instructions following the binds (memfd form) */
+	int execed;           /* init runs the embedded executable, not a fork */
+	char id[PETRI_ID_MAX + 1];
+	char hostname[65];
+	char rootfs[PETRI_PATH_MAX]; /* "" = host /usr etc. */
+	char workspace_dir[PETRI_PATH_MAX];
+	struct petri_bind *binds;
+	int nbinds;
+	uint64_t tmp_bytes;
+	uint64_t workspace_bytes;
+	uint32_t net;
+	uint32_t flags;
+	int landlock;
+	int host_is_root;
+	int sync_fd;  /* read: host says go (uid maps written) */
+	int ctl_fd;   /* init's end of the control socket */
+	int close_fd; /* host's end, closed in the child */
+	int drop_groups;
+	const struct petri_seccomp_prog *seccomp;
+	int workspace_tree_fd; /* detached idmapped mount of workspace_dir made by the host, or -1 */
+};
+
+/* ---- wire protocol (SOCK_SEQPACKET; one struct per message) ---- */
+
+enum petri_msg_type {
+	PETRI_MSG_READY = 1,   /* init -> host, with the /workspace fd */
+	PETRI_MSG_SETUP_ERROR, /* init -> host */
+	PETRI_MSG_EXEC,        /* host -> init, with the request memfd + stdio fds;
+				* stage = 1: the last exec, prepare no next one */
+	PETRI_MSG_STARTED,     /* init -> host */
+	PETRI_MSG_DONE,        /* init -> host */
+	PETRI_MSG_KILL,        /* host -> init */
+	PETRI_MSG_DENIAL,      /* reaper -> host: stage = syscall nr, status = pid inside,
+				* exec_id = audit arch, cpu_ns = denials not reported before */
+	PETRI_MSG_LISTEN,      /* host -> init, with a reply socket: stage = address
+			      * family, status = port; answered on the reply socket
+			      * by LISTENING with the fd, or SETUP_ERROR */
+	PETRI_MSG_LISTENING,   /* init -> host */
+};
+
+#define PETRI_STAGE_MSG_MAX 256
+
+struct petri_msg {
+	uint32_t type;
+	uint32_t stage; /* which setup step failed (SETUP_ERROR, DONE) */
+	int32_t err;    /* errno of the failure, 0 if none */
+	int32_t status; /* wait status of the main process (DONE) */
+	uint64_t exec_id;
+	uint64_t cpu_ns; /* rusage of the exec's whole process tree */
+	uint64_t maxrss; /* bytes */
+	char text[PETRI_STAGE_MSG_MAX];
+};
+
+/* The exec request, serialised into a memfd: this header, then argc+envc
+ * NUL-terminated strings, cwd, then code_len bytes of code. */
+struct petri_exec_req {
+	uint32_t magic;
+	uint32_t argc;
+	uint32_t envc;
+	uint32_t flags;
+	uint64_t code_len;
+	uint64_t cpu_s;
+	uint64_t fsize;
+	uint64_t nofile;
+	uint64_t nproc;     /* 0: no RLIMIT_NPROC (cgroup pids in force) */
+	char code_name[32]; /* file name for the code under /run/petri, or "" */
+};
+#define PETRI_EXEC_REQ_MAGIC 0x50455831u
+
+/* ---- entry points of init, called by the host too ---- */
+
+/* init.c */
+_Noreturn void petri__init_main(const struct petri_init_cfg *cfg);
+
+/* The init executable (init_main.c), embedded at build time (init_image.S);
+ * absent (equal symbols) in a build without it. */
+extern const unsigned char petri__init_image[];
+extern const unsigned char petri__init_image_end[];
+
+/* Send/receive a message with up to @nfds fds. */
+int petri__msg_send(int sock, const struct petri_msg *m, const int *fds, int nfds);
+int petri__msg_recv(int sock, struct petri_msg *m, int *fds, int *nfds);
+/* Write all @len bytes to @fd, retrying on EINTR.  0 or -errno.
+ * Async-signal-safe (used inside init). */
+int petri__write_all(int fd, const void *buf, size_t len);
+
+#endif /* PETRI_PROTOCOL_H */
