@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "sandbox_priv.h"
+#include "host.h"
 
 #include <seccomp.h>
 

@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 
 #include "defaults.h"
-#include "sandbox_priv.h"
+#include "host.h"
 
 PETRI_API void petri_ctx_opts_init(petri_ctx_opts *opts)
 {

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "internal.h"
-#include "sandbox_priv.h"
+#include "host.h"
 
 int petri__err(petri_error **err, int errnum, const char *fmt, ...)
 {

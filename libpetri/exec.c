@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "sandbox_priv.h"
+#include "host.h"
 
 #define MAX_ARG_BYTES (1u << 20)
 #define MAX_ARGS 4096

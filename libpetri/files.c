@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "sandbox_priv.h"
+#include "host.h"
 
 #define READ_DEFAULT_MAX (64ull << 20)
 #define RESOLVE_SAFE                                                                               \

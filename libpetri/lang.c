@@ -4,7 +4,7 @@
  * code is written to inside the exec and the interpreter's argv.
  */
 #include "lang_go.h"
-#include "sandbox_priv.h"
+#include "host.h"
 
 static const char *const python_argv[] = {"/usr/bin/python3", NULL};
 static const char *const node_argv[] = {"/usr/bin/node", NULL};

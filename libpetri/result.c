@@ -5,7 +5,7 @@
  * nothing of the library, so the audit writer can name reasons and limits
  * without depending on the exec code.
  */
-#include "sandbox_priv.h"
+#include "host.h"
 
 PETRI_API const char *petri_reason_name(int reason)
 {

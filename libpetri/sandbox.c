@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 
 #include "defaults.h"
-#include "sandbox_priv.h"
+#include "host.h"
 
 #define READY_TIMEOUT_MS 10000
 

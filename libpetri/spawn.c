@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 
 #include "init/clone_asm.h"
-#include "sandbox_priv.h"
+#include "host.h"
 
 #define PETRI_MFD_EXEC 0x0010U /* MFD_EXEC, Linux 6.3 */
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sandbox_priv.h - the host's own objects: the context, the sandbox and the
+ * host.h - the host's own objects: the context, the sandbox and the
  * result, and the interfaces between the host library's files.  What the
  * host shares with init is in init/protocol.h.
  */
-#ifndef PETRI_SANDBOX_PRIV_H
-#define PETRI_SANDBOX_PRIV_H
+#ifndef PETRI_HOST_H
+#define PETRI_HOST_H
 
 #include <pthread.h>
 #include <stdint.h>
@@ -185,4 +185,4 @@ struct petri_lang {
 };
 const struct petri_lang *petri__lang_find(const char *name);
 
-#endif /* PETRI_SANDBOX_PRIV_H */
+#endif /* PETRI_HOST_H */
