@@ -7,6 +7,7 @@
  * full queue is counted and reported in the stream as a Loss.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@ PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, 
 	int r = petri__opts_copy(&o, sizeof(o), opts, err, "petri_audit_opts");
 	if (r < 0)
 		return r;
+	if (opts->sz <= offsetof(petri_audit_opts, fd))
+		o.fd = -1; /* the default of a field the caller does not know */
 	o.sz = sizeof(o);
 	if (o.ctx && !o.kernel_audit) {
 		int on = petri__kaudit_ensure(o.ctx);

@@ -539,14 +539,11 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (!sb || !out)
 		return petri__err(err, EINVAL, "petri_sandbox_exec: %s is NULL",
 				  sb ? "out" : "sandbox");
+	/* NULL opts: no default command to run. */
 	if (!opts)
 		return petri__err(err, EINVAL, "petri_sandbox_exec: opts is NULL");
-	memset(&o, 0, sizeof(o));
-	uint32_t sz = opts->sz;
-	if (sz < 8 || sz > 4096)
-		return petri__err(err, EINVAL,
-				  "petri_exec_opts: sz field is %u (use the _OPTS_INIT macro)", sz);
-	memcpy(&o, opts, sz < sizeof(o) ? sz : sizeof(o));
+	if ((r = petri__opts_copy(&o, sizeof(o), opts, err, "petri_exec_opts")) < 0)
+		return r;
 	if (o.flags & ~PETRI_EXEC_LAST)
 		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x",
 				  o.flags & ~PETRI_EXEC_LAST);
