@@ -133,6 +133,11 @@ PETRI_API int petri_audit_reader_open(petri_audit_reader **out, const petri_audi
 	return 0;
 }
 
+PETRI_API void petri_audit_reader_close(petri_audit_reader *r)
+{
+	petri_audit_reader_free(r);
+}
+
 PETRI_API void petri_audit_reader_free(petri_audit_reader *r)
 {
 	if (!r)

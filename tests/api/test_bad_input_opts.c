@@ -115,7 +115,7 @@ static int call_reader(const void *p, petri_error **err)
 	int rc = petri_audit_reader_open(&r, p, err);
 	if (rc == 0)
 		CHECK(petri_audit_reader_next(r, NULL) == 0); /* at the end at once */
-	petri_audit_reader_free(r);
+	petri_audit_reader_close(r);
 	return rc;
 }
 
@@ -252,7 +252,8 @@ static void test_fd_defaults(void)
 	petri_audit_reader *rd = NULL;
 	int r = petri_audit_reader_open(&rd, &ro, &e);
 	api_check_error(r, e, EBADF, "fd -1", "reader, sz before fd", __LINE__);
-	petri_audit_reader_free(rd);
+	petri_audit_reader_close(rd);
+	petri_audit_reader_close(NULL);
 	petri_error_free(e);
 
 	e = NULL;
