@@ -70,10 +70,14 @@ PETRI_API void petri_audit_reader_opts_init(petri_audit_reader_opts *opts)
 PETRI_API int petri_audit_reader_open(petri_audit_reader **out, const petri_audit_reader_opts *opts,
 				      petri_error **err)
 {
-	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
-	if (!out || !opts || opts->sz < offsetof(petri_audit_reader_opts, path))
+	petri_audit_reader_opts o;
+	if (!out || !opts)
 		return petri__err(err, EINVAL, "audit reader: missing output or options");
-	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	int rc = petri__opts_copy(&o, sizeof(o), opts, err, "petri_audit_reader_opts");
+	if (rc < 0)
+		return rc;
+	if (opts->sz <= offsetof(petri_audit_reader_opts, fd))
+		o.fd = -1; /* the default of a field the caller does not know */
 	if (o.flags & ~PETRI_AUDIT_READER_F_NO_VERIFY)
 		return petri__err(err, EINVAL, "audit reader: unknown flags 0x%x", o.flags);
 	if (o.max_event_bytes == 0)
@@ -127,6 +131,11 @@ PETRI_API int petri_audit_reader_open(petri_audit_reader **out, const petri_audi
 	}
 	*out = r;
 	return 0;
+}
+
+PETRI_API void petri_audit_reader_close(petri_audit_reader *r)
+{
+	petri_audit_reader_free(r);
 }
 
 PETRI_API void petri_audit_reader_free(petri_audit_reader *r)

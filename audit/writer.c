@@ -936,7 +936,9 @@ PETRI_API int petri_audit_close(petri_audit *a, petri_error **err)
 
 PETRI_API int petri_audit_get_stats(petri_audit *a, petri_audit_stats *out)
 {
-	if (!a || !out || out->sz < 2 * sizeof(uint32_t))
+	/* The sz bounds of petri__opts_copy; a newer caller's fields that this
+	 * library does not know come back 0. */
+	if (!a || !out || out->sz < 2 * sizeof(uint32_t) || out->sz > 4096)
 		return -EINVAL;
 	pthread_mutex_lock(&a->mu);
 	petri_audit_stats s = a->st;
@@ -944,6 +946,8 @@ PETRI_API int petri_audit_get_stats(petri_audit *a, petri_audit_stats *out)
 	pthread_mutex_unlock(&a->mu);
 	size_t n = out->sz < sizeof(s) ? out->sz : sizeof(s);
 	s.sz = out->sz;
+	if (out->sz > sizeof(s))
+		memset((char *)out + sizeof(s), 0, out->sz - sizeof(s));
 	memcpy(out, &s, n);
 	return 0;
 }
@@ -1059,10 +1063,12 @@ PETRI_API int petri_audit_emit_exec_ended(petri_audit *a, const char *sandbox_id
 					  const char *exec_id, const petri_audit_process *proc,
 					  const petri_audit_exec_result *res, petri_error **err)
 {
-	if (!res || res->sz < offsetof(petri_audit_exec_result, wall_ns))
+	petri_audit_exec_result rr;
+	if (!res)
 		return petri__err(err, EINVAL, "audit exec_ended: missing result");
-	petri_audit_exec_result rr = {0};
-	memcpy(&rr, res, res->sz < sizeof(rr) ? res->sz : sizeof(rr));
+	int rc = petri__opts_copy(&rr, sizeof(rr), res, err, "petri_audit_exec_result");
+	if (rc < 0)
+		return rc;
 
 	EMIT_BEGIN(sandbox_id, exec_id, proc);
 	Petri__Audit__V1__ExecEnded b = PETRI__AUDIT__V1__EXEC_ENDED__INIT;

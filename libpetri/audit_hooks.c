@@ -7,6 +7,7 @@
  * full queue is counted and reported in the stream as a Loss.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@ PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, 
 	int r = petri__opts_copy(&o, sizeof(o), opts, err, "petri_audit_opts");
 	if (r < 0)
 		return r;
+	if (opts->sz <= offsetof(petri_audit_opts, fd))
+		o.fd = -1; /* the default of a field the caller does not know */
 	o.sz = sizeof(o);
 	if (o.ctx && !o.kernel_audit) {
 		int on = petri__kaudit_ensure(o.ctx);
@@ -174,8 +177,9 @@ void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died)
 						   NULL);
 }
 
-void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_opts *o,
-			       const char *cwd, const char *language)
+void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
+			       const char *cwd, const char *language,
+			       const struct petri_exec_limits *lim)
 {
 	char id[PETRI_ID_MAX + 24];
 	if (!sb->audit)
@@ -185,8 +189,7 @@ void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_
 	 * comes after this. */
 	if (sb->kwatched)
 		petri__kaudit_exec_begin(sb->ctx->kaudit, sb->cgroup.id, sb->exec_serial);
-	petri__audit_emit_exec_started(sb->audit, sb->id, id, o->argv, cwd, language,
-				       o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS);
+	petri__audit_emit_exec_started(sb->audit, sb->id, id, argv, cwd, language, lim->timeout_ms);
 }
 
 /*
@@ -290,18 +293,16 @@ void petri__audit_denials_unreported(const struct petri_sandbox *sb, uint64_t co
 		petri__audit_report_unreported(sb->audit, PETRI_AUDIT_KIND_POLICY_DENIAL, count);
 }
 
-/* The limit @bit of an exec run with @o (defaults applied, as exec.c does)
- * and the usage seen, in the units of LimitHit (audit.proto). */
-static void limit_values(const struct petri_sandbox *sb, const petri_exec_opts *o,
+/* The limit @bit of an exec run under @lim and the usage seen, in the
+ * units of LimitHit (audit.proto). */
+static void limit_values(const struct petri_sandbox *sb, const struct petri_exec_limits *lim,
 			 const struct petri_result *res, uint32_t bit, uint64_t *value,
 			 uint64_t *observed)
 {
-	uint64_t timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-
 	*value = *observed = 0;
 	switch (bit) {
 	case PETRI_LIMIT_MEMORY:
-		*value = sb->memory_bytes;
+		*value = lim->memory_bytes;
 		*observed = res->peak_memory;
 		if (!*observed) { /* the sandbox died of it: exec.c took no stats */
 			struct petri_cgroup_stats st = {0};
@@ -311,40 +312,37 @@ static void limit_values(const struct petri_sandbox *sb, const petri_exec_opts *
 		break;
 	case PETRI_LIMIT_PIDS:
 		/* The kernel refused a fork with pids_max tasks in the cgroup. */
-		*value = *observed = sb->pids_max;
+		*value = *observed = lim->pids_max;
 		break;
 	case PETRI_LIMIT_TIMEOUT:
-		*value = timeout_ms;
+		*value = lim->timeout_ms;
 		*observed = res->wall_ns / 1000000u;
 		break;
 	case PETRI_LIMIT_CPU:
-		*value = petri__exec_cpu_ms(o, timeout_ms);
+		*value = lim->cpu_ms;
 		*observed = res->cpu_ns / 1000000u;
 		break;
 	case PETRI_LIMIT_OUTPUT: {
-		uint64_t kill = o->output_kill_bytes ? o->output_kill_bytes : DEFAULT_OUTPUT_KILL;
 		uint64_t total = res->out_total[0] + res->out_total[1];
 
-		if (total > kill || !(res->truncated[0] || res->truncated[1])) {
-			*value = kill;
+		if (total > lim->output_kill_bytes || !(res->truncated[0] || res->truncated[1])) {
+			*value = lim->output_kill_bytes;
 			*observed = total;
-		} else if (res->truncated[0]) {
-			*value = o->stdout_max ? o->stdout_max : DEFAULT_OUTPUT_MAX;
-			*observed = res->out_total[0];
 		} else {
-			*value = o->stderr_max ? o->stderr_max : DEFAULT_OUTPUT_MAX;
-			*observed = res->out_total[1];
+			int idx = res->truncated[0] ? 0 : 1;
+			*value = lim->output_max[idx];
+			*observed = res->out_total[idx];
 		}
 		break;
 	}
 	case PETRI_LIMIT_FILE_SIZE:
 		/* The size the write would have reached is not known here. */
-		*value = o->file_size_max ? o->file_size_max : DEFAULT_FSIZE;
+		*value = lim->file_size_max;
 		break;
 	}
 }
 
-void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
+void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_exec_limits *lim,
 			     const struct petri_result *res)
 {
 	char id[PETRI_ID_MAX + 24];
@@ -362,7 +360,7 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_op
 
 		if (!(res->limits_hit & bit) || !petri_limit_name(bit))
 			continue;
-		limit_values(sb, o, res, bit, &value, &observed);
+		limit_values(sb, lim, res, bit, &value, &observed);
 		petri_audit_emit_limit_hit(sb->audit, sb->id, id, NULL, petri_limit_name(bit),
 					   value, observed, NULL);
 	}
@@ -379,10 +377,10 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_op
 	petri_audit_emit_exec_ended(sb->audit, sb->id, id, NULL, &r, NULL);
 }
 
-void petri__audit_exec_failed(const struct petri_sandbox *sb, const petri_exec_opts *o,
+void petri__audit_exec_failed(const struct petri_sandbox *sb, const struct petri_exec_limits *lim,
 			      uint64_t wall_ns)
 {
 	struct petri_result res = {
 		.exit_code = -1, .reason = PETRI_REASON_FAILED, .wall_ns = wall_ns};
-	petri__audit_exec_ended(sb, o, &res);
+	petri__audit_exec_ended(sb, lim, &res);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * defaults.h - the default of every limit and size the caller leaves at 0,
- * in one place: sandbox.c, exec.c and the audit hooks (which report the
- * limits in force) all read them from here.
+ * in one place.  sandbox.c applies the sandbox's; exec.c applies an exec's
+ * once per exec (struct petri_exec_limits, sandbox_priv.h), and everything
+ * else (the pump loop, the reason, the audit hooks) reads that struct.
  */
 #ifndef PETRI_DEFAULTS_H
 #define PETRI_DEFAULTS_H
@@ -15,11 +16,14 @@
 #define DEFAULT_UID_BASE 0xc8000000u
 
 /* An exec (petri_exec_opts); the CPU limit's default follows from the wall
- * timeout (exec.c). */
+ * timeout (exec.c's exec_limits()). */
 #define DEFAULT_TIMEOUT_MS 30000ull
 #define DEFAULT_OUTPUT_MAX (1ull << 20)
 #define DEFAULT_OUTPUT_KILL (64ull << 20)
 #define DEFAULT_FSIZE (1ull << 30)
 #define DEFAULT_NOFILE 1024u
+
+/* petri_sandbox_read_file() with max 0. */
+#define DEFAULT_READ_MAX (64ull << 20)
 
 #endif /* PETRI_DEFAULTS_H */

@@ -107,19 +107,37 @@ static int check_strv(const char *what, const char *const *v, int is_env, size_t
 	return 0;
 }
 
-/* Without an explicit CPU limit, one no process can reach before the wall
- * timeout (every CPU busy for the whole time, plus a second), so that a
- * busy loop ends as "timeout", not in a race with SIGXCPU. */
-static uint64_t default_cpu_ms(const petri_exec_opts *o, uint64_t timeout_ms)
+/*
+ * The limits of an exec: the caller's, else the defaults.  Without an
+ * explicit CPU limit, one no process can reach before the wall timeout
+ * (every CPU busy for the whole time, plus a second), so that a busy loop
+ * ends as "timeout", not in a race with SIGXCPU.
+ */
+static void exec_limits(struct petri_exec_limits *l, const petri_sandbox *sb,
+			const petri_exec_opts *o)
 {
-	if (o->cpu_ms)
-		return o->cpu_ms;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	return timeout_ms * (uint64_t)(ncpu > 0 ? ncpu : 1) + 1000;
+	memset(l, 0, sizeof(*l));
+	l->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (o->cpu_ms) {
+		l->cpu_ms = o->cpu_ms;
+	} else {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		l->cpu_ms = l->timeout_ms * (uint64_t)(ncpu > 0 ? ncpu : 1) + 1000;
+	}
+	l->cpu_s = (l->cpu_ms + 999) / 1000;
+	l->output_max[0] = o->stdout_max ? o->stdout_max : DEFAULT_OUTPUT_MAX;
+	l->output_max[1] = o->stderr_max ? o->stderr_max : DEFAULT_OUTPUT_MAX;
+	l->output_kill_bytes = o->output_kill_bytes ? o->output_kill_bytes : DEFAULT_OUTPUT_KILL;
+	l->file_size_max = o->file_size_max ? o->file_size_max : DEFAULT_FSIZE;
+	l->nofile_max = o->nofile_max ? o->nofile_max : DEFAULT_NOFILE;
+	/* Without a cgroup, RLIMIT_NPROC (per uid) is the best pids bound there is. */
+	l->nproc = sb->ctx->cgroups.mode == PETRI_CGROUP_NONE ? sb->pids_max : 0;
+	l->memory_bytes = sb->memory_bytes;
+	l->pids_max = sb->pids_max;
 }
 
-static int build_request(petri_sandbox *sb, const petri_exec_opts *o, int *memfd_out,
-			 petri_error **err)
+static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
+			 const struct petri_exec_limits *lim, int *memfd_out, petri_error **err)
 {
 	struct petri_exec_req req = {.magic = PETRI_EXEC_REQ_MAGIC};
 	_cleanup_free_ char *buf = NULL;
@@ -151,12 +169,10 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o, int *memfd
 	if (o->cwd && (o->cwd[0] != '/' || strlen(o->cwd) >= PETRI_PATH_MAX))
 		return petri__err(err, EINVAL, "exec: cwd must be an absolute path");
 
-	uint64_t timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-	req.cpu_s = (default_cpu_ms(o, timeout_ms) + 999) / 1000;
-	req.fsize = o->file_size_max ? o->file_size_max : DEFAULT_FSIZE;
-	req.nofile = o->nofile_max ? o->nofile_max : DEFAULT_NOFILE;
-	if (sb->ctx->cgroups.mode == PETRI_CGROUP_NONE)
-		req.nproc = sb->pids_max; /* fallback: per-uid, the best we have */
+	req.cpu_s = lim->cpu_s;
+	req.fsize = lim->file_size_max;
+	req.nofile = lim->nofile_max;
+	req.nproc = lim->nproc;
 
 	/* argv: the interpreter and code file, then the caller's args. */
 	if (lang) {
@@ -212,9 +228,9 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o, int *memfd
 
 struct pump {
 	petri_result *res;
-	const petri_exec_opts *o;
-	uint64_t cap[2];
-	uint64_t kill_at;
+	const struct petri_exec_limits *lim;
+	petri_output_fn on_output;
+	void *userdata;
 	int killed_by_callback;
 	int over_limit;
 };
@@ -223,11 +239,12 @@ static int capture(struct pump *p, int idx, const char *data, size_t n)
 {
 	petri_result *res = p->res;
 	res->out_total[idx] += n;
-	if (p->o->on_output && !p->killed_by_callback) {
-		if (p->o->on_output(idx + 1, data, n, p->o->userdata) != 0)
+	if (p->on_output && !p->killed_by_callback) {
+		if (p->on_output(idx + 1, data, n, p->userdata) != 0)
 			p->killed_by_callback = 1;
 	}
-	size_t room = p->cap[idx] > res->out_len[idx] ? p->cap[idx] - res->out_len[idx] : 0;
+	uint64_t cap = p->lim->output_max[idx];
+	size_t room = cap > res->out_len[idx] ? cap - res->out_len[idx] : 0;
 	size_t take = n < room ? n : room;
 	if (take < n)
 		res->truncated[idx] = 1;
@@ -236,8 +253,8 @@ static int capture(struct pump *p, int idx, const char *data, size_t n)
 			size_t nc = res->out_cap[idx] ? res->out_cap[idx] * 2 : 16384;
 			while (nc < res->out_len[idx] + take)
 				nc *= 2;
-			if (nc > p->cap[idx])
-				nc = p->cap[idx];
+			if (nc > cap)
+				nc = cap;
 			char *np = realloc(res->out[idx], nc + 1);
 			if (!np)
 				return -ENOMEM;
@@ -248,7 +265,7 @@ static int capture(struct pump *p, int idx, const char *data, size_t n)
 		res->out_len[idx] += take;
 		res->out[idx][res->out_len[idx]] = '\0';
 	}
-	if (res->out_total[0] + res->out_total[1] > p->kill_at)
+	if (res->out_total[0] + res->out_total[1] > p->lim->output_kill_bytes)
 		p->over_limit = 1;
 	return 0;
 }
@@ -283,8 +300,9 @@ static int start(petri_sandbox *sb, int memfd, int stdio[3], int report, uint32_
 
 static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done,
 				 const struct petri_cgroup_stats *before,
-				 const struct petri_cgroup_stats *after, int timed_out,
-				 int cancelled, int output_killed, uint64_t cpu_limit_s)
+				 const struct petri_cgroup_stats *after,
+				 const struct petri_exec_limits *lim, int timed_out, int cancelled,
+				 int output_killed)
 {
 	int st = done->status;
 	uint32_t hit = 0;
@@ -309,7 +327,7 @@ static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done
 		hit |= PETRI_LIMIT_TIMEOUT;
 	if (res->signal == SIGXCPU ||
 	    (res->signal == SIGKILL && !timed_out && !cancelled && !(hit & PETRI_LIMIT_MEMORY) &&
-	     cpu_limit_s && res->cpu_ns >= cpu_limit_s * 1000000000ull))
+	     res->cpu_ns >= lim->cpu_s * 1000000000ull))
 		hit |= PETRI_LIMIT_CPU;
 	if (res->signal == SIGXFSZ)
 		hit |= PETRI_LIMIT_FILE_SIZE;
@@ -521,14 +539,11 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (!sb || !out)
 		return petri__err(err, EINVAL, "petri_sandbox_exec: %s is NULL",
 				  sb ? "out" : "sandbox");
+	/* NULL opts: no default command to run. */
 	if (!opts)
 		return petri__err(err, EINVAL, "petri_sandbox_exec: opts is NULL");
-	memset(&o, 0, sizeof(o));
-	uint32_t sz = opts->sz;
-	if (sz < 8 || sz > 4096)
-		return petri__err(err, EINVAL,
-				  "petri_exec_opts: sz field is %u (use the _OPTS_INIT macro)", sz);
-	memcpy(&o, opts, sz < sizeof(o) ? sz : sizeof(o));
+	if ((r = petri__opts_copy(&o, sizeof(o), opts, err, "petri_exec_opts")) < 0)
+		return r;
 	if (o.flags & ~PETRI_EXEC_LAST)
 		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x",
 				  o.flags & ~PETRI_EXEC_LAST);
@@ -558,7 +573,9 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	int rep[2] = {-1, -1}, audited = 0;
 	uint64_t t0 = 0;
 	petri_result *res = NULL;
-	r = build_request(sb, &o, &memfd, err);
+	struct petri_exec_limits lim;
+	exec_limits(&lim, sb, &o);
+	r = build_request(sb, &o, &lim, &memfd, err);
 	if (r < 0)
 		goto out;
 	if ((r = make_pipe(in, 1)) < 0 || (r = make_pipe(outp, 0)) < 0 ||
@@ -587,8 +604,8 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	petri__cgroup_read_stats(&sb->cgroup, &before);
 
 	sb->exec_serial++;
-	petri__audit_exec_started(sb, &o, o.cwd ? o.cwd : "/workspace",
-				  o.code ? (o.language ? o.language : sb->language) : NULL);
+	petri__audit_exec_started(sb, o.argv, o.cwd ? o.cwd : "/workspace",
+				  o.code ? (o.language ? o.language : sb->language) : NULL, &lim);
 	audited = 1;
 	t0 = petri__now_ns();
 	int stdio[3] = {in[0], outp[1], errp[1]};
@@ -601,11 +618,7 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (r < 0)
 		goto out;
 
-	uint64_t timeout_ms = o.timeout_ms ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
-	struct pump p = {.res = res, .o = &o};
-	p.cap[0] = o.stdout_max ? o.stdout_max : DEFAULT_OUTPUT_MAX;
-	p.cap[1] = o.stderr_max ? o.stderr_max : DEFAULT_OUTPUT_MAX;
-	p.kill_at = o.output_kill_bytes ? o.output_kill_bytes : DEFAULT_OUTPUT_KILL;
+	struct pump p = {.res = res, .lim = &lim, .on_output = o.on_output, .userdata = o.userdata};
 	struct io io = {.in = in[1],
 			.out = outp[0],
 			.err = errp[0],
@@ -617,7 +630,7 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		close_fd(&io.in);
 	struct petri_msg done = {0}, setup = {0};
 	int timed_out = 0, cancelled = 0;
-	r = pump_loop(sb, &io, &p, t0 + timeout_ms * 1000000ull, &done, &setup, &timed_out,
+	r = pump_loop(sb, &io, &p, t0 + lim.timeout_ms * 1000000ull, &done, &setup, &timed_out,
 		      &cancelled, err);
 	close_fd(&io.in);
 	close_fd(&io.out);
@@ -652,19 +665,17 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (after.cpu_ns > before.cpu_ns && after.cpu_ns - before.cpu_ns > res->cpu_ns)
 		res->cpu_ns = after.cpu_ns - before.cpu_ns;
 	res->peak_memory = after.peak_memory ? after.peak_memory : done.maxrss;
-	uint64_t cpu_ms = default_cpu_ms(&o, timeout_ms);
-	res->limits_hit = reason_and_flags(res, &done, &before, &after, timed_out, cancelled,
-					   p.over_limit || p.killed_by_callback ? p.over_limit : 0,
-					   (cpu_ms + 999) / 1000);
+	res->limits_hit = reason_and_flags(res, &done, &before, &after, &lim, timed_out, cancelled,
+					   p.over_limit || p.killed_by_callback ? p.over_limit : 0);
 	if (p.killed_by_callback && !cancelled && !p.over_limit)
 		res->reason = PETRI_REASON_KILLED;
 ok:
-	petri__audit_exec_ended(sb, &o, res);
+	petri__audit_exec_ended(sb, &lim, res);
 	*out = TAKE_PTR(res);
 	r = 0;
 out:
 	if (r < 0 && audited) /* every ExecStarted has its ExecEnded */
-		petri__audit_exec_failed(sb, &o, petri__now_ns() - t0);
+		petri__audit_exec_failed(sb, &lim, petri__now_ns() - t0);
 	close_fd(&memfd);
 	for (int i = 0; i < 2; i++) {
 		close_fd(&in[i]);

@@ -16,7 +16,6 @@
 
 #include "host.h"
 
-#define READ_DEFAULT_MAX (64ull << 20)
 #define RESOLVE_SAFE                                                                               \
 	(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 
@@ -209,7 +208,7 @@ static int read_file(petri_sandbox *sb, const char *path, uint64_t max, void **d
 	if ((r = clean_path(path, rel, sizeof(rel), err)) < 0)
 		return r;
 	if (!max)
-		max = READ_DEFAULT_MAX;
+		max = DEFAULT_READ_MAX;
 	/* O_NONBLOCK: a FIFO planted by the code must not hang the host. */
 	_cleanup_close_ int fd = openat2_safe(sb->workspace_fd, rel, O_RDONLY | O_NONBLOCK, 0);
 	if (fd < 0)

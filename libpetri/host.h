@@ -15,15 +15,25 @@
 #include "internal.h"
 #include "defaults.h"
 
-/* The CPU limit of an exec in ms: @o->cpu_ms, or by default more than the
- * wall timeout allows on every CPU (exec.c's default_cpu_ms()). */
-static inline uint64_t petri__exec_cpu_ms(const petri_exec_opts *o, uint64_t timeout_ms)
-{
-	if (o->cpu_ms)
-		return o->cpu_ms;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	return timeout_ms * (uint64_t)(ncpu > 0 ? ncpu : 1) + 1000;
-}
+/*
+ * The limits of one exec, worked out once per exec from its petri_exec_opts,
+ * the sandbox and the defaults (defaults.h) by exec.c's exec_limits(): the
+ * request to init, the pump loop, the reason classification and the audit
+ * hooks all read them here, and none applies a default of its own.
+ */
+struct petri_exec_limits {
+	uint64_t timeout_ms;        /* wall clock */
+	uint64_t cpu_ms;            /* CPU time per process, as asked or defaulted */
+	uint64_t cpu_s;             /* RLIMIT_CPU in force: cpu_ms rounded up to seconds */
+	uint64_t output_max[2];     /* capture caps of stdout, stderr */
+	uint64_t output_kill_bytes; /* total output after which the exec is killed */
+	uint64_t file_size_max;     /* RLIMIT_FSIZE */
+	uint32_t nofile_max;        /* RLIMIT_NOFILE */
+	uint32_t nproc;             /* RLIMIT_NPROC (no cgroup: pids_max per uid), or 0: none */
+	/* The sandbox's own, which the exec runs under (cgroup). */
+	uint64_t memory_bytes;
+	uint32_t pids_max;
+};
 
 struct petri_spawn_req {
 	const struct petri_init_cfg *cfg;
@@ -139,13 +149,14 @@ struct petri_result {
  * build has no audit layer).  audit_hooks.c */
 void petri__audit_sandbox_created(const struct petri_sandbox *sb);
 void petri__audit_sandbox_destroyed(const struct petri_sandbox *sb, int died);
-void petri__audit_exec_started(const struct petri_sandbox *sb, const petri_exec_opts *o,
-			       const char *cwd, const char *language);
-void petri__audit_exec_ended(const struct petri_sandbox *sb, const petri_exec_opts *o,
+void petri__audit_exec_started(const struct petri_sandbox *sb, const char *const *argv,
+			       const char *cwd, const char *language,
+			       const struct petri_exec_limits *lim);
+void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_exec_limits *lim,
 			     const struct petri_result *res);
 /* The exec audited as started could not run (petri_sandbox_exec fails):
  * its ExecEnded, reason "failed", after @wall_ns. */
-void petri__audit_exec_failed(const struct petri_sandbox *sb, const petri_exec_opts *o,
+void petri__audit_exec_failed(const struct petri_sandbox *sb, const struct petri_exec_limits *lim,
 			      uint64_t wall_ns);
 /* @m: the reaper's PETRI_MSG_DENIAL (syscall, arch, pid and who it is). */
 void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m);

@@ -72,12 +72,15 @@ uint64_t petri__now_ns(void);
 
 /* opts.c ------------------------------------------------------------------- */
 
-/* Copy a caller's options struct @src (its first field is its size, sz)
- * into @dst of @dst_sz bytes, zero-filling what an older caller's struct
- * lacks.  NULL @src: @dst is zeroed and 0 returned (the caller applies its
- * defaults).  EINVAL (with @what in the message) when sz is below 8 or
- * above 4096, or when a newer caller set a field this library does not
- * know (a non-zero byte past @dst_sz). */
+/* The one copy rule for every sz-versioned struct a caller passes in: copy
+ * @src (its first field is its size, sz) into @dst of @dst_sz bytes,
+ * zero-filling what an older caller's struct lacks.  NULL @src: @dst is
+ * zeroed and 0 returned (the caller decides whether NULL means defaults or
+ * EINVAL).  EINVAL (with @what, the struct's name, in the message) when sz
+ * is below 8 or above 4096, or when a newer caller set a field this library
+ * does not know (a non-zero byte past @dst_sz); extra bytes that are all 0
+ * are accepted.  A field whose default is not 0 (an fd's -1) is the
+ * caller's to set when sz does not reach it. */
 int petri__opts_copy(void *dst, size_t dst_sz, const void *src, petri_error **err,
 		     const char *what);
 

@@ -301,10 +301,6 @@ int petri__spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
 
 /* ---- create / destroy ---- */
 
-#define PETRI_MOUNT_ATTR_NOSUID 0x00000002
-#define PETRI_MOUNT_ATTR_NODEV 0x00000004
-#define PETRI_MOUNT_ATTR_IDMAP 0x00100000
-
 struct petri_mount_attr_full {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
 };

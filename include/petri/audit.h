@@ -16,7 +16,8 @@
  *    lines (OCSF-style).
  *
  * The conventions of petri.h apply (negative errno returns, petri_error **,
- * options structs that begin with `sz`, no printing).
+ * the one sz rule for every struct that begins with `sz`, open/close for
+ * streams, no printing).
  */
 #ifndef PETRI_AUDIT_H
 #define PETRI_AUDIT_H
@@ -99,7 +100,9 @@ PETRI_API void petri_audit_opts_init(petri_audit_opts *opts);
  * (petri_sandbox_opts.audit), and it needs none of its own.  Only when
  * @opts->ctx is set does opening consult that context, to say in the header
  * whether the kernel half is on (loading it on first use).
- * Errors: -EINVAL bad options; the errno of open()/connect() for the sink.
+ * @opts is required (NULL is -EINVAL: there is no default sink).
+ * Errors: -EINVAL bad options (bad sz, an unknown option: see petri.h); the
+ * errno of open()/connect() for the sink.
  */
 PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, petri_error **err);
 
@@ -143,7 +146,8 @@ PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_
 					    const char *const *argv, const char *cwd,
 					    const char *language, petri_error **err);
 /** The result of an exec: the fields of petri_result (reason PETRI_REASON_*,
- *  limits_hit PETRI_LIMIT_* bits). */
+ *  limits_hit PETRI_LIMIT_* bits).  sz-versioned like an options struct
+ *  (petri.h); @res of petri_audit_emit_exec_ended() is required. */
 typedef struct petri_audit_exec_result {
 	uint32_t sz;
 	int32_t exit_code;
@@ -199,7 +203,10 @@ typedef struct petri_audit_stats {
 	uint64_t queued;      /* events waiting now */
 	uint64_t sink_errors;
 } petri_audit_stats;
-/** Snapshot of the counters into @out (whose sz the caller sets). */
+/** Snapshot of the counters into @out, whose sz the caller sets (8 to
+ *  4096): the library writes at most sz bytes, and sets to 0 the fields of
+ *  a newer caller's bigger struct that it does not know.  0, or -EINVAL for
+ *  NULL or a bad sz. */
 PETRI_API int petri_audit_get_stats(petri_audit *a, petri_audit_stats *out);
 
 /* ------------------------------------------------------------------------
@@ -231,8 +238,17 @@ typedef struct petri_audit_reader_opts {
 /* clang-format on */
 PETRI_API void petri_audit_reader_opts_init(petri_audit_reader_opts *opts);
 
+/** Open a reader on the source @opts names (required: NULL is -EINVAL).
+ *  [out] @out, owned by the caller: close it with petri_audit_reader_close().
+ *  Errors: -EINVAL bad options (bad sz, an unknown option or flag, no
+ *  source), -EBADF a bad fd, the errno of open() for a path. */
 PETRI_API int petri_audit_reader_open(petri_audit_reader **out, const petri_audit_reader_opts *opts,
 				      petri_error **err);
+/** Close a reader: free it, and close the fd it opened for a path (an fd
+ *  source stays the caller's).  Accepts NULL. */
+PETRI_API void petri_audit_reader_close(petri_audit_reader *r);
+/** The same as petri_audit_reader_close(), under the name this library
+ *  first exported (kept for the ABI; new code uses the close verb). */
 PETRI_API void petri_audit_reader_free(petri_audit_reader *r);
 
 /**

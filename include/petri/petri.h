@@ -5,22 +5,47 @@
  * This header is the contract: anything not declared here is not API.
  *
  * Conventions
+ *  - Lifecycle verbs, one rule for every handle:
+ *      new / free        a plain object the caller owns: petri_ctx_new() /
+ *                        petri_ctx_free().  Objects the library hands out
+ *                        through an [out] pointer (petri_result,
+ *                        petri_error) are freed with their own *_free(),
+ *                        memory it returns as void * or char * with
+ *                        petri_free();
+ *      create / destroy  an object with processes behind it, the sandbox:
+ *                        petri_sandbox_create() / petri_sandbox_destroy();
+ *      open / close      a stream (petri/audit.h): petri_audit_open() /
+ *                        petri_audit_close(), petri_audit_reader_open() /
+ *                        petri_audit_reader_close().
+ *    Every free, destroy and close accepts NULL.  A *_opts_init() function
+ *    only fills a struct the caller owns.
  *  - Functions return 0 (or a positive value where stated) on success and a
  *    negative errno on failure.  Where a function takes `petri_error **err`,
  *    a non-NULL pointer receives a heap-allocated error with a one-line human
- *    message naming the operation (free it with petri_error_free()).  There is
- *    no thread-local error state: callers from Go or Python never need to pin
- *    threads.
+ *    message naming the operation (free it with petri_error_free()); with a
+ *    NULL @err the errno is still returned.  There is no thread-local error
+ *    state: callers from Go or Python never need to pin threads.
  *  - Output parameters are left untouched on failure.
- *  - Options structs begin with `sz`, the size the caller was compiled
- *    against; initialise them with the PETRI_*_OPTS_INIT macro or the
- *    petri_*_opts_init() function (for FFI callers).  Fields the caller does
- *    not know about take their defaults.  Integer fields left at 0 take the
- *    documented default.  Fields are fixed-width integers or pointers so the
- *    layout is the same from C, ctypes and cgo.
- *  - Strings passed in are copied; the library never keeps caller pointers
- *    after a call returns.  Objects returned through `**out` belong to the
- *    caller and are freed with the matching petri_*_free(), which accepts NULL.
+ *  - Options structs begin with `sz`, the size of the struct the caller was
+ *    compiled against; initialise them with the PETRI_*_OPTS_INIT macro or
+ *    the petri_*_opts_init() function (for FFI callers).  One rule holds for
+ *    every sz-versioned struct the library reads (here and in
+ *    petri/audit.h): sz below 8 or above 4096 is -EINVAL; an older caller's
+ *    smaller struct is read up to its sz only, and the fields it lacks take
+ *    their defaults; a newer caller's bigger struct is accepted when every
+ *    byte past the fields this library knows is 0, and refused with -EINVAL
+ *    ("unknown option") otherwise, never silently half-applied.  Integer
+ *    fields left at 0 take the documented default.  Fields are fixed-width
+ *    integers or pointers so the layout is the same from C, ctypes and cgo.
+ *  - NULL options: all defaults where the function says so
+ *    (petri_ctx_new, petri_sandbox_create); -EINVAL where the options carry
+ *    something required (petri_sandbox_exec: the command).
+ *  - Strings and arrays passed in are copied or used during the call only;
+ *    the library keeps no caller pointer after a call returns, except the
+ *    ones documented as borrowed (petri_sandbox_opts.audit, the log
+ *    callback and its userdata).  Pointers a
+ *    getter returns are borrowed from their parent object and valid until
+ *    it is freed.
  *  - The library never prints, aborts or exits; diagnostics go to the log
  *    callback installed in the context options.
  */
@@ -45,7 +70,9 @@ extern "C" {
 #define PETRI_VERSION_PATCH 0
 #define PETRI_VERSION_STRING "0.1.0"
 
-/** The library's version as "MAJOR.MINOR.PATCH" (static storage). */
+/** The library's version as "MAJOR.MINOR.PATCH", the PETRI_VERSION_STRING
+ *  the library was built with (static storage; compare it with the
+ *  header's to detect a mismatch). */
 PETRI_API const char *petri_version(void);
 
 /* ------------------------------------------------------------------------
@@ -54,12 +81,17 @@ PETRI_API const char *petri_version(void);
 
 typedef struct petri_error petri_error;
 
-/** The human message, e.g. "mount /usr on /newroot/usr: Permission denied".
- *  Borrowed from @err; valid until petri_error_free(). NULL-safe ("" for NULL). */
+/* An error is made by the library (through a `petri_error **err` argument)
+ * and belongs to the caller, who frees it with petri_error_free(). */
+
+/** The one-line human message of @err, e.g. "mount /usr on /newroot/usr:
+ *  Permission denied".  Borrowed from @err: valid until petri_error_free().
+ *  "" for NULL. */
 PETRI_API const char *petri_error_message(const petri_error *err);
-/** The negative errno carried by @err (0 for NULL). */
+/** The negative errno carried by @err, the same value the failing call
+ *  returned; 0 for NULL. */
 PETRI_API int petri_error_code(const petri_error *err);
-/** Free an error; accepts NULL. */
+/** Free an error made by the library; accepts NULL. */
 PETRI_API void petri_error_free(petri_error *err);
 
 /* ------------------------------------------------------------------------
@@ -76,12 +108,17 @@ typedef struct petri_ctx petri_ctx;
 #define PETRI_LOG_INFO 2
 #define PETRI_LOG_DEBUG 3
 
-/** Log callback; @msg is one line without a trailing newline. */
+/** Log callback: @level is a PETRI_LOG_* value, @msg one line without a
+ *  trailing newline (borrowed for the call only), @userdata the context
+ *  options' log_userdata.  Called on whichever library thread logs (the
+ *  caller's, or the context's supervisor thread): it must be thread-safe
+ *  and must not call back into the library. */
 typedef void (*petri_log_fn)(int level, const char *msg, void *userdata);
 
 typedef struct petri_ctx_opts {
 	uint32_t sz;         /* sizeof(petri_ctx_opts) */
-	uint32_t log_level;  /* highest level passed to log_fn; default PETRI_LOG_WARN */
+	uint32_t log_level;  /* highest level passed to log_fn; PETRI_LOG_WARN in the
+			      * _INIT macro and with NULL opts (0 is PETRI_LOG_ERROR) */
 	petri_log_fn log_fn; /* NULL: no logging */
 	void *log_userdata;
 	/* Host uid/gid the sandbox user (uid 1000 inside) maps to when the host
@@ -100,11 +137,28 @@ typedef struct petri_ctx_opts {
 /* clang-format off */
 #define PETRI_CTX_OPTS_INIT {sizeof(petri_ctx_opts), PETRI_LOG_WARN, NULL, NULL, 0, 0}
 /* clang-format on */
+/** Fill @opts with the defaults, as PETRI_CTX_OPTS_INIT does (for callers
+ *  that cannot use the macro, e.g. over FFI).  NULL: does nothing. */
 PETRI_API void petri_ctx_opts_init(petri_ctx_opts *opts);
 
-/** Create a context. @opts may be NULL for defaults.  [out] @out. */
+/**
+ * Create a context: detect the cgroup layout and Landlock, and compile the
+ * seccomp profile once for all its sandboxes.
+ *  @out   [out] the new context, owned by the caller: free it with
+ *         petri_ctx_free() (which destroys the sandboxes still open in it).
+ *  @opts  NULL for all defaults (log level PETRI_LOG_WARN, no callback).
+ *         Copied; the context keeps log_fn and log_userdata.
+ *  @err   [out] optional, see Conventions.
+ * Returns 0, or -EINVAL (NULL @out, bad sz or an unknown option or flag),
+ * -EPERM (PETRI_CTX_F_REQUIRE_CGROUPS and no usable cgroup), -ENOMEM, or
+ * the errno of building the seccomp profile or of reading the cgroup
+ * layout.
+ */
 PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_error **err);
-/** Destroy a context and every sandbox still open in it; accepts NULL. */
+/** Free a context: destroy every sandbox still open in it (their handles
+ *  become invalid, as after petri_sandbox_destroy()), stop its supervisor
+ *  thread and release what it detected.  Accepts NULL.  No other call on
+ *  the context or its sandboxes may run at the same time. */
 PETRI_API void petri_ctx_free(petri_ctx *ctx);
 
 /* How the context enforces memory and pids limits. */
@@ -114,14 +168,18 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx);
 /**
  * Whether the kernel (eBPF) half of the audit layer is on for this context:
  * loads it on first call (it needs root or CAP_BPF+CAP_PERFMON and a kernel
- * with BTF).  Returns 1 when on, 0 when off with [out] @reason (borrowed
- * from @ctx) saying why, -EINVAL for NULL.  Sandboxes with an audit stream
- * get kernel events (process exec/fork/exit, file and network activity)
- * only when it is on; library-side events flow either way.
+ * with BTF); later calls answer at once.  Thread-safe.
+ *  @reason  [out] optional: "" when on, else why it is off; borrowed from
+ *           @ctx, valid until petri_ctx_free().
+ * Returns 1 when on, 0 when off, -EINVAL for a NULL @ctx.  Sandboxes with
+ * an audit stream get kernel events (process exec/fork/exit, file and
+ * network activity) only when it is on; library-side events flow either
+ * way.
  */
 PETRI_API int petri_ctx_kernel_audit(petri_ctx *ctx, const char **reason);
 
-/** Which cgroup mode the context uses (PETRI_CGROUP_*). */
+/** Which cgroup mode the context uses (PETRI_CGROUP_*); PETRI_CGROUP_NONE
+ *  for NULL. */
 PETRI_API int petri_ctx_cgroup_mode(const petri_ctx *ctx);
 
 /* ------------------------------------------------------------------------
@@ -162,32 +220,60 @@ typedef struct petri_sandbox_opts {
 /* clang-format off */
 #define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL}
 /* clang-format on */
+/** Fill @opts with the defaults, as PETRI_SANDBOX_OPTS_INIT does (for FFI
+ *  callers).  NULL: does nothing. */
 PETRI_API void petri_sandbox_opts_init(petri_sandbox_opts *opts);
 
 /**
  * Create a sandbox: a cgroup, and an init process in new user, pid, mount,
- * net, uts, ipc and cgroup namespaces holding a fresh minimal root.
- * Returns 0 and [out] @out, or a negative errno:
- *  -EINVAL bad options (message says which), -ENOENT a bind source or the
- *  rootfs is missing, -EPERM the kernel refused a namespace, ...
+ * net, uts, ipc and cgroup namespaces holding a fresh minimal root.  It is
+ * ready for petri_sandbox_exec() when this returns.
+ *  @ctx   the context; it must outlive the sandbox (petri_ctx_free()
+ *         destroys the sandboxes still open in it).
+ *  @opts  NULL for all defaults.  Strings and arrays are copied; only
+ *         @opts->audit is borrowed (it must outlive the sandbox).
+ *  @out   [out] the sandbox, owned by the caller: destroy it with
+ *         petri_sandbox_destroy().
+ *  @err   [out] optional, see Conventions.
+ * Returns 0, or a negative errno with nothing left behind (no process,
+ * cgroup, mount or fd):
+ *  -EINVAL      NULL @ctx or @out, bad sz, an unknown option or flag, or a
+ *               bad value (language, id, hostname, bind, env entry, a size
+ *               below its minimum, workspace_bytes with workspace_dir): the
+ *               message says which;
+ *  -ENOENT, -ENOTDIR  a bind source, the rootfs or the workspace_dir is
+ *               missing or not a directory;
+ *  -E2BIG       more than 64 binds;
+ *  -EOPNOTSUPP  PETRI_NET_PROXY (not available yet);
+ *  -EPERM       the kernel refused a namespace or a cgroup;
+ *  -ETIMEDOUT   init did not report ready in time;
+ *  -ENOMEM, or the errno of the failing system call, with the message
+ *  naming it.
  */
 PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opts,
 				   petri_sandbox **out, petri_error **err);
 
 /**
  * Destroy a sandbox: kill every process in it, reap init, remove its cgroup
- * and workspace.  Nothing remains.  Accepts NULL.  Must not race with an
- * exec on the same sandbox from another thread.
+ * and workspace (a workspace_dir on the host stays, with its files), and
+ * free @sb, which is invalid afterwards.  Nothing remains.  Its audit
+ * stream, if any, gets SandboxDestroyed.  Accepts NULL.  Must not race with
+ * any other call on the same sandbox (an exec, a file call, a getter) from
+ * another thread: to end a running exec first, petri_sandbox_cancel() it
+ * and let its petri_sandbox_exec() return.
  */
 PETRI_API void petri_sandbox_destroy(petri_sandbox *sb);
 
-/** The sandbox id (borrowed). */
+/** The sandbox id (petri_sandbox_opts.id, or the generated "sb_<hex>");
+ *  borrowed from @sb, valid until petri_sandbox_destroy().  "" for NULL. */
 PETRI_API const char *petri_sandbox_id(const petri_sandbox *sb);
-/** Host pid of the sandbox's init, or -1 once it has died. */
+/** Host pid of the sandbox's init; -1 once it has exited (it dies with the
+ *  sandbox, or after a PETRI_EXEC_LAST exec) or for NULL. */
 PETRI_API int petri_sandbox_init_pid(const petri_sandbox *sb);
 /** Host uid the sandbox's user (uid 1000 inside) runs as, or -1 for NULL. */
 PETRI_API int64_t petri_sandbox_host_uid(const petri_sandbox *sb);
-/** cgroup v2 inode id of the sandbox (for BPF filtering), or 0 if none. */
+/** cgroup v2 inode id of the sandbox (what BPF programs see as its cgroup
+ *  id), or 0 when it has none in the unified hierarchy, or for NULL. */
 PETRI_API uint64_t petri_sandbox_cgroup_id(const petri_sandbox *sb);
 
 /* ------------------------------------------------------------------------
@@ -197,9 +283,13 @@ PETRI_API uint64_t petri_sandbox_cgroup_id(const petri_sandbox *sb);
 #define PETRI_STREAM_STDOUT 1
 #define PETRI_STREAM_STDERR 2
 
-/** Streaming callback, called on the exec's thread as output arrives, for
- *  every byte up to output_kill_bytes (captured or not).  Return 0 to go
- *  on, non-zero to kill the exec (reason "killed"). */
+/** Streaming callback, called on the thread running petri_sandbox_exec()
+ *  as output arrives, for every byte up to output_kill_bytes (captured or
+ *  not).  @stream is PETRI_STREAM_STDOUT or _STDERR; @data (@len bytes, not
+ *  NUL-terminated) is borrowed for the call only; @userdata is the exec
+ *  options' userdata.  Return 0 to go on, non-zero to kill the exec (reason
+ *  "killed"); it is not called again for that exec.  It must not call
+ *  petri_sandbox_exec() or petri_sandbox_destroy() on the same sandbox. */
 typedef int (*petri_output_fn)(int stream, const char *data, size_t len, void *userdata);
 
 typedef struct petri_exec_opts {
@@ -229,10 +319,9 @@ typedef struct petri_exec_opts {
 
 /* This is the sandbox's last exec: its init prepares no namespace for a next
  * one and exits as soon as this exec is over, so that destroy has nothing
- * left to wait for (a create+exec+destroy cycle took ~0.8 ms less, 4.1 ms
- * instead of 4.9, on a 2-CPU machine; `petri run` sets it).
- * Afterwards files in /workspace can still be read and written; a further
- * exec fails with ESRCH. */
+ * left to wait for (`petri run` sets it; what it saves is in
+ * bench/RESULTS.md).  Afterwards files in /workspace can still be read and
+ * written; a further exec fails with ESRCH. */
 #define PETRI_EXEC_LAST (1u << 0)
 
 /* Every process an exec starts lives in the exec's own pid namespace and
@@ -241,6 +330,8 @@ typedef struct petri_exec_opts {
 /* clang-format off */
 #define PETRI_EXEC_OPTS_INIT {sizeof(petri_exec_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL}
 /* clang-format on */
+/** Fill @opts with the defaults, as PETRI_EXEC_OPTS_INIT does (for FFI
+ *  callers).  NULL: does nothing. */
 PETRI_API void petri_exec_opts_init(petri_exec_opts *opts);
 
 /* Why an exec ended (petri_result_reason()). */
@@ -259,9 +350,11 @@ PETRI_API void petri_exec_opts_init(petri_exec_opts *opts);
 	11 /* audit streams only: the exec could not run
 				      * (petri_sandbox_exec returned an error) */
 
-/** "exited", "signaled", "timeout", "memory", "pids", "output_limit",
- *  "killed", "seccomp", "cpu", "file_size", "sandbox_died", "failed";
- *  "unknown" otherwise (static storage). */
+/** The name of a PETRI_REASON_* value, as the CLI's JSON, the bindings and
+ *  the audit stream spell it: "exited", "signaled", "timeout", "memory",
+ *  "pids", "output_limit", "killed", "seccomp", "cpu", "file_size",
+ *  "sandbox_died", "failed"; "unknown" for any other value.  Never NULL;
+ *  static storage (do not free). */
 PETRI_API const char *petri_reason_name(int reason);
 
 /* Limits hit during the exec (bits of petri_result_limits_hit()). */
@@ -272,68 +365,152 @@ PETRI_API const char *petri_reason_name(int reason);
 #define PETRI_LIMIT_CPU (1u << 4)
 #define PETRI_LIMIT_FILE_SIZE (1u << 5)
 
-/** "memory", "pids", "output", "timeout", "cpu", "file_size" for one
- *  PETRI_LIMIT_* bit; NULL for any other value (static storage). */
+/** The name of one PETRI_LIMIT_* bit: "memory", "pids", "output",
+ *  "timeout", "cpu", "file_size".  NULL for 0, for several bits at once and
+ *  for an unknown bit (test each bit of petri_result_limits_hit() on its
+ *  own).  Static storage (do not free). */
 PETRI_API const char *petri_limit_name(uint32_t bit);
 
 typedef struct petri_result petri_result;
 
 /**
- * Run a command or code in the sandbox and wait for it.  Files written to
- * /workspace persist for later execs of the same sandbox.
- * Returns 0 with [out] @out when the command ran (whatever its exit status);
- * a negative errno when it could not be started: -EINVAL bad options,
- * -ENOENT program not found, -EACCES not executable, -ESRCH the sandbox is
- * dead, -EBUSY another exec is running on the sandbox.
+ * Run a command or code in the sandbox and wait for it to end (at most the
+ * wall timeout, then it is killed).  Files written to /workspace persist
+ * for later execs of the same sandbox.  One exec at a time per sandbox.
+ *  @sb    the sandbox.
+ *  @opts  required (NULL is -EINVAL: there is no default command).  Read
+ *         during the call only; on_output is called on this thread.
+ *         cpu_ms is enforced as RLIMIT_CPU, in whole seconds rounded up.
+ *  @out   [out] the result, owned by the caller: free it with
+ *         petri_result_free().
+ *  @err   [out] optional, see Conventions.
+ * Returns 0 with @out set when the command ran, whatever its exit status or
+ * the limit that ended it (see petri_result_reason()); a negative errno
+ * when it could not be started:
+ *  -EINVAL   NULL @sb, @out or @opts, bad sz, an unknown option or flag,
+ *            not exactly one of argv and code, an empty argv, an env entry
+ *            without '=', a relative cwd, stdin_len without stdin_data, a
+ *            timeout over a week, code without a language or an unknown
+ *            language: the message says which;
+ *  -E2BIG    argv and env over 4096 entries or 1 MiB, code over 8 MiB;
+ *  -ENOENT   the program or the cwd does not exist inside;
+ *  -EACCES   the program is not executable;
+ *  -ESRCH    the sandbox is dead, or already ran its PETRI_EXEC_LAST exec;
+ *  -EBUSY    another exec is running on the sandbox;
+ *  -ENOMEM, or the errno of the failing step, with the message naming it.
  */
 PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts, petri_result **out,
 				 petri_error **err);
 
 /**
- * Kill the exec running on @sb, if any (reason "killed").  Safe to call from
- * any thread and from a signal-free context while petri_sandbox_exec() runs.
+ * Kill the exec running on @sb, if any: its petri_sandbox_exec() then
+ * returns 0 with a result whose reason is PETRI_REASON_KILLED.  Safe to call
+ * from any thread while petri_sandbox_exec() runs on another (not with
+ * petri_sandbox_destroy()).  It aims at the exec running when it is called
+ * (from the moment petri_sandbox_exec() has accepted its options); with no
+ * exec running it does nothing, and never kills a later exec.
+ * Returns 0 (also when nothing was running), -EINVAL for NULL, or the
+ * negative errno of signalling the exec's thread (write(2) on an eventfd).
  */
 PETRI_API int petri_sandbox_cancel(petri_sandbox *sb);
 
+/* The result of an exec.  Getters borrow nothing from the caller and
+ * accept NULL (they then return the value stated, as for an empty result);
+ * pointers they return are borrowed from @res and valid until
+ * petri_result_free(). */
+
+/** Free a result and the output it holds; accepts NULL. */
 PETRI_API void petri_result_free(petri_result *res);
+/** Why the exec ended: a PETRI_REASON_* value (name: petri_reason_name());
+ *  -1 for NULL. */
 PETRI_API int petri_result_reason(const petri_result *res);
-/** Exit code (0-255), or -1 when the main process was killed by a signal. */
+/** Exit code (0-255) of the exec's main process when it exited; -1 when it
+ *  was killed by a signal (see petri_result_signal()) or for NULL. */
 PETRI_API int petri_result_exit_code(const petri_result *res);
-/** Terminating signal, or 0. */
+/** The signal that killed the main process, or 0 when it exited (or
+ *  NULL). */
 PETRI_API int petri_result_signal(const petri_result *res);
+/** PETRI_LIMIT_* bits of every limit hit during the exec (several may be
+ *  set; the reason says which one ended it); 0 for NULL. */
 PETRI_API uint32_t petri_result_limits_hit(const petri_result *res);
+/** Wall-clock time of the exec in nanoseconds, from the request to init
+ *  until its end was seen; 0 for NULL. */
 PETRI_API uint64_t petri_result_wall_ns(const petri_result *res);
+/** CPU time (user + system) of the exec's processes in nanoseconds: the
+ *  larger of their resource usage and what the sandbox's cgroup counted
+ *  (cgroup v2; it includes processes killed before they were reaped); 0
+ *  for NULL. */
 PETRI_API uint64_t petri_result_cpu_ns(const petri_result *res);
+/** Peak memory of the sandbox during the exec in bytes: the cgroup's peak,
+ *  reset when the exec starts; without one, the largest resident set of
+ *  the exec's processes.  0 for NULL. */
 PETRI_API uint64_t petri_result_peak_memory_bytes(const petri_result *res);
-/** Captured output (borrowed, not NUL-terminated; may contain NULs). */
+/** Captured stdout, at most stdout_max bytes: [out] @len (may be NULL) gets
+ *  its length.  The bytes may contain NULs and are followed by a NUL that
+ *  *@len does not count.  "" with *@len 0 when nothing was captured or for
+ *  NULL. */
 PETRI_API const char *petri_result_stdout(const petri_result *res, size_t *len);
+/** Captured stderr, at most stderr_max bytes; as petri_result_stdout(). */
 PETRI_API const char *petri_result_stderr(const petri_result *res, size_t *len);
-/** 1 when output beyond the capture cap was dropped. */
+/** 1 when stdout beyond the capture cap (stdout_max) was dropped, else 0
+ *  (0 for NULL). */
 PETRI_API int petri_result_stdout_truncated(const petri_result *res);
+/** 1 when stderr beyond the capture cap (stderr_max) was dropped, else 0
+ *  (0 for NULL). */
 PETRI_API int petri_result_stderr_truncated(const petri_result *res);
-/** Total bytes the process wrote to the stream (captured or not). */
+/** Total bytes the exec wrote to stdout, captured or not (up to where an
+ *  exec killed for output_kill_bytes was stopped); 0 for NULL. */
 PETRI_API uint64_t petri_result_stdout_total(const petri_result *res);
+/** Total bytes the exec wrote to stderr; as petri_result_stdout_total(). */
 PETRI_API uint64_t petri_result_stderr_total(const petri_result *res);
 /** How many syscalls the seccomp filter denied (with EPERM) during the exec;
- *  each is also an audit event when the sandbox has an audit stream. */
+ *  each is also an audit event when the sandbox has an audit stream.  0 for
+ *  NULL. */
 PETRI_API uint64_t petri_result_seccomp_denials(const petri_result *res);
 
 /* ------------------------------------------------------------------------
  * Files in and out of /workspace.  Paths are relative to /workspace (a
  * leading "/workspace/" or "/" is accepted); ".." components, symlinks and
  * mount crossings planted by sandboxed code are refused (openat2
- * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV).
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV).  The host works
+ * there as the sandbox's user, so files it writes belong to the code.
+ * Both work after a PETRI_EXEC_LAST exec; neither takes options (nothing
+ * sz-versioned).  Errors common to both: -EINVAL a NULL or empty path
+ * ("", "/", "/workspace/"), -EISDIR the path /workspace itself, -EPERM a
+ * ".." component, -ELOOP a symlink on the way, -EXDEV a mount crossing,
+ * -ENAMETOOLONG, -ESRCH the sandbox is dead, -ENOMEM, or the errno of
+ * opening the file, with the message naming the path.
  * ---------------------------------------------------------------------- */
 
-/** Write @len bytes to @path (created or truncated, mode & 07777; parent
- *  directories are created). */
+/**
+ * Write @len bytes of @data to @path, created (parent directories too,
+ * mode 0755) or truncated.  A failed write leaves no partial file.
+ *  @data  read during the call only; may be NULL when @len is 0.
+ *  @mode  permission bits of the file (& 07777); 0 means 0644.
+ *  @err   [out] optional, see Conventions.
+ * Returns 0, or a negative errno: -EINVAL NULL @sb, NULL @data with a
+ * non-zero @len, or @path names something other than a regular file;
+ * -EISDIR @path ends with '/'; the errno of writing
+ * (-ENOSPC a full workspace, -EFBIG), or see the section above.
+ */
 PETRI_API int petri_sandbox_write_file(petri_sandbox *sb, const char *path, const void *data,
 				       size_t len, uint32_t mode, petri_error **err);
-/** Read the whole file at @path (at most @max bytes; 0 = 64 MiB).  [out]
- *  @data is malloc'd (free with petri_free()), [out] @len its length. */
+/**
+ * Read the whole file at @path.
+ *  @max   the largest size accepted; 0 means 64 MiB.
+ *  @data  [out] the bytes, malloc'd by the library and owned by the caller:
+ *         free them with petri_free().
+ *  @len   [out] their length.
+ *  @err   [out] optional, see Conventions.
+ * Returns 0, or a negative errno (@data and @len untouched): -EINVAL NULL
+ * @sb, @data or @len, or @path is not a regular file; -ENOENT no such file;
+ * -EFBIG larger than @max; or see the section above.
+ */
 PETRI_API int petri_sandbox_read_file(petri_sandbox *sb, const char *path, uint64_t max,
 				      void **data, size_t *len, petri_error **err);
-/** Free memory the library returned. */
+/** Free memory the library returned as plain bytes (petri_sandbox_read_file()'s
+ *  data, petri_audit_reader_format()'s text); accepts NULL.  Objects with a
+ *  free function of their own (petri_result, petri_error) use it. */
 PETRI_API void petri_free(void *p);
 
 #ifdef __cplusplus

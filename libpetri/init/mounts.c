@@ -33,10 +33,6 @@
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
-#define PETRI_MOUNT_ATTR_RDONLY 0x00000001
-#define PETRI_MOUNT_ATTR_NOSUID 0x00000002
-#define PETRI_MOUNT_ATTR_NODEV 0x00000004
-#define PETRI_MOUNT_ATTR_NOEXEC 0x00000008
 
 struct petri_mount_attr {
 	uint64_t attr_set;

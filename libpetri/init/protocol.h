@@ -29,6 +29,15 @@
 #define PETRI_MAX_BINDS 64
 #define PETRI_PATH_MAX 4096
 
+/* mount_setattr(2) flags both sides use (the host for the idmapped
+ * workspace, init for its mounts), named here because <linux/mount.h> and
+ * <sys/mount.h> collide on older C libraries. */
+#define PETRI_MOUNT_ATTR_RDONLY 0x00000001
+#define PETRI_MOUNT_ATTR_NOSUID 0x00000002
+#define PETRI_MOUNT_ATTR_NODEV 0x00000004
+#define PETRI_MOUNT_ATTR_NOEXEC 0x00000008
+#define PETRI_MOUNT_ATTR_IDMAP 0x00100000
+
 /*
  * The default seccomp profile, compiled once with libseccomp into a classic
  * BPF program so that a freshly forked child can install it without
