@@ -31,14 +31,8 @@ static const char *const default_env[] = {
 	"USER=sandbox",
 	"LOGNAME=sandbox",
 	"SHELL=/bin/sh",
-	"PYTHONDONTWRITEBYTECODE=1",
-	"GOCACHE=/home/sandbox/.cache/go-build",
-	"GOPATH=/home/sandbox/go",
-	"GOPROXY=off",
-	"GOTOOLCHAIN=local",
-	"GOFLAGS=-buildvcs=false",
 	NULL,
-};
+}; /* then each language's (lang.c) */
 
 PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
 {
@@ -136,6 +130,16 @@ static void exec_limits(struct petri_exec_limits *l, const petri_sandbox *sb,
 	l->pids_max = sb->pids_max;
 }
 
+/* Add "K=V" unless a later list (the sandbox's, the exec's) overrides it. */
+static int add_env(struct strbuf *b, const char *kv, const char *const *later1,
+		   const char *const *later2, uint32_t *envc)
+{
+	if (env_key_in(kv, later1) || env_key_in(kv, later2))
+		return 0;
+	(*envc)++;
+	return sb_add_str(b, kv);
+}
+
 static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
 			 const struct petri_exec_limits *lim, int *memfd_out, petri_error **err)
 {
@@ -143,28 +147,29 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
 	_cleanup_free_ char *buf = NULL;
 	struct strbuf b = {0};
 	const struct petri_lang *lang = NULL;
+	const char *const *sb_env = (const char *const *)sb->env;
 	size_t bytes = 0;
 	int r;
 
 	if ((r = check_strv("argv", o->argv, 0, &bytes, err)) < 0 ||
+	    (r = check_strv("args", o->args, 0, &bytes, err)) < 0 ||
 	    (r = check_strv("env", o->env, 1, &bytes, err)) < 0)
 		return r;
-	if (o->code) {
+	if (o->code || o->code_file) {
 		const char *ln = o->language ? o->language : sb->language;
 		if (!ln || !*ln)
 			return petri__err(err, EINVAL, "exec: code given but no language set");
-		lang = petri__lang_find(ln);
-		if (!lang)
-			return petri__err(
-				err, EINVAL,
-				"unknown language '%.32s' (expected python, node, go or sh)", ln);
+		if (!(lang = petri__lang_find(ln, err)))
+			return -EINVAL;
+	} else if (o->language && !petri__lang_find(o->language, err)) {
+		return -EINVAL;
+	}
+	if (o->code) {
 		req.code_len = strlen(o->code);
 		if (req.code_len > MAX_CODE_BYTES)
 			return petri__err(err, E2BIG, "exec: code is larger than %u bytes",
 					  MAX_CODE_BYTES);
 		snprintf(req.code_name, sizeof(req.code_name), "%s", lang->file);
-	} else if (o->language && !petri__lang_find(o->language)) {
-		return petri__err(err, EINVAL, "unknown language '%.32s'", o->language);
 	}
 	if (o->cwd && (o->cwd[0] != '/' || strlen(o->cwd) >= PETRI_PATH_MAX))
 		return petri__err(err, EINVAL, "exec: cwd must be an absolute path");
@@ -174,37 +179,36 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
 	req.nofile = lim->nofile_max;
 	req.nproc = lim->nproc;
 
-	/* argv: the interpreter and code file, then the caller's args. */
+	/* argv: the language's prefix, the source file and the code's args;
+	 * or the caller's argv. */
 	if (lang) {
-		for (const char *const *a = lang->argv; *a; a++, req.argc++)
-			r = r < 0 ? r : sb_add_str(&b, *a);
 		char path[64];
 		snprintf(path, sizeof(path), "/run/petri/%s", lang->file);
-		r = r < 0 ? r : sb_add_str(&b, path);
+		for (const char *const *a = lang->argv; *a; a++, req.argc++)
+			r = r < 0 ? r : sb_add_str(&b, *a);
+		r = r < 0 ? r : sb_add_str(&b, o->code_file ? o->code_file : path);
 		req.argc++;
+		for (const char *const *a = o->args; a && *a; a++, req.argc++)
+			r = r < 0 ? r : sb_add_str(&b, *a);
 	}
 	for (const char *const *a = o->argv; a && *a; a++, req.argc++)
 		r = r < 0 ? r : sb_add_str(&b, *a);
 	if (req.argc == 0)
 		return petri__err(err, EINVAL, "exec: neither argv nor code given");
 
-	/* env: defaults < sandbox env < exec env (later wins). */
-	for (const char *const *e = default_env; *e; e++) {
-		if (env_key_in(*e, (const char *const *)sb->env) || env_key_in(*e, o->env))
-			continue;
-		r = r < 0 ? r : sb_add_str(&b, *e);
-		req.envc++;
-	}
-	for (char **e = sb->env; *e; e++) {
-		if (env_key_in(*e, o->env))
-			continue;
-		r = r < 0 ? r : sb_add_str(&b, *e);
-		req.envc++;
-	}
+	/* env: defaults < the languages' < sandbox env < exec env (later wins). */
+	for (const char *const *e = default_env; *e; e++)
+		r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
+	const struct petri_lang *l;
+	for (size_t i = 0; (l = petri__lang_at(i)); i++)
+		for (const char *const *e = l->env; *e; e++)
+			r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
+	for (const char *const *e = sb_env; *e; e++)
+		r = r < 0 ? r : add_env(&b, *e, o->env, NULL, &req.envc);
 	for (const char *const *e = o->env; e && *e; e++, req.envc++)
 		r = r < 0 ? r : sb_add_str(&b, *e);
 	r = r < 0 ? r : sb_add_str(&b, o->cwd ? o->cwd : "/workspace");
-	if (lang)
+	if (o->code)
 		r = r < 0 ? r : sb_add(&b, o->code, req.code_len);
 	buf = b.p;
 	if (r < 0)
@@ -547,10 +551,16 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (o.flags & ~PETRI_EXEC_LAST)
 		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x",
 				  o.flags & ~PETRI_EXEC_LAST);
-	if ((o.argv && o.code) || (!o.argv && !o.code))
-		return petri__err(err, EINVAL, "exec: give exactly one of argv and code");
+	if (!!o.argv + !!o.code + !!o.code_file != 1)
+		return petri__err(err, EINVAL,
+				  "exec: give exactly one of argv, code and code_file");
 	if (o.argv && !o.argv[0])
 		return petri__err(err, EINVAL, "exec: argv is empty");
+	if (o.argv && o.args)
+		return petri__err(err, EINVAL,
+				  "exec: args are for code and code_file (put them in argv)");
+	if (o.code_file && (o.code_file[0] != '/' || strlen(o.code_file) >= PETRI_PATH_MAX))
+		return petri__err(err, EINVAL, "exec: code_file must be an absolute path");
 	if (o.stdin_len && !o.stdin_data)
 		return petri__err(err, EINVAL, "exec: stdin_len without stdin_data");
 	if (o.timeout_ms > 7ull * 24 * 3600 * 1000)
@@ -604,8 +614,10 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	petri__cgroup_read_stats(&sb->cgroup, &before);
 
 	sb->exec_serial++;
-	petri__audit_exec_started(sb, o.argv, o.cwd ? o.cwd : "/workspace",
-				  o.code ? (o.language ? o.language : sb->language) : NULL, &lim);
+	/* A program's argv, or the arguments given to code (its language
+	 * says what runs them). */
+	petri__audit_exec_started(sb, o.argv ? o.argv : o.args, o.cwd ? o.cwd : "/workspace",
+				  o.argv ? NULL : (o.language ? o.language : sb->language), &lim);
 	audited = 1;
 	t0 = petri__now_ns();
 	int stdio[3] = {in[0], outp[1], errp[1]};

@@ -191,9 +191,14 @@ int petri__sandbox_listen(struct petri_sandbox *sb, int family, uint16_t port, p
 /* lang.c */
 struct petri_lang {
 	const char *name;
-	const char *file;        /* code file name */
-	const char *const *argv; /* argv prefix before the code file */
+	const char *file;        /* code file name under /run/petri */
+	const char *const *argv; /* argv prefix before the source file */
+	const char *const *env;  /* "K=V" its toolchain needs (every exec gets them) */
 };
-const struct petri_lang *petri__lang_find(const char *name);
+/* The language called @name; NULL with @err set (EINVAL, "unknown language
+ * 'x' (expected python, node, go or sh)") for another name or NULL. */
+const struct petri_lang *petri__lang_find(const char *name, petri_error **err);
+/* The @i-th language, NULL past the last. */
+const struct petri_lang *petri__lang_at(size_t i);
 
 #endif /* PETRI_HOST_H */

@@ -352,10 +352,8 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 {
 	if (o->flags & ~PETRI_SANDBOX_F_NO_LANDLOCK)
 		return petri__err(err, EINVAL, "sandbox options: unknown flags 0x%x", o->flags);
-	if (o->language && !petri__lang_find(o->language))
-		return petri__err(err, EINVAL,
-				  "unknown language '%.32s' (expected python, node, go or sh)",
-				  o->language);
+	if (o->language && !petri__lang_find(o->language, err))
+		return -EINVAL;
 	if (o->id && !valid_id(o->id))
 		return petri__err(err, EINVAL, "sandbox id '%.64s': use 1-48 of [A-Za-z0-9_-]",
 				  o->id);

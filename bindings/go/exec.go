@@ -116,6 +116,8 @@ type execConfig struct {
 	haveStdin            bool
 	env                  map[string]string
 	cwd, language        string
+	args                 []string
+	haveArgs             bool
 	stdoutMax, stderrMax uint64
 	outputKill, fileSize uint64
 	nofile               uint32
@@ -145,6 +147,13 @@ func WithCwd(dir string) ExecOption { return func(c *execConfig) { c.cwd = dir }
 
 // WithLanguage runs Exec's code in this language instead of the sandbox's.
 func WithLanguage(lang string) ExecOption { return func(c *execConfig) { c.language = lang } }
+
+// WithArgs passes arguments to Exec's code, after its source file: Python
+// sys.argv[1:], Node process.argv.slice(2), sh "$@", Go os.Args[1:].  Run
+// refuses it (a command's arguments belong in its argv).
+func WithArgs(args ...string) ExecOption {
+	return func(c *execConfig) { c.args, c.haveArgs = args, true }
+}
 
 // WithStdoutLimit caps the captured stdout in bytes (default 1 MiB); the rest
 // is dropped and StdoutTruncated set.
@@ -253,6 +262,14 @@ func (s *sandbox) exec(ctx context.Context, op, code string, argv []string, opts
 			return nil, invalid(op, "code contains a NUL byte")
 		}
 		eo.code = a.str(code)
+		if cfg.haveArgs {
+			if eo.args, err = a.strv(op, "argument", cfg.args); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if argv != nil && cfg.haveArgs {
+		return nil, invalid(op, "WithArgs applies to Exec's code (put a command's arguments in argv)")
 	}
 	for _, f := range []struct {
 		v    string

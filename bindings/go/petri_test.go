@@ -142,6 +142,39 @@ func TestLanguages(t *testing.T) {
 	}
 }
 
+// WithArgs reaches the code after its source file, in every language; Go
+// keeps its own exit status; Run refuses it.
+func TestExecArgs(t *testing.T) {
+	args := []string{"-c", "", "y z"}
+	cases := []struct{ lang, code, want string }{
+		{"python", "import sys; print(sys.argv[1:])", "['-c', '', 'y z']\n"},
+		{"node", "console.log(JSON.stringify(process.argv.slice(2)))", `["-c","","y z"]` + "\n"},
+		{"sh", `printf '[%s]' "$@"; echo`, "[-c][][y z]\n"},
+		{"go", "package main\nimport (\"fmt\"; \"os\")\nfunc main() { fmt.Printf(\"%q\\n\", os.Args[1:]); os.Exit(len(os.Args)) }\n",
+			`["-c" "" "y z"]` + "\n"},
+	}
+	sb := newSandbox(t, petri.Options{})
+	for _, c := range cases {
+		r := mustExec(t, sb, c.code, petri.WithLanguage(c.lang), petri.WithArgs(args...),
+			petri.WithTimeout(120*time.Second))
+		wantExit := 0
+		if c.lang == "go" {
+			wantExit = 4
+		}
+		if r.Output() != c.want || r.ExitCode != wantExit {
+			t.Fatalf("%s: exit %d stdout %q stderr %q", c.lang, r.ExitCode, r.Stdout, r.Stderr)
+		}
+	}
+	_, err := sb.Run(context.Background(), []string{"true"}, petri.WithArgs("x"))
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "WithArgs") {
+		t.Fatalf("Run with WithArgs: %v", err)
+	}
+	_, err = sb.Exec(context.Background(), "true", petri.WithLanguage("sh"), petri.WithArgs("a\x00b"))
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("NUL in an argument: %v", err)
+	}
+}
+
 func TestExitCodesAndSignals(t *testing.T) {
 	sb := newSandbox(t, petri.Options{Language: "sh"})
 	r := mustExec(t, sb, "echo out; echo err >&2; exit 3")

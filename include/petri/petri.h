@@ -188,6 +188,14 @@ PETRI_API int petri_ctx_cgroup_mode(const petri_ctx *ctx);
 
 typedef struct petri_sandbox petri_sandbox;
 
+/**
+ * The languages code can be written in, for petri_sandbox_opts.language and
+ * petri_exec_opts.language: the name of the @i-th ("python", "node", "go",
+ * "sh"), for i = 0, 1, ... until it returns NULL (static storage).  Any
+ * other name is refused with -EINVAL.
+ */
+PETRI_API const char *petri_language_name(uint32_t i);
+
 #define PETRI_NET_NONE 0  /* own network namespace with only lo (default) */
 #define PETRI_NET_HOST 1  /* share the host's network (trusted code only) */
 #define PETRI_NET_PROXY 2 /* reserved: egress through the host proxy */
@@ -295,12 +303,13 @@ typedef int (*petri_output_fn)(int stream, const char *data, size_t len, void *u
 typedef struct petri_exec_opts {
 	uint32_t sz;
 	uint32_t flags; /* PETRI_EXEC_* below, or 0 */
-	/* Exactly one of argv and code.  argv[0] is looked up in PATH inside. */
-	const char *const *argv; /* NULL-terminated; argv and env together at most
-				  * 4096 entries and 1 MiB (else E2BIG) */
+	/* Exactly one of argv, code and code_file (below).  argv[0] is looked up
+	 * in PATH inside. */
+	const char *const *argv; /* NULL-terminated; argv, args and env each at most
+				  * 4096 entries, together at most 1 MiB (else E2BIG) */
 	const char *code;        /* source in the sandbox's language (or opts language);
 				  * at most 8 MiB (else E2BIG) */
-	const char *language;    /* overrides the sandbox's language for @code */
+	const char *language;    /* overrides the sandbox's language for @code, @code_file */
 	const char *const *env;  /* NULL-terminated "K=V", on top of the sandbox env */
 	const char *cwd;         /* default /workspace */
 	const void *stdin_data;  /* bytes fed to stdin, then EOF; NULL: /dev/null-like EOF */
@@ -315,6 +324,22 @@ typedef struct petri_exec_opts {
 	uint32_t reserved0;
 	petri_output_fn on_output;
 	void *userdata;
+	/*
+	 * NULL-terminated arguments for @code or @code_file (EINVAL with argv).
+	 * The program sees them after its source file, FILE below, which is
+	 * /run/petri/main.py (.js, .go, .sh) for @code, or @code_file:
+	 *   python  sys.argv     == [FILE, *args]
+	 *   node    process.argv == ["/usr/bin/node", FILE, *args]
+	 *   sh      $0 == FILE, "$@" == args
+	 *   go      os.Args      == [the built program, *args]; the exit status
+	 *           and signal are the program's own (not `go run`'s status 1)
+	 */
+	const char *const *args;
+	/* Absolute path inside the sandbox of a source file in the language
+	 * (e.g. one put in /workspace with petri_sandbox_write_file()), run the
+	 * way @code is run, instead of @code.  A missing file is the
+	 * language's own error (python: status 2), not this call's. */
+	const char *code_file;
 } petri_exec_opts;
 
 /* This is the sandbox's last exec: its init prepares no namespace for a next
@@ -328,7 +353,7 @@ typedef struct petri_exec_opts {
  * dies when the exec's main process exits: nothing outlives an exec. */
 
 /* clang-format off */
-#define PETRI_EXEC_OPTS_INIT {sizeof(petri_exec_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL}
+#define PETRI_EXEC_OPTS_INIT {sizeof(petri_exec_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL}
 /* clang-format on */
 /** Fill @opts with the defaults, as PETRI_EXEC_OPTS_INIT does (for FFI
  *  callers).  NULL: does nothing. */

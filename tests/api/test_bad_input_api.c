@@ -312,12 +312,21 @@ static void test_exec(void)
 	EXEC_FAIL(EINVAL, "language", o.argv = NULL; o.code = "x = 1");
 	EXEC_FAIL(EINVAL, "cobol", o.argv = NULL; o.code = "x = 1"; o.language = "cobol");
 	EXEC_FAIL(EINVAL, "cobol", o.language = "cobol");
+	/* The error lists the languages there are. */
+	EXEC_FAIL(EINVAL, "python, node, go or sh", o.argv = NULL; o.code = "1"; o.language = "x");
+	EXEC_FAIL(EINVAL, "args", o.args = (const char *const[]){"x", NULL});
+	EXEC_FAIL(EINVAL, "code_file", o.argv = NULL; o.code_file = "/workspace/a.py"; o.code = "1";
+		  o.language = "python");
+	EXEC_FAIL(EINVAL, "code_file", o.code_file = "/workspace/a.py"; o.language = "python");
+	EXEC_FAIL(EINVAL, "absolute", o.argv = NULL; o.code_file = "a.py"; o.language = "python");
+	EXEC_FAIL(EINVAL, "language", o.argv = NULL; o.code_file = "/workspace/a.py");
 
 	/* Too many arguments, too many bytes of them. */
 	const char **argv = calloc(5002, sizeof(char *));
 	for (int i = 0; i < 5001; i++)
 		argv[i] = "x";
 	EXEC_FAIL(E2BIG, "argv", o.argv = argv);
+	EXEC_FAIL(E2BIG, "args", o.argv = NULL; o.code = "1"; o.language = "sh"; o.args = argv);
 	char *huge = malloc(2u << 20);
 	memset(huge, 'a', (2u << 20) - 1);
 	huge[(2u << 20) - 1] = '\0';

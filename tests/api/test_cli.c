@@ -3,11 +3,15 @@
  * test_cli - the `petri` command line keeps the contract of DESIGN.md "CLI":
  *  - output passes through; exit status is the program's own, 128+N for
  *    signal N, 124 on timeout, 126 not executable, 127 not found;
- *  - --json prints one JSON object (valid for Python's json module) with
- *    exit_code, signal, reason, wall_ms, cpu_ms, peak_memory_bytes, stdout,
- *    stderr, stdout_truncated, stderr_truncated, of the right types and
- *    values, also for binary output, signals, timeouts, memory and pids;
- *  - --lang python|sh|node with -c CODE (and ARGS after --) or FILE ARGS;
+ *  - --json prints one JSON object (valid UTF-8, valid for Python's json
+ *    module) with exit_code, signal, reason, wall_ms, cpu_ms,
+ *    peak_memory_bytes, stdout, stderr, stdout_truncated, stderr_truncated,
+ *    of the right types and values, also for signals, timeouts, memory and
+ *    pids, and for output that is not UTF-8 (ill-formed sequences become
+ *    U+FFFD as Python's decode(errors="replace") does);
+ *  - --lang python|node|go|sh with -c CODE (ARGS after -- reach the code as
+ *    its arguments) or FILE ARGS (FILE copied into /workspace, run there);
+ *    an unknown --lang names the library's languages;
  *  - --env, --stdin, --bind SRC:DST (read-only) and SRC:DST:rw,
  *    --workspace DIR, --memory, --pids;
  *  - every bad invocation exits 125 with nothing on stdout and exactly one
@@ -61,7 +65,7 @@ static int json_check(const char *json, const char *expect)
 {
 	static const char script[] =
 		"import json, sys\n"
-		"text = sys.stdin.read()\n"
+		"text = sys.stdin.buffer.read().decode('utf-8')  # strict: valid UTF-8 only\n"
 		"assert text.endswith('\\n') and text.count('\\n') == 1, 'not one line: %r' % text\n"
 		"d = json.loads(text)\n"
 		"assert isinstance(d, dict), 'not an object'\n"
@@ -168,6 +172,23 @@ static void test_json(void)
 	CHECK(st == 0);
 	CHECK_JSON("{\"stdout\": \"\\u0000\\ufffd\\\"\\\\\\n\\t\"}");
 
+	/* Odd bytes: overlong, surrogate, truncated, above U+10FFFF, a byte that
+	 * is never UTF-8; well-formed text and control characters around them. */
+	st = CLI(
+		"run", "--json", "--", "printf",
+		"\\300\\257|\\355\\240\\200|\\342\\202|\\364\\220\\200\\200|"
+		"\\303\\251\\342\\202\\254\\360\\237\\230\\200|\\001\\033\\177/|\\370\\200|\\342\\202");
+	CHECK(st == 0);
+	CHECK_JSON("{\"stdout\": \"\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\\ufffd|"
+		   "\\ufffd\\ufffd\\ufffd\\ufffd|\\u00e9\\u20ac\\ud83d\\ude00|"
+		   "\\u0001\\u001b\\u007f/|\\ufffd\\ufffd|\\ufffd\", \"stdout_total_bytes\": 35}");
+	/* The same on stderr, and a capture cut in the middle of a character. */
+	st = CLI("run", "--json", "--output-limit", "4", "--", "sh", "-c",
+		 "printf '\\342\\202\\254\\342\\202\\254'; printf '\\377x' >&2");
+	CHECK(st == 0);
+	CHECK_JSON("{\"stdout\": \"\\u20ac\\ufffd\", \"stdout_truncated\": true,"
+		   " \"stderr\": \"\\ufffdx\", \"stderr_truncated\": false}");
+
 	st = CLI("run", "--json", "--", "sh", "-c", "kill -TERM $$");
 	CHECK_MSG(st == 143, "status %d", st);
 	CHECK_JSON("{\"exit_code\": null, \"signal\": 15, \"reason\": \"signaled\"}");
@@ -187,6 +208,12 @@ static void test_json(void)
 	CHECK_JSON(
 		"{\"exit_code\": 127, \"signal\": null, \"reason\": \"failed\", \"stdout\": \"\"}");
 	CHECK(strstr(out, "/nonexistent/program") != NULL);
+	/* The library's message, with the bytes of the path, is valid too. */
+	st = CLI("run", "--json", "--", "/nonexistent/\xff");
+	CHECK_MSG(st == 127, "status %d", st);
+	CHECK_JSON("{\"exit_code\": 127, \"reason\": \"failed\"}");
+	CHECK_MSG(strstr(out, "\"error\":") && strstr(out, "/nonexistent/\xef\xbf\xbd"),
+		  "error does not hold the path: %s", out);
 	st = CLI("run", "--json", "--", "/etc/hostname");
 	CHECK_MSG(st == 126, "status %d", st);
 	CHECK_JSON("{\"exit_code\": 126, \"reason\": \"failed\"}");
@@ -227,14 +254,43 @@ static void test_lang(void)
 	CHECK_RUN(0, "a b\n", "run", "--lang", "sh", "-c", "echo $1 $2", "--", "a", "b");
 	CHECK_RUN(0, "3\n", "run", "--lang", "node", "-c", "console.log(1 + 2)");
 
+	/* -c CODE -- ARGS: each language's code gets ARGS as its arguments,
+	 * after its own file, also ARGS that look like the interpreter's
+	 * options, empty ones and ones with spaces. */
+	CHECK_RUN(0, "['/run/petri/main.py', '-c', '--version', '', 'y z']\n", "run", "--lang",
+		  "python", "-c", "import sys; print(sys.argv)", "--", "-c", "--version", "",
+		  "y z");
+	CHECK_RUN(0, "[\"/run/petri/main.js\",\"-e\",\"--version\",\"\",\"y z\"]\n", "run",
+		  "--lang", "node", "-c", "console.log(JSON.stringify(process.argv.slice(1)))",
+		  "--", "-e", "--version", "", "y z");
+	CHECK_RUN(0, "/run/petri/main.sh 4 [-x] [--version] [] [y z]\n", "run", "--lang", "sh",
+		  "-c", "printf '%s %s' \"$0\" $#; printf ' [%s]' \"$@\"; echo", "--", "-x",
+		  "--version", "", "y z");
+	/* No ARGS after --: none. */
+	CHECK_RUN(0, "['/run/petri/main.py']\n", "run", "--lang", "python", "-c",
+		  "import sys; print(sys.argv)", "--");
+
 	char *py = write_tmp(".py", "import os, sys\nprint(sys.argv[1:])\nprint(os.getcwd())\n");
 	CHECK_RUN(0, "['a', 'b c']\n/workspace\n", "run", "--lang", "python", py, "a", "b c");
 	char *sh = write_tmp(".sh", "echo \"sh file $#: $1\"\n");
 	CHECK_RUN(0, "sh file 1: arg\n", "run", "--lang", "sh", sh, "arg");
+	unlink(sh);
+	free(sh);
+	/* FILE runs from /workspace, under its own name, alone there. */
+	char want[256];
+	sh = write_tmp(".sh", "echo \"$0\" $(ls /workspace)\n");
+	snprintf(want, sizeof(want), "/workspace/%s %s\n", strrchr(sh, '/') + 1,
+		 strrchr(sh, '/') + 1);
+	CHECK_RUN(0, want, "run", "--lang", "sh", sh);
+	char *js = write_tmp(".js", "console.log(JSON.stringify(process.argv.slice(1)))\n");
+	snprintf(want, sizeof(want), "[\"/workspace/%s\",\"--version\"]\n", strrchr(js, '/') + 1);
+	CHECK_RUN(0, want, "run", "--lang", "node", js, "--version");
 	unlink(py);
 	unlink(sh);
+	unlink(js);
 	free(py);
 	free(sh);
+	free(js);
 
 	/* Empty code is a program that does nothing. */
 	CHECK_RUN(0, "", "run", "--lang", "python", "-c", "");
@@ -252,6 +308,8 @@ static void test_lang(void)
 	CHECK_RUN(5, "[]\n", "run", "--lang", "go", "-c", go_exit);
 	CHECK_RUN(5, "[\"x\" \"y z\"]\n", "run", "--lang", "go", "-c", go_exit, "--", "x", "y z");
 	CHECK_RUN(128 + 9, "[\"kill\"]\n", "run", "--lang", "go", "-c", go_exit, "--", "kill");
+	CHECK_RUN(5, "[\"-x\" \"\" \"--\"]\n", "run", "--lang", "go", "-c", go_exit, "--", "-x", "",
+		  "--");
 	char *go = write_tmp(".go", go_exit);
 	CHECK_RUN(5, "[\"a\" \"b c\"]\n", "run", "--lang", "go", go, "a", "b c");
 	CHECK_RUN(128 + 9, "[\"kill\"]\n", "run", "--lang", "go", go, "kill");
@@ -351,6 +409,11 @@ static void test_bad_input(void)
 	BAD("memory", "run", "--memory", "0", "--", "true");
 	BAD("memory", "run", "--memory", "1M", "--", "true"); /* below the library's minimum */
 	BAD("cobol", "run", "--lang", "cobol", "-c", "x");
+	/* ... and the message names every language the library knows. */
+	for (uint32_t i = 0; petri_language_name(i); i++)
+		CHECK_MSG(strstr(err, petri_language_name(i)), "--lang cobol: '%s' lacks %s", err,
+			  petri_language_name(i));
+	CHECK_MSG(petri_language_name(3) && !petri_language_name(4), "not four languages");
 	BAD("FILE", "run", "--lang", "python");
 	BAD("/nonexistent/petri.py", "run", "--lang", "python", "/nonexistent/petri.py");
 	BAD("-c", "run", "--lang", "python", "-c", "print(1)", file);

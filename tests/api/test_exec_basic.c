@@ -17,6 +17,8 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "api_common.h"
 
@@ -238,6 +240,78 @@ static void test_languages(void)
 	o.code = "print(6 * 7)";
 	petri_result *r = API_EXEC(sb, &o);
 	CHECK_OUT(r, PETRI_STREAM_STDOUT, "42\n");
+	petri_result_free(r);
+	petri_sandbox_destroy(sb);
+}
+
+/* args reach code and code_file after the source file, in each language,
+ * also ones that look like the interpreter's options; an exec built
+ * against the struct before args and code_file existed (a smaller sz)
+ * still runs. */
+static void test_code_args(void)
+{
+	static const char *const args[] = {"-c", "--version", "", "y z", NULL};
+	/* want: "@" stands for the source file. */
+	static const struct {
+		const char *lang, *file, *code, *want;
+	} cases[] = {
+		{"python", "a.py", "import sys; print(sys.argv)",
+		 "['@', '-c', '--version', '', 'y z']\n"},
+		{"node", "a.js", "console.log(JSON.stringify(process.argv))",
+		 "[\"/usr/bin/node\",\"@\",\"-c\",\"--version\",\"\",\"y z\"]\n"},
+		{"sh", "a.sh", "printf '%s|' \"$0\" \"$@\"; echo", "@|-c|--version||y z|\n"},
+		/* os.Args[0] is the built program, whichever way. */
+		{"go", "a.go",
+		 "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\t"
+		 "fmt.Println(os.Args[0] == \"/home/sandbox/.cache/petri-go/main\")\n\t"
+		 "fmt.Printf(\"%q\\n\", os.Args[1:])\n\tos.Exit(3)\n}\n",
+		 "true\n[\"-c\" \"--version\" \"\" \"y z\"]\n"},
+	};
+	petri_sandbox *sb = api_sandbox(NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool go = strcmp(cases[i].lang, "go") == 0;
+		const char *code = cases[i].code;
+		char path[64];
+		snprintf(path, sizeof(path), "/workspace/%s", cases[i].file);
+		REQUIRE(petri_sandbox_write_file(sb, path, code, strlen(code), 0644, NULL) == 0);
+		for (int by_file = 0; by_file < 2; by_file++) {
+			char main_file[64], want[256];
+			snprintf(main_file, sizeof(main_file), "/run/petri/main%s",
+				 strrchr(cases[i].file, '.'));
+			const char *at = strchr(cases[i].want, '@');
+			if (at)
+				snprintf(want, sizeof(want), "%.*s%s%s", (int)(at - cases[i].want),
+					 cases[i].want, by_file ? path : main_file, at + 1);
+			else
+				snprintf(want, sizeof(want), "%s", cases[i].want);
+			petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+			o.language = cases[i].lang;
+			o.code = by_file ? NULL : code;
+			o.code_file = by_file ? path : NULL;
+			o.args = args;
+			o.timeout_ms = go ? 120000 : 30000;
+			petri_result *r = API_EXEC(sb, &o);
+			CHECK_MSG(petri_result_exit_code(r) == (go ? 3 : 0), "%s %s: exit %d",
+				  cases[i].lang, by_file ? "code_file" : "code",
+				  petri_result_exit_code(r));
+			CHECK_OUT(r, PETRI_STREAM_STDOUT, want);
+			petri_result_free(r);
+		}
+	}
+
+	/* sz of a caller that knows no args or code_file: whatever lies
+	 * beyond is not read. */
+	struct {
+		petri_exec_opts o;
+		char poison[64];
+	} old;
+	memset(&old, 0x5a, sizeof(old));
+	petri_exec_opts_init(&old.o);
+	old.o.sz = (uint32_t)offsetof(petri_exec_opts, args);
+	memset((char *)&old.o + old.o.sz, 0x5a, sizeof(old.o) - old.o.sz);
+	old.o.argv = (const char *const[]){"echo", "old", NULL};
+	petri_result *r = API_EXEC(sb, &old.o);
+	CHECK_OUT(r, PETRI_STREAM_STDOUT, "old\n");
 	petri_result_free(r);
 	petri_sandbox_destroy(sb);
 }
@@ -470,6 +544,7 @@ int main(void)
 	test_last_exec();
 	test_env();
 	test_languages();
+	test_code_args();
 	petri_ctx_free(petri_test_ctx());
 	return petri_test_done();
 }

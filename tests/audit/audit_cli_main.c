@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* audit_cli_main.c - `petri-audit-test cat|json|verify FILE`: the audit
- * subcommand of tools/petri_audit.c on its own, so its tests run before
- * (and independently of) its hook in tools/petri.c. */
-int petri_audit_main(int argc, char **argv);
+ * command of the CLI (tools/audit.c) on its own, so its tests run before
+ * (and independently of) its dispatch in tools/main.c. */
+#include "../../tools/cli.h"
 
 int main(int argc, char **argv)
 {
-	return petri_audit_main(argc, argv);
+	return cmd_audit(argc, argv);
 }

@@ -102,6 +102,8 @@ class ExecOpts(ctypes.Structure):
         ("reserved0", c_u32),
         ("on_output", OUTPUT_FN),
         ("userdata", ctypes.c_void_p),
+        ("args", c_char_pp),
+        ("code_file", ctypes.c_char_p),
     ]
 
 

@@ -301,6 +301,7 @@ class Sandbox:
         self,
         code: Union[str, bytes],
         *,
+        args: Optional[Sequence[Union[str, bytes]]] = None,
         timeout: Optional[conv.DurationArg] = None,
         cpu: Optional[conv.DurationArg] = None,
         stdin: Optional[Union[bytes, str]] = None,
@@ -316,6 +317,9 @@ class Sandbox:
     ) -> ExecResult:
         """Run @code in the sandbox's language (or @language) and wait.
 
+        args          arguments for the code, after its source file:
+                      python sys.argv[1:], node process.argv.slice(2),
+                      sh "$@", go os.Args[1:]
         timeout       wall clock (default 30 s); cpu: CPU time per process
                       (default: more than the timeout allows)
         stdin         bytes (or str) fed to the program, then EOF
@@ -360,6 +364,7 @@ class Sandbox:
         code: Optional[Union[str, bytes]] = None,
         *,
         argv: Optional[Sequence[str]] = None,
+        args: Optional[Sequence[Union[str, bytes]]] = None,
         timeout: Optional[conv.DurationArg] = None,
         cpu: Optional[conv.DurationArg] = None,
         stdin: Optional[Union[bytes, str]] = None,
@@ -385,6 +390,8 @@ class Sandbox:
             raise TypeError("stream() takes exactly one of code and argv")
         if argv is not None and language is not None:
             raise TypeError("language applies to code, not to argv")
+        if argv is not None and args is not None:
+            raise TypeError("args apply to code (put a command's arguments in argv)")
         if self._state.closed:
             raise SandboxClosedError("sandbox %s is closed" % self.id)
         return ExecStream(self, argv, code, language, locals())
@@ -407,6 +414,12 @@ class Sandbox:
             if not isinstance(code, (str, bytes)):
                 raise TypeError("code must be str or bytes, not %s" % type(code).__name__)
             o.code = conv.cstr("code", code)
+            args = kw.get("args")
+            if args is not None:
+                if not isinstance(args, (list, tuple)):
+                    raise TypeError("args must be a list of str, not %s" % type(args).__name__)
+                o.args, k = conv.strv([conv.cstr("args[%d]" % i, a) for i, a in enumerate(args)])
+                keep.append(k)
             if language is not None:
                 if not isinstance(language, str):
                     raise TypeError("language must be str, not %s" % type(language).__name__)

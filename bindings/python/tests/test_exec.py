@@ -45,6 +45,42 @@ def test_language_per_exec_overrides_the_sandbox_one() -> None:
         assert sb.exec("print(6*7)", language="python").stdout == "42\n"
 
 
+GO_ARGS = """package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() { fmt.Printf("%q\\n", os.Args[1:]); os.Exit(len(os.Args)) }
+"""
+
+
+@pytest.mark.parametrize(
+    "language,code,expected",
+    [
+        ("python", "import sys; print(sys.argv[1:])", "['-c', '', 'y z']\n"),
+        ("node", "console.log(JSON.stringify(process.argv.slice(2)))", '["-c","","y z"]\n'),
+        ("sh", "printf '[%s]' \"$@\"; echo", "[-c][][y z]\n"),
+        ("go", GO_ARGS, '["-c" "" "y z"]\n'),
+    ],
+)
+def test_exec_args_reach_the_code(language: str, code: str, expected: str) -> None:
+    with Sandbox(language=language) as sb:
+        r = sb.exec(code, args=["-c", "", b"y z"], timeout=60)
+        assert (r.stdout, r.stderr) == (expected, "")
+        assert r.exit_code == (4 if language == "go" else 0)
+        # Streaming takes them too; argv does not.
+        s = sb.stream(code, args=("-c", "", "y z"), timeout=60)
+        assert b"".join(d for _, d in s).decode() == expected
+        with pytest.raises(TypeError, match="args"):
+            sb.stream(argv=["true"], args=["x"])
+        with pytest.raises(TypeError, match="args"):
+            sb.exec(code, args="not a list")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="NUL"):
+            sb.exec(code, args=["a\0b"])
+
+
 def test_run_argv_and_isolation(sh: Sandbox) -> None:
     r = sh.run(["id", "-u"])
     assert r.stdout == "1000\n"

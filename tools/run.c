@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * petri.c - the `petri` command-line tool.
+ * run.c - `petri run`:
  *
  *   petri run [OPTIONS] -- PROGRAM [ARGS...]
- *   petri run [OPTIONS] --lang python|node|go|sh (-c CODE | FILE [ARGS...])
+ *   petri run [OPTIONS] --lang LANG -c CODE [-- ARGS...]
+ *   petri run [OPTIONS] --lang LANG FILE [ARGS...]
  *
  * It parses and validates the whole command line first, then creates one
  * sandbox with libpetri, runs one program (or piece of code) in it, reports
- * the result (output streamed live, or one JSON object with --json),
- * destroys the sandbox and turns the result into an exit status.  All the
- * sandbox logic lives in libpetri: this file only translates.
+ * the result (output.c: output streamed live, or one JSON object with
+ * --json), destroys the sandbox and turns the result into an exit status.
+ * Languages are the library's: CODE runs as petri_exec_opts.code with
+ * ARGS as .args; FILE is copied into /workspace and run from there as
+ * .code_file with ARGS.
  *
  * Exit status (the contract in DESIGN.md "CLI"): the program's own; 128+N
  * when it was killed by signal N; 124 on timeout; 125 when petri itself
@@ -22,7 +25,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,17 +33,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lang_go.h" /* libpetri/: how Go code runs, as the library does */
+#include "cli.h"
 #include "petri/audit.h"
-#include "petri/petri.h"
 
-#define EXIT_TIMEOUT 124
-#define EXIT_PETRI 125
-#define EXIT_NOEXEC 126
-#define EXIT_NOTFOUND 127
-
-#define ARG_LEN_MAX (64 * 1024)          /* longest accepted argument */
-#define ARGS_MAX 4096                    /* most arguments accepted */
 #define STDIN_MAX ((size_t)256 << 20)    /* --stdin input kept in memory */
 #define FILE_MAX ((size_t)64 << 20)      /* FILE copied into /workspace */
 #define DURATION_MAX_MS 1000000000000ull /* ~31 years: deadlines never overflow */
@@ -49,63 +43,9 @@
 
 #define SANDBOX_WORKSPACE "/workspace/"
 
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-
 /* ------------------------------------------------------------------------
- * Messages.  Every failure of petri itself is one line "petri: <reason>";
- * text from the command line or the library is made single-line first.
+ * Messages of the library.
  * ---------------------------------------------------------------------- */
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			/* Inherited O_NONBLOCK (a terminal or pipe shared with
-			 * someone who set it): wait instead of dropping output. */
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			poll(&pfd, 1, -1);
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Replace control characters so that a message stays on one line. */
-static void make_single_line(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
-/* Print "petri: <message>" as one line on stderr; returns -1 so that
- * parsers can `return fail(...)`. */
-_printf_(1, 2) static int fail(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	memcpy(line, "petri: ", 7);
-	va_start(ap, fmt);
-	int n = vsnprintf(line + 7, sizeof(line) - 8, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		line[7] = '\0';
-	make_single_line(line);
-	size_t len = strlen(line);
-	line[len++] = '\n';
-	write_all(STDERR_FILENO, line, len);
-	return -1;
-}
 
 /* Library diagnostics.  Until the sandbox exists they are held back: if
  * creating it fails, the error itself is the one line the user sees; if it
@@ -249,7 +189,6 @@ struct cli {
 	uint32_t file_mode;
 	const char *file_name; /* basename of file */
 	char *file_inside;     /* "/workspace/<file_name>" */
-	const char **exec_argv;
 };
 
 static void cli_free(struct cli *c)
@@ -261,7 +200,6 @@ static void cli_free(struct cli *c)
 	free(c->stdin_data);
 	free(c->file_data);
 	free(c->file_inside);
-	free(c->exec_argv);
 }
 
 /* ------------------------------------------------------------------------
@@ -527,17 +465,18 @@ static int parse_net(struct cli *c, const char *s)
 	return 0;
 }
 
-static const char *const languages[] = {"python", "node", "go", "sh"};
-
 static int parse_lang(struct cli *c, const char *s)
 {
-	for (size_t i = 0; i < sizeof(languages) / sizeof(languages[0]); i++) {
-		if (strcmp(s, languages[i]) == 0) {
-			c->lang = languages[i];
+	char known[128];
+
+	for (uint32_t i = 0; petri_language_name(i); i++) {
+		if (strcmp(s, petri_language_name(i)) == 0) {
+			c->lang = petri_language_name(i);
 			return 0;
 		}
 	}
-	return fail("--lang: unknown language '%.64s' (expected python, node, go or sh)", s);
+	language_list(known, sizeof(known));
+	return fail("--lang: unknown language '%.64s' (expected %s)", s, known);
 }
 
 static int parse_workspace(struct cli *c, const char *s)
@@ -561,86 +500,6 @@ static int parse_nonempty(const char *opt, const char *s, const char **out)
 		return fail("%s: must not be empty", opt);
 	*out = s;
 	return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Usage.
- * ---------------------------------------------------------------------- */
-
-static const char usage_text[] =
-	"Usage:\n"
-	"  petri run [OPTIONS] -- PROGRAM [ARGS...]\n"
-	"  petri run [OPTIONS] --lang python|node|go|sh -c CODE [-- ARGS...]\n"
-	"  petri run [OPTIONS] --lang python|node|go|sh FILE [ARGS...]\n"
-	"  petri audit cat FILE     print an audit stream, one line per event\n"
-	"  petri audit json FILE    JSON lines with OCSF classes\n"
-	"  petri audit verify FILE  check the hash chain and completeness\n"
-	"  petri help | --help\n"
-	"  petri --version\n"
-	"\n"
-	"Run a program or a piece of code in a fresh libpetri sandbox (new user, pid,\n"
-	"mount, network, uts, ipc and cgroup namespaces; seccomp; resource limits),\n"
-	"then destroy the sandbox.  Nothing of the host is visible unless granted.\n"
-	"\n"
-	"Code:\n"
-	"  --lang LANG              python, node, go or sh\n"
-	"  -c, --code CODE          run CODE; ARGS after -- become its arguments\n"
-	"  FILE                     a host file, copied into /workspace and run there\n"
-	"Limits:\n"
-	"  --timeout DURATION       wall-clock limit (default 30s); seconds, decimals\n"
-	"                           allowed (0.5), or with a unit: 500ms, 2s, 1.5m, 1h\n"
-	"  --cpu DURATION           CPU time per process (default: more than --timeout allows)\n"
-	"  --memory SIZE            memory limit (default 512M)\n"
-	"  --pids N                 processes and threads (default 256)\n"
-	"  --tmp-size SIZE          size of /tmp (default 64M)\n"
-	"  --workspace-size SIZE    size of the /workspace tmpfs (default 256M)\n"
-	"  --file-size SIZE         largest file a process may write (default 1G)\n"
-	"  --nofile N               open files per process (default 1024)\n"
-	"  --output-limit SIZE      output captured per stream with --json (default 1M)\n"
-	"  --output-kill SIZE       kill the program after SIZE bytes of output in all\n"
-	"                           (default 64M)\n"
-	"                           SIZE: bytes, or a number with K, M, G or T (powers\n"
-	"                           of 1024, any case, optional B or iB): 512K, 1.5G\n"
-	"Environment and files:\n"
-	"  -e, --env NAME=VALUE     set an environment variable (repeatable)\n"
-	"  --bind SRC:DST[:rw|:ro]  show host path SRC at DST, read-only unless :rw\n"
-	"                           (repeatable)\n"
-	"  --workspace DIR          use host directory DIR as /workspace (read-write)\n"
-	"  --cwd DIR                working directory inside (default /workspace)\n"
-	"  --stdin FILE|-           feed FILE (- : petri's own stdin) to the program;\n"
-	"                           by default its stdin is empty\n"
-	"  --hostname NAME          hostname inside (default petri)\n"
-	"  --id ID                  sandbox id ([A-Za-z0-9_-], at most 48)\n"
-	"  --rootfs DIR             custom root directory, bound read-only\n"
-	"Network:\n"
-	"  --net none|proxy|host    none (default): loopback only; host: the host's\n"
-	"                           network (trusted code only); proxy: not available yet\n"
-	"  --allow HOST[:PORT]      destination allowed through the proxy (repeatable;\n"
-	"                           needs --net proxy)\n"
-	"Output:\n"
-	"  --json                   print one JSON object instead of streaming output:\n"
-	"                           exit_code, signal, reason, wall_ms, cpu_ms,\n"
-	"                           peak_memory_bytes, stdout, stderr, stdout_truncated,\n"
-	"                           stderr_truncated, limits_hit, sandbox_id, ...;\n"
-	"                           reason \"failed\" and error when it cannot start\n"
-	"  --audit PATH             write the audit stream (protobuf, hash-chained) to PATH\n"
-	"  -q, --quiet              report only errors of libpetri\n"
-	"  -v, --verbose            more diagnostics (twice: debug)\n"
-	"  -h, --help               show this help\n"
-	"  --version                show the version\n"
-	"\n"
-	"Exit status:\n"
-	"  the program's own; 128+N when it was killed by signal N, also when a\n"
-	"  memory, pids, CPU, file size, output or seccomp limit killed it (when such\n"
-	"  a limit only made it fail, its own status); 124 timeout; 125 petri itself\n"
-	"  failed (bad option, cannot create the sandbox, ...), one line on stderr;\n"
-	"  126 the program cannot be executed; 127 it was not found; 128+N when petri\n"
-	"  got signal N (INT, TERM, HUP) and stopped the program; 141 when the reader\n"
-	"  of petri's output went away.\n";
-
-static void print_version(void)
-{
-	printf("petri %s (libpetri %s)\n", PETRI_VERSION_STRING, petri_version());
 }
 
 /* ------------------------------------------------------------------------
@@ -812,7 +671,7 @@ static int apply_option(struct cli *c, int opt, const char *arg)
 		c->verbosity = c->verbosity < 0 ? 1 : c->verbosity + 1;
 		return 0;
 	case 'h':
-		fputs(usage_text, stdout);
+		print_usage();
 		return 1;
 	case OPT_VERSION:
 		print_version();
@@ -940,84 +799,6 @@ static int read_code_file(struct cli *c)
 	return 0;
 }
 
-/* Go cannot run code from an argument: with ARGS, the code goes to a file
- * in the sandbox's /tmp first.  Without ARGS the library does this itself. */
-static const char go_code_wrapper[] =
-	"d=$(mktemp -d) && printf '%s' \"$1\" >\"$d/main.go\" || exit; shift; "
-	"set -- \"$d/main.go\" \"$@\"; " PETRI_GO_BUILD_EXEC;
-
-/* The argv prefix that runs @lang on CODE given as argument(s). */
-static size_t code_argv_prefix(const struct cli *c, const char **v)
-{
-	size_t n = 0;
-
-	if (strcmp(c->lang, "python") == 0) {
-		v[n++] = "python3";
-		v[n++] = "-c";
-		v[n++] = c->code;
-	} else if (strcmp(c->lang, "node") == 0) {
-		v[n++] = "node";
-		v[n++] = "-e";
-		v[n++] = c->code;
-		v[n++] = "--";
-	} else if (strcmp(c->lang, "sh") == 0) {
-		v[n++] = "sh";
-		v[n++] = "-c";
-		v[n++] = c->code;
-		v[n++] = "sh";
-	} else {
-		v[n++] = "sh";
-		v[n++] = "-c";
-		v[n++] = go_code_wrapper;
-		v[n++] = "petri-go";
-		v[n++] = c->code;
-	}
-	return n;
-}
-
-/* The argv prefix that runs @lang on the copied FILE. */
-static size_t file_argv_prefix(const struct cli *c, const char **v)
-{
-	size_t n = 0;
-
-	if (strcmp(c->lang, "python") == 0) {
-		v[n++] = "python3";
-	} else if (strcmp(c->lang, "node") == 0) {
-		v[n++] = "node";
-	} else if (strcmp(c->lang, "sh") == 0) {
-		v[n++] = "sh";
-	} else {
-		v[n++] = "sh";
-		v[n++] = "-c";
-		v[n++] = PETRI_GO_BUILD_EXEC;
-		v[n++] = "petri-go";
-	}
-	v[n++] = c->file_inside;
-	return n;
-}
-
-/* exec_argv: NULL when the library runs c->code itself. */
-static int build_exec_argv(struct cli *c)
-{
-	size_t n = 0;
-
-	if (c->code && c->nargs == 0)
-		return 0;
-	c->exec_argv = calloc((size_t)c->nargs + 8, sizeof(*c->exec_argv));
-	if (!c->exec_argv)
-		return fail("out of memory");
-	if (c->code)
-		n = code_argv_prefix(c, c->exec_argv);
-	else if (c->file)
-		n = file_argv_prefix(c, c->exec_argv);
-	for (int i = 0; i < c->nargs; i++)
-		c->exec_argv[n++] = c->args[i];
-	c->exec_argv[n] = NULL;
-	return 0;
-}
-
-int petri_audit_main(int argc, char **argv); /* petri_audit.c */
-
 /* --audit PATH: the stream's file is opened before the sandbox exists, so a
  * bad path fails early and nothing runs unaudited. */
 static int audit_open(const struct cli *c, petri_ctx *ctx, petri_audit **out)
@@ -1060,8 +841,11 @@ static int audit_close(const struct cli *c, petri_audit *a)
 /* Decide what runs: PROGRAM, -c CODE or FILE, and check the combinations. */
 static int resolve_target(struct cli *c)
 {
-	if (c->code && !c->lang)
-		return fail("-c needs --lang python|node|go|sh");
+	if (c->code && !c->lang) {
+		char known[128];
+		language_list(known, sizeof(known));
+		return fail("-c needs --lang LANG (%s)", known);
+	}
 	if (!c->lang) {
 		if (c->nargs == 0)
 			return fail(
@@ -1095,20 +879,6 @@ static int validate(struct cli *c)
 		return -1;
 	if (c->stdin_path && read_stdin_input(c) < 0)
 		return -1;
-	return build_exec_argv(c);
-}
-
-/* Arguments are C strings (no NUL can hide inside), but their number and
- * length are bounded before anything else looks at them. */
-static int check_arg_sizes(int argc, char **argv)
-{
-	if (argc - 1 > ARGS_MAX)
-		return fail("too many arguments (%d; at most %d)", argc - 1, ARGS_MAX);
-	for (int i = 1; i < argc; i++) {
-		size_t len = strnlen(argv[i], ARG_LEN_MAX + 1);
-		if (len > ARG_LEN_MAX)
-			return fail("argument %d is too long (more than %d bytes)", i, ARG_LEN_MAX);
-	}
 	return 0;
 }
 
@@ -1249,258 +1019,8 @@ static void watcher_stop(void)
 }
 
 /* ------------------------------------------------------------------------
- * Output: live streaming, or one JSON object.
- * ---------------------------------------------------------------------- */
-
-struct stream_state {
-	bool broken_pipe;   /* a reader went away: the exec was stopped */
-	bool dead[3];       /* stream index -> forwarding failed, dropped since */
-	int write_errno[3]; /* first error other than EPIPE */
-};
-
-static int on_output(int stream, const char *data, size_t len, void *userdata)
-{
-	struct stream_state *st = userdata;
-	int fd = stream == PETRI_STREAM_STDERR ? STDERR_FILENO : STDOUT_FILENO;
-
-	if (st->dead[fd])
-		return 0;
-	int r = write_all(fd, data, len);
-	if (r == -EPIPE) {
-		/* What SIGPIPE would have done to the program writing there. */
-		st->broken_pipe = true;
-		return 1;
-	}
-	if (r < 0) {
-		st->dead[fd] = true;
-		st->write_errno[fd] = -r;
-	}
-	return 0;
-}
-
-/* Length of the well-formed UTF-8 sequence at @s, or 0 with [out] @bad the
- * number of bytes one U+FFFD replaces (the maximal ill-formed subpart, as
- * Unicode recommends).  Overlongs, surrogates and > U+10FFFF are ill-formed. */
-static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad)
-{
-	unsigned char c0 = s[0], lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (c0 < 0x80)
-		return 1;
-	if (c0 >= 0xc2 && c0 <= 0xdf) {
-		need = 2;
-	} else if (c0 >= 0xe0 && c0 <= 0xef) {
-		need = 3;
-		lo = c0 == 0xe0 ? 0xa0 : 0x80;
-		hi = c0 == 0xed ? 0x9f : 0xbf;
-	} else if (c0 >= 0xf0 && c0 <= 0xf4) {
-		need = 4;
-		lo = c0 == 0xf0 ? 0x90 : 0x80;
-		hi = c0 == 0xf4 ? 0x8f : 0xbf;
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	for (i = 1; i < need && i < n; i++) {
-		unsigned char min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
-		if (s[i] < min || s[i] > max)
-			break;
-	}
-	if (i == need)
-		return need;
-	*bad = i;
-	return 0;
-}
-
-/* A JSON string holding @len bytes of program output. */
-static void json_string(FILE *f, const char *data, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)data;
-	size_t i = 0;
-
-	putc('"', f);
-	while (i < len) {
-		size_t bad = 0, n = utf8_sequence(s + i, len - i, &bad);
-		unsigned char ch = s[i];
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			i += bad;
-			continue;
-		}
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", f);
-		else if (ch == '\t')
-			fputs("\\t", f);
-		else if (ch == '\r')
-			fputs("\\r", f);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fwrite(s + i, 1, n, f);
-		i += n;
-	}
-	putc('"', f);
-}
-
-static void json_cstring(FILE *f, const char *s)
-{
-	json_string(f, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void json_limits(FILE *f, uint32_t hit)
-{
-	bool first = true;
-
-	putc('[', f);
-	for (uint32_t bit = 1; bit; bit <<= 1) {
-		if (!(hit & bit) || !petri_limit_name(bit))
-			continue;
-		fprintf(f, "%s\"%s\"", first ? "" : ",", petri_limit_name(bit));
-		first = false;
-	}
-	putc(']', f);
-}
-
-/* The result as one JSON object on one line.  Returns 0 or -errno. */
-/* What --json prints: an exec's result, or (@error set) a program that
- * could not be started. */
-struct json_out {
-	int exit_code; /* -1: null */
-	int signal;    /* 0: null */
-	const char *reason, *error;
-	double wall_ms, cpu_ms;
-	uint64_t peak_memory, out_total, err_total, denials;
-	const char *out, *err;
-	size_t out_len, err_len;
-	bool out_truncated, err_truncated;
-	uint32_t limits_hit;
-};
-
-static int print_json_out(const struct json_out *j, const petri_sandbox *sb)
-{
-	FILE *f = stdout;
-
-	if (j->exit_code < 0)
-		fputs("{\"exit_code\":null", f);
-	else
-		fprintf(f, "{\"exit_code\":%d", j->exit_code);
-	if (j->signal > 0)
-		fprintf(f, ",\"signal\":%d", j->signal);
-	else
-		fputs(",\"signal\":null", f);
-	fputs(",\"reason\":", f);
-	json_cstring(f, j->reason);
-	if (j->error) {
-		fputs(",\"error\":", f);
-		json_cstring(f, j->error);
-	}
-	fprintf(f, ",\"wall_ms\":%.3f,\"cpu_ms\":%.3f,\"peak_memory_bytes\":%llu", j->wall_ms,
-		j->cpu_ms, (unsigned long long)j->peak_memory);
-	fputs(",\"stdout\":", f);
-	json_string(f, j->out ? j->out : "", j->out ? j->out_len : 0);
-	fputs(",\"stderr\":", f);
-	json_string(f, j->err ? j->err : "", j->err ? j->err_len : 0);
-	fprintf(f, ",\"stdout_truncated\":%s,\"stderr_truncated\":%s",
-		j->out_truncated ? "true" : "false", j->err_truncated ? "true" : "false");
-	fprintf(f, ",\"stdout_total_bytes\":%llu,\"stderr_total_bytes\":%llu",
-		(unsigned long long)j->out_total, (unsigned long long)j->err_total);
-	fputs(",\"limits_hit\":", f);
-	json_limits(f, j->limits_hit);
-	fprintf(f, ",\"seccomp_denials\":%llu", (unsigned long long)j->denials);
-	fputs(",\"sandbox_id\":", f);
-	json_cstring(f, petri_sandbox_id(sb));
-	fputs("}\n", f);
-	if (fflush(f) != 0 || ferror(f))
-		return errno ? -errno : -EIO;
-	return 0;
-}
-
-static int print_json(const petri_result *res, const petri_sandbox *sb)
-{
-	int sig = petri_result_signal(res), code = petri_result_exit_code(res);
-	struct json_out j = {
-		.exit_code = sig > 0 ? -1 : code,
-		.signal = sig,
-		.reason = petri_reason_name(petri_result_reason(res)),
-		.wall_ms = (double)petri_result_wall_ns(res) / 1e6,
-		.cpu_ms = (double)petri_result_cpu_ns(res) / 1e6,
-		.peak_memory = petri_result_peak_memory_bytes(res),
-		.out_total = petri_result_stdout_total(res),
-		.err_total = petri_result_stderr_total(res),
-		.denials = petri_result_seccomp_denials(res),
-		.out_truncated = petri_result_stdout_truncated(res),
-		.err_truncated = petri_result_stderr_truncated(res),
-		.limits_hit = petri_result_limits_hit(res),
-	};
-	j.out = petri_result_stdout(res, &j.out_len);
-	j.err = petri_result_stderr(res, &j.err_len);
-	return print_json_out(&j, sb);
-}
-
-/* --json when the program could not be started (126, 127): the same object,
- * reason "failed", exit_code the status, and the library's message. */
-static void print_json_failed(const petri_sandbox *sb, int status, const char *msg, double wall_ms)
-{
-	struct json_out j = {
-		.exit_code = status, .reason = "failed", .error = msg, .wall_ms = wall_ms};
-	print_json_out(&j, sb);
-}
-
-/* ------------------------------------------------------------------------
  * Running.
  * ---------------------------------------------------------------------- */
-
-/* The exit status for a result (see the usage text), or -1 when there is
- * none to give (the sandbox died under the program). */
-static int result_status(const petri_result *res, const struct stream_state *st)
-{
-	int reason = petri_result_reason(res);
-	int sig = petri_result_signal(res), code = petri_result_exit_code(res);
-
-	if (reason == PETRI_REASON_TIMEOUT)
-		return EXIT_TIMEOUT;
-	if (reason == PETRI_REASON_KILLED && st->broken_pipe)
-		return 128 + SIGPIPE;
-	if (sig > 0)
-		return 128 + sig;
-	if (code >= 0)
-		return code;
-	return -1;
-}
-
-/* Report a result and pick the exit status. */
-static int report(const struct cli *c, const petri_result *res, petri_sandbox *sb,
-		  const struct stream_state *st)
-{
-	int werr = c->json ? -print_json(res, sb) : st->write_errno[STDOUT_FILENO];
-
-	if (werr == EPIPE)
-		return 128 + SIGPIPE;
-	if (werr != 0) {
-		fail("write to stdout: %s", strerror(werr));
-		return EXIT_PETRI;
-	}
-	int status = result_status(res, st);
-	if (status < 0) {
-		fail("sandbox %s died during the exec (%s)", petri_sandbox_id(sb),
-		     petri_reason_name(petri_result_reason(res)));
-		return EXIT_PETRI;
-	}
-	return status;
-}
-
-/* One-line error from the library, and the status for it. */
-static int library_failure(int rc, petri_error *err, int status)
-{
-	const char *msg = petri_error_message(err);
-
-	fail("%s", *msg ? msg : strerror(-rc));
-	petri_error_free(err);
-	return status;
-}
 
 static void fill_sandbox_opts(const struct cli *c, petri_sandbox_opts *o)
 {
@@ -1520,8 +1040,18 @@ static void fill_sandbox_opts(const struct cli *c, petri_sandbox_opts *o)
 
 static void fill_exec_opts(const struct cli *c, struct stream_state *st, petri_exec_opts *o)
 {
-	o->argv = c->exec_argv;
-	o->code = c->exec_argv ? NULL : c->code;
+	/* c->args ends with argv's own NULL. */
+	const char *const *args = c->nargs ? (const char *const *)c->args : NULL;
+
+	if (c->code) {
+		o->code = c->code;
+		o->args = args;
+	} else if (c->file) {
+		o->code_file = c->file_inside;
+		o->args = args;
+	} else {
+		o->argv = args;
+	}
 	o->language = c->lang;
 	o->cwd = c->cwd;
 	o->stdin_data = c->stdin_data;
@@ -1567,11 +1097,11 @@ static int run_in_sandbox(const struct cli *c, petri_sandbox *sb)
 	if (rc < 0 && c->cwd && strstr(petri_error_message(err), ": chdir ") != NULL)
 		return library_failure(rc, err, EXIT_PETRI);
 	if ((rc == -ENOENT || rc == -EACCES) && c->json)
-		print_json_failed(sb, rc == -ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
-				  *petri_error_message(err) ? petri_error_message(err) :
-							      strerror(-rc),
-				  (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-					  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		report_failed_json(sb, rc == -ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
+				   *petri_error_message(err) ? petri_error_message(err) :
+							       strerror(-rc),
+				   (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+					   (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rc == -ENOENT)
 		return library_failure(rc, err, EXIT_NOTFOUND);
 	if (rc == -EACCES)
@@ -1579,7 +1109,7 @@ static int run_in_sandbox(const struct cli *c, petri_sandbox *sb)
 	if (rc < 0)
 		return library_failure(rc, err,
 				       watcher.received ? 128 + watcher.received : EXIT_PETRI);
-	int status = report(c, res, sb, &st);
+	int status = report_result(res, sb, c->json, &st);
 	petri_result_free(res);
 	return watcher.received ? 128 + watcher.received : status;
 }
@@ -1635,7 +1165,7 @@ out:
 	return status;
 }
 
-static int cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv)
 {
 	struct cli c = {0};
 	int status;
@@ -1649,29 +1179,4 @@ static int cmd_run(int argc, char **argv)
 		status = run(&c);
 	cli_free(&c);
 	return status;
-}
-
-int main(int argc, char **argv)
-{
-	if (check_arg_sizes(argc, argv) < 0)
-		return EXIT_PETRI;
-	if (argc < 2) {
-		fail("missing command (try 'petri --help')");
-		return EXIT_PETRI;
-	}
-	const char *cmd = argv[1];
-	if (strcmp(cmd, "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
-	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-		print_version();
-		return 0;
-	}
-	if (strcmp(cmd, "audit") == 0)
-		return petri_audit_main(argc - 1, argv + 1);
-	fail("unknown command '%.64s' (try 'petri --help')", cmd);
-	return EXIT_PETRI;
 }

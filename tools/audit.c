@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * petri_audit.c - `petri audit cat|json|verify FILE`: read an audit stream
+ * audit.c - `petri audit cat|json|verify FILE`: read an audit stream
  * (FILE or "-" for stdin) with libpetri's hardened reader.
  *   cat     one human-readable line per event
  *   json    one OCSF-style JSON object per line
@@ -16,9 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "petri/audit.h"
-
-int petri_audit_main(int argc, char **argv);
 
 #define EXIT_BAD 1   /* the stream is damaged or incomplete */
 #define EXIT_USAGE 2 /* bad command line, unreadable file */
@@ -101,7 +100,7 @@ static int cmd_dump(const char *file, uint32_t format, int no_verify)
 }
 
 /* argv[0] is "audit". */
-int petri_audit_main(int argc, char **argv)
+int cmd_audit(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 			  strcmp(argv[1], "help") == 0)) {
