@@ -53,6 +53,7 @@ struct petri_audit_reader {
 
 	uint64_t count; /* events decoded == the seq the next one must have */
 	uint8_t prev_hash[PETRI_SHA256_LEN];
+	petri__audit_hasher *hasher;
 	int saw_end;
 	int failed;
 	uint64_t bad_seq;
@@ -125,6 +126,11 @@ PETRI_API int petri_audit_reader_open(petri_audit_reader **out, const petri_audi
 		petri_audit_reader_free(r);
 		return petri__err(err, ENOMEM, "audit reader");
 	}
+	int hr = petri__audit_hasher_new(&r->hasher);
+	if (hr < 0) {
+		petri_audit_reader_free(r);
+		return petri__err(err, -hr, "audit reader: SHA-256 from libcrypto");
+	}
 	*out = r;
 	return 0;
 }
@@ -137,6 +143,7 @@ PETRI_API void petri_audit_reader_free(petri_audit_reader *r)
 		petri__audit__v1__event__free_unpacked(r->ev, NULL);
 	if (r->own_fd && r->fd >= 0)
 		close(r->fd);
+	petri__audit_hasher_free(r->hasher);
 	free(r->rbuf);
 	free(r->ev_buf);
 	free(r);
@@ -226,7 +233,9 @@ static int check_event(petri_audit_reader *r, petri_error **err)
 		return fail(r, err, -EBADMSG, "record does not end with its hash field");
 	uint8_t h[PETRI_SHA256_LEN];
 	size_t body = len - PETRI_AUDIT_HASH_TRAILER;
-	petri__audit_chain_hash(ev->prev_hash.data, ev->prev_hash.len, rec, body, h);
+	if (petri__audit_chain_hash(r->hasher, ev->prev_hash.data, ev->prev_hash.len, rec, body,
+				    h) < 0)
+		return fail(r, err, -EIO, "SHA-256 (libcrypto) failed");
 	if (memcmp(h, rec + body + 2, PETRI_SHA256_LEN) != 0)
 		return fail(r, err, -EBADMSG, "hash mismatch (the event was altered)");
 	if (ev->seq != r->count)

@@ -106,7 +106,8 @@ int main(int argc, char **argv)
 	double med[2];
 	for (int v = 0; v < 2; v++) {
 		qsort(t[v], (size_t)rounds, sizeof(double), cmp_double);
-		med[v] = rounds % 2 ? t[v][rounds / 2] : (t[v][rounds / 2 - 1] + t[v][rounds / 2]) / 2;
+		med[v] = rounds % 2 ? t[v][rounds / 2] :
+				      (t[v][rounds / 2 - 1] + t[v][rounds / 2]) / 2;
 	}
 	printf("file event, userspace CPU per event (emit + writer), %d rounds x %ld events:\n",
 	       rounds, n);
