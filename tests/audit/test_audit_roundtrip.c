@@ -15,6 +15,7 @@
 
 #include "petri_test.h"
 #include "audit_sample.h"
+#include "audit_stream.h"
 #include "petri/audit/v1/audit.pb-c.h"
 
 #include <json-c/json.h>
@@ -23,23 +24,14 @@ static void check_reader(const uint8_t *buf, size_t len)
 {
 	static const int kinds[SAMPLE_EVENTS] = {16, 18, 20, 22, 23, 25, 26, 27,
 						 28, 29, 24, 30, 21, 19, 17};
-	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
-	o.source = PETRI_AUDIT_SRC_MEMORY;
-	o.data = buf;
-	o.data_len = len;
-	petri_audit_reader *r = NULL;
-	petri_error *err = NULL;
-	REQUIRE(petri_audit_reader_open(&r, &o, &err) == 0);
-	int n = 0, rc;
-	while ((rc = petri_audit_reader_next(r, &err)) > 0) {
-		CHECK(petri_audit_reader_seq(r) == (uint64_t)n);
-		CHECK_MSG(petri_audit_reader_kind(r) == kinds[n], "event %d kind %d", n,
-			  petri_audit_reader_kind(r));
-		size_t rl = 0;
-		CHECK(petri_audit_reader_raw(r, &rl) != NULL && rl > 34);
-		char *text = NULL, *json = NULL;
-		CHECK(petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_TEXT, &text, &err) == 0);
-		CHECK(petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_JSON, &json, &err) == 0);
+	/* Read (and verify) with the reader, every event formatted both ways. */
+	struct audit_events es = audit_read_mem(buf, len, AUDIT_READ_JSON | AUDIT_READ_TEXT);
+	CHECK_MSG(es.n == SAMPLE_EVENTS, "%zu events", es.n);
+	for (int n = 0; n < (int)es.n && n < SAMPLE_EVENTS; n++) {
+		CHECK(es.seq[n] == (uint64_t)n);
+		CHECK_MSG(es.kind[n] == kinds[n], "event %d kind %d", n, es.kind[n]);
+		CHECK(es.raw_len[n] > 34);
+		const char *text = es.text[n], *json = es.json[n];
 		if (text && json) {
 			char want[64];
 			snprintf(want, sizeof(want), "\"sequence\":%d,", n);
@@ -73,17 +65,16 @@ static void check_reader(const uint8_t *buf, size_t len)
 			if (kinds[n] == PETRI_AUDIT_KIND_SECRET_USE)
 				CHECK(strstr(json, "OPENAI_KEY") != NULL);
 		}
-		petri_free(text);
-		petri_free(json);
-		n++;
 	}
-	CHECK_MSG(rc == 0, "reader: %s", petri_error_message(err));
-	CHECK(n == SAMPLE_EVENTS);
-	petri_error_free(err);
-	err = NULL;
-	petri_audit_reader_free(r);
+	audit_events_free(&es);
 
-	/* And verify() over the whole stream. */
+	/* verify() leaves first_bad_seq alone on success. */
+	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
+	o.source = PETRI_AUDIT_SRC_MEMORY;
+	o.data = buf;
+	o.data_len = len;
+	petri_audit_reader *r = NULL;
+	petri_error *err = NULL;
 	REQUIRE(petri_audit_reader_open(&r, &o, &err) == 0);
 	uint64_t bad = 99;
 	CHECK_MSG(petri_audit_reader_verify(r, &bad, &err) == 0, "verify: %s",
@@ -129,17 +120,11 @@ static void check_json_bytes(void)
 	buf[1] = (uint8_t)(n >> 7);
 	petri__audit__v1__event__pack(&ev, buf + 2);
 
-	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
-	o.source = PETRI_AUDIT_SRC_MEMORY;
-	o.flags = PETRI_AUDIT_READER_F_NO_VERIFY; /* one event, no chain */
-	o.data = buf;
-	o.data_len = n + 2;
-	petri_audit_reader *r = NULL;
-	petri_error *err = NULL;
-	char *json = NULL;
-	REQUIRE(petri_audit_reader_open(&r, &o, &err) == 0);
-	REQUIRE(petri_audit_reader_next(r, &err) == 1);
-	REQUIRE(petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_JSON, &json, &err) == 0);
+	/* One event, no chain: read without verifying. */
+	struct audit_events es = audit_read_mem(
+		buf, n + 2, AUDIT_READ_NO_VERIFY | AUDIT_READ_JSON | AUDIT_READ_TEXT);
+	REQUIRE(es.n == 1);
+	const char *json = es.json[0], *text = es.text[0];
 	CHECK_MSG(strstr(json, "\xff") == NULL && strstr(json, "\xc0") == NULL, "raw bytes: %s",
 		  json);
 	json_tokener *tok = json_tokener_new();
@@ -174,15 +159,10 @@ static void check_json_bytes(void)
 		CHECK_MSG(0, "no unmapped.petri.process_exec.argv: %s", json);
 	}
 	/* The text format shows the exact bytes, escaped. */
-	char *text = NULL;
-	CHECK(petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_TEXT, &text, &err) == 0);
-	CHECK_MSG(text && strstr(text, "comm=\"a\\xffb\\xe2\\x82c") != NULL, "text: %s", text);
-	petri_free(text);
+	CHECK_MSG(strstr(text, "comm=\"a\\xffb\\xe2\\x82c") != NULL, "text: %s", text);
 	json_object_put(root);
 	json_tokener_free(tok);
-	petri_free(json);
-	petri_audit_reader_free(r);
-	petri_error_free(err);
+	audit_events_free(&es);
 }
 
 static void check_bad_args(void)
