@@ -740,8 +740,8 @@ static void format_text(struct buf *b, const petri_pb_event *ev)
  * written by hand here.  json-c escapes '"', '\\' and control characters
  * but copies other bytes as they are, so strings are made valid UTF-8
  * first (jstr()): the text is then valid JSON whatever bytes a decoded
- * string holds (the kernel's strings reach the stream through other
- * writers than ours, and a stream is untrusted input). */
+ * string holds (our writer repairs strings on the way in, but a stream is
+ * untrusted input and may come from another writer). */
 
 /* Building state: any allocation that failed sets @oom. */
 struct jb {
