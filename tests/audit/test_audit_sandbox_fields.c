@@ -121,7 +121,10 @@ static void hit_limits(petri_sandbox *sb)
 		CHECK_MSG(petri_result_reason(res) == PETRI_REASON_CPU, "reason %s",
 			  petri_reason_name(petri_result_reason(res)));
 		expect(sb, serial, "cpu", 1000, petri_result_cpu_ns(res) / 1000000u);
-		CHECK(petri_result_cpu_ns(res) >= 900000000ull); /* RLIMIT_CPU is tick-based */
+		/* RLIMIT_CPU is tick-based */
+		CHECK_MSG(petri_result_cpu_ns(res) >= 900000000ull,
+			  "cpu limit 1000 ms, reported %llu ms",
+			  (unsigned long long)(petri_result_cpu_ns(res) / 1000000u));
 		petri_result_free(res);
 	}
 	{ /* file_size: 4096 bytes (the size reached is not known: 0) */
