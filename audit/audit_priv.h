@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * audit_priv.h - what the audit files (writer.c, sink.c,
- * reader.c, sha256.c) share, and the seam for the kernel (eBPF) half:
+ * reader.c, chain.c, encode.c) share, and the seam for the kernel (eBPF) half:
  * it builds a Petri__Audit__V1__Event and calls petri__audit_emit_event().
  * Nothing here is API.
  */
@@ -16,25 +16,26 @@
 
 typedef Petri__Audit__V1__Event petri_pb_event;
 
-/* sha256.c ----------------------------------------------------------------- */
+/* chain.c: the chain's hash, SHA-256 from libcrypto ----------------------- */
 
 #define PETRI_SHA256_LEN 32
 
-struct petri_sha256 {
-	uint32_t h[8];
-	uint64_t len; /* bytes hashed so far */
-	uint8_t buf[64];
-	size_t nbuf;
-};
+/* A reusable SHA-256 context (opaque; one user at a time). */
+typedef struct petri__audit_hasher petri__audit_hasher;
 
-void petri__sha256_init(struct petri_sha256 *s);
-void petri__sha256_update(struct petri_sha256 *s, const void *data, size_t len);
-void petri__sha256_final(struct petri_sha256 *s, uint8_t out[PETRI_SHA256_LEN]);
-void petri__sha256(const void *data, size_t len, uint8_t out[PETRI_SHA256_LEN]);
-/* Tests: 1 forces the portable C compression, 0 lets the CPU decide. */
-void petri__sha256_set_portable(int portable);
+/* [out] @out, freed with petri__audit_hasher_free().  0, -ENOMEM, or
+ * -ENOSYS when libcrypto offers no SHA-256 (a provider configuration
+ * without it). */
+int petri__audit_hasher_new(petri__audit_hasher **out);
+/* Accepts NULL. */
+void petri__audit_hasher_free(petri__audit_hasher *h);
+/* hash = SHA-256(prev || body) into @out: the chain's one hash function
+ * (writer and reader).  @prev may be NULL when @prev_len is 0 (the header).
+ * 0, or -EIO when libcrypto fails. */
+int petri__audit_chain_hash(petri__audit_hasher *h, const uint8_t *prev, size_t prev_len,
+			    const uint8_t *body, size_t body_len, uint8_t out[PETRI_SHA256_LEN]);
 
-/* Framing and chain (audit.c) ---------------------------------------------- */
+/* Framing and chain (writer.c) --------------------------------------------- */
 
 /* The key of Event.hash (field 7, length-delimited) and its length byte: a
  * record is B || AUDIT_HASH_KEY AUDIT_HASH_LEN_BYTE || hash[32]. */
@@ -46,13 +47,10 @@ void petri__sha256_set_portable(int portable);
 
 /* Encode @v as a varint into @out (>= 10 bytes); returns the length. */
 size_t petri__audit_put_varint(uint8_t *out, uint64_t v);
-/* hash = SHA-256(prev || body). */
-void petri__audit_chain_hash(const uint8_t *prev, size_t prev_len, const uint8_t *body,
-			     size_t body_len, uint8_t out[PETRI_SHA256_LEN]);
 
 /* Emit a fully built event (the kernel side's entry point).  The function
  * sets seq, prev_hash, hash and (when 0) time_unix_nano; it does not keep
- * @ev.  Same returns as petri_audit_emit_*().  The kinds audit_enc.c
+ * @ev.  Same returns as petri_audit_emit_*().  The kinds encode.c
  * encodes by hand (the kernel half's: process exec/fork/exit, file and
  * network activity) skip protobuf-c's reflection and the UTF-8 copy: one
  * allocation per event (the queued record). */
@@ -65,10 +63,10 @@ int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **er
 int petri__audit_emit_event_wait(petri_audit *a, petri_pb_event *ev, uint32_t wait_ms);
 
 /* Benchmarks: non-zero sends every event through protobuf-c (the path
- * before audit_enc.c), for a side-by-side measurement. */
+ * before encode.c), for a side-by-side measurement. */
 extern int petri__audit_no_fast;
 
-/* audit_enc.c: does it encode @ev's kind? */
+/* encode.c: does it encode @ev's kind? */
 int petri__audit_enc_supported(const petri_pb_event *ev);
 /* Encode @ev's fields 2..5 (time - @time_unix_nano in place of ev's -,
  * sandbox_id, exec_id, process), then its body, into @out (@cap bytes),
@@ -89,7 +87,7 @@ int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t 
 			     uint64_t last_kseq);
 
 /* Length of the valid UTF-8 sequence at @s (@n bytes left), or 0 when
- * it is not valid (audit_decode.c). */
+ * it is not valid (reader.c). */
 size_t petri__audit_utf8_len(const unsigned char *s, size_t n);
 /* Is s[0..n) valid UTF-8 (what protobuf's string fields require)? */
 int petri__audit_utf8_valid(const char *s, size_t n);
@@ -97,7 +95,7 @@ int petri__audit_utf8_valid(const char *s, size_t n);
 /* Wall clock in ns. */
 uint64_t petri__audit_now_ns(void);
 
-/* audit_sink.c ------------------------------------------------------------- */
+/* sink.c ------------------------------------------------------------------- */
 
 struct petri_audit_sink {
 	uint32_t kind; /* PETRI_AUDIT_SINK_* */

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "internal.h"
 #include "audit_priv.h"
 
@@ -53,6 +55,7 @@ struct petri_audit_reader {
 
 	uint64_t count; /* events decoded == the seq the next one must have */
 	uint8_t prev_hash[PETRI_SHA256_LEN];
+	petri__audit_hasher *hasher;
 	int saw_end;
 	int failed;
 	uint64_t bad_seq;
@@ -126,19 +129,24 @@ PETRI_API int petri_audit_reader_open(petri_audit_reader **out, const petri_audi
 		return petri__err(err, EINVAL, "audit reader: unknown source %u", o.source);
 	}
 	if (r->fd >= 0 && !(r->rbuf = malloc(READ_CHUNK))) {
-		petri_audit_reader_free(r);
+		petri_audit_reader_close(r);
 		return petri__err(err, ENOMEM, "audit reader");
+	}
+	int hr = petri__audit_hasher_new(&r->hasher);
+	if (hr < 0) {
+		petri_audit_reader_close(r);
+		return petri__err(err, -hr, "audit reader: SHA-256 from libcrypto");
 	}
 	*out = r;
 	return 0;
 }
 
-PETRI_API void petri_audit_reader_close(petri_audit_reader *r)
+PETRI_API void petri_audit_reader_free(petri_audit_reader *r)
 {
-	petri_audit_reader_free(r);
+	petri_audit_reader_close(r);
 }
 
-PETRI_API void petri_audit_reader_free(petri_audit_reader *r)
+PETRI_API void petri_audit_reader_close(petri_audit_reader *r)
 {
 	if (!r)
 		return;
@@ -146,6 +154,7 @@ PETRI_API void petri_audit_reader_free(petri_audit_reader *r)
 		petri__audit__v1__event__free_unpacked(r->ev, NULL);
 	if (r->own_fd && r->fd >= 0)
 		close(r->fd);
+	petri__audit_hasher_free(r->hasher);
 	free(r->rbuf);
 	free(r->ev_buf);
 	free(r);
@@ -235,7 +244,9 @@ static int check_event(petri_audit_reader *r, petri_error **err)
 		return fail(r, err, -EBADMSG, "record does not end with its hash field");
 	uint8_t h[PETRI_SHA256_LEN];
 	size_t body = len - PETRI_AUDIT_HASH_TRAILER;
-	petri__audit_chain_hash(ev->prev_hash.data, ev->prev_hash.len, rec, body, h);
+	if (petri__audit_chain_hash(r->hasher, ev->prev_hash.data, ev->prev_hash.len, rec, body,
+				    h) < 0)
+		return fail(r, err, -EIO, "SHA-256 (libcrypto) failed");
 	if (memcmp(h, rec + body + 2, PETRI_SHA256_LEN) != 0)
 		return fail(r, err, -EBADMSG, "hash mismatch (the event was altered)");
 	if (ev->seq != r->count)
@@ -482,34 +493,6 @@ size_t petri__audit_utf8_len(const unsigned char *s, size_t n)
 	return k;
 }
 
-/* A JSON string: control characters escaped, invalid UTF-8 as U+FFFD. */
-static void json_str(struct buf *b, const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	puts_(b, "\"");
-	for (size_t i = 0; i < n;) {
-		unsigned c = p[i];
-		if (c == '"' || c == '\\') {
-			put(b, "\\", 1);
-			put(b, (const char *)&p[i], 1);
-			i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			putf(b, "\\u%04x", c);
-			i++;
-		} else {
-			size_t k = petri__audit_utf8_len(p + i, n - i);
-			if (k == 0) {
-				puts_(b, "\\ufffd");
-				i++;
-			} else {
-				put(b, (const char *)p + i, k);
-				i += k;
-			}
-		}
-	}
-	puts_(b, "\"");
-}
-
 /* A quoted text string: printable ASCII as is, everything else \xNN. */
 static void text_str(struct buf *b, const char *s, size_t n)
 {
@@ -526,20 +509,26 @@ static void text_str(struct buf *b, const char *s, size_t n)
 	puts_(b, "\"");
 }
 
-static void hex(struct buf *b, const uint8_t *p, size_t n)
+/* @n bytes of @p as lower-case hex into @out (2 * @n + 1 bytes). */
+static void hex_to(char *out, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		putf(b, "%02x", p[i]);
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
 }
 
 /* "OP_OPEN" of enum Op -> "open"; "PATH_SOURCE_KERNEL_FILE" of PathSource
- * -> "kernel_file": the value's name without its enum's prefix. */
-static void enum_name(struct buf *b, const ProtobufCEnumDescriptor *d, int v)
+ * -> "kernel_file": the value's name without its enum's prefix, into @out;
+ * the number for a value the schema does not name. */
+static const char *enum_name(const ProtobufCEnumDescriptor *d, int v, char out[64])
 {
 	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
 	if (!ev) {
-		putf(b, "%d", v);
-		return;
+		snprintf(out, 64, "%d", v);
+		return out;
 	}
 	char prefix[64];
 	size_t k = 0;
@@ -553,74 +542,11 @@ static void enum_name(struct buf *b, const ProtobufCEnumDescriptor *d, int v)
 	const char *name = ev->name;
 	if (strncmp(name, prefix, k) == 0 && name[k])
 		name += k;
-	char low[64];
 	size_t i = 0;
-	for (; name[i] && i + 1 < sizeof(low); i++)
-		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-	low[i] = '\0';
-	puts_(b, low);
-}
-
-static void fmt_message(struct buf *b, const ProtobufCMessage *m, int json);
-
-/* One scalar/message value of @f at @p. */
-static void fmt_value(struct buf *b, const ProtobufCFieldDescriptor *f, const void *p, int json)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-		putf(b, "%" PRId32, *(const int32_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		putf(b, "%" PRIu32, *(const uint32_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-		putf(b, "%" PRId64, *(const int64_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		putf(b, "%" PRIu64, *(const uint64_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_BOOL:
-		puts_(b, *(const protobuf_c_boolean *)p ? "true" : "false");
-		break;
-	case PROTOBUF_C_TYPE_ENUM:
-		if (json)
-			puts_(b, "\"");
-		enum_name(b, f->descriptor, *(const int *)p);
-		if (json)
-			puts_(b, "\"");
-		break;
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(char *const *)p;
-		s = s ? s : "";
-		(json ? json_str : text_str)(b, s, strlen(s));
-		break;
-	}
-	case PROTOBUF_C_TYPE_BYTES: {
-		const ProtobufCBinaryData *d = p;
-		if (json)
-			puts_(b, "\"");
-		hex(b, d->data, d->len);
-		if (json)
-			puts_(b, "\"");
-		break;
-	}
-	case PROTOBUF_C_TYPE_MESSAGE: {
-		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
-		if (sub)
-			fmt_message(b, sub, json);
-		else
-			puts_(b, json ? "{}" : "{}");
-		break;
-	}
-	default:
-		puts_(b, json ? "null" : "?");
-	}
+	for (; name[i] && i + 1 < 64; i++)
+		out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	out[i] = '\0';
+	return out;
 }
 
 static size_t type_size(ProtobufCType t)
@@ -665,56 +591,14 @@ static int is_zero_value(const ProtobufCFieldDescriptor *f, const void *p)
 	}
 }
 
-/* Every field of @m: JSON {"name":value,...} (all fields, proto3 defaults
- * included, so the shape is stable) or text "name=value ..." (non-default
- * fields only). */
-static void fmt_message(struct buf *b, const ProtobufCMessage *m, int json)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	int first = 1;
-	if (json)
-		puts_(b, "{");
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *p = (const char *)m + f->offset;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
-			const char *arr = *(char *const *)p;
-			if (!json && n == 0)
-				continue;
-			if (json)
-				putf(b, "%s\"%s\":[", first ? "" : ",", f->name);
-			else
-				putf(b, "%s%s=[", first ? "" : " ", f->name);
-			for (size_t k = 0; k < n && arr; k++) {
-				if (k)
-					puts_(b, json ? "," : " ");
-				fmt_value(b, f, arr + k * type_size(f->type), json);
-			}
-			puts_(b, "]");
-		} else {
-			if (!json && is_zero_value(f, p))
-				continue;
-			if (json)
-				putf(b, "%s\"%s\":", first ? "" : ",", f->name);
-			else
-				putf(b, "%s%s=", first ? "" : " ", f->name);
-			fmt_value(b, f, p, json);
-		}
-		first = 0;
-	}
-	if (json)
-		puts_(b, "}");
-}
-
-static void iso_time(struct buf *b, uint64_t ns)
+static void iso_time(char out[48], uint64_t ns)
 {
 	time_t s = (time_t)(ns / 1000000000ull);
 	struct tm tm;
 	char t[32] = "1970-01-01T00:00:00";
 	if (gmtime_r(&s, &tm))
 		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	putf(b, "%s.%09" PRIu64 "Z", t, (uint64_t)(ns % 1000000000u));
+	snprintf(out, 48, "%s.%09" PRIu64 "Z", t, (uint64_t)(ns % 1000000000u));
 }
 
 /* The body message of @ev (NULL when none or unknown). */
@@ -729,6 +613,295 @@ static const ProtobufCMessage *body_of(const petri_pb_event *ev)
 	return NULL;
 }
 
+/* ---- text ------------------------------------------------------------------ */
+
+/* One scalar/message value of @f at @p, as text. */
+static void text_message(struct buf *b, const ProtobufCMessage *m);
+
+static void text_value(struct buf *b, const ProtobufCFieldDescriptor *f, const void *p)
+{
+	char name[64];
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		putf(b, "%" PRId32, *(const int32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		putf(b, "%" PRIu32, *(const uint32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		putf(b, "%" PRId64, *(const int64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		putf(b, "%" PRIu64, *(const uint64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		puts_(b, *(const protobuf_c_boolean *)p ? "true" : "false");
+		break;
+	case PROTOBUF_C_TYPE_ENUM:
+		puts_(b, enum_name(f->descriptor, *(const int *)p, name));
+		break;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)p;
+		s = s ? s : "";
+		text_str(b, s, strlen(s));
+		break;
+	}
+	case PROTOBUF_C_TYPE_BYTES: {
+		const ProtobufCBinaryData *d = p;
+		char two[3];
+		for (size_t i = 0; i < d->len; i++) {
+			hex_to(two, d->data + i, 1);
+			put(b, two, 2);
+		}
+		break;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+		if (sub)
+			text_message(b, sub);
+		else
+			puts_(b, "{}");
+		break;
+	}
+	default:
+		puts_(b, "?");
+	}
+}
+
+/* The non-default fields of @m: "name=value ...". */
+static void text_message(struct buf *b, const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	int first = 1;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *p = (const char *)m + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			const char *arr = *(char *const *)p;
+			if (n == 0)
+				continue;
+			putf(b, "%s%s=[", first ? "" : " ", f->name);
+			for (size_t k = 0; k < n && arr; k++) {
+				if (k)
+					puts_(b, " ");
+				text_value(b, f, arr + k * type_size(f->type));
+			}
+			puts_(b, "]");
+		} else {
+			if (is_zero_value(f, p))
+				continue;
+			putf(b, "%s%s=", first ? "" : " ", f->name);
+			text_value(b, f, p);
+		}
+		first = 0;
+	}
+}
+
+static void format_text(struct buf *b, const petri_pb_event *ev)
+{
+	char t[48];
+	iso_time(t, ev->time_unix_nano);
+	putf(b, "%" PRIu64 " %s %s", ev->seq, t, petri_audit_kind_name((int)ev->body_case));
+	if (ev->sandbox_id && *ev->sandbox_id) {
+		puts_(b, " sandbox=");
+		text_str(b, ev->sandbox_id, strlen(ev->sandbox_id));
+	}
+	if (ev->exec_id && *ev->exec_id) {
+		puts_(b, " exec=");
+		text_str(b, ev->exec_id, strlen(ev->exec_id));
+	}
+	if (ev->process) {
+		const Petri__Audit__V1__Process *p = ev->process;
+		putf(b, " pid=%" PRIu32 "/%" PRIu32 " ppid=%" PRIu32 " uid=%" PRIu32, p->pid_inside,
+		     p->pid_host, p->ppid, p->uid);
+		if (p->comm && *p->comm) {
+			puts_(b, " comm=");
+			text_str(b, p->comm, strlen(p->comm));
+		}
+		if (p->executable && *p->executable) {
+			puts_(b, " exe=");
+			text_str(b, p->executable, strlen(p->executable));
+		}
+	}
+	const ProtobufCMessage *body = body_of(ev);
+	if (body) {
+		struct buf inner = {0};
+		text_message(&inner, body);
+		if (inner.oom)
+			b->oom = 1;
+		if (inner.len) {
+			puts_(b, " ");
+			put(b, inner.p, inner.len);
+		}
+		free(inner.p);
+	}
+}
+
+/* ---- JSON (json-c) --------------------------------------------------------
+ * The event is built as a json-c tree and serialised by json-c: no JSON is
+ * written by hand here.  json-c escapes '"', '\\' and control characters
+ * but copies other bytes as they are, so strings are made valid UTF-8
+ * first (jstr()): the text is then valid JSON whatever bytes a decoded
+ * string holds (our writer repairs strings on the way in, but a stream is
+ * untrusted input and may come from another writer). */
+
+/* Building state: any allocation that failed sets @oom. */
+struct jb {
+	int oom;
+};
+
+static json_object *jcheck(struct jb *j, json_object *o)
+{
+	if (!o)
+		j->oom = 1;
+	return o;
+}
+
+/* Add @val under @key (a static string) to @obj; takes @val in any case. */
+static void jset(struct jb *j, json_object *obj, const char *key, json_object *val)
+{
+	if (!obj || !val) {
+		j->oom = 1;
+		json_object_put(val);
+		return;
+	}
+	if (json_object_object_add_ex(obj, key, val,
+				      JSON_C_OBJECT_ADD_KEY_IS_NEW |
+					      JSON_C_OBJECT_ADD_CONSTANT_KEY) < 0) {
+		j->oom = 1;
+		json_object_put(val); /* json-c keeps it only on success */
+	}
+}
+
+static void jpush(struct jb *j, json_object *arr, json_object *val)
+{
+	if (!arr || !val || json_object_array_add(arr, val) < 0) {
+		j->oom = 1;
+		json_object_put(val);
+	}
+}
+
+/* A JSON string of @s[0..@n): every byte that does not begin a valid UTF-8
+ * sequence becomes U+FFFD (as the writer does on the way in). */
+static json_object *jstr_n(struct jb *j, const char *s, size_t n)
+{
+	if (petri__audit_utf8_valid(s, n))
+		return jcheck(j, json_object_new_string_len(s, (int)n));
+	char *fixed = malloc(3 * n + 1), *o = fixed;
+	if (!fixed)
+		return jcheck(j, NULL);
+	for (size_t i = 0; i < n;) {
+		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
+		if (!k) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	json_object *r = json_object_new_string_len(fixed, (int)(o - fixed));
+	free(fixed);
+	return jcheck(j, r);
+}
+
+static json_object *jstr(struct jb *j, const char *s)
+{
+	return jstr_n(j, s ? s : "", s ? strlen(s) : 0);
+}
+
+static json_object *jhex(struct jb *j, const uint8_t *p, size_t n)
+{
+	char small[2 * 64 + 1], *h = n <= 64 ? small : malloc(2 * n + 1);
+	if (!h)
+		return jcheck(j, NULL);
+	hex_to(h, p, n);
+	json_object *r = json_object_new_string_len(h, (int)(2 * n));
+	if (h != small)
+		free(h);
+	return jcheck(j, r);
+}
+
+static json_object *json_message(struct jb *j, const ProtobufCMessage *m);
+
+/* One scalar/message value of @f at @p. */
+static json_object *json_value(struct jb *j, const ProtobufCFieldDescriptor *f, const void *p)
+{
+	char name[64];
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		return jcheck(j, json_object_new_int(*(const int32_t *)p));
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return jcheck(j, json_object_new_int64(*(const uint32_t *)p));
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		return jcheck(j, json_object_new_int64(*(const int64_t *)p));
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return jcheck(j, json_object_new_uint64(*(const uint64_t *)p));
+	case PROTOBUF_C_TYPE_BOOL:
+		return jcheck(j, json_object_new_boolean(*(const protobuf_c_boolean *)p != 0));
+	case PROTOBUF_C_TYPE_ENUM:
+		return jcheck(
+			j, json_object_new_string(enum_name(f->descriptor, *(const int *)p, name)));
+	case PROTOBUF_C_TYPE_STRING:
+		return jstr(j, *(char *const *)p);
+	case PROTOBUF_C_TYPE_BYTES: {
+		const ProtobufCBinaryData *d = p;
+		return jhex(j, d->data, d->len);
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+		return sub ? json_message(j, sub) : jcheck(j, json_object_new_object());
+	}
+	default:
+		return NULL; /* not reached: json_message() handles the rest */
+	}
+}
+
+/* Every field of @m, proto3 defaults included (so the shape is stable). */
+static json_object *json_message(struct jb *j, const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	json_object *o = jcheck(j, json_object_new_object());
+	for (unsigned i = 0; o && i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *p = (const char *)m + f->offset;
+		json_object *v;
+		if (f->type == PROTOBUF_C_TYPE_FLOAT || f->type == PROTOBUF_C_TYPE_DOUBLE) {
+			/* Not in the schema: JSON null (a NULL value to json-c). */
+			if (json_object_object_add_ex(o, f->name, NULL,
+						      JSON_C_OBJECT_ADD_KEY_IS_NEW |
+							      JSON_C_OBJECT_ADD_CONSTANT_KEY) < 0)
+				j->oom = 1;
+			continue;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			const char *arr = *(char *const *)p;
+			v = jcheck(j, json_object_new_array_ext((int)n));
+			for (size_t k = 0; v && k < n && arr; k++)
+				jpush(j, v, json_value(j, f, arr + k * type_size(f->type)));
+		} else {
+			v = json_value(j, f, p);
+		}
+		jset(j, o, f->name, v);
+	}
+	return o;
+}
 /* OCSF mapping: class, category and activity of an event. */
 struct ocsf {
 	int class_uid;
@@ -820,157 +993,171 @@ static struct ocsf ocsf_of(const petri_pb_event *ev)
 	return o;
 }
 
-static void json_process(struct buf *b, const Petri__Audit__V1__Process *p)
+/* {"pid":..,"name":..,"file":{"path":..},"user":{"uid":".."},
+ *  "parent_process":{"pid":..}} */
+static json_object *json_process(struct jb *j, const Petri__Audit__V1__Process *p)
 {
-	puts_(b, "{\"pid\":");
-	putf(b, "%" PRIu32, p->pid_host);
-	puts_(b, ",\"name\":");
-	json_str(b, p->comm ? p->comm : "", p->comm ? strlen(p->comm) : 0);
-	puts_(b, ",\"file\":{\"path\":");
-	json_str(b, p->executable ? p->executable : "", p->executable ? strlen(p->executable) : 0);
-	putf(b, "},\"user\":{\"uid\":\"%" PRIu32 "\"}", p->uid);
-	putf(b, ",\"parent_process\":{\"pid\":%" PRIu32 "}}", p->ppid);
+	char uid[16];
+	json_object *o = jcheck(j, json_object_new_object());
+	json_object *file = jcheck(j, json_object_new_object());
+	json_object *user = jcheck(j, json_object_new_object());
+	json_object *parent = jcheck(j, json_object_new_object());
+	snprintf(uid, sizeof(uid), "%" PRIu32, p->uid);
+	jset(j, o, "pid", jcheck(j, json_object_new_int64(p->pid_host)));
+	jset(j, o, "name", jstr(j, p->comm));
+	jset(j, file, "path", jstr(j, p->executable));
+	jset(j, o, "file", file);
+	jset(j, user, "uid", jcheck(j, json_object_new_string(uid)));
+	jset(j, o, "user", user);
+	jset(j, parent, "pid", jcheck(j, json_object_new_int64(p->ppid)));
+	jset(j, o, "parent_process", parent);
+	return o;
 }
 
-static void format_json(struct buf *b, const petri_pb_event *ev, const uint8_t *rec, size_t len)
+/* {"ip":@ip,"port":@port} */
+static json_object *json_endpoint(struct jb *j, const char *ip, uint32_t port)
+{
+	json_object *o = jcheck(j, json_object_new_object());
+	jset(j, o, "ip", jstr(j, ip));
+	jset(j, o, "port", jcheck(j, json_object_new_int64(port)));
+	return o;
+}
+
+/* src_endpoint/dst_endpoint and connection_info of a network event. */
+static void json_network(struct jb *j, json_object *root,
+			 const Petri__Audit__V1__NetworkActivity *n)
+{
+	const char *t = n->address_text ? n->address_text : "";
+	const char *lt = n->local_address_text ? n->local_address_text : "";
+	/* OCSF: src is the initiator, dst the responder.  An accepted
+	 * connection came from the peer (src) to our socket (dst). */
+	int accept = n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_ACCEPT;
+	int inbound = accept || n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_LISTEN;
+	int outbound = n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_CONNECT ||
+		       n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_SENDTO ||
+		       n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_SENDMSG;
+	if (accept) {
+		if (*t) /* a failed accept has no peer */
+			jset(j, root, "src_endpoint", json_endpoint(j, t, n->port));
+		jset(j, root, "dst_endpoint", json_endpoint(j, lt, n->local_port));
+	} else {
+		jset(j, root, "dst_endpoint", json_endpoint(j, t, n->port));
+	}
+	json_object *ci = jcheck(j, json_object_new_object());
+	jset(j, ci, "protocol_num", jcheck(j, json_object_new_int64(n->protocol)));
+	if (inbound || outbound) {
+		jset(j, ci, "direction_id", jcheck(j, json_object_new_int(inbound ? 1 : 2)));
+		jset(j, ci, "direction",
+		     jcheck(j, json_object_new_string(inbound ? "Inbound" : "Outbound")));
+	}
+	jset(j, root, "connection_info", ci);
+}
+
+static int status_failed(const petri_pb_event *ev)
+{
+	switch (ev->body_case) {
+	case PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY:
+		return ev->file_activity && ev->file_activity->result < 0;
+	case PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY:
+		return ev->network_activity &&
+		       (ev->network_activity->result < 0 || ev->network_activity->denied);
+	case PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL:
+		return 1;
+	case PETRI__AUDIT__V1__EVENT__BODY_EXEC_ENDED:
+		/* the exec could not run */
+		return ev->exec_ended && ev->exec_ended->result && ev->exec_ended->result->reason &&
+		       strcmp(ev->exec_ended->result->reason, "failed") == 0;
+	default:
+		return 0;
+	}
+}
+
+/* The event as one OCSF-style object (audit/README.md "JSON"); the record
+ * @rec (@len bytes) ends with the event's hash, its metadata.uid. */
+static json_object *json_event(struct jb *j, const petri_pb_event *ev, const uint8_t *rec,
+			       size_t len)
 {
 	struct ocsf o = ocsf_of(ev);
-	int status_failure = 0;
-	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY && ev->file_activity)
-		status_failure = ev->file_activity->result < 0;
-	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY && ev->network_activity)
-		status_failure = ev->network_activity->result < 0 || ev->network_activity->denied;
-	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL)
-		status_failure = 1;
-	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_EXEC_ENDED && ev->exec_ended &&
-	    ev->exec_ended->result && ev->exec_ended->result->reason &&
-	    strcmp(ev->exec_ended->result->reason, "failed") == 0)
-		status_failure = 1; /* the exec could not run */
+	char t[48];
+	json_object *root = jcheck(j, json_object_new_object());
 
-	putf(b, "{\"class_uid\":%d,\"class_name\":\"%s\",\"category_uid\":%d,", o.class_uid,
-	     o.class_name, o.category_uid);
-	putf(b, "\"category_name\":\"%s\",\"activity_id\":%d,\"activity_name\":\"%s\",",
-	     o.category_name, o.activity_id, o.activity_name);
-	putf(b, "\"type_uid\":%d,\"severity_id\":%d,", o.class_uid * 100 + o.activity_id,
-	     ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS ? 3 : 1);
-	putf(b, "\"status_id\":%d,\"time\":%" PRIu64 ",\"time_dt\":\"", status_failure ? 2 : 1,
-	     (uint64_t)(ev->time_unix_nano / 1000000u));
-	iso_time(b, ev->time_unix_nano);
-	putf(b,
-	     "\",\"metadata\":{\"version\":\"1.1.0\",\"sequence\":%" PRIu64
-	     ",\"log_name\":\"petri.audit.v1\",\"product\":{\"name\":\"libpetri\","
-	     "\"vendor_name\":\"petri\",\"version\":\"%s\"},\"uid\":\"",
-	     ev->seq, petri_version());
-	if (len >= PETRI_SHA256_LEN)
-		hex(b, rec + len - PETRI_SHA256_LEN, PETRI_SHA256_LEN);
-	puts_(b, "\"}");
+	jset(j, root, "class_uid", jcheck(j, json_object_new_int(o.class_uid)));
+	jset(j, root, "class_name", jcheck(j, json_object_new_string(o.class_name)));
+	jset(j, root, "category_uid", jcheck(j, json_object_new_int(o.category_uid)));
+	jset(j, root, "category_name", jcheck(j, json_object_new_string(o.category_name)));
+	jset(j, root, "activity_id", jcheck(j, json_object_new_int(o.activity_id)));
+	jset(j, root, "activity_name", jcheck(j, json_object_new_string(o.activity_name)));
+	jset(j, root, "type_uid",
+	     jcheck(j, json_object_new_int(o.class_uid * 100 + o.activity_id)));
+	jset(j, root, "severity_id",
+	     jcheck(j, json_object_new_int(
+			       ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS ? 3 : 1)));
+	jset(j, root, "status_id", jcheck(j, json_object_new_int(status_failed(ev) ? 2 : 1)));
+	jset(j, root, "time", jcheck(j, json_object_new_uint64(ev->time_unix_nano / 1000000u)));
+	iso_time(t, ev->time_unix_nano);
+	jset(j, root, "time_dt", jcheck(j, json_object_new_string(t)));
+
+	json_object *md = jcheck(j, json_object_new_object());
+	json_object *product = jcheck(j, json_object_new_object());
+	jset(j, md, "version", jcheck(j, json_object_new_string("1.1.0")));
+	jset(j, md, "sequence", jcheck(j, json_object_new_uint64(ev->seq)));
+	jset(j, md, "log_name", jcheck(j, json_object_new_string("petri.audit.v1")));
+	jset(j, product, "name", jcheck(j, json_object_new_string("libpetri")));
+	jset(j, product, "vendor_name", jcheck(j, json_object_new_string("petri")));
+	jset(j, product, "version", jcheck(j, json_object_new_string(petri_version())));
+	jset(j, md, "product", product);
+	jset(j, md, "uid",
+	     len >= PETRI_SHA256_LEN ? jhex(j, rec + len - PETRI_SHA256_LEN, PETRI_SHA256_LEN) :
+				       jstr(j, ""));
+	jset(j, root, "metadata", md);
+
 	if (ev->process) {
-		puts_(b, ",\"actor\":{\"process\":");
-		json_process(b, ev->process);
-		puts_(b, "}");
+		json_object *actor = jcheck(j, json_object_new_object());
+		jset(j, actor, "process", json_process(j, ev->process));
+		jset(j, root, "actor", actor);
 	}
 	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY && ev->file_activity) {
-		const char *p = ev->file_activity->path ? ev->file_activity->path : "";
-		puts_(b, ",\"file\":{\"path\":");
-		json_str(b, p, strlen(p));
-		puts_(b, "}");
+		json_object *file = jcheck(j, json_object_new_object());
+		jset(j, file, "path", jstr(j, ev->file_activity->path));
+		jset(j, root, "file", file);
 	}
-	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY &&
-	    ev->network_activity) {
-		const Petri__Audit__V1__NetworkActivity *n = ev->network_activity;
-		const char *t = n->address_text ? n->address_text : "";
-		const char *lt = n->local_address_text ? n->local_address_text : "";
-		/* OCSF: src is the initiator, dst the responder.  An accepted
-		 * connection came from the peer (src) to our socket (dst). */
-		int accept = n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_ACCEPT;
-		int inbound = accept || n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_LISTEN;
-		int outbound = n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_CONNECT ||
-			       n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_SENDTO ||
-			       n->op == PETRI__AUDIT__V1__NETWORK_ACTIVITY__OP__OP_SENDMSG;
-		if (accept) {
-			if (*t) { /* a failed accept has no peer */
-				puts_(b, ",\"src_endpoint\":{\"ip\":");
-				json_str(b, t, strlen(t));
-				putf(b, ",\"port\":%" PRIu32 "}", n->port);
-			}
-			puts_(b, ",\"dst_endpoint\":{\"ip\":");
-			json_str(b, lt, strlen(lt));
-			putf(b, ",\"port\":%" PRIu32 "}", n->local_port);
-		} else {
-			puts_(b, ",\"dst_endpoint\":{\"ip\":");
-			json_str(b, t, strlen(t));
-			putf(b, ",\"port\":%" PRIu32 "}", n->port);
-		}
-		putf(b, ",\"connection_info\":{\"protocol_num\":%" PRIu32, n->protocol);
-		if (inbound || outbound)
-			putf(b, ",\"direction_id\":%d,\"direction\":\"%s\"", inbound ? 1 : 2,
-			     inbound ? "Inbound" : "Outbound");
-		puts_(b, "}");
-	}
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY && ev->network_activity)
+		json_network(j, root, ev->network_activity);
+
 	/* The petri event itself, every field. */
-	puts_(b, ",\"unmapped\":{\"petri\":{\"kind\":\"");
-	puts_(b, petri_audit_kind_name((int)ev->body_case));
-	putf(b, "\",\"seq\":%" PRIu64 ",\"time_unix_nano\":%" PRIu64 ",\"sandbox_id\":", ev->seq,
-	     ev->time_unix_nano);
-	json_str(b, ev->sandbox_id ? ev->sandbox_id : "",
-		 ev->sandbox_id ? strlen(ev->sandbox_id) : 0);
-	puts_(b, ",\"exec_id\":");
-	json_str(b, ev->exec_id ? ev->exec_id : "", ev->exec_id ? strlen(ev->exec_id) : 0);
-	if (ev->process) {
-		puts_(b, ",\"process\":");
-		fmt_message(b, &ev->process->base, 1);
-	}
-	puts_(b, ",\"prev_hash\":\"");
-	hex(b, ev->prev_hash.data, ev->prev_hash.len);
-	puts_(b, "\",\"hash\":\"");
-	hex(b, ev->hash.data, ev->hash.len);
-	puts_(b, "\"");
+	json_object *petri = jcheck(j, json_object_new_object());
+	jset(j, petri, "kind",
+	     jcheck(j, json_object_new_string(petri_audit_kind_name((int)ev->body_case))));
+	jset(j, petri, "seq", jcheck(j, json_object_new_uint64(ev->seq)));
+	jset(j, petri, "time_unix_nano", jcheck(j, json_object_new_uint64(ev->time_unix_nano)));
+	jset(j, petri, "sandbox_id", jstr(j, ev->sandbox_id));
+	jset(j, petri, "exec_id", jstr(j, ev->exec_id));
+	if (ev->process)
+		jset(j, petri, "process", json_message(j, &ev->process->base));
+	jset(j, petri, "prev_hash", jhex(j, ev->prev_hash.data, ev->prev_hash.len));
+	jset(j, petri, "hash", jhex(j, ev->hash.data, ev->hash.len));
 	const ProtobufCMessage *body = body_of(ev);
-	if (body) {
-		putf(b, ",\"%s\":", petri_audit_kind_name((int)ev->body_case));
-		fmt_message(b, body, 1);
-	}
-	puts_(b, "}}}");
+	if (body)
+		jset(j, petri, petri_audit_kind_name((int)ev->body_case), json_message(j, body));
+	json_object *unmapped = jcheck(j, json_object_new_object());
+	jset(j, unmapped, "petri", petri);
+	jset(j, root, "unmapped", unmapped);
+	return root;
 }
 
-static void format_text(struct buf *b, const petri_pb_event *ev)
+/* The JSON text of @ev (malloc'd), or NULL when out of memory. */
+static char *format_json(const petri_pb_event *ev, const uint8_t *rec, size_t len)
 {
-	putf(b, "%" PRIu64 " ", ev->seq);
-	iso_time(b, ev->time_unix_nano);
-	putf(b, " %s", petri_audit_kind_name((int)ev->body_case));
-	if (ev->sandbox_id && *ev->sandbox_id) {
-		puts_(b, " sandbox=");
-		text_str(b, ev->sandbox_id, strlen(ev->sandbox_id));
+	struct jb j = {0};
+	json_object *root = json_event(&j, ev, rec, len);
+	char *out = NULL;
+	if (root && !j.oom) {
+		const char *s = json_object_to_json_string_ext(
+			root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		out = s ? strdup(s) : NULL;
 	}
-	if (ev->exec_id && *ev->exec_id) {
-		puts_(b, " exec=");
-		text_str(b, ev->exec_id, strlen(ev->exec_id));
-	}
-	if (ev->process) {
-		const Petri__Audit__V1__Process *p = ev->process;
-		putf(b, " pid=%" PRIu32 "/%" PRIu32 " ppid=%" PRIu32 " uid=%" PRIu32, p->pid_inside,
-		     p->pid_host, p->ppid, p->uid);
-		if (p->comm && *p->comm) {
-			puts_(b, " comm=");
-			text_str(b, p->comm, strlen(p->comm));
-		}
-		if (p->executable && *p->executable) {
-			puts_(b, " exe=");
-			text_str(b, p->executable, strlen(p->executable));
-		}
-	}
-	const ProtobufCMessage *body = body_of(ev);
-	if (body) {
-		struct buf inner = {0};
-		fmt_message(&inner, body, 0);
-		if (inner.oom)
-			b->oom = 1;
-		if (inner.len) {
-			puts_(b, " ");
-			put(b, inner.p, inner.len);
-		}
-		free(inner.p);
-	}
+	json_object_put(root);
+	return out;
 }
 
 PETRI_API int petri_audit_reader_format(const petri_audit_reader *r, uint32_t format, char **out,
@@ -980,11 +1167,15 @@ PETRI_API int petri_audit_reader_format(const petri_audit_reader *r, uint32_t fo
 		return petri__err(err, EINVAL, "audit format: no current event");
 	if (format != PETRI_AUDIT_FORMAT_TEXT && format != PETRI_AUDIT_FORMAT_JSON)
 		return petri__err(err, EINVAL, "audit format: unknown format %u", format);
+	if (format == PETRI_AUDIT_FORMAT_JSON) {
+		char *s = format_json(r->ev, r->ev_buf, r->ev_len);
+		if (!s)
+			return petri__err(err, ENOMEM, "audit format");
+		*out = s;
+		return 0;
+	}
 	struct buf b = {0};
-	if (format == PETRI_AUDIT_FORMAT_JSON)
-		format_json(&b, r->ev, r->ev_buf, r->ev_len);
-	else
-		format_text(&b, r->ev);
+	format_text(&b, r->ev);
 	if (b.oom || !b.p) {
 		free(b.p);
 		return petri__err(err, ENOMEM, "audit format");

@@ -3,7 +3,7 @@
  * writer.c - the audit stream writer: builds petri.audit.v1.Event messages,
  * gives them gap-free sequence numbers, chains them with SHA-256, frames
  * them (varint length prefix) and queues them for the writer thread, which
- * hands them to the sink (audit_sink.c).  The queue is bounded: when it is
+ * hands them to the sink (sink.c).  The queue is bounded: when it is
  * full an event is dropped and counted, and a Loss event with the exact
  * count enters the stream as soon as there is room.  Emitting never waits
  * for the sink.
@@ -78,6 +78,7 @@ struct petri_audit {
 
 	uint64_t next_seq;
 	uint8_t last_hash[PETRI_SHA256_LEN];
+	petri__audit_hasher *hasher; /* used under mu */
 
 	uint64_t written_kind[NKINDS]; /* entered the stream */
 	uint64_t lost_kind[NKINDS];    /* lost anywhere (all Loss counts + pending) */
@@ -123,13 +124,18 @@ PETRI_API void petri_audit_opts_init(petri_audit_opts *opts)
 
 /* The end of a record: @body bytes of event at @buf + @vlen (after its
  * varint length), then the hash trailer chaining it to @prev; the record
- * becomes @out and the stream's last hash, seq and counts move on. */
-static void seal_finish(petri_audit *a, int kind, const uint8_t *prev, size_t prevlen, uint8_t *buf,
-			size_t vlen, size_t body, struct qitem *out)
+ * becomes @out and the stream's last hash, seq and counts move on.  On
+ * failure (-EIO from libcrypto) nothing moves and @buf is freed. */
+static int seal_finish(petri_audit *a, int kind, const uint8_t *prev, size_t prevlen, uint8_t *buf,
+		       size_t vlen, size_t body, struct qitem *out)
 {
 	uint8_t *b = buf + vlen;
 	uint8_t h[PETRI_SHA256_LEN];
-	petri__audit_chain_hash(prev, prevlen, b, body, h);
+	int r = petri__audit_chain_hash(a->hasher, prev, prevlen, b, body, h);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
 	b[body] = PETRI_AUDIT_HASH_KEY;
 	b[body + 1] = PETRI_SHA256_LEN;
 	memcpy(b + body + 2, h, PETRI_SHA256_LEN);
@@ -139,6 +145,7 @@ static void seal_finish(petri_audit *a, int kind, const uint8_t *prev, size_t pr
 	out->kind = kind;
 	a->written_kind[kind_index(kind)]++;
 	a->next_seq++;
+	return 0;
 }
 
 /* Give @ev the next seq and the chain, encode and frame it into @out.  The
@@ -176,8 +183,8 @@ static int seal_locked(petri_audit *a, petri_pb_event *ev, struct qitem *out)
 		r = -EIO;
 		goto out;
 	}
-	seal_finish(a, (int)ev->body_case, ev->prev_hash.data, ev->prev_hash.len, buf, vlen, body,
-		    out);
+	r = seal_finish(a, (int)ev->body_case, ev->prev_hash.data, ev->prev_hash.len, buf, vlen,
+			body, out);
 out:
 	ev->seq = seq0;
 	ev->time_unix_nano = time0;
@@ -186,7 +193,7 @@ out:
 	return r;
 }
 
-/* Seal an event encoded by audit_enc.c (@enc: @mid bytes of fields 2..5,
+/* Seal an event encoded by encode.c (@enc: @mid bytes of fields 2..5,
  * then @rest bytes of the body) into @out: the record is seq (field 1),
  * fields 2..5, prev_hash (6), the body, then the hash - the same bytes
  * seal_locked() makes of the same event. */
@@ -220,9 +227,8 @@ static int seal_raw_locked(petri_audit *a, int kind, const uint8_t *enc, size_t 
 		p += PETRI_SHA256_LEN;
 	}
 	memcpy(p, enc + mid, rest);
-	seal_finish(a, kind, seq ? a->last_hash : NULL, seq ? PETRI_SHA256_LEN : 0, buf, vlen, body,
-		    out);
-	return 0;
+	return seal_finish(a, kind, seq ? a->last_hash : NULL, seq ? PETRI_SHA256_LEN : 0, buf,
+			   vlen, body, out);
 }
 
 static void enqueue_locked(petri_audit *a, const struct qitem *it)
@@ -484,7 +490,7 @@ static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err)
  * many bytes to repair, take the general path). */
 #define FAST_BUF (16u << 10)
 
-/* Emit @ev through audit_enc.c when it encodes its kind: NOT_ENCODED when
+/* Emit @ev through encode.c when it encodes its kind: NOT_ENCODED when
  * it does not (or the event does not fit FAST_BUF). */
 static int emit_fast(petri_audit *a, const petri_pb_event *ev, uint32_t wait_ms, petri_error **err)
 {
@@ -761,6 +767,7 @@ static void audit_free(petri_audit *a)
 	}
 	free(a->q);
 	free(a->wbuf);
+	petri__audit_hasher_free(a->hasher);
 	petri__audit_sink_close(&a->sink);
 	pthread_cond_destroy(&a->cv_work);
 	pthread_cond_destroy(&a->cv_space);
@@ -799,7 +806,12 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 		audit_free(a);
 		return petri__err(err, ENOMEM, "audit open");
 	}
-	int r = petri__audit_sink_open(&a->sink, &o, err);
+	int r = petri__audit_hasher_new(&a->hasher);
+	if (r < 0) {
+		audit_free(a);
+		return petri__err(err, -r, "audit open: SHA-256 from libcrypto");
+	}
+	r = petri__audit_sink_open(&a->sink, &o, err);
 	if (r < 0) {
 		audit_free(a);
 		return r;

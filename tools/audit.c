@@ -60,11 +60,11 @@ static int cmd_verify(const char *file)
 		fprintf(stderr, "petri audit verify: %s: first bad seq %" PRIu64 ": %s\n", file,
 			bad, petri_error_message(err));
 		petri_error_free(err);
-		petri_audit_reader_free(r);
+		petri_audit_reader_close(r);
 		return EXIT_BAD;
 	}
 	printf("%s: intact, complete chain\n", file);
-	petri_audit_reader_free(r);
+	petri_audit_reader_close(r);
 	return 0;
 }
 
@@ -91,7 +91,7 @@ static int cmd_dump(const char *file, uint32_t format, int no_verify)
 		petri_error_free(err);
 		status = EXIT_BAD;
 	}
-	petri_audit_reader_free(r);
+	petri_audit_reader_close(r);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "petri audit: write output: %s\n", strerror(errno));
 		status = EXIT_BAD;

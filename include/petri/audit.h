@@ -15,9 +15,15 @@
  *    sizes, the sequence and the chain, and formats events as text or JSON
  *    lines (OCSF-style).
  *
- * The conventions of petri.h apply (negative errno returns, petri_error **,
- * the one sz rule for every struct that begins with `sz`, open/close for
- * streams, no printing).
+ * The conventions of petri.h apply: negative errno returns; a non-NULL
+ * `petri_error **err` receives a message on failure (free it with
+ * petri_error_free()); the one sz rule for every struct that begins with
+ * `sz` (see petri.h); open/close for streams; output parameters are
+ * untouched on failure; the library never prints.
+ *
+ * Threads: a petri_audit may be used from any number of threads at once
+ * (emit, get_stats); close it once, after the last emit has returned.  A
+ * petri_audit_reader is used by one thread at a time.
  */
 #ifndef PETRI_AUDIT_H
 #define PETRI_AUDIT_H
@@ -45,8 +51,9 @@ extern "C" {
 #define PETRI_AUDIT_KIND_SECRET_USE 29
 #define PETRI_AUDIT_KIND_LOSS 30
 
-/** "stream_header", "file_activity", ... for a PETRI_AUDIT_KIND_*;
- *  "unknown" otherwise (static storage). */
+/** The name of a PETRI_AUDIT_KIND_* ("stream_header", "file_activity",
+ *  ...: the body field's name in the schema), or "unknown" for any other
+ *  @kind.  The string is static: never free it. */
 PETRI_API const char *petri_audit_kind_name(int kind);
 
 /* ------------------------------------------------------------------------
@@ -60,21 +67,28 @@ typedef struct petri_audit petri_audit;
 #define PETRI_AUDIT_SINK_UNIX 3     /* SOCK_STREAM connect() to the socket at @path */
 #define PETRI_AUDIT_SINK_CALLBACK 4 /* @sink_fn */
 
-/** Callback sink: called on the writer thread with one framed event (varint
- *  length + Event bytes) at a time, in order.  Return 0, or a negative errno
- *  to report that the event was not taken (it is counted as lost). */
+/** Callback sink: called on the stream's writer thread (never on an
+ *  emitting thread) with one framed event at a time, in stream order:
+ *  @data (@len bytes: the varint length, then the Event) is borrowed for the
+ *  call only, @userdata is petri_audit_opts.sink_userdata.  Return 0, or a
+ *  negative errno to report that the event was not taken: it is counted as
+ *  lost (petri_audit_stats.lost_sink) and reported by a Loss event (the
+ *  stream then has a gap, which verify reports).  It must not close the
+ *  stream: close waits for this thread. */
 typedef int (*petri_audit_sink_fn)(const void *data, size_t len, void *userdata);
 
+/** Options of petri_audit_open().  Initialise with PETRI_AUDIT_OPTS_INIT or
+ *  petri_audit_opts_init(); the strings are read during the call only. */
 typedef struct petri_audit_opts {
 	uint32_t sz;
-	uint32_t sink; /* PETRI_AUDIT_SINK_* (required) */
-	const char *path;
-	int32_t fd;
-	uint32_t flags; /* reserved, must be 0 */
-	petri_audit_sink_fn sink_fn;
-	void *sink_userdata;
-	uint32_t queue_events;     /* events the queue holds; default 4096 */
-	uint32_t close_timeout_ms; /* how long close waits for the sink; default 5000 */
+	uint32_t sink;               /* PETRI_AUDIT_SINK_* (required) */
+	const char *path;            /* SINK_FILE, SINK_UNIX */
+	int32_t fd;                  /* SINK_FD */
+	uint32_t flags;              /* reserved, must be 0 */
+	petri_audit_sink_fn sink_fn; /* SINK_CALLBACK */
+	void *sink_userdata;         /* passed to sink_fn */
+	uint32_t queue_events;       /* events the queue holds; default 4096 */
+	uint32_t close_timeout_ms;   /* how long close waits for the sink; default 5000 */
 	/* What the StreamHeader says about the kernel (eBPF) half. */
 	uint32_t kernel_audit; /* 1: kernel events are in this stream */
 	uint32_t reserved0;
@@ -91,28 +105,44 @@ typedef struct petri_audit_opts {
 /* clang-format off */
 #define PETRI_AUDIT_OPTS_INIT {sizeof(petri_audit_opts), 0, NULL, -1, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL}
 /* clang-format on */
+/** Set [out] @opts to PETRI_AUDIT_OPTS_INIT (for callers that cannot use
+ *  the macro, e.g. through FFI).  NULL is ignored. */
 PETRI_API void petri_audit_opts_init(petri_audit_opts *opts);
 
 /**
  * Open a stream: connect the sink, start the writer thread and emit the
- * StreamHeader (seq 0).  [out] @out.  A stream outlives no context it is
- * attached to and may serve several: sandboxes of any context send to it
- * (petri_sandbox_opts.audit), and it needs none of its own.  Only when
- * @opts->ctx is set does opening consult that context, to say in the header
- * whether the kernel half is on (loading it on first use).
- * @opts is required (NULL is -EINVAL: there is no default sink).
- * Errors: -EINVAL bad options (bad sz, an unknown option: see petri.h); the
- * errno of open()/connect() for the sink.
+ * StreamHeader (seq 0).  A stream may serve several contexts: sandboxes of
+ * any context send to it (petri_sandbox_opts.audit), and it needs none of
+ * its own; close it after the sandboxes that send to it are destroyed.
+ * Only when @opts->ctx is set does opening consult that context, to say in
+ * the header whether the kernel half is on (loading it on first use).
+ *
+ * @out   [out] the stream, owned by the caller: close it with
+ *        petri_audit_close() (which also frees it).
+ * @opts  the sink and limits (required; read during the call only).
+ * @err   [out, optional] the error message on failure.
+ * Returns 0.  Errors: -EINVAL missing @out or @opts, a bad `sz` or an
+ * unknown option (see petri.h), unknown flags, no or unknown sink,
+ * queue_events outside [2, 2^24], a file or unix sink without a (usable)
+ * path, a callback sink without sink_fn; -EBADF a SINK_FD with a negative
+ * fd; the errno of open(), dup() or connect() for the sink; -ENOMEM;
+ * -ENOSYS when libcrypto offers no SHA-256; the error of pthread_create().
  */
 PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, petri_error **err);
 
 /**
  * Emit StreamEnd (totals per kind and of losses), wait up to
- * close_timeout_ms for the writer to hand everything to the sink, close the
- * sink and free @a.  Accepts NULL.  Returns 0 when every event emitted was
- * written or reported lost in the stream; -ETIMEDOUT when the sink did not
- * drain in time; -EIO when the sink failed (see petri_audit_stats()).  @a
- * is freed in every case.
+ * close_timeout_ms for the writer to hand everything to the sink, stop the
+ * writer thread, close the sink and free @a.  Emits that race with close
+ * return -EPIPE; no emit may start after close returned.
+ *
+ * @a    the stream, or NULL (then 0 is returned).  Freed in every case.
+ * @err  [out, optional] the error message on failure.
+ * Returns 0 when every event emitted was written or reported lost in the
+ * stream.  Errors: -ETIMEDOUT the sink did not drain within
+ * close_timeout_ms (the rest is lost, and the stream may lack its
+ * StreamEnd); -EIO the sink failed to take some events, or the StreamEnd
+ * could not be written.
  */
 PETRI_API int petri_audit_close(petri_audit *a, petri_error **err);
 
@@ -120,7 +150,8 @@ PETRI_API int petri_audit_close(petri_audit *a, petri_error **err);
  * dropped (and counted; a Loss event will report it). */
 #define PETRI_AUDIT_DROPPED 1
 
-/** The process an event is about; any field may be 0/NULL. */
+/** The process an event is about; any field may be 0/NULL (NULL strings
+ *  are written as empty). */
 typedef struct petri_audit_process {
 	uint32_t pid_inside;
 	uint32_t pid_host;
@@ -130,24 +161,48 @@ typedef struct petri_audit_process {
 	const char *executable;
 } petri_audit_process;
 
-/* The emit functions return 0 when the event is queued, PETRI_AUDIT_DROPPED
- * when it was dropped and counted, -EINVAL for bad arguments, -EPIPE after
- * close began.  Strings are copied.  @proc may be NULL.  They never wait for
- * the sink. */
+/*
+ * The emit functions: each builds one event, gives it the next sequence
+ * number, the wall-clock time and its place in the hash chain, and queues
+ * it for the sink.  They never wait for the sink, and may be called from
+ * any thread.
+ *
+ * Common parameters:
+ *  @a           the stream (required).
+ *  @sandbox_id, @exec_id  the ids the event belongs to; NULL is written as
+ *               empty.
+ *  @proc        the process the event is about, or NULL.
+ *  @err         [out, optional] the error message on failure.
+ * Strings are copied into the event before the call returns (none is kept);
+ * bytes that are not valid UTF-8 are written as U+FFFD, since protobuf
+ * `string` fields must be UTF-8.
+ *
+ * Common returns: 0 the event is queued; PETRI_AUDIT_DROPPED (1) the queue
+ * was full, the event was dropped and counted, and a Loss event will report
+ * it.  Errors: -EINVAL a NULL @a or a bad argument named below; -EPIPE
+ * close has begun; -E2BIG the encoded event is larger than 1 MiB; -ENOMEM;
+ * -EIO libcrypto or the encoder failed.  Nothing is queued on an error.
+ */
 
+/** SandboxCreated: the sandbox @sandbox_id started, for @language (may be
+ *  NULL), in cgroup @cgroup_id, its init being host pid @init_pid_host. */
 PETRI_API int petri_audit_emit_sandbox_created(petri_audit *a, const char *sandbox_id,
 					       const char *language, uint64_t cgroup_id,
 					       uint32_t init_pid_host, petri_error **err);
+/** SandboxDestroyed: the sandbox @sandbox_id is gone, for @reason (free
+ *  text, e.g. "destroyed"; may be NULL). */
 PETRI_API int petri_audit_emit_sandbox_destroyed(petri_audit *a, const char *sandbox_id,
 						 const char *reason, petri_error **err);
-/** @argv NULL-terminated (may be NULL when @language and code were given). */
+/** ExecStarted: exec @exec_id of @sandbox_id began, running @argv
+ *  (NULL-terminated; may be NULL when code in @language was given) in @cwd
+ *  (may be NULL). */
 PETRI_API int petri_audit_emit_exec_started(petri_audit *a, const char *sandbox_id,
 					    const char *exec_id, const petri_audit_process *proc,
 					    const char *const *argv, const char *cwd,
 					    const char *language, petri_error **err);
 /** The result of an exec: the fields of petri_result (reason PETRI_REASON_*,
  *  limits_hit PETRI_LIMIT_* bits).  sz-versioned like an options struct
- *  (petri.h); @res of petri_audit_emit_exec_ended() is required. */
+ *  (petri.h): set sz to sizeof(petri_audit_exec_result). */
 typedef struct petri_audit_exec_result {
 	uint32_t sz;
 	int32_t exit_code;
@@ -159,10 +214,16 @@ typedef struct petri_audit_exec_result {
 	uint64_t cpu_ns;
 	uint64_t peak_memory_bytes;
 } petri_audit_exec_result;
+/** ExecEnded: exec @exec_id of @sandbox_id ended with @res (read during the
+ *  call only; reason and limit bits are written by name).  -EINVAL when @res
+ *  is NULL or its sz is smaller than offsetof(wall_ns). */
 PETRI_API int petri_audit_emit_exec_ended(petri_audit *a, const char *sandbox_id,
 					  const char *exec_id, const petri_audit_process *proc,
 					  const petri_audit_exec_result *res, petri_error **err);
-/** @limit: "memory", "pids", "timeout", "cpu", "output", "file_size", ... */
+/** LimitHit: a resource limit ended or constrained the exec.  @limit names
+ *  it ("memory", "pids", "timeout", "cpu", "output", "file_size", ...;
+ *  required, -EINVAL when NULL or empty), @value is the limit and @observed
+ *  the usage seen (0 when unknown). */
 PETRI_API int petri_audit_emit_limit_hit(petri_audit *a, const char *sandbox_id,
 					 const char *exec_id, const petri_audit_process *proc,
 					 const char *limit, uint64_t value, uint64_t observed,
@@ -171,27 +232,36 @@ PETRI_API int petri_audit_emit_limit_hit(petri_audit *a, const char *sandbox_id,
 #define PETRI_AUDIT_DENIAL_SECCOMP 1
 #define PETRI_AUDIT_DENIAL_NETWORK 2
 #define PETRI_AUDIT_DENIAL_FILESYSTEM 3
-/** A policy denial: @syscall_name/@syscall_nr (-1 when not a syscall). */
+/** PolicyDenial: the policy refused something.  @kind is a
+ *  PETRI_AUDIT_DENIAL_* (-EINVAL otherwise); @syscall_name (may be NULL)
+ *  and @syscall_nr (-1 when not a syscall) name the call; @detail is free
+ *  text (may be NULL). */
 PETRI_API int petri_audit_emit_denial(petri_audit *a, const char *sandbox_id, const char *exec_id,
 				      const petri_audit_process *proc, uint32_t kind,
 				      const char *syscall_name, int32_t syscall_nr,
 				      const char *detail, petri_error **err);
-/** A secret was used: its name and destination, never its value. */
+/** SecretUse: the secret @name (required, -EINVAL when NULL or empty) was
+ *  sent, or refused (@allowed 0), to @destination (host[:port]; may be
+ *  NULL).  Never pass the value: the event has no field for it. */
 PETRI_API int petri_audit_emit_secret_use(petri_audit *a, const char *sandbox_id,
 					  const char *exec_id, const char *name,
 					  const char *destination, uint32_t allowed,
 					  petri_error **err);
 /**
- * Emit any event kind from its protobuf encoding (a petri.audit.v1.Event,
- * e.g. built with protoc-generated code): the library sets seq, prev_hash
- * and hash, and time_unix_nano when it is 0.  StreamHeader and StreamEnd are
- * refused (-EINVAL): the stream owns them.  A Loss event's count is added to
- * the stream's totals.  -EBADMSG when @data is not a valid Event; -E2BIG
- * when larger than 1 MiB.
+ * Emit any event kind from its protobuf encoding: @data (@len bytes, read
+ * during the call only) is a petri.audit.v1.Event, e.g. built with
+ * protoc-generated code.  The library sets seq, prev_hash and hash (any
+ * values in @data are replaced), and time_unix_nano when it is 0; invalid
+ * UTF-8 in its strings becomes U+FFFD.  A Loss event's count is added to
+ * the stream's totals.  Returns as the other emit functions; errors also:
+ * -EINVAL @data NULL with @len > 0, an event without a body, or a
+ * StreamHeader or StreamEnd (the stream owns them); -EBADMSG @data is not a
+ * valid Event; -E2BIG @len is larger than 1 MiB.
  */
 PETRI_API int petri_audit_emit_encoded(petri_audit *a, const void *data, size_t len,
 				       petri_error **err);
 
+/** Counters of a stream (petri_audit_get_stats()). */
 typedef struct petri_audit_stats {
 	uint32_t sz;
 	uint32_t reserved0;
@@ -203,10 +273,10 @@ typedef struct petri_audit_stats {
 	uint64_t queued;      /* events waiting now */
 	uint64_t sink_errors;
 } petri_audit_stats;
-/** Snapshot of the counters into @out, whose sz the caller sets (8 to
+/** Snapshot of @a's counters into @out, whose sz the caller sets (8 to
  *  4096): the library writes at most sz bytes, and sets to 0 the fields of
- *  a newer caller's bigger struct that it does not know.  0, or -EINVAL for
- *  NULL or a bad sz. */
+ *  a newer caller's bigger struct that it does not know.  Returns 0, or
+ *  -EINVAL when @a or @out is NULL or out->sz is out of bounds. */
 PETRI_API int petri_audit_get_stats(petri_audit *a, petri_audit_stats *out);
 
 /* ------------------------------------------------------------------------
@@ -222,6 +292,8 @@ typedef struct petri_audit_reader petri_audit_reader;
 /* Decode without checking sequence and chain (to look at a damaged stream). */
 #define PETRI_AUDIT_READER_F_NO_VERIFY (1u << 0)
 
+/** Options of petri_audit_reader_open().  Initialise with
+ *  PETRI_AUDIT_READER_OPTS_INIT or petri_audit_reader_opts_init(). */
 typedef struct petri_audit_reader_opts {
 	uint32_t sz;
 	uint32_t source; /* PETRI_AUDIT_SRC_* (required) */
@@ -236,54 +308,109 @@ typedef struct petri_audit_reader_opts {
 /* clang-format off */
 #define PETRI_AUDIT_READER_OPTS_INIT {sizeof(petri_audit_reader_opts), 0, 0, -1, NULL, NULL, 0, 0}
 /* clang-format on */
+/** Set [out] @opts to PETRI_AUDIT_READER_OPTS_INIT (for FFI callers).
+ *  NULL is ignored. */
 PETRI_API void petri_audit_reader_opts_init(petri_audit_reader_opts *opts);
 
-/** Open a reader on the source @opts names (required: NULL is -EINVAL).
- *  [out] @out, owned by the caller: close it with petri_audit_reader_close().
- *  Errors: -EINVAL bad options (bad sz, an unknown option or flag, no
- *  source), -EBADF a bad fd, the errno of open() for a path. */
+/**
+ * Open a reader on a stream: a file (SRC_PATH, opened O_CLOEXEC and closed
+ * by petri_audit_reader_close()), an fd (SRC_FD, borrowed: read from its
+ * current offset to its end, never closed) or memory (SRC_MEMORY, borrowed
+ * until petri_audit_reader_close()).  Nothing is read yet.
+ *
+ * @out   [out] the reader, owned by the caller: close it with
+ *        petri_audit_reader_close().
+ * @opts  the source (required; read during the call only; @opts->path is
+ *        not kept).
+ * @err   [out, optional] the error message on failure.
+ * Returns 0.  Errors: -EINVAL missing @out or @opts, a bad sz or an unknown
+ * option (see petri.h), unknown flags or source, no path, NULL data with
+ * data_len > 0, max_event_bytes above 64 MiB; -EBADF a negative fd; the
+ * errno of open(); -ENOMEM; -ENOSYS when libcrypto offers no SHA-256.
+ */
 PETRI_API int petri_audit_reader_open(petri_audit_reader **out, const petri_audit_reader_opts *opts,
 				      petri_error **err);
-/** Close a reader: free it, and close the fd it opened for a path (an fd
- *  source stays the caller's).  Accepts NULL. */
+/** Close @r (NULL is accepted): free it and close the file it opened (an fd
+ *  source stays the caller's).  Invalidates what petri_audit_reader_raw()
+ *  returned. */
 PETRI_API void petri_audit_reader_close(petri_audit_reader *r);
 /** The same as petri_audit_reader_close(), under the name this library
  *  first exported (kept for the ABI; new code uses the close verb). */
 PETRI_API void petri_audit_reader_free(petri_audit_reader *r);
 
 /**
- * Decode the next event.  Returns 1 with an event current, 0 at the end of
- * the input, or a negative errno: -EBADMSG for a malformed, out-of-sequence
- * or unchained event (message "seq N: ..."; see
- * petri_audit_reader_first_bad_seq()), -EFBIG for an event larger than
- * max_event_bytes, or the errno of read().  After an error the reader stays
- * failed.
+ * Decode the next event and make it current (the previous one is
+ * released).  Unless the reader was opened with
+ * PETRI_AUDIT_READER_F_NO_VERIFY, the event is checked before it becomes
+ * current: the hash trailer, the hash itself, seq, prev_hash, the header
+ * first and nothing after the StreamEnd.
+ *
+ * @r    the reader.
+ * @err  [out, optional] the error message ("seq N: ...") on failure.
+ * Returns 1 with an event current, 0 at the clean end of the input (no
+ * event current).  Errors: -EINVAL @r is NULL; -EBADMSG a malformed,
+ * truncated, out-of-sequence or unchained event (see
+ * petri_audit_reader_first_bad_seq()); -EFBIG an event larger than
+ * max_event_bytes; -ENOMEM; -EIO libcrypto failed; the errno of read().
+ * After an error no event is current and the reader stays failed: every
+ * later call returns the same error.
  */
 PETRI_API int petri_audit_reader_next(petri_audit_reader *r, petri_error **err);
-/** Sequence number of the current event. */
+/** Sequence number of the current event (0 when none is current or @r is
+ *  NULL). */
 PETRI_API uint64_t petri_audit_reader_seq(const petri_audit_reader *r);
-/** PETRI_AUDIT_KIND_* of the current event (0 for a kind this library
- *  does not know). */
+/** PETRI_AUDIT_KIND_* of the current event; 0 for a kind this library does
+ *  not know, when no event is current, or when @r is NULL. */
 PETRI_API int petri_audit_reader_kind(const petri_audit_reader *r);
-/** The current event's bytes, without the length prefix (borrowed until the
- *  next call). */
+/** The current event's bytes (a serialised petri.audit.v1.Event, without
+ *  the length prefix), borrowed from @r: valid until the next call of
+ *  petri_audit_reader_next()/_verify() or petri_audit_reader_close().  [out]
+ *  @len (may be NULL) receives their length.  NULL (and *@len 0) when no
+ *  event is current. */
 PETRI_API const void *petri_audit_reader_raw(const petri_audit_reader *r, size_t *len);
-/** After a failure: the sequence number at which the stream stops being a
- *  valid chain (the seq the bad or missing event should have had). */
+/** After a failure of next() or verify(): the sequence number at which the
+ *  stream stops being a valid chain (the seq the bad or missing event
+ *  should have had).  0 while the reader has not failed. */
 PETRI_API uint64_t petri_audit_reader_first_bad_seq(const petri_audit_reader *r);
 
-#define PETRI_AUDIT_FORMAT_TEXT 1 /* one human-readable line */
+/* Output formats of petri_audit_reader_format(). */
+#define PETRI_AUDIT_FORMAT_TEXT 1 /* one human-readable line, no newline */
 #define PETRI_AUDIT_FORMAT_JSON 2 /* one JSON object (OCSF-style), no newline */
-/** Format the current event.  [out] @out is malloc'd and NUL-terminated
- *  (free with petri_free()). */
+/**
+ * Format the current event.  TEXT: "SEQ TIME KIND" and the non-default
+ * fields as name=value; string bytes other than printable ASCII appear as
+ * \xNN, exactly as stored.  JSON: one object (audit/README.md "JSON":
+ * the OCSF class, activity, time, metadata and actor, with every field of
+ * the event under unmapped.petri), serialised by json-c.  JSON text is
+ * UTF-8, so a string of the event that is not valid UTF-8 (possible in a
+ * stream from another writer) has every byte that does not begin a valid
+ * UTF-8 sequence replaced by U+FFFD; the output is valid JSON whatever the
+ * bytes.
+ *
+ * @r       the reader, with an event current.
+ * @format  PETRI_AUDIT_FORMAT_TEXT or PETRI_AUDIT_FORMAT_JSON.
+ * @out     [out] the NUL-terminated line, owned by the caller: free it with
+ *          petri_free().
+ * @err     [out, optional] the error message on failure.
+ * Returns 0.  Errors: -EINVAL @r or @out NULL, no event current, unknown
+ * @format; -ENOMEM.
+ */
 PETRI_API int petri_audit_reader_format(const petri_audit_reader *r, uint32_t format, char **out,
 					petri_error **err);
 
 /**
- * Read the rest of the stream and check that it is intact and complete:
- * header first, gap-free seq, every hash chained, StreamEnd last with
- * nothing after it.  Returns 0, or -EBADMSG (or the error of next()) with
- * [out] @first_bad_seq (may be NULL) set and a message in @err.
+ * Read the rest of the stream (from the reader's position) and check that
+ * it is intact and complete: header first, gap-free seq, every hash
+ * chained, StreamEnd last with nothing after it.  Leaves no event current.
+ *
+ * @r              the reader (not opened with NO_VERIFY).
+ * @first_bad_seq  [out, optional] on failure, the seq at which the chain
+ *                 breaks (as petri_audit_reader_first_bad_seq()); untouched
+ *                 on success.
+ * @err            [out, optional] the error message on failure.
+ * Returns 0.  Errors: -EINVAL @r NULL or opened with NO_VERIFY; -EBADMSG a
+ * damaged, truncated (no StreamEnd) or empty stream; the other errors of
+ * petri_audit_reader_next().
  */
 PETRI_API int petri_audit_reader_verify(petri_audit_reader *r, uint64_t *first_bad_seq,
 					petri_error **err);

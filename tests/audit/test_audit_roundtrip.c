@@ -4,6 +4,8 @@
  * decode field by field (checked with protobuf-c on the raw frames), the
  * library's reader verifies the chain and reports seq and kind of each
  * event, both formats render every event, and bad arguments are refused.
+ * A stream written by someone else, whose strings hold bytes that are not
+ * UTF-8, still formats to valid JSON (each such byte as U+FFFD).
  * With `--write FILE` it also writes the sample stream to FILE (for the
  * independent Python decoder and the CLI tests).
  */
@@ -13,29 +15,23 @@
 
 #include "petri_test.h"
 #include "audit_sample.h"
+#include "audit_stream.h"
 #include "petri/audit/v1/audit.pb-c.h"
+
+#include <json-c/json.h>
 
 static void check_reader(const uint8_t *buf, size_t len)
 {
 	static const int kinds[SAMPLE_EVENTS] = {16, 18, 20, 22, 23, 25, 26, 27,
 						 28, 29, 24, 30, 21, 19, 17};
-	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
-	o.source = PETRI_AUDIT_SRC_MEMORY;
-	o.data = buf;
-	o.data_len = len;
-	petri_audit_reader *r = NULL;
-	petri_error *err = NULL;
-	REQUIRE(petri_audit_reader_open(&r, &o, &err) == 0);
-	int n = 0, rc;
-	while ((rc = petri_audit_reader_next(r, &err)) > 0) {
-		CHECK(petri_audit_reader_seq(r) == (uint64_t)n);
-		CHECK_MSG(petri_audit_reader_kind(r) == kinds[n], "event %d kind %d", n,
-			  petri_audit_reader_kind(r));
-		size_t rl = 0;
-		CHECK(petri_audit_reader_raw(r, &rl) != NULL && rl > 34);
-		char *text = NULL, *json = NULL;
-		CHECK(petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_TEXT, &text, &err) == 0);
-		CHECK(petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_JSON, &json, &err) == 0);
+	/* Read (and verify) with the reader, every event formatted both ways. */
+	struct audit_events es = audit_read_mem(buf, len, AUDIT_READ_JSON | AUDIT_READ_TEXT);
+	CHECK_MSG(es.n == SAMPLE_EVENTS, "%zu events", es.n);
+	for (int n = 0; n < (int)es.n && n < SAMPLE_EVENTS; n++) {
+		CHECK(es.seq[n] == (uint64_t)n);
+		CHECK_MSG(es.kind[n] == kinds[n], "event %d kind %d", n, es.kind[n]);
+		CHECK(es.raw_len[n] > 34);
+		const char *text = es.text[n], *json = es.json[n];
 		if (text && json) {
 			char want[64];
 			snprintf(want, sizeof(want), "\"sequence\":%d,", n);
@@ -47,7 +43,7 @@ static void check_reader(const uint8_t *buf, size_t len)
 				CHECK(strstr(json, "\"activity_name\":\"Rename\"") != NULL);
 				/* Quotes and newlines are escaped; invalid UTF-8
 				 * became U+FFFD when the event was written. */
-				CHECK(strstr(json, "/workspace/a\\u000a\\\"b\\\"") != NULL);
+				CHECK(strstr(json, "/workspace/a\\n\\\"b\\\"") != NULL);
 				CHECK(strstr(json, "/workspace/\xef\xbf\xbd\xef\xbf\xbd") != NULL);
 				CHECK(strstr(json, "\"path_source\":\"kernel_file\"") != NULL);
 				CHECK(strstr(text, "op=rename") != NULL);
@@ -69,24 +65,104 @@ static void check_reader(const uint8_t *buf, size_t len)
 			if (kinds[n] == PETRI_AUDIT_KIND_SECRET_USE)
 				CHECK(strstr(json, "OPENAI_KEY") != NULL);
 		}
-		petri_free(text);
-		petri_free(json);
-		n++;
 	}
-	CHECK_MSG(rc == 0, "reader: %s", petri_error_message(err));
-	CHECK(n == SAMPLE_EVENTS);
-	petri_error_free(err);
-	err = NULL;
-	petri_audit_reader_free(r);
+	audit_events_free(&es);
 
-	/* And verify() over the whole stream. */
+	/* verify() leaves first_bad_seq alone on success. */
+	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
+	o.source = PETRI_AUDIT_SRC_MEMORY;
+	o.data = buf;
+	o.data_len = len;
+	petri_audit_reader *r = NULL;
+	petri_error *err = NULL;
 	REQUIRE(petri_audit_reader_open(&r, &o, &err) == 0);
 	uint64_t bad = 99;
 	CHECK_MSG(petri_audit_reader_verify(r, &bad, &err) == 0, "verify: %s",
 		  petri_error_message(err));
 	CHECK(bad == 99); /* untouched on success */
-	petri_audit_reader_free(r);
+	petri_audit_reader_close(r);
 	petri_error_free(err);
+}
+
+/* The writer repairs UTF-8 on the way in, but a stream from elsewhere need
+ * not: protobuf-c packs a `string` as the bytes it holds.  A crafted event
+ * with invalid UTF-8 (lone, truncated, overlong, surrogate), control
+ * characters, quotes and valid multi-byte text in its strings formats to
+ * JSON that json-c parses back, valid UTF-8, every invalid byte as one
+ * U+FFFD and every other character as it was. */
+#define FFFD "\xef\xbf\xbd"
+static void check_json_bytes(void)
+{
+	static const char bad[] = "a\xff"
+				  "b\xe2\x82"
+				  "c\xc0\xaf"
+				  "d\xed\xa0\x80"
+				  "e\x01\x1f\x7f\"\\/ \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+	static const char want[] = "a" FFFD "b" FFFD FFFD "c" FFFD FFFD "d" FFFD FFFD FFFD
+				   "e\x01\x1f\x7f\"\\/ \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+	Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+	Petri__Audit__V1__Process p = PETRI__AUDIT__V1__PROCESS__INIT;
+	Petri__Audit__V1__ProcessExec x = PETRI__AUDIT__V1__PROCESS_EXEC__INIT;
+	char *argv[] = {(char *)bad, (char *)"ok"};
+	ev.seq = 3;
+	ev.sandbox_id = (char *)bad;
+	p.comm = (char *)bad;
+	ev.process = &p;
+	x.filename = (char *)bad;
+	x.n_argv = 2;
+	x.argv = argv;
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC;
+	ev.process_exec = &x;
+	uint8_t buf[1024];
+	size_t n = petri__audit__v1__event__get_packed_size(&ev);
+	REQUIRE(n + 2 <= sizeof(buf) && n < 16384);
+	buf[0] = (uint8_t)(n | 0x80);
+	buf[1] = (uint8_t)(n >> 7);
+	petri__audit__v1__event__pack(&ev, buf + 2);
+
+	/* One event, no chain: read without verifying. */
+	struct audit_events es = audit_read_mem(
+		buf, n + 2, AUDIT_READ_NO_VERIFY | AUDIT_READ_JSON | AUDIT_READ_TEXT);
+	REQUIRE(es.n == 1);
+	const char *json = es.json[0], *text = es.text[0];
+	CHECK_MSG(strstr(json, "\xff") == NULL && strstr(json, "\xc0") == NULL, "raw bytes: %s",
+		  json);
+	json_tokener *tok = json_tokener_new();
+	REQUIRE(tok);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_object *root = json_tokener_parse_ex(tok, json, (int)strlen(json));
+	CHECK_MSG(root && json_tokener_get_error(tok) == json_tokener_success,
+		  "not strict UTF-8 JSON (%s): %s",
+		  json_tokener_error_desc(json_tokener_get_error(tok)), json);
+	json_object *pe = NULL, *v = NULL;
+	const char *paths[][4] = {
+		{"unmapped", "petri", "sandbox_id", NULL},
+		{"actor", "process", "name", NULL},
+		{"unmapped", "petri", "process", "comm"},
+		{"unmapped", "petri", "process_exec", "filename"},
+	};
+	for (size_t i = 0; root && i < sizeof(paths) / sizeof(paths[0]); i++) {
+		v = root;
+		for (int k = 0; k < 4 && paths[i][k] && v; k++)
+			v = json_object_object_get_ex(v, paths[i][k], &v) ? v : NULL;
+		CHECK_MSG(v && strcmp(json_object_get_string(v), want) == 0, "%s.%s: %s",
+			  paths[i][1], paths[i][2], v ? json_object_get_string(v) : "(missing)");
+	}
+	if (root && json_object_object_get_ex(root, "unmapped", &pe) &&
+	    json_object_object_get_ex(pe, "petri", &pe) &&
+	    json_object_object_get_ex(pe, "process_exec", &pe) &&
+	    json_object_object_get_ex(pe, "argv", &v)) {
+		CHECK(json_object_array_length(v) == 2);
+		CHECK(strcmp(json_object_get_string(json_object_array_get_idx(v, 0)), want) == 0);
+		CHECK(strcmp(json_object_get_string(json_object_array_get_idx(v, 1)), "ok") == 0);
+	} else {
+		CHECK_MSG(0, "no unmapped.petri.process_exec.argv: %s", json);
+	}
+	/* The text format shows the exact bytes, escaped. */
+	CHECK_MSG(strstr(text, "comm=\"a\\xffb\\xe2\\x82c") != NULL, "text: %s", text);
+	json_object_put(root);
+	json_tokener_free(tok);
+	audit_events_free(&es);
 }
 
 static void check_bad_args(void)
@@ -147,7 +223,7 @@ static void check_bad_args(void)
 	petri_audit_reader *r;
 	REQUIRE(petri_audit_reader_open(&r, &ro, NULL) == 0);
 	CHECK(petri_audit_reader_verify(r, NULL, NULL) == 0);
-	petri_audit_reader_free(r);
+	petri_audit_reader_close(r);
 	free(m.p);
 
 	ro.source = 77;
@@ -175,6 +251,7 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	free(m.p);
+	check_json_bytes();
 	check_bad_args();
 	return petri_test_done();
 }

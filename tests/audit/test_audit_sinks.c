@@ -26,6 +26,7 @@
 
 #include "petri_test.h"
 #include "audit_sample.h"
+#include "audit_stream.h"
 #include "petri/audit/v1/audit.pb-c.h"
 
 static uint64_t now_ms(void)
@@ -68,52 +69,20 @@ static void drain_start(struct drain *d, int fd, int listen)
 	REQUIRE(pthread_create(&d->t, NULL, drain_main, d) == 0);
 }
 
-/* Verify @buf as a complete stream; count events per kind into @kinds
- * (indexed by kind) and sum Loss counts.  Returns the number of events. */
-static int verify_count(const uint8_t *buf, size_t len, uint64_t *kinds, uint64_t *loss_sum,
-			const Petri__Audit__V1__StreamEnd **end_out,
-			Petri__Audit__V1__Event **end_ev)
+/* Verify @buf as a complete stream; returns the number of events. */
+static size_t verify_count(const uint8_t *buf, size_t len)
 {
-	petri_audit_reader_opts o = PETRI_AUDIT_READER_OPTS_INIT;
-	o.source = PETRI_AUDIT_SRC_MEMORY;
-	o.data = buf;
-	o.data_len = len;
-	petri_audit_reader *r;
-	REQUIRE(petri_audit_reader_open(&r, &o, NULL) == 0);
-	petri_error *err = NULL;
-	int n = 0, rc;
-	while ((rc = petri_audit_reader_next(r, &err)) > 0) {
-		n++;
-		int k = petri_audit_reader_kind(r);
-		if (kinds)
-			kinds[k]++;
-		size_t rl;
-		const void *raw = petri_audit_reader_raw(r, &rl);
-		Petri__Audit__V1__Event *ev = petri__audit__v1__event__unpack(NULL, rl, raw);
-		REQUIRE(ev);
-		if (k == PETRI_AUDIT_KIND_LOSS && loss_sum) {
-			CHECK(ev->loss->where == PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE);
-			CHECK(ev->loss->kind == PETRI__AUDIT__V1__EVENT_KIND__EVENT_KIND_LIMIT_HIT);
-			CHECK(ev->loss->first_time_unix_nano <= ev->loss->last_time_unix_nano);
-			CHECK(ev->loss->after_seq < ev->seq);
-			*loss_sum += ev->loss->count;
-		}
-		if (k == PETRI_AUDIT_KIND_STREAM_END && end_out) {
-			*end_out = ev->stream_end;
-			*end_ev = ev;
-		} else {
-			petri__audit__v1__event__free_unpacked(ev, NULL);
-		}
-	}
-	CHECK_MSG(rc == 0, "decode: %s", petri_error_message(err));
-	petri_error_free(err);
-	err = NULL;
-	petri_audit_reader_free(r);
-	REQUIRE(petri_audit_reader_open(&r, &o, NULL) == 0);
-	CHECK_MSG(petri_audit_reader_verify(r, NULL, &err) == 0, "verify: %s",
-		  petri_error_message(err));
-	petri_error_free(err);
-	petri_audit_reader_free(r);
+	struct audit_events es = audit_read_mem(buf, len, 0);
+	size_t n = es.n;
+	audit_events_free(&es);
+	return n;
+}
+
+static size_t verify_count_path(const char *path)
+{
+	struct audit_events es = audit_read_path(path, 0);
+	size_t n = es.n;
+	audit_events_free(&es);
 	return n;
 }
 
@@ -148,19 +117,8 @@ static void test_file(void)
 	emit_n(a, 1000);
 	CHECK(petri_audit_close(a, NULL) == 0);
 	/* Read back through the path source. */
-	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
-	ro.source = PETRI_AUDIT_SRC_PATH;
-	ro.path = path;
-	petri_audit_reader *r;
-	REQUIRE(petri_audit_reader_open(&r, &ro, NULL) == 0);
-	int n = 0;
-	while (petri_audit_reader_next(r, NULL) > 0)
-		n++;
-	CHECK_MSG(n == 1002, "file: %d events", n);
-	petri_audit_reader_free(r);
-	REQUIRE(petri_audit_reader_open(&r, &ro, NULL) == 0);
-	CHECK(petri_audit_reader_verify(r, NULL, NULL) == 0);
-	petri_audit_reader_free(r);
+	size_t n = verify_count_path(path);
+	CHECK_MSG(n == 1002, "file: %zu events", n);
 	unlink(path);
 }
 
@@ -179,7 +137,7 @@ static void test_fd(void)
 	CHECK(petri_audit_close(a, NULL) == 0);
 	pthread_join(d.t, NULL);
 	close(p[0]);
-	CHECK_MSG(verify_count(d.m.p, d.m.len, NULL, NULL, NULL, NULL) == 3002, "fd sink");
+	CHECK_MSG(verify_count(d.m.p, d.m.len) == 3002, "fd sink");
 	free(d.m.p);
 }
 
@@ -203,7 +161,7 @@ static void test_unix(void)
 	CHECK(petri_audit_close(a, NULL) == 0);
 	pthread_join(d.t, NULL);
 	close(ls);
-	CHECK_MSG(verify_count(d.m.p, d.m.len, NULL, NULL, NULL, NULL) == 3002, "unix sink");
+	CHECK_MSG(verify_count(d.m.p, d.m.len) == 3002, "unix sink");
 	free(d.m.p);
 	unlink(path);
 	rmdir(dir);
@@ -221,7 +179,7 @@ static void test_callback(void)
 	emit_n(a, 500);
 	CHECK(petri_audit_close(a, NULL) == 0);
 	CHECK(m.calls == 502);
-	CHECK(verify_count(m.p, m.len, NULL, NULL, NULL, NULL) == 502);
+	CHECK(verify_count(m.p, m.len) == 502);
 	free(m.p);
 }
 
@@ -275,10 +233,24 @@ static void test_loss_accounting(void)
 	pthread_join(d.t, NULL);
 	close(p[0]);
 
+	/* Count events per kind and sum the Loss counts. */
 	uint64_t kinds[64] = {0}, loss_sum = 0;
 	const Petri__Audit__V1__StreamEnd *end = NULL;
-	Petri__Audit__V1__Event *end_ev = NULL;
-	int n = verify_count(d.m.p, d.m.len, kinds, &loss_sum, &end, &end_ev);
+	struct audit_events es = audit_read_mem(d.m.p, d.m.len, 0); /* verified */
+	int n = (int)es.n;
+	for (size_t i = 0; i < es.n; i++) {
+		const Petri__Audit__V1__Event *ev = es.ev[i];
+		kinds[es.kind[i]]++;
+		if (es.kind[i] == PETRI_AUDIT_KIND_LOSS) {
+			CHECK(ev->loss->where == PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE);
+			CHECK(ev->loss->kind == PETRI__AUDIT__V1__EVENT_KIND__EVENT_KIND_LIMIT_HIT);
+			CHECK(ev->loss->first_time_unix_nano <= ev->loss->last_time_unix_nano);
+			CHECK(ev->loss->after_seq < ev->seq);
+			loss_sum += ev->loss->count;
+		}
+		if (es.kind[i] == PETRI_AUDIT_KIND_STREAM_END)
+			end = ev->stream_end;
+	}
 	fprintf(stderr, "loss: emitted %d, in stream %llu, lost %llu in %llu Loss events\n",
 		N + 100, (unsigned long long)kinds[PETRI_AUDIT_KIND_LIMIT_HIT],
 		(unsigned long long)loss_sum, (unsigned long long)kinds[PETRI_AUDIT_KIND_LOSS]);
@@ -299,7 +271,7 @@ static void test_loss_accounting(void)
 			CHECK(end->kinds[k]->lost == lost);
 		}
 	}
-	petri__audit__v1__event__free_unpacked(end_ev, NULL);
+	audit_events_free(&es);
 	free(d.m.p);
 }
 
@@ -393,20 +365,11 @@ static void test_flaky_callback(void)
 	petri_error_free(err);
 
 	/* Walk what arrived without verifying (the gaps break the chain). */
-	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
-	ro.source = PETRI_AUDIT_SRC_MEMORY;
-	ro.data = f.m.p;
-	ro.data_len = f.m.len;
-	ro.flags = PETRI_AUDIT_READER_F_NO_VERIFY; /* it has gaps */
-	petri_audit_reader *r;
-	REQUIRE(petri_audit_reader_open(&r, &ro, NULL) == 0);
 	uint64_t got = 0, sink_lost = 0, end_lost = 0;
 	int have_end = 0;
-	while (petri_audit_reader_next(r, NULL) > 0) {
-		size_t rl;
-		const void *raw = petri_audit_reader_raw(r, &rl);
-		Petri__Audit__V1__Event *ev = petri__audit__v1__event__unpack(NULL, rl, raw);
-		REQUIRE(ev);
+	struct audit_events es = audit_read_mem(f.m.p, f.m.len, AUDIT_READ_NO_VERIFY);
+	for (size_t i = 0; i < es.n; i++) {
+		const Petri__Audit__V1__Event *ev = es.ev[i];
 		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LIMIT_HIT)
 			got++;
 		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS &&
@@ -416,9 +379,8 @@ static void test_flaky_callback(void)
 			have_end = 1;
 			end_lost = ev->stream_end->total_lost;
 		}
-		petri__audit__v1__event__free_unpacked(ev, NULL);
 	}
-	petri_audit_reader_free(r);
+	audit_events_free(&es);
 	CHECK_MSG(got < 200, "the callback refused events, yet %llu arrived",
 		  (unsigned long long)got);
 	/* The refused events are accounted: the limit hits that arrived plus the

@@ -36,7 +36,7 @@ static int verify(const uint8_t *buf, size_t len, uint64_t *bad)
 		CHECK(petri_audit_reader_first_bad_seq(r) == *bad);
 	}
 	petri_error_free(err);
-	petri_audit_reader_free(r);
+	petri_audit_reader_close(r);
 	return rc;
 }
 

@@ -27,6 +27,7 @@
 
 #include "kernel.h"
 #include "audit_priv.h"
+#include "audit_stream.h"
 #include "kaudit_cgroup.h"
 #include "petri_test.h"
 
@@ -299,30 +300,14 @@ int main(void)
 	/* Decode and check field by field. */
 	struct seen s;
 	memset(&s, 0, sizeof(s));
-	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
-	ro.source = PETRI_AUDIT_SRC_PATH;
-	ro.path = audit_path;
-	petri_audit_reader *rd = NULL;
-	REQUIRE(petri_audit_reader_open(&rd, &ro, &err) == 0);
-	while ((r = petri_audit_reader_next(rd, &err)) == 1) {
-		size_t len = 0;
-		const void *raw = petri_audit_reader_raw(rd, &len);
-		Petri__Audit__V1__Event *ev = petri__audit__v1__event__unpack(NULL, len, raw);
-
-		REQUIRE(ev);
+	struct audit_events es = audit_read_path(audit_path, 0); /* verified */
+	for (size_t i = 0; i < es.n; i++) {
+		const Petri__Audit__V1__Event *ev = es.ev[i];
 		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_HEADER)
 			CHECK(ev->stream_header->kernel_audit);
 		check_event(ev, &s, sh_pid, x, d, l, bulk, port, outside);
-		petri__audit__v1__event__free_unpacked(ev, NULL);
 	}
-	CHECK_MSG(r == 0, "reader: %s", petri_error_message(err));
-	petri_audit_reader_free(rd);
-
-	/* The whole stream is an intact chain. */
-	rd = NULL;
-	REQUIRE(petri_audit_reader_open(&rd, &ro, &err) == 0);
-	CHECK(petri_audit_reader_verify(rd, NULL, &err) == 0);
-	petri_audit_reader_free(rd);
+	audit_events_free(&es);
 
 	printf("events %llu; exec sh %d (argv %d) cat %d; fork %d; exit sh %d cat %d; open hostname "
 	       "%d x %d; unlink %d mkdir %d chmod %d rename %d rmdir %d symlink %d; connect %d; "

@@ -36,6 +36,7 @@
 
 #include "kernel.h"
 #include "audit_priv.h"
+#include "audit_stream.h"
 #include "kaudit_cgroup.h"
 #include "petri_test.h"
 
@@ -75,7 +76,6 @@ int main(void)
 {
 	petri_error *err = NULL;
 	struct petri_kaudit *k = kaudit_test_open(RINGBUF_BYTES);
-	int r;
 	uint64_t cgid = 0;
 	int cgfd = kaudit_test_cgroup("loss", &cgid);
 
@@ -102,17 +102,9 @@ int main(void)
 	uint64_t loss_sum = 0, loss_events = 0, total_lost = ~0ull, unreported = ~0ull;
 	int saw_end = 0, bad_kseq = 0;
 	memset(t, 0, sizeof(t));
-	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
-	ro.source = PETRI_AUDIT_SRC_PATH;
-	ro.path = path;
-	petri_audit_reader *rd = NULL;
-	REQUIRE(petri_audit_reader_open(&rd, &ro, &err) == 0);
-	while ((r = petri_audit_reader_next(rd, &err)) == 1) {
-		size_t len = 0;
-		const void *raw = petri_audit_reader_raw(rd, &len);
-		Petri__Audit__V1__Event *ev = petri__audit__v1__event__unpack(NULL, len, raw);
-
-		REQUIRE(ev);
+	struct audit_events es = audit_read_path(path, 0); /* verified */
+	for (size_t x = 0; x < es.n; x++) {
+		const Petri__Audit__V1__Event *ev = es.ev[x];
 		int kind = (int)ev->body_case;
 		if (kind >= 16 && kind < 32)
 			t[kind].events++;
@@ -149,15 +141,8 @@ int main(void)
 			total_lost = e->total_lost;
 			unreported = e->lost_unreported;
 		}
-		petri__audit__v1__event__free_unpacked(ev, NULL);
 	}
-	CHECK_MSG(r == 0, "reader: %s", petri_error_message(err));
-	petri_audit_reader_free(rd);
-	rd = NULL;
-	REQUIRE(petri_audit_reader_open(&rd, &ro, &err) == 0);
-	CHECK_MSG(petri_audit_reader_verify(rd, NULL, &err) == 0, "verify: %s",
-		  petri_error_message(err));
-	petri_audit_reader_free(rd);
+	audit_events_free(&es);
 
 	const int fk = PETRI_AUDIT_KIND_FILE_ACTIVITY, pf = PETRI_AUDIT_KIND_PROCESS_FORK,
 		  px = PETRI_AUDIT_KIND_PROCESS_EXIT;

@@ -34,6 +34,7 @@
 #include "petri/audit.h"
 #include "petri/audit/v1/audit.pb-c.h"
 #include "petri_test.h"
+#include "audit_stream.h"
 
 typedef Petri__Audit__V1__Event Ev;
 typedef Petri__Audit__V1__NetworkActivity Net;
@@ -73,56 +74,9 @@ static petri_audit *open_stream(void)
 }
 
 /* Every event of the stream (verified), unpacked, with its JSON line. */
-struct events {
-	Ev **ev;
-	char **json;
-	size_t n;
-};
-
-static struct events read_events(void)
+static struct audit_events read_events(void)
 {
-	struct events es = {0};
-	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
-	petri_audit_reader *rd = NULL;
-	petri_error *e = NULL;
-	int r;
-
-	ro.source = PETRI_AUDIT_SRC_PATH;
-	ro.path = stream_path;
-	REQUIRE(petri_audit_reader_open(&rd, &ro, &e) == 0);
-	while ((r = petri_audit_reader_next(rd, &e)) == 1) {
-		size_t len = 0;
-		const void *raw = petri_audit_reader_raw(rd, &len);
-
-		es.ev = realloc(es.ev, (es.n + 1) * sizeof(*es.ev));
-		es.json = realloc(es.json, (es.n + 1) * sizeof(*es.json));
-		REQUIRE(es.ev && es.json);
-		es.ev[es.n] = petri__audit__v1__event__unpack(NULL, len, raw);
-		REQUIRE(es.ev[es.n]);
-		REQUIRE(petri_audit_reader_format(rd, PETRI_AUDIT_FORMAT_JSON, &es.json[es.n],
-						  &e) == 0);
-		es.n++;
-	}
-	CHECK_MSG(r == 0, "stream: %s", petri_error_message(e));
-	petri_audit_reader_free(rd);
-
-	rd = NULL;
-	REQUIRE(petri_audit_reader_open(&rd, &ro, &e) == 0);
-	CHECK_MSG(petri_audit_reader_verify(rd, NULL, &e) == 0, "verify: %s",
-		  petri_error_message(e));
-	petri_audit_reader_free(rd);
-	petri_error_free(e);
-	return es;
-}
-
-static void free_events(struct events *es)
-{
-	for (size_t i = 0; i < es->n; i++) {
-		petri__audit__v1__event__free_unpacked(es->ev[i], NULL);
-		petri_free(es->json[i]);
-	}
-	free(es->ev);
-	free(es->json);
+	return audit_read_path(stream_path, AUDIT_READ_JSON);
 }
 
 /* What the python program printed. */
@@ -202,7 +156,7 @@ static void test_listen_accept(petri_ctx *ctx)
 	CHECK(f.udp_errno == EOPNOTSUPP && f.accept_errno == EINVAL);
 	petri_test_run_free(&run);
 
-	struct events es = read_events();
+	struct audit_events es = read_events();
 	/* The six listen/accept calls, in the order the program made them. */
 	const Ev *sock_ev[8];
 	const char *sock_json[8];
@@ -222,7 +176,7 @@ static void test_listen_accept(petri_ctx *ctx)
 	}
 	CHECK_MSG(nsock == 6, "%zu listen/accept events, want 6", nsock);
 	if (nsock != 6) {
-		free_events(&es);
+		audit_events_free(&es);
 		return;
 	}
 	const Net *n;
@@ -306,7 +260,7 @@ static void test_listen_accept(petri_ctx *ctx)
 	CHECK(n->local_port == (uint32_t)f.tport);
 	check_json_has(sock_json[5], "\"status_id\":2");
 	check_json_has(sock_json[5], "\"result\":-22");
-	free_events(&es);
+	audit_events_free(&es);
 }
 
 #define FILE_OP(x) PETRI__AUDIT__V1__FILE_ACTIVITY__OP__OP_##x
@@ -362,7 +316,7 @@ static void test_exec_ids_and_uid(petri_ctx *ctx)
 	petri_test_run_free(&r1);
 	petri_test_run_free(&r2);
 
-	struct events es = read_events();
+	struct audit_events es = read_events();
 	REQUIRE(es.n > 0 && es.ev[0]->body_case == BODY(STREAM_HEADER));
 	/* The header asked the context: kernel audit is on (it said off when
 	 * the host did not set kernel_audit itself). */
@@ -464,11 +418,11 @@ static void test_exec_ids_and_uid(petri_ctx *ctx)
 		CHECK_MSG(reaper_exit[w] == 1, "exec %d: %zu exits of its reaper", w,
 			  reaper_exit[w]);
 	}
-	free_events(&es);
+	audit_events_free(&es);
 }
 
 /* The network events of one exec, by source, in stream order. */
-static size_t net_events(const struct events *es, int source, const Net **out, size_t max)
+static size_t net_events(const struct audit_events *es, int source, const Net **out, size_t max)
 {
 	size_t n = 0;
 
@@ -539,7 +493,7 @@ static void test_hook_results(petri_ctx *ctx)
 	CHECK(ce == ECONNREFUSED && be == EADDRINUSE && sent == 5);
 	petri_test_run_free(&run);
 
-	struct events es = read_events();
+	struct audit_events es = read_events();
 	const Net *n[8];
 	size_t k = net_events(&es, SOURCE_HOOK, n, 8);
 
@@ -558,7 +512,7 @@ static void test_hook_results(petri_ctx *ctx)
 			CHECK(es.ev[i]->process->pid_inside == (uint32_t)pid);
 			CHECK(strcmp(es.ev[i]->exec_id, "kaudit-hook:1") == 0);
 		}
-	free_events(&es);
+	audit_events_free(&es);
 }
 
 static const char unix_code[] =
@@ -602,7 +556,7 @@ static void test_unix_sockets(petri_ctx *ctx)
 		  run.out);
 	petri_test_run_free(&run);
 
-	struct events es = read_events();
+	struct audit_events es = read_events();
 	const Net *n[8];
 	size_t k = net_events(&es, SOURCE_SOCKET, n, 8);
 	static const char abs_name[] = "\0petri\0abs";
@@ -633,11 +587,11 @@ static void test_unix_sockets(petri_ctx *ctx)
 		check_unix(&n[3]->local_address, "@petri@abs", abs_name, abs_len,
 			   n[3]->local_address_text);
 	}
-	free_events(&es);
+	audit_events_free(&es);
 }
 
 /* Index of the event of @type for exec @id, or (size_t)-1. */
-static size_t find_exec_event(const struct events *es, Petri__Audit__V1__Event__BodyCase type,
+static size_t find_exec_event(const struct audit_events *es, Petri__Audit__V1__Event__BodyCase type,
 			      const char *id)
 {
 	for (size_t i = 0; i < es->n; i++)
@@ -678,7 +632,7 @@ static void test_order_and_library_quiet(petri_ctx *ctx)
 	petri_sandbox_destroy(sb);
 	CHECK(petri_audit_close(a, &e) == 0);
 
-	struct events es = read_events();
+	struct audit_events es = read_events();
 	size_t files = 0, code_file_reads = 0;
 	for (int x = 1; x <= 4; x++) {
 		char id[64];
@@ -719,7 +673,7 @@ static void test_order_and_library_quiet(petri_ctx *ctx)
 	}
 	CHECK_MSG(files >= 12, "only %zu file events from four execs", files);
 	CHECK_MSG(code_file_reads >= 1, "the code's own read of /run/petri is missing");
-	free_events(&es);
+	audit_events_free(&es);
 }
 
 int main(void)

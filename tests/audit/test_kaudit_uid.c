@@ -21,6 +21,7 @@
 
 #include "kernel.h"
 #include "audit_priv.h"
+#include "audit_stream.h"
 #include "kaudit_cgroup.h"
 #include "petri_test.h"
 
@@ -76,18 +77,11 @@ int main(void)
 	petri__kaudit_close(k);
 	close(cgfd);
 
-	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
-	ro.source = PETRI_AUDIT_SRC_PATH;
-	ro.path = path;
-	petri_audit_reader *rd = NULL;
-	REQUIRE(petri_audit_reader_open(&rd, &ro, &err) == 0);
-	int r, seen_root = 0, seen_mapped = 0;
+	int seen_root = 0, seen_mapped = 0;
 	unsigned ou = overflow_uid();
-	while ((r = petri_audit_reader_next(rd, &err)) == 1) {
-		size_t len = 0;
-		const void *raw = petri_audit_reader_raw(rd, &len);
-		Petri__Audit__V1__Event *ev = petri__audit__v1__event__unpack(NULL, len, raw);
-		REQUIRE(ev);
+	struct audit_events es = audit_read_path(path, 0); /* verified */
+	for (size_t i = 0; i < es.n; i++) {
+		const Petri__Audit__V1__Event *ev = es.ev[i];
 		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC && ev->process &&
 		    ev->process_exec->n_argv >= 1) {
 			const char *prog = ev->process_exec->argv[0];
@@ -102,10 +96,8 @@ int main(void)
 					  ev->process->uid, INSIDE_UID);
 			}
 		}
-		petri__audit__v1__event__free_unpacked(ev, NULL);
 	}
-	CHECK_MSG(r == 0, "reader: %s", petri_error_message(err));
-	petri_audit_reader_free(rd);
+	audit_events_free(&es);
 	CHECK(seen_root == 1 && seen_mapped == 1);
 	unlink(path);
 	petri_error_free(err);

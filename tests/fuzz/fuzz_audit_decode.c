@@ -33,7 +33,7 @@ static void run(const uint8_t *data, size_t size, uint32_t flags)
 			petri_free(s);
 	}
 	petri_error_free(err);
-	petri_audit_reader_free(r);
+	petri_audit_reader_close(r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (petri_audit_reader_open(&r, &o, NULL) == 0) {
 		uint64_t bad;
 		petri_audit_reader_verify(r, &bad, NULL);
-		petri_audit_reader_free(r);
+		petri_audit_reader_close(r);
 	}
 	return 0;
 }

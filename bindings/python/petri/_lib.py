@@ -228,7 +228,7 @@ _AUDIT_PROTOTYPES = {
     "petri_audit_close": (ctypes.c_int, [_P, _PP]),
     "petri_audit_reader_opts_init": (None, [_P]),
     "petri_audit_reader_open": (ctypes.c_int, [_PP, ctypes.POINTER(AuditReaderOpts), _PP]),
-    "petri_audit_reader_free": (None, [_P]),
+    "petri_audit_reader_close": (None, [_P]),
     "petri_audit_reader_next": (ctypes.c_int, [_P, _PP]),
     "petri_audit_reader_seq": (c_u64, [_P]),
     "petri_audit_reader_kind": (ctypes.c_int, [_P]),

@@ -286,7 +286,7 @@ class _Reader:
     def free(self) -> None:
         ptr, self.ptr = self.ptr, None
         if ptr:
-            self.lib.petri_audit_reader_free(ptr)
+            self.lib.petri_audit_reader_close(ptr)
 
     def fail(self, rc: int, err: ctypes.c_void_p) -> None:
         """Raise the reader's error: AuditIntegrityError for a bad chain."""
