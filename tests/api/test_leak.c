@@ -84,10 +84,10 @@ static void private_tmp(void)
 	REQUIRE(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0);
 }
 
-int main(void)
+/* Many cycles in one context leave nothing behind. */
+static void test_cycles(void)
 {
 	int me = (int)getpid();
-	private_tmp();
 	for (int i = 0; i < WARMUP; i++)
 		cycle();
 	int fds = petri_test_count_fds(), mounts = petri_test_count_mounts();
@@ -120,12 +120,30 @@ int main(void)
 	CHECK_MSG(rss2 - rss < 2048, "RSS grew by %ld KiB over %d cycles", rss2 - rss, CYCLES);
 #endif
 	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
+}
 
-	petri_ctx_free(petri_test_ctx());
+/* petri_ctx_free ends the context's threads and leaves no child or cgroup. */
+static void test_ctx_free(void)
+{
+	int me = (int)getpid();
+	for (int i = 0; i < WARMUP; i++)
+		cycle();
+	petri_test_ctx_free();
 	/* The context's own things go with it too. */
 	CHECK_MSG(api_count_threads() == 1, "threads after petri_ctx_free: %d",
 		  api_count_threads());
 	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
 	CHECK(api_count_cgroups_of(me) == 0);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(cycles),
+	PETRI_TEST_CASE(ctx_free),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	private_tmp(); /* before any thread; every case inherits it */
+	return petri_test_main(argc, argv, cases);
 }
