@@ -34,9 +34,8 @@ static void run(petri_sandbox *sb, const char *script, uint32_t flags)
 	petri_result_free(r);
 }
 
-int main(void)
+static void test_ctx_free_live(void)
 {
-	api_watchdog(60);
 	petri_ctx *ctx = NULL;
 	petri_error *e = NULL;
 	REQUIRE(petri_ctx_new(&ctx, NULL, &e) == 0);
@@ -63,5 +62,15 @@ int main(void)
 		  api_count_cgroups_of(getpid()));
 	CHECK_MSG(api_count_threads() == 1, "threads after petri_ctx_free: %d",
 		  api_count_threads());
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(ctx_free_live),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	api_watchdog(60);
+	return petri_test_main(argc, argv, cases);
 }
