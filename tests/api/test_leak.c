@@ -84,10 +84,23 @@ static void private_tmp(void)
 	REQUIRE(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0);
 }
 
-/* Many cycles in one context leave nothing behind. */
+/* petri_ctx_free ends the context's threads (@base_threads remain) and
+ * leaves no child or cgroup. */
+static void free_ctx_leaves_nothing(int base_threads)
+{
+	petri_test_ctx_free();
+	CHECK_MSG(api_count_threads() == base_threads, "threads after petri_ctx_free: %d, want %d",
+		  api_count_threads(), base_threads);
+	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
+	CHECK(api_count_cgroups_of(getpid()) == 0);
+}
+
+/* Many cycles in one context leave nothing behind, and neither does the
+ * context's end. */
 static void test_cycles(void)
 {
 	int me = (int)getpid();
+	int base_threads = api_base_threads();
 	for (int i = 0; i < WARMUP; i++)
 		cycle();
 	int fds = petri_test_count_fds(), mounts = petri_test_count_mounts();
@@ -120,21 +133,17 @@ static void test_cycles(void)
 	CHECK_MSG(rss2 - rss < 2048, "RSS grew by %ld KiB over %d cycles", rss2 - rss, CYCLES);
 #endif
 	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
+	/* The context's own things go with it too. */
+	free_ctx_leaves_nothing(base_threads);
 }
 
-/* petri_ctx_free ends the context's threads and leaves no child or cgroup. */
+/* The same after only a few cycles. */
 static void test_ctx_free(void)
 {
-	int me = (int)getpid();
 	int base_threads = api_base_threads();
 	for (int i = 0; i < WARMUP; i++)
 		cycle();
-	petri_test_ctx_free();
-	/* The context's own things go with it too. */
-	CHECK_MSG(api_count_threads() == base_threads, "threads after petri_ctx_free: %d, want %d",
-		  api_count_threads(), base_threads);
-	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
-	CHECK(api_count_cgroups_of(me) == 0);
+	free_ctx_leaves_nothing(base_threads);
 }
 
 static const struct petri_test_case cases[] = {
