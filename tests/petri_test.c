@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -319,13 +321,18 @@ static int run_case(const struct petri_test_case *c, int nofork, char *why, size
 	if (nofork)
 		return run_case_here(c);
 	fflush(NULL); /* nothing buffered is written twice */
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		snprintf(why, whylen, "fork: %s", strerror(errno));
 		return 1;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		/* A runner killed by ctest's timeout takes the case with it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
 		exit(run_case_here(c));
+	}
 	int st;
 	while (waitpid(pid, &st, 0) < 0) {
 		if (errno != EINTR) {
@@ -350,6 +357,13 @@ int petri_test_main(int argc, char **argv, const struct petri_test_case *cases)
 	size_t ncases = 0;
 	while (cases[ncases].name)
 		ncases++;
+	if (ctx) {
+		fprintf(stderr,
+			"%s: petri_test_ctx() was made before petri_test_main(): each case "
+			"makes its own\n",
+			prog);
+		return 2;
+	}
 
 	/* Which cases: the command line, else $PETRI_TEST_CASE, else all. */
 	char *selected = calloc(ncases ? ncases : 1, 1);

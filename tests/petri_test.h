@@ -20,7 +20,8 @@
  * a case that fails a CHECK, stops at a REQUIRE, skips, or crashes is
  * reported under its name and the next case still runs from a clean state.
  * The child makes its own petri_test_ctx() and frees it when the case
- * returns; main() must not create it before petri_test_main().  It prints
+ * returns (main() must not create it before petri_test_main(): that is
+ * refused), and dies with the runner (a ctest timeout).  It prints
  * one line per case and a closing line such as
  * "test_exec_basic: 12 passed, 1 failed".
  *
