@@ -327,7 +327,8 @@ suite_ctest_asan() {
 # built).  A race report fails the test (exit 66).  tests/tsan.supp lists
 # the reports known to be false, each with its reason.
 TSAN_TARGETS=(test_cancel_race test_creator_thread_exit test_ctx_free_live test_exec_basic
-	test_bad_input_api test_audit_sinks petri_cli)
+	test_bad_input_api test_net_listener test_attack_files test_attack_init_fds test_audit_sinks
+	petri_cli)
 suite_ctest_tsan() {
 	local -a extra=()
 	if [[ -n "${PETRI_CMAKE_ARGS:-}" ]]; then
