@@ -8,6 +8,7 @@
 #ifndef PETRI_AUDIT_PRIV_H
 #define PETRI_AUDIT_PRIV_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -113,7 +114,7 @@ int petri__audit_sink_open(struct petri_audit_sink *s, const petri_audit_opts *o
  * giving up when *@abort becomes non-zero.  0, or a negative errno
  * (-ECANCELED when aborted). */
 int petri__audit_sink_write(struct petri_audit_sink *s, const uint8_t *data, size_t len,
-			    const volatile int *abort);
+			    const atomic_int *abort);
 void petri__audit_sink_close(struct petri_audit_sink *s);
 
 /* Open a stream with options already copied to full size (sz checked) and

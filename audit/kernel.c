@@ -79,7 +79,7 @@ struct petri_kaudit {
 	int thread_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	volatile int stop;
+	atomic_int stop;      /* set by destroy, read by the consumer without mu */
 	uint64_t passes;      /* consumer loops completed (under mu) */
 	uint64_t want_passes; /* unwatch waits for this many (under mu) */
 	int kick_fd;          /* eventfd: wake the consumer now */
@@ -604,7 +604,7 @@ static void *consumer(void *arg)
 		epoll_ctl(ep, EPOLL_CTL_ADD, k->kick_fd, &ev);
 	}
 
-	while (!k->stop) {
+	while (!atomic_load(&k->stop)) {
 		pthread_mutex_lock(&k->mu);
 		int hurry = k->passes < k->want_passes;
 		pthread_mutex_unlock(&k->mu);
@@ -935,7 +935,7 @@ static void drain_locked(struct petri_kaudit *k, unsigned max_ms)
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000L;
 	}
-	while (k->thread_started && !k->stop && k->passes < target) {
+	while (k->thread_started && !atomic_load(&k->stop) && k->passes < target) {
 		if (!max_ms)
 			pthread_cond_wait(&k->cv, &k->mu);
 		else if (pthread_cond_timedwait(&k->cv, &k->mu, &dl) == ETIMEDOUT)
@@ -1037,7 +1037,7 @@ void petri__kaudit_close(struct petri_kaudit *k)
 			petri__kaudit_unwatch(k, k->w[s].cgroup_id);
 	if (k->thread_started) {
 		uint64_t one = 1;
-		k->stop = 1;
+		atomic_store(&k->stop, 1);
 		/* Wake it now rather than at its next poll (up to POLL_MS: that
 		 * was ~50 ms of every `petri run --audit`). */
 		if (write(k->kick_fd, &one, sizeof(one)) < 0) {

@@ -95,14 +95,14 @@ static void consume_sigpipe(void)
 }
 
 int petri__audit_sink_write(struct petri_audit_sink *s, const uint8_t *data, size_t len,
-			    const volatile int *abort)
+			    const atomic_int *abort)
 {
 	if (s->kind == PETRI_AUDIT_SINK_CALLBACK) {
 		int r = s->fn(data, len, s->userdata);
 		return r < 0 ? r : 0;
 	}
 	while (len) {
-		if (*abort)
+		if (atomic_load(abort))
 			return -ECANCELED;
 		struct pollfd p = {.fd = s->fd, .events = POLLOUT};
 		int pr = poll(&p, 1, 100);

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
@@ -68,11 +69,11 @@ struct petri_audit {
 	int lingering;        /* the writer waits for a batch to gather */
 	uint8_t *wbuf;        /* the writer's batch (fd sinks) */
 	size_t wbuf_cap;
-	int closing; /* no more emits */
-	int stalled; /* a wait for room timed out: no more waits (drops, counted)
+	int closing;      /* no more emits */
+	int stalled;      /* a wait for room timed out: no more waits (drops, counted)
 		      * until the writer has emptied half the queue */
-	int stop;    /* writer: exit when the queue is empty */
-	volatile int abort;
+	int stop;         /* writer: exit when the queue is empty */
+	atomic_int abort; /* the writer gives up: read without mu */
 	pthread_t thread;
 	int thread_started;
 
@@ -599,9 +600,9 @@ static uint32_t write_each(petri_audit *a, struct qitem *items, uint32_t n, int 
 {
 	uint32_t ok = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		int r = a->abort ? -ECANCELED :
-				   petri__audit_sink_write(&a->sink, items[i].data, items[i].len,
-							   &a->abort);
+		int r = atomic_load(&a->abort) ? -ECANCELED :
+						 petri__audit_sink_write(&a->sink, items[i].data,
+									 items[i].len, &a->abort);
 		if (r < 0) {
 			*err = r;
 			items[i].len = 0;
@@ -616,7 +617,7 @@ static uint32_t write_each(petri_audit *a, struct qitem *items, uint32_t n, int 
  * gets len 0. */
 static uint32_t write_batch(petri_audit *a, struct qitem *items, uint32_t n, int *err)
 {
-	if (a->abort || a->sink.kind == PETRI_AUDIT_SINK_CALLBACK || n == 1)
+	if (atomic_load(&a->abort) || a->sink.kind == PETRI_AUDIT_SINK_CALLBACK || n == 1)
 		return write_each(a, items, n, err);
 	size_t total = 0;
 	for (uint32_t i = 0; i < n; i++)
@@ -926,7 +927,8 @@ PETRI_API int petri_audit_close(petri_audit *a, petri_error **err)
 	while ((a->count || a->writer_busy) && !timed_out)
 		timed_out = wait_space_until(a, &dl);
 	if (timed_out)
-		a->abort = 1; /* the writer gives up within 100 ms, counting the rest as lost */
+		atomic_store(&a->abort,
+			     1); /* the writer gives up within 100 ms, counting the rest as lost */
 	pthread_mutex_unlock(&a->mu);
 	if (a->thread_started)
 		pthread_join(a->thread, NULL);

@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,9 +32,10 @@ static void test_log(int level, const char *msg, void *ud)
 	fprintf(stderr, "petri[%d]: %s\n", level, msg);
 }
 
+static petri_ctx *ctx;
+
 petri_ctx *petri_test_ctx(void)
 {
-	static petri_ctx *ctx;
 	if (!ctx) {
 		petri_ctx_opts o = PETRI_CTX_OPTS_INIT;
 		petri_error *e = NULL;
@@ -43,6 +47,12 @@ petri_ctx *petri_test_ctx(void)
 		}
 	}
 	return ctx;
+}
+
+void petri_test_ctx_free(void)
+{
+	petri_ctx_free(ctx);
+	ctx = NULL;
 }
 
 static char *dup_bytes(const char *p, size_t n)
@@ -273,4 +283,164 @@ int petri_test_done(void)
 		return 1;
 	}
 	return 0;
+}
+
+/* ---- named cases ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const struct petri_test_case *find_case(const struct petri_test_case *cases,
+					       const char *name, size_t len)
+{
+	for (const struct petri_test_case *c = cases; c->name; c++)
+		if (strlen(c->name) == len && strncmp(c->name, name, len) == 0)
+			return c;
+	return NULL;
+}
+
+/* The case's body, in the process that reports it: its exit status. */
+static int run_case_here(const struct petri_test_case *c)
+{
+	petri_test_failures = 0;
+	c->fn();
+	petri_test_ctx_free();
+	if (petri_test_failures)
+		fprintf(stderr, "%s: %d check(s) failed\n", c->name, petri_test_failures);
+	return petri_test_failures ? 1 : 0;
+}
+
+/* Run @c in a child; returns 0 passed, 77 skipped, 1 failed (@why says how). */
+static int run_case(const struct petri_test_case *c, int nofork, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "exit status 1");
+	if (nofork)
+		return run_case_here(c);
+	fflush(NULL); /* nothing buffered is written twice */
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(why, whylen, "fork: %s", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		/* A runner killed by ctest's timeout takes the case with it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
+		exit(run_case_here(c));
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			snprintf(why, whylen, "waitpid: %s", strerror(errno));
+			return 1;
+		}
+	}
+	if (WIFSIGNALED(st)) {
+		snprintf(why, whylen, "killed by signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
+		return 1;
+	}
+	int rc = WEXITSTATUS(st);
+	snprintf(why, whylen, "exit status %d", rc);
+	return rc == 0 || rc == 77 ? rc : 1;
+}
+
+int petri_test_main(int argc, char **argv, const struct petri_test_case *cases)
+{
+	const char *prog = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+	prog = prog ? prog + 1 : (argc > 0 && argv[0] ? argv[0] : "test");
+	size_t ncases = 0;
+	while (cases[ncases].name)
+		ncases++;
+	if (ctx) {
+		fprintf(stderr,
+			"%s: petri_test_ctx() was made before petri_test_main(): each case "
+			"makes its own\n",
+			prog);
+		return 2;
+	}
+
+	/* Which cases: the command line, else $PETRI_TEST_CASE, else all. */
+	char *selected = calloc(ncases ? ncases : 1, 1);
+	if (!selected)
+		abort();
+	int any = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--list") == 0) {
+			for (size_t k = 0; k < ncases; k++)
+				printf("%s\n", cases[k].name);
+			free(selected);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: %s [--list] [CASE...]  (or PETRI_TEST_CASE=CASE,... "
+			       "PETRI_TEST_NOFORK=1)\n",
+			       prog);
+			free(selected);
+			return 0;
+		}
+		const struct petri_test_case *c = find_case(cases, argv[i], strlen(argv[i]));
+		if (!c) {
+			fprintf(stderr, "%s: no case named \"%s\" (--list lists them)\n", prog,
+				argv[i]);
+			free(selected);
+			return 2;
+		}
+		selected[c - cases] = 1;
+		any = 1;
+	}
+	const char *env = getenv("PETRI_TEST_CASE");
+	if (!any && env && *env) {
+		for (const char *p = env + strspn(env, ", \t"); *p;) {
+			size_t k = strcspn(p, ", \t");
+			const struct petri_test_case *c = find_case(cases, p, k);
+			if (!c) {
+				fprintf(stderr,
+					"%s: PETRI_TEST_CASE names no case \"%.*s\" (--list lists "
+					"them)\n",
+					prog, (int)k, p);
+				free(selected);
+				return 2;
+			}
+			selected[c - cases] = 1;
+			p += k;
+			p += strspn(p, ", \t");
+		}
+		any = 1;
+	}
+
+	const char *nf = getenv("PETRI_TEST_NOFORK");
+	int nofork = nf && *nf && strcmp(nf, "0") != 0;
+	int passed = 0, failed = 0, skipped = 0;
+	for (size_t k = 0; k < ncases; k++) {
+		if (any && !selected[k])
+			continue;
+		fprintf(stderr, "[ RUN  ] %s\n", cases[k].name);
+		double t0 = now_s();
+		char why[128];
+		int rc = run_case(&cases[k], nofork, why, sizeof(why));
+		double dt = now_s() - t0;
+		if (rc == 0) {
+			passed++;
+			fprintf(stderr, "[  OK  ] %s (%.2f s)\n", cases[k].name, dt);
+		} else if (rc == 77) {
+			skipped++;
+			fprintf(stderr, "[ SKIP ] %s (%.2f s)\n", cases[k].name, dt);
+		} else {
+			failed++;
+			fprintf(stderr, "[ FAIL ] %s (%.2f s): %s\n", cases[k].name, dt, why);
+		}
+	}
+	free(selected);
+	if (skipped)
+		fprintf(stderr, "%s: %d passed, %d failed, %d skipped\n", prog, passed, failed,
+			skipped);
+	else
+		fprintf(stderr, "%s: %d passed, %d failed\n", prog, passed, failed);
+	return failed ? 1 : skipped ? 77 : 0;
 }

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -161,6 +162,24 @@ static inline int api_count_cgroups_of(int pid)
 static inline int api_count_threads(void)
 {
 	return (int)petri_test_status_field(0, "Threads");
+}
+
+static inline void *api_noop_thread(void *arg)
+{
+	return arg;
+}
+
+/* The threads this process has that are not the library's: 1, plus those
+ * a sanitizer runtime starts with the first pthread_create (the
+ * background threads of ThreadSanitizer).  Call it before the context
+ * exists; "the context's threads are gone" is api_count_threads() ==
+ * api_base_threads(). */
+static inline int api_base_threads(void)
+{
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, api_noop_thread, NULL) == 0);
+	REQUIRE(pthread_join(t, NULL) == 0);
+	return api_count_threads();
 }
 
 /* ---- watchdog ----

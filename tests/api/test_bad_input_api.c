@@ -57,6 +57,27 @@ static void check_nothing_left(const char *what, int line)
 
 #define SENTINEL ((void *)0x5e5e5e5e)
 
+/* The sandbox the exec and file cases use. */
+static petri_sandbox *sb;
+
+/* Before each case: the context, its supervisor thread and one sandbox
+ * exist before counting, so lazily made things are not counted as leaks. */
+static void setup(void)
+{
+	sb = api_sandbox(NULL);
+	petri_result *r = API_SH(sb, "true");
+	petri_result_free(r);
+	baseline();
+}
+
+/* After each case: nothing is left behind; the sandbox goes. */
+static void teardown(const char *what)
+{
+	check_nothing_left(what, __LINE__);
+	petri_sandbox_destroy(sb);
+	sb = NULL;
+}
+
 /* ---- contexts ---- */
 
 static void ctx_fail(const petri_ctx_opts *o, int want, const char *needle, const char *what,
@@ -77,6 +98,7 @@ static void ctx_fail(const petri_ctx_opts *o, int want, const char *needle, cons
 
 static void test_ctx(void)
 {
+	setup();
 	petri_error *e = NULL;
 	int r = petri_ctx_new(NULL, NULL, &e);
 	api_check_error(r, e, EINVAL, "out", "petri_ctx_new(out NULL)", __LINE__);
@@ -119,6 +141,7 @@ static void test_ctx(void)
 	ctx = SENTINEL;
 	CHECK(petri_ctx_new(&ctx, &o, NULL) == -EINVAL);
 	CHECK(ctx == SENTINEL);
+	teardown("ctx");
 }
 
 /* ---- sandboxes ---- */
@@ -126,13 +149,13 @@ static void test_ctx(void)
 static void create_fail(const petri_sandbox_opts *o, int want, const char *needle, const char *what,
 			int line)
 {
-	petri_sandbox *sb = SENTINEL;
+	petri_sandbox *made = SENTINEL;
 	petri_error *e = NULL;
-	int r = petri_sandbox_create(petri_test_ctx(), o, &sb, &e);
+	int r = petri_sandbox_create(petri_test_ctx(), o, &made, &e);
 	api_check_error(r, e, want, needle, what, line);
 	if (r == 0)
-		petri_sandbox_destroy(sb);
-	else if (sb != SENTINEL)
+		petri_sandbox_destroy(made);
+	else if (made != SENTINEL)
 		fprintf(stderr, "line %d: %s: *out changed on failure\n", line, what),
 			petri_test_failures++;
 	petri_error_free(e);
@@ -155,11 +178,12 @@ static void create_fail(const petri_sandbox_opts *o, int want, const char *needl
 
 static void test_create(void)
 {
+	setup();
 	petri_error *e = NULL;
-	petri_sandbox *sb = SENTINEL;
-	int r = petri_sandbox_create(NULL, NULL, &sb, &e);
+	petri_sandbox *made = SENTINEL;
+	int r = petri_sandbox_create(NULL, NULL, &made, &e);
 	api_check_error(r, e, EINVAL, "ctx", "create(ctx NULL)", __LINE__);
-	CHECK(sb == SENTINEL);
+	CHECK(made == SENTINEL);
 	petri_error_free(e);
 	e = NULL;
 	r = petri_sandbox_create(petri_test_ctx(), NULL, NULL, &e);
@@ -242,15 +266,14 @@ static void test_create(void)
 	/* NULL err. */
 	o = (petri_sandbox_opts)PETRI_SANDBOX_OPTS_INIT;
 	o.language = "cobol";
-	sb = SENTINEL;
-	CHECK(petri_sandbox_create(petri_test_ctx(), &o, &sb, NULL) == -EINVAL);
-	CHECK(sb == SENTINEL);
+	made = SENTINEL;
+	CHECK(petri_sandbox_create(petri_test_ctx(), &o, &made, NULL) == -EINVAL);
+	CHECK(made == SENTINEL);
 	check_nothing_left("create with NULL err", __LINE__);
+	teardown("create");
 }
 
 /* ---- exec ---- */
-
-static petri_sandbox *sb;
 
 static void exec_fail(const petri_exec_opts *o, int want, const char *needle, const char *what,
 		      int line)
@@ -279,6 +302,7 @@ static void exec_fail(const petri_exec_opts *o, int want, const char *needle, co
 
 static void test_exec(void)
 {
+	setup();
 	petri_exec_opts ok = PETRI_EXEC_OPTS_INIT;
 	ok.argv = (const char *const[]){"true", NULL};
 	petri_error *e = NULL;
@@ -353,6 +377,7 @@ static void test_exec(void)
 	petri_result *good = API_SH(sb, "echo ok");
 	CHECK_OUT(good, PETRI_STREAM_STDOUT, "ok\n");
 	petri_result_free(good);
+	teardown("exec");
 }
 
 /* -EBUSY for a second exec while one runs. */
@@ -367,6 +392,7 @@ static void *run_sleep(void *arg)
 
 static void test_busy(void)
 {
+	setup();
 	pthread_t t;
 	REQUIRE(pthread_create(&t, NULL, run_sleep, NULL) == 0);
 	struct timespec ts = {0, 500 * 1000000L};
@@ -380,12 +406,14 @@ static void test_busy(void)
 	CHECK(res == SENTINEL);
 	petri_error_free(e);
 	pthread_join(t, NULL);
+	teardown("busy");
 }
 
 /* ---- files ---- */
 
 static void test_files(void)
 {
+	setup();
 	petri_error *e = NULL;
 	int r = petri_sandbox_write_file(NULL, "x", "x", 1, 0644, &e);
 	api_check_error(r, e, EINVAL, "sandbox", "write_file(sb NULL)", __LINE__);
@@ -439,12 +467,14 @@ static void test_files(void)
 	petri_error_free(e);
 	CHECK(data == SENTINEL && len == 77);
 	check_nothing_left("file calls", __LINE__);
+	teardown("files");
 }
 
 /* ---- NULL everywhere it is allowed ---- */
 
 static void test_nulls(void)
 {
+	setup();
 	petri_ctx_free(NULL);
 	petri_sandbox_destroy(NULL);
 	petri_result_free(NULL);
@@ -486,26 +516,16 @@ static void test_nulls(void)
 	memset(&e2, 0xff, sizeof(e2));
 	petri_exec_opts_init(&e2);
 	CHECK(e2.sz == sizeof(e2) && memcmp(&e1, &e2, sizeof(e1)) == 0);
+	teardown("nulls");
 }
 
-int main(void)
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(nulls), PETRI_TEST_CASE(ctx),  PETRI_TEST_CASE(create),
+	PETRI_TEST_CASE(exec),  PETRI_TEST_CASE(busy), PETRI_TEST_CASE(files),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
 {
-	/* Warm up: the context, its supervisor thread and one sandbox exist
-	 * before counting, so lazily made things are not counted as leaks. */
-	sb = api_sandbox(NULL);
-	petri_result *r = API_SH(sb, "true");
-	petri_result_free(r);
-	baseline();
-
-	test_nulls();
-	test_ctx();
-	test_create();
-	test_exec();
-	test_busy();
-	test_files();
-	check_nothing_left("the whole test", __LINE__);
-
-	petri_sandbox_destroy(sb);
-	petri_ctx_free(petri_test_ctx());
-	return petri_test_done();
+	return petri_test_main(argc, argv, cases);
 }

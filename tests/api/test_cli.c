@@ -221,6 +221,11 @@ static void test_json(void)
 
 static void test_limits(void)
 {
+	/* --memory and --pids need the cgroup controllers. */
+	int mode = petri_ctx_cgroup_mode(petri_test_ctx());
+	petri_test_ctx_free();
+	if (mode == PETRI_CGROUP_NONE)
+		petri_test_skip("no cgroup memory/pids controllers: --memory and --pids untested");
 	int st = CLI("run", "--json", "--memory", "64M", "--lang", "python", "-c",
 		     "chunks = []\nfor i in range(50):\n    chunks.append(b'x' * (10 << 20))\n");
 	CHECK_MSG(st == 137, "memory bomb: status %d (stderr %s)", st, err);
@@ -447,27 +452,17 @@ static void test_bad_input(void)
 		  "no command: %d '%s'", st, err);
 }
 
-int main(void)
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(status),         PETRI_TEST_CASE(json),
+	PETRI_TEST_CASE(lang),           PETRI_TEST_CASE(env_stdin),
+	PETRI_TEST_CASE(bind_workspace), PETRI_TEST_CASE(bad_input),
+	PETRI_TEST_CASE(limits),         {NULL, NULL},
+};
+
+int main(int argc, char **argv)
 {
 	api_watchdog(150);
 	REQUIRE(getenv("PETRI_CLI"));
 	REQUIRE(access(PY, X_OK) == 0);
-	test_status();
-	test_json();
-	test_lang();
-	test_env_stdin();
-	test_bind_workspace();
-	test_bad_input();
-	/* Last: --memory and --pids need the cgroup controllers. */
-	int mode = petri_ctx_cgroup_mode(petri_test_ctx());
-	petri_ctx_free(petri_test_ctx());
-	if (mode == PETRI_CGROUP_NONE) {
-		if (petri_test_done())
-			return 1;
-		petri_test_skip("no cgroup memory/pids controllers: --memory and --pids untested");
-	}
-	test_limits();
-	free(out);
-	free(err);
-	return petri_test_done();
+	return petri_test_main(argc, argv, cases);
 }

@@ -25,7 +25,7 @@ static void *create_and_exit(void *arg)
 	return NULL;
 }
 
-int main(void)
+static void test_creator_thread_exit(void)
 {
 	int inits[N];
 	for (int i = 0; i < N; i++) {
@@ -59,6 +59,15 @@ int main(void)
 		petri_error_free(e);
 		petri_sandbox_destroy(sbs[i]);
 	}
-	petri_ctx_free(petri_test_ctx());
-	return petri_test_done();
+	petri_test_ctx_free();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(creator_thread_exit),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

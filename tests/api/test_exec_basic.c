@@ -22,8 +22,9 @@
 
 #include "api_common.h"
 
-static void test_output_and_exit_codes(petri_sandbox *sb)
+static void test_output_and_exit_codes(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	petri_result *r = api_run_argv(sb, (const char *const[]){"/bin/echo", "hello", NULL}, 10000,
 				       __LINE__);
 	CHECK_OUT(r, PETRI_STREAM_STDOUT, "hello\n");
@@ -53,10 +54,12 @@ static void test_output_and_exit_codes(petri_sandbox *sb)
 	r = API_SH(sb, "exit 255");
 	CHECK(petri_result_exit_code(r) == 255);
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
-static void test_stdin(petri_sandbox *sb)
+static void test_stdin(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	/* 200 KiB with every byte value, NULs included: more than a pipe holds,
 	 * so the library must feed stdin while it drains stdout. */
 	size_t n = 200 * 1024;
@@ -98,6 +101,7 @@ static void test_stdin(petri_sandbox *sb)
 		  petri_reason_name(petri_result_reason(r)));
 	petri_result_free(r);
 	free(in);
+	petri_sandbox_destroy(sb);
 }
 
 /* Is every line of @env one of the allowed "K=" prefixes, each at most once? */
@@ -171,8 +175,9 @@ static void test_env(void)
 	unsetenv("PETRI_TEST_HOST_SECRET");
 }
 
-static void test_cwd_and_state(petri_sandbox *sb)
+static void test_cwd_and_state(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	petri_result *r = api_run_argv(sb, (const char *const[]){"pwd", NULL}, 10000, __LINE__);
 	CHECK_OUT(r, PETRI_STREAM_STDOUT, "/workspace\n");
 	petri_result_free(r);
@@ -195,6 +200,7 @@ static void test_cwd_and_state(petri_sandbox *sb)
 	r = API_SH(sb, "echo again >> /workspace/sub/state.txt; cat sub/state.txt");
 	CHECK_OUT(r, PETRI_STREAM_STDOUT, "persisted\nagain\n");
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
 static void test_languages(void)
@@ -341,8 +347,9 @@ static int on_output(int stream, const char *data, size_t len, void *ud)
 	return s->stop_after && s->calls >= s->stop_after;
 }
 
-static void test_streaming(petri_sandbox *sb)
+static void test_streaming(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	/* 3000 numbered lines on stdout (~ 30 KB) and 300 on stderr, with a
 	 * capture cap far below that: the callback still sees every byte. */
 	struct sink s = {0};
@@ -407,6 +414,7 @@ static void test_streaming(petri_sandbox *sb)
 	petri_result_free(r);
 	free(k.buf[1]);
 	free(k.buf[2]);
+	petri_sandbox_destroy(sb);
 }
 
 /* ---- cancel ---- */
@@ -426,8 +434,9 @@ static void *cancel_later(void *arg)
 	return NULL;
 }
 
-static void test_cancel(petri_sandbox *sb)
+static void test_cancel(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	struct canceller c = {sb, 500, -1};
 	pthread_t t;
 	REQUIRE(pthread_create(&t, NULL, cancel_later, &c) == 0);
@@ -450,14 +459,16 @@ static void test_cancel(petri_sandbox *sb)
 	CHECK_OUT(r, PETRI_STREAM_STDOUT, "alive\n");
 	CHECK(petri_result_reason(r) == PETRI_REASON_EXITED);
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
 /* Nothing of the host's signal state reaches the code: neither the mask of
  * the library's threads nor what the host ignores (CPython, and so the
  * Python binding's host, ignores SIGPIPE; shells start background jobs with
  * SIGINT ignored). */
-static void test_signal_state(petri_sandbox *sb)
+static void test_signal_state(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	petri_result *r = API_SH(sb, "grep -E '^Sig(Blk|Ign)' /proc/self/status");
 	CHECK_OUT(r, PETRI_STREAM_STDOUT, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 	petri_result_free(r);
@@ -467,6 +478,7 @@ static void test_signal_state(petri_sandbox *sb)
 	CHECK_MSG(petri_result_signal(r) == SIGINT, "sh -c 'kill -INT $$': signal %d, exit %d",
 		  petri_result_signal(r), petri_result_exit_code(r));
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
 /* Wait up to 2 s for init to have @want idle reapers (petri-exec). */
@@ -522,29 +534,29 @@ static void test_last_exec(void)
 	petri_sandbox_destroy(sb);
 }
 
-int main(void)
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(signal_state),
+	PETRI_TEST_CASE(output_and_exit_codes),
+	PETRI_TEST_CASE(stdin),
+	PETRI_TEST_CASE(cwd_and_state),
+	PETRI_TEST_CASE(streaming),
+	PETRI_TEST_CASE(cancel),
+	PETRI_TEST_CASE(last_exec),
+	PETRI_TEST_CASE(env),
+	PETRI_TEST_CASE(languages),
+	PETRI_TEST_CASE(code_args),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
 {
-	/* Host signal state the sandbox must not inherit (set before the
-	 * context exists, as a host would at startup). */
+	/* Host signal state the sandbox must not inherit (set before any
+	 * context exists, as a host would at startup; every case inherits it). */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	sigset_t usr;
 	sigemptyset(&usr);
 	sigaddset(&usr, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr, NULL);
-
-	petri_sandbox *sb = api_sandbox(NULL);
-	test_signal_state(sb);
-	test_output_and_exit_codes(sb);
-	test_stdin(sb);
-	test_cwd_and_state(sb);
-	test_streaming(sb);
-	test_cancel(sb);
-	petri_sandbox_destroy(sb);
-	test_last_exec();
-	test_env();
-	test_languages();
-	test_code_args();
-	petri_ctx_free(petri_test_ctx());
-	return petri_test_done();
+	return petri_test_main(argc, argv, cases);
 }

@@ -99,6 +99,7 @@ static void roundtrip(const char *name, const char *data, size_t len)
 
 static void test_roundtrips(void)
 {
+	sb = api_sandbox(NULL);
 	char bin[1024];
 	for (size_t i = 0; i < sizeof(bin); i++)
 		bin[i] = (char)(i % 256); /* NULs every 256 bytes, every byte value */
@@ -127,10 +128,13 @@ static void test_roundtrips(void)
 	} else {
 		CHECK_MSG(0, "write_file over.txt failed");
 	}
+	petri_sandbox_destroy(sb);
+	sb = NULL;
 }
 
 static void test_dirs_modes_owner(void)
 {
+	sb = api_sandbox(NULL);
 	/* Nested parents; the "/workspace/" and "/" prefixes are accepted. */
 	CHECK(write_file("a/b/c/deep.txt", "deep\n", 5, 0, NULL, 0) == 0);
 	CHECK(write_file("/workspace/w/x.txt", "ws\n", 3, 0, NULL, 0) == 0);
@@ -165,10 +169,13 @@ static void test_dirs_modes_owner(void)
 	CHECK(read_file("a/b/c/deep.txt", 0, &back, &n) == 0);
 	CHECK(back && n == 10 && memcmp(back, "deep\nmore\n", 10) == 0);
 	petri_free(back);
+	petri_sandbox_destroy(sb);
+	sb = NULL;
 }
 
 static void test_read_code_files(void)
 {
+	sb = api_sandbox(NULL);
 	CHECK(sh_ok("mkdir -p out/dir && printf 'made by code' > out/dir/made.txt"));
 	char *back = NULL;
 	size_t n = 0;
@@ -181,6 +188,8 @@ static void test_read_code_files(void)
 	/* A directory is not a file. */
 	CHECK(read_file("out/dir", 0, NULL, NULL) < 0);
 	CHECK(read_file("nonexistent.txt", 0, NULL, NULL) == -ENOENT);
+	petri_sandbox_destroy(sb);
+	sb = NULL;
 }
 
 /* ---- attacks ---- */
@@ -248,6 +257,7 @@ static void expect_refused(const char *path, const char *why)
 
 static void test_symlink_attacks(void)
 {
+	sb = api_sandbox(NULL);
 	struct host_file passwd = {.path = "/etc/passwd"}, hostname = {.path = "/etc/hostname"};
 	snapshot(&passwd);
 	snapshot(&hostname);
@@ -303,10 +313,13 @@ static void test_symlink_attacks(void)
 	char *s = sh_out("readlink evil; cat real.txt");
 	CHECK_MSG(strcmp(s, "/etc/passwd\ninside\n") == 0, "after the attacks: '%s'", s);
 	free(s);
+	petri_sandbox_destroy(sb);
+	sb = NULL;
 }
 
 static void test_dotdot(void)
 {
+	sb = api_sandbox(NULL);
 	static const char *const paths[] = {"../etc/passwd",
 					    "..",
 					    "a/../../etc/passwd",
@@ -330,6 +343,8 @@ static void test_dotdot(void)
 	struct stat st;
 	CHECK(stat("/etc/x", &st) < 0);
 	CHECK(stat("/workspace/x", &st) < 0);
+	petri_sandbox_destroy(sb);
+	sb = NULL;
 }
 
 static void on_alarm(int sig)
@@ -343,6 +358,7 @@ static void on_alarm(int sig)
 
 static void test_fifo(void)
 {
+	sb = api_sandbox(NULL);
 	REQUIRE(sh_ok("mkfifo fifo"));
 	signal(SIGALRM, on_alarm);
 	alarm(5);
@@ -353,10 +369,13 @@ static void test_fifo(void)
 	CHECK_MSG(write_file("fifo", "x", 1, 0644, NULL, 0) < 0, "write_file on a FIFO succeeded");
 	CHECK_MSG(api_now_s() - t0 < 2.0, "write_file on a FIFO took %.1f s", api_now_s() - t0);
 	alarm(0);
+	petri_sandbox_destroy(sb);
+	sb = NULL;
 }
 
 static void test_max(void)
 {
+	sb = api_sandbox(NULL);
 	REQUIRE(sh_ok("head -c 2000 /dev/zero > two_k"));
 	petri_error *e = NULL;
 	void *p = (void *)0x1;
@@ -372,6 +391,8 @@ static void test_max(void)
 	char *d = NULL;
 	CHECK(read_file("two_k", 2000, &d, &n) == 0 && n == 2000);
 	petri_free(d);
+	petri_sandbox_destroy(sb);
+	sb = NULL;
 }
 
 /* Errors say what is wrong: a planted directory symlink is ELOOP for a
@@ -379,6 +400,7 @@ static void test_max(void)
  * write that fails (the workspace is full) leaves no partial file. */
 static void test_error_kinds(void)
 {
+	sb = api_sandbox(NULL);
 	REQUIRE(sh_ok("ln -s /etc dirlink"));
 	CHECK(write_file("dirlink/x", "x", 1, 0644, NULL, 0) == -ELOOP);
 	CHECK(read_file("dirlink/x", 0, NULL, NULL) == -ELOOP);
@@ -404,20 +426,23 @@ static void test_error_kinds(void)
 	CHECK_OUT(res, PETRI_STREAM_STDOUT, "");
 	petri_result_free(res);
 	petri_sandbox_destroy(small);
+	petri_sandbox_destroy(sb);
+	sb = NULL;
 }
 
-int main(void)
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(roundtrips),
+	PETRI_TEST_CASE(dirs_modes_owner),
+	PETRI_TEST_CASE(read_code_files),
+	PETRI_TEST_CASE(symlink_attacks),
+	PETRI_TEST_CASE(dotdot),
+	PETRI_TEST_CASE(max),
+	PETRI_TEST_CASE(error_kinds),
+	PETRI_TEST_CASE(fifo),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
 {
-	sb = api_sandbox(NULL);
-	test_roundtrips();
-	test_dirs_modes_owner();
-	test_read_code_files();
-	test_symlink_attacks();
-	test_dotdot();
-	test_max();
-	test_error_kinds();
-	test_fifo(); /* last: when it hangs, the alarm ends the test */
-	petri_sandbox_destroy(sb);
-	petri_ctx_free(petri_test_ctx());
-	return petri_test_done();
+	return petri_test_main(argc, argv, cases);
 }

@@ -8,6 +8,8 @@
  * process is left in the sandbox's pid namespaces; then that the host's cgroup
  * directories (petri-<hostpid>-*) are removed by the stale sweep of the next
  * petri_ctx_new.
+ * Two cases, each with a host of its own: the processes go, and the
+ * cgroups are swept.
  * This process is a child subreaper while it runs, so the orphans are
  * reparented to it and "gone" means reaped, not a zombie someone else owes.
  */
@@ -131,7 +133,10 @@ static int read_report(int fd, struct report *rep, int timeout_ms)
 	return read(fd, rep, sizeof(*rep)) == (ssize_t)sizeof(*rep) ? 0 : -1;
 }
 
-int main(void)
+/* A forked host creates a sandbox, runs `sleep 1000` in it and is
+ * SIGKILLed; wait (up to 2 s) for the sandbox's processes to go.  With
+ * @check, CHECK that they all went.  Returns the dead host's pid. */
+static pid_t host_dies(int check)
 {
 	REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
 	int p[2];
@@ -198,6 +203,12 @@ int main(void)
 		nanosleep(&ts, NULL);
 	}
 	fprintf(stderr, "sandbox processes gone after %.3f s\n", api_now_s() - t0);
+	if (!check) {
+		for (int i = 0; i < n; i++)
+			if (pidfds[i] >= 0)
+				close(pidfds[i]);
+		return host;
+	}
 	CHECK_MSG(alive == 0, "%d sandbox process(es) still there 2 s after the host died", alive);
 	for (int i = 0; i < n; i++) {
 		char path[64];
@@ -208,11 +219,31 @@ int main(void)
 	}
 	CHECK(count_ns_processes(ns, nns) == 0);
 
+	return host;
+}
+
+static void test_sandbox_dies_with_host(void)
+{
+	host_dies(1);
+}
+
+static void test_stale_cgroups_swept(void)
+{
+	pid_t host = host_dies(0);
 	/* The next context's stale sweep removes what the dead host left. */
-	petri_ctx *ctx = petri_test_ctx();
+	petri_test_ctx();
 	int cg_after = api_count_cgroups_of((int)host);
 	fprintf(stderr, "cgroup dirs of host %d after a new context: %d\n", (int)host, cg_after);
 	CHECK_MSG(cg_after == 0, "%d cgroup dir(s) petri-%d-* remain", cg_after, (int)host);
-	petri_ctx_free(ctx);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(sandbox_dies_with_host),
+	PETRI_TEST_CASE(stale_cgroups_swept),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -107,7 +107,7 @@ static unsigned long netns_of(int pid)
 
 /* Network namespaces: every sandbox gets its own, never the host's, and a
  * host-network sandbox made between them gets the host's. */
-static void check_netns(void)
+static void test_netns(void)
 {
 	unsigned long host = netns_of(getpid());
 	REQUIRE(host != 0);
@@ -136,13 +136,9 @@ static void check_netns(void)
 	petri_sandbox_destroy(c);
 }
 
-int main(void)
+/* init is the library's image: memfd, small, no libpetri, no host memory. */
+static void test_image(void)
 {
-	char *host =
-		mmap(NULL, HOST_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	REQUIRE(host != MAP_FAILED);
-	memset(host, 0x5a, HOST_BYTES);
-
 	petri_sandbox *sb = api_sandbox(NULL);
 	int init = petri_sandbox_init_pid(sb);
 	REQUIRE(init > 0);
@@ -173,10 +169,11 @@ int main(void)
 	}
 	check_runs(sb);
 	petri_sandbox_destroy(sb);
-	check_netns();
-	petri_ctx_free(petri_test_ctx());
+}
 
-	/* The fallback: init forked from the host. */
+/* The fallback: init forked from the host. */
+static void test_fork_fallback(void)
+{
 	REQUIRE(setenv("PETRI_INIT", "fork", 1) == 0);
 	int fds = petri_test_count_fds();
 	petri_ctx *ctx = NULL;
@@ -184,22 +181,39 @@ int main(void)
 	REQUIRE(petri_ctx_new(&ctx, NULL, &e) == 0);
 	petri_sandbox *fsb = NULL;
 	REQUIRE(petri_sandbox_create(ctx, NULL, &fsb, &e) == 0);
-	init = petri_sandbox_init_pid(fsb);
+	int init = petri_sandbox_init_pid(fsb);
 	REQUIRE(init > 0);
 	char self[PATH_MAX] = "";
 	CHECK(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
-	memset(exe, 0, sizeof(exe));
+	char exe[PATH_MAX] = "", path[64];
 	snprintf(path, sizeof(path), "/proc/%d/exe", init);
 	CHECK(readlink(path, exe, sizeof(exe) - 1) > 0);
 	CHECK_MSG(strcmp(exe, self) == 0, "forked init's exe is %s", exe);
 	CHECK(maps_mention(init, "libpetri") == 1);
-	size_kib = status_field(init, "VmSize", 10);
+	long size_kib = status_field(init, "VmSize", 10);
 	CHECK_MSG(size_kib > (long)(HOST_BYTES >> 10), "forked init's VmSize is %ld kB", size_kib);
 	check_runs(fsb);
 	petri_sandbox_destroy(fsb);
 	petri_ctx_free(ctx);
 	CHECK_MSG(petri_test_count_fds() == fds, "a context left fds open: %d -> %d", fds,
 		  petri_test_count_fds());
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(image),
+	PETRI_TEST_CASE(netns),
+	PETRI_TEST_CASE(fork_fallback),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	/* 256 MiB touched in the host (every case, a fork, inherits it). */
+	char *host =
+		mmap(NULL, HOST_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(host != MAP_FAILED);
+	memset(host, 0x5a, HOST_BYTES);
+	int rc = petri_test_main(argc, argv, cases);
 	munmap(host, HOST_BYTES);
-	return petri_test_done();
+	return rc;
 }

@@ -84,10 +84,23 @@ static void private_tmp(void)
 	REQUIRE(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0);
 }
 
-int main(void)
+/* petri_ctx_free ends the context's threads (@base_threads remain) and
+ * leaves no child or cgroup. */
+static void free_ctx_leaves_nothing(int base_threads)
+{
+	petri_test_ctx_free();
+	CHECK_MSG(api_count_threads() == base_threads, "threads after petri_ctx_free: %d, want %d",
+		  api_count_threads(), base_threads);
+	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
+	CHECK(api_count_cgroups_of(getpid()) == 0);
+}
+
+/* Many cycles in one context leave nothing behind, and neither does the
+ * context's end. */
+static void test_cycles(void)
 {
 	int me = (int)getpid();
-	private_tmp();
+	int base_threads = api_base_threads();
 	for (int i = 0; i < WARMUP; i++)
 		cycle();
 	int fds = petri_test_count_fds(), mounts = petri_test_count_mounts();
@@ -120,12 +133,27 @@ int main(void)
 	CHECK_MSG(rss2 - rss < 2048, "RSS grew by %ld KiB over %d cycles", rss2 - rss, CYCLES);
 #endif
 	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
-
-	petri_ctx_free(petri_test_ctx());
 	/* The context's own things go with it too. */
-	CHECK_MSG(api_count_threads() == 1, "threads after petri_ctx_free: %d",
-		  api_count_threads());
-	CHECK(api_children(getpid(), NULL, NULL, "left child") == 0);
-	CHECK(api_count_cgroups_of(me) == 0);
-	return petri_test_done();
+	free_ctx_leaves_nothing(base_threads);
+}
+
+/* The same after only a few cycles. */
+static void test_ctx_free(void)
+{
+	int base_threads = api_base_threads();
+	for (int i = 0; i < WARMUP; i++)
+		cycle();
+	free_ctx_leaves_nothing(base_threads);
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(cycles),
+	PETRI_TEST_CASE(ctx_free),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	private_tmp(); /* before any thread; every case inherits it */
+	return petri_test_main(argc, argv, cases);
 }

@@ -34,8 +34,9 @@ static petri_result *run_code(petri_sandbox *sb, const char *lang, const char *c
 }
 #define RUN_PY(sb, code, o) run_code((sb), "python", (code), (o), __LINE__)
 
-static void test_exit_and_signals(petri_sandbox *sb)
+static void test_exit_and_signals(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	petri_result *r = API_SH(sb, "exit 0");
 	REASON_IS(r, PETRI_REASON_EXITED);
 	CHECK(petri_result_exit_code(r) == 0 && petri_result_signal(r) == 0);
@@ -61,10 +62,12 @@ static void test_exit_and_signals(petri_sandbox *sb)
 	CHECK(petri_result_signal(r) == SIGKILL && petri_result_exit_code(r) == -1);
 	CHECK(petri_result_limits_hit(r) == 0);
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
-static void test_timeout(petri_sandbox *sb)
+static void test_timeout(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	petri_result *r =
 		api_run_argv(sb, (const char *const[]){"sleep", "30", NULL}, 500, __LINE__);
 	REASON_IS(r, PETRI_REASON_TIMEOUT);
@@ -91,13 +94,15 @@ static void test_timeout(petri_sandbox *sb)
 	double cpu = (double)petri_result_cpu_ns(r) / 1e9;
 	CHECK_MSG(cpu > 0.3, "a busy loop killed at 600 ms reports %.3f s of CPU", cpu);
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
 /* Three runs: attributing the end to the CPU limit must not depend on luck
  * (the kill lands at the limit; the rusage the library reads may say a few
  * ms less). */
-static void test_cpu(petri_sandbox *sb)
+static void test_cpu(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	for (int i = 0; i < 3; i++) {
 		petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
 		o.cpu_ms = 1000;
@@ -117,10 +122,19 @@ static void test_cpu(petri_sandbox *sb)
 		CHECK(petri_result_signal(r) != 0);
 		petri_result_free(r);
 	}
+	petri_sandbox_destroy(sb);
+}
+
+/* The memory and pids reasons need the cgroup controllers. */
+static void need_cgroups(const char *what)
+{
+	if (petri_ctx_cgroup_mode(petri_test_ctx()) == PETRI_CGROUP_NONE)
+		petri_test_skip(what);
 }
 
 static void test_memory(void)
 {
+	need_cgroups("no cgroup memory controller: the memory reason is untested");
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.memory_bytes = 64ull << 20;
 	petri_sandbox *sb = api_sandbox(&so);
@@ -153,6 +167,7 @@ static void test_memory(void)
 
 static void test_pids(void)
 {
+	need_cgroups("no cgroup pids controller: the pids reason is untested");
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.pids_max = 16;
 	petri_sandbox *sb = api_sandbox(&so);
@@ -198,8 +213,9 @@ static void test_pids(void)
 	petri_sandbox_destroy(sb);
 }
 
-static void test_output_caps(petri_sandbox *sb)
+static void test_output_caps(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
 	o.stdout_max = 1000;
 	o.stderr_max = 10;
@@ -249,10 +265,12 @@ static void test_output_caps(petri_sandbox *sb)
 	CHECK(petri_result_exit_code(r) == -1 && petri_result_signal(r) != 0);
 	CHECK(petri_result_limits_hit(r) & PETRI_LIMIT_OUTPUT);
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
-static void test_file_size(petri_sandbox *sb)
+static void test_file_size(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
 	o.argv = (const char *const[]){"dd",    "if=/dev/zero", "of=/workspace/big",
 				       "bs=1M", "count=10",     NULL};
@@ -266,11 +284,13 @@ static void test_file_size(petri_sandbox *sb)
 	r = API_SH(sb, "stat -c %s /workspace/big");
 	CHECK_OUT(r, PETRI_STREAM_STDOUT, "1048576\n");
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
 /* The numbers of a result: CPU time, wall time and peak memory. */
-static void test_usage(petri_sandbox *sb)
+static void test_usage(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	petri_result *r = RUN_PY(sb,
 				 "import time\n"
 				 "b = bytearray(100 << 20)\n"
@@ -300,10 +320,12 @@ static void test_usage(petri_sandbox *sb)
 	CHECK_MSG(peak < (50ull << 20), "peak memory of `true` after a 100 MiB exec: %llu",
 		  (unsigned long long)peak);
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
-static void test_seccomp_eperm_is_not_a_reason(petri_sandbox *sb)
+static void test_seccomp_eperm_is_not_a_reason(void)
 {
+	petri_sandbox *sb = api_sandbox(NULL);
 	/* bpf(2), userfaultfd(2), io_uring_setup(2), keyctl(2), unshare(CLONE_NEWUSER):
 	 * the profile denies them with EPERM; the program sees the error and goes on. */
 	petri_result *r = RUN_PY(sb,
@@ -321,28 +343,23 @@ static void test_seccomp_eperm_is_not_a_reason(petri_sandbox *sb)
 	CHECK(petri_result_exit_code(r) == 0 && petri_result_signal(r) == 0);
 	CHECK_OUT(r, PETRI_STREAM_STDOUT, "321:-1:1 323:-1:1 425:-1:1 250:-1:1 272:-1:1\nalive\n");
 	petri_result_free(r);
+	petri_sandbox_destroy(sb);
 }
 
-int main(void)
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(exit_and_signals),
+	PETRI_TEST_CASE(timeout),
+	PETRI_TEST_CASE(cpu),
+	PETRI_TEST_CASE(output_caps),
+	PETRI_TEST_CASE(file_size),
+	PETRI_TEST_CASE(seccomp_eperm_is_not_a_reason),
+	PETRI_TEST_CASE(usage),
+	PETRI_TEST_CASE(memory),
+	PETRI_TEST_CASE(pids),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
 {
-	petri_sandbox *sb = api_sandbox(NULL);
-	test_exit_and_signals(sb);
-	test_timeout(sb);
-	test_cpu(sb);
-	test_output_caps(sb);
-	test_file_size(sb);
-	test_seccomp_eperm_is_not_a_reason(sb);
-	test_usage(sb);
-	petri_sandbox_destroy(sb);
-	/* Last: they need the cgroup controllers. */
-	if (petri_ctx_cgroup_mode(petri_test_ctx()) == PETRI_CGROUP_NONE) {
-		if (petri_test_done())
-			return 1;
-		petri_test_skip(
-			"no cgroup memory/pids controllers: memory and pids reasons untested");
-	}
-	test_memory();
-	test_pids();
-	petri_ctx_free(petri_test_ctx());
-	return petri_test_done();
+	return petri_test_main(argc, argv, cases);
 }

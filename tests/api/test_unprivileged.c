@@ -5,7 +5,7 @@
  * system user petri-test-user exists, then runs itself again (execve, so the
  * child starts like any program that user would run: dumpable, no
  * capabilities, libpetri loaded fresh) as that user with no supplementary
- * groups.  The child then checks:
+ * groups.  The child then checks, one case each:
  *  - petri_ctx_new, create, exec and destroy succeed;
  *  - the code runs as uid 1000 inside, and the sandbox's processes run as
  *    the caller's own uid on the host;
@@ -28,24 +28,39 @@ static int host_uid_of(int pid)
 	return (int)petri_test_status_field(pid, "Uid");
 }
 
-static int child_checks(void)
+/* A context and a python sandbox of an ordinary user (the case cannot go
+ * on without them). */
+static petri_sandbox *user_sandbox(petri_ctx **ctx)
 {
-	fprintf(stderr, "child: uid %d gid %d euid %d\n", (int)getuid(), (int)getgid(),
-		(int)geteuid());
-	REQUIRE(geteuid() != 0);
+	petri_error *e = NULL;
+	int r = petri_ctx_new(ctx, NULL, &e);
+	if (r < 0)
+		fprintf(stderr, "petri_ctx_new as an ordinary user: %s\n", petri_error_message(e));
+	REQUIRE(r == 0);
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.language = "python";
+	petri_sandbox *sb = NULL;
+	r = petri_sandbox_create(*ctx, &so, &sb, &e);
+	if (r < 0)
+		fprintf(stderr, "petri_sandbox_create as an ordinary user: %s\n",
+			petri_error_message(e));
+	REQUIRE(r == 0);
+	return sb;
+}
 
+/* PETRI_CTX_F_REQUIRE_CGROUPS agrees with the cgroup mode. */
+static void test_require_cgroups(void)
+{
 	petri_ctx_opts co = PETRI_CTX_OPTS_INIT;
 	petri_ctx *ctx = NULL;
 	petri_error *e = NULL;
 	int r = petri_ctx_new(&ctx, &co, &e);
-	if (r < 0) {
+	if (r < 0)
 		fprintf(stderr, "petri_ctx_new as an ordinary user: %s\n", petri_error_message(e));
-		return 1;
-	}
+	REQUIRE(r == 0);
 	int mode = petri_ctx_cgroup_mode(ctx);
 	fprintf(stderr, "cgroup mode as an ordinary user: %d\n", mode);
 
-	/* REQUIRE_CGROUPS agrees with the mode. */
 	petri_ctx *strict = NULL;
 	co.flags = PETRI_CTX_F_REQUIRE_CGROUPS;
 	petri_error *e2 = NULL;
@@ -58,17 +73,15 @@ static int child_checks(void)
 			  petri_error_message(e2));
 	petri_error_free(e2);
 	petri_ctx_free(strict);
+	petri_ctx_free(ctx);
+}
 
-	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
-	so.language = "python";
-	petri_sandbox *sb = NULL;
-	r = petri_sandbox_create(ctx, &so, &sb, &e);
-	if (r < 0) {
-		fprintf(stderr, "petri_sandbox_create as an ordinary user: %s\n",
-			petri_error_message(e));
-		petri_ctx_free(ctx);
-		return 1;
-	}
+/* The sandbox's processes run as the caller on the host, as 1000 inside,
+ * and destroy ends them. */
+static void test_runs_as_caller(void)
+{
+	petri_ctx *ctx = NULL;
+	petri_sandbox *sb = user_sandbox(&ctx);
 	int init = petri_sandbox_init_pid(sb);
 	CHECK_MSG(host_uid_of(init) == (int)getuid(), "sandbox init runs as host uid %d, caller %d",
 		  host_uid_of(init), (int)getuid());
@@ -77,28 +90,50 @@ static int child_checks(void)
 	o.argv = (const char *const[]){"id", "-u", NULL};
 	o.timeout_ms = 10000;
 	petri_result *res = NULL;
-	r = petri_sandbox_exec(sb, &o, &res, &e);
+	petri_error *e = NULL;
+	int r = petri_sandbox_exec(sb, &o, &res, &e);
 	CHECK_MSG(r == 0, "exec id -u: %s", petri_error_message(e));
 	if (r == 0) {
 		CHECK_OUT(res, PETRI_STREAM_STDOUT, "1000\n");
 		petri_result_free(res);
 	}
+	petri_error_free(e);
+	petri_sandbox_destroy(sb);
+	CHECK_MSG(kill(init, 0) < 0, "sandbox init %d survived destroy", init);
+	petri_ctx_free(ctx);
+}
 
-	o = (petri_exec_opts)PETRI_EXEC_OPTS_INIT;
+static void test_python(void)
+{
+	petri_ctx *ctx = NULL;
+	petri_sandbox *sb = user_sandbox(&ctx);
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
 	o.code = "import os\nprint('hello', os.getuid())\n";
 	o.timeout_ms = 20000;
-	r = petri_sandbox_exec(sb, &o, &res, &e);
+	petri_result *res = NULL;
+	petri_error *e = NULL;
+	int r = petri_sandbox_exec(sb, &o, &res, &e);
 	CHECK_MSG(r == 0, "exec python: %s", petri_error_message(e));
 	if (r == 0) {
 		CHECK_OUT(res, PETRI_STREAM_STDOUT, "hello 1000\n");
 		CHECK(petri_result_reason(res) == PETRI_REASON_EXITED);
 		petri_result_free(res);
 	}
+	petri_error_free(e);
+	petri_sandbox_destroy(sb);
+	petri_ctx_free(ctx);
+}
 
-	o = (petri_exec_opts)PETRI_EXEC_OPTS_INIT;
+static void test_timeout(void)
+{
+	petri_ctx *ctx = NULL;
+	petri_sandbox *sb = user_sandbox(&ctx);
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
 	o.argv = (const char *const[]){"sleep", "30", NULL};
 	o.timeout_ms = 500;
-	r = petri_sandbox_exec(sb, &o, &res, &e);
+	petri_result *res = NULL;
+	petri_error *e = NULL;
+	int r = petri_sandbox_exec(sb, &o, &res, &e);
 	CHECK_MSG(r == 0, "exec sleep: %s", petri_error_message(e));
 	if (r == 0) {
 		CHECK_MSG(petri_result_reason(res) == PETRI_REASON_TIMEOUT, "sleep 30: %s",
@@ -106,30 +141,56 @@ static int child_checks(void)
 		CHECK(petri_result_wall_ns(res) < 3000000000ull);
 		petri_result_free(res);
 	}
+	petri_error_free(e);
+	petri_sandbox_destroy(sb);
+	petri_ctx_free(ctx);
+}
 
-	r = petri_sandbox_write_file(sb, "dir/in.bin", "a\0b", 3, 0600, &e);
+static void test_files(void)
+{
+	petri_ctx *ctx = NULL;
+	petri_sandbox *sb = user_sandbox(&ctx);
+	petri_error *e = NULL;
+	int r = petri_sandbox_write_file(sb, "dir/in.bin", "a\0b", 3, 0600, &e);
 	CHECK_MSG(r == 0, "write_file: %s", petri_error_message(e));
+	petri_error_free(e);
+	e = NULL;
 	void *data = NULL;
 	size_t len = 0;
 	r = petri_sandbox_read_file(sb, "dir/in.bin", 0, &data, &len, &e);
 	CHECK_MSG(r == 0 && len == 3 && memcmp(data, "a\0b", 3) == 0, "read_file: %s",
 		  petri_error_message(e));
 	petri_free(data);
-
 	petri_error_free(e);
 	petri_sandbox_destroy(sb);
-	CHECK_MSG(kill(init, 0) < 0, "sandbox init %d survived destroy", init);
 	petri_ctx_free(ctx);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(require_cgroups), PETRI_TEST_CASE(runs_as_caller), PETRI_TEST_CASE(python),
+	PETRI_TEST_CASE(timeout),         PETRI_TEST_CASE(files),          {NULL, NULL},
+};
+
+/* The cases, as the ordinary user this process is. */
+static int child_main(int argc, char **argv)
+{
+	fprintf(stderr, "child: uid %d gid %d euid %d\n", (int)getuid(), (int)getgid(),
+		(int)geteuid());
+	REQUIRE(geteuid() != 0);
+	return petri_test_main(argc, argv, cases);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--child") == 0)
-		return child_checks();
+	if (argc > 1 && strcmp(argv[1], "--child") == 0) {
+		argv[1] = argv[0]; /* the cases named after --child */
+		return child_main(argc - 1, argv + 1);
+	}
 	if (geteuid() != 0)
-		return child_checks();
-
+		return child_main(argc, argv);
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-') /* --list, --help: nothing to run */
+			return petri_test_main(argc, argv, cases);
 	struct passwd *pw = getpwnam(USER);
 	if (!pw) {
 		int st = system("useradd --system --no-create-home --home-dir /nonexistent "
@@ -155,12 +216,22 @@ int main(int argc, char **argv)
 		/* From a directory anyone may enter. */
 		if (chdir("/") < 0)
 			_exit(1);
-		execl("/proc/self/exe", argv[0], "--child", (char *)NULL);
+		char **cargv = calloc((size_t)argc + 2, sizeof(char *));
+		if (!cargv)
+			_exit(1);
+		cargv[0] = argv[0];
+		cargv[1] = "--child";
+		for (int i = 1; i < argc; i++)
+			cargv[i + 1] = argv[i];
+		execv("/proc/self/exe", cargv);
 		perror("re-exec as " USER);
 		_exit(1);
 	}
 	int st;
 	REQUIRE(waitpid(pid, &st, 0) == pid);
-	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child as %s: status 0x%x", USER, st);
-	return petri_test_done();
+	/* Its exit status is the cases' (0, 1 or 77). */
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	fprintf(stderr, "child as %s: killed by signal %d\n", USER, WTERMSIG(st));
+	return 1;
 }

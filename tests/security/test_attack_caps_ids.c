@@ -31,14 +31,8 @@ static int landlock_abi(void)
 	return abi < 0 ? 0 : (int)abi;
 }
 
-int main(void)
+static void test_caps_ids(void)
 {
-	/* A host with raised real-time and nice limits (where we may raise
-	 * them: it needs CAP_SYS_RESOURCE). */
-	struct rlimit rt = {50, 50}, nice = {30, 30};
-	if (setrlimit(RLIMIT_RTPRIO, &rt) < 0 || setrlimit(RLIMIT_NICE, &nice) < 0)
-		fprintf(stderr, "note: cannot raise RLIMIT_RTPRIO/RLIMIT_NICE here; "
-				"their inheritance goes unchecked\n");
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
 	petri_sandbox *sb = sec_sandbox(&so);
@@ -107,18 +101,42 @@ int main(void)
 		sec_dump("caps_ids.py", &r);
 	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
+}
 
-	/* Control: without Landlock the same probe sees no domain, so the check
-	 * above really tells the two apart. */
+/* Control: without Landlock the same probe sees no domain, so the check of
+ * test_caps_ids really tells the two apart. */
+static void test_no_landlock_control(void)
+{
 	if (landlock_abi() >= 6) {
+		petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+		so.language = "python";
 		so.flags = PETRI_SANDBOX_F_NO_LANDLOCK;
-		sb = sec_sandbox(&so);
-		r = sec_exec_attack(sb, "caps_ids.py", NULL, 60000);
+		petri_sandbox *sb = sec_sandbox(&so);
+		struct petri_test_run r = sec_exec_attack(sb, "caps_ids.py", NULL, 60000);
 		sec_expect(&r, "landlock_signal_scope", "NONE");
 		sec_expect(&r, "status_NoNewPrivs", "VALUE 1");
 		sec_expect(&r, "status_Seccomp", "VALUE 2");
 		petri_test_run_free(&r);
 		petri_sandbox_destroy(sb);
+	} else {
+		fprintf(stderr, "note: Landlock ABI %d < 6: no signal scope to tell apart\n",
+			landlock_abi());
 	}
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(caps_ids),
+	PETRI_TEST_CASE(no_landlock_control),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	/* A host with raised real-time and nice limits (where we may raise
+	 * them: it needs CAP_SYS_RESOURCE). */
+	struct rlimit rt = {50, 50}, nice = {30, 30};
+	if (setrlimit(RLIMIT_RTPRIO, &rt) < 0 || setrlimit(RLIMIT_NICE, &nice) < 0)
+		fprintf(stderr, "note: cannot raise RLIMIT_RTPRIO/RLIMIT_NICE here; "
+				"their inheritance goes unchecked\n");
+	return petri_test_main(argc, argv, cases);
 }

@@ -83,7 +83,7 @@ static void print_uid(const char *who, int pid)
 	free(s);
 }
 
-int main(void)
+static void test_cross_sandbox(void)
 {
 	int ready[2], result[2];
 	REQUIRE(pipe(ready) == 0 && pipe(result) == 0);
@@ -151,5 +151,14 @@ int main(void)
 	int st;
 	REQUIRE(waitpid(host, &st, 0) == host);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(cross_sandbox),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -39,30 +39,22 @@ static void no_secrets(const struct petri_test_run *r, const char *what)
 	}
 }
 
-int main(int argc, char **argv)
+/* The sandbox (python, SB_PASSED in its env) with the probe installed,
+ * made after the host's secrets are in place (main()). */
+static petri_sandbox *probe_sandbox(void)
 {
-	if (argc < 2 || strcmp(argv[1], ARGV_SECRET) != 0) {
-		/* Again, with a secret on the command line (as hosts that take
-		 * API keys as flags have). */
-		char *args[] = {argv[0], (char *)ARGV_SECRET, NULL};
-		execv("/proc/self/exe", args);
-		perror("re-exec");
-		return 1;
-	}
-	setenv("HOST_SECRET", ENV_SECRET, 1);
-	char path[] = "/tmp/petri-sec-fdsecret-XXXXXX";
-	int fd = mkstemp(path); /* not O_CLOEXEC */
-	REQUIRE(fd >= 0 && write(fd, FILE_SECRET "\n", strlen(FILE_SECRET) + 1) > 0);
-	int fd2 = open(path, O_RDONLY | O_CLOEXEC);
-	REQUIRE(fd2 >= 0);
-
 	const char *sb_env[] = {"SB_PASSED=sandbox", NULL};
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
 	so.env = sb_env;
 	petri_sandbox *sb = sec_sandbox(&so);
 	sec_install_binary(sb, SEC_PROBE_BIN, "probe");
+	return sb;
+}
 
+static void test_probe_fds(void)
+{
+	petri_sandbox *sb = probe_sandbox();
 	/* fds as execve left them. */
 	const char *fds_argv[] = {"/workspace/probe", "fds", NULL};
 	struct sec_exec x = {.argv = fds_argv, .timeout_ms = 20000};
@@ -73,12 +65,17 @@ int main(int argc, char **argv)
 	if (petri_test_failures)
 		sec_dump("probe fds", &r);
 	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+}
 
+static void test_probe_env(void)
+{
+	petri_sandbox *sb = probe_sandbox();
 	/* The environment. */
 	const char *env_argv[] = {"/workspace/probe", "env", NULL};
 	const char *exec_env[] = {"EXEC_PASSED=exec", NULL};
 	struct sec_exec xe = {.argv = env_argv, .env = exec_env, .timeout_ms = 20000};
-	r = sec_exec(sb, &xe);
+	struct petri_test_run r = sec_exec(sb, &xe);
 	CHECK(r.rc == 0 && r.exit_code == 0);
 	char keys[4096] = "";
 	size_t kn = 0;
@@ -108,9 +105,14 @@ int main(int argc, char **argv)
 	if (petri_test_failures)
 		sec_dump("probe env", &r);
 	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+}
 
+static void test_fds_env_py(void)
+{
+	petri_sandbox *sb = probe_sandbox();
 	/* Hostname, devices, /sys, and everything readable in /proc. */
-	r = sec_exec_attack(sb, "fds_env.py", NULL, 30000);
+	struct petri_test_run r = sec_exec_attack(sb, "fds_env.py", NULL, 30000);
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "fds_env.py did not run to completion");
 	sec_expect_no_escape(&r);
@@ -139,10 +141,42 @@ int main(int argc, char **argv)
 	if (petri_test_failures)
 		sec_dump("fds_env.py", &r);
 	petri_test_run_free(&r);
-
 	petri_sandbox_destroy(sb);
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(probe_fds),
+	PETRI_TEST_CASE(probe_env),
+	PETRI_TEST_CASE(fds_env_py),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], ARGV_SECRET) != 0) {
+		/* Again, with a secret on the command line (as hosts that take
+		 * API keys as flags have), before the case names. */
+		char **args = calloc((size_t)argc + 2, sizeof(char *));
+		REQUIRE(args);
+		args[0] = argv[0];
+		args[1] = (char *)ARGV_SECRET;
+		for (int i = 1; i < argc; i++)
+			args[i + 1] = argv[i];
+		execv("/proc/self/exe", args);
+		perror("re-exec");
+		return 1;
+	}
+	setenv("HOST_SECRET", ENV_SECRET, 1);
+	char path[] = "/tmp/petri-sec-fdsecret-XXXXXX";
+	int fd = mkstemp(path); /* not O_CLOEXEC */
+	REQUIRE(fd >= 0 && write(fd, FILE_SECRET "\n", strlen(FILE_SECRET) + 1) > 0);
+	int fd2 = open(path, O_RDONLY | O_CLOEXEC);
+	REQUIRE(fd2 >= 0);
+
+	argv[1] = argv[0]; /* the secret stays in /proc/self/cmdline */
+	int rc = petri_test_main(argc - 1, argv + 1, cases);
 	close(fd);
 	close(fd2);
 	unlink(path);
-	return petri_test_done();
+	return rc;
 }

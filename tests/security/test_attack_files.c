@@ -84,7 +84,7 @@ static int api_call(petri_sandbox *sb, int write, const char *path, const char *
 			  outcome_name(want));                                                     \
 	} while (0)
 
-static void api_traps(void)
+static void test_api_traps(void)
 {
 	char dir[] = "/tmp/petri-sec-files-XXXXXX";
 	REQUIRE(mkdtemp(dir) != NULL);
@@ -183,7 +183,7 @@ static void *lease_main(void *arg)
 	return NULL;
 }
 
-static void lease_trap(void)
+static void test_lease_trap(void)
 {
 	petri_sandbox *sb = sec_sandbox(NULL);
 	int p[2];
@@ -210,9 +210,13 @@ static void lease_trap(void)
 	petri_sandbox_destroy(sb);
 }
 
-int main(void)
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(api_traps),
+	PETRI_TEST_CASE(lease_trap),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
 {
-	api_traps();
-	lease_trap();
-	return petri_test_done();
+	return petri_test_main(argc, argv, cases);
 }

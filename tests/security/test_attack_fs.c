@@ -47,7 +47,7 @@ static int same_file(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-int main(void)
+static void test_fs(void)
 {
 	/* A host directory, bound read-only at /data, that holds a file and a
 	 * symlink to the host's /etc/shadow. */
@@ -265,5 +265,14 @@ int main(void)
 	snprintf(p, sizeof(p), "%s/shadow", bind_dir);
 	unlink(p);
 	rmdir(bind_dir);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(fs),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -81,7 +81,7 @@ static void *run_sleep(void *arg)
 	return NULL;
 }
 
-int main(void)
+static void test_init_fds(void)
 {
 	char path[] = "/tmp/petri-sec-initfd-XXXXXX";
 	int f1 = mkstemp(path);
@@ -132,5 +132,14 @@ int main(void)
 	close(pfd[0]);
 	close(pfd[1]);
 	unlink(path);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(init_fds),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -120,34 +120,49 @@ static int accepted_any(int s)
 	return 0;
 }
 
-int main(void)
+/* The host's listeners (TCP and UDP on every address, abstract and path
+ * unix sockets) and the environment that tells net.py where they are. */
+static int tcp_port, udp_port, tcp, udp, uabs, upath, nloop, ntotal;
+static char path[128];
+static char e_tcp[64], e_udp[64], e_addrs[4200], e_abs[128], e_path[200];
+static const char *env[] = {e_tcp, e_udp, e_addrs, e_abs, e_path, NULL};
+
+static void listen_on_host(void)
 {
-	int tcp_port, udp_port;
-	int tcp = listen_any(SOCK_STREAM, &tcp_port);
-	int udp = listen_any(SOCK_DGRAM, &udp_port);
-	char abstract[64], path[128];
+	tcp = listen_any(SOCK_STREAM, &tcp_port);
+	udp = listen_any(SOCK_DGRAM, &udp_port);
+	char abstract[64];
 	snprintf(abstract, sizeof(abstract), "petri-sec-net-%d-%u", (int)getpid(),
 		 (unsigned)sec_now_ms());
 	snprintf(path, sizeof(path), "/tmp/petri-sec-net-%d.sock", (int)getpid());
 	unlink(path);
-	int uabs = listen_unix(abstract, 1, NULL);
-	int upath = listen_unix(path, 0, NULL);
+	uabs = listen_unix(abstract, 1, NULL);
+	upath = listen_unix(path, 0, NULL);
 	chmod(path, 0777);
 
 	char addrs[4096];
-	int nloop, ntotal;
 	host_addrs(addrs, sizeof(addrs), &nloop, &ntotal);
 	REQUIRE(nloop > 0);
 	fprintf(stderr, "host addresses: %s (tcp %d, udp %d)\n", addrs, tcp_port, udp_port);
-
-	char e_tcp[64], e_udp[64], e_addrs[4200], e_abs[128], e_path[200];
 	snprintf(e_tcp, sizeof(e_tcp), "SEC_TCP_PORT=%d", tcp_port);
 	snprintf(e_udp, sizeof(e_udp), "SEC_UDP_PORT=%d", udp_port);
 	snprintf(e_addrs, sizeof(e_addrs), "SEC_HOST_ADDRS=%s", addrs);
 	snprintf(e_abs, sizeof(e_abs), "SEC_ABSTRACT=%s", abstract);
 	snprintf(e_path, sizeof(e_path), "SEC_UNIX_PATH=%s", path);
-	const char *env[] = {e_tcp, e_udp, e_addrs, e_abs, e_path, NULL};
+}
 
+static void stop_listening(void)
+{
+	close(tcp);
+	close(udp);
+	close(uabs);
+	close(upath);
+	unlink(path);
+}
+
+static void test_net_attack(void)
+{
+	listen_on_host();
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
 	petri_sandbox *sb = sec_sandbox(&so);
@@ -193,18 +208,24 @@ int main(void)
 	ssize_t got = recv(udp, dg, sizeof(dg), MSG_DONTWAIT);
 	CHECK_MSG(got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK),
 		  "the host's UDP socket received %zd bytes from the sandbox", got);
+	stop_listening();
+}
 
+static void test_host_net_control(void)
+{
+	listen_on_host();
 	/* Control: from the host's network the same connect arrives. */
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.net = PETRI_NET_HOST;
 	so.language = "sh";
-	sb = sec_sandbox(&so);
+	petri_sandbox *sb = sec_sandbox(&so);
 	char cmd[256];
 	snprintf(
 		cmd, sizeof(cmd),
 		"exec python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", %d), 5).close()'",
 		tcp_port);
 	struct sec_exec x = {.lang = "sh", .code = cmd, .timeout_ms = 20000};
-	r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	CHECK_MSG(r.rc == 0 && r.exit_code == 0,
 		  "control connect from a host-network sandbox failed");
 	petri_test_run_free(&r);
@@ -216,11 +237,16 @@ int main(void)
 			usleep(10000);
 	}
 	CHECK_MSG(seen, "control: the server never saw the host-network sandbox's connection");
+	stop_listening();
+}
 
-	close(tcp);
-	close(udp);
-	close(uabs);
-	close(upath);
-	unlink(path);
-	return petri_test_done();
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(net_attack),
+	PETRI_TEST_CASE(host_net_control),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -26,7 +26,8 @@ static int landlock_abi(void)
 	return abi < 0 ? 0 : (int)abi;
 }
 
-int main(void)
+/* A `sleep` of the host's, for the attacks to aim at. */
+static pid_t start_sleeper(void)
 {
 	pid_t sleeper = fork();
 	REQUIRE(sleeper >= 0);
@@ -34,7 +35,19 @@ int main(void)
 		execl("/bin/sleep", "sleep", "1000", (char *)NULL);
 		_exit(127);
 	}
+	return sleeper;
+}
 
+static void stop_sleeper(pid_t sleeper)
+{
+	CHECK(sec_pid_alive(sleeper));
+	kill(sleeper, SIGKILL);
+	waitpid(sleeper, NULL, 0);
+}
+
+static void test_proc_signals(void)
+{
+	pid_t sleeper = start_sleeper();
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
 	petri_sandbox *sb = sec_sandbox(&so);
@@ -98,6 +111,19 @@ int main(void)
 	CHECK_MSG(sec_pid_alive(init_pid), "the sandbox's init %d died", init_pid);
 	CHECK(petri_sandbox_init_pid(sb) == init_pid);
 
+	petri_sandbox_destroy(sb);
+	stop_sleeper(sleeper);
+}
+
+static void test_kill_minus_one(void)
+{
+	pid_t sleeper = start_sleeper();
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.language = "python";
+	petri_sandbox *sb = sec_sandbox(&so);
+	int init_pid = petri_sandbox_init_pid(sb);
+	REQUIRE(init_pid > 0);
+	struct petri_test_run r;
 	/* An exec whose main process runs kill -9 -1: it takes down its own
 	 * exec (itself excepted) and nothing else. */
 	const char *killall[] = {"/bin/sh", "-c", "sleep 30 & sleep 30 & kill -9 -1; echo survived",
@@ -120,8 +146,16 @@ int main(void)
 	petri_test_run_free(&r);
 
 	petri_sandbox_destroy(sb);
-	CHECK(sec_pid_alive(sleeper));
-	kill(sleeper, SIGKILL);
-	waitpid(sleeper, NULL, 0);
-	return petri_test_done();
+	stop_sleeper(sleeper);
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(proc_signals),
+	PETRI_TEST_CASE(kill_minus_one),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

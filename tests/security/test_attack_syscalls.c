@@ -86,11 +86,17 @@ static void expect_killed(petri_sandbox *sb, const char *mode)
 	petri_test_run_free(&r);
 }
 
-int main(void)
+/* A sandbox with the probe installed. */
+static petri_sandbox *probe_sandbox(void)
 {
 	petri_sandbox *sb = sec_sandbox(NULL);
 	sec_install_binary(sb, SEC_PROBE_BIN, "probe");
+	return sb;
+}
 
+static void test_syscalls(void)
+{
+	petri_sandbox *sb = probe_sandbox();
 	struct petri_test_run r = probe(sb, "syscalls");
 	CHECK_MSG(r.rc == 0 && r.reason == PETRI_REASON_EXITED && r.exit_code == 0,
 		  "probe syscalls did not run to completion");
@@ -103,16 +109,41 @@ int main(void)
 	if (petri_test_failures)
 		sec_dump("probe syscalls", &r);
 	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+}
 
-	expect_killed(sb, "int80");
-	expect_killed(sb, "x32");
-
-	/* The sandbox survives its code being killed by the filter. */
+/* The foreign ABI @mode kills the probe; the sandbox survives its code
+ * being killed by the filter. */
+static void killed_then_alive(const char *mode)
+{
+	petri_sandbox *sb = probe_sandbox();
+	expect_killed(sb, mode);
 	const char *argv[] = {"/bin/echo", "alive", NULL};
 	struct sec_exec x = {.argv = argv, .timeout_ms = 20000};
-	r = sec_exec(sb, &x);
+	struct petri_test_run r = sec_exec(sb, &x);
 	CHECK(r.rc == 0 && r.reason == PETRI_REASON_EXITED && strcmp(r.out, "alive\n") == 0);
 	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
-	return petri_test_done();
+}
+
+static void test_int80(void)
+{
+	killed_then_alive("int80");
+}
+
+static void test_x32(void)
+{
+	killed_then_alive("x32");
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(syscalls),
+	PETRI_TEST_CASE(int80),
+	PETRI_TEST_CASE(x32),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -108,15 +108,47 @@ static int workspace_dir_setid(uid_t owner, gid_t group, const char *what)
 	return 1;
 }
 
-int main(void)
+static void need_root(void)
 {
 	if (geteuid() != 0)
 		petri_test_skip("not root: workspace_dir files belong to the caller anyway");
-	/* Refusing a root-owned directory is a fine answer too. */
+}
+
+/* Refusing a directory owned by uid or gid 0 is a fine answer too. */
+static void test_root_owned(void)
+{
+	need_root();
 	workspace_dir_setid(0, 0, "root-owned workspace_dir");
+}
+
+static void test_root_uid(void)
+{
+	need_root();
 	workspace_dir_setid(0, 4242, "workspace_dir of uid 0, gid 4242");
+}
+
+static void test_root_gid(void)
+{
+	need_root();
 	workspace_dir_setid(4242, 0, "workspace_dir of uid 4242, gid 0");
+}
+
+static void test_ordinary_user(void)
+{
+	need_root();
 	CHECK_MSG(workspace_dir_setid(4242, 4242, "workspace_dir of uid 4242"),
 		  "an ordinary user's workspace_dir was refused");
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(root_owned),
+	PETRI_TEST_CASE(root_uid),
+	PETRI_TEST_CASE(root_gid),
+	PETRI_TEST_CASE(ordinary_user),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

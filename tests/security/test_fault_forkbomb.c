@@ -2,8 +2,8 @@
 /*
  * test_fault_forkbomb - a fork bomb stays inside its sandbox's pids limit.
  *
- * A sandbox with pids_max 64 runs the classic sh bomb `:(){ :|:& };:` and a
- * Python os.fork() loop, each with a 4 s timeout.  Each exec must end
+ * A sandbox with pids_max 64 runs the classic sh bomb `:(){ :|:& };:`, and
+ * another a Python os.fork() loop (one case each), with a 4 s timeout.  Each exec must end
  * (reason pids or timeout, with the pids limit reported as hit) in about
  * its timeout; meanwhile and afterwards the host can still fork; the next
  * exec in the same sandbox works; and once the sandbox is destroyed no
@@ -56,7 +56,9 @@ static void bomb(petri_sandbox *sb, const char *lang, const char *name)
 	petri_test_run_free(&r);
 }
 
-int main(void)
+/* Bomb @name in a fresh sandbox (pids_max 64) of the private context; once
+ * it is destroyed, none of its processes is left and the host can fork. */
+static void bomb_alone(const char *lang, const char *name)
 {
 	petri_ctx *ctx = sec_private_ctx();
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
@@ -64,8 +66,7 @@ int main(void)
 	petri_sandbox *sb = sec_sandbox_in(ctx, &so);
 	uid_t uid = sec_private_uid(1);
 
-	bomb(sb, "sh", "forkbomb.sh");
-	bomb(sb, "python", "forkbomb.py");
+	bomb(sb, lang, name);
 
 	petri_sandbox_destroy(sb);
 	if (geteuid() == 0) {
@@ -78,5 +79,25 @@ int main(void)
 	}
 	CHECK(host_can_fork());
 	petri_ctx_free(ctx);
-	return petri_test_done();
+}
+
+static void test_sh_bomb(void)
+{
+	bomb_alone("sh", "forkbomb.sh");
+}
+
+static void test_python_bomb(void)
+{
+	bomb_alone("python", "forkbomb.py");
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(sh_bomb),
+	PETRI_TEST_CASE(python_bomb),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -101,7 +101,7 @@ static void reap_orphans(void)
 		;
 }
 
-int main(void)
+static void test_host_kill(void)
 {
 	if (geteuid() != 0)
 		petri_test_skip("needs root: the uid scan relies on per-sandbox host uids");
@@ -167,5 +167,14 @@ int main(void)
 	CHECK_MSG(count_cgroups_of("/sys/fs/cgroup", host, 0) == 0,
 		  "cgroup directories petri-%d-* of the dead host remain", (int)host);
 	petri_ctx_free(ctx);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(host_kill),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

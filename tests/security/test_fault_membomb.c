@@ -39,16 +39,35 @@ static void fill(petri_sandbox *sb, const char *dir, const char *name)
 	petri_test_run_free(&r);
 }
 
-int main(void)
+/* The sandbox: 64 MiB of memory, 16 MiB tmpfs sizes. */
+static petri_sandbox *small_sandbox(void)
 {
-	long rss0 = petri_test_rss_kib();
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
 	so.memory_bytes = 64ull << 20;
 	so.tmp_bytes = 16ull << 20;
 	so.workspace_bytes = 16ull << 20;
-	petri_sandbox *sb = sec_sandbox(&so);
+	return sec_sandbox(&so);
+}
 
+/* The host did not pay for what the code did (its RSS was @rss0), and the
+ * sandbox goes on; then it goes. */
+static void still_here(petri_sandbox *sb, long rss0)
+{
+	/* The host did not pay for any of it, and the sandbox goes on. */
+	long rss1 = petri_test_rss_kib();
+	CHECK_MSG(rss1 - rss0 < 32 * 1024, "host RSS grew from %ld to %ld KiB", rss0, rss1);
+	struct sec_exec x = {.lang = "python", .code = "print('still here')", .timeout_ms = 20000};
+	struct petri_test_run r = sec_exec(sb, &x);
+	CHECK(r.rc == 0 && r.reason == PETRI_REASON_EXITED && strcmp(r.out, "still here\n") == 0);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+}
+
+static void test_membomb(void)
+{
+	long rss0 = petri_test_rss_kib();
+	petri_sandbox *sb = small_sandbox();
 	uint64_t t0 = sec_now_ms();
 	struct petri_test_run r = sec_exec_attack(sb, "membomb.py", NULL, 60000);
 	CHECK_MSG(r.rc == 0, "membomb: %s", r.errmsg);
@@ -66,19 +85,27 @@ int main(void)
 	if (petri_test_failures)
 		sec_dump("membomb.py", &r);
 	petri_test_run_free(&r);
+	still_here(sb, rss0);
+}
 
+static void test_fill_tmpfs(void)
+{
+	long rss0 = petri_test_rss_kib();
+	petri_sandbox *sb = small_sandbox();
 	fill(sb, "/tmp", "tmp");
 	fill(sb, "/dev/shm", "dev_shm");
 	fill(sb, "/home/sandbox", "home");
 	fill(sb, "/workspace", "workspace");
+	still_here(sb, rss0);
+}
 
-	/* The host did not pay for any of it, and the sandbox goes on. */
-	long rss1 = petri_test_rss_kib();
-	CHECK_MSG(rss1 - rss0 < 32 * 1024, "host RSS grew from %ld to %ld KiB", rss0, rss1);
-	struct sec_exec x = {.lang = "python", .code = "print('still here')", .timeout_ms = 20000};
-	r = sec_exec(sb, &x);
-	CHECK(r.rc == 0 && r.reason == PETRI_REASON_EXITED && strcmp(r.out, "still here\n") == 0);
-	petri_test_run_free(&r);
-	petri_sandbox_destroy(sb);
-	return petri_test_done();
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(membomb),
+	PETRI_TEST_CASE(fill_tmpfs),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -108,16 +108,47 @@ static void daemon_case(petri_sandbox *sb, int detach)
 	petri_test_run_free(&r);
 }
 
-int main(void)
+/* A sh sandbox of the private context (its uid is sec_private_uid(1)). */
+static petri_sandbox *sh_sandbox(void)
 {
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "sh";
-	petri_sandbox *sb = sec_sandbox_in(sec_private_ctx(), &so);
+	return sec_sandbox_in(sec_private_ctx(), &so);
+}
 
+/* Destroy @sb: no process of its uid is left on the host. */
+static void done(petri_sandbox *sb)
+{
+	petri_sandbox_destroy(sb);
+	if (geteuid() == 0)
+		CHECK(sec_wait_uid_procs_gone(sec_private_uid(1), sec_private_uid(1), 3000) == 0);
+	petri_ctx_free(sec_private_ctx());
+}
+
+static void test_stdout_flood_killed(void)
+{
+	petri_sandbox *sb = sh_sandbox();
 	flood(sb, "head -c 2G /dev/zero", 0, 1);
-	flood(sb, "head -c 2G /dev/zero", 3 * GIB, 1);
-	flood(sb, "exec yes petri >&2", 0, 2);
+	done(sb);
+}
 
+static void test_stdout_flood_streamed(void)
+{
+	petri_sandbox *sb = sh_sandbox();
+	flood(sb, "head -c 2G /dev/zero", 3 * GIB, 1);
+	done(sb);
+}
+
+static void test_stderr_flood_killed(void)
+{
+	petri_sandbox *sb = sh_sandbox();
+	flood(sb, "exec yes petri >&2", 0, 2);
+	done(sb);
+}
+
+static void test_spin_timeout(void)
+{
+	petri_sandbox *sb = sh_sandbox();
 	/* An endless loop meets its wall-clock timeout. */
 	char *spin = sec_attack_source("spin.py");
 	struct sec_exec x = {.lang = "python", .code = spin, .timeout_ms = 1500};
@@ -132,13 +163,34 @@ int main(void)
 	CHECK_MSG(took >= 1400 && took < 5000, "spin: ended after %llu ms",
 		  (unsigned long long)took);
 	petri_test_run_free(&r);
+	done(sb);
+}
 
+static void test_daemon(void)
+{
+	petri_sandbox *sb = sh_sandbox();
 	daemon_case(sb, 0);
-	daemon_case(sb, 1);
+	done(sb);
+}
 
-	petri_sandbox_destroy(sb);
-	if (geteuid() == 0)
-		CHECK(sec_wait_uid_procs_gone(sec_private_uid(1), sec_private_uid(1), 3000) == 0);
-	petri_ctx_free(sec_private_ctx());
-	return petri_test_done();
+static void test_daemon_detached(void)
+{
+	petri_sandbox *sb = sh_sandbox();
+	daemon_case(sb, 1);
+	done(sb);
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(stdout_flood_killed),
+	PETRI_TEST_CASE(stdout_flood_streamed),
+	PETRI_TEST_CASE(stderr_flood_killed),
+	PETRI_TEST_CASE(spin_timeout),
+	PETRI_TEST_CASE(daemon),
+	PETRI_TEST_CASE(daemon_detached),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

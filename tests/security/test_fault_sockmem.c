@@ -18,7 +18,7 @@
 
 #include <stdlib.h>
 
-int main(void)
+static void test_sockmem(void)
 {
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = "python";
@@ -46,5 +46,14 @@ int main(void)
 		sec_dump("sockmem.py", &r);
 	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(sockmem),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

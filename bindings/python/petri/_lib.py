@@ -26,7 +26,6 @@ __all__ = [
     "ExecOpts",
     "AuditOpts",
     "AuditReaderOpts",
-    "has_audit",
     "LOG_FN",
     "OUTPUT_FN",
     "LibraryNotFoundError",
@@ -219,9 +218,8 @@ _PROTOTYPES = {
 }
 
 
-# The audit stream (petri/audit.h): optional, a library built with
-# PETRI_WITH_AUDIT=OFF lacks these symbols (see has_audit()).
-_AUDIT_PROTOTYPES = {
+# The audit stream (petri/audit.h), part of every libpetri.
+_PROTOTYPES.update({
     "petri_audit_kind_name": (ctypes.c_char_p, [ctypes.c_int]),
     "petri_audit_opts_init": (None, [_P]),
     "petri_audit_open": (ctypes.c_int, [_PP, ctypes.POINTER(AuditOpts), _PP]),
@@ -236,7 +234,7 @@ _AUDIT_PROTOTYPES = {
     # char **out, freed with petri_free(): a void pointer.
     "petri_audit_reader_format": (ctypes.c_int, [_P, c_u32, ctypes.POINTER(ctypes.c_void_p), _PP]),
     "petri_audit_reader_verify": (ctypes.c_int, [_P, ctypes.POINTER(c_u64), _PP]),
-}
+})
 
 
 class LibraryNotFoundError(ImportError):
@@ -245,7 +243,6 @@ class LibraryNotFoundError(ImportError):
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
-_has_audit = False
 
 
 def _candidates() -> List[str]:
@@ -296,13 +293,6 @@ def _load() -> ctypes.CDLL:
             f.restype = restype
             f.argtypes = argtypes
         _check_layout(dll, name)
-        global _has_audit
-        _has_audit = all(hasattr(dll, fn) for fn in _AUDIT_PROTOTYPES)
-        if _has_audit:
-            for fn, (restype, argtypes) in _AUDIT_PROTOTYPES.items():
-                f = getattr(dll, fn)
-                f.restype = restype
-                f.argtypes = argtypes
         return dll
     raise LibraryNotFoundError(
         "cannot load libpetri (set PETRI_LIBRARY to the full path of libpetri.so, "
@@ -320,10 +310,3 @@ def lib() -> ctypes.CDLL:
         if _lib is None:
             _lib = _load()
         return _lib
-
-
-def has_audit() -> bool:
-    """Whether the loaded library has the audit stream API (petri/audit.h);
-    loads the library."""
-    lib()
-    return _has_audit

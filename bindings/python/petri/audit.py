@@ -25,18 +25,20 @@ import errno
 import json
 import logging
 import os
-import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Set
+from typing import Any, Dict, Iterator, Optional
 
 from . import _convert as conv
 from . import _lib
-from .context import Context, call_with_error, default_context, raise_error
+from ._handles import (
+    AuditHandle,
+    ContextHandle,
+    call_with_error,
+    default_context_state,
+    raise_error,
+)
 from .errors import PetriError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .context import SandboxState
 
 __all__ = [
     "AuditStream",
@@ -60,90 +62,15 @@ class AuditIntegrityError(PetriError):
         self.first_bad_seq = first_bad_seq
 
 
-def _audit_lib() -> ctypes.CDLL:
-    lib = _lib.lib()
-    if not _lib.has_audit():
-        raise PetriError(
-            errno.ENOSYS,
-            "the loaded libpetri was built without the audit stream (PETRI_WITH_AUDIT=OFF)",
-        )
-    return lib
-
-
 def kind_name(kind: int) -> str:
     """ "exec_started", ... for a PETRI_AUDIT_KIND_* number; "unknown" otherwise."""
-    raw: Optional[bytes] = _audit_lib().petri_audit_kind_name(kind)
+    raw: Optional[bytes] = _lib.lib().petri_audit_kind_name(kind)
     return raw.decode("ascii", "replace") if raw else "unknown"
 
 
 # ---------------------------------------------------------------------------
 # Writer
 # ---------------------------------------------------------------------------
-
-
-class _AuditHandle:
-    """The petri_audit handle and the sandboxes sending events to it.
-
-    The library borrows the handle in every sandbox created with it, so it
-    is freed only after they are destroyed: close() destroys them first,
-    and one whose destroy is left to a running exec (closed from its own
-    output callback) defers the free until that destroy."""
-
-    def __init__(self, ptr: int) -> None:
-        self.ptr: Optional[int] = ptr
-        self.lock = threading.Lock()
-        self.sandboxes: Set["SandboxState"] = set()
-        self.closed = False
-        self.deferred = False  # close() is waiting for a sandbox's destroy
-        self.pid = os.getpid()
-
-    def attach(self) -> int:
-        """The handle for a sandbox being created (hold ``lock``)."""
-        if self.closed or self.ptr is None:
-            raise PetriError(errno.EBADF, "the audit stream is closed")
-        if self.pid != os.getpid():
-            raise PetriError(errno.EBADF, "the audit stream belongs to the parent process (fork)")
-        return self.ptr
-
-    def forget_sandbox(self, state: "SandboxState") -> None:
-        """Called once @state's sandbox is destroyed."""
-        with self.lock:
-            self.sandboxes.discard(state)
-            last = self.deferred and not self.sandboxes and self.ptr is not None
-        if last:  # a deferred close: nobody to tell but the log
-            try:
-                self._free()
-            except PetriError as e:
-                logger.error("%s", e.message)
-
-    def close(self, wait: Optional[float] = None) -> None:
-        with self.lock:
-            if self.closed:
-                return
-            self.closed = True
-            states = list(self.sandboxes)
-        if self.pid != os.getpid():  # a forked child: the writer thread is the parent's
-            self.ptr = None
-            return
-        for s in states:  # sandboxes first: they hold the handle
-            s.close(wait)
-        with self.lock:
-            if self.sandboxes:
-                # Destroyed later, by the exec holding it (or never, if it
-                # is stuck): the free happens then, in forget_sandbox().
-                self.deferred = True
-                logger.warning(
-                    "audit stream: close deferred until sandbox %s is destroyed",
-                    next(iter(self.sandboxes)).id,
-                )
-                return
-        self._free()
-
-    def _free(self) -> None:
-        with self.lock:
-            ptr, self.ptr = self.ptr, None
-        if ptr is not None:
-            call_with_error(_lib.lib().petri_audit_close, ptr)
 
 
 class AuditStream:
@@ -169,12 +96,12 @@ class AuditStream:
         *,
         fd: Optional[int] = None,
         queue_events: Optional[int] = None,
-        context: Optional[Context] = None,
+        context: Optional[ContextHandle] = None,
     ) -> None:
         self._finalizer: Optional[weakref.finalize] = None
         if (path is None) == (fd is None):
             raise TypeError("AuditStream takes exactly one of path and fd")
-        if context is not None and not isinstance(context, Context):
+        if context is not None and not isinstance(context, ContextHandle):
             raise TypeError("context must be a petri.Context, not %s" % type(context).__name__)
         o = _lib.AuditOpts()
         o.sz = ctypes.sizeof(o)
@@ -198,14 +125,14 @@ class AuditStream:
                 raise ValueError("queue_events must be between 2 and 2**24, got %d" % queue_events)
             o.queue_events = queue_events
         out = ctypes.c_void_p()
-        lib = _audit_lib()
-        state = (context if context is not None else default_context())._state
+        lib = _lib.lib()
+        state = context._state if context is not None else default_context_state()
         with state.lock:  # the context is not freed while the header asks it
             if state.closed or state.ptr is None:
                 raise PetriError(errno.EBADF, "the context is closed")
             o.ctx = state.ptr
             call_with_error(lib.petri_audit_open, ctypes.byref(out), ctypes.byref(o))
-        self._handle = _AuditHandle(out.value or 0)
+        self._handle = AuditHandle(out.value or 0)
         self._finalizer = weakref.finalize(self, _close_quietly, self._handle)
 
     @property
@@ -233,7 +160,7 @@ class AuditStream:
         )
 
 
-def _close_quietly(handle: _AuditHandle) -> None:
+def _close_quietly(handle: AuditHandle) -> None:
     try:
         handle.close(5.0)
     except PetriError as e:  # garbage-collected or at exit: nobody to raise to
@@ -271,7 +198,7 @@ class AuditEvent:
 
 class _Reader:
     def __init__(self, path: conv.StrPath, verify: bool) -> None:
-        self.lib = _audit_lib()
+        self.lib = _lib.lib()
         o = _lib.AuditReaderOpts()
         o.sz = ctypes.sizeof(o)
         o.source = _lib.AUDIT_SRC_PATH

@@ -34,19 +34,22 @@ from typing import (
 
 from . import _convert as conv
 from . import _lib
-from .context import (
-    Context,
+from ._handles import (
+    LOG_LEVELS,
+    ContextHandle,
+    ContextState,
     SandboxState,
     call_with_error,
     callback_tls,
-    default_context,
+    default_context_state,
+    open_context,
     raise_error,
 )
 from .audit import AuditStream
 from .errors import SandboxClosedError
 from .result import ExecResult
 
-__all__ = ["Sandbox", "ExecStream", "OutputCallback"]
+__all__ = ["Sandbox", "ExecStream", "OutputCallback", "Context", "default_context", "library_version"]
 
 #: on_output(stream, data): stream is "stdout" or "stderr", data the bytes
 #: just written.  The return value is ignored; raising kills the exec and
@@ -759,3 +762,106 @@ class ExecStream(Iterator[Tuple[str, bytes]]):
                 self._sandbox.cancel()
         except Exception:  # noqa: BLE001 - never raise from __del__
             pass
+
+
+# ---------------------------------------------------------------------------
+# Contexts.  Context.sandbox() makes a Sandbox and Sandbox.context is a
+# Context (the default one unless given): the two classes live together.
+# ---------------------------------------------------------------------------
+
+
+class Context(ContextHandle):
+    """A libpetri context: owns the supervisor thread that spawns sandboxes,
+    the compiled seccomp program and the cgroup layout.
+
+    Most programs never make one: sandboxes share a process-wide default
+    context (:func:`default_context`).  Make one to choose its options or to
+    free everything it owns at once with :meth:`close`, which destroys the
+    sandboxes still open in it.
+
+    ``log_level`` is "error", "warn" (default), "info" or "debug"; the
+    library's messages go to the ``logging`` logger named "petri".
+    ``require_cgroups`` refuses to create sandboxes when cgroup limits cannot
+    be enforced.  ``host_uid_base`` sets the host uid range the sandbox user
+    maps to when running as root (0: the library's default).
+    """
+
+    def __init__(
+        self,
+        *,
+        log_level: str = "warn",
+        require_cgroups: bool = False,
+        host_uid_base: int = 0,
+    ) -> None:
+        if not isinstance(log_level, str):
+            raise TypeError("log_level must be str, not %s" % type(log_level).__name__)
+        if log_level.lower() not in LOG_LEVELS:
+            raise ValueError("log_level must be one of error, warn, info, debug; got %r" % log_level)
+        if not isinstance(require_cgroups, bool):
+            raise TypeError("require_cgroups must be bool")
+        if isinstance(host_uid_base, bool) or not isinstance(host_uid_base, int):
+            raise TypeError("host_uid_base must be int")
+        if not 0 <= host_uid_base <= _lib.c_u32(-1).value:
+            raise ValueError("host_uid_base out of range: %d" % host_uid_base)
+        flags = _lib.CTX_F_REQUIRE_CGROUPS if require_cgroups else 0
+        self._state = open_context(LOG_LEVELS[log_level.lower()], flags, host_uid_base)
+        self._finalizer = weakref.finalize(self, self._state.close, 2.0)
+
+    @classmethod
+    def _of_state(cls, state: ContextState) -> "Context":
+        """The Context of an existing state (the default context's)."""
+        self = cls.__new__(cls)
+        self._state = state
+        self._finalizer = weakref.finalize(self, state.close, 2.0)
+        return self
+
+    @property
+    def closed(self) -> bool:
+        return self._state.closed
+
+    @property
+    def cgroup_mode(self) -> str:
+        """How memory and pids limits are enforced: "v2", "v1" or "none"
+        (rlimit fallbacks only)."""
+        st = self._state
+        with st.lock:
+            if st.ptr is None:
+                raise SandboxClosedError("the context is closed")
+            mode = _lib.lib().petri_ctx_cgroup_mode(st.ptr)
+        return {_lib.CGROUP_V1: "v1", _lib.CGROUP_V2: "v2"}.get(mode, "none")
+
+    def sandbox(self, **kwargs: Any) -> "Sandbox":
+        """A Sandbox in this context (same keyword arguments as Sandbox)."""
+        return Sandbox(context=self, **kwargs)
+
+    def close(self) -> None:
+        """Destroy every sandbox still open in the context, then free it.
+        Execs running in other threads are cancelled and waited for."""
+        self._finalizer.detach()
+        self._state.close()
+
+    def __enter__(self) -> "Context":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<petri.Context%s>" % (" closed" if self.closed else "")
+
+
+def default_context() -> Context:
+    """The process-wide context, created on first use (thread-safe) and
+    freed at interpreter exit; again after it was closed."""
+    state = default_context_state()
+    with state.lock:
+        ctx = state.public
+        if not isinstance(ctx, Context):
+            ctx = state.public = Context._of_state(state)
+        return ctx
+
+
+def library_version() -> str:
+    """The loaded libpetri's version, e.g. "0.1.0"."""
+    v: Optional[bytes] = _lib.lib().petri_version()
+    return v.decode("ascii", "replace") if v else ""

@@ -18,7 +18,6 @@ from typing import List, Tuple
 import pytest
 
 import petri
-from petri import _lib
 from petri.audit import (
     AuditEvent,
     AuditIntegrityError,
@@ -28,11 +27,6 @@ from petri.audit import (
 )
 
 from conftest import PYTHON, child_env, require
-
-
-@pytest.fixture(autouse=True)
-def _needs_audit() -> None:
-    require(_lib.has_audit(), "libpetri built with the audit stream (PETRI_WITH_AUDIT)")
 
 
 def records(data: bytes) -> List[Tuple[int, int]]:
