@@ -34,10 +34,11 @@ PACKAGES=(
 	clang llvm libclang-rt-14-dev
 	# eBPF audit layer
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	# audit stream encoding
+	# audit stream encoding; its hash chain (libcrypto) and every JSON (json-c)
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3-protobuf
+	libssl-dev libjson-c-dev
 	# petrid (REST daemon)
-	libmicrohttpd-dev libjson-c-dev libssl-dev
+	libmicrohttpd-dev
 	# bindings, and the runtimes the sandbox runs code with
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks
