@@ -487,8 +487,10 @@ static int choose_host_ids(petri_sandbox *sb, uint64_t serial, petri_error **err
 		}
 		if (i == nslots) {
 			close(fd);
-			return petri__err(err, EBUSY,
-					  "every host id range above 0x%x is in use by a sandbox",
+			/* EAGAIN, not EBUSY (an exec already running): ranges
+			 * free up as sandboxes end. */
+			return petri__err(err, EAGAIN,
+					  "every host id range from 0x%x up is in use by a sandbox",
 					  (unsigned)base);
 		}
 		sb->host_ids_lock_fd = fd;

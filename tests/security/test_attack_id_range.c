@@ -25,6 +25,7 @@
  */
 #include "sec_util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -318,6 +319,28 @@ static void claims_across_processes(void)
 	kill_holder(c);
 }
 
+/* The highest base leaves exactly one range, up to 0xfffffffe (the kernel
+ * refuses (uid_t)-1): the first sandbox gets it, a second one a clear error
+ * instead of a shared range, and the range is free again once destroyed. */
+static void last_range(void)
+{
+	petri_ctx *ctx = NULL;
+	petri_ctx_opts o = PETRI_CTX_OPTS_INIT;
+	o.host_uid_base = 0xfffeffffu;
+	REQUIRE(petri_ctx_new(&ctx, &o, NULL) == 0);
+	petri_sandbox *a = sec_sandbox_in(ctx, NULL), *b = NULL;
+	CHECK(host_range(a, "last range") == 0xfffeffffull);
+	petri_error *e = NULL;
+	int r = petri_sandbox_create(ctx, NULL, &b, &e);
+	CHECK_MSG(r == -EAGAIN && b == NULL && strstr(petri_error_message(e), "host id range"),
+		  "a second sandbox with no range left: %d %s", r, petri_error_message(e));
+	petri_error_free(e);
+	petri_sandbox_destroy(a);
+	a = sec_sandbox_in(ctx, NULL);
+	CHECK(host_range(a, "last range again") == 0xfffeffffull);
+	petri_ctx_free(ctx);
+}
+
 int main(void)
 {
 	if (geteuid() != 0)
@@ -326,5 +349,6 @@ int main(void)
 	claims_across_processes(); /* first: its holders fork a process of no sandbox yet */
 	attack();
 	two_at_once();
+	last_range();
 	return petri_test_done();
 }
