@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 
-from conformance import HarnessError, Unit, compare, guarded
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from conformance import HarnessError, Unit, compare, guarded  # noqa: E402
 
 PACKAGES = ["os", "os/exec", "os/user", "syscall", "io/fs", "path/filepath"]
 RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \(")

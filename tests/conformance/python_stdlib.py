@@ -17,7 +17,8 @@ import os
 import re
 import sys
 
-from conformance import HarnessError, Unit, compare, guarded
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from conformance import HarnessError, Unit, compare, guarded  # noqa: E402
 
 MODULES = ["test_os", "test_posix", "test_pwd", "test_grp", "test_shutil", "test_pathlib",
            "test_tempfile", "test_subprocess"]
