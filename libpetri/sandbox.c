@@ -402,7 +402,8 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
  * are hashed only, and a warning says so: see README.md for the odds.
  */
 #define HOST_IDS_RANGE 65536u
-#define HOST_IDS_LAST_START (UINT32_MAX - HOST_IDS_RANGE) /* start + 65536 must not wrap */
+#define HOST_IDS_LAST_START DEFAULT_UID_BASE_MAX /* the last id stays below (uid_t)-1 */
+_Static_assert(HOST_IDS_LAST_START == UINT32_MAX - HOST_IDS_RANGE, "last range start");
 #define PETRI_HOST_IDS_DIR "/run/petri"
 #define PETRI_HOST_IDS_LOCK "host-ids.lock"
 
