@@ -33,6 +33,12 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 		return r;
 	if (!opts)
 		petri_ctx_opts_init(&o);
+	if (o.host_uid_base > DEFAULT_UID_BASE_MAX)
+		return petri__err(
+			err, EINVAL,
+			"petri_ctx_opts: host_uid_base 0x%x leaves no room for a range of "
+			"65536 ids (at most 0x%x)",
+			o.host_uid_base, DEFAULT_UID_BASE_MAX);
 	if (o.flags & ~PETRI_CTX_F_REQUIRE_CGROUPS)
 		return petri__err(err, EINVAL, "petri_ctx_opts: unknown flags 0x%x", o.flags);
 

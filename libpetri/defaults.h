@@ -13,7 +13,12 @@
 #define DEFAULT_TMP (64ull << 20)
 #define DEFAULT_WORKSPACE (256ull << 20)
 #define DEFAULT_PIDS 256
+/* A root host maps each sandbox's ids 0..65535 onto a range at or above the
+ * base (sandbox.c, choose_host_ids): ranges start at base + k * 65536 and the
+ * last id of the last one stays below 2^32 - 1, so at most 0xfffeffff as a
+ * base; the default leaves 14335 ranges. */
 #define DEFAULT_UID_BASE 0xc8000000u
+#define DEFAULT_UID_BASE_MAX 0xfffeffffu
 
 /* An exec (petri_exec_opts); the CPU limit's default follows from the wall
  * timeout (exec.c's exec_limits()). */

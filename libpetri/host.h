@@ -69,6 +69,7 @@ struct petri_ctx {
 	uint32_t flags;
 	uid_t host_uid_base;
 	int default_uid_base;
+	int host_ids_lock_warned; /* said once that ranges are hashed only */
 	int is_root;
 	uid_t uid;
 	gid_t gid;
@@ -111,9 +112,11 @@ struct petri_sandbox {
 	int killed;   /* destruction began: init was sent SIGKILL */
 	int died;     /* init had died before destruction began */
 	int busy;
-	uid_t host_uid;
+	uid_t host_uid; /* of the sandbox user: host_ids_start + 1000 on a root host */
 	gid_t host_gid;
-	char **env; /* NULL-terminated copy of opts->env */
+	uint32_t host_ids_start; /* root host: inside ids 0..65535 map from here */
+	int host_ids_lock_fd;    /* holds the claim on that range (sandbox.c), or -1 */
+	char **env;              /* NULL-terminated copy of opts->env */
 	uint32_t pids_max;
 	uint64_t memory_bytes;
 	uint64_t exec_serial;

@@ -263,6 +263,9 @@ static void free_sandbox(petri_sandbox *sb, int created)
 	if (created)
 		petri__audit_sandbox_destroyed(sb, sb->died);
 	petri__cgroup_destroy(&sb->cgroup);
+	/* Every process of the sandbox is gone: its host ids are free. */
+	if (sb->host_ids_lock_fd >= 0)
+		close(sb->host_ids_lock_fd);
 	if (sb->workspace_fd >= 0)
 		close(sb->workspace_fd);
 	if (sb->cancel_fd >= 0)
@@ -378,6 +381,124 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 	return 0;
 }
 
+/* ---- host ids ---- */
+
+/*
+ * A root host maps each sandbox's ids 0..65535 onto a range of its own,
+ * [start, start + 65536), as container runtimes with user namespaces do:
+ * every id a program expects exists inside (root 0, sandbox 1000, nobody
+ * 65534), so changing to one without the privilege fails with EPERM, not
+ * EINVAL.  Host root has no inside id (0 is below every start).
+ *
+ * Ranges are claimed, not only hashed: every sandbox of every petri host
+ * process holds an OFD write lock on the bytes of PETRI_HOST_IDS_LOCK that
+ * stand for the 64 Ki-id blocks its range touches (block = id >> 16) while
+ * it lives, so two live sandboxes never share an id.  The kernel drops the
+ * lock with the last fd, so a host that dies frees its ranges.  The hashed
+ * first choice (host pid, serial) only keeps probing short.  Where the lock
+ * file cannot be used (a read-only /run, a directory not root's), ranges
+ * are hashed only, and a warning says so: see README.md for the odds.
+ */
+#define HOST_IDS_RANGE 65536u
+#define HOST_IDS_LAST_START DEFAULT_UID_BASE_MAX /* the last id stays below (uid_t)-1 */
+_Static_assert(HOST_IDS_LAST_START == UINT32_MAX - HOST_IDS_RANGE, "last range start");
+#define PETRI_HOST_IDS_DIR "/run/petri"
+#define PETRI_HOST_IDS_LOCK "host-ids.lock"
+
+/* The lock file, freshly opened (one open file description per sandbox:
+ * OFD locks of one description never conflict with each other), or -errno.
+ * Refused unless the directory and the file are root's and writable by
+ * root alone: anyone else could otherwise hold every range. */
+static int open_host_ids_lock(void)
+{
+	if (mkdir(PETRI_HOST_IDS_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	_cleanup_close_ int dir =
+		open(PETRI_HOST_IDS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (dir < 0)
+		return -errno;
+	if (fstat(dir, &st) < 0)
+		return -errno;
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		return -EPERM;
+	int fd = openat(dir, PETRI_HOST_IDS_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+/* Claim the blocks of [start, start + 65536): 1 claimed, 0 taken, -errno. */
+static int claim_host_ids(int lock_fd, uint32_t start)
+{
+	struct flock fl = {
+		.l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)(start >> 16),
+		.l_len = (off_t)(((start + HOST_IDS_RANGE - 1) >> 16) - (start >> 16) + 1),
+	};
+	if (fcntl(lock_fd, F_OFD_SETLK, &fl) == 0)
+		return 1;
+	return errno == EAGAIN || errno == EACCES ? 0 : -errno;
+}
+
+static int choose_host_ids(petri_sandbox *sb, uint64_t serial, petri_error **err)
+{
+	petri_ctx *ctx = sb->ctx;
+	if (!ctx->is_root) {
+		/* An unprivileged host can map its own ids only: 1000 is the
+		 * one id inside (and setgroups is denied). */
+		sb->host_uid = ctx->uid;
+		sb->host_gid = ctx->gid;
+		return 0;
+	}
+	uint32_t base = (uint32_t)ctx->host_uid_base; /* <= HOST_IDS_LAST_START (petri_ctx_new) */
+	uint32_t nslots = (HOST_IDS_LAST_START - base) / HOST_IDS_RANGE + 1;
+	uint32_t first = ctx->default_uid_base ?
+				 ((uint32_t)getpid() * 2654435761u + (uint32_t)serial) % nslots :
+				 (uint32_t)(serial % nslots);
+	int fd = open_host_ids_lock();
+	if (fd < 0) {
+		if (!__atomic_exchange_n(&ctx->host_ids_lock_warned, 1, __ATOMIC_RELAXED))
+			petri__log(ctx, PETRI_LOG_WARN,
+				   "cannot use %s/%s (%s): host id ranges are hashed, not "
+				   "claimed, and two sandboxes may share one",
+				   PETRI_HOST_IDS_DIR, PETRI_HOST_IDS_LOCK, strerror(-fd));
+		sb->host_ids_start = base + first * HOST_IDS_RANGE;
+	} else {
+		uint32_t i = 0;
+		for (; i < nslots; i++) {
+			uint32_t start = base + ((first + i) % nslots) * HOST_IDS_RANGE;
+			int r = claim_host_ids(fd, start);
+			if (r < 0) {
+				close(fd);
+				return petri__err(err, r, "lock %s/%s", PETRI_HOST_IDS_DIR,
+						  PETRI_HOST_IDS_LOCK);
+			}
+			if (r) {
+				sb->host_ids_start = start;
+				break;
+			}
+		}
+		if (i == nslots) {
+			close(fd);
+			/* EAGAIN, not EBUSY (an exec already running): ranges
+			 * free up as sandboxes end. */
+			return petri__err(err, EAGAIN,
+					  "every host id range from 0x%x up is in use by a sandbox",
+					  (unsigned)base);
+		}
+		sb->host_ids_lock_fd = fd;
+	}
+	sb->host_uid = sb->host_ids_start + PETRI_SANDBOX_UID;
+	sb->host_gid = sb->host_ids_start + PETRI_SANDBOX_GID;
+	return 0;
+}
+
 PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opts,
 				   petri_sandbox **out, petri_error **err)
 {
@@ -402,7 +523,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		return petri__err(err, ENOMEM, "petri_sandbox_create");
 	sb->ctx = ctx;
 	sb->pid = -1;
-	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = -1;
+	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = sb->host_ids_lock_fd = -1;
 	sb->cgroup.v2_dirfd = -1;
 	sb->audit = o.audit;
 	sb->memory_bytes = o.memory_bytes ? o.memory_bytes : DEFAULT_MEMORY;
@@ -424,21 +545,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		snprintf(sb->id, sizeof(sb->id), "sb_%08x%04llx", (unsigned)getpid(),
 			 (unsigned long long)(serial & 0xffff));
 	snprintf(cfg.id, sizeof(cfg.id), "%s", sb->id);
-	if (ctx->is_root) {
-		/* With the default base, spread sandboxes of different host
-		 * processes over 2^24 ids so concurrent hosts rarely share one
-		 * (per-user kernel accounting; isolation does not rest on it).
-		 * A caller-chosen base gets base + serial % 65536. */
-		uint32_t slot =
-			ctx->default_uid_base ?
-				(((uint32_t)getpid() * 2654435761u + (uint32_t)serial) & 0xffffff) :
-				(uint32_t)(serial % 65536);
-		sb->host_uid = ctx->host_uid_base + slot;
-		sb->host_gid = ctx->host_uid_base + slot;
-	} else {
-		sb->host_uid = ctx->uid;
-		sb->host_gid = ctx->gid;
-	}
+	if ((r = choose_host_ids(sb, serial, err)) < 0)
+		goto fail;
 
 	sb->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sb->cancel_fd < 0) {

@@ -56,11 +56,15 @@ struct init_exec_args {
 
 /*
  * Runs in the new namespaces, on the supervisor's memory (CLONE_VM |
- * CLONE_VFORK) until the execveat: syscalls only.  The sandbox's user
- * namespace has no uid 0 mapping, so execve would not let init keep the
- * capabilities it needs to build the root; raise them into the ambient set,
- * which execve preserves for a file without capabilities of its own.  Raw
- * syscalls: no wrapper or sanitizer hook may run on the shared memory.
+ * CLONE_VFORK) until the execveat: syscalls only.  We run as host root,
+ * which has no id in the sandbox's user namespace (a root host maps inside
+ * 0..65535 onto a range of unused host ids, an unprivileged one only 1000),
+ * so we are not that namespace's root, and execve would not let init keep
+ * the capabilities it needs to build the root; raise them into the ambient
+ * set, which execve preserves for a file without capabilities of its own.
+ * init empties the ambient and inheritable sets first thing (init_main.c),
+ * and the code it starts has none in any set (init.c, drop_capabilities).
+ * Raw syscalls: no wrapper or sanitizer hook may run on the shared memory.
  */
 __attribute__((no_sanitize("address", "undefined"))) static int init_exec_child(void *arg)
 {
@@ -404,6 +408,14 @@ static int write_proc_file(int pid, const char *name, const char *content)
 	return 0;
 }
 
+/*
+ * A root host maps the sandbox's ids 0..65535 onto its claimed range
+ * (sandbox.c, choose_host_ids): uid 1000 is host_ids_start + 1000, host
+ * root is in no map, and setgroups stays allowed so init can drop its
+ * supplementary groups (the code, without CAP_SETGID, gets EPERM).  An
+ * unprivileged host may map its own uid/gid only, as 1000, and must deny
+ * setgroups before it may write gid_map.
+ */
 int petri__spawn_write_id_maps(const petri_sandbox *sb, int pid, petri_error **err)
 {
 	char buf[64];
@@ -413,14 +425,18 @@ int petri__spawn_write_id_maps(const petri_sandbox *sb, int pid, petri_error **e
 		if (r < 0)
 			return petri__err(err, r, "write /proc/%d/setgroups", pid);
 	}
-	snprintf(buf, sizeof(buf), "%d %u 1\n", PETRI_SANDBOX_UID, (unsigned)sb->host_uid);
-	r = write_proc_file(pid, "uid_map", buf);
-	if (r < 0)
-		return petri__err(err, r, "write /proc/%d/uid_map", pid);
-	snprintf(buf, sizeof(buf), "%d %u 1\n", PETRI_SANDBOX_GID, (unsigned)sb->host_gid);
-	r = write_proc_file(pid, "gid_map", buf);
-	if (r < 0)
-		return petri__err(err, r, "write /proc/%d/gid_map", pid);
+	static const char *const files[] = {"uid_map", "gid_map"};
+	for (int i = 0; i < 2; i++) {
+		if (sb->ctx->is_root)
+			snprintf(buf, sizeof(buf), "0 %u 65536\n", (unsigned)sb->host_ids_start);
+		else
+			snprintf(buf, sizeof(buf), "%d %u 1\n",
+				 i == 0 ? PETRI_SANDBOX_UID : PETRI_SANDBOX_GID,
+				 i == 0 ? (unsigned)sb->host_uid : (unsigned)sb->host_gid);
+		r = write_proc_file(pid, files[i], buf);
+		if (r < 0)
+			return petri__err(err, r, "write /proc/%d/%s", pid, files[i]);
+	}
 	return 0;
 }
 

@@ -43,6 +43,8 @@ PACKAGES=(
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks
 	bubblewrap hyperfine strace iproute2 clang-format
+	# conformance suites (tests/conformance): CPython's own tests
+	libpython3.11-testsuite
 )
 NODE_PACKAGE=nodejs
 

@@ -97,9 +97,10 @@ type ContextOptions struct {
 	Log func(level LogLevel, msg string)
 	// LogLevel is the most verbose level passed to Log; zero means LogWarn.
 	LogLevel LogLevel
-	// HostUIDBase: when the host process is root, the sandbox user maps to
-	// HostUIDBase + a per-sandbox serial.  Zero: the library picks an unused
-	// range (see petri_ctx_opts in petri.h).
+	// HostUIDBase: when the host process is root, each sandbox maps its ids
+	// 0..65535 onto a claimed range of 65536 host ids at HostUIDBase +
+	// k*65536.  Zero: 0xc8000000; at most 0xfffeffff (see petri_ctx_opts in
+	// petri.h).
 	HostUIDBase uint32
 	// RequireCgroups refuses to create sandboxes when cgroup limits cannot be
 	// enforced, instead of falling back to rlimits with a warning.

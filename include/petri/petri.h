@@ -121,11 +121,19 @@ typedef struct petri_ctx_opts {
 			      * _INIT macro and with NULL opts (0 is PETRI_LOG_ERROR) */
 	petri_log_fn log_fn; /* NULL: no logging */
 	void *log_userdata;
-	/* Host uid/gid the sandbox user (uid 1000 inside) maps to when the host
-	 * process is root.  0: 3355443200 (0xc8000000) plus an offset below 2^24
-	 * derived from the host pid and a per-process serial, which is no real
-	 * user's id.  Non-zero: this base + (serial % 65536).  Ignored when not
-	 * root: then the caller's own uid/gid is used. */
+	/* Where the host ids of sandboxes start when the host process is root.
+	 * Each sandbox then maps its ids 0..65535 (uid and gid) onto a range of
+	 * 65536 host ids of its own, START = base + k * 65536 (uid 1000 inside
+	 * is START + 1000, see petri_sandbox_host_uid()); host root maps to no
+	 * id inside.  A range is claimed while its sandbox lives (an OFD lock
+	 * on /run/petri/host-ids.lock), so live sandboxes of any petri host
+	 * processes never share ids; k is first tried from a hash of the host
+	 * pid and a per-process serial (base 0) or serial % ranges (a base of
+	 * your own), then the next free range.  0: 3355443200 (0xc8000000),
+	 * which leaves 14335 ranges, none a real user's.  At most 0xfffeffff
+	 * (petri_ctx_new() fails with -EINVAL above).  Ignored when not root:
+	 * then the caller's own uid/gid is the sandbox user and the only id
+	 * inside. */
 	uint32_t host_uid_base;
 	uint32_t flags; /* PETRI_CTX_F_* */
 } petri_ctx_opts;
@@ -278,7 +286,8 @@ PETRI_API const char *petri_sandbox_id(const petri_sandbox *sb);
 /** Host pid of the sandbox's init; -1 once it has exited (it dies with the
  *  sandbox, or after a PETRI_EXEC_LAST exec) or for NULL. */
 PETRI_API int petri_sandbox_init_pid(const petri_sandbox *sb);
-/** Host uid the sandbox's user (uid 1000 inside) runs as, or -1 for NULL. */
+/** Host uid the sandbox's user (uid 1000 inside) runs as, or -1 for NULL.
+ * On a root host the sandbox's ids 0..65535 map from this value - 1000. */
 PETRI_API int64_t petri_sandbox_host_uid(const petri_sandbox *sb);
 /** cgroup v2 inode id of the sandbox (what BPF programs see as its cgroup
  *  id), or 0 when it has none in the unified hierarchy, or for NULL. */

@@ -295,10 +295,13 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 		child_fail(x->err_fd, STAGE_RLIMIT, -r, "setrlimit");
 	/*    The code is the OOM killer's first choice, not the reaper or init.
 	 *    Our /proc files belong to root while the mm (the reaper's, shared
-	 *    until execve) is undumpable, and our root has no mapping: make it
-	 *    dumpable just for the write.  Nothing can watch meanwhile: the
-	 *    reaper waits for our execve and no other process of the exec
-	 *    exists yet. */
+	 *    until execve) is undumpable: the root of the namespace that mm
+	 *    was made in, if mapped, else host root -- host root's whenever
+	 *    init was forked from the host or the sandbox maps no uid 0 (an
+	 *    unprivileged host), and our capabilities, valid in the sandbox's
+	 *    namespace only, do not reach those.  Make it dumpable just for
+	 *    the write.  Nothing can watch meanwhile: the reaper waits for
+	 *    our execve and no other process of the exec exists yet. */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	int oom_err = oom < 0 || write(oom, "1000", 4) != 4 ? errno : 0;

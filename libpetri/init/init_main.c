@@ -10,7 +10,8 @@
  * runtime, a model's weights), and init forks again for each exec.
  *
  * The host's supervisor raised every capability into the ambient set before
- * the execveat (the sandbox's uid 0 has no mapping, so the kernel would not
+ * the execveat (it runs as host root, which has no id in the sandbox's user
+ * namespace, so it is not that namespace's root and the kernel would not
  * grant them otherwise); init's configuration comes as a memfd named on the
  * command line.
  */

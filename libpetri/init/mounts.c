@@ -351,14 +351,26 @@ static int build_etc(const struct petri_init_cfg *cfg, int host_root, char *msg,
 			return r;
 	}
 
-	static const struct {
+	/* Names for the ids that exist inside.  A root host maps 0..65535:
+	 * root, sandbox and nobody.  An unprivileged one maps 1000 only; its
+	 * nobody/nogroup stay listed as the overflow id, the owner every file
+	 * of an unmapped host id shows (in both cases: host root's files), so
+	 * `ls -l /usr` names it. */
+	const char *root_user = cfg->host_is_root ? "root:x:0:0:root:/root:/usr/sbin/nologin\n" :
+						    "";
+	const char *root_group = cfg->host_is_root ? "root:x:0:\n" : "";
+	char passwd[256], group[128];
+	snprintf(passwd, sizeof(passwd),
+		 "%ssandbox:x:1000:1000:sandbox:/home/sandbox:/bin/sh\n"
+		 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		 root_user);
+	snprintf(group, sizeof(group), "%ssandbox:x:1000:\nnogroup:x:65534:\n", root_group);
+	const struct {
 		const char *name;
 		const char *content;
 	} files[] = {
-		{"passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-			   "sandbox:x:1000:1000:sandbox:/home/sandbox:/bin/sh\n"
-			   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
-		{"group", "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n"},
+		{"passwd", passwd},
+		{"group", group},
 		{"nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
 				  "networks: files\nprotocols: files\nservices: files\n"},
 		{"resolv.conf", "# no DNS inside a petri sandbox unless its network allows it\n"},

@@ -114,6 +114,14 @@ static void test_ctx(void)
 	o = (petri_ctx_opts)PETRI_CTX_OPTS_INIT;
 	o.flags = 1u << 30;
 	ctx_fail(&o, EINVAL, "flags", "ctx unknown flags", __LINE__);
+	/* A base that leaves no room below 2^32 - 1 for a range of 65536 ids. */
+	o = (petri_ctx_opts)PETRI_CTX_OPTS_INIT;
+	o.host_uid_base = 0xffff0000u;
+	ctx_fail(&o, EINVAL, "host_uid_base", "ctx host_uid_base too high", __LINE__);
+	o.host_uid_base = 0xfffeffffu; /* the highest that fits: accepted */
+	petri_ctx *top = NULL;
+	CHECK(petri_ctx_new(&top, &o, NULL) == 0);
+	petri_ctx_free(top);
 
 	/* A newer caller's bigger struct: unknown fields set → refused; all
 	 * zero → accepted (forward compatibility). */

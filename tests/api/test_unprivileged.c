@@ -9,6 +9,9 @@
  *  - petri_ctx_new, create, exec and destroy succeed;
  *  - the code runs as uid 1000 inside, and the sandbox's processes run as
  *    the caller's own uid on the host;
+ *  - only uid/gid 1000 is mapped: setuid(65534) and chown to 0 fail with
+ *    EINVAL (no such id inside), setgroups with EPERM; /etc/passwd names
+ *    sandbox and nobody only;
  *  - python runs; the wall timeout still works; write_file/read_file
  *    round-trip;
  *  - the cgroup mode is reported consistently: PETRI_CTX_F_REQUIRE_CGROUPS
@@ -124,6 +127,45 @@ static void test_python(void)
 	petri_ctx_free(ctx);
 }
 
+static void test_ids(void)
+{
+	petri_ctx *ctx = NULL;
+	petri_sandbox *sb = user_sandbox(&ctx);
+	/* One id only (an unprivileged host may map its own uid alone): other
+	 * ids do not exist inside, so changing to one fails with EINVAL, not
+	 * the EPERM of a root host's full range; setgroups is denied (EPERM);
+	 * /etc/passwd names sandbox and the overflow id nobody, not root. */
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+	o.code = "import errno, os, pwd\n"
+		 "def err(f):\n"
+		 "    try:\n"
+		 "        f()\n"
+		 "        return 'OK'\n"
+		 "    except OSError as e:\n"
+		 "        return errno.errorcode[e.errno]\n"
+		 "open('/tmp/f', 'w').close()\n"
+		 "print(' '.join(open('/proc/self/uid_map').read().split()),\n"
+		 "      err(lambda: os.setuid(65534)), err(lambda: os.setgroups([])),\n"
+		 "      err(lambda: os.chown('/tmp/f', 0, -1)),\n"
+		 "      ','.join(sorted(p.pw_name for p in pwd.getpwall())))\n";
+	o.timeout_ms = 20000;
+	petri_result *res = NULL;
+	petri_error *e = NULL;
+	int r = petri_sandbox_exec(sb, &o, &res, &e);
+	CHECK_MSG(r == 0, "exec python ids: %s", petri_error_message(e));
+	if (r == 0) {
+		char want[128];
+		snprintf(want, sizeof(want), "1000 %d 1 EINVAL EPERM EINVAL nobody,sandbox\n",
+			 (int)getuid());
+		CHECK_OUT(res, PETRI_STREAM_STDOUT, want);
+		petri_result_free(res);
+	}
+
+	petri_error_free(e);
+	petri_sandbox_destroy(sb);
+	petri_ctx_free(ctx);
+}
+
 static void test_timeout(void)
 {
 	petri_ctx *ctx = NULL;
@@ -167,8 +209,13 @@ static void test_files(void)
 }
 
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(require_cgroups), PETRI_TEST_CASE(runs_as_caller), PETRI_TEST_CASE(python),
-	PETRI_TEST_CASE(timeout),         PETRI_TEST_CASE(files),          {NULL, NULL},
+	PETRI_TEST_CASE(require_cgroups),
+	PETRI_TEST_CASE(runs_as_caller),
+	PETRI_TEST_CASE(python),
+	PETRI_TEST_CASE(timeout),
+	PETRI_TEST_CASE(files),
+	PETRI_TEST_CASE(ids),
+	{NULL, NULL},
 };
 
 /* The cases, as the ordinary user this process is. */

@@ -358,9 +358,17 @@ int sec_wait_uid_procs_gone(uid_t lo, uid_t hi, int ms)
 uint32_t sec_private_uid_base(void)
 {
 	static uint32_t base;
+	/* Windows of SEC_PRIVATE_RANGES ranges from 0xc8000000 + one window up;
+	 * 222 fit below the last range the library may use (0xfffe0000). */
 	if (!base)
-		base = 0xc8010000u + (uint32_t)(getpid() % 0x3000) * 0x10000u;
+		base = 0xc8000000u +
+		       (1u + (uint32_t)getpid() % 222u) * (SEC_PRIVATE_RANGES * 0x10000u);
 	return base;
+}
+
+uid_t sec_private_uid_last(void)
+{
+	return (uid_t)(sec_private_uid_base() + SEC_PRIVATE_RANGES * 0x10000u - 1);
 }
 
 petri_ctx *sec_private_ctx(void)
@@ -381,5 +389,7 @@ petri_ctx *sec_private_ctx(void)
 
 uid_t sec_private_uid(unsigned n)
 {
-	return (uid_t)(sec_private_uid_base() + (n % 65536));
+	/* A caller-chosen base gives the sandbox of process-wide serial n the
+	 * range base + (n % ranges) * 65536, uid 1000 inside at +1000. */
+	return (uid_t)(sec_private_uid_base() + (n % SEC_PRIVATE_RANGES) * 0x10000u + 1000u);
 }

@@ -100,13 +100,20 @@ int sec_pid_alive(pid_t pid); /* exists and is not a zombie */
 int sec_count_uid_procs(uid_t lo, uid_t hi, pid_t *pids, int max);
 /* Wait up to @ms for sec_count_uid_procs(lo, hi) to reach 0; returns the last count. */
 int sec_wait_uid_procs_gone(uid_t lo, uid_t hi, int ms);
-/* A distinct host uid base for this test process (>= 0xc8000000, never the
- * library's default 0xc8000000): parallel tests then never share host uids,
- * so a uid scan sees our sandboxes only. */
+/* A distinct host uid base for this test process (> 0xc8000000, never the
+ * library's default 0xc8000000), the start of a window of SEC_PRIVATE_RANGES
+ * 65536-id ranges: parallel tests then (almost always: pid % 222 picks the
+ * window) use disjoint host ids, so a uid scan sees our sandboxes only. */
+#define SEC_PRIVATE_RANGES 64u
 uint32_t sec_private_uid_base(void);
+/* The last host id of that window. */
+uid_t sec_private_uid_last(void);
 /* A context using sec_private_uid_base(); REQUIREs success. */
 petri_ctx *sec_private_ctx(void);
-/* Host uid of the n-th sandbox (1-based) created in sec_private_ctx(). */
+/* Host uid of the sandbox user (1000 inside) of the n-th sandbox (1-based)
+ * this process created, when it was created in sec_private_ctx() (when
+ * root: the library claims range base + n * 65536 unless another live
+ * sandbox holds it). */
 uid_t sec_private_uid(unsigned n);
 
 uint64_t sec_now_ms(void);

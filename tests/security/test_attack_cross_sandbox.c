@@ -3,9 +3,11 @@
  * test_attack_cross_sandbox - one sandbox cannot reach another that runs at
  * the same time, even when both run as the same host uid.
  *
- * Two host processes with a context each and the default uid base: their
- * first sandboxes get the same host uid (0xc8000000 + 1), the worst case for
- * isolation by namespaces alone.  In one, attacks/cross_victim.py puts a
+ * Two host processes with a context each and the default uid base.  (Their
+ * sandboxes get disjoint host id ranges, claimed through a lock file --
+ * test_attack_id_range proves that; where that file cannot be used they are
+ * only hashed apart, and may share ids: the isolation below must not rest
+ * on ids.)  In one, attacks/cross_victim.py puts a
  * secret in each of its tmpfs mounts and in System V shared memory, listens
  * on 127.0.0.1:47123 and on an abstract unix socket, and waits.  Meanwhile,
  * in the other, attacks/cross_attacker.py searches its own mounts for the

@@ -73,8 +73,8 @@ static void bomb_alone(const char *lang, const char *name)
 		int left = sec_wait_uid_procs_gone(uid, uid, 3000);
 		CHECK_MSG(left == 0, "%d processes of the destroyed sandbox (host uid %u) remain",
 			  left, (unsigned)uid);
-		left = sec_wait_uid_procs_gone(sec_private_uid_base(),
-					       sec_private_uid_base() + 0xffff, 3000);
+		left = sec_wait_uid_procs_gone(sec_private_uid_base(), sec_private_uid_last(),
+					       3000);
 		CHECK_MSG(left == 0, "%d processes with this test's sandbox uids remain", left);
 	}
 	CHECK(host_can_fork());

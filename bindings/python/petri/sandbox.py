@@ -782,8 +782,10 @@ class Context(ContextHandle):
     ``log_level`` is "error", "warn" (default), "info" or "debug"; the
     library's messages go to the ``logging`` logger named "petri".
     ``require_cgroups`` refuses to create sandboxes when cgroup limits cannot
-    be enforced.  ``host_uid_base`` sets the host uid range the sandbox user
-    maps to when running as root (0: the library's default).
+    be enforced.  ``host_uid_base`` sets where the host id ranges start when
+    running as root: each sandbox maps its ids 0..65535 onto 65536 host ids
+    of its own at base + k * 65536 (0: the library's default, 0xc8000000; at
+    most 0xfffeffff).
     """
 
     def __init__(
