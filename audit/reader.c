@@ -207,9 +207,9 @@ static int set_err(petri_error **err, int code, const char *msg)
 }
 
 /* Record a failure at the current position and return @code. */
-static int fail(petri_audit_reader *r, petri_error **err, int code, const char *fmt, ...)
+static int reader_fail(petri_audit_reader *r, petri_error **err, int code, const char *fmt, ...)
 	_printf_(4, 5);
-static int fail(petri_audit_reader *r, petri_error **err, int code, const char *fmt, ...)
+static int reader_fail(petri_audit_reader *r, petri_error **err, int code, const char *fmt, ...)
 {
 	char msg[300];
 	va_list ap;
@@ -236,35 +236,37 @@ static int check_event(petri_audit_reader *r, petri_error **err)
 	size_t len = r->ev_len;
 
 	if (r->saw_end)
-		return fail(r, err, -EBADMSG, "data after the StreamEnd");
+		return reader_fail(r, err, -EBADMSG, "data after the StreamEnd");
 	if (len < PETRI_AUDIT_HASH_TRAILER ||
 	    rec[len - PETRI_AUDIT_HASH_TRAILER] != PETRI_AUDIT_HASH_KEY ||
 	    rec[len - PETRI_AUDIT_HASH_TRAILER + 1] != PETRI_SHA256_LEN ||
 	    !same_hash(&ev->hash, rec + len - PETRI_SHA256_LEN))
-		return fail(r, err, -EBADMSG, "record does not end with its hash field");
+		return reader_fail(r, err, -EBADMSG, "record does not end with its hash field");
 	uint8_t h[PETRI_SHA256_LEN];
 	size_t body = len - PETRI_AUDIT_HASH_TRAILER;
 	if (petri__audit_chain_hash(r->hasher, ev->prev_hash.data, ev->prev_hash.len, rec, body,
 				    h) < 0)
-		return fail(r, err, -EIO, "SHA-256 (libcrypto) failed");
+		return reader_fail(r, err, -EIO, "SHA-256 (libcrypto) failed");
 	if (memcmp(h, rec + body + 2, PETRI_SHA256_LEN) != 0)
-		return fail(r, err, -EBADMSG, "hash mismatch (the event was altered)");
+		return reader_fail(r, err, -EBADMSG, "hash mismatch (the event was altered)");
 	if (ev->seq != r->count)
-		return fail(r, err, -EBADMSG,
-			    "found seq %" PRIu64 " (an event was removed, reordered or duplicated)",
-			    ev->seq);
+		return reader_fail(r, err, -EBADMSG,
+				   "found seq %" PRIu64
+				   " (an event was removed, reordered or duplicated)",
+				   ev->seq);
 	if (r->count == 0 ? ev->prev_hash.len != 0 : !same_hash(&ev->prev_hash, r->prev_hash))
-		return fail(r, err, -EBADMSG,
-			    "prev_hash does not match the previous event (removed or reordered)");
+		return reader_fail(
+			r, err, -EBADMSG,
+			"prev_hash does not match the previous event (removed or reordered)");
 	int header = ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_HEADER;
 	if ((r->count == 0) != header)
-		return fail(r, err, -EBADMSG,
-			    header ? "a second StreamHeader" :
-				     "the stream does not begin with a StreamHeader");
+		return reader_fail(r, err, -EBADMSG,
+				   header ? "a second StreamHeader" :
+					    "the stream does not begin with a StreamHeader");
 	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_END) {
 		if (!ev->stream_end || ev->stream_end->total_written != ev->seq)
-			return fail(r, err, -EBADMSG,
-				    "StreamEnd total_written does not match its seq");
+			return reader_fail(r, err, -EBADMSG,
+					   "StreamEnd total_written does not match its seq");
 		r->saw_end = 1;
 	}
 	memcpy(r->prev_hash, h, PETRI_SHA256_LEN);
@@ -290,43 +292,46 @@ PETRI_API int petri_audit_reader_next(petri_audit_reader *r, petri_error **err)
 		uint8_t b;
 		ssize_t k = src_read(r, &b, 1);
 		if (k < 0)
-			return fail(r, err, (int)k, "read: %s", strerror((int)-k));
+			return reader_fail(r, err, (int)k, "read: %s", strerror((int)-k));
 		if (k == 0) {
 			if (i == 0)
 				return 0; /* clean end of input */
-			return fail(r, err, -EBADMSG, "stream truncated inside a length prefix");
+			return reader_fail(r, err, -EBADMSG,
+					   "stream truncated inside a length prefix");
 		}
 		if (i == 9 && b > 1)
-			return fail(r, err, -EBADMSG, "length prefix overflows 64 bits");
+			return reader_fail(r, err, -EBADMSG, "length prefix overflows 64 bits");
 		len |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 		if (!(b & 0x80))
 			break;
 	}
 	if (len > r->max_event)
-		return fail(r, err, -EFBIG,
-			    "event length %" PRIu64 " exceeds the limit of %" PRIu64 " bytes", len,
-			    r->max_event);
+		return reader_fail(r, err, -EFBIG,
+				   "event length %" PRIu64 " exceeds the limit of %" PRIu64
+				   " bytes",
+				   len, r->max_event);
 	if (len == 0)
-		return fail(r, err, -EBADMSG, "empty event");
+		return reader_fail(r, err, -EBADMSG, "empty event");
 	if (len > r->ev_cap) {
 		uint8_t *nb = realloc(r->ev_buf, (size_t)len);
 		if (!nb)
-			return fail(r, err, -ENOMEM, "out of memory");
+			return reader_fail(r, err, -ENOMEM, "out of memory");
 		r->ev_buf = nb;
 		r->ev_cap = (size_t)len;
 	}
 	ssize_t k = src_read(r, r->ev_buf, (size_t)len);
 	if (k < 0)
-		return fail(r, err, (int)k, "read: %s", strerror((int)-k));
+		return reader_fail(r, err, (int)k, "read: %s", strerror((int)-k));
 	if ((uint64_t)k < len)
-		return fail(r, err, -EBADMSG,
-			    "stream truncated inside an event (%zd of %" PRIu64 " bytes)", k, len);
+		return reader_fail(r, err, -EBADMSG,
+				   "stream truncated inside an event (%zd of %" PRIu64 " bytes)", k,
+				   len);
 	r->ev_len = (size_t)len;
 	r->ev = petri__audit__v1__event__unpack(NULL, r->ev_len, r->ev_buf);
 	if (!r->ev)
-		return fail(r, err, -EBADMSG, "not a valid petri.audit.v1.Event (%zu bytes)",
-			    r->ev_len);
+		return reader_fail(r, err, -EBADMSG, "not a valid petri.audit.v1.Event (%zu bytes)",
+				   r->ev_len);
 	if (!(r->flags & PETRI_AUDIT_READER_F_NO_VERIFY)) {
 		int c = check_event(r, err);
 		if (c < 0) {
@@ -380,9 +385,9 @@ PETRI_API int petri_audit_reader_verify(petri_audit_reader *r, uint64_t *first_b
 	while ((n = petri_audit_reader_next(r, err)) > 0) {
 	}
 	if (n == 0 && !r->saw_end)
-		n = fail(r, err, -EBADMSG,
-			 r->count == 0 ? "empty stream (no StreamHeader)" :
-					 "the stream ends without a StreamEnd (truncated)");
+		n = reader_fail(r, err, -EBADMSG,
+				r->count == 0 ? "empty stream (no StreamHeader)" :
+						"the stream ends without a StreamEnd (truncated)");
 	if (n < 0 && first_bad_seq)
 		*first_bad_seq = r->bad_seq;
 	return n < 0 ? n : 0;

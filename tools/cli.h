@@ -25,7 +25,7 @@
 
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 
-/* main.c */
+/* usage.c */
 void print_usage(void);
 void print_version(void);
 /* The library's languages as "python, node, go or sh" in @buf. */
