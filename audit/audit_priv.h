@@ -92,6 +92,10 @@ int petri__audit_report_loss(petri_audit *a, int kind, uint64_t count, uint64_t 
 size_t petri__audit_utf8_len(const unsigned char *s, size_t n);
 /* Is s[0..n) valid UTF-8 (what protobuf's string fields require)? */
 int petri__audit_utf8_valid(const char *s, size_t n);
+/* A NUL-terminated copy of s[0..n) in which every byte that does not begin
+ * a valid UTF-8 sequence is U+FFFD; its length in *@len.  malloc'd (free()),
+ * or NULL when out of memory. */
+char *petri__audit_utf8_repair(const char *s, size_t n, size_t *len);
 
 /* Wall clock in ns. */
 uint64_t petri__audit_now_ns(void);

@@ -470,6 +470,28 @@ int petri__audit_utf8_valid(const char *s, size_t n)
 	return 1;
 }
 
+char *petri__audit_utf8_repair(const char *s, size_t n, size_t *len)
+{
+	char *out = malloc(3 * n + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
+		if (!k) {
+			memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD */
+			o += 3;
+			i++;
+		} else {
+			memcpy(o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	*o = '\0';
+	*len = (size_t)(o - out);
+	return out;
+}
+
 size_t petri__audit_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
@@ -799,22 +821,11 @@ static json_object *jstr_n(struct jb *j, const char *s, size_t n)
 {
 	if (petri__audit_utf8_valid(s, n))
 		return jcheck(j, json_object_new_string_len(s, (int)n));
-	char *fixed = malloc(3 * n + 1), *o = fixed;
+	size_t len;
+	char *fixed = petri__audit_utf8_repair(s, n, &len);
 	if (!fixed)
 		return jcheck(j, NULL);
-	for (size_t i = 0; i < n;) {
-		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
-		if (!k) {
-			memcpy(o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		} else {
-			memcpy(o, s + i, k);
-			o += k;
-			i += k;
-		}
-	}
-	json_object *r = json_object_new_string_len(fixed, (int)(o - fixed));
+	json_object *r = json_object_new_string_len(fixed, (int)len);
 	free(fixed);
 	return jcheck(j, r);
 }

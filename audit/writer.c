@@ -338,24 +338,8 @@ static void drop_locked(petri_audit *a, const petri_pb_event *ev)
 
 static char *str_utf8_fix(const char *s)
 {
-	size_t n = strlen(s);
-	char *out = malloc(3 * n + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n;) {
-		size_t k = petri__audit_utf8_len((const unsigned char *)s + i, n - i);
-		if (!k) {
-			memcpy(o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		} else {
-			memcpy(o, s + i, k);
-			o += k;
-			i += k;
-		}
-	}
-	*o = '\0';
-	return out;
+	size_t len;
+	return petri__audit_utf8_repair(s, strlen(s), &len);
 }
 
 /* Walk every string of @m (nested messages, repeated fields, the active
