@@ -585,7 +585,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 				      .clone_flags = flags,
 				      .cgroup_fd = sb->cgroup.v2_dirfd,
 				      .cfg_fd = -1,
-				      .cgroup = &sb->cgroup};
+				      .cgroup = &sb->cgroup,
+				      .userns_owner = ctx->is_root ? sb->host_uid : 0};
 	if (__atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC) {
 		if ((r = init_cfg_memfd(&cfg, ctx, err)) < 0)
 			goto fail;
