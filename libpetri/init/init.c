@@ -478,6 +478,26 @@ static void denial_identity(pid_t pid, struct petri_msg *m)
 }
 
 /*
+ * The errno a denied call gets: EPERM, but ENOSYS for native AIO (seccomp.c
+ * says why it is denied), what a kernel built without it answers: libaio
+ * users check for that and fall back, not for EPERM.
+ */
+static int denial_errno(int nr)
+{
+	switch (nr) {
+	case SYS_io_setup:
+	case SYS_io_destroy:
+	case SYS_io_submit:
+	case SYS_io_cancel:
+	case SYS_io_getevents:
+	case SYS_io_pgetevents:
+		return ENOSYS;
+	default:
+		return EPERM;
+	}
+}
+
+/*
  * A process of the exec made a syscall the filter denies: answer EPERM (what
  * the filter would have returned) and tell the host, which audits it.  The
  * report pipe is non-blocking here: when it is full the denial is counted
@@ -502,7 +522,7 @@ static void answer_denial(int report_fd, uint64_t *unreported)
 		m.err = 0;
 		m.maxrss = 0;
 	}
-	struct seccomp_notif_resp resp = {.id = req.id, .error = -EPERM};
+	struct seccomp_notif_resp resp = {.id = req.id, .error = -denial_errno(req.data.nr)};
 	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 
 	if (write(report_fd, &m, sizeof(m)) == (ssize_t)sizeof(m))

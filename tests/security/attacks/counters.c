@@ -10,7 +10,8 @@
  * COUNTER is one of: inotify (instances), sigpending (queued real-time
  * signals; "try" also creates a POSIX timer, which reserves one), aio
  * (io_setup contexts), mqueue (POSIX message queue bytes), memlock (SysV
- * shared memory locked with SHM_LOCK).
+ * shared memory locked with SHM_LOCK, not in the test: it did not fail
+ * before either).
  *
  * The same file is compiled into the test itself, so the host side (root)
  * makes exactly the calls the sandbox makes.
