@@ -323,6 +323,12 @@ static int fill_init_cfg(petri_ctx *ctx, const petri_sandbox_opts *o, struct pet
 	cfg->landlock = ctx->landlock_abi > 0 && !(o->flags & PETRI_SANDBOX_F_NO_LANDLOCK);
 	cfg->host_is_root = ctx->is_root;
 	cfg->drop_groups = ctx->is_root;
+	cfg->inotify_instances = o->inotify_instances_max ? o->inotify_instances_max :
+							    DEFAULT_INOTIFY_INSTANCES;
+	cfg->inotify_watches = o->inotify_watches_max ? o->inotify_watches_max :
+							DEFAULT_INOTIFY_WATCHES;
+	cfg->sigpending = o->sigpending_max ? o->sigpending_max : DEFAULT_SIGPENDING;
+	cfg->msgqueue_bytes = o->msgqueue_bytes ? o->msgqueue_bytes : DEFAULT_MSGQUEUE;
 	return 0;
 }
 
@@ -378,6 +384,14 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 	if (o->pids_max && o->pids_max < 4)
 		return petri__err(err, EINVAL, "pids limit %u is below the minimum of 4",
 				  o->pids_max);
+	if (o->reserved1)
+		return petri__err(err, EINVAL, "reserved1 must be 0");
+	if (o->inotify_watches_max > INT32_MAX || o->inotify_instances_max > INT32_MAX ||
+	    o->sigpending_max > INT32_MAX)
+		return petri__err(err, EINVAL, "a per-user count limit is above %d", INT32_MAX);
+	if (o->msgqueue_bytes > INT64_MAX)
+		return petri__err(err, EINVAL, "message queue bytes above %lld",
+				  (long long)INT64_MAX);
 	return 0;
 }
 

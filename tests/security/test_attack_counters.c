@@ -171,6 +171,50 @@ static void test_aio_contexts(void)
 	check_counter("aio", "aio1", 0, "ENOSYS", 0);
 }
 
+/* `counters count @what` in @sb: how many units it got. */
+static long sandbox_count(petri_sandbox *sb, const char *what)
+{
+	const char *argv[] = {"/workspace/counters", "count", what, NULL};
+	struct sec_exec x = {.argv = argv, .timeout_ms = 20000};
+	struct petri_test_run r = sec_exec(sb, &x);
+	const char *p = r.out ? strstr(r.out, "HELD ") : NULL;
+	long n = p ? atol(p + 5) : -1;
+	if (!p)
+		sec_dump("counters count", &r);
+	petri_test_run_free(&r);
+	return n;
+}
+
+/* The sandbox's own limits (petri_sandbox_opts) are the ones in force
+ * inside, and the defaults are defaults.h's. */
+static void test_own_limits(void)
+{
+	counters_block();
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.inotify_instances_max = 8;
+	so.sigpending_max = 100;
+	so.msgqueue_bytes = 64 << 10;
+	so.flags = PETRI_SANDBOX_F_NO_LANDLOCK; /* for mq_open, see mqueue_bytes */
+	petri_sandbox *sb = sec_sandbox(&so);
+	sec_install_binary(sb, SEC_COUNTERS_BIN, "counters");
+	long ino = sandbox_count(sb, "inotify"), sig = sandbox_count(sb, "sigpending");
+	long mq = sandbox_count(sb, "mqueue");
+	fprintf(stderr, "limited: inotify %ld, signals %ld, queues %ld\n", ino, sig, mq);
+	CHECK_MSG(ino == 8, "inotify instances: %ld, not the 8 asked for", ino);
+	CHECK_MSG(sig > 90 && sig <= 100, "queued signals: %ld, not about the 100 asked for", sig);
+	/* A queue of 10 x 1 KiB messages counts ~10.5 KiB: 64 KiB holds 6. */
+	CHECK_MSG(mq >= 4 && mq <= 6, "message queues: %ld in 64 KiB", mq);
+	petri_sandbox_destroy(sb);
+
+	sb = counters_sandbox(0, 0, 0);
+	ino = sandbox_count(sb, "inotify");
+	sig = sandbox_count(sb, "sigpending");
+	fprintf(stderr, "defaults: inotify %ld, signals %ld\n", ino, sig);
+	CHECK_MSG(ino == 128, "inotify instances by default: %ld, not 128", ino);
+	CHECK_MSG(sig > 4000 && sig <= 4096, "queued signals by default: %ld, not ~4096", sig);
+	petri_sandbox_destroy(sb);
+}
+
 static char *sandbox_cat(petri_sandbox *sb, const char *path, int *exit_code)
 {
 	const char *argv[] = {"/bin/cat", path, NULL};
@@ -235,13 +279,10 @@ static void test_boot_id(void)
 }
 
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(inotify_instances),
-	PETRI_TEST_CASE(pending_signals),
-	PETRI_TEST_CASE(mqueue_bytes),
-	PETRI_TEST_CASE(aio_contexts),
-	PETRI_TEST_CASE(proc_cmdline),
-	PETRI_TEST_CASE(boot_id),
-	{NULL, NULL},
+	PETRI_TEST_CASE(inotify_instances), PETRI_TEST_CASE(pending_signals),
+	PETRI_TEST_CASE(mqueue_bytes),      PETRI_TEST_CASE(aio_contexts),
+	PETRI_TEST_CASE(own_limits),        PETRI_TEST_CASE(proc_cmdline),
+	PETRI_TEST_CASE(boot_id),           {NULL, NULL},
 };
 
 int main(int argc, char **argv)

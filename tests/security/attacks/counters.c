@@ -6,6 +6,7 @@
  *   counters hog COUNTER    take as much of COUNTER as the kernel gives, print
  *                           "HELD <n> <errno name>" and keep it until killed
  *   counters try COUNTER    take one unit, print "TRY OK" or "TRY <errno name>"
+ *   counters count COUNTER  like hog, but exit once it has printed HELD
  *
  * COUNTER is one of: inotify (instances), sigpending (queued real-time
  * signals; "try" also creates a POSIX timer, which reserves one), aio
@@ -135,6 +136,8 @@ int main(int argc, char **argv)
 	while (n < 10000000 && (e = counters_take(argv[2], n)) == 0)
 		n++;
 	printf("HELD %ld %s\n", n, counters_errname(e));
+	if (strcmp(argv[1], "count") == 0)
+		return 0;
 	for (;;)
 		pause();
 }
