@@ -386,12 +386,21 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 				  o->pids_max);
 	if (o->reserved1)
 		return petri__err(err, EINVAL, "reserved1 must be 0");
-	if (o->inotify_watches_max > INT32_MAX || o->inotify_instances_max > INT32_MAX ||
-	    o->sigpending_max > INT32_MAX)
-		return petri__err(err, EINVAL, "a per-user count limit is above %d", INT32_MAX);
-	if (o->msgqueue_bytes > INT64_MAX)
-		return petri__err(err, EINVAL, "message queue bytes above %lld",
-				  (long long)INT64_MAX);
+	/* The kernel keeps these counts as ints (/proc/sys/user) and longs. */
+	const struct {
+		const char *name;
+		uint64_t v, max;
+	} counts[] = {
+		{"inotify_instances_max", o->inotify_instances_max, INT32_MAX},
+		{"inotify_watches_max", o->inotify_watches_max, INT32_MAX},
+		{"sigpending_max", o->sigpending_max, INT32_MAX},
+		{"msgqueue_bytes", o->msgqueue_bytes, INT64_MAX},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(counts); i++)
+		if (counts[i].v > counts[i].max)
+			return petri__err(err, EINVAL, "%s %llu is above %llu", counts[i].name,
+					  (unsigned long long)counts[i].v,
+					  (unsigned long long)counts[i].max);
 	return 0;
 }
 
