@@ -18,6 +18,17 @@
  * last id of the last one stays below 2^32 - 1, so at most 0xfffeffff as a
  * base; the default leaves 14335 ranges. */
 #define DEFAULT_UID_BASE 0xc8000000u
+/* Per-user kernel counts, per sandbox (README "Limits of this design").
+ * inotify instances: the kernel's own default; watches: half of a
+ * common host limit, far above what an editor-like tool or a test
+ * runner watching a project uses; queued signals: far above what a
+ * runtime queues (Go's and Node's signal handling queue none), low
+ * enough that the kernel memory they pin stays small; message queue
+ * bytes: the kernel's default RLIMIT_MSGQUEUE. */
+#define DEFAULT_INOTIFY_INSTANCES 128u
+#define DEFAULT_INOTIFY_WATCHES 65536u
+#define DEFAULT_SIGPENDING 4096u
+#define DEFAULT_MSGQUEUE 819200ull
 #define DEFAULT_UID_BASE_MAX 0xfffeffffu
 
 /* An exec (petri_exec_opts); the CPU limit's default follows from the wall

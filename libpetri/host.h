@@ -46,6 +46,7 @@ struct petri_spawn_req {
 	int in_cgroup;                     /* born in cgroup_fd */
 	const struct petri_cgroup *cgroup; /* its v1 cgroups, if any */
 	int in_v1;                         /* born in them */
+	uid_t userns_owner; /* host euid to create the user namespace with; 0: ours */
 	int err;
 	struct petri_spawn_req *next;
 };

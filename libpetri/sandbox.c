@@ -323,6 +323,12 @@ static int fill_init_cfg(petri_ctx *ctx, const petri_sandbox_opts *o, struct pet
 	cfg->landlock = ctx->landlock_abi > 0 && !(o->flags & PETRI_SANDBOX_F_NO_LANDLOCK);
 	cfg->host_is_root = ctx->is_root;
 	cfg->drop_groups = ctx->is_root;
+	cfg->inotify_instances = o->inotify_instances_max ? o->inotify_instances_max :
+							    DEFAULT_INOTIFY_INSTANCES;
+	cfg->inotify_watches = o->inotify_watches_max ? o->inotify_watches_max :
+							DEFAULT_INOTIFY_WATCHES;
+	cfg->sigpending = o->sigpending_max ? o->sigpending_max : DEFAULT_SIGPENDING;
+	cfg->msgqueue_bytes = o->msgqueue_bytes ? o->msgqueue_bytes : DEFAULT_MSGQUEUE;
 	return 0;
 }
 
@@ -378,6 +384,23 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 	if (o->pids_max && o->pids_max < 4)
 		return petri__err(err, EINVAL, "pids limit %u is below the minimum of 4",
 				  o->pids_max);
+	if (o->reserved1)
+		return petri__err(err, EINVAL, "reserved1 must be 0");
+	/* The kernel keeps these counts as ints (/proc/sys/user) and longs. */
+	const struct {
+		const char *name;
+		uint64_t v, max;
+	} counts[] = {
+		{"inotify_instances_max", o->inotify_instances_max, INT32_MAX},
+		{"inotify_watches_max", o->inotify_watches_max, INT32_MAX},
+		{"sigpending_max", o->sigpending_max, INT32_MAX},
+		{"msgqueue_bytes", o->msgqueue_bytes, INT64_MAX},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(counts); i++)
+		if (counts[i].v > counts[i].max)
+			return petri__err(err, EINVAL, "%s %llu is above %llu", counts[i].name,
+					  (unsigned long long)counts[i].v,
+					  (unsigned long long)counts[i].max);
 	return 0;
 }
 
@@ -585,7 +608,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 				      .clone_flags = flags,
 				      .cgroup_fd = sb->cgroup.v2_dirfd,
 				      .cfg_fd = -1,
-				      .cgroup = &sb->cgroup};
+				      .cgroup = &sb->cgroup,
+				      .userns_owner = ctx->is_root ? sb->host_uid : 0};
 	if (__atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC) {
 		if ((r = init_cfg_memfd(&cfg, ctx, err)) < 0)
 			goto fail;

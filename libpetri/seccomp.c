@@ -9,9 +9,10 @@
  *    Docker's default profile grants a container without added capabilities,
  *    minus what the isolation baseline in DESIGN.md takes away (io_uring,
  *    ptrace and friends, file handles, clock setting, namespaces) and a few
- *    calls no runtime we host needs (modify_ldt, fanotify_mark, memfd_secret).
+ *    calls no runtime we host needs (modify_ldt, fanotify_mark, memfd_secret),
+ *    and native AIO (io_setup ...), whose contexts are a machine-wide count.
  *  - Refusals return EPERM, so runtimes take their "not permitted" path and
- *    carry on.  clone3 alone returns ENOSYS: glibc then falls back to clone,
+ *    carry on (native AIO: ENOSYS, see below).  clone3 alone returns ENOSYS: glibc then falls back to clone,
  *    whose flags (unlike clone3's, which sit in memory) a filter can read.
  *  - No set-user-ID or set-group-ID bits: chmod and the calls that create
  *    files are allowed only with mode & 06000 == 0.  Otherwise code could
@@ -128,8 +129,12 @@ static const struct syscall_entry allowed[] = {
 	SYS(select), SYS(pselect6), SYS(poll), SYS(ppoll),
 	SYS(epoll_create), SYS(epoll_create1), SYS(epoll_ctl), SYS(epoll_wait),
 	SYS(epoll_pwait), SYS(epoll_pwait2), SYS(eventfd), SYS(eventfd2),
-	SYS(io_setup), SYS(io_destroy), SYS(io_submit), SYS(io_cancel), SYS(io_getevents),
-	SYS(io_pgetevents),
+	/* Not the native AIO calls (io_setup, io_submit, ...): their contexts are
+	 * counted for the whole machine (fs.aio-nr against fs.aio-max-nr, no
+	 * per-user or per-namespace bound), so two io_setup(32767) in one
+	 * sandbox left none to the host.  glibc's POSIX aio uses threads, not
+	 * these; the reaper answers ENOSYS (init.c), what a kernel without AIO
+	 * says, on which libaio users fall back to threads or plain I/O. */
 
 	/* sockets (socket and socketpair are below, with their family test) */
 	SYS(bind), SYS(listen), SYS(accept), SYS(accept4), SYS(connect), SYS(shutdown),

@@ -211,6 +211,57 @@ static int spawn_init_fork(struct petri_spawn_req *req)
 static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req);
 
 /*
+ * The kernel counts what a user may hold (inotify instances and watches,
+ * fanotify groups and marks, queued signals, POSIX message queue bytes,
+ * locked shared memory, processes, namespaces: "ucounts") in every user
+ * namespace up the chain, and at each parent level charges the count to
+ * the uid that OWNS the child namespace, against that level's limit.  A
+ * namespace created by host root charges host root: one sandbox holding
+ * 128 inotify instances or 96k queued signals left none to host root and to
+ * every other sandbox.  So a root host creates each sandbox's user
+ * namespace with its effective uid set to the host id of the sandbox user
+ * (1000 inside, in the sandbox's own range, unused on the host): the
+ * host-level charge of everything the sandbox does lands on an id of its
+ * own, bounded per sandbox by the host's per-user limits.  Not the range's
+ * first id (root inside): init would then be its namespace's root, and its
+ * setresuid to the sandbox user would drop the capabilities it still needs
+ * to build the root; as the sandbox user from the start it keeps them, and
+ * it becomes that user after the maps anyway (init.c).
+ *
+ * Thread-local: the raw setresuid changes this thread's credentials only
+ * (glibc's setuid would change every thread of the host).  The real and
+ * saved uids stay 0, so the permitted capabilities stay and we switch back
+ * freely; the fsuid goes back to 0 at once, which gives back the file
+ * capabilities, so joining the cgroup (a permission check on cgroup.procs)
+ * works as before.  A change of euid makes the process undumpable
+ * (commit_creds): restore what it was.
+ */
+static int spawn_init_owned(petri_ctx *ctx, struct petri_spawn_req *req, uid_t owner)
+{
+	int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	if (syscall(SYS_setresuid, -1, owner, -1) < 0)
+		return -errno;
+	syscall(SYS_setfsuid, 0);
+	int r = spawn_init_as(ctx, req);
+	if (syscall(SYS_setresuid, -1, 0, -1) < 0) {
+		/* Cannot happen (the real uid is 0); going on as another uid
+		 * would break everything after, so say it loudly. */
+		petri__log(ctx, PETRI_LOG_ERROR, "the supervisor thread cannot return to uid 0: %s",
+			   strerror(errno));
+	}
+	if (dumpable > 0)
+		prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+	return r;
+}
+
+static int spawn_init_chosen(petri_ctx *ctx, struct petri_spawn_req *req)
+{
+	if (req->userns_owner)
+		return spawn_init_owned(ctx, req, req->userns_owner);
+	return spawn_init_as(ctx, req);
+}
+
+/*
  * In the supervisor thread.  On v1 hierarchies a process joins cgroups by
  * a move, and moving another process waits for an RCU grace period when no
  * move happened lately (cgroup_threadgroup_rwsem; 10-25 ms here, more than
@@ -222,9 +273,9 @@ static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
 {
 	const struct petri_cgroup *cg = req->cgroup;
 	if (!cg || (!cg->v1_memory_dir && !cg->v1_pids_dir))
-		return spawn_init_as(ctx, req);
+		return spawn_init_chosen(ctx, req);
 	int in = petri__cgroup_move_self_v1(cg->v1_memory_dir, cg->v1_pids_dir);
-	int r = in == 0 ? spawn_init_as(ctx, req) : 0;
+	int r = in == 0 ? spawn_init_chosen(ctx, req) : 0;
 	int out = petri__cgroup_move_self_v1(ctx->cgroups.v1_memory_parent,
 					     ctx->cgroups.v1_pids_parent);
 	if (out < 0)
@@ -232,7 +283,7 @@ static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
 			   "the supervisor thread cannot leave sandbox cgroups: %s",
 			   strerror(-out));
 	if (in < 0)
-		return spawn_init_as(ctx, req); /* the host moves init instead */
+		return spawn_init_chosen(ctx, req); /* the host moves init instead */
 	req->in_v1 = r == 0;
 	return r;
 }

@@ -165,6 +165,8 @@ struct cli {
 	/* sandbox */
 	uint64_t memory_bytes, tmp_bytes, workspace_bytes;
 	uint32_t pids_max;
+	uint32_t inotify_instances, inotify_watches, sigpending;
+	uint64_t msgqueue_bytes;
 	uint32_t net;
 	bool net_proxy;
 	const char *hostname, *id, *rootfs;
@@ -517,6 +519,10 @@ enum {
 	OPT_NOFILE,
 	OPT_OUTPUT_LIMIT,
 	OPT_OUTPUT_KILL,
+	OPT_INOTIFY_INSTANCES,
+	OPT_INOTIFY_WATCHES,
+	OPT_SIGPENDING,
+	OPT_MSGQUEUE,
 	OPT_BIND,
 	OPT_WORKSPACE,
 	OPT_CWD,
@@ -543,6 +549,10 @@ static const struct option run_options[] = {
 	{"nofile", required_argument, NULL, OPT_NOFILE},
 	{"output-limit", required_argument, NULL, OPT_OUTPUT_LIMIT},
 	{"output-kill", required_argument, NULL, OPT_OUTPUT_KILL},
+	{"inotify-instances", required_argument, NULL, OPT_INOTIFY_INSTANCES},
+	{"inotify-watches", required_argument, NULL, OPT_INOTIFY_WATCHES},
+	{"sigpending", required_argument, NULL, OPT_SIGPENDING},
+	{"msgqueue", required_argument, NULL, OPT_MSGQUEUE},
 	{"env", required_argument, NULL, 'e'},
 	{"bind", required_argument, NULL, OPT_BIND},
 	{"workspace", required_argument, NULL, OPT_WORKSPACE},
@@ -627,6 +637,14 @@ static int apply_option(struct cli *c, int opt, const char *arg)
 		return parse_size("--file-size", arg, &c->file_size_max);
 	case OPT_NOFILE:
 		return parse_count("--nofile", arg, &c->nofile_max);
+	case OPT_INOTIFY_INSTANCES:
+		return parse_count("--inotify-instances", arg, &c->inotify_instances);
+	case OPT_INOTIFY_WATCHES:
+		return parse_count("--inotify-watches", arg, &c->inotify_watches);
+	case OPT_SIGPENDING:
+		return parse_count("--sigpending", arg, &c->sigpending);
+	case OPT_MSGQUEUE:
+		return parse_size("--msgqueue", arg, &c->msgqueue_bytes);
 	case OPT_OUTPUT_LIMIT:
 		return parse_size("--output-limit", arg, &c->output_max);
 	case OPT_OUTPUT_KILL:
@@ -1035,6 +1053,10 @@ static void fill_sandbox_opts(const struct cli *c, petri_sandbox_opts *o)
 	o->tmp_bytes = c->tmp_bytes;
 	o->workspace_bytes = c->workspace_bytes;
 	o->pids_max = c->pids_max;
+	o->inotify_instances_max = c->inotify_instances;
+	o->inotify_watches_max = c->inotify_watches;
+	o->sigpending_max = c->sigpending;
+	o->msgqueue_bytes = c->msgqueue_bytes;
 	o->net = c->net;
 }
 

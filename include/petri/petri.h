@@ -228,13 +228,24 @@ typedef struct petri_sandbox_opts {
 	 * exec and limit events; borrowed: must outlive the sandbox.  NULL:
 	 * none. */
 	struct petri_audit *audit;
+	/* Kernel counts kept per user (README "Limits of this design"): the
+	 * sandbox's own, in its user namespace.  On a root host a sandbox's
+	 * use is also charged, one level up, to a host id of its own, so the
+	 * host's per-user limits (e.g. fs.inotify.max_user_instances) bound
+	 * each sandbox separately and never host root or another sandbox. */
+	uint32_t inotify_instances_max; /* inotify instances; default 128 */
+	uint32_t inotify_watches_max;   /* inotify watches; default 65536 */
+	uint32_t sigpending_max;        /* queued signals incl. POSIX timers (RLIMIT_SIGPENDING);
+				  * default 4096 */
+	uint32_t reserved1;             /* must be 0 */
+	uint64_t msgqueue_bytes; /* POSIX message queue bytes (RLIMIT_MSGQUEUE); default 800 KiB */
 } petri_sandbox_opts;
 
 /* Do not apply Landlock even where the kernel offers it (debugging only). */
 #define PETRI_SANDBOX_F_NO_LANDLOCK (1u << 0)
 
 /* clang-format off */
-#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL}
+#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0}
 /* clang-format on */
 /** Fill @opts with the defaults, as PETRI_SANDBOX_OPTS_INIT does (for FFI
  *  callers).  NULL: does nothing. */

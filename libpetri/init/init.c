@@ -71,6 +71,8 @@ static const char *landlock_writable[PETRI_MAX_BINDS + 8];
 static int landlock_enabled;
 static int landlock_fd = -1;
 static int notify_fd = -1; /* seccomp listener of the reaper's filter */
+/* Per-exec rlimits on per-user kernel counts (the sandbox's options). */
+static uint64_t limit_sigpending, limit_msgqueue;
 
 static void send_setup_error(int ctl, int stage, int err, const char *text)
 {
@@ -132,6 +134,54 @@ static void scrub_host_args(const char *name)
 	if (v[48] && v[49] > v[48] + strlen(name))
 		memcpy((void *)(uintptr_t)v[48], name, strlen(name));
 	prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+/*
+ * The per-user counts of our user namespace (/proc/sys/user, which applies
+ * to the namespace of whoever writes it, and which we may write while we
+ * hold CAP_SYS_RESOURCE in it).  The code runs as one uid, so these are the
+ * sandbox's limits; on a root host the same use is also counted one level
+ * up against the host's per-user limits, on an id of the sandbox's own
+ * (spawn.c).  New user, cgroup, IPC, time and UTS namespaces: none, as the
+ * seccomp profile already says (defence in depth); pid and mount ones are
+ * what every exec's reaper is made with, network ones what we were made
+ * with.  fanotify: seccomp refuses it, and so do these (0).  Called after
+ * the pivot: our own /proc, never read-only like a container host's may be.
+ */
+static int set_user_counts(const struct petri_init_cfg *cfg, char *msg, size_t msglen)
+{
+	const struct {
+		const char *name;
+		uint64_t value;
+	} counts[] = {
+		{"max_inotify_instances", cfg->inotify_instances},
+		{"max_inotify_watches", cfg->inotify_watches},
+		{"max_fanotify_groups", 0},
+		{"max_fanotify_marks", 0},
+		{"max_user_namespaces", 0},
+		{"max_cgroup_namespaces", 0},
+		{"max_ipc_namespaces", 0},
+		{"max_time_namespaces", 0},
+		{"max_uts_namespaces", 0},
+	};
+	char path[64], val[24];
+	for (size_t i = 0; i < ARRAY_SIZE(counts); i++) {
+		snprintf(path, sizeof(path), "/proc/sys/user/%s", counts[i].name);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			continue; /* a kernel without that count (fanotify, time) */
+		int r = fd < 0 ? -errno : 0;
+		if (r == 0) {
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)counts[i].value);
+			r = petri__write_all(fd, val, strlen(val));
+			close(fd);
+		}
+		if (r < 0) {
+			snprintf(msg, msglen, "write %s", path);
+			return r;
+		}
+	}
+	return 0;
 }
 
 /* ---- the command: the last steps before execve, in order ---- */
@@ -291,7 +341,9 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	    (r = set_limit(RLIMIT_CORE, 0)) < 0 ||
 	    (req->nproc && (r = set_limit(RLIMIT_NPROC, req->nproc)) < 0) ||
 	    (r = set_limit(RLIMIT_RTPRIO, 0)) < 0 || (r = set_limit(RLIMIT_NICE, 0)) < 0 ||
-	    (r = lower_limit(RLIMIT_MEMLOCK, 8u << 20)) < 0)
+	    (r = lower_limit(RLIMIT_MEMLOCK, 8u << 20)) < 0 ||
+	    (r = lower_limit(RLIMIT_SIGPENDING, limit_sigpending)) < 0 ||
+	    (r = lower_limit(RLIMIT_MSGQUEUE, limit_msgqueue)) < 0)
 		child_fail(x->err_fd, STAGE_RLIMIT, -r, "setrlimit");
 	/*    The code is the OOM killer's first choice, not the reaper or init.
 	 *    Our /proc files belong to root while the mm (the reaper's, shared
@@ -478,6 +530,26 @@ static void denial_identity(pid_t pid, struct petri_msg *m)
 }
 
 /*
+ * The errno a denied call gets: EPERM, but ENOSYS for native AIO (seccomp.c
+ * says why it is denied), what a kernel built without it answers: libaio
+ * users check for that and fall back, not for EPERM.
+ */
+static int denial_errno(int nr)
+{
+	switch (nr) {
+	case SYS_io_setup:
+	case SYS_io_destroy:
+	case SYS_io_submit:
+	case SYS_io_cancel:
+	case SYS_io_getevents:
+	case SYS_io_pgetevents:
+		return ENOSYS;
+	default:
+		return EPERM;
+	}
+}
+
+/*
  * A process of the exec made a syscall the filter denies: answer EPERM (what
  * the filter would have returned) and tell the host, which audits it.  The
  * report pipe is non-blocking here: when it is full the denial is counted
@@ -502,7 +574,7 @@ static void answer_denial(int report_fd, uint64_t *unreported)
 		m.err = 0;
 		m.maxrss = 0;
 	}
-	struct seccomp_notif_resp resp = {.id = req.id, .error = -EPERM};
+	struct seccomp_notif_resp resp = {.id = req.id, .error = -denial_errno(req.data.nr)};
 	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 
 	if (write(report_fd, &m, sizeof(m)) == (ssize_t)sizeof(m))
@@ -984,6 +1056,8 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	char c;
 
 	init_seccomp = cfg->seccomp;
+	limit_sigpending = cfg->sigpending;
+	limit_msgqueue = cfg->msgqueue_bytes;
 	/* Die with the host's supervisor thread; then wait until the host has
 	 * written our uid/gid maps and joined us to the v1 cgroups. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -1023,6 +1097,10 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	if (cfg->net != PETRI_NET_HOST &&
 	    (r = net_join(&nm, cfg->net == PETRI_NET_NONE, &net_step)) < 0) {
 		send_setup_error(ctl, STAGE_NET, -r, net_step);
+		_exit(1);
+	}
+	if ((r = set_user_counts(cfg, msg, sizeof(msg))) < 0) {
+		send_setup_error(ctl, STAGE_ROOTFS, -r, msg);
 		_exit(1);
 	}
 	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0 ||

@@ -187,16 +187,48 @@ static int readonly(const char *path, int recursive, char *msg, size_t msglen)
 }
 
 /*
+ * The sandbox's own boot id, made once by init (petri__rootfs_build) in the
+ * read-only root and shown at /proc/sys/kernel/random/boot_id of every
+ * exec.  Each exec's /run/petri tmpfs (init.c, reaper_prepare), mounted
+ * after its /proc, covers the file itself.
+ */
+#define BOOT_ID_FILE "/run/petri/boot_id"
+
+/* A random (version 4) UUID in the kernel's boot_id format, newline included. */
+static int make_boot_id(const char *path)
+{
+	unsigned char b[16];
+	if (syscall(SYS_getrandom, b, sizeof(b), 0) != (long)sizeof(b))
+		return -EIO;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	char s[40], *o = s;
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 15];
+	}
+	*o++ = '\n';
+	*o = '\0';
+	return make_file(path, s, 0444);
+}
+
+/*
  * A new procfs at @target with the entries container runtimes hide masked:
  * kernel memory and keys behind /dev/null, hardware trees behind empty
- * read-only tmpfs, and the writable kernel knobs read-only.
+ * read-only tmpfs, and the writable kernel knobs read-only.  Also what
+ * names the host: its boot command line (cmdline, behind /dev/null: empty)
+ * and its boot id (the sandbox's own instead).
  */
 int petri__proc_mount(const char *target, char *msg, size_t msglen)
 {
 	static const char *const masked_files[] = {"kcore",      "keys",        "latency_stats",
 						   "timer_list", "timer_stats", "sched_debug",
 						   "kmsg",       "kallsyms",    "kpagecount",
-						   "kpageflags", "kpagecgroup", "config.gz"};
+						   "kpageflags", "kpagecgroup", "config.gz",
+						   "cmdline"};
 	static const char *const masked_dirs[] = {"acpi", "asound", "scsi", "driver", "tty"};
 	static const char *const ro[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
 	char p[PETRI_PATH_MAX];
@@ -274,6 +306,22 @@ int petri__proc_mount(const char *target, char *msg, size_t msglen)
 		if (r < 0)
 			return r;
 	}
+	snprintf(p, sizeof(p), "%s/sys/kernel/random/boot_id", target);
+	int tree = sys_open_tree(AT_FDCWD, BOOT_ID_FILE, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int r = tree < 0 ?
+			-1 :
+			sys_mount_setattr(tree, "", AT_EMPTY_PATH,
+					  PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID |
+						  PETRI_MOUNT_ATTR_NODEV | PETRI_MOUNT_ATTR_NOEXEC);
+	if (r == 0)
+		r = sys_move_mount(tree, "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH);
+	if (tree >= 0) {
+		int e = errno;
+		close(tree);
+		errno = e;
+	}
+	if (r < 0)
+		FAIL("bind %s on %s", BOOT_ID_FILE, p);
 	return 0;
 }
 
@@ -569,6 +617,10 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 		return r;
 	if (mkdir_p(STAGE "/run/petri", 0755) < 0 || mkdir(STAGE "/proc", 0555) < 0)
 		FAIL("mkdir %s", STAGE "/run");
+	if ((r = make_boot_id(STAGE BOOT_ID_FILE)) < 0) {
+		errno = -r;
+		FAIL("write %s", STAGE BOOT_ID_FILE);
+	}
 
 	for (int i = 0; i < cfg->nbinds; i++) {
 		snprintf(p, sizeof(p), STAGE "%s", cfg->binds[i].dst);

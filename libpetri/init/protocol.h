@@ -83,6 +83,11 @@ struct petri_init_cfg {
 	int drop_groups;
 	const struct petri_seccomp_prog *seccomp;
 	int workspace_tree_fd; /* detached idmapped mount of workspace_dir made by the host, or -1 */
+	/* Per-user kernel counts (petri_sandbox_opts; defaults applied). */
+	uint32_t inotify_instances;
+	uint32_t inotify_watches;
+	uint32_t sigpending;
+	uint64_t msgqueue_bytes;
 };
 
 /* ---- wire protocol (SOCK_SEQPACKET; one struct per message) ---- */
