@@ -216,7 +216,16 @@ typedef struct petri_sandbox_opts {
 	const char *hostname; /* NULL: "petri" */
 	const char *rootfs;   /* custom root directory, bound read-only; NULL: host /usr etc. */
 	const char *workspace_dir; /* host dir bound read-write at /workspace; NULL: private tmpfs */
-	const char *const *binds;  /* NULL-terminated "SRC:DST[:rw|:ro]", read-only by default */
+	/* NULL-terminated "SRC:DST[:OPT[,OPT]]", OPT one of ro (default), rw,
+	 * sockets: e.g. "/run:/hostrun:ro,sockets", "/data:/data:rw".  Without
+	 * sockets, a read-only directory bind is shown through an overlay, on
+	 * which connect/sendto to a unix socket of the host fail with
+	 * ECONNREFUSED (sockets the code creates elsewhere are unaffected);
+	 * with sockets it is a plain bind and host sockets in it answer.  An rw
+	 * bind is always a plain bind (host sockets in it answer).  A source
+	 * that is itself a socket needs sockets (else EACCES).  EINVAL for an
+	 * unknown option or both ro and rw. */
+	const char *const *binds;
 	const char *const *env;    /* NULL-terminated "K=V", passed to every exec */
 	uint64_t memory_bytes;     /* cgroup memory limit; default 512 MiB */
 	uint64_t tmp_bytes;        /* size of /tmp (tmpfs); default 64 MiB */
