@@ -226,13 +226,13 @@ typedef struct petri_sandbox_opts {
 	 * that is itself a socket needs sockets (else EACCES).  EINVAL for an
 	 * unknown option or both ro and rw. */
 	const char *const *binds;
-	const char *const *env;    /* NULL-terminated "K=V", passed to every exec */
-	uint64_t memory_bytes;     /* cgroup memory limit; default 512 MiB */
-	uint64_t tmp_bytes;        /* size of /tmp (tmpfs); default 64 MiB */
-	uint64_t workspace_bytes;  /* size of the /workspace tmpfs; default 256 MiB;
+	const char *const *env;   /* NULL-terminated "K=V", passed to every exec */
+	uint64_t memory_bytes;    /* cgroup memory limit; default 512 MiB */
+	uint64_t tmp_bytes;       /* size of /tmp (tmpfs); default 64 MiB */
+	uint64_t workspace_bytes; /* size of the /workspace tmpfs; default 256 MiB;
 				    * 0 with workspace_dir (else EINVAL) */
-	uint32_t pids_max;         /* processes+threads; default 256 */
-	uint32_t net;              /* PETRI_NET_*; default none */
+	uint32_t pids_max;        /* processes+threads; default 256 */
+	uint32_t net;             /* PETRI_NET_*; default none */
 	/* Audit stream (petri/audit.h) that receives this sandbox's lifecycle,
 	 * exec and limit events; borrowed: must outlive the sandbox.  NULL:
 	 * none. */

@@ -261,10 +261,11 @@ static void test_ro_files_still_visible(void)
 	snprintf(p, sizeof(p), "%s/later.txt", dir);
 	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	REQUIRE(fd >= 0 && write(fd, "beta", 4) == 4 && close(fd) == 0);
-	struct sec_exec x = {.lang = "sh",
-			     .code = "ls /data | tr '\\n' ' '; echo; cat /data/sub/a.txt "
-				     "/data/later.txt; echo; touch /data/x 2>/dev/null || echo EROFS",
-			     .timeout_ms = 30000};
+	struct sec_exec x = {
+		.lang = "sh",
+		.code = "ls /data | tr '\\n' ' '; echo; cat /data/sub/a.txt "
+			"/data/later.txt; echo; touch /data/x 2>/dev/null || echo EROFS",
+		.timeout_ms = 30000};
 	struct petri_test_run run = sec_exec(sb, &x);
 	CHECK_MSG(run.exit_code == 0 && strcmp(run.out, "later.txt sub \nalphabeta\nEROFS\n") == 0,
 		  "got '%s'", run.out);
