@@ -22,12 +22,15 @@
  * (EACCES, a message naming it) and reaches the host with it.  Files in a
  * read-only bind stay readable and listed, including a subdirectory and a
  * file the host adds after the sandbox started.  The CLI takes the option
- * and reports a bad one in one line (exit 125).
+ * and reports a bad one in one line (exit 125).  From an unprivileged host
+ * (nobody), whose own 0600 socket -- an ssh agent's -- the sandbox user
+ * could open, a read-only bind refuses it too.
  */
 #include "sec_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -321,16 +324,60 @@ static void test_cli_sockets_option(void)
 	host_socks_close(&h);
 }
 
+/*
+ * An unprivileged host maps the sandbox user onto its own uid, so a socket
+ * only that uid may open (an ssh agent's, mode 0600) is the one at risk:
+ * as nobody, bind such a socket, and run the CLI with a read-only bind of
+ * its directory, then with ",sockets".
+ */
+static void test_unprivileged_host_agent(void)
+{
+	if (geteuid() != 0)
+		petri_test_skip("needs root to become an unprivileged user (nobody)");
+	const char *cli = getenv("PETRI_CLI");
+	REQUIRE(cli != NULL);
+	struct host_socks h;
+	snprintf(h.dir, sizeof(h.dir), "/tmp/petri-unixsock-XXXXXX");
+	REQUIRE(mkdtemp(h.dir) != NULL && chown(h.dir, 65534, 65534) == 0);
+	REQUIRE(setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+		setresuid(65534, 65534, 65534) == 0);
+	if (access(cli, X_OK) != 0) {
+		rmdir(h.dir);
+		petri_test_skip("the build tree is not executable by nobody");
+	}
+	h.stream = host_bind(h.dir, "s.sock", SOCK_STREAM);
+	h.dgram = host_bind(h.dir, "d.sock", SOCK_DGRAM);
+	char p[128];
+	snprintf(p, sizeof(p), "%s/s.sock", h.dir);
+	REQUIRE(chmod(p, 0600) == 0);
+	static const char code[] = "import socket\n"
+				   "s = socket.socket(socket.AF_UNIX)\n"
+				   "try:\n"
+				   "    s.connect('/h/s.sock'); print('REACHED')\n"
+				   "except OSError as e:\n"
+				   "    print('BLOCKED', e.errno)\n";
+	static const char *const opts[] = {"", ":ro,sockets"};
+	for (int i = 0; i < 2; i++) {
+		char spec[256], *out = NULL, *err = NULL;
+		snprintf(spec, sizeof(spec), "%s:/h%s", h.dir, opts[i]);
+		const char *args[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+		int st = petri_test_cli(args, &out, &err);
+		const char *want = i ? "REACHED\n" : "BLOCKED 111\n";
+		CHECK_MSG(st == 0 && out && strcmp(out, want) == 0, "%s: %d '%s' '%s'", spec, st,
+			  out, err);
+		CHECK(host_connections(&h) == i);
+		free(out);
+		free(err);
+	}
+	host_socks_close(&h);
+}
+
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(ro_default_refuses),
-	PETRI_TEST_CASE(ro_explicit_refuses),
-	PETRI_TEST_CASE(ro_sockets_reaches),
-	PETRI_TEST_CASE(sockets_alone_is_ro),
-	PETRI_TEST_CASE(socket_file_bind),
-	PETRI_TEST_CASE(bind_options),
-	PETRI_TEST_CASE(ro_files_still_visible),
-	PETRI_TEST_CASE(cli_sockets_option),
-	{NULL, NULL},
+	PETRI_TEST_CASE(ro_default_refuses),      PETRI_TEST_CASE(ro_explicit_refuses),
+	PETRI_TEST_CASE(ro_sockets_reaches),      PETRI_TEST_CASE(sockets_alone_is_ro),
+	PETRI_TEST_CASE(socket_file_bind),        PETRI_TEST_CASE(bind_options),
+	PETRI_TEST_CASE(ro_files_still_visible),  PETRI_TEST_CASE(cli_sockets_option),
+	PETRI_TEST_CASE(unprivileged_host_agent), {NULL, NULL},
 };
 
 int main(int argc, char **argv)
