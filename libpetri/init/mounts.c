@@ -212,7 +212,10 @@ static int attach_no_sockets(int src_fd, const char *empty, const char *dst, cha
 			     size_t msglen)
 {
 	char opts[PETRI_PATH_MAX + 64];
-	snprintf(opts, sizeof(opts), "lowerdir=/proc/self/fd/%d:%s", src_fd, empty);
+	/* Follow no redirect and no metacopy xattr a host file may carry:
+	 * the overlay only ever shows the source as it is. */
+	snprintf(opts, sizeof(opts),
+		 "lowerdir=/proc/self/fd/%d:%s,redirect_dir=nofollow,metacopy=off", src_fd, empty);
 	int r = mkdir_p(dst, 0755);
 	if (r < 0) {
 		errno = -r;
