@@ -9,6 +9,8 @@
  * whole cloned tree at once and never need to know which flags the host
  * locked.  Every source is pinned with an O_PATH fd before the staging tmpfs
  * is mounted over /tmp, so a bind source below /tmp is not shadowed.
+ * A read-only directory bind is an overlay instead (attach_no_sockets), so
+ * that no host unix socket in it can be reached.
  */
 #include <dirent.h>
 #include <fcntl.h>
