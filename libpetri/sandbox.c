@@ -86,6 +86,36 @@ static int valid_inside_path(const char *p)
 	return 1;
 }
 
+/*
+ * "SRC:DST[:OPTS]", OPTS a comma-separated list of ro (the default), rw and
+ * sockets (reach host unix sockets in the bind: without it a read-only
+ * directory bind is an overlay through which no host socket answers, see
+ * mounts.c).
+ */
+static int parse_bind_opts(const char *spec, char *opts, struct petri_bind *b, petri_error **err)
+{
+	int seen_mode = 0;
+	for (char *o = opts, *next; o; o = next) {
+		next = strchr(o, ',');
+		if (next)
+			*next++ = '\0';
+		if (strcmp(o, "rw") == 0 || strcmp(o, "ro") == 0) {
+			if (seen_mode++)
+				return petri__err(err, EINVAL,
+						  "bind '%s': more than one of ro and rw", spec);
+			b->rw = o[1] == 'w';
+		} else if (strcmp(o, "sockets") == 0) {
+			b->sockets = 1;
+		} else {
+			return petri__err(
+				err, EINVAL,
+				"bind '%s': unknown option '%s' (expected ro, rw or sockets)", spec,
+				o);
+		}
+	}
+	return 0;
+}
+
 static int parse_bind(const char *spec, struct petri_bind *b, petri_error **err)
 {
 	if (strlen(spec) >= PETRI_PATH_MAX)
@@ -94,16 +124,17 @@ static int parse_bind(const char *spec, struct petri_bind *b, petri_error **err)
 	snprintf(tmp, sizeof(tmp), "%s", spec);
 	char *dst = strchr(tmp, ':');
 	if (!dst || dst == tmp)
-		return petri__err(err, EINVAL, "bind '%s': expected SRC:DST[:rw|:ro]", spec);
+		return petri__err(err, EINVAL, "bind '%s': expected SRC:DST[:ro|rw][,sockets]",
+				  spec);
 	*dst++ = '\0';
-	char *mode = strchr(dst, ':');
+	char *opts = strchr(dst, ':');
 	b->rw = 0;
-	if (mode) {
-		*mode++ = '\0';
-		if (strcmp(mode, "rw") == 0)
-			b->rw = 1;
-		else if (strcmp(mode, "ro") != 0)
-			return petri__err(err, EINVAL, "bind '%s': mode must be rw or ro", spec);
+	b->sockets = 0;
+	if (opts) {
+		*opts++ = '\0';
+		int r = parse_bind_opts(spec, opts, b, err);
+		if (r < 0)
+			return r;
 	}
 	if (tmp[0] != '/')
 		return petri__err(err, EINVAL, "bind '%s': source must be an absolute path", spec);
@@ -115,6 +146,11 @@ static int parse_bind(const char *spec, struct petri_bind *b, petri_error **err)
 	struct stat st;
 	if (stat(tmp, &st) < 0)
 		return petri__err(err, errno, "bind source %s", tmp);
+	if (S_ISSOCK(st.st_mode) && !b->sockets)
+		return petri__err(err, EACCES,
+				  "bind source %s is a unix socket: add the 'sockets' option to "
+				  "let the sandbox connect to it",
+				  tmp);
 	snprintf(b->src, sizeof(b->src), "%s", tmp);
 	snprintf(b->dst, sizeof(b->dst), "%s", dst);
 	return 0;

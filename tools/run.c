@@ -374,8 +374,28 @@ static int parse_env(struct cli *c, const char *s)
 	return strv_push(&c->env, s);
 }
 
-/* --bind SRC:DST[:rw|:ro].  SRC must exist; it is passed on resolved, so
- * that a relative path means what it means here. */
+/* The options of --bind: a comma-separated list of ro, rw, sockets. */
+static int check_bind_opts(const char *opts, const char *s)
+{
+	int modes = 0;
+	for (const char *o = opts; o;) {
+		const char *comma = strchr(o, ',');
+		size_t n = comma ? (size_t)(comma - o) : strlen(o);
+		if ((n == 2 && (strncmp(o, "rw", 2) == 0 || strncmp(o, "ro", 2) == 0)))
+			modes++;
+		else if (!(n == 7 && strncmp(o, "sockets", 7) == 0))
+			return fail("--bind: invalid option '%.*s' in '%.64s' (expected ro, rw or "
+				    "sockets)",
+				    (int)(n > 16 ? 16 : n), o, s);
+		o = comma ? comma + 1 : NULL;
+	}
+	if (modes > 1)
+		return fail("--bind: more than one of ro and rw in '%.64s'", s);
+	return 0;
+}
+
+/* --bind SRC:DST[:ro|rw][,sockets].  SRC must exist; it is passed on
+ * resolved, so that a relative path means what it means here. */
 static int parse_bind(struct cli *c, const char *s)
 {
 	const char *c1 = strchr(s, ':');
@@ -383,9 +403,9 @@ static int parse_bind(struct cli *c, const char *s)
 	const char *mode = c2 ? c2 + 1 : NULL;
 
 	if (!c1 || c1 == s || (c2 ? c2 : c1 + strlen(c1)) == c1 + 1)
-		return fail("--bind: expected SRC:DST[:rw|:ro], got '%.64s'", s);
-	if (mode && strcmp(mode, "rw") != 0 && strcmp(mode, "ro") != 0)
-		return fail("--bind: invalid mode '%.16s' in '%.64s' (expected rw or ro)", mode, s);
+		return fail("--bind: expected SRC:DST[:ro|rw][,sockets], got '%.64s'", s);
+	if (mode && check_bind_opts(mode, s) < 0)
+		return -1;
 	if (c1[1] != '/')
 		return fail("--bind: destination must be an absolute path in '%.64s'", s);
 

@@ -234,7 +234,9 @@ type Options struct {
 	Net string
 	// Env is passed to every exec (on top of PATH, HOME, LANG, TMPDIR).
 	Env map[string]string
-	// Binds are extra host paths, "SRC:DST[:rw|:ro]", read-only by default.
+	// Binds are extra host paths, "SRC:DST[:ro|rw][,sockets]", read-only by
+	// default.  Host unix sockets in a read-only directory bind refuse
+	// connections unless the bind has the "sockets" option.
 	Binds []string
 	// WorkspaceDir is a host directory bound read-write at /workspace;
 	// empty: a private tmpfs that disappears with the sandbox.

@@ -216,14 +216,23 @@ typedef struct petri_sandbox_opts {
 	const char *hostname; /* NULL: "petri" */
 	const char *rootfs;   /* custom root directory, bound read-only; NULL: host /usr etc. */
 	const char *workspace_dir; /* host dir bound read-write at /workspace; NULL: private tmpfs */
-	const char *const *binds;  /* NULL-terminated "SRC:DST[:rw|:ro]", read-only by default */
-	const char *const *env;    /* NULL-terminated "K=V", passed to every exec */
-	uint64_t memory_bytes;     /* cgroup memory limit; default 512 MiB */
-	uint64_t tmp_bytes;        /* size of /tmp (tmpfs); default 64 MiB */
-	uint64_t workspace_bytes;  /* size of the /workspace tmpfs; default 256 MiB;
+	/* NULL-terminated "SRC:DST[:OPT[,OPT]]", OPT one of ro (default), rw,
+	 * sockets: e.g. "/run:/hostrun:ro,sockets", "/data:/data:rw".  Without
+	 * sockets, a read-only directory bind is shown through an overlay, on
+	 * which connect/sendto to a unix socket of the host fail with
+	 * ECONNREFUSED (sockets the code creates elsewhere are unaffected);
+	 * with sockets it is a plain bind and host sockets in it answer.  An rw
+	 * bind is always a plain bind (host sockets in it answer).  A source
+	 * that is itself a socket needs sockets (else EACCES).  EINVAL for an
+	 * unknown option or both ro and rw. */
+	const char *const *binds;
+	const char *const *env;   /* NULL-terminated "K=V", passed to every exec */
+	uint64_t memory_bytes;    /* cgroup memory limit; default 512 MiB */
+	uint64_t tmp_bytes;       /* size of /tmp (tmpfs); default 64 MiB */
+	uint64_t workspace_bytes; /* size of the /workspace tmpfs; default 256 MiB;
 				    * 0 with workspace_dir (else EINVAL) */
-	uint32_t pids_max;         /* processes+threads; default 256 */
-	uint32_t net;              /* PETRI_NET_*; default none */
+	uint32_t pids_max;        /* processes+threads; default 256 */
+	uint32_t net;             /* PETRI_NET_*; default none */
 	/* Audit stream (petri/audit.h) that receives this sandbox's lifecycle,
 	 * exec and limit events; borrowed: must outlive the sandbox.  NULL:
 	 * none. */

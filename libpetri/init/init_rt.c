@@ -189,6 +189,11 @@ int mkdir(const char *path, mode_t mode)
 	return (int)SC(SYS_mkdirat, AT_FDCWD, path, mode, 0, 0, 0);
 }
 
+int rmdir(const char *path)
+{
+	return (int)SC(SYS_unlinkat, AT_FDCWD, path, AT_REMOVEDIR, 0, 0, 0);
+}
+
 int symlink(const char *target, const char *path)
 {
 	return (int)SC(SYS_symlinkat, target, AT_FDCWD, path, 0, 0, 0);

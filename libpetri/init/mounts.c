@@ -9,6 +9,8 @@
  * whole cloned tree at once and never need to know which flags the host
  * locked.  Every source is pinned with an O_PATH fd before the staging tmpfs
  * is mounted over /tmp, so a bind source below /tmp is not shadowed.
+ * A read-only directory bind is an overlay instead (attach_no_sockets), so
+ * that no host unix socket in it can be reached.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -156,6 +158,74 @@ static int attach_tree(int dfd, const char *path, const char *dst, uint64_t attr
 		FAIL("move_mount %s", dst);
 	}
 	close(tree);
+	return 0;
+}
+
+/*
+ * A read-only directory bind without the "sockets" option: an overlay whose
+ * layers are the source and an empty directory (overlayfs wants two lower
+ * layers when it has no upper one), instead of a bind of the source itself.
+ *
+ * Why: connect() and sendto() find a pathname unix socket by its inode, and
+ * a read-only mount does not stop them, so a plain bind of /run or of a home
+ * directory hands the code the host's daemons and agents.  Every file seen
+ * through an overlay has an overlay inode, never the host's, and no socket
+ * is bound to those: connect and sendto to a host socket fail with
+ * ECONNREFUSED however the path is spelled (relative, through a symlink,
+ * "..", another cwd), because the kernel itself resolves it.  No syscall is
+ * intercepted, so it costs nothing per call and needs no privilege beyond
+ * the user namespace we already own.
+ *
+ * What it changes (README, "Limits of this design"): mounts below the
+ * source are not shown (an overlay layer is one mount), st_dev differs from
+ * the host's, and a file the host creates in the directory after the code
+ * looked it up and found nothing may stay invisible (overlayfs caches the
+ * miss: changes below a mounted overlay are outside its contract).
+ */
+#ifndef FSCONFIG_CMD_CREATE
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#endif
+#define PETRI_FSOPEN_CLOEXEC 1
+#define PETRI_FSMOUNT_CLOEXEC 1
+
+/* A detached, empty, read-only tmpfs: its mount fd or -errno. */
+static int empty_tree(void)
+{
+	int fs = (int)syscall(SYS_fsopen, "tmpfs", PETRI_FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	int r = 0;
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		r = -errno;
+	int m = r < 0 ? -1 :
+			(int)syscall(SYS_fsmount, fs, PETRI_FSMOUNT_CLOEXEC,
+				     PETRI_MOUNT_ATTR_RDONLY | PETRI_MOUNT_ATTR_NOSUID |
+					     PETRI_MOUNT_ATTR_NODEV);
+	if (r == 0 && m < 0)
+		r = -errno;
+	close(fs);
+	return r < 0 ? r : m;
+}
+
+static int attach_no_sockets(int src_fd, const char *empty, const char *dst, char *msg,
+			     size_t msglen)
+{
+	char opts[PETRI_PATH_MAX + 64];
+	/* Follow no redirect and no metacopy xattr a host file may carry:
+	 * the overlay only ever shows the source as it is. */
+	snprintf(opts, sizeof(opts),
+		 "lowerdir=/proc/self/fd/%d:%s,redirect_dir=nofollow,metacopy=off", src_fd, empty);
+	int r = mkdir_p(dst, 0755);
+	if (r < 0) {
+		errno = -r;
+		FAIL("create mount point %s", dst);
+	}
+	if (mount("overlay", dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0)
+		FAIL("overlay for the bind at %s (the 'sockets' bind option binds it directly)",
+		     dst + strlen(STAGE));
 	return 0;
 }
 
@@ -622,16 +692,40 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 		FAIL("write %s", STAGE BOOT_ID_FILE);
 	}
 
+	/* The empty lower layer of the overlays: a detached tmpfs, reached
+	 * through /proc/self/fd, so it has no path the code could see. */
+	int empty_fd = -1;
+	char empty[32];
 	for (int i = 0; i < cfg->nbinds; i++) {
-		snprintf(p, sizeof(p), STAGE "%s", cfg->binds[i].dst);
-		uint64_t attrs = PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV;
-		if (!cfg->binds[i].rw)
-			attrs |= PETRI_MOUNT_ATTR_RDONLY;
-		r = attach_tree(bind_fds[i], "", p, attrs, msg, msglen);
+		const struct petri_bind *b = &cfg->binds[i];
+		struct stat st;
+		if (fstat(bind_fds[i], &st) < 0)
+			FAIL("stat bind source %s", b->src);
+		snprintf(p, sizeof(p), STAGE "%s", b->dst);
+		if (S_ISSOCK(st.st_mode) && !b->sockets) {
+			errno = EACCES; /* checked by the host too; this is the pinned file */
+			FAIL("bind source %s is a unix socket (needs the 'sockets' option)",
+			     b->src);
+		}
+		if (S_ISDIR(st.st_mode) && !b->rw && !b->sockets) {
+			if (empty_fd < 0 && (empty_fd = empty_tree()) < 0) {
+				errno = -empty_fd;
+				FAIL("%s", "an empty tmpfs for the bind overlays");
+			}
+			snprintf(empty, sizeof(empty), "/proc/self/fd/%d", empty_fd);
+			r = attach_no_sockets(bind_fds[i], empty, p, msg, msglen);
+		} else {
+			uint64_t attrs = PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV;
+			if (!b->rw)
+				attrs |= PETRI_MOUNT_ATTR_RDONLY;
+			r = attach_tree(bind_fds[i], "", p, attrs, msg, msglen);
+		}
 		if (r < 0)
 			return r;
 		close(bind_fds[i]);
 	}
+	if (empty_fd >= 0)
+		close(empty_fd); /* the overlays hold it */
 
 	/* The sandbox-wide /proc is never seen by code: every exec stacks its
 	 * own masked procfs on it.  It exists because the kernel lets a user

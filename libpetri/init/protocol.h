@@ -52,6 +52,8 @@ struct petri_bind {
 	char src[PETRI_PATH_MAX];
 	char dst[PETRI_PATH_MAX];
 	int rw;
+	int sockets; /* 1: a plain bind, host unix sockets in it reachable;
+		      * 0 (default): see mounts.c, bind_dir_no_sockets() */
 };
 
 /*

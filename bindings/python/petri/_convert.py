@@ -187,23 +187,29 @@ def argv_list(argv: Any) -> List[bytes]:
 
 
 def bind_list(binds: Optional[Iterable[Any]]) -> Optional[List[bytes]]:
-    """Binds as "SRC:DST[:rw|:ro]" strings, or (src, dst[, "rw"|"ro"]) tuples."""
+    """Binds as "SRC:DST[:ro|rw][,sockets]" strings, or (src, dst[, OPTIONS]) tuples,
+    OPTIONS a comma-separated list of ro, rw and sockets (checked by the library)."""
     if binds is None:
         return None
     if isinstance(binds, (str, bytes)):
-        raise TypeError("binds must be a list of 'SRC:DST[:rw|:ro]' strings, not a single string")
+        raise TypeError("binds must be a list of 'SRC:DST[:ro|rw][,sockets]' strings, not a single string")
     out = []
     for i, b in enumerate(binds):
         if isinstance(b, tuple):
             if len(b) not in (2, 3):
-                raise ValueError("binds[%d]: a tuple must be (src, dst) or (src, dst, 'rw'|'ro')" % i)
+                raise ValueError("binds[%d]: a tuple must be (src, dst) or (src, dst, 'rw'|'ro'[,sockets])" % i)
             parts = [
                 os.fsdecode(path("binds[%d] source" % i, b[0])),
                 os.fsdecode(path("binds[%d] target" % i, b[1])),
             ]
             if len(b) == 3:
-                if b[2] not in ("rw", "ro"):
-                    raise ValueError("binds[%d]: mode must be 'rw' or 'ro', not %r" % (i, b[2]))
+                if not isinstance(b[2], str) or not all(
+                    o in ("rw", "ro", "sockets") for o in b[2].split(",")
+                ):
+                    raise ValueError(
+                        "binds[%d]: options must be ro, rw and/or sockets, comma-separated, not %r"
+                        % (i, b[2])
+                    )
                 parts.append(b[2])
             out.append(cstr("binds[%d]" % i, ":".join(parts)))
         else:

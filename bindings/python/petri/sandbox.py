@@ -130,8 +130,11 @@ class Sandbox:
       net             "none" (default: loopback only) or "host" (trusted
                       code only); "proxy" is reserved by the library
       env             {"NAME": "value"} passed to every exec
-      binds           ["SRC:DST[:rw|:ro]", ...] or [(src, dst[, "rw"])]:
-                      host paths shown inside, read-only unless "rw"
+      binds           ["SRC:DST[:ro|rw][,sockets]", ...] or
+                      [(src, dst[, "rw"|"ro"|"ro,sockets"|...])]: host paths
+                      shown inside, read-only unless "rw"; host unix sockets
+                      in a read-only directory refuse connections unless
+                      "sockets"
       workspace_dir   host directory bound read-write at /workspace
       hostname        hostname inside; default "petri"
       id              sandbox id, [A-Za-z0-9_-]{1,48}; default generated

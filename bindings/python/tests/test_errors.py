@@ -28,7 +28,8 @@ def test_unknown_language_carries_the_library_message() -> None:
     [
         ("relative/src:/x", petri.InvalidArgumentError, "absolute"),
         ("/no/such/dir/anywhere:/x", petri.NotFoundError, "/no/such/dir/anywhere"),
-        ("/usr:/x:rx", petri.InvalidArgumentError, "rw or ro"),
+        ("/usr:/x:rx", petri.InvalidArgumentError, "unknown option 'rx'"),
+        ("/usr:/x:ro,rw", petri.InvalidArgumentError, "more than one of ro and rw"),
         ("justonepart", petri.InvalidArgumentError, "SRC:DST"),
     ],
 )

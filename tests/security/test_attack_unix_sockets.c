@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_attack_unix_sockets - a read-only bind of a host directory does not
+ * hand the code the host's daemons through the unix sockets in it.
+ *
+ * The host makes a directory with a unix stream listener (s.sock) and a
+ * datagram socket (d.sock), both mode 0777 so that only the sandbox's
+ * policy, not their permissions, stands in the way, and binds it at
+ * /hostdir.  attacks/unix_sockets.py connects to the listener and sends to
+ * the datagram socket by an absolute path, a relative one, a symlink in
+ * /tmp to the socket and to the directory, "..", and from another cwd;
+ * sends with sendmsg and through a connected datagram socket; then binds
+ * and uses sockets of its own (stream and datagram, in /tmp, /workspace,
+ * relative, abstract) and TCP on its loopback.
+ *
+ * By default (SRC:DST and SRC:DST:ro) every host case fails with
+ * ECONNREFUSED and the host's sockets receive nothing at all, while every
+ * socket of the sandbox's own works.  With the "sockets" option
+ * (SRC:DST:ro,sockets or SRC:DST:sockets) every host case reaches the host,
+ * which counts each connection and datagram, and the bind stays read-only.
+ * A bind whose source is itself a socket is refused without the option
+ * (EACCES, a message naming it) and reaches the host with it.  Files in a
+ * read-only bind stay readable and listed, including a subdirectory and a
+ * file the host adds after the sandbox started.  The CLI takes the option
+ * and reports a bad one in one line (exit 125).  From an unprivileged host
+ * (nobody), whose own 0600 socket -- an ssh agent's -- the sandbox user
+ * could open, a read-only bind refuses it too.
+ */
+#include "sec_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* The host half: a directory with a stream listener and a datagram socket. */
+struct host_socks {
+	char dir[64];
+	int stream; /* listening, non-blocking */
+	int dgram;  /* bound, non-blocking */
+};
+
+static int host_bind(const char *dir, const char *name, int type)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s", dir, name);
+	int s = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	REQUIRE(s >= 0);
+	REQUIRE(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
+	REQUIRE(chmod(a.sun_path, 0777) == 0);
+	if (type == SOCK_STREAM)
+		REQUIRE(listen(s, 64) == 0);
+	return s;
+}
+
+static void host_socks_open(struct host_socks *h)
+{
+	snprintf(h->dir, sizeof(h->dir), "/tmp/petri-unixsock-XXXXXX");
+	REQUIRE(mkdtemp(h->dir) != NULL && chmod(h->dir, 0755) == 0);
+	h->stream = host_bind(h->dir, "s.sock", SOCK_STREAM);
+	h->dgram = host_bind(h->dir, "d.sock", SOCK_DGRAM);
+}
+
+static void host_socks_close(struct host_socks *h)
+{
+	char p[128];
+	close(h->stream);
+	close(h->dgram);
+	snprintf(p, sizeof(p), "%s/s.sock", h->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/d.sock", h->dir);
+	unlink(p);
+	rmdir(h->dir);
+}
+
+/* Connections the host listener has waiting (each accepted and closed). */
+static int host_connections(const struct host_socks *h)
+{
+	int n = 0, c;
+	while ((c = accept4(h->stream, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		close(c);
+		n++;
+	}
+	return n;
+}
+
+/* Datagrams waiting on the host's datagram socket (each read). */
+static int host_datagrams(const struct host_socks *h)
+{
+	char buf[64];
+	int n = 0;
+	while (recv(h->dgram, buf, sizeof(buf), 0) >= 0)
+		n++;
+	return n;
+}
+
+static const char *const stream_cases[] = {
+	"stream_absolute",    "stream_relative", "stream_symlink",
+	"stream_symlink_dir", "stream_dotdot",   "stream_other_cwd",
+};
+static const char *const dgram_cases[] = {
+	"dgram_absolute", "dgram_relative",  "dgram_symlink", "dgram_symlink_dir",
+	"dgram_dotdot",   "dgram_other_cwd", "dgram_sendmsg", "dgram_connect",
+};
+#define NSTREAM (int)(sizeof(stream_cases) / sizeof(*stream_cases))
+#define NDGRAM (int)(sizeof(dgram_cases) / sizeof(*dgram_cases))
+static const char *const own_cases[] = {
+	"own_stream_tmp",      "own_dgram_tmp",       "own_stream_workspace", "own_dgram_workspace",
+	"own_stream_relative", "own_stream_abstract", "own_dgram_abstract",   "own_tcp_loopback",
+};
+
+/* Bind the host directory with options @opts ("" for none), run the attack,
+ * and CHECK every verdict and what the host received. */
+static void run_attack(const char *opts, int reachable)
+{
+	struct host_socks h;
+	host_socks_open(&h);
+	char spec[256];
+	snprintf(spec, sizeof(spec), "%s:/hostdir%s%s", h.dir, *opts ? ":" : "", opts);
+	const char *binds[] = {spec, NULL};
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.binds = binds;
+	petri_sandbox *sb = sec_sandbox(&so);
+	const char *env[] = {"HOSTDIR=/hostdir", NULL};
+	struct petri_test_run r = sec_exec_attack(sb, "unix_sockets.py", env, 60000);
+	const char *want = reachable ? "REACHED" : "BLOCKED ECONNREFUSED";
+	for (int i = 0; i < NSTREAM; i++)
+		sec_expect(&r, stream_cases[i], want);
+	for (int i = 0; i < NDGRAM; i++)
+		sec_expect(&r, dgram_cases[i], want);
+	for (size_t i = 0; i < sizeof(own_cases) / sizeof(*own_cases); i++)
+		sec_expect(&r, own_cases[i], "OK");
+	sec_expect(&r, "write_in_bind", "BLOCKED EROFS");
+	sec_expect_no_escape(&r);
+	int conns = host_connections(&h), grams = host_datagrams(&h);
+	CHECK_MSG(conns == (reachable ? NSTREAM : 0),
+		  "bind '%s': the host listener got %d connections", spec, conns);
+	CHECK_MSG(grams == (reachable ? NDGRAM : 0), "bind '%s': the host got %d datagrams", spec,
+		  grams);
+	if (petri_test_failures)
+		sec_dump(spec, &r);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	host_socks_close(&h);
+}
+
+static void test_ro_default_refuses(void)
+{
+	run_attack("", 0);
+}
+
+static void test_ro_explicit_refuses(void)
+{
+	run_attack("ro", 0);
+}
+
+static void test_ro_sockets_reaches(void)
+{
+	run_attack("ro,sockets", 1);
+}
+
+static void test_sockets_alone_is_ro(void)
+{
+	run_attack("sockets", 1);
+}
+
+/* Create a sandbox with one bind @spec: 0 or the negative errno, with the
+ * message in @msg. */
+static int try_bind(const char *spec, petri_sandbox **sb, char *msg, size_t msglen)
+{
+	const char *binds[] = {spec, NULL};
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.binds = binds;
+	petri_error *e = NULL;
+	*sb = NULL;
+	int r = petri_sandbox_create(petri_test_ctx(), &so, sb, &e);
+	snprintf(msg, msglen, "%s", r < 0 ? petri_error_message(e) : "");
+	petri_error_free(e);
+	return r;
+}
+
+static void test_socket_file_bind(void)
+{
+	struct host_socks h;
+	host_socks_open(&h);
+	char spec[256], msg[512];
+	petri_sandbox *sb;
+	snprintf(spec, sizeof(spec), "%s/s.sock:/agent.sock", h.dir);
+	int r = try_bind(spec, &sb, msg, sizeof(msg));
+	CHECK_MSG(r == -EACCES && strstr(msg, "unix socket") && strstr(msg, "sockets"),
+		  "bind of a socket without the option: %d '%s'", r, msg);
+	if (r == 0)
+		petri_sandbox_destroy(sb);
+
+	snprintf(spec, sizeof(spec), "%s/s.sock:/agent.sock:ro,sockets", h.dir);
+	r = try_bind(spec, &sb, msg, sizeof(msg));
+	REQUIRE(r == 0);
+	struct sec_exec x = {.lang = "python",
+			     .code = "import socket\n"
+				     "s = socket.socket(socket.AF_UNIX)\n"
+				     "s.connect('/agent.sock')\n"
+				     "print('REACHED')\n",
+			     .timeout_ms = 30000};
+	struct petri_test_run run = sec_exec(sb, &x);
+	CHECK(run.exit_code == 0 && strstr(run.out, "REACHED"));
+	CHECK(host_connections(&h) == 1);
+	if (petri_test_failures)
+		sec_dump("socket bind with sockets", &run);
+	petri_test_run_free(&run);
+	petri_sandbox_destroy(sb);
+	host_socks_close(&h);
+}
+
+static void test_bind_options(void)
+{
+	static const struct {
+		const char *opts;
+		int err; /* 0: accepted */
+		const char *says;
+	} cases[] = {
+		{"ro,sockets", 0, NULL},
+		{"sockets,rw", 0, NULL},
+		{"rw", 0, NULL},
+		{"bogus", EINVAL, "unknown option 'bogus'"},
+		{"ro,rw", EINVAL, "more than one of ro and rw"},
+		{"ro,", EINVAL, "unknown option ''"},
+		{"socket", EINVAL, "unknown option 'socket'"},
+	};
+	char dir[] = "/tmp/petri-unixsock-opts-XXXXXX";
+	REQUIRE(mkdtemp(dir) != NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char spec[256], msg[512];
+		petri_sandbox *sb;
+		snprintf(spec, sizeof(spec), "%s:/data:%s", dir, cases[i].opts);
+		int r = try_bind(spec, &sb, msg, sizeof(msg));
+		CHECK_MSG(r == -cases[i].err && (!cases[i].says || strstr(msg, cases[i].says)),
+			  "bind '%s': %d '%s'", spec, r, msg);
+		if (r == 0)
+			petri_sandbox_destroy(sb);
+	}
+	rmdir(dir);
+}
+
+/* Through the overlay the directory still reads as the host's: listing,
+ * a subdirectory, and a file the host adds after the sandbox was made. */
+static void test_ro_files_still_visible(void)
+{
+	char dir[] = "/tmp/petri-unixsock-files-XXXXXX", p[256];
+	REQUIRE(mkdtemp(dir) != NULL && chmod(dir, 0755) == 0);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	REQUIRE(mkdir(p, 0755) == 0);
+	snprintf(p, sizeof(p), "%s/sub/a.txt", dir);
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	REQUIRE(fd >= 0 && write(fd, "alpha", 5) == 5 && close(fd) == 0);
+	char spec[256];
+	snprintf(spec, sizeof(spec), "%s:/data", dir);
+	const char *binds[] = {spec, NULL};
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.binds = binds;
+	petri_sandbox *sb = sec_sandbox(&so);
+	snprintf(p, sizeof(p), "%s/later.txt", dir);
+	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	REQUIRE(fd >= 0 && write(fd, "beta", 4) == 4 && close(fd) == 0);
+	struct sec_exec x = {
+		.lang = "sh",
+		.code = "ls /data | tr '\\n' ' '; echo; cat /data/sub/a.txt "
+			"/data/later.txt; echo; touch /data/x 2>/dev/null || echo EROFS",
+		.timeout_ms = 30000};
+	struct petri_test_run run = sec_exec(sb, &x);
+	CHECK_MSG(run.exit_code == 0 && strcmp(run.out, "later.txt sub \nalphabeta\nEROFS\n") == 0,
+		  "got '%s'", run.out);
+	if (petri_test_failures)
+		sec_dump("files through the bind", &run);
+	petri_test_run_free(&run);
+	petri_sandbox_destroy(sb);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/sub/a.txt", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	rmdir(p);
+	rmdir(dir);
+}
+
+static void test_cli_sockets_option(void)
+{
+	struct host_socks h;
+	host_socks_open(&h);
+	static const char code[] = "import socket\n"
+				   "s = socket.socket(socket.AF_UNIX)\n"
+				   "try:\n"
+				   "    s.connect('/h/s.sock'); print('REACHED')\n"
+				   "except OSError as e:\n"
+				   "    print('BLOCKED', e.errno)\n";
+	char spec[256];
+	snprintf(spec, sizeof(spec), "%s:/h", h.dir);
+	const char *refused[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+	char *out = NULL, *err = NULL;
+	int st = petri_test_cli(refused, &out, &err);
+	CHECK_MSG(st == 0 && out && strcmp(out, "BLOCKED 111\n") == 0, "default: %d '%s' '%s'", st,
+		  out, err);
+	free(out);
+	free(err);
+
+	snprintf(spec, sizeof(spec), "%s:/h:ro,sockets", h.dir);
+	const char *allowed[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+	st = petri_test_cli(allowed, &out, &err);
+	CHECK_MSG(st == 0 && out && strcmp(out, "REACHED\n") == 0, "ro,sockets: %d '%s' '%s'", st,
+		  out, err);
+	CHECK(host_connections(&h) == 1);
+	free(out);
+	free(err);
+
+	snprintf(spec, sizeof(spec), "%s:/h:ro,socket", h.dir);
+	const char *bad[] = {"run", "--bind", spec, "--", "/bin/true", NULL};
+	st = petri_test_cli(bad, &out, &err);
+	CHECK_MSG(st == 125 && err && strstr(err, "invalid option 'socket'") &&
+			  strchr(err, '\n') == err + strlen(err) - 1,
+		  "bad option: %d '%s'", st, err);
+	free(out);
+	free(err);
+	host_socks_close(&h);
+}
+
+/*
+ * An unprivileged host maps the sandbox user onto its own uid, so a socket
+ * only that uid may open (an ssh agent's, mode 0600) is the one at risk:
+ * as nobody, bind such a socket, and run the CLI with a read-only bind of
+ * its directory, then with ",sockets".
+ */
+static void test_unprivileged_host_agent(void)
+{
+	if (geteuid() != 0)
+		petri_test_skip("needs root to become an unprivileged user (nobody)");
+	const char *cli = getenv("PETRI_CLI");
+	REQUIRE(cli != NULL);
+	struct host_socks h;
+	snprintf(h.dir, sizeof(h.dir), "/tmp/petri-unixsock-XXXXXX");
+	REQUIRE(mkdtemp(h.dir) != NULL && chown(h.dir, 65534, 65534) == 0);
+	REQUIRE(setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+		setresuid(65534, 65534, 65534) == 0);
+	if (access(cli, X_OK) != 0) {
+		rmdir(h.dir);
+		petri_test_skip("the build tree is not executable by nobody");
+	}
+	h.stream = host_bind(h.dir, "s.sock", SOCK_STREAM);
+	h.dgram = host_bind(h.dir, "d.sock", SOCK_DGRAM);
+	char p[128];
+	snprintf(p, sizeof(p), "%s/s.sock", h.dir);
+	REQUIRE(chmod(p, 0600) == 0);
+	static const char code[] = "import socket\n"
+				   "s = socket.socket(socket.AF_UNIX)\n"
+				   "try:\n"
+				   "    s.connect('/h/s.sock'); print('REACHED')\n"
+				   "except OSError as e:\n"
+				   "    print('BLOCKED', e.errno)\n";
+	static const char *const opts[] = {"", ":ro,sockets"};
+	for (int i = 0; i < 2; i++) {
+		char spec[256], *out = NULL, *err = NULL;
+		snprintf(spec, sizeof(spec), "%s:/h%s", h.dir, opts[i]);
+		const char *args[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+		int st = petri_test_cli(args, &out, &err);
+		const char *want = i ? "REACHED\n" : "BLOCKED 111\n";
+		CHECK_MSG(st == 0 && out && strcmp(out, want) == 0, "%s: %d '%s' '%s'", spec, st,
+			  out, err);
+		CHECK(host_connections(&h) == i);
+		free(out);
+		free(err);
+	}
+	host_socks_close(&h);
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(ro_default_refuses),      PETRI_TEST_CASE(ro_explicit_refuses),
+	PETRI_TEST_CASE(ro_sockets_reaches),      PETRI_TEST_CASE(sockets_alone_is_ro),
+	PETRI_TEST_CASE(socket_file_bind),        PETRI_TEST_CASE(bind_options),
+	PETRI_TEST_CASE(ro_files_still_visible),  PETRI_TEST_CASE(cli_sockets_option),
+	PETRI_TEST_CASE(unprivileged_host_agent), {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
+}
