@@ -303,6 +303,9 @@ static void test_limit_cpu(void)
 	CHECK_MSG(petri_result_reason(res) == PETRI_REASON_CPU, "reason %s",
 		  petri_reason_name(petri_result_reason(res)));
 	CHECK_MSG(petri_result_signal(res) == SIGXCPU, "signal %d", petri_result_signal(res));
+	fprintf(stderr, "cpu limit 1000 ms: %llu ms of CPU, %llu ms of wall\n",
+		(unsigned long long)(petri_result_cpu_ns(res) / 1000000u),
+		(unsigned long long)(petri_result_wall_ns(res) / 1000000u));
 	expect(sb, serial, "cpu", 1000, petri_result_cpu_ns(res) / 1000000u);
 	CHECK_MSG(petri_result_cpu_ns(res) >= 500000000ull &&
 			  petri_result_cpu_ns(res) < 5000000000ull,
