@@ -73,6 +73,18 @@ static petri_audit *open_stream(void)
 	return open_stream_ctx(NULL);
 }
 
+/* Create the sandbox of a case; it cannot go on without it (the error says
+ * why). */
+static void create_sandbox(petri_ctx *ctx, const petri_sandbox_opts *so, petri_sandbox **sb)
+{
+	petri_error *e = NULL;
+	int r = petri_sandbox_create(ctx, so, sb, &e);
+	if (r < 0)
+		fprintf(stderr, "petri_sandbox_create: %d %s\n", r, petri_error_message(e));
+	petri_error_free(e);
+	REQUIRE(r == 0);
+}
+
 /* Every event of the stream (verified), unpacked, with its JSON line. */
 static struct audit_events read_events(void)
 {
@@ -141,7 +153,7 @@ static void check_listen_accept(petri_ctx *ctx)
 	so.language = "python";
 	so.id = "kaudit-net";
 	so.audit = a;
-	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	create_sandbox(ctx, &so, &sb);
 	struct petri_test_run run = petri_test_exec(sb, "python", net_code, NULL, 20000);
 	petri_sandbox_destroy(sb);
 	CHECK(petri_audit_close(a, &e) == 0);
@@ -302,7 +314,7 @@ static void check_exec_ids_and_uid(petri_ctx *ctx)
 	so.language = "sh";
 	so.id = "kaudit-ids";
 	so.audit = a;
-	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	create_sandbox(ctx, &so, &sb);
 	int64_t host_uid = petri_sandbox_host_uid(sb);
 	struct petri_test_run r1 = petri_test_exec(sb, NULL, NULL, argv1, 20000);
 	struct petri_test_run r2 = petri_test_exec(sb, NULL, NULL, argv2, 7000);
@@ -481,7 +493,7 @@ static void check_hook_results(petri_ctx *ctx)
 	so.language = "python";
 	so.id = "kaudit-hook";
 	so.audit = a;
-	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	create_sandbox(ctx, &so, &sb);
 	struct petri_test_run run = petri_test_exec(sb, "python", hook_code, NULL, 20000);
 	petri_sandbox_destroy(sb);
 	CHECK(petri_audit_close(a, &e) == 0);
@@ -545,7 +557,7 @@ static void check_unix_sockets(petri_ctx *ctx)
 	so.language = "python";
 	so.id = "kaudit-unix";
 	so.audit = a;
-	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	create_sandbox(ctx, &so, &sb);
 	struct petri_test_run run = petri_test_exec(sb, "python", unix_code, NULL, 20000);
 	petri_sandbox_destroy(sb);
 	CHECK(petri_audit_close(a, &e) == 0);
@@ -616,7 +628,7 @@ static void check_order_and_library_quiet(petri_ctx *ctx)
 	so.language = "sh";
 	so.id = "kaudit-order";
 	so.audit = a;
-	REQUIRE(petri_sandbox_create(ctx, &so, &sb, &e) == 0);
+	create_sandbox(ctx, &so, &sb);
 	for (int i = 0; i < 3; i++) {
 		struct petri_test_run r = petri_test_exec(sb, NULL, NULL, argv, 20000);
 		CHECK_MSG(r.rc == 0 && r.exit_code == 0, "exec %d: %d %d %s", i + 1, r.rc,
