@@ -256,6 +256,21 @@ static uint64_t begun(const struct kwatch *w, uint64_t serial, uint64_t t)
 	return serial < w->max_begun ? serial : 0; /* long gone from the log */
 }
 
+/* Is @h, of a task in a namespace bound to exec @serial, from a new
+ * namespace that got the number of that exec's freed one?  The kernel
+ * reuses a pid namespace's inode number once it is freed, and init makes
+ * one namespace per exec.  An exec's namespace dies with its reaper (pid 1
+ * there), which after the exec's end only exits: so a record of pid 1 that
+ * is not its exit, made after that exec ended, is the reaper of a new
+ * namespace. */
+static int reused_ns(const struct kwatch *w, uint64_t serial, const struct petri_kev_hdr *h)
+{
+	const struct kexec *e = &w->execs[serial % EXEC_LOG];
+
+	return h->pid_inside == 1 && h->type != PETRI_KEV_EXIT && e->serial == serial &&
+	       e->end != UINT64_MAX && e->end < h->ktime_ns;
+}
+
 /* The serial of the exec the record @h belongs to (0: none).  A record of a
  * task in an exec's pid namespace (exec_ns) belongs to the exec that
  * namespace was bound to; the first record of a new namespace binds it to
@@ -268,14 +283,22 @@ static uint64_t exec_of(struct kwatch *w, const struct petri_kev_hdr *h)
 	if (!w->has_sb)
 		return 0;
 	if (h->exec_ns) {
-		for (uint32_t i = 0; i < NS_LOG; i++)
-			if (w->ns_inum[i] == h->exec_ns)
+		uint32_t slot = w->ns_next % NS_LOG;
+		int found = 0;
+		for (uint32_t i = 0; i < NS_LOG && !found; i++) {
+			if (w->ns_inum[i] != h->exec_ns)
+				continue;
+			if (!reused_ns(w, w->ns_serial[i], h))
 				return begun(w, w->ns_serial[i], h->ktime_ns);
+			slot = i; /* a new namespace with a freed one's number */
+			found = 1;
+		}
 		uint64_t s = w->last_bound + 1;
 		while (w->execs[s % EXEC_LOG].serial == s &&
 		       w->execs[s % EXEC_LOG].end < h->ktime_ns)
 			s++;
-		uint32_t slot = w->ns_next++ % NS_LOG;
+		if (!found)
+			w->ns_next++;
 		w->ns_inum[slot] = h->exec_ns;
 		w->ns_serial[slot] = s;
 		w->ns_cmd_ran[slot] = 0;

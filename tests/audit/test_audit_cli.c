@@ -8,8 +8,8 @@
  *  - garbage and hostile input (empty, random bytes, huge length prefix,
  *    a directory, a missing file, bad usage): a non-zero exit with exactly
  *    one line on stderr, never a signal.
- * Runs the standalone build of tools/petri_audit.c ($PETRI_AUDIT_CLI), and
- * also `petri audit` ($PETRI_CLI) when that build has the subcommand.
+ * Runs the standalone build of tools/audit.c ($PETRI_AUDIT_CLI) and
+ * `petri audit` ($PETRI_CLI), each a case of its own per part.
  */
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -117,11 +117,49 @@ static void expect_garbage(const char *cli, int wa, const char *cmd, const char 
 	free(err);
 }
 
-static void run_suite(const char *cli, int wa, const uint8_t *s, size_t len)
+/* The sample stream, and the intact copy of it in @dir: each case makes its
+ * own (cleanup() removes them). */
+static struct mem_sink m;
+static char good[256];
+
+static void setup(void)
 {
-	char good[256], f[256];
+	REQUIRE(mkdtemp(dir));
+	petri_audit *a = sample_open_mem(&m);
+	sample_emit_all(a);
+	REQUIRE(petri_audit_close(a, NULL) == 0);
 	snprintf(good, sizeof(good), "%s/good.audit", dir);
-	write_file(good, s, len);
+	write_file(good, m.p, m.len);
+}
+
+static void cleanup(void)
+{
+	const char *names[] = {"out", "err", "good.audit", "bad.audit"};
+	char p[300];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	free(m.p);
+}
+
+/* The CLI under test: the standalone build of tools/audit.c
+ * ($PETRI_AUDIT_CLI, @wa 0), or `petri audit` ($PETRI_CLI, @wa 1). */
+static const char *cli_path(int wa)
+{
+	const char *cli = getenv(wa ? "PETRI_CLI" : "PETRI_AUDIT_CLI");
+	if (!cli)
+		fprintf(stderr, "%s is not set\n", wa ? "PETRI_CLI" : "PETRI_AUDIT_CLI");
+	REQUIRE(cli);
+	return cli;
+}
+
+/* The intact stream: verify says so; cat, json and stdin read it whole. */
+static void check_intact(int wa)
+{
+	setup();
+	const char *cli = cli_path(wa);
 	char *out, *err;
 
 	CHECK(audit(cli, wa, "verify", good, &out, &err) == 0);
@@ -169,7 +207,17 @@ static void run_suite(const char *cli, int wa, const uint8_t *s, size_t len)
 		waitpid(pid, &st, 0);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
+	cleanup();
+}
 
+/* Tampered streams: verify and cat stop at the first bad seq. */
+static void check_tampered(int wa)
+{
+	setup();
+	const char *cli = cli_path(wa);
+	const uint8_t *s = m.p;
+	size_t len = m.len;
+	char f[256];
 	size_t offs[64];
 	int n = sample_frames(s, len, offs, 63);
 	REQUIRE(n == SAMPLE_EVENTS);
@@ -200,8 +248,18 @@ static void run_suite(const char *cli, int wa, const uint8_t *s, size_t len)
 	expect_bad(cli, wa, f, 9, "truncated at boundary");
 	write_file(f, s, offs[n - 1]);
 	expect_bad(cli, wa, f, n - 1, "missing end");
+	free(t);
+	cleanup();
+}
 
-	/* Garbage. */
+/* Garbage and hostile input: one line on stderr, an exit status, no signal. */
+static void check_garbage(int wa)
+{
+	setup();
+	const char *cli = cli_path(wa);
+	char f[256];
+	uint8_t t[64];
+	snprintf(f, sizeof(f), "%s/bad.audit", dir);
 	const char *cmds[] = {"verify", "cat", "json"};
 	for (int c = 0; c < 3; c++) {
 		write_file(f, "", 0);
@@ -221,42 +279,61 @@ static void run_suite(const char *cli, int wa, const uint8_t *s, size_t len)
 		expect_garbage(cli, wa, cmds[c], NULL, "no file");
 	}
 	expect_garbage(cli, wa, "frobnicate", good, "unknown command");
-	free(t);
-	unlink(good);
-	unlink(f);
+	cleanup();
 }
 
-int main(void)
+static void test_standalone_intact(void)
 {
-	REQUIRE(mkdtemp(dir));
-	struct mem_sink m;
-	petri_audit *a = sample_open_mem(&m);
-	sample_emit_all(a);
-	REQUIRE(petri_audit_close(a, NULL) == 0);
+	check_intact(0);
+}
 
-	const char *standalone = getenv("PETRI_AUDIT_CLI");
-	REQUIRE(standalone);
-	run_suite(standalone, 0, m.p, m.len);
+static void test_standalone_tampered(void)
+{
+	check_tampered(0);
+}
 
-	/* The real CLI, once `audit` is hooked into tools/petri.c. */
-	const char *cli = getenv("PETRI_CLI");
-	if (cli) {
-		char *out, *err;
-		int st = audit(cli, 1, "--help", NULL, &out, &err);
-		if (st == 0 && strstr(out, "petri audit verify"))
-			run_suite(cli, 1, m.p, m.len);
-		else
-			fprintf(stderr, "note: %s has no 'audit' subcommand yet; standalone only\n",
-				cli);
-		free(out);
-		free(err);
-	}
-	char p[300];
-	snprintf(p, sizeof(p), "%s/out", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/err", dir);
-	unlink(p);
-	rmdir(dir);
-	free(m.p);
-	return petri_test_done();
+static void test_standalone_garbage(void)
+{
+	check_garbage(0);
+}
+
+/* `petri audit` itself: the subcommand is there (its --help names verify),
+ * then the same checks. */
+static void test_petri_audit_help(void)
+{
+	setup();
+	char *out, *err;
+	int st = audit(cli_path(1), 1, "--help", NULL, &out, &err);
+	CHECK_MSG(st == 0 && strstr(out, "petri audit verify"), "petri audit --help: exit %d: %s%s",
+		  st, out, err);
+	free(out);
+	free(err);
+	cleanup();
+}
+
+static void test_petri_intact(void)
+{
+	check_intact(1);
+}
+
+static void test_petri_tampered(void)
+{
+	check_tampered(1);
+}
+
+static void test_petri_garbage(void)
+{
+	check_garbage(1);
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(standalone_intact),  PETRI_TEST_CASE(standalone_tampered),
+	PETRI_TEST_CASE(standalone_garbage), PETRI_TEST_CASE(petri_audit_help),
+	PETRI_TEST_CASE(petri_intact),       PETRI_TEST_CASE(petri_tampered),
+	PETRI_TEST_CASE(petri_garbage),      {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -308,9 +308,11 @@ static const int kinds[] = {PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC,
 			    PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY,
 			    PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY};
 
-int main(void)
+static uint8_t enc[1 << 17], ref[1 << 17];
+
+/* 30000 random events of the five kinds, byte for byte against protobuf-c. */
+static void test_randomized(void)
 {
-	static uint8_t enc[1 << 17], ref[1 << 17];
 	size_t nfix = 0, nlong = 0;
 
 	for (int iter = 0; iter < 30000; iter++) {
@@ -345,14 +347,23 @@ int main(void)
 			break;
 	}
 	CHECK(nfix > 100 && nlong > 100);
-	/* Kinds it does not encode are left to protobuf-c. */
+}
+
+/* Kinds it does not encode are left to protobuf-c. */
+static void test_other_kinds(void)
+{
 	Ev other = PETRI__AUDIT__V1__EVENT__INIT;
 	Petri__Audit__V1__LimitHit lh = PETRI__AUDIT__V1__LIMIT_HIT__INIT;
 	other.body_case = PETRI__AUDIT__V1__EVENT__BODY_LIMIT_HIT;
 	other.limit_hit = &lh;
 	size_t mid;
 	CHECK(petri__audit_enc_parts(&other, 1, enc, sizeof(enc), &mid) == -1);
-	/* No room: -1, never a write past the end. */
+}
+
+/* No room: -1, never a write past the end. */
+static void test_no_room(void)
+{
+	size_t mid;
 	Ev small = PETRI__AUDIT__V1__EVENT__INIT;
 	Petri__Audit__V1__ProcessFork f = PETRI__AUDIT__V1__PROCESS_FORK__INIT;
 	small.body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_FORK;
@@ -361,5 +372,16 @@ int main(void)
 	memset(enc, 0xaa, 16);
 	CHECK(petri__audit_enc_parts(&small, 1, enc, 5, &mid) == -1);
 	CHECK(enc[5] == 0xaa);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(randomized),
+	PETRI_TEST_CASE(other_kinds),
+	PETRI_TEST_CASE(no_room),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

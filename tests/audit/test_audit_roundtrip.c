@@ -6,8 +6,9 @@
  * event, both formats render every event, and bad arguments are refused.
  * A stream written by someone else, whose strings hold bytes that are not
  * UTF-8, still formats to valid JSON (each such byte as U+FFFD).
- * With `--write FILE` it also writes the sample stream to FILE (for the
- * independent Python decoder and the CLI tests).
+ * With `--write FILE` it checks the sample stream and writes it to FILE
+ * (for the independent Python decoder and the CLI tests) instead of
+ * running the cases.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -233,25 +234,57 @@ static void check_bad_args(void)
 	CHECK(petri_audit_reader_open(&r, &ro, NULL) == -ENOENT);
 }
 
-int main(int argc, char **argv)
+/* The sample stream (every kind), written to memory and checked: frames
+ * decoded with protobuf-c field by field, then read back by the reader. */
+static void write_sample(struct mem_sink *m)
 {
-	struct mem_sink m;
-	petri_audit *a = sample_open_mem(&m);
+	petri_audit *a = sample_open_mem(m);
 	CHECK(sample_emit_all(a) == SAMPLE_EVENTS - 2);
 	petri_error *err = NULL;
 	CHECK_MSG(petri_audit_close(a, &err) == 0, "close: %s", petri_error_message(err));
 	petri_error_free(err);
-	CHECK(m.calls == SAMPLE_EVENTS); /* one callback per framed event */
-	sample_check(m.p, m.len);
-	check_reader(m.p, m.len);
+	CHECK(m->calls == SAMPLE_EVENTS); /* one callback per framed event */
+	sample_check(m->p, m->len);
+	check_reader(m->p, m->len);
+}
+
+static void test_sample_stream(void)
+{
+	struct mem_sink m;
+	write_sample(&m);
+	free(m.p);
+}
+
+static void test_json_bytes(void)
+{
+	check_json_bytes();
+}
+
+static void test_bad_args(void)
+{
+	check_bad_args();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(sample_stream),
+	PETRI_TEST_CASE(json_bytes),
+	PETRI_TEST_CASE(bad_args),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	/* `--write FILE`: check the sample stream and write it to FILE (the
+	 * other audit tests' input); exit status 1 if a check failed. */
 	if (argc == 3 && strcmp(argv[1], "--write") == 0) {
+		struct mem_sink m;
+		write_sample(&m);
 		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		REQUIRE(fd >= 0);
 		REQUIRE(write(fd, m.p, m.len) == (ssize_t)m.len);
 		close(fd);
+		free(m.p);
+		return petri_test_done();
 	}
-	free(m.p);
-	check_json_bytes();
-	check_bad_args();
-	return petri_test_done();
+	return petri_test_main(argc, argv, cases);
 }

@@ -141,7 +141,7 @@ static void test_fd(void)
 	free(d.m.p);
 }
 
-static void test_unix(void)
+static void test_unix_socket(void)
 {
 	char dir[] = "/tmp/petri-audit-sock-XXXXXX";
 	REQUIRE(mkdtemp(dir));
@@ -413,16 +413,20 @@ static void test_slow_callback_close(void)
 	check_close_times_out(a);
 }
 
-int main(void)
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(file),
+	PETRI_TEST_CASE(fd),
+	PETRI_TEST_CASE(unix_socket),
+	PETRI_TEST_CASE(callback),
+	PETRI_TEST_CASE(loss_accounting),
+	PETRI_TEST_CASE(never_drains),
+	PETRI_TEST_CASE(reader_gone),
+	PETRI_TEST_CASE(flaky_callback),
+	PETRI_TEST_CASE(slow_callback_close),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
 {
-	test_file();
-	test_fd();
-	test_unix();
-	test_callback();
-	test_loss_accounting();
-	test_never_drains();
-	test_reader_gone();
-	test_flaky_callback();
-	test_slow_callback_close();
-	return petri_test_done();
+	return petri_test_main(argc, argv, cases);
 }

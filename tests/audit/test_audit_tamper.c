@@ -62,24 +62,47 @@ static size_t assemble(const uint8_t *src, const size_t *offs, const int *order,
 	return len;
 }
 
-int main(void)
+/* The sample stream, its frame offsets, and room for a tampered copy: each
+ * case makes its own. */
+static struct mem_sink m;
+static const uint8_t *s;
+static size_t len;
+static size_t offs[64];
+static int n;
+static uint8_t *t;
+
+static void setup(void)
 {
-	struct mem_sink m;
 	petri_audit *a = sample_open_mem(&m);
 	sample_emit_all(a);
 	REQUIRE(petri_audit_close(a, NULL) == 0);
-	const uint8_t *s = m.p;
-	size_t len = m.len;
-	size_t offs[64];
-	int n = sample_frames(s, len, offs, 63);
+	s = m.p;
+	len = m.len;
+	n = sample_frames(s, len, offs, 63);
 	REQUIRE(n == SAMPLE_EVENTS);
+	t = malloc(2 * len + 16);
+	REQUIRE(t);
+}
+
+static void teardown(void)
+{
+	free(t);
+	free(m.p);
+}
+
+/* The untouched stream verifies. */
+static void test_intact(void)
+{
+	setup();
 	uint64_t bad;
 	CHECK(verify(s, len, &bad) == 0);
+	teardown();
+}
 
-	uint8_t *t = malloc(2 * len + 16);
-	REQUIRE(t);
-
-	/* 1. Every byte, every one of 3 bit positions. */
+/* Every byte, every one of 3 bit positions. */
+static void test_bit_flips(void)
+{
+	setup();
 	int flips = 0;
 	for (int ev = 0; ev < n; ev++) {
 		for (size_t i = offs[ev]; i < offs[ev + 1]; i++) {
@@ -94,9 +117,14 @@ int main(void)
 		}
 	}
 	fprintf(stderr, "%d flips detected\n", flips);
+	teardown();
+}
 
+/* Remove each event. */
+static void test_remove_event(void)
+{
+	setup();
 	int order[64];
-	/* 2. Remove each event. */
 	for (int k = 0; k < n; k++) {
 		int j = 0;
 		for (int i = 0; i < n; i++)
@@ -107,7 +135,14 @@ int main(void)
 		snprintf(what, sizeof(what), "remove event %d", k);
 		EXPECT_BAD(t, l, k, what);
 	}
-	/* 3. Swap neighbours. */
+	teardown();
+}
+
+/* Swap neighbours. */
+static void test_swap_neighbours(void)
+{
+	setup();
+	int order[64];
 	for (int k = 0; k + 1 < n; k++) {
 		for (int i = 0; i < n; i++)
 			order[i] = i;
@@ -118,7 +153,14 @@ int main(void)
 		snprintf(what, sizeof(what), "swap %d and %d", k, k + 1);
 		EXPECT_BAD(t, l, k, what);
 	}
-	/* 4. Duplicate each event (the copy right after the original). */
+	teardown();
+}
+
+/* Duplicate each event (the copy right after the original). */
+static void test_duplicate_event(void)
+{
+	setup();
+	int order[64];
 	for (int k = 0; k < n; k++) {
 		int j = 0;
 		for (int i = 0; i < n; i++) {
@@ -131,7 +173,13 @@ int main(void)
 		snprintf(what, sizeof(what), "duplicate event %d", k);
 		EXPECT_BAD(t, l, k + 1, what);
 	}
-	/* 5. Truncate at every length (boundaries and inside events). */
+	teardown();
+}
+
+/* Truncate at every length (boundaries and inside events). */
+static void test_truncate(void)
+{
+	setup();
 	for (size_t l = 0; l < len; l++) {
 		int ev = 0;
 		while (offs[ev + 1] <= l)
@@ -140,24 +188,52 @@ int main(void)
 		snprintf(what, sizeof(what), "truncate at %zu", l);
 		EXPECT_BAD(s, l, ev, what);
 	}
-	/* 6. Data after the end: another copy of the last event, or junk. */
+	teardown();
+}
+
+/* Data after the end: another copy of the last event, or junk. */
+static void test_data_after_end(void)
+{
+	setup();
 	memcpy(t, s, len);
 	memcpy(t + len, s + offs[n - 1], len - offs[n - 1]);
 	EXPECT_BAD(t, len + (len - offs[n - 1]), n, "event after StreamEnd");
 	memcpy(t, s, len);
 	t[len] = 0x00;
 	EXPECT_BAD(t, len + 1, n, "zero byte after StreamEnd");
-	/* 7. A stream that starts after its header (header removed). */
+	teardown();
+}
+
+/* A stream that starts after its header (header removed). */
+static void test_no_header(void)
+{
+	setup();
 	EXPECT_BAD(s + offs[1], len - offs[1], 0, "no header");
-	/* 8. An oversized length prefix: a clear error, no allocation of it. */
+	teardown();
+}
+
+/* An oversized length prefix: a clear error, no allocation of it. */
+static void test_oversized_length(void)
+{
+	setup();
 	memcpy(t, "\xff\xff\xff\xff\x0f", 5);
 	EXPECT_BAD(t, 5, 0, "4 GiB length");
 	memcpy(t, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 10);
 	EXPECT_BAD(t, 10, 0, "varint overflow");
 	memcpy(t, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 12);
 	EXPECT_BAD(t, 12, 0, "11-byte varint");
+	teardown();
+}
 
-	free(t);
-	free(m.p);
-	return petri_test_done();
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(intact),           PETRI_TEST_CASE(bit_flips),
+	PETRI_TEST_CASE(remove_event),     PETRI_TEST_CASE(swap_neighbours),
+	PETRI_TEST_CASE(duplicate_event),  PETRI_TEST_CASE(truncate),
+	PETRI_TEST_CASE(data_after_end),   PETRI_TEST_CASE(no_header),
+	PETRI_TEST_CASE(oversized_length), {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

@@ -223,89 +223,79 @@ static void check_unprivileged(void)
 	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "unprivileged open: status %d", st);
 }
 
-int main(void)
+/* One case's watched cgroup and its stream. */
+struct kt {
+	struct petri_kaudit *k;
+	int cgfd;
+	uint64_t cgid;
+	char path[64];
+	petri_audit *a;
+	petri_audit_stats stats;
+};
+
+/* The names the workloads use (this process's pid in each). */
+static char x[64], d[64], l[64], bulk[64], outside[80];
+
+static void kt_start(struct kt *t, const char *tag)
 {
 	petri_error *err = NULL;
-	struct petri_kaudit *k = NULL;
 
 	if (geteuid() != 0)
 		petri_test_skip("kernel audit needs root");
-	check_unprivileged();
-	/* The whole vmlinux BTF, as on a kernel other than the build's (the
-	 * other kernel tests use the build's minimal BTF). */
-	petri__kaudit_no_min_btf = 1;
-	k = kaudit_test_open(0);
-	int r;
-
-	uint64_t cgid = 0;
-	int cgfd = kaudit_test_cgroup("test", &cgid);
-
-	char audit_path[] = "/tmp/petri-kaudit-XXXXXX";
-	petri_audit *a = kaudit_test_stream(audit_path, 1u << 16);
-
-	r = petri__kaudit_watch(k, cgid, cgfd, a, "sb-kaudit", NULL, &err);
-	if (r)
-		fprintf(stderr, "watch: %s\n", petri_error_message(err));
-	REQUIRE(r == 0);
-	CHECK(petri__kaudit_watch(k, cgid, cgfd, a, "sb-kaudit", NULL, NULL) == -EEXIST);
-
-	char x[64], d[64], l[64], bulk[64], outside[80], script[512], py[512], bulkpy[512];
 	snprintf(x, sizeof(x), "/tmp/petri-kaudit-x-%d", (int)getpid());
 	snprintf(d, sizeof(d), "/tmp/petri-kaudit-d-%d", (int)getpid());
 	snprintf(l, sizeof(l), "/tmp/petri-kaudit-l-%d", (int)getpid());
 	snprintf(bulk, sizeof(bulk), "/tmp/petri-kaudit-bulk-%d", (int)getpid());
 	snprintf(outside, sizeof(outside), "/tmp/petri-kaudit-outside-%d", (int)getpid());
-	snprintf(script, sizeof(script),
-		 "cat /etc/hostname > /dev/null; touch %s; rm %s; mkdir %s; chmod 700 %s; "
-		 "mv %s %s2; rmdir %s2; ln -s target %s; rm %s; exit 3",
-		 x, x, d, d, d, d, d, l, l);
-	int port = closed_port();
-	snprintf(py, sizeof(py),
-		 "import socket\ns = socket.socket()\ns.settimeout(2)\n"
-		 "print(s.connect_ex(('127.0.0.1', %d)))\n",
-		 port);
-	REQUIRE(mkdir(bulk, 0700) == 0 || errno == EEXIST);
-	snprintf(bulkpy, sizeof(bulkpy),
-		 "import os\nfor i in range(%d):\n"
-		 "    os.close(os.open('%s/f%%d' %% i, os.O_CREAT | os.O_WRONLY, 0o600))\n",
-		 NOPEN, bulk);
+	/* The whole vmlinux BTF, as on a kernel other than the build's (the
+	 * other kernel tests use the build's minimal BTF). */
+	petri__kaudit_no_min_btf = 1;
+	t->k = kaudit_test_open(0);
+	t->cgfd = kaudit_test_cgroup(tag, &t->cgid);
+	snprintf(t->path, sizeof(t->path), "/tmp/petri-kaudit-XXXXXX");
+	t->a = kaudit_test_stream(t->path, 1u << 16);
+	int r = petri__kaudit_watch(t->k, t->cgid, t->cgfd, t->a, "sb-kaudit", NULL, &err);
+	if (r)
+		fprintf(stderr, "watch: %s\n", petri_error_message(err));
+	petri_error_free(err);
+	REQUIRE(r == 0);
+	CHECK(petri__kaudit_watch(t->k, t->cgid, t->cgfd, t->a, "sb-kaudit", NULL, NULL) ==
+	      -EEXIST);
+}
 
-	pid_t sh_pid = 0;
-	char *sh_argv[] = {"/bin/sh", "-c", script, NULL};
-	int st = run_in(cgfd, sh_argv, &sh_pid);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
-
-	char *py_argv[] = {"/usr/bin/python3", "-c", py, NULL};
-	st = run_in(cgfd, py_argv, NULL);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-
-	/* A process outside the cgroup (this one) must never show up. */
+/* A process outside the cgroup (this one) makes a file: it must never show
+ * up. */
+static void touch_outside(void)
+{
 	int ofd = open(outside, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	CHECK(ofd >= 0);
 	close(ofd);
 	unlink(outside);
+}
 
-	char *bulk_argv[] = {"/usr/bin/python3", "-c", bulkpy, NULL};
-	st = run_in(cgfd, bulk_argv, NULL);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+/* Stop watching, close the stream, decode it field by field into @s (the
+ * workload's @sh_pid and @port, 0 when it has none), and print what was
+ * seen. */
+static void kt_finish(struct kt *t, struct seen *s, pid_t sh_pid, int port)
+{
+	petri_error *err = NULL;
 
-	CHECK(petri__kaudit_unwatch(k, cgid) == 0);
-	CHECK(petri__kaudit_unwatch(k, cgid) == -ENOENT);
-	petri_audit_stats stats = {.sz = sizeof(stats)};
-	petri_audit_get_stats(a, &stats);
-	CHECK(petri_audit_close(a, &err) == 0);
-	petri__kaudit_close(k);
-	close(cgfd);
+	CHECK(petri__kaudit_unwatch(t->k, t->cgid) == 0);
+	CHECK(petri__kaudit_unwatch(t->k, t->cgid) == -ENOENT);
+	t->stats.sz = sizeof(t->stats);
+	petri_audit_get_stats(t->a, &t->stats);
+	CHECK_MSG(petri_audit_close(t->a, &err) == 0, "close: %s", petri_error_message(err));
+	petri_error_free(err);
+	petri__kaudit_close(t->k);
+	close(t->cgfd);
 
-	/* Decode and check field by field. */
-	struct seen s;
-	memset(&s, 0, sizeof(s));
-	struct audit_events es = audit_read_path(audit_path, 0); /* verified */
+	memset(s, 0, sizeof(*s));
+	struct audit_events es = audit_read_path(t->path, 0); /* verified */
 	for (size_t i = 0; i < es.n; i++) {
 		const Petri__Audit__V1__Event *ev = es.ev[i];
 		if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_STREAM_HEADER)
 			CHECK(ev->stream_header->kernel_audit);
-		check_event(ev, &s, sh_pid, x, d, l, bulk, port, outside);
+		check_event(ev, s, sh_pid, x, d, l, bulk, port, outside);
 	}
 	audit_events_free(&es);
 
@@ -313,11 +303,46 @@ int main(void)
 	       "%d x %d; unlink %d mkdir %d chmod %d rename %d rmdir %d symlink %d; connect %d; "
 	       "outside %d; bulk opens %llu + file losses %llu (kernel losses %llu, user queue "
 	       "losses %llu)\n",
-	       (unsigned long long)s.events, s.exec_sh, s.exec_sh_argv, s.exec_cat, s.fork_sh,
-	       s.exit_sh, s.exit_cat, s.open_hostname, s.open_x, s.unlink_x, s.mkdir_d, s.chmod_d,
-	       s.rename_d, s.rmdir_d, s.symlink_l, s.connect, s.outside,
-	       (unsigned long long)s.bulk_opens, (unsigned long long)s.file_lost,
-	       (unsigned long long)s.kernel_lost, (unsigned long long)stats.lost_queue);
+	       (unsigned long long)s->events, s->exec_sh, s->exec_sh_argv, s->exec_cat, s->fork_sh,
+	       s->exit_sh, s->exit_cat, s->open_hostname, s->open_x, s->unlink_x, s->mkdir_d,
+	       s->chmod_d, s->rename_d, s->rmdir_d, s->symlink_l, s->connect, s->outside,
+	       (unsigned long long)s->bulk_opens, (unsigned long long)s->file_lost,
+	       (unsigned long long)s->kernel_lost, (unsigned long long)t->stats.lost_queue);
+	CHECK(s->outside == 0);
+	if (getenv("PETRI_KAUDIT_KEEP")) /* to look at it: petri audit cat PATH */
+		printf("stream kept: %s\n", t->path);
+	else
+		unlink(t->path);
+}
+
+/* Degraded mode: without privileges open fails with -EPERM and says why. */
+static void test_unprivileged(void)
+{
+	if (geteuid() != 0)
+		petri_test_skip("dropping to nobody needs root");
+	check_unprivileged();
+}
+
+/* sh, cat, touch, rm, mkdir, chmod, mv, rmdir, ln: exec, fork, exit and
+ * file events with their fields; and nothing from outside the cgroup. */
+static void test_shell(void)
+{
+	struct kt t;
+	struct seen s;
+	char script[512];
+
+	kt_start(&t, "shell");
+	snprintf(script, sizeof(script),
+		 "cat /etc/hostname > /dev/null; touch %s; rm %s; mkdir %s; chmod 700 %s; "
+		 "mv %s %s2; rmdir %s2; ln -s target %s; rm %s; exit 3",
+		 x, x, d, d, d, d, d, l, l);
+	pid_t sh_pid = 0;
+	char *sh_argv[] = {"/bin/sh", "-c", script, NULL};
+	int st = run_in(t.cgfd, sh_argv, &sh_pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+	touch_outside();
+	kt_finish(&t, &s, sh_pid, 0);
+
 	CHECK(s.exec_sh == 1 && s.exec_sh_argv == 1);
 	CHECK(s.exec_cat == 1);
 	CHECK(s.fork_sh >= 1);
@@ -331,24 +356,65 @@ int main(void)
 	CHECK(s.rename_d == 1);
 	CHECK(s.rmdir_d == 1);
 	CHECK(s.symlink_l == 1);
+}
+
+/* python3 connects to a closed port on 127.0.0.1: one connect event. */
+static void test_connect(void)
+{
+	struct kt t;
+	struct seen s;
+	char py[512];
+
+	kt_start(&t, "connect");
+	int port = closed_port();
+	snprintf(py, sizeof(py),
+		 "import socket\ns = socket.socket()\ns.settimeout(2)\n"
+		 "print(s.connect_ex(('127.0.0.1', %d)))\n",
+		 port);
+	char *py_argv[] = {"/usr/bin/python3", "-c", py, NULL};
+	int st = run_in(t.cgfd, py_argv, NULL);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	touch_outside();
+	kt_finish(&t, &s, 0, port);
 	CHECK(s.connect == 1);
-	CHECK(s.outside == 0);
-	/* Every one of the 10,000 opens is in the stream, or counted lost. */
+}
+
+/* Every one of 10,000 opens is in the stream, or counted lost. */
+static void test_bulk_opens(void)
+{
+	struct kt t;
+	struct seen s;
+	char bulkpy[512];
+
+	kt_start(&t, "bulk");
+	REQUIRE(mkdir(bulk, 0700) == 0 || errno == EEXIST);
+	snprintf(bulkpy, sizeof(bulkpy),
+		 "import os\nfor i in range(%d):\n"
+		 "    os.close(os.open('%s/f%%d' %% i, os.O_CREAT | os.O_WRONLY, 0o600))\n",
+		 NOPEN, bulk);
+	char *bulk_argv[] = {"/usr/bin/python3", "-c", bulkpy, NULL};
+	int st = run_in(t.cgfd, bulk_argv, NULL);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	kt_finish(&t, &s, 0, 0);
+
 	CHECK(s.bulk_opens <= NOPEN);
 	CHECK_MSG(s.bulk_opens == NOPEN || (s.file_lost && s.bulk_opens + s.file_lost >= NOPEN),
 		  "bulk opens %llu, file losses %llu", (unsigned long long)s.bulk_opens,
 		  (unsigned long long)s.file_lost);
-
 	for (int i = 0; i < NOPEN; i++) {
 		char f[96];
 		snprintf(f, sizeof(f), "%s/f%d", bulk, i);
 		unlink(f);
 	}
 	rmdir(bulk);
-	if (getenv("PETRI_KAUDIT_KEEP")) /* to look at it: petri audit cat PATH */
-		printf("stream kept: %s\n", audit_path);
-	else
-		unlink(audit_path);
-	petri_error_free(err);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(unprivileged), PETRI_TEST_CASE(shell), PETRI_TEST_CASE(connect),
+	PETRI_TEST_CASE(bulk_opens),   {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

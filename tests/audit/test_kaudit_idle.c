@@ -21,8 +21,10 @@
 #include "petri/audit.h"
 #include "petri_test.h"
 
-/* Is @id the id of a BPF program this process holds an fd of? */
-static int our_prog(uint32_t id)
+/* Is @id the id of a BPF program this process holds an fd of (not counting
+ * @skip_fd: the fd of the link being looked at, whose fdinfo names its
+ * program too, whoever made the link)? */
+static int our_prog(uint32_t id, int skip_fd)
 {
 	DIR *d = opendir("/proc/self/fdinfo");
 	if (!d)
@@ -31,6 +33,8 @@ static int our_prog(uint32_t id)
 	int found = 0;
 	while (!found && (de = readdir(d))) {
 		char path[300], line[128];
+		if (de->d_name[0] == '.' || atoi(de->d_name) == skip_fd)
+			continue;
 		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
 		FILE *f = fopen(path, "re");
 		if (!f)
@@ -62,7 +66,7 @@ static int sys_links(void)
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
 		    info.type == BPF_LINK_TYPE_RAW_TRACEPOINT &&
 		    (strcmp(tp, "sys_enter") == 0 || strcmp(tp, "sys_exit") == 0) &&
-		    our_prog(info.prog_id))
+		    our_prog(info.prog_id, fd))
 			n++;
 		close(fd);
 	}
@@ -83,7 +87,12 @@ static petri_sandbox *watched_sandbox(petri_ctx *ctx, petri_audit *a)
 	return sb;
 }
 
-int main(void)
+/* The case's context, kernel audit loaded (else skip; a failure under
+ * CI=true), and a stream its sandboxes are watched into. */
+static char path[] = "/tmp/petri-kaudit-idle-XXXXXX";
+static petri_audit *audit;
+
+static petri_ctx *start(void)
 {
 	if (geteuid() != 0)
 		petri_test_skip("kernel audit needs root");
@@ -91,10 +100,6 @@ int main(void)
 	const char *why = NULL;
 	if (petri_ctx_kernel_audit(ctx, &why) != 1)
 		petri_test_skip(why && *why ? why : "kernel audit did not load");
-
-	CHECK_MSG(sys_links() == 0, "loaded, nothing watched: %d syscall links", sys_links());
-
-	char path[] = "/tmp/petri-kaudit-idle-XXXXXX";
 	int fd = mkstemp(path);
 	REQUIRE(fd >= 0);
 	close(fd);
@@ -102,27 +107,64 @@ int main(void)
 	ao.sink = PETRI_AUDIT_SINK_FILE;
 	ao.path = path;
 	ao.ctx = ctx;
-	petri_audit *a = NULL;
 	petri_error *e = NULL;
-	REQUIRE(petri_audit_open(&a, &ao, &e) == 0);
+	REQUIRE(petri_audit_open(&audit, &ao, &e) == 0);
+	return ctx;
+}
 
-	petri_sandbox *one = watched_sandbox(ctx, a);
+static void finish(void)
+{
+	REQUIRE(petri_audit_close(audit, NULL) == 0);
+	unlink(path);
+}
+
+/* Loaded, nothing watched: no syscall links. */
+static void test_nothing_watched(void)
+{
+	start();
+	CHECK_MSG(sys_links() == 0, "loaded, nothing watched: %d syscall links", sys_links());
+	finish();
+}
+
+/* Attached from the first watched sandbox to the last. */
+static void test_first_to_last(void)
+{
+	petri_ctx *ctx = start();
+	CHECK_MSG(sys_links() == 0, "loaded, nothing watched: %d syscall links", sys_links());
+	petri_sandbox *one = watched_sandbox(ctx, audit);
 	CHECK_MSG(sys_links() == 2, "one sandbox watched: %d syscall links", sys_links());
-	petri_sandbox *two = watched_sandbox(ctx, a);
+	petri_sandbox *two = watched_sandbox(ctx, audit);
 	CHECK_MSG(sys_links() == 2, "two sandboxes watched: %d syscall links", sys_links());
 	petri_sandbox_destroy(one);
 	CHECK_MSG(sys_links() == 2, "one of two destroyed: %d syscall links", sys_links());
 	petri_sandbox_destroy(two);
 	CHECK_MSG(sys_links() == 0, "both destroyed: %d syscall links", sys_links());
+	finish();
+}
 
-	/* And again: attaching works after a detach. */
-	petri_sandbox *three = watched_sandbox(ctx, a);
-	CHECK(sys_links() == 2);
-	petri_sandbox_destroy(three);
-	CHECK(sys_links() == 0);
+/* And again: attaching works after a detach. */
+static void test_reattach(void)
+{
+	petri_ctx *ctx = start();
+	petri_sandbox *one = watched_sandbox(ctx, audit);
+	CHECK_MSG(sys_links() == 2, "first sandbox watched: %d syscall links", sys_links());
+	petri_sandbox_destroy(one);
+	CHECK_MSG(sys_links() == 0, "first destroyed: %d syscall links", sys_links());
+	petri_sandbox *again = watched_sandbox(ctx, audit);
+	CHECK_MSG(sys_links() == 2, "watched again: %d syscall links", sys_links());
+	petri_sandbox_destroy(again);
+	CHECK_MSG(sys_links() == 0, "destroyed again: %d syscall links", sys_links());
+	finish();
+}
 
-	REQUIRE(petri_audit_close(a, NULL) == 0);
-	unlink(path);
-	petri_ctx_free(ctx);
-	return petri_test_done();
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(nothing_watched),
+	PETRI_TEST_CASE(first_to_last),
+	PETRI_TEST_CASE(reattach),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }

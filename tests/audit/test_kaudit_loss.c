@@ -72,7 +72,8 @@ struct kind_tally {
 	uint64_t end_written, end_lost;
 };
 
-int main(void)
+/* One burst, one stream: every check is about the same stream. */
+static void test_burst(void)
 {
 	petri_error *err = NULL;
 	struct petri_kaudit *k = kaudit_test_open(RINGBUF_BYTES);
@@ -184,5 +185,14 @@ int main(void)
 	else
 		unlink(path);
 	petri_error_free(err);
-	return petri_test_done();
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(burst),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
 }
