@@ -137,7 +137,7 @@ typedef struct petri_audit_opts {
  *    sum of the Loss counts.
  *
  * The default suits a file: far above what ordinary runs write (200,000
- * audited opens make ~40 MB) and reached within seconds by a flood, which
+ * audited opens make ~35 MB) and reached within seconds by a flood, which
  * then stops filling the disk.  A long-lived stream to a socket or a
  * callback (a SIEM collector) that must never stop recording activity sets
  * PETRI_AUDIT_MAX_BYTES_UNLIMITED.
