@@ -458,6 +458,37 @@ static void test_cli_bad_audit_max(void)
 	free(err);
 }
 
+/* `petri run --audit-max`: sizes as --memory takes them, and "unlimited";
+ * the header states the bound (0: none). */
+static void test_cli_audit_max_values(void)
+{
+	const struct {
+		const char *arg;
+		uint64_t header;
+	} ok[] = {
+		{"256K", 256u << 10},
+		{"1.5M", 3u << 19},
+		{"2GiB", 2ull << 30},
+		{"unlimited", 0},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		const char *path = new_path();
+		const char *args[] = {"run",     "--audit", path,        "--audit-max",
+				      ok[i].arg, "--",      "/bin/true", NULL};
+		char *out = NULL, *err = NULL;
+		int st = petri_test_cli(args, &out, &err);
+		CHECK_MSG(st == 0, "--audit-max %s: status %d: %s", ok[i].arg, st, err ? err : "");
+		free(out);
+		free(err);
+		struct audit_events es;
+		struct totals t = read_totals(path, &es);
+		CHECK_MSG(t.header_max == ok[i].header, "--audit-max %s: header %llu", ok[i].arg,
+			  (unsigned long long)t.header_max);
+		audit_events_free(&es);
+		unlink(path);
+	}
+}
+
 /* The kernel half flooding: two threads of failed opens with 2 KB paths
  * in a sandbox, through `petri run --audit-max 1M`. */
 static void test_cli_kernel_flood(void)
@@ -506,12 +537,19 @@ static void test_cli_kernel_flood(void)
 	audit_events_free(&es);
 }
 
+/* clang-format off */
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(activity_flood),      PETRI_TEST_CASE(reserve_worst_case),
-	PETRI_TEST_CASE(no_loss_trickle),     PETRI_TEST_CASE(unlimited),
-	PETRI_TEST_CASE(bad_and_default_max), PETRI_TEST_CASE(cli_bad_audit_max),
-	PETRI_TEST_CASE(cli_kernel_flood),    {NULL, NULL},
+	PETRI_TEST_CASE(activity_flood),
+	PETRI_TEST_CASE(reserve_worst_case),
+	PETRI_TEST_CASE(no_loss_trickle),
+	PETRI_TEST_CASE(unlimited),
+	PETRI_TEST_CASE(bad_and_default_max),
+	PETRI_TEST_CASE(cli_bad_audit_max),
+	PETRI_TEST_CASE(cli_audit_max_values),
+	PETRI_TEST_CASE(cli_kernel_flood),
+	{NULL, NULL},
 };
+/* clang-format on */
 
 int main(int argc, char **argv)
 {
