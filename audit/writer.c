@@ -381,13 +381,13 @@ static void note_pending(petri_audit *a, struct pending_loss *p, uint64_t count,
 	p->count += count;
 }
 
-/* Drop an event of @kind made at @time (0: now): @size 1 because of the
+/* Drop an event of @kind made at @when (0: now): @size 1 because of the
  * size bound (from the first activity event that does not fit, no other
  * will), 0 because the queue was full. */
-static void drop_locked(petri_audit *a, int kind, uint64_t time, int size)
+static void drop_locked(petri_audit *a, int kind, uint64_t when, int size)
 {
 	int i = kind_index(kind);
-	uint64_t t = time ? time : petri__audit_now_ns();
+	uint64_t t = when ? when : petri__audit_now_ns();
 	note_pending(a, &a->pending[size ? PENDING_SIZE : PENDING_QUEUE][i], 1, t, t);
 	a->lost_kind[i]++;
 	a->total_lost++;
@@ -965,7 +965,8 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 	if (o.max_bytes == PETRI_AUDIT_MAX_BYTES_UNLIMITED) {
 		a->activity_limit = a->lifecycle_limit = UINT64_MAX;
 	} else {
-		/* MIN > RESERVE > end_reserve() (checked by the tests). */
+		/* MIN (256 KiB) > RESERVE (80 KiB), whose last 16 KiB hold
+		 * end_reserve() (~14 KB). */
 		a->activity_limit = o.max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE;
 		a->lifecycle_limit = o.max_bytes - end_reserve();
 	}

@@ -316,7 +316,8 @@ typedef struct petri_audit_stats {
 	uint64_t queued;      /* events waiting now */
 	uint64_t sink_errors;
 	uint64_t lost_size; /* events dropped because the stream reached max_bytes */
-	uint64_t bytes;     /* bytes of the events that entered the stream (framing included) */
+	uint64_t bytes;     /* bytes sealed into the stream, framing included (what
+			     * max_bytes bounds) */
 } petri_audit_stats;
 /** Snapshot of @a's counters into @out, whose sz the caller sets (8 to
  *  4096): the library writes at most sz bytes, and sets to 0 the fields of
