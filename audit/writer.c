@@ -11,6 +11,12 @@
  * Sequence numbers and hashes are assigned under the lock at the moment an
  * event enters the queue, so queue order == seq order == chain order, and a
  * dropped event never consumes a seq.
+ *
+ * The stream's size is bounded too (max_bytes, audit.h "Size bound"): the
+ * bytes of every sealed record are counted, activity events stop at
+ * max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE, lifecycle events and Loss
+ * records at max_bytes - end_reserve, and close's Loss records and
+ * StreamEnd fit in end_reserve, the most they can take.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +63,8 @@ struct pending_loss {
 #define PENDING_KERNEL 1
 #define PENDING_REPORT 2
 #define PENDING_SINK 3
-#define NPENDING 4
+#define PENDING_SIZE 4 /* the stream reached max_bytes */
+#define NPENDING 5
 
 struct petri_audit {
 	pthread_mutex_t mu;
@@ -86,6 +93,15 @@ struct petri_audit {
 	struct pending_loss pending[NPENDING][NKINDS];
 	uint64_t total_lost;
 
+	/* Size bound: bytes sealed into the stream, and the limits of each
+	 * class of event (UINT64_MAX: unbounded). */
+	uint64_t bytes;
+	uint64_t max_bytes;
+	uint64_t activity_limit;  /* activity events: max_bytes - RESERVE */
+	uint64_t lifecycle_limit; /* lifecycle events, Loss: max_bytes - end_reserve */
+	int activity_full;        /* an activity event did not fit: no more of them */
+	int final;                /* close's own records: up to max_bytes */
+
 	struct petri_audit_stats st;
 	uint32_t close_timeout_ms;
 	struct petri_audit_sink sink;
@@ -94,6 +110,36 @@ struct petri_audit {
 static int kind_index(int kind)
 {
 	return kind >= KIND_FIRST && kind <= KIND_LAST ? kind - KIND_FIRST : NKINDS - 1;
+}
+
+/* Lifecycle events: the library's own, a few per sandbox and exec, which
+ * the size bound lets into its reserve.  Every other kind is activity the
+ * sandboxed code causes and can repeat at will. */
+static int is_lifecycle(int kind)
+{
+	switch (kind) {
+	case PETRI_AUDIT_KIND_STREAM_HEADER:
+	case PETRI_AUDIT_KIND_STREAM_END:
+	case PETRI_AUDIT_KIND_SANDBOX_CREATED:
+	case PETRI_AUDIT_KIND_SANDBOX_DESTROYED:
+	case PETRI_AUDIT_KIND_EXEC_STARTED:
+	case PETRI_AUDIT_KIND_EXEC_ENDED:
+	case PETRI_AUDIT_KIND_LIMIT_HIT:
+	case PETRI_AUDIT_KIND_LOSS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Does a record of @len bytes (framing included) of @kind fit the size
+ * bound? */
+static int size_fits_locked(const petri_audit *a, int kind, size_t len)
+{
+	uint64_t limit = a->final           ? a->max_bytes :
+			 is_lifecycle(kind) ? a->lifecycle_limit :
+					      a->activity_limit;
+	return limit == UINT64_MAX || (len <= limit && a->bytes <= limit - len);
 }
 
 uint64_t petri__audit_now_ns(void)
@@ -146,12 +192,15 @@ static int seal_finish(petri_audit *a, int kind, const uint8_t *prev, size_t pre
 	out->kind = kind;
 	a->written_kind[kind_index(kind)]++;
 	a->next_seq++;
+	a->bytes += out->len;
 	return 0;
 }
 
 /* Give @ev the next seq and the chain, encode and frame it into @out.  The
- * caller holds the lock and has checked there is room.  @ev's seq, hash
- * fields and time are restored before returning (they may point into @a). */
+ * caller holds the lock and has checked there is room in the queue;
+ * -ENOSPC when the record does not fit the size bound (nothing moves).
+ * @ev's seq, hash fields and time are restored before returning (they may
+ * point into @a). */
 static int seal_locked(petri_audit *a, petri_pb_event *ev, struct qitem *out)
 {
 	uint64_t seq0 = ev->seq, time0 = ev->time_unix_nano;
@@ -170,6 +219,11 @@ static int seal_locked(petri_audit *a, petri_pb_event *ev, struct qitem *out)
 	size_t rec = body + PETRI_AUDIT_HASH_TRAILER;
 	if (rec > PETRI_AUDIT_MAX_EVENT) {
 		r = -E2BIG;
+		goto out;
+	}
+	uint8_t vl[10];
+	if (!size_fits_locked(a, (int)ev->body_case, petri__audit_put_varint(vl, rec) + rec)) {
+		r = -ENOSPC;
 		goto out;
 	}
 	uint8_t *buf = malloc(10 + rec);
@@ -197,7 +251,7 @@ out:
 /* Seal an event encoded by encode.c (@enc: @mid bytes of fields 2..5,
  * then @rest bytes of the body) into @out: the record is seq (field 1),
  * fields 2..5, prev_hash (6), the body, then the hash - the same bytes
- * seal_locked() makes of the same event. */
+ * seal_locked() makes of the same event.  -ENOSPC as seal_locked(). */
 static int seal_raw_locked(petri_audit *a, int kind, const uint8_t *enc, size_t mid, size_t rest,
 			   struct qitem *out)
 {
@@ -209,6 +263,9 @@ static int seal_raw_locked(petri_audit *a, int kind, const uint8_t *enc, size_t 
 
 	if (rec > PETRI_AUDIT_MAX_EVENT)
 		return -E2BIG;
+	uint8_t vl[10];
+	if (!size_fits_locked(a, kind, petri__audit_put_varint(vl, rec) + rec))
+		return -ENOSPC;
 	uint8_t *buf = malloc(10 + rec);
 	if (!buf)
 		return -ENOMEM;
@@ -255,8 +312,10 @@ static int push_locked(petri_audit *a, petri_pb_event *ev)
 }
 
 /* Turn pending losses into Loss events while the queue holds fewer than
- * @limit.  Returns 1 when nothing is pending any more.  The losses were
- * counted in lost_kind and total_lost when they happened. */
+ * @limit.  Returns 1 when nothing is pending any more, -ENOSPC when the
+ * size bound stopped it, 0 when the queue filled first (or encoding
+ * failed).  The losses were counted in lost_kind and total_lost when they
+ * happened. */
 static int flush_losses_upto(petri_audit *a, uint32_t limit)
 {
 	for (int w = 0; w < NPENDING; w++) {
@@ -277,6 +336,8 @@ static int flush_losses_upto(petri_audit *a, uint32_t limit)
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_EXEC_REPORT :
 				     w == PENDING_SINK ?
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_SINK :
+				     w == PENDING_SIZE ?
+					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_SIZE_LIMIT :
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
 			loss.first_time_unix_nano = p->first_time;
 			loss.last_time_unix_nano = p->last_time;
@@ -285,8 +346,9 @@ static int flush_losses_upto(petri_audit *a, uint32_t limit)
 			loss.last_kseq = p->last_kseq;
 			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
 			ev.loss = &loss;
-			if (push_locked(a, &ev) < 0)
-				return 0;
+			int r = push_locked(a, &ev);
+			if (r < 0)
+				return r == -ENOSPC ? -ENOSPC : 0;
 			a->st.loss_events++;
 			memset(p, 0, sizeof(*p));
 		}
@@ -319,14 +381,32 @@ static void note_pending(petri_audit *a, struct pending_loss *p, uint64_t count,
 	p->count += count;
 }
 
-static void drop_locked(petri_audit *a, const petri_pb_event *ev)
+/* Drop an event of @kind made at @when (0: now): @size 1 because of the
+ * size bound (from the first activity event that does not fit, no other
+ * will), 0 because the queue was full. */
+static void drop_locked(petri_audit *a, int kind, uint64_t when, int size)
 {
-	int i = kind_index((int)ev->body_case);
-	uint64_t t = ev->time_unix_nano ? ev->time_unix_nano : petri__audit_now_ns();
-	note_pending(a, &a->pending[PENDING_QUEUE][i], 1, t, t);
+	int i = kind_index(kind);
+	uint64_t t = when ? when : petri__audit_now_ns();
+	note_pending(a, &a->pending[size ? PENDING_SIZE : PENDING_QUEUE][i], 1, t, t);
 	a->lost_kind[i]++;
 	a->total_lost++;
-	a->st.lost_queue++;
+	if (size) {
+		a->st.lost_size++;
+		if (!is_lifecycle(kind))
+			a->activity_full = 1;
+	} else {
+		a->st.lost_queue++;
+	}
+}
+
+/* Once the size bound has stopped activity events, pending losses are
+ * written only before a lifecycle event and by close, never on their own
+ * (by the writer thread or a kernel loss report): a Loss per writer batch
+ * during a flood would eat the lifecycle events' reserve. */
+static int may_flush_alone(const petri_audit *a)
+{
+	return !a->closing && !a->activity_full;
 }
 
 /* ---- UTF-8 ------------------------------------------------------------------
@@ -447,20 +527,32 @@ static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err)
 		pthread_mutex_unlock(&a->mu);
 		return petri__err(err, EPIPE, "audit emit: stream is closing");
 	}
-	/* Loss events first (so the stream says what was lost before what
-	 * follows), then this event if there is still room. */
-	if ((any_pending(a) && !flush_losses_locked(a)) || a->count >= a->cap) {
-		drop_locked(a, ev);
+	int kind = (int)ev->body_case;
+	if (a->activity_full && !is_lifecycle(kind)) {
+		drop_locked(a, kind, ev->time_unix_nano, 1);
 		pthread_mutex_unlock(&a->mu);
 		return PETRI_AUDIT_DROPPED;
 	}
-	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS && ev->loss) {
+	/* Loss events first (so the stream says what was lost before what
+	 * follows), then this event if there is still room. */
+	int f = any_pending(a) ? flush_losses_locked(a) : 1;
+	if (f <= 0 || a->count >= a->cap) {
+		drop_locked(a, kind, ev->time_unix_nano, f == -ENOSPC);
+		pthread_mutex_unlock(&a->mu);
+		return PETRI_AUDIT_DROPPED;
+	}
+	int r = push_locked(a, ev);
+	if (r == 0 && kind == PETRI_AUDIT_KIND_LOSS && ev->loss) {
 		/* Losses reported by someone else (the kernel ring buffer). */
 		int i = kind_index((int)ev->loss->kind);
 		a->lost_kind[i] += ev->loss->count;
 		a->total_lost += ev->loss->count;
 	}
-	int r = push_locked(a, ev);
+	if (r == -ENOSPC) {
+		drop_locked(a, kind, ev->time_unix_nano, 1);
+		pthread_mutex_unlock(&a->mu);
+		return PETRI_AUDIT_DROPPED;
+	}
 	pthread_mutex_unlock(&a->mu);
 	if (r == -E2BIG)
 		return petri__err(err, E2BIG, "audit emit %s: event larger than %u bytes",
@@ -491,6 +583,12 @@ static int emit_fast(petri_audit *a, const petri_pb_event *ev, uint32_t wait_ms,
 		pthread_mutex_unlock(&a->mu);
 		return petri__err(err, EPIPE, "audit emit: stream is closing");
 	}
+	int kind = (int)ev->body_case;
+	if (a->activity_full && !is_lifecycle(kind)) {
+		drop_locked(a, kind, t, 1);
+		pthread_mutex_unlock(&a->mu);
+		return PETRI_AUDIT_DROPPED;
+	}
 	/* The kernel's events (they may wait) leave the last sixteenth of the
 	 * queue to the library's own (an exec's end, a destroy) and to Loss
 	 * records: a flood of kernel events cannot crowd those out. */
@@ -515,15 +613,21 @@ static int emit_fast(petri_audit *a, const petri_pb_event *ev, uint32_t wait_ms,
 		if (a->count >= cap)
 			a->stalled = 1;
 	}
-	if ((any_pending(a) && !flush_losses_upto(a, cap)) || a->count >= cap || a->closing) {
-		drop_locked(a, ev);
+	int f = any_pending(a) ? flush_losses_upto(a, cap) : 1;
+	if (f <= 0 || a->count >= cap || a->closing) {
+		drop_locked(a, kind, t, f == -ENOSPC);
 		pthread_mutex_unlock(&a->mu);
 		return PETRI_AUDIT_DROPPED;
 	}
 	struct qitem it;
-	int r = seal_raw_locked(a, (int)ev->body_case, enc, mid, (size_t)n - mid, &it);
+	int r = seal_raw_locked(a, kind, enc, mid, (size_t)n - mid, &it);
 	if (r == 0)
 		enqueue_locked(a, &it);
+	if (r == -ENOSPC) {
+		drop_locked(a, kind, t, 1);
+		pthread_mutex_unlock(&a->mu);
+		return PETRI_AUDIT_DROPPED;
+	}
 	pthread_mutex_unlock(&a->mu);
 	if (r < 0)
 		return petri__err(err, -r, "audit emit %s",
@@ -551,7 +655,7 @@ static int report_pending(petri_audit *a, int where, int kind, uint64_t count, u
 		p->first_kseq = first_kseq;
 	if (last_kseq > p->last_kseq)
 		p->last_kseq = last_kseq;
-	if (!a->closing)
+	if (may_flush_alone(a))
 		flush_losses_locked(a);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
@@ -701,7 +805,7 @@ static void *writer_main(void *arg)
 			a->total_lost++;
 			note_pending(a, &a->pending[PENDING_SINK][k], 1, now, now);
 		}
-		if (!a->closing)
+		if (may_flush_alone(a))
 			flush_losses_locked(a);
 		pthread_cond_broadcast(&a->cv_space);
 	}
@@ -741,6 +845,53 @@ static void random_hex(char *out, size_t bytes)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
+/* The framed size of @ev at its largest: seq and time at their widest, a
+ * previous hash, and the hash trailer. */
+static size_t worst_framed(Petri__Audit__V1__Event *ev)
+{
+	static uint8_t zero_hash[PETRI_SHA256_LEN];
+	uint8_t vl[10];
+	ev->seq = UINT64_MAX;
+	ev->time_unix_nano = UINT64_MAX;
+	ev->prev_hash.len = PETRI_SHA256_LEN;
+	ev->prev_hash.data = zero_hash;
+	size_t rec = protobuf_c_message_get_packed_size(&ev->base) + PETRI_AUDIT_HASH_TRAILER;
+	return petri__audit_put_varint(vl, rec) + rec;
+}
+
+/* What close may have to write after every other event: one Loss per
+ * (where, kind) slot at the largest a Loss can be, and the largest
+ * StreamEnd (every kind listed, every count at its widest).  ~14 KB. */
+static uint64_t end_reserve(void)
+{
+	Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+	Petri__Audit__V1__Loss loss = PETRI__AUDIT__V1__LOSS__INIT;
+	loss.kind = PETRI__AUDIT__V1__EVENT_KIND__EVENT_KIND_LOSS;
+	loss.count = loss.first_time_unix_nano = loss.last_time_unix_nano = UINT64_MAX;
+	loss.after_seq = loss.first_kseq = loss.last_kseq = UINT64_MAX;
+	loss.where = PETRI__AUDIT__V1__LOSS__WHERE__WHERE_SIZE_LIMIT;
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
+	ev.loss = &loss;
+	uint64_t total = (uint64_t)NPENDING * NKINDS * worst_framed(&ev);
+
+	Petri__Audit__V1__Event eev = PETRI__AUDIT__V1__EVENT__INIT;
+	Petri__Audit__V1__StreamEnd end = PETRI__AUDIT__V1__STREAM_END__INIT;
+	Petri__Audit__V1__KindCount kc[NKINDS], *kcp[NKINDS];
+	for (int i = 0; i < NKINDS; i++) {
+		Petri__Audit__V1__KindCount k = PETRI__AUDIT__V1__KIND_COUNT__INIT;
+		k.kind = PETRI__AUDIT__V1__EVENT_KIND__EVENT_KIND_LOSS;
+		k.written = k.lost = UINT64_MAX;
+		kc[i] = k;
+		kcp[i] = &kc[i];
+	}
+	end.n_kinds = NKINDS;
+	end.kinds = kcp;
+	end.total_written = end.total_lost = end.lost_unreported = UINT64_MAX;
+	eev.body_case = PETRI__AUDIT__V1__EVENT__BODY_STREAM_END;
+	eev.stream_end = &end;
+	return total + worst_framed(&eev);
+}
+
 static void audit_free(petri_audit *a)
 {
 	if (!a)
@@ -772,6 +923,14 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 				  o.queue_events);
 	if (o.close_timeout_ms == 0)
 		o.close_timeout_ms = 5000;
+	if (o.max_bytes == 0)
+		o.max_bytes = PETRI_AUDIT_MAX_BYTES_DEFAULT;
+	if (o.max_bytes < PETRI_AUDIT_MAX_BYTES_MIN)
+		return petri__err(err, EINVAL,
+				  "audit open: max_bytes %llu is below the minimum of %llu "
+				  "(256 KiB)",
+				  (unsigned long long)o.max_bytes,
+				  (unsigned long long)PETRI_AUDIT_MAX_BYTES_MIN);
 
 	petri_audit *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -786,6 +945,15 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 	a->sink.fd = -1;
 	a->cap = o.queue_events;
 	a->close_timeout_ms = o.close_timeout_ms;
+	a->max_bytes = o.max_bytes;
+	if (o.max_bytes == PETRI_AUDIT_MAX_BYTES_UNLIMITED) {
+		a->activity_limit = a->lifecycle_limit = UINT64_MAX;
+	} else {
+		/* MIN (256 KiB) > RESERVE (80 KiB), whose last 16 KiB hold
+		 * end_reserve() (~14 KB). */
+		a->activity_limit = o.max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE;
+		a->lifecycle_limit = o.max_bytes - end_reserve();
+	}
 	a->q = calloc(a->cap, sizeof(*a->q));
 	if (!a->q) {
 		audit_free(a);
@@ -823,6 +991,7 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	h.monotonic_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	h.writer_pid = (uint32_t)getpid();
+	h.max_bytes = o.max_bytes == PETRI_AUDIT_MAX_BYTES_UNLIMITED ? 0 : o.max_bytes;
 	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_STREAM_HEADER;
 	ev.stream_header = &h;
 	r = push_locked(a, &ev); /* no thread yet: no lock needed */
@@ -867,9 +1036,16 @@ PETRI_API int petri_audit_close(petri_audit *a, petri_error **err)
 
 	pthread_mutex_lock(&a->mu);
 	a->closing = 1;
-	/* Room for the pending Loss events and the StreamEnd. */
-	while (!(flush_losses_locked(a) && a->count < a->cap) && !timed_out)
+	a->final = 1; /* what follows fits in the end reserve */
+	/* Room for the pending Loss events and the StreamEnd.  (The size
+	 * bound cannot stop them; were it to, what is pending counts as
+	 * lost_unreported.) */
+	for (;;) {
+		int f = flush_losses_locked(a);
+		if ((f == 1 && a->count < a->cap) || f < 0 || timed_out)
+			break;
 		timed_out = wait_space_until(a, &dl);
+	}
 	uint64_t unreported = 0;
 	for (int w = 0; w < NPENDING; w++)
 		for (int i = 0; i < NKINDS; i++)
@@ -941,6 +1117,7 @@ PETRI_API int petri_audit_get_stats(petri_audit *a, petri_audit_stats *out)
 	pthread_mutex_lock(&a->mu);
 	petri_audit_stats s = a->st;
 	s.queued = a->count + (uint64_t)a->writer_busy;
+	s.bytes = a->bytes;
 	pthread_mutex_unlock(&a->mu);
 	size_t n = out->sz < sizeof(s) ? out->sz : sizeof(s);
 	s.sz = out->sz;

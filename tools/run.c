@@ -173,6 +173,7 @@ struct cli {
 	char *workspace_dir; /* resolved */
 	struct strv binds, env, allow;
 	const char *audit_path;
+	uint64_t audit_max; /* 0: the library's default */
 	/* exec */
 	const char *lang, *code, *file, *cwd, *stdin_path;
 	uint64_t timeout_ms, cpu_ms, output_max, output_kill, file_size_max;
@@ -555,6 +556,7 @@ enum {
 	OPT_LANG,
 	OPT_JSON,
 	OPT_AUDIT,
+	OPT_AUDIT_MAX,
 	OPT_VERSION,
 };
 
@@ -587,6 +589,7 @@ static const struct option run_options[] = {
 	{"code", required_argument, NULL, 'c'},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"audit", required_argument, NULL, OPT_AUDIT},
+	{"audit-max", required_argument, NULL, OPT_AUDIT_MAX},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -635,6 +638,24 @@ static int bad_option(int ret, char **argv)
 	if (count_prefixed(arg + 2, (size_t)len - 2) > 1)
 		return fail("ambiguous option '%.*s'", len, arg);
 	return fail("unknown option '%.*s'", len, arg);
+}
+
+/* --audit-max SIZE|unlimited: the stream's size bound (petri_audit_opts
+ * .max_bytes), at least PETRI_AUDIT_MAX_BYTES_MIN. */
+static int parse_audit_max(struct cli *c, const char *arg)
+{
+	if (strcmp(arg, "unlimited") == 0) {
+		c->audit_max = PETRI_AUDIT_MAX_BYTES_UNLIMITED;
+		return 0;
+	}
+	if (parse_size("--audit-max", arg, &c->audit_max) < 0)
+		return -1;
+	if (c->audit_max == PETRI_AUDIT_MAX_BYTES_UNLIMITED)
+		return fail("--audit-max: invalid size '%.64s' (too large; or 'unlimited')", arg);
+	if (c->audit_max < PETRI_AUDIT_MAX_BYTES_MIN)
+		return fail("--audit-max: invalid size '%.64s' (at least 256K, or 'unlimited')",
+			    arg);
+	return 0;
 }
 
 /* 1: stop and exit 0 (--help, --version); 0: go on; -1: error. */
@@ -702,6 +723,8 @@ static int apply_option(struct cli *c, int opt, const char *arg)
 		return 0;
 	case OPT_AUDIT:
 		return parse_nonempty("--audit", arg, &c->audit_path);
+	case OPT_AUDIT_MAX:
+		return parse_audit_max(c, arg);
 	case 'q':
 		c->verbosity = -1;
 		return 0;
@@ -849,6 +872,7 @@ static int audit_open(const struct cli *c, petri_ctx *ctx, petri_audit **out)
 		return 0;
 	ao.sink = PETRI_AUDIT_SINK_FILE;
 	ao.path = c->audit_path;
+	ao.max_bytes = c->audit_max;
 	/* The header says whether kernel events (eBPF) are in the stream. */
 	ao.kernel_audit = petri_ctx_kernel_audit(ctx, &why) == 1;
 	ao.kernel_audit_reason = ao.kernel_audit ? NULL : why;
@@ -909,6 +933,8 @@ static int validate(struct cli *c)
 {
 	if (c->allow.n > 0 && !c->net_proxy)
 		return fail("--allow needs --net proxy");
+	if (c->audit_max && !c->audit_path)
+		return fail("--audit-max needs --audit PATH");
 	if (c->net_proxy)
 		return fail("--net proxy is not available yet");
 	if (resolve_target(c) < 0)

@@ -100,11 +100,52 @@ typedef struct petri_audit_opts {
 	 * only repeat kernel_audit, which a host that never set it left 0
 	 * even when its sandboxes' kernel events were in the stream. */
 	petri_ctx *ctx;
+	/* The most bytes the stream may hold, framing included (what a file
+	 * sink's file grows to at most): 0 means PETRI_AUDIT_MAX_BYTES_DEFAULT
+	 * (1 GiB), PETRI_AUDIT_MAX_BYTES_UNLIMITED no bound, anything else at
+	 * least PETRI_AUDIT_MAX_BYTES_MIN.  What happens at the bound: see
+	 * "Size bound" below. */
+	uint64_t max_bytes;
 } petri_audit_opts;
 
 /* clang-format off */
-#define PETRI_AUDIT_OPTS_INIT {sizeof(petri_audit_opts), 0, NULL, -1, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL}
+#define PETRI_AUDIT_OPTS_INIT {sizeof(petri_audit_opts), 0, NULL, -1, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL, 0}
 /* clang-format on */
+
+/*
+ * Size bound (petri_audit_opts.max_bytes).  A program that floods file or
+ * network calls makes the kernel half emit events as fast as it can make
+ * the calls: up to ~0.4 GB/s with long paths (audit/README.md "Size
+ * bound").  So a stream holds at most max_bytes bytes:
+ *
+ *  - Activity events, the ones the sandboxed code causes and can repeat at
+ *    will (process exec/fork/exit, file and network activity, policy
+ *    denials, secret uses, kinds this library does not know), stop when
+ *    the next one would take the stream past
+ *    max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE.  From then on every one is
+ *    dropped and counted, and reported as Loss {where: SIZE_LIMIT} (one per
+ *    kind, with the exact count) before the next event written, or by
+ *    close.
+ *  - Lifecycle events (sandbox created/destroyed, exec started/ended, limit
+ *    hits, Loss records) go on into the reserve: 64 KiB of it, a few
+ *    hundred such events, are theirs; past that they are dropped and
+ *    counted like the others.
+ *  - The rest of the reserve (at most 16 KiB) always holds what close
+ *    writes: one Loss per (where, kind) still to report and the StreamEnd.
+ *    So the stream ends cleanly, verifies, and its totals add up: for each
+ *    kind, StreamEnd's written is what the stream holds and its lost the
+ *    sum of the Loss counts.
+ *
+ * The default suits a file: far above what ordinary runs write (200,000
+ * audited opens make ~35 MB) and reached within seconds by a flood, which
+ * then stops filling the disk.  A long-lived stream to a socket or a
+ * callback (a SIEM collector) that must never stop recording activity sets
+ * PETRI_AUDIT_MAX_BYTES_UNLIMITED.
+ */
+#define PETRI_AUDIT_MAX_BYTES_DEFAULT (1ull << 30)
+#define PETRI_AUDIT_MAX_BYTES_UNLIMITED UINT64_MAX
+#define PETRI_AUDIT_MAX_BYTES_MIN (256ull << 10)
+#define PETRI_AUDIT_MAX_BYTES_RESERVE (80ull << 10)
 /** Set [out] @opts to PETRI_AUDIT_OPTS_INIT (for callers that cannot use
  *  the macro, e.g. through FFI).  NULL is ignored. */
 PETRI_API void petri_audit_opts_init(petri_audit_opts *opts);
@@ -123,7 +164,8 @@ PETRI_API void petri_audit_opts_init(petri_audit_opts *opts);
  * @err   [out, optional] the error message on failure.
  * Returns 0.  Errors: -EINVAL missing @out or @opts, a bad `sz` or an
  * unknown option (see petri.h), unknown flags, no or unknown sink,
- * queue_events outside [2, 2^24], a file or unix sink without a (usable)
+ * queue_events outside [2, 2^24], max_bytes between 1 and
+ * PETRI_AUDIT_MAX_BYTES_MIN - 1, a file or unix sink without a (usable)
  * path, a callback sink without sink_fn; -EBADF a SINK_FD with a negative
  * fd; the errno of open(), dup() or connect() for the sink; -ENOMEM;
  * -ENOSYS when libcrypto offers no SHA-256; the error of pthread_create().
@@ -146,8 +188,9 @@ PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, 
  */
 PETRI_API int petri_audit_close(petri_audit *a, petri_error **err);
 
-/* Returned by the emit functions when the queue was full and the event was
- * dropped (and counted; a Loss event will report it). */
+/* Returned by the emit functions when the queue was full, or the stream
+ * had reached its size bound (petri_audit_opts.max_bytes), and the event
+ * was dropped (and counted; a Loss event will report it). */
 #define PETRI_AUDIT_DROPPED 1
 
 /** The process an event is about; any field may be 0/NULL (NULL strings
@@ -178,8 +221,8 @@ typedef struct petri_audit_process {
  * `string` fields must be UTF-8.
  *
  * Common returns: 0 the event is queued; PETRI_AUDIT_DROPPED (1) the queue
- * was full, the event was dropped and counted, and a Loss event will report
- * it.  Errors: -EINVAL a NULL @a or a bad argument named below; -EPIPE
+ * was full or the stream had reached its size bound ("Size bound" above),
+ * the event was dropped and counted, and a Loss event will report it.  Errors: -EINVAL a NULL @a or a bad argument named below; -EPIPE
  * close has begun; -E2BIG the encoded event is larger than 1 MiB; -ENOMEM;
  * -EIO libcrypto or the encoder failed.  Nothing is queued on an error.
  */
@@ -272,6 +315,9 @@ typedef struct petri_audit_stats {
 	uint64_t loss_events; /* Loss events emitted */
 	uint64_t queued;      /* events waiting now */
 	uint64_t sink_errors;
+	uint64_t lost_size; /* events dropped because the stream reached max_bytes */
+	uint64_t bytes;     /* bytes sealed into the stream, framing included (what
+			     * max_bytes bounds) */
 } petri_audit_stats;
 /** Snapshot of @a's counters into @out, whose sz the caller sets (8 to
  *  4096): the library writes at most sz bytes, and sets to 0 the fields of

@@ -127,6 +127,7 @@ class AuditOpts(ctypes.Structure):
         ("reserved0", c_u32),
         ("kernel_audit_reason", ctypes.c_char_p),
         ("ctx", ctypes.c_void_p),
+        ("max_bytes", c_u64),
     ]
 
 

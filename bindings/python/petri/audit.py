@@ -41,6 +41,9 @@ from ._handles import (
 from .errors import PetriError
 
 __all__ = [
+    "MAX_BYTES_DEFAULT",
+    "MAX_BYTES_MIN",
+    "MAX_BYTES_UNLIMITED",
     "AuditStream",
     "AuditEvent",
     "AuditIntegrityError",
@@ -49,6 +52,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger("petri")
+
+#: AuditStream(max_bytes=...): the library's default size bound (1 GiB), the
+#: smallest accepted, and "no bound" (PETRI_AUDIT_MAX_BYTES_* in audit.h).
+MAX_BYTES_DEFAULT = 1 << 30
+MAX_BYTES_MIN = 256 << 10
+MAX_BYTES_UNLIMITED = (1 << 64) - 1
 
 
 class AuditIntegrityError(PetriError):
@@ -79,7 +88,13 @@ class AuditStream:
     duplicate of the open fd N (a pipe, a socket, a file; yours stays
     open).  ``queue_events`` bounds the writer's queue (default 4096):
     when the sink cannot keep up, events are dropped and the stream reports
-    the loss with exact counts, never blocking the sandbox.
+    the loss with exact counts, never blocking the sandbox.  ``max_bytes``
+    bounds the stream's size (default :data:`MAX_BYTES_DEFAULT`, 1 GiB; at
+    least :data:`MAX_BYTES_MIN`; :data:`MAX_BYTES_UNLIMITED` for none):
+    past ``max_bytes`` - 80 KiB the events the code causes (process, file,
+    network, denials) are dropped and reported as ``loss`` events with
+    ``where`` ``size_limit``, while exec ends, destroys and the end of the
+    stream are still written (audit.h, "Size bound").
 
     Pass it to ``Sandbox(audit=...)``: every sandbox given it sends its
     events here.  The header says whether kernel (eBPF) events are in the
@@ -96,6 +111,7 @@ class AuditStream:
         *,
         fd: Optional[int] = None,
         queue_events: Optional[int] = None,
+        max_bytes: Optional[int] = None,
         context: Optional[ContextHandle] = None,
     ) -> None:
         self._finalizer: Optional[weakref.finalize] = None
@@ -124,6 +140,15 @@ class AuditStream:
             if not 2 <= queue_events <= 1 << 24:
                 raise ValueError("queue_events must be between 2 and 2**24, got %d" % queue_events)
             o.queue_events = queue_events
+        if max_bytes is not None:
+            if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+                raise TypeError("max_bytes must be int, not %s" % type(max_bytes).__name__)
+            if not MAX_BYTES_MIN <= max_bytes <= MAX_BYTES_UNLIMITED:
+                raise ValueError(
+                    "max_bytes must be at least %d (256 KiB) or MAX_BYTES_UNLIMITED, got %d"
+                    % (MAX_BYTES_MIN, max_bytes)
+                )
+            o.max_bytes = max_bytes
         out = ctypes.c_void_p()
         lib = _lib.lib()
         state = context._state if context is not None else default_context_state()
