@@ -118,6 +118,7 @@ struct petri_sandbox {
 	int host_ids_lock_fd;    /* holds the claim on that range (sandbox.c), or -1 */
 	char **env;              /* NULL-terminated copy of opts->env */
 	uint32_t pids_max;
+	uint32_t cpus_milli; /* CPU limit in thousandths of a CPU, 0: none */
 	uint64_t memory_bytes;
 	uint64_t exec_serial;
 	uint64_t running_exec; /* exec_serial of the exec running, or 0 (atomic) */
