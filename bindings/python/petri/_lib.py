@@ -75,6 +75,8 @@ class SandboxOpts(ctypes.Structure):
         ("pids_max", c_u32),
         ("net", c_u32),
         ("audit", ctypes.c_void_p),  # struct petri_audit * (borrowed)
+        ("cpus_milli", c_u32),
+        ("reserved1", c_u32),
     ]
 
 
