@@ -429,7 +429,7 @@ static ssize_t read_report(int fd, struct petri_msg *m, uint32_t *cred_pid)
 
 /*
  * Pump until the exec's report channel and both output pipes are at EOF.  The
- * reaper writes its DONE (or a SETUP_ERROR) to the report pipe and exits;
+ * reaper writes its DONE (or a SETUP_ERROR) to the report channel and exits;
  * EOF there means the exec's pid namespace is going away.
  */
 static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t deadline,

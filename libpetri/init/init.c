@@ -366,7 +366,7 @@ static int write_code(const struct petri_exec_req *req, const char *code)
  * of time by a pre-forked reaper: its pid and mount namespace, its /proc,
  * a tmpfs for the code, the Landlock ruleset, default signal handling, and
  * the seccomp filter (which the command inherits through the vfork).  A
- * failure is kept and reported once a request brings the report pipe.
+ * failure is kept and reported once a request brings the report channel.
  */
 struct reaper_prep {
 	int stage;
@@ -517,7 +517,7 @@ static ssize_t send_denial(int report_fd, struct petri_msg *m, int32_t pid)
 /*
  * A process of the exec made a syscall the filter denies: answer EPERM (what
  * the filter would have returned) and tell the host, which audits it.  The
- * report pipe is non-blocking here: when it is full the denial is counted
+ * report channel is non-blocking here: when it is full the denial is counted
  * and the count sent with the next one, never waited for.
  */
 static void answer_denial(int report_fd, uint64_t *unreported)
@@ -551,7 +551,7 @@ static void answer_denial(int report_fd, uint64_t *unreported)
 		(*unreported)++;
 }
 
-/* fds: request memfd, stdin, stdout, stderr, report pipe (to the host). */
+/* fds: request memfd, stdin, stdout, stderr, report channel (a socket to the host). */
 static _Noreturn void reaper_main(int sock)
 {
 	struct reaper_prep prep = {0};
