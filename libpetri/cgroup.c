@@ -3,7 +3,8 @@
  * cgroup.c - the sandboxes' cgroups.  Owns: detecting the host's layout (pure
  * cgroup v2 with the memory and pids controllers, or the v1 controllers of a
  * hybrid host plus its unified hierarchy), creating one cgroup per sandbox
- * below the host process's own cgroup with the memory and pids limits,
+ * below the host process's own cgroup with the memory and pids limits (and
+ * the CPU limit of a sandbox that has one: cpu.max, or the v1 CFS quota),
  * reading the counters that say why an exec ended, and removing everything
  * again -- including the empty cgroups a SIGKILLed host leaves behind.
  *
@@ -633,6 +634,8 @@ static void sweep_layout(struct petri_ctx *ctx, const struct petri_cgroup_layout
 		sweep_parent(ctx, l->v1_memory_parent, false);
 	if (l->v1_pids_parent)
 		sweep_parent(ctx, l->v1_pids_parent, false);
+	if (l->v1_cpu_parent)
+		sweep_parent(ctx, l->v1_cpu_parent, false);
 }
 
 /* --- layout detection --------------------------------------------------- */
@@ -656,16 +659,36 @@ static int probe_parent(const char *parent)
 	return 0;
 }
 
-/* Make sure memory and pids are enabled for children of @dir. */
-static int enable_v2_controllers(struct petri_ctx *ctx, const char *dir, char *why, size_t whylen)
+/* Enable cpu for the children of @dir too when it is available (only a
+ * sandbox with a CPU limit needs it, so its absence is no error): *@cpu
+ * says whether it is on. */
+static void enable_v2_cpu(struct petri_ctx *ctx, const char *path, const char *subtree, int *cpu)
+{
+	*cpu = list_has(subtree, ' ', "cpu");
+	if (*cpu)
+		return;
+	int r = write_file(path, "+cpu");
+	*cpu = r == 0;
+	if (r < 0)
+		petri__log(ctx, PETRI_LOG_DEBUG, "cannot enable cpu in %s (no CPU limits): %s",
+			   path, strerror(-r));
+}
+
+/* Make sure memory and pids (and cpu when @want_cpu) are enabled for
+ * children of @dir; *@cpu: whether cpu is. */
+static int enable_v2_controllers(struct petri_ctx *ctx, const char *dir, int want_cpu, int *cpu,
+				 char *why, size_t whylen)
 {
 	char path[PATH_MAX], buf[CG_SMALL_FILE];
 	int r = path_join(path, dir, "cgroup.subtree_control");
 	ssize_t n = r < 0 ? r : read_file(path, buf, sizeof(buf));
+	*cpu = 0;
 	if (n < 0) {
 		set_why(why, whylen, "read %s: %s", path, strerror((int)-n));
 		return (int)n;
 	}
+	if (want_cpu)
+		enable_v2_cpu(ctx, path, buf, cpu);
 	if (list_has(buf, ' ', "memory") && list_has(buf, ' ', "pids"))
 		return 0;
 	r = write_file(path, "+memory +pids");
@@ -682,8 +705,8 @@ static int enable_v2_controllers(struct petri_ctx *ctx, const char *dir, char *w
 }
 
 /* Pure v2: memory and pids available to our cgroup, enabled for its children,
- * and a child can be created. */
-static int detect_v2(struct petri_ctx *ctx, const char *dir, char *why, size_t whylen)
+ * and a child can be created.  *@cpu: cpu is enabled for the children too. */
+static int detect_v2(struct petri_ctx *ctx, const char *dir, int *cpu, char *why, size_t whylen)
 {
 	char path[PATH_MAX], buf[CG_SMALL_FILE];
 	int r = path_join(path, dir, "cgroup.controllers");
@@ -696,7 +719,7 @@ static int detect_v2(struct petri_ctx *ctx, const char *dir, char *why, size_t w
 		set_why(why, whylen, "memory and pids controllers not available in %s", dir);
 		return -EOPNOTSUPP;
 	}
-	r = enable_v2_controllers(ctx, dir, why, whylen);
+	r = enable_v2_controllers(ctx, dir, list_has(buf, ' ', "cpu"), cpu, why, whylen);
 	if (r < 0)
 		return r;
 	r = probe_parent(dir);
@@ -739,6 +762,14 @@ static int detect_v1(const struct self_view *v, struct petri_cgroup_layout *l, c
 	l->v1_memory_parent = TAKE_PTR(mem);
 	l->v1_pids_parent = TAKE_PTR(pids);
 	l->mode = PETRI_CGROUP_V1;
+	/* The cpu controller ("cpu,cpuacct") only serves CPU limits: without
+	 * it the sandboxes work, and one that asks for a CPU limit fails. */
+	_cleanup_free_ char *cpu = NULL;
+	r = own_cgroup_dir(v, "cpu", &cpu);
+	if (r == -ENOMEM)
+		return r;
+	if (r == 0 && probe_parent(cpu) == 0 && path_exists(cpu, "cpu.cfs_quota_us"))
+		l->v1_cpu_parent = TAKE_PTR(cpu);
 	return 0;
 }
 
@@ -755,7 +786,7 @@ static int detect_unified(struct petri_ctx *ctx, const struct self_view *v,
 		set_why(why, whylen, "no cgroup2 mount holding our cgroup");
 		return 0;
 	}
-	if (detect_v2(ctx, dir, why, whylen) == 0) {
+	if (detect_v2(ctx, dir, &l->v2_cpu, why, whylen) == 0) {
 		l->mode = PETRI_CGROUP_V2;
 		l->v2_parent = TAKE_PTR(dir);
 		return 0;
@@ -795,10 +826,14 @@ int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layou
 			   v2why, v1why,
 			   geteuid() != 0 ? " (not root and no delegated cgroup)" : "");
 	else
-		petri__log(ctx, PETRI_LOG_DEBUG, "cgroups: %s, unified %s, memory %s, pids %s",
+		petri__log(ctx, PETRI_LOG_DEBUG,
+			   "cgroups: %s, unified %s, memory %s, pids %s, cpu %s",
 			   l.mode == PETRI_CGROUP_V2 ? "v2" : "v1", l.v2_parent ? l.v2_parent : "-",
 			   l.v1_memory_parent ? l.v1_memory_parent : "-",
-			   l.v1_pids_parent ? l.v1_pids_parent : "-");
+			   l.v1_pids_parent ? l.v1_pids_parent : "-",
+			   l.mode == PETRI_CGROUP_V2 ? (l.v2_cpu ? "cpu.max" : "-") :
+			   l.v1_cpu_parent           ? l.v1_cpu_parent :
+						       "-");
 	sweep_layout(ctx, &l);
 	*out = l;
 	return 0;
@@ -809,6 +844,7 @@ void petri__cgroup_layout_release(struct petri_cgroup_layout *layout)
 	free(layout->v2_parent);
 	free(layout->v1_memory_parent);
 	free(layout->v1_pids_parent);
+	free(layout->v1_cpu_parent);
 	*layout = (struct petri_cgroup_layout){.mode = PETRI_CGROUP_NONE};
 }
 
@@ -848,9 +884,18 @@ static int set_optional(const char *dir, const char *file, const char *value, pe
 	return path_exists(dir, file) ? set_value(dir, file, value, err) : 0;
 }
 
+/* The CFS period of a CPU limit, and the quota that gives @cpus_milli
+ * thousandths of a CPU per period (at least the kernel's 1 ms minimum). */
+#define CG_CPU_PERIOD_US 100000u
+static uint64_t cpu_quota_us(uint32_t cpus_milli)
+{
+	uint64_t q = (uint64_t)cpus_milli * CG_CPU_PERIOD_US / 1000u;
+	return q < 1000u ? 1000u : q;
+}
+
 /* 0 means no limit: new cgroups start unlimited, so nothing is written. */
 static int limits_v2(const struct petri_cgroup *cg, uint64_t memory_bytes, uint32_t pids_max,
-		     petri_error **err)
+		     uint32_t cpus_milli, petri_error **err)
 {
 	char num[32];
 	int r = 0;
@@ -864,11 +909,16 @@ static int limits_v2(const struct petri_cgroup *cg, uint64_t memory_bytes, uint3
 		snprintf(num, sizeof(num), "%u", pids_max);
 		r = set_value(cg->v2_dir, "pids.max", num, err);
 	}
+	if (r == 0 && cpus_milli) {
+		snprintf(num, sizeof(num), "%llu %u", (unsigned long long)cpu_quota_us(cpus_milli),
+			 CG_CPU_PERIOD_US);
+		r = set_value(cg->v2_dir, "cpu.max", num, err);
+	}
 	return r;
 }
 
 static int limits_v1(const struct petri_cgroup *cg, uint64_t memory_bytes, uint32_t pids_max,
-		     petri_error **err)
+		     uint32_t cpus_milli, petri_error **err)
 {
 	char num[32];
 	/* A child inherits oom_kill_disable from its parent; we want the OOM
@@ -892,6 +942,16 @@ static int limits_v1(const struct petri_cgroup *cg, uint64_t memory_bytes, uint3
 	if (r == 0 && pids_max) {
 		snprintf(num, sizeof(num), "%u", pids_max);
 		r = set_value(cg->v1_pids_dir, "pids.max", num, err);
+	}
+	if (r == 0 && cpus_milli) {
+		if (!cg->v1_cpu_dir)
+			return petri__err(err, EOPNOTSUPP, "CPU limit without a v1 cpu cgroup");
+		/* The period first: the quota is checked against it. */
+		snprintf(num, sizeof(num), "%u", CG_CPU_PERIOD_US);
+		r = set_value(cg->v1_cpu_dir, "cpu.cfs_period_us", num, err);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)cpu_quota_us(cpus_milli));
+		if (r == 0)
+			r = set_value(cg->v1_cpu_dir, "cpu.cfs_quota_us", num, err);
 	}
 	return r;
 }
@@ -921,7 +981,7 @@ static void open_peak_fd(struct petri_cgroup *cg)
 		cg->v2_peak_fd = open(path, O_RDONLY | O_CLOEXEC);
 }
 
-static int create_dirs(const struct petri_cgroup_layout *layout, const char *name,
+static int create_dirs(const struct petri_cgroup_layout *layout, const char *name, int with_cpu,
 		       struct petri_cgroup *cg, petri_error **err)
 {
 	int r = 0;
@@ -933,29 +993,53 @@ static int create_dirs(const struct petri_cgroup_layout *layout, const char *nam
 		r = make_dir(layout->v1_memory_parent, name, &cg->v1_memory_dir, err);
 		if (r == 0)
 			r = make_dir(layout->v1_pids_parent, name, &cg->v1_pids_dir, err);
+		if (r == 0 && with_cpu) {
+			if (!layout->v1_cpu_parent)
+				return petri__err(err, EOPNOTSUPP,
+						  "CPU limit: no writable v1 cpu controller");
+			r = make_dir(layout->v1_cpu_parent, name, &cg->v1_cpu_dir, err);
+		}
 	}
 	if (r == 0 && cg->mode == PETRI_CGROUP_V2 && !cg->v2_dir)
 		return petri__err(err, EINVAL, "cgroup layout v2 without parent");
 	return r;
 }
 
-int petri__cgroup_set_limits(const struct petri_cgroup *cg, uint64_t memory_bytes,
-			     uint32_t pids_max, petri_error **err)
+int petri__cgroup_cpu_supported(const struct petri_cgroup_layout *layout, petri_error **err)
 {
-	if (cg->mode == PETRI_CGROUP_V2)
-		return limits_v2(cg, memory_bytes, pids_max, err);
-	if (cg->mode == PETRI_CGROUP_V1)
-		return limits_v1(cg, memory_bytes, pids_max, err);
-	return 0;
+	if (layout->mode == PETRI_CGROUP_V2 && layout->v2_cpu)
+		return 0;
+	if (layout->mode == PETRI_CGROUP_V1 && layout->v1_cpu_parent)
+		return 0;
+	if (layout->mode == PETRI_CGROUP_V2)
+		return petri__err(err, EOPNOTSUPP,
+				  "CPU limit: the cpu controller is not enabled for %s's children "
+				  "(cgroup v2: delegate it, e.g. systemd-run -p Delegate=yes)",
+				  layout->v2_parent);
+	if (layout->mode == PETRI_CGROUP_V1)
+		return petri__err(err, EOPNOTSUPP,
+				  "CPU limit: no writable v1 cpu controller below our cgroup");
+	return petri__err(err, EOPNOTSUPP,
+			  "CPU limit: this host gives libpetri no cgroup (see the log)");
 }
 
-int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name,
+int petri__cgroup_set_limits(const struct petri_cgroup *cg, uint64_t memory_bytes,
+			     uint32_t pids_max, uint32_t cpus_milli, petri_error **err)
+{
+	if (cg->mode == PETRI_CGROUP_V2)
+		return limits_v2(cg, memory_bytes, pids_max, cpus_milli, err);
+	if (cg->mode == PETRI_CGROUP_V1)
+		return limits_v1(cg, memory_bytes, pids_max, cpus_milli, err);
+	return cpus_milli ? petri__err(err, EOPNOTSUPP, "CPU limit without a cgroup") : 0;
+}
+
+int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name, int with_cpu,
 			 struct petri_cgroup *out, petri_error **err)
 {
 	struct petri_cgroup cg = {.mode = layout->mode, .v2_dirfd = -1, .v2_peak_fd = -1};
 	if (!valid_name(name))
 		return petri__err(err, EINVAL, "invalid cgroup name \"%s\"", name ? name : "");
-	int r = create_dirs(layout, name, &cg, err);
+	int r = create_dirs(layout, name, with_cpu, &cg, err);
 	if (r == 0 && cg.v2_dir)
 		r = open_v2_dir(&cg, err);
 	if (r < 0) {
@@ -981,6 +1065,8 @@ int petri__cgroup_attach(const struct petri_cgroup *cg, int pid, int v2, int v1,
 		r = set_value(cg->v1_memory_dir, "cgroup.procs", num, err);
 	if (r == 0 && cg->v1_pids_dir)
 		r = set_value(cg->v1_pids_dir, "cgroup.procs", num, err);
+	if (r == 0 && cg->v1_cpu_dir)
+		r = set_value(cg->v1_cpu_dir, "cgroup.procs", num, err);
 	return r;
 }
 
@@ -998,13 +1084,15 @@ static int enter_self(const char *dir)
 	return r;
 }
 
-int petri__cgroup_move_self_v1(const char *memory_dir, const char *pids_dir)
+int petri__cgroup_move_self_v1(const char *memory_dir, const char *pids_dir, const char *cpu_dir)
 {
 	int r = 0;
 	if (memory_dir)
 		r = enter_self(memory_dir);
 	if (r == 0 && pids_dir)
 		r = enter_self(pids_dir);
+	if (r == 0 && cpu_dir)
+		r = enter_self(cpu_dir);
 	return r;
 }
 
@@ -1078,10 +1166,13 @@ void petri__cgroup_destroy(struct petri_cgroup *cg)
 		remove_cgroup_at(cg->v1_memory_dir, false, deadline, 0);
 	if (cg->v1_pids_dir)
 		remove_cgroup_at(cg->v1_pids_dir, false, deadline, 0);
+	if (cg->v1_cpu_dir)
+		remove_cgroup_at(cg->v1_cpu_dir, false, deadline, 0);
 	if (cg->v2_dir)
 		remove_cgroup_at(cg->v2_dir, true, deadline, 0);
 	free(cg->v2_dir);
 	free(cg->v1_memory_dir);
 	free(cg->v1_pids_dir);
+	free(cg->v1_cpu_dir);
 	*cg = (struct petri_cgroup){.mode = PETRI_CGROUP_NONE, .v2_dirfd = -1, .v2_peak_fd = -1};
 }

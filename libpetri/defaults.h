@@ -13,6 +13,14 @@
 #define DEFAULT_TMP (64ull << 20)
 #define DEFAULT_WORKSPACE (256ull << 20)
 #define DEFAULT_PIDS 256
+/* No CPU limit by default: the wall timeout and RLIMIT_CPU already bound an
+ * exec's CPU time, and a fixed fraction would slow every sandbox's honest
+ * work on a large host as much as a runaway one on a small host.  A host
+ * that runs sandboxes side by side sets petri_sandbox_opts.cpus_milli. */
+#define DEFAULT_CPUS_MILLI 0u
+/* The smallest CPU limit: cgroups refuse a CFS quota below 1 ms per 100 ms
+ * period, i.e. 0.01 CPU. */
+#define CPUS_MILLI_MIN 10u
 /* A root host maps each sandbox's ids 0..65535 onto a range at or above the
  * base (sandbox.c, choose_host_ids): ranges start at base + k * 65536 and the
  * last id of the last one stays below 2^32 - 1, so at most 0xfffeffff as a

@@ -383,8 +383,53 @@ static void close_fd(int *fd)
 }
 
 /*
- * Pump until the exec's report pipe and both output pipes are at EOF.  The
- * reaper writes its DONE (or a SETUP_ERROR) to the report pipe and exits;
+ * The reaper's report channel: a SOCK_SEQPACKET pair (one message per
+ * petri_msg, EOF when the reaper is gone, like the pipe it replaced) whose
+ * host end has SO_PASSCRED, so that a DENIAL carries the denying task's pid
+ * translated by the kernel into our pid namespace (init.c: send_denial).
+ */
+static int make_report_channel(int fds[2])
+{
+	int on = 1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+		return -errno;
+	if (setsockopt(fds[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0) {
+		int e = errno;
+		close_fd(&fds[0]);
+		close_fd(&fds[1]);
+		return -e;
+	}
+	return 0;
+}
+
+/* One message of the report channel; *@cred_pid: the SCM_CREDENTIALS pid
+ * (in our pid namespace), 0 when none came. */
+static ssize_t read_report(int fd, struct petri_msg *m, uint32_t *cred_pid)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} cm;
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf)};
+	*cred_pid = 0;
+	ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *c = r >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			*cred_pid = uc.pid > 0 ? (uint32_t)uc.pid : 0;
+		}
+	return r;
+}
+
+/*
+ * Pump until the exec's report channel and both output pipes are at EOF.  The
+ * reaper writes its DONE (or a SETUP_ERROR) to the report channel and exits;
  * EOF there means the exec's pid namespace is going away.
  */
 static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t deadline,
@@ -484,7 +529,8 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 		}
 		if (io->report >= 0 && (pfd[i_ctl].revents & (POLLIN | POLLHUP | POLLERR))) {
 			struct petri_msg m;
-			ssize_t r = read(io->report, &m, sizeof(m));
+			uint32_t cred_pid;
+			ssize_t r = read_report(io->report, &m, &cred_pid);
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
 			if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DONE) {
@@ -507,7 +553,9 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 				/* cpu_ns: denials the reaper could not report before */
 				p->res->seccomp_denials += 1 + m.cpu_ns;
 				petri__audit_denials_unreported(sb, m.cpu_ns);
-				petri__audit_seccomp_denial(sb, &m);
+				petri__audit_seccomp_denial(
+					sb, &m,
+					m.exec_id & PETRI_DENIAL_PID_IN_CREDS ? cred_pid : 0);
 			} else {
 				close_fd(&io->report);
 				close_fd(&io->in);
@@ -589,8 +637,12 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (r < 0)
 		goto out;
 	if ((r = make_pipe(in, 1)) < 0 || (r = make_pipe(outp, 0)) < 0 ||
-	    (r = make_pipe(errp, 0)) < 0 || (r = make_pipe(rep, 0)) < 0) {
+	    (r = make_pipe(errp, 0)) < 0) {
 		r = petri__err(err, r, "pipe");
+		goto out;
+	}
+	if ((r = make_report_channel(rep)) < 0) {
+		r = petri__err(err, -r, "exec report socket");
 		goto out;
 	}
 	if (sb->ctx->is_root) {

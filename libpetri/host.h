@@ -119,6 +119,7 @@ struct petri_sandbox {
 	int host_ids_lock_fd;    /* holds the claim on that range (sandbox.c), or -1 */
 	char **env;              /* NULL-terminated copy of opts->env */
 	uint32_t pids_max;
+	uint32_t cpus_milli; /* CPU limit in thousandths of a CPU, 0: none */
 	uint64_t memory_bytes;
 	uint64_t exec_serial;
 	uint64_t running_exec; /* exec_serial of the exec running, or 0 (atomic) */
@@ -126,11 +127,6 @@ struct petri_sandbox {
 	struct petri_cgroup cgroup;
 	struct petri_audit *audit; /* borrowed, or NULL */
 	int kwatched;              /* the kernel audit watches our cgroup */
-	/* The last seccomp denial's process (audit_hooks.c): a flood from one
-	 * process looks its host pid up once. */
-	uint64_t denial_exec;
-	int denial_inside;
-	uint32_t denial_host;
 };
 
 struct petri_result {
@@ -162,8 +158,10 @@ void petri__audit_exec_ended(const struct petri_sandbox *sb, const struct petri_
  * its ExecEnded, reason "failed", after @wall_ns. */
 void petri__audit_exec_failed(const struct petri_sandbox *sb, const struct petri_exec_limits *lim,
 			      uint64_t wall_ns);
-/* @m: the reaper's PETRI_MSG_DENIAL (syscall, arch, pid and who it is). */
-void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m);
+/* @m: the reaper's PETRI_MSG_DENIAL (syscall, arch, pid and who it is);
+ * @pid_host: the denying task's pid in the host's pid namespace, 0: unknown. */
+void petri__audit_seccomp_denial(struct petri_sandbox *sb, const struct petri_msg *m,
+				 uint32_t pid_host);
 /* @count denials the reaper counted but could not report one by one. */
 void petri__audit_denials_unreported(const struct petri_sandbox *sb, uint64_t count);
 /* Load the kernel audit once per context (1: on, 0: off with

@@ -106,6 +106,8 @@ struct petri_cgroup_layout {
 	char *v2_parent;        /* dir for sandboxes in the unified hierarchy, or NULL */
 	char *v1_memory_parent; /* v1: dir under the memory controller, or NULL */
 	char *v1_pids_parent;   /* v1: dir under the pids controller, or NULL */
+	char *v1_cpu_parent;    /* v1: dir under the cpu controller, or NULL (no CPU limits) */
+	int v2_cpu;             /* v2: the cpu controller is enabled for our children */
 };
 
 struct petri_cgroup {
@@ -113,9 +115,10 @@ struct petri_cgroup {
 	char *v2_dir; /* unified cgroup of the sandbox (both modes, if any) */
 	char *v1_memory_dir;
 	char *v1_pids_dir;
-	int v2_dirfd;   /* O_PATH|O_DIRECTORY of v2_dir for CLONE_INTO_CGROUP, or -1 */
-	uint64_t id;    /* inode number of v2_dir (the BPF cgroup id), or 0 */
-	int v2_peak_fd; /* v2: memory.peak, kept open because its reset is per fd; or -1 */
+	char *v1_cpu_dir; /* only for a sandbox with a CPU limit */
+	int v2_dirfd;     /* O_PATH|O_DIRECTORY of v2_dir for CLONE_INTO_CGROUP, or -1 */
+	uint64_t id;      /* inode number of v2_dir (the BPF cgroup id), or 0 */
+	int v2_peak_fd;   /* v2: memory.peak, kept open because its reset is per fd; or -1 */
 };
 
 /* Counters read before and after an exec to attribute its end. */
@@ -132,15 +135,19 @@ struct petri_cgroup_stats {
 int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layout *out);
 void petri__cgroup_layout_release(struct petri_cgroup_layout *layout);
 
-/* Create the sandbox's cgroups, without limits yet.  On failure nothing is
- * left behind. */
-int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name,
+/* Create the sandbox's cgroups, without limits yet; @with_cpu: also the v1
+ * cpu controller's (a sandbox with a CPU limit on a v1 host).  On failure
+ * nothing is left behind. */
+int petri__cgroup_create(const struct petri_cgroup_layout *layout, const char *name, int with_cpu,
 			 struct petri_cgroup *out, petri_error **err);
-/* Set memory.max / pids.max (v2) or memory.limit_in_bytes (+memsw when
- * present) / pids.max (v1).  Done while init builds the sandbox's root: no
- * code runs there before petri_sandbox_create returns. */
+/* Can @layout limit CPU time?  0, or -EOPNOTSUPP with the reason in @err. */
+int petri__cgroup_cpu_supported(const struct petri_cgroup_layout *layout, petri_error **err);
+/* Set memory.max / pids.max / cpu.max (v2) or memory.limit_in_bytes (+memsw
+ * when present) / pids.max / cpu.cfs_quota_us (v1).  @cpus_milli: CPUs x
+ * 1000 (0: no CPU limit).  Done while init builds the sandbox's root: no code
+ * runs there before petri_sandbox_create returns. */
 int petri__cgroup_set_limits(const struct petri_cgroup *cg, uint64_t memory_bytes,
-			     uint32_t pids_max, petri_error **err);
+			     uint32_t pids_max, uint32_t cpus_milli, petri_error **err);
 /* Move @pid into the v1 cgroups when @v1, and into the unified one when
  * @v2 (a child born there is in already).  Such a move waits for an RCU
  * grace period when none happened lately (10-25 ms): petri__cgroup_move_self_v1()
@@ -150,7 +157,7 @@ int petri__cgroup_attach(const struct petri_cgroup *cg, int pid, int v2, int v1,
  * thread moving itself takes no global lock and no grace period, so the
  * supervisor steps into a sandbox's v1 cgroups, clones init there and steps
  * back out. */
-int petri__cgroup_move_self_v1(const char *memory_dir, const char *pids_dir);
+int petri__cgroup_move_self_v1(const char *memory_dir, const char *pids_dir, const char *cpu_dir);
 /* Reset the peak-memory watermark (best effort). */
 void petri__cgroup_reset_peak(const struct petri_cgroup *cg);
 int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_stats *out);

@@ -393,6 +393,23 @@ static int init_cfg_memfd(const struct petri_init_cfg *cfg, const petri_ctx *ctx
 	return TAKE_FD(fd);
 }
 
+/* A CPU limit (thousandths of a CPU) is 0 (none) or from CPUS_MILLI_MIN to
+ * the host's online CPUs: more could never bind, so it is a mistake. */
+static int check_cpus(uint32_t cpus_milli, petri_error **err)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	if (!cpus_milli)
+		return 0;
+	if (cpus_milli < CPUS_MILLI_MIN)
+		return petri__err(err, EINVAL,
+				  "CPU limit %u.%03u is below the minimum of 0.010 CPUs",
+				  cpus_milli / 1000, cpus_milli % 1000);
+	if (online > 0 && (uint64_t)cpus_milli > (uint64_t)online * 1000u)
+		return petri__err(err, EINVAL, "CPU limit %u.%03u is more than the %ld CPUs online",
+				  cpus_milli / 1000, cpus_milli % 1000, online);
+	return 0;
+}
+
 static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 {
 	if (o->flags & ~PETRI_SANDBOX_F_NO_LANDLOCK)
@@ -437,7 +454,9 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 			return petri__err(err, EINVAL, "%s %llu is above %llu", counts[i].name,
 					  (unsigned long long)counts[i].v,
 					  (unsigned long long)counts[i].max);
-	return 0;
+	if (o->reserved2)
+		return petri__err(err, EINVAL, "reserved2 must be 0");
+	return check_cpus(o->cpus_milli, err);
 }
 
 /* ---- host ids ---- */
@@ -587,6 +606,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	sb->audit = o.audit;
 	sb->memory_bytes = o.memory_bytes ? o.memory_bytes : DEFAULT_MEMORY;
 	sb->pids_max = o.pids_max ? o.pids_max : DEFAULT_PIDS;
+	sb->cpus_milli = o.cpus_milli ? o.cpus_milli : DEFAULT_CPUS_MILLI;
 	snprintf(sb->language, sizeof(sb->language), "%s", o.language ? o.language : "");
 	sb->env = copy_strv(o.env, 1, err, &r);
 	if (!sb->env) {
@@ -615,7 +635,9 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	char cgname[64];
 	snprintf(cgname, sizeof(cgname), "petri-%d-%llu", (int)getpid(),
 		 (unsigned long long)serial);
-	r = petri__cgroup_create(&ctx->cgroups, cgname, &sb->cgroup, err);
+	if (sb->cpus_milli && (r = petri__cgroup_cpu_supported(&ctx->cgroups, err)) < 0)
+		goto fail;
+	r = petri__cgroup_create(&ctx->cgroups, cgname, sb->cpus_milli != 0, &sb->cgroup, err);
 	if (r < 0)
 		goto fail;
 
@@ -680,7 +702,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	sync_pipe[1] = -1;
 	/* While init builds the root: nothing of the code's runs before we
 	 * return, and init's own use is small. */
-	if ((r = petri__cgroup_set_limits(&sb->cgroup, sb->memory_bytes, sb->pids_max, err)) < 0)
+	if ((r = petri__cgroup_set_limits(&sb->cgroup, sb->memory_bytes, sb->pids_max,
+					  sb->cpus_milli, err)) < 0)
 		goto fail;
 	if ((r = wait_ready(sb, err)) < 0)
 		goto fail;

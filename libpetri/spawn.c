@@ -274,10 +274,11 @@ static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
 	const struct petri_cgroup *cg = req->cgroup;
 	if (!cg || (!cg->v1_memory_dir && !cg->v1_pids_dir))
 		return spawn_init_chosen(ctx, req);
-	int in = petri__cgroup_move_self_v1(cg->v1_memory_dir, cg->v1_pids_dir);
+	int in = petri__cgroup_move_self_v1(cg->v1_memory_dir, cg->v1_pids_dir, cg->v1_cpu_dir);
 	int r = in == 0 ? spawn_init_chosen(ctx, req) : 0;
 	int out = petri__cgroup_move_self_v1(ctx->cgroups.v1_memory_parent,
-					     ctx->cgroups.v1_pids_parent);
+					     ctx->cgroups.v1_pids_parent,
+					     cg->v1_cpu_dir ? ctx->cgroups.v1_cpu_parent : NULL);
 	if (out < 0)
 		petri__log(ctx, PETRI_LOG_ERROR,
 			   "the supervisor thread cannot leave sandbox cgroups: %s",

@@ -167,6 +167,7 @@ struct cli {
 	uint32_t pids_max;
 	uint32_t inotify_instances, inotify_watches, sigpending;
 	uint64_t msgqueue_bytes;
+	uint32_t cpus_milli;
 	uint32_t net;
 	bool net_proxy;
 	const char *hostname, *id, *rootfs;
@@ -353,6 +354,29 @@ static int parse_count(const char *opt, const char *s, uint32_t *out)
 	return 0;
 }
 
+/* CPUS: a decimal number of CPUs, "0.5", "2", "1.25"; stored in thousandths
+ * (digits past the third decimal are dropped).  The library checks the range
+ * (at least 0.01, at most the CPUs online). */
+static int parse_cpus(const char *opt, const char *s, uint32_t *out)
+{
+	const char *p = s;
+	uint64_t ip, frac, scale, milli;
+	int r = parse_decimal(&p, &ip, &frac, &scale);
+
+	if (r == -ERANGE)
+		return fail("%s: invalid number of CPUs '%.64s' (too large)", opt, s);
+	if (r < 0 || *p != '\0')
+		return fail(
+			"%s: invalid number of CPUs '%.64s' (a decimal number such as 0.5 or 2)",
+			opt, s);
+	if (scale_decimal(ip, frac, scale, 1000, &milli) < 0 || milli > UINT32_MAX)
+		return fail("%s: invalid number of CPUs '%.64s' (too large)", opt, s);
+	if (milli == 0)
+		return fail("%s: invalid number of CPUs '%.64s' (must be greater than 0)", opt, s);
+	*out = (uint32_t)milli;
+	return 0;
+}
+
 static bool is_env_name(const char *s, size_t len)
 {
 	if (len == 0 || is_digit(s[0]))
@@ -534,6 +558,7 @@ enum {
 	OPT_CPU,
 	OPT_MEMORY,
 	OPT_PIDS,
+	OPT_CPUS,
 	OPT_TMP_SIZE,
 	OPT_WORKSPACE_SIZE,
 	OPT_FILE_SIZE,
@@ -565,6 +590,7 @@ static const struct option run_options[] = {
 	{"cpu", required_argument, NULL, OPT_CPU},
 	{"memory", required_argument, NULL, OPT_MEMORY},
 	{"pids", required_argument, NULL, OPT_PIDS},
+	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"tmp-size", required_argument, NULL, OPT_TMP_SIZE},
 	{"workspace-size", required_argument, NULL, OPT_WORKSPACE_SIZE},
 	{"file-size", required_argument, NULL, OPT_FILE_SIZE},
@@ -670,6 +696,8 @@ static int apply_option(struct cli *c, int opt, const char *arg)
 		return parse_size("--memory", arg, &c->memory_bytes);
 	case OPT_PIDS:
 		return parse_count("--pids", arg, &c->pids_max);
+	case OPT_CPUS:
+		return parse_cpus("--cpus", arg, &c->cpus_milli);
 	case OPT_TMP_SIZE:
 		return parse_size("--tmp-size", arg, &c->tmp_bytes);
 	case OPT_WORKSPACE_SIZE:
@@ -1103,6 +1131,7 @@ static void fill_sandbox_opts(const struct cli *c, petri_sandbox_opts *o)
 	o->inotify_watches_max = c->inotify_watches;
 	o->sigpending_max = c->sigpending;
 	o->msgqueue_bytes = c->msgqueue_bytes;
+	o->cpus_milli = c->cpus_milli;
 	o->net = c->net;
 }
 

@@ -38,6 +38,8 @@ static const char usage_tail[] =
 	"  --cpu DURATION           CPU time per process (default: more than --timeout allows)\n"
 	"  --memory SIZE            memory limit (default 512M)\n"
 	"  --pids N                 processes and threads (default 256)\n"
+	"  --cpus N                 CPUs the sandbox may use at once, decimals allowed\n"
+	"                           (0.5, 2); default: no limit\n"
 	"  --tmp-size SIZE          size of /tmp (default 64M)\n"
 	"  --workspace-size SIZE    size of the /workspace tmpfs (default 256M)\n"
 	"  --file-size SIZE         largest file a process may write (default 1G)\n"

@@ -29,6 +29,7 @@ import "C"
 import (
 	"bytes"
 	"context"
+	"math"
 	"runtime"
 	"runtime/cgo"
 	"sort"
@@ -224,6 +225,10 @@ type Options struct {
 	Memory uint64
 	// Pids is the maximum number of processes and threads; default 256.
 	Pids uint32
+	// CPUs is the CPU time the sandbox's processes may use together per
+	// wall second, in CPUs (0.5, 2); 0: no limit (the default).  At least
+	// 0.01 and at most the host's online CPUs.
+	CPUs float64
 	// TmpSize is the size of /tmp in bytes; default 64 MiB.
 	TmpSize uint64
 	// WorkspaceSize is the size of the /workspace tmpfs in bytes; default
@@ -323,6 +328,25 @@ func New(opts Options) (*Sandbox, error) {
 	return c.New(opts)
 }
 
+// cpusMilli converts Options.CPUs to the library's thousandths of a CPU
+// (the library checks the range).
+func cpusMilli(op string, cpus float64) (C.uint32_t, error) {
+	if cpus == 0 {
+		return 0, nil
+	}
+	if math.IsNaN(cpus) || math.IsInf(cpus, 0) || cpus < 0 {
+		return 0, invalid(op, "CPUs must be a positive number of CPUs or 0 (no limit), not %v", cpus)
+	}
+	milli := math.Round(cpus * 1000)
+	if milli < 1 {
+		return 0, invalid(op, "CPUs %v is below the minimum of 0.01", cpus)
+	}
+	if milli > math.MaxUint32 {
+		return 0, invalid(op, "CPUs %v is too large", cpus)
+	}
+	return C.uint32_t(milli), nil
+}
+
 // New creates a sandbox in the Context.
 func (c *Context) New(opts Options) (*Sandbox, error) {
 	const op = "create"
@@ -364,6 +388,9 @@ func (c *Context) New(opts Options) (*Sandbox, error) {
 	so.tmp_bytes = C.uint64_t(opts.TmpSize)
 	so.workspace_bytes = C.uint64_t(opts.WorkspaceSize)
 	so.pids_max = C.uint32_t(opts.Pids)
+	if so.cpus_milli, err = cpusMilli(op, opts.CPUs); err != nil {
+		return nil, err
+	}
 	switch opts.Net {
 	case "", "none":
 		so.net = C.PETRI_NET_NONE

@@ -248,13 +248,21 @@ typedef struct petri_sandbox_opts {
 				  * default 4096 */
 	uint32_t reserved1;             /* must be 0 */
 	uint64_t msgqueue_bytes; /* POSIX message queue bytes (RLIMIT_MSGQUEUE); default 800 KiB */
+	/* CPU limit in thousandths of a CPU (500: half a CPU, 2000: two CPUs),
+	 * the CPU time the sandbox's processes together may use per wall
+	 * second (cgroup v2 cpu.max, or the v1 CFS quota; period 100 ms).
+	 * 0 (the default): no limit, as many CPUs as the host lets it have.
+	 * 10 (0.01 CPU) to 1000 x the host's online CPUs; a limit needs the
+	 * cpu controller (-EOPNOTSUPP without it). */
+	uint32_t cpus_milli;
+	uint32_t reserved2; /* must be 0 */
 } petri_sandbox_opts;
 
 /* Do not apply Landlock even where the kernel offers it (debugging only). */
 #define PETRI_SANDBOX_F_NO_LANDLOCK (1u << 0)
 
 /* clang-format off */
-#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0}
+#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0}
 /* clang-format on */
 /** Fill @opts with the defaults, as PETRI_SANDBOX_OPTS_INIT does (for FFI
  *  callers).  NULL: does nothing. */
@@ -275,12 +283,14 @@ PETRI_API void petri_sandbox_opts_init(petri_sandbox_opts *opts);
  * cgroup, mount or fd):
  *  -EINVAL      NULL @ctx or @out, bad sz, an unknown option or flag, or a
  *               bad value (language, id, hostname, bind, env entry, a size
- *               below its minimum, workspace_bytes with workspace_dir): the
+ *               below its minimum, workspace_bytes with workspace_dir, a
+ *               CPU limit below 10 or above 1000 x the online CPUs): the
  *               message says which;
  *  -ENOENT, -ENOTDIR  a bind source, the rootfs or the workspace_dir is
  *               missing or not a directory;
  *  -E2BIG       more than 64 binds;
- *  -EOPNOTSUPP  PETRI_NET_PROXY (not available yet);
+ *  -EOPNOTSUPP  PETRI_NET_PROXY (not available yet), or a CPU limit on a
+ *               host whose cgroups offer no cpu controller;
  *  -EPERM       the kernel refused a namespace or a cgroup;
  *  -ETIMEDOUT   init did not report ready in time;
  *  -ENOMEM, or the errno of the failing system call, with the message

@@ -418,7 +418,7 @@ static int write_code(const struct petri_exec_req *req, const char *code)
  * of time by a pre-forked reaper: its pid and mount namespace, its /proc,
  * a tmpfs for the code, the Landlock ruleset, default signal handling, and
  * the seccomp filter (which the command inherits through the vfork).  A
- * failure is kept and reported once a request brings the report pipe.
+ * failure is kept and reported once a request brings the report channel.
  */
 struct reaper_prep {
 	int stage;
@@ -550,9 +550,46 @@ static int denial_errno(int nr)
 }
 
 /*
+ * Send the DENIAL @m with SCM_CREDENTIALS naming @pid, the denying task: the
+ * kernel translates that pid into the host's pid namespace when the host
+ * receives it (SO_PASSCRED on its end), which is how the host learns the
+ * task's host pid without searching /proc.  Naming a pid other than our own
+ * takes CAP_SYS_ADMIN over our pid namespace, which we hold (it belongs to
+ * the sandbox's user namespace); should the kernel refuse, the message goes
+ * without the flag and the host records the host pid as unknown.
+ */
+static ssize_t send_denial(int report_fd, struct petri_msg *m, int32_t pid)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} cm;
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf)};
+	memset(&cm, 0, sizeof(cm));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_CREDENTIALS;
+	c->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+	struct ucred uc = {
+		.pid = pid, .uid = (uid_t)syscall(SYS_getuid), .gid = (gid_t)syscall(SYS_getgid)};
+	memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+	m->exec_id |= PETRI_DENIAL_PID_IN_CREDS;
+	ssize_t w = sendmsg(report_fd, &mh, MSG_NOSIGNAL);
+	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		m->exec_id &= ~PETRI_DENIAL_PID_IN_CREDS;
+		w = write(report_fd, m, sizeof(*m));
+	}
+	return w;
+}
+
+/*
  * A process of the exec made a syscall the filter denies: answer EPERM (what
  * the filter would have returned) and tell the host, which audits it.  The
- * report pipe is non-blocking here: when it is full the denial is counted
+ * report channel is non-blocking here: when it is full the denial is counted
  * and the count sent with the next one, never waited for.
  */
 static void answer_denial(int report_fd, uint64_t *unreported)
@@ -574,16 +611,19 @@ static void answer_denial(int report_fd, uint64_t *unreported)
 		m.err = 0;
 		m.maxrss = 0;
 	}
+	/* Sent while the task still waits for its answer: the kernel pins its
+	 * struct pid in the message, so the host gets its own pid for it. */
+	ssize_t w = send_denial(report_fd, &m, (int32_t)req.pid);
 	struct seccomp_notif_resp resp = {.id = req.id, .error = -denial_errno(req.data.nr)};
 	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 
-	if (write(report_fd, &m, sizeof(m)) == (ssize_t)sizeof(m))
+	if (w == (ssize_t)sizeof(m))
 		*unreported = 0;
 	else
 		(*unreported)++;
 }
 
-/* fds: request memfd, stdin, stdout, stderr, report pipe (to the host). */
+/* fds: request memfd, stdin, stdout, stderr, report channel (a socket to the host). */
 static _Noreturn void reaper_main(int sock)
 {
 	struct reaper_prep prep = {0};

@@ -103,7 +103,8 @@ enum petri_msg_type {
 	PETRI_MSG_DONE,        /* init -> host */
 	PETRI_MSG_KILL,        /* host -> init */
 	PETRI_MSG_DENIAL,      /* reaper -> host: stage = syscall nr, status = pid inside,
-				* exec_id = audit arch, cpu_ns = denials not reported before */
+				* exec_id = audit arch | PETRI_DENIAL_PID_IN_CREDS,
+				* cpu_ns = denials not reported before */
 	PETRI_MSG_LISTEN,      /* host -> init, with a reply socket: stage = address
 			      * family, status = port; answered on the reply socket
 			      * by LISTENING with the fd, or SETUP_ERROR */
@@ -111,6 +112,12 @@ enum petri_msg_type {
 };
 
 #define PETRI_STAGE_MSG_MAX 256
+
+/* In a DENIAL's exec_id, above the 32-bit audit arch: the message's
+ * SCM_CREDENTIALS pid is the denying task (the report channel is a unix
+ * socket; the host's end has SO_PASSCRED), translated by the kernel into the
+ * receiver's pid namespace. */
+#define PETRI_DENIAL_PID_IN_CREDS (1ull << 32)
 
 struct petri_msg {
 	uint32_t type;

@@ -105,6 +105,24 @@ def count(name: str, v: Optional[int]) -> int:
     return v
 
 
+def cpus(name: str, v: Optional[Union[int, float]]) -> int:
+    """A number of CPUs (int or float, e.g. 0.5 or 2) as thousandths of a
+    CPU; None gives 0 (no limit).  The library checks the range (0.01 to
+    the CPUs online)."""
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError("%s must be a number of CPUs (int or float), not %s" % (name, _type_name(v)))
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError("%s must be a positive number of CPUs (leave it out for no limit), got %r" % (name, v))
+    milli = int(round(v * 1000))
+    if milli == 0:
+        raise ValueError("%s is below the minimum of 0.01 CPUs: %r" % (name, v))
+    if milli > U32_MAX:
+        raise ValueError("%s is too large: %r" % (name, v))
+    return milli
+
+
 def cstr(name: str, v: Union[str, bytes]) -> bytes:
     """A str (encoded UTF-8) or bytes, without NUL bytes, as bytes."""
     if isinstance(v, str):

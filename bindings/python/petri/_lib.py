@@ -75,6 +75,13 @@ class SandboxOpts(ctypes.Structure):
         ("pids_max", c_u32),
         ("net", c_u32),
         ("audit", ctypes.c_void_p),  # struct petri_audit * (borrowed)
+        ("inotify_instances_max", c_u32),
+        ("inotify_watches_max", c_u32),
+        ("sigpending_max", c_u32),
+        ("reserved1", c_u32),
+        ("msgqueue_bytes", c_u64),
+        ("cpus_milli", c_u32),
+        ("reserved2", c_u32),
     ]
 
 

@@ -125,6 +125,8 @@ class Sandbox:
       language        "python", "node", "go" or "sh": what exec(code) runs
       memory          memory limit (cgroup), bytes or "64M"; default 512 MiB
       pids            processes+threads; default 256
+      cpus            CPUs the sandbox's processes may use together (a
+                      number: 0.5, 2); default: no limit
       tmp_size        size of /tmp; default 64 MiB
       workspace_size  size of the /workspace tmpfs; default 256 MiB
       net             "none" (default: loopback only) or "host" (trusted
@@ -153,6 +155,7 @@ class Sandbox:
         *,
         memory: Optional[conv.SizeArg] = None,
         pids: Optional[int] = None,
+        cpus: Optional[Union[int, float]] = None,
         tmp_size: Optional[conv.SizeArg] = None,
         workspace_size: Optional[conv.SizeArg] = None,
         net: Optional[str] = None,
@@ -197,6 +200,7 @@ class Sandbox:
         o.tmp_bytes = conv.size("tmp_size", tmp_size)
         o.workspace_bytes = conv.size("workspace_size", workspace_size)
         o.pids_max = conv.count("pids", pids)
+        o.cpus_milli = conv.cpus("cpus", cpus)
         o.net = _NETS[net] if net is not None else _lib.NET_NONE
 
         self._context = context if context is not None else default_context()
