@@ -563,9 +563,313 @@ static void test_every_op_audited(void)
 	audit_events_free(&es);
 }
 
+/* The network events of @es whose syscall is @name, in order. */
+static size_t net_of(const struct audit_events *es, const char *name, const Net **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < es->n; i++)
+		if (es->ev[i]->body_case == BODY(NETWORK_ACTIVITY) &&
+		    strcmp(es->ev[i]->network_activity->syscall, name) == 0) {
+			if (n < max)
+				out[n] = es->ev[i]->network_activity;
+			n++;
+		}
+	return n;
+}
+
+static void check_net(const Net *n, int op, int32_t result, const char *text, size_t len,
+		      int from_user)
+{
+	CHECK_MSG((int)n->op == op, "%s: op %d, want %d", n->syscall, (int)n->op, op);
+	CHECK_MSG(n->result == result, "%s: result %d, want %d", n->syscall, n->result, result);
+	CHECK_MSG(strcmp(n->address_text, text) == 0, "%s: address \"%s\", want \"%s\"", n->syscall,
+		  n->address_text, text);
+	CHECK_MSG(n->address.len == len, "%s: %zu address bytes, want %zu", n->syscall,
+		  n->address.len, len);
+	CHECK_MSG(n->address_from_user == from_user, "%s: address_from_user %d", n->syscall,
+		  (int)n->address_from_user);
+	CHECK((int)n->source == SRC_SYSCALL);
+}
+
+static const char unix_code[] =
+	"import errno, os, socket\n"
+	"S = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); S.bind('\\0petri\\0dg')\n"
+	"T = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); T.connect('\\0petri\\0dg')\n"
+	"n1 = T.send(b'abc')\n"
+	"W = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+	"try:\n    W.connect('/tmp/nope.sock')\nexcept OSError as e:\n    ce = e.errno\n"
+	"n2 = W.sendto(b'xy', '\\0petri\\0dg')\n"
+	"P = socket.socket(socket.AF_UNIX); P.bind('/tmp/p.sock'); P.listen()\n"
+	"Q = socket.socket(socket.AF_UNIX); Q.connect('/tmp/p.sock')\n"
+	"U = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); U.bind(('127.0.0.1', 0))\n"
+	"port = U.getsockname()[1]; U.connect(('127.0.0.1', port))\n"
+	"n3 = U.send(b'hello')\n"
+	"print(ce, n1, n2, n3, port)\n";
+
+/* Finding 3: unix bind/connect/sendto (path and abstract names) and sends
+ * without an address, with their results. */
+static void test_unix_and_connected_send(void)
+{
+	char *out = NULL;
+	struct audit_events es;
+	int ce = 0, n1 = 0, n2 = 0, n3 = 0, port = 0;
+
+	run_audited("kgaps-unix", unix_code, &out, &es);
+	CHECK_MSG(sscanf(out, "%d %d %d %d %d", &ce, &n1, &n2, &n3, &port) == 5, "printed: %s",
+		  out);
+	CHECK(ce == ENOENT && n1 == 3 && n2 == 2 && n3 == 5);
+
+	const Net *b[4], *c[4], *t[4];
+	size_t nb = net_of(&es, "bind", b, 4), nc = net_of(&es, "connect", c, 4),
+	       nt = net_of(&es, "sendto", t, 4);
+	static const char abs_name[] = "\0petri\0dg";
+
+	CHECK_MSG(nb == 3, "%zu bind events, want 3", nb);
+	CHECK_MSG(nc == 4, "%zu connect events, want 4", nc);
+	CHECK_MSG(nt == 3, "%zu sendto events, want 3", nt);
+	if (nb == 3) {
+		check_net(b[0], NOP(BIND), 0, "@petri@dg", sizeof(abs_name) - 1, 0);
+		CHECK(b[0]->address.len == 9 && memcmp(b[0]->address.data, abs_name, 9) == 0);
+		CHECK(b[0]->family == AF_UNIX && b[0]->socket_type == SOCK_DGRAM);
+		check_net(b[1], NOP(BIND), 0, "/tmp/p.sock", 11, 0);
+	}
+	if (nc == 4) {
+		check_net(c[0], NOP(CONNECT), 0, "@petri@dg", 9, 0);
+		check_net(c[1], NOP(CONNECT), -ENOENT, "/tmp/nope.sock", 14, 1);
+		check_net(c[2], NOP(CONNECT), 0, "/tmp/p.sock", 11, 0);
+		CHECK(c[2]->socket_type == SOCK_STREAM);
+	}
+	if (nt == 3) {
+		check_net(t[0], NOP(SENDTO), 3, "@petri@dg", 9, 0); /* the connected peer */
+		check_net(t[1], NOP(SENDTO), 2, "@petri@dg", 9, 1);
+		/* send() on a connected UDP socket: no hook runs; the peer */
+		check_net(t[2], NOP(SENDTO), 5, "127.0.0.1", 4, 0);
+		CHECK_MSG(t[2]->port == (uint32_t)port && t[2]->family == AF_INET,
+			  "udp send: port %u family %u", t[2]->port, t[2]->family);
+	}
+	free(out);
+	audit_events_free(&es);
+}
+
+/* The file event of @es with op @op whose path (or path2 with @second) as
+ * given was @given. */
+static const File *file_given(const struct audit_events *es, int op, const char *given, int second)
+{
+	for (size_t i = 0; i < es->n; i++) {
+		if (es->ev[i]->body_case != BODY(FILE_ACTIVITY))
+			continue;
+		const File *f = es->ev[i]->file_activity;
+		const char *g = second ? f->path2_given : f->path_given;
+
+		if ((int)f->op == op && strcmp(g, given) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+static const char relative_code[] =
+	"import errno, os\n"
+	"os.makedirs('/tmp/a/b'); os.makedirs('/tmp/c')\n"
+	"open('/tmp/a/b/victim', 'w').close(); open('/tmp/c/v2', 'w').close()\n"
+	"d = os.open('/tmp/a/b', os.O_RDONLY | os.O_DIRECTORY)\n"
+	"c = os.open('/tmp/c', os.O_RDONLY | os.O_DIRECTORY)\n"
+	"os.chdir('/tmp/c')\n"
+	"os.unlink('victim', dir_fd=d)\n"
+	"os.unlink('v2')\n"
+	"os.mkdir('newdir', dir_fd=d)\n"
+	"os.symlink('tgt', 'ln', dir_fd=d)\n"
+	"os.rename('newdir', 'moved', src_dir_fd=d, dst_dir_fd=c)\n"
+	"try:\n    os.unlink('nothere', dir_fd=d)\nexcept OSError as e:\n    print(e.errno)\n";
+
+/* Finding 5a: a path relative to a dirfd or the cwd is recorded whole. */
+static void test_relative_paths(void)
+{
+	char *out = NULL;
+	struct audit_events es;
+
+	run_audited("kgaps-rel", relative_code, &out, &es);
+	CHECK_MSG(atoi(out) == ENOENT, "printed: %s", out);
+
+	const File *f = file_given(&es, FOP(UNLINK), "victim", 0);
+	CHECK_MSG(f && strcmp(f->path, "/tmp/a/b/victim") == 0, "unlinkat(d, victim): %s",
+		  f ? f->path : "no event");
+	CHECK(f && strcmp(f->syscall, "unlinkat") == 0 && !f->path_truncated);
+	f = file_given(&es, FOP(UNLINK), "v2", 0);
+	CHECK_MSG(f && strcmp(f->path, "/tmp/c/v2") == 0, "unlink(v2) in /tmp/c: %s",
+		  f ? f->path : "no event");
+	f = file_given(&es, FOP(MKDIR), "newdir", 0);
+	CHECK_MSG(f && strcmp(f->path, "/tmp/a/b/newdir") == 0, "mkdirat: %s",
+		  f ? f->path : "no event");
+	/* symlink's target is not a lookup: kept as given */
+	f = file_given(&es, FOP(SYMLINK), "ln", 1);
+	CHECK_MSG(f && strcmp(f->path, "tgt") == 0 && f->path_given[0] == 0 &&
+			  strcmp(f->path2, "/tmp/a/b/ln") == 0,
+		  "symlinkat: %s -> %s", f ? f->path : "no event", f ? f->path2 : "");
+	f = file_given(&es, FOP(RENAME), "newdir", 0);
+	CHECK_MSG(f && strcmp(f->path, "/tmp/a/b/newdir") == 0 &&
+			  strcmp(f->path2, "/tmp/c/moved") == 0 &&
+			  strcmp(f->path2_given, "moved") == 0,
+		  "renameat: %s -> %s", f ? f->path : "no event", f ? f->path2 : "");
+	f = file_given(&es, FOP(UNLINK), "nothere", 0);
+	CHECK_MSG(f && strcmp(f->path, "/tmp/a/b/nothere") == 0 && f->result == -ENOENT,
+		  "failed unlinkat: %s", f ? f->path : "no event");
+	free(out);
+	audit_events_free(&es);
+}
+
+static const char long_code[] =
+	"import os\n"
+	"p600 = '/tmp/' + ('d' * 200 + '/') * 2 + 'f' * 193\n"
+	"p5000 = '/' + 'y' * 4999\n"
+	"assert len(p600) == 600\n"
+	"for dst in (p600, p5000):\n"
+	"    try:\n        os.rename('/tmp/nosrc', dst)\n    except OSError as e:\n"
+	"        print(e.errno, end=' ')\n"
+	"try:\n    os.unlink(p5000)\nexcept OSError as e:\n    print(e.errno)\n";
+
+/* Finding 5b: every cut path is flagged; user paths are kept to PATH_MAX. */
+static void test_long_paths(void)
+{
+	char *out = NULL;
+	struct audit_events es;
+	const File *ren[2] = {NULL, NULL}, *unl = NULL;
+	size_t nren = 0;
+
+	run_audited("kgaps-long", long_code, &out, &es);
+	for (size_t i = 0; i < es.n; i++) {
+		if (es.ev[i]->body_case != BODY(FILE_ACTIVITY))
+			continue;
+		const File *f = es.ev[i]->file_activity;
+
+		if ((int)f->op == FOP(RENAME) && strcmp(f->path, "/tmp/nosrc") == 0 && nren < 2)
+			ren[nren++] = f;
+		if ((int)f->op == FOP(UNLINK) && strncmp(f->path, "/yyy", 4) == 0)
+			unl = f;
+	}
+	REQUIRE(nren == 2 && unl);
+	CHECK_MSG(strlen(ren[0]->path2) == 600 && !ren[0]->path2_truncated,
+		  "600-byte path2: %zu bytes, truncated %d", strlen(ren[0]->path2),
+		  (int)ren[0]->path2_truncated);
+	CHECK_MSG(strlen(ren[1]->path2) == 4095 && ren[1]->path2_truncated,
+		  "5000-byte path2: %zu bytes, truncated %d", strlen(ren[1]->path2),
+		  (int)ren[1]->path2_truncated);
+	CHECK(!ren[0]->path_truncated && !ren[1]->path_truncated);
+	CHECK_MSG(strlen(unl->path) == 4095 && unl->path_truncated, "5000-byte path: %zu, %d",
+		  strlen(unl->path), (int)unl->path_truncated);
+	CHECK(unl->result == -ENAMETOOLONG);
+	free(out);
+	audit_events_free(&es);
+}
+
+static const char race_code[] = "import ctypes, mmap, os, signal\n"
+				"libc = ctypes.CDLL(None, use_errno=True)\n"
+				"m = mmap.mmap(-1, 4096)\n"
+				"m[0:14] = b'/tmp/aaaaaaaa\\0'\n"
+				"addr = ctypes.addressof(ctypes.c_char.from_buffer(m))\n"
+				"pid = os.fork()\n"
+				"if pid == 0:\n"
+				"    while True:\n"
+				"        m[5:13] = b'bbbbbbbb'\n"
+				"        m[5:13] = b'aaaaaaaa'\n"
+				"for i in range(20000):\n"
+				"    libc.unlink(ctypes.c_void_p(addr))\n"
+				"os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)\n"
+				"calm = ctypes.create_string_buffer(b'/tmp/cccccccc')\n"
+				"for i in range(2000):\n"
+				"    libc.unlink(calm)\n";
+
+/* Finding 5c: a buffer rewritten during the call flags the event. */
+static void test_raced_path(void)
+{
+	char *out = NULL;
+	struct audit_events es;
+	size_t flipped = 0, raced = 0, calm = 0, calm_raced = 0;
+
+	run_audited("kgaps-race", race_code, &out, &es);
+	for (size_t i = 0; i < es.n; i++) {
+		if (es.ev[i]->body_case != BODY(FILE_ACTIVITY))
+			continue;
+		const File *f = es.ev[i]->file_activity;
+
+		if ((int)f->op != FOP(UNLINK))
+			continue;
+		if (strcmp(f->path, "/tmp/cccccccc") == 0) {
+			calm++;
+			calm_raced += f->path_raced;
+		} else if (strcmp(f->path, "/tmp/aaaaaaaa") == 0 ||
+			   strcmp(f->path, "/tmp/bbbbbbbb") == 0) {
+			flipped++;
+			raced += f->path_raced;
+		}
+	}
+	printf("raced: %zu of %zu unlinks of a flipped buffer flagged\n", raced, flipped);
+	CHECK_MSG(flipped == 20000 && calm == 2000, "%zu + %zu unlink events", flipped, calm);
+	CHECK_MSG(raced > 0, "no event of a buffer rewritten during the call was flagged");
+	CHECK_MSG(calm_raced == 0, "%zu events of an untouched buffer flagged", calm_raced);
+	free(out);
+	audit_events_free(&es);
+}
+
+static const char exec_code[] =
+	"import os\n"
+	"p = '/' + './' * 200 + 'usr/bin/id'\n"
+	"for path, argv in ((p, ['innocent']), ('/bin/sh', ['shell', '-c', 'true'])):\n"
+	"    pid = os.fork()\n"
+	"    if pid == 0:\n"
+	"        os.execv(path, argv)\n"
+	"    os.waitpid(pid, 0)\n"
+	"print('sh=' + os.path.realpath('/bin/sh'))\n";
+
+static const Ev *exec_by_argv0(const struct audit_events *es, const char *argv0)
+{
+	for (size_t i = 0; i < es->n; i++)
+		if (es->ev[i]->body_case == BODY(PROCESS_EXEC) && es->ev[i]->process_exec->n_argv &&
+		    strcmp(es->ev[i]->process_exec->argv[0], argv0) == 0)
+			return es->ev[i];
+	return NULL;
+}
+
+/* Finding 6: the executable is the file the kernel loaded. */
+static void test_exec_identity(void)
+{
+	char *out = NULL;
+	struct audit_events es;
+
+	run_audited("kgaps-exec", exec_code, &out, &es);
+	char *sh = strstr(out, "sh=");
+	REQUIRE(sh);
+	sh += 3;
+	sh[strcspn(sh, "\n")] = 0;
+
+	const Ev *ev = exec_by_argv0(&es, "innocent");
+	REQUIRE(ev);
+	const Petri__Audit__V1__ProcessExec *x = ev->process_exec;
+
+	CHECK_MSG(strcmp(x->executable, "/usr/bin/id") == 0, "executable \"%s\"", x->executable);
+	CHECK(strcmp(ev->process->executable, "/usr/bin/id") == 0);
+	CHECK_MSG(x->filename_truncated && strlen(x->filename) == 255,
+		  "filename %zu bytes, truncated %d", strlen(x->filename),
+		  (int)x->filename_truncated);
+	CHECK(!x->executable_truncated);
+	ev = exec_by_argv0(&es, "shell");
+	REQUIRE(ev);
+	x = ev->process_exec;
+	CHECK_MSG(strcmp(x->executable, sh) == 0, "/bin/sh: executable \"%s\", want \"%s\"",
+		  x->executable, sh);
+	CHECK(strcmp(x->filename, "/bin/sh") == 0 && !x->filename_truncated);
+	free(out);
+	audit_events_free(&es);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(profile_covered),
 	PETRI_TEST_CASE(every_op_audited),
+	PETRI_TEST_CASE(unix_and_connected_send),
+	PETRI_TEST_CASE(relative_paths),
+	PETRI_TEST_CASE(long_paths),
+	PETRI_TEST_CASE(raced_path),
+	PETRI_TEST_CASE(exec_identity),
 	{NULL, NULL},
 };
 
