@@ -928,7 +928,17 @@ static __always_inline int net_unhooked(const struct petri_kev_watch *w, long id
 	__u64 k;
 	__u32 alen = 0;
 	__u64 ua = call_addr(id, pc, &alen);
+	struct sock *sk = fd_sock((long)(int)pc->args[0]);
 
+	/* A send without an address on a connection (stream, seqpacket)
+	 * goes to the peer its connect or accept recorded: data, not a
+	 * destination, and as many records as writes. */
+	if (sk && !ua && id != 42 && id != 49) {
+		__u32 type = BPF_CORE_READ(sk, sk_type);
+
+		if (type == SOCK_STREAM || type == SOCK_SEQPACKET)
+			return 0;
+	}
 	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
 	if (!e)
 		return 0;
@@ -945,7 +955,6 @@ static __always_inline int net_unhooked(const struct petri_kev_watch *w, long id
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 
-	struct sock *sk = fd_sock((long)(int)pc->args[0]);
 	__u16 ufam = 0;
 
 	if (ua)
