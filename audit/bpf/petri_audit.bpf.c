@@ -257,6 +257,18 @@ static __always_inline void fill_hdr_cached(struct petri_kev_hdr *h,
 	h->exec_ns = pc->exec_ns;
 }
 
+/* fill_hdr_cached() as a global function: verified once, on its own,
+ * instead of once per distinct state of each caller's paths into it (the
+ * pid walk is the costliest part to verify). */
+__noinline int petri_fill_hdr(struct petri_kev_hdr *h, const struct petri_kev_watch *w, __u32 type,
+			      __u64 k, struct pending_call *pc)
+{
+	if (!h || !w || !pc)
+		return 0;
+	fill_hdr_cached(h, w, type, k, pc);
+	return 0;
+}
+
 /* Per-CPU scratch for a path walk (the bounded loop runs in bpf_loop(), whose
  * callback the verifier checks once, and writes here; the result is then
  * copied into the record with one constant-size read). */
@@ -588,7 +600,7 @@ struct {
 } ustr SEC(".maps");
 
 struct hash_ctx {
-	const char *buf;
+	const char *buf; /* read with bpf_probe_read_kernel, past what the verifier knows */
 	__u32 len;
 	__u64 h;
 };
@@ -600,22 +612,36 @@ static long hash_step(__u32 i, struct hash_ctx *c)
 	__u64 word = 0;
 	__u32 off = i * 8;
 
-	if (off >= c->len)
+	const char *b = c->buf;
+
+	if (off >= c->len || off >= PETRI_KEV_UPATH || !b)
 		return 1;
-	bpf_probe_read_kernel(&word, sizeof(word), c->buf + off);
+	bpf_probe_read_kernel(&word, sizeof(word), b + off);
 	if (c->len - off < 8)
 		word &= (1ull << ((c->len - off) * 8)) - 1;
 	c->h = (c->h ^ word) * 0x100000001b3ull;
 	return 0;
 }
 
-/* A hash of the @len bytes of @buf (kernel or map memory). */
-static __always_inline __u64 str_hash(const char *buf, __u32 len)
+/*
+ * A hash of the @len bytes at @buf (map memory: read through
+ * bpf_probe_read_kernel, so @len may pass the one byte the verifier knows).
+ *
+ * A global function: the verifier checks it once, on its own, instead of
+ * once per call site and per path into it - with these helpers inlined
+ * into sys_exit's branches, loading the object took ~60 ms more.
+ */
+__noinline __u64 petri_str_hash(const char *buf, __u32 len)
 {
 	struct hash_ctx c = {.buf = buf, .len = len, .h = 0xcbf29ce484222325ull};
 
 	bpf_loop(PETRI_KEV_UPATH / 8, hash_step, &c, 0);
 	return c.h;
+}
+
+static __always_inline __u64 str_hash(const char *buf, __u32 len)
+{
+	return petri_str_hash(buf, len);
 }
 
 /* Read the user string at @uptr now (sys_enter) and keep its hash. */
@@ -847,42 +873,62 @@ static __always_inline void net_pending_emit(const struct petri_kev_watch *w, __
 
 #define AT_FDCWD -100
 
-/* The directory the dirfd argument @dir of the call (PETRI_KEV_DIR_CWD or
- * AT_FDCWD: the cwd) names, walked into @out (at most PETRI_KEV_DIR_MAX
- * bytes); its length.  0 when the fd is not open (the call failed then). */
-static __always_inline __u32 dir_into(const struct pending_call *pc, int dir, char *out,
-				      __u32 *ncomp, __u32 *trunc)
+/*
+ * The directory the dirfd argument @dir of the call (PETRI_KEV_DIR_CWD or
+ * AT_FDCWD: the cwd) names, walked into @e's data at @off; sets dir_len,
+ * dir_ncomp and dir_truncated (dir2_* with @second) and returns the length.
+ * A dirfd that is not open (the call failed then) gives length 0 and
+ * truncated.  Global, so verified once (see petri_str_hash).
+ */
+__noinline __u32 petri_dir_into(const struct pending_call *pc, int dir, struct petri_kev_file *e,
+				__u32 off, __u32 second)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	long dfd = dir >= 0 ? (long)(int)arg_of(pc, dir) : AT_FDCWD;
 	struct dentry *d;
 	struct vfsmount *m;
-	__u32 zero = 0, len = 0;
+	__u32 zero = 0, len = 0, ncomp = 0, trunc = 0;
+	long dfd = AT_FDCWD;
 
+	if (!pc || !e)
+		return 0;
+	if (dir >= 0 && dir < 6)
+		dfd = (long)(int)pc->args[dir];
 	if (dfd == AT_FDCWD) {
 		d = BPF_CORE_READ(t, fs, pwd.dentry);
 		m = BPF_CORE_READ(t, fs, pwd.mnt);
 	} else {
 		struct file *f = fd_file(dfd);
 
-		if (!f) {
-			*trunc = 1;
-			return 0;
-		}
-		d = BPF_CORE_READ(f, f_path.dentry);
-		m = BPF_CORE_READ(f, f_path.mnt);
+		d = f ? BPF_CORE_READ(f, f_path.dentry) : NULL;
+		m = f ? BPF_CORE_READ(f, f_path.mnt) : NULL;
 	}
 	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
 
-	if (!pb) {
-		*trunc = 1;
-		return 0;
+	if (!d || !pb) {
+		trunc = 1;
+	} else {
+		ncomp = walk_into(d, m, pb->b, &len, &trunc);
+		if (len > PETRI_KEV_DIR_MAX)
+			len = PETRI_KEV_DIR_MAX;
+		/* (bounded here, just before the write: the verifier loses the
+		 * bound of a value kept across bpf_loop) */
+		__u32 o = off;
+
+		barrier_var(o);
+		if (o > PETRI_KEV_FILE_DATA - PETRI_KEV_DIR_MAX)
+			len = ncomp = 0;
+		else if (len && bpf_probe_read_kernel(e->data + o, len, pb->b))
+			len = ncomp = 0;
 	}
-	*ncomp = walk_into(d, m, pb->b, &len, trunc);
-	if (len > PETRI_KEV_DIR_MAX)
-		len = PETRI_KEV_DIR_MAX;
-	if (len && bpf_probe_read_kernel(out, len, pb->b))
-		return 0;
+	if (second) {
+		e->dir2_len = len;
+		e->dir2_ncomp = ncomp;
+		e->dir2_truncated = trunc;
+	} else {
+		e->dir_len = len;
+		e->dir_ncomp = ncomp;
+		e->dir_truncated = trunc;
+	}
 	return len;
 }
 
@@ -920,13 +966,17 @@ static __always_inline __u64 call_addr(long id, const struct pending_call *pc, _
  * failed before the hook.  The address comes from the kernel's struct sock
  * where it holds the answer (a bound unix socket's name after bind, the
  * peer's after connect, the connected peer of a send without an address),
- * else from the caller's sockaddr (from_user: racy). */
-static __always_inline int net_unhooked(const struct petri_kev_watch *w, long id, long ret,
-					struct pending_call *pc)
+ * else from the caller's sockaddr (from_user: racy).  Global, so verified
+ * once on its own (see petri_str_hash). */
+__noinline int petri_net_unhooked(const struct petri_kev_watch *w, long id, long ret,
+				  struct pending_call *pc)
 {
 	struct petri_kev_net *e;
 	__u64 k;
 	__u32 alen = 0;
+
+	if (!w || !pc)
+		return 0;
 	__u64 ua = call_addr(id, pc, &alen);
 	struct sock *sk = fd_sock((long)(int)pc->args[0]);
 
@@ -942,7 +992,7 @@ static __always_inline int net_unhooked(const struct petri_kev_watch *w, long id
 	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
 	if (!e)
 		return 0;
-	fill_hdr_cached(&e->h, w, PETRI_KEV_NET, k, pc);
+	petri_fill_hdr(&e->h, w, PETRI_KEV_NET, k, pc);
 	e->op = id == 42 ? PETRI_KEV_N_CONNECT :
 		id == 49 ? PETRI_KEV_N_BIND :
 		id == 44 ? PETRI_KEV_N_SENDTO :
@@ -966,52 +1016,102 @@ static __always_inline int net_unhooked(const struct petri_kev_watch *w, long id
 	} else {
 		e->family = ufam;
 	}
-	if (e->family == AF_UNIX) {
-		struct unix_sock *u = (struct unix_sock *)sk;
+	/* Decide from the record's own copies (loads the verifier does not
+	 * know the value of): the paths through here then merge instead of
+	 * multiplying by op and family (~10,000 instructions to verify). */
+	__u32 op = *(volatile __u32 *)&e->op, family = *(volatile __u32 *)&e->family;
+	int ok = ret >= 0 && sk;
 
-		if (sk && ret >= 0 && e->op == PETRI_KEV_N_BIND) {
-			e->path_len = unix_path(sk, e->path);
-			e->has_addr = 1;
-		} else if (sk && ret >= 0 && (e->op == PETRI_KEV_N_CONNECT || !ua)) {
-			e->path_len = unix_path(BPF_CORE_READ(u, peer), e->path);
+	if (family == AF_UNIX) {
+		/* The kernel's answer: a bind's own name, a connect's peer, the
+		 * connected peer of a send without an address. */
+		struct sock *src = NULL;
+
+		if (ok && op == PETRI_KEV_N_BIND)
+			src = sk;
+		else if (ok && (op == PETRI_KEV_N_CONNECT || !ua))
+			src = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		if (ok && (op == PETRI_KEV_N_BIND || op == PETRI_KEV_N_CONNECT || !ua)) {
+			e->path_len = unix_path(src, e->path);
 			e->has_addr = 1;
 		} else if (ua && alen > sizeof(__u16)) {
 			__u32 n = alen - sizeof(__u16);
 
 			if (n > PETRI_KEV_UNIX_PATH)
 				n = PETRI_KEV_UNIX_PATH;
+			/* a path name ends at its NUL; an abstract one is whole */
 			if (!bpf_probe_read_user(e->path, n, (void *)(ua + sizeof(__u16)))) {
-				/* a path name ends at its NUL; an abstract one is whole */
 				e->path_len = n;
 				e->has_addr = 1;
 				e->from_user = 1;
 			}
 		}
-		if (sk) {
-			e->local_path_len = unix_path(sk, e->local_path);
-			e->has_local = e->local_path_len > 0;
-		}
-	} else if (e->family == AF_INET || e->family == AF_INET6) {
+		e->local_path_len = unix_path(sk, e->local_path);
+		e->has_local = e->local_path_len > 0;
+	} else if (family == AF_INET || family == AF_INET6) {
 		if (ua && (ufam == AF_INET || ufam == AF_INET6)) {
 			/* sockaddr_in: port at 2, address at 4; _in6: address at 8 */
 			__u16 port = 0;
 
 			bpf_probe_read_user(&port, sizeof(port), (void *)(ua + 2));
 			e->port = bpf_ntohs(port);
-			if (ufam == AF_INET)
-				bpf_probe_read_user(e->addr, 4, (void *)(ua + 4));
-			else
-				bpf_probe_read_user(e->addr, 16, (void *)(ua + 8));
+			bpf_probe_read_user(e->addr, ufam == AF_INET ? 4 : 16,
+					    (void *)(ua + (ufam == AF_INET ? 4 : 8)));
 			e->family = ufam;
 			e->has_addr = 1;
 			e->from_user = 1;
 		} else if (sk && !ua) {
-			sock_addr(sk, e->family, 0, e->addr, &e->port);
+			sock_addr(sk, family, 0, e->addr, &e->port);
 			e->has_addr = 1;
 		}
 	}
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
+}
+
+/*
+ * A path of a file call from user memory at @uptr (@how: UP_SECOND for
+ * path2, UP_LOOKUP when it names a lookup, not symlink's target), read
+ * now (sys_exit) into @e's data at @off: sets its layout, its truncated
+ * flag, its raced bit (the entry read differed) and, when it is relative
+ * and UP_LOOKUP, its dir_known bit.  Returns its length in bytes (NUL included).  Global, so
+ * verified once (see petri_str_hash).
+ */
+#define UP_SECOND 1
+#define UP_LOOKUP 2
+
+__noinline __u32 petri_user_path(const struct pending_call *pc, struct petri_kev_file *e, __u32 off,
+				 __u64 uptr, __u32 how)
+{
+	int second = how & UP_SECOND;
+	long r;
+
+	if (!pc || !e)
+		return 0;
+	barrier_var(off);
+	if (off > PETRI_KEV_PATH1_MAX)
+		return 0;
+	r = bpf_probe_read_user_str(e->data + off, PETRI_KEV_UPATH, (void *)uptr);
+	if (raced(pc, second, e->data + off, r))
+		e->raced |= second ? PETRI_KEV_RACED_PATH2 : PETRI_KEV_RACED_PATH;
+	if (r <= 0)
+		return 0;
+	if (r > PETRI_KEV_UPATH)
+		r = PETRI_KEV_UPATH;
+	int rel = e->data[off] != '/' && (how & UP_LOOKUP);
+
+	if (second) {
+		e->path2_layout = PETRI_KEV_PATH_USER;
+		e->path2_truncated = r >= PETRI_KEV_UPATH;
+		if (rel)
+			e->dir_known |= PETRI_KEV_DIR_KNOWN_2;
+	} else {
+		e->path_layout = PETRI_KEV_PATH_USER;
+		e->path_truncated = r >= PETRI_KEV_UPATH;
+		if (rel)
+			e->dir_known |= PETRI_KEV_DIR_KNOWN_1;
+	}
+	return (__u32)r;
 }
 
 SEC("raw_tp/sys_exit")
@@ -1047,7 +1147,7 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 		}
 		if (p)
 			bpf_map_delete_elem(&net_pending, &tid);
-		return net_unhooked(w, id, ret, pc);
+		return petri_net_unhooked(w, id, ret, pc);
 	}
 	if (nop)
 		return net_exit(w, nop, id, ret, pc);
@@ -1103,7 +1203,6 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 		fd = (long)(int)arg_of(pc, s.fd);
 	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
 	__u32 len = 0;
-	int rel = 0, rel2 = 0;
 
 	if (f) {
 		e->path_ncomp = walk_into(BPF_CORE_READ(f, f_path.dentry),
@@ -1111,55 +1210,25 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 					  &e->path_truncated);
 		e->path_layout = PETRI_KEV_PATH_KERNEL;
 	} else if (upath) {
-		long r = bpf_probe_read_user_str(e->data, PETRI_KEV_UPATH, (void *)upath);
-
-		if (r > 0) {
-			e->path_layout = PETRI_KEV_PATH_USER;
-			e->path_truncated = r >= PETRI_KEV_UPATH;
-			len = (__u32)r;
-			rel = e->data[0] != '/' && s.dir != PETRI_KEV_DIR_NONE;
-		}
-		if (raced(pc, 0, e->data, r))
-			e->raced |= PETRI_KEV_RACED_PATH;
+		len = petri_user_path(pc, e, 0, upath, s.dir != PETRI_KEV_DIR_NONE ? UP_LOOKUP : 0);
 	}
 	if (len > PETRI_KEV_PATH1_MAX)
 		len = PETRI_KEV_PATH1_MAX;
 	e->path_len = len;
 	__u32 len2 = 0;
 
-	if (s.path2 >= 0) {
-		long r = bpf_probe_read_user_str(e->data + len, PETRI_KEV_UPATH,
-						 (void *)arg_of(pc, s.path2));
-
-		if (r > 0) {
-			e->path2_layout = PETRI_KEV_PATH_USER;
-			e->path2_truncated = r >= PETRI_KEV_UPATH;
-			len2 = (__u32)r;
-			if (len2 > PETRI_KEV_UPATH)
-				len2 = PETRI_KEV_UPATH;
-			rel2 = e->data[len] != '/' && s.dir2 != PETRI_KEV_DIR_NONE;
-		}
-		if (raced(pc, 1, e->data + len, r))
-			e->raced |= PETRI_KEV_RACED_PATH2;
-	}
+	if (s.path2 >= 0)
+		len2 = petri_user_path(pc, e, len, arg_of(pc, s.path2),
+				       UP_SECOND | (s.dir2 != PETRI_KEV_DIR_NONE ? UP_LOOKUP : 0));
 	e->path2_len = len2;
 	__u32 off = len + len2;
 
 	/* A relative path: the directory it was looked up from, from the
 	 * kernel's objects (the dirfd's file, or the cwd), after the call. */
-	if (rel) {
-		e->dir_len = dir_into(pc, s.dir, e->data + off, &e->dir_ncomp, &e->dir_truncated);
-		e->dir_known |= PETRI_KEV_DIR_KNOWN_1;
-		off += e->dir_len;
-	}
-	if (rel2) {
-		if (off > PETRI_KEV_PATH1_MAX + PETRI_KEV_UPATH + PETRI_KEV_DIR_MAX)
-			off = PETRI_KEV_PATH1_MAX + PETRI_KEV_UPATH + PETRI_KEV_DIR_MAX;
-		e->dir2_len =
-			dir_into(pc, s.dir2, e->data + off, &e->dir2_ncomp, &e->dir2_truncated);
-		e->dir_known |= PETRI_KEV_DIR_KNOWN_2;
-		off += e->dir2_len;
-	}
+	if (e->dir_known & PETRI_KEV_DIR_KNOWN_1)
+		off += petri_dir_into(pc, s.dir, e, off, 0);
+	if (e->dir_known & PETRI_KEV_DIR_KNOWN_2)
+		off += petri_dir_into(pc, s.dir2, e, off, 1);
 	__u64 size = __builtin_offsetof(struct petri_kev_file, data) + off;
 
 	if (size > sizeof(*e))
