@@ -364,19 +364,41 @@ static __always_inline __u32 walk_into(struct dentry *d, struct vfsmount *vm, ch
 	return c.n;
 }
 
+/*
+ * walk_into() of the kernel pointers @d and @vm into @out, as a global
+ * function: verified once instead of at each of its four callers (see
+ * petri_str_hash).  Returns the components | truncated << 8 | bytes << 16.
+ */
+__noinline __u64 petri_walk(__u64 d, __u64 vm, struct path_buf *out)
+{
+	__u32 len = 0, trunc = 0, n;
+
+	if (!out)
+		return 1 << 8;
+	n = walk_into((struct dentry *)d, (struct vfsmount *)vm, out->b, &len, &trunc);
+	return n | (__u64)trunc << 8 | (__u64)len << 16;
+}
+
+#define WALK_N(r) ((__u32)(r)&0xff)
+#define WALK_TRUNC(r) ((__u32)((r) >> 8) & 1)
+#define WALK_LEN(r) ((__u32)((r) >> 16))
+
 /* walk_into() through the per-CPU scratch, copied to @out (PETRI_KEV_PATH
  * + PETRI_KEV_NAME bytes of ring-buffer memory). */
 static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, char *out,
 				       __u32 *trunc)
 {
-	__u32 zero = 0, len = 0, n;
+	__u32 zero = 0, n;
 	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
 
 	if (!pb) {
 		*trunc = 1;
 		return 0;
 	}
-	n = walk_into(d, vm, pb->b, &len, trunc);
+	__u64 r = petri_walk((__u64)d, (__u64)vm, pb);
+
+	n = WALK_N(r);
+	*trunc = WALK_TRUNC(r);
 	if (n)
 		bpf_probe_read_kernel(out, PETRI_KEV_PATH + PETRI_KEV_NAME, pb->b);
 	return n;
@@ -907,7 +929,11 @@ __noinline __u32 petri_dir_into(const struct pending_call *pc, int dir, struct p
 	if (!d || !pb) {
 		trunc = 1;
 	} else {
-		ncomp = walk_into(d, m, pb->b, &len, &trunc);
+		__u64 wr = petri_walk((__u64)d, (__u64)m, pb);
+
+		ncomp = WALK_N(wr);
+		trunc = WALK_TRUNC(wr);
+		len = WALK_LEN(wr);
 		if (len > PETRI_KEV_DIR_MAX)
 			len = PETRI_KEV_DIR_MAX;
 		/* (bounded here, just before the write: the verifier loses the
@@ -1205,9 +1231,13 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	__u32 len = 0;
 
 	if (f) {
-		e->path_ncomp = walk_into(BPF_CORE_READ(f, f_path.dentry),
-					  BPF_CORE_READ(f, f_path.mnt), e->data, &len,
-					  &e->path_truncated);
+		__u64 wr = petri_walk((__u64)BPF_CORE_READ(f, f_path.dentry),
+				      (__u64)BPF_CORE_READ(f, f_path.mnt),
+				      (struct path_buf *)e->data);
+
+		e->path_ncomp = WALK_N(wr);
+		e->path_truncated = WALK_TRUNC(wr);
+		len = WALK_LEN(wr);
 		e->path_layout = PETRI_KEV_PATH_KERNEL;
 	} else if (upath) {
 		len = petri_user_path(pc, e, 0, upath, s.dir != PETRI_KEV_DIR_NONE ? UP_LOOKUP : 0);
