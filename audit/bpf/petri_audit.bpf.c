@@ -471,7 +471,6 @@ int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (xf) {
 		e->exe_ncomp = walk_path(BPF_CORE_READ(xf, f_path.dentry),
 					 BPF_CORE_READ(xf, f_path.mnt), e->exe, &e->exe_truncated);
-		/* (a file at the root itself: one component) */
 	}
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
