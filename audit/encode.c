@@ -198,6 +198,9 @@ static void put_body(struct pbw *w, const petri_pb_event *ev)
 		put_string(w, 2, b->cwd);
 		put_string(w, 3, b->filename);
 		put_bool(w, 4, b->argv_truncated);
+		put_string(w, 5, b->executable);
+		put_bool(w, 6, b->filename_truncated);
+		put_bool(w, 7, b->executable_truncated);
 		break;
 	}
 	case PETRI__AUDIT__V1__EVENT__BODY_PROCESS_FORK: {
@@ -230,6 +233,11 @@ static void put_body(struct pbw *w, const petri_pb_event *ev)
 		put_bool(w, 12, b->path_truncated);
 		put_bytes(w, 13, &b->path_raw);
 		put_bytes(w, 14, &b->path2_raw);
+		put_bool(w, 15, b->path2_truncated);
+		put_bool(w, 16, b->path_raced);
+		put_bool(w, 17, b->path2_raced);
+		put_string(w, 18, b->path_given);
+		put_string(w, 19, b->path2_given);
 		break;
 	}
 	case PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY: {
@@ -248,6 +256,7 @@ static void put_body(struct pbw *w, const petri_pb_event *ev)
 		put_string(w, 12, b->syscall);
 		put_i32(w, 13, (int32_t)b->source);
 		put_u64(w, 14, b->socket_type);
+		put_bool(w, 15, b->address_from_user);
 		break;
 	}
 	default:

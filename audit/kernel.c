@@ -151,6 +151,12 @@ static const char *syscall_name(uint32_t nr)
 	case 257: return "openat";
 	case 437: return "openat2";
 	case 85: return "creat";
+	case 133: return "mknod";
+	case 259: return "mknodat";
+	case 132: return "utime";
+	case 235: return "utimes";
+	case 261: return "futimesat";
+	case 280: return "utimensat";
 	case 87: return "unlink";
 	case 263: return "unlinkat";
 	case 82: return "rename";
@@ -191,14 +197,16 @@ static const char *syscall_name(uint32_t nr)
 /* Room for any path path_of() makes: the record's bytes plus a '/' per
  * component and the NUL. */
 #define PATH_OUT (PETRI_KEV_PATH + PETRI_KEV_NAME + PETRI_KEV_MAX_DEPTH + 2)
+/* ... and a directory path_of() made, a '/' and a user path. */
+#define FULL_OUT (PATH_OUT + 1 + PETRI_KEV_UPATH)
 
 /* The path in @buf (@cap bytes, a PETRI_KEV_PATH_* layout) into @out
- * (PATH_OUT bytes), NUL-terminated; its length. */
+ * (FULL_OUT bytes), NUL-terminated; its length. */
 static size_t path_of(const char *buf, size_t cap, uint32_t layout, uint32_t ncomp, char *out)
 {
-	if (cap > PETRI_KEV_PATH + PETRI_KEV_NAME)
-		cap = PETRI_KEV_PATH + PETRI_KEV_NAME;
 	if (layout == PETRI_KEV_PATH_USER) {
+		if (cap > PETRI_KEV_UPATH)
+			cap = PETRI_KEV_UPATH;
 		size_t n = strnlen(buf, cap);
 		memcpy(out, buf, n);
 		out[n] = 0;
@@ -207,6 +215,8 @@ static size_t path_of(const char *buf, size_t cap, uint32_t layout, uint32_t nco
 	out[0] = 0;
 	if (layout != PETRI_KEV_PATH_KERNEL)
 		return 0;
+	if (cap > PETRI_KEV_PATH + PETRI_KEV_NAME)
+		cap = PETRI_KEV_PATH + PETRI_KEV_NAME;
 	/* Components leaf first: find them, then join root first. */
 	const char *comp[PETRI_KEV_MAX_DEPTH];
 	size_t len[PETRI_KEV_MAX_DEPTH], n = 0, off = 0;
@@ -369,7 +379,7 @@ static void emit_exec(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 		      size_t size)
 {
 	Petri__Audit__V1__ProcessExec b = PETRI__AUDIT__V1__PROCESS_EXEC__INIT;
-	char filename[PETRI_KEV_FILENAME + 1], cwd[PATH_OUT];
+	char filename[PETRI_KEV_FILENAME + 1], cwd[PATH_OUT], exe[PATH_OUT];
 	/* argv: the NUL-separated bytes, NUL-terminated once more, and at most
 	 * one string per two bytes. */
 	char args[PETRI_KEV_ARGS + 1], *argv[PETRI_KEV_ARGS / 2 + 1];
@@ -393,26 +403,75 @@ static void emit_exec(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	b.filename = filename;
 	b.argv_truncated = r->args_truncated != 0;
 	b.cwd = cwd;
-	ev->process->executable = filename;
+	b.filename_truncated = r->filename_truncated != 0;
+	exe[0] = 0;
+	if (r->exe_ncomp)
+		path_of(r->exe, sizeof(r->exe), PETRI_KEV_PATH_KERNEL, r->exe_ncomp, exe);
+	b.executable = exe;
+	b.executable_truncated = r->exe_truncated != 0;
+	/* The process's identity is the file the kernel loaded; the name the
+	 * caller gave only when that is unknown. */
+	ev->process->executable = exe[0] ? exe : filename;
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC;
 	ev->process_exec = &b;
 	petri__audit_emit_event_wait(w->audit, ev, EMIT_WAIT_MS);
 	(void)size;
 }
 
-/* @r holds @size bytes: the fixed part and path_len + path2_len of data. */
+/* The relative path @path (@len bytes, FULL_OUT of room) made whole with
+ * the directory it was looked up from (@dir, @dlen bytes of @ncomp
+ * components, kernel layout; @dtrunc: cut short); the path as given is
+ * copied to @given (PETRI_KEV_UPATH + 1 bytes).  A directory that could not
+ * be resolved (a dirfd not open: the call failed) leaves @path as it is.
+ * Returns the new length; sets *@trunc when the directory was cut short. */
+static size_t with_dir(const char *dir, uint32_t dlen, uint32_t ncomp, uint32_t dtrunc, char *path,
+		       size_t len, char *given, int *trunc)
+{
+	char d[PATH_OUT];
+
+	if (!dlen && !ncomp && dtrunc)
+		return len;
+	if (len > PETRI_KEV_UPATH)
+		len = PETRI_KEV_UPATH;
+	memcpy(given, path, len);
+	given[len] = 0;
+	size_t n = path_of(dir, dlen, PETRI_KEV_PATH_KERNEL, ncomp, d);
+	if (n == 1) /* "/" */
+		n = 0;
+	memcpy(path, d, n);
+	path[n] = '/';
+	memcpy(path + n + 1, given, len + 1);
+	if (dtrunc)
+		*trunc = 1;
+	return n + 1 + len;
+}
+
+/* @r holds @size bytes: the fixed part and the path_len + path2_len +
+ * dir_len + dir2_len bytes of data. */
 static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_kev_file *r,
 		      size_t size)
 {
 	Petri__Audit__V1__FileActivity b = PETRI__AUDIT__V1__FILE_ACTIVITY__INIT;
 	size_t room = size - offsetof(struct petri_kev_file, data);
+	char path[FULL_OUT], path2[FULL_OUT], given[PETRI_KEV_UPATH + 1],
+		given2[PETRI_KEV_UPATH + 1];
+	int trunc = r->path_truncated != 0, trunc2 = r->path2_truncated != 0;
 
-	char path[PATH_OUT], path2[PATH_OUT];
-
-	if ((size_t)r->path_len > room || (size_t)r->path2_len > room - r->path_len)
+	if ((size_t)r->path_len > room || (size_t)r->path2_len > room - r->path_len ||
+	    (size_t)r->dir_len > room - r->path_len - r->path2_len ||
+	    (size_t)r->dir2_len > room - r->path_len - r->path2_len - r->dir_len)
 		return;
+	const char *dir = r->data + r->path_len + r->path2_len;
 	size_t plen = path_of(r->data, r->path_len, r->path_layout, r->path_ncomp, path);
 	size_t p2len = path_of(r->data + r->path_len, r->path2_len, r->path2_layout, 0, path2);
+
+	given[0] = given2[0] = 0;
+	if (r->dir_known & PETRI_KEV_DIR_KNOWN_1)
+		plen = with_dir(dir, r->dir_len, r->dir_ncomp, r->dir_truncated, path, plen, given,
+				&trunc);
+	if (r->dir_known & PETRI_KEV_DIR_KNOWN_2)
+		p2len = with_dir(dir + r->dir_len, r->dir2_len, r->dir2_ncomp, r->dir2_truncated,
+				 path2, p2len, given2, &trunc2);
 
 	b.op = (Petri__Audit__V1__FileActivity__Op)r->op;
 	b.path = path;
@@ -425,7 +484,12 @@ static void emit_file(struct kwatch *w, petri_pb_event *ev, const struct petri_k
 	b.syscall = (char *)syscall_name(r->syscall_nr);
 	b.uid = r->uid;
 	b.gid = r->gid;
-	b.path_truncated = r->path_truncated != 0;
+	b.path_truncated = trunc;
+	b.path2_truncated = trunc2;
+	b.path_raced = (r->raced & PETRI_KEV_RACED_PATH) != 0;
+	b.path2_raced = (r->raced & PETRI_KEV_RACED_PATH2) != 0;
+	b.path_given = given;
+	b.path2_given = given2;
 	if (!petri__audit_utf8_valid(path, plen)) {
 		b.path_raw.data = (uint8_t *)path;
 		b.path_raw.len = plen;
@@ -508,9 +572,13 @@ static void emit_net(struct kwatch *w, petri_pb_event *ev, const struct petri_ke
 	b.address_text = text;
 	b.local_address_text = ltext;
 	b.syscall = (char *)(r->syscall_nr ? syscall_name(r->syscall_nr) : "");
-	b.source = r->from_hook || !r->syscall_nr ?
-			   PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_CGROUP_HOOK :
-			   PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SOCKET;
+	if (r->from_hook || !r->syscall_nr)
+		b.source = PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_CGROUP_HOOK;
+	else if (r->op == PETRI_KEV_N_LISTEN || r->op == PETRI_KEV_N_ACCEPT)
+		b.source = PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SOCKET;
+	else
+		b.source = PETRI__AUDIT__V1__NETWORK_ACTIVITY__SOURCE__SOURCE_SYSCALL;
+	b.address_from_user = r->from_user != 0;
 	ev->body_case = PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY;
 	ev->network_activity = &b;
 	petri__audit_emit_event_wait(w->audit, ev, EMIT_WAIT_MS);

@@ -966,7 +966,8 @@ static struct ocsf ocsf_of(const petri_pb_event *ev)
 		static const struct { int id; const char *name; } acts[] = {
 			{99, "Other"}, {14, "Open"}, {1, "Create"}, {4, "Delete"}, {5, "Rename"},
 			{1, "Create"}, {4, "Delete"}, {7, "Set Security"}, {7, "Set Security"},
-			{3, "Update"}, {1, "Create"}, {1, "Create"},
+			{3, "Update"}, {1, "Create"}, {1, "Create"}, {1, "Create"},
+			{6, "Set Attributes"},
 		};
 		/* clang-format on */
 		unsigned op = ev->file_activity ? (unsigned)ev->file_activity->op : 0;

@@ -77,6 +77,11 @@ struct pending_call {
 	__u32 ids_valid;
 	__u32 exec_ns; /* valid with ids_valid (a task's pid namespace never changes) */
 	__u32 pad;
+	/* A hash and the length of the path / path2 argument as read at
+	 * sys_enter (len 0: not read), compared with the copy read at
+	 * sys_exit: a thread that rewrote the buffer in between is caught. */
+	__u64 hash[2];
+	__u32 hlen[2];
 };
 
 struct {
@@ -252,6 +257,18 @@ static __always_inline void fill_hdr_cached(struct petri_kev_hdr *h,
 	h->exec_ns = pc->exec_ns;
 }
 
+/* fill_hdr_cached() as a global function: verified once, on its own,
+ * instead of once per distinct state of each caller's paths into it (the
+ * pid walk is the costliest part to verify). */
+__noinline int petri_fill_hdr(struct petri_kev_hdr *h, const struct petri_kev_watch *w, __u32 type,
+			      __u64 k, struct pending_call *pc)
+{
+	if (!h || !w || !pc)
+		return 0;
+	fill_hdr_cached(h, w, type, k, pc);
+	return 0;
+}
+
 /* Per-CPU scratch for a path walk (the bounded loop runs in bpf_loop(), whose
  * callback the verifier checks once, and writes here; the result is then
  * copied into the record with one constant-size read). */
@@ -347,19 +364,41 @@ static __always_inline __u32 walk_into(struct dentry *d, struct vfsmount *vm, ch
 	return c.n;
 }
 
+/*
+ * walk_into() of the kernel pointers @d and @vm into @out, as a global
+ * function: verified once instead of at each of its four callers (see
+ * petri_str_hash).  Returns the components | truncated << 8 | bytes << 16.
+ */
+__noinline __u64 petri_walk(__u64 d, __u64 vm, struct path_buf *out)
+{
+	__u32 len = 0, trunc = 0, n;
+
+	if (!out)
+		return 1 << 8;
+	n = walk_into((struct dentry *)d, (struct vfsmount *)vm, out->b, &len, &trunc);
+	return n | (__u64)trunc << 8 | (__u64)len << 16;
+}
+
+#define WALK_N(r) ((__u32)(r)&0xff)
+#define WALK_TRUNC(r) ((__u32)((r) >> 8) & 1)
+#define WALK_LEN(r) ((__u32)((r) >> 16))
+
 /* walk_into() through the per-CPU scratch, copied to @out (PETRI_KEV_PATH
  * + PETRI_KEV_NAME bytes of ring-buffer memory). */
 static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, char *out,
 				       __u32 *trunc)
 {
-	__u32 zero = 0, len = 0, n;
+	__u32 zero = 0, n;
 	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
 
 	if (!pb) {
 		*trunc = 1;
 		return 0;
 	}
-	n = walk_into(d, vm, pb->b, &len, trunc);
+	__u64 r = petri_walk((__u64)d, (__u64)vm, pb);
+
+	n = WALK_N(r);
+	*trunc = WALK_TRUNC(r);
 	if (n)
 		bpf_probe_read_kernel(out, PETRI_KEV_PATH + PETRI_KEV_NAME, pb->b);
 	return n;
@@ -393,7 +432,17 @@ int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (!e)
 		return 0;
 	fill_hdr(&e->h, w, PETRI_KEV_EXEC, k);
-	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	const char *fname = BPF_CORE_READ(bprm, filename);
+	long fl = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fname);
+
+	/* Cut short when the last byte read is not the string's end. */
+	e->filename_truncated = 0;
+	if (fl >= (long)sizeof(e->filename)) {
+		char c = 0;
+
+		bpf_probe_read_kernel(&c, 1, fname + sizeof(e->filename) - 1);
+		e->filename_truncated = c != 0;
+	}
 
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	__u64 start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
@@ -412,6 +461,17 @@ int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	e->cwd_truncated = 0;
 	e->cwd_ncomp = walk_path(BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), e->cwd,
 				 &e->cwd_truncated);
+	/* The executable's identity: the file the kernel loaded, whatever
+	 * name ("/././..", a symlink, a relative path) the caller gave. */
+	struct file *xf = BPF_CORE_READ(bprm, file);
+
+	e->exe_truncated = 0;
+	e->exe_ncomp = 0;
+	e->pad0 = 0;
+	if (xf) {
+		e->exe_ncomp = walk_path(BPF_CORE_READ(xf, f_path.dentry),
+					 BPF_CORE_READ(xf, f_path.mnt), e->exe, &e->exe_truncated);
+	}
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
@@ -469,20 +529,18 @@ int BPF_PROG(petri_exit, struct task_struct *p, bool group_dead)
 #define sc_info petri_kev_sc
 
 #define SC_MAX 512
-#define F(o, p, p2, fl, m, f, u, g)                                                                \
+/* dir/dir2: PETRI_KEV_DIR_CWD unless set (FD: a dirfd argument). */
+#define F(o, p, p2, fl, m, f, u, g) F2(o, p, p2, fl, m, f, u, g, DCWD, DCWD)
+#define F2(o, p, p2, fl, m, f, u, g, d, d2)                                                        \
 	{                                                                                          \
-		o, p, p2, fl, m, f, u, g, 0,                                                       \
-		{                                                                                  \
-			0                                                                          \
-		}                                                                                  \
+		o, p, p2, fl, m, f, u, g, 0, d, d2, 0                                              \
 	}
+#define DCWD PETRI_KEV_DIR_CWD
+#define DNONE PETRI_KEV_DIR_NONE
 #define NET_HOOKED 0xff /* the cgroup hook left a record in net_pending */
 #define N(n)                                                                                       \
 	{                                                                                          \
-		0, -1, -1, -1, -1, -1, -1, -1, n,                                                  \
-		{                                                                                  \
-			0                                                                          \
-		}                                                                                  \
+		0, -1, -1, -1, -1, -1, -1, -1, n, DNONE, DNONE, 0                                  \
 	}
 
 /* x86_64 numbers.  flags -2: openat2's struct open_how; -3: creat. */
@@ -490,31 +548,38 @@ const volatile struct sc_info sc_table[SC_MAX] = {
 #if defined(__TARGET_ARCH_x86)
 	/* clang-format off */
 	[2]   = F(PETRI_KEV_F_OPEN, 0, -1, 1, 2, -1, -1, -1),      /* open */
-	[257] = F(PETRI_KEV_F_OPEN, 1, -1, 2, 3, -1, -1, -1),      /* openat */
-	[437] = F(PETRI_KEV_F_OPEN, 1, -1, -2, -1, -1, -1, -1),    /* openat2 */
+	[257] = F2(PETRI_KEV_F_OPEN, 1, -1, 2, 3, -1, -1, -1, 0, DNONE), /* openat */
+	[437] = F2(PETRI_KEV_F_OPEN, 1, -1, -2, -1, -1, -1, -1, 0, DNONE), /* openat2 */
 	[85]  = F(PETRI_KEV_F_CREATE, 0, -1, -3, 1, -1, -1, -1),   /* creat */
+	[133] = F(PETRI_KEV_F_MKNOD, 0, -1, -1, 1, -1, -1, -1),    /* mknod */
+	[259] = F2(PETRI_KEV_F_MKNOD, 1, -1, -1, 2, -1, -1, -1, 0, DNONE), /* mknodat */
 	[87]  = F(PETRI_KEV_F_UNLINK, 0, -1, -1, -1, -1, -1, -1),  /* unlink */
-	[263] = F(PETRI_KEV_F_UNLINK, 1, -1, 2, -1, -1, -1, -1),   /* unlinkat */
+	[263] = F2(PETRI_KEV_F_UNLINK, 1, -1, 2, -1, -1, -1, -1, 0, DNONE), /* unlinkat */
 	[82]  = F(PETRI_KEV_F_RENAME, 0, 1, -1, -1, -1, -1, -1),   /* rename */
-	[264] = F(PETRI_KEV_F_RENAME, 1, 3, -1, -1, -1, -1, -1),   /* renameat */
-	[316] = F(PETRI_KEV_F_RENAME, 1, 3, 4, -1, -1, -1, -1),    /* renameat2 */
+	[264] = F2(PETRI_KEV_F_RENAME, 1, 3, -1, -1, -1, -1, -1, 0, 2), /* renameat */
+	[316] = F2(PETRI_KEV_F_RENAME, 1, 3, 4, -1, -1, -1, -1, 0, 2), /* renameat2 */
 	[83]  = F(PETRI_KEV_F_MKDIR, 0, -1, -1, 1, -1, -1, -1),    /* mkdir */
-	[258] = F(PETRI_KEV_F_MKDIR, 1, -1, -1, 2, -1, -1, -1),    /* mkdirat */
+	[258] = F2(PETRI_KEV_F_MKDIR, 1, -1, -1, 2, -1, -1, -1, 0, DNONE), /* mkdirat */
 	[84]  = F(PETRI_KEV_F_RMDIR, 0, -1, -1, -1, -1, -1, -1),   /* rmdir */
 	[90]  = F(PETRI_KEV_F_CHMOD, 0, -1, -1, 1, -1, -1, -1),    /* chmod */
 	[91]  = F(PETRI_KEV_F_CHMOD, -1, -1, -1, 1, 0, -1, -1),    /* fchmod */
-	[268] = F(PETRI_KEV_F_CHMOD, 1, -1, -1, 2, -1, -1, -1),    /* fchmodat */
-	[452] = F(PETRI_KEV_F_CHMOD, 1, -1, 3, 2, -1, -1, -1),     /* fchmodat2 */
+	[268] = F2(PETRI_KEV_F_CHMOD, 1, -1, -1, 2, -1, -1, -1, 0, DNONE), /* fchmodat */
+	[452] = F2(PETRI_KEV_F_CHMOD, 1, -1, 3, 2, -1, -1, -1, 0, DNONE), /* fchmodat2 */
 	[92]  = F(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2),     /* chown */
 	[94]  = F(PETRI_KEV_F_CHOWN, 0, -1, -1, -1, -1, 1, 2),     /* lchown */
 	[93]  = F(PETRI_KEV_F_CHOWN, -1, -1, -1, -1, 0, 1, 2),     /* fchown */
-	[260] = F(PETRI_KEV_F_CHOWN, 1, -1, 4, -1, -1, 2, 3),      /* fchownat */
+	[260] = F2(PETRI_KEV_F_CHOWN, 1, -1, 4, -1, -1, 2, 3, 0, DNONE), /* fchownat */
 	[76]  = F(PETRI_KEV_F_TRUNCATE, 0, -1, -1, -1, -1, -1, -1), /* truncate */
 	[77]  = F(PETRI_KEV_F_TRUNCATE, -1, -1, -1, -1, 0, -1, -1), /* ftruncate */
 	[86]  = F(PETRI_KEV_F_LINK, 0, 1, -1, -1, -1, -1, -1),     /* link */
-	[265] = F(PETRI_KEV_F_LINK, 1, 3, 4, -1, -1, -1, -1),      /* linkat */
-	[88]  = F(PETRI_KEV_F_SYMLINK, 0, 1, -1, -1, -1, -1, -1),  /* symlink */
-	[266] = F(PETRI_KEV_F_SYMLINK, 0, 2, -1, -1, -1, -1, -1),  /* symlinkat */
+	[265] = F2(PETRI_KEV_F_LINK, 1, 3, 4, -1, -1, -1, -1, 0, 2), /* linkat */
+	[88]  = F2(PETRI_KEV_F_SYMLINK, 0, 1, -1, -1, -1, -1, -1, DNONE, DCWD), /* symlink */
+	[266] = F2(PETRI_KEV_F_SYMLINK, 0, 2, -1, -1, -1, -1, -1, DNONE, 1), /* symlinkat */
+	/* set times; utimensat with a NULL path works on its fd argument */
+	[132] = F(PETRI_KEV_F_SET_TIMES, 0, -1, -1, -1, -1, -1, -1), /* utime */
+	[235] = F(PETRI_KEV_F_SET_TIMES, 0, -1, -1, -1, -1, -1, -1), /* utimes */
+	[261] = F2(PETRI_KEV_F_SET_TIMES, 1, -1, -1, -1, -1, -1, -1, 0, DNONE), /* futimesat */
+	[280] = F2(PETRI_KEV_F_SET_TIMES, 1, -1, 3, -1, 0, -1, -1, 0, DNONE), /* utimensat */
 	[50]  = N(PETRI_KEV_N_LISTEN),                             /* listen */
 	[43]  = N(PETRI_KEV_N_ACCEPT),                             /* accept */
 	[288] = N(PETRI_KEV_N_ACCEPT),                             /* accept4 */
@@ -541,6 +606,97 @@ static __always_inline __u64 arg_of(const struct pending_call *c, int i)
 	return (i >= 0 && i < 6) ? c->args[i] : 0;
 }
 
+/* ---- paths from user memory: read at entry and at exit ----------------- */
+
+/* A user path read at sys_enter (per CPU: too big for the stack). */
+struct ustr_buf {
+	char b[PETRI_KEV_UPATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ustr_buf);
+} ustr SEC(".maps");
+
+struct hash_ctx {
+	const char *buf; /* read with bpf_probe_read_kernel, past what the verifier knows */
+	__u32 len;
+	__u64 h;
+};
+
+/* One 8-byte word of the string into the hash (FNV-1a over words; the
+ * bytes past the string's end are masked off). */
+static long hash_step(__u32 i, struct hash_ctx *c)
+{
+	__u64 word = 0;
+	__u32 off = i * 8;
+
+	const char *b = c->buf;
+
+	if (off >= c->len || off >= PETRI_KEV_UPATH || !b)
+		return 1;
+	bpf_probe_read_kernel(&word, sizeof(word), b + off);
+	if (c->len - off < 8)
+		word &= (1ull << ((c->len - off) * 8)) - 1;
+	c->h = (c->h ^ word) * 0x100000001b3ull;
+	return 0;
+}
+
+/*
+ * A hash of the @len bytes at @buf (map memory: read through
+ * bpf_probe_read_kernel, so @len may pass the one byte the verifier knows).
+ *
+ * A global function: the verifier checks it once, on its own, instead of
+ * once per call site and per path into it - with these helpers inlined
+ * into sys_exit's branches, loading the object took ~60 ms more.
+ */
+__noinline __u64 petri_str_hash(const char *buf, __u32 len)
+{
+	struct hash_ctx c = {.buf = buf, .len = len, .h = 0xcbf29ce484222325ull};
+
+	bpf_loop(PETRI_KEV_UPATH / 8, hash_step, &c, 0);
+	return c.h;
+}
+
+static __always_inline __u64 str_hash(const char *buf, __u32 len)
+{
+	return petri_str_hash(buf, len);
+}
+
+/* Read the user string at @uptr now (sys_enter) and keep its hash. */
+static __always_inline void enter_hash(struct pending_call *c, int i, __u64 uptr)
+{
+	__u32 zero = 0;
+	struct ustr_buf *b = bpf_map_lookup_elem(&ustr, &zero);
+	long r;
+
+	if (i < 0 || i > 1)
+		return;
+	c->hlen[i] = 0;
+	if (!b || !uptr)
+		return;
+	r = bpf_probe_read_user_str(b->b, sizeof(b->b), (void *)uptr);
+	if (r <= 0)
+		return;
+	c->hlen[i] = (__u32)r;
+	c->hash[i] = str_hash(b->b, (__u32)r);
+}
+
+/* Did the string read at exit (@buf, @r bytes or an error) differ from
+ * the one read at entry? */
+static __always_inline int raced(const struct pending_call *c, int i, const char *buf, long r)
+{
+	__u32 hl = i ? c->hlen[1] : c->hlen[0];
+
+	if (r <= 0 || !hl)
+		return (r > 0) != (hl > 0);
+	if ((__u32)r != hl)
+		return 1;
+	return str_hash(buf, (__u32)r) != (i ? c->hash[1] : c->hash[0]);
+}
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 {
@@ -562,6 +718,13 @@ int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 	c->args[3] = BPF_CORE_READ(regs, r10);
 	c->args[4] = BPF_CORE_READ(regs, r8);
 	c->args[5] = BPF_CORE_READ(regs, r9);
+	if (s.op) {
+		c->hlen[0] = c->hlen[1] = 0;
+		if (s.path >= 0)
+			enter_hash(c, 0, arg_of(c, s.path));
+		if (s.path2 >= 0)
+			enter_hash(c, 1, arg_of(c, s.path2));
+	}
 	return 0;
 }
 
@@ -646,7 +809,7 @@ static __always_inline int net_exit(const struct petri_kev_watch *w, __u32 op, l
 	e->syscall_nr = (__u32)id;
 	e->family = e->protocol = e->sock_type = e->port = e->local_port = 0;
 	e->has_addr = e->has_local = 0;
-	e->from_hook = e->path_len = e->local_path_len = e->pad0 = 0;
+	e->from_hook = e->path_len = e->local_path_len = e->from_user = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 
@@ -729,6 +892,253 @@ static __always_inline void net_pending_emit(const struct petri_kev_watch *w, __
 	bpf_map_delete_elem(&net_pending, &tid);
 }
 
+#define AT_FDCWD -100
+
+/*
+ * The directory the dirfd argument @dir of the call (PETRI_KEV_DIR_CWD or
+ * AT_FDCWD: the cwd) names, walked into @e's data at @off; sets dir_len,
+ * dir_ncomp and dir_truncated (dir2_* with @second) and returns the length.
+ * A dirfd that is not open (the call failed then) gives length 0 and
+ * truncated.  Global, so verified once (see petri_str_hash).
+ */
+__noinline __u32 petri_dir_into(const struct pending_call *pc, int dir, struct petri_kev_file *e,
+				__u32 off, __u32 second)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct dentry *d;
+	struct vfsmount *m;
+	__u32 zero = 0, len = 0, ncomp = 0, trunc = 0;
+	long dfd = AT_FDCWD;
+
+	if (!pc || !e)
+		return 0;
+	if (dir >= 0 && dir < 6)
+		dfd = (long)(int)pc->args[dir];
+	if (dfd == AT_FDCWD) {
+		d = BPF_CORE_READ(t, fs, pwd.dentry);
+		m = BPF_CORE_READ(t, fs, pwd.mnt);
+	} else {
+		struct file *f = fd_file(dfd);
+
+		d = f ? BPF_CORE_READ(f, f_path.dentry) : NULL;
+		m = f ? BPF_CORE_READ(f, f_path.mnt) : NULL;
+	}
+	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!d || !pb) {
+		trunc = 1;
+	} else {
+		__u64 wr = petri_walk((__u64)d, (__u64)m, pb);
+
+		ncomp = WALK_N(wr);
+		trunc = WALK_TRUNC(wr);
+		len = WALK_LEN(wr);
+		if (len > PETRI_KEV_DIR_MAX)
+			len = PETRI_KEV_DIR_MAX;
+		/* (bounded here, just before the write: the verifier loses the
+		 * bound of a value kept across bpf_loop) */
+		__u32 o = off;
+
+		barrier_var(o);
+		if (o > PETRI_KEV_FILE_DATA - PETRI_KEV_DIR_MAX)
+			len = ncomp = 0;
+		else if (len && bpf_probe_read_kernel(e->data + o, len, pb->b))
+			len = ncomp = 0;
+	}
+	if (second) {
+		e->dir2_len = len;
+		e->dir2_ncomp = ncomp;
+		e->dir2_truncated = trunc;
+	} else {
+		e->dir_len = len;
+		e->dir_ncomp = ncomp;
+		e->dir_truncated = trunc;
+	}
+	return len;
+}
+
+struct user_msghdr_head {
+	__u64 name;
+	__u32 namelen;
+};
+
+/* The sockaddr a connect/bind/sendto/sendmsg/sendmmsg call named (user
+ * memory), or 0; its length in *@alen. */
+static __always_inline __u64 call_addr(long id, const struct pending_call *pc, __u32 *alen)
+{
+	struct user_msghdr_head m = {};
+
+	switch (id) {
+	case 42: /* connect */
+	case 49: /* bind */
+		*alen = (__u32)pc->args[2];
+		return pc->args[1];
+	case 44: /* sendto */
+		*alen = (__u32)pc->args[5];
+		return pc->args[4];
+	case 46:  /* sendmsg */
+	case 307: /* sendmmsg: the first message's (struct mmsghdr starts with it) */
+		bpf_probe_read_user(&m, sizeof(m), (void *)pc->args[1]);
+		*alen = m.namelen;
+		return m.name;
+	}
+	return 0;
+}
+
+/* A connect/bind/sendto/sendmsg no cgroup hook recorded: a unix socket (its
+ * hooks are not used), a send without an address (connected UDP, a
+ * connected unix socket: the hook runs only for an address), or a call that
+ * failed before the hook.  The address comes from the kernel's struct sock
+ * where it holds the answer (a bound unix socket's name after bind, the
+ * peer's after connect, the connected peer of a send without an address),
+ * else from the caller's sockaddr (from_user: racy).  Global, so verified
+ * once on its own (see petri_str_hash). */
+__noinline int petri_net_unhooked(const struct petri_kev_watch *w, long id, long ret,
+				  struct pending_call *pc)
+{
+	struct petri_kev_net *e;
+	__u64 k;
+	__u32 alen = 0;
+
+	if (!w || !pc)
+		return 0;
+	__u64 ua = call_addr(id, pc, &alen);
+	struct sock *sk = fd_sock((long)(int)pc->args[0]);
+
+	/* A send without an address on a connection (stream, seqpacket)
+	 * goes to the peer its connect or accept recorded: data, not a
+	 * destination, and as many records as writes. */
+	if (sk && !ua && id != 42 && id != 49) {
+		__u32 type = BPF_CORE_READ(sk, sk_type);
+
+		if (type == SOCK_STREAM || type == SOCK_SEQPACKET)
+			return 0;
+	}
+	e = reserve(w, PETRI_KEV_NET, sizeof(*e), &k);
+	if (!e)
+		return 0;
+	petri_fill_hdr(&e->h, w, PETRI_KEV_NET, k, pc);
+	e->op = id == 42 ? PETRI_KEV_N_CONNECT :
+		id == 49 ? PETRI_KEV_N_BIND :
+		id == 44 ? PETRI_KEV_N_SENDTO :
+			   PETRI_KEV_N_SENDMSG;
+	e->result = (__s32)ret;
+	e->syscall_nr = (__u32)id;
+	e->family = e->protocol = e->sock_type = e->port = e->local_port = 0;
+	e->has_addr = e->has_local = 0;
+	e->from_hook = e->path_len = e->local_path_len = e->from_user = 0;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
+
+	__u16 ufam = 0;
+
+	if (ua)
+		bpf_probe_read_user(&ufam, sizeof(ufam), (void *)ua);
+	if (sk) {
+		e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		e->protocol = BPF_CORE_READ(sk, sk_protocol);
+		e->sock_type = BPF_CORE_READ(sk, sk_type);
+	} else {
+		e->family = ufam;
+	}
+	/* Decide from the record's own copies (loads the verifier does not
+	 * know the value of): the paths through here then merge instead of
+	 * multiplying by op and family (~10,000 instructions to verify). */
+	__u32 op = *(volatile __u32 *)&e->op, family = *(volatile __u32 *)&e->family;
+	int ok = ret >= 0 && sk;
+
+	if (family == AF_UNIX) {
+		/* The kernel's answer: a bind's own name, a connect's peer, the
+		 * connected peer of a send without an address. */
+		struct sock *src = NULL;
+
+		if (ok && op == PETRI_KEV_N_BIND)
+			src = sk;
+		else if (ok && (op == PETRI_KEV_N_CONNECT || !ua))
+			src = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		if (ok && (op == PETRI_KEV_N_BIND || op == PETRI_KEV_N_CONNECT || !ua)) {
+			e->path_len = unix_path(src, e->path);
+			e->has_addr = 1;
+		} else if (ua && alen > sizeof(__u16)) {
+			__u32 n = alen - sizeof(__u16);
+
+			if (n > PETRI_KEV_UNIX_PATH)
+				n = PETRI_KEV_UNIX_PATH;
+			/* a path name ends at its NUL; an abstract one is whole */
+			if (!bpf_probe_read_user(e->path, n, (void *)(ua + sizeof(__u16)))) {
+				e->path_len = n;
+				e->has_addr = 1;
+				e->from_user = 1;
+			}
+		}
+		e->local_path_len = unix_path(sk, e->local_path);
+		e->has_local = e->local_path_len > 0;
+	} else if (family == AF_INET || family == AF_INET6) {
+		if (ua && (ufam == AF_INET || ufam == AF_INET6)) {
+			/* sockaddr_in: port at 2, address at 4; _in6: address at 8 */
+			__u16 port = 0;
+
+			bpf_probe_read_user(&port, sizeof(port), (void *)(ua + 2));
+			e->port = bpf_ntohs(port);
+			bpf_probe_read_user(e->addr, ufam == AF_INET ? 4 : 16,
+					    (void *)(ua + (ufam == AF_INET ? 4 : 8)));
+			e->family = ufam;
+			e->has_addr = 1;
+			e->from_user = 1;
+		} else if (sk && !ua) {
+			sock_addr(sk, family, 0, e->addr, &e->port);
+			e->has_addr = 1;
+		}
+	}
+	bpf_ringbuf_submit(e, wake_flags());
+	return 0;
+}
+
+/*
+ * A path of a file call from user memory at @uptr (@how: UP_SECOND for
+ * path2, UP_LOOKUP when it names a lookup, not symlink's target), read
+ * now (sys_exit) into @e's data at @off: sets its layout, its truncated
+ * flag, its raced bit (the entry read differed) and, when it is relative
+ * and UP_LOOKUP, its dir_known bit.  Returns its length in bytes (NUL included).  Global, so
+ * verified once (see petri_str_hash).
+ */
+#define UP_SECOND 1
+#define UP_LOOKUP 2
+
+__noinline __u32 petri_user_path(const struct pending_call *pc, struct petri_kev_file *e, __u32 off,
+				 __u64 uptr, __u32 how)
+{
+	int second = how & UP_SECOND;
+	long r;
+
+	if (!pc || !e)
+		return 0;
+	barrier_var(off);
+	if (off > PETRI_KEV_PATH1_MAX)
+		return 0;
+	r = bpf_probe_read_user_str(e->data + off, PETRI_KEV_UPATH, (void *)uptr);
+	if (raced(pc, second, e->data + off, r))
+		e->raced |= second ? PETRI_KEV_RACED_PATH2 : PETRI_KEV_RACED_PATH;
+	if (r <= 0)
+		return 0;
+	if (r > PETRI_KEV_UPATH)
+		r = PETRI_KEV_UPATH;
+	int rel = e->data[off] != '/' && (how & UP_LOOKUP);
+
+	if (second) {
+		e->path2_layout = PETRI_KEV_PATH_USER;
+		e->path2_truncated = r >= PETRI_KEV_UPATH;
+		if (rel)
+			e->dir_known |= PETRI_KEV_DIR_KNOWN_2;
+	} else {
+		e->path_layout = PETRI_KEV_PATH_USER;
+		e->path_truncated = r >= PETRI_KEV_UPATH;
+		if (rel)
+			e->dir_known |= PETRI_KEV_DIR_KNOWN_1;
+	}
+	return (__u32)r;
+}
+
 SEC("raw_tp/sys_exit")
 int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -756,11 +1166,13 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 
 		/* No record: the call failed before its hook, or the socket
 		 * family has none (unix, netlink), or no address was given. */
-		if (p && p->h.gen == w->gen && p->h.slot == w->slot)
+		if (p && p->h.gen == w->gen && p->h.slot == w->slot) {
 			net_pending_emit(w, tid, p, id, ret);
-		else if (p)
+			return 0;
+		}
+		if (p)
 			bpf_map_delete_elem(&net_pending, &tid);
-		return 0;
+		return petri_net_unhooked(w, id, ret, pc);
 	}
 	if (nop)
 		return net_exit(w, nop, id, ret, pc);
@@ -797,47 +1209,56 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	e->path2_layout = PETRI_KEV_PATH_NONE;
 	e->path_len = 0;
 	e->path2_len = 0;
-	e->pad0 = 0;
+	e->path2_truncated = 0;
+	e->raced = 0;
+	e->dir_known = 0;
+	e->pad1 = 0;
+	e->dir_len = e->dir_ncomp = e->dir_truncated = 0;
+	e->dir2_len = e->dir2_ncomp = e->dir2_truncated = 0;
 
 	/* The file the call worked on, from the kernel: the new fd of a
-	 * successful open, or the fd argument of fchmod/fchown/ftruncate. */
+	 * successful open, or the fd argument of fchmod/fchown/ftruncate (and
+	 * of utimensat without a path). */
 	long fd = -1;
+	__u64 upath = s.path >= 0 ? arg_of(pc, s.path) : 0;
 
 	if (s.op == PETRI_KEV_F_OPEN || s.op == PETRI_KEV_F_CREATE)
 		fd = ret;
-	else if (s.fd >= 0)
+	else if (s.fd >= 0 && !upath)
 		fd = (long)(int)arg_of(pc, s.fd);
 	struct file *f = fd >= 0 ? fd_file(fd) : NULL;
 	__u32 len = 0;
 
 	if (f) {
-		e->path_ncomp = walk_into(BPF_CORE_READ(f, f_path.dentry),
-					  BPF_CORE_READ(f, f_path.mnt), e->data, &len,
-					  &e->path_truncated);
+		__u64 wr = petri_walk((__u64)BPF_CORE_READ(f, f_path.dentry),
+				      (__u64)BPF_CORE_READ(f, f_path.mnt),
+				      (struct path_buf *)e->data);
+
+		e->path_ncomp = WALK_N(wr);
+		e->path_truncated = WALK_TRUNC(wr);
+		len = WALK_LEN(wr);
 		e->path_layout = PETRI_KEV_PATH_KERNEL;
-	} else if (s.path >= 0) {
-		long r = bpf_probe_read_user_str(e->data, PETRI_KEV_PATH,
-						 (void *)arg_of(pc, s.path));
-
-		if (r > 0) {
-			e->path_layout = PETRI_KEV_PATH_USER;
-			e->path_truncated = r >= PETRI_KEV_PATH;
-			len = (__u32)r;
-		}
+	} else if (upath) {
+		len = petri_user_path(pc, e, 0, upath, s.dir != PETRI_KEV_DIR_NONE ? UP_LOOKUP : 0);
 	}
-	if (len > PETRI_KEV_PATH + PETRI_KEV_NAME)
-		len = PETRI_KEV_PATH + PETRI_KEV_NAME;
+	if (len > PETRI_KEV_PATH1_MAX)
+		len = PETRI_KEV_PATH1_MAX;
 	e->path_len = len;
-	if (s.path2 >= 0) {
-		long r = bpf_probe_read_user_str(e->data + len, PETRI_KEV_PATH2,
-						 (void *)arg_of(pc, s.path2));
+	__u32 len2 = 0;
 
-		if (r > 0) {
-			e->path2_layout = PETRI_KEV_PATH_USER;
-			e->path2_len = (__u32)r;
-		}
-	}
-	__u64 size = __builtin_offsetof(struct petri_kev_file, data) + len + e->path2_len;
+	if (s.path2 >= 0)
+		len2 = petri_user_path(pc, e, len, arg_of(pc, s.path2),
+				       UP_SECOND | (s.dir2 != PETRI_KEV_DIR_NONE ? UP_LOOKUP : 0));
+	e->path2_len = len2;
+	__u32 off = len + len2;
+
+	/* A relative path: the directory it was looked up from, from the
+	 * kernel's objects (the dirfd's file, or the cwd), after the call. */
+	if (e->dir_known & PETRI_KEV_DIR_KNOWN_1)
+		off += petri_dir_into(pc, s.dir, e, off, 0);
+	if (e->dir_known & PETRI_KEV_DIR_KNOWN_2)
+		off += petri_dir_into(pc, s.dir2, e, off, 1);
+	__u64 size = __builtin_offsetof(struct petri_kev_file, data) + off;
 
 	if (size > sizeof(*e))
 		size = sizeof(*e);
@@ -878,7 +1299,7 @@ static __always_inline int net_event(struct bpf_sock_addr *ctx, __u32 op, int v6
 	e->has_addr = 1;
 	e->has_local = 0;
 	e->from_hook = 1;
-	e->path_len = e->local_path_len = e->pad0 = 0;
+	e->path_len = e->local_path_len = e->from_user = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	if (!v6) {

@@ -19,7 +19,7 @@
 #define PETRI_KEV_ARGS 2048      /* argv bytes (NUL-separated) */
 #define PETRI_KEV_NAME 256       /* one path component (NAME_MAX + NUL) */
 #define PETRI_KEV_PATH 2048      /* path bytes; the buffer has PETRI_KEV_NAME slack */
-#define PETRI_KEV_PATH2 512      /* second path (user memory) */
+#define PETRI_KEV_UPATH 4096     /* a path read from user memory (PATH_MAX) */
 #define PETRI_KEV_MAX_DEPTH 40   /* dentry components walked */
 #define PETRI_KEV_WATCH_WORDS 64 /* watch_bits: a 4096-bit filter of watched cgroup ids */
 
@@ -42,6 +42,8 @@
 #define PETRI_KEV_F_TRUNCATE 9
 #define PETRI_KEV_F_LINK 10
 #define PETRI_KEV_F_SYMLINK 11
+#define PETRI_KEV_F_MKNOD 12
+#define PETRI_KEV_F_SET_TIMES 13
 
 /* Path layouts. */
 #define PETRI_KEV_PATH_NONE 0
@@ -64,8 +66,16 @@ struct petri_kev_sc {
 	__s8 op, path, path2, flags, mode, fd, uid, gid; /* op: PETRI_KEV_F_* */
 	__u8 net; /* PETRI_KEV_N_*: listen/accept, or 0xff: a call whose cgroup hook
 		   * left a record in `net_pending` (connect, bind, sendto, sendmsg) */
-	__u8 pad[3];
+	/* Directory a relative path / path2 is resolved against: the index of
+	 * a dirfd argument (AT_FDCWD: the cwd), PETRI_KEV_DIR_CWD (a call
+	 * without one: the cwd) or PETRI_KEV_DIR_NONE (not a path lookup:
+	 * symlink's target). */
+	__s8 dir, dir2;
+	__u8 pad;
 };
+
+#define PETRI_KEV_DIR_CWD -1
+#define PETRI_KEV_DIR_NONE -2
 
 /* The value of the `watched` map (key: cgroup v2 id). */
 struct petri_kev_watch {
@@ -108,9 +118,15 @@ struct petri_kev_exec {
 	__u32 args_truncated;
 	__u32 cwd_ncomp; /* cwd components (leaf first) in cwd, 0: unknown */
 	__u32 cwd_truncated;
+	__u32 filename_truncated; /* bprm->filename did not fit in filename */
+	__u32 exe_ncomp;          /* components of exe (leaf first), 0: unknown */
+	__u32 exe_truncated;
+	__u32 pad0;
 	char filename[PETRI_KEV_FILENAME];
 	char args[PETRI_KEV_ARGS];
 	char cwd[PETRI_KEV_PATH + PETRI_KEV_NAME];
+	/* The new image's own file (bprm->file), walked from its dentry. */
+	char exe[PETRI_KEV_PATH + PETRI_KEV_NAME];
 };
 
 struct petri_kev_fork {
@@ -128,7 +144,15 @@ struct petri_kev_exit {
 };
 
 /* Variable size: the ring buffer holds the fixed part and path_len +
- * path2_len bytes of data (path, then path2 right after it). */
+ * path2_len + dir_len + dir2_len bytes of data (path, path2, then the
+ * directories a relative path / path2 from user memory was looked up
+ * from, each PETRI_KEV_PATH_KERNEL, right after one another). */
+/* Bounds of each part of a file record's data (the verifier checks each
+ * write against them). */
+#define PETRI_KEV_DIR_MAX (PETRI_KEV_PATH + PETRI_KEV_NAME)
+#define PETRI_KEV_PATH1_MAX PETRI_KEV_UPATH /* > PETRI_KEV_DIR_MAX: either layout */
+#define PETRI_KEV_FILE_DATA (PETRI_KEV_PATH1_MAX + PETRI_KEV_UPATH + 2 * PETRI_KEV_DIR_MAX)
+
 struct petri_kev_file {
 	struct petri_kev_hdr h;
 	__u32 op; /* PETRI_KEV_F_* */
@@ -144,9 +168,19 @@ struct petri_kev_file {
 	__u32 path2_layout;
 	__u32 path_len;  /* bytes of data holding the path */
 	__u32 path2_len; /* bytes of data after it holding path2 */
-	__u32 pad0;
-	char data[PETRI_KEV_PATH + PETRI_KEV_NAME + PETRI_KEV_PATH2];
+	__u32 path2_truncated;
+	__u32 raced;     /* PETRI_KEV_RACED_*: user memory changed during the call */
+	__u32 dir_known; /* PETRI_KEV_DIR_KNOWN_*: dir / dir2 were resolved */
+	__u32 pad1;
+	__u32 dir_len, dir_ncomp, dir_truncated;
+	__u32 dir2_len, dir2_ncomp, dir2_truncated;
+	char data[PETRI_KEV_FILE_DATA];
 };
+
+#define PETRI_KEV_RACED_PATH 1
+#define PETRI_KEV_RACED_PATH2 2
+#define PETRI_KEV_DIR_KNOWN_1 1
+#define PETRI_KEV_DIR_KNOWN_2 2
 
 /* A network operation.  connect/bind/sendto/sendmsg: the address is the
  * kernel's copy the cgroup socket hook saw; the record waits in
@@ -154,7 +188,12 @@ struct petri_kev_file {
  * from_hook 1).  listen/accept/accept4 at sys_exit: the socket's own
  * addresses read from its struct sock after the call (unix sockets: the
  * sun_path of struct unix_sock's address), and its result.  syscall_nr 0:
- * a hook record whose call's exit was not seen (sendmmsg), result 0. */
+ * a hook record whose call's exit was not seen (sendmmsg), result 0.
+ * A connect/bind/sendto/sendmsg no hook saw (a unix socket, a send without
+ * an address, a call that failed before the hook) is built at sys_exit:
+ * the address from the socket's struct sock (bind, connect that worked; a
+ * send without an address: the connected peer), else from the caller's
+ * sockaddr (from_user). */
 struct petri_kev_net {
 	struct petri_kev_hdr h;
 	__u32 op; /* PETRI_KEV_N_* */
@@ -170,7 +209,7 @@ struct petri_kev_net {
 	__u32 from_hook;  /* the address is the cgroup hook's copy */
 	__u32 path_len;   /* AF_UNIX: bytes of path (the peer's, or local for listen) */
 	__u32 local_path_len;
-	__u32 pad0;
+	__u32 from_user; /* the address was read from the caller's memory at sys_exit */
 	__u8 addr[16];
 	__u8 local_addr[16];
 	char path[PETRI_KEV_UNIX_PATH]; /* AF_UNIX sun_path bytes ([0] == 0: abstract) */

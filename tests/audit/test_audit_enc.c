@@ -224,8 +224,12 @@ static void fill_event(Ev *ev_raw, Ev *ev_fix, struct bodies *b, struct pool *p,
 		STR2(cwd, 10);
 		STR2(filename, 10);
 		raw->argv_truncated = rnd() % 2;
+		STR2(executable, 10);
+		raw->filename_truncated = rnd() % 2;
+		raw->executable_truncated = rnd() % 2;
 		*fix = *raw;
 		fix->argv = b->argv[1];
+		fix->executable = raw->executable ? keep(p, repaired(raw->executable)) : NULL;
 		fix->cwd = raw->cwd ? keep(p, repaired(raw->cwd)) : NULL;
 		fix->filename = raw->filename ? keep(p, repaired(raw->filename)) : NULL;
 		ev_raw->process_exec = raw;
@@ -249,7 +253,7 @@ static void fill_event(Ev *ev_raw, Ev *ev_fix, struct bodies *b, struct pool *p,
 	case PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY: {
 		Petri__Audit__V1__FileActivity *raw = &b->file[0], *fix = &b->file[1];
 		petri__audit__v1__file_activity__init(raw);
-		raw->op = (Petri__Audit__V1__FileActivity__Op)(rnd() % 12);
+		raw->op = (Petri__Audit__V1__FileActivity__Op)(rnd() % 14);
 		STR2(path, rnd() % 8 ? 12 : 900);
 		STR2(path2, 6);
 		raw->flags = rnd_u32();
@@ -263,7 +267,14 @@ static void fill_event(Ev *ev_raw, Ev *ev_fix, struct bodies *b, struct pool *p,
 		raw->path_truncated = rnd() % 2;
 		raw->path_raw = rnd_bytes(p);
 		raw->path2_raw = rnd_bytes(p);
+		raw->path2_truncated = rnd() % 2;
+		raw->path_raced = rnd() % 2;
+		raw->path2_raced = rnd() % 2;
+		STR2(path_given, 6);
+		STR2(path2_given, 6);
 		*fix = *raw;
+		fix->path_given = raw->path_given ? keep(p, repaired(raw->path_given)) : NULL;
+		fix->path2_given = raw->path2_given ? keep(p, repaired(raw->path2_given)) : NULL;
 		fix->path = raw->path ? keep(p, repaired(raw->path)) : NULL;
 		fix->path2 = raw->path2 ? keep(p, repaired(raw->path2)) : NULL;
 		fix->syscall = raw->syscall ? keep(p, repaired(raw->syscall)) : NULL;
@@ -286,8 +297,9 @@ static void fill_event(Ev *ev_raw, Ev *ev_fix, struct bodies *b, struct pool *p,
 		STR2(local_address_text, 5);
 		raw->local_port = rnd_u32();
 		STR2(syscall, 2);
-		raw->source = (Petri__Audit__V1__NetworkActivity__Source)(rnd() % 3);
+		raw->source = (Petri__Audit__V1__NetworkActivity__Source)(rnd() % 4);
 		raw->socket_type = rnd_u32();
+		raw->address_from_user = rnd() % 2;
 		*fix = *raw;
 		fix->address_text = raw->address_text ? keep(p, repaired(raw->address_text)) : NULL;
 		fix->local_address_text =
