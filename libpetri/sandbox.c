@@ -485,8 +485,10 @@ _Static_assert(HOST_IDS_LAST_START == UINT32_MAX - HOST_IDS_RANGE, "last range s
 
 /* The lock file, freshly opened (one open file description per sandbox:
  * OFD locks of one description never conflict with each other), or -errno.
- * Refused unless the directory and the file are root's and writable by
- * root alone: anyone else could otherwise hold every range. */
+ * Refused unless the directory is root's and writable by root alone and the
+ * file is root's and root's alone (no bit for group or others): anyone
+ * else could otherwise hold every range, and a read lock, which needs only
+ * read access, holds them as well as a write lock. */
 static int open_host_ids_lock(void)
 {
 	if (mkdir(PETRI_HOST_IDS_DIR, 0755) < 0 && errno != EEXIST)
@@ -503,7 +505,7 @@ static int open_host_ids_lock(void)
 	int fd = openat(dir, PETRI_HOST_IDS_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
 		close(fd);
 		return -EPERM;
 	}

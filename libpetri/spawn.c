@@ -211,6 +211,33 @@ static int spawn_init_fork(struct petri_spawn_req *req)
 static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req);
 
 /*
+ * The dumpable flag is the process's (its mm's), but the supervisor threads
+ * of several contexts switch at once: the first switch in saves it, the
+ * last one out restores it.  Each reading and restoring it alone made the
+ * host undumpable for good when two switches overlapped (the second read
+ * the 0 the first switch had set).
+ */
+static pthread_mutex_t owned_lock = PTHREAD_MUTEX_INITIALIZER;
+static int owned_switches; /* supervisor threads switched now */
+static int owned_dumpable; /* the flag before the first of them */
+
+static void owned_enter(void)
+{
+	pthread_mutex_lock(&owned_lock);
+	if (owned_switches++ == 0)
+		owned_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	pthread_mutex_unlock(&owned_lock);
+}
+
+static void owned_leave(void)
+{
+	pthread_mutex_lock(&owned_lock);
+	if (--owned_switches == 0 && owned_dumpable > 0)
+		prctl(PR_SET_DUMPABLE, owned_dumpable, 0, 0, 0);
+	pthread_mutex_unlock(&owned_lock);
+}
+
+/*
  * The kernel counts what a user may hold (inotify instances and watches,
  * fanotify groups and marks, queued signals, POSIX message queue bytes,
  * locked shared memory, processes, namespaces: "ucounts") in every user
@@ -234,13 +261,16 @@ static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req);
  * freely; the fsuid goes back to 0 at once, which gives back the file
  * capabilities, so joining the cgroup (a permission check on cgroup.procs)
  * works as before.  A change of euid makes the process undumpable
- * (commit_creds): restore what it was.
+ * (commit_creds): owned_leave restores what it was.
  */
 static int spawn_init_owned(petri_ctx *ctx, struct petri_spawn_req *req, uid_t owner)
 {
-	int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-	if (syscall(SYS_setresuid, -1, owner, -1) < 0)
-		return -errno;
+	owned_enter();
+	if (syscall(SYS_setresuid, -1, owner, -1) < 0) {
+		int e = errno;
+		owned_leave();
+		return -e;
+	}
 	syscall(SYS_setfsuid, 0);
 	int r = spawn_init_as(ctx, req);
 	if (syscall(SYS_setresuid, -1, 0, -1) < 0) {
@@ -249,8 +279,7 @@ static int spawn_init_owned(petri_ctx *ctx, struct petri_spawn_req *req, uid_t o
 		petri__log(ctx, PETRI_LOG_ERROR, "the supervisor thread cannot return to uid 0: %s",
 			   strerror(errno));
 	}
-	if (dumpable > 0)
-		prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+	owned_leave();
 	return r;
 }
 

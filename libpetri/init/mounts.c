@@ -176,8 +176,9 @@ static int attach_tree(int dfd, const char *path, const char *dst, uint64_t attr
  * intercepted, so it costs nothing per call and needs no privilege beyond
  * the user namespace we already own.
  *
- * What it changes (README, "Limits of this design"): mounts below the
- * source are not shown (an overlay layer is one mount), st_dev differs from
+ * What it changes (README, "Limits of this design"): a source with mounts
+ * below it is refused (EINVAL: the kernel will not make a layer of a mount
+ * whose locked submounts it would uncover), st_dev differs from
  * the host's, and a file the host creates in the directory after the code
  * looked it up and found nothing may stay invisible (overlayfs caches the
  * miss: changes below a mounted overlay are outside its contract).
@@ -223,9 +224,18 @@ static int attach_no_sockets(int src_fd, const char *empty, const char *dst, cha
 		errno = -r;
 		FAIL("create mount point %s", dst);
 	}
-	if (mount("overlay", dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0)
+	if (mount("overlay", dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
+		/* The kernel refuses a layer with mounts below it that this
+		 * user namespace may not uncover (they are locked): the
+		 * overlay would show what they cover. */
+		if (errno == EINVAL)
+			FAIL("overlay for the read-only bind at %s refused: has the source mounts "
+			     "below it? (a read-only bind cannot show them: bind each one, or "
+			     "use the 'sockets' option)",
+			     dst + strlen(STAGE));
 		FAIL("overlay for the bind at %s (the 'sockets' bind option binds it directly)",
 		     dst + strlen(STAGE));
+	}
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 #include <regex.h>
+#include <sys/prctl.h>
 
 #include "sec_util.h"
 
@@ -278,11 +279,66 @@ static void test_boot_id(void)
 	petri_sandbox_destroy(b);
 }
 
+/*
+ * The switch of owner (spawn.c) changes the process's dumpable flag, which
+ * is one for all threads: sandboxes created at once in several contexts
+ * (one supervisor thread each) leave it as it was.  Before the fix each
+ * switch saved and restored it alone, and a switch that began while
+ * another was in progress saved its 0: the host stayed undumpable for good
+ * (no core dumps, /proc/PID files root's), every run of this case.
+ */
+#define DUMPABLE_THREADS 3
+#define DUMPABLE_ROUNDS 30
+
+static void *dumpable_creator(void *arg)
+{
+	int *failed = arg;
+	petri_ctx *ctx = NULL;
+	petri_error *err = NULL;
+	if (petri_ctx_new(&ctx, NULL, &err) < 0) {
+		petri_error_free(err);
+		*failed = 1;
+		return NULL;
+	}
+	for (int i = 0; i < DUMPABLE_ROUNDS; i++) {
+		petri_sandbox *sb = NULL;
+		if (petri_sandbox_create(ctx, NULL, &sb, &err) < 0) {
+			petri_error_free(err);
+			*failed = 1;
+			break;
+		}
+		petri_sandbox_destroy(sb);
+	}
+	petri_ctx_free(ctx);
+	return NULL;
+}
+
+static void test_dumpable_concurrent(void)
+{
+	REQUIRE(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0);
+	pthread_t t[DUMPABLE_THREADS];
+	int failed[DUMPABLE_THREADS] = {0};
+	for (int i = 0; i < DUMPABLE_THREADS; i++)
+		REQUIRE(pthread_create(&t[i], NULL, dumpable_creator, &failed[i]) == 0);
+	for (int i = 0; i < DUMPABLE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_MSG(!failed[i], "thread %d could not create its sandboxes", i);
+	}
+	int d = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	CHECK_MSG(d == 1, "the host is left with dumpable %d after %d x %d concurrent creations", d,
+		  DUMPABLE_THREADS, DUMPABLE_ROUNDS);
+}
+
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(inotify_instances), PETRI_TEST_CASE(pending_signals),
-	PETRI_TEST_CASE(mqueue_bytes),      PETRI_TEST_CASE(aio_contexts),
-	PETRI_TEST_CASE(own_limits),        PETRI_TEST_CASE(proc_cmdline),
-	PETRI_TEST_CASE(boot_id),           {NULL, NULL},
+	PETRI_TEST_CASE(inotify_instances),
+	PETRI_TEST_CASE(pending_signals),
+	PETRI_TEST_CASE(mqueue_bytes),
+	PETRI_TEST_CASE(aio_contexts),
+	PETRI_TEST_CASE(own_limits),
+	PETRI_TEST_CASE(proc_cmdline),
+	PETRI_TEST_CASE(boot_id),
+	PETRI_TEST_CASE(dumpable_concurrent),
+	{NULL, NULL},
 };
 
 int main(int argc, char **argv)

@@ -27,7 +27,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -352,11 +355,70 @@ static void test_last_range(void)
 	petri_ctx_free(ctx);
 }
 
+/*
+ * The lock file is left readable by others (root made it with umask 022,
+ * say, or a tmpfiles.d line with 0644): a local user who takes a READ lock
+ * on all of it must not stop root's sandboxes.  Before the fix only group
+ * and other write bits made the library ignore the file; nobody's read
+ * lock then took every range and petri_sandbox_create failed with EAGAIN
+ * ("every host id range ... is in use").  In a mount namespace of this
+ * case's own, with a tmpfs on /run/petri, so the host's real lock file and
+ * the other tests' ranges are untouched.
+ */
+static void test_lock_file_readable(void)
+{
+	need_root();
+	REQUIRE(unshare(CLONE_NEWNS) == 0);
+	REQUIRE(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	mkdir("/run/petri", 0755);
+	REQUIRE(mount("tmpfs", "/run/petri", "tmpfs", 0, "mode=0755,size=64k") == 0);
+	int fd = open("/run/petri/host-ids.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	REQUIRE(fd >= 0 && fchmod(fd, 0644) == 0);
+	close(fd);
+
+	int ready[2];
+	REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
+	pid_t holder = fork();
+	REQUIRE(holder >= 0);
+	if (holder == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		int lf = open("/run/petri/host-ids.lock", O_RDONLY | O_CLOEXEC);
+		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+		if (lf < 0 || fcntl(lf, F_OFD_SETLK, &fl) < 0)
+			_exit(3);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(4);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	char c;
+	CHECK_MSG(read(ready[0], &c, 1) == 1, "nobody could not read-lock the lock file");
+	close(ready[0]);
+
+	petri_ctx *ctx = NULL;
+	REQUIRE(petri_ctx_new(&ctx, NULL, NULL) == 0);
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	int r = petri_sandbox_create(ctx, NULL, &sb, &e);
+	CHECK_MSG(r == 0, "nobody's read lock on a 0644 lock file stops root's sandboxes: %d %s", r,
+		  petri_error_message(e));
+	petri_error_free(e);
+	if (sb)
+		petri_sandbox_destroy(sb);
+	petri_ctx_free(ctx);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(claims_across_processes),
 	PETRI_TEST_CASE(attack),
 	PETRI_TEST_CASE(two_at_once),
 	PETRI_TEST_CASE(last_range),
+	PETRI_TEST_CASE(lock_file_readable),
 	{NULL, NULL},
 };
 
