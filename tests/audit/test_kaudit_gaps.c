@@ -796,12 +796,24 @@ static const char race_code[] =
 	"for i in range(2000):\n"
 	"    libc.unlink(calm)\n";
 
+/* "/tmp/" and 8 of 'a' or 'b': the flipping process writes 8 bytes at a
+ * time, but a read that races it may see some of each (a torn name). */
+static int flipped_name(const char *p)
+{
+	if (strncmp(p, "/tmp/", 5) != 0 || strlen(p) != 13)
+		return 0;
+	for (int i = 5; i < 13; i++)
+		if (p[i] != 'a' && p[i] != 'b')
+			return 0;
+	return 1;
+}
+
 /* Finding 5c: a buffer rewritten during the call flags the event. */
 static void test_raced_path(void)
 {
 	char *out = NULL;
 	struct audit_events es;
-	size_t flipped = 0, raced = 0, calm = 0, calm_raced = 0;
+	size_t flipped = 0, raced = 0, calm = 0, calm_raced = 0, lost = 0;
 	const File *fifo = NULL;
 	int r = 0, err = 0;
 
@@ -809,6 +821,9 @@ static void test_raced_path(void)
 	CHECK_MSG(sscanf(out, "%d %d", &r, &err) == 2 && r == -1 && err == EINTR,
 		  "open of the fifo: %s", out);
 	for (size_t i = 0; i < es.n; i++) {
+		if (es.ev[i]->body_case == BODY(LOSS) &&
+		    es.ev[i]->loss->kind == PETRI__AUDIT__V1__EVENT_KIND__EVENT_KIND_FILE_ACTIVITY)
+			lost += es.ev[i]->loss->count;
 		if (es.ev[i]->body_case != BODY(FILE_ACTIVITY))
 			continue;
 		const File *f = es.ev[i]->file_activity;
@@ -822,8 +837,7 @@ static void test_raced_path(void)
 		if (strcmp(f->path, "/tmp/cccccccc") == 0) {
 			calm++;
 			calm_raced += f->path_raced;
-		} else if (strcmp(f->path, "/tmp/aaaaaaaa") == 0 ||
-			   strcmp(f->path, "/tmp/bbbbbbbb") == 0) {
+		} else if (flipped_name(f->path)) {
 			flipped++;
 			raced += f->path_raced;
 		}
@@ -834,7 +848,10 @@ static void test_raced_path(void)
 	/* How often a flip lands inside a call depends on scheduling (the
 	 * machine's load); the flag itself is checked deterministically above. */
 	printf("raced: %zu of %zu unlinks of a flipped buffer flagged\n", raced, flipped);
-	CHECK_MSG(flipped == 20000 && calm == 2000, "%zu + %zu unlink events", flipped, calm);
+	/* Every unlink is an event, or counted lost (a slow consumer, e.g.
+	 * under ASan, can fill the ring buffer). */
+	CHECK_MSG(flipped <= 20000 && calm <= 2000 && flipped + calm + lost >= 22000,
+		  "%zu + %zu unlink events, %zu file events lost", flipped, calm, lost);
 	CHECK_MSG(calm_raced == 0, "%zu events of an untouched buffer flagged", calm_raced);
 	free(out);
 	audit_events_free(&es);
