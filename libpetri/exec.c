@@ -402,31 +402,6 @@ static int make_report_channel(int fds[2])
 	return 0;
 }
 
-/* One message of the report channel; *@cred_pid: the SCM_CREDENTIALS pid
- * (in our pid namespace), 0 when none came. */
-static ssize_t read_report(int fd, struct petri_msg *m, uint32_t *cred_pid)
-{
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(struct ucred))];
-	} cm;
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = cm.buf,
-			    .msg_controllen = sizeof(cm.buf)};
-	*cred_pid = 0;
-	ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	for (struct cmsghdr *c = r >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-			struct ucred uc;
-			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-			*cred_pid = uc.pid > 0 ? (uint32_t)uc.pid : 0;
-		}
-	return r;
-}
-
 /*
  * Pump until the exec's report channel and both output pipes are at EOF.  The
  * reaper writes its DONE (or a SETUP_ERROR) to the report channel and exits;
@@ -530,8 +505,8 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 		if (io->report >= 0 && (pfd[i_ctl].revents & (POLLIN | POLLHUP | POLLERR))) {
 			struct petri_msg m;
 			uint32_t cred_pid;
-			ssize_t r = read_report(io->report, &m, &cred_pid);
-			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			ssize_t r = petri__msg_recv_cred(io->report, &m, &cred_pid);
+			if (r == -EINTR || r == -EAGAIN)
 				continue;
 			if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DONE) {
 				*done = m;

@@ -560,26 +560,9 @@ static int denial_errno(int nr)
  */
 static ssize_t send_denial(int report_fd, struct petri_msg *m, int32_t pid)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(struct ucred))];
-	} cm;
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = cm.buf,
-			    .msg_controllen = sizeof(cm.buf)};
-	memset(&cm, 0, sizeof(cm));
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_CREDENTIALS;
-	c->cmsg_len = CMSG_LEN(sizeof(struct ucred));
-	struct ucred uc = {
-		.pid = pid, .uid = (uid_t)syscall(SYS_getuid), .gid = (gid_t)syscall(SYS_getgid)};
-	memcpy(CMSG_DATA(c), &uc, sizeof(uc));
 	m->exec_id |= PETRI_DENIAL_PID_IN_CREDS;
-	ssize_t w = sendmsg(report_fd, &mh, MSG_NOSIGNAL);
-	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+	ssize_t w = petri__msg_send_cred(report_fd, m, pid);
+	if (w < 0 && w != -EAGAIN && w != -EWOULDBLOCK) {
 		m->exec_id &= ~PETRI_DENIAL_PID_IN_CREDS;
 		w = write(report_fd, m, sizeof(*m));
 	}

@@ -5,6 +5,7 @@
  * and the init executable.
  */
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include "init_priv.h"
 
@@ -91,4 +92,52 @@ int petri__write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+ssize_t petri__msg_send_cred(int sock, const struct petri_msg *m, int32_t pid)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} cm;
+	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf)};
+	memset(&cm, 0, sizeof(cm));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_CREDENTIALS;
+	c->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+	struct ucred uc = {
+		.pid = pid, .uid = (uid_t)syscall(SYS_getuid), .gid = (gid_t)syscall(SYS_getgid)};
+	memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+	ssize_t w = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	return w < 0 ? -errno : w;
+}
+
+ssize_t petri__msg_recv_cred(int sock, struct petri_msg *m, uint32_t *cred_pid)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} cm;
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf)};
+	*cred_pid = 0;
+	ssize_t r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			*cred_pid = uc.pid > 0 ? (uint32_t)uc.pid : 0;
+		}
+	return r;
 }

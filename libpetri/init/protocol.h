@@ -159,6 +159,13 @@ extern const unsigned char petri__init_image_end[];
 /* Send/receive a message with up to @nfds fds. */
 int petri__msg_send(int sock, const struct petri_msg *m, const int *fds, int nfds);
 int petri__msg_recv(int sock, struct petri_msg *m, int *fds, int *nfds);
+/* The exec's report channel (a SOCK_SEQPACKET socket pair with SO_PASSCRED
+ * on the host's end): send @m with SCM_CREDENTIALS naming @pid (a task of
+ * the sender's pid namespace, which the kernel translates for the
+ * receiver), and receive one message with the credentials' pid in
+ * *@cred_pid (0 when none came).  Bytes sent/received, or -errno. */
+ssize_t petri__msg_send_cred(int sock, const struct petri_msg *m, int32_t pid);
+ssize_t petri__msg_recv_cred(int sock, struct petri_msg *m, uint32_t *cred_pid);
 /* Write all @len bytes to @fd, retrying on EINTR.  0 or -errno.
  * Async-signal-safe (used inside init). */
 int petri__write_all(int fd, const void *buf, size_t len);
