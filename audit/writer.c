@@ -518,21 +518,32 @@ int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **er
 	return r;
 }
 
-static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err)
+/* Take a->mu for an event of @kind (time @t): 0 with the lock held, or,
+ * unlocked, the refusal of a closing stream or PETRI_AUDIT_DROPPED once
+ * the size bound stopped activity events (counted as lost). */
+static int lock_and_admit(petri_audit *a, int kind, uint64_t t, petri_error **err)
 {
-	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY__NOT_SET)
-		return petri__err(err, EINVAL, "audit emit: event has no body");
 	pthread_mutex_lock(&a->mu);
 	if (a->closing) {
 		pthread_mutex_unlock(&a->mu);
 		return petri__err(err, EPIPE, "audit emit: stream is closing");
 	}
-	int kind = (int)ev->body_case;
 	if (a->activity_full && !is_lifecycle(kind)) {
-		drop_locked(a, kind, ev->time_unix_nano, 1);
+		drop_locked(a, kind, t, 1);
 		pthread_mutex_unlock(&a->mu);
 		return PETRI_AUDIT_DROPPED;
 	}
+	return 0;
+}
+
+static int emit_checked(petri_audit *a, petri_pb_event *ev, petri_error **err)
+{
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY__NOT_SET)
+		return petri__err(err, EINVAL, "audit emit: event has no body");
+	int kind = (int)ev->body_case;
+	int g = lock_and_admit(a, kind, ev->time_unix_nano, err);
+	if (g != 0)
+		return g;
 	/* Loss events first (so the stream says what was lost before what
 	 * follows), then this event if there is still room. */
 	int f = any_pending(a) ? flush_losses_locked(a) : 1;
@@ -578,17 +589,10 @@ static int emit_fast(petri_audit *a, const petri_pb_event *ev, uint32_t wait_ms,
 
 	if (n < 0)
 		return NOT_ENCODED;
-	pthread_mutex_lock(&a->mu);
-	if (a->closing) {
-		pthread_mutex_unlock(&a->mu);
-		return petri__err(err, EPIPE, "audit emit: stream is closing");
-	}
 	int kind = (int)ev->body_case;
-	if (a->activity_full && !is_lifecycle(kind)) {
-		drop_locked(a, kind, t, 1);
-		pthread_mutex_unlock(&a->mu);
-		return PETRI_AUDIT_DROPPED;
-	}
+	int g = lock_and_admit(a, kind, t, err);
+	if (g != 0)
+		return g;
 	/* The kernel's events (they may wait) leave the last sixteenth of the
 	 * queue to the library's own (an exec's end, a destroy) and to Loss
 	 * records: a flood of kernel events cannot crowd those out. */
