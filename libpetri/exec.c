@@ -421,11 +421,16 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 		pfd[n++] = (struct pollfd){.fd = io->report, .events = POLLIN};
 		i_cancel = n;
 		pfd[n++] = (struct pollfd){.fd = sb->cancel_fd, .events = POLLIN};
-		if (io->out >= 0) {
+		/* Once a kill is on its way, the output pipes are left alone
+		 * until the reaper reports: a writer that fills them blocks,
+		 * so what it writes after the decision is at most a pipe's
+		 * worth, however long the kill takes to land. */
+		int hold = kill_sent && !have_done && io->report >= 0;
+		if (io->out >= 0 && !hold) {
 			i_out = n;
 			pfd[n++] = (struct pollfd){.fd = io->out, .events = POLLIN};
 		}
-		if (io->err >= 0) {
+		if (io->err >= 0 && !hold) {
 			i_err = n;
 			pfd[n++] = (struct pollfd){.fd = io->err, .events = POLLIN};
 		}
