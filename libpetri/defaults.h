@@ -47,6 +47,16 @@
 #define DEFAULT_FSIZE (1ull << 30)
 #define DEFAULT_NOFILE 1024u
 
+/* The egress proxy (PETRI_NET_PROXY), per sandbox: connections open at
+ * once; bytes both ways over its life; how long a client may take to send
+ * its request head (slowloris), an upstream to accept, and a connection to
+ * stay silent both ways. */
+#define DEFAULT_NET_MAX_CONNS 256u
+#define DEFAULT_NET_MAX_BYTES (16ull << 30)
+#define NET_HEAD_TIMEOUT_MS 10000u
+#define NET_CONNECT_TIMEOUT_MS 10000u
+#define NET_IDLE_TIMEOUT_MS 300000u
+
 /* petri_sandbox_read_file() with max 0. */
 #define DEFAULT_READ_MAX (64ull << 20)
 

@@ -456,6 +456,11 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 					  (unsigned long long)counts[i].max);
 	if (o->reserved2)
 		return petri__err(err, EINVAL, "reserved2 must be 0");
+	if (o->reserved3)
+		return petri__err(err, EINVAL, "reserved3 must be 0");
+	if (o->net != PETRI_NET_PROXY && (o->allow || o->net_max_conns || o->net_max_bytes))
+		return petri__err(err, EINVAL,
+				  "an allowlist and proxy limits need network mode proxy");
 	return check_cpus(o->cpus_milli, err);
 }
 

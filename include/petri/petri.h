@@ -206,7 +206,7 @@ PETRI_API const char *petri_language_name(uint32_t i);
 
 #define PETRI_NET_NONE 0  /* own network namespace with only lo (default) */
 #define PETRI_NET_HOST 1  /* share the host's network (trusted code only) */
-#define PETRI_NET_PROXY 2 /* reserved: egress through the host proxy */
+#define PETRI_NET_PROXY 2 /* only lo, and egress through the host's proxy to .allow */
 
 typedef struct petri_sandbox_opts {
 	uint32_t sz;
@@ -256,13 +256,25 @@ typedef struct petri_sandbox_opts {
 	 * cpu controller (-EOPNOTSUPP without it). */
 	uint32_t cpus_milli;
 	uint32_t reserved2; /* must be 0 */
+	/* PETRI_NET_PROXY (README "Network egress"): the NULL-terminated
+	 * allowlist, entries "HOST[:PORT][=ADDR]": an exact name, "*.NAME"
+	 * (subdomains of NAME only), an IPv4 or bracketed IPv6 literal; PORT
+	 * 1-65535 except 53 and 3128 (default: 80 and 443); =ADDR the address
+	 * the host dials for that name, whatever its class (as curl --resolve).
+	 * Required (non-empty) with PETRI_NET_PROXY, refused (EINVAL) with any
+	 * other mode. */
+	const char *const *allow;
+	uint32_t net_max_conns; /* proxy: connections open at once; default 256 */
+	uint32_t reserved3;     /* must be 0 */
+	uint64_t net_max_bytes; /* proxy: bytes both ways over the sandbox's life;
+				  * default 16 GiB */
 } petri_sandbox_opts;
 
 /* Do not apply Landlock even where the kernel offers it (debugging only). */
 #define PETRI_SANDBOX_F_NO_LANDLOCK (1u << 0)
 
 /* clang-format off */
-#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0}
+#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0}
 /* clang-format on */
 /** Fill @opts with the defaults, as PETRI_SANDBOX_OPTS_INIT does (for FFI
  *  callers).  NULL: does nothing. */
@@ -289,8 +301,8 @@ PETRI_API void petri_sandbox_opts_init(petri_sandbox_opts *opts);
  *  -ENOENT, -ENOTDIR  a bind source, the rootfs or the workspace_dir is
  *               missing or not a directory;
  *  -E2BIG       more than 64 binds;
- *  -EOPNOTSUPP  PETRI_NET_PROXY (not available yet), or a CPU limit on a
- *               host whose cgroups offer no cpu controller;
+ *  -EOPNOTSUPP  a CPU limit on a host whose cgroups offer no cpu
+ *               controller;
  *  -EPERM       the kernel refused a namespace or a cgroup;
  *  -ETIMEDOUT   init did not report ready in time;
  *  -ENOMEM, or the errno of the failing system call, with the message

@@ -82,6 +82,10 @@ class SandboxOpts(ctypes.Structure):
         ("msgqueue_bytes", c_u64),
         ("cpus_milli", c_u32),
         ("reserved2", c_u32),
+        ("allow", c_char_pp),
+        ("net_max_conns", c_u32),
+        ("reserved3", c_u32),
+        ("net_max_bytes", c_u64),
     ]
 
 
