@@ -155,7 +155,7 @@ const struct petri_net_rule *petri__net_policy_match(const struct petri_net_poli
 int petri__net_addr_class(const struct petri_net_addr *a, const struct petri_net_addr *own,
 			  size_t n_own)
 {
-	for (size_t i = 0; i < n_own; i++)
+	for (size_t i = 0; i < n_own && !(a->family == AF_INET && a->a[0] == 127); i++)
 		if (own[i].family == a->family &&
 		    memcmp(own[i].a, a->a, a->family == AF_INET ? 4 : 16) == 0)
 			return PETRI_NET_ADDR_HOST_OWN;
@@ -201,33 +201,30 @@ int petri__net_dial_check(const struct petri_net_rule *rule, const struct petri_
 	return -EACCES;
 }
 
-int petri__net_host_addrs(struct petri_net_addr **out, size_t *n)
+int petri__net_host_addrs(struct petri_net_addr *out, size_t cap)
 {
 	struct ifaddrs *ifa;
-	*out = NULL;
-	*n = 0;
 	if (getifaddrs(&ifa) < 0)
 		return -errno;
-	size_t cap = 0;
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
-		cap++;
-	*out = calloc(cap + 1, sizeof(**out));
+	size_t n = 0;
 	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr)
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
 			continue;
-		struct petri_net_addr *a = &(*out)[*n];
-		if (i->ifa_addr->sa_family == AF_INET) {
-			a->family = AF_INET;
-			memcpy(a->a, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
-			(*n)++;
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			a->family = AF_INET6;
-			memcpy(a->a, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
-			(*n)++;
+		if (n < cap) {
+			struct petri_net_addr *a = &out[n];
+			memset(a, 0, sizeof(*a));
+			a->family = i->ifa_addr->sa_family;
+			if (a->family == AF_INET)
+				memcpy(a->a, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+			else
+				memcpy(a->a, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
 		}
+		n++;
 	}
 	freeifaddrs(ifa);
-	return 0;
+	if (out && n > cap)
+		return -ENOBUFS;
+	return (int)n;
 }
 
 const char *petri__net_addr_str(const struct petri_net_addr *a, char *buf, size_t cap)
