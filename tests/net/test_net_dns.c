@@ -16,11 +16,20 @@
  *  - EDNS0 in the query is accepted, and no OPT comes back;
  *  - an answer that does not fit: TC set and what fits;
  *  - the table: 4096 names, then ENOSPC (and SERVFAIL "names exhausted"
- *    through a query), lookups both ways, never an address reused.
+ *    through a query), lookups both ways, never an address reused;
+ *  - an independent client: glibc's resolver (res_nquery, with and without
+ *    EDNS0) against the answers served on a loopback UDP socket.
  * Internal functions: linked against the static library.
  */
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <ldns/ldns.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <resolv.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
 
 #include "net/net.h"
 #include "petri_test.h"
@@ -680,6 +689,110 @@ static void test_bad_arguments(void)
 	petri__net_names_free(t);
 }
 
+/* ---- glibc's resolver as the client ---- */
+
+struct udp_server {
+	int fd;
+	atomic_int stop;
+	struct petri_net_names *t;
+	struct allow_log log;
+	int served;
+};
+
+/* Answer every datagram on srv->fd until told to stop. */
+static void *serve_udp(void *arg)
+{
+	struct udp_server *srv = arg;
+	while (!atomic_load(&srv->stop)) {
+		struct pollfd pfd = {.fd = srv->fd, .events = POLLIN};
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		uint8_t q[1500], a[512];
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(srv->fd, q, sizeof(q), 0, (struct sockaddr *)&from, &flen);
+		if (n <= 0)
+			continue;
+		ssize_t m = petri__net_dns_answer(q, (size_t)n, a, sizeof(a), srv->t, allow_example,
+						  &srv->log, NULL);
+		if (m > 0 && sendto(srv->fd, a, (size_t)m, 0, (struct sockaddr *)&from, flen) == m)
+			srv->served++;
+	}
+	return NULL;
+}
+
+/* res_nquery @name @type through @st: the answer's length, or -1 with
+ * st->res_h_errno. */
+static int glibc_query(res_state st, const char *name, int type, uint8_t *buf, int cap)
+{
+	return res_nquery(st, name, ns_c_in, type, buf, cap);
+}
+
+static void test_glibc_resolver(void)
+{
+	struct udp_server srv = {.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+	REQUIRE(srv.fd >= 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001u)};
+	REQUIRE(bind(srv.fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	socklen_t slen = sizeof(sin);
+	REQUIRE(getsockname(srv.fd, (struct sockaddr *)&sin, &slen) == 0);
+	srv.t = petri__net_names_new();
+	REQUIRE(srv.t);
+	pthread_t th;
+	REQUIRE(pthread_create(&th, NULL, serve_udp, &srv) == 0);
+
+	struct __res_state st;
+	memset(&st, 0, sizeof(st));
+	REQUIRE(res_ninit(&st) == 0);
+	st.nscount = 1;
+	st.nsaddr_list[0] = sin;
+	st.retry = 2;
+	st.retrans = 2;
+	uint8_t buf[512];
+	for (int edns = 0; edns < 2; edns++) {
+		if (edns)
+			st.options |= RES_USE_EDNS0;
+		int n = glibc_query(&st, "api.example.com", ns_t_a, buf, sizeof(buf));
+		CHECK_MSG(n > 0, "edns %d: A: h_errno %d", edns, st.res_h_errno);
+		ns_msg msg;
+		ns_rr rr;
+		if (n > 0 && ns_initparse(buf, n, &msg) == 0) {
+			CHECK(ns_msg_getflag(msg, ns_f_rcode) == ns_r_noerror);
+			CHECK(ns_msg_getflag(msg, ns_f_aa) && ns_msg_getflag(msg, ns_f_ra));
+			CHECK(ns_msg_count(msg, ns_s_an) == 1);
+			if (ns_parserr(&msg, ns_s_an, 0, &rr) == 0) {
+				CHECK(ns_rr_type(rr) == ns_t_a && ns_rr_class(rr) == ns_c_in);
+				CHECK(ns_rr_ttl(rr) == 60 && ns_rr_rdlen(rr) == 4);
+				CHECK(strcmp(ns_rr_name(rr), "api.example.com") == 0);
+				uint32_t be;
+				memcpy(&be, ns_rr_rdata(rr), 4);
+				CHECK_MSG(ntohl(be) == SYNTH(1), "edns %d: %08x", edns, ntohl(be));
+			} else {
+				CHECK_MSG(0, "glibc cannot parse the answer record");
+			}
+		} else {
+			CHECK_MSG(0, "glibc cannot parse the answer");
+		}
+	}
+	/* NODATA and NXDOMAIN as glibc reports them. */
+	CHECK(glibc_query(&st, "api.example.com", ns_t_aaaa, buf, sizeof(buf)) < 0);
+	CHECK_MSG(st.res_h_errno == NO_DATA, "AAAA: h_errno %d", st.res_h_errno);
+	CHECK(glibc_query(&st, "evil.com", ns_t_a, buf, sizeof(buf)) < 0);
+	CHECK_MSG(st.res_h_errno == HOST_NOT_FOUND, "evil.com: h_errno %d", st.res_h_errno);
+	CHECK(glibc_query(&st,
+			  "6d7920736563726574206b6579206973203132333435363738393061626364."
+			  "tunnel.evil.com",
+			  ns_t_txt, buf, sizeof(buf)) < 0);
+	CHECK(st.res_h_errno == HOST_NOT_FOUND);
+	res_nclose(&st);
+
+	atomic_store(&srv.stop, 1);
+	pthread_join(th, NULL);
+	CHECK_MSG(srv.served >= 5, "served %d", srv.served);
+	close(srv.fd);
+	petri__net_names_free(srv.t);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(a_allowed),
 	PETRI_TEST_CASE(same_name_same_address),
@@ -697,6 +810,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(names_both_ways),
 	PETRI_TEST_CASE(names_exhausted),
 	PETRI_TEST_CASE(bad_arguments),
+	PETRI_TEST_CASE(glibc_resolver),
 	{NULL, NULL},
 };
 
