@@ -145,7 +145,15 @@ int petri__net_names_assign(struct petri_net_names *t, const char *name, uint32_
 /* The name behind @addr (host order), or NULL. */
 const char *petri__net_names_lookup(const struct petri_net_names *t, uint32_t addr);
 
-/* What one DNS exchange was, for the audit stream. */
+/*
+ * What one DNS exchange was, for the audit stream.  rcode -1: no answer was
+ * sent.  allowed: also 1 for localhost.  reason, one of: "allowed" (an A),
+ * "type not served" (allowed, no data), "localhost", "name not allowed",
+ * "bad name" (not a host name: binary, spaces, the root), "class not served"
+ * (not IN: REFUSED), "malformed" (FORMERR; under a header: no answer), "not a
+ * query" (another opcode: NOTIMP; a response: no answer), "names exhausted"
+ * and "out of memory" (SERVFAIL).
+ */
 struct petri_net_dns_info {
 	char qname[PETRI_NET_HOST_MAX]; /* normalised when it could be; "" if none */
 	int qname_truncated;            /* longer than fits: cut */
