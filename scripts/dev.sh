@@ -30,6 +30,8 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	# the library
 	libseccomp-dev libcap-dev
+	# egress allowlist: IDNA 2008 host names
+	libidn2-dev
 	# sanitizers and fuzzing with clang (gcc's ASan comes with build-essential)
 	clang llvm libclang-rt-14-dev
 	# eBPF audit layer
