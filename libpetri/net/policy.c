@@ -340,16 +340,48 @@ int petri__net_host_norm(const char *in, size_t len, char out[PETRI_NET_HOST_MAX
 
 /* ---- the allowlist ---- */
 
+/* The length of the well-formed UTF-8 sequence (not a C1 control) at
+ * @s, or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t n = c >= 0xc2 && c <= 0xdf ? 2 :
+		   c >= 0xe0 && c <= 0xef ? 3 :
+		   c >= 0xf0 && c <= 0xf4 ? 4 :
+					    0;
+	if (n == 0 || (c == 0xc2 && s[1] < 0xa0))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) ||
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+		return 0; /* overlong, surrogate, beyond U+10FFFF */
+	return n;
+}
+
 /* An entry as it may be quoted in a one-line message: at most 80 bytes,
- * anything unprintable as '?'. */
+ * printable ASCII and well-formed UTF-8 as is, any other byte as '?'. */
 static const char *entry_quote(const char *e, char buf[96])
 {
-	size_t n = strlen(e), i;
-	for (i = 0; i < n && i < 80; i++)
-		buf[i] = (e[i] >= 0x20 && e[i] < 0x7f) ? e[i] : '?';
-	buf[i] = '\0';
-	if (n > 80)
-		strcpy(buf + i, "...");
+	const unsigned char *u = (const unsigned char *)e;
+	size_t i = 0, o = 0;
+	while (u[i] && o < 80) {
+		size_t n = u[i] >= 0x20 && u[i] < 0x7f ? 1 : u[i] >= 0x80 ? utf8_len(u + i) : 0;
+		if (n == 0) {
+			buf[o++] = '?';
+			i++;
+			continue;
+		}
+		if (o + n > 80)
+			break;
+		memcpy(buf + o, e + i, n);
+		o += n;
+		i += n;
+	}
+	buf[o] = '\0';
+	if (u[i])
+		strcpy(buf + o, "...");
 	return buf;
 }
 

@@ -174,11 +174,14 @@ static void expect_refused(const char *const *allow, const char *entry, const ch
 	int rc = parse(&p, allow, msg, sizeof(msg));
 	CHECK_MSG(rc == -EINVAL, "'%s': rc %d, message '%s'", entry ? entry : "(list)", rc, msg);
 	if (entry) {
-		/* The entry as quoted: unprintable bytes as '?'. */
+		/* The entry as quoted: control bytes and 0xff (never UTF-8; the
+		 * other entries here are well-formed) as '?'. */
 		char want[256], q[128];
 		size_t i;
-		for (i = 0; entry[i] && i < 80; i++)
-			q[i] = entry[i] >= 0x20 && entry[i] < 0x7f ? entry[i] : '?';
+		for (i = 0; entry[i] && i < 80; i++) {
+			unsigned char c = (unsigned char)entry[i];
+			q[i] = c < 0x20 || c == 0x7f || c == 0xff ? '?' : entry[i];
+		}
 		q[i] = '\0';
 		snprintf(want, sizeof(want), "allow entry '%s%s': ", q, entry[i] ? "..." : "");
 		CHECK_MSG(strstr(msg, want) == msg, "'%s': message '%s' does not start with \"%s\"",
@@ -324,13 +327,27 @@ static void test_parse_errors_lists(void)
 	CHECK(parse(&p, ok, NULL, 0) == 0 && p.n == 4);
 	petri__net_policy_free(&p);
 
+	/* UTF-8 is quoted as written; bytes that are not, as '?'. */
+	const char *u8[] = {"b\xc3\xbc"
+			    "cher.test:0",
+			    NULL};
+	char msg[512];
+	CHECK(parse(&p, u8, msg, sizeof(msg)) == -EINVAL);
+	CHECK_MSG(strstr(msg, "allow entry 'b\xc3\xbc"
+			      "cher.test:0': port out of range") == msg,
+		  "message '%s'", msg);
+	const char *bad8[] = {"b\xc3"
+			      "cher.test:0",
+			      NULL};
+	CHECK(parse(&p, bad8, msg, sizeof(msg)) == -EINVAL);
+	CHECK_MSG(strstr(msg, "allow entry 'b?cher.test:0'") == msg, "message '%s'", msg);
+
 	/* A long or unprintable entry is quoted on one line, shortened. */
 	char longbad[200];
 	memset(longbad, 'a', sizeof(longbad) - 1);
 	longbad[sizeof(longbad) - 1] = '\0';
 	longbad[10] = '\n';
 	const char *lb[] = {longbad, NULL};
-	char msg[512];
 	CHECK(parse(&p, lb, msg, sizeof(msg)) == -EINVAL);
 	CHECK_MSG(strstr(msg, "allow entry 'aaaaaaaaaa?aaa") == msg && strstr(msg, "...'") &&
 			  !strchr(msg, '\n') && strlen(msg) < 200,
@@ -652,6 +669,14 @@ static void test_match_most_specific(void)
 	CHECK(match(&p, "b.x.test", 443) == &p.rules[0]);
 	CHECK(match(&p, "z.x.test", 443) == &p.rules[0]);
 	CHECK(match(&p, "x.test", 443) == NULL);
+	petri__net_policy_free(&p);
+
+	/* Whatever the order of the list. */
+	const char *rev[] = {"a.b.x.test=127.0.0.1", "*.b.x.test=127.0.0.2", "*.x.test", NULL};
+	p = policy(rev);
+	CHECK(match(&p, "a.b.x.test", 443) == &p.rules[0]);
+	CHECK(match(&p, "c.b.x.test", 443) == &p.rules[1]);
+	CHECK(match(&p, "b.x.test", 443) == &p.rules[2]);
 	petri__net_policy_free(&p);
 }
 
