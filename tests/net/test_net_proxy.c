@@ -1077,6 +1077,88 @@ static void test_no_leaks(void)
 	free(rule);
 }
 
+/* Is there a line of @text holding every one of @needles? */
+static int has_line(const char *text, const char *const *needles)
+{
+	for (const char *l = text; l && *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		int all = 1;
+		for (const char *const *n = needles; *n && all; n++)
+			all = memmem(l, len, *n, strlen(*n)) != NULL;
+		if (all)
+			return 1;
+		l = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+#define HAS_LINE(text, ...)                                                                        \
+	do {                                                                                       \
+		const char *const needles_[] = {__VA_ARGS__, NULL};                                \
+		CHECK_MSG(has_line(text, needles_), "no line with: %s", #__VA_ARGS__);             \
+	} while (0)
+
+/* Every connection and DNS answer, allowed or refused, is in the audit
+ * stream (read back with `petri audit cat`). */
+static void test_audit(void)
+{
+	REQUIRE(getenv("PETRI_CLI")); /* (ctest sets it) */
+	struct srv s;
+	srv_start(&s, 0);
+	make_tdir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s-audit", tdir);
+	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
+	ao.sink = PETRI_AUDIT_SINK_FILE;
+	ao.path = path;
+	petri_audit *a = NULL;
+	petri_error *e = NULL;
+	REQUIRE(petri_audit_open(&a, &ao, &e) == 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, a);
+	char *port = fmt("port=%u", s.port);
+	char *cmd = fmt("curl -s http://allowed.test:%u/via-proxy; "
+			"curl -s --noproxy '*' http://allowed.test:%u/transparent; "
+			"curl -s http://denied.test:%u/; "
+			"curl -s --noproxy '*' -H 'Host: evil.test' http://allowed.test:%u/; "
+			"getent hosts denied.test; true",
+			s.port, s.port, s.port, s.port);
+	struct petri_test_run r = sh(sb, cmd);
+	petri_test_run_free(&r);
+	r = sh(sb, PY("nt.proxy_connect('10.9.8.7:443')[1]"));
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	REQUIRE(petri_audit_close(a, &e) == 0);
+
+	char *out = NULL, *err = NULL;
+	const char *cat[] = {"audit", "cat", path, NULL};
+	int rc = petri_test_cli(cat, &out, &err);
+	CHECK_MSG(rc == 0, "audit cat: %d %s", rc, err ? err : "");
+	REQUIRE(out);
+	HAS_LINE(out, " net_connection ", "via=proxy", "protocol=http", "name=\"allowed.test\"", port,
+		 "/via-proxy", "address=\"127.0.0.1\"", "decision=allowed");
+	HAS_LINE(out, " net_connection ", "via=transparent", "protocol=http",
+		 "name=\"allowed.test\"", port, "/transparent", "decision=allowed");
+	HAS_LINE(out, " net_connection ", "via=proxy", "name=\"denied.test\"", "decision=denied",
+		 "reason=\"name not allowed\"", "http_status=403");
+	HAS_LINE(out, " net_connection ", "via=transparent", "sni_or_host=\"evil.test\"",
+		 "decision=denied", "reason=\"host mismatch\"", "http_status=421");
+	HAS_LINE(out, " net_connection ", "name=\"10.9.8.7\"", "port=443", "decision=denied",
+		 "http_status=403");
+	HAS_LINE(out, " dns_query ", "qname=\"allowed.test\"", "qtype=1", "decision=allowed",
+		 "answer_address=\"127.80.0.1\"");
+	HAS_LINE(out, " dns_query ", "qname=\"denied.test\"", "rcode=3", "decision=denied");
+	unlink(path);
+	free(out);
+	free(err);
+	free(cmd);
+	free(port);
+	free(rule);
+	srv_stop(&s);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(env_and_resolv),
 	PETRI_TEST_CASE(bad_options),
@@ -1094,6 +1176,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(slowloris),
 	PETRI_TEST_CASE(silent_upstream),
 	PETRI_TEST_CASE(no_leaks),
+	PETRI_TEST_CASE(audit),
 	{NULL, NULL},
 };
 
