@@ -39,6 +39,8 @@ PACKAGES=(
 	libssl-dev libjson-c-dev
 	# petrid (REST daemon)
 	libmicrohttpd-dev
+	# controlled egress (libpetri/net/): HTTP/1.x heads (sniff.c)
+	libhttp-parser-dev
 	# bindings, and the runtimes the sandbox runs code with
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks
