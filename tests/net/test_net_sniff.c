@@ -327,8 +327,21 @@ static void test_upgrade(void)
 	free(t.p);
 }
 
+/* The head reader's own refusal, without http-parser in front of it
+ * (petri__http_head_to_origin reads a head with it alone). */
+static int reader_refuses(const char *head)
+{
+	struct petri_http_head h;
+	char out[1024];
+
+	memset(&h, 0, sizeof(h));
+	return petri__http_head_to_origin(&h, head, strlen(head), out, sizeof(out)) == -EINVAL;
+}
+
 static void test_duplicate_host(void)
 {
+	CHECK(reader_refuses("GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));
+	CHECK(!reader_refuses("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"));
 	check_stream(S("GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n"), -EINVAL, "",
 		     0, NULL);
 	check_stream(S("GET http://a/ HTTP/1.1\r\nHost: a\r\nhOST: a\r\n\r\n"), -EINVAL, "", 0,
@@ -337,6 +350,13 @@ static void test_duplicate_host(void)
 
 static void test_length_and_coding(void)
 {
+	CHECK(reader_refuses("POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n"));
+	CHECK(reader_refuses("POST http://a/ HTTP/1.1\r\ntransfer-encoding: chunked\r\n"
+			     "content-length: 3\r\n\r\n"));
+	CHECK(reader_refuses("POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\n"
+			     "Content-Length: 3\r\n\r\n"));
+	CHECK(!reader_refuses("POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\n\r\n"));
 	check_stream(S("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
 		       "0\r\n\r\n"),
 		     -EINVAL, "", 0, NULL);
@@ -410,7 +430,6 @@ static void test_malformed(void)
 		"GET / HTTP/2.0\r\n\r\n",                       /* not 1.x */
 		"GET /\r\n\r\n",                                /* HTTP/0.9 */
 		"GET  / HTTP/1.1\r\n\r\n",                      /* two spaces */
-		"FOO / HTTP/1.1\r\n\r\n",                       /* a method http-parser has not */
 		"GET ftp://x/ HTTP/1.1\r\n\r\n",                /* not http: */
 		"GET https://x/ HTTP/1.1\r\n\r\n",              /* TLS goes through CONNECT */
 		"GET x.example:80 HTTP/1.1\r\n\r\n",            /* authority form, not CONNECT */
@@ -420,14 +439,22 @@ static void test_malformed(void)
 		"GET / HTTP/1.1\r\nHost: x:8o\r\n\r\n",         /* port not a number */
 		"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",         /* no closing bracket */
 		"GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n",       /* junk after it */
+		"FOO / HTTP/1.1\r\n\r\n",                       /* a method http-parser has not */
 		"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", /* not a length */
 		"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", /* no end but EOF */
 		"\x16\x03\x01\x02\x00\x01",                           /* TLS */
 	};
 	size_t i;
 
+	/* How many of them (the first) the head reader refuses on its own:
+	 * the rest (an unknown method, a bad length, a coding without
+	 * chunked, TLS) are framing, http-parser's to refuse. */
+	size_t mine = 20;
+
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct transcript t = {0};
+		if (i < mine)
+			CHECK_MSG(reader_refuses(bad[i]), "%zu: the reader took \"%s\"", i, bad[i]);
 		int r = feed(&t, bad[i], strlen(bad[i]), 0);
 		CHECK_MSG(r == -EINVAL && t.nheads == 0, "%zu: \"%s\": rc %d, %zu heads", i, bad[i],
 			  r, t.nheads);
@@ -891,6 +918,24 @@ static void test_tls_garbage(void)
 	CHECK(sni((const uint8_t *)"\x16\x03\x01\x00\x00", 5, out) == -EAGAIN);
 	CHECK(sni(NULL, 0, out) == -EAGAIN);
 	CHECK(sni((const uint8_t *)"", 0, out) == -EAGAIN);
+
+	/* A ClientHello that says it is 100,000 bytes long, in full records:
+	 * waited for up to 64 KiB, then refused. */
+	uint8_t *e = calloc(1, 5 * (16384 + 5));
+	REQUIRE(e);
+	for (i = 0; i < 5; i++)
+		memcpy(e + i * (16384 + 5), "\x16\x03\x01\x40\x00", 5);
+	memcpy(e + 5, "\x01\x01\x86\xa0\x03\x03", 6);
+	CHECK(sni(e, 65530, out) == -EAGAIN);
+	CHECK(sni(e, 65540, out) == -EINVAL);
+	free(e);
+	/* Empty records: OpenSSL waits through a few, then refuses. */
+	e = malloc(5 * 100);
+	REQUIRE(e);
+	for (i = 0; i < 100; i++)
+		memcpy(e + 5 * i, "\x16\x03\x01\x00\x00", 5);
+	CHECK(sni(e, 5 * 100, out) == -EINVAL);
+	free(e);
 
 	b = malloc(len);
 	REQUIRE(b);
