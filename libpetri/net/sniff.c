@@ -52,6 +52,8 @@ static void put(struct sink *o, const char *s, size_t n)
 		n = room;
 		o->cut = 1;
 	}
+	if (n == 0) /* o->p may be NULL (cap 0) */
+		return;
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
 }
@@ -215,6 +217,10 @@ static int parse_host_header(const char *v, size_t n, char host[PETRI_NET_HOST_M
 			return -EINVAL;
 		h = v + 1;
 		hn = (size_t)(rb - h);
+		/* Brackets are for an IPv6 address, not for a name (strspn
+		 * stops at the "]" at h[hn]). */
+		if (!memchr(h, ':', hn) || strspn(h, "0123456789abcdefABCDEF:.") < hn)
+			return -EINVAL;
 		if (rb + 1 < v + n) {
 			if (rb[1] != ':')
 				return -EINVAL;
