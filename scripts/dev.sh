@@ -44,6 +44,8 @@ PACKAGES=(
 	libldns-dev
 	# petrid (REST daemon)
 	libmicrohttpd-dev
+	# controlled egress (libpetri/net/): HTTP/1.x heads (sniff.c)
+	libhttp-parser-dev
 	# bindings, and the runtimes the sandbox runs code with
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks
