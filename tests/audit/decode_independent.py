@@ -46,8 +46,9 @@ for i, (ev, raw) in enumerate(zip(events, raws)):
 kinds = [ev.WhichOneof("body") for ev in events]
 assert kinds == [
     "stream_header", "sandbox_created", "exec_started", "process_exec", "process_fork",
-    "file_activity", "network_activity", "policy_denial", "limit_hit", "secret_use",
-    "process_exit", "loss", "exec_ended", "sandbox_destroyed", "stream_end"], kinds
+    "file_activity", "network_activity", "net_connection", "dns_query", "policy_denial",
+    "limit_hit", "secret_use", "process_exit", "loss", "exec_ended", "sandbox_destroyed",
+    "stream_end"], kinds
 E = {k: ev for k, ev in zip(kinds, events)}
 
 h = E["stream_header"].stream_header
@@ -81,6 +82,23 @@ assert n.op == pb.NetworkActivity.OP_CONNECT and n.family == 2
 assert n.address == bytes([93, 184, 216, 34]) and n.address_text == "93.184.216.34"
 assert (n.port, n.protocol, n.result, n.denied) == (443, 6, -1, True)
 
+ev = E["net_connection"]
+assert not ev.HasField("process") and ev.exec_id == "ex_2"
+c = ev.net_connection
+assert (c.via, c.protocol) == (pb.NetConnection.VIA_PROXY, pb.NetConnection.PROTOCOL_HTTP)
+assert (c.name, c.port, c.sni_or_host) == ("pypi.example.org", 8080, "pypi.example.org")
+assert (c.http_method, c.http_path) == ("GET", "/simple/\ufffdpkg/")
+assert (c.address, c.bytes_up, c.bytes_down) == ("127.0.0.1", 120, 5000)
+assert (c.start_time_unix_nano, c.duration_ns) == (1700000000000000000, 2500000)
+assert (c.decision, c.reason) == (pb.NET_DECISION_ALLOWED, "allowed")
+assert (c.http_status, c.upstream_errno) == (0, 0)
+ev = E["dns_query"]
+assert not ev.HasField("process")
+q = ev.dns_query
+assert (q.qname, q.qtype, q.rcode) == ("exfil.evil.example", 16, 3)
+assert (q.decision, q.reason) == (pb.NET_DECISION_DENIED, "name not allowed")
+assert (q.transport, q.answer_address) == (pb.DnsQuery.TRANSPORT_UDP, "")
+
 d = E["policy_denial"].policy_denial
 assert (d.kind, d.syscall, d.syscall_nr) == (pb.PolicyDenial.KIND_SECCOMP, "ptrace", 101)
 lh = E["limit_hit"].limit_hit
@@ -97,6 +115,6 @@ assert (r.wall_ns, r.cpu_ns, r.peak_memory_bytes) == (1500000000, 900000000, 268
 assert list(r.limits_hit) == ["memory", "cpu"]
 assert E["sandbox_destroyed"].sandbox_destroyed.reason == "destroyed"
 end = E["stream_end"].stream_end
-assert end.total_written == 14 and end.total_lost == 17
-assert sum(k.written for k in end.kinds) == 15
+assert end.total_written == 16 and end.total_lost == 17
+assert sum(k.written for k in end.kinds) == 17
 print(f"independent decoder: {len(events)} events, chain and fields OK")
