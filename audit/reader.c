@@ -1165,7 +1165,10 @@ static void json_net_connection(struct jb *j, json_object *root,
 	json_object *tr = jcheck(j, json_object_new_object());
 	jset(j, tr, "bytes_out", jcheck(j, json_object_new_uint64(c->bytes_up)));
 	jset(j, tr, "bytes_in", jcheck(j, json_object_new_uint64(c->bytes_down)));
-	jset(j, tr, "bytes", jcheck(j, json_object_new_uint64(c->bytes_up + c->bytes_down)));
+	uint64_t sum = c->bytes_up + c->bytes_down;
+	if (sum < c->bytes_up) /* (saturated rather than wrapped) */
+		sum = UINT64_MAX;
+	jset(j, tr, "bytes", jcheck(j, json_object_new_uint64(sum)));
 	jset(j, root, "traffic", tr);
 
 	if (c->start_time_unix_nano) {
