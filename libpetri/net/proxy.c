@@ -838,7 +838,14 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	req.allowed = ok;
 	req.reason = ok ? "allowed" : h->has_host_header ? "host mismatch" : "no host header";
 	req.status = ok || !first ? 0 : 421;
-	petri__audit_net_conn(c->s->sb, &req);
+	if (!ok && first) {
+		/* Refused before anything went upstream: the connection's own
+		 * event is the request's (one event, not two). */
+		memcpy(c->info.method, req.method, sizeof(req.method));
+		memcpy(c->info.path, req.path, sizeof(req.path));
+	} else {
+		petri__audit_net_conn(c->s->sb, &req);
+	}
 	if (!ok) {
 		if (first)
 			snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);

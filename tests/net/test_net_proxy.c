@@ -1127,7 +1127,7 @@ static void test_audit(void)
 			s.port, s.port, s.port, s.port);
 	struct petri_test_run r = sh(sb, cmd);
 	petri_test_run_free(&r);
-	r = sh(sb, PY("nt.proxy_connect('10.9.8.7:443')[1]"));
+	r = sh(sb, PY("nt.proxy_connect('10.9.8.7:443')[1], nt.dns_tcp(['tcp.allowed.test'])"));
 	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 	REQUIRE(petri_audit_close(a, &e) == 0);
@@ -1144,12 +1144,18 @@ static void test_audit(void)
 	HAS_LINE(out, " net_connection ", "via=proxy", "name=\"denied.test\"", "decision=denied",
 		 "reason=\"name not allowed\"", "http_status=403");
 	HAS_LINE(out, " net_connection ", "via=transparent", "sni_or_host=\"evil.test\"",
-		 "decision=denied", "reason=\"host mismatch\"", "http_status=421");
+		 "http_path=\"/\"", "decision=denied", "reason=\"host mismatch\"",
+		 "http_status=421");
+	/* One event for it, not a request's and a connection's. */
+	const char *hm = strstr(out, "host mismatch");
+	CHECK(hm && !strstr(hm + 1, "host mismatch"));
 	HAS_LINE(out, " net_connection ", "name=\"10.9.8.7\"", "port=443", "decision=denied",
 		 "http_status=403");
 	HAS_LINE(out, " dns_query ", "qname=\"allowed.test\"", "qtype=1", "decision=allowed",
 		 "answer_address=\"127.80.0.1\"");
 	HAS_LINE(out, " dns_query ", "qname=\"denied.test\"", "rcode=3", "decision=denied");
+	HAS_LINE(out, " dns_query ", "qname=\"tcp.allowed.test\"", "rcode=3", "decision=denied",
+		 "transport=tcp");
 	unlink(path);
 	free(out);
 	free(err);
