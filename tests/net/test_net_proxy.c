@@ -1137,8 +1137,8 @@ static void test_audit(void)
 	int rc = petri_test_cli(cat, &out, &err);
 	CHECK_MSG(rc == 0, "audit cat: %d %s", rc, err ? err : "");
 	REQUIRE(out);
-	HAS_LINE(out, " net_connection ", "via=proxy", "protocol=http", "name=\"allowed.test\"", port,
-		 "/via-proxy", "address=\"127.0.0.1\"", "decision=allowed");
+	HAS_LINE(out, " net_connection ", "via=proxy", "protocol=http", "name=\"allowed.test\"",
+		 port, "/via-proxy", "address=\"127.0.0.1\"", "decision=allowed");
 	HAS_LINE(out, " net_connection ", "via=transparent", "protocol=http",
 		 "name=\"allowed.test\"", port, "/transparent", "decision=allowed");
 	HAS_LINE(out, " net_connection ", "via=proxy", "name=\"denied.test\"", "decision=denied",
