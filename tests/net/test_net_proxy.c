@@ -460,6 +460,16 @@ static void test_env_and_resolv(void)
 	SH_IS(sb, "http://mine:1 http://127.0.0.1:3128\n", "echo $HTTPS_PROXY $HTTP_PROXY");
 	petri_sandbox_destroy(sb);
 
+	/* A custom root keeps its /etc, but not its resolv.conf (covered,
+	 * read-only). */
+	o.env = NULL;
+	o.rootfs = "/";
+	REQUIRE(petri_sandbox_create(petri_test_ctx(), &o, &sb, NULL) == 0);
+	SH_IS(sb, "nameserver 127.0.0.1\nno\n",
+	      "grep ^nameserver /etc/resolv.conf; (echo x >> /etc/resolv.conf) 2>/dev/null && echo "
+	      "yes || echo no");
+	petri_sandbox_destroy(sb);
+
 	petri_sandbox_opts none = PETRI_SANDBOX_OPTS_INIT;
 	REQUIRE(petri_sandbox_create(petri_test_ctx(), &none, &sb, NULL) == 0);
 	SH_IS(sb, "-0\n", "echo \"${HTTP_PROXY}-$(grep -c ^nameserver /etc/resolv.conf)\"");
