@@ -44,7 +44,7 @@
 struct srv {
 	int lfd;
 	uint16_t port;
-	int silent;
+	int silent; /* 1: never answer; 2: speak first ("220 hi"), then echo */
 	int stop_pipe[2];
 	pthread_t thread;
 	int accepted; /* atomic */
@@ -130,8 +130,14 @@ static void *srv_main(void *arg)
 				continue;
 			}
 			c->len += (size_t)r;
-			if (!s->silent)
+			if (s->silent == 2) {
+				if (write(c->fd, c->buf, c->len) < 0) {
+					/* gone; poll sees it */
+				}
+				c->len = 0;
+			} else if (!s->silent) {
 				srv_answer(c);
+			}
 		}
 		if (pfd[0].revents & POLLIN) {
 			int fd;
@@ -143,6 +149,8 @@ static void *srv_main(void *arg)
 					continue;
 				}
 				conns[n++] = (struct srv_conn){.fd = fd};
+				if (s->silent == 2 && write(fd, "220 hi\r\n", 8) != 8)
+					fprintf(stderr, "banner not sent\n");
 			}
 		}
 	}
@@ -937,6 +945,43 @@ static void test_limits(void)
 	free(rule);
 }
 
+/* A protocol where the server speaks first (SMTP, SSH): the transparent
+ * path dials once the client has been silent a moment, and inside a
+ * CONNECT tunnel the banner comes through before the client says a word;
+ * the client's first bytes still go on (not TLS, not HTTP: as they are). */
+static void test_server_first(void)
+{
+	struct srv s;
+	srv_start(&s, 2);
+	char *rule = fmt("banner.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	char *code = fmt("def talk(c):\n"
+			 "    c.settimeout(10)\n"
+			 "    b = c.recv(100)\n"
+			 "    c.sendall(b'EHLO x\\r\\n')\n"
+			 "    return (b + c.recv(100)).decode().replace('\\r\\n', '|')\n"
+			 "print(talk(socket.create_connection(('banner.test', %u))))\n"
+			 "c, st = nt.proxy_connect('banner.test:%u')\n"
+			 "print(st, talk(c))\n",
+			 s.port, s.port);
+	struct petri_test_run r = py(sb, code, 0, 60000);
+	CHECK_MSG(r.out && strcmp(r.out, "220 hi|EHLO x|\n200 220 hi|EHLO x|\n") == 0, "'%s' %s",
+		  r.out ? r.out : "", r.err ? r.err : "");
+	petri_test_run_free(&r);
+	/* Bytes that claim to be TLS but are no ClientHello: closed, unsent. */
+	int before = s.accepted;
+	SH_IS(sb, "True\n",
+	      PY("nt.raw('banner.test', %u, bytes([22, 3, 1, 0, 5]) + b'hello') in (b'', "
+		 "'ECONNRESET')"),
+	      s.port);
+	CHECK_MSG(s.accepted == before, "the server saw %d more", s.accepted - before);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(code);
+	free(rule);
+}
+
 /* A client that sends its request head a byte at a time is cut off after
  * the head timeout (10 s), on the explicit proxy (408) and the transparent
  * path, while another sandbox is served. */
@@ -1202,6 +1247,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(dns),
 	PETRI_TEST_CASE(many_conns),
 	PETRI_TEST_CASE(limits),
+	PETRI_TEST_CASE(server_first),
 	PETRI_TEST_CASE(slowloris),
 	PETRI_TEST_CASE(silent_upstream),
 	PETRI_TEST_CASE(no_leaks),
