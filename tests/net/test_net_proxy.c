@@ -56,6 +56,30 @@ struct srv_conn {
 	size_t len;
 };
 
+/* GET /big: BIG_BYTES of "%015x\n" lines (the line's number: a chunk out
+ * of place or lost shows), written blocking (one client at a time). */
+#define BIG_BYTES (8u << 20)
+static void srv_big(int fd)
+{
+	char head[128], block[1 << 16];
+	int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n",
+			 BIG_BYTES);
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	int ok = write(fd, head, (size_t)n) == n;
+	for (unsigned line = 0; ok && line < BIG_BYTES / 16;) {
+		size_t len = 0;
+		for (; len < sizeof(block) && line < BIG_BYTES / 16; len += 16, line++)
+			snprintf(block + len, 17, "%015x\n", line);
+		for (size_t off = 0; ok && off < len;) {
+			ssize_t w = write(fd, block + off, len - off);
+			ok = w > 0;
+			off += ok ? (size_t)w : 0;
+		}
+	}
+	fcntl(fd, F_SETFL, fl);
+}
+
 static void srv_answer(struct srv_conn *c)
 {
 	for (;;) {
@@ -86,6 +110,12 @@ static void srv_answer(struct srv_conn *c)
 				if (e && (size_t)(e - v) < sizeof(host))
 					snprintf(host, sizeof(host), "%.*s", (int)(e - v), v);
 			}
+		}
+		if (strncmp(path, "/big", 4) == 0) {
+			srv_big(c->fd);
+			memmove(c->buf, c->buf + hl + body, c->len - hl - body);
+			c->len -= hl + body;
+			continue;
 		}
 		char resp[1024];
 		char text[800];
@@ -335,6 +365,8 @@ static void tls_start(struct tls_srv *t)
 		"class H(http.server.BaseHTTPRequestHandler):\n"
 		"    def do_GET(self):\n"
 		"        b = ('tls hello %s\\n' % self.headers.get('Host', '-')).encode()\n"
+		"        if self.path == '/big':\n"
+		"            b = b''.join(b'%015x\\n' % i for i in range(524288))\n" /* BIG_BYTES / 16 */
 		"        self.send_response(200)\n"
 		"        self.send_header('Content-Length', str(len(b)))\n"
 		"        self.end_headers()\n"
@@ -982,6 +1014,59 @@ static void test_server_first(void)
 	free(rule);
 }
 
+/* Big bodies (8 MiB: past the size where a connection goes over to
+ * splice(2)) arrive whole and in order on every path: the explicit proxy
+ * (absolute URI, CONNECT with TLS) and the transparent one (HTTP, TLS),
+ * and to a client that reads slowly; the audit's byte counts see them. */
+static void test_big_transfers(void)
+{
+	struct srv s;
+	struct tls_srv t;
+	srv_start(&s, 0);
+	make_tdir();
+	tls_start(&t);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	char *rule2 = fmt("allowed.test:%u=127.0.0.1", t.port);
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	char *code = fmt(
+		"import ssl, urllib.request as u, hashlib\n"
+		"want = b''.join(b'%%015x\\n' %% i for i in range(%u))\n"
+		"ctx = ssl.create_default_context(cafile='/t/cert.pem')\n"
+		"direct = u.build_opener(u.ProxyHandler({}), u.HTTPSHandler(context=ctx))\n"
+		"proxied = u.build_opener(u.HTTPSHandler(context=ctx))\n"
+		"for name, o in (('proxy', proxied), ('transparent', direct)):\n"
+		"    for url in ('http://allowed.test:%u/big', 'https://allowed.test:%u/big'):\n"
+		"        got = o.open(url, timeout=60).read()\n"
+		"        print(name, url[:5], got == want, len(got))\n"
+		"# a slow reader: the proxy holds back, nothing is lost\n"
+		"c = socket.create_connection(('allowed.test', %u), timeout=60)\n"
+		"c.sendall(b'GET /big HTTP/1.1\\r\\nHost: allowed.test\\r\\n\\r\\n')\n"
+		"d = b''\n"
+		"while len(d) < len(want):\n"
+		"    x = c.recv(65536)\n"
+		"    if not x:\n"
+		"        break\n"
+		"    d += x\n"
+		"    if len(d) < 2 << 20:\n"
+		"        time.sleep(0.01)\n"
+		"print('slow', d.split(b'\\r\\n\\r\\n', 1)[1][:len(want)] == want)\n",
+		BIG_BYTES / 16, s.port, t.port, s.port);
+	struct petri_test_run r = py(sb, code, 0, 120000);
+	const char *want = "proxy http: True 8388608\nproxy https True 8388608\n"
+			   "transparent http: True 8388608\ntransparent https True 8388608\n"
+			   "slow True\n";
+	CHECK_MSG(r.out && strcmp(r.out, want) == 0, "'%s' %s", r.out ? r.out : "",
+		  r.err ? r.err : "");
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	tls_stop(&t);
+	srv_stop(&s);
+	free(code);
+	free(rule);
+	free(rule2);
+}
+
 /* A client that sends its request head a byte at a time is cut off after
  * the head timeout (10 s), on the explicit proxy (408) and the transparent
  * path, while another sandbox is served. */
@@ -1248,6 +1333,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(many_conns),
 	PETRI_TEST_CASE(limits),
 	PETRI_TEST_CASE(server_first),
+	PETRI_TEST_CASE(big_transfers),
 	PETRI_TEST_CASE(slowloris),
 	PETRI_TEST_CASE(silent_upstream),
 	PETRI_TEST_CASE(no_leaks),
