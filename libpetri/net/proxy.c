@@ -183,6 +183,7 @@ struct zdir {
 	int up; /* sandbox -> upstream */
 	int from, to;
 	int pipe[2];
+	size_t cap; /* the pipe's size: never more in it, so a full pipe is never polled */
 	size_t inpipe;
 	struct event *rd, *wr;
 };
@@ -506,8 +507,8 @@ static void zdir_run(struct zdir *z)
 	int *eof = z->up ? &c->eof_cl : &c->eof_up, *shut = z->up ? &c->shut_up : &c->shut_cl;
 	if (c->zombie)
 		return;
-	if (!*eof && z->inpipe < ZC_PIPE) {
-		ssize_t n = splice(z->from, NULL, z->pipe[1], NULL, ZC_PIPE - z->inpipe,
+	if (!*eof && z->inpipe < z->cap) {
+		ssize_t n = splice(z->from, NULL, z->pipe[1], NULL, z->cap - z->inpipe,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n > 0) {
 			if (charge(c, z->up, (size_t)n) < 0)
@@ -533,7 +534,7 @@ static void zdir_run(struct zdir *z)
 		}
 	}
 	/* Read while the pipe has room; write while it holds something. */
-	if (!*eof && z->inpipe < ZC_PIPE)
+	if (!*eof && z->inpipe < z->cap)
 		event_add(z->rd, NULL);
 	else
 		event_del(z->rd);
@@ -562,7 +563,9 @@ static int zdir_start(struct conn *c, int i)
 	struct bufferevent *from = i == 0 ? c->cl : c->up, *to = i == 0 ? c->up : c->cl;
 	if (pipe2(z->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
-	fcntl(z->pipe[1], F_SETPIPE_SZ, (int)ZC_PIPE); /* best effort: 64 KiB else */
+	fcntl(z->pipe[1], F_SETPIPE_SZ, (int)ZC_PIPE); /* best effort */
+	int cap = fcntl(z->pipe[1], F_GETPIPE_SZ);
+	z->cap = cap > 0 ? (size_t)cap : 4096;
 	z->c = c;
 	z->up = i == 0;
 	z->from = bufferevent_getfd(from);
