@@ -61,7 +61,7 @@ struct srv_conn {
 #define BIG_BYTES (8u << 20)
 static void srv_big(int fd)
 {
-	char head[128], block[1 << 16];
+	char head[128], block[(1 << 16) + 1]; /* (+1: snprintf's NUL after the last line) */
 	int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n",
 			 BIG_BYTES);
 	int fl = fcntl(fd, F_GETFL);
@@ -69,7 +69,7 @@ static void srv_big(int fd)
 	int ok = write(fd, head, (size_t)n) == n;
 	for (unsigned line = 0; ok && line < BIG_BYTES / 16;) {
 		size_t len = 0;
-		for (; len < sizeof(block) && line < BIG_BYTES / 16; len += 16, line++)
+		for (; len < sizeof(block) - 1 && line < BIG_BYTES / 16; len += 16, line++)
 			snprintf(block + len, 17, "%015x\n", line);
 		for (size_t off = 0; ok && off < len;) {
 			ssize_t w = write(fd, block + off, len - off);
