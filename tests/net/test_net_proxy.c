@@ -204,6 +204,12 @@ static int listen_loopback(uint16_t *port)
 	return fd;
 }
 
+/* Connections @s has accepted so far (its thread counts them). */
+static int accepted(struct srv *s)
+{
+	return __atomic_load_n(&s->accepted, __ATOMIC_RELAXED);
+}
+
 static void srv_start(struct srv *s, int silent)
 {
 	memset(s, 0, sizeof(*s));
@@ -636,7 +642,7 @@ static void test_denied_name(void)
 	/* A subdomain of an allowed name is another name. */
 	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_code}\\n' http://a.allowed.test:%u/",
 	      s.port);
-	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	CHECK_MSG(accepted(&s) == 0, "the server saw %d connections", accepted(&s));
 	petri_sandbox_destroy(sb);
 	srv_stop(&s);
 	free(rule);
@@ -664,7 +670,7 @@ static void test_wrong_port(void)
 	/* The control: the other name on its own port works. */
 	char *want = fmt("hello other.test:%u /\n", s2.port);
 	SH_IS(sb, want, "curl -sS --noproxy '*' http://other.test:%u/", s2.port);
-	CHECK_MSG(s2.accepted == 1, "the second server saw %d connections", s2.accepted);
+	CHECK_MSG(accepted(&s2) == 1, "the second server saw %d connections", accepted(&s2));
 	petri_sandbox_destroy(sb);
 	srv_stop(&s);
 	srv_stop(&s2);
@@ -689,7 +695,7 @@ static void test_host_mismatch(void)
 	SH_IS(sb, "421\n",
 	      "curl -s -o /dev/null -w '%%{http_code}\\n' -H 'Host: evil.test' http://allowed.test:%u/",
 	      s.port);
-	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	CHECK_MSG(accepted(&s) == 0, "the server saw %d connections", accepted(&s));
 	/* Pipelined: the first is answered, the second (evil) is not sent. */
 	SH_IS(sb, "1 1\n",
 	      PY("(lambda d: '%%d %%d' %% (d.count(b'200 OK'), d.count(b'hello allowed.test')))("
@@ -755,7 +761,7 @@ static void test_connect_literals(void)
 		snprintf(target, sizeof(target), "%s:%u", hosts[i], i == 0 ? 443 : s.port);
 		SH_IS(sb, "403\n", PY("nt.proxy_connect('%s')[1]"), target);
 	}
-	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	CHECK_MSG(accepted(&s) == 0, "the server saw %d connections", accepted(&s));
 	/* The refusal says why: localhost resolves to loopback. */
 	SH_IS(sb, "1\n",
 	      "curl -s --noproxy '' -x http://127.0.0.1:3128 http://localhost:%u/ | grep -c loopback",
@@ -784,7 +790,7 @@ static void test_no_direct(void)
 	/* UDP to another port of its own loopback reaches nothing. */
 	SH_IS(sb, "ECONNREFUSED\n", PY("nt.udp('127.0.0.1', 5353)"));
 	SH_IS(sb, "ECONNREFUSED\n", PY("nt.udp('::1', 53, socket.AF_INET6)"));
-	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	CHECK_MSG(accepted(&s) == 0, "the server saw %d connections", accepted(&s));
 	petri_sandbox_destroy(sb);
 	srv_stop(&s);
 }
@@ -907,13 +913,13 @@ static void test_many_conns(void)
 	struct bg_run bg = {.sb = a, .code = code, .nofile = 4096, .timeout_ms = 120000};
 	REQUIRE(pthread_create(&bg.t, NULL, bg_main, &bg) == 0);
 	/* While a's 1,000 connections are open (held 3 s once all answered). */
-	for (int i = 0; i < 600 && __atomic_load_n(&s.accepted, __ATOMIC_RELAXED) < 500; i++)
+	for (int i = 0; i < 600 && accepted(&s) < 500; i++)
 		usleep(50000);
 	fetch_works(b, s.port, 5000, "the other sandbox, under load");
 	pthread_join(bg.t, NULL);
 	CHECK_MSG(bg.r.out && strcmp(bg.r.out, "1000\n") == 0, "1,000 connections: '%s' %s",
 		  bg.r.out ? bg.r.out : "", bg.r.err ? bg.r.err : "");
-	CHECK_MSG(s.accepted >= 1001, "the server saw %d connections", s.accepted);
+	CHECK_MSG(accepted(&s) >= 1001, "the server saw %d connections", accepted(&s));
 	petri_test_run_free(&bg.r);
 	fetch_works(a, s.port, 5000, "the loaded sandbox, after");
 	petri_sandbox_destroy(a);
@@ -1002,12 +1008,12 @@ static void test_server_first(void)
 		  r.out ? r.out : "", r.err ? r.err : "");
 	petri_test_run_free(&r);
 	/* Bytes that claim to be TLS but are no ClientHello: closed, unsent. */
-	int before = s.accepted;
+	int before = accepted(&s);
 	SH_IS(sb, "True\n",
 	      PY("nt.raw('banner.test', %u, bytes([22, 3, 1, 0, 5]) + b'hello') in (b'', "
 		 "'ECONNRESET')"),
 	      s.port);
-	CHECK_MSG(s.accepted == before, "the server saw %d more", s.accepted - before);
+	CHECK_MSG(accepted(&s) == before, "the server saw %d more", accepted(&s) - before);
 	petri_sandbox_destroy(sb);
 	srv_stop(&s);
 	free(code);
@@ -1121,7 +1127,7 @@ static void test_slowloris(void)
 		  secs0);
 	CHECK_MSG(strcmp(st1, "closed") == 0 && secs1 >= 9 && secs1 <= 14,
 		  "transparent: %s after %d s", st1, secs1);
-	CHECK_MSG(s.accepted == 1, "the server saw %d connections", s.accepted);
+	CHECK_MSG(accepted(&s) == 1, "the server saw %d connections", accepted(&s));
 	petri_test_run_free(&bg.r);
 	petri_sandbox_destroy(a);
 	petri_sandbox_destroy(b);
@@ -1154,9 +1160,9 @@ static void test_silent_upstream(void)
 		    quiet.port);
 	struct bg_run bg = {.sb = a, .code = code, .timeout_ms = 60000};
 	REQUIRE(pthread_create(&bg.t, NULL, bg_main, &bg) == 0);
-	for (int i = 0; i < 200 && __atomic_load_n(&quiet.accepted, __ATOMIC_RELAXED) < 20; i++)
+	for (int i = 0; i < 200 && accepted(&quiet) < 20; i++)
 		usleep(50000);
-	CHECK_MSG(quiet.accepted == 20, "the quiet server saw %d connections", quiet.accepted);
+	CHECK_MSG(accepted(&quiet) == 20, "the quiet server saw %d connections", accepted(&quiet));
 	fetch_works(b, s.port, 2000, "beside a stuck upstream");
 	pthread_join(bg.t, NULL);
 	CHECK_MSG(bg.r.out && strcmp(bg.r.out, "[28]\n") == 0, "curl: '%s'",
@@ -1173,11 +1179,11 @@ static void test_silent_upstream(void)
 			  "time.sleep(30)\n",
 			  quiet.port);
 	bg.code = code2;
-	int before = quiet.accepted;
+	int before = accepted(&quiet);
 	REQUIRE(pthread_create(&bg.t, NULL, bg_main, &bg) == 0);
-	for (int i = 0; i < 200 && quiet.accepted < before + 10; i++)
+	for (int i = 0; i < 200 && accepted(&quiet) < before + 10; i++)
 		usleep(50000);
-	CHECK(quiet.accepted == before + 10);
+	CHECK(accepted(&quiet) == before + 10);
 	petri_sandbox_cancel(a);
 	pthread_join(bg.t, NULL);
 	petri_test_run_free(&bg.r);
