@@ -419,6 +419,10 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 	if (o->id && !valid_id(o->id))
 		return petri__err(err, EINVAL, "sandbox id '%.64s': use 1-48 of [A-Za-z0-9_-]",
 				  o->id);
+	if (o->net == PETRI_NET_PROXY && (!o->allow || !o->allow[0]))
+		return petri__err(
+			err, EINVAL,
+			"network mode proxy needs an allowlist (allow: HOST[:PORT][=ADDR])");
 	if (o->net == PETRI_NET_PROXY)
 		return petri__err(err, EOPNOTSUPP, "network mode proxy is not available yet");
 	if (o->net > PETRI_NET_PROXY)

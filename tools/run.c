@@ -168,6 +168,8 @@ struct cli {
 	uint32_t inotify_instances, inotify_watches, sigpending;
 	uint64_t msgqueue_bytes;
 	uint32_t cpus_milli;
+	uint32_t net_max_conns;
+	uint64_t net_max_bytes;
 	uint32_t net;
 	bool net_proxy;
 	const char *hostname, *id, *rootfs;
@@ -461,54 +463,26 @@ static int parse_bind(struct cli *c, const char *s)
 	return r;
 }
 
-static bool is_host_char(char ch)
-{
-	return is_digit(ch) || (lower(ch) >= 'a' && lower(ch) <= 'z') || ch == '-' || ch == '.' ||
-	       ch == '_' || ch == '*';
-}
-
-/* --allow HOST[:PORT], HOST a name, an IPv4 address or [IPv6]. */
+/* --allow HOST[:PORT][=ADDR]: the library checks each entry (one parser,
+ * petri__net_policy_parse) and says which one is wrong. */
 static int parse_allow(struct cli *c, const char *s)
 {
-	const char *p = s, *port = NULL;
-
-	if (*p == '[') {
-		const char *close = strchr(p, ']');
-		if (!close || close == p + 1 ||
-		    strspn(p + 1, "0123456789abcdefABCDEF:.") != (size_t)(close - p - 1))
-			return fail("--allow: invalid host in '%.64s'", s);
-		p = close + 1;
-	} else {
-		while (is_host_char(*p))
-			p++;
-		if (p == s)
-			return fail("--allow: invalid host in '%.64s'", s);
-	}
-	if (*p == ':')
-		port = p + 1;
-	else if (*p != '\0')
-		return fail("--allow: invalid host in '%.64s' (write IPv6 as [ADDR]:PORT)", s);
-	if (port) {
-		uint64_t ip, frac, scale;
-		const char *q = port;
-		if (parse_decimal(&q, &ip, &frac, &scale) < 0 || *q != '\0' || scale != 1 ||
-		    ip == 0 || ip > 65535)
-			return fail("--allow: invalid port in '%.64s'", s);
-	}
 	return strv_push(&c->allow, s);
 }
 
 static int parse_net(struct cli *c, const char *s)
 {
 	c->net_proxy = false;
-	if (strcmp(s, "none") == 0)
+	if (strcmp(s, "none") == 0) {
 		c->net = PETRI_NET_NONE;
-	else if (strcmp(s, "host") == 0)
+	} else if (strcmp(s, "host") == 0) {
 		c->net = PETRI_NET_HOST;
-	else if (strcmp(s, "proxy") == 0)
+	} else if (strcmp(s, "proxy") == 0) {
+		c->net = PETRI_NET_PROXY;
 		c->net_proxy = true;
-	else
+	} else {
 		return fail("--net: unknown mode '%.64s' (expected none, proxy or host)", s);
+	}
 	return 0;
 }
 
@@ -578,6 +552,8 @@ enum {
 	OPT_ROOTFS,
 	OPT_NET,
 	OPT_ALLOW,
+	OPT_NET_MAX_CONNS,
+	OPT_NET_MAX_BYTES,
 	OPT_LANG,
 	OPT_JSON,
 	OPT_AUDIT,
@@ -611,6 +587,8 @@ static const struct option run_options[] = {
 	{"rootfs", required_argument, NULL, OPT_ROOTFS},
 	{"net", required_argument, NULL, OPT_NET},
 	{"allow", required_argument, NULL, OPT_ALLOW},
+	{"net-max-conns", required_argument, NULL, OPT_NET_MAX_CONNS},
+	{"net-max-bytes", required_argument, NULL, OPT_NET_MAX_BYTES},
 	{"lang", required_argument, NULL, OPT_LANG},
 	{"code", required_argument, NULL, 'c'},
 	{"json", no_argument, NULL, OPT_JSON},
@@ -741,6 +719,10 @@ static int apply_option(struct cli *c, int opt, const char *arg)
 		return parse_net(c, arg);
 	case OPT_ALLOW:
 		return parse_allow(c, arg);
+	case OPT_NET_MAX_CONNS:
+		return parse_count("--net-max-conns", arg, &c->net_max_conns);
+	case OPT_NET_MAX_BYTES:
+		return parse_size("--net-max-bytes", arg, &c->net_max_bytes);
 	case OPT_LANG:
 		return parse_lang(c, arg);
 	case 'c':
@@ -963,8 +945,10 @@ static int validate(struct cli *c)
 		return fail("--allow needs --net proxy");
 	if (c->audit_max && !c->audit_path)
 		return fail("--audit-max needs --audit PATH");
-	if (c->net_proxy)
-		return fail("--net proxy is not available yet");
+	if (c->net_proxy && c->allow.n == 0)
+		return fail("--net proxy needs at least one --allow HOST[:PORT][=ADDR]");
+	if ((c->net_max_conns || c->net_max_bytes) && !c->net_proxy)
+		return fail("--net-max-conns and --net-max-bytes need --net proxy");
 	if (resolve_target(c) < 0)
 		return -1;
 	if (c->file && read_code_file(c) < 0)
@@ -1133,6 +1117,9 @@ static void fill_sandbox_opts(const struct cli *c, petri_sandbox_opts *o)
 	o->msgqueue_bytes = c->msgqueue_bytes;
 	o->cpus_milli = c->cpus_milli;
 	o->net = c->net;
+	o->allow = strv_or_null(&c->allow);
+	o->net_max_conns = c->net_max_conns;
+	o->net_max_bytes = c->net_max_bytes;
 }
 
 static void fill_exec_opts(const struct cli *c, struct stream_state *st, petri_exec_opts *o)

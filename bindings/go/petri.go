@@ -234,9 +234,22 @@ type Options struct {
 	// WorkspaceSize is the size of the /workspace tmpfs in bytes; default
 	// 256 MiB.  Ignored with WorkspaceDir.
 	WorkspaceSize uint64
-	// Net is "none" (the default: a network namespace with only lo) or
-	// "host" (share the host's network: trusted code only).
+	// Net is "none" (the default: a network namespace with only lo),
+	// "host" (share the host's network: trusted code only) or "proxy"
+	// (only lo, and the host's egress proxy and DNS for the names in
+	// Allow).
 	Net string
+	// Allow is the proxy's allowlist, "HOST[:PORT][=ADDR]": a name,
+	// "*.NAME" (subdomains), an IP literal ("[v6]"); PORT default 80 and
+	// 443; =ADDR the address the host dials for it.  Required with Net
+	// "proxy", refused with any other mode.
+	Allow []string
+	// NetMaxConns bounds the proxied connections open at once (Net
+	// "proxy"); 0: 256.
+	NetMaxConns uint32
+	// NetMaxBytes bounds the bytes proxied both ways in all (Net "proxy");
+	// 0: 16 GiB.
+	NetMaxBytes uint64
 	// Env is passed to every exec (on top of PATH, HOME, LANG, TMPDIR).
 	Env map[string]string
 	// Binds are extra host paths, "SRC:DST[:ro|rw][,sockets]", read-only by
@@ -397,10 +410,15 @@ func (c *Context) New(opts Options) (*Sandbox, error) {
 	case "host":
 		so.net = C.PETRI_NET_HOST
 	case "proxy":
-		so.net = C.PETRI_NET_PROXY // reserved: the library says whether it has it
+		so.net = C.PETRI_NET_PROXY
 	default:
-		return nil, invalid(op, "unknown network mode %q (expected none or host)", opts.Net)
+		return nil, invalid(op, "unknown network mode %q (expected none, proxy or host)", opts.Net)
 	}
+	if so.allow, err = a.strv(op, "allow", opts.Allow); err != nil {
+		return nil, err
+	}
+	so.net_max_conns = C.uint32_t(opts.NetMaxConns)
+	so.net_max_bytes = C.uint64_t(opts.NetMaxBytes)
 
 	c.life.RLock()
 	defer c.life.RUnlock()

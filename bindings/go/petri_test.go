@@ -635,6 +635,20 @@ func TestErrors(t *testing.T) {
 	if _, err = petri.New(petri.Options{Net: "wifi"}); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("bad net: %v", err)
 	}
+	for _, bad := range []struct {
+		opts     petri.Options
+		fragment string
+	}{
+		{petri.Options{Net: "proxy"}, "allowlist"},
+		{petri.Options{Allow: []string{"example.com"}}, "proxy"},
+		{petri.Options{Net: "host", Allow: []string{"example.com"}}, "proxy"},
+		{petri.Options{NetMaxConns: 3}, "proxy"},
+	} {
+		_, err = petri.New(bad.opts)
+		if !errors.As(err, &pe) || !errors.Is(err, syscall.EINVAL) || !strings.Contains(pe.Msg, bad.fragment) {
+			t.Fatalf("%+v: want EINVAL naming %q, got %v", bad.opts, bad.fragment, err)
+		}
+	}
 	if _, err = petri.New(petri.Options{ID: "bad id!"}); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("bad id: %v", err)
 	}

@@ -223,7 +223,11 @@ static void test_create(void)
 	CREATE_FAIL(pids_max, 1, EINVAL, "pids");
 	CREATE_FAIL(tmp_bytes, 100, EINVAL, "tmp");
 	CREATE_FAIL(workspace_bytes, 100, EINVAL, "workspace");
-	CREATE_FAIL(net, PETRI_NET_PROXY, EOPNOTSUPP, "proxy");
+	CREATE_FAIL(net, PETRI_NET_PROXY, EINVAL, "allowlist");
+	CREATE_FAIL(allow, ((const char *const[]){"example.com", NULL}), EINVAL, "proxy");
+	CREATE_FAIL(net_max_conns, 10, EINVAL, "proxy");
+	CREATE_FAIL(net_max_bytes, 1000, EINVAL, "proxy");
+	CREATE_FAIL(reserved3, 1, EINVAL, "reserved3");
 	CREATE_FAIL(net, 99, EINVAL, "network");
 	CREATE_FAIL(env, ((const char *const[]){"GOOD=1", "NOEQUALS", NULL}), EINVAL, "NOEQUALS");
 	CREATE_FAIL(env, ((const char *const[]){"=value", NULL}), EINVAL, "=value");

@@ -430,7 +430,9 @@ static void test_bad_input(void)
 	BAD("/nonexistent/petri-ws", "run", "--workspace", "/nonexistent/petri-ws", "--", "true");
 	BAD("bad!", "run", "--hostname", "bad!", "--", "true");
 	BAD("bad id", "run", "--id", "bad id", "--", "true");
-	BAD("proxy", "run", "--net", "proxy", "--", "true");
+	BAD("--allow", "run", "--net", "proxy", "--", "true");
+	BAD("--net proxy", "run", "--allow", "example.com", "--", "true");
+	BAD("--net proxy", "run", "--net-max-conns", "5", "--", "true");
 	BAD("bogus", "run", "--net", "bogus", "--", "true");
 	BAD("/nonexistent/dir", "run", "--cwd", "/nonexistent/dir", "--", "true");
 	BAD("/etc/hostname", "run", "--cwd", "/etc/hostname", "--", "true");

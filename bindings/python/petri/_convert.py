@@ -204,6 +204,15 @@ def argv_list(argv: Any) -> List[bytes]:
     return out
 
 
+def allow_list(allow: Optional[Iterable[Any]]) -> Optional[List[bytes]]:
+    """The proxy's allowlist: "HOST[:PORT][=ADDR]" strings (checked by the library)."""
+    if allow is None:
+        return None
+    if isinstance(allow, (str, bytes)):
+        raise TypeError("allow must be a list of 'HOST[:PORT][=ADDR]' strings, not a single string")
+    return [cstr("allow[%d]" % i, a) for i, a in enumerate(allow)]
+
+
 def bind_list(binds: Optional[Iterable[Any]]) -> Optional[List[bytes]]:
     """Binds as "SRC:DST[:ro|rw][,sockets]" strings, or (src, dst[, OPTIONS]) tuples,
     OPTIONS a comma-separated list of ro, rw and sockets (checked by the library)."""

@@ -129,8 +129,15 @@ class Sandbox:
                       number: 0.5, 2); default: no limit
       tmp_size        size of /tmp; default 64 MiB
       workspace_size  size of the /workspace tmpfs; default 256 MiB
-      net             "none" (default: loopback only) or "host" (trusted
-                      code only); "proxy" is reserved by the library
+      net             "none" (default: loopback only), "host" (trusted
+                      code only) or "proxy": loopback only, and the host's
+                      egress proxy and DNS for the names in allow
+      allow           with net="proxy" (required there, refused elsewhere):
+                      ["HOST[:PORT][=ADDR]", ...]: a name, "*.NAME"
+                      (subdomains), an IP literal ("[v6]"); PORT default 80
+                      and 443; =ADDR the address the host dials for it
+      net_max_conns   net="proxy": connections open at once; default 256
+      net_max_bytes   net="proxy": bytes both ways in all; default 16 GiB
       env             {"NAME": "value"} passed to every exec
       binds           ["SRC:DST[:ro|rw][,sockets]", ...] or
                       [(src, dst[, "rw"|"ro"|"ro,sockets"|...])]: host paths
@@ -159,6 +166,9 @@ class Sandbox:
         tmp_size: Optional[conv.SizeArg] = None,
         workspace_size: Optional[conv.SizeArg] = None,
         net: Optional[str] = None,
+        allow: Optional[Sequence[str]] = None,
+        net_max_conns: Optional[int] = None,
+        net_max_bytes: Optional[conv.SizeArg] = None,
         env: Optional[Mapping[str, str]] = None,
         binds: Optional[Sequence[Union[str, Tuple[str, ...]]]] = None,
         workspace_dir: Optional[conv.StrPath] = None,
@@ -175,7 +185,7 @@ class Sandbox:
         if net is not None and not isinstance(net, str):
             raise TypeError("net must be str, not %s" % type(net).__name__)
         if net is not None and net not in _NETS:
-            raise ValueError("net must be 'none' or 'host' (or 'proxy'), not %r" % net)
+            raise ValueError("net must be 'none', 'proxy' or 'host', not %r" % net)
         if not isinstance(landlock, bool):
             raise TypeError("landlock must be bool")
         if context is not None and not isinstance(context, Context):
@@ -202,6 +212,10 @@ class Sandbox:
         o.pids_max = conv.count("pids", pids)
         o.cpus_milli = conv.cpus("cpus", cpus)
         o.net = _NETS[net] if net is not None else _lib.NET_NONE
+        o.allow, k = conv.strv(conv.allow_list(allow))
+        keep.append(k)
+        o.net_max_conns = conv.count("net_max_conns", net_max_conns)
+        o.net_max_bytes = conv.size("net_max_bytes", net_max_bytes)
 
         self._context = context if context is not None else default_context()
         self._language = language

@@ -91,6 +91,8 @@ def test_context_manager_closes_even_on_error() -> None:
         {"env": {1: "a"}},
         {"binds": "/usr:/x"},
         {"net": 1},
+        {"net": "proxy", "allow": "example.com"},
+        {"net": "proxy", "allow": [5]},
         {"context": "ctx"},
         {"workspace_dir": 3},
     ],
@@ -119,6 +121,22 @@ def test_wrong_types_for_sandbox(kwargs: dict) -> None:
 def test_bad_values_for_sandbox(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Sandbox(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"net": "proxy"}, "allowlist"),
+        ({"net": "proxy", "allow": []}, "allowlist"),
+        ({"allow": ["example.com"]}, "proxy"),
+        ({"net": "host", "allow": ["example.com"]}, "proxy"),
+        ({"net_max_conns": 5}, "proxy"),
+    ],
+)
+def test_proxy_options_are_checked_by_the_library(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(petri.InvalidArgumentError) as e:
+        Sandbox(**kwargs)
+    assert fragment in str(e.value)
 
 
 def test_wrong_types_and_values_for_exec(sb: Sandbox) -> None:
