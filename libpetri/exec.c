@@ -34,6 +34,18 @@ static const char *const default_env[] = {
 	NULL,
 }; /* then each language's (lang.c) */
 
+/* PETRI_NET_PROXY: the way out is the host's proxy on the sandbox's own
+ * loopback (net/net.h); defaults the sandbox's and the exec's env override. */
+static const char *const proxy_env[] = {
+	"HTTP_PROXY=http://127.0.0.1:3128",
+	"HTTPS_PROXY=http://127.0.0.1:3128",
+	"http_proxy=http://127.0.0.1:3128",
+	"https_proxy=http://127.0.0.1:3128",
+	"NO_PROXY=localhost,127.0.0.1,::1",
+	"no_proxy=localhost,127.0.0.1,::1",
+	NULL,
+};
+
 PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
 {
 	if (opts)
@@ -196,8 +208,11 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
 	if (req.argc == 0)
 		return petri__err(err, EINVAL, "exec: neither argv nor code given");
 
-	/* env: defaults < the languages' < sandbox env < exec env (later wins). */
+	/* env: defaults (and the proxy's) < the languages' < sandbox env <
+	 * exec env (later wins). */
 	for (const char *const *e = default_env; *e; e++)
+		r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
+	for (const char *const *e = proxy_env; sb->net == PETRI_NET_PROXY && *e; e++)
 		r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
 	const struct petri_lang *l;
 	for (size_t i = 0; (l = petri__lang_at(i)); i++)

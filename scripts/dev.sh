@@ -39,6 +39,8 @@ PACKAGES=(
 	libssl-dev libjson-c-dev
 	# petrid (REST daemon)
 	libmicrohttpd-dev
+	# the egress proxy's event loop and host-side resolver (libpetri/net/proxy.c)
+	libevent-dev
 	# bindings, and the runtimes the sandbox runs code with
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks

@@ -130,6 +130,10 @@ const char *petri__net_addr_class_name(int cls); /* "private", ... */
  */
 int petri__net_dial_check(const struct petri_net_rule *rule, const struct petri_net_addr *a,
 			  const struct petri_net_addr *own, size_t n_own, const char **why);
+/* The host's own interface addresses (getifaddrs), the HOST_OWN class of
+ * petri__net_addr_class: into *@out (malloc'd, the caller frees it; NULL
+ * when none) and *@n.  0 or -errno. */
+int petri__net_host_addrs(struct petri_net_addr **out, size_t *n);
 /* Text of @a (no brackets) into @buf (INET6_ADDRSTRLEN). */
 const char *petri__net_addr_str(const struct petri_net_addr *a, char *buf, size_t cap);
 
