@@ -313,9 +313,9 @@ class Run:
     def failed(self):
         return self.j.get("reason") == "failed" or self.rc == 125
 
-    def describe(self):
+    def describe(self, cap=600):
         return "exit %s reason %s; stdout %r; stderr %r%s" % (
-            self.exit_code, self.j.get("reason"), self.stdout[-600:], self.stderr[-600:],
+            self.exit_code, self.j.get("reason"), self.stdout[-cap:], self.stderr[-cap:],
             "; petri: %s" % self.j.get("error") if self.j.get("error") else "")
 
     def events(self):
@@ -560,7 +560,7 @@ class T:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60)
         r = Run(self, argv, proc, audit)
         if self.verbose:
-            print("    $ %s\n    -> %s" % (" ".join(argv), r.describe()))
+            print("    $ %s\n    -> %s" % (" ".join(argv), r.describe(1 << 20)))
         return r
 
     def probe(self, c, ops, **kw):

@@ -86,13 +86,15 @@ def dns_parse(m, qid):
 
 
 def op_dns(a):
-    if "labels" in a:
-        labels = [s.encode() for s in a["labels"]]
-    else:
-        labels = [s.encode() for s in a["name"].rstrip(".").split(".")]
     qid = random.randrange(1, 65536)
-    q = a.get("raw_hex")
-    q = bytes.fromhex(q) if q else dns_query(labels, a.get("qtype", 1), qid)
+    if "raw_hex" in a:
+        q = bytes.fromhex(a["raw_hex"])
+    else:
+        if "labels" in a:
+            labels = [s.encode() for s in a["labels"]]
+        else:
+            labels = [s.encode() for s in a["name"].rstrip(".").split(".")]
+        q = dns_query(labels, a.get("qtype", 1), qid)
     server = (a.get("server", "127.0.0.1"), a.get("port", 53))
     try:
         if a.get("tcp"):
@@ -209,7 +211,8 @@ def http_result(buf, how):
 
 def op_http(a):
     """Send a raw request (bytes as given) to host:port and read the reply
-    until the peer closes."""
+    until the peer closes; for a CONNECT, only its answer's head (after a
+    200 the tunnel stays open)."""
     try:
         host = resolve4(a["host"])
         s = socket.socket(family_of(host), socket.SOCK_STREAM)
@@ -218,7 +221,13 @@ def op_http(a):
         s.sendall(a["request"].encode("latin-1"))
     except OSError as e:
         return err(e)
-    buf, how = read_all(s)
+    if a["request"].startswith("CONNECT "):
+        try:
+            buf, how = read_head(s), "head"
+        except (socket.timeout, OSError) as e:
+            buf, how = b"", "error: %s" % e
+    else:
+        buf, how = read_all(s)
     s.close()
     out = http_result(buf, how)
     out["peer"] = host
