@@ -71,6 +71,10 @@ class Skip(Exception):
     pass
 
 
+# The host tool each fixture is made with.
+FIXTURE_TOOL = {"tls": "openssl", "git": "git", "go": "go"}
+
+
 # ---- servers on the host's loopback -----------------------------------------
 
 
@@ -381,11 +385,12 @@ class Run:
             out.append(e)
         return out
 
-    def net_summary(self):
-        evs = self.net_events()
+    def net_summary(self, classes=(4001, 4002, 4003)):
+        evs = self.net_events(None, None, classes)
         if not evs:
-            return "no proxy/DNS events at all (classes 4001-4003 besides the kernel's)"
-        return "; ".join(json.dumps(compact(e), sort_keys=True)[:300] for e in evs[:8])
+            return "no proxy events of class %s at all" % "/".join(map(str, classes))
+        return "%d events, e.g. %s" % (len(evs), "; ".join(
+            json.dumps(compact(e), sort_keys=True)[:400] for e in evs[:4]))
 
 
 def petri_part(e):
@@ -537,11 +542,13 @@ class T:
             self.log.snis.append(name)
 
     def need(self, tool, fixture=None):
-        """Skip (outside CI) or fail (CI=true) when a client is missing."""
-        if tool and not shutil.which(tool):
-            if CI:
-                raise AssertionError("%s is not installed (CI=true: a failure)" % tool)
-            raise Skip("%s not installed" % tool)
+        """Skip (outside CI) or fail (CI=true) when a client is missing;
+        fail when a fixture could not be made although its tool is there."""
+        for x in (tool, FIXTURE_TOOL.get(fixture)):
+            if x and not shutil.which(x):
+                if CI:
+                    raise AssertionError("%s is not installed (CI=true: a failure)" % x)
+                raise Skip("%s not installed" % x)
         if fixture and fixture in self.broken:
             raise AssertionError("fixture %s: %s" % (fixture, self.broken[fixture]))
 
@@ -591,7 +598,11 @@ def check_ok(c, r):
 def check_path(c, r, path, ports):
     """The client went through the explicit proxy (path 'proxy') or the
     transparent listeners (path 'transparent' on @ports), per the kernel's
-    record of the sandbox's connect() calls."""
+    record of the sandbox's connect() calls, and per the proxy's own events
+    where they say (a field "via")."""
+    vias = {v for e in r.net_events(None, None, (4001, 4002)) for k, v in flat(e) if k == "via"}
+    c.check(vias <= {path}, "the audit says the connections came via %s, not %s only" % (
+        sorted(vias), path))
     if not r.kernel_audit():
         if CI:
             c.check(False, "kernel audit unavailable: cannot tell the path (CI=true)")
@@ -617,7 +628,7 @@ def check_audit_allowed(c, r, name, port, path=None):
     counts the bytes it carried."""
     evs = [e for e in r.net_events(name, port, (4001, 4002)) if decision(e) == "allowed"]
     if not c.check(evs, "no audit event (4001/4002) allowing %s:%s; saw: %s" % (
-            name, port, r.net_summary())):
+            name, port, r.net_summary((4001, 4002)))):
         return
     if path:
         c.check([e for e in evs if any(isinstance(v, str) and path in v for _, v in flat(e))],
@@ -631,18 +642,20 @@ def check_audit_allowed(c, r, name, port, path=None):
 
 def check_audit_dns_answered(c, r, name):
     evs = [e for e in r.net_events(name, None, (4003,)) if not dns_refused(e)]
-    c.check(evs, "no DNS audit event (4003) answering %s; saw: %s" % (name, r.net_summary()))
+    c.check(evs, "no DNS audit event (4003) answering %s; saw: %s" % (
+        name, r.net_summary((4003,))))
 
 
 def check_audit_denied(c, r, name, port=None, classes=(4001, 4002)):
     evs = [e for e in r.net_events(name, port, classes) if decision(e) == "denied"]
     c.check(evs, "no audit event (%s) denying %s%s; saw: %s" % (
-        "/".join(map(str, classes)), name, ":%s" % port if port else "", r.net_summary()))
+        "/".join(map(str, classes)), name, ":%s" % port if port else "", r.net_summary(classes)))
 
 
 def check_audit_dns_refused(c, r, name):
     evs = [e for e in r.net_events(name, None, (4003,)) if dns_refused(e)]
-    c.check(evs, "no DNS audit event (4003) refusing %s; saw: %s" % (name, r.net_summary()))
+    c.check(evs, "no DNS audit event (4003) refusing %s; saw: %s" % (
+        name, r.net_summary((4003,))))
 
 
 def check_kernel_unreach(c, r, addr, port, op):
