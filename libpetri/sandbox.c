@@ -424,9 +424,9 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 		return petri__err(err, EINVAL, "sandbox id '%.64s': use 1-48 of [A-Za-z0-9_-]",
 				  o->id);
 	if (o->net == PETRI_NET_PROXY && (!o->allow || !o->allow[0]))
-		return petri__err(err, EINVAL,
-				  "network mode proxy needs an allowlist (allow: entries "
-				  "HOST[:PORT][=ADDR]); with none nothing could be reached");
+		return petri__err(
+			err, EINVAL,
+			"network mode proxy needs an allowlist (allow: HOST[:PORT][=ADDR])");
 	if (o->net > PETRI_NET_PROXY)
 		return petri__err(err, EINVAL, "unknown network mode %u", o->net);
 	if (o->memory_bytes && o->memory_bytes < (4ull << 20))

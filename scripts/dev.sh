@@ -37,6 +37,8 @@ PACKAGES=(
 	# audit stream encoding; its hash chain (libcrypto) and every JSON (json-c)
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3-protobuf
 	libssl-dev libjson-c-dev
+	# controlled egress (libpetri/net/): DNS messages
+	libldns-dev
 	# petrid (REST daemon)
 	libmicrohttpd-dev
 	# the egress proxy's event loop and host-side resolver (libpetri/net/proxy.c)

@@ -58,6 +58,10 @@
 #define FLUSH_TIMEOUT_MS 5000u /* a refused or finished client gets this long to read */
 #define DNS_TCP_IDLE_MS NET_HEAD_TIMEOUT_MS
 #define DNS_UDP_BURST 64 /* datagrams per wakeup, then the others get a turn */
+/* A transparent connection whose client says nothing this long is for a
+ * protocol where the server speaks first (SSH, SMTP): dialled then, its
+ * client's first bytes judged whenever they come. */
+#define SERVER_FIRST_MS 1000u
 #define MAX_CANDIDATES 16
 
 /* ---- the objects ---- */
@@ -163,14 +167,16 @@ struct conn {
 	int state;
 	struct bufferevent *cl, *up;
 	struct event *timer;
-	uint64_t t0_mono;   /* ns */
-	uint64_t last_ms;   /* last byte either way, monotonic ms */
-	int up_connected;   /* the upstream answered */
-	int tunnel;         /* explicit CONNECT */
-	int absolute;       /* explicit absolute-URI request */
-	int sniffed;        /* SNIFF_* of the client's first bytes, once known */
-	int decided;        /* the client's bytes may flow upstream */
-	int eof_cl, eof_up; /* that side sent its FIN */
+	uint64_t t0_mono;          /* ns */
+	uint64_t last_ms;          /* last byte either way, monotonic ms */
+	int dialed;                /* dial() has begun */
+	uint64_t head_deadline_ms; /* the client's first bytes must be complete by then */
+	int up_connected;          /* the upstream answered */
+	int tunnel;                /* explicit CONNECT */
+	int absolute;              /* explicit absolute-URI request */
+	int sniffed;               /* SNIFF_* of the client's first bytes, once known */
+	int decided;               /* the client's bytes may flow upstream */
+	int eof_cl, eof_up;        /* that side sent its FIN */
 	int shut_cl, shut_up;
 	int paused_cl, paused_up; /* reading stopped: the other side's output is full */
 	int heads;                /* HTTP request heads seen */
@@ -481,11 +487,19 @@ static void on_connected(struct conn *c)
 	/* A tunnel's first bytes, if the client did not wait for the 200. */
 	if (c->sniff && !c->decided && evbuffer_get_length(c->sniff) && sniff_decide(c))
 		return;
-	if (c->decided)
+	if (c->decided) {
 		c->state = S_SPLICE;
-	else
-		c->state = S_HEAD; /* still sniffing (transparent, tunnel) */
-	arm(c, c->decided ? NET_IDLE_TIMEOUT_MS : NET_HEAD_TIMEOUT_MS);
+		arm(c, NET_IDLE_TIMEOUT_MS);
+	} else {
+		/* Still waiting for the client's first bytes (a tunnel, a
+		 * server-first protocol): idle until they start, then
+		 * c->head_deadline_ms. */
+		c->state = S_HEAD;
+		uint64_t now = mono_ms();
+		arm(c, evbuffer_get_length(c->sniff) && c->head_deadline_ms > now ?
+			       c->head_deadline_ms - now :
+			       NET_IDLE_TIMEOUT_MS);
+	}
 	if (!c->eof_cl)
 		bufferevent_enable(c->cl, EV_READ);
 	/* What the client sent while we dialled. */
@@ -645,6 +659,7 @@ static void dial(struct conn *c)
 {
 	const struct petri_net_rule *rule = c->rule;
 	c->state = S_DIAL;
+	c->dialed = 1;
 	c->info.allowed = 1;
 	if (rule->pinned || rule->literal) {
 		c->cand[0] = rule->pinned ? rule->pin : rule->literal_addr;
@@ -760,6 +775,17 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 	return 0;
 }
 
+/* The client's first bytes begin: they must be complete within
+ * NET_HEAD_TIMEOUT_MS (slowloris). */
+static void start_head_deadline(struct conn *c)
+{
+	if (evbuffer_get_length(c->sniff) || c->decided)
+		return;
+	c->head_deadline_ms = mono_ms() + NET_HEAD_TIMEOUT_MS;
+	if (c->state == S_HEAD)
+		arm(c, NET_HEAD_TIMEOUT_MS);
+}
+
 static int proxy_on_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
 {
 	struct conn *c = arg;
@@ -783,6 +809,7 @@ static int to_upstream_cb(void *arg, const char *p, size_t n)
 			conn_refuse(c, 0, "first bytes undecidable", 0);
 			return 1;
 		}
+		start_head_deadline(c);
 		evbuffer_add(c->sniff, p, n);
 		return 0;
 	}
@@ -813,13 +840,20 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	req.status = ok || !first ? 0 : 421;
 	petri__audit_net_conn(c->s->sb, &req);
 	if (!ok) {
-		snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
+		if (first)
+			snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
 		/* Nothing of this connection's reached the upstream yet if it
 		 * is the first: say so; later, just close. */
-		if (first)
+		if (first) {
 			conn_refuse(c, 421, req.reason, 0);
-		else
-			conn_end(c, req.reason);
+		} else {
+			/* The requests before it get their answers; then the
+			 * connection ends as if the client had closed it. */
+			c->info.reason = req.reason;
+			c->eof_cl = 1;
+			bufferevent_disable(c->cl, EV_READ);
+			half_close(c);
+		}
 		return 1;
 	}
 	if (first)
@@ -891,11 +925,17 @@ static int sniff_decide(struct conn *c)
 		r = to_upstream(c, p, n);
 	}
 	evbuffer_free(b);
-	if (r || c->zombie || c->state == S_CLOSING)
+	/* (r > 0 from the feed: it stopped taking the client's bytes, and
+	 * what it took still goes upstream.) */
+	if (r < 0 || c->zombie || c->state == S_CLOSING)
 		return 1;
 	if (c->up_connected) {
 		c->state = S_SPLICE;
 		arm(c, NET_IDLE_TIMEOUT_MS);
+	} else if (!c->dialed) {
+		/* Judged: only now is an upstream connection made. */
+		dial(c);
+		return c->zombie || c->state == S_CLOSING;
 	}
 	return 0;
 }
@@ -1004,6 +1044,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 		conn_refuse(c, 0, "first bytes undecidable", 0);
 		return;
 	}
+	start_head_deadline(c);
 	evbuffer_add_buffer(c->sniff, in);
 	if (c->up_connected || c->kind == K_TRANSPARENT)
 		sniff_decide(c);
@@ -1073,20 +1114,28 @@ static void conn_timer(evutil_socket_t fd, short what, void *arg)
 	case S_CLOSING:
 		conn_kill(c);
 		return;
-	case S_HEAD:
+	case S_HEAD: {
+		uint64_t now = mono_ms();
 		if (c->kind == K_DNS) {
 			conn_kill(c);
 		} else if (c->kind == K_PROXY && !c->tunnel) {
 			conn_refuse(c, 408, "request head timeout", 0);
-		} else if (c->up_connected && c->sniff && evbuffer_get_length(c->sniff) == 0) {
-			/* A client that waits for the server (SSH, SMTP):
-			 * nothing to check; let it through. */
-			c->sniffed = SNIFF_OPAQUE;
-			sniff_decide(c);
+		} else if (!c->sniff || evbuffer_get_length(c->sniff) == 0) {
+			/* The client waits for the server (SSH, SMTP): dial;
+			 * its first bytes are judged when they come. */
+			if (!c->dialed)
+				dial(c);
+			else if (now - c->last_ms >= NET_IDLE_TIMEOUT_MS)
+				conn_end(c, "idle timeout");
+			else
+				arm(c, NET_IDLE_TIMEOUT_MS - (now - c->last_ms));
+		} else if (now < c->head_deadline_ms) {
+			arm(c, c->head_deadline_ms - now);
 		} else {
 			conn_refuse(c, 0, "head timeout", 0);
 		}
 		return;
+	}
 	case S_DIAL:
 		if (c->res) {
 			resolve_drop(c);
@@ -1189,10 +1238,9 @@ static void transparent_start(struct conn *c, uint16_t port)
 		conn_refuse(c, 0, "out of memory", 1);
 		return;
 	}
-	/* Dial while the client speaks (a server-first protocol needs the
-	 * upstream before the client says anything); nothing of the client's
-	 * goes upstream before its first bytes are judged. */
-	dial(c);
+	/* No upstream connection before the client's first bytes are judged
+	 * (sniff_decide dials), or it has kept silent for SERVER_FIRST_MS. */
+	arm(c, SERVER_FIRST_MS);
 }
 
 static void retry_accept(evutil_socket_t fd, short what, void *arg)
@@ -1492,6 +1540,29 @@ static void sb_free(struct petri_proxy_sb *s)
 	free(s);
 }
 
+/* The host's addresses, at attach: the ones it has while the sandbox
+ * lives are what it had then (an interface added later is not known). */
+static int own_addrs(struct petri_proxy_sb *s)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		int n = petri__net_host_addrs(NULL, 0);
+		if (n < 0)
+			return n;
+		free(s->own);
+		s->own = calloc((size_t)n + 1, sizeof(*s->own));
+		if (!s->own)
+			return -ENOMEM;
+		n = petri__net_host_addrs(s->own, (size_t)n + 1);
+		if (n >= 0) {
+			s->n_own = (size_t)n;
+			return 0;
+		}
+		if (n != -ENOBUFS)
+			return n;
+	}
+	return -EAGAIN;
+}
+
 /* A socket of init's making in @sb's network namespace, non-blocking. */
 static int sandbox_socket(struct petri_sandbox *sb, uint16_t port, uint32_t flags,
 			  petri_error **err)
@@ -1526,7 +1597,7 @@ int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *polic
 		r = petri__err(err, ENOMEM, "egress proxy");
 		goto fail;
 	}
-	if ((r = petri__net_host_addrs(&s->own, &s->n_own)) < 0) {
+	if ((r = own_addrs(s)) < 0) {
 		r = petri__err(err, -r, "egress proxy: the host's own addresses");
 		goto fail;
 	}

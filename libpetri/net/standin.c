@@ -155,7 +155,7 @@ const struct petri_net_rule *petri__net_policy_match(const struct petri_net_poli
 int petri__net_addr_class(const struct petri_net_addr *a, const struct petri_net_addr *own,
 			  size_t n_own)
 {
-	for (size_t i = 0; i < n_own; i++)
+	for (size_t i = 0; i < n_own && !(a->family == AF_INET && a->a[0] == 127); i++)
 		if (own[i].family == a->family &&
 		    memcmp(own[i].a, a->a, a->family == AF_INET ? 4 : 16) == 0)
 			return PETRI_NET_ADDR_HOST_OWN;
@@ -201,33 +201,30 @@ int petri__net_dial_check(const struct petri_net_rule *rule, const struct petri_
 	return -EACCES;
 }
 
-int petri__net_host_addrs(struct petri_net_addr **out, size_t *n)
+int petri__net_host_addrs(struct petri_net_addr *out, size_t cap)
 {
 	struct ifaddrs *ifa;
-	*out = NULL;
-	*n = 0;
 	if (getifaddrs(&ifa) < 0)
 		return -errno;
-	size_t cap = 0;
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
-		cap++;
-	*out = calloc(cap + 1, sizeof(**out));
+	size_t n = 0;
 	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr)
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
 			continue;
-		struct petri_net_addr *a = &(*out)[*n];
-		if (i->ifa_addr->sa_family == AF_INET) {
-			a->family = AF_INET;
-			memcpy(a->a, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
-			(*n)++;
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			a->family = AF_INET6;
-			memcpy(a->a, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
-			(*n)++;
+		if (n < cap) {
+			struct petri_net_addr *a = &out[n];
+			memset(a, 0, sizeof(*a));
+			a->family = i->ifa_addr->sa_family;
+			if (a->family == AF_INET)
+				memcpy(a->a, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+			else
+				memcpy(a->a, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
 		}
+		n++;
 	}
 	freeifaddrs(ifa);
-	return 0;
+	if (out && n > cap)
+		return -ENOBUFS;
+	return (int)n;
 }
 
 const char *petri__net_addr_str(const struct petri_net_addr *a, char *buf, size_t cap)
@@ -235,92 +232,6 @@ const char *petri__net_addr_str(const struct petri_net_addr *a, char *buf, size_
 	if (!a->family || !inet_ntop(a->family, a->a, buf, (socklen_t)cap))
 		snprintf(buf, cap, "%s", "");
 	return buf;
-}
-
-/* ---- dns ---- */
-struct petri_net_names {
-	char names[PETRI_NET_SYNTH_MAX][64];
-	uint32_t n;
-};
-struct petri_net_names *petri__net_names_new(void)
-{
-	return calloc(1, sizeof(struct petri_net_names));
-}
-void petri__net_names_free(struct petri_net_names *t)
-{
-	free(t);
-}
-int petri__net_names_assign(struct petri_net_names *t, const char *name, uint32_t *addr)
-{
-	for (uint32_t i = 0; i < t->n; i++)
-		if (strcmp(t->names[i], name) == 0) {
-			*addr = PETRI_NET_SYNTH_NET + 1 + i;
-			return 0;
-		}
-	if (t->n >= PETRI_NET_SYNTH_MAX)
-		return -ENOSPC;
-	snprintf(t->names[t->n], 64, "%s", name);
-	*addr = PETRI_NET_SYNTH_NET + 1 + t->n++;
-	return 0;
-}
-const char *petri__net_names_lookup(const struct petri_net_names *t, uint32_t addr)
-{
-	uint32_t i = addr - PETRI_NET_SYNTH_NET - 1;
-	return i < t->n ? t->names[i] : NULL;
-}
-
-ssize_t petri__net_dns_answer(const uint8_t *q, size_t qlen, uint8_t *out, size_t cap,
-			      struct petri_net_names *names, petri_net_name_allowed_fn allowed,
-			      void *arg, struct petri_net_dns_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	info->reason = "malformed";
-	if (qlen < 12)
-		return 0;
-	size_t o = 12;
-	char name[256];
-	size_t nl = 0;
-	while (o < qlen && q[o]) {
-		size_t l = q[o++];
-		if (l > 63 || o + l > qlen || nl + l + 1 >= sizeof(name))
-			return 0;
-		if (nl)
-			name[nl++] = '.';
-		memcpy(name + nl, q + o, l);
-		nl += l;
-		o += l;
-	}
-	if (o + 5 > qlen)
-		return 0;
-	o++;
-	info->qtype = (uint16_t)(q[o] << 8 | q[o + 1]);
-	o += 4;
-	if (o > cap)
-		return -ENOSPC;
-	memcpy(out, q, o);
-	out[2] = 0x84 | (q[2] & 1);
-	out[3] = 0;
-	memset(out + 6, 0, 6);
-	if (petri__net_host_norm(name, nl, info->qname, NULL) < 0 || !allowed(arg, info->qname)) {
-		out[3] = 3;
-		info->rcode = 3;
-		info->reason = "name not allowed";
-		return (ssize_t)o;
-	}
-	info->allowed = 1;
-	info->reason = "allowed";
-	if (info->qtype != 1)
-		return (ssize_t)o;
-	uint32_t a;
-	if (petri__net_names_assign(names, info->qname, &a) < 0) {
-		out[3] = 2;
-		return (ssize_t)o;
-	}
-	info->answer = a;
-	uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, a >> 24, a >> 16, a >> 8, a};
-	memcpy(out + o, rr, sizeof(rr));
-	out[7] = 1;
-	return (ssize_t)(o + sizeof(rr));
 }
 
 /* ---- sniff ---- */

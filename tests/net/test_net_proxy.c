@@ -177,32 +177,134 @@ static void srv_stop(struct srv *s)
 	close(s->lfd);
 }
 
-/* ---- a TLS server (Python's ssl) with a certificate made here ---- */
+/* ---- what the sandboxes see at /t: certificates and a Python helper ---- */
 
-/* Certificates for allowed.test (and evil.test) in a directory the
- * sandboxes see at /certs. */
-static char cert_dir[] = "/tmp/petri-net-test-XXXXXX";
+/* Certificates for allowed.test (and evil.test, the same key) and nt.py,
+ * in a directory bound read-only at /t in every sandbox of a case. */
+static char tdir[] = "/tmp/petri-net-test-XXXXXX";
+static int tdir_made;
 
-static void make_certs(void)
+static const char nt_py[] =
+	"import errno, socket, ssl, struct\n"
+	"def proxy_connect(target, host=None):\n"
+	"    # CONNECT target through the explicit proxy: (socket, status)\n"
+	"    s = socket.create_connection(('127.0.0.1', 3128), timeout=20)\n"
+	"    s.sendall(('CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n' % (target, host or "
+	"target)).encode())\n"
+	"    d = b''\n"
+	"    while b'\\r\\n\\r\\n' not in d:\n"
+	"        b = s.recv(4096)\n"
+	"        if not b:\n"
+	"            break\n"
+	"        d += b\n"
+	"    return s, (d.split(b' ')[1].decode() if d else 'closed')\n"
+	"def https_get(s, name):\n"
+	"    # TLS with SNI name over s, GET /: the status line, or closed\n"
+	"    c = ssl.create_default_context(cafile='/t/cert.pem')\n"
+	"    try:\n"
+	"        t = c.wrap_socket(s, server_hostname=name)\n"
+	"        t.sendall(b'GET / HTTP/1.1\\r\\nHost: allowed.test\\r\\nConnection: "
+	"close\\r\\n\\r\\n')\n"
+	"        return t.recv(4096).split(b'\\r\\n')[0].decode()\n"
+	"    except (ssl.SSLError, OSError):\n"
+	"        return 'closed'\n"
+	"def raw(host, port, data, family=socket.AF_INET):\n"
+	"    # send data, read until EOF: the bytes, or the errno name\n"
+	"    s = socket.socket(family, socket.SOCK_STREAM)\n"
+	"    s.settimeout(20)\n"
+	"    try:\n"
+	"        s.connect((host, port))\n"
+	"        s.sendall(data)\n"
+	"        d = b''\n"
+	"        while True:\n"
+	"            b = s.recv(65536)\n"
+	"            if not b:\n"
+	"                return d\n"
+	"            d += b\n"
+	"    except OSError as e:\n"
+	"        return errno.errorcode.get(e.errno, str(e))\n"
+	"def connect(host, port, family=socket.AF_INET):\n"
+	"    s = socket.socket(family, socket.SOCK_STREAM)\n"
+	"    s.settimeout(5)\n"
+	"    try:\n"
+	"        s.connect((host, port))\n"
+	"        return 'connected'\n"
+	"    except OSError as e:\n"
+	"        return errno.errorcode.get(e.errno, str(e))\n"
+	"def udp(host, port, family=socket.AF_INET):\n"
+	"    s = socket.socket(family, socket.SOCK_DGRAM)\n"
+	"    s.settimeout(3)\n"
+	"    try:\n"
+	"        s.connect((host, port))\n"
+	"        s.send(b'x')\n"
+	"        s.recv(512)\n"
+	"        return 'reply'\n"
+	"    except socket.timeout:\n"
+	"        return 'timeout'\n"
+	"    except OSError as e:\n"
+	"        return errno.errorcode.get(e.errno, str(e))\n"
+	"def query(name, qtype):\n"
+	"    return struct.pack('>HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b''.join(\n"
+	"        bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\\0' + "
+	"struct.pack('>HH', qtype, 1)\n"
+	"def answer(a):\n"
+	"    # rcode, answer count, and the last A record's address or -\n"
+	"    an = struct.unpack('>H', a[6:8])[0]\n"
+	"    ip = socket.inet_ntoa(a[-4:]) if an and a[-6:-4] == b'\\0\\4' else '-'\n"
+	"    return '%d %d %s' % (a[3] & 15, an, ip)\n"
+	"def dns_udp(name, qtype=1):\n"
+	"    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+	"    s.settimeout(10)\n"
+	"    s.sendto(query(name, qtype), ('127.0.0.1', 53))\n"
+	"    return answer(s.recv(4096))\n"
+	"def dns_tcp(names, qtype=1):\n"
+	"    # every query on one connection: their answers\n"
+	"    s = socket.create_connection(('127.0.0.1', 53), timeout=10)\n"
+	"    for n in names:\n"
+	"        q = query(n, qtype)\n"
+	"        s.sendall(struct.pack('>H', len(q)) + q)\n"
+	"    out = []\n"
+	"    f = s.makefile('rb')\n"
+	"    for n in names:\n"
+	"        l = struct.unpack('>H', f.read(2))[0]\n"
+	"        out.append(answer(f.read(l)))\n"
+	"    return ' / '.join(out)\n";
+
+static void rm_tdir(void)
 {
-	REQUIRE(mkdtemp(cert_dir));
-	REQUIRE(chmod(cert_dir, 0755) == 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tdir);
+}
+
+static void make_tdir(void)
+{
+	if (tdir_made)
+		return;
+	REQUIRE(mkdtemp(tdir));
+	tdir_made = 1;
+	atexit(rm_tdir);
+	REQUIRE(chmod(tdir, 0755) == 0);
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
 		 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=allowed.test "
 		 "-addext subjectAltName=DNS:allowed.test,DNS:evil.test "
 		 "-keyout %s/key.pem -out %s/cert.pem 2>/dev/null && chmod 644 %s/*.pem",
-		 cert_dir, cert_dir, cert_dir);
+		 tdir, tdir, tdir);
 	REQUIRE(system(cmd) == 0);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/nt.py", tdir);
+	FILE *f = fopen(path, "w");
+	REQUIRE(f && fputs(nt_py, f) >= 0 && fclose(f) == 0);
 }
 
-static void rm_certs(void)
-{
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", cert_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", cert_dir);
-}
+/* Python inside with nt.py imported: print(EXPR). */
+#define PY(expr)                                                                                   \
+	"PYTHONDONTWRITEBYTECODE=1 python3 -c \"import sys; sys.path.insert(0, '/t'); "            \
+	"import nt, socket; print(" expr ")\""
+
+/* ---- a TLS server (Python's ssl) ---- */
 
 struct tls_srv {
 	pid_t pid;
@@ -213,7 +315,7 @@ struct tls_srv {
 static void tls_start(struct tls_srv *t)
 {
 	static const char prog[] =
-		"import http.server, ssl, sys\n"
+		"import http.server, os, ssl, sys\n"
 		"class H(http.server.BaseHTTPRequestHandler):\n"
 		"    def do_GET(self):\n"
 		"        b = ('tls hello %s\\n' % self.headers.get('Host', '-')).encode()\n"
@@ -227,7 +329,8 @@ static void tls_start(struct tls_srv *t)
 		"c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
 		"c.load_cert_chain(sys.argv[1] + '/cert.pem', sys.argv[1] + '/key.pem')\n"
 		"s.socket = c.wrap_socket(s.socket, server_side=True)\n"
-		"print(s.server_address[1], flush=True)\n"
+		"os.write(1, b'%d\\n' % s.server_address[1])\n"
+		"os.close(1)\n"
 		"s.serve_forever()\n";
 	int p[2];
 	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
@@ -236,7 +339,7 @@ static void tls_start(struct tls_srv *t)
 	if (pid == 0) {
 		dup2(p[1], 1);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/usr/bin/python3", "python3", "-c", prog, cert_dir, (char *)NULL);
+		execl("/usr/bin/python3", "python3", "-c", prog, tdir, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -260,15 +363,16 @@ static void tls_stop(struct tls_srv *t)
 static petri_sandbox *proxy_sandbox(const char *const *allow, uint32_t max_conns,
 				    struct petri_audit *audit)
 {
+	make_tdir();
 	char bind[128];
-	snprintf(bind, sizeof(bind), "%s:/certs", cert_dir);
+	snprintf(bind, sizeof(bind), "%s:/t", tdir);
 	const char *binds[] = {bind, NULL};
 	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
 	o.net = PETRI_NET_PROXY;
 	o.allow = allow;
 	o.net_max_conns = max_conns;
 	o.audit = audit;
-	o.binds = cert_dir[sizeof(cert_dir) - 2] != 'X' ? binds : NULL;
+	o.binds = binds;
 	petri_sandbox *sb = NULL;
 	petri_error *e = NULL;
 	int r = petri_sandbox_create(petri_test_ctx(), &o, &sb, &e);
@@ -425,32 +529,221 @@ static void test_http_allowed(void)
  * certificate verified by the client (so the tunnel ends at the server). */
 static void test_https_allowed(void)
 {
-	make_certs();
+	make_tdir();
 	struct tls_srv t;
 	tls_start(&t);
 	char *rule = fmt("allowed.test:%u=127.0.0.1", t.port);
 	const char *allow[] = {rule, NULL};
 	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
 	char *want = fmt("tls hello allowed.test:%u\n", t.port);
-	SH_IS(sb, want, "curl -sS --cacert /certs/cert.pem https://allowed.test:%u/", t.port);
-	SH_IS(sb, want, "curl -sS --noproxy '*' --cacert /certs/cert.pem https://allowed.test:%u/",
+	SH_IS(sb, want, "curl -sS --cacert /t/cert.pem https://allowed.test:%u/", t.port);
+	SH_IS(sb, want, "curl -sS --noproxy '*' --cacert /t/cert.pem https://allowed.test:%u/",
 	      t.port);
 	SH_IS(sb, want,
 	      "python3 -c \"import ssl, urllib.request as u; "
-	      "c = ssl.create_default_context(cafile='/certs/cert.pem'); "
+	      "c = ssl.create_default_context(cafile='/t/cert.pem'); "
 	      "print(u.urlopen('https://allowed.test:%u/', context=c).read().decode(), end='')\"",
 	      t.port);
 	SH_IS(sb, want,
 	      "python3 -c \"import ssl, urllib.request as u; "
-	      "c = ssl.create_default_context(cafile='/certs/cert.pem'); "
+	      "c = ssl.create_default_context(cafile='/t/cert.pem'); "
 	      "o = u.build_opener(u.ProxyHandler({}), u.HTTPSHandler(context=c)); "
 	      "print(o.open('https://allowed.test:%u/').read().decode(), end='')\"",
 	      t.port);
 	petri_sandbox_destroy(sb);
 	tls_stop(&t);
-	rm_certs();
 	free(want);
 	free(rule);
+}
+
+/* A name not on the list: 403 from the proxy (HTTP and CONNECT), no
+ * address from the DNS server; the server never sees a connection. */
+static void test_denied_name(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_code}\\n' http://denied.test:%u/",
+	      s.port);
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_connect}\\n' https://denied.test:%u/",
+	      s.port);
+	SH_IS(sb, "6\n", "curl -s --noproxy '*' http://denied.test:%u/; echo $?", s.port);
+	/* A subdomain of an allowed name is another name. */
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_code}\\n' http://a.allowed.test:%u/",
+	      s.port);
+	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(rule);
+}
+
+/* The right name on a port it is not allowed on: refused both ways. */
+static void test_wrong_port(void)
+{
+	struct srv s, s2;
+	srv_start(&s, 0);
+	srv_start(&s2, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	char *rule2 = fmt("other.test:%u=127.0.0.1", s2.port); /* a listener on s2.port */
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_code}\\n' http://allowed.test:%u/",
+	      s2.port);
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_connect}\\n' https://allowed.test:%u/",
+	      s2.port);
+	/* Closed without an answer (reset, if the request was unread). */
+	SH_IS(sb, "True\n",
+	      PY("nt.raw('allowed.test', %u, b'GET / HTTP/1.1\\\\r\\\\nHost: "
+		 "allowed.test\\\\r\\\\n\\\\r\\\\n') in (b'', 'ECONNRESET')"),
+	      s2.port);
+	/* The control: the other name on its own port works. */
+	char *want = fmt("hello other.test:%u /\n", s2.port);
+	SH_IS(sb, want, "curl -sS --noproxy '*' http://other.test:%u/", s2.port);
+	CHECK_MSG(s2.accepted == 1, "the second server saw %d connections", s2.accepted);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	srv_stop(&s2);
+	free(want);
+	free(rule);
+	free(rule2);
+}
+
+/* Plain HTTP whose Host is not the name: 421 on the first request; a
+ * later request on the connection for another host ends it. */
+static void test_host_mismatch(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "421\n",
+	      "curl -s --noproxy '*' -o /dev/null -w '%%{http_code}\\n' -H 'Host: evil.test' "
+	      "http://allowed.test:%u/",
+	      s.port);
+	SH_IS(sb, "421\n",
+	      "curl -s -o /dev/null -w '%%{http_code}\\n' -H 'Host: evil.test' http://allowed.test:%u/",
+	      s.port);
+	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	/* Pipelined: the first is answered, the second (evil) is not sent. */
+	SH_IS(sb, "1 1\n",
+	      PY("(lambda d: '%%d %%d' %% (d.count(b'200 OK'), d.count(b'hello allowed.test')))("
+		 "nt.raw('allowed.test', %u, b'GET /1 HTTP/1.1\\\\r\\\\nHost: allowed.test\\\\r\\\\n\\\\r\\\\n"
+		 "GET /2 HTTP/1.1\\\\r\\\\nHost: evil.test\\\\r\\\\n\\\\r\\\\n'))"),
+	      s.port);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(rule);
+}
+
+/* A TLS ClientHello naming another host than the connection is for:
+ * closed, on the transparent path and inside a CONNECT tunnel. */
+static void test_sni_mismatch(void)
+{
+	struct tls_srv t;
+	make_tdir();
+	tls_start(&t);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", t.port);
+	char *rule2 = fmt("evil.test:%u=127.0.0.1", t.port + 1);
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	/* The controls: the right SNI works both ways. */
+	SH_IS(sb, "HTTP/1.0 200 OK\n",
+	      PY("nt.https_get(nt.proxy_connect('allowed.test:%u')[0], "
+		 "'allowed.test')"),
+	      t.port);
+	SH_IS(sb, "HTTP/1.0 200 OK\n",
+	      PY("nt.https_get(socket.create_connection(('allowed.test', %u)), 'allowed.test')"),
+	      t.port);
+	/* evil.test is even allowed (elsewhere), and the certificate names it. */
+	SH_IS(sb, "closed\n",
+	      PY("nt.https_get(nt.proxy_connect('allowed.test:%u')[0], 'evil.test')"), t.port);
+	SH_IS(sb, "closed\n",
+	      PY("nt.https_get(socket.create_connection(('allowed.test', %u)), 'evil.test')"),
+	      t.port);
+	SH_IS(sb, "35\n",
+	      "curl -s --noproxy '*' --cacert /t/cert.pem --resolve evil.test:%u:$(getent hosts "
+	      "allowed.test | cut -d' ' -f1) https://evil.test:%u/; echo $?",
+	      t.port, t.port);
+	petri_sandbox_destroy(sb);
+	tls_stop(&t);
+	free(rule);
+	free(rule2);
+}
+
+/* CONNECT to literal addresses: not allowed ones are refused, and the
+ * host's loopback is never dialled without =ADDR (whatever form it is
+ * written in, or when a listed name resolves to it). */
+static void test_connect_literals(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	char *rule2 = fmt("localhost:%u", s.port);
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	const char *hosts[] = {"10.9.8.7",           "127.0.0.1",  "[::1]",
+			       "2130706433",         "0177.0.0.1", "127.1",
+			       "[::ffff:127.0.0.1]", "localhost"};
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		char target[64];
+		snprintf(target, sizeof(target), "%s:%u", hosts[i], i == 0 ? 443 : s.port);
+		SH_IS(sb, "403\n", PY("nt.proxy_connect('%s')[1]"), target);
+	}
+	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	/* The refusal says why: localhost resolves to loopback. */
+	SH_IS(sb, "1\n",
+	      "curl -s --noproxy '' -x http://127.0.0.1:3128 http://localhost:%u/ | grep -c loopback",
+	      s.port);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(rule);
+	free(rule2);
+}
+
+/* No way out but the proxy's: connect() and UDP anywhere else fail, IPv6
+ * too, and the host's loopback is not the sandbox's. */
+static void test_no_direct(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	const char *allow[] = {"allowed.test", NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.connect('1.1.1.1', 443)"));
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.connect('10.255.255.53', 53)"));
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.connect('2606:4700::1111', 443, socket.AF_INET6)"));
+	SH_IS(sb, "ECONNREFUSED\n", PY("nt.connect('::1', 3128, socket.AF_INET6)"));
+	SH_IS(sb, "ECONNREFUSED\n", PY("nt.connect('127.0.0.1', %u)"), s.port);
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.udp('1.1.1.1', 53)"));
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.udp('2606:4700::1111', 53, socket.AF_INET6)"));
+	/* UDP to another port of its own loopback reaches nothing. */
+	SH_IS(sb, "ECONNREFUSED\n", PY("nt.udp('127.0.0.1', 5353)"));
+	SH_IS(sb, "ECONNREFUSED\n", PY("nt.udp('::1', 53, socket.AF_INET6)"));
+	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+}
+
+/* The DNS server: allowed names get their synthetic address (UDP and
+ * TCP, several queries on one connection); others, TXT and long-label
+ * exfiltration included, NXDOMAIN. */
+static void test_dns(void)
+{
+	const char *allow[] = {"allowed.test", "*.wild.test", NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "0 1 127.80.0.1\n", PY("nt.dns_udp('allowed.test')"));
+	SH_IS(sb, "0 1 127.80.0.2\n", PY("nt.dns_udp('a.wild.test')"));
+	SH_IS(sb, "0 1 127.80.0.1\n", PY("nt.dns_udp('ALLOWED.Test')"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('denied.test')"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('wild.test')"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('c2VjcmV0.denied.test', 16)"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('x' * 63 + '.' + 'y' * 63 + '.exfil.test', 16)"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('c2VjcmV0.allowed.test', 16)"));
+	SH_IS(sb, "0 1 127.80.0.1 / 3 0 - / 0 1 127.80.0.3\n",
+	      PY("nt.dns_tcp(['allowed.test', 'denied.test', 'b.wild.test'])"));
+	petri_sandbox_destroy(sb);
 }
 
 static const struct petri_test_case cases[] = {
@@ -458,6 +751,13 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(bad_options),
 	PETRI_TEST_CASE(http_allowed),
 	PETRI_TEST_CASE(https_allowed),
+	PETRI_TEST_CASE(denied_name),
+	PETRI_TEST_CASE(wrong_port),
+	PETRI_TEST_CASE(host_mismatch),
+	PETRI_TEST_CASE(sni_mismatch),
+	PETRI_TEST_CASE(connect_literals),
+	PETRI_TEST_CASE(no_direct),
+	PETRI_TEST_CASE(dns),
 	{NULL, NULL},
 };
 
