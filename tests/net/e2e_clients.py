@@ -472,8 +472,10 @@ class Case:
 class T:
     """Everything the cases share: the servers, the fixtures, the runner."""
 
-    def __init__(self, petri, tmp, verbose):
+    def __init__(self, petri, lib, no_lib, tmp, verbose):
         self.petri = petri
+        self.lib = lib
+        self.no_lib = no_lib
         self.tmp = tmp
         self.verbose = verbose
         self.nrun = 0
@@ -1180,6 +1182,52 @@ def case_slowloris(t, c):
                 "a request among slow heads (%s): %s" % (what, res[i]))
 
 
+def case_other_sandbox(t, c):
+    """One context, two proxied sandboxes (the Python binding:
+    two_sandboxes.py): A opens 1,000 connections to the proxy (the limit
+    is 256: the rest are closed at once) and 20 to an upstream that never
+    answers; meanwhile B's ten requests are each served at once.  After
+    both are destroyed, every upstream connection of A is closed and the
+    process holds the descriptors and threads it held before."""
+    if t.no_lib:
+        raise Skip(t.no_lib)
+    if not t.lib:
+        if CI:
+            raise AssertionError("no libpetri.so (--lib or PETRI_LIBRARY; CI=true)")
+        raise Skip("no libpetri.so given (--lib)")
+    env = dict(os.environ, PETRI_LIBRARY=t.lib,
+               PYTHONPATH=os.path.join(HERE, "..", "..", "bindings", "python"))
+    cfg = {"fix": t.fix, "allow": t.allow, "http_port": t.H}
+    p = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "two_sandboxes.py"),
+                        json.dumps(cfg)], env=env, capture_output=True, text=True, timeout=120)
+    try:
+        o = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise AssertionError("two_sandboxes.py: exit %d, stdout %r, stderr %r" % (
+            p.returncode, p.stdout[-500:], p.stderr[-1500:]))
+    c.check(all(x.get("status") == 200 for x in o["warm"]), "warm-up: %s" % o["warm"])
+    c.check(o["a_loaded"], "A never held its connections: %s" % o.get("a"))
+    a = o.get("a") or [{}] * 5
+    c.check(a[0].get("connected") == 20 and a[1].get("connected") == 1000,
+            "A's connections: %s %s" % (a[0], a[1]))
+    rel = a[4]
+    c.check(1000 - 256 <= rel.get("closed_by_peer", -1) < 1000 and rel.get("answered") == 0,
+            "A's connections beyond the limit (256) should be closed at once, the others "
+            "held: %s" % rel)
+    slow = [x for x in o["b_during"] if x.get("status") != 200 or x["ms"] > 1000]
+    c.check(not slow, "B while A is loaded: %s" % slow)
+    c.check(o["a_still_running"], "A had finished before B's requests were done")
+    c.check(all(x.get("status") == 200 for x in o["b_after"]), "B after A: %s" % o["b_after"])
+    c.check(o["stuck_total"] == 20 and o["stuck_closed"] == 20,
+            "upstream connections of A still open after its destroy: %d of %d" % (
+                o["stuck_total"] - o["stuck_closed"], o["stuck_total"]))
+    c.check(o["fds_after"] == o["fds_before"], "descriptors: %d before, %d after" % (
+        o["fds_before"], o["fds_after"]))
+    c.check(o["threads_after"] == o["threads_before"], "threads: %d before, %d after" % (
+        o["threads_before"], o["threads_after"]))
+    c.note("B: %d ms for 10 requests during A's load" % o["b_during_wall_ms"])
+
+
 # ---- the CLI contract ------------------------------------------------------------
 
 
@@ -1257,6 +1305,7 @@ CASES = [
     ("deny_ipv6", case_ipv6),
     ("fault_stuck_upstream", case_stuck_upstream),
     ("fault_slowloris", case_slowloris),
+    ("fault_other_sandbox", case_other_sandbox),
     ("cli_allow_without_proxy", case_cli_allow_without_proxy),
     ("cli_proxy_without_allow", case_cli_proxy_without_allow),
     ("cli_malformed_allow", case_cli_malformed),
@@ -1268,6 +1317,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--petri", default=os.environ.get("PETRI_CLI"),
                     help="the petri CLI (default: $PETRI_CLI)")
+    ap.add_argument("--lib", default=os.environ.get("PETRI_LIBRARY"),
+                    help="libpetri.so, for the case that uses the Python binding "
+                    "(default: $PETRI_LIBRARY)")
+    ap.add_argument("--no-lib", metavar="WHY",
+                    help="skip the Python binding's case, even under CI, for this reason")
     ap.add_argument("--only", help="run the cases whose name matches this regex")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every petri run")
@@ -1283,7 +1337,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="petri-e2e-")
     passed = failed = skipped = 0
     try:
-        t = T(os.path.abspath(args.petri), tmp, args.verbose)
+        t = T(os.path.abspath(args.petri), args.lib and os.path.abspath(args.lib), args.no_lib,
+              tmp, args.verbose)
         print("servers: http 127.0.0.1:%d, https 127.0.0.1:%s, udp 127.0.0.1:%d; fixtures "
               "in %.1fs%s" % (t.H, t.S, t.U, time.monotonic() - t0,
                               "; broken: %s" % t.broken if t.broken else ""), flush=True)

@@ -372,6 +372,14 @@ def op_env(a):
     return {"env": {k: os.environ.get(k) for k in keys}, "resolv_conf": resolv}
 
 
+def op_say(a):
+    """A line on stderr, at once: a host watching the output knows the
+    operations before this one are done."""
+    sys.stderr.write(a["text"] + "\n")
+    sys.stderr.flush()
+    return {}
+
+
 def op_sleep(a):
     time.sleep(a["seconds"])
     return {}
@@ -379,7 +387,7 @@ def op_sleep(a):
 
 OPS = {"dns": op_dns, "resolve": op_resolve, "connect": op_connect, "udp": op_udp,
        "http": op_http, "tls": op_tls, "hold": op_hold, "release": op_release, "urllib": op_urllib, "env": op_env,
-       "sleep": op_sleep}
+       "say": op_say, "sleep": op_sleep}
 
 
 def main():
