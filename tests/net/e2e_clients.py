@@ -488,6 +488,8 @@ class T:
         shutil.copy(os.path.join(HERE, "probe.py"), os.path.join(self.fix, "probe.py"))
         with open(os.path.join(self.docroot, "hello.txt"), "w") as f:
             f.write("hello %s\n" % self.token)
+        with open(os.path.join(self.docroot, "big.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
         self.broken = {}  # fixture -> why it could not be made
 
         self.H = start_server(QuietServer(("127.0.0.1", 0),
@@ -554,7 +556,7 @@ class T:
         if fixture and fixture in self.broken:
             raise AssertionError("fixture %s: %s" % (fixture, self.broken[fixture]))
 
-    def run(self, cmd, allow=None, env=None, timeout=60, net=True):
+    def run(self, cmd, allow=None, env=None, timeout=60, net=True, extra=()):
         self.nrun += 1
         audit = os.path.join(self.tmp, "audit-%d.bin" % self.nrun)
         argv = [self.petri, "run", "--json", "--timeout", str(timeout), "--audit", audit,
@@ -565,7 +567,7 @@ class T:
                 argv += ["--allow", a]
         for k, v in dict(BASE_ENV, **(env or {})).items():
             argv += ["--env", "%s=%s" % (k, v)]
-        argv += ["--"] + list(cmd)
+        argv += list(extra) + ["--"] + list(cmd)
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60)
         r = Run(self, argv, proc, audit)
         if self.verbose:
@@ -1131,6 +1133,62 @@ def case_ipv6(t, c):
     check_audit_denied(c, r, "::1", t.S)
 
 
+def case_names(t, c):
+    """Names are matched as normalised (upper case, a trailing dot), and
+    "*.wild.test" allows its subdomains but not wild.test itself."""
+    mark = t.log.mark()
+    allow = t.allow + ["*.wild.test:%d=127.0.0.1" % t.H]
+    h = t.H
+    r, res = t.probe(c, [
+        via_proxy(connect_req("FILES.Test.:%d" % h)),
+        via_proxy(get_req("http://Files.TEST:%d/whoami" % h, "files.test.:%d" % h)),
+        via_proxy(get_req("http://a.wild.test:%d/whoami" % h, "a.wild.test:%d" % h)),
+        via_proxy(get_req("http://wild.test:%d/whoami" % h, "wild.test:%d" % h)),
+        {"op": "resolve", "name": "A.Wild.Test."},
+        {"op": "resolve", "name": "wild.test"},
+        {"op": "http", "host": "b.wild.test", "port": h,
+         "request": get_req("/whoami", "B.WILD.test:%d" % h)}], allow=allow)
+    c.check(res[0].get("status") == 200, "CONNECT FILES.Test.: %s" % res[0])
+    c.check(res[1].get("status") == 200, "GET http://Files.TEST: %s" % res[1])
+    c.check(res[2].get("status") == 200 and "a.wild.test" in res[2].get("body", ""),
+            "GET http://a.wild.test (*.wild.test allowed): %s" % res[2])
+    c.check(res[3].get("status") == 403, "GET http://wild.test (only its subdomains are "
+            "allowed): want 403, got %s" % res[3])
+    c.check(res[4].get("addrs") and all(is_synth(a) for a in res[4]["addrs"]),
+            "A.Wild.Test. resolves to %s" % res[4])
+    c.check("gaierror" in res[5], "wild.test resolved: %s" % res[5])
+    c.check(res[6].get("status") == 200 and "b.wild.test" in res[6].get("body", "").lower(),
+            "transparent b.wild.test: %s" % res[6])
+    reqs, _, _ = t.log.since(mark)
+    c.check(not [q for q in reqs if q[3].lower().startswith("wild.test")],
+            "the server was reached for wild.test: %s" % reqs)
+    check_audit_denied(c, r, "wild.test", h)
+
+
+def case_byte_budget(t, c):
+    """--net-max-bytes 64K: a 1 MiB download is cut short, later requests
+    are refused, and the audit says why."""
+    t.need("curl")
+    r = t.sh("curl -sS -o /workspace/big --max-time 20 http://files.test:%d/big.bin; "
+             "echo rc=$?; wc -c < /workspace/big; "
+             "curl -sS -o /dev/null -w 'then%%{http_code}\n' --max-time 10 "
+             "http://files.test:%d/hello.txt; exit 0" % (t.H, t.H),
+             extra=["--net-max-bytes", "64K"])
+    if not check_ok(c, r):
+        return
+    m = re.search(r"rc=(\d+)\s+(\d+)", r.stdout)
+    if c.check(m, "no result: %r" % r.stdout):
+        c.check(m.group(1) != "0" and int(m.group(2)) <= 64 * 1024,
+                "the 1 MiB download under a 64 KiB budget: curl exit %s, %s bytes" % (
+                    m.group(1), m.group(2)))
+    c.check(re.search(r"then(403|000)", r.stdout),
+            "a request after the budget is spent: want refused, got %r" % r.stdout)
+    evs = [e for e in r.net_events("files.test", t.H, (4001, 4002))
+           if any(isinstance(v, str) and "byte" in v.lower() for _, v in flat(e))]
+    c.check(evs, "no audit event for files.test gives the byte limit as the reason: %s" %
+            r.net_summary((4001, 4002)))
+
+
 # ---- faults ---------------------------------------------------------------------
 
 
@@ -1303,6 +1361,8 @@ CASES = [
     ("deny_direct_connect", case_direct_connect),
     ("deny_udp", case_udp),
     ("deny_ipv6", case_ipv6),
+    ("names_normalised_and_wildcard", case_names),
+    ("fault_byte_budget", case_byte_budget),
     ("fault_stuck_upstream", case_stuck_upstream),
     ("fault_slowloris", case_slowloris),
     ("fault_other_sandbox", case_other_sandbox),
