@@ -858,7 +858,11 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	}
 	if (first)
 		snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
-	return to_upstream(c, raw, len) < 0 ? 1 : 0;
+	if (to_upstream(c, raw, len) < 0)
+		return 1;
+	if (!c->dialed)
+		dial(c); /* the first request is judged: now the upstream */
+	return c->zombie || c->state == S_CLOSING;
 }
 
 /* Decide on the client's first bytes (c->sniff): 0 decided (or still
@@ -932,8 +936,9 @@ static int sniff_decide(struct conn *c)
 	if (c->up_connected) {
 		c->state = S_SPLICE;
 		arm(c, NET_IDLE_TIMEOUT_MS);
-	} else if (!c->dialed) {
-		/* Judged: only now is an upstream connection made. */
+	} else if (!c->dialed && kind != SNIFF_HTTP) {
+		/* Judged: only now is an upstream connection made (for HTTP,
+		 * once the first request's Host is: transparent_on_head). */
 		dial(c);
 		return c->zombie || c->state == S_CLOSING;
 	}
@@ -1120,7 +1125,7 @@ static void conn_timer(evutil_socket_t fd, short what, void *arg)
 			conn_kill(c);
 		} else if (c->kind == K_PROXY && !c->tunnel) {
 			conn_refuse(c, 408, "request head timeout", 0);
-		} else if (!c->sniff || evbuffer_get_length(c->sniff) == 0) {
+		} else if (c->sniff && evbuffer_get_length(c->sniff) == 0) {
 			/* The client waits for the server (SSH, SMTP): dial;
 			 * its first bytes are judged when they come. */
 			if (!c->dialed)
