@@ -5,22 +5,29 @@ real clients (curl, Python urllib, pip, npm, git, Node fetch, Go net/http)
 inside a sandbox reach servers this script starts on the HOST's loopback,
 each through both paths (the explicit proxy that HTTP_PROXY/HTTPS_PROXY name,
 and the transparent path a client takes when it ignores them); and what must
-be refused is refused AND recorded in the audit stream.
+be refused is refused, never reaches the host's servers, and is recorded in
+the audit stream.  Also: names normalised and wildcards, the byte budget, a
+stuck upstream, slowloris, two sandboxes of one context (one with 1,000
+connections; the Python binding), and the CLI's errors for bad allowlists.
 
-    e2e_clients.py --petri build/petri [--only REGEX] [--list] [-v]
+    e2e_clients.py --petri build/petri [--lib build/libpetri.so | --no-lib WHY]
+                   [--only REGEX] [--list] [-v]
 
 Every server listens on 127.0.0.1 on an ephemeral port; the names the
-sandbox uses (files.test, pkg.test, other.test) are pinned there with
+sandbox uses (files.test, pkg.test, other.test, ...) are pinned there with
 =127.0.0.1 in the allowlist.  Nothing here sends a packet anywhere but
 loopback: the "outside" addresses the sandbox tries (192.0.2.1, 2001:db8::1)
-fail inside it with ENETUNREACH, since its network namespace has only lo.
+fail inside it with ENETUNREACH, since its network namespace has only lo,
+and the literals it asks the proxy for are all loopback ones.  (A broken
+proxy could still ask the host's resolver about a refused .test name.)
 
 How a case knows which path a client took: the kernel audit (eBPF) records
 every connect() of the sandbox, so the proxy path is "every TCP connect went
 to 127.0.0.1:3128" and the transparent one "every TCP connect went to a
-synthetic address 127.80.x.y on the server's port".  The proxy's own events
-(OCSF 4001/4002/4003 in `petri audit json`) are matched loosely by name,
-port and decision (see net_events) until their exact form is settled.
+synthetic address 127.80.x.y on the server's port"; the proxy's own events
+must agree (their "via").  Those events (OCSF 4001/4002/4003 in `petri audit
+json`, NetConnection and DnsQuery in audit.proto) are matched by name, port
+and decision (see Run.net_events and decision()).
 
 Output: one line per case (PASS/FAIL/SKIP and why), then "N passed, N
 failed, N skipped"; exit status 1 when any case failed.  Under CI=true a
@@ -29,6 +36,7 @@ that is missing is a failure, not a skip.
 """
 import argparse
 import base64
+import errno
 import hashlib
 import http.server
 import io
@@ -57,9 +65,9 @@ PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PRO
               "all_proxy"]
 # Run a program with every proxy variable removed: the transparent path.
 NOPROXY_ENV = ["/usr/bin/env"] + [a for v in PROXY_VARS for a in ("-u", v)]
-ENETUNREACH = 101
-ECONNREFUSED = 111
-ECONNRESET = 104
+ENETUNREACH = errno.ENETUNREACH
+ECONNREFUSED = errno.ECONNREFUSED
+ECONNRESET = errno.ECONNRESET
 # The sandbox's environment for every run (a writable HOME for npm and git).
 BASE_ENV = {"HOME": "/workspace", "SSL_CERT_FILE": "/e2e/ca.pem",
             "NODE_EXTRA_CA_CERTS": "/e2e/ca.pem", "GIT_CONFIG_NOSYSTEM": "1",
@@ -498,7 +506,7 @@ class T:
         if shutil.which("openssl"):
             try:
                 pki = os.path.join(tmp, "pki")  # the keys: not in the sandbox
-                os.makedirs(pki)
+                os.makedirs(pki, mode=0o700)
                 make_certs(pki)
                 shutil.copy(os.path.join(pki, "ca.pem"), os.path.join(self.fix, "ca.pem"))
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
