@@ -625,6 +625,10 @@ def check_path(c, r, path, ports):
     proxy = {p for p in peers if p == PROXY}
     synth = {p for p in peers if p[0] and ipaddress.ip_address(p[0]) in SYNTH}
     other = peers - proxy - synth
+    if not proxy and not synth and not other and \
+            any(petri_part(e).get("kind") == "loss" for e in r.events()):
+        c.note("path not judged: the kernel audit lost events")
+        return
     if path == "proxy":
         c.check(proxy and not synth and not other,
                 "expected every connection through the proxy 127.0.0.1:3128, saw %s" %
