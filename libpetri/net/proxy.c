@@ -53,7 +53,7 @@
  * drains to LOW: per connection at most about 2 x HIGH buffered. */
 #define SPLICE_HIGH (256u << 10)
 #define SPLICE_LOW (64u << 10)
-#define SINGLE_IO (64u << 10)  /* the most one read or write moves */
+#define SINGLE_IO (256u << 10) /* the most one read or write moves */
 #define SNIFF_MAX (64u << 10)  /* a ClientHello or request head must fit */
 #define FLUSH_TIMEOUT_MS 5000u /* a refused or finished client gets this long to read */
 #define DNS_TCP_IDLE_MS NET_HEAD_TIMEOUT_MS
