@@ -656,6 +656,15 @@ def check_audit_allowed(c, r, name, port, path=None):
                 name, port, json.dumps(compact(evs[0]))[:400]))
 
 
+def check_stream_verifies(c, r):
+    """The stream with the proxy's events in it still checks out (hash
+    chain, completeness): `petri audit verify`."""
+    p = subprocess.run([r.t.petri, "audit", "verify", r.audit_path], capture_output=True,
+                       text=True, timeout=60)
+    c.check(p.returncode == 0, "petri audit verify: exit %d: %s" % (
+        p.returncode, (p.stdout + p.stderr).strip()[-400:]))
+
+
 def check_audit_dns_answered(c, r, name):
     evs = [e for e in r.net_events(name, None, (4003,)) if not dns_refused(e)]
     c.check(evs, "no DNS audit event (4003) answering %s; saw: %s" % (
@@ -766,6 +775,7 @@ def curl_case(scheme, path):
                         "curl connected to %s:%d, not a synthetic address on %d" % (ip, p, port))
         check_path(c, r, path, [port])
         check_audit_allowed(c, r, "files.test", port, "/hello.txt" if scheme == "http" else None)
+        check_stream_verifies(c, r)
         if path == "transparent":
             check_audit_dns_answered(c, r, "files.test")
         reqs, snis, _ = t.log.since(mark)
@@ -933,6 +943,7 @@ def case_name_not_listed_dns(t, c):
     check_not_reached(c, t, mark, "denied.test")
     check_audit_dns_answered(c, r, "files.test")
     check_audit_dns_refused(c, r, "denied.test")
+    check_stream_verifies(c, r)
     check_audit_dns_refused(c, r2, "denied.test")
 
 
