@@ -20,6 +20,21 @@
  * non-blocking: a slow or stuck peer holds only its own connection, whose
  * buffers are bounded by watermarks and whose life by timeouts.
  *
+ * Nothing of a transparent client's goes upstream, and no upstream
+ * connection is made, before its first bytes are judged: the ClientHello's
+ * SNI, or the first request head's Host.  A client silent for
+ * SERVER_FIRST_MS is taken to speak second (SSH, SMTP): the upstream is
+ * dialled then, and the client's first bytes are still judged when they
+ * come.  A CONNECT tunnel's first bytes are judged the same way (its
+ * upstream is dialled first, as the 200 must say it answered).
+ *
+ * Audit: one NetConnection per connection when it ends or is refused,
+ * with its byte counts; each plain-HTTP request on a transparent
+ * connection gets one of its own when its head is judged (method, path,
+ * no bytes), except a refused first request, whose event is the
+ * connection's.  An absolute-URI connection carries one request, so one
+ * event.  One DnsQuery per DNS message answered.
+ *
  * Threads: attach, detach and stop come from the library's callers; they
  * queue a command, wake the loop (an eventfd) and wait for it to be done,
  * so every libevent object is touched by the loop thread alone and libevent
@@ -838,7 +853,14 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	req.allowed = ok;
 	req.reason = ok ? "allowed" : h->has_host_header ? "host mismatch" : "no host header";
 	req.status = ok || !first ? 0 : 421;
-	petri__audit_net_conn(c->s->sb, &req);
+	if (!ok && first) {
+		/* Refused before anything went upstream: the connection's own
+		 * event is the request's (one event, not two). */
+		memcpy(c->info.method, req.method, sizeof(req.method));
+		memcpy(c->info.path, req.path, sizeof(req.path));
+	} else {
+		petri__audit_net_conn(c->s->sb, &req);
+	}
 	if (!ok) {
 		if (first)
 			snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
@@ -1465,7 +1487,10 @@ static struct evdns_base *make_resolver(struct petri_proxy *px)
 	struct evdns_base *d = evdns_base_new(px->base, 0);
 	if (!d)
 		return NULL;
-	if (evdns_base_resolv_conf_parse(d, DNS_OPTIONS_ALL, "/etc/resolv.conf") != 0)
+	/* No search domains: an allowed name is resolved as written, never
+	 * as NAME.some-search-domain. */
+	int opts = DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC | DNS_OPTION_HOSTSFILE;
+	if (evdns_base_resolv_conf_parse(d, opts, "/etc/resolv.conf") != 0)
 		evdns_base_load_hosts(d, NULL);
 	evdns_base_set_option(d, "timeout:", "3");
 	evdns_base_set_option(d, "attempts:", "2");
@@ -1484,14 +1509,14 @@ static struct petri_proxy *proxy_get(struct petri_ctx *ctx, petri_error **err)
 	int r = -ENOMEM;
 	px = calloc(1, sizeof(*px));
 	if (!px)
-		goto fail_unlocked_free;
+		goto fail_unlock;
 	px->ctx = ctx;
 	px->wake_fd = -1;
 	pthread_mutex_init(&px->lock, NULL);
 	pthread_cond_init(&px->cond, NULL);
 	struct event_config *cfg = event_config_new();
 	if (cfg) {
-		/* epoll, no signal handling of libevent's (the host's own). */
+		/* Only the loop thread touches it (run_cmd): no locks. */
 		event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 		px->base = event_base_new_with_config(cfg);
 		event_config_free(cfg);
@@ -1523,7 +1548,7 @@ static struct petri_proxy *proxy_get(struct petri_ctx *ctx, petri_error **err)
 	return px;
 fail:
 	proxy_free(px);
-fail_unlocked_free:
+fail_unlock:
 	pthread_mutex_unlock(&ctx->lock);
 	petri__err(err, -r, "start the egress proxy");
 	return NULL;
@@ -1568,19 +1593,6 @@ static int own_addrs(struct petri_proxy_sb *s)
 	return -EAGAIN;
 }
 
-/* A socket of init's making in @sb's network namespace, non-blocking. */
-static int sandbox_socket(struct petri_sandbox *sb, uint16_t port, uint32_t flags,
-			  petri_error **err)
-{
-	int fd = petri__sandbox_socket(sb, AF_INET, port, flags, err);
-	if (fd >= 0 && evutil_make_socket_nonblocking(fd) < 0) {
-		int e = errno;
-		close(fd);
-		return petri__err(err, e, "egress proxy: socket of port %u", (unsigned)port);
-	}
-	return fd;
-}
-
 int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *policy,
 			petri_error **err)
 {
@@ -1608,22 +1620,32 @@ int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *polic
 	}
 	/* The sockets in the sandbox's namespace: DNS (UDP, TCP), the
 	 * explicit proxy, and one transparent port per allowed port. */
-	if ((r = sandbox_socket(sb, PETRI_NET_DNS_PORT, PETRI_LISTEN_UDP, err)) < 0)
+	size_t n = 3 + s->policy.nports;
+	struct petri_sock_req reqs[3 + ARRAY_SIZE(s->policy.ports)];
+	int fds[ARRAY_SIZE(reqs)];
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].family = AF_INET;
+		reqs[i].port = i == 0 || i == 1 ? PETRI_NET_DNS_PORT :
+			       i == 2           ? PETRI_NET_PROXY_PORT :
+						  s->policy.ports[i - 3];
+		reqs[i].flags = i == 0 ? PETRI_LISTEN_UDP : i >= 3 ? PETRI_LISTEN_ANY : 0;
+	}
+	if ((r = petri__sandbox_sockets(sb, n, reqs, fds, err)) < 0)
 		goto fail;
-	s->udp_fd = r;
-	for (size_t i = 0; i < 2 + s->policy.nports; i++) {
-		struct lsn *l = &s->lsn[i];
+	for (size_t i = 0; i < n; i++)
+		if (evutil_make_socket_nonblocking(fds[i]) < 0)
+			r = -errno;
+	s->udp_fd = fds[0];
+	for (size_t i = 1; i < n; i++) {
+		struct lsn *l = &s->lsn[s->nlsn++];
 		l->s = s;
-		l->kind = i == 0 ? L_DNS_TCP : i == 1 ? L_PROXY : L_TRANSPARENT;
-		l->port = i == 0 ? PETRI_NET_DNS_PORT :
-			  i == 1 ? PETRI_NET_PROXY_PORT :
-				   s->policy.ports[i - 2];
-		l->fd = sandbox_socket(sb, l->port, i < 2 ? 0 : PETRI_LISTEN_ANY, err);
-		if (l->fd < 0) {
-			r = l->fd;
-			goto fail;
-		}
-		s->nlsn++;
+		l->kind = i == 1 ? L_DNS_TCP : i == 2 ? L_PROXY : L_TRANSPARENT;
+		l->port = reqs[i].port;
+		l->fd = fds[i];
+	}
+	if (r < 0) {
+		r = petri__err(err, -r, "egress proxy: sockets of sandbox %s", sb->id);
+		goto fail;
 	}
 	struct petri_proxy *px = proxy_get(sb->ctx, err);
 	if (!px) {

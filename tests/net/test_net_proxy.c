@@ -64,6 +64,13 @@ static void srv_answer(struct srv_conn *c)
 			return;
 		size_t hl = (size_t)(end - c->buf) + 4;
 		char host[256] = "-", path[512] = "-";
+		size_t body = 0;
+		for (char *l = c->buf; l < end; l++)
+			if ((l == c->buf || l[-1] == '\n') &&
+			    strncasecmp(l, "content-length:", 15) == 0)
+				body = strtoul(l + 15, NULL, 10);
+		if (body > 256 || c->len < hl + body)
+			return; /* (a test's bodies are small) */
 		char *sp = memchr(c->buf, ' ', hl);
 		if (sp) {
 			char *sp2 = memchr(sp + 1, ' ', hl - (size_t)(sp + 1 - c->buf));
@@ -81,17 +88,18 @@ static void srv_answer(struct srv_conn *c)
 			}
 		}
 		char resp[1024];
-		char body[800];
-		int bl = snprintf(body, sizeof(body), "hello %s %s\n", host, path);
+		char text[800];
+		int bl = snprintf(text, sizeof(text), "hello %s %s%s%.*s\n", host, path,
+				  body ? " " : "", (int)body, c->buf + hl);
 		int n = snprintf(resp, sizeof(resp),
 				 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
 				 "%d\r\n\r\n%s",
-				 bl, body);
+				 bl, text);
 		if (write(c->fd, resp, (size_t)n) < 0) {
 			/* the client went away; poll sees it */
 		}
-		memmove(c->buf, c->buf + hl, c->len - hl);
-		c->len -= hl;
+		memmove(c->buf, c->buf + hl + body, c->len - hl - body);
+		c->len -= hl + body;
 	}
 }
 
@@ -512,6 +520,11 @@ static void test_http_allowed(void)
 	      "o = u.build_opener(u.ProxyHandler({})); "
 	      "print(o.open('http://allowed.test:%u/x?y=1').read().decode(), end='')\"",
 	      s.port);
+	/* A request body goes along, both ways. */
+	char *post = fmt("hello allowed.test:%u /post a-body\n", s.port);
+	SH_IS(sb, post, "curl -sS -d a-body http://allowed.test:%u/post", s.port);
+	SH_IS(sb, post, "curl -sS --noproxy '*' -d a-body http://allowed.test:%u/post", s.port);
+	free(post);
 	/* The name has a synthetic loopback address of its own. */
 	SH_IS(sb, "127.80.\n", "getent ahostsv4 allowed.test | head -1 | cut -c1-7");
 	/* Keep-alive through the transparent path: two requests, one connection. */
@@ -1077,6 +1090,94 @@ static void test_no_leaks(void)
 	free(rule);
 }
 
+/* Is there a line of @text holding every one of @needles? */
+static int has_line(const char *text, const char *const *needles)
+{
+	for (const char *l = text; l && *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		int all = 1;
+		for (const char *const *n = needles; *n && all; n++)
+			all = memmem(l, len, *n, strlen(*n)) != NULL;
+		if (all)
+			return 1;
+		l = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+#define HAS_LINE(text, ...)                                                                        \
+	do {                                                                                       \
+		const char *const needles_[] = {__VA_ARGS__, NULL};                                \
+		CHECK_MSG(has_line(text, needles_), "no line with: %s", #__VA_ARGS__);             \
+	} while (0)
+
+/* Every connection and DNS answer, allowed or refused, is in the audit
+ * stream (read back with `petri audit cat`). */
+static void test_audit(void)
+{
+	REQUIRE(getenv("PETRI_CLI")); /* (ctest sets it) */
+	struct srv s;
+	srv_start(&s, 0);
+	make_tdir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s-audit", tdir);
+	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
+	ao.sink = PETRI_AUDIT_SINK_FILE;
+	ao.path = path;
+	petri_audit *a = NULL;
+	petri_error *e = NULL;
+	REQUIRE(petri_audit_open(&a, &ao, &e) == 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, a);
+	char *port = fmt("port=%u", s.port);
+	char *cmd = fmt("curl -s http://allowed.test:%u/via-proxy; "
+			"curl -s --noproxy '*' http://allowed.test:%u/transparent; "
+			"curl -s http://denied.test:%u/; "
+			"curl -s --noproxy '*' -H 'Host: evil.test' http://allowed.test:%u/; "
+			"getent hosts denied.test; true",
+			s.port, s.port, s.port, s.port);
+	struct petri_test_run r = sh(sb, cmd);
+	petri_test_run_free(&r);
+	r = sh(sb, PY("nt.proxy_connect('10.9.8.7:443')[1], nt.dns_tcp(['tcp.allowed.test'])"));
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	REQUIRE(petri_audit_close(a, &e) == 0);
+
+	char *out = NULL, *err = NULL;
+	const char *cat[] = {"audit", "cat", path, NULL};
+	int rc = petri_test_cli(cat, &out, &err);
+	CHECK_MSG(rc == 0, "audit cat: %d %s", rc, err ? err : "");
+	REQUIRE(out);
+	HAS_LINE(out, " net_connection ", "via=proxy", "protocol=http", "name=\"allowed.test\"",
+		 port, "/via-proxy", "address=\"127.0.0.1\"", "decision=allowed");
+	HAS_LINE(out, " net_connection ", "via=transparent", "protocol=http",
+		 "name=\"allowed.test\"", port, "/transparent", "decision=allowed");
+	HAS_LINE(out, " net_connection ", "via=proxy", "name=\"denied.test\"", "decision=denied",
+		 "reason=\"name not allowed\"", "http_status=403");
+	HAS_LINE(out, " net_connection ", "via=transparent", "sni_or_host=\"evil.test\"",
+		 "http_path=\"/\"", "decision=denied", "reason=\"host mismatch\"",
+		 "http_status=421");
+	/* One event for it, not a request's and a connection's. */
+	const char *hm = strstr(out, "host mismatch");
+	CHECK(hm && !strstr(hm + 1, "host mismatch"));
+	HAS_LINE(out, " net_connection ", "name=\"10.9.8.7\"", "port=443", "decision=denied",
+		 "http_status=403");
+	HAS_LINE(out, " dns_query ", "qname=\"allowed.test\"", "qtype=1", "decision=allowed",
+		 "answer_address=\"127.80.0.1\"");
+	HAS_LINE(out, " dns_query ", "qname=\"denied.test\"", "rcode=3", "decision=denied");
+	HAS_LINE(out, " dns_query ", "qname=\"tcp.allowed.test\"", "rcode=3", "decision=denied",
+		 "transport=tcp");
+	unlink(path);
+	free(out);
+	free(err);
+	free(cmd);
+	free(port);
+	free(rule);
+	srv_stop(&s);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(env_and_resolv),
 	PETRI_TEST_CASE(bad_options),
@@ -1094,6 +1195,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(slowloris),
 	PETRI_TEST_CASE(silent_upstream),
 	PETRI_TEST_CASE(no_leaks),
+	PETRI_TEST_CASE(audit),
 	{NULL, NULL},
 };
 
