@@ -21,9 +21,9 @@
 set -euo pipefail
 
 # --------------------------------------------------------------------------
-# Debian packages the project needs: the ONE list.  `nodejs` is handled apart
-# (only installed when there is no `node` on PATH, which may come from
-# elsewhere).
+# Debian packages the project needs: the ONE list.  `nodejs` and `npm` are
+# handled apart (only installed when there is no `node` / `npm` on PATH: they
+# may come from elsewhere, e.g. NodeSource's nodejs, which includes npm).
 # --------------------------------------------------------------------------
 PACKAGES=(
 	# build
@@ -52,10 +52,13 @@ PACKAGES=(
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks
 	bubblewrap hyperfine strace iproute2 clang-format
+	# the egress tests' clients and test CA (tests/net/e2e_clients.py)
+	curl git openssl
 	# conformance suites (tests/conformance): CPython's own tests
 	libpython3.11-testsuite
 )
 NODE_PACKAGE=nodejs
+NPM_PACKAGE=npm
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR="$ROOT/build"
@@ -96,12 +99,15 @@ missing_packages() {
 	if ! command -v node >/dev/null 2>&1 && ! is_installed "$NODE_PACKAGE"; then
 		printf '%s\n' "$NODE_PACKAGE"
 	fi
+	if ! command -v npm >/dev/null 2>&1 && ! is_installed "$NPM_PACKAGE"; then
+		printf '%s\n' "$NPM_PACKAGE"
+	fi
 }
 
 ensure_deps() {
 	if ! command -v dpkg-query >/dev/null 2>&1; then
 		warn "no dpkg-query: not a Debian system; make sure these (or their equivalents) are installed:"
-		warn "  ${PACKAGES[*]} ($NODE_PACKAGE unless node is on PATH)"
+		warn "  ${PACKAGES[*]} ($NODE_PACKAGE and $NPM_PACKAGE unless node and npm are on PATH)"
 		return 0
 	fi
 	local -a missing
