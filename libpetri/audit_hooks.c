@@ -148,6 +148,8 @@ static const char *network_mode(const struct petri_sandbox *sb)
 	char path[64];
 	struct stat ours, theirs;
 
+	if (sb->net == PETRI_NET_PROXY)
+		return "proxy";
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", sb->pid);
 	if (stat("/proc/self/ns/net", &ours) < 0 || stat(path, &theirs) < 0)
 		return "";

@@ -220,6 +220,18 @@ static void test_created_defaults(void)
 	finish();
 }
 
+/* Egress through the proxy: the mode is "proxy" (its namespace is its own,
+ * as with "none", so the mode cannot be read from the namespace alone). */
+static void test_created_proxy(void)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.language = "sh";
+	so.net = PETRI_NET_PROXY;
+	so.allow = (const char *const[]){"example.test", NULL};
+	begin(&so, "proxy", 512u << 20, 256);
+	finish();
+}
+
 /* timeout: 300 ms, observed the wall time */
 static void test_limit_timeout(void)
 {
@@ -366,17 +378,12 @@ static void test_limit_memory(void)
 }
 
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(created_given_limits),
-	PETRI_TEST_CASE(created_defaults),
-	PETRI_TEST_CASE(limit_timeout),
-	PETRI_TEST_CASE(limit_stdout_cap),
-	PETRI_TEST_CASE(limit_stderr_cap),
-	PETRI_TEST_CASE(limit_output_kill),
-	PETRI_TEST_CASE(limit_cpu),
-	PETRI_TEST_CASE(limit_file_size),
-	PETRI_TEST_CASE(limit_pids),
-	PETRI_TEST_CASE(limit_memory),
-	{NULL, NULL},
+	PETRI_TEST_CASE(created_given_limits), PETRI_TEST_CASE(created_defaults),
+	PETRI_TEST_CASE(created_proxy),        PETRI_TEST_CASE(limit_timeout),
+	PETRI_TEST_CASE(limit_stdout_cap),     PETRI_TEST_CASE(limit_stderr_cap),
+	PETRI_TEST_CASE(limit_output_kill),    PETRI_TEST_CASE(limit_cpu),
+	PETRI_TEST_CASE(limit_file_size),      PETRI_TEST_CASE(limit_pids),
+	PETRI_TEST_CASE(limit_memory),         {NULL, NULL},
 };
 
 int main(int argc, char **argv)
