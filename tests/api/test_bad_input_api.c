@@ -177,6 +177,17 @@ static void create_fail(const petri_sandbox_opts *o, int want, const char *needl
 		create_fail(&_o, want, needle, #field " = " #value, __LINE__);                     \
 	} while (0)
 
+/* A proxied sandbox with a one-entry allowlist the library must refuse
+ * (EINVAL), naming the entry; nothing left behind (the list is checked
+ * before anything starts). */
+#define PROXY_FAIL(entry, needle)                                                                  \
+	do {                                                                                       \
+		petri_sandbox_opts _o = PETRI_SANDBOX_OPTS_INIT;                                   \
+		_o.net = PETRI_NET_PROXY;                                                          \
+		_o.allow = (const char *const[]){entry, NULL};                                     \
+		create_fail(&_o, EINVAL, needle, "allow " entry, __LINE__);                        \
+	} while (0)
+
 #define BIND_FAIL(spec, want, needle)                                                              \
 	do {                                                                                       \
 		petri_sandbox_opts _o = PETRI_SANDBOX_OPTS_INIT;                                   \
@@ -224,6 +235,13 @@ static void test_create(void)
 	CREATE_FAIL(tmp_bytes, 100, EINVAL, "tmp");
 	CREATE_FAIL(workspace_bytes, 100, EINVAL, "workspace");
 	CREATE_FAIL(net, PETRI_NET_PROXY, EINVAL, "allowlist");
+	PROXY_FAIL("exa mple.test", "exa mple.test");
+	PROXY_FAIL("example.test:99999", "99999");
+	PROXY_FAIL("example.test:53", "53");
+	PROXY_FAIL("*.com", "*.com");
+	PROXY_FAIL("example.test=not-an-address", "not-an-address");
+	PROXY_FAIL("http://example.test/", "http://example.test/");
+	PROXY_FAIL("", "allow");
 	CREATE_FAIL(allow, ((const char *const[]){"example.com", NULL}), EINVAL, "proxy");
 	CREATE_FAIL(net_max_conns, 10, EINVAL, "proxy");
 	CREATE_FAIL(net_max_bytes, 1000, EINVAL, "proxy");
