@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh - side-by-side benchmarks for issue 2, in a clean environment
 # (env -i: an ambient NODE_EXTRA_CA_CERTS alone doubles `node -e 0`).
-# Usage: bench/run.sh [BUILD_DIR]   (default: build).  Needs hyperfine, bwrap.
+# Usage: bench/run.sh [BUILD_DIR]   (default: build).  Needs hyperfine, bwrap
+# (and nginx, curl for bench/egress_bench.py at the end).
 # Prints markdown; bench/RESULTS.md records a run with the machine it ran on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -135,3 +136,12 @@ echo
 echo '```'
 env -i "$build/bench/cycle_bench" "${PETRI_BENCH_ROUNDS:-300}"
 echo '```'
+
+# Controlled egress (issue 12): the same HTTPS client through --net proxy
+# (explicit and transparent) and with --net host, nginx on the host's
+# loopback; and the proxy's CPU in process.  Minutes; PETRI_BENCH_EGRESS=0
+# skips it.  Needs nginx and curl.
+if [ "${PETRI_BENCH_EGRESS:-1}" != 0 ]; then
+	echo
+	/usr/bin/python3 bench/egress_bench.py --build "$build"
+fi

@@ -43,6 +43,8 @@ PACKAGES=(
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks
 	bubblewrap hyperfine strace iproute2 clang-format
+	# the egress benchmark's HTTPS server (bench/egress_bench.py)
+	nginx
 	# conformance suites (tests/conformance): CPython's own tests
 	libpython3.11-testsuite
 )
