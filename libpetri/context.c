@@ -10,6 +10,7 @@
 
 #include "defaults.h"
 #include "host.h"
+#include "net/net.h"
 
 PETRI_API void petri_ctx_opts_init(petri_ctx_opts *opts)
 {
@@ -99,6 +100,7 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx)
 	petri__spawn_stop(ctx);
 	while (ctx->sandboxes)
 		petri_sandbox_destroy(ctx->sandboxes);
+	petri__proxy_stop(ctx);
 	petri__kaudit_close_ctx(ctx);
 	if (ctx->init_image_fd >= 0)
 		close(ctx->init_image_fd);

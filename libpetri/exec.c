@@ -34,6 +34,18 @@ static const char *const default_env[] = {
 	NULL,
 }; /* then each language's (lang.c) */
 
+/* PETRI_NET_PROXY: the way out is the host's proxy on the sandbox's own
+ * loopback (net/net.h); defaults the sandbox's and the exec's env override. */
+static const char *const proxy_env[] = {
+	"HTTP_PROXY=http://127.0.0.1:3128",
+	"HTTPS_PROXY=http://127.0.0.1:3128",
+	"http_proxy=http://127.0.0.1:3128",
+	"https_proxy=http://127.0.0.1:3128",
+	"NO_PROXY=localhost,127.0.0.1,::1",
+	"no_proxy=localhost,127.0.0.1,::1",
+	NULL,
+};
+
 PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
 {
 	if (opts)
@@ -196,8 +208,11 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
 	if (req.argc == 0)
 		return petri__err(err, EINVAL, "exec: neither argv nor code given");
 
-	/* env: defaults < the languages' < sandbox env < exec env (later wins). */
+	/* env: defaults (and the proxy's) < the languages' < sandbox env <
+	 * exec env (later wins). */
 	for (const char *const *e = default_env; *e; e++)
+		r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
+	for (const char *const *e = proxy_env; sb->net == PETRI_NET_PROXY && *e; e++)
 		r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
 	const struct petri_lang *l;
 	for (size_t i = 0; (l = petri__lang_at(i)); i++)
@@ -407,11 +422,16 @@ static int make_report_channel(int fds[2])
  * reaper writes its DONE (or a SETUP_ERROR) to the report channel and exits;
  * EOF there means the exec's pid namespace is going away.
  */
+/* How long the pump leaves the output pipes unread after sending a kill,
+ * at most (pump_loop). */
+#define HOLD_MAX_NS (2ull * 1000000000)
+
 static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t deadline,
 		     struct petri_msg *done, struct petri_msg *setup, int *timed_out,
 		     int *cancelled, petri_error **err)
 {
 	int have_done = 0, kill_sent = 0;
+	uint64_t hold_until = 0;
 	char buf[65536];
 
 	while (io->report >= 0 || io->out >= 0 || io->err >= 0) {
@@ -421,27 +441,35 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 		pfd[n++] = (struct pollfd){.fd = io->report, .events = POLLIN};
 		i_cancel = n;
 		pfd[n++] = (struct pollfd){.fd = sb->cancel_fd, .events = POLLIN};
-		/* Once a kill is on its way, the output pipes are left alone
-		 * until the reaper reports: a writer that fills them blocks,
-		 * so what it writes after the decision is at most a pipe's
-		 * worth, however long the kill takes to land. */
-		int hold = kill_sent && !have_done && io->report >= 0;
-		if (io->out >= 0 && !hold) {
+		/* Once a kill is on its way, the output pipes are not read
+		 * until the reaper reports or the writers are gone (POLLHUP,
+		 * which poll reports unasked): a writer that fills them
+		 * blocks, so what it writes after the decision is at most a
+		 * pipe's worth, however long the kill takes to land.  The
+		 * reaper's report channel may close before the command dies
+		 * (a killed reaper closes its files first), so that alone does
+		 * not end the hold; HOLD_MAX_NS bounds it in case a writer
+		 * outlives the kill. */
+		uint64_t now = petri__now_ns();
+		int hold = kill_sent && !have_done && now < hold_until;
+		short out_events = hold ? 0 : POLLIN;
+		if (io->out >= 0) {
 			i_out = n;
-			pfd[n++] = (struct pollfd){.fd = io->out, .events = POLLIN};
+			pfd[n++] = (struct pollfd){.fd = io->out, .events = out_events};
 		}
-		if (io->err >= 0 && !hold) {
+		if (io->err >= 0) {
 			i_err = n;
-			pfd[n++] = (struct pollfd){.fd = io->err, .events = POLLIN};
+			pfd[n++] = (struct pollfd){.fd = io->err, .events = out_events};
 		}
 		if (io->in >= 0) {
 			i_in = n;
 			pfd[n++] = (struct pollfd){.fd = io->in, .events = POLLOUT};
 		}
-		uint64_t now = petri__now_ns();
 		int wait_ms = -1;
 		if (!kill_sent)
 			wait_ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		else if (hold)
+			wait_ms = (int)((hold_until - now + 999999) / 1000000);
 		int rc = poll(pfd, (nfds_t)n, wait_ms);
 		if (rc < 0 && errno != EINTR)
 			return petri__err(err, errno, "poll");
@@ -453,6 +481,7 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 				*timed_out = 1;
 			send_kill(sb);
 			kill_sent = 1;
+			hold_until = petri__now_ns() + HOLD_MAX_NS;
 		}
 		if (rc <= 0)
 			continue;
@@ -465,6 +494,7 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 				*cancelled = 1;
 				send_kill(sb);
 				kill_sent = 1;
+				hold_until = petri__now_ns() + HOLD_MAX_NS;
 			}
 		}
 		int idx_fds[2] = {i_out, i_err};
@@ -484,6 +514,7 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 		if ((p->over_limit || p->killed_by_callback) && !kill_sent && !have_done) {
 			send_kill(sb);
 			kill_sent = 1;
+			hold_until = petri__now_ns() + HOLD_MAX_NS;
 		}
 		if (i_in >= 0 && (pfd[i_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			size_t chunk = io->stdin_left > 65536 ? 65536 : (size_t)io->stdin_left;

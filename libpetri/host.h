@@ -96,6 +96,10 @@ struct petri_ctx {
 	int stopping;
 	int init_mode;     /* INIT_EXEC or INIT_FORK (sandbox.c; atomic) */
 	int init_image_fd; /* sealed memfd of the init executable, or -1 */
+
+	/* The egress proxy's thread and event loop (net/proxy.c), started by
+	 * the first PETRI_NET_PROXY sandbox; NULL until then.  Under lock. */
+	struct petri_proxy *proxy;
 };
 
 struct petri_sandbox {
@@ -127,6 +131,14 @@ struct petri_sandbox {
 	struct petri_cgroup cgroup;
 	struct petri_audit *audit; /* borrowed, or NULL */
 	int kwatched;              /* the kernel audit watches our cgroup */
+	/* Network (PETRI_NET_*); with PETRI_NET_PROXY the allowlist as given
+	 * (NULL-terminated copy), the limits with defaults applied, and what
+	 * the proxy serves the sandbox with (net/proxy.c), NULL when none. */
+	uint32_t net;
+	char **allow;
+	uint32_t net_max_conns;
+	uint64_t net_max_bytes;
+	struct petri_proxy_sb *proxy;
 };
 
 struct petri_result {
@@ -189,6 +201,10 @@ void petri__sandbox_kill_init(petri_sandbox *sb);
  * and handed to the host, which accepts on it: the seam for the host-side
  * egress proxy (DESIGN.md "Network").  The fd (close-on-exec) or -errno. */
 int petri__sandbox_listen(struct petri_sandbox *sb, int family, uint16_t port, petri_error **err);
+/* The same with PETRI_LISTEN_* @flags (init/protocol.h): a UDP socket, or
+ * bound to the unspecified address instead of loopback. */
+int petri__sandbox_socket(struct petri_sandbox *sb, int family, uint16_t port, uint32_t flags,
+			  petri_error **err);
 
 /* lang.c */
 struct petri_lang {

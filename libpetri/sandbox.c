@@ -21,6 +21,7 @@
 
 #include "defaults.h"
 #include "host.h"
+#include "net/net.h"
 
 #define READY_TIMEOUT_MS 10000
 
@@ -295,6 +296,8 @@ static void free_sandbox(petri_sandbox *sb, int created)
 	}
 	sb->pid = -1;
 	sb->dead = 1;
+	/* Its connections end (and are audited) before its SandboxDestroyed. */
+	petri__proxy_detach(sb);
 	petri__kaudit_unwatch_sandbox(sb);
 	if (created)
 		petri__audit_sandbox_destroyed(sb, sb->died);
@@ -307,6 +310,7 @@ static void free_sandbox(petri_sandbox *sb, int created)
 	if (sb->cancel_fd >= 0)
 		close(sb->cancel_fd);
 	free_strv(sb->env);
+	free_strv(sb->allow);
 	free(sb);
 }
 
@@ -423,8 +427,6 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 		return petri__err(
 			err, EINVAL,
 			"network mode proxy needs an allowlist (allow: HOST[:PORT][=ADDR])");
-	if (o->net == PETRI_NET_PROXY)
-		return petri__err(err, EOPNOTSUPP, "network mode proxy is not available yet");
 	if (o->net > PETRI_NET_PROXY)
 		return petri__err(err, EINVAL, "unknown network mode %u", o->net);
 	if (o->memory_bytes && o->memory_bytes < (4ull << 20))
@@ -593,6 +595,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 {
 	petri_sandbox_opts o;
 	struct petri_init_cfg cfg = {.workspace_tree_fd = -1};
+	struct petri_net_policy policy = {0};
 	_cleanup_free_ struct petri_bind *binds = NULL;
 	int sync_pipe[2] = {-1, -1}, sp[2] = {-1, -1};
 	int r;
@@ -606,10 +609,15 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		return r;
 	if ((r = fill_init_cfg(ctx, &o, &cfg, &binds, err)) < 0)
 		return r;
+	/* A bad allowlist is the caller's mistake: found before any work. */
+	if (o.net == PETRI_NET_PROXY && (r = petri__net_policy_parse(&policy, o.allow, err)) < 0)
+		return r;
 
 	petri_sandbox *sb = calloc(1, sizeof(*sb));
-	if (!sb)
+	if (!sb) {
+		petri__net_policy_free(&policy);
 		return petri__err(err, ENOMEM, "petri_sandbox_create");
+	}
 	sb->ctx = ctx;
 	sb->pid = -1;
 	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = sb->host_ids_lock_fd = -1;
@@ -623,6 +631,16 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	if (!sb->env) {
 		r = r ? r : petri__err(err, ENOMEM, "env");
 		goto fail;
+	}
+	sb->net = o.net;
+	if (o.net == PETRI_NET_PROXY) {
+		sb->allow = copy_strv(o.allow, 0, err, &r);
+		if (!sb->allow) {
+			r = r ? r : petri__err(err, ENOMEM, "allow");
+			goto fail;
+		}
+		sb->net_max_conns = o.net_max_conns ? o.net_max_conns : DEFAULT_NET_MAX_CONNS;
+		sb->net_max_bytes = o.net_max_bytes ? o.net_max_bytes : DEFAULT_NET_MAX_BYTES;
 	}
 
 	/* Process-wide: cgroup names petri-<pid>-<serial> must not collide
@@ -718,6 +736,9 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		goto fail;
 	if ((r = wait_ready(sb, err)) < 0)
 		goto fail;
+	/* Its DNS server and proxies answer before any of its code runs. */
+	if (o.net == PETRI_NET_PROXY && (r = petri__proxy_attach(sb, &policy, err)) < 0)
+		goto fail;
 
 	pthread_mutex_lock(&ctx->lock);
 	sb->next = ctx->sandboxes;
@@ -741,14 +762,16 @@ fail:
 		if (sp[i] >= 0)
 			close(sp[i]);
 	}
+	petri__net_policy_free(&policy);
 	free_sandbox(sb, 0);
 	return r;
 }
 
-int petri__sandbox_listen(petri_sandbox *sb, int family, uint16_t port, petri_error **err)
+int petri__sandbox_socket(petri_sandbox *sb, int family, uint16_t port, uint32_t flags,
+			  petri_error **err)
 {
 	if (!sb)
-		return petri__err(err, EINVAL, "petri__sandbox_listen: sb is NULL");
+		return petri__err(err, EINVAL, "petri__sandbox_socket: sb is NULL");
 	if (family != AF_INET && family != AF_INET6)
 		return petri__err(err, EAFNOSUPPORT,
 				  "listen: address family %d (AF_INET or AF_INET6)", family);
@@ -757,7 +780,10 @@ int petri__sandbox_listen(petri_sandbox *sb, int family, uint16_t port, petri_er
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return petri__err(err, errno, "listen: reply channel");
-	struct petri_msg m = {.type = PETRI_MSG_LISTEN, .stage = (uint32_t)family, .status = port};
+	struct petri_msg m = {.type = PETRI_MSG_LISTEN,
+			      .stage = (uint32_t)family,
+			      .status = port,
+			      .exec_id = flags};
 	int r = petri__msg_send(sb->ctl_fd, &m, &sp[1], 1);
 	close(sp[1]);
 	if (r == -EPIPE) { /* the last exec has ended: init is on its way out */
@@ -788,6 +814,11 @@ int petri__sandbox_listen(petri_sandbox *sb, int family, uint16_t port, petri_er
 	reply.text[sizeof(reply.text) - 1] = '\0';
 	return petri__err(err, reply.err ? reply.err : EPROTO, "sandbox %s: %s", sb->id,
 			  reply.type == PETRI_MSG_SETUP_ERROR ? reply.text : "unexpected answer");
+}
+
+int petri__sandbox_listen(petri_sandbox *sb, int family, uint16_t port, petri_error **err)
+{
+	return petri__sandbox_socket(sb, family, port, 0, err);
 }
 
 PETRI_API const char *petri_sandbox_id(const petri_sandbox *sb)

@@ -37,8 +37,12 @@ PACKAGES=(
 	# audit stream encoding; its hash chain (libcrypto) and every JSON (json-c)
 	protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3-protobuf
 	libssl-dev libjson-c-dev
+	# controlled egress (libpetri/net/): DNS messages
+	libldns-dev
 	# petrid (REST daemon)
 	libmicrohttpd-dev
+	# the egress proxy's event loop and host-side resolver (libpetri/net/proxy.c)
+	libevent-dev
 	# bindings, and the runtimes the sandbox runs code with
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks

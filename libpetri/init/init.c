@@ -81,7 +81,13 @@ static void send_setup_error(int ctl, int stage, int err, const char *text)
 	petri__msg_send(ctl, &m, NULL, 0);
 }
 
-static int loopback_up(void)
+/*
+ * Bring lo up.  @proxy (network mode proxy): also give it 127.0.0.2, so
+ * that resolvers asking with AI_ADDRCONFIG (getaddrinfo ignores 127.0.0.1
+ * when it decides which families the host has) see IPv4 and look names up
+ * in the sandbox's DNS server (libpetri/net), as A records only.
+ */
+static int loopback_up(int proxy)
 {
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
@@ -92,6 +98,14 @@ static int loopback_up(void)
 	if (r == 0) {
 		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (r == 0 && proxy) {
+		struct ifreq alias = {0};
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		memcpy(&a.sin_addr, (const uint8_t[]){127, 0, 0, 2}, 4);
+		snprintf(alias.ifr_name, sizeof(alias.ifr_name), "lo:petri");
+		memcpy(&alias.ifr_addr, &a, sizeof(a));
+		r = ioctl(s, SIOCSIFADDR, &alias);
 	}
 	int e = errno;
 	close(s);
@@ -851,8 +865,9 @@ out:
 		close(fds[i]);
 }
 
-/* PETRI_MSG_LISTEN: a listening TCP socket on our loopback, sent back on
- * the request's own reply socket. */
+/* PETRI_MSG_LISTEN: a socket in our network namespace (by default a TCP
+ * one listening on the loopback address; see PETRI_LISTEN_*), sent back
+ * on the request's own reply socket. */
 static void open_listener(const struct petri_msg *m, const int *fds, int nfds)
 {
 	struct petri_msg out = {.type = PETRI_MSG_LISTENING};
@@ -866,33 +881,44 @@ static void open_listener(const struct petri_msg *m, const int *fds, int nfds)
 	memset(&a, 0, sizeof(a));
 	socklen_t len;
 	uint16_t port = (uint16_t)m->status;
+	int udp = (m->exec_id & PETRI_LISTEN_UDP) != 0;
+	int any = (m->exec_id & PETRI_LISTEN_ANY) != 0;
 	/* Network byte order by hand: no libc (htons) in petri-init. */
 	uint16_t nport = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? __builtin_bswap16(port) : port;
+	if (m->exec_id & ~(uint64_t)(PETRI_LISTEN_UDP | PETRI_LISTEN_ANY)) {
+		errno = EINVAL;
+		goto fail;
+	}
 	if (m->stage == AF_INET) {
 		a.v4.sin_family = AF_INET;
 		a.v4.sin_port = nport;
-		memcpy(&a.v4.sin_addr, (const uint8_t[]){127, 0, 0, 1}, 4);
+		if (!any)
+			memcpy(&a.v4.sin_addr, (const uint8_t[]){127, 0, 0, 1}, 4);
 		len = sizeof(a.v4);
 	} else if (m->stage == AF_INET6) {
 		a.v6.sin6_family = AF_INET6;
 		a.v6.sin6_port = nport;
-		a.v6.sin6_addr.s6_addr[15] = 1; /* ::1 */
+		if (!any)
+			a.v6.sin6_addr.s6_addr[15] = 1; /* ::1 */
 		len = sizeof(a.v6);
 	} else {
 		errno = EAFNOSUPPORT;
 		goto fail;
 	}
 	int one = 1;
-	s = socket((int)m->stage, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s = socket((int)m->stage, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	/* The backlog is capped by the namespace's net.core.somaxconn. */
 	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(s, (struct sockaddr *)&a, len) < 0 || listen(s, 128) < 0)
+	    bind(s, (struct sockaddr *)&a, len) < 0 || (!udp && listen(s, 4096) < 0))
 		goto fail;
 	petri__msg_send(fds[0], &out, &s, 1);
 	close(s);
 	goto close_fds;
 fail:
 	out = (struct petri_msg){.type = PETRI_MSG_SETUP_ERROR, .err = errno};
-	snprintf(out.text, sizeof(out.text), "listen on the sandbox's loopback port %d", (int)port);
+	snprintf(out.text, sizeof(out.text), "%s port %d of the sandbox's %s address",
+		 udp ? "bind a UDP socket to" : "listen on", (int)port,
+		 any ? "unspecified" : "loopback");
 	petri__msg_send(fds[0], &out, NULL, 0);
 	if (s >= 0)
 		close(s);
@@ -1007,6 +1033,13 @@ struct net_word {
 	int lo;
 };
 
+/* What lo gets: 1 up (none), 2 up with the proxy's extra address. */
+static int net_lo_mode(const struct petri_init_cfg *cfg)
+{
+	return cfg->net == PETRI_NET_PROXY ? 2 : 1;
+}
+
+/* @lo_up: net_lo_mode(), or 0 to leave lo down. */
 static struct net_maker net_start(int lo_up)
 {
 	struct net_maker nm = NET_MAKER_NONE;
@@ -1021,7 +1054,7 @@ static struct net_maker net_start(int lo_up)
 			w.fd = -errno;
 		} else {
 			if (lo_up)
-				w.lo = loopback_up();
+				w.lo = loopback_up(lo_up == 2);
 			if ((w.fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
 				w.fd = -errno;
 		}
@@ -1038,8 +1071,8 @@ static struct net_maker net_start(int lo_up)
 	return nm;
 }
 
-/* Join the namespace the child made (or make one here), with lo up when
- * @lo_up: 0 or -errno, and *@step says which step failed.  The child's
+/* Join the namespace the child made (or make one here), with lo up as
+ * @lo_up says (net_lo_mode): 0 or -errno, and *@step says which step failed.  The child's
  * pidfd stays in @nm for the caller to reap. */
 static int net_join(struct net_maker *nm, int lo_up, const char **step)
 {
@@ -1068,7 +1101,7 @@ static int net_join(struct net_maker *nm, int lo_up, const char **step)
 		return -errno;
 	*step = "bring up lo";
 	if (lo_up && (!joined || w.lo != 0))
-		return loopback_up();
+		return loopback_up(lo_up == 2);
 	return 0;
 }
 
@@ -1092,7 +1125,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	 * build the root filesystem. */
 	struct net_maker nm = NET_MAKER_NONE;
 	if (cfg->net != PETRI_NET_HOST)
-		nm = net_start(cfg->net == PETRI_NET_NONE);
+		nm = net_start(net_lo_mode(cfg));
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
 	close(cfg->sync_fd);
@@ -1117,8 +1150,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		_exit(1);
 	}
 	const char *net_step = "";
-	if (cfg->net != PETRI_NET_HOST &&
-	    (r = net_join(&nm, cfg->net == PETRI_NET_NONE, &net_step)) < 0) {
+	if (cfg->net != PETRI_NET_HOST && (r = net_join(&nm, net_lo_mode(cfg), &net_step)) < 0) {
 		send_setup_error(ctl, STAGE_NET, -r, net_step);
 		_exit(1);
 	}

@@ -442,6 +442,14 @@ static int build_dev(int host_root, uint64_t shm_bytes, char *msg, size_t msglen
 	return readonly(STAGE "/dev", 0, msg, msglen);
 }
 
+/* Network mode proxy: the host's DNS server on the sandbox's own loopback
+ * (libpetri/net), the only one, answering allowed names with A records. */
+#define PROXY_RESOLV_CONF                                                                          \
+	"# the sandbox's DNS server: petri's proxy, which answers allowed names only\n"            \
+	"nameserver 127.0.0.1\n"                                                                   \
+	"options timeout:2 attempts:2\n"
+#define NO_RESOLV_CONF "# no DNS inside a petri sandbox unless its network allows it\n"
+
 static int build_etc(const struct petri_init_cfg *cfg, int host_root, char *msg, size_t msglen)
 {
 	char buf[512], p[PETRI_PATH_MAX];
@@ -501,7 +509,7 @@ static int build_etc(const struct petri_init_cfg *cfg, int host_root, char *msg,
 		{"group", group},
 		{"nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
 				  "networks: files\nprotocols: files\nservices: files\n"},
-		{"resolv.conf", "# no DNS inside a petri sandbox unless its network allows it\n"},
+		{"resolv.conf", cfg->net == PETRI_NET_PROXY ? PROXY_RESOLV_CONF : NO_RESOLV_CONF},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		snprintf(p, sizeof(p), STAGE "/etc/%s", files[i].name);
@@ -523,6 +531,29 @@ static int build_etc(const struct petri_init_cfg *cfg, int host_root, char *msg,
 		FAIL("write %s", STAGE "/etc/hosts");
 	}
 	return 0;
+}
+
+/*
+ * A custom root keeps its own /etc, but in network mode proxy its
+ * resolv.conf (a regular file) is covered by ours, read-only, kept beside
+ * the boot id (each exec's /run/petri hides the source, not the mount).  A
+ * root without one, or with a link there, resolves as it is made to.
+ */
+static int custom_root_resolv(char *msg, size_t msglen)
+{
+	static const char src[] = STAGE "/run/petri/resolv.conf";
+	static const char dst[] = STAGE "/etc/resolv.conf";
+	struct stat st;
+	if (fstatat(AT_FDCWD, dst, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	int r = make_file(src, PROXY_RESOLV_CONF, 0444);
+	if (r < 0) {
+		errno = -r;
+		FAIL("write %s", src);
+	}
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		FAIL("bind %s", dst);
+	return readonly(dst, 0, msg, msglen);
 }
 
 /* /usr and the top-level links or directories that point into it. */
@@ -701,6 +732,9 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 		errno = -r;
 		FAIL("write %s", STAGE BOOT_ID_FILE);
 	}
+	if (rootfs_fd >= 0 && cfg->net == PETRI_NET_PROXY &&
+	    (r = custom_root_resolv(msg, msglen)) < 0)
+		return r;
 
 	/* The empty lower layer of the overlays: a detached tmpfs, reached
 	 * through /proc/self/fd, so it has no path the code could see. */

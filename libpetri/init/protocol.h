@@ -106,12 +106,19 @@ enum petri_msg_type {
 				* exec_id = audit arch | PETRI_DENIAL_PID_IN_CREDS,
 				* cpu_ns = denials not reported before */
 	PETRI_MSG_LISTEN,      /* host -> init, with a reply socket: stage = address
-			      * family, status = port; answered on the reply socket
-			      * by LISTENING with the fd, or SETUP_ERROR */
+			      * family, status = port, exec_id = PETRI_LISTEN_*
+			      * flags; answered on the reply socket by LISTENING
+			      * with the fd, or SETUP_ERROR */
 	PETRI_MSG_LISTENING,   /* init -> host */
 };
 
 #define PETRI_STAGE_MSG_MAX 256
+
+/* PETRI_MSG_LISTEN's flags (exec_id): the socket init makes in the
+ * sandbox's network namespace is by default TCP, listening, bound to the
+ * family's loopback address. */
+#define PETRI_LISTEN_UDP 0x1u /* a UDP socket, bound (nothing listens) */
+#define PETRI_LISTEN_ANY 0x2u /* bound to the unspecified address (0.0.0.0, ::) */
 
 /* In a DENIAL's exec_id, above the 32-bit audit arch: the message's
  * SCM_CREDENTIALS pid is the denying task (the report channel is a unix

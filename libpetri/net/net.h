@@ -132,6 +132,14 @@ int petri__net_dial_check(const struct petri_net_rule *rule, const struct petri_
 			  const struct petri_net_addr *own, size_t n_own, const char **why);
 /* Text of @a (no brackets) into @buf (INET6_ADDRSTRLEN). */
 const char *petri__net_addr_str(const struct petri_net_addr *a, char *buf, size_t cap);
+/*
+ * The host's own interface addresses (getifaddrs: every IPv4 and IPv6
+ * address of every interface, lo included), the @own list of the two
+ * functions above.  Into @out (@cap of them): the count, or -ENOBUFS when
+ * there are more than @cap (@out NULL and @cap 0: just count), or -errno
+ * of getifaddrs.
+ */
+int petri__net_host_addrs(struct petri_net_addr *out, size_t cap);
 
 /* ---- dns.c ---- */
 
@@ -145,15 +153,23 @@ int petri__net_names_assign(struct petri_net_names *t, const char *name, uint32_
 /* The name behind @addr (host order), or NULL. */
 const char *petri__net_names_lookup(const struct petri_net_names *t, uint32_t addr);
 
-/* What one DNS exchange was, for the audit stream. */
+/*
+ * What one DNS exchange was, for the audit stream.  rcode -1: no answer was
+ * sent.  allowed: also 1 for localhost.  reason, one of: "allowed" (an A),
+ * "type not served" (allowed, no data), "localhost", "name not allowed",
+ * "bad name" (not a host name: binary, spaces, the root), "class not served"
+ * (not IN: REFUSED), "malformed" (FORMERR; under a header: no answer), "not a
+ * query" (another opcode: NOTIMP; a response: no answer), "names exhausted"
+ * and "out of memory" (SERVFAIL).
+ */
 struct petri_net_dns_info {
 	char qname[PETRI_NET_HOST_MAX]; /* normalised when it could be; "" if none */
 	int qname_truncated;            /* longer than fits: cut */
 	uint16_t qtype;                 /* 1 A, 28 AAAA, 16 TXT, ... */
-	int rcode;                      /* the answer's: 0 NOERROR, 3 NXDOMAIN, 5 REFUSED, 1 FORMERR */
-	int allowed;                    /* the name is on the allowlist */
-	uint32_t answer;                /* A given (host order), 0: none */
-	const char *reason;             /* static: "allowed", "name not allowed", "malformed", ... */
+	int rcode;          /* the answer's: 0 NOERROR, 3 NXDOMAIN, 5 REFUSED, 1 FORMERR */
+	int allowed;        /* the name is on the allowlist */
+	uint32_t answer;    /* A given (host order), 0: none */
+	const char *reason; /* static: "allowed", "name not allowed", "malformed", ... */
 };
 /* Is the normalised @name allowed (on any port)?  1 or 0. */
 typedef int (*petri_net_name_allowed_fn)(void *arg, const char *name);
@@ -239,20 +255,20 @@ enum {
 
 /* One connection (or one plain-HTTP request), allowed or refused, once it ended. */
 struct petri_net_conn_info {
-	int via;                            /* PETRI_NET_VIA_* */
-	int protocol;                       /* PETRI_NET_PROTO_* */
-	char name[PETRI_NET_HOST_MAX];      /* what the client asked for */
+	int via;                       /* PETRI_NET_VIA_* */
+	int protocol;                  /* PETRI_NET_PROTO_* */
+	char name[PETRI_NET_HOST_MAX]; /* what the client asked for */
 	uint16_t port;
-	char sni_host[PETRI_NET_HOST_MAX];  /* SNI or Host header, "" if none */
-	char method[24];                    /* plain HTTP */
+	char sni_host[PETRI_NET_HOST_MAX]; /* SNI or Host header, "" if none */
+	char method[24];                   /* plain HTTP */
 	char path[PETRI_NET_PATH_MAX];
-	struct petri_net_addr addr;         /* the address dialled, family 0: none */
-	uint64_t bytes_up, bytes_down;      /* sandbox -> upstream, upstream -> sandbox */
-	uint64_t start_ns, duration_ns;     /* wall clock start, and how long */
-	int allowed;                        /* the policy allowed it */
-	const char *reason;                 /* static: "allowed", "name not allowed", ... */
-	int status;                         /* HTTP status the proxy answered itself, 0: none */
-	int error;                          /* errno of an upstream failure, 0: none */
+	struct petri_net_addr addr;     /* the address dialled, family 0: none */
+	uint64_t bytes_up, bytes_down;  /* sandbox -> upstream, upstream -> sandbox */
+	uint64_t start_ns, duration_ns; /* wall clock start, and how long */
+	int allowed;                    /* the policy allowed it */
+	const char *reason;             /* static: "allowed", "name not allowed", ... */
+	int status;                     /* HTTP status the proxy answered itself, 0: none */
+	int error;                      /* errno of an upstream failure, 0: none */
 };
 void petri__audit_net_conn(const struct petri_sandbox *sb, const struct petri_net_conn_info *c);
 void petri__audit_net_dns(const struct petri_sandbox *sb, const struct petri_net_dns_info *d,

@@ -1,0 +1,1664 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy.c - the egress engine of PETRI_NET_PROXY (net.h has the design):
+ * one thread per context running a libevent loop that serves every proxied
+ * sandbox of the context, on the sockets init made in each sandbox's
+ * network namespace:
+ *
+ *   DNS, UDP and TCP      one query in, petri__net_dns_answer out
+ *   the explicit proxy    the first request head decides: CONNECT host:port
+ *                         (200, then a tunnel whose TLS SNI must name the
+ *                         same host) or an absolute-URI request (forwarded
+ *                         in origin form, Connection: close)
+ *   the transparent ports the name is the one behind the synthetic address
+ *                         the client connected to; its first bytes must
+ *                         agree (TLS SNI, the Host of every HTTP request)
+ *
+ * Every decision is the policy's (policy.c) and is made before a byte of
+ * the sandbox's reaches an upstream; the host resolves names itself and
+ * dials only addresses petri__net_dial_check accepts.  Everything is
+ * non-blocking: a slow or stuck peer holds only its own connection, whose
+ * buffers are bounded by watermarks and whose life by timeouts.
+ *
+ * Threads: attach, detach and stop come from the library's callers; they
+ * queue a command, wake the loop (an eventfd) and wait for it to be done,
+ * so every libevent object is touched by the loop thread alone and libevent
+ * needs no locking of its own.
+ *
+ * The host's own name resolution is libevent's evdns (evdns_getaddrinfo):
+ * asynchronous on the same loop, reads /etc/resolv.conf and /etc/hosts, A
+ * and AAAA; no second event library or thread is needed for it.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "../defaults.h"
+#include "../host.h"
+#include "net.h"
+
+/* A side's output beyond HIGH pauses reading from the other side until it
+ * drains to LOW: per connection at most about 2 x HIGH buffered. */
+#define SPLICE_HIGH (256u << 10)
+#define SPLICE_LOW (64u << 10)
+#define SINGLE_IO (64u << 10)  /* the most one read or write moves */
+#define SNIFF_MAX (64u << 10)  /* a ClientHello or request head must fit */
+#define FLUSH_TIMEOUT_MS 5000u /* a refused or finished client gets this long to read */
+#define DNS_TCP_IDLE_MS NET_HEAD_TIMEOUT_MS
+#define DNS_UDP_BURST 64 /* datagrams per wakeup, then the others get a turn */
+/* A transparent connection whose client says nothing this long is for a
+ * protocol where the server speaks first (SSH, SMTP): dialled then, its
+ * client's first bytes judged whenever they come. */
+#define SERVER_FIRST_MS 1000u
+#define MAX_CANDIDATES 16
+
+/* ---- the objects ---- */
+
+enum cmd_kind {
+	CMD_ATTACH,
+	CMD_DETACH,
+	CMD_STOP
+};
+
+struct cmd {
+	int kind;
+	struct petri_proxy_sb *s;
+	int done;
+	int err;
+	struct cmd *next;
+};
+
+struct petri_proxy {
+	struct petri_ctx *ctx;
+	pthread_t thread;
+	struct event_base *base;
+	struct evdns_base *dns;
+	int wake_fd;
+	struct event *wake_ev;
+	pthread_mutex_t lock; /* cmds, done */
+	pthread_cond_t cond;
+	struct cmd *cmds;
+	struct petri_proxy_sb *sbs; /* loop thread only */
+};
+
+enum lsn_kind {
+	L_DNS_TCP,
+	L_PROXY,
+	L_TRANSPARENT
+};
+
+/* One listener of a sandbox. */
+struct lsn {
+	struct petri_proxy_sb *s;
+	int kind;
+	uint16_t port;
+	int fd; /* until the loop owns it */
+	struct evconnlistener *l;
+	struct event *retry; /* accept failed (EMFILE): try again soon */
+};
+
+struct conn;
+
+/* One proxied sandbox. */
+struct petri_proxy_sb {
+	struct petri_proxy *px;
+	struct petri_sandbox *sb; /* for the audit hooks; outlives us */
+	struct petri_net_policy policy;
+	struct petri_net_names *names;
+	struct petri_net_addr *own;
+	size_t n_own;
+	uint32_t max_conns;
+	uint64_t max_bytes;
+	uint32_t nconns;
+	uint64_t bytes; /* both ways, over its life */
+	int udp_fd;
+	struct event *udp_ev;
+	struct lsn *lsn;
+	size_t nlsn;
+	struct conn *conns;
+	struct petri_proxy_sb *next;
+};
+
+enum conn_kind {
+	K_DNS,
+	K_PROXY,
+	K_TRANSPARENT
+};
+
+enum conn_state {
+	S_HEAD,    /* waiting for what decides: a request head, the first bytes */
+	S_DIAL,    /* resolving or connecting upstream */
+	S_SPLICE,  /* both ways */
+	S_CLOSING, /* flushing what is left to the client, then closed */
+};
+
+enum sniffed {
+	SNIFF_NONE = 0,
+	SNIFF_TLS,
+	SNIFF_HTTP,
+	SNIFF_OPAQUE
+};
+
+struct resolve {
+	struct conn *c; /* NULL: the connection is gone */
+	int starting;   /* inside evdns_getaddrinfo */
+	int done;
+	int result;
+	struct evutil_addrinfo *ai;
+	struct evdns_getaddrinfo_request *req;
+};
+
+struct conn {
+	struct petri_proxy_sb *s;
+	struct conn *prev, *next;
+	int kind;
+	int state;
+	struct bufferevent *cl, *up;
+	struct event *timer;
+	uint64_t t0_mono;          /* ns */
+	uint64_t last_ms;          /* last byte either way, monotonic ms */
+	int dialed;                /* dial() has begun */
+	uint64_t head_deadline_ms; /* the client's first bytes must be complete by then */
+	int up_connected;          /* the upstream answered */
+	int tunnel;                /* explicit CONNECT */
+	int absolute;              /* explicit absolute-URI request */
+	int sniffed;               /* SNIFF_* of the client's first bytes, once known */
+	int decided;               /* the client's bytes may flow upstream */
+	int eof_cl, eof_up;        /* that side sent its FIN */
+	int shut_cl, shut_up;
+	int paused_cl, paused_up; /* reading stopped: the other side's output is full */
+	int heads;                /* HTTP request heads seen */
+	struct petri_http_stream *hs;
+	struct evbuffer *sniff; /* the client's first bytes, undecided */
+	struct evbuffer *pend;  /* decided bytes for an upstream not connected yet */
+	const struct petri_net_rule *rule;
+	char host[PETRI_NET_HOST_MAX];
+	uint16_t port;
+	struct petri_net_addr cand[MAX_CANDIDATES];
+	size_t ncand, icand;
+	const char *deny_why; /* a candidate the dial check refused */
+	int tried;            /* candidates connected to */
+	struct resolve *res;
+	struct petri_net_conn_info info;
+	int audited;
+	int zombie; /* ended: freed on the loop's next turn (conn_kill) */
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void arm(struct conn *c, uint64_t ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(c->timer, &tv);
+}
+
+/* ---- ending a connection ---- */
+
+static void audit_conn(struct conn *c)
+{
+	if (c->audited || c->kind == K_DNS)
+		return;
+	c->audited = 1;
+	c->info.duration_ns = mono_ns() - c->t0_mono;
+	if (!c->info.reason)
+		c->info.reason = c->info.allowed ? "allowed" : "refused";
+	petri__audit_net_conn(c->s->sb, &c->info);
+}
+
+static void resolve_drop(struct conn *c)
+{
+	struct resolve *r = c->res;
+	if (!r)
+		return;
+	c->res = NULL;
+	r->c = NULL;
+	/* The callback runs once whatever happens (with EVUTIL_EAI_CANCEL
+	 * here) and frees r. */
+	if (r->req && !r->done)
+		evdns_getaddrinfo_cancel(r->req);
+}
+
+static void conn_free(struct conn *c)
+{
+	struct petri_proxy_sb *s = c->s;
+	audit_conn(c);
+	resolve_drop(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	if (c->cl)
+		bufferevent_free(c->cl);
+	if (c->up)
+		bufferevent_free(c->up);
+	if (c->timer)
+		event_free(c->timer);
+	if (c->hs)
+		petri__http_stream_free(c->hs);
+	if (c->sniff)
+		evbuffer_free(c->sniff);
+	if (c->pend)
+		evbuffer_free(c->pend);
+	free(c);
+}
+
+/*
+ * End @c: audited and silenced now, freed on the loop's next turn, so that
+ * no caller up the stack (a parser callback, a bufferevent callback) is
+ * left holding freed memory.  Every path that may end a connection checks
+ * c->zombie after it.
+ */
+static void conn_kill(struct conn *c)
+{
+	if (c->zombie)
+		return;
+	c->zombie = 1;
+	audit_conn(c);
+	resolve_drop(c);
+	if (c->cl)
+		bufferevent_disable(c->cl, EV_READ | EV_WRITE);
+	if (c->up)
+		bufferevent_disable(c->up, EV_READ | EV_WRITE);
+	event_active(c->timer, EV_TIMEOUT, 1);
+}
+
+/* Stop taking the client's bytes, let it read what it has been sent (for
+ * FLUSH_TIMEOUT_MS at most), then close. */
+static void conn_close_after_flush(struct conn *c)
+{
+	if (c->zombie)
+		return;
+	audit_conn(c);
+	resolve_drop(c);
+	if (c->up) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	c->state = S_CLOSING;
+	bufferevent_disable(c->cl, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->cl)) == 0) {
+		conn_kill(c);
+		return;
+	}
+	bufferevent_setwatermark(c->cl, EV_WRITE, 0, 0);
+	arm(c, FLUSH_TIMEOUT_MS);
+}
+
+/* Refuse: an HTTP answer (status 0: none, the connection is just closed),
+ * audited as refused by the policy (@allowed 0) or failed upstream. */
+static void conn_refuse(struct conn *c, int status, const char *reason, int allowed)
+{
+	if (c->zombie || c->state == S_CLOSING)
+		return;
+	c->info.allowed = allowed;
+	c->info.reason = reason;
+	c->info.status = status;
+	if (status) {
+		static const char *const texts[][2] = {
+			{"400", "Bad Request"},       {"403", "Forbidden"},
+			{"408", "Request Timeout"},   {"421", "Misdirected Request"},
+			{"502", "Bad Gateway"},       {"504", "Gateway Timeout"},
+			{"429", "Too Many Requests"},
+		};
+		const char *text = "Error";
+		char code[8];
+		snprintf(code, sizeof(code), "%d", status);
+		for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
+			if (strcmp(texts[i][0], code) == 0)
+				text = texts[i][1];
+		char body[PETRI_NET_HOST_MAX + 128];
+		int bl = snprintf(body, sizeof(body), "petri proxy: %s%s%s\n", reason,
+				  c->host[0] ? ": " : "", c->host);
+		evbuffer_add_printf(bufferevent_get_output(c->cl),
+				    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+				    "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+				    status, text, bl, body);
+	}
+	conn_close_after_flush(c);
+}
+
+/* Close now, the way the connection stands (allowed connections that end,
+ * or fail midway). */
+static void conn_end(struct conn *c, const char *reason)
+{
+	if (reason && !c->info.reason)
+		c->info.reason = reason;
+	conn_kill(c);
+}
+
+/* Count @n bytes (@up: sandbox to upstream) against the sandbox's budget:
+ * 0, or -1 when it is spent (the connection is closed). */
+static int charge(struct conn *c, int up, size_t n)
+{
+	struct petri_proxy_sb *s = c->s;
+	if (s->bytes + n > s->max_bytes) {
+		s->bytes = s->max_bytes;
+		c->info.reason = "byte limit";
+		conn_kill(c);
+		return -1;
+	}
+	s->bytes += n;
+	if (up)
+		c->info.bytes_up += n;
+	else
+		c->info.bytes_down += n;
+	c->last_ms = mono_ms();
+	return 0;
+}
+
+/* ---- moving bytes ---- */
+
+/* Bytes for the upstream: to it, or held until it is connected.  0 or -1
+ * (closed). */
+static int to_upstream(struct conn *c, const void *p, size_t n)
+{
+	if (c->zombie)
+		return -1;
+	if (!c->up_connected) {
+		evbuffer_add(c->pend, p, n);
+		if (evbuffer_get_length(c->pend) > SPLICE_HIGH)
+			bufferevent_disable(c->cl, EV_READ); /* resumed on connect */
+		return 0;
+	}
+	if (charge(c, 1, n) < 0)
+		return -1;
+	bufferevent_write(c->up, p, n);
+	return 0;
+}
+
+static void flow_pause(struct bufferevent *from, struct bufferevent *to, int *paused)
+{
+	if (evbuffer_get_length(bufferevent_get_output(to)) >= SPLICE_HIGH) {
+		bufferevent_disable(from, EV_READ);
+		*paused = 1;
+	}
+}
+
+/* Move everything @from has read to @to.  0 or -1 (closed). */
+static int pump(struct conn *c, int up)
+{
+	struct bufferevent *from = up ? c->cl : c->up, *to = up ? c->up : c->cl;
+	struct evbuffer *in = bufferevent_get_input(from);
+	size_t n = evbuffer_get_length(in);
+	if (!n)
+		return 0;
+	if (charge(c, up, n) < 0)
+		return -1;
+	evbuffer_add_buffer(bufferevent_get_output(to), in);
+	flow_pause(from, to, up ? &c->paused_cl : &c->paused_up);
+	return 0;
+}
+
+/* A side's FIN travels on once everything before it has: shut the other
+ * side's writing when its output is empty.  Both done: close. */
+static void half_close(struct conn *c)
+{
+	if (c->eof_cl && c->up_connected && !c->shut_up &&
+	    evbuffer_get_length(bufferevent_get_output(c->up)) == 0 &&
+	    (!c->pend || evbuffer_get_length(c->pend) == 0)) {
+		shutdown(bufferevent_getfd(c->up), SHUT_WR);
+		c->shut_up = 1;
+	}
+	if (c->eof_up && !c->shut_cl && evbuffer_get_length(bufferevent_get_output(c->cl)) == 0) {
+		shutdown(bufferevent_getfd(c->cl), SHUT_WR);
+		c->shut_cl = 1;
+	}
+	if (c->shut_up && c->shut_cl)
+		conn_end(c, NULL);
+}
+
+/* ---- dialling ---- */
+
+static void dial_next(struct conn *c);
+static void client_read(struct bufferevent *bev, void *arg);
+static int sniff_decide(struct conn *c);
+static int name_allowed(void *arg, const char *name);
+
+static void up_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->zombie || c->state == S_CLOSING)
+		return;
+	pump(c, 0);
+}
+
+static void up_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->zombie)
+		return;
+	if (c->paused_cl && c->state != S_CLOSING) {
+		c->paused_cl = 0;
+		if (!c->eof_cl)
+			bufferevent_enable(c->cl, EV_READ);
+	}
+	if (c->eof_cl)
+		half_close(c);
+}
+
+static void on_connected(struct conn *c)
+{
+	c->up_connected = 1;
+	c->info.error = 0;
+	int one = 1;
+	setsockopt(bufferevent_getfd(c->up), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	bufferevent_enable(c->up, EV_READ | EV_WRITE);
+	c->last_ms = mono_ms();
+	if (c->tunnel) {
+		/* The client's next bytes are its ClientHello, if TLS: held
+		 * until its SNI is seen to name c->host. */
+		evbuffer_add_printf(bufferevent_get_output(c->cl),
+				    "HTTP/1.1 200 Connection established\r\n\r\n");
+	}
+	size_t n = evbuffer_get_length(c->pend);
+	if (n) {
+		if (charge(c, 1, n) < 0)
+			return;
+		bufferevent_write_buffer(c->up, c->pend);
+	}
+	/* A tunnel's first bytes, if the client did not wait for the 200. */
+	if (c->sniff && !c->decided && evbuffer_get_length(c->sniff) && sniff_decide(c))
+		return;
+	if (c->decided) {
+		c->state = S_SPLICE;
+		arm(c, NET_IDLE_TIMEOUT_MS);
+	} else {
+		/* Still waiting for the client's first bytes (a tunnel, a
+		 * server-first protocol): idle until they start, then
+		 * c->head_deadline_ms. */
+		c->state = S_HEAD;
+		uint64_t now = mono_ms();
+		arm(c, evbuffer_get_length(c->sniff) && c->head_deadline_ms > now ?
+			       c->head_deadline_ms - now :
+			       NET_IDLE_TIMEOUT_MS);
+	}
+	if (!c->eof_cl)
+		bufferevent_enable(c->cl, EV_READ);
+	/* What the client sent while we dialled. */
+	if (evbuffer_get_length(bufferevent_get_input(c->cl)))
+		client_read(c->cl, c);
+	else if (c->eof_cl)
+		half_close(c);
+}
+
+static void up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (c->zombie)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		on_connected(c);
+		return;
+	}
+	if (!c->up_connected) {
+		/* This address failed: the next one. */
+		c->info.error = EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() : ECONNREFUSED;
+		bufferevent_free(c->up);
+		c->up = NULL;
+		dial_next(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		if (pump(c, 0) < 0)
+			return;
+		c->eof_up = 1;
+		if (c->absolute) {
+			/* Connection: close: the response is complete. */
+			c->info.reason = "allowed";
+			conn_close_after_flush(c);
+			return;
+		}
+		half_close(c);
+		return;
+	}
+	c->info.error = EVUTIL_SOCKET_ERROR();
+	conn_end(c, "upstream error");
+}
+
+static void dial_next(struct conn *c)
+{
+	struct petri_proxy_sb *s = c->s;
+	while (c->icand < c->ncand) {
+		const struct petri_net_addr *a = &c->cand[c->icand++];
+		const char *why = NULL;
+		if (petri__net_dial_check(c->rule, a, s->own, s->n_own, &why) < 0) {
+			c->deny_why = why ? why : "address not allowed";
+			continue;
+		}
+		struct sockaddr_storage ss = {0};
+		socklen_t len;
+		if (a->family == AF_INET) {
+			struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+			v4->sin_family = AF_INET;
+			v4->sin_port = htons(c->port);
+			memcpy(&v4->sin_addr, a->a, 4);
+			len = sizeof(*v4);
+		} else {
+			struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+			v6->sin6_family = AF_INET6;
+			v6->sin6_port = htons(c->port);
+			memcpy(&v6->sin6_addr, a->a, 16);
+			len = sizeof(*v6);
+		}
+		c->info.addr = *a;
+		c->tried++;
+		int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			c->info.error = errno;
+			continue;
+		}
+		c->up = bufferevent_socket_new(s->px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (!c->up) {
+			close(fd);
+			c->info.error = ENOMEM;
+			continue;
+		}
+		bufferevent_setcb(c->up, up_read, up_write, up_event, c);
+		bufferevent_setwatermark(c->up, EV_WRITE, SPLICE_LOW, 0);
+		bufferevent_set_max_single_read(c->up, SINGLE_IO);
+		bufferevent_set_max_single_write(c->up, SINGLE_IO);
+		if (bufferevent_socket_connect(c->up, (struct sockaddr *)&ss, (int)len) < 0) {
+			c->info.error = errno ? errno : ECONNREFUSED;
+			bufferevent_free(c->up);
+			c->up = NULL;
+			continue;
+		}
+		arm(c, NET_CONNECT_TIMEOUT_MS);
+		return;
+	}
+	/* Nothing left to try. */
+	if (!c->tried && c->deny_why) {
+		conn_refuse(c, c->kind == K_PROXY ? 403 : 0, c->deny_why, 0);
+		return;
+	}
+	c->info.allowed = 1;
+	if (!c->info.error)
+		c->info.error = EHOSTUNREACH;
+	conn_refuse(c, c->kind == K_PROXY ? 502 : 0, "upstream connect failed", 1);
+}
+
+static void resolved(struct conn *c, int result, struct evutil_addrinfo *ai)
+{
+	if (result != 0) {
+		c->info.allowed = 1;
+		c->info.error = result == EVUTIL_EAI_NONAME ? ENOENT : EHOSTUNREACH;
+		conn_refuse(c, c->kind == K_PROXY ? 502 : 0, "name resolution failed", 1);
+		return;
+	}
+	for (struct evutil_addrinfo *i = ai; i && c->ncand < MAX_CANDIDATES; i = i->ai_next) {
+		struct petri_net_addr *a = &c->cand[c->ncand];
+		memset(a, 0, sizeof(*a));
+		if (i->ai_family == AF_INET) {
+			a->family = AF_INET;
+			memcpy(a->a, &((struct sockaddr_in *)i->ai_addr)->sin_addr, 4);
+		} else if (i->ai_family == AF_INET6) {
+			a->family = AF_INET6;
+			memcpy(a->a, &((struct sockaddr_in6 *)i->ai_addr)->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		int dup = 0;
+		for (size_t k = 0; k < c->ncand; k++)
+			dup |= memcmp(&c->cand[k], a, sizeof(*a)) == 0;
+		if (!dup)
+			c->ncand++;
+	}
+	dial_next(c);
+}
+
+static void resolve_cb(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct resolve *r = arg;
+	r->done = 1;
+	if (r->starting) { /* answered before evdns_getaddrinfo returned */
+		r->result = result;
+		r->ai = ai;
+		return;
+	}
+	struct conn *c = r->c;
+	if (c) {
+		c->res = NULL;
+		resolved(c, result, ai);
+	}
+	if (ai)
+		evutil_freeaddrinfo(ai);
+	free(r);
+}
+
+/* Find the addresses of c->host and connect to the first one that passes
+ * the dial check and answers.  c->rule allows the connection. */
+static void dial(struct conn *c)
+{
+	const struct petri_net_rule *rule = c->rule;
+	c->state = S_DIAL;
+	c->dialed = 1;
+	c->info.allowed = 1;
+	if (rule->pinned || rule->literal) {
+		c->cand[0] = rule->pinned ? rule->pin : rule->literal_addr;
+		c->ncand = 1;
+		dial_next(c);
+		return;
+	}
+	if (!c->s->px->dns) {
+		c->info.error = ENOSYS;
+		conn_refuse(c, c->kind == K_PROXY ? 502 : 0, "no resolver", 1);
+		return;
+	}
+	struct resolve *r = calloc(1, sizeof(*r));
+	if (!r) {
+		c->info.error = ENOMEM;
+		conn_refuse(c, c->kind == K_PROXY ? 502 : 0, "out of memory", 1);
+		return;
+	}
+	struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	r->c = c;
+	r->starting = 1;
+	c->res = r;
+	arm(c, NET_CONNECT_TIMEOUT_MS);
+	r->req = evdns_getaddrinfo(c->s->px->dns, c->host, NULL, &hints, resolve_cb, r);
+	r->starting = 0;
+	if (!r->req && !r->done) { /* not started, and not said why */
+		r->done = 1;
+		r->result = EVUTIL_EAI_FAIL;
+	}
+	if (r->done) { /* synchronous: /etc/hosts, or an error */
+		c->res = NULL;
+		struct evutil_addrinfo *ai = r->ai;
+		int result = r->result;
+		free(r);
+		resolved(c, result, ai);
+		if (ai)
+			evutil_freeaddrinfo(ai);
+	}
+}
+
+/* ---- the decisions ---- */
+
+/* Is @host (normalised) allowed on @port?  The rule, or NULL with
+ * c->info.reason saying why not. */
+static const struct petri_net_rule *policy_check(struct conn *c, const char *host, uint16_t port)
+{
+	const struct petri_net_rule *r = petri__net_policy_match(&c->s->policy, host, port);
+	if (!r)
+		c->info.reason = petri__net_policy_match(&c->s->policy, host, 0) ?
+					 "port not allowed" :
+					 "name not allowed";
+	return r;
+}
+
+/* The explicit proxy's first head. */
+static int proxy_head(struct conn *c, const struct petri_http_head *h, const char *raw, size_t len)
+{
+	struct petri_net_addr lit;
+	snprintf(c->info.method, sizeof(c->info.method), "%s", h->method);
+	snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
+	if (!h->connect && !h->absolute) {
+		c->info.protocol = PETRI_NET_PROTO_HTTP;
+		snprintf(c->info.path, sizeof(c->info.path), "%s", h->path);
+		conn_refuse(c, 400, "not a proxy request (no absolute URI)", 0);
+		return 1;
+	}
+	c->tunnel = h->connect;
+	c->absolute = h->absolute;
+	c->info.protocol = h->connect ? PETRI_NET_PROTO_OPAQUE : PETRI_NET_PROTO_HTTP;
+	if (h->absolute)
+		snprintf(c->info.path, sizeof(c->info.path), "%s", h->path);
+	c->port = h->port ? h->port : (h->connect ? 0 : 80);
+	c->info.port = c->port;
+	if (petri__net_host_norm(h->host, strlen(h->host), c->host, &lit) < 0 || !c->port) {
+		snprintf(c->info.name, sizeof(c->info.name), "%s", h->host);
+		c->host[0] = '\0';
+		conn_refuse(c, 400, "malformed target", 0);
+		return 1;
+	}
+	snprintf(c->info.name, sizeof(c->info.name), "%s", c->host);
+	if (!(c->rule = policy_check(c, c->host, c->port))) {
+		conn_refuse(c, 403, c->info.reason, 0);
+		return 1;
+	}
+	char hh[PETRI_NET_HOST_MAX];
+	if (h->absolute && h->has_host_header &&
+	    (petri__net_host_norm(h->host_header, strlen(h->host_header), hh, NULL) < 0 ||
+	     strcmp(hh, c->host) != 0)) {
+		/* The origin would read the Host header: it must be the name
+		 * the policy allowed (no fronting behind an allowed URI). */
+		conn_refuse(c, 421, "host mismatch", 0);
+		return 1;
+	}
+	if (h->absolute) {
+		/* The request as the origin expects it. */
+		char out[8192];
+		ssize_t n = petri__http_head_to_origin(h, raw, len, out, sizeof(out));
+		if (n < 0) {
+			conn_refuse(c, 400, "request head too large", 0);
+			return 1;
+		}
+		c->decided = 1;
+		evbuffer_add(c->pend, out, (size_t)n);
+	} else {
+		c->sniff = evbuffer_new();
+		if (!c->sniff) {
+			conn_refuse(c, 502, "out of memory", 1);
+			return 1;
+		}
+	}
+	evtimer_del(c->timer);
+	dial(c);
+	return 0;
+}
+
+/* The client's first bytes begin: they must be complete within
+ * NET_HEAD_TIMEOUT_MS (slowloris). */
+static void start_head_deadline(struct conn *c)
+{
+	if (evbuffer_get_length(c->sniff) || c->decided)
+		return;
+	c->head_deadline_ms = mono_ms() + NET_HEAD_TIMEOUT_MS;
+	if (c->state == S_HEAD)
+		arm(c, NET_HEAD_TIMEOUT_MS);
+}
+
+static int proxy_on_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
+{
+	struct conn *c = arg;
+	if (c->zombie || c->state == S_CLOSING)
+		return 1;
+	if (c->heads++ == 0)
+		return proxy_head(c, h, raw, len) || c->zombie || c->state == S_CLOSING ? 1 : 0;
+	/* A second request on an absolute-URI connection: it is closed
+	 * after the first response; the client retries elsewhere. */
+	bufferevent_disable(c->cl, EV_READ);
+	return 1;
+}
+
+static int to_upstream_cb(void *arg, const char *p, size_t n)
+{
+	struct conn *c = arg;
+	if (c->zombie || c->state == S_CLOSING)
+		return 1;
+	if (c->sniff && !c->decided) {
+		if (evbuffer_get_length(c->sniff) + n > SNIFF_MAX) {
+			conn_refuse(c, 0, "first bytes undecidable", 0);
+			return 1;
+		}
+		start_head_deadline(c);
+		evbuffer_add(c->sniff, p, n);
+		return 0;
+	}
+	return to_upstream(c, p, n) < 0 ? 1 : 0;
+}
+
+/* A transparent connection's HTTP request: its Host must be the name. */
+static int transparent_on_head(void *arg, const struct petri_http_head *h, const char *raw,
+			       size_t len)
+{
+	struct conn *c = arg;
+	char host[PETRI_NET_HOST_MAX] = "";
+	if (c->zombie || c->state == S_CLOSING)
+		return 1;
+	int first = c->heads++ == 0;
+	int ok = h->has_host_header &&
+		 petri__net_host_norm(h->host_header, strlen(h->host_header), host, NULL) == 0 &&
+		 strcmp(host, c->host) == 0;
+	struct petri_net_conn_info req = c->info;
+	req.protocol = PETRI_NET_PROTO_HTTP;
+	snprintf(req.method, sizeof(req.method), "%s", h->method);
+	snprintf(req.path, sizeof(req.path), "%s", h->path);
+	snprintf(req.sni_host, sizeof(req.sni_host), "%s", h->host_header);
+	req.bytes_up = req.bytes_down = 0;
+	req.duration_ns = 0;
+	req.allowed = ok;
+	req.reason = ok ? "allowed" : h->has_host_header ? "host mismatch" : "no host header";
+	req.status = ok || !first ? 0 : 421;
+	petri__audit_net_conn(c->s->sb, &req);
+	if (!ok) {
+		if (first)
+			snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
+		/* Nothing of this connection's reached the upstream yet if it
+		 * is the first: say so; later, just close. */
+		if (first) {
+			conn_refuse(c, 421, req.reason, 0);
+		} else {
+			/* The requests before it get their answers; then the
+			 * connection ends as if the client had closed it. */
+			c->info.reason = req.reason;
+			c->eof_cl = 1;
+			bufferevent_disable(c->cl, EV_READ);
+			half_close(c);
+		}
+		return 1;
+	}
+	if (first)
+		snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
+	return to_upstream(c, raw, len) < 0 ? 1 : 0;
+}
+
+/* Decide on the client's first bytes (c->sniff): 0 decided (or still
+ * waiting), 1 the connection is ending. */
+static int sniff_decide(struct conn *c)
+{
+	if (c->zombie || c->state == S_CLOSING)
+		return 1;
+	size_t n = evbuffer_get_length(c->sniff);
+	const uint8_t *p = evbuffer_pullup(c->sniff, -1);
+	int kind = c->sniffed;
+	if (!kind) {
+		int k = n ? petri__net_sniff_kind(p, n) : -EAGAIN;
+		if (k == -EAGAIN && n < SNIFF_MAX)
+			return 0;
+		kind = k == 1 ? SNIFF_TLS : k == 2 ? SNIFF_HTTP : SNIFF_OPAQUE;
+		if (c->tunnel && kind == SNIFF_HTTP)
+			kind = SNIFF_OPAQUE; /* inside a tunnel: bytes, the name checked already */
+	}
+	if (kind == SNIFF_TLS) {
+		char sni[PETRI_NET_HOST_MAX] = "";
+		int r = petri__net_tls_sni(p, n, sni);
+		if (r == -EAGAIN && n < SNIFF_MAX)
+			return 0;
+		c->info.protocol = PETRI_NET_PROTO_TLS;
+		if (r < 0) {
+			conn_refuse(c, 0, "malformed TLS ClientHello", 0);
+			return 1;
+		}
+		if (r == 1) {
+			snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", sni);
+			if (strcmp(sni, c->host) != 0) {
+				conn_refuse(c, 0, "sni mismatch", 0);
+				return 1;
+			}
+		}
+	} else if (kind == SNIFF_HTTP) {
+		c->info.protocol = PETRI_NET_PROTO_HTTP;
+		c->hs = petri__http_stream_new();
+		if (!c->hs) {
+			conn_refuse(c, 0, "out of memory", 1);
+			return 1;
+		}
+	} else {
+		c->info.protocol = PETRI_NET_PROTO_OPAQUE;
+	}
+	c->sniffed = kind;
+	c->decided = 1;
+	if (c->tunnel && c->hs) {
+		/* The CONNECT head is behind us: the rest is the tunnel's. */
+		petri__http_stream_free(c->hs);
+		c->hs = NULL;
+	}
+	struct evbuffer *b = c->sniff;
+	c->sniff = NULL;
+	int r = 0;
+	if (kind == SNIFF_HTTP) {
+		r = petri__http_stream_feed(c->hs, (const char *)p, n, transparent_on_head,
+					    to_upstream_cb, c);
+		if (r < 0)
+			conn_refuse(c, 400,
+				    r == -E2BIG ? "request head too large" : "malformed HTTP", 0);
+	} else if (n) {
+		r = to_upstream(c, p, n);
+	}
+	evbuffer_free(b);
+	/* (r > 0 from the feed: it stopped taking the client's bytes, and
+	 * what it took still goes upstream.) */
+	if (r < 0 || c->zombie || c->state == S_CLOSING)
+		return 1;
+	if (c->up_connected) {
+		c->state = S_SPLICE;
+		arm(c, NET_IDLE_TIMEOUT_MS);
+	} else if (!c->dialed) {
+		/* Judged: only now is an upstream connection made. */
+		dial(c);
+		return c->zombie || c->state == S_CLOSING;
+	}
+	return 0;
+}
+
+/* ---- the client side ---- */
+
+/* DNS over TCP: 2-byte length, message; as many as the client sends. */
+static void dns_tcp_read(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->cl);
+	struct evbuffer *out = bufferevent_get_output(c->cl);
+	while (!c->zombie) {
+		uint8_t lb[2];
+		if (evbuffer_copyout(in, lb, 2) < 2)
+			return;
+		size_t qlen = (size_t)lb[0] << 8 | lb[1];
+		if (evbuffer_get_length(in) < 2 + qlen)
+			return;
+		const uint8_t *q = evbuffer_pullup(in, (ev_ssize_t)(2 + qlen)) + 2;
+		uint8_t ans[2 + 65535];
+		struct petri_net_dns_info info;
+		memset(&info, 0, sizeof(info));
+		ssize_t n = petri__net_dns_answer(q, qlen, ans + 2, sizeof(ans) - 2, c->s->names,
+						  name_allowed, c->s, &info);
+		evbuffer_drain(in, 2 + qlen);
+		petri__audit_net_dns(c->s->sb, &info, 1);
+		if (n <= 0) { /* not DNS: nothing more to say to it */
+			conn_end(c, NULL);
+			return;
+		}
+		ans[0] = (uint8_t)(n >> 8);
+		ans[1] = (uint8_t)n;
+		evbuffer_add(out, ans, (size_t)n + 2);
+		arm(c, DNS_TCP_IDLE_MS);
+		if (evbuffer_get_length(out) >= SPLICE_HIGH) {
+			/* It asks and does not read: wait until it does. */
+			bufferevent_disable(c->cl, EV_READ);
+			c->paused_cl = 1;
+			return;
+		}
+	}
+}
+
+/* Feed the client's bytes to its request parser (explicit proxy heads,
+ * transparent HTTP); each head is judged as it completes. */
+static void client_feed(struct conn *c, struct evbuffer *in)
+{
+	petri_http_head_fn on_head = c->kind == K_PROXY ? proxy_on_head : transparent_on_head;
+	while (evbuffer_get_length(in) && !c->zombie && c->state != S_CLOSING) {
+		size_t n = evbuffer_get_contiguous_space(in);
+		char *p = (char *)evbuffer_pullup(in, (ev_ssize_t)n);
+		int r = petri__http_stream_feed(c->hs, p, n, on_head, to_upstream_cb, c);
+		evbuffer_drain(in, n);
+		if (r < 0 && !c->zombie) {
+			if (c->heads == 0 || c->kind == K_TRANSPARENT)
+				conn_refuse(c, c->heads ? 0 : 400,
+					    r == -E2BIG ? "request head too large" :
+							  "malformed HTTP",
+					    0);
+			else
+				conn_end(c, "malformed HTTP");
+		}
+		if (r)
+			return;
+		if (c->up_connected && c->up)
+			flow_pause(c->cl, c->up, &c->paused_cl);
+	}
+}
+
+static void client_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (c->zombie)
+		return;
+	c->last_ms = mono_ms();
+	if (c->state == S_CLOSING) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	if (c->kind == K_DNS) {
+		dns_tcp_read(c);
+		return;
+	}
+	if (c->hs && !(c->tunnel && c->decided)) {
+		client_feed(c, in);
+		/* A tunnel's first bytes, once the upstream is there. */
+		if (!c->zombie && c->sniff && !c->decided && c->up_connected)
+			sniff_decide(c);
+		return;
+	}
+	if (c->decided && c->up_connected) {
+		pump(c, 1); /* the common case: a tunnel, a decided stream */
+		return;
+	}
+	if (c->decided) {
+		/* Dialling still: held, within bounds. */
+		evbuffer_add_buffer(c->pend, in);
+		if (evbuffer_get_length(c->pend) > SPLICE_HIGH)
+			bufferevent_disable(bev, EV_READ); /* resumed on connect */
+		return;
+	}
+	/* Undecided: the first bytes of a transparent connection, or of a
+	 * tunnel whose CONNECT head has been parsed. */
+	if (evbuffer_get_length(c->sniff) + evbuffer_get_length(in) > SNIFF_MAX) {
+		conn_refuse(c, 0, "first bytes undecidable", 0);
+		return;
+	}
+	start_head_deadline(c);
+	evbuffer_add_buffer(c->sniff, in);
+	if (c->up_connected || c->kind == K_TRANSPARENT)
+		sniff_decide(c);
+}
+
+static void client_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->zombie)
+		return;
+	if (c->state == S_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_kill(c);
+		return;
+	}
+	if (c->kind == K_DNS) {
+		if (c->paused_cl) {
+			c->paused_cl = 0;
+			bufferevent_enable(c->cl, EV_READ);
+			dns_tcp_read(c);
+		}
+		return;
+	}
+	if (c->paused_up) {
+		c->paused_up = 0;
+		if (!c->eof_up && c->up)
+			bufferevent_enable(c->up, EV_READ);
+	}
+	if (c->eof_up)
+		half_close(c);
+}
+
+static void client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (c->zombie)
+		return;
+	if ((what & BEV_EVENT_EOF) && c->state != S_CLOSING && c->kind != K_DNS) {
+		if (evbuffer_get_length(bufferevent_get_input(bev)))
+			client_read(bev, c);
+		if (c->zombie || c->state == S_CLOSING)
+			return;
+		c->eof_cl = 1;
+		if (!c->decided) {
+			/* Gone before it said what it wanted. */
+			conn_end(c, c->rule ? "client closed" : "client closed before a request");
+			return;
+		}
+		if (c->up_connected)
+			half_close(c);
+		return;
+	}
+	if (c->state == S_CLOSING || c->kind == K_DNS)
+		conn_kill(c);
+	else
+		conn_end(c, what & BEV_EVENT_EOF ? "client closed" : "client error");
+}
+
+static void conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (c->zombie) {
+		conn_free(c);
+		return;
+	}
+	switch (c->state) {
+	case S_CLOSING:
+		conn_kill(c);
+		return;
+	case S_HEAD: {
+		uint64_t now = mono_ms();
+		if (c->kind == K_DNS) {
+			conn_kill(c);
+		} else if (c->kind == K_PROXY && !c->tunnel) {
+			conn_refuse(c, 408, "request head timeout", 0);
+		} else if (!c->sniff || evbuffer_get_length(c->sniff) == 0) {
+			/* The client waits for the server (SSH, SMTP): dial;
+			 * its first bytes are judged when they come. */
+			if (!c->dialed)
+				dial(c);
+			else if (now - c->last_ms >= NET_IDLE_TIMEOUT_MS)
+				conn_end(c, "idle timeout");
+			else
+				arm(c, NET_IDLE_TIMEOUT_MS - (now - c->last_ms));
+		} else if (now < c->head_deadline_ms) {
+			arm(c, c->head_deadline_ms - now);
+		} else {
+			conn_refuse(c, 0, "head timeout", 0);
+		}
+		return;
+	}
+	case S_DIAL:
+		if (c->res) {
+			resolve_drop(c);
+			c->info.error = ETIMEDOUT;
+			conn_refuse(c, c->kind == K_PROXY ? 504 : 0, "name resolution timeout", 1);
+			return;
+		}
+		if (c->up) {
+			bufferevent_free(c->up);
+			c->up = NULL;
+		}
+		c->info.error = ETIMEDOUT;
+		dial_next(c);
+		return;
+	case S_SPLICE: {
+		uint64_t idle = mono_ms() - c->last_ms;
+		if (idle >= NET_IDLE_TIMEOUT_MS)
+			conn_end(c, "idle timeout");
+		else
+			arm(c, NET_IDLE_TIMEOUT_MS - idle);
+		return;
+	}
+	}
+}
+
+static void wall_now(struct conn *c)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c->info.start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	c->t0_mono = mono_ns();
+}
+
+static struct conn *conn_new(struct petri_proxy_sb *s, int kind, evutil_socket_t fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->s = s;
+	c->kind = kind;
+	c->state = S_HEAD;
+	wall_now(c);
+	c->last_ms = mono_ms();
+	c->info.via = kind == K_TRANSPARENT ? PETRI_NET_VIA_TRANSPARENT : PETRI_NET_VIA_PROXY;
+	c->cl = bufferevent_socket_new(s->px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(s->px->base, conn_timer, c);
+	c->pend = evbuffer_new();
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	if (!c->cl || !c->timer || !c->pend) {
+		if (!c->cl)
+			close(fd);
+		c->audited = 1;
+		conn_free(c);
+		return NULL;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	bufferevent_setcb(c->cl, client_read, client_write, client_event, c);
+	bufferevent_setwatermark(c->cl, EV_WRITE, SPLICE_LOW, 0);
+	bufferevent_set_max_single_read(c->cl, SINGLE_IO);
+	bufferevent_set_max_single_write(c->cl, SINGLE_IO);
+	bufferevent_enable(c->cl, EV_READ | EV_WRITE);
+	return c;
+}
+
+/* A transparent connection: the name is the one behind the address the
+ * client dialled. */
+static void transparent_start(struct conn *c, uint16_t port)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	c->port = port;
+	c->info.port = port;
+	if (getsockname(bufferevent_getfd(c->cl), (struct sockaddr *)&a, &len) < 0 ||
+	    a.sin_family != AF_INET) {
+		conn_refuse(c, 0, "unknown address", 0);
+		return;
+	}
+	const char *name = petri__net_names_lookup(c->s->names, ntohl(a.sin_addr.s_addr));
+	if (!name) {
+		/* Not one the DNS server gave out: the name is the address. */
+		inet_ntop(AF_INET, &a.sin_addr, c->info.name, sizeof(c->info.name));
+		conn_refuse(c, 0, "unknown address", 0);
+		return;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", name);
+	snprintf(c->info.name, sizeof(c->info.name), "%s", name);
+	if (!(c->rule = policy_check(c, c->host, port))) {
+		conn_refuse(c, 0, c->info.reason, 0);
+		return;
+	}
+	c->sniff = evbuffer_new();
+	if (!c->sniff) {
+		conn_refuse(c, 0, "out of memory", 1);
+		return;
+	}
+	/* No upstream connection before the client's first bytes are judged
+	 * (sniff_decide dials), or it has kept silent for SERVER_FIRST_MS. */
+	arm(c, SERVER_FIRST_MS);
+}
+
+static void retry_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct lsn *l = arg;
+	evconnlistener_enable(l->l);
+}
+
+static void accept_error(struct evconnlistener *el, void *arg)
+{
+	struct lsn *l = arg;
+	/* Out of fds, most likely: pause a little rather than spin. */
+	evconnlistener_disable(el);
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+	evtimer_add(l->retry, &tv);
+}
+
+static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int len,
+		      void *arg)
+{
+	struct lsn *l = arg;
+	struct petri_proxy_sb *s = l->s;
+	int kind = l->kind == L_DNS_TCP ? K_DNS : l->kind == L_PROXY ? K_PROXY : K_TRANSPARENT;
+	if (s->nconns >= s->max_conns || s->bytes >= s->max_bytes) {
+		/* Closed at once, and said so. */
+		struct petri_net_conn_info info = {
+			.via = kind == K_TRANSPARENT ? PETRI_NET_VIA_TRANSPARENT :
+						       PETRI_NET_VIA_PROXY,
+			.port = l->port,
+			.reason = s->nconns >= s->max_conns ? "connection limit" : "byte limit",
+		};
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		info.start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		if (kind != K_DNS)
+			petri__audit_net_conn(s->sb, &info);
+		close(fd);
+		return;
+	}
+	struct conn *c = conn_new(s, kind, fd);
+	if (!c)
+		return;
+	if (kind == K_DNS) {
+		c->audited = 1; /* each exchange is */
+		arm(c, DNS_TCP_IDLE_MS);
+	} else if (kind == K_PROXY) {
+		c->hs = petri__http_stream_new();
+		if (!c->hs) {
+			conn_end(c, "out of memory");
+			return;
+		}
+		arm(c, NET_HEAD_TIMEOUT_MS);
+	} else {
+		transparent_start(c, l->port);
+	}
+}
+
+/* ---- DNS ---- */
+
+static int name_allowed(void *arg, const char *name)
+{
+	struct petri_proxy_sb *s = arg;
+	return petri__net_policy_match(&s->policy, name, 0) != NULL;
+}
+
+static void dns_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct petri_proxy_sb *s = arg;
+	for (int i = 0; i < DNS_UDP_BURST; i++) {
+		uint8_t q[4096], out[512];
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		ssize_t n =
+			recvfrom(fd, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+		if (n < 0)
+			return;
+		struct petri_net_dns_info info;
+		memset(&info, 0, sizeof(info));
+		ssize_t a = petri__net_dns_answer(q, (size_t)n, out, sizeof(out), s->names,
+						  name_allowed, s, &info);
+		if (a > 0)
+			sendto(fd, out, (size_t)a, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+		petri__audit_net_dns(s->sb, &info, 0);
+	}
+}
+
+/* ---- the loop thread ---- */
+
+static void sb_start(struct petri_proxy *px, struct petri_proxy_sb *s, struct cmd *cmd)
+{
+	s->udp_ev = event_new(px->base, s->udp_fd, EV_READ | EV_PERSIST, dns_udp, s);
+	if (!s->udp_ev || event_add(s->udp_ev, NULL) < 0) {
+		cmd->err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < s->nlsn; i++) {
+		struct lsn *l = &s->lsn[i];
+		l->retry = evtimer_new(px->base, retry_accept, l);
+		l->l = l->retry ? evconnlistener_new(px->base, on_accept, l,
+						     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+						     0, l->fd) :
+				  NULL;
+		if (!l->l) {
+			cmd->err = -ENOMEM;
+			return;
+		}
+		l->fd = -1; /* the listener's now */
+		evconnlistener_set_error_cb(l->l, accept_error);
+	}
+	s->next = px->sbs;
+	px->sbs = s;
+}
+
+/* Drop everything of @s the loop holds (its connections audited). */
+static void sb_stop(struct petri_proxy *px, struct petri_proxy_sb *s)
+{
+	for (struct petri_proxy_sb **p = &px->sbs; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	while (s->conns) {
+		struct conn *c = s->conns;
+		if (!c->info.reason)
+			c->info.reason = "sandbox destroyed";
+		conn_free(c);
+	}
+	if (s->udp_ev)
+		event_free(s->udp_ev);
+	s->udp_ev = NULL;
+	for (size_t i = 0; i < s->nlsn; i++) {
+		if (s->lsn[i].l)
+			evconnlistener_free(s->lsn[i].l);
+		if (s->lsn[i].retry)
+			event_free(s->lsn[i].retry);
+		s->lsn[i].l = NULL;
+		s->lsn[i].retry = NULL;
+	}
+}
+
+static void wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct petri_proxy *px = arg;
+	uint64_t v;
+	if (read(px->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&px->lock);
+	struct cmd *list = px->cmds;
+	px->cmds = NULL;
+	pthread_mutex_unlock(&px->lock);
+	while (list) {
+		struct cmd *cmd = list;
+		list = cmd->next;
+		if (cmd->kind == CMD_ATTACH) {
+			sb_start(px, cmd->s, cmd);
+			if (cmd->err)
+				sb_stop(px, cmd->s);
+		} else if (cmd->kind == CMD_DETACH) {
+			sb_stop(px, cmd->s);
+		} else {
+			event_base_loopbreak(px->base);
+		}
+		pthread_mutex_lock(&px->lock);
+		cmd->done = 1;
+		pthread_cond_broadcast(&px->cond);
+		pthread_mutex_unlock(&px->lock);
+	}
+}
+
+static void *proxy_thread(void *arg)
+{
+	struct petri_proxy *px = arg;
+	event_base_loop(px->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* Hand @cmd to the loop and wait until it is done: its err. */
+static int run_cmd(struct petri_proxy *px, struct cmd *cmd)
+{
+	pthread_mutex_lock(&px->lock);
+	cmd->next = NULL;
+	struct cmd **p = &px->cmds;
+	while (*p)
+		p = &(*p)->next;
+	*p = cmd;
+	pthread_mutex_unlock(&px->lock);
+	uint64_t one = 1;
+	while (write(px->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&px->lock);
+	while (!cmd->done)
+		pthread_cond_wait(&px->cond, &px->lock);
+	pthread_mutex_unlock(&px->lock);
+	return cmd->err;
+}
+
+static void proxy_free(struct petri_proxy *px)
+{
+	if (px->dns)
+		evdns_base_free(px->dns, 1);
+	if (px->wake_ev)
+		event_free(px->wake_ev);
+	if (px->base)
+		event_base_free(px->base);
+	if (px->wake_fd >= 0)
+		close(px->wake_fd);
+	pthread_mutex_destroy(&px->lock);
+	pthread_cond_destroy(&px->cond);
+	free(px);
+}
+
+/* The host's resolver on the loop: /etc/resolv.conf and /etc/hosts; short
+ * timeouts, as a client waits behind each lookup.  NULL when none can be
+ * had (names then fail with 502; pinned and literal rules work). */
+static struct evdns_base *make_resolver(struct petri_proxy *px)
+{
+	struct evdns_base *d = evdns_base_new(px->base, 0);
+	if (!d)
+		return NULL;
+	if (evdns_base_resolv_conf_parse(d, DNS_OPTIONS_ALL, "/etc/resolv.conf") != 0)
+		evdns_base_load_hosts(d, NULL);
+	evdns_base_set_option(d, "timeout:", "3");
+	evdns_base_set_option(d, "attempts:", "2");
+	return d;
+}
+
+/* The context's proxy, started if it is not running. */
+static struct petri_proxy *proxy_get(struct petri_ctx *ctx, petri_error **err)
+{
+	pthread_mutex_lock(&ctx->lock);
+	struct petri_proxy *px = ctx->proxy;
+	if (px) {
+		pthread_mutex_unlock(&ctx->lock);
+		return px;
+	}
+	int r = -ENOMEM;
+	px = calloc(1, sizeof(*px));
+	if (!px)
+		goto fail_unlocked_free;
+	px->ctx = ctx;
+	px->wake_fd = -1;
+	pthread_mutex_init(&px->lock, NULL);
+	pthread_cond_init(&px->cond, NULL);
+	struct event_config *cfg = event_config_new();
+	if (cfg) {
+		/* epoll, no signal handling of libevent's (the host's own). */
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+		px->base = event_base_new_with_config(cfg);
+		event_config_free(cfg);
+	}
+	if (!px->base)
+		goto fail;
+	px->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (px->wake_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	px->wake_ev = event_new(px->base, px->wake_fd, EV_READ | EV_PERSIST, wake, px);
+	if (!px->wake_ev || event_add(px->wake_ev, NULL) < 0)
+		goto fail;
+	px->dns = make_resolver(px);
+	if (!px->dns)
+		petri__log(ctx, PETRI_LOG_WARN,
+			   "egress proxy: no resolver (names that are not pinned will fail)");
+	/* The loop thread takes no signal of the host's. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&px->thread, NULL, proxy_thread, px);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		goto fail;
+	ctx->proxy = px;
+	pthread_mutex_unlock(&ctx->lock);
+	return px;
+fail:
+	proxy_free(px);
+fail_unlocked_free:
+	pthread_mutex_unlock(&ctx->lock);
+	petri__err(err, -r, "start the egress proxy");
+	return NULL;
+}
+
+static void sb_free(struct petri_proxy_sb *s)
+{
+	if (!s)
+		return;
+	if (s->udp_fd >= 0)
+		close(s->udp_fd);
+	for (size_t i = 0; s->lsn && i < s->nlsn; i++)
+		if (s->lsn[i].fd >= 0)
+			close(s->lsn[i].fd);
+	free(s->lsn);
+	petri__net_policy_free(&s->policy);
+	petri__net_names_free(s->names);
+	free(s->own);
+	free(s);
+}
+
+/* The host's addresses, at attach: the ones it has while the sandbox
+ * lives are what it had then (an interface added later is not known). */
+static int own_addrs(struct petri_proxy_sb *s)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		int n = petri__net_host_addrs(NULL, 0);
+		if (n < 0)
+			return n;
+		free(s->own);
+		s->own = calloc((size_t)n + 1, sizeof(*s->own));
+		if (!s->own)
+			return -ENOMEM;
+		n = petri__net_host_addrs(s->own, (size_t)n + 1);
+		if (n >= 0) {
+			s->n_own = (size_t)n;
+			return 0;
+		}
+		if (n != -ENOBUFS)
+			return n;
+	}
+	return -EAGAIN;
+}
+
+/* A socket of init's making in @sb's network namespace, non-blocking. */
+static int sandbox_socket(struct petri_sandbox *sb, uint16_t port, uint32_t flags,
+			  petri_error **err)
+{
+	int fd = petri__sandbox_socket(sb, AF_INET, port, flags, err);
+	if (fd >= 0 && evutil_make_socket_nonblocking(fd) < 0) {
+		int e = errno;
+		close(fd);
+		return petri__err(err, e, "egress proxy: socket of port %u", (unsigned)port);
+	}
+	return fd;
+}
+
+int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *policy,
+			petri_error **err)
+{
+	struct petri_proxy_sb *s = calloc(1, sizeof(*s));
+	if (!s) {
+		petri__net_policy_free(policy);
+		return petri__err(err, ENOMEM, "egress proxy");
+	}
+	s->sb = sb;
+	s->policy = *policy;
+	memset(policy, 0, sizeof(*policy));
+	s->udp_fd = -1;
+	s->max_conns = sb->net_max_conns ? sb->net_max_conns : DEFAULT_NET_MAX_CONNS;
+	s->max_bytes = sb->net_max_bytes ? sb->net_max_bytes : DEFAULT_NET_MAX_BYTES;
+	int r;
+	s->names = petri__net_names_new();
+	s->lsn = calloc(2 + s->policy.nports, sizeof(*s->lsn));
+	if (!s->names || !s->lsn) {
+		r = petri__err(err, ENOMEM, "egress proxy");
+		goto fail;
+	}
+	if ((r = own_addrs(s)) < 0) {
+		r = petri__err(err, -r, "egress proxy: the host's own addresses");
+		goto fail;
+	}
+	/* The sockets in the sandbox's namespace: DNS (UDP, TCP), the
+	 * explicit proxy, and one transparent port per allowed port. */
+	if ((r = sandbox_socket(sb, PETRI_NET_DNS_PORT, PETRI_LISTEN_UDP, err)) < 0)
+		goto fail;
+	s->udp_fd = r;
+	for (size_t i = 0; i < 2 + s->policy.nports; i++) {
+		struct lsn *l = &s->lsn[i];
+		l->s = s;
+		l->kind = i == 0 ? L_DNS_TCP : i == 1 ? L_PROXY : L_TRANSPARENT;
+		l->port = i == 0 ? PETRI_NET_DNS_PORT :
+			  i == 1 ? PETRI_NET_PROXY_PORT :
+				   s->policy.ports[i - 2];
+		l->fd = sandbox_socket(sb, l->port, i < 2 ? 0 : PETRI_LISTEN_ANY, err);
+		if (l->fd < 0) {
+			r = l->fd;
+			goto fail;
+		}
+		s->nlsn++;
+	}
+	struct petri_proxy *px = proxy_get(sb->ctx, err);
+	if (!px) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	s->px = px;
+	struct cmd cmd = {.kind = CMD_ATTACH, .s = s};
+	if ((r = run_cmd(px, &cmd)) < 0) {
+		r = petri__err(err, -r, "egress proxy: serve sandbox %s", sb->id);
+		goto fail;
+	}
+	sb->proxy = s;
+	return 0;
+fail:
+	sb_free(s);
+	return r;
+}
+
+void petri__proxy_detach(struct petri_sandbox *sb)
+{
+	struct petri_proxy_sb *s = sb ? sb->proxy : NULL;
+	if (!s)
+		return;
+	struct cmd cmd = {.kind = CMD_DETACH, .s = s};
+	run_cmd(s->px, &cmd);
+	sb->proxy = NULL;
+	sb_free(s);
+}
+
+void petri__proxy_stop(struct petri_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	struct petri_proxy *px = ctx->proxy;
+	ctx->proxy = NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	if (!px)
+		return;
+	struct cmd cmd = {.kind = CMD_STOP};
+	run_cmd(px, &cmd);
+	pthread_join(px->thread, NULL);
+	proxy_free(px);
+}

@@ -1,0 +1,767 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_net_proxy - PETRI_NET_PROXY end to end (libpetri/net/net.h): servers
+ * on the host's own loopback (plain HTTP, TLS), sandboxes whose allowlists
+ * pin test names to 127.0.0.1 ("allowed.test:PORT=127.0.0.1"), and real
+ * clients inside (curl, Python), with the proxy variables and without them
+ * (the transparent path).  Allowed fetches return the server's body; every
+ * kind of refusal is refused; a sandbox's only ways out are the proxy's;
+ * resource faults (1,000 connections, slowloris, a silent upstream) hold
+ * one sandbox's connections only; nothing is left behind after destroy.
+ * No packet goes anywhere but loopback: no name here is resolved by the
+ * host's resolver except "localhost" (from /etc/hosts).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "petri/audit.h"
+#include "petri_test.h"
+
+/* ---- a plain HTTP server on the host's 127.0.0.1 ---- */
+
+/*
+ * One thread, poll over every connection: answers each request head with
+ * 200 and the body "hello HOST PATH\n" (HOST from the Host header), keeps
+ * the connection for more until the client closes.  silent: accept and
+ * never answer.  Counts the connections it accepted.
+ */
+#define SRV_MAX 4096
+struct srv {
+	int lfd;
+	uint16_t port;
+	int silent;
+	int stop_pipe[2];
+	pthread_t thread;
+	int accepted; /* atomic */
+};
+
+struct srv_conn {
+	int fd;
+	char buf[4096];
+	size_t len;
+};
+
+static void srv_answer(struct srv_conn *c)
+{
+	for (;;) {
+		char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+		if (!end)
+			return;
+		size_t hl = (size_t)(end - c->buf) + 4;
+		char host[256] = "-", path[512] = "-";
+		char *sp = memchr(c->buf, ' ', hl);
+		if (sp) {
+			char *sp2 = memchr(sp + 1, ' ', hl - (size_t)(sp + 1 - c->buf));
+			if (sp2 && (size_t)(sp2 - sp - 1) < sizeof(path))
+				snprintf(path, sizeof(path), "%.*s", (int)(sp2 - sp - 1), sp + 1);
+		}
+		for (char *l = c->buf; l < end; l++) {
+			if ((l == c->buf || l[-1] == '\n') && strncasecmp(l, "host:", 5) == 0) {
+				char *v = l + 5;
+				while (*v == ' ')
+					v++;
+				char *e = strstr(v, "\r\n");
+				if (e && (size_t)(e - v) < sizeof(host))
+					snprintf(host, sizeof(host), "%.*s", (int)(e - v), v);
+			}
+		}
+		char resp[1024];
+		char body[800];
+		int bl = snprintf(body, sizeof(body), "hello %s %s\n", host, path);
+		int n = snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+				 "%d\r\n\r\n%s",
+				 bl, body);
+		if (write(c->fd, resp, (size_t)n) < 0) {
+			/* the client went away; poll sees it */
+		}
+		memmove(c->buf, c->buf + hl, c->len - hl);
+		c->len -= hl;
+	}
+}
+
+static void *srv_main(void *arg)
+{
+	struct srv *s = arg;
+	struct srv_conn *conns = calloc(SRV_MAX, sizeof(*conns));
+	struct pollfd *pfd = calloc(SRV_MAX + 2, sizeof(*pfd));
+	REQUIRE(conns && pfd);
+	size_t n = 0;
+	for (;;) {
+		pfd[0] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = s->stop_pipe[0], .events = POLLIN};
+		for (size_t i = 0; i < n; i++)
+			pfd[i + 2] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+		if (poll(pfd, n + 2, -1) < 0)
+			continue;
+		if (pfd[1].revents)
+			break;
+		for (size_t i = n; i-- > 0;) {
+			if (!pfd[i + 2].revents)
+				continue;
+			struct srv_conn *c = &conns[i];
+			ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+			if (r <= 0 || c->len + (size_t)r >= sizeof(c->buf)) {
+				close(c->fd);
+				conns[i] = conns[--n];
+				continue;
+			}
+			c->len += (size_t)r;
+			if (!s->silent)
+				srv_answer(c);
+		}
+		if (pfd[0].revents & POLLIN) {
+			int fd;
+			while ((fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >=
+			       0) {
+				__atomic_add_fetch(&s->accepted, 1, __ATOMIC_RELAXED);
+				if (n == SRV_MAX) {
+					close(fd);
+					continue;
+				}
+				conns[n++] = (struct srv_conn){.fd = fd};
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		close(conns[i].fd);
+	free(conns);
+	free(pfd);
+	return NULL;
+}
+
+static int listen_loopback(uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	REQUIRE(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	REQUIRE(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	REQUIRE(listen(fd, 4096) == 0);
+	REQUIRE(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void srv_start(struct srv *s, int silent)
+{
+	memset(s, 0, sizeof(*s));
+	s->silent = silent;
+	s->lfd = listen_loopback(&s->port);
+	REQUIRE(pipe2(s->stop_pipe, O_CLOEXEC) == 0);
+	REQUIRE(pthread_create(&s->thread, NULL, srv_main, s) == 0);
+}
+
+static void srv_stop(struct srv *s)
+{
+	if (write(s->stop_pipe[1], "x", 1) != 1)
+		return;
+	pthread_join(s->thread, NULL);
+	close(s->stop_pipe[0]);
+	close(s->stop_pipe[1]);
+	close(s->lfd);
+}
+
+/* ---- what the sandboxes see at /t: certificates and a Python helper ---- */
+
+/* Certificates for allowed.test (and evil.test, the same key) and nt.py,
+ * in a directory bound read-only at /t in every sandbox of a case. */
+static char tdir[] = "/tmp/petri-net-test-XXXXXX";
+static int tdir_made;
+
+static const char nt_py[] =
+	"import errno, socket, ssl, struct\n"
+	"def proxy_connect(target, host=None):\n"
+	"    # CONNECT target through the explicit proxy: (socket, status)\n"
+	"    s = socket.create_connection(('127.0.0.1', 3128), timeout=20)\n"
+	"    s.sendall(('CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n' % (target, host or "
+	"target)).encode())\n"
+	"    d = b''\n"
+	"    while b'\\r\\n\\r\\n' not in d:\n"
+	"        b = s.recv(4096)\n"
+	"        if not b:\n"
+	"            break\n"
+	"        d += b\n"
+	"    return s, (d.split(b' ')[1].decode() if d else 'closed')\n"
+	"def https_get(s, name):\n"
+	"    # TLS with SNI name over s, GET /: the status line, or closed\n"
+	"    c = ssl.create_default_context(cafile='/t/cert.pem')\n"
+	"    try:\n"
+	"        t = c.wrap_socket(s, server_hostname=name)\n"
+	"        t.sendall(b'GET / HTTP/1.1\\r\\nHost: allowed.test\\r\\nConnection: "
+	"close\\r\\n\\r\\n')\n"
+	"        return t.recv(4096).split(b'\\r\\n')[0].decode()\n"
+	"    except (ssl.SSLError, OSError):\n"
+	"        return 'closed'\n"
+	"def raw(host, port, data, family=socket.AF_INET):\n"
+	"    # send data, read until EOF: the bytes, or the errno name\n"
+	"    s = socket.socket(family, socket.SOCK_STREAM)\n"
+	"    s.settimeout(20)\n"
+	"    try:\n"
+	"        s.connect((host, port))\n"
+	"        s.sendall(data)\n"
+	"        d = b''\n"
+	"        while True:\n"
+	"            b = s.recv(65536)\n"
+	"            if not b:\n"
+	"                return d\n"
+	"            d += b\n"
+	"    except OSError as e:\n"
+	"        return errno.errorcode.get(e.errno, str(e))\n"
+	"def connect(host, port, family=socket.AF_INET):\n"
+	"    s = socket.socket(family, socket.SOCK_STREAM)\n"
+	"    s.settimeout(5)\n"
+	"    try:\n"
+	"        s.connect((host, port))\n"
+	"        return 'connected'\n"
+	"    except OSError as e:\n"
+	"        return errno.errorcode.get(e.errno, str(e))\n"
+	"def udp(host, port, family=socket.AF_INET):\n"
+	"    s = socket.socket(family, socket.SOCK_DGRAM)\n"
+	"    s.settimeout(3)\n"
+	"    try:\n"
+	"        s.connect((host, port))\n"
+	"        s.send(b'x')\n"
+	"        s.recv(512)\n"
+	"        return 'reply'\n"
+	"    except socket.timeout:\n"
+	"        return 'timeout'\n"
+	"    except OSError as e:\n"
+	"        return errno.errorcode.get(e.errno, str(e))\n"
+	"def query(name, qtype):\n"
+	"    return struct.pack('>HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b''.join(\n"
+	"        bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\\0' + "
+	"struct.pack('>HH', qtype, 1)\n"
+	"def answer(a):\n"
+	"    # rcode, answer count, and the last A record's address or -\n"
+	"    an = struct.unpack('>H', a[6:8])[0]\n"
+	"    ip = socket.inet_ntoa(a[-4:]) if an and a[-6:-4] == b'\\0\\4' else '-'\n"
+	"    return '%d %d %s' % (a[3] & 15, an, ip)\n"
+	"def dns_udp(name, qtype=1):\n"
+	"    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+	"    s.settimeout(10)\n"
+	"    s.sendto(query(name, qtype), ('127.0.0.1', 53))\n"
+	"    return answer(s.recv(4096))\n"
+	"def dns_tcp(names, qtype=1):\n"
+	"    # every query on one connection: their answers\n"
+	"    s = socket.create_connection(('127.0.0.1', 53), timeout=10)\n"
+	"    for n in names:\n"
+	"        q = query(n, qtype)\n"
+	"        s.sendall(struct.pack('>H', len(q)) + q)\n"
+	"    out = []\n"
+	"    f = s.makefile('rb')\n"
+	"    for n in names:\n"
+	"        l = struct.unpack('>H', f.read(2))[0]\n"
+	"        out.append(answer(f.read(l)))\n"
+	"    return ' / '.join(out)\n";
+
+static void rm_tdir(void)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tdir);
+}
+
+static void make_tdir(void)
+{
+	if (tdir_made)
+		return;
+	REQUIRE(mkdtemp(tdir));
+	tdir_made = 1;
+	atexit(rm_tdir);
+	REQUIRE(chmod(tdir, 0755) == 0);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=allowed.test "
+		 "-addext subjectAltName=DNS:allowed.test,DNS:evil.test "
+		 "-keyout %s/key.pem -out %s/cert.pem 2>/dev/null && chmod 644 %s/*.pem",
+		 tdir, tdir, tdir);
+	REQUIRE(system(cmd) == 0);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/nt.py", tdir);
+	FILE *f = fopen(path, "w");
+	REQUIRE(f && fputs(nt_py, f) >= 0 && fclose(f) == 0);
+}
+
+/* Python inside with nt.py imported: print(EXPR). */
+#define PY(expr)                                                                                   \
+	"PYTHONDONTWRITEBYTECODE=1 python3 -c \"import sys; sys.path.insert(0, '/t'); "            \
+	"import nt, socket; print(" expr ")\""
+
+/* ---- a TLS server (Python's ssl) ---- */
+
+struct tls_srv {
+	pid_t pid;
+	uint16_t port;
+};
+
+/* An HTTPS server answering "tls hello SNI\n" to every request. */
+static void tls_start(struct tls_srv *t)
+{
+	static const char prog[] =
+		"import http.server, os, ssl, sys\n"
+		"class H(http.server.BaseHTTPRequestHandler):\n"
+		"    def do_GET(self):\n"
+		"        b = ('tls hello %s\\n' % self.headers.get('Host', '-')).encode()\n"
+		"        self.send_response(200)\n"
+		"        self.send_header('Content-Length', str(len(b)))\n"
+		"        self.end_headers()\n"
+		"        self.wfile.write(b)\n"
+		"    def log_message(self, *a):\n"
+		"        pass\n"
+		"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+		"c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+		"c.load_cert_chain(sys.argv[1] + '/cert.pem', sys.argv[1] + '/key.pem')\n"
+		"s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+		"os.write(1, b'%d\\n' % s.server_address[1])\n"
+		"os.close(1)\n"
+		"s.serve_forever()\n";
+	int p[2];
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl("/usr/bin/python3", "python3", "-c", prog, tdir, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char buf[16] = "";
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	REQUIRE(n > 0);
+	t->pid = pid;
+	t->port = (uint16_t)atoi(buf);
+	REQUIRE(t->port);
+}
+
+static void tls_stop(struct tls_srv *t)
+{
+	kill(t->pid, SIGKILL);
+	waitpid(t->pid, NULL, 0);
+}
+
+/* ---- sandboxes ---- */
+
+static petri_sandbox *proxy_sandbox(const char *const *allow, uint32_t max_conns,
+				    struct petri_audit *audit)
+{
+	make_tdir();
+	char bind[128];
+	snprintf(bind, sizeof(bind), "%s:/t", tdir);
+	const char *binds[] = {bind, NULL};
+	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
+	o.net = PETRI_NET_PROXY;
+	o.allow = allow;
+	o.net_max_conns = max_conns;
+	o.audit = audit;
+	o.binds = binds;
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	int r = petri_sandbox_create(petri_test_ctx(), &o, &sb, &e);
+	if (r < 0)
+		fprintf(stderr, "create: %s\n", petri_error_message(e));
+	petri_error_free(e);
+	REQUIRE(r == 0);
+	return sb;
+}
+
+/* Run shell @code in @sb; the result (free it). */
+static struct petri_test_run sh(petri_sandbox *sb, const char *code)
+{
+	struct petri_test_run r = petri_test_exec(sb, "sh", code, NULL, 60000);
+	if (r.rc < 0)
+		fprintf(stderr, "exec: %s\n", r.errmsg);
+	return r;
+}
+
+/* @code's stdout, which must be @want (else a failed check showing both). */
+#define SH_IS(sb, want, ...)                                                                       \
+	do {                                                                                       \
+		char code_[4096];                                                                  \
+		snprintf(code_, sizeof(code_), __VA_ARGS__);                                       \
+		struct petri_test_run r_ = sh(sb, code_);                                          \
+		CHECK_MSG(r_.out &&strcmp(r_.out, want) == 0,                                      \
+			  "%s\n want '%s'\n got  '%s' (exit %d)\n stderr: %s", code_, want,        \
+			  r_.out ? r_.out : "", r_.exit_code, r_.err ? r_.err : "");               \
+		petri_test_run_free(&r_);                                                          \
+	} while (0)
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	char *s = NULL;
+	REQUIRE(vasprintf(&s, f, ap) >= 0);
+	va_end(ap);
+	return s;
+}
+
+/* The fd count of this process must come back to @before: the sandbox's
+ * sockets and connections are closed promptly, but a peer's close may take
+ * a moment to be seen. */
+static void check_fds(int before)
+{
+	int now = petri_test_count_fds();
+	for (int i = 0; i < 50 && now != before; i++) {
+		usleep(20000);
+		now = petri_test_count_fds();
+	}
+	CHECK_MSG(now == before, "fds: %d before, %d after", before, now);
+}
+
+/* ---- cases ---- */
+
+/* The environment and resolv.conf point at the proxy; the caller's env
+ * wins; mode none has neither. */
+static void test_env_and_resolv(void)
+{
+	const char *allow[] = {"allowed.test", NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb,
+	      "http://127.0.0.1:3128 http://127.0.0.1:3128 http://127.0.0.1:3128 "
+	      "http://127.0.0.1:3128 localhost,127.0.0.1,::1 localhost,127.0.0.1,::1\n",
+	      "echo $HTTP_PROXY $HTTPS_PROXY $http_proxy $https_proxy $NO_PROXY $no_proxy");
+	SH_IS(sb, "nameserver 127.0.0.1\n", "grep ^nameserver /etc/resolv.conf");
+	petri_sandbox_destroy(sb);
+
+	const char *env[] = {"HTTPS_PROXY=http://mine:1", NULL};
+	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
+	o.net = PETRI_NET_PROXY;
+	o.allow = allow;
+	o.env = env;
+	REQUIRE(petri_sandbox_create(petri_test_ctx(), &o, &sb, NULL) == 0);
+	SH_IS(sb, "http://mine:1 http://127.0.0.1:3128\n", "echo $HTTPS_PROXY $HTTP_PROXY");
+	petri_sandbox_destroy(sb);
+
+	petri_sandbox_opts none = PETRI_SANDBOX_OPTS_INIT;
+	REQUIRE(petri_sandbox_create(petri_test_ctx(), &none, &sb, NULL) == 0);
+	SH_IS(sb, "-0\n", "echo \"${HTTP_PROXY}-$(grep -c ^nameserver /etc/resolv.conf)\"");
+	petri_sandbox_destroy(sb);
+}
+
+/* Bad allowlists: EINVAL with a message, nothing left behind. */
+static void test_bad_options(void)
+{
+	petri_test_ctx();
+	int fds = petri_test_count_fds();
+	const char *empty[] = {NULL};
+	const char *bad[] = {"allowed.test", "bad host!", NULL};
+	const char *port53[] = {"allowed.test:53", NULL};
+	const char *ok[] = {"allowed.test", NULL};
+	struct {
+		uint32_t net;
+		const char *const *allow;
+		const char *msg;
+	} cases[] = {
+		{PETRI_NET_PROXY, NULL, "allowlist"}, {PETRI_NET_PROXY, empty, "allowlist"},
+		{PETRI_NET_PROXY, bad, "bad host!"},  {PETRI_NET_PROXY, port53, "allowed.test:53"},
+		{PETRI_NET_NONE, ok, "proxy"},        {PETRI_NET_HOST, ok, "proxy"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
+		o.net = cases[i].net;
+		o.allow = cases[i].allow;
+		petri_sandbox *sb = NULL;
+		petri_error *e = NULL;
+		int r = petri_sandbox_create(petri_test_ctx(), &o, &sb, &e);
+		CHECK_MSG(r == -EINVAL && !sb, "case %zu: %d", i, r);
+		CHECK_MSG(e && strstr(petri_error_message(e), cases[i].msg), "case %zu: '%s'", i,
+			  e ? petri_error_message(e) : "");
+		petri_error_free(e);
+	}
+	check_fds(fds);
+}
+
+/* Plain HTTP to an allowed name: curl and Python, through the proxy
+ * variables and around them. */
+static void test_http_allowed(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	char *want = fmt("hello allowed.test:%u /x?y=1\n", s.port);
+	SH_IS(sb, want, "curl -sS 'http://allowed.test:%u/x?y=1'", s.port);
+	SH_IS(sb, want, "curl -sS --noproxy '*' 'http://allowed.test:%u/x?y=1'", s.port);
+	SH_IS(sb, want,
+	      "python3 -c \"import urllib.request as u; "
+	      "print(u.urlopen('http://allowed.test:%u/x?y=1').read().decode(), end='')\"",
+	      s.port);
+	SH_IS(sb, want,
+	      "python3 -c \"import urllib.request as u; "
+	      "o = u.build_opener(u.ProxyHandler({})); "
+	      "print(o.open('http://allowed.test:%u/x?y=1').read().decode(), end='')\"",
+	      s.port);
+	/* The name has a synthetic loopback address of its own. */
+	SH_IS(sb, "127.80.\n", "getent ahostsv4 allowed.test | head -1 | cut -c1-7");
+	/* Keep-alive through the transparent path: two requests, one connection. */
+	SH_IS(sb, "2\n",
+	      "curl -s --noproxy '*' http://allowed.test:%u/a http://allowed.test:%u/b | "
+	      "grep -c hello",
+	      s.port, s.port);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(want);
+	free(rule);
+}
+
+/* HTTPS: CONNECT through the proxy and the transparent path, the
+ * certificate verified by the client (so the tunnel ends at the server). */
+static void test_https_allowed(void)
+{
+	make_tdir();
+	struct tls_srv t;
+	tls_start(&t);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", t.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	char *want = fmt("tls hello allowed.test:%u\n", t.port);
+	SH_IS(sb, want, "curl -sS --cacert /t/cert.pem https://allowed.test:%u/", t.port);
+	SH_IS(sb, want, "curl -sS --noproxy '*' --cacert /t/cert.pem https://allowed.test:%u/",
+	      t.port);
+	SH_IS(sb, want,
+	      "python3 -c \"import ssl, urllib.request as u; "
+	      "c = ssl.create_default_context(cafile='/t/cert.pem'); "
+	      "print(u.urlopen('https://allowed.test:%u/', context=c).read().decode(), end='')\"",
+	      t.port);
+	SH_IS(sb, want,
+	      "python3 -c \"import ssl, urllib.request as u; "
+	      "c = ssl.create_default_context(cafile='/t/cert.pem'); "
+	      "o = u.build_opener(u.ProxyHandler({}), u.HTTPSHandler(context=c)); "
+	      "print(o.open('https://allowed.test:%u/').read().decode(), end='')\"",
+	      t.port);
+	petri_sandbox_destroy(sb);
+	tls_stop(&t);
+	free(want);
+	free(rule);
+}
+
+/* A name not on the list: 403 from the proxy (HTTP and CONNECT), no
+ * address from the DNS server; the server never sees a connection. */
+static void test_denied_name(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_code}\\n' http://denied.test:%u/",
+	      s.port);
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_connect}\\n' https://denied.test:%u/",
+	      s.port);
+	SH_IS(sb, "6\n", "curl -s --noproxy '*' http://denied.test:%u/; echo $?", s.port);
+	/* A subdomain of an allowed name is another name. */
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_code}\\n' http://a.allowed.test:%u/",
+	      s.port);
+	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(rule);
+}
+
+/* The right name on a port it is not allowed on: refused both ways. */
+static void test_wrong_port(void)
+{
+	struct srv s, s2;
+	srv_start(&s, 0);
+	srv_start(&s2, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	char *rule2 = fmt("other.test:%u=127.0.0.1", s2.port); /* a listener on s2.port */
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_code}\\n' http://allowed.test:%u/",
+	      s2.port);
+	SH_IS(sb, "403\n", "curl -s -o /dev/null -w '%%{http_connect}\\n' https://allowed.test:%u/",
+	      s2.port);
+	/* Closed without an answer (reset, if the request was unread). */
+	SH_IS(sb, "True\n",
+	      PY("nt.raw('allowed.test', %u, b'GET / HTTP/1.1\\\\r\\\\nHost: "
+		 "allowed.test\\\\r\\\\n\\\\r\\\\n') in (b'', 'ECONNRESET')"),
+	      s2.port);
+	/* The control: the other name on its own port works. */
+	char *want = fmt("hello other.test:%u /\n", s2.port);
+	SH_IS(sb, want, "curl -sS --noproxy '*' http://other.test:%u/", s2.port);
+	CHECK_MSG(s2.accepted == 1, "the second server saw %d connections", s2.accepted);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	srv_stop(&s2);
+	free(want);
+	free(rule);
+	free(rule2);
+}
+
+/* Plain HTTP whose Host is not the name: 421 on the first request; a
+ * later request on the connection for another host ends it. */
+static void test_host_mismatch(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "421\n",
+	      "curl -s --noproxy '*' -o /dev/null -w '%%{http_code}\\n' -H 'Host: evil.test' "
+	      "http://allowed.test:%u/",
+	      s.port);
+	SH_IS(sb, "421\n",
+	      "curl -s -o /dev/null -w '%%{http_code}\\n' -H 'Host: evil.test' http://allowed.test:%u/",
+	      s.port);
+	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	/* Pipelined: the first is answered, the second (evil) is not sent. */
+	SH_IS(sb, "1 1\n",
+	      PY("(lambda d: '%%d %%d' %% (d.count(b'200 OK'), d.count(b'hello allowed.test')))("
+		 "nt.raw('allowed.test', %u, b'GET /1 HTTP/1.1\\\\r\\\\nHost: allowed.test\\\\r\\\\n\\\\r\\\\n"
+		 "GET /2 HTTP/1.1\\\\r\\\\nHost: evil.test\\\\r\\\\n\\\\r\\\\n'))"),
+	      s.port);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(rule);
+}
+
+/* A TLS ClientHello naming another host than the connection is for:
+ * closed, on the transparent path and inside a CONNECT tunnel. */
+static void test_sni_mismatch(void)
+{
+	struct tls_srv t;
+	make_tdir();
+	tls_start(&t);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", t.port);
+	char *rule2 = fmt("evil.test:%u=127.0.0.1", t.port + 1);
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	/* The controls: the right SNI works both ways. */
+	SH_IS(sb, "HTTP/1.0 200 OK\n",
+	      PY("nt.https_get(nt.proxy_connect('allowed.test:%u')[0], "
+		 "'allowed.test')"),
+	      t.port);
+	SH_IS(sb, "HTTP/1.0 200 OK\n",
+	      PY("nt.https_get(socket.create_connection(('allowed.test', %u)), 'allowed.test')"),
+	      t.port);
+	/* evil.test is even allowed (elsewhere), and the certificate names it. */
+	SH_IS(sb, "closed\n",
+	      PY("nt.https_get(nt.proxy_connect('allowed.test:%u')[0], 'evil.test')"), t.port);
+	SH_IS(sb, "closed\n",
+	      PY("nt.https_get(socket.create_connection(('allowed.test', %u)), 'evil.test')"),
+	      t.port);
+	SH_IS(sb, "35\n",
+	      "curl -s --noproxy '*' --cacert /t/cert.pem --resolve evil.test:%u:$(getent hosts "
+	      "allowed.test | cut -d' ' -f1) https://evil.test:%u/; echo $?",
+	      t.port, t.port);
+	petri_sandbox_destroy(sb);
+	tls_stop(&t);
+	free(rule);
+	free(rule2);
+}
+
+/* CONNECT to literal addresses: not allowed ones are refused, and the
+ * host's loopback is never dialled without =ADDR (whatever form it is
+ * written in, or when a listed name resolves to it). */
+static void test_connect_literals(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	char *rule2 = fmt("localhost:%u", s.port);
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	const char *hosts[] = {"10.9.8.7",           "127.0.0.1",  "[::1]",
+			       "2130706433",         "0177.0.0.1", "127.1",
+			       "[::ffff:127.0.0.1]", "localhost"};
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		char target[64];
+		snprintf(target, sizeof(target), "%s:%u", hosts[i], i == 0 ? 443 : s.port);
+		SH_IS(sb, "403\n", PY("nt.proxy_connect('%s')[1]"), target);
+	}
+	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	/* The refusal says why: localhost resolves to loopback. */
+	SH_IS(sb, "1\n",
+	      "curl -s --noproxy '' -x http://127.0.0.1:3128 http://localhost:%u/ | grep -c loopback",
+	      s.port);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(rule);
+	free(rule2);
+}
+
+/* No way out but the proxy's: connect() and UDP anywhere else fail, IPv6
+ * too, and the host's loopback is not the sandbox's. */
+static void test_no_direct(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	const char *allow[] = {"allowed.test", NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.connect('1.1.1.1', 443)"));
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.connect('10.255.255.53', 53)"));
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.connect('2606:4700::1111', 443, socket.AF_INET6)"));
+	SH_IS(sb, "ECONNREFUSED\n", PY("nt.connect('::1', 3128, socket.AF_INET6)"));
+	SH_IS(sb, "ECONNREFUSED\n", PY("nt.connect('127.0.0.1', %u)"), s.port);
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.udp('1.1.1.1', 53)"));
+	SH_IS(sb, "ENETUNREACH\n", PY("nt.udp('2606:4700::1111', 53, socket.AF_INET6)"));
+	/* UDP to another port of its own loopback reaches nothing. */
+	SH_IS(sb, "ECONNREFUSED\n", PY("nt.udp('127.0.0.1', 5353)"));
+	SH_IS(sb, "ECONNREFUSED\n", PY("nt.udp('::1', 53, socket.AF_INET6)"));
+	CHECK_MSG(s.accepted == 0, "the server saw %d connections", s.accepted);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+}
+
+/* The DNS server: allowed names get their synthetic address (UDP and
+ * TCP, several queries on one connection); others, TXT and long-label
+ * exfiltration included, NXDOMAIN. */
+static void test_dns(void)
+{
+	const char *allow[] = {"allowed.test", "*.wild.test", NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "0 1 127.80.0.1\n", PY("nt.dns_udp('allowed.test')"));
+	SH_IS(sb, "0 1 127.80.0.2\n", PY("nt.dns_udp('a.wild.test')"));
+	SH_IS(sb, "0 1 127.80.0.1\n", PY("nt.dns_udp('ALLOWED.Test')"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('denied.test')"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('wild.test')"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('c2VjcmV0.denied.test', 16)"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('x' * 63 + '.' + 'y' * 63 + '.exfil.test', 16)"));
+	SH_IS(sb, "3 0 -\n", PY("nt.dns_udp('c2VjcmV0.allowed.test', 16)"));
+	SH_IS(sb, "0 1 127.80.0.1 / 3 0 - / 0 1 127.80.0.3\n",
+	      PY("nt.dns_tcp(['allowed.test', 'denied.test', 'b.wild.test'])"));
+	petri_sandbox_destroy(sb);
+}
+
+static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(env_and_resolv),
+	PETRI_TEST_CASE(bad_options),
+	PETRI_TEST_CASE(http_allowed),
+	PETRI_TEST_CASE(https_allowed),
+	PETRI_TEST_CASE(denied_name),
+	PETRI_TEST_CASE(wrong_port),
+	PETRI_TEST_CASE(host_mismatch),
+	PETRI_TEST_CASE(sni_mismatch),
+	PETRI_TEST_CASE(connect_literals),
+	PETRI_TEST_CASE(no_direct),
+	PETRI_TEST_CASE(dns),
+	{NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	return petri_test_main(argc, argv, cases);
+}
