@@ -16,6 +16,10 @@ same client runs in four places:
                '*', urllib without ProxyHandler): the sandbox's DNS gives
                bench.test a synthetic 127.80.x.y, the host side takes the
                connection and checks the SNI
+  relay        a reference, not a side: --net host, the client sent to a
+               minimal relay on the host (splice(2), a thread per direction,
+               in this script's process), which dials the server: the least
+               any proxy hop costs on this machine
   bare         the client with no sandbox at all (a reference, not a side)
 
 Workloads (each timed inside the sandbox by the client, from its start to
@@ -48,7 +52,8 @@ of petri (--build, default build/).
 
 Usage: bench/egress_bench.py [--build DIR] [--rounds N] [--newconn-rounds N]
        [--requests N] [--mib N] [--variants host,proxy,transparent,bare]
-       [--cpu-rounds N] [--no-cpu]
+       [--workloads download,keepalive,newconn] [--cpu-rounds N] [--no-cpu]
+       [--serve] [--dev]
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -83,6 +89,7 @@ def client_main(argv: list[str]) -> int:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--resolve", default=None, help="dial this address for bench.test (direct)")
     ap.add_argument("--noproxy", action="store_true", help="ignore the proxy variables")
+    ap.add_argument("--connect-to", type=int, default=0, help="dial 127.0.0.1:THIS for bench.test:PORT")
     ap.add_argument("workload", choices=["download", "keepalive", "newconn"])
     ap.add_argument("--n", type=int, default=1000, help="requests (keepalive, newconn)")
     ap.add_argument("--size", type=int, default=0, help="expected bytes per response")
@@ -95,6 +102,8 @@ def client_main(argv: list[str]) -> int:
             cmd += ["--resolve", "%s:%d:%s" % (HOST, a.port, a.resolve)]
         if a.noproxy:
             cmd += ["--noproxy", "*"]
+        if a.connect_to:
+            cmd += ["--connect-to", "%s:%d:127.0.0.1:%d" % (HOST, a.port, a.connect_to)]
         if a.workload == "download":
             cmd += ["-o", "/dev/null", base + "/big.bin"]
             want = 1
@@ -126,6 +135,15 @@ def client_main(argv: list[str]) -> int:
             return real(a.resolve if host == HOST else host, *rest, **kw)
 
         socket.getaddrinfo = pinned
+    if a.connect_to:
+        real_cc = socket.create_connection
+
+        def relayed(address, *rest, **kw):  # as curl --connect-to
+            if tuple(address[:2]) == (HOST, a.port):
+                address = ("127.0.0.1", a.connect_to)
+            return real_cc(address, *rest, **kw)
+
+        socket.create_connection = relayed
     ctx = ssl.create_default_context(cafile=ca)
     handlers = [urllib.request.HTTPSHandler(context=ctx)]
     if a.noproxy:
@@ -231,13 +249,73 @@ def stop_nginx(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+class Relay:
+    """A reference: the cheapest TCP relay this machine can run (splice(2)
+    through a pipe, a blocking thread per direction, no policy, no event
+    loop), listening on 127.0.0.1 and dialling the server.  What any proxy
+    hop costs here at the least: the second TCP connection over loopback and
+    a thread woken for the data."""
+
+    def __init__(self, target: int) -> None:
+        import threading
+
+        self.target = target
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1024)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def accept_loop(self) -> None:
+        import threading
+
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            for s in (c, u):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            done = threading.Semaphore(0)
+            for src, dst in ((c, u), (u, c)):
+                threading.Thread(target=self.pump, args=(src, dst, done), daemon=True).start()
+            threading.Thread(target=self.reap, args=(c, u, done), daemon=True).start()
+
+    @staticmethod
+    def pump(src: socket.socket, dst: socket.socket, done) -> None:
+        r, w = os.pipe()
+        try:
+            while True:
+                n = os.splice(src.fileno(), w, 1 << 20, flags=getattr(os, "SPLICE_F_MOVE", 1))
+                if n == 0:
+                    break
+                while n:
+                    n -= os.splice(r, dst.fileno(), n, flags=getattr(os, "SPLICE_F_MOVE", 1))
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            os.close(r)
+            os.close(w)
+            done.release()
+
+    @staticmethod
+    def reap(c: socket.socket, u: socket.socket, done) -> None:
+        done.acquire()
+        done.acquire()
+        c.close()
+        u.close()
+
+
 # ---------------------------------------------------------------------------
 # The timed side by side.
 # ---------------------------------------------------------------------------
 
 
 class Setup:
-    def __init__(self, args, pub: str, port: int) -> None:
+    def __init__(self, args, pub: str, port: int, relay_port: int) -> None:
+        self.relay_port = relay_port
         self.petri = os.path.join(args.build, "petri")
         self.pub = pub
         self.port = port
@@ -251,6 +329,8 @@ class Setup:
              "--size", str(size)]
         if variant in ("host", "bare") or (a.dev and variant in ("proxy", "transparent")):
             c += ["--resolve", "127.0.0.1"]
+        if variant == "relay":
+            c += ["--connect-to", str(self.relay_port)]
         if variant == "transparent":
             c += ["--noproxy"]
         return c
@@ -259,7 +339,7 @@ class Setup:
         if variant == "bare":
             return ["/usr/bin/python3", self.pub + "/egress_bench.py",
                     *self.client_args(variant, workload, self.pub)]
-        if variant == "host" or self.args.dev:
+        if variant in ("host", "relay") or self.args.dev:
             net = ["--net", "host"]
         else:
             net = ["--net", "proxy", "--allow", "%s:%d=127.0.0.1" % (HOST, self.port)]
@@ -383,7 +463,7 @@ def cpu_main(argv: list[str]) -> int:
     sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
     import petri
 
-    variants = [v for v in a.variants.split(",") if v != "bare"]
+    variants = [v for v in a.variants.split(",") if v not in ("bare", "relay")]
     allow = ["%s:%d=127.0.0.1" % (HOST, a.port)]
 
     def sandbox(v):
@@ -463,7 +543,7 @@ def cpu_report(data: dict, variants: list[str], rounds: int) -> None:
         per = res[workload]
         base = statistics.median(per["host"]["self"]) if "host" in per else 0
         for v in variants:
-            if v == "bare":
+            if v in ("bare", "relay"):
                 continue
             s = statistics.median(per[v]["self"])
             pr = statistics.median(per[v]["proxy"])
@@ -471,7 +551,7 @@ def cpu_report(data: dict, variants: list[str], rounds: int) -> None:
                   % (workload, v, s / 1e6, (s - base) / div / 1e3, unit, pr / div / 1e3, unit))
     print()
     life = {v: statistics.median(x for w in res.values() for x in w[v]["life"])
-            for v in variants if v != "bare"}
+            for v in variants if v not in ("bare", "relay")}
     print("Host process CPU of the sandbox's create + destroy (outside the exec), median of all "
           "its runs: %s." % ", ".join("%s %.2f ms" % (v, t / 1e6) for v, t in life.items()))
     sys.stdout.flush()
@@ -498,10 +578,12 @@ def main() -> int:
     ap.add_argument("--newconn-rounds", type=int, default=7)
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--mib", type=int, default=100)
-    ap.add_argument("--variants", default="host,proxy,transparent,bare")
+    ap.add_argument("--variants", default="host,proxy,transparent,relay,bare")
     ap.add_argument("--workloads", default="download,keepalive,newconn")
     ap.add_argument("--cpu-rounds", type=int, default=5)
     ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--serve", action="store_true",
+                    help="start the server, print each variant's command, wait (to profile by hand)")
     ap.add_argument("--dev", action="store_true",
                     help="run the proxy variants with --net host too (to work on this script)")
     args = ap.parse_args()
@@ -542,7 +624,19 @@ def main() -> int:
             for fn in files:
                 os.chmod(os.path.join(root, fn), 0o644)
         nginx = start_nginx(priv, www, port)
-        setup = Setup(args, pub, port)
+        relay = Relay(port) if "relay" in variants else None
+        setup = Setup(args, pub, port, relay.port if relay else 0)
+        if args.serve:  # for profiling by hand: the commands, then wait
+            for v in variants:
+                for w in args.workloads.split(","):
+                    print("%s %s: %s" % (v, w, " ".join(shlex.quote(x) for x in setup.argv(v, w))))
+            print("serving on 127.0.0.1:%d until SIGINT or SIGTERM" % port, flush=True)
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            try:
+                signal.pause()
+            except KeyboardInterrupt:
+                pass
+            return 0
 
         ver = subprocess.run([setup.petri, "--version"], stdout=subprocess.PIPE, env=CLEAN_ENV).stdout
         with open("/etc/os-release") as f:
