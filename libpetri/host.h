@@ -205,6 +205,15 @@ int petri__sandbox_listen(struct petri_sandbox *sb, int family, uint16_t port, p
  * bound to the unspecified address instead of loopback. */
 int petri__sandbox_socket(struct petri_sandbox *sb, int family, uint16_t port, uint32_t flags,
 			  petri_error **err);
+/* @n of them at once (one wake-up of init's): into @fds[0..n), or -errno
+ * with none left open. */
+struct petri_sock_req {
+	int family;
+	uint16_t port;
+	uint32_t flags; /* PETRI_LISTEN_* */
+};
+int petri__sandbox_sockets(struct petri_sandbox *sb, size_t n, const struct petri_sock_req *reqs,
+			   int *fds, petri_error **err);
 
 /* lang.c */
 struct petri_lang {

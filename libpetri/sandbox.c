@@ -767,23 +767,20 @@ fail:
 	return r;
 }
 
-int petri__sandbox_socket(petri_sandbox *sb, int family, uint16_t port, uint32_t flags,
-			  petri_error **err)
+/* Ask init for one socket (PETRI_MSG_LISTEN): the reply channel to read
+ * the answer from (listen_recv), or -errno. */
+static int listen_send(petri_sandbox *sb, const struct petri_sock_req *q, petri_error **err)
 {
-	if (!sb)
-		return petri__err(err, EINVAL, "petri__sandbox_socket: sb is NULL");
-	if (family != AF_INET && family != AF_INET6)
+	if (q->family != AF_INET && q->family != AF_INET6)
 		return petri__err(err, EAFNOSUPPORT,
-				  "listen: address family %d (AF_INET or AF_INET6)", family);
-	if (sb->dead || petri_sandbox_init_pid(sb) < 0)
-		return petri__err(err, ECHILD, "sandbox %s: init is gone", sb->id);
+				  "listen: address family %d (AF_INET or AF_INET6)", q->family);
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return petri__err(err, errno, "listen: reply channel");
 	struct petri_msg m = {.type = PETRI_MSG_LISTEN,
-			      .stage = (uint32_t)family,
-			      .status = port,
-			      .exec_id = flags};
+			      .stage = (uint32_t)q->family,
+			      .status = q->port,
+			      .exec_id = q->flags};
 	int r = petri__msg_send(sb->ctl_fd, &m, &sp[1], 1);
 	close(sp[1]);
 	if (r == -EPIPE) { /* the last exec has ended: init is on its way out */
@@ -794,26 +791,74 @@ int petri__sandbox_socket(petri_sandbox *sb, int family, uint16_t port, uint32_t
 		close(sp[0]);
 		return petri__err(err, r, "sandbox %s: send the listen request", sb->id);
 	}
-	struct pollfd p = {.fd = sp[0], .events = POLLIN};
+	return sp[0];
+}
+
+/* init's answer on @reply (closed here): the socket, or -errno. */
+static int listen_recv(petri_sandbox *sb, int reply, petri_error **err)
+{
+	struct pollfd p = {.fd = reply, .events = POLLIN};
 	int n;
 	do
 		n = poll(&p, 1, READY_TIMEOUT_MS);
 	while (n < 0 && errno == EINTR);
 	int fd = -1, nfds = 1;
-	struct petri_msg reply;
-	r = n > 0 ? petri__msg_recv(sp[0], &reply, &fd, &nfds) : -ETIMEDOUT;
-	close(sp[0]);
+	struct petri_msg m;
+	int r = n > 0 ? petri__msg_recv(reply, &m, &fd, &nfds) : -ETIMEDOUT;
+	close(reply);
 	if (r == 0)
 		r = -ECHILD; /* init closed the channel without an answer */
 	if (r < 0)
 		return petri__err(err, r, "sandbox %s: no answer to the listen request", sb->id);
-	if (reply.type == PETRI_MSG_LISTENING && nfds == 1)
+	if (m.type == PETRI_MSG_LISTENING && nfds == 1)
 		return fd;
 	if (nfds == 1)
 		close(fd);
-	reply.text[sizeof(reply.text) - 1] = '\0';
-	return petri__err(err, reply.err ? reply.err : EPROTO, "sandbox %s: %s", sb->id,
-			  reply.type == PETRI_MSG_SETUP_ERROR ? reply.text : "unexpected answer");
+	m.text[sizeof(m.text) - 1] = '\0';
+	return petri__err(err, m.err ? m.err : EPROTO, "sandbox %s: %s", sb->id,
+			  m.type == PETRI_MSG_SETUP_ERROR ? m.text : "unexpected answer");
+}
+
+int petri__sandbox_sockets(petri_sandbox *sb, size_t n, const struct petri_sock_req *reqs, int *fds,
+			   petri_error **err)
+{
+	if (!sb)
+		return petri__err(err, EINVAL, "petri__sandbox_sockets: sb is NULL");
+	if (sb->dead || petri_sandbox_init_pid(sb) < 0)
+		return petri__err(err, ECHILD, "sandbox %s: init is gone", sb->id);
+	int *replies = calloc(n ? n : 1, sizeof(*replies));
+	if (!replies)
+		return petri__err(err, ENOMEM, "listen");
+	/* Every request first, then every answer: one wake-up of init's for
+	 * all of them, not one round trip each. */
+	size_t sent = 0, got = 0;
+	int r = 0;
+	for (; sent < n; sent++)
+		if ((r = replies[sent] = listen_send(sb, &reqs[sent], err)) < 0)
+			break;
+	int send_failed = r < 0;
+	for (; got < sent && !send_failed; got++)
+		if ((r = fds[got] = listen_recv(sb, replies[got], err)) < 0)
+			break;
+	if (r < 0) {
+		/* Open: the sockets received, the channels not read (a failed
+		 * listen_recv closed its own). */
+		for (size_t i = 0; i < got; i++)
+			close(fds[i]);
+		for (size_t i = send_failed ? 0 : got + 1; i < sent; i++)
+			close(replies[i]);
+	}
+	free(replies);
+	return r < 0 ? r : 0;
+}
+
+int petri__sandbox_socket(petri_sandbox *sb, int family, uint16_t port, uint32_t flags,
+			  petri_error **err)
+{
+	struct petri_sock_req q = {.family = family, .port = port, .flags = flags};
+	int fd = -1;
+	int r = petri__sandbox_sockets(sb, 1, &q, &fd, err);
+	return r < 0 ? r : fd;
 }
 
 int petri__sandbox_listen(petri_sandbox *sb, int family, uint16_t port, petri_error **err)

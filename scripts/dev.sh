@@ -30,6 +30,9 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	# the library
 	libseccomp-dev libcap-dev
+	# egress allowlist: IDNA 2008 host names (libunistring-dev: the archive
+	# libidn2.a needs, for the statically linked CLI)
+	libidn2-dev libunistring-dev
 	# sanitizers and fuzzing with clang (gcc's ASan comes with build-essential)
 	clang llvm libclang-rt-14-dev
 	# eBPF audit layer

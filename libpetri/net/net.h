@@ -81,7 +81,11 @@ struct petri_net_policy {
  * "*.NAME" wildcard, an IPv4 literal or a bracketed IPv6 literal ("[::1]:443");
  * PORT 1..65535 (not 53 or 3128); ADDR an IPv4 or IPv6 literal (brackets
  * optional).  0, or -EINVAL with @err naming the entry and what is wrong;
- * an empty list is -EINVAL too.
+ * an empty list is -EINVAL too.  Also refused: '*' anywhere but a whole
+ * first label, a wildcard over one label ("*.com") or an address, =ADDR on
+ * an IP literal or to an unspecified/multicast/broadcast address, URLs,
+ * user info, paths, spaces, two entries for the same host and port with
+ * different addresses, more than 64 distinct ports, more than 4096 entries.
  */
 int petri__net_policy_parse(struct petri_net_policy *p, const char *const *allow,
 			    petri_error **err);
@@ -101,7 +105,8 @@ int petri__net_host_norm(const char *in, size_t len, char out[PETRI_NET_HOST_MAX
 			 struct petri_net_addr *addr);
 
 /* The rule that allows the normalised @host on @port (port 0: any port;
- * for DNS), or NULL. */
+ * for DNS), or NULL.  The most specific rule wins: an exact one, else the
+ * wildcard with the longest name. */
 const struct petri_net_rule *petri__net_policy_match(const struct petri_net_policy *p,
 						     const char *host, uint16_t port);
 
@@ -117,8 +122,10 @@ enum petri_net_addr_class {
 	PETRI_NET_ADDR_RESERVED,    /* 240/4, documentation, benchmarking, ... */
 	PETRI_NET_ADDR_HOST_OWN,    /* one of the host's own interface addresses */
 };
-/* The class of @a (IPv4-mapped IPv6 is classed as its IPv4).  @own: the
- * host's own addresses (n of them), may be NULL. */
+/* The class of @a (IPv4-mapped IPv6 is classed as its IPv4; NAT64
+ * 64:ff9b::/96 and 6to4 2002::/16 as the IPv4 they carry), or -EINVAL for
+ * family 0.  @own: the host's own addresses (n of them), may be NULL; an
+ * address in it is HOST_OWN unless it is loopback or unspecified. */
 int petri__net_addr_class(const struct petri_net_addr *a, const struct petri_net_addr *own,
 			  size_t n_own);
 const char *petri__net_addr_class_name(int cls); /* "private", ... */

@@ -53,7 +53,7 @@
  * drains to LOW: per connection at most about 2 x HIGH buffered. */
 #define SPLICE_HIGH (256u << 10)
 #define SPLICE_LOW (64u << 10)
-#define SINGLE_IO (64u << 10)  /* the most one read or write moves */
+#define SINGLE_IO (256u << 10) /* the most one read or write moves */
 #define SNIFF_MAX (64u << 10)  /* a ClientHello or request head must fit */
 #define FLUSH_TIMEOUT_MS 5000u /* a refused or finished client gets this long to read */
 #define DNS_TCP_IDLE_MS NET_HEAD_TIMEOUT_MS
@@ -858,7 +858,11 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	}
 	if (first)
 		snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
-	return to_upstream(c, raw, len) < 0 ? 1 : 0;
+	if (to_upstream(c, raw, len) < 0)
+		return 1;
+	if (!c->dialed)
+		dial(c); /* the first request is judged: now the upstream */
+	return c->zombie || c->state == S_CLOSING;
 }
 
 /* Decide on the client's first bytes (c->sniff): 0 decided (or still
@@ -932,8 +936,9 @@ static int sniff_decide(struct conn *c)
 	if (c->up_connected) {
 		c->state = S_SPLICE;
 		arm(c, NET_IDLE_TIMEOUT_MS);
-	} else if (!c->dialed) {
-		/* Judged: only now is an upstream connection made. */
+	} else if (!c->dialed && kind != SNIFF_HTTP) {
+		/* Judged: only now is an upstream connection made (for HTTP,
+		 * once the first request's Host is: transparent_on_head). */
 		dial(c);
 		return c->zombie || c->state == S_CLOSING;
 	}
@@ -1120,7 +1125,7 @@ static void conn_timer(evutil_socket_t fd, short what, void *arg)
 			conn_kill(c);
 		} else if (c->kind == K_PROXY && !c->tunnel) {
 			conn_refuse(c, 408, "request head timeout", 0);
-		} else if (!c->sniff || evbuffer_get_length(c->sniff) == 0) {
+		} else if (c->sniff && evbuffer_get_length(c->sniff) == 0) {
 			/* The client waits for the server (SSH, SMTP): dial;
 			 * its first bytes are judged when they come. */
 			if (!c->dialed)
@@ -1563,19 +1568,6 @@ static int own_addrs(struct petri_proxy_sb *s)
 	return -EAGAIN;
 }
 
-/* A socket of init's making in @sb's network namespace, non-blocking. */
-static int sandbox_socket(struct petri_sandbox *sb, uint16_t port, uint32_t flags,
-			  petri_error **err)
-{
-	int fd = petri__sandbox_socket(sb, AF_INET, port, flags, err);
-	if (fd >= 0 && evutil_make_socket_nonblocking(fd) < 0) {
-		int e = errno;
-		close(fd);
-		return petri__err(err, e, "egress proxy: socket of port %u", (unsigned)port);
-	}
-	return fd;
-}
-
 int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *policy,
 			petri_error **err)
 {
@@ -1603,22 +1595,32 @@ int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *polic
 	}
 	/* The sockets in the sandbox's namespace: DNS (UDP, TCP), the
 	 * explicit proxy, and one transparent port per allowed port. */
-	if ((r = sandbox_socket(sb, PETRI_NET_DNS_PORT, PETRI_LISTEN_UDP, err)) < 0)
+	size_t n = 3 + s->policy.nports;
+	struct petri_sock_req reqs[3 + ARRAY_SIZE(s->policy.ports)];
+	int fds[ARRAY_SIZE(reqs)];
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].family = AF_INET;
+		reqs[i].port = i == 0 || i == 1 ? PETRI_NET_DNS_PORT :
+			       i == 2           ? PETRI_NET_PROXY_PORT :
+						  s->policy.ports[i - 3];
+		reqs[i].flags = i == 0 ? PETRI_LISTEN_UDP : i >= 3 ? PETRI_LISTEN_ANY : 0;
+	}
+	if ((r = petri__sandbox_sockets(sb, n, reqs, fds, err)) < 0)
 		goto fail;
-	s->udp_fd = r;
-	for (size_t i = 0; i < 2 + s->policy.nports; i++) {
-		struct lsn *l = &s->lsn[i];
+	for (size_t i = 0; i < n; i++)
+		if (evutil_make_socket_nonblocking(fds[i]) < 0)
+			r = -errno;
+	s->udp_fd = fds[0];
+	for (size_t i = 1; i < n; i++) {
+		struct lsn *l = &s->lsn[s->nlsn++];
 		l->s = s;
-		l->kind = i == 0 ? L_DNS_TCP : i == 1 ? L_PROXY : L_TRANSPARENT;
-		l->port = i == 0 ? PETRI_NET_DNS_PORT :
-			  i == 1 ? PETRI_NET_PROXY_PORT :
-				   s->policy.ports[i - 2];
-		l->fd = sandbox_socket(sb, l->port, i < 2 ? 0 : PETRI_LISTEN_ANY, err);
-		if (l->fd < 0) {
-			r = l->fd;
-			goto fail;
-		}
-		s->nlsn++;
+		l->kind = i == 1 ? L_DNS_TCP : i == 2 ? L_PROXY : L_TRANSPARENT;
+		l->port = reqs[i].port;
+		l->fd = fds[i];
+	}
+	if (r < 0) {
+		r = petri__err(err, -r, "egress proxy: sockets of sandbox %s", sb->id);
+		goto fail;
 	}
 	struct petri_proxy *px = proxy_get(sb->ctx, err);
 	if (!px) {

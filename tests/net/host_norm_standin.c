@@ -4,9 +4,8 @@
  * without libpetri/net/policy.c (the real one, with IDNA and every IP
  * literal form): lower case, one trailing dot dropped, labels of 1 to 63
  * letters, digits, '-' or '_', at most 253 characters; a dotted-quad IPv4
- * literal sets @addr.  The top CMakeLists.txt links it into the library
- * only while policy.c is missing, and the DNS fuzz target always (it fuzzes
- * dns.c; policy.c has its own target).
+ * literal sets @addr.  The DNS fuzz target links it (it fuzzes dns.c;
+ * policy.c has its own target).
  */
 #include <arpa/inet.h>
 

@@ -746,6 +746,419 @@ static void test_dns(void)
 	petri_sandbox_destroy(sb);
 }
 
+/* Python @code (with nt.py) in @sb with @nofile descriptors. */
+static struct petri_test_run py(petri_sandbox *sb, const char *code, uint32_t nofile,
+				uint64_t timeout_ms)
+{
+	char *full =
+		fmt("import sys\nsys.path.insert(0, '/t')\nimport nt, socket, time, threading\n%s",
+		    code);
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+	o.code = full;
+	o.language = "python";
+	o.timeout_ms = timeout_ms;
+	o.nofile_max = nofile;
+	struct petri_test_run r = petri_test_exec_opts(sb, &o);
+	free(full);
+	return r;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct bg_run {
+	petri_sandbox *sb;
+	const char *code;
+	uint32_t nofile;
+	uint64_t timeout_ms;
+	struct petri_test_run r;
+	pthread_t t;
+};
+
+static void *bg_main(void *arg)
+{
+	struct bg_run *b = arg;
+	b->r = py(b->sb, b->code, b->nofile, b->timeout_ms);
+	return NULL;
+}
+
+/* A plain fetch from @sb must answer within @max_ms. */
+static void fetch_works(petri_sandbox *sb, uint16_t port, uint64_t max_ms, const char *why)
+{
+	uint64_t t0 = now_ms();
+	char *want = fmt("hello allowed.test:%u /\n", port);
+	char *cmd = fmt("curl -sS --max-time 20 http://allowed.test:%u/", port);
+	struct petri_test_run r = sh(sb, cmd);
+	uint64_t ms = now_ms() - t0;
+	CHECK_MSG(r.out && strcmp(r.out, want) == 0, "%s: '%s' %s", why, r.out ? r.out : "",
+		  r.err ? r.err : "");
+	CHECK_MSG(ms < max_ms, "%s: the fetch took %llu ms", why, (unsigned long long)ms);
+	petri_test_run_free(&r);
+	free(cmd);
+	free(want);
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	REQUIRE(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	rl.rlim_cur = rl.rlim_max < 16384 ? rl.rlim_max : 16384;
+	REQUIRE(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	REQUIRE(rl.rlim_cur >= 8192);
+}
+
+/* 1,000 connections at once from one sandbox (through the transparent
+ * path, each answered) while a second sandbox's fetches go on as usual. */
+static void test_many_conns(void)
+{
+	raise_nofile();
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *a = proxy_sandbox(allow, 1100, NULL);
+	petri_sandbox *b = proxy_sandbox(allow, 0, NULL);
+	char *code =
+		fmt("addr = socket.gethostbyname('allowed.test')\n"
+		    "socks = [socket.create_connection((addr, %u), timeout=60) for i in "
+		    "range(1000)]\n"
+		    "for i, c in enumerate(socks):\n"
+		    "    c.sendall(b'GET /%%d HTTP/1.1\\r\\nHost: allowed.test\\r\\n\\r\\n' %% i)\n"
+		    "ok = 0\n"
+		    "for c in socks:\n"
+		    "    d = b''\n"
+		    "    while b'hello' not in d:\n"
+		    "        x = c.recv(4096)\n"
+		    "        if not x:\n"
+		    "            break\n"
+		    "        d += x\n"
+		    "    ok += b'hello' in d\n"
+		    "open('/tmp/held', 'w').close()\n"
+		    "time.sleep(3)\n"
+		    "print(ok)\n",
+		    s.port);
+	struct bg_run bg = {.sb = a, .code = code, .nofile = 4096, .timeout_ms = 120000};
+	REQUIRE(pthread_create(&bg.t, NULL, bg_main, &bg) == 0);
+	/* While a's 1,000 connections are open (held 3 s once all answered). */
+	for (int i = 0; i < 600 && __atomic_load_n(&s.accepted, __ATOMIC_RELAXED) < 500; i++)
+		usleep(50000);
+	fetch_works(b, s.port, 5000, "the other sandbox, under load");
+	pthread_join(bg.t, NULL);
+	CHECK_MSG(bg.r.out && strcmp(bg.r.out, "1000\n") == 0, "1,000 connections: '%s' %s",
+		  bg.r.out ? bg.r.out : "", bg.r.err ? bg.r.err : "");
+	CHECK_MSG(s.accepted >= 1001, "the server saw %d connections", s.accepted);
+	petri_test_run_free(&bg.r);
+	fetch_works(a, s.port, 5000, "the loaded sandbox, after");
+	petri_sandbox_destroy(a);
+	petri_sandbox_destroy(b);
+	srv_stop(&s);
+	free(code);
+	free(rule);
+}
+
+/* Past net_max_conns a connection is closed at once; the others are
+ * served; past net_max_bytes nothing more goes through. */
+static void test_limits(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 10, NULL);
+	char *code = fmt("addr = socket.gethostbyname('allowed.test')\n"
+			 "socks = []\n"
+			 "for i in range(20):\n"
+			 "    c = socket.create_connection((addr, %u), timeout=20)\n"
+			 "    c.sendall(b'GET / HTTP/1.1\\r\\nHost: allowed.test\\r\\n\\r\\n')\n"
+			 "    socks.append(c)\n"
+			 "    time.sleep(0.02)\n"
+			 "ok = closed = 0\n"
+			 "for c in socks:\n"
+			 "    try:\n"
+			 "        d = c.recv(4096)\n"
+			 "    except ConnectionResetError:\n"
+			 "        d = b''\n"
+			 "    ok += b'hello' in d\n"
+			 "    closed += d == b''\n"
+			 "print(ok, closed)\n",
+			 s.port);
+	struct petri_test_run r = py(sb, code, 0, 60000);
+	CHECK_MSG(r.out && strcmp(r.out, "10 10\n") == 0, "limit 10 of 20: '%s' %s",
+		  r.out ? r.out : "", r.err ? r.err : "");
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+
+	/* 2,000 bytes in all: a few requests, then nothing. */
+	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
+	char bind[128];
+	snprintf(bind, sizeof(bind), "%s:/t", tdir);
+	o.net = PETRI_NET_PROXY;
+	o.allow = allow;
+	o.net_max_bytes = 2000;
+	REQUIRE(petri_sandbox_create(petri_test_ctx(), &o, &sb, NULL) == 0);
+	char *cmd = fmt("for i in $(seq 30); do curl -s --max-time 5 http://allowed.test:%u/; done "
+			"| grep -c hello",
+			s.port);
+	r = sh(sb, cmd);
+	int n = r.out ? atoi(r.out) : -1;
+	CHECK_MSG(n > 0 && n < 20, "%d of 30 fetches within 2,000 bytes", n);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(cmd);
+	free(code);
+	free(rule);
+}
+
+/* A client that sends its request head a byte at a time is cut off after
+ * the head timeout (10 s), on the explicit proxy (408) and the transparent
+ * path, while another sandbox is served. */
+static void test_slowloris(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *a = proxy_sandbox(allow, 0, NULL);
+	petri_sandbox *b = proxy_sandbox(allow, 0, NULL);
+	char *code = fmt(
+		"def slow(addr, head, out, i):\n"
+		"    c = socket.create_connection(addr, timeout=60)\n"
+		"    t0 = time.time()\n"
+		"    d = b''\n"
+		"    try:\n"
+		"        for ch in head * 100:\n"
+		"            c.sendall(bytes([ch]))\n"
+		"            c.settimeout(0.5)\n"
+		"            try:\n"
+		"                x = c.recv(4096)\n"
+		"                d += x\n"
+		"                if not x:\n"
+		"                    break\n"
+		"            except socket.timeout:\n"
+		"                pass\n"
+		"    except OSError:\n"
+		"        pass\n"
+		"    out[i] = '%%s %%d' %% (d.split(b' ')[1].decode() if d else 'closed', "
+		"time.time() - t0)\n"
+		"out = [None, None]\n"
+		"ts = [threading.Thread(target=slow, args=(('127.0.0.1', 3128), "
+		"b'GET http://allowed.test:%u/ HTTP/1.1\\r\\nX-Slow: ', out, 0)),\n"
+		"      threading.Thread(target=slow, args=((socket.gethostbyname('allowed.test'), "
+		"%u), b'GET / HTTP/1.1\\r\\nX-Slow: ', out, 1))]\n"
+		"[t.start() for t in ts]\n"
+		"[t.join() for t in ts]\n"
+		"print(out[0])\n"
+		"print(out[1])\n",
+		s.port, s.port);
+	struct bg_run bg = {.sb = a, .code = code, .timeout_ms = 60000};
+	REQUIRE(pthread_create(&bg.t, NULL, bg_main, &bg) == 0);
+	usleep(2000000);
+	fetch_works(b, s.port, 3000, "the other sandbox, beside slow clients");
+	pthread_join(bg.t, NULL);
+	int secs0 = -1, secs1 = -1;
+	char st0[16] = "", st1[16] = "";
+	CHECK_MSG(bg.r.out && sscanf(bg.r.out, "%15s %d\n%15s %d", st0, &secs0, st1, &secs1) == 4,
+		  "'%s' %s", bg.r.out ? bg.r.out : "", bg.r.err ? bg.r.err : "");
+	CHECK_MSG(strcmp(st0, "408") == 0 && secs0 >= 9 && secs0 <= 14, "proxy: %s after %d s", st0,
+		  secs0);
+	CHECK_MSG(strcmp(st1, "closed") == 0 && secs1 >= 9 && secs1 <= 14,
+		  "transparent: %s after %d s", st1, secs1);
+	CHECK_MSG(s.accepted == 1, "the server saw %d connections", s.accepted);
+	petri_test_run_free(&bg.r);
+	petri_sandbox_destroy(a);
+	petri_sandbox_destroy(b);
+	srv_stop(&s);
+	free(code);
+	free(rule);
+}
+
+/* An upstream that accepts and never answers holds its own clients only:
+ * another sandbox is served at once, and destroying the stuck one ends
+ * its connections promptly, leaving no fd behind. */
+static void test_silent_upstream(void)
+{
+	struct srv s, quiet;
+	srv_start(&s, 0);
+	srv_start(&quiet, 1);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	char *rule2 = fmt("quiet.test:%u=127.0.0.1", quiet.port);
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *b = proxy_sandbox(allow, 0, NULL);
+	int fds = petri_test_count_fds();
+	petri_sandbox *a = proxy_sandbox(allow, 0, NULL);
+	char *code =
+		fmt("import subprocess\n"
+		    "ps = [subprocess.Popen(['curl', '-s', '--max-time', '8', "
+		    "'http://quiet.test:%u/%%d' %% i] + (['--noproxy', '*'] if i %% 2 else [])) "
+		    "for i in range(20)]\n"
+		    "[p.wait() for p in ps]\n"
+		    "print(sorted(set(p.returncode for p in ps)))\n",
+		    quiet.port);
+	struct bg_run bg = {.sb = a, .code = code, .timeout_ms = 60000};
+	REQUIRE(pthread_create(&bg.t, NULL, bg_main, &bg) == 0);
+	for (int i = 0; i < 200 && __atomic_load_n(&quiet.accepted, __ATOMIC_RELAXED) < 20; i++)
+		usleep(50000);
+	CHECK_MSG(quiet.accepted == 20, "the quiet server saw %d connections", quiet.accepted);
+	fetch_works(b, s.port, 2000, "beside a stuck upstream");
+	pthread_join(bg.t, NULL);
+	CHECK_MSG(bg.r.out && strcmp(bg.r.out, "[28]\n") == 0, "curl: '%s'",
+		  bg.r.out ? bg.r.out : "");
+	petri_test_run_free(&bg.r);
+	/* Stuck again, and destroyed while stuck. */
+	bg.code = "import subprocess\n"
+		  "ps = [subprocess.Popen(['curl', '-s', 'http://quiet.test:%u/']) for i in "
+		  "range(10)]\n"
+		  "time.sleep(30)\n";
+	char *code2 = fmt("import subprocess\n"
+			  "ps = [subprocess.Popen(['curl', '-s', 'http://quiet.test:%u/']) for i "
+			  "in range(10)]\n"
+			  "time.sleep(30)\n",
+			  quiet.port);
+	bg.code = code2;
+	int before = quiet.accepted;
+	REQUIRE(pthread_create(&bg.t, NULL, bg_main, &bg) == 0);
+	for (int i = 0; i < 200 && quiet.accepted < before + 10; i++)
+		usleep(50000);
+	CHECK(quiet.accepted == before + 10);
+	petri_sandbox_cancel(a);
+	pthread_join(bg.t, NULL);
+	petri_test_run_free(&bg.r);
+	uint64_t t0 = now_ms();
+	petri_sandbox_destroy(a);
+	CHECK_MSG(now_ms() - t0 < 2000, "destroy took %llu ms",
+		  (unsigned long long)(now_ms() - t0));
+	check_fds(fds);
+	fetch_works(b, s.port, 2000, "after the other's destroy");
+	petri_sandbox_destroy(b);
+	srv_stop(&s);
+	srv_stop(&quiet);
+	free(code);
+	free(code2);
+	free(rule);
+	free(rule2);
+}
+
+static int count_threads(void)
+{
+	return (int)petri_test_status_field(0, "Threads");
+}
+
+/* Everything a proxied sandbox had is gone after destroy (its sockets,
+ * connections, the memory ASan would name), and the context's proxy
+ * thread and loop after petri_ctx_free. */
+static void test_no_leaks(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	make_tdir();
+	int fds0 = petri_test_count_fds(), threads0 = count_threads();
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	for (int round = 0; round < 2; round++) {
+		petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+		fetch_works(sb, s.port, 5000, "a fetch");
+		/* Connections still open at destroy. */
+		struct petri_test_run r = sh(sb,
+					     "for i in 1 2 3; do (exec 3<>/dev/tcp/127.0.0.1/3128 "
+					     "&& sleep 30) & done; sleep 0.5; echo ok");
+		petri_test_run_free(&r);
+		petri_sandbox_destroy(sb);
+	}
+	petri_test_ctx_free();
+	check_fds(fds0);
+	CHECK_MSG(count_threads() == threads0, "threads: %d before, %d after", threads0,
+		  count_threads());
+	srv_stop(&s);
+	free(rule);
+}
+
+/* Is there a line of @text holding every one of @needles? */
+static int has_line(const char *text, const char *const *needles)
+{
+	for (const char *l = text; l && *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		int all = 1;
+		for (const char *const *n = needles; *n && all; n++)
+			all = memmem(l, len, *n, strlen(*n)) != NULL;
+		if (all)
+			return 1;
+		l = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+#define HAS_LINE(text, ...)                                                                        \
+	do {                                                                                       \
+		const char *const needles_[] = {__VA_ARGS__, NULL};                                \
+		CHECK_MSG(has_line(text, needles_), "no line with: %s", #__VA_ARGS__);             \
+	} while (0)
+
+/* Every connection and DNS answer, allowed or refused, is in the audit
+ * stream (read back with `petri audit cat`). */
+static void test_audit(void)
+{
+	REQUIRE(getenv("PETRI_CLI")); /* (ctest sets it) */
+	struct srv s;
+	srv_start(&s, 0);
+	make_tdir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s-audit", tdir);
+	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
+	ao.sink = PETRI_AUDIT_SINK_FILE;
+	ao.path = path;
+	petri_audit *a = NULL;
+	petri_error *e = NULL;
+	REQUIRE(petri_audit_open(&a, &ao, &e) == 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, a);
+	char *port = fmt("port=%u", s.port);
+	char *cmd = fmt("curl -s http://allowed.test:%u/via-proxy; "
+			"curl -s --noproxy '*' http://allowed.test:%u/transparent; "
+			"curl -s http://denied.test:%u/; "
+			"curl -s --noproxy '*' -H 'Host: evil.test' http://allowed.test:%u/; "
+			"getent hosts denied.test; true",
+			s.port, s.port, s.port, s.port);
+	struct petri_test_run r = sh(sb, cmd);
+	petri_test_run_free(&r);
+	r = sh(sb, PY("nt.proxy_connect('10.9.8.7:443')[1]"));
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	REQUIRE(petri_audit_close(a, &e) == 0);
+
+	char *out = NULL, *err = NULL;
+	const char *cat[] = {"audit", "cat", path, NULL};
+	int rc = petri_test_cli(cat, &out, &err);
+	CHECK_MSG(rc == 0, "audit cat: %d %s", rc, err ? err : "");
+	REQUIRE(out);
+	HAS_LINE(out, " net_connection ", "via=proxy", "protocol=http", "name=\"allowed.test\"", port,
+		 "/via-proxy", "address=\"127.0.0.1\"", "decision=allowed");
+	HAS_LINE(out, " net_connection ", "via=transparent", "protocol=http",
+		 "name=\"allowed.test\"", port, "/transparent", "decision=allowed");
+	HAS_LINE(out, " net_connection ", "via=proxy", "name=\"denied.test\"", "decision=denied",
+		 "reason=\"name not allowed\"", "http_status=403");
+	HAS_LINE(out, " net_connection ", "via=transparent", "sni_or_host=\"evil.test\"",
+		 "decision=denied", "reason=\"host mismatch\"", "http_status=421");
+	HAS_LINE(out, " net_connection ", "name=\"10.9.8.7\"", "port=443", "decision=denied",
+		 "http_status=403");
+	HAS_LINE(out, " dns_query ", "qname=\"allowed.test\"", "qtype=1", "decision=allowed",
+		 "answer_address=\"127.80.0.1\"");
+	HAS_LINE(out, " dns_query ", "qname=\"denied.test\"", "rcode=3", "decision=denied");
+	unlink(path);
+	free(out);
+	free(err);
+	free(cmd);
+	free(port);
+	free(rule);
+	srv_stop(&s);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(env_and_resolv),
 	PETRI_TEST_CASE(bad_options),
@@ -758,6 +1171,12 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(connect_literals),
 	PETRI_TEST_CASE(no_direct),
 	PETRI_TEST_CASE(dns),
+	PETRI_TEST_CASE(many_conns),
+	PETRI_TEST_CASE(limits),
+	PETRI_TEST_CASE(slowloris),
+	PETRI_TEST_CASE(silent_upstream),
+	PETRI_TEST_CASE(no_leaks),
+	PETRI_TEST_CASE(audit),
 	{NULL, NULL},
 };
 
