@@ -53,7 +53,8 @@ size_t petri__audit_put_varint(uint8_t *out, uint64_t v);
  * sets seq, prev_hash, hash and (when 0) time_unix_nano; it does not keep
  * @ev.  Same returns as petri_audit_emit_*().  The kinds encode.c
  * encodes by hand (the kernel half's: process exec/fork/exit, file and
- * network activity) skip protobuf-c's reflection and the UTF-8 copy: one
+ * network activity; the egress proxy's: net connection, DNS query) skip
+ * protobuf-c's reflection and the UTF-8 copy: one
  * allocation per event (the queued record). */
 int petri__audit_emit_event(petri_audit *a, petri_pb_event *ev, petri_error **err);
 

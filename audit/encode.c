@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * encode.c - a hand-written protobuf encoder for the event kinds the
- * kernel half produces in bulk (process exec/fork/exit, file and network
- * activity), used instead of protobuf-c's reflective get_packed_size + pack
- * (a descriptor walk per field, twice) on the consumer's hot path.
+ * encode.c - a hand-written protobuf encoder for the event kinds produced
+ * in bulk: the kernel half's (process exec/fork/exit, file and network
+ * activity) and the egress proxy's (net connection, DNS query), used
+ * instead of protobuf-c's reflective get_packed_size + pack (a descriptor
+ * walk per field, twice) on the consumer's and the proxy's hot paths.
  *
  * It writes exactly what protobuf_c_message_pack() writes for the same
  * message (fields in number order, proto3 zero values omitted, negative
@@ -259,6 +260,42 @@ static void put_body(struct pbw *w, const petri_pb_event *ev)
 		put_bool(w, 15, b->address_from_user);
 		break;
 	}
+	case PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION: {
+		const Petri__Audit__V1__NetConnection *b = ev->net_connection;
+		put_i32(w, 1, (int32_t)b->via);
+		put_i32(w, 2, (int32_t)b->protocol);
+		put_string(w, 3, b->name);
+		put_u64(w, 4, b->port);
+		put_string(w, 5, b->sni_or_host);
+		put_string(w, 6, b->http_method);
+		put_string(w, 7, b->http_path);
+		put_string(w, 8, b->address);
+		put_u64(w, 9, b->bytes_up);
+		put_u64(w, 10, b->bytes_down);
+		put_u64(w, 11, b->start_time_unix_nano);
+		put_u64(w, 12, b->duration_ns);
+		put_i32(w, 13, (int32_t)b->decision);
+		put_string(w, 14, b->reason);
+		put_u64(w, 15, b->http_status);
+		put_i32(w, 16, b->upstream_errno);
+		put_bytes(w, 17, &b->name_raw);
+		put_bytes(w, 18, &b->sni_or_host_raw);
+		put_bytes(w, 19, &b->http_path_raw);
+		break;
+	}
+	case PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY: {
+		const Petri__Audit__V1__DnsQuery *b = ev->dns_query;
+		put_string(w, 1, b->qname);
+		put_bool(w, 2, b->qname_truncated);
+		put_u64(w, 3, b->qtype);
+		put_u64(w, 4, b->rcode);
+		put_i32(w, 5, (int32_t)b->decision);
+		put_string(w, 6, b->reason);
+		put_string(w, 7, b->answer_address);
+		put_i32(w, 8, (int32_t)b->transport);
+		put_bytes(w, 9, &b->qname_raw);
+		break;
+	}
 	default:
 		w->over = 1;
 		return;
@@ -279,6 +316,10 @@ int petri__audit_enc_supported(const petri_pb_event *ev)
 		return ev->file_activity != NULL;
 	case PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY:
 		return ev->network_activity != NULL;
+	case PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION:
+		return ev->net_connection != NULL;
+	case PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY:
+		return ev->dns_query != NULL;
 	default:
 		return 0;
 	}

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * events.h - library-internal emitters for events whose fields the
- * public petri_audit_emit_*() functions do not all take, for the hooks of
- * audit_hooks.c (which is built without the generated protobuf headers).
- * Implemented in audit.c.  Nothing here is API.
+ * public petri_audit_emit_*() functions do not all take, or that have no
+ * public emit function, for the hooks of libpetri/audit_hooks.c: plain C
+ * structs, so that the library's side needs nothing of protobuf-c.
+ * Implemented in writer.c.  Nothing here is API.
  */
 #ifndef PETRI_AUDIT_EVENTS_H
 #define PETRI_AUDIT_EVENTS_H
@@ -37,5 +38,52 @@ int petri__audit_emit_sandbox_created(petri_audit *a, const char *sandbox_id,
 int petri__audit_emit_exec_started(petri_audit *a, const char *sandbox_id, const char *exec_id,
 				   const char *const *argv, const char *cwd, const char *language,
 				   uint64_t timeout_ms);
+
+/*
+ * Every field of petri.audit.v1.NetConnection: one connection (or plain-HTTP
+ * request) of a proxied sandbox, allowed or refused.  Enums are the schema's
+ * values (NetConnection.Via, NetConnection.Protocol, NetDecision).  Strings
+ * may be NULL (written as empty) and hold any bytes: those of name,
+ * sni_or_host and http_path that are not valid UTF-8 are written with
+ * U+FFFD for each invalid byte and kept exactly in the *_raw field.
+ */
+struct petri__net_connection {
+	int via;      /* 1 proxy, 2 transparent */
+	int protocol; /* 1 opaque, 2 tls, 3 http */
+	const char *name;
+	uint32_t port;
+	const char *sni_or_host;
+	const char *http_method;
+	const char *http_path;
+	const char *address; /* dialled, as text */
+	uint64_t bytes_up, bytes_down;
+	uint64_t start_time_unix_nano, duration_ns;
+	int decision; /* 1 allowed, 2 denied */
+	const char *reason;
+	uint32_t http_status;
+	int32_t upstream_errno;
+};
+
+/* Every field of petri.audit.v1.DnsQuery (as above; qname's invalid
+ * UTF-8 is kept in qname_raw). */
+struct petri__dns_query {
+	const char *qname;
+	int qname_truncated;
+	uint32_t qtype;
+	uint32_t rcode;
+	int decision; /* 1 allowed, 2 denied */
+	const char *reason;
+	const char *answer_address; /* as text, NULL or "": none */
+	int transport;              /* 1 udp, 2 tcp */
+};
+
+/* NetConnection / DnsQuery events of @sandbox_id (@exec_id: the exec
+ * running, or NULL), with no process; same returns as the public emit
+ * functions.  Thread-safe like them: the proxy's thread calls them while
+ * other threads emit to the same stream. */
+int petri__audit_emit_net_connection(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				     const struct petri__net_connection *c);
+int petri__audit_emit_dns_query(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				const struct petri__dns_query *d);
 
 #endif /* PETRI_AUDIT_EVENTS_H */

@@ -23,19 +23,36 @@
 
 #define READ_CHUNK 65536
 
+/* Indexed by PETRI_AUDIT_KIND_*: the body field's name in the schema. */
 static const char *const kind_names[] = {
-	"stream_header",     "stream_end",       "sandbox_created",
-	"sandbox_destroyed", "exec_started",     "exec_ended",
-	"process_exec",      "process_fork",     "process_exit",
-	"file_activity",     "network_activity", "policy_denial",
-	"limit_hit",         "secret_use",       "loss",
+	[PETRI_AUDIT_KIND_STREAM_HEADER] = "stream_header",
+	[PETRI_AUDIT_KIND_STREAM_END] = "stream_end",
+	[PETRI_AUDIT_KIND_SANDBOX_CREATED] = "sandbox_created",
+	[PETRI_AUDIT_KIND_SANDBOX_DESTROYED] = "sandbox_destroyed",
+	[PETRI_AUDIT_KIND_EXEC_STARTED] = "exec_started",
+	[PETRI_AUDIT_KIND_EXEC_ENDED] = "exec_ended",
+	[PETRI_AUDIT_KIND_PROCESS_EXEC] = "process_exec",
+	[PETRI_AUDIT_KIND_PROCESS_FORK] = "process_fork",
+	[PETRI_AUDIT_KIND_PROCESS_EXIT] = "process_exit",
+	[PETRI_AUDIT_KIND_FILE_ACTIVITY] = "file_activity",
+	[PETRI_AUDIT_KIND_NETWORK_ACTIVITY] = "network_activity",
+	[PETRI_AUDIT_KIND_POLICY_DENIAL] = "policy_denial",
+	[PETRI_AUDIT_KIND_LIMIT_HIT] = "limit_hit",
+	[PETRI_AUDIT_KIND_SECRET_USE] = "secret_use",
+	[PETRI_AUDIT_KIND_LOSS] = "loss",
+	[PETRI_AUDIT_KIND_NET_CONNECTION] = "net_connection",
+	[PETRI_AUDIT_KIND_DNS_QUERY] = "dns_query",
 };
+
+/* Is @kind one this library knows? */
+static int kind_known(int kind)
+{
+	return kind >= 0 && (size_t)kind < ARRAY_SIZE(kind_names) && kind_names[kind];
+}
 
 PETRI_API const char *petri_audit_kind_name(int kind)
 {
-	if (kind < PETRI_AUDIT_KIND_STREAM_HEADER || kind > PETRI_AUDIT_KIND_LOSS)
-		return "unknown";
-	return kind_names[kind - PETRI_AUDIT_KIND_STREAM_HEADER];
+	return kind_known(kind) ? kind_names[kind] : "unknown";
 }
 
 struct petri_audit_reader {
@@ -354,7 +371,7 @@ PETRI_API int petri_audit_reader_kind(const petri_audit_reader *r)
 	if (!r || !r->ev)
 		return 0;
 	int k = (int)r->ev->body_case;
-	return k >= PETRI_AUDIT_KIND_STREAM_HEADER && k <= PETRI_AUDIT_KIND_LOSS ? k : 0;
+	return kind_known(k) ? k : 0;
 }
 
 PETRI_API const void *petri_audit_reader_raw(const petri_audit_reader *r, size_t *len)
@@ -918,6 +935,16 @@ static json_object *json_message(struct jb *j, const ProtobufCMessage *m)
 	}
 	return o;
 }
+#define NET_DENIED PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_DENIED
+#define NET_ALLOWED PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_ALLOWED
+
+/* A plain HTTP request (OCSF HTTP Activity), rather than a connection? */
+static int is_http_request(const Petri__Audit__V1__NetConnection *c)
+{
+	return c && c->protocol == PETRI__AUDIT__V1__NET_CONNECTION__PROTOCOL__PROTOCOL_HTTP &&
+	       c->http_method && *c->http_method;
+}
+
 /* OCSF mapping: class, category and activity of an event. */
 struct ocsf {
 	int class_uid;
@@ -927,6 +954,24 @@ struct ocsf {
 	int activity_id;
 	const char *activity_name;
 };
+
+/* HTTP Activity's activity for @method (OCSF 1.1.0 names eight methods;
+ * any other, PATCH included, is 99 Other). */
+static void http_activity(const char *method, struct ocsf *o)
+{
+	static const char *const methods[] = {NULL,      "CONNECT", "DELETE", "GET",  "HEAD",
+					      "OPTIONS", "POST",    "PUT",    "TRACE"};
+	static const char *const names[] = {NULL,      "Connect", "Delete", "Get",  "Head",
+					    "Options", "Post",    "Put",    "Trace"};
+	o->activity_id = 99;
+	o->activity_name = "Other";
+	for (size_t i = 1; i < ARRAY_SIZE(methods); i++) {
+		if (strcmp(method, methods[i]) == 0) {
+			o->activity_id = (int)i;
+			o->activity_name = names[i];
+		}
+	}
+}
 
 static struct ocsf ocsf_of(const petri_pb_event *ev)
 {
@@ -991,6 +1036,27 @@ static struct ocsf ocsf_of(const petri_pb_event *ev)
 			o.activity_id = 5;
 			o.activity_name = "Refuse";
 		}
+		break;
+	}
+	case PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION: {
+		const Petri__Audit__V1__NetConnection *c = ev->net_connection;
+		if (is_http_request(c)) {
+			static const struct ocsf http = {
+				4002, "HTTP Activity", 4, "Network Activity", 0, NULL};
+			o = http;
+			http_activity(c->http_method, &o);
+		} else {
+			o = net;
+			o.activity_id = c && c->decision == NET_DENIED ? 5 : 1;
+			o.activity_name = o.activity_id == 5 ? "Refuse" : "Open";
+		}
+		break;
+	}
+	case PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY: {
+		/* One exchange: the query and the answer it got. */
+		static const struct ocsf dns = {4003, "DNS Activity", 4, "Network Activity",
+						6,    "Traffic"};
+		o = dns;
 		break;
 	}
 	case PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL:
@@ -1070,6 +1136,153 @@ static void json_network(struct jb *j, json_object *root,
 	jset(j, root, "connection_info", ci);
 }
 
+/* connection_info of the proxy's events: outbound, TCP or UDP. */
+static json_object *json_conn_info(struct jb *j, int udp)
+{
+	json_object *ci = jcheck(j, json_object_new_object());
+	jset(j, ci, "protocol_num", jcheck(j, json_object_new_int(udp ? 17 : 6)));
+	jset(j, ci, "protocol_name", jcheck(j, json_object_new_string(udp ? "udp" : "tcp")));
+	jset(j, ci, "direction_id", jcheck(j, json_object_new_int(2)));
+	jset(j, ci, "direction", jcheck(j, json_object_new_string("Outbound")));
+	return ci;
+}
+
+/* The OCSF fields of a NetConnection (Network or HTTP Activity): the
+ * upstream as dst_endpoint (the name asked for, the address dialled),
+ * traffic, the time span, TLS's SNI, and for a plain HTTP request its
+ * method and URL and the status the proxy answered itself. */
+static void json_net_connection(struct jb *j, json_object *root,
+				const Petri__Audit__V1__NetConnection *c, uint64_t end_ns)
+{
+	json_object *dst = jcheck(j, json_object_new_object());
+	jset(j, dst, "hostname", jstr(j, c->name));
+	if (c->address && *c->address)
+		jset(j, dst, "ip", jstr(j, c->address));
+	jset(j, dst, "port", jcheck(j, json_object_new_int64(c->port)));
+	jset(j, root, "dst_endpoint", dst);
+	jset(j, root, "connection_info", json_conn_info(j, 0));
+
+	json_object *tr = jcheck(j, json_object_new_object());
+	jset(j, tr, "bytes_out", jcheck(j, json_object_new_uint64(c->bytes_up)));
+	jset(j, tr, "bytes_in", jcheck(j, json_object_new_uint64(c->bytes_down)));
+	uint64_t sum = c->bytes_up + c->bytes_down;
+	if (sum < c->bytes_up) /* (saturated rather than wrapped) */
+		sum = UINT64_MAX;
+	jset(j, tr, "bytes", jcheck(j, json_object_new_uint64(sum)));
+	jset(j, root, "traffic", tr);
+
+	if (c->start_time_unix_nano) {
+		jset(j, root, "start_time",
+		     jcheck(j, json_object_new_uint64(c->start_time_unix_nano / 1000000u)));
+		jset(j, root, "end_time",
+		     jcheck(j, json_object_new_uint64((c->start_time_unix_nano + c->duration_ns) /
+						      1000000u)));
+	} else {
+		jset(j, root, "end_time", jcheck(j, json_object_new_uint64(end_ns / 1000000u)));
+	}
+	jset(j, root, "duration", jcheck(j, json_object_new_uint64(c->duration_ns / 1000000u)));
+	jset(j, root, "status_detail", jstr(j, c->reason));
+	if (c->upstream_errno) {
+		const char *name = strerrorname_np(c->upstream_errno);
+		char num[16];
+		snprintf(num, sizeof(num), "%" PRId32, c->upstream_errno);
+		jset(j, root, "status_code", jcheck(j, json_object_new_string(name ? name : num)));
+	}
+	if (c->protocol == PETRI__AUDIT__V1__NET_CONNECTION__PROTOCOL__PROTOCOL_TLS &&
+	    c->sni_or_host && *c->sni_or_host) {
+		json_object *tls = jcheck(j, json_object_new_object());
+		jset(j, tls, "sni", jstr(j, c->sni_or_host));
+		jset(j, root, "tls", tls);
+	}
+	if (!is_http_request(c))
+		return;
+	/* The URL of the request: the name the policy judged (the absolute
+	 * URI's host, or the name behind the synthetic address, which the
+	 * Host header had to match), its port and the origin-form path. */
+	const char *host = c->name && *c->name ? c->name : c->sni_or_host ? c->sni_or_host : "";
+	const char *path = c->http_path ? c->http_path : "";
+	json_object *req = jcheck(j, json_object_new_object());
+	json_object *url = jcheck(j, json_object_new_object());
+	jset(j, req, "http_method", jstr(j, c->http_method));
+	jset(j, url, "scheme", jcheck(j, json_object_new_string("http")));
+	jset(j, url, "hostname", jstr(j, host));
+	jset(j, url, "port", jcheck(j, json_object_new_int64(c->port)));
+	jset(j, url, "path", jstr(j, path));
+	size_t cap = strlen(host) + strlen(path) + 32;
+	char *text = malloc(cap);
+	if (text) {
+		if (c->port && c->port != 80)
+			snprintf(text, cap, "http://%s:%" PRIu32 "%s", host, c->port, path);
+		else
+			snprintf(text, cap, "http://%s%s", host, path);
+		jset(j, url, "url_string", jstr(j, text));
+		free(text);
+	} else {
+		j->oom = 1;
+	}
+	jset(j, req, "url", url);
+	jset(j, root, "http_request", req);
+	if (c->http_status) {
+		json_object *resp = jcheck(j, json_object_new_object());
+		jset(j, resp, "code", jcheck(j, json_object_new_int64(c->http_status)));
+		jset(j, root, "http_response", resp);
+	}
+}
+
+/* A DNS type's mnemonic ("A", "AAAA"), or RFC 3597's "TYPE65" into @buf. */
+static const char *dns_type_name(uint32_t t, char buf[16])
+{
+	static const struct {
+		uint32_t t;
+		const char *name;
+	} types[] = {{1, "A"},    {2, "NS"},     {5, "CNAME"},   {6, "SOA"},   {12, "PTR"},
+		     {15, "MX"},  {16, "TXT"},   {28, "AAAA"},   {33, "SRV"},  {35, "NAPTR"},
+		     {43, "DS"},  {46, "RRSIG"}, {48, "DNSKEY"}, {64, "SVCB"}, {65, "HTTPS"},
+		     {99, "SPF"}, {252, "AXFR"}, {255, "ANY"},   {257, "CAA"}};
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (types[i].t == t)
+			return types[i].name;
+	snprintf(buf, 16, "TYPE%" PRIu32, t);
+	return buf;
+}
+
+/* The OCSF fields of a DnsQuery (DNS Activity): query, rcode, answers. */
+static void json_dns_query(struct jb *j, json_object *root, const Petri__Audit__V1__DnsQuery *d)
+{
+	/* OCSF's rcode_id names 0..11 and 16..23; others are 99 Other. */
+	static const char *const rcodes[] = {"NoError",     "FormError", "ServError", "NXDomain",
+					     "NotImp",      "Refused",   "YXDomain",  "YXRRSet",
+					     "NXRRSet",     "NotAuth",   "NotZone",   "DSOTYPENI",
+					     NULL,          NULL,        NULL,        NULL,
+					     "BADSIG_VERS", "BADKEY",    "BADTIME",   "BADMODE",
+					     "BADNAME",     "BADALG",    "BADTRUNC",  "BADCOOKIE"};
+	char tbuf[16];
+	const char *type = dns_type_name(d->qtype, tbuf);
+	int known = d->rcode < ARRAY_SIZE(rcodes) && rcodes[d->rcode];
+
+	json_object *q = jcheck(j, json_object_new_object());
+	jset(j, q, "hostname", jstr(j, d->qname));
+	jset(j, q, "type", jcheck(j, json_object_new_string(type)));
+	jset(j, q, "class", jcheck(j, json_object_new_string("IN")));
+	jset(j, root, "query", q);
+	jset(j, root, "rcode_id", jcheck(j, json_object_new_int64(known ? d->rcode : 99)));
+	jset(j, root, "rcode",
+	     jcheck(j, json_object_new_string(known ? rcodes[d->rcode] : "Other")));
+	json_object *answers = jcheck(j, json_object_new_array());
+	if (d->answer_address && *d->answer_address) {
+		json_object *a = jcheck(j, json_object_new_object());
+		jset(j, a, "rdata", jstr(j, d->answer_address));
+		jset(j, a, "type", jcheck(j, json_object_new_string("A")));
+		jset(j, a, "class", jcheck(j, json_object_new_string("IN")));
+		jpush(j, answers, a);
+	}
+	jset(j, root, "answers", answers);
+	jset(j, root, "connection_info",
+	     json_conn_info(j,
+			    d->transport == PETRI__AUDIT__V1__DNS_QUERY__TRANSPORT__TRANSPORT_UDP));
+	jset(j, root, "status_detail", jstr(j, d->reason));
+}
+
 static int status_failed(const petri_pb_event *ev)
 {
 	switch (ev->body_case) {
@@ -1080,6 +1293,14 @@ static int status_failed(const petri_pb_event *ev)
 		       (ev->network_activity->result < 0 || ev->network_activity->denied);
 	case PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL:
 		return 1;
+	case PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION:
+		/* refused, the upstream failed, or the proxy answered an error */
+		return ev->net_connection && (ev->net_connection->decision != NET_ALLOWED ||
+					      ev->net_connection->upstream_errno != 0 ||
+					      ev->net_connection->http_status >= 400);
+	case PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY:
+		return ev->dns_query &&
+		       (ev->dns_query->decision != NET_ALLOWED || ev->dns_query->rcode != 0);
 	case PETRI__AUDIT__V1__EVENT__BODY_EXEC_ENDED:
 		/* the exec could not run */
 		return ev->exec_ended && ev->exec_ended->result && ev->exec_ended->result->reason &&
@@ -1140,6 +1361,10 @@ static json_object *json_event(struct jb *j, const petri_pb_event *ev, const uin
 	}
 	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY && ev->network_activity)
 		json_network(j, root, ev->network_activity);
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION && ev->net_connection)
+		json_net_connection(j, root, ev->net_connection, ev->time_unix_nano);
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY && ev->dns_query)
+		json_dns_query(j, root, ev->dns_query);
 
 	/* The petri event itself, every field. */
 	json_object *petri = jcheck(j, json_object_new_object());

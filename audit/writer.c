@@ -32,9 +32,16 @@
 #include "audit_priv.h"
 #include "events.h"
 
+/* The per-kind counters: one slot per kind this library knows (16..30,
+ * then 32..33: 31 is kept for checkpoints and has no slot, so that the
+ * end reserve holds no Loss for it), and a last one for kinds it does not
+ * know.  kind_index() and index_kind() convert. */
 #define KIND_FIRST PETRI_AUDIT_KIND_STREAM_HEADER
-#define KIND_LAST PETRI_AUDIT_KIND_LOSS
-#define NKINDS (KIND_LAST - KIND_FIRST + 2) /* + one slot for kinds we do not know */
+#define KIND_LAST_DENSE PETRI_AUDIT_KIND_LOSS
+#define NKINDS_DENSE (KIND_LAST_DENSE - KIND_FIRST + 1)
+#define KIND_NET_FIRST PETRI_AUDIT_KIND_NET_CONNECTION
+#define KIND_NET_LAST PETRI_AUDIT_KIND_DNS_QUERY
+#define NKINDS (NKINDS_DENSE + (KIND_NET_LAST - KIND_NET_FIRST + 1) + 1)
 
 /* The writer waits up to LINGER_US for LINGER_EVENTS to gather (see
  * writer_main). */
@@ -109,7 +116,22 @@ struct petri_audit {
 
 static int kind_index(int kind)
 {
-	return kind >= KIND_FIRST && kind <= KIND_LAST ? kind - KIND_FIRST : NKINDS - 1;
+	if (kind >= KIND_FIRST && kind <= KIND_LAST_DENSE)
+		return kind - KIND_FIRST;
+	if (kind >= KIND_NET_FIRST && kind <= KIND_NET_LAST)
+		return NKINDS_DENSE + kind - KIND_NET_FIRST;
+	return NKINDS - 1;
+}
+
+/* The kind of slot @i, as Loss.kind and KindCount.kind say it (0 for the
+ * slot of unknown kinds). */
+static Petri__Audit__V1__EventKind index_kind(int i)
+{
+	if (i < NKINDS_DENSE)
+		return (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
+	if (i < NKINDS - 1)
+		return (Petri__Audit__V1__EventKind)(i - NKINDS_DENSE + KIND_NET_FIRST);
+	return PETRI__AUDIT__V1__EVENT_KIND__EVENT_KIND_UNSPECIFIED;
 }
 
 /* Lifecycle events: the library's own, a few per sandbox and exec, which
@@ -327,8 +349,7 @@ static int flush_losses_upto(petri_audit *a, uint32_t limit)
 				return 0;
 			Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
 			Petri__Audit__V1__Loss loss = PETRI__AUDIT__V1__LOSS__INIT;
-			loss.kind = i == NKINDS - 1 ? 0 :
-						      (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
+			loss.kind = index_kind(i);
 			loss.count = p->count;
 			loss.where = w == PENDING_KERNEL ?
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_KERNEL_RINGBUF :
@@ -865,7 +886,8 @@ static size_t worst_framed(Petri__Audit__V1__Event *ev)
 
 /* What close may have to write after every other event: one Loss per
  * (where, kind) slot at the largest a Loss can be, and the largest
- * StreamEnd (every kind listed, every count at its widest).  ~14 KB. */
+ * StreamEnd (every kind listed, every count at its widest): 15,447 bytes
+ * with the 17 kinds and the unknown-kind slot (5 x 18 Loss slots). */
 static uint64_t end_reserve(void)
 {
 	Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
@@ -954,7 +976,7 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 		a->activity_limit = a->lifecycle_limit = UINT64_MAX;
 	} else {
 		/* MIN (256 KiB) > RESERVE (80 KiB), whose last 16 KiB hold
-		 * end_reserve() (~14 KB). */
+		 * end_reserve() (~15 KB). */
 		a->activity_limit = o.max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE;
 		a->lifecycle_limit = o.max_bytes - end_reserve();
 	}
@@ -1067,8 +1089,7 @@ PETRI_API int petri_audit_close(petri_audit *a, petri_error **err)
 			if (!a->written_kind[i] && !a->lost_kind[i])
 				continue;
 			Petri__Audit__V1__KindCount k = PETRI__AUDIT__V1__KIND_COUNT__INIT;
-			k.kind = i == NKINDS - 1 ? 0 :
-						   (Petri__Audit__V1__EventKind)(i + KIND_FIRST);
+			k.kind = index_kind(i);
 			k.written = a->written_kind[i];
 			k.lost = a->lost_kind[i];
 			kc[n] = k;
@@ -1321,6 +1342,71 @@ PETRI_API int petri_audit_emit_secret_use(petri_audit *a, const char *sandbox_id
 	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SECRET_USE;
 	ev.secret_use = &b;
 	return petri__audit_emit_event(a, &ev, err);
+}
+
+/* @s's bytes as a *_raw companion when they are not valid UTF-8 (the
+ * string field then holds them repaired); else empty. */
+static ProtobufCBinaryData raw_if_invalid(const char *s)
+{
+	ProtobufCBinaryData b = {0, NULL};
+	size_t n = s ? strlen(s) : 0;
+	if (n && !petri__audit_utf8_valid(s, n)) {
+		b.len = n;
+		b.data = (uint8_t *)s;
+	}
+	return b;
+}
+
+int petri__audit_emit_net_connection(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				     const struct petri__net_connection *c)
+{
+	if (!c)
+		return -EINVAL;
+	EMIT_BEGIN(sandbox_id, exec_id, NULL);
+	Petri__Audit__V1__NetConnection b = PETRI__AUDIT__V1__NET_CONNECTION__INIT;
+	b.via = (Petri__Audit__V1__NetConnection__Via)c->via;
+	b.protocol = (Petri__Audit__V1__NetConnection__Protocol)c->protocol;
+	b.name = S(c->name);
+	b.port = c->port;
+	b.sni_or_host = S(c->sni_or_host);
+	b.http_method = S(c->http_method);
+	b.http_path = S(c->http_path);
+	b.address = S(c->address);
+	b.bytes_up = c->bytes_up;
+	b.bytes_down = c->bytes_down;
+	b.start_time_unix_nano = c->start_time_unix_nano;
+	b.duration_ns = c->duration_ns;
+	b.decision = (Petri__Audit__V1__NetDecision)c->decision;
+	b.reason = S(c->reason);
+	b.http_status = c->http_status;
+	b.upstream_errno = c->upstream_errno;
+	b.name_raw = raw_if_invalid(c->name);
+	b.sni_or_host_raw = raw_if_invalid(c->sni_or_host);
+	b.http_path_raw = raw_if_invalid(c->http_path);
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION;
+	ev.net_connection = &b;
+	return petri__audit_emit_event(a, &ev, NULL);
+}
+
+int petri__audit_emit_dns_query(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				const struct petri__dns_query *d)
+{
+	if (!d)
+		return -EINVAL;
+	EMIT_BEGIN(sandbox_id, exec_id, NULL);
+	Petri__Audit__V1__DnsQuery b = PETRI__AUDIT__V1__DNS_QUERY__INIT;
+	b.qname = S(d->qname);
+	b.qname_truncated = d->qname_truncated != 0;
+	b.qtype = d->qtype;
+	b.rcode = d->rcode;
+	b.decision = (Petri__Audit__V1__NetDecision)d->decision;
+	b.reason = S(d->reason);
+	b.answer_address = S(d->answer_address);
+	b.transport = (Petri__Audit__V1__DnsQuery__Transport)d->transport;
+	b.qname_raw = raw_if_invalid(d->qname);
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY;
+	ev.dns_query = &b;
+	return petri__audit_emit_event(a, &ev, NULL);
 }
 
 PETRI_API int petri_audit_emit_encoded(petri_audit *a, const void *data, size_t len,

@@ -2,17 +2,20 @@
 /*
  * audit_hooks.c - the events the library itself knows about, sent to the
  * sandbox's audit stream: lifecycle, exec start and end with the result,
- * and each limit the exec hit.  The kernel (eBPF) events join the same
- * stream through the audit layer.  Emitting never waits for the sink; a
+ * each limit the exec hit, and the egress proxy's connections and DNS
+ * exchanges.  The kernel (eBPF) events join the same stream through the
+ * audit layer.  Emitting never waits for the sink; a
  * full queue is counted and reported in the stream as a Loss.
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include "host.h"
+#include "net/net.h"
 
 #include <seccomp.h>
 
@@ -323,4 +326,96 @@ void petri__audit_exec_failed(const struct petri_sandbox *sb, const struct petri
 	struct petri_result res = {
 		.exit_code = -1, .reason = PETRI_REASON_FAILED, .wall_ns = wall_ns};
 	petri__audit_exec_ended(sb, lim, &res);
+}
+
+/* ---- the egress proxy's events (libpetri/net/, on the proxy's thread) ----
+ * These run on the context's proxy thread, not the thread that runs @sb's
+ * execs, while that thread may emit to the same stream: the stream is
+ * thread-safe (writer.c takes its lock for each event), and of @sb these
+ * read only what does not change while the proxy serves it (id, audit)
+ * and running_exec, atomically.  The proxy detaches from a sandbox before
+ * petri__audit_sandbox_destroyed(), so no event follows its destruction.
+ * The host side cannot tell which process of the sandbox made a
+ * connection: the events have no process. */
+
+/* The id of the exec running now, or "" when none is (a background
+ * process left by an earlier exec, or none at all). */
+static void running_exec_id(const struct petri_sandbox *sb, char *buf, size_t len)
+{
+	uint64_t serial = __atomic_load_n(&sb->running_exec, __ATOMIC_ACQUIRE);
+	if (serial)
+		snprintf(buf, len, "%s:%llu", sb->id, (unsigned long long)serial);
+	else
+		buf[0] = '\0';
+}
+
+/* @a as text, or "" for none. */
+static const char *addr_text(const struct petri_net_addr *a, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	if (a->family == AF_INET || a->family == AF_INET6)
+		inet_ntop(a->family, a->a, buf, (socklen_t)cap);
+	return buf;
+}
+
+void petri__audit_net_conn(const struct petri_sandbox *sb, const struct petri_net_conn_info *c)
+{
+	char id[PETRI_ID_MAX + 24], addr[INET6_ADDRSTRLEN];
+	if (!sb->audit || !c)
+		return;
+	running_exec_id(sb, id, sizeof(id));
+	struct petri__net_connection e = {
+		.via = c->via == PETRI_NET_VIA_TRANSPARENT ?
+			       PETRI__AUDIT__V1__NET_CONNECTION__VIA__VIA_TRANSPARENT :
+		       c->via == PETRI_NET_VIA_PROXY ?
+			       PETRI__AUDIT__V1__NET_CONNECTION__VIA__VIA_PROXY :
+			       PETRI__AUDIT__V1__NET_CONNECTION__VIA__VIA_UNSPECIFIED,
+		.protocol = c->protocol == PETRI_NET_PROTO_TLS ?
+				    PETRI__AUDIT__V1__NET_CONNECTION__PROTOCOL__PROTOCOL_TLS :
+			    c->protocol == PETRI_NET_PROTO_HTTP ?
+				    PETRI__AUDIT__V1__NET_CONNECTION__PROTOCOL__PROTOCOL_HTTP :
+				    PETRI__AUDIT__V1__NET_CONNECTION__PROTOCOL__PROTOCOL_OPAQUE,
+		.name = c->name,
+		.port = c->port,
+		.sni_or_host = c->sni_host,
+		.http_method = c->method,
+		.http_path = c->path,
+		.address = addr_text(&c->addr, addr, sizeof(addr)),
+		.bytes_up = c->bytes_up,
+		.bytes_down = c->bytes_down,
+		.start_time_unix_nano = c->start_ns,
+		.duration_ns = c->duration_ns,
+		.decision = c->allowed ? PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_ALLOWED :
+					 PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_DENIED,
+		.reason = c->reason,
+		.http_status = c->status > 0 ? (uint32_t)c->status : 0,
+		.upstream_errno = c->error,
+	};
+	petri__audit_emit_net_connection(sb->audit, sb->id, id, &e);
+}
+
+void petri__audit_net_dns(const struct petri_sandbox *sb, const struct petri_net_dns_info *d,
+			  int tcp)
+{
+	char id[PETRI_ID_MAX + 24], answer[INET_ADDRSTRLEN] = "";
+	if (!sb->audit || !d)
+		return;
+	running_exec_id(sb, id, sizeof(id));
+	if (d->answer) {
+		struct in_addr in = {.s_addr = htonl(d->answer)};
+		inet_ntop(AF_INET, &in, answer, sizeof(answer));
+	}
+	struct petri__dns_query e = {
+		.qname = d->qname,
+		.qname_truncated = d->qname_truncated,
+		.qtype = d->qtype,
+		.rcode = d->rcode > 0 ? (uint32_t)d->rcode : 0,
+		.decision = d->allowed ? PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_ALLOWED :
+					 PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_DENIED,
+		.reason = d->reason,
+		.answer_address = answer,
+		.transport = tcp ? PETRI__AUDIT__V1__DNS_QUERY__TRANSPORT__TRANSPORT_TCP :
+				   PETRI__AUDIT__V1__DNS_QUERY__TRANSPORT__TRANSPORT_UDP,
+	};
+	petri__audit_emit_dns_query(sb->audit, sb->id, id, &e);
 }

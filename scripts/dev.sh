@@ -44,6 +44,8 @@ PACKAGES=(
 	libldns-dev
 	# petrid (REST daemon)
 	libmicrohttpd-dev
+	# controlled egress (libpetri/net/): HTTP/1.x heads (sniff.c)
+	libhttp-parser-dev
 	# the egress proxy's event loop and host-side resolver (libpetri/net/proxy.c)
 	libevent-dev
 	# bindings, and the runtimes the sandbox runs code with

@@ -50,6 +50,10 @@ extern "C" {
 #define PETRI_AUDIT_KIND_LIMIT_HIT 28
 #define PETRI_AUDIT_KIND_SECRET_USE 29
 #define PETRI_AUDIT_KIND_LOSS 30
+/* (31 is kept for signed checkpoints.)  The egress proxy's events
+ * (PETRI_NET_PROXY): a connection, allowed or refused; a DNS exchange. */
+#define PETRI_AUDIT_KIND_NET_CONNECTION 32
+#define PETRI_AUDIT_KIND_DNS_QUERY 33
 
 /** The name of a PETRI_AUDIT_KIND_* ("stream_header", "file_activity",
  *  ...: the body field's name in the schema), or "unknown" for any other
@@ -119,8 +123,9 @@ typedef struct petri_audit_opts {
  * bound").  So a stream holds at most max_bytes bytes:
  *
  *  - Activity events, the ones the sandboxed code causes and can repeat at
- *    will (process exec/fork/exit, file and network activity, policy
- *    denials, secret uses, kinds this library does not know), stop when
+ *    will (process exec/fork/exit, file and network activity, the egress
+ *    proxy's connections and DNS queries, policy denials, secret uses,
+ *    kinds this library does not know), stop when
  *    the next one would take the stream past
  *    max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE.  From then on every one is
  *    dropped and counted, and reported as Loss {where: SIZE_LIMIT} (one per

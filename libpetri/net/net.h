@@ -217,10 +217,18 @@ struct petri_http_head {
  * A request stream (client to server) split into heads and the rest:
  * petri__http_stream_feed calls @on_head for each request head once it is
  * complete, with its raw bytes (which the caller forwards rewritten, as is,
- * or not at all) and @on_data for every other byte (bodies, in order; the
- * caller forwards them as is).  A non-zero return from either stops the
- * feed and is returned.  After a CONNECT or an upgrade head, every later
- * byte is data.  -EINVAL: not HTTP/1.x; -E2BIG: a head over 64 KiB.
+ * or not at all) and @on_data for every other byte (bodies raw, chunk
+ * framing included, in order; the caller forwards them as is).  Empty
+ * lines between requests are dropped.  What is reported does not depend
+ * on how the bytes are cut into feeds.  A non-zero return from either
+ * stops the feed and is returned.  After a CONNECT or an upgrade head,
+ * every later byte is data.  -EINVAL: not HTTP/1.x, or a head two servers
+ * could read differently (a lone CR or LF, obs-fold, a space before a
+ * colon, control characters, two Host headers, Content-Length with
+ * Transfer-Encoding); in a body, the bytes before the bad one went to
+ * @on_data first.  -E2BIG: a head over 64 KiB.  -ENOMEM.  Once a feed
+ * failed or was stopped, every later one returns the same.  One stream is
+ * used by one thread at a time.
  */
 struct petri_http_stream;
 struct petri_http_stream *petri__http_stream_new(void);
@@ -233,8 +241,13 @@ int petri__http_stream_feed(struct petri_http_stream *s, const char *data, size_
 /*
  * The head @raw (@len bytes, as given to on_head) rewritten for the origin
  * server: the request line in origin form, Proxy-Connection,
- * Proxy-Authorization, Connection and Keep-Alive dropped and "Connection:
- * close" added.  Into @out (@cap): its length, or -ENOSPC.
+ * Proxy-Authorization, Connection, Keep-Alive and the headers Connection
+ * names dropped (never Host, Content-Length or Transfer-Encoding) and
+ * "Connection: close" added ("Connection: upgrade" for an upgrade, whose
+ * Upgrade header stays).  For an absolute URL, Host is the URL's, written
+ * first (a Host header there is replaced, RFC 9112 3.2.2), with its port
+ * unless 80.  Into @out (@cap): its length, or -ENOSPC; -EINVAL for a
+ * CONNECT head or @raw not one head.
  */
 ssize_t petri__http_head_to_origin(const struct petri_http_head *h, const char *raw, size_t len,
 				   char *out, size_t cap);
@@ -243,8 +256,12 @@ ssize_t petri__http_head_to_origin(const struct petri_http_head *h, const char *
 int petri__net_sniff_kind(const uint8_t *p, size_t n);
 /*
  * The server name of the TLS ClientHello at the start of @p (@n bytes),
- * normalised, into @sni.  1: found; 0: a complete ClientHello with no SNI;
- * -EAGAIN: more bytes needed; -EINVAL: not a ClientHello.
+ * normalised, into @sni.  1: found; 0: a complete ClientHello with no SNI
+ * (@sni ""); -EAGAIN: more bytes needed (the hello may span records; after
+ * 64 KiB without a whole hello, -EINVAL); -EINVAL: not a ClientHello, a
+ * malformed server_name list, two host_name entries, or a name
+ * petri__net_host_norm refuses.  Stateless and thread-safe: call it again
+ * with more bytes.
  */
 int petri__net_tls_sni(const uint8_t *p, size_t n, char sni[PETRI_NET_HOST_MAX]);
 

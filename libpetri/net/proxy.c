@@ -20,6 +20,21 @@
  * non-blocking: a slow or stuck peer holds only its own connection, whose
  * buffers are bounded by watermarks and whose life by timeouts.
  *
+ * Nothing of a transparent client's goes upstream, and no upstream
+ * connection is made, before its first bytes are judged: the ClientHello's
+ * SNI, or the first request head's Host.  A client silent for
+ * SERVER_FIRST_MS is taken to speak second (SSH, SMTP): the upstream is
+ * dialled then, and the client's first bytes are still judged when they
+ * come.  A CONNECT tunnel's first bytes are judged the same way (its
+ * upstream is dialled first, as the 200 must say it answered).
+ *
+ * Audit: one NetConnection per connection when it ends or is refused,
+ * with its byte counts; each plain-HTTP request on a transparent
+ * connection gets one of its own when its head is judged (method, path,
+ * no bytes), except a refused first request, whose event is the
+ * connection's.  An absolute-URI connection carries one request, so one
+ * event.  One DnsQuery per DNS message answered.
+ *
  * Threads: attach, detach and stop come from the library's callers; they
  * queue a command, wake the loop (an eventfd) and wait for it to be done,
  * so every libevent object is touched by the loop thread alone and libevent
@@ -838,7 +853,14 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	req.allowed = ok;
 	req.reason = ok ? "allowed" : h->has_host_header ? "host mismatch" : "no host header";
 	req.status = ok || !first ? 0 : 421;
-	petri__audit_net_conn(c->s->sb, &req);
+	if (!ok && first) {
+		/* Refused before anything went upstream: the connection's own
+		 * event is the request's (one event, not two). */
+		memcpy(c->info.method, req.method, sizeof(req.method));
+		memcpy(c->info.path, req.path, sizeof(req.path));
+	} else {
+		petri__audit_net_conn(c->s->sb, &req);
+	}
 	if (!ok) {
 		if (first)
 			snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
@@ -1465,7 +1487,10 @@ static struct evdns_base *make_resolver(struct petri_proxy *px)
 	struct evdns_base *d = evdns_base_new(px->base, 0);
 	if (!d)
 		return NULL;
-	if (evdns_base_resolv_conf_parse(d, DNS_OPTIONS_ALL, "/etc/resolv.conf") != 0)
+	/* No search domains: an allowed name is resolved as written, never
+	 * as NAME.some-search-domain. */
+	int opts = DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC | DNS_OPTION_HOSTSFILE;
+	if (evdns_base_resolv_conf_parse(d, opts, "/etc/resolv.conf") != 0)
 		evdns_base_load_hosts(d, NULL);
 	evdns_base_set_option(d, "timeout:", "3");
 	evdns_base_set_option(d, "attempts:", "2");
@@ -1484,14 +1509,14 @@ static struct petri_proxy *proxy_get(struct petri_ctx *ctx, petri_error **err)
 	int r = -ENOMEM;
 	px = calloc(1, sizeof(*px));
 	if (!px)
-		goto fail_unlocked_free;
+		goto fail_unlock;
 	px->ctx = ctx;
 	px->wake_fd = -1;
 	pthread_mutex_init(&px->lock, NULL);
 	pthread_cond_init(&px->cond, NULL);
 	struct event_config *cfg = event_config_new();
 	if (cfg) {
-		/* epoll, no signal handling of libevent's (the host's own). */
+		/* Only the loop thread touches it (run_cmd): no locks. */
 		event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 		px->base = event_base_new_with_config(cfg);
 		event_config_free(cfg);
@@ -1523,7 +1548,7 @@ static struct petri_proxy *proxy_get(struct petri_ctx *ctx, petri_error **err)
 	return px;
 fail:
 	proxy_free(px);
-fail_unlocked_free:
+fail_unlock:
 	pthread_mutex_unlock(&ctx->lock);
 	petri__err(err, -r, "start the egress proxy");
 	return NULL;

@@ -48,8 +48,10 @@ petri_audit *sample_open_mem(struct mem_sink *m)
 
 static const petri_audit_process PROC = {7, 4242, 1, 1000, "python3", "/usr/bin/python3"};
 
-/* Emit a kernel-side kind through petri_audit_emit_encoded(). */
-static void emit_pb(petri_audit *a, Petri__Audit__V1__Event *ev)
+/* Emit an event built with protoc-c through petri_audit_emit_encoded():
+ * a kernel-side kind (with the process "sh"), or with @no_process one of
+ * the egress proxy's (which has none). */
+static void emit_pb_as(petri_audit *a, Petri__Audit__V1__Event *ev, int no_process)
 {
 	Petri__Audit__V1__Process p = PETRI__AUDIT__V1__PROCESS__INIT;
 	p.pid_inside = 9;
@@ -60,7 +62,7 @@ static void emit_pb(petri_audit *a, Petri__Audit__V1__Event *ev)
 	p.executable = "/bin/sh";
 	ev->sandbox_id = "sb_test";
 	ev->exec_id = "ex_2";
-	ev->process = &p;
+	ev->process = no_process ? NULL : &p;
 	ev->time_unix_nano = 1700000000123456789ull;
 	size_t n = petri__audit__v1__event__get_packed_size(ev);
 	uint8_t *buf = malloc(n ? n : 1);
@@ -72,6 +74,11 @@ static void emit_pb(petri_audit *a, Petri__Audit__V1__Event *ev)
 		  petri_error_message(err));
 	petri_error_free(err);
 	free(buf);
+}
+
+static void emit_pb(petri_audit *a, Petri__Audit__V1__Event *ev)
+{
+	emit_pb_as(a, ev, 0);
 }
 
 int sample_emit_all(petri_audit *a)
@@ -142,6 +149,42 @@ int sample_emit_all(petri_audit *a)
 		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY;
 		ev.network_activity = &b;
 		emit_pb(a, &ev);
+		n++;
+	}
+	{
+		Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+		Petri__Audit__V1__NetConnection b = PETRI__AUDIT__V1__NET_CONNECTION__INIT;
+		b.via = PETRI__AUDIT__V1__NET_CONNECTION__VIA__VIA_PROXY;
+		b.protocol = PETRI__AUDIT__V1__NET_CONNECTION__PROTOCOL__PROTOCOL_HTTP;
+		b.name = "pypi.example.org";
+		b.port = 8080;
+		b.sni_or_host = "pypi.example.org";
+		b.http_method = "GET";
+		b.http_path = "/simple/\xffpkg/";
+		b.address = "127.0.0.1";
+		b.bytes_up = 120;
+		b.bytes_down = 5000;
+		b.start_time_unix_nano = 1700000000000000000ull;
+		b.duration_ns = 2500000;
+		b.decision = PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_ALLOWED;
+		b.reason = "allowed";
+		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION;
+		ev.net_connection = &b;
+		emit_pb_as(a, &ev, 1);
+		n++;
+	}
+	{
+		Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
+		Petri__Audit__V1__DnsQuery b = PETRI__AUDIT__V1__DNS_QUERY__INIT;
+		b.qname = "exfil.evil.example";
+		b.qtype = 16;
+		b.rcode = 3;
+		b.decision = PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_DENIED;
+		b.reason = "name not allowed";
+		b.transport = PETRI__AUDIT__V1__DNS_QUERY__TRANSPORT__TRANSPORT_UDP;
+		ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY;
+		ev.dns_query = &b;
+		emit_pb_as(a, &ev, 1);
 		n++;
 	}
 	CHECK(petri_audit_emit_denial(a, "sb_test", "ex_1", &PROC, PETRI_AUDIT_DENIAL_SECCOMP,
@@ -238,8 +281,8 @@ void sample_check(const uint8_t *buf, size_t len)
 	CHECK_MSG(n == SAMPLE_EVENTS, "%d frames, want %d", n, SAMPLE_EVENTS);
 	if (n != SAMPLE_EVENTS)
 		return;
-	static const int kinds[SAMPLE_EVENTS] = {16, 18, 20, 22, 23, 25, 26, 27,
-						 28, 29, 24, 30, 21, 19, 17};
+	static const int kinds[SAMPLE_EVENTS] = {16, 18, 20, 22, 23, 25, 26, 32, 33,
+						 27, 28, 29, 24, 30, 21, 19, 17};
 	for (int i = 0; i < n; i++) {
 		size_t p = offs[i];
 		while (buf[p] & 0x80)
@@ -331,6 +374,39 @@ void sample_check(const uint8_t *buf, size_t len)
 			CHECK(b->protocol == 6);
 			CHECK(b->result == -1);
 			CHECK(b->denied);
+			break;
+		}
+		case PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION: {
+			const Petri__Audit__V1__NetConnection *b = ev->net_connection;
+			CHECK(ev->process == NULL);
+			STR_EQ(ev->exec_id, "ex_2");
+			CHECK(b->via == PETRI__AUDIT__V1__NET_CONNECTION__VIA__VIA_PROXY);
+			CHECK(b->protocol ==
+			      PETRI__AUDIT__V1__NET_CONNECTION__PROTOCOL__PROTOCOL_HTTP);
+			STR_EQ(b->name, "pypi.example.org");
+			CHECK(b->port == 8080);
+			STR_EQ(b->sni_or_host, "pypi.example.org");
+			STR_EQ(b->http_method, "GET");
+			STR_EQ(b->http_path, "/simple/\xef\xbf\xbdpkg/");
+			STR_EQ(b->address, "127.0.0.1");
+			CHECK(b->bytes_up == 120 && b->bytes_down == 5000);
+			CHECK(b->start_time_unix_nano == 1700000000000000000ull);
+			CHECK(b->duration_ns == 2500000);
+			CHECK(b->decision == PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_ALLOWED);
+			STR_EQ(b->reason, "allowed");
+			CHECK(b->http_status == 0 && b->upstream_errno == 0);
+			break;
+		}
+		case PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY: {
+			const Petri__Audit__V1__DnsQuery *b = ev->dns_query;
+			CHECK(ev->process == NULL);
+			STR_EQ(b->qname, "exfil.evil.example");
+			CHECK(b->qtype == 16 && b->rcode == 3);
+			CHECK(b->decision == PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_DENIED);
+			STR_EQ(b->reason, "name not allowed");
+			CHECK(b->transport ==
+			      PETRI__AUDIT__V1__DNS_QUERY__TRANSPORT__TRANSPORT_UDP);
+			CHECK(!b->answer_address || !*b->answer_address);
 			break;
 		}
 		case PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL: {

@@ -32,7 +32,7 @@ petri_audit *sample_open_mem(struct mem_sink *m);
 int sample_emit_all(petri_audit *a);
 
 /* Number of events of the full sample stream, header and end included. */
-#define SAMPLE_EVENTS 15
+#define SAMPLE_EVENTS 17
 
 /* Check @buf (a complete sample stream) event by event, field by field with
  * protobuf-c.  Counts failures with CHECK. */

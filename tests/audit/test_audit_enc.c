@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_audit_enc.c - the hand-written encoder of the kernel event kinds
- * (libpetri/audit_enc.c) against protobuf-c, on randomized events: for
- * every kind it encodes, random field values (zeros, negative int32s,
+ * test_audit_enc.c - the hand-written encoder (audit/encode.c) of the
+ * kernel half's event kinds and the egress proxy's (net connection, DNS
+ * query) against protobuf-c, on randomized events: for every kind it
+ * encodes, random field values (zeros, negative int32s,
  * large varints, empty and NULL strings, multi-byte UTF-8, invalid bytes,
  * bytes fields, repeated argv with empty entries, long strings whose
  * sub-message lengths need multi-byte varints) must give exactly the
@@ -174,6 +175,8 @@ struct bodies {
 	Petri__Audit__V1__ProcessExit exit;
 	Petri__Audit__V1__FileActivity file[2];
 	Petri__Audit__V1__NetworkActivity net[2];
+	Petri__Audit__V1__NetConnection conn[2];
+	Petri__Audit__V1__DnsQuery dns[2];
 	Petri__Audit__V1__Process proc[2];
 	char *argv[2][64];
 };
@@ -309,6 +312,60 @@ static void fill_event(Ev *ev_raw, Ev *ev_fix, struct bodies *b, struct pool *p,
 		ev_fix->network_activity = fix;
 		break;
 	}
+	case PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION: {
+		Petri__Audit__V1__NetConnection *raw = &b->conn[0], *fix = &b->conn[1];
+		petri__audit__v1__net_connection__init(raw);
+		raw->via = (Petri__Audit__V1__NetConnection__Via)(rnd() % 3);
+		raw->protocol = (Petri__Audit__V1__NetConnection__Protocol)(rnd() % 4);
+		STR2(name, rnd() % 8 ? 6 : 40);
+		raw->port = rnd_u32();
+		STR2(sni_or_host, 6);
+		STR2(http_method, 1);
+		STR2(http_path, rnd() % 8 ? 12 : 200);
+		STR2(address, 3);
+		raw->bytes_up = rnd() % 2 ? rnd() : rnd_u32();
+		raw->bytes_down = rnd() % 2 ? rnd() : rnd_u32();
+		raw->start_time_unix_nano = rnd() % 4 ? rnd() : 0;
+		raw->duration_ns = rnd() % 2 ? rnd() : rnd_u32();
+		raw->decision = (Petri__Audit__V1__NetDecision)(rnd() % 3);
+		STR2(reason, 3);
+		raw->http_status = rnd_u32();
+		raw->upstream_errno = rnd_i32();
+		raw->name_raw = rnd_bytes(p);
+		raw->sni_or_host_raw = rnd_bytes(p);
+		raw->http_path_raw = rnd_bytes(p);
+		*fix = *raw;
+		fix->name = raw->name ? keep(p, repaired(raw->name)) : NULL;
+		fix->sni_or_host = raw->sni_or_host ? keep(p, repaired(raw->sni_or_host)) : NULL;
+		fix->http_method = raw->http_method ? keep(p, repaired(raw->http_method)) : NULL;
+		fix->http_path = raw->http_path ? keep(p, repaired(raw->http_path)) : NULL;
+		fix->address = raw->address ? keep(p, repaired(raw->address)) : NULL;
+		fix->reason = raw->reason ? keep(p, repaired(raw->reason)) : NULL;
+		ev_raw->net_connection = raw;
+		ev_fix->net_connection = fix;
+		break;
+	}
+	case PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY: {
+		Petri__Audit__V1__DnsQuery *raw = &b->dns[0], *fix = &b->dns[1];
+		petri__audit__v1__dns_query__init(raw);
+		STR2(qname, rnd() % 8 ? 6 : 40);
+		raw->qname_truncated = rnd() % 2;
+		raw->qtype = rnd_u32();
+		raw->rcode = rnd_u32();
+		raw->decision = (Petri__Audit__V1__NetDecision)(rnd() % 3);
+		STR2(reason, 3);
+		STR2(answer_address, 2);
+		raw->transport = (Petri__Audit__V1__DnsQuery__Transport)(rnd() % 3);
+		raw->qname_raw = rnd_bytes(p);
+		*fix = *raw;
+		fix->qname = raw->qname ? keep(p, repaired(raw->qname)) : NULL;
+		fix->reason = raw->reason ? keep(p, repaired(raw->reason)) : NULL;
+		fix->answer_address = raw->answer_address ? keep(p, repaired(raw->answer_address)) :
+							    NULL;
+		ev_raw->dns_query = raw;
+		ev_fix->dns_query = fix;
+		break;
+	}
 	}
 	ev_fix->time_unix_nano = ev_raw->time_unix_nano;
 	ev_fix->body_case = ev_raw->body_case;
@@ -318,20 +375,23 @@ static const int kinds[] = {PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXEC,
 			    PETRI__AUDIT__V1__EVENT__BODY_PROCESS_FORK,
 			    PETRI__AUDIT__V1__EVENT__BODY_PROCESS_EXIT,
 			    PETRI__AUDIT__V1__EVENT__BODY_FILE_ACTIVITY,
-			    PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY};
+			    PETRI__AUDIT__V1__EVENT__BODY_NETWORK_ACTIVITY,
+			    PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION,
+			    PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY};
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 static uint8_t enc[1 << 17], ref[1 << 17];
 
-/* 30000 random events of the five kinds, byte for byte against protobuf-c. */
+/* 35000 random events of the seven kinds, byte for byte against protobuf-c. */
 static void test_randomized(void)
 {
-	size_t nfix = 0, nlong = 0;
+	size_t nfix = 0, nlong = 0, per_kind[NKINDS] = {0};
 
-	for (int iter = 0; iter < 30000; iter++) {
+	for (int iter = 0; iter < 35000; iter++) {
 		struct pool p = {.n = 0};
 		struct bodies b;
 		Ev raw = PETRI__AUDIT__V1__EVENT__INIT, fix = PETRI__AUDIT__V1__EVENT__INIT;
-		int kind = kinds[iter % 5];
+		int kind = kinds[iter % NKINDS];
 
 		memset(&b, 0, sizeof(b));
 		fill_event(&raw, &fix, &b, &p, kind);
@@ -353,12 +413,104 @@ static void test_randomized(void)
 		/* (how much of the space the randomization covered) */
 		nfix += raw.sandbox_id && fix.sandbox_id && strcmp(raw.sandbox_id, fix.sandbox_id);
 		nlong += want > 300;
+		per_kind[iter % NKINDS] += n == (long)want && memcmp(enc, ref, want) == 0;
 		for (size_t i = 0; i < p.n; i++)
 			free(p.s[i]);
 		if (petri_test_failures > 20)
 			break;
 	}
 	CHECK(nfix > 100 && nlong > 100);
+	for (size_t k = 0; k < NKINDS; k++)
+		CHECK_MSG(per_kind[k] == 5000, "kind %d: %zu of 5000 identical", kinds[k],
+			  per_kind[k]);
+}
+
+/* Every field of the proxy's kinds set (none at its default), invalid
+ * UTF-8 and long strings: the hand encoder, protobuf-c and the writer's
+ * emit path (through a stream) agree on every byte. */
+static void test_net_kinds_full(void)
+{
+	char path[1100], name[300];
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memcpy(name + 10, "\xff\xfe", 2);
+	uint8_t rawb[3] = {1, 2, 3};
+	Petri__Audit__V1__NetConnection c = PETRI__AUDIT__V1__NET_CONNECTION__INIT;
+	c.via = PETRI__AUDIT__V1__NET_CONNECTION__VIA__VIA_TRANSPARENT;
+	c.protocol = PETRI__AUDIT__V1__NET_CONNECTION__PROTOCOL__PROTOCOL_TLS;
+	c.name = name;
+	c.port = 65535;
+	c.sni_or_host = "sni.example";
+	c.http_method = "PATCH";
+	c.http_path = path;
+	c.address = "2001:db8::1";
+	c.bytes_up = UINT64_MAX;
+	c.bytes_down = 1ull << 40;
+	c.start_time_unix_nano = 1700000000000000001ull;
+	c.duration_ns = 3;
+	c.decision = PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_DENIED;
+	c.reason = "sni/host mismatch";
+	c.http_status = 421;
+	c.upstream_errno = -1;
+	c.name_raw.len = c.sni_or_host_raw.len = c.http_path_raw.len = 3;
+	c.name_raw.data = c.sni_or_host_raw.data = c.http_path_raw.data = rawb;
+	Petri__Audit__V1__DnsQuery d = PETRI__AUDIT__V1__DNS_QUERY__INIT;
+	d.qname = name;
+	d.qname_truncated = 1;
+	d.qtype = 65535;
+	d.rcode = 5;
+	d.decision = PETRI__AUDIT__V1__NET_DECISION__NET_DECISION_ALLOWED;
+	d.reason = "allowed";
+	d.answer_address = "127.80.0.1";
+	d.transport = PETRI__AUDIT__V1__DNS_QUERY__TRANSPORT__TRANSPORT_TCP;
+	d.qname_raw = c.name_raw;
+
+	for (int k = 0; k < 2; k++) {
+		Ev raw = PETRI__AUDIT__V1__EVENT__INIT;
+		raw.sandbox_id = "sb";
+		raw.exec_id = "sb:1";
+		if (k == 0) {
+			raw.body_case = PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION;
+			raw.net_connection = &c;
+		} else {
+			raw.body_case = PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY;
+			raw.dns_query = &d;
+		}
+		size_t mid = 0;
+		long n = petri__audit_enc_parts(&raw, 42, enc, sizeof(enc), &mid);
+		/* protobuf-c on the same event with its strings repaired. */
+		char *fixed = repaired(name);
+		Ev fix = raw;
+		Petri__Audit__V1__NetConnection fc = c;
+		Petri__Audit__V1__DnsQuery fd = d;
+		fc.name = fixed;
+		fd.qname = fixed;
+		if (k == 0) /* (one member of the body's union) */
+			fix.net_connection = &fc;
+		else
+			fix.dns_query = &fd;
+		fix.time_unix_nano = 42;
+		size_t want = protobuf_c_message_get_packed_size(&fix.base);
+		REQUIRE(want <= sizeof(ref));
+		protobuf_c_message_pack(&fix.base, ref);
+		CHECK_MSG(n == (long)want && memcmp(enc, ref, want) == 0,
+			  "kind %d: %ld bytes vs protobuf-c's %zu", (int)raw.body_case, n, want);
+		Ev *back = petri__audit__v1__event__unpack(NULL, want, ref);
+		REQUIRE(back);
+		if (k == 0) {
+			CHECK(back->net_connection->bytes_up == UINT64_MAX);
+			CHECK(back->net_connection->upstream_errno == -1);
+			CHECK(strlen(back->net_connection->http_path) == sizeof(path) - 1);
+			CHECK(strstr(back->net_connection->name, "\xef\xbf\xbd\xef\xbf\xbd"));
+		} else {
+			CHECK(back->dns_query->qtype == 65535 && back->dns_query->qname_truncated);
+		}
+		petri__audit__v1__event__free_unpacked(back, NULL);
+		free(fixed);
+	}
 }
 
 /* Kinds it does not encode are left to protobuf-c. */
@@ -388,6 +540,7 @@ static void test_no_room(void)
 
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(randomized),
+	PETRI_TEST_CASE(net_kinds_full),
 	PETRI_TEST_CASE(other_kinds),
 	PETRI_TEST_CASE(no_room),
 	{NULL, NULL},

@@ -23,8 +23,8 @@
 
 static void check_reader(const uint8_t *buf, size_t len)
 {
-	static const int kinds[SAMPLE_EVENTS] = {16, 18, 20, 22, 23, 25, 26, 27,
-						 28, 29, 24, 30, 21, 19, 17};
+	static const int kinds[SAMPLE_EVENTS] = {16, 18, 20, 22, 23, 25, 26, 32, 33,
+						 27, 28, 29, 24, 30, 21, 19, 17};
 	/* Read (and verify) with the reader, every event formatted both ways. */
 	struct audit_events es = audit_read_mem(buf, len, AUDIT_READ_JSON | AUDIT_READ_TEXT);
 	CHECK_MSG(es.n == SAMPLE_EVENTS, "%zu events", es.n);
@@ -59,6 +59,23 @@ static void check_reader(const uint8_t *buf, size_t len)
 					     "\"dst_endpoint\":{\"ip\":\"93.184.216.34\",\"port\":443}") !=
 				      NULL);
 				CHECK(strstr(json, "\"address\":\"5db8d822\"") != NULL);
+			}
+			if (kinds[n] == PETRI_AUDIT_KIND_NET_CONNECTION) {
+				/* A plain HTTP request: HTTP Activity, Get. */
+				CHECK(strstr(json, "\"class_uid\":4002") != NULL);
+				CHECK(strstr(json, "\"type_uid\":400203") != NULL);
+				CHECK(strstr(json, "\"http_method\":\"GET\"") != NULL);
+				CHECK(strstr(json, "\"path\":\"/simple/\xef\xbf\xbdpkg/\"") !=
+				      NULL);
+				CHECK(strstr(text, "decision=allowed") != NULL);
+				CHECK(strstr(text, "via=proxy protocol=http") != NULL);
+			}
+			if (kinds[n] == PETRI_AUDIT_KIND_DNS_QUERY) {
+				CHECK(strstr(json, "\"class_uid\":4003") != NULL);
+				CHECK(strstr(json, "\"rcode\":\"NXDomain\"") != NULL);
+				CHECK(strstr(json, "\"type\":\"TXT\"") != NULL);
+				CHECK(strstr(text, "qtype=16 rcode=3 decision=denied") != NULL);
+				CHECK(strstr(text, "transport=udp") != NULL);
 			}
 			if (kinds[n] == PETRI_AUDIT_KIND_PROCESS_EXEC)
 				CHECK(strstr(json, "\"class_uid\":1007") != NULL &&

@@ -64,6 +64,13 @@ static void srv_answer(struct srv_conn *c)
 			return;
 		size_t hl = (size_t)(end - c->buf) + 4;
 		char host[256] = "-", path[512] = "-";
+		size_t body = 0;
+		for (char *l = c->buf; l < end; l++)
+			if ((l == c->buf || l[-1] == '\n') &&
+			    strncasecmp(l, "content-length:", 15) == 0)
+				body = strtoul(l + 15, NULL, 10);
+		if (body > 256 || c->len < hl + body)
+			return; /* (a test's bodies are small) */
 		char *sp = memchr(c->buf, ' ', hl);
 		if (sp) {
 			char *sp2 = memchr(sp + 1, ' ', hl - (size_t)(sp + 1 - c->buf));
@@ -81,17 +88,18 @@ static void srv_answer(struct srv_conn *c)
 			}
 		}
 		char resp[1024];
-		char body[800];
-		int bl = snprintf(body, sizeof(body), "hello %s %s\n", host, path);
+		char text[800];
+		int bl = snprintf(text, sizeof(text), "hello %s %s%s%.*s\n", host, path,
+				  body ? " " : "", (int)body, c->buf + hl);
 		int n = snprintf(resp, sizeof(resp),
 				 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
 				 "%d\r\n\r\n%s",
-				 bl, body);
+				 bl, text);
 		if (write(c->fd, resp, (size_t)n) < 0) {
 			/* the client went away; poll sees it */
 		}
-		memmove(c->buf, c->buf + hl, c->len - hl);
-		c->len -= hl;
+		memmove(c->buf, c->buf + hl + body, c->len - hl - body);
+		c->len -= hl + body;
 	}
 }
 
@@ -512,6 +520,11 @@ static void test_http_allowed(void)
 	      "o = u.build_opener(u.ProxyHandler({})); "
 	      "print(o.open('http://allowed.test:%u/x?y=1').read().decode(), end='')\"",
 	      s.port);
+	/* A request body goes along, both ways. */
+	char *post = fmt("hello allowed.test:%u /post a-body\n", s.port);
+	SH_IS(sb, post, "curl -sS -d a-body http://allowed.test:%u/post", s.port);
+	SH_IS(sb, post, "curl -sS --noproxy '*' -d a-body http://allowed.test:%u/post", s.port);
+	free(post);
 	/* The name has a synthetic loopback address of its own. */
 	SH_IS(sb, "127.80.\n", "getent ahostsv4 allowed.test | head -1 | cut -c1-7");
 	/* Keep-alive through the transparent path: two requests, one connection. */
@@ -1127,7 +1140,7 @@ static void test_audit(void)
 			s.port, s.port, s.port, s.port);
 	struct petri_test_run r = sh(sb, cmd);
 	petri_test_run_free(&r);
-	r = sh(sb, PY("nt.proxy_connect('10.9.8.7:443')[1]"));
+	r = sh(sb, PY("nt.proxy_connect('10.9.8.7:443')[1], nt.dns_tcp(['tcp.allowed.test'])"));
 	petri_test_run_free(&r);
 	petri_sandbox_destroy(sb);
 	REQUIRE(petri_audit_close(a, &e) == 0);
@@ -1137,19 +1150,25 @@ static void test_audit(void)
 	int rc = petri_test_cli(cat, &out, &err);
 	CHECK_MSG(rc == 0, "audit cat: %d %s", rc, err ? err : "");
 	REQUIRE(out);
-	HAS_LINE(out, " net_connection ", "via=proxy", "protocol=http", "name=\"allowed.test\"", port,
-		 "/via-proxy", "address=\"127.0.0.1\"", "decision=allowed");
+	HAS_LINE(out, " net_connection ", "via=proxy", "protocol=http", "name=\"allowed.test\"",
+		 port, "/via-proxy", "address=\"127.0.0.1\"", "decision=allowed");
 	HAS_LINE(out, " net_connection ", "via=transparent", "protocol=http",
 		 "name=\"allowed.test\"", port, "/transparent", "decision=allowed");
 	HAS_LINE(out, " net_connection ", "via=proxy", "name=\"denied.test\"", "decision=denied",
 		 "reason=\"name not allowed\"", "http_status=403");
 	HAS_LINE(out, " net_connection ", "via=transparent", "sni_or_host=\"evil.test\"",
-		 "decision=denied", "reason=\"host mismatch\"", "http_status=421");
+		 "http_path=\"/\"", "decision=denied", "reason=\"host mismatch\"",
+		 "http_status=421");
+	/* One event for it, not a request's and a connection's. */
+	const char *hm = strstr(out, "host mismatch");
+	CHECK(hm && !strstr(hm + 1, "host mismatch"));
 	HAS_LINE(out, " net_connection ", "name=\"10.9.8.7\"", "port=443", "decision=denied",
 		 "http_status=403");
 	HAS_LINE(out, " dns_query ", "qname=\"allowed.test\"", "qtype=1", "decision=allowed",
 		 "answer_address=\"127.80.0.1\"");
 	HAS_LINE(out, " dns_query ", "qname=\"denied.test\"", "rcode=3", "decision=denied");
+	HAS_LINE(out, " dns_query ", "qname=\"tcp.allowed.test\"", "rcode=3", "decision=denied",
+		 "transport=tcp");
 	unlink(path);
 	free(out);
 	free(err);
