@@ -45,6 +45,8 @@ runs the same client in a Sandbox(net=...) and reads, around the exec,
 getrusage(RUSAGE_SELF) (every thread of the host; not the sandbox's
 processes) and the CPU clock of each thread the first proxied sandbox
 started.  CPU per request = (proxy's RUSAGE_SELF - host's) / requests.
+A fourth variant there, proxy+audit, gives the sandbox an audit stream
+(--no-audit leaves it out: it loads the kernel audit).
 
 Everything runs under env -i PATH=/usr/bin:/bin (the script re-executes
 itself so when started otherwise).  Needs nginx, openssl, curl, and a build
@@ -459,16 +461,22 @@ def cpu_main(argv: list[str]) -> int:
     ap.add_argument("--dev", action="store_true")
     ap.add_argument("--variants", required=True)
     ap.add_argument("--workloads", required=True)
+    ap.add_argument("--no-audit", action="store_true")
     a = ap.parse_args(argv)
     sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
     import petri
 
     variants = [v for v in a.variants.split(",") if v not in ("bare", "relay")]
+    if "proxy" in variants and not a.no_audit:
+        variants.append("proxy+audit")
     allow = ["%s:%d=127.0.0.1" % (HOST, a.port)]
+    stream = None
 
     def sandbox(v):
         if v == "host" or a.dev:
             return petri.Sandbox(net="host", binds=[(a.pub, INSIDE)])
+        if v == "proxy+audit":
+            return petri.Sandbox(net="proxy", allow=allow, binds=[(a.pub, INSIDE)], audit=stream)
         return petri.Sandbox(net="proxy", allow=allow, binds=[(a.pub, INSIDE)])
 
     # The threads the library starts for any sandbox, then those the first
@@ -484,6 +492,12 @@ def cpu_main(argv: list[str]) -> int:
             proxy_tids = {t: c for t, c in tasks().items() if t not in before}
             break
     me = threading_native_id()
+    tmp = None
+    if "proxy+audit" in variants:  # opened after the proxy's threads are known
+        import petri.audit
+
+        tmp = tempfile.mkdtemp(prefix="petri-egress-audit-")
+        stream = petri.audit.AuditStream(os.path.join(tmp, "audit.pb"))
     results = {}
     for workload in a.workloads.split(","):
         n = 1 if workload == "download" else a.requests
@@ -515,7 +529,10 @@ def cpu_main(argv: list[str]) -> int:
                 per[v]["wall"].append(w1 - w0)
                 per[v]["life"].append((l1 - l0) - (s1 - s0))  # create + destroy
         results[workload] = per
-    json.dump({"results": results, "proxy_threads": sorted(set(proxy_tids.values())), "me": me,
+    if stream is not None:
+        stream.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    json.dump({"results": results, "variants": variants, "proxy_threads": sorted(set(proxy_tids.values())), "me": me,
                "n": a.requests, "mib": a.mib}, sys.stdout)
     return 0
 
@@ -526,9 +543,10 @@ def threading_native_id() -> int:
     return threading.get_native_id()
 
 
-def cpu_report(data: dict, variants: list[str], rounds: int) -> None:
+def cpu_report(data: dict, rounds: int) -> None:
     n, mib = data["n"], data["mib"]
     res = data["results"]
+    variants = data["variants"]
     print()
     print("### The proxy's CPU, in process (Python binding, %d rounds, medians)" % rounds)
     print()
@@ -554,6 +572,13 @@ def cpu_report(data: dict, variants: list[str], rounds: int) -> None:
             for v in variants if v not in ("bare", "relay")}
     print("Host process CPU of the sandbox's create + destroy (outside the exec), median of all "
           "its runs: %s." % ", ".join("%s %.2f ms" % (v, t / 1e6) for v, t in life.items()))
+    if "proxy+audit" in variants:
+        print()
+        print("proxy+audit: the explicit proxy with the sandbox writing an audit stream (a file), "
+              "so every connection and DNS answer is an event. Its RUSAGE_SELF also holds the "
+              "kernel audit's consumer and writer threads (the client's own syscalls are events "
+              "too), and while a sandbox is watched every syscall on the machine takes the "
+              "tracepoint path: compare the proxy thread's column.")
     sys.stdout.flush()
 
 
@@ -582,6 +607,8 @@ def main() -> int:
     ap.add_argument("--workloads", default="download,keepalive,newconn")
     ap.add_argument("--cpu-rounds", type=int, default=5)
     ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--no-audit", action="store_true",
+                    help="no proxy+audit variant in the CPU driver (it loads the kernel audit)")
     ap.add_argument("--serve", action="store_true",
                     help="start the server, print each variant's command, wait (to profile by hand)")
     ap.add_argument("--dev", action="store_true",
@@ -666,10 +693,12 @@ def main() -> int:
                    "--workloads", args.workloads]
             if args.dev:
                 cmd.append("--dev")
+            if args.no_audit:
+                cmd.append("--no-audit")
             p = subprocess.run(cmd, stdout=subprocess.PIPE, env=env)
             if p.returncode != 0:
                 sys.exit("egress_bench: the CPU driver failed")
-            cpu_report(json.loads(p.stdout), variants, args.cpu_rounds)
+            cpu_report(json.loads(p.stdout), args.cpu_rounds)
     finally:
         if nginx is not None:
             stop_nginx(nginx)
