@@ -1072,8 +1072,8 @@ static struct net_maker net_start(int lo_up)
 }
 
 /* Join the namespace the child made (or make one here), with lo up as
- * @lo_up says (net_lo_mode): 0 or -errno, and *@step says which step failed.  The child's
- * pidfd stays in @nm for the caller to reap. */
+ * @lo_up says (net_lo_mode): 0 or -errno, and *@step says which step
+ * failed.  The child's pidfd stays in @nm for the caller to reap. */
 static int net_join(struct net_maker *nm, int lo_up, const char **step)
 {
 	struct net_word w = {.fd = -1, .lo = 1};

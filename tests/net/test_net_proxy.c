@@ -44,7 +44,7 @@
 struct srv {
 	int lfd;
 	uint16_t port;
-	int silent;
+	int silent; /* 1: never answer; 2: speak first ("220 hi"), then echo */
 	int stop_pipe[2];
 	pthread_t thread;
 	int accepted; /* atomic */
@@ -55,6 +55,30 @@ struct srv_conn {
 	char buf[4096];
 	size_t len;
 };
+
+/* GET /big: BIG_BYTES of "%015x\n" lines (the line's number: a chunk out
+ * of place or lost shows), written blocking (one client at a time). */
+#define BIG_BYTES (8u << 20)
+static void srv_big(int fd)
+{
+	char head[128], block[(1 << 16) + 1]; /* (+1: snprintf's NUL after the last line) */
+	int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n",
+			 BIG_BYTES);
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	int ok = write(fd, head, (size_t)n) == n;
+	for (unsigned line = 0; ok && line < BIG_BYTES / 16;) {
+		size_t len = 0;
+		for (; len < sizeof(block) - 1 && line < BIG_BYTES / 16; len += 16, line++)
+			snprintf(block + len, 17, "%015x\n", line);
+		for (size_t off = 0; ok && off < len;) {
+			ssize_t w = write(fd, block + off, len - off);
+			ok = w > 0;
+			off += ok ? (size_t)w : 0;
+		}
+	}
+	fcntl(fd, F_SETFL, fl);
+}
 
 static void srv_answer(struct srv_conn *c)
 {
@@ -86,6 +110,12 @@ static void srv_answer(struct srv_conn *c)
 				if (e && (size_t)(e - v) < sizeof(host))
 					snprintf(host, sizeof(host), "%.*s", (int)(e - v), v);
 			}
+		}
+		if (strncmp(path, "/big", 4) == 0) {
+			srv_big(c->fd);
+			memmove(c->buf, c->buf + hl + body, c->len - hl - body);
+			c->len -= hl + body;
+			continue;
 		}
 		char resp[1024];
 		char text[800];
@@ -130,8 +160,14 @@ static void *srv_main(void *arg)
 				continue;
 			}
 			c->len += (size_t)r;
-			if (!s->silent)
+			if (s->silent == 2) {
+				if (write(c->fd, c->buf, c->len) < 0) {
+					/* gone; poll sees it */
+				}
+				c->len = 0;
+			} else if (!s->silent) {
 				srv_answer(c);
+			}
 		}
 		if (pfd[0].revents & POLLIN) {
 			int fd;
@@ -143,6 +179,8 @@ static void *srv_main(void *arg)
 					continue;
 				}
 				conns[n++] = (struct srv_conn){.fd = fd};
+				if (s->silent == 2 && write(fd, "220 hi\r\n", 8) != 8)
+					fprintf(stderr, "banner not sent\n");
 			}
 		}
 	}
@@ -200,8 +238,8 @@ static const char nt_py[] =
 	"    s.sendall(('CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n' % (target, host or "
 	"target)).encode())\n"
 	"    d = b''\n"
-	"    while b'\\r\\n\\r\\n' not in d:\n"
-	"        b = s.recv(4096)\n"
+	"    while b'\\r\\n\\r\\n' not in d:  # byte by byte: what follows is the tunnel's\n"
+	"        b = s.recv(1)\n"
 	"        if not b:\n"
 	"            break\n"
 	"        d += b\n"
@@ -327,6 +365,8 @@ static void tls_start(struct tls_srv *t)
 		"class H(http.server.BaseHTTPRequestHandler):\n"
 		"    def do_GET(self):\n"
 		"        b = ('tls hello %s\\n' % self.headers.get('Host', '-')).encode()\n"
+		"        if self.path == '/big':\n"
+		"            b = b''.join(b'%015x\\n' % i for i in range(524288))\n" /* BIG_BYTES / 16 */
 		"        self.send_response(200)\n"
 		"        self.send_header('Content-Length', str(len(b)))\n"
 		"        self.end_headers()\n"
@@ -458,6 +498,16 @@ static void test_env_and_resolv(void)
 	o.env = env;
 	REQUIRE(petri_sandbox_create(petri_test_ctx(), &o, &sb, NULL) == 0);
 	SH_IS(sb, "http://mine:1 http://127.0.0.1:3128\n", "echo $HTTPS_PROXY $HTTP_PROXY");
+	petri_sandbox_destroy(sb);
+
+	/* A custom root keeps its /etc, but not its resolv.conf (covered,
+	 * read-only). */
+	o.env = NULL;
+	o.rootfs = "/";
+	REQUIRE(petri_sandbox_create(petri_test_ctx(), &o, &sb, NULL) == 0);
+	SH_IS(sb, "nameserver 127.0.0.1\nno\n",
+	      "grep ^nameserver /etc/resolv.conf; (echo x >> /etc/resolv.conf) 2>/dev/null && echo "
+	      "yes || echo no");
 	petri_sandbox_destroy(sb);
 
 	petri_sandbox_opts none = PETRI_SANDBOX_OPTS_INIT;
@@ -927,6 +977,96 @@ static void test_limits(void)
 	free(rule);
 }
 
+/* A protocol where the server speaks first (SMTP, SSH): the transparent
+ * path dials once the client has been silent a moment, and inside a
+ * CONNECT tunnel the banner comes through before the client says a word;
+ * the client's first bytes still go on (not TLS, not HTTP: as they are). */
+static void test_server_first(void)
+{
+	struct srv s;
+	srv_start(&s, 2);
+	char *rule = fmt("banner.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	char *code = fmt("def talk(c):\n"
+			 "    c.settimeout(10)\n"
+			 "    b = c.recv(100)\n"
+			 "    c.sendall(b'EHLO x\\r\\n')\n"
+			 "    return (b + c.recv(100)).decode().replace('\\r\\n', '|')\n"
+			 "print(talk(socket.create_connection(('banner.test', %u))))\n"
+			 "c, st = nt.proxy_connect('banner.test:%u')\n"
+			 "print(st, talk(c))\n",
+			 s.port, s.port);
+	struct petri_test_run r = py(sb, code, 0, 60000);
+	CHECK_MSG(r.out && strcmp(r.out, "220 hi|EHLO x|\n200 220 hi|EHLO x|\n") == 0, "'%s' %s",
+		  r.out ? r.out : "", r.err ? r.err : "");
+	petri_test_run_free(&r);
+	/* Bytes that claim to be TLS but are no ClientHello: closed, unsent. */
+	int before = s.accepted;
+	SH_IS(sb, "True\n",
+	      PY("nt.raw('banner.test', %u, bytes([22, 3, 1, 0, 5]) + b'hello') in (b'', "
+		 "'ECONNRESET')"),
+	      s.port);
+	CHECK_MSG(s.accepted == before, "the server saw %d more", s.accepted - before);
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(code);
+	free(rule);
+}
+
+/* Big bodies (8 MiB: past the size where a connection goes over to
+ * splice(2)) arrive whole and in order on every path: the explicit proxy
+ * (absolute URI, CONNECT with TLS) and the transparent one (HTTP, TLS),
+ * and to a client that reads slowly; the audit's byte counts see them. */
+static void test_big_transfers(void)
+{
+	struct srv s;
+	struct tls_srv t;
+	srv_start(&s, 0);
+	make_tdir();
+	tls_start(&t);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	char *rule2 = fmt("allowed.test:%u=127.0.0.1", t.port);
+	const char *allow[] = {rule, rule2, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	char *code = fmt(
+		"import ssl, urllib.request as u, hashlib\n"
+		"want = b''.join(b'%%015x\\n' %% i for i in range(%u))\n"
+		"ctx = ssl.create_default_context(cafile='/t/cert.pem')\n"
+		"direct = u.build_opener(u.ProxyHandler({}), u.HTTPSHandler(context=ctx))\n"
+		"proxied = u.build_opener(u.HTTPSHandler(context=ctx))\n"
+		"for name, o in (('proxy', proxied), ('transparent', direct)):\n"
+		"    for url in ('http://allowed.test:%u/big', 'https://allowed.test:%u/big'):\n"
+		"        got = o.open(url, timeout=60).read()\n"
+		"        print(name, url[:5], got == want, len(got))\n"
+		"# a slow reader: the proxy holds back, nothing is lost\n"
+		"c = socket.create_connection(('allowed.test', %u), timeout=60)\n"
+		"c.sendall(b'GET /big HTTP/1.1\\r\\nHost: allowed.test\\r\\n\\r\\n')\n"
+		"d = b''\n"
+		"while len(d) < len(want):\n"
+		"    x = c.recv(65536)\n"
+		"    if not x:\n"
+		"        break\n"
+		"    d += x\n"
+		"    if len(d) < 2 << 20:\n"
+		"        time.sleep(0.01)\n"
+		"print('slow', d.split(b'\\r\\n\\r\\n', 1)[1][:len(want)] == want)\n",
+		BIG_BYTES / 16, s.port, t.port, s.port);
+	struct petri_test_run r = py(sb, code, 0, 120000);
+	const char *want = "proxy http: True 8388608\nproxy https True 8388608\n"
+			   "transparent http: True 8388608\ntransparent https True 8388608\n"
+			   "slow True\n";
+	CHECK_MSG(r.out && strcmp(r.out, want) == 0, "'%s' %s", r.out ? r.out : "",
+		  r.err ? r.err : "");
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	tls_stop(&t);
+	srv_stop(&s);
+	free(code);
+	free(rule);
+	free(rule2);
+}
+
 /* A client that sends its request head a byte at a time is cut off after
  * the head timeout (10 s), on the explicit proxy (408) and the transparent
  * path, while another sandbox is served. */
@@ -1192,6 +1332,8 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(dns),
 	PETRI_TEST_CASE(many_conns),
 	PETRI_TEST_CASE(limits),
+	PETRI_TEST_CASE(server_first),
+	PETRI_TEST_CASE(big_transfers),
 	PETRI_TEST_CASE(slowloris),
 	PETRI_TEST_CASE(silent_upstream),
 	PETRI_TEST_CASE(no_leaks),

@@ -30,7 +30,6 @@
 #include "net/net.h"
 #include "petri_test.h"
 
-
 /* ---- HTTP: a transcript of what a stream reported ----------------------- */
 
 /* Every event as text: "H<len>{raw}" for a head, "D{bytes}" for data
