@@ -6,7 +6,7 @@ against the same client with the host's network, side by side in one run.
 A server on the host's 127.0.0.1 (nginx, its own prefix and config in a
 temporary directory, a test CA and a certificate for bench.test made with
 the openssl CLI) serves a 100 MiB file and a small one over HTTPS.  The
-same client runs in four places:
+same client runs in five places:
 
   host         petri run --net host: the sandbox on the host's network,
                dialling 127.0.0.1 itself (the baseline)
@@ -39,7 +39,7 @@ Rounds are interleaved (bench/interleave.py's method): each round runs every
 variant once in a rotating order; medians, and the median over rounds of each
 variant's ratio to (or difference from) host in the same round.
 
-Then the proxy's CPU (--cpu): the proxy is a thread of the host process,
+Then the proxy's CPU (unless --no-cpu): the proxy is a thread of the host process,
 so an in-process driver (the Python binding over this build's libpetri.so)
 runs the same client in a Sandbox(net=...) and reads, around the exec,
 getrusage(RUSAGE_SELF) (every thread of the host; not the sandbox's
@@ -53,7 +53,7 @@ itself so when started otherwise).  Needs nginx, openssl, curl, and a build
 of petri (--build, default build/).
 
 Usage: bench/egress_bench.py [--build DIR] [--rounds N] [--newconn-rounds N]
-       [--requests N] [--mib N] [--variants host,proxy,transparent,bare]
+       [--requests N] [--mib N] [--variants host,proxy,transparent,relay,bare]
        [--workloads download,keepalive,newconn] [--cpu-rounds N] [--no-cpu]
        [--serve] [--dev]
 """
