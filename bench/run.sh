@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh - side-by-side benchmarks for issue 2, in a clean environment
 # (env -i: an ambient NODE_EXTRA_CA_CERTS alone doubles `node -e 0`).
-# Usage: bench/run.sh [BUILD_DIR]   (default: build).  Needs hyperfine, bwrap.
+# Usage: bench/run.sh [BUILD_DIR]   (default: build).  Needs hyperfine, bwrap
+# (and nginx, curl for bench/egress_bench.py at the end).
 # Prints markdown; bench/RESULTS.md records a run with the machine it ran on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -135,3 +136,18 @@ echo
 echo '```'
 env -i "$build/bench/cycle_bench" "${PETRI_BENCH_ROUNDS:-300}"
 echo '```'
+
+# Controlled egress (issue 12): the same HTTPS client through --net proxy
+# (explicit and transparent) and with --net host, nginx on the host's
+# loopback; and the proxy's CPU in process.  Minutes; PETRI_BENCH_EGRESS=0
+# skips it.  Needs nginx and curl: nginx is not among the test command's
+# packages (on a systemd host installing it starts a system nginx on port
+# 80), so it is installed here, for the benchmark, when missing.
+if [ "${PETRI_BENCH_EGRESS:-1}" != 0 ]; then
+	echo
+	if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light >/dev/null ||
+			{ echo "bench/run.sh: the egress benchmark needs nginx (apt-get install nginx-light)" >&2; exit 1; }
+	fi
+	/usr/bin/python3 bench/egress_bench.py --build "$build"
+fi
