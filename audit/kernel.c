@@ -65,6 +65,7 @@ struct kwatch {
 	uint32_t ns_inum[NS_LOG];
 	uint64_t ns_serial[NS_LOG];
 	uint8_t ns_cmd_ran[NS_LOG]; /* its pid 2, the command, has execve'd */
+	uint32_t ns_reaper[NS_LOG]; /* host pid of its pid 1 (the reaper), 0: not seen yet */
 	uint32_t ns_next;
 	uint64_t last_bound; /* serial the last new exec namespace was bound to */
 	uint64_t max_begun;  /* the latest exec begun */
@@ -266,17 +267,22 @@ static uint64_t begun(const struct kwatch *w, uint64_t serial, uint64_t t)
 	return serial < w->max_begun ? serial : 0; /* long gone from the log */
 }
 
-/* Is @h, of a task in a namespace bound to exec @serial, from a new
+/* Is @h, of a task in the namespace of ns slot @slot (bound to an exec), from a new
  * namespace that got the number of that exec's freed one?  The kernel
  * reuses a pid namespace's inode number once it is freed, and init makes
  * one namespace per exec.  An exec's namespace dies with its reaper (pid 1
  * there), which after the exec's end only exits: so a record of pid 1 that
  * is not its exit, made after that exec ended, is the reaper of a new
  * namespace. */
-static int reused_ns(const struct kwatch *w, uint64_t serial, const struct petri_kev_hdr *h)
+static int reused_ns(const struct kwatch *w, uint32_t slot, const struct petri_kev_hdr *h)
 {
+	uint64_t serial = w->ns_serial[slot];
 	const struct kexec *e = &w->execs[serial % EXEC_LOG];
 
+	/* A pid 1 other than the one seen there is another namespace's, even
+	 * when all it does is exit (a warm reaper killed unused at destroy). */
+	if (h->pid_inside == 1 && w->ns_reaper[slot] && h->pid_host != w->ns_reaper[slot])
+		return 1;
 	return h->pid_inside == 1 && h->type != PETRI_KEV_EXIT && e->serial == serial &&
 	       e->end != UINT64_MAX && e->end < h->ktime_ns;
 }
@@ -298,8 +304,11 @@ static uint64_t exec_of(struct kwatch *w, const struct petri_kev_hdr *h)
 		for (uint32_t i = 0; i < NS_LOG && !found; i++) {
 			if (w->ns_inum[i] != h->exec_ns)
 				continue;
-			if (!reused_ns(w, w->ns_serial[i], h))
+			if (!reused_ns(w, i, h)) {
+				if (h->pid_inside == 1 && !w->ns_reaper[i])
+					w->ns_reaper[i] = h->pid_host;
 				return begun(w, w->ns_serial[i], h->ktime_ns);
+			}
 			slot = i; /* a new namespace with a freed one's number */
 			found = 1;
 		}
@@ -312,6 +321,7 @@ static uint64_t exec_of(struct kwatch *w, const struct petri_kev_hdr *h)
 		w->ns_inum[slot] = h->exec_ns;
 		w->ns_serial[slot] = s;
 		w->ns_cmd_ran[slot] = 0;
+		w->ns_reaper[slot] = h->pid_inside == 1 ? h->pid_host : 0;
 		w->last_bound = s;
 		return begun(w, s, h->ktime_ns);
 	}
