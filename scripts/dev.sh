@@ -346,6 +346,7 @@ suite_ctest_asan() {
 # reports known to be false, each with its reason.
 TSAN_TARGETS=(test_cancel_race test_creator_thread_exit test_ctx_free_live test_exec_basic
 	test_bad_input_api test_net_listener test_attack_files test_attack_init_fds test_audit_sinks
+	test_net_proxy
 	petri_cli)
 suite_ctest_tsan() {
 	local -a extra=()

@@ -16,6 +16,7 @@
  *    the hello (a server SSL object on a memory BIO, stopped in its
  *    client_hello callback); we read the one extension.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -212,10 +213,13 @@ static int parse_host_header(const char *v, size_t n, char host[PETRI_NET_HOST_M
 			return -EINVAL;
 		h = v + 1;
 		hn = (size_t)(rb - h);
-		/* Brackets are for an IPv6 address, not for a name (strspn
-		 * stops at the "]" at h[hn]). */
-		if (!memchr(h, ':', hn) || strspn(h, "0123456789abcdefABCDEF:.") < hn)
+		/* Brackets are for an IPv6 address, not for a name.  The head
+		 * is not NUL-terminated: every scan is bounded by hn. */
+		if (!memchr(h, ':', hn))
 			return -EINVAL;
+		for (size_t i = 0; i < hn; i++)
+			if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.')
+				return -EINVAL;
 		if (rb + 1 < v + n) {
 			if (rb[1] != ':')
 				return -EINVAL;
