@@ -265,13 +265,14 @@ ssize_t petri__http_head_to_origin(const struct petri_http_head *h, const char *
 				   char *out, size_t cap);
 /*
  * Do the first bytes @p (@n) look like a TLS handshake (1), an HTTP request
- * (2), or neither (0)?  -EAGAIN: too few bytes to say.  HTTP: up to 32
- * CR/LF, then a first line "token SP ... SP HTTP/..." with any method
- * token and any version (the request stream refuses what is not 1.x),
- * or "GET target" (HTTP/0.9); a line without its end yet that could still
- * be one is -EAGAIN until 64 KiB, then HTTP.  Neither: a first byte that
- * is no method's, a method not followed by a space, or a whole first
- * line without an HTTP version.
+ * (2), or neither (0)?  -EAGAIN: too few bytes to say.  HTTP: after up to
+ * 32 CR/LF (more: HTTP), a first line "token SP ... SP HTTP/..." with any
+ * method token and any version (the request stream refuses what is not
+ * 1.x), or one of the nine common methods and a space (no need to wait
+ * for the version; "GET target" is HTTP/0.9).  A line without its end yet
+ * that could still be one: -EAGAIN until 64 KiB, then HTTP.  Neither: a
+ * first byte that is no method's, a method not followed by a space, or a
+ * whole first line without an HTTP version.
  */
 int petri__net_sniff_kind(const uint8_t *p, size_t n);
 /*

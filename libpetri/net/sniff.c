@@ -760,19 +760,27 @@ ssize_t petri__http_head_to_origin(const struct petri_http_head *h, const char *
 #define SNIFF_CRLF_MAX 32
 
 /* Is @l (@n bytes, one line without its LF) "token SP-or-HTAB ..." with an
- * HTTP version after a later space, or "GET target" (HTTP/0.9)?  Any
+ * HTTP version after a later space, or one of the common methods (so
+ * "GET target", HTTP/0.9, too)?  Any
  * method token counts (RFC 9110 9.1: methods are extensible), and an
  * unexpected version ("PRI * HTTP/2.0") too: the request stream refuses
  * what is not HTTP/1.x, but it is judged, never passed on unread. */
 static int looks_like_request_line(const uint8_t *l, size_t n, size_t tok)
 {
+	static const char *const methods[] = {"GET",     "POST",  "PUT",   "HEAD",   "DELETE",
+					      "OPTIONS", "PATCH", "TRACE", "CONNECT"};
 	size_t i;
+
+	/* The common methods need not wait for the rest of the line. */
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strlen(methods[i]) == tok && memcmp(l, methods[i], tok) == 0)
+			return 1;
 
 	for (i = tok; i + 5 <= n; i++)
 		if ((l[i - 1] == ' ' || l[i - 1] == '\t') &&
 		    strncasecmp((const char *)l + i, "HTTP/", 5) == 0)
 			return 1;
-	return tok == 3 && memcmp(l, "GET", 3) == 0;
+	return 0;
 }
 
 int petri__net_sniff_kind(const uint8_t *p, size_t n)
