@@ -22,7 +22,19 @@
  *
  * Nothing of a transparent client's goes upstream, and no upstream
  * connection is made, before its first bytes are judged: the ClientHello's
- * SNI, or the first request head's Host.  A client silent for
+ * SNI, or the first request head's Host.  On a connection to a name (the
+ * transparent path; plain HTTP inside a CONNECT tunnel) every request is
+ * judged: its absolute-form target and its Host must both name the
+ * connection's name and port (an absolute form that does goes up in origin
+ * form), a CONNECT is refused (400), a mismatch 421 (later requests: the
+ * connection ends after the answers before them).  The first bytes are
+ * HTTP whenever they could be a request line (any method, leading empty
+ * lines); only what cannot be, nor TLS, passes unread ("opaque"), never on
+ * port 80.  A ClientHello without SNI passes only for an IP-literal rule.
+ * An upgrade becomes a tunnel only when the upstream's first status line
+ * says 101, and only for a connection's first request; until then the
+ * client's later bytes are held, and on any other answer they are read as
+ * requests again.  A client silent for
  * SERVER_FIRST_MS is taken to speak second (SSH, SMTP): the upstream is
  * dialled then, and the client's first bytes are still judged when they
  * come.  A CONNECT tunnel's first bytes are judged the same way (its
