@@ -747,11 +747,10 @@ static void test_host_mismatch(void)
 	free(rule);
 }
 
-/* An upgrade the server accepts (101) becomes a tunnel on every path (the
- * transparent one, an absolute URI, plain HTTP in a CONNECT tunnel); one
- * it declines is no tunnel (redteam_attacks.py: front_*_upgrade*).  An
- * oversized head gets a 400 the client can read (not a reset), and the
- * connection is not reset under it. */
+/* An upgrade the server accepts (101) still becomes a tunnel on every
+ * path (the transparent one, an absolute URI, plain HTTP in a CONNECT
+ * tunnel), now that the proxy waits for that answer.  An oversized head
+ * gets a 400 the client can read, not a reset. */
 static void test_upgrade_and_head_limit(void)
 {
 	struct srv s;
@@ -772,8 +771,9 @@ static void test_upgrade_and_head_limit(void)
 	SH_IS(sb, "101 ping\n",
 	      PY("nt.upgrade(nt.proxy_connect('allowed.test:%u')[0], " UPG_HEAD ")"), s.port,
 	      "/upgrade", s.port);
-	/* Declined (200): the "ping" after it is read as a request, which it
-	 * is not: the connection ends (the answer's body is what came back). */
+	/* Declined (200): the client still gets its answer (a control; that
+	 * the bytes after it are then judged as requests is what
+	 * redteam_attacks.py's front_*_upgrade* cases attack). */
 	char *declined = fmt("200 hello allowed.test:%u /no\n\n", s.port);
 	SH_IS(sb, declined,
 	      PY("nt.upgrade(socket.create_connection(('allowed.test', %u)), " UPG_HEAD ")"),
