@@ -210,6 +210,8 @@ struct petri_http_head {
 	char path[PETRI_NET_PATH_MAX]; /* origin-form target ("/x?y"), cut to fit */
 	int path_truncated;
 	int upgrade;     /* Connection: upgrade (see petri__http_stream_upgrade) */
+	int upgrade_h2;  /* its Upgrade names HTTP/2 ("h2c", "h2", "HTTP/2..."): requests
+			  * of their own inside, so never a tunnel */
 	size_t head_len; /* bytes of the head, request line to the empty line */
 };
 

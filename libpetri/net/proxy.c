@@ -234,8 +234,9 @@ struct conn {
 	int paused_cl, paused_up; /* reading stopped: the other side's output is full */
 	int heads;                /* HTTP request heads seen */
 	int inner_http;           /* a CONNECT tunnel carrying plain HTTP: judged per request */
-	int upg_wait;             /* an upgrade head went up: its answer's status line decides */
-	char st[16];              /* the start of that answer */
+	int upg_wait; /* an upgrade head went up: its answer's status line decides (2: an
+		       * HTTP/2 upgrade, taken out of the head: never a tunnel) */
+	char st[16];  /* the start of that answer */
 	size_t st_n;
 	struct petri_http_stream *hs;
 	struct evbuffer *sniff; /* the client's first bytes, undecided */
@@ -676,6 +677,8 @@ static int upgrade_answer(struct conn *c)
 	}
 	if (match && c->st_n < need)
 		return 0;
+	if (c->upg_wait == 2)
+		match = 0; /* a 101 to an upgrade it was not asked for */
 	c->upg_wait = 0;
 	r = petri__http_stream_upgrade(c->hs, match, head_fn(c), to_upstream_cb, c);
 	if (r < 0 && !c->zombie)
@@ -1004,7 +1007,9 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 	if (h->absolute) {
 		/* The request as the origin expects it. */
 		char out[8192];
-		ssize_t n = petri__http_head_to_origin(h, raw, len, out, sizeof(out));
+		struct petri_http_head o = *h;
+		o.upgrade = h->upgrade && !h->upgrade_h2; /* (h2c: as transparent_on_head) */
+		ssize_t n = petri__http_head_to_origin(&o, raw, len, out, sizeof(out));
 		if (n < 0) {
 			conn_refuse(c, 400, "request head too large", 0);
 			return 1;
@@ -1012,7 +1017,7 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 		c->decided = 1;
 		evbuffer_add(c->pend, out, (size_t)n);
 		if (h->upgrade) {
-			c->upg_wait = 1;
+			c->upg_wait = h->upgrade_h2 ? 2 : 1;
 			c->st_n = 0;
 		}
 	} else {
@@ -1144,11 +1149,17 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 		}
 		return 1;
 	}
-	if (h->absolute) {
+	/* HTTP/2 inside (h2c) would carry requests of its own, for any
+	 * authority: the upgrade is taken out of the head (the origin answers
+	 * in HTTP/1.1, as it may) and never tunnelled. */
+	int h2 = h->upgrade && h->upgrade_h2;
+	if (h->absolute || h2) {
 		/* The origin gets the origin form (with the Host the target
 		 * names, which is the connection's). */
+		struct petri_http_head o = *h;
+		o.upgrade = h->upgrade && !h2;
 		char *out = malloc(len + PETRI_NET_HOST_MAX + 64);
-		ssize_t n = out ? petri__http_head_to_origin(h, raw, len, out,
+		ssize_t n = out ? petri__http_head_to_origin(&o, raw, len, out,
 							     len + PETRI_NET_HOST_MAX + 64) :
 				  -ENOMEM;
 		int r = n < 0 ? -1 : to_upstream(c, out, (size_t)n);
@@ -1163,7 +1174,7 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 		return 1;
 	}
 	if (h->upgrade) {
-		c->upg_wait = 1;
+		c->upg_wait = h2 ? 2 : 1;
 		c->st_n = 0;
 	}
 	if (!c->dialed)

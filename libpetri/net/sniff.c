@@ -300,6 +300,24 @@ static void put_origin_target(struct sink *o, const struct head_view *v)
 	}
 }
 
+/* Does the Upgrade value @v (@n bytes: "proto[/version], ...") name a
+ * version of HTTP 2 (h2c, h2, HTTP/2.0)? */
+static int names_http2(const char *v, size_t n)
+{
+	const char *p = v, *e = v + n;
+
+	while (p < e) {
+		const char *comma = memchr(p, ',', (size_t)(e - p)), *te = comma ? comma : e;
+		while (p < te && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((te - p >= 2 && strncasecmp(p, "h2", 2) == 0) ||
+		    (te - p >= 6 && strncasecmp(p, "http/2", 6) == 0))
+			return 1;
+		p = comma ? comma + 1 : e;
+	}
+	return 0;
+}
+
 /*
  * Read the complete head @raw (@len bytes, ending in the empty line) into
  * @h and @v.  0 or -EINVAL.  h->upgrade is left 0: whether the stream
@@ -342,6 +360,8 @@ static int analyse_head(const char *raw, size_t len, struct petri_http_head *h, 
 			lengths++;
 		} else if (ieq(name, name_n, "transfer-encoding")) {
 			codings++;
+		} else if (ieq(name, name_n, "upgrade")) {
+			h->upgrade_h2 |= names_http2(value, value_n);
 		}
 	}
 	if (off != len)

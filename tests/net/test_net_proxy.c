@@ -289,8 +289,8 @@ static const char nt_py[] =
 	"        return t.recv(4096).split(b'\\r\\n')[0].decode()\n"
 	"    except (ssl.SSLError, OSError):\n"
 	"        return 'closed'\n"
-	"def upgrade(s, head):\n"
-	"    # an upgrade head over s, its answer, then 'ping': 'STATUS ECHO'\n"
+	"def upgrade(s, head, after=b'ping'):\n"
+	"    # an upgrade head over s, its answer, then after: 'STATUS ECHO'\n"
 	"    s.sendall(head)\n"
 	"    d = b''\n"
 	"    while b'\\r\\n\\r\\n' not in d:\n"
@@ -298,7 +298,7 @@ static const char nt_py[] =
 	"        if not b:\n"
 	"            return 'closed'\n"
 	"        d += b\n"
-	"    s.sendall(b'ping')\n"
+	"    s.sendall(after)\n"
 	"    return '%s %s' % (d.split(b' ')[1].decode(), s.recv(64).decode())\n"
 	"def raw(host, port, data, family=socket.AF_INET):\n"
 	"    # send data, read until EOF: the bytes, or the errno name\n"
@@ -779,6 +779,14 @@ static void test_upgrade_and_head_limit(void)
 	      PY("nt.upgrade(socket.create_connection(('allowed.test', %u)), " UPG_HEAD ")"),
 	      s.port, "/no", s.port);
 	free(declined);
+	/* An upgrade to h2c is taken out of the head, so even a 101 (this
+	 * server answers /upgrade so whatever was asked) makes no tunnel: the
+	 * next request is judged (another host: the connection ends). */
+	SH_IS(sb, "101 \n",
+	      PY("nt.upgrade(socket.create_connection(('allowed.test', %u)), "
+		 "b'GET /upgrade HTTP/1.1\\r\\nHost: allowed.test\\r\\nConnection: Upgrade\\r\\n"
+		 "Upgrade: h2c\\r\\n\\r\\n', b'GET / HTTP/1.1\\r\\nHost: evil.test\\r\\n\\r\\n')"),
+	      s.port);
 	/* A 70,000-byte head: 400, readable, on both paths. */
 	SH_IS(sb, "400 400\n",
 	      PY("' '.join(str(nt.raw(h, p, b'GET / HTTP/1.1\\r\\nHost: allowed.test\\r\\nX: ' + "

@@ -376,6 +376,40 @@ static void test_upgrade(void)
 		     NULL, 0, &t);
 	CHECK(t.nheads == 2 && !t.heads[0].upgrade);
 	free(t.p);
+	/* An upgrade to HTTP/2 is flagged (requests of its own inside). */
+	{
+		static const struct {
+			const char *value;
+			int h2;
+		} ups[] = {{"h2c", 1},       {"websocket, H2C", 1},    {"HTTP/2.0", 1},  {" h2", 1},
+			   {"websocket", 0}, {"HTTP/1.1, TLS/1.0", 0}, {"echo, x/h2", 0}};
+		for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
+			char h2head[256];
+			snprintf(h2head, sizeof(h2head),
+				 "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+				 "HTTP2-Settings\r\nUpgrade: %s\r\nHTTP2-Settings: AAM\r\n\r\n",
+				 ups[i].value);
+			check_stream(h2head, strlen(h2head), 0, NULL, 0, &t);
+			REQUIRE(t.nheads == 1);
+			CHECK_MSG(t.heads[0].upgrade && t.heads[0].upgrade_h2 == ups[i].h2,
+				  "Upgrade: %s: h2 %d", ups[i].value, t.heads[0].upgrade_h2);
+			/* Rewritten as no upgrade: Upgrade and what Connection names
+			 * are gone, "Connection: close" instead. */
+			struct petri_http_head o = t.heads[0];
+			char out[512];
+			o.upgrade = 0;
+			ssize_t n = petri__http_head_to_origin(&o, h2head, strlen(h2head), out,
+							       sizeof(out) - 1);
+			REQUIRE(n > 0);
+			out[n] = '\0';
+			CHECK_MSG(
+				strcmp(out,
+				       "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") ==
+					0,
+				"%s", out);
+			free(t.p);
+		}
+	}
 }
 
 /* The head reader's own refusal, without http-parser in front of it
