@@ -209,7 +209,9 @@ struct petri_http_head {
 	uint16_t host_header_port;
 	char path[PETRI_NET_PATH_MAX]; /* origin-form target ("/x?y"), cut to fit */
 	int path_truncated;
-	int upgrade;     /* Connection: upgrade (the rest is not HTTP) */
+	int upgrade;     /* Connection: upgrade (see petri__http_stream_upgrade) */
+	int upgrade_h2;  /* its Upgrade names HTTP/2 ("h2c", "h2", "HTTP/2..."): requests
+			  * of their own inside, so never a tunnel */
 	size_t head_len; /* bytes of the head, request line to the empty line */
 };
 
@@ -221,11 +223,14 @@ struct petri_http_head {
  * framing included, in order; the caller forwards them as is).  Empty
  * lines between requests are dropped.  What is reported does not depend
  * on how the bytes are cut into feeds.  A non-zero return from either
- * stops the feed and is returned.  After a CONNECT or an upgrade head,
- * every later byte is data.  -EINVAL: not HTTP/1.x, or a head two servers
+ * stops the feed and is returned.  After a CONNECT head every later byte
+ * is data.  After an upgrade head (h->upgrade) later bytes are held, 64 KiB
+ * at most (beyond: -E2BIG), until petri__http_stream_upgrade says how the
+ * server answered.  -EINVAL: not HTTP/1.x, or a head two servers
  * could read differently (a lone CR or LF, obs-fold, a space before a
  * colon, control characters, two Host headers, Content-Length with
- * Transfer-Encoding); in a body, the bytes before the bad one went to
+ * Transfer-Encoding, an upgrade with a body); in a body, the bytes before
+ * the bad one went to
  * @on_data first.  -E2BIG: a head over 64 KiB.  -ENOMEM.  Once a feed
  * failed or was stopped, every later one returns the same.  One stream is
  * used by one thread at a time.
@@ -239,6 +244,15 @@ typedef int (*petri_http_data_fn)(void *arg, const char *p, size_t n);
 int petri__http_stream_feed(struct petri_http_stream *s, const char *data, size_t len,
 			    petri_http_head_fn on_head, petri_http_data_fn on_data, void *arg);
 /*
+ * The server's answer to the pending upgrade head: @accepted 1 (it said
+ * 101 Switching Protocols): the held bytes, then every later byte, are
+ * data (@on_data); 0 (any other answer): the held bytes are read as
+ * requests again, as petri__http_stream_feed would.  Returns as that does;
+ * -EINVAL when no upgrade is pending.
+ */
+int petri__http_stream_upgrade(struct petri_http_stream *s, int accepted,
+			       petri_http_head_fn on_head, petri_http_data_fn on_data, void *arg);
+/*
  * The head @raw (@len bytes, as given to on_head) rewritten for the origin
  * server: the request line in origin form, Proxy-Connection,
  * Proxy-Authorization, Connection, Keep-Alive and the headers Connection
@@ -251,8 +265,17 @@ int petri__http_stream_feed(struct petri_http_stream *s, const char *data, size_
  */
 ssize_t petri__http_head_to_origin(const struct petri_http_head *h, const char *raw, size_t len,
 				   char *out, size_t cap);
-/* Does @p look like the start of a TLS handshake (1), an HTTP request (2),
- * or neither (0)?  -EAGAIN: too few bytes to say. */
+/*
+ * Do the first bytes @p (@n) look like a TLS handshake (1), an HTTP request
+ * (2), or neither (0)?  -EAGAIN: too few bytes to say.  HTTP: after up to
+ * 32 CR/LF (more: HTTP), a first line "token SP ... SP HTTP/..." with any
+ * method token and any version (the request stream refuses what is not
+ * 1.x), or one of the nine common methods and a space (no need to wait
+ * for the version; "GET target" is HTTP/0.9).  A line without its end yet
+ * that could still be one: -EAGAIN until 64 KiB, then HTTP.  Neither: a
+ * first byte that is no method's, a method not followed by a space, or a
+ * whole first line without an HTTP version.
+ */
 int petri__net_sniff_kind(const uint8_t *p, size_t n);
 /*
  * The server name of the TLS ClientHello at the start of @p (@n bytes),

@@ -22,7 +22,19 @@
  *
  * Nothing of a transparent client's goes upstream, and no upstream
  * connection is made, before its first bytes are judged: the ClientHello's
- * SNI, or the first request head's Host.  A client silent for
+ * SNI, or the first request head's Host.  On a connection to a name (the
+ * transparent path; plain HTTP inside a CONNECT tunnel) every request is
+ * judged: its absolute-form target and its Host must both name the
+ * connection's name and port (an absolute form that does goes up in origin
+ * form), a CONNECT is refused (400), a mismatch 421 (later requests: the
+ * connection ends after the answers before them).  The first bytes are
+ * HTTP whenever they could be a request line (any method, leading empty
+ * lines); only what cannot be, nor TLS, passes unread ("opaque"), never on
+ * port 80.  A ClientHello without SNI passes only for an IP-literal rule.
+ * An upgrade becomes a tunnel only when the upstream's first status line
+ * says 101, and only for a connection's first request; until then the
+ * client's later bytes are held, and on any other answer they are read as
+ * requests again.  A client silent for
  * SERVER_FIRST_MS is taken to speak second (SSH, SMTP): the upstream is
  * dialled then, and the client's first bytes are still judged when they
  * come.  A CONNECT tunnel's first bytes are judged the same way (its
@@ -73,6 +85,10 @@
 #define SINGLE_IO (256u << 10) /* the most one read or write moves */
 #define SNIFF_MAX (64u << 10)  /* a ClientHello or request head must fit */
 #define FLUSH_TIMEOUT_MS 5000u /* a refused or finished client gets this long to read */
+/* After an answer of the proxy's own is written and our side shut, what the
+ * client still sends is read and dropped this long at most: closing with
+ * unread bytes would reset the connection, and the answer with it. */
+#define LINGER_MS 1000u
 #define DNS_TCP_IDLE_MS NET_HEAD_TIMEOUT_MS
 #define DNS_UDP_BURST 64 /* datagrams per wakeup, then the others get a turn */
 /* A transparent connection whose client says nothing this long is for a
@@ -217,6 +233,11 @@ struct conn {
 	int shut_cl, shut_up;
 	int paused_cl, paused_up; /* reading stopped: the other side's output is full */
 	int heads;                /* HTTP request heads seen */
+	int inner_http;           /* a CONNECT tunnel carrying plain HTTP: judged per request */
+	int upg_wait; /* an upgrade head went up: its answer's status line decides (2: an
+		       * HTTP/2 upgrade, taken out of the head: never a tunnel) */
+	char st[16];  /* the start of that answer */
+	size_t st_n;
 	struct petri_http_stream *hs;
 	struct evbuffer *sniff; /* the client's first bytes, undecided */
 	struct evbuffer *pend;  /* decided bytes for an upstream not connected yet */
@@ -344,8 +365,25 @@ static void conn_kill(struct conn *c)
 	event_active(c->timer, EV_TIMEOUT, 1);
 }
 
-/* Stop taking the client's bytes, let it read what it has been sent (for
- * FLUSH_TIMEOUT_MS at most), then close. */
+/* The client has read all it was sent: shut our side, and read (and drop)
+ * what it still sends until it closes or LINGER_MS passes. */
+static void conn_linger(struct conn *c)
+{
+	if (!c->shut_cl) {
+		shutdown(bufferevent_getfd(c->cl), SHUT_WR);
+		c->shut_cl = 1;
+	}
+	if (c->eof_cl) {
+		conn_kill(c);
+		return;
+	}
+	bufferevent_enable(c->cl, EV_READ); /* client_read drops it */
+	arm(c, LINGER_MS);
+}
+
+/* Stop forwarding the client's bytes, let it read what it has been sent
+ * (for FLUSH_TIMEOUT_MS at most), then close: at once if the proxy said
+ * nothing of its own, else after a linger (conn_linger). */
 static void conn_close_after_flush(struct conn *c)
 {
 	if (c->zombie)
@@ -359,7 +397,10 @@ static void conn_close_after_flush(struct conn *c)
 	c->state = S_CLOSING;
 	bufferevent_disable(c->cl, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->cl)) == 0) {
-		conn_kill(c);
+		if (c->info.status)
+			conn_linger(c);
+		else
+			conn_kill(c);
 		return;
 	}
 	bufferevent_setwatermark(c->cl, EV_WRITE, 0, 0);
@@ -592,8 +633,9 @@ static void zc_maybe(struct conn *c)
 	if (c->zombie || !c->decided || !c->up_connected || c->state != S_SPLICE ||
 	    c->info.bytes_up + c->info.bytes_down < ZC_MIN)
 		return;
-	/* Down: the upstream's bytes are never parsed. */
-	if (!c->z[1].on && !c->eof_up && !c->paused_up &&
+	/* Down: the upstream's bytes are never parsed (but for the status
+	 * line of an upgrade's answer). */
+	if (!c->z[1].on && !c->eof_up && !c->paused_up && !c->upg_wait &&
 	    !evbuffer_get_length(bufferevent_get_input(c->up)) &&
 	    !evbuffer_get_length(bufferevent_get_output(c->cl)) && zdir_start(c, 1) < 0)
 		return;
@@ -605,10 +647,51 @@ static void zc_maybe(struct conn *c)
 		zdir_start(c, 0);
 }
 
+static petri_http_head_fn head_fn(const struct conn *c);
+static int to_upstream_cb(void *arg, const char *p, size_t n);
+
+/*
+ * The start of the answer to an upgrade head (c->upg_wait): "HTTP/1.x 101"
+ * and the stream becomes a tunnel; anything else, and the client's held
+ * bytes are read as requests again (each judged).  0: decided or still
+ * waiting for the status line; -1: the connection is ending.
+ */
+static int upgrade_answer(struct conn *c)
+{
+	static const char want[] = "HTTP/1.x 101 ";
+	const size_t need = sizeof(want) - 1;
+	ev_ssize_t got =
+		evbuffer_copyout(bufferevent_get_input(c->up), c->st + c->st_n, need - c->st_n);
+	int match = 1, r;
+
+	if (got > 0)
+		c->st_n += (size_t)got;
+	for (size_t i = 0; i < c->st_n && match; i++) {
+		char ch = c->st[i];
+		if (i == 7)
+			match = ch == '0' || ch == '1';
+		else if (i == need - 1)
+			match = ch == ' ' || ch == '\r';
+		else
+			match = ch == want[i];
+	}
+	if (match && c->st_n < need)
+		return 0;
+	if (c->upg_wait == 2)
+		match = 0; /* a 101 to an upgrade it was not asked for */
+	c->upg_wait = 0;
+	r = petri__http_stream_upgrade(c->hs, match, head_fn(c), to_upstream_cb, c);
+	if (r < 0 && !c->zombie)
+		conn_refuse(c, 0, r == -E2BIG ? "request head too large" : "malformed HTTP", 0);
+	return c->zombie || c->state == S_CLOSING ? -1 : 0;
+}
+
 static void up_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	if (c->zombie || c->state == S_CLOSING)
+		return;
+	if (c->upg_wait && upgrade_answer(c) < 0)
 		return;
 	pump(c, 0);
 }
@@ -884,7 +967,10 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 {
 	struct petri_net_addr lit;
 	snprintf(c->info.method, sizeof(c->info.method), "%s", h->method);
-	snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
+	/* (A CONNECT's Host header is the client's say only: the field waits
+	 * for what the tunnel carries, an SNI or a checked Host.) */
+	if (!h->connect)
+		snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
 	if (!h->connect && !h->absolute) {
 		c->info.protocol = PETRI_NET_PROTO_HTTP;
 		snprintf(c->info.path, sizeof(c->info.path), "%s", h->path);
@@ -921,13 +1007,19 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 	if (h->absolute) {
 		/* The request as the origin expects it. */
 		char out[8192];
-		ssize_t n = petri__http_head_to_origin(h, raw, len, out, sizeof(out));
+		struct petri_http_head o = *h;
+		o.upgrade = h->upgrade && !h->upgrade_h2; /* (h2c: as transparent_on_head) */
+		ssize_t n = petri__http_head_to_origin(&o, raw, len, out, sizeof(out));
 		if (n < 0) {
 			conn_refuse(c, 400, "request head too large", 0);
 			return 1;
 		}
 		c->decided = 1;
 		evbuffer_add(c->pend, out, (size_t)n);
+		if (h->upgrade) {
+			c->upg_wait = h->upgrade_h2 ? 2 : 1;
+			c->st_n = 0;
+		}
 	} else {
 		c->sniff = evbuffer_new();
 		if (!c->sniff) {
@@ -981,29 +1073,58 @@ static int to_upstream_cb(void *arg, const char *p, size_t n)
 	return to_upstream(c, p, n) < 0 ? 1 : 0;
 }
 
-/* A transparent connection's HTTP request: its Host must be the name. */
+/*
+ * Does the request @h name c->host on c->port, the connection's name?
+ * NULL if so, else why not.  Both the target (absolute form; its port
+ * defaults to 80) and the Host header (its port, when given) must, since
+ * the origin believes one or the other (RFC 9112 3.2.2); one of them must
+ * be there.  A CONNECT is never one.
+ */
+static const char *request_mismatch(const struct conn *c, const struct petri_http_head *h)
+{
+	char host[PETRI_NET_HOST_MAX];
+
+	if (h->connect)
+		return "CONNECT in a connection to a name";
+	if (h->absolute && (petri__net_host_norm(h->host, strlen(h->host), host, NULL) < 0 ||
+			    strcmp(host, c->host) != 0 || (h->port ? h->port : 80) != c->port))
+		return "host mismatch";
+	if (h->has_host_header &&
+	    (petri__net_host_norm(h->host_header, strlen(h->host_header), host, NULL) < 0 ||
+	     strcmp(host, c->host) != 0 || (h->host_header_port && h->host_header_port != c->port)))
+		return "host mismatch";
+	if (!h->has_host_header && !h->absolute)
+		return "no host header";
+	return NULL;
+}
+
+/* A request on a connection to a name (transparent, or plain HTTP in a
+ * CONNECT tunnel): what it names must be the connection's name. */
 static int transparent_on_head(void *arg, const struct petri_http_head *h, const char *raw,
 			       size_t len)
 {
 	struct conn *c = arg;
-	char host[PETRI_NET_HOST_MAX] = "";
 	if (c->zombie || c->state == S_CLOSING)
 		return 1;
 	int first = c->heads++ == 0;
-	int ok = h->has_host_header &&
-		 petri__net_host_norm(h->host_header, strlen(h->host_header), host, NULL) == 0 &&
-		 strcmp(host, c->host) == 0;
+	const char *why = request_mismatch(c, h);
+	/* Another protocol is only followed when it is the answer to the
+	 * connection's first request (so the upstream's first status line
+	 * is that answer's): an upgrade behind other requests is refused. */
+	if (!why && h->upgrade && (!first || c->info.bytes_down))
+		why = "upgrade after other requests";
 	struct petri_net_conn_info req = c->info;
 	req.protocol = PETRI_NET_PROTO_HTTP;
 	snprintf(req.method, sizeof(req.method), "%s", h->method);
 	snprintf(req.path, sizeof(req.path), "%s", h->path);
-	snprintf(req.sni_host, sizeof(req.sni_host), "%s", h->host_header);
+	snprintf(req.sni_host, sizeof(req.sni_host), "%s",
+		 h->absolute || !h->has_host_header ? h->host : h->host_header);
 	req.bytes_up = req.bytes_down = 0;
 	req.duration_ns = 0;
-	req.allowed = ok;
-	req.reason = ok ? "allowed" : h->has_host_header ? "host mismatch" : "no host header";
-	req.status = ok || !first ? 0 : 421;
-	if (!ok && first) {
+	req.allowed = !why;
+	req.reason = why ? why : "allowed";
+	req.status = !why || !first ? 0 : h->connect ? 400 : 421;
+	if (why && first) {
 		/* Refused before anything went upstream: the connection's own
 		 * event is the request's (one event, not two). */
 		memcpy(c->info.method, req.method, sizeof(req.method));
@@ -1011,27 +1132,51 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	} else {
 		petri__audit_net_conn(c->s->sb, &req);
 	}
-	if (!ok) {
-		if (first)
-			snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
+	if (first)
+		memcpy(c->info.sni_host, req.sni_host, sizeof(req.sni_host));
+	if (why) {
 		/* Nothing of this connection's reached the upstream yet if it
 		 * is the first: say so; later, just close. */
 		if (first) {
-			conn_refuse(c, 421, req.reason, 0);
+			conn_refuse(c, req.status, why, 0);
 		} else {
 			/* The requests before it get their answers; then the
 			 * connection ends as if the client had closed it. */
-			c->info.reason = req.reason;
+			c->info.reason = why;
 			c->eof_cl = 1;
 			bufferevent_disable(c->cl, EV_READ);
 			half_close(c);
 		}
 		return 1;
 	}
-	if (first)
-		snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
-	if (to_upstream(c, raw, len) < 0)
+	/* HTTP/2 inside (h2c) would carry requests of its own, for any
+	 * authority: the upgrade is taken out of the head (the origin answers
+	 * in HTTP/1.1, as it may) and never tunnelled. */
+	int h2 = h->upgrade && h->upgrade_h2;
+	if (h->absolute || h2) {
+		/* The origin gets the origin form (with the Host the target
+		 * names, which is the connection's). */
+		struct petri_http_head o = *h;
+		o.upgrade = h->upgrade && !h2;
+		char *out = malloc(len + PETRI_NET_HOST_MAX + 64);
+		ssize_t n = out ? petri__http_head_to_origin(&o, raw, len, out,
+							     len + PETRI_NET_HOST_MAX + 64) :
+				  -ENOMEM;
+		int r = n < 0 ? -1 : to_upstream(c, out, (size_t)n);
+		free(out);
+		if (n < 0) {
+			c->info.reason = "request head too large";
+			conn_end(c, NULL);
+		}
+		if (r < 0)
+			return 1;
+	} else if (to_upstream(c, raw, len) < 0) {
 		return 1;
+	}
+	if (h->upgrade) {
+		c->upg_wait = h2 ? 2 : 1;
+		c->st_n = 0;
+	}
 	if (!c->dialed)
 		dial(c); /* the first request is judged: now the upstream */
 	return c->zombie || c->state == S_CLOSING;
@@ -1050,9 +1195,15 @@ static int sniff_decide(struct conn *c)
 		int k = n ? petri__net_sniff_kind(p, n) : -EAGAIN;
 		if (k == -EAGAIN && n < SNIFF_MAX)
 			return 0;
-		kind = k == 1 ? SNIFF_TLS : k == 2 ? SNIFF_HTTP : SNIFF_OPAQUE;
-		if (c->tunnel && kind == SNIFF_HTTP)
-			kind = SNIFF_OPAQUE; /* inside a tunnel: bytes, the name checked already */
+		/* (Still undecided at the limit: judged as HTTP, and refused.) */
+		kind = k == 1 ? SNIFF_TLS : k == 0 ? SNIFF_OPAQUE : SNIFF_HTTP;
+	}
+	/* Port 80 is plain HTTP's: anything else there is either a request a
+	 * lenient server might still read or nothing it wants. */
+	if (kind == SNIFF_OPAQUE && c->port == 80) {
+		c->info.protocol = PETRI_NET_PROTO_OPAQUE;
+		conn_refuse(c, 0, "not HTTP on port 80", 0);
+		return 1;
 	}
 	if (kind == SNIFF_TLS) {
 		char sni[PETRI_NET_HOST_MAX] = "";
@@ -1070,9 +1221,22 @@ static int sniff_decide(struct conn *c)
 				conn_refuse(c, 0, "sni mismatch", 0);
 				return 1;
 			}
+		} else if (!c->rule->literal) {
+			/* Which of the upstream's names would it be for?  Only an
+			 * address-literal rule has no name to send. */
+			conn_refuse(c, 0, "no sni", 0);
+			return 1;
 		}
 	} else if (kind == SNIFF_HTTP) {
 		c->info.protocol = PETRI_NET_PROTO_HTTP;
+		if (c->tunnel) {
+			/* The CONNECT head is behind us; the tunnel's requests
+			 * are judged one by one, as on the transparent path. */
+			petri__http_stream_free(c->hs);
+			c->hs = NULL;
+			c->inner_http = 1;
+			c->heads = 0;
+		}
 		c->hs = petri__http_stream_new();
 		if (!c->hs) {
 			conn_refuse(c, 0, "out of memory", 1);
@@ -1083,7 +1247,7 @@ static int sniff_decide(struct conn *c)
 	}
 	c->sniffed = kind;
 	c->decided = 1;
-	if (c->tunnel && c->hs) {
+	if (c->tunnel && c->hs && !c->inner_http) {
 		/* The CONNECT head is behind us: the rest is the tunnel's. */
 		petri__http_stream_free(c->hs);
 		c->hs = NULL;
@@ -1156,18 +1320,24 @@ static void dns_tcp_read(struct conn *c)
 	}
 }
 
+/* Who judges the heads of @c's request stream. */
+static petri_http_head_fn head_fn(const struct conn *c)
+{
+	return c->kind == K_PROXY && !c->inner_http ? proxy_on_head : transparent_on_head;
+}
+
 /* Feed the client's bytes to its request parser (explicit proxy heads,
  * transparent HTTP); each head is judged as it completes. */
 static void client_feed(struct conn *c, struct evbuffer *in)
 {
-	petri_http_head_fn on_head = c->kind == K_PROXY ? proxy_on_head : transparent_on_head;
+	petri_http_head_fn on_head = head_fn(c);
 	while (evbuffer_get_length(in) && !c->zombie && c->state != S_CLOSING) {
 		size_t n = evbuffer_get_contiguous_space(in);
 		char *p = (char *)evbuffer_pullup(in, (ev_ssize_t)n);
 		int r = petri__http_stream_feed(c->hs, p, n, on_head, to_upstream_cb, c);
 		evbuffer_drain(in, n);
 		if (r < 0 && !c->zombie) {
-			if (c->heads == 0 || c->kind == K_TRANSPARENT)
+			if (c->heads == 0 || c->kind == K_TRANSPARENT || c->inner_http)
 				conn_refuse(c, c->heads ? 0 : 400,
 					    r == -E2BIG ? "request head too large" :
 							  "malformed HTTP",
@@ -1197,7 +1367,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 		dns_tcp_read(c);
 		return;
 	}
-	if (c->hs && !(c->tunnel && c->decided)) {
+	if (c->hs && (!c->tunnel || !c->decided || c->inner_http)) {
 		client_feed(c, in);
 		/* A tunnel's first bytes, once the upstream is there. */
 		if (!c->zombie && c->sniff && !c->decided && c->up_connected)
@@ -1233,8 +1403,12 @@ static void client_write(struct bufferevent *bev, void *arg)
 	if (c->zombie)
 		return;
 	if (c->state == S_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_kill(c);
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			if (c->info.status && !c->shut_cl)
+				conn_linger(c);
+			else
+				conn_kill(c);
+		}
 		return;
 	}
 	if (c->kind == K_DNS) {

@@ -304,6 +304,24 @@ static void put_origin_target(struct sink *o, const struct head_view *v)
 	}
 }
 
+/* Does the Upgrade value @v (@n bytes: "proto[/version], ...") name a
+ * version of HTTP 2 (h2c, h2, HTTP/2.0)? */
+static int names_http2(const char *v, size_t n)
+{
+	const char *p = v, *e = v + n;
+
+	while (p < e) {
+		const char *comma = memchr(p, ',', (size_t)(e - p)), *te = comma ? comma : e;
+		while (p < te && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((te - p >= 2 && strncasecmp(p, "h2", 2) == 0) ||
+		    (te - p >= 6 && strncasecmp(p, "http/2", 6) == 0))
+			return 1;
+		p = comma ? comma + 1 : e;
+	}
+	return 0;
+}
+
 /*
  * Read the complete head @raw (@len bytes, ending in the empty line) into
  * @h and @v.  0 or -EINVAL.  h->upgrade is left 0: whether the stream
@@ -346,6 +364,8 @@ static int analyse_head(const char *raw, size_t len, struct petri_http_head *h, 
 			lengths++;
 		} else if (ieq(name, name_n, "transfer-encoding")) {
 			codings++;
+		} else if (ieq(name, name_n, "upgrade")) {
+			h->upgrade_h2 |= names_http2(value, value_n);
 		}
 	}
 	if (off != len)
@@ -379,6 +399,7 @@ static int analyse_head(const char *raw, size_t len, struct petri_http_head *h, 
 enum {
 	MODE_HEAD,
 	MODE_BODY,
+	MODE_UPGRADE, /* after an upgrade head: held until the server's answer */
 	MODE_TUNNEL
 };
 
@@ -388,7 +409,7 @@ struct petri_http_stream {
 	int err;       /* once a feed failed or was stopped, every later one returns it */
 	int head_done; /* on_headers_complete ran (and paused the parser) */
 	int msg_done;  /* on_message_complete ran (and paused the parser) */
-	char *buf;     /* the head so far: buf[0..len) */
+	char *buf;     /* the head so far, or (MODE_UPGRADE) the bytes held: buf[0..len) */
 	size_t len, cap;
 	struct petri_http_head head;
 };
@@ -511,9 +532,16 @@ static int feed_head(struct petri_http_stream *s, const char *data, size_t len, 
 		return parser_failed(&s->parser);
 	if ((r = analyse_head(s->buf, head_len, &s->head, &(struct head_view){0})) < 0)
 		return r;
-	if (s->parser.upgrade) {
-		s->head.upgrade = !s->head.connect;
+	if (s->parser.upgrade && s->head.connect) {
 		s->mode = MODE_TUNNEL;
+	} else if (s->parser.upgrade) {
+		/* Another protocol only if the server agrees (101): until it
+		 * says, later bytes are held (petri__http_stream_upgrade).  An
+		 * upgrade with a body: when would the other protocol begin? */
+		if (!s->msg_done)
+			return -EINVAL;
+		s->head.upgrade = 1;
+		s->mode = MODE_UPGRADE;
 	} else if (s->msg_done) {
 		s->mode = MODE_HEAD;
 	} else {
@@ -532,6 +560,22 @@ static int feed_head(struct petri_http_stream *s, const char *data, size_t len, 
 		s->cap = 0;
 	}
 	return r;
+}
+
+/* Bytes after an upgrade head, before the server's answer: held (in buf,
+ * free since the head went out), HEAD_MAX at most. */
+static int feed_held(struct petri_http_stream *s, const char *data, size_t len, size_t *used)
+{
+	int r;
+
+	if (len > HEAD_MAX - s->len)
+		return -E2BIG;
+	if ((r = head_reserve(s, s->len + len)) < 0)
+		return r;
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	*used = len;
+	return 0;
 }
 
 /* Bytes of a body (raw, chunk framing and all) up to the end of its message. */
@@ -570,6 +614,8 @@ int petri__http_stream_feed(struct petri_http_stream *s, const char *data, size_
 			r = feed_head(s, data, len, &used, on_head, arg);
 		} else if (s->mode == MODE_BODY) {
 			r = feed_body(s, data, len, &used, on_data, arg);
+		} else if (s->mode == MODE_UPGRADE) {
+			r = feed_held(s, data, len, &used);
 		} else {
 			used = len;
 			r = on_data(arg, data, len);
@@ -582,6 +628,39 @@ int petri__http_stream_feed(struct petri_http_stream *s, const char *data, size_
 		len -= used;
 	}
 	return 0;
+}
+
+int petri__http_stream_upgrade(struct petri_http_stream *s, int accepted,
+			       petri_http_head_fn on_head, petri_http_data_fn on_data, void *arg)
+{
+	char *held;
+	size_t n;
+	int r;
+
+	if (!s || !on_head || !on_data)
+		return -EINVAL;
+	if (s->err)
+		return s->err;
+	if (s->mode != MODE_UPGRADE)
+		return -EINVAL;
+	held = s->buf;
+	n = s->len;
+	s->buf = NULL;
+	s->len = s->cap = 0;
+	if (accepted) {
+		s->mode = MODE_TUNNEL;
+		r = n ? on_data(arg, held, n) : 0;
+		if (r)
+			s->err = r;
+	} else {
+		/* Requests again, from a parser that forgot the upgrade. */
+		http_parser_init(&s->parser, HTTP_REQUEST);
+		s->parser.data = s;
+		s->mode = MODE_HEAD;
+		r = petri__http_stream_feed(s, held, n, on_head, on_data, arg);
+	}
+	free(held);
+	return r;
 }
 
 /* ---- the head for the origin server ------------------------------------ */
@@ -699,11 +778,39 @@ ssize_t petri__http_head_to_origin(const struct petri_http_head *h, const char *
 
 /* ---- what the first bytes are ------------------------------------------ */
 
-int petri__net_sniff_kind(const uint8_t *p, size_t n)
+/* Empty-line bytes (CR, LF) a client may send before its first request line
+ * for the sniffer to look past; beyond them it answers "HTTP" and the
+ * request stream (which drops them) judges what follows. */
+#define SNIFF_CRLF_MAX 32
+
+/* Is @l (@n bytes, one line without its LF) "token SP-or-HTAB ..." with an
+ * HTTP version after a later space, or one of the common methods (so
+ * "GET target", HTTP/0.9, too)?  Any
+ * method token counts (RFC 9110 9.1: methods are extensible), and an
+ * unexpected version ("PRI * HTTP/2.0") too: the request stream refuses
+ * what is not HTTP/1.x, but it is judged, never passed on unread. */
+static int looks_like_request_line(const uint8_t *l, size_t n, size_t tok)
 {
 	static const char *const methods[] = {"GET",     "POST",  "PUT",   "HEAD",   "DELETE",
 					      "OPTIONS", "PATCH", "TRACE", "CONNECT"};
-	size_t i, k;
+	size_t i;
+
+	/* The common methods need not wait for the rest of the line. */
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strlen(methods[i]) == tok && memcmp(l, methods[i], tok) == 0)
+			return 1;
+
+	for (i = tok; i + 5 <= n; i++)
+		if ((l[i - 1] == ' ' || l[i - 1] == '\t') &&
+		    strncasecmp((const char *)l + i, "HTTP/", 5) == 0)
+			return 1;
+	return 0;
+}
+
+int petri__net_sniff_kind(const uint8_t *p, size_t n)
+{
+	const uint8_t *l, *lf;
+	size_t skip = 0, tok = 0, ln;
 
 	if (!p && n)
 		return -EINVAL;
@@ -711,22 +818,32 @@ int petri__net_sniff_kind(const uint8_t *p, size_t n)
 		return -EAGAIN;
 	if (p[0] == 0x16) /* a handshake record of TLS 1.x (SSL 3: 0x03 0x00) */
 		return n < 2 ? -EAGAIN : p[1] == 0x03 ? PETRI_NET_PROTO_TLS : 0;
-	for (i = 0; i < n && p[i] >= 'A' && p[i] <= 'Z'; i++)
-		if (i == 20)
-			return 0;
-	if (i == 0)
-		return 0;
-	if (i == n)
-		return -EAGAIN;
-	if (p[i] != ' ')
-		return 0;
-	for (k = 0; k < sizeof(methods) / sizeof(methods[0]); k++)
-		if (strlen(methods[k]) == i && memcmp(p, methods[k], i) == 0)
+	/* Empty lines before a request line are skipped by servers (RFC 9112
+	 * 2.2): so here too. */
+	while (skip < n && (p[skip] == '\r' || p[skip] == '\n'))
+		if (++skip > SNIFF_CRLF_MAX)
 			return PETRI_NET_PROTO_HTTP;
-	/* Another method: its target must look like one ("/..." or "http..."). */
-	if (i + 1 == n)
+	if (skip == n)
 		return -EAGAIN;
-	return p[i + 1] == '/' || p[i + 1] == 'h' ? PETRI_NET_PROTO_HTTP : 0;
+	l = p + skip;
+	ln = n - skip;
+	while (tok < ln && is_tchar(l[tok]))
+		tok++;
+	if (tok == 0)
+		return 0; /* no method: not a request line */
+	if (tok == ln)
+		return ln >= HEAD_MAX ? PETRI_NET_PROTO_HTTP : -EAGAIN;
+	if (l[tok] != ' ' && l[tok] != '\t')
+		return 0; /* a token not followed by a space: not a method */
+	/* The rest of the first line says: an HTTP version after a space. */
+	lf = memchr(l, '\n', ln);
+	if (lf)
+		return looks_like_request_line(l, (size_t)(lf - l), tok) ? PETRI_NET_PROTO_HTTP : 0;
+	if (looks_like_request_line(l, ln, tok))
+		return PETRI_NET_PROTO_HTTP;
+	/* No end of line yet: a request line may still come, up to the
+	 * longest head a stream takes; past it, judged (and refused). */
+	return ln >= HEAD_MAX ? PETRI_NET_PROTO_HTTP : -EAGAIN;
 }
 
 /* ---- the TLS ClientHello's server name --------------------------------- */

@@ -19,6 +19,9 @@ http)
 	seed clte 'POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'
 	seed fold 'GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n'
 	seed options 'OPTIONS * HTTP/1.1\r\nHost: [::1]:81\r\n\r\n'
+	seed upgrade-then-request 'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nGET /2 HTTP/1.1\r\nHost: y\r\n\r\n'
+	seed crlf-propfind '\r\n\r\nPROPFIND * HTTP/1.1\r\nHost: x\r\n\r\n'
+	seed h2-preface 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
 	;;
 tls)
 	"$tester" --write-hellos "$corpus"

@@ -54,6 +54,7 @@ struct srv_conn {
 	int fd;
 	char buf[4096];
 	size_t len;
+	int echo; /* GET /upgrade was answered 101: from then on an echo */
 };
 
 /* GET /big: BIG_BYTES of "%015x\n" lines (the line's number: a chunk out
@@ -111,6 +112,17 @@ static void srv_answer(struct srv_conn *c)
 					snprintf(host, sizeof(host), "%.*s", (int)(e - v), v);
 			}
 		}
+		if (strncmp(path, "/upgrade", 8) == 0) {
+			static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\n"
+						 "Upgrade: echo\r\nConnection: Upgrade\r\n\r\n";
+			if (write(c->fd, sw, sizeof(sw) - 1) < 0) {
+				/* gone; poll sees it */
+			}
+			memmove(c->buf, c->buf + hl + body, c->len - hl - body);
+			c->len -= hl + body;
+			c->echo = 1;
+			return;
+		}
 		if (strncmp(path, "/big", 4) == 0) {
 			srv_big(c->fd);
 			memmove(c->buf, c->buf + hl + body, c->len - hl - body);
@@ -160,13 +172,19 @@ static void *srv_main(void *arg)
 				continue;
 			}
 			c->len += (size_t)r;
-			if (s->silent == 2) {
+			if (s->silent == 2 || c->echo) {
 				if (write(c->fd, c->buf, c->len) < 0) {
 					/* gone; poll sees it */
 				}
 				c->len = 0;
 			} else if (!s->silent) {
 				srv_answer(c);
+				if (c->echo && c->len) { /* what came with the upgrade */
+					if (write(c->fd, c->buf, c->len) < 0) {
+						/* gone; poll sees it */
+					}
+					c->len = 0;
+				}
 			}
 		}
 		if (pfd[0].revents & POLLIN) {
@@ -260,6 +278,28 @@ static const char nt_py[] =
 	"        return t.recv(4096).split(b'\\r\\n')[0].decode()\n"
 	"    except (ssl.SSLError, OSError):\n"
 	"        return 'closed'\n"
+	"def tls_nosni(s):\n"
+	"    # TLS without SNI over s, GET /: the status line, or closed\n"
+	"    c = ssl.create_default_context()\n"
+	"    c.check_hostname = False\n"
+	"    c.verify_mode = ssl.CERT_NONE\n"
+	"    try:\n"
+	"        t = c.wrap_socket(s)\n"
+	"        t.sendall(b'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\n"
+	"        return t.recv(4096).split(b'\\r\\n')[0].decode()\n"
+	"    except (ssl.SSLError, OSError):\n"
+	"        return 'closed'\n"
+	"def upgrade(s, head, after=b'ping'):\n"
+	"    # an upgrade head over s, its answer, then after: 'STATUS ECHO'\n"
+	"    s.sendall(head)\n"
+	"    d = b''\n"
+	"    while b'\\r\\n\\r\\n' not in d:\n"
+	"        b = s.recv(1)\n"
+	"        if not b:\n"
+	"            return 'closed'\n"
+	"        d += b\n"
+	"    s.sendall(after)\n"
+	"    return '%s %s' % (d.split(b' ')[1].decode(), s.recv(64).decode())\n"
 	"def raw(host, port, data, family=socket.AF_INET):\n"
 	"    # send data, read until EOF: the bytes, or the errno name\n"
 	"    s = socket.socket(family, socket.SOCK_STREAM)\n"
@@ -705,6 +745,81 @@ static void test_host_mismatch(void)
 	petri_sandbox_destroy(sb);
 	srv_stop(&s);
 	free(rule);
+}
+
+/* An upgrade the server accepts (101) still becomes a tunnel on every
+ * path (the transparent one, an absolute URI, plain HTTP in a CONNECT
+ * tunnel), now that the proxy waits for that answer.  An oversized head
+ * gets a 400 the client can read, not a reset. */
+static void test_upgrade_and_head_limit(void)
+{
+	struct srv s;
+	srv_start(&s, 0);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", s.port);
+	const char *allow[] = {rule, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+#define UPG_HEAD                                                                                   \
+	"b'GET %s HTTP/1.1\\r\\nHost: allowed.test:%u\\r\\nConnection: Upgrade\\r\\n"              \
+	"Upgrade: echo\\r\\n\\r\\n'"
+	SH_IS(sb, "101 ping\n",
+	      PY("nt.upgrade(socket.create_connection(('allowed.test', %u)), " UPG_HEAD ")"),
+	      s.port, "/upgrade", s.port);
+	char *abs = fmt("http://allowed.test:%u/upgrade", s.port);
+	SH_IS(sb, "101 ping\n",
+	      PY("nt.upgrade(socket.create_connection(('127.0.0.1', 3128)), " UPG_HEAD ")"), abs,
+	      s.port);
+	SH_IS(sb, "101 ping\n",
+	      PY("nt.upgrade(nt.proxy_connect('allowed.test:%u')[0], " UPG_HEAD ")"), s.port,
+	      "/upgrade", s.port);
+	/* Declined (200): the client still gets its answer (a control; that
+	 * the bytes after it are then judged as requests is what
+	 * redteam_attacks.py's front_*_upgrade* cases attack). */
+	char *declined = fmt("200 hello allowed.test:%u /no\n\n", s.port);
+	SH_IS(sb, declined,
+	      PY("nt.upgrade(socket.create_connection(('allowed.test', %u)), " UPG_HEAD ")"),
+	      s.port, "/no", s.port);
+	free(declined);
+	/* An upgrade to h2c is taken out of the head, so even a 101 (this
+	 * server answers /upgrade so whatever was asked) makes no tunnel: the
+	 * next request is judged (another host: the connection ends). */
+	SH_IS(sb, "101 \n",
+	      PY("nt.upgrade(socket.create_connection(('allowed.test', %u)), "
+		 "b'GET /upgrade HTTP/1.1\\r\\nHost: allowed.test\\r\\nConnection: Upgrade\\r\\n"
+		 "Upgrade: h2c\\r\\n\\r\\n', b'GET / HTTP/1.1\\r\\nHost: evil.test\\r\\n\\r\\n')"),
+	      s.port);
+	/* A 70,000-byte head: 400, readable, on both paths. */
+	SH_IS(sb, "400 400\n",
+	      PY("' '.join(str(nt.raw(h, p, b'GET / HTTP/1.1\\r\\nHost: allowed.test\\r\\nX: ' + "
+		 "b'x' * 70000 + b'\\r\\n\\r\\n')[9:12], 'ascii') for h, p in "
+		 "(('allowed.test', %u), ('127.0.0.1', 3128)))"),
+	      s.port);
+#undef UPG_HEAD
+	petri_sandbox_destroy(sb);
+	srv_stop(&s);
+	free(abs);
+	free(rule);
+}
+
+/* TLS without SNI: which name would the upstream serve?  Refused for a
+ * name, on both paths; allowed for an IP-literal rule (nothing to name). */
+static void test_tls_no_sni(void)
+{
+	struct tls_srv t;
+	make_tdir();
+	tls_start(&t);
+	char *rule = fmt("allowed.test:%u=127.0.0.1", t.port);
+	char *lit = fmt("127.0.0.1:%u", t.port);
+	const char *allow[] = {rule, lit, NULL};
+	petri_sandbox *sb = proxy_sandbox(allow, 0, NULL);
+	SH_IS(sb, "closed closed HTTP/1.0 200 OK\n",
+	      PY("nt.tls_nosni(socket.create_connection(('allowed.test', %u))), "
+		 "nt.tls_nosni(nt.proxy_connect('allowed.test:%u')[0]), "
+		 "nt.tls_nosni(nt.proxy_connect('127.0.0.1:%u')[0])"),
+	      t.port, t.port, t.port);
+	petri_sandbox_destroy(sb);
+	tls_stop(&t);
+	free(rule);
+	free(lit);
 }
 
 /* A TLS ClientHello naming another host than the connection is for:
@@ -1333,6 +1448,8 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(wrong_port),
 	PETRI_TEST_CASE(host_mismatch),
 	PETRI_TEST_CASE(sni_mismatch),
+	PETRI_TEST_CASE(upgrade_and_head_limit),
+	PETRI_TEST_CASE(tls_no_sni),
 	PETRI_TEST_CASE(connect_literals),
 	PETRI_TEST_CASE(no_direct),
 	PETRI_TEST_CASE(dns),

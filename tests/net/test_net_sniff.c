@@ -278,25 +278,139 @@ static void test_pipelined_bodies(void)
 	check_stream(in, strlen(in), -EINVAL, want, strlen(want), NULL);
 }
 
+/* Feed @before in pieces of @step bytes, give the server's answer to the
+ * upgrade (@accepted), then feed @after whole: into @t; the first non-zero
+ * return (*@at: 1 before, 2 the answer, 3 after). */
+static int feed_upgrade(struct transcript *t, const char *before, size_t blen, int step,
+			int accepted, const char *after, size_t alen, int *at)
+{
+	struct petri_http_stream *s = petri__http_stream_new();
+	size_t off = 0;
+	int r = 0;
+
+	REQUIRE(s);
+	memset(t, 0, sizeof(*t));
+	*at = 1;
+	while (off < blen && r == 0) {
+		size_t n = step == 0 ? blen : step > 0 ? (size_t)step : 1 + (size_t)(rand() % 97);
+		if (n > blen - off)
+			n = blen - off;
+		r = petri__http_stream_feed(s, before + off, n, tr_head, tr_data, t);
+		off += n;
+	}
+	if (r == 0) {
+		*at = 2;
+		r = petri__http_stream_upgrade(s, accepted, tr_head, tr_data, t);
+	}
+	if (r == 0 && alen) {
+		*at = 3;
+		r = petri__http_stream_feed(s, after, alen, tr_head, tr_data, t);
+	}
+	petri__http_stream_free(s);
+	return r;
+}
+
 static void test_upgrade(void)
 {
 	const char head[] = "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
 			    "Connection: Upgrade\r\n\r\n";
 	const char rest[] = "\x81\x05hello GET / HTTP/1.1\r\n\r\n";
+	const char next[] = "GET /2 HTTP/1.1\r\nHost: evil\r\n\r\n";
+	static const int steps[] = {0, 1, -1, 3};
 	char in[512], want[512];
 	struct transcript t;
+	int at;
 
+	/* Until the server answers, nothing after the head is reported. */
 	snprintf(in, sizeof(in), "%s%s", head, rest);
-	snprintf(want, sizeof(want), "H%zu{%s}D{%s}", strlen(head), head, rest);
+	snprintf(want, sizeof(want), "H%zu{%s}", strlen(head), head);
 	check_stream(in, strlen(in), 0, want, strlen(want), &t);
 	REQUIRE(t.nheads == 1);
 	CHECK(t.heads[0].upgrade && !t.heads[0].connect);
 	free(t.p);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		/* 101: what was held, then everything, is data. */
+		snprintf(want, sizeof(want), "H%zu{%s}D{%s%s}", strlen(head), head, rest, next);
+		CHECK(feed_upgrade(&t, in, strlen(in), steps[i], 1, S(next), &at) == 0);
+		CHECK_MSG(t.len == strlen(want) && memcmp(t.p, want, t.len) == 0,
+			  "accepted, step %d:\n%s", steps[i], t.p);
+		free(t.p);
+		/* Any other answer: the held bytes are requests again. */
+		snprintf(in, sizeof(in), "%s%s", head, next);
+		snprintf(want, sizeof(want), "H%zu{%s}H%zu{%s}H%zu{%s}", strlen(head), head,
+			 strlen(next), next, strlen(next), next);
+		CHECK(feed_upgrade(&t, in, strlen(in), steps[i], 0, S(next), &at) == 0);
+		CHECK_MSG(t.len == strlen(want) && memcmp(t.p, want, t.len) == 0,
+			  "refused, step %d:\n%s", steps[i], t.p);
+		CHECK(t.nheads == 3 && strcmp(t.heads[1].host_header, "evil") == 0);
+		free(t.p);
+		/* Refused, and the held bytes are not HTTP: the stream says so. */
+		snprintf(in, sizeof(in), "%s%s", head, rest);
+		CHECK(feed_upgrade(&t, in, strlen(in), steps[i], 0, NULL, 0, &at) == -EINVAL &&
+		      at == 2);
+		free(t.p);
+		snprintf(in, sizeof(in), "%s%s", head, rest);
+	}
+	/* Refused, then another upgrade among the held bytes: pending again. */
+	snprintf(in, sizeof(in), "%s%s", head, head);
+	CHECK(feed_upgrade(&t, in, strlen(in), 0, 0, S(next), &at) == 0 && t.nheads == 2);
+	free(t.p);
+	/* No upgrade pending: -EINVAL; nor twice. */
+	CHECK(feed_upgrade(&t, S(next), 0, 1, NULL, 0, &at) == -EINVAL && at == 2);
+	free(t.p);
+	/* More than 64 KiB held: -E2BIG, however it comes. */
+	{
+		size_t big = 70000;
+		char *b = malloc(strlen(head) + big);
+		REQUIRE(b);
+		memcpy(b, head, strlen(head));
+		memset(b + strlen(head), 'x', big);
+		check_stream(b, strlen(head) + big, -E2BIG, NULL, 0, NULL);
+		free(b);
+	}
+	/* An upgrade with a body: when would the other protocol start? */
+	check_stream(S("POST / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: upgrade\r\n"
+		       "Content-Length: 3\r\n\r\nabc"),
+		     -EINVAL, "", 0, NULL);
 	/* Upgrade without "Connection: upgrade" is an ordinary request. */
 	check_stream(S("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\nGET / HTTP/1.1\r\n\r\n"), 0,
 		     NULL, 0, &t);
 	CHECK(t.nheads == 2 && !t.heads[0].upgrade);
 	free(t.p);
+	/* An upgrade to HTTP/2 is flagged (requests of its own inside). */
+	{
+		static const struct {
+			const char *value;
+			int h2;
+		} ups[] = {{"h2c", 1},       {"websocket, H2C", 1},    {"HTTP/2.0", 1},  {" h2", 1},
+			   {"websocket", 0}, {"HTTP/1.1, TLS/1.0", 0}, {"echo, x/h2", 0}};
+		for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
+			char h2head[256];
+			snprintf(h2head, sizeof(h2head),
+				 "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+				 "HTTP2-Settings\r\nUpgrade: %s\r\nHTTP2-Settings: AAM\r\n\r\n",
+				 ups[i].value);
+			check_stream(h2head, strlen(h2head), 0, NULL, 0, &t);
+			REQUIRE(t.nheads == 1);
+			CHECK_MSG(t.heads[0].upgrade && t.heads[0].upgrade_h2 == ups[i].h2,
+				  "Upgrade: %s: h2 %d", ups[i].value, t.heads[0].upgrade_h2);
+			/* Rewritten as no upgrade: Upgrade and what Connection names
+			 * are gone, "Connection: close" instead. */
+			struct petri_http_head o = t.heads[0];
+			char out[512];
+			o.upgrade = 0;
+			ssize_t n = petri__http_head_to_origin(&o, h2head, strlen(h2head), out,
+							       sizeof(out) - 1);
+			REQUIRE(n > 0);
+			out[n] = '\0';
+			CHECK_MSG(
+				strcmp(out,
+				       "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") ==
+					0,
+				"%s", out);
+			free(t.p);
+		}
+	}
 }
 
 /* The head reader's own refusal, without http-parser in front of it
@@ -599,20 +713,38 @@ static void test_sniff_kind(void)
 		{"PATCH ", 6, PETRI_NET_PROTO_HTTP},
 		{"CONNECT a:1", 11, PETRI_NET_PROTO_HTTP},
 		{"TRACE ", 6, PETRI_NET_PROTO_HTTP},
-		{"PROPFIND /", 10, PETRI_NET_PROTO_HTTP},
-		{"MKCOL http://x/", 15, PETRI_NET_PROTO_HTTP},
+		/* Any method token, any target, any version: judged as HTTP
+		 * (the stream refuses what is not HTTP/1.x). */
+		{"PROPFIND /", 10, -EAGAIN},
+		{"PROPFIND * HTTP/1.1\r\n", 21, PETRI_NET_PROTO_HTTP},
+		{"PROPFIND * HTTP/1", 17, PETRI_NET_PROTO_HTTP},
+		{"MKCOL http://x/ HTTP/1.1", 24, PETRI_NET_PROTO_HTTP},
+		{"Get / HTTP/1.1", 14, PETRI_NET_PROTO_HTTP},
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24, PETRI_NET_PROTO_HTTP},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZ / HTTP/1.1", 37, PETRI_NET_PROTO_HTTP},
+		{"GET\t/ HTTP/1.1", 14, PETRI_NET_PROTO_HTTP},
+		{"GET / http/1.1\n", 15, PETRI_NET_PROTO_HTTP},
+		{"GET /\r\n", 7, PETRI_NET_PROTO_HTTP}, /* HTTP/0.9 */
+		/* Empty lines first: skipped, as servers do; past 32, HTTP. */
+		{"\r\nGET / HTTP/1.1", 16, PETRI_NET_PROTO_HTTP},
+		{"\n\n\r\nPROPFIND * HTTP/1.1", 22, PETRI_NET_PROTO_HTTP},
+		{"\r\n", 2, -EAGAIN},
+		{"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r", 33,
+		 PETRI_NET_PROTO_HTTP},
+		{"\r\n\x16\x03", 4, 0},
+		/* A method and a space: undecided until the line ends. */
 		{"PROPFIND ", 9, -EAGAIN},
-		{"PROPFIND x", 10, 0},
+		{"PROPFIND x", 10, -EAGAIN},
 		{"GETX", 4, -EAGAIN},
-		{"Get /", 5, 0},
+		{"ABCDEFGHIJKLMNOPQRSTU", 21, -EAGAIN},
+		/* Not a request line. */
+		{"PROPFIND x\r\n", 12, 0},
+		{"EHLO mail.example\r\n", 19, 0},
+		{"SSH-2.0-OpenSSH_9.6 Ubuntu-3\r\n", 30, 0},
 		{"GET/", 4, 0},
 		{" GET /", 6, 0},
-		{"SSH-2.0-OpenSSH", 15, 0},
 		{"\0\0\0\0", 4, 0},
-		{"ABCDEFGHIJKLMNOPQRST /", 22, PETRI_NET_PROTO_HTTP}, /* 20 letters */
-		{"ABCDEFGHIJKLMNOPQRSTU /", 23, 0},                   /* 21 */
-		{"ABCDEFGHIJKLMNOPQRSTU", 21, 0},
-		{"ABCDEFGHIJKLMNOPQRST", 20, -EAGAIN},
+		{"*1\r\n$4\r\nPING\r\n", 14, 0},
 	};
 	size_t i;
 
@@ -620,6 +752,20 @@ static void test_sniff_kind(void)
 		int r = petri__net_sniff_kind((const uint8_t *)cases[i].p, cases[i].n);
 		CHECK_MSG(r == cases[i].want, "\"%.*s\": %d, want %d", (int)cases[i].n, cases[i].p,
 			  r, cases[i].want);
+	}
+	/* A first line that never ends: undecided up to 64 KiB, then HTTP
+	 * (judged, and refused as too large), never "not HTTP". */
+	{
+		size_t big = 64 * 1024;
+		uint8_t *b = malloc(big + 8);
+		REQUIRE(b);
+		memcpy(b, "X ", 2);
+		memset(b + 2, 'a', big + 6);
+		CHECK(petri__net_sniff_kind(b, big - 1) == -EAGAIN);
+		CHECK(petri__net_sniff_kind(b, big + 8) == PETRI_NET_PROTO_HTTP);
+		memset(b, 'A', big + 8);
+		CHECK(petri__net_sniff_kind(b, big + 8) == PETRI_NET_PROTO_HTTP);
+		free(b);
 	}
 }
 
