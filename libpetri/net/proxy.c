@@ -218,8 +218,9 @@ struct conn {
 	int paused_cl, paused_up; /* reading stopped: the other side's output is full */
 	int heads;                /* HTTP request heads seen */
 	struct petri_http_stream *hs;
-	struct evbuffer *sniff; /* the client's first bytes, undecided */
-	struct evbuffer *pend;  /* decided bytes for an upstream not connected yet */
+	struct petri_tls_scan tls; /* the ClientHello in c->sniff, read so far */
+	struct evbuffer *sniff;    /* the client's first bytes, undecided */
+	struct evbuffer *pend;     /* decided bytes for an upstream not connected yet */
 	const struct petri_net_rule *rule;
 	char host[PETRI_NET_HOST_MAX];
 	uint16_t port;
@@ -1056,7 +1057,7 @@ static int sniff_decide(struct conn *c)
 	}
 	if (kind == SNIFF_TLS) {
 		char sni[PETRI_NET_HOST_MAX] = "";
-		int r = petri__net_tls_sni(p, n, sni);
+		int r = petri__net_tls_sni_scan(&c->tls, p, n, sni);
 		if (r == -EAGAIN && n < SNIFF_MAX)
 			return 0;
 		c->info.protocol = PETRI_NET_PROTO_TLS;
@@ -1222,7 +1223,15 @@ static void client_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	start_head_deadline(c);
-	evbuffer_add_buffer(c->sniff, in);
+	/* Copied, not moved: appended into c->sniff's last chain, which
+	 * sniff_decide's pullup then finds contiguous (a moved chain made
+	 * every read copy the whole buffer again). */
+	size_t len = evbuffer_get_length(in);
+	if (evbuffer_add(c->sniff, evbuffer_pullup(in, -1), len) < 0) {
+		conn_refuse(c, 0, "out of memory", 1);
+		return;
+	}
+	evbuffer_drain(in, len);
 	if (c->up_connected || c->kind == K_TRANSPARENT)
 		sniff_decide(c);
 }
