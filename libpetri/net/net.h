@@ -321,6 +321,10 @@ struct petri_net_conn_info {
 void petri__audit_net_conn(const struct petri_sandbox *sb, const struct petri_net_conn_info *c);
 void petri__audit_net_dns(const struct petri_sandbox *sb, const struct petri_net_dns_info *d,
 			  int tcp);
+/* @count NetConnection (@dns 0) or DnsQuery (@dns 1) events of @sb that
+ * the proxy counted instead of writing (its audit budget was spent):
+ * reported as Loss {where: RATE_LIMIT, kind, count}. */
+void petri__audit_net_suppressed(const struct petri_sandbox *sb, int dns, uint64_t count);
 
 /* ---- proxy.c (sandbox.c calls these) ---- */
 

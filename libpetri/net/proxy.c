@@ -86,6 +86,17 @@
  * parser still reads).  Smaller ones never cost the pipes' fds. */
 #define ZC_MIN (1u << 20)
 #define ZC_PIPE (512u << 10)
+/* The audit budget of a sandbox's proxy events (NetConnection, DnsQuery):
+ * a token bucket of AUDIT_BURST events refilled at AUDIT_RATE a second.
+ * Beyond it each event is counted, not written, and the counts go into
+ * the stream as Loss {where: RATE_LIMIT} at most once per AUDIT_LOSS_MS
+ * (and when the sandbox is detached).  A package manager's install makes
+ * a few hundred events over tens of seconds: within the burst; a sandbox
+ * churning refused connections or DNS queries made 35,000 a second (tens
+ * of MB of audit) before this. */
+#define AUDIT_RATE 100u
+#define AUDIT_BURST 500u
+#define AUDIT_LOSS_MS 1000u
 
 /* ---- the objects ---- */
 
@@ -145,7 +156,11 @@ struct petri_proxy_sb {
 	uint32_t max_conns;
 	uint64_t max_bytes;
 	uint32_t nconns;
-	uint64_t bytes; /* both ways, over its life */
+	uint64_t bytes;            /* both ways, over its life */
+	uint64_t audit_milli;      /* the audit budget: tokens x 1000 */
+	uint64_t audit_ms;         /* when it was last refilled (monotonic) */
+	uint64_t audit_lost[2];    /* events counted, not written: [0] conn, [1] DNS */
+	struct event *audit_flush; /* reports audit_lost */
 	int udp_fd;
 	struct event *udp_ev;
 	struct lsn *lsn;
@@ -256,6 +271,56 @@ static void arm(struct conn *c, uint64_t ms)
 	evtimer_add(c->timer, &tv);
 }
 
+/* ---- the audit budget ---- */
+
+/* Report the events @s counted instead of writing. */
+static void audit_report_lost(struct petri_proxy_sb *s)
+{
+	for (int dns = 0; dns < 2; dns++) {
+		if (s->audit_lost[dns])
+			petri__audit_net_suppressed(s->sb, dns, s->audit_lost[dns]);
+		s->audit_lost[dns] = 0;
+	}
+}
+
+static void audit_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	audit_report_lost(arg);
+}
+
+/* May @s write one more proxy event?  1, or 0: counted instead. */
+static int audit_admit(struct petri_proxy_sb *s, int dns)
+{
+	uint64_t now = mono_ms(), full = (uint64_t)AUDIT_BURST * 1000u;
+	s->audit_milli += (now - s->audit_ms) * AUDIT_RATE;
+	if (s->audit_milli > full)
+		s->audit_milli = full;
+	s->audit_ms = now;
+	if (s->audit_milli >= 1000u) {
+		s->audit_milli -= 1000u;
+		return 1;
+	}
+	s->audit_lost[dns]++;
+	if (s->audit_flush && !evtimer_pending(s->audit_flush, NULL)) {
+		struct timeval tv = {.tv_sec = AUDIT_LOSS_MS / 1000,
+				     .tv_usec = (AUDIT_LOSS_MS % 1000) * 1000};
+		evtimer_add(s->audit_flush, &tv);
+	}
+	return 0;
+}
+
+static void audit_emit_conn(struct petri_proxy_sb *s, const struct petri_net_conn_info *info)
+{
+	if (audit_admit(s, 0))
+		petri__audit_net_conn(s->sb, info);
+}
+
+static void audit_emit_dns(struct petri_proxy_sb *s, const struct petri_net_dns_info *info, int tcp)
+{
+	if (audit_admit(s, 1))
+		petri__audit_net_dns(s->sb, info, tcp);
+}
+
 /* ---- ending a connection ---- */
 
 static void audit_conn(struct conn *c)
@@ -266,7 +331,7 @@ static void audit_conn(struct conn *c)
 	c->info.duration_ns = mono_ns() - c->t0_mono;
 	if (!c->info.reason)
 		c->info.reason = c->info.allowed ? "allowed" : "refused";
-	petri__audit_net_conn(c->s->sb, &c->info);
+	audit_emit_conn(c->s, &c->info);
 }
 
 static void resolve_drop(struct conn *c)
@@ -1010,7 +1075,7 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 		memcpy(c->info.method, req.method, sizeof(req.method));
 		memcpy(c->info.path, req.path, sizeof(req.path));
 	} else {
-		petri__audit_net_conn(c->s->sb, &req);
+		audit_emit_conn(c->s, &req);
 	}
 	if (!ok) {
 		if (first)
@@ -1139,7 +1204,7 @@ static void dns_tcp_read(struct conn *c)
 		ssize_t n = petri__net_dns_answer(q, qlen, ans + 2, sizeof(ans) - 2, c->s->names,
 						  name_allowed, c->s, &info);
 		evbuffer_drain(in, 2 + qlen);
-		petri__audit_net_dns(c->s->sb, &info, 1);
+		audit_emit_dns(c->s, &info, 1);
 		if (n <= 0) { /* not DNS: nothing more to say to it */
 			conn_end(c, NULL);
 			return;
@@ -1464,7 +1529,7 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
 		clock_gettime(CLOCK_REALTIME, &ts);
 		info.start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 		if (kind != K_DNS)
-			petri__audit_net_conn(s->sb, &info);
+			audit_emit_conn(s, &info);
 		close(fd);
 		return;
 	}
@@ -1511,7 +1576,7 @@ static void dns_udp(evutil_socket_t fd, short what, void *arg)
 						  name_allowed, s, &info);
 		if (a > 0)
 			sendto(fd, out, (size_t)a, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
-		petri__audit_net_dns(s->sb, &info, 0);
+		audit_emit_dns(s, &info, 0);
 	}
 }
 
@@ -1519,8 +1584,11 @@ static void dns_udp(evutil_socket_t fd, short what, void *arg)
 
 static void sb_start(struct petri_proxy *px, struct petri_proxy_sb *s, struct cmd *cmd)
 {
+	s->audit_milli = (uint64_t)AUDIT_BURST * 1000u;
+	s->audit_ms = mono_ms();
+	s->audit_flush = evtimer_new(px->base, audit_flush_cb, s);
 	s->udp_ev = event_new(px->base, s->udp_fd, EV_READ | EV_PERSIST, dns_udp, s);
-	if (!s->udp_ev || event_add(s->udp_ev, NULL) < 0) {
+	if (!s->audit_flush || !s->udp_ev || event_add(s->udp_ev, NULL) < 0) {
 		cmd->err = -ENOMEM;
 		return;
 	}
@@ -1559,6 +1627,11 @@ static void sb_stop(struct petri_proxy *px, struct petri_proxy_sb *s)
 	if (s->udp_ev)
 		event_free(s->udp_ev);
 	s->udp_ev = NULL;
+	/* After its connections' last events: what was counted, said. */
+	audit_report_lost(s);
+	if (s->audit_flush)
+		event_free(s->audit_flush);
+	s->audit_flush = NULL;
 	for (size_t i = 0; i < s->nlsn; i++) {
 		if (s->lsn[i].l)
 			evconnlistener_free(s->lsn[i].l);

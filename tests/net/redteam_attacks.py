@@ -1220,7 +1220,8 @@ def case_audit_flood(t, c):
     """A sandbox that churns refused connections and DNS queries: each one
     is an audit event, with no bound or rate limit.  Refused if the stream
     holds at most 1,000 proxy events after 2 s of churn (a summary, a rate
-    limit or a per-sandbox cap would do)."""
+    limit or a per-sandbox cap would do), and the rest are counted in
+    Loss {where: rate_limit} records (nothing dropped silently)."""
     r = t.run([dict(op="churn", host="127.0.0.1", port=t.P, seconds=1),
                dict(op="dns_flood", seconds=1)])
     n = len(r.events())
@@ -1228,6 +1229,21 @@ def case_audit_flood(t, c):
     c.note("%d proxy events, audit file %d bytes, %s churned connections, %s queries" % (
         n, size, r.res[0].get("n"), r.res[1].get("sent")))
     c.check(n <= 1000, "%d audit events (%d bytes) from 2 s of churn" % (n, size))
+    # What was not written is counted: Loss {where: rate_limit} per kind.
+    p = subprocess.run([t.petri, "audit", "json", r.audit], capture_output=True, text=True,
+                       timeout=60)
+    lost = {}
+    for line in p.stdout.splitlines():
+        pp = (json.loads(line).get("unmapped") or {}).get("petri") or {}
+        loss = pp.get("loss") if pp.get("kind") == "loss" else None
+        if loss and loss.get("where") == "rate_limit":
+            lost[loss["kind"]] = lost.get(loss["kind"], 0) + int(loss["count"])
+    c.note("counted, not written: %s" % lost)
+    c.check(lost.get("net_connection", 0) > 0 and lost.get("dns_query", 0) > 0,
+            "no rate_limit Loss for both kinds: %s" % lost)
+    conns = len(r.conn_events()) + lost.get("net_connection", 0)
+    c.check(conns >= r.res[0].get("n", 0) // 2,
+            "%d connection events written or counted for %s churned" % (conns, r.res[0].get("n")))
 
 
 # ---- audit honesty ---------------------------------------------------------------------
