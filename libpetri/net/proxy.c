@@ -94,6 +94,18 @@
  * a few hundred events over tens of seconds: within the burst; a sandbox
  * churning refused connections or DNS queries made 35,000 a second (tens
  * of MB of audit) before this. */
+/*
+ * An allowlist wildcard without =ADDR ("*.example.com") makes the host's
+ * resolver look up names the sandbox chose: <data>.example.com carries
+ * data out with the query.  That channel is bounded: the labels before
+ * the wildcard's name at most WILDCARD_LABELS_MAX characters, and at most
+ * WILDCARD_NAMES_MAX distinct such names resolved over a sandbox's life
+ * (about 2 KB in all); others are refused (audited) without a lookup.
+ * A pinned wildcard is never looked up.  (32: CDN and bucket names such
+ * as d1234abcd.cloudfront.net or objects.githubusercontent.com fit.)
+ */
+#define WILDCARD_LABELS_MAX 32u
+#define WILDCARD_NAMES_MAX 64u
 #define AUDIT_RATE 100u
 #define AUDIT_BURST 500u
 #define AUDIT_LOSS_MS 1000u
@@ -156,11 +168,13 @@ struct petri_proxy_sb {
 	uint32_t max_conns;
 	uint64_t max_bytes;
 	uint32_t nconns;
-	uint64_t bytes;            /* both ways, over its life */
-	uint64_t audit_milli;      /* the audit budget: tokens x 1000 */
-	uint64_t audit_ms;         /* when it was last refilled (monotonic) */
-	uint64_t audit_lost[2];    /* events counted, not written: [0] conn, [1] DNS */
-	struct event *audit_flush; /* reports audit_lost */
+	uint64_t bytes;                       /* both ways, over its life */
+	uint64_t audit_milli;                 /* the audit budget: tokens x 1000 */
+	uint64_t audit_ms;                    /* when it was last refilled (monotonic) */
+	uint64_t audit_lost[2];               /* events counted, not written: [0] conn, [1] DNS */
+	struct event *audit_flush;            /* reports audit_lost */
+	char (*wc_names)[PETRI_NET_HOST_MAX]; /* wildcard names resolved (WILDCARD_NAMES_MAX) */
+	size_t n_wc;
 	int udp_fd;
 	struct event *udp_ev;
 	struct lsn *lsn;
@@ -884,6 +898,27 @@ static void resolve_cb(int result, struct evutil_addrinfo *ai, void *arg)
 	free(r);
 }
 
+/* Is the host's resolver to be asked for @host, which @rule allows?  NULL,
+ * or why not: for an unpinned wildcard, the bounds above. */
+static const char *wildcard_check(struct petri_proxy_sb *s, const struct petri_net_rule *rule,
+				  const char *host)
+{
+	size_t n = strlen(host), base = strlen(rule->host);
+	if (!rule->wildcard || rule->pinned || rule->literal)
+		return NULL;
+	if (n <= base + 1 || n - base - 1 > WILDCARD_LABELS_MAX)
+		return "wildcard name too long";
+	for (size_t i = 0; i < s->n_wc; i++)
+		if (strcmp(s->wc_names[i], host) == 0)
+			return NULL;
+	if (s->n_wc == WILDCARD_NAMES_MAX)
+		return "wildcard name limit";
+	if (!s->wc_names && !(s->wc_names = calloc(WILDCARD_NAMES_MAX, sizeof(*s->wc_names))))
+		return "out of memory";
+	snprintf(s->wc_names[s->n_wc++], PETRI_NET_HOST_MAX, "%s", host);
+	return NULL;
+}
+
 /* Find the addresses of c->host and connect to the first one that passes
  * the dial check and answers.  c->rule allows the connection. */
 static void dial(struct conn *c)
@@ -896,6 +931,11 @@ static void dial(struct conn *c)
 		c->cand[0] = rule->pinned ? rule->pin : rule->literal_addr;
 		c->ncand = 1;
 		dial_next(c);
+		return;
+	}
+	const char *why = wildcard_check(c->s, rule, c->host);
+	if (why) {
+		conn_refuse(c, c->kind == K_PROXY ? 403 : 0, why, 0);
 		return;
 	}
 	if (!c->s->px->dns) {
@@ -1556,7 +1596,11 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
 static int name_allowed(void *arg, const char *name)
 {
 	struct petri_proxy_sb *s = arg;
-	return petri__net_policy_match(&s->policy, name, 0) != NULL;
+	const struct petri_net_rule *r = petri__net_policy_match(&s->policy, name, 0);
+	/* A wildcard name too long to be resolved on the host gets no
+	 * address either (the limit on how many is the dial's). */
+	return r && !(r->wildcard && !r->pinned &&
+		      strlen(name) - strlen(r->host) - 1 > WILDCARD_LABELS_MAX);
 }
 
 static void dns_udp(evutil_socket_t fd, short what, void *arg)
@@ -1801,6 +1845,7 @@ static void sb_free(struct petri_proxy_sb *s)
 	free(s->lsn);
 	petri__net_policy_free(&s->policy);
 	petri__net_names_free(s->names);
+	free(s->wc_names);
 	free(s->own);
 	free(s);
 }

@@ -983,16 +983,41 @@ def in_private_resolver(t, c):
 def case_wildcard_exfil(t, c):
     """A wildcard entry ('*.w.test', not pinned): DNS inside the sandbox
     stays inside, but a connection to <data>.w.test makes the HOST resolve
-    that name: the data leaves with the host's query.  Refused if the
-    host's resolver never sees the data label."""
+    that name: data leaves with the host's query.  That cannot be zero for
+    an unpinned wildcard (the host must look the name up to dial it; the
+    README says so and that =ADDR avoids it), so what is checked is the
+    bound: labels before the wildcard's name over 32 characters are never
+    looked up (refused, audited 'wildcard name too long'), at most 64
+    distinct names are looked up per sandbox (then 'wildcard name limit'),
+    and a pinned wildcard ('*.p.test=ADDR') is never looked up at all."""
     fr, wrap = in_private_resolver(t, c)
-    data = "s3cr3t-%d" % os.getpid()
-    t.run([dict(op="resolve", name="%s.w.test" % data),
-           tcp("%s.w.test" % data, 443, delay=0, read_timeout=3),
-           tcp("127.0.0.1", 3128, "CONNECT %s-b.w.test:443 HTTP/1.1\r\n\r\n" % data,
-               read_timeout=3)], allow=t.allow + ["*.w.test"], wrap=wrap)
-    asked = fr.asked(data)
-    c.check(not asked, "the host's resolver was asked %s" % asked[:4])
+    tag = "s3cr3t-%d" % os.getpid()
+    long_ = (tag + "-" + "x" * 40)[:40]  # 40 characters: over the bound
+    ops = [dict(op="resolve", name="%s.w.test" % long_),
+           tcp("127.0.0.1", 3128, "CONNECT %s.w.test:443 HTTP/1.1\r\n\r\n" % long_,
+               read_timeout=3),
+           tcp("127.0.0.1", 3128, "CONNECT %s.p.test:443 HTTP/1.1\r\n\r\n" % tag,
+               read_timeout=3)]
+    # 70 distinct short names: the first 64 may be looked up, no more.
+    ops += [tcp("127.0.0.1", 3128, "CONNECT n%d-%s.w.test:443 HTTP/1.1\r\n\r\n" % (i, tag),
+                read_timeout=3) for i in range(70)]
+    r = t.run(ops, allow=t.allow + ["*.w.test", "*.p.test=127.0.0.1"], wrap=wrap, timeout=120)
+    c.check(not fr.asked(long_[:20]), "the host's resolver was asked for a %d-character label: %s"
+            % (len(long_), fr.asked(long_[:20])[:2]))
+    c.check(not fr.asked(".p.test"), "a pinned wildcard was looked up: %s" %
+            fr.asked(".p.test")[:2])
+    c.check(r.res[0].get("error"), "the long name got an address in the sandbox: %s" % r.res[0])
+    c.check(status(r.res[1]) == 403, "CONNECT to the long name: %r" % r.res[1].get("resp", "")[:60])
+    audited_denied(c, r, long_, "wildcard name too long")
+    names = {q[0] for q in fr.asked(tag) if q[0].startswith("n")}
+    c.note("distinct names the host looked up: %d of 70" % len(names))
+    c.check(len(names) <= 64, "%d distinct sandbox-chosen names looked up" % len(names))
+    c.check(len(names) >= 60, "only %d of the first 64 names were looked up (the bound "
+            "should let them through)" % len(names))
+    refused = [x for x in r.res[3 + 64:] if status(x) == 403]
+    c.check(len(refused) == 6, "names past the 64th: %s" % [x.get("resp", "")[:40]
+                                                            for x in r.res[3 + 64:]])
+    audited_denied(c, r, "n69-" + tag, "wildcard name limit")
 
 
 def case_rebinding(t, c):
