@@ -66,11 +66,12 @@
 
 /* A side's output beyond HIGH pauses reading from the other side until it
  * drains to LOW: per connection at most about 2 x (HIGH + SINGLE_IO)
- * buffered, 1.5 MiB.  (256 KiB / 64 KiB took ~1.4x the time of these for
- * a 100 MB download on loopback: more pauses, more loop turns.) */
-#define SPLICE_HIGH (512u << 10)
-#define SPLICE_LOW (128u << 10)
-#define SINGLE_IO (256u << 10) /* the most one read or write moves */
+ * buffered, 384 KiB: what a client that never reads pins of the host's
+ * memory in user space (REDTEAM 6; it was 1.5 MiB).  Big transfers do not
+ * feel it: past ZC_MIN they are spliced. */
+#define SPLICE_HIGH (128u << 10)
+#define SPLICE_LOW (32u << 10)
+#define SINGLE_IO (64u << 10)  /* the most one read or write moves */
 #define SNIFF_MAX (64u << 10)  /* a ClientHello or request head must fit */
 #define FLUSH_TIMEOUT_MS 5000u /* a refused or finished client gets this long to read */
 #define DNS_TCP_IDLE_MS NET_HEAD_TIMEOUT_MS
@@ -84,8 +85,11 @@
  * pipe per direction (no copy through user space): both directions of a
  * tunnel (TLS, opaque), the answers of a plain-HTTP one (whose requests the
  * parser still reads).  Smaller ones never cost the pipes' fds. */
-#define ZC_MIN (1u << 20)
+#define ZC_MIN (256u << 10)
 #define ZC_PIPE (512u << 10)
+/* SO_SNDBUF and SO_RCVBUF of the proxy's socket to a client (the kernel
+ * doubles it for its bookkeeping). */
+#define CLIENT_SOCKBUF (256u << 10)
 /* The audit budget of a sandbox's proxy events (NetConnection, DnsQuery):
  * a token bucket of AUDIT_BURST events refilled at AUDIT_RATE a second.
  * Beyond it each event is counted, not written, and the counts go into
@@ -1490,8 +1494,14 @@ static struct conn *conn_new(struct petri_proxy_sb *s, int kind, evutil_socket_t
 		conn_free(c);
 		return NULL;
 	}
-	int one = 1;
+	int one = 1, kbuf = (int)CLIENT_SOCKBUF;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* The kernel's buffers on the client's side, fixed (no autotuning to
+	 * megabytes): a client that never reads pins CLIENT_SOCKBUF here,
+	 * not ~2 MB of host memory.  Its peer is on the same loopback, where
+	 * this much keeps a transfer at full speed. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kbuf, sizeof(kbuf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kbuf, sizeof(kbuf));
 	bufferevent_setcb(c->cl, client_read, client_write, client_event, c);
 	bufferevent_setwatermark(c->cl, EV_WRITE, SPLICE_LOW, 0);
 	bufferevent_set_max_single_read(c->cl, SINGLE_IO);

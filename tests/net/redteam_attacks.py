@@ -286,12 +286,19 @@ def a_unix(o):
 
 
 def a_hold(o):
-    """Open o["n"] connections to host:port and keep them (until "release")."""
+    """Open o["n"] connections to host:port and keep them (until "release");
+    o["send"]: sent on each; o["rcvbuf"]: SO_RCVBUF (bytes) before connecting."""
     held = HOLD.setdefault("socks", [])
     ok = 0
     for _ in range(o["n"]):
         try:
-            s = socket.create_connection((o["host"], o["port"]), timeout=3)
+            if o.get("rcvbuf"):  # a client that reads nothing and buffers little
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, o["rcvbuf"])
+                s.settimeout(3)
+                s.connect((o["host"], o["port"]))
+            else:
+                s = socket.create_connection((o["host"], o["port"]), timeout=3)
             if o.get("send"):
                 s.sendall(o["send"].encode("latin-1"))
             held.append(s)
