@@ -380,6 +380,127 @@ enum {
 	MODE_TUNNEL
 };
 
+/*
+ * The chunked framing of a body, checked strictly as it passes (RFC 9112
+ * 7.1): http-parser takes any two bytes for the CRLF after chunk data
+ * ("5\r\nhelloXX0\r\n\r\n") and whitespace before a chunk extension,
+ * which a server behind the proxy may read differently (smuggling).
+ */
+enum {
+	CK_SIZE0,    /* the first hex digit of a chunk size */
+	CK_SIZE,     /* more digits, ';' or CR */
+	CK_EXT,      /* a chunk extension, up to CR */
+	CK_SIZE_LF,  /* the LF after the size line */
+	CK_DATA,     /* chunk data: left bytes */
+	CK_DATA_CR,  /* the CR after chunk data */
+	CK_DATA_LF,  /* its LF */
+	CK_TRAILER0, /* the start of a trailer line, or the final CR */
+	CK_TRAILER,  /* a trailer line, up to CR */
+	CK_TRAILER_LF,
+	CK_END_LF, /* the final LF */
+	CK_DONE
+};
+
+struct chunk_check {
+	int st;
+	unsigned digits;
+	uint64_t size, left;
+};
+
+static int hexval(unsigned char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+				      -1;
+}
+
+/* Check @len bytes of a chunked body: *@ok the bytes that are right (up to
+ * the end of the message, CK_DONE, or the first wrong one).  0, or -EINVAL
+ * at the wrong byte. */
+static int chunk_check(struct chunk_check *k, const char *data, size_t len, size_t *ok)
+{
+	size_t i = 0;
+
+	while (i < len && k->st != CK_DONE) {
+		unsigned char c = (unsigned char)data[i];
+		int h;
+
+		switch (k->st) {
+		case CK_SIZE0:
+		case CK_SIZE:
+			if ((h = hexval(c)) >= 0) {
+				if (++k->digits > 15) /* 2^60: far past any byte budget */
+					goto bad;
+				k->size = k->size << 4 | (uint64_t)h;
+				k->st = CK_SIZE;
+			} else if (k->st == CK_SIZE && c == ';') {
+				k->st = CK_EXT;
+			} else if (k->st == CK_SIZE && c == '\r') {
+				k->st = CK_SIZE_LF;
+			} else {
+				goto bad;
+			}
+			break;
+		case CK_EXT:
+			if (c == '\r')
+				k->st = CK_SIZE_LF;
+			else if ((c < ' ' && c != '\t') || c == 0x7f)
+				goto bad;
+			break;
+		case CK_SIZE_LF:
+			if (c != '\n')
+				goto bad;
+			k->st = k->size ? CK_DATA : CK_TRAILER0;
+			k->left = k->size;
+			k->size = 0;
+			k->digits = 0;
+			break;
+		case CK_DATA: {
+			size_t take = len - i < k->left ? len - i : (size_t)k->left;
+			k->left -= take;
+			i += take;
+			if (!k->left)
+				k->st = CK_DATA_CR;
+			continue;
+		}
+		case CK_DATA_CR:
+			if (c != '\r')
+				goto bad;
+			k->st = CK_DATA_LF;
+			break;
+		case CK_DATA_LF:
+			if (c != '\n')
+				goto bad;
+			k->st = CK_SIZE0;
+			break;
+		case CK_TRAILER0:
+			k->st = c == '\r' ? CK_END_LF : CK_TRAILER;
+			if (c == '\n')
+				goto bad;
+			break;
+		case CK_TRAILER:
+			if (c == '\r')
+				k->st = CK_TRAILER_LF;
+			else if (c == '\n')
+				goto bad;
+			break;
+		case CK_TRAILER_LF:
+		case CK_END_LF:
+			if (c != '\n')
+				goto bad;
+			k->st = k->st == CK_END_LF ? CK_DONE : CK_TRAILER0;
+			break;
+		}
+		i++;
+	}
+	*ok = i;
+	return 0;
+bad:
+	*ok = i;
+	return -EINVAL;
+}
+
 struct petri_http_stream {
 	http_parser parser;
 	int mode;      /* MODE_*: what the next byte is part of */
@@ -389,6 +510,8 @@ struct petri_http_stream {
 	char *buf;     /* the head so far: buf[0..len) */
 	size_t len, cap;
 	struct petri_http_head head;
+	int chunked; /* the body being read is chunked: ck checks its framing */
+	struct chunk_check ck;
 };
 
 /* The parser stops at the end of each head and each message: the bytes
@@ -516,6 +639,8 @@ static int feed_head(struct petri_http_stream *s, const char *data, size_t len, 
 		s->mode = MODE_HEAD;
 	} else {
 		s->mode = MODE_BODY;
+		s->chunked = (s->parser.flags & F_CHUNKED) != 0;
+		memset(&s->ck, 0, sizeof(s->ck));
 	}
 	if (s->msg_done) {
 		s->msg_done = 0;
@@ -536,9 +661,26 @@ static int feed_head(struct petri_http_stream *s, const char *data, size_t len, 
 static int feed_body(struct petri_http_stream *s, const char *data, size_t len, size_t *used,
 		     petri_http_data_fn on_data, void *arg)
 {
-	size_t n = http_parser_execute(&s->parser, &parser_settings, data, len);
+	size_t ok = len, n;
+	int bad = s->chunked && chunk_check(&s->ck, data, len, &ok) < 0;
+
+	if (ok == 0) /* (no bytes is EOF to http-parser) */
+		return -EINVAL;
+	/* The parser reads no further than the framing was found right: up
+	 * to a wrong byte, or the end of the chunked message. */
+	n = http_parser_execute(&s->parser, &parser_settings, data, ok);
 	enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
 
+	if (bad && (e == HPE_OK || e == HPE_PAUSED) && n == ok && !s->msg_done) {
+		int r = n ? on_data(arg, data, n) : 0;
+		return r ? r : -EINVAL;
+	}
+	/* The framing ended the message where the parser did not: they
+	 * disagree, which is what smuggling needs. */
+	if (s->chunked && s->ck.st == CK_DONE && !s->msg_done && e == HPE_OK) {
+		int r = n ? on_data(arg, data, n) : 0;
+		return r ? r : -EINVAL;
+	}
 	if (s->msg_done && e == HPE_PAUSED && n > 0) {
 		s->msg_done = 0;
 		http_parser_pause(&s->parser, 0);

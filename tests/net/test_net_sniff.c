@@ -277,6 +277,46 @@ static void test_pipelined_bodies(void)
 	check_stream(in, strlen(in), -EINVAL, want, strlen(want), NULL);
 }
 
+/* Chunk framing is checked strictly (http-parser alone took any two bytes
+ * for the CRLF after chunk data, and a space before an extension): the
+ * bytes before the wrong one are data, then -EINVAL. */
+static void test_chunk_framing(void)
+{
+	const char h[] = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static const struct {
+		const char *body, *good; /* good: the bytes before the wrong one */
+	} bad[] = {
+		{"5\r\nhelloXX0\r\n\r\n", "5\r\nhello"},     /* not CRLF after the data */
+		{"5\r\nhello\n0\r\n\r\n", "5\r\nhello"},     /* LF alone */
+		{"5\r\nhello\rX0\r\n\r\n", "5\r\nhello\r"},  /* CR, then not LF */
+		{"5 ;x\r\nhello\r\n0\r\n\r\n", "5"},         /* space before ';' */
+		{"5 \r\nhello\r\n0\r\n\r\n", "5"},           /* space after the size */
+		{"5\nhello\r\n0\r\n\r\n", "5"},              /* size line without CR */
+		{";x\r\n", ""},                              /* no size */
+		{"1000000000000000\r\n", "100000000000000"}, /* 16 hex digits */
+		{"5;a\x01\r\nhello\r\n0\r\n\r\n", "5;a"},    /* control in an extension */
+		{"0\r\nX: 1\n\r\n", "0\r\nX: 1"},            /* trailer with a lone LF */
+		{"0\r\n\n", "0\r\n"},                        /* final line without CR */
+	};
+	char in[512], want[1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(in, sizeof(in), "%s%s", h, bad[i].body);
+		snprintf(want, sizeof(want), "H%zu{%s}D{%s}", strlen(h), h, bad[i].good);
+		if (!bad[i].good[0])
+			snprintf(want, sizeof(want), "H%zu{%s}", strlen(h), h);
+		check_stream(in, strlen(in), -EINVAL, want, strlen(want), NULL);
+	}
+	/* Right: extensions (no space before ';'), upper-case hex, a trailer,
+	 * and the next request after the message. */
+	const char ok[] = "A;name=\"v x\"\r\n0123456789\r\n1;y\r\nz\r\n0\r\nT: 1\r\n\r\n";
+	const char next[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	snprintf(in, sizeof(in), "%s%s%s", h, ok, next);
+	snprintf(want, sizeof(want), "H%zu{%s}D{%s}H%zu{%s}", strlen(h), h, ok, strlen(next), next);
+	check_stream(in, strlen(in), 0, want, strlen(want), NULL);
+}
+
 static void test_upgrade(void)
 {
 	const char head[] = "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
@@ -1173,6 +1213,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(connect_ipv6),
 	PETRI_TEST_CASE(origin_form),
 	PETRI_TEST_CASE(pipelined_bodies),
+	PETRI_TEST_CASE(chunk_framing),
 	PETRI_TEST_CASE(upgrade),
 	PETRI_TEST_CASE(duplicate_host),
 	PETRI_TEST_CASE(length_and_coding),
