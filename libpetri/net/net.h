@@ -225,8 +225,10 @@ struct petri_http_head {
  * every later byte is data.  -EINVAL: not HTTP/1.x, or a head two servers
  * could read differently (a lone CR or LF, obs-fold, a space before a
  * colon, control characters, two Host headers, Content-Length with
- * Transfer-Encoding); in a body, the bytes before the bad one went to
- * @on_data first.  -E2BIG: a head over 64 KiB.  -ENOMEM.  Once a feed
+ * Transfer-Encoding), chunk framing not exactly RFC 9112's (CRLF after
+ * the size line, the data and each trailer; no whitespace in the size
+ * line; at most 15 hex digits); in a body, the bytes before the bad one
+ * went to @on_data first.  -E2BIG: a head over 64 KiB.  -ENOMEM.  Once a feed
  * failed or was stopped, every later one returns the same.  One stream is
  * used by one thread at a time.
  */
