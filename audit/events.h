@@ -17,6 +17,10 @@
  * (its report pipe was full: seccomp denials): a pending loss, reported as
  * {where: EXEC_REPORT} like the kernel's.  0, or -EINVAL. */
 int petri__audit_report_unreported(petri_audit *a, int kind, uint64_t count);
+/* @count events of @kind that a producer counted instead of emitting, as
+ * its rate budget was spent (the egress proxy: libpetri/net/proxy.c): a
+ * pending loss, reported as {where: RATE_LIMIT}.  0, or -EINVAL. */
+int petri__audit_report_rate_limited(petri_audit *a, int kind, uint64_t count);
 
 /* Every field of petri.audit.v1.SandboxCreated. */
 struct petri__sandbox_created {

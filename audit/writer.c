@@ -71,7 +71,9 @@ struct pending_loss {
 #define PENDING_REPORT 2
 #define PENDING_SINK 3
 #define PENDING_SIZE 4 /* the stream reached max_bytes */
-#define NPENDING 5
+#define PENDING_RATE 5 /* a producer's rate budget (petri__audit_report_rate_limited) */
+#define NPENDING 6
+#define RATE_KINDS 2 /* the kinds PENDING_RATE takes: NetConnection, DnsQuery */
 
 struct petri_audit {
 	pthread_mutex_t mu;
@@ -359,6 +361,8 @@ static int flush_losses_upto(petri_audit *a, uint32_t limit)
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_SINK :
 				     w == PENDING_SIZE ?
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_SIZE_LIMIT :
+				     w == PENDING_RATE ?
+					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_RATE_LIMIT :
 					     PETRI__AUDIT__V1__LOSS__WHERE__WHERE_USER_QUEUE;
 			loss.first_time_unix_nano = p->first_time;
 			loss.last_time_unix_nano = p->last_time;
@@ -697,6 +701,14 @@ int petri__audit_report_unreported(petri_audit *a, int kind, uint64_t count)
 	return report_pending(a, PENDING_REPORT, kind, count, 0, 0);
 }
 
+int petri__audit_report_rate_limited(petri_audit *a, int kind, uint64_t count)
+{
+	/* Only the egress proxy's kinds: end_reserve() counts two slots. */
+	if (kind != PETRI_AUDIT_KIND_NET_CONNECTION && kind != PETRI_AUDIT_KIND_DNS_QUERY)
+		return -EINVAL;
+	return report_pending(a, PENDING_RATE, kind, count, 0, 0);
+}
+
 /* ---- the writer thread --------------------------------------------------- */
 
 /* Events handed to an fd sink in one write: every one queued, up to these. */
@@ -886,8 +898,9 @@ static size_t worst_framed(Petri__Audit__V1__Event *ev)
 
 /* What close may have to write after every other event: one Loss per
  * (where, kind) slot at the largest a Loss can be, and the largest
- * StreamEnd (every kind listed, every count at its widest): 15,447 bytes
- * with the 17 kinds and the unknown-kind slot (5 x 18 Loss slots). */
+ * StreamEnd (every kind listed, every count at its widest): 15,777 bytes
+ * with the 17 kinds and the unknown-kind slot (5 x 18 Loss slots, and 2
+ * for RATE_LIMIT, which only the proxy's two kinds use). */
 static uint64_t end_reserve(void)
 {
 	Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
@@ -898,7 +911,7 @@ static uint64_t end_reserve(void)
 	loss.where = PETRI__AUDIT__V1__LOSS__WHERE__WHERE_SIZE_LIMIT;
 	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
 	ev.loss = &loss;
-	uint64_t total = (uint64_t)NPENDING * NKINDS * worst_framed(&ev);
+	uint64_t total = ((uint64_t)(NPENDING - 1) * NKINDS + RATE_KINDS) * worst_framed(&ev);
 
 	Petri__Audit__V1__Event eev = PETRI__AUDIT__V1__EVENT__INIT;
 	Petri__Audit__V1__StreamEnd end = PETRI__AUDIT__V1__STREAM_END__INIT;
@@ -976,7 +989,7 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 		a->activity_limit = a->lifecycle_limit = UINT64_MAX;
 	} else {
 		/* MIN (256 KiB) > RESERVE (80 KiB), whose last 16 KiB hold
-		 * end_reserve() (~15 KB). */
+		 * end_reserve() (~15.8 KB). */
 		a->activity_limit = o.max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE;
 		a->lifecycle_limit = o.max_bytes - end_reserve();
 	}

@@ -421,3 +421,11 @@ void petri__audit_net_dns(const struct petri_sandbox *sb, const struct petri_net
 	};
 	petri__audit_emit_dns_query(sb->audit, sb->id, id, &e);
 }
+
+void petri__audit_net_suppressed(const struct petri_sandbox *sb, int dns, uint64_t count)
+{
+	if (sb->audit && count)
+		petri__audit_report_rate_limited(
+			sb->audit,
+			dns ? PETRI_AUDIT_KIND_DNS_QUERY : PETRI_AUDIT_KIND_NET_CONNECTION, count);
+}

@@ -229,9 +229,11 @@ struct petri_http_head {
  * server answered.  -EINVAL: not HTTP/1.x, or a head two servers
  * could read differently (a lone CR or LF, obs-fold, a space before a
  * colon, control characters, two Host headers, Content-Length with
- * Transfer-Encoding, an upgrade with a body); in a body, the bytes before
- * the bad one went to
- * @on_data first.  -E2BIG: a head over 64 KiB.  -ENOMEM.  Once a feed
+ * Transfer-Encoding, an upgrade with a body), chunk framing not exactly
+ * RFC 9112's (CRLF after the size line, the data and each trailer; no
+ * whitespace in the size line; at most 15 hex digits); in a body, the
+ * bytes before the bad one went to @on_data first.  -E2BIG: a head over
+ * 64 KiB.  -ENOMEM.  Once a feed
  * failed or was stopped, every later one returns the same.  One stream is
  * used by one thread at a time.
  */
@@ -280,13 +282,37 @@ int petri__net_sniff_kind(const uint8_t *p, size_t n);
 /*
  * The server name of the TLS ClientHello at the start of @p (@n bytes),
  * normalised, into @sni.  1: found; 0: a complete ClientHello with no SNI
- * (@sni ""); -EAGAIN: more bytes needed (the hello may span records; after
- * 64 KiB without a whole hello, -EINVAL); -EINVAL: not a ClientHello, a
- * malformed server_name list, two host_name entries, or a name
- * petri__net_host_norm refuses.  Stateless and thread-safe: call it again
- * with more bytes.
+ * (@sni ""); -EAGAIN: more bytes needed (the hello may span records);
+ * -EINVAL: not a ClientHello (a record that is not a handshake, empty or
+ * over 2^14 bytes; another handshake type), a hello declared over 16 KiB
+ * or spread over more than 64 KiB of records, a malformed hello or
+ * server_name list, two host_name entries, or a name petri__net_host_norm
+ * refuses; -ENOMEM.  Stateless and thread-safe: call it again with more
+ * bytes (each call reads the headers from the start; a connection uses
+ * petri__net_tls_sni_scan instead).
  */
 int petri__net_tls_sni(const uint8_t *p, size_t n, char sni[PETRI_NET_HOST_MAX]);
+/* A ClientHello read as its bytes come (zero it to start). */
+struct petri_tls_scan {
+	size_t off;             /* bytes of the stream read */
+	size_t rec_left;        /* of the current record's body, still to come */
+	size_t hs_seen;         /* handshake bytes seen (record bodies) */
+	uint8_t hs[4];          /* the hello's header: type, 24-bit length */
+	size_t need;            /* 4 + the declared length; 0: not known yet */
+	int spent;              /* a result other than -EAGAIN was given */
+	unsigned openssl_calls; /* times OpenSSL read a hello: at most 1 */
+};
+/*
+ * petri__net_tls_sni for a stream whose bytes come in pieces: @p (@n bytes)
+ * is everything received so far (the bytes of the previous call, then
+ * more).  Only what is new is read: the record and handshake headers, and
+ * OpenSSL once, when the declared hello is all there, so a hello trickled
+ * in costs O(its length) in all.  The same results; once one other than
+ * -EAGAIN was given, @st is spent and later calls are -EINVAL (as is @n
+ * shorter than before).  One @st per stream, one thread at a time.
+ */
+int petri__net_tls_sni_scan(struct petri_tls_scan *st, const uint8_t *p, size_t n,
+			    char sni[PETRI_NET_HOST_MAX]);
 
 /* ---- what the audit stream is told (audit_hooks.c) ---- */
 
@@ -320,6 +346,10 @@ struct petri_net_conn_info {
 void petri__audit_net_conn(const struct petri_sandbox *sb, const struct petri_net_conn_info *c);
 void petri__audit_net_dns(const struct petri_sandbox *sb, const struct petri_net_dns_info *d,
 			  int tcp);
+/* @count NetConnection (@dns 0) or DnsQuery (@dns 1) events of @sb that
+ * the proxy counted instead of writing (its audit budget was spent):
+ * reported as Loss {where: RATE_LIMIT, kind, count}. */
+void petri__audit_net_suppressed(const struct petri_sandbox *sb, int dns, uint64_t count);
 
 /* ---- proxy.c (sandbox.c calls these) ---- */
 

@@ -78,11 +78,12 @@
 
 /* A side's output beyond HIGH pauses reading from the other side until it
  * drains to LOW: per connection at most about 2 x (HIGH + SINGLE_IO)
- * buffered, 1.5 MiB.  (256 KiB / 64 KiB took ~1.4x the time of these for
- * a 100 MB download on loopback: more pauses, more loop turns.) */
-#define SPLICE_HIGH (512u << 10)
-#define SPLICE_LOW (128u << 10)
-#define SINGLE_IO (256u << 10) /* the most one read or write moves */
+ * buffered, 384 KiB: what a client that never reads pins of the host's
+ * memory in user space (REDTEAM 6; it was 1.5 MiB).  Big transfers do not
+ * feel it: past ZC_MIN they are spliced. */
+#define SPLICE_HIGH (128u << 10)
+#define SPLICE_LOW (32u << 10)
+#define SINGLE_IO (64u << 10)  /* the most one read or write moves */
 #define SNIFF_MAX (64u << 10)  /* a ClientHello or request head must fit */
 #define FLUSH_TIMEOUT_MS 5000u /* a refused or finished client gets this long to read */
 /* After an answer of the proxy's own is written and our side shut, what the
@@ -100,8 +101,34 @@
  * pipe per direction (no copy through user space): both directions of a
  * tunnel (TLS, opaque), the answers of a plain-HTTP one (whose requests the
  * parser still reads).  Smaller ones never cost the pipes' fds. */
-#define ZC_MIN (1u << 20)
+#define ZC_MIN (256u << 10)
 #define ZC_PIPE (512u << 10)
+/* SO_SNDBUF and SO_RCVBUF of the proxy's socket to a client (the kernel
+ * doubles it for its bookkeeping). */
+#define CLIENT_SOCKBUF (256u << 10)
+/* The audit budget of a sandbox's proxy events (NetConnection, DnsQuery):
+ * a token bucket of AUDIT_BURST events refilled at AUDIT_RATE a second.
+ * Beyond it each event is counted, not written, and the counts go into
+ * the stream as Loss {where: RATE_LIMIT} at most once per AUDIT_LOSS_MS
+ * (and when the sandbox is detached).  A package manager's install makes
+ * a few hundred events over tens of seconds: within the burst; a sandbox
+ * churning refused connections or DNS queries made 35,000 a second (tens
+ * of MB of audit) before this. */
+/*
+ * An allowlist wildcard without =ADDR ("*.example.com") makes the host's
+ * resolver look up names the sandbox chose: <data>.example.com carries
+ * data out with the query.  That channel is bounded: the labels before
+ * the wildcard's name at most WILDCARD_LABELS_MAX characters, and at most
+ * WILDCARD_NAMES_MAX distinct such names resolved over a sandbox's life
+ * (about 2 KB in all); others are refused (audited) without a lookup.
+ * A pinned wildcard is never looked up.  (32: CDN and bucket names such
+ * as d1234abcd.cloudfront.net or objects.githubusercontent.com fit.)
+ */
+#define WILDCARD_LABELS_MAX 32u
+#define WILDCARD_NAMES_MAX 64u
+#define AUDIT_RATE 100u
+#define AUDIT_BURST 500u
+#define AUDIT_LOSS_MS 1000u
 
 /* ---- the objects ---- */
 
@@ -161,7 +188,13 @@ struct petri_proxy_sb {
 	uint32_t max_conns;
 	uint64_t max_bytes;
 	uint32_t nconns;
-	uint64_t bytes; /* both ways, over its life */
+	uint64_t bytes;                       /* both ways, over its life */
+	uint64_t audit_milli;                 /* the audit budget: tokens x 1000 */
+	uint64_t audit_ms;                    /* when it was last refilled (monotonic) */
+	uint64_t audit_lost[2];               /* events counted, not written: [0] conn, [1] DNS */
+	struct event *audit_flush;            /* reports audit_lost */
+	char (*wc_names)[PETRI_NET_HOST_MAX]; /* wildcard names resolved (WILDCARD_NAMES_MAX) */
+	size_t n_wc;
 	int udp_fd;
 	struct event *udp_ev;
 	struct lsn *lsn;
@@ -239,8 +272,9 @@ struct conn {
 	char st[16];  /* the start of that answer */
 	size_t st_n;
 	struct petri_http_stream *hs;
-	struct evbuffer *sniff; /* the client's first bytes, undecided */
-	struct evbuffer *pend;  /* decided bytes for an upstream not connected yet */
+	struct petri_tls_scan tls; /* the ClientHello in c->sniff, read so far */
+	struct evbuffer *sniff;    /* the client's first bytes, undecided */
+	struct evbuffer *pend;     /* decided bytes for an upstream not connected yet */
 	const struct petri_net_rule *rule;
 	char host[PETRI_NET_HOST_MAX];
 	uint16_t port;
@@ -276,6 +310,56 @@ static void arm(struct conn *c, uint64_t ms)
 	evtimer_add(c->timer, &tv);
 }
 
+/* ---- the audit budget ---- */
+
+/* Report the events @s counted instead of writing. */
+static void audit_report_lost(struct petri_proxy_sb *s)
+{
+	for (int dns = 0; dns < 2; dns++) {
+		if (s->audit_lost[dns])
+			petri__audit_net_suppressed(s->sb, dns, s->audit_lost[dns]);
+		s->audit_lost[dns] = 0;
+	}
+}
+
+static void audit_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	audit_report_lost(arg);
+}
+
+/* May @s write one more proxy event?  1, or 0: counted instead. */
+static int audit_admit(struct petri_proxy_sb *s, int dns)
+{
+	uint64_t now = mono_ms(), full = (uint64_t)AUDIT_BURST * 1000u;
+	s->audit_milli += (now - s->audit_ms) * AUDIT_RATE;
+	if (s->audit_milli > full)
+		s->audit_milli = full;
+	s->audit_ms = now;
+	if (s->audit_milli >= 1000u) {
+		s->audit_milli -= 1000u;
+		return 1;
+	}
+	s->audit_lost[dns]++;
+	if (s->audit_flush && !evtimer_pending(s->audit_flush, NULL)) {
+		struct timeval tv = {.tv_sec = AUDIT_LOSS_MS / 1000,
+				     .tv_usec = (AUDIT_LOSS_MS % 1000) * 1000};
+		evtimer_add(s->audit_flush, &tv);
+	}
+	return 0;
+}
+
+static void audit_emit_conn(struct petri_proxy_sb *s, const struct petri_net_conn_info *info)
+{
+	if (audit_admit(s, 0))
+		petri__audit_net_conn(s->sb, info);
+}
+
+static void audit_emit_dns(struct petri_proxy_sb *s, const struct petri_net_dns_info *info, int tcp)
+{
+	if (audit_admit(s, 1))
+		petri__audit_net_dns(s->sb, info, tcp);
+}
+
 /* ---- ending a connection ---- */
 
 static void audit_conn(struct conn *c)
@@ -286,7 +370,7 @@ static void audit_conn(struct conn *c)
 	c->info.duration_ns = mono_ns() - c->t0_mono;
 	if (!c->info.reason)
 		c->info.reason = c->info.allowed ? "allowed" : "refused";
-	petri__audit_net_conn(c->s->sb, &c->info);
+	audit_emit_conn(c->s, &c->info);
 }
 
 static void resolve_drop(struct conn *c)
@@ -901,6 +985,27 @@ static void resolve_cb(int result, struct evutil_addrinfo *ai, void *arg)
 	free(r);
 }
 
+/* Is the host's resolver to be asked for @host, which @rule allows?  NULL,
+ * or why not: for an unpinned wildcard, the bounds above. */
+static const char *wildcard_check(struct petri_proxy_sb *s, const struct petri_net_rule *rule,
+				  const char *host)
+{
+	size_t n = strlen(host), base = strlen(rule->host);
+	if (!rule->wildcard || rule->pinned || rule->literal)
+		return NULL;
+	if (n <= base + 1 || n - base - 1 > WILDCARD_LABELS_MAX)
+		return "wildcard name too long";
+	for (size_t i = 0; i < s->n_wc; i++)
+		if (strcmp(s->wc_names[i], host) == 0)
+			return NULL;
+	if (s->n_wc == WILDCARD_NAMES_MAX)
+		return "wildcard name limit";
+	if (!s->wc_names && !(s->wc_names = calloc(WILDCARD_NAMES_MAX, sizeof(*s->wc_names))))
+		return "out of memory";
+	snprintf(s->wc_names[s->n_wc++], PETRI_NET_HOST_MAX, "%s", host);
+	return NULL;
+}
+
 /* Find the addresses of c->host and connect to the first one that passes
  * the dial check and answers.  c->rule allows the connection. */
 static void dial(struct conn *c)
@@ -913,6 +1018,11 @@ static void dial(struct conn *c)
 		c->cand[0] = rule->pinned ? rule->pin : rule->literal_addr;
 		c->ncand = 1;
 		dial_next(c);
+		return;
+	}
+	const char *why = wildcard_check(c->s, rule, c->host);
+	if (why) {
+		conn_refuse(c, c->kind == K_PROXY ? 403 : 0, why, 0);
 		return;
 	}
 	if (!c->s->px->dns) {
@@ -1130,7 +1240,7 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 		memcpy(c->info.method, req.method, sizeof(req.method));
 		memcpy(c->info.path, req.path, sizeof(req.path));
 	} else {
-		petri__audit_net_conn(c->s->sb, &req);
+		audit_emit_conn(c->s, &req);
 	}
 	if (first)
 		memcpy(c->info.sni_host, req.sni_host, sizeof(req.sni_host));
@@ -1207,7 +1317,7 @@ static int sniff_decide(struct conn *c)
 	}
 	if (kind == SNIFF_TLS) {
 		char sni[PETRI_NET_HOST_MAX] = "";
-		int r = petri__net_tls_sni(p, n, sni);
+		int r = petri__net_tls_sni_scan(&c->tls, p, n, sni);
 		if (r == -EAGAIN && n < SNIFF_MAX)
 			return 0;
 		c->info.protocol = PETRI_NET_PROTO_TLS;
@@ -1302,7 +1412,7 @@ static void dns_tcp_read(struct conn *c)
 		ssize_t n = petri__net_dns_answer(q, qlen, ans + 2, sizeof(ans) - 2, c->s->names,
 						  name_allowed, c->s, &info);
 		evbuffer_drain(in, 2 + qlen);
-		petri__audit_net_dns(c->s->sb, &info, 1);
+		audit_emit_dns(c->s, &info, 1);
 		if (n <= 0) { /* not DNS: nothing more to say to it */
 			conn_end(c, NULL);
 			return;
@@ -1392,7 +1502,15 @@ static void client_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	start_head_deadline(c);
-	evbuffer_add_buffer(c->sniff, in);
+	/* Copied, not moved: appended into c->sniff's last chain, which
+	 * sniff_decide's pullup then finds contiguous (a moved chain made
+	 * every read copy the whole buffer again). */
+	size_t len = evbuffer_get_length(in);
+	if (evbuffer_add(c->sniff, evbuffer_pullup(in, -1), len) < 0) {
+		conn_refuse(c, 0, "out of memory", 1);
+		return;
+	}
+	evbuffer_drain(in, len);
 	if (c->up_connected || c->kind == K_TRANSPARENT)
 		sniff_decide(c);
 }
@@ -1550,8 +1668,14 @@ static struct conn *conn_new(struct petri_proxy_sb *s, int kind, evutil_socket_t
 		conn_free(c);
 		return NULL;
 	}
-	int one = 1;
+	int one = 1, kbuf = (int)CLIENT_SOCKBUF;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* The kernel's buffers on the client's side, fixed (no autotuning to
+	 * megabytes): a client that never reads pins CLIENT_SOCKBUF here,
+	 * not ~2 MB of host memory.  Its peer is on the same loopback, where
+	 * this much keeps a transfer at full speed. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kbuf, sizeof(kbuf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kbuf, sizeof(kbuf));
 	bufferevent_setcb(c->cl, client_read, client_write, client_event, c);
 	bufferevent_setwatermark(c->cl, EV_WRITE, SPLICE_LOW, 0);
 	bufferevent_set_max_single_read(c->cl, SINGLE_IO);
@@ -1629,7 +1753,7 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
 		clock_gettime(CLOCK_REALTIME, &ts);
 		info.start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 		if (kind != K_DNS)
-			petri__audit_net_conn(s->sb, &info);
+			audit_emit_conn(s, &info);
 		close(fd);
 		return;
 	}
@@ -1656,7 +1780,11 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
 static int name_allowed(void *arg, const char *name)
 {
 	struct petri_proxy_sb *s = arg;
-	return petri__net_policy_match(&s->policy, name, 0) != NULL;
+	const struct petri_net_rule *r = petri__net_policy_match(&s->policy, name, 0);
+	/* A wildcard name too long to be resolved on the host gets no
+	 * address either (the limit on how many is the dial's). */
+	return r && !(r->wildcard && !r->pinned &&
+		      strlen(name) - strlen(r->host) - 1 > WILDCARD_LABELS_MAX);
 }
 
 static void dns_udp(evutil_socket_t fd, short what, void *arg)
@@ -1676,7 +1804,7 @@ static void dns_udp(evutil_socket_t fd, short what, void *arg)
 						  name_allowed, s, &info);
 		if (a > 0)
 			sendto(fd, out, (size_t)a, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
-		petri__audit_net_dns(s->sb, &info, 0);
+		audit_emit_dns(s, &info, 0);
 	}
 }
 
@@ -1684,8 +1812,11 @@ static void dns_udp(evutil_socket_t fd, short what, void *arg)
 
 static void sb_start(struct petri_proxy *px, struct petri_proxy_sb *s, struct cmd *cmd)
 {
+	s->audit_milli = (uint64_t)AUDIT_BURST * 1000u;
+	s->audit_ms = mono_ms();
+	s->audit_flush = evtimer_new(px->base, audit_flush_cb, s);
 	s->udp_ev = event_new(px->base, s->udp_fd, EV_READ | EV_PERSIST, dns_udp, s);
-	if (!s->udp_ev || event_add(s->udp_ev, NULL) < 0) {
+	if (!s->audit_flush || !s->udp_ev || event_add(s->udp_ev, NULL) < 0) {
 		cmd->err = -ENOMEM;
 		return;
 	}
@@ -1724,6 +1855,11 @@ static void sb_stop(struct petri_proxy *px, struct petri_proxy_sb *s)
 	if (s->udp_ev)
 		event_free(s->udp_ev);
 	s->udp_ev = NULL;
+	/* After its connections' last events: what was counted, said. */
+	audit_report_lost(s);
+	if (s->audit_flush)
+		event_free(s->audit_flush);
+	s->audit_flush = NULL;
 	for (size_t i = 0; i < s->nlsn; i++) {
 		if (s->lsn[i].l)
 			evconnlistener_free(s->lsn[i].l);
@@ -1893,6 +2029,7 @@ static void sb_free(struct petri_proxy_sb *s)
 	free(s->lsn);
 	petri__net_policy_free(&s->policy);
 	petri__net_names_free(s->names);
+	free(s->wc_names);
 	free(s->own);
 	free(s);
 }

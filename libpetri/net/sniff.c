@@ -12,9 +12,11 @@
  *  - The rewrite of a head for the origin server (origin-form target,
  *    hop-by-hop headers dropped, "Connection: close").
  *  - What a connection's first bytes are (TLS, HTTP or neither).
- *  - The server name of a TLS ClientHello: OpenSSL reads the records and
- *    the hello (a server SSL object on a memory BIO, stopped in its
- *    client_hello callback); we read the one extension.
+ *  - The server name of a TLS ClientHello: the record and handshake
+ *    headers are read here as bytes come, and once the declared hello is
+ *    all there OpenSSL reads the records and the hello (a server SSL
+ *    object on a memory BIO, stopped in its client_hello callback); we
+ *    read the one extension.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -403,6 +405,127 @@ enum {
 	MODE_TUNNEL
 };
 
+/*
+ * The chunked framing of a body, checked strictly as it passes (RFC 9112
+ * 7.1): http-parser takes any two bytes for the CRLF after chunk data
+ * ("5\r\nhelloXX0\r\n\r\n") and whitespace before a chunk extension,
+ * which a server behind the proxy may read differently (smuggling).
+ */
+enum {
+	CK_SIZE0,    /* the first hex digit of a chunk size */
+	CK_SIZE,     /* more digits, ';' or CR */
+	CK_EXT,      /* a chunk extension, up to CR */
+	CK_SIZE_LF,  /* the LF after the size line */
+	CK_DATA,     /* chunk data: left bytes */
+	CK_DATA_CR,  /* the CR after chunk data */
+	CK_DATA_LF,  /* its LF */
+	CK_TRAILER0, /* the start of a trailer line, or the final CR */
+	CK_TRAILER,  /* a trailer line, up to CR */
+	CK_TRAILER_LF,
+	CK_END_LF, /* the final LF */
+	CK_DONE
+};
+
+struct chunk_check {
+	int st;
+	unsigned digits;
+	uint64_t size, left;
+};
+
+static int hexval(unsigned char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+				      -1;
+}
+
+/* Check @len bytes of a chunked body: *@ok the bytes that are right (up to
+ * the end of the message, CK_DONE, or the first wrong one).  0, or -EINVAL
+ * at the wrong byte. */
+static int chunk_check(struct chunk_check *k, const char *data, size_t len, size_t *ok)
+{
+	size_t i = 0;
+
+	while (i < len && k->st != CK_DONE) {
+		unsigned char c = (unsigned char)data[i];
+		int h;
+
+		switch (k->st) {
+		case CK_SIZE0:
+		case CK_SIZE:
+			if ((h = hexval(c)) >= 0) {
+				if (++k->digits > 15) /* 2^60: far past any byte budget */
+					goto bad;
+				k->size = k->size << 4 | (uint64_t)h;
+				k->st = CK_SIZE;
+			} else if (k->st == CK_SIZE && c == ';') {
+				k->st = CK_EXT;
+			} else if (k->st == CK_SIZE && c == '\r') {
+				k->st = CK_SIZE_LF;
+			} else {
+				goto bad;
+			}
+			break;
+		case CK_EXT:
+			if (c == '\r')
+				k->st = CK_SIZE_LF;
+			else if ((c < ' ' && c != '\t') || c == 0x7f)
+				goto bad;
+			break;
+		case CK_SIZE_LF:
+			if (c != '\n')
+				goto bad;
+			k->st = k->size ? CK_DATA : CK_TRAILER0;
+			k->left = k->size;
+			k->size = 0;
+			k->digits = 0;
+			break;
+		case CK_DATA: {
+			size_t take = len - i < k->left ? len - i : (size_t)k->left;
+			k->left -= take;
+			i += take;
+			if (!k->left)
+				k->st = CK_DATA_CR;
+			continue;
+		}
+		case CK_DATA_CR:
+			if (c != '\r')
+				goto bad;
+			k->st = CK_DATA_LF;
+			break;
+		case CK_DATA_LF:
+			if (c != '\n')
+				goto bad;
+			k->st = CK_SIZE0;
+			break;
+		case CK_TRAILER0:
+			k->st = c == '\r' ? CK_END_LF : CK_TRAILER;
+			if (c == '\n')
+				goto bad;
+			break;
+		case CK_TRAILER:
+			if (c == '\r')
+				k->st = CK_TRAILER_LF;
+			else if (c == '\n')
+				goto bad;
+			break;
+		case CK_TRAILER_LF:
+		case CK_END_LF:
+			if (c != '\n')
+				goto bad;
+			k->st = k->st == CK_END_LF ? CK_DONE : CK_TRAILER0;
+			break;
+		}
+		i++;
+	}
+	*ok = i;
+	return 0;
+bad:
+	*ok = i;
+	return -EINVAL;
+}
+
 struct petri_http_stream {
 	http_parser parser;
 	int mode;      /* MODE_*: what the next byte is part of */
@@ -412,6 +535,8 @@ struct petri_http_stream {
 	char *buf;     /* the head so far, or (MODE_UPGRADE) the bytes held: buf[0..len) */
 	size_t len, cap;
 	struct petri_http_head head;
+	int chunked; /* the body being read is chunked: ck checks its framing */
+	struct chunk_check ck;
 };
 
 /* The parser stops at the end of each head and each message: the bytes
@@ -546,6 +671,8 @@ static int feed_head(struct petri_http_stream *s, const char *data, size_t len, 
 		s->mode = MODE_HEAD;
 	} else {
 		s->mode = MODE_BODY;
+		s->chunked = (s->parser.flags & F_CHUNKED) != 0;
+		memset(&s->ck, 0, sizeof(s->ck));
 	}
 	if (s->msg_done) {
 		s->msg_done = 0;
@@ -582,9 +709,26 @@ static int feed_held(struct petri_http_stream *s, const char *data, size_t len, 
 static int feed_body(struct petri_http_stream *s, const char *data, size_t len, size_t *used,
 		     petri_http_data_fn on_data, void *arg)
 {
-	size_t n = http_parser_execute(&s->parser, &parser_settings, data, len);
+	size_t ok = len, n;
+	int bad = s->chunked && chunk_check(&s->ck, data, len, &ok) < 0;
+
+	if (ok == 0) /* (no bytes is EOF to http-parser) */
+		return -EINVAL;
+	/* The parser reads no further than the framing was found right: up
+	 * to a wrong byte, or the end of the chunked message. */
+	n = http_parser_execute(&s->parser, &parser_settings, data, ok);
 	enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
 
+	if (bad && (e == HPE_OK || e == HPE_PAUSED) && n == ok && !s->msg_done) {
+		int r = n ? on_data(arg, data, n) : 0;
+		return r ? r : -EINVAL;
+	}
+	/* The framing ended the message where the parser did not: they
+	 * disagree, which is what smuggling needs. */
+	if (s->chunked && s->ck.st == CK_DONE && !s->msg_done && e == HPE_OK) {
+		int r = n ? on_data(arg, data, n) : 0;
+		return r ? r : -EINVAL;
+	}
 	if (s->msg_done && e == HPE_PAUSED && n > 0) {
 		s->msg_done = 0;
 		http_parser_pause(&s->parser, 0);
@@ -848,9 +992,22 @@ int petri__net_sniff_kind(const uint8_t *p, size_t n)
 
 /* ---- the TLS ClientHello's server name --------------------------------- */
 
-/* How many bytes of records a ClientHello may take before we stop waiting
- * (real ones are under 2 KiB; OpenSSL would wait for up to 128 KiB). */
-#define TLS_HELLO_MAX (64 * 1024)
+/*
+ * The ClientHello is read as its bytes come (RFC 8446 5.1 and 4): records
+ * of type handshake, 1..2^14 bytes each, whose bodies carry the hello's
+ * 4-byte header (type 1, a 24-bit length) and then its body.  Only the
+ * headers are looked at until the declared hello is all there; OpenSSL
+ * reads it once, then.  (Running OpenSSL on the whole buffer at every
+ * read was quadratic: a client trickling a huge hello stalled the
+ * proxy's thread.)
+ */
+#define TLS_RECORD_MAX 16384 /* a plaintext record's body (RFC 8446 5.1) */
+/* The whole hello, header included: real ones are under 2 KiB (Chrome's
+ * with a post-quantum key share about 1.8 KB). */
+#define TLS_HELLO_MAX (16 * 1024)
+/* Record bytes read for one hello: its records, their headers included
+ * (a hello cut into tiny records stops here). */
+#define TLS_STREAM_MAX (64 * 1024)
 
 struct sni_probe {
 	int called; /* the hello callback ran: the hello was read */
@@ -923,27 +1080,58 @@ static void sni_ctx_init(void)
 	sni_ctx = c; /* for the process's life */
 }
 
-int petri__net_tls_sni(const uint8_t *p, size_t n, char sni[PETRI_NET_HOST_MAX])
+/* Read the record and handshake headers in p[st->off..n): 0 when the
+ * declared hello is all there (st->off: the end of its last record),
+ * -EAGAIN or -EINVAL. */
+static int hello_scan(struct petri_tls_scan *st, const uint8_t *p, size_t n)
+{
+	while (!st->need || st->hs_seen < st->need) {
+		if (st->rec_left == 0) {
+			const uint8_t *h = p + st->off;
+			size_t len;
+			if (n - st->off < 5)
+				return -EAGAIN;
+			len = (size_t)h[3] << 8 | h[4];
+			/* Handshake records only, never empty (5.1: no
+			 * zero-length handshake fragments), none too long. */
+			if (h[0] != 0x16 || h[1] != 0x03 || len == 0 || len > TLS_RECORD_MAX ||
+			    st->off + 5 + len > TLS_STREAM_MAX)
+				return -EINVAL;
+			st->off += 5;
+			st->rec_left = len;
+		}
+		size_t k = n - st->off < st->rec_left ? n - st->off : st->rec_left, i = 0;
+		if (k == 0)
+			return -EAGAIN;
+		while (i < k && st->hs_seen < 4)
+			st->hs[st->hs_seen++] = p[st->off + i++];
+		st->hs_seen += k - i;
+		st->off += k;
+		st->rec_left -= k;
+		if (!st->need && st->hs_seen >= 4) {
+			size_t body = (size_t)st->hs[1] << 16 | (size_t)st->hs[2] << 8 | st->hs[3];
+			if (st->hs[0] != 1 /* client_hello */ || 4 + body > TLS_HELLO_MAX)
+				return -EINVAL;
+			st->need = 4 + body;
+		}
+	}
+	return 0;
+}
+
+/* OpenSSL reads the complete hello in p[0..n). */
+static int hello_read(const uint8_t *p, size_t n, char sni[PETRI_NET_HOST_MAX])
 {
 	struct sni_probe pr = {0};
-	size_t look = n < TLS_HELLO_MAX ? n : TLS_HELLO_MAX;
 	SSL *ssl = NULL;
 	BIO *rb = NULL, *wb = NULL;
 	int r;
 
-	if ((!p && n) || !sni)
-		return -EINVAL;
-	if (n == 0)
-		return -EAGAIN;
-	if (p[0] != 0x16) /* not a handshake record */
-		return -EINVAL;
 	pthread_once(&sni_once, sni_ctx_init);
 	if (!sni_ctx)
 		return -ENOMEM;
-
 	ERR_set_mark(); /* leave the thread's OpenSSL error queue as it was */
 	ssl = SSL_new(sni_ctx);
-	rb = BIO_new_mem_buf(p, (int)look);
+	rb = BIO_new_mem_buf(p, (int)n);
 	wb = BIO_new(BIO_s_null()); /* an alert, if OpenSSL sends one, goes nowhere */
 	if (!ssl || !rb || !wb) {
 		BIO_free(rb);
@@ -951,16 +1139,12 @@ int petri__net_tls_sni(const uint8_t *p, size_t n, char sni[PETRI_NET_HOST_MAX])
 		r = -ENOMEM;
 		goto out;
 	}
-	BIO_set_mem_eof_return(rb, -1); /* the end of @p: "more to come", not EOF */
+	BIO_set_mem_eof_return(rb, -1);
 	SSL_set_bio(ssl, rb, wb);
 	SSL_set_app_data(ssl, &pr);
-	r = SSL_accept(ssl);
-	if (pr.called)
-		r = pr.rc;
-	else if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ)
-		r = n < TLS_HELLO_MAX ? -EAGAIN : -EINVAL;
-	else
-		r = -EINVAL;
+	(void)SSL_accept(ssl);
+	/* The whole hello was there: anything but the callback is a refusal. */
+	r = pr.called ? pr.rc : -EINVAL;
 out:
 	SSL_free(ssl);
 	ERR_pop_to_mark();
@@ -969,4 +1153,30 @@ out:
 	else if (r == 0)
 		sni[0] = '\0';
 	return r;
+}
+
+int petri__net_tls_sni_scan(struct petri_tls_scan *st, const uint8_t *p, size_t n,
+			    char sni[PETRI_NET_HOST_MAX])
+{
+	int r;
+
+	if (!st || (!p && n) || !sni || n < st->off)
+		return -EINVAL;
+	if (st->spent)
+		return -EINVAL;
+	r = hello_scan(st, p, n);
+	if (r == 0) {
+		st->openssl_calls++;
+		r = hello_read(p, st->off, sni);
+	}
+	if (r != -EAGAIN)
+		st->spent = 1;
+	return r;
+}
+
+int petri__net_tls_sni(const uint8_t *p, size_t n, char sni[PETRI_NET_HOST_MAX])
+{
+	struct petri_tls_scan st = {0};
+
+	return petri__net_tls_sni_scan(&st, p, n, sni);
 }

@@ -286,12 +286,19 @@ def a_unix(o):
 
 
 def a_hold(o):
-    """Open o["n"] connections to host:port and keep them (until "release")."""
+    """Open o["n"] connections to host:port and keep them (until "release");
+    o["send"]: sent on each; o["rcvbuf"]: SO_RCVBUF (bytes) before connecting."""
     held = HOLD.setdefault("socks", [])
     ok = 0
     for _ in range(o["n"]):
         try:
-            s = socket.create_connection((o["host"], o["port"]), timeout=3)
+            if o.get("rcvbuf"):  # a client that reads nothing and buffers little
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, o["rcvbuf"])
+                s.settimeout(3)
+                s.connect((o["host"], o["port"]))
+            else:
+                s = socket.create_connection((o["host"], o["port"]), timeout=3)
             if o.get("send"):
                 s.sendall(o["send"].encode("latin-1"))
             held.append(s)
@@ -338,8 +345,10 @@ def a_trickle_tls(o):
     """o["n"] connections to host:port, each sent the first o["prefix"]
     bytes of a ClientHello too big to complete (padding, 16-byte records),
     then one more byte on each in turn for o["seconds"]: every byte makes
-    the proxy read the whole hello again."""
-    pad = struct.pack(">HH", 21, 65000) + b"\0" * 65000
+    the proxy read the whole hello again.  o["pad"]: the padding
+    extension's size (65000: a hello over any cap)."""
+    padn = o.get("pad", 65000)
+    pad = struct.pack(">HH", 21, padn) + b"\0" * padn
     data = records(client_hello([o.get("sni", "t.test")], extra_ext=pad), 16)
     socks = []
     for _ in range(o["n"]):
@@ -981,16 +990,41 @@ def in_private_resolver(t, c):
 def case_wildcard_exfil(t, c):
     """A wildcard entry ('*.w.test', not pinned): DNS inside the sandbox
     stays inside, but a connection to <data>.w.test makes the HOST resolve
-    that name: the data leaves with the host's query.  Refused if the
-    host's resolver never sees the data label."""
+    that name: data leaves with the host's query.  That cannot be zero for
+    an unpinned wildcard (the host must look the name up to dial it; the
+    README says so and that =ADDR avoids it), so what is checked is the
+    bound: labels before the wildcard's name over 32 characters are never
+    looked up (refused, audited 'wildcard name too long'), at most 64
+    distinct names are looked up per sandbox (then 'wildcard name limit'),
+    and a pinned wildcard ('*.p.test=ADDR') is never looked up at all."""
     fr, wrap = in_private_resolver(t, c)
-    data = "s3cr3t-%d" % os.getpid()
-    t.run([dict(op="resolve", name="%s.w.test" % data),
-           tcp("%s.w.test" % data, 443, delay=0, read_timeout=3),
-           tcp("127.0.0.1", 3128, "CONNECT %s-b.w.test:443 HTTP/1.1\r\n\r\n" % data,
-               read_timeout=3)], allow=t.allow + ["*.w.test"], wrap=wrap)
-    asked = fr.asked(data)
-    c.check(not asked, "the host's resolver was asked %s" % asked[:4])
+    tag = "s3cr3t-%d" % os.getpid()
+    long_ = (tag + "-" + "x" * 40)[:40]  # 40 characters: over the bound
+    ops = [dict(op="resolve", name="%s.w.test" % long_),
+           tcp("127.0.0.1", 3128, "CONNECT %s.w.test:443 HTTP/1.1\r\n\r\n" % long_,
+               read_timeout=3),
+           tcp("127.0.0.1", 3128, "CONNECT %s.p.test:443 HTTP/1.1\r\n\r\n" % tag,
+               read_timeout=3)]
+    # 70 distinct short names: the first 64 may be looked up, no more.
+    ops += [tcp("127.0.0.1", 3128, "CONNECT n%d-%s.w.test:443 HTTP/1.1\r\n\r\n" % (i, tag),
+                read_timeout=3) for i in range(70)]
+    r = t.run(ops, allow=t.allow + ["*.w.test", "*.p.test=127.0.0.1"], wrap=wrap, timeout=120)
+    c.check(not fr.asked(long_[:20]), "the host's resolver was asked for a %d-character label: %s"
+            % (len(long_), fr.asked(long_[:20])[:2]))
+    c.check(not fr.asked(".p.test"), "a pinned wildcard was looked up: %s" %
+            fr.asked(".p.test")[:2])
+    c.check(r.res[0].get("error"), "the long name got an address in the sandbox: %s" % r.res[0])
+    c.check(status(r.res[1]) == 403, "CONNECT to the long name: %r" % r.res[1].get("resp", "")[:60])
+    audited_denied(c, r, long_, "wildcard name too long")
+    names = {q[0] for q in fr.asked(tag) if q[0].startswith("n")}
+    c.note("distinct names the host looked up: %d of 70" % len(names))
+    c.check(len(names) <= 64, "%d distinct sandbox-chosen names looked up" % len(names))
+    c.check(len(names) >= 60, "only %d of the first 64 names were looked up (the bound "
+            "should let them through)" % len(names))
+    refused = [x for x in r.res[3 + 64:] if status(x) == 403]
+    c.check(len(refused) == 6, "names past the 64th: %s" % [x.get("resp", "")[:40]
+                                                            for x in r.res[3 + 64:]])
+    audited_denied(c, r, "n69-" + tag, "wildcard name limit")
 
 
 def case_rebinding(t, c):
@@ -1194,11 +1228,32 @@ def case_tls_slow_hello_other_sandbox(t, c):
             pct(o["during_ms"], .9))
 
 
+def case_tls_slow_hello_under_cap(t, c):
+    """As above with a hello the proxy must wait for: 15,000 bytes of
+    padding (a 15.3 KB hello, under the 16 KiB cap) in 16-byte records,
+    100 connections holding 15,000 bytes of it, then a byte each in turn
+    for 8 s.  Each byte must cost the proxy the new bytes' headers, not a
+    new parse of the whole hello: B's p90 under 50 ms (OpenSSL on the
+    whole buffer at each byte made it 100 ms with 10,000 bytes held)."""
+    ops = [dict(op="trickle_tls", host="t.test", port=t.Q, n=100, prefix=15000, pad=15000,
+                seconds=8)]
+    o = two_sandboxes(t, c, ops, b_reps=40)
+    c.note("A: %s; B base p50/p90/max %s/%s/%s ms, during %s/%s/%s ms" % (
+        (o.get("a") or [{}, {}])[1], pct(o["base_ms"], .5), pct(o["base_ms"], .9),
+        o["base_ms"][-1], pct(o["during_ms"], .5), pct(o["during_ms"], .9), o["during_ms"][-1]))
+    c.check(((o.get("a") or [{}, {}])[1] or {}).get("bytes", 0) > 10000,
+            "A's connections did not stay open to trickle: %s" % (o.get("a") or [{}, {}])[1])
+    c.check(o.get("during_ok") == len(o["during_ms"]), "B's requests failed during A's hellos")
+    c.check(pct(o["during_ms"], .9) < 50, "B's p90 latency during A's hellos: %s ms" %
+            pct(o["during_ms"], .9))
+
+
 def case_audit_flood(t, c):
     """A sandbox that churns refused connections and DNS queries: each one
     is an audit event, with no bound or rate limit.  Refused if the stream
     holds at most 1,000 proxy events after 2 s of churn (a summary, a rate
-    limit or a per-sandbox cap would do)."""
+    limit or a per-sandbox cap would do), and the rest are counted in
+    Loss {where: rate_limit} records (nothing dropped silently)."""
     r = t.run([dict(op="churn", host="127.0.0.1", port=t.P, seconds=1),
                dict(op="dns_flood", seconds=1)])
     n = len(r.events())
@@ -1206,6 +1261,21 @@ def case_audit_flood(t, c):
     c.note("%d proxy events, audit file %d bytes, %s churned connections, %s queries" % (
         n, size, r.res[0].get("n"), r.res[1].get("sent")))
     c.check(n <= 1000, "%d audit events (%d bytes) from 2 s of churn" % (n, size))
+    # What was not written is counted: Loss {where: rate_limit} per kind.
+    p = subprocess.run([t.petri, "audit", "json", r.audit], capture_output=True, text=True,
+                       timeout=60)
+    lost = {}
+    for line in p.stdout.splitlines():
+        pp = (json.loads(line).get("unmapped") or {}).get("petri") or {}
+        loss = pp.get("loss") if pp.get("kind") == "loss" else None
+        if loss and loss.get("where") == "rate_limit":
+            lost[loss["kind"]] = lost.get(loss["kind"], 0) + int(loss["count"])
+    c.note("counted, not written: %s" % lost)
+    c.check(lost.get("net_connection", 0) > 0 and lost.get("dns_query", 0) > 0,
+            "no rate_limit Loss for both kinds: %s" % lost)
+    conns = len(r.conn_events()) + lost.get("net_connection", 0)
+    c.check(conns >= r.res[0].get("n", 0) // 2,
+            "%d connection events written or counted for %s churned" % (conns, r.res[0].get("n")))
 
 
 # ---- audit honesty ---------------------------------------------------------------------
@@ -1249,6 +1319,7 @@ CASES = [
     ("refused_byte_limit", case_byte_limit),
     ("dos_dns_flood_other_sandbox", case_dns_flood_other_sandbox),
     ("dos_tls_slow_hello_other_sandbox", case_tls_slow_hello_other_sandbox),
+    ("dos_tls_slow_hello_under_cap", case_tls_slow_hello_under_cap),
     ("dos_audit_flood", case_audit_flood),
     ("audit_connect_host_header", case_audit_connect_host_header),
 ]

@@ -310,6 +310,46 @@ static int feed_upgrade(struct transcript *t, const char *before, size_t blen, i
 	return r;
 }
 
+/* Chunk framing is checked strictly (http-parser alone took any two bytes
+ * for the CRLF after chunk data, and a space before an extension): the
+ * bytes before the wrong one are data, then -EINVAL. */
+static void test_chunk_framing(void)
+{
+	const char h[] = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static const struct {
+		const char *body, *good; /* good: the bytes before the wrong one */
+	} bad[] = {
+		{"5\r\nhelloXX0\r\n\r\n", "5\r\nhello"},     /* not CRLF after the data */
+		{"5\r\nhello\n0\r\n\r\n", "5\r\nhello"},     /* LF alone */
+		{"5\r\nhello\rX0\r\n\r\n", "5\r\nhello\r"},  /* CR, then not LF */
+		{"5 ;x\r\nhello\r\n0\r\n\r\n", "5"},         /* space before ';' */
+		{"5 \r\nhello\r\n0\r\n\r\n", "5"},           /* space after the size */
+		{"5\nhello\r\n0\r\n\r\n", "5"},              /* size line without CR */
+		{";x\r\n", ""},                              /* no size */
+		{"1000000000000000\r\n", "100000000000000"}, /* 16 hex digits */
+		{"5;a\x01\r\nhello\r\n0\r\n\r\n", "5;a"},    /* control in an extension */
+		{"0\r\nX: 1\n\r\n", "0\r\nX: 1"},            /* trailer with a lone LF */
+		{"0\r\n\n", "0\r\n"},                        /* final line without CR */
+	};
+	char in[512], want[1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(in, sizeof(in), "%s%s", h, bad[i].body);
+		snprintf(want, sizeof(want), "H%zu{%s}D{%s}", strlen(h), h, bad[i].good);
+		if (!bad[i].good[0])
+			snprintf(want, sizeof(want), "H%zu{%s}", strlen(h), h);
+		check_stream(in, strlen(in), -EINVAL, want, strlen(want), NULL);
+	}
+	/* Right: extensions (no space before ';'), upper-case hex, a trailer,
+	 * and the next request after the message. */
+	const char ok[] = "A;name=\"v x\"\r\n0123456789\r\n1;y\r\nz\r\n0\r\nT: 1\r\n\r\n";
+	const char next[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	snprintf(in, sizeof(in), "%s%s%s", h, ok, next);
+	snprintf(want, sizeof(want), "H%zu{%s}D{%s}H%zu{%s}", strlen(h), h, ok, strlen(next), next);
+	check_stream(in, strlen(in), 0, want, strlen(want), NULL);
+}
+
 static void test_upgrade(void)
 {
 	const char head[] = "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
@@ -1033,22 +1073,28 @@ static void test_tls_garbage(void)
 	CHECK(sni((const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, out) == -EINVAL);
 	CHECK(sni((const uint8_t *)"\x16\x03\x01\xff\xff", 5, out) == -EINVAL); /* 64 KiB record */
 	CHECK(sni((const uint8_t *)"\x16\x03\x01\x00\x04\x02\x00\x00\x00", 9, out) == -EINVAL);
-	/* An empty handshake record: OpenSSL waits for the next one. */
-	CHECK(sni((const uint8_t *)"\x16\x03\x01\x00\x00", 5, out) == -EAGAIN);
+	/* An empty handshake record (RFC 8446 5.1: never sent), an
+	 * application-data record, a record version that is not 3.x. */
+	CHECK(sni((const uint8_t *)"\x16\x03\x01\x00\x00", 5, out) == -EINVAL);
+	CHECK(sni((const uint8_t *)"\x17\x03\x03\x00\x04\x01\x00\x00\x00", 9, out) == -EINVAL);
+	CHECK(sni((const uint8_t *)"\x16\x02\x00\x00\x04\x01\x00\x00\x00", 9, out) == -EINVAL);
+	/* A record header cut short, a handshake header cut short: waiting. */
+	CHECK(sni((const uint8_t *)"\x16\x03\x01\x00", 4, out) == -EAGAIN);
+	CHECK(sni((const uint8_t *)"\x16\x03\x01\x00\x02\x01\x00", 7, out) == -EAGAIN);
 	CHECK(sni(NULL, 0, out) == -EAGAIN);
 	CHECK(sni((const uint8_t *)"", 0, out) == -EAGAIN);
 
-	/* A ClientHello that says it is 100,000 bytes long, in full records:
-	 * waited for up to 64 KiB, then refused. */
+	/* A ClientHello that says it is 100,000 bytes long: refused as soon
+	 * as its header is in (over 16 KiB), not waited for. */
 	uint8_t *e = calloc(1, 5 * (16384 + 5));
 	REQUIRE(e);
 	for (i = 0; i < 5; i++)
 		memcpy(e + i * (16384 + 5), "\x16\x03\x01\x40\x00", 5);
 	memcpy(e + 5, "\x01\x01\x86\xa0\x03\x03", 6);
-	CHECK(sni(e, 65530, out) == -EAGAIN);
+	CHECK(sni(e, 9, out) == -EINVAL);
 	CHECK(sni(e, 65540, out) == -EINVAL);
 	free(e);
-	/* Empty records: OpenSSL waits through a few, then refuses. */
+	/* Empty records: refused at the first. */
 	e = malloc(5 * 100);
 	REQUIRE(e);
 	for (i = 0; i < 100; i++)
@@ -1088,6 +1134,117 @@ static void test_tls_garbage(void)
 	free(b);
 	free(h);
 	CHECK(ERR_peek_error() == 0); /* OpenSSL's error queue left clean */
+}
+
+/* @h (a ClientHello in one record) with a padding extension (21) of
+ * @pad bytes added: the hello grows by 4 + @pad. */
+static uint8_t *pad_hello(const uint8_t *h, size_t len, size_t pad, size_t *out_len)
+{
+	size_t off = 5 + 4 + 2 + 32, ext_len_at, n = len + 4 + pad;
+	uint8_t *o = calloc(1, n);
+
+	REQUIRE(o);
+	off += 1 + h[off];                             /* session id */
+	off += 2 + ((size_t)h[off] << 8 | h[off + 1]); /* suites */
+	off += 1 + h[off];                             /* compression */
+	ext_len_at = off;
+	memcpy(o, h, len);
+	o[len] = 0;
+	o[len + 1] = 21;
+	o[len + 2] = (uint8_t)(pad >> 8);
+	o[len + 3] = (uint8_t)pad;
+#define ADD16(pos)                                                                                 \
+	do {                                                                                       \
+		size_t v_ = ((size_t)o[pos] << 8 | o[(pos) + 1]) + 4 + pad;                        \
+		o[pos] = (uint8_t)(v_ >> 8);                                                       \
+		o[(pos) + 1] = (uint8_t)v_;                                                        \
+	} while (0)
+	ADD16(3); /* record (the caller keeps it under 2^14 or refragments) */
+	{
+		size_t v = ((size_t)o[6] << 16 | (size_t)o[7] << 8 | o[8]) + 4 + pad;
+		o[6] = (uint8_t)(v >> 16);
+		o[7] = (uint8_t)(v >> 8);
+		o[8] = (uint8_t)v;
+	}
+	ADD16(ext_len_at);
+#undef ADD16
+	*out_len = n;
+	return o;
+}
+
+/* The record length of a one-record hello, as written (may be over 2^14:
+ * refragment reads the handshake from the header's own length). */
+static size_t hello_hs_len(const uint8_t *h)
+{
+	return 4 + ((size_t)h[6] << 16 | (size_t)h[7] << 8 | h[8]);
+}
+
+/*
+ * A big hello trickled in one byte at a time over 16-byte records (the
+ * red team's stall: OpenSSL ran on the whole buffer at each byte):
+ * -EAGAIN at every byte but the last, the name at the last, and OpenSSL
+ * runs once.  Then the 16 KiB cap: a hello of 16,384 bytes is read, one of
+ * 16,385 refused as soon as its header is in, without OpenSSL.
+ */
+static void test_sni_scan_incremental(void)
+{
+	size_t len, plen, flen, k;
+	uint8_t *h = make_hello(TLS1_3_VERSION, "trickle.example", &len), *p, *f;
+	char out[PETRI_NET_HOST_MAX];
+	struct petri_tls_scan st;
+	int r = 0;
+
+	p = pad_hello(h, len, 12000, &plen);
+	REQUIRE(hello_hs_len(p) == plen - 5);
+	f = refragment(p, plen, 16, &flen);
+	memset(&st, 0, sizeof(st));
+	for (k = 1; k <= flen; k++) {
+		r = petri__net_tls_sni_scan(&st, f, k, out);
+		if (k < flen && r != -EAGAIN) {
+			CHECK_MSG(0, "byte %zu of %zu: %d", k, flen, r);
+			break;
+		}
+	}
+	CHECK_MSG(r == 1 && strcmp(out, "trickle.example") == 0, "whole: %d", r);
+	CHECK_MSG(st.openssl_calls == 1, "OpenSSL ran %u times", st.openssl_calls);
+	/* Spent: a later call is refused, without OpenSSL. */
+	CHECK(petri__net_tls_sni_scan(&st, f, flen, out) == -EINVAL && st.openssl_calls == 1);
+	free(f);
+	free(p);
+
+	/* 16 KiB exactly, header included: read (in records of 2^14 at most). */
+	size_t base = hello_hs_len(h);
+	p = pad_hello(h, len, 16384 - base - 4, &plen);
+	REQUIRE(hello_hs_len(p) == 16384);
+	f = refragment(p, plen, 16384, &flen);
+	CHECK_MSG((r = sni(f, flen, out)) == 1 && strcmp(out, "trickle.example") == 0,
+		  "a 16 KiB hello: %d", r);
+	free(f);
+	free(p);
+	/* One byte more: refused once its header is in. */
+	p = pad_hello(h, len, 16384 - base - 3, &plen);
+	f = refragment(p, plen, 16384, &flen);
+	memset(&st, 0, sizeof(st));
+	CHECK(petri__net_tls_sni_scan(&st, f, 8, out) == -EAGAIN);
+	CHECK_MSG((r = petri__net_tls_sni_scan(&st, f, 9, out)) == -EINVAL, "16 KiB + 1: %d", r);
+	CHECK(st.openssl_calls == 0);
+	free(f);
+	free(p);
+	/* A small hello in 1-byte records: more than 64 KiB of records for
+	 * 12 KiB of hello, refused there. */
+	p = pad_hello(h, len, 12000, &plen);
+	f = refragment(p, plen, 1, &flen);
+	REQUIRE(flen > 65536);
+	memset(&st, 0, sizeof(st));
+	CHECK(petri__net_tls_sni_scan(&st, f, 65530, out) == -EAGAIN);
+	CHECK(petri__net_tls_sni_scan(&st, f, flen, out) == -EINVAL && st.openssl_calls == 0);
+	/* Fed less than before: misuse, refused. */
+	memset(&st, 0, sizeof(st));
+	CHECK(petri__net_tls_sni_scan(&st, f, 100, out) == -EAGAIN);
+	CHECK(petri__net_tls_sni_scan(&st, f, 50, out) == -EINVAL);
+	free(f);
+	free(p);
+	free(h);
 }
 
 static uint64_t now_ns(void)
@@ -1203,6 +1360,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(connect_ipv6),
 	PETRI_TEST_CASE(origin_form),
 	PETRI_TEST_CASE(pipelined_bodies),
+	PETRI_TEST_CASE(chunk_framing),
 	PETRI_TEST_CASE(upgrade),
 	PETRI_TEST_CASE(duplicate_host),
 	PETRI_TEST_CASE(length_and_coding),
@@ -1220,6 +1378,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(split_records),
 	PETRI_TEST_CASE(sni_list),
 	PETRI_TEST_CASE(tls_garbage),
+	PETRI_TEST_CASE(sni_scan_incremental),
 	PETRI_TEST_CASE(sni_cost),
 	PETRI_TEST_CASE(stream_cost),
 	{NULL, NULL},
