@@ -221,6 +221,23 @@ static const char *stage_name(uint32_t stage)
 	return stage < ARRAY_SIZE(names) ? names[stage] : "setup";
 }
 
+/* Egress through the context's proxy: init makes the listeners the proxy
+ * asks for inside the network namespace, and the proxy serves them.
+ * @policy is the proxy's from here on, whatever the result. */
+static int serve_egress(petri_sandbox *sb, struct petri_net_policy *policy, petri_error **err)
+{
+	struct petri_sock_req reqs[PETRI_PROXY_MAX_SOCKETS];
+	int fds[PETRI_PROXY_MAX_SOCKETS];
+	size_t n = petri__proxy_sockets(policy, reqs);
+	int r = petri__sandbox_sockets(sb, n, reqs, fds, err);
+
+	if (r < 0) {
+		petri__net_policy_free(policy);
+		return r;
+	}
+	return petri__proxy_attach(sb, policy, fds, n, err);
+}
+
 static int wait_ready(petri_sandbox *sb, petri_error **err)
 {
 	struct pollfd p = {.fd = sb->ctl_fd, .events = POLLIN};
@@ -737,7 +754,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	if ((r = wait_ready(sb, err)) < 0)
 		goto fail;
 	/* Its DNS server and proxies answer before any of its code runs. */
-	if (o.net == PETRI_NET_PROXY && (r = petri__proxy_attach(sb, &policy, err)) < 0)
+	if (o.net == PETRI_NET_PROXY && (r = serve_egress(sb, &policy, err)) < 0)
 		goto fail;
 
 	pthread_mutex_lock(&ctx->lock);

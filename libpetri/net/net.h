@@ -14,7 +14,9 @@
  *             serving every proxied sandbox of the context
  *
  * Data flows one way: sandbox.c -> proxy.c -> policy/dns/sniff, and
- * proxy.c -> the audit hooks.  Nothing here calls sandbox or exec code.
+ * proxy.c -> the audit hooks.  Nothing here calls sandbox or exec code:
+ * sandbox.c has init make the sockets petri__proxy_sockets lists and
+ * hands them to petri__proxy_attach.
  *
  * How a sandbox reaches the outside (all on its own loopback; init makes
  * the sockets inside the network namespace and hands them to the host):
@@ -68,10 +70,13 @@ struct petri_net_rule {
 	struct petri_net_addr pin;
 };
 
+/* The most distinct ports an allowlist may name. */
+#define PETRI_NET_MAX_PORTS 64
+
 struct petri_net_policy {
 	struct petri_net_rule *rules;
 	size_t n;
-	uint16_t ports[64]; /* the distinct ports the rules allow, ascending */
+	uint16_t ports[PETRI_NET_MAX_PORTS]; /* the distinct ports the rules allow, ascending */
 	size_t nports;
 };
 
@@ -353,13 +358,25 @@ void petri__audit_net_suppressed(const struct petri_sandbox *sb, int dns, uint64
 
 /* ---- proxy.c (sandbox.c calls these) ---- */
 
+/* At most this many sockets: DNS over UDP and TCP, the explicit proxy,
+ * one transparent listener per allowed port. */
+#define PETRI_PROXY_MAX_SOCKETS (3 + PETRI_NET_MAX_PORTS)
+struct petri_sock_req;
+/*
+ * The listeners @policy's proxy serves in the sandbox's network namespace,
+ * into @reqs (PETRI_PROXY_MAX_SOCKETS of them): DNS over UDP, DNS over
+ * TCP, the explicit proxy, then one transparent listener per allowed port.
+ * Returns how many.  The caller has init make them (sandbox.c).
+ */
+size_t petri__proxy_sockets(const struct petri_net_policy *policy, struct petri_sock_req *reqs);
 /*
  * Serve @sb's egress under @policy (moved into the proxy: @policy is
- * zeroed): ask init for the listeners above, start the context's proxy
- * thread if it is not running, and register them.  0 or -errno with @err.
+ * zeroed) on @fds, the sockets petri__proxy_sockets listed, in its order
+ * (always taken: closed on failure): start the context's proxy thread if
+ * it is not running, and register them.  0 or -errno with @err.
  */
-int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *policy,
-			petri_error **err);
+int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *policy, int *fds,
+			size_t nfds, petri_error **err);
 /* Stop serving @sb: close its listeners and every connection, write their
  * audit events, and return once the proxy thread holds nothing of @sb. */
 void petri__proxy_detach(struct petri_sandbox *sb);

@@ -2057,13 +2057,37 @@ static int own_addrs(struct petri_proxy_sb *s)
 	return -EAGAIN;
 }
 
-int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *policy,
-			petri_error **err)
+size_t petri__proxy_sockets(const struct petri_net_policy *policy, struct petri_sock_req *reqs)
 {
-	struct petri_proxy_sb *s = calloc(1, sizeof(*s));
-	if (!s) {
+	size_t n = 3 + policy->nports;
+
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].family = AF_INET;
+		reqs[i].port = i == 0 || i == 1 ? PETRI_NET_DNS_PORT :
+			       i == 2           ? PETRI_NET_PROXY_PORT :
+						  policy->ports[i - 3];
+		reqs[i].flags = i == 0 ? PETRI_LISTEN_UDP : i >= 3 ? PETRI_LISTEN_ANY : 0;
+	}
+	return n;
+}
+
+int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *policy, int *fds,
+			size_t nfds, petri_error **err)
+{
+	struct petri_sock_req reqs[PETRI_PROXY_MAX_SOCKETS];
+	size_t want = petri__proxy_sockets(policy, reqs);
+	struct petri_proxy_sb *s = NULL;
+	int r = 0;
+
+	if (nfds != want)
+		r = petri__err(err, EINVAL, "egress proxy: %zu sockets, %zu wanted", nfds, want);
+	else if (!(s = calloc(1, sizeof(*s))))
+		r = petri__err(err, ENOMEM, "egress proxy");
+	if (r < 0) {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
 		petri__net_policy_free(policy);
-		return petri__err(err, ENOMEM, "egress proxy");
+		return r;
 	}
 	s->sb = sb;
 	s->policy = *policy;
@@ -2071,36 +2095,20 @@ int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *polic
 	s->udp_fd = -1;
 	s->max_conns = sb->net_max_conns ? sb->net_max_conns : DEFAULT_NET_MAX_CONNS;
 	s->max_bytes = sb->net_max_bytes ? sb->net_max_bytes : DEFAULT_NET_MAX_BYTES;
-	int r;
 	s->names = petri__net_names_new();
-	s->lsn = calloc(2 + s->policy.nports, sizeof(*s->lsn));
-	if (!s->names || !s->lsn) {
+	s->lsn = calloc(nfds, sizeof(*s->lsn));
+	if (!s->lsn) {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
 		r = petri__err(err, ENOMEM, "egress proxy");
 		goto fail;
 	}
-	if ((r = own_addrs(s)) < 0) {
-		r = petri__err(err, -r, "egress proxy: the host's own addresses");
-		goto fail;
-	}
-	/* The sockets in the sandbox's namespace: DNS (UDP, TCP), the
-	 * explicit proxy, and one transparent port per allowed port. */
-	size_t n = 3 + s->policy.nports;
-	struct petri_sock_req reqs[3 + ARRAY_SIZE(s->policy.ports)];
-	int fds[ARRAY_SIZE(reqs)];
-	for (size_t i = 0; i < n; i++) {
-		reqs[i].family = AF_INET;
-		reqs[i].port = i == 0 || i == 1 ? PETRI_NET_DNS_PORT :
-			       i == 2           ? PETRI_NET_PROXY_PORT :
-						  s->policy.ports[i - 3];
-		reqs[i].flags = i == 0 ? PETRI_LISTEN_UDP : i >= 3 ? PETRI_LISTEN_ANY : 0;
-	}
-	if ((r = petri__sandbox_sockets(sb, n, reqs, fds, err)) < 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (evutil_make_socket_nonblocking(fds[i]) < 0)
+	/* From here the fds are s's (sb_free closes them). */
+	for (size_t i = 0; i < nfds; i++)
+		if (evutil_make_socket_nonblocking(fds[i]) < 0 && r == 0)
 			r = -errno;
 	s->udp_fd = fds[0];
-	for (size_t i = 1; i < n; i++) {
+	for (size_t i = 1; i < nfds; i++) {
 		struct lsn *l = &s->lsn[s->nlsn++];
 		l->s = s;
 		l->kind = i == 1 ? L_DNS_TCP : i == 2 ? L_PROXY : L_TRANSPARENT;
@@ -2109,6 +2117,14 @@ int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *polic
 	}
 	if (r < 0) {
 		r = petri__err(err, -r, "egress proxy: sockets of sandbox %s", sb->id);
+		goto fail;
+	}
+	if (!s->names) {
+		r = petri__err(err, ENOMEM, "egress proxy");
+		goto fail;
+	}
+	if ((r = own_addrs(s)) < 0) {
+		r = petri__err(err, -r, "egress proxy: the host's own addresses");
 		goto fail;
 	}
 	struct petri_proxy *px = proxy_get(sb->ctx, err);
