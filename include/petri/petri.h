@@ -208,6 +208,8 @@ PETRI_API const char *petri_language_name(uint32_t i);
 #define PETRI_NET_HOST 1  /* share the host's network (trusted code only) */
 #define PETRI_NET_PROXY 2 /* only lo, and egress through the host's proxy to .allow */
 
+struct petri_secret;
+
 typedef struct petri_sandbox_opts {
 	uint32_t sz;
 	uint32_t flags;       /* PETRI_SANDBOX_F_* */
@@ -268,13 +270,45 @@ typedef struct petri_sandbox_opts {
 	uint32_t reserved3;     /* must be 0 */
 	uint64_t net_max_bytes; /* proxy: bytes both ways over the sandbox's life;
 				  * default 16 GiB */
+	/* TenantVault (README "Secrets"): NULL-terminated list of secrets the
+	 * code can use but never read.  Each secret's hosts are allowed as if
+	 * listed in .allow (which may then be empty).  Needs PETRI_NET_PROXY
+	 * (else EINVAL).  Copied at create; the caller may wipe its copy. */
+	const struct petri_secret *const *secrets;
+	/* PEM file of extra CAs trusted for the upstreams of intercepted
+	 * (secret-bound) hosts, beside the host's trust store; read at create.
+	 * NULL: the trust store only.  Needs secrets (else EINVAL). */
+	const char *upstream_ca;
 } petri_sandbox_opts;
+
+/*
+ * A secret (TenantVault).  Inside the sandbox, env var @name holds a
+ * placeholder ("petri-vault-" and 32 hex digits, random per sandbox); the
+ * proxy puts @value in its place only in requests to @hosts, over TLS that
+ * it terminates with a CA of the sandbox's own.  @value never enters the
+ * sandbox, the audit stream, logs, errors or returned output.
+ */
+typedef struct petri_secret {
+	uint32_t sz;       /* sizeof(petri_secret) */
+	uint32_t flags;    /* none yet: 0 */
+	const char *name;  /* [A-Za-z_][A-Za-z0-9_]{0,63}; unique in the sandbox */
+	const void *value; /* @value_len bytes, 1 to 4096, not all of them text-safe
+			    * in a header (CR, LF, NUL: refused in headers, 400) */
+	size_t value_len;
+	/* NULL-terminated, non-empty: "[http://]HOST[:PORT]", HOST as in
+	 * .allow (exact, "*.NAME", IP literal); PORT default 443 (with http://:
+	 * 80).  "http://" also lets the value go over plain HTTP to that host;
+	 * else plain HTTP carrying the placeholder is refused.  An address to
+	 * dial (=ADDR) comes from an .allow entry for the same name and port. */
+	const char *const *hosts;
+} petri_secret;
+#define PETRI_SECRET_INIT {sizeof(petri_secret), 0, NULL, NULL, 0, NULL}
 
 /* Do not apply Landlock even where the kernel offers it (debugging only). */
 #define PETRI_SANDBOX_F_NO_LANDLOCK (1u << 0)
 
 /* clang-format off */
-#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0}
+#define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL}
 /* clang-format on */
 /** Fill @opts with the defaults, as PETRI_SANDBOX_OPTS_INIT does (for FFI
  *  callers).  NULL: does nothing. */
