@@ -78,12 +78,19 @@ uint64_t petri__vault_scope(const struct petri_vault *v, const char *host, uint1
 
 /*
  * TLS for an intercepted connection: a server SSL_CTX presenting a leaf
- * certificate for @host signed by the sandbox's CA (made once per name and
- * cached in @v; ALPN: http/1.1 only, so HTTP/2 is downgraded the same way
- * on every path), and the client SSL_CTX for upstreams (the host's trust
- * store + upstream_ca, TLS 1.2+, ALPN http/1.1; the caller sets SNI and
- * the host to verify on each SSL).  NULL with @err on failure.  Thread:
- * the proxy's only (not locked).
+ * certificate for the normalised @host signed by the sandbox's CA (made
+ * once per name and cached in @v, 64 names at most, least recently used
+ * first out; ALPN: http/1.1 only, so HTTP/2 is downgraded the same way on
+ * every path: a client offering ALPN without http/1.1 gets a fatal
+ * no_application_protocol alert, one offering none is served), and the
+ * client SSL_CTX for upstreams (the host's trust store + upstream_ca, made
+ * and loaded by petri__vault_new; TLS 1.2+, SSL_VERIFY_PEER, ALPN
+ * http/1.1; the caller sets SNI and the host to verify on each SSL).
+ * Both are borrowed from @v: the server one until the next
+ * petri__vault_server_ctx call (an SSL made from it holds its own
+ * reference), the client one until petri__vault_free.  NULL with @err on
+ * failure, and for a @host that no secret is bound to (on any port).
+ * Thread: the proxy's only (not locked).
  */
 SSL_CTX *petri__vault_server_ctx(struct petri_vault *v, const char *host, petri_error **err);
 SSL_CTX *petri__vault_client_ctx(struct petri_vault *v, petri_error **err);
@@ -108,11 +115,17 @@ struct petri_vault_finding {
 
 /*
  * Find placeholders in @p (@n bytes) as they are, percent-decoded (either
- * hex case), inside any base64 (standard or URL alphabet) run, and
- * case-insensitively (DNS names): the first one that @scope does not
- * allow, or a foreign token, is reported in @f (PETRI_VAULT_OK: none).
- * For bytes that go anywhere no value may go: plain HTTP to unscoped
- * hosts (@scope 0), DNS names, CONNECT targets, SNI.  Returns f->misuse.
+ * hex case, up to three times), inside any base64 (standard or URL
+ * alphabet) run decoded at each of its four offsets (of the raw and of
+ * the percent-decoded bytes), always case-insensitively (DNS names): the
+ * first one that @scope does not allow (MISUSE_HOST, f->secret its
+ * index), or a foreign token (MISUSE_FOREIGN, f->secret -1), is reported
+ * in @f (PETRI_VAULT_OK: none; f->where "data": the caller knows where it
+ * looked, and reports MISUSE_DNS or MISUSE_PLAIN_HTTP itself when that is
+ * what the bytes were).  For bytes that go anywhere no value may go: plain
+ * HTTP to unscoped hosts (@scope 0), DNS names, CONNECT targets, SNI.
+ * Returns f->misuse (MISUSE_TOO_LARGE when memory to decode ran out: the
+ * bytes could not be cleared).
  */
 enum petri_vault_misuse petri__vault_scan(const struct petri_vault *v, uint64_t scope,
 					  const void *p, size_t n, struct petri_vault_finding *f);
@@ -125,15 +138,24 @@ struct petri_vault_buf {
 
 /*
  * Rewrite one request head (@raw, @len bytes, as sniff.c delivered it;
- * @h its parse) going to @host:@port (@tls: over TLS) for the secrets in
- * @scope: each of their placeholders in the request target is replaced by
- * the percent-encoded value, in a header by the value (in
- * "Authorization: Basic" inside the base64-decoded credentials, then
- * encoded again), and the head is appended to @out with
- * "Accept-Encoding: identity" in place of any Accept-Encoding (so a
- * response can be scrubbed) and without Proxy-* headers.  A placeholder
- * outside @scope, a foreign token, or a value that cannot go there is
- * misuse: nothing is appended.  Returns f->misuse, or -ENOMEM.
+ * @h its parse, unused for now) for the secrets in @scope (the caller's
+ * petri__vault_scope of the destination: for plain HTTP, tls 0): each of
+ * their placeholders (also percent-encoded, any case) in the request
+ * target is replaced by the percent-encoded value, in a header by the
+ * value (percent-encoded if the placeholder was), in "Authorization:
+ * Basic" inside the base64-decoded credentials, then encoded again; and
+ * the head is appended to @out with "Accept-Encoding: identity" in place
+ * of any Accept-Encoding (always added: without one a server may pick any
+ * coding, and a response must be scrubbable) and without Proxy-* headers.
+ * Content-Length and Transfer-Encoding are left as they were: a caller
+ * that rewrites the body fixes them with petri__vault_head_set_length.
+ * A placeholder outside @scope (MISUSE_HOST: the caller reports
+ * MISUSE_PLAIN_HTTP when the same host over TLS would have been in scope),
+ * a foreign token (in any encoding petri__vault_scan finds), or a value
+ * with CR/LF/NUL going raw into a header (MISUSE_UNSAFE) is misuse:
+ * nothing is appended.  f->used: the secrets substituted; f->where: where
+ * the misuse or the last substitution was (NULL: none).  Returns
+ * f->misuse, or -ENOMEM / -EINVAL (NULL arguments).
  */
 int petri__vault_rewrite_head(const struct petri_vault *v, uint64_t scope,
 			      const struct petri_http_head *h, const char *raw, size_t len,
@@ -143,11 +165,22 @@ int petri__vault_rewrite_head(const struct petri_vault *v, uint64_t scope,
  * Rewrite a whole request body (de-chunked by the caller, at most
  * PETRI_VAULT_BODY_MAX) for @scope: placeholders as they are and
  * percent-encoded (form bodies: value percent-encoded) replaced.  Appended
- * to @out.  Returns f->misuse, or -ENOMEM.
+ * to @out.  A body over PETRI_VAULT_BODY_MAX is not rewritten: appended
+ * unchanged when it holds no placeholder at all, else MISUSE_TOO_LARGE.
+ * Returns f->misuse (nothing appended then), or -ENOMEM.
  */
 int petri__vault_rewrite_body(const struct petri_vault *v, uint64_t scope, const void *body,
 			      size_t n, int form_urlencoded, struct petri_vault_buf *out,
 			      struct petri_vault_finding *f);
+
+/*
+ * Re-frame a rewritten head for a body of @len bytes: the head that
+ * starts at @off in @b (it ends @b, with its empty line) loses its
+ * Content-Length and Transfer-Encoding headers and gets "Content-Length:
+ * @len" (so a chunked request body, de-chunked and rewritten, is sent
+ * with a length).  0, -EINVAL (@b does not end with a head), -ENOMEM.
+ */
+int petri__vault_head_set_length(struct petri_vault_buf *b, size_t off, uint64_t len);
 
 /*
  * A scrubber: a byte stream with every value of @v masked, as it is and in
@@ -162,13 +195,19 @@ int petri__vault_rewrite_body(const struct petri_vault *v, uint64_t scope, const
  */
 struct petri_vault_scrub;
 typedef int (*petri_vault_emit_fn)(void *arg, const char *p, size_t n);
+/* NULL: out of memory.  petri__vault_scrub_end flushes what is held and
+ * leaves the scrubber ready for a new stream. */
 struct petri_vault_scrub *petri__vault_scrub_new(const struct petri_vault *v);
 int petri__vault_scrub_feed(struct petri_vault_scrub *s, const void *p, size_t n,
 			    petri_vault_emit_fn emit, void *arg);
 int petri__vault_scrub_end(struct petri_vault_scrub *s, petri_vault_emit_fn emit, void *arg);
 void petri__vault_scrub_free(struct petri_vault_scrub *s);
+/* The longest pattern + 2 (a base64 occurrence also masks the partly
+ * determined character on each side). */
 size_t petri__vault_scrub_window(const struct petri_vault *v);
-/* Scrub @n bytes in place (whole, e.g. a response head); the count masked. */
+/* Scrub @n bytes in place (whole, e.g. a response head), without
+ * allocating: the count of bytes masked (0: none; a byte inside two
+ * overlapping occurrences may be counted twice). */
 size_t petri__vault_scrub_buf(const struct petri_vault *v, char *p, size_t n);
 
 #endif /* PETRI_VAULT_H */

@@ -1,0 +1,1786 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vault.c - TenantVault (vault.h): the secrets of one sandbox, their
+ * placeholders, the sandbox's CA and leaf certificates, the scope of each
+ * secret (policy.c's matching), finding placeholders in bytes that go
+ * where no value may go, rewriting request heads and bodies, and a
+ * streaming scrubber of values and their encodings (one Aho-Corasick
+ * automaton over every pattern: linear in the input, whatever it holds).
+ *
+ * Pure functions of bytes: no sockets, no threads, no logging.  No value
+ * is ever formatted into a message.
+ */
+#include <ctype.h>
+#include <strings.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "vault.h"
+
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
+
+#define NAME_MAX_LEN 64
+#define HOSTS_MAX 256  /* host entries of one secret */
+#define LEAVES_MAX 64  /* leaf certificates cached per vault */
+#define PREFIX_LEN (sizeof(PETRI_VAULT_PREFIX) - 1)
+#define B64_MIN 4      /* shorter base64 patterns are not masked (noise) */
+
+struct vsecret {
+	char name[NAME_MAX_LEN + 1];
+	char token[PETRI_VAULT_TOKEN_LEN + 1];
+	uint8_t rnd[16];
+	unsigned char *value; /* in the vault's secret mapping */
+	size_t len;
+	int header_unsafe; /* CR, LF or NUL in the value */
+	struct petri_net_policy all;   /* every host entry, with its port */
+	struct petri_net_policy plain; /* the http:// entries (n may be 0) */
+};
+
+struct leaf {
+	char host[PETRI_NET_HOST_MAX];
+	SSL_CTX *ctx;
+	uint64_t used;
+};
+
+/* The scrubber's automaton (see build_ac). */
+struct ac_node {
+	uint32_t fail;
+	uint32_t edge_off;
+	uint16_t edge_n;
+	uint16_t best;  /* the longest pattern ending here (0: none) */
+	uint8_t before; /* that pattern is base64 with a partial char before it */
+	uint8_t after;  /* some pattern ending here has a partial char after it */
+};
+struct ac {
+	struct ac_node *nodes;
+	size_t n, cap;
+	uint8_t *edge_c;
+	uint32_t *edge_to;
+	size_t nedges;
+	uint32_t root_next[256]; /* the root's goto, complete */
+	size_t maxlen;
+};
+
+struct petri_vault {
+	size_t n;
+	struct vsecret s[PETRI_VAULT_MAX];
+	void *mem;
+	size_t mem_len;
+	int secretmem; /* mem is memfd_secret(2)'s, else mlock + MADV_DONTDUMP */
+	char **allow;  /* NULL-terminated */
+	EVP_PKEY *ca_key;
+	X509 *ca;
+	char *ca_pem;
+	size_t ca_pem_len;
+	SSL_CTX *client;
+	struct leaf leaves[LEAVES_MAX];
+	uint64_t tick;
+	struct ac ac;
+};
+
+/* ---- small encoders ------------------------------------------------------ */
+
+static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char B64_URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static int b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+static int hex_val(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int unreserved(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+static int buf_reserve(struct petri_vault_buf *b, size_t more)
+{
+	if (b->cap - b->len >= more)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap - b->len < more) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int buf_put(struct petri_vault_buf *b, const void *p, size_t n)
+{
+	if (buf_reserve(b, n + 1) < 0)
+		return -ENOMEM;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static int buf_putc(struct petri_vault_buf *b, char c)
+{
+	return buf_put(b, &c, 1);
+}
+
+/* Percent-encode @p: every byte but the unreserved ones (RFC 3986), hex
+ * in @hexs; @plus: space as '+'. */
+static int put_pct(struct petri_vault_buf *b, const unsigned char *p, size_t n, const char *hexs,
+		   int plus)
+{
+	for (size_t i = 0; i < n; i++) {
+		char e[3] = {'%', hexs[p[i] >> 4], hexs[p[i] & 15]};
+		int rc = unreserved(p[i]) ? buf_putc(b, (char)p[i]) :
+			 plus && p[i] == ' ' ? buf_putc(b, '+') :
+					       buf_put(b, e, 3);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int put_b64(struct petri_vault_buf *b, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t w = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			w |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			w |= p[i + 2];
+		char o[4] = {B64_STD[w >> 18], B64_STD[(w >> 12) & 63],
+			     i + 1 < n ? B64_STD[(w >> 6) & 63] : '=', i + 2 < n ? B64_STD[w & 63] : '='};
+		if (buf_put(b, o, 4) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Decode base64 (either alphabet, padding optional) into @out (at least
+ * n*3/4+3 bytes); the length, or -1 when @p is not base64. */
+static ssize_t b64_decode(const unsigned char *p, size_t n, unsigned char *out)
+{
+	while (n > 0 && p[n - 1] == '=')
+		n--;
+	if (n % 4 == 1)
+		return -1;
+	size_t o = 0;
+	uint32_t w = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		int v = b64_val(p[i]);
+		if (v < 0)
+			return -1;
+		w = (w << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(w >> bits);
+		}
+	}
+	return (ssize_t)o;
+}
+
+/* ---- creation: checks ------------------------------------------------------ */
+
+static int name_ok(const char *s)
+{
+	if (!s || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	size_t i = 1;
+	for (; s[i]; i++)
+		if (i >= NAME_MAX_LEN || !(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* "secret 'NAME'" or "secrets[i]" (when the name itself is bad). */
+static const char *who(const struct petri_secret *s, size_t i, char buf[96])
+{
+	if (name_ok(s->name))
+		snprintf(buf, 96, "secret '%s'", s->name);
+	else
+		snprintf(buf, 96, "secrets[%zu]", i);
+	return buf;
+}
+
+/* One host entry "[http://]HOST[:PORT]" to the allowlist entry
+ * "HOST:PORT" in @out; @plain set for http://.  NULL or why not. */
+static const char *host_entry(const char *h, char *out, size_t cap, int *plain)
+{
+	*plain = 0;
+	if (strncasecmp(h, "http://", 7) == 0) {
+		*plain = 1;
+		h += 7;
+	} else if (strstr(h, "://")) {
+		return "the only scheme is 'http://' (HOST[:PORT] alone means HTTPS)";
+	}
+	if (!*h)
+		return "empty host";
+	if (strchr(h, '='))
+		return "'=ADDR' belongs in .allow (an entry for the same name and port)";
+	if (strpbrk(h, "/?#"))
+		return "a path, query or fragment is not allowed";
+	/* Does it carry a port?  "[v6]:P", "name:P". */
+	const char *close = h[0] == '[' ? strchr(h, ']') : NULL;
+	int has_port = close ? close[1] == ':' : strchr(h, ':') != NULL;
+	int n = has_port ? snprintf(out, cap, "%s", h) :
+			   snprintf(out, cap, "%s:%u", h, *plain ? 80u : 443u);
+	if (n < 0 || (size_t)n >= cap)
+		return "longer than 1024 bytes";
+	return NULL;
+}
+
+static int parse_hosts(const struct petri_secret *s, size_t idx, struct vsecret *vs,
+		       petri_error **err)
+{
+	char w[96];
+	size_t n = 0;
+	while (s->hosts && s->hosts[n] && n <= HOSTS_MAX)
+		n++;
+	if (n == 0)
+		return petri__err(err, 0, "%s: no hosts (give at least one [http://]HOST[:PORT])",
+				  who(s, idx, w));
+	if (n > HOSTS_MAX)
+		return petri__err(err, 0, "%s: more than %d hosts", who(s, idx, w), HOSTS_MAX);
+	char **all = calloc(n + 1, sizeof(*all));
+	char **plain = calloc(n + 1, sizeof(*plain));
+	int rc = 0;
+	size_t np = 0;
+	if (!all || !plain) {
+		rc = petri__err(err, ENOMEM, "%s", who(s, idx, w));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char e[1100];
+		int pl;
+		const char *why = host_entry(s->hosts[i], e, sizeof(e), &pl);
+		petri_error *perr = NULL;
+		struct petri_net_policy one;
+		const char *list[2] = {e, NULL};
+		if (!why && petri__net_policy_parse(&one, list, &perr) == 0) {
+			petri__net_policy_free(&one);
+		} else if (!why) {
+			rc = petri__err(err, 0, "%s: hosts[%zu]: %s", who(s, idx, w), i,
+					perr ? perr->msg : "invalid");
+			petri_error_free(perr);
+			goto out;
+		}
+		if (why) {
+			rc = petri__err(err, 0, "%s: hosts[%zu]: %s", who(s, idx, w), i, why);
+			goto out;
+		}
+		if (!(all[i] = strdup(e)) || (pl && !(plain[np++] = strdup(e)))) {
+			rc = petri__err(err, ENOMEM, "%s", who(s, idx, w));
+			goto out;
+		}
+	}
+	petri_error *perr = NULL;
+	if (petri__net_policy_parse(&vs->all, (const char *const *)all, &perr) < 0 ||
+	    (np && petri__net_policy_parse(&vs->plain, (const char *const *)plain, &perr) < 0)) {
+		rc = petri__err(err, 0, "%s: %s", who(s, idx, w), perr ? perr->msg : "invalid hosts");
+		petri_error_free(perr);
+		petri__net_policy_free(&vs->all);
+	}
+out:
+	for (size_t i = 0; all && all[i]; i++)
+		free(all[i]);
+	for (size_t i = 0; plain && plain[i]; i++)
+		free(plain[i]);
+	free(all);
+	free(plain);
+	return rc;
+}
+
+/* ---- secret memory ------------------------------------------------------- */
+
+/* A mapping of @len bytes that is not dumpable, not swappable and not
+ * inherited by fork (init may be a fork of the host): memfd_secret(2)
+ * (removed from the kernel's direct map too), else anonymous memory with
+ * mlock + MADV_DONTDUMP + MADV_DONTFORK. */
+static int secret_map(struct petri_vault *v, size_t len, petri_error **err)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	len = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	int fd = (int)syscall(SYS_memfd_secret, (unsigned)O_CLOEXEC);
+	if (fd >= 0) {
+		void *p = MAP_FAILED;
+		if (ftruncate(fd, (off_t)len) == 0)
+			p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		if (p != MAP_FAILED) {
+			madvise(p, len, MADV_DONTFORK);
+			v->mem = p;
+			v->mem_len = len;
+			v->secretmem = 1;
+			return 0;
+		}
+		/* e.g. RLIMIT_MEMLOCK: the fallback below says so if it fails too */
+	}
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return petri__err(err, errno, "secrets: mmap %zu bytes", len);
+	if (mlock(p, len) < 0) {
+		int e = errno;
+		munmap(p, len);
+		return petri__err(err, e,
+				  "secrets: mlock %zu bytes (values must not be swapped; raise "
+				  "RLIMIT_MEMLOCK)",
+				  len);
+	}
+	if (madvise(p, len, MADV_DONTDUMP) < 0 || madvise(p, len, MADV_DONTFORK) < 0) {
+		int e = errno;
+		munlock(p, len);
+		munmap(p, len);
+		return petri__err(err, e, "secrets: madvise");
+	}
+	v->mem = p;
+	v->mem_len = len;
+	return 0;
+}
+
+/* ---- the CA and leaves ---------------------------------------------------- */
+
+static int ssl_err(petri_error **err, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char buf[256] = "";
+	if (e)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return petri__err(err, 0, "%s: %s", what, e ? buf : "OpenSSL failed");
+}
+
+static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX c;
+	X509V3_set_ctx_nodb(&c);
+	X509V3_set_ctx(&c, issuer, x, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &c, nid, value);
+	if (!ext)
+		return -1;
+	int ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -1;
+}
+
+/* A certificate for @key with a random serial, valid from an hour ago for
+ * 7 days, subject CN @cn (may be NULL), issuer @issuer (NULL: itself). */
+static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer)
+{
+	X509 *x = X509_new();
+	unsigned char serial[16];
+	BIGNUM *bn = NULL;
+	if (!x || getrandom(serial, sizeof(serial), 0) != sizeof(serial))
+		goto fail;
+	serial[0] &= 0x7f;
+	serial[0] |= 0x40;
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	X509_NAME *name = X509_get_subject_name(x);
+	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || !X509_set_version(x, 2) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), 7L * 86400) || !X509_set_pubkey(x, key) ||
+	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+					(const unsigned char *)"petri sandbox", -1, -1, 0) ||
+	    (cn && !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					       (const unsigned char *)cn, -1, -1, 0)) ||
+	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name))
+		goto fail;
+	BN_free(bn);
+	return x;
+fail:
+	BN_free(bn);
+	X509_free(x);
+	return NULL;
+}
+
+static int nc_push(STACK_OF(GENERAL_SUBTREE) * sk, int type, const void *data, int len)
+{
+	GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_STRING *s = type == GEN_DNS ? ASN1_IA5STRING_new() : ASN1_OCTET_STRING_new();
+	if (!st || !gn || !s || !ASN1_STRING_set(s, data, len))
+		goto fail;
+	GENERAL_NAME_set0_value(gn, type, s);
+	s = NULL;
+	GENERAL_NAME_free(st->base);
+	st->base = gn;
+	gn = NULL;
+	if (!sk_GENERAL_SUBTREE_push(sk, st))
+		goto fail;
+	return 0;
+fail:
+	ASN1_STRING_free(s);
+	GENERAL_NAME_free(gn);
+	GENERAL_SUBTREE_free(st);
+	return -1;
+}
+
+/*
+ * nameConstraints: the secrets' names (an exact name permits it and, by
+ * RFC 5280's rule, its subdomains; "*.x.y" permits ".x.y", subdomains
+ * only) and IP literals (with an all-ones mask).  A name type with no
+ * permitted entry would be unconstrained, so it is excluded whole (DNS
+ * "", IP 0/0 and ::/0).  Every host a secret can name is a normalised
+ * A-label name or an IP literal, so there is no name that cannot be
+ * constrained.
+ */
+static int ca_constraints(struct petri_vault *v, X509 *x)
+{
+	NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
+	int rc = -1, dns = 0, ip4 = 0, ip6 = 0;
+	if (!nc || !(nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null()) ||
+	    !(nc->excludedSubtrees = sk_GENERAL_SUBTREE_new_null()))
+		goto out;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct petri_net_policy *p = &v->s[i].all;
+		for (size_t j = 0; j < p->n; j++) {
+			const struct petri_net_rule *r = &p->rules[j];
+			if (r->literal) {
+				uint8_t b[32];
+				int l = r->literal_addr.family == AF_INET ? 4 : 16;
+				memcpy(b, r->literal_addr.a, (size_t)l);
+				memset(b + l, 0xff, (size_t)l);
+				if (nc_push(nc->permittedSubtrees, GEN_IPADD, b, 2 * l) < 0)
+					goto out;
+				*(l == 4 ? &ip4 : &ip6) = 1;
+			} else {
+				char d[PETRI_NET_HOST_MAX + 1];
+				snprintf(d, sizeof(d), "%s%s", r->wildcard ? "." : "", r->host);
+				if (nc_push(nc->permittedSubtrees, GEN_DNS, d, (int)strlen(d)) < 0)
+					goto out;
+				dns = 1;
+			}
+		}
+	}
+	static const uint8_t zero[32];
+	if ((!dns && nc_push(nc->excludedSubtrees, GEN_DNS, "", 0) < 0) ||
+	    (!ip4 && nc_push(nc->excludedSubtrees, GEN_IPADD, zero, 8) < 0) ||
+	    (!ip6 && nc_push(nc->excludedSubtrees, GEN_IPADD, zero, 32) < 0))
+		goto out;
+	if (sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) == 0) {
+		sk_GENERAL_SUBTREE_free(nc->excludedSubtrees);
+		nc->excludedSubtrees = NULL;
+	}
+	rc = X509_add1_ext_i2d(x, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) == 1 ? 0 : -1;
+out:
+	NAME_CONSTRAINTS_free(nc);
+	return rc;
+}
+
+static int ca_make(struct petri_vault *v, petri_error **err)
+{
+	v->ca_key = EVP_EC_gen("P-256");
+	if (!v->ca_key)
+		return ssl_err(err, "secrets: CA key");
+	X509 *x = cert_new(v->ca_key, "petri sandbox CA", NULL);
+	if (!x || add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") < 0 ||
+	    add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
+	    add_ext(x, x, NID_subject_key_identifier, "hash") < 0 || ca_constraints(v, x) < 0 ||
+	    !X509_sign(x, v->ca_key, EVP_sha256())) {
+		X509_free(x);
+		return ssl_err(err, "secrets: CA certificate");
+	}
+	v->ca = x;
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	if (!b || !PEM_write_bio_X509(b, x) || BIO_get_mem_ptr(b, &m) <= 0 ||
+	    !(v->ca_pem = malloc(m->length + 1))) {
+		BIO_free(b);
+		return ssl_err(err, "secrets: CA PEM");
+	}
+	memcpy(v->ca_pem, m->data, m->length);
+	v->ca_pem[m->length] = '\0';
+	v->ca_pem_len = m->length;
+	BIO_free(b);
+	return 0;
+}
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	static const unsigned char h11[] = "\x08http/1.1";
+	unsigned char *o;
+	if (SSL_select_next_proto(&o, outlen, h11, sizeof(h11) - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL; /* no_application_protocol */
+	*out = o;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *leaf_ctx(struct petri_vault *v, const char *host, petri_error **err)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	struct petri_net_addr a;
+	char norm[PETRI_NET_HOST_MAX], san[PETRI_NET_HOST_MAX + 8];
+	X509 *x = NULL;
+	SSL_CTX *ctx = NULL;
+	if (petri__net_host_norm(host, strlen(host), norm, &a) < 0) {
+		EVP_PKEY_free(key);
+		petri__err(err, 0, "secrets: leaf certificate: not a host name");
+		return NULL;
+	}
+	snprintf(san, sizeof(san), "%s:%s", a.family ? "IP" : "DNS", norm);
+	/* CN: the name when it fits (64); none for an address, whose CN
+	 * OpenSSL would check against the DNS constraints */
+	const char *cn = !a.family && strlen(norm) <= 64 ? norm : NULL;
+	if (!key || !(x = cert_new(key, cn, v->ca)) ||
+	    add_ext(x, v->ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	    add_ext(x, v->ca, NID_key_usage, "critical,digitalSignature") < 0 ||
+	    add_ext(x, v->ca, NID_ext_key_usage, "serverAuth") < 0 ||
+	    add_ext(x, v->ca, NID_authority_key_identifier, "keyid") < 0 ||
+	    add_ext(x, v->ca, NID_subject_alt_name, san) < 0 ||
+	    !X509_sign(x, v->ca_key, EVP_sha256()) || !(ctx = SSL_CTX_new(TLS_server_method())) ||
+	    !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_add1_chain_cert(ctx, v->ca) != 1) {
+		ssl_err(err, "secrets: leaf certificate");
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	} else {
+		SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	}
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ctx;
+}
+
+SSL_CTX *petri__vault_server_ctx(struct petri_vault *v, const char *host, petri_error **err)
+{
+	if (!v || !host)
+		return petri__err(err, 0, "secrets: no host"), NULL;
+	int bound = 0;
+	for (size_t i = 0; i < v->n && !bound; i++)
+		bound = petri__net_policy_match(&v->s[i].all, host, 0) != NULL;
+	if (!bound) {
+		petri__err(err, 0, "secrets: no secret is bound to this host");
+		return NULL;
+	}
+	struct leaf *lru = &v->leaves[0];
+	for (size_t i = 0; i < LEAVES_MAX; i++) {
+		struct leaf *l = &v->leaves[i];
+		if (l->ctx && strcmp(l->host, host) == 0) {
+			l->used = ++v->tick;
+			return l->ctx;
+		}
+		if (!l->ctx || (lru->ctx && l->used < lru->used))
+			lru = l;
+	}
+	SSL_CTX *ctx = leaf_ctx(v, host, err);
+	if (!ctx)
+		return NULL;
+	SSL_CTX_free(lru->ctx);
+	snprintf(lru->host, sizeof(lru->host), "%s", host);
+	lru->ctx = ctx;
+	lru->used = ++v->tick;
+	return ctx;
+}
+
+/* The upstream TLS client: the host's trust store plus @upstream_ca. */
+static int client_make(struct petri_vault *v, const char *upstream_ca, petri_error **err)
+{
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+	if (!c || !SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) ||
+	    SSL_CTX_set_default_verify_paths(c) != 1 ||
+	    SSL_CTX_set_alpn_protos(c, (const unsigned char *)"\x08http/1.1", 9) != 0) {
+		SSL_CTX_free(c);
+		return ssl_err(err, "secrets: upstream TLS");
+	}
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+	v->client = c;
+	if (!upstream_ca)
+		return 0;
+	int fd = open(upstream_ca, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return petri__err(err, errno, "upstream_ca '%s'", upstream_ca);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return petri__err(err, 0, "upstream_ca '%s': not a regular file", upstream_ca);
+	}
+	BIO *b = BIO_new_fd(fd, BIO_CLOSE);
+	if (!b) {
+		close(fd);
+		return ssl_err(err, "upstream_ca");
+	}
+	X509_STORE *store = SSL_CTX_get_cert_store(c);
+	int count = 0;
+	X509 *x;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
+		int ok = X509_STORE_add_cert(store, x);
+		X509_free(x);
+		if (!ok) {
+			BIO_free(b);
+			return ssl_err(err, "upstream_ca");
+		}
+		count++;
+	}
+	ERR_clear_error(); /* the end of the file */
+	BIO_free(b);
+	if (count == 0)
+		return petri__err(err, 0, "upstream_ca '%s': no PEM certificate in it", upstream_ca);
+	return 0;
+}
+
+SSL_CTX *petri__vault_client_ctx(struct petri_vault *v, petri_error **err)
+{
+	if (!v || !v->client)
+		return petri__err(err, 0, "secrets: no upstream TLS context"), NULL;
+	return v->client;
+}
+
+/* ---- the scrubber's automaton --------------------------------------------- */
+
+struct pat {
+	struct petri_vault_buf b;
+	int before, after;
+};
+struct pats {
+	struct pat *p;
+	size_t n, cap;
+};
+
+static struct pat *pat_add(struct pats *ps)
+{
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 64;
+		struct pat *p = realloc(ps->p, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		ps->p = p;
+		ps->cap = cap;
+	}
+	struct pat *p = &ps->p[ps->n++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+/* The base64 characters of @v (@n bytes) preceded by @k unknown bytes
+ * that the value alone determines. */
+static int pat_b64(struct pats *ps, const unsigned char *v, size_t n, int k, const char *alpha)
+{
+	size_t bits = 8 * (n + (size_t)k);
+	size_t j0 = (8 * (size_t)k + 5) / 6, j1 = bits / 6;
+	if (j1 < j0 + B64_MIN)
+		return 0;
+	struct pat *p = pat_add(ps);
+	if (!p)
+		return -ENOMEM;
+	p->before = (8 * k) % 6 != 0;
+	p->after = bits % 6 != 0;
+	for (size_t j = j0; j < j1; j++) {
+		unsigned c = 0;
+		for (size_t b = 6 * j; b < 6 * j + 6; b++) {
+			size_t byte = b / 8 - (size_t)k;
+			c = (c << 1) | ((v[byte] >> (7 - b % 8)) & 1);
+		}
+		if (buf_putc(&p->b, alpha[c]) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The UTF-8 code point at @p (of @n), its length in *@l; -1: not UTF-8. */
+static long utf8_cp(const unsigned char *p, size_t n, size_t *l)
+{
+	unsigned c = p[0];
+	size_t k = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+	if (k == 0 || k > n)
+		return -1;
+	long cp = (long)(c & (0x7f >> k));
+	for (size_t i = 1; i < k; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*l = k;
+	return cp;
+}
+
+/* JSON string escaping; @ascii: every non-ASCII code point as \uXXXX
+ * (Python's default); -EINVAL when @ascii and the value is not UTF-8. */
+static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n, int ascii)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = v[i];
+		char e[16];
+		int rc;
+		if (c == '"' || c == '\\') {
+			e[0] = '\\', e[1] = (char)c;
+			rc = buf_put(b, e, 2);
+		} else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
+			e[0] = '\\';
+			e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+			rc = buf_put(b, e, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(e, sizeof(e), "\\u00%c%c", hx[c >> 4], hx[c & 15]);
+			rc = buf_put(b, e, 6);
+		} else if (c >= 0x80 && ascii) {
+			size_t l;
+			long cp = utf8_cp(v + i, n - i, &l);
+			if (cp < 0)
+				return -EINVAL;
+			i += l - 1;
+			if (cp >= 0x10000) {
+				long u = cp - 0x10000;
+				snprintf(e, sizeof(e), "\\u%04lx\\u%04lx", 0xd800 + (u >> 10),
+					 0xdc00 + (u & 0x3ff));
+				rc = buf_put(b, e, 12);
+			} else {
+				snprintf(e, sizeof(e), "\\u%04lx", cp);
+				rc = buf_put(b, e, 6);
+			}
+		} else {
+			rc = buf_putc(b, (char)c);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int secret_patterns(struct pats *ps, const unsigned char *v, size_t n)
+{
+	static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+	struct pat *p;
+	int has_space = memchr(v, ' ', n) != NULL;
+	if (!(p = pat_add(ps)) || buf_put(&p->b, v, n) < 0)
+		return -ENOMEM;
+	for (int c = 0; c < 2; c++) {
+		const char *hx = c ? up : lo;
+		if (!(p = pat_add(ps)))
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			char e[2] = {hx[v[i] >> 4], hx[v[i] & 15]};
+			if (buf_put(&p->b, e, 2) < 0)
+				return -ENOMEM;
+		}
+		for (int plus = 0; plus <= has_space; plus++)
+			if (!(p = pat_add(ps)) || put_pct(&p->b, v, n, hx, plus) < 0)
+				return -ENOMEM;
+	}
+	for (int ascii = 0; ascii < 2; ascii++) {
+		if (!(p = pat_add(ps)))
+			return -ENOMEM;
+		int rc = put_json(&p->b, v, n, ascii);
+		if (rc == -EINVAL)
+			ps->n--, free(p->b.p);
+		else if (rc < 0)
+			return rc;
+	}
+	for (int k = 0; k < 3; k++)
+		if (pat_b64(ps, v, n, k, B64_STD) < 0 || pat_b64(ps, v, n, k, B64_URL) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int ac_node_new(struct ac *a)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 1024;
+		struct ac_node *p = realloc(a->nodes, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		a->nodes = p;
+		a->cap = cap;
+	}
+	memset(&a->nodes[a->n], 0, sizeof(a->nodes[0]));
+	return (int)a->n++;
+}
+
+static uint32_t ac_child(const struct ac *a, uint32_t node, uint8_t c)
+{
+	if (node == 0)
+		return a->root_next[c];
+	const struct ac_node *nd = &a->nodes[node];
+	const uint8_t *ec = a->edge_c + nd->edge_off;
+	size_t lo = 0, hi = nd->edge_n;
+	while (lo < hi) { /* sorted */
+		size_t mid = (lo + hi) / 2;
+		if (ec[mid] == c)
+			return a->edge_to[nd->edge_off + mid];
+		if (ec[mid] < c)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return UINT32_MAX;
+}
+
+static uint32_t ac_step(const struct ac *a, uint32_t s, uint8_t c)
+{
+	for (;;) {
+		uint32_t t = ac_child(a, s, c);
+		if (t != UINT32_MAX)
+			return t;
+		s = a->nodes[s].fail; /* the root's goto is complete: ends there */
+	}
+}
+
+static int cmp_pat(const void *x, const void *y)
+{
+	const struct pat *a = x, *b = y;
+	size_t n = a->b.len < b->b.len ? a->b.len : b->b.len;
+	int c = memcmp(a->b.p, b->b.p, n);
+	return c ? c : a->b.len < b->b.len ? -1 : a->b.len > b->b.len;
+}
+
+/*
+ * Aho-Corasick over every pattern.  The trie is built from the sorted
+ * patterns, so each node's children are made in byte order and lie
+ * together (a node's edges: edge_c/edge_to[edge_off .. +edge_n], sorted)
+ * when the edges are laid out breadth first.  Per input byte: amortised
+ * O(1) failure moves, each a binary search of at most 8 steps.
+ */
+static int ac_build(struct ac *a, struct pats *ps)
+{
+	qsort(ps->p, ps->n, sizeof(*ps->p), cmp_pat);
+	/* trie with first-child/next-sibling lists, children in byte order */
+	uint32_t *child = NULL, *sib = NULL, *depth = NULL;
+	uint8_t *byte = NULL;
+	size_t cap = 0;
+	int rc = -ENOMEM;
+	if (ac_node_new(a) < 0)
+		return -ENOMEM;
+#define GROW()                                                                                     \
+	do {                                                                                       \
+		if (a->n > cap) {                                                                  \
+			size_t nc = a->cap;                                                        \
+			uint32_t *c1 = realloc(child, nc * 4), *s1 = c1 ? realloc(sib, nc * 4) : NULL; \
+			if (c1)                                                                    \
+				child = c1;                                                        \
+			if (s1)                                                                    \
+				sib = s1;                                                          \
+			uint32_t *d1 = s1 ? realloc(depth, nc * 4) : NULL;                         \
+			if (d1)                                                                    \
+				depth = d1;                                                        \
+			uint8_t *b1 = d1 ? realloc(byte, nc) : NULL;                               \
+			if (!b1)                                                                   \
+				goto out;                                                          \
+			byte = b1;                                                                 \
+			for (size_t z = cap; z < nc; z++)                                          \
+				child[z] = sib[z] = depth[z] = 0, byte[z] = 0;                     \
+			cap = nc;                                                                  \
+		}                                                                                  \
+	} while (0)
+	GROW();
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct pat *p = &ps->p[i];
+		uint32_t s = 0;
+		for (size_t j = 0; j < p->b.len; j++) {
+			uint8_t c = (uint8_t)p->b.p[j];
+			uint32_t t = child[s], prev = 0;
+			while (t && byte[t] != c)
+				prev = t, t = sib[t];
+			if (!t) {
+				int nn = ac_node_new(a);
+				if (nn < 0)
+					goto out;
+				GROW();
+				t = (uint32_t)nn;
+				byte[t] = c;
+				depth[t] = depth[s] + 1;
+				if (prev)
+					sib[prev] = t;
+				else
+					child[s] = t;
+			}
+			s = t;
+		}
+		struct ac_node *nd = &a->nodes[s];
+		if (p->b.len > 0) {
+			nd->best = (uint16_t)p->b.len;
+			nd->before |= (uint8_t)p->before;
+			nd->after |= (uint8_t)p->after;
+		}
+		if (p->b.len > a->maxlen)
+			a->maxlen = p->b.len;
+	}
+	/* edges laid out, breadth first; failure links */
+	a->edge_c = malloc(a->n ? a->n : 1);
+	a->edge_to = malloc((a->n ? a->n : 1) * sizeof(uint32_t));
+	uint32_t *queue = malloc(a->n * sizeof(uint32_t));
+	if (!a->edge_c || !a->edge_to || !queue) {
+		free(queue);
+		goto out;
+	}
+	size_t qh = 0, qt = 0;
+	for (int c = 0; c < 256; c++)
+		a->root_next[c] = 0;
+	for (uint32_t t = child[0]; t; t = sib[t]) {
+		a->root_next[byte[t]] = t;
+		a->nodes[t].fail = 0;
+		queue[qt++] = t;
+	}
+	while (qh < qt) {
+		uint32_t s = queue[qh++];
+		struct ac_node *nd = &a->nodes[s];
+		nd->edge_off = (uint32_t)a->nedges;
+		for (uint32_t t = child[s]; t; t = sib[t]) {
+			a->edge_c[a->nedges] = byte[t];
+			a->edge_to[a->nedges++] = t;
+			nd->edge_n++;
+		}
+		for (uint32_t t = child[s]; t; t = sib[t]) {
+			uint32_t f = ac_step(a, nd->fail, byte[t]);
+			struct ac_node *tn = &a->nodes[t];
+			tn->fail = f;
+			const struct ac_node *fn = &a->nodes[f];
+			if (!tn->best) {
+				tn->best = fn->best;
+				tn->before = fn->before;
+			}
+			tn->after |= fn->after;
+			queue[qt++] = t;
+		}
+	}
+	free(queue);
+	rc = 0;
+out:
+#undef GROW
+	free(child);
+	free(sib);
+	free(depth);
+	free(byte);
+	return rc;
+}
+
+static void ac_free(struct ac *a)
+{
+	free(a->nodes);
+	free(a->edge_c);
+	free(a->edge_to);
+	memset(a, 0, sizeof(*a));
+}
+
+static int scrub_build(struct petri_vault *v)
+{
+	struct pats ps = {0};
+	int rc = 0;
+	for (size_t i = 0; i < v->n && rc == 0; i++)
+		rc = secret_patterns(&ps, v->s[i].value, v->s[i].len);
+	if (rc == 0)
+		rc = ac_build(&v->ac, &ps);
+	for (size_t i = 0; i < ps.n; i++) {
+		if (ps.p[i].b.p)
+			explicit_bzero(ps.p[i].b.p, ps.p[i].b.cap);
+		free(ps.p[i].b.p);
+	}
+	free(ps.p);
+	return rc;
+}
+
+/* ---- new / free / getters -------------------------------------------------- */
+
+static int allow_build(struct petri_vault *v)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < v->n; i++)
+		total += v->s[i].all.n;
+	v->allow = calloc(total + 1, sizeof(char *));
+	if (!v->allow)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct petri_net_policy *p = &v->s[i].all;
+		for (size_t j = 0; j < p->n; j++) {
+			const struct petri_net_rule *r = &p->rules[j];
+			int v6 = r->literal && r->literal_addr.family == AF_INET6;
+			char e[PETRI_NET_HOST_MAX + 16];
+			snprintf(e, sizeof(e), "%s%s%s%s:%u", r->wildcard ? "*." : "", v6 ? "[" : "",
+				 r->host, v6 ? "]" : "", r->port);
+			int dup = 0;
+			for (size_t m = 0; m < k && !dup; m++)
+				dup = strcmp(v->allow[m], e) == 0;
+			if (!dup && !(v->allow[k++] = strdup(e)))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int petri__vault_new(const struct petri_secret *const *secrets, const char *upstream_ca,
+		     struct petri_vault **out, petri_error **err)
+{
+	size_t n = 0;
+	while (secrets && secrets[n] && n <= PETRI_VAULT_MAX)
+		n++;
+	if (n == 0)
+		return petri__err(err, 0, "secrets: the list is empty");
+	if (n > PETRI_VAULT_MAX)
+		return petri__err(err, 0, "secrets: more than %d", PETRI_VAULT_MAX);
+	struct petri_vault *v = calloc(1, sizeof(*v));
+	if (!v)
+		return petri__err(err, ENOMEM, "secrets");
+	int rc = 0;
+	size_t total = 0;
+	char w[96];
+	for (size_t i = 0; i < n; i++) {
+		struct petri_secret s;
+		char what[40];
+		snprintf(what, sizeof(what), "secrets[%zu]", i);
+		if ((rc = petri__opts_copy(&s, sizeof(s), secrets[i], err, what)) < 0)
+			goto fail;
+		if (!name_ok(s.name)) {
+			rc = petri__err(err, 0,
+					"secrets[%zu]: name must match [A-Za-z_][A-Za-z0-9_]{0,63}",
+					i);
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(v->s[j].name, s.name) == 0) {
+				rc = petri__err(err, 0, "%s: two secrets have this name",
+						who(&s, i, w));
+				goto fail;
+			}
+		if (s.flags) {
+			rc = petri__err(err, 0, "%s: unknown flags 0x%x", who(&s, i, w), s.flags);
+			goto fail;
+		}
+		if (!s.value || s.value_len == 0 || s.value_len > PETRI_VAULT_VALUE_MAX) {
+			rc = petri__err(err, 0, "%s: the value must be 1 to %d bytes (it has %zu)",
+					who(&s, i, w), PETRI_VAULT_VALUE_MAX,
+					s.value ? s.value_len : 0);
+			goto fail;
+		}
+		struct vsecret *vs = &v->s[i];
+		snprintf(vs->name, sizeof(vs->name), "%s", s.name);
+		vs->len = s.value_len;
+		if ((rc = parse_hosts(&s, i, vs, err)) < 0)
+			goto fail;
+		v->n++;
+		total += s.value_len;
+	}
+	if ((rc = secret_map(v, total, err)) < 0)
+		goto fail;
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct vsecret *vs = &v->s[i];
+		vs->value = (unsigned char *)v->mem + off;
+		memcpy(vs->value, secrets[i]->value, vs->len);
+		off += vs->len;
+		vs->header_unsafe = memchr(vs->value, '\r', vs->len) ||
+				    memchr(vs->value, '\n', vs->len) || memchr(vs->value, 0, vs->len);
+		if (getrandom(vs->rnd, sizeof(vs->rnd), 0) != sizeof(vs->rnd)) {
+			rc = petri__err(err, errno, "secrets: getrandom");
+			goto fail;
+		}
+		memcpy(vs->token, PETRI_VAULT_PREFIX, PREFIX_LEN);
+		for (size_t j = 0; j < 16; j++)
+			snprintf(vs->token + PREFIX_LEN + 2 * j, 3, "%02x", vs->rnd[j]);
+	}
+	if (allow_build(v) < 0 || scrub_build(v) < 0) {
+		rc = petri__err(err, ENOMEM, "secrets");
+		goto fail;
+	}
+	if ((rc = ca_make(v, err)) < 0 || (rc = client_make(v, upstream_ca, err)) < 0)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	petri__vault_free(v);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+void petri__vault_free(struct petri_vault *v)
+{
+	if (!v)
+		return;
+	if (v->mem) {
+		explicit_bzero(v->mem, v->mem_len);
+		if (!v->secretmem)
+			munlock(v->mem, v->mem_len);
+		munmap(v->mem, v->mem_len);
+	}
+	for (size_t i = 0; i < PETRI_VAULT_MAX; i++) {
+		petri__net_policy_free(&v->s[i].all);
+		petri__net_policy_free(&v->s[i].plain);
+	}
+	for (size_t i = 0; v->allow && v->allow[i]; i++)
+		free(v->allow[i]);
+	free(v->allow);
+	/* the automaton spells out the values: wipe it */
+	if (v->ac.edge_c)
+		explicit_bzero(v->ac.edge_c, v->ac.nedges);
+	ac_free(&v->ac);
+	for (size_t i = 0; i < LEAVES_MAX; i++)
+		SSL_CTX_free(v->leaves[i].ctx);
+	SSL_CTX_free(v->client);
+	X509_free(v->ca);
+	EVP_PKEY_free(v->ca_key);
+	free(v->ca_pem);
+	explicit_bzero(v, sizeof(*v));
+	free(v);
+}
+
+size_t petri__vault_count(const struct petri_vault *v)
+{
+	return v ? v->n : 0;
+}
+
+const char *petri__vault_name(const struct petri_vault *v, size_t i)
+{
+	return v && i < v->n ? v->s[i].name : NULL;
+}
+
+const char *petri__vault_placeholder(const struct petri_vault *v, size_t i)
+{
+	return v && i < v->n ? v->s[i].token : NULL;
+}
+
+const char *const *petri__vault_allow(const struct petri_vault *v)
+{
+	return v ? (const char *const *)v->allow : NULL;
+}
+
+const char *petri__vault_ca_pem(const struct petri_vault *v, size_t *len)
+{
+	if (len)
+		*len = v ? v->ca_pem_len : 0;
+	return v ? v->ca_pem : NULL;
+}
+
+uint64_t petri__vault_scope(const struct petri_vault *v, const char *host, uint16_t port, int tls)
+{
+	uint64_t bits = 0;
+	if (!v || !host || port == 0)
+		return 0;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct petri_net_policy *p = tls ? &v->s[i].all : &v->s[i].plain;
+		if (p->n && petri__net_policy_match(p, host, port))
+			bits |= 1ull << i;
+	}
+	return bits;
+}
+
+/* ---- finding placeholders -------------------------------------------------- */
+
+/* Is there a token at @p (@n bytes left), with each character as is or
+ * (@pct) as %XX?  Case-insensitive.  Its 16 random bytes into @rnd, its
+ * length in *@end, and whether any character was percent-encoded. */
+static int token_at(const unsigned char *p, size_t n, int pct, uint8_t rnd[16], size_t *end,
+		    int *encoded)
+{
+	size_t i = 0;
+	*encoded = 0;
+	for (size_t k = 0; k < PETRI_VAULT_TOKEN_LEN; k++) {
+		if (i >= n)
+			return 0;
+		int c = p[i];
+		if (pct && c == '%' && i + 2 < n && hex_val(p[i + 1]) >= 0 && hex_val(p[i + 2]) >= 0) {
+			c = hex_val(p[i + 1]) * 16 + hex_val(p[i + 2]);
+			i += 3;
+			*encoded = 1;
+		} else {
+			i++;
+		}
+		if (k < PREFIX_LEN) {
+			if (tolower(c) != PETRI_VAULT_PREFIX[k])
+				return 0;
+		} else {
+			int h = hex_val((unsigned char)c);
+			if (h < 0)
+				return 0;
+			size_t j = k - PREFIX_LEN;
+			rnd[j / 2] = (uint8_t)(j % 2 ? (rnd[j / 2] | h) : h << 4);
+		}
+	}
+	*end = i;
+	return 1;
+}
+
+static int token_index(const struct petri_vault *v, const uint8_t rnd[16])
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (memcmp(v->s[i].rnd, rnd, 16) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The first token in @p that @scope does not allow; 0 or the misuse. */
+static enum petri_vault_misuse scan_plain(const struct petri_vault *v, uint64_t scope,
+					  const unsigned char *p, size_t n,
+					  struct petri_vault_finding *f)
+{
+	for (size_t i = 0; i + PETRI_VAULT_TOKEN_LEN <= n; i++) {
+		uint8_t rnd[16];
+		size_t end;
+		int enc;
+		if ((p[i] | 0x20) != 'p' || !token_at(p + i, n - i, 0, rnd, &end, &enc))
+			continue;
+		int idx = token_index(v, rnd);
+		if (idx < 0) {
+			f->misuse = PETRI_VAULT_MISUSE_FOREIGN;
+			f->secret = -1;
+			return f->misuse;
+		}
+		if (!(scope & (1ull << idx))) {
+			f->misuse = PETRI_VAULT_MISUSE_HOST;
+			f->secret = idx;
+			return f->misuse;
+		}
+	}
+	return PETRI_VAULT_OK;
+}
+
+/* Percent-decode @p into @out (either hex case); the length. */
+static size_t pct_decode(const unsigned char *p, size_t n, unsigned char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '%' && i + 2 < n && hex_val(p[i + 1]) >= 0 && hex_val(p[i + 2]) >= 0) {
+			out[o++] = (unsigned char)(hex_val(p[i + 1]) * 16 + hex_val(p[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = p[i];
+		}
+	}
+	return o;
+}
+
+/* Every maximal base64 run (either alphabet) decoded at each of its four
+ * starting offsets, scanned. */
+static enum petri_vault_misuse scan_b64(const struct petri_vault *v, uint64_t scope,
+					const unsigned char *p, size_t n, unsigned char *tmp,
+					struct petri_vault_finding *f)
+{
+	size_t min = (PETRI_VAULT_TOKEN_LEN * 4 + 2) / 3;
+	for (size_t i = 0; i < n;) {
+		if (b64_val(p[i]) < 0) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < n && b64_val(p[j]) >= 0)
+			j++;
+		for (size_t k = 0; k < 4 && j - i >= min + k; k++) {
+			size_t len = (j - i - k) / 4 * 4; /* whole groups */
+			size_t rest = (j - i - k) % 4;
+			len += rest >= 2 ? rest : 0;
+			ssize_t d = b64_decode(p + i + k, len, tmp);
+			if (d > 0 && (scan_plain(v, scope, tmp, (size_t)d, f) ||
+				      scan_plain(v, scope, tmp, pct_decode(tmp, (size_t)d, tmp), f)))
+				return f->misuse;
+		}
+		i = j;
+	}
+	return PETRI_VAULT_OK;
+}
+
+enum petri_vault_misuse petri__vault_scan(const struct petri_vault *v, uint64_t scope,
+					  const void *p, size_t n, struct petri_vault_finding *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->secret = -1;
+	f->where = "data";
+	if (!v || !p || n < PETRI_VAULT_TOKEN_LEN)
+		return PETRI_VAULT_OK;
+	if (scan_plain(v, scope, p, n, f))
+		return f->misuse;
+	/* decoded copies: percent-decoding up to three times (a server may
+	 * decode twice), base64 of the raw and the decoded bytes */
+	unsigned char *a = malloc(n + 4), *t = malloc(n + 4);
+	if (!a || !t) {
+		/* cannot look deeper: refuse rather than let it pass */
+		free(a);
+		free(t);
+		f->misuse = PETRI_VAULT_MISUSE_TOO_LARGE;
+		return f->misuse;
+	}
+	const unsigned char *cur = p;
+	size_t len = n;
+	enum petri_vault_misuse m = scan_b64(v, scope, cur, len, t, f);
+	for (int round = 0; round < 3 && !m; round++) {
+		size_t d = pct_decode(cur, len, a); /* in place after the first round */
+		if (d == len)
+			break;
+		len = d;
+		cur = a;
+		m = scan_plain(v, scope, cur, len, f);
+		if (!m)
+			m = scan_b64(v, scope, cur, len, t, f);
+	}
+	free(a);
+	free(t);
+	return m;
+}
+
+/* ---- rewriting -------------------------------------------------------------- */
+
+/* How a substituted value is written where its placeholder was. */
+enum sub_mode {
+	SUB_RAW, /* as is: a header, a body */
+	SUB_PCT, /* percent-encoded: a request target, a form body */
+};
+
+/*
+ * Copy @p to @out with every placeholder (as is or percent-encoded) of a
+ * secret in @scope replaced by its value (@mode, or percent-encoded where
+ * the placeholder was); @header: the value is going into a header.
+ * Foreign or out-of-scope tokens: misuse.
+ */
+static int substitute(const struct petri_vault *v, uint64_t scope, const unsigned char *p, size_t n,
+		      enum sub_mode mode, int header, const char *where, struct petri_vault_buf *out,
+		      struct petri_vault_finding *f)
+{
+	size_t i = 0, from = 0;
+	while (i < n) {
+		uint8_t rnd[16];
+		size_t end;
+		int enc;
+		if (!((p[i] | 0x20) == 'p' || p[i] == '%') || !token_at(p + i, n - i, 1, rnd, &end, &enc)) {
+			i++;
+			continue;
+		}
+		int idx = token_index(v, rnd);
+		f->where = where;
+		if (idx < 0 || !(scope & (1ull << idx))) {
+			f->misuse = idx < 0 ? PETRI_VAULT_MISUSE_FOREIGN : PETRI_VAULT_MISUSE_HOST;
+			f->secret = idx;
+			return f->misuse;
+		}
+		const struct vsecret *s = &v->s[idx];
+		int pct = mode == SUB_PCT || enc;
+		if (!pct && header && s->header_unsafe) {
+			f->misuse = PETRI_VAULT_MISUSE_UNSAFE;
+			f->secret = idx;
+			return f->misuse;
+		}
+		if (buf_put(out, p + from, i - from) < 0 ||
+		    (pct ? put_pct(out, s->value, s->len, "0123456789ABCDEF", 0) :
+			   buf_put(out, s->value, s->len)) < 0)
+			return -ENOMEM;
+		f->used |= 1ull << idx;
+		i += end;
+		from = i;
+	}
+	return buf_put(out, p + from, n - from) < 0 ? -ENOMEM : 0;
+}
+
+static int hname_is(const char *line, size_t n, const char *name)
+{
+	size_t l = strlen(name);
+	return n > l && line[l] == ':' && strncasecmp(line, name, l) == 0;
+}
+
+/* "Authorization: Basic <b64>": substitute inside the credentials.  1:
+ * done (appended), 0: not Basic credentials, or <0 / misuse. */
+static int basic_auth(const struct petri_vault *v, uint64_t scope, const char *val, size_t n,
+		      struct petri_vault_buf *out, struct petri_vault_finding *f)
+{
+	size_t i = 0;
+	while (i < n && (val[i] == ' ' || val[i] == '\t'))
+		i++;
+	if (n - i < 6 || strncasecmp(val + i, "basic", 5) != 0 || val[i + 5] != ' ')
+		return 0;
+	size_t b = i + 6;
+	while (b < n && val[b] == ' ')
+		b++;
+	size_t e = n;
+	while (e > b && (val[e - 1] == ' ' || val[e - 1] == '\t'))
+		e--;
+	unsigned char *dec = malloc((e - b) / 4 * 3 + 4);
+	struct petri_vault_buf creds = {0}, enc = {0};
+	int rc = 0;
+	if (!dec)
+		return -ENOMEM;
+	ssize_t d = b64_decode((const unsigned char *)val + b, e - b, dec);
+	if (d < 0)
+		goto out; /* not base64: the caller treats it as text */
+	struct petri_vault_finding g = {.secret = -1};
+	rc = substitute(v, scope, dec, (size_t)d, SUB_RAW, 0, "basic auth", &creds, &g);
+	if (rc != 0 || g.misuse) {
+		f->misuse = g.misuse;
+		f->secret = g.secret;
+		f->where = g.where;
+		goto out;
+	}
+	if (!g.used)
+		goto out; /* nothing in it: the caller leaves the header as it was */
+	f->used |= g.used;
+	f->where = g.where;
+	if (put_b64(&enc, (const unsigned char *)creds.p, creds.len) < 0 ||
+	    buf_put(out, val, b) < 0 || buf_put(out, enc.p, enc.len) < 0 ||
+	    buf_put(out, val + e, n - e) < 0)
+		rc = -ENOMEM;
+	else
+		rc = 1;
+out:
+	if (creds.p)
+		explicit_bzero(creds.p, creds.cap);
+	if (enc.p)
+		explicit_bzero(enc.p, enc.cap);
+	explicit_bzero(dec, (e - b) / 4 * 3 + 4);
+	free(dec);
+	free(creds.p);
+	free(enc.p);
+	return rc;
+}
+
+int petri__vault_rewrite_head(const struct petri_vault *v, uint64_t scope,
+			      const struct petri_http_head *h, const char *raw, size_t len,
+			      struct petri_vault_buf *out, struct petri_vault_finding *f)
+{
+	(void)h;
+	memset(f, 0, sizeof(*f));
+	f->secret = -1;
+	f->where = "request line";
+	if (!v || !raw || !out)
+		return -EINVAL;
+	/* misuse in any encoding first (base64 not in Basic auth included) */
+	struct petri_vault_finding sf;
+	if (petri__vault_scan(v, scope, raw, len, &sf)) {
+		*f = sf;
+		f->where = "head";
+		return f->misuse;
+	}
+	struct petri_vault_buf o = {0};
+	const char *p = raw, *end = raw + len;
+	int rc = 0, first = 1;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end;
+		size_t ln = (size_t)((eol ? eol : end) - p);
+		if (ln && p[ln - 1] == '\r')
+			ln--;
+		if (ln == 0) { /* the empty line: the end of the head */
+			if (buf_put(&o, "Accept-Encoding: identity\r\n\r\n", 29) < 0)
+				rc = -ENOMEM;
+			break;
+		}
+		if (first) {
+			first = 0;
+			/* METHOD SP target SP version: the target gets encoded values */
+			const char *sp1 = memchr(p, ' ', ln);
+			const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', ln - (size_t)(sp1 + 1 - p)) : NULL;
+			if (!sp1 || !sp2) {
+				rc = substitute(v, scope, (const unsigned char *)p, ln, SUB_PCT, 0,
+						"request line", &o, f);
+			} else if (buf_put(&o, p, (size_t)(sp1 + 1 - p)) < 0) {
+				rc = -ENOMEM;
+			} else {
+				rc = substitute(v, scope, (const unsigned char *)sp1 + 1,
+						(size_t)(sp2 - sp1 - 1), SUB_PCT, 0, "request line", &o, f);
+				if (rc == 0 && buf_put(&o, sp2, ln - (size_t)(sp2 - p)) < 0)
+					rc = -ENOMEM;
+			}
+		} else if (strncasecmp(p, "proxy-", 6) == 0 || hname_is(p, ln, "accept-encoding")) {
+			p = next;
+			continue; /* dropped */
+		} else {
+			const char *colon = memchr(p, ':', ln);
+			size_t nl = colon ? (size_t)(colon + 1 - p) : 0;
+			rc = buf_put(&o, p, nl) < 0 ? -ENOMEM : 0;
+			if (rc == 0 && colon && hname_is(p, ln, "authorization"))
+				rc = basic_auth(v, scope, p + nl, ln - nl, &o, f);
+			if (rc == 0)
+				rc = substitute(v, scope, (const unsigned char *)p + nl, ln - nl,
+						SUB_RAW, 1, "header", &o, f);
+			else if (rc == 1)
+				rc = 0;
+		}
+		if (rc != 0)
+			break;
+		if (buf_put(&o, "\r\n", 2) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		p = next;
+	}
+	if (rc == 0 && f->misuse == PETRI_VAULT_OK)
+		rc = buf_put(out, o.p ? o.p : "", o.len) < 0 ? -ENOMEM : 0;
+	if (o.p)
+		explicit_bzero(o.p, o.cap);
+	free(o.p);
+	if (rc < 0)
+		return rc;
+	if (!f->used && !f->misuse)
+		f->where = NULL;
+	return f->misuse;
+}
+
+int petri__vault_rewrite_body(const struct petri_vault *v, uint64_t scope, const void *body,
+			      size_t n, int form_urlencoded, struct petri_vault_buf *out,
+			      struct petri_vault_finding *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->secret = -1;
+	f->where = "body";
+	if (!v || (!body && n) || !out)
+		return -EINVAL;
+	struct petri_vault_finding sf;
+	enum petri_vault_misuse m = petri__vault_scan(v, n > PETRI_VAULT_BODY_MAX ? 0 : scope, body,
+						      n, &sf);
+	if (m) {
+		*f = sf;
+		f->where = "body";
+		if (n > PETRI_VAULT_BODY_MAX && m == PETRI_VAULT_MISUSE_HOST)
+			f->misuse = PETRI_VAULT_MISUSE_TOO_LARGE;
+		return f->misuse;
+	}
+	if (n > PETRI_VAULT_BODY_MAX)
+		return buf_put(out, body, n) < 0 ? -ENOMEM : 0;
+	size_t mark = out->len;
+	int rc = substitute(v, scope, body, n, form_urlencoded ? SUB_PCT : SUB_RAW, 0, "body", out, f);
+	if (rc != 0) {
+		if (out->p) {
+			explicit_bzero(out->p + mark, out->len - mark);
+			out->p[mark] = '\0';
+		}
+		out->len = mark;
+	}
+	if (!f->used && !f->misuse)
+		f->where = NULL;
+	return rc;
+}
+
+int petri__vault_head_set_length(struct petri_vault_buf *b, size_t off, uint64_t len)
+{
+	if (!b || off > b->len || b->len - off < 4 || memcmp(b->p + b->len - 4, "\r\n\r\n", 4) != 0)
+		return -EINVAL;
+	struct petri_vault_buf o = {0};
+	const char *p = b->p + off, *end = b->p + b->len - 2; /* before the empty line */
+	int first = 1;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end;
+		size_t ln = (size_t)(next - p);
+		if (first || !(hname_is(p, ln, "content-length") ||
+			       hname_is(p, ln, "transfer-encoding"))) {
+			if (buf_put(&o, p, ln) < 0) {
+				free(o.p);
+				return -ENOMEM;
+			}
+		}
+		first = 0;
+		p = next;
+	}
+	char cl[48];
+	int k = snprintf(cl, sizeof(cl), "Content-Length: %llu\r\n\r\n", (unsigned long long)len);
+	if (buf_put(&o, cl, (size_t)k) < 0) {
+		free(o.p);
+		return -ENOMEM;
+	}
+	b->len = off;
+	int rc = buf_put(b, o.p, o.len);
+	explicit_bzero(o.p, o.cap);
+	free(o.p);
+	return rc;
+}
+
+/* ---- scrubbing ----------------------------------------------------------- */
+
+struct petri_vault_scrub {
+	const struct ac *ac;
+	uint32_t state;
+	uint64_t pos;        /* bytes taken in */
+	uint64_t run_lo;     /* the masked run that ends last: [run_lo, run_hi] */
+	uint64_t run_hi;     /* UINT64_MAX: none yet */
+	uint64_t after;      /* mask this position if it is base64 (UINT64_MAX: none) */
+	unsigned char *ring; /* the held bytes, positions pos-held .. pos-1 */
+	size_t cap, held;    /* cap: a power of two > hold */
+	size_t hold;         /* bytes held back: the longest pattern + 1 */
+	char out[4096];
+	size_t outn;
+};
+
+size_t petri__vault_scrub_window(const struct petri_vault *v)
+{
+	return v ? v->ac.maxlen + 2 : 1;
+}
+
+static inline unsigned char *ring_at(struct petri_vault_scrub *s, uint64_t pos)
+{
+	return &s->ring[pos & (s->cap - 1)];
+}
+
+/* Mask [lo, hi] (hi: the newest position), touching each byte at most
+ * twice however the runs overlap: only what the current run does not
+ * cover yet. */
+static size_t mask_range(struct petri_vault_scrub *s, uint64_t lo, uint64_t hi)
+{
+	size_t masked = 0;
+	uint64_t a = lo, b = hi;
+	if (s->run_hi != UINT64_MAX && lo <= s->run_hi + 1) {
+		/* overlaps or touches the current run */
+		for (uint64_t q = lo; q < s->run_lo; q++, masked++)
+			*ring_at(s, q) = '*';
+		a = s->run_hi + 1;
+		if (lo < s->run_lo)
+			s->run_lo = lo;
+	} else {
+		s->run_lo = lo;
+	}
+	for (uint64_t q = a; q <= b; q++, masked++)
+		*ring_at(s, q) = '*';
+	if (hi > s->run_hi || s->run_hi == UINT64_MAX)
+		s->run_hi = hi;
+	return masked;
+}
+
+static int b64ch(unsigned char c)
+{
+	return b64_val(c) >= 0;
+}
+
+/* Take byte @c in; what is masked is counted into *@masked. */
+static void scrub_byte(struct petri_vault_scrub *s, unsigned char c, size_t *masked)
+{
+	uint64_t e = s->pos++;
+	*ring_at(s, e) = c;
+	s->held++;
+	if (s->after == e) {
+		if (b64ch(c))
+			*masked += mask_range(s, e, e);
+		s->after = UINT64_MAX;
+	}
+	s->state = ac_step(s->ac, s->state, c);
+	const struct ac_node *nd = &s->ac->nodes[s->state];
+	if (nd->best) {
+		uint64_t lo = e + 1 - nd->best;
+		if (nd->before && lo > 0 && e - (lo - 1) < s->held && b64ch(*ring_at(s, lo - 1)))
+			lo--;
+		*masked += mask_range(s, lo, e);
+	}
+	if (nd->after)
+		s->after = e + 1;
+}
+
+static int flush_out(struct petri_vault_scrub *s, petri_vault_emit_fn emit, void *arg)
+{
+	int rc = 0;
+	if (s->outn && emit)
+		rc = emit(arg, s->out, s->outn);
+	s->outn = 0;
+	return rc;
+}
+
+static int emit_front(struct petri_vault_scrub *s, size_t keep, petri_vault_emit_fn emit,
+		      void *arg)
+{
+	while (s->held > keep) {
+		if (s->outn == sizeof(s->out)) {
+			int rc = flush_out(s, emit, arg);
+			if (rc)
+				return rc;
+		}
+		s->out[s->outn++] = (char)*ring_at(s, s->pos - s->held);
+		s->held--;
+	}
+	return 0;
+}
+
+struct petri_vault_scrub *petri__vault_scrub_new(const struct petri_vault *v)
+{
+	if (!v)
+		return NULL;
+	struct petri_vault_scrub *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->ac = &v->ac;
+	s->hold = v->ac.maxlen + 1;
+	s->cap = 64;
+	while (s->cap <= s->hold + 1)
+		s->cap *= 2;
+	s->ring = malloc(s->cap);
+	if (!s->ring) {
+		free(s);
+		return NULL;
+	}
+	s->run_hi = s->after = UINT64_MAX;
+	return s;
+}
+
+int petri__vault_scrub_feed(struct petri_vault_scrub *s, const void *p, size_t n,
+			    petri_vault_emit_fn emit, void *arg)
+{
+	const unsigned char *u = p;
+	size_t masked = 0;
+	for (size_t i = 0; i < n; i++) {
+		scrub_byte(s, u[i], &masked);
+		if (s->held > s->hold) {
+			int rc = emit_front(s, s->hold, emit, arg);
+			if (rc)
+				return rc;
+		}
+	}
+	return flush_out(s, emit, arg);
+}
+
+int petri__vault_scrub_end(struct petri_vault_scrub *s, petri_vault_emit_fn emit, void *arg)
+{
+	int rc = emit_front(s, 0, emit, arg);
+	if (!rc)
+		rc = flush_out(s, emit, arg);
+	explicit_bzero(s->ring, s->cap);
+	s->state = 0;
+	s->run_hi = s->after = UINT64_MAX;
+	return rc;
+}
+
+void petri__vault_scrub_free(struct petri_vault_scrub *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s->ring, s->cap);
+	explicit_bzero(s->out, sizeof(s->out));
+	free(s->ring);
+	free(s);
+}
+
+size_t petri__vault_scrub_buf(const struct petri_vault *v, char *p, size_t n)
+{
+	if (!v || !p)
+		return 0;
+	/* In place: a ring over @p itself (positions are offsets in @p). */
+	struct petri_vault_scrub s = {.ac = &v->ac, .run_hi = UINT64_MAX, .after = UINT64_MAX};
+	size_t masked = 0;
+	/* ring_at with cap = 2^63 over p: positions index p directly */
+	s.ring = (unsigned char *)p;
+	s.cap = (size_t)1 << 62;
+	for (size_t i = 0; i < n; i++) {
+		s.held = i; /* everything before is still there */
+		unsigned char c = (unsigned char)p[i];
+		scrub_byte(&s, c, &masked);
+	}
+	return masked;
+}
