@@ -11,6 +11,7 @@
  * is ever formatted into a message.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <strings.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -30,10 +31,10 @@
 #endif
 
 #define NAME_MAX_LEN 64
-#define HOSTS_MAX 256  /* host entries of one secret */
-#define LEAVES_MAX 64  /* leaf certificates cached per vault */
+#define HOSTS_MAX 256 /* host entries of one secret */
+#define LEAVES_MAX 64 /* leaf certificates cached per vault */
 #define PREFIX_LEN (sizeof(PETRI_VAULT_PREFIX) - 1)
-#define B64_MIN 4      /* shorter base64 patterns are not masked (noise) */
+#define B64_MIN 4 /* shorter base64 patterns are not masked (noise) */
 
 struct vsecret {
 	char name[NAME_MAX_LEN + 1];
@@ -41,7 +42,7 @@ struct vsecret {
 	uint8_t rnd[16];
 	unsigned char *value; /* in the vault's secret mapping */
 	size_t len;
-	int header_unsafe; /* CR, LF or NUL in the value */
+	int header_unsafe;             /* CR, LF or NUL in the value */
 	struct petri_net_policy all;   /* every host entry, with its port */
 	struct petri_net_policy plain; /* the http:// entries (n may be 0) */
 };
@@ -164,7 +165,7 @@ static int put_pct(struct petri_vault_buf *b, const unsigned char *p, size_t n, 
 {
 	for (size_t i = 0; i < n; i++) {
 		char e[3] = {'%', hexs[p[i] >> 4], hexs[p[i] & 15]};
-		int rc = unreserved(p[i]) ? buf_putc(b, (char)p[i]) :
+		int rc = unreserved(p[i])    ? buf_putc(b, (char)p[i]) :
 			 plus && p[i] == ' ' ? buf_putc(b, '+') :
 					       buf_put(b, e, 3);
 		if (rc < 0)
@@ -182,7 +183,8 @@ static int put_b64(struct petri_vault_buf *b, const unsigned char *p, size_t n)
 		if (i + 2 < n)
 			w |= p[i + 2];
 		char o[4] = {B64_STD[w >> 18], B64_STD[(w >> 12) & 63],
-			     i + 1 < n ? B64_STD[(w >> 6) & 63] : '=', i + 2 < n ? B64_STD[w & 63] : '='};
+			     i + 1 < n ? B64_STD[(w >> 6) & 63] : '=',
+			     i + 2 < n ? B64_STD[w & 63] : '='};
 		if (buf_put(b, o, 4) < 0)
 			return -ENOMEM;
 	}
@@ -311,7 +313,8 @@ static int parse_hosts(const struct petri_secret *s, size_t idx, struct vsecret 
 	petri_error *perr = NULL;
 	if (petri__net_policy_parse(&vs->all, (const char *const *)all, &perr) < 0 ||
 	    (np && petri__net_policy_parse(&vs->plain, (const char *const *)plain, &perr) < 0)) {
-		rc = petri__err(err, 0, "%s: %s", who(s, idx, w), perr ? perr->msg : "invalid hosts");
+		rc = petri__err(err, 0, "%s: %s", who(s, idx, w),
+				perr ? perr->msg : "invalid hosts");
 		petri_error_free(perr);
 		petri__net_policy_free(&vs->all);
 	}
@@ -415,8 +418,8 @@ static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer)
 	    !X509_gmtime_adj(X509_getm_notAfter(x), 7L * 86400) || !X509_set_pubkey(x, key) ||
 	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
 					(const unsigned char *)"petri sandbox", -1, -1, 0) ||
-	    (cn && !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					       (const unsigned char *)cn, -1, -1, 0)) ||
+	    (cn && !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+					       -1, -1, 0)) ||
 	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name))
 		goto fail;
 	BN_free(bn);
@@ -611,20 +614,62 @@ SSL_CTX *petri__vault_server_ctx(struct petri_vault *v, const char *host, petri_
 	return ctx;
 }
 
+/*
+ * The host's trust store (SSL_CERT_FILE/SSL_CERT_DIR or OpenSSL's default
+ * paths), loaded once per process: parsing the system bundle costs about
+ * 20 ms, too much for every sandbox.  A change of the host's bundle is
+ * seen by the next process.  NULL when it could not be made.
+ */
+static X509_STORE *host_store;
+static void host_store_load(void)
+{
+	X509_STORE *st = X509_STORE_new();
+	if (st && X509_STORE_set_default_paths(st) != 1) {
+		X509_STORE_free(st);
+		st = NULL;
+	}
+	ERR_clear_error();
+	host_store = st;
+}
+
+/* A store of @shared's certificates (references, no parsing) to which
+ * upstream_ca's are added. */
+static X509_STORE *store_copy(X509_STORE *shared)
+{
+	X509_STORE *st = X509_STORE_new();
+	STACK_OF(X509) *all = st ? X509_STORE_get1_all_certs(shared) : NULL;
+	int ok = st && all;
+	for (int i = 0; ok && i < sk_X509_num(all); i++)
+		ok = X509_STORE_add_cert(st, sk_X509_value(all, i));
+	/* the default directory, looked up lazily by hash, as in the shared store */
+	X509_LOOKUP *dir = ok ? X509_STORE_add_lookup(st, X509_LOOKUP_hash_dir()) : NULL;
+	if (dir)
+		X509_LOOKUP_add_dir(dir, NULL, X509_FILETYPE_DEFAULT);
+	sk_X509_pop_free(all, X509_free);
+	if (!ok) {
+		X509_STORE_free(st);
+		return NULL;
+	}
+	return st;
+}
+
 /* The upstream TLS client: the host's trust store plus @upstream_ca. */
 static int client_make(struct petri_vault *v, const char *upstream_ca, petri_error **err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, host_store_load);
 	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
-	if (!c || !SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) ||
-	    SSL_CTX_set_default_verify_paths(c) != 1 ||
+	if (!c || !host_store || !SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) ||
 	    SSL_CTX_set_alpn_protos(c, (const unsigned char *)"\x08http/1.1", 9) != 0) {
 		SSL_CTX_free(c);
-		return ssl_err(err, "secrets: upstream TLS");
+		return ssl_err(err, "secrets: upstream TLS (the host's trust store)");
 	}
 	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
 	v->client = c;
-	if (!upstream_ca)
+	if (!upstream_ca) {
+		SSL_CTX_set1_cert_store(c, host_store);
 		return 0;
+	}
 	int fd = open(upstream_ca, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
@@ -634,11 +679,16 @@ static int client_make(struct petri_vault *v, const char *upstream_ca, petri_err
 		return petri__err(err, 0, "upstream_ca '%s': not a regular file", upstream_ca);
 	}
 	BIO *b = BIO_new_fd(fd, BIO_CLOSE);
-	if (!b) {
-		close(fd);
+	X509_STORE *store = store_copy(host_store);
+	if (!b || !store) {
+		if (b)
+			BIO_free(b);
+		else
+			close(fd);
+		X509_STORE_free(store);
 		return ssl_err(err, "upstream_ca");
 	}
-	X509_STORE *store = SSL_CTX_get_cert_store(c);
+	SSL_CTX_set_cert_store(c, store); /* owned by c now */
 	int count = 0;
 	X509 *x;
 	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
@@ -653,7 +703,8 @@ static int client_make(struct petri_vault *v, const char *upstream_ca, petri_err
 	ERR_clear_error(); /* the end of the file */
 	BIO_free(b);
 	if (count == 0)
-		return petri__err(err, 0, "upstream_ca '%s': no PEM certificate in it", upstream_ca);
+		return petri__err(err, 0, "upstream_ca '%s': no PEM certificate in it",
+				  upstream_ca);
 	return 0;
 }
 
@@ -749,7 +800,11 @@ static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n,
 			rc = buf_put(b, e, 2);
 		} else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
 			e[0] = '\\';
-			e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+			e[1] = c == '\n' ? 'n' :
+			       c == '\r' ? 'r' :
+			       c == '\t' ? 't' :
+			       c == '\b' ? 'b' :
+					   'f';
 			rc = buf_put(b, e, 2);
 		} else if (c < 0x20 || c == 0x7f) {
 			snprintf(e, sizeof(e), "\\u00%c%c", hx[c >> 4], hx[c & 15]);
@@ -885,7 +940,8 @@ static int ac_build(struct ac *a, struct pats *ps)
 	do {                                                                                       \
 		if (a->n > cap) {                                                                  \
 			size_t nc = a->cap;                                                        \
-			uint32_t *c1 = realloc(child, nc * 4), *s1 = c1 ? realloc(sib, nc * 4) : NULL; \
+			uint32_t *c1 = realloc(child, nc * 4),                                     \
+				 *s1 = c1 ? realloc(sib, nc * 4) : NULL;                           \
 			if (c1)                                                                    \
 				child = c1;                                                        \
 			if (s1)                                                                    \
@@ -1026,8 +1082,8 @@ static int allow_build(struct petri_vault *v)
 			const struct petri_net_rule *r = &p->rules[j];
 			int v6 = r->literal && r->literal_addr.family == AF_INET6;
 			char e[PETRI_NET_HOST_MAX + 16];
-			snprintf(e, sizeof(e), "%s%s%s%s:%u", r->wildcard ? "*." : "", v6 ? "[" : "",
-				 r->host, v6 ? "]" : "", r->port);
+			snprintf(e, sizeof(e), "%s%s%s%s:%u", r->wildcard ? "*." : "",
+				 v6 ? "[" : "", r->host, v6 ? "]" : "", r->port);
 			int dup = 0;
 			for (size_t m = 0; m < k && !dup; m++)
 				dup = strcmp(v->allow[m], e) == 0;
@@ -1099,7 +1155,8 @@ int petri__vault_new(const struct petri_secret *const *secrets, const char *upst
 		memcpy(vs->value, secrets[i]->value, vs->len);
 		off += vs->len;
 		vs->header_unsafe = memchr(vs->value, '\r', vs->len) ||
-				    memchr(vs->value, '\n', vs->len) || memchr(vs->value, 0, vs->len);
+				    memchr(vs->value, '\n', vs->len) ||
+				    memchr(vs->value, 0, vs->len);
 		if (getrandom(vs->rnd, sizeof(vs->rnd), 0) != sizeof(vs->rnd)) {
 			rc = petri__err(err, errno, "secrets: getrandom");
 			goto fail;
@@ -1206,7 +1263,8 @@ static int token_at(const unsigned char *p, size_t n, int pct, uint8_t rnd[16], 
 		if (i >= n)
 			return 0;
 		int c = p[i];
-		if (pct && c == '%' && i + 2 < n && hex_val(p[i + 1]) >= 0 && hex_val(p[i + 2]) >= 0) {
+		if (pct && c == '%' && i + 2 < n && hex_val(p[i + 1]) >= 0 &&
+		    hex_val(p[i + 2]) >= 0) {
 			c = hex_val(p[i + 1]) * 16 + hex_val(p[i + 2]);
 			i += 3;
 			*encoded = 1;
@@ -1297,8 +1355,9 @@ static enum petri_vault_misuse scan_b64(const struct petri_vault *v, uint64_t sc
 			size_t rest = (j - i - k) % 4;
 			len += rest >= 2 ? rest : 0;
 			ssize_t d = b64_decode(p + i + k, len, tmp);
-			if (d > 0 && (scan_plain(v, scope, tmp, (size_t)d, f) ||
-				      scan_plain(v, scope, tmp, pct_decode(tmp, (size_t)d, tmp), f)))
+			if (d > 0 &&
+			    (scan_plain(v, scope, tmp, (size_t)d, f) ||
+			     scan_plain(v, scope, tmp, pct_decode(tmp, (size_t)d, tmp), f)))
 				return f->misuse;
 		}
 		i = j;
@@ -1359,15 +1418,16 @@ enum sub_mode {
  * Foreign or out-of-scope tokens: misuse.
  */
 static int substitute(const struct petri_vault *v, uint64_t scope, const unsigned char *p, size_t n,
-		      enum sub_mode mode, int header, const char *where, struct petri_vault_buf *out,
-		      struct petri_vault_finding *f)
+		      enum sub_mode mode, int header, const char *where,
+		      struct petri_vault_buf *out, struct petri_vault_finding *f)
 {
 	size_t i = 0, from = 0;
 	while (i < n) {
 		uint8_t rnd[16];
 		size_t end;
 		int enc;
-		if (!((p[i] | 0x20) == 'p' || p[i] == '%') || !token_at(p + i, n - i, 1, rnd, &end, &enc)) {
+		if (!((p[i] | 0x20) == 'p' || p[i] == '%') ||
+		    !token_at(p + i, n - i, 1, rnd, &end, &enc)) {
 			i++;
 			continue;
 		}
@@ -1491,7 +1551,8 @@ int petri__vault_rewrite_head(const struct petri_vault *v, uint64_t scope,
 			first = 0;
 			/* METHOD SP target SP version: the target gets encoded values */
 			const char *sp1 = memchr(p, ' ', ln);
-			const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', ln - (size_t)(sp1 + 1 - p)) : NULL;
+			const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', ln - (size_t)(sp1 + 1 - p)) :
+						NULL;
 			if (!sp1 || !sp2) {
 				rc = substitute(v, scope, (const unsigned char *)p, ln, SUB_PCT, 0,
 						"request line", &o, f);
@@ -1499,7 +1560,8 @@ int petri__vault_rewrite_head(const struct petri_vault *v, uint64_t scope,
 				rc = -ENOMEM;
 			} else {
 				rc = substitute(v, scope, (const unsigned char *)sp1 + 1,
-						(size_t)(sp2 - sp1 - 1), SUB_PCT, 0, "request line", &o, f);
+						(size_t)(sp2 - sp1 - 1), SUB_PCT, 0, "request line",
+						&o, f);
 				if (rc == 0 && buf_put(&o, sp2, ln - (size_t)(sp2 - p)) < 0)
 					rc = -ENOMEM;
 			}
@@ -1548,8 +1610,8 @@ int petri__vault_rewrite_body(const struct petri_vault *v, uint64_t scope, const
 	if (!v || (!body && n) || !out)
 		return -EINVAL;
 	struct petri_vault_finding sf;
-	enum petri_vault_misuse m = petri__vault_scan(v, n > PETRI_VAULT_BODY_MAX ? 0 : scope, body,
-						      n, &sf);
+	enum petri_vault_misuse m =
+		petri__vault_scan(v, n > PETRI_VAULT_BODY_MAX ? 0 : scope, body, n, &sf);
 	if (m) {
 		*f = sf;
 		f->where = "body";
@@ -1560,7 +1622,8 @@ int petri__vault_rewrite_body(const struct petri_vault *v, uint64_t scope, const
 	if (n > PETRI_VAULT_BODY_MAX)
 		return buf_put(out, body, n) < 0 ? -ENOMEM : 0;
 	size_t mark = out->len;
-	int rc = substitute(v, scope, body, n, form_urlencoded ? SUB_PCT : SUB_RAW, 0, "body", out, f);
+	int rc = substitute(v, scope, body, n, form_urlencoded ? SUB_PCT : SUB_RAW, 0, "body", out,
+			    f);
 	if (rc != 0) {
 		if (out->p) {
 			explicit_bzero(out->p + mark, out->len - mark);
@@ -1584,8 +1647,8 @@ int petri__vault_head_set_length(struct petri_vault_buf *b, size_t off, uint64_t
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *next = eol ? eol + 1 : end;
 		size_t ln = (size_t)(next - p);
-		if (first || !(hname_is(p, ln, "content-length") ||
-			       hname_is(p, ln, "transfer-encoding"))) {
+		if (first ||
+		    !(hname_is(p, ln, "content-length") || hname_is(p, ln, "transfer-encoding"))) {
 			if (buf_put(&o, p, ln) < 0) {
 				free(o.p);
 				return -ENOMEM;
@@ -1694,8 +1757,7 @@ static int flush_out(struct petri_vault_scrub *s, petri_vault_emit_fn emit, void
 	return rc;
 }
 
-static int emit_front(struct petri_vault_scrub *s, size_t keep, petri_vault_emit_fn emit,
-		      void *arg)
+static int emit_front(struct petri_vault_scrub *s, size_t keep, petri_vault_emit_fn emit, void *arg)
 {
 	while (s->held > keep) {
 		if (s->outn == sizeof(s->out)) {
