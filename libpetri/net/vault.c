@@ -1549,34 +1549,30 @@ int petri__vault_rewrite_head(const struct petri_vault *v, uint64_t scope,
 		}
 		if (first) {
 			first = 0;
-			/* METHOD SP target SP version: the target gets encoded values */
-			const char *sp1 = memchr(p, ' ', ln);
-			const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', ln - (size_t)(sp1 + 1 - p)) :
-						NULL;
-			if (!sp1 || !sp2) {
-				rc = substitute(v, scope, (const unsigned char *)p, ln, SUB_PCT, 0,
-						"request line", &o, f);
-			} else if (buf_put(&o, p, (size_t)(sp1 + 1 - p)) < 0) {
-				rc = -ENOMEM;
-			} else {
-				rc = substitute(v, scope, (const unsigned char *)sp1 + 1,
-						(size_t)(sp2 - sp1 - 1), SUB_PCT, 0, "request line",
-						&o, f);
-				if (rc == 0 && buf_put(&o, sp2, ln - (size_t)(sp2 - p)) < 0)
-					rc = -ENOMEM;
-			}
+			/* METHOD SP target SP version: the target gets encoded values
+			 * (a placeholder in the method or version, which sniff.c would
+			 * have refused, is treated the same: none passes as it is) */
+			rc = substitute(v, scope, (const unsigned char *)p, ln, SUB_PCT, 0,
+					"request line", &o, f);
 		} else if (strncasecmp(p, "proxy-", 6) == 0 || hname_is(p, ln, "accept-encoding")) {
 			p = next;
 			continue; /* dropped */
 		} else {
-			const char *colon = memchr(p, ':', ln);
-			size_t nl = colon ? (size_t)(colon + 1 - p) : 0;
-			rc = buf_put(&o, p, nl) < 0 ? -ENOMEM : 0;
-			if (rc == 0 && colon && hname_is(p, ln, "authorization"))
-				rc = basic_auth(v, scope, p + nl, ln - nl, &o, f);
+			/* the whole line: a placeholder in a name (sniff.c would have
+			 * refused it) passes no more than one in a value */
+			size_t nl = sizeof("authorization:") - 1;
+			rc = 0;
+			if (hname_is(p, ln, "authorization")) {
+				size_t mark = o.len;
+				rc = buf_put(&o, p, nl) < 0 ?
+					     -ENOMEM :
+					     basic_auth(v, scope, p + nl, ln - nl, &o, f);
+				if (rc == 0)
+					o.len = mark; /* not Basic credentials: as any header */
+			}
 			if (rc == 0)
-				rc = substitute(v, scope, (const unsigned char *)p + nl, ln - nl,
-						SUB_RAW, 1, "header", &o, f);
+				rc = substitute(v, scope, (const unsigned char *)p, ln, SUB_RAW, 1,
+						"header", &o, f);
 			else if (rc == 1)
 				rc = 0;
 		}
