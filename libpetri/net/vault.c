@@ -920,67 +920,98 @@ static int cmp_pat(const void *x, const void *y)
 }
 
 /*
- * Aho-Corasick over every pattern.  The trie is built from the sorted
- * patterns, so each node's children are made in byte order and lie
- * together (a node's edges: edge_c/edge_to[edge_off .. +edge_n], sorted)
- * when the edges are laid out breadth first.  Per input byte: amortised
- * O(1) failure moves, each a binary search of at most 8 steps.
+ * Matching folds the alphabet: ASCII letters to lower case, and base64's
+ * URL-safe '-' and '_' to '+' and '/'.  So hex and percent-encoding in
+ * either case, and base64 in either alphabet, are one pattern each (the
+ * largest vault's automaton shrinks by half), and a case variant of a
+ * value is masked too (more masking, never less).
+ */
+static uint8_t fold_table[256];
+static void fold_init(void)
+{
+	for (int c = 0; c < 256; c++)
+		fold_table[c] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 :
+					  c == '-'             ? '+' :
+					  c == '_'             ? '/' :
+								 c);
+}
+
+static inline uint8_t fold(uint8_t c)
+{
+	return fold_table[c];
+}
+
+/* The trie while it is built: first child and next sibling per node. */
+struct trie {
+	uint32_t *child, *sib;
+	uint8_t *byte;
+	size_t cap;
+};
+
+static int trie_grow(struct trie *t, size_t n)
+{
+	if (n <= t->cap)
+		return 0;
+	size_t cap = t->cap ? t->cap : 1024;
+	while (cap < n)
+		cap *= 2;
+	uint32_t *c = realloc(t->child, cap * sizeof(*c));
+	if (!c)
+		return -1;
+	t->child = c;
+	uint32_t *s = realloc(t->sib, cap * sizeof(*s));
+	if (!s)
+		return -1;
+	t->sib = s;
+	uint8_t *b = realloc(t->byte, cap);
+	if (!b)
+		return -1;
+	t->byte = b;
+	for (size_t z = t->cap; z < cap; z++)
+		t->child[z] = t->sib[z] = 0, t->byte[z] = 0;
+	t->cap = cap;
+	return 0;
+}
+
+/*
+ * Aho-Corasick over every pattern (folded).  The trie is built from the
+ * sorted patterns, so each node's children are made in byte order and,
+ * laid out breadth first, a node's edges (edge_c/edge_to[edge_off ..
+ * +edge_n]) are sorted.  Per input byte: amortised O(1) failure moves,
+ * each a binary search of at most 8 steps; the root's goto is a table.
  */
 static int ac_build(struct ac *a, struct pats *ps)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, fold_init);
+	for (size_t i = 0; i < ps->n; i++)
+		for (size_t j = 0; j < ps->p[i].b.len; j++)
+			ps->p[i].b.p[j] = (char)fold((uint8_t)ps->p[i].b.p[j]);
 	qsort(ps->p, ps->n, sizeof(*ps->p), cmp_pat);
-	/* trie with first-child/next-sibling lists, children in byte order */
-	uint32_t *child = NULL, *sib = NULL, *depth = NULL;
-	uint8_t *byte = NULL;
-	size_t cap = 0;
+	struct trie t = {0};
 	int rc = -ENOMEM;
-	if (ac_node_new(a) < 0)
-		return -ENOMEM;
-#define GROW()                                                                                     \
-	do {                                                                                       \
-		if (a->n > cap) {                                                                  \
-			size_t nc = a->cap;                                                        \
-			uint32_t *c1 = realloc(child, nc * 4),                                     \
-				 *s1 = c1 ? realloc(sib, nc * 4) : NULL;                           \
-			if (c1)                                                                    \
-				child = c1;                                                        \
-			if (s1)                                                                    \
-				sib = s1;                                                          \
-			uint32_t *d1 = s1 ? realloc(depth, nc * 4) : NULL;                         \
-			if (d1)                                                                    \
-				depth = d1;                                                        \
-			uint8_t *b1 = d1 ? realloc(byte, nc) : NULL;                               \
-			if (!b1)                                                                   \
-				goto out;                                                          \
-			byte = b1;                                                                 \
-			for (size_t z = cap; z < nc; z++)                                          \
-				child[z] = sib[z] = depth[z] = 0, byte[z] = 0;                     \
-			cap = nc;                                                                  \
-		}                                                                                  \
-	} while (0)
-	GROW();
+	if (ac_node_new(a) < 0 || trie_grow(&t, a->cap) < 0)
+		goto out;
 	for (size_t i = 0; i < ps->n; i++) {
 		const struct pat *p = &ps->p[i];
 		uint32_t s = 0;
 		for (size_t j = 0; j < p->b.len; j++) {
 			uint8_t c = (uint8_t)p->b.p[j];
-			uint32_t t = child[s], prev = 0;
-			while (t && byte[t] != c)
-				prev = t, t = sib[t];
-			if (!t) {
+			uint32_t x = t.child[s], prev = 0;
+			while (x && t.byte[x] != c)
+				prev = x, x = t.sib[x];
+			if (!x) {
 				int nn = ac_node_new(a);
-				if (nn < 0)
+				if (nn < 0 || trie_grow(&t, a->n) < 0)
 					goto out;
-				GROW();
-				t = (uint32_t)nn;
-				byte[t] = c;
-				depth[t] = depth[s] + 1;
+				x = (uint32_t)nn;
+				t.byte[x] = c;
 				if (prev)
-					sib[prev] = t;
+					t.sib[prev] = x;
 				else
-					child[s] = t;
+					t.child[s] = x;
 			}
-			s = t;
+			s = x;
 		}
 		struct ac_node *nd = &a->nodes[s];
 		if (p->b.len > 0) {
@@ -991,52 +1022,50 @@ static int ac_build(struct ac *a, struct pats *ps)
 		if (p->b.len > a->maxlen)
 			a->maxlen = p->b.len;
 	}
-	/* edges laid out, breadth first; failure links */
-	a->edge_c = malloc(a->n ? a->n : 1);
-	a->edge_to = malloc((a->n ? a->n : 1) * sizeof(uint32_t));
-	uint32_t *queue = malloc(a->n * sizeof(uint32_t));
+	/* edges laid out breadth first; failure links */
+	size_t cnt = a->n ? a->n : 1;
+	uint32_t *queue = malloc(cnt * sizeof(uint32_t));
+	a->edge_c = malloc(cnt);
+	a->edge_to = malloc(cnt * sizeof(uint32_t));
 	if (!a->edge_c || !a->edge_to || !queue) {
 		free(queue);
 		goto out;
 	}
 	size_t qh = 0, qt = 0;
-	for (int c = 0; c < 256; c++)
-		a->root_next[c] = 0;
-	for (uint32_t t = child[0]; t; t = sib[t]) {
-		a->root_next[byte[t]] = t;
-		a->nodes[t].fail = 0;
-		queue[qt++] = t;
+	for (uint32_t x = t.child[0]; x; x = t.sib[x]) {
+		a->root_next[t.byte[x]] = x;
+		queue[qt++] = x;
 	}
 	while (qh < qt) {
 		uint32_t s = queue[qh++];
 		struct ac_node *nd = &a->nodes[s];
 		nd->edge_off = (uint32_t)a->nedges;
-		for (uint32_t t = child[s]; t; t = sib[t]) {
-			a->edge_c[a->nedges] = byte[t];
-			a->edge_to[a->nedges++] = t;
+		for (uint32_t x = t.child[s]; x; x = t.sib[x]) {
+			a->edge_c[a->nedges] = t.byte[x];
+			a->edge_to[a->nedges++] = x;
 			nd->edge_n++;
 		}
-		for (uint32_t t = child[s]; t; t = sib[t]) {
-			uint32_t f = ac_step(a, nd->fail, byte[t]);
-			struct ac_node *tn = &a->nodes[t];
-			tn->fail = f;
+		for (uint32_t x = t.child[s]; x; x = t.sib[x]) {
+			uint32_t f = ac_step(a, nd->fail, t.byte[x]);
+			struct ac_node *xn = &a->nodes[x];
 			const struct ac_node *fn = &a->nodes[f];
-			if (!tn->best) {
-				tn->best = fn->best;
-				tn->before = fn->before;
+			xn->fail = f;
+			if (!xn->best) {
+				xn->best = fn->best;
+				xn->before = fn->before;
 			}
-			tn->after |= fn->after;
-			queue[qt++] = t;
+			xn->after |= fn->after;
+			queue[qt++] = x;
 		}
 	}
 	free(queue);
 	rc = 0;
 out:
-#undef GROW
-	free(child);
-	free(sib);
-	free(depth);
-	free(byte);
+	if (t.byte)
+		explicit_bzero(t.byte, t.cap);
+	free(t.child);
+	free(t.sib);
+	free(t.byte);
 	return rc;
 }
 
@@ -1732,7 +1761,7 @@ static void scrub_byte(struct petri_vault_scrub *s, unsigned char c, size_t *mas
 			*masked += mask_range(s, e, e);
 		s->after = UINT64_MAX;
 	}
-	s->state = ac_step(s->ac, s->state, c);
+	s->state = ac_step(s->ac, s->state, fold(c));
 	const struct ac_node *nd = &s->ac->nodes[s->state];
 	if (nd->best) {
 		uint64_t lo = e + 1 - nd->best;
