@@ -34,7 +34,8 @@
 #define HOSTS_MAX 256 /* host entries of one secret */
 #define LEAVES_MAX 64 /* leaf certificates cached per vault */
 #define PREFIX_LEN (sizeof(PETRI_VAULT_PREFIX) - 1)
-#define B64_MIN 4 /* shorter base64 patterns are not masked (noise) */
+#define B64_MIN 4        /* shorter base64 patterns are not masked (noise) */
+#define VARIANTS_MAX 512 /* values up to this many bytes get every encoding variant */
 
 struct vsecret {
 	char name[NAME_MAX_LEN + 1];
@@ -72,13 +73,19 @@ struct ac {
 	size_t maxlen;
 };
 
+/* Memory that is not dumpable, not swappable, not inherited by fork. */
+struct smap {
+	void *p;
+	size_t len;
+	int secretmem; /* memfd_secret(2)'s, else mlock + MADV_DONTDUMP */
+};
+
 struct petri_vault {
 	size_t n;
 	struct vsecret s[PETRI_VAULT_MAX];
-	void *mem;
-	size_t mem_len;
-	int secretmem; /* mem is memfd_secret(2)'s, else mlock + MADV_DONTDUMP */
-	char **allow;  /* NULL-terminated */
+	struct smap vals;  /* the values */
+	struct smap edges; /* the scrubber's edge bytes: they spell the values out */
+	char **allow;      /* NULL-terminated */
 	EVP_PKEY *ca_key;
 	X509 *ca;
 	char *ca_pem;
@@ -92,7 +99,6 @@ struct petri_vault {
 /* ---- small encoders ------------------------------------------------------ */
 
 static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char B64_URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static int b64_val(unsigned char c)
 {
@@ -158,14 +164,15 @@ static int buf_putc(struct petri_vault_buf *b, char c)
 	return buf_put(b, &c, 1);
 }
 
-/* Percent-encode @p: every byte but the unreserved ones (RFC 3986), hex
- * in @hexs; @plus: space as '+'. */
+/* Percent-encode @p: every byte but the unreserved ones (RFC 3986) and
+ * those in @safe (may be NULL), hex in @hexs; @plus: space as '+'. */
 static int put_pct(struct petri_vault_buf *b, const unsigned char *p, size_t n, const char *hexs,
-		   int plus)
+		   const char *safe, int plus)
 {
 	for (size_t i = 0; i < n; i++) {
 		char e[3] = {'%', hexs[p[i] >> 4], hexs[p[i] & 15]};
-		int rc = unreserved(p[i])    ? buf_putc(b, (char)p[i]) :
+		int keep = unreserved(p[i]) || (safe && p[i] && strchr(safe, p[i]));
+		int rc = keep                ? buf_putc(b, (char)p[i]) :
 			 plus && p[i] == ' ' ? buf_putc(b, '+') :
 					       buf_put(b, e, 3);
 		if (rc < 0)
@@ -334,7 +341,7 @@ out:
  * inherited by fork (init may be a fork of the host): memfd_secret(2)
  * (removed from the kernel's direct map too), else anonymous memory with
  * mlock + MADV_DONTDUMP + MADV_DONTFORK. */
-static int secret_map(struct petri_vault *v, size_t len, petri_error **err)
+static int secret_map(struct smap *m, size_t len, const char *what, petri_error **err)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	len = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
@@ -346,33 +353,44 @@ static int secret_map(struct petri_vault *v, size_t len, petri_error **err)
 		close(fd);
 		if (p != MAP_FAILED) {
 			madvise(p, len, MADV_DONTFORK);
-			v->mem = p;
-			v->mem_len = len;
-			v->secretmem = 1;
+			m->p = p;
+			m->len = len;
+			m->secretmem = 1;
 			return 0;
 		}
 		/* e.g. RLIMIT_MEMLOCK: the fallback below says so if it fails too */
 	}
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		return petri__err(err, errno, "secrets: mmap %zu bytes", len);
+		return petri__err(err, errno, "%s: mmap %zu bytes", what, len);
 	if (mlock(p, len) < 0) {
 		int e = errno;
 		munmap(p, len);
 		return petri__err(err, e,
-				  "secrets: mlock %zu bytes (values must not be swapped; raise "
+				  "%s: mlock %zu bytes (values must not be swapped; raise "
 				  "RLIMIT_MEMLOCK)",
-				  len);
+				  what, len);
 	}
 	if (madvise(p, len, MADV_DONTDUMP) < 0 || madvise(p, len, MADV_DONTFORK) < 0) {
 		int e = errno;
 		munlock(p, len);
 		munmap(p, len);
-		return petri__err(err, e, "secrets: madvise");
+		return petri__err(err, e, "%s: madvise", what);
 	}
-	v->mem = p;
-	v->mem_len = len;
+	m->p = p;
+	m->len = len;
 	return 0;
+}
+
+static void secret_unmap(struct smap *m)
+{
+	if (!m->p)
+		return;
+	explicit_bzero(m->p, m->len);
+	if (!m->secretmem)
+		munlock(m->p, m->len);
+	munmap(m->p, m->len);
+	memset(m, 0, sizeof(*m));
 }
 
 /* ---- the CA and leaves ---------------------------------------------------- */
@@ -787,15 +805,17 @@ static long utf8_cp(const unsigned char *p, size_t n, size_t *l)
 }
 
 /* JSON string escaping; @ascii: every non-ASCII code point as \uXXXX
- * (Python's default); -EINVAL when @ascii and the value is not UTF-8. */
-static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n, int ascii)
+ * (Python's default); @slash: '/' as "\/" (PHP's default); -EINVAL when
+ * @ascii and the value is not UTF-8. */
+static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n, int ascii,
+		    int slash)
 {
 	static const char hx[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = v[i];
 		char e[16];
 		int rc;
-		if (c == '"' || c == '\\') {
+		if (c == '"' || c == '\\' || (c == '/' && slash)) {
 			e[0] = '\\', e[1] = (char)c;
 			rc = buf_put(b, e, 2);
 		} else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
@@ -833,39 +853,75 @@ static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n,
 	return 0;
 }
 
+/*
+ * The patterns of one value, as the automaton matches them (folded: see
+ * fold_table, so one case of hex and one base64 alphabet suffice): as is;
+ * hex; percent-encoded with only the unreserved characters kept (and, for
+ * values up to VARIANTS_MAX bytes, also with '/' kept as Python's quote()
+ * does, and !'()* as JavaScript's encodeURIComponent does), space also as
+ * '+'; JSON-escaped (also with non-ASCII as \uXXXX, and, up to
+ * VARIANTS_MAX, with "\/"); base64 at the three alignments,
+ * the characters the value alone determines (the partial ones beside them
+ * are masked when they are there, see scrub_byte).
+ */
 static int secret_patterns(struct pats *ps, const unsigned char *v, size_t n)
 {
-	static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+	static const char hx[] = "0123456789abcdef";
+	static const char *const safe[] = {NULL, "/", "!'()*"};
 	struct pat *p;
+	/* each variant is a path of its own in the automaton from its first
+	 * difference on: for long (binary, key file) values only the main ones */
+	int variants = n <= VARIANTS_MAX;
 	int has_space = memchr(v, ' ', n) != NULL;
+	int has_slash = variants && memchr(v, '/', n) != NULL;
 	if (!(p = pat_add(ps)) || buf_put(&p->b, v, n) < 0)
 		return -ENOMEM;
-	for (int c = 0; c < 2; c++) {
-		const char *hx = c ? up : lo;
-		if (!(p = pat_add(ps)))
+	if (!(p = pat_add(ps)))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char e[2] = {hx[v[i] >> 4], hx[v[i] & 15]};
+		if (buf_put(&p->b, e, 2) < 0)
 			return -ENOMEM;
-		for (size_t i = 0; i < n; i++) {
-			char e[2] = {hx[v[i] >> 4], hx[v[i] & 15]};
-			if (buf_put(&p->b, e, 2) < 0)
-				return -ENOMEM;
-		}
+	}
+	for (size_t k = 0; k < (variants ? sizeof(safe) / sizeof(safe[0]) : 1); k++)
 		for (int plus = 0; plus <= has_space; plus++)
-			if (!(p = pat_add(ps)) || put_pct(&p->b, v, n, hx, plus) < 0)
+			if (!(p = pat_add(ps)) || put_pct(&p->b, v, n, hx, safe[k], plus) < 0)
 				return -ENOMEM;
-	}
-	for (int ascii = 0; ascii < 2; ascii++) {
-		if (!(p = pat_add(ps)))
-			return -ENOMEM;
-		int rc = put_json(&p->b, v, n, ascii);
-		if (rc == -EINVAL)
-			ps->n--, free(p->b.p);
-		else if (rc < 0)
-			return rc;
-	}
+	for (int ascii = 0; ascii < 2; ascii++)
+		for (int slash = 0; slash <= has_slash; slash++) {
+			if (!(p = pat_add(ps)))
+				return -ENOMEM;
+			int rc = put_json(&p->b, v, n, ascii, slash);
+			if (rc == -EINVAL)
+				ps->n--, free(p->b.p);
+			else if (rc < 0)
+				return rc;
+		}
 	for (int k = 0; k < 3; k++)
-		if (pat_b64(ps, v, n, k, B64_STD) < 0 || pat_b64(ps, v, n, k, B64_URL) < 0)
+		if (pat_b64(ps, v, n, k, B64_STD) < 0)
 			return -ENOMEM;
 	return 0;
+}
+
+/* Patterns that are the same string (after folding) once, their flags
+ * merged. */
+static void pats_dedup(struct pats *ps)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < ps->n; i++) {
+		struct pat *q = o ? &ps->p[o - 1] : NULL;
+		if (q && q->b.len == ps->p[i].b.len &&
+		    memcmp(q->b.p, ps->p[i].b.p, q->b.len) == 0) {
+			q->before |= ps->p[i].before;
+			q->after |= ps->p[i].after;
+			if (ps->p[i].b.p)
+				explicit_bzero(ps->p[i].b.p, ps->p[i].b.cap);
+			free(ps->p[i].b.p);
+			continue;
+		}
+		ps->p[o++] = ps->p[i];
+	}
+	ps->n = o;
 }
 
 static int ac_node_new(struct ac *a)
@@ -980,7 +1036,7 @@ static int trie_grow(struct trie *t, size_t n)
  * +edge_n]) are sorted.  Per input byte: amortised O(1) failure moves,
  * each a binary search of at most 8 steps; the root's goto is a table.
  */
-static int ac_build(struct ac *a, struct pats *ps)
+static int ac_build(struct ac *a, struct pats *ps, struct smap *edges, petri_error **err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, fold_init);
@@ -988,8 +1044,9 @@ static int ac_build(struct ac *a, struct pats *ps)
 		for (size_t j = 0; j < ps->p[i].b.len; j++)
 			ps->p[i].b.p[j] = (char)fold((uint8_t)ps->p[i].b.p[j]);
 	qsort(ps->p, ps->n, sizeof(*ps->p), cmp_pat);
+	pats_dedup(ps);
 	struct trie t = {0};
-	int rc = -ENOMEM;
+	int rc = -ENOMEM, reported = 0;
 	if (ac_node_new(a) < 0 || trie_grow(&t, a->cap) < 0)
 		goto out;
 	for (size_t i = 0; i < ps->n; i++) {
@@ -1025,12 +1082,17 @@ static int ac_build(struct ac *a, struct pats *ps)
 	/* edges laid out breadth first; failure links */
 	size_t cnt = a->n ? a->n : 1;
 	uint32_t *queue = malloc(cnt * sizeof(uint32_t));
-	a->edge_c = malloc(cnt);
 	a->edge_to = malloc(cnt * sizeof(uint32_t));
-	if (!a->edge_c || !a->edge_to || !queue) {
+	if (!a->edge_to || !queue) {
 		free(queue);
 		goto out;
 	}
+	if ((rc = secret_map(edges, cnt, "secrets: scrubber", err)) < 0) {
+		reported = 1;
+		free(queue);
+		goto out;
+	}
+	a->edge_c = edges->p;
 	size_t qh = 0, qt = 0;
 	for (uint32_t x = t.child[0]; x; x = t.sib[x]) {
 		a->root_next[t.byte[x]] = x;
@@ -1061,6 +1123,8 @@ static int ac_build(struct ac *a, struct pats *ps)
 	free(queue);
 	rc = 0;
 out:
+	if (rc < 0 && !reported)
+		petri__err(err, ENOMEM, "secrets: scrubber");
 	if (t.byte)
 		explicit_bzero(t.byte, t.cap);
 	free(t.child);
@@ -1071,20 +1135,21 @@ out:
 
 static void ac_free(struct ac *a)
 {
-	free(a->nodes);
-	free(a->edge_c);
+	free(a->nodes); /* edge_c: in the vault's secret memory */
 	free(a->edge_to);
 	memset(a, 0, sizeof(*a));
 }
 
-static int scrub_build(struct petri_vault *v)
+static int scrub_build(struct petri_vault *v, petri_error **err)
 {
 	struct pats ps = {0};
 	int rc = 0;
 	for (size_t i = 0; i < v->n && rc == 0; i++)
 		rc = secret_patterns(&ps, v->s[i].value, v->s[i].len);
-	if (rc == 0)
-		rc = ac_build(&v->ac, &ps);
+	if (rc < 0)
+		rc = petri__err(err, ENOMEM, "secrets: scrubber");
+	else
+		rc = ac_build(&v->ac, &ps, &v->edges, err);
 	for (size_t i = 0; i < ps.n; i++) {
 		if (ps.p[i].b.p)
 			explicit_bzero(ps.p[i].b.p, ps.p[i].b.cap);
@@ -1175,12 +1240,12 @@ int petri__vault_new(const struct petri_secret *const *secrets, const char *upst
 		v->n++;
 		total += s.value_len;
 	}
-	if ((rc = secret_map(v, total, err)) < 0)
+	if ((rc = secret_map(&v->vals, total, "secrets", err)) < 0)
 		goto fail;
 	size_t off = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct vsecret *vs = &v->s[i];
-		vs->value = (unsigned char *)v->mem + off;
+		vs->value = (unsigned char *)v->vals.p + off;
 		memcpy(vs->value, secrets[i]->value, vs->len);
 		off += vs->len;
 		vs->header_unsafe = memchr(vs->value, '\r', vs->len) ||
@@ -1194,10 +1259,12 @@ int petri__vault_new(const struct petri_secret *const *secrets, const char *upst
 		for (size_t j = 0; j < 16; j++)
 			snprintf(vs->token + PREFIX_LEN + 2 * j, 3, "%02x", vs->rnd[j]);
 	}
-	if (allow_build(v) < 0 || scrub_build(v) < 0) {
+	if (allow_build(v) < 0) {
 		rc = petri__err(err, ENOMEM, "secrets");
 		goto fail;
 	}
+	if ((rc = scrub_build(v, err)) < 0)
+		goto fail;
 	if ((rc = ca_make(v, err)) < 0 || (rc = client_make(v, upstream_ca, err)) < 0)
 		goto fail;
 	*out = v;
@@ -1211,12 +1278,7 @@ void petri__vault_free(struct petri_vault *v)
 {
 	if (!v)
 		return;
-	if (v->mem) {
-		explicit_bzero(v->mem, v->mem_len);
-		if (!v->secretmem)
-			munlock(v->mem, v->mem_len);
-		munmap(v->mem, v->mem_len);
-	}
+	secret_unmap(&v->vals);
 	for (size_t i = 0; i < PETRI_VAULT_MAX; i++) {
 		petri__net_policy_free(&v->s[i].all);
 		petri__net_policy_free(&v->s[i].plain);
@@ -1224,10 +1286,8 @@ void petri__vault_free(struct petri_vault *v)
 	for (size_t i = 0; v->allow && v->allow[i]; i++)
 		free(v->allow[i]);
 	free(v->allow);
-	/* the automaton spells out the values: wipe it */
-	if (v->ac.edge_c)
-		explicit_bzero(v->ac.edge_c, v->ac.nedges);
 	ac_free(&v->ac);
+	secret_unmap(&v->edges); /* the automaton's bytes spell the values out */
 	for (size_t i = 0; i < LEAVES_MAX; i++)
 		SSL_CTX_free(v->leaves[i].ctx);
 	SSL_CTX_free(v->client);
@@ -1475,7 +1535,7 @@ static int substitute(const struct petri_vault *v, uint64_t scope, const unsigne
 			return f->misuse;
 		}
 		if (buf_put(out, p + from, i - from) < 0 ||
-		    (pct ? put_pct(out, s->value, s->len, "0123456789ABCDEF", 0) :
+		    (pct ? put_pct(out, s->value, s->len, "0123456789ABCDEF", NULL, 0) :
 			   buf_put(out, s->value, s->len)) < 0)
 			return -ENOMEM;
 		f->used |= 1ull << idx;
