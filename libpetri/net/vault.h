@@ -16,6 +16,15 @@
  *
  * Data flows down: sandbox.c/exec.c/proxy.c -> vault.c -> policy.c (host
  * patterns), OpenSSL.  vault.c calls no sandbox, exec or proxy code.
+ *
+ * Threads: a vault does not change after petri__vault_new but for its
+ * cache of leaf certificates, so every function may be called from any
+ * thread at once except petri__vault_server_ctx (the proxy's thread only)
+ * and petri__vault_free; a scrubber is used by one thread at a time.
+ *
+ * Copies of a value outside the vault's secret memory: a rewrite's @out
+ * (the caller wipes it with explicit_bzero before freeing it), and what
+ * OpenSSL buffers while it sends them.
  */
 #ifndef PETRI_VAULT_H
 #define PETRI_VAULT_H
@@ -42,8 +51,14 @@ struct petri_vault;
  * P-256 key and a self-signed certificate, valid from an hour ago for 7
  * days, with name constraints permitting the secrets' host names only).
  * @upstream_ca: a PEM file of extra CAs for verifying upstreams, or NULL.
- * 0, or -errno with @err naming the secret (never its value): EINVAL for a
- * malformed entry, ENOENT/EACCES for @upstream_ca.
+ * The host's trust store is read once per process (the first vault) and
+ * shared.  0 with *@out set, or -errno with @err naming the secret (never
+ * its value) and *@out untouched: EINVAL for a malformed entry (also an
+ * empty list, more than PETRI_VAULT_MAX, more than 256 hosts in one
+ * secret, "=ADDR" in a host: pins belong in .allow), ENOENT/EACCES for
+ * @upstream_ca (EINVAL: not a regular file, or no PEM certificate in it),
+ * ENOMEM, EPERM/EAGAIN/ENOMEM of mlock (RLIMIT_MEMLOCK) where there is no
+ * memfd_secret.
  */
 int petri__vault_new(const struct petri_secret *const *secrets, const char *upstream_ca,
 		     struct petri_vault **out, petri_error **err);
@@ -184,9 +199,13 @@ int petri__vault_head_set_length(struct petri_vault_buf *b, size_t off, uint64_t
 /*
  * A scrubber: a byte stream with every value of @v masked, as it is and in
  * its simple encodings (base64 standard and URL-safe at each of the three
- * alignments, hex in either case, percent-encoded, JSON-escaped), each
- * occurrence replaced by as many '*' as it has bytes (the length stays, so
- * a response's framing does), however the stream is cut into feeds.  It
+ * alignments, with the partly determined character on each side; hex in
+ * either case; percent-encoded; JSON-escaped: see secret_patterns in
+ * vault.c), each occurrence replaced by as many '*' as it has bytes (the
+ * length stays, so a response's framing does), however the stream is cut
+ * into feeds.  Matching ignores ASCII case (one pattern per encoding;
+ * a case variant of a value is masked too).  Linear in the bytes,
+ * whatever they and the values are (one Aho-Corasick automaton).  It
  * holds back at most petri__vault_scrub_window(v) - 1 bytes until more
  * come or the end.  @emit gets the output in order; a non-zero return
  * from it is returned.  Used for response heads and bodies (proxy.c) and
