@@ -1757,16 +1757,27 @@ int petri__vault_head_set_length(struct petri_vault_buf *b, size_t off, uint64_t
 
 /* ---- scrubbing ----------------------------------------------------------- */
 
+/*
+ * The automaton reports, at each byte e, the longest pattern ending there:
+ * the bytes [lo, e] are to be masked (lo one lower for the partial base64
+ * character before it, and [e+1] too for the one after, when they are
+ * base64).  A byte q is masked iff some reported [lo, e] has lo <= q <= e.
+ * It is decided when q leaves the window (no later match reaches back to
+ * it): the minimum lo over the reports at positions >= q, a sliding-window
+ * minimum kept in a monotonic deque.  O(1) amortised per byte, whatever
+ * the matches and however they overlap.
+ */
 struct petri_vault_scrub {
 	const struct ac *ac;
 	uint32_t state;
-	uint64_t pos;        /* bytes taken in */
-	uint64_t run_lo;     /* the masked run that ends last: [run_lo, run_hi] */
-	uint64_t run_hi;     /* UINT64_MAX: none yet */
-	uint64_t after;      /* mask this position if it is base64 (UINT64_MAX: none) */
-	unsigned char *ring; /* the held bytes, positions pos-held .. pos-1 */
-	size_t cap, held;    /* cap: a power of two > hold */
-	size_t hold;         /* bytes held back: the longest pattern + 1 */
+	uint64_t pos;             /* bytes taken in */
+	uint64_t after;           /* mask this position if it is base64 (UINT64_MAX: none) */
+	unsigned char *ring;      /* the held bytes (as they came), positions pos-held .. pos-1 */
+	size_t cap, held;         /* cap: a power of two > hold */
+	size_t hold;              /* bytes held back: the longest pattern + 1 */
+	uint64_t *dq_pos, *dq_lo; /* the deque (a ring of cap): lo increasing */
+	size_t dq_head, dq_n;
+	size_t masked; /* bytes masked so far */
 	char out[4096];
 	size_t outn;
 };
@@ -1776,61 +1787,46 @@ size_t petri__vault_scrub_window(const struct petri_vault *v)
 	return v ? v->ac.maxlen + 2 : 1;
 }
 
-static inline unsigned char *ring_at(struct petri_vault_scrub *s, uint64_t pos)
-{
-	return &s->ring[pos & (s->cap - 1)];
-}
-
-/* Mask [lo, hi] (hi: the newest position), touching each byte at most
- * twice however the runs overlap: only what the current run does not
- * cover yet. */
-static size_t mask_range(struct petri_vault_scrub *s, uint64_t lo, uint64_t hi)
-{
-	size_t masked = 0;
-	uint64_t a = lo, b = hi;
-	if (s->run_hi != UINT64_MAX && lo <= s->run_hi + 1) {
-		/* overlaps or touches the current run */
-		for (uint64_t q = lo; q < s->run_lo; q++, masked++)
-			*ring_at(s, q) = '*';
-		a = s->run_hi + 1;
-		if (lo < s->run_lo)
-			s->run_lo = lo;
-	} else {
-		s->run_lo = lo;
-	}
-	for (uint64_t q = a; q <= b; q++, masked++)
-		*ring_at(s, q) = '*';
-	if (hi > s->run_hi || s->run_hi == UINT64_MAX)
-		s->run_hi = hi;
-	return masked;
-}
-
 static int b64ch(unsigned char c)
 {
 	return b64_val(c) >= 0;
 }
 
-/* Take byte @c in; what is masked is counted into *@masked. */
-static void scrub_byte(struct petri_vault_scrub *s, unsigned char c, size_t *masked)
+static void dq_push(struct petri_vault_scrub *s, uint64_t pos, uint64_t lo)
+{
+	while (s->dq_n && s->dq_lo[(s->dq_head + s->dq_n - 1) & (s->cap - 1)] >= lo)
+		s->dq_n--;
+	size_t i = (s->dq_head + s->dq_n++) & (s->cap - 1);
+	s->dq_pos[i] = pos;
+	s->dq_lo[i] = lo;
+}
+
+/* Take byte @c in. */
+static void scrub_byte(struct petri_vault_scrub *s, unsigned char c)
 {
 	uint64_t e = s->pos++;
-	*ring_at(s, e) = c;
+	s->ring[e & (s->cap - 1)] = c;
 	s->held++;
+	uint64_t lo = UINT64_MAX;
 	if (s->after == e) {
 		if (b64ch(c))
-			*masked += mask_range(s, e, e);
+			lo = e;
 		s->after = UINT64_MAX;
 	}
 	s->state = ac_step(s->ac, s->state, fold(c));
 	const struct ac_node *nd = &s->ac->nodes[s->state];
 	if (nd->best) {
-		uint64_t lo = e + 1 - nd->best;
-		if (nd->before && lo > 0 && e - (lo - 1) < s->held && b64ch(*ring_at(s, lo - 1)))
-			lo--;
-		*masked += mask_range(s, lo, e);
+		uint64_t l = e + 1 - nd->best;
+		if (nd->before && l > 0 && e - (l - 1) < s->held &&
+		    b64ch(s->ring[(l - 1) & (s->cap - 1)]))
+			l--;
+		if (l < lo)
+			lo = l;
 	}
 	if (nd->after)
 		s->after = e + 1;
+	if (lo != UINT64_MAX)
+		dq_push(s, e, lo);
 }
 
 static int flush_out(struct petri_vault_scrub *s, petri_vault_emit_fn emit, void *arg)
@@ -1842,6 +1838,7 @@ static int flush_out(struct petri_vault_scrub *s, petri_vault_emit_fn emit, void
 	return rc;
 }
 
+/* Emit the oldest held bytes until @keep are held. */
 static int emit_front(struct petri_vault_scrub *s, size_t keep, petri_vault_emit_fn emit, void *arg)
 {
 	while (s->held > keep) {
@@ -1850,7 +1847,16 @@ static int emit_front(struct petri_vault_scrub *s, size_t keep, petri_vault_emit
 			if (rc)
 				return rc;
 		}
-		s->out[s->outn++] = (char)*ring_at(s, s->pos - s->held);
+		uint64_t q = s->pos - s->held;
+		while (s->dq_n && s->dq_pos[s->dq_head] < q) {
+			s->dq_head = (s->dq_head + 1) & (s->cap - 1);
+			s->dq_n--;
+		}
+		int mask = s->dq_n && s->dq_lo[s->dq_head] <= q;
+		unsigned char *b = &s->ring[q & (s->cap - 1)];
+		s->out[s->outn++] = mask ? '*' : (char)*b;
+		s->masked += (size_t)mask;
+		*b = 0;
 		s->held--;
 	}
 	return 0;
@@ -1866,14 +1872,16 @@ struct petri_vault_scrub *petri__vault_scrub_new(const struct petri_vault *v)
 	s->ac = &v->ac;
 	s->hold = v->ac.maxlen + 1;
 	s->cap = 64;
-	while (s->cap <= s->hold + 1)
+	while (s->cap <= s->hold + 2)
 		s->cap *= 2;
-	s->ring = malloc(s->cap);
-	if (!s->ring) {
-		free(s);
+	s->ring = calloc(1, s->cap);
+	s->dq_pos = malloc(s->cap * sizeof(uint64_t));
+	s->dq_lo = malloc(s->cap * sizeof(uint64_t));
+	if (!s->ring || !s->dq_pos || !s->dq_lo) {
+		petri__vault_scrub_free(s);
 		return NULL;
 	}
-	s->run_hi = s->after = UINT64_MAX;
+	s->after = UINT64_MAX;
 	return s;
 }
 
@@ -1881,9 +1889,8 @@ int petri__vault_scrub_feed(struct petri_vault_scrub *s, const void *p, size_t n
 			    petri_vault_emit_fn emit, void *arg)
 {
 	const unsigned char *u = p;
-	size_t masked = 0;
 	for (size_t i = 0; i < n; i++) {
-		scrub_byte(s, u[i], &masked);
+		scrub_byte(s, u[i]);
 		if (s->held > s->hold) {
 			int rc = emit_front(s, s->hold, emit, arg);
 			if (rc)
@@ -1898,9 +1905,12 @@ int petri__vault_scrub_end(struct petri_vault_scrub *s, petri_vault_emit_fn emit
 	int rc = emit_front(s, 0, emit, arg);
 	if (!rc)
 		rc = flush_out(s, emit, arg);
-	explicit_bzero(s->ring, s->cap);
+	explicit_bzero(s->out, sizeof(s->out));
 	s->state = 0;
-	s->run_hi = s->after = UINT64_MAX;
+	s->pos = 0;
+	s->held = 0;
+	s->dq_n = s->dq_head = 0;
+	s->after = UINT64_MAX;
 	return rc;
 }
 
@@ -1908,26 +1918,43 @@ void petri__vault_scrub_free(struct petri_vault_scrub *s)
 {
 	if (!s)
 		return;
-	explicit_bzero(s->ring, s->cap);
+	if (s->ring)
+		explicit_bzero(s->ring, s->cap);
 	explicit_bzero(s->out, sizeof(s->out));
 	free(s->ring);
+	free(s->dq_pos);
+	free(s->dq_lo);
 	free(s);
+}
+
+/* The in-place scrub's output: written back over what was read. */
+struct inplace {
+	char *p;
+	size_t w;
+};
+static int inplace_put(void *arg, const char *p, size_t n)
+{
+	struct inplace *ip = arg;
+	memcpy(ip->p + ip->w, p, n);
+	ip->w += n;
+	return 0;
 }
 
 size_t petri__vault_scrub_buf(const struct petri_vault *v, char *p, size_t n)
 {
-	if (!v || !p)
+	if (!v || !p || n == 0)
 		return 0;
-	/* In place: a ring over @p itself (positions are offsets in @p). */
-	struct petri_vault_scrub s = {.ac = &v->ac, .run_hi = UINT64_MAX, .after = UINT64_MAX};
-	size_t masked = 0;
-	/* ring_at with cap = 2^63 over p: positions index p directly */
-	s.ring = (unsigned char *)p;
-	s.cap = (size_t)1 << 62;
-	for (size_t i = 0; i < n; i++) {
-		s.held = i; /* everything before is still there */
-		unsigned char c = (unsigned char)p[i];
-		scrub_byte(&s, c, &masked);
+	struct petri_vault_scrub *s = petri__vault_scrub_new(v);
+	if (!s) {
+		/* no memory to look: mask everything rather than let a value by */
+		memset(p, '*', n);
+		return n;
 	}
+	struct inplace ip = {p, 0};
+	/* the output never overtakes the input: the ring holds what was read */
+	petri__vault_scrub_feed(s, p, n, inplace_put, &ip);
+	petri__vault_scrub_end(s, inplace_put, &ip);
+	size_t masked = s->masked;
+	petri__vault_scrub_free(s);
 	return masked;
 }

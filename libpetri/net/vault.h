@@ -223,9 +223,8 @@ void petri__vault_scrub_free(struct petri_vault_scrub *s);
 /* The longest pattern + 2 (a base64 occurrence also masks the partly
  * determined character on each side). */
 size_t petri__vault_scrub_window(const struct petri_vault *v);
-/* Scrub @n bytes in place (whole, e.g. a response head), without
- * allocating: the count of bytes masked (0: none; a byte inside two
- * overlapping occurrences may be counted twice). */
+/* Scrub @n bytes in place (whole, e.g. a response head): the count of
+ * bytes masked (0: none).  Out of memory: every byte is masked. */
 size_t petri__vault_scrub_buf(const struct petri_vault *v, char *p, size_t n);
 
 #endif /* PETRI_VAULT_H */

@@ -1089,6 +1089,41 @@ static void test_scrub_overlaps(void)
 
 /* The best of three runs of @n bytes through a scrubber, in 16 KiB feeds
  * (the machine is shared: the best run is the least disturbed one). */
+static int emit_fail(void *arg, const char *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return -EPIPE;
+}
+
+/* A scrubber is ready for a new stream after end (nothing of the old one
+ * carries over), and an emit callback's error is returned. */
+static void test_scrub_reuse(void)
+{
+	struct petri_vault *v = vault1(VALUE, strlen(VALUE), API_HOSTS);
+	struct petri_vault_scrub *s = petri__vault_scrub_new(v);
+	REQUIRE(s);
+	struct sink o = {0};
+	/* the first stream ends in the middle of the value */
+	CHECK(petri__vault_scrub_feed(s, "x s3cr3t-VAL", 12, sink_put, &o) == 0);
+	CHECK(petri__vault_scrub_end(s, sink_put, &o) == 0);
+	CHECK(o.len == 12 && memcmp(o.p, "x s3cr3t-VAL", 12) == 0);
+	o.len = 0;
+	/* the second: its start does not complete the first's prefix */
+	CHECK(petri__vault_scrub_feed(s, "UE_42 y s3cr3t-VALUE_42!", 24, sink_put, &o) == 0);
+	CHECK(petri__vault_scrub_end(s, sink_put, &o) == 0);
+	CHECK(o.len == 24 && memcmp(o.p, "UE_42 y ***************!", 24) == 0);
+	/* an error from emit */
+	static char big[8192];
+	memset(big, 'z', sizeof(big));
+	CHECK(petri__vault_scrub_feed(s, big, sizeof(big), emit_fail, NULL) == -EPIPE);
+	petri__vault_scrub_free(s);
+	petri__vault_scrub_free(NULL);
+	free(o.p);
+	petri__vault_free(v);
+}
+
 static double scrub_time_feeds(struct petri_vault *v, const char *in, size_t n, size_t feed)
 {
 	double best = 1e9;
@@ -1233,16 +1268,27 @@ static void test_scrub_largest(void)
 	petri__vault_free(v);
 }
 
+/* clang-format off */
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(placeholders),   PETRI_TEST_CASE(bad_secrets),
-	PETRI_TEST_CASE(memory),         PETRI_TEST_CASE(memory_fallback),
-	PETRI_TEST_CASE(ca_and_leaves),  PETRI_TEST_CASE(ca_ip_only),
-	PETRI_TEST_CASE(tls_alpn),       PETRI_TEST_CASE(scope),
-	PETRI_TEST_CASE(scan),           PETRI_TEST_CASE(rewrite_head),
-	PETRI_TEST_CASE(rewrite_body),   PETRI_TEST_CASE(scrub_encodings),
-	PETRI_TEST_CASE(scrub_overlaps), PETRI_TEST_CASE(scrub_cost),
-	PETRI_TEST_CASE(scrub_largest),  {NULL, NULL},
+	PETRI_TEST_CASE(placeholders),
+	PETRI_TEST_CASE(bad_secrets),
+	PETRI_TEST_CASE(memory),
+	PETRI_TEST_CASE(memory_fallback),
+	PETRI_TEST_CASE(ca_and_leaves),
+	PETRI_TEST_CASE(ca_ip_only),
+	PETRI_TEST_CASE(tls_alpn),
+	PETRI_TEST_CASE(scope),
+	PETRI_TEST_CASE(scan),
+	PETRI_TEST_CASE(rewrite_head),
+	PETRI_TEST_CASE(rewrite_body),
+	PETRI_TEST_CASE(scrub_encodings),
+	PETRI_TEST_CASE(scrub_overlaps),
+	PETRI_TEST_CASE(scrub_reuse),
+	PETRI_TEST_CASE(scrub_cost),
+	PETRI_TEST_CASE(scrub_largest),
+	{NULL, NULL},
 };
+/* clang-format on */
 
 int main(int argc, char **argv)
 {
