@@ -586,6 +586,9 @@ static SSL_CTX *leaf_ctx(struct petri_vault *v, const char *host, petri_error **
 	    add_ext(x, v->ca, NID_ext_key_usage, "serverAuth") < 0 ||
 	    add_ext(x, v->ca, NID_authority_key_identifier, "keyid") < 0 ||
 	    add_ext(x, v->ca, NID_subject_alt_name, san) < 0 ||
+	    /* never past the CA's own end (a leaf made late in a sandbox's life) */
+	    (ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(v->ca)) > 0 &&
+	     !X509_set1_notAfter(x, X509_get0_notAfter(v->ca))) ||
 	    !X509_sign(x, v->ca_key, EVP_sha256()) || !(ctx = SSL_CTX_new(TLS_server_method())) ||
 	    !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
 	    SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||

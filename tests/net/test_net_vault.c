@@ -432,6 +432,7 @@ static void test_ca_and_leaves(void)
 	CHECK(petri__vault_server_ctx(v, "api.example.com", NULL) == sc); /* cached */
 	X509 *leaf = SSL_CTX_get0_certificate(sc);
 	CHECK(verify(ca, leaf, "api.example.com") == 0);
+	CHECK(ASN1_TIME_compare(X509_get0_notAfter(leaf), X509_get0_notAfter(ca)) <= 0);
 	CHECK(verify(ca, leaf, "other.example.com") == X509_V_ERR_HOSTNAME_MISMATCH);
 	SSL_CTX *wc = petri__vault_server_ctx(v, "a.wild.example.org", NULL);
 	REQUIRE(wc);
