@@ -29,8 +29,8 @@
 
 #define PETRI_VAULT_PREFIX "petri-vault-"
 #define PETRI_VAULT_TOKEN_LEN (sizeof(PETRI_VAULT_PREFIX) - 1 + 32) /* prefix + 128 bits hex */
-#define PETRI_VAULT_MAX 64          /* secrets per sandbox */
-#define PETRI_VAULT_VALUE_MAX 4096  /* bytes of one value */
+#define PETRI_VAULT_MAX 64                                          /* secrets per sandbox */
+#define PETRI_VAULT_VALUE_MAX 4096                                  /* bytes of one value */
 #define PETRI_VAULT_BODY_MAX (1u << 20) /* request bodies rewritten up to this size */
 
 struct petri_vault;
@@ -73,8 +73,7 @@ const char *petri__vault_ca_pem(const struct petri_vault *v, size_t *len);
  * was "http://".  Non-zero for (host, port, tls=1) means the proxy
  * intercepts that connection; zero means it is tunnelled untouched.
  */
-uint64_t petri__vault_scope(const struct petri_vault *v, const char *host, uint16_t port,
-			    int tls);
+uint64_t petri__vault_scope(const struct petri_vault *v, const char *host, uint16_t port, int tls);
 
 /*
  * TLS for an intercepted connection: a server SSL_CTX presenting a leaf
@@ -101,9 +100,9 @@ enum petri_vault_misuse {
 };
 struct petri_vault_finding {
 	enum petri_vault_misuse misuse;
-	int secret;         /* index of the secret concerned, -1: none or foreign */
-	uint64_t used;      /* bits of the secrets substituted (rewrite) */
-	const char *where;  /* static: "request line", "header", "basic auth", "body", "dns" */
+	int secret;        /* index of the secret concerned, -1: none or foreign */
+	uint64_t used;     /* bits of the secrets substituted (rewrite) */
+	const char *where; /* static: "request line", "header", "basic auth", "body", "dns" */
 };
 
 /*
@@ -170,5 +169,17 @@ void petri__vault_scrub_free(struct petri_vault_scrub *s);
 size_t petri__vault_scrub_window(const struct petri_vault *v);
 /* Scrub @n bytes in place (whole, e.g. a response head); the count masked. */
 size_t petri__vault_scrub_buf(const struct petri_vault *v, char *p, size_t n);
+
+/*
+ * Audit (audit_hooks.c): a secret substituted into a request (@secret its
+ * index; @method and @path the request's, never the value), and a
+ * misuse the proxy refused (@f says which; @host and @port where it was
+ * going: a name, or "" for DNS).
+ */
+struct petri_sandbox;
+void petri__audit_vault_use(const struct petri_sandbox *sb, int secret, const char *host,
+			    uint16_t port, const char *method, const char *path);
+void petri__audit_vault_misuse(const struct petri_sandbox *sb, const struct petri_vault_finding *f,
+			       const char *host, uint16_t port);
 
 #endif /* PETRI_VAULT_H */
