@@ -29,8 +29,8 @@
 
 #define PETRI_VAULT_PREFIX "petri-vault-"
 #define PETRI_VAULT_TOKEN_LEN (sizeof(PETRI_VAULT_PREFIX) - 1 + 32) /* prefix + 128 bits hex */
-#define PETRI_VAULT_MAX 64                                          /* secrets per sandbox */
-#define PETRI_VAULT_VALUE_MAX 4096                                  /* bytes of one value */
+#define PETRI_VAULT_MAX 64          /* secrets per sandbox */
+#define PETRI_VAULT_VALUE_MAX 4096  /* bytes of one value */
 #define PETRI_VAULT_BODY_MAX (1u << 20) /* request bodies rewritten up to this size */
 
 struct petri_vault;
@@ -73,7 +73,8 @@ const char *petri__vault_ca_pem(const struct petri_vault *v, size_t *len);
  * was "http://".  Non-zero for (host, port, tls=1) means the proxy
  * intercepts that connection; zero means it is tunnelled untouched.
  */
-uint64_t petri__vault_scope(const struct petri_vault *v, const char *host, uint16_t port, int tls);
+uint64_t petri__vault_scope(const struct petri_vault *v, const char *host, uint16_t port,
+			    int tls);
 
 /*
  * TLS for an intercepted connection: a server SSL_CTX presenting a leaf
@@ -100,9 +101,9 @@ enum petri_vault_misuse {
 };
 struct petri_vault_finding {
 	enum petri_vault_misuse misuse;
-	int secret;        /* index of the secret concerned, -1: none or foreign */
-	uint64_t used;     /* bits of the secrets substituted (rewrite) */
-	const char *where; /* static: "request line", "header", "basic auth", "body", "dns" */
+	int secret;         /* index of the secret concerned, -1: none or foreign */
+	uint64_t used;      /* bits of the secrets substituted (rewrite) */
+	const char *where;  /* static: "request line", "header", "basic auth", "body", "dns" */
 };
 
 /*
