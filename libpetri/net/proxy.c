@@ -1964,10 +1964,16 @@ static void v_refuse(struct conn *c, int status, const char *reason, int allowed
 			v->fail_reason = reason;
 			v->fail_allowed = allowed;
 		}
+		/* Nothing more upstream; the client gets this long to finish
+		 * its handshake. */
+		resolve_drop(c);
 		if (c->up) {
 			bufferevent_free(c->up);
 			c->up = NULL;
 		}
+		c->state = S_SPLICE;
+		c->last_ms = mono_ms() - (NET_IDLE_TIMEOUT_MS - NET_HEAD_TIMEOUT_MS);
+		arm(c, NET_HEAD_TIMEOUT_MS);
 		return;
 	}
 	c->info.allowed = allowed;
