@@ -1420,6 +1420,7 @@ struct vconn {
 	struct petri_http_resp *resp;
 	struct petri_vault_scrub *scrub; /* of the response body under way */
 	int resp_chunked;                /* its payload is framed again here */
+	int resp_open;                   /* its head went to the client, not its end */
 	uint8_t fifo[V_PIPELINE];        /* requests sent: 1 for a HEAD */
 	unsigned fifo_r, fifo_n;
 	/* The request body being read. */
@@ -1923,6 +1924,7 @@ static int v_resp_head(void *arg, const struct petri_http_resp_head *h, char *ra
 	}
 	if (v_cl_send(c, raw, len) < 0)
 		return -1;
+	v->resp_open = h->status >= 200;
 	return head_req ? 1 : 0;
 }
 
@@ -1948,6 +1950,7 @@ static int v_resp_end(void *arg, const struct petri_http_resp_head *h)
 	if (v->resp_chunked && v_cl_send(c, "0\r\n\r\n", 5) < 0)
 		return -1;
 	v->resp_chunked = 0;
+	v->resp_open = 0;
 	return 0;
 }
 
@@ -1978,6 +1981,14 @@ static void v_refuse(struct conn *c, int status, const char *reason, int allowed
 	}
 	c->info.allowed = allowed;
 	c->info.reason = reason;
+	if (v->resp_open) {
+		/* Inside a response: an answer now would be read as part of
+		 * it.  The connection just ends (the client sees it cut). */
+		conn_end(c, NULL);
+		return;
+	}
+	/* The answer to the oldest request without one; the later ones
+	 * (pipelined) get none, and the close says so. */
 	c->info.status = status;
 	char msg[PETRI_NET_HOST_MAX + 512];
 	int n = refusal_text(c, status, reason, msg, sizeof(msg));
