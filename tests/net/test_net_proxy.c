@@ -1663,6 +1663,20 @@ static void test_vault_substitution(void)
 	/* Basic auth: the placeholder inside the base64 credentials. */
 	VAULT_IS(&e, "match=1\n", "curl -sS -u \"user:$TOKEN\" https://%s/basic | head -1",
 		 e.scoped);
+	/* A HEAD's answer has no body, whatever its Content-Length says. */
+	VAULT_IS(&e, "200\n", "curl -sS -m 20 -I -o /dev/null -w '%%{http_code}\\n' https://%s/h",
+		 e.scoped);
+	/* A body over the rewrite bound goes as it is (the server gets it
+	 * whole) unless it holds a placeholder: then the connection is cut. */
+	VAULT_IS(&e, "1100000\n",
+		 "head -c 1100000 /dev/zero | tr '\\0' Z > /tmp/big && curl -sS --data-binary "
+		 "@/tmp/big -H 'Content-Type: x/y' https://%s/big | tr -cd Z | wc -c",
+		 e.scoped);
+	VAULT_IS(
+		&e, "000\n",
+		"printf '%%s' \"$TOKEN\" >> /tmp/big && curl -s -o /dev/null -w '%%{http_code}\\n' "
+		"--data-binary @/tmp/big https://%s/big",
+		e.scoped);
 	/* Keep-alive: two requests on one connection, both substituted. */
 	VAULT_IS(&e, "2\n",
 		 "curl -sS -H \"Authorization: Bearer $TOKEN\" https://%s/a https://%s/b | "
