@@ -1869,6 +1869,14 @@ static int v_on_head(void *arg, const struct petri_http_head *h, const char *raw
 			return 1;
 	} else {
 		v->body = VB_BUFFER;
+		/* The head waits for its body here: a client waiting for
+		 * "100 Continue" first gets it from us (when nothing else is
+		 * owed to it before; a second one from the upstream is one
+		 * more 1xx, which clients take). */
+		const char *ex = head_value(raw, len, "expect", &vn);
+		if (ex && vn == 12 && strncasecmp(ex, "100-continue", 12) == 0 && v->fifo_n == 1 &&
+		    !v->resp_open && v_cl_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+			return 1;
 	}
 	return c->zombie || c->state == S_CLOSING;
 }
