@@ -660,6 +660,9 @@ static void v_cl_read(struct conn *c);
 static void v_up_start(struct conn *c);
 static int v_scan(struct conn *c, uint64_t scope, const void *p, size_t n, const char *where);
 static int v_plain_body(struct conn *c, const char *p, size_t n);
+static int v_plain_start(struct conn *c, uint64_t scope);
+static int v_on_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len);
+static int v_on_data(void *arg, const char *p, size_t n);
 static int sniff_decide(struct conn *c);
 static int name_allowed(void *arg, const char *name);
 
@@ -1182,6 +1185,20 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 		conn_refuse(c, 421, "host mismatch", 0);
 		return 1;
 	}
+	uint64_t plain = h->absolute && c->s->vault ?
+				 petri__vault_scope(c->s->vault, c->host, c->port, 0) :
+				 0;
+	if (plain) {
+		/* A host a secret may go to in the clear: relayed (rewritten,
+		 * scrubbed) as intercepted TLS is, this request first (its
+		 * target stays absolute, which origin servers accept). */
+		if (v_plain_start(c, plain))
+			return 1;
+		c->decided = 1;
+		c->heads = 0;
+		evtimer_del(c->timer);
+		return v_on_head(c, h, raw, len);
+	}
 	if (h->absolute) {
 		/* The request as the origin expects it. */
 		char out[8192];
@@ -1226,6 +1243,8 @@ static int proxy_on_head(void *arg, const struct petri_http_head *h, const char 
 	struct conn *c = arg;
 	if (c->zombie || c->state == S_CLOSING)
 		return 1;
+	if (c->v)
+		return v_on_head(arg, h, raw, len);
 	if (c->heads++ == 0)
 		return proxy_head(c, h, raw, len) || c->zombie || c->state == S_CLOSING ? 1 : 0;
 	/* A second request on an absolute-URI connection: it is closed
@@ -1239,6 +1258,8 @@ static int to_upstream_cb(void *arg, const char *p, size_t n)
 	struct conn *c = arg;
 	if (c->zombie || c->state == S_CLOSING)
 		return 1;
+	if (c->v)
+		return v_on_data(arg, p, n);
 	if (c->sniff && !c->decided) {
 		if (evbuffer_get_length(c->sniff) + n > SNIFF_MAX) {
 			conn_refuse(c, 0, "first bytes undecidable", 0);
@@ -1287,6 +1308,8 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	struct conn *c = arg;
 	if (c->zombie || c->state == S_CLOSING)
 		return 1;
+	if (c->v)
+		return v_on_head(arg, h, raw, len);
 	int first = c->heads++ == 0;
 	const char *why = request_mismatch(c, h);
 	/* Plain HTTP (this path never sees inside TLS): a placeholder may
@@ -1415,6 +1438,7 @@ struct vtls {
 
 struct vconn {
 	uint64_t scope;
+	int plain; /* plain HTTP to a host a secret allows in the clear: no TLS */
 	struct vtls cl, up;
 	struct evbuffer *up_pend; /* plaintext for the upstream before its handshake */
 	struct petri_http_resp *resp;
@@ -1484,6 +1508,8 @@ static int vtls_init(struct vtls *t, SSL_CTX *ctx)
 static void vtls_flush(struct vtls *t, struct bufferevent *to)
 {
 	char *p;
+	if (!t->ssl)
+		return; /* plain */
 	long n = BIO_get_mem_data(t->wb, &p);
 	if (n > 0 && to) {
 		bufferevent_write(to, p, (size_t)n);
@@ -1502,11 +1528,14 @@ static int v_cl_send(struct conn *c, const char *p, size_t n)
 		return 0;
 	if (charge(c, 0, n) < 0)
 		return -1;
-	if (SSL_write(c->v->cl.ssl, p, (int)n) <= 0) {
+	if (!c->v->cl.ssl) {
+		bufferevent_write(c->cl, p, n);
+	} else if (SSL_write(c->v->cl.ssl, p, (int)n) <= 0) {
 		conn_end(c, "client TLS error");
 		return -1;
+	} else {
+		vtls_flush(&c->v->cl, c->cl);
 	}
-	vtls_flush(&c->v->cl, c->cl);
 	if (c->up)
 		flow_pause(c->up, c->cl, &c->paused_up);
 	return 0;
@@ -1531,11 +1560,14 @@ static int v_up_send(struct conn *c, const char *p, size_t n)
 	}
 	if (charge(c, 1, n) < 0)
 		return -1;
-	if (SSL_write(v->up.ssl, p, (int)n) <= 0) {
+	if (!v->up.ssl) {
+		bufferevent_write(c->up, p, n);
+	} else if (SSL_write(v->up.ssl, p, (int)n) <= 0) {
 		conn_end(c, "upstream TLS error");
 		return -1;
+	} else {
+		vtls_flush(&v->up, c->up);
 	}
-	vtls_flush(&v->up, c->up);
 	flow_pause(c->cl, c->up, &c->paused_cl);
 	return 0;
 }
@@ -1878,6 +1910,8 @@ static int v_on_head(void *arg, const struct petri_http_head *h, const char *raw
 		    !v->resp_open && v_cl_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
 			return 1;
 	}
+	if (!c->dialed && !c->zombie && c->state != S_CLOSING)
+		dial(c); /* (plain HTTP: the first request is judged) */
 	return c->zombie || c->state == S_CLOSING;
 }
 
@@ -2000,9 +2034,13 @@ static void v_refuse(struct conn *c, int status, const char *reason, int allowed
 	c->info.status = status;
 	char msg[PETRI_NET_HOST_MAX + 512];
 	int n = refusal_text(c, status, reason, msg, sizeof(msg));
-	if (SSL_write(v->cl.ssl, msg, n) > 0)
-		SSL_shutdown(v->cl.ssl);
-	vtls_flush(&v->cl, c->cl);
+	if (!v->cl.ssl) {
+		evbuffer_add(bufferevent_get_output(c->cl), msg, (size_t)n);
+	} else {
+		if (SSL_write(v->cl.ssl, msg, n) > 0)
+			SSL_shutdown(v->cl.ssl);
+		vtls_flush(&v->cl, c->cl);
+	}
 	conn_close_after_flush(c);
 }
 
@@ -2016,7 +2054,9 @@ static void v_up_ready(struct conn *c)
 		const char *p = (const char *)evbuffer_pullup(v->up_pend, -1);
 		if (charge(c, 1, n) < 0)
 			return;
-		if (SSL_write(v->up.ssl, p, (int)n) <= 0) {
+		if (!v->up.ssl) {
+			bufferevent_write_buffer(c->up, v->up_pend);
+		} else if (SSL_write(v->up.ssl, p, (int)n) <= 0) {
 			conn_end(c, "upstream TLS error");
 			return;
 		}
@@ -2055,6 +2095,10 @@ static void v_up_start(struct conn *c)
 {
 	struct vconn *v = c->v;
 	petri_error *err = NULL;
+	if (v->plain) {
+		v_up_ready(c);
+		return;
+	}
 	SSL_CTX *ctx = petri__vault_client_ctx(c->s->vault, &err);
 	petri_error_free(err);
 	if (vtls_init(&v->up, ctx) < 0) {
@@ -2078,7 +2122,20 @@ static void v_up_read(struct conn *c)
 	struct vconn *v = c->v;
 	struct evbuffer *in = bufferevent_get_input(c->up);
 	size_t n;
-	while ((n = evbuffer_get_contiguous_space(in)) > 0) {
+	while (v->plain && (n = evbuffer_get_contiguous_space(in)) > 0) {
+		int e = petri__http_resp_feed(v->resp,
+					      (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n,
+					      v_resp_head, v_resp_body, v_resp_end, c);
+		if (c->zombie || c->state == S_CLOSING)
+			return;
+		evbuffer_drain(in, n);
+		if (e) {
+			c->info.error = EPROTO;
+			v_refuse(c, 502, "malformed response", 1);
+			return;
+		}
+	}
+	while (!v->plain && (n = evbuffer_get_contiguous_space(in)) > 0) {
 		BIO_write(v->up.rb, evbuffer_pullup(in, (ev_ssize_t)n), (int)n);
 		evbuffer_drain(in, n);
 	}
@@ -2087,7 +2144,7 @@ static void v_up_read(struct conn *c)
 	if (!v->up.ready)
 		return;
 	char buf[V_IO];
-	for (;;) {
+	for (; !v->plain;) {
 		int r = SSL_read(v->up.ssl, buf, sizeof(buf));
 		if (r <= 0) {
 			int e = SSL_get_error(v->up.ssl, r);
@@ -2117,7 +2174,7 @@ static void v_up_read(struct conn *c)
 		int e = petri__http_resp_eof(v->resp, v_resp_body, v_resp_end, c);
 		if (c->zombie || c->state == S_CLOSING)
 			return;
-		if (v->cl.ready)
+		if (v->cl.ssl && v->cl.ready)
 			SSL_shutdown(v->cl.ssl);
 		vtls_flush(&v->cl, c->cl);
 		c->info.reason = e ? "upstream closed midway" : "allowed";
@@ -2130,6 +2187,23 @@ static void v_cl_read(struct conn *c)
 	struct vconn *v = c->v;
 	struct evbuffer *in = bufferevent_get_input(c->cl);
 	size_t n;
+	while (v->plain && (n = evbuffer_get_contiguous_space(in)) > 0) {
+		int e = petri__http_stream_feed(c->hs,
+						(const char *)evbuffer_pullup(in, (ev_ssize_t)n), n,
+						v_on_head, v_on_data, c);
+		if (c->zombie || c->state == S_CLOSING)
+			return;
+		evbuffer_drain(in, n);
+		if (e < 0) {
+			v_refuse(c, 400, e == -E2BIG ? "request head too large" : "malformed HTTP",
+				 0);
+			return;
+		}
+		if (e > 0)
+			return;
+	}
+	if (v->plain)
+		return;
 	while ((n = evbuffer_get_contiguous_space(in)) > 0) {
 		BIO_write(v->cl.rb, evbuffer_pullup(in, (ev_ssize_t)n), (int)n);
 		evbuffer_drain(in, n);
@@ -2227,6 +2301,30 @@ static int v_start(struct conn *c, uint64_t scope, const uint8_t *p, size_t n)
 	} else if (!c->dialed) {
 		dial(c);
 	}
+	return c->zombie || c->state == S_CLOSING;
+}
+
+/*
+ * Plain HTTP to a host a secret allows in the clear ("http://"): the same
+ * relay without TLS on either side, from the request being judged (the
+ * first head, whose bytes the caller feeds to v_on_head).  0, or 1 when
+ * the connection is ending.
+ */
+static int v_plain_start(struct conn *c, uint64_t scope)
+{
+	struct vconn *v = calloc(1, sizeof(*v));
+	c->v = v;
+	if (!v || !(v->up_pend = evbuffer_new()) || !(v->buf = evbuffer_new()) ||
+	    !(v->resp = petri__http_resp_new())) {
+		c->info.error = ENOMEM;
+		conn_end(c, "out of memory");
+		return 1;
+	}
+	v->plain = 1;
+	v->scope = scope;
+	v->cl.ready = 1;
+	if (c->up_connected)
+		v_up_ready(c); /* (a CONNECT tunnel carrying plain HTTP) */
 	return c->zombie || c->state == S_CLOSING;
 }
 
@@ -2341,6 +2439,12 @@ static int sniff_decide(struct conn *c)
 			conn_refuse(c, 0, "out of memory", 1);
 			return 1;
 		}
+		/* A host a secret may go to in the clear: relayed (rewritten,
+		 * scrubbed) as intercepted TLS is. */
+		uint64_t plain =
+			c->s->vault ? petri__vault_scope(c->s->vault, c->host, c->port, 0) : 0;
+		if (plain && v_plain_start(c, plain))
+			return 1;
 	} else {
 		c->info.protocol = PETRI_NET_PROTO_OPAQUE;
 	}
