@@ -1820,8 +1820,8 @@ static int v_on_data(void *arg, const char *p, size_t n)
 	return 0;
 }
 
-/* One request head on an intercepted connection. */
-static int v_on_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
+/* One request head on an intercepted connection (origin form). */
+static int v_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
 {
 	struct conn *c = arg;
 	struct vconn *v = c->v;
@@ -1913,6 +1913,40 @@ static int v_on_head(void *arg, const struct petri_http_head *h, const char *raw
 	if (!c->dialed && !c->zombie && c->state != S_CLOSING)
 		dial(c); /* (plain HTTP: the first request is judged) */
 	return c->zombie || c->state == S_CLOSING;
+}
+
+static int v_copy_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
+{
+	*(struct petri_http_head *)arg = *h;
+	return 1;
+}
+
+static int v_no_data(void *arg, const char *p, size_t n)
+{
+	return 1;
+}
+
+/* One request head: an absolute-form target (explicit proxy) goes to the
+ * origin in origin form, as elsewhere, and is read again as such. */
+static int v_on_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
+{
+	struct conn *c = arg;
+	if (!h->absolute || h->connect || request_mismatch(c, h))
+		return v_head(arg, h, raw, len);
+	size_t cap = len + PETRI_NET_HOST_MAX + 64;
+	char *o = malloc(cap);
+	struct petri_http_stream *st = petri__http_stream_new();
+	struct petri_http_head oh;
+	ssize_t on = o && st ? petri__http_head_to_origin(h, raw, len, o, cap) : -ENOMEM;
+	int r = on > 0 ? petri__http_stream_feed(st, o, (size_t)on, v_copy_head, v_no_data, &oh) :
+			 -EINVAL;
+	petri__http_stream_free(st);
+	if (r == 1)
+		r = v_head(arg, &oh, o, (size_t)on);
+	else if (!c->zombie && c->state != S_CLOSING)
+		v_refuse(c, 400, "request head too large", 0);
+	free(o);
+	return r == 1 || r == 0 ? r : 1;
 }
 
 /* ---- responses ---- */

@@ -1447,7 +1447,8 @@ static void test_audit(void)
  * signed by it, given to the sandbox as upstream_ca.  TOKEN's host is
  * scoped.test (intercepted); OTHER's is allowed.test, served with the
  * self-signed cert.pem that upstream_ca does not hold (its upstream is not
- * trusted).  free.test has no secret: tunnelled.
+ * trusted).  PLAIN's is "http://plain.test" (plain HTTP allowed).
+ * free.test has no secret: tunnelled.
  *
  * The server: "/chunked" answers chunked, the Authorization value it got
  * echoed raw and base64-encoded, each cut across two chunks; "/gzip" says
@@ -1548,7 +1549,7 @@ struct vault_env {
 	struct tls_srv bad;  /* allowed.test, a CA the upstream_ca lacks */
 	struct srv plain;    /* plain HTTP, plain.test */
 	char *rules[5];
-	char *scoped, *other;
+	char *scoped, *other, *plain_host;
 	petri_sandbox *sb;
 };
 
@@ -1566,10 +1567,12 @@ static void vault_env_start(struct vault_env *e)
 	e->rules[4] = fmt("*.wild.test:%u=127.0.0.1", e->good.port);
 	e->scoped = fmt("scoped.test:%u", e->good.port);
 	e->other = fmt("allowed.test:%u", e->bad.port);
+	e->plain_host = fmt("http://plain.test:%u", e->plain.port);
 	const char *allow[] = {e->rules[0], e->rules[1], e->rules[2],
 			       e->rules[3], e->rules[4], NULL};
-	const char *h1[] = {e->scoped, NULL}, *h2[] = {e->other, NULL};
-	petri_secret s1 = PETRI_SECRET_INIT, s2 = PETRI_SECRET_INIT;
+	const char *h1[] = {e->scoped, NULL}, *h2[] = {e->other, NULL},
+		   *h3[] = {e->plain_host, NULL};
+	petri_secret s1 = PETRI_SECRET_INIT, s2 = PETRI_SECRET_INIT, s3 = PETRI_SECRET_INIT;
 	s1.name = "TOKEN";
 	s1.value = VAULT_VALUE;
 	s1.value_len = strlen(VAULT_VALUE);
@@ -1578,7 +1581,11 @@ static void vault_env_start(struct vault_env *e)
 	s2.value = "other-value-31337";
 	s2.value_len = strlen("other-value-31337");
 	s2.hosts = h2;
-	const petri_secret *secrets[] = {&s1, &s2, NULL};
+	s3.name = "PLAIN";
+	s3.value = "plain-value-424242";
+	s3.value_len = strlen("plain-value-424242");
+	s3.hosts = h3;
+	const petri_secret *secrets[] = {&s1, &s2, &s3, NULL};
 	char bind[128], ca[128];
 	snprintf(bind, sizeof(bind), "%s:/t", tdir);
 	snprintf(ca, sizeof(ca), "%s/vca.pem", tdir);
@@ -1607,6 +1614,7 @@ static void vault_env_stop(struct vault_env *e)
 		free(e->rules[i]);
 	free(e->scoped);
 	free(e->other);
+	free(e->plain_host);
 }
 
 /* Run @code in the vault sandbox: its stdout, which must not hold the
@@ -1677,6 +1685,13 @@ static void test_vault_substitution(void)
 		"printf '%%s' \"$TOKEN\" >> /tmp/big && curl -s -o /dev/null -w '%%{http_code}\\n' "
 		"--data-binary @/tmp/big https://%s/big",
 		e.scoped);
+	/* PLAIN may go in the clear to plain.test ("http://"): substituted in
+	 * the URL there (the server's echo of its path, masked, says so). */
+	char *want = fmt("hello plain.test:%u /x?k=******************\n", e.plain.port);
+	VAULT_IS(&e, want, "curl -sS \"http://plain.test:%u/x?k=$PLAIN\"", e.plain.port);
+	VAULT_IS(&e, want, "curl -sS --noproxy '*' \"http://plain.test:%u/x?k=$PLAIN\"",
+		 e.plain.port);
+	free(want);
 	/* Keep-alive: two requests on one connection, both substituted. */
 	VAULT_IS(&e, "2\n",
 		 "curl -sS -H \"Authorization: Bearer $TOKEN\" https://%s/a https://%s/b | "
