@@ -40,6 +40,12 @@
  * come.  A CONNECT tunnel's first bytes are judged the same way (its
  * upstream is dialled first, as the 200 must say it answered).
  *
+ * TenantVault (vault.h; the section "intercepted connections" below): a
+ * sandbox with secrets has its connections to a secret's hosts relayed,
+ * not tunnelled (TLS terminated with the sandbox's CA, requests rewritten,
+ * responses scrubbed), and placeholders looked for in what goes anywhere
+ * else.  A sandbox without secrets (s->vault NULL) takes none of it.
+ *
  * Audit: one NetConnection per connection when it ends or is refused,
  * with its byte counts; each plain-HTTP request on a transparent
  * connection gets one of its own when its head is judged (method, path,
