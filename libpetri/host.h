@@ -139,6 +139,8 @@ struct petri_sandbox {
 	uint32_t net_max_conns;
 	uint64_t net_max_bytes;
 	struct petri_proxy_sb *proxy;
+	/* TenantVault: the sandbox's secrets (net/vault.h), NULL: none. */
+	struct petri_vault *vault;
 };
 
 struct petri_result {

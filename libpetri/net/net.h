@@ -273,6 +273,41 @@ int petri__http_stream_upgrade(struct petri_http_stream *s, int accepted,
 ssize_t petri__http_head_to_origin(const struct petri_http_head *h, const char *raw, size_t len,
 				   char *out, size_t cap);
 /*
+ * A response stream (server to client) of an intercepted connection
+ * (proxy.c, TenantVault), read with http-parser: @on_head gets each
+ * response head once complete, raw and writable (the caller scrubs it in
+ * place and forwards it), @on_body the payload (de-chunked: chunk framing
+ * and trailers are not passed on; the caller frames it again), @on_end the
+ * end of each message (the next bytes are the next response's).
+ * @on_head's return: 1 the response has no body whatever it says (it
+ * answers a HEAD), 0 go on, < 0 stop.  1xx, 204 and 304 have none either;
+ * a 101 is -EPROTO (no upgrade is ever asked for on these connections).
+ * What is reported does not depend on how the bytes are cut into feeds.
+ * A non-zero return of a callback stops the feed and is returned; -EINVAL
+ * malformed, -E2BIG a head over 64 KiB, -ENOMEM.  Once failed, every
+ * later call returns the same.  petri__http_resp_eof: the server closed;
+ * ends a body read until close (0), -EPIPE when a message was cut short.
+ */
+struct petri_http_resp_head {
+	int status;
+	int chunked;    /* Transfer-Encoding: chunked (the payload is de-chunked) */
+	int no_body;    /* set once on_head returned: HEAD, 1xx, 204, 304 */
+	int keep_alive; /* the server keeps the connection after this one */
+	int encoded;    /* a Content-Encoding other than identity */
+	size_t head_len;
+};
+struct petri_http_resp;
+typedef int (*petri_http_resp_head_fn)(void *arg, const struct petri_http_resp_head *h, char *raw,
+				       size_t len);
+typedef int (*petri_http_resp_end_fn)(void *arg, const struct petri_http_resp_head *h);
+struct petri_http_resp *petri__http_resp_new(void);
+void petri__http_resp_free(struct petri_http_resp *r);
+int petri__http_resp_feed(struct petri_http_resp *r, const char *data, size_t len,
+			  petri_http_resp_head_fn on_head, petri_http_data_fn on_body,
+			  petri_http_resp_end_fn on_end, void *arg);
+int petri__http_resp_eof(struct petri_http_resp *r, petri_http_data_fn on_body,
+			 petri_http_resp_end_fn on_end, void *arg);
+/*
  * Do the first bytes @p (@n) look like a TLS handshake (1), an HTTP request
  * (2), or neither (0)?  -EAGAIN: too few bytes to say.  HTTP: after up to
  * 32 CR/LF (more: HTTP), a first line "token SP ... SP HTTP/..." with any

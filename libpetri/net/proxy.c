@@ -40,6 +40,12 @@
  * come.  A CONNECT tunnel's first bytes are judged the same way (its
  * upstream is dialled first, as the 200 must say it answered).
  *
+ * TenantVault (vault.h; the section "intercepted connections" below): a
+ * sandbox with secrets has its connections to a secret's hosts relayed,
+ * not tunnelled (TLS terminated with the sandbox's CA, requests rewritten,
+ * responses scrubbed), and placeholders looked for in what goes anywhere
+ * else.  A sandbox without secrets (s->vault NULL) takes none of it.
+ *
  * Audit: one NetConnection per connection when it ends or is refused,
  * with its byte counts; each plain-HTTP request on a transparent
  * connection gets one of its own when its head is judged (method, path,
@@ -57,6 +63,7 @@
  * and AAAA; no second event library or thread is needed for it.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -71,10 +78,13 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "../defaults.h"
 #include "../host.h"
 #include "net.h"
+#include "vault.h"
 
 /* A side's output beyond HIGH pauses reading from the other side until it
  * drains to LOW: per connection at most about 2 x (HIGH + SINGLE_IO)
@@ -129,6 +139,12 @@
 #define AUDIT_RATE 100u
 #define AUDIT_BURST 500u
 #define AUDIT_LOSS_MS 1000u
+/* TenantVault (intercepted connections, below). */
+#define V_PIPELINE 64 /* requests sent whose answers have not all come */
+#define V_IO 16384    /* plaintext moved per SSL_read */
+/* Bytes of a streamed body kept to scan with the next piece: a placeholder
+ * percent-encoded is at most three times its length. */
+#define V_TAIL (3 * PETRI_VAULT_TOKEN_LEN + 8)
 
 /* ---- the objects ---- */
 
@@ -183,6 +199,7 @@ struct petri_proxy_sb {
 	struct petri_sandbox *sb; /* for the audit hooks; outlives us */
 	struct petri_net_policy policy;
 	struct petri_net_names *names;
+	struct petri_vault *vault; /* the sandbox's secrets (borrowed), NULL: none */
 	struct petri_net_addr *own;
 	size_t n_own;
 	uint32_t max_conns;
@@ -285,9 +302,15 @@ struct conn {
 	struct resolve *res;
 	struct petri_net_conn_info info;
 	int audited;
-	int zombie;       /* ended: freed on the loop's next turn (conn_kill) */
-	struct zdir z[2]; /* [0] sandbox -> upstream, [1] back; zero copy */
+	int zombie;         /* ended: freed on the loop's next turn (conn_kill) */
+	struct zdir z[2];   /* [0] sandbox -> upstream, [1] back; zero copy */
+	struct vconn *v;    /* intercepted (TenantVault), NULL: not */
+	char vtail[V_TAIL]; /* plain HTTP body with secrets about: the end of the */
+	size_t vtail_n;     /* last piece, scanned again with the next */
 };
+
+struct vconn;
+static void vconn_free(struct vconn *v);
 
 static uint64_t mono_ms(void)
 {
@@ -410,6 +433,7 @@ static void conn_free(struct conn *c)
 		evbuffer_free(c->sniff);
 	if (c->pend)
 		evbuffer_free(c->pend);
+	vconn_free(c->v);
 	for (int i = 0; i < 2; i++) {
 		if (!c->z[i].on)
 			continue;
@@ -491,35 +515,52 @@ static void conn_close_after_flush(struct conn *c)
 	arm(c, FLUSH_TIMEOUT_MS);
 }
 
+/* The text of an answer of the proxy's own into @buf: its length. */
+static int refusal_text(const struct conn *c, int status, const char *reason, char *buf, size_t cap)
+{
+	static const char *const texts[][2] = {
+		{"400", "Bad Request"},         {"403", "Forbidden"},
+		{"405", "Method Not Allowed"},  {"408", "Request Timeout"},
+		{"421", "Misdirected Request"}, {"429", "Too Many Requests"},
+		{"501", "Not Implemented"},     {"502", "Bad Gateway"},
+		{"504", "Gateway Timeout"},
+	};
+	const char *text = "Error";
+	char code[8];
+	snprintf(code, sizeof(code), "%d", status);
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
+		if (strcmp(texts[i][0], code) == 0)
+			text = texts[i][1];
+	char body[PETRI_NET_HOST_MAX + 128];
+	int bl = snprintf(body, sizeof(body), "petri proxy: %s%s%s\n", reason,
+			  c->host[0] ? ": " : "", c->host);
+	int n = snprintf(buf, cap,
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+			 "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+			 status, text, bl, body);
+	return n < 0 ? 0 : (size_t)n >= cap ? (int)cap - 1 : n;
+}
+
+static void v_refuse(struct conn *c, int status, const char *reason, int allowed);
+
 /* Refuse: an HTTP answer (status 0: none, the connection is just closed),
- * audited as refused by the policy (@allowed 0) or failed upstream. */
+ * audited as refused by the policy (@allowed 0) or failed upstream.  An
+ * intercepted connection always gets an answer, over its TLS. */
 static void conn_refuse(struct conn *c, int status, const char *reason, int allowed)
 {
 	if (c->zombie || c->state == S_CLOSING)
 		return;
+	if (c->v) {
+		v_refuse(c, status ? status : allowed ? 502 : 403, reason, allowed);
+		return;
+	}
 	c->info.allowed = allowed;
 	c->info.reason = reason;
 	c->info.status = status;
 	if (status) {
-		static const char *const texts[][2] = {
-			{"400", "Bad Request"},       {"403", "Forbidden"},
-			{"408", "Request Timeout"},   {"421", "Misdirected Request"},
-			{"502", "Bad Gateway"},       {"504", "Gateway Timeout"},
-			{"429", "Too Many Requests"},
-		};
-		const char *text = "Error";
-		char code[8];
-		snprintf(code, sizeof(code), "%d", status);
-		for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
-			if (strcmp(texts[i][0], code) == 0)
-				text = texts[i][1];
-		char body[PETRI_NET_HOST_MAX + 128];
-		int bl = snprintf(body, sizeof(body), "petri proxy: %s%s%s\n", reason,
-				  c->host[0] ? ": " : "", c->host);
-		evbuffer_add_printf(bufferevent_get_output(c->cl),
-				    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
-				    "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-				    status, text, bl, body);
+		char msg[PETRI_NET_HOST_MAX + 512];
+		int n = refusal_text(c, status, reason, msg, sizeof(msg));
+		evbuffer_add(bufferevent_get_output(c->cl), msg, (size_t)n);
 	}
 	conn_close_after_flush(c);
 }
@@ -620,6 +661,14 @@ static void half_close(struct conn *c)
 
 static void dial_next(struct conn *c);
 static void client_read(struct bufferevent *bev, void *arg);
+static void v_up_read(struct conn *c);
+static void v_cl_read(struct conn *c);
+static void v_up_start(struct conn *c);
+static int v_scan(struct conn *c, uint64_t scope, const void *p, size_t n, const char *where);
+static int v_plain_body(struct conn *c, const char *p, size_t n);
+static int v_plain_start(struct conn *c, uint64_t scope);
+static int v_on_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len);
+static int v_on_data(void *arg, const char *p, size_t n);
 static int sniff_decide(struct conn *c);
 static int name_allowed(void *arg, const char *name);
 
@@ -714,7 +763,7 @@ static int zdir_start(struct conn *c, int i)
  * the bufferevents serve as before). */
 static void zc_maybe(struct conn *c)
 {
-	if (c->zombie || !c->decided || !c->up_connected || c->state != S_SPLICE ||
+	if (c->zombie || c->v || !c->decided || !c->up_connected || c->state != S_SPLICE ||
 	    c->info.bytes_up + c->info.bytes_down < ZC_MIN)
 		return;
 	/* Down: the upstream's bytes are never parsed (but for the status
@@ -775,6 +824,10 @@ static void up_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->zombie || c->state == S_CLOSING)
 		return;
+	if (c->v) {
+		v_up_read(c);
+		return;
+	}
 	if (c->upg_wait && upgrade_answer(c) < 0)
 		return;
 	pump(c, 0);
@@ -790,6 +843,8 @@ static void up_write(struct bufferevent *bev, void *arg)
 		if (!c->eof_cl)
 			bufferevent_enable(c->cl, EV_READ);
 	}
+	if (c->v)
+		return;
 	if (c->eof_cl)
 		half_close(c);
 	else
@@ -804,6 +859,13 @@ static void on_connected(struct conn *c)
 	setsockopt(bufferevent_getfd(c->up), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	c->last_ms = mono_ms();
+	if (c->v) {
+		/* Intercepted (transparent path): TLS to the upstream now. */
+		c->state = S_SPLICE;
+		arm(c, NET_IDLE_TIMEOUT_MS);
+		v_up_start(c);
+		return;
+	}
 	if (c->tunnel) {
 		/* The client's next bytes are its ClientHello, if TLS: held
 		 * until its SNI is seen to name c->host. */
@@ -856,6 +918,11 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_free(c->up);
 		c->up = NULL;
 		dial_next(c);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && c->v) {
+		c->eof_up = 1;
+		v_up_read(c);
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
@@ -1101,6 +1168,16 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 		return 1;
 	}
 	snprintf(c->info.name, sizeof(c->info.name), "%s", c->host);
+	/* A placeholder in a CONNECT target, or in a plain-HTTP request to a
+	 * host its secret may not go to in the clear: the request never
+	 * leaves (the target is scanned as the client wrote it). */
+	if (c->s->vault &&
+	    (h->connect ? v_scan(c, 0, h->host, strlen(h->host), "connect") :
+			  v_scan(c, petri__vault_scope(c->s->vault, c->host, c->port, 0), raw, len,
+				 "plain http")) < 0) {
+		conn_refuse(c, 403, "secret misuse", 0);
+		return 1;
+	}
 	if (!(c->rule = policy_check(c, c->host, c->port))) {
 		conn_refuse(c, 403, c->info.reason, 0);
 		return 1;
@@ -1113,6 +1190,20 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 		 * the policy allowed (no fronting behind an allowed URI). */
 		conn_refuse(c, 421, "host mismatch", 0);
 		return 1;
+	}
+	uint64_t plain = h->absolute && c->s->vault ?
+				 petri__vault_scope(c->s->vault, c->host, c->port, 0) :
+				 0;
+	if (plain) {
+		/* A host a secret may go to in the clear: relayed (rewritten,
+		 * scrubbed) as intercepted TLS is, this request first (its
+		 * target stays absolute, which origin servers accept). */
+		if (v_plain_start(c, plain))
+			return 1;
+		c->decided = 1;
+		c->heads = 0;
+		evtimer_del(c->timer);
+		return v_on_head(c, h, raw, len);
 	}
 	if (h->absolute) {
 		/* The request as the origin expects it. */
@@ -1158,6 +1249,8 @@ static int proxy_on_head(void *arg, const struct petri_http_head *h, const char 
 	struct conn *c = arg;
 	if (c->zombie || c->state == S_CLOSING)
 		return 1;
+	if (c->v)
+		return v_on_head(arg, h, raw, len);
 	if (c->heads++ == 0)
 		return proxy_head(c, h, raw, len) || c->zombie || c->state == S_CLOSING ? 1 : 0;
 	/* A second request on an absolute-URI connection: it is closed
@@ -1171,6 +1264,8 @@ static int to_upstream_cb(void *arg, const char *p, size_t n)
 	struct conn *c = arg;
 	if (c->zombie || c->state == S_CLOSING)
 		return 1;
+	if (c->v)
+		return v_on_data(arg, p, n);
 	if (c->sniff && !c->decided) {
 		if (evbuffer_get_length(c->sniff) + n > SNIFF_MAX) {
 			conn_refuse(c, 0, "first bytes undecidable", 0);
@@ -1180,6 +1275,9 @@ static int to_upstream_cb(void *arg, const char *p, size_t n)
 		evbuffer_add(c->sniff, p, n);
 		return 0;
 	}
+	/* (Request bodies of plain HTTP.) */
+	if (c->s->vault && v_plain_body(c, p, n) < 0)
+		return 1;
 	return to_upstream(c, p, n) < 0 ? 1 : 0;
 }
 
@@ -1216,8 +1314,20 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	struct conn *c = arg;
 	if (c->zombie || c->state == S_CLOSING)
 		return 1;
+	if (c->v)
+		return v_on_head(arg, h, raw, len);
 	int first = c->heads++ == 0;
 	const char *why = request_mismatch(c, h);
+	/* Plain HTTP (this path never sees inside TLS): a placeholder may
+	 * only go to a host its secret allows in the clear ("http://"). */
+	if (!why && c->s->vault &&
+	    v_scan(c, petri__vault_scope(c->s->vault, c->host, c->port, 0), raw, len,
+		   "plain http") < 0) {
+		snprintf(c->info.method, sizeof(c->info.method), "%s", h->method);
+		snprintf(c->info.path, sizeof(c->info.path), "%s", h->path);
+		conn_refuse(c, 403, "secret misuse", 0);
+		return 1;
+	}
 	/* Another protocol is only followed when it is the answer to the
 	 * connection's first request (so the upstream's first status line
 	 * is that answer's): an upgrade behind other requests is refused. */
@@ -1292,6 +1402,1012 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	return c->zombie || c->state == S_CLOSING;
 }
 
+/* ---- TenantVault: intercepted connections (vault.h) ---- */
+
+/*
+ * A connection to a host a secret is bound to (petri__vault_scope with
+ * tls 1) is not tunnelled: the proxy is the TLS server the client talks
+ * to (a leaf for the name, signed by the sandbox's CA) and the TLS client
+ * of the upstream (verified against the host's trust store and
+ * upstream_ca, SNI and the checked name both the connection's name), and
+ * relays HTTP/1.1 between them (ALPN offers nothing else), each request
+ * rewritten by the vault and each response scrubbed.
+ *
+ * Both TLS ends are OpenSSL objects over memory BIOs fed from and to the
+ * plain bufferevents the connection already has: the ClientHello the
+ * proxy read to judge the SNI is simply written into the server side's
+ * input BIO first, no byte is read twice, and everything that ends a
+ * connection (flush, linger, limits, timeouts, byte budget) works on the
+ * raw sockets as for every other connection.  (libevent's openssl filter
+ * would need the hello pushed back under it and its own close path.)
+ */
+
+enum {
+	VB_NONE,
+	VB_BUFFER,
+	VB_STREAM
+};
+enum {
+	DC_SIZE,
+	DC_DATA,
+	DC_DATA_END,
+	DC_TRAILER_START,
+	DC_TRAILER,
+	DC_DONE
+};
+
+struct vtls {
+	SSL *ssl;
+	BIO *rb, *wb; /* the ciphertext in and out; owned by ssl */
+	int ready;    /* handshake done */
+};
+
+struct vconn {
+	uint64_t scope;
+	int plain; /* plain HTTP to a host a secret allows in the clear: no TLS */
+	struct vtls cl, up;
+	struct evbuffer *up_pend; /* plaintext for the upstream before its handshake */
+	struct petri_http_resp *resp;
+	struct petri_vault_scrub *scrub; /* of the response body under way */
+	int resp_chunked;                /* its payload is framed again here */
+	int resp_open;                   /* its head went to the client, not its end */
+	uint8_t fifo[V_PIPELINE];        /* requests sent: 1 for a HEAD */
+	unsigned fifo_r, fifo_n;
+	/* The request body being read. */
+	int body;      /* VB_* */
+	int chunked;   /* it came chunked: de-chunked here (dc_*) */
+	int form;      /* application/x-www-form-urlencoded */
+	uint64_t left; /* Content-Length bytes still to come */
+	int dc, dc_ext;
+	uint64_t dc_left;
+	struct petri_vault_buf head; /* the rewritten head, waiting for its body */
+	struct evbuffer *buf;        /* the body so far (VB_BUFFER) */
+	char tail[V_TAIL];           /* VB_STREAM: the last bytes, scanned again */
+	size_t tail_n;
+	int fail_status; /* an answer waiting for the client's handshake */
+	const char *fail_reason;
+	int fail_allowed;
+};
+
+static void vtls_free(struct vtls *t)
+{
+	if (t->ssl)
+		SSL_free(t->ssl);
+	memset(t, 0, sizeof(*t));
+}
+
+static void vconn_free(struct vconn *v)
+{
+	if (!v)
+		return;
+	vtls_free(&v->cl);
+	vtls_free(&v->up);
+	if (v->up_pend)
+		evbuffer_free(v->up_pend);
+	if (v->buf)
+		evbuffer_free(v->buf);
+	petri__http_resp_free(v->resp);
+	petri__vault_scrub_free(v->scrub);
+	free(v->head.p);
+	free(v);
+}
+
+static int vtls_init(struct vtls *t, SSL_CTX *ctx)
+{
+	if (!ctx || !(t->ssl = SSL_new(ctx)))
+		return -1;
+	t->rb = BIO_new(BIO_s_mem());
+	t->wb = BIO_new(BIO_s_mem());
+	if (!t->rb || !t->wb) {
+		BIO_free(t->rb);
+		BIO_free(t->wb);
+		t->rb = t->wb = NULL;
+		return -1;
+	}
+	BIO_set_mem_eof_return(t->rb, -1); /* empty: "retry", not EOF */
+	BIO_set_mem_eof_return(t->wb, -1);
+	SSL_set_bio(t->ssl, t->rb, t->wb);
+	return 0;
+}
+
+/* What OpenSSL wrote, to @to's socket. */
+static void vtls_flush(struct vtls *t, struct bufferevent *to)
+{
+	char *p;
+	if (!t->ssl)
+		return; /* plain */
+	long n = BIO_get_mem_data(t->wb, &p);
+	if (n > 0 && to) {
+		bufferevent_write(to, p, (size_t)n);
+	}
+	(void)BIO_reset(t->wb);
+}
+
+static void v_refuse(struct conn *c, int status, const char *reason, int allowed);
+
+/* Plaintext to the client (its handshake is done). */
+static int v_cl_send(struct conn *c, const char *p, size_t n)
+{
+	if (c->zombie || c->state == S_CLOSING)
+		return -1;
+	if (!n)
+		return 0;
+	if (charge(c, 0, n) < 0)
+		return -1;
+	if (!c->v->cl.ssl) {
+		bufferevent_write(c->cl, p, n);
+	} else if (SSL_write(c->v->cl.ssl, p, (int)n) <= 0) {
+		conn_end(c, "client TLS error");
+		return -1;
+	} else {
+		vtls_flush(&c->v->cl, c->cl);
+	}
+	if (c->up)
+		flow_pause(c->up, c->cl, &c->paused_up);
+	return 0;
+}
+
+/* Plaintext to the upstream, or held until its handshake is done. */
+static int v_up_send(struct conn *c, const char *p, size_t n)
+{
+	struct vconn *v = c->v;
+	if (c->zombie || c->state == S_CLOSING)
+		return -1;
+	if (!n)
+		return 0;
+	if (!v->up.ready) {
+		if (evbuffer_add(v->up_pend, p, n) < 0) {
+			conn_end(c, "out of memory");
+			return -1;
+		}
+		if (evbuffer_get_length(v->up_pend) > SPLICE_HIGH)
+			bufferevent_disable(c->cl, EV_READ); /* resumed by the handshake */
+		return 0;
+	}
+	if (charge(c, 1, n) < 0)
+		return -1;
+	if (!v->up.ssl) {
+		bufferevent_write(c->up, p, n);
+	} else if (SSL_write(v->up.ssl, p, (int)n) <= 0) {
+		conn_end(c, "upstream TLS error");
+		return -1;
+	} else {
+		vtls_flush(&v->up, c->up);
+	}
+	flow_pause(c->cl, c->up, &c->paused_cl);
+	return 0;
+}
+
+static void v_misuse(struct conn *c, const struct petri_vault_finding *f)
+{
+	petri__audit_vault_misuse(c->s->sb, f, c->host, c->port);
+}
+
+/* The value of header @name in @raw (@len bytes, CRLF lines), or NULL. */
+static const char *head_value(const char *raw, size_t len, const char *name, size_t *vn)
+{
+	size_t nl = strlen(name);
+	const char *p = memchr(raw, '\n', len), *end = raw + len;
+	while (p && ++p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((lf ? lf : end) - p);
+		if (n > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+			const char *v = p + nl + 1, *ve = p + n;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			*vn = (size_t)(ve - v);
+			return v;
+		}
+		p = lf;
+	}
+	return NULL;
+}
+
+/* @head (a rewritten request head) without Content-Length and
+ * Transfer-Encoding, and with "Content-Length: @n", to the upstream. */
+static int v_send_head_length(struct conn *c, const char *head, size_t len, size_t n)
+{
+	struct evbuffer *b = evbuffer_new();
+	const char *p = head, *end = head + len;
+	int r = -1;
+	if (!b) {
+		conn_end(c, "out of memory");
+		return -1;
+	}
+	while (p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		size_t ln = (size_t)((lf ? lf + 1 : end) - p);
+		if (ln <= 2 && p[0] == '\r') { /* the empty line */
+			evbuffer_add_printf(b, "Content-Length: %zu\r\n", n);
+			evbuffer_add(b, p, ln);
+			break;
+		}
+		if (!(ln > 15 && strncasecmp(p, "content-length:", 15) == 0) &&
+		    !(ln > 18 && strncasecmp(p, "transfer-encoding:", 18) == 0))
+			evbuffer_add(b, p, ln);
+		p += ln;
+	}
+	size_t bn = evbuffer_get_length(b);
+	r = v_up_send(c, (const char *)evbuffer_pullup(b, -1), bn);
+	evbuffer_free(b);
+	return r;
+}
+
+/* A piece of a body too big to rewrite: scanned (with the end of the one
+ * before) and sent as it is, framed again if it came chunked.  A
+ * placeholder in it: the connection is cut, the misuse audited. */
+static int v_stream_piece(struct conn *c, const char *p, size_t n)
+{
+	struct vconn *v = c->v;
+	struct petri_vault_finding f = {0};
+	char *scan = malloc(v->tail_n + n);
+	if (!scan) {
+		conn_end(c, "out of memory");
+		return -1;
+	}
+	memcpy(scan, v->tail, v->tail_n);
+	memcpy(scan + v->tail_n, p, n);
+	size_t all = v->tail_n + n;
+	petri__vault_scan(c->s->vault, 0, scan, all, &f);
+	v->tail_n = all < V_TAIL ? all : V_TAIL;
+	memcpy(v->tail, scan + all - v->tail_n, v->tail_n);
+	free(scan);
+	if (f.misuse != PETRI_VAULT_OK) {
+		if (f.misuse != PETRI_VAULT_MISUSE_FOREIGN)
+			f.misuse = PETRI_VAULT_MISUSE_TOO_LARGE;
+		f.where = "body";
+		v_misuse(c, &f);
+		c->info.reason = "secret misuse";
+		conn_end(c, NULL);
+		return -1;
+	}
+	if (v->chunked) {
+		char sz[24];
+		int k = snprintf(sz, sizeof(sz), "%zx\r\n", n);
+		if (v_up_send(c, sz, (size_t)k) < 0 || v_up_send(c, p, n) < 0 ||
+		    v_up_send(c, "\r\n", 2) < 0)
+			return -1;
+		return 0;
+	}
+	return v_up_send(c, p, n);
+}
+
+/* From buffering to streaming: the head as rewritten, then what was held. */
+static int v_go_stream(struct conn *c)
+{
+	struct vconn *v = c->v;
+	v->body = VB_STREAM;
+	v->tail_n = 0;
+	if (v_up_send(c, v->head.p, v->head.len) < 0)
+		return -1;
+	v->head.len = 0;
+	size_t n = v->buf ? evbuffer_get_length(v->buf) : 0;
+	if (n) {
+		int r = v_stream_piece(c, (const char *)evbuffer_pullup(v->buf, -1), n);
+		evbuffer_drain(v->buf, n);
+		return r;
+	}
+	return 0;
+}
+
+static int v_body_piece(struct conn *c, const char *p, size_t n)
+{
+	struct vconn *v = c->v;
+	if (!n)
+		return 0;
+	if (v->body == VB_STREAM)
+		return v_stream_piece(c, p, n);
+	if (evbuffer_get_length(v->buf) + n > PETRI_VAULT_BODY_MAX) {
+		if (v_go_stream(c) < 0)
+			return -1;
+		return v_stream_piece(c, p, n);
+	}
+	if (evbuffer_add(v->buf, p, n) < 0) {
+		conn_end(c, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The request's body is complete. */
+static int v_body_end(struct conn *c)
+{
+	struct vconn *v = c->v;
+	int r = 0;
+	if (v->body == VB_STREAM) {
+		if (v->chunked)
+			r = v_up_send(c, "0\r\n\r\n", 5);
+	} else if (v->body == VB_BUFFER) {
+		struct petri_vault_buf out = {0};
+		struct petri_vault_finding f = {0};
+		size_t n = evbuffer_get_length(v->buf);
+		int e = petri__vault_rewrite_body(c->s->vault, v->scope,
+						  n ? (const void *)evbuffer_pullup(v->buf, -1) :
+						      (const void *)"",
+						  n, v->form, &out, &f);
+		evbuffer_drain(v->buf, n);
+		if (e < 0) {
+			free(out.p);
+			conn_end(c, "out of memory");
+			return -1;
+		}
+		if (e != PETRI_VAULT_OK) {
+			free(out.p);
+			v_misuse(c, &f);
+			v_refuse(c, 403, "secret misuse", 0);
+			return -1;
+		}
+		for (int i = 0; i < 64; i++)
+			if (f.used >> i & 1)
+				petri__audit_vault_use(c->s->sb, i, c->host, c->port,
+						       c->info.method, c->info.path);
+		r = v_send_head_length(c, v->head.p, v->head.len, out.len);
+		if (r == 0)
+			r = v_up_send(c, out.p ? out.p : "", out.len);
+		free(out.p);
+	}
+	v->head.len = 0;
+	v->body = VB_NONE;
+	return r;
+}
+
+/* Body bytes as the request stream gives them (chunk framing and all). */
+static int v_on_data(void *arg, const char *p, size_t n)
+{
+	struct conn *c = arg;
+	struct vconn *v = c->v;
+	if (c->zombie || c->state == S_CLOSING)
+		return 1;
+	if (v->body == VB_NONE)
+		return 1; /* (no body expected: the stream says otherwise) */
+	if (!v->chunked) {
+		size_t k = n < v->left ? n : (size_t)v->left;
+		v->left -= k;
+		if (v_body_piece(c, p, k) < 0)
+			return 1;
+		if (!v->left && v_body_end(c) < 0)
+			return 1;
+		return 0;
+	}
+	/* De-chunked here: the stream checked the framing is RFC 9112's. */
+	for (size_t i = 0; i < n;) {
+		char ch = p[i];
+		switch (v->dc) {
+		case DC_SIZE:
+			if (ch == '\n') {
+				v->dc = v->dc_left ? DC_DATA : DC_TRAILER_START;
+				v->dc_ext = 0;
+			} else if (ch == ';') {
+				v->dc_ext = 1;
+			} else if (!v->dc_ext && isxdigit((unsigned char)ch)) {
+				v->dc_left =
+					v->dc_left * 16 +
+					(uint64_t)(isdigit((unsigned char)ch) ?
+							   ch - '0' :
+							   (tolower((unsigned char)ch) - 'a' + 10));
+			}
+			i++;
+			break;
+		case DC_DATA: {
+			size_t k = n - i < v->dc_left ? n - i : (size_t)v->dc_left;
+			if (v_body_piece(c, p + i, k) < 0)
+				return 1;
+			v->dc_left -= k;
+			i += k;
+			if (!v->dc_left)
+				v->dc = DC_DATA_END;
+			break;
+		}
+		case DC_DATA_END:
+			if (ch == '\n')
+				v->dc = DC_SIZE;
+			i++;
+			break;
+		case DC_TRAILER_START: /* trailers are dropped (never sent) */
+			v->dc = ch == '\n' ? DC_DONE : ch == '\r' ? DC_TRAILER_START : DC_TRAILER;
+			i++;
+			if (v->dc == DC_DONE) {
+				if (v_body_end(c) < 0)
+					return 1;
+				v->dc = DC_SIZE;
+				if (i < n)
+					return 1; /* (the stream ends a message here) */
+			}
+			break;
+		case DC_TRAILER:
+			if (ch == '\n')
+				v->dc = DC_TRAILER_START;
+			i++;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* One request head on an intercepted connection (origin form). */
+static int v_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
+{
+	struct conn *c = arg;
+	struct vconn *v = c->v;
+	if (c->zombie || c->state == S_CLOSING)
+		return 1;
+	const char *why = request_mismatch(c, h);
+	int status = h->connect ? 400 : why ? 421 : 0;
+	if (!why && strcmp(h->method, "TRACE") == 0) {
+		why = "TRACE refused";
+		status = 405;
+	} else if (!why && h->upgrade) {
+		/* The vault cannot see inside another protocol. */
+		why = "upgrade refused on an intercepted connection";
+		status = 501;
+	} else if (!why && v->fifo_n == V_PIPELINE) {
+		why = "too many pipelined requests";
+		status = 429;
+	}
+	snprintf(c->info.method, sizeof(c->info.method), "%s", h->method);
+	snprintf(c->info.path, sizeof(c->info.path), "%s", h->path);
+	c->info.protocol = PETRI_NET_PROTO_HTTP;
+	if (c->heads++ == 0)
+		snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", h->host_header);
+	if (why) {
+		v_refuse(c, status, why, 0);
+		return 1;
+	}
+	struct petri_vault_finding f = {0};
+	v->head.len = 0;
+	int e = petri__vault_rewrite_head(c->s->vault, v->scope, h, raw, len, &v->head, &f);
+	if (e < 0) {
+		conn_end(c, "out of memory");
+		return 1;
+	}
+	if (e != PETRI_VAULT_OK) {
+		v_misuse(c, &f);
+		v_refuse(c, 403, "secret misuse", 0);
+		return 1;
+	}
+	/* Each request is an event of its own (as on transparent
+	 * connections); the uses of secrets too, never their values. */
+	struct petri_net_conn_info req = c->info;
+	req.bytes_up = req.bytes_down = 0;
+	req.duration_ns = 0;
+	req.allowed = 1;
+	req.reason = "allowed";
+	audit_emit_conn(c->s, &req);
+	for (int i = 0; i < 64; i++)
+		if (f.used >> i & 1)
+			petri__audit_vault_use(c->s->sb, i, c->host, c->port, h->method, h->path);
+	v->fifo[(v->fifo_r + v->fifo_n++) % V_PIPELINE] = strcmp(h->method, "HEAD") == 0;
+	/* The body: as the head says (the stream refused both framings). */
+	size_t vn;
+	const char *te = head_value(raw, len, "transfer-encoding", &vn);
+	const char *cl = te ? NULL : head_value(raw, len, "content-length", &vn);
+	const char *ct;
+	size_t ctn;
+	v->chunked = te != NULL;
+	v->left = 0;
+	if (cl) {
+		for (size_t i = 0; i < vn && v->left < (1ull << 60); i++)
+			v->left = v->left * 10 + (uint64_t)(cl[i] - '0');
+	}
+	ct = head_value(raw, len, "content-type", &ctn);
+	v->form = ct && ctn >= 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+	v->dc = DC_SIZE;
+	v->dc_left = 0;
+	v->dc_ext = 0;
+	v->tail_n = 0;
+	if (!v->chunked && !v->left) {
+		v->body = VB_NONE;
+		if (v_up_send(c, v->head.p, v->head.len) < 0)
+			return 1;
+		v->head.len = 0;
+	} else if (!v->chunked && v->left > PETRI_VAULT_BODY_MAX) {
+		if (v_go_stream(c) < 0)
+			return 1;
+	} else {
+		v->body = VB_BUFFER;
+		/* The head waits for its body here: a client waiting for
+		 * "100 Continue" first gets it from us (when nothing else is
+		 * owed to it before; a second one from the upstream is one
+		 * more 1xx, which clients take). */
+		const char *ex = head_value(raw, len, "expect", &vn);
+		if (ex && vn == 12 && strncasecmp(ex, "100-continue", 12) == 0 && v->fifo_n == 1 &&
+		    !v->resp_open && v_cl_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+			return 1;
+	}
+	if (!c->dialed && !c->zombie && c->state != S_CLOSING)
+		dial(c); /* (plain HTTP: the first request is judged) */
+	return c->zombie || c->state == S_CLOSING;
+}
+
+static int v_copy_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
+{
+	*(struct petri_http_head *)arg = *h;
+	return 1;
+}
+
+static int v_no_data(void *arg, const char *p, size_t n)
+{
+	return 1;
+}
+
+/* One request head: an absolute-form target (explicit proxy) goes to the
+ * origin in origin form, as elsewhere, and is read again as such. */
+static int v_on_head(void *arg, const struct petri_http_head *h, const char *raw, size_t len)
+{
+	struct conn *c = arg;
+	if (!h->absolute || h->connect || request_mismatch(c, h))
+		return v_head(arg, h, raw, len);
+	size_t cap = len + PETRI_NET_HOST_MAX + 64;
+	char *o = malloc(cap);
+	struct petri_http_stream *st = petri__http_stream_new();
+	struct petri_http_head oh;
+	ssize_t on = o && st ? petri__http_head_to_origin(h, raw, len, o, cap) : -ENOMEM;
+	int r = on > 0 ? petri__http_stream_feed(st, o, (size_t)on, v_copy_head, v_no_data, &oh) :
+			 -EINVAL;
+	petri__http_stream_free(st);
+	if (r == 1)
+		r = v_head(arg, &oh, o, (size_t)on);
+	else if (!c->zombie && c->state != S_CLOSING)
+		v_refuse(c, 400, "request head too large", 0);
+	free(o);
+	return r == 1 || r == 0 ? r : 1;
+}
+
+/* ---- responses ---- */
+
+static int v_emit(void *arg, const char *p, size_t n)
+{
+	struct conn *c = arg;
+	if (!n)
+		return 0;
+	if (c->v->resp_chunked) {
+		char sz[24];
+		int k = snprintf(sz, sizeof(sz), "%zx\r\n", n);
+		if (v_cl_send(c, sz, (size_t)k) < 0 || v_cl_send(c, p, n) < 0 ||
+		    v_cl_send(c, "\r\n", 2) < 0)
+			return -1;
+		return 0;
+	}
+	return v_cl_send(c, p, n) < 0 ? -1 : 0;
+}
+
+static int v_resp_head(void *arg, const struct petri_http_resp_head *h, char *raw, size_t len)
+{
+	struct conn *c = arg;
+	struct vconn *v = c->v;
+	if (c->zombie || c->state == S_CLOSING)
+		return -1;
+	if (!v->fifo_n) {
+		c->info.reason = "response without a request";
+		conn_end(c, NULL);
+		return -1;
+	}
+	if (h->encoded) {
+		/* Compressed bytes cannot be scrubbed (identity was asked for). */
+		c->info.error = EPROTO;
+		v_refuse(c, 502, "response content-encoding refused", 1);
+		return -1;
+	}
+	int head_req = v->fifo[v->fifo_r];
+	if (h->status >= 200) {
+		v->fifo_r = (v->fifo_r + 1) % V_PIPELINE;
+		v->fifo_n--;
+	}
+	petri__vault_scrub_buf(c->s->vault, raw, len);
+	petri__vault_scrub_free(v->scrub);
+	v->scrub = NULL;
+	int nobody = head_req || h->status < 200 || h->status == 204 || h->status == 304;
+	v->resp_chunked = h->chunked && !nobody;
+	if (!nobody && !(v->scrub = petri__vault_scrub_new(c->s->vault))) {
+		conn_end(c, "out of memory");
+		return -1;
+	}
+	if (v_cl_send(c, raw, len) < 0)
+		return -1;
+	v->resp_open = h->status >= 200;
+	return head_req ? 1 : 0;
+}
+
+static int v_resp_body(void *arg, const char *p, size_t n)
+{
+	struct conn *c = arg;
+	struct vconn *v = c->v;
+	if (c->zombie || c->state == S_CLOSING || !v->scrub)
+		return -1;
+	return petri__vault_scrub_feed(v->scrub, p, n, v_emit, c) ? -1 : 0;
+}
+
+static int v_resp_end(void *arg, const struct petri_http_resp_head *h)
+{
+	struct conn *c = arg;
+	struct vconn *v = c->v;
+	if (c->zombie || c->state == S_CLOSING)
+		return -1;
+	if (v->scrub && petri__vault_scrub_end(v->scrub, v_emit, c))
+		return -1;
+	petri__vault_scrub_free(v->scrub);
+	v->scrub = NULL;
+	if (v->resp_chunked && v_cl_send(c, "0\r\n\r\n", 5) < 0)
+		return -1;
+	v->resp_chunked = 0;
+	v->resp_open = 0;
+	return 0;
+}
+
+/* An answer of the proxy's own, over the client's TLS, then close. */
+static void v_refuse(struct conn *c, int status, const char *reason, int allowed)
+{
+	struct vconn *v = c->v;
+	if (c->zombie || c->state == S_CLOSING)
+		return;
+	if (!v->cl.ready) {
+		/* Said once the client's handshake is done. */
+		if (!v->fail_status) {
+			v->fail_status = status;
+			v->fail_reason = reason;
+			v->fail_allowed = allowed;
+		}
+		/* Nothing more upstream; the client gets this long to finish
+		 * its handshake. */
+		resolve_drop(c);
+		if (c->up) {
+			bufferevent_free(c->up);
+			c->up = NULL;
+		}
+		c->state = S_SPLICE;
+		c->last_ms = mono_ms() - (NET_IDLE_TIMEOUT_MS - NET_HEAD_TIMEOUT_MS);
+		arm(c, NET_HEAD_TIMEOUT_MS);
+		return;
+	}
+	c->info.allowed = allowed;
+	c->info.reason = reason;
+	if (v->resp_open) {
+		/* Inside a response: an answer now would be read as part of
+		 * it.  The connection just ends (the client sees it cut). */
+		conn_end(c, NULL);
+		return;
+	}
+	/* The answer to the oldest request without one; the later ones
+	 * (pipelined) get none, and the close says so. */
+	c->info.status = status;
+	char msg[PETRI_NET_HOST_MAX + 512];
+	int n = refusal_text(c, status, reason, msg, sizeof(msg));
+	if (!v->cl.ssl) {
+		evbuffer_add(bufferevent_get_output(c->cl), msg, (size_t)n);
+	} else {
+		if (SSL_write(v->cl.ssl, msg, n) > 0)
+			SSL_shutdown(v->cl.ssl);
+		vtls_flush(&v->cl, c->cl);
+	}
+	conn_close_after_flush(c);
+}
+
+/* The upstream's TLS handshake is done: what waited goes. */
+static void v_up_ready(struct conn *c)
+{
+	struct vconn *v = c->v;
+	v->up.ready = 1;
+	size_t n = evbuffer_get_length(v->up_pend);
+	if (n) {
+		const char *p = (const char *)evbuffer_pullup(v->up_pend, -1);
+		if (charge(c, 1, n) < 0)
+			return;
+		if (!v->up.ssl) {
+			bufferevent_write_buffer(c->up, v->up_pend);
+		} else if (SSL_write(v->up.ssl, p, (int)n) <= 0) {
+			conn_end(c, "upstream TLS error");
+			return;
+		}
+		evbuffer_drain(v->up_pend, n);
+		vtls_flush(&v->up, c->up);
+	}
+	if (!c->eof_cl && c->state != S_CLOSING)
+		bufferevent_enable(c->cl, EV_READ);
+}
+
+/* Drive the upstream's handshake: 0 going on or done, -1 ended. */
+static int v_up_handshake(struct conn *c)
+{
+	struct vconn *v = c->v;
+	ERR_clear_error();
+	int r = SSL_do_handshake(v->up.ssl);
+	vtls_flush(&v->up, c->up);
+	if (r == 1) {
+		v_up_ready(c);
+		return c->zombie || c->state == S_CLOSING ? -1 : 0;
+	}
+	int e = SSL_get_error(v->up.ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	long vr = SSL_get_verify_result(v->up.ssl);
+	c->info.error = vr != X509_V_OK ? EPERM : EPROTO;
+	ERR_clear_error();
+	v_refuse(c, 502,
+		 vr != X509_V_OK ? "upstream certificate not trusted" : "upstream TLS failed", 1);
+	return -1;
+}
+
+/* The upstream is connected: the TLS client starts (SNI and the name it
+ * must prove are the connection's). */
+static void v_up_start(struct conn *c)
+{
+	struct vconn *v = c->v;
+	petri_error *err = NULL;
+	if (v->plain) {
+		v_up_ready(c);
+		return;
+	}
+	SSL_CTX *ctx = petri__vault_client_ctx(c->s->vault, &err);
+	petri_error_free(err);
+	if (vtls_init(&v->up, ctx) < 0) {
+		c->info.error = ENOMEM;
+		v_refuse(c, 502, "upstream TLS setup failed", 1);
+		return;
+	}
+	SSL_set_connect_state(v->up.ssl);
+	SSL_set_verify(v->up.ssl, SSL_VERIFY_PEER, NULL);
+	if (c->rule && c->rule->literal) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(v->up.ssl), c->host);
+	} else {
+		SSL_set_tlsext_host_name(v->up.ssl, c->host);
+		SSL_set1_host(v->up.ssl, c->host);
+	}
+	v_up_handshake(c);
+}
+
+static void v_up_read(struct conn *c)
+{
+	struct vconn *v = c->v;
+	struct evbuffer *in = bufferevent_get_input(c->up);
+	size_t n;
+	while (v->plain && (n = evbuffer_get_contiguous_space(in)) > 0) {
+		int e = petri__http_resp_feed(v->resp,
+					      (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n,
+					      v_resp_head, v_resp_body, v_resp_end, c);
+		if (c->zombie || c->state == S_CLOSING)
+			return;
+		evbuffer_drain(in, n);
+		if (e) {
+			c->info.error = EPROTO;
+			v_refuse(c, 502, "malformed response", 1);
+			return;
+		}
+	}
+	while (!v->plain && (n = evbuffer_get_contiguous_space(in)) > 0) {
+		BIO_write(v->up.rb, evbuffer_pullup(in, (ev_ssize_t)n), (int)n);
+		evbuffer_drain(in, n);
+	}
+	if (!v->up.ready && v_up_handshake(c) < 0)
+		return;
+	if (!v->up.ready)
+		return;
+	char buf[V_IO];
+	for (; !v->plain;) {
+		int r = SSL_read(v->up.ssl, buf, sizeof(buf));
+		if (r <= 0) {
+			int e = SSL_get_error(v->up.ssl, r);
+			vtls_flush(&v->up, c->up); /* (post-handshake messages) */
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				break;
+			if (e == SSL_ERROR_ZERO_RETURN) {
+				c->eof_up = 1;
+				break;
+			}
+			ERR_clear_error();
+			c->info.error = EPROTO;
+			conn_end(c, "upstream TLS error");
+			return;
+		}
+		int e = petri__http_resp_feed(v->resp, buf, (size_t)r, v_resp_head, v_resp_body,
+					      v_resp_end, c);
+		if (c->zombie || c->state == S_CLOSING)
+			return;
+		if (e) {
+			c->info.error = EPROTO;
+			v_refuse(c, 502, "malformed response", 1);
+			return;
+		}
+	}
+	if (c->eof_up) {
+		int e = petri__http_resp_eof(v->resp, v_resp_body, v_resp_end, c);
+		if (c->zombie || c->state == S_CLOSING)
+			return;
+		if (v->cl.ssl && v->cl.ready)
+			SSL_shutdown(v->cl.ssl);
+		vtls_flush(&v->cl, c->cl);
+		c->info.reason = e ? "upstream closed midway" : "allowed";
+		conn_close_after_flush(c);
+	}
+}
+
+static void v_cl_read(struct conn *c)
+{
+	struct vconn *v = c->v;
+	struct evbuffer *in = bufferevent_get_input(c->cl);
+	size_t n;
+	while (v->plain && (n = evbuffer_get_contiguous_space(in)) > 0) {
+		int e = petri__http_stream_feed(c->hs,
+						(const char *)evbuffer_pullup(in, (ev_ssize_t)n), n,
+						v_on_head, v_on_data, c);
+		if (c->zombie || c->state == S_CLOSING)
+			return;
+		evbuffer_drain(in, n);
+		if (e < 0) {
+			v_refuse(c, 400, e == -E2BIG ? "request head too large" : "malformed HTTP",
+				 0);
+			return;
+		}
+		if (e > 0)
+			return;
+	}
+	if (v->plain)
+		return;
+	while ((n = evbuffer_get_contiguous_space(in)) > 0) {
+		BIO_write(v->cl.rb, evbuffer_pullup(in, (ev_ssize_t)n), (int)n);
+		evbuffer_drain(in, n);
+	}
+	if (!v->cl.ready) {
+		ERR_clear_error();
+		int r = SSL_do_handshake(v->cl.ssl);
+		vtls_flush(&v->cl, c->cl);
+		if (r != 1) {
+			int e = SSL_get_error(v->cl.ssl, r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return;
+			ERR_clear_error();
+			conn_end(c, "client TLS handshake failed");
+			return;
+		}
+		v->cl.ready = 1;
+		if (v->fail_status) {
+			v_refuse(c, v->fail_status, v->fail_reason, v->fail_allowed);
+			return;
+		}
+	}
+	char buf[V_IO];
+	for (;;) {
+		int r = SSL_read(v->cl.ssl, buf, sizeof(buf));
+		if (r <= 0) {
+			int e = SSL_get_error(v->cl.ssl, r);
+			vtls_flush(&v->cl, c->cl);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return;
+			ERR_clear_error();
+			conn_end(c,
+				 e == SSL_ERROR_ZERO_RETURN ? "client closed" : "client TLS error");
+			return;
+		}
+		int e = petri__http_stream_feed(c->hs, buf, (size_t)r, v_on_head, v_on_data, c);
+		if (c->zombie || c->state == S_CLOSING)
+			return;
+		if (e < 0) {
+			v_refuse(c, 400, e == -E2BIG ? "request head too large" : "malformed HTTP",
+				 0);
+			return;
+		}
+		if (e > 0)
+			return;
+	}
+}
+
+/*
+ * Intercept @c, whose ClientHello (@p, @n bytes, its SNI the connection's
+ * name) is in hand: the client's TLS is ours from here.  0, or 1 when the
+ * connection is ending.
+ */
+static int v_start(struct conn *c, uint64_t scope, const uint8_t *p, size_t n)
+{
+	petri_error *err = NULL;
+	struct vconn *v = calloc(1, sizeof(*v));
+	SSL_CTX *ctx = v ? petri__vault_server_ctx(c->s->vault, c->host, &err) : NULL;
+	petri_error_free(err);
+	c->v = v;
+	if (!v || vtls_init(&v->cl, ctx) < 0 || !(v->up_pend = evbuffer_new()) ||
+	    !(v->buf = evbuffer_new()) || !(v->resp = petri__http_resp_new())) {
+		c->info.error = ENOMEM;
+		conn_end(c, "interception setup failed");
+		return 1;
+	}
+	v->scope = scope;
+	SSL_set_accept_state(v->cl.ssl);
+	petri__http_stream_free(c->hs);
+	if (!(c->hs = petri__http_stream_new())) {
+		conn_end(c, "out of memory");
+		return 1;
+	}
+	c->heads = 0;
+	c->decided = 1;
+	/* The hello straight into OpenSSL (a bufferevent's input takes
+	 * nothing but what it reads). */
+	if (n && BIO_write(v->cl.rb, p, (int)n) != (int)n) {
+		conn_end(c, "out of memory");
+		return 1;
+	}
+	if (c->sniff) {
+		evbuffer_free(c->sniff);
+		c->sniff = NULL;
+	}
+	/* The hello first, then whatever came after it. */
+	v_cl_read(c);
+	if (c->zombie || c->state == S_CLOSING)
+		return 1;
+	if (c->up_connected) {
+		/* (A CONNECT's upstream, dialled before the 200.) */
+		c->state = S_SPLICE;
+		arm(c, NET_IDLE_TIMEOUT_MS);
+		v_up_start(c);
+	} else if (!c->dialed) {
+		dial(c);
+	}
+	return c->zombie || c->state == S_CLOSING;
+}
+
+/*
+ * Plain HTTP to a host a secret allows in the clear ("http://"): the same
+ * relay without TLS on either side, from the request being judged (the
+ * first head, whose bytes the caller feeds to v_on_head).  0, or 1 when
+ * the connection is ending.
+ */
+static int v_plain_start(struct conn *c, uint64_t scope)
+{
+	struct vconn *v = calloc(1, sizeof(*v));
+	c->v = v;
+	if (!v || !(v->up_pend = evbuffer_new()) || !(v->buf = evbuffer_new()) ||
+	    !(v->resp = petri__http_resp_new())) {
+		c->info.error = ENOMEM;
+		conn_end(c, "out of memory");
+		return 1;
+	}
+	v->plain = 1;
+	v->scope = scope;
+	v->cl.ready = 1;
+	if (c->up_connected)
+		v_up_ready(c); /* (a CONNECT tunnel carrying plain HTTP) */
+	return c->zombie || c->state == S_CLOSING;
+}
+
+/* ---- TenantVault: everywhere else ---- */
+
+/* @p (@n bytes) going where @scope's secrets only may go (0: none):
+ * 0, or -1 with the misuse audited. */
+static int v_scan(struct conn *c, uint64_t scope, const void *p, size_t n, const char *where)
+{
+	struct petri_vault_finding f = {0};
+	if (petri__vault_scan(c->s->vault, scope, p, n, &f) == PETRI_VAULT_OK)
+		return 0;
+	if (!f.where)
+		f.where = where;
+	v_misuse(c, &f);
+	return -1;
+}
+
+/* A plain-HTTP body piece (explicit absolute URI, transparent HTTP): scanned
+ * with the end of the piece before.  0, or -1: cut, audited. */
+static int v_plain_body(struct conn *c, const char *p, size_t n)
+{
+	uint64_t scope = petri__vault_scope(c->s->vault, c->host, c->port, 0);
+	size_t all = c->vtail_n + n;
+	char *b = malloc(all);
+	int r;
+	if (!b) {
+		conn_end(c, "out of memory");
+		return -1;
+	}
+	memcpy(b, c->vtail, c->vtail_n);
+	memcpy(b + c->vtail_n, p, n);
+	r = v_scan(c, scope, b, all, "plain http");
+	c->vtail_n = all < V_TAIL ? all : V_TAIL;
+	memcpy(c->vtail, b + all - c->vtail_n, c->vtail_n);
+	free(b);
+	if (r < 0) {
+		c->info.reason = "secret misuse";
+		conn_end(c, NULL);
+	}
+	return r;
+}
+
 /* Decide on the client's first bytes (c->sniff): 0 decided (or still
  * waiting), 1 the connection is ending. */
 static int sniff_decide(struct conn *c)
@@ -1327,9 +2443,20 @@ static int sniff_decide(struct conn *c)
 		}
 		if (r == 1) {
 			snprintf(c->info.sni_host, sizeof(c->info.sni_host), "%s", sni);
+			if (c->s->vault && v_scan(c, 0, sni, strlen(sni), "sni") < 0) {
+				conn_refuse(c, 0, "secret misuse", 0);
+				return 1;
+			}
 			if (strcmp(sni, c->host) != 0) {
 				conn_refuse(c, 0, "sni mismatch", 0);
 				return 1;
+			}
+			uint64_t scope =
+				c->s->vault ? petri__vault_scope(c->s->vault, c->host, c->port, 1) :
+					      0;
+			if (scope) {
+				c->sniffed = kind;
+				return v_start(c, scope, p, n);
 			}
 		} else if (!c->rule->literal) {
 			/* Which of the upstream's names would it be for?  Only an
@@ -1352,6 +2479,12 @@ static int sniff_decide(struct conn *c)
 			conn_refuse(c, 0, "out of memory", 1);
 			return 1;
 		}
+		/* A host a secret may go to in the clear: relayed (rewritten,
+		 * scrubbed) as intercepted TLS is. */
+		uint64_t plain =
+			c->s->vault ? petri__vault_scope(c->s->vault, c->host, c->port, 0) : 0;
+		if (plain && v_plain_start(c, plain))
+			return 1;
 	} else {
 		c->info.protocol = PETRI_NET_PROTO_OPAQUE;
 	}
@@ -1477,6 +2610,10 @@ static void client_read(struct bufferevent *bev, void *arg)
 		dns_tcp_read(c);
 		return;
 	}
+	if (c->v) {
+		v_cl_read(c);
+		return;
+	}
 	if (c->hs && (!c->tunnel || !c->decided || c->inner_http)) {
 		client_feed(c, in);
 		/* A tunnel's first bytes, once the upstream is there. */
@@ -1542,6 +2679,8 @@ static void client_write(struct bufferevent *bev, void *arg)
 		if (!c->eof_up && c->up)
 			bufferevent_enable(c->up, EV_READ);
 	}
+	if (c->v)
+		return;
 	if (c->eof_up)
 		half_close(c);
 	else
@@ -1553,6 +2692,14 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	if (c->zombie)
 		return;
+	if ((what & BEV_EVENT_EOF) && c->v && c->state != S_CLOSING) {
+		/* (TLS clients end with close_notify; a FIN alone ends it too.) */
+		if (evbuffer_get_length(bufferevent_get_input(bev)))
+			client_read(bev, c);
+		if (!c->zombie && c->state != S_CLOSING)
+			conn_end(c, "client closed");
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && c->state != S_CLOSING && c->kind != K_DNS) {
 		if (evbuffer_get_length(bufferevent_get_input(bev)))
 			client_read(bev, c);
@@ -1780,6 +2927,16 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
 static int name_allowed(void *arg, const char *name)
 {
 	struct petri_proxy_sb *s = arg;
+	struct petri_vault_finding f = {0};
+	/* A placeholder in a name would leave with the query (a resolver
+	 * upstream, or the dial's): no address, and audited. */
+	if (s->vault && petri__vault_scan(s->vault, 0, name, strlen(name), &f) != PETRI_VAULT_OK) {
+		f.misuse = f.misuse == PETRI_VAULT_MISUSE_FOREIGN ? f.misuse :
+								    PETRI_VAULT_MISUSE_DNS;
+		f.where = "dns";
+		petri__audit_vault_misuse(s->sb, &f, "", PETRI_NET_DNS_PORT);
+		return 0;
+	}
 	const struct petri_net_rule *r = petri__net_policy_match(&s->policy, name, 0);
 	/* A wildcard name too long to be resolved on the host gets no
 	 * address either (the limit on how many is the dial's). */
@@ -2090,6 +3247,7 @@ int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *polic
 		return r;
 	}
 	s->sb = sb;
+	s->vault = sb->vault;
 	s->policy = *policy;
 	memset(policy, 0, sizeof(*policy));
 	s->udp_fd = -1;

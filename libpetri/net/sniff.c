@@ -807,6 +807,240 @@ int petri__http_stream_upgrade(struct petri_http_stream *s, int accepted,
 	return r;
 }
 
+/* ---- responses (intercepted connections, proxy.c) ---------------------- */
+
+struct petri_http_resp {
+	http_parser parser;
+	int err;
+	int in_body;   /* between a head and the end of its message */
+	int head_done; /* on_headers_complete ran (and paused the parser) */
+	int msg_done;  /* on_message_complete ran (and paused the parser) */
+	char *buf;     /* the head so far: buf[0..len) */
+	size_t len, cap;
+	struct petri_http_resp_head head;
+	petri_http_data_fn on_body; /* of the feed under way */
+	void *arg;
+	int body_err; /* on_body's non-zero return */
+};
+
+static int resp_headers_complete(http_parser *p)
+{
+	struct petri_http_resp *r = p->data;
+
+	r->head_done = 1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static int resp_message_complete(http_parser *p)
+{
+	struct petri_http_resp *r = p->data;
+
+	r->msg_done = 1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static int resp_body(http_parser *p, const char *at, size_t n)
+{
+	struct petri_http_resp *r = p->data;
+	int e = r->on_body ? r->on_body(r->arg, at, n) : 0;
+
+	if (e) {
+		r->body_err = e;
+		return -1;
+	}
+	return 0;
+}
+
+static const http_parser_settings resp_settings = {
+	.on_headers_complete = resp_headers_complete,
+	.on_message_complete = resp_message_complete,
+	.on_body = resp_body,
+};
+
+struct petri_http_resp *petri__http_resp_new(void)
+{
+	struct petri_http_resp *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	http_parser_init(&r->parser, HTTP_RESPONSE);
+	r->parser.data = r;
+	return r;
+}
+
+void petri__http_resp_free(struct petri_http_resp *r)
+{
+	if (!r)
+		return;
+	free(r->buf);
+	free(r);
+}
+
+/* What the head says that http-parser does not keep: a Content-Encoding
+ * other than identity.  (Its lines are CRLF or LF ended: a server's.) */
+static void resp_analyse(const char *raw, size_t len, struct petri_http_resp_head *h)
+{
+	static const char ce[] = "content-encoding:";
+	const char *p = memchr(raw, '\n', len), *end = raw + len;
+
+	while (p && ++p < end) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((lf ? lf : end) - p);
+		if (n >= sizeof(ce) - 1 && strncasecmp(p, ce, sizeof(ce) - 1) == 0) {
+			const char *v = p + sizeof(ce) - 1, *ve = p + n;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			if (!ieq(v, (size_t)(ve - v), "identity") && ve > v)
+				h->encoded = 1;
+		}
+		p = lf;
+	}
+}
+
+static int resp_failed(struct petri_http_resp *r)
+{
+	if (r->body_err)
+		return r->body_err;
+	return HTTP_PARSER_ERRNO(&r->parser) == HPE_HEADER_OVERFLOW ? -E2BIG : -EINVAL;
+}
+
+static int resp_feed_head(struct petri_http_resp *r, const char *data, size_t len, size_t *used,
+			  petri_http_resp_head_fn on_head, petri_http_resp_end_fn on_end)
+{
+	size_t k, n, head_len;
+	int e;
+
+	*used = 0;
+	if (r->len >= HEAD_MAX)
+		return -E2BIG;
+	k = len < HEAD_MAX - r->len ? len : HEAD_MAX - r->len;
+	if (r->len + k > r->cap) {
+		size_t cap = r->cap ? r->cap : 1024;
+		char *b;
+		while (cap < r->len + k)
+			cap *= 2;
+		if (cap > HEAD_MAX)
+			cap = HEAD_MAX;
+		if (!(b = realloc(r->buf, cap)))
+			return -ENOMEM;
+		r->buf = b;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, data, k);
+	n = http_parser_execute(&r->parser, &resp_settings, r->buf + r->len, k);
+	if (!r->head_done) {
+		if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK || n != k)
+			return resp_failed(r);
+		r->len += k;
+		*used = k;
+		return 0;
+	}
+	/* Paused at the head's last byte, the LF of the empty line. */
+	if (HTTP_PARSER_ERRNO(&r->parser) != HPE_PAUSED || n >= k || r->buf[r->len + n] != '\n')
+		return -EINVAL;
+	head_len = r->len + n + 1;
+	r->head_done = 0;
+	memset(&r->head, 0, sizeof(r->head));
+	r->head.status = r->parser.status_code;
+	r->head.chunked = (r->parser.flags & F_CHUNKED) != 0;
+	r->head.keep_alive = http_should_keep_alive(&r->parser);
+	r->head.head_len = head_len;
+	resp_analyse(r->buf, head_len, &r->head);
+	if (r->head.status == 101)
+		return -EPROTO; /* no upgrade was asked for */
+	e = on_head(r->arg, &r->head, r->buf, head_len);
+	if (e < 0)
+		return e;
+	if (e == 1 || r->head.status < 200 || r->head.status == 204 || r->head.status == 304) {
+		r->head.no_body = 1;
+		r->head.chunked = 0;
+		r->parser.flags |= F_SKIPBODY;
+	}
+	http_parser_pause(&r->parser, 0);
+	/* That LF once more, unpaused: the parser decides on the body. */
+	n = http_parser_execute(&r->parser, &resp_settings, r->buf + head_len - 1, 1);
+	if (n != 1 || (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK &&
+		       HTTP_PARSER_ERRNO(&r->parser) != HPE_PAUSED))
+		return resp_failed(r);
+	*used = head_len - r->len;
+	r->len = 0;
+	if (r->msg_done) {
+		r->msg_done = 0;
+		http_parser_pause(&r->parser, 0);
+		return on_end(r->arg, &r->head);
+	}
+	r->in_body = 1;
+	return 0;
+}
+
+static int resp_feed_body(struct petri_http_resp *r, const char *data, size_t len, size_t *used,
+			  petri_http_resp_end_fn on_end)
+{
+	size_t n = http_parser_execute(&r->parser, &resp_settings, data, len);
+	enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+
+	if (r->msg_done && e == HPE_PAUSED) {
+		/* (Paused on the message's last byte, which was taken.) */
+		r->msg_done = 0;
+		r->in_body = 0;
+		http_parser_pause(&r->parser, 0);
+		*used = n;
+		return on_end(r->arg, &r->head);
+	}
+	if (e != HPE_OK || n != len)
+		return resp_failed(r);
+	*used = n;
+	return 0;
+}
+
+int petri__http_resp_feed(struct petri_http_resp *r, const char *data, size_t len,
+			  petri_http_resp_head_fn on_head, petri_http_data_fn on_body,
+			  petri_http_resp_end_fn on_end, void *arg)
+{
+	if (!r || (!data && len) || !on_head || !on_body || !on_end)
+		return -EINVAL;
+	if (r->err)
+		return r->err;
+	r->on_body = on_body;
+	r->arg = arg;
+	while (len > 0) {
+		size_t used = 0;
+		int e = r->in_body ? resp_feed_body(r, data, len, &used, on_end) :
+				     resp_feed_head(r, data, len, &used, on_head, on_end);
+		if (e) {
+			r->err = e;
+			return e;
+		}
+		data += used;
+		len -= used;
+	}
+	return 0;
+}
+
+int petri__http_resp_eof(struct petri_http_resp *r, petri_http_data_fn on_body,
+			 petri_http_resp_end_fn on_end, void *arg)
+{
+	if (!r || !on_body || !on_end)
+		return -EINVAL;
+	if (r->err)
+		return r->err;
+	if (!r->in_body)
+		return r->len ? (r->err = -EPIPE) : 0;
+	r->on_body = on_body;
+	r->arg = arg;
+	http_parser_execute(&r->parser, &resp_settings, NULL, 0);
+	if (r->msg_done) {
+		r->msg_done = 0;
+		r->in_body = 0;
+		return on_end(arg, &r->head);
+	}
+	return r->err = -EPIPE;
+}
+
 /* ---- the head for the origin server ------------------------------------ */
 
 #define CONN_TOKENS_MAX 32

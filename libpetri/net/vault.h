@@ -227,4 +227,16 @@ size_t petri__vault_scrub_window(const struct petri_vault *v);
  * bytes masked (0: none).  Out of memory: every byte is masked. */
 size_t petri__vault_scrub_buf(const struct petri_vault *v, char *p, size_t n);
 
+/*
+ * Audit (audit_hooks.c): a secret substituted into a request (@secret its
+ * index; @method and @path the request's, never the value), and a
+ * misuse the proxy refused (@f says which; @host and @port where it was
+ * going: a name, or "" for DNS).
+ */
+struct petri_sandbox;
+void petri__audit_vault_use(const struct petri_sandbox *sb, int secret, const char *host,
+			    uint16_t port, const char *method, const char *path);
+void petri__audit_vault_misuse(const struct petri_sandbox *sb, const struct petri_vault_finding *f,
+			       const char *host, uint16_t port);
+
 #endif /* PETRI_VAULT_H */

@@ -1439,6 +1439,344 @@ static void test_audit(void)
 	srv_stop(&s);
 }
 
+/* ---- TenantVault (README "Secrets"): the proxy's side ---- */
+
+/*
+ * A test CA of its own (made with openssl in tdir: vca.pem), an HTTPS
+ * server for scoped.test and free.test (one certificate, both names)
+ * signed by it, given to the sandbox as upstream_ca.  TOKEN's host is
+ * scoped.test (intercepted); OTHER's is allowed.test, served with the
+ * self-signed cert.pem that upstream_ca does not hold (its upstream is not
+ * trusted).  PLAIN's is "http://plain.test" (plain HTTP allowed).
+ * free.test has no secret: tunnelled.
+ *
+ * The server: "/chunked" answers chunked, the Authorization value it got
+ * echoed raw and base64-encoded, each cut across two chunks; "/gzip" says
+ * Content-Encoding: gzip; anything else echoes the request (head and
+ * body) after "match=1" when the value it was sent is VAULT_VALUE.
+ */
+#define VAULT_VALUE "s3cr3t-VALUE-7d0a5b"
+#define VAULT_B64 "czNjcjN0LVZBTFVFLTdkMGE1Yg=="
+
+static void vault_certs(void)
+{
+	make_tdir();
+	char cmd[2048];
+	snprintf(
+		cmd, sizeof(cmd),
+		"cd %s && test -f vca.pem || ("
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+		"-subj '/CN=petri vault test CA' -keyout vca.key -out vca.pem && "
+		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=scoped.test "
+		"-keyout vleaf.key -out vleaf.csr && "
+		"printf 'subjectAltName=DNS:scoped.test,DNS:free.test\\n' > vext && "
+		"openssl x509 -req -in vleaf.csr -CA vca.pem -CAkey vca.key -CAcreateserial -days 2 "
+		"-extfile vext -out vleaf.pem && chmod 644 *.pem) >/dev/null 2>&1",
+		tdir);
+	REQUIRE(system(cmd) == 0);
+}
+
+/* The vault test server with @cert/@key (in tdir). */
+static void vault_srv_start(struct tls_srv *t, const char *cert, const char *key)
+{
+	static const char prog[] =
+		"import base64, http.server, os, ssl, sys\n"
+		"V = sys.argv[4].encode()\n"
+		"class H(http.server.BaseHTTPRequestHandler):\n"
+		"    protocol_version = 'HTTP/1.1'\n"
+		"    def answer(self):\n"
+		"        n = int(self.headers.get('Content-Length', '0'))\n"
+		"        body = self.rfile.read(n) if n else b''\n"
+		"        got = self.headers.get('Authorization', '').split(' ')[-1].encode()\n"
+		"        if self.headers.get('Authorization', '').startswith('Basic '):\n"
+		"            got = base64.b64decode(got).split(b':', 1)[-1]\n"
+		"        if self.path == '/gzip':\n"
+		"            self.send_response(200)\n"
+		"            self.send_header('Content-Encoding', 'gzip')\n"
+		"            self.send_header('Content-Length', '3')\n"
+		"            self.end_headers()\n"
+		"            self.wfile.write(b'abc')\n"
+		"            return\n"
+		"        if self.path == '/chunked':\n"
+		"            b = base64.b64encode(got)\n"
+		"            parts = [b'raw=' + got[:5], got[5:] + b' b64=' + b[:7], b[7:] + b'\\n']\n"
+		"            self.send_response(200)\n"
+		"            self.send_header('Transfer-Encoding', 'chunked')\n"
+		"            self.end_headers()\n"
+		"            for p in parts:\n"
+		"                self.wfile.write(b'%x\\r\\n' % len(p) + p + b'\\r\\n')\n"
+		"            self.wfile.write(b'0\\r\\n\\r\\n')\n"
+		"            return\n"
+		"        m = b'match=%d\\n' % (got == V or V in body)\n"
+		"        out = m + str(self.requestline).encode() + b'\\n' + bytes(self.headers) + body\n"
+		"        self.send_response(200)\n"
+		"        self.send_header('Content-Length', str(len(out)))\n"
+		"        self.end_headers()\n"
+		"        self.wfile.write(out)\n"
+		"    do_GET = do_POST = do_PUT = answer\n"
+		"    def log_message(self, *a):\n"
+		"        pass\n"
+		"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+		"c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+		"c.load_cert_chain(sys.argv[1] + '/' + sys.argv[2], sys.argv[1] + '/' + sys.argv[3])\n"
+		"s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+		"os.write(1, b'%d\\n' % s.server_address[1])\n"
+		"os.close(1)\n"
+		"s.serve_forever()\n";
+	int p[2];
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl("/usr/bin/python3", "python3", "-c", prog, tdir, cert, key, VAULT_VALUE,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char buf[16] = "";
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	REQUIRE(n > 0);
+	t->pid = pid;
+	t->port = (uint16_t)atoi(buf);
+	REQUIRE(t->port);
+}
+
+struct vault_env {
+	struct tls_srv good; /* scoped.test, free.test */
+	struct tls_srv bad;  /* allowed.test, a CA the upstream_ca lacks */
+	struct srv plain;    /* plain HTTP, plain.test */
+	char *rules[5];
+	char *scoped, *other, *plain_host;
+	petri_sandbox *sb;
+};
+
+static void vault_env_start(struct vault_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	vault_certs();
+	vault_srv_start(&e->good, "vleaf.pem", "vleaf.key");
+	vault_srv_start(&e->bad, "cert.pem", "key.pem");
+	srv_start(&e->plain, 0);
+	e->rules[0] = fmt("scoped.test:%u=127.0.0.1", e->good.port);
+	e->rules[1] = fmt("free.test:%u=127.0.0.1", e->good.port);
+	e->rules[2] = fmt("allowed.test:%u=127.0.0.1", e->bad.port);
+	e->rules[3] = fmt("plain.test:%u=127.0.0.1", e->plain.port);
+	e->rules[4] = fmt("*.wild.test:%u=127.0.0.1", e->good.port);
+	e->scoped = fmt("scoped.test:%u", e->good.port);
+	e->other = fmt("allowed.test:%u", e->bad.port);
+	e->plain_host = fmt("http://plain.test:%u", e->plain.port);
+	const char *allow[] = {e->rules[0], e->rules[1], e->rules[2],
+			       e->rules[3], e->rules[4], NULL};
+	const char *h1[] = {e->scoped, NULL}, *h2[] = {e->other, NULL},
+		   *h3[] = {e->plain_host, NULL};
+	petri_secret s1 = PETRI_SECRET_INIT, s2 = PETRI_SECRET_INIT, s3 = PETRI_SECRET_INIT;
+	s1.name = "TOKEN";
+	s1.value = VAULT_VALUE;
+	s1.value_len = strlen(VAULT_VALUE);
+	s1.hosts = h1;
+	s2.name = "OTHER";
+	s2.value = "other-value-31337";
+	s2.value_len = strlen("other-value-31337");
+	s2.hosts = h2;
+	s3.name = "PLAIN";
+	s3.value = "plain-value-424242";
+	s3.value_len = strlen("plain-value-424242");
+	s3.hosts = h3;
+	const petri_secret *secrets[] = {&s1, &s2, &s3, NULL};
+	char bind[128], ca[128];
+	snprintf(bind, sizeof(bind), "%s:/t", tdir);
+	snprintf(ca, sizeof(ca), "%s/vca.pem", tdir);
+	const char *binds[] = {bind, NULL};
+	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
+	o.net = PETRI_NET_PROXY;
+	o.allow = allow;
+	o.binds = binds;
+	o.secrets = secrets;
+	o.upstream_ca = ca;
+	petri_error *err = NULL;
+	int r = petri_sandbox_create(petri_test_ctx(), &o, &e->sb, &err);
+	if (r < 0)
+		fprintf(stderr, "create: %s\n", petri_error_message(err));
+	petri_error_free(err);
+	REQUIRE(r == 0);
+}
+
+static void vault_env_stop(struct vault_env *e)
+{
+	petri_sandbox_destroy(e->sb);
+	tls_stop(&e->good);
+	tls_stop(&e->bad);
+	srv_stop(&e->plain);
+	for (int i = 0; i < 5; i++)
+		free(e->rules[i]);
+	free(e->scoped);
+	free(e->other);
+	free(e->plain_host);
+}
+
+/* Run @code in the vault sandbox: its stdout, which must not hold the
+ * value or its base64 (checked here); free it. */
+static char *vault_sh(struct vault_env *e, const char *code)
+{
+	struct petri_test_run r = sh(e->sb, code);
+	char *out = strdup(r.out ? r.out : "");
+	REQUIRE(out);
+	CHECK_MSG(!strstr(out, VAULT_VALUE) && !strstr(out, VAULT_B64) &&
+			  !(r.err && strstr(r.err, VAULT_VALUE)),
+		  "the value reached the sandbox: %s\n%s", out, r.err ? r.err : "");
+	petri_test_run_free(&r);
+	return out;
+}
+
+#define VAULT_IS(e, want, ...)                                                                     \
+	do {                                                                                       \
+		char *code_ = fmt(__VA_ARGS__);                                                    \
+		char *out_ = vault_sh(e, code_);                                                   \
+		CHECK_MSG(strcmp(out_, want) == 0, "%s\n want '%s'\n got  '%s'", code_, want,      \
+			  out_);                                                                   \
+		free(out_);                                                                        \
+		free(code_);                                                                       \
+	} while (0)
+
+/* The placeholder goes to scoped.test as the value (the server says
+ * match=1), in a header, a Basic credential and a form body; the echo of
+ * it comes back masked.  Through the explicit proxy and the transparent
+ * path. */
+static void test_vault_substitution(void)
+{
+	struct vault_env e;
+	vault_env_start(&e);
+	VAULT_IS(&e, "petri-vault-\n", "printf '%%.12s\\n' \"$TOKEN\"");
+	for (int transparent = 0; transparent < 2; transparent++) {
+		const char *np = transparent ? "--noproxy '*'" : "";
+		VAULT_IS(
+			&e, "match=1\n",
+			"curl -sS %s -H \"Authorization: Bearer $TOKEN\" https://%s/echo | head -1",
+			np, e.scoped);
+		/* The echoed header: masked, the same length. */
+		VAULT_IS(&e, "Authorization: Bearer *******************\n",
+			 "curl -sS %s -H \"Authorization: Bearer $TOKEN\" https://%s/echo | "
+			 "grep -a '^Authorization' | tr -d '\\r'",
+			 np, e.scoped);
+		VAULT_IS(&e, "match=1\n", "curl -sS %s -d \"k=$TOKEN\" https://%s/form | head -1",
+			 np, e.scoped);
+		VAULT_IS(&e, "match=1\n",
+			 "printf 'k=%%s' \"$TOKEN\" | curl -sS %s -H 'Transfer-Encoding: chunked' "
+			 "--data-binary @- https://%s/chunked-up | head -1",
+			 np, e.scoped);
+	}
+	/* Basic auth: the placeholder inside the base64 credentials. */
+	VAULT_IS(&e, "match=1\n", "curl -sS -u \"user:$TOKEN\" https://%s/basic | head -1",
+		 e.scoped);
+	/* A HEAD's answer has no body, whatever its Content-Length says. */
+	VAULT_IS(&e, "200\n", "curl -sS -m 20 -I -o /dev/null -w '%%{http_code}\\n' https://%s/h",
+		 e.scoped);
+	/* A body over the rewrite bound goes as it is (the server gets it
+	 * whole) unless it holds a placeholder: then the connection is cut. */
+	VAULT_IS(&e, "1100000\n",
+		 "head -c 1100000 /dev/zero | tr '\\0' Z > /tmp/big && curl -sS --data-binary "
+		 "@/tmp/big -H 'Content-Type: x/y' https://%s/big | tr -cd Z | wc -c",
+		 e.scoped);
+	VAULT_IS(
+		&e, "000\n",
+		"printf '%%s' \"$TOKEN\" >> /tmp/big && curl -s -o /dev/null -w '%%{http_code}\\n' "
+		"--data-binary @/tmp/big https://%s/big",
+		e.scoped);
+	/* PLAIN may go in the clear to plain.test ("http://"): substituted in
+	 * the URL there (the server's echo of its path, masked, says so). */
+	char *want = fmt("hello plain.test:%u /x?k=******************\n", e.plain.port);
+	VAULT_IS(&e, want, "curl -sS \"http://plain.test:%u/x?k=$PLAIN\"", e.plain.port);
+	VAULT_IS(&e, want, "curl -sS --noproxy '*' \"http://plain.test:%u/x?k=$PLAIN\"",
+		 e.plain.port);
+	free(want);
+	/* Keep-alive: two requests on one connection, both substituted. */
+	VAULT_IS(&e, "2\n",
+		 "curl -sS -H \"Authorization: Bearer $TOKEN\" https://%s/a https://%s/b | "
+		 "grep -c match=1",
+		 e.scoped, e.scoped);
+	vault_env_stop(&e);
+}
+
+/* What an intercepted connection refuses, answered over its TLS. */
+static void test_vault_refusals(void)
+{
+	struct vault_env e;
+	vault_env_start(&e);
+	/* Host must be the SNI's name. */
+	VAULT_IS(&e, "421\n",
+		 "curl -s -o /dev/null -w '%%{http_code}\\n' -H 'Host: free.test:%u' https://%s/",
+		 e.good.port, e.scoped);
+	VAULT_IS(&e, "405\n", "curl -s -o /dev/null -w '%%{http_code}\\n' -X TRACE https://%s/",
+		 e.scoped);
+	/* OTHER's placeholder toward TOKEN's host: misuse, never sent. */
+	VAULT_IS(&e, "403\n",
+		 "curl -s -o /dev/null -w '%%{http_code}\\n' -H \"X-Key: $OTHER\" https://%s/",
+		 e.scoped);
+	VAULT_IS(&e, "403\n", "curl -s -o /dev/null -w '%%{http_code}\\n' \"https://%s/?k=$OTHER\"",
+		 e.scoped);
+	VAULT_IS(&e, "403\n",
+		 "curl -s -o /dev/null -w '%%{http_code}\\n' -d \"k=$OTHER\" https://%s/",
+		 e.scoped);
+	/* A token with the prefix that is no secret of this sandbox's. */
+	VAULT_IS(&e, "403\n",
+		 "curl -s -o /dev/null -w '%%{http_code}\\n' "
+		 "-H 'X: petri-vault-00000000000000000000000000000000' https://%s/",
+		 e.scoped);
+	/* The upstream's certificate is not trusted: 502, nothing sent. */
+	VAULT_IS(&e, "502\n",
+		 "curl -s -o /dev/null -w '%%{http_code}\\n' -H \"X: $OTHER\" https://%s/",
+		 e.other);
+	/* A compressed answer cannot be scrubbed. */
+	VAULT_IS(&e, "502\n", "curl -s -o /dev/null -w '%%{http_code}\\n' https://%s/gzip",
+		 e.scoped);
+	/* Plain HTTP with a placeholder: to a host without it in the clear. */
+	VAULT_IS(
+		&e, "403\n",
+		"curl -s -o /dev/null -w '%%{http_code}\\n' -H \"X: $TOKEN\" http://plain.test:%u/",
+		e.plain.port);
+	VAULT_IS(&e, "403\n",
+		 "curl -s -o /dev/null -w '%%{http_code}\\n' --noproxy '*' "
+		 "\"http://plain.test:%u/?k=$TOKEN\"",
+		 e.plain.port);
+	/* CONNECT to a name holding it, a DNS name holding it: refused
+	 * although *.wild.test allows any other such name. */
+	VAULT_IS(&e, "200\n",
+		 "curl -s -o /dev/null -w '%%{http_connect}\\n' https://x.wild.test:%u/",
+		 e.good.port);
+	VAULT_IS(&e, "403\n",
+		 "curl -s -o /dev/null -w '%%{http_connect}\\n' https://$TOKEN.wild.test:%u/",
+		 e.good.port);
+	VAULT_IS(&e, "0\n", PY("nt.dns_udp('x.wild.test').split()[0]"));
+	VAULT_IS(&e, "3\n",
+		 PY("nt.dns_udp('%%s.wild.test' %% __import__('os').environ['TOKEN'])"
+		    ".split()[0]"));
+	CHECK_MSG(accepted(&e.plain) == 0, "the plain server saw %d connections",
+		  accepted(&e.plain));
+	vault_env_stop(&e);
+}
+
+/* Responses: the value echoed raw and base64-encoded, each split across
+ * chunks, comes back masked (same lengths); a host without a secret is
+ * tunnelled (the client verifies the upstream's own certificate, which it
+ * cannot for an intercepted one). */
+static void test_vault_scrub_and_tunnel(void)
+{
+	struct vault_env e;
+	vault_env_start(&e);
+	/* (Whether base64 padding is masked too is the scrubber's say.) */
+	VAULT_IS(&e, "raw=******************* b64=**************************\n",
+		 "curl -sS -H \"Authorization: Bearer $TOKEN\" https://%s/chunked | cut -c1-54",
+		 e.scoped);
+	VAULT_IS(&e, "match=0\n", "curl -sS --cacert /t/vca.pem https://free.test:%u/ | head -1",
+		 e.good.port);
+	VAULT_IS(&e, "60\n", "curl -s -o /dev/null --cacert /t/vca.pem https://%s/; echo $?",
+		 e.scoped);
+	vault_env_stop(&e);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(env_and_resolv),
 	PETRI_TEST_CASE(bad_options),
@@ -1461,6 +1799,9 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(silent_upstream),
 	PETRI_TEST_CASE(no_leaks),
 	PETRI_TEST_CASE(audit),
+	PETRI_TEST_CASE(vault_substitution),
+	PETRI_TEST_CASE(vault_refusals),
+	PETRI_TEST_CASE(vault_scrub_and_tunnel),
 	{NULL, NULL},
 };
 

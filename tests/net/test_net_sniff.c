@@ -11,6 +11,8 @@
  *    differently (lone LF or CR, obs-fold, space before the colon, NULs);
  *    a callback's non-zero return stops the stream;
  *  - the rewrite to origin form, text exact, and -ENOSPC;
+ *  - response streams (intercepted connections): framing, de-chunking,
+ *    bodiless answers, at every split;
  *  - what the first bytes are (TLS, HTTP, neither, not yet known);
  *  - the SNI of real ClientHellos made by OpenSSL (TLS 1.0, 1.2, 1.3, with
  *    and without SNI): whole, every prefix (-EAGAIN), spread over several
@@ -1354,8 +1356,119 @@ static int write_hellos(const char *dir)
 }
 
 /* clang-format off */
+/* ---- HTTP responses (intercepted connections) --------------------------- */
+
+/* What a response stream reported, as text: "H<status>[c][e][k]" per head
+ * (chunked, encoded, keep-alive), "{bytes}" for the payload (merged),
+ * "E" per message end. */
+struct resp_log {
+	char s[4096];
+	size_t n;
+	int in_body;
+	int head_next; /* the next head answers a HEAD */
+};
+
+static void rlog(struct resp_log *l, const char *p, size_t n)
+{
+	REQUIRE(l->n + n < sizeof(l->s));
+	memcpy(l->s + l->n, p, n);
+	l->n += n;
+	l->s[l->n] = '\0';
+}
+
+static int r_head(void *arg, const struct petri_http_resp_head *h, char *raw, size_t len)
+{
+	struct resp_log *l = arg;
+	char t[32];
+	CHECK(len == h->head_len && raw[len - 1] == '\n');
+	int n = snprintf(t, sizeof(t), "H%d%s%s%s", h->status, h->chunked ? "c" : "",
+			 h->encoded ? "e" : "", h->keep_alive ? "k" : "");
+	rlog(l, t, (size_t)n);
+	int r = h->status >= 200 && l->head_next;
+	if (h->status >= 200)
+		l->head_next = 0;
+	return r;
+}
+
+static int r_body(void *arg, const char *p, size_t n)
+{
+	struct resp_log *l = arg;
+	if (!l->in_body)
+		rlog(l, "{", 1);
+	l->in_body = 1;
+	rlog(l, p, n);
+	return 0;
+}
+
+static int r_end(void *arg, const struct petri_http_resp_head *h)
+{
+	struct resp_log *l = arg;
+	if (l->in_body)
+		rlog(l, "}", 1);
+	l->in_body = 0;
+	rlog(l, "E", 1);
+	return 0;
+}
+
+/* Feed @in in pieces of @step bytes (0: whole), then EOF; the log's text. */
+static int resp_run(const char *in, size_t step, int head_first, struct resp_log *l)
+{
+	struct petri_http_resp *r = petri__http_resp_new();
+	REQUIRE(r);
+	memset(l, 0, sizeof(*l));
+	l->head_next = head_first;
+	size_t n = strlen(in);
+	int e = 0;
+	for (size_t off = 0; off < n && !e;) {
+		size_t k = step && step < n - off ? step : n - off;
+		e = petri__http_resp_feed(r, in + off, k, r_head, r_body, r_end, l);
+		off += k;
+	}
+	if (!e)
+		e = petri__http_resp_eof(r, r_body, r_end, l);
+	petri__http_resp_free(r);
+	return e;
+}
+
+/* Pipelined responses: Content-Length, chunked (payload de-chunked, the
+ * trailer gone), 100 Continue before its answer, 204, 304, an answer to
+ * a HEAD with a Content-Length but no body, a gzip one flagged, and one
+ * read until close; the same events however the bytes are cut. */
+static void test_responses(void)
+{
+	static const char in[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nT: v\r\n\r\n"
+		"HTTP/1.1 100 Continue\r\n\r\n"
+		"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
+		"HTTP/1.1 204 No Content\r\n\r\n"
+		"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"
+		"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc"
+		"HTTP/1.0 200 OK\r\nContent-Encoding: identity\r\n\r\nuntil close";
+	static const char want[] = "H200k{hello}EH200ck{abcdefg}EH100kEH201k{ok}EH204kEH304kE"
+				   "H200ek{abc}EH200{until close}E";
+	static const char head_in[] = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"
+				      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+	struct resp_log l;
+	for (size_t step = 0; step < 40; step++) {
+		CHECK(resp_run(in, step, 0, &l) == 0);
+		CHECK_MSG(strcmp(l.s, want) == 0, "step %zu:\n got  %s\n want %s", step, l.s,
+			  want);
+	}
+	/* The first answers a HEAD: its Content-Length has no body behind it. */
+	CHECK(resp_run(head_in, 0, 1, &l) == 0);
+	CHECK_MSG(strcmp(l.s, "H200kEH200k{hi}E") == 0, "HEAD: %s", l.s);
+	/* Cut short: EPIPE; a 101: EPROTO; garbage: EINVAL. */
+	CHECK(resp_run("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", 0, 0, &l) == -EPIPE);
+	CHECK(resp_run("HTTP/1.1 200 OK\r\nContent-", 0, 0, &l) == -EPIPE);
+	CHECK(resp_run("HTTP/1.1 101 Switching Protocols\r\n\r\n", 0, 0, &l) == -EPROTO);
+	CHECK(resp_run("SSH-2.0-x\r\n\r\n", 0, 0, &l) == -EINVAL);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(absolute_get),
+	PETRI_TEST_CASE(responses),
 	PETRI_TEST_CASE(connect),
 	PETRI_TEST_CASE(connect_ipv6),
 	PETRI_TEST_CASE(origin_form),
