@@ -139,6 +139,9 @@ struct petri_sandbox {
 	uint32_t net_max_conns;
 	uint64_t net_max_bytes;
 	struct petri_proxy_sb *proxy;
+	/* TenantVault (net/vault.h): the sandbox's secrets, placeholders and
+	 * CA, NULL when it has none; freed after the proxy detached. */
+	struct petri_vault *vault;
 };
 
 struct petri_result {
