@@ -567,7 +567,7 @@ static int parse_policy(const char *const *allow, const struct petri_vault *vaul
  * minimal host): the vault's CA alone.  The fd or -errno.
  */
 #define HOST_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
-#define HOST_CA_BUNDLE_MAX (16u << 20)
+#define HOST_CA_BUNDLE_MAX (4u << 20) /* init's staging tmpfs holds it (mounts.c) */
 static int vault_ca_memfd(const struct petri_vault *v, struct petri_init_cfg *cfg,
 			  petri_error **err)
 {

@@ -54,6 +54,9 @@ extern "C" {
  * (PETRI_NET_PROXY): a connection, allowed or refused; a DNS exchange. */
 #define PETRI_AUDIT_KIND_NET_CONNECTION 32
 #define PETRI_AUDIT_KIND_DNS_QUERY 33
+/* TenantVault: a placeholder sent where no value may go (refused).  Its
+ * uses are PETRI_AUDIT_KIND_SECRET_USE. */
+#define PETRI_AUDIT_KIND_SECRET_MISUSE 34
 
 /** The name of a PETRI_AUDIT_KIND_* ("stream_header", "file_activity",
  *  ...: the body field's name in the schema), or "unknown" for any other

@@ -750,7 +750,10 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 			FAIL("bind source %s", cfg->binds[i].src);
 	}
 
-	r = mount_tmpfs(STAGE, 1 << 20, "0755", MS_NOSUID | MS_NODEV, 0, msg, msglen);
+	/* The root's own files are small; the vault's CA bundle is written
+	 * into it twice (at most 2 * 4 MiB, sandbox.c). */
+	uint64_t stage_bytes = (1u << 20) + (cfg->ca_fd >= 0 ? 2 * cfg->ca_size : 0);
+	r = mount_tmpfs(STAGE, stage_bytes, "0755", MS_NOSUID | MS_NODEV, 0, msg, msglen);
 	if (r < 0)
 		return r;
 
