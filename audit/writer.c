@@ -902,9 +902,9 @@ static size_t worst_framed(Petri__Audit__V1__Event *ev)
 
 /* What close may have to write after every other event: one Loss per
  * (where, kind) slot at the largest a Loss can be, and the largest
- * StreamEnd (every kind listed, every count at its widest): 15,777 bytes
- * with the 17 kinds and the unknown-kind slot (5 x 18 Loss slots, and 2
- * for RATE_LIMIT, which only the proxy's two kinds use). */
+ * StreamEnd (every kind listed, every count at its widest): 16,958 bytes
+ * with the 18 kinds and the unknown-kind slot (5 x 19 Loss slots, and 4
+ * for RATE_LIMIT, which only the proxy's four kinds use). */
 static uint64_t end_reserve(void)
 {
 	Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
@@ -992,8 +992,8 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 	if (o.max_bytes == PETRI_AUDIT_MAX_BYTES_UNLIMITED) {
 		a->activity_limit = a->lifecycle_limit = UINT64_MAX;
 	} else {
-		/* MIN (256 KiB) > RESERVE (80 KiB), whose last 16 KiB hold
-		 * end_reserve() (~15.8 KB). */
+		/* MIN (256 KiB) > RESERVE (80 KiB), whose last 17 KiB hold
+		 * end_reserve() (~16.6 KiB). */
 		a->activity_limit = o.max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE;
 		a->lifecycle_limit = o.max_bytes - end_reserve();
 	}

@@ -127,7 +127,8 @@ typedef struct petri_audit_opts {
  *
  *  - Activity events, the ones the sandboxed code causes and can repeat at
  *    will (process exec/fork/exit, file and network activity, the egress
- *    proxy's connections and DNS queries, policy denials, secret uses,
+ *    proxy's connections and DNS queries, policy denials, secret uses and
+ *    misuses,
  *    kinds this library does not know), stop when
  *    the next one would take the stream past
  *    max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE.  From then on every one is
@@ -135,10 +136,10 @@ typedef struct petri_audit_opts {
  *    kind, with the exact count) before the next event written, or by
  *    close.
  *  - Lifecycle events (sandbox created/destroyed, exec started/ended, limit
- *    hits, Loss records) go on into the reserve: 64 KiB of it, a few
+ *    hits, Loss records) go on into the reserve: 63 KiB of it, a few
  *    hundred such events, are theirs; past that they are dropped and
  *    counted like the others.
- *  - The rest of the reserve (at most 16 KiB) always holds what close
+ *  - The rest of the reserve (at most 17 KiB) always holds what close
  *    writes: one Loss per (where, kind) still to report and the StreamEnd.
  *    So the stream ends cleanly, verifies, and its totals add up: for each
  *    kind, StreamEnd's written is what the stream holds and its lost the
