@@ -49,15 +49,18 @@ static const char *const proxy_env[] = {
 
 /* A sandbox with secrets (TenantVault): every TLS client trusts the
  * sandbox's bundle (the system's CAs and the vault's CA, init/mounts.c);
- * node adds the CA alone (a whole bundle would double its start). */
+ * node adds the CA alone (a whole bundle would double its start), or the
+ * bundle in a custom root, which has no /etc/petri (a missing file would
+ * be a warning on every node start). */
 static const char *const vault_env[] = {
 	"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
 	"REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
 	"CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
 	"GIT_SSL_CAINFO=/etc/ssl/certs/ca-certificates.crt",
-	"NODE_EXTRA_CA_CERTS=/etc/petri/vault-ca.pem",
 	NULL,
 };
+#define VAULT_NODE_CA "NODE_EXTRA_CA_CERTS=/etc/petri/vault-ca.pem"
+#define VAULT_NODE_CA_CUSTOM_ROOT "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"
 
 PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
 {
@@ -235,6 +238,10 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
 			r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
 	for (const char *const *e = vault_env; sb->vault && *e; e++)
 		r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
+	if (sb->vault)
+		r = r < 0 ? r :
+			    add_env(&b, sb->custom_root ? VAULT_NODE_CA_CUSTOM_ROOT : VAULT_NODE_CA,
+				    sb_env, o->env, &req.envc);
 	for (size_t i = 0; sb->vault && i < petri__vault_count(sb->vault); i++) {
 		char kv[128]; /* name <= 64, placeholder PETRI_VAULT_TOKEN_LEN */
 		snprintf(kv, sizeof(kv), "%s=%s", petri__vault_name(sb->vault, i),

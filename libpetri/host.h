@@ -140,8 +140,10 @@ struct petri_sandbox {
 	uint64_t net_max_bytes;
 	struct petri_proxy_sb *proxy;
 	/* TenantVault (net/vault.h): the sandbox's secrets, placeholders and
-	 * CA, NULL when it has none; freed after the proxy detached. */
+	 * CA, NULL when it has none; freed after the proxy detached.
+	 * custom_root: a rootfs was given, so no /etc/petri (init/mounts.c). */
 	struct petri_vault *vault;
+	int custom_root;
 };
 
 struct petri_result {

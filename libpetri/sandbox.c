@@ -766,6 +766,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		return petri__err(err, ENOMEM, "petri_sandbox_create");
 	}
 	sb->vault = TAKE_PTR(vault);
+	sb->custom_root = o.rootfs != NULL;
 	sb->ctx = ctx;
 	sb->pid = -1;
 	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = sb->host_ids_lock_fd = -1;

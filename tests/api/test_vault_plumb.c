@@ -11,6 +11,8 @@
  *    /etc/petri/vault-ca.pem; that bundle is /etc/petri/ca-certificates.crt
  *    (the system's CAs + the vault's CA), read-only; openssl and Python's
  *    ssl both trust the vault's CA through it, and the system's CAs stay;
+ *  - a custom root (rootfs "/": its own /etc) gets the bundle over its own
+ *    ca-certificates.crt, and NODE_EXTRA_CA_CERTS names that (no /etc/petri);
  *  - the value (given to the code on stdin only, so it is in no file or
  *    environment of its own) is in none of /proc/self/environ,
  *    /proc/1/environ, the CA files, the environment;
@@ -142,6 +144,40 @@ static void test_trust_store(void)
 	petri_sandbox_destroy(sb);
 }
 
+static void test_custom_root(void)
+{
+	petri_secret s = PETRI_SECRET_INIT;
+	s.name = "TOKEN";
+	s.value = VALUE;
+	s.value_len = strlen(VALUE);
+	s.hosts = (const char *const[]){"api.example.test", NULL};
+	const petri_secret *list[] = {&s, NULL};
+	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
+	o.net = PETRI_NET_PROXY;
+	o.secrets = list;
+	o.rootfs = "/";
+	petri_sandbox *sb = api_sandbox(&o);
+	FILE *f = fopen("/etc/ssl/certs/ca-certificates.crt", "re");
+	if (!f) {
+		petri_sandbox_destroy(sb);
+		petri_test_skip("the host has no /etc/ssl/certs/ca-certificates.crt");
+	}
+	int host_certs = 0;
+	char line[256];
+	while (fgets(line, sizeof(line), f))
+		host_certs += strncmp(line, "-----BEGIN CERTIFICATE", 22) == 0;
+	fclose(f);
+	petri_result *r = API_SH(
+		sb, "echo $NODE_EXTRA_CA_CERTS; grep -c 'BEGIN CERTIFICATE' "
+		    "/etc/ssl/certs/ca-certificates.crt; test -e /etc/petri || echo no-etc-petri");
+	char want[128];
+	snprintf(want, sizeof(want), "/etc/ssl/certs/ca-certificates.crt\n%d\nno-etc-petri\n",
+		 host_certs + 1);
+	CHECK_OUT(r, PETRI_STREAM_STDOUT, want);
+	petri_result_free(r);
+	petri_sandbox_destroy(sb);
+}
+
 static void test_value_nowhere_inside(void)
 {
 	petri_sandbox *sb = vault_sandbox("TOKEN");
@@ -234,11 +270,9 @@ static void test_output_scrubbed(void)
 }
 
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(placeholder_env),
-	PETRI_TEST_CASE(trust_store),
-	PETRI_TEST_CASE(value_nowhere_inside),
-	PETRI_TEST_CASE(output_scrubbed),
-	{NULL, NULL},
+	PETRI_TEST_CASE(placeholder_env), PETRI_TEST_CASE(trust_store),
+	PETRI_TEST_CASE(custom_root),     PETRI_TEST_CASE(value_nowhere_inside),
+	PETRI_TEST_CASE(output_scrubbed), {NULL, NULL},
 };
 
 int main(int argc, char **argv)
