@@ -561,7 +561,16 @@ static int parse_secret(struct cli *c, const char *s)
 		return fail("--secret %.*s: '=@' needs a FILE", (int)(at - s), s);
 	if (hlen == 0)
 		return fail("--secret %.*s: no HOST (expected %s)", (int)(at - s), s, SECRET_SPEC);
-	cs->name = strndup(s, (size_t)(at - s));
+	/* NAME is also the variable the value is read from: a shell name. */
+	size_t nlen = (size_t)(at - s);
+	bool name_ok = nlen <= 64 && !is_digit(s[0]);
+	for (size_t i = 0; i < nlen && name_ok; i++)
+		name_ok = s[i] == '_' || is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') ||
+			  (s[i] >= 'a' && s[i] <= 'z');
+	if (!name_ok)
+		return fail("--secret %.*s: NAME must match [A-Za-z_][A-Za-z0-9_]{0,63}",
+			    (int)(nlen > 64 ? 64 : nlen), s);
+	cs->name = strndup(s, nlen);
 	char *list = strndup(hosts, hlen);
 	if (!cs->name || !list) {
 		free(list);

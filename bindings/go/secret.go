@@ -76,8 +76,8 @@ func (a *cArena) secrets(op string, m map[string]Secret) (**C.petri_secret, erro
 	sarr := unsafe.Slice((*C.petri_secret)(structs), n)
 	for i, name := range names {
 		s := m[name]
-		if name == "" || strings.IndexByte(name, 0) >= 0 {
-			return nil, invalid(op, "secret %q: a name is [A-Za-z_][A-Za-z0-9_]*", name)
+		if !validSecretName(name) {
+			return nil, invalid(op, "secret %q: the name must match [A-Za-z_][A-Za-z0-9_]{0,63} (it is an env var)", name)
 		}
 		if len(s.Value) == 0 {
 			return nil, invalid(op, "secret %s: empty value", name)
@@ -98,6 +98,21 @@ func (a *cArena) secrets(op string, m map[string]Secret) (**C.petri_secret, erro
 		parr[i] = cs
 	}
 	return (**C.petri_secret)(ptrs), nil
+}
+
+// validSecretName: [A-Za-z_][A-Za-z0-9_]{0,63}, as the library requires;
+// checked here too so that the error names the secret.
+func validSecretName(name string) bool {
+	if name == "" || len(name) > 64 || (name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '_' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) {
+			return false
+		}
+	}
+	return true
 }
 
 // secretBytes copies b into C memory that free wipes before releasing.

@@ -65,6 +65,7 @@ func TestSecretBadInput(t *testing.T) {
 		}), syscall.EINVAL, "NUL"},
 		{"empty name", with(func(o *petri.Options) { o.Secrets[""] = goSecret() }), syscall.EINVAL, "name"},
 		{"bad name", with(func(o *petri.Options) { o.Secrets = map[string]petri.Secret{"BAD-NAME": goSecret()} }), syscall.EINVAL, "BAD-NAME"},
+		{"digit first", with(func(o *petri.Options) { o.Secrets = map[string]petri.Secret{"1X": goSecret()} }), syscall.EINVAL, "1X"},
 		{"bad host", with(func(o *petri.Options) {
 			o.Secrets["TOKEN"] = petri.Secret{Value: []byte(secretValue), Hosts: []string{"exa mple.test"}}
 		}), syscall.EINVAL, "exa mple.test"},

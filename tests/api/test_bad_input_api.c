@@ -375,11 +375,11 @@ static void test_secrets(void)
 	SECRET_FAIL(EINVAL, "TOKEN", s.value = NULL);
 	SECRET_FAIL(EINVAL, "TOKEN", s.value_len = sizeof(big), s.value = big);
 	SECRET_FAIL(EINVAL, "TOKEN", s.flags = 1);
-	SECRET_FAIL(EINVAL, "TOKEN", s.sz = 3);
+	SECRET_FAIL(EINVAL, "sz", s.sz = 3); /* no name to trust then */
 	SECRET_FAIL(EINVAL, "name", s.name = NULL);
 	SECRET_FAIL(EINVAL, "name", s.name = "");
-	SECRET_FAIL(EINVAL, "BAD-NAME", s.name = "BAD-NAME");
-	SECRET_FAIL(EINVAL, "1TOKEN", s.name = "1TOKEN");
+	SECRET_FAIL(EINVAL, "name", s.name = "BAD-NAME");
+	SECRET_FAIL(EINVAL, "name", s.name = "1TOKEN");
 	/* Two secrets of one name. */
 	SECRET_FAIL(EINVAL, "TOKEN", o.secrets = (const petri_secret *const[]){&s, &s, NULL});
 	teardown("secrets");

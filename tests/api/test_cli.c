@@ -487,9 +487,12 @@ static void test_secrets(void)
 	BAD("is empty", "run", "--net", "proxy", "--secret", spec, "--", "true");
 	unlink(empty);
 	free(empty);
-	/* The library's checks, through the CLI: the name, the hosts, the CA file. */
 	BAD("BAD-NAME", "run", "--net", "proxy", "--secret", "BAD-NAME@a.test=@/etc/hostname", "--",
 	    "true");
+	BAD("1X", "run", "--net", "proxy", "--secret", "1X@a.test=@/etc/hostname", "--", "true");
+	/* The library's checks, through the CLI: the hosts, the CA file. */
+	BAD("exa mple.test", "run", "--net", "proxy", "--secret", "PETRI_TEST_TOKEN@exa mple.test",
+	    "--", "true");
 	BAD("/nonexistent/ca.pem", "run", "--net", "proxy", "--secret",
 	    "PETRI_TEST_TOKEN@api.example.test", "--upstream-ca", "/nonexistent/ca.pem", "--",
 	    "true");

@@ -242,29 +242,37 @@ static void test_output_scrubbed(void)
 	CHECK(petri_result_stdout_total(r) == strlen(want));
 	petri_result_free(r);
 
-	/* Streamed, one byte per write (and so mostly one per callback):
-	 * no chunk boundary lets the value through. */
+	/* Streamed, the value one byte per write (so mostly one per read
+	 * and feed), with 1000 bytes on each side: more than the scrubber
+	 * holds back, so output reaches the callback while the value is
+	 * being written.  No chunk boundary lets the value through. */
 	struct chunks c = {0};
 	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
 	o.code = "import os, sys, time\n"
 		 "for fd in (1, 2):\n"
+		 "    os.write(fd, b'A' * 1000); time.sleep(0.02)\n"
 		 "    for b in b'<" VALUE ">':\n"
-		 "        os.write(fd, bytes([b])); time.sleep(0.002)\n";
+		 "        os.write(fd, bytes([b])); time.sleep(0.002)\n"
+		 "    os.write(fd, b'B' * 1000)\n";
 	o.on_output = collect;
 	o.userdata = &c;
 	o.timeout_ms = 30000;
 	r = API_EXEC(sb, &o);
-	snprintf(want, sizeof(want), "<%s>", stars);
-	CHECK_MSG(c.len[0] == strlen(want) && memcmp(c.buf[0], want, c.len[0]) == 0,
-		  "streamed stdout '%.*s', want '%s'", (int)c.len[0], c.buf[0], want);
-	CHECK_MSG(c.len[1] == strlen(want) && memcmp(c.buf[1], want, c.len[1]) == 0,
-		  "streamed stderr '%.*s', want '%s'", (int)c.len[1], c.buf[1], want);
+	static char big[2100];
+	memset(big, 'A', 1000);
+	snprintf(big + 1000, sizeof(big) - 1000, "<%s>", stars);
+	memset(big + 1000 + strlen(stars) + 2, 'B', 1000);
+	big[2000 + strlen(stars) + 2] = '\0';
+	size_t n = strlen(big);
+	for (int i = 0; i < 2; i++)
+		CHECK_MSG(c.len[i] == n && memcmp(c.buf[i], big, n) == 0,
+			  "streamed %s: %zu bytes '%.*s', want %zu", i ? "stderr" : "stdout",
+			  c.len[i], (int)c.len[i], c.buf[i], n);
 	CHECK(!has_value(c.buf[0], c.len[0]) && !has_value(c.buf[1], c.len[1]));
-	CHECK_OUT(r, PETRI_STREAM_STDOUT, want);
-	CHECK_OUT(r, PETRI_STREAM_STDERR, want);
-	CHECK(petri_result_stdout_total(r) == strlen(want));
-	CHECK(petri_result_stderr_total(r) == strlen(want));
-	CHECK_MSG(c.calls > 2, "only %zu callbacks: the bytes came in one piece", c.calls);
+	CHECK_OUT(r, PETRI_STREAM_STDOUT, big);
+	CHECK_OUT(r, PETRI_STREAM_STDERR, big);
+	CHECK(petri_result_stdout_total(r) == n && petri_result_stderr_total(r) == n);
+	CHECK_MSG(c.calls > 4, "only %zu callbacks: the output came in one piece", c.calls);
 	petri_result_free(r);
 	petri_sandbox_destroy(sb);
 }

@@ -17,6 +17,7 @@ import ctypes
 import itertools
 import os
 import queue
+import re
 import threading
 import weakref
 from typing import (
@@ -58,6 +59,9 @@ __all__ = ["Sandbox", "ExecStream", "OutputCallback", "Context", "default_contex
 OutputCallback = Callable[[str, bytes], Any]
 
 
+_SECRET_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+
+
 class _SecretBuffers(list):  # type: ignore[type-arg]
     """The ctypes copies of secret values made for one create: wiped after it."""
 
@@ -76,6 +80,8 @@ def _secret_list(secrets: Optional[Mapping[str, Secret]]) -> Tuple[Any, Any]:
     for name, sec in secrets.items():
         if not isinstance(name, str):
             raise TypeError("secrets: a name must be str, not %s" % type(name).__name__)
+        if not _SECRET_NAME.match(name):
+            raise ValueError("secrets: name %r must match [A-Za-z_][A-Za-z0-9_]{0,63} (it is an env var)" % name)
         if not isinstance(sec, Secret):
             raise TypeError("secrets[%r] must be a petri.Secret, not %s" % (name, type(sec).__name__))
         value = ctypes.create_string_buffer(sec._value, len(sec._value))

@@ -59,8 +59,10 @@ def test_bad_secret(value: object, hosts: object, exc: type, fragment: str) -> N
         ({"net": "host"}, petri.InvalidArgumentError, "secrets need net proxy"),
         ({"secrets": None, "upstream_ca": "/etc/hostname"}, petri.InvalidArgumentError, "upstream_ca"),
         ({"upstream_ca": "/nonexistent/petri-ca.pem"}, petri.NotFoundError, "/nonexistent/petri-ca.pem"),
-        ({"secrets": {"BAD-NAME": "x"}}, TypeError, "BAD-NAME"),
-        ({"secrets": {"BAD-NAME": secret()}}, petri.InvalidArgumentError, "BAD-NAME"),
+        ({"secrets": {"OTHER": "x"}}, TypeError, "OTHER"),
+        ({"secrets": {"BAD-NAME": secret()}}, ValueError, "BAD-NAME"),
+        ({"secrets": {"1X": secret()}}, ValueError, "1X"),
+        ({"secrets": {"A" * 65: secret()}}, ValueError, "A" * 65),
         ({"secrets": {"TOKEN": secret(hosts=["exa mple.test"])}}, petri.InvalidArgumentError, "exa mple.test"),
     ],
 )
