@@ -92,7 +92,7 @@ int petri__audit_emit_dns_query(petri_audit *a, const char *sandbox_id, const ch
 
 /*
  * TenantVault (libpetri/net/vault.h): one substitution of a secret into a
- * request (SecretUse, fields 4..9 with destination "host:port" and allowed
+ * request (SecretUse, fields 4..8 with destination "host:port" and allowed
  * set), and one refusal (SecretMisuse; kind: SecretMisuse.Kind, the values
  * of enum petri_vault_misuse).  Never a value: http_path is the target as
  * the code sent it.  Strings may be NULL; invalid UTF-8 as above.  Same
@@ -106,7 +106,6 @@ struct petri__secret_use {
 	uint32_t port;
 	const char *http_method;
 	const char *http_path;
-	const char *where;
 };
 struct petri__secret_misuse {
 	const char *name; /* NULL or "": foreign */

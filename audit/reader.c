@@ -1355,7 +1355,7 @@ static void json_secret_use(struct jb *j, json_object *root, const Petri__Audit_
 	jset(j, en, "name", jcheck(j, json_object_new_string("secret")));
 	jset(j, en, "value", jstr(j, u->name));
 	jset(j, en, "type", jcheck(j, json_object_new_string("petri.vault.secret")));
-	jset(j, data, "where", jstr(j, u->where));
+	jset(j, data, "destination", jstr(j, u->destination));
 	jset(j, en, "data", data);
 	json_object *ens = jcheck(j, json_object_new_array());
 	jpush(j, ens, en);

@@ -1421,7 +1421,6 @@ int petri__audit_emit_secret_use(petri_audit *a, const char *sandbox_id, const c
 	b.port = u->port;
 	b.http_method = S(u->http_method);
 	b.http_path = S(u->http_path);
-	b.where = S(u->where);
 	b.http_path_raw = raw_if_invalid(u->http_path);
 	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SECRET_USE;
 	ev.secret_use = &b;

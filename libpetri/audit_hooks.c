@@ -446,7 +446,9 @@ _Static_assert((int)PETRI_VAULT_MISUSE_HOST == PETRI__AUDIT__V1__SECRET_MISUSE__
 			       PETRI__AUDIT__V1__SECRET_MISUSE__KIND__KIND_TOO_LARGE,
 	       "enum petri_vault_misuse is SecretMisuse.Kind");
 
-/* A copy of @s with every value of @v masked (NULL: ""); free() it. */
+/* A copy of @s with every value of @v masked (NULL: ""); free() it.  The
+ * proxy gives the request target as the code sent it, so it holds a
+ * placeholder, never a value; masking is the second wall. */
 static char *scrubbed(const struct petri_vault *v, const char *s)
 {
 	char *c = strdup(s ? s : "");
@@ -455,41 +457,36 @@ static char *scrubbed(const struct petri_vault *v, const char *s)
 	return c;
 }
 
-void petri__audit_vault_use(const struct petri_sandbox *sb, const struct petri_vault_finding *f,
-			    const char *host, uint16_t port, const char *method, const char *path)
+void petri__audit_vault_use(const struct petri_sandbox *sb, int secret, const char *host,
+			    uint16_t port, const char *method, const char *path)
 {
 	char id[PETRI_ID_MAX + 24];
-	if (!sb->audit || !f || !sb->vault)
+	if (!sb->audit || !sb->vault || secret < 0 ||
+	    (size_t)secret >= petri__vault_count(sb->vault))
 		return;
 	running_exec_id(sb, id, sizeof(id));
 	_cleanup_free_ char *h = scrubbed(sb->vault, host), *p = scrubbed(sb->vault, path);
 	if (!h || !p)
 		return;
-	size_t n = petri__vault_count(sb->vault);
-	for (size_t i = 0; i < n && i < 64; i++) {
-		if (!(f->used & (1ull << i)))
-			continue;
-		struct petri__secret_use e = {
-			.name = petri__vault_name(sb->vault, i),
-			.host = h,
-			.port = port,
-			.http_method = method,
-			.http_path = p,
-			.where = f->where,
-		};
-		petri__audit_emit_secret_use(sb->audit, sb->id, id, &e);
-	}
+	struct petri__secret_use e = {
+		.name = petri__vault_name(sb->vault, (size_t)secret),
+		.host = h,
+		.port = port,
+		.http_method = method,
+		.http_path = p,
+	};
+	petri__audit_emit_secret_use(sb->audit, sb->id, id, &e);
 }
 
 void petri__audit_vault_misuse(const struct petri_sandbox *sb, const struct petri_vault_finding *f,
-			       const char *host, uint16_t port, const char *detail)
+			       const char *host, uint16_t port)
 {
 	char id[PETRI_ID_MAX + 24];
 	if (!sb->audit || !f)
 		return;
 	running_exec_id(sb, id, sizeof(id));
-	_cleanup_free_ char *h = scrubbed(sb->vault, host), *d = scrubbed(sb->vault, detail);
-	if (!h || !d)
+	_cleanup_free_ char *h = scrubbed(sb->vault, host);
+	if (!h)
 		return;
 	int known = sb->vault && f->secret >= 0 &&
 		    (size_t)f->secret < petri__vault_count(sb->vault);
@@ -500,7 +497,8 @@ void petri__audit_vault_misuse(const struct petri_sandbox *sb, const struct petr
 		.host = h,
 		.port = port,
 		.where = f->where,
-		.detail = d,
+		.detail = f->misuse == PETRI_VAULT_MISUSE_DNS ? "query refused: nothing was sent" :
+								"request refused: nothing was sent",
 	};
 	petri__audit_emit_secret_misuse(sb->audit, sb->id, id, &e);
 }

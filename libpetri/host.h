@@ -188,6 +188,11 @@ void petri__kaudit_watch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_close_ctx(struct petri_ctx *ctx);
 
+/* TenantVault (the use and misuse hooks are declared in net/vault.h):
+ * @count SecretUse (@misuse 0) or SecretMisuse events the proxy counted
+ * instead of writing, its audit budget spent: Loss {where: RATE_LIMIT}. */
+void petri__audit_vault_suppressed(const struct petri_sandbox *sb, int misuse, uint64_t count);
+
 /* spawn.c: start init for @req in the supervisor thread (started on first
  * use) and wait for it; 0 or -errno.  petri__spawn_stop ends that thread. */
 int petri__spawn_init(petri_ctx *ctx, struct petri_spawn_req *req);

@@ -172,27 +172,15 @@ size_t petri__vault_scrub_window(const struct petri_vault *v);
 size_t petri__vault_scrub_buf(const struct petri_vault *v, char *p, size_t n);
 
 /*
- * Audit hooks (libpetri/audit_hooks.c; no-ops without an audit stream),
- * called by the proxy on its thread like petri__audit_net_* (net.h).
- * Neither ever writes a value: @path, @host and @detail are copied and
- * scrubbed (petri__vault_scrub_buf) before they are written.
- *
- * petri__audit_vault_use: a request to @host:@port was sent with the
- * secrets of @f->used substituted: one SecretUse per secret (its name,
- * @method, @path as the code sent it, i.e. with the placeholder, and
- * @f->where).  petri__audit_vault_misuse: @f (misuse != OK; @f->secret
- * the secret concerned, or -1 for a foreign token) was refused toward
- * @host:@port (port 0 for DNS): one SecretMisuse, @detail free text (e.g.
- * "403 refused"; may be NULL).  petri__audit_vault_suppressed: @count
- * events of the kind (@misuse: SecretMisuse, else SecretUse) that the
- * proxy counted instead of writing (its audit budget was spent): Loss
- * {where: RATE_LIMIT}.
+ * Audit (audit_hooks.c): a secret substituted into a request (@secret its
+ * index; @method and @path the request's, never the value), and a
+ * misuse the proxy refused (@f says which; @host and @port where it was
+ * going: a name, or "" for DNS).
  */
 struct petri_sandbox;
-void petri__audit_vault_use(const struct petri_sandbox *sb, const struct petri_vault_finding *f,
-			    const char *host, uint16_t port, const char *method, const char *path);
+void petri__audit_vault_use(const struct petri_sandbox *sb, int secret, const char *host,
+			    uint16_t port, const char *method, const char *path);
 void petri__audit_vault_misuse(const struct petri_sandbox *sb, const struct petri_vault_finding *f,
-			       const char *host, uint16_t port, const char *detail);
-void petri__audit_vault_suppressed(const struct petri_sandbox *sb, int misuse, uint64_t count);
+			       const char *host, uint16_t port);
 
 #endif /* PETRI_VAULT_H */
