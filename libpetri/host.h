@@ -107,6 +107,7 @@ struct petri_sandbox {
 	struct petri_sandbox *next;
 	char id[PETRI_ID_MAX + 1];
 	char language[16];
+	int custom_root; /* a rootfs was given: no /etc/petri inside (init/mounts.c) */
 	int pid;
 	int pidfd;
 	int ctl_fd;
@@ -139,11 +140,8 @@ struct petri_sandbox {
 	uint32_t net_max_conns;
 	uint64_t net_max_bytes;
 	struct petri_proxy_sb *proxy;
-	/* TenantVault (net/vault.h): the sandbox's secrets, placeholders and
-	 * CA, NULL when it has none; freed after the proxy detached.
-	 * custom_root: a rootfs was given, so no /etc/petri (init/mounts.c). */
+	/* TenantVault: the sandbox's secrets (net/vault.h), NULL: none. */
 	struct petri_vault *vault;
-	int custom_root;
 };
 
 struct petri_result {
