@@ -90,4 +90,34 @@ int petri__audit_emit_net_connection(petri_audit *a, const char *sandbox_id, con
 int petri__audit_emit_dns_query(petri_audit *a, const char *sandbox_id, const char *exec_id,
 				const struct petri__dns_query *d);
 
+/*
+ * TenantVault (libpetri/net/vault.h): one substitution of a secret into a
+ * request (SecretUse, fields 4..8 with destination "host:port" and allowed
+ * set), and one refusal (SecretMisuse; kind: SecretMisuse.Kind, the values
+ * of enum petri_vault_misuse).  Never a value: http_path is the target as
+ * the code sent it.  Strings may be NULL; invalid UTF-8 as above.  Same
+ * returns and threading as the emitters above (-EINVAL: no @u, or a use
+ * without a name).
+ */
+#define PETRI__AUDIT_HOST_MAX 256
+struct petri__secret_use {
+	const char *name;
+	const char *host;
+	uint32_t port;
+	const char *http_method;
+	const char *http_path;
+};
+struct petri__secret_misuse {
+	const char *name; /* NULL or "": foreign */
+	int kind;
+	const char *host;
+	uint32_t port;
+	const char *where;
+	const char *detail;
+};
+int petri__audit_emit_secret_use(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				 const struct petri__secret_use *u);
+int petri__audit_emit_secret_misuse(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				    const struct petri__secret_misuse *m);
+
 #endif /* PETRI_AUDIT_EVENTS_H */

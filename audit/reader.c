@@ -42,6 +42,7 @@ static const char *const kind_names[] = {
 	[PETRI_AUDIT_KIND_LOSS] = "loss",
 	[PETRI_AUDIT_KIND_NET_CONNECTION] = "net_connection",
 	[PETRI_AUDIT_KIND_DNS_QUERY] = "dns_query",
+	[PETRI_AUDIT_KIND_SECRET_MISUSE] = "secret_misuse",
 };
 
 /* Is @kind one this library knows? */
@@ -1059,6 +1060,28 @@ static struct ocsf ocsf_of(const petri_pb_event *ev)
 		o = dns;
 		break;
 	}
+	case PETRI__AUDIT__V1__EVENT__BODY_SECRET_USE: {
+		/* A request the proxy sent with the secret in it: an HTTP
+		 * request (over the TLS it terminated); the secret's name in
+		 * enrichments (json_secret_use). */
+		static const struct ocsf http = {4002, "HTTP Activity", 4, "Network Activity", 0,
+						 NULL};
+		o = http;
+		http_activity(ev->secret_use && ev->secret_use->http_method ?
+				      ev->secret_use->http_method :
+				      "",
+			      &o);
+		break;
+	}
+	case PETRI__AUDIT__V1__EVENT__BODY_SECRET_MISUSE: {
+		/* Not activity but a finding: code tried to move a secret
+		 * where it may not go (a prompt-injected model exfiltrating,
+		 * typically), which the proxy refused. */
+		static const struct ocsf finding = {2004,    "Detection Finding", 2, "Findings", 1,
+						    "Create"};
+		o = finding;
+		break;
+	}
 	case PETRI__AUDIT__V1__EVENT__BODY_POLICY_DENIAL:
 		if (ev->policy_denial &&
 		    ev->policy_denial->kind ==
@@ -1283,6 +1306,100 @@ static void json_dns_query(struct jb *j, json_object *root, const Petri__Audit__
 	jset(j, root, "status_detail", jstr(j, d->reason));
 }
 
+/* The name of a SecretMisuse kind ("host", "plain_http", ...). */
+static const char *misuse_kind_name(int kind)
+{
+	static const char *const names[] = {"unspecified", "host",   "plain_http", "foreign",
+					    "dns",         "unsafe", "too_large"};
+	return kind >= 0 && (size_t)kind < ARRAY_SIZE(names) ? names[kind] : "unknown";
+}
+
+/* OCSF HTTP Activity fields of a SecretUse: the request (method and URL
+ * as the code sent them, with the placeholder), the upstream, and the
+ * secret's name as an enrichment (OCSF has no field for it). */
+static void json_secret_use(struct jb *j, json_object *root, const Petri__Audit__V1__SecretUse *u)
+{
+	const char *host = u->host && *u->host ? u->host : u->destination ? u->destination : "";
+	const char *path = u->http_path ? u->http_path : "";
+	json_object *dst = jcheck(j, json_object_new_object());
+	jset(j, dst, "hostname", jstr(j, host));
+	if (u->port)
+		jset(j, dst, "port", jcheck(j, json_object_new_int64(u->port)));
+	jset(j, root, "dst_endpoint", dst);
+	if (u->http_method && *u->http_method) {
+		json_object *req = jcheck(j, json_object_new_object());
+		json_object *url = jcheck(j, json_object_new_object());
+		jset(j, req, "http_method", jstr(j, u->http_method));
+		jset(j, url, "scheme", jcheck(j, json_object_new_string("https")));
+		jset(j, url, "hostname", jstr(j, host));
+		jset(j, url, "port", jcheck(j, json_object_new_int64(u->port)));
+		jset(j, url, "path", jstr(j, path));
+		size_t cap = strlen(host) + strlen(path) + 32;
+		char *text = malloc(cap);
+		if (text) {
+			if (u->port && u->port != 443)
+				snprintf(text, cap, "https://%s:%" PRIu32 "%s", host, u->port,
+					 path);
+			else
+				snprintf(text, cap, "https://%s%s", host, path);
+			jset(j, url, "url_string", jstr(j, text));
+			free(text);
+		} else {
+			j->oom = 1;
+		}
+		jset(j, req, "url", url);
+		jset(j, root, "http_request", req);
+	}
+	json_object *en = jcheck(j, json_object_new_object());
+	json_object *data = jcheck(j, json_object_new_object());
+	jset(j, en, "name", jcheck(j, json_object_new_string("secret")));
+	jset(j, en, "value", jstr(j, u->name));
+	jset(j, en, "type", jcheck(j, json_object_new_string("petri.vault.secret")));
+	jset(j, data, "destination", jstr(j, u->destination));
+	jset(j, en, "data", data);
+	json_object *ens = jcheck(j, json_object_new_array());
+	jpush(j, ens, en);
+	jset(j, root, "enrichments", ens);
+}
+
+/* OCSF Detection Finding fields of a SecretMisuse: what was found (the
+ * kind, the secret's name), where it was going, and that it was blocked. */
+static void json_secret_misuse(struct jb *j, json_object *root,
+			       const Petri__Audit__V1__SecretMisuse *m, const char *uid)
+{
+	const char *kind = misuse_kind_name((int)m->kind);
+	char title[160];
+	snprintf(title, sizeof(title), "secret placeholder refused: %s%s%s", kind,
+		 m->name && *m->name ? " " : "", m->name && *m->name ? m->name : "");
+	json_object *fi = jcheck(j, json_object_new_object());
+	jset(j, fi, "uid", jstr(j, uid));
+	jset(j, fi, "title", jstr(j, title));
+	jset(j, fi, "desc", jstr(j, m->detail));
+	json_object *types = jcheck(j, json_object_new_array());
+	char type[64];
+	snprintf(type, sizeof(type), "petri.vault.misuse.%s", kind);
+	jpush(j, types, jstr(j, type));
+	jset(j, fi, "types", types);
+	jset(j, root, "finding_info", fi);
+	json_object *dst = jcheck(j, json_object_new_object());
+	jset(j, dst, "hostname", jstr(j, m->host));
+	if (m->port)
+		jset(j, dst, "port", jcheck(j, json_object_new_int64(m->port)));
+	jset(j, root, "dst_endpoint", dst);
+	jset(j, root, "action_id", jcheck(j, json_object_new_int(2)));
+	jset(j, root, "action", jcheck(j, json_object_new_string("Denied")));
+	jset(j, root, "disposition_id", jcheck(j, json_object_new_int(2)));
+	jset(j, root, "disposition", jcheck(j, json_object_new_string("Blocked")));
+	jset(j, root, "status_detail", jstr(j, m->where));
+	json_object *en = jcheck(j, json_object_new_object());
+	jset(j, en, "name", jcheck(j, json_object_new_string("secret")));
+	jset(j, en, "value", jstr(j, m->name));
+	jset(j, en, "type", jcheck(j, json_object_new_string("petri.vault.secret")));
+	json_object *ens = jcheck(j, json_object_new_array());
+	jpush(j, ens, en);
+	jset(j, root, "enrichments", ens);
+}
+
 static int status_failed(const petri_pb_event *ev)
 {
 	switch (ev->body_case) {
@@ -1327,9 +1444,12 @@ static json_object *json_event(struct jb *j, const petri_pb_event *ev, const uin
 	jset(j, root, "activity_name", jcheck(j, json_object_new_string(o.activity_name)));
 	jset(j, root, "type_uid",
 	     jcheck(j, json_object_new_int(o.class_uid * 100 + o.activity_id)));
+	/* Loss: Medium; a secret sent where it may not go: High; else Informational. */
 	jset(j, root, "severity_id",
 	     jcheck(j, json_object_new_int(
-			       ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS ? 3 : 1)));
+			       ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_LOSS          ? 3 :
+			       ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_SECRET_MISUSE ? 4 :
+											      1)));
 	jset(j, root, "status_id", jcheck(j, json_object_new_int(status_failed(ev) ? 2 : 1)));
 	jset(j, root, "time", jcheck(j, json_object_new_uint64(ev->time_unix_nano / 1000000u)));
 	iso_time(t, ev->time_unix_nano);
@@ -1365,6 +1485,14 @@ static json_object *json_event(struct jb *j, const petri_pb_event *ev, const uin
 		json_net_connection(j, root, ev->net_connection, ev->time_unix_nano);
 	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_DNS_QUERY && ev->dns_query)
 		json_dns_query(j, root, ev->dns_query);
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_SECRET_USE && ev->secret_use)
+		json_secret_use(j, root, ev->secret_use);
+	if (ev->body_case == PETRI__AUDIT__V1__EVENT__BODY_SECRET_MISUSE && ev->secret_misuse) {
+		json_object *uid = NULL;
+		json_object_object_get_ex(md, "uid", &uid);
+		json_secret_misuse(j, root, ev->secret_misuse,
+				   uid ? json_object_get_string(uid) : "");
+	}
 
 	/* The petri event itself, every field. */
 	json_object *petri = jcheck(j, json_object_new_object());

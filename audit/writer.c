@@ -19,6 +19,7 @@
  * StreamEnd fit in end_reserve, the most they can take.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,14 +34,14 @@
 #include "events.h"
 
 /* The per-kind counters: one slot per kind this library knows (16..30,
- * then 32..33: 31 is kept for checkpoints and has no slot, so that the
+ * then 32..34: 31 is kept for checkpoints and has no slot, so that the
  * end reserve holds no Loss for it), and a last one for kinds it does not
  * know.  kind_index() and index_kind() convert. */
 #define KIND_FIRST PETRI_AUDIT_KIND_STREAM_HEADER
 #define KIND_LAST_DENSE PETRI_AUDIT_KIND_LOSS
 #define NKINDS_DENSE (KIND_LAST_DENSE - KIND_FIRST + 1)
 #define KIND_NET_FIRST PETRI_AUDIT_KIND_NET_CONNECTION
-#define KIND_NET_LAST PETRI_AUDIT_KIND_DNS_QUERY
+#define KIND_NET_LAST PETRI_AUDIT_KIND_SECRET_MISUSE
 #define NKINDS (NKINDS_DENSE + (KIND_NET_LAST - KIND_NET_FIRST + 1) + 1)
 
 /* The writer waits up to LINGER_US for LINGER_EVENTS to gather (see
@@ -73,7 +74,9 @@ struct pending_loss {
 #define PENDING_SIZE 4 /* the stream reached max_bytes */
 #define PENDING_RATE 5 /* a producer's rate budget (petri__audit_report_rate_limited) */
 #define NPENDING 6
-#define RATE_KINDS 2 /* the kinds PENDING_RATE takes: NetConnection, DnsQuery */
+#define RATE_KINDS                                                                                 \
+	4 /* the kinds PENDING_RATE takes: NetConnection, DnsQuery,
+		      * SecretUse, SecretMisuse */
 
 struct petri_audit {
 	pthread_mutex_t mu;
@@ -703,8 +706,9 @@ int petri__audit_report_unreported(petri_audit *a, int kind, uint64_t count)
 
 int petri__audit_report_rate_limited(petri_audit *a, int kind, uint64_t count)
 {
-	/* Only the egress proxy's kinds: end_reserve() counts two slots. */
-	if (kind != PETRI_AUDIT_KIND_NET_CONNECTION && kind != PETRI_AUDIT_KIND_DNS_QUERY)
+	/* Only the egress proxy's kinds: end_reserve() counts RATE_KINDS slots. */
+	if (kind != PETRI_AUDIT_KIND_NET_CONNECTION && kind != PETRI_AUDIT_KIND_DNS_QUERY &&
+	    kind != PETRI_AUDIT_KIND_SECRET_USE && kind != PETRI_AUDIT_KIND_SECRET_MISUSE)
 		return -EINVAL;
 	return report_pending(a, PENDING_RATE, kind, count, 0, 0);
 }
@@ -898,9 +902,9 @@ static size_t worst_framed(Petri__Audit__V1__Event *ev)
 
 /* What close may have to write after every other event: one Loss per
  * (where, kind) slot at the largest a Loss can be, and the largest
- * StreamEnd (every kind listed, every count at its widest): 15,777 bytes
- * with the 17 kinds and the unknown-kind slot (5 x 18 Loss slots, and 2
- * for RATE_LIMIT, which only the proxy's two kinds use). */
+ * StreamEnd (every kind listed, every count at its widest): 16,958 bytes
+ * with the 18 kinds and the unknown-kind slot (5 x 19 Loss slots, and 4
+ * for RATE_LIMIT, which only the proxy's four kinds use). */
 static uint64_t end_reserve(void)
 {
 	Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
@@ -988,8 +992,8 @@ int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, pe
 	if (o.max_bytes == PETRI_AUDIT_MAX_BYTES_UNLIMITED) {
 		a->activity_limit = a->lifecycle_limit = UINT64_MAX;
 	} else {
-		/* MIN (256 KiB) > RESERVE (80 KiB), whose last 16 KiB hold
-		 * end_reserve() (~15.8 KB). */
+		/* MIN (256 KiB) > RESERVE (80 KiB), whose last 17 KiB hold
+		 * end_reserve() (~16.6 KiB). */
 		a->activity_limit = o.max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE;
 		a->lifecycle_limit = o.max_bytes - end_reserve();
 	}
@@ -1398,6 +1402,47 @@ int petri__audit_emit_net_connection(petri_audit *a, const char *sandbox_id, con
 	b.http_path_raw = raw_if_invalid(c->http_path);
 	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_NET_CONNECTION;
 	ev.net_connection = &b;
+	return petri__audit_emit_event(a, &ev, NULL);
+}
+
+int petri__audit_emit_secret_use(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				 const struct petri__secret_use *u)
+{
+	if (!u || !u->name || !*u->name)
+		return -EINVAL;
+	char dest[PETRI__AUDIT_HOST_MAX + 8];
+	snprintf(dest, sizeof(dest), "%s:%" PRIu32, u->host ? u->host : "", u->port);
+	EMIT_BEGIN(sandbox_id, exec_id, NULL);
+	Petri__Audit__V1__SecretUse b = PETRI__AUDIT__V1__SECRET_USE__INIT;
+	b.name = (char *)u->name;
+	b.destination = dest;
+	b.allowed = 1;
+	b.host = S(u->host);
+	b.port = u->port;
+	b.http_method = S(u->http_method);
+	b.http_path = S(u->http_path);
+	b.http_path_raw = raw_if_invalid(u->http_path);
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SECRET_USE;
+	ev.secret_use = &b;
+	return petri__audit_emit_event(a, &ev, NULL);
+}
+
+int petri__audit_emit_secret_misuse(petri_audit *a, const char *sandbox_id, const char *exec_id,
+				    const struct petri__secret_misuse *m)
+{
+	if (!m)
+		return -EINVAL;
+	EMIT_BEGIN(sandbox_id, exec_id, NULL);
+	Petri__Audit__V1__SecretMisuse b = PETRI__AUDIT__V1__SECRET_MISUSE__INIT;
+	b.name = S(m->name);
+	b.kind = (Petri__Audit__V1__SecretMisuse__Kind)m->kind;
+	b.host = S(m->host);
+	b.port = m->port;
+	b.where = S(m->where);
+	b.detail = S(m->detail);
+	b.host_raw = raw_if_invalid(m->host);
+	ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_SECRET_MISUSE;
+	ev.secret_misuse = &b;
 	return petri__audit_emit_event(a, &ev, NULL);
 }
 

@@ -16,6 +16,7 @@
 
 #include "host.h"
 #include "net/net.h"
+#include "net/vault.h"
 
 #include <seccomp.h>
 
@@ -428,4 +429,85 @@ void petri__audit_net_suppressed(const struct petri_sandbox *sb, int dns, uint64
 		petri__audit_report_rate_limited(
 			sb->audit,
 			dns ? PETRI_AUDIT_KIND_DNS_QUERY : PETRI_AUDIT_KIND_NET_CONNECTION, count);
+}
+
+/* ---- TenantVault (net/vault.h), on the proxy's thread like the above ---- */
+
+_Static_assert((int)PETRI_VAULT_MISUSE_HOST == PETRI__AUDIT__V1__SECRET_MISUSE__KIND__KIND_HOST &&
+		       (int)PETRI_VAULT_MISUSE_PLAIN_HTTP ==
+			       PETRI__AUDIT__V1__SECRET_MISUSE__KIND__KIND_PLAIN_HTTP &&
+		       (int)PETRI_VAULT_MISUSE_FOREIGN ==
+			       PETRI__AUDIT__V1__SECRET_MISUSE__KIND__KIND_FOREIGN &&
+		       (int)PETRI_VAULT_MISUSE_DNS ==
+			       PETRI__AUDIT__V1__SECRET_MISUSE__KIND__KIND_DNS &&
+		       (int)PETRI_VAULT_MISUSE_UNSAFE ==
+			       PETRI__AUDIT__V1__SECRET_MISUSE__KIND__KIND_UNSAFE &&
+		       (int)PETRI_VAULT_MISUSE_TOO_LARGE ==
+			       PETRI__AUDIT__V1__SECRET_MISUSE__KIND__KIND_TOO_LARGE,
+	       "enum petri_vault_misuse is SecretMisuse.Kind");
+
+/* A copy of @s with every value of @v masked (NULL: ""); free() it.  The
+ * proxy gives the request target as the code sent it, so it holds a
+ * placeholder, never a value; masking is the second wall. */
+static char *scrubbed(const struct petri_vault *v, const char *s)
+{
+	char *c = strdup(s ? s : "");
+	if (c && v)
+		petri__vault_scrub_buf(v, c, strlen(c));
+	return c;
+}
+
+void petri__audit_vault_use(const struct petri_sandbox *sb, int secret, const char *host,
+			    uint16_t port, const char *method, const char *path)
+{
+	char id[PETRI_ID_MAX + 24];
+	if (!sb->audit || !sb->vault || secret < 0 ||
+	    (size_t)secret >= petri__vault_count(sb->vault))
+		return;
+	running_exec_id(sb, id, sizeof(id));
+	_cleanup_free_ char *h = scrubbed(sb->vault, host), *p = scrubbed(sb->vault, path);
+	if (!h || !p)
+		return;
+	struct petri__secret_use e = {
+		.name = petri__vault_name(sb->vault, (size_t)secret),
+		.host = h,
+		.port = port,
+		.http_method = method,
+		.http_path = p,
+	};
+	petri__audit_emit_secret_use(sb->audit, sb->id, id, &e);
+}
+
+void petri__audit_vault_misuse(const struct petri_sandbox *sb, const struct petri_vault_finding *f,
+			       const char *host, uint16_t port)
+{
+	char id[PETRI_ID_MAX + 24];
+	if (!sb->audit || !f)
+		return;
+	running_exec_id(sb, id, sizeof(id));
+	_cleanup_free_ char *h = scrubbed(sb->vault, host);
+	if (!h)
+		return;
+	int known = sb->vault && f->secret >= 0 &&
+		    (size_t)f->secret < petri__vault_count(sb->vault);
+	/* enum petri_vault_misuse and SecretMisuse.Kind share their values. */
+	struct petri__secret_misuse e = {
+		.name = known ? petri__vault_name(sb->vault, (size_t)f->secret) : "",
+		.kind = (int)f->misuse,
+		.host = h,
+		.port = port,
+		.where = f->where,
+		.detail = f->misuse == PETRI_VAULT_MISUSE_DNS ? "query refused: nothing was sent" :
+								"request refused: nothing was sent",
+	};
+	petri__audit_emit_secret_misuse(sb->audit, sb->id, id, &e);
+}
+
+void petri__audit_vault_suppressed(const struct petri_sandbox *sb, int misuse, uint64_t count)
+{
+	if (sb->audit && count)
+		petri__audit_report_rate_limited(sb->audit,
+						 misuse ? PETRI_AUDIT_KIND_SECRET_MISUSE :
+							  PETRI_AUDIT_KIND_SECRET_USE,
+						 count);
 }

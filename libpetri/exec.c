@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "host.h"
+#include "net/vault.h"
 
 #define MAX_ARG_BYTES (1u << 20)
 #define MAX_ARGS 4096
@@ -45,6 +46,21 @@ static const char *const proxy_env[] = {
 	"no_proxy=localhost,127.0.0.1,::1",
 	NULL,
 };
+
+/* A sandbox with secrets (TenantVault): every TLS client trusts the
+ * sandbox's bundle (the system's CAs and the vault's CA, init/mounts.c);
+ * node adds the CA alone (a whole bundle would double its start), or the
+ * bundle in a custom root, which has no /etc/petri (a missing file would
+ * be a warning on every node start). */
+static const char *const vault_env[] = {
+	"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
+	"REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+	"CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+	"GIT_SSL_CAINFO=/etc/ssl/certs/ca-certificates.crt",
+	NULL,
+};
+#define VAULT_NODE_CA "NODE_EXTRA_CA_CERTS=/etc/petri/vault-ca.pem"
+#define VAULT_NODE_CA_CUSTOM_ROOT "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"
 
 PETRI_API void petri_exec_opts_init(petri_exec_opts *opts)
 {
@@ -208,8 +224,10 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
 	if (req.argc == 0)
 		return petri__err(err, EINVAL, "exec: neither argv nor code given");
 
-	/* env: defaults (and the proxy's) < the languages' < sandbox env <
-	 * exec env (later wins). */
+	/* env: defaults (and the proxy's) < the languages' < the vault's
+	 * (placeholders, CA bundle) < sandbox env < exec env (later wins: a
+	 * caller may set NAME to something else; the value itself is never
+	 * put anywhere, only its placeholder). */
 	for (const char *const *e = default_env; *e; e++)
 		r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
 	for (const char *const *e = proxy_env; sb->net == PETRI_NET_PROXY && *e; e++)
@@ -218,6 +236,18 @@ static int build_request(petri_sandbox *sb, const petri_exec_opts *o,
 	for (size_t i = 0; (l = petri__lang_at(i)); i++)
 		for (const char *const *e = l->env; *e; e++)
 			r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
+	for (const char *const *e = vault_env; sb->vault && *e; e++)
+		r = r < 0 ? r : add_env(&b, *e, sb_env, o->env, &req.envc);
+	if (sb->vault)
+		r = r < 0 ? r :
+			    add_env(&b, sb->custom_root ? VAULT_NODE_CA_CUSTOM_ROOT : VAULT_NODE_CA,
+				    sb_env, o->env, &req.envc);
+	for (size_t i = 0; sb->vault && i < petri__vault_count(sb->vault); i++) {
+		char kv[128]; /* name <= 64, placeholder PETRI_VAULT_TOKEN_LEN */
+		snprintf(kv, sizeof(kv), "%s=%s", petri__vault_name(sb->vault, i),
+			 petri__vault_placeholder(sb->vault, i));
+		r = r < 0 ? r : add_env(&b, kv, sb_env, o->env, &req.envc);
+	}
 	for (const char *const *e = sb_env; *e; e++)
 		r = r < 0 ? r : add_env(&b, *e, o->env, NULL, &req.envc);
 	for (const char *const *e = o->env; e && *e; e++, req.envc++)
@@ -252,12 +282,20 @@ struct pump {
 	void *userdata;
 	int killed_by_callback;
 	int over_limit;
+	/* TenantVault: stdout's and stderr's scrubbers (NULL: no secrets), so
+	 * no value reaches the caller, however the output is cut. */
+	struct petri_vault_scrub *scrub[2];
+	struct pump_stream {
+		struct pump *p;
+		int idx;
+	} stream[2];
 };
 
-static int capture(struct pump *p, int idx, const char *data, size_t n)
+/* Output as the caller sees it (scrubbed when the sandbox has secrets):
+ * the streaming callback, and the buffer up to its cap. */
+static int deliver(struct pump *p, int idx, const char *data, size_t n)
 {
 	petri_result *res = p->res;
-	res->out_total[idx] += n;
 	if (p->on_output && !p->killed_by_callback) {
 		if (p->on_output(idx + 1, data, n, p->userdata) != 0)
 			p->killed_by_callback = 1;
@@ -284,9 +322,38 @@ static int capture(struct pump *p, int idx, const char *data, size_t n)
 		res->out_len[idx] += take;
 		res->out[idx][res->out_len[idx]] = '\0';
 	}
+	return 0;
+}
+
+static int deliver_scrubbed(void *arg, const char *data, size_t n)
+{
+	struct pump_stream *s = arg;
+	return deliver(s->p, s->idx, data, n);
+}
+
+/* @n raw bytes read from stdout (0) or stderr (1): the limits count them
+ * as they came; the caller gets them through the scrubber. */
+static int capture(struct pump *p, int idx, const char *data, size_t n)
+{
+	petri_result *res = p->res;
+	res->out_total[idx] += n;
+	int r = p->scrub[idx] ? petri__vault_scrub_feed(p->scrub[idx], data, n, deliver_scrubbed,
+							&p->stream[idx]) :
+				deliver(p, idx, data, n);
 	if (res->out_total[0] + res->out_total[1] > p->lim->output_kill_bytes)
 		p->over_limit = 1;
-	return 0;
+	return r;
+}
+
+/* The stream's end: what its scrubber held back goes out (once). */
+static int capture_end(struct pump *p, int idx)
+{
+	if (!p->scrub[idx])
+		return 0;
+	int r = petri__vault_scrub_end(p->scrub[idx], deliver_scrubbed, &p->stream[idx]);
+	petri__vault_scrub_free(p->scrub[idx]);
+	p->scrub[idx] = NULL;
+	return r;
 }
 
 /* ---- the exec ---- */
@@ -509,6 +576,8 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 					return petri__err(err, ENOMEM, "capture output");
 			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
 				close_fd(fdp[s]);
+				if (capture_end(p, s) < 0)
+					return petri__err(err, ENOMEM, "capture output");
 			}
 		}
 		if ((p->over_limit || p->killed_by_callback) && !kill_sent && !have_done) {
@@ -640,6 +709,7 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 
 	int memfd = -1, in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	int rep[2] = {-1, -1}, audited = 0;
+	struct pump p = {.lim = NULL};
 	uint64_t t0 = 0;
 	petri_result *res = NULL;
 	struct petri_exec_limits lim;
@@ -671,6 +741,17 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 		r = petri__err(err, ENOMEM, "result");
 		goto out;
 	}
+	p = (struct pump){
+		.res = res, .lim = &lim, .on_output = o.on_output, .userdata = o.userdata};
+
+	/* Before the exec starts: a failure here leaves nothing running. */
+	for (int i = 0; i < 2; i++) {
+		p.stream[i] = (struct pump_stream){&p, i};
+		if (sb->vault && !(p.scrub[i] = petri__vault_scrub_new(sb->vault))) {
+			r = petri__err(err, ENOMEM, "output scrubber");
+			goto out;
+		}
+	}
 
 	struct petri_cgroup_stats before = {0}, after = {0};
 	petri__cgroup_reset_peak(&sb->cgroup);
@@ -693,7 +774,6 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (r < 0)
 		goto out;
 
-	struct pump p = {.res = res, .lim = &lim, .on_output = o.on_output, .userdata = o.userdata};
 	struct io io = {.in = in[1],
 			.out = outp[0],
 			.err = errp[0],
@@ -707,6 +787,9 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	int timed_out = 0, cancelled = 0;
 	r = pump_loop(sb, &io, &p, t0 + lim.timeout_ms * 1000000ull, &done, &setup, &timed_out,
 		      &cancelled, err);
+	for (int i = 0; i < 2; i++) /* both ended at EOF, unless the loop failed */
+		if (capture_end(&p, i) < 0 && r == 0)
+			r = petri__err(err, ENOMEM, "capture output");
 	close_fd(&io.in);
 	close_fd(&io.out);
 	close_fd(&io.err);
@@ -758,6 +841,9 @@ out:
 		close_fd(&errp[i]);
 		close_fd(&rep[i]);
 	}
+	for (int i = 0; i < 2; i++)
+		if (p.scrub[i]) /* left only when the exec failed */
+			petri__vault_scrub_free(p.scrub[i]);
 	petri_result_free(res);
 	__atomic_store_n(&sb->running_exec, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&sb->busy, 0, __ATOMIC_RELEASE);

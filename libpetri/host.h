@@ -107,6 +107,7 @@ struct petri_sandbox {
 	struct petri_sandbox *next;
 	char id[PETRI_ID_MAX + 1];
 	char language[16];
+	int custom_root; /* a rootfs was given: no /etc/petri inside (init/mounts.c) */
 	int pid;
 	int pidfd;
 	int ctl_fd;
@@ -184,6 +185,11 @@ int petri__kaudit_ensure(struct petri_ctx *ctx);
 void petri__kaudit_watch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_close_ctx(struct petri_ctx *ctx);
+
+/* TenantVault (the use and misuse hooks are declared in net/vault.h):
+ * @count SecretUse (@misuse 0) or SecretMisuse events the proxy counted
+ * instead of writing, its audit budget spent: Loss {where: RATE_LIMIT}. */
+void petri__audit_vault_suppressed(const struct petri_sandbox *sb, int misuse, uint64_t count);
 
 /* spawn.c: start init for @req in the supervisor thread (started on first
  * use) and wait for it; 0 or -errno.  petri__spawn_stop ends that thread. */

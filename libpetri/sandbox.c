@@ -22,6 +22,7 @@
 #include "defaults.h"
 #include "host.h"
 #include "net/net.h"
+#include "net/vault.h"
 
 #define READY_TIMEOUT_MS 10000
 
@@ -315,6 +316,9 @@ static void free_sandbox(petri_sandbox *sb, int created)
 	sb->dead = 1;
 	/* Its connections end (and are audited) before its SandboxDestroyed. */
 	petri__proxy_detach(sb);
+	/* The proxy used it until detached; no exec runs any more. */
+	petri__vault_free(sb->vault);
+	sb->vault = NULL;
 	petri__kaudit_unwatch_sandbox(sb);
 	if (created)
 		petri__audit_sandbox_destroyed(sb, sb->died);
@@ -440,10 +444,21 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 	if (o->id && !valid_id(o->id))
 		return petri__err(err, EINVAL, "sandbox id '%.64s': use 1-48 of [A-Za-z0-9_-]",
 				  o->id);
-	if (o->net == PETRI_NET_PROXY && (!o->allow || !o->allow[0]))
+	int has_secrets = o->secrets && o->secrets[0];
+	if (has_secrets && o->net != PETRI_NET_PROXY)
+		return petri__err(err, EINVAL,
+				  "secrets need net proxy (they are only ever sent through it)");
+	if (o->upstream_ca && !has_secrets)
 		return petri__err(
 			err, EINVAL,
-			"network mode proxy needs an allowlist (allow: HOST[:PORT][=ADDR])");
+			"upstream_ca %.200s: applies to secret-bound hosts only (no secrets "
+			"given)",
+			o->upstream_ca);
+	if (o->net == PETRI_NET_PROXY && !has_secrets && (!o->allow || !o->allow[0]))
+		return petri__err(
+			err, EINVAL,
+			"network mode proxy needs an allowlist (allow: HOST[:PORT][=ADDR]) or "
+			"secrets");
 	if (o->net > PETRI_NET_PROXY)
 		return petri__err(err, EINVAL, "unknown network mode %u", o->net);
 	if (o->memory_bytes && o->memory_bytes < (4ull << 20))
@@ -485,6 +500,113 @@ static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 		return petri__err(err, EINVAL,
 				  "an allowlist and proxy limits need network mode proxy");
 	return check_cpus(o->cpus_milli, err);
+}
+
+/* ---- TenantVault ---- */
+
+/* Does a rule of @p already allow @r's host and port (so that the
+ * secret's entry adds nothing, and must not: an .allow entry that pins the
+ * name's address would conflict with an unpinned copy)? */
+static int policy_covers(const struct petri_net_policy *p, const struct petri_net_rule *r)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct petri_net_rule *o = &p->rules[i];
+		if (o->wildcard != r->wildcard || strcmp(o->host, r->host) != 0)
+			continue;
+		if (o->port == r->port || (o->port == 0 && (r->port == 80 || r->port == 443)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The one policy of a proxied sandbox: .allow, and the hosts of the
+ * secrets (petri__vault_allow) that .allow does not already name (an
+ * address to dial for a secret's host comes from .allow: DESIGN.md
+ * "Secrets").  @policy is set only on success.
+ */
+static int parse_policy(const char *const *allow, const struct petri_vault *vault,
+			struct petri_net_policy *policy, petri_error **err)
+{
+	const char *const *extra = vault ? petri__vault_allow(vault) : NULL;
+	size_t na = 0, ne = 0;
+	while (allow && allow[na])
+		na++;
+	while (extra && extra[ne])
+		ne++;
+	if (ne == 0)
+		return petri__net_policy_parse(policy, allow, err);
+	struct petri_net_policy given = {0};
+	int r;
+	if (na && (r = petri__net_policy_parse(&given, allow, err)) < 0)
+		return r;
+	_cleanup_free_ const char **all = calloc(na + ne + 1, sizeof(*all));
+	if (!all) {
+		petri__net_policy_free(&given);
+		return petri__err(err, ENOMEM, "allow");
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < na; i++)
+		all[n++] = allow[i];
+	for (size_t i = 0; i < ne && r >= 0; i++) {
+		struct petri_net_policy one = {0};
+		const char *entry[2] = {extra[i], NULL};
+		if ((r = petri__net_policy_parse(&one, entry, err)) < 0)
+			break;
+		if (!policy_covers(&given, &one.rules[0]))
+			all[n++] = extra[i];
+		petri__net_policy_free(&one);
+	}
+	petri__net_policy_free(&given);
+	return r < 0 ? r : petri__net_policy_parse(policy, all, err);
+}
+
+/*
+ * The sandbox's trust store for init (protocol.h, ca_fd): a sealed memfd
+ * holding the host's CA bundle, then the vault's CA.  No host bundle (a
+ * minimal host): the vault's CA alone.  The fd or -errno.
+ */
+#define HOST_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define HOST_CA_BUNDLE_MAX (4u << 20) /* init's staging tmpfs holds it (mounts.c) */
+static int vault_ca_memfd(const struct petri_vault *v, struct petri_init_cfg *cfg,
+			  petri_error **err)
+{
+	size_t ca_len = 0;
+	const char *ca = petri__vault_ca_pem(v, &ca_len);
+	_cleanup_close_ int fd = memfd_create("petri-vault-ca", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return petri__err(err, errno, "memfd for the sandbox's CA bundle");
+	_cleanup_close_ int sys = open(HOST_CA_BUNDLE, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (sys < 0 && errno != ENOENT)
+		return petri__err(err, errno, "read %s", HOST_CA_BUNDLE);
+	uint64_t size = 0;
+	char buf[65536], last = '\n';
+	int r = 0;
+	for (ssize_t n; sys >= 0 && (n = read(sys, buf, sizeof(buf))) != 0;) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return petri__err(err, errno, "read %s", HOST_CA_BUNDLE);
+		if ((size += (uint64_t)n) > HOST_CA_BUNDLE_MAX)
+			return petri__err(err, EFBIG, "%s: larger than %u bytes", HOST_CA_BUNDLE,
+					  HOST_CA_BUNDLE_MAX);
+		if ((r = petri__write_all(fd, buf, (size_t)n)) < 0)
+			return petri__err(err, r, "write the sandbox's CA bundle");
+		last = buf[n - 1];
+	}
+	/* A bundle that does not end its last line would glue the PEMs. */
+	if (last != '\n') {
+		if ((r = petri__write_all(fd, "\n", 1)) < 0)
+			return petri__err(err, r, "write the sandbox's CA bundle");
+		size++;
+	}
+	if ((r = petri__write_all(fd, ca, ca_len)) < 0)
+		return petri__err(err, r, "write the sandbox's CA bundle");
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return petri__err(err, errno, "seal the sandbox's CA bundle");
+	cfg->ca_size = size + ca_len;
+	cfg->ca_len = ca_len;
+	return TAKE_FD(fd);
 }
 
 /* ---- host ids ---- */
@@ -611,8 +733,9 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 				   petri_sandbox **out, petri_error **err)
 {
 	petri_sandbox_opts o;
-	struct petri_init_cfg cfg = {.workspace_tree_fd = -1};
+	struct petri_init_cfg cfg = {.workspace_tree_fd = -1, .ca_fd = -1};
 	struct petri_net_policy policy = {0};
+	struct petri_vault *vault = NULL;
 	_cleanup_free_ struct petri_bind *binds = NULL;
 	int sync_pipe[2] = {-1, -1}, sp[2] = {-1, -1};
 	int r;
@@ -626,15 +749,24 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		return r;
 	if ((r = fill_init_cfg(ctx, &o, &cfg, &binds, err)) < 0)
 		return r;
-	/* A bad allowlist is the caller's mistake: found before any work. */
-	if (o.net == PETRI_NET_PROXY && (r = petri__net_policy_parse(&policy, o.allow, err)) < 0)
+	/* Bad secrets and a bad allowlist are the caller's mistakes: found
+	 * before any work (the vault's CA is made here too: it is cheap). */
+	if (o.secrets && o.secrets[0] &&
+	    (r = petri__vault_new(o.secrets, o.upstream_ca, &vault, err)) < 0)
 		return r;
+	if (o.net == PETRI_NET_PROXY && (r = parse_policy(o.allow, vault, &policy, err)) < 0) {
+		petri__vault_free(vault);
+		return r;
+	}
 
 	petri_sandbox *sb = calloc(1, sizeof(*sb));
 	if (!sb) {
 		petri__net_policy_free(&policy);
+		petri__vault_free(vault);
 		return petri__err(err, ENOMEM, "petri_sandbox_create");
 	}
+	sb->vault = TAKE_PTR(vault);
+	sb->custom_root = o.rootfs != NULL;
 	sb->ctx = ctx;
 	sb->pid = -1;
 	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = sb->host_ids_lock_fd = -1;
@@ -703,6 +835,11 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 			goto fail;
 		cfg.workspace_tree_fd = r;
 	}
+	if (sb->vault) {
+		if ((r = vault_ca_memfd(sb->vault, &cfg, err)) < 0)
+			goto fail;
+		cfg.ca_fd = r;
+	}
 
 	/* Not CLONE_NEWNET: init unshares its network namespace itself (the
 	 * slowest to create, ~0.6 ms) while we write its id maps. */
@@ -731,6 +868,9 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	if (cfg.workspace_tree_fd >= 0)
 		close(cfg.workspace_tree_fd);
 	cfg.workspace_tree_fd = -1;
+	if (cfg.ca_fd >= 0)
+		close(cfg.ca_fd);
+	cfg.ca_fd = -1;
 	close(sync_pipe[0]);
 	close(sp[1]);
 	sync_pipe[0] = sp[1] = -1;
@@ -773,6 +913,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 fail:
 	if (cfg.workspace_tree_fd >= 0)
 		close(cfg.workspace_tree_fd);
+	if (cfg.ca_fd >= 0)
+		close(cfg.ca_fd);
 	for (int i = 0; i < 2; i++) {
 		if (sync_pipe[i] >= 0)
 			close(sync_pipe[i]);

@@ -48,7 +48,7 @@ static int load_init_image(petri_ctx *ctx)
 
 struct init_exec_args {
 	int image_fd;
-	int keep[4]; /* fds init needs: made inheritable in the child only */
+	int keep[5]; /* fds init needs: made inheritable in the child only */
 	char *const *argv;
 	int err;         /* set by the child when a step failed */
 	int exec_failed; /* ... and that step was the execveat itself */
@@ -70,7 +70,7 @@ __attribute__((no_sanitize("address", "undefined"))) static int init_exec_child(
 {
 	struct init_exec_args *a = arg;
 	static char *const envp[] = {NULL};
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (a->keep[i] >= 0 && syscall(SYS_fcntl, a->keep[i], F_SETFD, 0) < 0)
 			goto fail;
 	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -123,7 +123,7 @@ static int spawn_init_exec(petri_ctx *ctx, struct petri_spawn_req *req, int *exe
 	struct init_exec_args a = {
 		.image_fd = ctx->init_image_fd,
 		.keep = {req->cfg_fd, req->cfg->sync_fd, req->cfg->ctl_fd,
-			 req->cfg->workspace_tree_fd},
+			 req->cfg->workspace_tree_fd, req->cfg->ca_fd},
 		.argv = argv,
 	};
 	/* The child runs on this frame's array while we are suspended. */

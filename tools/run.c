@@ -36,8 +36,10 @@
 #include "cli.h"
 #include "petri/audit.h"
 
-#define STDIN_MAX ((size_t)256 << 20)    /* --stdin input kept in memory */
-#define FILE_MAX ((size_t)64 << 20)      /* FILE copied into /workspace */
+#define STDIN_MAX ((size_t)256 << 20) /* --stdin input kept in memory */
+#define FILE_MAX ((size_t)64 << 20)   /* FILE copied into /workspace */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SECRET_FILE_MAX (4096 + 2)       /* a value (4096) and its "\r\n" */
 #define DURATION_MAX_MS 1000000000000ull /* ~31 years: deadlines never overflow */
 #define LOG_DEFER_MAX (64 * 1024)
 
@@ -175,6 +177,19 @@ struct cli {
 	const char *hostname, *id, *rootfs;
 	char *workspace_dir; /* resolved */
 	struct strv binds, env, allow;
+	/* --secret NAME@HOSTS[=@FILE]: the value is read in validate(), from
+	 * the environment variable NAME or FILE, never from the command line. */
+	struct cli_secret {
+		char *name;        /* owned; the spec up to '@' */
+		struct strv hosts; /* split at ',' */
+		const char *file;  /* borrowed from argv, or NULL: the env var */
+		char *value;       /* owned, wiped before it is freed */
+		size_t value_len;
+	} secrets[64];
+	size_t nsecrets;
+	petri_secret secret_opts[64];
+	const petri_secret *secret_list[65];
+	const char *upstream_ca;
 	const char *audit_path;
 	uint64_t audit_max; /* 0: the library's default */
 	/* exec */
@@ -203,6 +218,14 @@ static void cli_free(struct cli *c)
 	strv_free(&c->binds);
 	strv_free(&c->env);
 	strv_free(&c->allow);
+	for (size_t i = 0; i < c->nsecrets; i++) {
+		struct cli_secret *cs = &c->secrets[i];
+		free(cs->name);
+		strv_free(&cs->hosts);
+		if (cs->value)
+			explicit_bzero(cs->value, cs->value_len);
+		free(cs->value);
+	}
 	free(c->stdin_data);
 	free(c->file_data);
 	free(c->file_inside);
@@ -515,6 +538,95 @@ static int parse_workspace(struct cli *c, const char *s)
 	return 0;
 }
 
+/*
+ * --secret NAME@HOST[,HOST...] or NAME@HOST[,HOST...]=@FILE (README
+ * "Secrets").  Only the shape is checked here; the library checks the
+ * name and the hosts (one parser), and the value is read in validate().
+ * No message ever shows a value: there is none on the command line.
+ */
+#define SECRET_SPEC "NAME@HOST[,HOST...][=@FILE]"
+static int read_all(int fd, size_t max, char **out, size_t *out_len);
+
+static int parse_secret(struct cli *c, const char *s)
+{
+	const char *at = strchr(s, '@');
+	if (!at || at == s || !at[1])
+		return fail("--secret: expected %s, got '%.64s'", SECRET_SPEC, s);
+	if (c->nsecrets == ARRAY_SIZE(c->secrets))
+		return fail("--secret: more than %zu secrets", ARRAY_SIZE(c->secrets));
+	struct cli_secret *cs = &c->secrets[c->nsecrets];
+	const char *hosts = at + 1, *file = strstr(hosts, "=@");
+	size_t hlen = file ? (size_t)(file - hosts) : strlen(hosts);
+	if (file && !file[2])
+		return fail("--secret %.*s: '=@' needs a FILE", (int)(at - s), s);
+	if (hlen == 0)
+		return fail("--secret %.*s: no HOST (expected %s)", (int)(at - s), s, SECRET_SPEC);
+	/* NAME is also the variable the value is read from: a shell name. */
+	size_t nlen = (size_t)(at - s);
+	bool name_ok = nlen <= 64 && !is_digit(s[0]);
+	for (size_t i = 0; i < nlen && name_ok; i++)
+		name_ok = s[i] == '_' || is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') ||
+			  (s[i] >= 'a' && s[i] <= 'z');
+	if (!name_ok)
+		return fail("--secret %.*s: NAME must match [A-Za-z_][A-Za-z0-9_]{0,63}",
+			    (int)(nlen > 64 ? 64 : nlen), s);
+	cs->name = strndup(s, nlen);
+	char *list = strndup(hosts, hlen);
+	if (!cs->name || !list) {
+		free(list);
+		free(cs->name);
+		cs->name = NULL;
+		return fail("out of memory");
+	}
+	c->nsecrets++; /* cli_free() frees it from here on */
+	cs->file = file ? file + 2 : NULL;
+	int r = 0;
+	for (char *h = list, *next; h && r == 0; h = next) {
+		next = strchr(h, ',');
+		if (next)
+			*next++ = '\0';
+		if (!*h)
+			r = fail("--secret %s: empty HOST in '%.64s'", cs->name, hosts);
+		else
+			r = strv_push(&cs->hosts, h);
+	}
+	free(list);
+	return r;
+}
+
+/* A secret's value: the environment variable NAME, or the whole FILE with
+ * a single trailing newline ("\n" or "\r\n") dropped.  Empty: refused. */
+static int read_secret_value(struct cli_secret *cs)
+{
+	if (!cs->file) {
+		const char *v = getenv(cs->name);
+		if (!v || !*v)
+			return fail("--secret %s: the environment variable %s is not set or empty "
+				    "(the value comes from it, or use %s@HOSTS=@FILE)",
+				    cs->name, cs->name, cs->name);
+		cs->value_len = strlen(v);
+		cs->value = strdup(v);
+		return cs->value ? 0 : fail("out of memory");
+	}
+	int fd = open(cs->file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail("--secret %s: %s: %s", cs->name, cs->file, strerror(errno));
+	int r = read_all(fd, SECRET_FILE_MAX, &cs->value, &cs->value_len);
+	close(fd);
+	if (r == -EFBIG)
+		return fail("--secret %s: %s: larger than %d bytes", cs->name, cs->file,
+			    SECRET_FILE_MAX);
+	if (r < 0)
+		return fail("--secret %s: %s: %s", cs->name, cs->file, strerror(-r));
+	if (cs->value_len && cs->value[cs->value_len - 1] == '\n')
+		cs->value_len--;
+	if (cs->value_len && cs->value[cs->value_len - 1] == '\r')
+		cs->value_len--;
+	if (cs->value_len == 0)
+		return fail("--secret %s: %s is empty", cs->name, cs->file);
+	return 0;
+}
+
 static int parse_nonempty(const char *opt, const char *s, const char **out)
 {
 	if (*s == '\0')
@@ -552,6 +664,8 @@ enum {
 	OPT_ROOTFS,
 	OPT_NET,
 	OPT_ALLOW,
+	OPT_SECRET,
+	OPT_UPSTREAM_CA,
 	OPT_NET_MAX_CONNS,
 	OPT_NET_MAX_BYTES,
 	OPT_LANG,
@@ -587,6 +701,8 @@ static const struct option run_options[] = {
 	{"rootfs", required_argument, NULL, OPT_ROOTFS},
 	{"net", required_argument, NULL, OPT_NET},
 	{"allow", required_argument, NULL, OPT_ALLOW},
+	{"secret", required_argument, NULL, OPT_SECRET},
+	{"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
 	{"net-max-conns", required_argument, NULL, OPT_NET_MAX_CONNS},
 	{"net-max-bytes", required_argument, NULL, OPT_NET_MAX_BYTES},
 	{"lang", required_argument, NULL, OPT_LANG},
@@ -719,6 +835,10 @@ static int apply_option(struct cli *c, int opt, const char *arg)
 		return parse_net(c, arg);
 	case OPT_ALLOW:
 		return parse_allow(c, arg);
+	case OPT_SECRET:
+		return parse_secret(c, arg);
+	case OPT_UPSTREAM_CA:
+		return parse_nonempty("--upstream-ca", arg, &c->upstream_ca);
 	case OPT_NET_MAX_CONNS:
 		return parse_count("--net-max-conns", arg, &c->net_max_conns);
 	case OPT_NET_MAX_BYTES:
@@ -945,8 +1065,16 @@ static int validate(struct cli *c)
 		return fail("--allow needs --net proxy");
 	if (c->audit_max && !c->audit_path)
 		return fail("--audit-max needs --audit PATH");
-	if (c->net_proxy && c->allow.n == 0)
-		return fail("--net proxy needs at least one --allow HOST[:PORT][=ADDR]");
+	if (c->nsecrets && !c->net_proxy)
+		return fail("--secret needs --net proxy (secrets are only ever sent through it)");
+	if (c->upstream_ca && !c->nsecrets)
+		return fail("--upstream-ca needs --secret (it verifies secret-bound hosts only)");
+	if (c->net_proxy && c->allow.n == 0 && c->nsecrets == 0)
+		return fail("--net proxy needs at least one --allow HOST[:PORT][=ADDR] or "
+			    "--secret " SECRET_SPEC);
+	for (size_t i = 0; i < c->nsecrets; i++)
+		if (read_secret_value(&c->secrets[i]) < 0)
+			return -1;
 	if ((c->net_max_conns || c->net_max_bytes) && !c->net_proxy)
 		return fail("--net-max-conns and --net-max-bytes need --net proxy");
 	if (resolve_target(c) < 0)
@@ -1098,8 +1226,20 @@ static void watcher_stop(void)
  * Running.
  * ---------------------------------------------------------------------- */
 
-static void fill_sandbox_opts(const struct cli *c, petri_sandbox_opts *o)
+static void fill_sandbox_opts(struct cli *c, petri_sandbox_opts *o)
 {
+	for (size_t i = 0; i < c->nsecrets; i++) {
+		petri_secret *s = &c->secret_opts[i];
+		*s = (petri_secret)PETRI_SECRET_INIT;
+		s->name = c->secrets[i].name;
+		s->value = c->secrets[i].value;
+		s->value_len = c->secrets[i].value_len;
+		s->hosts = strv_or_null(&c->secrets[i].hosts);
+		c->secret_list[i] = s;
+	}
+	c->secret_list[c->nsecrets] = NULL;
+	o->secrets = c->nsecrets ? c->secret_list : NULL;
+	o->upstream_ca = c->upstream_ca;
 	o->language = c->lang;
 	o->id = c->id;
 	o->hostname = c->hostname;
@@ -1198,7 +1338,7 @@ static int run_in_sandbox(const struct cli *c, petri_sandbox *sb)
 	return watcher.received ? 128 + watcher.received : status;
 }
 
-static int run(const struct cli *c)
+static int run(struct cli *c)
 {
 	petri_ctx_opts co = PETRI_CTX_OPTS_INIT;
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;

@@ -242,7 +242,7 @@ type Options struct {
 	// Allow is the proxy's allowlist, "HOST[:PORT][=ADDR]": a name,
 	// "*.NAME" (subdomains), an IP literal ("[v6]"); PORT default 80 and
 	// 443; =ADDR the address the host dials for it.  Required with Net
-	// "proxy", refused with any other mode.
+	// "proxy" (unless Secrets are given), refused with any other mode.
 	Allow []string
 	// NetMaxConns bounds the proxied connections open at once (Net
 	// "proxy"); 0: 256.
@@ -250,6 +250,14 @@ type Options struct {
 	// NetMaxBytes bounds the bytes proxied both ways in all (Net "proxy");
 	// 0: 16 GiB.
 	NetMaxBytes uint64
+	// Secrets (Net "proxy" only; TenantVault, see Secret): NAME -> value and
+	// hosts.  Inside, env NAME holds a placeholder the proxy replaces by
+	// the value only in HTTPS requests to the secret's hosts, which need
+	// no Allow entry of their own (Allow may then be empty).
+	Secrets map[string]Secret
+	// UpstreamCA is a PEM file of extra CAs trusted, beside the system's,
+	// for the servers of secret-bound hosts (needs Secrets).
+	UpstreamCA string
 	// Env is passed to every exec (on top of PATH, HOME, LANG, TMPDIR).
 	Env map[string]string
 	// Binds are extra host paths, "SRC:DST[:ro|rw][,sockets]", read-only by
@@ -419,6 +427,13 @@ func (c *Context) New(opts Options) (*Sandbox, error) {
 	}
 	so.net_max_conns = C.uint32_t(opts.NetMaxConns)
 	so.net_max_bytes = C.uint64_t(opts.NetMaxBytes)
+	if so.secrets, err = a.secrets(op, opts.Secrets); err != nil {
+		return nil, err
+	}
+	so.upstream_ca = str(opts.UpstreamCA, "upstream CA")
+	if err != nil {
+		return nil, err
+	}
 
 	c.life.RLock()
 	defer c.life.RUnlock()
@@ -575,6 +590,7 @@ func envList(op string, env map[string]string) ([]string, error) {
 // cArena collects C allocations made for one call and frees them together.
 type cArena struct {
 	ptrs []unsafe.Pointer
+	wipe [][]byte // C copies of secret values, zeroed before they are freed
 }
 
 func (a *cArena) str(s string) *C.char {
@@ -612,6 +628,12 @@ func (a *cArena) bytes(b []byte) unsafe.Pointer {
 }
 
 func (a *cArena) free() {
+	for _, w := range a.wipe {
+		for i := range w {
+			w[i] = 0
+		}
+	}
+	a.wipe = nil
 	for _, p := range a.ptrs {
 		C.free(p)
 	}

@@ -54,6 +54,9 @@ extern "C" {
  * (PETRI_NET_PROXY): a connection, allowed or refused; a DNS exchange. */
 #define PETRI_AUDIT_KIND_NET_CONNECTION 32
 #define PETRI_AUDIT_KIND_DNS_QUERY 33
+/* TenantVault: a placeholder sent where no value may go (refused).  Its
+ * uses are PETRI_AUDIT_KIND_SECRET_USE. */
+#define PETRI_AUDIT_KIND_SECRET_MISUSE 34
 
 /** The name of a PETRI_AUDIT_KIND_* ("stream_header", "file_activity",
  *  ...: the body field's name in the schema), or "unknown" for any other
@@ -124,7 +127,8 @@ typedef struct petri_audit_opts {
  *
  *  - Activity events, the ones the sandboxed code causes and can repeat at
  *    will (process exec/fork/exit, file and network activity, the egress
- *    proxy's connections and DNS queries, policy denials, secret uses,
+ *    proxy's connections and DNS queries, policy denials, secret uses and
+ *    misuses,
  *    kinds this library does not know), stop when
  *    the next one would take the stream past
  *    max_bytes - PETRI_AUDIT_MAX_BYTES_RESERVE.  From then on every one is
@@ -132,10 +136,10 @@ typedef struct petri_audit_opts {
  *    kind, with the exact count) before the next event written, or by
  *    close.
  *  - Lifecycle events (sandbox created/destroyed, exec started/ended, limit
- *    hits, Loss records) go on into the reserve: 64 KiB of it, a few
+ *    hits, Loss records) go on into the reserve: 63 KiB of it, a few
  *    hundred such events, are theirs; past that they are dropped and
  *    counted like the others.
- *  - The rest of the reserve (at most 16 KiB) always holds what close
+ *  - The rest of the reserve (at most 17 KiB) always holds what close
  *    writes: one Loss per (where, kind) still to report and the StreamEnd.
  *    So the stream ends cleanly, verifies, and its totals add up: for each
  *    kind, StreamEnd's written is what the stream holds and its lost the

@@ -986,16 +986,16 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
  * at all when forked): keep only the ones it needs. */
 static void close_host_fds(const struct petri_init_cfg *cfg)
 {
-	int keep[3] = {cfg->sync_fd, cfg->ctl_fd, cfg->workspace_tree_fd};
-	for (int i = 0; i < 3; i++) /* sort the three */
-		for (int j = i + 1; j < 3; j++)
+	int keep[4] = {cfg->sync_fd, cfg->ctl_fd, cfg->workspace_tree_fd, cfg->ca_fd};
+	for (int i = 0; i < 4; i++) /* sort the four */
+		for (int j = i + 1; j < 4; j++)
 			if (keep[j] < keep[i]) {
 				int t = keep[i];
 				keep[i] = keep[j];
 				keep[j] = t;
 			}
 	unsigned lo = 0;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (keep[i] < 0)
 			continue;
 		if ((unsigned)keep[i] > lo)

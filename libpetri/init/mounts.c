@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -90,6 +91,16 @@ static int mkdir_p(const char *path, mode_t mode)
 	if (mkdir(path, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+static int make_file_bytes(const char *path, const void *p, size_t n, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	int r = petri__write_all(fd, p, n);
+	close(fd);
+	return r;
 }
 
 static int make_file(const char *path, const char *content, mode_t mode)
@@ -556,6 +567,55 @@ static int custom_root_resolv(char *msg, size_t msglen)
 	return readonly(dst, 0, msg, msglen);
 }
 
+/*
+ * TenantVault: the sandbox's trust store (cfg->ca_fd, see protocol.h).
+ * With the host's /etc: /etc/petri/ca-certificates.crt (the host's bundle
+ * and the vault's CA) and /etc/petri/vault-ca.pem (the CA alone, for
+ * NODE_EXTRA_CA_CERTS: node would parse a whole bundle at every start),
+ * both in the staged /etc tmpfs, and the bundle bound read-only over the
+ * host's /etc/ssl/certs/ca-certificates.crt, where every TLS library
+ * looks.  A custom root keeps its own /etc: the bundle is written beside
+ * the boot id and bound over the root's ca-certificates.crt only where
+ * that is a regular file; the CA alone has no path there (README).  The
+ * memfd is mapped, not read into a buffer: init does not allocate.
+ */
+#define PETRI_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+static int install_vault_ca(const struct petri_init_cfg *cfg, int custom_root, char *msg,
+			    size_t msglen)
+{
+	if (cfg->ca_fd < 0)
+		return 0;
+	if (cfg->ca_len > cfg->ca_size || cfg->ca_size == 0) {
+		errno = EINVAL;
+		FAIL("%s", "vault CA bundle: bad size");
+	}
+	const char *p = mmap(NULL, cfg->ca_size, PROT_READ, MAP_PRIVATE, cfg->ca_fd, 0);
+	if (p == MAP_FAILED)
+		FAIL("%s", "map the vault CA bundle");
+	const char *bundle = custom_root ? STAGE "/run/petri/ca-certificates.crt" :
+					   STAGE "/etc/petri/ca-certificates.crt";
+	int r = 0;
+	if (!custom_root && mkdir(STAGE "/etc/petri", 0755) < 0 && errno != EEXIST)
+		r = -errno;
+	if (r == 0)
+		r = make_file_bytes(bundle, p, cfg->ca_size, 0444);
+	if (r == 0 && !custom_root)
+		r = make_file_bytes(STAGE "/etc/petri/vault-ca.pem", p + cfg->ca_size - cfg->ca_len,
+				    cfg->ca_len, 0444);
+	munmap((void *)p, cfg->ca_size);
+	if (r < 0) {
+		errno = -r;
+		FAIL("write %s", bundle);
+	}
+	struct stat st;
+	if (fstatat(AT_FDCWD, STAGE PETRI_CA_BUNDLE, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return 0; /* no system bundle to cover: SSL_CERT_FILE names a file absent */
+	if (mount(bundle, STAGE PETRI_CA_BUNDLE, NULL, MS_BIND, NULL) < 0)
+		FAIL("bind %s", STAGE PETRI_CA_BUNDLE);
+	return readonly(STAGE PETRI_CA_BUNDLE, 0, msg, msglen);
+}
+
 /* /usr and the top-level links or directories that point into it. */
 static int build_host_os(int host_root, char *msg, size_t msglen)
 {
@@ -690,7 +750,10 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 			FAIL("bind source %s", cfg->binds[i].src);
 	}
 
-	r = mount_tmpfs(STAGE, 1 << 20, "0755", MS_NOSUID | MS_NODEV, 0, msg, msglen);
+	/* The root's own files are small; the vault's CA bundle is written
+	 * into it twice (at most 2 * 4 MiB, sandbox.c). */
+	uint64_t stage_bytes = (1u << 20) + (cfg->ca_fd >= 0 ? 2 * cfg->ca_size : 0);
+	r = mount_tmpfs(STAGE, stage_bytes, "0755", MS_NOSUID | MS_NODEV, 0, msg, msglen);
 	if (r < 0)
 		return r;
 
@@ -735,6 +798,10 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 	if (rootfs_fd >= 0 && cfg->net == PETRI_NET_PROXY &&
 	    (r = custom_root_resolv(msg, msglen)) < 0)
 		return r;
+	if ((r = install_vault_ca(cfg, rootfs_fd >= 0, msg, msglen)) < 0)
+		return r;
+	if (cfg->ca_fd >= 0)
+		close(cfg->ca_fd);
 
 	/* The empty lower layer of the overlays: a detached tmpfs, reached
 	 * through /proc/self/fd, so it has no path the code could see. */

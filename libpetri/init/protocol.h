@@ -90,6 +90,15 @@ struct petri_init_cfg {
 	uint32_t inotify_watches;
 	uint32_t sigpending;
 	uint64_t msgqueue_bytes;
+	/* TenantVault (net/vault.h): a sealed memfd of ca_size bytes, the
+	 * sandbox's CA bundle (the host's /etc/ssl/certs/ca-certificates.crt,
+	 * then the vault's CA), whose last ca_len bytes are the vault's CA
+	 * alone; -1 when the sandbox has no secrets.  init maps it (no
+	 * malloc), writes /etc/petri/ca-certificates.crt and vault-ca.pem and
+	 * binds the bundle over /etc/ssl/certs/ca-certificates.crt (mounts.c). */
+	int ca_fd;
+	uint64_t ca_size;
+	uint64_t ca_len;
 };
 
 /* ---- wire protocol (SOCK_SEQPACKET; one struct per message) ---- */

@@ -303,6 +303,88 @@ static void test_create(void)
 	teardown("create");
 }
 
+/* ---- secrets (TenantVault) ---- */
+
+/* A distinctive value: no error message may ever hold it. */
+#define SECRET_VALUE "petri-test-value-7c1e9a"
+
+/* Create with @o (secrets set) fails with @want naming @needle, never the
+ * value; nothing left behind. */
+static void secret_fail(const petri_sandbox_opts *o, int want, const char *needle, const char *what,
+			int line)
+{
+	petri_sandbox *made = SENTINEL;
+	petri_error *e = NULL;
+	int r = petri_sandbox_create(petri_test_ctx(), o, &made, &e);
+	api_check_error(r, e, want, needle, what, line);
+	const char *msg = petri_error_message(e);
+	if (msg && strstr(msg, SECRET_VALUE)) {
+		fprintf(stderr, "line %d: %s: the error shows the secret's value: %s\n", line, what,
+			msg);
+		petri_test_failures++;
+	}
+	if (r == 0)
+		petri_sandbox_destroy(made);
+	else if (made != SENTINEL)
+		fprintf(stderr, "line %d: %s: *out changed on failure\n", line, what),
+			petri_test_failures++;
+	petri_error_free(e);
+	check_nothing_left(what, line);
+}
+
+/* SECRET_FAIL(errno, needle, statements changing o (opts) and s (the one
+ * secret, TOKEN@api.example.test, proxied) ...) */
+#define SECRET_FAIL(want, needle, ...)                                                             \
+	do {                                                                                       \
+		petri_secret s = PETRI_SECRET_INIT;                                                \
+		s.name = "TOKEN";                                                                  \
+		s.value = SECRET_VALUE;                                                            \
+		s.value_len = strlen(SECRET_VALUE);                                                \
+		s.hosts = (const char *const[]){"api.example.test", NULL};                         \
+		const petri_secret *list[] = {&s, NULL};                                           \
+		petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;                                    \
+		o.net = PETRI_NET_PROXY;                                                           \
+		o.secrets = list;                                                                  \
+		__VA_ARGS__;                                                                       \
+		secret_fail(&o, want, needle, #__VA_ARGS__, __LINE__);                             \
+	} while (0)
+
+static void test_secrets(void)
+{
+	static char big[4097]; /* one byte over PETRI_VAULT_VALUE_MAX */
+	memset(big, 'x', sizeof(big));
+	setup();
+	/* The sandbox.c rules. */
+	SECRET_FAIL(EINVAL, "secrets need net proxy", o.net = PETRI_NET_NONE);
+	SECRET_FAIL(EINVAL, "secrets need net proxy", o.net = PETRI_NET_HOST);
+	SECRET_FAIL(EINVAL, "upstream_ca", o.secrets = NULL, o.upstream_ca = "/etc/hostname");
+	SECRET_FAIL(EINVAL, "upstream_ca", o.net = PETRI_NET_PROXY,
+		    o.allow = (const char *const[]){"example.test", NULL},
+		    o.secrets = (const petri_secret *const[]){NULL},
+		    o.upstream_ca = "/etc/hostname");
+	SECRET_FAIL(ENOENT, "/nonexistent/petri-ca.pem",
+		    o.upstream_ca = "/nonexistent/petri-ca.pem");
+	/* The allowlist beside secrets is still checked. */
+	SECRET_FAIL(EINVAL, "exa mple.test",
+		    o.allow = (const char *const[]){"exa mple.test", NULL});
+	/* Each secret (vault.c): the message names the secret, never the value. */
+	SECRET_FAIL(EINVAL, "TOKEN", s.hosts = (const char *const[]){NULL});
+	SECRET_FAIL(EINVAL, "TOKEN", s.hosts = NULL);
+	SECRET_FAIL(EINVAL, "TOKEN", s.hosts = (const char *const[]){"exa mple.test", NULL});
+	SECRET_FAIL(EINVAL, "TOKEN", s.value_len = 0);
+	SECRET_FAIL(EINVAL, "TOKEN", s.value = NULL);
+	SECRET_FAIL(EINVAL, "TOKEN", s.value_len = sizeof(big), s.value = big);
+	SECRET_FAIL(EINVAL, "TOKEN", s.flags = 1);
+	SECRET_FAIL(EINVAL, "sz", s.sz = 3); /* no name to trust then */
+	SECRET_FAIL(EINVAL, "name", s.name = NULL);
+	SECRET_FAIL(EINVAL, "name", s.name = "");
+	SECRET_FAIL(EINVAL, "name", s.name = "BAD-NAME");
+	SECRET_FAIL(EINVAL, "name", s.name = "1TOKEN");
+	/* Two secrets of one name. */
+	SECRET_FAIL(EINVAL, "TOKEN", o.secrets = (const petri_secret *const[]){&s, &s, NULL});
+	teardown("secrets");
+}
+
 /* ---- exec ---- */
 
 static void exec_fail(const petri_exec_opts *o, int want, const char *needle, const char *what,
@@ -550,9 +632,9 @@ static void test_nulls(void)
 }
 
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(nulls), PETRI_TEST_CASE(ctx),  PETRI_TEST_CASE(create),
-	PETRI_TEST_CASE(exec),  PETRI_TEST_CASE(busy), PETRI_TEST_CASE(files),
-	{NULL, NULL},
+	PETRI_TEST_CASE(nulls),   PETRI_TEST_CASE(ctx),  PETRI_TEST_CASE(create),
+	PETRI_TEST_CASE(exec),    PETRI_TEST_CASE(busy), PETRI_TEST_CASE(files),
+	PETRI_TEST_CASE(secrets), {NULL, NULL},
 };
 
 int main(int argc, char **argv)

@@ -7,7 +7,9 @@ the petri payload under unmapped.petri.  The egress proxy's events must have
 their OCSF class: a plain HTTP request (protocol http with a method) HTTP
 Activity 4002 with http_request; any other connection Network Activity 4001,
 Open (1) or, refused, Refuse (5), with dst_endpoint; a DNS exchange DNS
-Activity 4003 with query, rcode_id and answers.
+Activity 4003 with query, rcode_id and answers.  TenantVault's: a secret's
+use HTTP Activity 4002 with the secret's name in enrichments; a misuse
+Detection Finding 2004 with finding_info, severity High and action Denied.
 """
 import json
 import sys
@@ -50,6 +52,21 @@ for n, line in enumerate(sys.stdin, start=1):
         assert isinstance(ev["answers"], list), f"line {n}: answers"
         want = [d["answer_address"]] if d["answer_address"] else []
         assert [a["rdata"] for a in ev["answers"]] == want, f"line {n}: answers"
+        net += 1
+    if petri["kind"] == "secret_use":
+        u = petri["secret_use"]
+        assert ev["class_uid"] == 4002, f"line {n}: secret use in class {ev['class_uid']}"
+        assert ev["enrichments"][0]["value"] == u["name"], f"line {n}: enrichments"
+        if u.get("http_method"):
+            assert ev["http_request"]["http_method"] == u["http_method"], f"line {n}"
+            assert ev["http_request"]["url"]["url_string"].startswith("https://"), f"line {n}"
+        net += 1
+    if petri["kind"] == "secret_misuse":
+        m = petri["secret_misuse"]
+        assert ev["class_uid"] == 2004 and ev["category_uid"] == 2, f"line {n}: misuse class"
+        assert ev["finding_info"]["title"] and ev["finding_info"]["uid"], f"line {n}"
+        assert ev["severity_id"] == 4 and ev["action_id"] == 2, f"line {n}: severity/action"
+        assert ev["enrichments"][0]["value"] == m.get("name", ""), f"line {n}: enrichments"
         net += 1
 assert n > 2, f"only {n} lines"
 print(f"{n} JSON lines parse and carry OCSF metadata ({net} of the egress proxy's)")

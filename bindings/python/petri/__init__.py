@@ -26,11 +26,13 @@ from .errors import (
 )
 from .result import REASONS, ExecResult
 from .sandbox import ExecStream, OutputCallback, Sandbox
+from .secret import Secret
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Sandbox",
+    "Secret",
     "ExecResult",
     "ExecStream",
     "OutputCallback",

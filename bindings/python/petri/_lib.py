@@ -23,6 +23,7 @@ from typing import List, Optional
 __all__ = [
     "CtxOpts",
     "SandboxOpts",
+    "SecretOpts",
     "ExecOpts",
     "AuditOpts",
     "AuditReaderOpts",
@@ -56,6 +57,19 @@ class CtxOpts(ctypes.Structure):
     ]
 
 
+class SecretOpts(ctypes.Structure):
+    """struct petri_secret (TenantVault)."""
+
+    _fields_ = [
+        ("sz", c_u32),
+        ("flags", c_u32),
+        ("name", ctypes.c_char_p),
+        ("value", ctypes.c_void_p),  # value_len bytes, not NUL-terminated
+        ("value_len", ctypes.c_size_t),
+        ("hosts", c_char_pp),
+    ]
+
+
 class SandboxOpts(ctypes.Structure):
     """struct petri_sandbox_opts."""
 
@@ -86,6 +100,8 @@ class SandboxOpts(ctypes.Structure):
         ("net_max_conns", c_u32),
         ("reserved3", c_u32),
         ("net_max_bytes", c_u64),
+        ("secrets", ctypes.POINTER(ctypes.POINTER(SecretOpts))),  # NULL-terminated
+        ("upstream_ca", ctypes.c_char_p),
     ]
 
 

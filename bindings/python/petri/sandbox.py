@@ -17,6 +17,7 @@ import ctypes
 import itertools
 import os
 import queue
+import re
 import threading
 import weakref
 from typing import (
@@ -48,6 +49,7 @@ from ._handles import (
 from .audit import AuditStream
 from .errors import SandboxClosedError
 from .result import ExecResult
+from .secret import Secret
 
 __all__ = ["Sandbox", "ExecStream", "OutputCallback", "Context", "default_context", "library_version"]
 
@@ -55,6 +57,55 @@ __all__ = ["Sandbox", "ExecStream", "OutputCallback", "Context", "default_contex
 #: just written.  The return value is ignored; raising kills the exec and
 #: the exception propagates out of exec() once the exec has ended.
 OutputCallback = Callable[[str, bytes], Any]
+
+
+_SECRET_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+
+
+class _SecretBuffers(list):  # type: ignore[type-arg]
+    """The ctypes copies of secret values made for one create: wiped after it."""
+
+
+def _secret_list(secrets: Optional[Mapping[str, Secret]]) -> Tuple[Any, Any]:
+    """A NULL-terminated petri_secret ** for @secrets (NULL for None or {}),
+    and what keeps its memory alive; the values' copies are wiped by
+    _wipe_secrets().  Names and hosts are checked by the library, whose
+    errors name the secret and never show its value."""
+    if secrets is None:
+        return None, None
+    if not isinstance(secrets, Mapping):
+        raise TypeError("secrets must be a mapping {NAME: petri.Secret}, not %s" % type(secrets).__name__)
+    bufs = _SecretBuffers()
+    structs = []
+    for name, sec in secrets.items():
+        if not isinstance(name, str):
+            raise TypeError("secrets: a name must be str, not %s" % type(name).__name__)
+        if not _SECRET_NAME.match(name):
+            raise ValueError("secrets: name %r must match [A-Za-z_][A-Za-z0-9_]{0,63} (it is an env var)" % name)
+        if not isinstance(sec, Secret):
+            raise TypeError("secrets[%r] must be a petri.Secret, not %s" % (name, type(sec).__name__))
+        value = ctypes.create_string_buffer(sec._value, len(sec._value))
+        hosts, k = conv.strv([conv.cstr("secrets[%r].hosts[%d]" % (name, i), h) for i, h in enumerate(sec.hosts)])
+        st = _lib.SecretOpts()
+        st.sz = ctypes.sizeof(st)
+        st.name = conv.cstr("secrets name", name)
+        st.value = ctypes.cast(value, ctypes.c_void_p)
+        st.value_len = len(sec._value)
+        st.hosts = hosts
+        bufs.append(value)
+        structs.append((st, k))
+    if not structs:
+        return None, None
+    arr = (ctypes.POINTER(_lib.SecretOpts) * (len(structs) + 1))(*[ctypes.pointer(st) for st, _ in structs])
+    return ctypes.cast(arr, ctypes.POINTER(ctypes.POINTER(_lib.SecretOpts))), (arr, structs, bufs)
+
+
+def _wipe_secrets(keep: List[Any]) -> None:
+    for k in keep:
+        if isinstance(k, tuple) and len(k) == 3 and isinstance(k[2], _SecretBuffers):
+            for b in k[2]:
+                ctypes.memset(b, 0, ctypes.sizeof(b))
+
 
 _NETS = {"none": _lib.NET_NONE, "host": _lib.NET_HOST, "proxy": _lib.NET_PROXY}
 _STREAM_NAMES = {_lib.STREAM_STDOUT: "stdout", _lib.STREAM_STDERR: "stderr"}
@@ -138,6 +189,14 @@ class Sandbox:
                       and 443; =ADDR the address the host dials for it
       net_max_conns   net="proxy": connections open at once; default 256
       net_max_bytes   net="proxy": bytes both ways in all; default 16 GiB
+      secrets         net="proxy": {"NAME": petri.Secret(value, hosts=[...])}:
+                      the code sees env NAME = a placeholder, which the
+                      proxy replaces by the value only in HTTPS requests to
+                      the secret's hosts (allowed as if in allow, which may
+                      then be left out); the value never enters the sandbox
+                      and is masked in the output exec returns
+      upstream_ca     with secrets: a PEM file of extra CAs for verifying
+                      the secret hosts' servers (beside the system's)
       env             {"NAME": "value"} passed to every exec
       binds           ["SRC:DST[:ro|rw][,sockets]", ...] or
                       [(src, dst[, "rw"|"ro"|"ro,sockets"|...])]: host paths
@@ -169,6 +228,8 @@ class Sandbox:
         allow: Optional[Sequence[str]] = None,
         net_max_conns: Optional[int] = None,
         net_max_bytes: Optional[conv.SizeArg] = None,
+        secrets: Optional[Mapping[str, Secret]] = None,
+        upstream_ca: Optional[conv.StrPath] = None,
         env: Optional[Mapping[str, str]] = None,
         binds: Optional[Sequence[Union[str, Tuple[str, ...]]]] = None,
         workspace_dir: Optional[conv.StrPath] = None,
@@ -216,6 +277,9 @@ class Sandbox:
         keep.append(k)
         o.net_max_conns = conv.count("net_max_conns", net_max_conns)
         o.net_max_bytes = conv.size("net_max_bytes", net_max_bytes)
+        o.secrets, k = _secret_list(secrets)
+        keep.append(k)
+        o.upstream_ca = conv.opt_path("upstream_ca", upstream_ca)
 
         self._context = context if context is not None else default_context()
         self._language = language
@@ -223,15 +287,18 @@ class Sandbox:
         # collected first) and told when the sandbox is destroyed (so that
         # closing it destroys the sandbox first).
         self._audit = audit
-        if audit is None:
-            self._state = self._context._state.create_sandbox(o)
-        else:
-            h = audit._handle
-            with h.lock:  # not closed during the create
-                o.audit = h.attach()
+        try:
+            if audit is None:
                 self._state = self._context._state.create_sandbox(o)
-                self._state.audit = h
-                h.sandboxes.add(self._state)
+            else:
+                h = audit._handle
+                with h.lock:  # not closed during the create
+                    o.audit = h.attach()
+                    self._state = self._context._state.create_sandbox(o)
+                    self._state.audit = h
+                    h.sandboxes.add(self._state)
+        finally:
+            _wipe_secrets(keep)  # the library has its own copy (or none)
         del keep
         # Destroy it when garbage-collected (or at exit) without close().
         self._finalizer = weakref.finalize(self, self._state.close, 5.0)

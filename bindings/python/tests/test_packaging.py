@@ -19,6 +19,7 @@ from conftest import PKG_DIR, PYTHON, ROOT, child_env, require
 STRUCTS = {
     "petri_ctx_opts": _lib.CtxOpts,
     "petri_sandbox_opts": _lib.SandboxOpts,
+    "petri_secret": _lib.SecretOpts,
     "petri_exec_opts": _lib.ExecOpts,
     "petri_audit_opts": _lib.AuditOpts,
     "petri_audit_reader_opts": _lib.AuditReaderOpts,
