@@ -252,8 +252,9 @@ def make_handler(t, label):
             q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
             if q.get("key", [""])[0].encode() == v:
                 return "query"
-            if v in body:
-                return "body"
+            form = urllib.parse.parse_qs(body.decode("latin-1"), encoding="latin-1")
+            if v in body or form.get("key", [""])[0].encode("latin-1") == v:
+                return "body"  # as it is, or a form field (the value percent-encoded)
             return None
 
         def route(self, raw, body):
