@@ -109,7 +109,7 @@ def op_https(a):
     if a.get("alpn"):
         ctx.set_alpn_protocols(a["alpn"])
     try:
-        t = ctx.wrap_socket(s, server_hostname=a.get("sni", a["host"]))
+        t = ctx.wrap_socket(s, server_hostname=expand(a.get("sni", a["host"])))
         out["handshake"] = True
         out["alpn"] = t.selected_alpn_protocol()
         out["issuer"] = dict(x[0] for x in t.getpeercert()["issuer"]) if a.get("verify", True) \
@@ -120,10 +120,10 @@ def op_https(a):
         s.close()
         return out
     try:
-        for i, part in enumerate(a["parts"] if "parts" in a else [a["request"]]):
-            if i:
-                time.sleep(0.05)
-            t.sendall(finish(part).encode("latin-1"))
+        # @pad: that many bytes appended to the body (a large body, made
+        # here: a command line could not carry it).
+        req = a["request"] + "&pad=" + "x" * a["pad"] if a.get("pad") else a["request"]
+        t.sendall(finish(req).encode("latin-1"))
         buf, how = read_reply(t)
         out.update(reply(buf, how))
     except (ssl.SSLError, OSError) as e:

@@ -712,6 +712,8 @@ def reached(t, mark, server, needle=None):
 
 
 def https_req(host, port, method, target, headers=(), body=None, proxy=True, **kw):
+    """A vault_client.py "https" op: the request as text ("$NAME" expanded
+    inside, Content-Length set there)."""
     h = "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n" % (method, target, host, port)
     for k, v in headers:
         h += "%s: %s\r\n" % (k, v)
@@ -794,8 +796,9 @@ def case_env_and_proc(t, c):
 
 def curl_case(path):
     def case(t, c):
-        """curl with -H "Authorization: Bearer $VAULT_TOKEN" (and
-        X-Api-Key: $FILE_KEY, the file's secret) to the secret's host,
+        """curl with -H "Authorization: Bearer $VAULT_TOKEN", X-Api-Key:
+        $FILE_KEY (the file's secret) and -u x-access-token:$VAULT_TOKEN
+        (the placeholder inside Basic's base64) to the secret's host,
         trusting only the sandbox's default bundle: 200 from a server that
         checks the real value; ALPN h2 offered by curl and the server,
         HTTP/1.1 used; a SecretUse event per secret naming the host."""
@@ -804,14 +807,18 @@ def curl_case(path):
         pre = "" if path == "proxy" else "--noproxy '*' "
         r = t.sh('for h in "Authorization: Bearer $%s" "X-Api-Key: $%s"; do '
                  'curl -sS --http2 %s--max-time 20 -H "$h" -w "\\n@@%%{http_code} '
-                 '%%{http_version}\\n" https://api.vault.test:%d/auth; done' % (
-                     NAME, FNAME, pre, t.A))
+                 '%%{http_version}\\n" https://api.vault.test:%d/auth; done; '
+                 'curl -sS --http2 %s--max-time 20 -u "x-access-token:$%s" -w "\\n@@%%{http_code} '
+                 '%%{http_version}\\n" https://api.vault.test:%d/auth' % (
+                     NAME, FNAME, pre, t.A, pre, NAME, t.A))
         if check_ok(c, r):
-            c.check("authenticated api by bearer" in r.stdout and
-                    "authenticated api by file-key" in r.stdout, "curl: %r" % r.stdout)
-            c.check(r.stdout.count("@@200 1.1") == 2, "status/version: %r" % r.stdout)
+            for how in ("bearer", "file-key", "basic"):
+                c.check("authenticated api by %s" % how in r.stdout, "curl, %s: %r" % (
+                    how, r.stdout))
+            c.check(r.stdout.count("@@200 1.1") == 3, "status/version (h2 asked, HTTP/1.1 "
+                    "given): %r" % r.stdout)
         got = reached(t, mark, "api")
-        c.check(len(got) == 2 and all(q["sni"] in (None, "api.vault.test") for q in got),
+        c.check(len(got) == 3 and all(q["sni"] in (None, "api.vault.test") for q in got),
                 "the api server saw %s" % [(q["method"], q["path"], q["sni"]) for q in got])
         check_use(c, r, NAME, "api.vault.test")
         check_use(c, r, FNAME, "api.vault.test")
@@ -1165,6 +1172,45 @@ def case_dns_exfil(t, c):
     check_no_leak(c, t, r2, mark)
 
 
+def case_name_exfil(t, c):
+    """The placeholder in a CONNECT target and in an SNI (names the proxy
+    reads before any tunnel): refused, a misuse event, nothing reaches the
+    other server."""
+    mark = t.log.mark()
+    tgt = "$%s.other.vault.test:%d" % (NAME, t.O)
+    r, res = t.client([
+        {"op": "http", "proxy": True, "request": "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
+         "Connection: close\r\n\r\n" % (tgt, tgt)},
+        {"op": "https", "host": "other.vault.test", "port": t.O, "proxy": False, "verify": False,
+         "sni": "$%s.other.vault.test" % NAME, "request": "GET / HTTP/1.1\r\nHost: "
+         "other.vault.test\r\nConnection: close\r\n\r\n"}])
+    c.check(res[0].get("status") == 403, "CONNECT <placeholder>.other.vault.test: %s" %
+            str(res[0])[:300])
+    c.check(not res[1].get("status"), "SNI <placeholder>.other.vault.test: %s" % str(res[1])[:300])
+    c.check(not reached(t, mark, "other"), "the other server was reached")
+    check_misuse(c, r, NAME)
+    check_no_leak(c, t, r, mark)
+
+
+def case_body_too_large(t, c):
+    """A body over the bound the proxy rewrites (2 MiB > 1 MiB) holding the
+    placeholder, to the secret's host: refused (403 or 413) with a misuse
+    event, not sent on with the placeholder in it; the same request with a
+    small body authenticates (the control)."""
+    mark = t.log.mark()
+    r, res = t.client([https_req("api.vault.test", t.A, "POST", "/auth", [],
+                                 body="key=$" + NAME, pad=2 << 20),
+                       https_req("api.vault.test", t.A, "POST", "/auth", [],
+                                 body="key=$" + NAME, pad=1000)])
+    c.check(res[0].get("status") in (403, 413), "a 2 MiB body: want 403/413, got %s" %
+            str(res[0])[:300])
+    c.check(res[1].get("status") == 200, "control, a small body: %s" % str(res[1])[:300])
+    big = [q for q in reached(t, mark, "api") if len(q["raw"]) > 1 << 20]
+    c.check(not big, "the 2 MiB body reached the server")
+    check_misuse(c, r, NAME)
+    check_no_leak(c, t, r, mark)
+
+
 # ---- the secret's host answering with it ----------------------------------------------
 
 
@@ -1325,11 +1371,11 @@ def case_cli_errors(t, c):
               NAME)
     cli_error(t, c, ["--secret", NAME + "@" + h, "--upstream-ca", "/nonexistent/ca.pem"],
               "a missing --upstream-ca", "/nonexistent/ca.pem")
-    cli_error(t, c, ["--upstream-ca", t.ca], "--upstream-ca without a secret", "--upstream-ca")
+    cli_error(t, c, ["--upstream-ca", t.ca], "--upstream-ca without a secret", "upstream")
     p = subprocess.run([t.petri, "run", "--net", "none", "--secret", NAME + "@" + h, "--",
                         "/bin/true"], capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, **{NAME: t.value.decode()}))
-    c.check(p.returncode == 125 and "--secret" in p.stderr,
+    c.check(p.returncode == 125 and "secret" in p.stderr,
             "--secret without --net proxy: exit %d %r" % (p.returncode, p.stderr.strip()))
 
 
@@ -1351,6 +1397,8 @@ CASES = [
     ("plain_http_to_scoped", case_plain_to_scoped),
     ("redirect", case_redirect),
     ("dns_exfil", case_dns_exfil),
+    ("name_exfil_connect_sni", case_name_exfil),
+    ("body_too_large", case_body_too_large),
     ("echo_scrubbed", case_echo),
     ("host_sni_mismatch", case_host_sni),
     ("trace", case_trace),
