@@ -445,6 +445,8 @@ class Run:
         self.cli_stdout = proc.stdout
         self.cli_stderr = proc.stderr
         self.audit_path = audit_path
+        self.files = {}  # what the program left in /out (read from the host)
+        self.out = ""  # its stdout+stderr as it wrote them (/out/sh.out)
         self._events = None
         self._audit_json = None
         try:
@@ -599,11 +601,21 @@ class T:
             raise Skip("%s not installed" % tool)
 
     def run(self, cmd, env=None, timeout=60, secrets_=None, extra=(), upstream_ca=True,
-            host_env=None):
+            host_env=None, capture=True):
+        """`petri run` of @cmd with the vault.  With @capture, what the
+        program writes (stdout and stderr together) also goes to a file in
+        a host directory bound at /out, which the test reads from the host:
+        the bytes the sandbox saw, before the library's own scrubbing of
+        returned output (a second wall that must not hide a hole in the
+        first).  Run.out is that text; Run.files every file left in /out."""
         self.nrun += 1
         audit = os.path.join(self.tmp, "audit-%d.bin" % self.nrun)
+        outdir = os.path.join(self.tmp, "out-%d" % self.nrun)
+        os.mkdir(outdir)
+        os.chmod(outdir, 0o777)  # the sandbox's user is not the host's root
         argv = [self.petri, "run", "--json", "--timeout", str(timeout), "--audit", audit,
-                "--bind", "%s:/e2e" % self.fix, "--net", "proxy"]
+                "--bind", "%s:/e2e" % self.fix, "--bind", "%s:/out:rw" % outdir,
+                "--net", "proxy"]
         for a in self.allow:
             argv += ["--allow", a]
         if self.simulate:
@@ -619,12 +631,20 @@ class T:
                 argv += ["--upstream-ca", self.ca]
         for k, v in dict(BASE_ENV, **(env or {})).items():
             argv += ["--env", "%s=%s" % (k, v)]
+        if capture:
+            cmd = ["/bin/sh", "-c", '"$@" > /out/sh.out 2>&1; rc=$?; cat /out/sh.out; exit $rc',
+                   "sh"] + list(cmd)
         argv += list(extra) + ["--"] + list(cmd)
         henv = dict(os.environ, **{NAME: self.value.decode()})
         henv.update(host_env or {})
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60,
                               env=henv, errors="replace")
         r = Run(self, argv, proc, audit)
+        for root, _, names in os.walk(outdir):
+            for n in names:
+                with open(os.path.join(root, n), "rb") as fh:
+                    r.files[os.path.relpath(os.path.join(root, n), outdir)] = fh.read()
+        r.out = r.files.get("sh.out", b"").decode("latin-1")
         if self.verbose:
             print("    $ %s\n    -> %s" % (" ".join(argv), r.describe(1 << 20)))
         return r
@@ -635,9 +655,10 @@ class T:
         if r.failed or r.exit_code != 0:
             raise AssertionError("vault_client did not run: " + r.describe())
         try:
-            res = json.loads(r.stdout.strip().splitlines()[-1])
+            res = json.loads(r.out.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            raise AssertionError("vault_client output is not JSON: " + r.describe())
+            raise AssertionError("vault_client output is not JSON: %r; %s" % (
+                r.out[-300:], r.describe()))
         return r, res
 
     def sh(self, script, **kw):
@@ -659,8 +680,10 @@ def check_no_leak(c, t, r, mark, what="", audit=True):
     sees, nor in the audit (unless not @audit), nor at an unscoped server
     since @mark."""
     vals = t.values()
-    for name, blob in (("stdout", r.stdout), ("stderr", r.stderr),
-                       ("the CLI's output", r.cli_stdout + r.cli_stderr)):
+    blobs = [("stdout", r.stdout), ("stderr", r.stderr),
+             ("the CLI's output", r.cli_stdout + r.cli_stderr)]
+    blobs += [("/out/" + n, b) for n, b in sorted(r.files.items())]
+    for name, blob in blobs:
         f = find_leaks(blob, vals)
         c.check(not f, "%sthe value (%s) is in %s" % (what, ", ".join(f), name))
     if audit and os.path.exists(r.audit_path):
@@ -698,7 +721,7 @@ def check_no_use(c, r):
 
 
 def placeholder_of(c, r, name=NAME):
-    m = re.search(r"%s=(\S+)" % name, r.stdout)
+    m = re.search(r"%s=(\S+)" % name, r.out)
     ph = m.group(1) if m else None
     c.check(ph and PLACEHOLDER.match(ph), "%s inside is %r, not petri-vault-<32 hex>" % (name, ph))
     return ph
@@ -771,13 +794,12 @@ def case_env_and_proc(t, c):
         c.check(b["subjects"][-1] == ca["subjects"][-1],
                 "the bundle's last certificate is not the vault CA: %s vs %s" % (
                     b["subjects"][-1], ca["subjects"][-1]))
-    for i, what in ((1, "/proc/self/environ"), (2, "/proc/1/environ")):
-        data = res[i].get("data")
-        if what == "/proc/1/environ" and data is None:
-            c.note("%s unreadable: %s" % (what, res[i].get("error")))
-            continue
-        c.check(data is not None, "%s: %s" % (what, res[i]))
-        c.check(ph and ph in (data or ""), "%s lacks the placeholder" % what)
+    # Their bytes are in the output, which check_no_leak reads from /out.
+    data = res[1].get("data")
+    c.check(data is not None and ph and ph in data,
+            "/proc/self/environ lacks the placeholder: %s" % str(res[1])[:300])
+    if res[2].get("data") is None:
+        c.note("/proc/1/environ unreadable: %s" % res[2].get("error"))
     s = res[3]
     c.check("error" not in s and s.get("files", 0) > 5 and s.get("memory_bytes", 0) > 1 << 20,
             "the scan did not cover enough: %s" % s)
@@ -813,10 +835,9 @@ def curl_case(path):
                      NAME, FNAME, pre, t.A, pre, NAME, t.A))
         if check_ok(c, r):
             for how in ("bearer", "file-key", "basic"):
-                c.check("authenticated api by %s" % how in r.stdout, "curl, %s: %r" % (
-                    how, r.stdout))
-            c.check(r.stdout.count("@@200 1.1") == 3, "status/version (h2 asked, HTTP/1.1 "
-                    "given): %r" % r.stdout)
+                c.check("authenticated api by %s" % how in r.out, "curl, %s: %r" % (how, r.out))
+            c.check(r.out.count("@@200 1.1") == 3, "status/version (h2 asked, HTTP/1.1 "
+                    "given): %r" % r.out)
         got = reached(t, mark, "api")
         c.check(len(got) == 3 and all(q["sni"] in (None, "api.vault.test") for q in got),
                 "the api server saw %s" % [(q["method"], q["path"], q["sni"]) for q in got])
@@ -858,7 +879,7 @@ def case_node_fetch(t, c):
     mark = t.log.mark()
     r = t.run(["node", "-e", NODE_FETCH, "https://api.vault.test:%d/auth" % t.A, NAME])
     if check_ok(c, r):
-        c.check("@@ 200 authenticated api by bearer" in r.stdout, "fetch: %r" % r.stdout)
+        c.check("@@ 200 authenticated api by bearer" in r.out, "fetch: %r" % r.out)
     check_use(c, r, NAME, "api.vault.test")
     check_no_leak(c, t, r, mark)
 
@@ -877,7 +898,7 @@ def git_case(path):
                  '/workspace/clone && cat /workspace/clone/README' % (pre, NAME, t.A),
                  timeout=90)
         if check_ok(c, r):
-            c.check("vault git %s" % t.gittoken in r.stdout, "clone: %r" % r.describe())
+            c.check("vault git %s" % t.gittoken in r.out, "clone: %r" % r.out[-500:])
         got = [q for q in reached(t, mark, "api") if q["path"].startswith("/repo.git/")]
         c.check(got, "the git server saw no request")
         check_use(c, r, NAME, "api.vault.test")
@@ -894,7 +915,7 @@ def case_plain_marked(t, c):
              'curl -sS --noproxy "*" -H "Authorization: Bearer $%s" '
              'http://plain.vault.test:%d/auth' % (NAME, t.Q, NAME, t.Q))
     if check_ok(c, r):
-        c.check(r.stdout.count("authenticated plainsecret by bearer") == 2, r.describe())
+        c.check(r.out.count("authenticated plainsecret by bearer") == 2, r.out[-500:])
     check_use(c, r, NAME, "plain.vault.test")
     check_no_leak(c, t, r, mark)
 
@@ -993,7 +1014,7 @@ def case_output_scrubbed_cli(t, c):
     per write: stdout masked ('*' for each byte), the rest of the output
     intact.  (The audit is not judged here: see the note in the code.)"""
     mark = t.log.mark()
-    r = t.run(["/usr/bin/python3", "-c", PRINT_CODE % t.value.decode()])
+    r = t.run(["/usr/bin/python3", "-c", PRINT_CODE % t.value.decode()], capture=False)
     if check_ok(c, r):
         c.check("raw " + "*" * len(t.value) in r.stdout, "raw: %r" % r.stdout[:400])
         c.check(r.stdout.rstrip().endswith("END") and "split " in r.stdout,
@@ -1123,7 +1144,7 @@ def case_redirect(t, c):
                                                   red + q(to_plain, safe=""),
                                                   rede + q(to_tls, safe=""), NAME))
     if check_ok(c, r):
-        codes = re.findall(r"@@(\d+) (\S+)", r.stdout)
+        codes = re.findall(r"@@(\d+) (\S+)", r.out)
         c.check(len(codes) == 3 and codes[0][0] == "200" and codes[1][0] == "403" and
                 codes[2][0] == "200", "curl -L: %s (want 200 at other, 403 for plain, 200)"
                 % codes)
@@ -1154,8 +1175,8 @@ def case_dns_exfil(t, c):
     mark = t.log.mark()
     r = t.sh('getent hosts "$%s.other.vault.test"; echo "rc=$?"' % NAME)
     if check_ok(c, r):
-        c.check(re.search(r"rc=[1-9]", r.stdout) and "127." not in r.stdout,
-                "getent resolved it: %r" % r.stdout)
+        c.check(re.search(r"rc=[1-9]", r.out) and "127." not in r.out,
+                "getent resolved it: %r" % r.out)
     check_misuse(c, r, NAME)
     check_no_leak(c, t, r, mark)
     labels = ["$" + NAME, "other", "vault", "test"]
