@@ -1320,10 +1320,17 @@ def case_upstream_unverified(t, c):
     mark = t.log.mark()
     r, res = t.client([https_req("api.vault.test", t.A, "GET", "/auth",
                                  [("Authorization", "Bearer $" + NAME)])], upstream_ca=False)
-    c.check(res[0].get("handshake") and res[0].get("issuer", {}).get("commonName") != TEST_CA,
-            "the sandbox's TLS with the proxy (intercepted: the vault's CA): %s" %
-            str(res[0])[:300])
-    c.check(res[0].get("status") != 200, "unverified upstream answered: %s" % str(res[0])[:300])
+    x = res[0]
+    # Either the proxy completed the sandbox's handshake (with the vault's
+    # CA) and answered an error, or it closed it; not: the sandbox's client
+    # rejected a certificate (then the test CA's reached it: no
+    # interception, and this case would prove nothing).
+    c.check((x.get("handshake") and (x.get("issuer") or {}).get("commonName") != TEST_CA and
+             x.get("status") != 200) or
+            (not x.get("handshake") and "CERTIFICATE_VERIFY_FAILED" not in
+             x.get("handshake_error", "")),
+            "an upstream the proxy cannot verify: want an error or a closed connection from "
+            "the proxy, got %s" % str(x)[:400])
     c.check(not reached(t, mark, "api"), "the api server got a request")
     check_no_use(c, r)
     check_no_leak(c, t, r, mark)
