@@ -120,9 +120,15 @@ def op_https(a):
         s.close()
         return out
     try:
-        # @pad: that many bytes appended to the body (a large body, made
-        # here: a command line could not carry it).
-        req = a["request"] + "&pad=" + "x" * a["pad"] if a.get("pad") else a["request"]
+        # @pad: that many bytes added to the form body, after it (or before
+        # it with @pad_first): a large body, made here (a command line could
+        # not carry it).
+        req = a["request"]
+        if a.get("pad"):
+            head, _, body = req.partition("\r\n\r\n")
+            pad = "pad=" + "x" * a["pad"]
+            body = pad + "&" + body if a.get("pad_first") else body + "&" + pad
+            req = head + "\r\n\r\n" + body
         t.sendall(finish(req).encode("latin-1"))
         buf, how = read_reply(t)
         out.update(reply(buf, how))
