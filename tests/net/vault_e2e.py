@@ -850,7 +850,8 @@ def curl_case(path):
 def case_urllib(t, c):
     """Python urllib (explicit proxy and transparent), the default trust
     (SSL_CERT_FILE): Bearer header, the placeholder in the query string and
-    in a form body: each authenticates."""
+    in a form body: each authenticates; the SecretUse event records the
+    target with the placeholder."""
     mark = t.log.mark()
     base = "https://api.vault.test:%d/auth" % t.A
     ops = [{"op": "urllib", "url": base, "headers": {"Authorization": "Bearer $" + NAME}},
@@ -863,6 +864,10 @@ def case_urllib(t, c):
         c.check(x.get("status") == 200 and "by %s" % how in x.get("body", ""),
                 "%s %s: %s" % (o["url"], how, x))
     check_use(c, r, NAME, "api.vault.test")
+    # The use event names the request as the code sent it: the placeholder.
+    c.check([e for m, e in r.secret_events() if not m and mentions(e, "/auth?key=petri-vault-")],
+            "no SecretUse event with the request target as sent (the placeholder in the "
+            "query): %s" % r.summary())
     check_no_leak(c, t, r, mark)
 
 
