@@ -151,3 +151,16 @@ if [ "${PETRI_BENCH_EGRESS:-1}" != 0 ]; then
 	fi
 	/usr/bin/python3 bench/egress_bench.py --build "$build"
 fi
+
+# TenantVault (issue 13): 1,000 small HTTPS requests with a secret
+# substituted by the intercepting proxy, vs tunnelled, vs --net host (one
+# connection, and a new TLS handshake each); the proxy's CPU per request.
+# Minutes; PETRI_BENCH_VAULT=0 skips it.  nginx as above.
+if [ "${PETRI_BENCH_VAULT:-1}" != 0 ]; then
+	echo
+	if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+		echo "bench/run.sh: the vault benchmark needs nginx (apt-get install nginx-light)" >&2
+		exit 1
+	fi
+	/usr/bin/python3 bench/vault_bench.py --build "$build"
+fi
