@@ -302,7 +302,9 @@ typedef struct petri_secret {
 	 * dial (=ADDR) comes from an .allow entry for the same name and port. */
 	const char *const *hosts;
 } petri_secret;
+/* clang-format off */
 #define PETRI_SECRET_INIT {sizeof(petri_secret), 0, NULL, NULL, 0, NULL}
+/* clang-format on */
 
 /* Do not apply Landlock even where the kernel offers it (debugging only). */
 #define PETRI_SANDBOX_F_NO_LANDLOCK (1u << 0)

@@ -307,6 +307,12 @@ struct conn {
 	struct vconn *v;    /* intercepted (TenantVault), NULL: not */
 	char vtail[V_TAIL]; /* plain HTTP body with secrets about: the end of the */
 	size_t vtail_n;     /* last piece, scanned again with the next */
+	/* A plain-HTTP request with a body, on a sandbox with secrets: the
+	 * head and body are held (not sent) until the body is whole and
+	 * scanned, so a placeholder in it is refused before anything left. */
+	struct evbuffer *vheld; /* non-NULL: holding */
+	uint64_t vhold_left;    /* Content-Length bytes still to come */
+	int vhold_chunked;      /* chunked: until the last chunk */
 };
 
 struct vconn;
@@ -433,6 +439,8 @@ static void conn_free(struct conn *c)
 		evbuffer_free(c->sniff);
 	if (c->pend)
 		evbuffer_free(c->pend);
+	if (c->vheld)
+		evbuffer_free(c->vheld);
 	vconn_free(c->v);
 	for (int i = 0; i < 2; i++) {
 		if (!c->z[i].on)
@@ -602,6 +610,13 @@ static int to_upstream(struct conn *c, const void *p, size_t n)
 {
 	if (c->zombie)
 		return -1;
+	if (c->vheld) {
+		if (evbuffer_add(c->vheld, p, n) < 0) {
+			conn_end(c, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
 	if (!c->up_connected) {
 		evbuffer_add(c->pend, p, n);
 		if (evbuffer_get_length(c->pend) > SPLICE_HIGH)
@@ -612,6 +627,85 @@ static int to_upstream(struct conn *c, const void *p, size_t n)
 		return -1;
 	bufferevent_write(c->up, p, n);
 	return 0;
+}
+
+/*
+ * A plain-HTTP request head (@raw, @len) with a body, on a sandbox with
+ * secrets: hold what goes upstream from here (this head included) until
+ * the body is whole, so that a placeholder in it is refused (403) before
+ * any byte of the request left.  Bodies over PETRI_VAULT_BODY_MAX are not
+ * held: they go as they come and the connection is cut at a placeholder.
+ * 0, or -1 (closed).
+ */
+static int v_hold_start(struct conn *c, const char *raw, size_t len)
+{
+	uint64_t cl = 0;
+	int chunked = 0;
+	const char *p = memchr(raw, '\n', len), *end = raw + len;
+
+	if (!c->s->vault || c->vheld)
+		return 0;
+	while (p && ++p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((eol ? eol : end) - p);
+		if (n > 15 && strncasecmp(p, "content-length:", 15) == 0) {
+			const char *d = p + 15;
+			while (d < p + n && (*d == ' ' || *d == '\t'))
+				d++;
+			for (; d < p + n && *d >= '0' && *d <= '9' && cl <= UINT32_MAX; d++)
+				cl = cl * 10 + (uint64_t)(*d - '0');
+		} else if (n > 18 && strncasecmp(p, "transfer-encoding:", 18) == 0) {
+			chunked = 1;
+		}
+		p = eol;
+	}
+	if ((!cl && !chunked) || cl > PETRI_VAULT_BODY_MAX)
+		return 0;
+	if (!(c->vheld = evbuffer_new())) {
+		conn_end(c, "out of memory");
+		return -1;
+	}
+	c->vhold_left = cl;
+	c->vhold_chunked = chunked;
+	return 0;
+}
+
+/* Send what was held.  0, or -1 (closed). */
+static int v_hold_release(struct conn *c)
+{
+	struct evbuffer *b = c->vheld;
+	int r = 0;
+
+	if (!b)
+		return 0;
+	c->vheld = NULL;
+	size_t n = evbuffer_get_length(b);
+	if (n)
+		r = to_upstream(c, evbuffer_pullup(b, -1), n);
+	evbuffer_free(b);
+	return r;
+}
+
+/* @n more body bytes were held: release once the body is whole (or over
+ * the bound: then it streams on).  0, or -1 (closed). */
+static int v_hold_body(struct conn *c, size_t n)
+{
+	if (!c->vheld)
+		return 0;
+	size_t held = evbuffer_get_length(c->vheld);
+	if (c->vhold_chunked) {
+		char t[5];
+		if (held > PETRI_VAULT_BODY_MAX)
+			return v_hold_release(c);
+		struct evbuffer_ptr at;
+		if (held >= 5 && evbuffer_ptr_set(c->vheld, &at, held - 5, EVBUFFER_PTR_SET) == 0 &&
+		    evbuffer_copyout_from(c->vheld, &at, t, 5) == 5 &&
+		    memcmp(t, "0\r\n\r\n", 5) == 0)
+			return v_hold_release(c);
+		return 0;
+	}
+	c->vhold_left = n >= c->vhold_left ? 0 : c->vhold_left - n;
+	return c->vhold_left ? 0 : v_hold_release(c);
 }
 
 static void flow_pause(struct bufferevent *from, struct bufferevent *to, int *paused)
@@ -1216,7 +1310,9 @@ static int proxy_head(struct conn *c, const struct petri_http_head *h, const cha
 			return 1;
 		}
 		c->decided = 1;
-		evbuffer_add(c->pend, out, (size_t)n);
+		if (v_hold_start(c, raw, len) < 0)
+			return 1;
+		evbuffer_add(c->vheld ? c->vheld : c->pend, out, (size_t)n);
 		if (h->upgrade) {
 			c->upg_wait = h->upgrade_h2 ? 2 : 1;
 			c->st_n = 0;
@@ -1278,7 +1374,9 @@ static int to_upstream_cb(void *arg, const char *p, size_t n)
 	/* (Request bodies of plain HTTP.) */
 	if (c->s->vault && v_plain_body(c, p, n) < 0)
 		return 1;
-	return to_upstream(c, p, n) < 0 ? 1 : 0;
+	if (to_upstream(c, p, n) < 0 || v_hold_body(c, n) < 0)
+		return 1;
+	return 0;
 }
 
 /*
@@ -1316,6 +1414,9 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 		return 1;
 	if (c->v)
 		return v_on_head(arg, h, raw, len);
+	/* A new head: the body before it is whole. */
+	if (v_hold_release(c) < 0)
+		return 1;
 	int first = c->heads++ == 0;
 	const char *why = request_mismatch(c, h);
 	/* Plain HTTP (this path never sees inside TLS): a placeholder may
@@ -1373,6 +1474,8 @@ static int transparent_on_head(void *arg, const struct petri_http_head *h, const
 	 * authority: the upgrade is taken out of the head (the origin answers
 	 * in HTTP/1.1, as it may) and never tunnelled. */
 	int h2 = h->upgrade && h->upgrade_h2;
+	if (v_hold_start(c, raw, len) < 0)
+		return 1;
 	if (h->absolute || h2) {
 		/* The origin gets the origin form (with the Host the target
 		 * names, which is the connection's). */
@@ -2401,7 +2504,12 @@ static int v_plain_body(struct conn *c, const char *p, size_t n)
 	c->vtail_n = all < V_TAIL ? all : V_TAIL;
 	memcpy(c->vtail, b + all - c->vtail_n, c->vtail_n);
 	free(b);
-	if (r < 0) {
+	if (r < 0 && c->vheld) {
+		/* Nothing of the request left: refused. */
+		evbuffer_free(c->vheld);
+		c->vheld = NULL;
+		conn_refuse(c, 403, "secret misuse", 0);
+	} else if (r < 0) {
 		c->info.reason = "secret misuse";
 		conn_end(c, NULL);
 	}

@@ -1514,6 +1514,10 @@ static void vault_srv_start(struct tls_srv *t, const char *cert, const char *key
 		"        self.end_headers()\n"
 		"        self.wfile.write(out)\n"
 		"    do_GET = do_POST = do_PUT = answer\n"
+		"    def do_HEAD(self):\n"
+		"        self.send_response(200)\n"
+		"        self.send_header('Content-Length', '100')\n"
+		"        self.end_headers()\n"
 		"    def log_message(self, *a):\n"
 		"        pass\n"
 		"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
@@ -1675,7 +1679,9 @@ static void test_vault_substitution(void)
 	VAULT_IS(&e, "200\n", "curl -sS -m 20 -I -o /dev/null -w '%%{http_code}\\n' https://%s/h",
 		 e.scoped);
 	/* A body over the rewrite bound goes as it is (the server gets it
-	 * whole) unless it holds a placeholder: then the connection is cut. */
+	 * whole) unless it holds a placeholder: then the connection is cut
+	 * (after the proxy's own 100 Continue, if curl waited for one: no
+	 * answer from the server either way). */
 	VAULT_IS(&e, "1100000\n",
 		 "head -c 1100000 /dev/zero | tr '\\0' Z > /tmp/big && curl -sS --data-binary "
 		 "@/tmp/big -H 'Content-Type: x/y' https://%s/big | tr -cd Z | wc -c",
@@ -1683,7 +1689,7 @@ static void test_vault_substitution(void)
 	VAULT_IS(
 		&e, "000\n",
 		"printf '%%s' \"$TOKEN\" >> /tmp/big && curl -s -o /dev/null -w '%%{http_code}\\n' "
-		"--data-binary @/tmp/big https://%s/big",
+		"--data-binary @/tmp/big https://%s/big | sed 's/^100$/000/'",
 		e.scoped);
 	/* PLAIN may go in the clear to plain.test ("http://"): substituted in
 	 * the URL there (the server's echo of its path, masked, says so). */
