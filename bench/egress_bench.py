@@ -198,7 +198,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_nginx(priv: str, www: str, port: int) -> subprocess.Popen:
+def start_nginx(priv: str, www: str, port: int, location: str = "",
+                prog: str = "egress_bench") -> subprocess.Popen:
+    """nginx serving @www over TLS (the bench certificate in @priv) on
+    127.0.0.1:@port, once it listens; @location: more of its server block
+    (nginx text, after its root).  Exits the script (@prog: its name in the
+    message) when nginx does not come up."""
     conf = priv + "/nginx.conf"
     with open(conf, "w") as f:
         f.write("""
@@ -222,23 +227,23 @@ http {{
         ssl_certificate {p}/srv.pem;
         ssl_certificate_key {p}/srv.key;
         ssl_protocols TLSv1.2 TLSv1.3;
-        root {www};
+        root {www};{location}
     }}
 }}
-""".format(p=priv, port=port, host=HOST, www=www))
+""".format(p=priv, port=port, host=HOST, www=www, location=location))
     proc = subprocess.Popen([which("nginx"), "-p", priv, "-c", conf, "-g", "daemon off;"], env=CLEAN_ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit("egress_bench: nginx exited: %s" % proc.stderr.read().decode(errors="replace"))
+            sys.exit("%s: nginx exited: %s" % (prog, proc.stderr.read().decode(errors="replace")))
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return proc
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    sys.exit("egress_bench: nginx did not listen on %d" % port)
+    sys.exit("%s: nginx did not listen on %d" % (prog, port))
 
 
 def stop_nginx(proc: subprocess.Popen) -> None:
@@ -451,16 +456,23 @@ def self_cpu_ns() -> int:
     return int((r.ru_utime + r.ru_stime) * 1e9)
 
 
-def cpu_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="egress_bench.py --cpu-child")
+def cpu_child_parser(prog: str) -> argparse.ArgumentParser:
+    """The options of the CPU driver's child (`@prog --cpu-child`) both
+    benches share."""
+    ap = argparse.ArgumentParser(prog=prog + " --cpu-child")
     ap.add_argument("--pub", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--requests", type=int, required=True)
-    ap.add_argument("--mib", type=int, required=True)
-    ap.add_argument("--dev", action="store_true")
     ap.add_argument("--variants", required=True)
     ap.add_argument("--workloads", required=True)
+    return ap
+
+
+def cpu_main(argv: list[str]) -> int:
+    ap = cpu_child_parser("egress_bench.py")
+    ap.add_argument("--mib", type=int, required=True)
+    ap.add_argument("--dev", action="store_true")
     ap.add_argument("--no-audit", action="store_true")
     a = ap.parse_args(argv)
     sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
@@ -543,10 +555,23 @@ def threading_native_id() -> int:
     return threading.get_native_id()
 
 
-def cpu_report(data: dict, rounds: int) -> None:
-    n, mib = data["n"], data["mib"]
-    res = data["results"]
-    variants = data["variants"]
+def cpu_child(prog: str, script: str, env: dict, pub: str, port: int,
+              args: argparse.Namespace, extra: list[str]) -> dict:
+    """Run @script's CPU driver (`--cpu-child`, under @env, with the
+    rounds, requests, variants and workloads of @args, then @extra) and
+    return what it printed; exits (naming @prog) when it fails."""
+    cmd = ["/usr/bin/python3", os.path.abspath(script), "--cpu-child", "--pub", pub,
+           "--port", str(port), "--rounds", str(args.cpu_rounds), "--requests",
+           str(args.requests), "--variants", args.variants, "--workloads", args.workloads] + extra
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, env=env)
+    if p.returncode != 0:
+        sys.exit("%s: the CPU driver failed" % prog)
+    return json.loads(p.stdout)
+
+
+def cpu_report_head(data: dict, rounds: int, per: str) -> None:
+    """The title of the CPU driver's report and its table's head; @per:
+    what its per-X columns count."""
     print()
     print("### The proxy's CPU, in process (Python binding, %d rounds, medians)" % rounds)
     print()
@@ -554,8 +579,15 @@ def cpu_report(data: dict, rounds: int) -> None:
           % (", ".join(data["proxy_threads"]) or "none"))
     print()
     print("| workload | variant | host process CPU (RUSAGE_SELF) during the exec, ms | "
-          "minus host's, per unit | proxy threads' CPU, per unit |")
+          "minus host's, per %s | proxy threads' CPU, per %s |" % (per, per))
     print("|---|---|---|---|---|")
+
+
+def cpu_report(data: dict, rounds: int) -> None:
+    n, mib = data["n"], data["mib"]
+    res = data["results"]
+    variants = data["variants"]
+    cpu_report_head(data, rounds, "unit")
     for workload in res:
         unit, div = ("MiB", mib) if workload == "download" else ("request", n)
         per = res[workload]
@@ -585,28 +617,59 @@ def cpu_report(data: dict, rounds: int) -> None:
 # ---------------------------------------------------------------------------
 
 
+def clean_env(prog: str, flag: str, script: str) -> None:
+    """Re-exec @script (with this argv) in an environment of PATH alone
+    unless it runs in one already; @flag: the variable that marks the
+    re-exec'd run (a second failure exits, naming @prog)."""
+    if set(os.environ) - {"PATH", "PWD", "SHLVL", "_", "OLDPWD", "LC_CTYPE", flag} or \
+            os.environ.get("PATH") != CLEAN_ENV["PATH"]:
+        if os.environ.get(flag):
+            sys.exit("%s: could not clean the environment" % prog)
+        os.execv("/usr/bin/env", ["env", "-i", "PATH=/usr/bin:/bin", flag + "=1",
+                                  "/usr/bin/python3", os.path.abspath(script), *sys.argv[1:]])
+    os.environ.pop(flag, None)
+
+
+def arg_parser(doc: str, rounds: str, variants: str, workloads: str) -> argparse.ArgumentParser:
+    """The options both benches take; @rounds: what --rounds counts
+    rounds of; @variants, @workloads: their defaults."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=15, help="rounds of " + rounds)
+    ap.add_argument("--newconn-rounds", type=int, default=7)
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--variants", default=variants)
+    ap.add_argument("--workloads", default=workloads)
+    ap.add_argument("--cpu-rounds", type=int, default=5)
+    ap.add_argument("--no-cpu", action="store_true")
+    return ap
+
+
+def check_args(prog: str, args: argparse.Namespace) -> list[str]:
+    """Make args.build absolute; the variants, host first.  Exits (naming
+    @prog) when they do not start with host, or a tool or the build is
+    missing."""
+    args.build = os.path.abspath(args.build)
+    variants = args.variants.split(",")
+    if variants[0] != "host":
+        sys.exit("%s: the first variant must be host (the baseline)" % prog)
+    for tool in ("nginx", "openssl", "curl"):
+        if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
+            sys.exit("%s: needs %s (Debian package %s)" % (prog, tool, tool))
+    if not os.access(os.path.join(args.build, "petri"), os.X_OK):
+        sys.exit("%s: no %s/petri (build first)" % (prog, args.build))
+    return variants
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
         return client_main(sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "--cpu-child":
         return cpu_main(sys.argv[2:])
-    if set(os.environ) - {"PATH", "PWD", "SHLVL", "_", "OLDPWD", "LC_CTYPE", "PETRI_EGRESS_CLEAN"} or \
-            os.environ.get("PATH") != CLEAN_ENV["PATH"]:
-        if os.environ.get("PETRI_EGRESS_CLEAN"):
-            sys.exit("egress_bench: could not clean the environment")
-        os.execv("/usr/bin/env", ["env", "-i", "PATH=/usr/bin:/bin", "PETRI_EGRESS_CLEAN=1",
-                                  "/usr/bin/python3", os.path.abspath(__file__), *sys.argv[1:]])
-    os.environ.pop("PETRI_EGRESS_CLEAN", None)
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--rounds", type=int, default=15, help="rounds of download and keepalive")
-    ap.add_argument("--newconn-rounds", type=int, default=7)
-    ap.add_argument("--requests", type=int, default=1000)
+    clean_env("egress_bench", "PETRI_EGRESS_CLEAN", __file__)
+    ap = arg_parser(__doc__, "download and keepalive", "host,proxy,transparent,relay,bare",
+                    "download,keepalive,newconn")
     ap.add_argument("--mib", type=int, default=100)
-    ap.add_argument("--variants", default="host,proxy,transparent,relay,bare")
-    ap.add_argument("--workloads", default="download,keepalive,newconn")
-    ap.add_argument("--cpu-rounds", type=int, default=5)
-    ap.add_argument("--no-cpu", action="store_true")
     ap.add_argument("--no-audit", action="store_true",
                     help="no proxy+audit variant in the CPU driver (it loads the kernel audit)")
     ap.add_argument("--serve", action="store_true",
@@ -614,15 +677,7 @@ def main() -> int:
     ap.add_argument("--dev", action="store_true",
                     help="run the proxy variants with --net host too (to work on this script)")
     args = ap.parse_args()
-    args.build = os.path.abspath(args.build)
-    variants = args.variants.split(",")
-    if variants[0] != "host":
-        sys.exit("egress_bench: the first variant must be host (the baseline)")
-    for tool in ("nginx", "openssl", "curl"):
-        if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
-            sys.exit("egress_bench: needs %s (Debian package %s)" % (tool, tool))
-    if not os.access(os.path.join(args.build, "petri"), os.X_OK):
-        sys.exit("egress_bench: no %s/petri (build first)" % args.build)
+    variants = check_args("egress_bench", args)
 
     tmp = tempfile.mkdtemp(prefix="petri-egress-")
     priv, pub = tmp + "/priv", tmp + "/pub"
@@ -687,18 +742,13 @@ def main() -> int:
             report(workload, res, variants, args, rounds)
         if not args.no_cpu:
             env = dict(CLEAN_ENV, PETRI_LIBRARY=os.path.join(args.build, "libpetri.so"))
-            cmd = ["/usr/bin/python3", os.path.abspath(__file__), "--cpu-child", "--pub", pub,
-                   "--port", str(port), "--rounds", str(args.cpu_rounds), "--requests",
-                   str(args.requests), "--mib", str(args.mib), "--variants", args.variants,
-                   "--workloads", args.workloads]
+            extra = ["--mib", str(args.mib)]
             if args.dev:
-                cmd.append("--dev")
+                extra.append("--dev")
             if args.no_audit:
-                cmd.append("--no-audit")
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, env=env)
-            if p.returncode != 0:
-                sys.exit("egress_bench: the CPU driver failed")
-            cpu_report(json.loads(p.stdout), args.cpu_rounds)
+                extra.append("--no-audit")
+            cpu_report(cpu_child("egress_bench", __file__, env, pub, port, args, extra),
+                       args.cpu_rounds)
     finally:
         if nginx is not None:
             stop_nginx(nginx)

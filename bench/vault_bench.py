@@ -75,7 +75,7 @@ import egress_bench as eb  # noqa: E402  (certificates, nginx's helpers, CPU clo
 HOST = eb.HOST  # bench.test
 NAME = "BENCH_TOKEN"
 SMALL_BYTES = 512
-CLEAN_ENV = {"PATH": "/usr/bin:/bin"}
+CLEAN_ENV = eb.CLEAN_ENV
 INSIDE = "/bench"
 TARGET_US = 2000
 
@@ -168,51 +168,10 @@ def client_main(argv: list[str]) -> int:
 
 
 def start_nginx(priv: str, www: str, port: int, value: str) -> subprocess.Popen:
-    conf = priv + "/nginx.conf"
-    with open(conf, "w") as f:
-        f.write("""
-worker_processes 1;
-pid {p}/nginx.pid;
-error_log {p}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    keepalive_requests 100000;
-    keepalive_timeout 120s;
-    client_body_temp_path {p}/body;
-    proxy_temp_path {p}/proxy;
-    fastcgi_temp_path {p}/fastcgi;
-    uwsgi_temp_path {p}/uwsgi;
-    scgi_temp_path {p}/scgi;
-    types {{ application/octet-stream bin; }}
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name {host};
-        ssl_certificate {p}/srv.pem;
-        ssl_certificate_key {p}/srv.key;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        root {www};
-        location / {{
-            if ($http_authorization != "Bearer {value}") {{ return 401; }}
-        }}
-    }}
-}}
-""".format(p=priv, port=port, host=HOST, www=www, value=value))
-    proc = subprocess.Popen([eb.which("nginx"), "-p", priv, "-c", conf, "-g", "daemon off;"],
-                            env=CLEAN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    import socket
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit("vault_bench: nginx exited: %s" % proc.stderr.read().decode(errors="replace"))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("vault_bench: nginx did not listen on %d" % port)
+    return eb.start_nginx(priv, www, port, prog="vault_bench", location="""
+        location / {
+            if ($http_authorization != "Bearer %s") { return 401; }
+        }""" % value)
 
 
 # ---------------------------------------------------------------------------
@@ -320,14 +279,7 @@ def report(workload: str, res: dict, variants: list[str], n: int, rounds: int) -
 
 
 def cpu_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="vault_bench.py --cpu-child")
-    ap.add_argument("--pub", required=True)
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--rounds", type=int, required=True)
-    ap.add_argument("--requests", type=int, required=True)
-    ap.add_argument("--variants", required=True)
-    ap.add_argument("--workloads", required=True)
-    a = ap.parse_args(argv)
+    a = eb.cpu_child_parser("vault_bench.py").parse_args(argv)
     sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
     import petri
 
@@ -388,15 +340,7 @@ def cpu_main(argv: list[str]) -> int:
 
 def cpu_report(data: dict, rounds: int) -> None:
     n, res, variants = data["n"], data["results"], data["variants"]
-    print()
-    print("### The proxy's CPU, in process (Python binding, %d rounds, medians)" % rounds)
-    print()
-    print("The proxy's threads (new with the first proxied sandbox): %s."
-          % (", ".join(data["proxy_threads"]) or "none"))
-    print()
-    print("| workload | variant | host process CPU (RUSAGE_SELF) during the exec, ms | "
-          "minus host's, per request | proxy threads' CPU, per request |")
-    print("|---|---|---|---|---|")
+    eb.cpu_report_head(data, rounds, "request")
     for workload, per in res.items():
         base = statistics.median(per["host"]["self"]) if "host" in per else 0
         for v in variants:
@@ -420,32 +364,10 @@ def main() -> int:
         return client_main(sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "--cpu-child":
         return cpu_main(sys.argv[2:])
-    if set(os.environ) - {"PATH", "PWD", "SHLVL", "_", "OLDPWD", "LC_CTYPE", "PETRI_VAULT_CLEAN"} or \
-            os.environ.get("PATH") != CLEAN_ENV["PATH"]:
-        if os.environ.get("PETRI_VAULT_CLEAN"):
-            sys.exit("vault_bench: could not clean the environment")
-        os.execv("/usr/bin/env", ["env", "-i", "PATH=/usr/bin:/bin", "PETRI_VAULT_CLEAN=1",
-                                  "/usr/bin/python3", os.path.abspath(__file__), *sys.argv[1:]])
-    os.environ.pop("PETRI_VAULT_CLEAN", None)
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--rounds", type=int, default=15, help="rounds of keepalive")
-    ap.add_argument("--newconn-rounds", type=int, default=7)
-    ap.add_argument("--requests", type=int, default=1000)
-    ap.add_argument("--variants", default="host,tunnel,vault,bare")
-    ap.add_argument("--workloads", default="keepalive,newconn")
-    ap.add_argument("--cpu-rounds", type=int, default=5)
-    ap.add_argument("--no-cpu", action="store_true")
-    args = ap.parse_args()
-    args.build = os.path.abspath(args.build)
-    variants = args.variants.split(",")
-    if variants[0] != "host":
-        sys.exit("vault_bench: the first variant must be host (the baseline)")
-    for tool in ("nginx", "openssl", "curl"):
-        if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
-            sys.exit("vault_bench: needs %s (Debian package %s)" % (tool, tool))
-    if not os.access(os.path.join(args.build, "petri"), os.X_OK):
-        sys.exit("vault_bench: no %s/petri (build first)" % args.build)
+    eb.clean_env("vault_bench", "PETRI_VAULT_CLEAN", __file__)
+    args = eb.arg_parser(__doc__, "keepalive", "host,tunnel,vault,bare",
+                         "keepalive,newconn").parse_args()
+    variants = eb.check_args("vault_bench", args)
 
     # The value: hex (nginx's config holds it), random per run.
     value = "pvbench-" + secrets.token_hex(20)
@@ -487,13 +409,8 @@ def main() -> int:
         if not args.no_cpu:
             env = dict(CLEAN_ENV, PETRI_LIBRARY=os.path.join(args.build, "libpetri.so"),
                        VAULT_BENCH_VALUE=value)
-            cmd = ["/usr/bin/python3", os.path.abspath(__file__), "--cpu-child", "--pub", pub,
-                   "--port", str(port), "--rounds", str(args.cpu_rounds), "--requests",
-                   str(args.requests), "--variants", args.variants, "--workloads", args.workloads]
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, env=env)
-            if p.returncode != 0:
-                sys.exit("vault_bench: the CPU driver failed")
-            cpu_report(json.loads(p.stdout), args.cpu_rounds)
+            cpu_report(eb.cpu_child("vault_bench", __file__, env, pub, port, args, []),
+                       args.cpu_rounds)
     finally:
         if nginx is not None:
             eb.stop_nginx(nginx)

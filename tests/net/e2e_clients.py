@@ -34,7 +34,6 @@ failed, N skipped"; exit status 1 when any case failed.  Under CI=true a
 client this machine should have (curl, git, node, npm, go, pip, openssl)
 that is missing is a failure, not a skip.
 """
-import argparse
 import base64
 import errno
 import hashlib
@@ -51,20 +50,16 @@ import ssl
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
 import time
-import traceback
 import zipfile
 
+from nettest import (CI, NOPROXY_ENV, PROXY, Skip, flat, make_certs, need_lib, petri_part,
+                     run_host)
+import nettest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-CI = os.environ.get("CI") == "true"
-PROXY = ("127.0.0.1", 3128)
 SYNTH = ipaddress.ip_network("127.80.0.0/16")
-PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
-              "all_proxy"]
-# Run a program with every proxy variable removed: the transparent path.
-NOPROXY_ENV = ["/usr/bin/env"] + [a for v in PROXY_VARS for a in ("-u", v)]
 ENETUNREACH = errno.ENETUNREACH
 ECONNREFUSED = errno.ECONNREFUSED
 ECONNRESET = errno.ECONNRESET
@@ -75,11 +70,6 @@ BASE_ENV = {"HOME": "/workspace", "SSL_CERT_FILE": "/e2e/ca.pem",
             "npm_config_update_notifier": "false", "npm_config_cache": "/workspace/.npm"}
 
 
-class Skip(Exception):
-    pass
-
-
-# The host tool each fixture is made with.
 FIXTURE_TOOL = {"tls": "openssl", "git": "git", "go": "go"}
 
 
@@ -194,31 +184,6 @@ def start_silent():
 # ---- fixtures -----------------------------------------------------------------
 
 
-def run_host(argv, cwd=None, env=None):
-    p = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-    if p.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(argv), p.returncode, p.stderr.strip()))
-    return p.stdout
-
-
-def make_certs(d):
-    """A test CA and a server certificate for the three names, in @d."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run_host(["openssl", "req", "-x509"] + ec + [
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=petri e2e test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign"], cwd=d)
-    run_host(["openssl", "req", "-new"] + ec + [
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=files.test"], cwd=d)
-    with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=DNS:files.test,DNS:pkg.test,DNS:other.test\n"
-                "basicConstraints=critical,CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\n"
-                "extendedKeyUsage=serverAuth\n")
-    run_host(["openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-              "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"], cwd=d)
-
-
 def record_line(path, data):
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return "%s,sha256=%s,%d" % (path, digest, len(data))
@@ -275,22 +240,6 @@ def make_npm_tarball(path, token):
             t.addfile(info, io.BytesIO(data))
 
 
-def make_git_repo(docroot, work, token):
-    """A bare repository with one commit, ready for dumb HTTP."""
-    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null",
-               GIT_AUTHOR_NAME="petri", GIT_AUTHOR_EMAIL="petri@files.test",
-               GIT_COMMITTER_NAME="petri", GIT_COMMITTER_EMAIL="petri@files.test")
-    bare = os.path.join(docroot, "repo.git")
-    run_host(["git", "init", "-q", "--bare", "-b", "main", bare], env=env)
-    run_host(["git", "init", "-q", "-b", "main", work], env=env)
-    with open(os.path.join(work, "README"), "w") as f:
-        f.write("git %s\n" % token)
-    run_host(["git", "add", "README"], cwd=work, env=env)
-    run_host(["git", "commit", "-q", "-m", "one"], cwd=work, env=env)
-    run_host(["git", "push", "-q", bare, "main"], cwd=work, env=env)
-    run_host(["git", "--git-dir", bare, "update-server-info"], env=env)
-
-
 def build_go(src, out, tmp):
     env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local", GOPROXY="off",
                GOFLAGS="-buildvcs=false", GO111MODULE="on")
@@ -302,28 +251,8 @@ def build_go(src, out, tmp):
 # ---- petri runs and their audit ---------------------------------------------
 
 
-class Run:
+class Run(nettest.PetriRun):
     """One `petri run --json --audit FILE` and what it left."""
-
-    def __init__(self, t, argv, proc, audit_path):
-        self.t = t
-        self.argv = argv
-        self.rc = proc.returncode
-        self.cli_stderr = proc.stderr
-        self.audit_path = audit_path
-        self._events = None
-        try:
-            self.j = json.loads(proc.stdout)
-        except ValueError:
-            self.j = {"reason": "failed", "error": "no JSON from petri: %r %r" % (
-                proc.stdout[-300:], proc.stderr[-300:])}
-        self.stdout = self.j.get("stdout", "") or ""
-        self.stderr = self.j.get("stderr", "") or ""
-        self.exit_code = self.j.get("exit_code")
-
-    @property
-    def failed(self):
-        return self.j.get("reason") == "failed" or self.rc == 125
 
     def describe(self, cap=600):
         return "exit %s reason %s; stdout %r; stderr %r%s" % (
@@ -401,21 +330,6 @@ class Run:
             json.dumps(compact(e), sort_keys=True)[:400] for e in evs[:4]))
 
 
-def petri_part(e):
-    return (e.get("unmapped") or {}).get("petri") or {}
-
-
-def flat(obj, key=""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from flat(v, k)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from flat(v, key)
-    else:
-        yield key, obj
-
-
 def compact(e):
     drop = {"metadata", "time_dt", "category_name", "category_uid", "type_uid", "severity_id"}
     out = {k: v for k, v in e.items() if k not in drop}
@@ -462,21 +376,6 @@ def dns_refused(e):
 # ---- the test harness -------------------------------------------------------
 
 
-class Case:
-    def __init__(self, name):
-        self.name = name
-        self.failures = []
-        self.notes = []
-
-    def check(self, cond, msg):
-        if not cond:
-            self.failures.append(msg)
-        return bool(cond)
-
-    def note(self, msg):
-        self.notes.append(msg)
-
-
 class T:
     """Everything the cases share: the servers, the fixtures, the runner."""
 
@@ -507,7 +406,8 @@ class T:
             try:
                 pki = os.path.join(tmp, "pki")  # the keys: not in the sandbox
                 os.makedirs(pki, mode=0o700)
-                make_certs(pki)
+                make_certs(pki, "petri e2e test CA", "files.test",
+                           ["files.test", "pkg.test", "other.test"])
                 shutil.copy(os.path.join(pki, "ca.pem"), os.path.join(self.fix, "ca.pem"))
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(os.path.join(pki, "server.pem"),
@@ -525,7 +425,8 @@ class T:
         make_npm_tarball(os.path.join(self.docroot, "petri-e2e-1.0.0.tgz"), self.token)
         if shutil.which("git"):
             try:
-                make_git_repo(self.docroot, os.path.join(tmp, "gitwork"), self.token)
+                nettest.make_git_repo(self.docroot, os.path.join(tmp, "gitwork"),
+                                      "git %s\n" % self.token, "petri@files.test")
             except Exception as e:  # noqa: BLE001
                 self.broken["git"] = str(e)
         if shutil.which("go"):
@@ -1270,12 +1171,7 @@ def case_other_sandbox(t, c):
     answers; meanwhile B's ten requests are each served at once.  After
     both are destroyed, every upstream connection of A is closed and the
     process holds the descriptors and threads it held before."""
-    if t.no_lib:
-        raise Skip(t.no_lib)
-    if not t.lib:
-        if CI:
-            raise AssertionError("no libpetri.so (--lib or PETRI_LIBRARY; CI=true)")
-        raise Skip("no libpetri.so given (--lib)")
+    need_lib(t)
     env = dict(os.environ, PETRI_LIBRARY=t.lib,
                PYTHONPATH=os.path.join(HERE, "..", "..", "bindings", "python"))
     cfg = {"fix": t.fix, "allow": t.allow, "http_port": t.H}
@@ -1397,63 +1293,12 @@ CASES = [
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--petri", default=os.environ.get("PETRI_CLI"),
-                    help="the petri CLI (default: $PETRI_CLI)")
-    ap.add_argument("--lib", default=os.environ.get("PETRI_LIBRARY"),
-                    help="libpetri.so, for the case that uses the Python binding "
-                    "(default: $PETRI_LIBRARY)")
-    ap.add_argument("--no-lib", metavar="WHY",
-                    help="skip the Python binding's case, even under CI, for this reason")
-    ap.add_argument("--only", help="run the cases whose name matches this regex")
-    ap.add_argument("--list", action="store_true", help="list the cases and exit")
-    ap.add_argument("-v", "--verbose", action="store_true", help="print every petri run")
-    args = ap.parse_args()
-    cases = [(n, f) for n, f in CASES if not args.only or re.search(args.only, n)]
-    if args.list:
-        print("\n".join(n for n, _ in cases))
-        return 0
-    if not args.petri or not os.access(args.petri, os.X_OK):
-        print("e2e_clients: no petri CLI (--petri PATH or PETRI_CLI)", file=sys.stderr)
-        return 2
-    t0 = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="petri-e2e-")
-    passed = failed = skipped = 0
-    try:
-        t = T(os.path.abspath(args.petri), args.lib and os.path.abspath(args.lib), args.no_lib,
-              tmp, args.verbose)
-        print("servers: http 127.0.0.1:%d, https 127.0.0.1:%s, udp 127.0.0.1:%d; fixtures "
-              "in %.1fs%s" % (t.H, t.S, t.U, time.monotonic() - t0,
-                              "; broken: %s" % t.broken if t.broken else ""), flush=True)
-        for name, fn in cases:
-            c = Case(name)
-            t1 = time.monotonic()
-            try:
-                fn(t, c)
-            except Skip as e:
-                skipped += 1
-                print("SKIP %s: %s" % (name, e), flush=True)
-                continue
-            except AssertionError as e:
-                c.failures.append(str(e))
-            except Exception:  # noqa: BLE001 - a broken case is a failed case
-                c.failures.append("crashed: " + traceback.format_exc())
-            dt = time.monotonic() - t1
-            if c.failures:
-                failed += 1
-                print("FAIL %s (%.1fs)" % (name, dt))
-                for f in c.failures:
-                    print("     - %s" % f)
-            else:
-                passed += 1
-                print("PASS %s (%.1fs)%s" % (name, dt, "; " + "; ".join(c.notes)
-                                             if c.notes else ""))
-            sys.stdout.flush()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed, %d skipped (%.0fs)" % (passed, failed, skipped,
-                                                         time.monotonic() - t0))
-    return 1 if failed else 0
+    return nettest.main(
+        "e2e_clients", nettest.arg_parser(__doc__), CASES, "petri-e2e-",
+        lambda args, tmp: T(os.path.abspath(args.petri), args.lib and os.path.abspath(args.lib),
+                            args.no_lib, tmp, args.verbose),
+        lambda t: "servers: http 127.0.0.1:%d, https 127.0.0.1:%s, udp 127.0.0.1:%d" % (
+            t.H, t.S, t.U))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,20 @@ def dns_parse(m, qid):
     return out
 
 
+def dns_tcp_exchange(s, q):
+    """Send the DNS message @q on the TCP socket @s (with its length
+    prefix); the reply as read, length prefix included: short when the
+    server closed before the whole of it."""
+    s.sendall(struct.pack(">H", len(q)) + q)
+    buf = b""
+    while len(buf) < 2 or len(buf) < 2 + struct.unpack(">H", buf[:2])[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
 def op_dns(a):
     qid = random.randrange(1, 65536)
     if "raw_hex" in a:
@@ -99,13 +113,7 @@ def op_dns(a):
     try:
         if a.get("tcp"):
             s = socket.create_connection(server, timeout=TIMEOUT)
-            s.sendall(struct.pack(">H", len(q)) + q)
-            buf = b""
-            while len(buf) < 2 or len(buf) < 2 + struct.unpack(">H", buf[:2])[0]:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
+            buf = dns_tcp_exchange(s, q)
             s.close()
             if len(buf) < 2:
                 return {"no_answer": True}
@@ -180,7 +188,25 @@ def op_udp(a):
     return out
 
 
-def read_all(s, limit=1 << 20):
+def handshake(ctx, s, sni, out):
+    """The TLS client side of @s, under @ctx with @sni: the wrapped socket,
+    out["handshake"] True; or None, @s closed, out["handshake"] False and
+    out["handshake_error"] why."""
+    try:
+        t = ctx.wrap_socket(s, server_hostname=sni)
+    except (ssl.SSLError, OSError) as e:
+        out["handshake"] = False
+        out["handshake_error"] = str(e)
+        s.close()
+        return None
+    out["handshake"] = True
+    return t
+
+
+def read_all(s, limit=1 << 20, full="limit"):
+    """Read @s to its end, at most about @limit bytes: (bytes, how it
+    ended: "eof", "timeout", "error: ..." or @full when the limit was
+    reached)."""
     buf = b""
     try:
         while len(buf) < limit:
@@ -192,7 +218,7 @@ def read_all(s, limit=1 << 20):
         return buf, "timeout"
     except (ssl.SSLError, OSError) as e:
         return buf, "error: %s" % e
-    return buf, "limit"
+    return buf, full
 
 
 def http_status(buf):
@@ -271,13 +297,8 @@ def op_tls(a):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    try:
-        t = ctx.wrap_socket(s, server_hostname=a["sni"])
-        out["handshake"] = True
-    except (ssl.SSLError, OSError) as e:
-        out["handshake"] = False
-        out["handshake_error"] = str(e)
-        s.close()
+    t = handshake(ctx, s, a["sni"], out)
+    if t is None:
         return out
     try:
         t.sendall(("GET /whoami HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" %
@@ -390,13 +411,14 @@ OPS = {"dns": op_dns, "resolve": op_resolve, "connect": op_connect, "udp": op_ud
        "say": op_say, "sleep": op_sleep}
 
 
-def main():
-    ops = json.loads(sys.argv[1])
+def run_ops(ops, table):
+    """Run each operation of @ops by its "op" in @table; print the results
+    as one JSON list (an exception is a result, "crashed")."""
     results = []
     for a in ops:
         t0 = time.monotonic()
         try:
-            r = OPS[a["op"]](a)
+            r = table[a["op"]](a)
         except Exception as e:  # noqa: BLE001 - report, never die half-way
             r = err(e)
             r["crashed"] = True
@@ -404,6 +426,10 @@ def main():
         results.append(r)
     json.dump(results, sys.stdout)
     sys.stdout.write("\n")
+
+
+def main():
+    run_ops(json.loads(sys.argv[1]), OPS)
 
 
 if __name__ == "__main__":

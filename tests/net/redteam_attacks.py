@@ -38,21 +38,19 @@ import tempfile
 import threading
 import time
 
+# The agent runs this file as /rt/rt.py inside the sandbox: T copies these
+# two beside it there.
+import probe
+from nettest import Case, PetriRun, Skip, petri_part
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROXY = ("127.0.0.1", 3128)
 
 # ============================================================================
 # The agent: runs INSIDE the sandbox
 # ============================================================================
 
 
-def _err(e):
-    out = {"error": "%s: %s" % (type(e).__name__, e)}
-    if isinstance(e, socket.timeout):
-        out["timeout"] = True
-    elif isinstance(e, OSError) and e.errno is not None:
-        out["errno"] = e.errno
-    return out
+_err = probe.err
 
 
 def _read_all(s, limit, timeout):
@@ -100,11 +98,7 @@ def a_tcp(o):
 
 
 def dns_query(labels, qtype, qid=0x1234):
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for lab in labels:
-        lab = lab.encode("latin-1")
-        q += bytes([len(lab)]) + lab
-    return q + b"\x00" + struct.pack(">HH", qtype, 1)
+    return probe.dns_query([lab.encode("latin-1") for lab in labels], qtype, qid)
 
 
 def a_dns(o):
@@ -112,15 +106,8 @@ def a_dns(o):
     try:
         if o.get("tcp"):
             s = socket.create_connection(("127.0.0.1", 53), timeout=5)
-            s.sendall(struct.pack(">H", len(q)) + q)
-            buf = b""
-            while len(buf) < 2 or len(buf) < 2 + struct.unpack(">H", buf[:2])[0]:
-                d = s.recv(65537)
-                if not d:
-                    break
-                buf += d
+            m = probe.dns_tcp_exchange(s, q)[2:]
             s.close()
-            m = buf[2:]
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(5)
@@ -525,21 +512,18 @@ class FakeResolver:
             return [q for q in self.questions if needle in q[0]]
 
 
-class Run:
-    def __init__(self, t, proc, audit):
-        self.t = t
-        self.rc = proc.returncode
+class Run(PetriRun):
+    def __init__(self, t, argv, proc, audit):
+        super().__init__(t, argv, proc, audit)
         self.audit = audit
-        self._events = None
-        try:
-            self.j = json.loads(proc.stdout)
-        except ValueError:
-            self.j = {"error": "no JSON: %r %r" % (proc.stdout[-300:], proc.stderr[-300:])}
         out = (self.j.get("stdout") or "").strip().splitlines()
         try:
             self.res = json.loads(out[-1])
         except (ValueError, IndexError):
             self.res = None
+
+    def no_json(self, proc):
+        return "no JSON: %r %r" % (proc.stdout[-300:], proc.stderr[-300:])
 
     def describe(self):
         return "petri: %s; stdout %r; stderr %r" % (
@@ -556,48 +540,21 @@ class Run:
                     e = json.loads(line)
                 except ValueError:
                     continue
-                pp = (e.get("unmapped") or {}).get("petri") or {}
+                pp = petri_part(e)
                 if e.get("class_uid") in (4001, 4002, 4003) and \
                         pp.get("kind") != "network_activity":
                     self._events.append(e)
         return self._events
 
+    def _parts(self, kind):
+        return [petri_part(e)[kind] for e in self.events()
+                if petri_part(e).get(kind) is not None]
+
     def conn_events(self):
-        out = []
-        for e in self.events():
-            pp = (e.get("unmapped") or {}).get("petri") or {}
-            nc = pp.get("net_connection")
-            if nc is not None:
-                out.append(nc)
-        return out
+        return self._parts("net_connection")
 
     def dns_events(self):
-        out = []
-        for e in self.events():
-            pp = (e.get("unmapped") or {}).get("petri") or {}
-            d = pp.get("dns_query")
-            if d is not None:
-                out.append(d)
-        return out
-
-
-class Case:
-    def __init__(self, name):
-        self.name = name
-        self.failures = []
-        self.notes = []
-
-    def check(self, cond, msg):
-        if not cond:
-            self.failures.append(msg)
-        return bool(cond)
-
-    def note(self, msg):
-        self.notes.append(msg)
-
-
-class Skip(Exception):
-    pass
+        return self._parts("dns_query")
 
 
 class T:
@@ -610,6 +567,8 @@ class T:
         self.fix = os.path.join(tmp, "fix")
         os.makedirs(self.fix)
         shutil.copy(os.path.abspath(__file__), os.path.join(self.fix, "rt.py"))
+        for f in ("probe.py", "nettest.py"):
+            shutil.copy(os.path.join(HERE, f), os.path.join(self.fix, f))
         os.chmod(tmp, 0o755)
         os.chmod(self.fix, 0o755)
         os.chmod(os.path.join(self.fix, "rt.py"), 0o644)
@@ -631,7 +590,7 @@ class T:
             argv = wrap(argv)
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60,
                               env=env)
-        r = Run(self, proc, audit)
+        r = Run(self, argv, proc, audit)
         if self.verbose:
             print("    -> %s\n       %s" % (r.describe(), json.dumps(r.res)[:2000]))
         if r.res is None:
@@ -1266,7 +1225,7 @@ def case_audit_flood(t, c):
                        timeout=60)
     lost = {}
     for line in p.stdout.splitlines():
-        pp = (json.loads(line).get("unmapped") or {}).get("petri") or {}
+        pp = petri_part(json.loads(line))
         loss = pp.get("loss") if pp.get("kind") == "loss" else None
         if loss and loss.get("where") == "rate_limit":
             lost[loss["kind"]] = lost.get(loss["kind"], 0) + int(loss["count"])

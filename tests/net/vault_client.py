@@ -54,18 +54,7 @@ def finish(req):
 
 
 def read_reply(s):
-    buf = b""
-    try:
-        while len(buf) < MAX_BODY:
-            chunk = s.recv(65536)
-            if not chunk:
-                return buf, "eof"
-            buf += chunk
-    except socket.timeout:
-        return buf, "timeout"
-    except (ssl.SSLError, OSError) as e:
-        return buf, "error: %s" % e
-    return buf, "cap"
+    return probe.read_all(s, MAX_BODY, "cap")
 
 
 def reply(buf, how):
@@ -108,17 +97,12 @@ def op_https(a):
         ctx.verify_mode = ssl.CERT_NONE
     if a.get("alpn"):
         ctx.set_alpn_protocols(a["alpn"])
-    try:
-        t = ctx.wrap_socket(s, server_hostname=expand(a.get("sni", a["host"])))
-        out["handshake"] = True
-        out["alpn"] = t.selected_alpn_protocol()
-        out["issuer"] = dict(x[0] for x in t.getpeercert()["issuer"]) if a.get("verify", True) \
-            else None
-    except (ssl.SSLError, OSError) as e:
-        out["handshake"] = False
-        out["handshake_error"] = str(e)
-        s.close()
+    t = probe.handshake(ctx, s, expand(a.get("sni", a["host"])), out)
+    if t is None:
         return out
+    out["alpn"] = t.selected_alpn_protocol()
+    out["issuer"] = dict(x[0] for x in t.getpeercert()["issuer"]) if a.get("verify", True) \
+        else None
     try:
         # @pad: that many bytes added to the form body, after it (or before
         # it with @pad_first): a large body, made here (a command line could
@@ -328,18 +312,7 @@ OPS = {"https": op_https, "http": op_http, "urllib": op_urllib, "env": op_env, "
 
 
 def main():
-    results = []
-    for a in json.loads(sys.argv[1]):
-        t0 = time.monotonic()
-        try:
-            r = OPS[a["op"]](a)
-        except Exception as e:  # noqa: BLE001 - report, never die half-way
-            r = probe.err(e)
-            r["crashed"] = True
-        r["ms"] = int((time.monotonic() - t0) * 1000)
-        results.append(r)
-    json.dump(results, sys.stdout)
-    sys.stdout.write("\n")
+    probe.run_ops(json.loads(sys.argv[1]), OPS)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,6 @@ Output: one line per case (PASS/FAIL/SKIP), then the totals; exit 1 when
 any case failed.  Under CI=true a missing client (curl, git, node,
 openssl) is a failure, not a skip.
 """
-import argparse
 import base64
 import hashlib
 import http.server
@@ -57,14 +56,14 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 import urllib.parse
 
+from nettest import CI, NOPROXY_ENV, Skip, flat, need_lib, petri_part
+import nettest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-CI = os.environ.get("CI") == "true"
 NAME = "VAULT_TOKEN"  # the secret from the host's environment
 FNAME = "FILE_KEY"  # the secret from a file (--secret NAME@HOSTS=@FILE)
 TEST_CA = "petri vault test CA"  # the CN of the test's own CA
@@ -73,19 +72,9 @@ PH_ANY = re.compile(r"petri-vault-[0-9a-f]{32}")
 VAULT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 VAULT_CA = "/etc/petri/vault-ca.pem"
 BASE_ENV = {"HOME": "/workspace", "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"}
-PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
-              "all_proxy"]
-NOPROXY_ENV = ["/usr/bin/env"] + [a for v in PROXY_VARS for a in ("-u", v)]
 # In shell cases: a bundle of the vault's trust and the test CA, for the
 # unscoped (tunnelled) host whose real certificate the test CA signed.
 BOTH = "cat %s /e2e/ca.pem > /tmp/both.pem; " % VAULT_BUNDLE
-
-
-class Skip(Exception):
-    pass
-
-
-# ---- the value and its encodings ---------------------------------------------
 
 
 def b64_forms(v):
@@ -378,89 +367,22 @@ def start(server):
 # ---- fixtures -----------------------------------------------------------------
 
 
-def run_host(argv, cwd=None, env=None):
-    p = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-    if p.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(argv), p.returncode, p.stderr.strip()))
-    return p.stdout
-
-
-def make_certs(d):
-    """The test CA and one server certificate for *.vault.test, in @d."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run_host(["openssl", "req", "-x509"] + ec + [
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=" + TEST_CA,
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign"], cwd=d)
-    run_host(["openssl", "req", "-new"] + ec + [
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=api.vault.test"], cwd=d)
-    with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=DNS:api.vault.test,DNS:other.vault.test,DNS:*.vault.test\n"
-                "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                "extendedKeyUsage=serverAuth\n")
-    run_host(["openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-              "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"], cwd=d)
-
-
-def make_git_repo(root, work, token):
-    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null",
-               GIT_AUTHOR_NAME="petri", GIT_AUTHOR_EMAIL="petri@vault.test",
-               GIT_COMMITTER_NAME="petri", GIT_COMMITTER_EMAIL="petri@vault.test")
-    bare = os.path.join(root, "repo.git")
-    run_host(["git", "init", "-q", "--bare", "-b", "main", bare], env=env)
-    run_host(["git", "init", "-q", "-b", "main", work], env=env)
-    with open(os.path.join(work, "README"), "w") as f:
-        f.write("vault git %s\n" % token)
-    run_host(["git", "add", "README"], cwd=work, env=env)
-    run_host(["git", "commit", "-q", "-m", "one"], cwd=work, env=env)
-    run_host(["git", "push", "-q", bare, "main"], cwd=work, env=env)
-    run_host(["git", "--git-dir", bare, "update-server-info"], env=env)
-
-
 # ---- petri runs and their audit ------------------------------------------------
 
 
-def petri_part(e):
-    return (e.get("unmapped") or {}).get("petri") or {}
-
-
-def flat(obj, key=""):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from flat(v, k)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from flat(v, key)
-    else:
-        yield key, obj
-
-
-class Run:
+class Run(nettest.PetriRun):
     """One `petri run --json --audit FILE` and what it left."""
 
     def __init__(self, t, argv, proc, audit_path):
-        self.t = t
-        self.argv = argv
-        self.rc = proc.returncode
+        super().__init__(t, argv, proc, audit_path)
         self.cli_stdout = proc.stdout
-        self.cli_stderr = proc.stderr
-        self.audit_path = audit_path
         self.files = {}  # what the program left in /out (read from the host)
         self.out = ""  # its stdout+stderr as it wrote them (/out/sh.out)
-        self._events = None
         self._audit_json = None
-        try:
-            self.j = json.loads(proc.stdout)
-        except ValueError:
-            self.j = {"reason": "failed", "error": "no JSON from petri (exit %d): %r %r" % (
-                proc.returncode, proc.stdout[-300:], proc.stderr[-300:])}
-        self.stdout = self.j.get("stdout", "") or ""
-        self.stderr = self.j.get("stderr", "") or ""
-        self.exit_code = self.j.get("exit_code")
 
-    @property
-    def failed(self):
-        return self.j.get("reason") == "failed" or self.rc == 125
+    def no_json(self, proc):
+        return "no JSON from petri (exit %d): %r %r" % (
+            proc.returncode, proc.stdout[-300:], proc.stderr[-300:])
 
     def describe(self, cap=600):
         return "exit %s reason %s; stdout %r; stderr %r%s" % (
@@ -512,21 +434,6 @@ def mentions(e, *needles):
     return all(any(n.lower() in s for s in texts) for n in needles)
 
 
-class Case:
-    def __init__(self, name):
-        self.name = name
-        self.failures = []
-        self.notes = []
-
-    def check(self, cond, msg):
-        if not cond:
-            self.failures.append(msg)
-        return bool(cond)
-
-    def note(self, msg):
-        self.notes.append(msg)
-
-
 class T:
     """The servers, the fixtures, the runner."""
 
@@ -558,14 +465,17 @@ class T:
         self.gittoken = secrets.token_hex(6)
         if shutil.which("git"):
             try:
-                make_git_repo(self.gitroot, os.path.join(self.private, "gitwork"), self.gittoken)
+                nettest.make_git_repo(self.gitroot, os.path.join(self.private, "gitwork"),
+                                      "vault git %s\n" % self.gittoken, "petri@vault.test")
             except Exception as e:  # noqa: BLE001
                 self.broken["git"] = str(e)
         else:
             self.broken["git"] = "git not found"
         pki = os.path.join(self.private, "pki")
         os.makedirs(pki)
-        make_certs(pki)  # no openssl: no test at all (raises)
+        # no openssl: no test at all (raises)
+        nettest.make_certs(pki, TEST_CA, "api.vault.test",
+                           ["api.vault.test", "other.vault.test", "*.vault.test"])
         self.ca = os.path.join(self.fix, "ca.pem")  # the test CA (public half)
         shutil.copy(os.path.join(pki, "ca.pem"), self.ca)
         ctx = server_ctx(pki, self.log)
@@ -933,12 +843,7 @@ def case_binding(t, c):
     written a few bytes at a time with pauses (so it crosses chunks of the
     streaming callback) is masked both in ExecResult.stdout and in every
     chunk on_output got."""
-    if t.no_lib:
-        raise Skip(t.no_lib)
-    if not t.lib:
-        if CI:
-            raise AssertionError("no libpetri.so (--lib or PETRI_LIBRARY; CI=true)")
-        raise Skip("no libpetri.so given (--lib)")
+    need_lib(t)
     mark = t.log.mark()
     cfg = {"allow": t.allow, "hosts": ["api.vault.test:%d" % t.A], "ca": t.ca, "fix": t.fix,
            "port": t.A}
@@ -1449,68 +1354,25 @@ CASES = [
 ]
 
 
-def main():
-    if len(sys.argv) > 2 and sys.argv[1] == "--binding-child":
-        return binding_child(json.loads(sys.argv[2]))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--petri", default=os.environ.get("PETRI_CLI"))
-    ap.add_argument("--lib", default=os.environ.get("PETRI_LIBRARY"))
-    ap.add_argument("--no-lib", metavar="WHY")
-    ap.add_argument("--only", help="run the cases whose name matches this regex")
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("--simulate", action="store_true",
-                    help="check the harness on a petri without the vault: placeholders as "
-                    "plain env vars, no --secret (most cases must FAIL then)")
-    args = ap.parse_args()
-    cases = [(n, f) for n, f in CASES if not args.only or re.search(args.only, n)]
-    if args.list:
-        print("\n".join(n for n, _ in cases))
-        return 0
-    if not args.petri or not os.access(args.petri, os.X_OK):
-        print("vault_e2e: no petri CLI (--petri PATH or PETRI_CLI)", file=sys.stderr)
-        return 2
+def needs_openssl():
     if not shutil.which("openssl"):
         print("vault_e2e: needs openssl (the test CA)", file=sys.stderr)
         return 1
-    t0 = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="petri-vault-e2e-")
-    passed = failed = skipped = 0
-    try:
-        t = T(os.path.abspath(args.petri), args.lib and os.path.abspath(args.lib), args.no_lib,
-              tmp, args.verbose, args.simulate)
-        print("servers: api https %d, other https %d, plain %d, plain-secret %d; fixtures in "
-              "%.1fs%s" % (t.A, t.O, t.P, t.Q, time.monotonic() - t0,
-                           "; broken: %s" % t.broken if t.broken else ""), flush=True)
-        for name, fn in cases:
-            c = Case(name)
-            t1 = time.monotonic()
-            try:
-                fn(t, c)
-            except Skip as e:
-                skipped += 1
-                print("SKIP %s: %s" % (name, e), flush=True)
-                continue
-            except AssertionError as e:
-                c.failures.append(str(e))
-            except Exception:  # noqa: BLE001 - a broken case is a failed case
-                c.failures.append("crashed: " + traceback.format_exc())
-            dt = time.monotonic() - t1
-            if c.failures:
-                failed += 1
-                print("FAIL %s (%.1fs)" % (name, dt))
-                for f in c.failures:
-                    print("     - %s" % f)
-            else:
-                passed += 1
-                print("PASS %s (%.1fs)%s" % (name, dt, "; " + "; ".join(c.notes)
-                                             if c.notes else ""))
-            sys.stdout.flush()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed, %d skipped (%.0fs)" % (passed, failed, skipped,
-                                                         time.monotonic() - t0))
-    return 1 if failed else 0
+    return None
+
+
+def main():
+    ap = nettest.arg_parser(__doc__)
+    ap.add_argument("--simulate", action="store_true",
+                    help="check the harness on a petri without the vault: placeholders as "
+                    "plain env vars, no --secret (most cases must FAIL then)")
+    return nettest.main(
+        "vault_e2e", ap, CASES, "petri-vault-e2e-",
+        lambda args, tmp: T(os.path.abspath(args.petri), args.lib and os.path.abspath(args.lib),
+                            args.no_lib, tmp, args.verbose, args.simulate),
+        lambda t: "servers: api https %d, other https %d, plain %d, plain-secret %d" % (
+            t.A, t.O, t.P, t.Q),
+        needs_openssl)
 
 
 if __name__ == "__main__":
