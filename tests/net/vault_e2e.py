@@ -1362,6 +1362,8 @@ def needs_openssl():
 
 
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--binding-child":
+        return binding_child(json.loads(sys.argv[2]))
     ap = nettest.arg_parser(__doc__)
     ap.add_argument("--simulate", action="store_true",
                     help="check the harness on a petri without the vault: placeholders as "
