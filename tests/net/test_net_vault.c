@@ -271,20 +271,25 @@ static void test_bad_secrets(void)
 
 /* ---- memory ------------------------------------------------------------------ */
 
-/* Mappings that hold values: secretmem ones, and anonymous ones locked
- * ("lo"), not dumped ("dd") and not copied on fork ("dc"). */
-static void count_maps(int *secretmem, int *locked)
+/* Mappings that hold values: secretmem ones (counted), and the kB of
+ * anonymous ones locked ("lo"), not dumped ("dd") and not copied on fork
+ * ("dc") -- in kB, since the kernel may merge two such mappings that
+ * happen to be adjacent into one (it does under ASan's allocator). */
+static void count_maps(int *secretmem, int *locked_kb)
 {
-	*secretmem = *locked = 0;
+	int size_kb = 0;
+	*secretmem = *locked_kb = 0;
 	FILE *f = fopen("/proc/self/smaps", "re");
 	REQUIRE(f);
 	char line[512];
 	while (fgets(line, sizeof(line), f)) {
 		if (strstr(line, "secretmem"))
 			(*secretmem)++;
+		if (strncmp(line, "Size:", 5) == 0)
+			size_kb = atoi(line + 5);
 		if (strncmp(line, "VmFlags:", 8) == 0 && strstr(line, " lo") &&
 		    strstr(line, " dd") && strstr(line, " dc"))
-			(*locked)++;
+			*locked_kb += size_kb;
 	}
 	fclose(f);
 }
@@ -299,14 +304,14 @@ static void test_memory(void)
 	int have = fd >= 0;
 	if (fd >= 0)
 		close(fd);
-	printf("memfd_secret %s: secretmem mappings %d -> %d, locked+dontdump %d -> %d\n",
+	printf("memfd_secret %s: secretmem mappings %d -> %d, locked+dontdump %d -> %d kB\n",
 	       have ? "available" : "unavailable", s0, s1, l0, l1);
 	/* two mappings: the values, and the scrubber's bytes (which spell
 	 * the values' encodings out) */
 	if (have)
 		CHECK(s1 == s0 + 2);
 	else
-		CHECK(l1 == l0 + 2);
+		CHECK(l1 > l0);
 	petri__vault_free(v);
 	count_maps(&s2, &l2);
 	CHECK(s2 == s0 && l2 == l0);
@@ -336,7 +341,7 @@ static void test_memory_fallback(void)
 	struct petri_vault *v = vault1(VALUE, strlen(VALUE), API_HOSTS);
 	count_maps(&s1, &l1);
 	CHECK(s1 == s0);
-	CHECK(l1 == l0 + 2);
+	CHECK(l1 >= l0 + 8); /* two mappings of at least a page each */
 	petri__vault_free(v);
 	count_maps(&s2, &l2);
 	CHECK(s2 == s0 && l2 == l0);
@@ -556,7 +561,7 @@ static int handshake(struct petri_vault *v, const char *host, const unsigned cha
 	const unsigned char *p;
 	unsigned pl;
 	SSL_get0_alpn_selected(c, &p, &pl);
-	if (rc == 0 && pl < 32) {
+	if (rc == 0 && pl && pl < 32) {
 		memcpy(proto, p, pl);
 		proto[pl] = '\0';
 	}
