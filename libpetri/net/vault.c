@@ -860,9 +860,8 @@ static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n,
  * The patterns of one value, as the automaton matches them (folded: see
  * fold_table, so one case of hex and one base64 alphabet suffice): as is;
  * hex; percent-encoded with only the unreserved characters kept (and, for
- * values up to VARIANTS_MAX bytes, also with '/' kept as Python's quote()
- * does, and !'()* as JavaScript's encodeURIComponent does), space also as
- * '+'; JSON-escaped (also with non-ASCII as \uXXXX, and, up to
+ * values up to VARIANTS_MAX bytes, also with the reserved characters that
+ * common encoders keep: see safe[]), space also as '+'; JSON-escaped (also with non-ASCII as \uXXXX, and, up to
  * VARIANTS_MAX, with "\/"); base64 at the three alignments,
  * the characters the value alone determines (the partial ones beside them
  * are masked when they are there, see scrub_byte).
@@ -870,7 +869,11 @@ static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n,
 static int secret_patterns(struct pats *ps, const unsigned char *v, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
-	static const char *const safe[] = {NULL, "/", "!'()*"};
+	/* the reserved characters common encoders keep: none, Python's
+	 * quote(), encodeURIComponent, Go's url.PathEscape, Go's URL path
+	 * (EscapedPath), encodeURI, RFC 3986's pchar (path segments) */
+	static const char *const safe[] = {
+		NULL, "/", "!'()*", "$&+:=@", "$&+,/:;=@", "!#$&'()*+,/:;=?@", "!$&'()*+,;=:@"};
 	struct pat *p;
 	/* each variant is a path of its own in the automaton from its first
 	 * difference on: for long (binary, key file) values only the main ones */

@@ -973,10 +973,13 @@ static void test_scrub_encodings(void)
 		check_masked(v, in, 0);
 	}
 	/* percent-encoded: minimal, as Python's quote() (keeps '/'), as
-	 * encodeURIComponent (keeps !'()*); both hex cases; '+' for space;
-	 * and mixed hex case (one hex digit upper, the next lower) */
-	static const char *const safe[] = {"", "/", "!'()*"};
-	for (int k = 0; k < 3; k++)
+	 * encodeURIComponent (keeps !'()*), as Go's url.PathEscape (keeps
+	 * $&+:=@; a server that puts a credential into a path segment), as
+	 * Go's URL path, encodeURI and RFC 3986's pchar; both hex cases; '+'
+	 * for space; and mixed hex case (one hex digit upper, the next lower) */
+	static const char *const safe[] = {
+		"", "/", "!'()*", "$&+:=@", "$&+,/:;=@", "!#$&'()*+,/:;=?@", "!$&'()*+,;=:@"};
+	for (int k = 0; k < (int)(sizeof(safe) / sizeof(safe[0])); k++)
 		for (int up = 0; up < 3; up++)
 			for (int plus = 0; plus < 2; plus++) {
 				char *o = enc;
