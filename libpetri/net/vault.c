@@ -1649,9 +1649,12 @@ int petri__vault_rewrite_head(const struct petri_vault *v, uint64_t scope,
 			 * have refused, is treated the same: none passes as it is) */
 			rc = substitute(v, scope, (const unsigned char *)p, ln, SUB_PCT, 0,
 					"request line", &o, f);
-		} else if (strncasecmp(p, "proxy-", 6) == 0 || hname_is(p, ln, "accept-encoding")) {
+		} else if (strncasecmp(p, "proxy-", 6) == 0 || hname_is(p, ln, "accept-encoding") ||
+			   hname_is(p, ln, "te")) {
+			/* dropped: TE too, which would ask for a compressed
+			 * transfer-coding ("TE: gzip") the scrubber cannot read */
 			p = next;
-			continue; /* dropped */
+			continue;
 		} else {
 			/* the whole line: a placeholder in a name (sniff.c would have
 			 * refused it) passes no more than one in a value */
