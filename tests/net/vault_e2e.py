@@ -46,6 +46,7 @@ openssl) is a failure, not a skip.
 """
 import argparse
 import base64
+import gzip
 import hashlib
 import http.server
 import json
@@ -289,6 +290,22 @@ def make_handler(t, label):
                 self.send(200, b"see the headers\n", extra=[("X-Echo", auth.decode("latin-1")),
                                                            ("Set-Cookie", "s=" + urllib.parse.quote(
                                                                cred, safe=""))])
+            elif p in ("/echo-te-gzip", "/echo-ce-fold"):
+                # The credential gzip-compressed behind a framing that is
+                # not a Content-Encoding: a transfer-coding (what "TE:
+                # gzip" asks for; this server sends it unasked) or a
+                # Content-Encoding folded onto a second line (obs-fold).
+                z = gzip.compress(b"auth=" + auth)
+                self.send_response(200)
+                if p == "/echo-te-gzip":
+                    self.send_header("Transfer-Encoding", "gzip, chunked")
+                    self.end_headers()
+                    self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(z), z))
+                else:
+                    self.send_header("Content-Encoding", "\r\n gzip")
+                    self.send_header("Content-Length", str(len(z)))
+                    self.end_headers()
+                    self.wfile.write(z)
             elif p == "/redirect":
                 self.send(302, b"moved\n", extra=[("Location", q["to"][0])])
             elif p == "/redirect-echo":
@@ -1283,6 +1300,33 @@ def case_echo(t, c):
     check_no_leak(c, t, r, mark)
 
 
+def case_echo_compressed(t, c):
+    """The secret's host hands the credential back gzip-compressed where
+    the scrubber cannot read it, not as a Content-Encoding: as a
+    transfer-coding (the request asks "TE: gzip") and as a folded
+    "Content-Encoding:" line.  The proxy answers 502 to both (and drops
+    TE): the sandbox gets no compressed bytes, so nothing to inflate."""
+    mark = t.log.mark()
+    hdr = [("Authorization", "Bearer $" + NAME), ("TE", "gzip")]
+    paths = ["/echo-te-gzip", "/echo-ce-fold"]
+    r, res = t.client([https_req("api.vault.test", t.A, "GET", p, hdr) for p in paths])
+    for p, x in zip(paths, res):
+        c.check(x.get("status") == 502, "%s: not refused: %s" % (p, str(x)[:300]))
+        body = x.get("body", "").encode("latin-1")
+        i = body.find(b"\x1f\x8b")
+        c.check(i < 0, "%s: gzip bytes reached the sandbox: %r" % (p, body[:120]))
+        if i >= 0:
+            try:
+                c.check(not find_leaks(gzip.decompress(body[i:]), t.values()),
+                        "%s: the value, gzip-compressed, reached the sandbox" % p)
+            except (OSError, EOFError):
+                pass
+    for q in reached(t, mark, "api"):
+        c.check(not re.search(rb"(?im)^te:", q["raw"]), "TE reached the upstream: %r" %
+                q["raw"][:300])
+    check_no_leak(c, t, r, mark)
+
+
 def case_host_sni(t, c):
     """TLS to api.vault.test (intercepted) with Host: other.vault.test:
     421; SNI other.vault.test into api.vault.test's CONNECT: refused.
@@ -1441,6 +1485,7 @@ CASES = [
     ("name_exfil_connect_sni", case_name_exfil),
     ("body_too_large", case_body_too_large),
     ("echo_scrubbed", case_echo),
+    ("echo_compressed", case_echo_compressed),
     ("host_sni_mismatch", case_host_sni),
     ("trace", case_trace),
     ("upstream_unverified", case_upstream_unverified),
