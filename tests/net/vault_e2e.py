@@ -1050,6 +1050,39 @@ def case_output_scrubbed_cli(t, c):
             c.note("the value is in the audit's record of the command line the test gave")
 
 
+def case_cli_environ(t, c):
+    """`petri run --secret NAME@...` takes the value from its own
+    environment variable NAME; it must not leave it there for the whole
+    run, where /proc/PID/environ shows it to whoever may read that file
+    and any child of petri would inherit it.  Read while the sandbox
+    sleeps: the value (in any simple encoding) is not in petri's
+    environment.  ("NAME=" itself may stay: /proc/PID/environ shows the
+    bytes where the kernel put them, which unsetenv() does not move.)"""
+    argv = [t.petri, "run", "--net", "proxy", "--allow", t.allow[0], "--secret",
+            "%s@api.vault.test:%d" % (NAME, t.A), "--upstream-ca", t.ca, "--",
+            "/bin/sleep", "3"]
+    p = subprocess.Popen(argv, env=dict(os.environ, **{NAME: t.value.decode()}),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen, reads = [], 0
+    try:
+        end = time.monotonic() + 2
+        while time.monotonic() < end and p.poll() is None:
+            try:
+                with open("/proc/%d/environ" % p.pid, "rb") as fh:
+                    env = fh.read()
+                reads += 1
+            except OSError:
+                break
+            seen += [f for f in find_leaks(env, [t.value]) if f not in seen]
+            time.sleep(0.2)
+    finally:
+        out, err = p.communicate(timeout=30)
+    c.check(p.returncode == 0, "petri run: exit %s: %s" % (p.returncode, err.decode()[-300:]))
+    c.check(reads >= 3, "petri's environment read only %d times" % reads)
+    c.check(not seen, "petri's own environment kept the secret during the run: %s" %
+            ", ".join(sorted(set(seen))))
+
+
 # ---- the placeholder where it may not go ---------------------------------------------
 
 
@@ -1475,6 +1508,7 @@ CASES = [
     ("plain_http_marked_host", case_plain_marked),
     ("python_binding", case_binding),
     ("output_scrubbed_cli", case_output_scrubbed_cli),
+    ("cli_environ", case_cli_environ),
     ("unscoped_https_proxy", unscoped_tls_case("proxy")),
     ("unscoped_https_transparent", unscoped_tls_case("transparent")),
     ("unscoped_plain_proxy", unscoped_plain_case("proxy")),
