@@ -606,7 +606,14 @@ static int read_secret_value(struct cli_secret *cs)
 				    cs->name, cs->name, cs->name);
 		cs->value_len = strlen(v);
 		cs->value = strdup(v);
-		return cs->value ? 0 : fail("out of memory");
+		if (!cs->value)
+			return fail("out of memory");
+		/* Not left in petri's own environment for the whole run: the
+		 * bytes are wiped where they are (what /proc/PID/environ shows,
+		 * and what a child would inherit), then the variable goes. */
+		explicit_bzero((char *)v, cs->value_len);
+		unsetenv(cs->name);
+		return 0;
 	}
 	int fd = open(cs->file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

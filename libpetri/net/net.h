@@ -293,7 +293,9 @@ struct petri_http_resp_head {
 	int chunked;    /* Transfer-Encoding: chunked (the payload is de-chunked) */
 	int no_body;    /* set once on_head returned: HEAD, 1xx, 204, 304 */
 	int keep_alive; /* the server keeps the connection after this one */
-	int encoded;    /* a Content-Encoding other than identity */
+	int encoded;    /* not readable as it is: a Content-Encoding other than
+			 * identity, a transfer-coding other than chunked, or a
+			 * folded (obs-fold) header line */
 	size_t head_len;
 };
 struct petri_http_resp;

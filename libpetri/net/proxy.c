@@ -2088,9 +2088,11 @@ static int v_resp_head(void *arg, const struct petri_http_resp_head *h, char *ra
 		return -1;
 	}
 	if (h->encoded) {
-		/* Compressed bytes cannot be scrubbed (identity was asked for). */
+		/* Compressed bytes cannot be scrubbed (identity was asked for,
+		 * and no transfer-coding), nor can a head whose folded lines
+		 * a client may read otherwise. */
 		c->info.error = EPROTO;
-		v_refuse(c, 502, "response content-encoding refused", 1);
+		v_refuse(c, 502, "response encoding refused", 1);
 		return -1;
 	}
 	int head_req = v->fifo[v->fifo_r];

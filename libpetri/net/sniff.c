@@ -878,16 +878,46 @@ void petri__http_resp_free(struct petri_http_resp *r)
 	free(r);
 }
 
-/* What the head says that http-parser does not keep: a Content-Encoding
- * other than identity.  (Its lines are CRLF or LF ended: a server's.) */
+/* Is every coding in the list @v (@n bytes) chunked or identity? */
+static int te_plain(const char *v, size_t n)
+{
+	const char *end = v + n;
+
+	while (v < end) {
+		const char *c = memchr(v, ',', (size_t)(end - v));
+		const char *a = v, *z = c ? c : end;
+		while (a < z && (*a == ' ' || *a == '\t'))
+			a++;
+		while (z > a && (z[-1] == ' ' || z[-1] == '\t' || z[-1] == '\r'))
+			z--;
+		if (z > a && !ieq(a, (size_t)(z - a), "chunked") &&
+		    !ieq(a, (size_t)(z - a), "identity"))
+			return 0;
+		v = c ? c + 1 : end;
+	}
+	return 1;
+}
+
+/* What the head says that http-parser does not keep: a payload the
+ * scrubber could not read, i.e. a Content-Encoding other than identity,
+ * a transfer-coding other than chunked ("Transfer-Encoding: gzip,
+ * chunked": http-parser de-chunks it, the gzip stays), or a folded line
+ * (obs-fold: "Content-Encoding:" with its value on the next line, which
+ * clients may still read as one).  (Its lines are CRLF or LF ended: a
+ * server's.) */
 static void resp_analyse(const char *raw, size_t len, struct petri_http_resp_head *h)
 {
-	static const char ce[] = "content-encoding:";
+	static const char ce[] = "content-encoding:", te[] = "transfer-encoding:";
 	const char *p = memchr(raw, '\n', len), *end = raw + len;
 
 	while (p && ++p < end) {
 		const char *lf = memchr(p, '\n', (size_t)(end - p));
 		size_t n = (size_t)((lf ? lf : end) - p);
+		if (n > 0 && (*p == ' ' || *p == '\t'))
+			h->encoded = 1; /* obs-fold */
+		if (n >= sizeof(te) - 1 && strncasecmp(p, te, sizeof(te) - 1) == 0 &&
+		    !te_plain(p + sizeof(te) - 1, n - (sizeof(te) - 1)))
+			h->encoded = 1;
 		if (n >= sizeof(ce) - 1 && strncasecmp(p, ce, sizeof(ce) - 1) == 0) {
 			const char *v = p + sizeof(ce) - 1, *ve = p + n;
 			while (v < ve && (*v == ' ' || *v == '\t'))

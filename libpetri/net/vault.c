@@ -860,9 +860,8 @@ static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n,
  * The patterns of one value, as the automaton matches them (folded: see
  * fold_table, so one case of hex and one base64 alphabet suffice): as is;
  * hex; percent-encoded with only the unreserved characters kept (and, for
- * values up to VARIANTS_MAX bytes, also with '/' kept as Python's quote()
- * does, and !'()* as JavaScript's encodeURIComponent does), space also as
- * '+'; JSON-escaped (also with non-ASCII as \uXXXX, and, up to
+ * values up to VARIANTS_MAX bytes, also with the reserved characters that
+ * common encoders keep: see safe[]), space also as '+'; JSON-escaped (also with non-ASCII as \uXXXX, and, up to
  * VARIANTS_MAX, with "\/"); base64 at the three alignments,
  * the characters the value alone determines (the partial ones beside them
  * are masked when they are there, see scrub_byte).
@@ -870,7 +869,11 @@ static int put_json(struct petri_vault_buf *b, const unsigned char *v, size_t n,
 static int secret_patterns(struct pats *ps, const unsigned char *v, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
-	static const char *const safe[] = {NULL, "/", "!'()*"};
+	/* the reserved characters common encoders keep: none, Python's
+	 * quote(), encodeURIComponent, Go's url.PathEscape, Go's URL path
+	 * (EscapedPath), encodeURI, RFC 3986's pchar (path segments) */
+	static const char *const safe[] = {
+		NULL, "/", "!'()*", "$&+:=@", "$&+,/:;=@", "!#$&'()*+,/:;=?@", "!$&'()*+,;=:@"};
 	struct pat *p;
 	/* each variant is a path of its own in the automaton from its first
 	 * difference on: for long (binary, key file) values only the main ones */
@@ -1646,9 +1649,12 @@ int petri__vault_rewrite_head(const struct petri_vault *v, uint64_t scope,
 			 * have refused, is treated the same: none passes as it is) */
 			rc = substitute(v, scope, (const unsigned char *)p, ln, SUB_PCT, 0,
 					"request line", &o, f);
-		} else if (strncasecmp(p, "proxy-", 6) == 0 || hname_is(p, ln, "accept-encoding")) {
+		} else if (strncasecmp(p, "proxy-", 6) == 0 || hname_is(p, ln, "accept-encoding") ||
+			   hname_is(p, ln, "te")) {
+			/* dropped: TE too, which would ask for a compressed
+			 * transfer-coding ("TE: gzip") the scrubber cannot read */
 			p = next;
-			continue; /* dropped */
+			continue;
 		} else {
 			/* the whole line: a placeholder in a name (sniff.c would have
 			 * refused it) passes no more than one in a value */

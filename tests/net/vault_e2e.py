@@ -45,6 +45,7 @@ any case failed.  Under CI=true a missing client (curl, git, node,
 openssl) is a failure, not a skip.
 """
 import base64
+import gzip
 import hashlib
 import http.server
 import json
@@ -278,6 +279,22 @@ def make_handler(t, label):
                 self.send(200, b"see the headers\n", extra=[("X-Echo", auth.decode("latin-1")),
                                                            ("Set-Cookie", "s=" + urllib.parse.quote(
                                                                cred, safe=""))])
+            elif p in ("/echo-te-gzip", "/echo-ce-fold"):
+                # The credential gzip-compressed behind a framing that is
+                # not a Content-Encoding: a transfer-coding (what "TE:
+                # gzip" asks for; this server sends it unasked) or a
+                # Content-Encoding folded onto a second line (obs-fold).
+                z = gzip.compress(b"auth=" + auth)
+                self.send_response(200)
+                if p == "/echo-te-gzip":
+                    self.send_header("Transfer-Encoding", "gzip, chunked")
+                    self.end_headers()
+                    self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(z), z))
+                else:
+                    self.send_header("Content-Encoding", "\r\n gzip")
+                    self.send_header("Content-Length", str(len(z)))
+                    self.end_headers()
+                    self.wfile.write(z)
             elif p == "/redirect":
                 self.send(302, b"moved\n", extra=[("Location", q["to"][0])])
             elif p == "/redirect-echo":
@@ -938,6 +955,39 @@ def case_output_scrubbed_cli(t, c):
             c.note("the value is in the audit's record of the command line the test gave")
 
 
+def case_cli_environ(t, c):
+    """`petri run --secret NAME@...` takes the value from its own
+    environment variable NAME; it must not leave it there for the whole
+    run, where /proc/PID/environ shows it to whoever may read that file
+    and any child of petri would inherit it.  Read while the sandbox
+    sleeps: the value (in any simple encoding) is not in petri's
+    environment.  ("NAME=" itself may stay: /proc/PID/environ shows the
+    bytes where the kernel put them, which unsetenv() does not move.)"""
+    argv = [t.petri, "run", "--net", "proxy", "--allow", t.allow[0], "--secret",
+            "%s@api.vault.test:%d" % (NAME, t.A), "--upstream-ca", t.ca, "--",
+            "/bin/sleep", "3"]
+    p = subprocess.Popen(argv, env=dict(os.environ, **{NAME: t.value.decode()}),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen, reads = [], 0
+    try:
+        end = time.monotonic() + 2
+        while time.monotonic() < end and p.poll() is None:
+            try:
+                with open("/proc/%d/environ" % p.pid, "rb") as fh:
+                    env = fh.read()
+                reads += 1
+            except OSError:
+                break
+            seen += [f for f in find_leaks(env, [t.value]) if f not in seen]
+            time.sleep(0.2)
+    finally:
+        out, err = p.communicate(timeout=30)
+    c.check(p.returncode == 0, "petri run: exit %s: %s" % (p.returncode, err.decode()[-300:]))
+    c.check(reads >= 3, "petri's environment read only %d times" % reads)
+    c.check(not seen, "petri's own environment kept the secret during the run: %s" %
+            ", ".join(sorted(set(seen))))
+
+
 # ---- the placeholder where it may not go ---------------------------------------------
 
 
@@ -1188,6 +1238,33 @@ def case_echo(t, c):
     check_no_leak(c, t, r, mark)
 
 
+def case_echo_compressed(t, c):
+    """The secret's host hands the credential back gzip-compressed where
+    the scrubber cannot read it, not as a Content-Encoding: as a
+    transfer-coding (the request asks "TE: gzip") and as a folded
+    "Content-Encoding:" line.  The proxy answers 502 to both (and drops
+    TE): the sandbox gets no compressed bytes, so nothing to inflate."""
+    mark = t.log.mark()
+    hdr = [("Authorization", "Bearer $" + NAME), ("TE", "gzip")]
+    paths = ["/echo-te-gzip", "/echo-ce-fold"]
+    r, res = t.client([https_req("api.vault.test", t.A, "GET", p, hdr) for p in paths])
+    for p, x in zip(paths, res):
+        c.check(x.get("status") == 502, "%s: not refused: %s" % (p, str(x)[:300]))
+        body = x.get("body", "").encode("latin-1")
+        i = body.find(b"\x1f\x8b")
+        c.check(i < 0, "%s: gzip bytes reached the sandbox: %r" % (p, body[:120]))
+        if i >= 0:
+            try:
+                c.check(not find_leaks(gzip.decompress(body[i:]), t.values()),
+                        "%s: the value, gzip-compressed, reached the sandbox" % p)
+            except (OSError, EOFError):
+                pass
+    for q in reached(t, mark, "api"):
+        c.check(not re.search(rb"(?im)^te:", q["raw"]), "TE reached the upstream: %r" %
+                q["raw"][:300])
+    check_no_leak(c, t, r, mark)
+
+
 def case_host_sni(t, c):
     """TLS to api.vault.test (intercepted) with Host: other.vault.test:
     421; SNI other.vault.test into api.vault.test's CONNECT: refused.
@@ -1336,6 +1413,7 @@ CASES = [
     ("plain_http_marked_host", case_plain_marked),
     ("python_binding", case_binding),
     ("output_scrubbed_cli", case_output_scrubbed_cli),
+    ("cli_environ", case_cli_environ),
     ("unscoped_https_proxy", unscoped_tls_case("proxy")),
     ("unscoped_https_transparent", unscoped_tls_case("transparent")),
     ("unscoped_plain_proxy", unscoped_plain_case("proxy")),
@@ -1346,6 +1424,7 @@ CASES = [
     ("name_exfil_connect_sni", case_name_exfil),
     ("body_too_large", case_body_too_large),
     ("echo_scrubbed", case_echo),
+    ("echo_compressed", case_echo_compressed),
     ("host_sni_mismatch", case_host_sni),
     ("trace", case_trace),
     ("upstream_unverified", case_upstream_unverified),
