@@ -174,6 +174,7 @@ struct cli {
 	uint64_t net_max_bytes;
 	uint32_t net;
 	bool net_proxy;
+	bool net_given; /* --net was given (else --secret means proxy) */
 	const char *hostname, *id, *rootfs;
 	char *workspace_dir; /* resolved */
 	struct strv binds, env, allow;
@@ -496,6 +497,7 @@ static int parse_allow(struct cli *c, const char *s)
 static int parse_net(struct cli *c, const char *s)
 {
 	c->net_proxy = false;
+	c->net_given = true;
 	if (strcmp(s, "none") == 0) {
 		c->net = PETRI_NET_NONE;
 	} else if (strcmp(s, "host") == 0) {
@@ -1072,6 +1074,12 @@ static int validate(struct cli *c)
 		return fail("--allow needs --net proxy");
 	if (c->audit_max && !c->audit_path)
 		return fail("--audit-max needs --audit PATH");
+	if (c->nsecrets && !c->net_given) {
+		/* A secret is only ever sent through the proxy: it is the mode
+		 * --secret asks for unless another was named. */
+		c->net = PETRI_NET_PROXY;
+		c->net_proxy = true;
+	}
 	if (c->nsecrets && !c->net_proxy)
 		return fail("--secret needs --net proxy (secrets are only ever sent through it)");
 	if (c->upstream_ca && !c->nsecrets)

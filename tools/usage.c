@@ -76,7 +76,7 @@ static const char usage_tail[] =
 	"                           an IP literal ([v6]); PORT default 80 and 443;\n"
 	"                           =ADDR: the address to dial for it (as curl --resolve)\n"
 	"  --secret NAME@HOST[,HOST...][=@FILE]\n"
-	"                           a secret the code can use but never read (needs\n"
+	"                           a secret the code can use but never read (means\n"
 	"                           --net proxy; repeatable): inside, $NAME holds a\n"
 	"                           placeholder the proxy replaces by the value only in\n"
 	"                           HTTPS requests to HOST (allowed, no --allow needed).\n"

@@ -466,7 +466,8 @@ static void test_secrets(void)
 	char *empty = write_tmp(".key", "");
 	char *nl = write_tmp(".key", "file-value-42\n");
 
-	BAD("--net proxy", "run", "--secret", "PETRI_TEST_TOKEN@api.example.test", "--", "true");
+	BAD("--net proxy", "run", "--net", "none", "--secret", "PETRI_TEST_TOKEN@api.example.test",
+	    "--", "true");
 	BAD("--net proxy", "run", "--net", "host", "--secret", "PETRI_TEST_TOKEN@api.example.test",
 	    "--", "true");
 	BAD("--secret", "run", "--net", "proxy", "--upstream-ca", "/etc/hostname", "--", "true");
@@ -505,6 +506,12 @@ static void test_secrets(void)
 	CHECK_MSG(st == 0 && strncmp(out, "petri-vault-", 12) == 0 && !strstr(out, CLI_SECRET) &&
 			  strstr(out, "|***************************") != NULL,
 		  "secret run: %d '%s' '%s'", st, out, err);
+	/* Without --net, --secret means --net proxy (the only way a secret is
+	 * ever sent). */
+	st = CLI("run", "--secret", "PETRI_TEST_TOKEN@api.example.test", "--", "sh", "-c",
+		 "printf '%s' \"$HTTPS_PROXY\"");
+	CHECK_MSG(st == 0 && strcmp(out, "http://127.0.0.1:3128") == 0,
+		  "implied proxy: %d '%s' '%s'", st, out, err);
 	st = CLI("run", "--json", "--net", "proxy", "--secret", "PETRI_TEST_TOKEN@api.example.test",
 		 "--", "sh", "-c", "printf " CLI_SECRET);
 	CHECK(st == 0);
