@@ -250,7 +250,7 @@ type Options struct {
 	// NetMaxBytes bounds the bytes proxied both ways in all (Net "proxy");
 	// 0: 16 GiB.
 	NetMaxBytes uint64
-	// Secrets (Net "proxy" only; TenantVault, see Secret): NAME -> value and
+	// Secrets (Net "proxy", implied when Net is ""; TenantVault, see Secret): NAME -> value and
 	// hosts.  Inside, env NAME holds a placeholder the proxy replaces by
 	// the value only in HTTPS requests to the secret's hosts, which need
 	// no Allow entry of their own (Allow may then be empty).
@@ -413,7 +413,14 @@ func (c *Context) New(opts Options) (*Sandbox, error) {
 		return nil, err
 	}
 	switch opts.Net {
-	case "", "none":
+	case "":
+		// Not given: the proxy when there are secrets (the only way
+		// one is ever sent), else none.
+		so.net = C.PETRI_NET_NONE
+		if len(opts.Secrets) > 0 {
+			so.net = C.PETRI_NET_PROXY
+		}
+	case "none":
 		so.net = C.PETRI_NET_NONE
 	case "host":
 		so.net = C.PETRI_NET_HOST

@@ -53,7 +53,7 @@ func TestSecretBadInput(t *testing.T) {
 		errno syscall.Errno
 		want  string
 	}{
-		{"no proxy", with(func(o *petri.Options) { o.Net = "" }), syscall.EINVAL, "secrets need net proxy"},
+		{"no proxy", with(func(o *petri.Options) { o.Net = "none" }), syscall.EINVAL, "secrets need net proxy"},
 		{"host net", with(func(o *petri.Options) { o.Net = "host" }), syscall.EINVAL, "secrets need net proxy"},
 		{"ca without secrets", with(func(o *petri.Options) { o.Secrets = nil; o.Allow = []string{"a.test"}; o.UpstreamCA = "/etc/hostname" }),
 			syscall.EINVAL, "upstream_ca"},
@@ -91,8 +91,12 @@ func TestSecretBadInput(t *testing.T) {
 // Inside, the placeholder; the value printed by the code comes back masked,
 // also streamed.
 func TestSecretPlaceholderAndScrub(t *testing.T) {
-	sb := newSandbox(t, petri.Options{Language: "sh", Net: "proxy",
+	// Net not given: secrets mean the proxy.
+	sb := newSandbox(t, petri.Options{Language: "sh",
 		Secrets: map[string]petri.Secret{"TOKEN": goSecret()}})
+	if r := mustExec(t, sb, `printf '%s' "$HTTPS_PROXY"`); string(r.Stdout) != "http://127.0.0.1:3128" {
+		t.Fatalf("Net \"\" with Secrets: HTTPS_PROXY %q, want the proxy", r.Stdout)
+	}
 	r := mustExec(t, sb, `printf '%s' "$TOKEN"`)
 	if !placeholderRE.Match(r.Stdout) {
 		t.Fatalf("TOKEN inside is %q, want a placeholder", r.Stdout)

@@ -189,7 +189,8 @@ class Sandbox:
                       and 443; =ADDR the address the host dials for it
       net_max_conns   net="proxy": connections open at once; default 256
       net_max_bytes   net="proxy": bytes both ways in all; default 16 GiB
-      secrets         net="proxy": {"NAME": petri.Secret(value, hosts=[...])}:
+      secrets         net="proxy" (implied when net is not given):
+                      {"NAME": petri.Secret(value, hosts=[...])}:
                       the code sees env NAME = a placeholder, which the
                       proxy replaces by the value only in HTTPS requests to
                       the secret's hosts (allowed as if in allow, which may
@@ -272,7 +273,9 @@ class Sandbox:
         o.workspace_bytes = conv.size("workspace_size", workspace_size)
         o.pids_max = conv.count("pids", pids)
         o.cpus_milli = conv.cpus("cpus", cpus)
-        o.net = _NETS[net] if net is not None else _lib.NET_NONE
+        # net not given: proxy when there are secrets (the only way one is
+        # ever sent), else none.
+        o.net = _NETS[net] if net is not None else _lib.NET_PROXY if secrets else _lib.NET_NONE
         o.allow, k = conv.strv(conv.allow_list(allow))
         keep.append(k)
         o.net_max_conns = conv.count("net_max_conns", net_max_conns)

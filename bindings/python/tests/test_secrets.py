@@ -94,8 +94,10 @@ def test_placeholder_and_scrubbed_output() -> None:
                     on_output=lambda stream, data: chunks.append(data))
         joined = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
         assert joined == b"<" + b"*" * len(VALUE) + b">", joined
-    # A bytes value, no allow list: the secret's host is allowed by itself.
-    with Sandbox(net="proxy", secrets={"B": Secret(b"bytes-value-91", hosts=["b.example.test:8443"])}) as sb:
+    # A bytes value, no allow list: the secret's host is allowed by itself;
+    # net not given: secrets mean the proxy.
+    with Sandbox(secrets={"B": Secret(b"bytes-value-91", hosts=["b.example.test:8443"])}) as sb:
+        assert "HTTPS_PROXY=http://127.0.0.1:3128" in sb.exec("env", language="sh").stdout
         r = sb.exec("echo $B; echo bytes-value-91", language="sh")
         lines = r.stdout.splitlines()
         assert PLACEHOLDER.match(lines[0]) and lines[1] == "*" * 14, r.stdout
