@@ -586,8 +586,8 @@ PETRI_API uint64_t petri_result_seccomp_denials(const petri_result *res);
  * mount crossings planted by sandboxed code are refused (openat2
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV).  The host works
  * there as the sandbox's user, so files it writes belong to the code.
- * Both work after a PETRI_EXEC_LAST exec; neither takes options (nothing
- * sz-versioned).  Errors common to both: -EINVAL a NULL or empty path
+ * All four work after a PETRI_EXEC_LAST exec; none takes options (nothing
+ * sz-versioned).  Errors common to all: -EINVAL a NULL or empty path
  * ("", "/", "/workspace/"), -EISDIR the path /workspace itself, -EPERM a
  * ".." component, -ELOOP a symlink on the way, -EXDEV a mount crossing,
  * -ENAMETOOLONG, -ESRCH the sandbox is dead, -ENOMEM, or the errno of
@@ -620,6 +620,50 @@ PETRI_API int petri_sandbox_write_file(petri_sandbox *sb, const char *path, cons
  */
 PETRI_API int petri_sandbox_read_file(petri_sandbox *sb, const char *path, uint64_t max,
 				      void **data, size_t *len, petri_error **err);
+/**
+ * Remove @path: a file, a symlink (itself, never what it points to) or an
+ * empty directory.  The path rules of this section apply to every
+ * component but the last, which is removed without being followed.
+ *  @err   [out] optional, see Conventions.
+ * Returns 0, or a negative errno: -ENOENT no such entry; -ENOTEMPTY a
+ * directory that is not empty; -EINVAL NULL @sb; or see the section above.
+ */
+PETRI_API int petri_sandbox_remove_file(petri_sandbox *sb, const char *path, petri_error **err);
+
+/* Types of petri_dirent.type. */
+#define PETRI_DIRENT_FILE 1
+#define PETRI_DIRENT_DIR 2
+#define PETRI_DIRENT_SYMLINK 3
+#define PETRI_DIRENT_OTHER 4
+
+/* One entry of a directory listing (lstat of the entry: a symlink is
+ * reported as itself, never followed). */
+typedef struct petri_dirent {
+	const char *name; /* the entry's name (no '/'), in the listing's block */
+	uint32_t type;    /* PETRI_DIRENT_* */
+	uint32_t mode;    /* permission bits (& 07777) */
+	uint64_t size;    /* st_size (a symlink: its target's length) */
+	int64_t mtime_ns; /* modification time, ns since the epoch */
+} petri_dirent;
+
+/**
+ * List one level of the directory @path ("", "/" or NULL: /workspace
+ * itself), sorted by name (bytewise), "." and ".." left out.
+ *  @max        the most entries returned; 0 means 10000.  A directory with
+ *              more gives the first @max by name and sets *@truncated.
+ *  @entries    [out] the entries, one block malloc'd by the library (names
+ *              included): free it with petri_free().
+ *  @n          [out] how many.
+ *  @truncated  [out] optional: 1 when entries were left out, else 0.
+ *  @err        [out] optional, see Conventions.
+ * Returns 0, or a negative errno (the outputs untouched): -EINVAL NULL @sb,
+ * @entries or @n; -ENOENT no such directory; -ENOTDIR @path is not a
+ * directory; or see the section above (except that the empty path and
+ * /workspace itself are accepted here).
+ */
+PETRI_API int petri_sandbox_list_dir(petri_sandbox *sb, const char *path, uint32_t max,
+				     petri_dirent **entries, size_t *n, int *truncated,
+				     petri_error **err);
 /** Free memory the library returned as plain bytes (petri_sandbox_read_file()'s
  *  data, petri_audit_reader_format()'s text); accepts NULL.  Objects with a
  *  free function of their own (petri_result, petri_error) use it. */
