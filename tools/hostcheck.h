@@ -59,8 +59,8 @@ const char *hostcheck_state_name(int state);
 /* Run every check (about 0.1 s here).  Never fails: a check that cannot run
  * reports its layer HC_MISSING with the reason.  It forks short-lived
  * children that make only system calls (safe in a multi-threaded process;
- * they are reaped by pid, so the caller's SIGCHLD handler must not reap
- * them first), and makes a petri context of its own, with a few sandboxes,
+ * reaped by pid: a SIGCHLD handler that reaps them first only costs the
+ * memfd check the exit status of its /bin/true), and makes a petri context of its own, with a few sandboxes,
  * which it frees (in petrid: the BPF audit is loaded once more, briefly).
  * Prints nothing.  Not reentrant with itself. */
 void hostcheck_run(struct hostcheck_report *r);
