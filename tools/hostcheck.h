@@ -60,8 +60,9 @@ const char *hostcheck_state_name(int state);
  * reports its layer HC_MISSING with the reason.  It forks short-lived
  * children that make only system calls (safe in a multi-threaded process;
  * reaped by pid: a SIGCHLD handler that reaps them first only costs the
- * memfd check the exit status of its /bin/true), and makes a petri context of its own, with a few sandboxes,
- * which it frees (in petrid: the BPF audit is loaded once more, briefly).
+ * memfd check the exit status of its /bin/true), and makes a petri
+ * context of its own, with a few sandboxes, which it frees (in petrid: the
+ * BPF audit is loaded once more, briefly).
  * Prints nothing.  Not reentrant with itself. */
 void hostcheck_run(struct hostcheck_report *r);
 
