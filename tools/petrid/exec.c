@@ -149,7 +149,8 @@ static void *exec_thread(void *arg)
 	pthread_mutex_lock(&pd.lock);
 	struct pd_sandbox *s = x->s;
 	struct pd_tenant_rt *t = pd_tenant_rt(x->tenant);
-	if (rc == -ESRCH || reason == PETRI_REASON_SANDBOX_DIED)
+	if (rc == -ESRCH || reason == PETRI_REASON_SANDBOX_DIED ||
+	    petri_sandbox_init_pid(s->sb) < 0)
 		s->state = PD_SB_DEAD;
 	else
 		s->state = PD_SB_IDLE;

@@ -163,7 +163,9 @@ void pd_registry_unlink(struct pd_sandbox *s, bool expired);
 /* Free a record (no lock needed: it is unreachable). */
 void pd_sandbox_free(struct pd_sandbox *s);
 /* The sandbox object (docs/petrid.md). */
-json_object *pd_sandbox_json(const struct pd_sandbox *s);
+json_object *pd_sandbox_json(struct pd_sandbox *s);
+/* The state, seeing a dead init (pd.lock held). */
+enum pd_sb_state pd_sandbox_state(struct pd_sandbox *s);
 /* Renew the idle TTL. */
 void pd_sandbox_touch(struct pd_sandbox *s);
 /* Destroy @s, which the caller marked removed and holds a reference to

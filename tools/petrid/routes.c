@@ -481,7 +481,7 @@ static enum MHD_Result exec(struct pd_conn *c)
 		return r;
 	pthread_mutex_lock(&pd.lock);
 	struct pd_tenant_rt *trt = pd_tenant_rt(t->name);
-	const char *busy = s->state == PD_SB_DEAD                    ? "sandbox_dead" :
+	const char *busy = pd_sandbox_state(s) == PD_SB_DEAD         ? "sandbox_dead" :
 			   s->state == PD_SB_RUNNING || s->file_busy ? "sandbox_busy" :
 			   !trt                                      ? "internal" :
 			   pd.execs_running >= c->cfg->max_execs     ? "too_many_execs" :
