@@ -289,8 +289,5 @@ enum MHD_Result pd_exec_start(struct pd_conn *c, struct pd_sandbox *s)
 	}
 	if (!c->rq.stream)
 		return MHD_YES;
-	c->responded = true;
-	enum MHD_Result r = MHD_queue_response(c->mc, 200, resp);
-	MHD_destroy_response(resp);
-	return r;
+	return pd_http_queue(c, 200, resp);
 }

@@ -183,6 +183,9 @@ void pd_registry_expire(void);
 struct pd_conn;
 int pd_http_start(const struct pd_config *cfg);
 void pd_http_stop(void);
+/* Queue @r (taken) with @status on a connection, from the MHD thread,
+ * counting it for /metrics. */
+enum MHD_Result pd_http_queue(struct pd_conn *c, unsigned status, struct MHD_Response *r);
 /* Queue an error answer on a connection, from the MHD thread. */
 enum MHD_Result pd_http_error(struct pd_conn *c, const struct pd_err *e);
 /* Answer a suspended connection from another thread: takes @resp. */

@@ -74,11 +74,7 @@ static enum MHD_Result healthz(struct pd_conn *c)
 	json_object_put(o);
 	if (!r)
 		return MHD_NO;
-	unsigned status = pd.draining ? 503 : 200;
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, pd.draining ? 503 : 200, r);
 }
 
 static enum MHD_Result metrics(struct pd_conn *c)
@@ -94,10 +90,7 @@ static enum MHD_Result metrics(struct pd_conn *c)
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, 200, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, 200, r);
 }
 
 /* ---- GET /v1/sandboxes[/{id}] ---- */
@@ -111,12 +104,7 @@ static enum MHD_Result answer_json(struct pd_conn *c, unsigned status, json_obje
 {
 	struct MHD_Response *r = pd_json_response(o);
 	json_object_put(o);
-	if (!r)
-		return MHD_NO;
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, status, r);
 }
 
 static enum MHD_Result list(struct pd_conn *c)
