@@ -105,3 +105,28 @@ def test_metrics(petrid):
     assert 'petrid_sandboxes_live{tenant="beta"} 1' in m
     assert 'petrid_http_requests_total{code="201"} 2' in m
     assert d.request("GET", "/metrics", token="").status == 401
+
+
+def test_egress_decisions_counted_from_the_audit_stream(petrid, tmp_path):
+    f = str(tmp_path / "acme.audit")
+    d = petrid(tenants={"acme": {"allow": ["allowed.invalid"], "audit": {"file": f}}})
+    sid = create(d, language="python", allow=["allowed.invalid"])
+    code = ("import urllib.request\n"
+            "for host in ['refused.invalid', 'allowed.invalid']:\n"
+            "    try:\n"
+            "        urllib.request.urlopen('http://%s/' % host, timeout=5)\n"
+            "    except Exception as e:\n"
+            "        print(host, e)\n")
+    r = d.request("POST", f"/v1/sandboxes/{sid}/exec", {"code": code, "timeout": 20})
+    assert r.status == 200 and "refused.invalid" in r.body["stdout"], r
+
+    def counts():
+        m = d.request("GET", "/metrics", tenant="acme").data.decode()
+        got = {}
+        for dec in ("allowed", "refused"):
+            key = 'petrid_egress_decisions_total{tenant="acme",decision="%s"} ' % dec
+            got[dec] = int(m.split(key, 1)[1].split("\n", 1)[0])
+        return got
+
+    from conftest import wait_for
+    assert wait_for(lambda: counts()["refused"] >= 1 and counts()["allowed"] >= 1, 5), counts()
