@@ -187,12 +187,13 @@ static enum MHD_Result on_head(struct pd_conn *c, const char *url, const char *m
 				(unsigned long long)c->cfg->max_body);
 			return pd_http_error(c, &e);
 		}
-		/* The buffer is sized once for a body whose length is known. */
+		/* Memory follows the bytes that arrive, not what is announced. */
 		if (n > 0) {
-			c->body = malloc((size_t)n + 1);
+			size_t cap = n + 1 < 65536 ? (size_t)n + 1 : 65536;
+			c->body = malloc(cap);
 			if (!c->body)
 				return MHD_NO;
-			c->body_cap = (size_t)n + 1;
+			c->body_cap = cap;
 		}
 	}
 	return MHD_YES;

@@ -276,6 +276,10 @@ static void create_job(void *arg)
 	struct pd_err e;
 	size_t ns = pd_strv_len(m->secrets);
 
+	if (pd.draining) {
+		pd_fail(&e, 503, "shutting_down", "petrid is shutting down");
+		goto fail;
+	}
 	if (!rec || (ns && (!(secrets = calloc(ns + 1, sizeof(*secrets))) ||
 			    !(sv = calloc(ns, sizeof(*sv)))))) {
 		pd_fail(&e, 500, "internal", "out of memory");
@@ -514,6 +518,9 @@ static enum MHD_Result files(struct pd_conn *c)
 
 enum MHD_Result pd_route(struct pd_conn *c)
 {
+	/* A request whose head came before the drain began is refused here. */
+	if (pd.draining && c->rq.route != PD_R_HEALTHZ)
+		return fail(c, 503, "shutting_down", "petrid is shutting down");
 	switch (c->rq.route) {
 	case PD_R_HEALTHZ:
 		return healthz(c);
