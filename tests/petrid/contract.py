@@ -283,8 +283,12 @@ def _split_labels(inner):
 class Stream:
     """An exec with Accept: text/event-stream, read event by event."""
 
-    def __init__(self, pd, sid, body, tenant="a", timeout=60):
+    def __init__(self, pd, sid, body, tenant="a", timeout=60, rcvbuf=None):
         self.conn = pd.conn(timeout)
+        self.conn.connect()
+        if rcvbuf:
+            self.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock = self.conn.sock
         self.conn.request(
             "POST", f"/v1/sandboxes/{sid}/exec", body=json.dumps(body).encode(),
             headers={"Authorization": "Bearer " + pd.tokens[tenant],
