@@ -83,8 +83,9 @@ class Petrid:
     """One petrid process on 127.0.0.1:<random port>, tenants given as
     {name: {tenant keys}}; each tenant gets a fresh token (self.tokens)."""
 
-    def __init__(self, tenants, **config):
+    def __init__(self, tenants, extra_listen=(), **config):
         self.dir = tempfile.mkdtemp(prefix="petrid-ct-")
+        self.extra_listen = [x.replace("{dir}", self.dir) for x in extra_listen]
         self.tokens = {}
         self.config = {"node": "t1", "listen": [], "tenants": {}}
         self.config.update(config)
@@ -113,7 +114,7 @@ class Petrid:
         binary = petrid_binary()
         for _ in range(5):
             self.port = free_port()
-            self.config["listen"] = [f"127.0.0.1:{self.port}"]
+            self.config["listen"] = [f"127.0.0.1:{self.port}"] + self.extra_listen
             self.write_config()
             self.log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
@@ -358,6 +359,42 @@ def pids_with_cmdline(needle):
 
 def pidns(pid):
     return os.readlink(f"/proc/{pid}/ns/pid")
+
+
+def descendants(parent):
+    """Every live descendant of @parent (host pids)."""
+    children = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            st = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        children.setdefault(int(st.rsplit(")", 1)[1].split()[1]), []).append(int(p))
+    out, todo = [], [parent]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def sandbox_inits(parent):
+    """The host pids of @parent's descendants that are pid 1 of a pid
+    namespace of their own: the inits of its sandboxes."""
+    out = []
+    mine = pidns(parent)
+    for p in descendants(parent):
+        try:
+            if pidns(p) == mine:
+                continue
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("NSpid:") and line.split()[-1] == "1":
+                    out.append(p)
+        except OSError:
+            continue
+    return sorted(out)
 
 
 def sandbox_init_of(pid):
