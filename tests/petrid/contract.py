@@ -208,9 +208,10 @@ class Petrid:
     def delete(self, sid, tenant="a"):
         return self.request("DELETE", f"/v1/sandboxes/{sid}", token=tenant)
 
-    def exec(self, sid, tenant="a", timeout=60, **fields):
+    def exec(self, sid, tenant="a", http_timeout=90, **fields):
+        """An exec; @fields is its body (`timeout` there is the exec's)."""
         return self.request("POST", f"/v1/sandboxes/{sid}/exec", fields, token=tenant,
-                            timeout=timeout)
+                            timeout=http_timeout)
 
     def metrics(self, token="admin"):
         r = self.request("GET", "/metrics", token=token)

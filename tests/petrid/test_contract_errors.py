@@ -283,7 +283,7 @@ class Background:
         assert ok, f"{sid} never ran its exec: {pd.get(sid, tenant)}"
 
     def _run(self):
-        self.result = self.pd.exec(self.sid, tenant=self.tenant, argv=["sleep", "%d" % 20], timeout=40)
+        self.result = self.pd.exec(self.sid, tenant=self.tenant, argv=["sleep", "20"], timeout=20)
 
     def stop(self):
         r = self.pd.request("POST", f"/v1/sandboxes/{self.sid}/cancel", token=self.tenant)

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from contract import Petrid, Stream, metric_value, read_all_events
+from contract import Petrid, Stream, metric_value
 
 A_NAME = "alphacorp"
 B_NAME = "betainc"
