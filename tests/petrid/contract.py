@@ -344,7 +344,8 @@ def final_events(evs):
 
 
 # ---- host processes and cgroups ----
-def pids_with_cmdline(needle):
+def pids_with_cmdline(needle, anywhere=False):
+    """Pids whose command line starts with @needle (or holds it)."""
     out = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -353,7 +354,7 @@ def pids_with_cmdline(needle):
             cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if needle.encode() in cmd:
+        if cmd.startswith(needle.encode()) or (anywhere and needle.encode() in cmd):
             out.append(int(p))
     return out
 
@@ -381,39 +382,36 @@ def descendants(parent):
     return out
 
 
+def ppid_of(pid):
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def sandbox_inits(parent):
-    """The host pids of @parent's descendants that are pid 1 of a pid
-    namespace of their own: the inits of its sandboxes."""
-    out = []
+    """The host pids of @parent's descendants that are the first of a pid
+    namespace other than @parent's: the inits of its sandboxes (an exec
+    may run in a pid namespace nested in its sandbox's; that one's pid 1 is
+    not counted)."""
     mine = pidns(parent)
+    out = []
     for p in descendants(parent):
         try:
-            if pidns(p) == mine:
-                continue
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("NSpid:") and line.split()[-1] == "1":
-                    out.append(p)
+            if pidns(p) != mine and pidns(ppid_of(p)) == mine:
+                out.append(p)
         except OSError:
             continue
     return sorted(out)
 
 
 def sandbox_init_of(pid):
-    """The host pid of the init (pid 1 of its namespace) of the sandbox
-    whose process @pid is."""
-    ns = pidns(pid)
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            if pidns(p) != ns:
-                continue
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("NSpid:") and line.split()[-1] == "1":
-                    return int(p)
-        except OSError:
-            continue
-    return None
+    """The host pid of the init of the sandbox that process @pid runs in:
+    its outermost ancestor outside the test's own pid namespace."""
+    host = pidns(os.getpid())
+    try:
+        while pidns(ppid_of(pid)) != host:
+            pid = ppid_of(pid)
+    except OSError:
+        return None
+    return pid if pidns(pid) != host else None
 
 
 def wait_for(pred, timeout, step=0.05):
