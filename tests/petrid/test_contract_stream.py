@@ -193,3 +193,30 @@ def test_client_disconnect_cancels_the_exec(pd, sb, streamed):
     r = pd.exec(sb, argv=["echo", "next"])
     assert r.status == 200 and r.json["stdout"] == "next\n", r
     assert time.monotonic() - t0 < 6
+
+
+def test_stream_ends_when_the_code_kills_pid_1(pd):
+    """The exec's code signals the first process of its pid namespace (the
+    sandbox's init, or the exec's own, whichever it reaches): the stream
+    still ends with one final event, and the sandbox is usable or dead,
+    nothing in between."""
+    sid = pd.create()["id"]
+    try:
+        s = Stream(pd, sid, {"argv": ["sh", "-c", "echo before; kill -KILL 1; kill -KILL -1; sleep 20"],
+                             "timeout": 30})
+        t0 = time.monotonic()
+        evs = read_all_events(s)
+        assert time.monotonic() - t0 < 15, "the stream did not end"
+        name, res, _ = check_well_formed(s, evs)
+        assert name == "result", res
+        g = pd.get(sid).json
+        if g["state"] == "dead":
+            assert res["reason"] == "sandbox_died", res
+            r = pd.exec(sid, argv=["true"])
+            assert r.status == 409 and r.json["error"]["code"] == "sandbox_dead", r
+        else:
+            assert g["state"] == "idle", g
+            r = pd.exec(sid, argv=["echo", "alive"])
+            assert r.status == 200 and r.json["stdout"] == "alive\n", r
+    finally:
+        pd.delete(sid)
