@@ -85,7 +85,7 @@ def test_sigterm_cancels_execs_past_drain_timeout(factory):
     mark = run_marker()
     stream = Stream(pd, sid, {"argv": ["sleep", mark], "timeout": 50})
     wait_running(pd, sid)
-    pids = pids_with_cmdline("sleep " + mark)
+    pids = wait_for(lambda: pids_with_cmdline("sleep " + mark), 5)
     assert pids
     t0 = time.monotonic()
     pd.signal(signal.SIGTERM)
@@ -106,10 +106,16 @@ def test_sigkill_leaves_nothing(factory):
     busy, idle = pd.create()["id"], pd.create()["id"]
     pd.request("PUT", f"/v1/sandboxes/{idle}/files/f", b"x")
     mark = run_marker()
-    t = threading.Thread(target=lambda: pd.exec(busy, argv=["sleep", mark], timeout=50), daemon=True)
+    def hang():
+        try:
+            pd.exec(busy, argv=["sleep", mark], timeout=50)
+        except OSError:
+            pass  # petrid is killed under it
+
+    t = threading.Thread(target=hang, daemon=True)
     t.start()
     wait_running(pd, busy)
-    sleepers = pids_with_cmdline("sleep " + mark)
+    sleepers = wait_for(lambda: pids_with_cmdline("sleep " + mark), 5)
     inits = sandbox_inits(pd.pid)
     assert len(sleepers) == 1 and len(inits) == 2, (sleepers, inits)
     assert cgroups_of(pd.pid), "no petri-<pid>-* cgroup found while sandboxes live"
