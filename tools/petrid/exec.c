@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "petrid.h"
@@ -118,9 +119,11 @@ static void *exec_thread(void *arg)
 		o.on_output = on_output;
 		o.userdata = x;
 	}
-	int64_t t0 = pd_mono_ms();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = petri_sandbox_exec(x->s->sb, &o, &res, &err);
-	double secs = (double)(pd_mono_ms() - t0) / 1000.0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	const char *msg = *petri_error_message(err) ? petri_error_message(err) : strerror(-rc);
 	int reason = PETRI_REASON_FAILED;
 
