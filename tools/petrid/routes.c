@@ -424,15 +424,16 @@ static enum MHD_Result create(struct pd_conn *c)
 		free(j);
 		return quota(c, "max_ttl", t->max_ttl, " s");
 	}
+	/* Reserve its share of the quotas now (given back if create fails). */
 	pthread_mutex_lock(&pd.lock);
 	struct pd_tenant_rt *trt = pd_tenant_rt(t->name);
-	const char *over = !trt                          ? "internal" :
-			   trt->live >= t->max_sandboxes ? "max_sandboxes" :
-			   j->memory > t->max_memory - (trt->memory < t->max_memory ?
-								trt->memory :
-								t->max_memory) ?
-							   "max_memory" :
-							   NULL;
+	const char *over = NULL;
+	if (!trt)
+		over = "internal";
+	else if (trt->live >= t->max_sandboxes)
+		over = "max_sandboxes";
+	else if (trt->memory > t->max_memory || j->memory > t->max_memory - trt->memory)
+		over = "max_memory";
 	if (!over) {
 		trt->live++;
 		trt->memory += j->memory;
