@@ -175,9 +175,15 @@ struct del_job {
 static void delete_job(void *arg)
 {
 	struct del_job *j = arg;
-	pd_sandbox_retire(j->s, PD_DESTROY_DELETED);
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	pd_http_finish(j->c, 204, r);
+	if (pd_sandbox_retire(j->s, PD_DESTROY_DELETED)) {
+		struct MHD_Response *r =
+			MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		pd_http_finish(j->c, 204, r);
+	} else {
+		struct pd_err e;
+		pd_fail(&e, 404, "sandbox_not_found", "no such sandbox");
+		pd_http_finish_error(j->c, &e);
+	}
 	free(j);
 }
 
