@@ -480,7 +480,9 @@ static enum MHD_Result exec(struct pd_conn *c)
 		return r;
 	pthread_mutex_lock(&pd.lock);
 	struct pd_tenant_rt *trt = pd_tenant_rt(t->name);
-	const char *busy = pd_sandbox_state(s) == PD_SB_DEAD         ? "sandbox_dead" :
+	/* (a DELETE may have begun since the lookup) */
+	const char *busy = s->removed                                ? "sandbox_not_found" :
+			   pd_sandbox_state(s) == PD_SB_DEAD         ? "sandbox_dead" :
 			   s->state == PD_SB_RUNNING || s->file_busy ? "sandbox_busy" :
 			   !trt                                      ? "internal" :
 			   pd.execs_running >= c->cfg->max_execs     ? "too_many_execs" :
@@ -497,6 +499,8 @@ static enum MHD_Result exec(struct pd_conn *c)
 	pthread_mutex_unlock(&pd.lock);
 	if (!busy)
 		return pd_exec_start(c, s);
+	if (strcmp(busy, "sandbox_not_found") == 0)
+		return fail(c, 404, busy, "no such sandbox");
 	if (strcmp(busy, "sandbox_dead") == 0)
 		return fail(c, 409, busy, "the sandbox's init died; only DELETE is left");
 	if (strcmp(busy, "sandbox_busy") == 0)
