@@ -133,7 +133,16 @@ static json_object *time_json(int64_t ms)
 	return json_object_new_string(buf);
 }
 
-json_object *pd_sandbox_json(const struct pd_sandbox *s)
+enum pd_sb_state pd_sandbox_state(struct pd_sandbox *s)
+{
+	/* init may die between execs, or just after an exec it took down
+	 * (the library then sees the exec's end before init's). */
+	if (s->state == PD_SB_IDLE && s->sb && petri_sandbox_init_pid(s->sb) < 0)
+		s->state = PD_SB_DEAD;
+	return s->state;
+}
+
+json_object *pd_sandbox_json(struct pd_sandbox *s)
 {
 	static const char *const states[] = {"idle", "running", "dead"};
 	static const char *const nets[] = {"none", "host", "proxy"};
@@ -146,7 +155,7 @@ json_object *pd_sandbox_json(const struct pd_sandbox *s)
 	json_object_object_add(o, "node", json_object_new_string(pd.node));
 	json_object_object_add(o, "language",
 			       s->language ? json_object_new_string(s->language) : NULL);
-	json_object_object_add(o, "state", json_object_new_string(states[s->state]));
+	json_object_object_add(o, "state", json_object_new_string(states[pd_sandbox_state(s)]));
 	json_object_object_add(o, "created", time_json(s->created_ms));
 	json_object_object_add(o, "last_active", time_json(s->last_active_ms));
 	json_object_object_add(o, "expires",
@@ -183,11 +192,18 @@ void pd_registry_each(const char *tenant, void (*fn)(struct pd_sandbox *, void *
 				fn(s, arg);
 }
 
-void pd_sandbox_retire(struct pd_sandbox *s, int why)
+bool pd_sandbox_retire(struct pd_sandbox *s, int why)
 {
 	static const char *const whys[] = {"deleted", "expired", "died", "drained"};
 
 	pthread_mutex_lock(&pd.lock);
+	if (s->retiring) {
+		/* Another DELETE (or the drain) got there first: it destroys it. */
+		pd_registry_put(s);
+		pthread_mutex_unlock(&pd.lock);
+		return false;
+	}
+	s->retiring = true;
 	s->removed = true;
 	if (s->linked) {
 		pd_registry_unlink(s, why == PD_DESTROY_EXPIRED);
@@ -214,6 +230,7 @@ void pd_sandbox_retire(struct pd_sandbox *s, int why)
 	       (long long)(pd_mono_ms() - t0));
 	pd_audit_unref(s->audit);
 	pd_sandbox_free(s);
+	return true;
 }
 
 struct expire_scan {

@@ -74,11 +74,7 @@ static enum MHD_Result healthz(struct pd_conn *c)
 	json_object_put(o);
 	if (!r)
 		return MHD_NO;
-	unsigned status = pd.draining ? 503 : 200;
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, pd.draining ? 503 : 200, r);
 }
 
 static enum MHD_Result metrics(struct pd_conn *c)
@@ -94,10 +90,7 @@ static enum MHD_Result metrics(struct pd_conn *c)
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, 200, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, 200, r);
 }
 
 /* ---- GET /v1/sandboxes[/{id}] ---- */
@@ -111,12 +104,7 @@ static enum MHD_Result answer_json(struct pd_conn *c, unsigned status, json_obje
 {
 	struct MHD_Response *r = pd_json_response(o);
 	json_object_put(o);
-	if (!r)
-		return MHD_NO;
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, status, r);
 }
 
 static enum MHD_Result list(struct pd_conn *c)
@@ -187,9 +175,15 @@ struct del_job {
 static void delete_job(void *arg)
 {
 	struct del_job *j = arg;
-	pd_sandbox_retire(j->s, PD_DESTROY_DELETED);
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	pd_http_finish(j->c, 204, r);
+	if (pd_sandbox_retire(j->s, PD_DESTROY_DELETED)) {
+		struct MHD_Response *r =
+			MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		pd_http_finish(j->c, 204, r);
+	} else {
+		struct pd_err e;
+		pd_fail(&e, 404, "sandbox_not_found", "no such sandbox");
+		pd_http_finish_error(j->c, &e);
+	}
 	free(j);
 }
 
@@ -288,6 +282,10 @@ static void create_job(void *arg)
 	struct pd_err e;
 	size_t ns = pd_strv_len(m->secrets);
 
+	if (pd.draining) {
+		pd_fail(&e, 503, "shutting_down", "petrid is shutting down");
+		goto fail;
+	}
 	if (!rec || (ns && (!(secrets = calloc(ns + 1, sizeof(*secrets))) ||
 			    !(sv = calloc(ns, sizeof(*sv)))))) {
 		pd_fail(&e, 500, "internal", "out of memory");
@@ -432,15 +430,16 @@ static enum MHD_Result create(struct pd_conn *c)
 		free(j);
 		return quota(c, "max_ttl", t->max_ttl, " s");
 	}
+	/* Reserve its share of the quotas now (given back if create fails). */
 	pthread_mutex_lock(&pd.lock);
 	struct pd_tenant_rt *trt = pd_tenant_rt(t->name);
-	const char *over = !trt                          ? "internal" :
-			   trt->live >= t->max_sandboxes ? "max_sandboxes" :
-			   j->memory > t->max_memory - (trt->memory < t->max_memory ?
-								trt->memory :
-								t->max_memory) ?
-							   "max_memory" :
-							   NULL;
+	const char *over = NULL;
+	if (!trt)
+		over = "internal";
+	else if (trt->live >= t->max_sandboxes)
+		over = "max_sandboxes";
+	else if (trt->memory > t->max_memory || j->memory > t->max_memory - trt->memory)
+		over = "max_memory";
 	if (!over) {
 		trt->live++;
 		trt->memory += j->memory;
@@ -481,7 +480,9 @@ static enum MHD_Result exec(struct pd_conn *c)
 		return r;
 	pthread_mutex_lock(&pd.lock);
 	struct pd_tenant_rt *trt = pd_tenant_rt(t->name);
-	const char *busy = s->state == PD_SB_DEAD                    ? "sandbox_dead" :
+	/* (a DELETE may have begun since the lookup) */
+	const char *busy = s->removed                                ? "sandbox_not_found" :
+			   pd_sandbox_state(s) == PD_SB_DEAD         ? "sandbox_dead" :
 			   s->state == PD_SB_RUNNING || s->file_busy ? "sandbox_busy" :
 			   !trt                                      ? "internal" :
 			   pd.execs_running >= c->cfg->max_execs     ? "too_many_execs" :
@@ -498,6 +499,8 @@ static enum MHD_Result exec(struct pd_conn *c)
 	pthread_mutex_unlock(&pd.lock);
 	if (!busy)
 		return pd_exec_start(c, s);
+	if (strcmp(busy, "sandbox_not_found") == 0)
+		return fail(c, 404, busy, "no such sandbox");
 	if (strcmp(busy, "sandbox_dead") == 0)
 		return fail(c, 409, busy, "the sandbox's init died; only DELETE is left");
 	if (strcmp(busy, "sandbox_busy") == 0)
@@ -526,6 +529,9 @@ static enum MHD_Result files(struct pd_conn *c)
 
 enum MHD_Result pd_route(struct pd_conn *c)
 {
+	/* A request whose head came before the drain began is refused here. */
+	if (pd.draining && c->rq.route != PD_R_HEALTHZ)
+		return fail(c, 503, "shutting_down", "petrid is shutting down");
 	switch (c->rq.route) {
 	case PD_R_HEALTHZ:
 		return healthz(c);
