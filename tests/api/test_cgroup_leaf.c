@@ -22,7 +22,8 @@
  *  - a process that is no petri host stays in S: -EBUSY after the move, the
  *    warning says so, the host stays in the leaf;
  *  - two hosts in S at once both end up in the one shared leaf, both OK;
- *  - a petri-host of another uid is refused (-EPERM), no move.
+ *  - a petri-host of another uid is refused (-EPERM), no move;
+ *  - petri_ctx_new() takes the flag, and on a hybrid host moves nothing.
  * What this cannot show: memory and pids themselves on a pure v2 host.
  */
 #include <dirent.h>
@@ -583,10 +584,56 @@ static void test_leaf_not_ours(void)
 	remove_scratch(s);
 }
 
+/* petri_ctx_new() takes the flag; on a hybrid host (memory and pids are
+ * v1's) it moves nothing and the mode is that of a context without it.  On
+ * pure v2 the process ends in its cgroup or in "<it>/petri-host". */
+static void host_ctx_flag(const char *own)
+{
+	char before[PATH_MAX], after[PATH_MAX], leaf[PATH_MAX], path[PATH_MAX], ctrls[1024];
+	petri_ctx *ctx = NULL, *plain = NULL;
+	petri_ctx_opts o = PETRI_CTX_OPTS_INIT;
+	cgroup_of(0, before, sizeof(before));
+	snprintf(leaf, sizeof(leaf), "%s/petri-host", before);
+	o.flags = PETRI_CTX_F_CGROUP_LEAF;
+	int r = petri_ctx_new(&ctx, &o, NULL);
+	REQUIRE(r == 0);
+	cgroup_of(0, after, sizeof(after));
+	REQUIRE(petri_ctx_new(&plain, NULL, NULL) == 0);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", own);
+	read_str(path, ctrls, sizeof(ctrls));
+	if (!word_in(ctrls, "memory")) { /* hybrid */
+		CHECK_MSG(strcmp(after, before) == 0, "moved from %s to %s", before, after);
+		CHECK_MSG(petri_ctx_cgroup_mode(ctx) == petri_ctx_cgroup_mode(plain),
+			  "mode %d, without the flag %d", petri_ctx_cgroup_mode(ctx),
+			  petri_ctx_cgroup_mode(plain));
+	} else {
+		CHECK_MSG(strcmp(after, before) == 0 || strcmp(after, leaf) == 0,
+			  "moved from %s to %s", before, after);
+	}
+	petri_ctx_free(plain);
+	petri_ctx_free(ctx);
+}
+
+static void test_ctx_flag(void)
+{
+	if (!*g_own)
+		petri_test_skip(g_skip);
+	char leaf[PATH_MAX];
+	snprintf(leaf, sizeof(leaf), "%s/petri-host", g_own);
+	bool had_leaf = exists(leaf, ".");
+	finish(start(host_ctx_flag, g_own), "petri_ctx_new with the flag");
+	if (!had_leaf)
+		rmdir(leaf); /* pure v2: the one this test's host made */
+}
+
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(busy_without_flag),  PETRI_TEST_CASE(leaf_move),
-	PETRI_TEST_CASE(stranger_in_cgroup), PETRI_TEST_CASE(two_hosts_share_leaf),
-	PETRI_TEST_CASE(leaf_not_ours),      {NULL, NULL},
+	PETRI_TEST_CASE(busy_without_flag),
+	PETRI_TEST_CASE(leaf_move),
+	PETRI_TEST_CASE(stranger_in_cgroup),
+	PETRI_TEST_CASE(two_hosts_share_leaf),
+	PETRI_TEST_CASE(leaf_not_ours),
+	PETRI_TEST_CASE(ctx_flag),
+	{NULL, NULL},
 };
 
 int main(int argc, char **argv)
