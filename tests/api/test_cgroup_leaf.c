@@ -196,13 +196,29 @@ static void enter(const char *dir)
 	REQUIRE(write_str(path, num) == 0);
 }
 
+/* rmdir the sub-cgroups of @dir, deepest first (a failed case may leave a
+ * sandbox's cgroup or a leaf inside the leaf). */
+static void remove_children(const char *dir, int depth)
+{
+	DIR *d = depth < 4 ? opendir(dir) : NULL;
+	if (!d)
+		return;
+	for (struct dirent *de; (de = readdir(d));) {
+		char path[PATH_MAX];
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		remove_children(path, depth + 1);
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 /* rmdir @s and what is below it, waiting for exiting processes to leave. */
 static void remove_scratch(const char *s)
 {
-	char path[PATH_MAX];
 	for (int i = 0; i < 200; i++) {
-		snprintf(path, sizeof(path), "%s/petri-host", s);
-		rmdir(path);
+		remove_children(s, 0);
 		if (rmdir(s) == 0)
 			return;
 		if (errno != EBUSY)
