@@ -9,7 +9,10 @@
  * again -- including the empty cgroups a SIGKILLed host leaves behind.
  *
  * Every directory we create is "<own cgroup>/petri-<hostpid>-<suffix>" in
- * each hierarchy; nothing outside our own cgroup is ever touched.
+ * each hierarchy; nothing outside our own cgroup is ever touched.  With
+ * PETRI_CTX_F_CGROUP_LEAF on pure v2, a host whose cgroup holds processes
+ * moves itself into "<own cgroup>/petri-host" (cgroup v2 enables controllers
+ * only for cgroups without processes) and its sandboxes go beside that leaf.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -33,6 +36,13 @@
 #define CG_RMDIR_TIMEOUT_NS 1000000000ull /* how long teardown waits for EBUSY */
 #define CG_MAX_DEPTH 16                   /* sub-cgroups we descend into */
 #define CG_SMALL_FILE 4096                /* every keyed file we parse fits */
+#define CG_LEAF_WAIT_NS 500000000ull      /* how long a host in its leaf waits for others */
+
+/* The leaf that PETRI_CTX_F_CGROUP_LEAF moves the host process into, beside
+ * its sandboxes' cgroups.  Not a "petri-<pid>-" name, so the sweep never
+ * takes it; and the library never removes it: other hosts may share it, and
+ * the service manager removes it with the service's cgroup. */
+#define CG_HOST_LEAF "petri-host"
 
 /* --- small file helpers ------------------------------------------------- */
 
@@ -601,10 +611,11 @@ static void sweep_one(struct petri_ctx *ctx, const char *path, int pid, bool v2)
 			   pid);
 }
 
-/* Remove "petri-<pid>-*" below @parent whose host pid is gone.  A host that
+/* Remove "petri-<pid>-*" below @parent whose host pid is gone ("petri-host",
+ * the hosts' shared leaf, is no such name).  A host that
  * dies by SIGKILL takes its sandboxes with it (PDEATHSIG, pid namespace), but
  * their empty cgroup directories stay. */
-static void sweep_parent(struct petri_ctx *ctx, const char *parent, bool v2)
+void petri__cgroup_sweep(struct petri_ctx *ctx, const char *parent, int v2)
 {
 	int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -629,13 +640,13 @@ static void sweep_parent(struct petri_ctx *ctx, const char *parent, bool v2)
 static void sweep_layout(struct petri_ctx *ctx, const struct petri_cgroup_layout *l)
 {
 	if (l->v2_parent)
-		sweep_parent(ctx, l->v2_parent, true);
+		petri__cgroup_sweep(ctx, l->v2_parent, 1);
 	if (l->v1_memory_parent)
-		sweep_parent(ctx, l->v1_memory_parent, false);
+		petri__cgroup_sweep(ctx, l->v1_memory_parent, 0);
 	if (l->v1_pids_parent)
-		sweep_parent(ctx, l->v1_pids_parent, false);
+		petri__cgroup_sweep(ctx, l->v1_pids_parent, 0);
 	if (l->v1_cpu_parent)
-		sweep_parent(ctx, l->v1_cpu_parent, false);
+		petri__cgroup_sweep(ctx, l->v1_cpu_parent, 0);
 }
 
 /* --- layout detection --------------------------------------------------- */
@@ -648,7 +659,7 @@ static void sweep_layout(struct petri_ctx *ctx, const struct petri_cgroup_layout
  * trial mkdir/rmdir: in three hierarchies those cost ~0.3 ms of every
  * context (so of every `petri run`).  The files a child needs are there by
  * construction: a v1 controller hierarchy gives every child its files, and
- * for v2 detect_v2() has made sure memory and pids are in subtree_control.
+ * for v2 petri__cgroup_v2_parent() has made sure memory and pids are in subtree_control.
  * Anything else (cgroup.max.descendants, say) surfaces at create time with
  * the file's name in the error.
  */
@@ -659,9 +670,9 @@ static int probe_parent(const char *parent)
 	return 0;
 }
 
-/* Enable cpu for the children of @dir too when it is available (only a
- * sandbox with a CPU limit needs it, so its absence is no error): *@cpu
- * says whether it is on. */
+/* Enable cpu for the children too when it is available (only a sandbox with
+ * a CPU limit needs it, so its absence is no error): *@cpu says whether it
+ * is on.  @path is the cgroup.subtree_control holding @subtree. */
 static void enable_v2_cpu(struct petri_ctx *ctx, const char *path, const char *subtree, int *cpu)
 {
 	*cpu = list_has(subtree, ' ', "cpu");
@@ -674,60 +685,197 @@ static void enable_v2_cpu(struct petri_ctx *ctx, const char *path, const char *s
 			   path, strerror(-r));
 }
 
-/* Make sure memory and pids (and cpu when @want_cpu) are enabled for
- * children of @dir; *@cpu: whether cpu is. */
-static int enable_v2_controllers(struct petri_ctx *ctx, const char *dir, int want_cpu, int *cpu,
-				 char *why, size_t whylen)
+/* The space-separated @ctrls ("memory pids") as "+memory +pids" (@plus) or
+ * as "memory and pids" for messages. */
+static int ctrl_words(const char *ctrls, bool plus, char *buf, size_t size)
 {
-	char path[PATH_MAX], buf[CG_SMALL_FILE];
-	int r = path_join(path, dir, "cgroup.subtree_control");
-	ssize_t n = r < 0 ? r : read_file(path, buf, sizeof(buf));
-	*cpu = 0;
+	size_t len = 0;
+	buf[0] = '\0';
+	for (const char *p = ctrls + strspn(ctrls, " "); *p; p += strspn(p, " ")) {
+		int n = (int)strcspn(p, " ");
+		const char *sep = len == 0 ? "" : plus ? " " : " and ";
+		int w = snprintf(buf + len, size - len, "%s%s%.*s", sep, plus ? "+" : "", n, p);
+		if (w < 0 || (size_t)w >= size - len)
+			return -ENAMETOOLONG;
+		len += (size_t)w;
+		p += n;
+	}
+	return len ? 0 : -EINVAL;
+}
+
+/* Does the space-separated @list hold every word of @ctrls? */
+static bool has_all(const char *list, const char *ctrls)
+{
+	for (const char *p = ctrls + strspn(ctrls, " "); *p; p += strspn(p, " ")) {
+		size_t n = strcspn(p, " ");
+		char word[NAME_MAX + 1];
+		if (n >= sizeof(word))
+			return false;
+		memcpy(word, p, n);
+		word[n] = '\0';
+		if (!list_has(list, ' ', word))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+/* One attempt at enabling @ctrls (@plus: "+memory +pids"), and cpu when
+ * @want_cpu, through the cgroup.subtree_control file @path. */
+static int try_enable(struct petri_ctx *ctx, const char *path, const char *ctrls, const char *plus,
+		      int want_cpu, int *cpu, char *why, size_t whylen)
+{
+	char buf[CG_SMALL_FILE];
+	ssize_t n = read_file(path, buf, sizeof(buf));
 	if (n < 0) {
 		set_why(why, whylen, "read %s: %s", path, strerror((int)-n));
 		return (int)n;
 	}
 	if (want_cpu)
 		enable_v2_cpu(ctx, path, buf, cpu);
-	if (list_has(buf, ' ', "memory") && list_has(buf, ' ', "pids"))
+	if (has_all(buf, ctrls))
 		return 0;
-	r = write_file(path, "+memory +pids");
-	if (r == -EBUSY)
-		petri__log(
-			ctx, PETRI_LOG_WARN,
-			"cannot enable memory and pids in %s: our cgroup holds processes (cgroup v2 "
-			"allows controllers only for cgroups without them); run the host in a leaf of "
-			"a delegated cgroup, e.g. systemd-run -p Delegate=yes",
-			path);
+	int r = write_file(path, plus);
 	if (r < 0)
-		set_why(why, whylen, "write +memory +pids to %s: %s", path, strerror(-r));
+		set_why(why, whylen, "write %s to %s: %s", plus, path, strerror(-r));
 	return r;
 }
 
-/* Pure v2: memory and pids available to our cgroup, enabled for its children,
- * and a child can be created.  *@cpu: cpu is enabled for the children too. */
-static int detect_v2(struct petri_ctx *ctx, const char *dir, int *cpu, char *why, size_t whylen)
+/* Move this whole process (every thread: its pid goes to cgroup.procs) into
+ * "@dir/petri-host" (@leaf), creating it, or joining the one another host of
+ * ours made. */
+static int move_into_leaf(const char *dir, char *leaf, char *why, size_t whylen)
 {
-	char path[PATH_MAX], buf[CG_SMALL_FILE];
+	char path[PATH_MAX], num[16];
+	struct stat st;
+	int r = path_join(leaf, dir, CG_HOST_LEAF);
+	if (r == 0)
+		r = path_join(path, leaf, "cgroup.procs");
+	if (r < 0) {
+		set_why(why, whylen, "%s/%s: %s", dir, CG_HOST_LEAF, strerror(-r));
+		return r;
+	}
+	if (mkdir(leaf, 0755) < 0) {
+		r = -errno;
+		if (r != -EEXIST) {
+			set_why(why, whylen, "mkdir %s: %s", leaf, strerror(-r));
+			return r;
+		}
+		if (lstat(leaf, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+			set_why(why, whylen, "%s exists and is not a cgroup of uid %u", leaf,
+				(unsigned)geteuid());
+			return -EPERM;
+		}
+	}
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	r = write_file(path, num);
+	if (r < 0)
+		set_why(why, whylen, "write %s to %s: %s", num, path, strerror(-r));
+	return r;
+}
+
+/* After our move into the leaf, enable @ctrls in @path, waiting a little
+ * while other hosts of ours that share @path's cgroup follow us (each sees
+ * EBUSY until the last one has moved). */
+static int enable_after_move(struct petri_ctx *ctx, const char *path, const char *ctrls,
+			     const char *plus, int want_cpu, int *cpu, char *why, size_t whylen)
+{
+	uint64_t deadline = petri__now_ns() + CG_LEAF_WAIT_NS;
+	for (unsigned ms = 1;; ms = ms < 32 ? ms * 2 : 50) {
+		int r = try_enable(ctx, path, ctrls, plus, want_cpu, cpu, why, whylen);
+		if (r != -EBUSY || petri__now_ns() >= deadline)
+			return r;
+		sleep_ms(ms);
+	}
+}
+
+/* Make sure @ctrls (and cpu when @want_cpu) are enabled for children of
+ * @dir, moving this process into "@dir/petri-host" first when @leaf and @dir
+ * holds processes; *@cpu: whether cpu is. */
+static int enable_v2_controllers(struct petri_ctx *ctx, const char *dir, const char *ctrls,
+				 int want_cpu, int leaf, int *cpu, char *why, size_t whylen)
+{
+	char path[PATH_MAX], leafdir[PATH_MAX], plus[256], words[256];
+	*cpu = 0;
+	int r = path_join(path, dir, "cgroup.subtree_control");
+	if (r == 0)
+		r = ctrl_words(ctrls, true, plus, sizeof(plus));
+	if (r == 0)
+		r = ctrl_words(ctrls, false, words, sizeof(words));
+	if (r < 0) {
+		set_why(why, whylen, "cgroup %s, controllers \"%s\": %s", dir, ctrls, strerror(-r));
+		return r;
+	}
+	r = try_enable(ctx, path, ctrls, plus, want_cpu, cpu, why, whylen);
+	if (r != -EBUSY)
+		return r;
+	if (!leaf) {
+		petri__log(
+			ctx, PETRI_LOG_WARN,
+			"cannot enable %s in %s: our cgroup holds processes (cgroup v2 allows "
+			"controllers only for cgroups without them); set PETRI_CTX_F_CGROUP_LEAF "
+			"to move this process into %s/%s beside its sandboxes, or run the host in "
+			"a leaf of a delegated cgroup, e.g. systemd-run -p Delegate=yes",
+			words, path, dir, CG_HOST_LEAF);
+		return r;
+	}
+	r = move_into_leaf(dir, leafdir, why, whylen);
+	if (r < 0)
+		return r;
+	r = enable_after_move(ctx, path, ctrls, plus, want_cpu, cpu, why, whylen);
+	if (r == 0)
+		petri__log(ctx, PETRI_LOG_INFO,
+			   "moved this process (pid %d) into %s to enable %s for the sandboxes' "
+			   "cgroups in %s",
+			   (int)getpid(), leafdir, words, dir);
+	else if (r == -EBUSY)
+		petri__log(
+			ctx, PETRI_LOG_WARN,
+			"cannot enable %s in %s: processes that are not petri hosts are still in "
+			"%s after this one moved into %s (cgroup v2 allows controllers only for "
+			"cgroups without them); run the host in a cgroup of its own, e.g. "
+			"systemd-run -p Delegate=yes",
+			words, path, dir, leafdir);
+	return r;
+}
+
+int petri__cgroup_v2_parent(struct petri_ctx *ctx, const char *own, const char *ctrls, int leaf,
+			    char **parent, int *cpu, char *why, size_t whylen)
+{
+	char path[PATH_MAX], buf[CG_SMALL_FILE], words[256];
+	_cleanup_free_ char *dir = strdup(own);
+	if (!dir)
+		return -ENOMEM;
+	/* Already in the leaf (moved by an earlier context of this process,
+	 * or started by a host that was): the sandboxes go beside it. */
+	char *slash = strrchr(dir, '/');
+	if (leaf && slash && slash != dir && strcmp(slash + 1, CG_HOST_LEAF) == 0)
+		*slash = '\0';
 	int r = path_join(path, dir, "cgroup.controllers");
 	ssize_t n = r < 0 ? r : read_file(path, buf, sizeof(buf));
 	if (n < 0) {
 		set_why(why, whylen, "read %s: %s", path, strerror((int)-n));
 		return (int)n;
 	}
-	if (!list_has(buf, ' ', "memory") || !list_has(buf, ' ', "pids")) {
-		set_why(why, whylen, "memory and pids controllers not available in %s", dir);
+	if (!has_all(buf, ctrls)) {
+		if (ctrl_words(ctrls, false, words, sizeof(words)) < 0)
+			snprintf(words, sizeof(words), "%s", ctrls);
+		set_why(why, whylen, "%s controllers not available in %s", words, dir);
 		return -EOPNOTSUPP;
 	}
-	r = enable_v2_controllers(ctx, dir, list_has(buf, ' ', "cpu"), cpu, why, whylen);
+	r = enable_v2_controllers(ctx, dir, ctrls, list_has(buf, ' ', "cpu"), leaf, cpu, why,
+				  whylen);
 	if (r < 0)
 		return r;
 	r = probe_parent(dir);
 	if (r == 0 && !path_exists(dir, "cgroup.kill"))
 		petri__log(ctx, PETRI_LOG_DEBUG, "%s: no cgroup.kill, killing task by task", dir);
-	if (r < 0)
+	if (r < 0) {
 		set_why(why, whylen, "create a cgroup below %s: %s", dir, strerror(-r));
-	return r;
+		return r;
+	}
+	*parent = TAKE_PTR(dir);
+	return 0;
 }
 
 /* v1: the memory and pids hierarchies, each writable below our cgroup. */
@@ -775,7 +923,7 @@ static int detect_v1(const struct self_view *v, struct petri_cgroup_layout *l, c
 
 /* The unified hierarchy: V2 mode when it has the controllers; otherwise still
  * a place for each sandbox's cgroup id and CLONE_INTO_CGROUP if writable. */
-static int detect_unified(struct petri_ctx *ctx, const struct self_view *v,
+static int detect_unified(struct petri_ctx *ctx, const struct self_view *v, int leaf,
 			  struct petri_cgroup_layout *l, char *why, size_t whylen)
 {
 	_cleanup_free_ char *dir = NULL;
@@ -786,9 +934,14 @@ static int detect_unified(struct petri_ctx *ctx, const struct self_view *v,
 		set_why(why, whylen, "no cgroup2 mount holding our cgroup");
 		return 0;
 	}
-	if (detect_v2(ctx, dir, &l->v2_cpu, why, whylen) == 0) {
+	char *parent = NULL;
+	r = petri__cgroup_v2_parent(ctx, dir, "memory pids", leaf, &parent, &l->v2_cpu, why,
+				    whylen);
+	if (r == -ENOMEM)
+		return r;
+	if (r == 0) {
 		l->mode = PETRI_CGROUP_V2;
-		l->v2_parent = TAKE_PTR(dir);
+		l->v2_parent = parent;
 		return 0;
 	}
 	r = probe_parent(dir);
@@ -799,7 +952,7 @@ static int detect_unified(struct petri_ctx *ctx, const struct self_view *v,
 	return 0;
 }
 
-int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layout *out)
+int petri__cgroup_layout_detect(struct petri_ctx *ctx, int leaf, struct petri_cgroup_layout *out)
 {
 	struct petri_cgroup_layout l = {.mode = PETRI_CGROUP_NONE};
 	char v2why[512] = "", v1why[512] = "";
@@ -808,7 +961,7 @@ int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layou
 	if (r == 0)
 		r = read_all("/proc/self/mountinfo", &v.mountinfo);
 	if (r == 0)
-		r = detect_unified(ctx, &v, &l, v2why, sizeof(v2why));
+		r = detect_unified(ctx, &v, leaf, &l, v2why, sizeof(v2why));
 	else
 		snprintf(v2why, sizeof(v2why), "read /proc/self: %s", strerror(-r));
 	if (r == 0 && l.mode == PETRI_CGROUP_NONE)

@@ -40,7 +40,7 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 			"petri_ctx_opts: host_uid_base 0x%x leaves no room for a range of "
 			"65536 ids (at most 0x%x)",
 			o.host_uid_base, DEFAULT_UID_BASE_MAX);
-	if (o.flags & ~PETRI_CTX_F_REQUIRE_CGROUPS)
+	if (o.flags & ~(PETRI_CTX_F_REQUIRE_CGROUPS | PETRI_CTX_F_CGROUP_LEAF))
 		return petri__err(err, EINVAL, "petri_ctx_opts: unknown flags 0x%x", o.flags);
 
 	petri_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -66,7 +66,8 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 	r = petri__seccomp_build(&ctx->seccomp, err);
 	if (r < 0)
 		goto fail;
-	r = petri__cgroup_layout_detect(ctx, &ctx->cgroups);
+	r = petri__cgroup_layout_detect(ctx, !!(ctx->flags & PETRI_CTX_F_CGROUP_LEAF),
+					&ctx->cgroups);
 	if (r < 0) {
 		r = petri__err(err, r, "detect cgroups");
 		goto fail;

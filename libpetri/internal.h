@@ -130,10 +130,30 @@ struct petri_cgroup_stats {
 };
 
 /* Detect the layout; never fails hard: mode NONE when nothing is writable
- * (the reason is logged).  Also removes stale petri-<pid>-* cgroups whose
+ * (the reason is logged).  @leaf: PETRI_CTX_F_CGROUP_LEAF (see
+ * petri__cgroup_v2_parent).  Also removes stale petri-<pid>-* cgroups whose
  * host pid is gone. */
-int petri__cgroup_layout_detect(struct petri_ctx *ctx, struct petri_cgroup_layout *out);
+int petri__cgroup_layout_detect(struct petri_ctx *ctx, int leaf, struct petri_cgroup_layout *out);
 void petri__cgroup_layout_release(struct petri_cgroup_layout *layout);
+/*
+ * The v2 half of the detection, given @own, the directory of our cgroup in a
+ * cgroup2 hierarchy: make the space-separated controllers @ctrls ("memory
+ * pids") available to the sandboxes' cgroups and set *@parent (malloc'd) to
+ * the directory they go in.  *@cpu: the cpu controller is enabled there too.
+ * When @own holds processes (EBUSY) and @leaf (PETRI_CTX_F_CGROUP_LEAF), move
+ * this process into "@own/petri-host" (made, or shared with other hosts) and
+ * enable the controllers in @own, which becomes the parent; an @own that
+ * already is such a leaf has its parent as the parent.  Without @leaf,
+ * EBUSY is logged as a warning that names the flag.  Returns 0, or a
+ * negative errno with the reason in @why.  The layout detection calls it
+ * with "memory pids"; tests call it with a scratch cgroup and a controller
+ * of their own (tests/api/test_cgroup_leaf.c).
+ */
+int petri__cgroup_v2_parent(struct petri_ctx *ctx, const char *own, const char *ctrls, int leaf,
+			    char **parent, int *cpu, char *why, size_t whylen);
+/* Remove the "petri-<pid>-*" cgroups below @parent whose host pid is gone
+ * (done by the detection; exposed for tests). */
+void petri__cgroup_sweep(struct petri_ctx *ctx, const char *parent, int v2);
 
 /* Create the sandbox's cgroups, without limits yet; @with_cpu: also the v1
  * cpu controller's (a sandbox with a CPU limit on a v1 host).  On failure

@@ -106,6 +106,13 @@ type ContextOptions struct {
 	// RequireCgroups refuses to create sandboxes when cgroup limits cannot be
 	// enforced, instead of falling back to rlimits with a warning.
 	RequireCgroups bool
+	// CgroupLeaf (pure cgroup v2 only; PETRI_CTX_F_CGROUP_LEAF in petri.h):
+	// when this process's cgroup holds processes, so that cgroup v2 will not
+	// enable memory and pids for its children, NewContext moves the whole
+	// process into "<its cgroup>/petri-host" and creates the sandboxes'
+	// cgroups beside it -- for a service in a delegated cgroup (systemd
+	// Delegate=yes).  Without it the library never moves the process.
+	CgroupLeaf bool
 }
 
 // A Context owns the library state that sandboxes share: the supervisor
@@ -139,6 +146,9 @@ func NewContext(opts ContextOptions) (*Context, error) {
 	copts.host_uid_base = C.uint32_t(opts.HostUIDBase)
 	if opts.RequireCgroups {
 		copts.flags |= C.PETRI_CTX_F_REQUIRE_CGROUPS
+	}
+	if opts.CgroupLeaf {
+		copts.flags |= C.PETRI_CTX_F_CGROUP_LEAF
 	}
 	c := &Context{sandboxes: make(map[*sandbox]struct{})}
 	if opts.Log != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -986,4 +987,67 @@ func children(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// unifiedCgroup is this process's cgroup in the cgroup2 hierarchy.
+func unifiedCgroup(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "0::") {
+			return line[3:]
+		}
+	}
+	t.Fatal("no 0:: line in /proc/self/cgroup")
+	return ""
+}
+
+// TestCgroupLeaf: CgroupLeaf reaches the library as PETRI_CTX_F_CGROUP_LEAF
+// (accepted, sandboxes run).  On a hybrid host it does nothing: the process
+// stays in its cgroup and the mode is that of a default Context; on pure v2
+// the process is in its cgroup or in "<it>/petri-host".  In a child process
+// of its own, so that a move never takes the rest of the tests along.
+func TestCgroupLeaf(t *testing.T) {
+	if os.Getenv("PETRI_GO_LEAF_CHILD") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestCgroupLeaf$", "-test.v")
+		cmd.Env = append(os.Environ(), "PETRI_GO_LEAF_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "leaf: ok") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	before := unifiedCgroup(t)
+	c, err := petri.NewContext(petri.ContextOptions{CgroupLeaf: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := c.New(petri.Options{Language: "sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := mustExec(t, sb, "echo leaf"); r.Output() != "leaf\n" {
+		t.Fatalf("%q", r.Stdout)
+	}
+	mode := c.CgroupMode()
+	c.Close()
+	after := unifiedCgroup(t)
+	plain, err := petri.NewContext(petri.ContextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainMode := plain.CgroupMode()
+	plain.Close()
+	mounts, _ := os.ReadFile("/proc/self/mounts")
+	if strings.Contains(string(mounts), " /sys/fs/cgroup cgroup2 ") {
+		if after != before && after != strings.TrimSuffix(before, "/")+"/petri-host" {
+			t.Fatalf("pure v2: from %s to %s", before, after)
+		}
+	} else if after != before || mode != plainMode {
+		t.Fatalf("hybrid: from %s to %s, mode %v (without the flag %v)", before, after,
+			mode, plainMode)
+	}
+	fmt.Println("leaf: ok", before, after, mode)
 }

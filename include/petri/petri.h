@@ -142,6 +142,27 @@ typedef struct petri_ctx_opts {
  * of falling back to rlimits with a warning). */
 #define PETRI_CTX_F_REQUIRE_CGROUPS (1u << 0)
 
+/* Pure cgroup v2 only (hybrid hosts use the v1 controllers; there it does
+ * nothing).  cgroup v2 enables controllers only for the children of a cgroup
+ * that holds no processes, so a host process in its own cgroup (a service,
+ * e.g. a systemd unit with Delegate=yes) cannot give its sandboxes memory
+ * and pids limits from there: writing "+memory +pids" to its
+ * cgroup.subtree_control fails with EBUSY.  With this flag petri_ctx_new()
+ * then moves the whole process (every thread) into the leaf
+ * "<own cgroup>/petri-host", creating it or joining the one other petri
+ * hosts in the same cgroup made (it must belong to the caller's euid),
+ * enables the controllers in <own cgroup> and creates the sandboxes' cgroups
+ * there, beside the leaf: the systemd convention for delegated cgroups.
+ * A host already in a "petri-host" leaf (an earlier context of the process)
+ * uses its parent the same way.  The library never removes the leaf (the
+ * service manager does, with the service's cgroup) and touches nothing
+ * outside <own cgroup>.  When processes that are not petri hosts stay in
+ * <own cgroup>, the process remains in the leaf and the context falls back
+ * as without cgroups (a warning; PETRI_CTX_F_REQUIRE_CGROUPS: -EPERM).
+ * Without this flag the library never moves its host: the EBUSY is a
+ * warning and the fallback. */
+#define PETRI_CTX_F_CGROUP_LEAF (1u << 1)
+
 /* clang-format off */
 #define PETRI_CTX_OPTS_INIT {sizeof(petri_ctx_opts), PETRI_LOG_WARN, NULL, NULL, 0, 0}
 /* clang-format on */
@@ -157,6 +178,8 @@ PETRI_API void petri_ctx_opts_init(petri_ctx_opts *opts);
  *  @opts  NULL for all defaults (log level PETRI_LOG_WARN, no callback).
  *         Copied; the context keeps log_fn and log_userdata.
  *  @err   [out] optional, see Conventions.
+ * With PETRI_CTX_F_CGROUP_LEAF it may move the calling process into another
+ * cgroup (see there); without, it never does.
  * Returns 0, or -EINVAL (NULL @out, bad sz or an unknown option or flag),
  * -EPERM (PETRI_CTX_F_REQUIRE_CGROUPS and no usable cgroup), -ENOMEM, or
  * the errno of building the seccomp profile or of reading the cgroup

@@ -177,6 +177,7 @@ class AuditReaderOpts(ctypes.Structure):
 # Constants of petri.h.
 LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = 0, 1, 2, 3
 CTX_F_REQUIRE_CGROUPS = 1 << 0
+CTX_F_CGROUP_LEAF = 1 << 1
 CGROUP_NONE, CGROUP_V1, CGROUP_V2 = 0, 1, 2
 NET_NONE, NET_HOST, NET_PROXY = 0, 1, 2
 SANDBOX_F_NO_LANDLOCK = 1 << 0

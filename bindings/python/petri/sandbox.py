@@ -930,7 +930,12 @@ class Context(ContextHandle):
     ``log_level`` is "error", "warn" (default), "info" or "debug"; the
     library's messages go to the ``logging`` logger named "petri".
     ``require_cgroups`` refuses to create sandboxes when cgroup limits cannot
-    be enforced.  ``host_uid_base`` sets where the host id ranges start when
+    be enforced.  ``cgroup_leaf`` (pure cgroup v2 only, PETRI_CTX_F_CGROUP_LEAF
+    in petri.h): when this process's cgroup holds processes, so that cgroup
+    v2 will not enable memory and pids for its children, move the whole
+    process into "<its cgroup>/petri-host" and create the sandboxes' cgroups
+    beside it -- for a service in a delegated cgroup (systemd Delegate=yes);
+    without it the library never moves the process.  ``host_uid_base`` sets where the host id ranges start when
     running as root: each sandbox maps its ids 0..65535 onto 65536 host ids
     of its own at base + k * 65536 (0: the library's default, 0xc8000000; at
     most 0xfffeffff).
@@ -942,6 +947,7 @@ class Context(ContextHandle):
         log_level: str = "warn",
         require_cgroups: bool = False,
         host_uid_base: int = 0,
+        cgroup_leaf: bool = False,
     ) -> None:
         if not isinstance(log_level, str):
             raise TypeError("log_level must be str, not %s" % type(log_level).__name__)
@@ -949,11 +955,15 @@ class Context(ContextHandle):
             raise ValueError("log_level must be one of error, warn, info, debug; got %r" % log_level)
         if not isinstance(require_cgroups, bool):
             raise TypeError("require_cgroups must be bool")
+        if not isinstance(cgroup_leaf, bool):
+            raise TypeError("cgroup_leaf must be bool")
         if isinstance(host_uid_base, bool) or not isinstance(host_uid_base, int):
             raise TypeError("host_uid_base must be int")
         if not 0 <= host_uid_base <= _lib.c_u32(-1).value:
             raise ValueError("host_uid_base out of range: %d" % host_uid_base)
         flags = _lib.CTX_F_REQUIRE_CGROUPS if require_cgroups else 0
+        if cgroup_leaf:
+            flags |= _lib.CTX_F_CGROUP_LEAF
         self._state = open_context(LOG_LEVELS[log_level.lower()], flags, host_uid_base)
         self._finalizer = weakref.finalize(self, self._state.close, 2.0)
 

@@ -202,6 +202,53 @@ def test_explicit_context() -> None:
     assert petri.default_context() is petri.default_context()
 
 
+def _unified_cgroup(pid: str = "self") -> str:
+    with open("/proc/%s/cgroup" % pid) as f:
+        return next(line[3:].strip() for line in f if line.startswith("0::"))
+
+
+def _pure_v2() -> bool:
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1:3] == ["/sys/fs/cgroup", "cgroup2"] for line in f)
+
+
+def test_cgroup_leaf() -> None:
+    """cgroup_leaf reaches the library as PETRI_CTX_F_CGROUP_LEAF: accepted,
+    sandboxes run.  On a hybrid host (v1 controllers) it does nothing: the
+    process stays in its cgroup and the mode is that of a default context.
+    On pure v2 the process is in its cgroup or in "<it>/petri-host"."""
+    with pytest.raises(TypeError):
+        Context(cgroup_leaf=1)  # type: ignore[arg-type]
+    # A child of its own: a move must not take the test runner along.
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            before = _unified_cgroup()
+            with Context(cgroup_leaf=True) as ctx:
+                mode = ctx.cgroup_mode
+                ok = ctx.sandbox(language="sh").exec("echo leaf").stdout == "leaf\n"
+            after = _unified_cgroup()
+            with Context() as plain:
+                plain_mode = plain.cgroup_mode
+            if _pure_v2():
+                moved = after in (before, before.rstrip("/") + "/petri-host")
+            else:
+                moved = after == before and mode == plain_mode
+            os.write(w, ("%s %s %s %s %s" % (ok, moved, before, after, mode)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    msg = os.read(r, 4096).decode()
+    os.close(r)
+    assert os.waitstatus_to_exitcode(status) == 0, msg
+    assert msg.startswith("True True "), msg
+
+
 def test_library_messages_reach_python_logging(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
