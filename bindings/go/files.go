@@ -56,7 +56,10 @@ func (s *Sandbox) ReadFileLimit(path string, max uint64) ([]byte, error) {
 // errors.Is(err, fs.ErrNotExist) holds; a directory that is not empty
 // syscall.ENOTEMPTY; /workspace itself syscall.EISDIR.
 func (s *Sandbox) RemoveFile(path string) error {
-	err := s.s.removeFile(path)
+	if strings.IndexByte(path, 0) >= 0 {
+		return invalid("remove_file", "path contains a NUL byte")
+	}
+	err := s.b.removeFile(path)
 	runtime.KeepAlive(s)
 	return err
 }
@@ -95,7 +98,10 @@ func (s *Sandbox) ListDirLimit(path string, max int) (entries []DirEntry, trunca
 	if max < 0 || uint64(max) > 0xFFFFFFFF {
 		return nil, false, invalid("list_dir", "max %d is out of range", max)
 	}
-	entries, truncated, err = s.s.listDir(path, uint32(max))
+	if strings.IndexByte(path, 0) >= 0 {
+		return nil, false, invalid("list_dir", "path contains a NUL byte")
+	}
+	entries, truncated, err = s.b.listDir(path, uint32(max))
 	runtime.KeepAlive(s)
 	return entries, truncated, err
 }

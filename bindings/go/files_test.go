@@ -17,8 +17,10 @@ import (
 // RemoveFile removes a file, a symlink (not its host target) and an empty
 // directory; refuses a non-empty directory, "..", /workspace itself and a
 // symlinked parent planted by the code (the host file behind it stays).
-func TestRemoveFile(t *testing.T) {
-	sb := newSandbox(t, petri.Options{Language: "sh"})
+func TestRemoveFile(t *testing.T) { eachTransport(t, testRemoveFile) }
+
+func testRemoveFile(t *testing.T, tr transport) {
+	sb := tr.newSandbox(t, petri.Options{Language: "sh"})
 	host := t.TempDir()
 	if err := os.Chmod(host, 0o777); err != nil {
 		t.Fatal(err)
@@ -70,8 +72,10 @@ func TestRemoveFile(t *testing.T) {
 
 // ListDir is sorted, types entries without following symlinks, and
 // ListDirLimit reports truncation.
-func TestListDir(t *testing.T) {
-	sb := newSandbox(t, petri.Options{Language: "sh"})
+func TestListDir(t *testing.T) { eachTransport(t, testListDir) }
+
+func testListDir(t *testing.T, tr transport) {
+	sb := tr.newSandbox(t, petri.Options{Language: "sh"})
 	r := mustRun(t, sb, "/bin/sh", "-c",
 		"printf hello > b.txt && chmod 640 b.txt && touch -d @1700000000 b.txt && "+
 			"mkdir adir && ln -s /etc/passwd zlink && mkfifo fifo && "+

@@ -331,7 +331,7 @@ type backend interface {
 	writeFile(path string, data []byte, mode os.FileMode) error
 	readFile(path string, max uint64) ([]byte, error)
 	removeFile(path string) error
-	listDir(path string) ([]DirEntry, bool, error)
+	listDir(path string, max uint32) ([]DirEntry, bool, error)
 	cancel()
 	close() error
 	// finalize is close from the finalizer goroutine: it must not block

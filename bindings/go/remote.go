@@ -588,8 +588,13 @@ func (s *remoteSandbox) filePath(op, path string, dir bool) (string, error) {
 	}
 	p = strings.TrimLeft(p, "/")
 	if !dir {
-		if p == "" {
+		// As the library: "" is no path, "/" and "/workspace" the
+		// workspace itself.
+		if path == "" {
 			return "", invalid(op, "empty path")
+		}
+		if p == "" {
+			return "", &Error{Op: op, Errno: syscall.EISDIR, Msg: fmt.Sprintf("%s: the workspace itself", path)}
 		}
 		if strings.HasSuffix(p, "/") {
 			return "", &Error{Op: op, Errno: syscall.EISDIR, Msg: fmt.Sprintf("%s: names a directory", path)}
@@ -684,14 +689,16 @@ type listing struct {
 	Entries []struct {
 		Name  string          `json:"name"`
 		Type  string          `json:"type"`
-		Size  uint64          `json:"size"`
+		Size  int64           `json:"size"`
 		Mode  json.RawMessage `json:"mode"`
 		MTime json.RawMessage `json:"mtime"`
 	} `json:"entries"`
 	Truncated bool `json:"truncated"`
 }
 
-func (s *remoteSandbox) listDir(path string) ([]DirEntry, bool, error) {
+// listDir lists path; max (0: 10,000, petrid's own bound) is applied here:
+// petrid has no parameter for it.
+func (s *remoteSandbox) listDir(path string, max uint32) ([]DirEntry, bool, error) {
 	const op = "list_dir"
 	u, err := s.filePath(op, path, true)
 	if err != nil {
@@ -715,9 +722,15 @@ func (s *remoteSandbox) listDir(path string) ([]DirEntry, bool, error) {
 		if err != nil {
 			return nil, false, &Error{Op: op, Errno: syscall.EIO, Msg: fmt.Sprintf("%s: entry %q: mtime: %v", s.c.display, e.Name, err)}
 		}
-		out = append(out, DirEntry{Name: e.Name, Type: e.Type, Mode: goMode(mode, e.Type), Size: e.Size, ModTime: mtime})
+		out = append(out, DirEntry{Name: e.Name, Type: e.Type, Mode: mode, Size: e.Size, ModTime: mtime})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if max == 0 {
+		max = 10000
+	}
+	if uint64(len(out)) > uint64(max) {
+		out, l.Truncated = out[:max], true
+	}
 	return out, l.Truncated, nil
 }
 
@@ -753,28 +766,4 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 	}
 	whole, frac := math.Modf(sec)
 	return time.Unix(int64(whole), int64(frac*1e9)), nil
-}
-
-// goMode turns POSIX permission bits and a listing type into an
-// os.FileMode.
-func goMode(bits uint32, typ string) os.FileMode {
-	m := os.FileMode(bits & 0777)
-	if bits&04000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if bits&02000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if bits&01000 != 0 {
-		m |= os.ModeSticky
-	}
-	switch typ {
-	case TypeDir:
-		m |= os.ModeDir
-	case TypeSymlink:
-		m |= os.ModeSymlink
-	case TypeOther:
-		m |= os.ModeIrregular
-	}
-	return m
 }

@@ -363,51 +363,6 @@ func TestRemoteHeartbeats(t *testing.T) {
 	wantReason(t, r, petri.ReasonExited)
 }
 
-// Files beyond read/write: a listing and removal.
-func TestRemoteListDirRemoveFile(t *testing.T) {
-	srv := sharedPetrid(t)
-	sb := newSandbox(t, petri.Options{URL: srv.url, Token: srv.token, Language: "sh"})
-	for name, data := range map[string]string{"b.txt": "bb", "a.txt": "a", "d/inner": "x"} {
-		if err := sb.WriteFile(name, []byte(data), 0o640); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustExec(t, sb, "ln -s a.txt link")
-	ents, truncated, err := sb.ListDir("")
-	if err != nil || truncated {
-		t.Fatalf("%v %v", err, truncated)
-	}
-	var got []string
-	for _, e := range ents {
-		got = append(got, fmt.Sprintf("%s:%s:%d:%o", e.Name, e.Type, e.Size, e.Mode.Perm()))
-		if e.ModTime.Before(time.Now().Add(-time.Hour)) || e.ModTime.After(time.Now().Add(time.Minute)) {
-			t.Fatalf("%s: mtime %v", e.Name, e.ModTime)
-		}
-	}
-	want := "a.txt:file:1:640 b.txt:file:2:640 d:dir:"
-	if s := strings.Join(got, " "); !strings.HasPrefix(s, want) || !strings.Contains(s, "link:symlink:5:") {
-		t.Fatalf("listing %s", s)
-	}
-	if ents, _, err := sb.ListDir("/workspace/d"); err != nil || len(ents) != 1 || ents[0].Name != "inner" {
-		t.Fatalf("d: %+v %v", ents, err)
-	}
-	if err := sb.RemoveFile("link"); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := sb.ReadFile("a.txt"); err != nil || string(b) != "a" {
-		t.Fatalf("removing the link touched its target: %q %v", b, err)
-	}
-	if err := sb.RemoveFile("d"); err == nil {
-		t.Fatal("removed a directory that is not empty")
-	}
-	if err := sb.RemoveFile("nope"); !errors.Is(err, syscall.ENOENT) {
-		t.Fatalf("missing: %v", err)
-	}
-	if _, _, err := sb.ListDir("nope"); !errors.Is(err, syscall.ENOENT) {
-		t.Fatalf("missing dir: %v", err)
-	}
-}
-
 // Remote create/exec/close cycles leave no file descriptor behind.
 func TestRemoteNoFDLeak(t *testing.T) {
 	srv := sharedPetrid(t)
