@@ -35,12 +35,13 @@ var ErrBusy = errors.New("petri: the sandbox is running the exec whose output ca
 //
 // For a remote sandbox, Code is petrid's error code and Status the HTTP
 // status (both empty in-process), Msg petrid's message, and Errno the
-// nearest errno, so that checks written for in-process sandboxes keep
-// working:
+// library's errno when petrid's error names it ("errno": "ENOTEMPTY"),
+// else the nearest errno of the code, so that checks written for
+// in-process sandboxes keep working:
 //
 //	invalid_argument, bad_json, unknown_field,
 //	unsupported_media_type                       EINVAL
-//	unsafe_path                                  EPERM (in-process: ELOOP, EXDEV... as the library says)
+//	unsafe_path                                  EPERM
 //	unauthorized                                 EACCES
 //	sandbox_not_found, file_not_found            ENOENT
 //	sandbox_busy                                 EBUSY (and errors.Is(err, ErrBusy))

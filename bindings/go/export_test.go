@@ -2,7 +2,10 @@
 
 package petri
 
-import "time"
+import (
+	"syscall"
+	"time"
+)
 
 // Hooks for the package's external tests.
 
@@ -22,3 +25,7 @@ func CloseIdleConnections() {
 		c.hc.CloseIdleConnections()
 	}
 }
+
+// CodeErrno is the errno an error code of petrid maps to when its error
+// names no errno.
+func CodeErrno(code string) syscall.Errno { return codeErrnos[code] }

@@ -309,18 +309,34 @@ var codeErrnos = map[string]syscall.Errno{
 	"node_unavailable":       syscall.EHOSTDOWN,
 }
 
+// errnoNames are the errnos an error object's "errno" may name (the
+// library's failures): with one, the Error has the errno an in-process call
+// would have had.
+var errnoNames = map[string]syscall.Errno{
+	"EPERM": syscall.EPERM, "ENOENT": syscall.ENOENT, "ESRCH": syscall.ESRCH, "EIO": syscall.EIO,
+	"E2BIG": syscall.E2BIG, "EACCES": syscall.EACCES, "EBUSY": syscall.EBUSY, "EEXIST": syscall.EEXIST,
+	"EXDEV": syscall.EXDEV, "ENOTDIR": syscall.ENOTDIR, "EISDIR": syscall.EISDIR, "EINVAL": syscall.EINVAL,
+	"EMFILE": syscall.EMFILE, "EFBIG": syscall.EFBIG, "ENOSPC": syscall.ENOSPC, "EROFS": syscall.EROFS,
+	"ENAMETOOLONG": syscall.ENAMETOOLONG, "ENOTEMPTY": syscall.ENOTEMPTY, "ELOOP": syscall.ELOOP,
+	"ENOMEM": syscall.ENOMEM, "EAGAIN": syscall.EAGAIN, "ENOSYS": syscall.ENOSYS, "ETIMEDOUT": syscall.ETIMEDOUT,
+	"EDQUOT": syscall.EDQUOT, "ECANCELED": syscall.ECANCELED, "ENOEXEC": syscall.ENOEXEC,
+}
+
 // apiError is petrid's error body (also the data of an SSE "error" event).
 type apiError struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 		Quota   string `json:"quota"`
+		Errno   string `json:"errno"`
 	} `json:"error"`
 }
 
 func (a *apiError) toError(op string, status int) *Error {
 	e := &Error{Op: op, Code: a.Error.Code, Status: status, Msg: a.Error.Message, Quota: a.Error.Quota}
-	if n, ok := codeErrnos[e.Code]; ok {
+	if n, ok := errnoNames[a.Error.Errno]; ok {
+		e.Errno = n
+	} else if n, ok := codeErrnos[e.Code]; ok {
 		e.Errno = n
 	} else {
 		e.Errno = syscall.EIO

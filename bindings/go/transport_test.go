@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"net/http"
@@ -319,3 +320,15 @@ func (s *petridServer) api(t *testing.T, method, path, token string) (int, map[s
 }
 
 func init() { rand.Seed(time.Now().UnixNano() ^ int64(os.Getpid())) }
+
+// errnoIs reports whether err has the errno want.  Remotely it may instead
+// carry the errno of petrid's code remoteCode (an error of petrid that
+// names no errno: see petri.Error), and then must have that code.
+func errnoIs(tr transport, err error, want syscall.Errno, remoteCode string) bool {
+	if errors.Is(err, want) {
+		return true
+	}
+	var pe *petri.Error
+	return tr.remote() && remoteCode != "" && errors.As(err, &pe) && pe.Code == remoteCode &&
+		pe.Errno == petri.CodeErrno(remoteCode)
+}
