@@ -389,3 +389,30 @@ func TestRemoteNoFDLeak(t *testing.T) {
 		t.Fatalf("%d fds before 50 cycles, %d after", before, after)
 	}
 }
+
+// SecretNames name secrets of the tenant's vault: inside, env NAME is a
+// placeholder, never the value petrid holds.
+func TestRemoteSecretNames(t *testing.T) {
+	srv := startOwnPetrid(t, func(cfg map[string]any) {
+		tenant := cfg["tenants"].(map[string]any)["go"].(map[string]any)
+		tenant["secrets"] = map[string]any{
+			"TOKEN": map[string]any{"value_env": "PETRI_GO_TEST_VAULT", "hosts": []string{"api.example.test"}},
+		}
+	})
+	sb := newSandbox(t, petri.Options{URL: srv.url, Token: srv.token, Language: "sh", SecretNames: []string{"TOKEN"}})
+	r := mustExec(t, sb, `echo "$TOKEN"; echo "$HTTPS_PROXY"`)
+	lines := strings.Split(strings.TrimSpace(r.Output()), "\n")
+	if len(lines) != 2 || !placeholderRE.MatchString(lines[0]) || lines[1] == "" {
+		t.Fatalf("inside: %q %q", r.Stdout, r.Stderr)
+	}
+	if strings.Contains(r.Output(), vaultValue) {
+		t.Fatal("the value reached the sandbox")
+	}
+	// A name the tenant does not have is refused.
+	_, err := petri.New(petri.Options{URL: srv.url, Token: srv.token, SecretNames: []string{"NOPE"}})
+	var pe *petri.Error
+	if !errors.As(err, &pe) || pe.Status/100 != 4 || !strings.Contains(err.Error(), "NOPE") {
+		t.Fatalf("unknown secret name: %v", err)
+	}
+	t.Log(err)
+}

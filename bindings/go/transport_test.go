@@ -147,6 +147,9 @@ var (
 	extraPids = map[int]bool{}
 )
 
+// vaultValue is the secret petrid holds for TestRemoteSecretNames.
+const vaultValue = "petri-go-vault-value-91c2"
+
 func tokenHash(tok string) string {
 	h := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(h[:])
@@ -211,6 +214,8 @@ func startPetrid(tweak func(cfg map[string]any)) (*petridServer, error) {
 			return nil, err
 		}
 		cmd := exec.Command(bin, "--config", cfgPath)
+		// A vault value petrid may read ("value_env"), for TestRemoteSecretNames.
+		cmd.Env = append(os.Environ(), "PETRI_GO_TEST_VAULT="+vaultValue)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			logf.Close()
