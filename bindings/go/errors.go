@@ -66,7 +66,7 @@ type Error struct {
 	Msg   string        // the library's (or petrid's) message
 
 	Code   string // remote only: petrid's error code, e.g. "quota_exceeded"
-	Status int    // remote only: the HTTP status, e.g. 429
+	Status int    // remote only: the HTTP status, e.g. 429; 0 for an error event inside an exec's stream
 	Quota  string // with Code "quota_exceeded": the quota, e.g. "max_sandboxes"
 }
 
@@ -75,8 +75,11 @@ func (e *Error) Error() string {
 	if msg == "" && e.Errno != 0 {
 		msg = e.Errno.Error()
 	}
-	if e.Code != "" {
+	if e.Code != "" && e.Status != 0 {
 		return fmt.Sprintf("petri: %s: %s (%d %s)", e.Op, msg, e.Status, e.Code)
+	}
+	if e.Code != "" {
+		return fmt.Sprintf("petri: %s: %s (%s)", e.Op, msg, e.Code)
 	}
 	return "petri: " + e.Op + ": " + msg
 }

@@ -374,7 +374,8 @@ func (s *remoteSandbox) exec(ctx context.Context, op, code string, argv []string
 				if err := json.Unmarshal(ev.data, &a); err != nil || a.Error.Code == "" {
 					return nil, s.streamError(op, w, fmt.Errorf("bad error event %q", ev.data))
 				}
-				return nil, a.toError(op, resp.StatusCode)
+				// Inside a 200 stream: there is no status of its own.
+				return nil, a.toError(op, 0)
 			}
 			// heartbeat, gap and unknown events: nothing to do (the
 			// read itself kicked the watchdog).
