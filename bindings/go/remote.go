@@ -207,6 +207,9 @@ type request struct {
 	// connection that the server had closed (DELETE, PUT and cancel are
 	// safe to repeat; a create or an exec is not).
 	replayable bool
+	// abort, when it closes before the response's head has come, drops the
+	// request (the caller's context: after the head, the caller decides).
+	abort <-chan struct{}
 }
 
 // do sends r.  On success the response's body kicks the watchdog and
@@ -253,6 +256,17 @@ func (c *remoteClient) do(r *request) (*http.Response, *watchdog, error) {
 	if r.replayable {
 		// An empty entry: replayable for net/http, and not sent.
 		req.Header["Idempotency-Key"] = nil
+	}
+	if r.abort != nil {
+		headed := make(chan struct{})
+		defer close(headed)
+		go func() {
+			select {
+			case <-r.abort:
+				w.cancel()
+			case <-headed:
+			}
+		}()
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

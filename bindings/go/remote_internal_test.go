@@ -249,3 +249,29 @@ func TestRemoteConnectionRefused(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// A context done before petrid's answer has come drops the request at once
+// (petrid cancels the exec of a client that went away).
+func TestRemoteContextBeforeAnswer(t *testing.T) {
+	gone := make(chan struct{})
+	_, sb := fakePetrid(t, func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) // (net/http watches for the client going only after the body)
+		select {
+		case <-r.Context().Done():
+			close(gone)
+		case <-time.After(10 * time.Second):
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	r, err := sb.Exec(ctx, "x", WithTimeout(time.Minute))
+	if r != nil || !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > 2*time.Second {
+		t.Fatalf("r %v err %v after %v", r, err, time.Since(t0))
+	}
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server never saw the request go")
+	}
+}

@@ -281,8 +281,13 @@ func (s *remoteSandbox) exec(ctx context.Context, op, code string, argv []string
 
 	resp, w, err := s.c.do(&request{op: op, method: "POST", path: s.path + "/exec", body: b,
 		contentType: "application/json", accept: "text/event-stream", token: s.token,
-		idle: streamSilence})
+		idle: streamSilence, abort: ctx.Done()})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Dropped before petrid answered: it cancels an exec whose
+			// client went away.
+			return nil, fmt.Errorf("petri: %s: %w", op, ctx.Err())
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
@@ -338,7 +343,7 @@ func (s *remoteSandbox) exec(ctx context.Context, op, code string, argv []string
 		case ev := <-events:
 			switch {
 			case ev.err != nil:
-				if fired {
+				if fired || ctx.Err() != nil {
 					return nil, fmt.Errorf("petri: %s: %w", op, ctx.Err())
 				}
 				if panicked != nil {
