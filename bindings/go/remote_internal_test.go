@@ -47,6 +47,27 @@ func fakePetrid(t *testing.T, exec http.HandlerFunc) (*httptest.Server, *Sandbox
 	return srv, sb
 }
 
+// within runs f, failing the test if it has not returned after d.
+func within(t *testing.T, d time.Duration, f func() (*Result, error)) (*Result, error) {
+	t.Helper()
+	type outcome struct {
+		r   *Result
+		err error
+	}
+	ch := make(chan outcome, 1)
+	go func() {
+		r, err := f()
+		ch <- outcome{r, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.r, o.err
+	case <-time.After(d):
+		t.Fatalf("still waiting after %v", d)
+		return nil, nil
+	}
+}
+
 func sse(w http.ResponseWriter, text string) {
 	io.WriteString(w, text)
 	w.(http.Flusher).Flush()
@@ -107,7 +128,7 @@ func TestRemoteSilentStream(t *testing.T) {
 		<-release
 	})
 	t0 := time.Now()
-	r, err := sb.Exec(context.Background(), "x")
+	r, err := within(t, 5*time.Second, func() (*Result, error) { return sb.Exec(context.Background(), "x") })
 	d := time.Since(t0)
 	var pe *Error
 	if r != nil || !errors.As(err, &pe) || pe.Errno != syscall.ETIMEDOUT || !strings.Contains(pe.Msg, srv.URL) {
@@ -124,10 +145,17 @@ func TestRemoteSlowCallback(t *testing.T) {
 	defer SetStreamSilence(300 * time.Millisecond)()
 	_, sb := fakePetrid(t, func(w http.ResponseWriter, r *http.Request) {
 		sseHeader(w)
+		// While the callback takes the first chunk, the reader holds the
+		// second and reads nothing more.
 		sse(w, "event: stdout\ndata: {\"data\": \"x\"}\n\n")
+		sse(w, "event: stdout\ndata: {\"data\": \"y\"}\n\n")
+		for i := 0; i < 8; i++ {
+			time.Sleep(100 * time.Millisecond)
+			sse(w, ": heartbeat\n\n")
+		}
 		sse(w, "event: result\ndata: {\"exit_code\": 0, \"reason\": \"exited\"}\n\n")
 	})
-	r, err := sb.Exec(context.Background(), "x", WithOutput(func(Stream, []byte) { time.Sleep(time.Second) }))
+	r, err := sb.Exec(context.Background(), "x", WithOutput(func(Stream, []byte) { time.Sleep(600 * time.Millisecond) }))
 	if err != nil || r.Reason != ReasonExited {
 		t.Fatalf("r %+v err %v", r, err)
 	}
@@ -145,7 +173,9 @@ func TestRemoteStreamCut(t *testing.T) {
 	})
 	t0 := time.Now()
 	var out string
-	r, err := sb.Exec(context.Background(), "x", WithOutput(func(_ Stream, b []byte) { out += string(b) }))
+	r, err := within(t, 5*time.Second, func() (*Result, error) {
+		return sb.Exec(context.Background(), "x", WithOutput(func(_ Stream, b []byte) { out += string(b) }))
+	})
 	var pe *Error
 	if r != nil || !errors.As(err, &pe) || pe.Errno != syscall.ECONNRESET || !strings.Contains(pe.Msg, srv.URL) ||
 		!strings.Contains(pe.Msg, "without a result") {
