@@ -417,6 +417,37 @@ type remoteSandbox struct {
 
 	mu      sync.Mutex
 	closing bool
+
+	// dangling: an exec stream of ours ended without its result (the
+	// context's grace ran out, or the connection died): petrid may still
+	// be ending that exec, and answer the next operation sandbox_busy.
+	dangling atomic.Bool
+}
+
+// busyWait bounds how long an operation retries sandbox_busy after a
+// dangling exec of ours (petrid cancels an exec whose client went away).
+var busyWait = 5 * time.Second
+
+// retryBusy runs f again while it fails with sandbox_busy and an exec of
+// ours may still be ending, for at most busyWait (or until ctx is done):
+// in-process, the next operation simply waits for the previous one.
+func (s *remoteSandbox) retryBusy(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(busyWait)
+	for {
+		err := f()
+		var e *Error
+		if err == nil || !s.dangling.Load() || !errors.As(err, &e) || e.Code != "sandbox_busy" || time.Now().After(deadline) {
+			if err == nil || (e != nil && e.Code != "sandbox_busy") {
+				s.dangling.Store(false)
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // newRemote creates a sandbox in the petrid at opts.URL.
@@ -658,8 +689,10 @@ func (s *remoteSandbox) writeFile(path string, data []byte, mode os.FileMode) er
 	if data == nil {
 		data = []byte{}
 	}
-	return s.c.call(&request{op: op, method: "PUT", path: u, query: q, body: data,
-		contentType: "application/octet-stream", token: s.token, replayable: true}, nil)
+	return s.retryBusy(context.Background(), func() error {
+		return s.c.call(&request{op: op, method: "PUT", path: u, query: q, body: data,
+			contentType: "application/octet-stream", token: s.token, replayable: true}, nil)
+	})
 }
 
 func (s *remoteSandbox) readFile(path string, max uint64) ([]byte, error) {
@@ -675,12 +708,17 @@ func (s *remoteSandbox) readFile(path string, max uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer s.release()
-	resp, w, err := s.c.do(&request{op: op, method: "GET", path: u, token: s.token, replayable: true})
+	var resp *http.Response
+	var w *watchdog
+	err = s.retryBusy(context.Background(), func() error {
+		resp, w, err = s.c.do(&request{op: op, method: "GET", path: u, token: s.token, replayable: true})
+		if err == nil && resp.StatusCode/100 != 2 {
+			err = s.c.statusError(op, resp)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, s.c.statusError(op, resp)
 	}
 	defer resp.Body.Close()
 	tooBig := &Error{Op: op, Errno: syscall.EFBIG, Msg: fmt.Sprintf("%s: larger than %d bytes", path, max)}
@@ -711,7 +749,9 @@ func (s *remoteSandbox) removeFile(path string) error {
 		return err
 	}
 	defer s.release()
-	return s.c.call(&request{op: op, method: "DELETE", path: u, token: s.token, replayable: true}, nil)
+	return s.retryBusy(context.Background(), func() error {
+		return s.c.call(&request{op: op, method: "DELETE", path: u, token: s.token, replayable: true}, nil)
+	})
 }
 
 // listing is petrid's directory listing.
@@ -739,7 +779,10 @@ func (s *remoteSandbox) listDir(path string, max uint32) ([]DirEntry, bool, erro
 	}
 	defer s.release()
 	var l listing
-	if err := s.c.call(&request{op: op, method: "GET", path: u, token: s.token, replayable: true}, &l); err != nil {
+	err = s.retryBusy(context.Background(), func() error {
+		return s.c.call(&request{op: op, method: "GET", path: u, token: s.token, replayable: true}, &l)
+	})
+	if err != nil {
 		return nil, false, err
 	}
 	out := make([]DirEntry, 0, len(l.Entries))

@@ -305,3 +305,39 @@ func TestRemoteContextBeforeAnswer(t *testing.T) {
 		t.Fatal("the server never saw the request go")
 	}
 }
+
+// After a stream of ours ended without its result, petrid may still be
+// ending that exec: the next Exec retries its sandbox_busy (as in-process,
+// where it would wait), and a file call too.
+func TestRemoteBusyAfterDroppedStream(t *testing.T) {
+	var calls atomic.Int32
+	_, sb := fakePetrid(t, func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1: // the stream dies
+			sseHeader(w)
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+		case 2, 3: // the dead stream's exec still ends
+			w.WriteHeader(409)
+			io.WriteString(w, `{"error": {"code": "sandbox_busy", "message": "another exec is running in the sandbox"}}`)
+		default:
+			sseHeader(w)
+			sse(w, "event: result\ndata: {\"exit_code\": 0, \"reason\": \"exited\"}\n\n")
+		}
+	})
+	if _, err := sb.Exec(context.Background(), "x"); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("first: %v", err)
+	}
+	r, err := sb.Exec(context.Background(), "x")
+	if err != nil || r.Reason != ReasonExited || calls.Load() != 4 {
+		t.Fatalf("second: %+v %v after %d requests", r, err, calls.Load())
+	}
+	// With nothing of ours left running, sandbox_busy is another client's:
+	// an error at once.
+	calls.Store(1)
+	t0 := time.Now()
+	if _, err := sb.Exec(context.Background(), "x"); !errors.Is(err, ErrBusy) || time.Since(t0) > time.Second {
+		t.Fatalf("third: %v after %v", err, time.Since(t0))
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -279,10 +280,24 @@ func (s *remoteSandbox) exec(ctx context.Context, op, code string, argv []string
 		}
 	}()
 
-	resp, w, err := s.c.do(&request{op: op, method: "POST", path: s.path + "/exec", body: b,
-		contentType: "application/json", accept: "text/event-stream", token: s.token,
-		idle: streamSilence, abort: ctx.Done()})
+	var resp *http.Response
+	var w *watchdog
+	err = s.retryBusy(ctx, func() error {
+		resp, w, err = s.c.do(&request{op: op, method: "POST", path: s.path + "/exec", body: b,
+			contentType: "application/json", accept: "text/event-stream", token: s.token,
+			idle: streamSilence, abort: ctx.Done()})
+		if err == nil && resp.StatusCode/100 != 2 {
+			err = s.c.statusError(op, resp)
+		}
+		return err
+	})
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code != "" {
+			return nil, err // petrid answered: no exec started
+		}
+		// The request may have reached petrid.
+		s.dangling.Store(true)
 		if ctx.Err() != nil {
 			// Dropped before petrid answered: it cancels an exec whose
 			// client went away.
@@ -291,15 +306,15 @@ func (s *remoteSandbox) exec(ctx context.Context, op, code string, argv []string
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return nil, s.c.statusError(op, resp)
-	}
+	// Until the result is read, this stream may leave an exec behind.
+	s.dangling.Store(true)
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		// A server that answered with the plain result.
 		var j resultJSON
 		if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
 			return nil, s.c.transportError(op, w, streamSilence, fmt.Errorf("bad result JSON (Content-Type %q): %w", ct, err))
 		}
+		s.dangling.Store(false)
 		return s.finish(ctx, op, &j, false, fromCtx, nil)
 	}
 
@@ -373,8 +388,10 @@ func (s *remoteSandbox) exec(ctx context.Context, op, code string, argv []string
 				if err := json.Unmarshal(ev.data, &j); err != nil {
 					return nil, s.streamError(op, w, fmt.Errorf("bad result event: %v", err))
 				}
+				s.dangling.Store(false)
 				return s.finish(ctx, op, &j, fired, fromCtx, panicked)
 			case ev.name == "error":
+				s.dangling.Store(false)
 				var a apiError
 				if err := json.Unmarshal(ev.data, &a); err != nil || a.Error.Code == "" {
 					return nil, s.streamError(op, w, fmt.Errorf("bad error event %q", ev.data))

@@ -217,6 +217,8 @@ func startPetrid(tweak func(cfg map[string]any)) (*petridServer, error) {
 		// A vault value petrid may read ("value_env"), for TestRemoteSecretNames.
 		cmd.Env = append(os.Environ(), "PETRI_GO_TEST_VAULT="+vaultValue)
 		cmd.Stdout, cmd.Stderr = logf, logf
+		// A test binary killed (go test's timeout) takes its petrid along.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			logf.Close()
 			return nil, err
