@@ -1084,3 +1084,26 @@ func children(t *testing.T) int {
 	}
 	return n
 }
+
+// Output is bytes in-process; remotely it travels as JSON text, so each
+// ill-formed UTF-8 byte arrives as U+FFFD, in the Result and in the
+// streamed chunks alike (the documented difference), while well-formed
+// multi-byte characters arrive intact and the totals count bytes written.
+func TestInvalidUTF8Output(t *testing.T) { eachTransport(t, testInvalidUTF8Output) }
+
+func testInvalidUTF8Output(t *testing.T, tr transport) {
+	sb := tr.newSandbox(t, petri.Options{})
+	var streamed bytes.Buffer
+	r, err := sb.Run(context.Background(), []string{"printf", `a\377b\303\251`},
+		petri.WithOutput(func(_ petri.Stream, b []byte) { streamed.Write(b) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "a\xffbé"
+	if tr.remote() {
+		want = "a\uFFFDbé"
+	}
+	if r.Output() != want || streamed.String() != want || r.StdoutTotal != 5 {
+		t.Fatalf("stdout %q streamed %q total %d, want %q", r.Stdout, streamed.String(), r.StdoutTotal, want)
+	}
+}

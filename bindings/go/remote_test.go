@@ -416,3 +416,51 @@ func TestRemoteSecretNames(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// Options.TTL: an exec renews it, a read does not; an expired sandbox
+// answers 410 sandbox_expired, which is ErrClosed (and ETIME); Close is
+// clean.
+func TestRemoteTTL(t *testing.T) {
+	srv := sharedPetrid(t)
+	sb, err := petri.New(petri.Options{URL: srv.url, Token: srv.token, TTL: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, m := srv.api(t, "GET", "/v1/sandboxes/"+sb.ID(), srv.token)
+	if code != 200 || m["timeout"] != 3.0 {
+		t.Fatalf("the TTL did not reach petrid: %d %v", code, m)
+	}
+	// Execs 2 s apart keep it 4 s past one TTL.
+	for i := 0; i < 3; i++ {
+		if i > 0 {
+			time.Sleep(2 * time.Second)
+		}
+		mustRun(t, sb, "true")
+	}
+	lastExec := time.Now()
+	// Then only reads: it expires 3 s after the last exec, well before a
+	// read-renewed TTL would end.
+	for {
+		_, err = sb.ReadFile("x")
+		var pe *petri.Error
+		if !errors.As(err, &pe) || pe.Code != "file_not_found" {
+			break
+		}
+		if time.Since(lastExec) > 5*time.Second {
+			t.Fatalf("still alive %v after the last exec (TTL 3 s): reads renew it?", time.Since(lastExec))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d := time.Since(lastExec)
+	var pe *petri.Error
+	if !errors.As(err, &pe) || pe.Code != "sandbox_expired" || !errors.Is(err, petri.ErrClosed) || !errors.Is(err, syscall.ETIME) {
+		t.Fatalf("after the TTL: %#v", err)
+	}
+	if d < 3*time.Second {
+		t.Fatalf("expired %v after the last exec, TTL 3 s", d)
+	}
+	t.Logf("%v after %v", err, d)
+	if err := sb.Close(); err != nil {
+		t.Fatalf("Close of an expired sandbox: %v", err)
+	}
+}
