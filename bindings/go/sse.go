@@ -248,6 +248,20 @@ func execBody(code string, argv []string, cfg *execConfig) map[string]any {
 }
 
 func (s *remoteSandbox) exec(ctx context.Context, op, code string, argv []string, cfg *execConfig) (*Result, error) {
+	r, err := s.execStream(ctx, op, code, argv, cfg)
+	if err != nil && s.isClosing() && !errors.Is(err, ErrClosed) {
+		// Close deleted the sandbox under the exec (petrid then answers
+		// with a killed result, or an error if the exec had not started):
+		// as in-process, that is ErrClosed.
+		var pe *PanicError
+		if !errors.As(err, &pe) {
+			return r, ErrClosed
+		}
+	}
+	return r, err
+}
+
+func (s *remoteSandbox) execStream(ctx context.Context, op, code string, argv []string, cfg *execConfig) (*Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
