@@ -464,3 +464,30 @@ func TestRemoteTTL(t *testing.T) {
 		t.Fatalf("Close of an expired sandbox: %v", err)
 	}
 }
+
+// A callback slower than the output: petrid drops what waits beyond 4 MiB
+// (a gap in the streamed copy), never slows the exec; the Result is whole
+// and the Exec ends normally.
+func TestRemoteSlowCallbackGap(t *testing.T) {
+	srv := sharedPetrid(t)
+	sb := newSandbox(t, petri.Options{URL: srv.url, Token: srv.token})
+	var streamed int
+	first := true
+	r, err := sb.Run(context.Background(), []string{"sh", "-c", "tr \"\\\\0\" x < /dev/zero | head -c 33554432"},
+		petri.WithOutput(func(_ petri.Stream, b []byte) {
+			if first {
+				first = false
+				time.Sleep(3 * time.Second)
+			}
+			streamed += len(b)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReason(t, r, petri.ReasonExited)
+	// What waited (up to 4 MiB) still came after the pause.
+	if r.StdoutTotal != 32<<20 || streamed >= 32<<20 || streamed < 4<<20 {
+		t.Fatalf("total %d, streamed %d: want a gap after at least 4 MiB", r.StdoutTotal, streamed)
+	}
+	t.Logf("32 MiB written, %d bytes streamed to a callback that slept 3 s", streamed)
+}
