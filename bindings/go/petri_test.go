@@ -23,7 +23,7 @@ import (
 var inCI = os.Getenv("CI") == "true"
 
 // skipOrFail skips where a feature is missing, except in CI.
-func skipOrFail(t *testing.T, format string, args ...any) {
+func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if inCI {
 		t.Fatalf("CI=true: "+format, args...)

@@ -100,7 +100,7 @@ var (
 
 // sharedPetrid returns the petrid the core tests share, starting it on
 // first use.
-func sharedPetrid(t *testing.T) *petridServer {
+func sharedPetrid(t testing.TB) *petridServer {
 	t.Helper()
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
