@@ -298,8 +298,9 @@ type Options struct {
 	SecretNames []string
 	// TTL (remote only) is the idle timeout after which petrid destroys
 	// the sandbox (an exec, a file write or delete renews it; reads do
-	// not); zero: the tenant's default (600 s unless configured).  Whole
-	// seconds or more.
+	// not); zero: the tenant's default (600 s unless configured), at most
+	// the tenant's max_ttl.  An expired sandbox's methods return an *Error
+	// for which errors.Is(err, ErrClosed) holds.
 	TTL time.Duration
 }
 
