@@ -29,6 +29,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// "local" means in-process even for a developer who has a petrid in
+	// the environment.
+	os.Unsetenv("PETRI_URL")
+	os.Unsetenv("PETRI_TOKEN")
 	code := m.Run()
 	stopSharedPetrid()
 	os.Exit(code)
