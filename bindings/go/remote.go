@@ -429,8 +429,9 @@ type remoteSandbox struct {
 var busyWait = 5 * time.Second
 
 // retryBusy runs f again while it fails with sandbox_busy and an exec of
-// ours may still be ending, for at most busyWait (or until ctx is done):
-// in-process, the next operation simply waits for the previous one.
+// ours may still be ending, for at most busyWait; when ctx is done first it
+// returns ctx.Err().  In-process, the next operation simply waits for the
+// previous one.
 func (s *remoteSandbox) retryBusy(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(busyWait)
 	for {
@@ -444,7 +445,8 @@ func (s *remoteSandbox) retryBusy(ctx context.Context, f func() error) error {
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			// As a wait for the sandbox in-process: the context's error.
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

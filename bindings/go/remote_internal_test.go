@@ -142,20 +142,20 @@ func TestRemoteSilentStream(t *testing.T) {
 
 // A slow callback is not a silent server: the watchdog waits for it.
 func TestRemoteSlowCallback(t *testing.T) {
-	defer SetStreamSilence(300 * time.Millisecond)()
+	defer SetStreamSilence(time.Second)()
 	_, sb := fakePetrid(t, func(w http.ResponseWriter, r *http.Request) {
 		sseHeader(w)
 		// While the callback takes the first chunk, the reader holds the
 		// second and reads nothing more.
 		sse(w, "event: stdout\ndata: {\"data\": \"x\"}\n\n")
 		sse(w, "event: stdout\ndata: {\"data\": \"y\"}\n\n")
-		for i := 0; i < 8; i++ {
+		for i := 0; i < 20; i++ {
 			time.Sleep(100 * time.Millisecond)
 			sse(w, ": heartbeat\n\n")
 		}
 		sse(w, "event: result\ndata: {\"exit_code\": 0, \"reason\": \"exited\"}\n\n")
 	})
-	r, err := sb.Exec(context.Background(), "x", WithOutput(func(Stream, []byte) { time.Sleep(600 * time.Millisecond) }))
+	r, err := sb.Exec(context.Background(), "x", WithOutput(func(Stream, []byte) { time.Sleep(1500 * time.Millisecond) }))
 	if err != nil || r.Reason != ReasonExited {
 		t.Fatalf("r %+v err %v", r, err)
 	}
