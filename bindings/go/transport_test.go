@@ -14,11 +14,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -342,4 +345,25 @@ func errnoIs(tr transport, err error, want syscall.Errno, remoteCode string) boo
 	var pe *petri.Error
 	return tr.remote() && remoteCode != "" && errors.As(err, &pe) && pe.Code == remoteCode &&
 		pe.Errno == petri.CodeErrno(remoteCode)
+}
+
+var createdRE = regexp.MustCompile(`(?m)^petrid_sandboxes_created_total\{tenant="go"\} (\d+)$`)
+
+// created is how many sandboxes tenant "go" has created (from /metrics).
+func (s *petridServer) created(t *testing.T) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := createdRE.FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
 }
