@@ -2,7 +2,8 @@
 
 // Package petri runs untrusted code — typically Python, Node, Go or shell
 // that a language model just wrote — in a Linux sandbox created in-process
-// by libpetri, in milliseconds, without a daemon, container image or VM.
+// by libpetri, in milliseconds, without a daemon, container image or VM; or,
+// with the same API, in a petrid service (Options.URL).
 //
 //	sb, err := petri.New(petri.Options{Language: "python"})
 //	if err != nil {
@@ -45,6 +46,20 @@
 // supervisor thread it owns, so callers never need runtime.LockOSThread.  A
 // Sandbox runs one operation at a time (others wait); any number of
 // sandboxes may be used from different goroutines.
+//
+// # Remote sandboxes
+//
+// With Options.URL (or PETRI_URL in the environment) New creates the
+// sandbox in a petrid service instead, over net/http, and the API stays the
+// same: Exec and Run stream the output as Server-Sent Events (heartbeats
+// every 5 s; 15 s of silence ends the Exec with ETIMEDOUT, so a dead server
+// never hangs it), ctx cancellation POSTs a cancel and returns the
+// "killed" result, Close deletes the sandbox.  Output arrives as JSON text:
+// invalid UTF-8 becomes U+FFFD.  Options naming host paths (Binds,
+// WorkspaceDir, Rootfs), ID, UpstreamCA and Secrets are refused; secrets
+// are named with SecretNames from the tenant's vault.  Errors are *Error
+// with petrid's Code, Status and Quota, and an errno that keeps in-process
+// checks working (see Error).
 //
 // # Building
 //

@@ -94,3 +94,26 @@ func ExampleWithOutput() {
 	// stderr: two
 	// <nil>
 }
+
+// A sandbox in a petrid service: the same API.  (Not run by go test: it
+// needs a petrid; remote_test.go runs one.)
+func ExampleNew_remote() {
+	sb, err := petri.New(petri.Options{
+		Language: "python",
+		URL:      "unix:///run/petrid/petrid.sock", // or "http://HOST:PORT"; empty: $PETRI_URL
+		Token:    os.Getenv("PETRI_TOKEN"),
+	})
+	if err != nil {
+		var pe *petri.Error
+		if errors.As(err, &pe) && pe.Code == "quota_exceeded" {
+			fmt.Println("over quota", pe.Quota)
+		}
+		return
+	}
+	defer sb.Close()
+	res, err := sb.Exec(context.Background(), "print('hello from isolation')",
+		petri.WithOutput(func(s petri.Stream, b []byte) { fmt.Print(string(b)) }))
+	if err == nil {
+		fmt.Println(res.Reason)
+	}
+}

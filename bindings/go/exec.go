@@ -201,7 +201,7 @@ func WithOutput(fn func(stream Stream, data []byte)) ExecOption {
 //   - the sandbox was closed (ErrClosed; with the Result when Close
 //     interrupted the exec).
 func (s *Sandbox) Exec(ctx context.Context, code string, opts ...ExecOption) (*Result, error) {
-	r, err := s.s.exec(ctx, "exec", code, nil, opts)
+	r, err := s.b.exec(ctx, "exec", code, nil, buildConfig(opts))
 	runtime.KeepAlive(s)
 	return r, err
 }
@@ -213,16 +213,76 @@ func (s *Sandbox) Run(ctx context.Context, argv []string, opts ...ExecOption) (*
 	if len(argv) == 0 {
 		return nil, invalid("run", "empty argv")
 	}
-	r, err := s.s.exec(ctx, "run", "", argv, opts)
+	r, err := s.b.exec(ctx, "run", "", argv, buildConfig(opts))
 	runtime.KeepAlive(s)
 	return r, err
+}
+
+// buildConfig applies the options in order.
+func buildConfig(opts []ExecOption) *execConfig {
+	cfg := &execConfig{}
+	for _, o := range opts {
+		if o != nil {
+			o(cfg)
+		}
+	}
+	return cfg
+}
+
+// checkExec applies the rules both backends share before anything is sent:
+// NUL bytes, WithArgs with Run, the environment.  It returns the env list.
+func checkExec(op, code string, argv []string, cfg *execConfig) ([]string, error) {
+	if argv != nil {
+		if cfg.haveArgs {
+			return nil, invalid(op, "WithArgs applies to Exec's code (put a command's arguments in argv)")
+		}
+		for _, a := range argv {
+			if strings.IndexByte(a, 0) >= 0 {
+				return nil, invalid(op, "argument %q contains a NUL byte", a)
+			}
+		}
+	} else {
+		if strings.IndexByte(code, 0) >= 0 {
+			return nil, invalid(op, "code contains a NUL byte")
+		}
+		for _, a := range cfg.args {
+			if strings.IndexByte(a, 0) >= 0 {
+				return nil, invalid(op, "argument %q contains a NUL byte", a)
+			}
+		}
+	}
+	for _, f := range []struct{ v, name string }{{cfg.language, "language"}, {cfg.cwd, "cwd"}} {
+		if strings.IndexByte(f.v, 0) >= 0 {
+			return nil, invalid(op, "%s contains a NUL byte", f.name)
+		}
+	}
+	return envList(op, cfg.env)
+}
+
+// execTimeout is the exec's timeout: the earlier of WithTimeout (or the
+// default) and ctx's deadline, measured now.  send says whether to pass it
+// (false: the library's default applies); fromCtx whether the deadline won.
+func execTimeout(ctx context.Context, cfg *execConfig) (timeout time.Duration, send, fromCtx bool) {
+	timeout = cfg.timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if rem := time.Until(dl); rem < timeout {
+			timeout, fromCtx = rem, true
+			if timeout < time.Millisecond {
+				timeout = time.Millisecond
+			}
+		}
+	}
+	return timeout, cfg.timeout > 0 || fromCtx, fromCtx
 }
 
 // outputState is what the exported callback reaches through a cgo.Handle.
 type outputState struct {
 	fn    func(Stream, []byte)
 	panic *PanicError // set when fn panicked; then fn is not called again
-	s     *sandbox    // marked (cbG) while fn runs
+	s     *serial     // marked (cbG) while fn runs
 }
 
 // msCeil converts a duration to whole milliseconds, rounding up, so a short
@@ -234,33 +294,27 @@ func msCeil(d time.Duration) C.uint64_t {
 	return C.uint64_t((d + time.Millisecond - 1) / time.Millisecond)
 }
 
-func (s *sandbox) exec(ctx context.Context, op, code string, argv []string, opts []ExecOption) (*Result, error) {
+func (s *sandbox) exec(ctx context.Context, op, code string, argv []string, cfg *execConfig) (*Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var cfg execConfig
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("petri: %s: %w", op, err)
+	}
+	env, err := checkExec(op, code, argv, cfg)
+	if err != nil {
+		return nil, err
 	}
 
 	var a cArena
 	defer a.free()
 	var eo C.petri_exec_opts
 	C.petri_exec_opts_init(&eo)
-	var err error
 	if argv != nil {
 		if eo.argv, err = a.strv(op, "argument", argv); err != nil {
 			return nil, err
 		}
 	} else {
-		if strings.IndexByte(code, 0) >= 0 {
-			return nil, invalid(op, "code contains a NUL byte")
-		}
 		eo.code = a.str(code)
 		if cfg.haveArgs {
 			if eo.args, err = a.strv(op, "argument", cfg.args); err != nil {
@@ -268,25 +322,11 @@ func (s *sandbox) exec(ctx context.Context, op, code string, argv []string, opts
 			}
 		}
 	}
-	if argv != nil && cfg.haveArgs {
-		return nil, invalid(op, "WithArgs applies to Exec's code (put a command's arguments in argv)")
+	if cfg.language != "" {
+		eo.language = a.str(cfg.language)
 	}
-	for _, f := range []struct {
-		v    string
-		dst  **C.char
-		name string
-	}{{cfg.language, &eo.language, "language"}, {cfg.cwd, &eo.cwd, "cwd"}} {
-		if f.v == "" {
-			continue
-		}
-		if strings.IndexByte(f.v, 0) >= 0 {
-			return nil, invalid(op, "%s contains a NUL byte", f.name)
-		}
-		*f.dst = a.str(f.v)
-	}
-	env, err := envList(op, cfg.env)
-	if err != nil {
-		return nil, err
+	if cfg.cwd != "" {
+		eo.cwd = a.str(cfg.cwd)
 	}
 	if eo.env, err = a.strv(op, "env", env); err != nil {
 		return nil, err
@@ -305,7 +345,7 @@ func (s *sandbox) exec(ctx context.Context, op, code string, argv []string, opts
 
 	var out *outputState
 	if cfg.output != nil {
-		out = &outputState{fn: cfg.output, s: s}
+		out = &outputState{fn: cfg.output, s: &s.serial}
 		h := cgo.NewHandle(out)
 		defer h.Delete()
 		C.petri_go_exec_set_output(&eo, C.uintptr_t(h))
@@ -322,19 +362,8 @@ func (s *sandbox) exec(ctx context.Context, op, code string, argv []string, opts
 	// The exec's timeout is the earlier of WithTimeout (or the default) and
 	// ctx's deadline (measured now, after any wait for the sandbox), so a
 	// deadline ends the code even if the watcher below were late.
-	timeout, fromCtx := cfg.timeout, false
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		if rem := time.Until(dl); rem < timeout {
-			timeout, fromCtx = rem, true
-			if timeout < time.Millisecond {
-				timeout = time.Millisecond
-			}
-		}
-	}
-	if cfg.timeout > 0 || fromCtx {
+	timeout, send, fromCtx := execTimeout(ctx, cfg)
+	if send {
 		eo.timeout_ms = msCeil(timeout)
 	}
 

@@ -23,7 +23,10 @@ import (
 // refused: the error wraps the library's errno (e.g. syscall.ELOOP,
 // syscall.EXDEV).
 func (s *Sandbox) WriteFile(path string, data []byte, mode os.FileMode) error {
-	err := s.s.writeFile(path, data, mode)
+	if strings.IndexByte(path, 0) >= 0 {
+		return invalid("write_file", "path contains a NUL byte")
+	}
+	err := s.b.writeFile(path, data, mode)
 	runtime.KeepAlive(s)
 	return err
 }
@@ -38,7 +41,10 @@ func (s *Sandbox) ReadFile(path string) ([]byte, error) {
 // ReadFileLimit is ReadFile reading at most max bytes (0: 64 MiB); a larger
 // file is an error (EFBIG), not a short read.
 func (s *Sandbox) ReadFileLimit(path string, max uint64) ([]byte, error) {
-	b, err := s.s.readFile(path, max)
+	if strings.IndexByte(path, 0) >= 0 {
+		return nil, invalid("read_file", "path contains a NUL byte")
+	}
+	b, err := s.b.readFile(path, max)
 	runtime.KeepAlive(s)
 	return b, err
 }
@@ -50,7 +56,10 @@ func (s *Sandbox) ReadFileLimit(path string, max uint64) ([]byte, error) {
 // errors.Is(err, fs.ErrNotExist) holds; a directory that is not empty
 // syscall.ENOTEMPTY; /workspace itself syscall.EISDIR.
 func (s *Sandbox) RemoveFile(path string) error {
-	err := s.s.removeFile(path)
+	if strings.IndexByte(path, 0) >= 0 {
+		return invalid("remove_file", "path contains a NUL byte")
+	}
+	err := s.b.removeFile(path)
 	runtime.KeepAlive(s)
 	return err
 }
@@ -89,13 +98,19 @@ func (s *Sandbox) ListDirLimit(path string, limit int) (entries []DirEntry, trun
 	if limit < 0 || uint64(limit) > 0xFFFFFFFF {
 		return nil, false, invalid("list_dir", "limit %d is out of range", limit)
 	}
-	entries, truncated, err = s.s.listDir(path, uint32(limit))
+	if strings.IndexByte(path, 0) >= 0 {
+		return nil, false, invalid("list_dir", "path contains a NUL byte")
+	}
+	entries, truncated, err = s.b.listDir(path, uint32(limit))
 	runtime.KeepAlive(s)
 	return entries, truncated, err
 }
 
 // fileMode maps Go's mode bits to the C API's mode & 07777.
-func fileMode(m os.FileMode) C.uint32_t {
+func fileMode(m os.FileMode) C.uint32_t { return C.uint32_t(modeBits(m)) }
+
+// modeBits maps Go's mode bits to the POSIX mode & 07777.
+func modeBits(m os.FileMode) uint32 {
 	mode := uint32(m.Perm())
 	if m&os.ModeSetuid != 0 {
 		mode |= 04000
@@ -106,14 +121,11 @@ func fileMode(m os.FileMode) C.uint32_t {
 	if m&os.ModeSticky != 0 {
 		mode |= 01000
 	}
-	return C.uint32_t(mode)
+	return mode
 }
 
 func (s *sandbox) writeFile(path string, data []byte, mode os.FileMode) error {
 	const op = "write_file"
-	if strings.IndexByte(path, 0) >= 0 {
-		return invalid(op, "path contains a NUL byte")
-	}
 	if err := s.acquire(context.Background()); err != nil {
 		return err
 	}
@@ -138,9 +150,6 @@ func (s *sandbox) writeFile(path string, data []byte, mode os.FileMode) error {
 
 func (s *sandbox) readFile(path string, max uint64) ([]byte, error) {
 	const op = "read_file"
-	if strings.IndexByte(path, 0) >= 0 {
-		return nil, invalid(op, "path contains a NUL byte")
-	}
 	if err := s.acquire(context.Background()); err != nil {
 		return nil, err
 	}

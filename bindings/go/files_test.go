@@ -17,8 +17,10 @@ import (
 // RemoveFile removes a file, a symlink (not its host target) and an empty
 // directory; refuses a non-empty directory, "..", /workspace itself and a
 // symlinked parent planted by the code (the host file behind it stays).
-func TestRemoveFile(t *testing.T) {
-	sb := newSandbox(t, petri.Options{Language: "sh"})
+func TestRemoveFile(t *testing.T) { eachTransport(t, testRemoveFile) }
+
+func testRemoveFile(t *testing.T, tr transport) {
+	sb := tr.newSandbox(t, petri.Options{Language: "sh"})
 	host := t.TempDir()
 	if err := os.Chmod(host, 0o777); err != nil {
 		t.Fatal(err)
@@ -48,18 +50,22 @@ func TestRemoveFile(t *testing.T) {
 	if err := sb.WriteFile("full/y", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string]syscall.Errno{
-		"full":          syscall.ENOTEMPTY,
-		"../etc/passwd": syscall.EPERM,
-		"/workspace":    syscall.EISDIR,
-		"":              syscall.EINVAL,
-		"out/victim":    syscall.ELOOP,
-		"a\x00b":        syscall.EINVAL,
+	// Remotely: the same errno, or petrid's code (second column).
+	cases := map[string]struct {
+		errno syscall.Errno
+		code  string
+	}{
+		"full":          {syscall.ENOTEMPTY, "invalid_argument"},
+		"../etc/passwd": {syscall.EPERM, "unsafe_path"},
+		"/workspace":    {syscall.EISDIR, ""},
+		"":              {syscall.EINVAL, ""},
+		"out/victim":    {syscall.ELOOP, "unsafe_path"},
+		"a\x00b":        {syscall.EINVAL, ""},
 	}
 	for p, want := range cases {
 		err := sb.RemoveFile(p)
 		var pe *petri.Error
-		if !errors.Is(err, want) || !errors.As(err, &pe) || pe.Op != "remove_file" {
+		if !errnoIs(tr, err, want.errno, want.code) || !errors.As(err, &pe) || pe.Op != "remove_file" {
 			t.Errorf("RemoveFile(%q): %v, want %v", p, err, want)
 		}
 	}
@@ -70,8 +76,10 @@ func TestRemoveFile(t *testing.T) {
 
 // ListDir is sorted, types entries without following symlinks, and
 // ListDirLimit reports truncation.
-func TestListDir(t *testing.T) {
-	sb := newSandbox(t, petri.Options{Language: "sh"})
+func TestListDir(t *testing.T) { eachTransport(t, testListDir) }
+
+func testListDir(t *testing.T, tr transport) {
+	sb := tr.newSandbox(t, petri.Options{Language: "sh"})
 	r := mustRun(t, sb, "/bin/sh", "-c",
 		"printf hello > b.txt && chmod 640 b.txt && touch -d @1700000000 b.txt && "+
 			"mkdir adir && ln -s /etc/passwd zlink && mkfifo fifo && "+
@@ -110,7 +118,7 @@ func TestListDir(t *testing.T) {
 	if err != nil || truncated || len(all) != 5 {
 		t.Fatalf("ListDirLimit(many, 5): %+v %v %v", all, truncated, err)
 	}
-	if _, err := sb.ListDir("b.txt"); !errors.Is(err, syscall.ENOTDIR) {
+	if _, err := sb.ListDir("b.txt"); !errnoIs(tr, err, syscall.ENOTDIR, "invalid_argument") {
 		t.Errorf("ListDir(file): %v", err)
 	}
 	if _, err := sb.ListDir("missing"); !errors.Is(err, fs.ErrNotExist) {

@@ -30,6 +30,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
 	"runtime"
 	"runtime/cgo"
 	"sort"
@@ -194,7 +195,7 @@ func (c *Context) Close() error {
 	}
 	c.mu.Unlock()
 	for _, s := range open {
-		s.close()
+		_ = s.close()
 	}
 	C.petri_ctx_free(c.c)
 	c.c = nil
@@ -284,10 +285,39 @@ type Options struct {
 	Hostname string
 	// ID names the sandbox, [a-zA-Z0-9_-]{1,48}; empty: generated "sb_<hex>".
 	ID string
+
+	// URL makes the sandbox in a petrid service instead of in this
+	// process: "http://HOST:PORT", "https://HOST:PORT" (TLS from a reverse
+	// proxy in front of petrid; the system's CAs, or SSL_CERT_FILE) or
+	// "unix:///path/to/petrid.sock"; an http(s) URL may carry a path
+	// prefix.  Empty: the environment variable PETRI_URL, if set, else
+	// in-process.  Remotely the API is the same, with these differences:
+	// Binds, WorkspaceDir, Rootfs, ID, UpstreamCA and Secrets are refused
+	// (they name host paths or carry secret values; use SecretNames); the
+	// tenant's defaults fill fields left zero; a Result's output is text
+	// (invalid UTF-8 arrives as U+FFFD); errors carry petrid's Code (see
+	// Error).  See README.md, "Remote sandboxes".
+	URL string
+	// Token is the bearer token of a petrid tenant; empty: the environment
+	// variable PETRI_TOKEN.  Remote only.
+	Token string
+	// SecretNames (remote only) lists secrets of the petrid tenant's vault
+	// this sandbox may use: env NAME holds a placeholder, as with Secrets.
+	// The values and their hosts stay in petrid's configuration, which is
+	// the point: a secret's value never travels from the client.
+	SecretNames []string
+	// TTL (remote only) is the idle timeout after which petrid destroys
+	// the sandbox (an exec, a file write or delete renews it; reads do
+	// not); zero: the tenant's default (600 s unless configured), at most
+	// the tenant's max_ttl.  An expired sandbox's methods return an *Error
+	// for which errors.Is(err, ErrClosed) holds.
+	TTL time.Duration
 }
 
 // A Sandbox is an isolated environment (see the package documentation) that
 // runs code with Exec and Run; files in /workspace persist between execs.
+// It lives in this process (libpetri, the default) or in a petrid service
+// (Options.URL, or PETRI_URL in the environment): the API is the same.
 //
 // A Sandbox runs one operation at a time: concurrent calls on one Sandbox
 // wait for each other (Exec and Run stop waiting when their context is
@@ -296,28 +326,36 @@ type Options struct {
 // Close is required: it kills what runs and removes every trace of the
 // sandbox.  A finalizer closes sandboxes that become unreachable, but only as
 // a backstop: it may run late or, at exit, not at all (the library's init
-// process still dies with the host process).
+// process still dies with the host process; a remote sandbox expires after
+// its idle TTL).
 type Sandbox struct {
-	s *sandbox
+	b backend
 }
 
-// sandbox is the state; Sandbox is the handle users hold, so the finalizer on
-// a Sandbox can run while its Context still lists the sandbox.
-type sandbox struct {
-	ctx  *Context
-	id   string
-	lang string
+// backend is what a Sandbox dispatches to: *sandbox (in-process, cgo) or
+// *remoteSandbox (petrid over HTTP).  Arguments are checked by the Sandbox
+// methods where both share the rule.
+type backend interface {
+	sandboxID() string
+	languageName() string
+	exec(ctx context.Context, op, code string, argv []string, cfg *execConfig) (*Result, error)
+	writeFile(path string, data []byte, mode os.FileMode) error
+	readFile(path string, max uint64) ([]byte, error)
+	removeFile(path string) error
+	listDir(path string, max uint32) ([]DirEntry, bool, error)
+	cancel()
+	close() error
+	// finalize is close from the finalizer goroutine: it must not block
+	// other finalizers for long.
+	finalize()
+}
 
-	// sem is held (a value sent) by the operation using sb: exec, file I/O,
-	// destroy.  A channel, so a waiting Exec can give up when its context is
-	// done.
+// serial is the one-operation-at-a-time rule both backends share.
+type serial struct {
+	// sem is held (a value sent) by the operation using the sandbox:
+	// exec, file I/O, destroy.  A channel, so a waiting Exec can give up
+	// when its context is done.
 	sem chan struct{}
-
-	// hmu guards sb and closing for Cancel, which runs beside an exec.
-	// sb itself is only set to nil by the holder of sem.
-	hmu     sync.Mutex
-	sb      *C.petri_sandbox
-	closing bool
 
 	// cbG is the id of the goroutine running a WithOutput callback of this
 	// sandbox's exec (0: none).  What that callback calls must not wait for
@@ -325,6 +363,21 @@ type sandbox struct {
 	// (closeLeft), the other methods return ErrBusy.
 	cbG       atomic.Uint64
 	closeLeft atomic.Bool
+}
+
+// sandbox is the in-process state; Sandbox is the handle users hold, so the
+// finalizer on a Sandbox can run while its Context still lists the sandbox.
+type sandbox struct {
+	serial
+	ctx  *Context
+	id   string
+	lang string
+
+	// hmu guards sb and closing for Cancel, which runs beside an exec.
+	// sb itself is only set to nil by the holder of sem.
+	hmu     sync.Mutex
+	sb      *C.petri_sandbox
+	closing bool
 }
 
 // goid is the id of the calling goroutine, from the header of its stack
@@ -345,18 +398,41 @@ func goid() uint64 {
 
 // inOwnCallback reports whether the caller is a WithOutput callback of this
 // sandbox's running exec.
-func (s *sandbox) inOwnCallback() bool {
+func (s *serial) inOwnCallback() bool {
 	g := s.cbG.Load()
 	return g != 0 && g == goid()
 }
 
-// New creates a sandbox in the package-level Context.
+// New creates a sandbox: in a petrid service when opts.URL is set (or,
+// when it is empty, the environment variable PETRI_URL is), else in this
+// process, in the package-level Context.  See Options.URL.
 func New(opts Options) (*Sandbox, error) {
+	if opts.URL == "" {
+		opts.URL = os.Getenv("PETRI_URL")
+	}
+	if opts.URL != "" {
+		return newRemote(opts)
+	}
 	c, err := defaultContext()
 	if err != nil {
 		return nil, err
 	}
 	return c.New(opts)
+}
+
+// localOnly refuses the remote-only options for an in-process sandbox.
+func localOnly(op string, opts *Options) error {
+	switch {
+	case opts.URL != "":
+		return invalid(op, "Options.URL: a Context makes in-process sandboxes; petri.New makes remote ones")
+	case opts.Token != "":
+		return invalid(op, "Options.Token needs Options.URL (a petrid service)")
+	case len(opts.SecretNames) > 0:
+		return invalid(op, "Options.SecretNames names a petrid tenant's secrets (needs Options.URL); in-process, give Options.Secrets")
+	case opts.TTL != 0:
+		return invalid(op, "Options.TTL is the idle timeout of a petrid sandbox (needs Options.URL)")
+	}
+	return nil
 }
 
 // cpusMilli converts Options.CPUs to the library's thousandths of a CPU
@@ -378,9 +454,13 @@ func cpusMilli(op string, cpus float64) (C.uint32_t, error) {
 	return C.uint32_t(milli), nil
 }
 
-// New creates a sandbox in the Context.
+// New creates a sandbox in the Context (always in-process: PETRI_URL is
+// not consulted, and Options.URL is an error).
 func (c *Context) New(opts Options) (*Sandbox, error) {
 	const op = "create"
+	if err := localOnly(op, &opts); err != nil {
+		return nil, err
+	}
 	var a cArena
 	defer a.free()
 
@@ -463,31 +543,42 @@ func (c *Context) New(opts Options) (*Sandbox, error) {
 		return nil, takeError(op, rc, perr)
 	}
 	s := &sandbox{
-		ctx:  c,
-		id:   C.GoString(C.petri_sandbox_id(sb)),
-		lang: opts.Language,
-		sem:  make(chan struct{}, 1),
-		sb:   sb,
+		serial: serial{sem: make(chan struct{}, 1)},
+		ctx:    c,
+		id:     C.GoString(C.petri_sandbox_id(sb)),
+		lang:   opts.Language,
+		sb:     sb,
 	}
 	c.mu.Lock()
 	c.sandboxes[s] = struct{}{}
 	c.mu.Unlock()
-	h := &Sandbox{s: s}
-	runtime.SetFinalizer(h, func(h *Sandbox) { h.s.close() })
-	return h, nil
+	return handle(s), nil
 }
 
-// ID returns the sandbox's id (also after Close).
-func (s *Sandbox) ID() string { return s.s.id }
+// handle wraps a backend in the Sandbox users hold, with the finalizer.
+func handle(b backend) *Sandbox {
+	h := &Sandbox{b: b}
+	runtime.SetFinalizer(h, func(h *Sandbox) { h.b.finalize() })
+	return h
+}
 
-// Language returns the language given in Options.
-func (s *Sandbox) Language() string { return s.s.lang }
+func (s *sandbox) sandboxID() string    { return s.id }
+func (s *sandbox) languageName() string { return s.lang }
+func (s *sandbox) finalize()            { s.close() }
+
+// ID returns the sandbox's id (also after Close).  A remote sandbox's id
+// names its petrid node: "sb_<node>_<hex>".
+func (s *Sandbox) ID() string { return s.b.sandboxID() }
+
+// Language returns the language given in Options (remotely, when Options
+// left it empty: the tenant's default language, if it has one).
+func (s *Sandbox) Language() string { return s.b.languageName() }
 
 // Cancel kills the Exec or Run running on the sandbox, if any; it ends with
 // Reason "killed".  Safe to call from any goroutine, at any time.  (A Cancel
 // that finds nothing running is forgotten by the next Exec.)
 func (s *Sandbox) Cancel() {
-	s.s.cancel()
+	s.b.cancel()
 	runtime.KeepAlive(s)
 }
 
@@ -497,10 +588,14 @@ func (s *Sandbox) Cancel() {
 // safe to call concurrently with other methods; after it, they return
 // ErrClosed.  Called from a WithOutput callback of the sandbox's own exec,
 // it returns at once and the sandbox is destroyed when that Exec returns.
+//
+// In-process, Close always returns nil.  A remote Close returns the error
+// of its DELETE request (the connection failed, say); a sandbox the server
+// no longer has (deleted, expired) is not an error.  Either way the Sandbox
+// is closed for this process afterwards.
 func (s *Sandbox) Close() error {
 	runtime.SetFinalizer(s, nil)
-	s.s.close()
-	return nil
+	return s.b.close()
 }
 
 func (s *sandbox) cancel() {
@@ -512,7 +607,7 @@ func (s *sandbox) cancel() {
 }
 
 // acquire takes sem, giving up when ctx is done.
-func (s *sandbox) acquire(ctx context.Context) error {
+func (s *serial) acquire(ctx context.Context) error {
 	if s.inOwnCallback() {
 		return ErrBusy
 	}
@@ -529,7 +624,7 @@ func (s *sandbox) acquire(ctx context.Context) error {
 	}
 }
 
-func (s *sandbox) release() { <-s.sem }
+func (s *serial) release() { <-s.sem }
 
 // usable reports whether the sandbox is open; the caller holds sem.
 func (s *sandbox) usable() bool {
@@ -539,7 +634,7 @@ func (s *sandbox) usable() bool {
 	return ok
 }
 
-func (s *sandbox) close() {
+func (s *sandbox) close() error {
 	s.hmu.Lock()
 	s.closing = true
 	if s.sb != nil {
@@ -550,7 +645,7 @@ func (s *sandbox) close() {
 		// Called from the running exec's own callback: that exec holds
 		// sem and destroys the sandbox when it returns (destroyLocked).
 		s.closeLeft.Store(true)
-		return
+		return nil
 	}
 
 	// Wait for a running exec to end.  The cancel is repeated: one sent just
@@ -572,6 +667,7 @@ func (s *sandbox) close() {
 	}
 	s.destroyLocked()
 	s.release()
+	return nil
 }
 
 // destroyLocked destroys the sandbox; the caller holds sem.
