@@ -51,6 +51,14 @@ from .errors import SandboxClosedError
 from .result import ExecResult
 from .secret import Secret
 
+ENV_URL = "PETRI_URL"
+
+
+def remote_url_from_env() -> Optional[str]:
+    """PETRI_URL, or None when unset or empty."""
+    u = os.environ.get(ENV_URL)
+    return u if u else None
+
 __all__ = ["Sandbox", "ExecStream", "OutputCallback", "Context", "default_context", "library_version"]
 
 #: on_output(stream, data): stream is "stdout" or "stderr", data the bytes
@@ -106,6 +114,9 @@ def _wipe_secrets(keep: List[Any]) -> None:
             for b in k[2]:
                 ctypes.memset(b, 0, ctypes.sizeof(b))
 
+
+#: Keyword arguments of a remote Sandbox only (petri.remote.RemoteSandbox).
+_REMOTE_ONLY = ("token", "ttl", "timeout", "stream_timeout")
 
 _NETS = {"none": _lib.NET_NONE, "host": _lib.NET_HOST, "proxy": _lib.NET_PROXY}
 _STREAM_NAMES = {_lib.STREAM_STDOUT: "stdout", _lib.STREAM_STDERR: "stderr"}
@@ -214,7 +225,21 @@ class Sandbox:
                       lifecycle, exec and limit events; kept open at least
                       as long as the sandbox (closing it destroys the
                       sandboxes still using it first)
+      url             a petrid to create the sandbox in ("http://HOST:PORT",
+                      "unix:///PATH"); default PETRI_URL, and in-process
+                      when neither is set.  The object is then a
+                      petri.remote.RemoteSandbox, with the same API (see
+                      there for token=, ttl= and what differs)
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Sandbox":
+        # Sandbox(url=...) or PETRI_URL: the same API, served by petrid.
+        # RemoteSandbox is a subclass, so Python then calls its __init__.
+        if cls is Sandbox and (kwargs.get("url") is not None or remote_url_from_env()):
+            from .remote import RemoteSandbox
+
+            return super().__new__(RemoteSandbox)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -240,8 +265,15 @@ class Sandbox:
         landlock: bool = True,
         context: Optional[Context] = None,
         audit: Optional[AuditStream] = None,
+        url: None = None,
+        **remote_only: Any,
     ) -> None:
         self._finalizer: Optional[weakref.finalize] = None
+        for k, v in remote_only.items():
+            if k not in _REMOTE_ONLY:
+                raise TypeError("Sandbox() got an unexpected keyword argument %r" % k)
+            if v is not None:
+                raise TypeError("%s= applies to a remote sandbox (give url= or set %s)" % (k, ENV_URL))
         if language is not None and not isinstance(language, str):
             raise TypeError("language must be str, not %s" % type(language).__name__)
         if net is not None and not isinstance(net, str):
