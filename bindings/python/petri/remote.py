@@ -830,12 +830,22 @@ class RemoteSandbox(Sandbox):
 
     def close(self) -> None:
         """DELETE the sandbox in petrid (idempotent): an exec running in
-        another thread is cancelled and waited for."""
+        another thread is cancelled and waited for.  When petrid cannot be
+        reached, the sandbox is closed here all the same and
+        PetriConnectionError says so (petrid destroys it when its TTL
+        passes; a petrid that died took it along)."""
         if self._finalizer is not None:
             self._finalizer.detach()
         self._rstate.close()
 
     destroy = close
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self.close()
+        except PetriError:
+            if exc[0] is None:
+                raise  # else the exception in flight says more
 
     def cancel(self) -> bool:
         """Kill the exec running in the sandbox, if any (reason "killed");

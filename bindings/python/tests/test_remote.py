@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The remote transport only (petri.remote): urls and tokens from arguments
+and the environment, unix sockets, errors from petrid and from dead or
+silent servers, stream teardown, quotas, TTL.  What both transports do
+alike is in test_transports.py."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from typing import Iterator
+
+import pytest
+
+import petri
+from petri import Sandbox
+
+from conftest import PYTHON, Petrid, child_env
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PETRI_URL", raising=False)
+    monkeypatch.delenv("PETRI_TOKEN", raising=False)
+
+
+@pytest.fixture
+def rsb(petrid: Petrid) -> Iterator[Sandbox]:
+    with Sandbox(language="sh", url=petrid.url, token=petrid.token) as s:
+        yield s
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return int(port)
+
+
+# -- without a server -----------------------------------------------------------
+
+
+def test_connection_refused_names_the_url_quickly() -> None:
+    url = "http://127.0.0.1:%d" % _free_port()
+    t0 = time.monotonic()
+    with pytest.raises(petri.PetriConnectionError) as e:
+        Sandbox(language="python", url=url, token="t")
+    assert time.monotonic() - t0 < 5
+    assert e.value.errno == errno.ECONNREFUSED and e.value.url == url and url in str(e.value)
+    with pytest.raises(petri.PetriConnectionError) as e:
+        Sandbox(language="python", url="unix:///nonexistent/petrid.sock", token="t")
+    assert e.value.errno == errno.ENOENT and "/nonexistent/petrid.sock" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://x", "127.0.0.1:8480", "http://", "unix:relative.sock", "http://h:99999", "http://u:p@h:1"]
+)
+def test_bad_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="url"):
+        Sandbox(language="python", url=url, token="t")
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"binds": ["/usr:/x"]},
+        {"workspace_dir": "/tmp"},
+        {"rootfs": "/"},
+        {"id": "mine"},
+        {"landlock": False},
+        {"upstream_ca": "/etc/ssl/certs/ca-certificates.crt"},
+        {"context": object()},
+        {"audit": object()},
+    ],
+)
+def test_local_only_options_are_refused(kw: dict) -> None:
+    # Refused before any request (the url has nothing listening).
+    url = "http://127.0.0.1:%d" % _free_port()
+    with pytest.raises(TypeError) as e:
+        Sandbox(language="python", url=url, token="t", **kw)
+    name = next(iter(kw))
+    assert "%s=" % name in str(e.value) and url in str(e.value)
+
+
+def test_remote_only_options_are_refused_in_process() -> None:
+    for kw in ({"token": "x"}, {"ttl": 5}, {"stream_timeout": 5}):
+        with pytest.raises(TypeError, match="remote sandbox"):
+            Sandbox(language="python", **kw)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        Sandbox(language="python", bogus=1)
+
+
+def test_secrets_remotely_are_names() -> None:
+    url = "http://127.0.0.1:%d" % _free_port()
+    with pytest.raises(TypeError, match="names of the tenant's secrets"):
+        Sandbox(url=url, token="t", secrets={"GH": petri.Secret("v", hosts=["h"])})
+    with pytest.raises(TypeError, match="names"):
+        Sandbox(url=url, token="t", secrets="GH")
+
+
+def test_bad_tokens_refused_locally() -> None:
+    url = "http://127.0.0.1:%d" % _free_port()
+    with pytest.raises(ValueError, match="token"):
+        Sandbox(url=url, token="a\r\nX-Evil: 1")
+    with pytest.raises(TypeError, match="token"):
+        Sandbox(url=url, token=b"bytes")  # type: ignore[arg-type]
+
+
+# -- with petrid ----------------------------------------------------------------
+
+
+def test_env_url_and_token_make_plain_sandbox_remote(petrid: Petrid, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PETRI_URL", petrid.url)
+    monkeypatch.setenv("PETRI_TOKEN", petrid.token)
+    with Sandbox(language="python") as sb:
+        assert isinstance(sb, petri.RemoteSandbox) and isinstance(sb, petri.Sandbox)
+        assert sb.url == petrid.url and sb.id.startswith("sb_")
+        assert sb.exec("print(1+1)").stdout == "2\n"
+        assert petrid.request("GET", "/v1/sandboxes/" + sb.id)[0] == 200
+    assert petrid.request("GET", "/v1/sandboxes/" + sb.id)[0] == 404
+
+
+SEED = 'from petri import Sandbox\nwith Sandbox(language="python") as sb: print(sb.exec("print(1+1)").stdout)\n'
+
+
+def test_seed_snippet_unchanged_in_a_fresh_interpreter(petrid: Petrid) -> None:
+    env = child_env(PETRI_URL=petrid.url, PETRI_TOKEN=petrid.token)
+    env.pop("PETRI_LIBRARY", None)  # the remote transport needs no libpetri.so
+    p = subprocess.run([PYTHON, "-c", SEED], env=env, capture_output=True, text=True, timeout=60)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "2\n\n", "")
+
+
+def test_unix_socket_url(petrid: Petrid) -> None:
+    if petrid.unix_url is None:
+        pytest.skip("PETRI_TEST_URL's petrid: no unix socket known")
+    with Sandbox(language="sh", url=petrid.unix_url, token=petrid.token) as sb:
+        assert sb.url == petrid.unix_url
+        assert sb.exec("echo over unix").stdout == "over unix\n"
+        sb.write_file("f", b"\x00\xff")
+        assert sb.read_file("f") == b"\x00\xff"
+        assert [c for c in sb.stream("echo s")] == [("stdout", b"s\n")]
+
+
+def test_bad_or_missing_token(petrid: Petrid) -> None:
+    with pytest.raises(petri.UnauthorizedError) as e:
+        Sandbox(language="python", url=petrid.url, token="not-the-token")
+    assert e.value.status == 401 and e.value.code == "unauthorized" and e.value.url == petrid.url
+    assert isinstance(e.value, petri.PermissionDeniedError) and "PETRI_TOKEN" in str(e.value)
+    with pytest.raises(petri.UnauthorizedError):
+        Sandbox(language="python", url=petrid.url)
+
+
+def test_error_attributes_and_ids(rsb: Sandbox, petrid: Petrid) -> None:
+    with pytest.raises(petri.NotFoundError) as e:
+        rsb.read_file("missing")
+    assert (e.value.status, e.value.code, e.value.url) == (404, "file_not_found", petrid.url)
+    with pytest.raises(petri.InvalidArgumentError) as e2:
+        rsb.exec("true", cwd="relative")
+    assert e2.value.status == 400 and e2.value.code
+    r = rsb.exec("true")
+    assert r.sandbox_id  # the library's id of the sandbox inside petrid
+    assert rsb.info()["id"] == rsb.id and rsb.info()["state"] == "idle"
+    assert rsb.keepalive()["id"] == rsb.id
+    assert rsb.context is None and rsb.audit is None and rsb.init_pid is None
+
+
+def test_sandbox_deleted_behind_our_back(rsb: Sandbox, petrid: Petrid) -> None:
+    assert petrid.request("DELETE", "/v1/sandboxes/" + rsb.id)[0] == 204
+    with pytest.raises(petri.SandboxNotFoundError) as e:
+        rsb.exec("true")
+    assert isinstance(e.value, petri.SandboxDeadError) and e.value.status == 404
+    rsb.close()  # already gone: close still succeeds
+    assert rsb.closed
+
+
+def test_files_remove_and_list(rsb: Sandbox) -> None:
+    rsb.write_file("d/a.txt", b"aaa", mode=0o600)
+    rsb.write_file("d/b", b"")
+    rsb.exec("mkdir d/sub; ln -s /etc/passwd d/link")
+    ls = rsb.list_dir("d")
+    assert [(e.name, e.type) for e in ls] == [("a.txt", "file"), ("b", "file"), ("link", "symlink"), ("sub", "dir")]
+    a = ls[0]
+    assert (a.size, a.mode) == (3, 0o600) and abs(a.mtime - time.time()) < 600
+    assert not ls.truncated
+    assert rsb.list_dir("/workspace/d/", max_entries=2).truncated
+    assert "d" in [e.name for e in rsb.list_dir()]
+    rsb.remove_file("d/link")  # the symlink itself
+    rsb.remove_file("d/a.txt")
+    with pytest.raises(petri.NotFoundError):
+        rsb.remove_file("d/a.txt")
+    assert [e.name for e in rsb.list_dir("d")] == ["b", "sub"]
+    with pytest.raises(petri.PetriError):
+        rsb.remove_file("../etc")
+
+
+def test_stream_close_cancels_the_exec_in_petrid(rsb: Sandbox) -> None:
+    s = rsb.stream("echo first; sleep 30")
+    assert next(s) == ("stdout", b"first\n")
+    assert rsb.info()["state"] == "running"  # type: ignore[attr-defined]
+    t0 = time.monotonic()
+    s.close()
+    assert s.result.reason == "killed" and time.monotonic() - t0 < 10
+    assert rsb.info()["state"] == "idle"  # type: ignore[attr-defined]
+
+
+def test_disconnecting_cancels_the_exec_in_petrid(rsb: Sandbox) -> None:
+    # Without a cancel request: only the closed connection tells petrid.
+    s = rsb.stream("echo first; sleep 30")
+    assert next(s) == ("stdout", b"first\n")
+    s._end()  # type: ignore[attr-defined]  # closes the connection, sends nothing
+    t0 = time.monotonic()
+    while rsb.info()["state"] == "running":  # type: ignore[attr-defined]
+        assert time.monotonic() - t0 < 10, "petrid kept running the exec of a closed stream"
+        time.sleep(0.05)
+
+
+def test_server_killed_mid_stream_raises_not_hangs(own_petrid: Petrid) -> None:
+    assert own_petrid.proc is not None
+    sb = Sandbox(language="sh", url=own_petrid.url, token=own_petrid.token)
+    s = sb.stream("echo first; sleep 30")
+    assert next(s) == ("stdout", b"first\n")
+    threading.Timer(0.3, own_petrid.proc.kill).start()
+    t0 = time.monotonic()
+    with pytest.raises(petri.PetriConnectionError) as e:
+        list(s)
+    assert time.monotonic() - t0 < 10 and e.value.url == own_petrid.url
+    own_petrid.proc.wait(10)
+    with pytest.raises(petri.PetriConnectionError):
+        sb.exec("true")
+    with pytest.raises(petri.PetriConnectionError):
+        sb.close()  # could not tell petrid: said, and closed here all the same
+    assert sb.closed
+    sb.close()
+
+
+def test_frozen_server_times_out_a_stream(own_petrid: Petrid) -> None:
+    # SIGSTOP: the connection stays open but nothing comes, not even the
+    # heartbeats; stream_timeout ends the wait.
+    assert own_petrid.proc is not None
+    sb = Sandbox(language="sh", url=own_petrid.url, token=own_petrid.token, stream_timeout=2)
+    s = sb.stream("echo first; sleep 30")
+    assert next(s) == ("stdout", b"first\n")
+    os.kill(own_petrid.proc.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(petri.PetriConnectionError) as e:
+            list(s)
+        took = time.monotonic() - t0
+        assert e.value.errno == errno.ETIMEDOUT and 1.5 < took < 6, took
+    finally:
+        os.kill(own_petrid.proc.pid, signal.SIGCONT)
+    sb.close()
+
+
+def test_heartbeats_keep_a_quiet_stream_alive(petrid: Petrid) -> None:
+    # Silent for 7 s, longer than the heartbeat period (5 s) and than this
+    # stream_timeout (6 s): heartbeats keep it open.
+    sb = Sandbox(language="sh", url=petrid.url, token=petrid.token, stream_timeout=6)
+    try:
+        s = sb.stream("sleep 7; echo late")
+        assert list(s) == [("stdout", b"late\n")]
+        assert s.heartbeats >= 1 and s.result.reason == "exited"  # type: ignore[attr-defined]
+    finally:
+        sb.close()
+
+
+def test_quota_exceeded(petrid: Petrid) -> None:
+    if petrid.small_token is None:
+        pytest.skip("PETRI_TEST_URL's petrid: no small tenant")
+    with Sandbox(language="sh", url=petrid.url, token=petrid.small_token):
+        with pytest.raises(petri.QuotaExceededError) as e:
+            Sandbox(language="sh", url=petrid.url, token=petrid.small_token)
+        assert e.value.quota == "max_sandboxes" and e.value.status == 429 and e.value.code == "quota_exceeded"
+    with pytest.raises(petri.QuotaExceededError) as e:
+        Sandbox(language="sh", url=petrid.url, token=petrid.small_token, ttl=3600)
+    assert e.value.quota == "max_ttl"
+    with Sandbox(language="sh", url=petrid.url, token=petrid.small_token) as sb:
+        with pytest.raises(petri.QuotaExceededError) as e:
+            sb.exec("true", timeout=60)
+        assert e.value.quota == "max_exec_timeout"
+
+
+def test_ttl_expiry(petrid: Petrid) -> None:
+    with Sandbox(language="sh", url=petrid.url, token=petrid.token, ttl=1) as sb:
+        assert sb.info()["timeout"] == 1  # type: ignore[attr-defined]
+        t0 = time.monotonic()
+        while True:
+            try:
+                sb.info()  # type: ignore[attr-defined]  # a read: does not renew
+            except petri.SandboxExpiredError as e:
+                assert e.status == 410 and isinstance(e, petri.SandboxNotFoundError)
+                break
+            assert time.monotonic() - t0 < 10, "a sandbox idle past its ttl did not expire"
+            time.sleep(0.2)
+        with pytest.raises(petri.SandboxExpiredError):
+            sb.exec("true")
+
+
+def test_fork_child_does_not_destroy_the_parents_sandbox(rsb: Sandbox, petrid: Petrid) -> None:
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            try:
+                rsb.exec("true")
+                code = 2
+            except petri.SandboxClosedError:
+                pass
+            rsb.close()
+        except BaseException:  # noqa: BLE001
+            code = 3
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert rsb.exec("echo alive").stdout == "alive\n"
