@@ -32,6 +32,7 @@ from .errors import (
     UnauthorizedError,
     UnsafePathError,
 )
+from .files import DirEntry, DirListing
 from .result import REASONS, ExecResult
 from .sandbox import ExecStream, OutputCallback, Sandbox
 from .remote import RemoteExecStream, RemoteSandbox
@@ -44,6 +45,8 @@ __all__ = [
     "Secret",
     "ExecResult",
     "ExecStream",
+    "DirEntry",
+    "DirListing",
     "OutputCallback",
     "Context",
     "default_context",
