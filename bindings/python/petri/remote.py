@@ -78,6 +78,10 @@ DEFAULT_STREAM_TIMEOUT = 15.0
 #: non-streamed exec's answer may take beyond the exec's own timeout.
 _EXEC_DEFAULT_TIMEOUT = 30.0
 _EXEC_MARGIN = 30.0
+#: The longest an exec waits for another exec of the same object to end
+#: (petrid's largest max_exec_timeout is the tenant's choice; beyond this,
+#: SandboxBusyError).
+_BUSY_WAIT = 600.0
 #: read_file's default cap, as the library's.
 _READ_MAX_DEFAULT = 64 << 20
 #: A kept-alive connection idle longer than this is not reused (petrid's
@@ -600,6 +604,22 @@ class _RemoteState:
                 return True
         return True
 
+    def retry_busy(self, key: int, attempt: int) -> bool:
+        """After 409 sandbox_busy for exec @key: when the exec that runs is
+        one of this object's (another thread's stream, or a stream dropped
+        unfinished whose connection petrid is still tearing down), wait for
+        it to end and say to try again, as an in-process exec waits for the
+        one before it; else (another client's exec) False."""
+        with self.meta:
+            others = any(k != key for k in self.execs)
+            abandoned = self.abandoned
+        if attempt >= 3 or not (others or abandoned):
+            return False
+        self.wait_idle(_BUSY_WAIT if others else 10.0)
+        with self.meta:
+            self.abandoned = False
+        return True
+
     def wait_idle(self, limit: float) -> None:
         """Poll until petrid says no exec runs in the sandbox (after a
         409 sandbox_busy); at most @limit seconds."""
@@ -910,18 +930,17 @@ class RemoteSandbox(Sandbox):
         wait = float(body.get("timeout", _EXEC_DEFAULT_TIMEOUT)) + _EXEC_MARGIN + st.client.timeout
         key = st.begin_exec()
         try:
-            for attempt in range(2):
+            attempt = 0
+            while True:
                 try:
                     doc = st.client.call_json(
                         "POST", st.base() + "/exec", "exec in %s" % st.id, json_body=body, timeout=wait
                     )
                     break
                 except SandboxBusyError:
-                    if attempt or not st.abandoned:
+                    if not st.retry_busy(key, attempt):
                         raise
-                    st.wait_idle(10.0)
-            else:  # pragma: no cover
-                raise AssertionError("unreachable")
+                    attempt += 1
         except BaseException as e:
             if not isinstance(e, PetriError):
                 # Interrupted (Ctrl-C): the closed connection cancels the
@@ -944,8 +963,11 @@ class RemoteSandbox(Sandbox):
                     on_output(name, chunk)
                 finally:
                     _callback_tls.state = prev
-        except BaseException:
+        except BaseException as e:
+            interrupted = s.done and not isinstance(e, PetriError)
             s.close()  # cancel and wait for the end
+            if interrupted:
+                _stop_quietly(st)  # Ctrl-C while reading: the connection is closed; make sure
             raise
         return s.result
 
@@ -1167,7 +1189,8 @@ class RemoteExecStream(ExecStream):
         c = st.client
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         h = c.headers({"Content-Type": "application/json", "Accept": "text/event-stream"})
-        for attempt in range(2):
+        attempt = 0
+        while True:
             conn, resp = c.send("POST", st.base() + "/exec", data, h, c.stream_timeout, "exec in %s" % st.id)
             if resp.status == 200:
                 ctype = (resp.getheader("Content-Type") or "").split(";")[0].strip()
@@ -1183,8 +1206,8 @@ class RemoteExecStream(ExecStream):
                 raise _conn_error(c.url, "exec in %s" % st.id, e) from None
             c.finish(conn, resp)
             err = c.error_of(resp, payload, "exec in %s" % st.id)
-            if isinstance(err, SandboxBusyError) and attempt == 0 and st.abandoned:
-                st.wait_idle(10.0)
+            if isinstance(err, SandboxBusyError) and st.retry_busy(self._key, attempt):
+                attempt += 1
                 continue
             raise err
 

@@ -179,26 +179,6 @@ def test_sandbox_deleted_behind_our_back(rsb: Sandbox, petrid: Petrid) -> None:
     assert rsb.closed
 
 
-def test_files_remove_and_list(rsb: Sandbox) -> None:
-    rsb.write_file("d/a.txt", b"aaa", mode=0o600)
-    rsb.write_file("d/b", b"")
-    rsb.exec("mkdir d/sub; ln -s /etc/passwd d/link")
-    ls = rsb.list_dir("d")
-    assert [(e.name, e.type) for e in ls] == [("a.txt", "file"), ("b", "file"), ("link", "symlink"), ("sub", "dir")]
-    a = ls[0]
-    assert (a.size, a.mode) == (3, 0o600) and abs(a.mtime - time.time()) < 600
-    assert not ls.truncated
-    assert rsb.list_dir("/workspace/d/", max_entries=2).truncated
-    assert "d" in [e.name for e in rsb.list_dir()]
-    rsb.remove_file("d/link")  # the symlink itself
-    rsb.remove_file("d/a.txt")
-    with pytest.raises(petri.NotFoundError):
-        rsb.remove_file("d/a.txt")
-    assert [e.name for e in rsb.list_dir("d")] == ["b", "sub"]
-    with pytest.raises(petri.PetriError):
-        rsb.remove_file("../etc")
-
-
 def test_stream_close_cancels_the_exec_in_petrid(rsb: Sandbox) -> None:
     s = rsb.stream("echo first; sleep 30")
     assert next(s) == ("stdout", b"first\n")

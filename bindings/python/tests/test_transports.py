@@ -368,6 +368,32 @@ def test_file_errors(make: Make) -> None:
                 sb.write_file(p, b"x")
 
 
+def test_files_remove_and_list(make: Make) -> None:
+    with make("sh") as sb:
+        _remove_and_list(sb)
+
+
+def _remove_and_list(sb: Sandbox) -> None:
+    sb.write_file("d/a.txt", b"aaa", mode=0o600)
+    sb.write_file("d/b", b"")
+    sb.exec("mkdir d/sub; ln -s /etc/passwd d/link")
+    ls = sb.list_dir("d")
+    assert isinstance(ls, petri.DirListing) and all(isinstance(e, petri.DirEntry) for e in ls)
+    assert [(e.name, e.type) for e in ls] == [("a.txt", "file"), ("b", "file"), ("link", "symlink"), ("sub", "dir")]
+    a = ls[0]
+    assert (a.size, a.mode) == (3, 0o600) and abs(a.mtime - time.time()) < 600
+    assert not ls.truncated
+    assert sb.list_dir("/workspace/d/", max_entries=2).truncated
+    assert "d" in [e.name for e in sb.list_dir()]
+    sb.remove_file("d/link")  # the symlink itself
+    sb.remove_file("d/a.txt")
+    with pytest.raises(petri.NotFoundError):
+        sb.remove_file("d/a.txt")
+    assert [e.name for e in sb.list_dir("d")] == ["b", "sub"]
+    with pytest.raises(petri.PetriError):
+        sb.remove_file("../etc")
+
+
 # -- lifecycle ------------------------------------------------------------------
 
 
@@ -417,3 +443,33 @@ def _drop_made(request: pytest.FixtureRequest) -> None:
         v = cell.cell_contents
         if isinstance(v, list):
             v.clear()
+
+
+@pytest.mark.parametrize("with_callback", [False, True])
+def test_ctrl_c_in_the_main_thread_stops_the_exec(make: Make, with_callback: bool) -> None:
+    import os
+
+    assert threading.current_thread() is threading.main_thread()
+    with make("sh") as sb:
+        kw = {"on_output": lambda s, d: None} if with_callback else {}
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            sb.exec("echo x; sleep 30", **kw)
+        timer.join()
+        assert time.monotonic() - t0 < 10
+        assert sb.exec("echo fine").stdout == "fine\n"  # not busy: the exec was ended
+
+
+def test_two_threads_share_a_sandbox(make: Make) -> None:
+    # The second exec waits for the first (not SandboxBusyError), also when
+    # the first is a stream.
+    with make("sh") as sb:
+        s = sb.stream("sleep 0.5; echo one")
+        box = {}
+        t = threading.Thread(target=lambda: box.update(r=sb.exec("echo two")))
+        t.start()
+        assert list(s) == [("stdout", b"one\n")]
+        t.join(20)
+        assert box["r"].stdout == "two\n"
