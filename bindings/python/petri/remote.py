@@ -43,7 +43,7 @@ import threading
 import time
 import urllib.parse
 import weakref
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from . import _convert as conv
 from .errors import (
@@ -419,7 +419,10 @@ class _Client:
         if not isinstance(err, dict):
             # Not petrid's error object: a proxy in front, another server.
             text = data[:200].decode("utf-8", "replace").strip()
-            err = {"message": "petri: %s: %s: HTTP %d %s%s" % (self.url, what, resp.status, resp.reason, ": " + text if text else "")}
+            err = {
+                "message": "petri: %s: %s: HTTP %d %s%s"
+                % (self.url, what, resp.status, resp.reason, ": " + text if text else "")
+            }
         return _make_error(self.url, resp.status, err, resp.getheader("Retry-After"))
 
 
@@ -632,9 +635,10 @@ class _RemoteState:
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
 
-    def close(self, wait: float = 30.0) -> None:
+    def close(self, wait: float = 30.0, timeout: Optional[float] = None) -> None:
         """DELETE the sandbox (idempotent).  An exec running in another
-        thread is cancelled by petrid and waited for (at most @wait s)."""
+        thread is cancelled by petrid and waited for (at most @wait s);
+        @timeout bounds the DELETE (default: the client's)."""
         with self.meta:
             if self.closed:
                 return
@@ -643,7 +647,7 @@ class _RemoteState:
             if os.getpid() != self.pid:
                 return  # a forked child: the sandbox is the parent's
             try:
-                self.client.call("DELETE", self.base(), "delete %s" % self.id, ok=(204, 200))
+                self.client.call("DELETE", self.base(), "delete %s" % self.id, ok=(204, 200), timeout=timeout)
             except (SandboxNotFoundError, SandboxExpiredError):
                 pass  # already gone: nothing remains, which is what close wants
             if getattr(_callback_tls, "state", None) is not self and self.lock.acquire(timeout=wait):
@@ -654,7 +658,7 @@ class _RemoteState:
     def close_quietly(self) -> None:
         """The finalizer: close, never raising (also at interpreter exit)."""
         try:
-            self.close(wait=5.0)
+            self.close(wait=5.0, timeout=5.0)  # bounded: it may run at interpreter exit
         except Exception:  # noqa: BLE001 - a finalizer cannot report
             pass
 
@@ -717,13 +721,17 @@ class RemoteSandbox(Sandbox):
             if k not in _LOCAL_ONLY:
                 raise TypeError("Sandbox() got an unexpected keyword argument %r" % k)
             if v is not None:
-                raise TypeError("%s= is not available for a remote sandbox (%s): %s" % (k, where, _LOCAL_ONLY[k]))
+                raise TypeError(
+                    "%s= is not available for a remote sandbox (%s): %s" % (k, where, _LOCAL_ONLY[k])
+                )
         if landlock is not True:
             raise TypeError("landlock= is not available for a remote sandbox (%s): petrid decides" % where)
         if token is None:
             token = os.environ.get(ENV_TOKEN) or None
         to = DEFAULT_TIMEOUT if timeout is None else _positive("timeout", timeout)
-        sto = DEFAULT_STREAM_TIMEOUT if stream_timeout is None else _positive("stream_timeout", stream_timeout)
+        sto = DEFAULT_STREAM_TIMEOUT
+        if stream_timeout is not None:
+            sto = _positive("stream_timeout", stream_timeout)
 
         body: Dict[str, Any] = {}
         if language is not None:
@@ -752,10 +760,11 @@ class RemoteSandbox(Sandbox):
         if allow is not None:
             body["allow"] = [_text("allow[%d]" % i, a) for i, a in enumerate(conv.allow_list(allow) or [])]
         if secrets is not None:
-            if isinstance(secrets, (str, bytes)) or isinstance(secrets, Mapping) or not isinstance(secrets, (list, tuple)):
+            if not isinstance(secrets, (list, tuple)):
                 raise TypeError(
                     "secrets of a remote sandbox (%s) are the names of the tenant's secrets "
-                    "in petrid's config, a list such as ['GITHUB_TOKEN'], not %s" % (where, type(secrets).__name__)
+                    "in petrid's config, a list such as ['GITHUB_TOKEN'], not %s"
+                    % (where, type(secrets).__name__)
                 )
             for i, s in enumerate(secrets):
                 if not isinstance(s, str):
@@ -774,9 +783,7 @@ class RemoteSandbox(Sandbox):
         sid = doc.get("id") if isinstance(doc, dict) else None
         if not isinstance(sid, str) or not sid:
             client.close()
-            e = PetriConnectionError(_errno.EPROTO, "petri: %s: create: the answer has no sandbox id" % client.url)
-            e.url = client.url
-            raise e
+            raise _bad_answer(client.url, "create a sandbox (no id)")
         self._rstate = _RemoteState(client, sid)
         lang = doc.get("language")
         self._language = lang if isinstance(lang, str) and lang else language
@@ -1180,6 +1187,7 @@ class RemoteExecStream(ExecStream):
             self._open(body)
         except PetriError as e:
             self._error = e  # raised from the iteration, as in-process
+            st.end_exec(self._key)
         except BaseException:
             st.end_exec(self._key)
             raise
@@ -1196,7 +1204,8 @@ class RemoteExecStream(ExecStream):
                 ctype = (resp.getheader("Content-Type") or "").split(";")[0].strip()
                 if ctype != "text/event-stream":
                     conn.close()
-                    raise _bad_answer(c.url, "exec in %s (Content-Type %r, not an event stream)" % (st.id, ctype))
+                    what = "exec in %s (Content-Type %r, not an event stream)" % (st.id, ctype)
+                    raise _bad_answer(c.url, what)
                 self._conn, self._resp = conn, resp
                 return
             try:
@@ -1252,7 +1261,8 @@ class RemoteExecStream(ExecStream):
         try:
             return json.loads(data)
         except ValueError:
-            raise _bad_answer(self._st.client.url, "exec stream of %s (event data %r)" % (self._st.id, data[:80])) from None
+            what = "exec stream of %s (event data %r)" % (self._st.id, data[:80])
+            raise _bad_answer(self._st.client.url, what) from None
 
     def __next__(self) -> Tuple[str, bytes]:
         if self._finished:
@@ -1285,7 +1295,8 @@ class RemoteExecStream(ExecStream):
                 elif name == "error":
                     doc = self._parse(data)
                     self._end(complete=True)
-                    raise _make_error(self._st.client.url, None, doc.get("error") if isinstance(doc, dict) else None)
+                    err = doc.get("error") if isinstance(doc, dict) else None
+                    raise _make_error(self._st.client.url, None, err)
                 # other events: from a newer petrid, ignored
         except StopIteration:
             raise

@@ -122,7 +122,9 @@ class Petrid:
     dir: Optional[Path] = None
     log: List[str] = field(default_factory=list)
 
-    def request(self, method: str, path: str, token: Optional[str] = None, body: Optional[dict] = None):  # type: ignore[no-untyped-def]
+    def request(  # type: ignore[no-untyped-def]
+        self, method: str, path: str, token: Optional[str] = None, body: Optional[dict] = None
+    ):
         """A raw request (outside the SDK): (status, parsed JSON or None)."""
         host, port = self.url[len("http://") :].rsplit(":", 1)
         c = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -189,7 +191,9 @@ def start_petrid(exe: Path) -> Petrid:
         }
         (d / "config.json").write_text(json.dumps(cfg))
         logf = open(d / "petrid.log", "wb")
-        proc = subprocess.Popen([str(exe), "--config", str(d / "config.json")], stdout=logf, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(exe), "--config", str(d / "config.json")], stdout=logf, stderr=subprocess.STDOUT
+        )
         logf.close()
         t0 = time.monotonic()
         while time.monotonic() - t0 < 20:

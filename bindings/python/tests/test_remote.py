@@ -126,7 +126,10 @@ def test_env_url_and_token_make_plain_sandbox_remote(petrid: Petrid, monkeypatch
     assert petrid.request("GET", "/v1/sandboxes/" + sb.id)[0] == 404
 
 
-SEED = 'from petri import Sandbox\nwith Sandbox(language="python") as sb: print(sb.exec("print(1+1)").stdout)\n'
+SEED = """\
+from petri import Sandbox
+with Sandbox(language="python") as sb: print(sb.exec("print(1+1)").stdout)
+"""
 
 
 def test_seed_snippet_unchanged_in_a_fresh_interpreter(petrid: Petrid) -> None:
@@ -163,8 +166,7 @@ def test_error_attributes_and_ids(rsb: Sandbox, petrid: Petrid) -> None:
     with pytest.raises(petri.InvalidArgumentError) as e2:
         rsb.exec("true", cwd="relative")
     assert e2.value.status == 400 and e2.value.code
-    r = rsb.exec("true")
-    assert r.sandbox_id  # the library's id of the sandbox inside petrid
+    assert rsb.exec("true").sandbox_id == rsb.id
     assert rsb.info()["id"] == rsb.id and rsb.info()["state"] == "idle"
     assert rsb.keepalive()["id"] == rsb.id
     assert rsb.context is None and rsb.audit is None and rsb.init_pid is None

@@ -76,7 +76,7 @@ def test_result_shape_is_the_same(make: Make) -> None:
         assert r.limits_hit == [] and not r.truncated
         assert r.wall_ms > 0 and r.cpu_ms >= 0 and r.peak_memory_bytes > 0
         assert (r.stdout_total_bytes, r.stderr_total_bytes) == (4, 4)
-        assert r.sandbox_id  # the library's id (petrid's differs: see test_remote)
+        assert r.sandbox_id == sb.id
         d = r.to_dict()
         assert list(d) == [
             "exit_code", "signal", "reason", "wall_ms", "cpu_ms", "peak_memory_bytes", "stdout",
@@ -238,11 +238,13 @@ def test_dropping_an_unfinished_stream_cancels(make: Make) -> None:
 def test_on_output_callback(make: Make) -> None:
     with make("sh") as sb:
         chunks: List[Tuple[str, bytes]] = []
-        r = sb.exec("echo a; sleep 0.05; echo b >&2; sleep 0.05; echo c", on_output=lambda s, d: chunks.append((s, d)))
+        code = "echo a; sleep 0.05; echo b >&2; sleep 0.05; echo c"
+        r = sb.exec(code, on_output=lambda s, d: chunks.append((s, d)))
         assert _lines(chunks) == [("stdout", "a\n"), ("stderr", "b\n"), ("stdout", "c\n")]
         assert r.stdout == "a\nc\n" and r.reason == "exited"
         got = bytearray()
-        r = sb.exec("head -c 100000 /dev/zero | tr '\\0' x", stdout_limit=1000, on_output=lambda s, d: got.extend(d))
+        code = "head -c 100000 /dev/zero | tr '\\0' x"
+        r = sb.exec(code, stdout_limit=1000, on_output=lambda s, d: got.extend(d))
         assert len(r.stdout_bytes) == 1000 and r.stdout_truncated and bytes(got) == b"x" * 100000
 
 
@@ -379,7 +381,12 @@ def _remove_and_list(sb: Sandbox) -> None:
     sb.exec("mkdir d/sub; ln -s /etc/passwd d/link")
     ls = sb.list_dir("d")
     assert isinstance(ls, petri.DirListing) and all(isinstance(e, petri.DirEntry) for e in ls)
-    assert [(e.name, e.type) for e in ls] == [("a.txt", "file"), ("b", "file"), ("link", "symlink"), ("sub", "dir")]
+    assert [(e.name, e.type) for e in ls] == [
+        ("a.txt", "file"),
+        ("b", "file"),
+        ("link", "symlink"),
+        ("sub", "dir"),
+    ]
     a = ls[0]
     assert (a.size, a.mode) == (3, 0o600) and abs(a.mtime - time.time()) < 600
     assert not ls.truncated
@@ -416,7 +423,9 @@ def test_closed_sandbox_raises_everywhere(make: Make) -> None:
     assert sb.cancel() is False
 
 
-def test_context_manager_and_finalizer_destroy(make: Make, transport: str, request: pytest.FixtureRequest) -> None:
+def test_context_manager_and_finalizer_destroy(
+    make: Make, transport: str, request: pytest.FixtureRequest
+) -> None:
     with make("sh") as sb:
         sb.exec("true")
     assert sb.closed
