@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Any, Iterator, Optional
 
 import pytest
 
@@ -87,15 +87,12 @@ def sh() -> Iterator[petri.Sandbox]:
 # petrid, or need the small tenant, skip).
 # ---------------------------------------------------------------------------
 
-import hashlib  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
-import random  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 
 def petrid_path() -> Optional[Path]:
@@ -108,19 +105,36 @@ def petrid_path() -> Optional[Path]:
     return Path(w) if w else None
 
 
+def _petrid_fixtures():  # type: ignore[no-untyped-def]
+    """tests/petrid/conftest.py (wt-petrid's fixtures), loaded as a module:
+    its Petrid starts a petrid with a config in a temp dir, and it knows
+    what a stopped petrid must not leave behind."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("petrid_fixtures", ROOT / "tests" / "petrid" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @dataclass
 class Petrid:
     """A petrid to test against.  ``url`` (TCP) and ``unix_url``; ``token``
     is tenant "py"'s, ``small_token`` tenant "small"'s (max_sandboxes 1,
-    max_ttl 60, max_exec_timeout 20)."""
+    max_ttl 60, max_exec_timeout 20).  ``impl`` is tests/petrid's Petrid
+    when this session started it."""
 
     url: str
     token: str
     unix_url: Optional[str] = None
     small_token: Optional[str] = None
-    proc: Optional["subprocess.Popen[bytes]"] = None
+    impl: Any = None
     dir: Optional[Path] = None
-    log: List[str] = field(default_factory=list)
+
+    @property
+    def proc(self) -> Optional["subprocess.Popen[bytes]"]:
+        return self.impl.proc if self.impl is not None else None
 
     def request(  # type: ignore[no-untyped-def]
         self, method: str, path: str, token: Optional[str] = None, body: Optional[dict] = None
@@ -144,69 +158,46 @@ class Petrid:
         finally:
             c.close()
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
+    def finish(self) -> None:
+        """Stop it (SIGTERM: must exit 0, unless it was killed) and check
+        that it left no cgroup and no unix socket; remove its directory."""
+        impl = self.impl
         try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        c.request("GET", "/healthz")
-        ok = c.getresponse().status == 200
-        c.close()
-        return ok
-    except OSError:
-        return False
+            if impl is None or impl.proc is None:
+                return
+            killed = impl.proc.poll() is not None
+            rc = 0
+            if killed:
+                impl.exited = True  # a test killed it: nothing to stop
+            else:
+                os.kill(impl.pid, signal.SIGCONT)  # in case a test froze it
+                rc = impl.stop()
+            assert killed or rc == 0, "petrid exited %r on SIGTERM:\n%s" % (rc, impl.log()[-3000:])
+            fx = _petrid_fixtures()
+            assert fx.wait_for(lambda: not fx.cgroups_of(impl.pid), timeout=15), fx.cgroups_of(impl.pid)
+            assert fx.wait_for(lambda: not os.path.exists(impl.unix_path), timeout=15), impl.unix_path
+        finally:
+            if self.dir is not None:
+                shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def start_petrid(exe: Path) -> Petrid:
-    """Start @exe with two tenants on a random port in 20000-29999 and a
-    unix socket in a new temp dir; wait for /healthz.  The caller stops it."""
+    """Start @exe (tests/petrid's fixture class) with two tenants on a free
+    port in 20000-29999 and a unix socket in a new temp dir."""
+    fx = _petrid_fixtures()
+    fx.PETRID = str(exe)
     d = Path(tempfile.mkdtemp(prefix="petri-py-petrid-"))
     os.chmod(d, 0o755)
-    token, small = "py-" + os.urandom(16).hex(), "small-" + os.urandom(16).hex()
-    sha = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
-    last = ""
-    for _ in range(5):
-        port = random.randint(20000, 29999)
-        sock = d / "petrid.sock"
-        cfg = {
-            "listen": ["127.0.0.1:%d" % port, "unix:%s" % sock],
-            "tenants": {
-                "py": {"token_sha256": sha(token), "max_sandboxes": 50, "max_memory": "32G"},
-                "small": {
-                    "token_sha256": sha(small),
-                    "max_sandboxes": 1,
-                    "max_ttl": 60,
-                    "max_exec_timeout": 20,
-                },
-            },
-        }
-        (d / "config.json").write_text(json.dumps(cfg))
-        logf = open(d / "petrid.log", "wb")
-        proc = subprocess.Popen(
-            [str(exe), "--config", str(d / "config.json")], stdout=logf, stderr=subprocess.STDOUT
-        )
-        logf.close()
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 20:
-            if proc.poll() is not None:
-                break
-            if _healthy(port):
-                return Petrid("http://127.0.0.1:%d" % port, token, "unix://" + str(sock), small, proc, d)
-            time.sleep(0.05)
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        last = (d / "petrid.log").read_text(errors="replace")[-2000:]
-    raise RuntimeError("petrid did not start (5 tries); its log:\n" + last)
+    tenants = {
+        "py": {"max_sandboxes": 50, "max_memory": "32G"},
+        "small": {"max_sandboxes": 1, "max_ttl": 60, "max_exec_timeout": 20},
+    }
+    try:
+        impl = fx.Petrid(str(d), tenants, {}, True).start()
+    except BaseException:
+        shutil.rmtree(d, ignore_errors=True)
+        raise
+    return Petrid(impl.url, impl.tokens["py"], "unix://" + impl.unix_path, impl.tokens["small"], impl, d)
 
 
 def petrid_or_skip(own: bool = False) -> Petrid:
@@ -226,9 +217,7 @@ def petrid() -> Iterator[Petrid]:
     try:
         yield p
     finally:
-        p.stop()
-        if p.dir is not None:
-            shutil.rmtree(p.dir, ignore_errors=True)
+        p.finish()
 
 
 @pytest.fixture
@@ -238,8 +227,4 @@ def own_petrid() -> Iterator[Petrid]:
     try:
         yield p
     finally:
-        if p.proc is not None and p.proc.poll() is None:
-            os.kill(p.proc.pid, signal.SIGCONT)
-        p.stop()
-        if p.dir is not None:
-            shutil.rmtree(p.dir, ignore_errors=True)
+        p.finish()
