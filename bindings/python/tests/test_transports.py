@@ -482,3 +482,27 @@ def test_two_threads_share_a_sandbox(make: Make) -> None:
         assert list(s) == [("stdout", b"one\n")]
         t.join(20)
         assert box["r"].stdout == "two\n"
+
+
+def test_cancel_right_as_the_exec_starts_is_not_lost(make: Make, transport: str) -> None:
+    # Cancel the moment the exec is under way here, before the library (or
+    # petrid) may have started it: the cancel must not be lost (it is sent
+    # again while that exec is in flight).  Ten times.
+    with make("sh") as sb:
+        for _ in range(10):
+            if transport == "remote":
+                started = lambda: bool(sb._rstate.execs)  # type: ignore[attr-defined]  # noqa: E731
+            else:
+                started = lambda: sb._state.lock.locked()  # noqa: E731
+
+            def canceller() -> None:
+                while not started():
+                    pass
+                sb.cancel()
+
+            c = threading.Thread(target=canceller)
+            c.start()
+            t0 = time.monotonic()
+            r = sb.exec("sleep 30")
+            c.join()
+            assert r.reason == "killed" and time.monotonic() - t0 < 10
