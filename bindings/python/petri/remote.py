@@ -46,6 +46,7 @@ import weakref
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from . import _convert as conv
+from .errors import _BY_ERRNO
 from .errors import (
     InvalidArgumentError,
     NotFoundError,
@@ -206,6 +207,12 @@ def _make_error(
         cls, eno = _STATUS_CLASSES[status]  # type: ignore[index]
     else:
         cls, eno = PetriError, _errno.EIO
+    # The library's errno, when petrid says it ("errno": "ENOTEMPTY"): the
+    # same exception as in-process for what petrid's codes lump together.
+    named = err.get("errno") if isinstance(err, dict) else None
+    lib_eno = getattr(_errno, named, None) if isinstance(named, str) and named.startswith("E") else None
+    if isinstance(lib_eno, int) and code in (None, "invalid_argument", "internal"):
+        cls, eno = _BY_ERRNO.get(lib_eno, PetriError), lib_eno
     if code == "unauthorized" or (code is None and status == 401):
         message += " (token from token= or %s)" % ENV_TOKEN
     e: PetriError
@@ -515,7 +522,16 @@ def _file_path(name: str, path: Any, directory: bool = False) -> str:
             parts.append(comp.replace(".", "%2E"))
         else:
             parts.append(urllib.parse.quote(comp, safe=""))
-    return "/".join(parts)
+    tail = "/".join(parts)
+    if not directory:
+        if not tail:
+            # petrid's ".../files/" is the listing of /workspace: not a file.
+            raise PetriError(_errno.EISDIR, "/workspace is a directory, not a file")
+        if tail.endswith("/"):
+            # "dir/" (must be a directory, as in-process): a trailing "/"
+            # in the URL would ask for the listing route instead.
+            tail = tail[:-1] + "%2F"
+    return tail
 
 
 # ---------------------------------------------------------------------------
@@ -989,6 +1005,19 @@ class RemoteSandbox(Sandbox):
         st.check_not_in_callback()
         return st
 
+    def _file_call(self, method: str, url: str, what: str, **kw: Any) -> bytes:
+        """A files request; petrid refuses one while an exec runs (409): when
+        that exec is this object's, wait for it, as in-process."""
+        st = self._enter_files()
+        attempt = 0
+        while True:
+            try:
+                return st.client.call(method, url, what, **kw)[1]
+            except SandboxBusyError:
+                if not st.retry_busy(0, attempt):
+                    raise
+                attempt += 1
+
     def write_file(self, path: conv.StrPath, data: Union[bytes, str], mode: int = 0o644) -> None:
         """As Sandbox.write_file: PUT the bytes; parents are created."""
         tail = _file_path("path", path)
@@ -997,11 +1026,10 @@ class RemoteSandbox(Sandbox):
             raise TypeError("mode must be int, not %s" % type(mode).__name__)
         if not 0 <= mode <= 0o7777:
             raise ValueError("mode must be between 0 and 0o7777, got %o" % mode)
-        st = self._enter_files()
-        st.client.call(
+        self._file_call(
             "PUT",
             self._files(tail) + "?mode=%04o" % mode,
-            "write %s in %s" % (path, st.id),
+            "write %s in %s" % (path, self.id),
             body=b,
             content_type="application/octet-stream",
             ok=(204, 200, 201),
@@ -1012,17 +1040,12 @@ class RemoteSandbox(Sandbox):
         64 MiB) raises TooLargeError."""
         tail = _file_path("path", path)
         mx = conv.size("max_bytes", max_bytes) or _READ_MAX_DEFAULT
-        st = self._enter_files()
-        _, data = st.client.call(
-            "GET", self._files(tail), "read %s in %s" % (path, st.id), max_bytes=mx
-        )
-        return data
+        return self._file_call("GET", self._files(tail), "read %s in %s" % (path, self.id), max_bytes=mx)
 
     def remove_file(self, path: conv.StrPath) -> None:
         """Remove a file, a symlink (itself) or an empty directory."""
         tail = _file_path("path", path)
-        st = self._enter_files()
-        st.client.call("DELETE", self._files(tail), "remove %s in %s" % (path, st.id), ok=(204, 200))
+        self._file_call("DELETE", self._files(tail), "remove %s in %s" % (path, self.id), ok=(204, 200))
 
     def list_dir(self, path: conv.StrPath = "", max_entries: Optional[int] = None) -> Any:
         """As Sandbox.list_dir: the entries of a directory of /workspace ("":
@@ -1037,10 +1060,10 @@ class RemoteSandbox(Sandbox):
             if not 1 <= max_entries <= 0xFFFFFFFF:
                 raise ValueError("max_entries must be between 1 and 2**32-1, got %d" % max_entries)
         tail = _file_path("path", path, directory=True)
-        st = self._enter_files()
+        st = self._rstate
         url = st.base() + "/files" + ("/" + tail.rstrip("/") + "/" if tail.strip("/") else "")
         what = "list %s in %s" % (path or "/workspace", st.id)
-        doc = st.client.call_json("GET", url, what)
+        doc = st.client.parse_json(self._file_call("GET", url, what), what)
         entries = doc.get("entries") if isinstance(doc, dict) else None
         if not isinstance(entries, list):
             raise _bad_answer(st.client.url, what)

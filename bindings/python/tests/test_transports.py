@@ -6,6 +6,7 @@ dead servers, quotas, TTL) is in test_remote.py."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import hashlib
 import signal
@@ -341,6 +342,7 @@ def test_files_in_and_out(make: Make) -> None:
         assert sb.read_file("/workspace/in/data.bin") == data
         sb.write_file("sp ace/ünï %3F?#.txt", "text ü")  # str is UTF-8; odd names survive the URL
         assert sb.read_file("sp ace/ünï %3F?#.txt") == "text ü".encode()
+        assert [e.name for e in sb.list_dir("sp ace")] == ["ünï %3F?#.txt"]
         sb.write_file("run.sh", "#!/bin/sh\necho ran\n", mode=0o755)
         assert sb.run(["./run.sh"]).stdout == "ran\n"
         sb.write_file("empty", b"")
@@ -399,6 +401,17 @@ def _remove_and_list(sb: Sandbox) -> None:
     assert [e.name for e in sb.list_dir("d")] == ["b", "sub"]
     with pytest.raises(petri.PetriError):
         sb.remove_file("../etc")
+    with pytest.raises(petri.PetriError) as e:
+        sb.remove_file("d/b/")  # "dir/": must be a directory
+    assert e.value.errno in (errno.ENOTDIR, errno.EINVAL) and "d/b" in str(e.value)
+    sb.remove_file("d/sub/")
+    with pytest.raises(petri.PetriError) as e:
+        sb.remove_file("/workspace")
+    assert e.value.errno == errno.EISDIR
+    with pytest.raises(petri.PetriError) as e:
+        sb.read_file("/workspace")
+    assert e.value.errno in (errno.EISDIR, errno.EINVAL)
+    assert [e.name for e in sb.list_dir("d")] == ["b"]
 
 
 # -- lifecycle ------------------------------------------------------------------
@@ -482,6 +495,11 @@ def test_two_threads_share_a_sandbox(make: Make) -> None:
         assert list(s) == [("stdout", b"one\n")]
         t.join(20)
         assert box["r"].stdout == "two\n"
+        # A file operation waits for the exec running too.
+        s = sb.stream("sleep 0.5; echo 1 > f")
+        sb.write_file("g", b"2")
+        assert sb.read_file("f") == b"1\n" and sb.read_file("g") == b"2"
+        assert s.wait().reason == "exited"
 
 
 def test_cancel_right_as_the_exec_starts_is_not_lost(make: Make, transport: str) -> None:
