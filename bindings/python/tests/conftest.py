@@ -111,7 +111,8 @@ def _petrid_fixtures():  # type: ignore[no-untyped-def]
     what a stopped petrid must not leave behind."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("petrid_fixtures", ROOT / "tests" / "petrid" / "conftest.py")
+    path = ROOT / "tests" / "petrid" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("petrid_fixtures", path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -181,6 +182,10 @@ class Petrid:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
 
+#: The value of tenant "py"'s secret PY_SECRET in the petrid the tests start.
+SECRET_VALUE = "py-secret-" + os.urandom(8).hex()
+
+
 def start_petrid(exe: Path) -> Petrid:
     """Start @exe (tests/petrid's fixture class) with two tenants on a free
     port in 20000-29999 and a unix socket in a new temp dir."""
@@ -188,8 +193,14 @@ def start_petrid(exe: Path) -> Petrid:
     fx.PETRID = str(exe)
     d = Path(tempfile.mkdtemp(prefix="petri-py-petrid-"))
     os.chmod(d, 0o755)
+    # Tenant "py" has a secret, PY_SECRET (its value from petrid's env).
+    os.environ["PETRI_PY_TEST_SECRET"] = SECRET_VALUE
     tenants = {
-        "py": {"max_sandboxes": 50, "max_memory": "32G"},
+        "py": {
+            "max_sandboxes": 50,
+            "max_memory": "32G",
+            "secrets": {"PY_SECRET": {"value_env": "PETRI_PY_TEST_SECRET", "hosts": ["api.example.com"]}},
+        },
         "small": {"max_sandboxes": 1, "max_ttl": 60, "max_exec_timeout": 20},
     }
     try:

@@ -20,7 +20,7 @@ import pytest
 import petri
 from petri import Sandbox
 
-from conftest import PYTHON, Petrid, child_env
+from conftest import PYTHON, SECRET_VALUE, Petrid, child_env
 
 
 @pytest.fixture(autouse=True)
@@ -320,3 +320,27 @@ def test_fork_child_does_not_destroy_the_parents_sandbox(rsb: Sandbox, petrid: P
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert rsb.exec("echo alive").stdout == "alive\n"
+
+
+def test_a_slow_reader_gets_gaps_counted(rsb: Sandbox) -> None:
+    # 40 MB at once while the client does not read: petrid drops what
+    # waits beyond 4 MiB and says so in gap events, never slowing the exec.
+    s = rsb.stream("head -c 40000000 /dev/zero | tr '\\0' x", stdout_limit=100)
+    time.sleep(3)
+    got = sum(len(d) for _, d in s)
+    r = s.result
+    assert r.reason == "exited" and r.stdout_total_bytes == 40_000_000
+    assert s.gaps and all(name == "stdout" and n > 0 for name, n in s.gaps)  # type: ignore[attr-defined]
+    assert got + s.dropped_bytes == 40_000_000  # type: ignore[attr-defined]
+
+
+def test_secrets_are_the_tenants_by_name(petrid: Petrid) -> None:
+    if petrid.impl is None:
+        pytest.skip("PETRI_TEST_URL's petrid: its secrets are unknown")
+    with Sandbox(language="sh", url=petrid.url, token=petrid.token, secrets=["PY_SECRET"]) as sb:
+        info = sb.info()  # type: ignore[attr-defined]
+        assert info["secrets"] == ["PY_SECRET"] and info["net"] == "proxy"
+        seen = sb.exec('echo "$PY_SECRET"').stdout.strip()
+        assert len(seen) >= 16 and SECRET_VALUE not in seen  # a placeholder, never the value
+    with pytest.raises(petri.InvalidArgumentError, match="NO_SUCH"):
+        Sandbox(language="sh", url=petrid.url, token=petrid.token, secrets=["NO_SUCH"])
