@@ -96,6 +96,9 @@ from dataclasses import dataclass  # noqa: E402
 
 
 def petrid_path() -> Optional[Path]:
+    """$PETRID (as tests/petrid), else petrid in the build directory."""
+    if os.environ.get("PETRID"):
+        return Path(os.environ["PETRID"])
     d = build_dir()
     cands = [d / "petrid", d / "tools" / "petrid" / "petrid", d / "tools" / "petrid"] if d else []
     for c in cands:
