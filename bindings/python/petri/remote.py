@@ -330,7 +330,13 @@ class _Client:
                 conn.timeout = timeout if timeout is not None else self.timeout
                 if conn.sock is not None:
                     conn.sock.settimeout(conn.timeout)
-                conn.request(method, target, body=body, headers=headers)
+                try:
+                    conn.request(method, target, body=body, headers=headers)
+                except (BrokenPipeError, ConnectionResetError):
+                    # petrid may have answered before the body was all
+                    # sent (413 body_too_large) and closed: read that.
+                    # Else (a stale kept-alive connection) this raises too.
+                    pass
                 return conn, conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
                 conn.close()
@@ -384,7 +390,9 @@ class _Client:
                     data = resp.read(max_bytes + 1)
                     if len(data) > max_bytes:
                         conn.close()
-                        raise TooLargeError(_errno.EFBIG, "%s: more than %d bytes" % (what, max_bytes))
+                        big = TooLargeError(_errno.EFBIG, "%s: more than %d bytes" % (what, max_bytes))
+                        big.url = self.url
+                        raise big
                 else:
                     data = resp.read()
             else:

@@ -344,3 +344,16 @@ def test_secrets_are_the_tenants_by_name(petrid: Petrid) -> None:
         assert len(seen) >= 16 and SECRET_VALUE not in seen  # a placeholder, never the value
     with pytest.raises(petri.InvalidArgumentError, match="NO_SUCH"):
         Sandbox(language="sh", url=petrid.url, token=petrid.token, secrets=["NO_SUCH"])
+
+
+def test_bodies_over_petrids_limit_are_too_large_not_broken_pipes(rsb: Sandbox) -> None:
+    # petrid answers 413 and closes before the body is all sent: the answer
+    # is read, not lost in the EPIPE of the send.
+    for _ in range(3):
+        with pytest.raises(petri.TooLargeError) as e:
+            rsb.write_file("big", b"x" * (17 << 20))  # max_body_bytes is 16 MiB by default
+        assert (e.value.status, e.value.code) == (413, "body_too_large")
+        with pytest.raises(petri.TooLargeError):
+            rsb.exec("#" * (17 << 20))
+    rsb.write_file("ok", b"x" * (15 << 20))
+    assert len(rsb.read_file("ok")) == 15 << 20
