@@ -703,7 +703,7 @@ class RemoteSandbox(Sandbox):
                       tenant's, else 600)
       secrets         ["NAME", ...]: the tenant's secrets (petrid's config)
                       this sandbox may use; env NAME holds a placeholder
-      timeout         seconds to connect and to wait for an answer (30)
+      http_timeout    seconds to connect and to wait for an answer (30)
       stream_timeout  seconds a stream may stay silent (15; petrid sends a
                       heartbeat every 5 s)
     """
@@ -717,7 +717,7 @@ class RemoteSandbox(Sandbox):
         url: Optional[str] = None,
         token: Optional[str] = None,
         ttl: Optional[conv.DurationArg] = None,
-        timeout: Optional[float] = None,
+        http_timeout: Optional[float] = None,
         stream_timeout: Optional[float] = None,
         memory: Optional[conv.SizeArg] = None,
         pids: Optional[int] = None,
@@ -742,6 +742,11 @@ class RemoteSandbox(Sandbox):
             raise ValueError("RemoteSandbox needs url= or %s" % ENV_URL)
         where = "url %s%s" % (url, " (from %s)" % ENV_URL if from_env else "")
         for k, v in local_only.items():
+            if k == "timeout":
+                raise TypeError(
+                    "Sandbox() has no timeout=: the idle TTL is ttl=, the HTTP timeout http_timeout= "
+                    "(an exec's timeout is exec(timeout=))"
+                )
             if k not in _LOCAL_ONLY:
                 raise TypeError("Sandbox() got an unexpected keyword argument %r" % k)
             if v is not None:
@@ -752,7 +757,7 @@ class RemoteSandbox(Sandbox):
             raise TypeError("landlock= is not available for a remote sandbox (%s): petrid decides" % where)
         if token is None:
             token = os.environ.get(ENV_TOKEN) or None
-        to = DEFAULT_TIMEOUT if timeout is None else _positive("timeout", timeout)
+        to = DEFAULT_TIMEOUT if http_timeout is None else _positive("http_timeout", http_timeout)
         sto = DEFAULT_STREAM_TIMEOUT
         if stream_timeout is not None:
             sto = _positive("stream_timeout", stream_timeout)
@@ -952,9 +957,14 @@ class RemoteSandbox(Sandbox):
         st.check_not_in_callback()
         with st.lock:
             st.check_open()
-            if on_output is None:
-                return self._exec_plain(body)
-            return self._exec_streamed(body, on_output)
+            try:
+                if on_output is None:
+                    return self._exec_plain(body)
+                return self._exec_streamed(body, on_output)
+            except SandboxNotFoundError:
+                if st.closed:  # close() in another thread got there first
+                    raise SandboxClosedError("sandbox %s is closed" % st.id) from None
+                raise
 
     def _exec_plain(self, body: Dict[str, Any]) -> ExecResult:
         st = self._rstate

@@ -118,7 +118,7 @@ def _wipe_secrets(keep: List[Any]) -> None:
 
 
 #: Keyword arguments of a remote Sandbox only (petri.remote.RemoteSandbox).
-_REMOTE_ONLY = ("token", "ttl", "timeout", "stream_timeout")
+_REMOTE_ONLY = ("token", "ttl", "http_timeout", "stream_timeout")
 
 _NETS = {"none": _lib.NET_NONE, "host": _lib.NET_HOST, "proxy": _lib.NET_PROXY}
 _STREAM_NAMES = {_lib.STREAM_STDOUT: "stdout", _lib.STREAM_STDERR: "stderr"}

@@ -89,11 +89,18 @@ def test_local_only_options_are_refused(kw: dict) -> None:
 
 
 def test_remote_only_options_are_refused_in_process() -> None:
-    for kw in ({"token": "x"}, {"ttl": 5}, {"stream_timeout": 5}):
+    for kw in ({"token": "x"}, {"ttl": 5}, {"stream_timeout": 5}, {"http_timeout": 5}):
         with pytest.raises(TypeError, match="remote sandbox"):
             Sandbox(language="python", **kw)
     with pytest.raises(TypeError, match="unexpected keyword"):
         Sandbox(language="python", bogus=1)
+
+
+def test_timeout_is_not_a_remote_sandbox_option() -> None:
+    # petrid's create field "timeout" is the idle TTL: the SDK names it ttl=.
+    url = "http://127.0.0.1:%d" % _free_port()
+    with pytest.raises(TypeError, match="ttl="):
+        Sandbox(url=url, token="t", timeout=600)
 
 
 def test_secrets_remotely_are_names() -> None:
