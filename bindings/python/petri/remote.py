@@ -944,6 +944,7 @@ class RemoteSandbox(Sandbox):
         if argv is not None and kw.get("args") is not None:
             raise TypeError("args apply to code (put a command's arguments in argv)")
         self._rstate.check_open()
+        self._rstate.check_not_in_callback()
         body = _exec_body(argv, code, language, kw)
         return RemoteExecStream(self._rstate, body)
 

@@ -14,6 +14,7 @@ durations are seconds (int or float), a timedelta or strings like "500ms".
 from __future__ import annotations
 
 import ctypes
+import errno
 import itertools
 import os
 import queue
@@ -47,7 +48,7 @@ from ._handles import (
     raise_error,
 )
 from .audit import AuditStream
-from .errors import SandboxClosedError
+from .errors import SandboxBusyError, SandboxClosedError
 from .files import DirListing
 from .files import _from_c as _listing_from_c
 from .result import ExecResult
@@ -522,6 +523,14 @@ class Sandbox:
             raise TypeError("args apply to code (put a command's arguments in argv)")
         if self._state.closed:
             raise SandboxClosedError("sandbox %s is closed" % self.id)
+        if self._state._is_mine():
+            # From its own output callback: the stream's worker would wait
+            # for this exec, which waits for the callback (a deadlock).
+            raise SandboxBusyError(
+                errno.EBUSY,
+                "sandbox %s is running an exec in this thread "
+                "(an output callback cannot use its own sandbox)" % self.id,
+            )
         return ExecStream(self, argv, code, language, locals())
 
     def _prepare(

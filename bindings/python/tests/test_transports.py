@@ -269,6 +269,8 @@ def test_callback_cannot_reenter_its_sandbox_but_may_cancel(make: Make) -> None:
     with make("sh") as sb:
         with pytest.raises(petri.SandboxBusyError, match="output callback"):
             sb.exec("echo a", on_output=lambda s, d: sb.read_file("x"))
+        with pytest.raises(petri.SandboxBusyError, match="output callback"):
+            sb.exec("echo a", on_output=lambda s, d: list(sb.stream("echo b")))
         r = sb.exec("echo a; sleep 30", on_output=lambda s, d: sb.cancel())
         assert r.reason == "killed"
 
