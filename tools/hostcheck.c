@@ -969,11 +969,15 @@ static void check_kernel_audit(struct hostcheck_item *it, petri_ctx *ctx)
 	int on = petri_ctx_kernel_audit(ctx, &reason);
 	if (on == 1)
 		set(it, HC_OK, "the audit's BPF programs load and attach (%.0f ms)", now_ms() - t0);
-	else
+	else {
+		const char *why = reason && *reason ? reason : "unknown reason";
+		if (strncmp(why, "kernel audit off: ", 18) == 0)
+			why += 18;
 		set(it, HC_MISSING,
 		    "off: %s; sandboxes still run, and audit streams carry only the library's "
 		    "own events (lifecycle, exec results, seccomp denials)",
-		    reason && *reason ? reason : "unknown reason");
+		    why);
+	}
 	bpf_types(it);
 }
 

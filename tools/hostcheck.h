@@ -56,8 +56,14 @@ extern const char *const hostcheck_default_required[];
 /* "ok", "degraded" or "missing". */
 const char *hostcheck_state_name(int state);
 
-/* Run every check (tens of ms; forks short-lived children).  Never fails:
- * a check that cannot run reports its layer HC_MISSING with the reason. */
+/* Run every check (about 0.1 s here).  Never fails: a check that cannot run
+ * reports its layer HC_MISSING with the reason.  It forks short-lived
+ * children that make only system calls (safe in a multi-threaded process;
+ * reaped by pid: a SIGCHLD handler that reaps them first only costs the
+ * memfd check the exit status of its /bin/true), and makes a petri
+ * context of its own, with a few sandboxes, which it frees (in petrid: the
+ * BPF audit is loaded once more, briefly).
+ * Prints nothing.  Not reentrant with itself. */
 void hostcheck_run(struct hostcheck_report *r);
 
 /* The item for @layer, or NULL for an unknown name. */

@@ -83,13 +83,13 @@ func (s *Sandbox) ListDir(path string) ([]DirEntry, error) {
 	return entries, err
 }
 
-// ListDirLimit is ListDir returning at most max entries (0: 10,000): the
+// ListDirLimit is ListDir returning at most limit entries (0: 10,000): the
 // first ones by name, with truncated true when the directory has more.
-func (s *Sandbox) ListDirLimit(path string, max int) (entries []DirEntry, truncated bool, err error) {
-	if max < 0 || uint64(max) > 0xFFFFFFFF {
-		return nil, false, invalid("list_dir", "max %d is out of range", max)
+func (s *Sandbox) ListDirLimit(path string, limit int) (entries []DirEntry, truncated bool, err error) {
+	if limit < 0 || uint64(limit) > 0xFFFFFFFF {
+		return nil, false, invalid("list_dir", "limit %d is out of range", limit)
 	}
-	entries, truncated, err = s.s.listDir(path, uint32(max))
+	entries, truncated, err = s.s.listDir(path, uint32(limit))
 	runtime.KeepAlive(s)
 	return entries, truncated, err
 }
@@ -188,7 +188,7 @@ var direntTypes = map[C.uint32_t]string{
 	C.PETRI_DIRENT_OTHER:   DirEntryOther,
 }
 
-func (s *sandbox) listDir(path string, max uint32) ([]DirEntry, bool, error) {
+func (s *sandbox) listDir(path string, limit uint32) ([]DirEntry, bool, error) {
 	const op = "list_dir"
 	if strings.IndexByte(path, 0) >= 0 {
 		return nil, false, invalid(op, "path contains a NUL byte")
@@ -206,7 +206,7 @@ func (s *sandbox) listDir(path string, max uint32) ([]DirEntry, bool, error) {
 	var n C.size_t
 	var trunc C.int
 	var perr *C.petri_error
-	if rc := C.petri_sandbox_list_dir(s.sb, cpath, C.uint32_t(max), &block, &n, &trunc, &perr); rc < 0 {
+	if rc := C.petri_sandbox_list_dir(s.sb, cpath, C.uint32_t(limit), &block, &n, &trunc, &perr); rc < 0 {
 		return nil, false, takeError(op, rc, perr)
 	}
 	defer C.petri_free(unsafe.Pointer(block))

@@ -623,10 +623,12 @@ PETRI_API int petri_sandbox_read_file(petri_sandbox *sb, const char *path, uint6
 /**
  * Remove @path: a file, a symlink (itself, never what it points to) or an
  * empty directory.  The path rules of this section apply to every
- * component but the last, which is removed without being followed.
+ * component but the last, which is removed without being followed.  A
+ * trailing '/' ("dir/") asks for a directory.
  *  @err   [out] optional, see Conventions.
  * Returns 0, or a negative errno: -ENOENT no such entry; -ENOTEMPTY a
- * directory that is not empty; -EINVAL NULL @sb; or see the section above.
+ * directory that is not empty; -ENOTDIR a trailing '/' on something else;
+ * -EINVAL NULL @sb, or a last component "."; or see the section above.
  */
 PETRI_API int petri_sandbox_remove_file(petri_sandbox *sb, const char *path, petri_error **err);
 
@@ -648,7 +650,9 @@ typedef struct petri_dirent {
 
 /**
  * List one level of the directory @path ("", "/" or NULL: /workspace
- * itself), sorted by name (bytewise), "." and ".." left out.
+ * itself), sorted by name (bytewise), "." and ".." left out.  Memory is
+ * bounded by @max, however large the directory; an entry removed while it
+ * is being listed (the code may be running) is left out.
  *  @max        the most entries returned; 0 means 10000.  A directory with
  *              more gives the first @max by name and sets *@truncated.
  *  @entries    [out] the entries, one block malloc'd by the library (names

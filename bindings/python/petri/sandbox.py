@@ -680,7 +680,7 @@ class Sandbox:
         (default 10000; the first ones by name are returned).  Symlinks are
         listed as themselves; a symlink on the way raises UnsafePathError,
         a file raises PetriError (errno ENOTDIR)."""
-        p = None if isinstance(path, str) and path == "" else conv.path("path", path)
+        p = None if isinstance(path, (str, bytes)) and not path else conv.path("path", path)
         if max_entries is None:
             mx = 0
         elif isinstance(max_entries, bool) or not isinstance(max_entries, int):

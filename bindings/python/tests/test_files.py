@@ -158,6 +158,7 @@ def test_list_dir_sorted_typed_not_followed(sb: Sandbox) -> None:
     assert by["zlink"].type == "symlink" and by["zlink"].size == len("/etc/passwd")
     assert by["fifo"].type == "other"
     assert sb.list_dir("/") == listing and sb.list_dir("/workspace") == listing
+    assert sb.list_dir(b"") == listing and sb.list_dir(pathlib.PurePosixPath("/workspace")) == listing
     (inner,) = sb.list_dir("adir")
     assert (inner.name, inner.type, inner.size) == ("in", "file", 1)
 
