@@ -364,3 +364,54 @@ def test_bodies_over_petrids_limit_are_too_large_not_broken_pipes(rsb: Sandbox) 
             rsb.exec("#" * (17 << 20))
     rsb.write_file("ok", b"x" * (15 << 20))
     assert len(rsb.read_file("ok")) == 15 << 20
+
+
+@pytest.mark.parametrize(
+    "status,code,cls,eno",
+    [
+        (400, "bad_json", petri.InvalidArgumentError, errno.EINVAL),
+        (400, "unknown_field", petri.InvalidArgumentError, errno.EINVAL),
+        (400, "invalid_argument", petri.InvalidArgumentError, errno.EINVAL),
+        (400, "unsafe_path", petri.UnsafePathError, errno.ELOOP),
+        (401, "unauthorized", petri.UnauthorizedError, errno.EACCES),
+        (404, "not_found", petri.PetriError, errno.ENOSYS),
+        (404, "sandbox_not_found", petri.SandboxNotFoundError, errno.ESRCH),
+        (404, "file_not_found", petri.NotFoundError, errno.ENOENT),
+        (405, "method_not_allowed", petri.PetriError, errno.ENOSYS),
+        (408, "request_timeout", petri.PetriConnectionError, errno.ETIMEDOUT),
+        (409, "sandbox_busy", petri.SandboxBusyError, errno.EBUSY),
+        (409, "sandbox_dead", petri.SandboxDeadError, errno.ESRCH),
+        (410, "sandbox_expired", petri.SandboxExpiredError, errno.ESRCH),
+        (413, "body_too_large", petri.TooLargeError, errno.E2BIG),
+        (415, "unsupported_media_type", petri.PetriError, errno.EPROTO),
+        (429, "quota_exceeded", petri.QuotaExceededError, errno.EDQUOT),
+        (429, "too_many_execs", petri.QuotaExceededError, errno.EAGAIN),
+        (500, "internal", petri.PetriError, errno.EIO),
+        (503, "shutting_down", petri.ServiceUnavailableError, errno.EAGAIN),
+        (503, "node_unavailable", petri.ServiceUnavailableError, errno.EHOSTUNREACH),
+        (418, None, petri.PetriError, errno.EIO),  # not petrid's: a proxy's page
+        (503, None, petri.ServiceUnavailableError, errno.EAGAIN),
+    ],
+)
+def test_every_documented_error_code_maps(status: int, code: str, cls: type, eno: int) -> None:
+    # docs/petrid.md "Errors", row by row.
+    from petri.remote import _make_error
+
+    err = {"code": code, "message": "m", "quota": "max_sandboxes"} if code else {"message": "m"}
+    e = _make_error("http://x:1", status, err, "1")
+    assert type(e) is cls and e.errno == eno and (e.status, e.code, e.url) == (status, code, "http://x:1")
+    if cls is petri.QuotaExceededError:
+        assert e.quota == "max_sandboxes" and e.retry_after == 1.0  # type: ignore[attr-defined]
+
+
+def test_the_librarys_errno_from_petrid_gives_the_in_process_class() -> None:
+    from petri.remote import _make_error
+
+    e = _make_error("u", 400, {"code": "invalid_argument", "message": "m", "errno": "ENOTEMPTY"})
+    assert type(e) is petri.PetriError and e.errno == errno.ENOTEMPTY and e.code == "invalid_argument"
+    e = _make_error("u", 400, {"code": "invalid_argument", "message": "m", "errno": "ELOOP"})
+    assert type(e) is petri.UnsafePathError
+    e = _make_error("u", 400, {"code": "invalid_argument", "message": "m", "errno": "EBOGUS"})
+    assert type(e) is petri.InvalidArgumentError and e.errno == errno.EINVAL
+    e = _make_error("u", 404, {"code": "sandbox_not_found", "message": "m", "errno": "ENOENT"})
+    assert type(e) is petri.SandboxNotFoundError  # a specific code wins
