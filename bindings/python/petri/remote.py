@@ -807,7 +807,12 @@ class RemoteSandbox(Sandbox):
         if ttl is not None:
             body["timeout"] = _seconds(conv.duration_ms("ttl", ttl))
 
-        client = _Client(url, token, to, sto)
+        try:
+            client = _Client(url, token, to, sto)
+        except ValueError as e:
+            if from_env and "url" in str(e):
+                raise ValueError("%s (from %s)" % (e, ENV_URL)) from None
+            raise
         doc = client.call_json("POST", "/v1/sandboxes", "create a sandbox", json_body=body, ok=(201, 200))
         sid = doc.get("id") if isinstance(doc, dict) else None
         if not isinstance(sid, str) or not sid:

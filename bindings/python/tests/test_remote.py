@@ -61,9 +61,12 @@ def test_connection_refused_names_the_url_quickly() -> None:
 @pytest.mark.parametrize(
     "url", ["ftp://x", "127.0.0.1:8480", "http://", "unix:relative.sock", "http://h:99999", "http://u:p@h:1"]
 )
-def test_bad_urls(url: str) -> None:
+def test_bad_urls(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="url"):
         Sandbox(language="python", url=url, token="t")
+    monkeypatch.setenv("PETRI_URL", url)
+    with pytest.raises(ValueError, match="from PETRI_URL"):
+        Sandbox(language="python")
 
 
 @pytest.mark.parametrize(
