@@ -7,7 +7,9 @@
         print(result.output)
 
 Pure ctypes over libpetri.so, found through PETRI_LIBRARY (a full path) or
-the normal loader search.  See bindings/python/README.md.
+the normal loader search; or, with url= (or PETRI_URL, PETRI_TOKEN), the
+same API served by petrid over HTTP (petri.remote).  See
+bindings/python/README.md.
 """
 
 from .audit import AuditEvent, AuditIntegrityError, AuditStream, read_stream, verify_stream
@@ -17,16 +19,23 @@ from .errors import (
     LibraryNotFoundError,
     NotFoundError,
     PermissionDeniedError,
+    PetriConnectionError,
     PetriError,
+    QuotaExceededError,
     SandboxBusyError,
     SandboxClosedError,
     SandboxDeadError,
+    SandboxExpiredError,
+    SandboxNotFoundError,
+    ServiceUnavailableError,
     TooLargeError,
+    UnauthorizedError,
     UnsafePathError,
 )
 from .files import DirEntry, DirListing
 from .result import REASONS, ExecResult
 from .sandbox import ExecStream, OutputCallback, Sandbox
+from .remote import RemoteExecStream, RemoteSandbox
 from .secret import Secret
 
 __version__ = "0.1.0"
@@ -53,6 +62,14 @@ __all__ = [
     "SandboxDeadError",
     "SandboxClosedError",
     "LibraryNotFoundError",
+    "UnauthorizedError",
+    "SandboxNotFoundError",
+    "SandboxExpiredError",
+    "QuotaExceededError",
+    "ServiceUnavailableError",
+    "PetriConnectionError",
+    "RemoteSandbox",
+    "RemoteExecStream",
     "AuditStream",
     "AuditEvent",
     "AuditIntegrityError",

@@ -27,6 +27,12 @@ __all__ = [
     "SandboxDeadError",
     "SandboxClosedError",
     "LibraryNotFoundError",
+    "UnauthorizedError",
+    "SandboxNotFoundError",
+    "SandboxExpiredError",
+    "QuotaExceededError",
+    "ServiceUnavailableError",
+    "PetriConnectionError",
 ]
 
 
@@ -36,7 +42,16 @@ class PetriError(Exception):
     ``errno`` is the positive errno (as in :class:`OSError`, comparable with
     the constants of the ``errno`` module); ``message`` is the library's
     one-line message, which is also ``str(error)``.
+
+    Errors of a remote sandbox (one served by petrid, see petri.remote)
+    also carry ``code`` (petrid's error code, e.g. ``"sandbox_busy"``),
+    ``status`` (the HTTP status) and ``url`` (the petrid the request went
+    to); for in-process errors all three are None.
     """
+
+    code: Optional[str] = None
+    status: Optional[int] = None
+    url: Optional[str] = None
 
     def __init__(self, errno: int, message: str) -> None:
         super().__init__(message)
@@ -85,6 +100,50 @@ class SandboxClosedError(PetriError):
 
     def __init__(self, message: str = "sandbox is closed") -> None:
         super().__init__(_errno.EBADF, message)
+
+
+class UnauthorizedError(PermissionDeniedError):
+    """Remote only (HTTP 401 ``unauthorized``): petrid refused the token,
+    or none was given (``token=`` or ``PETRI_TOKEN``)."""
+
+
+class SandboxNotFoundError(SandboxDeadError):
+    """Remote only (HTTP 404 ``sandbox_not_found``): petrid has no such
+    sandbox for this token: deleted, its node restarted, or another
+    tenant's.  A SandboxDeadError: the sandbox is gone, make a new one."""
+
+
+class SandboxExpiredError(SandboxNotFoundError):
+    """Remote only (HTTP 410 ``sandbox_expired``): the sandbox was idle past
+    its TTL and petrid destroyed it (see ``Sandbox(ttl=)``, ``keepalive()``)."""
+
+
+class QuotaExceededError(PetriError):
+    """Remote only (HTTP 429): a tenant quota (``code`` ``"quota_exceeded"``,
+    ``quota`` names it: ``"max_sandboxes"``, ``"max_memory"``,
+    ``"max_exec_timeout"``, ``"max_execs"``, ``"max_ttl"``), or petrid's
+    node-wide limit of running execs (``code`` ``"too_many_execs"``,
+    ``quota`` None, ``retry_after`` seconds)."""
+
+    def __init__(
+        self, errno: int, message: str, quota: Optional[str] = None, retry_after: Optional[float] = None
+    ) -> None:
+        super().__init__(errno, message)
+        self.quota = quota
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(PetriError):
+    """Remote only (HTTP 503): petrid is draining (``shutting_down``), or the
+    front proxy says the sandbox's node is down (``node_unavailable``)."""
+
+
+class PetriConnectionError(PetriError):
+    """Remote only: petrid could not be reached, the connection broke, it
+    stayed silent past the client's timeout, or its answer was not
+    petrid's protocol.  ``url`` names the server, ``errno`` is the socket
+    error's (ECONNREFUSED, ENOENT for a missing unix socket, ETIMEDOUT,
+    ECONNRESET, EPROTO for a malformed answer)."""
 
 
 _BY_ERRNO: Dict[int, Type[PetriError]] = {

@@ -142,6 +142,48 @@ class ExecResult:
             sandbox_id=sandbox_id,
         )
 
+    @classmethod
+    def _from_json(cls, d: Dict[str, Any]) -> "ExecResult":
+        """The result of a remote exec, from the object petrid returns (the
+        keys of ``petri run --json``).  Its stdout/stderr are JSON text in
+        which bytes that were not UTF-8 became U+FFFD: ``stdout_bytes`` is
+        that text encoded UTF-8, not the program's raw bytes (the
+        ``*_total_bytes`` counts are the raw ones).  Raises ValueError
+        (with the key) when the object is not a result."""
+
+        def get(key: str, types: Any, default: Any = None, required: bool = False) -> Any:
+            if key not in d or d[key] is None:
+                if required:
+                    raise ValueError("result: missing %r" % key)
+                return default
+            v = d[key]
+            if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+                raise ValueError("result: %r is %r" % (key, v))
+            if not isinstance(v, types):
+                raise ValueError("result: %r has type %s" % (key, type(v).__name__))
+            return v
+
+        limits = get("limits_hit", list, [])
+        if not all(isinstance(x, str) for x in limits):
+            raise ValueError("result: 'limits_hit' is not a list of names")
+        return cls(
+            stdout_bytes=get("stdout", str, "").encode("utf-8", "replace"),
+            stderr_bytes=get("stderr", str, "").encode("utf-8", "replace"),
+            exit_code=get("exit_code", int),
+            signal=get("signal", int),
+            reason=get("reason", str, required=True),
+            limits_hit=list(limits),
+            wall_ms=float(get("wall_ms", (int, float), 0.0)),
+            cpu_ms=float(get("cpu_ms", (int, float), 0.0)),
+            peak_memory_bytes=get("peak_memory_bytes", int, 0),
+            stdout_truncated=get("stdout_truncated", bool, False),
+            stderr_truncated=get("stderr_truncated", bool, False),
+            stdout_total_bytes=get("stdout_total_bytes", int, 0),
+            stderr_total_bytes=get("stderr_total_bytes", int, 0),
+            seccomp_denials=get("seccomp_denials", int, 0),
+            sandbox_id=get("sandbox_id", str, ""),
+        )
+
 
 def _short(b: bytes, n: int = 60) -> str:
     s = b.decode("utf-8", errors="replace")

@@ -14,6 +14,7 @@ durations are seconds (int or float), a timedelta or strings like "500ms".
 from __future__ import annotations
 
 import ctypes
+import errno
 import itertools
 import os
 import queue
@@ -47,11 +48,19 @@ from ._handles import (
     raise_error,
 )
 from .audit import AuditStream
-from .errors import SandboxClosedError
+from .errors import SandboxBusyError, SandboxClosedError
 from .files import DirListing
 from .files import _from_c as _listing_from_c
 from .result import ExecResult
 from .secret import Secret
+
+ENV_URL = "PETRI_URL"
+
+
+def remote_url_from_env() -> Optional[str]:
+    """PETRI_URL, or None when unset or empty."""
+    u = os.environ.get(ENV_URL)
+    return u if u else None
 
 __all__ = ["Sandbox", "ExecStream", "OutputCallback", "Context", "default_context", "library_version"]
 
@@ -108,6 +117,9 @@ def _wipe_secrets(keep: List[Any]) -> None:
             for b in k[2]:
                 ctypes.memset(b, 0, ctypes.sizeof(b))
 
+
+#: Keyword arguments of a remote Sandbox only (petri.remote.RemoteSandbox).
+_REMOTE_ONLY = ("token", "ttl", "http_timeout", "stream_timeout")
 
 _NETS = {"none": _lib.NET_NONE, "host": _lib.NET_HOST, "proxy": _lib.NET_PROXY}
 _STREAM_NAMES = {_lib.STREAM_STDOUT: "stdout", _lib.STREAM_STDERR: "stderr"}
@@ -216,7 +228,21 @@ class Sandbox:
                       lifecycle, exec and limit events; kept open at least
                       as long as the sandbox (closing it destroys the
                       sandboxes still using it first)
+      url             a petrid to create the sandbox in ("http://HOST:PORT",
+                      "unix:///PATH"); default PETRI_URL, and in-process
+                      when neither is set.  The object is then a
+                      petri.remote.RemoteSandbox, with the same API (see
+                      there for token=, ttl= and what differs)
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Sandbox":
+        # Sandbox(url=...) or PETRI_URL: the same API, served by petrid.
+        # RemoteSandbox is a subclass, so Python then calls its __init__.
+        if cls is Sandbox and (kwargs.get("url") is not None or remote_url_from_env()):
+            from .remote import RemoteSandbox
+
+            return super().__new__(RemoteSandbox)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -242,8 +268,15 @@ class Sandbox:
         landlock: bool = True,
         context: Optional[Context] = None,
         audit: Optional[AuditStream] = None,
+        url: None = None,
+        **remote_only: Any,
     ) -> None:
         self._finalizer: Optional[weakref.finalize] = None
+        for k, v in remote_only.items():
+            if k not in _REMOTE_ONLY:
+                raise TypeError("Sandbox() got an unexpected keyword argument %r" % k)
+            if v is not None:
+                raise TypeError("%s= applies to a remote sandbox (give url= or set %s)" % (k, ENV_URL))
         if language is not None and not isinstance(language, str):
             raise TypeError("language must be str, not %s" % type(language).__name__)
         if net is not None and not isinstance(net, str):
@@ -490,6 +523,14 @@ class Sandbox:
             raise TypeError("args apply to code (put a command's arguments in argv)")
         if self._state.closed:
             raise SandboxClosedError("sandbox %s is closed" % self.id)
+        if self._state._is_mine():
+            # From its own output callback: the stream's worker would wait
+            # for this exec, which waits for the callback (a deadlock).
+            raise SandboxBusyError(
+                errno.EBUSY,
+                "sandbox %s is running an exec in this thread "
+                "(an output callback cannot use its own sandbox)" % self.id,
+            )
         return ExecStream(self, argv, code, language, locals())
 
     def _prepare(
