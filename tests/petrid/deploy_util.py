@@ -260,6 +260,49 @@ def wait_healthz(client, proc, what, timeout=30.0):
                          % (what, timeout, last, proc.output()[-3000:]))
 
 
+# --- HAProxy's admin socket ----------------------------------------------
+
+def admin(sock_path, cmd):
+    """One command on HAProxy's admin socket; its answer."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sock_path)
+    s.sendall(cmd.encode() + b"\n")
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    return out.decode()
+
+
+def server_states(sock_path):
+    """{server name: status} of HAProxy's be_create ("UP", "DOWN", "UP 1/2" ...)."""
+    lines = admin(sock_path, "show stat").splitlines()
+    head = lines[0].lstrip("# ").split(",")
+    px, sv, st = head.index("pxname"), head.index("svname"), head.index("status")
+    out = {}
+    for line in lines[1:]:
+        f = line.split(",")
+        if len(f) > st and f[px] == "be_create" and True:
+            out[f[sv]] = f[st]
+    return out
+
+
+def wait_states(sock_path, want, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        states = server_states(sock_path)
+        if all(states.get(n) == s for n, s in want.items()):
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise AssertionError("HAProxy server states %r, wanted %r" % (states, want))
+        time.sleep(0.02)
+
+
+
 # --- petrid ----------------------------------------------------------------
 
 def petrid_config(path, node, listen, tenants, **extra):

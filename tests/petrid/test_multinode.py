@@ -9,60 +9,19 @@ keep working and creates go on."""
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
 
 import pytest
 
 from deploy_util import (DEPLOY, Client, need, need_root, procs, random_port,  # noqa: F401
-                         sha256_hex, start_petrid, wait_healthz)
+                         server_states, sha256_hex, start_petrid, wait_healthz, wait_states)
 
 HAPROXY_CFG = os.path.join(DEPLOY, "haproxy", "haproxy.cfg")
 NODES = ("n1", "n2", "n3")
 # The test's health check interval: a dead node is marked down after
 # "fall 2" failed checks, i.e. within ~2 intervals (+ fastinter).
 CHECK_INTER = "200ms"
-
-
-def admin(sock_path, cmd):
-    """One command on HAProxy's admin socket; its answer."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(sock_path)
-    s.sendall(cmd.encode() + b"\n")
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
-    s.close()
-    return out.decode()
-
-
-def server_states(sock_path):
-    """{server name: status} of be_create ("UP", "DOWN", "UP 1/2" ...)."""
-    lines = admin(sock_path, "show stat").splitlines()
-    head = lines[0].lstrip("# ").split(",")
-    px, sv, st = head.index("pxname"), head.index("svname"), head.index("status")
-    out = {}
-    for line in lines[1:]:
-        f = line.split(",")
-        if len(f) > st and f[px] == "be_create" and f[sv] in NODES:
-            out[f[sv]] = f[st]
-    return out
-
-
-def wait_states(sock_path, want, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        states = server_states(sock_path)
-        if all(states.get(n) == s for n, s in want.items()):
-            return time.monotonic()
-        if time.monotonic() > deadline:
-            raise AssertionError("HAProxy server states %r, wanted %r" % (states, want))
-        time.sleep(0.02)
 
 
 def node_of(sandbox_id):
