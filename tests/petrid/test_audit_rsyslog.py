@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A tenant's audit stream shipped by the node's log pipeline: Debian's
+rsyslogd (foreground, a temp config that includes
+deploy/rsyslog/petri-audit.conf with its two paths replaced; no system
+sockets, no kernel log) listens on a unix stream socket, petrid writes
+the tenant's events there as JSON lines ("format": "jsonl"), rsyslog
+writes each line unchanged to a file.  After petrid stops cleanly the
+file must hold the whole stream intact: every line JSON, seq gap-free
+from the header (0) to the StreamEnd, each prev_hash the previous hash,
+only this tenant's sandboxes, and the same objects `petri audit json`
+makes of a protobuf stream.  Beside it, a tenant whose destination is a
+protobuf unix socket (read by this test) and one with a file: both must
+pass `petri audit verify`."""
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from deploy_util import (DEPLOY, ROOT, Client, need, need_root, procs,  # noqa: F401
+                         sha256_hex, start_petrid)
+
+SNIPPET = os.path.join(DEPLOY, "rsyslog", "petri-audit.conf")
+PETRI = os.environ.get("PETRI_CLI") or os.path.join(ROOT, "build", "petri")
+
+
+def replace_once(text, old, new):
+    assert text.count(old) == 1, "deploy/rsyslog/petri-audit.conf: expected %r once" % old
+    return text.replace(old, new)
+
+
+def wait_for(pred, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+class SocketSink:
+    """A unix stream socket that stores what every connection sends."""
+
+    def __init__(self, path):
+        self.path = path
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(4)
+        self.data = []
+        self.closed = threading.Event()
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self):
+        try:
+            conn, _ = self.srv.accept()
+        except OSError:
+            return
+        with conn:
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    break
+                self.data.append(b)
+        self.closed.set()
+
+    def close(self):
+        self.srv.close()
+        self.th.join(5)
+
+
+def workload(client):
+    """What each tenant does: two sandboxes, a few execs, one deleted,
+    one left for the drain to destroy.  Returns the sandbox ids."""
+    ids = [client.json("POST", "/v1/sandboxes", {}, expect=201)["id"] for _ in range(2)]
+    for i in ids:
+        r = client.json("POST", "/v1/sandboxes/%s/exec" % i,
+                        {"code": "echo 'caf\u00e9 \"q\" \\\\ tab\t'; ls /workspace > /dev/null"})
+        assert r["exit_code"] == 0, r
+        r = client.json("POST", "/v1/sandboxes/%s/exec" % i, {"code": "exit 3"})
+        assert r["exit_code"] == 3, r
+    assert client.request("DELETE", "/v1/sandboxes/" + ids[0])[0] == 204
+    return ids
+
+
+def petri_audit(*args):
+    return subprocess.run([PETRI, "audit", *args], capture_output=True, text=True, timeout=60)
+
+
+def check_chain(events, what):
+    """seq 0..N gap-free, header first, StreamEnd last, hashes chained."""
+    assert events, what + ": no events"
+    kinds = [e["unmapped"]["petri"]["kind"] for e in events]
+    assert kinds[0] == "stream_header", (what, kinds[:3])
+    assert kinds[-1] == "stream_end" and "stream_end" not in kinds[:-1], (what, kinds[-3:])
+    prev = ""
+    for n, e in enumerate(events):
+        p = e["unmapped"]["petri"]
+        assert p["seq"] == n and e["metadata"]["sequence"] == n, (what, n, p["seq"])
+        assert p["prev_hash"] == prev, (what, n, "prev_hash does not chain")
+        assert len(p["hash"]) == 64 and e["metadata"]["uid"] == p["hash"], (what, n)
+        prev = p["hash"]
+    end = events[-1]["unmapped"]["petri"]["stream_end"]
+    assert int(end.get("total_written", 0)) == len(events) - 1, (what, end)
+    return kinds
+
+
+def shape(events):
+    """{kind: set of the key paths of its objects}: what must be the same
+    in the JSON lines and in `petri audit json` of a protobuf stream."""
+    def keys(o, prefix=""):
+        out = set()
+        for k, v in o.items():
+            out.add(prefix + k)
+            if isinstance(v, dict):
+                out |= keys(v, prefix + k + ".")
+        return out
+    s = {}
+    for e in events:
+        s.setdefault(e["unmapped"]["petri"]["kind"], set()).update(keys(e))
+    return s
+
+
+def test_audit_jsonl_through_rsyslog(procs, tmp_path):  # noqa: F811
+    need_root()
+    rsyslogd = need("rsyslogd")
+    if not os.access(PETRI, os.X_OK):
+        pytest.fail("%s not built" % PETRI)
+    d = str(tmp_path)
+
+    # rsyslog: only imptcp on our socket (no imuxsock, no imklog: this
+    # instance touches no system socket), the snippet as shipped.
+    sock, out = os.path.join(d, "audit-acme.sock"), os.path.join(d, "out", "acme.audit.jsonl")
+    snippet = open(SNIPPET).read()
+    snippet = replace_once(snippet, 'path="/run/petri/audit-acme.sock"', 'path="%s"' % sock)
+    snippet = replace_once(snippet, 'file="/var/log/petri/acme.audit.jsonl"', 'file="%s"' % out)
+    with open(os.path.join(d, "petri-audit.conf"), "w") as f:
+        f.write(snippet)
+    os.mkdir(os.path.join(d, "rsyslog-work"))
+    main = os.path.join(d, "rsyslog.conf")
+    with open(main, "w") as f:
+        f.write('global(workDirectory="%s/rsyslog-work" maxMessageSize="1m")\n'
+                'include(file="%s/petri-audit.conf")\n' % (d, d))
+    rs = procs.start("rsyslogd", [rsyslogd, "-n", "-f", main, "-i", os.path.join(d, "rsyslogd.pid")])
+    wait_for(lambda: os.path.exists(sock) or not rs.alive(), "rsyslog's socket")
+    assert rs.alive(), rs.output()
+
+    # petrid: acme -> jsonl to rsyslog; beta -> protobuf to our socket;
+    # gamma -> protobuf file.
+    pb_sock = os.path.join(d, "audit-beta.sock")
+    sink = SocketSink(pb_sock)
+    gamma_file = os.path.join(d, "gamma.audit")
+    tokens = {t: secrets.token_hex(16) for t in ("acme", "beta", "gamma")}
+    audit = {"acme": {"unix": sock, "format": "jsonl"}, "beta": {"unix": pb_sock},
+             "gamma": {"file": gamma_file}}
+    tenants = {t: {"token_sha256": sha256_hex(tokens[t]), "max_sandboxes": 4, "languages": ["sh"],
+                   "defaults": {"language": "sh", "memory": "64M"}, "audit": audit[t]}
+               for t in tokens}
+    try:
+        petrid, port = start_petrid(procs, d, "n1", tenants)
+        ids = {t: workload(Client(port=port, token=tokens[t])) for t in tokens}
+        # A clean stop ends every tenant's stream with its StreamEnd.
+        assert petrid.stop() == 0, petrid.output()[-3000:]
+        assert sink.closed.wait(10), "petrid did not close the protobuf audit socket"
+    finally:
+        sink.close()
+
+    # What rsyslog wrote, once the StreamEnd line is in (then stop it: it
+    # flushes and closes the file).
+    def complete():
+        try:
+            with open(out, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return False
+        return data.endswith(b"\n") and b'"kind":"stream_end"' in data.rsplit(b"\n", 2)[-2]
+    wait_for(complete, "the StreamEnd line in " + out)
+    assert rs.stop() == 0, rs.output()
+    raw = open(out, "rb").read()
+    lines = raw.decode("utf-8").split("\n")
+    assert lines[-1] == "", "the file does not end with a newline"
+    events = [json.loads(line) for line in lines[:-1]]
+    kinds = check_chain(events, "jsonl via rsyslog")
+    print("jsonl via rsyslog: %d events intact (%d bytes)" % (len(events), len(raw)))
+
+    # Only acme's sandboxes, every one of them, with its execs.
+    seen = {e["unmapped"]["petri"]["sandbox_id"] for e in events} - {""}
+    assert seen == set(ids["acme"]), (seen, ids)
+    for i in ids["acme"]:
+        per = [e["unmapped"]["petri"]["kind"] for e in events
+               if e["unmapped"]["petri"]["sandbox_id"] == i]
+        assert per.count("sandbox_created") == 1 and per.count("sandbox_destroyed") == 1, per
+        assert per.count("exec_started") == 2 and per.count("exec_ended") == 2, per
+    assert kinds.count("exec_ended") == 4
+
+    # The protobuf streams (socket and file) are intact chains too, and the
+    # JSON lines are what `petri audit json` makes of such a stream.
+    pb = os.path.join(d, "beta.audit")
+    with open(pb, "wb") as f:
+        f.write(b"".join(sink.data))
+    for path in (pb, gamma_file):
+        r = petri_audit("verify", path)
+        assert r.returncode == 0, (path, r.stdout, r.stderr)
+    r = petri_audit("json", pb)
+    assert r.returncode == 0, r.stderr
+    pb_events = [json.loads(line) for line in r.stdout.splitlines()]
+    check_chain(pb_events, "protobuf via unix socket")
+    assert {e["unmapped"]["petri"]["sandbox_id"] for e in pb_events} - {""} == set(ids["beta"])
+    jl, ref = shape(events), shape(pb_events)
+    for kind in ("stream_header", "sandbox_created", "exec_started", "exec_ended",
+                 "sandbox_destroyed", "stream_end"):
+        assert kind in jl and kind in ref, (kind, sorted(jl), sorted(ref))
+        assert jl[kind] == ref[kind], (kind, jl[kind] ^ ref[kind])
