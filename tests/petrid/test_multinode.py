@@ -46,7 +46,6 @@ def cluster(procs, tmp_path):  # noqa: F811
         front = random_port(taken={n["port"] for n in nodes.values()})
         env = dict(os.environ,
                    PETRID_BIND="127.0.0.1:%d" % front,
-                   PETRID_HAPROXY_ETC=os.path.join(DEPLOY, "haproxy"),
                    PETRID_HAPROXY_SOCK=admin_sock,
                    PETRID_HAPROXY_LOG="stderr",
                    PETRID_CHECK_INTER=CHECK_INTER,

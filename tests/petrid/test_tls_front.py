@@ -156,7 +156,6 @@ def test_haproxy_tls_bind(procs, base):  # noqa: F811
     plain, tls = random_port(taken={node_port, *dead}), random_port(taken={node_port, *dead})
     env = dict(os.environ, PETRID_BIND="127.0.0.1:%d" % plain,
                PETRID_TLS_BIND="127.0.0.1:%d" % tls, PETRID_TLS_CERT=pem,
-               PETRID_HAPROXY_ETC=os.path.join(DEPLOY, "haproxy"),
                PETRID_HAPROXY_SOCK=os.path.join(base, "admin.sock"),
                PETRID_HAPROXY_LOG="stderr", PETRID_CHECK_INTER="200ms",
                PETRID_N1="127.0.0.1:%d" % node_port,
