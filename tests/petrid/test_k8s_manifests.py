@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: Apache-2.0
+"""deploy/k8s: no cluster here, so what can be checked without one is:
+every manifest parses (Debian's python3-yaml) and is consistent (names,
+labels, ports, volumes, probes on /healthz, the privileges the DaemonSet
+says it needs), the ConfigMap's petrid config is valid JSON with token
+hashes only and petrid itself accepts it (--check), make-config.sh turns
+pod addresses into node names HAProxy's rule routes (and refuses what it
+cannot encode), and HAProxy accepts the embedded haproxy.cfg."""
+
+import glob
+import json
+import os
+import re
+import socket
+import subprocess
+
+import pytest
+
+from deploy_util import DEPLOY, IN_CI, PETRID, need
+
+try:
+    import yaml  # Debian's python3-yaml (scripts/dev.sh installs it)
+except ImportError:
+    yaml = None
+
+K8S = os.path.join(DEPLOY, "k8s")
+NODE_RE = re.compile(r"^[a-z0-9]{1,16}$")
+
+
+def load_all():
+    docs = {}
+    for path in sorted(glob.glob(os.path.join(K8S, "*.yaml"))):
+        with open(path) as f:
+            docs[os.path.basename(path)] = [d for d in yaml.safe_load_all(f) if d]
+    return docs
+
+
+def by_kind(docs, kind, name=None):
+    out = [d for ds in docs.values() for d in ds
+           if d.get("kind") == kind and (name is None or d["metadata"]["name"] == name)]
+    assert out, "no %s %s in deploy/k8s" % (kind, name or "")
+    return out
+
+
+@pytest.fixture(scope="module")
+def docs():
+    if yaml is None:
+        if IN_CI:
+            pytest.fail("python3-yaml not installed (scripts/dev.sh deps installs it)")
+        pytest.skip("python3-yaml not installed")
+    return load_all()
+
+
+def test_manifests_parse_and_agree(docs):
+    kust = docs.pop("kustomization.yaml")[0]
+    assert sorted(kust["resources"]) == sorted(docs), "kustomization.yaml lists every manifest"
+    for name, ds in docs.items():
+        for d in ds:
+            assert d.get("apiVersion") and d.get("kind") and d["metadata"].get("name"), (name, d)
+            if d["kind"] != "Namespace":
+                assert d["metadata"]["namespace"] == "petri", (name, d["metadata"])
+
+    ds = by_kind(docs, "DaemonSet", "petrid")[0]
+    pod = ds["spec"]["template"]["spec"]
+    labels = ds["spec"]["template"]["metadata"]["labels"]
+    assert ds["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert pod["hostPID"] is True and pod["hostUsers"] is True
+    assert not pod.get("hostNetwork")
+    (c,) = pod["containers"]
+    assert c["securityContext"]["privileged"] is True
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"http": 8480}
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    assert c["resources"]["limits"]["memory"] and c["resources"]["requests"]["cpu"]
+    env = {e["name"]: e for e in pod["initContainers"][0]["env"]}
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+
+    # Every mount names a volume; every ConfigMap / Secret a volume names exists.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for cont in pod["containers"] + pod["initContainers"]:
+        for m in cont.get("volumeMounts", []):
+            assert m["name"] in volumes, (cont["name"], m)
+    cm = by_kind(docs, "ConfigMap", volumes["config-template"]["configMap"]["name"])[0]
+    secret = by_kind(docs, "Secret", volumes["vault"]["secret"]["secretName"])[0]
+    for item in volumes["config-template"]["configMap"]["items"]:
+        assert item["key"] in cm["data"], item
+
+    cfg = json.loads(cm["data"]["config.json"])
+    assert cfg["node"] == "__PETRID_NODE__"
+    assert cfg["listen"] == ["0.0.0.0:%d" % ports["http"]]
+    assert c["command"][-1] == "/run/petrid/config.json"
+    assert pod["terminationGracePeriodSeconds"] > cfg.get("drain_timeout", 10) + 5
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    secret_keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
+    for name, t in cfg["tenants"].items():
+        hashes = t["token_sha256"] if isinstance(t["token_sha256"], list) else [t["token_sha256"]]
+        for h in hashes:
+            assert re.fullmatch(r"[0-9a-f]{64}", h), (name, h)
+        assert not {k for k in t if "token" in k} - {"token_sha256"}, "a token in the ConfigMap"
+        for sname, s in t.get("secrets", {}).items():
+            d, key = os.path.split(s["value_file"])
+            assert d == mounts["vault"] and key in secret_keys, (name, sname, s)
+        if "audit" in t:
+            dest = t["audit"].get("unix") or t["audit"].get("file")
+            assert os.path.dirname(dest) == mounts["audit"], (name, t["audit"])
+
+    # Services select the pods they mean; the policy admits HAProxy only.
+    hp = by_kind(docs, "Deployment", "petrid-haproxy")[0]
+    hp_labels = hp["spec"]["template"]["metadata"]["labels"]
+    pods_svc = by_kind(docs, "Service", "petrid-pods")[0]
+    assert pods_svc["spec"]["clusterIP"] == "None"
+    assert pods_svc["spec"]["selector"].items() <= labels.items()
+    assert by_kind(docs, "Service", "petrid")[0]["spec"]["selector"].items() <= hp_labels.items()
+    pol = by_kind(docs, "NetworkPolicy")[0]
+    assert pol["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert pol["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"].items() <= hp_labels.items()
+    hp_env = {e["name"]: e["value"] for e in hp["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert hp_env["PETRID_PODS_DNS"].startswith("petrid-pods.petri.svc.")
+
+
+def make_config(tmp_path, script, pod_ip):
+    src = tmp_path / "in.json"
+    out = tmp_path / "out.json"
+    if out.exists():
+        out.unlink()
+    env = {"PATH": "/usr/bin:/bin", "POD_IP": pod_ip, "NODE_NAME": "worker-1.example.internal",
+           "CONFIG_IN": str(src), "CONFIG_OUT": str(out)}
+    r = subprocess.run(["/bin/sh", str(script)], env=env, capture_output=True, text=True, timeout=10)
+    return r, out
+
+
+def test_make_config_node_names(docs, tmp_path):
+    cm = by_kind(docs, "ConfigMap", "petrid-config")[0]
+    script = tmp_path / "make-config.sh"
+    script.write_text(cm["data"]["make-config.sh"])
+    (tmp_path / "in.json").write_text(cm["data"]["config.json"])
+    hp_cfg = by_kind(docs, "ConfigMap", "petrid-haproxy")[0]["data"]["haproxy.cfg"]
+    route = re.search(r"acl sandbox_path path_reg (\S+)", hp_cfg).group(1)
+    template = json.loads(cm["data"]["config.json"])
+    for ip, node in (("10.0.1.23", "p0a000117"), ("10.244.3.7", "p0af40307"),
+                     ("255.255.255.255", "pffffffff"), ("0.0.0.0", "p00000000")):
+        r, out = make_config(tmp_path, script, ip)
+        assert r.returncode == 0, (ip, r.stderr)
+        cfg = json.loads(out.read_text())
+        assert cfg["node"] == node and NODE_RE.match(node), (ip, cfg["node"])
+        assert {k: v for k, v in cfg.items() if k != "node"} == \
+            {k: v for k, v in template.items() if k != "node"}
+        assert re.match(route, "/v1/sandboxes/sb_%s_%s/exec" % (node, "0" * 24)), (route, node)
+    for bad in ("fd00::1", "10.0.1", "10.0.1.256", "10.01.1.1", "10.0.0.1.2", "a.b.c.d", "", ".1.2.3"):
+        r, out = make_config(tmp_path, script, bad)
+        assert r.returncode != 0 and not out.exists(), (bad, r.stdout)
+        assert r.stderr.strip().startswith("make-config: ") or "POD_IP" in r.stderr, (bad, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
+
+
+def test_haproxy_accepts_k8s_config(docs, tmp_path):
+    haproxy = need("haproxy")
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(by_kind(docs, "ConfigMap", "petrid-haproxy")[0]["data"]["haproxy.cfg"])
+    hp = by_kind(docs, "Deployment", "petrid-haproxy")[0]
+    env = dict(os.environ, **{e["name"]: e["value"]
+                              for e in hp["spec"]["template"]["spec"]["containers"][0]["env"]})
+    # -c parses and checks only: no DNS query, no bind.
+    r = subprocess.run([haproxy, "-c", "-f", str(cfg)], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_petrid_accepts_k8s_config(docs, tmp_path):
+    """The ConfigMap's config, as make-config.sh leaves it, with the
+    Secret's files and the audit socket moved to a temp dir: petrid
+    --check accepts it."""
+    if not os.access(PETRID, os.X_OK):
+        if IN_CI:
+            pytest.fail("%s not built" % PETRID)
+        pytest.skip("%s not built" % PETRID)
+    cm = by_kind(docs, "ConfigMap", "petrid-config")[0]
+    secret = by_kind(docs, "Secret", "petrid-vault")[0]
+    cfg = json.loads(cm["data"]["config.json"])
+    cfg["node"] = "p0a000117"
+    listeners = []
+    for t in cfg["tenants"].values():
+        for s in t.get("secrets", {}).values():
+            key = os.path.basename(s["value_file"])
+            p = tmp_path / key
+            p.write_text(secret["stringData"][key])
+            p.chmod(0o400)
+            s["value_file"] = str(p)
+        a = t.get("audit", {})
+        if "unix" in a:
+            a["unix"] = str(tmp_path / os.path.basename(a["unix"]))
+            srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            srv.bind(a["unix"])
+            srv.listen(1)
+            listeners.append(srv)
+        elif "file" in a:
+            a["file"] = str(tmp_path / os.path.basename(a["file"]))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    try:
+        r = subprocess.run([PETRID, "--config", str(path), "--check"], capture_output=True,
+                           text=True, timeout=60)
+    finally:
+        for s in listeners:
+            s.close()
+    assert r.returncode == 0, r.stdout + r.stderr
