@@ -214,7 +214,10 @@ class Client:
     def stream(self, path, body, timeout=None):
         """POST @body with Accept: text/event-stream; yields (event, data,
         seconds since the request) as each event arrives."""
-        h = self.headers({"Accept": "text/event-stream", "Content-Type": "application/json"})
+        # Accept-Encoding as browsers send it: a proxy that compresses
+        # (and so buffers) the stream shows up as a Content-Encoding.
+        h = self.headers({"Accept": "text/event-stream", "Content-Type": "application/json",
+                          "Accept-Encoding": "gzip, deflate"})
         c = self.connect(timeout)
         t0 = time.monotonic()
         try:
@@ -222,6 +225,7 @@ class Client:
             r = c.getresponse()
             assert r.status == 200, "stream %s: %d %r" % (path, r.status, r.read())
             assert r.getheader("Content-Type", "").startswith("text/event-stream")
+            assert r.getheader("Content-Encoding") is None, r.getheader("Content-Encoding")
             event, data = None, []
             while True:
                 line = r.readline()
