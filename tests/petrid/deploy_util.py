@@ -317,26 +317,28 @@ def petrid_config(path, node, listen, tenants, **extra):
     return path
 
 
-def start_petrid(procs, tmpdir, node, tenants, unix=None, tcp=True, **extra):
-    """Start one petrid named @node listening on a random 127.0.0.1 port
-    (and/or the unix socket @unix); returns (proc, port or None).  A port
-    another process took meanwhile: try another one."""
+def start_petrid(procs, tmpdir, node, tenants, unix=None, tcp=True, host="127.0.0.1", port=None,
+                 **extra):
+    """Start one petrid named @node listening on @host:@port (default: a
+    random free port) and/or the unix socket @unix; returns (proc, port or
+    None).  A random port another process took meanwhile: try another."""
     if not os.access(PETRID, os.X_OK):
         msg = "%s not built" % PETRID
         if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)
+    fixed = port
     for attempt in range(5):
-        port = random_port() if tcp else None
-        listen = (["127.0.0.1:%d" % port] if tcp else []) + (["unix:" + unix] if unix else [])
+        port = (fixed or random_port()) if tcp else None
+        listen = (["%s:%d" % (host, port)] if tcp else []) + (["unix:" + unix] if unix else [])
         cfg = petrid_config(os.path.join(tmpdir, "petrid-%s.json" % node), node, listen,
                             tenants, **extra)
         p = procs.start("petrid-%s" % node, [PETRID, "--config", cfg])
-        client = Client(port=port) if tcp else Client(unix=unix)
+        client = Client(host=host, port=port) if tcp else Client(unix=unix)
         try:
             wait_healthz(client, p, "petrid " + node)
             return p, port
         except AssertionError:
-            if p.alive() or "in use" not in p.output() or attempt == 4:
+            if p.alive() or "in use" not in p.output() or fixed or attempt == 4:
                 raise
     raise AssertionError("unreachable")

@@ -11,12 +11,15 @@ import glob
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
+import time
 
 import pytest
 
-from deploy_util import DEPLOY, IN_CI, PETRID, need
+from deploy_util import (DEPLOY, IN_CI, PETRID, Client, need, need_root, procs,  # noqa: F401
+                         random_port, sha256_hex, start_petrid)
 
 try:
     import yaml  # Debian's python3-yaml (scripts/dev.sh installs it)
@@ -206,3 +209,71 @@ def test_petrid_accepts_k8s_config(docs, tmp_path):
         for s in listeners:
             s.close()
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_k8s_haproxy_routes_by_pod_address(docs, procs, tmp_path):  # noqa: F811
+    """The embedded haproxy.cfg, run on loopback: two petrid "pods" on
+    127.0.0.2 and 127.0.0.3 (one port), named as make-config.sh names
+    them; an id reaches the pod its name encodes, a gone pod's ids get 503
+    node_unavailable at once, an address outside the pod network is never
+    dialled (404), X-Petri-Node picks a pod for id-less requests.  (Creates
+    go through DNS discovery of the headless Service: not here; the DNS
+    server given is a closed loopback port.)"""
+    need_root()
+    haproxy = need("haproxy")
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(by_kind(docs, "ConfigMap", "petrid-haproxy")[0]["data"]["haproxy.cfg"])
+    token = secrets.token_hex(16)
+    tenants = {"acme": {"token_sha256": sha256_hex(token), "max_sandboxes": 4, "languages": ["sh"],
+                        "defaults": {"language": "sh", "memory": "64M"}}}
+    for attempt in range(5):
+        port = random_port()
+        free = True
+        for ip in ("127.0.0.2", "127.0.0.3"):
+            s = socket.socket()
+            try:
+                s.bind((ip, port))
+            except OSError:
+                free = False
+            finally:
+                s.close()
+        if free:
+            break
+    pods = {}
+    for ip, node in (("127.0.0.2", "p7f000002"), ("127.0.0.3", "p7f000003")):
+        start_petrid(procs, str(tmp_path), node, tenants, host=ip, port=port)
+        pods[node] = Client(host=ip, port=port, token=token)
+    front_port = random_port(taken={port})
+    env = dict(os.environ, PETRID_DNS="127.0.0.1:%d" % random_port(taken={port, front_port}),
+               PETRID_BIND="127.0.0.1:%d" % front_port, PETRID_POD_PORT=str(port),
+               PETRID_POD_CIDR="127.0.0.0/29", PETRID_PODS_DNS="petrid-pods.invalid")
+    hp = procs.start("haproxy-k8s", [haproxy, "-db", "-f", str(cfg)], env=env)
+    front = Client(port=front_port, token=token)
+    deadline = time.monotonic() + 10
+    while True:
+        assert hp.alive(), hp.output()
+        try:
+            if front.request("GET", "/v1/sandboxes", headers={"X-Petri-Node": "p7f000002"})[0] == 200:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, hp.output()
+        time.sleep(0.05)
+
+    ids = {n: c.json("POST", "/v1/sandboxes", {}, expect=201)["id"] for n, c in pods.items()}
+    for node, sid in ids.items():
+        assert sid.startswith("sb_%s_" % node), sid
+        r = front.json("POST", "/v1/sandboxes/%s/exec" % sid, {"code": "echo k8s"})
+        assert r["stdout"] == "k8s\n" and r["sandbox_id"] == sid, r
+        listed = front.json("GET", "/v1/sandboxes", headers={"X-Petri-Node": node})["sandboxes"]
+        assert [s["id"] for s in listed] == [sid], listed
+    # A pod that is gone (nothing at 127.0.0.4): refused, answered at once.
+    t0 = time.monotonic()
+    st, _, body = front.request("GET", "/v1/sandboxes/sb_p7f000004_" + "0" * 24)
+    assert st == 503 and body["error"]["code"] == "node_unavailable", (st, body)
+    assert time.monotonic() - t0 < 0.5
+    # Outside PETRID_POD_CIDR: never dialled.
+    st, _, body = front.request("GET", "/v1/sandboxes/sb_p0a000001_" + "0" * 24)
+    assert st == 404 and body["error"]["code"] == "sandbox_not_found", (st, body)
+    for node, sid in ids.items():
+        assert front.request("DELETE", "/v1/sandboxes/" + sid)[0] == 204
