@@ -59,5 +59,7 @@
 
 /* petri_sandbox_read_file() with max 0. */
 #define DEFAULT_READ_MAX (64ull << 20)
+/* petri_sandbox_list_dir() with max 0. */
+#define DEFAULT_LIST_MAX 10000u
 
 #endif /* PETRI_DEFAULTS_H */

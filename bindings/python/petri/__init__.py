@@ -24,6 +24,7 @@ from .errors import (
     TooLargeError,
     UnsafePathError,
 )
+from .files import DirEntry, DirListing
 from .result import REASONS, ExecResult
 from .sandbox import ExecStream, OutputCallback, Sandbox
 from .secret import Secret
@@ -35,6 +36,8 @@ __all__ = [
     "Secret",
     "ExecResult",
     "ExecStream",
+    "DirEntry",
+    "DirListing",
     "OutputCallback",
     "Context",
     "default_context",

@@ -27,6 +27,7 @@ __all__ = [
     "ExecOpts",
     "AuditOpts",
     "AuditReaderOpts",
+    "Dirent",
     "LOG_FN",
     "OUTPUT_FN",
     "LibraryNotFoundError",
@@ -194,6 +195,18 @@ LIMIT_NAMES = (  # bit, name: in the order `petri run --json` lists them
     (1 << 5, "file_size"),
 )
 
+class Dirent(ctypes.Structure):
+    """struct petri_dirent (one entry of petri_sandbox_list_dir's block)."""
+
+    _fields_ = [
+        ("name", ctypes.c_void_p),  # const char *, NUL-terminated, in the block
+        ("type", c_u32),
+        ("mode", c_u32),
+        ("size", c_u64),
+        ("mtime_ns", ctypes.c_int64),
+    ]
+
+
 _P = ctypes.c_void_p  # opaque handles: petri_ctx *, petri_sandbox *, ...
 _PP = ctypes.POINTER(ctypes.c_void_p)
 
@@ -241,6 +254,19 @@ _PROTOTYPES = {
     "petri_sandbox_read_file": (
         ctypes.c_int,
         [_P, ctypes.c_char_p, c_u64, _PP, ctypes.POINTER(ctypes.c_size_t), _PP],
+    ),
+    "petri_sandbox_remove_file": (ctypes.c_int, [_P, ctypes.c_char_p, _PP]),
+    "petri_sandbox_list_dir": (
+        ctypes.c_int,
+        [
+            _P,
+            ctypes.c_char_p,
+            c_u32,
+            ctypes.POINTER(ctypes.POINTER(Dirent)),
+            ctypes.POINTER(ctypes.c_size_t),
+            ctypes.POINTER(ctypes.c_int),
+            _PP,
+        ],
     ),
     "petri_free": (None, [_P]),
 }

@@ -48,6 +48,8 @@ from ._handles import (
 )
 from .audit import AuditStream
 from .errors import SandboxClosedError
+from .files import DirListing
+from .files import _from_c as _listing_from_c
 from .result import ExecResult
 from .secret import Secret
 
@@ -613,6 +615,61 @@ class Sandbox:
             return ctypes.string_at(data, n.value) if data and n.value else b""
         finally:
             lib.petri_free(data)
+
+
+    def remove_file(self, path: conv.StrPath) -> None:
+        """Remove @path in /workspace: a file, a symlink (itself, never its
+        target) or an empty directory ("dir/" must be a directory).  A
+        missing entry raises NotFoundError, a non-empty directory
+        PetriError (errno ENOTEMPTY); ".." and /workspace itself are
+        refused, a symlink on the way raises UnsafePathError."""
+        p = conv.path("path", path)
+        st = self._state
+        ptr = st.enter()
+        try:
+            call_with_error(_lib.lib().petri_sandbox_remove_file, ptr, p)
+        finally:
+            st.leave()
+
+    def list_dir(self, path: conv.StrPath = "", max_entries: Optional[int] = None) -> DirListing:
+        """The entries of the directory @path in /workspace ("" or "/": the
+        workspace itself), one level, sorted by name: a list of
+        :class:`petri.DirEntry` ``(name, type, size, mode, mtime)``, with
+        ``.truncated`` True when there were more than @max_entries
+        (default 10000; the first ones by name are returned).  Symlinks are
+        listed as themselves; a symlink on the way raises UnsafePathError,
+        a file raises PetriError (errno ENOTDIR)."""
+        p = None if isinstance(path, str) and path == "" else conv.path("path", path)
+        if max_entries is None:
+            mx = 0
+        elif isinstance(max_entries, bool) or not isinstance(max_entries, int):
+            raise TypeError("max_entries must be int, not %s" % type(max_entries).__name__)
+        elif not 1 <= max_entries <= 0xFFFFFFFF:
+            raise ValueError("max_entries must be between 1 and 2**32-1, got %d" % max_entries)
+        else:
+            mx = max_entries
+        lib = _lib.lib()
+        entries = ctypes.POINTER(_lib.Dirent)()
+        n = ctypes.c_size_t()
+        truncated = ctypes.c_int()
+        st = self._state
+        ptr = st.enter()
+        try:
+            call_with_error(
+                lib.petri_sandbox_list_dir,
+                ptr,
+                p,
+                mx,
+                ctypes.byref(entries),
+                ctypes.byref(n),
+                ctypes.byref(truncated),
+            )
+        finally:
+            st.leave()
+        try:
+            return _listing_from_c(entries, n.value, bool(truncated.value))
+        finally:
+            lib.petri_free(entries)
 
 
 # Run the main thread's execs on the helper thread (below), so that Ctrl-C
