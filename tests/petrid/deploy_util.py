@@ -10,7 +10,8 @@ petrids with chosen node names, unix-socket listeners and tenant audit
 destinations side by side with other daemons; the pieces below are small
 and say what they do.
 
-PETRID_BIN overrides the petrid under test (default: build/petrid).
+PETRID overrides the petrid under test (default: build/petrid), PETRI_CLI
+the petri CLI (default: build/petri), as in tests/petrid/CMakeLists.txt.
 """
 
 import hashlib
@@ -28,7 +29,7 @@ import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
-PETRID = os.environ.get("PETRID_BIN") or os.path.join(ROOT, "build", "petrid")
+PETRID = os.environ.get("PETRID") or os.path.join(ROOT, "build", "petrid")
 IN_CI = os.environ.get("CI") == "true"
 
 
