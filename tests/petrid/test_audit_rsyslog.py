@@ -14,6 +14,7 @@ pass `petri audit verify`."""
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -136,15 +137,11 @@ def shape(events):
     return s
 
 
-def test_audit_jsonl_through_rsyslog(procs, tmp_path):  # noqa: F811
-    need_root()
+def rsyslog_setup(d):
+    """rsyslog's config in @d: only imptcp on our socket (no imuxsock, no
+    imklog: this instance touches no system socket), the snippet as
+    shipped with its two paths replaced.  Returns (argv, socket, output)."""
     rsyslogd = need("rsyslogd")
-    if not os.access(PETRI, os.X_OK):
-        pytest.fail("%s not built" % PETRI)
-    d = str(tmp_path)
-
-    # rsyslog: only imptcp on our socket (no imuxsock, no imklog: this
-    # instance touches no system socket), the snippet as shipped.
     sock, out = os.path.join(d, "audit-acme.sock"), os.path.join(d, "out", "acme.audit.jsonl")
     snippet = open(SNIPPET).read()
     snippet = replace_once(snippet, 'path="/run/petri/audit-acme.sock"', 'path="%s"' % sock)
@@ -156,9 +153,33 @@ def test_audit_jsonl_through_rsyslog(procs, tmp_path):  # noqa: F811
     with open(main, "w") as f:
         f.write('global(workDirectory="%s/rsyslog-work" maxMessageSize="1m")\n'
                 'include(file="%s/petri-audit.conf")\n' % (d, d))
-    rs = procs.start("rsyslogd", [rsyslogd, "-n", "-f", main, "-i", os.path.join(d, "rsyslogd.pid")])
+    return [rsyslogd, "-n", "-f", main, "-i", os.path.join(d, "rsyslogd.pid")], sock, out
+
+
+def start_rsyslog(procs, argv, sock):
+    if os.path.exists(sock):
+        os.unlink(sock)
+    rs = procs.start("rsyslogd", argv)
     wait_for(lambda: os.path.exists(sock) or not rs.alive(), "rsyslog's socket")
     assert rs.alive(), rs.output()
+    return rs
+
+
+def read_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return [json.loads(line) for line in f.read().splitlines()]
+    except FileNotFoundError:
+        return []
+
+
+def test_audit_jsonl_through_rsyslog(procs, tmp_path):  # noqa: F811
+    need_root()
+    if not os.access(PETRI, os.X_OK):
+        pytest.fail("%s not built" % PETRI)
+    d = str(tmp_path)
+    argv, sock, out = rsyslog_setup(d)
+    rs = start_rsyslog(procs, argv, sock)
 
     # petrid: acme -> jsonl to rsyslog; beta -> protobuf to our socket;
     # gamma -> protobuf file.
@@ -239,3 +260,77 @@ def test_audit_jsonl_through_rsyslog(procs, tmp_path):  # noqa: F811
                  "sandbox_destroyed", "stream_end"):
         assert kind in jl and kind in ref, (kind, sorted(jl), sorted(ref))
         assert jl[kind] == ref[kind], (kind, jl[kind] ^ ref[kind])
+
+
+def collector_restart(procs, d):
+    """rsyslog up for one exec, down for one, back for two; petrid then
+    stopped.  Returns (the lines rsyslog wrote, petrid's audit lost count
+    read while the collector was down)."""
+    argv, sock, out = rsyslog_setup(d)
+    rs = start_rsyslog(procs, argv, sock)
+    token = secrets.token_hex(16)
+    tenants = {"acme": {"token_sha256": sha256_hex(token), "max_sandboxes": 2, "languages": ["sh"],
+                        "defaults": {"language": "sh", "memory": "64M"},
+                        "audit": {"unix": sock, "format": "jsonl"}}}
+    petrid, port = start_petrid(procs, d, "n1", tenants)
+    client = Client(port=port, token=token)
+    sid = client.json("POST", "/v1/sandboxes", {}, expect=201)["id"]
+
+    def ended():
+        return sum(1 for e in read_lines(out) if e["unmapped"]["petri"]["kind"] == "exec_ended")
+
+    def lost():
+        text = client.request("GET", "/metrics")[2].decode()
+        return int(re.search(r'petrid_audit_lost_total\{tenant="acme"\} (\d+)', text).group(1))
+
+    client.json("POST", "/v1/sandboxes/%s/exec" % sid, {"code": "echo before"})
+    wait_for(lambda: ended() == 1, "the first exec's events at rsyslog")
+    assert rs.stop() == 0
+    # An exec while no collector listens: its events cannot be delivered.
+    client.json("POST", "/v1/sandboxes/%s/exec" % sid, {"code": "echo while-down"})
+    time.sleep(1.0)
+    lost_down = lost()
+    rs = start_rsyslog(procs, argv, sock)
+    for _ in range(2):
+        client.json("POST", "/v1/sandboxes/%s/exec" % sid, {"code": "echo after"})
+    wait_for(lambda: ended() == 3, "the later execs' events at the restarted rsyslog")
+    assert petrid.stop() == 0
+    wait_for(lambda: read_lines(out)[-1]["unmapped"]["petri"]["kind"] == "stream_end",
+             "the StreamEnd")
+    assert rs.stop() == 0
+    return read_lines(out), lost_down
+
+
+def test_audit_collector_restart(procs, tmp_path):  # noqa: F811
+    """The log agent is down during an exec, then back: petrid reconnects
+    on its next write, says what was lost with a Loss event, and the
+    execs that run once the agent is back arrive whole."""
+    need_root()
+    events, _ = collector_restart(procs, str(tmp_path))
+    seqs = [e["unmapped"]["petri"]["seq"] for e in events]
+    kinds = [e["unmapped"]["petri"]["kind"] for e in events]
+    gaps = [n for n in range(1, len(seqs)) if seqs[n] != seqs[n - 1] + 1]
+    # One gap (the events of the exec nobody received), and right after it
+    # the Loss event that reports it; everything else chained.
+    assert len(gaps) == 1, (gaps, seqs)
+    assert kinds[gaps[0]] == "loss", (kinds[gaps[0]], events[gaps[0]])
+    for n in range(1, len(events)):
+        if n != gaps[0]:
+            assert events[n]["unmapped"]["petri"]["prev_hash"] == \
+                events[n - 1]["unmapped"]["petri"]["hash"], n
+    assert kinds.count("exec_ended") == 3 and kinds[-1] == "stream_end", kinds
+    assert kinds[gaps[0]:].count("exec_started") == 2, kinds
+
+
+@pytest.mark.xfail(strict=True, reason="audit writer with a failing jsonl sink: ~700 seqs "
+                   "consumed and counted lost per second of collector downtime, for one exec "
+                   "of ~10 events (docs/deploy.md section 5; cause not yet found)")
+def test_audit_collector_down_loss_count(procs, tmp_path):  # noqa: F811
+    """What the stream and petrid_audit_lost_total say was lost while the
+    collector was down is what was produced then: one short exec (about
+    ten events), not hundreds.  Strict xfail: fails today."""
+    need_root()
+    events, lost_down = collector_restart(procs, str(tmp_path))
+    end = events[-1]["unmapped"]["petri"]["stream_end"]
+    assert lost_down <= 50, "petrid_audit_lost_total %d after one exec of ~10 events" % lost_down
+    assert int(end.get("total_lost", 0)) <= 50, end
