@@ -18,11 +18,13 @@ import hashlib
 import http.client
 import json
 import os
+import pathlib
 import random
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -140,8 +142,19 @@ class Procs:
 
 
 @pytest.fixture
-def procs(tmp_path):
-    ps = Procs(str(tmp_path))
+def workdir():
+    """A temp dir (a pathlib.Path) removed at the end, pass or fail, after
+    the processes in it were stopped: pytest's tmp_path keeps the last runs'
+    dirs.  Mode 0711: unprivileged workers (nginx's) may traverse it."""
+    d = tempfile.mkdtemp(prefix="petri-deploy-")
+    os.chmod(d, 0o711)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def procs(workdir):
+    ps = Procs(str(workdir))
     yield ps
     ps.stop_all()
 

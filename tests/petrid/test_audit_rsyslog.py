@@ -24,7 +24,7 @@ import time
 import pytest
 
 from deploy_util import (DEPLOY, ROOT, Client, need, need_root, procs,  # noqa: F401
-                         sha256_hex, start_petrid)
+                         sha256_hex, start_petrid, workdir)
 
 SNIPPET = os.path.join(DEPLOY, "rsyslog", "petri-audit.conf")
 PETRI = os.environ.get("PETRI_CLI") or os.path.join(ROOT, "build", "petri")
@@ -173,11 +173,11 @@ def read_lines(path):
         return []
 
 
-def test_audit_jsonl_through_rsyslog(procs, tmp_path):  # noqa: F811
+def test_audit_jsonl_through_rsyslog(procs, workdir):  # noqa: F811
     need_root()
     if not os.access(PETRI, os.X_OK):
         pytest.fail("%s not built" % PETRI)
-    d = str(tmp_path)
+    d = str(workdir)
     argv, sock, out = rsyslog_setup(d)
     rs = start_rsyslog(procs, argv, sock)
 
@@ -301,12 +301,12 @@ def collector_restart(procs, d):
     return read_lines(out), lost_down
 
 
-def test_audit_collector_restart(procs, tmp_path):  # noqa: F811
+def test_audit_collector_restart(procs, workdir):  # noqa: F811
     """The log agent is down during an exec, then back: petrid reconnects
     on its next write, says what was lost with a Loss event, and the
     execs that run once the agent is back arrive whole."""
     need_root()
-    events, _ = collector_restart(procs, str(tmp_path))
+    events, _ = collector_restart(procs, str(workdir))
     seqs = [e["unmapped"]["petri"]["seq"] for e in events]
     kinds = [e["unmapped"]["petri"]["kind"] for e in events]
     gaps = [n for n in range(1, len(seqs)) if seqs[n] != seqs[n - 1] + 1]
@@ -326,12 +326,12 @@ def test_audit_collector_restart(procs, tmp_path):  # noqa: F811
                    "queues a Loss event at once (may_flush_alone); that Loss fails too, is "
                    "counted lost and queues another: ~700 seqs and 'lost' per second of "
                    "collector downtime, for one exec of ~10 events (docs/deploy.md section 5)")
-def test_audit_collector_down_loss_count(procs, tmp_path):  # noqa: F811
+def test_audit_collector_down_loss_count(procs, workdir):  # noqa: F811
     """What the stream and petrid_audit_lost_total say was lost while the
     collector was down is what was produced then: one short exec (about
     ten events), not hundreds.  Strict xfail: fails today."""
     need_root()
-    events, lost_down = collector_restart(procs, str(tmp_path))
+    events, lost_down = collector_restart(procs, str(workdir))
     end = events[-1]["unmapped"]["petri"]["stream_end"]
     assert lost_down <= 50, "petrid_audit_lost_total %d after one exec of ~10 events" % lost_down
     assert int(end.get("total_lost", 0)) <= 50, end

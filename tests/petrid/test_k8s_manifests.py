@@ -19,7 +19,7 @@ import time
 import pytest
 
 from deploy_util import (DEPLOY, IN_CI, PETRID, Client, need, need_root, procs,  # noqa: F401
-                         random_port, sha256_hex, start_petrid)
+                         random_port, sha256_hex, start_petrid, workdir)
 
 try:
     import yaml  # Debian's python3-yaml (scripts/dev.sh installs it)
@@ -123,9 +123,9 @@ def test_manifests_parse_and_agree(docs):
     assert hp_env["PETRID_PODS_DNS"].startswith("petrid-pods.petri.svc.")
 
 
-def make_config(tmp_path, script, pod_ip):
-    src = tmp_path / "in.json"
-    out = tmp_path / "out.json"
+def make_config(workdir, script, pod_ip):
+    src = workdir / "in.json"
+    out = workdir / "out.json"
     if out.exists():
         out.unlink()
     env = {"PATH": "/usr/bin:/bin", "POD_IP": pod_ip, "NODE_NAME": "worker-1.example.internal",
@@ -134,17 +134,17 @@ def make_config(tmp_path, script, pod_ip):
     return r, out
 
 
-def test_make_config_node_names(docs, tmp_path):
+def test_make_config_node_names(docs, workdir):
     cm = by_kind(docs, "ConfigMap", "petrid-config")[0]
-    script = tmp_path / "make-config.sh"
+    script = workdir / "make-config.sh"
     script.write_text(cm["data"]["make-config.sh"])
-    (tmp_path / "in.json").write_text(cm["data"]["config.json"])
+    (workdir / "in.json").write_text(cm["data"]["config.json"])
     hp_cfg = by_kind(docs, "ConfigMap", "petrid-haproxy")[0]["data"]["haproxy.cfg"]
     route = re.search(r"acl sandbox_path path_reg (\S+)", hp_cfg).group(1)
     template = json.loads(cm["data"]["config.json"])
     for ip, node in (("10.0.1.23", "p0a000117"), ("10.244.3.7", "p0af40307"),
                      ("255.255.255.255", "pffffffff"), ("0.0.0.0", "p00000000")):
-        r, out = make_config(tmp_path, script, ip)
+        r, out = make_config(workdir, script, ip)
         assert r.returncode == 0, (ip, r.stderr)
         cfg = json.loads(out.read_text())
         assert cfg["node"] == node and NODE_RE.match(node), (ip, cfg["node"])
@@ -152,15 +152,15 @@ def test_make_config_node_names(docs, tmp_path):
             {k: v for k, v in template.items() if k != "node"}
         assert re.match(route, "/v1/sandboxes/sb_%s_%s/exec" % (node, "0" * 24)), (route, node)
     for bad in ("fd00::1", "10.0.1", "10.0.1.256", "10.01.1.1", "10.0.0.1.2", "a.b.c.d", "", ".1.2.3"):
-        r, out = make_config(tmp_path, script, bad)
+        r, out = make_config(workdir, script, bad)
         assert r.returncode != 0 and not out.exists(), (bad, r.stdout)
         assert r.stderr.strip().startswith("make-config: ") or "POD_IP" in r.stderr, (bad, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
 
 
-def test_haproxy_accepts_k8s_config(docs, tmp_path):
+def test_haproxy_accepts_k8s_config(docs, workdir):
     haproxy = need("haproxy")
-    cfg = tmp_path / "haproxy.cfg"
+    cfg = workdir / "haproxy.cfg"
     cfg.write_text(by_kind(docs, "ConfigMap", "petrid-haproxy")[0]["data"]["haproxy.cfg"])
     hp = by_kind(docs, "Deployment", "petrid-haproxy")[0]
     env = dict(os.environ, **{e["name"]: e["value"]
@@ -171,7 +171,7 @@ def test_haproxy_accepts_k8s_config(docs, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_petrid_accepts_k8s_config(docs, tmp_path):
+def test_petrid_accepts_k8s_config(docs, workdir):
     """The ConfigMap's config, as make-config.sh leaves it, with the
     Secret's files and the audit socket moved to a temp dir: petrid
     --check accepts it."""
@@ -187,20 +187,20 @@ def test_petrid_accepts_k8s_config(docs, tmp_path):
     for t in cfg["tenants"].values():
         for s in t.get("secrets", {}).values():
             key = os.path.basename(s["value_file"])
-            p = tmp_path / key
+            p = workdir / key
             p.write_text(secret["stringData"][key])
             p.chmod(0o400)
             s["value_file"] = str(p)
         a = t.get("audit", {})
         if "unix" in a:
-            a["unix"] = str(tmp_path / os.path.basename(a["unix"]))
+            a["unix"] = str(workdir / os.path.basename(a["unix"]))
             srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             srv.bind(a["unix"])
             srv.listen(1)
             listeners.append(srv)
         elif "file" in a:
-            a["file"] = str(tmp_path / os.path.basename(a["file"]))
-    path = tmp_path / "config.json"
+            a["file"] = str(workdir / os.path.basename(a["file"]))
+    path = workdir / "config.json"
     path.write_text(json.dumps(cfg))
     try:
         r = subprocess.run([PETRID, "--config", str(path), "--check"], capture_output=True,
@@ -211,7 +211,7 @@ def test_petrid_accepts_k8s_config(docs, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_k8s_haproxy_routes_by_pod_address(docs, procs, tmp_path):  # noqa: F811
+def test_k8s_haproxy_routes_by_pod_address(docs, procs, workdir):  # noqa: F811
     """The embedded haproxy.cfg, run on loopback: two petrid "pods" on
     127.0.0.2 and 127.0.0.3 (one port), named as make-config.sh names
     them; an id reaches the pod its name encodes, a gone pod's ids get 503
@@ -221,7 +221,7 @@ def test_k8s_haproxy_routes_by_pod_address(docs, procs, tmp_path):  # noqa: F811
     server given is a closed loopback port.)"""
     need_root()
     haproxy = need("haproxy")
-    cfg = tmp_path / "haproxy.cfg"
+    cfg = workdir / "haproxy.cfg"
     cfg.write_text(by_kind(docs, "ConfigMap", "petrid-haproxy")[0]["data"]["haproxy.cfg"])
     token = secrets.token_hex(16)
     tenants = {"acme": {"token_sha256": sha256_hex(token), "max_sandboxes": 4, "languages": ["sh"],
@@ -241,7 +241,7 @@ def test_k8s_haproxy_routes_by_pod_address(docs, procs, tmp_path):  # noqa: F811
             break
     pods = {}
     for ip, node in (("127.0.0.2", "p7f000002"), ("127.0.0.3", "p7f000003")):
-        start_petrid(procs, str(tmp_path), node, tenants, host=ip, port=port)
+        start_petrid(procs, str(workdir), node, tenants, host=ip, port=port)
         pods[node] = Client(host=ip, port=port, token=token)
     front_port = random_port(taken={port})
     env = dict(os.environ, PETRID_DNS="127.0.0.1:%d" % random_port(taken={port, front_port}),

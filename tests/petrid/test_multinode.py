@@ -15,7 +15,8 @@ import time
 import pytest
 
 from deploy_util import (DEPLOY, Client, need, need_root, procs, random_port,  # noqa: F401
-                         server_states, sha256_hex, start_petrid, wait_healthz, wait_states)
+                         server_states, sha256_hex, start_petrid, wait_healthz, wait_states,
+                         workdir)
 
 HAPROXY_CFG = os.path.join(DEPLOY, "haproxy", "haproxy.cfg")
 NODES = ("n1", "n2", "n3")
@@ -30,7 +31,7 @@ def node_of(sandbox_id):
 
 
 @pytest.fixture
-def cluster(procs, tmp_path):  # noqa: F811
+def cluster(procs, workdir):  # noqa: F811
     need_root()
     haproxy = need("haproxy")
     token = secrets.token_hex(16)
@@ -38,10 +39,10 @@ def cluster(procs, tmp_path):  # noqa: F811
                         "languages": ["sh"], "defaults": {"language": "sh", "memory": "64M"}}}
     nodes = {}
     for name in NODES:
-        proc, port = start_petrid(procs, str(tmp_path), name, tenants)
+        proc, port = start_petrid(procs, str(workdir), name, tenants)
         nodes[name] = {"proc": proc, "port": port,
                        "client": Client(port=port, token=token)}
-    admin_sock = str(tmp_path / "haproxy-admin.sock")
+    admin_sock = str(workdir / "haproxy-admin.sock")
     for attempt in range(5):
         front = random_port(taken={n["port"] for n in nodes.values()})
         env = dict(os.environ,

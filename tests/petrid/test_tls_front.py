@@ -9,15 +9,13 @@ https; the stream arrives unbuffered; nginx's own errors are JSON."""
 import grp
 import os
 import secrets
-import shutil
 import ssl
 import subprocess
-import tempfile
 
 import pytest
 
 from deploy_util import (DEPLOY, Client, need, need_root, procs, random_port,  # noqa: F401
-                         sha256_hex, start_petrid, wait_healthz, wait_states)
+                         sha256_hex, start_petrid, wait_healthz, wait_states, workdir)
 
 NGINX_CONF = os.path.join(DEPLOY, "nginx", "petrid.conf")
 HAPROXY_CFG = os.path.join(DEPLOY, "haproxy", "haproxy.cfg")
@@ -29,13 +27,8 @@ def replace_once(text, old, new):
 
 
 @pytest.fixture
-def base():
-    """A temp dir nginx's unprivileged workers can traverse (pytest's
-    tmp_path is 0700), removed at the end."""
-    d = tempfile.mkdtemp(prefix="petri-tls-")
-    os.chmod(d, 0o711)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+def base(workdir):  # noqa: F811
+    return str(workdir)
 
 
 def make_cert(openssl, d):
