@@ -32,6 +32,7 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEPLOY = os.path.join(ROOT, "deploy")
 PETRID = os.environ.get("PETRID") or os.path.join(ROOT, "build", "petrid")
+PETRI = os.environ.get("PETRI_CLI") or os.path.join(ROOT, "build", "petri")
 IN_CI = os.environ.get("CI") == "true"
 
 

@@ -23,11 +23,10 @@ import time
 
 import pytest
 
-from deploy_util import (DEPLOY, ROOT, Client, need, need_root, procs,  # noqa: F401
+from deploy_util import (DEPLOY, PETRI, Client, need, need_root, procs,  # noqa: F401
                          sha256_hex, start_petrid, workdir)
 
 SNIPPET = os.path.join(DEPLOY, "rsyslog", "petri-audit.conf")
-PETRI = os.environ.get("PETRI_CLI") or os.path.join(ROOT, "build", "petri")
 
 
 def replace_once(text, old, new):

@@ -12,14 +12,15 @@ import json
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import time
 
 import pytest
 
-from deploy_util import (DEPLOY, IN_CI, PETRID, Client, need, need_root, procs,  # noqa: F401
-                         random_port, sha256_hex, start_petrid, workdir)
+from deploy_util import (DEPLOY, IN_CI, PETRI, PETRID, Client, need, need_root,  # noqa: F401
+                         procs, random_port, sha256_hex, start_petrid, wait_healthz, workdir)
 
 try:
     import yaml  # Debian's python3-yaml (scripts/dev.sh installs it)
@@ -67,7 +68,7 @@ def test_manifests_parse_and_agree(docs):
     pod = ds["spec"]["template"]["spec"]
     labels = ds["spec"]["template"]["metadata"]["labels"]
     assert ds["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert pod["hostPID"] is True and pod["hostUsers"] is True
+    assert pod["hostPID"] is False and pod["hostUsers"] is True
     assert not pod.get("hostNetwork")
     (c,) = pod["containers"]
     assert c["securityContext"]["privileged"] is True
@@ -277,3 +278,55 @@ def test_k8s_haproxy_routes_by_pod_address(docs, procs, workdir):  # noqa: F811
     assert st == 404 and body["error"]["code"] == "sandbox_not_found", (st, body)
     for node, sid in ids.items():
         assert front.request("DELETE", "/v1/sandboxes/" + sid)[0] == 204
+
+
+def test_petrid_as_pid1_of_its_namespace(procs, workdir):  # noqa: F811
+    """As in a pod without hostPID: petrid is pid 1 of its own pid
+    namespace (unshare --pid --mount-proc).  The kernel audit's pids inside
+    the sandbox are still exact, and SIGTERM to it drains and exits 0 with
+    a complete audit stream."""
+    need_root()
+    unshare = need("unshare")
+    if not os.access(PETRID, os.X_OK) or not os.access(PETRI, os.X_OK):
+        if IN_CI:
+            pytest.fail("%s or %s not built" % (PETRID, PETRI))
+        pytest.skip("petrid or petri not built")
+    token = secrets.token_hex(16)
+    audit = str(workdir / "acme.audit")
+    port = random_port()
+    cfg = workdir / "config.json"
+    cfg.write_text(json.dumps({
+        "node": "p0a000117", "listen": ["127.0.0.1:%d" % port],
+        "tenants": {"acme": {"token_sha256": sha256_hex(token), "languages": ["sh"],
+                             "defaults": {"language": "sh", "memory": "64M"},
+                             "audit": {"file": audit}}}}))
+    # unshare --fork does not pass SIGTERM on: petrid is signalled itself.
+    wrapper = procs.start("unshare-petrid", [unshare, "--pid", "--fork", "--mount-proc",
+                                             PETRID, "--config", str(cfg)])
+    petrid_pid = None
+    try:
+        client = Client(port=port, token=token)
+        wait_healthz(client, wrapper, "petrid in its own pid namespace")
+        with open("/proc/%d/task/%d/children" % (wrapper.pid, wrapper.pid)) as f:
+            petrid_pid = int(f.read().split()[0])
+        assert "pid 1" in wrapper.output(), wrapper.output()
+        sid = client.json("POST", "/v1/sandboxes", {}, expect=201)["id"]
+        r = client.json("POST", "/v1/sandboxes/%s/exec" % sid,
+                        {"argv": ["/bin/sh", "-c", "echo $$; exec /bin/sleep 0.1"]})
+        inside = int(r["stdout"])
+        os.kill(petrid_pid, signal.SIGTERM)
+        assert wrapper.p.wait(30) == 0, wrapper.output()
+        petrid_pid = None
+    finally:
+        if petrid_pid is not None:
+            try:
+                os.kill(petrid_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    r = subprocess.run([PETRI, "audit", "verify", audit], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([PETRI, "audit", "json", audit], capture_output=True, text=True, timeout=60)
+    execs = [json.loads(line)["unmapped"]["petri"] for line in r.stdout.splitlines()]
+    execs = [e for e in execs if e["kind"] == "process_exec"
+             and e["process_exec"].get("argv", [None])[0] == "/bin/sh"]
+    assert execs and all(e["process"]["pid_inside"] == inside for e in execs), (inside, execs)
