@@ -55,6 +55,8 @@ PACKAGES=(
 	python3 python3-pytest python3-pip golang-go
 	# tests and benchmarks
 	bubblewrap hyperfine strace iproute2 clang-format
+	# tests/petrid/test_openapi.py reads docs/openapi.yaml
+	python3-yaml
 	# the egress tests' clients and test CA (tests/net/e2e_clients.py)
 	curl git openssl
 	# conformance suites (tests/conformance): CPython's own tests
