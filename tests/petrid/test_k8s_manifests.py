@@ -97,6 +97,9 @@ def test_manifests_parse_and_agree(docs):
     assert c["command"][-1] == "/run/petrid/config.json"
     assert pod["terminationGracePeriodSeconds"] > cfg.get("drain_timeout", 10) + 5
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    # libpetri's host-id claims (/run/petri/host-ids.lock) must be the node's.
+    assert mounts["audit"] == "/run/petri"
+    assert volumes["audit"]["hostPath"]["path"] == "/run/petri"
     secret_keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
     for name, t in cfg["tenants"].items():
         hashes = t["token_sha256"] if isinstance(t["token_sha256"], list) else [t["token_sha256"]]
