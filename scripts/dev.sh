@@ -44,6 +44,9 @@ PACKAGES=(
 	libldns-dev
 	# petrid (REST daemon)
 	libmicrohttpd-dev
+	# petrid's deployment tests (deploy/, tests/petrid/): the front proxies,
+	# the log pipeline receiving the audit stream, the manifests' YAML check
+	haproxy nginx rsyslog python3-yaml
 	# controlled egress (libpetri/net/): HTTP/1.x heads (sniff.c)
 	libhttp-parser-dev
 	# the egress proxy's event loop and host-side resolver (libpetri/net/proxy.c)
