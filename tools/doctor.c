@@ -139,7 +139,7 @@ int cmd_doctor(int argc, char **argv)
 			req[nreq++] = hostcheck_default_required[i];
 
 	struct hostcheck_report rep;
-	hostcheck_run(&rep);
+	hostcheck_run(&rep, 0);
 
 	const char *missing[MAX_LAYERS];
 	size_t nmissing = 0;

@@ -1016,7 +1016,7 @@ static void check_egress(struct hostcheck_item *it, petri_ctx *ctx)
 
 /* --- the report ------------------------------------------------------------- */
 
-void hostcheck_run(struct hostcheck_report *r)
+void hostcheck_run(struct hostcheck_report *r, unsigned ctx_flags)
 {
 	memset(r, 0, sizeof(*r));
 	for (size_t i = 0; hostcheck_layers[i] && r->n < sizeof(r->items) / sizeof(r->items[0]);
@@ -1034,6 +1034,7 @@ void hostcheck_run(struct hostcheck_report *r)
 	petri_ctx_opts co = PETRI_CTX_OPTS_INIT;
 	co.log_fn = on_log;
 	co.log_userdata = &log;
+	co.flags = ctx_flags;
 	petri_ctx *ctx = NULL;
 	petri_error *err = NULL;
 	int rc = petri_ctx_new(&ctx, &co, &err);

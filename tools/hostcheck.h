@@ -63,8 +63,10 @@ const char *hostcheck_state_name(int state);
  * memfd check the exit status of its /bin/true), and makes a petri
  * context of its own, with a few sandboxes, which it frees (in petrid: the
  * BPF audit is loaded once more, briefly).
- * Prints nothing.  Not reentrant with itself. */
-void hostcheck_run(struct hostcheck_report *r);
+ * Prints nothing.  Not reentrant with itself.  @ctx_flags: PETRI_CTX_F_*
+ * for that context, e.g. PETRI_CTX_F_CGROUP_LEAF in a host that sets it on
+ * its own (petrid), so that both see the same cgroups; 0 for `petri doctor`. */
+void hostcheck_run(struct hostcheck_report *r, unsigned ctx_flags);
 
 /* The item for @layer, or NULL for an unknown name. */
 const struct hostcheck_item *hostcheck_find(const struct hostcheck_report *r, const char *layer);

@@ -158,8 +158,10 @@ static void *exec_thread(void *arg)
 		pd_fail(&e, 409, "sandbox_busy", "another exec is running in the sandbox");
 	} else if (rc == -EINVAL || rc == -E2BIG) {
 		pd_fail(&e, 400, "invalid_argument", "%s", msg);
+		e.err_no = -rc;
 	} else {
 		pd_fail(&e, 500, "internal", "%s", msg);
+		e.err_no = -rc;
 	}
 
 	pthread_mutex_lock(&pd.lock);

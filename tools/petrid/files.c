@@ -49,6 +49,8 @@ static void map_error(int rc, petri_error *err, struct pd_err *e)
 	default:
 		pd_fail(e, 500, "internal", "%s", msg);
 	}
+	if (rc != -ESRCH)
+		e->err_no = -rc;
 }
 
 static json_object *listing_json(const char *path, const petri_dirent *d, size_t n, int truncated)

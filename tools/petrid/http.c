@@ -147,6 +147,9 @@ struct MHD_Response *pd_error_response(const struct pd_err *e)
 		json_object_object_add(in, "message", json_object_new_string(e->message));
 		if (e->quota)
 			json_object_object_add(in, "quota", json_object_new_string(e->quota));
+		const char *name = e->err_no > 0 ? strerrorname_np(e->err_no) : NULL;
+		if (name)
+			json_object_object_add(in, "errno", json_object_new_string(name));
 		json_object_object_add(o, "error", in);
 		in = NULL;
 	}

@@ -182,6 +182,9 @@ static void undertaker(int fd, pid_t parent, char **unix_paths)
 		petri_ctx_opts o = PETRI_CTX_OPTS_INIT;
 		o.log_level = PETRI_LOG_WARN;
 		o.log_fn = library_log;
+		/* Born in <own>/petri-host on pure cgroup v2 (see main()): the
+		 * sandboxes' cgroups are beside it, in <own>. */
+		o.flags = PETRI_CTX_F_CGROUP_LEAF;
 		if (petri_ctx_new(&ctx, &o, NULL) == 0)
 			petri_ctx_free(ctx);
 		left = cgroups_left("/sys/fs/cgroup", prefix, 3);
@@ -255,7 +258,7 @@ static bool host_checks(const struct pd_config *cfg, bool print)
 #ifdef PETRID_HOSTCHECK
 	struct hostcheck_report r;
 	static const char *const states[] = {"ok", "degraded", "missing"};
-	hostcheck_run(&r);
+	hostcheck_run(&r, PETRI_CTX_F_CGROUP_LEAF);
 	bool ok = true;
 	for (size_t i = 0; i < r.n; i++) {
 		const struct hostcheck_item *it = &r.items[i];
@@ -479,6 +482,21 @@ int main(int argc, char **argv)
 		return ok ? 0 : 1;
 	}
 
+	/* The context first: on pure cgroup v2 it moves petrid into
+	 * <own>/petri-host so that the sandboxes' cgroups beside it can have
+	 * controllers (a cgroup with processes cannot give its children any).
+	 * The undertaker and the host checks' children are then born there
+	 * too, and nothing but petri hosts stays in <own>.  It starts no
+	 * thread, so the undertaker below is still forked single-threaded. */
+	petri_ctx_opts co = PETRI_CTX_OPTS_INIT;
+	co.log_level = PETRI_LOG_WARN;
+	co.log_fn = library_log;
+	co.flags = PETRI_CTX_F_CGROUP_LEAF;
+	petri_error *perr = NULL;
+	if (petri_ctx_new(&pd.ctx, &co, &perr) < 0) {
+		pd_log("cannot create the library context: %s", petri_error_message(perr));
+		return 1;
+	}
 	start_undertaker(pd.cfg);
 	if (!host_checks(pd.cfg, false)) {
 		pd_log("refusing to start: the config needs a layer this host lacks");
@@ -493,14 +511,6 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	petri_ctx_opts co = PETRI_CTX_OPTS_INIT;
-	co.log_level = PETRI_LOG_WARN;
-	co.log_fn = library_log;
-	petri_error *perr = NULL;
-	if (petri_ctx_new(&pd.ctx, &co, &perr) < 0) {
-		pd_log("cannot create the library context: %s", petri_error_message(perr));
-		return 1;
-	}
 	const char *why = NULL;
 	int ka = petri_ctx_kernel_audit(pd.ctx, &why);
 	pd_log("kernel audit: %s%s%s", ka == 1 ? "on" : "off", ka == 1 ? "" : ": ",

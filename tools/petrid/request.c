@@ -28,6 +28,7 @@ int pd_fail(struct pd_err *e, unsigned status, const char *code, const char *fmt
 	e->code = code;
 	e->quota = NULL;
 	e->allow = NULL;
+	e->err_no = 0;
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);

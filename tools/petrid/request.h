@@ -22,6 +22,8 @@ struct pd_err {
 	const char *code;  /* static string, e.g. "unknown_field" */
 	const char *quota; /* 429 quota_exceeded: the quota's name */
 	const char *allow; /* 405: the Allow header */
+	int err_no;        /* a library call's failure: its errno (> 0), sent as
+			    * "errno": "ENOTEMPTY" (docs/petrid.md); 0: none */
 	char message[256];
 };
 

@@ -334,6 +334,7 @@ static void create_job(void *arg)
 			pd_fail(&e, 400, "invalid_argument", "%s", msg);
 		else
 			pd_fail(&e, 500, "internal", "%s", msg);
+		e.err_no = -rc;
 		goto fail;
 	}
 	rec->sb = sb;
@@ -397,7 +398,8 @@ static enum MHD_Result create(struct pd_conn *c)
 	int rr = 0;
 	if (m->language && !pd_tenant_language(t, m->language))
 		rr = pd_fail(&e, 400, "invalid_argument",
-			     "language: %s is not one of this tenant's", m->language);
+			     "language: unknown language '%s' (not one of this tenant's)",
+			     m->language);
 	if (!rr && (m->allow || m->secrets) && m->net == PD_NET_UNSET)
 		m->net = PETRI_NET_PROXY;
 	if (!rr && m->net == PETRI_NET_HOST && !t->allow_host_net)
@@ -473,8 +475,12 @@ static enum MHD_Result exec(struct pd_conn *c)
 		x->timeout = t->max_exec_timeout;
 	if (x->timeout > t->max_exec_timeout)
 		return quota(c, "max_exec_timeout", t->max_exec_timeout, " s");
-	if (x->language && !pd_tenant_language(t, x->language))
-		return fail(c, 400, "invalid_argument", "language: not one of this tenant's");
+	if (x->language && !pd_tenant_language(t, x->language)) {
+		struct pd_err e;
+		pd_fail(&e, 400, "invalid_argument",
+			"language: unknown language '%s' (not one of this tenant's)", x->language);
+		return pd_http_error(c, &e);
+	}
 	struct pd_sandbox *s = lookup(c, &r);
 	if (!s)
 		return r;
