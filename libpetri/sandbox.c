@@ -1048,3 +1048,16 @@ PETRI_API uint64_t petri_sandbox_cgroup_id(const petri_sandbox *sb)
 {
 	return sb ? sb->cgroup.id : 0;
 }
+
+PETRI_API int petri_sandbox_net_stats(const petri_sandbox *sb, petri_net_stats *out)
+{
+	if (!sb || !out || out->sz < 2 * sizeof(uint32_t) || out->sz > 4096)
+		return -EINVAL;
+	petri_net_stats s = {.sz = out->sz};
+	petri__proxy_counts(sb, &s.allowed, &s.refused, &s.dns_queries);
+	size_t n = out->sz < sizeof(s) ? out->sz : sizeof(s);
+	if (out->sz > sizeof(s))
+		memset((char *)out + sizeof(s), 0, out->sz - sizeof(s));
+	memcpy(out, &s, n);
+	return 0;
+}

@@ -394,6 +394,26 @@ PETRI_API int64_t petri_sandbox_host_uid(const petri_sandbox *sb);
  *  id), or 0 when it has none in the unified hierarchy, or for NULL. */
 PETRI_API uint64_t petri_sandbox_cgroup_id(const petri_sandbox *sb);
 
+/* What the egress proxy decided for a sandbox (PETRI_NET_PROXY), since it
+ * was created: every connection and plain-HTTP request it judged, whether
+ * or not an audit stream recorded it (the audit's rate limit does not
+ * apply to these counts). */
+typedef struct petri_net_stats {
+	uint32_t sz; /* sizeof(petri_net_stats), set by the caller */
+	uint32_t reserved0;
+	uint64_t allowed;     /* connections and requests the policy let through */
+	uint64_t refused;     /* refused: a name, address or port not allowed, a
+			       * secret's misuse, a malformed request */
+	uint64_t dns_queries; /* queries its DNS resolver answered (any answer) */
+} petri_net_stats;
+/** The egress counts of @sb into [out] @out (all 0 for a sandbox without the
+ *  proxy).  @out->sz says how much of it the caller has: an older caller's
+ *  smaller struct gets what fits, a newer caller's fields this library does
+ *  not know come back 0.  May run while an exec runs on another thread, not
+ *  with petri_sandbox_destroy().  Returns 0, or -EINVAL for NULL @sb or
+ *  @out, or an @out->sz below 8 or above 4096. */
+PETRI_API int petri_sandbox_net_stats(const petri_sandbox *sb, petri_net_stats *out);
+
 /* ------------------------------------------------------------------------
  * Exec
  * ---------------------------------------------------------------------- */

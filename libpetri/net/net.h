@@ -417,6 +417,10 @@ int petri__proxy_attach(struct petri_sandbox *sb, struct petri_net_policy *polic
 /* Stop serving @sb: close its listeners and every connection, write their
  * audit events, and return once the proxy thread holds nothing of @sb. */
 void petri__proxy_detach(struct petri_sandbox *sb);
+/* The proxy's decisions for @sb so far (petri_sandbox_net_stats()): all 0
+ * without a proxy.  Any thread; not during detach. */
+void petri__proxy_counts(const struct petri_sandbox *sb, uint64_t *allowed, uint64_t *refused,
+			 uint64_t *dns);
 /* End the context's proxy thread (petri_ctx_free). */
 void petri__proxy_stop(struct petri_ctx *ctx);
 

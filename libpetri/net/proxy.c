@@ -205,10 +205,13 @@ struct petri_proxy_sb {
 	uint32_t max_conns;
 	uint64_t max_bytes;
 	uint32_t nconns;
-	uint64_t bytes;                       /* both ways, over its life */
-	uint64_t audit_milli;                 /* the audit budget: tokens x 1000 */
-	uint64_t audit_ms;                    /* when it was last refilled (monotonic) */
-	uint64_t audit_lost[2];               /* events counted, not written: [0] conn, [1] DNS */
+	uint64_t bytes;         /* both ways, over its life */
+	uint64_t audit_milli;   /* the audit budget: tokens x 1000 */
+	uint64_t audit_ms;      /* when it was last refilled (monotonic) */
+	uint64_t audit_lost[2]; /* events counted, not written: [0] conn, [1] DNS */
+	/* Every decision, audited or not (petri_sandbox_net_stats(); atomic:
+	 * read from other threads): connections allowed, refused; DNS. */
+	uint64_t decided[2], dns_answered;
 	struct event *audit_flush;            /* reports audit_lost */
 	char (*wc_names)[PETRI_NET_HOST_MAX]; /* wildcard names resolved (WILDCARD_NAMES_MAX) */
 	size_t n_wc;
@@ -379,12 +382,14 @@ static int audit_admit(struct petri_proxy_sb *s, int dns)
 
 static void audit_emit_conn(struct petri_proxy_sb *s, const struct petri_net_conn_info *info)
 {
+	__atomic_fetch_add(&s->decided[info->allowed ? 0 : 1], 1, __ATOMIC_RELAXED);
 	if (audit_admit(s, 0))
 		petri__audit_net_conn(s->sb, info);
 }
 
 static void audit_emit_dns(struct petri_proxy_sb *s, const struct petri_net_dns_info *info, int tcp)
 {
+	__atomic_fetch_add(&s->dns_answered, 1, __ATOMIC_RELAXED);
 	if (audit_admit(s, 1))
 		petri__audit_net_dns(s->sb, info, tcp);
 }
@@ -3422,6 +3427,15 @@ void petri__proxy_detach(struct petri_sandbox *sb)
 	run_cmd(s->px, &cmd);
 	sb->proxy = NULL;
 	sb_free(s);
+}
+
+void petri__proxy_counts(const struct petri_sandbox *sb, uint64_t *allowed, uint64_t *refused,
+			 uint64_t *dns)
+{
+	const struct petri_proxy_sb *s = sb->proxy;
+	*allowed = s ? __atomic_load_n(&s->decided[0], __ATOMIC_RELAXED) : 0;
+	*refused = s ? __atomic_load_n(&s->decided[1], __ATOMIC_RELAXED) : 0;
+	*dns = s ? __atomic_load_n(&s->dns_answered, __ATOMIC_RELAXED) : 0;
 }
 
 void petri__proxy_stop(struct petri_ctx *ctx)

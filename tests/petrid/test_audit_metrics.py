@@ -107,9 +107,10 @@ def test_metrics(petrid):
     assert d.request("GET", "/metrics", token="").status == 401
 
 
-def test_egress_decisions_counted_from_the_audit_stream(petrid, tmp_path):
-    f = str(tmp_path / "acme.audit")
-    d = petrid(tenants={"acme": {"allow": ["allowed.invalid"], "audit": {"file": f}}})
+def test_egress_decisions_counted_without_an_audit_destination(petrid):
+    # The library's own counts (petri_sandbox_net_stats): no audit stream
+    # needed, and they stay in the tenant's counter after the sandbox goes.
+    d = petrid(tenants={"acme": {"allow": ["allowed.invalid"]}})
     sid = create(d, language="python", allow=["allowed.invalid"])
     code = ("import urllib.request\n"
             "for host in ['refused.invalid', 'allowed.invalid']:\n"
@@ -129,4 +130,6 @@ def test_egress_decisions_counted_from_the_audit_stream(petrid, tmp_path):
         return got
 
     from conftest import wait_for
-    assert wait_for(lambda: counts()["refused"] >= 1 and counts()["allowed"] >= 1, 5), counts()
+    assert wait_for(lambda: counts() == {"allowed": 1, "refused": 1}, 5), counts()
+    assert d.request("DELETE", f"/v1/sandboxes/{sid}").status == 204
+    assert counts() == {"allowed": 1, "refused": 1}

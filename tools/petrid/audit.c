@@ -4,8 +4,7 @@
  * unix socket of protobuf frames (as `petri run --audit` writes), or a
  * unix socket of JSON lines, one event per line, formatted by the library's
  * reader from each framed event, for syslog pipelines.  All three go
- * through a callback sink, which also counts the egress proxy's decisions
- * for /metrics.
+ * through a callback sink.
  *
  * A stream is shared by the tenant's sandboxes, which borrow it: it is
  * reference counted (the tenant's current config holds one, each sandbox
@@ -28,7 +27,6 @@ struct pd_audit {
 	petri_audit *a;
 	char key[600]; /* the destination, to keep the stream across reloads */
 	char tenant[65];
-	struct pd_tenant_rt *rt; /* its egress counters (never freed) */
 	bool jsonl, file;
 	int fd; /* the file or socket (used by the writer thread only) */
 	char path[108];
@@ -108,37 +106,8 @@ static int send_all(int fd, const void *data, size_t n, bool file)
 	return 0;
 }
 
-/* Count an egress decision of a NetConnection event (@json, the reader's
- * JSON form): the value of its "decision" key, wherever it is nested. */
-static const char *find_decision(json_object *o, int depth)
-{
-	if (depth > 8 || !json_object_is_type(o, json_type_object))
-		return NULL;
-	json_object_object_foreach(o, k, v)
-	{
-		if (strcmp(k, "decision") == 0 && json_object_is_type(v, json_type_string))
-			return json_object_get_string(v);
-		const char *d = find_decision(v, depth + 1);
-		if (d)
-			return d;
-	}
-	return NULL;
-}
-
-static void count_egress(struct pd_audit *a, const char *line)
-{
-	json_object *o = json_tokener_parse(line);
-	const char *d = o ? find_decision(o, 0) : NULL;
-	if (d && strcasestr(d, "allowed"))
-		__atomic_fetch_add(&a->rt->egress[0], 1, __ATOMIC_RELAXED);
-	else if (d && strcasestr(d, "denied"))
-		__atomic_fetch_add(&a->rt->egress[1], 1, __ATOMIC_RELAXED);
-	json_object_put(o);
-}
-
 /* The sink of every tenant stream: one framed event in; the frame to the
- * file or socket (protobuf), or one JSON line (jsonl).  Egress decisions are
- * counted on the way for /metrics. */
+ * file or socket as it is (protobuf), or decoded into one JSON line (jsonl). */
 static int tenant_sink(const void *data, size_t len, void *userdata)
 {
 	struct pd_audit *a = userdata;
@@ -147,18 +116,15 @@ static int tenant_sink(const void *data, size_t len, void *userdata)
 	char *line = NULL;
 	int rc;
 
+	if (!a->jsonl)
+		return a->fd >= 0 && send_all(a->fd, data, len, a->file) == 0 ? 0 : -EIO;
 	ro.source = PETRI_AUDIT_SRC_MEMORY;
 	ro.flags = PETRI_AUDIT_READER_F_NO_VERIFY;
 	ro.data = data;
 	ro.data_len = len;
 	rc = petri_audit_reader_open(&r, &ro, NULL);
 	if (rc == 0 && (rc = petri_audit_reader_next(r, NULL)) == 1) {
-		bool net = petri_audit_reader_kind(r) == PETRI_AUDIT_KIND_NET_CONNECTION;
-		rc = 0;
-		if (a->jsonl || net)
-			rc = petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_JSON, &line, NULL);
-		if (rc == 0 && net)
-			count_egress(a, line);
+		rc = petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_JSON, &line, NULL);
 	} else if (rc == 0) {
 		rc = -EBADMSG;
 	}
@@ -166,10 +132,6 @@ static int tenant_sink(const void *data, size_t len, void *userdata)
 	if (rc < 0) {
 		petri_free(line);
 		return rc;
-	}
-	if (!a->jsonl) {
-		petri_free(line);
-		return a->fd >= 0 && send_all(a->fd, data, len, a->file) == 0 ? 0 : -EIO;
 	}
 	size_t n = strlen(line);
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -206,12 +168,8 @@ static struct pd_audit *open_stream(const struct pd_tenant *t, const char *key, 
 	a->file = t->audit.file != NULL;
 	snprintf(a->key, sizeof(a->key), "%s", key);
 	snprintf(a->tenant, sizeof(a->tenant), "%s", t->name);
-	pthread_mutex_lock(&pd.lock);
-	a->rt = pd_tenant_rt(t->name);
-	pthread_mutex_unlock(&pd.lock);
-	if (!a->rt || strlen(path) >= sizeof(a->path)) {
-		snprintf(err, errlen, "tenants.%s.audit: %s", t->name,
-			 a->rt ? "path too long" : "out of memory");
+	if (strlen(path) >= sizeof(a->path)) {
+		snprintf(err, errlen, "tenants.%s.audit: path too long", t->name);
 		free(a);
 		return NULL;
 	}

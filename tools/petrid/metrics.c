@@ -31,6 +31,19 @@ static void help(FILE *f, const char *name, const char *type, const char *text)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
+/* pd_registry_each: add a live sandbox's egress counts to @arg (two
+ * uint64_t: allowed, refused).  Under pd.lock, so it is not destroyed
+ * meanwhile (pd_sandbox_retire takes it out of the registry first). */
+static void add_egress(struct pd_sandbox *s, void *arg)
+{
+	uint64_t *sum = arg;
+	petri_net_stats ns = {.sz = sizeof(ns)};
+	if (s->sb && petri_sandbox_net_stats(s->sb, &ns) == 0) {
+		sum[0] += ns.allowed;
+		sum[1] += ns.refused;
+	}
+}
+
 struct view {
 	struct pd_tenant_rt *t[1024];
 	size_t n;
@@ -113,16 +126,16 @@ char *pd_metrics_text(const char *tenant, bool admin, size_t *len)
 			(unsigned long long)lost);
 	}
 	help(f, "petrid_egress_decisions_total", "counter",
-	     "Egress proxy decisions (counted from the tenant's audit stream).");
+	     "Egress proxy decisions: connections and requests allowed or refused.");
 	for (size_t i = 0; i < v.n; i++) {
+		uint64_t sum[2] = {v.t[i]->egress[0], v.t[i]->egress[1]};
+		pd_registry_each(v.t[i]->name, add_egress, sum);
 		fprintf(f,
 			"petrid_egress_decisions_total{tenant=\"%s\",decision=\"allowed\"} %llu\n",
-			v.t[i]->name,
-			(unsigned long long)__atomic_load_n(&v.t[i]->egress[0], __ATOMIC_RELAXED));
+			v.t[i]->name, (unsigned long long)sum[0]);
 		fprintf(f,
 			"petrid_egress_decisions_total{tenant=\"%s\",decision=\"refused\"} %llu\n",
-			v.t[i]->name,
-			(unsigned long long)__atomic_load_n(&v.t[i]->egress[1], __ATOMIC_RELAXED));
+			v.t[i]->name, (unsigned long long)sum[1]);
 	}
 	if (admin) {
 		help(f, "petrid_http_requests_total", "counter", "HTTP answers, by status.");

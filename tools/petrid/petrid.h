@@ -78,7 +78,8 @@ struct pd_tenant_rt {
 	uint64_t hist[PD_HIST_BUCKETS + 1]; /* exec durations (le buckets, +Inf) */
 	double hist_sum;
 	uint64_t hist_count;
-	uint64_t egress[2];     /* proxy decisions seen in its audit stream: allowed, refused */
+	uint64_t egress[2];     /* egress proxy decisions of its destroyed sandboxes (the
+				 * live ones' are summed at scrape time): allowed, refused */
 	struct pd_audit *audit; /* its current stream, or NULL */
 	struct pd_tenant_rt *next;
 };

@@ -205,6 +205,16 @@ bool pd_sandbox_retire(struct pd_sandbox *s, int why)
 	}
 	s->retiring = true;
 	s->removed = true;
+	/* Its egress counts move to the tenant's as it leaves the registry
+	 * (/metrics sums the live ones): now, and what came since once its
+	 * exec is over, so that the counter never goes back. */
+	petri_net_stats before = {.sz = sizeof(before)}, after = {.sz = sizeof(after)};
+	struct pd_tenant_rt *rt = pd_tenant_rt(s->tenant);
+	petri_sandbox_net_stats(s->sb, &before);
+	if (rt) {
+		rt->egress[0] += before.allowed;
+		rt->egress[1] += before.refused;
+	}
 	if (s->linked) {
 		pd_registry_unlink(s, why == PD_DESTROY_EXPIRED);
 		s->refs--; /* the registry's own */
@@ -212,6 +222,11 @@ bool pd_sandbox_retire(struct pd_sandbox *s, int why)
 	pd_exec_cancel_locked(s);
 	while (s->refs > 1)
 		pthread_cond_wait(&pd.cond, &pd.lock);
+	petri_sandbox_net_stats(s->sb, &after);
+	if (rt) {
+		rt->egress[0] += after.allowed - before.allowed;
+		rt->egress[1] += after.refused - before.refused;
+	}
 	pthread_mutex_unlock(&pd.lock);
 
 	int64_t t0 = pd_mono_ms();
