@@ -6,7 +6,9 @@
  * hands them to the sink (sink.c).  The queue is bounded: when it is
  * full an event is dropped and counted, and a Loss event with the exact
  * count enters the stream as soon as there is room.  Emitting never waits
- * for the sink.
+ * for the sink.  Events the sink fails are lost (their seqs make a gap)
+ * and reported by one Loss per (where, kind) once it takes events again;
+ * while it fails the writer pauses between tries (writer_main).
  *
  * Sequence numbers and hashes are assigned under the lock at the moment an
  * event enters the queue, so queue order == seq order == chain order, and a
