@@ -908,8 +908,12 @@ static void *writer_main(void *arg)
 			int k = kind_index(batch[i].kind);
 			a->written_kind[k]--;
 			if (batch[i].loss) {
+				/* Nor an event emitted (emitted stays written +
+				 * lost_sink + queued), nor a Loss event. */
 				loss_unsent_locked(a, &batch[i]);
 				free(batch[i].loss);
+				a->st.emitted--;
+				a->st.loss_events--;
 				continue;
 			}
 			a->st.lost_sink++;

@@ -318,7 +318,10 @@ PETRI_API int petri_audit_emit_encoded(petri_audit *a, const void *data, size_t 
 typedef struct petri_audit_stats {
 	uint32_t sz;
 	uint32_t reserved0;
-	uint64_t emitted;     /* events accepted (queued) including header, Loss and end */
+	uint64_t emitted;     /* events accepted (queued) including header, Loss and end;
+			       * a Loss record the sink refused is taken back (its counts
+			       * go to the next Loss), so emitted = written + lost_sink +
+			       * queued */
 	uint64_t written;     /* events the sink took */
 	uint64_t lost_queue;  /* events dropped because the queue was full */
 	uint64_t lost_sink;   /* queued events the sink failed to take */

@@ -508,6 +508,10 @@ static void test_sink_outage(void)
 	REQUIRE(petri_audit_get_stats(a, &st) == 0);
 	CHECK_MSG(st.lost_sink == K && st.lost_queue == 0, "lost_sink %llu, lost_queue %llu",
 		  (unsigned long long)st.lost_sink, (unsigned long long)st.lost_queue);
+	CHECK_MSG(st.loss_events == 1 && st.emitted == st.written + st.lost_sink + st.queued,
+		  "loss_events %llu, emitted %llu, written %llu",
+		  (unsigned long long)st.loss_events, (unsigned long long)st.emitted,
+		  (unsigned long long)st.written);
 	petri_error *err = NULL;
 	CHECK(petri_audit_close(a, &err) == -EIO); /* the sink failed some events */
 	petri_error_free(err);
