@@ -6,7 +6,9 @@
  * hands them to the sink (sink.c).  The queue is bounded: when it is
  * full an event is dropped and counted, and a Loss event with the exact
  * count enters the stream as soon as there is room.  Emitting never waits
- * for the sink.
+ * for the sink.  Events the sink fails are lost (their seqs make a gap)
+ * and reported by one Loss per (where, kind) once it takes events again;
+ * while it fails the writer pauses between tries (writer_main).
  *
  * Sequence numbers and hashes are assigned under the lock at the moment an
  * event enters the queue, so queue order == seq order == chain order, and a
@@ -49,18 +51,25 @@
 #define LINGER_US 1000
 #define LINGER_EVENTS 256
 
-struct qitem {
-	uint8_t *data; /* varint length + record */
-	size_t len;
-	int kind; /* its event kind (a sink that fails it: a Loss of that kind) */
-};
-
 /* Losses not yet reported by a Loss event, per (where, kind). */
 struct pending_loss {
 	uint64_t count;
 	uint64_t first_time, last_time;
 	uint64_t after_seq;
 	uint64_t first_kseq, last_kseq; /* kernel losses */
+};
+
+struct qitem {
+	uint8_t *data; /* varint length + record */
+	size_t len;
+	int kind;     /* its event kind (a sink that fails it: a Loss of that kind) */
+	uint64_t seq; /* its seq (a Loss of it is after seq - 1) */
+	/* A Loss record made from pending losses (flush_losses_upto): what it
+	 * reports, at pending[where][idx].  Should the sink fail it, that goes
+	 * back to pending for the next Loss: a Loss nobody received is not an
+	 * event lost, its counts are still to report. */
+	struct pending_loss *loss;
+	int where, idx;
 };
 
 /* Where a pending loss happened: the writer's queue, the kernel's ring
@@ -117,6 +126,11 @@ struct petri_audit {
 	struct petri_audit_stats st;
 	uint32_t close_timeout_ms;
 	struct petri_audit_sink sink;
+	/* The sink failed the last write: the writer backs off, and makes no
+	 * Loss records on its own until a write succeeds (each would fail in
+	 * turn); emits still put one per (where, kind) before their event. */
+	int sink_down;
+	uint32_t loss_queued[NPENDING][NKINDS]; /* Loss records of pending[w][k] queued */
 };
 
 static int kind_index(int kind)
@@ -217,6 +231,8 @@ static int seal_finish(petri_audit *a, int kind, const uint8_t *prev, size_t pre
 	out->data = buf;
 	out->len = vlen + body + PETRI_AUDIT_HASH_TRAILER;
 	out->kind = kind;
+	out->seq = a->next_seq;
+	out->loss = NULL;
 	a->written_kind[kind_index(kind)]++;
 	a->next_seq++;
 	a->bytes += out->len;
@@ -350,6 +366,11 @@ static int flush_losses_upto(petri_audit *a, uint32_t limit)
 			struct pending_loss *p = &a->pending[w][i];
 			if (!p->count)
 				continue;
+			/* The sink is down and a Loss of these is queued already:
+			 * another would only fail too (and burn a seq); the counts
+			 * wait for the next one. */
+			if (a->sink_down && a->loss_queued[w][i] && !a->closing)
+				continue;
 			if (a->count >= limit)
 				return 0;
 			Petri__Audit__V1__Event ev = PETRI__AUDIT__V1__EVENT__INIT;
@@ -374,9 +395,21 @@ static int flush_losses_upto(petri_audit *a, uint32_t limit)
 			loss.last_kseq = p->last_kseq;
 			ev.body_case = PETRI__AUDIT__V1__EVENT__BODY_LOSS;
 			ev.loss = &loss;
-			int r = push_locked(a, &ev);
-			if (r < 0)
+			struct pending_loss *saved = malloc(sizeof(*saved));
+			if (!saved)
+				return 0;
+			struct qitem it;
+			int r = seal_locked(a, &ev, &it);
+			if (r < 0) {
+				free(saved);
 				return r == -ENOSPC ? -ENOSPC : 0;
+			}
+			*saved = *p;
+			it.loss = saved;
+			it.where = w;
+			it.idx = i;
+			enqueue_locked(a, &it);
+			a->loss_queued[w][i]++;
 			a->st.loss_events++;
 			memset(p, 0, sizeof(*p));
 		}
@@ -434,7 +467,29 @@ static void drop_locked(petri_audit *a, int kind, uint64_t when, int size)
  * during a flood would eat the lifecycle events' reserve. */
 static int may_flush_alone(const petri_audit *a)
 {
-	return !a->closing && !a->activity_full;
+	return !a->closing && !a->activity_full && !a->sink_down;
+}
+
+/* A Loss record of @it the sink did not take: what it reported is pending
+ * again (merged with what came since), for the next Loss written. */
+static void loss_unsent_locked(petri_audit *a, const struct qitem *it)
+{
+	struct pending_loss *p = &a->pending[it->where][it->idx], *l = it->loss;
+	if (!p->count) {
+		*p = *l;
+		return;
+	}
+	p->count += l->count;
+	if (l->first_time < p->first_time)
+		p->first_time = l->first_time;
+	if (l->last_time > p->last_time)
+		p->last_time = l->last_time;
+	if (l->after_seq < p->after_seq)
+		p->after_seq = l->after_seq;
+	if (l->first_kseq && (!p->first_kseq || l->first_kseq < p->first_kseq))
+		p->first_kseq = l->first_kseq;
+	if (l->last_kseq > p->last_kseq)
+		p->last_kseq = l->last_kseq;
 }
 
 /* ---- UTF-8 ------------------------------------------------------------------
@@ -718,6 +773,10 @@ int petri__audit_report_rate_limited(petri_audit *a, int kind, uint64_t count)
 /* Events handed to an fd sink in one write: every one queued, up to these. */
 #define BATCH_EVENTS 1024
 #define BATCH_BYTES (256u << 10)
+/* The pause after a failed write: from BACKOFF_MIN_MS, doubling, up to
+ * BACKOFF_MAX_MS (close ends it at once). */
+#define BACKOFF_MIN_MS 10
+#define BACKOFF_MAX_MS 500
 
 /* Write @n items: one sink write of their concatenation for fd sinks, one
  * call each for a callback (its contract: one framed event per call).
@@ -780,6 +839,7 @@ static void *writer_main(void *arg)
 	struct qitem *batch = malloc(BATCH_EVENTS * sizeof(*batch));
 	uint32_t max = batch ? BATCH_EVENTS : 1;
 	struct qitem one;
+	uint32_t backoff_ms = 0;
 	if (!batch)
 		batch = &one;
 
@@ -831,24 +891,65 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&a->mu);
 		a->writer_busy = 0;
 		a->st.written += ok;
-		a->st.lost_sink += n - ok;
 		if (n > ok && err != -ECANCELED)
 			a->st.sink_errors++;
 		/* Sealed events the sink did not take are not in the stream: a
 		 * Loss {where: SINK} says so when the sink takes events again
-		 * (their gap in seq remains: verify reports the stream broken). */
+		 * (their gap in seq remains: verify reports the stream broken).
+		 * A Loss record it did not take is not counted lost: what it
+		 * reported is pending again, for the next Loss that gets through. */
 		for (uint32_t i = 0; i < n; i++) {
-			if (batch[i].len)
+			if (batch[i].loss)
+				a->loss_queued[batch[i].where][batch[i].idx]--;
+			if (batch[i].len) {
+				free(batch[i].loss);
 				continue;
+			}
 			int k = kind_index(batch[i].kind);
 			a->written_kind[k]--;
+			if (batch[i].loss) {
+				/* Nor an event emitted (emitted stays written +
+				 * lost_sink + queued), nor a Loss event. */
+				loss_unsent_locked(a, &batch[i]);
+				free(batch[i].loss);
+				a->st.emitted--;
+				a->st.loss_events--;
+				continue;
+			}
+			a->st.lost_sink++;
 			a->lost_kind[k]++;
 			a->total_lost++;
-			note_pending(a, &a->pending[PENDING_SINK][k], 1, now, now);
+			struct pending_loss *p = &a->pending[PENDING_SINK][k];
+			if (!p->count) /* after the last event before it, not the last sealed */
+				p->after_seq = batch[i].seq - 1;
+			p->first_time = p->count ? p->first_time : now;
+			p->last_time = now;
+			p->count++;
 		}
+		/* The sink is down while its last write fails.  Then no Loss record
+		 * on our own (it would fail, be made again, fail...: a busy loop
+		 * that burnt a seq per turn), and a pause, doubling up to
+		 * BACKOFF_MAX_MS, before the next write: events gather meanwhile
+		 * and the sink sees one try per pause, not one per event. */
+		a->sink_down = n > ok && !batch[n - 1].len && err != -ECANCELED;
 		if (may_flush_alone(a))
 			flush_losses_locked(a);
 		pthread_cond_broadcast(&a->cv_space);
+		if (a->sink_down && !a->stop) {
+			backoff_ms = backoff_ms ? backoff_ms * 2 : BACKOFF_MIN_MS;
+			if (backoff_ms > BACKOFF_MAX_MS)
+				backoff_ms = BACKOFF_MAX_MS;
+			struct timespec dl;
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_nsec += (long)backoff_ms * 1000000L;
+			dl.tv_sec += dl.tv_nsec / 1000000000L;
+			dl.tv_nsec %= 1000000000L;
+			while (!a->stop && !atomic_load(&a->abort) &&
+			       pthread_cond_timedwait(&a->cv_work, &a->mu, &dl) != ETIMEDOUT)
+				;
+		} else if (!a->sink_down) {
+			backoff_ms = 0;
+		}
 	}
 	pthread_mutex_unlock(&a->mu);
 	if (batch != &one)
@@ -941,6 +1042,7 @@ static void audit_free(petri_audit *a)
 		return;
 	while (a->count) {
 		free(a->q[a->head].data);
+		free(a->q[a->head].loss);
 		a->head = (a->head + 1) % a->cap;
 		a->count--;
 	}

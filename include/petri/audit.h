@@ -79,9 +79,10 @@ typedef struct petri_audit petri_audit;
  *  @data (@len bytes: the varint length, then the Event) is borrowed for the
  *  call only, @userdata is petri_audit_opts.sink_userdata.  Return 0, or a
  *  negative errno to report that the event was not taken: it is counted as
- *  lost (petri_audit_stats.lost_sink) and reported by a Loss event (the
- *  stream then has a gap, which verify reports).  It must not close the
- *  stream: close waits for this thread. */
+ *  lost (petri_audit_stats.lost_sink) and reported by a Loss event once
+ *  the sink takes events again (the stream then has a gap, which verify
+ *  reports).  After a failure the writer pauses (up to 500 ms) before the
+ *  next call.  It must not close the stream: close waits for this thread. */
 typedef int (*petri_audit_sink_fn)(const void *data, size_t len, void *userdata);
 
 /** Options of petri_audit_open().  Initialise with PETRI_AUDIT_OPTS_INIT or
@@ -317,7 +318,10 @@ PETRI_API int petri_audit_emit_encoded(petri_audit *a, const void *data, size_t 
 typedef struct petri_audit_stats {
 	uint32_t sz;
 	uint32_t reserved0;
-	uint64_t emitted;     /* events accepted (queued) including header, Loss and end */
+	uint64_t emitted;     /* events accepted (queued) including header, Loss and end;
+			       * a Loss record the sink refused is taken back (its counts
+			       * go to the next Loss), so emitted = written + lost_sink +
+			       * queued */
 	uint64_t written;     /* events the sink took */
 	uint64_t lost_queue;  /* events dropped because the queue was full */
 	uint64_t lost_sink;   /* queued events the sink failed to take */

@@ -321,14 +321,11 @@ def test_audit_collector_restart(procs, workdir):  # noqa: F811
     assert kinds[gaps[0]:].count("exec_started") == 2, kinds
 
 
-@pytest.mark.xfail(strict=True, reason="audit/writer.c writer_main: after a failed batch it "
-                   "queues a Loss event at once (may_flush_alone); that Loss fails too, is "
-                   "counted lost and queues another: ~700 seqs and 'lost' per second of "
-                   "collector downtime, for one exec of ~10 events (docs/deploy.md section 5)")
 def test_audit_collector_down_loss_count(procs, workdir):  # noqa: F811
     """What the stream and petrid_audit_lost_total say was lost while the
     collector was down is what was produced then: one short exec (about
-    ten events), not hundreds.  Strict xfail: fails today."""
+    ten events), not hundreds (the audit writer once counted each Loss
+    record the dead sink refused as lost and made another at once)."""
     need_root()
     events, lost_down = collector_restart(procs, str(workdir))
     end = events[-1]["unmapped"]["petri"]["stream_end"]
