@@ -65,7 +65,7 @@ from .errors import (
     UnsafePathError,
 )
 from .result import ExecResult
-from .sandbox import ENV_URL, ExecStream, OutputCallback, Sandbox, remote_url_from_env
+from .sandbox import ENV_URL, ExecStream, OutputCallback, Sandbox, register_remote, remote_url_from_env
 
 __all__ = ["RemoteSandbox", "RemoteExecStream", "ENV_URL", "ENV_TOKEN", "remote_url_from_env"]
 
@@ -1421,3 +1421,6 @@ class RemoteExecStream(ExecStream):
                 self._end()
         except Exception:  # noqa: BLE001 - never raise from __del__
             pass
+
+
+register_remote(RemoteSandbox)

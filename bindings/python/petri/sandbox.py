@@ -57,6 +57,17 @@ from .secret import Secret
 ENV_URL = "PETRI_URL"
 
 
+#: The remote Sandbox class; petri.remote sets it when imported (the
+#: package's __init__ imports it), so that this module needs nothing of it.
+_remote_class: Optional[type] = None
+
+
+def register_remote(cls: type) -> None:
+    """Called once by petri.remote: Sandbox(url=...) then makes a @cls."""
+    global _remote_class
+    _remote_class = cls
+
+
 def remote_url_from_env() -> Optional[str]:
     """PETRI_URL, or None when unset or empty."""
     u = os.environ.get(ENV_URL)
@@ -239,9 +250,8 @@ class Sandbox:
         # Sandbox(url=...) or PETRI_URL: the same API, served by petrid.
         # RemoteSandbox is a subclass, so Python then calls its __init__.
         if cls is Sandbox and (kwargs.get("url") is not None or remote_url_from_env()):
-            from .remote import RemoteSandbox
-
-            return super().__new__(RemoteSandbox)
+            assert _remote_class is not None, "petri.remote registers itself on import"
+            return super().__new__(_remote_class)
         return super().__new__(cls)
 
     def __init__(
