@@ -9,7 +9,10 @@
  * Cancelling (DELETE, cancel, a client gone, drain) goes through
  * pd_exec_cancel_locked() under pd.lock, while the exec holds its sandbox
  * reference; the timer repeats a cancel until the exec ends, since the
- * library only aims at an exec it has already accepted.
+ * library only aims at an exec it has already accepted.  The layers below
+ * reach these through function pointers: the registry through the hook
+ * main.c sets, the transport through pd_http_hooks, a stream through the
+ * one it is created with.
  */
 #include <errno.h>
 #include <math.h>
@@ -246,7 +249,7 @@ enum MHD_Result pd_exec_start(struct pd_conn *c, struct pd_sandbox *s)
 		memset(&c->rq.exec, 0, sizeof(c->rq.exec));
 		snprintf(x->tenant, sizeof(x->tenant), "%s", s->tenant);
 		if (c->rq.stream)
-			x->st = pd_stream_new(x, c->mc, &resp);
+			x->st = pd_stream_new(x, pd_exec_client_gone_locked, c->mc, &resp);
 		else
 			x->c = c;
 	}

@@ -7,10 +7,12 @@
  * (route, auth and Content-Length are checked at once, so a 401, 404, 405
  * or 413 never waits for a body), its body (accumulated up to
  * max_body_bytes, within request_timeout from the first byte of the
- * request), and its end, where routes.c answers it or suspends it while an
- * operation runs elsewhere (pd_http_suspend / pd_http_finish).  Connections
- * idle for request_timeout are closed by MHD; heads are bounded by the
- * per-connection memory limit.
+ * request), and its end, where the dispatcher plugged in by main.c
+ * (routes.c's pd_route) answers it or suspends it while an operation runs
+ * elsewhere (pd_http_suspend / pd_http_finish).  Connections idle for
+ * request_timeout are closed by MHD; heads are bounded by the
+ * per-connection memory limit.  The transport calls nothing above it:
+ * the dispatcher and the exec's client-gone hook come in pd_http_hooks.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -31,6 +33,8 @@
 
 static struct MHD_Daemon *daemons[PD_MAX_DAEMONS];
 static size_t ndaemons;
+/* What the layers above plug in (pd_http_start). */
+static struct pd_http_hooks hooks;
 
 /* Every open connection, for the bound on how long a request may take to
  * arrive: libmicrohttpd only bounds idleness, so a head or body sent a byte
@@ -377,7 +381,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		const char *accept = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Accept");
 		c->rq.stream = accept && strstr(accept, "text/event-stream");
 	}
-	return pd_route(c);
+	return hooks.route(c);
 }
 
 /* The watcher saw the client of a suspended connection go away. */
@@ -387,7 +391,7 @@ static void on_hangup(void *arg)
 	pthread_mutex_lock(&pd.lock);
 	if (c->exec) {
 		pd_log("client went away: cancelling its exec");
-		pd_exec_client_gone_locked(c->exec);
+		hooks.client_gone_locked(c->exec);
 	}
 	pthread_mutex_unlock(&pd.lock);
 }
@@ -500,13 +504,14 @@ static int listen_tcp(const char *spec)
 	return fd;
 }
 
-int pd_http_start(const struct pd_config *cfg)
+int pd_http_start(const struct pd_config *cfg, const struct pd_http_hooks *h)
 {
 	size_t n = pd_strv_len(cfg->listen);
 	if (n > PD_MAX_DAEMONS) {
 		pd_log("listen: at most %d addresses", PD_MAX_DAEMONS);
 		return -1;
 	}
+	hooks = *h;
 	ct_timeout_s = cfg->request_timeout;
 	pd.unix_paths = calloc(PD_MAX_DAEMONS + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {

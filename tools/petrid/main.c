@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * main.c - petrid's process: options, the config and its reloads, the host
- * checks, the undertaker, the timer, signals and the drain.
+ * main.c - petrid's process, the top layer: options, the config and its
+ * reloads, the host checks, the undertaker, the timer, signals and the
+ * drain.  It plugs the layers together (the dispatcher and the exec hooks
+ * into http.c and registry.c); nothing calls into it.
  *
  * Order at start matters: the undertaker is forked before any thread
  * exists (a fork of a threaded process may only exec), the host checks run
@@ -14,7 +16,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,89 +30,9 @@
 #include "hostcheck.h"
 #endif
 
-struct petrid pd = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-
 static const char *config_path;
 static int undertaker_fd = -1;
 static volatile int timer_stop;
-
-/* ---- small helpers shared by every file ---- */
-
-void pd_log(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	memcpy(line, "petrid: ", 8);
-	va_start(ap, fmt);
-	int n = vsnprintf(line + 8, sizeof(line) - 9, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		line[8] = '\0';
-	for (char *p = line; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	size_t len = strlen(line);
-	line[len++] = '\n';
-	ssize_t w = write(STDERR_FILENO, line, len);
-	(void)w;
-}
-
-int64_t pd_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t pd_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void pd_iso_time(int64_t ms, char *buf)
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
-struct pd_config *pd_config_get(void)
-{
-	pthread_mutex_lock(&pd.lock);
-	struct pd_config *c = pd.cfg;
-	c->refs++;
-	pthread_mutex_unlock(&pd.lock);
-	return c;
-}
-
-void pd_config_put(struct pd_config *c)
-{
-	if (!c)
-		return;
-	pthread_mutex_lock(&pd.lock);
-	bool last = --c->refs == 0;
-	pthread_mutex_unlock(&pd.lock);
-	if (last)
-		pd_config_free(c);
-}
-
-struct pd_tenant_rt *pd_tenant_rt(const char *name)
-{
-	for (struct pd_tenant_rt *t = pd.tenants; t; t = t->next)
-		if (strcmp(t->name, name) == 0)
-			return t;
-	struct pd_tenant_rt *t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	snprintf(t->name, sizeof(t->name), "%s", name);
-	t->next = pd.tenants;
-	pd.tenants = t;
-	return t;
-}
 
 static void library_log(int level, const char *msg, void *userdata)
 {
@@ -524,13 +445,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pd.started_ms = pd_now_ms();
+	/* The layers above plug into those below before any thread runs. */
+	pd_registry_set_exec_cancel(pd_exec_cancel_locked);
 	pthread_t timer;
 	if (pd_pool_start() < 0 || pd_watch_start() < 0 ||
 	    pthread_create(&timer, NULL, timer_thread, NULL) != 0) {
 		pd_log("cannot start threads");
 		return 1;
 	}
-	if (pd_http_start(pd.cfg) < 0)
+	static const struct pd_http_hooks hooks = {
+		.route = pd_route, .client_gone_locked = pd_exec_client_gone_locked};
+	if (pd_http_start(pd.cfg, &hooks) < 0)
 		return 1;
 	pd_log("ready: node %s, %zu tenants, pid %d", pd.node, pd.cfg->ntenants, (int)getpid());
 

@@ -3,13 +3,22 @@
  * petrid.h - what petrid's files share: the process-wide state, the
  * sandbox registry, the worker pool, streams and the helpers each uses.
  *
- *   main.c      options, host checks, the undertaker, signals, drain
+ * The files are layers: each calls only those below it, never one above,
+ * and no two call each other.  Where a lower layer must reach a higher one
+ * (the transport dispatching a request, a stream or the registry cancelling
+ * an exec), the higher one plugs in a function pointer; main.c does the
+ * plugging at start.  From the top down:
+ *
+ *   main.c      options, host checks, the undertaker, the timer, signals,
+ *               reload, drain; plugs the layers together
+ *   routes.c    one handler per route (the dispatcher, pd_route)
+ *   files.c     the files routes            exec.c     exec threads
+ *   metrics.c   /metrics                    registry.c sandboxes by id, TTL
+ *   http.c      libmicrohttpd: connections, bodies, auth, answers (transport)
+ *   stream.c    SSE buffers                 audit.c    tenants' audit streams
+ *   pool.c      workers, the watcher
+ *   state.c     pd, the log, the clocks, config references, tenants' state
  *   config.c    the config file             request.c  routing, bodies (pure)
- *   http.c      libmicrohttpd: connections, bodies, auth, answers
- *   routes.c    one handler per route       registry.c sandboxes by id, TTL
- *   exec.c      exec threads                stream.c   SSE buffers
- *   files.c     the files routes            pool.c     workers, the watcher
- *   metrics.c   /metrics                    audit.c    tenants' audit streams
  *
  * Threads, all bounded: the main thread (signals), one libmicrohttpd
  * thread per listen address (epoll), PD_POOL_THREADS workers for create,
@@ -45,10 +54,10 @@
 #define PD_STREAM_BACKLOG (4u << 20)
 #define PD_HIST_BUCKETS 12
 
-/* ---- logging (one line per event on stderr, never a secret) ---- */
+/* ---- state.c: logging (one line per event on stderr, never a secret) ---- */
 void pd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* ---- time ---- */
+/* ---- state.c: time ---- */
 int64_t pd_now_ms(void);  /* wall clock, ms since the epoch */
 int64_t pd_mono_ms(void); /* monotonic */
 /* "2026-12-07T14:00:00.000Z" for @ms into @buf (>= 32 bytes). */
@@ -126,7 +135,7 @@ struct pd_sandbox {
 	struct pd_sandbox *tomb_next; /* tombstones, oldest first */
 };
 
-/* ---- process-wide state ---- */
+/* ---- state.c: process-wide state ---- */
 struct petrid {
 	petri_ctx *ctx;
 	pthread_mutex_t lock;
@@ -176,6 +185,10 @@ void pd_sandbox_touch(struct pd_sandbox *s);
  * false (only the reference dropped) when another caller is already
  * retiring it. */
 bool pd_sandbox_retire(struct pd_sandbox *s, int why);
+/* Plug in the cancel of a sandbox's running exec (exec.c's
+ * pd_exec_cancel_locked, pd.lock held), which pd_sandbox_retire() calls:
+ * set once by main.c before any thread starts. */
+void pd_registry_set_exec_cancel(bool (*cancel_locked)(struct pd_sandbox *s));
 /* Call @fn for every live record (tenant NULL: all). */
 void pd_registry_each(const char *tenant, void (*fn)(struct pd_sandbox *, void *), void *arg);
 /* The timer's work: expire idle sandboxes, drop old tombstones.  Takes
@@ -185,7 +198,17 @@ void pd_registry_expire(void);
 /* ---- http.c ---- */
 /* A connection's request (MHD's con_cls). */
 struct pd_conn;
-int pd_http_start(const struct pd_config *cfg);
+/* What the layers above plug into the transport (http.c calls neither
+ * routes.c nor exec.c itself). */
+struct pd_http_hooks {
+	/* Answer a request whose head and body are in, or suspend it. */
+	enum MHD_Result (*route)(struct pd_conn *c);
+	/* The client of exec @x, on a suspended connection, went away
+	 * (pd.lock held). */
+	void (*client_gone_locked)(struct pd_exec *x);
+};
+/* Listen on @cfg's addresses; @hooks is copied. */
+int pd_http_start(const struct pd_config *cfg, const struct pd_http_hooks *hooks);
 void pd_http_stop(void);
 /* The timer's work: hang up on requests slower than request_timeout. */
 void pd_http_tick(void);

@@ -6,7 +6,8 @@
  * A record is looked up by (tenant, id): another tenant's id and an id
  * that never existed take the same path to the same 404.  Every operation
  * takes a reference; a sandbox is destroyed only by pd_sandbox_retire(),
- * which first makes it invisible, cancels its exec and waits until no
+ * which first makes it invisible, cancels its exec (through the hook that
+ * main.c plugs in: exec.c sits above the registry) and waits until no
  * operation uses it.  An expired sandbox leaves a tombstone (410) for an
  * hour, at most PD_TOMBSTONES_MAX of them (the oldest go first).
  */
@@ -16,6 +17,15 @@
 
 #include "petrid.h"
 #include "result_json.h"
+
+/* exec.c's pd_exec_cancel_locked(), plugged in by main.c (exec.c sits
+ * above the registry). */
+static bool (*exec_cancel_locked)(struct pd_sandbox *s);
+
+void pd_registry_set_exec_cancel(bool (*cancel_locked)(struct pd_sandbox *s))
+{
+	exec_cancel_locked = cancel_locked;
+}
 
 static unsigned bucket_of(const char *id)
 {
@@ -219,7 +229,7 @@ bool pd_sandbox_retire(struct pd_sandbox *s, int why)
 		pd_registry_unlink(s, why == PD_DESTROY_EXPIRED);
 		s->refs--; /* the registry's own */
 	}
-	pd_exec_cancel_locked(s);
+	exec_cancel_locked(s);
 	while (s->refs > 1)
 		pthread_cond_wait(&pd.cond, &pd.lock);
 	petri_sandbox_net_stats(s->sb, &after);

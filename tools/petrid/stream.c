@@ -40,6 +40,8 @@ struct pd_stream {
 	int64_t start_mono, last_event_mono;
 	struct pd_exec *exec;          /* until finish */
 	struct pd_stream *next, *prev; /* the open streams, for heartbeats */
+	/* The exec's own cancel when its client goes away (pd_stream_new). */
+	void (*client_gone_locked)(struct pd_exec *);
 };
 
 static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -57,7 +59,7 @@ static void on_hangup(void *arg)
 	struct pd_exec *x = __atomic_load_n(&st->exec, __ATOMIC_ACQUIRE);
 	if (x) {
 		pd_log("stream client went away: cancelling its exec");
-		pd_exec_client_gone_locked(x);
+		st->client_gone_locked(x);
 	}
 	pthread_mutex_unlock(&pd.lock);
 }
@@ -281,15 +283,16 @@ static void reader_free(void *cls)
 	if (!st->finished && x) {
 		pthread_mutex_lock(&pd.lock);
 		pd_log("stream closed before its result: cancelling its exec");
-		pd_exec_client_gone_locked(x);
+		st->client_gone_locked(x);
 		pthread_mutex_unlock(&pd.lock);
 	}
 	pthread_mutex_unlock(&st->lock);
 	release(st);
 }
 
-struct pd_stream *pd_stream_new(struct pd_exec *exec, struct MHD_Connection *mc,
-				struct MHD_Response **resp)
+struct pd_stream *pd_stream_new(struct pd_exec *exec,
+				void (*client_gone_locked)(struct pd_exec *exec),
+				struct MHD_Connection *mc, struct MHD_Response **resp)
 {
 	struct pd_stream *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -299,6 +302,7 @@ struct pd_stream *pd_stream_new(struct pd_exec *exec, struct MHD_Connection *mc,
 	st->mc = mc;
 	st->watch_slot = -1;
 	st->exec = exec;
+	st->client_gone_locked = client_gone_locked;
 	st->start_mono = st->last_event_mono = pd_mono_ms();
 	*resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, st,
 						  reader_free);

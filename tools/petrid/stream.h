@@ -16,9 +16,12 @@ struct pd_stream;
 struct pd_exec;
 
 /* A stream for @exec on connection @mc, and the MHD response reading it
- * (the response holds one reference, the caller the other). */
-struct pd_stream *pd_stream_new(struct pd_exec *exec, struct MHD_Connection *mc,
-				struct MHD_Response **resp);
+ * (the response holds one reference, the caller the other).  When the
+ * client goes away before the final event, @client_gone_locked(@exec) is
+ * called with pd.lock held (exec.c sits above: it passes its own). */
+struct pd_stream *pd_stream_new(struct pd_exec *exec,
+				void (*client_gone_locked)(struct pd_exec *exec),
+				struct MHD_Connection *mc, struct MHD_Response **resp);
 /* Output of the exec (petri_output_fn's arguments): 0, or 1 when the
  * client is gone (the exec is then stopped). */
 int pd_stream_output(struct pd_stream *st, int stream, const char *data, size_t len);
