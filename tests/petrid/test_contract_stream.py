@@ -93,11 +93,12 @@ def wait_running(pd, sid, timeout=10):
 def test_stream_ends_when_the_sandbox_is_deleted(pd):
     sid = pd.create()["id"]
     s = Stream(pd, sid, {"argv": ["sh", "-c", "echo started; sleep 30"], "timeout": 40})
-    wait_running(pd, sid)
+    first = s.next_event()  # it runs
+    assert first and first[0] == "stdout", first
     t0 = time.monotonic()
     r = pd.delete(sid)
     assert r.status == 204, r
-    evs = read_all_events(s)
+    evs = [first] + read_all_events(s)
     assert time.monotonic() - t0 < 5, "the stream did not end promptly"
     name, res, _ = check_well_formed(s, evs)
     assert name == "result", (name, res)
@@ -162,7 +163,7 @@ def test_slow_reader_gets_its_result_and_does_not_slow_the_exec(pd, sb, pause):
     total = 24 * 1024 * 1024
     # a small receive buffer so that petrid's side really backs up
     s = Stream(pd, sb, {"argv": ["sh", "-c", f"head -c {total} /dev/zero | tr '\\0' a"],
-                        "timeout": 40}, rcvbuf=16384)
+                        "timeout": 40}, rcvbuf=16384, timeout=15)
     time.sleep(pause)  # read nothing while it prints
     evs = read_all_events(s)
     name, res, _ = check_well_formed(s, evs)
