@@ -380,3 +380,52 @@ def test_too_many_execs_over_all_tenants(pd):
     assert pd.exec(sids[3], tenant="c", argv=["true"]).status == 200
     for sid in sids:
         pd.delete(sid, "c")
+
+
+# ---- quotas under concurrency: counted once, never raced past ----
+def _concurrently(n, fn):
+    out = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        barrier.wait()
+        out[i] = fn(i)
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    return out
+
+
+def test_concurrent_creates_never_pass_max_sandboxes(pd):
+    rs = _concurrently(16, lambda i: pd.request("POST", "/v1/sandboxes", {}, token="c"))
+    made = [r.json["id"] for r in rs if r.status == 201]
+    try:
+        codes = sorted({(r.status, r.error_code()) for r in rs if r.status != 201})
+        assert len(made) == 6, (len(made), codes)
+        assert codes == [(429, "quota_exceeded")], codes
+        assert pd.live_ids("c") == sorted(made)
+    finally:
+        for sid in made:
+            pd.delete(sid, "c")
+
+
+def test_concurrent_execs_in_one_sandbox_run_one_at_a_time(pd, sb):
+    rs = _concurrently(8, lambda i: pd.exec(sb, argv=["sleep", "1"]))
+    ok = [r for r in rs if r.status == 200]
+    busy = [r for r in rs if r.status == 409 and r.error_code() == "sandbox_busy"]
+    assert len(ok) == 1 and len(busy) == 7, [r.status for r in rs]
+
+
+def test_concurrent_execs_never_pass_max_execs(pd):
+    sids = [pd.create("c")["id"] for _ in range(6)]
+    try:
+        rs = _concurrently(6, lambda i: pd.exec(sids[i], tenant="c", argv=["sleep", "1.5"]))
+        ok = [r for r in rs if r.status == 200]
+        refused = [r for r in rs if r.status == 429 and r.error_code() == "too_many_execs"]
+        assert len(ok) == 3 and len(refused) == 3, [(r.status, r.error_code()) for r in rs]
+    finally:
+        for sid in sids:
+            pd.delete(sid, "c")

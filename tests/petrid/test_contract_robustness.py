@@ -210,3 +210,43 @@ def test_bad_input_leaves_nothing_behind(pd):
     r = pd.exec(sid, argv=["echo", "fine"])
     assert r.status == 200 and r.json["stdout"] == "fine\n"
     pd.delete(sid)
+
+
+def test_max_connections_is_a_bound_and_frees_up():
+    """Beyond max_connections a connection is refused at accept (closed with
+    no response); once the others go, new ones are served at once."""
+    p = Petrid({"a": {"defaults": {"language": "sh"}}}, request_timeout=20, max_connections=8)
+    p.start()
+    held = []
+    try:
+        held = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(8)]
+        for s in held:
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")  # a head in progress
+        time.sleep(0.3)
+        threads_full = p.threads()
+        t0 = time.monotonic()
+        try:
+            r = p.request("GET", "/healthz", token=None, timeout=5)
+            how = f"served: {r}"
+        except socket.timeout:
+            how = "left hanging (no answer, not closed)"
+        except OSError:
+            how = "refused"
+        waited = time.monotonic() - t0
+        assert how == "refused" and waited < 2, f"a 9th connection was {how} after {waited:.1f}s"
+        for s in held:
+            s.close()
+        held = []
+        assert wait_for(lambda: _healthy(p), 3), "not served again once the 8 went"
+        assert p.threads() <= threads_full
+    finally:
+        for s in held:
+            s.close()
+        p.close()
+
+
+def _healthy(p):
+    try:
+        return p.request("GET", "/healthz", token=None, timeout=2).status == 200
+    except OSError:
+        return False
