@@ -150,3 +150,30 @@ def test_metrics_count_what_happened(pd):
     assert "petrid_build_info" in m1
     r = pd.request("GET", "/metrics", token="admin")
     assert r.headers["content-type"].startswith("text/plain"), r.headers
+
+
+def test_large_file_get_and_chunked_put(pd, sb):
+    import hashlib
+    r = pd.exec(sb, argv=["sh", "-c", "head -c 10485760 /dev/urandom > /workspace/big && sha256sum /workspace/big"])
+    want = r.json["stdout"].split()[0]
+    g = pd.request("GET", f"/v1/sandboxes/{sb}/files/big", timeout=60)
+    assert g.status == 200 and len(g.body) == 10485760, (g.status, len(g.body))
+    assert hashlib.sha256(g.body).hexdigest() == want
+    # a PUT whose body comes in chunks (no Content-Length)
+    data = b"chunk" * 50000
+    c = pd.conn()
+    try:
+        c.putrequest("PUT", f"/v1/sandboxes/{sb}/files/chunked.bin")
+        c.putheader("Authorization", "Bearer " + pd.tokens["a"])
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        for i in range(0, len(data), 65536):
+            part = data[i:i + 65536]
+            c.send(b"%x\r\n" % len(part) + part + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        resp = c.getresponse()
+        resp.read()
+        assert resp.status == 204, resp.status
+    finally:
+        c.close()
+    assert pd.request("GET", f"/v1/sandboxes/{sb}/files/chunked.bin").body == data

@@ -7,6 +7,7 @@ keeps live sandboxes, and a broken config keeps the old one."""
 import json
 import os
 import signal
+import stat
 import threading
 import time
 
@@ -49,7 +50,8 @@ def wait_running(pd, sid):
 def test_sigterm_lets_running_execs_finish(factory):
     pd = factory(drain_timeout=10, extra_listen=["unix:{dir}/petrid.sock"])
     sock_path = os.path.join(pd.dir, "petrid.sock")
-    assert os.path.exists(sock_path)
+    assert stat.S_ISSOCK(os.stat(sock_path).st_mode)
+    assert stat.S_IMODE(os.stat(sock_path).st_mode) == 0o660, oct(os.stat(sock_path).st_mode)
     s1, s2 = pd.create()["id"], pd.create()["id"]
     stream = Stream(pd, s1, {"argv": ["sh", "-c", "echo one; sleep 2; echo two"], "timeout": 30})
     plain = {}

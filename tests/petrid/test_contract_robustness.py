@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from contract import Petrid, metric_value, raw_exchange, wait_for
+from contract import Petrid, cgroups_of, metric_value, raw_exchange, sandbox_inits, wait_for
 
 REQUEST_TIMEOUT = 3
 
@@ -199,12 +199,16 @@ def test_bad_input_leaves_nothing_behind(pd):
     assert wait_for(lambda: pd.get(sid).json["state"] == "idle", 10)
     time.sleep(1)
     threads0, fds0 = pd.threads(), pd.fds()
+    inits0, cgroups0 = sandbox_inits(pd.pid), cgroups_of(pd.pid)
+    assert len(inits0) == 1, inits0
     live0 = metric_value(pd.metrics(), "petrid_sandboxes_live", tenant="a")
     for _ in range(5):
         _bad_batch(pd, sid)
     assert wait_for(lambda: pd.get(sid).json["state"] == "idle", 10)
     assert pd.live_ids() == [sid]
     assert metric_value(pd.metrics(), "petrid_sandboxes_live", tenant="a") == live0 == 1
+    assert sandbox_inits(pd.pid) == inits0
+    assert cgroups_of(pd.pid) == cgroups0
     ok = wait_for(lambda: pd.threads() <= threads0 and pd.fds() <= fds0, REQUEST_TIMEOUT + 3, step=0.2)
     assert ok, f"threads {threads0} -> {pd.threads()}, fds {fds0} -> {pd.fds()}"
     r = pd.exec(sid, argv=["echo", "fine"])

@@ -230,3 +230,23 @@ def test_stream_ends_when_the_code_kills_pid_1(pd):
             assert r.status == 200 and r.json["stdout"] == "alive\n", r
     finally:
         pd.delete(sid)
+
+
+def test_stream_of_a_program_that_cannot_start(pd, sb):
+    s = Stream(pd, sb, {"argv": ["/no/such/program"]})
+    evs = read_all_events(s)
+    name, res, _ = check_well_formed(s, evs)
+    assert name == "result" and res["reason"] == "failed" and res["exit_code"] == 127, res
+
+
+def test_stream_chunks_stop_at_output_kill(pd, sb):
+    s = Stream(pd, sb, {"argv": ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' b; sleep 5"],
+                        "output_kill": 1048576, "timeout": 20})
+    evs = read_all_events(s)
+    name, res, _ = check_well_formed(s, evs)
+    assert name == "result" and res["reason"] == "output_limit", res
+    out = joined(evs, "stdout")
+    gaps = sum(e[1]["dropped_bytes"] for e in evs if e[0] == "gap")
+    total = res["stdout_total_bytes"]
+    assert 1048576 <= total < 3000000, res  # killed near output_kill, not at the end
+    assert len(out) + gaps == total and set(out) <= {"b"}, (len(out), gaps, total)
