@@ -6,6 +6,7 @@
  *   main.c    argument dispatch: run, audit, --help, --version
  *   run.c     petri run
  *   audit.c   petri audit cat|json|verify
+ *   doctor.c  petri doctor (the checks: hostcheck.c)
  *   output.c  messages, live output, the result (exit status and --json)
  */
 #ifndef PETRI_CLI_H
@@ -34,6 +35,8 @@ void language_list(char *buf, size_t size);
 /* Commands: argv[0] is the command's name; they return the exit status. */
 int cmd_run(int argc, char **argv);   /* run.c */
 int cmd_audit(int argc, char **argv); /* audit.c */
+/* petri doctor: exits 0, 1 (a required layer missing) or 2 (usage). */
+int cmd_doctor(int argc, char **argv); /* doctor.c */
 
 /* ---- output.c: messages ---- */
 

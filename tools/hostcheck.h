@@ -24,13 +24,14 @@
 
 /* Layer names (stable: `petri doctor --require NAME`, petrid's log, JSON). */
 #define HC_USERNS "user_namespaces"
-#define HC_NAMESPACES "namespaces"     /* pid, mount, net, uts, ipc, cgroup */
-#define HC_CGROUPS "cgroups"           /* v2 or v1, which controllers */
+#define HC_NAMESPACES "namespaces" /* pid, mount, net, uts, ipc, cgroup */
+#define HC_CGROUPS "cgroups"       /* v2 or v1, which controllers */
 #define HC_SECCOMP "seccomp"
 #define HC_LANDLOCK "landlock"
 #define HC_KERNEL_AUDIT "kernel_audit" /* the BPF audit programs load */
-#define HC_EGRESS "egress_proxy"       /* cgroup socket hooks, veth-less proxy plumbing */
+#define HC_EGRESS "egress_proxy"       /* net proxy: DNS and proxy sockets on the sandbox lo */
 #define HC_MEMFD_EXEC "memfd_exec"
+#define HC_SANDBOX "sandbox" /* end to end: a default sandbox runs /bin/true */
 
 struct hostcheck_item {
 	const char *layer; /* HC_* name above */
@@ -43,6 +44,18 @@ struct hostcheck_report {
 	size_t n;
 };
 
+/* Every layer name, in report order, NULL-terminated. */
+extern const char *const hostcheck_layers[];
+/* The layers a default sandbox cannot run without (the default of `petri
+ * doctor --require`), NULL-terminated: user_namespaces, namespaces,
+ * seccomp, sandbox.  The others degrade: no cgroup means rlimits, no
+ * Landlock one wall less, no memfd exec a slower init, no kernel audit only
+ * the library's own events, no egress proxy only `net none|host`. */
+extern const char *const hostcheck_default_required[];
+
+/* "ok", "degraded" or "missing". */
+const char *hostcheck_state_name(int state);
+
 /* Run every check (tens of ms; forks short-lived children).  Never fails:
  * a check that cannot run reports its layer HC_MISSING with the reason. */
 void hostcheck_run(struct hostcheck_report *r);
@@ -54,7 +67,8 @@ const struct hostcheck_item *hostcheck_find(const struct hostcheck_report *r, co
 void hostcheck_print(const struct hostcheck_report *r, FILE *f);
 
 /* The report as a JSON object {"layers": {NAME: {"state": "ok|degraded|missing",
- * "detail": ...}}, "ok": bool}, or NULL on ENOMEM.  Owned by the caller. */
+ * "detail": ...}}, "ok": bool (no layer missing)}, or NULL on ENOMEM.  Owned
+ * by the caller. */
 json_object *hostcheck_json(const struct hostcheck_report *r);
 
 #endif /* PETRI_TOOLS_HOSTCHECK_H */

@@ -6,6 +6,7 @@
  *   petri run [OPTIONS] -- PROGRAM [ARGS...]                      run.c
  *   petri run [OPTIONS] --lang LANG (-c CODE [-- ARGS] | FILE [ARGS])
  *   petri audit cat|json|verify FILE                               audit.c
+ *   petri doctor [--json] [--require LAYER[,LAYER...]]              doctor.c
  *   petri --help | --version
  *
  * All the sandbox logic lives in libpetri: the tool only translates.
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "audit") == 0)
 		return cmd_audit(argc - 1, argv + 1);
+	if (strcmp(cmd, "doctor") == 0)
+		return cmd_doctor(argc - 1, argv + 1);
 	fail("unknown command '%.64s' (try 'petri --help')", cmd);
 	return EXIT_PETRI;
 }

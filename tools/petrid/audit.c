@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * audit.c - each tenant's audit stream (its config's "audit"): a file or a
- * unix socket of protobuf frames (the library's own sinks), or a unix
- * socket of JSON lines, one event per line, formatted by the library's
- * reader from each framed event (a callback sink), for syslog pipelines.
+ * unix socket of protobuf frames (as `petri run --audit` writes), or a
+ * unix socket of JSON lines, one event per line, formatted by the library's
+ * reader from each framed event, for syslog pipelines.  All three go
+ * through a callback sink, which also counts the egress proxy's decisions
+ * for /metrics.
  *
  * A stream is shared by the tenant's sandboxes, which borrow it: it is
  * reference counted (the tenant's current config holds one, each sandbox
@@ -11,6 +13,7 @@
  * keeps a tenant's destination keeps its stream.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +28,9 @@ struct pd_audit {
 	petri_audit *a;
 	char key[600]; /* the destination, to keep the stream across reloads */
 	char tenant[65];
-	/* jsonl */
-	int fd;
+	struct pd_tenant_rt *rt; /* its egress counters (never freed) */
+	bool jsonl, file;
+	int fd; /* the file or socket (used by the writer thread only) */
 	char path[108];
 };
 
@@ -89,10 +93,11 @@ static int connect_unix(const char *path)
 	return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+static int send_all(int fd, const void *data, size_t n, bool file)
 {
+	const char *p = data;
 	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = file ? write(fd, p, n) : send(fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -103,8 +108,38 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* The callback sink of a jsonl stream: one framed event in, one line out. */
-static int jsonl_sink(const void *data, size_t len, void *userdata)
+/* Count an egress decision of a NetConnection event (@json, the reader's
+ * JSON form): the value of its "decision" key, wherever it is nested. */
+static const char *find_decision(json_object *o, int depth)
+{
+	if (depth > 8 || !json_object_is_type(o, json_type_object))
+		return NULL;
+	json_object_object_foreach(o, k, v)
+	{
+		if (strcmp(k, "decision") == 0 && json_object_is_type(v, json_type_string))
+			return json_object_get_string(v);
+		const char *d = find_decision(v, depth + 1);
+		if (d)
+			return d;
+	}
+	return NULL;
+}
+
+static void count_egress(struct pd_audit *a, const char *line)
+{
+	json_object *o = json_tokener_parse(line);
+	const char *d = o ? find_decision(o, 0) : NULL;
+	if (d && strcasestr(d, "allowed"))
+		__atomic_fetch_add(&a->rt->egress[0], 1, __ATOMIC_RELAXED);
+	else if (d && strcasestr(d, "denied"))
+		__atomic_fetch_add(&a->rt->egress[1], 1, __ATOMIC_RELAXED);
+	json_object_put(o);
+}
+
+/* The sink of every tenant stream: one framed event in; the frame to the
+ * file or socket (protobuf), or one JSON line (jsonl).  Egress decisions are
+ * counted on the way for /metrics. */
+static int tenant_sink(const void *data, size_t len, void *userdata)
 {
 	struct pd_audit *a = userdata;
 	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
@@ -117,25 +152,37 @@ static int jsonl_sink(const void *data, size_t len, void *userdata)
 	ro.data = data;
 	ro.data_len = len;
 	rc = petri_audit_reader_open(&r, &ro, NULL);
-	if (rc == 0 && (rc = petri_audit_reader_next(r, NULL)) == 1)
-		rc = petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_JSON, &line, NULL);
-	else if (rc == 0)
+	if (rc == 0 && (rc = petri_audit_reader_next(r, NULL)) == 1) {
+		bool net = petri_audit_reader_kind(r) == PETRI_AUDIT_KIND_NET_CONNECTION;
+		rc = 0;
+		if (a->jsonl || net)
+			rc = petri_audit_reader_format(r, PETRI_AUDIT_FORMAT_JSON, &line, NULL);
+		if (rc == 0 && net)
+			count_egress(a, line);
+	} else if (rc == 0) {
 		rc = -EBADMSG;
+	}
 	petri_audit_reader_close(r);
-	if (rc < 0)
+	if (rc < 0) {
+		petri_free(line);
 		return rc;
+	}
+	if (!a->jsonl) {
+		petri_free(line);
+		return a->fd >= 0 && send_all(a->fd, data, len, a->file) == 0 ? 0 : -EIO;
+	}
 	size_t n = strlen(line);
-	line[n] = '\0';
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (a->fd < 0)
 			a->fd = connect_unix(a->path);
-		if (a->fd >= 0 && send_all(a->fd, line, n) == 0 && send_all(a->fd, "\n", 1) == 0) {
+		if (a->fd >= 0 && send_all(a->fd, line, n, false) == 0 &&
+		    send_all(a->fd, "\n", 1, false) == 0) {
 			petri_free(line);
 			return 0;
 		}
 		if (a->fd >= 0)
 			close(a->fd);
-		a->fd = -1; /* the collector went away: reconnect once */
+		a->fd = -1; /* the collector went away: reconnect once (lines stand alone) */
 	}
 	petri_free(line);
 	return -EIO;
@@ -147,6 +194,7 @@ static struct pd_audit *open_stream(const struct pd_tenant *t, const char *key, 
 	struct pd_audit *a = calloc(1, sizeof(*a));
 	petri_audit_opts o = PETRI_AUDIT_OPTS_INIT;
 	petri_error *perr = NULL;
+	const char *path = t->audit.file ? t->audit.file : t->audit.unix_path;
 
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
@@ -154,42 +202,45 @@ static struct pd_audit *open_stream(const struct pd_tenant *t, const char *key, 
 	}
 	a->refs = 1;
 	a->fd = -1;
+	a->jsonl = t->audit.jsonl;
+	a->file = t->audit.file != NULL;
 	snprintf(a->key, sizeof(a->key), "%s", key);
 	snprintf(a->tenant, sizeof(a->tenant), "%s", t->name);
-	o.ctx = pd.ctx;
-	if (t->audit.file) {
-		o.sink = PETRI_AUDIT_SINK_FILE;
-		o.path = t->audit.file;
-	} else if (!t->audit.jsonl) {
-		o.sink = PETRI_AUDIT_SINK_UNIX;
-		o.path = t->audit.unix_path;
-		o.max_bytes = PETRI_AUDIT_MAX_BYTES_UNLIMITED;
-	} else {
-		if (strlen(t->audit.unix_path) >= sizeof(a->path)) {
-			snprintf(err, errlen, "tenants.%s.audit.unix: path too long", t->name);
-			free(a);
-			return NULL;
-		}
-		snprintf(a->path, sizeof(a->path), "%s", t->audit.unix_path);
-		a->fd = connect_unix(a->path);
-		if (a->fd < 0) {
-			snprintf(err, errlen, "tenants.%s.audit.unix: connect %s: %s", t->name,
-				 a->path, strerror(errno));
-			free(a);
-			return NULL;
-		}
-		o.sink = PETRI_AUDIT_SINK_CALLBACK;
-		o.sink_fn = jsonl_sink;
-		o.sink_userdata = a;
-		o.max_bytes = PETRI_AUDIT_MAX_BYTES_UNLIMITED;
+	pthread_mutex_lock(&pd.lock);
+	a->rt = pd_tenant_rt(t->name);
+	pthread_mutex_unlock(&pd.lock);
+	if (!a->rt || strlen(path) >= sizeof(a->path)) {
+		snprintf(err, errlen, "tenants.%s.audit: %s", t->name,
+			 a->rt ? "path too long" : "out of memory");
+		free(a);
+		return NULL;
 	}
+	snprintf(a->path, sizeof(a->path), "%s", path);
+	if (a->file)
+		a->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	else
+		a->fd = connect_unix(path);
+	if (a->fd < 0) {
+		snprintf(err, errlen, "tenants.%s.audit.%s: %s %s: %s", t->name,
+			 a->file ? "file" : "unix", a->file ? "open" : "connect", path,
+			 strerror(errno));
+		free(a);
+		return NULL;
+	}
+	o.ctx = pd.ctx;
+	o.sink = PETRI_AUDIT_SINK_CALLBACK;
+	o.sink_fn = tenant_sink;
+	o.sink_userdata = a;
+	/* A socket feeds a collector that must never stop recording; a file
+	 * keeps the library's bound against floods. */
+	if (!a->file)
+		o.max_bytes = PETRI_AUDIT_MAX_BYTES_UNLIMITED;
 	int rc = petri_audit_open(&a->a, &o, &perr);
 	if (rc < 0) {
 		snprintf(err, errlen, "tenants.%s.audit: %s", t->name,
 			 *petri_error_message(perr) ? petri_error_message(perr) : strerror(-rc));
 		petri_error_free(perr);
-		if (a->fd >= 0)
-			close(a->fd);
+		close(a->fd);
 		free(a);
 		return NULL;
 	}

@@ -149,7 +149,8 @@ static void *exec_thread(void *arg)
 	pthread_mutex_lock(&pd.lock);
 	struct pd_sandbox *s = x->s;
 	struct pd_tenant_rt *t = pd_tenant_rt(x->tenant);
-	if (rc == -ESRCH || reason == PETRI_REASON_SANDBOX_DIED)
+	if (rc == -ESRCH || reason == PETRI_REASON_SANDBOX_DIED ||
+	    petri_sandbox_init_pid(s->sb) < 0)
 		s->state = PD_SB_DEAD;
 	else
 		s->state = PD_SB_IDLE;
@@ -288,8 +289,5 @@ enum MHD_Result pd_exec_start(struct pd_conn *c, struct pd_sandbox *s)
 	}
 	if (!c->rq.stream)
 		return MHD_YES;
-	c->responded = true;
-	enum MHD_Result r = MHD_queue_response(c->mc, 200, resp);
-	MHD_destroy_response(resp);
-	return r;
+	return pd_http_queue(c, 200, resp);
 }

@@ -87,9 +87,9 @@ static void files_job(void *arg)
 	pthread_mutex_lock(&pd.lock);
 	while (s->file_busy && s->state != PD_SB_RUNNING)
 		pthread_cond_wait(&pd.cond, &pd.lock);
-	const char *busy = s->state == PD_SB_RUNNING ? "sandbox_busy" :
-			   s->state == PD_SB_DEAD    ? "sandbox_dead" :
-						       NULL;
+	const char *busy = s->state == PD_SB_RUNNING         ? "sandbox_busy" :
+			   pd_sandbox_state(s) == PD_SB_DEAD ? "sandbox_dead" :
+							       NULL;
 	if (!busy)
 		s->file_busy = true;
 	pthread_mutex_unlock(&pd.lock);

@@ -87,7 +87,7 @@ static void count_status(unsigned status)
 	pthread_mutex_unlock(&pd.lock);
 }
 
-static enum MHD_Result queue(struct pd_conn *c, unsigned status, struct MHD_Response *r)
+enum MHD_Result pd_http_queue(struct pd_conn *c, unsigned status, struct MHD_Response *r)
 {
 	if (!r)
 		return MHD_NO;
@@ -103,7 +103,7 @@ enum MHD_Result pd_http_error(struct pd_conn *c, const struct pd_err *e)
 	if (e->status >= 500 || e->status == 429)
 		pd_log("%s %s: %u %s: %s", c->tenant ? c->tenant->name : "-",
 		       c->rq.id[0] ? c->rq.id : "-", e->status, e->code, e->message);
-	return queue(c, e->status, pd_error_response(e));
+	return pd_http_queue(c, e->status, pd_error_response(e));
 }
 
 static void on_hangup(void *arg);
@@ -187,12 +187,13 @@ static enum MHD_Result on_head(struct pd_conn *c, const char *url, const char *m
 				(unsigned long long)c->cfg->max_body);
 			return pd_http_error(c, &e);
 		}
-		/* The buffer is sized once for a body whose length is known. */
+		/* Memory follows the bytes that arrive, not what is announced. */
 		if (n > 0) {
-			c->body = malloc((size_t)n + 1);
+			size_t cap = n + 1 < 65536 ? (size_t)n + 1 : 65536;
+			c->body = malloc(cap);
 			if (!c->body)
 				return MHD_NO;
-			c->body_cap = (size_t)n + 1;
+			c->body_cap = cap;
 		}
 	}
 	return MHD_YES;
@@ -261,7 +262,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		struct MHD_Response *r = c->resp;
 		c->resp = NULL;
 		c->async = 0;
-		return queue(c, c->status, r);
+		return pd_http_queue(c, c->status, r);
 	}
 	if (c->async == 1)
 		return MHD_YES;

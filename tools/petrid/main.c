@@ -262,6 +262,7 @@ static bool host_checks(const struct pd_config *cfg, bool print)
 		bool needed = strcmp(it->layer, HC_USERNS) == 0 ||
 			      strcmp(it->layer, HC_NAMESPACES) == 0 ||
 			      strcmp(it->layer, HC_SECCOMP) == 0 ||
+			      strcmp(it->layer, "sandbox") == 0 ||
 			      (strcmp(it->layer, HC_EGRESS) == 0 && config_needs_egress(cfg)) ||
 			      (strcmp(it->layer, HC_KERNEL_AUDIT) == 0 &&
 			       cfg->require_kernel_audit && config_has_audit(cfg));

@@ -117,10 +117,12 @@ char *pd_metrics_text(const char *tenant, bool admin, size_t *len)
 	for (size_t i = 0; i < v.n; i++) {
 		fprintf(f,
 			"petrid_egress_decisions_total{tenant=\"%s\",decision=\"allowed\"} %llu\n",
-			v.t[i]->name, (unsigned long long)v.t[i]->egress[0]);
+			v.t[i]->name,
+			(unsigned long long)__atomic_load_n(&v.t[i]->egress[0], __ATOMIC_RELAXED));
 		fprintf(f,
 			"petrid_egress_decisions_total{tenant=\"%s\",decision=\"refused\"} %llu\n",
-			v.t[i]->name, (unsigned long long)v.t[i]->egress[1]);
+			v.t[i]->name,
+			(unsigned long long)__atomic_load_n(&v.t[i]->egress[1], __ATOMIC_RELAXED));
 	}
 	if (admin) {
 		help(f, "petrid_http_requests_total", "counter", "HTTP answers, by status.");

@@ -163,7 +163,9 @@ void pd_registry_unlink(struct pd_sandbox *s, bool expired);
 /* Free a record (no lock needed: it is unreachable). */
 void pd_sandbox_free(struct pd_sandbox *s);
 /* The sandbox object (docs/petrid.md). */
-json_object *pd_sandbox_json(const struct pd_sandbox *s);
+json_object *pd_sandbox_json(struct pd_sandbox *s);
+/* The state, seeing a dead init (pd.lock held). */
+enum pd_sb_state pd_sandbox_state(struct pd_sandbox *s);
 /* Renew the idle TTL. */
 void pd_sandbox_touch(struct pd_sandbox *s);
 /* Destroy @s, which the caller marked removed and holds a reference to
@@ -181,6 +183,9 @@ void pd_registry_expire(void);
 struct pd_conn;
 int pd_http_start(const struct pd_config *cfg);
 void pd_http_stop(void);
+/* Queue @r (taken) with @status on a connection, from the MHD thread,
+ * counting it for /metrics. */
+enum MHD_Result pd_http_queue(struct pd_conn *c, unsigned status, struct MHD_Response *r);
 /* Queue an error answer on a connection, from the MHD thread. */
 enum MHD_Result pd_http_error(struct pd_conn *c, const struct pd_err *e);
 /* Answer a suspended connection from another thread: takes @resp. */

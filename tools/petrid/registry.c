@@ -133,7 +133,16 @@ static json_object *time_json(int64_t ms)
 	return json_object_new_string(buf);
 }
 
-json_object *pd_sandbox_json(const struct pd_sandbox *s)
+enum pd_sb_state pd_sandbox_state(struct pd_sandbox *s)
+{
+	/* init may die between execs, or just after an exec it took down
+	 * (the library then sees the exec's end before init's). */
+	if (s->state == PD_SB_IDLE && s->sb && petri_sandbox_init_pid(s->sb) < 0)
+		s->state = PD_SB_DEAD;
+	return s->state;
+}
+
+json_object *pd_sandbox_json(struct pd_sandbox *s)
 {
 	static const char *const states[] = {"idle", "running", "dead"};
 	static const char *const nets[] = {"none", "host", "proxy"};
@@ -146,7 +155,7 @@ json_object *pd_sandbox_json(const struct pd_sandbox *s)
 	json_object_object_add(o, "node", json_object_new_string(pd.node));
 	json_object_object_add(o, "language",
 			       s->language ? json_object_new_string(s->language) : NULL);
-	json_object_object_add(o, "state", json_object_new_string(states[s->state]));
+	json_object_object_add(o, "state", json_object_new_string(states[pd_sandbox_state(s)]));
 	json_object_object_add(o, "created", time_json(s->created_ms));
 	json_object_object_add(o, "last_active", time_json(s->last_active_ms));
 	json_object_object_add(o, "expires",

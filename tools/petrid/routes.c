@@ -74,11 +74,7 @@ static enum MHD_Result healthz(struct pd_conn *c)
 	json_object_put(o);
 	if (!r)
 		return MHD_NO;
-	unsigned status = pd.draining ? 503 : 200;
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, pd.draining ? 503 : 200, r);
 }
 
 static enum MHD_Result metrics(struct pd_conn *c)
@@ -94,10 +90,7 @@ static enum MHD_Result metrics(struct pd_conn *c)
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, 200, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, 200, r);
 }
 
 /* ---- GET /v1/sandboxes[/{id}] ---- */
@@ -111,12 +104,7 @@ static enum MHD_Result answer_json(struct pd_conn *c, unsigned status, json_obje
 {
 	struct MHD_Response *r = pd_json_response(o);
 	json_object_put(o);
-	if (!r)
-		return MHD_NO;
-	c->responded = true;
-	enum MHD_Result ret = MHD_queue_response(c->mc, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return pd_http_queue(c, status, r);
 }
 
 static enum MHD_Result list(struct pd_conn *c)
@@ -288,6 +276,10 @@ static void create_job(void *arg)
 	struct pd_err e;
 	size_t ns = pd_strv_len(m->secrets);
 
+	if (pd.draining) {
+		pd_fail(&e, 503, "shutting_down", "petrid is shutting down");
+		goto fail;
+	}
 	if (!rec || (ns && (!(secrets = calloc(ns + 1, sizeof(*secrets))) ||
 			    !(sv = calloc(ns, sizeof(*sv)))))) {
 		pd_fail(&e, 500, "internal", "out of memory");
@@ -481,7 +473,7 @@ static enum MHD_Result exec(struct pd_conn *c)
 		return r;
 	pthread_mutex_lock(&pd.lock);
 	struct pd_tenant_rt *trt = pd_tenant_rt(t->name);
-	const char *busy = s->state == PD_SB_DEAD                    ? "sandbox_dead" :
+	const char *busy = pd_sandbox_state(s) == PD_SB_DEAD         ? "sandbox_dead" :
 			   s->state == PD_SB_RUNNING || s->file_busy ? "sandbox_busy" :
 			   !trt                                      ? "internal" :
 			   pd.execs_running >= c->cfg->max_execs     ? "too_many_execs" :
@@ -526,6 +518,9 @@ static enum MHD_Result files(struct pd_conn *c)
 
 enum MHD_Result pd_route(struct pd_conn *c)
 {
+	/* A request whose head came before the drain began is refused here. */
+	if (pd.draining && c->rq.route != PD_R_HEALTHZ)
+		return fail(c, 503, "shutting_down", "petrid is shutting down");
 	switch (c->rq.route) {
 	case PD_R_HEALTHZ:
 		return healthz(c);
