@@ -109,3 +109,49 @@ def test_node_and_listen_are_read_once():
         assert pd.port == port
     finally:
         pd.close()
+
+
+def _healthz_over_unix(path):
+    import socket
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(5)
+    try:
+        c.connect(path)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return c.recv(4096).split(b"\r\n", 1)[0]
+    finally:
+        c.close()
+
+
+def test_unix_listen_replaces_only_a_stale_socket():
+    import socket
+    import stat as st
+    d = tempfile.mkdtemp(prefix="petrid-unix-")
+    stale = os.path.join(d, "stale.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()  # a socket file nobody listens on
+    first = Petrid({"a": {}}, extra_listen=[f"unix:{stale}"])
+    first.start()
+    try:
+        assert _healthz_over_unix(stale) == b"HTTP/1.1 200 OK"
+        # a live one is not taken over
+        second = Petrid({"a": {}}, extra_listen=[f"unix:{stale}"])
+        with pytest.raises(AssertionError):
+            second.start(timeout=10)
+        assert second.proc.returncode == 1
+        assert _healthz_over_unix(stale) == b"HTTP/1.1 200 OK"
+    finally:
+        first.close()
+    # a file that is not a socket is never removed
+    regular = os.path.join(d, "precious")
+    with open(regular, "w") as f:
+        f.write("precious")
+    third = Petrid({"a": {}}, extra_listen=[f"unix:{regular}"])
+    try:
+        with pytest.raises(AssertionError):
+            third.start(timeout=10)
+    finally:
+        third.close()
+    assert st.S_ISREG(os.lstat(regular).st_mode), "petrid replaced a regular file by its socket"
+    assert open(regular).read() == "precious"

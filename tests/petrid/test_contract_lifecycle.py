@@ -174,3 +174,25 @@ def test_sighup_reload(factory):
     assert "max_memory" in log and "bogus_key" in log, log
     pd.write_config()
     assert pd.stop() == 0, pd.log_text()
+
+
+def test_sighup_token_rotation(factory):
+    """token_sha256 may be a list: both tokens work while both are listed;
+    the dropped one is 401 after the reload, the kept one still works, and
+    the tenant's sandboxes stay theirs."""
+    from contract import sha256_hex
+    pd = factory()
+    old = pd.tokens["a"]
+    new = "tok-a-rotated-" + os.urandom(8).hex()
+    sid = pd.create()["id"]
+    pd.config["tenants"]["a"]["token_sha256"] = [sha256_hex(old), sha256_hex(new)]
+    pd.write_config()
+    pd.signal(signal.SIGHUP)
+    assert wait_for(lambda: pd.request("GET", "/v1/sandboxes", token="Bearer " + new).status == 200, 5)
+    assert pd.request("GET", "/v1/sandboxes", token="Bearer " + old).status == 200
+    pd.config["tenants"]["a"]["token_sha256"] = [sha256_hex(new)]
+    pd.write_config()
+    pd.signal(signal.SIGHUP)
+    assert wait_for(lambda: pd.request("GET", "/v1/sandboxes", token="Bearer " + old).status == 401, 5)
+    r = pd.request("GET", f"/v1/sandboxes/{sid}", token="Bearer " + new)
+    assert r.status == 200 and r.json["id"] == sid, r
