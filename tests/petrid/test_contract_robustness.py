@@ -254,3 +254,44 @@ def _healthy(p):
         return p.request("GET", "/healthz", token=None, timeout=2).status == 200
     except OSError:
         return False
+
+
+def test_delete_racing_exec_leaves_nothing(pd):
+    """DELETE and an exec (plain or streamed) of the same sandbox at the same
+    moment, again and again: every answer is a documented one, never a 5xx
+    or a hang, and no sandbox init, cgroup or live sandbox is left."""
+    from contract import Stream, final_events, read_all_events
+    bad = []
+    for i in range(12):
+        sid = pd.create()["id"]
+        barrier = threading.Barrier(2)
+        out = {}
+
+        def do_exec():
+            barrier.wait()
+            try:
+                if i % 2:
+                    s = Stream(pd, sid, {"argv": ["sleep", "5"]}, timeout=15)
+                    evs = read_all_events(s) if s.status == 200 else []
+                    out["exec"] = (s.status, [e[0] for e in final_events(evs)])
+                else:
+                    r = pd.exec(sid, argv=["sleep", "5"], http_timeout=15)
+                    out["exec"] = (r.status, r.json.get("reason") or r.error_code())
+            except OSError as e:
+                out["exec"] = ("exception", repr(e))
+
+        t = threading.Thread(target=do_exec)
+        t.start()
+        barrier.wait()
+        time.sleep(0.002 * i)
+        d = pd.delete(sid)
+        t.join(20)
+        st, what = out.get("exec", ("hung", None))
+        ok_exec = (st == 200 and (what in ("killed", "sandbox_died") or what == ["result"])) or \
+                  (st == 404 and what == "sandbox_not_found") or (st == 404 and what == [])
+        if d.status != 204 or not ok_exec:
+            bad.append((i, d.status, st, what))
+    assert not bad, bad
+    assert pd.live_ids() == []
+    assert wait_for(lambda: sandbox_inits(pd.pid) == [], 5), sandbox_inits(pd.pid)
+    assert wait_for(lambda: cgroups_of(pd.pid) == [], 5), cgroups_of(pd.pid)
