@@ -181,7 +181,7 @@ def test_large_file_get_and_chunked_put(pd, sb):
 
 @pytest.mark.parametrize("fields,script,reason,limit", [
     ({"cpu": 0.5}, "while :; do :; done", "cpu", "cpu"),
-    ({"file_size": 65536}, "head -c 1000000 /dev/zero > /workspace/fs", "file_size", "file_size"),
+    ({"file_size": 65536}, "exec head -c 1000000 /dev/zero > /workspace/fs", "file_size", "file_size"),
     ({"output_kill": 10000}, "head -c 1000000 /dev/zero", "output_limit", "output"),
 ])
 def test_exec_limits_end_the_exec_with_their_reason(pd, sb, fields, script, reason, limit):
