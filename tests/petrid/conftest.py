@@ -30,7 +30,8 @@ Interface (kept stable for other branches' tests):
       answer is JSON, else bytes), .data (the raw bytes)
   Petrid.stream(path, body, tenant=None, token=None, timeout=60) -> SSE
       SSE.events() yields (event, data) with data parsed as JSON; SSE.close()
-      closes the socket (a client that disconnects); SSE.status, .headers
+      closes the socket (a client that disconnects); SSE.status, .headers,
+      .sock
   Petrid.log() -> str (petrid's stderr so far)
   Petrid.reload(config=None) rewrites the config (when given) and sends SIGHUP
   Petrid.stop(sig=signal.SIGTERM, timeout=30) -> exit status
@@ -121,8 +122,9 @@ class _UnixConnection(http.client.HTTPConnection):
 class SSE:
     """A streaming exec: Server-Sent Events read from an open response."""
 
-    def __init__(self, conn, resp):
+    def __init__(self, conn, sock, resp):
         self.conn = conn
+        self.sock = sock
         self.resp = resp
         self.status = resp.status
         self.headers = {k.lower(): v for k, v in resp.getheaders()}
@@ -148,9 +150,10 @@ class SSE:
 
     def close(self):
         try:
-            self.conn.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        self.resp.close()
         self.conn.close()
 
 
@@ -261,7 +264,8 @@ class Petrid:
         h.setdefault("Accept", "text/event-stream")
         conn = self.connection(timeout)
         conn.request("POST", path, body=data, headers=h)
-        return SSE(conn, conn.getresponse())
+        sock = conn.sock  # (a Connection: close answer takes it from conn)
+        return SSE(conn, sock, conn.getresponse())
 
     def reload(self, config=None):
         if config is not None:

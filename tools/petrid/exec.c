@@ -13,9 +13,12 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "petrid.h"
 #include "result_json.h"
@@ -116,17 +119,30 @@ static void *exec_thread(void *arg)
 		o.on_output = on_output;
 		o.userdata = x;
 	}
-	int64_t t0 = pd_mono_ms();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = petri_sandbox_exec(x->s->sb, &o, &res, &err);
-	double secs = (double)(pd_mono_ms() - t0) / 1000.0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	const char *msg = *petri_error_message(err) ? petri_error_message(err) : strerror(-rc);
 	int reason = PETRI_REASON_FAILED;
 
 	if (rc == 0) {
 		struct result_json j;
 		result_json_fill(&j, res);
-		obj = result_json_object(&j, x->s->id);
 		reason = petri_result_reason(res);
+		/* init killed under the exec: the library may see the exec's
+		 * processes die (SIGKILL, the pid namespace going) before init's
+		 * own end; the exec ended because its sandbox died. */
+		if (reason == PETRI_REASON_SIGNALED && petri_result_signal(res) == SIGKILL) {
+			for (int i = 0; i < 20 && petri_sandbox_init_pid(x->s->sb) >= 0; i++)
+				usleep(5000);
+			if (petri_sandbox_init_pid(x->s->sb) < 0) {
+				reason = PETRI_REASON_SANDBOX_DIED;
+				j.reason = petri_reason_name(reason);
+			}
+		}
+		obj = result_json_object(&j, x->s->id);
 		if (!obj)
 			pd_fail(&e, 500, "internal", "out of memory");
 	} else if (rc == -ENOENT || rc == -EACCES) {
@@ -220,6 +236,7 @@ enum MHD_Result pd_exec_start(struct pd_conn *c, struct pd_sandbox *s)
 	struct pd_exec *x = calloc(1, sizeof(*x));
 	struct MHD_Response *resp = NULL;
 	struct pd_err e;
+	double exec_timeout = c->rq.exec.timeout;
 
 	if (x) {
 		x->s = s;
@@ -289,5 +306,10 @@ enum MHD_Result pd_exec_start(struct pd_conn *c, struct pd_sandbox *s)
 	}
 	if (!c->rq.stream)
 		return MHD_YES;
+	/* A stream is not an idle connection: it may wait for its reader as
+	 * long as the exec runs, and a minute and request_timeout more. */
+	MHD_set_connection_option(c->mc, MHD_CONNECTION_OPTION_TIMEOUT,
+				  (unsigned)(exec_timeout + 60 + c->cfg->request_timeout));
+	MHD_add_response_header(resp, "Connection", "close");
 	return pd_http_queue(c, 200, resp);
 }

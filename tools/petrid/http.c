@@ -32,6 +32,93 @@
 static struct MHD_Daemon *daemons[PD_MAX_DAEMONS];
 static size_t ndaemons;
 
+/* Every open connection, for the bound on how long a request may take to
+ * arrive: libmicrohttpd only bounds idleness, so a head or body sent a byte
+ * at a time would hold a connection forever.  The timer shuts down the
+ * socket of a connection whose request is not all in after
+ * request_timeout (counted from the connection's start or the end of its
+ * previous request); MHD then closes it.  An entry leaves the list at the
+ * CLOSED notification, under ct_lock, before MHD closes the fd, so a
+ * shutdown never hits a reused fd. */
+struct conntrack {
+	int fd;
+	int64_t start_mono;
+	bool waiting; /* a request (head or body) is still arriving */
+	bool shut;
+	struct conntrack *next, *prev;
+};
+static pthread_mutex_t ct_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conntrack *conns;
+static unsigned ct_timeout_s = 30;
+
+static struct conntrack *conntrack_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* The request on @mc is all in (or answered): its clock stops. */
+static void conntrack_arrived(struct MHD_Connection *mc)
+{
+	struct conntrack *t = conntrack_of(mc);
+	if (!t)
+		return;
+	pthread_mutex_lock(&ct_lock);
+	t->waiting = false;
+	pthread_mutex_unlock(&ct_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct conntrack *t = calloc(1, sizeof(*t));
+		if (!t || !ci) {
+			free(t);
+			return;
+		}
+		t->fd = ci->connect_fd;
+		t->start_mono = pd_mono_ms();
+		t->waiting = true;
+		pthread_mutex_lock(&ct_lock);
+		t->next = conns;
+		if (conns)
+			conns->prev = t;
+		conns = t;
+		pthread_mutex_unlock(&ct_lock);
+		*socket_context = t;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		struct conntrack *t = *socket_context;
+		pthread_mutex_lock(&ct_lock);
+		if (t->prev)
+			t->prev->next = t->next;
+		else
+			conns = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		pthread_mutex_unlock(&ct_lock);
+		free(t);
+		*socket_context = NULL;
+	}
+}
+
+void pd_http_tick(void)
+{
+	int64_t now = pd_mono_ms();
+	pthread_mutex_lock(&ct_lock);
+	for (struct conntrack *t = conns; t; t = t->next)
+		if (t->waiting && !t->shut && now - t->start_mono > (int64_t)ct_timeout_s * 1000) {
+			/* MHD sees the end of the stream and closes it. */
+			shutdown(t->fd, SHUT_RDWR);
+			t->shut = true;
+		}
+	pthread_mutex_unlock(&ct_lock);
+}
+
 /* ---- answers ---- */
 
 struct MHD_Response *pd_json_response(json_object *o)
@@ -92,6 +179,7 @@ enum MHD_Result pd_http_queue(struct pd_conn *c, unsigned status, struct MHD_Res
 	if (!r)
 		return MHD_NO;
 	c->responded = true;
+	conntrack_arrived(c->mc);
 	count_status(status);
 	enum MHD_Result ret = MHD_queue_response(c->mc, status, r);
 	MHD_destroy_response(r);
@@ -205,13 +293,15 @@ static enum MHD_Result on_body(struct pd_conn *c, const char *data, size_t len)
 		pd_log("request body took over %u s: connection closed", c->cfg->request_timeout);
 		return MHD_NO;
 	}
-	if (c->too_large)
-		return MHD_NO;
+	if (c->too_large) {
+		/* Read on (and drop) at most as much again, then hang up. */
+		c->body_dropped += len;
+		return c->body_dropped > c->cfg->max_body ? MHD_NO : MHD_YES;
+	}
 	if (len > c->cfg->max_body - c->body_len) {
-		/* Chunked (no Content-Length) and over the bound: close. */
+		/* Chunked (no Content-Length) and over the bound. */
 		c->too_large = true;
-		pd_log("request body over max_body_bytes without Content-Length: connection closed");
-		return MHD_NO;
+		return MHD_YES;
 	}
 	if (c->body_len + len + 1 > c->body_cap) {
 		size_t cap = c->body_cap ? c->body_cap : 4096;
@@ -266,9 +356,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	}
 	if (c->async == 1)
 		return MHD_YES;
+	conntrack_arrived(mc);
+	struct pd_err e;
+	if (c->too_large) {
+		pd_fail(&e, 413, "body_too_large", "the body is larger than %llu bytes",
+			(unsigned long long)c->cfg->max_body);
+		return pd_http_error(c, &e);
+	}
 	if (c->body)
 		c->body[c->body_len] = '\0';
-	struct pd_err e;
 	if (pd_route_json_body(&c->rq) &&
 	    pd_request_body(&c->rq,
 			    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type"),
@@ -298,8 +394,15 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 {
 	struct pd_conn *c = *con_cls;
 	(void)cls;
-	(void)mc;
 	(void)toe;
+	/* The next request on this connection starts its clock now. */
+	struct conntrack *t = conntrack_of(mc);
+	if (t) {
+		pthread_mutex_lock(&ct_lock);
+		t->waiting = true;
+		t->start_mono = pd_mono_ms();
+		pthread_mutex_unlock(&ct_lock);
+	}
 	if (!c)
 		return;
 	*con_cls = NULL;
@@ -401,6 +504,7 @@ int pd_http_start(const struct pd_config *cfg)
 		pd_log("listen: at most %d addresses", PD_MAX_DAEMONS);
 		return -1;
 	}
+	ct_timeout_s = cfg->request_timeout;
 	pd.unix_paths = calloc(PD_MAX_DAEMONS + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		const char *spec = cfg->listen[i];
@@ -418,6 +522,7 @@ int pd_http_start(const struct pd_config *cfg)
 			(unsigned)cfg->request_timeout, MHD_OPTION_CONNECTION_LIMIT,
 			(unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 			(size_t)PD_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_END);
 		if (!d) {
 			pd_log("listen %s: libmicrohttpd would not start", spec);

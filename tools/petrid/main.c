@@ -294,6 +294,7 @@ static void *timer_thread(void *arg)
 		usleep(250 * 1000);
 		pd_exec_tick();
 		pd_stream_tick();
+		pd_http_tick();
 		if (pd_mono_ms() - last_expire >= 500) {
 			last_expire = pd_mono_ms();
 			if (!pd.draining)

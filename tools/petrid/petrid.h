@@ -183,6 +183,8 @@ void pd_registry_expire(void);
 struct pd_conn;
 int pd_http_start(const struct pd_config *cfg);
 void pd_http_stop(void);
+/* The timer's work: hang up on requests slower than request_timeout. */
+void pd_http_tick(void);
 /* Queue @r (taken) with @status on a connection, from the MHD thread,
  * counting it for /metrics. */
 enum MHD_Result pd_http_queue(struct pd_conn *c, unsigned status, struct MHD_Response *r);
@@ -206,6 +208,7 @@ struct pd_conn {
 	struct pd_request rq;
 	char *body;
 	size_t body_len, body_cap;
+	uint64_t body_dropped; /* past max_body_bytes (chunked), dropped */
 	bool too_large, timed_out, responded;
 	int64_t start_mono;
 	int async; /* 0: none, 1: suspended, an op runs; 2: answer ready */

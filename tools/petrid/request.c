@@ -653,6 +653,177 @@ static int parse_exec(json_object *o, struct pd_exec_req *x, struct pd_err *e)
 	return 0;
 }
 
+/* ---- strict JSON syntax (RFC 8259) ----
+ * json-c accepts more than JSON even in strict mode (single quotes, NaN),
+ * so the text is checked here first: one value, whitespace around it,
+ * UTF-8 strings, no extensions.  Depth-bounded (64), no allocation. */
+
+struct jscan {
+	const unsigned char *p, *end;
+};
+
+static void jws(struct jscan *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static bool jlit(struct jscan *j, const char *lit)
+{
+	size_t n = strlen(lit);
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
+		return false;
+	j->p += n;
+	return true;
+}
+
+static bool jdigits(struct jscan *j)
+{
+	const unsigned char *start = j->p;
+	while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+		j->p++;
+	return j->p > start;
+}
+
+static bool jnumber(struct jscan *j)
+{
+	if (j->p < j->end && *j->p == '-')
+		j->p++;
+	if (j->p < j->end && *j->p == '0')
+		j->p++;
+	else if (!jdigits(j))
+		return false;
+	if (j->p < j->end && *j->p == '.') {
+		j->p++;
+		if (!jdigits(j))
+			return false;
+	}
+	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+		j->p++;
+		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+			j->p++;
+		if (!jdigits(j))
+			return false;
+	}
+	return true;
+}
+
+static bool jstring(struct jscan *j)
+{
+	j->p++; /* the opening quote */
+	while (j->p < j->end) {
+		unsigned char c = *j->p;
+		if (c == '"') {
+			j->p++;
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c == '\\') {
+			if (++j->p >= j->end)
+				return false;
+			c = *j->p++;
+			if (c == 'u') {
+				for (int i = 0; i < 4; i++, j->p++)
+					if (j->p >= j->end || hexval((char)*j->p) < 0)
+						return false;
+			} else if (!strchr("\"\\/bfnrt", c) || c == '\0') {
+				return false;
+			}
+			continue;
+		}
+		if (c < 0x80) {
+			j->p++;
+			continue;
+		}
+		/* UTF-8: a well-formed sequence, no overlong or surrogate. */
+		size_t need = c >= 0xc2 && c <= 0xdf ? 2 :
+			      c >= 0xe0 && c <= 0xef ? 3 :
+			      c >= 0xf0 && c <= 0xf4 ? 4 :
+						       0;
+		if (!need || (size_t)(j->end - j->p) < need)
+			return false;
+		unsigned char lo = 0x80, hi = 0xbf;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		for (size_t i = 1; i < need; i++) {
+			unsigned char min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
+			if (j->p[i] < min || j->p[i] > max)
+				return false;
+		}
+		j->p += need;
+	}
+	return false;
+}
+
+static bool jvalue(struct jscan *j, int depth)
+{
+	if (depth > 64)
+		return false;
+	jws(j);
+	if (j->p >= j->end)
+		return false;
+	switch (*j->p) {
+	case '{':
+	case '[': {
+		bool obj = *j->p == '{';
+		char close = obj ? '}' : ']';
+		j->p++;
+		jws(j);
+		if (j->p < j->end && *j->p == close) {
+			j->p++;
+			return true;
+		}
+		for (;;) {
+			if (obj) {
+				jws(j);
+				if (j->p >= j->end || *j->p != '"' || !jstring(j))
+					return false;
+				jws(j);
+				if (j->p >= j->end || *j->p++ != ':')
+					return false;
+			}
+			if (!jvalue(j, depth + 1))
+				return false;
+			jws(j);
+			if (j->p >= j->end)
+				return false;
+			if (*j->p == close) {
+				j->p++;
+				return true;
+			}
+			if (*j->p++ != ',')
+				return false;
+		}
+	}
+	case '"':
+		return jstring(j);
+	case 't':
+		return jlit(j, "true");
+	case 'f':
+		return jlit(j, "false");
+	case 'n':
+		return jlit(j, "null");
+	default:
+		return jnumber(j);
+	}
+}
+
+static bool json_valid(const char *s, size_t n)
+{
+	struct jscan j = {(const unsigned char *)s, (const unsigned char *)s + n};
+	if (!jvalue(&j, 0))
+		return false;
+	jws(&j);
+	return j.p == j.end;
+}
+
 /* Whether @o holds a NaN or an infinity (json-c reads them even in strict
  * mode; JSON has neither). */
 static bool has_nonfinite(json_object *o)
@@ -704,6 +875,8 @@ int pd_request_body(struct pd_request *rq, const char *content_type, const char 
 			       "the body must be application/json");
 	if (len > INT32_MAX)
 		return pd_fail(e, 413, "body_too_large", "body too large");
+	if (!json_valid(body, len))
+		return pd_fail(e, 400, "bad_json", "the body is not JSON");
 	json_tokener *tok = json_tokener_new_ex(64);
 	if (!tok)
 		return pd_fail(e, 500, "internal", "out of memory");

@@ -51,9 +51,13 @@ static void on_hangup(void *arg)
 	/* Called with the watcher's lock held: st cannot be freed meanwhile
 	 * (its slot is removed before it is resumed or freed). */
 	pthread_mutex_lock(&pd.lock);
-	if (st->exec) {
+	/* st->exec is read without st->lock (the reader holds st->lock while
+	 * it takes the watcher's lock): it is atomic, and the exec it names
+	 * is freed only after finish cleared it and removed this slot. */
+	struct pd_exec *x = __atomic_load_n(&st->exec, __ATOMIC_ACQUIRE);
+	if (x) {
 		pd_log("stream client went away: cancelling its exec");
-		pd_exec_client_gone_locked(st->exec);
+		pd_exec_client_gone_locked(x);
 	}
 	pthread_mutex_unlock(&pd.lock);
 }
@@ -191,7 +195,7 @@ void pd_stream_finish(struct pd_stream *st, const char *event, const char *json,
 	}
 	append_event(st, event, json, len);
 	st->finished = true;
-	st->exec = NULL;
+	__atomic_store_n(&st->exec, NULL, __ATOMIC_RELEASE);
 	wake(st);
 	pthread_mutex_unlock(&st->lock);
 }
@@ -273,10 +277,11 @@ static void reader_free(void *cls)
 		pd_watch_remove(st->watch_slot);
 		st->watch_slot = -1;
 	}
-	if (!st->finished && st->exec) {
+	struct pd_exec *x = __atomic_load_n(&st->exec, __ATOMIC_ACQUIRE);
+	if (!st->finished && x) {
 		pthread_mutex_lock(&pd.lock);
 		pd_log("stream closed before its result: cancelling its exec");
-		pd_exec_client_gone_locked(st->exec);
+		pd_exec_client_gone_locked(x);
 		pthread_mutex_unlock(&pd.lock);
 	}
 	pthread_mutex_unlock(&st->lock);
