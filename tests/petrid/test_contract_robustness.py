@@ -165,7 +165,7 @@ def _bad_raw(pd, sid, a):
                  b"\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n", timeout=5)
     raw_exchange(pd.port, [b"POST /v1/sandboxes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + a +
                            b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"]
-                 + [b"8000\r\n" + b" " * 0x8000 + b"\r\n"] * 4, timeout=5)
+                 + [b"8000\r\n" + b" " * 0x8000 + b"\r\n"] * 3 + [b"0\r\n\r\n"], timeout=5)
     # garbage, half heads and half bodies, then hang up
     for junk in (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 64,  # a TLS hello
                  b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"GET /healthz HTTP/1.1\r\nHost",

@@ -250,3 +250,4 @@ def test_stream_chunks_stop_at_output_kill(pd, sb):
     total = res["stdout_total_bytes"]
     assert 1048576 <= total < 3000000, res  # killed near output_kill, not at the end
     assert len(out) + gaps == total and set(out) <= {"b"}, (len(out), gaps, total)
+
