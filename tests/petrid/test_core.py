@@ -320,3 +320,29 @@ def test_unix_socket(petrid):
     import os
     import stat
     assert stat.S_IMODE(os.stat(d.unix_path).st_mode) == 0o660
+
+
+def test_concurrent_deletes(petrid):
+    import threading
+    d = petrid()
+    for _ in range(3):
+        sid = create(d)
+        s = d.stream(f"/v1/sandboxes/{sid}/exec", {"argv": ["sleep", "30"]})
+        codes = []
+        barrier = threading.Barrier(6)
+
+        def delete():
+            barrier.wait()
+            codes.append(d.request("DELETE", f"/v1/sandboxes/{sid}").status)
+
+        ts = [threading.Thread(target=delete) for _ in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(20)
+        assert sorted(codes)[0] == 204 and codes.count(204) == 1, codes
+        assert set(codes) <= {204, 404}, codes
+        assert list(s.events())[-1][0] == "result"
+        assert d.request("GET", f"/v1/sandboxes/{sid}").status == 404
+    # nothing was left stuck: the pool still serves
+    assert d.request("DELETE", f"/v1/sandboxes/{create(d)}").status == 204

@@ -87,16 +87,20 @@ static void files_job(void *arg)
 	pthread_mutex_lock(&pd.lock);
 	while (s->file_busy && s->state != PD_SB_RUNNING)
 		pthread_cond_wait(&pd.cond, &pd.lock);
-	const char *busy = s->state == PD_SB_RUNNING         ? "sandbox_busy" :
+	const char *busy = s->removed                        ? "sandbox_not_found" :
+			   s->state == PD_SB_RUNNING         ? "sandbox_busy" :
 			   pd_sandbox_state(s) == PD_SB_DEAD ? "sandbox_dead" :
 							       NULL;
 	if (!busy)
 		s->file_busy = true;
 	pthread_mutex_unlock(&pd.lock);
 	if (busy) {
-		pd_fail(&e, 409, busy, "%s",
-			busy[8] == 'b' ? "an exec is running in the sandbox" :
-					 "the sandbox's init died; only DELETE is left");
+		if (strcmp(busy, "sandbox_not_found") == 0)
+			pd_fail(&e, 404, busy, "no such sandbox");
+		else
+			pd_fail(&e, 409, busy, "%s",
+				busy[8] == 'b' ? "an exec is running in the sandbox" :
+						 "the sandbox's init died; only DELETE is left");
 		goto done;
 	}
 

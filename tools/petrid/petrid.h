@@ -102,6 +102,7 @@ struct pd_sandbox {
 	petri_sandbox *sb;  /* NULL for a tombstone */
 	int refs;           /* the registry's own + one per op using it */
 	bool removed;       /* being destroyed: invisible to lookups */
+	bool retiring;      /* pd_sandbox_retire() has it */
 	bool linked;        /* in the hash map */
 	enum pd_sb_state state;
 	bool file_busy;       /* a file op runs (ops on one sandbox are one at a time) */
@@ -168,10 +169,12 @@ json_object *pd_sandbox_json(struct pd_sandbox *s);
 enum pd_sb_state pd_sandbox_state(struct pd_sandbox *s);
 /* Renew the idle TTL. */
 void pd_sandbox_touch(struct pd_sandbox *s);
-/* Destroy @s, which the caller marked removed and holds a reference to
- * (takes pd.lock itself): cancels a running exec, waits until no one else
- * uses it, destroys it, settles the quotas and counters. */
-void pd_sandbox_retire(struct pd_sandbox *s, int why);
+/* Destroy @s, whose reference the caller holds and gives up (takes
+ * pd.lock itself): makes it invisible, cancels a running exec, waits until
+ * no one else uses it, destroys it, settles the quotas and counters.
+ * false (only the reference dropped) when another caller is already
+ * retiring it. */
+bool pd_sandbox_retire(struct pd_sandbox *s, int why);
 /* Call @fn for every live record (tenant NULL: all). */
 void pd_registry_each(const char *tenant, void (*fn)(struct pd_sandbox *, void *), void *arg);
 /* The timer's work: expire idle sandboxes, drop old tombstones.  Takes

@@ -192,11 +192,18 @@ void pd_registry_each(const char *tenant, void (*fn)(struct pd_sandbox *, void *
 				fn(s, arg);
 }
 
-void pd_sandbox_retire(struct pd_sandbox *s, int why)
+bool pd_sandbox_retire(struct pd_sandbox *s, int why)
 {
 	static const char *const whys[] = {"deleted", "expired", "died", "drained"};
 
 	pthread_mutex_lock(&pd.lock);
+	if (s->retiring) {
+		/* Another DELETE (or the drain) got there first: it destroys it. */
+		pd_registry_put(s);
+		pthread_mutex_unlock(&pd.lock);
+		return false;
+	}
+	s->retiring = true;
 	s->removed = true;
 	if (s->linked) {
 		pd_registry_unlink(s, why == PD_DESTROY_EXPIRED);
@@ -223,6 +230,7 @@ void pd_sandbox_retire(struct pd_sandbox *s, int why)
 	       (long long)(pd_mono_ms() - t0));
 	pd_audit_unref(s->audit);
 	pd_sandbox_free(s);
+	return true;
 }
 
 struct expire_scan {

@@ -175,9 +175,15 @@ struct del_job {
 static void delete_job(void *arg)
 {
 	struct del_job *j = arg;
-	pd_sandbox_retire(j->s, PD_DESTROY_DELETED);
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	pd_http_finish(j->c, 204, r);
+	if (pd_sandbox_retire(j->s, PD_DESTROY_DELETED)) {
+		struct MHD_Response *r =
+			MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		pd_http_finish(j->c, 204, r);
+	} else {
+		struct pd_err e;
+		pd_fail(&e, 404, "sandbox_not_found", "no such sandbox");
+		pd_http_finish_error(j->c, &e);
+	}
 	free(j);
 }
 
@@ -424,15 +430,16 @@ static enum MHD_Result create(struct pd_conn *c)
 		free(j);
 		return quota(c, "max_ttl", t->max_ttl, " s");
 	}
+	/* Reserve its share of the quotas now (given back if create fails). */
 	pthread_mutex_lock(&pd.lock);
 	struct pd_tenant_rt *trt = pd_tenant_rt(t->name);
-	const char *over = !trt                          ? "internal" :
-			   trt->live >= t->max_sandboxes ? "max_sandboxes" :
-			   j->memory > t->max_memory - (trt->memory < t->max_memory ?
-								trt->memory :
-								t->max_memory) ?
-							   "max_memory" :
-							   NULL;
+	const char *over = NULL;
+	if (!trt)
+		over = "internal";
+	else if (trt->live >= t->max_sandboxes)
+		over = "max_sandboxes";
+	else if (trt->memory > t->max_memory || j->memory > t->max_memory - trt->memory)
+		over = "max_memory";
 	if (!over) {
 		trt->live++;
 		trt->memory += j->memory;
@@ -473,7 +480,9 @@ static enum MHD_Result exec(struct pd_conn *c)
 		return r;
 	pthread_mutex_lock(&pd.lock);
 	struct pd_tenant_rt *trt = pd_tenant_rt(t->name);
-	const char *busy = pd_sandbox_state(s) == PD_SB_DEAD         ? "sandbox_dead" :
+	/* (a DELETE may have begun since the lookup) */
+	const char *busy = s->removed                                ? "sandbox_not_found" :
+			   pd_sandbox_state(s) == PD_SB_DEAD         ? "sandbox_dead" :
 			   s->state == PD_SB_RUNNING || s->file_busy ? "sandbox_busy" :
 			   !trt                                      ? "internal" :
 			   pd.execs_running >= c->cfg->max_execs     ? "too_many_execs" :
@@ -490,6 +499,8 @@ static enum MHD_Result exec(struct pd_conn *c)
 	pthread_mutex_unlock(&pd.lock);
 	if (!busy)
 		return pd_exec_start(c, s);
+	if (strcmp(busy, "sandbox_not_found") == 0)
+		return fail(c, 404, busy, "no such sandbox");
 	if (strcmp(busy, "sandbox_dead") == 0)
 		return fail(c, 409, busy, "the sandbox's init died; only DELETE is left");
 	if (strcmp(busy, "sandbox_busy") == 0)
