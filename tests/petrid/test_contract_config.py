@@ -143,7 +143,13 @@ def test_unix_listen_replaces_only_a_stale_socket():
         assert _healthz_over_unix(stale) == b"HTTP/1.1 200 OK"
     finally:
         first.close()
-    # a file that is not a socket is never removed
+
+
+@pytest.mark.xfail(strict=True, reason="petrid: a unix listen path that is a regular file is unlinked "
+                   "and replaced by petrid's socket (petrid.md: a unix socket is replaced only if stale)")
+def test_unix_listen_never_replaces_a_regular_file():
+    import stat as st
+    d = tempfile.mkdtemp(prefix="petrid-unix-")
     regular = os.path.join(d, "precious")
     with open(regular, "w") as f:
         f.write("precious")

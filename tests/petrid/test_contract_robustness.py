@@ -216,18 +216,22 @@ def test_bad_input_leaves_nothing_behind(pd):
     pd.delete(sid)
 
 
-def test_max_connections_is_a_bound_and_frees_up():
-    """Beyond max_connections a connection is refused at accept (closed with
-    no response); once the others go, new ones are served at once."""
+def _hold(p, n):
+    held = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(n)]
+    for s in held:
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")  # a head in progress
+    time.sleep(0.3)
+    return held
+
+
+@pytest.mark.xfail(strict=True, reason="petrid: a connection beyond max_connections is neither answered "
+                   "nor closed: it hangs until the client gives up (petrid.md: closed at accept)")
+def test_max_connections_closes_the_excess_at_once():
     p = Petrid({"a": {"defaults": {"language": "sh"}}}, request_timeout=20, max_connections=8)
     p.start()
     held = []
     try:
-        held = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(8)]
-        for s in held:
-            s.sendall(b"GET /healthz HTTP/1.1\r\n")  # a head in progress
-        time.sleep(0.3)
-        threads_full = p.threads()
+        held = _hold(p, 8)
         t0 = time.monotonic()
         try:
             r = p.request("GET", "/healthz", token=None, timeout=5)
@@ -235,13 +239,29 @@ def test_max_connections_is_a_bound_and_frees_up():
         except socket.timeout:
             how = "left hanging (no answer, not closed)"
         except OSError:
-            how = "refused"
+            how = "closed"
         waited = time.monotonic() - t0
-        assert how == "refused" and waited < 2, f"a 9th connection was {how} after {waited:.1f}s"
+        assert how == "closed" and waited < 2, f"a 9th connection was {how} after {waited:.1f}s"
+    finally:
         for s in held:
             s.close()
+        p.close()
+
+
+def test_max_connections_frees_up():
+    """Once connections beyond the bound go, new ones are served at once and
+    petrid holds no more threads than while it was full."""
+    p = Petrid({"a": {"defaults": {"language": "sh"}}}, request_timeout=20, max_connections=8)
+    p.start()
+    held = []
+    try:
+        held = _hold(p, 8)
+        threads_full = p.threads()
+        extra = _hold(p, 4)  # beyond the bound, whatever petrid does with them
+        for s in held + extra:
+            s.close()
         held = []
-        assert wait_for(lambda: _healthy(p), 3), "not served again once the 8 went"
+        assert wait_for(lambda: _healthy(p), 3), "not served again once the others went"
         assert p.threads() <= threads_full
     finally:
         for s in held:
