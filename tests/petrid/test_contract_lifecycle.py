@@ -128,6 +128,8 @@ def test_sigkill_leaves_nothing(factory):
     assert wait_for(lambda: not survivors(), 3), f"survived SIGKILL of petrid: {survivors()}"
     assert wait_for(lambda: not cgroups_of(pid), 5), f"cgroups left: {cgroups_of(pid)}"
     assert wait_for(lambda: not os.path.exists(sock_path), 5), "the unix socket stayed"
+    mounts = [line for line in open("/proc/self/mountinfo") if pd.dir in line or f"petri-{pid}-" in line]
+    assert not mounts, mounts
     # nothing of petrid's still runs (its undertaker included)
     assert wait_for(lambda: not pids_with_cmdline(pd.config_path, anywhere=True), 5), \
         pids_with_cmdline(pd.config_path, anywhere=True)
