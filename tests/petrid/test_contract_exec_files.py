@@ -150,3 +150,40 @@ def test_metrics_count_what_happened(pd):
     assert "petrid_build_info" in m1
     r = pd.request("GET", "/metrics", token="admin")
     assert r.headers["content-type"].startswith("text/plain"), r.headers
+
+
+def test_large_file_get_and_chunked_put(pd, sb):
+    import hashlib
+    r = pd.exec(sb, argv=["sh", "-c", "head -c 10485760 /dev/urandom > /workspace/big && sha256sum /workspace/big"])
+    want = r.json["stdout"].split()[0]
+    g = pd.request("GET", f"/v1/sandboxes/{sb}/files/big", timeout=60)
+    assert g.status == 200 and len(g.body) == 10485760, (g.status, len(g.body))
+    assert hashlib.sha256(g.body).hexdigest() == want
+    # a PUT whose body comes in chunks (no Content-Length)
+    data = b"chunk" * 50000
+    c = pd.conn()
+    try:
+        c.putrequest("PUT", f"/v1/sandboxes/{sb}/files/chunked.bin")
+        c.putheader("Authorization", "Bearer " + pd.tokens["a"])
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        for i in range(0, len(data), 65536):
+            part = data[i:i + 65536]
+            c.send(b"%x\r\n" % len(part) + part + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        resp = c.getresponse()
+        resp.read()
+        assert resp.status == 204, resp.status
+    finally:
+        c.close()
+    assert pd.request("GET", f"/v1/sandboxes/{sb}/files/chunked.bin").body == data
+
+
+@pytest.mark.parametrize("fields,script,reason,limit", [
+    ({"cpu": 0.5}, "while :; do :; done", "cpu", "cpu"),
+    ({"file_size": 65536}, "exec head -c 1000000 /dev/zero > /workspace/fs", "file_size", "file_size"),
+    ({"output_kill": 10000}, "head -c 1000000 /dev/zero", "output_limit", "output"),
+])
+def test_exec_limits_end_the_exec_with_their_reason(pd, sb, fields, script, reason, limit):
+    res = pd.exec(sb, argv=["sh", "-c", script], timeout=20, **fields).json
+    assert res["reason"] == reason and limit in res["limits_hit"], res

@@ -4,10 +4,11 @@ answers B exactly as a never-existing id does, B's list and B's /metrics
 show nothing of A, and nothing B does touches A's sandbox."""
 
 import secrets
+import threading
 
 import pytest
 
-from contract import Petrid, Stream, metric_value
+from contract import Petrid, Stream, metric_value, wait_for
 
 A_NAME = "alphacorp"
 B_NAME = "betainc"
@@ -127,3 +128,42 @@ def test_ids_are_unguessable_and_name_the_node(pd):
     for sid in ids:
         assert re.fullmatch(r"sb_t1_[0-9a-f]{24}", sid), sid
     assert len(set(i[-24:] for i in ids)) == 3
+
+
+def test_other_tenants_expired_and_deleted_ids_are_404_not_410(pd):
+    """A's tombstones (410 for A) must not tell B that the id existed."""
+    never = "sb_t1_" + secrets.token_hex(12)
+    expired = pd.create(A_NAME, timeout=1)["id"]
+    deleted = pd.create(A_NAME)["id"]
+    assert pd.delete(deleted, A_NAME).status == 204
+    assert wait_for(lambda: pd.get(expired, A_NAME).status == 410, 5), pd.get(expired, A_NAME)
+    nothing = pd.get(never, B_NAME)
+    for sid in (expired, deleted):
+        for m, p, body in routes(sid):
+            r = pd.request(m, p, body, token=B_NAME)
+            n = pd.request(m, p.replace(sid, never), body, token=B_NAME)
+            assert r.status == 404 and r.error_code() == "sandbox_not_found", (m, p, r)
+            assert r.body.replace(sid.encode(), b"ID") == n.body.replace(never.encode(), b"ID"), (r, n)
+    assert nothing.status == 404
+
+
+def test_other_tenant_cannot_cancel_a_running_exec(pd, a_sb):
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=pd.exec(a_sb, tenant=A_NAME,
+                                                              argv=["sh", "-c", "sleep 1.5; echo done"])))
+    t.start()
+    assert wait_for(lambda: pd.get(a_sb, A_NAME).json["state"] == "running", 5)
+    r = pd.request("POST", f"/v1/sandboxes/{a_sb}/cancel", token=B_NAME)
+    assert r.status == 404 and r.error_code() == "sandbox_not_found", r
+    r = pd.delete(a_sb, B_NAME)
+    assert r.status == 404, r
+    t.join(10)
+    assert out["r"].status == 200 and out["r"].json["reason"] == "exited", out
+    assert out["r"].json["stdout"] == "done\n"
+
+
+def test_admin_token_sees_metrics_and_nothing_else(pd, a_sb):
+    for m, p, body in routes(a_sb) + [("GET", "/v1/sandboxes", None), ("POST", "/v1/sandboxes", {})]:
+        r = pd.request(m, p, body, token="admin")
+        assert r.status == 401 and r.error_code() == "unauthorized", (m, p, r)
+    assert pd.get(a_sb, A_NAME).status == 200

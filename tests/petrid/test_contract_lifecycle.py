@@ -7,6 +7,7 @@ keeps live sandboxes, and a broken config keeps the old one."""
 import json
 import os
 import signal
+import stat
 import threading
 import time
 
@@ -49,7 +50,8 @@ def wait_running(pd, sid):
 def test_sigterm_lets_running_execs_finish(factory):
     pd = factory(drain_timeout=10, extra_listen=["unix:{dir}/petrid.sock"])
     sock_path = os.path.join(pd.dir, "petrid.sock")
-    assert os.path.exists(sock_path)
+    assert stat.S_ISSOCK(os.stat(sock_path).st_mode)
+    assert stat.S_IMODE(os.stat(sock_path).st_mode) == 0o660, oct(os.stat(sock_path).st_mode)
     s1, s2 = pd.create()["id"], pd.create()["id"]
     stream = Stream(pd, s1, {"argv": ["sh", "-c", "echo one; sleep 2; echo two"], "timeout": 30})
     plain = {}
@@ -126,6 +128,8 @@ def test_sigkill_leaves_nothing(factory):
     assert wait_for(lambda: not survivors(), 3), f"survived SIGKILL of petrid: {survivors()}"
     assert wait_for(lambda: not cgroups_of(pid), 5), f"cgroups left: {cgroups_of(pid)}"
     assert wait_for(lambda: not os.path.exists(sock_path), 5), "the unix socket stayed"
+    mounts = [line for line in open("/proc/self/mountinfo") if pd.dir in line or f"petri-{pid}-" in line]
+    assert not mounts, mounts
     # nothing of petrid's still runs (its undertaker included)
     assert wait_for(lambda: not pids_with_cmdline(pd.config_path, anywhere=True), 5), \
         pids_with_cmdline(pd.config_path, anywhere=True)
@@ -172,3 +176,25 @@ def test_sighup_reload(factory):
     assert "max_memory" in log and "bogus_key" in log, log
     pd.write_config()
     assert pd.stop() == 0, pd.log_text()
+
+
+def test_sighup_token_rotation(factory):
+    """token_sha256 may be a list: both tokens work while both are listed;
+    the dropped one is 401 after the reload, the kept one still works, and
+    the tenant's sandboxes stay theirs."""
+    from contract import sha256_hex
+    pd = factory()
+    old = pd.tokens["a"]
+    new = "tok-a-rotated-" + os.urandom(8).hex()
+    sid = pd.create()["id"]
+    pd.config["tenants"]["a"]["token_sha256"] = [sha256_hex(old), sha256_hex(new)]
+    pd.write_config()
+    pd.signal(signal.SIGHUP)
+    assert wait_for(lambda: pd.request("GET", "/v1/sandboxes", token="Bearer " + new).status == 200, 5)
+    assert pd.request("GET", "/v1/sandboxes", token="Bearer " + old).status == 200
+    pd.config["tenants"]["a"]["token_sha256"] = [sha256_hex(new)]
+    pd.write_config()
+    pd.signal(signal.SIGHUP)
+    assert wait_for(lambda: pd.request("GET", "/v1/sandboxes", token="Bearer " + old).status == 401, 5)
+    r = pd.request("GET", f"/v1/sandboxes/{sid}", token="Bearer " + new)
+    assert r.status == 200 and r.json["id"] == sid, r

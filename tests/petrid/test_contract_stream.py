@@ -93,11 +93,12 @@ def wait_running(pd, sid, timeout=10):
 def test_stream_ends_when_the_sandbox_is_deleted(pd):
     sid = pd.create()["id"]
     s = Stream(pd, sid, {"argv": ["sh", "-c", "echo started; sleep 30"], "timeout": 40})
-    wait_running(pd, sid)
+    first = s.next_event()  # it runs
+    assert first and first[0] == "stdout", first
     t0 = time.monotonic()
     r = pd.delete(sid)
     assert r.status == 204, r
-    evs = read_all_events(s)
+    evs = [first] + read_all_events(s)
     assert time.monotonic() - t0 < 5, "the stream did not end promptly"
     name, res, _ = check_well_formed(s, evs)
     assert name == "result", (name, res)
@@ -162,7 +163,7 @@ def test_slow_reader_gets_its_result_and_does_not_slow_the_exec(pd, sb, pause):
     total = 24 * 1024 * 1024
     # a small receive buffer so that petrid's side really backs up
     s = Stream(pd, sb, {"argv": ["sh", "-c", f"head -c {total} /dev/zero | tr '\\0' a"],
-                        "timeout": 40}, rcvbuf=16384)
+                        "timeout": 40}, rcvbuf=16384, timeout=15)
     time.sleep(pause)  # read nothing while it prints
     evs = read_all_events(s)
     name, res, _ = check_well_formed(s, evs)
@@ -229,3 +230,24 @@ def test_stream_ends_when_the_code_kills_pid_1(pd):
             assert r.status == 200 and r.json["stdout"] == "alive\n", r
     finally:
         pd.delete(sid)
+
+
+def test_stream_of_a_program_that_cannot_start(pd, sb):
+    s = Stream(pd, sb, {"argv": ["/no/such/program"]})
+    evs = read_all_events(s)
+    name, res, _ = check_well_formed(s, evs)
+    assert name == "result" and res["reason"] == "failed" and res["exit_code"] == 127, res
+
+
+def test_stream_chunks_stop_at_output_kill(pd, sb):
+    s = Stream(pd, sb, {"argv": ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' b; sleep 5"],
+                        "output_kill": 1048576, "timeout": 20})
+    evs = read_all_events(s)
+    name, res, _ = check_well_formed(s, evs)
+    assert name == "result" and res["reason"] == "output_limit", res
+    out = joined(evs, "stdout")
+    gaps = sum(e[1]["dropped_bytes"] for e in evs if e[0] == "gap")
+    total = res["stdout_total_bytes"]
+    assert 1048576 <= total < 3000000, res  # killed near output_kill, not at the end
+    assert len(out) + gaps == total and set(out) <= {"b"}, (len(out), gaps, total)
+

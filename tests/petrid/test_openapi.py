@@ -105,6 +105,13 @@ EXTRAS = [
     "/v1/sandboxes/{id}/FILES/x", "/v1/sandboxes/{id}/metrics", "/v1/sandboxes/{id}/exec/x/y",
     "/v1/sandboxes/{id}/cancel/x", "/v1/sandboxes/{id}/keepalive/x",
     "/v1/sandboxes/{id}/x/files/y", "/v2/sandboxes/{id}/exec", "/metrics/x", "/healthz/x",
+    # what peers serve, and what a daemon might grow by accident
+    "/v1/sandboxes/{id}/stdin", "/v1/sandboxes/{id}/signal", "/v1/sandboxes/{id}/status",
+    "/v1/sandboxes/{id}/pause", "/v1/sandboxes/{id}/resume", "/v1/sandboxes/{id}/snapshot",
+    "/v1/sandboxes/{id}/timeout", "/v1/sandboxes/{id}/audit", "/v1/sandboxes/{id}/cmd",
+    "/v1/sandboxes/{id}/watch", "/v1/audit", "/v1/admin", "/v1/config", "/v1/reload", "/v1/version",
+    "/version", "/status", "/ready", "/readyz", "/livez", "/debug/vars", "/server-status",
+    "/v1/sandboxes//exec", "/v1//sandboxes", "//v1/sandboxes",
 ]
 
 
