@@ -145,8 +145,6 @@ def test_unix_listen_replaces_only_a_stale_socket():
         first.close()
 
 
-@pytest.mark.xfail(strict=True, reason="petrid: a unix listen path that is a regular file is unlinked "
-                   "and replaced by petrid's socket (petrid.md: a unix socket is replaced only if stale)")
 def test_unix_listen_never_replaces_a_regular_file():
     import stat as st
     d = tempfile.mkdtemp(prefix="petrid-unix-")

@@ -73,10 +73,37 @@ static void conntrack_arrived(struct MHD_Connection *mc)
 	pthread_mutex_unlock(&ct_lock);
 }
 
+/* Connections open over all listen addresses, and the most allowed
+ * (max_connections, read once).  One beyond is closed as soon as it is
+ * accepted (accept_policy), rather than left waiting in the listen backlog
+ * as libmicrohttpd does at its own limit (set a little higher, so that
+ * ours is the one that acts). */
+static unsigned open_conns, max_conns;
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	(void)cls;
+	(void)addr;
+	(void)len;
+	/* The slot is taken here, not when MHD_CONNECTION_NOTIFY_STARTED comes:
+	 * libmicrohttpd may accept several connections in one pass before it
+	 * starts any, and counting at start let one beyond the bound in.  It is
+	 * given back at MHD_CONNECTION_NOTIFY_CLOSED. */
+	unsigned n = __atomic_load_n(&open_conns, __ATOMIC_RELAXED);
+	do {
+		if (n >= max_conns)
+			return MHD_NO;
+	} while (!__atomic_compare_exchange_n(&open_conns, &n, n + 1, false, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return MHD_YES;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
 	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		__atomic_fetch_sub(&open_conns, 1, __ATOMIC_RELAXED);
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -451,7 +478,14 @@ static int listen_unix(const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	/* A socket file nobody answers on is stale: replace it. */
+	/* A socket file nobody answers on is stale: replace it.  Anything
+	 * else at the path is not ours to remove. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		pd_log("listen unix:%s: exists and is not a socket", path);
+		close(fd);
+		return -1;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		pd_log("listen unix:%s: another server answers there", path);
 		close(fd);
@@ -513,6 +547,7 @@ int pd_http_start(const struct pd_config *cfg, const struct pd_http_hooks *h)
 	}
 	hooks = *h;
 	ct_timeout_s = cfg->request_timeout;
+	max_conns = (unsigned)cfg->max_connections;
 	pd.unix_paths = calloc(PD_MAX_DAEMONS + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		const char *spec = cfg->listen[i];
@@ -525,11 +560,12 @@ int pd_http_start(const struct pd_config *cfg, const struct pd_http_hooks *h)
 		struct MHD_Daemon *d = MHD_start_daemon(
 			MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
 				MHD_USE_ERROR_LOG,
-			0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
+			0, accept_policy, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+			mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
 			(unsigned)cfg->request_timeout, MHD_OPTION_CONNECTION_LIMIT,
-			(unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			(size_t)PD_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+			(unsigned)cfg->max_connections + 2 * PD_MAX_DAEMONS,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PD_CONN_MEMORY,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 			MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_END);
 		if (!d) {
