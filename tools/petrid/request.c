@@ -19,6 +19,10 @@
 #define PD_MAX_PATH 4096
 #define PD_MAX_ENTRIES 4096 /* argv, args, env, allow, secrets */
 #define PD_MAX_TIMEOUT (7.0 * 24 * 3600)
+/* The largest stdout_limit / stderr_limit: the captured output is held in
+ * petrid's memory (then escaped into the result object, up to 6 bytes a
+ * byte), so a tenant must not choose it unbounded. */
+#define PD_MAX_CAPTURE (4ull << 20)
 
 int pd_fail(struct pd_err *e, unsigned status, const char *code, const char *fmt, ...)
 {
@@ -449,6 +453,17 @@ static int get_size(json_object *v, const char *name, uint64_t *out, struct pd_e
 	return 0;
 }
 
+/* A capture limit: a size, at most PD_MAX_CAPTURE. */
+static int get_capture(json_object *v, const char *name, uint64_t *out, struct pd_err *e)
+{
+	if (get_size(v, name, out, e) < 0)
+		return -1;
+	if (*out > PD_MAX_CAPTURE)
+		return pd_fail(e, 400, "invalid_argument", "%s: at most %llu bytes", name,
+			       (unsigned long long)PD_MAX_CAPTURE);
+	return 0;
+}
+
 /* ---- bodies ---- */
 
 /* "where.key" for messages about a nested object (tenant defaults). */
@@ -632,9 +647,9 @@ static int parse_exec(json_object *o, struct pd_exec_req *x, struct pd_err *e)
 		} else if (strcmp(key, "cpu") == 0) {
 			r = get_seconds(v, key, PD_MAX_TIMEOUT, &x->cpu, e);
 		} else if (strcmp(key, "stdout_limit") == 0) {
-			r = get_size(v, key, &x->stdout_limit, e);
+			r = get_capture(v, key, &x->stdout_limit, e);
 		} else if (strcmp(key, "stderr_limit") == 0) {
-			r = get_size(v, key, &x->stderr_limit, e);
+			r = get_capture(v, key, &x->stderr_limit, e);
 		} else if (strcmp(key, "output_kill") == 0) {
 			r = get_size(v, key, &x->output_kill, e);
 		} else if (strcmp(key, "file_size") == 0) {
