@@ -85,3 +85,64 @@ def test_capture_limit_is_bounded(petrid):
     assert r.body["stdout_total_bytes"] == 64000000
     assert len(r.body["stdout"]) == 4 * 2**20
     assert peak[0] - base < 64 * 1024, "petrid grew by %d kB" % (peak[0] - base)
+
+
+def test_unread_file_answers_are_bounded(petrid):
+    """A file GET's answer stays in memory until its client reads it: 12
+    connections that asked for a 60 MB file and never read grew petrid by
+    750 MB (and 1024 connections could hold 64 GiB).  The answers not yet
+    sent are bounded (256 MiB over all clients); beyond, 429
+    too_many_reads with Retry-After, and the budget comes back when the
+    clients go."""
+    d = petrid()
+    sid = create(d)
+    r = d.request("POST", f"/v1/sandboxes/{sid}/exec",
+                  {"argv": ["sh", "-c", "head -c 60000000 /dev/zero > /workspace/big"]})
+    assert r.status == 200 and r.body["exit_code"] == 0, r
+    base = rss_kb(d.pid)
+    head = ("GET /v1/sandboxes/%s/files/big HTTP/1.1\r\nHost: x\r\n"
+            "Authorization: Bearer %s\r\n\r\n" % (sid, d.tokens["acme"])).encode()
+    socks, statuses = [], []
+    try:
+        for _ in range(8):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(30)
+            s.connect((d.host, d.port))
+            s.sendall(head)
+            socks.append(s)
+            line = b""
+            while not line.endswith(b"\r\n"):
+                line += s.recv(1)
+            statuses.append(int(line.split()[1]))
+            time.sleep(0.2)
+        grown = rss_kb(d.pid) - base
+        assert statuses.count(200) <= 4 and 429 in statuses, statuses
+        assert grown < 400 * 1024, "petrid grew by %d kB with 8 unread answers" % grown
+    finally:
+        for s in socks:
+            s.close()
+    r = d.request("GET", f"/v1/sandboxes/{sid}/files/big", raw=True)
+    for _ in range(50):
+        if r.status == 200:
+            break
+        time.sleep(0.1)
+        r = d.request("GET", f"/v1/sandboxes/{sid}/files/big", raw=True)
+    assert r.status == 200 and len(r.body) == 60000000, r.status
+    # The 429 itself, as the contract shows it.
+    socks = []
+    try:
+        for _ in range(5):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect((d.host, d.port))
+            s.sendall(head)
+            socks.append(s)
+        time.sleep(1)
+        r = d.request("GET", f"/v1/sandboxes/{sid}/files/big")
+        assert r.status == 429, r
+        assert r.body["error"]["code"] == "too_many_reads"
+        assert r.headers.get("retry-after") == "1"
+    finally:
+        for s in socks:
+            s.close()

@@ -5,6 +5,12 @@
  * one sandbox run one at a time (the library's rule): a file operation
  * waits for another file operation, and an exec running is 409
  * sandbox_busy.  PUT and DELETE renew the TTL; GET and listings do not.
+ *
+ * A file GET's answer (up to the library's 64 MiB read) and a listing's
+ * stay in memory until the client has read them: a client that never
+ * reads would hold them for as long as it likes, one per connection.  So
+ * the bytes of such answers not yet sent are counted over all clients, and
+ * beyond PD_HELD_MAX a GET is 429 too_many_reads (Retry-After: 1).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +20,62 @@
 #include "petrid.h"
 
 #define PD_LIST_MAX 10000
+#define PD_HELD_MAX (256ull << 20)
+
+/* Bytes of file and listing answers not yet sent (pd.lock). */
+static uint64_t held_bytes;
+
+struct held {
+	void *data;
+	size_t len;
+	void (*free_data)(void *);
+};
+
+/* MHD is done with the answer: its bytes are no longer held. */
+static void held_free(void *cls)
+{
+	struct held *h = cls;
+	pthread_mutex_lock(&pd.lock);
+	held_bytes -= h->len;
+	pthread_mutex_unlock(&pd.lock);
+	h->free_data(h->data);
+	free(h);
+}
+
+/* An answer of @len bytes at @data (taken: freed with @free_data), counted
+ * in held_bytes while MHD has it; NULL with @e set (and @data freed) when
+ * it would take held_bytes past PD_HELD_MAX, or out of memory. */
+static struct MHD_Response *held_response(void *data, size_t len, void (*free_data)(void *),
+					  struct pd_err *e)
+{
+	struct held *h = malloc(sizeof(*h));
+	if (!h) {
+		free_data(data);
+		pd_fail(e, 500, "internal", "out of memory");
+		return NULL;
+	}
+	*h = (struct held){data, len, free_data};
+	pthread_mutex_lock(&pd.lock);
+	bool over = held_bytes + len > PD_HELD_MAX;
+	if (!over)
+		held_bytes += len;
+	pthread_mutex_unlock(&pd.lock);
+	if (over) {
+		free_data(data);
+		free(h);
+		pd_fail(e, 429, "too_many_reads",
+			"file answers not yet read by their clients hold %llu MiB already",
+			(unsigned long long)(PD_HELD_MAX >> 20));
+		return NULL;
+	}
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer_with_free_callback_cls(len, data, held_free, h);
+	if (!r) {
+		held_free(h);
+		pd_fail(e, 500, "internal", "out of memory");
+	}
+	return r;
+}
 
 struct files_job {
 	struct pd_conn *c;
@@ -85,6 +147,7 @@ static void files_job(void *arg)
 	int rc = 0;
 	struct MHD_Response *resp = NULL;
 	unsigned status = 204;
+	int held_err = 0; /* the answer could not be made: @e says why */
 
 	pthread_mutex_lock(&pd.lock);
 	while (s->file_busy && s->state != PD_SB_RUNNING)
@@ -118,8 +181,21 @@ static void files_job(void *arg)
 		rc = petri_sandbox_list_dir(s->sb, path, PD_LIST_MAX, &d, &count, &truncated, &err);
 		if (rc == 0) {
 			json_object *o = listing_json(path, d, count, truncated);
-			resp = pd_json_response(o);
+			size_t len = 0;
+			const char *text =
+				o ? json_object_to_json_string_length(
+					    o,
+					    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+					    &len) :
+				    NULL;
+			char *copy = text ? strndup(text, len) : NULL;
 			json_object_put(o);
+			if (!copy)
+				held_err = pd_fail(&e, 500, "internal", "out of memory");
+			else if ((resp = held_response(copy, len, free, &e)))
+				MHD_add_response_header(resp, "Content-Type", "application/json");
+			else
+				held_err = -1;
 			status = 200;
 		}
 		petri_free(d);
@@ -135,13 +211,12 @@ static void files_job(void *arg)
 		size_t len = 0;
 		rc = petri_sandbox_read_file(s->sb, rq->path, 0, &data, &len, &err);
 		if (rc == 0) {
-			resp = MHD_create_response_from_buffer_with_free_callback(len, data,
-										  petri_free);
+			resp = held_response(data, len, petri_free, &e);
 			if (resp)
 				MHD_add_response_header(resp, "Content-Type",
 							"application/octet-stream");
 			else
-				petri_free(data);
+				held_err = -1;
 			status = 200;
 		}
 	}
@@ -162,7 +237,7 @@ done:
 	pd_registry_put(s);
 	pthread_mutex_unlock(&pd.lock);
 	free(j);
-	if (rc < 0 || busy)
+	if (rc < 0 || busy || held_err)
 		pd_http_finish_error(c, &e);
 	else if (!resp)
 		pd_http_finish_error(c, (pd_fail(&e, 500, "internal", "out of memory"), &e));

@@ -162,7 +162,8 @@ struct MHD_Response *pd_error_response(const struct pd_err *e)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	if (e->status == 405 && e->allow)
 		MHD_add_response_header(r, "Allow", e->allow);
-	if (e->status == 429 && strcmp(e->code, "too_many_execs") == 0)
+	if (e->status == 429 &&
+	    (strcmp(e->code, "too_many_execs") == 0 || strcmp(e->code, "too_many_reads") == 0))
 		MHD_add_response_header(r, "Retry-After", "1");
 	if (e->status == 503)
 		MHD_add_response_header(r, "Connection", "close");
