@@ -146,3 +146,51 @@ def test_unread_file_answers_are_bounded(petrid):
     finally:
         for s in socks:
             s.close()
+
+
+def _get_bytes(d, method, path, body=None):
+    """(status, raw body bytes): no parsing, so that a body that is not
+    UTF-8 is seen as it is."""
+    h, data = d._headers(body, None, None, None)
+    conn = d.connection()
+    try:
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_answers_are_utf8_json_whatever_the_path_bytes(petrid):
+    """A percent-encoded path of bytes that are not UTF-8 came back raw
+    inside the error's JSON message, and a file the code named so came
+    back raw in a listing: not JSON (every client's parser failed).  Now
+    such bytes are U+FFFD (names in listings, as in output) or '?'
+    (messages), and a long message is never cut inside a character."""
+    d = petrid()
+    sid = create(d)
+    r = d.request("POST", f"/v1/sandboxes/{sid}/exec", {"argv": [
+        "sh", "-c", "mkdir /workspace/d && printf x > /workspace/d/$(printf 'n\\377\\376')"]})
+    assert r.status == 200 and r.body["exit_code"] == 0, r
+    cases = [
+        ("GET", "files/%ff%fe", 404),
+        ("GET", "files/%e2%82", 404),
+        ("GET", "files/%ff/", 404),
+        ("DELETE", "files/%c0%af", 404),
+        ("PUT", "files/%ed%a0%80/x?mode=0644", 204),
+        # a message cut at 255 bytes in the middle of a 3-byte character
+        ("GET", "files/" + "a" * 200 + "/" + "%e2%82%ac" * 40, 404),
+        ("GET", "files/d/", 200),
+    ]
+    for method, path, want in cases:
+        status, data = _get_bytes(d, method, f"/v1/sandboxes/{sid}/{path}", b"x" if method == "PUT" else None)
+        assert status == want, (path, status, data)
+        if not data:
+            continue
+        text = data.decode("utf-8")  # raises on bytes that are not UTF-8
+        obj = json.loads(text)
+        if status >= 400:
+            assert obj["error"]["code"] in ("file_not_found", "sandbox_not_found"), obj
+    status, data = _get_bytes(d, "GET", f"/v1/sandboxes/{sid}/files/d/")
+    names = [e["name"] for e in json.loads(data.decode("utf-8"))["entries"]]
+    assert names == ["n\ufffd\ufffd"], names

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "petrid.h"
+#include "result_json.h"
 
 #define PD_LIST_MAX 10000
 #define PD_HELD_MAX (256ull << 20)
@@ -119,10 +120,11 @@ static json_object *listing_json(const char *path, const petri_dirent *d, size_t
 {
 	static const char *const types[] = {"other", "file", "dir", "symlink", "other"};
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	json_object_object_add(o, "path", json_object_new_string(path));
+	/* Names are bytes: ill-formed UTF-8 becomes U+FFFD, as in output. */
+	json_object_object_add(o, "path", json_bytes(path, strlen(path)));
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_new_object();
-		json_object_object_add(e, "name", json_object_new_string(d[i].name));
+		json_object_object_add(e, "name", json_bytes(d[i].name, strlen(d[i].name)));
 		json_object_object_add(
 			e, "type", json_object_new_string(types[d[i].type <= 4 ? d[i].type : 0]));
 		json_object_object_add(e, "size", json_object_new_uint64(d[i].size));

@@ -24,6 +24,29 @@
  * byte), so a tenant must not choose it unbounded. */
 #define PD_MAX_CAPTURE (4ull << 20)
 
+/* The length of the well-formed UTF-8 sequence at @p (of at most @n
+ * bytes), or 0 when it is ill-formed or cut short. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	if (c < 0x80)
+		return 1;
+	size_t need = c >= 0xc2 && c <= 0xdf ? 2 :
+		      c >= 0xe0 && c <= 0xef ? 3 :
+		      c >= 0xf0 && c <= 0xf4 ? 4 :
+					       0;
+	if (!need || n < need)
+		return 0;
+	unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+	unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+	for (size_t i = 1; i < need; i++) {
+		unsigned char min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
+		if (p[i] < min || p[i] > max)
+			return 0;
+	}
+	return need;
+}
+
 int pd_fail(struct pd_err *e, unsigned status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -36,9 +59,19 @@ int pd_fail(struct pd_err *e, unsigned status, const char *code, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
-	for (char *p = e->message; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+	/* The message goes into JSON and logs: one line of UTF-8 (a path or
+	 * a library message may hold any bytes, and the cut above may split a
+	 * character). */
+	size_t len = strlen(e->message);
+	for (size_t i = 0; i < len;) {
+		unsigned char *p = (unsigned char *)e->message + i;
+		size_t k = utf8_seq(p, len - i);
+		if (k == 0 || *p < 0x20 || *p == 0x7f) {
 			*p = '?';
+			k = 1;
+		}
+		i += k;
+	}
 	return -1;
 }
 
