@@ -194,3 +194,47 @@ def test_answers_are_utf8_json_whatever_the_path_bytes(petrid):
     status, data = _get_bytes(d, "GET", f"/v1/sandboxes/{sid}/files/d/")
     names = [e["name"] for e in json.loads(data.decode("utf-8"))["entries"]]
     assert names == ["n\ufffd\ufffd"], names
+
+
+@pytest.mark.parametrize("head", [
+    # two lengths: which one a front proxy takes decides where the next request starts
+    "Content-Length: 2\r\nContent-Length: 40\r\n",
+    # length and chunked at once
+    "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+    "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+])
+def test_ambiguous_framing_is_refused(petrid, head):
+    """A request with two Content-Lengths (or a length and chunked) was
+    answered, and what followed on the connection was read as a second
+    request: a front proxy framing it the other way would let a request
+    through that it never saw (smuggling).  Now 400 bad_request, the
+    connection closed, the second request never answered."""
+    d = petrid()
+    sid = create(d)
+    tok = d.tokens["acme"]
+    req = ("POST /v1/sandboxes/%s/keepalive HTTP/1.1\r\nHost: x\r\n"
+           "Authorization: Bearer %s\r\nContent-Type: application/json\r\n%s\r\n"
+           "{}\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" % (sid, tok, head))
+    out = raw_request(d, req.encode())
+    assert out.startswith(b"HTTP/1.1 400 "), out[:300]
+    assert b'"bad_request"' in out
+    assert out.count(b"HTTP/1.1 ") == 1, out
+
+
+def test_two_authorization_headers_are_refused(petrid):
+    """With two Authorization headers petrid used the first: a request
+    carrying tenant A's token then tenant B's was A's, whatever a proxy in
+    front (or a log) took it for.  Now 400, whichever tokens they are."""
+    d = petrid(tenants={"a": {}, "b": {}})
+    create(d, tenant="a")
+    for first, second in (("a", "b"), ("b", "a"), ("a", "a")):
+        req = ("GET /v1/sandboxes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Authorization: Bearer %s\r\nConnection: close\r\n\r\n"
+               % (d.tokens[first], d.tokens[second]))
+        out = raw_request(d, req.encode())
+        assert out.startswith(b"HTTP/1.1 400 "), (first, second, out[:300])
+        assert b"sb_" not in out
+    # One header, lower-case scheme and extra spaces: still that tenant.
+    req = ("GET /v1/sandboxes HTTP/1.1\r\nHost: x\r\nauthorization: bearer   %s\r\n"
+           "Connection: close\r\n\r\n" % d.tokens["a"])
+    assert raw_request(d, req.encode()).startswith(b"HTTP/1.1 200 ")

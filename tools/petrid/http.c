@@ -250,11 +250,59 @@ static const struct pd_tenant *authenticate(struct pd_conn *c)
 	return pd_config_auth(c->cfg, h, &c->admin);
 }
 
+/* Headers a request must not have twice (or together): a front proxy
+ * that reads the other one would see another request than we do
+ * (request smuggling), or another tenant. */
+struct head_count {
+	unsigned content_length, transfer_encoding, authorization;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct head_count *n = cls;
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "Content-Length") == 0)
+		n->content_length++;
+	else if (strcasecmp(key, "Transfer-Encoding") == 0)
+		n->transfer_encoding++;
+	else if (strcasecmp(key, "Authorization") == 0)
+		n->authorization++;
+	return MHD_YES;
+}
+
+/* 400 bad_request for a head whose framing or credentials are ambiguous,
+ * closing the connection (what follows on it cannot be trusted). */
+static const char *ambiguous_head(struct MHD_Connection *mc)
+{
+	struct head_count n = {0};
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, count_header, &n);
+	if (n.content_length > 1)
+		return "more than one Content-Length header";
+	if (n.content_length && n.transfer_encoding)
+		return "both Content-Length and Transfer-Encoding";
+	if (n.transfer_encoding > 1)
+		return "more than one Transfer-Encoding header";
+	if (n.authorization > 1)
+		return "more than one Authorization header";
+	return NULL;
+}
+
 /* The head is in: route, auth, size.  MHD_YES to go on reading. */
 static enum MHD_Result on_head(struct pd_conn *c, const char *url, const char *method)
 {
 	struct pd_err e;
 	const char *mode = MHD_lookup_connection_value(c->mc, MHD_GET_ARGUMENT_KIND, "mode");
+	const char *ambiguous = ambiguous_head(c->mc);
+
+	if (ambiguous) {
+		pd_fail(&e, 400, "bad_request", "%s", ambiguous);
+		struct MHD_Response *r = pd_error_response(&e);
+		if (r)
+			MHD_add_response_header(r, "Connection", "close");
+		return pd_http_queue(c, 400, r);
+	}
 
 	if (pd_route_match(method, url, mode, &c->rq, &e) < 0)
 		return pd_http_error(c, &e);
