@@ -238,3 +238,23 @@ def test_two_authorization_headers_are_refused(petrid):
     req = ("GET /v1/sandboxes HTTP/1.1\r\nHost: x\r\nauthorization: bearer   %s\r\n"
            "Connection: close\r\n\r\n" % d.tokens["a"])
     assert raw_request(d, req.encode()).startswith(b"HTTP/1.1 200 ")
+
+
+def test_nul_in_a_name_is_refused(petrid):
+    """env {"A\\u0000B": "x"} set A=x: json-c keeps object keys as C
+    strings, so the name was silently cut at its NUL (values with a NUL
+    were already refused).  Now 400 invalid_argument, in create and exec;
+    an escaped backslash before u0000 is not a NUL."""
+    d = petrid()
+    sid = create(d)
+    for path, body in ((f"/v1/sandboxes/{sid}/exec", b'{"argv":["env"],"env":{"A\\u0000B":"x"}}'),
+                       ("/v1/sandboxes", b'{"language":"sh","env":{"LD_\\u0000X":"1"}}'),
+                       (f"/v1/sandboxes/{sid}/exec", b'{"argv":["true"],"a\\u0000rgv":1}')):
+        r = d.request("POST", path, body, headers={"Content-Type": "application/json"})
+        assert r.status == 400, (body, r)
+        assert r.body["error"]["code"] == "invalid_argument"
+        assert "NUL" in r.body["error"]["message"]
+    r = d.request("POST", f"/v1/sandboxes/{sid}/exec",
+                  b'{"argv":["env"],"env":{"Z\\\\u0000":"ok"}}',
+                  headers={"Content-Type": "application/json"})
+    assert r.status == 200 and "\nZ\\u0000=ok\n" in r.body["stdout"], r

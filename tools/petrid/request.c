@@ -709,6 +709,8 @@ static int parse_exec(json_object *o, struct pd_exec_req *x, struct pd_err *e)
 
 struct jscan {
 	const unsigned char *p, *end;
+	bool nul;     /* the last string scanned has a \u0000 */
+	bool key_nul; /* an object key has one (json-c would cut it there) */
 };
 
 static void jws(struct jscan *j)
@@ -759,6 +761,7 @@ static bool jnumber(struct jscan *j)
 
 static bool jstring(struct jscan *j)
 {
+	j->nul = false;
 	j->p++; /* the opening quote */
 	while (j->p < j->end) {
 		unsigned char c = *j->p;
@@ -773,9 +776,14 @@ static bool jstring(struct jscan *j)
 				return false;
 			c = *j->p++;
 			if (c == 'u') {
-				for (int i = 0; i < 4; i++, j->p++)
+				int v = 0;
+				for (int i = 0; i < 4; i++, j->p++) {
 					if (j->p >= j->end || hexval((char)*j->p) < 0)
 						return false;
+					v = v * 16 + hexval((char)*j->p);
+				}
+				if (v == 0)
+					j->nul = true;
 			} else if (!strchr("\"\\/bfnrt", c) || c == '\0') {
 				return false;
 			}
@@ -834,6 +842,7 @@ static bool jvalue(struct jscan *j, int depth)
 				jws(j);
 				if (j->p >= j->end || *j->p != '"' || !jstring(j))
 					return false;
+				j->key_nul |= j->nul;
 				jws(j);
 				if (j->p >= j->end || *j->p++ != ':')
 					return false;
@@ -864,12 +873,15 @@ static bool jvalue(struct jscan *j, int depth)
 	}
 }
 
-static bool json_valid(const char *s, size_t n)
+/* Whether @s is one JSON value; [out] @key_nul: an object key holds a
+ * NUL (json-c keeps keys as C strings: "A\u0000B" would silently be "A"). */
+static bool json_valid(const char *s, size_t n, bool *key_nul)
 {
-	struct jscan j = {(const unsigned char *)s, (const unsigned char *)s + n};
+	struct jscan j = {(const unsigned char *)s, (const unsigned char *)s + n, false, false};
 	if (!jvalue(&j, 0))
 		return false;
 	jws(&j);
+	*key_nul = j.key_nul;
 	return j.p == j.end;
 }
 
@@ -924,8 +936,12 @@ int pd_request_body(struct pd_request *rq, const char *content_type, const char 
 			       "the body must be application/json");
 	if (len > INT32_MAX)
 		return pd_fail(e, 413, "body_too_large", "body too large");
-	if (!json_valid(body, len))
+	bool key_nul = false;
+	if (!json_valid(body, len, &key_nul))
 		return pd_fail(e, 400, "bad_json", "the body is not JSON");
+	if (key_nul)
+		return pd_fail(e, 400, "invalid_argument",
+			       "a field or variable name contains a NUL");
 	json_tokener *tok = json_tokener_new_ex(64);
 	if (!tok)
 		return pd_fail(e, 500, "internal", "out of memory");
