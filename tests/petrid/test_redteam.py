@@ -258,3 +258,41 @@ def test_nul_in_a_name_is_refused(petrid):
                   b'{"argv":["env"],"env":{"Z\\\\u0000":"ok"}}',
                   headers={"Content-Type": "application/json"})
     assert r.status == 200 and "\nZ\\u0000=ok\n" in r.body["stdout"], r
+
+
+def test_special_files_planted_by_the_code(petrid):
+    """The code plants a FIFO, symlinks to /etc/shadow, to its own
+    workspace and to another sandbox's, and a 2 GiB sparse file: no file
+    route hangs, follows a link or reads it all.  A PUT onto the FIFO was
+    500 internal (ENXIO, logged as petrid's own failure): it is the
+    client's error, 400 invalid_argument."""
+    d = petrid(tenants={"a": {}, "b": {}})
+    other = create(d, tenant="b")
+    sid = create(d, tenant="a")
+    r = d.request("POST", f"/v1/sandboxes/{sid}/exec", {"file_size": "3G", "argv": ["sh", "-c",
+        "cd /workspace && mkfifo fifo && ln -s /etc/shadow shadow && ln -s /workspace self && "
+        "ln -s /proc/1/root/etc/passwd p && truncate -s 2G big"]}, tenant="a")
+    assert r.status == 200 and r.body["exit_code"] == 0, r
+    base = rss_kb(d.pid)
+    t0 = time.monotonic()
+    for method, path, want, code in (
+            ("GET", "fifo", 400, "invalid_argument"),
+            ("PUT", "fifo", 400, "invalid_argument"),
+            ("GET", "shadow", 400, "unsafe_path"),
+            ("PUT", "shadow", 400, "unsafe_path"),
+            ("GET", "self/fifo", 400, "unsafe_path"),
+            ("GET", "self/", 400, "unsafe_path"),
+            ("GET", "p", 400, "unsafe_path"),
+            ("GET", "big", 413, "body_too_large"),
+            ("GET", "%2e%2e/%2e%2e/etc/shadow", 400, "unsafe_path"),
+            ("GET", "%252e%252e/x", 404, "file_not_found"),
+            ("GET", "x%00y", 400, "invalid_argument")):
+        r = d.request(method, f"/v1/sandboxes/{sid}/files/{path}",
+                      b"data" if method == "PUT" else None, tenant="a", timeout=20)
+        assert r.status == want and r.body["error"]["code"] == code, (method, path, r)
+    assert time.monotonic() - t0 < 10
+    assert rss_kb(d.pid) - base < 32 * 1024
+    # The other tenant's sandbox, by its id, through a's token: 404.
+    r = d.request("GET", f"/v1/sandboxes/{other}/files/", tenant="a")
+    assert r.status == 404 and r.body["error"]["code"] == "sandbox_not_found"
+    assert "500 internal" not in d.log()

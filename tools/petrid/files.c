@@ -103,6 +103,7 @@ static void map_error(int rc, petri_error *err, struct pd_err *e)
 		pd_fail(e, 413, "body_too_large", "%s", msg);
 		break;
 	case -EINVAL:
+	case -ENXIO: /* a PUT onto a FIFO the code made (opened without blocking) */
 	case -EISDIR:
 	case -ENOTDIR:
 	case -ENOTEMPTY:
