@@ -296,3 +296,24 @@ def test_special_files_planted_by_the_code(petrid):
     r = d.request("GET", f"/v1/sandboxes/{other}/files/", tenant="a")
     assert r.status == 404 and r.body["error"]["code"] == "sandbox_not_found"
     assert "500 internal" not in d.log()
+
+
+def test_authorization_value_whitespace(petrid):
+    """Whitespace after a field value is not part of it (RFC 9110 5.5):
+    "Bearer TOKEN  " was 401.  A tab after the scheme, or a token with
+    something appended, stays 401."""
+    d = petrid()
+    tok = d.tokens["acme"]
+
+    def status(value):
+        req = ("GET /v1/sandboxes HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+               "Connection: close\r\n\r\n" % value)
+        return int(raw_request(d, req.encode()).split(b" ", 2)[1])
+
+    assert status("Bearer %s  " % tok) == 200
+    assert status("Bearer %s\t" % tok) == 200
+    assert status("bearer  %s" % tok) == 200
+    assert status("Bearer\t%s" % tok) == 401
+    assert status("Bearer %s x" % tok) == 401
+    assert status("Bearer %sx" % tok) == 401
+    assert status("Bearer " + "x" * 30000) == 401

@@ -247,7 +247,20 @@ static const struct pd_tenant *authenticate(struct pd_conn *c)
 	h += 7;
 	while (*h == ' ')
 		h++;
-	return pd_config_auth(c->cfg, h, &c->admin);
+	/* Whitespace around a field value is not part of it (RFC 9110 5.5);
+	 * libmicrohttpd keeps the trailing part. */
+	size_t n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	if (h[n] == '\0')
+		return pd_config_auth(c->cfg, h, &c->admin);
+	char *token = strndup(h, n);
+	if (!token)
+		return NULL;
+	const struct pd_tenant *t = pd_config_auth(c->cfg, token, &c->admin);
+	explicit_bzero(token, n);
+	free(token);
+	return t;
 }
 
 /* Headers a request must not have twice (or together): a front proxy
