@@ -92,7 +92,7 @@ def test_unread_file_answers_are_bounded(petrid):
     connections that asked for a 60 MB file and never read grew petrid by
     750 MB (and 1024 connections could hold 64 GiB).  The answers not yet
     sent are bounded (256 MiB over all clients); beyond, 429
-    too_many_reads with Retry-After, and the budget comes back when the
+    unread_answers with Retry-After, and the budget comes back when the
     clients go."""
     d = petrid()
     sid = create(d)
@@ -141,7 +141,7 @@ def test_unread_file_answers_are_bounded(petrid):
         time.sleep(1)
         r = d.request("GET", f"/v1/sandboxes/{sid}/files/big")
         assert r.status == 429, r
-        assert r.body["error"]["code"] == "too_many_reads"
+        assert r.body["error"]["code"] == "unread_answers"
         assert r.headers.get("retry-after") == "1"
     finally:
         for s in socks:
@@ -317,3 +317,49 @@ def test_authorization_value_whitespace(petrid):
     assert status("Bearer %s x" % tok) == 401
     assert status("Bearer %sx" % tok) == 401
     assert status("Bearer " + "x" * 30000) == 401
+
+
+def test_unread_exec_results_are_bounded(petrid):
+    """A non-streaming exec's result is held until its client reads it,
+    after the exec ended (so max_execs does not bound them): 12 clients
+    that never read the results of 4 MiB of NULs on stdout and stderr
+    grew petrid by 280 MB.  The results count in the same 256 MiB as file
+    answers; once it is reached an exec is 429 unread_answers before it
+    starts, and the bound comes back when the clients go."""
+    d = petrid(tenants={"acme": {"max_sandboxes": 16, "max_memory": "16G"}})
+    sids = [create(d, memory="64M") for _ in range(16)]
+    body = json.dumps({"argv": ["sh", "-c", "head -c 4194304 /dev/zero; "
+                                "head -c 4194304 /dev/zero >&2"],
+                       "stdout_limit": "4M", "stderr_limit": "4M"}).encode()
+    base = rss_kb(d.pid)
+    socks, statuses = [], []
+    try:
+        for sid in sids:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(30)
+            s.connect((d.host, d.port))
+            s.sendall(("POST /v1/sandboxes/%s/exec HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %d\r\n\r\n" % (sid, d.tokens["acme"], len(body))
+                       ).encode() + body)
+            socks.append(s)
+            line = b""
+            while not line.endswith(b"\r\n"):
+                line += s.recv(1)
+            statuses.append(int(line.split()[1]))
+        grown = rss_kb(d.pid) - base
+        assert 429 in statuses, statuses
+        assert grown < 400 * 1024, "petrid grew by %d kB" % grown
+        r = d.request("POST", f"/v1/sandboxes/{sids[0]}/exec", {"argv": ["true"]})
+        assert r.status == 429 and r.body["error"]["code"] == "unread_answers", r
+        assert r.headers.get("retry-after") == "1"
+    finally:
+        for s in socks:
+            s.close()
+    for _ in range(50):
+        r = d.request("POST", f"/v1/sandboxes/{sids[0]}/exec", {"argv": ["true"]})
+        if r.status != 429:
+            break
+        time.sleep(0.1)
+    assert r.status == 200, r

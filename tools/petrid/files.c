@@ -10,7 +10,7 @@
  * stay in memory until the client has read them: a client that never
  * reads would hold them for as long as it likes, one per connection.  So
  * the bytes of such answers not yet sent are counted over all clients, and
- * beyond PD_HELD_MAX a GET is 429 too_many_reads (Retry-After: 1).
+ * beyond PD_HELD_MAX a GET is 429 unread_answers (http.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,62 +21,6 @@
 #include "result_json.h"
 
 #define PD_LIST_MAX 10000
-#define PD_HELD_MAX (256ull << 20)
-
-/* Bytes of file and listing answers not yet sent (pd.lock). */
-static uint64_t held_bytes;
-
-struct held {
-	void *data;
-	size_t len;
-	void (*free_data)(void *);
-};
-
-/* MHD is done with the answer: its bytes are no longer held. */
-static void held_free(void *cls)
-{
-	struct held *h = cls;
-	pthread_mutex_lock(&pd.lock);
-	held_bytes -= h->len;
-	pthread_mutex_unlock(&pd.lock);
-	h->free_data(h->data);
-	free(h);
-}
-
-/* An answer of @len bytes at @data (taken: freed with @free_data), counted
- * in held_bytes while MHD has it; NULL with @e set (and @data freed) when
- * it would take held_bytes past PD_HELD_MAX, or out of memory. */
-static struct MHD_Response *held_response(void *data, size_t len, void (*free_data)(void *),
-					  struct pd_err *e)
-{
-	struct held *h = malloc(sizeof(*h));
-	if (!h) {
-		free_data(data);
-		pd_fail(e, 500, "internal", "out of memory");
-		return NULL;
-	}
-	*h = (struct held){data, len, free_data};
-	pthread_mutex_lock(&pd.lock);
-	bool over = held_bytes + len > PD_HELD_MAX;
-	if (!over)
-		held_bytes += len;
-	pthread_mutex_unlock(&pd.lock);
-	if (over) {
-		free_data(data);
-		free(h);
-		pd_fail(e, 429, "too_many_reads",
-			"file answers not yet read by their clients hold %llu MiB already",
-			(unsigned long long)(PD_HELD_MAX >> 20));
-		return NULL;
-	}
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer_with_free_callback_cls(len, data, held_free, h);
-	if (!r) {
-		held_free(h);
-		pd_fail(e, 500, "internal", "out of memory");
-	}
-	return r;
-}
 
 struct files_job {
 	struct pd_conn *c;
@@ -195,7 +139,7 @@ static void files_job(void *arg)
 			json_object_put(o);
 			if (!copy)
 				held_err = pd_fail(&e, 500, "internal", "out of memory");
-			else if ((resp = held_response(copy, len, free, &e)))
+			else if ((resp = pd_held_response(copy, len, free, false, &e)))
 				MHD_add_response_header(resp, "Content-Type", "application/json");
 			else
 				held_err = -1;
@@ -214,7 +158,7 @@ static void files_job(void *arg)
 		size_t len = 0;
 		rc = petri_sandbox_read_file(s->sb, rq->path, 0, &data, &len, &err);
 		if (rc == 0) {
-			resp = held_response(data, len, petri_free, &e);
+			resp = pd_held_response(data, len, petri_free, false, &e);
 			if (resp)
 				MHD_add_response_header(resp, "Content-Type",
 							"application/octet-stream");

@@ -121,6 +121,72 @@ void pd_http_tick(void)
 
 /* ---- answers ---- */
 
+/* Bytes of answers held for clients that have not read them yet (file
+ * GETs, listings, exec results; pd.lock). */
+static uint64_t held_bytes;
+
+struct held {
+	void *data;
+	size_t len;
+	void (*free_data)(void *);
+};
+
+/* MHD is done with the answer: its bytes are no longer held. */
+static void held_free(void *cls)
+{
+	struct held *h = cls;
+	pthread_mutex_lock(&pd.lock);
+	held_bytes -= h->len;
+	pthread_mutex_unlock(&pd.lock);
+	h->free_data(h->data);
+	free(h);
+}
+
+bool pd_held_full(void)
+{
+	pthread_mutex_lock(&pd.lock);
+	bool full = held_bytes >= PD_HELD_MAX;
+	pthread_mutex_unlock(&pd.lock);
+	return full;
+}
+
+void pd_fail_held(struct pd_err *e)
+{
+	pd_fail(e, 429, "unread_answers",
+		"answers not yet read by their clients hold %llu MiB already",
+		(unsigned long long)(PD_HELD_MAX >> 20));
+}
+
+struct MHD_Response *pd_held_response(void *data, size_t len, void (*free_data)(void *), bool force,
+				      struct pd_err *e)
+{
+	struct held *h = malloc(sizeof(*h));
+	if (!h) {
+		free_data(data);
+		pd_fail(e, 500, "internal", "out of memory");
+		return NULL;
+	}
+	*h = (struct held){data, len, free_data};
+	pthread_mutex_lock(&pd.lock);
+	bool over = !force && held_bytes + len > PD_HELD_MAX;
+	if (!over)
+		held_bytes += len;
+	pthread_mutex_unlock(&pd.lock);
+	if (over) {
+		free_data(data);
+		free(h);
+		pd_fail_held(e);
+		return NULL;
+	}
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer_with_free_callback_cls(len, data, held_free, h);
+	if (!r) {
+		held_free(h);
+		pd_fail(e, 500, "internal", "out of memory");
+	}
+	return r;
+}
+
 struct MHD_Response *pd_json_response(json_object *o)
 {
 	size_t len = 0;
@@ -163,7 +229,7 @@ struct MHD_Response *pd_error_response(const struct pd_err *e)
 	if (e->status == 405 && e->allow)
 		MHD_add_response_header(r, "Allow", e->allow);
 	if (e->status == 429 &&
-	    (strcmp(e->code, "too_many_execs") == 0 || strcmp(e->code, "too_many_reads") == 0))
+	    (strcmp(e->code, "too_many_execs") == 0 || strcmp(e->code, "unread_answers") == 0))
 		MHD_add_response_header(r, "Retry-After", "1");
 	if (e->status == 503)
 		MHD_add_response_header(r, "Connection", "close");
