@@ -219,8 +219,21 @@ static void *exec_thread(void *arg)
 		}
 		pd_stream_put(x->st);
 	} else if (obj) {
-		pd_http_finish_json(x->c, 200, obj);
-		obj = NULL;
+		/* Held until the client reads it: counted (never refused: the
+		 * exec ran; exec() refused to start it when the count was full). */
+		size_t len = 0;
+		const char *text = result_json_text(obj, &len);
+		char *copy = text ? strndup(text, len) : NULL;
+		struct MHD_Response *resp = copy ? pd_held_response(copy, len, free, true, &e) :
+						   NULL;
+		if (resp) {
+			MHD_add_response_header(resp, "Content-Type", "application/json");
+			pd_http_finish(x->c, 200, resp);
+		} else {
+			if (!copy)
+				pd_fail(&e, 500, "internal", "out of memory");
+			pd_http_finish_error(x->c, &e);
+		}
 	} else {
 		pd_http_finish_error(x->c, &e);
 	}

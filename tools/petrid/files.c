@@ -5,6 +5,12 @@
  * one sandbox run one at a time (the library's rule): a file operation
  * waits for another file operation, and an exec running is 409
  * sandbox_busy.  PUT and DELETE renew the TTL; GET and listings do not.
+ *
+ * A file GET's answer (up to the library's 64 MiB read) and a listing's
+ * stay in memory until the client has read them: a client that never
+ * reads would hold them for as long as it likes, one per connection.  So
+ * the bytes of such answers not yet sent are counted over all clients, and
+ * beyond PD_HELD_MAX a GET is 429 unread_answers (http.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +18,7 @@
 #include <string.h>
 
 #include "petrid.h"
+#include "result_json.h"
 
 #define PD_LIST_MAX 10000
 
@@ -40,6 +47,7 @@ static void map_error(int rc, petri_error *err, struct pd_err *e)
 		pd_fail(e, 413, "body_too_large", "%s", msg);
 		break;
 	case -EINVAL:
+	case -ENXIO: /* a PUT onto a FIFO the code made (opened without blocking) */
 	case -EISDIR:
 	case -ENOTDIR:
 	case -ENOTEMPTY:
@@ -57,10 +65,11 @@ static json_object *listing_json(const char *path, const petri_dirent *d, size_t
 {
 	static const char *const types[] = {"other", "file", "dir", "symlink", "other"};
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	json_object_object_add(o, "path", json_object_new_string(path));
+	/* Names are bytes: ill-formed UTF-8 becomes U+FFFD, as in output. */
+	json_object_object_add(o, "path", json_bytes(path, strlen(path)));
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_new_object();
-		json_object_object_add(e, "name", json_object_new_string(d[i].name));
+		json_object_object_add(e, "name", json_bytes(d[i].name, strlen(d[i].name)));
 		json_object_object_add(
 			e, "type", json_object_new_string(types[d[i].type <= 4 ? d[i].type : 0]));
 		json_object_object_add(e, "size", json_object_new_uint64(d[i].size));
@@ -85,6 +94,7 @@ static void files_job(void *arg)
 	int rc = 0;
 	struct MHD_Response *resp = NULL;
 	unsigned status = 204;
+	int held_err = 0; /* the answer could not be made: @e says why */
 
 	pthread_mutex_lock(&pd.lock);
 	while (s->file_busy && s->state != PD_SB_RUNNING)
@@ -118,8 +128,21 @@ static void files_job(void *arg)
 		rc = petri_sandbox_list_dir(s->sb, path, PD_LIST_MAX, &d, &count, &truncated, &err);
 		if (rc == 0) {
 			json_object *o = listing_json(path, d, count, truncated);
-			resp = pd_json_response(o);
+			size_t len = 0;
+			const char *text =
+				o ? json_object_to_json_string_length(
+					    o,
+					    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+					    &len) :
+				    NULL;
+			char *copy = text ? strndup(text, len) : NULL;
 			json_object_put(o);
+			if (!copy)
+				held_err = pd_fail(&e, 500, "internal", "out of memory");
+			else if ((resp = pd_held_response(copy, len, free, false, &e)))
+				MHD_add_response_header(resp, "Content-Type", "application/json");
+			else
+				held_err = -1;
 			status = 200;
 		}
 		petri_free(d);
@@ -135,13 +158,12 @@ static void files_job(void *arg)
 		size_t len = 0;
 		rc = petri_sandbox_read_file(s->sb, rq->path, 0, &data, &len, &err);
 		if (rc == 0) {
-			resp = MHD_create_response_from_buffer_with_free_callback(len, data,
-										  petri_free);
+			resp = pd_held_response(data, len, petri_free, false, &e);
 			if (resp)
 				MHD_add_response_header(resp, "Content-Type",
 							"application/octet-stream");
 			else
-				petri_free(data);
+				held_err = -1;
 			status = 200;
 		}
 	}
@@ -162,7 +184,7 @@ done:
 	pd_registry_put(s);
 	pthread_mutex_unlock(&pd.lock);
 	free(j);
-	if (rc < 0 || busy)
+	if (rc < 0 || busy || held_err)
 		pd_http_finish_error(c, &e);
 	else if (!resp)
 		pd_http_finish_error(c, (pd_fail(&e, 500, "internal", "out of memory"), &e));

@@ -152,6 +152,72 @@ void pd_http_tick(void)
 
 /* ---- answers ---- */
 
+/* Bytes of answers held for clients that have not read them yet (file
+ * GETs, listings, exec results; pd.lock). */
+static uint64_t held_bytes;
+
+struct held {
+	void *data;
+	size_t len;
+	void (*free_data)(void *);
+};
+
+/* MHD is done with the answer: its bytes are no longer held. */
+static void held_free(void *cls)
+{
+	struct held *h = cls;
+	pthread_mutex_lock(&pd.lock);
+	held_bytes -= h->len;
+	pthread_mutex_unlock(&pd.lock);
+	h->free_data(h->data);
+	free(h);
+}
+
+bool pd_held_full(void)
+{
+	pthread_mutex_lock(&pd.lock);
+	bool full = held_bytes >= PD_HELD_MAX;
+	pthread_mutex_unlock(&pd.lock);
+	return full;
+}
+
+void pd_fail_held(struct pd_err *e)
+{
+	pd_fail(e, 429, "unread_answers",
+		"answers not yet read by their clients hold %llu MiB already",
+		(unsigned long long)(PD_HELD_MAX >> 20));
+}
+
+struct MHD_Response *pd_held_response(void *data, size_t len, void (*free_data)(void *), bool force,
+				      struct pd_err *e)
+{
+	struct held *h = malloc(sizeof(*h));
+	if (!h) {
+		free_data(data);
+		pd_fail(e, 500, "internal", "out of memory");
+		return NULL;
+	}
+	*h = (struct held){data, len, free_data};
+	pthread_mutex_lock(&pd.lock);
+	bool over = !force && held_bytes + len > PD_HELD_MAX;
+	if (!over)
+		held_bytes += len;
+	pthread_mutex_unlock(&pd.lock);
+	if (over) {
+		free_data(data);
+		free(h);
+		pd_fail_held(e);
+		return NULL;
+	}
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer_with_free_callback_cls(len, data, held_free, h);
+	if (!r) {
+		held_free(h);
+		pd_fail(e, 500, "internal", "out of memory");
+	}
+	return r;
+}
+
 struct MHD_Response *pd_json_response(json_object *o)
 {
 	size_t len = 0;
@@ -193,7 +259,8 @@ struct MHD_Response *pd_error_response(const struct pd_err *e)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	if (e->status == 405 && e->allow)
 		MHD_add_response_header(r, "Allow", e->allow);
-	if (e->status == 429 && strcmp(e->code, "too_many_execs") == 0)
+	if (e->status == 429 &&
+	    (strcmp(e->code, "too_many_execs") == 0 || strcmp(e->code, "unread_answers") == 0))
 		MHD_add_response_header(r, "Retry-After", "1");
 	if (e->status == 503)
 		MHD_add_response_header(r, "Connection", "close");
@@ -277,7 +344,59 @@ static const struct pd_tenant *authenticate(struct pd_conn *c)
 	h += 7;
 	while (*h == ' ')
 		h++;
-	return pd_config_auth(c->cfg, h, &c->admin);
+	/* Whitespace around a field value is not part of it (RFC 9110 5.5);
+	 * libmicrohttpd keeps the trailing part. */
+	size_t n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	if (h[n] == '\0')
+		return pd_config_auth(c->cfg, h, &c->admin);
+	char *token = strndup(h, n);
+	if (!token)
+		return NULL;
+	const struct pd_tenant *t = pd_config_auth(c->cfg, token, &c->admin);
+	explicit_bzero(token, n);
+	free(token);
+	return t;
+}
+
+/* Headers a request must not have twice (or together): a front proxy
+ * that reads the other one would see another request than we do
+ * (request smuggling), or another tenant. */
+struct head_count {
+	unsigned content_length, transfer_encoding, authorization;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct head_count *n = cls;
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "Content-Length") == 0)
+		n->content_length++;
+	else if (strcasecmp(key, "Transfer-Encoding") == 0)
+		n->transfer_encoding++;
+	else if (strcasecmp(key, "Authorization") == 0)
+		n->authorization++;
+	return MHD_YES;
+}
+
+/* 400 bad_request for a head whose framing or credentials are ambiguous,
+ * closing the connection (what follows on it cannot be trusted). */
+static const char *ambiguous_head(struct MHD_Connection *mc)
+{
+	struct head_count n = {0};
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, count_header, &n);
+	if (n.content_length > 1)
+		return "more than one Content-Length header";
+	if (n.content_length && n.transfer_encoding)
+		return "both Content-Length and Transfer-Encoding";
+	if (n.transfer_encoding > 1)
+		return "more than one Transfer-Encoding header";
+	if (n.authorization > 1)
+		return "more than one Authorization header";
+	return NULL;
 }
 
 /* The head is in: route, auth, size.  MHD_YES to go on reading. */
@@ -285,6 +404,15 @@ static enum MHD_Result on_head(struct pd_conn *c, const char *url, const char *m
 {
 	struct pd_err e;
 	const char *mode = MHD_lookup_connection_value(c->mc, MHD_GET_ARGUMENT_KIND, "mode");
+	const char *ambiguous = ambiguous_head(c->mc);
+
+	if (ambiguous) {
+		pd_fail(&e, 400, "bad_request", "%s", ambiguous);
+		struct MHD_Response *r = pd_error_response(&e);
+		if (r)
+			MHD_add_response_header(r, "Connection", "close");
+		return pd_http_queue(c, 400, r);
+	}
 
 	if (pd_route_match(method, url, mode, &c->rq, &e) < 0)
 		return pd_http_error(c, &e);

@@ -221,6 +221,20 @@ enum MHD_Result pd_http_error(struct pd_conn *c, const struct pd_err *e);
 void pd_http_finish(struct pd_conn *c, unsigned status, struct MHD_Response *resp);
 void pd_http_finish_error(struct pd_conn *c, const struct pd_err *e);
 void pd_http_finish_json(struct pd_conn *c, unsigned status, json_object *o);
+/* Answers held in memory until their clients read them (file GETs,
+ * listings, exec results) hold at most PD_HELD_MAX bytes over all clients,
+ * so that clients who never read cannot grow petrid without bound. */
+#define PD_HELD_MAX (256ull << 20)
+/* An answer of @len bytes at @data (taken: freed with @free_data), counted
+ * while MHD has it.  NULL with @e set (@data freed): 429 unread_answers
+ * when it would pass PD_HELD_MAX (unless @force: an exec's result, whose
+ * exec was let start), or out of memory.  Takes pd.lock. */
+struct MHD_Response *pd_held_response(void *data, size_t len, void (*free_data)(void *), bool force,
+				      struct pd_err *e);
+/* Whether the held answers are at PD_HELD_MAX already (takes pd.lock). */
+bool pd_held_full(void);
+/* @e: 429 unread_answers. */
+void pd_fail_held(struct pd_err *e);
 struct MHD_Response *pd_json_response(json_object *o);
 struct MHD_Response *pd_error_response(const struct pd_err *e);
 /* Suspend @c (the op answers it later with pd_http_finish*). */

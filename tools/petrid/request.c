@@ -19,6 +19,33 @@
 #define PD_MAX_PATH 4096
 #define PD_MAX_ENTRIES 4096 /* argv, args, env, allow, secrets */
 #define PD_MAX_TIMEOUT (7.0 * 24 * 3600)
+/* The largest stdout_limit / stderr_limit: the captured output is held in
+ * petrid's memory (then escaped into the result object, up to 6 bytes a
+ * byte), so a tenant must not choose it unbounded. */
+#define PD_MAX_CAPTURE (4ull << 20)
+
+/* The length of the well-formed UTF-8 sequence at @p (of at most @n
+ * bytes), or 0 when it is ill-formed or cut short. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	if (c < 0x80)
+		return 1;
+	size_t need = c >= 0xc2 && c <= 0xdf ? 2 :
+		      c >= 0xe0 && c <= 0xef ? 3 :
+		      c >= 0xf0 && c <= 0xf4 ? 4 :
+					       0;
+	if (!need || n < need)
+		return 0;
+	unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+	unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+	for (size_t i = 1; i < need; i++) {
+		unsigned char min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
+		if (p[i] < min || p[i] > max)
+			return 0;
+	}
+	return need;
+}
 
 int pd_fail(struct pd_err *e, unsigned status, const char *code, const char *fmt, ...)
 {
@@ -32,9 +59,19 @@ int pd_fail(struct pd_err *e, unsigned status, const char *code, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
-	for (char *p = e->message; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+	/* The message goes into JSON and logs: one line of UTF-8 (a path or
+	 * a library message may hold any bytes, and the cut above may split a
+	 * character). */
+	size_t len = strlen(e->message);
+	for (size_t i = 0; i < len;) {
+		unsigned char *p = (unsigned char *)e->message + i;
+		size_t k = utf8_seq(p, len - i);
+		if (k == 0 || *p < 0x20 || *p == 0x7f) {
 			*p = '?';
+			k = 1;
+		}
+		i += k;
+	}
 	return -1;
 }
 
@@ -449,6 +486,17 @@ static int get_size(json_object *v, const char *name, uint64_t *out, struct pd_e
 	return 0;
 }
 
+/* A capture limit: a size, at most PD_MAX_CAPTURE. */
+static int get_capture(json_object *v, const char *name, uint64_t *out, struct pd_err *e)
+{
+	if (get_size(v, name, out, e) < 0)
+		return -1;
+	if (*out > PD_MAX_CAPTURE)
+		return pd_fail(e, 400, "invalid_argument", "%s: at most %llu bytes", name,
+			       (unsigned long long)PD_MAX_CAPTURE);
+	return 0;
+}
+
 /* ---- bodies ---- */
 
 /* "where.key" for messages about a nested object (tenant defaults). */
@@ -632,9 +680,9 @@ static int parse_exec(json_object *o, struct pd_exec_req *x, struct pd_err *e)
 		} else if (strcmp(key, "cpu") == 0) {
 			r = get_seconds(v, key, PD_MAX_TIMEOUT, &x->cpu, e);
 		} else if (strcmp(key, "stdout_limit") == 0) {
-			r = get_size(v, key, &x->stdout_limit, e);
+			r = get_capture(v, key, &x->stdout_limit, e);
 		} else if (strcmp(key, "stderr_limit") == 0) {
-			r = get_size(v, key, &x->stderr_limit, e);
+			r = get_capture(v, key, &x->stderr_limit, e);
 		} else if (strcmp(key, "output_kill") == 0) {
 			r = get_size(v, key, &x->output_kill, e);
 		} else if (strcmp(key, "file_size") == 0) {
@@ -661,6 +709,8 @@ static int parse_exec(json_object *o, struct pd_exec_req *x, struct pd_err *e)
 
 struct jscan {
 	const unsigned char *p, *end;
+	bool nul;     /* the last string scanned has a \u0000 */
+	bool key_nul; /* an object key has one (json-c would cut it there) */
 };
 
 static void jws(struct jscan *j)
@@ -711,6 +761,7 @@ static bool jnumber(struct jscan *j)
 
 static bool jstring(struct jscan *j)
 {
+	j->nul = false;
 	j->p++; /* the opening quote */
 	while (j->p < j->end) {
 		unsigned char c = *j->p;
@@ -725,9 +776,14 @@ static bool jstring(struct jscan *j)
 				return false;
 			c = *j->p++;
 			if (c == 'u') {
-				for (int i = 0; i < 4; i++, j->p++)
+				int v = 0;
+				for (int i = 0; i < 4; i++, j->p++) {
 					if (j->p >= j->end || hexval((char)*j->p) < 0)
 						return false;
+					v = v * 16 + hexval((char)*j->p);
+				}
+				if (v == 0)
+					j->nul = true;
 			} else if (!strchr("\"\\/bfnrt", c) || c == '\0') {
 				return false;
 			}
@@ -786,6 +842,7 @@ static bool jvalue(struct jscan *j, int depth)
 				jws(j);
 				if (j->p >= j->end || *j->p != '"' || !jstring(j))
 					return false;
+				j->key_nul |= j->nul;
 				jws(j);
 				if (j->p >= j->end || *j->p++ != ':')
 					return false;
@@ -816,12 +873,15 @@ static bool jvalue(struct jscan *j, int depth)
 	}
 }
 
-static bool json_valid(const char *s, size_t n)
+/* Whether @s is one JSON value; [out] @key_nul: an object key holds a
+ * NUL (json-c keeps keys as C strings: "A\u0000B" would silently be "A"). */
+static bool json_valid(const char *s, size_t n, bool *key_nul)
 {
-	struct jscan j = {(const unsigned char *)s, (const unsigned char *)s + n};
+	struct jscan j = {(const unsigned char *)s, (const unsigned char *)s + n, false, false};
 	if (!jvalue(&j, 0))
 		return false;
 	jws(&j);
+	*key_nul = j.key_nul;
 	return j.p == j.end;
 }
 
@@ -876,8 +936,12 @@ int pd_request_body(struct pd_request *rq, const char *content_type, const char 
 			       "the body must be application/json");
 	if (len > INT32_MAX)
 		return pd_fail(e, 413, "body_too_large", "body too large");
-	if (!json_valid(body, len))
+	bool key_nul = false;
+	if (!json_valid(body, len, &key_nul))
 		return pd_fail(e, 400, "bad_json", "the body is not JSON");
+	if (key_nul)
+		return pd_fail(e, 400, "invalid_argument",
+			       "a field or variable name contains a NUL");
 	json_tokener *tok = json_tokener_new_ex(64);
 	if (!tok)
 		return pd_fail(e, 500, "internal", "out of memory");

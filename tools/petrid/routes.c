@@ -481,6 +481,13 @@ static enum MHD_Result exec(struct pd_conn *c)
 			"language: unknown language '%s' (not one of this tenant's)", x->language);
 		return pd_http_error(c, &e);
 	}
+	/* Its result would be held for its client: not while such answers
+	 * hold PD_HELD_MAX already (a stream has its own bound). */
+	if (!c->rq.stream && pd_held_full()) {
+		struct pd_err e;
+		pd_fail_held(&e);
+		return pd_http_error(c, &e);
+	}
 	struct pd_sandbox *s = lookup(c, &r);
 	if (!s)
 		return r;
