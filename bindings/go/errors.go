@@ -40,7 +40,7 @@ var ErrBusy = errors.New("petri: the sandbox is running the exec whose output ca
 // in-process sandboxes keep working:
 //
 //	invalid_argument, bad_json, unknown_field,
-//	unsupported_media_type                       EINVAL
+//	unsupported_media_type, bad_request          EINVAL
 //	unsafe_path                                  EPERM
 //	unauthorized                                 EACCES
 //	sandbox_not_found, file_not_found            ENOENT
@@ -49,8 +49,8 @@ var ErrBusy = errors.New("petri: the sandbox is running the exec whose output ca
 //	sandbox_expired                              ETIME (and errors.Is(err, ErrClosed))
 //	body_too_large                               E2BIG
 //	quota_exceeded                               EDQUOT (Quota names the quota)
-//	too_many_execs                               EAGAIN
-//	request_timeout                              ETIMEDOUT
+//	too_many_execs, unread_answers               EAGAIN
+//	request_timeout, node_timeout                ETIMEDOUT
 //	not_found, method_not_allowed                ENOSYS (client and server disagree on the API)
 //	shutting_down                                ESHUTDOWN
 //	node_unavailable                             EHOSTDOWN
