@@ -711,6 +711,10 @@ struct jscan {
 	const unsigned char *p, *end;
 	bool nul;     /* the last string scanned has a \u0000 */
 	bool key_nul; /* an object key has one (json-c would cut it there) */
+	/* The top-level key being scanned (its raw text, quotes excluded), and
+	 * the one the first key with a NUL sits under (length 0: at the top). */
+	const unsigned char *top, *nul_top;
+	size_t top_len, nul_top_len;
 };
 
 static void jws(struct jscan *j)
@@ -840,8 +844,17 @@ static bool jvalue(struct jscan *j, int depth)
 		for (;;) {
 			if (obj) {
 				jws(j);
+				const unsigned char *k = j->p + 1;
 				if (j->p >= j->end || *j->p != '"' || !jstring(j))
 					return false;
+				if (depth == 0) {
+					j->top = k;
+					j->top_len = (size_t)(j->p - k) - 1;
+				}
+				if (j->nul && !j->key_nul) {
+					j->nul_top = depth == 0 ? NULL : j->top;
+					j->nul_top_len = depth == 0 ? 0 : j->top_len;
+				}
 				j->key_nul |= j->nul;
 				jws(j);
 				if (j->p >= j->end || *j->p++ != ':')
@@ -874,14 +887,19 @@ static bool jvalue(struct jscan *j, int depth)
 }
 
 /* Whether @s is one JSON value; [out] @key_nul: an object key holds a
- * NUL (json-c keeps keys as C strings: "A\u0000B" would silently be "A"). */
-static bool json_valid(const char *s, size_t n, bool *key_nul)
+ * NUL (json-c keeps keys as C strings: "A\u0000B" would silently be "A"),
+ * and [out] @field/@field_len the top-level key it is under (length 0: it
+ * is a top-level key itself). */
+static bool json_valid(const char *s, size_t n, bool *key_nul, const char **field,
+		       size_t *field_len)
 {
-	struct jscan j = {(const unsigned char *)s, (const unsigned char *)s + n, false, false};
+	struct jscan j = {.p = (const unsigned char *)s, .end = (const unsigned char *)s + n};
 	if (!jvalue(&j, 0))
 		return false;
 	jws(&j);
 	*key_nul = j.key_nul;
+	*field = (const char *)j.nul_top;
+	*field_len = j.nul_top_len;
 	return j.p == j.end;
 }
 
@@ -937,11 +955,15 @@ int pd_request_body(struct pd_request *rq, const char *content_type, const char 
 	if (len > INT32_MAX)
 		return pd_fail(e, 413, "body_too_large", "body too large");
 	bool key_nul = false;
-	if (!json_valid(body, len, &key_nul))
+	const char *field = NULL;
+	size_t field_len = 0;
+	if (!json_valid(body, len, &key_nul, &field, &field_len))
 		return pd_fail(e, 400, "bad_json", "the body is not JSON");
+	if (key_nul && field_len == 0)
+		return pd_fail(e, 400, "invalid_argument", "a field name contains a NUL");
 	if (key_nul)
-		return pd_fail(e, 400, "invalid_argument",
-			       "a field or variable name contains a NUL");
+		return pd_fail(e, 400, "invalid_argument", "%.*s: a name in it contains a NUL",
+			       (int)(field_len < 64 ? field_len : 64), field);
 	json_tokener *tok = json_tokener_new_ex(64);
 	if (!tok)
 		return pd_fail(e, 500, "internal", "out of memory");
