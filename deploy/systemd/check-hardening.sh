@@ -54,10 +54,63 @@ if [ -z "${PETRI_HARDENING_INNER:-}" ]; then
 	exec unshare --mount --propagation private "$0" --petri "$petri" "$opts" -- "$@"
 fi
 
+# The command's own files stay reachable where an option hides their root
+# (a build tree in a CI clone under /tmp, or in a home directory): a real
+# service's binaries live in /usr, never there, so this only keeps the
+# check from hiding what it runs.  CMD_PATHS: the command's absolute paths
+# (also in NAME=/path arguments).
+CMD_PATHS=$petri
+for a in "$@"; do
+	case $a in
+	/*) CMD_PATHS="$CMD_PATHS $a" ;;
+	*=/*) CMD_PATHS="$CMD_PATHS ${a#*=}" ;;
+	esac
+done
+
+# tops_under ROOT: the first-level directories under ROOT holding a path of
+# the command.
+tops_under() {
+	for a in $CMD_PATHS; do
+		case $a in
+		"$1"/?*)
+			rest=${a#"$1"/}
+			echo "$1/${rest%%/*}"
+			;;
+		esac
+	done | sort -u
+}
+
+# hide ROOT MOUNT-OPTIONS: mount a fresh tmpfs over ROOT, then bind the
+# command's trees under it back in; MOUNT-OPTIONS containing ro make the
+# tmpfs read-only once that is done.
+hide() {
+	root=$1
+	opts_=$2
+	stash=
+	for t in $(tops_under "$root"); do
+		[ -d "$t" ] || continue
+		s=$(mktemp -d /run/petri-hardening-keep.XXXXXX)
+		mount --bind "$t" "$s"
+		stash="$stash $t=$s"
+	done
+	mount -t tmpfs -o "$(echo ",$opts_," | sed 's/,ro,/,/g; s/^,//; s/,$//')" tmpfs "$root"
+	for p in $stash; do
+		t=${p%%=*}
+		s=${p#*=}
+		mkdir -p "$t"
+		mount --bind "$s" "$t"
+		umount "$s"
+		rmdir "$s"
+	done
+	case ",$opts_," in
+	*,ro,*) mount -o remount,ro "$root" ;;
+	esac
+}
+
 # inaccessible DIR: what systemd mounts over a path it hides.
 inaccessible() {
 	[ -d "$1" ] && [ ! -L "$1" ] || return 0
-	mount -t tmpfs -o ro,mode=000,nosuid,nodev,noexec tmpfs "$1"
+	hide "$1" ro,mode=000,nosuid,nodev,noexec
 }
 
 protect_system_strict() {
@@ -126,8 +179,8 @@ for o in $order; do
 	capability_bounding_set) caps=1 ;;
 	protect_system_strict) protect_system_strict ;;
 	private_tmp)
-		mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
-		mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
+		hide /tmp mode=1777,nosuid,nodev
+		hide /var/tmp mode=1777,nosuid,nodev
 		KEEP_RW="/tmp /var/tmp"
 		;;
 	protect_home) for d in /home /root /run/user; do inaccessible "$d"; done ;;
