@@ -136,7 +136,42 @@ typedef struct petri_ctx_opts {
 	 * inside. */
 	uint32_t host_uid_base;
 	uint32_t flags; /* PETRI_CTX_F_* */
+	/* Warm pool (README "Warm pool and recycling"): @nwarm entries, each
+	 * a language and how many sandboxes of it to keep ready.  Copied.
+	 * NULL/0 (the default): no pool; every create builds a sandbox and
+	 * every destroy tears it down, as without these fields. */
+	const struct petri_warm *warm;
+	uint32_t nwarm;     /* at most 16; each language at most once (else EINVAL) */
+	uint32_t reserved0; /* must be 0 */
 } petri_ctx_opts;
+
+/*
+ * One pool of a context's warm pool: @count sandboxes of @language kept
+ * ready by the context's refill thread.
+ *
+ * Which creates take one: petri_sandbox_create() with options that differ
+ * from a default sandbox of that language only in what can be given to a
+ * ready sandbox without rebuilding it: id, env, audit, memory_bytes,
+ * pids_max and cpus_milli (cgroup limits, written at take).  Anything else
+ * (flags, hostname, rootfs, workspace_dir, binds, a size, a per-user
+ * count, net other than PETRI_NET_NONE, allow, secrets) builds a sandbox
+ * as without a pool.  A take never blocks on the refill: an empty pool is
+ * a miss and the create builds one itself.
+ *
+ * Recycling: petri_sandbox_destroy() of a sandbox whose options match a
+ * pool (taken from it or not) kills every process of it and hands it to
+ * the refill thread, which resets it (fresh /tmp, /workspace, /home/sandbox
+ * and /dev/shm, a new IPC namespace, a new cgroup, a new id) and puts it
+ * back only when it proves clean: no process but init, no socket left in
+ * its network namespace, every reset step succeeded.  Anything else is
+ * destroyed and replaced by a fresh one.  With PETRI_CTX_F_NO_RECYCLE
+ * destroy always tears down, and the pool holds only fresh sandboxes.
+ */
+typedef struct petri_warm {
+	const char *language; /* petri_language_name(), or NULL: no language */
+	uint32_t count;       /* sandboxes kept ready, 1 to 1024 */
+	uint32_t reserved;    /* must be 0 */
+} petri_warm;
 
 /* Refuse to create sandboxes when cgroup limits cannot be enforced (instead
  * of falling back to rlimits with a warning). */
@@ -163,8 +198,12 @@ typedef struct petri_ctx_opts {
  * warning and the fallback. */
 #define PETRI_CTX_F_CGROUP_LEAF (1u << 1)
 
+/* Warm pool: never recycle a destroyed sandbox; the pool is refilled with
+ * fresh ones only. */
+#define PETRI_CTX_F_NO_RECYCLE (1u << 2)
+
 /* clang-format off */
-#define PETRI_CTX_OPTS_INIT {sizeof(petri_ctx_opts), PETRI_LOG_WARN, NULL, NULL, 0, 0}
+#define PETRI_CTX_OPTS_INIT {sizeof(petri_ctx_opts), PETRI_LOG_WARN, NULL, NULL, 0, 0, NULL, 0, 0}
 /* clang-format on */
 /** Fill @opts with the defaults, as PETRI_CTX_OPTS_INIT does (for callers
  *  that cannot use the macro, e.g. over FFI).  NULL: does nothing. */
@@ -212,6 +251,38 @@ PETRI_API int petri_ctx_kernel_audit(petri_ctx *ctx, const char **reason);
 /** Which cgroup mode the context uses (PETRI_CGROUP_*); PETRI_CGROUP_NONE
  *  for NULL. */
 PETRI_API int petri_ctx_cgroup_mode(const petri_ctx *ctx);
+
+/* The counts of one pool of a context (petri_ctx_opts.warm), since the
+ * context was made. */
+typedef struct petri_pool_stats {
+	uint32_t sz;     /* sizeof(petri_pool_stats), set by the caller */
+	uint32_t ready;  /* sandboxes ready in the pool now */
+	uint32_t target; /* the pool's count */
+	uint32_t reserved0;
+	uint64_t hits;      /* creates served from the pool */
+	uint64_t misses;    /* matching creates that found it empty */
+	uint64_t created;   /* sandboxes the refill thread built */
+	uint64_t recycled;  /* destroyed sandboxes reset and put back */
+	uint64_t discarded; /* destroyed sandboxes torn down instead: not proven
+			     * clean, or the pool was full */
+	uint64_t failed;    /* refill builds or resets that failed */
+} petri_pool_stats;
+
+/**
+ * The counts of @ctx's pool of @language (NULL: the pool without a
+ * language) into [out] @out; @out->sz as for petri_sandbox_net_stats().
+ * Returns 0, -EINVAL (NULL @ctx or @out, bad sz), -ENOENT (no such pool).
+ */
+PETRI_API int petri_ctx_pool_stats(petri_ctx *ctx, const char *language, petri_pool_stats *out);
+
+/**
+ * Wait until every pool of @ctx is full (ready == target) or @timeout_ms
+ * passes (0: do not wait, just check).  For start-up, tests and benchmarks;
+ * creates never need it.  Returns 0 when full, -ETIMEDOUT, -EINVAL (NULL
+ * @ctx), or the errno of the refill's last failure when a pool cannot be
+ * filled (e.g. -EPERM: the kernel refuses a namespace).
+ */
+PETRI_API int petri_ctx_pool_wait(petri_ctx *ctx, uint64_t timeout_ms);
 
 /* ------------------------------------------------------------------------
  * Sandboxes
@@ -331,6 +402,9 @@ typedef struct petri_secret {
 
 /* Do not apply Landlock even where the kernel offers it (debugging only). */
 #define PETRI_SANDBOX_F_NO_LANDLOCK (1u << 0)
+/* Never from the warm pool, never recycled: built for this create and torn
+ * down by its destroy. */
+#define PETRI_SANDBOX_F_NO_POOL (1u << 1)
 
 /* clang-format off */
 #define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL}
@@ -393,6 +467,10 @@ PETRI_API int64_t petri_sandbox_host_uid(const petri_sandbox *sb);
 /** cgroup v2 inode id of the sandbox (what BPF programs see as its cgroup
  *  id), or 0 when it has none in the unified hierarchy, or for NULL. */
 PETRI_API uint64_t petri_sandbox_cgroup_id(const petri_sandbox *sb);
+/** How many earlier users the sandbox's init served before this one: 0 for
+ *  a sandbox built fresh (by this create or by the pool's refill), n after
+ *  n recycles (see petri_warm).  -1 for NULL. */
+PETRI_API int64_t petri_sandbox_reuses(const petri_sandbox *sb);
 
 /* What the egress proxy decided for a sandbox (PETRI_NET_PROXY), since it
  * was created: every connection and plain-HTTP request it judged, whether
