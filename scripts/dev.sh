@@ -311,10 +311,14 @@ suite_ctest() {
 	build_tree "$BUILD_DIR" || return 1
 	NORMAL_BUILD_OK=1
 	ctest_args
-	log "ctest (build/), all but petrid's HTTP tests"
+	# Two at a time: most suites wait on namespaces, timers and sockets
+	# rather than compute, and the fuzzers and conformance suites overlap
+	# with them.  What measures CPU or counts host-wide objects is
+	# RUN_SERIAL in its CMakeLists.txt.
+	log "ctest (build/), all but petrid's HTTP tests, two at a time"
 	local rc=0
 	ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error --timeout 600 \
-		-LE petrid "${CTEST_EXTRA[@]}" || rc=1
+		-LE petrid -j2 "${CTEST_EXTRA[@]}" || rc=1
 	# petrid's tests (label petrid) mostly wait on timers (TTLs, heartbeats,
 	# drains) with their own daemons on random ports: two at a time.
 	log "ctest (build/), petrid's HTTP tests, two at a time"
@@ -343,12 +347,12 @@ suite_ctest_asan() {
 	ctest_args
 	no_aslr_prefix ASan
 	local -a prefix=("${NO_ASLR[@]}")
-	log "ctest under ASan+UBSan (build-asan/, without tests labelled noasan)"
+	log "ctest under ASan+UBSan (build-asan/, without tests labelled noasan), two at a time"
 	ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:print_summary=1}" \
 		UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
 		LSAN_OPTIONS="${LSAN_OPTIONS:-report_objects=1}" \
 		"${prefix[@]}" ctest --test-dir "$ASAN_DIR" --output-on-failure --no-tests=error \
-		--timeout 900 -LE noasan "${CTEST_EXTRA[@]}"
+		--timeout 900 -LE noasan -j2 "${CTEST_EXTRA[@]}"
 }
 
 # The tests that run threads (labelled tsan, in every tests/ directory)
