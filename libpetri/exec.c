@@ -679,6 +679,12 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (o.flags & ~PETRI_EXEC_LAST)
 		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x",
 				  o.flags & ~PETRI_EXEC_LAST);
+	if (sb->one_exec && !(o.flags & PETRI_EXEC_LAST))
+		return petri__err(
+			err, EINVAL,
+			"exec: sandbox %s runs one exec (PETRI_SANDBOX_F_ONE_EXEC), which "
+			"must be flagged PETRI_EXEC_LAST",
+			sb->id);
 	if (!!o.argv + !!o.code + !!o.code_file != 1)
 		return petri__err(err, EINVAL,
 				  "exec: give exactly one of argv, code and code_file");

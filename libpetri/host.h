@@ -115,6 +115,7 @@ struct petri_sandbox {
 	int cancel_fd;    /* eventfd: petri_sandbox_cancel() */
 	int dead;
 	int finished; /* ran an exec flagged PETRI_EXEC_LAST (under busy) */
+	int one_exec; /* PETRI_SANDBOX_F_ONE_EXEC: init is the exec's reaper */
 	int killed;   /* destruction began: init was sent SIGKILL */
 	int died;     /* init had died before destruction began */
 	int busy;

@@ -1382,6 +1382,7 @@ static int run(struct cli *c)
 	}
 	fill_sandbox_opts(c, &so);
 	so.audit = audit;
+	so.flags |= PETRI_SANDBOX_F_ONE_EXEC; /* its one exec is its last */
 	rc = petri_sandbox_create(ctx, &so, &sb, &err);
 	log_release(rc == 0);
 	if (rc < 0) {
