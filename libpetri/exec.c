@@ -627,6 +627,11 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 				 * after them (and before destroy waits for it). */
 				if (sb->finished)
 					shutdown(sb->ctl_fd, SHUT_WR);
+				/* Nothing follows DONE: after the last exec, its
+				 * EOF (the reaper's or init's files closed, late in
+				 * its exit) is not worth waiting for. */
+				if (sb->finished)
+					close_fd(&io->report);
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_SETUP_ERROR) {
 				*setup = m;
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DENIAL) {
