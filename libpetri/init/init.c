@@ -159,8 +159,10 @@ static void scrub_host_args(const char *name)
  * (spawn.c).  New user, cgroup, IPC, time and UTS namespaces: none, as the
  * seccomp profile already says (defence in depth); pid and mount ones are
  * what every exec's reaper is made with, network ones what we were made
- * with.  fanotify: seccomp refuses it, and so do these (0).  Called after
- * the pivot: our own /proc, never read-only like a container host's may be.
+ * with.  fanotify: seccomp refuses it, and so do these (0).  Called by the
+ * network namespace's maker, off init's path (net_start), through the
+ * host's /proc; else, or when that failed, by init after the pivot: our own
+ * /proc, never read-only like a container host's may be.
  */
 static int set_user_counts(const struct petri_init_cfg *cfg, char *msg, size_t msglen)
 {
@@ -1157,11 +1159,13 @@ struct net_maker {
 };
 #define NET_MAKER_NONE ((struct net_maker){.pidfd = -1, .done_fd = -1, .tell_fd = -1})
 
-/* What the child reports: the namespace's fd or -errno, and whether it
- * brought lo up in it (0) or not (-errno, or 1: not asked). */
+/* What the child reports: the namespace's fd or -errno, whether it
+ * brought lo up in it (0) or not (-errno, or 1: not asked), and whether it
+ * wrote the per-user counts of our user namespace (0) or not. */
 struct net_word {
 	int fd;
 	int lo;
+	int counts;
 };
 
 /* What lo gets: 1 up (none), 2 up with the proxy's extra address. */
@@ -1171,7 +1175,7 @@ static int net_lo_mode(const struct petri_init_cfg *cfg)
 }
 
 /* @lo_up: net_lo_mode(), or 0 to leave lo down. */
-static struct net_maker net_start(int lo_up)
+static struct net_maker net_start(int lo_up, const struct petri_init_cfg *cfg)
 {
 	struct net_maker nm = NET_MAKER_NONE;
 	int p[2];
@@ -1180,7 +1184,7 @@ static struct net_maker net_start(int lo_up)
 	int pidfd = -1;
 	pid_t pid = clone_pidfd(CLONE_FILES, &pidfd);
 	if (pid == 0) {
-		struct net_word w = {.fd = -EINVAL, .lo = 1};
+		struct net_word w = {.fd = -EINVAL, .lo = 1, .counts = 1};
 		if (syscall(SYS_unshare, CLONE_NEWNET) < 0) {
 			w.fd = -errno;
 		} else {
@@ -1189,6 +1193,13 @@ static struct net_maker net_start(int lo_up)
 			if ((w.fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
 				w.fd = -errno;
 		}
+		/* Off init's path too: the counts of the user namespace we
+		 * share with init, through the host's /proc (the kernel picks
+		 * the table of the writer's user namespace).  Where that /proc
+		 * is read-only (a container host) init writes them after the
+		 * pivot, in its own. */
+		char msg[PETRI_STAGE_MSG_MAX];
+		w.counts = set_user_counts(cfg, msg, sizeof(msg));
 		_exit(write(p[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 1);
 	}
 	if (pid < 0) {
@@ -1205,9 +1216,9 @@ static struct net_maker net_start(int lo_up)
 /* Join the namespace the child made (or make one here), with lo up as
  * @lo_up says (net_lo_mode): 0 or -errno, and *@step says which step
  * failed.  The child's pidfd stays in @nm for the caller to reap. */
-static int net_join(struct net_maker *nm, int lo_up, const char **step)
+static int net_join(struct net_maker *nm, int lo_up, const char **step, int *counts)
 {
-	struct net_word w = {.fd = -1, .lo = 1};
+	struct net_word w = {.fd = -1, .lo = 1, .counts = 1};
 	if (nm->done_fd >= 0) {
 		/* We hold the write end too (one fd table): wait for the
 		 * child's word or its end, not for EOF. */
@@ -1217,11 +1228,12 @@ static int net_join(struct net_maker *nm, int lo_up, const char **step)
 			;
 		if (!(p[0].revents & POLLIN) ||
 		    read(nm->done_fd, &w, sizeof(w)) != (ssize_t)sizeof(w))
-			w = (struct net_word){.fd = -1, .lo = 1};
+			w = (struct net_word){.fd = -1, .lo = 1, .counts = 1};
 		close(nm->done_fd);
 		close(nm->tell_fd);
 		nm->done_fd = nm->tell_fd = -1;
 	}
+	*counts = w.counts;
 	int joined = 0;
 	if (w.fd >= 0) {
 		joined = syscall(SYS_setns, w.fd, CLONE_NEWNET) == 0;
@@ -1256,7 +1268,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	 * build the root filesystem. */
 	struct net_maker nm = NET_MAKER_NONE;
 	if (cfg->net != PETRI_NET_HOST)
-		nm = net_start(net_lo_mode(cfg));
+		nm = net_start(net_lo_mode(cfg), cfg);
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
 	close(cfg->sync_fd);
@@ -1281,11 +1293,13 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		_exit(1);
 	}
 	const char *net_step = "";
-	if (cfg->net != PETRI_NET_HOST && (r = net_join(&nm, net_lo_mode(cfg), &net_step)) < 0) {
+	int counts = 1; /* written by the network namespace's maker: 0 */
+	if (cfg->net != PETRI_NET_HOST &&
+	    (r = net_join(&nm, net_lo_mode(cfg), &net_step, &counts)) < 0) {
 		send_setup_error(ctl, STAGE_NET, -r, net_step);
 		_exit(1);
 	}
-	if ((r = set_user_counts(cfg, msg, sizeof(msg))) < 0) {
+	if (counts != 0 && (r = set_user_counts(cfg, msg, sizeof(msg))) < 0) {
 		send_setup_error(ctl, STAGE_ROOTFS, -r, msg);
 		_exit(1);
 	}
