@@ -193,7 +193,8 @@ void petri__kaudit_close_ctx(struct petri_ctx *ctx);
 void petri__audit_vault_suppressed(const struct petri_sandbox *sb, int misuse, uint64_t count);
 
 /* spawn.c: start init for @req in the supervisor thread (started on first
- * use) and wait for it; 0 or -errno.  petri__spawn_stop ends that thread. */
+ * use; with PETRI_CTX_F_CALLER_THREAD in the calling thread) and wait for
+ * it; 0 or -errno.  petri__spawn_stop ends that thread. */
 int petri__spawn_init(petri_ctx *ctx, struct petri_spawn_req *req);
 void petri__spawn_stop(petri_ctx *ctx);
 /* Write init's uid/gid maps (and setgroups) once it is cloned. */

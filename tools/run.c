@@ -1363,6 +1363,8 @@ static int run(struct cli *c)
 	petri_error *err = NULL;
 	int rc, status;
 
+	/* This thread outlives the sandbox: no supervisor thread needed. */
+	co.flags |= PETRI_CTX_F_CALLER_THREAD;
 	co.log_fn = on_log;
 	co.log_level = log_level_for(c->verbosity);
 	logger.deferring = c->verbosity <= 0;

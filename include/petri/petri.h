@@ -202,6 +202,17 @@ typedef struct petri_warm {
  * fresh ones only. */
 #define PETRI_CTX_F_NO_RECYCLE (1u << 2)
 
+/* Start each sandbox's init from the thread that calls
+ * petri_sandbox_create() instead of the context's supervisor thread: one
+ * thread fewer, and no hand-off to it per create or at petri_ctx_free().
+ * The kernel may kill an init when the THREAD that started it exits
+ * (PR_SET_PDEATHSIG; whether it still applies after init changes its ids
+ * depends on the host's), so use it only when every creating thread
+ * outlives its sandboxes, e.g. the main thread of a program that returns
+ * from main only when done (`petri run` sets it).  Signals are blocked in
+ * that thread while it starts init. */
+#define PETRI_CTX_F_CALLER_THREAD (1u << 3)
+
 /* clang-format off */
 #define PETRI_CTX_OPTS_INIT {sizeof(petri_ctx_opts), PETRI_LOG_WARN, NULL, NULL, 0, 0, NULL, 0, 0}
 /* clang-format on */
