@@ -6,7 +6,9 @@
 # (env -i), medians, and the ratios taken round by round.
 #
 # Usage: bench/run_vs_bwrap.sh [BUILD_DIR [OLDER_PETRI]]
-#   BUILD_DIR    its petri is measured (default: build)
+#   BUILD_DIR    its petri is measured (default: build), and its
+#                bench/ns_floor: a process in the same namespaces and
+#                nothing else, the kernel's floor under both
 #   OLDER_PETRI  another petri binary, measured in the same rounds
 #                ("before"); its ratio to this one is printed too
 # PETRI_BENCH_ROUNDS (default 200; python gets a third of them).
@@ -36,6 +38,11 @@ for w in "/bin/true" "/usr/bin/python3 -c print(1)"; do
 	[ "$w" = "/bin/true" ] || r=$((rounds / 3))
 	cmds=("petri=$petri run -- $w" "bwrap=$bwrap_cmd $w" "bare=$w")
 	pairs=(--pair petri/bwrap --pair petri/bare --pair bwrap/bare)
+	if [ -x "$build/bench/ns_floor" ]; then
+		# The floor: the same namespaces, nothing else (bench/ns_floor.c).
+		cmds+=("floor=$build/bench/ns_floor $w")
+		pairs+=(--pair petri/floor --pair bwrap/floor)
+	fi
 	if [ -n "$before" ]; then
 		cmds+=("before=$before run -- $w")
 		pairs+=(--pair petri/before --pair before/bwrap)
