@@ -1008,13 +1008,12 @@ static _Noreturn void one_exec_main(int ctl, int ws, int stray)
 	struct reaper_prep prep = {0};
 	int r;
 
-	/* The maker was pid 2: gone, it hands that pid back to the command,
-	 * as in a reaper's namespace (ns_last_pid: we are this namespace's
-	 * only process and hold CAP_SYS_ADMIN over it).  Before the masks,
-	 * which make /proc/sys read-only. */
+	/* The maker was pid 2: reaped before the command is cloned, it hands
+	 * that pid back to the command, as in a reaper's namespace
+	 * (ns_last_pid: the next pid is 2; we hold CAP_SYS_ADMIN over this
+	 * namespace, and make no other process).  Before the masks, which
+	 * make /proc/sys read-only. */
 	if (stray >= 0) {
-		struct reaper rp = {.pidfd = stray, .sock = -1};
-		reap(&rp);
 		int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			ssize_t w = write(fd, "1", 1);
@@ -1046,8 +1045,11 @@ static _Noreturn void one_exec_main(int ctl, int ws, int stray)
 			_exit(0); /* host closed the socket: we are done */
 		if (r < 0)
 			continue;
-		if (m.type == PETRI_MSG_EXEC && nfds == 5)
+		if (m.type == PETRI_MSG_EXEC && nfds == 5) {
+			struct reaper rp = {.pidfd = stray, .sock = -1};
+			reap(&rp); /* gone long ago: it exits once it has reported */
 			run_exec(fds, &prep, ctl, m.exec_id);
+		}
 		if (m.type == PETRI_MSG_EXEC)
 			fail_request(fds, nfds, STAGE_REQUEST, EBADMSG,
 				     "exec request without its fds");
