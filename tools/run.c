@@ -1218,12 +1218,15 @@ static void watcher_quit(void)
 	}
 }
 
+/* Not joined: waiting for it to be scheduled and end would delay the
+ * exit, which ends it anyway (it touches nothing but the pipe and, under
+ * the lock, the published sandbox, which is NULL by now). */
 static void watcher_stop(void)
 {
 	if (!watcher.running)
 		return;
 	watcher_quit();
-	pthread_join(watcher.thread, NULL);
+	pthread_detach(watcher.thread);
 	watcher.running = false;
 }
 
