@@ -3,12 +3,14 @@
 rotating order, so that drift on a shared machine (other tenants, frequency,
 the previous run's asynchronous teardown) lands on all of them alike.
 
-usage: interleave.py ROUNDS NAME=COMMAND [NAME=COMMAND ...]
+usage: interleave.py [--pair A/B ...] ROUNDS NAME=COMMAND [NAME=COMMAND ...]
 
 COMMAND is split like a shell would (shlex) and started with posix_spawn
 in a clean environment (PATH only), stdin and stdout on /dev/null.  Prints,
 per command, the median wall time and the median over rounds of its ratio
-to the first command's time in the same round.
+to the first command's time in the same round; then, for each --pair A/B
+(names), the median over rounds of A's time over B's in the same round,
+with its quartiles.
 """
 import os
 import shlex
@@ -31,11 +33,16 @@ def run_once(argv, devnull):
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    pairs = []
+    while len(args) >= 2 and args[0] == "--pair":
+        pairs.append(args[1].split("/", 1))
+        args = args[2:]
+    if len(args) < 2:
         sys.exit(__doc__)
-    rounds = int(sys.argv[1])
+    rounds = int(args[0])
     cmds = []
-    for spec in sys.argv[2:]:
+    for spec in args[1:]:
         name, _, cmd = spec.partition("=")
         argv = shlex.split(cmd)
         path = shutil.which(argv[0], path="/usr/bin:/bin") if "/" not in argv[0] else argv[0]
@@ -59,6 +66,17 @@ def main():
     for (name, _), t in zip(cmds, times):
         ratio = statistics.median(x / b for x, b in zip(t, base))
         print("| %s | %.2f | %.3f |" % (name, statistics.median(t), ratio))
+    if pairs:
+        index = {name: i for i, (name, _) in enumerate(cmds)}
+        print()
+        print("| per round | median | quartiles |")
+        print("|---|---|---|")
+        for a, b in pairs:
+            if a not in index or b not in index:
+                sys.exit("interleave.py: --pair %s/%s: no such command" % (a, b))
+            r = sorted(x / y for x, y in zip(times[index[a]], times[index[b]]))
+            q = statistics.quantiles(r, n=4)
+            print("| %s / %s | **%.3f** | %.3f-%.3f |" % (a, b, statistics.median(r), q[0], q[2]))
 
 
 if __name__ == "__main__":

@@ -113,10 +113,17 @@ void petri__kaudit_watch_sandbox(struct petri_sandbox *sb)
 	petri_error *e = NULL;
 	if (!sb->audit || !sb->cgroup.id || !petri__kaudit_ensure(sb->ctx))
 		return;
+	/* A one-exec sandbox's exec runs in init's own pid namespace, not one
+	 * level below: described as a sandbox whose init is one level up, its
+	 * records (init as the exec's pid 1, the command as its pid 2) bind to
+	 * the exec as a reaper's namespace does. */
+	uint32_t level = pidns_level(sb->pid);
+	if (sb->one_exec && level > 0)
+		level--;
 	struct petri_kaudit_sandbox ks = {
 		.inside_uid = PETRI_SANDBOX_UID,
 		.host_uid = (uint32_t)sb->host_uid,
-		.init_pidns_level = pidns_level(sb->pid),
+		.init_pidns_level = level,
 	};
 	if (petri__kaudit_watch(sb->ctx->kaudit, sb->cgroup.id, sb->cgroup.v2_dirfd, sb->audit,
 				sb->id, &ks, &e) < 0) {

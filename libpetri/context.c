@@ -40,7 +40,8 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 			"petri_ctx_opts: host_uid_base 0x%x leaves no room for a range of "
 			"65536 ids (at most 0x%x)",
 			o.host_uid_base, DEFAULT_UID_BASE_MAX);
-	if (o.flags & ~(PETRI_CTX_F_REQUIRE_CGROUPS | PETRI_CTX_F_CGROUP_LEAF))
+	if (o.flags &
+	    ~(PETRI_CTX_F_REQUIRE_CGROUPS | PETRI_CTX_F_CGROUP_LEAF | PETRI_CTX_F_CALLER_THREAD))
 		return petri__err(err, EINVAL, "petri_ctx_opts: unknown flags 0x%x", o.flags);
 
 	petri_ctx *ctx = calloc(1, sizeof(*ctx));

@@ -627,6 +627,11 @@ static int pump_loop(petri_sandbox *sb, struct io *io, struct pump *p, uint64_t 
 				 * after them (and before destroy waits for it). */
 				if (sb->finished)
 					shutdown(sb->ctl_fd, SHUT_WR);
+				/* Nothing follows DONE: after the last exec, its
+				 * EOF (the reaper's or init's files closed, late in
+				 * its exit) is not worth waiting for. */
+				if (sb->finished)
+					close_fd(&io->report);
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_SETUP_ERROR) {
 				*setup = m;
 			} else if (r == (ssize_t)sizeof(m) && m.type == PETRI_MSG_DENIAL) {
@@ -679,6 +684,12 @@ PETRI_API int petri_sandbox_exec(petri_sandbox *sb, const petri_exec_opts *opts,
 	if (o.flags & ~PETRI_EXEC_LAST)
 		return petri__err(err, EINVAL, "petri_exec_opts: unknown flags 0x%x",
 				  o.flags & ~PETRI_EXEC_LAST);
+	if (sb->one_exec && !(o.flags & PETRI_EXEC_LAST))
+		return petri__err(
+			err, EINVAL,
+			"exec: sandbox %s runs one exec (PETRI_SANDBOX_F_ONE_EXEC), which "
+			"must be flagged PETRI_EXEC_LAST",
+			sb->id);
 	if (!!o.argv + !!o.code + !!o.code_file != 1)
 		return petri__err(err, EINVAL,
 				  "exec: give exactly one of argv, code and code_file");

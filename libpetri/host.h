@@ -115,6 +115,7 @@ struct petri_sandbox {
 	int cancel_fd;    /* eventfd: petri_sandbox_cancel() */
 	int dead;
 	int finished; /* ran an exec flagged PETRI_EXEC_LAST (under busy) */
+	int one_exec; /* PETRI_SANDBOX_F_ONE_EXEC: init is the exec's reaper */
 	int killed;   /* destruction began: init was sent SIGKILL */
 	int died;     /* init had died before destruction began */
 	int busy;
@@ -192,7 +193,8 @@ void petri__kaudit_close_ctx(struct petri_ctx *ctx);
 void petri__audit_vault_suppressed(const struct petri_sandbox *sb, int misuse, uint64_t count);
 
 /* spawn.c: start init for @req in the supervisor thread (started on first
- * use) and wait for it; 0 or -errno.  petri__spawn_stop ends that thread. */
+ * use; with PETRI_CTX_F_CALLER_THREAD in the calling thread) and wait for
+ * it; 0 or -errno.  petri__spawn_stop ends that thread. */
 int petri__spawn_init(petri_ctx *ctx, struct petri_spawn_req *req);
 void petri__spawn_stop(petri_ctx *ctx);
 /* Write init's uid/gid maps (and setgroups) once it is cloned. */

@@ -437,7 +437,7 @@ static int check_cpus(uint32_t cpus_milli, petri_error **err)
 
 static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 {
-	if (o->flags & ~PETRI_SANDBOX_F_NO_LANDLOCK)
+	if (o->flags & ~(PETRI_SANDBOX_F_NO_LANDLOCK | PETRI_SANDBOX_F_ONE_EXEC))
 		return petri__err(err, EINVAL, "sandbox options: unknown flags 0x%x", o->flags);
 	if (o->language && !petri__lang_find(o->language, err))
 		return -EINVAL;
@@ -767,6 +767,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	}
 	sb->vault = TAKE_PTR(vault);
 	sb->custom_root = o.rootfs != NULL;
+	sb->one_exec = (o.flags & PETRI_SANDBOX_F_ONE_EXEC) != 0;
 	sb->ctx = ctx;
 	sb->pid = -1;
 	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = sb->host_ids_lock_fd = -1;

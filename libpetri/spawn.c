@@ -361,8 +361,24 @@ static void *supervisor_main(void *arg)
 	return NULL;
 }
 
+/* PETRI_CTX_F_CALLER_THREAD: in the calling thread, with every signal
+ * blocked as in the supervisor thread (init is a vfork child on this
+ * thread's memory until its execveat: no handler of the host's may run
+ * there, and init starts with the mask it would have had). */
+static int spawn_init_here(petri_ctx *ctx, struct petri_spawn_req *req)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = spawn_init(ctx, req);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
 int petri__spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
 {
+	if (ctx->flags & PETRI_CTX_F_CALLER_THREAD)
+		return spawn_init_here(ctx, req);
 	pthread_mutex_lock(&ctx->lock);
 	if (!ctx->supervisor_running) {
 		int r = pthread_create(&ctx->supervisor, NULL, supervisor_main, ctx);

@@ -1117,14 +1117,11 @@ static struct {
 	pthread_t thread;
 	bool running;
 	bool quitting;        /* the quit byte was written */
-	pthread_mutex_t lock; /* guards sb against destroy, and started */
-	pthread_cond_t cond;
-	bool started;
+	pthread_mutex_t lock; /* guards sb against destroy */
 	petri_sandbox *sb;
 } watcher = {
 	.pipe = {-1, -1},
 	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.cond = PTHREAD_COND_INITIALIZER,
 };
 
 static void on_stop_signal(int sig)
@@ -1161,10 +1158,6 @@ static void *watch_signals(void *arg)
 	bool stopping = false;
 
 	(void)arg;
-	pthread_mutex_lock(&watcher.lock);
-	watcher.started = true;
-	pthread_cond_signal(&watcher.cond);
-	pthread_mutex_unlock(&watcher.lock);
 	for (;;) {
 		struct pollfd pfd = {.fd = watcher.pipe[0], .events = POLLIN};
 		unsigned char b = 1;
@@ -1199,13 +1192,10 @@ static int watcher_start(void)
 	if (r != 0)
 		return fail("pthread_create: %s", strerror(r));
 	watcher.running = true;
-	/* Let the thread finish starting before libpetri clones anything: a
-	 * child cloned while glibc is half-way through pthread_create() hangs
-	 * in its first setresgid() (glibc's setxid waits for that thread). */
-	pthread_mutex_lock(&watcher.lock);
-	while (!watcher.started)
-		pthread_cond_wait(&watcher.cond, &watcher.lock);
-	pthread_mutex_unlock(&watcher.lock);
+	/* Not waited for: it needs to run only once a signal comes.  (A child
+	 * cloned meanwhile never calls glibc's set*id(), which would wait for
+	 * a thread half-way through pthread_create(): libpetri's children
+	 * change ids by raw system calls.) */
 
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
@@ -1228,12 +1218,15 @@ static void watcher_quit(void)
 	}
 }
 
+/* Not joined: waiting for it to be scheduled and end would delay the
+ * exit, which ends it anyway (it touches nothing but the pipe and, under
+ * the lock, the published sandbox, which is NULL by now). */
 static void watcher_stop(void)
 {
 	if (!watcher.running)
 		return;
 	watcher_quit();
-	pthread_join(watcher.thread, NULL);
+	pthread_detach(watcher.thread);
 	watcher.running = false;
 }
 
@@ -1363,6 +1356,8 @@ static int run(struct cli *c)
 	petri_error *err = NULL;
 	int rc, status;
 
+	/* This thread outlives the sandbox: no supervisor thread needed. */
+	co.flags |= PETRI_CTX_F_CALLER_THREAD;
 	co.log_fn = on_log;
 	co.log_level = log_level_for(c->verbosity);
 	logger.deferring = c->verbosity <= 0;
@@ -1382,6 +1377,7 @@ static int run(struct cli *c)
 	}
 	fill_sandbox_opts(c, &so);
 	so.audit = audit;
+	so.flags |= PETRI_SANDBOX_F_ONE_EXEC; /* its one exec is its last */
 	rc = petri_sandbox_create(ctx, &so, &sb, &err);
 	log_release(rc == 0);
 	if (rc < 0) {

@@ -202,6 +202,17 @@ typedef struct petri_warm {
  * fresh ones only. */
 #define PETRI_CTX_F_NO_RECYCLE (1u << 2)
 
+/* Start each sandbox's init from the thread that calls
+ * petri_sandbox_create() instead of the context's supervisor thread: one
+ * thread fewer, and no hand-off to it per create or at petri_ctx_free().
+ * The kernel may kill an init when the THREAD that started it exits
+ * (PR_SET_PDEATHSIG; whether it still applies after init changes its ids
+ * depends on the host's), so use it only when every creating thread
+ * outlives its sandboxes, e.g. the main thread of a program that returns
+ * from main only when done (`petri run` sets it).  Signals are blocked in
+ * that thread while it starts init. */
+#define PETRI_CTX_F_CALLER_THREAD (1u << 3)
+
 /* clang-format off */
 #define PETRI_CTX_OPTS_INIT {sizeof(petri_ctx_opts), PETRI_LOG_WARN, NULL, NULL, 0, 0, NULL, 0, 0}
 /* clang-format on */
@@ -405,6 +416,16 @@ typedef struct petri_secret {
 /* Never from the warm pool, never recycled: built for this create and torn
  * down by its destroy. */
 #define PETRI_SANDBOX_F_NO_POOL (1u << 1)
+/* The sandbox runs one exec, flagged PETRI_EXEC_LAST (any other exec fails
+ * with -EINVAL; `petri run` sets this).  Its init is then that exec's
+ * reaper: pid 1 of the pid namespace the command runs in, instead of
+ * forking a reaper into a pid and mount namespace of its own, which saves
+ * a process, two namespaces and a procfs per sandbox.  The isolation is
+ * the same: the command sees the same masked /proc (init as pid 1, as a
+ * reaper would be), the same mounts, seccomp profile, Landlock rules,
+ * limits and ids, and every process it starts dies when it ends.  Never
+ * from the warm pool. */
+#define PETRI_SANDBOX_F_ONE_EXEC (1u << 2)
 
 /* clang-format off */
 #define PETRI_SANDBOX_OPTS_INIT {sizeof(petri_sandbox_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL}

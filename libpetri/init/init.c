@@ -159,8 +159,10 @@ static void scrub_host_args(const char *name)
  * (spawn.c).  New user, cgroup, IPC, time and UTS namespaces: none, as the
  * seccomp profile already says (defence in depth); pid and mount ones are
  * what every exec's reaper is made with, network ones what we were made
- * with.  fanotify: seccomp refuses it, and so do these (0).  Called after
- * the pivot: our own /proc, never read-only like a container host's may be.
+ * with.  fanotify: seccomp refuses it, and so do these (0).  Called by the
+ * network namespace's maker, off init's path (net_start), through the
+ * host's /proc; else, or when that failed, by init after the pivot: our own
+ * /proc, never read-only like a container host's may be.
  */
 static int set_user_counts(const struct petri_init_cfg *cfg, char *msg, size_t msglen)
 {
@@ -452,6 +454,8 @@ static int install_seccomp(const struct petri_seccomp_prog *prog)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+static void exec_prepare(struct reaper_prep *f);
+
 static void reaper_prepare(struct reaper_prep *f)
 {
 	int r;
@@ -467,6 +471,15 @@ static void reaper_prepare(struct reaper_prep *f)
 		f->err = -r;
 		return;
 	}
+	exec_prepare(f);
+}
+
+/* What follows the exec's masked /proc: shared by a reaper and the init of
+ * a one-exec sandbox (one_exec_main). */
+static void exec_prepare(struct reaper_prep *f)
+{
+	int r;
+
 	if (mount("tmpfs", "/run/petri", "tmpfs", MS_NOSUID | MS_NODEV,
 		  "size=16m,mode=0755,uid=1000,gid=1000") < 0) {
 		*f = (struct reaper_prep){STAGE_CODE, errno, "mount /run/petri"};
@@ -621,13 +634,11 @@ static void answer_denial(int report_fd, uint64_t *unreported)
 }
 
 /* fds: request memfd, stdin, stdout, stderr, report channel (a socket to the host). */
+static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl, uint64_t exec_id);
+
 static _Noreturn void reaper_main(int sock)
 {
 	struct reaper_prep prep = {0};
-	struct exec_ctx x = {0};
-	const char *code = NULL;
-	void *map = NULL;
-	size_t maplen = 0;
 	int r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -645,9 +656,29 @@ static _Noreturn void reaper_main(int sock)
 	close(sock);
 	if (nfds != 5)
 		_exit(1);
+	run_exec(fds, &prep, -1, 0);
+}
+
+static void one_exec_control(int ctl, uint64_t exec_id);
+
+/*
+ * Run the request whose fds (request memfd, stdin, stdout, stderr, report
+ * channel) came in @fds: the command is our child, and when it ends we
+ * report and exit, which takes down every process left in our pid
+ * namespace.  @ctl: -1 in a reaper; the control socket in the init of a
+ * one-exec sandbox, which serves it meanwhile (one_exec_control).
+ */
+static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl, uint64_t exec_id)
+{
+	struct exec_ctx x = {0};
+	const char *code = NULL;
+	void *map = NULL;
+	size_t maplen = 0;
+	int r;
+
 	x.err_fd = fds[4];
-	if (prep.stage)
-		child_fail(x.err_fd, prep.stage, prep.err, prep.msg);
+	if (prep->stage)
+		child_fail(x.err_fd, prep->stage, prep->err, prep->msg);
 	r = parse_request(fds[0], &x, &code, &map, &maplen);
 	if (r < 0)
 		child_fail(x.err_fd, STAGE_REQUEST, -r, "malformed exec request");
@@ -684,11 +715,14 @@ static _Noreturn void reaper_main(int sock)
 	fcntl(x.err_fd, F_SETFL, fl | O_NONBLOCK);
 	uint64_t unreported = 0;
 	for (;;) {
-		struct pollfd p[2] = {{.fd = notify_fd, .events = POLLIN},
-				      {.fd = child_pidfd, .events = POLLIN}};
-		int n = poll(p, 2, 1000);
+		struct pollfd p[3] = {{.fd = notify_fd, .events = POLLIN},
+				      {.fd = child_pidfd, .events = POLLIN},
+				      {.fd = ctl, .events = POLLIN}};
+		int n = poll(p, 3, 1000);
 		if (n > 0 && (p[0].revents & POLLIN))
 			answer_denial(x.err_fd, &unreported);
+		if (n > 0 && ctl >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			one_exec_control(ctl, exec_id);
 		int st;
 		pid_t pid;
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
@@ -927,6 +961,107 @@ close_fds:
 		close(fds[i]);
 }
 
+/* ---- a one-exec sandbox: init is the exec's reaper ---- */
+
+/*
+ * A message on the control socket of a one-exec init while its command
+ * runs.  KILL (of this exec) and the host's end of the socket end the
+ * exec as a reaper's death does: we exit, and the kernel kills every
+ * process of our pid namespace (the host reads "killed, status lost").
+ */
+static void one_exec_control(int ctl, uint64_t exec_id)
+{
+	struct petri_msg m;
+	int fds[5], nfds = 5;
+	int r = petri__msg_recv(ctl, &m, fds, &nfds);
+	if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN))
+		_exit(0);
+	if (r < 0)
+		return;
+	if (m.type == PETRI_MSG_KILL && m.exec_id == exec_id)
+		_exit(0);
+	if (m.type == PETRI_MSG_LISTEN) {
+		open_listener(&m, fds, nfds);
+		return;
+	}
+	if (m.type == PETRI_MSG_EXEC) /* the host allows one */
+		fail_request(fds, nfds, STAGE_REQUEST, EBUSY, "a one-exec sandbox runs one exec");
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+/*
+ * PETRI_SANDBOX_F_ONE_EXEC: the sandbox runs one exec, its last.  No
+ * reaper is forked for it: init is pid 1 of the pid namespace the command
+ * runs in, and prepares itself as a reaper would (reaper_prepare), in its
+ * own mount namespace: the masks go on the sandbox-wide /proc (which then
+ * shows just this exec's processes, init as pid 1 like a reaper), then
+ * /run/petri, the Landlock ruleset, default signals and seccomp last, on
+ * init itself, which from here on only answers the host, starts the
+ * command and reports its end.  It exits then, as a reaper does, taking
+ * every process left with it.  Saved per sandbox: a process, a pid and a
+ * mount namespace, a procfs, and their teardown.  @stray: the network
+ * namespace's maker (net_start), done by now.
+ */
+static _Noreturn void one_exec_main(int ctl, int ws, int stray)
+{
+	struct reaper_prep prep = {0};
+	int r;
+
+	/* The maker was pid 2: reaped before the command is cloned, it hands
+	 * that pid back to the command, as in a reaper's namespace
+	 * (ns_last_pid: the next pid is 2; we hold CAP_SYS_ADMIN over this
+	 * namespace, and make no other process).  Before the masks, which
+	 * make /proc/sys read-only. */
+	if (stray >= 0) {
+		int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t w = write(fd, "1", 1);
+			(void)w;
+			close(fd);
+		}
+	}
+	if ((r = petri__proc_mask("/proc", prep.msg, sizeof(prep.msg))) < 0) {
+		prep.stage = STAGE_PROC;
+		prep.err = -r;
+	} else {
+		exec_prepare(&prep);
+	}
+	struct petri_msg ready = {.type = PETRI_MSG_READY};
+	if (petri__msg_send(ctl, &ready, &ws, 1) < 0)
+		_exit(1);
+	close(ws);
+	for (;;) {
+		struct pollfd p = {.fd = ctl, .events = POLLIN};
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		struct petri_msg m;
+		int fds[5], nfds = 5;
+		r = petri__msg_recv(ctl, &m, fds, &nfds);
+		if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN))
+			_exit(0); /* host closed the socket: we are done */
+		if (r < 0)
+			continue;
+		if (m.type == PETRI_MSG_EXEC && nfds == 5) {
+			struct reaper rp = {.pidfd = stray, .sock = -1};
+			reap(&rp); /* gone long ago: it exits once it has reported */
+			run_exec(fds, &prep, ctl, m.exec_id);
+		}
+		if (m.type == PETRI_MSG_EXEC)
+			fail_request(fds, nfds, STAGE_REQUEST, EBADMSG,
+				     "exec request without its fds");
+		else if (m.type == PETRI_MSG_LISTEN) {
+			open_listener(&m, fds, nfds);
+			continue;
+		}
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+	}
+}
+
 /* @stray: a pidfd of a helper child to reap when it is gone, or -1. */
 static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 {
@@ -1026,11 +1161,13 @@ struct net_maker {
 };
 #define NET_MAKER_NONE ((struct net_maker){.pidfd = -1, .done_fd = -1, .tell_fd = -1})
 
-/* What the child reports: the namespace's fd or -errno, and whether it
- * brought lo up in it (0) or not (-errno, or 1: not asked). */
+/* What the child reports: the namespace's fd or -errno, whether it
+ * brought lo up in it (0) or not (-errno, or 1: not asked), and whether it
+ * wrote the per-user counts of our user namespace (0) or not. */
 struct net_word {
 	int fd;
 	int lo;
+	int counts;
 };
 
 /* What lo gets: 1 up (none), 2 up with the proxy's extra address. */
@@ -1040,7 +1177,7 @@ static int net_lo_mode(const struct petri_init_cfg *cfg)
 }
 
 /* @lo_up: net_lo_mode(), or 0 to leave lo down. */
-static struct net_maker net_start(int lo_up)
+static struct net_maker net_start(int lo_up, const struct petri_init_cfg *cfg)
 {
 	struct net_maker nm = NET_MAKER_NONE;
 	int p[2];
@@ -1049,7 +1186,7 @@ static struct net_maker net_start(int lo_up)
 	int pidfd = -1;
 	pid_t pid = clone_pidfd(CLONE_FILES, &pidfd);
 	if (pid == 0) {
-		struct net_word w = {.fd = -EINVAL, .lo = 1};
+		struct net_word w = {.fd = -EINVAL, .lo = 1, .counts = 1};
 		if (syscall(SYS_unshare, CLONE_NEWNET) < 0) {
 			w.fd = -errno;
 		} else {
@@ -1058,6 +1195,13 @@ static struct net_maker net_start(int lo_up)
 			if ((w.fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
 				w.fd = -errno;
 		}
+		/* Off init's path too: the counts of the user namespace we
+		 * share with init, through the host's /proc (the kernel picks
+		 * the table of the writer's user namespace).  Where that /proc
+		 * is read-only (a container host) init writes them after the
+		 * pivot, in its own. */
+		char msg[PETRI_STAGE_MSG_MAX];
+		w.counts = set_user_counts(cfg, msg, sizeof(msg));
 		_exit(write(p[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 1);
 	}
 	if (pid < 0) {
@@ -1074,9 +1218,9 @@ static struct net_maker net_start(int lo_up)
 /* Join the namespace the child made (or make one here), with lo up as
  * @lo_up says (net_lo_mode): 0 or -errno, and *@step says which step
  * failed.  The child's pidfd stays in @nm for the caller to reap. */
-static int net_join(struct net_maker *nm, int lo_up, const char **step)
+static int net_join(struct net_maker *nm, int lo_up, const char **step, int *counts)
 {
-	struct net_word w = {.fd = -1, .lo = 1};
+	struct net_word w = {.fd = -1, .lo = 1, .counts = 1};
 	if (nm->done_fd >= 0) {
 		/* We hold the write end too (one fd table): wait for the
 		 * child's word or its end, not for EOF. */
@@ -1086,11 +1230,12 @@ static int net_join(struct net_maker *nm, int lo_up, const char **step)
 			;
 		if (!(p[0].revents & POLLIN) ||
 		    read(nm->done_fd, &w, sizeof(w)) != (ssize_t)sizeof(w))
-			w = (struct net_word){.fd = -1, .lo = 1};
+			w = (struct net_word){.fd = -1, .lo = 1, .counts = 1};
 		close(nm->done_fd);
 		close(nm->tell_fd);
 		nm->done_fd = nm->tell_fd = -1;
 	}
+	*counts = w.counts;
 	int joined = 0;
 	if (w.fd >= 0) {
 		joined = syscall(SYS_setns, w.fd, CLONE_NEWNET) == 0;
@@ -1125,7 +1270,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	 * build the root filesystem. */
 	struct net_maker nm = NET_MAKER_NONE;
 	if (cfg->net != PETRI_NET_HOST)
-		nm = net_start(net_lo_mode(cfg));
+		nm = net_start(net_lo_mode(cfg), cfg);
 	if (read(cfg->sync_fd, &c, 1) != 1)
 		_exit(1);
 	close(cfg->sync_fd);
@@ -1150,11 +1295,13 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		_exit(1);
 	}
 	const char *net_step = "";
-	if (cfg->net != PETRI_NET_HOST && (r = net_join(&nm, net_lo_mode(cfg), &net_step)) < 0) {
+	int counts = 1; /* written by the network namespace's maker: 0 */
+	if (cfg->net != PETRI_NET_HOST &&
+	    (r = net_join(&nm, net_lo_mode(cfg), &net_step, &counts)) < 0) {
 		send_setup_error(ctl, STAGE_NET, -r, net_step);
 		_exit(1);
 	}
-	if ((r = set_user_counts(cfg, msg, sizeof(msg))) < 0) {
+	if (counts != 0 && (r = set_user_counts(cfg, msg, sizeof(msg))) < 0) {
 		send_setup_error(ctl, STAGE_ROOTFS, -r, msg);
 		_exit(1);
 	}
@@ -1184,6 +1331,8 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		send_setup_error(ctl, STAGE_ROOTFS, errno, "open /workspace");
 		_exit(1);
 	}
+	if (cfg->flags & PETRI_SANDBOX_F_ONE_EXEC)
+		one_exec_main(ctl, ws, nm.pidfd);
 	/* The first exec's namespace gets ready while the host hears we are. */
 	struct reaper warm = {.pidfd = -1, .sock = -1};
 	spawn_warm(&warm, ctl);

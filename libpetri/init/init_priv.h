@@ -16,6 +16,7 @@
 /* mounts.c (run inside init, malloc-free) */
 int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msglen);
 int petri__proc_mount(const char *target, char *msg, size_t msglen);
+int petri__proc_mask(const char *target, char *msg, size_t msglen);
 
 /* landlock.c --------------------------------------------------------------- */
 

@@ -315,6 +315,14 @@ static int make_boot_id(const char *path)
  */
 int petri__proc_mount(const char *target, char *msg, size_t msglen)
 {
+	if (mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		FAIL("mount proc on %s", target);
+	return petri__proc_mask(target, msg, msglen);
+}
+
+/* The masks of petri__proc_mount() over the procfs already at @target. */
+int petri__proc_mask(const char *target, char *msg, size_t msglen)
+{
 	static const char *const masked_files[] = {"kcore",      "keys",        "latency_stats",
 						   "timer_list", "timer_stats", "sched_debug",
 						   "kmsg",       "kallsyms",    "kpagecount",
@@ -323,9 +331,6 @@ int petri__proc_mount(const char *target, char *msg, size_t msglen)
 	static const char *const masked_dirs[] = {"acpi", "asound", "scsi", "driver", "tty"};
 	static const char *const ro[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
 	char p[PETRI_PATH_MAX];
-
-	if (mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		FAIL("mount proc on %s", target);
 
 	int null_fd = open("/dev/null", O_PATH | O_CLOEXEC);
 	if (null_fd < 0)

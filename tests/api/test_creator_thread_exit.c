@@ -10,6 +10,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "api_common.h"
 
@@ -62,8 +63,35 @@ static void test_creator_thread_exit(void)
 	petri_test_ctx_free();
 }
 
+/* PETRI_CTX_F_CALLER_THREAD: no supervisor thread; init is started by
+ * the creating thread and works as with one. */
+static void test_caller_thread(void)
+{
+	petri_ctx_opts co = PETRI_CTX_OPTS_INIT;
+	co.flags = PETRI_CTX_F_CALLER_THREAD;
+	petri_ctx *ctx = NULL;
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	REQUIRE(petri_ctx_new(&ctx, &co, &e) == 0);
+	int threads = api_count_threads();
+	REQUIRE(petri_sandbox_create(ctx, NULL, &sb, &e) == 0);
+	CHECK_MSG(api_count_threads() == threads, "threads %d, before the create %d",
+		  api_count_threads(), threads);
+	int init = 0;
+	CHECK(api_children(getpid(), "petri-init", &init, NULL) == 1);
+	CHECK(init == petri_sandbox_init_pid(sb));
+	petri_result *res =
+		api_run_argv(sb, (const char *const[]){"echo", "alive", NULL}, 10000, __LINE__);
+	CHECK_OUT(res, PETRI_STREAM_STDOUT, "alive\n");
+	petri_result_free(res);
+	petri_sandbox_destroy(sb);
+	CHECK(api_count_threads() == threads);
+	petri_ctx_free(ctx);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(creator_thread_exit),
+	PETRI_TEST_CASE(caller_thread),
 	{NULL, NULL},
 };
 

@@ -534,7 +534,77 @@ static void test_last_exec(void)
 	petri_sandbox_destroy(sb);
 }
 
+/*
+ * PETRI_SANDBOX_F_ONE_EXEC (`petri run`): init is the one exec's reaper.
+ * The command sees what it would see under a reaper: itself as pid 2 under
+ * pid 1, a /proc that shows only the exec's processes, with the masks,
+ * seccomp and no capabilities; a background process it leaves dies with
+ * it; init forks no reaper.  An exec not flagged PETRI_EXEC_LAST is
+ * refused.
+ */
+static void test_one_exec(void)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.flags = PETRI_SANDBOX_F_ONE_EXEC;
+	petri_sandbox *sb = api_sandbox(&so);
+	int init = 0;
+	CHECK(api_children(getpid(), "petri-init", &init, NULL) == 1);
+
+	petri_exec_opts o = PETRI_EXEC_OPTS_INIT;
+	o.argv = (const char *const[]){"/bin/true", NULL};
+	petri_result *r = NULL;
+	petri_error *e = NULL;
+	CHECK(petri_sandbox_exec(sb, &o, &r, &e) == -EINVAL);
+	CHECK(e && strstr(petri_error_message(e), "PETRI_EXEC_LAST"));
+	petri_error_free(e);
+	usleep(100000); /* a reaper would be ready by now */
+	CHECK(api_children(init, "petri-exec", NULL, NULL) == 0);
+
+	/* The survivor's pid goes to the host through a file in /workspace:
+	 * `sleep` would keep the output pipe open, which the exec waits for. */
+	const char *script =
+		"echo pid=$$ ppid=$PPID; cat /proc/1/comm; ls /proc | grep -E '^[0-9]+$' | wc -l; "
+		"wc -c < /proc/kallsyms; cat /proc/cmdline | wc -c; "
+		"echo x 2>/dev/null > /proc/sys/kernel/hostname || echo sys-ro; "
+		"grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; "
+		"sleep 60 </dev/null >/dev/null 2>&1 & echo $! > bg; "
+		"python3 -c 'import ctypes,os; l=ctypes.CDLL(None,use_errno=True); "
+		"print(\"unshare\", l.unshare(0x10000000), os.strerror(ctypes.get_errno()))'";
+	o.argv = (const char *const[]){"/bin/sh", "-c", script, NULL};
+	o.flags = PETRI_EXEC_LAST;
+	double t0 = api_now_s();
+	r = API_EXEC(sb, &o);
+	CHECK_MSG(api_now_s() - t0 < 30, "the exec waited for its background process");
+	CHECK(petri_result_exit_code(r) == 0);
+	/* 1 (init), 2 (sh), the pipeline's ls, grep and wc: 5 numeric entries */
+	CHECK_OUT(r, PETRI_STREAM_STDOUT,
+		  "pid=2 ppid=1\npetri-init\n5\n0\n0\nsys-ro\nCapEff:\t0000000000000000\n"
+		  "NoNewPrivs:\t1\nSeccomp:\t2\nunshare -1 Operation not permitted\n");
+	CHECK(petri_result_seccomp_denials(r) == 1);
+	petri_result_free(r);
+
+	/* init is gone, and so is the background process (the pid namespace
+	 * went with init); its pid inside was 2 + the pipeline's 3 + 1. */
+	int gone = 0;
+	for (int i = 0; i < 200 && !gone; i++) {
+		char state = api_proc_stat(init, NULL, NULL, 0);
+		gone = state == 0 || state == 'Z';
+		if (!gone)
+			usleep(10000);
+	}
+	CHECK_MSG(gone, "init %d still runs after the one exec", init);
+	void *data = NULL;
+	size_t len = 0;
+	CHECK(petri_sandbox_read_file(sb, "bg", 64, &data, &len, NULL) == 0);
+	CHECK(len > 1 && data && atoi(data) > 2);
+	petri_free(data);
+	CHECK(api_count_cgroups_of(getpid()) > 0);
+	petri_sandbox_destroy(sb);
+	CHECK(api_count_cgroups_of(getpid()) == 0);
+}
+
 static const struct petri_test_case cases[] = {
+	PETRI_TEST_CASE(one_exec),
 	PETRI_TEST_CASE(signal_state),
 	PETRI_TEST_CASE(output_and_exit_codes),
 	PETRI_TEST_CASE(stdin),
