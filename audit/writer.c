@@ -836,6 +836,7 @@ static uint32_t write_batch(petri_audit *a, struct qitem *items, uint32_t n, int
 static void *writer_main(void *arg)
 {
 	petri_audit *a = arg;
+	pthread_setname_np(pthread_self(), "petri-audit-w"); /* for top, perf, bench */
 	struct qitem *batch = malloc(BATCH_EVENTS * sizeof(*batch));
 	uint32_t max = batch ? BATCH_EVENTS : 1;
 	struct qitem one;
