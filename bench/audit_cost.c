@@ -76,6 +76,39 @@ struct progstat {
 	double cnt, ns;
 };
 
+/* The BPF programs this process holds (their ids, from the prog_id line
+ * of each fd's fdinfo): other processes' audits (a test suite running
+ * beside the bench) load programs of the same names. */
+static int own_prog(__u32 id)
+{
+	DIR *d = opendir("/proc/self/fdinfo");
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		char p[300], line[128];
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fdinfo/%s", de->d_name);
+		if (!(f = fopen(p, "re")))
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned v;
+			if (sscanf(line, "prog_id: %u", &v) == 1 && v == id) {
+				found = 1;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
 static int prog_stats(struct progstat *out)
 {
 	__u32 id = 0;
@@ -89,7 +122,7 @@ static int prog_stats(struct progstat *out)
 		if (fd < 0)
 			continue;
 		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-		    strncmp(info.name, "petri_", 6) == 0) {
+		    strncmp(info.name, "petri_", 6) == 0 && own_prog(id)) {
 			int i;
 			for (i = 0; i < n && strcmp(out[i].name, info.name); i++)
 				;
@@ -136,8 +169,10 @@ static double prog_delta(const struct progstat *a, int na, const struct progstat
 	return total;
 }
 
-/* Run time (ns) of this process's threads named @a or @b (schedstat). */
-static double threads_ns(const char *a, const char *b)
+/* Run time (ns) of this process's threads named @a or @b (schedstat), or
+ * with @switches their voluntary context switches (a sleep each: an epoll or
+ * condition wait that had to be woken). */
+static double threads_stat(const char *a, const char *b, int switches)
 {
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *de;
@@ -160,12 +195,24 @@ static double threads_ns(const char *a, const char *b)
 		comm[strcspn(comm, "\n")] = 0;
 		if (strcmp(comm, a) != 0 && strcmp(comm, b) != 0)
 			continue;
-		snprintf(p, sizeof(p), "/proc/self/task/%s/schedstat", de->d_name);
 		unsigned long long run = 0;
-		if ((f = fopen(p, "re"))) {
-			if (fscanf(f, "%llu", &run) != 1)
-				run = 0;
-			fclose(f);
+		if (switches) {
+			char line[128];
+			snprintf(p, sizeof(p), "/proc/self/task/%s/status", de->d_name);
+			if ((f = fopen(p, "re"))) {
+				while (fgets(line, sizeof(line), f))
+					if (sscanf(line, "voluntary_ctxt_switches: %llu", &run) ==
+					    1)
+						break;
+				fclose(f);
+			}
+		} else {
+			snprintf(p, sizeof(p), "/proc/self/task/%s/schedstat", de->d_name);
+			if ((f = fopen(p, "re"))) {
+				if (fscanf(f, "%llu", &run) != 1)
+					run = 0;
+				fclose(f);
+			}
 		}
 		total += (double)run;
 	}
@@ -174,7 +221,7 @@ static double threads_ns(const char *a, const char *b)
 }
 
 struct sample {
-	double wall_ms, cpu_ns, exec_cpu_ns, bpf_ns, consumer_ns;
+	double wall_ms, cpu_ns, exec_cpu_ns, bpf_ns, consumer_ns, wakeups;
 	uint64_t events;
 };
 
@@ -238,7 +285,8 @@ static struct sample run_one(petri_sandbox *sb, petri_audit *a, const char *cmd)
 	eo.timeout_ms = 120000;
 	struct progstat p0[MAXPROG], p1[MAXPROG];
 	int np0 = prog_stats(p0);
-	double c0 = threads_ns("petri-kaudit", "petri-audit-w");
+	double c0 = threads_stat("petri-kaudit", "petri-audit-w", 0);
+	double k0 = threads_stat("petri-kaudit", "petri-audit-w", 1);
 	double u0 = self_cpu_ns(), t0 = now_ns();
 	if (petri_sandbox_exec(sb, &eo, &r, &e) < 0)
 		die("exec", e);
@@ -247,7 +295,8 @@ static struct sample run_one(petri_sandbox *sb, petri_audit *a, const char *cmd)
 		settle(a);
 	s.exec_cpu_ns = (double)petri_result_cpu_ns(r);
 	s.cpu_ns = self_cpu_ns() - u0 + s.exec_cpu_ns;
-	s.consumer_ns = threads_ns("petri-kaudit", "petri-audit-w") - c0;
+	s.consumer_ns = threads_stat("petri-kaudit", "petri-audit-w", 0) - c0;
+	s.wakeups = threads_stat("petri-kaudit", "petri-audit-w", 1) - k0;
 	int np1 = prog_stats(p1);
 	s.bpf_ns = a ? prog_delta(p0, np0, p1, np1) : 0;
 	s.events = 0;
@@ -278,6 +327,7 @@ static void bench(petri_sandbox *off, petri_audit *a, const char *cmd, int round
 	       *cons = calloc((size_t)rounds, sizeof(double)),
 	       *tot = calloc((size_t)rounds, sizeof(double)),
 	       *xcpu = calloc((size_t)rounds, sizeof(double)),
+	       *wk = calloc((size_t)rounds, sizeof(double)),
 	       *ev = calloc((size_t)rounds, sizeof(double));
 
 	run_one(off, NULL, cmd); /* warm-up: page cache, pyc */
@@ -306,6 +356,7 @@ static void bench(petri_sandbox *off, petri_audit *a, const char *cmd, int round
 		cons[i] = y.consumer_ns / n;
 		tot[i] = (y.cpu_ns - x.cpu_ns) / n;
 		xcpu[i] = (y.exec_cpu_ns - x.exec_cpu_ns) / n;
+		wk[i] = y.wakeups / n;
 		ev[i] = (double)y.events;
 	}
 	printf("workload: %s\n", cmd);
@@ -318,7 +369,9 @@ static void bench(petri_sandbox *off, petri_audit *a, const char *cmd, int round
 		       "the exec's own CPU added per audited event %.0f ns\n",
 		       median(w_fl, rounds), median(w_fl, rounds) / median(w_off, rounds),
 		       median(x_fl, rounds));
-	printf("  events per audited exec: %.0f\n", median(ev, rounds));
+	printf("  events per audited exec: %.0f; consumer+writer sleeps (voluntary context "
+	       "switches) per event: %.4f\n",
+	       median(ev, rounds), median(wk, rounds));
 	double evs = 0;
 	for (int i = 0; i < rounds; i++)
 		evs += ev[i];
@@ -345,6 +398,7 @@ static void bench(petri_sandbox *off, petri_audit *a, const char *cmd, int round
 	free(cons);
 	free(tot);
 	free(xcpu);
+	free(wk);
 	free(ev);
 }
 
