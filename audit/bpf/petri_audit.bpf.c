@@ -107,11 +107,9 @@ __u64 kseq[PETRI_KEV_MAX_SLOTS];
  * host tasks are turned away by one load, before any map lookup. */
 __u64 watch_bits[PETRI_KEV_WATCH_WORDS];
 
-/* Is the current task's cgroup perhaps watched (the prefilter's bit)? */
-static __always_inline int watch_maybe(void)
+/* Is cgroup @cg perhaps watched (the prefilter's bit)? */
+static __always_inline int watch_maybe(__u64 cg)
 {
-	__u64 cg = bpf_get_current_cgroup_id();
-
 	return (watch_bits[(cg >> 6) & (PETRI_KEV_WATCH_WORDS - 1)] >> (cg & 63)) & 1;
 }
 
@@ -1250,23 +1248,27 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	struct sc_info s;
 	__u32 nop = 0;
 
-	/* Host tasks leave at the prefilter (one helper call, one load),
-	 * and a sandbox's thread unless its sys_enter left a call pending:
-	 * only then is the syscall number read (a helper call). */
-	if (!watch_maybe())
-		return 0;
-	struct pending_call *pc = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
-	if (!pc || pc->nr < 0)
+	/* Host tasks leave at the prefilter bit (one helper call, one load)
+	 * rather than after a read of the syscall number; a sandbox's
+	 * thread leaves at the table unless the call is audited: only then
+	 * its task storage is looked up (the costliest of these steps). */
+	__u64 cg = bpf_get_current_cgroup_id();
+
+	if (!watch_maybe(cg))
 		return 0;
 	long id = BPF_CORE_READ(regs, orig_ax);
 
-	if (pc->nr != id || !sc_lookup(id, &s))
+	if (!sc_lookup(id, &s))
 		return 0;
 	nop = s.net;
-	const struct petri_kev_watch *w = watch_lookup();
+	const struct petri_kev_watch *w = bpf_map_lookup_elem(&watched, &cg);
 
 	if (!w)
 		return 0;
+	struct pending_call *pc = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!pc || pc->nr != id)
+		return 0;
+
 	/* The arguments stay in pc (map memory: indexing it with a variable
 	 * is cheap to verify) until this thread's next sys_enter. */
 	pc->nr = -1;
