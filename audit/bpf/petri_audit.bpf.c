@@ -107,12 +107,6 @@ __u64 kseq[PETRI_KEV_MAX_SLOTS];
  * host tasks are turned away by one load, before any map lookup. */
 __u64 watch_bits[PETRI_KEV_WATCH_WORDS];
 
-/* Is cgroup @cg perhaps watched (the prefilter's bit)? */
-static __always_inline int watch_maybe(__u64 cg)
-{
-	return (watch_bits[(cg >> 6) & (PETRI_KEV_WATCH_WORDS - 1)] >> (cg & 63)) & 1;
-}
-
 static __always_inline const struct petri_kev_watch *watch_lookup(void)
 {
 	__u64 cg = bpf_get_current_cgroup_id();
@@ -1248,20 +1242,17 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	struct sc_info s;
 	__u32 nop = 0;
 
-	/* Host tasks leave at the prefilter bit (one helper call, one load)
-	 * rather than after a read of the syscall number; a sandbox's
-	 * thread leaves at the table unless the call is audited: only then
-	 * its task storage is looked up (the costliest of these steps). */
-	__u64 cg = bpf_get_current_cgroup_id();
-
-	if (!watch_maybe(cg))
-		return 0;
+	/* Every task leaves at the table unless the call is audited (one
+	 * read of the syscall number: cheaper than the cgroup id, which
+	 * costs more than the prefilter saves), then host tasks at the
+	 * prefilter; only then is the thread's task storage looked up (the
+	 * costliest step: a trylock and an RCU-trace section). */
 	long id = BPF_CORE_READ(regs, orig_ax);
 
 	if (!sc_lookup(id, &s))
 		return 0;
 	nop = s.net;
-	const struct petri_kev_watch *w = bpf_map_lookup_elem(&watched, &cg);
+	const struct petri_kev_watch *w = watch_lookup();
 
 	if (!w)
 		return 0;
