@@ -731,16 +731,54 @@ static __always_inline __u64 str_hash(const char *buf, __u32 len)
 }
 
 /* Read the user string at @uptr now (sys_enter) and keep its hash. */
+#define SHORT_PATH 64
+
+/* petri_str_hash() of the @len (1..SHORT_PATH-1) bytes in @w, unrolled:
+ * the same words, masks and steps, without bpf_loop and a helper call
+ * per word. */
+static __always_inline __u64 short_hash(const __u64 *w, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ull;
+
+#pragma unroll
+	for (__u32 k = 0; k < SHORT_PATH / 8; k++) {
+		__u32 off = k * 8;
+		__u64 word = w[k];
+
+		if (off >= len)
+			break;
+		if (len - off < 8)
+			word &= (1ull << ((len - off) * 8)) - 1;
+		h = (h ^ word) * 0x100000001b3ull;
+	}
+	return h;
+}
+
 static __always_inline void enter_hash(struct pending_call *c, int i, __u64 uptr)
 {
 	__u32 zero = 0;
-	struct ustr_buf *b = bpf_map_lookup_elem(&ustr, &zero);
+	struct ustr_buf *b;
 	long r;
 
 	if (i < 0 || i > 1)
 		return;
 	c->hlen[i] = 0;
-	if (!b || !uptr)
+	if (!uptr)
+		return;
+	/* Most paths are short: read onto the stack and hashed there.  A
+	 * read that filled the buffer may have been cut: read again whole. */
+	__u64 w[SHORT_PATH / 8] = {};
+
+	r = bpf_probe_read_user_str(w, sizeof(w), (void *)uptr);
+	if (r <= 0)
+		return;
+	if (r < SHORT_PATH) {
+		c->hlen[i] = (__u32)r;
+		c->hash[i] = short_hash(w, (__u32)r);
+		return;
+	}
+	b = bpf_map_lookup_elem(&ustr, &zero);
+	if (!b)
 		return;
 	r = bpf_probe_read_user_str(b->b, sizeof(b->b), (void *)uptr);
 	if (r <= 0)
