@@ -126,5 +126,20 @@ void petri__audit_sink_close(struct petri_audit_sink *s);
  * with the header's kernel_audit fields decided: petri_audit_open (in the
  * library's audit hooks, which ask the context) calls this. */
 int petri__audit_open_stream(petri_audit **out, const petri_audit_opts *opts, petri_error **err);
+/* The kernel half's state for a deferred StreamHeader: blocks until it is
+ * known, then sets *@on and @reason (@n bytes, "" when on).  @release
+ * drops the stream's hold on @arg (when the stream is freed). */
+struct petri__audit_header_wait {
+	void (*state)(void *arg, int *on, char *reason, size_t n);
+	void (*release)(void *arg);
+	void *arg;
+};
+/* petri__audit_open_stream(), except that the StreamHeader's kernel_audit
+ * and kernel_audit_reason come from @w (opts->kernel_audit* are ignored):
+ * the header is built now (its time, monotonic_ns, ids) and sealed, seq 0,
+ * by the first emit, loss report or close, which wait for @w->state.  The
+ * stream holds @w->arg until it is freed (also on failure). */
+int petri__audit_open_stream_deferred(petri_audit **out, const petri_audit_opts *opts,
+				      const struct petri__audit_header_wait *w, petri_error **err);
 
 #endif /* PETRI_AUDIT_PRIV_H */

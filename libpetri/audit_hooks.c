@@ -7,6 +7,8 @@
  * audit layer.  Emitting never waits for the sink; a
  * full queue is counted and reported in the stream as a Loss.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,153 @@
 #include "kernel.h"
 #include "petri/audit.h"
 
+/*
+ * The kernel half's load off the caller's path.  A stream opened with a
+ * context whose kernel audit is not loaded yet starts the load on a thread
+ * of its own and returns: its StreamHeader (which says whether the kernel
+ * half is on) is sealed when the first event comes, typically the
+ * sandbox's SandboxCreated at the end of petri_sandbox_create(), so the
+ * BPF load and verification (~15-25 ms) run on the other core while the
+ * sandbox is built (`petri run --audit`).  The stream's bytes are the same
+ * as if it had waited at open (the header keeps the time, ids and
+ * monotonic_ns of the open); nothing runs in the sandbox before it is
+ * watched (petri__kaudit_watch_sandbox waits for the load).
+ *
+ * The load's outcome is shared, refcounted, by the context and the
+ * streams waiting for it, so either may go first.
+ */
+struct petri__kaudit_load {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs; /* under mu */
+	int done; /* under mu; then on and reason are set */
+	int on;
+	char reason[256];
+	struct petri_ctx *ctx; /* the loader thread's; the context waits for it */
+};
+
+static void load_release(void *arg)
+{
+	struct petri__kaudit_load *l = arg;
+	pthread_mutex_lock(&l->mu);
+	int last = --l->refs == 0;
+	pthread_mutex_unlock(&l->mu);
+	if (last) {
+		pthread_mutex_destroy(&l->mu);
+		pthread_cond_destroy(&l->cv);
+		free(l);
+	}
+}
+
+static void load_wait(struct petri__kaudit_load *l)
+{
+	pthread_mutex_lock(&l->mu);
+	while (!l->done)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* The header's kernel_audit fields (petri__audit_header_wait.state). */
+static void load_state(void *arg, int *on, char *reason, size_t n)
+{
+	struct petri__kaudit_load *l = arg;
+	load_wait(l);
+	*on = l->on;
+	snprintf(reason, n, "%s", l->on ? "" : l->reason);
+}
+
+/* Load into @ctx (unless it was meanwhile): 1 on, 0 off (ctx->kaudit_reason).
+ * The load runs without ctx->lock: sandboxes are created meanwhile. */
+static int load_into(struct petri_ctx *ctx)
+{
+	struct petri_kaudit *k = NULL;
+	petri_error *e = NULL;
+	int r = petri__kaudit_open(&k, &e);
+
+	pthread_mutex_lock(&ctx->lock);
+	if (!ctx->kaudit_tried) {
+		ctx->kaudit_tried = 1;
+		ctx->kaudit = r < 0 ? NULL : k;
+		if (r < 0) {
+			snprintf(ctx->kaudit_reason, sizeof(ctx->kaudit_reason), "%s",
+				 petri_error_message(e));
+			petri__log(ctx, PETRI_LOG_WARN, "%s", ctx->kaudit_reason);
+		}
+		k = NULL;
+	}
+	int on = ctx->kaudit != NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	petri__kaudit_close(k); /* (another load won) */
+	petri_error_free(e);
+	return on;
+}
+
+static void *loader_main(void *arg)
+{
+	struct petri__kaudit_load *l = arg;
+	struct petri_ctx *ctx = l->ctx;
+	int on = load_into(ctx);
+
+	pthread_mutex_lock(&ctx->lock);
+	char reason[256];
+	snprintf(reason, sizeof(reason), "%s", ctx->kaudit_reason);
+	pthread_mutex_unlock(&ctx->lock);
+	pthread_mutex_lock(&l->mu);
+	l->on = on;
+	snprintf(l->reason, sizeof(l->reason), "%s", reason);
+	l->done = 1;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	load_release(l); /* the thread's own hold */
+	return NULL;
+}
+
+/* Start loading @ctx's kernel audit on a thread: the load, held for the
+ * caller, or NULL when it is loaded (or tried) already or no thread could
+ * be started (the caller then loads it itself). */
+static struct petri__kaudit_load *load_start(struct petri_ctx *ctx)
+{
+	struct petri__kaudit_load *l = NULL;
+
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->kaudit_tried)
+		goto out;
+	if ((l = ctx->kaudit_load)) {
+		pthread_mutex_lock(&l->mu);
+		l->refs++;
+		pthread_mutex_unlock(&l->mu);
+		goto out;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		goto out;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	l->refs = 3; /* the context's, the thread's, the caller's */
+	l->ctx = ctx;
+	pthread_attr_t at;
+	pthread_t t;
+	sigset_t all, old;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* the host's handlers never run there */
+	int r = pthread_create(&t, &at, loader_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&at);
+	if (r) {
+		pthread_mutex_destroy(&l->mu);
+		pthread_cond_destroy(&l->cv);
+		free(l);
+		l = NULL;
+		goto out;
+	}
+	ctx->kaudit_load = l;
+out:
+	pthread_mutex_unlock(&ctx->lock);
+	return l;
+}
+
 /* The one place a stream learns whether the kernel half is on: the
  * StreamHeader says so, and only the library knows the context. */
 PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, petri_error **err)
@@ -39,6 +188,12 @@ PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, 
 		o.fd = -1; /* the default of a field the caller does not know */
 	o.sz = sizeof(o);
 	if (o.ctx && !o.kernel_audit) {
+		struct petri__kaudit_load *l = load_start(o.ctx);
+		if (l) {
+			struct petri__audit_header_wait w = {load_state, load_release, l};
+			o.ctx = NULL;
+			return petri__audit_open_stream_deferred(out, &o, &w, err);
+		}
 		int on = petri__kaudit_ensure(o.ctx);
 		o.kernel_audit = on == 1;
 		o.kernel_audit_reason = on == 1 ? NULL : o.ctx->kaudit_reason;
@@ -49,6 +204,11 @@ PETRI_API int petri_audit_open(petri_audit **out, const petri_audit_opts *opts, 
 
 int petri__kaudit_ensure(struct petri_ctx *ctx)
 {
+	pthread_mutex_lock(&ctx->lock);
+	struct petri__kaudit_load *l = ctx->kaudit_tried ? NULL : ctx->kaudit_load;
+	pthread_mutex_unlock(&ctx->lock);
+	if (l) /* a load on its thread: wait for it (it holds no ctx->lock) */
+		load_wait(l);
 	pthread_mutex_lock(&ctx->lock);
 	if (!ctx->kaudit_tried) {
 		petri_error *e = NULL;
@@ -68,6 +228,11 @@ int petri__kaudit_ensure(struct petri_ctx *ctx)
 
 void petri__kaudit_close_ctx(struct petri_ctx *ctx)
 {
+	if (ctx->kaudit_load) { /* the loader thread uses the context until done */
+		load_wait(ctx->kaudit_load);
+		load_release(ctx->kaudit_load);
+		ctx->kaudit_load = NULL;
+	}
 	petri__kaudit_close(ctx->kaudit);
 	ctx->kaudit = NULL;
 }

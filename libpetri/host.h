@@ -83,6 +83,8 @@ struct petri_ctx {
 	struct petri_kaudit *kaudit;
 	int kaudit_tried;
 	char kaudit_reason[256];
+	/* A load running on its own thread (audit_hooks.c), NULL: none. */
+	struct petri__kaudit_load *kaudit_load;
 
 	pthread_mutex_t lock;
 	struct petri_sandbox *sandboxes; /* list of live sandboxes */

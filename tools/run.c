@@ -1005,16 +1005,16 @@ static int audit_open(const struct cli *c, petri_ctx *ctx, petri_audit **out)
 {
 	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
 	petri_error *err = NULL;
-	const char *why = NULL;
 	*out = NULL;
 	if (!c->audit_path)
 		return 0;
 	ao.sink = PETRI_AUDIT_SINK_FILE;
 	ao.path = c->audit_path;
 	ao.max_bytes = c->audit_max;
-	/* The header says whether kernel events (eBPF) are in the stream. */
-	ao.kernel_audit = petri_ctx_kernel_audit(ctx, &why) == 1;
-	ao.kernel_audit_reason = ao.kernel_audit ? NULL : why;
+	/* The header says whether kernel events (eBPF) are in the stream: the
+	 * library loads them on another thread while the sandbox is created,
+	 * and seals the header once it knows (petri_audit_open). */
+	ao.ctx = ctx;
 	int rc = petri_audit_open(out, &ao, &err);
 	if (rc < 0) {
 		fail("--audit %s: %s", c->audit_path, petri_error_message(err));

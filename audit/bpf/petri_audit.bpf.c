@@ -244,7 +244,9 @@ static __always_inline void fill_hdr_cached(struct petri_kev_hdr *h,
 	 * the verifier searches vmlinux BTF by name for each such load, which
 	 * cost ~12 ms of every load of the object) */
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	__u32 ptgid = BPF_CORE_READ(t, group_leader, real_parent, tgid);
+	/* (every thread of a group has the leader's real_parent: copy_process
+	 * gives a thread its creator's, reparenting moves them all) */
+	__u32 ptgid = BPF_CORE_READ(t, real_parent, tgid);
 
 	fill_hdr_common(h, w, type, k);
 	if (!pc->ids_valid || pc->parent_tgid != ptgid) {
@@ -269,6 +271,16 @@ __noinline int petri_fill_hdr(struct petri_kev_hdr *h, const struct petri_kev_wa
 	return 0;
 }
 
+/* *@pp (a struct path: mnt, dentry) in one read instead of two. */
+static __always_inline void read_path(const struct path *pp, struct dentry **d, struct vfsmount **m)
+{
+	struct path p = {};
+
+	bpf_core_read(&p, sizeof(p), pp);
+	*d = p.dentry;
+	*m = p.mnt;
+}
+
 /* Per-CPU scratch for a path walk (the bounded loop runs in bpf_loop(), whose
  * callback the verifier checks once, and writes here; the result is then
  * copied into the record with one constant-size read). */
@@ -286,12 +298,37 @@ struct {
 struct walk_ctx {
 	struct dentry *d;
 	struct vfsmount *vm;
+	struct dentry *vm_root; /* vm->mnt_root, read once per mount */
 	struct mount *mnt;
 	struct dentry *root_d;
 	struct vfsmount *root_m;
 	char *buf;
 	__u32 off, n, done, trunc;
 };
+
+/* A dentry's d_parent and d_name (hash_len, name), adjacent in struct
+ * dentry: one read instead of two where the running kernel lays them out
+ * so (CO-RE offsets, constants once relocated). */
+struct dentry_head {
+	__u64 parent, hash_len, name;
+};
+
+static __always_inline void dentry_head(struct dentry *d, struct dentry **parent, const char **name)
+{
+	if (bpf_core_field_offset(struct dentry, d_name) ==
+		    bpf_core_field_offset(struct dentry, d_parent) + 8 &&
+	    bpf_core_field_offset(struct qstr, name) == 8) {
+		struct dentry_head h = {};
+
+		bpf_probe_read_kernel(&h, sizeof(h),
+				      (void *)d + bpf_core_field_offset(struct dentry, d_parent));
+		*parent = (struct dentry *)h.parent;
+		*name = (const char *)h.name;
+	} else {
+		*parent = BPF_CORE_READ(d, d_parent);
+		*name = (const char *)BPF_CORE_READ(d, d_name.name);
+	}
+}
 
 static long walk_step(__u32 i, struct walk_ctx *c)
 {
@@ -303,9 +340,7 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 		c->done = 1;
 		return 1;
 	}
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-
-	if (d == BPF_CORE_READ(vm, mnt_root)) {
+	if (d == c->vm_root) {
 		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
 
 		if (mp == mnt) { /* the namespace's root mount */
@@ -314,9 +349,15 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 		}
 		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
 		c->mnt = mp;
-		c->vm = &mp->mnt;
+		vm = &mp->mnt;
+		c->vm = vm;
+		c->vm_root = BPF_CORE_READ(vm, mnt_root);
 		return 0;
 	}
+	struct dentry *parent;
+	const char *name;
+
+	dentry_head(d, &parent, &name);
 	if (d == parent) { /* not reachable from the root (pipe, anon, ...) */
 		c->done = 1;
 		return 1;
@@ -328,7 +369,7 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 		return 1;
 	}
 	long r = bpf_probe_read_kernel_str(c->buf + (off & (PETRI_KEV_PATH - 1)), PETRI_KEV_NAME,
-					   BPF_CORE_READ(d, d_name.name));
+					   name);
 	if (r <= 0) {
 		c->trunc = 1;
 		return 1;
@@ -347,14 +388,16 @@ static __always_inline __u32 walk_into(struct dentry *d, struct vfsmount *vm, ch
 				       __u32 *trunc)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fs_struct *fs = BPF_CORE_READ(t, fs);
 	struct walk_ctx c = {
 		.d = d,
 		.vm = vm,
+		.vm_root = BPF_CORE_READ(vm, mnt_root),
 		.mnt = container_of(vm, struct mount, mnt),
-		.root_d = BPF_CORE_READ(t, fs, root.dentry),
-		.root_m = BPF_CORE_READ(t, fs, root.mnt),
 		.buf = buf,
 	};
+
+	read_path(&fs->root, &c.root_d, &c.root_m);
 
 	bpf_loop(PETRI_KEV_MAX_DEPTH, walk_step, &c, 0);
 	if (!c.done)
@@ -404,14 +447,33 @@ static __always_inline __u32 walk_path(struct dentry *d, struct vfsmount *vm, ch
 	return n;
 }
 
+/* struct fdtable's first two fields, read at once where the running
+ * kernel lays them out so (max_fds at 0, fd at 8). */
+struct fdtable_head {
+	__u32 max_fds, pad;
+	__u64 fd;
+};
+
 static __always_inline struct file *fd_file(long fd)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	struct file **arr = BPF_CORE_READ(fdt, fd);
+	struct file **arr;
 	struct file *f = NULL;
+	__u64 max;
 
-	if (fd < 0 || (__u64)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (bpf_core_field_offset(struct fdtable, max_fds) == 0 &&
+	    bpf_core_field_offset(struct fdtable, fd) == 8) {
+		struct fdtable_head h = {};
+
+		bpf_probe_read_kernel(&h, sizeof(h), fdt);
+		max = h.max_fds;
+		arr = (struct file **)h.fd;
+	} else {
+		max = BPF_CORE_READ(fdt, max_fds);
+		arr = BPF_CORE_READ(fdt, fd);
+	}
+	if (fd < 0 || (__u64)fd >= max)
 		return NULL;
 	bpf_core_read(&f, sizeof(f), &arr[fd]);
 	return f;
@@ -458,9 +520,12 @@ int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		e->args_len = len;
 
 	struct fs_struct *fs = BPF_CORE_READ(p, fs);
+	struct dentry *pd;
+	struct vfsmount *pm;
+
+	read_path(&fs->pwd, &pd, &pm);
 	e->cwd_truncated = 0;
-	e->cwd_ncomp = walk_path(BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), e->cwd,
-				 &e->cwd_truncated);
+	e->cwd_ncomp = walk_path(pd, pm, e->cwd, &e->cwd_truncated);
 	/* The executable's identity: the file the kernel loaded, whatever
 	 * name ("/././..", a symlink, a relative path) the caller gave. */
 	struct file *xf = BPF_CORE_READ(bprm, file);
@@ -469,8 +534,8 @@ int BPF_PROG(petri_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	e->exe_ncomp = 0;
 	e->pad0 = 0;
 	if (xf) {
-		e->exe_ncomp = walk_path(BPF_CORE_READ(xf, f_path.dentry),
-					 BPF_CORE_READ(xf, f_path.mnt), e->exe, &e->exe_truncated);
+		read_path(&xf->f_path, &pd, &pm);
+		e->exe_ncomp = walk_path(pd, pm, e->exe, &e->exe_truncated);
 	}
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
@@ -666,16 +731,54 @@ static __always_inline __u64 str_hash(const char *buf, __u32 len)
 }
 
 /* Read the user string at @uptr now (sys_enter) and keep its hash. */
+#define SHORT_PATH 64
+
+/* petri_str_hash() of the @len (1..SHORT_PATH-1) bytes in @w, unrolled:
+ * the same words, masks and steps, without bpf_loop and a helper call
+ * per word. */
+static __always_inline __u64 short_hash(const __u64 *w, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ull;
+
+#pragma unroll
+	for (__u32 k = 0; k < SHORT_PATH / 8; k++) {
+		__u32 off = k * 8;
+		__u64 word = w[k];
+
+		if (off >= len)
+			break;
+		if (len - off < 8)
+			word &= (1ull << ((len - off) * 8)) - 1;
+		h = (h ^ word) * 0x100000001b3ull;
+	}
+	return h;
+}
+
 static __always_inline void enter_hash(struct pending_call *c, int i, __u64 uptr)
 {
 	__u32 zero = 0;
-	struct ustr_buf *b = bpf_map_lookup_elem(&ustr, &zero);
+	struct ustr_buf *b;
 	long r;
 
 	if (i < 0 || i > 1)
 		return;
 	c->hlen[i] = 0;
-	if (!b || !uptr)
+	if (!uptr)
+		return;
+	/* Most paths are short: read onto the stack and hashed there.  A
+	 * read that filled the buffer may have been cut: read again whole. */
+	__u64 w[SHORT_PATH / 8] = {};
+
+	r = bpf_probe_read_user_str(w, sizeof(w), (void *)uptr);
+	if (r <= 0)
+		return;
+	if (r < SHORT_PATH) {
+		c->hlen[i] = (__u32)r;
+		c->hash[i] = short_hash(w, (__u32)r);
+		return;
+	}
+	b = bpf_map_lookup_elem(&ustr, &zero);
+	if (!b)
 		return;
 	r = bpf_probe_read_user_str(b->b, sizeof(b->b), (void *)uptr);
 	if (r <= 0)
@@ -697,6 +800,40 @@ static __always_inline int raced(const struct pending_call *c, int i, const char
 	return str_hash(buf, (__u32)r) != (i ? c->hash[1] : c->hash[0]);
 }
 
+/* r10 r9 r8 ax cx dx si di: adjacent in x86_64's struct pt_regs. */
+struct arg_regs {
+	__u64 r10, r9, r8, ax, cx, dx, si, di;
+};
+
+#define REG_AT(f, i)                                                                               \
+	(bpf_core_field_offset(struct pt_regs, f) ==                                               \
+	 bpf_core_field_offset(struct pt_regs, r10) + 8 * (i))
+
+/* The six syscall arguments (di si dx r10 r8 r9) of @regs: one read of
+ * the registers' block where the running kernel lays it out so. */
+static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
+{
+	if (REG_AT(r9, 1) && REG_AT(r8, 2) && REG_AT(dx, 5) && REG_AT(si, 6) && REG_AT(di, 7)) {
+		struct arg_regs a = {};
+
+		bpf_probe_read_kernel(&a, sizeof(a),
+				      (void *)regs + bpf_core_field_offset(struct pt_regs, r10));
+		args[0] = a.di;
+		args[1] = a.si;
+		args[2] = a.dx;
+		args[3] = a.r10;
+		args[4] = a.r8;
+		args[5] = a.r9;
+	} else {
+		args[0] = BPF_CORE_READ(regs, di);
+		args[1] = BPF_CORE_READ(regs, si);
+		args[2] = BPF_CORE_READ(regs, dx);
+		args[3] = BPF_CORE_READ(regs, r10);
+		args[4] = BPF_CORE_READ(regs, r8);
+		args[5] = BPF_CORE_READ(regs, r9);
+	}
+}
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 {
@@ -712,12 +849,7 @@ int BPF_PROG(petri_sys_enter, struct pt_regs *regs, long id)
 	if (!c)
 		return 0;
 	c->nr = id;
-	c->args[0] = BPF_CORE_READ(regs, di);
-	c->args[1] = BPF_CORE_READ(regs, si);
-	c->args[2] = BPF_CORE_READ(regs, dx);
-	c->args[3] = BPF_CORE_READ(regs, r10);
-	c->args[4] = BPF_CORE_READ(regs, r8);
-	c->args[5] = BPF_CORE_READ(regs, r9);
+	syscall_args(regs, c->args);
 	if (s.op) {
 		c->hlen[0] = c->hlen[1] = 0;
 		if (s.path >= 0)
@@ -914,14 +1046,17 @@ __noinline __u32 petri_dir_into(const struct pending_call *pc, int dir, struct p
 		return 0;
 	if (dir >= 0 && dir < 6)
 		dfd = (long)(int)pc->args[dir];
+	d = NULL;
+	m = NULL;
 	if (dfd == AT_FDCWD) {
-		d = BPF_CORE_READ(t, fs, pwd.dentry);
-		m = BPF_CORE_READ(t, fs, pwd.mnt);
+		struct fs_struct *fs = BPF_CORE_READ(t, fs);
+
+		read_path(&fs->pwd, &d, &m);
 	} else {
 		struct file *f = fd_file(dfd);
 
-		d = f ? BPF_CORE_READ(f, f_path.dentry) : NULL;
-		m = f ? BPF_CORE_READ(f, f_path.mnt) : NULL;
+		if (f)
+			read_path(&f->f_path, &d, &m);
 	}
 	struct path_buf *pb = bpf_map_lookup_elem(&scratch, &zero);
 
@@ -1143,13 +1278,18 @@ SEC("raw_tp/sys_exit")
 int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct sc_info s;
-	long id = BPF_CORE_READ(regs, orig_ax);
 	__u32 nop = 0;
+
+	/* Every task leaves at the table unless the call is audited (one
+	 * read of the syscall number: cheaper than the cgroup id, which
+	 * costs more than the prefilter saves), then host tasks at the
+	 * prefilter; only then is the thread's task storage looked up (the
+	 * costliest step: a trylock and an RCU-trace section). */
+	long id = BPF_CORE_READ(regs, orig_ax);
 
 	if (!sc_lookup(id, &s))
 		return 0;
 	nop = s.net;
-	/* Host tasks leave here: no pending state was kept for them. */
 	const struct petri_kev_watch *w = watch_lookup();
 
 	if (!w)
@@ -1157,6 +1297,7 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	struct pending_call *pc = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 	if (!pc || pc->nr != id)
 		return 0;
+
 	/* The arguments stay in pc (map memory: indexing it with a variable
 	 * is cheap to verify) until this thread's next sys_enter. */
 	pc->nr = -1;
@@ -1230,9 +1371,11 @@ int BPF_PROG(petri_sys_exit, struct pt_regs *regs, long ret)
 	__u32 len = 0;
 
 	if (f) {
-		__u64 wr = petri_walk((__u64)BPF_CORE_READ(f, f_path.dentry),
-				      (__u64)BPF_CORE_READ(f, f_path.mnt),
-				      (struct path_buf *)e->data);
+		struct dentry *fd_d;
+		struct vfsmount *fd_m;
+
+		read_path(&f->f_path, &fd_d, &fd_m);
+		__u64 wr = petri_walk((__u64)fd_d, (__u64)fd_m, (struct path_buf *)e->data);
 
 		e->path_ncomp = WALK_N(wr);
 		e->path_truncated = WALK_TRUNC(wr);

@@ -166,7 +166,12 @@ PETRI_API void petri_audit_opts_init(petri_audit_opts *opts);
  * any context send to it (petri_sandbox_opts.audit), and it needs none of
  * its own; close it after the sandboxes that send to it are destroyed.
  * Only when @opts->ctx is set does opening consult that context, to say in
- * the header whether the kernel half is on (loading it on first use).
+ * the header whether the kernel half is on (loading it on first use).  When
+ * the context has not loaded it yet, the load starts on a thread of its own
+ * and this returns at once: the header (seq 0, with the time and ids of the
+ * open) is then written, with the load's outcome, just before the first
+ * other event (or at close), so a sandbox can be created while the BPF
+ * programs load.  The context may be freed before the stream is closed.
  *
  * @out   [out] the stream, owned by the caller: close it with
  *        petri_audit_close() (which also frees it).

@@ -20,6 +20,12 @@
  * Order: each exec's kernel events come between its ExecStarted and its
  * ExecEnded, and petri's own processes (init, reapers, the command before
  * its execve) leave no file or network events.
+ * Deferred header: a stream opened with a context whose kernel half is not
+ * loaded yet returns at once (the load runs on a thread while the sandbox
+ * is created); its StreamHeader is still seq 0 with the load's outcome,
+ * the sandbox's kernel events are all there, and the stream verifies:
+ * also when nothing is ever sent to it, and when the context is freed
+ * before the stream is closed (the load may still be running).
  * Root only; under CI=true a kernel audit that does not load fails.
  */
 #include <arpa/inet.h>
@@ -705,6 +711,94 @@ static petri_ctx *kaudit_ctx(void)
 	return ctx;
 }
 
+/* A stream opened with a fresh context (kernel audit not loaded): the
+ * header is sealed when the first event comes, seq 0, saying kernel audit
+ * is on, and the exec's open of /etc/hostname (resolved from the kernel's
+ * struct file) is in the stream: the load overlapped the sandbox's
+ * creation, and nothing ran before the sandbox was watched. */
+static void check_deferred_header(petri_ctx *ctx)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	petri_sandbox *sb = NULL;
+	petri_error *e = NULL;
+	petri_audit *a = open_stream_ctx(ctx);
+	const char *argv[] = {"cat", "/etc/hostname", NULL};
+
+	so.id = "kaudit-deferred";
+	so.audit = a;
+	create_sandbox(ctx, &so, &sb);
+	struct petri_test_run r = petri_test_exec(sb, NULL, NULL, argv, 20000);
+	CHECK_MSG(r.rc == 0 && r.exit_code == 0, "exec: %d %d %s", r.rc, r.exit_code, r.errmsg);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	CHECK(petri_audit_close(a, &e) == 0);
+
+	const char *why = NULL;
+	if (petri_ctx_kernel_audit(ctx, &why) != 1) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "kernel audit off: %s", why ? why : "?");
+		petri_test_skip(msg);
+	}
+	struct audit_events es = read_events();
+	REQUIRE(es.n > 2 && es.ev[0]->body_case == BODY(STREAM_HEADER));
+	CHECK(es.seq[0] == 0);
+	CHECK_MSG(es.ev[0]->stream_header->kernel_audit, "header: %s", es.json[0]);
+	CHECK_MSG(es.ev[1]->body_case == BODY(SANDBOX_CREATED), "after the header: %s", es.json[1]);
+	CHECK(es.ev[0]->time_unix_nano <= es.ev[1]->time_unix_nano);
+	int opened = 0;
+	for (size_t i = 0; i < es.n; i++) {
+		const Ev *ev = es.ev[i];
+		if (i)
+			CHECK_MSG(ev->body_case != BODY(STREAM_HEADER), "a second header: %s",
+				  es.json[i]);
+		if (ev->body_case == BODY(FILE_ACTIVITY) &&
+		    !strcmp(ev->file_activity->path, "/etc/hostname") &&
+		    ev->file_activity->path_source ==
+			    PETRI__AUDIT__V1__FILE_ACTIVITY__PATH_SOURCE__PATH_SOURCE_KERNEL_FILE &&
+		    !strcmp(ev->exec_id, "kaudit-deferred:1"))
+			opened = 1;
+	}
+	CHECK_MSG(opened, "the exec's open of /etc/hostname is missing");
+	audit_events_free(&es);
+}
+
+/* Streams opened with a context still loading: one closed with nothing
+ * sent to it (the header waits for the load, then StreamEnd), one whose
+ * context is freed first (the load finishes, the stream keeps its
+ * outcome).  Both verify and hold exactly a header and a StreamEnd. */
+static void check_deferred_header_alone(void)
+{
+	for (int ctx_first = 0; ctx_first < 2; ctx_first++) {
+		petri_ctx *ctx = NULL;
+		petri_error *e = NULL;
+		REQUIRE(petri_ctx_new(&ctx, NULL, &e) == 0);
+		petri_audit *a = open_stream_ctx(ctx);
+		int on = -1;
+		if (ctx_first) {
+			petri_ctx_free(ctx);
+		} else {
+			CHECK(petri_audit_close(a, &e) == 0);
+			a = NULL;
+			on = petri_ctx_kernel_audit(ctx, NULL);
+			petri_ctx_free(ctx);
+		}
+		if (a)
+			CHECK_MSG(petri_audit_close(a, &e) == 0, "close: %s",
+				  petri_error_message(e));
+		struct audit_events es = read_events();
+		REQUIRE(es.n == 2);
+		CHECK(es.ev[0]->body_case == BODY(STREAM_HEADER) && es.seq[0] == 0);
+		CHECK(es.ev[1]->body_case == BODY(STREAM_END));
+		if (on >= 0)
+			CHECK_MSG(es.ev[0]->stream_header->kernel_audit == (on == 1), "header: %s",
+				  es.json[0]);
+		if (!es.ev[0]->stream_header->kernel_audit)
+			CHECK_MSG(es.ev[0]->stream_header->kernel_audit_reason[0],
+				  "off without a reason: %s", es.json[0]);
+		audit_events_free(&es);
+	}
+}
+
 /* The last stream of a case is left for a look with PETRI_KAUDIT_KEEP. */
 static void done_with_stream(void)
 {
@@ -746,12 +840,30 @@ static void test_order_and_library_quiet(void)
 	done_with_stream();
 }
 
+static void test_deferred_header(void)
+{
+	if (geteuid() != 0)
+		petri_test_skip("kernel audit needs root");
+	check_deferred_header(petri_test_ctx());
+	done_with_stream();
+}
+
+static void test_deferred_header_alone(void)
+{
+	if (geteuid() != 0)
+		petri_test_skip("kernel audit needs root");
+	check_deferred_header_alone();
+	done_with_stream();
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(listen_accept),
 	PETRI_TEST_CASE(exec_ids_and_uid),
 	PETRI_TEST_CASE(hook_results),
 	PETRI_TEST_CASE(unix_sockets),
 	PETRI_TEST_CASE(order_and_library_quiet),
+	PETRI_TEST_CASE(deferred_header),
+	PETRI_TEST_CASE(deferred_header_alone),
 	{NULL, NULL},
 };
 
