@@ -126,8 +126,14 @@ enum petri_msg_type {
 				* left; answered by READY (with the new /workspace fd)
 				* or SETUP_ERROR saying what was found (err EBUSY: not
 				* clean) or which step failed.  The host has moved init
-				* into its new cgroups before sending it. */
+				* into its new cgroups before sending it.
+				* stage = PETRI_RESET_QUIESCE: only kill and reap the
+				* reapers (sent by the destroy itself, so that nothing
+				* of the tenant runs on while the reset waits its
+				* turn); no answer. */
 };
+
+#define PETRI_RESET_QUIESCE 1
 
 #define PETRI_STAGE_MSG_MAX 256
 
