@@ -1146,12 +1146,13 @@ static void serve_reset(int ctl, struct reaper *warm, struct reaper *run, int *s
 static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 {
 	struct reaper run = {.pidfd = -1, .sock = -1};
-	int last = 0; /* the host said the running exec is the sandbox's last */
-	/* An exec ended: the next reaper is forked WARM_DEFER_MS later unless
-	 * a message comes first.  A destroy usually follows the last exec at
-	 * once, and with the warm pool it is a RESET, which would kill that
-	 * reaper unused (its preparation is most of an exec's cost); an EXEC
-	 * forks it on demand. */
+	int last = 0;  /* the host said the running exec is the sandbox's last */
+	int defer = 0; /* PETRI_EXEC_STAGE_DEFER_WARM of the running exec */
+	/* An exec of a warm pool's sandbox ended: the next reaper is forked
+	 * WARM_DEFER_MS later unless a message comes first.  A destroy
+	 * usually follows the last exec at once, and for such a sandbox it is
+	 * a RESET, which would kill that reaper unused (its preparation is
+	 * most of an exec's cost); an EXEC forks it on demand. */
 	int warm_due = 0;
 
 	for (;;) {
@@ -1180,7 +1181,10 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 			if (last)
 				_exit(0); /* the sandbox's work is done: destroy finds
 					   * nothing left to wait for */
-			warm_due = 1;
+			if (defer)
+				warm_due = 1;
+			else
+				spawn_warm(&warm, ctl);
 		}
 		if (warm.pidfd >= 0 && (pfd[2].revents & POLLIN))
 			reap(&warm); /* died while idle (killed): respawned on demand */
@@ -1195,7 +1199,8 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 			if (m.type == PETRI_MSG_EXEC || m.type == PETRI_MSG_RESET)
 				warm_due = 0; /* each forks the reaper it needs */
 			if (m.type == PETRI_MSG_EXEC) {
-				last = m.stage == 1;
+				last = (m.stage & PETRI_EXEC_STAGE_LAST) != 0;
+				defer = (m.stage & PETRI_EXEC_STAGE_DEFER_WARM) != 0;
 				start_exec(ctl, &m, fds, nfds, &warm, &run);
 			} else if (m.type == PETRI_MSG_KILL) {
 				if (run.pidfd >= 0 && m.exec_id == run.exec_id)
