@@ -534,6 +534,41 @@ static void test_dirty_discarded(void)
 	petri_ctx_free(ctx);
 }
 
+/* Traffic on lo leaves no socket, but moves the network namespace's
+ * counters (/proc/net/dev, snmp) for good: not clean either. */
+static void test_used_network_discarded(void)
+{
+	petri_ctx *ctx = pool_ctx((const petri_warm[]){{"python", 1, 0}}, 1, 0);
+	wait_full(ctx);
+	petri_sandbox *sb = create_lang(ctx, "python");
+	petri_exec_opts eo = PETRI_EXEC_OPTS_INIT;
+	eo.code = "import socket\n"
+		  "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		  "s.sendto(b'x', ('127.0.0.1', 9)); s.close()\n"
+		  "print('sent')\n";
+	eo.timeout_ms = 30000;
+	petri_result *r = API_EXEC(sb, &eo);
+	CHECK_OUT(r, 1, "sent\n");
+	petri_result_free(r);
+	petri_sandbox_destroy(sb);
+	wait_settled(ctx, "python", 1);
+	petri_pool_stats s = stats(ctx, "python");
+	CHECK_MSG(s.recycled == 0 && s.discarded == 1 && s.failed == 0,
+		  "recycled %llu discarded %llu failed %llu", (unsigned long long)s.recycled,
+		  (unsigned long long)s.discarded, (unsigned long long)s.failed);
+	/* A tenant that did not touch the network is recycled: the check is
+	 * not a false alarm. */
+	sb = create_lang(ctx, "python");
+	eo.code = "print(sum(range(10)))";
+	r = API_EXEC(sb, &eo);
+	CHECK_OUT(r, 1, "45\n");
+	petri_result_free(r);
+	petri_sandbox_destroy(sb);
+	wait_settled(ctx, "python", 2);
+	CHECK(stats(ctx, "python").recycled == 1);
+	petri_ctx_free(ctx);
+}
+
 /* ---- teardown ---- */
 
 static void check_nothing_left(int base_threads, int mounts)
@@ -628,6 +663,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(recycle),
 	PETRI_TEST_CASE(no_recycle),
 	PETRI_TEST_CASE(dirty_discarded),
+	PETRI_TEST_CASE(used_network_discarded),
 	PETRI_TEST_CASE(free_full),
 	PETRI_TEST_CASE(free_recycling),
 	PETRI_TEST_CASE(killed_init),
