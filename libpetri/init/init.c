@@ -1502,7 +1502,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		_exit(1);
 	}
 	/* What the network's counters are at rest (PETRI_MSG_RESET). */
-	if (cfg->net == PETRI_NET_NONE)
+	if (cfg->poolable && cfg->net == PETRI_NET_NONE)
 		net_counters_keep();
 	/* The first exec's namespace gets ready while the host hears we are. */
 	struct reaper warm = {.pidfd = -1, .sock = -1};
