@@ -58,6 +58,7 @@ enum petri_stage {
 	STAGE_NNP,
 	STAGE_SECCOMP,
 	STAGE_EXEC,
+	STAGE_RESET,
 };
 
 /* The seccomp program: in the host's memory (reached through the fork) or
@@ -73,6 +74,8 @@ static int landlock_fd = -1;
 static int notify_fd = -1; /* seccomp listener of the reaper's filter */
 /* Per-exec rlimits on per-user kernel counts (the sandbox's options). */
 static uint64_t limit_sigpending, limit_msgqueue;
+/* Our configuration, for PETRI_MSG_RESET. */
+static const struct petri_init_cfg *init_cfg;
 
 static void send_setup_error(int ctl, int stage, int err, const char *text)
 {
@@ -1062,22 +1065,321 @@ static _Noreturn void one_exec_main(int ctl, int ws, int stray)
 	}
 }
 
+/* ---- PETRI_MSG_RESET: the sandbox as a new user must find it ---- */
+
+/* The namespace counts set_user_counts() holds at 0, for our own unshare:
+ * the kernel counts the new namespace against them before the old one is
+ * freed. */
+static int set_ns_counts(const char *value)
+{
+	static const char *const names[] = {"/proc/sys/user/max_ipc_namespaces",
+					    "/proc/sys/user/max_cgroup_namespaces"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		int fd = open(names[i], O_WRONLY | O_CLOEXEC);
+		int r = fd < 0 ? -errno : petri__write_all(fd, value, strlen(value));
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Does /proc (our pid namespace's) list a process other than us? */
+static int other_process(char *msg, size_t msglen)
+{
+	char buf[4096];
+	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct dirent64_min {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (struct dirent64_min *)(buf + off);
+			off += d->reclen;
+			if (d->name[0] < '0' || d->name[0] > '9' || strcmp(d->name, "1") == 0)
+				continue;
+			snprintf(msg, msglen, "process %s is still in the sandbox", d->name);
+			close(fd);
+			return -EBUSY;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* @key in @text, or NULL (petri-init's runtime has no strstr). */
+static const char *find(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+	for (; *text; text++)
+		if (strncmp(text, key, n) == 0)
+			return text;
+	return NULL;
+}
+
+/* The value after @key in @text ("sockets: used 3" -> 3), or -1. */
+static long field_after(const char *text, const char *key)
+{
+	const char *p = find(text, key);
+	if (!p)
+		return -1;
+	p += strlen(key);
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	return strtol(p, NULL, 10);
+}
+
+/*
+ * Any socket left in our network namespace makes the sandbox unclean: a
+ * socket of any family a process of it made and the kernel has not freed
+ * yet (a listener, an abstract unix name, an orphaned TCP connection still
+ * closing: /proc/net/sockstat "sockets: used" counts every socket made in
+ * the namespace by a process, not the kernel's own), and a TCP TIME_WAIT
+ * (not a socket any more, counted apart as "tw", IPv4 and IPv6).  These
+ * are per-namespace counts: reading them costs nothing like a walk of the
+ * host's socket tables (/proc/net/tcp does that).  Sockets whose last close
+ * the kernel finishes after an RCU grace period (netlink, unix) may still
+ * be counted just after their process died: a few short waits first.
+ */
+static int socket_left(char *msg, size_t msglen)
+{
+	char buf[1024];
+	long used = -1, tw = -1;
+	for (int attempt = 0; attempt < 6; attempt++) {
+		if (attempt)
+			poll(NULL, 0, 1 << (attempt - 1)); /* 1..16 ms */
+		int fd = open("/proc/self/net/sockstat", O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(msg, msglen, "read /proc/net/sockstat");
+			return -errno;
+		}
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		int e = errno;
+		close(fd);
+		if (n <= 0) {
+			snprintf(msg, msglen, "read /proc/net/sockstat");
+			return n < 0 ? -e : -EIO;
+		}
+		buf[n] = '\0';
+		used = field_after(buf, "sockets: used");
+		const char *tcp = find(buf, "TCP:");
+		tw = tcp ? field_after(tcp, "tw") : -1;
+		if (used < 0 || tw < 0) {
+			snprintf(msg, msglen, "/proc/net/sockstat: unexpected format");
+			return -EPROTO;
+		}
+		if (tw > 0 || used == 0)
+			break; /* a TIME_WAIT lasts a minute: no use waiting */
+	}
+	if (tw > 0) {
+		snprintf(msg, msglen, "%ld TCP TIME_WAIT socket(s) left in the network namespace",
+			 tw);
+		return -EBUSY;
+	}
+	if (used > 0) {
+		snprintf(msg, msglen, "%ld socket(s) left in the network namespace", used);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
+ * The network namespace's counters (interface statistics, the SNMP and
+ * netstat MIBs) are the namespace's for its whole life: a tenant's traffic
+ * on lo moves them for good, and the next one would see it.  init keeps
+ * them as they were when it was first ready; a reset finds them moved, or
+ * cannot read them, and the sandbox is not clean.  (A fresh sandbox's are
+ * all at rest: nothing of petri's own uses the network of a sandbox that
+ * can be pooled.)
+ */
+static const char *const net_counters[] = {"/proc/self/net/dev", "/proc/self/net/snmp",
+					   "/proc/self/net/snmp6", "/proc/self/net/netstat"};
+#define NET_COUNTERS_MAX 8192
+static char net_snapshot[ARRAY_SIZE(net_counters)][NET_COUNTERS_MAX];
+static ssize_t net_snapshot_len[ARRAY_SIZE(net_counters)];
+
+/* The whole of the small file @path into @buf: its length, or -errno
+ * (-EFBIG when it does not fit). */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t have = 0;
+	for (;;) {
+		if (have == len) {
+			close(fd);
+			return -EFBIG;
+		}
+		ssize_t n = read(fd, buf + have, len - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)have;
+}
+
+static void net_counters_keep(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(net_counters); i++)
+		net_snapshot_len[i] =
+			read_small(net_counters[i], net_snapshot[i], NET_COUNTERS_MAX);
+}
+
+static int net_counters_moved(char *msg, size_t msglen)
+{
+	char buf[NET_COUNTERS_MAX];
+	for (size_t i = 0; i < ARRAY_SIZE(net_counters); i++) {
+		ssize_t n = read_small(net_counters[i], buf, sizeof(buf));
+		/* A file this kernel lacks is missing both times. */
+		if (n == -ENOENT && net_snapshot_len[i] == -ENOENT)
+			continue;
+		if (n < 0 || net_snapshot_len[i] < 0) {
+			snprintf(msg, msglen, "read %s", net_counters[i]);
+			return n < 0 ? (int)n : (int)net_snapshot_len[i];
+		}
+		if (n != net_snapshot_len[i] || memcmp(buf, net_snapshot[i], (size_t)n) != 0) {
+			snprintf(msg, msglen,
+				 "the network namespace was used: its counters in %s moved",
+				 net_counters[i] + strlen("/proc/self"));
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Everything of the last user goes (the reapers were killed and reaped by
+ * the caller, and with them every process of every exec): new IPC and
+ * cgroup namespaces (SysV objects and POSIX message queues go with the
+ * old IPC one; the host has moved us into a new cgroup, which the new
+ * cgroup namespace makes our root), fresh writable mounts and boot id, the
+ * host name again, and then the proof: no other process, no socket.
+ */
+static int reset_sandbox(char *msg, size_t msglen)
+{
+	int r = set_ns_counts("16");
+	if (r < 0) {
+		snprintf(msg, msglen, "reset: allow our own namespaces");
+		return r;
+	}
+	int u = syscall(SYS_unshare, CLONE_NEWIPC | CLONE_NEWCGROUP) < 0 ? -errno : 0;
+	r = set_ns_counts("0");
+	if (u < 0) {
+		snprintf(msg, msglen, "reset: new IPC and cgroup namespaces");
+		return u;
+	}
+	if (r < 0) {
+		snprintf(msg, msglen, "reset: forbid namespaces again");
+		return r;
+	}
+	if ((r = petri__rootfs_reset(init_cfg, msg, msglen)) < 0)
+		return r;
+	if (sethostname(init_cfg->hostname, strlen(init_cfg->hostname)) < 0 ||
+	    setdomainname("petri", 5) < 0) {
+		snprintf(msg, msglen, "reset: sethostname");
+		return -errno;
+	}
+	if ((r = other_process(msg, msglen)) < 0) {
+		if (r != -EBUSY)
+			snprintf(msg, msglen, "reset: read /proc");
+		return r;
+	}
+	if ((r = socket_left(msg, msglen)) < 0)
+		return r;
+	return net_counters_moved(msg, msglen);
+}
+
+/* Kill the reapers (the tenant's processes die with their namespaces),
+ * reset, and answer READY with the new /workspace, or SETUP_ERROR. */
+static void quiesce(struct reaper *warm, struct reaper *run)
+{
+	for (struct reaper *rp = run; rp; rp = rp == run ? warm : NULL)
+		if (rp->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, rp->pidfd, SIGKILL, NULL, 0);
+	reap(run);
+	reap(warm);
+}
+
+static void serve_reset(int ctl, struct reaper *warm, struct reaper *run, int *stray)
+{
+	char msg[PETRI_STAGE_MSG_MAX] = "reset";
+	quiesce(warm, run);
+	if (*stray >= 0) {
+		struct reaper r = {.pidfd = *stray, .sock = -1};
+		reap(&r);
+		*stray = -1;
+	}
+	int r = reset_sandbox(msg, sizeof(msg));
+	int ws = r < 0 ? -1 : open("/workspace", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && ws < 0) {
+		r = -errno;
+		snprintf(msg, sizeof(msg), "reset: open /workspace");
+	}
+	if (r < 0) {
+		send_setup_error(ctl, STAGE_RESET, -r, msg);
+		return;
+	}
+	spawn_warm(warm, ctl);
+	struct petri_msg ready = {.type = PETRI_MSG_READY};
+	petri__msg_send(ctl, &ready, &ws, 1);
+	close(ws);
+}
+
+#define WARM_DEFER_MS 2
+
 /* @stray: a pidfd of a helper child to reap when it is gone, or -1. */
 static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 {
 	struct reaper run = {.pidfd = -1, .sock = -1};
-	int last = 0; /* the host said the running exec is the sandbox's last */
+	int last = 0;  /* the host said the running exec is the sandbox's last */
+	int defer = 0; /* PETRI_EXEC_STAGE_DEFER_WARM of the running exec */
+	/* An exec of a warm pool's sandbox ended: the next reaper is forked
+	 * WARM_DEFER_MS later unless a message comes first.  A destroy
+	 * usually follows the last exec at once, and for such a sandbox it is
+	 * a RESET, which would kill that reaper unused (its preparation is
+	 * most of an exec's cost); an EXEC forks it on demand. */
+	int warm_due = 0;
 
 	for (;;) {
 		struct pollfd pfd[4] = {{.fd = ctl, .events = POLLIN},
 					{.fd = run.pidfd, .events = POLLIN},
 					{.fd = warm.pidfd, .events = POLLIN},
 					{.fd = stray, .events = POLLIN}};
-		int n = poll(pfd, 4, -1);
+		int n = poll(pfd, 4, warm_due ? WARM_DEFER_MS : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
+		}
+		if (n == 0 && warm_due) {
+			warm_due = 0;
+			spawn_warm(&warm, ctl);
+			continue;
 		}
 		if (stray >= 0 && (pfd[3].revents & POLLIN)) {
 			struct reaper r = {.pidfd = stray, .sock = -1};
@@ -1089,7 +1391,10 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 			if (last)
 				_exit(0); /* the sandbox's work is done: destroy finds
 					   * nothing left to wait for */
-			spawn_warm(&warm, ctl);
+			if (defer)
+				warm_due = 1;
+			else
+				spawn_warm(&warm, ctl);
 		}
 		if (warm.pidfd >= 0 && (pfd[2].revents & POLLIN))
 			reap(&warm); /* died while idle (killed): respawned on demand */
@@ -1101,14 +1406,25 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 				_exit(0); /* host closed the socket: we are done */
 			if (r < 0)
 				continue;
+			if (m.type == PETRI_MSG_EXEC || m.type == PETRI_MSG_RESET)
+				warm_due = 0; /* each forks the reaper it needs */
 			if (m.type == PETRI_MSG_EXEC) {
-				last = m.stage == 1;
+				last = (m.stage & PETRI_EXEC_STAGE_LAST) != 0;
+				defer = (m.stage & PETRI_EXEC_STAGE_DEFER_WARM) != 0;
 				start_exec(ctl, &m, fds, nfds, &warm, &run);
 			} else if (m.type == PETRI_MSG_KILL) {
 				if (run.pidfd >= 0 && m.exec_id == run.exec_id)
 					syscall(SYS_pidfd_send_signal, run.pidfd, SIGKILL, NULL, 0);
 			} else if (m.type == PETRI_MSG_LISTEN) {
 				open_listener(&m, fds, nfds);
+			} else if (m.type == PETRI_MSG_RESET) {
+				for (int i = 0; i < nfds; i++)
+					close(fds[i]);
+				last = 0;
+				if (m.stage == PETRI_RESET_QUIESCE)
+					quiesce(&warm, &run);
+				else
+					serve_reset(ctl, &warm, &run, &stray);
 			} else {
 				for (int i = 0; i < nfds; i++)
 					close(fds[i]);
@@ -1257,6 +1573,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	char c;
 
 	init_seccomp = cfg->seccomp;
+	init_cfg = cfg;
 	limit_sigpending = cfg->sigpending;
 	limit_msgqueue = cfg->msgqueue_bytes;
 	/* Die with the host's supervisor thread; then wait until the host has
@@ -1331,6 +1648,9 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		send_setup_error(ctl, STAGE_ROOTFS, errno, "open /workspace");
 		_exit(1);
 	}
+	/* What the network's counters are at rest (PETRI_MSG_RESET). */
+	if (cfg->poolable && cfg->net == PETRI_NET_NONE)
+		net_counters_keep();
 	if (cfg->flags & PETRI_SANDBOX_F_ONE_EXEC)
 		one_exec_main(ctl, ws, nm.pidfd);
 	/* The first exec's namespace gets ready while the host hears we are. */
