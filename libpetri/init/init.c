@@ -1209,7 +1209,8 @@ static int socket_left(char *msg, size_t msglen)
  * can be pooled.)
  */
 static const char *const net_counters[] = {"/proc/self/net/dev", "/proc/self/net/snmp",
-					   "/proc/self/net/snmp6", "/proc/self/net/netstat"};
+					   "/proc/self/net/snmp6", "/proc/self/net/netstat",
+					   "/proc/self/net/ip6_flowlabel"};
 #define NET_COUNTERS_MAX 8192
 static char net_snapshot[ARRAY_SIZE(net_counters)][NET_COUNTERS_MAX];
 static ssize_t net_snapshot_len[ARRAY_SIZE(net_counters)];

@@ -456,13 +456,14 @@ static int build_dev(int host_root, uint64_t shm_bytes, char *msg, size_t msglen
 		if (symlink(links[i][0], p) < 0)
 			FAIL("symlink %s", p);
 	}
+	/* /dev/shm, then /dev/pts: the order a reset makes them again in. */
+	r = mount_tmpfs(STAGE "/dev/shm", shm_bytes, "1777", MS_NOSUID | MS_NODEV, 0, msg, msglen);
+	if (r < 0)
+		return r;
 	if (mkdir(STAGE "/dev/pts", 0755) < 0)
 		FAIL("mkdir %s", STAGE "/dev/pts");
 	if (mount("devpts", STAGE "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, DEVPTS_OPTS) < 0)
 		FAIL("mount devpts on %s", STAGE "/dev/pts");
-	r = mount_tmpfs(STAGE "/dev/shm", shm_bytes, "1777", MS_NOSUID | MS_NODEV, 0, msg, msglen);
-	if (r < 0)
-		return r;
 	return readonly(STAGE "/dev", 0, msg, msglen);
 }
 
@@ -730,6 +731,33 @@ static int pivot(char *msg, size_t msglen)
 	return 0;
 }
 
+/* /tmp, /home/sandbox and /workspace (a tmpfs, the host's directory @ws_fd,
+ * or the host's idmapped tree), in the staged root. */
+static int mount_writable(const struct petri_init_cfg *cfg, int ws_fd, char *msg, size_t msglen)
+{
+	const unsigned long nsnd = MS_NOSUID | MS_NODEV;
+	int r = mount_tmpfs(STAGE "/tmp", cfg->tmp_bytes, "1777", nsnd, 0, msg, msglen);
+	if (r == 0)
+		r = mount_tmpfs(STAGE "/home/sandbox", cfg->tmp_bytes, "0755", nsnd, 1, msg,
+				msglen);
+	if (r < 0)
+		return r;
+	if (cfg->workspace_tree_fd >= 0) {
+		/* Prepared by the host (idmapped: only it may idmap a host fs). */
+		if (mkdir(STAGE "/workspace", 0755) < 0 ||
+		    sys_move_mount(cfg->workspace_tree_fd, "", AT_FDCWD, STAGE "/workspace",
+				   MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			FAIL("attach workspace %s", cfg->workspace_dir);
+		close(cfg->workspace_tree_fd);
+	} else if (ws_fd >= 0)
+		r = attach_tree(ws_fd, "", STAGE "/workspace",
+				PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV, msg, msglen);
+	else
+		r = mount_tmpfs(STAGE "/workspace", cfg->workspace_bytes, "0755", nsnd, 1, msg,
+				msglen);
+	return r;
+}
+
 int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msglen)
 {
 	int bind_fds[PETRI_MAX_BINDS];
@@ -780,27 +808,14 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 			return r;
 	}
 
-	const unsigned long nsnd = MS_NOSUID | MS_NODEV;
-	r = mount_tmpfs(STAGE "/tmp", cfg->tmp_bytes, "1777", nsnd, 0, msg, msglen);
-	if (r == 0)
-		r = mount_tmpfs(STAGE "/home/sandbox", cfg->tmp_bytes, "0755", nsnd, 1, msg,
-				msglen);
-	if (r < 0)
-		return r;
-	if (cfg->workspace_tree_fd >= 0) {
-		/* Prepared by the host (idmapped: only it may idmap a host fs). */
-		if (mkdir(STAGE "/workspace", 0755) < 0 ||
-		    sys_move_mount(cfg->workspace_tree_fd, "", AT_FDCWD, STAGE "/workspace",
-				   MOVE_MOUNT_F_EMPTY_PATH) < 0)
-			FAIL("attach workspace %s", cfg->workspace_dir);
-		close(cfg->workspace_tree_fd);
-	} else if (ws_fd >= 0)
-		r = attach_tree(ws_fd, "", STAGE "/workspace",
-				PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NODEV, msg, msglen);
-	else
-		r = mount_tmpfs(STAGE "/workspace", cfg->workspace_bytes, "0755", nsnd, 1, msg,
-				msglen);
-	if (r < 0)
+	/* A root without binds or a workspace of the host's gets its writable
+	 * mounts last, in the order a recycle makes them again
+	 * (petri__rootfs_reset): a reset sandbox's mount table, which the code
+	 * can read in /proc/self/mountinfo, is then the same as a fresh one's.
+	 * Binds may land below them, so with binds they come first. */
+	const int late = !cfg->rootfs[0] && !cfg->workspace_dir[0] && cfg->workspace_tree_fd < 0 &&
+			 cfg->nbinds == 0;
+	if (!late && (r = mount_writable(cfg, ws_fd, msg, msglen)) < 0)
 		return r;
 	if (mkdir_p(STAGE "/run/petri", 0755) < 0 || mkdir(STAGE "/proc", 0555) < 0)
 		FAIL("mkdir %s", STAGE "/run");
@@ -857,6 +872,8 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 	if (mount("proc", STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		FAIL("mount proc on %s", STAGE "/proc");
 	r = build_dev(host_root, cfg->tmp_bytes, msg, msglen);
+	if (r == 0 && late)
+		r = mount_writable(cfg, ws_fd, msg, msglen);
 	if (r < 0)
 		return r;
 	close(host_root);
