@@ -13,6 +13,7 @@ import petri
 from petri import _lib
 
 WAIT = 60.0  # seconds for a pool to fill on a loaded machine
+LEAVE = "echo left > /workspace/f; echo x > /tmp/t; echo y > /dev/shm/s"
 
 
 def _fresh_cycle(ctx: petri.Context, **kw: object) -> petri.Sandbox:
@@ -115,8 +116,8 @@ def test_a_closed_sandbox_is_recycled_clean() -> None:
             with _fresh_cycle(ctx, language="sh") as sb:
                 seen.append(sb.reuses)
                 # What the previous user left is gone.
-                r = sb.run(["sh", "-c", "ls -A /workspace /tmp; echo left > /workspace/f; echo x > /tmp/t"])
-                assert r.exit_code == 0 and r.stdout == b"/tmp:\n/workspace:\n", (i, r.stdout)
+                r = sb.run(["sh", "-c", "find /workspace /tmp /dev/shm -mindepth 1; echo left > /workspace/f; echo x > /tmp/t; echo y > /dev/shm/s"])
+                assert r.exit_code == 0 and r.stdout == b"", (i, r.stdout)
         st = ctx.pool_stats("sh")
         assert st.recycled >= 1 and max(seen) >= 1, (seen, st)
         assert st.hits == 6 and st.misses == 0
