@@ -107,7 +107,10 @@ func TestPoolServesAndCounts(t *testing.T) {
 }
 
 func TestPoolRecyclesClean(t *testing.T) {
-	c := newPoolContext(t, petri.ContextOptions{Warm: map[string]int{"sh": 1}})
+	// Two ready: a take leaves one, so the refill waits a moment for the
+	// taken one to come back (with one it would build at once, and the
+	// closed sandbox would find the pool full).
+	c := newPoolContext(t, petri.ContextOptions{Warm: map[string]int{"sh": 2}})
 	var seen []int64
 	for i := 0; i < 6; i++ {
 		if full, err := c.PoolWait(poolWait); err != nil || !full {

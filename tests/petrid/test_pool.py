@@ -104,9 +104,12 @@ def test_without_warm_there_is_no_pool_anywhere(petrid):
 
 
 def test_poolable_creates_are_hits_and_deletes_recycle_clean_across_tenants(petrid):
-    d = petrid(tenants={"a": {}, "b": {}}, warm={"sh": 1, "": 1})
+    # Two ready: a take leaves one, so the refill waits a moment for the
+    # taken one to come back instead of building at once (with one, the
+    # deleted sandbox would find the pool full and be discarded).
+    d = petrid(tenants={"a": {}, "b": {}}, warm={"sh": 2, "": 1})
     wait_full(d)
-    assert pool(d, "target", "sh") == 1 and pool(d, "ready", "sh") == 1
+    assert pool(d, "target", "sh") == 2 and pool(d, "ready", "sh") == 2
     assert pool(d, "target", "") == 1
     # Tenants never see the node's pool.
     assert "petrid_pool_" not in metrics(d, tenant="a")

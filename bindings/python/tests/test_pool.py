@@ -74,7 +74,7 @@ def test_a_create_is_served_from_the_pool_and_counted() -> None:
         with ctx.sandbox(language="sh", env={"A": "1"}, memory="128M") as sb:
             assert sb.reuses == 0
             r = sb.run(["sh", "-c", 'echo "$A"'])
-            assert r.exit_code == 0 and r.stdout == b"1\n"
+            assert r.exit_code == 0 and r.stdout == "1\n"
         after = ctx.pool_stats("sh")
         assert after.hits == 1 and after.misses == 0
         # The language-less pool is its own, and untouched.
@@ -110,14 +110,17 @@ def test_options_a_pool_cannot_give_build_a_sandbox() -> None:
 
 
 def test_a_closed_sandbox_is_recycled_clean() -> None:
-    with petri.Context(warm={"sh": 1}) as ctx:
+    # Two ready: a take leaves one, so the refill waits a moment for the
+    # taken one to come back (with one, it would build at once, and the
+    # closed sandbox would find the pool full and be discarded).
+    with petri.Context(warm={"sh": 2}) as ctx:
         seen: List[int] = []
         for i in range(6):
             with _fresh_cycle(ctx, language="sh") as sb:
                 seen.append(sb.reuses)
                 # What the previous user left is gone.
                 r = sb.run(["sh", "-c", "find /workspace /tmp /dev/shm -mindepth 1; echo left > /workspace/f; echo x > /tmp/t; echo y > /dev/shm/s"])
-                assert r.exit_code == 0 and r.stdout == b"", (i, r.stdout)
+                assert r.exit_code == 0 and r.stdout == "", (i, r.stdout)
         st = ctx.pool_stats("sh")
         assert st.recycled >= 1 and max(seen) >= 1, (seen, st)
         assert st.hits == 6 and st.misses == 0
