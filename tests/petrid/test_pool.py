@@ -65,9 +65,11 @@ def metrics(d, **who):
 
 
 def pool(d, series, language):
-    m = re.search(r"^petrid_pool_%s\{language=\"%s\"\} (\d+)$" % (series, language),
+    """petrid_pool_<series> (gauges) or petrid_pool_<series>_total (counters)."""
+    name = "petrid_pool_" + series + ("" if series in ("ready", "target") else "_total")
+    m = re.search(r"^%s\{language=\"%s\"\} (\d+)$" % (name, language),
                   metrics(d, token=d.admin_token), re.M)
-    assert m, "no petrid_pool_%s for %r" % (series, language)
+    assert m, "no %s for %r" % (name, language)
     return int(m.group(1))
 
 

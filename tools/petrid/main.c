@@ -33,6 +33,9 @@
 #endif
 
 static const char *config_path;
+/* The config petrid started with (a reference of its own): the warm pool
+ * is made from it once, and a reload compares its "warm" with this one. */
+static struct pd_config *start_cfg;
 static int undertaker_fd = -1;
 static volatile int timer_stop;
 
@@ -248,7 +251,7 @@ static void reload(void)
 	if (!same_listen)
 		pd_log("reload: listen changed: ignored until restart");
 	/* The warm pool belongs to the library context, made once at start. */
-	if (!pd_config_same_pool(c, pd.cfg))
+	if (!pd_config_same_pool(c, start_cfg))
 		pd_log("reload: warm or recycle changed: ignored until restart");
 	if (pd_audit_apply(c, err, sizeof(err)) < 0) {
 		pd_log("reload refused, the old config stays: %s", err);
@@ -436,6 +439,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(pd.node, sizeof(pd.node), "%s", pd.cfg->node);
+	start_cfg = pd.cfg;
+	start_cfg->refs++; /* no thread yet: no lock needed */
 	if (check) {
 		bool ok = host_checks(pd.cfg, true);
 		printf("config %s: ok (%zu tenants)\n", config_path, pd.cfg->ntenants);
@@ -512,5 +517,6 @@ int main(int argc, char **argv)
 		}
 	}
 	pd_config_put(pd.cfg);
+	pd_config_put(start_cfg);
 	return 0;
 }
