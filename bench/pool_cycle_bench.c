@@ -62,7 +62,7 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	int n = 400, threads = 1, warm = 16, opt;
+	int n = 400, threads = 1, warm = 8, opt;
 	bool recycle = true;
 	while ((opt = getopt(argc, argv, "n:t:w:R")) != -1) {
 		switch (opt) {

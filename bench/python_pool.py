@@ -18,7 +18,7 @@ Each for 1 and 2 threads.  Prints the medians of the blocks' cycles/s, the
 ratios, and the load average before and after.
 
 Usage: bench/python_pool.py [--blocks K] [--block N] [--warm W] [--lib PATH]
-Defaults: 15 blocks of 200 cycles, W 16, PETRI_LIBRARY or build/libpetri.so
+Defaults: 15 blocks of 200 cycles, W 8, PETRI_LIBRARY or build/libpetri.so
 (pool_cycle_bench beside it in bench/).  Run it under env -i (see RESULTS.md).
 """
 
@@ -47,7 +47,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="pooled create+exec+destroy cycles/s: Python vs C")
     ap.add_argument("--blocks", type=int, default=15)
     ap.add_argument("--block", type=int, default=200, help="cycles per block (default 200)")
-    ap.add_argument("--warm", type=int, default=16, help="pool size (default 16)")
+    ap.add_argument("--warm", type=int, default=8, help="pool size (default 8, as bench/pool_bench)")
     ap.add_argument(
         "--lib", default=os.environ.get("PETRI_LIBRARY") or os.path.join(ROOT, "build", "libpetri.so")
     )
