@@ -53,6 +53,7 @@ def main() -> int:
     )
     ap.add_argument("--pool-bench", default=None)
     ap.add_argument("--only", default="", help="comma-separated variants to run (default all)")
+    ap.add_argument("--no-micro", action="store_true", help="skip the binding's own per-cycle costs")
     args = ap.parse_args()
     lib_path = os.path.abspath(args.lib)
     pool_bench = args.pool_bench or os.path.join(os.path.dirname(lib_path), "bench", "pool_cycle_bench")
@@ -198,8 +199,66 @@ def main() -> int:
             if not k.startswith("C "):
                 c = "C 2 threads" if "2 threads" in k else "C 1 thread"
                 print(f"{k} / {c}: {med[k] / med[c]:.2f}x")
+    if not args.no_micro:
+        micro(petri, _lib, lib, ctx)
     ctx.close()
     return 0
+
+
+def micro(petri, _lib, lib, ctx) -> None:
+    """What the binding's Python costs per cycle, without the kernel's work:
+    each piece timed alone (best of 5 runs of many calls), on the real
+    library and a real result."""
+    import timeit
+
+    from petri import sandbox as S
+    from petri.result import ExecResult
+
+    def us(fn, n=20000):
+        return min(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
+
+    sb = petri.Sandbox(context=ctx)
+    argv = (ctypes.c_char_p * 2)(b"/bin/true", None)
+    eo = _lib.ExecOpts()
+    eo.sz = ctypes.sizeof(eo)
+    eo.argv = ctypes.cast(argv, ctypes.POINTER(ctypes.c_char_p))
+    res, err = ctypes.c_void_p(), ctypes.c_void_p()
+    if lib.petri_sandbox_exec(sb._state.ptr, ctypes.byref(eo), ctypes.byref(res), ctypes.byref(err)) < 0:
+        raise SystemExit("micro: exec failed")
+
+    class Fake:
+        id = "x"
+        closed = False
+
+        def close(self, *a):
+            pass
+
+    real = ctx._state.create_sandbox
+    ctx._state.create_sandbox = lambda o: Fake()
+    try:
+        init = us(lambda: petri.Sandbox(context=ctx), 5000)
+    finally:
+        ctx._state.create_sandbox = real
+
+    def hop():
+        job = S._Job(lambda: 0)
+        S._MainHelper.submit(job)
+        job.done.acquire()
+
+    rows = [
+        ("Sandbox() options and bookkeeping (create stubbed)", init),
+        ("run() options (_prepare)", us(lambda: sb._prepare(["/bin/true"], None, None, None, {}))),
+        ("result copied out (_from_c: 15 getters)", us(lambda: ExecResult._from_c(res, "x"))),
+        ("one ctypes call (petri_result_exit_code)", us(lambda: lib.petri_result_exit_code(res))),
+        ("main thread only: hop to the exec helper thread", us(hop, 5000)),
+    ]
+    lib.petri_result_free(res)
+    sb.close()
+    print()
+    print("| the binding's own cost per cycle (no kernel work) | us |")
+    print("|---|---|")
+    for name, v in rows:
+        print(f"| {name} | {v:.1f} |")
 
 
 if __name__ == "__main__":
