@@ -1062,8 +1062,11 @@ class Context(ContextHandle):
     /dev/shm, a new IPC namespace and cgroup, every process killed) and
     puts it back when it is proven clean, else it is torn down;
     ``recycle=False`` always tears down and refills with fresh ones.
-    :meth:`pool_stats` and :meth:`pool_wait` look at the pool.  A remote
-    sandbox (url=) uses petrid's own pool (its node config's "warm").
+    :meth:`pool_stats` and :meth:`pool_wait` look at the pool.  The pool is
+    in-process: a remote sandbox (url=, or PETRI_URL) uses petrid's own
+    pool (its node config's "warm"), and with PETRI_URL set
+    ``ctx.sandbox()`` raises TypeError (context= is in-process only)
+    rather than go to petrid without the pool.
     """
 
     def __init__(

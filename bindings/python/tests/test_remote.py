@@ -427,3 +427,18 @@ def test_the_pool_of_a_remote_sandbox_is_petrids(rsb: Sandbox) -> None:
     with pytest.raises(petri.PetriError, match="the pool is petrid's") as e:
         rsb.reuses
     assert e.value.errno == errno.ENOTSUP
+
+
+def test_a_warm_context_never_goes_remote(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The warm pool is in-process (Context(warm=...)); with PETRI_URL set,
+    # a sandbox of such a context is refused naming context= rather than
+    # silently made in petrid without the pool (petrid's pool is its
+    # config's "warm").
+    url = "http://127.0.0.1:%d" % _free_port()
+    with petri.Context(warm={"sh": 1}) as ctx:
+        monkeypatch.setenv("PETRI_URL", url)
+        with pytest.raises(TypeError, match="context= is not available for a remote sandbox"):
+            ctx.sandbox(language="sh")
+        monkeypatch.delenv("PETRI_URL")
+        with ctx.sandbox(language="sh") as sb:
+            assert sb.run(["/bin/true"]).exit_code == 0
