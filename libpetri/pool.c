@@ -91,7 +91,7 @@ static int find_pool(const struct petri_pools *ps, const char *language)
 	return -1;
 }
 
-static int check_warm(const petri_warm *warm, uint32_t nwarm, petri_error **err)
+int petri__warm_check(const petri_warm *warm, uint32_t nwarm, petri_error **err)
 {
 	if (nwarm > POOLS_MAX)
 		return petri__err(err, EINVAL, "petri_ctx_opts: nwarm %u is above %d", nwarm,
@@ -391,7 +391,7 @@ static void *refill_main(void *arg)
 
 int petri__pools_new(petri_ctx *ctx, const petri_warm *warm, uint32_t nwarm, petri_error **err)
 {
-	int r = check_warm(warm, nwarm, err);
+	int r = petri__warm_check(warm, nwarm, err);
 	if (r < 0 || nwarm == 0)
 		return r;
 	struct petri_pools *ps = calloc(1, sizeof(*ps));
