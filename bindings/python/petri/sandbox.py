@@ -1162,13 +1162,19 @@ class Context(ContextHandle):
 
     def pool_wait(self, timeout: Optional[conv.DurationArg] = 30.0) -> bool:
         """Wait until every warm pool of the context is full, for at most
-        @timeout (seconds, or "500ms"...; 0 or None: just check).  For
-        start-up, tests and benchmarks: creates never need it.  Returns
-        True when full, False when the time ran out; raises PetriError
-        with the refill's errno when a pool cannot be filled (e.g.
-        PermissionDeniedError: the kernel refuses a namespace).  Other
-        threads may create sandboxes meanwhile."""
-        ms = 0 if timeout is None or timeout == 0 else conv.duration_ms("timeout", timeout)
+        @timeout (seconds, or "500ms"...; 0: just check; None: no limit).
+        For start-up, tests and benchmarks: creates never need it.  Returns
+        True when full (also for a context without a pool), False when the
+        time ran out; raises PetriError with the refill's errno when a pool
+        is not full and its last build failed (e.g. PermissionDeniedError:
+        the kernel refuses a namespace).  Other threads may create
+        sandboxes meanwhile."""
+        if timeout is None:
+            ms = conv.U64_MAX  # the library caps it (at ~49 days)
+        elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout == 0:
+            ms = 0
+        else:
+            ms = conv.duration_ms("timeout", timeout)
         st = self._state
         ptr = st.pin()
         try:

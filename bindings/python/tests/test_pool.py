@@ -152,9 +152,11 @@ def test_pool_wait_zero_only_checks() -> None:
         sb = ctx.sandbox(language="sh")  # takes the only one
         try:
             assert isinstance(ctx.pool_wait(0), bool)
-            assert isinstance(ctx.pool_wait(None), bool)
+            with pytest.raises(ValueError):
+                ctx.pool_wait(-1)
         finally:
             sb.close()
+        assert ctx.pool_wait(None) is True  # no limit: until full
     ctx.close()
     with pytest.raises(petri.SandboxClosedError):
         ctx.pool_wait(1)
