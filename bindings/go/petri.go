@@ -273,9 +273,10 @@ func (c *Context) PoolStats(language string) (PoolStats, error) {
 
 // PoolWait waits until every warm pool of the Context is full, for at most
 // timeout (0: just check).  For start-up, tests and benchmarks: New never
-// needs it.  It returns true when full, false when the time ran out, and an
-// *Error with the refill's errno when a pool cannot be filled (EPERM: the
-// kernel refuses a namespace, say).  New may run meanwhile; Close waits for
+// needs it.  It returns true when full (also for a Context without a pool),
+// false when the time ran out, and an *Error with the refill's errno when a
+// pool is not full and its last build failed (EPERM: the kernel refuses a
+// namespace, say; the library keeps retrying).  New may run meanwhile; Close waits for
 // it to return.
 func (c *Context) PoolWait(timeout time.Duration) (bool, error) {
 	if timeout < 0 {
