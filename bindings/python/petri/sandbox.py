@@ -14,6 +14,7 @@ durations are seconds (int or float), a timedelta or strings like "500ms".
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import itertools
 import os
@@ -48,7 +49,7 @@ from ._handles import (
     raise_error,
 )
 from .audit import AuditStream
-from .errors import SandboxBusyError, SandboxClosedError
+from .errors import NotFoundError, SandboxBusyError, SandboxClosedError, from_code
 from .files import DirListing
 from .files import _from_c as _listing_from_c
 from .result import ExecResult
@@ -73,7 +74,15 @@ def remote_url_from_env() -> Optional[str]:
     u = os.environ.get(ENV_URL)
     return u if u else None
 
-__all__ = ["Sandbox", "ExecStream", "OutputCallback", "Context", "default_context", "library_version"]
+__all__ = [
+    "Sandbox",
+    "ExecStream",
+    "OutputCallback",
+    "Context",
+    "PoolStats",
+    "default_context",
+    "library_version",
+]
 
 #: on_output(stream, data): stream is "stdout" or "stderr", data the bytes
 #: just written.  The return value is ignored; raising kills the exec and
@@ -133,6 +142,16 @@ def _wipe_secrets(keep: List[Any]) -> None:
 _REMOTE_ONLY = ("token", "ttl", "http_timeout", "stream_timeout")
 
 _NETS = {"none": _lib.NET_NONE, "host": _lib.NET_HOST, "proxy": _lib.NET_PROXY}
+_SANDBOX_OPTS_SZ = ctypes.sizeof(_lib.SandboxOpts)
+_EXEC_OPTS_SZ = ctypes.sizeof(_lib.ExecOpts)
+# exec()/run() keyword -> petri_exec_opts field, converted when given.
+_EXEC_DURATIONS = (("timeout", "timeout_ms"), ("cpu", "cpu_ms"))
+_EXEC_SIZES = (
+    ("stdout_limit", "stdout_max"),
+    ("stderr_limit", "stderr_max"),
+    ("output_kill", "output_kill_bytes"),
+    ("file_size", "file_size_max"),
+)
 _STREAM_NAMES = {_lib.STREAM_STDOUT: "stdout", _lib.STREAM_STDERR: "stderr"}
 
 
@@ -234,6 +253,9 @@ class Sandbox:
       id              sandbox id, [A-Za-z0-9_-]{1,48}; default generated
       rootfs          custom root directory, bound read-only
       landlock        False disables Landlock (debugging only)
+      no_pool         True: never taken from the context's warm pool nor
+                      recycled into it (PETRI_SANDBOX_F_NO_POOL): built
+                      for this sandbox and torn down by close()
       context         a Context; default: the process-wide one
       audit           a petri.audit.AuditStream that receives the sandbox's
                       lifecycle, exec and limit events; kept open at least
@@ -276,6 +298,7 @@ class Sandbox:
         id: Optional[str] = None,
         rootfs: Optional[conv.StrPath] = None,
         landlock: bool = True,
+        no_pool: bool = False,
         context: Optional[Context] = None,
         audit: Optional[AuditStream] = None,
         url: None = None,
@@ -295,6 +318,8 @@ class Sandbox:
             raise ValueError("net must be 'none', 'proxy' or 'host', not %r" % net)
         if not isinstance(landlock, bool):
             raise TypeError("landlock must be bool")
+        if not isinstance(no_pool, bool):
+            raise TypeError("no_pool must be bool")
         if context is not None and not isinstance(context, Context):
             raise TypeError("context must be a petri.Context, not %s" % type(context).__name__)
         if audit is not None and not isinstance(audit, AuditStream):
@@ -302,32 +327,52 @@ class Sandbox:
 
         keep: List[Any] = []
         o = _lib.SandboxOpts()
-        o.sz = ctypes.sizeof(o)
-        o.flags = 0 if landlock else _lib.SANDBOX_F_NO_LANDLOCK
-        o.language = conv.opt_cstr("language", language)
-        o.id = conv.opt_cstr("id", id)
-        o.hostname = conv.opt_cstr("hostname", hostname)
-        o.rootfs = conv.opt_path("rootfs", rootfs)
-        o.workspace_dir = conv.opt_path("workspace_dir", workspace_dir)
-        o.binds, k = conv.strv(conv.bind_list(binds))
-        keep.append(k)
-        o.env, k = conv.strv(conv.env_list("env", env))
-        keep.append(k)
-        o.memory_bytes = conv.size("memory", memory)
-        o.tmp_bytes = conv.size("tmp_size", tmp_size)
-        o.workspace_bytes = conv.size("workspace_size", workspace_size)
-        o.pids_max = conv.count("pids", pids)
-        o.cpus_milli = conv.cpus("cpus", cpus)
+        o.sz = _SANDBOX_OPTS_SZ
+        o.flags = (0 if landlock else _lib.SANDBOX_F_NO_LANDLOCK) | (_lib.SANDBOX_F_NO_POOL if no_pool else 0)
+        # Only what was given is converted: the struct starts zeroed, and
+        # 0/NULL is every field's default (a pooled create is mostly this
+        # code, so it stays short).
+        if language is not None:
+            o.language = conv.cstr("language", language)
+        if id is not None:
+            o.id = conv.cstr("id", id)
+        if hostname is not None:
+            o.hostname = conv.cstr("hostname", hostname)
+        if rootfs is not None:
+            o.rootfs = conv.path("rootfs", rootfs)
+        if workspace_dir is not None:
+            o.workspace_dir = conv.path("workspace_dir", workspace_dir)
+        if binds is not None:
+            o.binds, k = conv.strv(conv.bind_list(binds))
+            keep.append(k)
+        if env is not None:
+            o.env, k = conv.strv(conv.env_list("env", env))
+            keep.append(k)
+        if memory is not None:
+            o.memory_bytes = conv.size("memory", memory)
+        if tmp_size is not None:
+            o.tmp_bytes = conv.size("tmp_size", tmp_size)
+        if workspace_size is not None:
+            o.workspace_bytes = conv.size("workspace_size", workspace_size)
+        if pids is not None:
+            o.pids_max = conv.count("pids", pids)
+        if cpus is not None:
+            o.cpus_milli = conv.cpus("cpus", cpus)
         # net not given: proxy when there are secrets (the only way one is
         # ever sent), else none.
         o.net = _NETS[net] if net is not None else _lib.NET_PROXY if secrets else _lib.NET_NONE
-        o.allow, k = conv.strv(conv.allow_list(allow))
-        keep.append(k)
-        o.net_max_conns = conv.count("net_max_conns", net_max_conns)
-        o.net_max_bytes = conv.size("net_max_bytes", net_max_bytes)
-        o.secrets, k = _secret_list(secrets)
-        keep.append(k)
-        o.upstream_ca = conv.opt_path("upstream_ca", upstream_ca)
+        if allow is not None:
+            o.allow, k = conv.strv(conv.allow_list(allow))
+            keep.append(k)
+        if net_max_conns is not None:
+            o.net_max_conns = conv.count("net_max_conns", net_max_conns)
+        if net_max_bytes is not None:
+            o.net_max_bytes = conv.size("net_max_bytes", net_max_bytes)
+        if secrets is not None:
+            o.secrets, k = _secret_list(secrets)
+            keep.append(k)
+        if upstream_ca is not None:
+            o.upstream_ca = conv.path("upstream_ca", upstream_ca)
 
         self._context = context if context is not None else default_context()
         self._language = language
@@ -346,7 +391,8 @@ class Sandbox:
                     self._state.audit = h
                     h.sandboxes.add(self._state)
         finally:
-            _wipe_secrets(keep)  # the library has its own copy (or none)
+            if secrets is not None:
+                _wipe_secrets(keep)  # the library has its own copy (or none)
         del keep
         # Destroy it when garbage-collected (or at exit) without close().
         self._finalizer = weakref.finalize(self, self._state.close, 5.0)
@@ -394,6 +440,13 @@ class Sandbox:
     def cgroup_id(self) -> int:
         """cgroup v2 inode id of the sandbox (0 if none)."""
         return int(self._peek(_lib.lib().petri_sandbox_cgroup_id))
+
+    @property
+    def reuses(self) -> int:
+        """How many times this sandbox was recycled before this create: 0
+        for one built fresh (by this create or by the pool's refill), n
+        after n recycles (see Context(warm=...))."""
+        return int(self._peek(_lib.lib().petri_sandbox_reuses))
 
     def _peek(self, fn: Callable[[int], Any]) -> Any:
         st = self._state
@@ -553,7 +606,7 @@ class Sandbox:
     ) -> _Prepared:
         keep: List[Any] = []
         o = _lib.ExecOpts()
-        o.sz = ctypes.sizeof(o)
+        o.sz = _EXEC_OPTS_SZ
         if argv is not None:
             o.argv, k = conv.strv(conv.argv_list(argv))
             keep.append(k)
@@ -571,23 +624,30 @@ class Sandbox:
                 if not isinstance(language, str):
                     raise TypeError("language must be str, not %s" % type(language).__name__)
                 o.language = conv.cstr("language", language)
-        if kw.get("stdin") is not None:
+        # Only what was given is converted (the struct starts zeroed: 0 and
+        # NULL are the defaults).
+        get = kw.get
+        if get("stdin") is not None:
             data = conv.data("stdin", kw["stdin"])
             o.stdin_data = data
             o.stdin_len = len(data)
             keep.append(data)
-        o.env, k = conv.strv(conv.env_list("env", kw.get("env")))
-        keep.append(k)
-        cwd = kw.get("cwd")
+        if get("env") is not None:
+            o.env, k = conv.strv(conv.env_list("env", kw["env"]))
+            keep.append(k)
+        cwd = get("cwd")
         if cwd is not None:
             o.cwd = conv.path("cwd", cwd)
-        o.timeout_ms = conv.duration_ms("timeout", kw.get("timeout"))
-        o.cpu_ms = conv.duration_ms("cpu", kw.get("cpu"))
-        o.stdout_max = conv.size("stdout_limit", kw.get("stdout_limit"))
-        o.stderr_max = conv.size("stderr_limit", kw.get("stderr_limit"))
-        o.output_kill_bytes = conv.size("output_kill", kw.get("output_kill"))
-        o.file_size_max = conv.size("file_size", kw.get("file_size"))
-        o.nofile_max = conv.count("nofile", kw.get("nofile"))
+        for key, field in _EXEC_DURATIONS:
+            v = get(key)
+            if v is not None:
+                setattr(o, field, conv.duration_ms(key, v))
+        for key, field in _EXEC_SIZES:
+            v = get(key)
+            if v is not None:
+                setattr(o, field, conv.size(key, v))
+        if get("nofile") is not None:
+            o.nofile_max = conv.count("nofile", kw["nofile"])
         if on_output is not None and not callable(on_output):
             raise TypeError("on_output must be callable(stream, data), not %s" % type(on_output).__name__)
         return _Prepared(o, keep, on_output)
@@ -990,6 +1050,23 @@ class Context(ContextHandle):
     running as root: each sandbox maps its ids 0..65535 onto 65536 host ids
     of its own at base + k * 65536 (0: the library's default, 0xc8000000; at
     most 0xfffeffff).
+
+    ``warm`` keeps sandboxes ready (the warm pool, petri_warm in petri.h):
+    ``{"sh": 8, "python": 4}``, a language ("python", "node", "go", "sh",
+    or None for sandboxes without one) and how many of it, 1 to 1024, at
+    most 16 languages.  A create with that language whose other options
+    are only env, id, audit, memory, pids and cpus takes a ready one (any
+    other option, or ``no_pool=True``, builds one as without a pool); a
+    background thread refills the pool.  ``recycle`` (default True):
+    closing such a sandbox resets it (fresh /tmp, /workspace, home and
+    /dev/shm, a new IPC namespace and cgroup, every process killed) and
+    puts it back when it is proven clean, else it is torn down;
+    ``recycle=False`` always tears down and refills with fresh ones.
+    :meth:`pool_stats` and :meth:`pool_wait` look at the pool.  The pool is
+    in-process: a remote sandbox (url=, or PETRI_URL) uses petrid's own
+    pool (its node config's "warm"), and with PETRI_URL set
+    ``ctx.sandbox()`` raises TypeError (context= is in-process only)
+    rather than go to petrid without the pool.
     """
 
     def __init__(
@@ -999,6 +1076,8 @@ class Context(ContextHandle):
         require_cgroups: bool = False,
         host_uid_base: int = 0,
         cgroup_leaf: bool = False,
+        warm: Optional[Mapping[Optional[str], int]] = None,
+        recycle: bool = True,
     ) -> None:
         if not isinstance(log_level, str):
             raise TypeError("log_level must be str, not %s" % type(log_level).__name__)
@@ -1012,10 +1091,15 @@ class Context(ContextHandle):
             raise TypeError("host_uid_base must be int")
         if not 0 <= host_uid_base <= _lib.c_u32(-1).value:
             raise ValueError("host_uid_base out of range: %d" % host_uid_base)
+        if not isinstance(recycle, bool):
+            raise TypeError("recycle must be bool")
+        pools = _warm_list(warm)
         flags = _lib.CTX_F_REQUIRE_CGROUPS if require_cgroups else 0
         if cgroup_leaf:
             flags |= _lib.CTX_F_CGROUP_LEAF
-        self._state = open_context(LOG_LEVELS[log_level.lower()], flags, host_uid_base)
+        if not recycle:
+            flags |= _lib.CTX_F_NO_RECYCLE
+        self._state = open_context(LOG_LEVELS[log_level.lower()], flags, host_uid_base, pools)
         self._finalizer = weakref.finalize(self, self._state.close, 2.0)
 
     @classmethod
@@ -1045,6 +1129,64 @@ class Context(ContextHandle):
         """A Sandbox in this context (same keyword arguments as Sandbox)."""
         return Sandbox(context=self, **kwargs)
 
+    def pool_stats(self, language: Optional[str] = None) -> "PoolStats":
+        """The counts of the warm pool of @language (None: the pool of
+        sandboxes without a language) since the context was made.  Raises
+        NotFoundError when the context has no such pool."""
+        if language is not None and not isinstance(language, str):
+            raise TypeError("language must be str or None, not %s" % type(language).__name__)
+        name = None if language is None else conv.cstr("language", language)
+        out = _lib.PoolStats()
+        out.sz = ctypes.sizeof(out)
+        st = self._state
+        with st.lock:
+            if st.ptr is None:
+                raise SandboxClosedError("the context is closed")
+            rc = _lib.lib().petri_ctx_pool_stats(st.ptr, name, ctypes.byref(out))
+        if rc == -errno.ENOENT:
+            raise NotFoundError(errno.ENOENT, "the context has no warm pool for %s" % (
+                "sandboxes without a language" if language is None else "language %r" % language))
+        if rc < 0:
+            raise from_code(rc, None)
+        return PoolStats(
+            language=language,
+            ready=out.ready,
+            target=out.target,
+            hits=out.hits,
+            misses=out.misses,
+            created=out.created,
+            recycled=out.recycled,
+            discarded=out.discarded,
+            failed=out.failed,
+        )
+
+    def pool_wait(self, timeout: Optional[conv.DurationArg] = 30.0) -> bool:
+        """Wait until every warm pool of the context is full, for at most
+        @timeout (seconds, or "500ms"...; 0: just check; None: no limit).
+        For start-up, tests and benchmarks: creates never need it.  Returns
+        True when full (also for a context without a pool), False when the
+        time ran out; raises PetriError with the refill's errno when a pool
+        is not full and its last build failed (e.g. PermissionDeniedError:
+        the kernel refuses a namespace).  Other threads may create
+        sandboxes meanwhile."""
+        if timeout is None:
+            ms = conv.U64_MAX  # the library caps it (at ~49 days)
+        elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout == 0:
+            ms = 0
+        else:
+            ms = conv.duration_ms("timeout", timeout)
+        st = self._state
+        ptr = st.pin()
+        try:
+            rc = int(_lib.lib().petri_ctx_pool_wait(ptr, ms))
+        finally:
+            st.unpin()
+        if rc == -errno.ETIMEDOUT:
+            return False
+        if rc < 0:
+            raise from_code(rc, "the warm pool cannot be filled: %s" % os.strerror(-rc))
+        return True
+
     def close(self) -> None:
         """Destroy every sandbox still open in the context, then free it.
         Execs running in other threads are cancelled and waited for."""
@@ -1059,6 +1201,47 @@ class Context(ContextHandle):
 
     def __repr__(self) -> str:
         return "<petri.Context%s>" % (" closed" if self.closed else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolStats:
+    """The counts of one warm pool (struct petri_pool_stats), from
+    :meth:`Context.pool_stats`."""
+
+    language: Optional[str]  #: the pool's language (None: no language)
+    ready: int  #: sandboxes ready in the pool now
+    target: int  #: the pool's count (Context(warm=...))
+    hits: int  #: creates served from the pool
+    misses: int  #: matching creates that found it empty
+    created: int  #: sandboxes the refill thread built
+    recycled: int  #: closed sandboxes reset and put back
+    discarded: int  #: closed sandboxes torn down instead (not proven clean, or the pool was full)
+    failed: int  #: refill builds or resets that failed
+
+
+def _warm_list(warm: Optional[Mapping[Optional[str], int]]) -> List[Tuple[Optional[str], int]]:
+    """Context(warm=...) as (language, count) pairs, checked."""
+    if warm is None:
+        return []
+    if not isinstance(warm, Mapping):
+        raise TypeError(
+            "warm must be a mapping {language: count}, e.g. {'python': 4, 'sh': 8}, not %s" % type(warm).__name__
+        )
+    pools: List[Tuple[Optional[str], int]] = []
+    for language, count in warm.items():
+        if language is not None and not isinstance(language, str):
+            raise TypeError("warm: a language must be str or None, not %s" % type(language).__name__)
+        if language is not None:
+            conv.cstr("warm language", language)  # NUL-free
+        what = "warm[%r]" % language
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError("%s must be an int (sandboxes kept ready), not %s" % (what, type(count).__name__))
+        if not 1 <= count <= _lib.WARM_COUNT_MAX:
+            raise ValueError("%s must be between 1 and %d, got %d" % (what, _lib.WARM_COUNT_MAX, count))
+        pools.append((language, count))
+    if len(pools) > _lib.WARM_MAX:
+        raise ValueError("warm: at most %d languages, got %d" % (_lib.WARM_MAX, len(pools)))
+    return pools
 
 
 def default_context() -> Context:

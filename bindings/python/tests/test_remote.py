@@ -77,6 +77,7 @@ def test_bad_urls(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
         {"rootfs": "/"},
         {"id": "mine"},
         {"landlock": False},
+        {"no_pool": True},
         {"upstream_ca": "/etc/ssl/certs/ca-certificates.crt"},
         {"context": object()},
         {"audit": object()},
@@ -418,3 +419,26 @@ def test_the_librarys_errno_from_petrid_gives_the_in_process_class() -> None:
     assert type(e) is petri.InvalidArgumentError and e.errno == errno.EINVAL
     e = _make_error("u", 404, {"code": "sandbox_not_found", "message": "m", "errno": "ENOENT"})
     assert type(e) is petri.SandboxNotFoundError  # a specific code wins
+
+
+def test_the_pool_of_a_remote_sandbox_is_petrids(rsb: Sandbox) -> None:
+    # no_pool= is refused (test_local_only_options_are_refused); reuses
+    # says why it is not known here, as host_uid does.
+    with pytest.raises(petri.PetriError, match="the pool is petrid's") as e:
+        rsb.reuses
+    assert e.value.errno == errno.ENOTSUP
+
+
+def test_a_warm_context_never_goes_remote(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The warm pool is in-process (Context(warm=...)); with PETRI_URL set,
+    # a sandbox of such a context is refused naming context= rather than
+    # silently made in petrid without the pool (petrid's pool is its
+    # config's "warm").
+    url = "http://127.0.0.1:%d" % _free_port()
+    with petri.Context(warm={"sh": 1}) as ctx:
+        monkeypatch.setenv("PETRI_URL", url)
+        with pytest.raises(TypeError, match="context= is not available for a remote sandbox"):
+            ctx.sandbox(language="sh")
+        monkeypatch.delenv("PETRI_URL")
+        with ctx.sandbox(language="sh") as sb:
+            assert sb.run(["/bin/true"]).exit_code == 0
