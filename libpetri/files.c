@@ -167,6 +167,9 @@ static int make_parents(petri_sandbox *sb, char *rel, petri_error **err)
 	return 0;
 }
 
+static int write_open_file(petri_sandbox *sb, char *rel, int fd, const void *data, size_t len,
+			   uint32_t mode, petri_error **err);
+
 static int write_file(petri_sandbox *sb, const char *path, const void *data, size_t len,
 		      uint32_t mode, petri_error **err)
 {
@@ -187,11 +190,25 @@ static int write_file(petri_sandbox *sb, const char *path, const void *data, siz
 	/* O_NONBLOCK: a FIFO planted by the code must not hang the host (open
 	 * fails with ENXIO); the type check below refuses it anyway.  No
 	 * O_TRUNC before we know it is a regular file. */
-	_cleanup_close_ int fd = openat2_safe(sb->workspace_fd, rel,
-					      O_WRONLY | O_CREAT | O_NONBLOCK,
-					      (mode ? mode : 0644) & 07777);
-	if (fd < 0)
+	petri__write_hold(); /* host.h: no init clone holds it open meanwhile */
+	int fd = openat2_safe(sb->workspace_fd, rel, O_WRONLY | O_CREAT | O_NONBLOCK,
+			      (mode ? mode : 0644) & 07777);
+	if (fd < 0) {
+		petri__write_release();
 		return petri__err(err, fd, "open /workspace/%s", rel);
+	}
+	r = write_open_file(sb, rel, fd, data, len, mode, err);
+	close(fd);
+	petri__write_release();
+	return r;
+}
+
+/* write_file's part with @fd open: its checks, the write, and the cleanup
+ * of a failed write. */
+static int write_open_file(petri_sandbox *sb, char *rel, int fd, const void *data, size_t len,
+			   uint32_t mode, petri_error **err)
+{
+	int r;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return petri__err(err, EINVAL, "/workspace/%s is not a regular file", rel);

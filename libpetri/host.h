@@ -208,6 +208,21 @@ void petri__audit_vault_suppressed(const struct petri_sandbox *sb, int misuse, u
  * it; 0 or -errno.  petri__spawn_stop ends that thread. */
 int petri__spawn_init(petri_ctx *ctx, struct petri_spawn_req *req);
 void petri__spawn_stop(petri_ctx *ctx);
+/*
+ * The host's files open for writing, against the clones of init: a child
+ * cloned without CLONE_FILES holds a copy of every fd of the process until
+ * it executes init's image (close-on-exec) or closes them, and a copy of a
+ * file open for writing makes every execve of that file fail with ETXTBSY
+ * meanwhile.  petri_sandbox_write_file() writes with a hold (shared) from
+ * its open to its close; a clone of init takes the lock (exclusive) until
+ * the child has executed its image (CLONE_VFORK returns then), so a file
+ * the library wrote is never held open for writing by an init being born,
+ * e.g. one the warm pool's refill thread is building while the caller
+ * writes a program into /workspace and runs it.
+ */
+void petri__write_hold(void);
+void petri__write_release(void);
+
 /* Write init's uid/gid maps (and setgroups) once it is cloned. */
 int petri__spawn_write_id_maps(const petri_sandbox *sb, int pid, petri_error **err);
 /* A root host's workspace directory as a detached idmapped mount for init

@@ -318,13 +318,31 @@ static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
 	return r;
 }
 
+/* host.h: petri__write_hold.  Writers first, so a steady stream of
+ * writes cannot keep a clone waiting (and the other way round: a clone
+ * holds it for one clone3 call). */
+static pthread_rwlock_t write_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
+void petri__write_hold(void)
+{
+	pthread_rwlock_rdlock(&write_lock);
+}
+
+void petri__write_release(void)
+{
+	pthread_rwlock_unlock(&write_lock);
+}
+
 static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req)
 {
 	if (req->cfg_fd >= 0 && __atomic_load_n(&ctx->init_mode, __ATOMIC_RELAXED) == INIT_EXEC) {
 		int r = ctx->init_image_fd >= 0 ? 0 : load_init_image(ctx);
 		int exec_failed = 0;
-		if (r == 0)
+		if (r == 0) {
+			pthread_rwlock_wrlock(&write_lock);
 			r = spawn_init_exec(ctx, req, &exec_failed);
+			pthread_rwlock_unlock(&write_lock);
+		}
 		if (r == 0 || (r < 0 && ctx->init_image_fd >= 0 && !exec_failed))
 			return r;
 		petri__log(ctx, PETRI_LOG_INFO,
