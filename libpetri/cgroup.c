@@ -1305,6 +1305,23 @@ int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_
 	return r;
 }
 
+int petri__cgroup_populated(const struct petri_cgroup *cg)
+{
+	const char *dirs[] = {cg->v2_dir, cg->v1_memory_dir, cg->v1_pids_dir, cg->v1_cpu_dir};
+	int total = 0;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		_cleanup_free_ int *pids = NULL;
+		size_t n = 0;
+		if (!dirs[i])
+			continue;
+		int r = read_procs(dirs[i], &pids, &n);
+		if (r < 0)
+			return r;
+		total += (int)n;
+	}
+	return total;
+}
+
 void petri__cgroup_destroy(struct petri_cgroup *cg)
 {
 	uint64_t deadline = petri__now_ns() + CG_RMDIR_TIMEOUT_NS;

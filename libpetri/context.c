@@ -40,8 +40,11 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 			"petri_ctx_opts: host_uid_base 0x%x leaves no room for a range of "
 			"65536 ids (at most 0x%x)",
 			o.host_uid_base, DEFAULT_UID_BASE_MAX);
-	if (o.flags & ~(PETRI_CTX_F_REQUIRE_CGROUPS | PETRI_CTX_F_CGROUP_LEAF))
+	if (o.flags &
+	    ~(PETRI_CTX_F_REQUIRE_CGROUPS | PETRI_CTX_F_CGROUP_LEAF | PETRI_CTX_F_NO_RECYCLE))
 		return petri__err(err, EINVAL, "petri_ctx_opts: unknown flags 0x%x", o.flags);
+	if (o.reserved0)
+		return petri__err(err, EINVAL, "petri_ctx_opts: reserved0 must be 0");
 
 	petri_ctx *ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
@@ -78,6 +81,10 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 		goto fail;
 	}
 	ctx->landlock_abi = (uint32_t)landlock_abi();
+	/* Last: the refill thread starts building at once. */
+	r = petri__pools_new(ctx, o.warm, o.nwarm, err);
+	if (r < 0)
+		goto fail;
 	*out = ctx;
 	return 0;
 fail:
@@ -93,14 +100,19 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	/* Every init is killed first, and the supervisor thread (their
-	 * parent) ends while they die: the kernel tears their namespaces down
-	 * beside its exit instead of before it. */
+	/* The refill thread ends first (it finishes the build or reset it is
+	 * doing), so that every later destroy tears down.  Then every init is
+	 * killed, and the supervisor thread (their parent) ends while they
+	 * die: the kernel tears their namespaces down beside its exit instead
+	 * of before it. */
+	petri__pools_stop(ctx);
 	for (petri_sandbox *sb = ctx->sandboxes; sb; sb = sb->next)
 		petri__sandbox_kill_init(sb);
+	petri__pools_kill(ctx);
 	petri__spawn_stop(ctx);
 	while (ctx->sandboxes)
 		petri_sandbox_destroy(ctx->sandboxes);
+	petri__pools_free(ctx);
 	petri__proxy_stop(ctx);
 	petri__kaudit_close_ctx(ctx);
 	if (ctx->init_image_fd >= 0)

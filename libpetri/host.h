@@ -100,6 +100,10 @@ struct petri_ctx {
 	/* The egress proxy's thread and event loop (net/proxy.c), started by
 	 * the first PETRI_NET_PROXY sandbox; NULL until then.  Under lock. */
 	struct petri_proxy *proxy;
+
+	/* The warm pool and its refill thread (pool.c); NULL without
+	 * petri_ctx_opts.warm. */
+	struct petri_pools *pools;
 };
 
 struct petri_sandbox {
@@ -142,6 +146,11 @@ struct petri_sandbox {
 	struct petri_proxy_sb *proxy;
 	/* TenantVault: the sandbox's secrets (net/vault.h), NULL: none. */
 	struct petri_vault *vault;
+	/* Warm pool (pool.c): the index of the context's pool whose options
+	 * the sandbox was created with, or -1 (none, or PETRI_SANDBOX_F_NO_POOL):
+	 * only those are recycled.  reuses: recycles of this init so far. */
+	int pool;
+	uint64_t reuses;
 };
 
 struct petri_result {
@@ -203,6 +212,41 @@ int petri__spawn_workspace_tree(const petri_sandbox *sb, const char *dir, petri_
 
 /* sandbox.c: close init's control socket and SIGKILL it, without waiting. */
 void petri__sandbox_kill_init(petri_sandbox *sb);
+/* sandbox.c, for the warm pool: build a default sandbox of @language (NULL:
+ * none) as petri_sandbox_create() would, but not yet visible (not in the
+ * context's list, no audit, no id the caller chose); 0 or -errno. */
+int petri__sandbox_build_warm(petri_ctx *ctx, const char *language, petri_sandbox **out,
+			      petri_error **err);
+/* Give a ready sandbox from the pool what @o asks (id, env, audit, cgroup
+ * limits) and make it visible as a created one (SandboxCreated, kernel
+ * audit); 0 or -errno (then @sb is still the caller's to free). */
+int petri__sandbox_take(petri_sandbox *sb, const petri_sandbox_opts *o, petri_error **err);
+/* Does @o differ from a default sandbox of its language only in what a
+ * take applies (petri_warm)? */
+int petri__sandbox_opts_poolable(const petri_ctx *ctx, const petri_sandbox_opts *o);
+/* Reset a destroyed sandbox for its next user (see petri_warm): a new
+ * cgroup, init's PETRI_MSG_RESET, the old cgroup checked empty and
+ * removed.  0: clean and ready; -errno with @err: not proven clean. */
+int petri__sandbox_reset(petri_sandbox *sb, petri_error **err);
+/* Kill, reap and free a sandbox; @created: emit its SandboxDestroyed. */
+void petri__sandbox_free(petri_sandbox *sb, int created);
+
+/* pool.c */
+int petri__pools_new(petri_ctx *ctx, const petri_warm *warm, uint32_t nwarm, petri_error **err);
+/* Stop the refill thread (it finishes what it is doing) and make every
+ * later destroy tear down; then petri__pools_free destroys the pool's
+ * sandboxes (after their inits were killed by petri__pools_kill). */
+void petri__pools_stop(petri_ctx *ctx);
+void petri__pools_kill(petri_ctx *ctx);
+void petri__pools_free(petri_ctx *ctx);
+/* The pool @o's create takes from (an index), or -1. */
+int petri__pool_match(petri_ctx *ctx, const petri_sandbox_opts *o);
+/* A ready sandbox of pool @i, or NULL (a miss); never waits. */
+petri_sandbox *petri__pool_take(petri_ctx *ctx, int i);
+/* petri_sandbox_destroy of @sb (unlinked from the context): 1 when the
+ * pool took it over for recycling (its SandboxDestroyed emitted, its audit
+ * detached), 0 when the caller must tear it down. */
+int petri__pool_recycle(petri_sandbox *sb);
 
 /* A TCP socket listening on the loopback address of @family (AF_INET or
  * AF_INET6) and @port (0: any) inside @sb's network namespace, made by init

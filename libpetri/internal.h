@@ -184,5 +184,7 @@ int petri__cgroup_read_stats(const struct petri_cgroup *cg, struct petri_cgroup_
 /* Kill whatever is left, then rmdir every directory (retrying briefly while
  * the kernel finishes tearing tasks down).  Frees the strings, closes fds. */
 void petri__cgroup_destroy(struct petri_cgroup *cg);
+/* How many processes the sandbox's cgroups list (all hierarchies), or -errno. */
+int petri__cgroup_populated(const struct petri_cgroup *cg);
 
 #endif /* PETRI_INTERNAL_H */

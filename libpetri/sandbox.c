@@ -219,6 +219,8 @@ static const char *stage_name(uint32_t stage)
 {
 	static const char *const names[] = {"",         "sync",    "groups",  "rootfs",
 					    "hostname", "network", "landlock"};
+	if (stage == 17) /* init.c's STAGE_RESET */
+		return "reset";
 	return stage < ARRAY_SIZE(names) ? names[stage] : "setup";
 }
 
@@ -335,11 +337,18 @@ static void free_sandbox(petri_sandbox *sb, int created)
 	free(sb);
 }
 
+void petri__sandbox_free(petri_sandbox *sb, int created)
+{
+	free_sandbox(sb, created);
+}
+
 PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
 {
 	if (!sb)
 		return;
 	unlink_sandbox(sb);
+	if (petri__pool_recycle(sb))
+		return;
 	free_sandbox(sb, 1);
 }
 
@@ -437,7 +446,7 @@ static int check_cpus(uint32_t cpus_milli, petri_error **err)
 
 static int check_sandbox_opts(const petri_sandbox_opts *o, petri_error **err)
 {
-	if (o->flags & ~PETRI_SANDBOX_F_NO_LANDLOCK)
+	if (o->flags & ~(PETRI_SANDBOX_F_NO_LANDLOCK | PETRI_SANDBOX_F_NO_POOL))
 		return petri__err(err, EINVAL, "sandbox options: unknown flags 0x%x", o->flags);
 	if (o->language && !petri__lang_find(o->language, err))
 		return -EINVAL;
@@ -729,10 +738,47 @@ static int choose_host_ids(petri_sandbox *sb, uint64_t serial, petri_error **err
 	return 0;
 }
 
-PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opts,
-				   petri_sandbox **out, petri_error **err)
+/* Process-wide: cgroup names petri-<pid>-<serial> must not collide
+ * between two contexts of one process. */
+static uint64_t next_serial(void)
 {
-	petri_sandbox_opts o;
+	static uint64_t process_serial;
+	return __atomic_add_fetch(&process_serial, 1, __ATOMIC_RELAXED);
+}
+
+static void set_id(petri_sandbox *sb, const char *id, uint64_t serial)
+{
+	if (id)
+		snprintf(sb->id, sizeof(sb->id), "%s", id);
+	else
+		snprintf(sb->id, sizeof(sb->id), "sb_%08x%04llx", (unsigned)getpid(),
+			 (unsigned long long)(serial & 0xffff));
+}
+
+/* Link @sb into its context's list and announce it: from here on it is a
+ * created sandbox. */
+static void publish(petri_sandbox *sb)
+{
+	petri_ctx *ctx = sb->ctx;
+	pthread_mutex_lock(&ctx->lock);
+	sb->next = ctx->sandboxes;
+	ctx->sandboxes = sb;
+	pthread_mutex_unlock(&ctx->lock);
+	petri__audit_sandbox_created(sb);
+	/* From here on: init's own setup (the library's, not the code's
+	 * actions) stays out of the stream; init never execs anything. */
+	petri__kaudit_watch_sandbox(sb);
+	petri__log(ctx, PETRI_LOG_DEBUG, "sandbox %s: init pid %d, cgroup id %llu, reuses %llu",
+		   sb->id, sb->pid, (unsigned long long)sb->cgroup.id,
+		   (unsigned long long)sb->reuses);
+}
+
+/* Build a sandbox for the checked options @o: everything of a create but
+ * publish(). */
+static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, petri_sandbox **out,
+		 petri_error **err)
+{
+	const petri_sandbox_opts *o = opts;
 	struct petri_init_cfg cfg = {.workspace_tree_fd = -1, .ca_fd = -1};
 	struct petri_net_policy policy = {0};
 	struct petri_vault *vault = NULL;
@@ -740,21 +786,14 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	int sync_pipe[2] = {-1, -1}, sp[2] = {-1, -1};
 	int r;
 
-	if (!ctx || !out)
-		return petri__err(err, EINVAL, "petri_sandbox_create: %s is NULL",
-				  ctx ? "out" : "ctx");
-	if ((r = petri__opts_copy(&o, sizeof(o), opts, err, "petri_sandbox_opts")) < 0)
-		return r;
-	if ((r = check_sandbox_opts(&o, err)) < 0)
-		return r;
-	if ((r = fill_init_cfg(ctx, &o, &cfg, &binds, err)) < 0)
+	if ((r = fill_init_cfg(ctx, o, &cfg, &binds, err)) < 0)
 		return r;
 	/* Bad secrets and a bad allowlist are the caller's mistakes: found
 	 * before any work (the vault's CA is made here too: it is cheap). */
-	if (o.secrets && o.secrets[0] &&
-	    (r = petri__vault_new(o.secrets, o.upstream_ca, &vault, err)) < 0)
+	if (o->secrets && o->secrets[0] &&
+	    (r = petri__vault_new(o->secrets, o->upstream_ca, &vault, err)) < 0)
 		return r;
-	if (o.net == PETRI_NET_PROXY && (r = parse_policy(o.allow, vault, &policy, err)) < 0) {
+	if (o->net == PETRI_NET_PROXY && (r = parse_policy(o->allow, vault, &policy, err)) < 0) {
 		petri__vault_free(vault);
 		return r;
 	}
@@ -766,41 +805,35 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		return petri__err(err, ENOMEM, "petri_sandbox_create");
 	}
 	sb->vault = TAKE_PTR(vault);
-	sb->custom_root = o.rootfs != NULL;
+	sb->custom_root = o->rootfs != NULL;
 	sb->ctx = ctx;
+	sb->pool = -1;
 	sb->pid = -1;
 	sb->pidfd = sb->ctl_fd = sb->workspace_fd = sb->cancel_fd = sb->host_ids_lock_fd = -1;
 	sb->cgroup.v2_dirfd = -1;
-	sb->audit = o.audit;
-	sb->memory_bytes = o.memory_bytes ? o.memory_bytes : DEFAULT_MEMORY;
-	sb->pids_max = o.pids_max ? o.pids_max : DEFAULT_PIDS;
-	sb->cpus_milli = o.cpus_milli ? o.cpus_milli : DEFAULT_CPUS_MILLI;
-	snprintf(sb->language, sizeof(sb->language), "%s", o.language ? o.language : "");
-	sb->env = copy_strv(o.env, 1, err, &r);
+	sb->audit = o->audit;
+	sb->memory_bytes = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
+	sb->pids_max = o->pids_max ? o->pids_max : DEFAULT_PIDS;
+	sb->cpus_milli = o->cpus_milli ? o->cpus_milli : DEFAULT_CPUS_MILLI;
+	snprintf(sb->language, sizeof(sb->language), "%s", o->language ? o->language : "");
+	sb->env = copy_strv(o->env, 1, err, &r);
 	if (!sb->env) {
 		r = r ? r : petri__err(err, ENOMEM, "env");
 		goto fail;
 	}
-	sb->net = o.net;
-	if (o.net == PETRI_NET_PROXY) {
-		sb->allow = copy_strv(o.allow, 0, err, &r);
+	sb->net = o->net;
+	if (o->net == PETRI_NET_PROXY) {
+		sb->allow = copy_strv(o->allow, 0, err, &r);
 		if (!sb->allow) {
 			r = r ? r : petri__err(err, ENOMEM, "allow");
 			goto fail;
 		}
-		sb->net_max_conns = o.net_max_conns ? o.net_max_conns : DEFAULT_NET_MAX_CONNS;
-		sb->net_max_bytes = o.net_max_bytes ? o.net_max_bytes : DEFAULT_NET_MAX_BYTES;
+		sb->net_max_conns = o->net_max_conns ? o->net_max_conns : DEFAULT_NET_MAX_CONNS;
+		sb->net_max_bytes = o->net_max_bytes ? o->net_max_bytes : DEFAULT_NET_MAX_BYTES;
 	}
 
-	/* Process-wide: cgroup names petri-<pid>-<serial> must not collide
-	 * between two contexts of one process. */
-	static uint64_t process_serial;
-	uint64_t serial = __atomic_add_fetch(&process_serial, 1, __ATOMIC_RELAXED);
-	if (o.id)
-		snprintf(sb->id, sizeof(sb->id), "%s", o.id);
-	else
-		snprintf(sb->id, sizeof(sb->id), "sb_%08x%04llx", (unsigned)getpid(),
-			 (unsigned long long)(serial & 0xffff));
+	uint64_t serial = next_serial();
+	set_id(sb, o->id, serial);
 	snprintf(cfg.id, sizeof(cfg.id), "%s", sb->id);
 	if ((r = choose_host_ids(sb, serial, err)) < 0)
 		goto fail;
@@ -894,19 +927,8 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 	if ((r = wait_ready(sb, err)) < 0)
 		goto fail;
 	/* Its DNS server and proxies answer before any of its code runs. */
-	if (o.net == PETRI_NET_PROXY && (r = serve_egress(sb, &policy, err)) < 0)
+	if (o->net == PETRI_NET_PROXY && (r = serve_egress(sb, &policy, err)) < 0)
 		goto fail;
-
-	pthread_mutex_lock(&ctx->lock);
-	sb->next = ctx->sandboxes;
-	ctx->sandboxes = sb;
-	pthread_mutex_unlock(&ctx->lock);
-	petri__audit_sandbox_created(sb);
-	/* From here on: init's own setup (the library's, not the code's
-	 * actions) stays out of the stream; init never execs anything. */
-	petri__kaudit_watch_sandbox(sb);
-	petri__log(ctx, PETRI_LOG_DEBUG, "sandbox %s: init pid %d, cgroup id %llu", sb->id, sb->pid,
-		   (unsigned long long)sb->cgroup.id);
 	*out = sb;
 	return 0;
 
@@ -924,6 +946,145 @@ fail:
 	petri__net_policy_free(&policy);
 	free_sandbox(sb, 0);
 	return r;
+}
+
+PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opts,
+				   petri_sandbox **out, petri_error **err)
+{
+	petri_sandbox_opts o;
+	int r;
+
+	if (!ctx || !out)
+		return petri__err(err, EINVAL, "petri_sandbox_create: %s is NULL",
+				  ctx ? "out" : "ctx");
+	if ((r = petri__opts_copy(&o, sizeof(o), opts, err, "petri_sandbox_opts")) < 0)
+		return r;
+	if ((r = check_sandbox_opts(&o, err)) < 0)
+		return r;
+	/* The warm pool: a ready sandbox when one matches, else built here
+	 * (and recycled by its destroy all the same). */
+	int pool = petri__pool_match(ctx, &o);
+	petri_sandbox *sb = pool >= 0 ? petri__pool_take(ctx, pool) : NULL;
+	if (sb) {
+		if ((r = petri__sandbox_take(sb, &o, err)) < 0) {
+			free_sandbox(sb, 0);
+			return r;
+		}
+		*out = sb;
+		return 0;
+	}
+	if ((r = build(ctx, &o, &sb, err)) < 0)
+		return r;
+	sb->pool = pool;
+	publish(sb);
+	*out = sb;
+	return 0;
+}
+
+int petri__sandbox_build_warm(petri_ctx *ctx, const char *language, petri_sandbox **out,
+			      petri_error **err)
+{
+	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
+	o.language = language;
+	return build(ctx, &o, out, err);
+}
+
+int petri__sandbox_take(petri_sandbox *sb, const petri_sandbox_opts *o, petri_error **err)
+{
+	int r;
+	char **env = copy_strv(o->env, 1, err, &r);
+	if (!env)
+		return r ? r : petri__err(err, ENOMEM, "env");
+	uint64_t memory = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
+	uint32_t pids = o->pids_max ? o->pids_max : DEFAULT_PIDS;
+	uint32_t cpus = o->cpus_milli ? o->cpus_milli : DEFAULT_CPUS_MILLI;
+	if ((r = petri__cgroup_set_limits(&sb->cgroup, memory, pids, cpus, err)) < 0) {
+		free_strv(env);
+		return r;
+	}
+	free_strv(sb->env);
+	sb->env = env;
+	sb->memory_bytes = memory;
+	sb->pids_max = pids;
+	sb->cpus_milli = cpus;
+	sb->audit = o->audit;
+	set_id(sb, o->id, next_serial());
+	publish(sb);
+	return 0;
+}
+
+int petri__sandbox_reset(petri_sandbox *sb, petri_error **err)
+{
+	petri_ctx *ctx = sb->ctx;
+	int r;
+
+	/* What the host kept of the last user. */
+	if (sb->workspace_fd >= 0)
+		close(sb->workspace_fd);
+	sb->workspace_fd = -1;
+	uint64_t v;
+	while (read(sb->cancel_fd, &v, sizeof(v)) > 0)
+		;
+	free_strv(sb->env);
+	sb->env = NULL;
+	sb->exec_serial = 0;
+	__atomic_store_n(&sb->running_exec, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&sb->cancel_for, 0, __ATOMIC_RELEASE);
+	sb->memory_bytes = DEFAULT_MEMORY;
+	sb->pids_max = DEFAULT_PIDS;
+	sb->cpus_milli = DEFAULT_CPUS_MILLI;
+	snprintf(sb->id, sizeof(sb->id), "%s", "");
+
+	/* A new cgroup (new counters, a new id for the kernel audit), init
+	 * in it before it makes its new cgroup namespace. */
+	struct petri_cgroup old = sb->cgroup, cg;
+	char name[64];
+	snprintf(name, sizeof(name), "petri-%d-%llu", (int)getpid(),
+		 (unsigned long long)next_serial());
+	if ((r = petri__cgroup_create(&ctx->cgroups, name, 0, &cg, err)) < 0)
+		return r;
+	sb->cgroup = cg;
+	if ((r = petri__cgroup_set_limits(&cg, sb->memory_bytes, sb->pids_max, 0, err)) < 0 ||
+	    (r = petri__cgroup_attach(&cg, sb->pid, 1, 1, err)) < 0) {
+		/* free_sandbox destroys the new one; the old one here. */
+		petri__cgroup_destroy(&old);
+		return r;
+	}
+
+	struct petri_msg m = {.type = PETRI_MSG_RESET};
+	r = petri__msg_send(sb->ctl_fd, &m, NULL, 0);
+	if (r < 0)
+		r = petri__err(err, r, "send the reset");
+	else
+		r = wait_ready(sb, err);
+	/* Every reaper is gone with its processes: nothing may be left in the
+	 * old cgroup. */
+	int left = r == 0 ? petri__cgroup_populated(&old) : 0;
+	if (left)
+		r = petri__err(err, left < 0 ? -left : EBUSY,
+			       "the old cgroup still lists %d process(es)", left);
+	petri__cgroup_destroy(&old);
+	if (r == 0)
+		sb->reuses++;
+	return r;
+}
+
+/* Only what a take can apply may differ from a default sandbox: see
+ * petri_warm in petri.h. */
+int petri__sandbox_opts_poolable(const petri_ctx *ctx, const petri_sandbox_opts *o)
+{
+	if (o->cpus_milli && petri__cgroup_cpu_supported(&ctx->cgroups, NULL) < 0)
+		return 0;
+	/* A v1 CPU limit needs a cgroup in the cpu hierarchy, which a pool's
+	 * sandbox is built without. */
+	if (o->cpus_milli && ctx->cgroups.mode == PETRI_CGROUP_V1)
+		return 0;
+	return o->flags == 0 && !o->hostname && !o->rootfs && !o->workspace_dir &&
+	       (!o->binds || !o->binds[0]) && !o->tmp_bytes && !o->workspace_bytes &&
+	       o->net == PETRI_NET_NONE && !o->inotify_instances_max && !o->inotify_watches_max &&
+	       !o->sigpending_max && !o->msgqueue_bytes && (!o->allow || !o->allow[0]) &&
+	       !o->net_max_conns && !o->net_max_bytes && (!o->secrets || !o->secrets[0]) &&
+	       !o->upstream_ca;
 }
 
 /* Ask init for one socket (PETRI_MSG_LISTEN): the reply channel to read

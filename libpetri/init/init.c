@@ -58,6 +58,7 @@ enum petri_stage {
 	STAGE_NNP,
 	STAGE_SECCOMP,
 	STAGE_EXEC,
+	STAGE_RESET,
 };
 
 /* The seccomp program: in the host's memory (reached through the fork) or
@@ -73,6 +74,8 @@ static int landlock_fd = -1;
 static int notify_fd = -1; /* seccomp listener of the reaper's filter */
 /* Per-exec rlimits on per-user kernel counts (the sandbox's options). */
 static uint64_t limit_sigpending, limit_msgqueue;
+/* Our configuration, for PETRI_MSG_RESET. */
+static const struct petri_init_cfg *init_cfg;
 
 static void send_setup_error(int ctl, int stage, int err, const char *text)
 {
@@ -927,6 +930,215 @@ close_fds:
 		close(fds[i]);
 }
 
+/* ---- PETRI_MSG_RESET: the sandbox as a new user must find it ---- */
+
+/* The namespace counts set_user_counts() holds at 0, for our own unshare:
+ * the kernel counts the new namespace against them before the old one is
+ * freed. */
+static int set_ns_counts(const char *value)
+{
+	static const char *const names[] = {"/proc/sys/user/max_ipc_namespaces",
+					    "/proc/sys/user/max_cgroup_namespaces"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		int fd = open(names[i], O_WRONLY | O_CLOEXEC);
+		int r = fd < 0 ? -errno : petri__write_all(fd, value, strlen(value));
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Does /proc (our pid namespace's) list a process other than us? */
+static int other_process(char *msg, size_t msglen)
+{
+	char buf[4096];
+	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct dirent64_min {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (struct dirent64_min *)(buf + off);
+			off += d->reclen;
+			if (d->name[0] < '0' || d->name[0] > '9' || strcmp(d->name, "1") == 0)
+				continue;
+			snprintf(msg, msglen, "process %s is still in the sandbox", d->name);
+			close(fd);
+			return -EBUSY;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* Count the entries of the /proc/net table @name past its header line
+ * (netlink: only those of a process, not the kernel's own, Pid 0). */
+static int net_entries(const char *name, long *count)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/self/net/%s", name);
+	*count = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno; /* a family this kernel lacks */
+	int netlink = strcmp(name, "netlink") == 0;
+	long line = 0;
+	size_t have = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		have += (size_t)n;
+		buf[have] = '\0';
+		char *p = buf, *nl;
+		while ((nl = strchr(p, '\n'))) {
+			*nl = '\0';
+			if (line++ > 0) {
+				/* netlink: "sk Eth Pid ...", Pid the third field. */
+				int kernel = 0;
+				if (netlink) {
+					char *f = p;
+					for (int k = 0; k < 2 && f; k++) {
+						while (*f == ' ')
+							f++;
+						f = strchr(f, ' ');
+					}
+					while (f && *f == ' ')
+						f++;
+					kernel = f && f[0] == '0' && (f[1] == ' ' || f[1] == '\0');
+				}
+				if (!kernel)
+					(*count)++;
+			}
+			p = nl + 1;
+		}
+		size_t rest = have - (size_t)(p - buf);
+		if (n == 0 || (rest == sizeof(buf) - 1)) {
+			if (rest && line++ > 0)
+				(*count)++; /* an unterminated or overlong line */
+			break;
+		}
+		memmove(buf, p, rest);
+		have = rest;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Any socket left in our network namespace (a listener, a TIME_WAIT, an
+ * abstract unix name, a socket of a process that is gone but whose close
+ * the kernel has not finished) makes the sandbox unclean. */
+static int socket_left(char *msg, size_t msglen)
+{
+	static const char *const tables[] = {"tcp",      "tcp6",   "udp",    "udp6", "udplite",
+					     "udplite6", "raw",    "raw6",   "icmp", "icmp6",
+					     "unix",     "packet", "netlink"};
+	for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
+		long n = 0;
+		int r = net_entries(tables[i], &n);
+		if (r < 0) {
+			snprintf(msg, msglen, "read /proc/net/%s", tables[i]);
+			return r;
+		}
+		if (n) {
+			snprintf(msg, msglen, "%ld socket(s) left in /proc/net/%s", n, tables[i]);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Everything of the last user goes (the reapers were killed and reaped by
+ * the caller, and with them every process of every exec): new IPC and
+ * cgroup namespaces (SysV objects and POSIX message queues go with the
+ * old IPC one; the host has moved us into a new cgroup, which the new
+ * cgroup namespace makes our root), fresh writable mounts and boot id, the
+ * host name again, and then the proof: no other process, no socket.
+ */
+static int reset_sandbox(char *msg, size_t msglen)
+{
+	int r = set_ns_counts("16");
+	if (r < 0) {
+		snprintf(msg, msglen, "reset: allow our own namespaces");
+		return r;
+	}
+	int u = syscall(SYS_unshare, CLONE_NEWIPC | CLONE_NEWCGROUP) < 0 ? -errno : 0;
+	r = set_ns_counts("0");
+	if (u < 0) {
+		snprintf(msg, msglen, "reset: new IPC and cgroup namespaces");
+		return u;
+	}
+	if (r < 0) {
+		snprintf(msg, msglen, "reset: forbid namespaces again");
+		return r;
+	}
+	if ((r = petri__rootfs_reset(init_cfg, msg, msglen)) < 0)
+		return r;
+	if (sethostname(init_cfg->hostname, strlen(init_cfg->hostname)) < 0 ||
+	    setdomainname("petri", 5) < 0) {
+		snprintf(msg, msglen, "reset: sethostname");
+		return -errno;
+	}
+	if ((r = other_process(msg, msglen)) < 0) {
+		if (r != -EBUSY)
+			snprintf(msg, msglen, "reset: read /proc");
+		return r;
+	}
+	return socket_left(msg, msglen);
+}
+
+/* Kill the reapers (the tenant's processes die with their namespaces),
+ * reset, and answer READY with the new /workspace, or SETUP_ERROR. */
+static void serve_reset(int ctl, struct reaper *warm, struct reaper *run, int *stray)
+{
+	char msg[PETRI_STAGE_MSG_MAX] = "reset";
+	for (struct reaper *rp = run; rp; rp = rp == run ? warm : NULL)
+		if (rp->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, rp->pidfd, SIGKILL, NULL, 0);
+	reap(run);
+	reap(warm);
+	if (*stray >= 0) {
+		struct reaper r = {.pidfd = *stray, .sock = -1};
+		reap(&r);
+		*stray = -1;
+	}
+	int r = reset_sandbox(msg, sizeof(msg));
+	int ws = r < 0 ? -1 : open("/workspace", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && ws < 0) {
+		r = -errno;
+		snprintf(msg, sizeof(msg), "reset: open /workspace");
+	}
+	if (r < 0) {
+		send_setup_error(ctl, STAGE_RESET, -r, msg);
+		return;
+	}
+	spawn_warm(warm, ctl);
+	struct petri_msg ready = {.type = PETRI_MSG_READY};
+	petri__msg_send(ctl, &ready, &ws, 1);
+	close(ws);
+}
+
 /* @stray: a pidfd of a helper child to reap when it is gone, or -1. */
 static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 {
@@ -974,6 +1186,11 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 					syscall(SYS_pidfd_send_signal, run.pidfd, SIGKILL, NULL, 0);
 			} else if (m.type == PETRI_MSG_LISTEN) {
 				open_listener(&m, fds, nfds);
+			} else if (m.type == PETRI_MSG_RESET) {
+				for (int i = 0; i < nfds; i++)
+					close(fds[i]);
+				last = 0;
+				serve_reset(ctl, &warm, &run, &stray);
 			} else {
 				for (int i = 0; i < nfds; i++)
 					close(fds[i]);
@@ -1112,6 +1329,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	char c;
 
 	init_seccomp = cfg->seccomp;
+	init_cfg = cfg;
 	limit_sigpending = cfg->sigpending;
 	limit_msgqueue = cfg->msgqueue_bytes;
 	/* Die with the host's supervisor thread; then wait until the host has

@@ -16,6 +16,11 @@
 /* mounts.c (run inside init, malloc-free) */
 int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msglen);
 int petri__proc_mount(const char *target, char *msg, size_t msglen);
+/* PETRI_MSG_RESET (after pivot_root, no reaper left): fresh tmpfs mounts at
+ * /tmp, /home/sandbox, /workspace and /dev/shm with the options the build
+ * gave them, a new devpts instance, and a new boot id.  0 or -errno with
+ * @msg saying which step failed. */
+int petri__rootfs_reset(const struct petri_init_cfg *cfg, char *msg, size_t msglen);
 
 /* landlock.c --------------------------------------------------------------- */
 

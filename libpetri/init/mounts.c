@@ -269,6 +269,13 @@ static int mount_tmpfs(const char *dst, uint64_t size, const char *mode, unsigne
 	return 0;
 }
 
+/* Clear @clr on the mount at @path alone (mount_setattr). */
+static int mount_clear_attr(const char *path, uint64_t clr)
+{
+	struct petri_mount_attr a = {.attr_clr = clr};
+	return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, 0, &a, sizeof(a));
+}
+
 static int readonly(const char *path, int recursive, char *msg, size_t msglen)
 {
 	unsigned fl = recursive ? AT_RECURSIVE : 0;
@@ -416,6 +423,8 @@ int petri__proc_mount(const char *target, char *msg, size_t msglen)
 	return 0;
 }
 
+#define DEVPTS_OPTS "newinstance,ptmxmode=0666,mode=0620,max=256"
+
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
 static int build_dev(int host_root, uint64_t shm_bytes, char *msg, size_t msglen)
@@ -444,8 +453,7 @@ static int build_dev(int host_root, uint64_t shm_bytes, char *msg, size_t msglen
 	}
 	if (mkdir(STAGE "/dev/pts", 0755) < 0)
 		FAIL("mkdir %s", STAGE "/dev/pts");
-	if (mount("devpts", STAGE "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		  "newinstance,ptmxmode=0666,mode=0620,max=256") < 0)
+	if (mount("devpts", STAGE "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, DEVPTS_OPTS) < 0)
 		FAIL("mount devpts on %s", STAGE "/dev/pts");
 	r = mount_tmpfs(STAGE "/dev/shm", shm_bytes, "1777", MS_NOSUID | MS_NODEV, 0, msg, msglen);
 	if (r < 0)
@@ -855,5 +863,49 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 	r = pivot(msg, msglen);
 	if (r < 0)
 		return r;
+	return readonly("/", 0, msg, msglen);
+}
+
+int petri__rootfs_reset(const struct petri_init_cfg *cfg, char *msg, size_t msglen)
+{
+	/* The writable places of a default root (petri__rootfs_build), each
+	 * replaced by a new tmpfs with the same options: the old one goes with
+	 * its last reference (no process of the tenant is left to hold one). */
+	const struct {
+		const char *path;
+		uint64_t size;
+		const char *mode;
+		int owned;
+	} fs[] = {
+		{"/tmp", cfg->tmp_bytes, "1777", 0},
+		{"/home/sandbox", cfg->tmp_bytes, "0755", 1},
+		{"/workspace", cfg->workspace_bytes, "0755", 1},
+		{"/dev/shm", cfg->tmp_bytes, "1777", 0},
+	};
+	if (cfg->rootfs[0] || cfg->workspace_dir[0] || cfg->nbinds) {
+		errno = EOPNOTSUPP;
+		FAIL("%s", "reset: only a default sandbox can be reset");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(fs); i++) {
+		if (umount2(fs[i].path, MNT_DETACH) < 0)
+			FAIL("reset: unmount %s", fs[i].path);
+		int r = mount_tmpfs(fs[i].path, fs[i].size, fs[i].mode, MS_NOSUID | MS_NODEV,
+				    fs[i].owned, msg, msglen);
+		if (r < 0)
+			return r;
+	}
+	if (umount2("/dev/pts", MNT_DETACH) < 0)
+		FAIL("reset: unmount %s", "/dev/pts");
+	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, DEVPTS_OPTS) < 0)
+		FAIL("reset: mount devpts on %s", "/dev/pts");
+	/* The boot id names the sandbox: a new user gets a new one.  The root
+	 * is writable only for this write (nothing of the tenant runs). */
+	if (mount_clear_attr("/", PETRI_MOUNT_ATTR_RDONLY) < 0)
+		FAIL("reset: make %s writable", "/");
+	int r = make_boot_id(BOOT_ID_FILE);
+	if (r < 0) {
+		errno = -r;
+		FAIL("reset: write %s", BOOT_ID_FILE);
+	}
 	return readonly("/", 0, msg, msglen);
 }

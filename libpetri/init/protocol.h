@@ -119,6 +119,14 @@ enum petri_msg_type {
 			      * flags; answered on the reply socket by LISTENING
 			      * with the fd, or SETUP_ERROR */
 	PETRI_MSG_LISTENING,   /* init -> host */
+	PETRI_MSG_RESET,       /* host -> init (warm pool recycling, see petri_warm):
+				* kill and reap every reaper, fresh writable tmpfs
+				* mounts, new IPC and cgroup namespaces, a new boot id,
+				* then check that no process but init and no socket is
+				* left; answered by READY (with the new /workspace fd)
+				* or SETUP_ERROR saying what was found (err EBUSY: not
+				* clean) or which step failed.  The host has moved init
+				* into its new cgroups before sending it. */
 };
 
 #define PETRI_STAGE_MSG_MAX 256
