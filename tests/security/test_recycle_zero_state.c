@@ -34,7 +34,6 @@
  * descriptors in flight inside an unreachable cycle of unix sockets must
  * not reach the next tenant either way.
  */
-#define _GNU_SOURCE
 #include "sec_util.h"
 
 #include <errno.h>
@@ -52,17 +51,44 @@
 
 /* ---- contexts and the pool ------------------------------------------- */
 
+/*
+ * Where the pool is made to recycle.  The pool recycles a destroyed
+ * sandbox only when it has room for it, and its refill thread builds a
+ * fresh one as soon as a take empties it: by the time a tenant that did
+ * real work is destroyed, the pool is full again and the sandbox is
+ * discarded (test_recycle_serial below shows it).  To put every recycle
+ * these tests need in the pool's way for certain, the recycling contexts
+ * get a single host id range (base 0xfffe0000, the last one; a sandbox
+ * claims its range while it lives): while tenant A lives, the refill
+ * cannot build (the pool counts the failure and backs off), so A's init
+ * is the only one that can refill the pool, and B is A recycled.
+ */
+#define ONE_RANGE_BASE 0xfffe0000u
+
+/* Pool messages (why a sandbox was not recycled, failed builds other than
+ * the expected lack of an id range), for the failure reports. */
+static void on_log(int level, const char *msg, void *ud)
+{
+	(void)level;
+	(void)ud;
+	if (strstr(msg, "pool") && !strstr(msg, "every host id range"))
+		fprintf(stderr, "petri log: %s\n", msg);
+}
+
 /* A context with one warm "sh" sandbox (@flags: PETRI_CTX_F_*), its pool
- * full.  The uid base is this test's own window (sec_private_uid_base), so
- * a host uid scan sees our sandboxes only. */
-static petri_ctx *pool_ctx(uint32_t flags)
+ * full.  @one_range: the single id range above; else this test's own
+ * window (sec_private_uid_base), so a host uid scan sees our sandboxes
+ * only. */
+static petri_ctx *pool_ctx(uint32_t flags, int one_range)
 {
 	static const petri_warm warm[] = {{LANG, 1, 0}};
 	petri_ctx_opts o = PETRI_CTX_OPTS_INIT;
-	o.host_uid_base = sec_private_uid_base();
+	o.host_uid_base = one_range ? ONE_RANGE_BASE : sec_private_uid_base();
 	o.flags = flags;
 	o.warm = warm;
 	o.nwarm = 1;
+	o.log_fn = on_log;
+	o.log_level = PETRI_LOG_DEBUG;
 	petri_ctx *ctx = NULL;
 	petri_error *e = NULL;
 	int r = petri_ctx_new(&ctx, &o, &e);
@@ -72,7 +98,10 @@ static petri_ctx *pool_ctx(uint32_t flags)
 	REQUIRE(r == 0);
 	r = petri_ctx_pool_wait(ctx, WAIT_MS);
 	if (r < 0)
-		fprintf(stderr, "petri_ctx_pool_wait: %s\n", strerror(-r));
+		fprintf(stderr, "petri_ctx_pool_wait: %s%s\n", strerror(-r),
+			one_range && r == -EAGAIN ? " (another sandbox on this host holds the id "
+						    "range 0xfffe0000)" :
+						    "");
 	REQUIRE(r == 0);
 	return ctx;
 }
@@ -115,8 +144,27 @@ static petri_sandbox *take(petri_ctx *ctx, const char *const *env, uint64_t memo
 	return sb;
 }
 
-/* Destroy @sb and wait until the pool has dealt with it (recycled,
- * discarded or failed) and is full again.  Returns the stats before. */
+/* Wait until the pool is full.  petri_ctx_pool_wait() answers at once with
+ * the refill's last failure while the pool is not full (with one id range
+ * the refill fails while a tenant lives; the range is free again once the
+ * pool has dealt with it): poll until full. */
+static void wait_full(petri_ctx *ctx)
+{
+	uint64_t deadline = sec_now_ms() + WAIT_MS;
+	int r;
+	while ((r = petri_ctx_pool_wait(ctx, 1000)) != 0) {
+		if (sec_now_ms() > deadline) {
+			petri_pool_stats st = stats(ctx);
+			print_stats("never full", &st);
+			fprintf(stderr, "petri_ctx_pool_wait: %s\n", strerror(-r));
+			REQUIRE(!"the pool did not fill up again");
+		}
+		usleep(20000);
+	}
+}
+
+/* Destroy @sb and wait until the pool has dealt with it (recycled or
+ * discarded it) and is full again.  Returns the stats before. */
 static petri_pool_stats give_back(petri_ctx *ctx, petri_sandbox *sb)
 {
 	petri_pool_stats before = stats(ctx);
@@ -124,8 +172,7 @@ static petri_pool_stats give_back(petri_ctx *ctx, petri_sandbox *sb)
 	uint64_t deadline = sec_now_ms() + WAIT_MS;
 	for (;;) {
 		petri_pool_stats now = stats(ctx);
-		if (now.recycled + now.discarded + now.failed >
-		    before.recycled + before.discarded + before.failed)
+		if (now.recycled + now.discarded > before.recycled + before.discarded)
 			break;
 		if (sec_now_ms() > deadline) {
 			print_stats("stuck", &now);
@@ -133,7 +180,7 @@ static petri_pool_stats give_back(petri_ctx *ctx, petri_sandbox *sb)
 		}
 		usleep(5000);
 	}
-	REQUIRE(petri_ctx_pool_wait(ctx, WAIT_MS) == 0);
+	wait_full(ctx);
 	return before;
 }
 
@@ -182,7 +229,7 @@ static void plant_everything(petri_sandbox *a)
 	}
 	sec_expect(&r, "plant_env_sandbox", "sandbox-secret-of-a");
 	sec_expect(&r, "plant_env_exec", "exec-secret-of-a");
-	sec_expect(&r, "DONE", "");
+	sec_expect_no_escape(&r);
 	if (petri_test_failures)
 		sec_dump("recycle_plant.sh", &r);
 	petri_test_run_free(&r);
@@ -208,7 +255,7 @@ static void plant_everything(petri_sandbox *a)
 	sec_expect(&r, "plant_sysctl_ipv4_ip_local_port_range", "BLOCKED EROFS|BLOCKED EACCES");
 	sec_expect(&r, "plant_sysctl_ipv4_tcp_syncookies", "BLOCKED EROFS|BLOCKED EACCES");
 	sec_expect(&r, "plant_sysctl_core_somaxconn", "BLOCKED EROFS|BLOCKED EACCES");
-	sec_expect(&r, "DONE", "");
+	sec_expect_no_escape(&r);
 	if (petri_test_failures)
 		sec_dump("recycle_tenant.py plant", &r);
 	petri_test_run_free(&r);
@@ -278,15 +325,60 @@ static void cgroup_knob(petri_ctx *ctx, petri_sandbox *sb, const char *controlle
  * it keeps ready for the next exec, in mount namespaces of their own) no
  * trace file in any writable place.
  */
+static int ppid_of(int pid)
+{
+	long long v = petri_test_status_field(pid, "PPid");
+	return (int)v;
+}
+
+static void comm_of(int pid, char *out, size_t outlen)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	char *s = sec_read_host_file(path, NULL);
+	snprintf(out, outlen, "%s", s ? s : "?");
+	out[strcspn(out, "\n")] = '\0';
+	free(s);
+}
+
 static void host_sees_nothing(petri_sandbox *sb)
 {
+	/* The processes of the sandbox's id range between two execs: init and
+	 * the namespace it prepares for the next exec (a "petri-exec" child of
+	 * init with no child of its own).  Anything else is a leftover. */
 	uid_t user = (uid_t)petri_sandbox_host_uid(sb);
-	int n = sec_wait_uid_procs_gone(user, user, 5000);
-	CHECK_MSG(n == 0, "%d processes of the sandbox user (host uid %u) are left", n,
-		  (unsigned)user);
+	int init = petri_sandbox_init_pid(sb);
 	pid_t pids[64];
-	int k = sec_count_uid_procs(user - 1000, user - 1000 + 65535, pids, 64);
+	int k = 0, bad = 0;
+	uint64_t deadline = sec_now_ms() + 5000;
+	for (;;) {
+		k = sec_count_uid_procs(user - 1000, user - 1000 + 65535, pids, 64);
+		bad = 0;
+		for (int i = 0; i < k && i < 64; i++) {
+			char comm[32];
+			comm_of(pids[i], comm, sizeof(comm));
+			int ok = pids[i] == init ||
+				 (ppid_of(pids[i]) == init && strcmp(comm, "petri-exec") == 0);
+			if (!ok && sec_pid_alive(pids[i]))
+				bad++;
+		}
+		if (!bad || sec_now_ms() > deadline)
+			break;
+		usleep(20000);
+	}
 	CHECK_MSG(k >= 1, "no process of the sandbox's id range (its init?)");
+	for (int i = 0; bad && i < k && i < 64; i++) {
+		char comm[32];
+		comm_of(pids[i], comm, sizeof(comm));
+		fprintf(stderr, "process %d (%s, parent %d) of the sandbox's ids; init is %d\n",
+			(int)pids[i], comm, ppid_of(pids[i]), init);
+	}
+	CHECK_MSG(bad == 0,
+		  "%d processes of the sandbox's ids are left besides init and its "
+		  "prepared exec",
+		  bad);
+	/* Under the root of each of them (init's mount namespace and the
+	 * prepared exec's own), no file of A. */
 	static const char *const dirs[] = {"tmp", "workspace", "home/sandbox", "dev/shm"};
 	for (int i = 0; i < k && i < 64; i++)
 		for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
@@ -296,8 +388,7 @@ static void host_sees_nothing(petri_sandbox *sb)
 				 dirs[d]);
 			int seen = lstat(path, &st) == 0;
 			CHECK_MSG(!seen,
-				  "%s exists: a mount namespace of the sandbox still holds "
-				  "A's /%s",
+				  "%s exists: a mount namespace of the sandbox still holds A's /%s",
 				  path, dirs[d]);
 		}
 }
@@ -335,7 +426,7 @@ static void check_recycled(petri_ctx *ctx, int a_init, const char *a_id, const c
 /* A plants everything, B (A recycled) finds nothing, its first exec. */
 static void test_recycle_traces(void)
 {
-	petri_ctx *ctx = pool_ctx(0);
+	petri_ctx *ctx = pool_ctx(0, 1);
 	const char *aenv[] = {"TENANT_A_SECRET=sandbox-secret-of-a", NULL};
 	petri_sandbox *a = take(ctx, aenv, 0, 0);
 	CHECK(petri_sandbox_reuses(a) == 0);
@@ -367,7 +458,7 @@ static void test_recycle_traces(void)
 	sec_expect(&r, "trace_sysctls",
 		   "VALUES core/somaxconn=4096;ipv4/ip_local_port_range=32768 60999;"
 		   "ipv4/ping_group_range=65534 65534;ipv4/tcp_syncookies=1");
-	sec_expect(&r, "DONE", "");
+	sec_expect_no_escape(&r);
 	CHECK_MSG(!strstr(r.out, "LEAKED") && !strstr(r.err, "LEAKED"),
 		  "B's Python or shell ran something A left");
 	if (petri_test_failures)
@@ -484,7 +575,7 @@ static void compare_batteries(const char *an, const char *a, const char *bn, con
 static void test_probe_battery(void)
 {
 	/* The recycled one: A leaves everything, B is A's init. */
-	petri_ctx *ctx = pool_ctx(0);
+	petri_ctx *ctx = pool_ctx(0, 1);
 	const char *aenv[] = {"TENANT_A_SECRET=sandbox-secret-of-a", NULL};
 	petri_sandbox *a = take(ctx, aenv, 0, 0);
 	plant_everything(a);
@@ -498,7 +589,7 @@ static void test_probe_battery(void)
 	struct battery rec = run_battery(b, "recycled");
 
 	/* Fresh references: from a pool that never recycles, and unpooled. */
-	petri_ctx *fctx = pool_ctx(PETRI_CTX_F_NO_RECYCLE);
+	petri_ctx *fctx = pool_ctx(PETRI_CTX_F_NO_RECYCLE, 0);
 	petri_sandbox *f = take(fctx, NULL, 0, 0);
 	CHECK(petri_sandbox_reuses(f) == 0);
 	struct battery fresh = run_battery(f, "fresh");
@@ -541,7 +632,7 @@ static void test_probe_battery(void)
  * cgroup limits (not A's), and its cgroup is not charged with A's tmpfs. */
 static void test_recycle_cgroup(void)
 {
-	petri_ctx *ctx = pool_ctx(0);
+	petri_ctx *ctx = pool_ctx(0, 1);
 	int mode = petri_ctx_cgroup_mode(ctx);
 	if (mode == PETRI_CGROUP_NONE)
 		petri_test_skip("no writable cgroup: limits are rlimits only");
@@ -565,11 +656,11 @@ static void test_recycle_cgroup(void)
 	petri_sandbox *b = take(ctx, NULL, 0, 0);
 	check_recycled(ctx, a_init, a_id, a_cg, &before, b);
 
-	/* The reference: a fresh default sandbox. */
+	/* The reference: a fresh default sandbox (of a context without a
+	 * pool: the pool's context has no id range to spare). */
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = LANG;
-	so.flags = PETRI_SANDBOX_F_NO_POOL;
-	petri_sandbox *f = sec_sandbox_in(ctx, &so);
+	petri_sandbox *f = sec_sandbox_in(sec_private_ctx(), &so);
 	struct {
 		const char *ctrl, *v2, *v1;
 	} knobs[] = {{"memory", "memory.max", "memory.limit_in_bytes"},
@@ -611,7 +702,7 @@ static void test_recycle_cgroup(void)
 /* A sandbox that still has a TCP connection in TIME_WAIT is not recycled. */
 static void test_discard_time_wait(void)
 {
-	petri_ctx *ctx = pool_ctx(0);
+	petri_ctx *ctx = pool_ctx(0, 1);
 	petri_sandbox *a = take(ctx, NULL, 0, 0);
 	struct petri_test_run r = tenant(a, "timewait", NULL);
 	sec_expect(&r, "plant_timewait", "OK");
@@ -649,7 +740,7 @@ static void test_discard_time_wait(void)
  */
 static void test_discard_unkillable(void)
 {
-	petri_ctx *ctx = pool_ctx(0);
+	petri_ctx *ctx = pool_ctx(0, 1);
 	petri_sandbox *a = take(ctx, NULL, 0, 0);
 	int a_init = petri_sandbox_init_pid(a);
 	int pfd = (int)syscall(SYS_pidfd_open, a_init, 0);
@@ -722,7 +813,7 @@ static void test_discard_unkillable(void)
  * port and the abstract name free. */
 static void test_recycle_inflight_sockets(void)
 {
-	petri_ctx *ctx = pool_ctx(0);
+	petri_ctx *ctx = pool_ctx(0, 1);
 	petri_sandbox *a = take(ctx, NULL, 0, 0);
 	struct petri_test_run r = tenant(a, "inflight", NULL);
 	sec_expect(&r, "plant_inflight", "OK");
@@ -746,7 +837,7 @@ static void test_recycle_inflight_sockets(void)
  * as well as the first's. */
 static void test_recycle_twice(void)
 {
-	petri_ctx *ctx = pool_ctx(0);
+	petri_ctx *ctx = pool_ctx(0, 1);
 	petri_sandbox *sb = take(ctx, NULL, 0, 0);
 	int init = petri_sandbox_init_pid(sb);
 	for (int round = 1; round <= 2; round++) {
@@ -771,12 +862,49 @@ static void test_recycle_twice(void)
 	petri_ctx_free(ctx);
 }
 
+/*
+ * The serial loop the pool is for: create + exec + destroy, again and
+ * again, with warm {"sh": 1} and nothing else in the way.  The second
+ * create must get the first one's init back, recycled.
+ *
+ * KNOWN FAILING against wt-pool 663b1e8 (a bug of the pool, reported):
+ * a take empties a pool of 1, and next_build() delays a build after a
+ * take (BUILD_DELAY_MS) only while the pool is not empty, so the refill
+ * builds a fresh sandbox at once; the tenant comes back to a full pool and
+ * is discarded (land() fails): with a pool of 1 nothing is ever recycled,
+ * and with more a tenant that runs longer than 20 ms is discarded too.
+ */
+static void test_recycle_serial(void)
+{
+	petri_ctx *ctx = pool_ctx(0, 0);
+	petri_sandbox *a = take(ctx, NULL, 0, 0);
+	int a_init = petri_sandbox_init_pid(a);
+	struct petri_test_run r =
+		petri_test_exec(a, NULL, NULL, (const char *[]){"true", NULL}, 10000);
+	CHECK(r.rc == 0 && r.exit_code == 0);
+	petri_test_run_free(&r);
+	petri_pool_stats before = give_back(ctx, a);
+	petri_pool_stats after = stats(ctx);
+	petri_sandbox *b = take(ctx, NULL, 0, 0);
+	CHECK_MSG(petri_sandbox_reuses(b) == 1 && petri_sandbox_init_pid(b) == a_init,
+		  "the second create of a serial loop got reuses %lld (init %d, the first's %d): "
+		  "the first sandbox was not recycled",
+		  (long long)petri_sandbox_reuses(b), petri_sandbox_init_pid(b), a_init);
+	CHECK_MSG(after.recycled == before.recycled + 1, "the pool did not count a recycle");
+	if (petri_test_failures) {
+		print_stats("before", &before);
+		print_stats("after", &after);
+	}
+	petri_sandbox_destroy(b);
+	petri_ctx_free(ctx);
+}
+
 /* What the pool must leave alone: PETRI_SANDBOX_F_NO_POOL and options the
  * pool cannot give (a hostname) are built for the create and torn down by
  * the destroy; the pool counts none of them. */
 static void test_unpooled_untouched(void)
 {
-	petri_ctx *ctx = pool_ctx(0);
+	petri_ctx *ctx = pool_ctx(0, 0);
 	petri_pool_stats s0 = stats(ctx);
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = LANG;
@@ -803,15 +931,11 @@ static void test_unpooled_untouched(void)
 }
 
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(recycle_traces),
-	PETRI_TEST_CASE(probe_battery),
-	PETRI_TEST_CASE(recycle_cgroup),
-	PETRI_TEST_CASE(discard_time_wait),
-	PETRI_TEST_CASE(discard_unkillable),
-	PETRI_TEST_CASE(recycle_inflight_sockets),
-	PETRI_TEST_CASE(recycle_twice),
-	PETRI_TEST_CASE(unpooled_untouched),
-	{NULL, NULL},
+	PETRI_TEST_CASE(recycle_traces),     PETRI_TEST_CASE(probe_battery),
+	PETRI_TEST_CASE(recycle_cgroup),     PETRI_TEST_CASE(discard_time_wait),
+	PETRI_TEST_CASE(discard_unkillable), PETRI_TEST_CASE(recycle_inflight_sockets),
+	PETRI_TEST_CASE(recycle_twice),      PETRI_TEST_CASE(recycle_serial),
+	PETRI_TEST_CASE(unpooled_untouched), {NULL, NULL},
 };
 
 int main(int argc, char **argv)
