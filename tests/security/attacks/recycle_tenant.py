@@ -19,6 +19,7 @@
 import os
 import signal
 import stat
+import struct
 import sys
 import time
 
@@ -234,10 +235,42 @@ def plant():
     say("plant_reforker", daemon(d_reforker, GHOST + "-fork"))
     say("plant_stopped", daemon(d_stopped, GHOST + "-stop"))
     say("plant_children", daemon(d_children, GHOST + "-pg"))
+    # Traffic on lo that leaves no socket behind: datagrams to the
+    # daemon's UDP socket, TCP connections ended by RST (SO_LINGER 0: no
+    # TIME_WAIT), so the namespace's counters are all that remain.
+    try:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(100):
+            u.sendto(b"x" * 1000, PORTS["udp4"])
+        u.close()
+        for _ in range(10):
+            c = socket.create_connection(PORTS["tcp4"])
+            c.sendall(b"y" * 10000)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+        say("plant_traffic", "OK %s" % lo_bytes())
+    except OSError as e:
+        say("plant_traffic", "FAILED " + ename(e.errno))
     time.sleep(0.2)
     n = sum(1 for p in os.listdir("/proc") if p.isdigit() and comm(p).startswith(GHOST))
     say("plant_ghosts", "OK %d" % n if n >= 7 else "FAILED %d" % n)
     print("DONE", flush=True)
+
+
+def lo_bytes():
+    with open("/proc/net/dev") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name.strip() == "lo":
+                v = rest.split()
+                return "rx=%s tx=%s" % (v[0], v[8])
+    return "no lo"
+
+
+def snmp(table, field):
+    with open("/proc/net/snmp") as f:
+        rows = [r.split() for r in f if r.startswith(table + ":")]
+    return int(rows[1][rows[0].index(field)])
 
 
 def comm(pid):
@@ -324,6 +357,12 @@ def look():
             pass
         s.close()
     leaked("net_connect", "; ".join(conn))
+    # The network namespace's counters: A's traffic must not show.
+    cnt = {"lo": lo_bytes(), "Tcp.ActiveOpens": snmp("Tcp", "ActiveOpens"),
+           "Udp.InDatagrams": snmp("Udp", "InDatagrams"), "Ip.InReceives": snmp("Ip", "InReceives")}
+    leaked("net_counters", "" if cnt["lo"] == "rx=0 tx=0" and cnt["Tcp.ActiveOpens"] == 0 and
+           cnt["Udp.InDatagrams"] == 0 and cnt["Ip.InReceives"] == 0 else
+           " ".join("%s=%s" % kv for kv in sorted(cnt.items())))
     # Processes: only this exec's own.
     mine = {os.getpid(), os.getppid(), 1}
     others = ["%s:%s" % (p, comm(p)) for p in os.listdir("/proc")
