@@ -31,10 +31,11 @@
 #define RETRY_MAX_MS 5000
 #define SCAN_MS 1000 /* how often ready sandboxes are checked for a dead init */
 /* After a take, the refill thread waits this long before it builds for that
- * pool (unless the pool is empty): a sandbox being used now usually comes
- * back through recycling, which costs less than a build, and a build that
- * lands in a pool the recycle has filled would be wasted. */
-#define BUILD_DELAY_MS 20
+ * pool: a sandbox being used now usually comes back through recycling,
+ * which costs less than a build, and a build that lands in a pool the
+ * recycle has filled is wasted.  (A create never waits for it: an empty
+ * pool is a miss.) */
+#define BUILD_DELAY_MS 100
 
 struct petri_pool {
 	char language[16];
@@ -200,9 +201,7 @@ static int next_build(struct petri_pools *ps, uint64_t now, uint64_t *wake_at)
 		uint32_t have = p->nready + p->building + p->recycling;
 		if (have >= p->target)
 			continue;
-		uint64_t at = p->retry_at;
-		if (p->nready + p->recycling > 0 && p->build_at > at)
-			at = p->build_at;
+		uint64_t at = p->retry_at > p->build_at ? p->retry_at : p->build_at;
 		if (at > now) {
 			if (at < *wake_at)
 				*wake_at = at;

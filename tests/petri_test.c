@@ -40,6 +40,16 @@ petri_ctx *petri_test_ctx(void)
 		petri_ctx_opts o = PETRI_CTX_OPTS_INIT;
 		petri_error *e = NULL;
 		o.log_fn = test_log;
+		/* PETRI_TEST_WARM=1: the shared context has a warm pool of every
+		 * language, so that the suites run against taken and recycled
+		 * sandboxes (tests/security: the *_pool variants). */
+		static const petri_warm warm[] = {
+			{"sh", 2, 0}, {"python", 2, 0}, {"node", 1, 0}, {"go", 1, 0}, {NULL, 2, 0}};
+		const char *w = getenv("PETRI_TEST_WARM");
+		if (w && *w && strcmp(w, "0") != 0) {
+			o.warm = warm;
+			o.nwarm = sizeof(warm) / sizeof(warm[0]);
+		}
 		int r = petri_ctx_new(&ctx, &o, &e);
 		if (r < 0) {
 			fprintf(stderr, "petri_ctx_new: %s\n", petri_error_message(e));
