@@ -186,7 +186,8 @@ def plant():
     # POSIX: a message queue with a message in it, a shm object.
     mq = libc.mq_open(MQ_NAME, os.O_CREAT | os.O_RDWR, 0o666, None)
     ok = mq >= 0 and libc.mq_send(mq, b"secret of tenant A", 18, 0) == 0
-    # (Landlock refuses the open of a queue: EACCES, the trace cannot be made.)
+    # (Landlock refuses the open of the queue, EACCES, after the kernel made
+    # it: the queue is there all the same, and B looks for it.)
     say("plant_posix_mq", "OK" if ok else "BLOCKED " + ename(ctypes.get_errno()))
     fd = os.open(POSIX_SHM, os.O_CREAT | os.O_RDWR, 0o666)
     os.write(fd, b"secret of tenant A")
