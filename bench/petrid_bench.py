@@ -18,6 +18,11 @@
    library.  Reported: requests per second (a cycle is three requests),
    p50/p99 per request kind.
 3. petrid's own fds, threads and RSS before and after.
+4. With --pool W (default 8; 0: skip): a second petrid whose config has
+   "warm": {"sh": W}, and a library Context(warm={"sh": W}).  Interleaved
+   rounds of the cycle on petrid, pooled petrid and the pooled library,
+   each step timed (the pooled create figure), then the throughput of the
+   pooled petrid for each client count; petrid's pool counts from /metrics.
 
 The library side disables the binding's main-thread helper hop (an internal
 knob, ~0.1 ms per exec, there for Ctrl-C) so that it measures the library,
@@ -60,11 +65,13 @@ def free_port():
 class Petrid:
     """A petrid on loopback with one tenant allowed enough for the bench."""
 
-    def __init__(self, binary, max_sandboxes=64, max_execs=64):
+    def __init__(self, binary, max_sandboxes=64, max_execs=64, warm=None):
         self.dir = tempfile.mkdtemp(prefix="petrid-bench-")
         self.token = "bench-" + secrets.token_hex(16)
+        self.admin = "admin-" + secrets.token_hex(16)
         self.port = free_port()
         cfg = {
+            "admin_token_sha256": hashlib.sha256(self.admin.encode()).hexdigest(),
             "listen": ["127.0.0.1:%d" % self.port],
             "max_execs": max_execs,
             "max_connections": 1024,
@@ -73,6 +80,8 @@ class Petrid:
                 "max_sandboxes": max_sandboxes, "max_execs": max_execs,
                 "max_memory": "1T"}},
         }
+        if warm:
+            cfg["warm"] = warm
         path = os.path.join(self.dir, "config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -94,6 +103,32 @@ class Petrid:
             if time.monotonic() > deadline:
                 raise RuntimeError("petrid not ready: " + self.logtext())
             time.sleep(0.05)
+
+    def get(self, path, token=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            c.request("GET", path, headers={"Authorization": "Bearer " + token} if token else {})
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def wait_pool_full(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st, body = self.get("/healthz")
+            if st == 200 and json.loads(body).get("pool_full"):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("petrid's pool not full in %ds" % timeout)
+
+    def pool_counts(self):
+        _, body = self.get("/metrics", self.admin)
+        out = {}
+        for line in body.decode().splitlines():
+            if line.startswith("petrid_pool_") and 'language="sh"' in line:
+                out[line.split("{")[0][len("petrid_pool_"):]] = int(line.split()[-1])
+        return out
 
     def logtext(self):
         with open(os.path.join(self.dir, "petrid.log"), "rb") as f:
@@ -158,9 +193,9 @@ class Client:
         self.conn.close()
 
 
-def lib_cycle(petri, clock):
+def lib_cycle(petri, clock, context=None):
     t0 = clock()
-    sb = petri.Sandbox(language="sh")
+    sb = petri.Sandbox(language="sh", context=context)
     t1 = clock()
     r = sb.run(["/bin/true"])
     t2 = clock()
@@ -263,6 +298,26 @@ def load(kind, n, seconds, petri, port, token):
             "all_p50": pct(sum(lat.values(), []), 50), "all_p99": pct(sum(lat.values(), []), 99)}
 
 
+def pooled_latency(petri, pctx, plain, pooled, rounds, warmup):
+    """Rounds of the cycle on petrid, pooled petrid and the pooled library,
+    in an order that rotates; each step timed."""
+    clock = time.perf_counter
+    sides = ("petrid", "petrid pooled", "library pooled")
+    t = {k: {op: [] for op in OPS + ("cycle",)} for k in sides}
+    run = {"petrid": lambda: petrid_cycle(plain, clock),
+           "petrid pooled": lambda: petrid_cycle(pooled, clock),
+           "library pooled": lambda: lib_cycle(petri, clock, pctx)}
+    for i in range(warmup + rounds):
+        for j in range(len(sides)):
+            k = sides[(i + j) % len(sides)]
+            v = run[k]()
+            if i >= warmup:
+                for n, op in enumerate(OPS):
+                    t[k][op].append(v[n])
+                t[k]["cycle"].append(sum(v))
+    return {k: {op: statistics.median(x) * 1e3 for op, x in t[k].items()} for k in sides}
+
+
 def machine():
     with open("/proc/meminfo") as f:
         mem = int(f.readline().split()[1]) // 1024 // 1024
@@ -277,6 +332,36 @@ def machine():
         " ".join("%.2f" % x for x in os.getloadavg()))
 
 
+def pooled_section(petri, plain_d, args, clients):
+    """Section 4: the pooled petrid and library beside the plain petrid."""
+    pd2 = Petrid(os.path.join(args.build, "petrid"), max_sandboxes=max(64, 2 * max(clients)),
+                 max_execs=max(64, 2 * max(clients)), warm={"sh": args.pool})
+    pctx = petri.Context(warm={"sh": args.pool})
+    res = {}
+    try:
+        pd2.wait_pool_full()
+        if not pctx.pool_wait(120):
+            raise RuntimeError("the library's pool did not fill")
+        load0 = " ".join("%.2f" % x for x in os.getloadavg())
+        plain, pooled = Client(plain_d.port, plain_d.token), Client(pd2.port, pd2.token)
+        c0 = pd2.pool_counts()
+        res["latency_ms"] = pooled_latency(petri, pctx, plain, pooled, args.rounds, args.warmup)
+        plain.close()
+        pooled.close()
+        res["loadavg"] = "%s before, %s after" % (load0, " ".join("%.2f" % x for x in os.getloadavg()))
+        res["throughput"] = {}
+        for n in clients:
+            pd2.wait_pool_full()
+            res["throughput"]["petrid_pooled_%d" % n] = load("petrid", n, args.seconds, petri,
+                                                             pd2.port, pd2.token)
+        c1 = pd2.pool_counts()
+        res["counts"] = {k: c1[k] - c0.get(k, 0) if k.endswith("_total") else c1[k] for k in sorted(c1)}
+    finally:
+        pctx.close()
+        res["exit"] = pd2.stop()
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -285,6 +370,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", default="1,4,16")
     ap.add_argument("--json", help="also write the numbers here")
+    ap.add_argument("--pool", type=int, default=8,
+                    help='the pooled section: "warm": {"sh": N} (0: skip it)')
     args = ap.parse_args()
 
     os.environ.setdefault("PETRI_LIBRARY", os.path.join(args.build, "libpetri.so"))
@@ -318,6 +405,8 @@ def main():
                                                          d.token)
         out["petrid_before"] = before
         out["petrid_after"] = d.usage()
+        if args.pool:
+            out["pool"] = pooled_section(petri, d, args, clients)
     finally:
         rc = d.stop()
     out["petrid_exit"] = rc
@@ -345,6 +434,25 @@ def main():
     print("petrid after:  %(fds)d fds, %(threads)d threads, %(rss_kib)d KiB RSS" %
           out["petrid_after"])
     print("petrid exit status on SIGTERM: %d" % rc)
+    if args.pool:
+        p = out["pool"]
+        print("\npooled (warm {\"sh\": %d}), %d interleaved rounds (ms, medians); load average %s:"
+              % (args.pool, args.rounds, p["loadavg"]))
+        print("| step | petrid | petrid pooled | library pooled | petrid pooled / petrid |")
+        print("|---|---|---|---|---|")
+        for op in OPS + ("cycle",):
+            a, b, c = (p["latency_ms"][k][op] for k in ("petrid", "petrid pooled", "library pooled"))
+            print("| %s | %.2f | **%.2f** | %.2f | %.2fx |" % (op, a, b, c, b / a))
+        print("\npooled petrid throughput, create/exec/delete cycles, %.0f s each:" % args.seconds)
+        print("| clients | requests/s | p50 create/exec/delete (ms) | p99 create/exec/delete (ms) |")
+        print("|---|---|---|---|")
+        for n in clients:
+            v = p["throughput"]["petrid_pooled_%d" % n]
+            print("| %d | %.0f | %s | %s |" % (
+                n, v["rps"], " / ".join(ms(v["p50"][op]) for op in OPS),
+                " / ".join(ms(v["p99"][op]) for op in OPS)))
+        print("pooled petrid's pool over the run (sh): %s" % p["counts"])
+        print("pooled petrid exit status on SIGTERM: %d" % p["exit"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -7,10 +7,18 @@
 // group, exec alone in existing sandboxes.  Prints medians and ratios
 // (target for the cycle, issue 4: Go <= 1.1x C).
 //
+// With -pool W (issue 15), it measures instead create + exec + destroy
+// cycles per second with a warm pool of W language-less sandboxes
+// (recycling on): the C API (cgo calls in this process, a pooled context of
+// its own) and the binding (a pooled petri.Context), each from 1 and 2
+// goroutines, in interleaved blocks of -block cycles, each block started
+// with its pool full.  Prints the medians of the blocks and the load
+// average before and after.
+//
 // Usage (from bench/go_cycle, with the in-tree build):
 //
 //	CGO_CFLAGS=-I$PWD/../../include CGO_LDFLAGS=-L$PWD/../../build LD_LIBRARY_PATH=$PWD/../../build \
-//	    go run . [-n 200]
+//	    go run . [-n 200] [-pool 16 [-blocks 15] [-block 200]]
 package main
 
 /*
@@ -50,6 +58,20 @@ static int c_cycle(petri_ctx *ctx)
 	return rc;
 }
 
+// A context with a warm pool of @count language-less sandboxes.
+static petri_ctx *c_ctx_warm(uint32_t count)
+{
+	struct petri_warm w = {NULL, count, 0};
+	petri_ctx_opts co;
+	petri_ctx_opts_init(&co);
+	co.warm = &w;
+	co.nwarm = 1;
+	petri_ctx *ctx = NULL;
+	if (petri_ctx_new(&ctx, &co, NULL) < 0)
+		return NULL;
+	return ctx;
+}
+
 static petri_sandbox *c_create(petri_ctx *ctx)
 {
 	petri_sandbox_opts so;
@@ -66,7 +88,10 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	petri "github.com/libpetri/petri-go"
@@ -95,9 +120,125 @@ func goCycle(ctx context.Context) {
 	sb.Close()
 }
 
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+func medianF(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// pooled measures cycles/s with warm pools (-pool).
+func pooled(warm, blocks, block int) {
+	cctx := C.c_ctx_warm(C.uint32_t(warm))
+	if cctx == nil {
+		log.Fatal("C context with a warm pool failed")
+	}
+	defer C.petri_ctx_free(cctx)
+	gctx, err := petri.NewContext(petri.ContextOptions{Warm: map[string]int{"": warm}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer gctx.Close()
+	bg := context.Background()
+	cWait := func() {
+		if rc := C.petri_ctx_pool_wait(cctx, 120000); rc < 0 {
+			log.Fatalf("C pool wait: %d", rc)
+		}
+	}
+	gWait := func() {
+		if full, err := gctx.PoolWait(120 * time.Second); !full || err != nil {
+			log.Fatalf("Go pool wait: %v %v", full, err)
+		}
+	}
+	cCycle := func() {
+		if rc := C.c_cycle(cctx); rc < 0 {
+			log.Fatalf("C cycle: %d", rc)
+		}
+	}
+	goCycle := func() {
+		sb, err := gctx.New(petri.Options{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if r, err := sb.Run(bg, []string{"/bin/true"}); err != nil || r.ExitCode != 0 {
+			log.Fatalf("binding exec: %v", err)
+		}
+		sb.Close()
+	}
+	// cycles/s of block cycles of fn over g goroutines.
+	rate := func(fn func(), wait func(), g int) float64 {
+		wait()
+		per := block / g
+		var wg sync.WaitGroup
+		t := time.Now()
+		for i := 0; i < g; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; j < per; j++ {
+					fn()
+				}
+			}()
+		}
+		wg.Wait()
+		return float64(per*g) / time.Since(t).Seconds()
+	}
+	type variant struct {
+		name string
+		fn   func() float64
+		v    []float64
+	}
+	vs := []*variant{
+		{name: "C 1 goroutine", fn: func() float64 { return rate(cCycle, cWait, 1) }},
+		{name: "C 2 goroutines", fn: func() float64 { return rate(cCycle, cWait, 2) }},
+		{name: "Go 1 goroutine", fn: func() float64 { return rate(goCycle, gWait, 1) }},
+		{name: "Go 2 goroutines", fn: func() float64 { return rate(goCycle, gWait, 2) }},
+	}
+	for i := 0; i < 30; i++ { // warm-up
+		cCycle()
+		goCycle()
+	}
+	l0 := loadavg()
+	for b := 0; b < blocks; b++ {
+		for j := range vs {
+			x := vs[(b+j)%len(vs)]
+			x.v = append(x.v, x.fn())
+		}
+	}
+	l1 := loadavg()
+	st, _ := gctx.PoolStats("")
+	fmt.Printf("%d blocks of %d cycles, interleaved; warm {\"\": %d}, recycling on; %s; load average %s before, %s after\n",
+		blocks, block, warm, petri.Version(), l0, l1)
+	fmt.Printf("Go context's pool: %+v\n", st)
+	med := map[string]float64{}
+	for _, x := range vs {
+		med[x.name] = medianF(x.v)
+		fmt.Printf("%-18s median %6.0f cycles/s  (%.3f ms/cycle)\n", x.name+":", med[x.name], 1e3/med[x.name])
+	}
+	fmt.Printf("Go/C 1 goroutine:  %.2fx\n", med["Go 1 goroutine"]/med["C 1 goroutine"])
+	fmt.Printf("Go/C 2 goroutines: %.2fx\n", med["Go 2 goroutines"]/med["C 2 goroutines"])
+}
+
 func main() {
 	n := flag.Int("n", 200, "rounds")
+	warm := flag.Int("pool", 0, "measure cycles/s with a warm pool of this many sandboxes instead")
+	blocks := flag.Int("blocks", 15, "with -pool: blocks per variant")
+	block := flag.Int("block", 200, "with -pool: cycles per block")
 	flag.Parse()
+	if *warm > 0 {
+		pooled(*warm, *blocks, *block)
+		return
+	}
 	if *n < 5 {
 		*n = 5
 	}

@@ -3,6 +3,7 @@
 package petri
 
 /*
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <petri/petri.h>
@@ -34,6 +35,7 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,7 +116,28 @@ type ContextOptions struct {
 	// cgroups beside it -- for a service in a delegated cgroup (systemd
 	// Delegate=yes).  Without it the library never moves the process.
 	CgroupLeaf bool
+	// Warm keeps sandboxes ready (the warm pool, petri_warm in petri.h):
+	// language ("python", "node", "go", "sh"; "" for sandboxes without a
+	// language, as Options.Language "") -> how many, 1 to 1024; at most 16
+	// languages.  New with that Language whose other Options are only Env,
+	// Memory, Pids and CPUs takes a ready one (any other option, or
+	// NoPool, builds one as without a pool); a background thread of the
+	// library refills the pool.  Nil: no pool.
+	Warm map[string]int
+	// NoRecycle (PETRI_CTX_F_NO_RECYCLE): Close always tears a pooled
+	// sandbox down and the pool is refilled with fresh ones.  Without it,
+	// Close of a sandbox matching a pool resets it (fresh /tmp, /workspace,
+	// home and /dev/shm, a new IPC namespace and cgroup, every process
+	// killed) and puts it back when it is proven clean.
+	NoRecycle bool
 }
+
+// maxWarm and maxWarmCount are petri_ctx_opts.nwarm's and
+// petri_warm.count's limits (petri.h).
+const (
+	maxWarm      = 16
+	maxWarmCount = 1024
+)
 
 // A Context owns the library state that sandboxes share: the supervisor
 // thread that forks every sandbox (which lives as long as the Context, so the
@@ -151,6 +174,19 @@ func NewContext(opts ContextOptions) (*Context, error) {
 	if opts.CgroupLeaf {
 		copts.flags |= C.PETRI_CTX_F_CGROUP_LEAF
 	}
+	if opts.NoRecycle {
+		copts.flags |= C.PETRI_CTX_F_NO_RECYCLE
+	}
+	var a cArena
+	defer a.free()
+	if len(opts.Warm) > 0 {
+		w, err := a.warm(opts.Warm)
+		if err != nil {
+			return nil, err
+		}
+		copts.warm = w
+		copts.nwarm = C.uint32_t(len(opts.Warm))
+	}
 	c := &Context{sandboxes: make(map[*sandbox]struct{})}
 	if opts.Log != nil {
 		c.log = cgo.NewHandle(opts.Log)
@@ -174,6 +210,93 @@ func (c *Context) CgroupMode() CgroupMode {
 		return CgroupNone
 	}
 	return CgroupMode(C.petri_ctx_cgroup_mode(c.c))
+}
+
+// PoolStats are the counts of one warm pool (struct petri_pool_stats in
+// petri.h) since the Context was made.
+type PoolStats struct {
+	Language  string // the pool's language ("": sandboxes without one)
+	Ready     uint32 // sandboxes ready in the pool now
+	Target    uint32 // the pool's count (ContextOptions.Warm)
+	Hits      uint64 // creates served from the pool
+	Misses    uint64 // matching creates that found it empty
+	Created   uint64 // sandboxes the refill thread built
+	Recycled  uint64 // closed sandboxes reset and put back
+	Discarded uint64 // closed sandboxes torn down instead: not proven clean, or the pool was full
+	Failed    uint64 // refill builds or resets that failed
+}
+
+// PoolStats returns the counts of the Context's warm pool of language (""
+// for the pool of sandboxes without a language).  An *Error with
+// Errno ENOENT when the Context has no such pool; ErrClosed after Close.
+func (c *Context) PoolStats(language string) (PoolStats, error) {
+	const op = "pool stats"
+	var a cArena
+	defer a.free()
+	var name *C.char
+	if language != "" {
+		if strings.IndexByte(language, 0) >= 0 {
+			return PoolStats{}, invalid(op, "language contains a NUL byte")
+		}
+		name = a.str(language)
+	}
+	var out C.petri_pool_stats
+	out.sz = C.uint32_t(unsafe.Sizeof(out))
+	c.life.RLock()
+	defer c.life.RUnlock()
+	if c.closed {
+		return PoolStats{}, ErrClosed
+	}
+	if rc := C.petri_ctx_pool_stats(c.c, name, &out); rc < 0 {
+		e := takeError(op, rc, nil).(*Error)
+		if rc == -C.ENOENT {
+			what := "language " + strconv.Quote(language)
+			if language == "" {
+				what = "sandboxes without a language"
+			}
+			e.Msg = "the context has no warm pool for " + what
+		}
+		return PoolStats{}, e
+	}
+	return PoolStats{
+		Language:  language,
+		Ready:     uint32(out.ready),
+		Target:    uint32(out.target),
+		Hits:      uint64(out.hits),
+		Misses:    uint64(out.misses),
+		Created:   uint64(out.created),
+		Recycled:  uint64(out.recycled),
+		Discarded: uint64(out.discarded),
+		Failed:    uint64(out.failed),
+	}, nil
+}
+
+// PoolWait waits until every warm pool of the Context is full, for at most
+// timeout (0: just check).  For start-up, tests and benchmarks: New never
+// needs it.  It returns true when full, false when the time ran out, and an
+// *Error with the refill's errno when a pool cannot be filled (EPERM: the
+// kernel refuses a namespace, say).  New may run meanwhile; Close waits for
+// it to return.
+func (c *Context) PoolWait(timeout time.Duration) (bool, error) {
+	if timeout < 0 {
+		return false, invalid("pool wait", "negative timeout %v", timeout)
+	}
+	ms := uint64((timeout + time.Millisecond - 1) / time.Millisecond)
+	c.life.RLock()
+	defer c.life.RUnlock()
+	if c.closed {
+		return false, ErrClosed
+	}
+	rc := C.petri_ctx_pool_wait(c.c, C.uint64_t(ms))
+	switch {
+	case rc == 0:
+		return true, nil
+	case rc == -C.ETIMEDOUT:
+		return false, nil
+	}
+	e := takeError("pool wait", rc, nil).(*Error)
+	e.Msg = "the warm pool cannot be filled: " + e.Msg
+	return false, e
 }
 
 // Close destroys every sandbox still open in the Context (killing what runs
@@ -285,6 +408,10 @@ type Options struct {
 	Hostname string
 	// ID names the sandbox, [a-zA-Z0-9_-]{1,48}; empty: generated "sb_<hex>".
 	ID string
+	// NoPool (PETRI_SANDBOX_F_NO_POOL): never taken from the Context's
+	// warm pool nor recycled into it; built for this sandbox and torn down
+	// by Close.  In-process only (a petrid's pool is its own).
+	NoPool bool
 
 	// URL makes the sandbox in a petrid service instead of in this
 	// process: "http://HOST:PORT", "https://HOST:PORT" (TLS from a reverse
@@ -531,6 +658,9 @@ func (c *Context) New(opts Options) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.NoPool {
+		so.flags |= C.PETRI_SANDBOX_F_NO_POOL
+	}
 
 	c.life.RLock()
 	defer c.life.RUnlock()
@@ -569,6 +699,24 @@ func (s *sandbox) finalize()            { s.close() }
 // ID returns the sandbox's id (also after Close).  A remote sandbox's id
 // names its petrid node: "sb_<node>_<hex>".
 func (s *Sandbox) ID() string { return s.b.sandboxID() }
+
+// Reuses says how many times the sandbox was recycled before it was handed
+// out: 0 for one built fresh (by New or by the warm pool's refill), n after
+// n recycles (see ContextOptions.Warm).  -1 when it is not known: a remote
+// sandbox (the pool is petrid's) or a closed one.
+func (s *Sandbox) Reuses() int64 {
+	defer runtime.KeepAlive(s)
+	l, ok := s.b.(*sandbox)
+	if !ok {
+		return -1
+	}
+	l.hmu.Lock()
+	defer l.hmu.Unlock()
+	if l.sb == nil {
+		return -1
+	}
+	return int64(C.petri_sandbox_reuses(l.sb))
+}
 
 // Language returns the language given in Options (remotely, when Options
 // left it empty: the tenant's default language, if it has one).
@@ -732,6 +880,40 @@ func (a *cArena) strv(op, what string, v []string) (**C.char, error) {
 		arr[i] = a.str(s)
 	}
 	return (**C.char)(p), nil
+}
+
+// warm returns ContextOptions.Warm as a C array of petri_warm, sorted by
+// language (so that errors do not depend on map order), checked.
+func (a *cArena) warm(warm map[string]int) (*C.petri_warm, error) {
+	const op = "context"
+	if len(warm) > maxWarm {
+		return nil, invalid(op, "Warm: at most %d languages, got %d", maxWarm, len(warm))
+	}
+	langs := make([]string, 0, len(warm))
+	for l := range warm {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	p := C.calloc(C.size_t(len(langs)), C.size_t(unsafe.Sizeof(C.petri_warm{})))
+	if p == nil {
+		panic("petri: out of memory")
+	}
+	a.ptrs = append(a.ptrs, p)
+	arr := unsafe.Slice((*C.petri_warm)(p), len(langs))
+	for i, l := range langs {
+		n := warm[l]
+		if n < 1 || n > maxWarmCount {
+			return nil, invalid(op, "Warm[%q] must be between 1 and %d, got %d", l, maxWarmCount, n)
+		}
+		if l != "" {
+			if strings.IndexByte(l, 0) >= 0 {
+				return nil, invalid(op, "Warm: language %q contains a NUL byte", l)
+			}
+			arr[i].language = a.str(l)
+		}
+		arr[i].count = C.uint32_t(n)
+	}
+	return (*C.petri_warm)(p), nil
 }
 
 func (a *cArena) bytes(b []byte) unsafe.Pointer {

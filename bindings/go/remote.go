@@ -466,6 +466,7 @@ func newRemote(opts Options) (*Sandbox, error) {
 		{opts.WorkspaceDir != "", "WorkspaceDir (a host path)"},
 		{opts.Rootfs != "", "Rootfs (a host path)"},
 		{opts.ID != "", "ID (petrid names its sandboxes)"},
+		{opts.NoPool, "NoPool (the warm pool is petrid's: its node config's \"warm\" and \"recycle\")"},
 		{opts.UpstreamCA != "", "UpstreamCA (a host path; petrid's tenant configuration holds the CAs)"},
 		{len(opts.Secrets) > 0, "Secrets (a secret's value never travels to petrid: give the names of the tenant's secrets in SecretNames)"},
 	}

@@ -357,6 +357,60 @@ static int parse_tenant(json_object *v, const char *name, struct pd_tenant *t, s
 	return 0;
 }
 
+/* "warm": {"python": 4, "sh": 8, "": 2}: a language the library knows ("":
+ * sandboxes without one) -> sandboxes kept ready, the limits of petri_warm. */
+static int parse_warm(json_object *v, struct pd_config *c, struct cfg_err *e)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return bad(e, "warm",
+			   "must be an object {\"LANGUAGE\": COUNT}, e.g. {\"python\": 4}");
+	size_t n = (size_t)json_object_object_length(v);
+	if (n > 16)
+		return bad(e, "warm", "at most 16 languages, got %zu", n);
+	if (!(c->warm = calloc(n ? n : 1, sizeof(*c->warm))))
+		return bad(e, "warm", "out of memory");
+	json_object_object_foreach(v, lang, cv)
+	{
+		char key[96];
+		uint64_t u;
+		snprintf(key, sizeof(key), "warm.%s", *lang ? lang : "\"\"");
+		if (*lang) {
+			bool known = false;
+			for (uint32_t i = 0; !known && petri_language_name(i); i++)
+				known = strcmp(petri_language_name(i), lang) == 0;
+			if (!known)
+				return bad(
+					e, key,
+					"unknown language (python, node, go, sh, or \"\" for none)");
+		}
+		if (get_uint(cv, key, 1, 1024, &u, e) < 0)
+			return -1;
+		struct pd_warm_cfg *w = &c->warm[c->nwarm++];
+		w->count = (uint32_t)u;
+		if (*lang && !(w->language = strdup(lang)))
+			return bad(e, key, "out of memory");
+	}
+	return 0;
+}
+
+bool pd_config_same_pool(const struct pd_config *a, const struct pd_config *b)
+{
+	if (a->recycle != b->recycle || a->nwarm != b->nwarm)
+		return false;
+	for (size_t i = 0; i < a->nwarm; i++) { /* each language once: as sets */
+		const struct pd_warm_cfg *x = &a->warm[i];
+		bool found = false;
+		for (size_t j = 0; !found && j < b->nwarm; j++) {
+			const struct pd_warm_cfg *y = &b->warm[j];
+			found = x->count == y->count && !x->language == !y->language &&
+				(!x->language || strcmp(x->language, y->language) == 0);
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 static int parse_root(json_object *root, struct pd_config *c, struct cfg_err *e)
 {
 	uint64_t u;
@@ -369,6 +423,7 @@ static int parse_root(json_object *root, struct pd_config *c, struct cfg_err *e)
 	c->request_timeout = 30;
 	c->max_execs = 64;
 	c->drain_timeout = 10;
+	c->recycle = true;
 	json_object *tenants = NULL;
 	json_object_object_foreach(root, k, v)
 	{
@@ -404,6 +459,10 @@ static int parse_root(json_object *root, struct pd_config *c, struct cfg_err *e)
 			c->drain_timeout = (unsigned)u;
 		} else if (strcmp(k, "require_kernel_audit") == 0) {
 			r = get_bool(v, k, &c->require_kernel_audit, e);
+		} else if (strcmp(k, "warm") == 0) {
+			r = parse_warm(v, c, e);
+		} else if (strcmp(k, "recycle") == 0) {
+			r = get_bool(v, k, &c->recycle, e);
 		} else if (strcmp(k, "tenants") == 0) {
 			tenants = v;
 		} else {
@@ -509,6 +568,9 @@ void pd_config_free(struct pd_config *c)
 		free(t->audit.unix_path);
 	}
 	free(c->tenants);
+	for (size_t i = 0; i < c->nwarm; i++)
+		free(c->warm[i].language);
+	free(c->warm);
 	OPENSSL_cleanse(c->admin, sizeof(c->admin));
 	free(c);
 }

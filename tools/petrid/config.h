@@ -48,6 +48,12 @@ struct pd_tenant {
 	struct pd_audit_cfg audit;
 };
 
+/* One pool of the node's warm pool (docs/petrid.md "warm"). */
+struct pd_warm_cfg {
+	char *language; /* NULL: sandboxes without a language (key "") */
+	uint32_t count;
+};
+
 struct pd_config {
 	int refs; /* guarded by the holder's lock (config_get/config_put) */
 	char node[17];
@@ -60,6 +66,9 @@ struct pd_config {
 	uint32_t max_execs;
 	unsigned drain_timeout;
 	bool require_kernel_audit;
+	struct pd_warm_cfg *warm; /* the node's warm pool, read at start only */
+	size_t nwarm;
+	bool recycle; /* default true */
 	struct pd_tenant *tenants;
 	size_t ntenants;
 };
@@ -68,6 +77,9 @@ struct pd_config {
  * with a one-line reason in @err ("tenants.acme.max_memory: ..."). */
 struct pd_config *pd_config_load(const char *path, char *err, size_t errlen);
 void pd_config_free(struct pd_config *c);
+
+/* Whether @a and @b ask for the same warm pool ("warm" and "recycle"). */
+bool pd_config_same_pool(const struct pd_config *a, const struct pd_config *b);
 
 /* The tenant whose token is @token (compared as SHA-256 hashes in constant
  * time over every tenant), or NULL; [out] @admin true when it is the admin

@@ -9,7 +9,9 @@
  * exists (a fork of a threaded process may only exec), the host checks run
  * before the library's context starts its supervisor thread, and every
  * thread is created with SIGHUP/SIGINT/SIGTERM blocked, so that only the
- * main thread, in sigwaitinfo(), sees them.
+ * main thread, in sigwaitinfo(), sees them.  With a warm pool ("warm"),
+ * the pooled context (whose refill thread starts with it) replaces the
+ * first one after all of that (warm_context()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +33,9 @@
 #endif
 
 static const char *config_path;
+/* The config petrid started with (a reference of its own): the warm pool
+ * is made from it once, and a reload compares its "warm" with this one. */
+static struct pd_config *start_cfg;
 static int undertaker_fd = -1;
 static volatile int timer_stop;
 
@@ -245,6 +250,9 @@ static void reload(void)
 		same_listen = strcmp(c->listen[i], pd.cfg->listen[i]) == 0;
 	if (!same_listen)
 		pd_log("reload: listen changed: ignored until restart");
+	/* The warm pool belongs to the library context, made once at start. */
+	if (!pd_config_same_pool(c, start_cfg))
+		pd_log("reload: warm or recycle changed: ignored until restart");
 	if (pd_audit_apply(c, err, sizeof(err)) < 0) {
 		pd_log("reload refused, the old config stays: %s", err);
 		pd_config_free(c);
@@ -347,6 +355,41 @@ static void drain(pthread_t timer)
 	pd_log("stopped");
 }
 
+/* The node's warm pool ("warm", "recycle"): the library's refill thread
+ * starts with the context, so the pooled context replaces the first one
+ * only now, after the undertaker's fork and the host checks, with the
+ * signals blocked (the thread inherits the mask).  Already in the
+ * petri-host leaf, the new context uses its parent as the first did. */
+static int warm_context(petri_ctx_opts *co)
+{
+	struct petri_warm w[16];
+	size_t n = pd.cfg->nwarm < 16 ? pd.cfg->nwarm : 16;
+	for (size_t i = 0; i < n; i++)
+		w[i] = (struct petri_warm){.language = pd.cfg->warm[i].language,
+					   .count = pd.cfg->warm[i].count};
+	co->warm = w;
+	co->nwarm = (uint32_t)n;
+	if (!pd.cfg->recycle)
+		co->flags |= PETRI_CTX_F_NO_RECYCLE;
+	petri_ctx *pooled = NULL;
+	petri_error *perr = NULL;
+	if (petri_ctx_new(&pooled, co, &perr) < 0) {
+		pd_log("cannot create the library context with the warm pool: %s",
+		       petri_error_message(perr));
+		petri_error_free(perr);
+		return -1;
+	}
+	co->warm = NULL;
+	co->nwarm = 0;
+	petri_ctx_free(pd.ctx);
+	pd.ctx = pooled;
+	for (size_t i = 0; i < n; i++)
+		pd_log("warm pool: %u %s sandboxes%s", w[i].count,
+		       w[i].language ? w[i].language : "language-less",
+		       pd.cfg->recycle ? ", recycled" : ", not recycled");
+	return 0;
+}
+
 /* ---- main ---- */
 
 static void usage(FILE *f)
@@ -396,6 +439,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(pd.node, sizeof(pd.node), "%s", pd.cfg->node);
+	start_cfg = pd.cfg;
+	start_cfg->refs++; /* no thread yet: no lock needed */
 	if (check) {
 		bool ok = host_checks(pd.cfg, true);
 		printf("config %s: ok (%zu tenants)\n", config_path, pd.cfg->ntenants);
@@ -431,6 +476,8 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (pd.cfg->nwarm && warm_context(&co) < 0)
+		return 1;
 
 	const char *why = NULL;
 	int ka = petri_ctx_kernel_audit(pd.ctx, &why);
@@ -470,5 +517,6 @@ int main(int argc, char **argv)
 		}
 	}
 	pd_config_put(pd.cfg);
+	pd_config_put(start_cfg);
 	return 0;
 }

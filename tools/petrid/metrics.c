@@ -44,6 +44,51 @@ static void add_egress(struct pd_sandbox *s, void *arg)
 	}
 }
 
+/* The node's warm pool, one series per pool the library context has:
+ * every language it knows, then NULL (label language=""). */
+static void pool_metrics(FILE *f)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} series[] = {
+		{"petrid_pool_ready", "gauge", "Sandboxes ready in the node's warm pool."},
+		{"petrid_pool_target", "gauge",
+		 "Sandboxes the warm pool keeps ready (config warm)."},
+		{"petrid_pool_hits_total", "counter", "Creates served from the warm pool."},
+		{"petrid_pool_misses_total", "counter",
+		 "Poolable creates that found the pool empty."},
+		{"petrid_pool_created_total", "counter", "Sandboxes the pool's refill built."},
+		{"petrid_pool_recycled_total", "counter",
+		 "Deleted sandboxes reset, proven clean and put back."},
+		{"petrid_pool_discarded_total", "counter",
+		 "Deleted sandboxes torn down instead of recycled."},
+		{"petrid_pool_failed_total", "counter", "Refill builds or resets that failed."},
+	};
+	petri_pool_stats st[17];
+	const char *lang[17];
+	size_t n = 0;
+	for (uint32_t i = 0; n < 16; i++) {
+		const char *l = petri_language_name(i);
+		st[n] = (petri_pool_stats){.sz = sizeof(st[n])};
+		if (petri_ctx_pool_stats(pd.ctx, l, &st[n]) == 0)
+			lang[n++] = l;
+		if (!l)
+			break;
+	}
+	if (!n)
+		return;
+	for (size_t k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
+		help(f, series[k].name, series[k].type, series[k].help);
+		for (size_t i = 0; i < n; i++) {
+			const uint64_t v[] = {st[i].ready,     st[i].target,  st[i].hits,
+					      st[i].misses,    st[i].created, st[i].recycled,
+					      st[i].discarded, st[i].failed};
+			fprintf(f, "%s{language=\"%s\"} %llu\n", series[k].name,
+				lang[i] ? lang[i] : "", (unsigned long long)v[k]);
+		}
+	}
+}
+
 struct view {
 	struct pd_tenant_rt *t[1024];
 	size_t n;
@@ -143,6 +188,8 @@ char *pd_metrics_text(const char *tenant, bool admin, size_t *len)
 			if (pd.http_by_code[code])
 				fprintf(f, "petrid_http_requests_total{code=\"%d\"} %llu\n", code,
 					(unsigned long long)pd.http_by_code[code]);
+		/* The pool is the node's, shared by every tenant: admin only. */
+		pool_metrics(f);
 	}
 	pthread_mutex_unlock(&pd.lock);
 	help(f, "petrid_build_info", "gauge", "petrid's version.");

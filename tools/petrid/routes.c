@@ -70,6 +70,20 @@ static enum MHD_Result healthz(struct pd_conn *c)
 			       json_object_new_string(pd.draining ? "draining" : "ok"));
 	json_object_object_add(o, "node", json_object_new_string(pd.node));
 	json_object_object_add(o, "version", json_object_new_string(petri_version()));
+	/* With a warm pool ("warm" in the config): whether every pool is full
+	 * now.  Readiness only: creates work either way (a miss builds). */
+	petri_pool_stats ps = {.sz = sizeof(ps)};
+	bool pooled = false;
+	for (uint32_t i = 0; !pooled; i++) {
+		const char *l = petri_language_name(i);
+		pooled = petri_ctx_pool_stats(pd.ctx, l, &ps) == 0;
+		if (!l)
+			break;
+	}
+	if (pooled)
+		json_object_object_add(o, "pool_full",
+				       json_object_new_boolean(petri_ctx_pool_wait(pd.ctx, 0) ==
+							       0));
 	struct MHD_Response *r = pd_json_response(o);
 	json_object_put(o);
 	if (!r)

@@ -13,7 +13,7 @@ bindings/python/README.md.
 """
 
 from .audit import AuditEvent, AuditIntegrityError, AuditStream, read_stream, verify_stream
-from .context import Context, default_context, library_version
+from .context import Context, PoolStats, default_context, library_version
 from .errors import (
     InvalidArgumentError,
     LibraryNotFoundError,
@@ -49,6 +49,7 @@ __all__ = [
     "DirListing",
     "OutputCallback",
     "Context",
+    "PoolStats",
     "default_context",
     "library_version",
     "REASONS",

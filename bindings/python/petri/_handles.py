@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, Optional, Sequence, Set, Tuple
 
 from . import _lib
 from .errors import PetriError, SandboxBusyError, SandboxClosedError, from_code
@@ -228,11 +228,18 @@ class SandboxState:
 
 
 class ContextState:
-    """A petri_ctx handle and the sandboxes created in it."""
+    """A petri_ctx handle and the sandboxes created in it.
+
+    Creates (and pool waits) run without holding ``lock`` across the C
+    call, so that several threads create at once (the library is
+    thread-safe); each one pins the handle (``busy``) and close() waits
+    for the pins to drop before it frees the context."""
 
     def __init__(self, ptr: int) -> None:
         self.ptr: Optional[int] = ptr
         self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)  # busy dropped to 0
+        self.busy = 0
         self.sandboxes: Set[SandboxState] = set()
         self.closed = False
         self.pid = os.getpid()
@@ -242,17 +249,33 @@ class ContextState:
         with _live_lock:
             _live.add(self)
 
-    def create_sandbox(self, opts: Any) -> SandboxState:
-        lib = _lib.lib()
-        with self.lock:  # a context is never freed during a create
+    def pin(self) -> int:
+        """The handle for one call made without ``lock``; unpin() after."""
+        with self.lock:
             if self.closed or self.ptr is None:
                 raise SandboxClosedError("the context is closed")
+            self.busy += 1
+            return self.ptr
+
+    def unpin(self) -> None:
+        with self.lock:
+            self.busy -= 1
+            if self.busy == 0:
+                self.idle.notify_all()
+
+    def create_sandbox(self, opts: Any) -> SandboxState:
+        lib = _lib.lib()
+        ptr = self.pin()  # the context is never freed during a create
+        try:
             out = ctypes.c_void_p()
-            call_with_error(lib.petri_sandbox_create, self.ptr, ctypes.byref(opts), ctypes.byref(out))
+            call_with_error(lib.petri_sandbox_create, ptr, ctypes.byref(opts), ctypes.byref(out))
             raw = lib.petri_sandbox_id(out)
             state = SandboxState(out.value or 0, self, raw.decode("utf-8", "replace") if raw else "")
-            self.sandboxes.add(state)
+            with self.lock:
+                self.sandboxes.add(state)
             return state
+        finally:
+            self.unpin()
 
     def forget_sandbox(self, state: SandboxState) -> None:
         with self.lock:
@@ -263,6 +286,9 @@ class ContextState:
             if self.closed:
                 return
             self.closed = True
+            # Creates in flight finish first (their sandboxes join the set).
+            while self.busy:
+                self.idle.wait()
             states = list(self.sandboxes)
         leak = False
         for s in states:
@@ -280,6 +306,8 @@ class ContextState:
 
     def forget(self) -> None:
         self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+        self.busy = 0
         for s in list(self.sandboxes):
             s.forget()
         self.sandboxes.clear()
@@ -291,9 +319,12 @@ _live_lock = threading.Lock()
 _live: Set[ContextState] = set()
 
 
-def open_context(log_level: int, flags: int, host_uid_base: int) -> ContextState:
-    """A new petri_ctx (log level a LOG_* number, flags CTX_F_*), its
-    messages going to the "petri" logger; raises PetriError."""
+def open_context(
+    log_level: int, flags: int, host_uid_base: int, warm: Optional[Sequence[Tuple[Optional[str], int]]] = None
+) -> ContextState:
+    """A new petri_ctx (log level a LOG_* number, flags CTX_F_*, warm the
+    pools as (language or None, count) pairs), its messages going to the
+    "petri" logger; raises PetriError."""
     lib = _lib.lib()
     opts = _lib.CtxOpts()
     opts.sz = ctypes.sizeof(opts)
@@ -302,6 +333,13 @@ def open_context(log_level: int, flags: int, host_uid_base: int) -> ContextState
     opts.log_userdata = None
     opts.host_uid_base = host_uid_base
     opts.flags = flags
+    if warm:
+        arr = (_lib.Warm * len(warm))()
+        for i, (language, count) in enumerate(warm):
+            arr[i].language = language.encode("utf-8") if language is not None else None
+            arr[i].count = count
+        opts.warm = arr  # copied by petri_ctx_new(); arr lives until it returns
+        opts.nwarm = len(warm)
     out = ctypes.c_void_p()
     call_with_error(lib.petri_ctx_new, ctypes.byref(out), ctypes.byref(opts))
     return ContextState(out.value or 0)

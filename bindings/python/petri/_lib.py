@@ -22,6 +22,8 @@ from typing import List, Optional
 
 __all__ = [
     "CtxOpts",
+    "Warm",
+    "PoolStats",
     "SandboxOpts",
     "SecretOpts",
     "ExecOpts",
@@ -45,6 +47,16 @@ LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 OUTPUT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 
 
+class Warm(ctypes.Structure):
+    """struct petri_warm (one pool of petri_ctx_opts.warm)."""
+
+    _fields_ = [
+        ("language", ctypes.c_char_p),
+        ("count", c_u32),
+        ("reserved", c_u32),
+    ]
+
+
 class CtxOpts(ctypes.Structure):
     """struct petri_ctx_opts."""
 
@@ -55,6 +67,26 @@ class CtxOpts(ctypes.Structure):
         ("log_userdata", ctypes.c_void_p),
         ("host_uid_base", c_u32),
         ("flags", c_u32),
+        ("warm", ctypes.POINTER(Warm)),
+        ("nwarm", c_u32),
+        ("reserved0", c_u32),
+    ]
+
+
+class PoolStats(ctypes.Structure):
+    """struct petri_pool_stats."""
+
+    _fields_ = [
+        ("sz", c_u32),
+        ("ready", c_u32),
+        ("target", c_u32),
+        ("reserved0", c_u32),
+        ("hits", c_u64),
+        ("misses", c_u64),
+        ("created", c_u64),
+        ("recycled", c_u64),
+        ("discarded", c_u64),
+        ("failed", c_u64),
     ]
 
 
@@ -178,9 +210,13 @@ class AuditReaderOpts(ctypes.Structure):
 LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG = 0, 1, 2, 3
 CTX_F_REQUIRE_CGROUPS = 1 << 0
 CTX_F_CGROUP_LEAF = 1 << 1
+CTX_F_NO_RECYCLE = 1 << 2
+WARM_MAX = 16  # petri_ctx_opts.nwarm at most
+WARM_COUNT_MAX = 1024  # petri_warm.count: 1 to this
 CGROUP_NONE, CGROUP_V1, CGROUP_V2 = 0, 1, 2
 NET_NONE, NET_HOST, NET_PROXY = 0, 1, 2
 SANDBOX_F_NO_LANDLOCK = 1 << 0
+SANDBOX_F_NO_POOL = 1 << 1
 STREAM_STDOUT, STREAM_STDERR = 1, 2
 # Constants of petri/audit.h.
 AUDIT_SINK_FILE, AUDIT_SINK_FD, AUDIT_SINK_UNIX, AUDIT_SINK_CALLBACK = 1, 2, 3, 4
@@ -221,6 +257,8 @@ _PROTOTYPES = {
     "petri_ctx_new": (ctypes.c_int, [_PP, ctypes.POINTER(CtxOpts), _PP]),
     "petri_ctx_free": (None, [_P]),
     "petri_ctx_cgroup_mode": (ctypes.c_int, [_P]),
+    "petri_ctx_pool_stats": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.POINTER(PoolStats)]),
+    "petri_ctx_pool_wait": (ctypes.c_int, [_P, c_u64]),
     "petri_sandbox_opts_init": (None, [_P]),
     "petri_sandbox_create": (ctypes.c_int, [_P, ctypes.POINTER(SandboxOpts), _PP, _PP]),
     "petri_sandbox_destroy": (None, [_P]),
@@ -228,6 +266,7 @@ _PROTOTYPES = {
     "petri_sandbox_init_pid": (ctypes.c_int, [_P]),
     "petri_sandbox_host_uid": (ctypes.c_int64, [_P]),
     "petri_sandbox_cgroup_id": (c_u64, [_P]),
+    "petri_sandbox_reuses": (ctypes.c_int64, [_P]),
     "petri_exec_opts_init": (None, [_P]),
     "petri_reason_name": (ctypes.c_char_p, [ctypes.c_int]),
     "petri_sandbox_exec": (ctypes.c_int, [_P, ctypes.POINTER(ExecOpts), _PP, _PP]),

@@ -12,6 +12,6 @@ context's names have always been importable from.  The handle bookkeeping
 (states, locks, fork and exit handling) is in petri._handles.
 """
 
-from .sandbox import Context, default_context, library_version
+from .sandbox import Context, PoolStats, default_context, library_version
 
-__all__ = ["Context", "default_context", "library_version"]
+__all__ = ["Context", "PoolStats", "default_context", "library_version"]

@@ -735,6 +735,7 @@ class RemoteSandbox(Sandbox):
         env: Optional[Mapping[str, str]] = None,
         hostname: Optional[str] = None,
         landlock: bool = True,
+        no_pool: bool = False,
         **local_only: Any,
     ) -> None:
         self._finalizer: Optional[weakref.finalize] = None
@@ -758,6 +759,11 @@ class RemoteSandbox(Sandbox):
                 )
         if landlock is not True:
             raise TypeError("landlock= is not available for a remote sandbox (%s): petrid decides" % where)
+        if no_pool is not False:
+            raise TypeError(
+                "no_pool= is not available for a remote sandbox (%s): the warm pool is petrid's "
+                '(its node config\'s "warm" and "recycle")' % where
+            )
         if token is None:
             token = os.environ.get(ENV_TOKEN) or None
         to = DEFAULT_TIMEOUT if http_timeout is None else _positive("http_timeout", http_timeout)
@@ -865,6 +871,12 @@ class RemoteSandbox(Sandbox):
     @property
     def host_uid(self) -> int:
         raise PetriError(_errno.ENOTSUP, "host_uid is not available for a remote sandbox (%s)" % self.url)
+
+    @property
+    def reuses(self) -> int:
+        raise PetriError(
+            _errno.ENOTSUP, "reuses is not available for a remote sandbox (%s): the pool is petrid's" % self.url
+        )
 
     @property
     def cgroup_id(self) -> int:

@@ -14,6 +14,7 @@ durations are seconds (int or float), a timedelta or strings like "500ms".
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import itertools
 import os
@@ -48,7 +49,7 @@ from ._handles import (
     raise_error,
 )
 from .audit import AuditStream
-from .errors import SandboxBusyError, SandboxClosedError
+from .errors import NotFoundError, SandboxBusyError, SandboxClosedError, from_code
 from .files import DirListing
 from .files import _from_c as _listing_from_c
 from .result import ExecResult
@@ -73,7 +74,15 @@ def remote_url_from_env() -> Optional[str]:
     u = os.environ.get(ENV_URL)
     return u if u else None
 
-__all__ = ["Sandbox", "ExecStream", "OutputCallback", "Context", "default_context", "library_version"]
+__all__ = [
+    "Sandbox",
+    "ExecStream",
+    "OutputCallback",
+    "Context",
+    "PoolStats",
+    "default_context",
+    "library_version",
+]
 
 #: on_output(stream, data): stream is "stdout" or "stderr", data the bytes
 #: just written.  The return value is ignored; raising kills the exec and
@@ -234,6 +243,9 @@ class Sandbox:
       id              sandbox id, [A-Za-z0-9_-]{1,48}; default generated
       rootfs          custom root directory, bound read-only
       landlock        False disables Landlock (debugging only)
+      no_pool         True: never taken from the context's warm pool nor
+                      recycled into it (PETRI_SANDBOX_F_NO_POOL): built
+                      for this sandbox and torn down by close()
       context         a Context; default: the process-wide one
       audit           a petri.audit.AuditStream that receives the sandbox's
                       lifecycle, exec and limit events; kept open at least
@@ -276,6 +288,7 @@ class Sandbox:
         id: Optional[str] = None,
         rootfs: Optional[conv.StrPath] = None,
         landlock: bool = True,
+        no_pool: bool = False,
         context: Optional[Context] = None,
         audit: Optional[AuditStream] = None,
         url: None = None,
@@ -295,6 +308,8 @@ class Sandbox:
             raise ValueError("net must be 'none', 'proxy' or 'host', not %r" % net)
         if not isinstance(landlock, bool):
             raise TypeError("landlock must be bool")
+        if not isinstance(no_pool, bool):
+            raise TypeError("no_pool must be bool")
         if context is not None and not isinstance(context, Context):
             raise TypeError("context must be a petri.Context, not %s" % type(context).__name__)
         if audit is not None and not isinstance(audit, AuditStream):
@@ -303,7 +318,7 @@ class Sandbox:
         keep: List[Any] = []
         o = _lib.SandboxOpts()
         o.sz = ctypes.sizeof(o)
-        o.flags = 0 if landlock else _lib.SANDBOX_F_NO_LANDLOCK
+        o.flags = (0 if landlock else _lib.SANDBOX_F_NO_LANDLOCK) | (_lib.SANDBOX_F_NO_POOL if no_pool else 0)
         o.language = conv.opt_cstr("language", language)
         o.id = conv.opt_cstr("id", id)
         o.hostname = conv.opt_cstr("hostname", hostname)
@@ -394,6 +409,13 @@ class Sandbox:
     def cgroup_id(self) -> int:
         """cgroup v2 inode id of the sandbox (0 if none)."""
         return int(self._peek(_lib.lib().petri_sandbox_cgroup_id))
+
+    @property
+    def reuses(self) -> int:
+        """How many times this sandbox was recycled before this create: 0
+        for one built fresh (by this create or by the pool's refill), n
+        after n recycles (see Context(warm=...))."""
+        return int(self._peek(_lib.lib().petri_sandbox_reuses))
 
     def _peek(self, fn: Callable[[int], Any]) -> Any:
         st = self._state
@@ -990,6 +1012,20 @@ class Context(ContextHandle):
     running as root: each sandbox maps its ids 0..65535 onto 65536 host ids
     of its own at base + k * 65536 (0: the library's default, 0xc8000000; at
     most 0xfffeffff).
+
+    ``warm`` keeps sandboxes ready (the warm pool, petri_warm in petri.h):
+    ``{"sh": 8, "python": 4}``, a language ("python", "node", "go", "sh",
+    or None for sandboxes without one) and how many of it, 1 to 1024, at
+    most 16 languages.  A create with that language whose other options
+    are only env, id, audit, memory, pids and cpus takes a ready one (any
+    other option, or ``no_pool=True``, builds one as without a pool); a
+    background thread refills the pool.  ``recycle`` (default True):
+    closing such a sandbox resets it (fresh /tmp, /workspace, home and
+    /dev/shm, a new IPC namespace and cgroup, every process killed) and
+    puts it back when it is proven clean, else it is torn down;
+    ``recycle=False`` always tears down and refills with fresh ones.
+    :meth:`pool_stats` and :meth:`pool_wait` look at the pool.  A remote
+    sandbox (url=) uses petrid's own pool (its node config's "warm").
     """
 
     def __init__(
@@ -999,6 +1035,8 @@ class Context(ContextHandle):
         require_cgroups: bool = False,
         host_uid_base: int = 0,
         cgroup_leaf: bool = False,
+        warm: Optional[Mapping[Optional[str], int]] = None,
+        recycle: bool = True,
     ) -> None:
         if not isinstance(log_level, str):
             raise TypeError("log_level must be str, not %s" % type(log_level).__name__)
@@ -1012,10 +1050,15 @@ class Context(ContextHandle):
             raise TypeError("host_uid_base must be int")
         if not 0 <= host_uid_base <= _lib.c_u32(-1).value:
             raise ValueError("host_uid_base out of range: %d" % host_uid_base)
+        if not isinstance(recycle, bool):
+            raise TypeError("recycle must be bool")
+        pools = _warm_list(warm)
         flags = _lib.CTX_F_REQUIRE_CGROUPS if require_cgroups else 0
         if cgroup_leaf:
             flags |= _lib.CTX_F_CGROUP_LEAF
-        self._state = open_context(LOG_LEVELS[log_level.lower()], flags, host_uid_base)
+        if not recycle:
+            flags |= _lib.CTX_F_NO_RECYCLE
+        self._state = open_context(LOG_LEVELS[log_level.lower()], flags, host_uid_base, pools)
         self._finalizer = weakref.finalize(self, self._state.close, 2.0)
 
     @classmethod
@@ -1045,6 +1088,58 @@ class Context(ContextHandle):
         """A Sandbox in this context (same keyword arguments as Sandbox)."""
         return Sandbox(context=self, **kwargs)
 
+    def pool_stats(self, language: Optional[str] = None) -> "PoolStats":
+        """The counts of the warm pool of @language (None: the pool of
+        sandboxes without a language) since the context was made.  Raises
+        NotFoundError when the context has no such pool."""
+        if language is not None and not isinstance(language, str):
+            raise TypeError("language must be str or None, not %s" % type(language).__name__)
+        name = None if language is None else conv.cstr("language", language)
+        out = _lib.PoolStats()
+        out.sz = ctypes.sizeof(out)
+        st = self._state
+        with st.lock:
+            if st.ptr is None:
+                raise SandboxClosedError("the context is closed")
+            rc = _lib.lib().petri_ctx_pool_stats(st.ptr, name, ctypes.byref(out))
+        if rc == -errno.ENOENT:
+            raise NotFoundError(errno.ENOENT, "the context has no warm pool for %s" % (
+                "sandboxes without a language" if language is None else "language %r" % language))
+        if rc < 0:
+            raise from_code(rc, None)
+        return PoolStats(
+            language=language,
+            ready=out.ready,
+            target=out.target,
+            hits=out.hits,
+            misses=out.misses,
+            created=out.created,
+            recycled=out.recycled,
+            discarded=out.discarded,
+            failed=out.failed,
+        )
+
+    def pool_wait(self, timeout: Optional[conv.DurationArg] = 30.0) -> bool:
+        """Wait until every warm pool of the context is full, for at most
+        @timeout (seconds, or "500ms"...; 0 or None: just check).  For
+        start-up, tests and benchmarks: creates never need it.  Returns
+        True when full, False when the time ran out; raises PetriError
+        with the refill's errno when a pool cannot be filled (e.g.
+        PermissionDeniedError: the kernel refuses a namespace).  Other
+        threads may create sandboxes meanwhile."""
+        ms = 0 if timeout is None or timeout == 0 else conv.duration_ms("timeout", timeout)
+        st = self._state
+        ptr = st.pin()
+        try:
+            rc = int(_lib.lib().petri_ctx_pool_wait(ptr, ms))
+        finally:
+            st.unpin()
+        if rc == -errno.ETIMEDOUT:
+            return False
+        if rc < 0:
+            raise from_code(rc, "the warm pool cannot be filled: %s" % os.strerror(-rc))
+        return True
+
     def close(self) -> None:
         """Destroy every sandbox still open in the context, then free it.
         Execs running in other threads are cancelled and waited for."""
@@ -1059,6 +1154,47 @@ class Context(ContextHandle):
 
     def __repr__(self) -> str:
         return "<petri.Context%s>" % (" closed" if self.closed else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolStats:
+    """The counts of one warm pool (struct petri_pool_stats), from
+    :meth:`Context.pool_stats`."""
+
+    language: Optional[str]  #: the pool's language (None: no language)
+    ready: int  #: sandboxes ready in the pool now
+    target: int  #: the pool's count (Context(warm=...))
+    hits: int  #: creates served from the pool
+    misses: int  #: matching creates that found it empty
+    created: int  #: sandboxes the refill thread built
+    recycled: int  #: closed sandboxes reset and put back
+    discarded: int  #: closed sandboxes torn down instead (not proven clean, or the pool was full)
+    failed: int  #: refill builds or resets that failed
+
+
+def _warm_list(warm: Optional[Mapping[Optional[str], int]]) -> List[Tuple[Optional[str], int]]:
+    """Context(warm=...) as (language, count) pairs, checked."""
+    if warm is None:
+        return []
+    if not isinstance(warm, Mapping):
+        raise TypeError(
+            "warm must be a mapping {language: count}, e.g. {'python': 4, 'sh': 8}, not %s" % type(warm).__name__
+        )
+    pools: List[Tuple[Optional[str], int]] = []
+    for language, count in warm.items():
+        if language is not None and not isinstance(language, str):
+            raise TypeError("warm: a language must be str or None, not %s" % type(language).__name__)
+        if language is not None:
+            conv.cstr("warm language", language)  # NUL-free
+        what = "warm[%r]" % language
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError("%s must be an int (sandboxes kept ready), not %s" % (what, type(count).__name__))
+        if not 1 <= count <= _lib.WARM_COUNT_MAX:
+            raise ValueError("%s must be between 1 and %d, got %d" % (what, _lib.WARM_COUNT_MAX, count))
+        pools.append((language, count))
+    if len(pools) > _lib.WARM_MAX:
+        raise ValueError("warm: at most %d languages, got %d" % (_lib.WARM_MAX, len(pools)))
+    return pools
 
 
 def default_context() -> Context:

@@ -18,6 +18,8 @@ from conftest import PKG_DIR, PYTHON, ROOT, child_env, require
 
 STRUCTS = {
     "petri_ctx_opts": _lib.CtxOpts,
+    "petri_warm": _lib.Warm,
+    "petri_pool_stats": _lib.PoolStats,
     "petri_sandbox_opts": _lib.SandboxOpts,
     "petri_secret": _lib.SecretOpts,
     "petri_exec_opts": _lib.ExecOpts,

@@ -77,6 +77,7 @@ def test_bad_urls(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
         {"rootfs": "/"},
         {"id": "mine"},
         {"landlock": False},
+        {"no_pool": True},
         {"upstream_ca": "/etc/ssl/certs/ca-certificates.crt"},
         {"context": object()},
         {"audit": object()},
@@ -418,3 +419,11 @@ def test_the_librarys_errno_from_petrid_gives_the_in_process_class() -> None:
     assert type(e) is petri.InvalidArgumentError and e.errno == errno.EINVAL
     e = _make_error("u", 404, {"code": "sandbox_not_found", "message": "m", "errno": "ENOENT"})
     assert type(e) is petri.SandboxNotFoundError  # a specific code wins
+
+
+def test_the_pool_of_a_remote_sandbox_is_petrids(rsb: Sandbox) -> None:
+    # no_pool= is refused (test_local_only_options_are_refused); reuses
+    # says why it is not known here, as host_uid does.
+    with pytest.raises(petri.PetriError, match="the pool is petrid's") as e:
+        rsb.reuses
+    assert e.value.errno == errno.ENOTSUP
