@@ -424,6 +424,45 @@ static void check_recycled(petri_ctx *ctx, int a_init, const char *a_id, const c
 	}
 }
 
+/* A line with LEAKED that is not one of the look's own CHECK lines (those
+ * are judged one by one): output of something A planted that B ran. */
+static int leak_outside_checks(const char *out)
+{
+	for (const char *p = out; (p = strstr(p, "LEAKED")); p++) {
+		const char *bol = p;
+		while (bol > out && bol[-1] != '\n')
+			bol--;
+		if (strncmp(bol, "CHECK trace_", 12) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* CHECK that the look found every trace of A gone (each one by name: a
+ * trace the look forgot to report fails too). */
+static void expect_look_clean(const struct petri_test_run *r)
+{
+	static const char *const traces[] = {
+		"env",           "files_tmp",   "files_workspace", "files_home_sandbox",
+		"files_dev_shm", "root_modes",  "root_times",      "xattr",
+		"sysv_ipc",      "posix_mq",    "posix_shm",       "net_sockets",
+		"net_names",     "net_connect", "processes",       "ghosts",
+		"keyring",       "umask",       "rlimit_nofile",   "cwd",
+		"hostname",      NULL};
+	char name[64];
+	for (int i = 0; traces[i]; i++) {
+		snprintf(name, sizeof(name), "trace_%s", traces[i]);
+		sec_expect(r, name, "CLEAN");
+	}
+	sec_expect(r, "trace_sysctls",
+		   "VALUES core/somaxconn=4096;ipv4/ip_local_port_range=32768 60999;"
+		   "ipv4/ping_group_range=65534 65534;ipv4/tcp_syncookies=1");
+	sec_expect_no_escape(r);
+	/* (trace_net_counters: a known bug, see known_bug_battery.) */
+	CHECK_MSG(!leak_outside_checks(r->out) && !strstr(r->err, "LEAKED"),
+		  "B's Python or shell ran something A left");
+}
+
 /* A plants everything, B (A recycled) finds nothing, its first exec. */
 static void test_recycle_traces(void)
 {
@@ -444,24 +483,7 @@ static void test_recycle_traces(void)
 	host_sees_nothing(b);
 
 	struct petri_test_run r = tenant(b, "look", NULL);
-	static const char *const traces[] = {
-		"env",           "files_tmp",   "files_workspace", "files_home_sandbox",
-		"files_dev_shm", "root_modes",  "root_times",      "xattr",
-		"sysv_ipc",      "posix_mq",    "posix_shm",       "net_sockets",
-		"net_names",     "net_connect", "processes",       "ghosts",
-		"keyring",       "umask",       "rlimit_nofile",   "cwd",
-		"hostname",      NULL};
-	char name[64];
-	for (int i = 0; traces[i]; i++) {
-		snprintf(name, sizeof(name), "trace_%s", traces[i]);
-		sec_expect(&r, name, "CLEAN");
-	}
-	sec_expect(&r, "trace_sysctls",
-		   "VALUES core/somaxconn=4096;ipv4/ip_local_port_range=32768 60999;"
-		   "ipv4/ping_group_range=65534 65534;ipv4/tcp_syncookies=1");
-	sec_expect_no_escape(&r);
-	CHECK_MSG(!strstr(r.out, "LEAKED") && !strstr(r.err, "LEAKED"),
-		  "B's Python or shell ran something A left");
+	expect_look_clean(&r);
 	if (petri_test_failures)
 		sec_dump("recycle_tenant.py look", &r);
 	petri_test_run_free(&r);
@@ -477,12 +499,14 @@ static void test_recycle_traces(void)
 
 /* ---- the probe battery --------------------------------------------------- */
 
-/* Sections of the battery that differ by design between any two sandboxes
- * (never only between a recycled and a fresh one), and why. */
-static const struct {
+struct section_note {
 	const char *section;
 	const char *reason;
-} by_design[] = {
+};
+
+/* Sections of the battery that differ by design between any two sandboxes
+ * (never only between a recycled and a fresh one), and why. */
+static const struct section_note by_design[] = {
 	{"boot_id", "a new boot id per exec (libpetri/init/mounts.c, BOOT_ID_FILE): "
 		    "two execs never share one, recycled or not"},
 	{"net_sockstat_host", "the TCP and UDP \"alloc\" and \"mem\" of /proc/net/sockstat are "
@@ -491,19 +515,62 @@ static const struct {
 	{NULL, NULL},
 };
 
-static int designed_to_differ(const char *line)
+/*
+ * KNOWN BUGS of the recycling (wt-pool ac90d2c): sections in which a
+ * recycled sandbox differs from a fresh one.  probe_battery leaves them
+ * out; known_bug_battery compares only them and fails until they are
+ * fixed (ctest runs it as an expected failure, so a fix makes ctest say
+ * so: then remove the entry).
+ */
+static const struct section_note known_bugs[] = {
+	{"net_dev", "the reset keeps the network namespace, and with it lo's counters: B reads "
+		    "the bytes and packets A sent in /proc/net/dev"},
+	{"net_counters", "the same for the namespace's protocol counters (/proc/net/snmp, netstat, "
+			 "snmp6): A's TCP opens, segments, datagrams"},
+	{"mountinfo", "the reset mounts /tmp, /home/sandbox, /workspace, /dev/shm and /dev/pts "
+		      "anew after the other mounts: their order in /proc/self/mountinfo tells a "
+		      "recycled sandbox from a fresh one"},
+	{NULL, NULL},
+};
+
+static int in_sections(const struct section_note *l, const char *line)
 {
-	for (int i = 0; by_design[i].section; i++) {
-		size_t n = strlen(by_design[i].section);
-		if (strncmp(line, by_design[i].section, n) == 0 && line[n] == ':')
+	for (int i = 0; l[i].section; i++) {
+		size_t n = strlen(l[i].section);
+		if (strncmp(line, l[i].section, n) == 0 && line[n] == ':')
 			return 1;
 	}
 	return 0;
 }
 
+/* Which lines a comparison looks at: every one but the by-design and the
+ * known-bug sections, or only the known-bug sections. */
+enum which {
+	ALL_BUT_KNOWN,
+	ONLY_KNOWN
+};
+
+static int compared(enum which w, const char *line)
+{
+	if (w == ONLY_KNOWN)
+		return in_sections(known_bugs, line);
+	return !in_sections(by_design, line) && !in_sections(known_bugs, line);
+}
+
+static void print_notes(void)
+{
+	fprintf(stderr, "by design, these sections may differ:\n");
+	for (int i = 0; by_design[i].section; i++)
+		fprintf(stderr, "  %s: %s\n", by_design[i].section, by_design[i].reason);
+	fprintf(stderr, "known bugs (compared by known_bug_battery only):\n");
+	for (int i = 0; known_bugs[i].section; i++)
+		fprintf(stderr, "  %s: %s\n", known_bugs[i].section, known_bugs[i].reason);
+}
+
 struct battery {
 	char *out;
 	uint64_t trivial_peak; /* peak memory of an exec of /bin/true after it */
+	char *look_counters;   /* the look's trace_net_counters line (recycled only) */
 };
 
 static struct battery run_battery(petri_sandbox *sb, const char *who)
@@ -535,9 +602,10 @@ static struct battery run_battery(petri_sandbox *sb, const char *who)
 	return b;
 }
 
-/* CHECK that two pictures are the same but for the by-design sections
- * (which must be in both). */
-static void compare_batteries(const char *an, const char *a, const char *bn, const char *b)
+/* CHECK that two pictures are the same in the lines @w selects (the
+ * by-design sections must be in both). */
+static void compare_batteries(enum which w, const char *an, const char *a, const char *bn,
+			      const char *b)
 {
 	for (int i = 0; by_design[i].section; i++) {
 		char key[64];
@@ -551,9 +619,9 @@ static void compare_batteries(const char *an, const char *a, const char *bn, con
 	char *la = strtok_r(ca, "\n", &sa), *lb = strtok_r(cb, "\n", &sb);
 	int shown = 0, differ = 0, lines = 0;
 	for (;;) {
-		while (la && designed_to_differ(la))
+		while (la && !compared(w, la))
 			la = strtok_r(NULL, "\n", &sa);
-		while (lb && designed_to_differ(lb))
+		while (lb && !compared(w, lb))
 			lb = strtok_r(NULL, "\n", &sb);
 		if (!la && !lb)
 			break;
@@ -569,16 +637,21 @@ static void compare_batteries(const char *an, const char *a, const char *bn, con
 		if (lb)
 			lb = strtok_r(NULL, "\n", &sb);
 	}
-	CHECK_MSG(differ == 0, "%s and %s sandboxes differ in %d of %d lines of the battery", an,
-		  bn, differ, lines);
-	CHECK_MSG(lines > 500, "the battery printed only %d lines", lines);
+	CHECK_MSG(differ == 0, "%s and %s sandboxes differ in %d of %d lines of the battery%s", an,
+		  bn, differ, lines, w == ONLY_KNOWN ? " (the known bugs' sections)" : "");
+	CHECK_MSG(lines > (w == ONLY_KNOWN ? 30 : 500), "the battery printed only %d lines", lines);
 	free(ca);
 	free(cb);
 }
 
-static void test_probe_battery(void)
+/* The battery in a recycled sandbox (after an A that left everything), a
+ * fresh one from a pool that never recycles, and an unpooled one. */
+struct trio {
+	struct battery rec, fresh, unpooled;
+};
+
+static struct trio battery_trio(void)
 {
-	/* The recycled one: A leaves everything, B is A's init. */
 	petri_ctx *ctx = pool_ctx(0, 1);
 	const char *aenv[] = {"TENANT_A_SECRET=sandbox-secret-of-a", NULL};
 	petri_sandbox *a = take(ctx, aenv, 0, 0);
@@ -590,46 +663,73 @@ static void test_probe_battery(void)
 	petri_pool_stats before = give_back(ctx, a);
 	petri_sandbox *b = take(ctx, NULL, 0, 0);
 	check_recycled(ctx, a_init, a_id, a_cg, &before, b);
-	struct battery rec = run_battery(b, "recycled");
+	struct trio t;
+	t.rec = run_battery(b, "recycled");
+	/* (B's second exec: the namespace's counters, as the look sees them.) */
+	struct petri_test_run r = tenant(b, "look", NULL);
+	t.rec.look_counters = strdup(strstr(r.out, "CHECK trace_net_counters") ?: "missing");
+	petri_test_run_free(&r);
 
-	/* Fresh references: from a pool that never recycles, and unpooled. */
 	petri_ctx *fctx = pool_ctx(PETRI_CTX_F_NO_RECYCLE, 0);
 	petri_sandbox *f = take(fctx, NULL, 0, 0);
 	CHECK(petri_sandbox_reuses(f) == 0);
-	struct battery fresh = run_battery(f, "fresh");
+	t.fresh = run_battery(f, "fresh");
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.language = LANG;
 	so.flags = PETRI_SANDBOX_F_NO_POOL;
 	petri_sandbox *u = sec_sandbox_in(fctx, &so);
-	struct battery unpooled = run_battery(u, "unpooled");
-
-	if (rec.out && fresh.out && unpooled.out) {
-		compare_batteries("recycled", rec.out, "fresh", fresh.out);
-		compare_batteries("fresh", fresh.out, "unpooled", unpooled.out);
-	}
-	/* Memory: a trivial exec's peak (the cgroup's, reset at its start)
-	 * carries none of the 80 MiB A held in tmpfs.  Not equal to the byte
-	 * (page cache and slab vary), within 8 MiB of the fresh one. */
-	fprintf(stderr, "trivial exec peak: recycled %llu, fresh %llu, unpooled %llu bytes\n",
-		(unsigned long long)rec.trivial_peak, (unsigned long long)fresh.trivial_peak,
-		(unsigned long long)unpooled.trivial_peak);
-	CHECK_MSG(rec.trivial_peak < fresh.trivial_peak + (8u << 20),
-		  "a trivial exec in the recycled sandbox peaks at %llu bytes, the fresh one at "
-		  "%llu",
-		  (unsigned long long)rec.trivial_peak, (unsigned long long)fresh.trivial_peak);
-	if (petri_test_failures) {
-		fprintf(stderr, "by design, these sections may differ:\n");
-		for (int i = 0; by_design[i].section; i++)
-			fprintf(stderr, "  %s: %s\n", by_design[i].section, by_design[i].reason);
-	}
-	free(rec.out);
-	free(fresh.out);
-	free(unpooled.out);
+	t.unpooled = run_battery(u, "unpooled");
 	petri_sandbox_destroy(b);
 	petri_sandbox_destroy(f);
 	petri_sandbox_destroy(u);
 	petri_ctx_free(ctx);
 	petri_ctx_free(fctx);
+	REQUIRE(t.rec.out && t.fresh.out && t.unpooled.out);
+	return t;
+}
+
+static void free_trio(struct trio *t)
+{
+	struct battery *all[] = {&t->rec, &t->fresh, &t->unpooled};
+	for (int i = 0; i < 3; i++) {
+		free(all[i]->out);
+		free(all[i]->look_counters);
+	}
+}
+
+static void test_probe_battery(void)
+{
+	struct trio t = battery_trio();
+	compare_batteries(ALL_BUT_KNOWN, "recycled", t.rec.out, "fresh", t.fresh.out);
+	compare_batteries(ALL_BUT_KNOWN, "fresh", t.fresh.out, "unpooled", t.unpooled.out);
+	/* The known bugs' sections are no different between two fresh ones:
+	 * what differs there comes from the recycle. */
+	compare_batteries(ONLY_KNOWN, "fresh", t.fresh.out, "unpooled", t.unpooled.out);
+	/* Memory: a trivial exec's peak (the cgroup's, reset at its start)
+	 * carries none of the 80 MiB A held in tmpfs.  Not equal to the byte
+	 * (page cache and slab vary), within 8 MiB of the fresh one. */
+	fprintf(stderr, "trivial exec peak: recycled %llu, fresh %llu, unpooled %llu bytes\n",
+		(unsigned long long)t.rec.trivial_peak, (unsigned long long)t.fresh.trivial_peak,
+		(unsigned long long)t.unpooled.trivial_peak);
+	CHECK_MSG(t.rec.trivial_peak < t.fresh.trivial_peak + (8u << 20),
+		  "a trivial exec in the recycled sandbox peaks at %llu bytes, the fresh one at "
+		  "%llu",
+		  (unsigned long long)t.rec.trivial_peak, (unsigned long long)t.fresh.trivial_peak);
+	if (petri_test_failures)
+		print_notes();
+	free_trio(&t);
+}
+
+/* KNOWN BUGS (see known_bugs[]): registered in ctest as an expected
+ * failure (test_recycle_zero_state_known_bugs, WILL_FAIL). */
+static void test_known_bug_battery(void)
+{
+	struct trio t = battery_trio();
+	compare_batteries(ONLY_KNOWN, "recycled", t.rec.out, "fresh", t.fresh.out);
+	CHECK_MSG(strncmp(t.rec.look_counters, "CHECK trace_net_counters CLEAN", 30) == 0,
+		  "the recycled sandbox's look: %.200s", t.rec.look_counters);
+	print_notes();
+	free_trio(&t);
 }
 
 /* Limits given at take and the memory A held: B gets a default sandbox's
@@ -859,7 +959,9 @@ static void test_recycle_twice(void)
 			  (long long)petri_sandbox_reuses(sb));
 		CHECK_MSG(petri_sandbox_init_pid(sb) == init, "round %d: not the same init", round);
 		r = tenant(sb, "look", NULL);
-		CHECK_MSG(!strstr(r.out, "LEAKED"), "round %d: %s", round, r.out);
+		expect_look_clean(&r);
+		if (petri_test_failures)
+			fprintf(stderr, "round %d\n", round);
 		petri_test_run_free(&r);
 	}
 	petri_sandbox_destroy(sb);
@@ -932,14 +1034,32 @@ static void test_unpooled_untouched(void)
 }
 
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(recycle_traces),     PETRI_TEST_CASE(probe_battery),
-	PETRI_TEST_CASE(recycle_cgroup),     PETRI_TEST_CASE(discard_time_wait),
-	PETRI_TEST_CASE(discard_unkillable), PETRI_TEST_CASE(recycle_inflight_sockets),
-	PETRI_TEST_CASE(recycle_twice),      PETRI_TEST_CASE(recycle_serial),
-	PETRI_TEST_CASE(unpooled_untouched), {NULL, NULL},
+	PETRI_TEST_CASE(recycle_traces),
+	PETRI_TEST_CASE(probe_battery),
+	PETRI_TEST_CASE(known_bug_battery),
+	PETRI_TEST_CASE(recycle_cgroup),
+	PETRI_TEST_CASE(discard_time_wait),
+	PETRI_TEST_CASE(discard_unkillable),
+	PETRI_TEST_CASE(recycle_inflight_sockets),
+	PETRI_TEST_CASE(recycle_twice),
+	PETRI_TEST_CASE(recycle_serial),
+	PETRI_TEST_CASE(unpooled_untouched),
+	{NULL, NULL},
 };
 
+/* The known_bug_* cases fail until their bugs are fixed: they run only
+ * when named (ctest: test_recycle_zero_state_known_bugs, registered as an
+ * expected failure), every other case runs by default. */
 int main(int argc, char **argv)
 {
-	return petri_test_main(argc, argv, cases);
+	const char *sel = getenv("PETRI_TEST_CASE");
+	if (argc > 1 || (sel && *sel))
+		return petri_test_main(argc, argv, cases);
+	static struct petri_test_case usual[sizeof(cases) / sizeof(cases[0])];
+	size_t n = 0;
+	for (size_t i = 0; cases[i].name; i++)
+		if (strncmp(cases[i].name, "known_bug_", 10) != 0)
+			usual[n++] = cases[i];
+	usual[n] = (struct petri_test_case){NULL, NULL};
+	return petri_test_main(argc, argv, usual);
 }
