@@ -224,10 +224,16 @@ int petri__sandbox_take(petri_sandbox *sb, const petri_sandbox_opts *o, petri_er
 /* Does @o differ from a default sandbox of its language only in what a
  * take applies (petri_warm)? */
 int petri__sandbox_opts_poolable(const petri_ctx *ctx, const petri_sandbox_opts *o);
-/* Reset a destroyed sandbox for its next user (see petri_warm): a new
- * cgroup, init's PETRI_MSG_RESET, the old cgroup checked empty and
- * removed.  0: clean and ready; -errno with @err: not proven clean. */
-int petri__sandbox_reset(petri_sandbox *sb, petri_error **err);
+/* Reset a destroyed sandbox for its next user (see petri_warm), in two
+ * halves so that the pool can have several in flight: _start drops what
+ * the host kept of the last user, gives init a new cgroup (the old one in
+ * [out] @old) and sends PETRI_MSG_RESET; _finish (once sb->ctl_fd is
+ * readable, or it waits) reads init's answer, checks that @old lists no
+ * process and removes it.  0 each: clean and ready; -errno with @err: not
+ * proven clean (after _start fails, _finish is not called; @old is then
+ * removed by petri__cgroup_destroy, which accepts an empty one). */
+int petri__sandbox_reset_start(petri_sandbox *sb, struct petri_cgroup *old, petri_error **err);
+int petri__sandbox_reset_finish(petri_sandbox *sb, struct petri_cgroup *old, petri_error **err);
 /* Kill, reap and free a sandbox; @created: emit its SandboxDestroyed. */
 void petri__sandbox_free(petri_sandbox *sb, int created);
 

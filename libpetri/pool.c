@@ -18,6 +18,7 @@
  * burn a CPU.
  */
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
@@ -36,6 +37,10 @@
  * recycle has filled is wasted.  (A create never waits for it: an empty
  * pool is a miss.) */
 #define BUILD_DELAY_MS 100
+/* Resets in flight at once: init does its part in parallel, so that the
+ * kernel's waits (an RCU grace period per unmount) overlap. */
+#define RESETS_MAX 32
+#define RESET_TIMEOUT_MS 10000
 
 struct petri_pool {
 	char language[16];
@@ -54,7 +59,7 @@ struct petri_pool {
 
 struct petri_pools {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;    /* the refill thread waits on it */
+	int wake_fd;            /* eventfd: the refill thread polls it */
 	pthread_cond_t changed; /* petri_ctx_pool_wait waits on it */
 	pthread_t thread;
 	int running;
@@ -165,14 +170,15 @@ static int land(struct petri_pools *ps, struct petri_pool *p, petri_sandbox *sb)
 	return 1;
 }
 
-static void recycle_one(petri_ctx *ctx, struct petri_pools *ps, petri_sandbox *sb)
+/* The end of a recycle: back in the pool when @r is 0 and there is room,
+ * else torn down. */
+static void recycle_done(petri_ctx *ctx, struct petri_pools *ps, petri_sandbox *sb, int r,
+			 petri_error *e)
 {
 	struct petri_pool *p = &ps->pool[sb->pool];
-	petri_error *e = NULL;
-	int r = petri__sandbox_reset(sb, &e);
 	if (r < 0)
 		petri__log(ctx, PETRI_LOG_DEBUG, "pool: sandbox not recycled: %s",
-			   petri_error_message(e));
+			   e ? petri_error_message(e) : strerror(-r));
 	petri_error_free(e);
 	pthread_mutex_lock(&ps->lock);
 	p->recycling--;
@@ -188,6 +194,41 @@ static void recycle_one(petri_ctx *ctx, struct petri_pools *ps, petri_sandbox *s
 	pthread_mutex_unlock(&ps->lock);
 	if (!kept)
 		petri__sandbox_free(sb, 0);
+}
+
+struct resetting {
+	petri_sandbox *sb;
+	struct petri_cgroup old;
+	uint64_t deadline;
+};
+
+static int reset_start(petri_ctx *ctx, struct petri_pools *ps, petri_sandbox *sb,
+		       struct resetting *out)
+{
+	petri_error *e = NULL;
+	*out = (struct resetting){
+		.sb = sb,
+		.old = {.mode = PETRI_CGROUP_NONE, .v2_dirfd = -1, .v2_peak_fd = -1},
+		.deadline = now_ns() + RESET_TIMEOUT_MS * 1000000ull};
+	int r = petri__sandbox_reset_start(sb, &out->old, &e);
+	if (r < 0) {
+		petri__cgroup_destroy(&out->old);
+		recycle_done(ctx, ps, sb, r, e);
+	}
+	return r;
+}
+
+static void reset_finish(petri_ctx *ctx, struct petri_pools *ps, struct resetting *rs, int expired)
+{
+	petri_error *e = NULL;
+	int r;
+	if (expired) {
+		r = petri__err(&e, ETIMEDOUT, "sandbox init did not answer the reset");
+		petri__cgroup_destroy(&rs->old);
+	} else {
+		r = petri__sandbox_reset_finish(rs->sb, &rs->old, &e);
+	}
+	recycle_done(ctx, ps, rs->sb, r, e);
 }
 
 /* Under lock: the pool to build for next, or -1, and until when to sleep
@@ -249,10 +290,25 @@ static void build_one(petri_ctx *ctx, struct petri_pools *ps, int i)
 	pthread_mutex_unlock(&ps->lock);
 }
 
+static void wake(struct petri_pools *ps)
+{
+	uint64_t one = 1;
+	(void)!write(ps->wake_fd, &one, sizeof(one));
+}
+
+/*
+ * The refill thread.  Recycles first: each is started (host half, then
+ * init's reset) and its answer collected when init sends it, up to
+ * RESETS_MAX at once.  Builds only when no reset is in flight (a build
+ * blocks the thread for milliseconds), one at a time.
+ */
 static void *refill_main(void *arg)
 {
 	petri_ctx *ctx = arg;
 	struct petri_pools *ps = ctx->pools;
+	struct resetting rs[RESETS_MAX];
+	struct pollfd pfd[RESETS_MAX + 1];
+	size_t nrs = 0;
 	uint64_t next_scan = now_ns() + SCAN_MS * 1000000ull;
 
 	pthread_mutex_lock(&ps->lock);
@@ -265,14 +321,15 @@ static void *refill_main(void *arg)
 			pthread_mutex_lock(&ps->lock);
 			continue;
 		}
-		if (ps->recycle) {
+		if (ps->recycle && nrs < RESETS_MAX) {
 			petri_sandbox *sb = ps->recycle;
 			ps->recycle = sb->next;
 			if (!ps->recycle)
 				ps->recycle_tail = &ps->recycle;
 			sb->next = NULL;
 			pthread_mutex_unlock(&ps->lock);
-			recycle_one(ctx, ps, sb);
+			if (reset_start(ctx, ps, sb, &rs[nrs]) == 0)
+				nrs++;
 			pthread_mutex_lock(&ps->lock);
 			continue;
 		}
@@ -284,7 +341,7 @@ static void *refill_main(void *arg)
 				continue;
 		}
 		uint64_t wake_at = next_scan;
-		int i = next_build(ps, now, &wake_at);
+		int i = nrs ? -1 : next_build(ps, now, &wake_at);
 		if (i >= 0) {
 			ps->pool[i].building++;
 			pthread_mutex_unlock(&ps->lock);
@@ -292,18 +349,38 @@ static void *refill_main(void *arg)
 			pthread_mutex_lock(&ps->lock);
 			continue;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t wait_ns = wake_at > now ? wake_at - now : 0;
-		ts.tv_sec += (time_t)(wait_ns / 1000000000ull);
-		ts.tv_nsec += (long)(wait_ns % 1000000000ull);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
+		pthread_mutex_unlock(&ps->lock);
+
+		for (size_t k = 0; k < nrs; k++) {
+			pfd[k] = (struct pollfd){.fd = rs[k].sb->ctl_fd, .events = POLLIN};
+			if (rs[k].deadline < wake_at)
+				wake_at = rs[k].deadline;
 		}
-		pthread_cond_timedwait(&ps->wake, &ps->lock, &ts);
+		pfd[nrs] = (struct pollfd){.fd = ps->wake_fd, .events = POLLIN};
+		uint64_t wait_ns = wake_at > now ? wake_at - now : 0;
+		int n = poll(pfd, nrs + 1, (int)((wait_ns + 999999) / 1000000));
+		uint64_t v;
+		if (n > 0 && (pfd[nrs].revents & POLLIN))
+			(void)!read(ps->wake_fd, &v, sizeof(v));
+		now = now_ns();
+		for (size_t k = 0; k < nrs;) {
+			int expired = now >= rs[k].deadline;
+			if (n > 0 && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				expired = 0;
+			else if (!expired) {
+				k++;
+				continue;
+			}
+			reset_finish(ctx, ps, &rs[k], expired);
+			rs[k] = rs[--nrs];
+			pfd[k] = pfd[nrs];
+		}
+		pthread_mutex_lock(&ps->lock);
 	}
 	pthread_mutex_unlock(&ps->lock);
+	/* Stopping: the resets in flight are torn down. */
+	for (size_t k = 0; k < nrs; k++)
+		reset_finish(ctx, ps, &rs[k], 1);
 	return NULL;
 }
 
@@ -321,11 +398,17 @@ int petri__pools_new(petri_ctx *ctx, const petri_warm *warm, uint32_t nwarm, pet
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ps->wake, &ca);
 	pthread_cond_init(&ps->changed, &ca);
+	ps->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_condattr_destroy(&ca);
 	ps->recycle_tail = &ps->recycle;
 	ps->n = nwarm;
+	if (ps->wake_fd < 0) {
+		r = petri__err(err, errno, "warm pool: eventfd");
+		ctx->pools = ps;
+		petri__pools_free(ctx);
+		return r;
+	}
 	for (uint32_t i = 0; i < nwarm; i++) {
 		struct petri_pool *p = &ps->pool[i];
 		if (warm[i].language) {
@@ -366,9 +449,9 @@ void petri__pools_stop(petri_ctx *ctx)
 		return;
 	pthread_mutex_lock(&ps->lock);
 	ps->stopping = 1;
-	pthread_cond_broadcast(&ps->wake);
 	pthread_cond_broadcast(&ps->changed);
 	pthread_mutex_unlock(&ps->lock);
+	wake(ps);
 	if (ps->running)
 		pthread_join(ps->thread, NULL);
 	ps->running = 0;
@@ -407,8 +490,9 @@ void petri__pools_free(petri_ctx *ctx)
 	free_list(ps->recycle);
 	free_list(ps->dead);
 	pthread_mutex_destroy(&ps->lock);
-	pthread_cond_destroy(&ps->wake);
 	pthread_cond_destroy(&ps->changed);
+	if (ps->wake_fd >= 0)
+		close(ps->wake_fd);
 	free(ps);
 	ctx->pools = NULL;
 }
@@ -442,8 +526,8 @@ petri_sandbox *petri__pool_take(petri_ctx *ctx, int i)
 	else
 		p->s.misses++;
 	p->build_at = now_ns() + BUILD_DELAY_MS * 1000000ull;
-	pthread_cond_signal(&ps->wake);
 	pthread_mutex_unlock(&ps->lock);
+	wake(ps); /* to schedule the build */
 	if (sb)
 		sb->next = NULL;
 	return sb;
@@ -482,8 +566,8 @@ int petri__pool_recycle(petri_sandbox *sb)
 	sb->next = NULL;
 	*ps->recycle_tail = sb;
 	ps->recycle_tail = &sb->next;
-	pthread_cond_signal(&ps->wake);
 	pthread_mutex_unlock(&ps->lock);
+	wake(ps);
 	return 1;
 }
 

@@ -1013,7 +1013,7 @@ int petri__sandbox_take(petri_sandbox *sb, const petri_sandbox_opts *o, petri_er
 	return 0;
 }
 
-int petri__sandbox_reset(petri_sandbox *sb, petri_error **err)
+int petri__sandbox_reset_start(petri_sandbox *sb, struct petri_cgroup *old, petri_error **err)
 {
 	petri_ctx *ctx = sb->ctx;
 	int r;
@@ -1037,33 +1037,37 @@ int petri__sandbox_reset(petri_sandbox *sb, petri_error **err)
 
 	/* A new cgroup (new counters, a new id for the kernel audit), init
 	 * in it before it makes its new cgroup namespace. */
-	struct petri_cgroup old = sb->cgroup, cg;
+	struct petri_cgroup cg;
 	char name[64];
 	snprintf(name, sizeof(name), "petri-%d-%llu", (int)getpid(),
 		 (unsigned long long)next_serial());
-	if ((r = petri__cgroup_create(&ctx->cgroups, name, 0, &cg, err)) < 0)
-		return r;
-	sb->cgroup = cg;
-	if ((r = petri__cgroup_set_limits(&cg, sb->memory_bytes, sb->pids_max, 0, err)) < 0 ||
-	    (r = petri__cgroup_attach(&cg, sb->pid, 1, 1, err)) < 0) {
-		/* free_sandbox destroys the new one; the old one here. */
-		petri__cgroup_destroy(&old);
+	*old = sb->cgroup;
+	if ((r = petri__cgroup_create(&ctx->cgroups, name, 0, &cg, err)) < 0) {
+		sb->cgroup = *old; /* free_sandbox removes it */
+		*old = (struct petri_cgroup){
+			.mode = PETRI_CGROUP_NONE, .v2_dirfd = -1, .v2_peak_fd = -1};
 		return r;
 	}
-
+	sb->cgroup = cg;
+	if ((r = petri__cgroup_set_limits(&cg, sb->memory_bytes, sb->pids_max, 0, err)) < 0 ||
+	    (r = petri__cgroup_attach(&cg, sb->pid, 1, 1, err)) < 0)
+		return r;
 	struct petri_msg m = {.type = PETRI_MSG_RESET};
-	r = petri__msg_send(sb->ctl_fd, &m, NULL, 0);
-	if (r < 0)
-		r = petri__err(err, r, "send the reset");
-	else
-		r = wait_ready(sb, err);
+	if ((r = petri__msg_send(sb->ctl_fd, &m, NULL, 0)) < 0)
+		return petri__err(err, r, "send the reset");
+	return 0;
+}
+
+int petri__sandbox_reset_finish(petri_sandbox *sb, struct petri_cgroup *old, petri_error **err)
+{
+	int r = wait_ready(sb, err);
 	/* Every reaper is gone with its processes: nothing may be left in the
 	 * old cgroup. */
-	int left = r == 0 ? petri__cgroup_populated(&old) : 0;
+	int left = r == 0 ? petri__cgroup_populated(old) : 0;
 	if (left)
 		r = petri__err(err, left < 0 ? -left : EBUSY,
 			       "the old cgroup still lists %d process(es)", left);
-	petri__cgroup_destroy(&old);
+	petri__cgroup_destroy(old);
 	if (r == 0)
 		sb->reuses++;
 	return r;

@@ -986,84 +986,80 @@ static int other_process(char *msg, size_t msglen)
 	return 0;
 }
 
-/* Count the entries of the /proc/net table @name past its header line
- * (netlink: only those of a process, not the kernel's own, Pid 0). */
-static int net_entries(const char *name, long *count)
+/* @key in @text, or NULL (petri-init's runtime has no strstr). */
+static const char *find(const char *text, const char *key)
 {
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/self/net/%s", name);
-	*count = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno; /* a family this kernel lacks */
-	int netlink = strcmp(name, "netlink") == 0;
-	long line = 0;
-	size_t have = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return -e;
-		}
-		have += (size_t)n;
-		buf[have] = '\0';
-		char *p = buf, *nl;
-		while ((nl = strchr(p, '\n'))) {
-			*nl = '\0';
-			if (line++ > 0) {
-				/* netlink: "sk Eth Pid ...", Pid the third field. */
-				int kernel = 0;
-				if (netlink) {
-					char *f = p;
-					for (int k = 0; k < 2 && f; k++) {
-						while (*f == ' ')
-							f++;
-						f = strchr(f, ' ');
-					}
-					while (f && *f == ' ')
-						f++;
-					kernel = f && f[0] == '0' && (f[1] == ' ' || f[1] == '\0');
-				}
-				if (!kernel)
-					(*count)++;
-			}
-			p = nl + 1;
-		}
-		size_t rest = have - (size_t)(p - buf);
-		if (n == 0 || (rest == sizeof(buf) - 1)) {
-			if (rest && line++ > 0)
-				(*count)++; /* an unterminated or overlong line */
-			break;
-		}
-		memmove(buf, p, rest);
-		have = rest;
-	}
-	close(fd);
-	return 0;
+	size_t n = strlen(key);
+	for (; *text; text++)
+		if (strncmp(text, key, n) == 0)
+			return text;
+	return NULL;
 }
 
-/* Any socket left in our network namespace (a listener, a TIME_WAIT, an
- * abstract unix name, a socket of a process that is gone but whose close
- * the kernel has not finished) makes the sandbox unclean. */
+/* The value after @key in @text ("sockets: used 3" -> 3), or -1. */
+static long field_after(const char *text, const char *key)
+{
+	const char *p = find(text, key);
+	if (!p)
+		return -1;
+	p += strlen(key);
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	return strtol(p, NULL, 10);
+}
+
+/*
+ * Any socket left in our network namespace makes the sandbox unclean: a
+ * socket of any family a process of it made and the kernel has not freed
+ * yet (a listener, an abstract unix name, an orphaned TCP connection still
+ * closing: /proc/net/sockstat "sockets: used" counts every socket made in
+ * the namespace by a process, not the kernel's own), and a TCP TIME_WAIT
+ * (not a socket any more, counted apart as "tw", IPv4 and IPv6).  These
+ * are per-namespace counts: reading them costs nothing like a walk of the
+ * host's socket tables (/proc/net/tcp does that).  Sockets whose last close
+ * the kernel finishes after an RCU grace period (netlink, unix) may still
+ * be counted just after their process died: a few short waits first.
+ */
 static int socket_left(char *msg, size_t msglen)
 {
-	static const char *const tables[] = {"tcp",      "tcp6",   "udp",    "udp6", "udplite",
-					     "udplite6", "raw",    "raw6",   "icmp", "icmp6",
-					     "unix",     "packet", "netlink"};
-	for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
-		long n = 0;
-		int r = net_entries(tables[i], &n);
-		if (r < 0) {
-			snprintf(msg, msglen, "read /proc/net/%s", tables[i]);
-			return r;
+	char buf[1024];
+	long used = -1, tw = -1;
+	for (int attempt = 0; attempt < 6; attempt++) {
+		if (attempt)
+			poll(NULL, 0, 1 << (attempt - 1)); /* 1..16 ms */
+		int fd = open("/proc/self/net/sockstat", O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(msg, msglen, "read /proc/net/sockstat");
+			return -errno;
 		}
-		if (n) {
-			snprintf(msg, msglen, "%ld socket(s) left in /proc/net/%s", n, tables[i]);
-			return -EBUSY;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		int e = errno;
+		close(fd);
+		if (n <= 0) {
+			snprintf(msg, msglen, "read /proc/net/sockstat");
+			return n < 0 ? -e : -EIO;
 		}
+		buf[n] = '\0';
+		used = field_after(buf, "sockets: used");
+		const char *tcp = find(buf, "TCP:");
+		tw = tcp ? field_after(tcp, "tw") : -1;
+		if (used < 0 || tw < 0) {
+			snprintf(msg, msglen, "/proc/net/sockstat: unexpected format");
+			return -EPROTO;
+		}
+		if (tw > 0 || used == 0)
+			break; /* a TIME_WAIT lasts a minute: no use waiting */
+	}
+	if (tw > 0) {
+		snprintf(msg, msglen, "%ld TCP TIME_WAIT socket(s) left in the network namespace",
+			 tw);
+		return -EBUSY;
+	}
+	if (used > 0) {
+		snprintf(msg, msglen, "%ld socket(s) left in the network namespace", used);
+		return -EBUSY;
 	}
 	return 0;
 }

@@ -19,6 +19,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "init_priv.h"
 
@@ -866,38 +868,73 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 	return readonly("/", 0, msg, msglen);
 }
 
+/* One writable mount of the reset: unmounted and made again. */
+struct fresh_mount {
+	const char *path;
+	uint64_t size;
+	const char *mode;
+	int owned; /* tmpfs: owned by the sandbox user; -1: devpts */
+};
+
+static int replace_mount(const struct fresh_mount *f)
+{
+	char msg[PETRI_STAGE_MSG_MAX];
+	if (umount2(f->path, MNT_DETACH) < 0)
+		return -errno;
+	if (f->owned < 0)
+		return mount("devpts", f->path, "devpts", MS_NOSUID | MS_NOEXEC, DEVPTS_OPTS) < 0 ?
+			       -errno :
+			       0;
+	return mount_tmpfs(f->path, f->size, f->mode, MS_NOSUID | MS_NODEV, f->owned, msg,
+			   sizeof(msg));
+}
+
 int petri__rootfs_reset(const struct petri_init_cfg *cfg, char *msg, size_t msglen)
 {
 	/* The writable places of a default root (petri__rootfs_build), each
-	 * replaced by a new tmpfs with the same options: the old one goes with
-	 * its last reference (no process of the tenant is left to hold one). */
-	const struct {
-		const char *path;
-		uint64_t size;
-		const char *mode;
-		int owned;
-	} fs[] = {
+	 * replaced by a new tmpfs with the same options (and /dev/pts by a new
+	 * devpts instance): the old one goes with its last reference (no
+	 * process of the tenant is left to hold one). */
+	const struct fresh_mount fs[] = {
 		{"/tmp", cfg->tmp_bytes, "1777", 0},
 		{"/home/sandbox", cfg->tmp_bytes, "0755", 1},
 		{"/workspace", cfg->workspace_bytes, "0755", 1},
 		{"/dev/shm", cfg->tmp_bytes, "1777", 0},
+		{"/dev/pts", 0, NULL, -1},
 	};
 	if (cfg->rootfs[0] || cfg->workspace_dir[0] || cfg->nbinds) {
 		errno = EOPNOTSUPP;
 		FAIL("%s", "reset: only a default sandbox can be reset");
 	}
+	/* Each unmount waits for an RCU grace period (milliseconds on a busy
+	 * machine): one child per mount, so that the waits overlap.  They
+	 * share our mount namespace; each reports its errno as its exit
+	 * status.  Where a child cannot be made, the mount is replaced here. */
+	pid_t pid[ARRAY_SIZE(fs)];
 	for (size_t i = 0; i < ARRAY_SIZE(fs); i++) {
-		if (umount2(fs[i].path, MNT_DETACH) < 0)
-			FAIL("reset: unmount %s", fs[i].path);
-		int r = mount_tmpfs(fs[i].path, fs[i].size, fs[i].mode, MS_NOSUID | MS_NODEV,
-				    fs[i].owned, msg, msglen);
-		if (r < 0)
-			return r;
+		pid[i] = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+		if (pid[i] == 0)
+			_exit(-replace_mount(&fs[i]) & 0xff);
 	}
-	if (umount2("/dev/pts", MNT_DETACH) < 0)
-		FAIL("reset: unmount %s", "/dev/pts");
-	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, DEVPTS_OPTS) < 0)
-		FAIL("reset: mount devpts on %s", "/dev/pts");
+	int err = 0;
+	size_t bad = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(fs); i++) {
+		int r = 0, st = 0;
+		if (pid[i] < 0)
+			r = replace_mount(&fs[i]);
+		else if (waitpid(pid[i], &st, 0) != pid[i])
+			r = -ECHILD;
+		else if (!WIFEXITED(st) || WEXITSTATUS(st))
+			r = WIFEXITED(st) ? -WEXITSTATUS(st) : -EINTR;
+		if (r < 0 && !err) {
+			err = -r;
+			bad = i;
+		}
+	}
+	if (err) {
+		errno = err;
+		FAIL("reset: replace the mount at %s", fs[bad].path);
+	}
 	/* The boot id names the sandbox: a new user gets a new one.  The root
 	 * is writable only for this write (nothing of the tenant runs). */
 	if (mount_clear_attr("/", PETRI_MOUNT_ATTR_RDONLY) < 0)
