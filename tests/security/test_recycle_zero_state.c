@@ -36,6 +36,8 @@
  */
 #include "sec_util.h"
 
+#include "petri/audit.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -937,6 +939,129 @@ static void test_recycle_inflight_sockets(void)
 	petri_ctx_free(ctx);
 }
 
+/* ---- audit streams across a recycle ------------------------------------- */
+
+static petri_audit *open_stream(petri_ctx *ctx, char *path)
+{
+	petri_audit_opts ao = PETRI_AUDIT_OPTS_INIT;
+	petri_audit *a = NULL;
+	strcpy(path, "/tmp/petri-recycle-audit-XXXXXX");
+	int fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	ao.sink = PETRI_AUDIT_SINK_FILE;
+	ao.path = path;
+	ao.ctx = ctx;
+	REQUIRE(petri_audit_open(&a, &ao, NULL) == 0);
+	return a;
+}
+
+/* How many events of the stream at @path mention @needle (text form), and
+ * how many come after its SandboxDestroyed (the end of stream aside). */
+static int stream_mentions(const char *path, const char *needle, int *after_destroyed)
+{
+	petri_audit_reader_opts ro = PETRI_AUDIT_READER_OPTS_INIT;
+	petri_audit_reader *rd = NULL;
+	ro.source = PETRI_AUDIT_SRC_PATH;
+	ro.path = path;
+	REQUIRE(petri_audit_reader_open(&rd, &ro, NULL) == 0);
+	int n = 0, r, destroyed = 0;
+	if (after_destroyed)
+		*after_destroyed = 0;
+	while ((r = petri_audit_reader_next(rd, NULL)) == 1) {
+		int k = petri_audit_reader_kind(rd);
+		if (k == PETRI_AUDIT_KIND_STREAM_END)
+			continue;
+		if (destroyed && after_destroyed)
+			(*after_destroyed)++;
+		if (k == PETRI_AUDIT_KIND_SANDBOX_DESTROYED)
+			destroyed = 1;
+		char *text = NULL;
+		REQUIRE(petri_audit_reader_format(rd, PETRI_AUDIT_FORMAT_TEXT, &text, NULL) == 0);
+		if (strstr(text, needle))
+			n++;
+		petri_free(text);
+	}
+	CHECK(r == 0);
+	petri_audit_reader_close(rd);
+	return n;
+}
+
+static petri_sandbox *take_audited(petri_ctx *ctx, const char *id, petri_audit *a)
+{
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.language = LANG;
+	so.id = id;
+	so.audit = a;
+	return sec_sandbox_in(ctx, &so);
+}
+
+static void run_sh(petri_sandbox *sb, const char *code)
+{
+	struct petri_test_run r = petri_test_exec(sb, "sh", code, NULL, 10000);
+	CHECK_MSG(r.rc == 0 && r.exit_code == 0, "%s: rc %d exit %d %s", code, r.rc, r.exit_code,
+		  r.err);
+	petri_test_run_free(&r);
+}
+
+/*
+ * A's audit stream stays open while B (A recycled, no stream) and then C
+ * (B recycled, a stream of its own) run: nothing of B or C reaches A's
+ * stream, nothing follows A's SandboxDestroyed there, and nothing of A or
+ * B reaches C's, which (kernel audit on) records C's own file activity.
+ */
+static void test_recycle_audit(void)
+{
+	petri_ctx *ctx = pool_ctx(0, 1);
+	const char *why = NULL;
+	int kernel = petri_ctx_kernel_audit(ctx, &why) == 1;
+	if (!kernel)
+		fprintf(stderr, "kernel audit off (%s): lifecycle events only\n", why);
+	char pa[64], pc[64];
+	petri_audit *sa = open_stream(ctx, pa);
+	petri_sandbox *a = take_audited(ctx, "tenant-a-audited", sa);
+	run_sh(a, "echo a > /tmp/a-marker-7f3e; cat /tmp/a-marker-7f3e");
+	give_back(ctx, a);
+	petri_sandbox *b = take_audited(ctx, "tenant-b-quiet", NULL);
+	CHECK(petri_sandbox_reuses(b) == 1);
+	run_sh(b, "echo b > /tmp/b-marker-91c2; cat /tmp/b-marker-91c2 /etc/passwd > /dev/null");
+	give_back(ctx, b);
+	petri_audit *sc = open_stream(ctx, pc);
+	petri_sandbox *c = take_audited(ctx, "tenant-c-audited", sc);
+	CHECK(petri_sandbox_reuses(c) == 2);
+	run_sh(c, "echo c > /tmp/c-marker-55d0; cat /tmp/c-marker-55d0");
+	petri_sandbox_destroy(c);
+	REQUIRE(petri_audit_close(sa, NULL) == 0);
+	REQUIRE(petri_audit_close(sc, NULL) == 0);
+
+	int after = 0;
+	CHECK_MSG(stream_mentions(pa, "tenant-a-audited", &after) >= 3, "A's stream lacks A");
+	CHECK_MSG(after == 0, "%d events follow A's SandboxDestroyed in A's stream", after);
+	static const char *const not_a[] = {"tenant-b", "b-marker", "tenant-c", "c-marker", NULL};
+	for (int i = 0; not_a[i]; i++)
+		CHECK_MSG(stream_mentions(pa, not_a[i], NULL) == 0, "A's stream names %s",
+			  not_a[i]);
+	static const char *const not_c[] = {"tenant-a", "a-marker", "tenant-b", "b-marker", NULL};
+	for (int i = 0; not_c[i]; i++)
+		CHECK_MSG(stream_mentions(pc, not_c[i], NULL) == 0, "C's stream names %s",
+			  not_c[i]);
+	CHECK_MSG(stream_mentions(pc, "tenant-c-audited", NULL) >= 3, "C's stream lacks C");
+	if (kernel) {
+		CHECK_MSG(stream_mentions(pa, "a-marker-7f3e", NULL) >= 1,
+			  "kernel audit is on, but A's stream has no file event of A's marker");
+		CHECK_MSG(stream_mentions(pc, "c-marker-55d0", NULL) >= 1,
+			  "kernel audit is on, but C's stream (a recycled init) has no file event "
+			  "of C's marker");
+	}
+	if (!petri_test_failures) {
+		unlink(pa);
+		unlink(pc);
+	} else {
+		fprintf(stderr, "streams kept: %s (A), %s (C)\n", pa, pc);
+	}
+	petri_ctx_free(ctx);
+}
+
 /* Recycled twice: reuses counts, and the second tenant's traces are gone
  * as well as the first's. */
 static void test_recycle_twice(void)
@@ -1041,6 +1166,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(discard_time_wait),
 	PETRI_TEST_CASE(discard_unkillable),
 	PETRI_TEST_CASE(recycle_inflight_sockets),
+	PETRI_TEST_CASE(recycle_audit),
 	PETRI_TEST_CASE(recycle_twice),
 	PETRI_TEST_CASE(recycle_serial),
 	PETRI_TEST_CASE(unpooled_untouched),
