@@ -250,6 +250,7 @@ static void plant_everything(petri_sandbox *a)
 	 * kernel has made it: the queue exists all the same (B's mq_open of it
 	 * then fails with EACCES, not ENOENT, which the look reports). */
 	sec_expect(&r, "plant_posix_mq", "OK|BLOCKED EACCES");
+	sec_expect(&r, "plant_mq_quota", "OK");
 	/* Denied to the code: then there is nothing to leave. */
 	sec_expect(&r, "plant_keyring", "BLOCKED EPERM");
 	sec_expect(&r, "plant_keyring_session", "BLOCKED EPERM");
@@ -444,13 +445,29 @@ static int leak_outside_checks(const char *out)
  * trace the look forgot to report fails too). */
 static void expect_look_clean(const struct petri_test_run *r)
 {
-	static const char *const traces[] = {
-		"env",           "files_tmp",   "files_workspace", "files_home_sandbox",
-		"files_dev_shm", "root_modes",  "root_times",      "xattr",
-		"sysv_ipc",      "posix_mq",    "posix_shm",       "net_sockets",
-		"net_names",     "net_connect", "processes",       "ghosts",
-		"keyring",       "umask",       "rlimit_nofile",   "cwd",
-		"hostname",      NULL};
+	static const char *const traces[] = {"env",
+					     "files_tmp",
+					     "files_workspace",
+					     "files_home_sandbox",
+					     "files_dev_shm",
+					     "root_modes",
+					     "root_times",
+					     "xattr",
+					     "mq_quota",
+					     "sysv_ipc",
+					     "posix_mq",
+					     "posix_shm",
+					     "net_sockets",
+					     "net_names",
+					     "net_connect",
+					     "processes",
+					     "ghosts",
+					     "keyring",
+					     "umask",
+					     "rlimit_nofile",
+					     "cwd",
+					     "hostname",
+					     NULL};
 	char name[64];
 	for (int i = 0; traces[i]; i++) {
 		snprintf(name, sizeof(name), "trace_%s", traces[i]);

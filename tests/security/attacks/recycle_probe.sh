@@ -124,6 +124,15 @@ for name, make, rm in (
     if i >= 0:
         rm(i)
 
+# A new POSIX queue: Landlock refuses its open (EACCES) once the kernel
+# made it; EMFILE would say the per-user queue bytes are used up.
+libc.mq_open.restype = ctypes.c_int
+q = libc.mq_open(b"/petri-probe-mq", os.O_CREAT | os.O_RDWR, 0o600, None)
+p("mq_create", "ok" if q >= 0 else err(ctypes.get_errno()))
+if q >= 0:
+    os.close(q)
+libc.mq_unlink(b"/petri-probe-mq")
+
 # The inode number a new file gets in each writable tmpfs: a tmpfs counts
 # its inodes, so one that held files before answers higher.
 for d in ("/tmp", "/workspace", "/home/sandbox", "/dev/shm"):

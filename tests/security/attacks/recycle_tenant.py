@@ -189,6 +189,17 @@ def plant():
     # (Landlock refuses the open of the queue, EACCES, after the kernel made
     # it: the queue is there all the same, and B looks for it.)
     say("plant_posix_mq", "OK" if ok else "BLOCKED " + ename(ctypes.get_errno()))
+    # The per-user POSIX queue bytes (RLIMIT_MSGQUEUE, counted in the
+    # sandbox's user namespace, which a recycle keeps): fill them up.
+    n, e = 0, 0
+    while n < 64:
+        q = libc.mq_open(b"/petri-trace-fill-%d" % n, os.O_CREAT | os.O_RDWR, 0o600, None)
+        e = ctypes.get_errno() if q < 0 else 0
+        if q < 0 and e != errno.EACCES:
+            break
+        n += 1
+    say("plant_mq_quota", "OK %d queues, then %s" % (n, ename(e)) if e in (errno.EMFILE, errno.ENOMEM)
+        else "FAILED %d queues, then %s" % (n, ename(e) if e else "no limit"))
     fd = os.open(POSIX_SHM, os.O_CREAT | os.O_RDWR, 0o666)
     os.write(fd, b"secret of tenant A")
     os.close(fd)
@@ -325,6 +336,14 @@ def look():
     leaked("posix_mq", "" if mq < 0 and ctypes.get_errno() == errno.ENOENT else
            "mq_open: %s" % (mq if mq >= 0 else ename(ctypes.get_errno())))
     leaked("posix_shm", POSIX_SHM if os.path.exists(POSIX_SHM) else "")
+    # The queue bytes A used up are free again: a new queue is refused by
+    # Landlock (EACCES, once made) or made, never EMFILE.
+    q = libc.mq_open(b"/petri-trace-look", os.O_CREAT | os.O_RDWR, 0o600, None)
+    e = ctypes.get_errno()
+    if q >= 0:
+        os.close(q)
+        libc.mq_unlink(b"/petri-trace-look")
+    leaked("mq_quota", "" if q >= 0 or e == errno.EACCES else "mq_open O_CREAT: " + ename(e))
     # Sockets: nothing listed in the namespace, every name free.
     found = []
     for f in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix", "packet"):
