@@ -59,6 +59,7 @@ done
 awk 'NR > 1 { print $2, $3, $4, $5, $6, $8 }' /proc/net/unix | sort | p net_unix
 awk 'NR > 1 { print $2, $3, $4 }' /proc/net/netlink | sort | p net_netlink
 awk 'NR > 1 { print $2, $3, $4 }' /proc/net/packet | sort | p net_packet
+cat /proc/net/ip6_flowlabel | p net_ip6_flowlabel
 cat /proc/net/dev | p net_dev
 cat /proc/net/snmp /proc/net/netstat /proc/net/snmp6 | p net_counters
 # sockstat: "alloc" and "mem" of TCP and UDP are the host's (the protocols'
@@ -66,7 +67,8 @@ cat /proc/net/snmp /proc/net/netstat /proc/net/snmp6 | p net_counters
 cat /proc/net/sockstat /proc/net/sockstat6 | sed -E 's/ (alloc|mem) [0-9]+//g' | p net_sockstat
 grep -E '^(TCP|UDP):' /proc/net/sockstat | p net_sockstat_host
 cat /proc/net/if_inet6 /proc/net/route /proc/net/ipv6_route /proc/net/fib_trie \
-	/proc/net/arp /proc/net/igmp /proc/net/mcfilter 2>&1 | p net_tables
+	/proc/net/arp /proc/net/igmp /proc/net/mcfilter \
+	/proc/net/igmp6 /proc/net/mcfilter6 /proc/net/anycast6 2>&1 | p net_tables
 # One python for what sh cannot do.
 python3 - <<'EOF'
 import ctypes, errno, os, socket, stat

@@ -35,6 +35,7 @@ PATH_SOCKS = ("/tmp/%s.sock" % TAG, "/workspace/%s.sock" % TAG)
 MQ_NAME = b"/petri-trace-mq"
 POSIX_SHM = "/dev/shm/petri-trace-posix-shm"
 GHOST = "petri-ghost"
+FLOWLABEL = 0x0ABCD
 
 libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
 libc.shmat.restype = ctypes.c_void_p
@@ -263,10 +264,30 @@ def plant():
         say("plant_traffic", "OK %s" % lo_bytes())
     except OSError as e:
         say("plant_traffic", "FAILED " + ename(e.errno))
+    # An IPv6 flow label shared with anyone (IPV6_FL_S_ANY) that lingers
+    # 150 s (FL_MAX_LINGER, allowed without privilege) after its socket:
+    # state of the network namespace that is not a socket.
+    try:
+        fl = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        req = (socket.inet_pton(socket.AF_INET6, "::1") + struct.pack("!I", FLOWLABEL) +
+               struct.pack("=BBHHHI", 0, 255, 1, 150, 150, 0))  # GET, S_ANY, F_CREATE
+        fl.setsockopt(socket.IPPROTO_IPV6, 32, req)  # IPV6_FLOWLABEL_MGR
+        fl.close()
+        say("plant_flowlabel", "OK" if flowlabels() else "FAILED not listed")
+    except OSError as e:
+        say("plant_flowlabel", "BLOCKED " + ename(e.errno))
     time.sleep(0.2)
     n = sum(1 for p in os.listdir("/proc") if p.isdigit() and comm(p).startswith(GHOST))
     say("plant_ghosts", "OK %d" % n if n >= 7 else "FAILED %d" % n)
     print("DONE", flush=True)
+
+
+def flowlabels():
+    try:
+        with open("/proc/net/ip6_flowlabel") as f:
+            return [" ".join(r.split()) for r in f.read().splitlines()[1:]]
+    except FileNotFoundError:
+        return []
 
 
 def lo_bytes():
@@ -367,6 +388,7 @@ def look():
             busy.append("%r %s" % (addr, ename(e.errno)))
         s.close()
     leaked("net_names", "; ".join(busy))
+    leaked("ip6_flowlabel", "; ".join(flowlabels()))
     conn = []
     for addr in (ABSTRACT, ABSTRACT_INFLIGHT):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
