@@ -6,19 +6,21 @@
  * A context keeps one "sh" sandbox warm (petri_warm).  Tenant A takes it
  * and leaves traces everywhere it can, through real execs of sh and Python
  * (attacks/recycle_plant.sh, attacks/recycle_tenant.py): files of every
- * kind in every writable place, poisoned dotfiles, modes, times and
- * xattrs of the writable roots, System V and POSIX IPC, sockets bound by
- * background processes that try to survive, tmpfs memory charged to the
- * cgroup, env given per sandbox and per exec, exec-local umask, rlimits
- * and cwd; keyrings, net sysctls and the hostname are tried and must be
- * denied.  A is destroyed; B is then taken and must be A's own init,
- * recycled (petri_sandbox_reuses() == 1, the same init pid, the pool's
- * "recycled" and "hits" counts), and B -- its FIRST exec, which is the one
- * that a stale prepared namespace would serve -- looks for every trace and
- * finds none.  The host looks too: no process of the sandbox user, no
- * trace under /proc/PID/root of any process of the sandbox (init and the
- * namespace it keeps ready for the next exec), A's cgroup gone, B's limits
- * those of a default sandbox, B's cgroup not charged with A's memory.
+ * kind in every writable place, poisoned dotfiles and Python user site,
+ * modes, times and xattrs of the writable roots, System V and POSIX IPC
+ * (the per-user POSIX queue bytes used up), sockets bound by background
+ * processes that try to survive, traffic on lo, an IPv6 flow label, tmpfs
+ * memory charged to the cgroup, env given per sandbox and per exec,
+ * exec-local umask, rlimits and cwd; keyrings, net sysctls and the
+ * hostname are tried and must be denied.  A is destroyed; B is then taken
+ * and must be A's own init, recycled (petri_sandbox_reuses() == 1, the
+ * same init pid, the pool's "recycled" and "hits" counts), and B -- in its
+ * FIRST exec, the one a stale prepared namespace would serve -- looks for
+ * every trace and finds none.  The host looks too: no process of the
+ * sandbox's ids but init and the exec it prepares, no trace under
+ * /proc/PID/root of any of them, A's cgroup gone, B's limits those of a
+ * default sandbox, B's cgroup not charged with A's memory.  Audit: A's
+ * stream, still open, gets nothing of the tenants after A.
  *
  * The probe battery (attacks/recycle_probe.sh) prints a normalized picture
  * of a sandbox; run first in a recycled sandbox after such an A, in a fresh
@@ -33,6 +35,11 @@
  * next create gets a fresh sandbox (reuses 0).  Sockets kept alive only as
  * descriptors in flight inside an unreachable cycle of unix sockets must
  * not reach the next tenant either way.
+ *
+ * Bugs this suite found in the recycling are listed in known_bugs[]: the
+ * known_bug_battery case checks them and runs apart (ctest
+ * test_recycle_zero_state_known_bugs passes only while it fails), so that
+ * every other case stays a regression test and a fix shows up at once.
  */
 #include "sec_util.h"
 
@@ -535,7 +542,7 @@ static const struct section_note by_design[] = {
 };
 
 /*
- * KNOWN BUGS of the recycling (wt-pool ac90d2c): sections in which a
+ * KNOWN BUGS of the recycling (wt-pool 7de4f99): sections in which a
  * recycled sandbox differs from a fresh one.  probe_battery leaves them
  * out; known_bug_battery compares only them and fails until they are
  * fixed (ctest runs it as an expected failure, so a fix makes ctest say
