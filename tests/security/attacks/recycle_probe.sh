@@ -69,6 +69,10 @@ grep -E '^(TCP|UDP):' /proc/net/sockstat | p net_sockstat_host
 cat /proc/net/if_inet6 /proc/net/route /proc/net/ipv6_route /proc/net/fib_trie \
 	/proc/net/arp /proc/net/igmp /proc/net/mcfilter \
 	/proc/net/igmp6 /proc/net/mcfilter6 /proc/net/anycast6 2>&1 | p net_tables
+# The TCP metrics cache of the namespace (rtt, cwnd per peer), no ages.
+# (After sockstat: ip's netlink sockets are counted there until an RCU
+# grace period after it exits.)
+ip tcp_metrics show 2>&1 | sed -E 's/ age [0-9.]+sec//' | p net_tcp_metrics
 # One python for what sh cannot do.
 python3 - <<'EOF'
 import ctypes, errno, os, socket, stat

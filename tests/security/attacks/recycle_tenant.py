@@ -27,7 +27,8 @@ TAG = "petri-trace"
 KEY = 0x7ACE0001
 DIRS = ("/tmp", "/workspace", "/home/sandbox", "/dev/shm")
 PORTS = {"tcp4": ("127.0.0.1", 47001), "tcp6": ("::1", 47002), "udp4": ("127.0.0.1", 47003),
-         "inflight_tcp": ("127.0.0.1", 47004), "tw": ("127.0.0.1", 47010)}
+         "inflight_tcp": ("127.0.0.1", 47004), "tw": ("127.0.0.1", 47010),
+         "metrics": ("127.0.0.1", 47030)}
 ABSTRACT = "\0petri-trace-abstract"
 ABSTRACT_DGRAM = "\0petri-trace-abstract-dgram"
 ABSTRACT_INFLIGHT = "\0petri-trace-inflight"
@@ -276,6 +277,15 @@ def plant():
         say("plant_flowlabel", "OK" if flowlabels() else "FAILED not listed")
     except OSError as e:
         say("plant_flowlabel", "BLOCKED " + ename(e.errno))
+    # A TCP connection closed gracefully leaves a TIME_WAIT (the pool
+    # would discard the sandbox): kill it the way RFC 1337 describes, with
+    # a SYN from the same port that the listener accepts, then abort that
+    # connection (RST, no TIME_WAIT).  What stays is the namespace's TCP
+    # metrics cache entry for 127.0.0.1, saved at the close.
+    try:
+        say("plant_tcp_metrics", tcp_metrics_trace())
+    except OSError as e:
+        say("plant_tcp_metrics", "FAILED " + ename(e.errno))
     time.sleep(0.2)
     n = sum(1 for p in os.listdir("/proc") if p.isdigit() and comm(p).startswith(GHOST))
     say("plant_ghosts", "OK %d" % n if n >= 7 else "FAILED %d" % n)
@@ -288,6 +298,47 @@ def flowlabels():
             return [" ".join(r.split()) for r in f.read().splitlines()[1:]]
     except FileNotFoundError:
         return []
+
+
+def tcp_metrics():
+    import subprocess
+    r = subprocess.run(["ip", "tcp_metrics", "show"], capture_output=True, text=True)
+    return [" ".join(x.split()) for x in r.stdout.splitlines()] if r.returncode == 0 else ["ip: " + r.stderr.strip()]
+
+
+def tcp_metrics_trace():
+    srv = socket.socket()
+    srv.bind(PORTS["metrics"])
+    srv.listen(4)
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    c.bind(("127.0.0.1", 0))
+    port = c.getsockname()[1]
+    c.connect(PORTS["metrics"])
+    a, _ = srv.accept()
+    c.sendall(b"x" * 100000)
+    got = 0
+    while got < 100000:
+        got += len(a.recv(1 << 20))
+    a.shutdown(socket.SHUT_WR)
+    c.recv(16)
+    c.close()  # LAST_ACK, then closed: its metrics are saved
+    time.sleep(0.1)
+    a.close()  # the kernel keeps a's TIME_WAIT
+    n = socket.socket()
+    n.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    n.bind(("127.0.0.1", port))
+    n.connect(PORTS["metrics"])  # the SYN that replaces the TIME_WAIT
+    a2, _ = srv.accept()
+    for x in (n, a2):
+        x.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        x.close()
+    srv.close()
+    time.sleep(0.1)
+    with open("/proc/net/sockstat") as f:
+        tw = f.read().split("tw ")[1].split()[0]
+    m = tcp_metrics()
+    return "OK tw=%s %s" % (tw, m[0]) if tw == "0" and m else "FAILED tw=%s metrics=%s" % (tw, m)
 
 
 def lo_bytes():
@@ -389,6 +440,7 @@ def look():
         s.close()
     leaked("net_names", "; ".join(busy))
     leaked("ip6_flowlabel", "; ".join(flowlabels()))
+    leaked("tcp_metrics", "; ".join(tcp_metrics()))
     conn = []
     for addr in (ABSTRACT, ABSTRACT_INFLIGHT):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
