@@ -136,6 +136,10 @@ echo
 echo '```'
 env -i "$build/bench/cycle_bench" "${PETRI_BENCH_ROUNDS:-300}"
 echo '```'
+echo
+echo "## Warm pool (issue 15)"
+echo
+env -i "$build/bench/pool_bench" 7 400
 
 # Controlled egress (issue 12): the same HTTPS client through --net proxy
 # (explicit and transparent) and with --net host, nginx on the host's

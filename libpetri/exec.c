@@ -373,7 +373,8 @@ static int start(petri_sandbox *sb, int memfd, int stdio[3], int report, uint32_
 		 petri_error **err)
 {
 	struct petri_msg m = {.type = PETRI_MSG_EXEC,
-			      .stage = flags & PETRI_EXEC_LAST,
+			      .stage = ((flags & PETRI_EXEC_LAST) ? PETRI_EXEC_STAGE_LAST : 0) |
+				       (sb->pool >= 0 ? PETRI_EXEC_STAGE_DEFER_WARM : 0),
 			      .exec_id = sb->exec_serial};
 	int fds[5] = {memfd, stdio[0], stdio[1], stdio[2], report};
 	int r = petri__msg_send(sb->ctl_fd, &m, fds, 5);

@@ -36,7 +36,7 @@
  * which costs less than a build, and a build that lands in a pool the
  * recycle has filled is wasted.  (A create never waits for it: an empty
  * pool is a miss.) */
-#define BUILD_DELAY_MS 100
+#define BUILD_DELAY_MS 250
 /* Resets in flight at once: init does its part in parallel, so that the
  * kernel's waits (an RCU grace period per unmount) overlap. */
 #define RESETS_MAX 32
@@ -561,6 +561,11 @@ int petri__pool_recycle(petri_sandbox *sb)
 	petri__kaudit_unwatch_sandbox(sb);
 	petri__audit_sandbox_destroyed(sb, 0);
 	sb->audit = NULL;
+	/* Every process of the tenant dies now (init kills its reapers), not
+	 * when the reset's turn comes.  Should the message not go, the reset
+	 * fails and the sandbox is torn down. */
+	struct petri_msg m = {.type = PETRI_MSG_RESET, .stage = PETRI_RESET_QUIESCE};
+	petri__msg_send(sb->ctl_fd, &m, NULL, 0);
 
 	pthread_mutex_lock(&ps->lock);
 	sb->next = NULL;

@@ -1049,8 +1049,9 @@ int petri__sandbox_reset_start(petri_sandbox *sb, struct petri_cgroup *old, petr
 		return r;
 	}
 	sb->cgroup = cg;
-	if ((r = petri__cgroup_set_limits(&cg, sb->memory_bytes, sb->pids_max, 0, err)) < 0 ||
-	    (r = petri__cgroup_attach(&cg, sb->pid, 1, 1, err)) < 0)
+	/* No limits yet: the take writes them, and until then nothing but
+	 * init and its next reaper runs. */
+	if ((r = petri__cgroup_attach(&cg, sb->pid, 1, 1, err)) < 0)
 		return r;
 	struct petri_msg m = {.type = PETRI_MSG_RESET};
 	if ((r = petri__msg_send(sb->ctl_fd, &m, NULL, 0)) < 0)

@@ -152,20 +152,27 @@ typedef struct petri_ctx_opts {
  * Which creates take one: petri_sandbox_create() with options that differ
  * from a default sandbox of that language only in what can be given to a
  * ready sandbox without rebuilding it: id, env, audit, memory_bytes,
- * pids_max and cpus_milli (cgroup limits, written at take).  Anything else
+ * pids_max and cpus_milli (cgroup limits, written at take; on a cgroup v1
+ * host a CPU limit needs a cgroup the pooled sandboxes do not have, so a
+ * create with cpus_milli builds its own there).  Anything else
  * (flags, hostname, rootfs, workspace_dir, binds, a size, a per-user
  * count, net other than PETRI_NET_NONE, allow, secrets) builds a sandbox
  * as without a pool.  A take never blocks on the refill: an empty pool is
  * a miss and the create builds one itself.
  *
  * Recycling: petri_sandbox_destroy() of a sandbox whose options match a
- * pool (taken from it or not) kills every process of it and hands it to
- * the refill thread, which resets it (fresh /tmp, /workspace, /home/sandbox
- * and /dev/shm, a new IPC namespace, a new cgroup, a new id) and puts it
- * back only when it proves clean: no process but init, no socket left in
- * its network namespace, every reset step succeeded.  Anything else is
- * destroyed and replaced by a fresh one.  With PETRI_CTX_F_NO_RECYCLE
- * destroy always tears down, and the pool holds only fresh sandboxes.
+ * pool (taken from it or not; not PETRI_SANDBOX_F_NO_POOL, no
+ * PETRI_EXEC_LAST exec, init alive) emits its SandboxDestroyed, detaches
+ * its audit stream, kills every process of it and hands it to the refill
+ * thread, which resets it (fresh /tmp, /workspace, /home/sandbox, /dev/shm
+ * and /dev/pts, new IPC and cgroup namespaces, a new cgroup, a new boot id;
+ * the next take gives a new id) and puts it back only when it proves
+ * clean: no process but init, no socket or TIME_WAIT left in its network
+ * namespace, every reset step succeeded.  Anything else is destroyed and
+ * replaced by a fresh one.  A destroy that finds the pool full (with the
+ * recycles in flight) tears down as without a pool.  With
+ * PETRI_CTX_F_NO_RECYCLE destroy always tears down, and the pool holds
+ * only fresh sandboxes.
  */
 typedef struct petri_warm {
 	const char *language; /* petri_language_name(), or NULL: no language */
@@ -263,9 +270,12 @@ typedef struct petri_pool_stats {
 	uint64_t misses;    /* matching creates that found it empty */
 	uint64_t created;   /* sandboxes the refill thread built */
 	uint64_t recycled;  /* destroyed sandboxes reset and put back */
-	uint64_t discarded; /* destroyed sandboxes torn down instead: not proven
-			     * clean, or the pool was full */
-	uint64_t failed;    /* refill builds or resets that failed */
+	uint64_t discarded; /* sandboxes of the pool torn down instead: a destroyed
+			     * one not proven clean (or whose reset failed) or
+			     * that found the pool full, a build that landed in
+			     * a full pool, a ready one whose init died */
+	uint64_t failed;    /* refill builds or resets that failed (a reset that
+			     * failed is also counted in discarded) */
 } petri_pool_stats;
 
 /**

@@ -1106,14 +1106,19 @@ static int reset_sandbox(char *msg, size_t msglen)
 
 /* Kill the reapers (the tenant's processes die with their namespaces),
  * reset, and answer READY with the new /workspace, or SETUP_ERROR. */
-static void serve_reset(int ctl, struct reaper *warm, struct reaper *run, int *stray)
+static void quiesce(struct reaper *warm, struct reaper *run)
 {
-	char msg[PETRI_STAGE_MSG_MAX] = "reset";
 	for (struct reaper *rp = run; rp; rp = rp == run ? warm : NULL)
 		if (rp->pidfd >= 0)
 			syscall(SYS_pidfd_send_signal, rp->pidfd, SIGKILL, NULL, 0);
 	reap(run);
 	reap(warm);
+}
+
+static void serve_reset(int ctl, struct reaper *warm, struct reaper *run, int *stray)
+{
+	char msg[PETRI_STAGE_MSG_MAX] = "reset";
+	quiesce(warm, run);
 	if (*stray >= 0) {
 		struct reaper r = {.pidfd = *stray, .sock = -1};
 		reap(&r);
@@ -1135,22 +1140,36 @@ static void serve_reset(int ctl, struct reaper *warm, struct reaper *run, int *s
 	close(ws);
 }
 
+#define WARM_DEFER_MS 2
+
 /* @stray: a pidfd of a helper child to reap when it is gone, or -1. */
 static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 {
 	struct reaper run = {.pidfd = -1, .sock = -1};
-	int last = 0; /* the host said the running exec is the sandbox's last */
+	int last = 0;  /* the host said the running exec is the sandbox's last */
+	int defer = 0; /* PETRI_EXEC_STAGE_DEFER_WARM of the running exec */
+	/* An exec of a warm pool's sandbox ended: the next reaper is forked
+	 * WARM_DEFER_MS later unless a message comes first.  A destroy
+	 * usually follows the last exec at once, and for such a sandbox it is
+	 * a RESET, which would kill that reaper unused (its preparation is
+	 * most of an exec's cost); an EXEC forks it on demand. */
+	int warm_due = 0;
 
 	for (;;) {
 		struct pollfd pfd[4] = {{.fd = ctl, .events = POLLIN},
 					{.fd = run.pidfd, .events = POLLIN},
 					{.fd = warm.pidfd, .events = POLLIN},
 					{.fd = stray, .events = POLLIN}};
-		int n = poll(pfd, 4, -1);
+		int n = poll(pfd, 4, warm_due ? WARM_DEFER_MS : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
+		}
+		if (n == 0 && warm_due) {
+			warm_due = 0;
+			spawn_warm(&warm, ctl);
+			continue;
 		}
 		if (stray >= 0 && (pfd[3].revents & POLLIN)) {
 			struct reaper r = {.pidfd = stray, .sock = -1};
@@ -1162,7 +1181,10 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 			if (last)
 				_exit(0); /* the sandbox's work is done: destroy finds
 					   * nothing left to wait for */
-			spawn_warm(&warm, ctl);
+			if (defer)
+				warm_due = 1;
+			else
+				spawn_warm(&warm, ctl);
 		}
 		if (warm.pidfd >= 0 && (pfd[2].revents & POLLIN))
 			reap(&warm); /* died while idle (killed): respawned on demand */
@@ -1174,8 +1196,11 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 				_exit(0); /* host closed the socket: we are done */
 			if (r < 0)
 				continue;
+			if (m.type == PETRI_MSG_EXEC || m.type == PETRI_MSG_RESET)
+				warm_due = 0; /* each forks the reaper it needs */
 			if (m.type == PETRI_MSG_EXEC) {
-				last = m.stage == 1;
+				last = (m.stage & PETRI_EXEC_STAGE_LAST) != 0;
+				defer = (m.stage & PETRI_EXEC_STAGE_DEFER_WARM) != 0;
 				start_exec(ctl, &m, fds, nfds, &warm, &run);
 			} else if (m.type == PETRI_MSG_KILL) {
 				if (run.pidfd >= 0 && m.exec_id == run.exec_id)
@@ -1186,7 +1211,10 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 				for (int i = 0; i < nfds; i++)
 					close(fds[i]);
 				last = 0;
-				serve_reset(ctl, &warm, &run, &stray);
+				if (m.stage == PETRI_RESET_QUIESCE)
+					quiesce(&warm, &run);
+				else
+					serve_reset(ctl, &warm, &run, &stray);
 			} else {
 				for (int i = 0; i < nfds; i++)
 					close(fds[i]);

@@ -107,7 +107,7 @@ enum petri_msg_type {
 	PETRI_MSG_READY = 1,   /* init -> host, with the /workspace fd */
 	PETRI_MSG_SETUP_ERROR, /* init -> host */
 	PETRI_MSG_EXEC,        /* host -> init, with the request memfd + stdio fds;
-				* stage = 1: the last exec, prepare no next one */
+				* stage: PETRI_EXEC_STAGE_* bits */
 	PETRI_MSG_STARTED,     /* init -> host */
 	PETRI_MSG_DONE,        /* init -> host */
 	PETRI_MSG_KILL,        /* host -> init */
@@ -126,8 +126,20 @@ enum petri_msg_type {
 				* left; answered by READY (with the new /workspace fd)
 				* or SETUP_ERROR saying what was found (err EBUSY: not
 				* clean) or which step failed.  The host has moved init
-				* into its new cgroups before sending it. */
+				* into its new cgroups before sending it.
+				* stage = PETRI_RESET_QUIESCE: only kill and reap the
+				* reapers (sent by the destroy itself, so that nothing
+				* of the tenant runs on while the reset waits its
+				* turn); no answer. */
 };
+
+#define PETRI_RESET_QUIESCE 1
+
+/* PETRI_MSG_EXEC's stage bits. */
+#define PETRI_EXEC_STAGE_LAST 0x1u /* the last exec: prepare no next one */
+#define PETRI_EXEC_STAGE_DEFER_WARM                                                                \
+	0x2u /* a warm pool's sandbox: fork the next reaper only if no message comes in the
+	      * 2 ms after the exec (a destroy that follows would make it reset) */
 
 #define PETRI_STAGE_MSG_MAX 256
 

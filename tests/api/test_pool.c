@@ -50,6 +50,20 @@ static void wait_full(petri_ctx *ctx)
 	REQUIRE(r == 0);
 }
 
+/* Wait until the pool of @lang has settled @n destroys (recycled or
+ * discarded, counting from 0) and is full again.  (Builds wait 250 ms after
+ * a take, so a destroy that follows within that time is what refills it.) */
+static void wait_settled(petri_ctx *ctx, const char *lang, uint64_t n)
+{
+	for (int i = 0; i < 1200; i++) {
+		petri_pool_stats s = stats(ctx, lang);
+		if (s.recycled + s.discarded >= n)
+			break;
+		usleep(50000);
+	}
+	wait_full(ctx);
+}
+
 static petri_sandbox *create(petri_ctx *ctx, const petri_sandbox_opts *o)
 {
 	petri_sandbox *sb = NULL;
@@ -381,7 +395,7 @@ static void test_audit_at_take(void)
 		free(out);
 		petri_sandbox_destroy(sb);
 		REQUIRE(petri_audit_close(a, NULL) == 0);
-		wait_full(ctx);
+		wait_settled(ctx, "sh", (uint64_t)i + 1);
 	}
 	CHECK(stats(ctx, "sh").recycled == 2);
 	for (int i = 0; i < 2; i++) {
@@ -421,7 +435,7 @@ static void test_recycle(void)
 		sh(sb, "for d in /tmp /workspace /home/sandbox /dev/shm; do echo trace > $d/left; "
 		       "done; cat /proc/sys/kernel/random/boot_id");
 	petri_sandbox_destroy(sb);
-	wait_full(ctx);
+	wait_settled(ctx, "sh", 1);
 	petri_pool_stats s = stats(ctx, "sh");
 	CHECK_MSG(s.recycled == 1 && s.discarded == 0 && s.failed == 0,
 		  "recycled %llu discarded %llu failed %llu", (unsigned long long)s.recycled,
@@ -442,7 +456,7 @@ static void test_recycle(void)
 	free(boot1);
 	free(boot2);
 	petri_sandbox_destroy(sb);
-	wait_full(ctx);
+	wait_settled(ctx, "sh", 2);
 	CHECK(stats(ctx, "sh").recycled == 2);
 	petri_ctx_free(ctx);
 }
@@ -466,15 +480,15 @@ static void test_no_recycle(void)
 	 * create never takes: test_bypass). */
 	ctx = pool_ctx((const petri_warm[]){{"sh", 1, 0}}, 1, 0);
 	wait_full(ctx);
-	petri_sandbox *a = create_lang(ctx, "sh"); /* empties the pool */
 	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
 	o.language = "sh";
 	o.flags = PETRI_SANDBOX_F_NO_POOL;
 	petri_sandbox *b = create(ctx, &o);
-	petri_sandbox_destroy(b); /* the pool has room: still not recycled */
-	CHECK(stats(ctx, "sh").recycled == 0);
+	petri_sandbox *a = create_lang(ctx, "sh"); /* empties the pool */
+	petri_sandbox_destroy(b);                  /* the pool has room: still not recycled */
+	CHECK(stats(ctx, "sh").recycled == 0 && stats(ctx, "sh").discarded == 0);
 	petri_sandbox_destroy(a);
-	wait_full(ctx);
+	wait_settled(ctx, "sh", 1);
 	CHECK(stats(ctx, "sh").recycled == 1);
 	/* An exec flagged PETRI_EXEC_LAST ends init: not recycled. */
 	petri_sandbox *c = create_lang(ctx, "sh");
@@ -508,7 +522,7 @@ static void test_dirty_discarded(void)
 	CHECK_OUT(r, 1, "1\n"); /* the TIME_WAIT is there */
 	petri_result_free(r);
 	petri_sandbox_destroy(sb);
-	wait_full(ctx);
+	wait_settled(ctx, "python", 1);
 	petri_pool_stats s = stats(ctx, "python");
 	CHECK_MSG(s.recycled == 0 && s.discarded == 1 && s.failed == 0,
 		  "recycled %llu discarded %llu failed %llu", (unsigned long long)s.recycled,
