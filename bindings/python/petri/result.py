@@ -112,7 +112,11 @@ class ExecResult:
 
     @classmethod
     def _from_c(cls, res: ctypes.c_void_p, sandbox_id: str) -> "ExecResult":
-        """Copy everything out of a petri_result (which the caller frees)."""
+        """Copy everything out of a petri_result (which the caller frees).
+
+        Per exec, so kept lean: the object's fields are set in one step
+        (what the frozen dataclass's __init__ would do one field at a time;
+        there is no __post_init__), reason names are looked up once."""
         lib = _lib.lib()
         n = ctypes.c_size_t()
         p = lib.petri_result_stdout(res, ctypes.byref(n))
@@ -122,15 +126,15 @@ class ExecResult:
         sig = lib.petri_result_signal(res)
         code = lib.petri_result_exit_code(res)
         hit = lib.petri_result_limits_hit(res)
-        name = lib.petri_reason_name(lib.petri_result_reason(res))
-        return cls(
+        self = cls.__new__(cls)
+        self.__dict__.update(
             stdout_bytes=out,
             stderr_bytes=err,
             # As `petri run --json`: no exit code once a signal killed it.
             exit_code=None if sig > 0 or code < 0 else code,
             signal=sig if sig > 0 else None,
-            reason=name.decode("ascii", "replace") if name else "unknown",
-            limits_hit=[n for bit, n in _lib.LIMIT_NAMES if hit & bit],
+            reason=_reason_name(lib, lib.petri_result_reason(res)),
+            limits_hit=[n for bit, n in _lib.LIMIT_NAMES if hit & bit] if hit else [],
             wall_ms=lib.petri_result_wall_ns(res) / 1e6,
             cpu_ms=lib.petri_result_cpu_ns(res) / 1e6,
             peak_memory_bytes=lib.petri_result_peak_memory_bytes(res),
@@ -141,6 +145,7 @@ class ExecResult:
             seccomp_denials=lib.petri_result_seccomp_denials(res),
             sandbox_id=sandbox_id,
         )
+        return self
 
     @classmethod
     def _from_json(cls, d: Dict[str, Any]) -> "ExecResult":
@@ -183,6 +188,18 @@ class ExecResult:
             seccomp_denials=get("seccomp_denials", int, 0),
             sandbox_id=get("sandbox_id", str, ""),
         )
+
+
+_reason_names: Dict[int, str] = {}
+
+
+def _reason_name(lib: Any, reason: int) -> str:
+    """petri_reason_name(), decoded, looked up once per value."""
+    name = _reason_names.get(reason)
+    if name is None:
+        raw = lib.petri_reason_name(reason)
+        name = _reason_names[reason] = raw.decode("ascii", "replace") if raw else "unknown"
+    return name
 
 
 def _short(b: bytes, n: int = 60) -> str:

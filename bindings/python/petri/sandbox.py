@@ -142,6 +142,16 @@ def _wipe_secrets(keep: List[Any]) -> None:
 _REMOTE_ONLY = ("token", "ttl", "http_timeout", "stream_timeout")
 
 _NETS = {"none": _lib.NET_NONE, "host": _lib.NET_HOST, "proxy": _lib.NET_PROXY}
+_SANDBOX_OPTS_SZ = ctypes.sizeof(_lib.SandboxOpts)
+_EXEC_OPTS_SZ = ctypes.sizeof(_lib.ExecOpts)
+# exec()/run() keyword -> petri_exec_opts field, converted when given.
+_EXEC_DURATIONS = (("timeout", "timeout_ms"), ("cpu", "cpu_ms"))
+_EXEC_SIZES = (
+    ("stdout_limit", "stdout_max"),
+    ("stderr_limit", "stderr_max"),
+    ("output_kill", "output_kill_bytes"),
+    ("file_size", "file_size_max"),
+)
 _STREAM_NAMES = {_lib.STREAM_STDOUT: "stdout", _lib.STREAM_STDERR: "stderr"}
 
 
@@ -317,32 +327,52 @@ class Sandbox:
 
         keep: List[Any] = []
         o = _lib.SandboxOpts()
-        o.sz = ctypes.sizeof(o)
+        o.sz = _SANDBOX_OPTS_SZ
         o.flags = (0 if landlock else _lib.SANDBOX_F_NO_LANDLOCK) | (_lib.SANDBOX_F_NO_POOL if no_pool else 0)
-        o.language = conv.opt_cstr("language", language)
-        o.id = conv.opt_cstr("id", id)
-        o.hostname = conv.opt_cstr("hostname", hostname)
-        o.rootfs = conv.opt_path("rootfs", rootfs)
-        o.workspace_dir = conv.opt_path("workspace_dir", workspace_dir)
-        o.binds, k = conv.strv(conv.bind_list(binds))
-        keep.append(k)
-        o.env, k = conv.strv(conv.env_list("env", env))
-        keep.append(k)
-        o.memory_bytes = conv.size("memory", memory)
-        o.tmp_bytes = conv.size("tmp_size", tmp_size)
-        o.workspace_bytes = conv.size("workspace_size", workspace_size)
-        o.pids_max = conv.count("pids", pids)
-        o.cpus_milli = conv.cpus("cpus", cpus)
+        # Only what was given is converted: the struct starts zeroed, and
+        # 0/NULL is every field's default (a pooled create is mostly this
+        # code, so it stays short).
+        if language is not None:
+            o.language = conv.cstr("language", language)
+        if id is not None:
+            o.id = conv.cstr("id", id)
+        if hostname is not None:
+            o.hostname = conv.cstr("hostname", hostname)
+        if rootfs is not None:
+            o.rootfs = conv.path("rootfs", rootfs)
+        if workspace_dir is not None:
+            o.workspace_dir = conv.path("workspace_dir", workspace_dir)
+        if binds is not None:
+            o.binds, k = conv.strv(conv.bind_list(binds))
+            keep.append(k)
+        if env is not None:
+            o.env, k = conv.strv(conv.env_list("env", env))
+            keep.append(k)
+        if memory is not None:
+            o.memory_bytes = conv.size("memory", memory)
+        if tmp_size is not None:
+            o.tmp_bytes = conv.size("tmp_size", tmp_size)
+        if workspace_size is not None:
+            o.workspace_bytes = conv.size("workspace_size", workspace_size)
+        if pids is not None:
+            o.pids_max = conv.count("pids", pids)
+        if cpus is not None:
+            o.cpus_milli = conv.cpus("cpus", cpus)
         # net not given: proxy when there are secrets (the only way one is
         # ever sent), else none.
         o.net = _NETS[net] if net is not None else _lib.NET_PROXY if secrets else _lib.NET_NONE
-        o.allow, k = conv.strv(conv.allow_list(allow))
-        keep.append(k)
-        o.net_max_conns = conv.count("net_max_conns", net_max_conns)
-        o.net_max_bytes = conv.size("net_max_bytes", net_max_bytes)
-        o.secrets, k = _secret_list(secrets)
-        keep.append(k)
-        o.upstream_ca = conv.opt_path("upstream_ca", upstream_ca)
+        if allow is not None:
+            o.allow, k = conv.strv(conv.allow_list(allow))
+            keep.append(k)
+        if net_max_conns is not None:
+            o.net_max_conns = conv.count("net_max_conns", net_max_conns)
+        if net_max_bytes is not None:
+            o.net_max_bytes = conv.size("net_max_bytes", net_max_bytes)
+        if secrets is not None:
+            o.secrets, k = _secret_list(secrets)
+            keep.append(k)
+        if upstream_ca is not None:
+            o.upstream_ca = conv.path("upstream_ca", upstream_ca)
 
         self._context = context if context is not None else default_context()
         self._language = language
@@ -361,7 +391,8 @@ class Sandbox:
                     self._state.audit = h
                     h.sandboxes.add(self._state)
         finally:
-            _wipe_secrets(keep)  # the library has its own copy (or none)
+            if secrets is not None:
+                _wipe_secrets(keep)  # the library has its own copy (or none)
         del keep
         # Destroy it when garbage-collected (or at exit) without close().
         self._finalizer = weakref.finalize(self, self._state.close, 5.0)
@@ -575,7 +606,7 @@ class Sandbox:
     ) -> _Prepared:
         keep: List[Any] = []
         o = _lib.ExecOpts()
-        o.sz = ctypes.sizeof(o)
+        o.sz = _EXEC_OPTS_SZ
         if argv is not None:
             o.argv, k = conv.strv(conv.argv_list(argv))
             keep.append(k)
@@ -593,23 +624,30 @@ class Sandbox:
                 if not isinstance(language, str):
                     raise TypeError("language must be str, not %s" % type(language).__name__)
                 o.language = conv.cstr("language", language)
-        if kw.get("stdin") is not None:
+        # Only what was given is converted (the struct starts zeroed: 0 and
+        # NULL are the defaults).
+        get = kw.get
+        if get("stdin") is not None:
             data = conv.data("stdin", kw["stdin"])
             o.stdin_data = data
             o.stdin_len = len(data)
             keep.append(data)
-        o.env, k = conv.strv(conv.env_list("env", kw.get("env")))
-        keep.append(k)
-        cwd = kw.get("cwd")
+        if get("env") is not None:
+            o.env, k = conv.strv(conv.env_list("env", kw["env"]))
+            keep.append(k)
+        cwd = get("cwd")
         if cwd is not None:
             o.cwd = conv.path("cwd", cwd)
-        o.timeout_ms = conv.duration_ms("timeout", kw.get("timeout"))
-        o.cpu_ms = conv.duration_ms("cpu", kw.get("cpu"))
-        o.stdout_max = conv.size("stdout_limit", kw.get("stdout_limit"))
-        o.stderr_max = conv.size("stderr_limit", kw.get("stderr_limit"))
-        o.output_kill_bytes = conv.size("output_kill", kw.get("output_kill"))
-        o.file_size_max = conv.size("file_size", kw.get("file_size"))
-        o.nofile_max = conv.count("nofile", kw.get("nofile"))
+        for key, field in _EXEC_DURATIONS:
+            v = get(key)
+            if v is not None:
+                setattr(o, field, conv.duration_ms(key, v))
+        for key, field in _EXEC_SIZES:
+            v = get(key)
+            if v is not None:
+                setattr(o, field, conv.size(key, v))
+        if get("nofile") is not None:
+            o.nofile_max = conv.count("nofile", kw["nofile"])
         if on_output is not None and not callable(on_output):
             raise TypeError("on_output must be callable(stream, data), not %s" % type(on_output).__name__)
         return _Prepared(o, keep, on_output)

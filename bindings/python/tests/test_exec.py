@@ -267,3 +267,21 @@ def test_workspace_dir_and_binds() -> None:
             assert sb.exec("cat /d2/data.txt").stdout == "from the host\n"
     finally:
         shutil.rmtree(top)
+
+
+def test_a_result_from_c_is_a_whole_frozen_dataclass(sh: petri.Sandbox) -> None:
+    # _from_c fills the fields in one step instead of through __init__:
+    # every field is there, nothing else, and the object is the one
+    # __init__ would build (equal, hashable as before, still frozen).
+    import dataclasses
+
+    r = sh.run(["sh", "-c", "echo out; echo err >&2; exit 3"])
+    names = [f.name for f in dataclasses.fields(petri.ExecResult)]
+    assert sorted(vars(r)) == sorted(names)
+    assert petri.ExecResult(**{n: getattr(r, n) for n in names}) == r
+    assert (r.stdout, r.stderr, r.exit_code, r.signal, r.reason) == ("out\n", "err\n", 3, None, "exited")
+    assert r.limits_hit == [] and r.stdout_total_bytes == 4 and r.sandbox_id == sh.id
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.exit_code = 0  # type: ignore[misc]
+    k = sh.run(["sh", "-c", "kill -9 $$"])
+    assert (k.exit_code, k.signal, k.reason) == (None, 9, "signaled")
