@@ -45,6 +45,9 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 		return petri__err(err, EINVAL, "petri_ctx_opts: unknown flags 0x%x", o.flags);
 	if (o.reserved0)
 		return petri__err(err, EINVAL, "petri_ctx_opts: reserved0 must be 0");
+	/* Found before any work, like every other bad option. */
+	if ((r = petri__warm_check(o.warm, o.nwarm, err)) < 0)
+		return r;
 
 	petri_ctx *ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)

@@ -238,6 +238,9 @@ int petri__sandbox_reset_finish(petri_sandbox *sb, struct petri_cgroup *old, pet
 void petri__sandbox_free(petri_sandbox *sb, int created);
 
 /* pool.c */
+/* petri_ctx_opts.warm/nwarm as petri_ctx_new() accepts them: 0 or -EINVAL
+ * with a one-line message naming the entry. */
+int petri__warm_check(const petri_warm *warm, uint32_t nwarm, petri_error **err);
 int petri__pools_new(petri_ctx *ctx, const petri_warm *warm, uint32_t nwarm, petri_error **err);
 /* Stop the refill thread (it finishes what it is doing) and make every
  * later destroy tear down; then petri__pools_free destroys the pool's

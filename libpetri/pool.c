@@ -36,7 +36,7 @@
  * which costs less than a build, and a build that lands in a pool the
  * recycle has filled is wasted.  (A create never waits for it: an empty
  * pool is a miss.) */
-#define BUILD_DELAY_MS 250
+#define BUILD_DELAY_MS 1000
 /* Resets in flight at once: init does its part in parallel, so that the
  * kernel's waits (an RCU grace period per unmount) overlap. */
 #define RESETS_MAX 32
@@ -91,7 +91,7 @@ static int find_pool(const struct petri_pools *ps, const char *language)
 	return -1;
 }
 
-static int check_warm(const petri_warm *warm, uint32_t nwarm, petri_error **err)
+int petri__warm_check(const petri_warm *warm, uint32_t nwarm, petri_error **err)
 {
 	if (nwarm > POOLS_MAX)
 		return petri__err(err, EINVAL, "petri_ctx_opts: nwarm %u is above %d", nwarm,
@@ -160,10 +160,13 @@ static void scan_dead(struct petri_pools *ps)
 	}
 }
 
-/* Under lock: put @sb in pool @p if it has room (1), else 0. */
-static int land(struct petri_pools *ps, struct petri_pool *p, petri_sandbox *sb)
+/* Under lock: put @sb in pool @p if it has room (1), else 0.  A build
+ * (@recycled 0) does not take the room a recycle in flight was promised
+ * by its destroy: the recycled sandbox lands, the build is torn down. */
+static int land(struct petri_pools *ps, struct petri_pool *p, petri_sandbox *sb, int recycled)
 {
-	if (ps->stopping || p->nready >= p->target)
+	uint32_t promised = recycled ? 0 : p->recycling;
+	if (ps->stopping || p->nready + promised >= p->target)
 		return 0;
 	p->ready[p->nready++] = sb;
 	pthread_cond_broadcast(&ps->changed);
@@ -182,7 +185,7 @@ static void recycle_done(petri_ctx *ctx, struct petri_pools *ps, petri_sandbox *
 	petri_error_free(e);
 	pthread_mutex_lock(&ps->lock);
 	p->recycling--;
-	int kept = r == 0 && land(ps, p, sb);
+	int kept = r == 0 && land(ps, p, sb, 1);
 	if (kept) {
 		p->s.recycled++;
 	} else {
@@ -280,7 +283,7 @@ static void build_one(petri_ctx *ctx, struct petri_pools *ps, int i)
 		p->s.created++;
 		p->last_err = 0;
 		p->backoff = RETRY_MIN_MS;
-		if (!land(ps, p, sb)) {
+		if (!land(ps, p, sb, 0)) {
 			p->s.discarded++;
 			sb->next = ps->dead;
 			ps->dead = sb;
@@ -388,7 +391,7 @@ static void *refill_main(void *arg)
 
 int petri__pools_new(petri_ctx *ctx, const petri_warm *warm, uint32_t nwarm, petri_error **err)
 {
-	int r = check_warm(warm, nwarm, err);
+	int r = petri__warm_check(warm, nwarm, err);
 	if (r < 0 || nwarm == 0)
 		return r;
 	struct petri_pools *ps = calloc(1, sizeof(*ps));

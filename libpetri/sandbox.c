@@ -775,7 +775,7 @@ static void publish(petri_sandbox *sb)
 
 /* Build a sandbox for the checked options @o: everything of a create but
  * publish(). */
-static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, petri_sandbox **out,
+static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, int poolable, petri_sandbox **out,
 		 petri_error **err)
 {
 	const petri_sandbox_opts *o = opts;
@@ -788,6 +788,7 @@ static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, petri_sandbox *
 
 	if ((r = fill_init_cfg(ctx, o, &cfg, &binds, err)) < 0)
 		return r;
+	cfg.poolable = poolable;
 	/* Bad secrets and a bad allowlist are the caller's mistakes: found
 	 * before any work (the vault's CA is made here too: it is cheap). */
 	if (o->secrets && o->secrets[0] &&
@@ -973,7 +974,7 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
 		*out = sb;
 		return 0;
 	}
-	if ((r = build(ctx, &o, &sb, err)) < 0)
+	if ((r = build(ctx, &o, pool >= 0, &sb, err)) < 0)
 		return r;
 	sb->pool = pool;
 	publish(sb);
@@ -986,7 +987,7 @@ int petri__sandbox_build_warm(petri_ctx *ctx, const char *language, petri_sandbo
 {
 	petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
 	o.language = language;
-	return build(ctx, &o, out, err);
+	return build(ctx, &o, 1, out, err);
 }
 
 int petri__sandbox_take(petri_sandbox *sb, const petri_sandbox_opts *o, petri_error **err)

@@ -288,9 +288,11 @@ PETRI_API int petri_ctx_pool_stats(petri_ctx *ctx, const char *language, petri_p
 /**
  * Wait until every pool of @ctx is full (ready == target) or @timeout_ms
  * passes (0: do not wait, just check).  For start-up, tests and benchmarks;
- * creates never need it.  Returns 0 when full, -ETIMEDOUT, -EINVAL (NULL
- * @ctx), or the errno of the refill's last failure when a pool cannot be
- * filled (e.g. -EPERM: the kernel refuses a namespace).
+ * creates never need it.  Returns 0 when full (and for a context without a
+ * pool), -ETIMEDOUT, -EINVAL (NULL @ctx), or the errno of the refill's last
+ * failure when a pool is not full and its last build failed (e.g. -EPERM:
+ * the kernel refuses a namespace; the refill thread retries, backing off
+ * from 100 ms to 5 s).
  */
 PETRI_API int petri_ctx_pool_wait(petri_ctx *ctx, uint64_t timeout_ms);
 

@@ -1065,6 +1065,79 @@ static int socket_left(char *msg, size_t msglen)
 }
 
 /*
+ * The network namespace's counters (interface statistics, the SNMP and
+ * netstat MIBs) are the namespace's for its whole life: a tenant's traffic
+ * on lo moves them for good, and the next one would see it.  init keeps
+ * them as they were when it was first ready; a reset finds them moved, or
+ * cannot read them, and the sandbox is not clean.  (A fresh sandbox's are
+ * all at rest: nothing of petri's own uses the network of a sandbox that
+ * can be pooled.)
+ */
+static const char *const net_counters[] = {"/proc/self/net/dev", "/proc/self/net/snmp",
+					   "/proc/self/net/snmp6", "/proc/self/net/netstat"};
+#define NET_COUNTERS_MAX 8192
+static char net_snapshot[ARRAY_SIZE(net_counters)][NET_COUNTERS_MAX];
+static ssize_t net_snapshot_len[ARRAY_SIZE(net_counters)];
+
+/* The whole of the small file @path into @buf: its length, or -errno
+ * (-EFBIG when it does not fit). */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t have = 0;
+	for (;;) {
+		if (have == len) {
+			close(fd);
+			return -EFBIG;
+		}
+		ssize_t n = read(fd, buf + have, len - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)have;
+}
+
+static void net_counters_keep(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(net_counters); i++)
+		net_snapshot_len[i] =
+			read_small(net_counters[i], net_snapshot[i], NET_COUNTERS_MAX);
+}
+
+static int net_counters_moved(char *msg, size_t msglen)
+{
+	char buf[NET_COUNTERS_MAX];
+	for (size_t i = 0; i < ARRAY_SIZE(net_counters); i++) {
+		ssize_t n = read_small(net_counters[i], buf, sizeof(buf));
+		/* A file this kernel lacks is missing both times. */
+		if (n == -ENOENT && net_snapshot_len[i] == -ENOENT)
+			continue;
+		if (n < 0 || net_snapshot_len[i] < 0) {
+			snprintf(msg, msglen, "read %s", net_counters[i]);
+			return n < 0 ? (int)n : (int)net_snapshot_len[i];
+		}
+		if (n != net_snapshot_len[i] || memcmp(buf, net_snapshot[i], (size_t)n) != 0) {
+			snprintf(msg, msglen,
+				 "the network namespace was used: its counters in %s moved",
+				 net_counters[i] + strlen("/proc/self"));
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/*
  * Everything of the last user goes (the reapers were killed and reaped by
  * the caller, and with them every process of every exec): new IPC and
  * cgroup namespaces (SysV objects and POSIX message queues go with the
@@ -1101,7 +1174,9 @@ static int reset_sandbox(char *msg, size_t msglen)
 			snprintf(msg, msglen, "reset: read /proc");
 		return r;
 	}
-	return socket_left(msg, msglen);
+	if ((r = socket_left(msg, msglen)) < 0)
+		return r;
+	return net_counters_moved(msg, msglen);
 }
 
 /* Kill the reapers (the tenant's processes die with their namespaces),
@@ -1426,6 +1501,9 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 		send_setup_error(ctl, STAGE_ROOTFS, errno, "open /workspace");
 		_exit(1);
 	}
+	/* What the network's counters are at rest (PETRI_MSG_RESET). */
+	if (cfg->poolable && cfg->net == PETRI_NET_NONE)
+		net_counters_keep();
 	/* The first exec's namespace gets ready while the host hears we are. */
 	struct reaper warm = {.pidfd = -1, .sock = -1};
 	spawn_warm(&warm, ctl);

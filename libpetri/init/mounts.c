@@ -900,7 +900,7 @@ int petri__rootfs_reset(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 		{"/dev/shm", cfg->tmp_bytes, "1777", 0},
 		{"/dev/pts", 0, NULL, -1},
 	};
-	if (cfg->rootfs[0] || cfg->workspace_dir[0] || cfg->nbinds) {
+	if (!cfg->poolable || cfg->rootfs[0] || cfg->workspace_dir[0] || cfg->nbinds) {
 		errno = EOPNOTSUPP;
 		FAIL("%s", "reset: only a default sandbox can be reset");
 	}

@@ -99,6 +99,9 @@ struct petri_init_cfg {
 	int ca_fd;
 	uint64_t ca_size;
 	uint64_t ca_len;
+	/* A warm pool's sandbox (it may get PETRI_MSG_RESET): init keeps its
+	 * network's counters as they are when it is first ready. */
+	int poolable;
 };
 
 /* ---- wire protocol (SOCK_SEQPACKET; one struct per message) ---- */
