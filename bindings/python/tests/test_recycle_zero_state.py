@@ -38,20 +38,17 @@ BY_DESIGN = {
 }
 
 
-# KNOWN BUGS of the recycling (wt-pool 7de4f99), the known_bugs[] of the C
+# KNOWN BUGS of the recycling (wt-pool 4172e27), the known_bugs[] of the C
 # suite: sections where a recycled sandbox differs from a fresh one.  The
 # main tests leave them out; test_known_bugs compares only them and is a
 # strict xfail, so their fix shows up as an XPASS failure.
 KNOWN_BUGS = {
-    "net_dev": "the reset keeps the network namespace and its counters: B reads A's traffic on lo",
-    "net_counters": "the same for /proc/net/snmp, netstat, snmp6 (A's TCP opens, segments, datagrams)",
     "net_ip6_flowlabel": "an IPv6 flow label (IPV6_FL_S_ANY, linger 150 s) outlives its socket in the kept netns",
-    "net_tcp_metrics": "the netns's TCP metrics cache keeps A's entry (A killed its TIME_WAIT with a SYN, RFC 1337)",
     "mountinfo": "the remounted tmpfs come after the other mounts: their order tells a recycled sandbox",
 }
 
 
-KNOWN_TRACES = ("trace_net_counters", "trace_ip6_flowlabel", "trace_tcp_metrics")
+KNOWN_TRACES = ("trace_ip6_flowlabel",)
 
 
 def attack(name: str) -> str:
@@ -103,7 +100,7 @@ def plant(a: petri.Sandbox) -> None:
     v = verdicts(r.stdout)
     assert r.exit_code == 0 and "DONE" in r.stdout.splitlines(), (r.stdout, r.stderr)
     for name in ("sysv_shm", "sysv_sem", "sysv_msg", "posix_shm", "xattr", "memory", "sockets",
-                 "stubborn", "reforker", "stopped", "children", "ghosts", "traffic", "flowlabel", "tcp_metrics",
+                 "stubborn", "reforker", "stopped", "children", "ghosts", "flowlabel",
                  "mq_quota"):
         assert v.get("plant_" + name, "missing").split()[0] == "OK", (name, v.get("plant_" + name))
     assert v["plant_posix_mq"] in ("OK", "BLOCKED EACCES")
@@ -134,7 +131,7 @@ def test_the_next_tenant_finds_nothing() -> None:
             r = b.exec(attack("recycle_tenant.py"), language="python", env={"RECYCLE_MODE": "look"}, timeout=60)
             assert r.exit_code == 0 and "DONE" in r.stdout.splitlines(), (r.stdout, r.stderr)
             v = verdicts(r.stdout)
-            # (trace_net_counters, trace_ip6_flowlabel: known bugs, test_known_bugs.)
+            # (trace_ip6_flowlabel: a known bug, test_known_bugs.)
             traces = [k for k in v if k.startswith("trace_") and k not in KNOWN_TRACES + ("trace_sysctls",)]
             assert len(traces) >= 21, v
             leaked = {k: v[k] for k in traces if not v[k].startswith("CLEAN")}
@@ -210,7 +207,7 @@ def test_a_recycled_sandbox_answers_the_probes_as_a_fresh_one() -> None:
     assert diff == [], "\n".join(diff[:40])
 
 
-@pytest.mark.xfail(strict=True, reason="known bugs of wt-pool 7de4f99: " + "; ".join(KNOWN_BUGS.values()))
+@pytest.mark.xfail(strict=True, reason="known bugs of wt-pool 4172e27: " + "; ".join(KNOWN_BUGS.values()))
 def test_known_bugs() -> None:
     t = trio()
     diff = differences(sections(t["recycled"], True), sections(t["fresh"], True))

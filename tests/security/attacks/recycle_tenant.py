@@ -11,6 +11,11 @@
 #   set up before it reports.
 # RECYCLE_MODE=look (tenant B): looks for each trace and says
 #   "CHECK trace_<trace> CLEAN" or "CHECK trace_<trace> LEAKED <what>".
+# RECYCLE_MODE=network: uses lo (datagrams, TCP connections aborted with
+#   RST, one closed gracefully whose TIME_WAIT it then removes with a SYN,
+#   RFC 1337), so that no socket and no TIME_WAIT is left, only the
+#   namespace's counters and its TCP metrics entry (the pool must not
+#   recycle its sandbox).
 # RECYCLE_MODE=timewait: leaves a TCP connection in TIME_WAIT (the pool
 #   must not recycle its sandbox).
 # RECYCLE_MODE=inflight: leaves a TCP listener and an abstract unix socket
@@ -249,22 +254,6 @@ def plant():
     say("plant_reforker", daemon(d_reforker, GHOST + "-fork"))
     say("plant_stopped", daemon(d_stopped, GHOST + "-stop"))
     say("plant_children", daemon(d_children, GHOST + "-pg"))
-    # Traffic on lo that leaves no socket behind: datagrams to the
-    # daemon's UDP socket, TCP connections ended by RST (SO_LINGER 0: no
-    # TIME_WAIT), so the namespace's counters are all that remain.
-    try:
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for _ in range(100):
-            u.sendto(b"x" * 1000, PORTS["udp4"])
-        u.close()
-        for _ in range(10):
-            c = socket.create_connection(PORTS["tcp4"])
-            c.sendall(b"y" * 10000)
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            c.close()
-        say("plant_traffic", "OK %s" % lo_bytes())
-    except OSError as e:
-        say("plant_traffic", "FAILED " + ename(e.errno))
     # An IPv6 flow label shared with anyone (IPV6_FL_S_ANY) that lingers
     # 150 s (FL_MAX_LINGER, allowed without privilege) after its socket:
     # state of the network namespace that is not a socket.
@@ -277,15 +266,6 @@ def plant():
         say("plant_flowlabel", "OK" if flowlabels() else "FAILED not listed")
     except OSError as e:
         say("plant_flowlabel", "BLOCKED " + ename(e.errno))
-    # A TCP connection closed gracefully leaves a TIME_WAIT (the pool
-    # would discard the sandbox): kill it the way RFC 1337 describes, with
-    # a SYN from the same port that the listener accepts, then abort that
-    # connection (RST, no TIME_WAIT).  What stays is the namespace's TCP
-    # metrics cache entry for 127.0.0.1, saved at the close.
-    try:
-        say("plant_tcp_metrics", tcp_metrics_trace())
-    except OSError as e:
-        say("plant_tcp_metrics", "FAILED " + ename(e.errno))
     time.sleep(0.2)
     n = sum(1 for p in os.listdir("/proc") if p.isdigit() and comm(p).startswith(GHOST))
     say("plant_ghosts", "OK %d" % n if n >= 7 else "FAILED %d" % n)
@@ -489,6 +469,45 @@ def look():
     print("DONE", flush=True)
 
 
+def network():
+    # What the network namespace keeps of a tenant that used it without
+    # leaving a socket or a TIME_WAIT (the pool discards such a sandbox:
+    # its counters moved).
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(PORTS["udp4"])
+    t = socket.socket()
+    t.bind(PORTS["tcp4"])
+    t.listen(16)
+    # Traffic on lo that leaves no socket behind: datagrams to a UDP
+    # socket, TCP connections ended by RST (SO_LINGER 0: no
+    # TIME_WAIT), so the namespace's counters are all that remain.
+    try:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(100):
+            u.sendto(b"x" * 1000, PORTS["udp4"])
+        u.close()
+        for _ in range(10):
+            c = socket.create_connection(PORTS["tcp4"])
+            c.sendall(b"y" * 10000)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+        say("plant_traffic", "OK %s" % lo_bytes())
+    except OSError as e:
+        say("plant_traffic", "FAILED " + ename(e.errno))
+    # A TCP connection closed gracefully leaves a TIME_WAIT (the pool
+    # would discard the sandbox): kill it the way RFC 1337 describes, with
+    # a SYN from the same port that the listener accepts, then abort that
+    # connection (RST, no TIME_WAIT).  What stays is the namespace's TCP
+    # metrics cache entry for 127.0.0.1, saved at the close.
+    try:
+        say("plant_tcp_metrics", tcp_metrics_trace())
+    except OSError as e:
+        say("plant_tcp_metrics", "FAILED " + ename(e.errno))
+    t.close()
+    rx.close()
+    print("DONE", flush=True)
+
+
 def timewait():
     srv = socket.socket()
     srv.bind(PORTS["tw"])
@@ -526,4 +545,5 @@ def inflight():
     print("DONE", flush=True)
 
 
-{"plant": plant, "look": look, "timewait": timewait, "inflight": inflight}[os.environ["RECYCLE_MODE"]]()
+{"plant": plant, "look": look, "network": network, "timewait": timewait,
+ "inflight": inflight}[os.environ["RECYCLE_MODE"]]()
