@@ -29,18 +29,19 @@
  * except the sections listed in by_design[] below, each with its reason.
  *
  * What must NOT be recycled: a sandbox whose network namespace still holds
- * a TCP connection in TIME_WAIT or was used at all (its counters and TCP
- * metrics would reach the next tenant), and one whose init's pid namespace
+ * a TCP connection in TIME_WAIT, an IPv6 flow label, or was used at all
+ * (its counters and TCP metrics would reach the next tenant), and one whose init's pid namespace
  * holds a process init cannot kill (a host-root process that entered it,
  * as `nsenter -p` would); they are discarded (pool "discarded" grows) and the
  * next create gets a fresh sandbox (reuses 0).  Sockets kept alive only as
  * descriptors in flight inside an unreachable cycle of unix sockets must
  * not reach the next tenant either way.
  *
- * Bugs this suite found in the recycling are listed in known_bugs[]: the
- * known_bug_battery case checks them and runs apart (ctest
- * test_recycle_zero_state_known_bugs passes only while it fails), so that
- * every other case stays a regression test and a fix shows up at once.
+ * Bugs this suite found in the recycling, all fixed: the network's
+ * counters and TCP metrics of a used namespace (discard_network_used), a
+ * pool of one that never recycled (recycle_serial), an IPv6 flow label
+ * that outlived its socket (discard_flowlabel), and the order of the
+ * remade mounts in /proc/self/mountinfo (probe_battery's mountinfo).
  */
 #include "sec_util.h"
 
@@ -247,10 +248,9 @@ static void plant_everything(petri_sandbox *a)
 	r = tenant(a, "plant", "EXEC_A_SECRET=exec-secret-of-a");
 	sec_expect(&r, "plant_env_sandbox", "sandbox-secret-of-a");
 	sec_expect(&r, "plant_env_exec", "exec-secret-of-a");
-	static const char *const ok[] = {"sysv_shm",  "sysv_sem", "sysv_msg", "posix_shm",
-					 "xattr",     "memory",   "sockets",  "stubborn",
-					 "reforker",  "stopped",  "children", "ghosts",
-					 "flowlabel", NULL};
+	static const char *const ok[] = {"sysv_shm", "sysv_sem", "sysv_msg", "posix_shm", "xattr",
+					 "memory",   "sockets",  "stubborn", "reforker",  "stopped",
+					 "children", "ghosts",   NULL};
 	for (int i = 0; ok[i]; i++) {
 		snprintf(name, sizeof(name), "plant_%s", ok[i]);
 		sec_expect(&r, name, "OK");
@@ -487,8 +487,8 @@ static void expect_look_clean(const struct petri_test_run *r)
 	sec_expect(r, "trace_sysctls",
 		   "VALUES core/somaxconn=4096;ipv4/ip_local_port_range=32768 60999;"
 		   "ipv4/ping_group_range=65534 65534;ipv4/tcp_syncookies=1");
+	sec_expect(r, "trace_ip6_flowlabel", "CLEAN");
 	sec_expect_no_escape(r);
-	/* (trace_ip6_flowlabel: a known bug, see known_bug_battery.) */
 	CHECK_MSG(!leak_outside_checks(r->out) && !strstr(r->err, "LEAKED"),
 		  "B's Python or shell ran something A left");
 }
@@ -545,25 +545,6 @@ static const struct section_note by_design[] = {
 	{NULL, NULL},
 };
 
-/*
- * KNOWN BUGS of the recycling (wt-pool 4172e27): sections in which a
- * recycled sandbox differs from a fresh one.  probe_battery leaves them
- * out; known_bug_battery compares only them and fails until they are
- * fixed (ctest runs it as an expected failure, so a fix makes ctest say
- * so: then remove the entry).
- */
-static const struct section_note known_bugs[] = {
-	{"net_ip6_flowlabel", "an IPv6 flow label made with IPV6_FLOWLABEL_MGR (share "
-			      "IPV6_FL_S_ANY, linger 150 s, no privilege needed) outlives its "
-			      "socket in the kept network namespace: B reads A's label and "
-			      "destination in /proc/net/ip6_flowlabel and cannot take the label; "
-			      "the reset's proof (sockstat) does not count it"},
-	{"mountinfo", "the reset mounts /tmp, /home/sandbox, /workspace, /dev/shm and /dev/pts "
-		      "anew after the other mounts: their order in /proc/self/mountinfo tells a "
-		      "recycled sandbox from a fresh one"},
-	{NULL, NULL},
-};
-
 static int in_sections(const struct section_note *l, const char *line)
 {
 	for (int i = 0; l[i].section; i++) {
@@ -574,18 +555,10 @@ static int in_sections(const struct section_note *l, const char *line)
 	return 0;
 }
 
-/* Which lines a comparison looks at: every one but the by-design and the
- * known-bug sections, or only the known-bug sections. */
-enum which {
-	ALL_BUT_KNOWN,
-	ONLY_KNOWN
-};
-
-static int compared(enum which w, const char *line)
+/* Which lines a comparison looks at: every one but the by-design sections. */
+static int compared(const char *line)
 {
-	if (w == ONLY_KNOWN)
-		return in_sections(known_bugs, line);
-	return !in_sections(by_design, line) && !in_sections(known_bugs, line);
+	return !in_sections(by_design, line);
 }
 
 static void print_notes(void)
@@ -593,9 +566,6 @@ static void print_notes(void)
 	fprintf(stderr, "by design, these sections may differ:\n");
 	for (int i = 0; by_design[i].section; i++)
 		fprintf(stderr, "  %s: %s\n", by_design[i].section, by_design[i].reason);
-	fprintf(stderr, "known bugs (compared by known_bug_battery only):\n");
-	for (int i = 0; known_bugs[i].section; i++)
-		fprintf(stderr, "  %s: %s\n", known_bugs[i].section, known_bugs[i].reason);
 }
 
 struct battery {
@@ -633,14 +603,14 @@ static struct battery run_battery(petri_sandbox *sb, const char *who)
 	return b;
 }
 
-/* The lines of @text that @w selects, split in place: [out] @lines (at
+/* The lines of @text compared, split in place: [out] @lines (at
  * most @max), returns how many. */
-static int split_lines(enum which w, char *text, char **lines, int max)
+static int split_lines(char *text, char **lines, int max)
 {
 	int n = 0;
 	char *save = NULL;
 	for (char *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save))
-		if (compared(w, l))
+		if (compared(l))
 			lines[n++] = l;
 	return n;
 }
@@ -657,13 +627,12 @@ static int in_section(const char *line, const char *sec, size_t n)
 }
 
 /*
- * CHECK that two pictures are the same in the lines @w selects (the
- * by-design sections must be in both), section by section, line by line
+ * CHECK that two pictures are the same but in the by-design sections
+ * (which must be in both), section by section, line by line
  * within each: a line more in one section shows as that section's
  * difference only.
  */
-static void compare_batteries(enum which w, const char *an, const char *a, const char *bn,
-			      const char *b)
+static void compare_batteries(const char *an, const char *a, const char *bn, const char *b)
 {
 	for (int i = 0; by_design[i].section; i++) {
 		char key[64];
@@ -677,7 +646,7 @@ static void compare_batteries(enum which w, const char *an, const char *a, const
 	static char *la[MAXL], *lb[MAXL];
 	char *ca = strdup(a), *cb = strdup(b);
 	REQUIRE(ca && cb);
-	int na = split_lines(w, ca, la, MAXL), nb = split_lines(w, cb, lb, MAXL);
+	int na = split_lines(ca, la, MAXL), nb = split_lines(cb, lb, MAXL);
 	int shown = 0, differ = 0, lines = 0;
 	/* Each section, in the order it first appears in either picture. */
 	for (int k = 0; k < na + nb; k++) {
@@ -709,9 +678,9 @@ static void compare_batteries(enum which w, const char *an, const char *a, const
 			ib += ib < nb;
 		}
 	}
-	CHECK_MSG(differ == 0, "%s and %s sandboxes differ in %d of %d lines of the battery%s", an,
-		  bn, differ, lines, w == ONLY_KNOWN ? " (the known bugs' sections)" : "");
-	CHECK_MSG(lines > (w == ONLY_KNOWN ? 30 : 500), "the battery printed only %d lines", lines);
+	CHECK_MSG(differ == 0, "%s and %s sandboxes differ in %d of %d lines of the battery", an,
+		  bn, differ, lines);
+	CHECK_MSG(lines > 500, "the battery printed only %d lines", lines);
 	free(ca);
 	free(cb);
 }
@@ -773,11 +742,8 @@ static void free_trio(struct trio *t)
 static void test_probe_battery(void)
 {
 	struct trio t = battery_trio();
-	compare_batteries(ALL_BUT_KNOWN, "recycled", t.rec.out, "fresh", t.fresh.out);
-	compare_batteries(ALL_BUT_KNOWN, "fresh", t.fresh.out, "unpooled", t.unpooled.out);
-	/* The known bugs' sections are no different between two fresh ones:
-	 * what differs there comes from the recycle. */
-	compare_batteries(ONLY_KNOWN, "fresh", t.fresh.out, "unpooled", t.unpooled.out);
+	compare_batteries("recycled", t.rec.out, "fresh", t.fresh.out);
+	compare_batteries("fresh", t.fresh.out, "unpooled", t.unpooled.out);
 	/* Memory: a trivial exec's peak (the cgroup's, reset at its start)
 	 * carries none of the 80 MiB A held in tmpfs.  Not equal to the byte
 	 * (page cache and slab vary), within 8 MiB of the fresh one. */
@@ -790,21 +756,6 @@ static void test_probe_battery(void)
 		  (unsigned long long)t.rec.trivial_peak, (unsigned long long)t.fresh.trivial_peak);
 	if (petri_test_failures)
 		print_notes();
-	free_trio(&t);
-}
-
-/* KNOWN BUGS (see known_bugs[]): registered in ctest as an expected
- * failure (test_recycle_zero_state_known_bugs, WILL_FAIL). */
-static void test_known_bug_battery(void)
-{
-	struct trio t = battery_trio();
-	compare_batteries(ONLY_KNOWN, "recycled", t.rec.out, "fresh", t.fresh.out);
-	/* The look's own words for the same known bugs. */
-	static const char *const known_traces[] = {"trace_ip6_flowlabel", NULL};
-	struct petri_test_run look = {.out = t.rec.look, .err = (char *)""};
-	for (int i = 0; known_traces[i]; i++)
-		sec_expect(&look, known_traces[i], "CLEAN");
-	print_notes();
 	free_trio(&t);
 }
 
@@ -939,6 +890,40 @@ static void test_discard_network_used(void)
 	r = tenant(b, "look", NULL);
 	sec_expect(&r, "trace_net_counters", "CLEAN");
 	sec_expect(&r, "trace_tcp_metrics", "CLEAN");
+	petri_test_run_free(&r);
+	if (petri_test_failures) {
+		print_stats("before", &before);
+		print_stats("after", &after);
+	}
+	petri_sandbox_destroy(b);
+	petri_ctx_free(ctx);
+}
+
+/*
+ * An IPv6 flow label lingers in the network namespace after its socket
+ * (IPV6_FL_S_ANY, 150 s, no privilege needed), moves no counter and is no
+ * socket: the next tenant would read it in /proc/net/ip6_flowlabel and
+ * could not take the label.  The sandbox must be discarded.
+ */
+static void test_discard_flowlabel(void)
+{
+	petri_ctx *ctx = pool_ctx(0, 1);
+	petri_sandbox *a = take(ctx, NULL, 0, 0);
+	struct petri_test_run r = tenant(a, "flowlabel", NULL);
+	sec_expect(&r, "plant_flowlabel", "OK");
+	petri_test_run_free(&r);
+	int a_init = petri_sandbox_init_pid(a);
+	petri_pool_stats before = give_back(ctx, a);
+	petri_pool_stats after = stats(ctx);
+	CHECK_MSG(after.discarded == before.discarded + 1,
+		  "a sandbox holding an IPv6 flow label was not discarded");
+	CHECK_MSG(after.recycled == before.recycled,
+		  "a sandbox holding an IPv6 flow label was recycled");
+	petri_sandbox *b = take(ctx, NULL, 0, 0);
+	CHECK_MSG(petri_sandbox_reuses(b) == 0 && petri_sandbox_init_pid(b) != a_init,
+		  "the next sandbox is A's init (reuses %lld)", (long long)petri_sandbox_reuses(b));
+	r = tenant(b, "look", NULL);
+	sec_expect(&r, "trace_ip6_flowlabel", "CLEAN");
 	petri_test_run_free(&r);
 	if (petri_test_failures) {
 		print_stats("before", &before);
@@ -1273,10 +1258,10 @@ static void test_unpooled_untouched(void)
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(recycle_traces),
 	PETRI_TEST_CASE(probe_battery),
-	PETRI_TEST_CASE(known_bug_battery),
 	PETRI_TEST_CASE(recycle_cgroup),
 	PETRI_TEST_CASE(discard_time_wait),
 	PETRI_TEST_CASE(discard_network_used),
+	PETRI_TEST_CASE(discard_flowlabel),
 	PETRI_TEST_CASE(discard_unkillable),
 	PETRI_TEST_CASE(recycle_inflight_sockets),
 	PETRI_TEST_CASE(recycle_audit),
@@ -1286,19 +1271,7 @@ static const struct petri_test_case cases[] = {
 	{NULL, NULL},
 };
 
-/* The known_bug_* cases fail until their bugs are fixed: they run only
- * when named (ctest: test_recycle_zero_state_known_bugs, registered as an
- * expected failure), every other case runs by default. */
 int main(int argc, char **argv)
 {
-	const char *sel = getenv("PETRI_TEST_CASE");
-	if (argc > 1 || (sel && *sel))
-		return petri_test_main(argc, argv, cases);
-	static struct petri_test_case usual[sizeof(cases) / sizeof(cases[0])];
-	size_t n = 0;
-	for (size_t i = 0; cases[i].name; i++)
-		if (strncmp(cases[i].name, "known_bug_", 10) != 0)
-			usual[n++] = cases[i];
-	usual[n] = (struct petri_test_case){NULL, NULL};
-	return petri_test_main(argc, argv, usual);
+	return petri_test_main(argc, argv, cases);
 }

@@ -21,8 +21,6 @@ import os
 import time
 from typing import Dict, List
 
-import pytest
-
 import petri
 from conftest import ROOT, require
 
@@ -36,19 +34,6 @@ BY_DESIGN = {
     "boot_id": "a new boot id per exec (libpetri/init/mounts.c): two execs never share one",
     "net_sockstat_host": "sockstat's TCP/UDP alloc and mem are the host's global counters",
 }
-
-
-# KNOWN BUGS of the recycling (wt-pool 4172e27), the known_bugs[] of the C
-# suite: sections where a recycled sandbox differs from a fresh one.  The
-# main tests leave them out; test_known_bugs compares only them and is a
-# strict xfail, so their fix shows up as an XPASS failure.
-KNOWN_BUGS = {
-    "net_ip6_flowlabel": "an IPv6 flow label (IPV6_FL_S_ANY, linger 150 s) outlives its socket in the kept netns",
-    "mountinfo": "the remounted tmpfs come after the other mounts: their order tells a recycled sandbox",
-}
-
-
-KNOWN_TRACES = ("trace_ip6_flowlabel",)
 
 
 def attack(name: str) -> str:
@@ -100,8 +85,7 @@ def plant(a: petri.Sandbox) -> None:
     v = verdicts(r.stdout)
     assert r.exit_code == 0 and "DONE" in r.stdout.splitlines(), (r.stdout, r.stderr)
     for name in ("sysv_shm", "sysv_sem", "sysv_msg", "posix_shm", "xattr", "memory", "sockets",
-                 "stubborn", "reforker", "stopped", "children", "ghosts", "flowlabel",
-                 "mq_quota"):
+                 "stubborn", "reforker", "stopped", "children", "ghosts", "mq_quota"):
         assert v.get("plant_" + name, "missing").split()[0] == "OK", (name, v.get("plant_" + name))
     assert v["plant_posix_mq"] in ("OK", "BLOCKED EACCES")
     for name in ("keyring", "keyring_session", "hostname"):
@@ -131,8 +115,7 @@ def test_the_next_tenant_finds_nothing() -> None:
             r = b.exec(attack("recycle_tenant.py"), language="python", env={"RECYCLE_MODE": "look"}, timeout=60)
             assert r.exit_code == 0 and "DONE" in r.stdout.splitlines(), (r.stdout, r.stderr)
             v = verdicts(r.stdout)
-            # (trace_ip6_flowlabel: a known bug, test_known_bugs.)
-            traces = [k for k in v if k.startswith("trace_") and k not in KNOWN_TRACES + ("trace_sysctls",)]
+            traces = [k for k in v if k.startswith("trace_") and k != "trace_sysctls"]
             assert len(traces) >= 21, v
             leaked = {k: v[k] for k in traces if not v[k].startswith("CLEAN")}
             assert not leaked, leaked
@@ -150,10 +133,6 @@ def battery(sb: petri.Sandbox) -> List[str]:
     for section in BY_DESIGN:
         assert any(line.startswith(section + ": ") for line in lines), section
     return [line for line in lines if line.partition(":")[0] not in BY_DESIGN]
-
-
-def sections(lines: List[str], known: bool) -> List[str]:
-    return [x for x in lines if (x.partition(":")[0] in KNOWN_BUGS) == known]
 
 
 def differences(a: List[str], b: List[str]) -> List[str]:
@@ -187,9 +166,6 @@ def trio() -> Dict[str, List[str]]:
         give_back(ctx, a)
         with take_recycled(ctx, a_init) as b:
             _TRIO["recycled"] = battery(b)
-            r = b.exec(attack("recycle_tenant.py"), language="python", env={"RECYCLE_MODE": "look"}, timeout=60)
-            v = verdicts(r.stdout)
-            _TRIO["look_known"] = [v.get(k, "missing") for k in KNOWN_TRACES]
         assert fctx.pool_wait(WAIT)
         with fctx.sandbox(language="sh") as f:
             assert f.reuses == 0
@@ -203,13 +179,5 @@ def test_a_recycled_sandbox_answers_the_probes_as_a_fresh_one() -> None:
     t = trio()
     assert len(t["recycled"]) > 500
     assert differences(t["fresh"], t["unpooled"]) == []
-    diff = differences(sections(t["recycled"], False), sections(t["fresh"], False))
+    diff = differences(t["recycled"], t["fresh"])
     assert diff == [], "\n".join(diff[:40])
-
-
-@pytest.mark.xfail(strict=True, reason="known bugs of wt-pool 4172e27: " + "; ".join(KNOWN_BUGS.values()))
-def test_known_bugs() -> None:
-    t = trio()
-    diff = differences(sections(t["recycled"], True), sections(t["fresh"], True))
-    assert diff == [], "\n".join(diff[:40])
-    assert t["look_known"] == ["CLEAN"] * len(KNOWN_TRACES), t["look_known"]
