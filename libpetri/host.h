@@ -229,6 +229,18 @@ int petri__spawn_write_id_maps(const petri_sandbox *sb, int pid, petri_error **e
  * to attach: the fd, or -errno. */
 int petri__spawn_workspace_tree(const petri_sandbox *sb, const char *dir, petri_error **err);
 
+/* sandbox.c: petri_sandbox_create()'s options, copied (petri__opts_copy)
+ * into @o and checked; 0 or -EINVAL with the message. */
+int petri__sandbox_opts_read(petri_sandbox_opts *o, const petri_sandbox_opts *opts,
+			     petri_error **err);
+/* Build a sandbox for @o (read by petri__sandbox_opts_read) and publish it
+ * (in the context's list, SandboxCreated); @pool: the pool whose options
+ * it matches (its destroy may recycle it), or -1.  0 or -errno with
+ * nothing left behind. */
+int petri__sandbox_build(petri_ctx *ctx, const petri_sandbox_opts *o, int pool, petri_sandbox **out,
+			 petri_error **err);
+/* Take @sb out of its context's list (the first step of a destroy). */
+void petri__sandbox_unlink(petri_sandbox *sb);
 /* sandbox.c: close init's control socket and SIGKILL it, without waiting. */
 void petri__sandbox_kill_init(petri_sandbox *sb);
 /* sandbox.c, for the warm pool: build a default sandbox of @language (NULL:
@@ -267,14 +279,9 @@ int petri__pools_new(petri_ctx *ctx, const petri_warm *warm, uint32_t nwarm, pet
 void petri__pools_stop(petri_ctx *ctx);
 void petri__pools_kill(petri_ctx *ctx);
 void petri__pools_free(petri_ctx *ctx);
-/* The pool @o's create takes from (an index), or -1. */
-int petri__pool_match(petri_ctx *ctx, const petri_sandbox_opts *o);
-/* A ready sandbox of pool @i, or NULL (a miss); never waits. */
-petri_sandbox *petri__pool_take(petri_ctx *ctx, int i);
-/* petri_sandbox_destroy of @sb (unlinked from the context): 1 when the
- * pool took it over for recycling (its SandboxDestroyed emitted, its audit
- * detached), 0 when the caller must tear it down. */
-int petri__pool_recycle(petri_sandbox *sb);
+/* pool.c also holds petri_sandbox_create() and petri_sandbox_destroy():
+ * a create takes from a pool or builds (sandbox.c), a destroy recycles or
+ * tears down.  The pool calls into sandbox.c, never the other way. */
 
 /* A TCP socket listening on the loopback address of @family (AF_INET or
  * AF_INET6) and @port (0: any) inside @sb's network namespace, made by init

@@ -3,7 +3,11 @@
  * pool.c - the warm pool (petri_warm in petri.h, README "Warm pool and
  * recycling"): per language, sandboxes built ahead of time by one refill
  * thread per context, taken by petri_sandbox_create() in O(1), and the
- * recycling of destroyed ones.
+ * recycling of destroyed ones.  It also holds the two entry points of a
+ * sandbox's life that choose between the pool and sandbox.c:
+ * petri_sandbox_create() takes from a pool or builds, and
+ * petri_sandbox_destroy() recycles or tears down.  sandbox.c never calls
+ * the pool.
  *
  * Locking: pools->lock guards the ready stacks, the counts and the queues,
  * and is held only for O(1) work (and, once a second, a scan of the ready
@@ -500,14 +504,14 @@ void petri__pools_free(petri_ctx *ctx)
 	ctx->pools = NULL;
 }
 
-int petri__pool_match(petri_ctx *ctx, const petri_sandbox_opts *o)
+static int pool_match(petri_ctx *ctx, const petri_sandbox_opts *o)
 {
 	if (!ctx->pools || !petri__sandbox_opts_poolable(ctx, o))
 		return -1;
 	return find_pool(ctx->pools, o->language);
 }
 
-petri_sandbox *petri__pool_take(petri_ctx *ctx, int i)
+static petri_sandbox *pool_take(petri_ctx *ctx, int i)
 {
 	struct petri_pools *ps = ctx->pools;
 	struct petri_pool *p = &ps->pool[i];
@@ -536,7 +540,7 @@ petri_sandbox *petri__pool_take(petri_ctx *ctx, int i)
 	return sb;
 }
 
-int petri__pool_recycle(petri_sandbox *sb)
+static int pool_recycle(petri_sandbox *sb)
 {
 	petri_ctx *ctx = sb->ctx;
 	struct petri_pools *ps = ctx->pools;
@@ -577,6 +581,44 @@ int petri__pool_recycle(petri_sandbox *sb)
 	pthread_mutex_unlock(&ps->lock);
 	wake(ps);
 	return 1;
+}
+
+/* ---- the sandbox's lifecycle: create takes or builds, destroy recycles or tears down ---- */
+
+PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opts,
+				   petri_sandbox **out, petri_error **err)
+{
+	petri_sandbox_opts o;
+	int r;
+
+	if (!ctx || !out)
+		return petri__err(err, EINVAL, "petri_sandbox_create: %s is NULL",
+				  ctx ? "out" : "ctx");
+	if ((r = petri__sandbox_opts_read(&o, opts, err)) < 0)
+		return r;
+	/* A ready sandbox when one matches, else built here (and recycled by
+	 * its destroy all the same). */
+	int pool = pool_match(ctx, &o);
+	petri_sandbox *sb = pool >= 0 ? pool_take(ctx, pool) : NULL;
+	if (sb) {
+		if ((r = petri__sandbox_take(sb, &o, err)) < 0) {
+			petri__sandbox_free(sb, 0);
+			return r;
+		}
+		*out = sb;
+		return 0;
+	}
+	return petri__sandbox_build(ctx, &o, pool, out, err);
+}
+
+PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
+{
+	if (!sb)
+		return;
+	petri__sandbox_unlink(sb);
+	if (pool_recycle(sb))
+		return;
+	petri__sandbox_free(sb, 1);
 }
 
 /* ---- public ---- */

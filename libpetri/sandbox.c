@@ -342,14 +342,9 @@ void petri__sandbox_free(petri_sandbox *sb, int created)
 	free_sandbox(sb, created);
 }
 
-PETRI_API void petri_sandbox_destroy(petri_sandbox *sb)
+void petri__sandbox_unlink(petri_sandbox *sb)
 {
-	if (!sb)
-		return;
 	unlink_sandbox(sb);
-	if (petri__pool_recycle(sb))
-		return;
-	free_sandbox(sb, 1);
 }
 
 static int fill_init_cfg(petri_ctx *ctx, const petri_sandbox_opts *o, struct petri_init_cfg *cfg,
@@ -951,32 +946,19 @@ fail:
 	return r;
 }
 
-PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opts,
-				   petri_sandbox **out, petri_error **err)
+int petri__sandbox_opts_read(petri_sandbox_opts *o, const petri_sandbox_opts *opts,
+			     petri_error **err)
 {
-	petri_sandbox_opts o;
-	int r;
+	int r = petri__opts_copy(o, sizeof(*o), opts, err, "petri_sandbox_opts");
+	return r < 0 ? r : check_sandbox_opts(o, err);
+}
 
-	if (!ctx || !out)
-		return petri__err(err, EINVAL, "petri_sandbox_create: %s is NULL",
-				  ctx ? "out" : "ctx");
-	if ((r = petri__opts_copy(&o, sizeof(o), opts, err, "petri_sandbox_opts")) < 0)
-		return r;
-	if ((r = check_sandbox_opts(&o, err)) < 0)
-		return r;
-	/* The warm pool: a ready sandbox when one matches, else built here
-	 * (and recycled by its destroy all the same). */
-	int pool = petri__pool_match(ctx, &o);
-	petri_sandbox *sb = pool >= 0 ? petri__pool_take(ctx, pool) : NULL;
-	if (sb) {
-		if ((r = petri__sandbox_take(sb, &o, err)) < 0) {
-			free_sandbox(sb, 0);
-			return r;
-		}
-		*out = sb;
-		return 0;
-	}
-	if ((r = build(ctx, &o, pool >= 0, &sb, err)) < 0)
+int petri__sandbox_build(petri_ctx *ctx, const petri_sandbox_opts *o, int pool, petri_sandbox **out,
+			 petri_error **err)
+{
+	petri_sandbox *sb = NULL;
+	int r = build(ctx, o, pool >= 0, &sb, err);
+	if (r < 0)
 		return r;
 	sb->pool = pool;
 	publish(sb);
