@@ -830,33 +830,51 @@ static void test_recycle_cgroup(void)
 	petri_ctx_free(ctx);
 }
 
-/* A sandbox that still has a TCP connection in TIME_WAIT is not recycled. */
-static void test_discard_time_wait(void)
+/*
+ * Tenant A, in its own sandbox, runs recycle_tenant.py's @mode, whose
+ * plant_* lines (NULL-terminated @plants, each "NAME=VALUE") must say so;
+ * then its sandbox must be discarded, not recycled, for @why, and the next
+ * sandbox must be fresh: not A's init, which is gone.  Returns that next
+ * sandbox for the caller's own look; the caller destroys it and @ctx.
+ */
+static petri_sandbox *discarded_after(petri_ctx *ctx, const char *mode, const char *const *plants,
+				      const char *why)
 {
-	petri_ctx *ctx = pool_ctx(0, 1);
 	petri_sandbox *a = take(ctx, NULL, 0, 0);
-	struct petri_test_run r = tenant(a, "timewait", NULL);
-	sec_expect(&r, "plant_timewait", "OK");
+	struct petri_test_run r = tenant(a, mode, NULL);
+	for (int i = 0; plants[i]; i++) {
+		char name[64];
+		const char *eq = strchr(plants[i], '=');
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - plants[i]), plants[i]);
+		sec_expect(&r, name, eq + 1);
+	}
 	petri_test_run_free(&r);
 	int a_init = petri_sandbox_init_pid(a);
 	petri_pool_stats before = give_back(ctx, a);
 	petri_pool_stats after = stats(ctx);
-	CHECK_MSG(after.discarded == before.discarded + 1,
-		  "a sandbox with a TIME_WAIT socket was not discarded");
-	CHECK_MSG(after.recycled == before.recycled, "a sandbox with a TIME_WAIT socket was "
-						     "recycled");
+	CHECK_MSG(after.discarded == before.discarded + 1, "a sandbox %s was not discarded", why);
+	CHECK_MSG(after.recycled == before.recycled, "a sandbox %s was recycled", why);
 	petri_sandbox *b = take(ctx, NULL, 0, 0);
-	CHECK_MSG(petri_sandbox_reuses(b) == 0, "the next sandbox has reuses %lld",
-		  (long long)petri_sandbox_reuses(b));
-	CHECK_MSG(petri_sandbox_init_pid(b) != a_init, "the next sandbox is A's init");
+	CHECK_MSG(petri_sandbox_reuses(b) == 0 && petri_sandbox_init_pid(b) != a_init,
+		  "the next sandbox is A's init (reuses %lld)", (long long)petri_sandbox_reuses(b));
 	CHECK_MSG(!sec_pid_alive(a_init), "A's init %d is still alive", a_init);
-	r = petri_test_exec(b, "sh", "awk 'FNR > 1' /proc/net/tcp /proc/net/tcp6", NULL, 10000);
-	CHECK_MSG(r.rc == 0 && r.out_len == 0, "the next sandbox sees sockets: %s", r.out);
-	petri_test_run_free(&r);
 	if (petri_test_failures) {
 		print_stats("before", &before);
 		print_stats("after", &after);
 	}
+	return b;
+}
+
+/* A sandbox that still has a TCP connection in TIME_WAIT is not recycled. */
+static void test_discard_time_wait(void)
+{
+	petri_ctx *ctx = pool_ctx(0, 1);
+	static const char *const plants[] = {"plant_timewait=OK", NULL};
+	petri_sandbox *b = discarded_after(ctx, "timewait", plants, "with a TIME_WAIT socket");
+	struct petri_test_run r =
+		petri_test_exec(b, "sh", "awk 'FNR > 1' /proc/net/tcp /proc/net/tcp6", NULL, 10000);
+	CHECK_MSG(r.rc == 0 && r.out_len == 0, "the next sandbox sees sockets: %s", r.out);
+	petri_test_run_free(&r);
 	petri_sandbox_destroy(b);
 	petri_ctx_free(ctx);
 }
@@ -872,29 +890,12 @@ static void test_discard_time_wait(void)
 static void test_discard_network_used(void)
 {
 	petri_ctx *ctx = pool_ctx(0, 1);
-	petri_sandbox *a = take(ctx, NULL, 0, 0);
-	struct petri_test_run r = tenant(a, "network", NULL);
-	sec_expect(&r, "plant_traffic", "OK");
-	sec_expect(&r, "plant_tcp_metrics", "OK tw=0");
-	petri_test_run_free(&r);
-	int a_init = petri_sandbox_init_pid(a);
-	petri_pool_stats before = give_back(ctx, a);
-	petri_pool_stats after = stats(ctx);
-	CHECK_MSG(after.discarded == before.discarded + 1,
-		  "a sandbox whose network namespace was used was not discarded");
-	CHECK_MSG(after.recycled == before.recycled,
-		  "a sandbox whose network namespace was used was recycled");
-	petri_sandbox *b = take(ctx, NULL, 0, 0);
-	CHECK_MSG(petri_sandbox_reuses(b) == 0 && petri_sandbox_init_pid(b) != a_init,
-		  "the next sandbox is A's init (reuses %lld)", (long long)petri_sandbox_reuses(b));
-	r = tenant(b, "look", NULL);
+	static const char *const plants[] = {"plant_traffic=OK", "plant_tcp_metrics=OK tw=0", NULL};
+	petri_sandbox *b = discarded_after(ctx, "network", plants, "whose network was used");
+	struct petri_test_run r = tenant(b, "look", NULL);
 	sec_expect(&r, "trace_net_counters", "CLEAN");
 	sec_expect(&r, "trace_tcp_metrics", "CLEAN");
 	petri_test_run_free(&r);
-	if (petri_test_failures) {
-		print_stats("before", &before);
-		print_stats("after", &after);
-	}
 	petri_sandbox_destroy(b);
 	petri_ctx_free(ctx);
 }
@@ -908,27 +909,11 @@ static void test_discard_network_used(void)
 static void test_discard_flowlabel(void)
 {
 	petri_ctx *ctx = pool_ctx(0, 1);
-	petri_sandbox *a = take(ctx, NULL, 0, 0);
-	struct petri_test_run r = tenant(a, "flowlabel", NULL);
-	sec_expect(&r, "plant_flowlabel", "OK");
-	petri_test_run_free(&r);
-	int a_init = petri_sandbox_init_pid(a);
-	petri_pool_stats before = give_back(ctx, a);
-	petri_pool_stats after = stats(ctx);
-	CHECK_MSG(after.discarded == before.discarded + 1,
-		  "a sandbox holding an IPv6 flow label was not discarded");
-	CHECK_MSG(after.recycled == before.recycled,
-		  "a sandbox holding an IPv6 flow label was recycled");
-	petri_sandbox *b = take(ctx, NULL, 0, 0);
-	CHECK_MSG(petri_sandbox_reuses(b) == 0 && petri_sandbox_init_pid(b) != a_init,
-		  "the next sandbox is A's init (reuses %lld)", (long long)petri_sandbox_reuses(b));
-	r = tenant(b, "look", NULL);
+	static const char *const plants[] = {"plant_flowlabel=OK", NULL};
+	petri_sandbox *b = discarded_after(ctx, "flowlabel", plants, "holding an IPv6 flow label");
+	struct petri_test_run r = tenant(b, "look", NULL);
 	sec_expect(&r, "trace_ip6_flowlabel", "CLEAN");
 	petri_test_run_free(&r);
-	if (petri_test_failures) {
-		print_stats("before", &before);
-		print_stats("after", &after);
-	}
 	petri_sandbox_destroy(b);
 	petri_ctx_free(ctx);
 }
