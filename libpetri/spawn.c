@@ -323,6 +323,35 @@ static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
  * holds it for one clone3 call). */
 static pthread_rwlock_t write_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
+/* A fork of the host (an application's own fork(), not ours) copies the
+ * lock as it is: were a clone or a write of another thread holding it at
+ * that moment, the child's first petri_sandbox_write_file() would wait
+ * forever.  So a fork waits for both to finish, and the child starts with
+ * the lock free. */
+static void write_lock_prepare(void)
+{
+	pthread_rwlock_wrlock(&write_lock);
+}
+
+static void write_lock_parent(void)
+{
+	pthread_rwlock_unlock(&write_lock);
+}
+
+static void write_lock_child(void)
+{
+	pthread_rwlockattr_t a;
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&write_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+__attribute__((constructor)) static void write_lock_atfork(void)
+{
+	pthread_atfork(write_lock_prepare, write_lock_parent, write_lock_child);
+}
+
 void petri__write_hold(void)
 {
 	pthread_rwlock_rdlock(&write_lock);
