@@ -318,48 +318,80 @@ static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
 	return r;
 }
 
-/* host.h: petri__write_hold.  Writers first, so a steady stream of
- * writes cannot keep a clone waiting (and the other way round: a clone
- * holds it for one clone3 call). */
-static pthread_rwlock_t write_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
-
-/* A fork of the host (an application's own fork(), not ours) copies the
- * lock as it is: were a clone or a write of another thread holding it at
- * that moment, the child's first petri_sandbox_write_file() would wait
- * forever.  So a fork waits for both to finish, and the child starts with
- * the lock free. */
-static void write_lock_prepare(void)
-{
-	pthread_rwlock_wrlock(&write_lock);
-}
-
-static void write_lock_parent(void)
-{
-	pthread_rwlock_unlock(&write_lock);
-}
-
-static void write_lock_child(void)
-{
-	pthread_rwlockattr_t a;
-	pthread_rwlockattr_init(&a);
-	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&write_lock, &a);
-	pthread_rwlockattr_destroy(&a);
-}
-
-__attribute__((constructor)) static void write_lock_atfork(void)
-{
-	pthread_atfork(write_lock_prepare, write_lock_parent, write_lock_child);
-}
+/*
+ * host.h: petri__write_hold.  A count of writes in flight and a flag for a
+ * clone in flight, under one mutex: a clone waits for the writes to end and
+ * makes new ones wait for it (so a stream of writes cannot starve it); a
+ * write waits only for a clone, which lasts one clone3 call.
+ */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t write_cv = PTHREAD_COND_INITIALIZER;
+static unsigned write_count;
+static int write_cloning;
 
 void petri__write_hold(void)
 {
-	pthread_rwlock_rdlock(&write_lock);
+	pthread_mutex_lock(&write_mu);
+	while (write_cloning)
+		pthread_cond_wait(&write_cv, &write_mu);
+	write_count++;
+	pthread_mutex_unlock(&write_mu);
 }
 
 void petri__write_release(void)
 {
-	pthread_rwlock_unlock(&write_lock);
+	pthread_mutex_lock(&write_mu);
+	if (--write_count == 0)
+		pthread_cond_broadcast(&write_cv);
+	pthread_mutex_unlock(&write_mu);
+}
+
+static void clone_hold(void)
+{
+	pthread_mutex_lock(&write_mu);
+	while (write_cloning)
+		pthread_cond_wait(&write_cv, &write_mu);
+	write_cloning = 1;
+	while (write_count)
+		pthread_cond_wait(&write_cv, &write_mu);
+	pthread_mutex_unlock(&write_mu);
+}
+
+static void clone_release(void)
+{
+	pthread_mutex_lock(&write_mu);
+	write_cloning = 0;
+	pthread_cond_broadcast(&write_cv);
+	pthread_mutex_unlock(&write_mu);
+}
+
+/* A fork of the host (an application's own fork(), not our clones) copies
+ * the count and the flag as they are, with the threads that would have
+ * dropped them left behind: were a write or a clone in flight, the child's
+ * first petri_sandbox_write_file() or create would wait forever.  The fork
+ * takes the mutex (so both are consistent), and the child starts from
+ * nothing in flight. */
+static void write_prepare(void)
+{
+	pthread_mutex_lock(&write_mu);
+}
+
+static void write_parent(void)
+{
+	pthread_mutex_unlock(&write_mu);
+}
+
+static void write_child(void)
+{
+	write_count = 0;
+	write_cloning = 0;
+	pthread_cond_init(&write_cv, NULL);
+	pthread_mutex_unlock(&write_mu);
+}
+
+__attribute__((constructor)) static void write_atfork(void)
+{
+	pthread_atfork(write_prepare, write_parent, write_child);
 }
 
 static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req)
@@ -368,9 +400,9 @@ static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req)
 		int r = ctx->init_image_fd >= 0 ? 0 : load_init_image(ctx);
 		int exec_failed = 0;
 		if (r == 0) {
-			pthread_rwlock_wrlock(&write_lock);
+			clone_hold();
 			r = spawn_init_exec(ctx, req, &exec_failed);
-			pthread_rwlock_unlock(&write_lock);
+			clone_release();
 		}
 		if (r == 0 || (r < 0 && ctx->init_image_fd >= 0 && !exec_failed))
 			return r;

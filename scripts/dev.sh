@@ -360,7 +360,7 @@ suite_ctest_asan() {
 # targets, listed here, are built: keep the list in step with the label).
 # A race report fails the test (exit 66).  tests/tsan.supp lists the
 # reports known to be false, each with its reason.
-TSAN_TARGETS=(test_cancel_race test_creator_thread_exit test_ctx_free_live test_exec_basic
+TSAN_TARGETS=(test_cancel_race test_creator_thread_exit test_ctx_free_live test_exec_basic test_pool
 	test_bad_input_api test_net_listener test_attack_files test_attack_init_fds test_audit_sinks
 	test_net_proxy
 	petri_cli)
