@@ -213,13 +213,12 @@ void petri__spawn_stop(petri_ctx *ctx);
  * cloned without CLONE_FILES holds a copy of every fd of the process until
  * it executes init's image (close-on-exec) or closes them, and a copy of a
  * file open for writing makes every execve of that file fail with ETXTBSY
- * meanwhile.  petri_sandbox_write_file() writes with a hold (shared) from
- * its open to its close; a clone of init waits for the writes in flight and
- * holds new ones back until the child has executed its image (CLONE_VFORK
- * returns then), so a file
- * the library wrote is never held open for writing by an init being born,
- * e.g. one the warm pool's refill thread is building while the caller
- * writes a program into /workspace and runs it.
+ * meanwhile.  petri_sandbox_write_file() writes with a hold from its open
+ * to its close; a clone of init waits for the writes in flight and holds
+ * new ones back until the child has executed its image (CLONE_VFORK returns
+ * then).  So a file the library wrote is never held open for writing by an
+ * init being born, e.g. one the warm pool's refill thread is building while
+ * the caller writes a program into /workspace and runs it.
  */
 void petri__write_hold(void);
 void petri__write_release(void);
