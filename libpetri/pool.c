@@ -532,7 +532,12 @@ static petri_sandbox *pool_take(petri_ctx *ctx, int i)
 		p->s.hits++;
 	else
 		p->s.misses++;
-	p->build_at = now_ns() + BUILD_DELAY_MS * 1000000ull;
+	/* A deferral already pending is not pushed further: under a steady
+	 * stream of takes (one a second or more) the pool must still refill.
+	 * Without recycling nothing comes back to wait for. */
+	uint64_t now = now_ns();
+	if (!(ctx->flags & PETRI_CTX_F_NO_RECYCLE) && p->build_at <= now)
+		p->build_at = now + BUILD_DELAY_MS * 1000000ull;
 	pthread_mutex_unlock(&ps->lock);
 	wake(ps); /* to schedule the build */
 	if (sb)

@@ -465,6 +465,25 @@ static void test_recycle(void)
 	petri_ctx_free(ctx);
 }
 
+/* Takes less than BUILD_DELAY_MS apart whose sandboxes never come back
+ * (PETRI_CTX_F_NO_RECYCLE): the pool is refilled all the same.  (Each take
+ * used to push the next build a second further: the pool stayed empty.) */
+static void test_refill_under_load(void)
+{
+	petri_ctx *ctx = pool_ctx((const petri_warm[]){{"sh", 2, 0}}, 1, PETRI_CTX_F_NO_RECYCLE);
+	wait_full(ctx);
+	for (int i = 0; i < 16; i++) {
+		petri_sandbox_destroy(create_lang(ctx, "sh"));
+		usleep(300 * 1000);
+	}
+	petri_pool_stats s = stats(ctx, "sh");
+	fprintf(stderr, "refill_under_load: created %llu hits %llu misses %llu\n",
+		(unsigned long long)s.created, (unsigned long long)s.hits,
+		(unsigned long long)s.misses);
+	CHECK(s.created > 2 && s.hits > 2);
+	petri_ctx_free(ctx);
+}
+
 static void test_no_recycle(void)
 {
 	petri_ctx *ctx = pool_ctx((const petri_warm[]){{"sh", 1, 0}}, 1, PETRI_CTX_F_NO_RECYCLE);
@@ -661,13 +680,21 @@ static void test_killed_init(void)
 }
 
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(bad_options),     PETRI_TEST_CASE(fill),
-	PETRI_TEST_CASE(hits_misses),     PETRI_TEST_CASE(bypass),
-	PETRI_TEST_CASE(take_applies),    PETRI_TEST_CASE(audit_at_take),
-	PETRI_TEST_CASE(recycle),         PETRI_TEST_CASE(no_recycle),
-	PETRI_TEST_CASE(dirty_discarded), PETRI_TEST_CASE(used_network_discarded),
-	PETRI_TEST_CASE(free_full),       PETRI_TEST_CASE(free_recycling),
-	PETRI_TEST_CASE(killed_init),     {NULL, NULL},
+	PETRI_TEST_CASE(bad_options),
+	PETRI_TEST_CASE(fill),
+	PETRI_TEST_CASE(hits_misses),
+	PETRI_TEST_CASE(bypass),
+	PETRI_TEST_CASE(take_applies),
+	PETRI_TEST_CASE(audit_at_take),
+	PETRI_TEST_CASE(recycle),
+	PETRI_TEST_CASE(no_recycle),
+	PETRI_TEST_CASE(dirty_discarded),
+	PETRI_TEST_CASE(used_network_discarded),
+	PETRI_TEST_CASE(free_full),
+	PETRI_TEST_CASE(free_recycling),
+	PETRI_TEST_CASE(killed_init),
+	PETRI_TEST_CASE(refill_under_load),
+	{NULL, NULL},
 };
 
 int main(int argc, char **argv)

@@ -96,6 +96,8 @@ static void test_proc_signals(void)
 	sec_expect(&r, "read_proc1_mem", "BLOCKED EACCES");
 	sec_expect(&r, "read_proc1_environ", "BLOCKED EACCES");
 	sec_expect(&r, "prlimit_raise_1", "BLOCKED EPERM");
+	sec_expect(&r, "prlimit_lower_1", "BLOCKED EPERM");
+	sec_expect(&r, "prlimit_read_1", "BLOCKED EPERM");
 	sec_expect(&r, "ptrace_attach_child", "BLOCKED EPERM");
 	sec_expect(&r, "process_vm_readv_child", "BLOCKED EPERM");
 	sec_expect(&r, "pidfd_getfd_child", "BLOCKED EPERM");

@@ -56,6 +56,10 @@ blocked("process_vm_readv_1", lambda: syscall(310, 1, iov, 1, iov, 1, 0))
 blocked("read_proc1_mem", lambda: open("/proc/1/mem", "rb").read(1))
 blocked("read_proc1_environ", lambda: open("/proc/1/environ", "rb").read())
 blocked("prlimit_raise_1", lambda: __import__("resource").prlimit(1, __import__("resource").RLIMIT_NOFILE, (1 << 20, 1 << 20)))
+# Lowering needs only the same ids, which the reaper (and a one-exec init)
+# shares with the code: seccomp allows prlimit64 on the caller alone.
+blocked("prlimit_lower_1", lambda: __import__("resource").prlimit(1, __import__("resource").RLIMIT_NOFILE, (0, 0)))
+blocked("prlimit_read_1", lambda: __import__("resource").prlimit(1, __import__("resource").RLIMIT_NOFILE))
 
 # Our own child: same uid, but still no tracing or memory access.
 child = subprocess.Popen(["sleep", "30"])
