@@ -190,16 +190,14 @@ static int write_file(petri_sandbox *sb, const char *path, const void *data, siz
 	/* O_NONBLOCK: a FIFO planted by the code must not hang the host (open
 	 * fails with ENXIO); the type check below refuses it anyway.  No
 	 * O_TRUNC before we know it is a regular file. */
-	petri__write_hold(); /* host.h: no init clone holds it open meanwhile */
 	int fd = openat2_safe(sb->workspace_fd, rel, O_WRONLY | O_CREAT | O_NONBLOCK,
 			      (mode ? mode : 0644) & 07777);
-	if (fd < 0) {
-		petri__write_release();
+	if (fd < 0)
 		return petri__err(err, fd, "open /workspace/%s", rel);
-	}
 	r = write_open_file(sb, rel, fd, data, len, mode, err);
 	close(fd);
-	petri__write_release();
+	/* host.h: no clone of init still holds a copy of @fd (ETXTBSY). */
+	petri__write_settle();
 	return r;
 }
 

@@ -211,17 +211,16 @@ void petri__spawn_stop(petri_ctx *ctx);
 /*
  * The host's files open for writing, against the clones of init: a child
  * cloned without CLONE_FILES holds a copy of every fd of the process until
- * it executes init's image (close-on-exec) or closes them, and a copy of a
- * file open for writing makes every execve of that file fail with ETXTBSY
- * meanwhile.  petri_sandbox_write_file() writes with a hold from its open
- * to its close; a clone of init waits for the writes in flight and holds
- * new ones back until the child has executed its image (CLONE_VFORK returns
- * then).  So a file the library wrote is never held open for writing by an
- * init being born, e.g. one the warm pool's refill thread is building while
- * the caller writes a program into /workspace and runs it.
+ * it executes init's image (close-on-exec), closes them or exits, and a
+ * copy of a file open for writing makes every execve of that file fail
+ * with ETXTBSY meanwhile.  The library's clones (init in exec mode, the
+ * idmap helper) are counted while they may hold such copies, and
+ * petri_sandbox_write_file() calls this after its close: it returns once
+ * no clone is in flight, so no copy of the file's fd is left when the
+ * caller runs it.  Creates never wait for writes.  (A fork-mode init keeps
+ * copies until it closes the host's fds: not covered, README limits.)
  */
-void petri__write_hold(void);
-void petri__write_release(void);
+void petri__write_settle(void);
 
 /* Write init's uid/gid maps (and setgroups) once it is cloned. */
 int petri__spawn_write_id_maps(const petri_sandbox *sb, int pid, petri_error **err);

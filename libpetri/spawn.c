@@ -319,79 +319,63 @@ static int spawn_init(petri_ctx *ctx, struct petri_spawn_req *req)
 }
 
 /*
- * host.h: petri__write_hold.  A count of writes in flight and a flag for a
- * clone in flight, under one mutex: a clone waits for the writes to end and
- * makes new ones wait for it (so a stream of writes cannot starve it); a
- * write waits only for a clone, which lasts one clone3 call.
+ * host.h: petri__write_settle.  The clones in flight that may hold copies
+ * of the host's fds, counted under a mutex: a write waits, after its close,
+ * until none is left, which takes one clone3 call at most per clone (no
+ * create ever waits for a write).
  */
-static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t write_cv = PTHREAD_COND_INITIALIZER;
-static unsigned write_count;
-static int write_cloning;
+static pthread_mutex_t clone_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t clone_cv = PTHREAD_COND_INITIALIZER;
+static unsigned clones;
 
-void petri__write_hold(void)
+static void clone_begin(void)
 {
-	pthread_mutex_lock(&write_mu);
-	while (write_cloning)
-		pthread_cond_wait(&write_cv, &write_mu);
-	write_count++;
-	pthread_mutex_unlock(&write_mu);
+	pthread_mutex_lock(&clone_mu);
+	clones++;
+	pthread_mutex_unlock(&clone_mu);
 }
 
-void petri__write_release(void)
+static void clone_end(void)
 {
-	pthread_mutex_lock(&write_mu);
-	if (--write_count == 0)
-		pthread_cond_broadcast(&write_cv);
-	pthread_mutex_unlock(&write_mu);
+	pthread_mutex_lock(&clone_mu);
+	if (--clones == 0)
+		pthread_cond_broadcast(&clone_cv);
+	pthread_mutex_unlock(&clone_mu);
 }
 
-static void clone_hold(void)
+void petri__write_settle(void)
 {
-	pthread_mutex_lock(&write_mu);
-	while (write_cloning)
-		pthread_cond_wait(&write_cv, &write_mu);
-	write_cloning = 1;
-	while (write_count)
-		pthread_cond_wait(&write_cv, &write_mu);
-	pthread_mutex_unlock(&write_mu);
-}
-
-static void clone_release(void)
-{
-	pthread_mutex_lock(&write_mu);
-	write_cloning = 0;
-	pthread_cond_broadcast(&write_cv);
-	pthread_mutex_unlock(&write_mu);
+	pthread_mutex_lock(&clone_mu);
+	while (clones)
+		pthread_cond_wait(&clone_cv, &clone_mu);
+	pthread_mutex_unlock(&clone_mu);
 }
 
 /* A fork of the host (an application's own fork(), not our clones) copies
- * the count and the flag as they are, with the threads that would have
- * dropped them left behind: were a write or a clone in flight, the child's
- * first petri_sandbox_write_file() or create would wait forever.  The fork
- * takes the mutex (so both are consistent), and the child starts from
- * nothing in flight. */
-static void write_prepare(void)
+ * the count as it is, with the threads that would have dropped it left
+ * behind: the child's first petri_sandbox_write_file() would wait forever.
+ * The fork takes the mutex (so the count is consistent), and the child
+ * starts with no clone in flight. */
+static void clone_prepare(void)
 {
-	pthread_mutex_lock(&write_mu);
+	pthread_mutex_lock(&clone_mu);
 }
 
-static void write_parent(void)
+static void clone_parent(void)
 {
-	pthread_mutex_unlock(&write_mu);
+	pthread_mutex_unlock(&clone_mu);
 }
 
-static void write_child(void)
+static void clone_child(void)
 {
-	write_count = 0;
-	write_cloning = 0;
-	pthread_cond_init(&write_cv, NULL);
-	pthread_mutex_unlock(&write_mu);
+	clones = 0;
+	pthread_cond_init(&clone_cv, NULL);
+	pthread_mutex_unlock(&clone_mu);
 }
 
-__attribute__((constructor)) static void write_atfork(void)
+__attribute__((constructor)) static void clone_atfork(void)
 {
-	pthread_atfork(write_prepare, write_parent, write_child);
+	pthread_atfork(clone_prepare, clone_parent, clone_child);
 }
 
 static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req)
@@ -400,9 +384,9 @@ static int spawn_init_as(petri_ctx *ctx, struct petri_spawn_req *req)
 		int r = ctx->init_image_fd >= 0 ? 0 : load_init_image(ctx);
 		int exec_failed = 0;
 		if (r == 0) {
-			clone_hold();
+			clone_begin();
 			r = spawn_init_exec(ctx, req, &exec_failed);
-			clone_release();
+			clone_end();
 		}
 		if (r == 0 || (r < 0 && ctx->init_image_fd >= 0 && !exec_failed))
 			return r;
@@ -506,9 +490,11 @@ static int make_idmap_userns(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t
 		return petri__err(err, errno, "pipe");
 	/* A tiny stack: the child only blocks in read(2) and exits. */
 	static __thread char stack[16384] __attribute__((aligned(16)));
+	clone_begin(); /* it holds copies of our fds until it exits */
 	pid_t pid = clone(idmap_child, stack + sizeof(stack), CLONE_NEWUSER | SIGCHLD, p);
 	if (pid < 0) {
 		int e = errno;
+		clone_end();
 		close(p[0]);
 		close(p[1]);
 		return petri__err(err, e, "clone idmap user namespace");
@@ -530,6 +516,7 @@ static int make_idmap_userns(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t
 	close(p[0]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	clone_end();
 	if (r < 0)
 		return petri__err(err, r, "write the workspace id map");
 	return fd;

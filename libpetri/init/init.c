@@ -271,6 +271,23 @@ static int lower_limit(int res, uint64_t v)
  * particular); like execvp, a file the kernel will not execute is run by
  * /bin/sh.  Returns only on failure, with errno set.
  */
+/*
+ * execve, tried again a few times while it fails with ETXTBSY: some process
+ * outside the sandbox may hold a transient copy of an fd that has the file
+ * open for writing (a fork of a threaded host between its open and its
+ * exec; the library's own writes are settled, host.h petri__write_settle).
+ * Up to ~30 ms in all; a file that stays open for writing still fails.
+ */
+static void execve_settled(const char *path, char *const *argv, char *const *envp)
+{
+	for (int i = 0;; i++) {
+		execve(path, argv, envp);
+		if (errno != ETXTBSY || i == 5)
+			return;
+		poll(NULL, 0, 1 << i); /* 1, 2, 4, 8, 16 ms */
+	}
+}
+
 static void exec_search(char *const *argv, char *const *envp)
 {
 	const char *file = argv[0];
@@ -279,7 +296,7 @@ static void exec_search(char *const *argv, char *const *envp)
 		return;
 	}
 	if (strchr(file, '/')) {
-		execve(file, argv, envp);
+		execve_settled(file, argv, envp);
 		return;
 	}
 	const char *path = "/usr/local/bin:/usr/bin:/bin";
@@ -299,7 +316,7 @@ static void exec_search(char *const *argv, char *const *envp)
 				full[k++] = '.'; /* an empty entry is the cwd */
 			full[k++] = '/';
 			memcpy(full + k, file, flen + 1);
-			execve(full, argv, envp);
+			execve_settled(full, argv, envp);
 			if (errno == ENOEXEC) {
 				size_t argc = 0;
 				while (argv[argc])
