@@ -545,6 +545,31 @@ static petri_sandbox *pool_take(petri_ctx *ctx, int i)
 	return sb;
 }
 
+/* PETRI_MSG_RESET stage QUIESCE, and init's answer once every process of
+ * the tenant is reaped: 0, or -errno (no answer within QUIESCE_MS). */
+#define QUIESCE_MS 5000
+static int quiesce(petri_sandbox *sb)
+{
+	struct petri_msg m = {.type = PETRI_MSG_RESET, .stage = PETRI_RESET_QUIESCE};
+	int r = petri__msg_send(sb->ctl_fd, &m, NULL, 0);
+	if (r < 0)
+		return r;
+	struct pollfd p = {.fd = sb->ctl_fd, .events = POLLIN};
+	int n;
+	do
+		n = poll(&p, 1, QUIESCE_MS);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : -ETIMEDOUT;
+	int fds[1], nfds = 1;
+	r = petri__msg_recv(sb->ctl_fd, &m, fds, &nfds);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (r <= 0)
+		return r < 0 ? r : -EPIPE;
+	return m.type == PETRI_MSG_READY && m.stage == PETRI_RESET_QUIESCE ? 0 : -EPROTO;
+}
+
 static int pool_recycle(petri_sandbox *sb)
 {
 	petri_ctx *ctx = sb->ctx;
@@ -569,15 +594,22 @@ static int pool_recycle(petri_sandbox *sb)
 	if (!take)
 		return 0;
 
+	/* Every process of the tenant dies now (init kills and reaps its
+	 * reapers, and answers), not when the reset's turn comes; the audit
+	 * watches until then, as a destroy without a pool does.  No answer in
+	 * time: torn down by the caller instead. */
+	if (quiesce(sb) < 0) {
+		pthread_mutex_lock(&ps->lock);
+		p->recycling--;
+		p->s.discarded++;
+		p->s.failed++;
+		pthread_mutex_unlock(&ps->lock);
+		return 0;
+	}
 	/* The tenant's last words, then nothing of it reaches its stream. */
 	petri__kaudit_unwatch_sandbox(sb);
 	petri__audit_sandbox_destroyed(sb, 0);
 	sb->audit = NULL;
-	/* Every process of the tenant dies now (init kills its reapers), not
-	 * when the reset's turn comes.  Should the message not go, the reset
-	 * fails and the sandbox is torn down. */
-	struct petri_msg m = {.type = PETRI_MSG_RESET, .stage = PETRI_RESET_QUIESCE};
-	petri__msg_send(sb->ctl_fd, &m, NULL, 0);
 
 	pthread_mutex_lock(&ps->lock);
 	sb->next = NULL;

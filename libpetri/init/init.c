@@ -1439,9 +1439,12 @@ static _Noreturn void serve(int ctl, struct reaper warm, int stray)
 				for (int i = 0; i < nfds; i++)
 					close(fds[i]);
 				last = 0;
-				if (m.stage == PETRI_RESET_QUIESCE)
+				if (m.stage == PETRI_RESET_QUIESCE) {
 					quiesce(&warm, &run);
-				else
+					struct petri_msg q = {.type = PETRI_MSG_READY,
+							      .stage = PETRI_RESET_QUIESCE};
+					petri__msg_send(ctl, &q, NULL, 0);
+				} else
 					serve_reset(ctl, &warm, &run, &stray);
 			} else {
 				for (int i = 0; i < nfds; i++)

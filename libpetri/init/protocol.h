@@ -133,7 +133,9 @@ enum petri_msg_type {
 				* stage = PETRI_RESET_QUIESCE: only kill and reap the
 				* reapers (sent by the destroy itself, so that nothing
 				* of the tenant runs on while the reset waits its
-				* turn); no answer. */
+				* turn); answered, once they are reaped, by READY with
+				* stage PETRI_RESET_QUIESCE and no fd: the destroy
+				* stops auditing only then. */
 };
 
 #define PETRI_RESET_QUIESCE 1
