@@ -484,7 +484,11 @@ PETRI_API int petri_sandbox_create(petri_ctx *ctx, const petri_sandbox_opts *opt
  * stream, if any, gets SandboxDestroyed.  Accepts NULL.  Must not race with
  * any other call on the same sandbox (an exec, a file call, a getter) from
  * another thread: to end a running exec first, petri_sandbox_cancel() it
- * and let its petri_sandbox_exec() return.
+ * and let its petri_sandbox_exec() return.  With a warm pool the sandbox
+ * may be recycled instead (petri_warm): every process of it is killed and
+ * reaped before this returns, and a later create may return the same
+ * pointer for the next user, so a call on @sb after this one is not just
+ * invalid but may act on another user's sandbox.
  */
 PETRI_API void petri_sandbox_destroy(petri_sandbox *sb);
 
