@@ -65,9 +65,9 @@
 /*
  * Where the pool is made to recycle.  The pool recycles a destroyed
  * sandbox only when it has room for it, and its refill thread builds a
- * fresh one as soon as a take empties it: by the time a tenant that did
- * real work is destroyed, the pool is full again and the sandbox is
- * discarded (test_recycle_serial below shows it).  To put every recycle
+ * fresh one 1 s after a take emptied it: a tenant that works longer than
+ * that finds the pool full again and its sandbox is discarded (by the
+ * contract: "discarded ... or the pool was full").  To put every recycle
  * these tests need in the pool's way for certain, the recycling contexts
  * get a single host id range (base 0xfffe0000, the last one; a sandbox
  * claims its range while it lives): while tenant A lives, the refill
@@ -1178,11 +1178,10 @@ static void test_recycle_twice(void)
 /*
  * The serial loop the pool is for: create + a short exec + destroy, with
  * warm {"sh": 1} and nothing else in the way.  The second create must get
- * the first one's init back, recycled.  (The refill waits 100 ms after a
- * take before it builds, so a tenant that comes back sooner finds room; one
- * that stays longer finds the pool refilled and is discarded, by the
- * contract: "discarded ... or the pool was full".  Against wt-pool 663b1e8,
- * which built at once when a take emptied the pool, this case failed.)
+ * the first one's init back, recycled.  (The refill defers its build by
+ * 1 s after a take, so a tenant that comes back sooner finds room.
+ * Against an early pool that built at once when a take emptied it, this
+ * case failed.)
  */
 static void test_recycle_serial(void)
 {
