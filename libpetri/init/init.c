@@ -1571,6 +1571,15 @@ static int net_join(struct net_maker *nm, int lo_up, const char **step, int *cou
 		close(nm->done_fd);
 		close(nm->tell_fd);
 		nm->done_fd = nm->tell_fd = -1;
+		/* Wait until it has exited (it does right after its word).  It
+		 * runs with the host's uid, having started before our maps
+		 * were written: once we are ready, the host may watch our
+		 * cgroup for audit, and an exit landing then would be recorded
+		 * as a process of the sandbox with an unmapped uid.  The
+		 * zombie is reaped later (serve(), one_exec_main()). */
+		struct pollfd x = {.fd = nm->pidfd, .events = POLLIN};
+		while (nm->pidfd >= 0 && poll(&x, 1, -1) < 0 && errno == EINTR)
+			;
 	}
 	*counts = w.counts;
 	int joined = 0;
