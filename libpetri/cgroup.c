@@ -537,7 +537,37 @@ static int remove_cgroup_at(const char *dir, bool v2, uint64_t deadline, int dep
 
 /* --- sweeping what dead hosts left -------------------------------------- */
 
-/* The host pid in "petri-<pid>-<suffix>", or 0 for other names. */
+/* The inode number of our pid namespace (0: unknown), read once: a fork
+ * keeps its parent's pid namespace. */
+static unsigned long long own_pidns(void)
+{
+	static unsigned long long ino;
+	static int done;
+	if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+		struct stat st;
+		unsigned long long v = stat("/proc/self/ns/pid", &st) == 0 ? st.st_ino : 0;
+		__atomic_store_n(&ino, v, __ATOMIC_RELAXED);
+		__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+	}
+	return __atomic_load_n(&ino, __ATOMIC_RELAXED);
+}
+
+void petri__cgroup_name(char *buf, size_t size, uint64_t serial)
+{
+	snprintf(buf, size, "petri-%d-%llu-%llu", (int)getpid(), (unsigned long long)serial,
+		 own_pidns());
+}
+
+/*
+ * The host pid in "petri-<pid>-<serial>[-<ns>]", or 0 when the name is not
+ * ours to judge: another name, or one made in another pid namespace.  There
+ * <pid> names another process (or none) of ours, and the cgroup's tasks
+ * may be out of our sight: two hosts in different pid namespaces that share
+ * a cgroup parent (containers, `unshare --pid`) would each take the other's
+ * cgroups for a dead host's, remove one just made and still empty, or kill
+ * a live sandbox.  A name without <ns> (from a version before it) is judged
+ * as before.
+ */
 static int stale_name_pid(const char *name)
 {
 	if (strncmp(name, "petri-", 6) != 0 || name[6] < '1' || name[6] > '9')
@@ -547,6 +577,19 @@ static int stale_name_pid(const char *name)
 	long pid = strtol(name + 6, &end, 10);
 	if (errno || *end != '-' || pid <= 0 || pid > INT_MAX)
 		return 0;
+	const char *serial = end + 1;
+	(void)strtoull(serial, &end, 10);
+	if (end == serial)
+		return 0;
+	if (*end == '-') {
+		const char *ns = end + 1;
+		errno = 0;
+		unsigned long long ino = strtoull(ns, &end, 10);
+		if (errno || end == ns || *end || ino != own_pidns())
+			return 0;
+	} else if (*end) {
+		return 0;
+	}
 	return (int)pid;
 }
 

@@ -154,6 +154,10 @@ int petri__cgroup_v2_parent(struct petri_ctx *ctx, const char *own, const char *
 /* Remove the "petri-<pid>-*" cgroups below @parent whose host pid is gone
  * (done by the detection; exposed for tests). */
 void petri__cgroup_sweep(struct petri_ctx *ctx, const char *parent, int v2);
+/* The name of a sandbox cgroup of this process: "petri-<pid>-<serial>-<ns>",
+ * <ns> the inode number of our pid namespace, in which <pid> means
+ * something (a sweep judges only names of its own namespace). */
+void petri__cgroup_name(char *buf, size_t size, uint64_t serial);
 
 /* Create the sandbox's cgroups, without limits yet; @with_cpu: also the v1
  * cpu controller's (a sandbox with a CPU limit on a v1 host).  On failure

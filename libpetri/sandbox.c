@@ -842,8 +842,7 @@ static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, int poolable, p
 		goto fail;
 	}
 	char cgname[64];
-	snprintf(cgname, sizeof(cgname), "petri-%d-%llu", (int)getpid(),
-		 (unsigned long long)serial);
+	petri__cgroup_name(cgname, sizeof(cgname), serial);
 	if (sb->cpus_milli && (r = petri__cgroup_cpu_supported(&ctx->cgroups, err)) < 0)
 		goto fail;
 	r = petri__cgroup_create(&ctx->cgroups, cgname, sb->cpus_milli != 0, &sb->cgroup, err);
@@ -1024,8 +1023,7 @@ int petri__sandbox_reset_start(petri_sandbox *sb, struct petri_cgroup *old, petr
 	 * in it before it makes its new cgroup namespace. */
 	struct petri_cgroup cg;
 	char name[64];
-	snprintf(name, sizeof(name), "petri-%d-%llu", (int)getpid(),
-		 (unsigned long long)next_serial());
+	petri__cgroup_name(name, sizeof(name), next_serial());
 	*old = sb->cgroup;
 	if ((r = petri__cgroup_create(&ctx->cgroups, name, 0, &cg, err)) < 0) {
 		sb->cgroup = *old; /* free_sandbox removes it */

@@ -40,6 +40,7 @@
 int petri__cgroup_v2_parent(struct petri_ctx *ctx, const char *own, const char *ctrls, int leaf,
 			    char **parent, int *cpu, char *why, size_t whylen);
 void petri__cgroup_sweep(struct petri_ctx *ctx, const char *parent, int v2);
+void petri__cgroup_name(char *buf, size_t size, uint64_t serial);
 
 static char g_mount[PATH_MAX]; /* the cgroup2 mount point */
 static char g_own[PATH_MAX];   /* our cgroup's directory there */
@@ -386,6 +387,30 @@ static void host_with_flag(const char *s)
 	CHECK(!exists(stale, "."));
 	CHECK(exists(leaf, "."));
 	rmdir(stale);
+
+	/* Names carry the pid namespace their pid means something in.  One
+	 * of ours with a dead pid goes; one made in another pid namespace
+	 * (where that pid may well be a live host, its cgroup just made and
+	 * still empty) is never ours to judge. */
+	struct stat ns;
+	REQUIRE(stat("/proc/self/ns/pid", &ns) == 0);
+	char mine[PATH_MAX], foreign[PATH_MAX], made[64];
+	snprintf(mine, sizeof(mine), "%s/petri-%d-7-%llu", s, (int)dead,
+		 (unsigned long long)ns.st_ino);
+	snprintf(foreign, sizeof(foreign), "%s/petri-%d-7-%llu", s, (int)dead,
+		 (unsigned long long)ns.st_ino + 1);
+	REQUIRE(mkdir(mine, 0755) == 0);
+	REQUIRE(mkdir(foreign, 0755) == 0);
+	petri__cgroup_sweep(ctx, s, 1);
+	CHECK_MSG(!exists(mine, "."), "%s kept", mine);
+	CHECK_MSG(exists(foreign, "."), "%s (another pid namespace's) removed", foreign);
+	rmdir(mine);
+	rmdir(foreign);
+	/* And the library names its cgroups that way. */
+	petri__cgroup_name(made, sizeof(made), 42);
+	snprintf(want, sizeof(want), "petri-%d-42-%llu", (int)getpid(),
+		 (unsigned long long)ns.st_ino);
+	CHECK_MSG(strcmp(made, want) == 0, "name %s, want %s", made, want);
 
 	/* A second context of this process, now in the leaf: S again, no
 	 * leaf inside the leaf. */
