@@ -134,6 +134,7 @@ type watchdog struct {
 	mu     sync.Mutex
 	t      *time.Timer
 	done   bool
+	paused int // under mu: pause() calls not yet resumed
 }
 
 func newWatchdog(idle time.Duration) *watchdog {
@@ -146,9 +147,13 @@ func newWatchdog(idle time.Duration) *watchdog {
 	return w
 }
 
+// kick restarts the idle period, unless paused: a kick may come from
+// another goroutine (net/http's writer reading the request body to its
+// end) while the reader waits for the caller, and must not rearm the
+// timer then.
 func (w *watchdog) kick() {
 	w.mu.Lock()
-	if !w.done && !w.fired.Load() {
+	if !w.done && !w.fired.Load() && w.paused == 0 {
 		w.t.Reset(w.idle)
 	}
 	w.mu.Unlock()
@@ -156,7 +161,18 @@ func (w *watchdog) kick() {
 
 func (w *watchdog) pause() {
 	w.mu.Lock()
+	w.paused++
 	w.t.Stop()
+	w.mu.Unlock()
+}
+
+// resume ends a pause() and starts a new idle period.
+func (w *watchdog) resume() {
+	w.mu.Lock()
+	w.paused--
+	if w.paused == 0 && !w.done && !w.fired.Load() {
+		w.t.Reset(w.idle)
+	}
 	w.mu.Unlock()
 }
 

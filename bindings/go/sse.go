@@ -43,7 +43,7 @@ func readEvents(body io.ReadCloser, w *watchdog, out chan<- sseEvent, quit <-cha
 	br := bufio.NewReaderSize(body, 64<<10)
 	send := func(ev sseEvent) bool {
 		w.pause()
-		defer w.kick()
+		defer w.resume()
 		select {
 		case out <- ev:
 			return true
