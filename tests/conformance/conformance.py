@@ -18,9 +18,13 @@ A test that passes bare but fails, or gives no result, inside is a
 difference; the run fails (exit 1) unless the allowlist lists the test with
 its reason.  Exit 2: the harness itself could not run.
 """
+import ctypes
+import fcntl
 import os
 import resource
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +58,37 @@ def bare_limits():
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
 
 
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def private_network():
+    """In the bare child: a network namespace of its own with only lo, up, as
+    inside a sandbox, so that a test never reaches past the host's loopback
+    (a test suite may try an outside address where it believes it may).  As
+    root, a new network namespace; otherwise a user namespace mapping only
+    the caller too (its capabilities there are gone at execve)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWNET | (0 if uid == 0 else CLONE_NEWUSER)
+    if libc.unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+    if uid != 0:
+        for name, text in (("uid_map", "%d %d 1" % (uid, uid)), ("setgroups", "deny"),
+                           ("gid_map", "%d %d 1" % (gid, gid))):
+            with open("/proc/self/" + name, "w") as f:
+                f.write(text)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh22x", b"lo", 0)
+        got = struct.unpack("16sh22x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", got | IFF_UP))
+
+
+def bare_setup():
+    private_network()
+    bare_limits()
+
+
 def run_bare(unit, scratch, timeout):
     root = os.geteuid() == 0
     home = tempfile.mkdtemp(prefix="home-", dir=scratch)
@@ -66,7 +101,7 @@ def run_bare(unit, scratch, timeout):
         argv = ["setpriv", "--reuid=%d" % SANDBOX_UID, "--regid=%d" % SANDBOX_UID,
                 "--clear-groups", "--"] + argv
     r = subprocess.run(argv, cwd=unit.cwd or home, env=env, stdin=subprocess.DEVNULL,
-                       preexec_fn=bare_limits, capture_output=True, text=True,
+                       preexec_fn=bare_setup, capture_output=True, text=True,
                        errors="replace", timeout=timeout + 30)
     return r.returncode, r.stdout + r.stderr
 

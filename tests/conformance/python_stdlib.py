@@ -91,8 +91,10 @@ def main():
 def run(a, modules):
     version = "%s (%s)" % (PYTHON, sys.version.split()[0])
     lib = os.path.join(os.path.dirname(os.__file__), "test")
-    missing = [m for m in modules if not os.path.exists(os.path.join(lib, m + ".py")) and
-               not os.path.isdir(os.path.join(lib, m))]
+    # A module may name a package's submodule: test_asyncio.test_events.
+    paths = {m: os.path.join(lib, *m.split(".")) for m in modules}
+    missing = [m for m in modules if not os.path.exists(paths[m] + ".py") and
+               not os.path.isdir(paths[m])]
     if missing:
         why = "no %s in %s (install libpython%d.%d-testsuite)" % (
             ", ".join(missing), lib, sys.version_info[0], sys.version_info[1])
