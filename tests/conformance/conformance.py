@@ -23,6 +23,7 @@ import fcntl
 import os
 import resource
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -84,9 +85,24 @@ def private_network():
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", got | IFF_UP))
 
 
+def default_signals():
+    """In the bare child: every signal at its default action and unblocked,
+    as in a login session and as the sandbox's reaper leaves them inside (a
+    harness started in the background with `&` inherits SIGINT and SIGQUIT
+    ignored, which fails CPython's SIGINT tests bare)."""
+    for sig in range(1, signal.NSIG):
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # the C library's own real-time signals
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def bare_setup():
     private_network()
     bare_limits()
+    default_signals()
 
 
 def run_bare(unit, scratch, timeout):

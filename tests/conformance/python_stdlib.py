@@ -25,6 +25,8 @@ MODULES = ["test_os", "test_posix", "test_pwd", "test_grp", "test_shutil", "test
 PYTHON = "/usr/bin/python3"
 SKIP = 77  # the test suite is not installed (a failure under CI=true)
 LINE = re.compile(r"^(\s*)(\w+) \(([\w.]+)\)( \(.*\))? \.\.\. ?(.*)$")
+# A test with a docstring: "name (id)" alone, then "First docstring line ... ok".
+HEAD = re.compile(r"^(\w+) \(([\w.]+)\)$")
 STATUS = {"ok": "PASS", "FAIL": "FAIL", "ERROR": "FAIL", "expected failure": "PASS",
           "unexpected success": "FAIL"}
 
@@ -53,8 +55,13 @@ def parse(text):
                 pending = None
             else:
                 pending = test  # the status follows the test's own output
+        elif HEAD.match(line):
+            pending = HEAD.match(line).group(2)
         elif pending and status_of(line):
             results[pending] = status_of(line)
+            pending = None
+        elif pending and " ... " in line and status_of(line.rpartition(" ... ")[2]):
+            results[pending] = status_of(line.rpartition(" ... ")[2])
             pending = None
     for test in failed_sub:
         results[test] = "FAIL"
