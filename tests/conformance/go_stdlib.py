@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """go_stdlib.py - the Go standard library's tests, bare and inside a sandbox.
 
-The tests for os, os/exec, os/user, syscall, io/fs and path/filepath (the
-sources Debian's golang-go ships under GOROOT) exercise files, directories,
-permissions, ownership, processes, pipes, signals, users and groups the way
-real programs use them.  Each package's test binary is built once (`go test
--c`, cached in --cache/bin) and run with -test.v from the package's source
-directory (the tests read their testdata relative to it), bare and inside
-(conformance.py says what each means); inside, the binaries are bound
-read-only at /gotests and GOROOT is below /usr, which every sandbox sees.
+The tests of PACKAGES below (the sources Debian's golang-go ships under
+GOROOT) exercise files, directories, permissions, ownership, processes,
+pipes, signals, ptys, users and groups, loopback sockets and TLS, archives
+and the runtime the way real programs use them.  Each package's test
+binary is built once (`go test -c`, cached in --cache/bin) and run with
+-test.v from the package's source directory (the tests read their testdata
+relative to it), bare and inside (conformance.py says what each means);
+inside, the binaries are bound read-only at /gotests and GOROOT is below
+/usr, which every sandbox sees.
 Tests are compared by name from the PASS/FAIL/SKIP lines.
 """
 import argparse
@@ -24,7 +25,11 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from conformance import HarnessError, Unit, compare, guarded  # noqa: E402
 
-PACKAGES = ["os", "os/exec", "os/user", "syscall", "io/fs", "path/filepath"]
+# What ctest runs ...
+PACKAGES = ["os", "os/exec", "os/user", "syscall", "io/fs", "path/filepath", "net", "os/signal",
+            "io", "bufio", "sync", "runtime/debug", "archive/tar", "encoding/json", "crypto/tls"]
+# ... and what --all adds: as conformant, but slow (15 s a side or more).
+SLOW_PACKAGES = ["time", "archive/zip"]
 # Extra flags per package.  Both sides run in a network namespace with only
 # lo (conformance.py); on top of that the network packages are told not to
 # try: -test.short skips every test that wants an outside network
@@ -62,6 +67,9 @@ def build(go, cache, packages):
     with open(os.path.join(cache, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two ctest runs at once build once
         old = open(stamp).read() if os.path.exists(stamp) else ""
+        if old != stamped:  # another Go or other flags: no binary is current
+            for f in os.listdir(bindir):
+                os.unlink(os.path.join(bindir, f))
         todo = [p for p in packages if old != stamped or
                 not os.path.exists(os.path.join(bindir, binary_name(p)))]
         if not todo:
@@ -113,10 +121,12 @@ def main():
     ap.add_argument("--allowlist", help="explained differences (PACKAGE TEST REASON)")
     ap.add_argument("--go", default=shutil.which("go") or "go")
     ap.add_argument("--packages", default=",".join(PACKAGES))
+    ap.add_argument("--all", action="store_true", help="the slow packages too")
     ap.add_argument("--run", help="only tests matching this regexp (-test.run)")
     ap.add_argument("--timeout", type=int, default=240, help="seconds per package and side")
     a = ap.parse_args()
-    return guarded("go_stdlib", lambda: run(a, [p for p in a.packages.split(",") if p]))
+    packages = [p for p in a.packages.split(",") if p] + (SLOW_PACKAGES if a.all else [])
+    return guarded("go_stdlib", lambda: run(a, packages))
 
 
 def run(a, packages):
