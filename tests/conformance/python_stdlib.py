@@ -26,7 +26,7 @@ MODULES = ["test_os", "test_posix", "test_pwd", "test_grp", "test_shutil", "test
            "test_resource", "test_pty", "test_time", "test_asyncio.test_unix_events",
            "test_asyncio.test_events", "test_fileio", "test_zipfile", "test_tarfile",
            "test_uuid", "test_platform", "test_sysconfig", "test_site", "test_venv"]
-# ... and what --all adds: as conformant, but slow (20 to 100 s a side
+# ... and what --all adds: as conformant, but slow (10 to 70 s a side
 # each; README.md has their numbers).
 SLOW_MODULES = ["test_socket", "test_signal", "test_threading", "test_selectors",
                 "test_asyncio.test_subprocess", "test_io", "test_logging",
