@@ -6,7 +6,10 @@ and compare the two per test.  Shared by go_stdlib.py and python_stdlib.py.
           groups (setpriv), a login session's RLIMIT_NOFILE (1024:524288,
           or the caller's hard limit where it may not raise that), the
           environment variables petri sets (PATH, HOME, LANG, TMPDIR, USER,
-          ...), HOME and TMPDIR a fresh directory of that user.  Code in a
+          ...), HOME and TMPDIR a fresh directory of that user, every
+          signal at its default action and unblocked, and a network
+          namespace of its own with only lo (the sandbox's default), so
+          that no test reaches past loopback on either side.  Code in a
           sandbox runs as uid 1000 without privileges, so this is the
           honest comparison.  When the script is not root it runs bare as
           itself.
@@ -116,9 +119,15 @@ def run_bare(unit, scratch, timeout):
     if root:
         argv = ["setpriv", "--reuid=%d" % SANDBOX_UID, "--regid=%d" % SANDBOX_UID,
                 "--clear-groups", "--"] + argv
-    r = subprocess.run(argv, cwd=unit.cwd or home, env=env, stdin=subprocess.DEVNULL,
-                       preexec_fn=bare_setup, capture_output=True, text=True,
-                       errors="replace", timeout=timeout + 30)
+    try:
+        r = subprocess.run(argv, cwd=unit.cwd or home, env=env, stdin=subprocess.DEVNULL,
+                           preexec_fn=bare_setup, capture_output=True, text=True,
+                           errors="replace", timeout=timeout + 30)
+    except subprocess.SubprocessError as e:
+        if "preexec_fn" not in str(e):
+            raise
+        raise HarnessError("%s: could not set up the bare run (network namespace, limits, "
+                           "signals): %s" % (unit.name, e))
     return r.returncode, r.stdout + r.stderr
 
 
