@@ -362,7 +362,8 @@ static int add_argument_rules(scmp_filter_ctx ctx, petri_error **err)
 	 * another process's limits may be set by anyone with its ids, and the
 	 * exec's reaper (and a one-exec sandbox's init) runs with the code's
 	 * uid: a limit lowered there (RLIMIT_NOFILE 0) blinds its denial
-	 * reports, or kills it (RLIMIT_CPU). */
+	 * reports, or kills it (RLIMIT_CPU).  A pid that names no process
+	 * gets ESRCH, not EPERM, as from the kernel (init.c, denial_errno). */
 	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
 			     SCMP_CMP(0, SCMP_CMP_MASKED_EQ, 0xffffffff, 0));
 	if (r < 0)

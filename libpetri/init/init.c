@@ -579,11 +579,15 @@ static void denial_identity(pid_t pid, struct petri_msg *m)
 /*
  * The errno a denied call gets: EPERM, but ENOSYS for native AIO (seccomp.c
  * says why it is denied), what a kernel built without it answers: libaio
- * users check for that and fall back, not for EPERM.
+ * users check for that and fall back, not for EPERM.  prlimit64 on a pid
+ * that names no process gets the kernel's ESRCH, which callers test for
+ * (CPython's test_resource): a negative pid never names one, and kill(pid,
+ * 0) from here (our pid namespace is the caller's) tells whether another
+ * does -- what the caller could ask kill() itself, so nothing is revealed.
  */
-static int denial_errno(int nr)
+static int denial_errno(const struct seccomp_data *d)
 {
-	switch (nr) {
+	switch (d->nr) {
 	case SYS_io_setup:
 	case SYS_io_destroy:
 	case SYS_io_submit:
@@ -591,6 +595,12 @@ static int denial_errno(int nr)
 	case SYS_io_getevents:
 	case SYS_io_pgetevents:
 		return ENOSYS;
+	case SYS_prlimit64: {
+		int32_t pid = (int32_t)d->args[0]; /* the kernel reads a pid_t */
+		if (pid < 0 || (syscall(SYS_kill, pid, 0) < 0 && errno == ESRCH))
+			return ESRCH;
+		return EPERM;
+	}
 	default:
 		return EPERM;
 	}
@@ -644,7 +654,7 @@ static void answer_denial(int report_fd, uint64_t *unreported)
 	/* Sent while the task still waits for its answer: the kernel pins its
 	 * struct pid in the message, so the host gets its own pid for it. */
 	ssize_t w = send_denial(report_fd, &m, (int32_t)req.pid);
-	struct seccomp_notif_resp resp = {.id = req.id, .error = -denial_errno(req.data.nr)};
+	struct seccomp_notif_resp resp = {.id = req.id, .error = -denial_errno(&req.data)};
 	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 
 	if (w == (ssize_t)sizeof(m))

@@ -6,7 +6,10 @@ and compare the two per test.  Shared by go_stdlib.py and python_stdlib.py.
           groups (setpriv), a login session's RLIMIT_NOFILE (1024:524288,
           or the caller's hard limit where it may not raise that), the
           environment variables petri sets (PATH, HOME, LANG, TMPDIR, USER,
-          ...), HOME and TMPDIR a fresh directory of that user.  Code in a
+          ...), HOME and TMPDIR a fresh directory of that user, every
+          signal at its default action and unblocked, and a network
+          namespace of its own with only lo (the sandbox's default), so
+          that no test reaches past loopback on either side.  Code in a
           sandbox runs as uid 1000 without privileges, so this is the
           honest comparison.  When the script is not root it runs bare as
           itself.
@@ -18,9 +21,14 @@ A test that passes bare but fails, or gives no result, inside is a
 difference; the run fails (exit 1) unless the allowlist lists the test with
 its reason.  Exit 2: the harness itself could not run.
 """
+import ctypes
+import fcntl
 import os
 import resource
 import shutil
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +62,52 @@ def bare_limits():
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
 
 
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def private_network():
+    """In the bare child: a network namespace of its own with only lo, up, as
+    inside a sandbox, so that a test never reaches past the host's loopback
+    (a test suite may try an outside address where it believes it may).  As
+    root, a new network namespace; otherwise a user namespace mapping only
+    the caller too (its capabilities there are gone at execve)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWNET | (0 if uid == 0 else CLONE_NEWUSER)
+    if libc.unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+    if uid != 0:
+        for name, text in (("uid_map", "%d %d 1" % (uid, uid)), ("setgroups", "deny"),
+                           ("gid_map", "%d %d 1" % (gid, gid))):
+            with open("/proc/self/" + name, "w") as f:
+                f.write(text)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh22x", b"lo", 0)
+        got = struct.unpack("16sh22x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", got | IFF_UP))
+
+
+def default_signals():
+    """In the bare child: every signal at its default action and unblocked,
+    as in a login session and as the sandbox's reaper leaves them inside (a
+    harness started in the background with `&` inherits SIGINT and SIGQUIT
+    ignored, which fails CPython's SIGINT tests bare)."""
+    for sig in range(1, signal.NSIG):
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # the C library's own real-time signals
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def bare_setup():
+    private_network()
+    bare_limits()
+    default_signals()
+
+
 def run_bare(unit, scratch, timeout):
     root = os.geteuid() == 0
     home = tempfile.mkdtemp(prefix="home-", dir=scratch)
@@ -65,9 +119,15 @@ def run_bare(unit, scratch, timeout):
     if root:
         argv = ["setpriv", "--reuid=%d" % SANDBOX_UID, "--regid=%d" % SANDBOX_UID,
                 "--clear-groups", "--"] + argv
-    r = subprocess.run(argv, cwd=unit.cwd or home, env=env, stdin=subprocess.DEVNULL,
-                       preexec_fn=bare_limits, capture_output=True, text=True,
-                       errors="replace", timeout=timeout + 30)
+    try:
+        r = subprocess.run(argv, cwd=unit.cwd or home, env=env, stdin=subprocess.DEVNULL,
+                           preexec_fn=bare_setup, capture_output=True, text=True,
+                           errors="replace", timeout=timeout + 30)
+    except subprocess.SubprocessError as e:
+        if "preexec_fn" not in str(e):
+            raise
+        raise HarnessError("%s: could not set up the bare run (network namespace, limits, "
+                           "signals): %s" % (unit.name, e))
     return r.returncode, r.stdout + r.stderr
 
 

@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """go_stdlib.py - the Go standard library's tests, bare and inside a sandbox.
 
-The tests for os, os/exec, os/user, syscall, io/fs and path/filepath (the
-sources Debian's golang-go ships under GOROOT) exercise files, directories,
-permissions, ownership, processes, pipes, signals, users and groups the way
-real programs use them.  Each package's test binary is built once (`go test
--c`, cached in --cache/bin) and run with -test.v from the package's source
-directory (the tests read their testdata relative to it), bare and inside
-(conformance.py says what each means); inside, the binaries are bound
-read-only at /gotests and GOROOT is below /usr, which every sandbox sees.
+The tests of PACKAGES below (the sources Debian's golang-go ships under
+GOROOT) exercise files, directories, permissions, ownership, processes,
+pipes, signals, ptys, users and groups, loopback sockets and TLS, archives
+and the runtime the way real programs use them.  Each package's test
+binary is built once (`go test -c`, cached in --cache/bin) and run with
+-test.v from the package's source directory (the tests read their testdata
+relative to it), bare and inside (conformance.py says what each means);
+inside, the binaries are bound read-only at /gotests and GOROOT is below
+/usr, which every sandbox sees.
 Tests are compared by name from the PASS/FAIL/SKIP lines.
 """
 import argparse
@@ -24,7 +25,21 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from conformance import HarnessError, Unit, compare, guarded  # noqa: E402
 
-PACKAGES = ["os", "os/exec", "os/user", "syscall", "io/fs", "path/filepath"]
+# What ctest runs ...
+PACKAGES = ["os", "os/exec", "os/user", "syscall", "io/fs", "path/filepath", "net", "os/signal",
+            "io", "bufio", "sync", "runtime/debug", "archive/tar", "encoding/json", "crypto/tls"]
+# ... and what --all adds: as conformant, but slow (15 s a side or more).
+SLOW_PACKAGES = ["time", "archive/zip"]
+# Extra flags per package.  Both sides run in a network namespace with only
+# lo (conformance.py); on top of that the network packages are told not to
+# try: -test.short skips every test that wants an outside network
+# (testenv.MustHaveExternalNetwork), and net's -ipv4=false stops it assuming
+# outside IPv4 connectivity.
+PACKAGE_ARGS = {"net": ["-test.short", "-ipv4=false"], "crypto/tls": ["-test.short"]}
+# Build flags per package.  Debian's Go has no $GOROOT/lib/time/zoneinfo.zip,
+# the only zone source time's tests accept; its embedded copy (timetzdata)
+# takes that place.
+PACKAGE_BUILD = {"time": ["-tags=timetzdata"]}
 RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \(")
 
 
@@ -47,24 +62,29 @@ def build(go, cache, packages):
     os.chmod(bindir, 0o755)
     version = subprocess.run([go, "version"], capture_output=True, text=True,
                              check=True).stdout.strip()
+    stamped = "%s %r" % (version, sorted(PACKAGE_BUILD.items()))
     stamp = os.path.join(cache, "stamp")
     with open(os.path.join(cache, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two ctest runs at once build once
         old = open(stamp).read() if os.path.exists(stamp) else ""
-        todo = [p for p in packages if old != version or
+        if old != stamped:  # another Go or other flags: no binary is current
+            for f in os.listdir(bindir):
+                os.unlink(os.path.join(bindir, f))
+        todo = [p for p in packages if old != stamped or
                 not os.path.exists(os.path.join(bindir, binary_name(p)))]
         if not todo:
             return version
         t0 = time.monotonic()
         for p in todo:
             out = os.path.join(bindir, binary_name(p))
-            r = subprocess.run([go, "test", "-c", "-o", out, p], env=go_env(cache),
+            r = subprocess.run([go, "test", "-c", "-o", out] + PACKAGE_BUILD.get(p, []) + [p],
+                               env=go_env(cache),
                                capture_output=True, text=True)
             if r.returncode != 0:
                 raise HarnessError("go test -c %s failed:\n%s" % (p, r.stderr[-2000:]))
             os.chmod(out, 0o755)
         with open(stamp, "w") as f:
-            f.write(version)
+            f.write(stamped)
         print("built %d test binaries in %.1f s (%s)" % (len(todo), time.monotonic() - t0,
                                                         version), flush=True)
     return version
@@ -101,10 +121,12 @@ def main():
     ap.add_argument("--allowlist", help="explained differences (PACKAGE TEST REASON)")
     ap.add_argument("--go", default=shutil.which("go") or "go")
     ap.add_argument("--packages", default=",".join(PACKAGES))
+    ap.add_argument("--all", action="store_true", help="the slow packages too")
     ap.add_argument("--run", help="only tests matching this regexp (-test.run)")
     ap.add_argument("--timeout", type=int, default=240, help="seconds per package and side")
     a = ap.parse_args()
-    return guarded("go_stdlib", lambda: run(a, [p for p in a.packages.split(",") if p]))
+    packages = [p for p in a.packages.split(",") if p] + (SLOW_PACKAGES if a.all else [])
+    return guarded("go_stdlib", lambda: run(a, packages))
 
 
 def run(a, packages):
@@ -118,9 +140,10 @@ def run(a, packages):
     args = ["-test.v", "-test.timeout=%ds" % (a.timeout - 10)]
     if a.run:
         args.append("-test.run=" + a.run)
-    units = [Unit(p, ["/gotests/" + binary_name(p)] + args, cwd=os.path.join(goroot, "src", p),
-                  binds=[bindir + ":/gotests"],
-                  bare_argv=[os.path.join(bindir, binary_name(p))] + args) for p in packages]
+    units = [Unit(p, ["/gotests/" + binary_name(p)] + args + PACKAGE_ARGS.get(p, []),
+                  cwd=os.path.join(goroot, "src", p), binds=[bindir + ":/gotests"],
+                  bare_argv=[os.path.join(bindir, binary_name(p))] + args +
+                  PACKAGE_ARGS.get(p, [])) for p in packages]
     return compare(a.petri, units, parse, excerpt, a.allowlist, a.timeout, version)
 
 

@@ -7,7 +7,9 @@
  * itself may be there: not the sandbox's init, not the host's processes),
  * tries the host's pids by number (a `sleep` this test owns, the test
  * itself, the sandbox's init), signals, ptraces, process_vm_readv's,
- * pidfd_getfd's pid 1 and its own child, and finally kill(-1, SIGKILL)s.
+ * pidfd_getfd's pid 1 and its own child, prlimit's pid 1, the host's pids
+ * and -1 (refused: EPERM for a process that exists, ESRCH for one that does
+ * not, as the kernel says), and finally kill(-1, SIGKILL)s.
  *
  * The host checks that its sleep and the sandbox's init survived, and that
  * the sandbox still runs the next exec, also after an exec whose main
@@ -78,6 +80,8 @@ static void test_proc_signals(void)
 		sec_expect(&r, name, "BLOCKED ESRCH");
 		snprintf(name, sizeof(name), "host_pid_%d_pidfd_open", i);
 		sec_expect(&r, name, "BLOCKED ESRCH");
+		snprintf(name, sizeof(name), "host_pid_%d_prlimit", i);
+		sec_expect(&r, name, "BLOCKED ESRCH");
 	}
 
 	/* pid 1: signals are refused by Landlock's signal scope (ABI 6+). */
@@ -98,6 +102,8 @@ static void test_proc_signals(void)
 	sec_expect(&r, "prlimit_raise_1", "BLOCKED EPERM");
 	sec_expect(&r, "prlimit_lower_1", "BLOCKED EPERM");
 	sec_expect(&r, "prlimit_read_1", "BLOCKED EPERM");
+	/* ... and a pid that names no process gets the kernel's answer. */
+	sec_expect(&r, "prlimit_minus1", "BLOCKED ESRCH");
 	sec_expect(&r, "ptrace_attach_child", "BLOCKED EPERM");
 	sec_expect(&r, "process_vm_readv_child", "BLOCKED EPERM");
 	sec_expect(&r, "pidfd_getfd_child", "BLOCKED EPERM");

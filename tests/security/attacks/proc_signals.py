@@ -35,6 +35,10 @@ for i, p in enumerate(int(x) for x in os.environ.get("SEC_HOST_PIDS", "").split(
     # Signal 0 only: if the pid existed in here, it would be one of ours.
     blocked("host_pid_%d_kill0" % i, lambda p=p: os.kill(p, 0))
     blocked("host_pid_%d_pidfd_open" % i, lambda p=p: syscall(434, p, 0))
+    # Refused by seccomp for any pid but 0 (the caller): one that is not
+    # here gets the kernel's own ESRCH, as anywhere.
+    blocked("host_pid_%d_prlimit" % i,
+            lambda p=p: __import__("resource").prlimit(p, __import__("resource").RLIMIT_NOFILE))
 
 # pid 1 is the exec's reaper, outside our Landlock domain.
 blocked("kill_pid1_sigkill", lambda: os.kill(1, signal.SIGKILL))
@@ -60,6 +64,8 @@ blocked("prlimit_raise_1", lambda: __import__("resource").prlimit(1, __import__(
 # shares with the code: seccomp allows prlimit64 on the caller alone.
 blocked("prlimit_lower_1", lambda: __import__("resource").prlimit(1, __import__("resource").RLIMIT_NOFILE, (0, 0)))
 blocked("prlimit_read_1", lambda: __import__("resource").prlimit(1, __import__("resource").RLIMIT_NOFILE))
+# A negative pid names no process: ESRCH (CPython's test_resource checks it).
+blocked("prlimit_minus1", lambda: __import__("resource").prlimit(-1, __import__("resource").RLIMIT_NOFILE))
 
 # Our own child: same uid, but still no tracing or memory access.
 child = subprocess.Popen(["sleep", "30"])
