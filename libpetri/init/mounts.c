@@ -441,8 +441,15 @@ static int build_dev(int host_root, uint64_t shm_bytes, char *msg, size_t msglen
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		snprintf(src, sizeof(src), "dev/%s", dev_nodes[i]);
 		snprintf(p, sizeof(p), STAGE "/dev/%s", dev_nodes[i]);
+		/* Read-only: the nodes are the host's own inodes, writable by
+		 * anyone, and a touch (times = now needs only write permission)
+		 * would set the host's /dev/null times: a channel between
+		 * sandboxes, and between the tenants of a recycled one.  A
+		 * read-only mount still lets a device be opened for writing. */
 		r = attach_tree(host_root, src, p,
-				PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NOEXEC, msg, msglen);
+				PETRI_MOUNT_ATTR_NOSUID | PETRI_MOUNT_ATTR_NOEXEC |
+					PETRI_MOUNT_ATTR_RDONLY,
+				msg, msglen);
 		if (r < 0)
 			return r;
 	}
