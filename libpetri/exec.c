@@ -385,6 +385,9 @@ static int start(petri_sandbox *sb, int memfd, int stdio[3], int report, uint32_
 	return 0;
 }
 
+/* Rounding allowed between the kernel's RLIMIT_CPU check and cpu_ns. */
+#define CPU_LIMIT_SLACK_NS 10000000ull
+
 static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done,
 				 const struct petri_cgroup_stats *before,
 				 const struct petri_cgroup_stats *after,
@@ -412,7 +415,12 @@ static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done
 		hit |= PETRI_LIMIT_OUTPUT;
 	if (timed_out)
 		hit |= PETRI_LIMIT_TIMEOUT;
-	if (res->signal == SIGXCPU ||
+	/* SIGXCPU is the CPU limit only when the CPU time was spent: the kernel
+	 * sends it once the process used cpu_s seconds (its time is in cpu_ns,
+	 * to a few microseconds of rounding); a program that sends it to
+	 * itself must not read as having hit the limit. */
+	if ((res->signal == SIGXCPU &&
+	     res->cpu_ns + CPU_LIMIT_SLACK_NS >= lim->cpu_s * 1000000000ull) ||
 	    (res->signal == SIGKILL && !timed_out && !cancelled && !(hit & PETRI_LIMIT_MEMORY) &&
 	     res->cpu_ns >= lim->cpu_s * 1000000000ull))
 		hit |= PETRI_LIMIT_CPU;
