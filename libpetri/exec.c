@@ -385,9 +385,6 @@ static int start(petri_sandbox *sb, int memfd, int stdio[3], int report, uint32_
 	return 0;
 }
 
-/* Rounding allowed between the kernel's RLIMIT_CPU check and cpu_ns. */
-#define CPU_LIMIT_SLACK_NS 10000000ull
-
 static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done,
 				 const struct petri_cgroup_stats *before,
 				 const struct petri_cgroup_stats *after,
@@ -415,12 +412,13 @@ static uint32_t reason_and_flags(petri_result *res, const struct petri_msg *done
 		hit |= PETRI_LIMIT_OUTPUT;
 	if (timed_out)
 		hit |= PETRI_LIMIT_TIMEOUT;
-	/* SIGXCPU is the CPU limit only when the CPU time was spent: the kernel
-	 * sends it once the process used cpu_s seconds (its time is in cpu_ns,
-	 * to a few microseconds of rounding); a program that sends it to
-	 * itself must not read as having hit the limit. */
-	if ((res->signal == SIGXCPU &&
-	     res->cpu_ns + CPU_LIMIT_SLACK_NS >= lim->cpu_s * 1000000000ull) ||
+	/* SIGXCPU is the CPU limit only when the CPU time was spent: a program
+	 * that sends it to itself must not read as having hit the limit.  The
+	 * kernel checks RLIMIT_CPU against the tick-sampled user + system time,
+	 * cpu_ns is the scheduler's exact runtime: under load the first runs
+	 * ahead (measured: SIGXCPU at 0.958 s for a 1 s limit), so half the
+	 * limit is the bar (test_results_reasons checks the same). */
+	if ((res->signal == SIGXCPU && 2 * res->cpu_ns >= lim->cpu_s * 1000000000ull) ||
 	    (res->signal == SIGKILL && !timed_out && !cancelled && !(hit & PETRI_LIMIT_MEMORY) &&
 	     res->cpu_ns >= lim->cpu_s * 1000000000ull))
 		hit |= PETRI_LIMIT_CPU;
