@@ -318,7 +318,10 @@ static int make_boot_id(const char *path)
  * kernel memory and keys behind /dev/null, hardware trees behind empty
  * read-only tmpfs, and the writable kernel knobs read-only.  Also what
  * names the host: its boot command line (cmdline, behind /dev/null: empty)
- * and its boot id (the sandbox's own instead).
+ * and its boot id (the sandbox's own instead).  locks: every file lock of
+ * the host, with its inode, range and owner (the OFD locks on
+ * /run/petri/host-ids.lock say how many sandboxes live and when they come
+ * and go).
  */
 int petri__proc_mount(const char *target, char *msg, size_t msglen)
 {
@@ -334,7 +337,7 @@ int petri__proc_mask(const char *target, char *msg, size_t msglen)
 						   "timer_list", "timer_stats", "sched_debug",
 						   "kmsg",       "kallsyms",    "kpagecount",
 						   "kpageflags", "kpagecgroup", "config.gz",
-						   "cmdline"};
+						   "cmdline",    "locks"};
 	static const char *const masked_dirs[] = {"acpi", "asound", "scsi", "driver", "tty"};
 	static const char *const ro[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
 	char p[PETRI_PATH_MAX];

@@ -138,7 +138,8 @@ static void test_fs(void)
 	static const char *const masked[] = {"kcore",         "kallsyms",   "keys",
 					     "kmsg",          "timer_list", "sched_debug",
 					     "latency_stats", "kpagecount", "kpageflags",
-					     "kpagecgroup",   "config_gz",  "sysrq_trigger"};
+					     "kpagecgroup",   "config_gz",  "sysrq_trigger",
+					     "locks"};
 	for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
 		char name[64];
 		snprintf(name, sizeof(name), "proc_%s", masked[i]);

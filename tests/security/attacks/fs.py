@@ -81,7 +81,8 @@ for d in ["mem", "kmem", "port", "sda", "vda", "nvme0n1", "kmsg", "console", "tt
 # --- /proc: the kernel's secrets are masked ---------------------------------
 
 for f in ["kcore", "kallsyms", "keys", "kmsg", "timer_list", "sched_debug", "latency_stats",
-          "kpagecount", "kpageflags", "kpagecgroup", "config.gz", "vmallocinfo", "sysrq-trigger"]:
+          "kpagecount", "kpageflags", "kpagecgroup", "config.gz", "vmallocinfo", "sysrq-trigger",
+          "locks"]:
     content("proc_" + f.replace(".", "_").replace("-", "_"), "/proc/" + f)
 for d in ["acpi", "asound", "scsi", "driver", "tty"]:
     try:
