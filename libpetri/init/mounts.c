@@ -673,7 +673,7 @@ static int install_vault_ca(const struct petri_init_cfg *cfg, int custom_root, c
  * its inotify watches and the host's unix sockets it cannot reach.  What it
  * costs: about 80 us more per sandbox built, and the first lookup of each
  * file in a sandbox makes its overlay dentry (an import-heavy Python start
- * in a new sandbox is ~5 % slower; a sandbox that stays, or is recycled,
+ * in a new sandbox is ~7 % slower; a sandbox that stays, or is recycled,
  * keeps them).  Where the kernel refuses the overlay (mounts below /usr
  * that this user namespace may not uncover), the bind it has always been.
  */
