@@ -107,7 +107,8 @@ int petri__warm_check(const petri_warm *warm, uint32_t nwarm, petri_error **err)
 		const char *name = w->language ? w->language : "(none)";
 		petri_error *e = NULL;
 		if (w->language && !petri__lang_find(w->language, &e)) {
-			int r = petri__err(err, EINVAL, "petri_ctx_opts: warm[%u]: %s", i,
+			/* errnum 0 (EINVAL): e's message says the cause already. */
+			int r = petri__err(err, 0, "petri_ctx_opts: warm[%u]: %s", i,
 					   petri_error_message(e));
 			petri_error_free(e);
 			return r;

@@ -112,6 +112,11 @@ static void refused(const petri_warm *warm, uint32_t nwarm, uint32_t reserved0, 
 	const char *m = petri_error_message(e);
 	CHECK_MSG(m && strstr(m, word) && !strchr(m, '\n'), "message '%s' (want '%s')",
 		  m ? m : "(null)", word);
+	/* One line, the cause said once (not "...: Invalid argument: Invalid
+	 * argument", as an unknown language's was). */
+	const char *cause = m ? strstr(m, ": Invalid argument") : NULL;
+	CHECK_MSG(!cause || !strstr(cause + 1, ": Invalid argument"), "message '%s' says it twice",
+		  m);
 	petri_error_free(e);
 	if (ctx)
 		petri_ctx_free(ctx);

@@ -327,6 +327,20 @@ static void test_file_size(void)
 	petri_sandbox_destroy(sb);
 }
 
+/* A program that sends itself SIGXCPU has not hit the CPU limit: the
+ * result says it was signalled (it once read "cpu", limits_hit CPU, after
+ * a millisecond of CPU time). */
+static void test_forged_cpu_signal(void)
+{
+	petri_sandbox *sb = api_sandbox(NULL);
+	petri_result *r = API_SH(sb, "kill -XCPU $$");
+	REASON_IS(r, PETRI_REASON_SIGNALED);
+	CHECK(!(petri_result_limits_hit(r) & PETRI_LIMIT_CPU));
+	CHECK_MSG(petri_result_signal(r) == SIGXCPU, "signal %d", petri_result_signal(r));
+	petri_result_free(r);
+	petri_sandbox_destroy(sb);
+}
+
 /* The numbers of a result: CPU time, wall time and peak memory. */
 static void test_usage(void)
 {
@@ -390,6 +404,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(exit_and_signals),
 	PETRI_TEST_CASE(timeout),
 	PETRI_TEST_CASE(cpu),
+	PETRI_TEST_CASE(forged_cpu_signal),
 	PETRI_TEST_CASE(output_caps),
 	PETRI_TEST_CASE(file_size),
 	PETRI_TEST_CASE(seccomp_eperm_is_not_a_reason),

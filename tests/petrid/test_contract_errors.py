@@ -60,11 +60,15 @@ def test_malformed_json_is_400_bad_json(pd, sb, body):
         assert_error(r, 400, "bad_json")
 
 
-@pytest.mark.parametrize("body", [b"[]", b'"x"', b"42", b"null", b"true", b'[{"argv": ["true"]}]'])
+@pytest.mark.parametrize("body", [b"[]", b'"x"', b"42", b"null", b"true", b'[{"argv": ["true"]}]',
+                                  b" 42 ", b"1e999999", b"-0"])
 def test_non_object_json_is_400_bad_json(pd, sb, body):
+    # The same message for every value that is not an object (a bare number
+    # or literal once said "the body is not JSON: continue", json-c's
+    # wait for more input).
     for path in ("/v1/sandboxes", f"/v1/sandboxes/{sb}/exec", f"/v1/sandboxes/{sb}/keepalive"):
         r = pd.request("POST", path, body, headers={"Content-Type": "application/json"})
-        assert_error(r, 400, "bad_json")
+        assert_error(r, 400, "bad_json", mentions="the body must be a JSON object")
 
 
 # ---- 400 unknown_field ----

@@ -14,6 +14,8 @@
  * secret, attaches the shared memory key, connects to both servers and
  * signals every pid up to 4096.  Nothing may be found or reached, and the
  * victim must find its secrets intact and no connection accepted.
+ * host_file_locks: a lock a sandbox takes on a host file it can read does
+ * not reach the host's processes (nor, so, another sandbox).
  *
  * (The victim runs in a second process, not a second context of this one:
  * two contexts of one process name their cgroups alike and the second
@@ -21,6 +23,9 @@
  */
 #include "sec_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,8 +160,78 @@ static void test_cross_sandbox(void)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/*
+ * File locks on the host's own files.  /usr is a bind of the host's: a
+ * sandbox that opens /usr/bin/env read-only may flock() it, and the lock is
+ * on the host's inode.  It must not be: a host process (or another
+ * sandbox) that flocks the same file would be blocked by the sandbox (a
+ * host program that locks itself, the "flock -n $0" idiom of cron scripts,
+ * would not run), and two sandboxes would have a channel (one holds, the
+ * other tries).  The holder runs in a child of ours (its exec blocks); we
+ * try the lock on the host while it holds it.
+ *
+ * FAILS on main as of ea60e44 (found by the red-team pass): the fix is to
+ * give the sandbox its own inodes for the host's trees (an overlay of /usr
+ * as read-only --bind directories already get), see the report.
+ */
+#define LOCKED_FILE "/usr/bin/env"
+
+static _Noreturn void lock_holder(int ready)
+{
+	petri_ctx *ctx = NULL;
+	petri_error *e = NULL;
+	if (petri_ctx_new(&ctx, NULL, &e) < 0) {
+		fprintf(stderr, "holder: petri_ctx_new: %s\n", petri_error_message(e));
+		_exit(2);
+	}
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.language = "sh";
+	petri_sandbox *sb = sec_sandbox_in(ctx, &so);
+	ready_fd = ready; /* on_victim_output writes "r" at READY */
+	struct sec_exec x = {.lang = "sh",
+			     .code = "exec 9<" LOCKED_FILE "; flock -x 9 && echo READY; sleep 3",
+			     .timeout_ms = 30000,
+			     .on_output = on_victim_output};
+	struct petri_test_run r = sec_exec(sb, &x);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	petri_ctx_free(ctx);
+	_exit(0);
+}
+
+static void test_host_file_locks(void)
+{
+	int ready[2];
+	REQUIRE(pipe(ready) == 0);
+	pid_t holder = fork();
+	REQUIRE(holder >= 0);
+	if (holder == 0) {
+		close(ready[0]);
+		lock_holder(ready[1]);
+	}
+	close(ready[1]);
+	char c;
+	int got = read(ready[0], &c, 1) == 1;
+	close(ready[0]);
+	CHECK_MSG(got, "the sandbox did not take its lock on " LOCKED_FILE);
+	if (got) {
+		int fd = open(LOCKED_FILE, O_RDONLY | O_CLOEXEC);
+		REQUIRE(fd >= 0);
+		int r = flock(fd, LOCK_EX | LOCK_NB);
+		CHECK_MSG(r == 0,
+			  "the host cannot flock its own " LOCKED_FILE
+			  " while a sandbox holds a lock on it: %s",
+			  r < 0 ? strerror(errno) : "");
+		close(fd);
+	}
+	int st;
+	REQUIRE(waitpid(holder, &st, 0) == holder);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(cross_sandbox),
+	PETRI_TEST_CASE(host_file_locks),
 	{NULL, NULL},
 };
 

@@ -6,7 +6,8 @@
  * source trees, /proc/1/root/...), /sys, host devices, the masked /proc
  * entries (directly, through symlinks, /proc/self/root, hard links), writes
  * to /usr, /etc, /, /run, /dev, /proc/sys/kernel files, /proc/sysrq-trigger,
- * device nodes, every mount syscall (mount, remount / rw, umount of a mask,
+ * device nodes (and the times of the host's own device nodes bound in
+ * /dev: a touch of /dev/null), every mount syscall (mount, remount / rw, umount of a mask,
  * pivot_root, chroot, open_tree, fsopen), file handles (the "shocker"
  * open_by_handle_at), file capabilities, and a read-only bind of a host
  * directory holding a symlink to /etc/shadow.  It also walks every mount
@@ -27,7 +28,7 @@ static const char *const created_on_host[] = {
 };
 
 struct host_state {
-	struct stat passwd, su, python;
+	struct stat passwd, su, python, dev_null, dev_zero;
 	char *hostname, *core_pattern;
 };
 
@@ -37,6 +38,7 @@ static void snapshot(struct host_state *s)
 	if (stat("/usr/bin/su", &s->su) < 0)
 		memset(&s->su, 0, sizeof(s->su));
 	REQUIRE(stat("/usr/bin/python3", &s->python) == 0);
+	REQUIRE(stat("/dev/null", &s->dev_null) == 0 && stat("/dev/zero", &s->dev_zero) == 0);
 	s->hostname = sec_read_host_file("/proc/sys/kernel/hostname", NULL);
 	s->core_pattern = sec_read_host_file("/proc/sys/kernel/core_pattern", NULL);
 }
@@ -45,6 +47,13 @@ static int same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_ino == b->st_ino && a->st_mode == b->st_mode && a->st_size == b->st_size &&
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Times a touch sets (an inode's times: the host's device nodes). */
+static int same_times(const struct stat *a, const struct stat *b)
+{
+	return a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 static void test_fs(void)
@@ -129,7 +138,8 @@ static void test_fs(void)
 	static const char *const masked[] = {"kcore",         "kallsyms",   "keys",
 					     "kmsg",          "timer_list", "sched_debug",
 					     "latency_stats", "kpagecount", "kpageflags",
-					     "kpagecgroup",   "config_gz",  "sysrq_trigger"};
+					     "kpagecgroup",   "config_gz",  "sysrq_trigger",
+					     "locks"};
 	for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
 		char name[64];
 		snprintf(name, sizeof(name), "proc_%s", masked[i]);
@@ -191,6 +201,13 @@ static void test_fs(void)
 	sec_expect(&r, "write_dev", "BLOCKED EROFS");
 	sec_expect(&r, "write_sysctl_hostname", "BLOCKED EROFS|BLOCKED EACCES");
 	sec_expect(&r, "setxattr_file_caps", "BLOCKED EPERM");
+	/* The host's device nodes: usable, but their times are not ours. */
+	static const char *const dev_times[] = {"utime_dev_null",    "utime_dev_zero",
+						"utime_dev_full",    "utime_dev_random",
+						"utime_dev_urandom", "utime_dev_tty"};
+	for (size_t i = 0; i < sizeof(dev_times) / sizeof(dev_times[0]); i++)
+		sec_expect(&r, dev_times[i], "BLOCKED EROFS");
+	sec_expect(&r, "write_dev_null", "OK");
 	sec_expect_list(&r, "writable_mounts", "/tmp,/workspace,/home/sandbox,/dev/shm",
 			"/tmp,/workspace,/home/sandbox,/dev/shm");
 	sec_expect(&r, "write_tmp", "WRITABLE");
@@ -240,6 +257,10 @@ static void test_fs(void)
 	CHECK(same_file(&before.passwd, &after.passwd));
 	CHECK(same_file(&before.su, &after.su));
 	CHECK(same_file(&before.python, &after.python));
+	CHECK_MSG(same_times(&before.dev_null, &after.dev_null),
+		  "the host's /dev/null times moved");
+	CHECK_MSG(same_times(&before.dev_zero, &after.dev_zero),
+		  "the host's /dev/zero times moved");
 	CHECK(before.hostname && after.hostname && strcmp(before.hostname, after.hostname) == 0);
 	CHECK(before.core_pattern && after.core_pattern &&
 	      strcmp(before.core_pattern, after.core_pattern) == 0);

@@ -954,6 +954,14 @@ int pd_request_body(struct pd_request *rq, const char *content_type, const char 
 			       "the body must be application/json");
 	if (len > INT32_MAX)
 		return pd_fail(e, 413, "body_too_large", "body too large");
+	/* Only an object is a body: say so of any other value, the same way
+	 * for all (json-c waits for the end of a bare number or literal such as
+	 * "null", and said "the body is not JSON: continue"). */
+	size_t first = 0;
+	while (first < len && body[first] && strchr(" \t\r\n", body[first]))
+		first++;
+	if (first == len || body[first] != '{')
+		return pd_fail(e, 400, "bad_json", "the body must be a JSON object");
 	bool key_nul = false;
 	const char *field = NULL;
 	size_t field_len = 0;

@@ -81,7 +81,8 @@ for d in ["mem", "kmem", "port", "sda", "vda", "nvme0n1", "kmsg", "console", "tt
 # --- /proc: the kernel's secrets are masked ---------------------------------
 
 for f in ["kcore", "kallsyms", "keys", "kmsg", "timer_list", "sched_debug", "latency_stats",
-          "kpagecount", "kpageflags", "kpagecgroup", "config.gz", "vmallocinfo", "sysrq-trigger"]:
+          "kpagecount", "kpageflags", "kpagecgroup", "config.gz", "vmallocinfo", "sysrq-trigger",
+          "locks"]:
     content("proc_" + f.replace(".", "_").replace("-", "_"), "/proc/" + f)
 for d in ["acpi", "asound", "scsi", "driver", "tty"]:
     try:
@@ -134,6 +135,23 @@ blocked("rename_etc_passwd", lambda: os.rename("/etc/passwd", "/etc/passwd.old")
 blocked("unlink_etc_hosts", lambda: os.unlink("/etc/hosts"))
 blocked("truncate_etc_ld_so_cache", lambda: os.truncate("/etc/ld.so.cache", 0))
 blocked("utime_usr_bin_env", lambda: os.utime("/usr/bin/env", (0, 0)))
+# The device nodes are the host's own inodes (bound from its /dev), world-
+# writable: without a read-only mount a touch (times = now needs only write
+# permission) would set the host's /dev/null times, a channel between
+# sandboxes and between the tenants of a recycled one.  Writing and
+# reading them must still work.
+for n in ("null", "zero", "full", "random", "urandom", "tty"):
+    blocked("utime_dev_" + n, lambda n=n: os.utime("/dev/" + n))
+
+
+def write_dev_null():
+    with open("/dev/null", "wb") as f:
+        f.write(b"x")
+    with open("/dev/zero", "rb") as f:
+        return "OK" if f.read(4) == b"\0" * 4 else "WRONG"
+
+
+say("write_dev_null", write_dev_null())
 blocked("setxattr_file_caps", lambda: (open("/tmp/capme", "w").close(),
                                        os.setxattr("/tmp/capme", "security.capability",
                                                    b"\x01\x00\x00\x02" + b"\xff" * 16))[1])
