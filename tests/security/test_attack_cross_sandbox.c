@@ -43,19 +43,26 @@ static int on_victim_output(int stream, const char *data, size_t len, void *ud)
 	return 0;
 }
 
+/* In a forked host process (@who, for messages): a context of its own and a
+ * sandbox of @lang in it; exits 2 if the context cannot be made. */
+static petri_sandbox *forked_host_sandbox(const char *who, const char *lang, petri_ctx **ctx)
+{
+	petri_error *e = NULL;
+	if (petri_ctx_new(ctx, NULL, &e) < 0) {
+		fprintf(stderr, "%s: petri_ctx_new: %s\n", who, petri_error_message(e));
+		_exit(2);
+	}
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.language = lang;
+	return sec_sandbox_in(*ctx, &so);
+}
+
 /* The victim's host: sends its sandbox's init pid, then "r" once the victim
  * is set up, then the victim's exit code and output. */
 static _Noreturn void victim_host(int ready, int result)
 {
 	petri_ctx *ctx = NULL;
-	petri_error *e = NULL;
-	if (petri_ctx_new(&ctx, NULL, &e) < 0) {
-		fprintf(stderr, "victim host: petri_ctx_new: %s\n", petri_error_message(e));
-		_exit(2);
-	}
-	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
-	so.language = "python";
-	petri_sandbox *sb = sec_sandbox_in(ctx, &so);
+	petri_sandbox *sb = forked_host_sandbox("victim host", "python", &ctx);
 	int init = petri_sandbox_init_pid(sb);
 	if (write(ready, &init, sizeof(init)) != (ssize_t)sizeof(init))
 		_exit(3);
@@ -161,32 +168,25 @@ static void test_cross_sandbox(void)
 }
 
 /*
- * File locks on the host's own files.  /usr is a bind of the host's: a
- * sandbox that opens /usr/bin/env read-only may flock() it, and the lock is
- * on the host's inode.  It must not be: a host process (or another
+ * File locks on the host's own files.  /usr was a bind of the host's: a
+ * sandbox that opened /usr/bin/env read-only could flock() it, and the lock
+ * was on the host's inode.  It must not be: a host process (or another
  * sandbox) that flocks the same file would be blocked by the sandbox (a
  * host program that locks itself, the "flock -n $0" idiom of cron scripts,
  * would not run), and two sandboxes would have a channel (one holds, the
  * other tries).  The holder runs in a child of ours (its exec blocks); we
  * try the lock on the host while it holds it.
  *
- * FAILS on main as of ea60e44 (found by the red-team pass): the fix is to
- * give the sandbox its own inodes for the host's trees (an overlay of /usr
- * as read-only --bind directories already get), see the report.
+ * Failed on main up to ea60e44 (found by a red-team pass); /usr is now a
+ * read-only overlay of the host's (mounts.c, attach_host_dir), whose inodes
+ * are the sandbox's own.
  */
 #define LOCKED_FILE "/usr/bin/env"
 
 static _Noreturn void lock_holder(int ready)
 {
 	petri_ctx *ctx = NULL;
-	petri_error *e = NULL;
-	if (petri_ctx_new(&ctx, NULL, &e) < 0) {
-		fprintf(stderr, "holder: petri_ctx_new: %s\n", petri_error_message(e));
-		_exit(2);
-	}
-	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
-	so.language = "sh";
-	petri_sandbox *sb = sec_sandbox_in(ctx, &so);
+	petri_sandbox *sb = forked_host_sandbox("holder", "sh", &ctx);
 	ready_fd = ready; /* on_victim_output writes "r" at READY */
 	struct sec_exec x = {.lang = "sh",
 			     .code = "exec 9<" LOCKED_FILE "; flock -x 9 && echo READY; sleep 3",
