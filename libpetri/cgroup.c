@@ -72,10 +72,19 @@ static int write_file(const char *path, const char *str)
 	if (fd < 0)
 		return -errno;
 	size_t len = strlen(str);
-	ssize_t n = write(fd, str, len);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
+	/* EINTR is no answer: the memory controller's limit writes give up
+	 * at once when the writing thread has a signal pending (v1
+	 * memory.limit_in_bytes on a fresh cgroup, seen in petrid's soak:
+	 * a create failed with "write .../memory.limit_in_bytes: EINTR").
+	 * The signal is delivered on the way out; write again. */
+	for (int tries = 0;; tries++) {
+		ssize_t n = write(fd, str, len);
+		if (n < 0 && errno == EINTR && tries < 1000)
+			continue;
+		if (n < 0)
+			return -errno;
+		return (size_t)n == len ? 0 : -EIO;
+	}
 }
 
 /* Read what fits of @fd from offset 0 into @buf (NUL-terminated).  pread at
@@ -1275,7 +1284,10 @@ static int enter_self(const char *dir)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int r = write(fd, "0", 1) == 1 ? 0 : -errno;
+	ssize_t n;
+	while ((n = write(fd, "0", 1)) < 0 && errno == EINTR)
+		;
+	int r = n == 1 ? 0 : -errno;
 	close(fd);
 	return r;
 }

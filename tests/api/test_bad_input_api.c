@@ -631,10 +631,69 @@ static void test_nulls(void)
 	teardown("nulls");
 }
 
+/* ---- signals ---- */
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+}
+
+struct pester {
+	pthread_t target;
+	int stop; /* atomic */
+	unsigned long sent;
+};
+
+static void *pester_main(void *arg)
+{
+	struct pester *p = arg;
+	while (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
+		pthread_kill(p->target, SIGUSR2);
+		p->sent++;
+	}
+	return NULL;
+}
+
+/*
+ * A caller whose thread takes signals (handled, SA_RESTART) while it
+ * creates sandboxes with limits: every create succeeds.  The memory
+ * controller's limit write gives up with EINTR when a signal is pending
+ * (v1 memory.limit_in_bytes); the library must write again, not fail the
+ * create (petrid's soak saw "write .../memory.limit_in_bytes: EINTR").
+ */
+static void test_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_usr2, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	REQUIRE(sigaction(SIGUSR2, &sa, NULL) == 0);
+	struct pester p = {.target = pthread_self()};
+	pthread_t th;
+	REQUIRE(pthread_create(&th, NULL, pester_main, &p) == 0);
+	int failed = 0;
+	char why[256] = "";
+	for (int i = 0; i < 40; i++) {
+		petri_sandbox_opts o = PETRI_SANDBOX_OPTS_INIT;
+		o.memory_bytes = (64u + (unsigned)i) << 20;
+		o.pids_max = 32;
+		petri_sandbox *s = NULL;
+		petri_error *e = NULL;
+		int r = petri_sandbox_create(petri_test_ctx(), &o, &s, &e);
+		if (r < 0 && !failed++)
+			snprintf(why, sizeof(why), "%d: %s", r, petri_error_message(e));
+		petri_error_free(e);
+		petri_sandbox_destroy(s);
+	}
+	__atomic_store_n(&p.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	CHECK_MSG(failed == 0, "%d of 40 creates failed under %lu signals, the first: %s", failed,
+		  p.sent, why);
+	signal(SIGUSR2, SIG_DFL);
+}
+
 static const struct petri_test_case cases[] = {
-	PETRI_TEST_CASE(nulls),   PETRI_TEST_CASE(ctx),  PETRI_TEST_CASE(create),
-	PETRI_TEST_CASE(exec),    PETRI_TEST_CASE(busy), PETRI_TEST_CASE(files),
-	PETRI_TEST_CASE(secrets), {NULL, NULL},
+	PETRI_TEST_CASE(nulls),   PETRI_TEST_CASE(ctx),     PETRI_TEST_CASE(create),
+	PETRI_TEST_CASE(exec),    PETRI_TEST_CASE(busy),    PETRI_TEST_CASE(files),
+	PETRI_TEST_CASE(secrets), PETRI_TEST_CASE(signals), {NULL, NULL},
 };
 
 int main(int argc, char **argv)
