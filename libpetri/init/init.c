@@ -1506,6 +1506,8 @@ struct net_maker {
 	int tell_fd; /* the child's write end: in our shared table, so it is
 		      * closed only once the child has written */
 };
+/* How long we wait for the maker to be gone once it has given its word. */
+#define NET_MAKER_EXIT_MS 500
 #define NET_MAKER_NONE ((struct net_maker){.pidfd = -1, .done_fd = -1, .tell_fd = -1})
 
 /* What the child reports: the namespace's fd or -errno, whether it
@@ -1549,7 +1551,10 @@ static struct net_maker net_start(int lo_up, const struct petri_init_cfg *cfg)
 		 * pivot, in its own. */
 		char msg[PETRI_STAGE_MSG_MAX];
 		w.counts = set_user_counts(cfg, msg, sizeof(msg));
-		_exit(write(p[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 1);
+		/* The raw exit: where init is a fork of the host (PETRI_INIT=fork)
+		 * a sanitizer's _exit may run its exit-time checks here. */
+		syscall(SYS_exit_group, write(p[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 1);
+		_exit(1);
 	}
 	if (pid < 0) {
 		close(p[0]);
@@ -1581,14 +1586,15 @@ static int net_join(struct net_maker *nm, int lo_up, const char **step, int *cou
 		close(nm->done_fd);
 		close(nm->tell_fd);
 		nm->done_fd = nm->tell_fd = -1;
-		/* Wait until it has exited (it does right after its word).  It
+		/* Wait until it has exited (it does right after its word; at
+		 * most NET_MAKER_EXIT_MS, should its exit ever stall).  It
 		 * runs with the host's uid, having started before our maps
 		 * were written: once we are ready, the host may watch our
 		 * cgroup for audit, and an exit landing then would be recorded
 		 * as a process of the sandbox with an unmapped uid.  The
 		 * zombie is reaped later (serve(), one_exec_main()). */
 		struct pollfd x = {.fd = nm->pidfd, .events = POLLIN};
-		while (nm->pidfd >= 0 && poll(&x, 1, -1) < 0 && errno == EINTR)
+		while (nm->pidfd >= 0 && poll(&x, 1, NET_MAKER_EXIT_MS) < 0 && errno == EINTR)
 			;
 	}
 	*counts = w.counts;

@@ -296,13 +296,17 @@ static void *dumpable_creator(void *arg)
 	petri_ctx *ctx = NULL;
 	petri_error *err = NULL;
 	if (petri_ctx_new(&ctx, NULL, &err) < 0) {
+		fprintf(stderr, "petri_ctx_new: %s\n", petri_error_message(err));
 		petri_error_free(err);
 		*failed = 1;
 		return NULL;
 	}
 	for (int i = 0; i < DUMPABLE_ROUNDS; i++) {
 		petri_sandbox *sb = NULL;
-		if (petri_sandbox_create(ctx, NULL, &sb, &err) < 0) {
+		int r = petri_sandbox_create(ctx, NULL, &sb, &err);
+		if (r < 0) {
+			fprintf(stderr, "round %d: petri_sandbox_create: %d %s\n", i, r,
+				petri_error_message(err));
 			petri_error_free(err);
 			*failed = 1;
 			break;
