@@ -1281,15 +1281,7 @@ static int enter_self(const char *dir)
 	char path[PATH_MAX];
 	if (path_join(path, dir, "tasks") < 0)
 		return -ENAMETOOLONG;
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n;
-	while ((n = write(fd, "0", 1)) < 0 && errno == EINTR)
-		;
-	int r = n == 1 ? 0 : -errno;
-	close(fd);
-	return r;
+	return write_file(path, "0");
 }
 
 int petri__cgroup_move_self_v1(const char *memory_dir, const char *pids_dir, const char *cpu_dir)
