@@ -102,6 +102,13 @@ struct petri_init_cfg {
 	/* A warm pool's sandbox (it may get PETRI_MSG_RESET): init keeps its
 	 * network's counters as they are when it is first ready. */
 	int poolable;
+	/* Host unix sockets on a writable bind, the workspace directory or a
+	 * custom root must stay out of reach (unix_guard.c on the host,
+	 * unix_broker.c here): the code's connect() is USER_NOTIF, performed
+	 * by the reaper on its behalf when the socket is the sandbox's own,
+	 * and a cgroup hook refuses any pathname unix address from a task
+	 * under seccomp.  Set by the host, never for a pooled sandbox. */
+	int unix_guard;
 };
 
 /* ---- wire protocol (SOCK_SEQPACKET; one struct per message) ---- */
