@@ -72,6 +72,11 @@ static const char *landlock_writable[PETRI_MAX_BINDS + 8];
 static int landlock_enabled;
 static int landlock_fd = -1;
 static int notify_fd = -1; /* seccomp listener of the reaper's filter */
+/* unix_broker.c: the code's connect() goes to the reaper, which therefore
+ * has no filter itself; the command installs init_seccomp (the profile
+ * behind the connect prefix) and hands the listener over. */
+static int unix_guard;
+static struct petri_seccomp_prog guard_prog;
 /* Per-exec rlimits on per-user kernel counts (the sandbox's options). */
 static uint64_t limit_sigpending, limit_msgqueue;
 /* Our configuration, for PETRI_MSG_RESET. */
@@ -211,6 +216,7 @@ struct exec_ctx {
 	char *const *envp;
 	const char *cwd;
 	int err_fd;
+	int guard_sock; /* unix_guard: where the command sends its listener, else -1 */
 };
 
 static int parse_request(int memfd, struct exec_ctx *x, const char **code, void **map,
@@ -225,7 +231,7 @@ static _Noreturn void child_fail(int err_fd, int stage, int err, const char *wha
 	_exit(127);
 }
 
-static int drop_capabilities(void)
+int petri__drop_capabilities(void)
 {
 	/* Bounding and ambient sets first (they need CAP_SETPCAP), then lock
 	 * the securebits so a uid change can never bring capabilities back,
@@ -344,6 +350,8 @@ static void exec_search(char *const *argv, char *const *envp)
 	errno = eacces ? EACCES : ENOENT;
 }
 
+static int install_guard_seccomp(int sock);
+
 static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 {
 	const struct petri_exec_req *req = x->req;
@@ -403,7 +411,7 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
 	    syscall(SYS_setresuid, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0)
 		child_fail(x->err_fd, STAGE_CAPS, errno, "setresuid");
-	if ((r = drop_capabilities()) < 0)
+	if ((r = petri__drop_capabilities()) < 0)
 		child_fail(x->err_fd, STAGE_CAPS, -r, "drop capabilities");
 	/* Not PR_SET_DUMPABLE: we share the reaper's mm until execve, and the
 	 * reaper (a copy of the host's memory) must stay undumpable.  execve
@@ -416,6 +424,11 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	/* 7. Landlock: writes only below the writable mounts. */
 	if (landlock_fd >= 0 && (r = petri__landlock_restrict(landlock_fd)) < 0)
 		child_fail(x->err_fd, STAGE_LANDLOCK, -r, "landlock_restrict_self");
+
+	/* 8. With unix_guard, seccomp: the reaper serves our connect()s, so
+	 *    it has no filter to pass on; its listener goes to the reaper. */
+	if (x->guard_sock >= 0 && (r = install_guard_seccomp(x->guard_sock)) < 0)
+		child_fail(x->err_fd, STAGE_SECCOMP, -r, "seccomp");
 
 	exec_search(x->argv, x->envp);
 	char m[PETRI_STAGE_MSG_MAX];
@@ -474,6 +487,26 @@ static int install_seccomp(const struct petri_seccomp_prog *prog)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+/* The command's half of unix_guard: install the filter with a listener the
+ * waits on which only a fatal signal interrupts (a broker's connect cannot
+ * be undone, so its caller must not restart it), send the listener to the
+ * reaper on @sock.  Both fds are close-on-exec. */
+static int install_guard_seccomp(int sock)
+{
+	unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER |
+			      SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &init_seccomp->fprog);
+	if (fd < 0 && errno == EINVAL) /* before Linux 5.19 */
+		fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			     &init_seccomp->fprog);
+	if (fd < 0)
+		return -errno;
+	struct petri_msg m = {.type = PETRI_MSG_STARTED};
+	int listener = (int)fd, r = petri__msg_send(sock, &m, &listener, 1);
+	close(listener);
+	return r < 0 ? r : 0;
+}
+
 static void exec_prepare(struct reaper_prep *f);
 
 static void reaper_prepare(struct reaper_prep *f)
@@ -530,8 +563,8 @@ static void exec_prepare(struct reaper_prep *f)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* seccomp last. */
-	if (init_seccomp) {
+	/* seccomp last (with unix_guard, the command's: install_guard_seccomp). */
+	if (init_seccomp && !unix_guard) {
 		r = install_seccomp(init_seccomp);
 		if (r < 0)
 			*f = (struct reaper_prep){STAGE_SECCOMP, -r, "seccomp"};
@@ -627,40 +660,69 @@ static ssize_t send_denial(int report_fd, struct petri_msg *m, int32_t pid)
 }
 
 /*
- * A process of the exec made a syscall the filter denies: answer EPERM (what
- * the filter would have returned) and tell the host, which audits it.  The
- * report channel is non-blocking here: when it is full the denial is counted
- * and the count sent with the next one, never waited for.
+ * Tell the host that @pid (in our pid namespace) was denied syscall @nr of
+ * @arch, while it still waits for the answer to notification @id: the
+ * kernel pins its struct pid in the message, so the host gets its own pid
+ * for it.  The report channel is non-blocking here: when it is full the
+ * denial is counted and the count sent with the next one, never waited for.
  */
-static void answer_denial(int report_fd, uint64_t *unreported)
+static void report_denial(int report_fd, uint32_t nr, uint32_t arch, uint32_t pid, uint64_t id,
+			  uint64_t *unreported)
+{
+	struct petri_msg m = {.type = PETRI_MSG_DENIAL,
+			      .stage = nr,
+			      .status = (int32_t)pid,
+			      .exec_id = arch,
+			      .cpu_ns = *unreported};
+	denial_identity((pid_t)pid, &m);
+	/* Still the same task (its pid cannot have been reused while it
+	 * waits)?  Else what was read is someone else's. */
+	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) {
+		memset(m.text, 0, sizeof(m.text));
+		m.err = 0;
+		m.maxrss = 0;
+	}
+	if (send_denial(report_fd, &m, (int32_t)pid) == (ssize_t)sizeof(m))
+		*unreported = 0;
+	else
+		(*unreported)++;
+}
+
+/*
+ * A process of the exec made a syscall the filter denies: answer EPERM (what
+ * the filter would have returned) and tell the host, which audits it.  With
+ * unix_guard, a connect() is the broker's (unix_broker.c).
+ */
+static void answer_notification(int report_fd, uint64_t *unreported)
 {
 	struct seccomp_notif req;
 	memset(&req, 0, sizeof(req));
 	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
 		return; /* the task died meanwhile, or a spurious wake-up */
-	struct petri_msg m = {.type = PETRI_MSG_DENIAL,
-			      .stage = (uint32_t)req.data.nr,
-			      .status = (int32_t)req.pid,
-			      .exec_id = req.data.arch,
-			      .cpu_ns = *unreported};
-	denial_identity((pid_t)req.pid, &m);
-	/* Still the same task (its pid cannot have been reused while it
-	 * waits)?  Else what was read is someone else's. */
-	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0) {
-		memset(m.text, 0, sizeof(m.text));
-		m.err = 0;
-		m.maxrss = 0;
+	if (unix_guard && petri__broker_is_connect(&req.data)) {
+		int r = petri__broker_connect(notify_fd, &req, init_cfg);
+		if (r < 0) {
+			struct seccomp_notif_resp resp = {.id = req.id, .error = r};
+			ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+		}
+		return;
 	}
-	/* Sent while the task still waits for its answer: the kernel pins its
-	 * struct pid in the message, so the host gets its own pid for it. */
-	ssize_t w = send_denial(report_fd, &m, (int32_t)req.pid);
+	report_denial(report_fd, (uint32_t)req.data.nr, req.data.arch, req.pid, req.id, unreported);
 	struct seccomp_notif_resp resp = {.id = req.id, .error = -denial_errno(&req.data)};
 	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
 
-	if (w == (ssize_t)sizeof(m))
-		*unreported = 0;
-	else
-		(*unreported)++;
+/* A broker (unix_broker.c) ended: answer its caller, after reporting a
+ * refusal as a denial of connect(). */
+static void broker_ended(int report_fd, pid_t pid, int status, uint64_t *unreported)
+{
+	struct petri_broker_end end;
+	if (!petri__broker_reaped(pid, status, &end))
+		return; /* an orphan of the exec */
+	if (end.refused)
+		report_denial(report_fd, __NR_connect, petri__broker_arch(), end.tid, end.id,
+			      unreported);
+	petri__broker_answer(notify_fd, &end);
 }
 
 /* fds: request memfd, stdin, stdout, stderr, report channel (a socket to the host). */
@@ -700,7 +762,7 @@ static void one_exec_control(int ctl, uint64_t exec_id);
  */
 static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl, uint64_t exec_id)
 {
-	struct exec_ctx x = {0};
+	struct exec_ctx x = {.guard_sock = -1};
 	const char *code = NULL;
 	void *map = NULL;
 	size_t maplen = 0;
@@ -723,6 +785,10 @@ static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		child_fail(x.err_fd, STAGE_FORK, errno, "mmap command stack");
+	int guard[2] = {-1, -1};
+	if (unix_guard && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, guard) < 0)
+		child_fail(x.err_fd, STAGE_SECCOMP, errno, "seccomp listener channel");
+	x.guard_sock = guard[1];
 	struct command_args args = {.x = &x, .stdio = fds + 1};
 	int child_pidfd = -1;
 	pid_t child = clone(command_trampoline, stack + stack_len,
@@ -732,6 +798,16 @@ static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl
 	munmap(stack, stack_len);
 	for (int i = 1; i < 4; i++)
 		close(fds[i]);
+	if (unix_guard) {
+		/* The command has exec'd (or failed, and said so): its listener
+		 * is queued, or there is none and the channel is at its end. */
+		close(guard[1]);
+		struct petri_msg lm;
+		int lfd[1], nlfd = 1;
+		if (petri__msg_recv(guard[0], &lm, lfd, &nlfd) > 0 && nlfd == 1)
+			notify_fd = lfd[0];
+		close(guard[0]);
+	}
 	/* code_dir_fd stays open: dropping the last reference to the detached
 	 * writable /run/petri unmounts it, which waits for an RCU grace period
 	 * (1-10 ms) that neither the command nor its DONE report should wait
@@ -745,19 +821,25 @@ static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl
 	fcntl(x.err_fd, F_SETFL, fl | O_NONBLOCK);
 	uint64_t unreported = 0;
 	for (;;) {
-		struct pollfd p[3] = {{.fd = notify_fd, .events = POLLIN},
-				      {.fd = child_pidfd, .events = POLLIN},
-				      {.fd = ctl, .events = POLLIN}};
-		int n = poll(p, 3, 1000);
+		/* The brokers' pidfds wake us when one ends. */
+		struct pollfd p[3 + 32] = {{.fd = notify_fd, .events = POLLIN},
+					   {.fd = child_pidfd, .events = POLLIN},
+					   {.fd = ctl, .events = POLLIN}};
+		int np =
+			3 + (unix_guard ? petri__broker_pollfds(p + 3, (int)ARRAY_SIZE(p) - 3) : 0);
+		int n = poll(p, (nfds_t)np, 1000);
 		if (n > 0 && (p[0].revents & POLLIN))
-			answer_denial(x.err_fd, &unreported);
+			answer_notification(x.err_fd, &unreported);
 		if (n > 0 && ctl >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
 			one_exec_control(ctl, exec_id);
 		int st;
 		pid_t pid;
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (pid != child)
-				continue; /* an orphan of the exec */
+			if (pid != child) {
+				if (unix_guard)
+					broker_ended(x.err_fd, pid, st, &unreported);
+				continue; /* else an orphan of the exec */
+			}
 			struct rusage ru = {0};
 			getrusage(RUSAGE_CHILDREN, &ru);
 			struct petri_msg done = {.type = PETRI_MSG_DONE,
@@ -1620,6 +1702,15 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 
 	init_seccomp = cfg->seccomp;
 	init_cfg = cfg;
+	if (cfg->unix_guard && cfg->seccomp) {
+		int r = petri__guard_filter(cfg->seccomp, &guard_prog);
+		if (r < 0) {
+			send_setup_error(ctl, STAGE_SECCOMP, -r, "seccomp: the connect() prefix");
+			_exit(1);
+		}
+		init_seccomp = &guard_prog;
+		unix_guard = 1;
+	}
 	limit_sigpending = cfg->sigpending;
 	limit_msgqueue = cfg->msgqueue_bytes;
 	/* Die with the host's supervisor thread; then wait until the host has

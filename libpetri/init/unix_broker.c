@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * unix_broker.c - the code's connect() to a pathname unix socket, made on
+ * its behalf by the reaper.
+ *
+ * A writable host directory (an rw bind, the workspace directory) or a
+ * custom root shows the code host files, and some of them may be the unix
+ * sockets of host daemons; a read-only mount would not stop connect() to
+ * them, and a writable one cannot be the overlay that hides them in
+ * read-only binds (mounts.c).  In such a sandbox (petri_init_cfg.unix_guard)
+ * the code's filter makes connect() a notification to its reaper, which:
+ *
+ *  - lets the call go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE) when the address
+ *    it reads is not a pathname unix address.  Another thread may rewrite
+ *    the address after we read it; the host's cgroup hook (unix_guard.c)
+ *    refuses every pathname unix address from a task under seccomp, so a
+ *    rewritten call fails with EPERM in the kernel, with the kernel's own
+ *    copy of the address;
+ *  - otherwise forks a broker, which has no seccomp filter (what the hook
+ *    lets through): it takes the caller's socket (pidfd_getfd), becomes the
+ *    code's ids in the caller's working directory, resolves the path as the
+ *    kernel would for the caller, and connects only when the socket is the
+ *    sandbox's own -- bound by a socket of this network namespace whose
+ *    owner is a sandbox uid (sock_diag) -- or lies on a bind with the
+ *    "sockets" option.  It connects through /proc/self/fd/N, to the very
+ *    inode it checked, so no rename or symlink can swap the file in between.
+ *
+ * A broker may block (a full backlog): the reaper goes on answering other
+ * notifications and answers this one when the broker exits, its exit status
+ * being the errno.  Runs inside init's rules (README.md): no malloc, no libc
+ * beyond init_rt.c, raw syscalls.
+ */
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include "init_priv.h"
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/* A broker's exit status when it refuses: no errno is this big. */
+#define BROKER_REFUSED 200
+
+#define BROKER_MAX 32
+
+struct broker {
+	pid_t pid; /* 0: free */
+	int pidfd;
+	uint64_t id;  /* the notification it answers */
+	uint32_t tid; /* the caller, in the reaper's pid namespace */
+};
+
+static struct broker brokers[BROKER_MAX];
+
+int petri__broker_is_connect(const struct seccomp_data *d)
+{
+#ifdef NATIVE_ARCH
+	return d->arch == NATIVE_ARCH && d->nr == __NR_connect;
+#else
+	(void)d;
+	return 0;
+#endif
+}
+
+uint32_t petri__broker_arch(void)
+{
+#ifdef NATIVE_ARCH
+	return NATIVE_ARCH;
+#else
+	return 0;
+#endif
+}
+
+int petri__guard_filter(const struct petri_seccomp_prog *in, struct petri_seccomp_prog *out)
+{
+#ifdef NATIVE_ARCH
+	/* The profile, behind a prefix that sends the native connect() to the
+	 * listener.  A foreign ABI's connect falls through to the profile,
+	 * which kills it. */
+	const struct sock_filter prefix[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+	};
+	size_t n = ARRAY_SIZE(prefix), len = n + in->fprog.len;
+
+	if (!in->fprog.filter || len > BPF_MAXINSNS)
+		return -EINVAL;
+	struct sock_filter *f = mmap(NULL, len * sizeof(*f), PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (f == MAP_FAILED)
+		return -errno;
+	memcpy(f, prefix, sizeof(prefix));
+	memcpy(f + n, in->fprog.filter, in->fprog.len * sizeof(*f));
+	out->fprog.len = (unsigned short)len;
+	out->fprog.filter = f;
+	return 0;
+#else
+	(void)in;
+	(void)out;
+	return -EOPNOTSUPP;
+#endif
+}
+
+/* The kernel's dev_t, as sock_diag reports it, from a user-space st_dev. */
+static uint32_t kernel_dev(uint64_t dev)
+{
+	uint32_t major = (uint32_t)(((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfffull));
+	uint32_t minor = (uint32_t)((dev & 0xff) | ((dev >> 12) & ~0xffull));
+	return major << 20 | minor;
+}
+
+/*
+ * Is @st bound by a unix socket of our network namespace whose owner is
+ * one of the sandbox's ids?  A host daemon's socket lives in the host's
+ * namespace (or, with the host's network, belongs to an id the sandbox's
+ * user namespace does not map): 0.  1, 0, or -errno.
+ */
+static int own_socket(const struct stat *st)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct unix_diag_req r;
+	} q = {
+		.nh = {.nlmsg_len = sizeof(q),
+		       .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+		.r = {.sdiag_family = AF_UNIX,
+		      .udiag_states = ~0u,
+		      .udiag_show = UDIAG_SHOW_VFS | UDIAG_SHOW_UID},
+	};
+	uint32_t dev = kernel_dev(st->st_dev);
+	int found = 0, done = 0;
+	long buf[2048];
+
+	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return -errno;
+	if (syscall(SYS_sendto, nl, &q, sizeof(q), 0, NULL, 0) < 0) {
+		int e = errno;
+		close(nl);
+		return -e;
+	}
+	while (!done) {
+		ssize_t len = syscall(SYS_recvfrom, nl, buf, sizeof(buf), 0, NULL, NULL);
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0) {
+			int e = len < 0 ? errno : EIO;
+			close(nl);
+			return -e;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+		     h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				close(nl);
+				return -EIO;
+			}
+			struct unix_diag_msg *m = NLMSG_DATA(h);
+			struct rtattr *a = (struct rtattr *)(m + 1);
+			int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+			const struct unix_diag_vfs *vfs = NULL;
+			const uint32_t *uid = NULL;
+			for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+				if (a->rta_type == UNIX_DIAG_VFS &&
+				    RTA_PAYLOAD(a) >= (int)sizeof(struct unix_diag_vfs))
+					vfs = RTA_DATA(a);
+				else if (a->rta_type == UNIX_DIAG_UID &&
+					 RTA_PAYLOAD(a) >= (int)sizeof(uint32_t))
+					uid = RTA_DATA(a);
+			}
+			/* The uid as our user namespace sees it: the code's or
+			 * init's; anything unmapped reads as the overflow id. */
+			if (vfs && uid && vfs->udiag_vfs_ino == st->st_ino &&
+			    vfs->udiag_vfs_dev == dev && (*uid == PETRI_SANDBOX_UID || *uid == 0))
+				found = 1;
+		}
+	}
+	close(nl);
+	return found;
+}
+
+/* Is @fd on one of the binds the host made with the "sockets" option? */
+static int on_sockets_bind(int fd, const struct petri_init_cfg *cfg)
+{
+	struct statx sx;
+
+	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_MNT_ID))
+		return 0;
+	for (int i = 0; i < cfg->nbinds; i++) {
+		struct statx b;
+		if (!cfg->binds[i].sockets ||
+		    syscall(SYS_statx, AT_FDCWD, cfg->binds[i].dst,
+			    AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID, &b) < 0)
+			continue;
+		if ((b.stx_mask & STATX_MNT_ID) && b.stx_mnt_id == sx.stx_mnt_id)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The broker: connect the caller's socket @fd to the pathname @sa (of
+ * @len bytes) as the caller would, if the socket there is one the sandbox
+ * may reach.  Exits with 0, the errno, or BROKER_REFUSED.
+ */
+static _Noreturn void broker_main(uint32_t tid, int fd, const struct sockaddr_un *sa, socklen_t len,
+				  const struct petri_init_cfg *cfg)
+{
+	char p[64];
+
+	/* Nothing of the reaper's: our /proc/self/fd must hold only what
+	 * we open here. */
+	syscall(SYS_close_range, 3, ~0U, 0);
+	int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (pidfd < 0 && errno == EINVAL)
+		pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+	if (pidfd < 0)
+		_exit(ESRCH);
+	int sock = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (sock < 0)
+		_exit(errno == EBADF ? EBADF : ESRCH);
+	close(pidfd);
+
+	/* A socket of another family: whatever the kernel says to a unix
+	 * address (it never reaches the unix hooks). */
+	int domain = 0;
+	socklen_t dlen = sizeof(domain);
+	if (syscall(SYS_getsockopt, sock, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0)
+		_exit(errno);
+	if (domain != AF_UNIX)
+		_exit(syscall(SYS_connect, sock, sa, len) < 0 ? errno : 0);
+
+	/* The caller's working directory; its root is ours. */
+	snprintf(p, sizeof(p), "/proc/%u/cwd", tid);
+	int cwd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || syscall(SYS_fchdir, cwd) < 0)
+		_exit(ESRCH);
+	close(cwd);
+
+	/* The caller's ids and none of our capabilities: the path's search
+	 * permissions and the socket's write permission are checked for the
+	 * code, by the kernel. */
+	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
+	    syscall(SYS_setresuid, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0 ||
+	    petri__drop_capabilities() < 0)
+		_exit(EPERM);
+
+	/* The kernel ends the path at the address's length or its first NUL. */
+	char path[sizeof(sa->sun_path) + 1];
+	size_t plen = len - offsetof(struct sockaddr_un, sun_path);
+	memcpy(path, sa->sun_path, plen);
+	path[plen] = '\0';
+	int file = open(path, O_PATH | O_CLOEXEC);
+	if (file < 0)
+		_exit(errno);
+	struct stat st;
+	if (fstat(file, &st) < 0)
+		_exit(errno);
+	if (!S_ISSOCK(st.st_mode))
+		_exit(ECONNREFUSED);
+	if (own_socket(&st) != 1 && !on_sockets_bind(file, cfg))
+		_exit(BROKER_REFUSED);
+
+	struct sockaddr_un via = {.sun_family = AF_UNIX};
+	int n = snprintf(via.sun_path, sizeof(via.sun_path), "/proc/self/fd/%d", file);
+	socklen_t vlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+	_exit(syscall(SYS_connect, sock, &via, vlen) < 0 ? errno : 0);
+}
+
+static void answer(int notify_fd, uint64_t id, int err, uint32_t flags)
+{
+	struct seccomp_notif_resp resp = {.id = id, .error = -err, .flags = flags};
+	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
+			  const struct petri_init_cfg *cfg)
+{
+	struct sockaddr_un sa;
+	uint64_t addr = req->data.args[1];
+	socklen_t len = (socklen_t)req->data.args[2];
+
+	/* Not a pathname unix address (or one the kernel rejects anyway):
+	 * the kernel goes on; the cgroup hook stands behind a rewrite. */
+	struct iovec local = {.iov_base = &sa, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+	if (len <= offsetof(struct sockaddr_un, sun_path) + 1 || len > sizeof(sa) ||
+	    syscall(SYS_process_vm_readv, req->pid, &local, 1, &remote, 1, 0) != (long)len ||
+	    sa.sun_family != AF_UNIX || sa.sun_path[0] == '\0') {
+		answer(notify_fd, req->id, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+		return 0;
+	}
+	/* What we read is the caller's only if it still waits. */
+	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+		return 0;
+
+	struct broker *b = NULL;
+	for (int i = 0; i < BROKER_MAX && !b; i++)
+		if (!brokers[i].pid)
+			b = &brokers[i];
+	if (!b)
+		return -EAGAIN; /* as many connects in flight as we serve */
+	int pidfd = -1;
+	struct clone_args ca = {
+		.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = SIGCHLD};
+	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0 && errno == ENOSYS)
+		pid = syscall(SYS_clone, (unsigned long)(CLONE_PIDFD | SIGCHLD), NULL, &pidfd, NULL,
+			      0);
+	if (pid < 0)
+		return -EAGAIN;
+	if (pid == 0)
+		broker_main(req->pid, (int)req->data.args[0], &sa, len, cfg);
+	*b = (struct broker){.pid = (pid_t)pid, .pidfd = pidfd, .id = req->id, .tid = req->pid};
+	return 0;
+}
+
+int petri__broker_pollfds(struct pollfd *p, int max)
+{
+	int n = 0;
+	for (int i = 0; i < BROKER_MAX && n < max; i++)
+		if (brokers[i].pid)
+			p[n++] = (struct pollfd){.fd = brokers[i].pidfd, .events = POLLIN};
+	return n;
+}
+
+int petri__broker_reaped(pid_t pid, int status, struct petri_broker_end *end)
+{
+	for (int i = 0; i < BROKER_MAX; i++) {
+		struct broker *b = &brokers[i];
+		if (b->pid != pid)
+			continue;
+		int err = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+		*end = (struct petri_broker_end){.id = b->id,
+						 .tid = b->tid,
+						 .refused = err == BROKER_REFUSED,
+						 .err = err == BROKER_REFUSED ? ECONNREFUSED : err};
+		close(b->pidfd);
+		*b = (struct broker){0};
+		return 1;
+	}
+	return 0;
+}
+
+void petri__broker_answer(int notify_fd, const struct petri_broker_end *end)
+{
+	answer(notify_fd, end->id, end->err, 0);
+}
