@@ -713,15 +713,14 @@ static void answer_notification(int report_fd, uint64_t *unreported)
 }
 
 /* A broker (unix_broker.c) ended: answer its caller, after reporting a
- * refusal as a denial of connect(). */
-static void broker_ended(int report_fd, pid_t pid, int status, uint64_t *unreported)
+ * refusal as a denial of its call. */
+static void broker_ended(int report_fd, pid_t pid, uint64_t *unreported)
 {
 	struct petri_broker_end end;
-	if (!petri__broker_reaped(pid, status, &end))
+	if (!petri__broker_reaped(pid, &end))
 		return; /* an orphan of the exec */
 	if (end.refused)
-		report_denial(report_fd, __NR_connect, petri__broker_arch(), end.tid, end.id,
-			      unreported);
+		report_denial(report_fd, end.nr, petri__broker_arch(), end.tid, end.id, unreported);
 	petri__broker_answer(notify_fd, &end);
 }
 
@@ -837,7 +836,7 @@ static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			if (pid != child) {
 				if (unix_guard)
-					broker_ended(x.err_fd, pid, st, &unreported);
+					broker_ended(x.err_fd, pid, &unreported);
 				continue; /* else an orphan of the exec */
 			}
 			struct rusage ru = {0};

@@ -38,15 +38,17 @@ int petri__landlock_restrict(int ruleset_fd);
 struct pollfd;
 struct seccomp_notif;
 
-/* @in behind a prefix that makes the native connect() SECCOMP_RET_USER_NOTIF
- * (an mmap'd copy in @out).  0 or -errno. */
+/* @in behind a prefix that makes the native connect(), and sendto() with an
+ * address, SECCOMP_RET_USER_NOTIF (an mmap'd copy in @out); also maps the
+ * brokers' table.  0 or -errno. */
 int petri__guard_filter(const struct petri_seccomp_prog *in, struct petri_seccomp_prog *out);
 struct seccomp_data;
-/* Is @d the native connect()?  (The only notification besides denials.) */
+/* Is @d the native connect() or sendto() (the only notifications besides
+ * denials)? */
 int petri__broker_is_connect(const struct seccomp_data *d);
 /* The native audit arch, for reports. */
 uint32_t petri__broker_arch(void);
-/* Answer @req, a connect(): let it go on, or start a broker that answers it
+/* Answer @req, a connect() or sendto(): let it go on, or start a broker that answers it
  * when it ends (petri__broker_reaped).  0, or -errno to answer with now. */
 int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 			  const struct petri_init_cfg *cfg);
@@ -55,11 +57,13 @@ int petri__broker_pollfds(struct pollfd *p, int max);
 struct petri_broker_end {
 	uint64_t id;  /* the notification */
 	uint32_t tid; /* the caller */
-	int err;      /* its connect's errno, 0 */
+	uint32_t nr;  /* its syscall */
+	int64_t val;  /* the call's return value */
+	int err;      /* and errno, or 0 */
 	int refused;  /* not a socket the sandbox may reach (err ECONNREFUSED) */
 };
-/* @pid, reaped with @status: 1 and @end filled if it was a broker, else 0. */
-int petri__broker_reaped(pid_t pid, int status, struct petri_broker_end *end);
+/* @pid, reaped: 1 and @end filled if it was a broker, else 0. */
+int petri__broker_reaped(pid_t pid, struct petri_broker_end *end);
 void petri__broker_answer(int notify_fd, const struct petri_broker_end *end);
 
 /* init.c: bounding, ambient, permitted and effective sets emptied, the

@@ -8,26 +8,28 @@
  * sockets of host daemons; a read-only mount would not stop connect() to
  * them, and a writable one cannot be the overlay that hides them in
  * read-only binds (mounts.c).  In such a sandbox (petri_init_cfg.unix_guard)
- * the code's filter makes connect() a notification to its reaper, which:
+ * the code's filter makes connect(), and sendto() with an address, a
+ * notification to its reaper, which:
  *
  *  - lets the call go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE) when the address
  *    it reads is not a pathname unix address.  Another thread may rewrite
- *    the address after we read it; the host's cgroup hook (unix_guard.c)
- *    refuses every pathname unix address from a task under seccomp, so a
+ *    the address after we read it; the host's cgroup hooks (unix_guard.c)
+ *    refuse every pathname unix address from a task under seccomp, so a
  *    rewritten call fails with EPERM in the kernel, with the kernel's own
- *    copy of the address;
+ *    copy of the address.  They also refuse sendmsg() to a pathname, which
+ *    the filter cannot tell apart (its address is behind msg_name);
  *  - otherwise forks a broker, which has no seccomp filter (what the hook
  *    lets through): it takes the caller's socket (pidfd_getfd), becomes the
  *    code's ids in the caller's working directory, resolves the path as the
- *    kernel would for the caller, and connects only when the socket is the
- *    sandbox's own -- bound by a socket of this network namespace whose
+ *    kernel would for the caller, and connects (or sends a copy of the
+ *    caller's bytes) only when the socket is the sandbox's own -- bound by a socket of this network namespace whose
  *    owner is a sandbox uid (sock_diag) -- or lies on a bind with the
- *    "sockets" option.  It connects through /proc/self/fd/N, to the very
- *    inode it checked, so no rename or symlink can swap the file in between.
+ *    "sockets" option.  It addresses /proc/self/fd/N, the very inode it
+ *    checked, so no rename or symlink can swap the file in between.
  *
  * A broker may block (a full backlog): the reaper goes on answering other
- * notifications and answers this one when the broker exits, its exit status
- * being the errno.  Runs inside init's rules (README.md): no malloc, no libc
+ * notifications and answers this one when the broker exits, with the
+ * result the broker left in its slot (a shared page).  Runs inside init's rules (README.md): no malloc, no libc
  * beyond init_rt.c, raw syscalls.
  */
 #include <fcntl.h>
@@ -63,24 +65,31 @@
 #define PIDFD_THREAD O_EXCL
 #endif
 
-/* A broker's exit status when it refuses: no errno is this big. */
-#define BROKER_REFUSED 200
-
 #define BROKER_MAX 32
+
+/* The most a sendto() copies: a datagram is at most the socket's send
+ * buffer, which net.core.wmem_max caps. */
+#define BROKER_SEND_MAX (4u << 20)
 
 struct broker {
 	pid_t pid; /* 0: free */
 	int pidfd;
 	uint64_t id;  /* the notification it answers */
 	uint32_t tid; /* the caller, in the reaper's pid namespace */
+	uint32_t nr;  /* connect or sendto */
+	/* Written by the broker: */
+	int64_t val; /* the call's return value */
+	int err;     /* its errno, or 0 */
+	int refused; /* not a socket the sandbox may reach */
 };
 
-static struct broker brokers[BROKER_MAX];
+/* MAP_SHARED: the brokers leave their results here. */
+static struct broker *brokers;
 
 int petri__broker_is_connect(const struct seccomp_data *d)
 {
 #ifdef NATIVE_ARCH
-	return d->arch == NATIVE_ARCH && d->nr == __NR_connect;
+	return d->arch == NATIVE_ARCH && (d->nr == __NR_connect || d->nr == __NR_sendto);
 #else
 	(void)d;
 	return 0;
@@ -99,15 +108,22 @@ uint32_t petri__broker_arch(void)
 int petri__guard_filter(const struct petri_seccomp_prog *in, struct petri_seccomp_prog *out)
 {
 #ifdef NATIVE_ARCH
-	/* The profile, behind a prefix that sends the native connect() to the
-	 * listener.  A foreign ABI's connect falls through to the profile,
-	 * which kills it. */
+	/* The profile, behind a prefix that sends the native connect(), and
+	 * sendto() with an address (args[4], 64 bits), to the listener.  A
+	 * foreign ABI's call falls through to the profile, which kills it. */
+	const uint32_t a4 = offsetof(struct seccomp_data, args[4]);
 	const struct sock_filter prefix[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 8),
+		/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 5, 0),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 5),
+		/* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, a4),
+		/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
+		/* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, a4 + 4),
+		/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+		/* 9 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		/* 10: the profile */
 	};
 	size_t n = ARRAY_SIZE(prefix), len = n + in->fprog.len;
 
@@ -119,6 +135,13 @@ int petri__guard_filter(const struct petri_seccomp_prog *in, struct petri_seccom
 		return -errno;
 	memcpy(f, prefix, sizeof(prefix));
 	memcpy(f + n, in->fprog.filter, in->fprog.len * sizeof(*f));
+	brokers = mmap(NULL, BROKER_MAX * sizeof(*brokers), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (brokers == MAP_FAILED) {
+		int e = errno;
+		munmap(f, len * sizeof(*f));
+		return -e;
+	}
 	out->fprog.len = (unsigned short)len;
 	out->fprog.filter = f;
 	return 0;
@@ -231,43 +254,96 @@ static int on_sockets_bind(int fd, const struct petri_init_cfg *cfg)
 	return 0;
 }
 
+/* What a broker does: the caller's call, its address read already. */
+struct broker_call {
+	const struct seccomp_data *d;
+	uint32_t tid;
+	const struct sockaddr_un *sa;
+	socklen_t len;
+};
+
+/* The caller's call on @sock (its socket), addressed to @via: connect, or
+ * sendto of a copy of its bytes.  The result goes in @b. */
+static void broker_do(const struct broker_call *c, int sock, const void *via, socklen_t vlen,
+		      struct broker *b)
+{
+	long r;
+
+	if (c->d->nr == __NR_connect) {
+		r = syscall(SYS_connect, sock, via, vlen);
+	} else {
+		size_t n = (size_t)c->d->args[2];
+		void *buf = NULL;
+		if (n > BROKER_SEND_MAX) {
+			b->err = EMSGSIZE;
+			return;
+		}
+		if (n) {
+			buf = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+				   0);
+			if (buf == MAP_FAILED) {
+				b->err = ENOBUFS;
+				return;
+			}
+			struct iovec local = {.iov_base = buf, .iov_len = n};
+			struct iovec remote = {.iov_base = (void *)(uintptr_t)c->d->args[1],
+					       .iov_len = n};
+			if (syscall(SYS_process_vm_readv, c->tid, &local, 1, &remote, 1, 0) !=
+			    (long)n) {
+				b->err = EFAULT;
+				return;
+			}
+		}
+		r = syscall(SYS_sendto, sock, buf, n, (int)c->d->args[3], via, vlen);
+	}
+	b->val = r < 0 ? -1 : r;
+	b->err = r < 0 ? errno : 0;
+}
+
 /*
- * The broker: connect the caller's socket @fd to the pathname @sa (of
- * @len bytes) as the caller would, if the socket there is one the sandbox
- * may reach.  Exits with 0, the errno, or BROKER_REFUSED.
+ * The broker: the caller's call, to the pathname in @c as the caller would
+ * reach it, when the socket there is one the sandbox may reach.  The
+ * result goes in @b; a broker that dies first leaves EINTR there.
  */
-static _Noreturn void broker_main(uint32_t tid, int fd, const struct sockaddr_un *sa, socklen_t len,
-				  const struct petri_init_cfg *cfg)
+static _Noreturn void broker_main(const struct broker_call *c, const struct petri_init_cfg *cfg,
+				  struct broker *b)
 {
 	char p[64];
 
-	/* Nothing of the reaper's: our /proc/self/fd must hold only what
-	 * we open here. */
+	/* Nothing of the reaper's: our /proc/self/fd must hold only what we
+	 * open here. */
 	syscall(SYS_close_range, 3, ~0U, 0);
-	int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	b->err = ESRCH;
+	int pidfd = (int)syscall(SYS_pidfd_open, c->tid, PIDFD_THREAD);
 	if (pidfd < 0 && errno == EINVAL)
-		pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+		pidfd = (int)syscall(SYS_pidfd_open, c->tid, 0);
 	if (pidfd < 0)
-		_exit(ESRCH);
-	int sock = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	if (sock < 0)
-		_exit(errno == EBADF ? EBADF : ESRCH);
+		_exit(0);
+	int sock = (int)syscall(SYS_pidfd_getfd, pidfd, (int)c->d->args[0], 0);
+	if (sock < 0) {
+		b->err = errno == EBADF ? EBADF : ESRCH;
+		_exit(0);
+	}
 	close(pidfd);
 
-	/* A socket of another family: whatever the kernel says to a unix
-	 * address (it never reaches the unix hooks). */
+	/* A socket of another family: whatever the kernel answers it for a
+	 * unix address (no unix hook runs for it). */
 	int domain = 0;
 	socklen_t dlen = sizeof(domain);
-	if (syscall(SYS_getsockopt, sock, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0)
-		_exit(errno);
-	if (domain != AF_UNIX)
-		_exit(syscall(SYS_connect, sock, sa, len) < 0 ? errno : 0);
+	if (syscall(SYS_getsockopt, sock, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0) {
+		b->err = errno;
+		_exit(0);
+	}
+	if (domain != AF_UNIX) {
+		broker_do(c, sock, c->sa, c->len, b);
+		_exit(0);
+	}
 
 	/* The caller's working directory; its root is ours. */
-	snprintf(p, sizeof(p), "/proc/%u/cwd", tid);
+	snprintf(p, sizeof(p), "/proc/%u/cwd", c->tid);
 	int cwd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cwd < 0 || syscall(SYS_fchdir, cwd) < 0)
-		_exit(ESRCH);
+		_exit(0);
 	close(cwd);
 
 	/* The caller's ids and none of our capabilities: the path's search
@@ -275,34 +351,42 @@ static _Noreturn void broker_main(uint32_t tid, int fd, const struct sockaddr_un
 	 * code, by the kernel. */
 	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
 	    syscall(SYS_setresuid, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0 ||
-	    petri__drop_capabilities() < 0)
-		_exit(EPERM);
+	    petri__drop_capabilities() < 0) {
+		b->err = EPERM;
+		_exit(0);
+	}
 
 	/* The kernel ends the path at the address's length or its first NUL. */
-	char path[sizeof(sa->sun_path) + 1];
-	size_t plen = len - offsetof(struct sockaddr_un, sun_path);
-	memcpy(path, sa->sun_path, plen);
+	char path[sizeof(c->sa->sun_path) + 1];
+	size_t plen = c->len - offsetof(struct sockaddr_un, sun_path);
+	memcpy(path, c->sa->sun_path, plen);
 	path[plen] = '\0';
 	int file = open(path, O_PATH | O_CLOEXEC);
-	if (file < 0)
-		_exit(errno);
 	struct stat st;
-	if (fstat(file, &st) < 0)
-		_exit(errno);
-	if (!S_ISSOCK(st.st_mode))
-		_exit(ECONNREFUSED);
-	if (own_socket(&st) != 1 && !on_sockets_bind(file, cfg))
-		_exit(BROKER_REFUSED);
+	if (file < 0 || fstat(file, &st) < 0) {
+		b->err = errno;
+		_exit(0);
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		b->err = ECONNREFUSED;
+		_exit(0);
+	}
+	if (own_socket(&st) != 1 && !on_sockets_bind(file, cfg)) {
+		b->err = ECONNREFUSED;
+		b->refused = 1;
+		_exit(0);
+	}
 
 	struct sockaddr_un via = {.sun_family = AF_UNIX};
 	int n = snprintf(via.sun_path, sizeof(via.sun_path), "/proc/self/fd/%d", file);
-	socklen_t vlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
-	_exit(syscall(SYS_connect, sock, &via, vlen) < 0 ? errno : 0);
+	broker_do(c, sock, &via,
+		  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1), b);
+	_exit(0);
 }
 
-static void answer(int notify_fd, uint64_t id, int err, uint32_t flags)
+static void answer(int notify_fd, uint64_t id, int64_t val, int err, uint32_t flags)
 {
-	struct seccomp_notif_resp resp = {.id = id, .error = -err, .flags = flags};
+	struct seccomp_notif_resp resp = {.id = id, .val = val, .error = -err, .flags = flags};
 	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
@@ -310,17 +394,18 @@ int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 			  const struct petri_init_cfg *cfg)
 {
 	struct sockaddr_un sa;
-	uint64_t addr = req->data.args[1];
-	socklen_t len = (socklen_t)req->data.args[2];
+	int send = req->data.nr == __NR_sendto;
+	uint64_t addr = req->data.args[send ? 4 : 1];
+	socklen_t len = (socklen_t)req->data.args[send ? 5 : 2];
 
 	/* Not a pathname unix address (or one the kernel rejects anyway):
-	 * the kernel goes on; the cgroup hook stands behind a rewrite. */
+	 * the kernel goes on; the cgroup hooks stand behind a rewrite. */
 	struct iovec local = {.iov_base = &sa, .iov_len = len};
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
 	if (len <= offsetof(struct sockaddr_un, sun_path) + 1 || len > sizeof(sa) ||
 	    syscall(SYS_process_vm_readv, req->pid, &local, 1, &remote, 1, 0) != (long)len ||
 	    sa.sun_family != AF_UNIX || sa.sun_path[0] == '\0') {
-		answer(notify_fd, req->id, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+		answer(notify_fd, req->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
 		return 0;
 	}
 	/* What we read is the caller's only if it still waits. */
@@ -332,7 +417,8 @@ int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 		if (!brokers[i].pid)
 			b = &brokers[i];
 	if (!b)
-		return -EAGAIN; /* as many connects in flight as we serve */
+		return -EAGAIN; /* as many calls in flight as we serve */
+	*b = (struct broker){.val = -1, .err = EINTR};
 	int pidfd = -1;
 	struct clone_args ca = {
 		.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = SIGCHLD};
@@ -342,9 +428,15 @@ int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 			      0);
 	if (pid < 0)
 		return -EAGAIN;
-	if (pid == 0)
-		broker_main(req->pid, (int)req->data.args[0], &sa, len, cfg);
-	*b = (struct broker){.pid = (pid_t)pid, .pidfd = pidfd, .id = req->id, .tid = req->pid};
+	if (pid == 0) {
+		struct broker_call c = {.d = &req->data, .tid = req->pid, .sa = &sa, .len = len};
+		broker_main(&c, cfg, b);
+	}
+	b->pid = (pid_t)pid;
+	b->pidfd = pidfd;
+	b->id = req->id;
+	b->tid = req->pid;
+	b->nr = (uint32_t)req->data.nr;
 	return 0;
 }
 
@@ -357,17 +449,18 @@ int petri__broker_pollfds(struct pollfd *p, int max)
 	return n;
 }
 
-int petri__broker_reaped(pid_t pid, int status, struct petri_broker_end *end)
+int petri__broker_reaped(pid_t pid, struct petri_broker_end *end)
 {
 	for (int i = 0; i < BROKER_MAX; i++) {
 		struct broker *b = &brokers[i];
 		if (b->pid != pid)
 			continue;
-		int err = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
 		*end = (struct petri_broker_end){.id = b->id,
 						 .tid = b->tid,
-						 .refused = err == BROKER_REFUSED,
-						 .err = err == BROKER_REFUSED ? ECONNREFUSED : err};
+						 .nr = b->nr,
+						 .val = b->val,
+						 .err = b->err,
+						 .refused = b->refused};
 		close(b->pidfd);
 		*b = (struct broker){0};
 		return 1;
@@ -377,5 +470,5 @@ int petri__broker_reaped(pid_t pid, int status, struct petri_broker_end *end)
 
 void petri__broker_answer(int notify_fd, const struct petri_broker_end *end)
 {
-	answer(notify_fd, end->id, end->err, 0);
+	answer(notify_fd, end->id, end->val, end->err, 0);
 }
