@@ -396,8 +396,10 @@ type Options struct {
 	// Env is passed to every exec (on top of PATH, HOME, LANG, TMPDIR).
 	Env map[string]string
 	// Binds are extra host paths, "SRC:DST[:ro|rw][,sockets]", read-only by
-	// default.  Host unix sockets in a read-only directory bind refuse
-	// connections unless the bind has the "sockets" option.
+	// default.  Host unix sockets in a bound directory refuse connections
+	// unless the bind has the "sockets" option (with an "rw" bind,
+	// WorkspaceDir or Rootfs, sendmsg to a pathname socket fails with
+	// EPERM: see the README's "unix guard").
 	Binds []string
 	// WorkspaceDir is a host directory bound read-write at /workspace;
 	// empty: a private tmpfs that disappears with the sandbox.

@@ -341,7 +341,11 @@ typedef struct petri_sandbox_opts {
 	 * which connect/sendto to a unix socket of the host fail with
 	 * ECONNREFUSED (sockets the code creates elsewhere are unaffected);
 	 * with sockets it is a plain bind and host sockets in it answer.  An rw
-	 * bind is always a plain bind (host sockets in it answer).  A source
+	 * bind is a plain bind; without sockets it (like workspace_dir and
+	 * rootfs) turns on the unix guard: the code's connect/sendto to a
+	 * pathname socket is performed by the exec's reaper only when the
+	 * socket is the sandbox's own (else ECONNREFUSED), and sendmsg to a
+	 * pathname fails with EPERM (README, "Security model").  A source
 	 * that is itself a socket needs sockets (else EACCES).  EINVAL for an
 	 * unknown option or both ro and rw. */
 	const char *const *binds;

@@ -246,8 +246,10 @@ class Sandbox:
       binds           ["SRC:DST[:ro|rw][,sockets]", ...] or
                       [(src, dst[, "rw"|"ro"|"ro,sockets"|...])]: host paths
                       shown inside, read-only unless "rw"; host unix sockets
-                      in a read-only directory refuse connections unless
-                      "sockets"
+                      in a bound directory refuse connections unless
+                      "sockets" (with an "rw" bind, workspace_dir or rootfs,
+                      sendmsg to a pathname socket fails with EPERM: see
+                      the README's "unix guard")
       workspace_dir   host directory bound read-write at /workspace
       hostname        hostname inside; default "petri"
       id              sandbox id, [A-Za-z0-9_-]{1,48}; default generated
