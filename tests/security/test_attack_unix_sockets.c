@@ -148,17 +148,10 @@ enum reach {
 	GUARDED, /* the guard: connects ECONNREFUSED, pathname sends EPERM */
 };
 
-/*
- * Run the attack in @sb, which sees the host's sockets @h in @inside
- * (writable or not), and CHECK every verdict and what the host received.
- */
-static void attack_host_socks(petri_sandbox *sb, struct host_socks *h, const char *inside,
-			      int writable, enum reach reach, const char *what)
+/* The host's sockets as the attack found them, and what the host received. */
+static void expect_host_side(const struct petri_test_run *r, struct host_socks *h, int writable,
+			     enum reach reach, const char *what)
 {
-	char hostdir[128];
-	snprintf(hostdir, sizeof(hostdir), "HOSTDIR=%s", inside);
-	const char *env[] = {hostdir, writable ? "WRITABLE=1" : NULL, NULL};
-	struct petri_test_run r = sec_exec_attack(sb, "unix_sockets.py", env, 60000);
 	const char *conn = reach == REACHED ? "REACHED" : "BLOCKED ECONNREFUSED";
 	const char *send = reach == REACHED ? "REACHED" :
 			   reach == GUARDED ? "BLOCKED EPERM" :
@@ -166,30 +159,16 @@ static void attack_host_socks(petri_sandbox *sb, struct host_socks *h, const cha
 	char name[64];
 	for (int i = 0; i < NSPELL; i++) {
 		snprintf(name, sizeof(name), "stream_%s", spellings[i]);
-		sec_expect(&r, name, conn);
+		sec_expect(r, name, conn);
 		snprintf(name, sizeof(name), "seqpacket_%s", spellings[i]);
-		sec_expect(&r, name, conn);
+		sec_expect(r, name, conn);
 		snprintf(name, sizeof(name), "dgram_%s", spellings[i]);
-		sec_expect(&r, name, send);
+		sec_expect(r, name, send);
 	}
-	sec_expect(&r, "dgram_sendmsg", send);
-	sec_expect(&r, "dgram_connect", conn);
-	for (size_t i = 0; i < sizeof(own_cases) / sizeof(*own_cases); i++)
-		sec_expect(&r, own_cases[i], "OK");
-	for (size_t i = 0; i < sizeof(own_path_sends) / sizeof(*own_path_sends); i++)
-		sec_expect(&r, own_path_sends[i], reach == GUARDED ? "FAILED EPERM" : "OK");
-	static const char *const kinds[] = {"stream", "seqpacket"};
-	static const char *const wheres[] = {"tmp", "workspace", "hostdir"};
-	for (int k = 0; k < 2; k++)
-		for (int w = 0; w < (writable ? 3 : 2); w++)
-			for (size_t c = 0; c < sizeof(own_listener_checks) / sizeof(char *); c++) {
-				snprintf(name, sizeof(name), "own_%s_%s_%s", kinds[k], wheres[w],
-					 own_listener_checks[c]);
-				sec_expect(&r, name, "OK");
-			}
+	sec_expect(r, "dgram_sendmsg", send);
+	sec_expect(r, "dgram_connect", conn);
 	if (!writable)
-		sec_expect(&r, "write_in_bind", "BLOCKED EROFS");
-	sec_expect_no_escape(&r);
+		sec_expect(r, "write_in_bind", "BLOCKED EROFS");
 	int want = reach == REACHED ? NSPELL : 0;
 	int conns = host_connections(h), seqs = host_accepted(h->seqpacket);
 	int grams = host_datagrams(h);
@@ -197,6 +176,49 @@ static void attack_host_socks(petri_sandbox *sb, struct host_socks *h, const cha
 	CHECK_MSG(seqs == want, "%s: the host's seqpacket listener got %d connections", what, seqs);
 	CHECK_MSG(grams == (reach == REACHED ? NSPELL + 2 : 0), "%s: the host got %d datagrams",
 		  what, grams);
+}
+
+/* The sandbox's own sockets, in the host's directory too when @writable
+ * (sends to a pathname aside). */
+static void expect_own_side(const struct petri_test_run *r, int writable)
+{
+	static const char *const kinds[] = {"stream", "seqpacket"};
+	static const char *const wheres[] = {"tmp", "workspace", "hostdir"};
+	char name[64];
+	for (size_t i = 0; i < sizeof(own_cases) / sizeof(*own_cases); i++)
+		sec_expect(r, own_cases[i], "OK");
+	for (int k = 0; k < 2; k++)
+		for (int w = 0; w < (writable ? 3 : 2); w++)
+			for (size_t c = 0; c < sizeof(own_listener_checks) / sizeof(char *); c++) {
+				snprintf(name, sizeof(name), "own_%s_%s_%s", kinds[k], wheres[w],
+					 own_listener_checks[c]);
+				sec_expect(r, name, "OK");
+			}
+}
+
+/* Which part of the attack's findings a case judges. */
+#define HOST_SIDE 1 /* the host's sockets */
+#define OWN_SIDE 2  /* the sandbox's own */
+#define OWN_SENDS 4 /* sends to a pathname of the sandbox's own */
+
+/*
+ * Run the attack in @sb, which sees the host's sockets @h in @inside
+ * (writable or not), and CHECK the verdicts of the halves in @sides.
+ */
+static void attack_host_socks(petri_sandbox *sb, struct host_socks *h, const char *inside,
+			      int writable, enum reach reach, int sides, const char *what)
+{
+	char hostdir[128];
+	snprintf(hostdir, sizeof(hostdir), "HOSTDIR=%s", inside);
+	const char *env[] = {hostdir, writable ? "WRITABLE=1" : NULL, NULL};
+	struct petri_test_run r = sec_exec_attack(sb, "unix_sockets.py", env, 60000);
+	if (sides & HOST_SIDE)
+		expect_host_side(&r, h, writable, reach, what);
+	if (sides & OWN_SIDE)
+		expect_own_side(&r, writable);
+	for (size_t i = 0; (sides & OWN_SENDS) && i < sizeof(own_path_sends) / sizeof(char *); i++)
+		sec_expect(&r, own_path_sends[i], reach == GUARDED ? "FAILED EPERM" : "OK");
+	sec_expect_no_escape(&r);
 	if (petri_test_failures)
 		sec_dump(what, &r);
 	petri_test_run_free(&r);
@@ -204,7 +226,7 @@ static void attack_host_socks(petri_sandbox *sb, struct host_socks *h, const cha
 
 /* Bind the host directory at /hostdir with options @opts ("" for none) and
  * run the attack. */
-static void run_attack(const char *opts, enum reach reach)
+static void run_attack(const char *opts, enum reach reach, int sides)
 {
 	struct host_socks h;
 	host_socks_open(&h);
@@ -217,29 +239,29 @@ static void run_attack(const char *opts, enum reach reach)
 	/* Writable for the sandbox user, whatever host uid it has. */
 	REQUIRE(!writable || chmod(h.dir, 0777) == 0);
 	petri_sandbox *sb = sec_sandbox(&so);
-	attack_host_socks(sb, &h, "/hostdir", writable, reach, spec);
+	attack_host_socks(sb, &h, "/hostdir", writable, reach, sides, spec);
 	petri_sandbox_destroy(sb);
 	host_socks_close(&h);
 }
 
 static void test_ro_default_refuses(void)
 {
-	run_attack("", REFUSED);
+	run_attack("", REFUSED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 static void test_ro_explicit_refuses(void)
 {
-	run_attack("ro", REFUSED);
+	run_attack("ro", REFUSED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 static void test_ro_sockets_reaches(void)
 {
-	run_attack("ro,sockets", REACHED);
+	run_attack("ro,sockets", REACHED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 static void test_sockets_alone_is_ro(void)
 {
-	run_attack("sockets", REACHED);
+	run_attack("sockets", REACHED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 /* Create a sandbox with one bind @spec: 0 or the negative errno, with the
@@ -494,15 +516,29 @@ static void test_ro_bind_with_submount(void)
 	rmdir(dir);
 }
 
-/* An rw bind (without "sockets") makes the sandbox guarded. */
+/* An rw bind (without "sockets") makes the sandbox guarded: the host's
+ * sockets in it are out of reach ... */
 static void test_rw_refuses(void)
 {
-	run_attack("rw", GUARDED);
+	run_attack("rw", GUARDED, HOST_SIDE);
+}
+
+/* ... while the sandbox's own work, in the bind too ... */
+static void test_rw_own_sockets(void)
+{
+	run_attack("rw", GUARDED, OWN_SIDE);
+}
+
+/* ... except a send to a pathname, even one of its own (the guard's limit;
+ * a datagram socket connect()ed to its own still sends, OWN_SIDE). */
+static void test_rw_own_pathname_sends(void)
+{
+	run_attack("rw", GUARDED, OWN_SENDS);
 }
 
 static void test_rw_sockets_reaches(void)
 {
-	run_attack("rw,sockets", REACHED);
+	run_attack("rw,sockets", REACHED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 /*
@@ -512,7 +548,7 @@ static void test_rw_sockets_reaches(void)
  * user's, where a root-owned one would be refused anyway (EACCES, its
  * owner has no id there).
  */
-static void test_workspace_dir_refuses(void)
+static void workspace_dir_attack(int sides)
 {
 	if (geteuid() != 0)
 		petri_test_skip("needs root to give the workspace directory to another uid");
@@ -528,23 +564,43 @@ static void test_workspace_dir_refuses(void)
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.workspace_dir = h.dir;
 	petri_sandbox *sb = sec_sandbox(&so);
-	attack_host_socks(sb, &h, "/workspace", 1, GUARDED, "workspace_dir");
+	attack_host_socks(sb, &h, "/workspace", 1, GUARDED, sides, "workspace_dir");
 	petri_sandbox_destroy(sb);
 	host_socks_close(&h);
 }
 
+static void test_workspace_dir_refuses(void)
+{
+	workspace_dir_attack(HOST_SIDE);
+}
+
+static void test_workspace_dir_own_sockets(void)
+{
+	workspace_dir_attack(OWN_SIDE);
+}
+
 /* A custom root (the host's "/", as the other tests make one) with the
  * host's sockets in /var/tmp, a directory the sandbox sees from it. */
-static void test_rootfs_refuses(void)
+static void rootfs_attack(int sides)
 {
 	struct host_socks h;
 	host_socks_in(&h, "/var/tmp/petri-unixsock-XXXXXX");
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.rootfs = "/";
 	petri_sandbox *sb = sec_sandbox(&so);
-	attack_host_socks(sb, &h, h.dir, 0, GUARDED, "rootfs /");
+	attack_host_socks(sb, &h, h.dir, 0, GUARDED, sides, "rootfs /");
 	petri_sandbox_destroy(sb);
 	host_socks_close(&h);
+}
+
+static void test_rootfs_refuses(void)
+{
+	rootfs_attack(HOST_SIDE);
+}
+
+static void test_rootfs_own_sockets(void)
+{
+	rootfs_attack(OWN_SIDE);
 }
 
 #ifndef SEC_UNIX_RACE_BIN
@@ -688,9 +744,13 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(unprivileged_host_agent),
 	PETRI_TEST_CASE(ro_bind_with_submount),
 	PETRI_TEST_CASE(rw_refuses),
+	PETRI_TEST_CASE(rw_own_sockets),
+	PETRI_TEST_CASE(rw_own_pathname_sends),
 	PETRI_TEST_CASE(rw_sockets_reaches),
 	PETRI_TEST_CASE(workspace_dir_refuses),
+	PETRI_TEST_CASE(workspace_dir_own_sockets),
 	PETRI_TEST_CASE(rootfs_refuses),
+	PETRI_TEST_CASE(rootfs_own_sockets),
 	PETRI_TEST_CASE(race_path),
 	PETRI_TEST_CASE(race_sendto),
 	PETRI_TEST_CASE(race_family),

@@ -142,7 +142,7 @@ def own_listener(kind, tag, d):
     absolute and a relative path, the server's view of the client's
     credentials, a non-blocking connect's result, the client's peer name."""
     name = "own_%s_%s" % ("stream" if kind == ST else "seqpacket", tag)
-    path = d + "/own_" + name + ".sock"
+    path = d + "/" + name + ".sock"
     srv = socket.socket(socket.AF_UNIX, kind)
     srv.settimeout(5)
     try:
