@@ -1,30 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_attack_unix_sockets - a read-only bind of a host directory does not
- * hand the code the host's daemons through the unix sockets in it.
+ * test_attack_unix_sockets - a bind of a host directory, the workspace
+ * directory or a custom root does not hand the code the host's daemons
+ * through the unix sockets in it.
  *
- * The host makes a directory with a unix stream listener (s.sock) and a
- * datagram socket (d.sock), both mode 0777 so that only the sandbox's
- * policy, not their permissions, stands in the way, and binds it at
- * /hostdir.  attacks/unix_sockets.py connects to the listener and sends to
- * the datagram socket by an absolute path, a relative one, a symlink in
- * /tmp to the socket and to the directory, "..", and from another cwd;
- * sends with sendmsg and through a connected datagram socket; then binds
- * and uses sockets of its own (stream and datagram, in /tmp, /workspace,
- * relative, abstract) and TCP on its loopback.
+ * The host makes a directory with a unix stream listener (s.sock), a
+ * seqpacket listener (q.sock) and a datagram socket (d.sock), all mode 0777
+ * so that only the sandbox's policy, not their permissions, stands in the
+ * way, and binds it at /hostdir.  attacks/unix_sockets.py connects to the
+ * listeners and sends to the datagram socket by an absolute path, a
+ * relative one, a symlink in /tmp to the socket and to the directory, "..",
+ * from another cwd and through /proc/self/cwd; sends with sendmsg and
+ * through a connected datagram socket; then binds and uses sockets of its
+ * own (stream, seqpacket and datagram, in /tmp, /workspace, the bind when
+ * writable, relative, abstract, multiprocessing's), and TCP on its loopback.
  *
- * By default (SRC:DST and SRC:DST:ro) every host case fails with
- * ECONNREFUSED and the host's sockets receive nothing at all, while every
- * socket of the sandbox's own works.  With the "sockets" option
- * (SRC:DST:ro,sockets or SRC:DST:sockets) every host case reaches the host,
- * which counts each connection and datagram, and the bind stays read-only.
- * A bind whose source is itself a socket is refused without the option
- * (EACCES, a message naming it) and reaches the host with it.  Files in a
- * read-only bind stay readable and listed, including a subdirectory and a
- * file the host adds after the sandbox started.  The CLI takes the option
- * and reports a bad one in one line (exit 125).  From an unprivileged host
- * (nobody), whose own 0600 socket -- an ssh agent's -- the sandbox user
- * could open, a read-only bind refuses it too.
+ * A read-only bind (SRC:DST and SRC:DST:ro) refuses every host case with
+ * ECONNREFUSED (an overlay), and the host's sockets receive nothing at all,
+ * while every socket of the sandbox's own works.  With the "sockets" option
+ * (SRC:DST:ro,sockets, SRC:DST:sockets, SRC:DST:rw,sockets) every host case
+ * reaches the host, which counts each connection and datagram, and the bind
+ * keeps its mode.  A bind whose source is itself a socket is refused
+ * without the option (EACCES, a message naming it) and reaches the host
+ * with it.  Files in a read-only bind stay readable and listed, including a
+ * subdirectory and a file the host adds after the sandbox started.  The CLI
+ * takes the option and reports a bad one in one line (exit 125).  From an
+ * unprivileged host (nobody), whose own 0600 socket -- an ssh agent's --
+ * the sandbox user could open, a read-only bind refuses it too.
+ *
+ * An rw bind without "sockets", the workspace directory and a custom root
+ * make the sandbox guarded: every connect to a host socket there fails with
+ * ECONNREFUSED, every send to a pathname with EPERM (its own too: the
+ * guard's limit), and the sockets it makes itself work, the peer's
+ * credentials being the sandbox user's.  attacks/unix_race.c races that
+ * guard (the address rewritten under a connect or sendto, its family
+ * flipped, the fd swapped) without reaching the host once, and shows that a
+ * connect blocked on a full backlog of its own stalls nothing else.
  */
 #include "sec_util.h"
 
@@ -611,8 +622,8 @@ static void test_rootfs_own_sockets(void)
  * attacks/unix_race.c in its /workspace. */
 static petri_sandbox *race_sandbox(struct host_socks *h)
 {
-	static char spec[128];
-	static const char *binds[] = {spec, NULL};
+	char spec[128];
+	const char *binds[] = {spec, NULL};
 	host_socks_open(h);
 	snprintf(spec, sizeof(spec), "%s:/hostdir:rw", h->dir);
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
