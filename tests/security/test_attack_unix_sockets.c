@@ -1,33 +1,45 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_attack_unix_sockets - a read-only bind of a host directory does not
- * hand the code the host's daemons through the unix sockets in it.
+ * test_attack_unix_sockets - a bind of a host directory, the workspace
+ * directory or a custom root does not hand the code the host's daemons
+ * through the unix sockets in it.
  *
- * The host makes a directory with a unix stream listener (s.sock) and a
- * datagram socket (d.sock), both mode 0777 so that only the sandbox's
- * policy, not their permissions, stands in the way, and binds it at
- * /hostdir.  attacks/unix_sockets.py connects to the listener and sends to
- * the datagram socket by an absolute path, a relative one, a symlink in
- * /tmp to the socket and to the directory, "..", and from another cwd;
- * sends with sendmsg and through a connected datagram socket; then binds
- * and uses sockets of its own (stream and datagram, in /tmp, /workspace,
- * relative, abstract) and TCP on its loopback.
+ * The host makes a directory with a unix stream listener (s.sock), a
+ * seqpacket listener (q.sock) and a datagram socket (d.sock), all mode 0777
+ * so that only the sandbox's policy, not their permissions, stands in the
+ * way, and binds it at /hostdir.  attacks/unix_sockets.py connects to the
+ * listeners and sends to the datagram socket by an absolute path, a
+ * relative one, a symlink in /tmp to the socket and to the directory, "..",
+ * from another cwd and through /proc/self/cwd; sends with sendmsg and
+ * through a connected datagram socket; then binds and uses sockets of its
+ * own (stream, seqpacket and datagram, in /tmp, /workspace, the bind when
+ * writable, relative, abstract, multiprocessing's), and TCP on its loopback.
  *
- * By default (SRC:DST and SRC:DST:ro) every host case fails with
- * ECONNREFUSED and the host's sockets receive nothing at all, while every
- * socket of the sandbox's own works.  With the "sockets" option
- * (SRC:DST:ro,sockets or SRC:DST:sockets) every host case reaches the host,
- * which counts each connection and datagram, and the bind stays read-only.
- * A bind whose source is itself a socket is refused without the option
- * (EACCES, a message naming it) and reaches the host with it.  Files in a
- * read-only bind stay readable and listed, including a subdirectory and a
- * file the host adds after the sandbox started.  The CLI takes the option
- * and reports a bad one in one line (exit 125).  From an unprivileged host
- * (nobody), whose own 0600 socket -- an ssh agent's -- the sandbox user
- * could open, a read-only bind refuses it too.
+ * A read-only bind (SRC:DST and SRC:DST:ro) refuses every host case with
+ * ECONNREFUSED (an overlay), and the host's sockets receive nothing at all,
+ * while every socket of the sandbox's own works.  With the "sockets" option
+ * (SRC:DST:ro,sockets, SRC:DST:sockets, SRC:DST:rw,sockets) every host case
+ * reaches the host, which counts each connection and datagram, and the bind
+ * keeps its mode.  A bind whose source is itself a socket is refused
+ * without the option (EACCES, a message naming it) and reaches the host
+ * with it.  Files in a read-only bind stay readable and listed, including a
+ * subdirectory and a file the host adds after the sandbox started.  The CLI
+ * takes the option and reports a bad one in one line (exit 125).  From an
+ * unprivileged host (nobody), whose own 0600 socket -- an ssh agent's --
+ * the sandbox user could open, a read-only bind refuses it too.
+ *
+ * An rw bind without "sockets", the workspace directory and a custom root
+ * make the sandbox guarded: every connect to a host socket there fails with
+ * ECONNREFUSED, every send to a pathname with EPERM (its own too: the
+ * guard's limit), and the sockets it makes itself work, the peer's
+ * credentials being the sandbox user's.  attacks/unix_race.c races that
+ * guard (the address rewritten under a connect or sendto, its family
+ * flipped, the fd swapped) without reaching the host once, and shows that a
+ * connect blocked on a full backlog of its own stalls nothing else.
  */
 #include "sec_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -38,11 +50,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* The host half: a directory with a stream listener and a datagram socket. */
+/* The host half: a directory with a stream listener, a seqpacket listener
+ * and a datagram socket. */
 struct host_socks {
 	char dir[64];
-	int stream; /* listening, non-blocking */
-	int dgram;  /* bound, non-blocking */
+	int stream;    /* listening, non-blocking */
+	int seqpacket; /* listening, non-blocking */
+	int dgram;     /* bound, non-blocking */
 };
 
 static int host_bind(const char *dir, const char *name, int type)
@@ -53,40 +67,62 @@ static int host_bind(const char *dir, const char *name, int type)
 	REQUIRE(s >= 0);
 	REQUIRE(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
 	REQUIRE(chmod(a.sun_path, 0777) == 0);
-	if (type == SOCK_STREAM)
+	if (type != SOCK_DGRAM)
 		REQUIRE(listen(s, 64) == 0);
 	return s;
 }
 
-static void host_socks_open(struct host_socks *h)
+/* s.sock, q.sock and d.sock in the existing directory h->dir. */
+static void host_socks_bind(struct host_socks *h)
 {
-	snprintf(h->dir, sizeof(h->dir), "/tmp/petri-unixsock-XXXXXX");
-	REQUIRE(mkdtemp(h->dir) != NULL && chmod(h->dir, 0755) == 0);
 	h->stream = host_bind(h->dir, "s.sock", SOCK_STREAM);
+	h->seqpacket = host_bind(h->dir, "q.sock", SOCK_SEQPACKET);
 	h->dgram = host_bind(h->dir, "d.sock", SOCK_DGRAM);
 }
 
+/* A new directory made from mkdtemp template @tmpl, with the sockets. */
+static void host_socks_in(struct host_socks *h, const char *tmpl)
+{
+	snprintf(h->dir, sizeof(h->dir), "%s", tmpl);
+	REQUIRE(mkdtemp(h->dir) != NULL && chmod(h->dir, 0755) == 0);
+	host_socks_bind(h);
+}
+
+static void host_socks_open(struct host_socks *h)
+{
+	host_socks_in(h, "/tmp/petri-unixsock-XXXXXX");
+}
+
+/* Close the sockets and remove the directory with whatever the sandbox
+ * left in it (a writable one gets sockets of its own). */
 static void host_socks_close(struct host_socks *h)
 {
-	char p[128];
 	close(h->stream);
+	close(h->seqpacket);
 	close(h->dgram);
-	snprintf(p, sizeof(p), "%s/s.sock", h->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/d.sock", h->dir);
-	unlink(p);
+	DIR *d = opendir(h->dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
 	rmdir(h->dir);
 }
 
-/* Connections the host listener has waiting (each accepted and closed). */
-static int host_connections(const struct host_socks *h)
+/* Connections listener @s has waiting (each accepted and closed). */
+static int host_accepted(int s)
 {
 	int n = 0, c;
-	while ((c = accept4(h->stream, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+	while ((c = accept4(s, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
 		close(c);
 		n++;
 	}
 	return n;
+}
+
+static int host_connections(const struct host_socks *h)
+{
+	return host_accepted(h->stream);
 }
 
 /* Datagrams waiting on the host's datagram socket (each read). */
@@ -99,24 +135,109 @@ static int host_datagrams(const struct host_socks *h)
 	return n;
 }
 
-static const char *const stream_cases[] = {
-	"stream_absolute",    "stream_relative", "stream_symlink",
-	"stream_symlink_dir", "stream_dotdot",   "stream_other_cwd",
+/* How unix_sockets.py spells the path of each host socket. */
+static const char *const spellings[] = {
+	"absolute", "relative", "symlink", "symlink_dir", "dotdot", "other_cwd", "proc_cwd",
 };
-static const char *const dgram_cases[] = {
-	"dgram_absolute", "dgram_relative",  "dgram_symlink", "dgram_symlink_dir",
-	"dgram_dotdot",   "dgram_other_cwd", "dgram_sendmsg", "dgram_connect",
-};
-#define NSTREAM (int)(sizeof(stream_cases) / sizeof(*stream_cases))
-#define NDGRAM (int)(sizeof(dgram_cases) / sizeof(*dgram_cases))
+#define NSPELL (int)(sizeof(spellings) / sizeof(*spellings))
 static const char *const own_cases[] = {
-	"own_stream_tmp",      "own_dgram_tmp",       "own_stream_workspace", "own_dgram_workspace",
-	"own_stream_relative", "own_stream_abstract", "own_dgram_abstract",   "own_tcp_loopback",
+	"own_stream_tmp",      "own_stream_workspace", "own_stream_relative",
+	"own_stream_abstract", "own_dgram_abstract",   "own_dgram_connected_tmp",
+	"own_tcp_loopback",    "own_mp_listener_tmp",
+};
+/* Sends to a pathname of the sandbox's own: the guard's limit (EPERM). */
+static const char *const own_path_sends[] = {"own_dgram_tmp", "own_dgram_workspace"};
+/* What each listener of the sandbox's own (own_listener()) reports. */
+static const char *const own_listener_checks[] = {
+	"listen", "absolute", "relative", "peercred", "peername", "nonblock",
 };
 
-/* Bind the host directory with options @opts ("" for none), run the attack,
- * and CHECK every verdict and what the host received. */
-static void run_attack(const char *opts, int reachable)
+/* What the host's sockets answer the sandbox. */
+enum reach {
+	REFUSED, /* a read-only bind's overlay: ECONNREFUSED to everything */
+	REACHED, /* "sockets", or no guard: every call reaches the host */
+	GUARDED, /* the guard: connects ECONNREFUSED, pathname sends EPERM */
+};
+
+/* The host's sockets as the attack found them, and what the host received. */
+static void expect_host_side(const struct petri_test_run *r, struct host_socks *h, int writable,
+			     enum reach reach, const char *what)
+{
+	const char *conn = reach == REACHED ? "REACHED" : "BLOCKED ECONNREFUSED";
+	const char *send = reach == REACHED ? "REACHED" :
+			   reach == GUARDED ? "BLOCKED EPERM" :
+					      "BLOCKED ECONNREFUSED";
+	char name[64];
+	for (int i = 0; i < NSPELL; i++) {
+		snprintf(name, sizeof(name), "stream_%s", spellings[i]);
+		sec_expect(r, name, conn);
+		snprintf(name, sizeof(name), "seqpacket_%s", spellings[i]);
+		sec_expect(r, name, conn);
+		snprintf(name, sizeof(name), "dgram_%s", spellings[i]);
+		sec_expect(r, name, send);
+	}
+	sec_expect(r, "dgram_sendmsg", send);
+	sec_expect(r, "dgram_connect", conn);
+	if (!writable)
+		sec_expect(r, "write_in_bind", "BLOCKED EROFS");
+	int want = reach == REACHED ? NSPELL : 0;
+	int conns = host_connections(h), seqs = host_accepted(h->seqpacket);
+	int grams = host_datagrams(h);
+	CHECK_MSG(conns == want, "%s: the host's stream listener got %d connections", what, conns);
+	CHECK_MSG(seqs == want, "%s: the host's seqpacket listener got %d connections", what, seqs);
+	CHECK_MSG(grams == (reach == REACHED ? NSPELL + 2 : 0), "%s: the host got %d datagrams",
+		  what, grams);
+}
+
+/* The sandbox's own sockets, in the host's directory too when @writable
+ * (sends to a pathname aside). */
+static void expect_own_side(const struct petri_test_run *r, int writable)
+{
+	static const char *const kinds[] = {"stream", "seqpacket"};
+	static const char *const wheres[] = {"tmp", "workspace", "hostdir"};
+	char name[64];
+	for (size_t i = 0; i < sizeof(own_cases) / sizeof(*own_cases); i++)
+		sec_expect(r, own_cases[i], "OK");
+	for (int k = 0; k < 2; k++)
+		for (int w = 0; w < (writable ? 3 : 2); w++)
+			for (size_t c = 0; c < sizeof(own_listener_checks) / sizeof(char *); c++) {
+				snprintf(name, sizeof(name), "own_%s_%s_%s", kinds[k], wheres[w],
+					 own_listener_checks[c]);
+				sec_expect(r, name, "OK");
+			}
+}
+
+/* Which part of the attack's findings a case judges. */
+#define HOST_SIDE 1 /* the host's sockets */
+#define OWN_SIDE 2  /* the sandbox's own */
+#define OWN_SENDS 4 /* sends to a pathname of the sandbox's own */
+
+/*
+ * Run the attack in @sb, which sees the host's sockets @h in @inside
+ * (writable or not), and CHECK the verdicts of the halves in @sides.
+ */
+static void attack_host_socks(petri_sandbox *sb, struct host_socks *h, const char *inside,
+			      int writable, enum reach reach, int sides, const char *what)
+{
+	char hostdir[128];
+	snprintf(hostdir, sizeof(hostdir), "HOSTDIR=%s", inside);
+	const char *env[] = {hostdir, writable ? "WRITABLE=1" : NULL, NULL};
+	struct petri_test_run r = sec_exec_attack(sb, "unix_sockets.py", env, 60000);
+	if (sides & HOST_SIDE)
+		expect_host_side(&r, h, writable, reach, what);
+	if (sides & OWN_SIDE)
+		expect_own_side(&r, writable);
+	for (size_t i = 0; (sides & OWN_SENDS) && i < sizeof(own_path_sends) / sizeof(char *); i++)
+		sec_expect(&r, own_path_sends[i], reach == GUARDED ? "FAILED EPERM" : "OK");
+	sec_expect_no_escape(&r);
+	if (petri_test_failures)
+		sec_dump(what, &r);
+	petri_test_run_free(&r);
+}
+
+/* Bind the host directory at /hostdir with options @opts ("" for none) and
+ * run the attack. */
+static void run_attack(const char *opts, enum reach reach, int sides)
 {
 	struct host_socks h;
 	host_socks_open(&h);
@@ -125,48 +246,33 @@ static void run_attack(const char *opts, int reachable)
 	const char *binds[] = {spec, NULL};
 	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
 	so.binds = binds;
+	int writable = strstr(opts, "rw") != NULL;
+	/* Writable for the sandbox user, whatever host uid it has. */
+	REQUIRE(!writable || chmod(h.dir, 0777) == 0);
 	petri_sandbox *sb = sec_sandbox(&so);
-	const char *env[] = {"HOSTDIR=/hostdir", NULL};
-	struct petri_test_run r = sec_exec_attack(sb, "unix_sockets.py", env, 60000);
-	const char *want = reachable ? "REACHED" : "BLOCKED ECONNREFUSED";
-	for (int i = 0; i < NSTREAM; i++)
-		sec_expect(&r, stream_cases[i], want);
-	for (int i = 0; i < NDGRAM; i++)
-		sec_expect(&r, dgram_cases[i], want);
-	for (size_t i = 0; i < sizeof(own_cases) / sizeof(*own_cases); i++)
-		sec_expect(&r, own_cases[i], "OK");
-	sec_expect(&r, "write_in_bind", "BLOCKED EROFS");
-	sec_expect_no_escape(&r);
-	int conns = host_connections(&h), grams = host_datagrams(&h);
-	CHECK_MSG(conns == (reachable ? NSTREAM : 0),
-		  "bind '%s': the host listener got %d connections", spec, conns);
-	CHECK_MSG(grams == (reachable ? NDGRAM : 0), "bind '%s': the host got %d datagrams", spec,
-		  grams);
-	if (petri_test_failures)
-		sec_dump(spec, &r);
-	petri_test_run_free(&r);
+	attack_host_socks(sb, &h, "/hostdir", writable, reach, sides, spec);
 	petri_sandbox_destroy(sb);
 	host_socks_close(&h);
 }
 
 static void test_ro_default_refuses(void)
 {
-	run_attack("", 0);
+	run_attack("", REFUSED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 static void test_ro_explicit_refuses(void)
 {
-	run_attack("ro", 0);
+	run_attack("ro", REFUSED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 static void test_ro_sockets_reaches(void)
 {
-	run_attack("ro,sockets", 1);
+	run_attack("ro,sockets", REACHED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 static void test_sockets_alone_is_ro(void)
 {
-	run_attack("sockets", 1);
+	run_attack("sockets", REACHED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
 }
 
 /* Create a sandbox with one bind @spec: 0 or the negative errno, with the
@@ -347,8 +453,7 @@ static void test_unprivileged_host_agent(void)
 		rmdir(h.dir);
 		petri_test_skip("the build tree is not executable by nobody");
 	}
-	h.stream = host_bind(h.dir, "s.sock", SOCK_STREAM);
-	h.dgram = host_bind(h.dir, "d.sock", SOCK_DGRAM);
+	host_socks_bind(&h);
 	char p[128];
 	snprintf(p, sizeof(p), "%s/s.sock", h.dir);
 	REQUIRE(chmod(p, 0600) == 0);
@@ -422,6 +527,222 @@ static void test_ro_bind_with_submount(void)
 	rmdir(dir);
 }
 
+/* An rw bind (without "sockets") makes the sandbox guarded: the host's
+ * sockets in it are out of reach ... */
+static void test_rw_refuses(void)
+{
+	run_attack("rw", GUARDED, HOST_SIDE);
+}
+
+/* ... while the sandbox's own work, in the bind too ... */
+static void test_rw_own_sockets(void)
+{
+	run_attack("rw", GUARDED, OWN_SIDE);
+}
+
+/* ... except a send to a pathname, even one of its own (the guard's limit;
+ * a datagram socket connect()ed to its own still sends, OWN_SIDE). */
+static void test_rw_own_pathname_sends(void)
+{
+	run_attack("rw", GUARDED, OWN_SENDS);
+}
+
+static void test_rw_sockets_reaches(void)
+{
+	run_attack("rw,sockets", REACHED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
+}
+
+/*
+ * The workspace directory, owned by an ordinary uid (one owned by root may
+ * be refused, test_attack_workspace_dir), with the host's sockets in it,
+ * owned by that uid too: the idmapped mount shows them as the sandbox
+ * user's, where a root-owned one would be refused anyway (EACCES, its
+ * owner has no id there).
+ */
+static void workspace_dir_attack(int sides)
+{
+	if (geteuid() != 0)
+		petri_test_skip("needs root to give the workspace directory to another uid");
+	struct host_socks h;
+	host_socks_open(&h);
+	REQUIRE(chown(h.dir, 4242, 4242) == 0);
+	static const char *const socks[] = {"s.sock", "q.sock", "d.sock"};
+	for (int i = 0; i < 3; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "%s/%s", h.dir, socks[i]);
+		REQUIRE(chown(p, 4242, 4242) == 0);
+	}
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.workspace_dir = h.dir;
+	petri_sandbox *sb = sec_sandbox(&so);
+	attack_host_socks(sb, &h, "/workspace", 1, GUARDED, sides, "workspace_dir");
+	petri_sandbox_destroy(sb);
+	host_socks_close(&h);
+}
+
+static void test_workspace_dir_refuses(void)
+{
+	workspace_dir_attack(HOST_SIDE);
+}
+
+static void test_workspace_dir_own_sockets(void)
+{
+	workspace_dir_attack(OWN_SIDE);
+}
+
+/* A custom root (the host's "/", as the other tests make one) with the
+ * host's sockets in /var/tmp, a directory the sandbox sees from it. */
+static void rootfs_attack(int sides)
+{
+	struct host_socks h;
+	host_socks_in(&h, "/var/tmp/petri-unixsock-XXXXXX");
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.rootfs = "/";
+	petri_sandbox *sb = sec_sandbox(&so);
+	attack_host_socks(sb, &h, h.dir, 0, GUARDED, sides, "rootfs /");
+	petri_sandbox_destroy(sb);
+	host_socks_close(&h);
+}
+
+static void test_rootfs_refuses(void)
+{
+	rootfs_attack(HOST_SIDE);
+}
+
+static void test_rootfs_own_sockets(void)
+{
+	rootfs_attack(OWN_SIDE);
+}
+
+#ifndef SEC_UNIX_RACE_BIN
+#error "SEC_UNIX_RACE_BIN must name the built attacks/unix_race.c"
+#endif
+
+/* A guarded sandbox (the host's sockets in an rw bind at /hostdir) with
+ * attacks/unix_race.c in its /workspace. */
+static petri_sandbox *race_sandbox(struct host_socks *h)
+{
+	char spec[128];
+	const char *binds[] = {spec, NULL};
+	host_socks_open(h);
+	snprintf(spec, sizeof(spec), "%s:/hostdir:rw", h->dir);
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.binds = binds;
+	petri_sandbox *sb = sec_sandbox(&so);
+	sec_install_binary(sb, SEC_UNIX_RACE_BIN, "unix_race");
+	return sb;
+}
+
+/*
+ * unix_race @mode against the host socket @sock for 2 s: it must report no
+ * call that succeeded, after at least 1000 attempts (else it raced
+ * nothing), and the host must have received nothing.
+ */
+static void run_race(const char *mode, const char *sock)
+{
+	struct host_socks h;
+	petri_sandbox *sb = race_sandbox(&h);
+	char target[64], name[32], buf[256];
+	snprintf(target, sizeof(target), "/hostdir/%s", sock);
+	snprintf(name, sizeof(name), "race_%s", mode);
+	const char *argv[] = {"/workspace/unix_race", mode, target, "2000", NULL};
+	struct sec_exec x = {.argv = argv, .timeout_ms = 30000};
+	struct petri_test_run r = sec_exec(sb, &x);
+	sec_expect(&r, name, "OK");
+	sec_expect_no_escape(&r);
+	const char *v = sec_verdict(r.out, name, buf, sizeof(buf));
+	const char *a = v ? strstr(v, "attempts=") : NULL;
+	long attempts = a ? atol(a + 9) : 0;
+	CHECK_MSG(attempts >= 1000, "%s: only %ld attempts", name, attempts);
+	int conns = host_connections(&h), grams = host_datagrams(&h);
+	CHECK_MSG(conns == 0, "%s: the host's listener accepted %d connections", name, conns);
+	CHECK_MSG(grams == 0, "%s: the host got %d datagrams", name, grams);
+	if (petri_test_failures)
+		sec_dump(name, &r);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	host_socks_close(&h);
+}
+
+/* The address rewritten between an abstract name, a missing path in /tmp
+ * and the host's socket. */
+static void test_race_path(void)
+{
+	run_race("path", "s.sock");
+}
+
+/* The same race for a pathname sendto(). */
+static void test_race_sendto(void)
+{
+	run_race("sendto", "d.sock");
+}
+
+/* sun_family rewritten between AF_INET and AF_UNIX. */
+static void test_race_family(void)
+{
+	run_race("family", "s.sock");
+}
+
+/* The fd connected swapped between an AF_INET and an AF_UNIX socket. */
+static void test_race_fd(void)
+{
+	run_race("fd", "s.sock");
+}
+
+/*
+ * A blocking connect to a full listener of the sandbox's own waits, the
+ * sandbox meanwhile answers the same program's other calls (a denied one,
+ * another connect) at once, and the connect completes once the listener
+ * accepts.
+ */
+static void test_full_backlog_blocks_alone(void)
+{
+	struct host_socks h;
+	petri_sandbox *sb = race_sandbox(&h);
+	const char *argv[] = {"/workspace/unix_race", "backlog", NULL};
+	struct sec_exec x = {.argv = argv, .timeout_ms = 30000};
+	struct petri_test_run r = sec_exec(sb, &x);
+	sec_expect(&r, "backlog_queued", "OK");
+	sec_expect(&r, "backlog_blocks", "OK");
+	sec_expect(&r, "backlog_denied_prompt", "OK");
+	sec_expect(&r, "backlog_other_connect", "OK");
+	sec_expect(&r, "backlog_completes", "OK");
+	sec_expect_no_escape(&r);
+	if (petri_test_failures)
+		sec_dump("full backlog", &r);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	host_socks_close(&h);
+}
+
+/* The CLI: --bind SRC:DST:rw refuses the host's socket, rw,sockets reaches it. */
+static void test_cli_rw(void)
+{
+	struct host_socks h;
+	host_socks_open(&h);
+	static const char code[] = "import socket\n"
+				   "s = socket.socket(socket.AF_UNIX)\n"
+				   "try:\n"
+				   "    s.connect('/h/s.sock'); print('REACHED')\n"
+				   "except OSError as e:\n"
+				   "    print('BLOCKED', e.errno)\n";
+	static const char *const opts[] = {"rw", "rw,sockets"};
+	static const char *const want[] = {"BLOCKED 111\n", "REACHED\n"};
+	for (int i = 0; i < 2; i++) {
+		char spec[256], *out = NULL, *err = NULL;
+		snprintf(spec, sizeof(spec), "%s:/h:%s", h.dir, opts[i]);
+		const char *args[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+		int st = petri_test_cli(args, &out, &err);
+		CHECK_MSG(st == 0 && out && strcmp(out, want[i]) == 0, "%s: %d '%s' '%s'", spec, st,
+			  out, err);
+		int conns = host_connections(&h);
+		CHECK_MSG(conns == i, "%s: the host got %d connections", spec, conns);
+		free(out);
+		free(err);
+	}
+	host_socks_close(&h);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(ro_default_refuses),
 	PETRI_TEST_CASE(ro_explicit_refuses),
@@ -433,6 +754,20 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(cli_sockets_option),
 	PETRI_TEST_CASE(unprivileged_host_agent),
 	PETRI_TEST_CASE(ro_bind_with_submount),
+	PETRI_TEST_CASE(rw_refuses),
+	PETRI_TEST_CASE(rw_own_sockets),
+	PETRI_TEST_CASE(rw_own_pathname_sends),
+	PETRI_TEST_CASE(rw_sockets_reaches),
+	PETRI_TEST_CASE(workspace_dir_refuses),
+	PETRI_TEST_CASE(workspace_dir_own_sockets),
+	PETRI_TEST_CASE(rootfs_refuses),
+	PETRI_TEST_CASE(rootfs_own_sockets),
+	PETRI_TEST_CASE(race_path),
+	PETRI_TEST_CASE(race_sendto),
+	PETRI_TEST_CASE(race_family),
+	PETRI_TEST_CASE(race_fd),
+	PETRI_TEST_CASE(full_backlog_blocks_alone),
+	PETRI_TEST_CASE(cli_rw),
 	{NULL, NULL},
 };
 
