@@ -79,11 +79,14 @@ def own_stream(path):
         x.close()
 
 
-def own_dgram(path):
+def own_dgram(path, how="sendto"):
     r = socket.socket(socket.AF_UNIX, DG)
     r.bind(path)
     s = socket.socket(socket.AF_UNIX, DG)
-    s.sendto(b"ping", path)
+    if how == "sendto":
+        s.sendto(b"ping", path)
+    else:
+        s.sendmsg([b"ping"], [], 0, path)
     if r.recv(4) != b"ping":
         raise OSError(errno.EIO, "wrong data")
     r.close()
@@ -227,6 +230,9 @@ own("own_stream_tmp", lambda: own_stream("/tmp/own_s.sock"))
 own("own_dgram_tmp", lambda: own_dgram("/tmp/own_d.sock"))
 own("own_stream_workspace", lambda: own_stream("/workspace/own_s.sock"))
 own("own_dgram_workspace", lambda: own_dgram("/workspace/own_d.sock"))
+own("own_dgram_sendmsg_tmp", lambda: own_dgram("/tmp/own_dm.sock", how="sendmsg"))
+if WRITABLE:
+    own("own_dgram_hostdir", lambda: own_dgram(H + "/own_d.sock"))
 own("own_stream_relative", lambda: (os.chdir("/tmp"), own_stream("rel_s.sock")))
 own("own_stream_abstract", lambda: own_stream("\0petri-unix-sockets-test"))
 own("own_dgram_abstract", lambda: own_dgram("\0petri-unix-sockets-test-d"))
