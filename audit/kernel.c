@@ -100,6 +100,9 @@ struct petri_kaudit {
 /* ---- libbpf messages: captured for the error, never printed ------------- */
 
 static __thread char libbpf_last[256];
+/* libbpf's print hook is the process's: one load at a time sets it. */
+static pthread_mutex_t capture_mu = PTHREAD_MUTEX_INITIALIZER;
+static libbpf_print_fn_t capture_old;
 
 static int libbpf_capture(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -114,6 +117,24 @@ static int libbpf_capture(enum libbpf_print_level level, const char *fmt, va_lis
 			memcpy(libbpf_last, line, n + 1);
 	}
 	return 0;
+}
+
+void petri__bpf_capture_begin(void)
+{
+	pthread_mutex_lock(&capture_mu);
+	libbpf_last[0] = 0;
+	capture_old = libbpf_set_print(libbpf_capture);
+}
+
+void petri__bpf_capture_end(void)
+{
+	libbpf_set_print(capture_old);
+	pthread_mutex_unlock(&capture_mu);
+}
+
+const char *petri__bpf_last_warning(void)
+{
+	return libbpf_last;
 }
 
 static int64_t clock_ns(clockid_t c)
@@ -735,34 +756,40 @@ static void *consumer(void *arg)
 
 int petri__kaudit_no_min_btf;
 
-/* A memfd holding the minimal BTF of the object's CO-RE relocations
- * (petri_audit_btf.h) when the running kernel is the one it was cut from
- * (same /sys/kernel/notes, i.e. build id), else -1: libbpf then relocates
- * against the whole vmlinux BTF, which costs ~25 ms more per load. */
-static int min_btf_fd(void)
+int petri__bpf_min_btf_fd(const unsigned char *btf, size_t btf_len, const unsigned char *notes,
+			  size_t notes_len)
 {
-	unsigned char notes[4096];
+	unsigned char now[4096];
 	size_t n = 0;
 	ssize_t r;
 
-	if (petri__kaudit_no_min_btf || !petri_min_btf_len || !petri_min_btf_notes_len)
+	if (!btf_len || !notes_len)
 		return -1;
 	int fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	while (n < sizeof(notes) && (r = read(fd, notes + n, sizeof(notes) - n)) > 0)
+	while (n < sizeof(now) && (r = read(fd, now + n, sizeof(now) - n)) > 0)
 		n += (size_t)r;
 	close(fd);
-	if (n != petri_min_btf_notes_len || memcmp(notes, petri_min_btf_notes, n) != 0)
+	if (n != notes_len || memcmp(now, notes, n) != 0)
 		return -1;
-	int m = memfd_create("petri-audit-btf", MFD_CLOEXEC);
+	int m = memfd_create("petri-bpf-btf", MFD_CLOEXEC);
 	if (m < 0)
 		return -1;
-	if (petri__write_all(m, petri_min_btf, petri_min_btf_len) < 0) {
+	if (petri__write_all(m, btf, btf_len) < 0) {
 		close(m);
 		return -1;
 	}
 	return m;
+}
+
+/* The minimal BTF of this object (petri_audit_btf.h), see above. */
+static int min_btf_fd(void)
+{
+	if (petri__kaudit_no_min_btf)
+		return -1;
+	return petri__bpf_min_btf_fd(petri_min_btf, petri_min_btf_len, petri_min_btf_notes,
+				     petri_min_btf_notes_len);
 }
 
 int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
@@ -773,7 +800,6 @@ int petri__kaudit_open(struct petri_kaudit **out, petri_error **err)
 int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, petri_error **err)
 {
 	struct petri_kaudit *k = calloc(1, sizeof(*k));
-	libbpf_print_fn_t old;
 	int r;
 
 	if (!k)
@@ -791,8 +817,7 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 		fclose(f);
 	}
 
-	libbpf_last[0] = 0;
-	old = libbpf_set_print(libbpf_capture);
+	petri__bpf_capture_begin();
 	char btf_path[64] = "";
 	int btf_fd = min_btf_fd();
 	if (btf_fd >= 0)
@@ -803,7 +828,7 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 		r = -errno;
 		if (btf_fd >= 0)
 			close(btf_fd);
-		libbpf_set_print(old);
+		petri__bpf_capture_end();
 		petri__kaudit_close(k);
 		return petri__err(err, -r, "kernel audit off: opening the BPF object: %s",
 				  libbpf_last[0] ? libbpf_last : strerror(-r));
@@ -832,7 +857,7 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 		close(btf_fd);
 	if (!r)
 		r = petri_audit_bpf__attach(k->skel);
-	libbpf_set_print(old);
+	petri__bpf_capture_end();
 	if (r) {
 		r = r < 0 ? r : -EINVAL;
 		int e = -r == EPERM || -r == EACCES ? EPERM : -r == EINVAL ? EOPNOTSUPP : -r;

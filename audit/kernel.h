@@ -13,6 +13,7 @@
 #ifndef PETRI_AUDIT_BPF_H
 #define PETRI_AUDIT_BPF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "petri/audit.h"
@@ -38,6 +39,23 @@ int petri__kaudit_open_sized(struct petri_kaudit **out, uint32_t ringbuf_bytes, 
 /* Tests: non-zero makes the next opens relocate against the whole vmlinux
  * BTF, as on a kernel other than the build's. */
 extern int petri__kaudit_no_min_btf;
+
+/* Around a BPF object's open and load: libbpf's messages are captured (the
+ * last warning of the calling thread, for the error) instead of printed,
+ * and other loads wait meanwhile (libbpf's print hook is process-wide). */
+void petri__bpf_capture_begin(void);
+void petri__bpf_capture_end(void);
+const char *petri__bpf_last_warning(void);
+
+/* A memfd holding @btf, the minimal BTF of a BPF object's CO-RE relocations
+ * made at build time (a NAME_btf.h of audit/bpf/gen_min_btf.cmake), when
+ * the running kernel is the one it was cut from (/sys/kernel/notes, i.e.
+ * build id, equal to @notes), else -1: libbpf then relocates against the
+ * whole vmlinux BTF, which costs ~15-25 ms more per load.  For
+ * bpf_object_open_opts.btf_custom_path ("/proc/self/fd/N"); the caller
+ * closes it after the load. */
+int petri__bpf_min_btf_fd(const unsigned char *btf, size_t btf_len, const unsigned char *notes,
+			  size_t notes_len);
 
 /* What the consumer needs to know about a sandbox to fill the fields the
  * kernel cannot: the uid inside its user namespace and the exec an event

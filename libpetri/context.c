@@ -67,6 +67,7 @@ PETRI_API int petri_ctx_new(petri_ctx **out, const petri_ctx_opts *opts, petri_e
 	if (mode && *mode && strcmp(mode, "fork") != 0 && strcmp(mode, "exec") != 0)
 		petri__log(ctx, PETRI_LOG_WARN, "PETRI_INIT=%.32s ignored (fork or exec)", mode);
 	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->unix_guard_mu, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
 
 	r = petri__seccomp_build(&ctx->seccomp, err);
@@ -94,6 +95,7 @@ fail:
 	petri__seccomp_release(&ctx->seccomp);
 	petri__cgroup_layout_release(&ctx->cgroups);
 	pthread_mutex_destroy(&ctx->lock);
+	pthread_mutex_destroy(&ctx->unix_guard_mu);
 	pthread_cond_destroy(&ctx->cond);
 	free(ctx);
 	return r;
@@ -118,11 +120,13 @@ PETRI_API void petri_ctx_free(petri_ctx *ctx)
 	petri__pools_free(ctx);
 	petri__proxy_stop(ctx);
 	petri__kaudit_close_ctx(ctx);
+	petri__unix_guard_close_ctx(ctx);
 	if (ctx->init_image_fd >= 0)
 		close(ctx->init_image_fd);
 	petri__seccomp_release(&ctx->seccomp);
 	petri__cgroup_layout_release(&ctx->cgroups);
 	pthread_mutex_destroy(&ctx->lock);
+	pthread_mutex_destroy(&ctx->unix_guard_mu);
 	pthread_cond_destroy(&ctx->cond);
 	free(ctx);
 }

@@ -86,6 +86,15 @@ struct petri_ctx {
 	/* A load running on its own thread (audit_hooks.c), NULL: none. */
 	struct petri__kaudit_load *kaudit_load;
 
+	/* The unix socket guard's BPF programs (unix_guard.c), loaded on the
+	 * first sandbox that needs them, under unix_guard_mu (not lock: the
+	 * load takes up to ~20 ms).  A failed load is not retried:
+	 * unix_guard_err (negative errno) and unix_guard_reason say why. */
+	pthread_mutex_t unix_guard_mu;
+	struct petri_unix_guard_bpf *unix_guard;
+	int unix_guard_err;
+	char unix_guard_reason[256];
+
 	pthread_mutex_t lock;
 	struct petri_sandbox *sandboxes; /* list of live sandboxes */
 
@@ -197,6 +206,19 @@ int petri__kaudit_ensure(struct petri_ctx *ctx);
 void petri__kaudit_watch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_unwatch_sandbox(struct petri_sandbox *sb);
 void petri__kaudit_close_ctx(struct petri_ctx *ctx);
+
+/* unix_guard.c: the cgroup BPF backstop of the brokered unix connects
+ * (petri_init_cfg.unix_guard).  _wanted: 1 when the sandbox's filesystem
+ * can hold host unix sockets (a custom root, a workspace directory, a
+ * writable bind not marked sockets), else 0.  _attach:
+ * load the programs once per context and attach them to the cgroup2
+ * directory @cgroup_v2_dirfd (BPF_F_ALLOW_MULTI; they stay until the
+ * cgroup is removed); 0, -EOPNOTSUPP when this host cannot load them (no
+ * CAP_BPF/CAP_PERFMON, no BTF, a kernel before 6.7), else -errno.
+ * _close_ctx: free what the context loaded. */
+int petri__unix_guard_wanted(const struct petri_init_cfg *cfg);
+int petri__unix_guard_attach(struct petri_ctx *ctx, int cgroup_v2_dirfd, petri_error **err);
+void petri__unix_guard_close_ctx(struct petri_ctx *ctx);
 
 /* TenantVault (the use and misuse hooks are declared in net/vault.h):
  * @count SecretUse (@misuse 0) or SecretMisuse events the proxy counted

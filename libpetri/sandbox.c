@@ -871,6 +871,29 @@ static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, int poolable, p
 		cfg.ca_fd = r;
 	}
 
+	/* Host sockets can be in its filesystem: its connects are brokered,
+	 * and the kernel backstop is on its cgroup before any of its
+	 * processes exists (after the checks of the caller's workspace: a
+	 * refused create leaves not even the context's first load behind).
+	 * A host that is not root may lack BPF (logged once per context): the
+	 * sandbox then goes without the backstop. */
+	if (petri__unix_guard_wanted(&cfg)) {
+		petri_error *e = NULL;
+		cfg.unix_guard = 1;
+		if (sb->cgroup.v2_dirfd >= 0)
+			r = petri__unix_guard_attach(ctx, sb->cgroup.v2_dirfd, &e);
+		else
+			r = petri__err(&e, EOPNOTSUPP,
+				       "unix socket guard: the sandbox has no cgroup v2");
+		if (r == -EOPNOTSUPP && !ctx->is_root)
+			r = 0;
+		if (r < 0 && err && !*err)
+			*err = TAKE_PTR(e);
+		petri_error_free(e);
+		if (r < 0)
+			goto fail;
+	}
+
 	/* Not CLONE_NEWNET: init unshares its network namespace itself (the
 	 * slowest to create, ~0.6 ms) while we write its id maps. */
 	uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |

@@ -1,10 +1,11 @@
-# gen_min_btf.cmake - the header petri_audit_btf.h: a minimal BTF holding only
-# the kernel types the BPF object's CO-RE relocations use (bpftool gen
-# min_core_btf), and the /sys/kernel/notes (build id) of the kernel it was
-# cut from.  At run time libbpf relocates against it instead of searching
-# the whole vmlinux BTF (~25 ms of every load) -- but only when the running
-# kernel's notes are byte for byte the same; any other kernel gets the full
-# BTF.  Without BTF or notes at build time the header is empty (full BTF).
+# gen_min_btf.cmake - the header NAME_btf.h of a BPF object (petri_audit_btf.h,
+# petri_unix_guard_btf.h): a minimal BTF holding only the kernel types the
+# object's CO-RE relocations use (bpftool gen min_core_btf), and the
+# /sys/kernel/notes (build id) of the kernel it was cut from.  At run time
+# libbpf relocates against it instead of searching the whole vmlinux BTF
+# (~25 ms of every load) -- but only when the running kernel's notes are
+# byte for byte the same; any other kernel gets the full BTF.  Without BTF
+# or notes at build time the header is empty (full BTF).
 #
 # cmake -DBPFTOOL=... -DBTF=... -DOBJ=... -DOUT=... -P gen_min_btf.cmake
 set(min ${OUT}.btf)
