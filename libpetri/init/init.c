@@ -231,7 +231,7 @@ static _Noreturn void child_fail(int err_fd, int stage, int err, const char *wha
 	_exit(127);
 }
 
-int petri__drop_capabilities(void)
+static int drop_capabilities(void)
 {
 	/* Bounding and ambient sets first (they need CAP_SETPCAP), then lock
 	 * the securebits so a uid change can never bring capabilities back,
@@ -360,7 +360,8 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	/* 1. A session of its own: no controlling terminal, no job control
 	 *    games with anything outside the exec.  (Signal dispositions and
 	 *    mask were reset by the reaper, and seccomp is already in force:
-	 *    the reaper installed it before the request came.) */
+	 *    the reaper installed it before the request came -- except with
+	 *    unix_guard, step 8.) */
 	setsid();
 
 	/* 2. Only fds 0, 1, 2 survive execve. */
@@ -411,7 +412,7 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
 	    syscall(SYS_setresuid, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0)
 		child_fail(x->err_fd, STAGE_CAPS, errno, "setresuid");
-	if ((r = petri__drop_capabilities()) < 0)
+	if ((r = drop_capabilities()) < 0)
 		child_fail(x->err_fd, STAGE_CAPS, -r, "drop capabilities");
 	/* Not PR_SET_DUMPABLE: we share the reaper's mm until execve, and the
 	 * reaper (a copy of the host's memory) must stay undumpable.  execve

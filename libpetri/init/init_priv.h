@@ -66,8 +66,4 @@ struct petri_broker_end {
 int petri__broker_reaped(pid_t pid, struct petri_broker_end *end);
 void petri__broker_answer(int notify_fd, const struct petri_broker_end *end);
 
-/* init.c: bounding, ambient, permitted and effective sets emptied, the
- * securebits locked. */
-int petri__drop_capabilities(void);
-
 #endif /* PETRI_INIT_PRIV_H */
