@@ -35,7 +35,12 @@
  * included, the peer's credentials being the sandbox user's.  attacks/unix_race.c races that
  * guard (the address rewritten under a connect or sendto, its family
  * flipped, the fd swapped) without reaching the host once, and shows that a
- * connect blocked on a full backlog of its own stalls nothing else.
+ * connect blocked on a full backlog of its own stalls nothing else.  A
+ * one-byte pathname without its NUL (3 bytes) is the guard's too, from a
+ * root host and an unprivileged one (no cgroup program); a "sockets" bind
+ * below a directory the code owns stays the only one that passes when the
+ * code swaps that directory for a symlink to the writable bind; and from
+ * an unprivileged host a sendmsg() to a host socket must not get through.
  */
 #include "sec_util.h"
 
