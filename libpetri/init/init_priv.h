@@ -62,6 +62,9 @@ struct petri_broker_end {
 	int err;      /* and errno, or 0 */
 	int refused;  /* not a socket the sandbox may reach (err ECONNREFUSED) */
 };
+/* Note bind @i (with the "sockets" option) as init attaches it, @fd its
+ * source: the broker's later test of a file on that bind.  0 or -errno. */
+int petri__broker_sockets_bind(int i, int fd);
 /* @pid, reaped: 1 and @end filled if it was a broker, else 0. */
 int petri__broker_reaped(pid_t pid, struct petri_broker_end *end);
 void petri__broker_answer(int notify_fd, const struct petri_broker_end *end);

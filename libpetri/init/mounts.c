@@ -919,6 +919,10 @@ int petri__rootfs_build(const struct petri_init_cfg *cfg, char *msg, size_t msgl
 		if (fstat(bind_fds[i], &st) < 0)
 			FAIL("stat bind source %s", b->src);
 		snprintf(p, sizeof(p), STAGE "%s", b->dst);
+		if (b->sockets && (r = petri__broker_sockets_bind(i, bind_fds[i])) < 0) {
+			errno = -r;
+			FAIL("statx bind source %s", b->src);
+		}
 		if (S_ISSOCK(st.st_mode) && !b->sockets) {
 			errno = EACCES; /* checked by the host too; this is the pinned file */
 			FAIL("bind source %s is a unix socket (needs the 'sockets' option)",

@@ -235,7 +235,37 @@ static int own_socket(const struct stat *st)
 	return found;
 }
 
-/* Is @fd on one of the binds the host made with the "sockets" option? */
+/* The source of each bind with the "sockets" option, noted by init as it
+ * attached them, before any code ran. */
+static struct sockets_bind {
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+	int noted;
+} sockets_binds[PETRI_MAX_BINDS];
+
+int petri__broker_sockets_bind(int i, int fd)
+{
+	struct statx sx;
+
+	if (i < 0 || i >= PETRI_MAX_BINDS)
+		return -EINVAL;
+	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &sx) < 0)
+		return -errno;
+	sockets_binds[i] = (struct sockets_bind){.dev_major = sx.stx_dev_major,
+						 .dev_minor = sx.stx_dev_minor,
+						 .ino = sx.stx_ino,
+						 .noted = 1};
+	return 0;
+}
+
+/*
+ * Is @fd on one of the binds the host made with the "sockets" option?  The
+ * mount at a bind's destination is what we compare with, but the code may
+ * own a directory above that destination (/home/sandbox/.ssh for
+ * .../.ssh/agent.sock) and replace it with a symlink or another directory:
+ * the destination must still lead to the root of a mount, and that root
+ * must be the very source init bound there.
+ */
 static int on_sockets_bind(int fd, const struct petri_init_cfg *cfg)
 {
 	struct statx sx;
@@ -243,13 +273,20 @@ static int on_sockets_bind(int fd, const struct petri_init_cfg *cfg)
 	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) < 0 ||
 	    !(sx.stx_mask & STATX_MNT_ID))
 		return 0;
-	for (int i = 0; i < cfg->nbinds; i++) {
+	for (int i = 0; i < cfg->nbinds && i < PETRI_MAX_BINDS; i++) {
+		const struct sockets_bind *s = &sockets_binds[i];
 		struct statx b;
-		if (!cfg->binds[i].sockets ||
+		if (!cfg->binds[i].sockets || !s->noted ||
 		    syscall(SYS_statx, AT_FDCWD, cfg->binds[i].dst,
-			    AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID, &b) < 0)
+			    AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID,
+			    &b) < 0)
 			continue;
-		if ((b.stx_mask & STATX_MNT_ID) && b.stx_mnt_id == sx.stx_mnt_id)
+		if (!(b.stx_mask & STATX_MNT_ID) || !(b.stx_mask & STATX_INO) ||
+		    !(b.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+		    !(b.stx_attributes & STATX_ATTR_MOUNT_ROOT) || b.stx_ino != s->ino ||
+		    b.stx_dev_major != s->dev_major || b.stx_dev_minor != s->dev_minor)
+			continue;
+		if (b.stx_mnt_id == sx.stx_mnt_id)
 			return 1;
 	}
 	return 0;
@@ -404,10 +441,12 @@ int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 	socklen_t len = (socklen_t)req->data.args[send ? 5 : 2];
 
 	/* Not a pathname unix address (or one the kernel rejects anyway):
-	 * the kernel goes on; the cgroup hooks stand behind a rewrite. */
+	 * the kernel goes on; the cgroup hooks stand behind a rewrite.  One
+	 * byte of sun_path is a pathname when it is not NUL: the kernel ends
+	 * the path at the address's length ("s", 3 bytes). */
 	struct iovec local = {.iov_base = &sa, .iov_len = len};
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-	if (len <= offsetof(struct sockaddr_un, sun_path) + 1 || len > sizeof(sa) ||
+	if (len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof(sa) ||
 	    syscall(SYS_process_vm_readv, req->pid, &local, 1, &remote, 1, 0) != (long)len ||
 	    sa.sun_family != AF_UNIX || sa.sun_path[0] == '\0') {
 		answer(notify_fd, req->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);

@@ -35,7 +35,12 @@
  * included, the peer's credentials being the sandbox user's.  attacks/unix_race.c races that
  * guard (the address rewritten under a connect or sendto, its family
  * flipped, the fd swapped) without reaching the host once, and shows that a
- * connect blocked on a full backlog of its own stalls nothing else.
+ * connect blocked on a full backlog of its own stalls nothing else.  A
+ * one-byte pathname without its NUL (3 bytes) is the guard's too, from a
+ * root host and an unprivileged one (no cgroup program); a "sockets" bind
+ * below a directory the code owns stays the only one that passes when the
+ * code swaps that directory for a symlink to the writable bind; and from
+ * an unprivileged host a sendmsg() to a host socket must not get through.
  */
 #include "sec_util.h"
 
@@ -750,6 +755,174 @@ static void test_cli_rw(void)
 	host_socks_close(&h);
 }
 
+/*
+ * The code that makes a one-character pathname address without its NUL:
+ * sun_family and "s", 3 bytes (the length a caller counting strlen()
+ * gives).  The kernel reads it as the path "s" (relative to the cwd, here
+ * /tmp, where "s" and "d" are symlinks to the host's stream and datagram
+ * sockets in the bind at @dir).  Prints "s" and "d" with REACHED or
+ * BLOCKED and the errno number.
+ */
+static void short_address_code(char *buf, size_t len, const char *dir)
+{
+	snprintf(buf, len,
+		 "import ctypes, os, socket, struct\n"
+		 "libc = ctypes.CDLL(None, use_errno=True)\n"
+		 "os.chdir('/tmp')\n"
+		 "for n, kind in (('s', socket.SOCK_STREAM), ('d', socket.SOCK_DGRAM)):\n"
+		 "    os.symlink('%s/' + n + '.sock', n)\n"
+		 "    s = socket.socket(socket.AF_UNIX, kind)\n"
+		 "    a = struct.pack('=H', socket.AF_UNIX) + n.encode()\n"
+		 "    if kind == socket.SOCK_STREAM:\n"
+		 "        r = libc.connect(s.fileno(), a, 3)\n"
+		 "    else:\n"
+		 "        r = libc.sendto(s.fileno(), b'x', 1, 0, a, 3)\n"
+		 "    print(n, 'REACHED' if r >= 0 else 'BLOCKED %%d' %% ctypes.get_errno())\n",
+		 dir);
+}
+
+/*
+ * A 3-byte pathname address is a pathname to the kernel, but the reaper
+ * took it for an unnamed one and let the call go on: only the cgroup
+ * program stopped it (EPERM), and where that program is missing (an
+ * unprivileged host, test_unprivileged_rw_short_address) it reached the
+ * host.  The guard itself must answer it, like any other pathname:
+ * ECONNREFUSED, nothing received.
+ */
+static void test_short_address(void)
+{
+	struct host_socks h;
+	host_socks_open(&h);
+	char spec[128], code[1024];
+	snprintf(spec, sizeof(spec), "%s:/hostdir:rw", h.dir);
+	REQUIRE(chmod(h.dir, 0777) == 0);
+	const char *binds[] = {spec, NULL};
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.binds = binds;
+	petri_sandbox *sb = sec_sandbox(&so);
+	short_address_code(code, sizeof(code), "/hostdir");
+	struct sec_exec x = {.lang = "python", .code = code, .timeout_ms = 30000};
+	struct petri_test_run r = sec_exec(sb, &x);
+	CHECK_MSG(r.exit_code == 0 && r.out && strcmp(r.out, "s BLOCKED 111\nd BLOCKED 111\n") == 0,
+		  "3-byte addresses: exit %d '%s'", r.exit_code, r.out);
+	int conns = host_connections(&h), grams = host_datagrams(&h);
+	CHECK_MSG(conns == 0 && grams == 0, "the host got %d connections, %d datagrams", conns,
+		  grams);
+	if (petri_test_failures)
+		sec_dump("short address", &r);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	host_socks_close(&h);
+}
+
+/*
+ * As nobody (an unprivileged host: no cgroup program, the guard alone),
+ * the host's sockets in a directory nobody owns, bound rw at /h: run
+ * @code with the CLI; it must print no REACHED, and the host must have
+ * received nothing.
+ */
+static void unprivileged_rw(const char *what, const char *code)
+{
+	if (geteuid() != 0)
+		petri_test_skip("needs root to become an unprivileged user (nobody)");
+	const char *cli = getenv("PETRI_CLI");
+	REQUIRE(cli != NULL);
+	struct host_socks h;
+	snprintf(h.dir, sizeof(h.dir), "/tmp/petri-unixsock-XXXXXX");
+	REQUIRE(mkdtemp(h.dir) != NULL && chown(h.dir, 65534, 65534) == 0);
+	REQUIRE(setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+		setresuid(65534, 65534, 65534) == 0);
+	if (access(cli, X_OK) != 0) {
+		rmdir(h.dir);
+		petri_test_skip("the build tree is not executable by nobody");
+	}
+	host_socks_bind(&h);
+	char spec[256], *out = NULL, *err = NULL;
+	snprintf(spec, sizeof(spec), "%s:/h:rw", h.dir);
+	const char *args[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+	int st = petri_test_cli(args, &out, &err);
+	CHECK_MSG(st == 0 && out && !strstr(out, "REACHED"), "%s: %d '%s' '%s'", what, st, out,
+		  err);
+	int conns = host_connections(&h), grams = host_datagrams(&h);
+	CHECK_MSG(conns == 0 && grams == 0, "%s: the host got %d connections, %d datagrams", what,
+		  conns, grams);
+	free(out);
+	free(err);
+	host_socks_close(&h);
+}
+
+static void test_unprivileged_rw_short_address(void)
+{
+	char code[1024];
+	short_address_code(code, sizeof(code), "/h");
+	unprivileged_rw("3-byte addresses", code);
+}
+
+/*
+ * sendmsg() hides its address behind msg_name, which the seccomp filter
+ * cannot read: only the cgroup program refuses a pathname there.  Without
+ * it (an unprivileged host) nothing does.
+ */
+static void test_unprivileged_rw_sendmsg(void)
+{
+	static const char code[] = "import socket\n"
+				   "g = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+				   "try:\n"
+				   "    g.sendmsg([b'x'], [], 0, '/h/d.sock'); print('REACHED')\n"
+				   "except OSError as e:\n"
+				   "    print('BLOCKED', e.errno)\n";
+	unprivileged_rw("sendmsg", code);
+}
+
+/*
+ * A "sockets" bind whose destination lies below a directory the code owns
+ * (/home/sandbox/.ssh, made by init for the mount point): the broker found
+ * the bind by resolving its destination at each call, so the code renames
+ * .ssh away, puts a symlink to the writable bind /hostdir in its place and
+ * a file agent.sock there, and every socket in /hostdir passed for one on
+ * the "sockets" bind -- the host's daemon's too.
+ */
+static void test_sockets_bind_dst_swapped(void)
+{
+	struct host_socks h, agent;
+	host_socks_open(&h);
+	host_socks_open(&agent);
+	REQUIRE(chmod(h.dir, 0777) == 0);
+	char rw[128], sock[160];
+	snprintf(rw, sizeof(rw), "%s:/hostdir:rw", h.dir);
+	snprintf(sock, sizeof(sock), "%s/s.sock:/home/sandbox/.ssh/agent.sock:sockets", agent.dir);
+	const char *binds[] = {rw, sock, NULL};
+	petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+	so.binds = binds;
+	petri_sandbox *sb = sec_sandbox(&so);
+	static const char code[] = "import os, socket\n"
+				   "def conn(p):\n"
+				   "    s = socket.socket(socket.AF_UNIX)\n"
+				   "    try:\n"
+				   "        s.connect(p); return 'REACHED'\n"
+				   "    except OSError as e:\n"
+				   "        return 'BLOCKED %d' % e.errno\n"
+				   "print('agent', conn('/home/sandbox/.ssh/agent.sock'))\n"
+				   "os.rename('/home/sandbox/.ssh', '/home/sandbox/.ssh-away')\n"
+				   "os.symlink('/hostdir', '/home/sandbox/.ssh')\n"
+				   "open('/hostdir/agent.sock', 'w').close()\n"
+				   "print('host', conn('/hostdir/s.sock'))\n";
+	struct sec_exec x = {.lang = "python", .code = code, .timeout_ms = 30000};
+	struct petri_test_run r = sec_exec(sb, &x);
+	CHECK_MSG(r.exit_code == 0 && r.out &&
+			  strcmp(r.out, "agent REACHED\nhost BLOCKED 111\n") == 0,
+		  "exit %d '%s'", r.exit_code, r.out);
+	CHECK(host_connections(&agent) == 1);
+	int conns = host_connections(&h);
+	CHECK_MSG(conns == 0, "the host's listener accepted %d connections", conns);
+	if (petri_test_failures)
+		sec_dump("sockets bind destination swapped", &r);
+	petri_test_run_free(&r);
+	petri_sandbox_destroy(sb);
+	host_socks_close(&agent);
+	host_socks_close(&h);
+}
+
 static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(ro_default_refuses),
 	PETRI_TEST_CASE(ro_explicit_refuses),
@@ -775,6 +948,10 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(race_fd),
 	PETRI_TEST_CASE(full_backlog_blocks_alone),
 	PETRI_TEST_CASE(cli_rw),
+	PETRI_TEST_CASE(short_address),
+	PETRI_TEST_CASE(unprivileged_rw_short_address),
+	PETRI_TEST_CASE(unprivileged_rw_sendmsg),
+	PETRI_TEST_CASE(sockets_bind_dst_swapped),
 	{NULL, NULL},
 };
 
