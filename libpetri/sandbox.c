@@ -879,14 +879,16 @@ static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, int poolable, p
 	 * sandbox then goes without the backstop. */
 	if (petri__unix_guard_wanted(&cfg)) {
 		petri_error *e = NULL;
-		cfg.unix_guard = 1;
+		cfg.unix_guard = PETRI_UNIX_GUARD_HOOKED;
 		if (sb->cgroup.v2_dirfd >= 0)
 			r = petri__unix_guard_attach(ctx, sb->cgroup.v2_dirfd, &e);
 		else
 			r = petri__err(&e, EOPNOTSUPP,
 				       "unix socket guard: the sandbox has no cgroup v2");
-		if (r == -EOPNOTSUPP && !ctx->is_root)
+		if (r == -EOPNOTSUPP && !ctx->is_root) {
+			cfg.unix_guard = PETRI_UNIX_GUARD_ALONE;
 			r = 0;
+		}
 		if (r < 0 && err && !*err)
 			*err = TAKE_PTR(e);
 		petri_error_free(e);

@@ -216,7 +216,8 @@ struct exec_ctx {
 	char *const *envp;
 	const char *cwd;
 	int err_fd;
-	int guard_sock; /* unix_guard: where the command sends its listener, else -1 */
+	int guard;     /* unix_guard: we share the reaper's fd table until execve */
+	int *listener; /* ... and leave the filter's listener there, its number here */
 };
 
 static int parse_request(int memfd, struct exec_ctx *x, const char **code, void **map,
@@ -350,7 +351,7 @@ static void exec_search(char *const *argv, char *const *envp)
 	errno = eacces ? EACCES : ENOENT;
 }
 
-static int install_guard_seccomp(int sock);
+static int install_guard_seccomp(void);
 
 static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 {
@@ -427,9 +428,15 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 		child_fail(x->err_fd, STAGE_LANDLOCK, -r, "landlock_restrict_self");
 
 	/* 8. With unix_guard, seccomp: the reaper serves our connect()s, so
-	 *    it has no filter to pass on; its listener goes to the reaper. */
-	if (x->guard_sock >= 0 && (r = install_guard_seccomp(x->guard_sock)) < 0)
-		child_fail(x->err_fd, STAGE_SECCOMP, -r, "seccomp");
+	 *    it has no filter to pass on.  Its listener stays in the fd table
+	 *    we share with the reaper (close-on-exec: the copy execve gives
+	 *    the new program drops it; no call a filter may catch is needed
+	 *    to hand it over). */
+	if (x->guard) {
+		if ((r = install_guard_seccomp()) < 0)
+			child_fail(x->err_fd, STAGE_SECCOMP, -r, "seccomp");
+		*x->listener = r;
+	}
 
 	exec_search(x->argv, x->envp);
 	char m[PETRI_STAGE_MSG_MAX];
@@ -488,11 +495,11 @@ static int install_seccomp(const struct petri_seccomp_prog *prog)
 	return fd < 0 ? -errno : (int)fd;
 }
 
-/* The command's half of unix_guard: install the filter with a listener the
- * waits on which only a fatal signal interrupts (a broker's connect cannot
- * be undone, so its caller must not restart it), send the listener to the
- * reaper on @sock.  Both fds are close-on-exec. */
-static int install_guard_seccomp(int sock)
+/* The command's half of unix_guard: install the filter with a listener
+ * whose waits only a fatal signal interrupts once the reaper has taken the
+ * call (a broker's connect cannot be undone, so its caller must not restart
+ * it).  The listener's fd (close-on-exec), or -errno. */
+static int install_guard_seccomp(void)
 {
 	unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER |
 			      SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
@@ -500,12 +507,7 @@ static int install_guard_seccomp(int sock)
 	if (fd < 0 && errno == EINVAL) /* before Linux 5.19 */
 		fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
 			     &init_seccomp->fprog);
-	if (fd < 0)
-		return -errno;
-	struct petri_msg m = {.type = PETRI_MSG_STARTED};
-	int listener = (int)fd, r = petri__msg_send(sock, &m, &listener, 1);
-	close(listener);
-	return r < 0 ? r : 0;
+	return fd < 0 ? -errno : (int)fd;
 }
 
 static void exec_prepare(struct reaper_prep *f);
@@ -762,7 +764,8 @@ static void one_exec_control(int ctl, uint64_t exec_id);
  */
 static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl, uint64_t exec_id)
 {
-	struct exec_ctx x = {.guard_sock = -1};
+	int listener = -1;
+	struct exec_ctx x = {.guard = unix_guard, .listener = &listener};
 	const char *code = NULL;
 	void *map = NULL;
 	size_t maplen = 0;
@@ -785,29 +788,33 @@ static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		child_fail(x.err_fd, STAGE_FORK, errno, "mmap command stack");
-	int guard[2] = {-1, -1};
-	if (unix_guard && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, guard) < 0)
-		child_fail(x.err_fd, STAGE_SECCOMP, errno, "seccomp listener channel");
-	x.guard_sock = guard[1];
+	/* With unix_guard the command also shares our fd table (CLONE_FILES)
+	 * until its execve, to leave us its filter's listener: its dup2()s of
+	 * the exec's stdio land on our 0, 1 and 2, so keep ours aside. */
+	int saved[3] = {-1, -1, -1};
+	for (int i = 0; unix_guard && i < 3; i++)
+		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
 	struct command_args args = {.x = &x, .stdio = fds + 1};
 	int child_pidfd = -1;
 	pid_t child = clone(command_trampoline, stack + stack_len,
-			    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args, &child_pidfd);
+			    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+				    (unix_guard ? CLONE_FILES : 0),
+			    &args, &child_pidfd);
 	if (child < 0)
 		child_fail(x.err_fd, STAGE_FORK, errno, "fork command");
 	munmap(stack, stack_len);
 	for (int i = 1; i < 4; i++)
 		close(fds[i]);
-	if (unix_guard) {
-		/* The command has exec'd (or failed, and said so): its listener
-		 * is queued, or there is none and the channel is at its end. */
-		close(guard[1]);
-		struct petri_msg lm;
-		int lfd[1], nlfd = 1;
-		if (petri__msg_recv(guard[0], &lm, lfd, &nlfd) > 0 && nlfd == 1)
-			notify_fd = lfd[0];
-		close(guard[0]);
+	for (int i = 0; unix_guard && i < 3; i++) {
+		if (saved[i] >= 0) {
+			dup2(saved[i], i);
+			close(saved[i]);
+		} else {
+			close(i);
+		}
 	}
+	if (listener >= 0)
+		notify_fd = listener; /* the command has exec'd (or failed, and said so) */
 	/* code_dir_fd stays open: dropping the last reference to the detached
 	 * writable /run/petri unmounts it, which waits for an RCU grace period
 	 * (1-10 ms) that neither the command nor its DONE report should wait
@@ -1703,7 +1710,7 @@ _Noreturn void petri__init_main(const struct petri_init_cfg *cfg)
 	init_seccomp = cfg->seccomp;
 	init_cfg = cfg;
 	if (cfg->unix_guard && cfg->seccomp) {
-		int r = petri__guard_filter(cfg->seccomp, &guard_prog);
+		int r = petri__guard_filter(cfg->seccomp, cfg->unix_guard, &guard_prog);
 		if (r < 0) {
 			send_setup_error(ctl, STAGE_SECCOMP, -r, "seccomp: the connect() prefix");
 			_exit(1);

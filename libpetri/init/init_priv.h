@@ -39,9 +39,11 @@ struct pollfd;
 struct seccomp_notif;
 
 /* @in behind a prefix that makes the native connect(), and sendto() with an
- * address, SECCOMP_RET_USER_NOTIF (an mmap'd copy in @out); also maps the
+ * address (and with @mode PETRI_UNIX_GUARD_ALONE, sendmsg() and sendmmsg()),
+ * SECCOMP_RET_USER_NOTIF (an mmap'd copy in @out); also maps the
  * brokers' table.  0 or -errno. */
-int petri__guard_filter(const struct petri_seccomp_prog *in, struct petri_seccomp_prog *out);
+int petri__guard_filter(const struct petri_seccomp_prog *in, int mode,
+			struct petri_seccomp_prog *out);
 struct seccomp_data;
 /* Is @d the native connect() or sendto() (the only notifications besides
  * denials)? */

@@ -62,6 +62,9 @@ struct petri_bind {
  * instructions; a forked one reads the host's copy.  Either way init never
  * allocates.
  */
+#define PETRI_UNIX_GUARD_HOOKED 1
+#define PETRI_UNIX_GUARD_ALONE 2
+
 #define PETRI_INIT_CFG_MAGIC 0x50494e31u
 struct petri_init_cfg {
 	uint32_t magic;
@@ -107,7 +110,10 @@ struct petri_init_cfg {
 	 * unix_broker.c here): the code's connect() is USER_NOTIF, performed
 	 * by the reaper on its behalf when the socket is the sandbox's own,
 	 * and a cgroup hook refuses any pathname unix address from a task
-	 * under seccomp.  Set by the host, never for a pooled sandbox. */
+	 * under seccomp.  Set by the host, never for a pooled sandbox:
+	 * PETRI_UNIX_GUARD_HOOKED, or PETRI_UNIX_GUARD_ALONE where the host
+	 * could not attach the programs (the reaper then also checks the
+	 * addresses of sendmsg and sendmmsg). */
 	int unix_guard;
 };
 

@@ -52,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <limits.h>
 #include <sys/un.h>
 
 #include "init_priv.h"
@@ -86,11 +87,17 @@ struct broker {
 
 /* MAP_SHARED: the brokers leave their results here. */
 static struct broker *brokers;
+/* PETRI_UNIX_GUARD_*: with or without the host's cgroup programs. */
+static int guard_mode;
 
 int petri__broker_is_connect(const struct seccomp_data *d)
 {
 #ifdef NATIVE_ARCH
-	return d->arch == NATIVE_ARCH && (d->nr == __NR_connect || d->nr == __NR_sendto);
+	if (d->arch != NATIVE_ARCH)
+		return 0;
+	if (d->nr == __NR_sendmsg || d->nr == __NR_sendmmsg)
+		return guard_mode == PETRI_UNIX_GUARD_ALONE;
+	return d->nr == __NR_connect || d->nr == __NR_sendto;
 #else
 	(void)d;
 	return 0;
@@ -106,25 +113,32 @@ uint32_t petri__broker_arch(void)
 #endif
 }
 
-int petri__guard_filter(const struct petri_seccomp_prog *in, struct petri_seccomp_prog *out)
+int petri__guard_filter(const struct petri_seccomp_prog *in, int mode,
+			struct petri_seccomp_prog *out)
 {
 #ifdef NATIVE_ARCH
 	/* The profile, behind a prefix that sends the native connect(), and
-	 * sendto() with an address (args[4], 64 bits), to the listener.  A
-	 * foreign ABI's call falls through to the profile, which kills it. */
+	 * sendto() with an address (args[4], 64 bits), to the listener; and,
+	 * without the host's cgroup programs (which refuse them otherwise),
+	 * every sendmsg() and sendmmsg(), whose addresses a filter cannot
+	 * read.  A foreign ABI's call falls through to the profile, which
+	 * kills it. */
 	const uint32_t a4 = offsetof(struct seccomp_data, args[4]);
+	const uint8_t msgs = mode == PETRI_UNIX_GUARD_ALONE; /* 1: jump to 11 */
 	const struct sock_filter prefix[] = {
 		/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 8),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 10),
 		/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 5, 0),
-		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 5),
-		/* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, a4),
-		/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
-		/* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, a4 + 4),
-		/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
-		/* 9 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-		/* 10: the profile */
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 7, 0),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, msgs ? 6 : 0, 0),
+		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, msgs ? 5 : 0, 0),
+		/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 5),
+		/* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, a4),
+		/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
+		/* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, a4 + 4),
+		/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+		/* 11 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		/* 12: the profile */
 	};
 	size_t n = ARRAY_SIZE(prefix), len = n + in->fprog.len;
 
@@ -143,11 +157,13 @@ int petri__guard_filter(const struct petri_seccomp_prog *in, struct petri_seccom
 		munmap(f, len * sizeof(*f));
 		return -e;
 	}
+	guard_mode = mode;
 	out->fprog.len = (unsigned short)len;
 	out->fprog.filter = f;
 	return 0;
 #else
 	(void)in;
+	(void)mode;
 	(void)out;
 	return -EOPNOTSUPP;
 #endif
@@ -365,14 +381,23 @@ static _Noreturn void broker_main(const struct broker_call *c, const struct petr
 	close(pidfd);
 
 	/* A socket of another family: whatever the kernel answers it for a
-	 * unix address (no unix hook runs for it). */
+	 * unix address (no unix hook runs for it, and we have no filter). */
 	int domain = 0;
 	socklen_t dlen = sizeof(domain);
 	if (syscall(SYS_getsockopt, sock, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0) {
 		b->err = errno;
 		_exit(0);
 	}
-	if (domain != AF_UNIX) {
+	/* And a sendto() on a connected unix stream or seqpacket socket:
+	 * the kernel ignores the address, or refuses any. */
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+	if (domain == AF_UNIX && c->d->nr == __NR_sendto &&
+	    syscall(SYS_getsockopt, sock, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) {
+		b->err = errno;
+		_exit(0);
+	}
+	if (domain != AF_UNIX || (c->d->nr == __NR_sendto && type != SOCK_DGRAM)) {
 		broker_do(c, sock, c->sa, c->len, b);
 		_exit(0);
 	}
@@ -432,9 +457,64 @@ static void answer(int notify_fd, uint64_t id, int64_t val, int err, uint32_t fl
 	ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
+/* Is @m's destination a pathname unix address?  (It is read from the
+ * caller, which may change it after we looked: see petri__broker_connect.) */
+static int msg_to_pathname(uint32_t pid, const struct msghdr *m)
+{
+	struct sockaddr_un sa;
+	size_t len = m->msg_namelen < sizeof(sa) ? m->msg_namelen : sizeof(sa);
+
+	if (!m->msg_name || len <= offsetof(struct sockaddr_un, sun_path))
+		return 0;
+	struct iovec local = {.iov_base = &sa, .iov_len = len};
+	struct iovec remote = {.iov_base = m->msg_name, .iov_len = len};
+	if (syscall(SYS_process_vm_readv, pid, &local, 1, &remote, 1, 0) != (long)len)
+		return 0; /* the kernel answers EFAULT */
+	return sa.sun_family == AF_UNIX && sa.sun_path[0] != '\0';
+}
+
+/*
+ * Without the host's cgroup programs, sendmsg() and sendmmsg() come here
+ * too: refused (EPERM, as the programs would) when a message is addressed
+ * to a pathname, else they go on.  A thread that rewrites msg_name after
+ * we read it wins, which the README says of such hosts.
+ */
+static int check_msgs(int notify_fd, const struct seccomp_notif *req)
+{
+	const int mmsg = req->data.nr == __NR_sendmmsg;
+	uint64_t vlen = mmsg ? req->data.args[2] : 1;
+	uintptr_t at = (uintptr_t)req->data.args[1];
+	struct mmsghdr v[16];
+
+	if (vlen > UIO_MAXIOV) /* the kernel's cap: it sends no more */
+		vlen = UIO_MAXIOV;
+	for (uint64_t i = 0; i < vlen;) {
+		size_t n = vlen - i < ARRAY_SIZE(v) ? (size_t)(vlen - i) : ARRAY_SIZE(v);
+		size_t each = mmsg ? sizeof(v[0]) : sizeof(v[0].msg_hdr);
+		struct iovec local = {.iov_base = v, .iov_len = n * each};
+		struct iovec remote = {.iov_base = (void *)(at + i * each), .iov_len = n * each};
+		if (syscall(SYS_process_vm_readv, req->pid, &local, 1, &remote, 1, 0) !=
+		    (long)(n * each))
+			break; /* the kernel answers EFAULT (or sends those before) */
+		for (size_t k = 0; k < n; k++) {
+			const struct msghdr *m =
+				mmsg ? &v[k].msg_hdr :
+				       (const struct msghdr *)((char *)v + k * each);
+			if (msg_to_pathname(req->pid, m))
+				return -EPERM;
+		}
+		i += n;
+	}
+	answer(notify_fd, req->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+	return 0;
+}
+
 int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 			  const struct petri_init_cfg *cfg)
 {
+	if (req->data.nr == __NR_sendmsg || req->data.nr == __NR_sendmmsg)
+		return check_msgs(notify_fd, req);
+
 	struct sockaddr_un sa;
 	int send = req->data.nr == __NR_sendto;
 	uint64_t addr = req->data.args[send ? 4 : 1];

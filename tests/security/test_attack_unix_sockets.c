@@ -148,7 +148,7 @@ static const char *const spellings[] = {
 static const char *const own_cases[] = {
 	"own_stream_tmp",      "own_stream_workspace", "own_stream_relative",
 	"own_stream_abstract", "own_dgram_abstract",   "own_dgram_connected_tmp",
-	"own_tcp_loopback",    "own_mp_listener_tmp",
+	"own_tcp_loopback",    "own_mp_listener_tmp",  "own_seqpacket_sendto_tmp",
 };
 /* Datagrams to a pathname of the sandbox's own: sendto is brokered; sendmsg
  * is the guard's limit (EPERM). */

@@ -93,6 +93,20 @@ def own_dgram(path, how="sendto"):
     s.close()
 
 
+def own_seqpacket_sendto(path):
+    """sendto() on a connected seqpacket socket: the kernel ignores the address."""
+    srv = socket.socket(socket.AF_UNIX, SQ)
+    srv.bind(path)
+    srv.listen(1)
+    c = socket.socket(socket.AF_UNIX, SQ)
+    c.connect(path)
+    a, _ = srv.accept()
+    if c.sendto(b"ping", "/tmp/no-such-socket") != 4 or a.recv(4) != b"ping":
+        raise OSError(errno.EIO, "wrong data")
+    for x in (a, c, srv):
+        x.close()
+
+
 def own_dgram_connected(path):
     """A datagram socket connect()ed to one of the sandbox's own, then send()."""
     r = socket.socket(socket.AF_UNIX, DG)
@@ -237,6 +251,7 @@ own("own_stream_relative", lambda: (os.chdir("/tmp"), own_stream("rel_s.sock")))
 own("own_stream_abstract", lambda: own_stream("\0petri-unix-sockets-test"))
 own("own_dgram_abstract", lambda: own_dgram("\0petri-unix-sockets-test-d"))
 own("own_dgram_connected_tmp", lambda: own_dgram_connected("/tmp/own_dc.sock"))
+own("own_seqpacket_sendto_tmp", lambda: own_seqpacket_sendto("/tmp/own_qs.sock"))
 own("own_tcp_loopback", own_tcp)
 own("own_mp_listener_tmp", own_mp_listener)
 for kind in (ST, SQ):
