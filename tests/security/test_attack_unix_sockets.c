@@ -266,6 +266,18 @@ static void run_attack(const char *opts, enum reach reach, int sides)
 	host_socks_close(&h);
 }
 
+/* The end of a case: what the sandbox said if a check failed, then nothing
+ * of the run, the sandbox or the host's sockets left. */
+static void finish_run(struct petri_test_run *r, petri_sandbox *sb, struct host_socks *h,
+		       const char *what)
+{
+	if (petri_test_failures)
+		sec_dump(what, r);
+	petri_test_run_free(r);
+	petri_sandbox_destroy(sb);
+	host_socks_close(h);
+}
+
 static void test_ro_default_refuses(void)
 {
 	run_attack("", REFUSED, HOST_SIDE | OWN_SIDE | OWN_SENDS);
@@ -326,11 +338,7 @@ static void test_socket_file_bind(void)
 	struct petri_test_run run = sec_exec(sb, &x);
 	CHECK(run.exit_code == 0 && strstr(run.out, "REACHED"));
 	CHECK(host_connections(&h) == 1);
-	if (petri_test_failures)
-		sec_dump("socket bind with sockets", &run);
-	petri_test_run_free(&run);
-	petri_sandbox_destroy(sb);
-	host_socks_close(&h);
+	finish_run(&run, sb, &h, "socket bind with sockets");
 }
 
 static void test_bind_options(void)
@@ -403,19 +411,22 @@ static void test_ro_files_still_visible(void)
 	rmdir(dir);
 }
 
+/* What the CLI cases run: connect to the host's listener at /h. */
+static const char cli_connect_code[] = "import socket\n"
+				       "s = socket.socket(socket.AF_UNIX)\n"
+				       "try:\n"
+				       "    s.connect('/h/s.sock'); print('REACHED')\n"
+				       "except OSError as e:\n"
+				       "    print('BLOCKED', e.errno)\n";
+
 static void test_cli_sockets_option(void)
 {
 	struct host_socks h;
 	host_socks_open(&h);
-	static const char code[] = "import socket\n"
-				   "s = socket.socket(socket.AF_UNIX)\n"
-				   "try:\n"
-				   "    s.connect('/h/s.sock'); print('REACHED')\n"
-				   "except OSError as e:\n"
-				   "    print('BLOCKED', e.errno)\n";
 	char spec[256];
 	snprintf(spec, sizeof(spec), "%s:/h", h.dir);
-	const char *refused[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+	const char *refused[] = {"run", "--bind",         spec, "--lang", "python",
+				 "-c",  cli_connect_code, NULL};
 	char *out = NULL, *err = NULL;
 	int st = petri_test_cli(refused, &out, &err);
 	CHECK_MSG(st == 0 && out && strcmp(out, "BLOCKED 111\n") == 0, "default: %d '%s' '%s'", st,
@@ -424,7 +435,8 @@ static void test_cli_sockets_option(void)
 	free(err);
 
 	snprintf(spec, sizeof(spec), "%s:/h:ro,sockets", h.dir);
-	const char *allowed[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+	const char *allowed[] = {"run", "--bind",         spec, "--lang", "python",
+				 "-c",  cli_connect_code, NULL};
 	st = petri_test_cli(allowed, &out, &err);
 	CHECK_MSG(st == 0 && out && strcmp(out, "REACHED\n") == 0, "ro,sockets: %d '%s' '%s'", st,
 		  out, err);
@@ -444,6 +456,26 @@ static void test_cli_sockets_option(void)
 }
 
 /*
+ * Become nobody (an unprivileged host) with the host's sockets in a
+ * directory nobody owns, in @h; the CLI nobody will run.
+ */
+static void nobody_host_socks(struct host_socks *h)
+{
+	if (geteuid() != 0)
+		petri_test_skip("needs root to become an unprivileged user (nobody)");
+	REQUIRE(getenv("PETRI_CLI") != NULL);
+	snprintf(h->dir, sizeof(h->dir), "/tmp/petri-unixsock-XXXXXX");
+	REQUIRE(mkdtemp(h->dir) != NULL && chown(h->dir, 65534, 65534) == 0);
+	REQUIRE(setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+		setresuid(65534, 65534, 65534) == 0);
+	if (access(getenv("PETRI_CLI"), X_OK) != 0) {
+		rmdir(h->dir);
+		petri_test_skip("the build tree is not executable by nobody");
+	}
+	host_socks_bind(h);
+}
+
+/*
  * An unprivileged host maps the sandbox user onto its own uid, so a socket
  * only that uid may open (an ssh agent's, mode 0600) is the one at risk:
  * as nobody, bind such a socket, and run the CLI with a read-only bind of
@@ -451,34 +483,17 @@ static void test_cli_sockets_option(void)
  */
 static void test_unprivileged_host_agent(void)
 {
-	if (geteuid() != 0)
-		petri_test_skip("needs root to become an unprivileged user (nobody)");
-	const char *cli = getenv("PETRI_CLI");
-	REQUIRE(cli != NULL);
 	struct host_socks h;
-	snprintf(h.dir, sizeof(h.dir), "/tmp/petri-unixsock-XXXXXX");
-	REQUIRE(mkdtemp(h.dir) != NULL && chown(h.dir, 65534, 65534) == 0);
-	REQUIRE(setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
-		setresuid(65534, 65534, 65534) == 0);
-	if (access(cli, X_OK) != 0) {
-		rmdir(h.dir);
-		petri_test_skip("the build tree is not executable by nobody");
-	}
-	host_socks_bind(&h);
+	nobody_host_socks(&h);
 	char p[128];
 	snprintf(p, sizeof(p), "%s/s.sock", h.dir);
 	REQUIRE(chmod(p, 0600) == 0);
-	static const char code[] = "import socket\n"
-				   "s = socket.socket(socket.AF_UNIX)\n"
-				   "try:\n"
-				   "    s.connect('/h/s.sock'); print('REACHED')\n"
-				   "except OSError as e:\n"
-				   "    print('BLOCKED', e.errno)\n";
 	static const char *const opts[] = {"", ":ro,sockets"};
 	for (int i = 0; i < 2; i++) {
 		char spec[256], *out = NULL, *err = NULL;
 		snprintf(spec, sizeof(spec), "%s:/h%s", h.dir, opts[i]);
-		const char *args[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+		const char *args[] = {"run", "--bind",         spec, "--lang", "python",
+				      "-c",  cli_connect_code, NULL};
 		int st = petri_test_cli(args, &out, &err);
 		const char *want = i ? "REACHED\n" : "BLOCKED 111\n";
 		CHECK_MSG(st == 0 && out && strcmp(out, want) == 0, "%s: %d '%s' '%s'", spec, st,
@@ -669,11 +684,7 @@ static void run_race(const char *mode, const char *sock)
 	int conns = host_connections(&h), grams = host_datagrams(&h);
 	CHECK_MSG(conns == 0, "%s: the host's listener accepted %d connections", name, conns);
 	CHECK_MSG(grams == 0, "%s: the host got %d datagrams", name, grams);
-	if (petri_test_failures)
-		sec_dump(name, &r);
-	petri_test_run_free(&r);
-	petri_sandbox_destroy(sb);
-	host_socks_close(&h);
+	finish_run(&r, sb, &h, name);
 }
 
 /* The address rewritten between an abstract name, a missing path in /tmp
@@ -720,11 +731,7 @@ static void test_full_backlog_blocks_alone(void)
 	sec_expect(&r, "backlog_other_connect", "OK");
 	sec_expect(&r, "backlog_completes", "OK");
 	sec_expect_no_escape(&r);
-	if (petri_test_failures)
-		sec_dump("full backlog", &r);
-	petri_test_run_free(&r);
-	petri_sandbox_destroy(sb);
-	host_socks_close(&h);
+	finish_run(&r, sb, &h, "full backlog");
 }
 
 /* The CLI: --bind SRC:DST:rw refuses the host's socket, rw,sockets reaches it. */
@@ -732,18 +739,13 @@ static void test_cli_rw(void)
 {
 	struct host_socks h;
 	host_socks_open(&h);
-	static const char code[] = "import socket\n"
-				   "s = socket.socket(socket.AF_UNIX)\n"
-				   "try:\n"
-				   "    s.connect('/h/s.sock'); print('REACHED')\n"
-				   "except OSError as e:\n"
-				   "    print('BLOCKED', e.errno)\n";
 	static const char *const opts[] = {"rw", "rw,sockets"};
 	static const char *const want[] = {"BLOCKED 111\n", "REACHED\n"};
 	for (int i = 0; i < 2; i++) {
 		char spec[256], *out = NULL, *err = NULL;
 		snprintf(spec, sizeof(spec), "%s:/h:%s", h.dir, opts[i]);
-		const char *args[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
+		const char *args[] = {"run", "--bind",         spec, "--lang", "python",
+				      "-c",  cli_connect_code, NULL};
 		int st = petri_test_cli(args, &out, &err);
 		CHECK_MSG(st == 0 && out && strcmp(out, want[i]) == 0, "%s: %d '%s' '%s'", spec, st,
 			  out, err);
@@ -808,11 +810,7 @@ static void test_short_address(void)
 	int conns = host_connections(&h), grams = host_datagrams(&h);
 	CHECK_MSG(conns == 0 && grams == 0, "the host got %d connections, %d datagrams", conns,
 		  grams);
-	if (petri_test_failures)
-		sec_dump("short address", &r);
-	petri_test_run_free(&r);
-	petri_sandbox_destroy(sb);
-	host_socks_close(&h);
+	finish_run(&r, sb, &h, "short address");
 }
 
 /*
@@ -823,20 +821,8 @@ static void test_short_address(void)
  */
 static void unprivileged_rw(const char *what, const char *code)
 {
-	if (geteuid() != 0)
-		petri_test_skip("needs root to become an unprivileged user (nobody)");
-	const char *cli = getenv("PETRI_CLI");
-	REQUIRE(cli != NULL);
 	struct host_socks h;
-	snprintf(h.dir, sizeof(h.dir), "/tmp/petri-unixsock-XXXXXX");
-	REQUIRE(mkdtemp(h.dir) != NULL && chown(h.dir, 65534, 65534) == 0);
-	REQUIRE(setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
-		setresuid(65534, 65534, 65534) == 0);
-	if (access(cli, X_OK) != 0) {
-		rmdir(h.dir);
-		petri_test_skip("the build tree is not executable by nobody");
-	}
-	host_socks_bind(&h);
+	nobody_host_socks(&h);
 	char spec[256], *out = NULL, *err = NULL;
 	snprintf(spec, sizeof(spec), "%s:/h:rw", h.dir);
 	const char *args[] = {"run", "--bind", spec, "--lang", "python", "-c", code, NULL};
@@ -915,11 +901,7 @@ static void test_sockets_bind_dst_swapped(void)
 	CHECK(host_connections(&agent) == 1);
 	int conns = host_connections(&h);
 	CHECK_MSG(conns == 0, "the host's listener accepted %d connections", conns);
-	if (petri_test_failures)
-		sec_dump("sockets bind destination swapped", &r);
-	petri_test_run_free(&r);
-	petri_sandbox_destroy(sb);
-	host_socks_close(&agent);
+	finish_run(&r, sb, &agent, "sockets bind destination swapped");
 	host_socks_close(&h);
 }
 

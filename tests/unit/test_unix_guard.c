@@ -32,6 +32,7 @@
 #include <bpf/bpf.h>
 
 #include "host.h"
+#include "kaudit_cgroup.h"
 #include "petri_test.h"
 
 #define UNIX_CONNECT 49 /* BPF_CGROUP_UNIX_CONNECT */
@@ -109,20 +110,6 @@ static unsigned attached(int cgfd, int type, uint32_t *ids, unsigned max)
 }
 
 /* ---- what a child in the cgroup tries -------------------------------------- */
-
-/* Fork into the cgroup of @cgfd (clone3 CLONE_INTO_CGROUP): 0 in the child,
- * its pid in the parent. */
-static pid_t fork_into(int cgfd)
-{
-	struct clone_args ca;
-	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_INTO_CGROUP;
-	ca.exit_signal = SIGCHLD;
-	ca.cgroup = (uint64_t)cgfd;
-	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	REQUIRE(pid >= 0);
-	return pid;
-}
 
 static void allow_all_filter(void)
 {
@@ -249,7 +236,7 @@ static void servers_close(int *fds)
  * and socketpairs always work.  Returns the BAD_* bits. */
 static int run_child(int cgfd, int filtered, int want)
 {
-	pid_t pid = fork_into(cgfd);
+	pid_t pid = kaudit_test_fork(cgfd);
 	if (pid == 0) {
 		if (filtered)
 			allow_all_filter();

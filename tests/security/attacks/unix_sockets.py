@@ -65,14 +65,20 @@ def own(name, fn):
         say(name, "FAILED " + ename(e.errno))
 
 
-def own_stream(path):
-    srv = socket.socket(socket.AF_UNIX, ST)
+def own_pair(kind, path):
+    """A listener of @kind at @path, a client connected to it, the accepted end."""
+    srv = socket.socket(socket.AF_UNIX, kind)
     srv.bind(path)
     srv.listen(1)
-    c = socket.socket(socket.AF_UNIX, ST)
+    c = socket.socket(socket.AF_UNIX, kind)
     c.connect(path)
-    c.sendall(b"ping")
     a, _ = srv.accept()
+    return srv, c, a
+
+
+def own_stream(path):
+    srv, c, a = own_pair(ST, path)
+    c.sendall(b"ping")
     if a.recv(4) != b"ping":
         raise OSError(errno.EIO, "wrong data")
     for x in (a, c, srv):
@@ -95,12 +101,7 @@ def own_dgram(path, how="sendto"):
 
 def own_seqpacket_sendto(path):
     """sendto() on a connected seqpacket socket: the kernel ignores the address."""
-    srv = socket.socket(socket.AF_UNIX, SQ)
-    srv.bind(path)
-    srv.listen(1)
-    c = socket.socket(socket.AF_UNIX, SQ)
-    c.connect(path)
-    a, _ = srv.accept()
+    srv, c, a = own_pair(SQ, path)
     if c.sendto(b"ping", "/tmp/no-such-socket") != 4 or a.recv(4) != b"ping":
         raise OSError(errno.EIO, "wrong data")
     for x in (a, c, srv):
