@@ -780,6 +780,8 @@ static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl
 	close(fds[0]);
 	if (x.req->code_name[0] && (r = write_code(x.req, code)) < 0)
 		child_fail(x.err_fd, STAGE_CODE, -r, "write code to /run/petri");
+	if (unix_guard && (r = petri__broker_table()) < 0)
+		child_fail(x.err_fd, STAGE_SECCOMP, -r, "map the unix guard's brokers");
 
 	/* CLONE_VM | CLONE_VFORK: the command shares our memory until it
 	 * execs, so no page tables are copied. */

@@ -40,8 +40,7 @@ struct seccomp_notif;
 
 /* @in behind a prefix that makes the native connect(), and sendto() with an
  * address (and with @mode PETRI_UNIX_GUARD_ALONE, sendmsg() and sendmmsg()),
- * SECCOMP_RET_USER_NOTIF (an mmap'd copy in @out); also maps the
- * brokers' table.  0 or -errno. */
+ * SECCOMP_RET_USER_NOTIF (an mmap'd copy in @out).  0 or -errno. */
 int petri__guard_filter(const struct petri_seccomp_prog *in, int mode,
 			struct petri_seccomp_prog *out);
 struct seccomp_data;
@@ -54,6 +53,10 @@ uint32_t petri__broker_arch(void);
  * when it ends (petri__broker_reaped).  0, or -errno to answer with now. */
 int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 			  const struct petri_init_cfg *cfg);
+/* Map the brokers' table, shared with the brokers the caller forks: once
+ * per reaper, never in init, whose reapers would share it (one that exits
+ * with a broker in flight would leave the next its slot).  0 or -errno. */
+int petri__broker_table(void);
 /* Poll entries for the brokers running (their pidfds), at most @max. */
 int petri__broker_pollfds(struct pollfd *p, int max);
 struct petri_broker_end {

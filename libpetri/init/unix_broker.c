@@ -150,13 +150,6 @@ int petri__guard_filter(const struct petri_seccomp_prog *in, int mode,
 		return -errno;
 	memcpy(f, prefix, sizeof(prefix));
 	memcpy(f + n, in->fprog.filter, in->fprog.len * sizeof(*f));
-	brokers = mmap(NULL, BROKER_MAX * sizeof(*brokers), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (brokers == MAP_FAILED) {
-		int e = errno;
-		munmap(f, len * sizeof(*f));
-		return -e;
-	}
 	guard_mode = mode;
 	out->fprog.len = (unsigned short)len;
 	out->fprog.filter = f;
@@ -167,6 +160,16 @@ int petri__guard_filter(const struct petri_seccomp_prog *in, int mode,
 	(void)out;
 	return -EOPNOTSUPP;
 #endif
+}
+
+int petri__broker_table(void)
+{
+	void *t = mmap(NULL, BROKER_MAX * sizeof(*brokers), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED)
+		return -errno;
+	brokers = t;
+	return 0;
 }
 
 /* The kernel's dev_t, as sock_diag reports it, from a user-space st_dev. */
