@@ -319,40 +319,42 @@ struct broker_call {
 	socklen_t len;
 };
 
+/*
+ * sendto()'s bytes, copied into *@buf (*@n of them) while we are still the
+ * reaper's child with its capabilities: once we have the code's ids and
+ * none, process_vm_readv would need the caller dumpable and, with Yama's
+ * ptrace_scope 1, us its ancestor (we are its sibling).  0 or an errno.
+ */
+static int copy_bytes(const struct broker_call *c, void **buf, size_t *n)
+{
+	*n = (size_t)c->d->args[2];
+	*buf = NULL;
+	if (*n > BROKER_SEND_MAX)
+		return EMSGSIZE;
+	if (!*n)
+		return 0;
+	void *p = mmap(NULL, *n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return ENOBUFS;
+	struct iovec local = {.iov_base = p, .iov_len = *n};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)c->d->args[1], .iov_len = *n};
+	if (syscall(SYS_process_vm_readv, c->tid, &local, 1, &remote, 1, 0) != (long)*n)
+		return EFAULT;
+	*buf = p;
+	return 0;
+}
+
 /* The caller's call on @sock (its socket), addressed to @via: connect, or
- * sendto of a copy of its bytes.  The result goes in @b. */
-static void broker_do(const struct broker_call *c, int sock, const void *via, socklen_t vlen,
-		      struct broker *b)
+ * sendto of @buf (copy_bytes).  The result goes in @b. */
+static void broker_do(const struct broker_call *c, int sock, const void *buf, size_t n,
+		      const void *via, socklen_t vlen, struct broker *b)
 {
 	long r;
 
-	if (c->d->nr == __NR_connect) {
+	if (c->d->nr == __NR_connect)
 		r = syscall(SYS_connect, sock, via, vlen);
-	} else {
-		size_t n = (size_t)c->d->args[2];
-		void *buf = NULL;
-		if (n > BROKER_SEND_MAX) {
-			b->err = EMSGSIZE;
-			return;
-		}
-		if (n) {
-			buf = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-				   0);
-			if (buf == MAP_FAILED) {
-				b->err = ENOBUFS;
-				return;
-			}
-			struct iovec local = {.iov_base = buf, .iov_len = n};
-			struct iovec remote = {.iov_base = (void *)(uintptr_t)c->d->args[1],
-					       .iov_len = n};
-			if (syscall(SYS_process_vm_readv, c->tid, &local, 1, &remote, 1, 0) !=
-			    (long)n) {
-				b->err = EFAULT;
-				return;
-			}
-		}
+	else
 		r = syscall(SYS_sendto, sock, buf, n, (int)c->d->args[3], via, vlen);
-	}
 	b->val = r < 0 ? -1 : r;
 	b->err = r < 0 ? errno : 0;
 }
@@ -382,6 +384,13 @@ static _Noreturn void broker_main(const struct broker_call *c, const struct petr
 		_exit(0);
 	}
 	close(pidfd);
+	void *buf = NULL;
+	size_t n = 0;
+	int e = c->d->nr == __NR_sendto ? copy_bytes(c, &buf, &n) : 0;
+	if (e) {
+		b->err = e;
+		_exit(0);
+	}
 
 	/* A socket of another family: whatever the kernel answers it for a
 	 * unix address (no unix hook runs for it, and we have no filter). */
@@ -401,7 +410,7 @@ static _Noreturn void broker_main(const struct broker_call *c, const struct petr
 		_exit(0);
 	}
 	if (domain != AF_UNIX || (c->d->nr == __NR_sendto && type != SOCK_DGRAM)) {
-		broker_do(c, sock, c->sa, c->len, b);
+		broker_do(c, sock, buf, n, c->sa, c->len, b);
 		_exit(0);
 	}
 
@@ -448,9 +457,9 @@ static _Noreturn void broker_main(const struct broker_call *c, const struct petr
 	}
 
 	struct sockaddr_un via = {.sun_family = AF_UNIX};
-	int n = snprintf(via.sun_path, sizeof(via.sun_path), "/proc/self/fd/%d", file);
-	broker_do(c, sock, &via,
-		  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1), b);
+	int vn = snprintf(via.sun_path, sizeof(via.sun_path), "/proc/self/fd/%d", file);
+	broker_do(c, sock, buf, n, &via,
+		  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)vn + 1), b);
 	_exit(0);
 }
 
