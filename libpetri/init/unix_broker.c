@@ -505,9 +505,18 @@ static int check_msgs(int notify_fd, const struct seccomp_notif *req)
 		size_t each = mmsg ? sizeof(v[0]) : sizeof(v[0].msg_hdr);
 		struct iovec local = {.iov_base = v, .iov_len = n * each};
 		struct iovec remote = {.iov_base = (void *)(at + i * each), .iov_len = n * each};
-		if (syscall(SYS_process_vm_readv, req->pid, &local, 1, &remote, 1, 0) !=
-		    (long)(n * each))
-			break; /* the kernel answers EFAULT (or sends those before) */
+		long got = syscall(SYS_process_vm_readv, req->pid, &local, 1, &remote, 1, 0);
+		/* A short read: the kernel reads each header on its own and
+		 * sends the messages before the first it cannot read (then
+		 * answers with their count), so each whole header read is
+		 * checked, and the rest is the kernel's EFAULT. */
+		size_t whole = got < (long)sizeof(v[0].msg_hdr) ?
+				       0 :
+				       ((size_t)got - sizeof(v[0].msg_hdr)) / each + 1;
+		if (whole < n) {
+			n = whole;
+			vlen = i + n; /* the last round */
+		}
 		for (size_t k = 0; k < n; k++) {
 			const struct msghdr *m =
 				mmsg ? &v[k].msg_hdr :

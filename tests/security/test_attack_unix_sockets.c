@@ -40,7 +40,8 @@
  * root host and an unprivileged one (no cgroup program); a "sockets" bind
  * below a directory the code owns stays the only one that passes when the
  * code swaps that directory for a symlink to the writable bind; and from
- * an unprivileged host a sendmsg() to a host socket must not get through.
+ * an unprivileged host a sendmsg() to a host socket must not get through,
+ * nor a sendmmsg() whose headers run into an unmapped page.
  */
 #include "sec_util.h"
 
@@ -861,6 +862,37 @@ static void test_unprivileged_rw_sendmsg(void)
 }
 
 /*
+ * sendmmsg() whose first header, addressed to the host's socket, ends a
+ * page and whose second lies on the next, unmapped one: the reaper's read
+ * of both fell short and it let the call go on, and the kernel sent the
+ * first message before it failed on the second.
+ */
+static void test_unprivileged_rw_sendmmsg_short_read(void)
+{
+	static const char code[] =
+		"import ctypes, socket\n"
+		"c = ctypes.CDLL(None)\n"
+		"c.mmap.restype = ctypes.c_void_p\n"
+		"c.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,\n"
+		"                   ctypes.c_int, ctypes.c_long]\n"
+		"c.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]\n"
+		"base = c.mmap(None, 8192, 3, 0x22, -1, 0)\n"
+		"c.munmap(base + 4096, 4096)\n"
+		"name = ctypes.create_string_buffer(b'\\x01\\x00/h/d.sock\\x00', 12)\n"
+		"data = ctypes.create_string_buffer(b'x', 1)\n"
+		"iov = (ctypes.c_uint64 * 2)(ctypes.addressof(data), 1)\n"
+		"at = base + 4096 - 64  # struct mmsghdr: 64 bytes\n"
+		"hdr = (ctypes.c_uint64 * 7).from_address(at)\n"
+		"hdr[0] = ctypes.addressof(name); hdr[1] = 12\n"
+		"hdr[2] = ctypes.addressof(iov); hdr[3] = 1\n"
+		"g = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+		"nr = {'x86_64': 307, 'aarch64': 269}[__import__('os').uname().machine]\n"
+		"r = c.syscall(nr, g.fileno(), ctypes.c_void_p(at), 2, 0)\n"
+		"print('REACHED' if r > 0 else 'BLOCKED', r)\n";
+	unprivileged_rw("sendmmsg, short read", code);
+}
+
+/*
  * A "sockets" bind whose destination lies below a directory the code owns
  * (/home/sandbox/.ssh, made by init for the mount point): the broker found
  * the bind by resolving its destination at each call, so the code renames
@@ -933,6 +965,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(short_address),
 	PETRI_TEST_CASE(unprivileged_rw_short_address),
 	PETRI_TEST_CASE(unprivileged_rw_sendmsg),
+	PETRI_TEST_CASE(unprivileged_rw_sendmmsg_short_read),
 	PETRI_TEST_CASE(sockets_bind_dst_swapped),
 	{NULL, NULL},
 };
