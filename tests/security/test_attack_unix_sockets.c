@@ -847,8 +847,8 @@ static void test_unprivileged_rw_short_address(void)
 
 /*
  * sendmsg() hides its address behind msg_name, which the seccomp filter
- * cannot read: only the cgroup program refuses a pathname there.  Without
- * it (an unprivileged host) nothing does.
+ * cannot read: the cgroup program refuses a pathname there, and without
+ * it (an unprivileged host) the reaper, which reads msg_name itself.
  */
 static void test_unprivileged_rw_sendmsg(void)
 {
