@@ -4,8 +4,9 @@
  * programs of libpetri/bpf/petri_unix_guard.bpf.c, loaded once per context
  * and attached to the cgroup of each sandbox whose filesystem can hold host
  * unix sockets.  They refuse every pathname unix address that a task under
- * seccomp connects or sends to; the exec's reaper (no filter) makes the
- * connects it allows on the code's behalf (init/).
+ * seccomp connects or sends to; the brokers the exec's reaper forks (no
+ * filter) make the connects and sends it allows on the code's behalf
+ * (init/unix_broker.c).
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

@@ -72,9 +72,11 @@ static const char *landlock_writable[PETRI_MAX_BINDS + 8];
 static int landlock_enabled;
 static int landlock_fd = -1;
 static int notify_fd = -1; /* seccomp listener of the reaper's filter */
-/* unix_broker.c: the code's connect() goes to the reaper, which therefore
- * has no filter itself; the command installs init_seccomp (the profile
- * behind the connect prefix) and hands the listener over. */
+/* unix_broker.c: the code's connect() and sendto() (and, without the
+ * host's cgroup programs, sendmsg() and sendmmsg()) go to the reaper,
+ * which therefore has no filter itself; the command installs init_seccomp
+ * (the profile behind the guard's prefix) and leaves the listener in the
+ * fd table it shares with the reaper until execve. */
 static int unix_guard;
 static struct petri_seccomp_prog guard_prog;
 /* Per-exec rlimits on per-user kernel counts (the sandbox's options). */
@@ -694,7 +696,7 @@ static void report_denial(int report_fd, uint32_t nr, uint32_t arch, uint32_t pi
 /*
  * A process of the exec made a syscall the filter denies: answer EPERM (what
  * the filter would have returned) and tell the host, which audits it.  With
- * unix_guard, a connect() is the broker's (unix_broker.c).
+ * unix_guard, the calls the guard's prefix notifies are unix_broker.c's.
  */
 static void answer_notification(int report_fd, uint64_t *unreported)
 {

@@ -44,13 +44,14 @@ struct seccomp_notif;
 int petri__guard_filter(const struct petri_seccomp_prog *in, int mode,
 			struct petri_seccomp_prog *out);
 struct seccomp_data;
-/* Is @d the native connect() or sendto() (the only notifications besides
- * denials)? */
+/* Is @d the native connect() or sendto() (or, with PETRI_UNIX_GUARD_ALONE,
+ * sendmsg() or sendmmsg()): the only notifications besides denials? */
 int petri__broker_is_connect(const struct seccomp_data *d);
 /* The native audit arch, for reports. */
 uint32_t petri__broker_arch(void);
 /* Answer @req, a connect() or sendto(): let it go on, or start a broker that answers it
- * when it ends (petri__broker_reaped).  0, or -errno to answer with now. */
+ * when it ends (petri__broker_reaped); a sendmsg() or sendmmsg(): let it go
+ * on unless it is addressed to a pathname.  0, or -errno to answer with now. */
 int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 			  const struct petri_init_cfg *cfg);
 /* Map the brokers' table, shared with the brokers the caller forks: once

@@ -107,10 +107,11 @@ struct petri_init_cfg {
 	int poolable;
 	/* Host unix sockets on a writable bind, the workspace directory or a
 	 * custom root must stay out of reach (unix_guard.c on the host,
-	 * unix_broker.c here): the code's connect() is USER_NOTIF, performed
-	 * by the reaper on its behalf when the socket is the sandbox's own,
-	 * and a cgroup hook refuses any pathname unix address from a task
-	 * under seccomp.  Set by the host, never for a pooled sandbox:
+	 * unix_broker.c here): the code's connect(), and sendto() with an
+	 * address, are USER_NOTIF, performed on its behalf by a broker the
+	 * reaper forks when the socket is the sandbox's own, and a cgroup
+	 * hook refuses any pathname unix address from a task under
+	 * seccomp.  Set by the host, never for a pooled sandbox:
 	 * PETRI_UNIX_GUARD_HOOKED, or PETRI_UNIX_GUARD_ALONE where the host
 	 * could not attach the programs (the reaper then also checks the
 	 * addresses of sendmsg and sendmmsg). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * unix_broker.c - the code's connect() to a pathname unix socket, made on
- * its behalf by the reaper.
+ * unix_broker.c - the code's connect() and sendto() to a pathname unix
+ * socket, made on its behalf by a broker the reaper forks.
  *
  * A writable host directory (an rw bind, the workspace directory) or a
  * custom root shows the code host files, and some of them may be the unix
@@ -17,7 +17,9 @@
  *    refuse every pathname unix address from a task under seccomp, so a
  *    rewritten call fails with EPERM in the kernel, with the kernel's own
  *    copy of the address.  They also refuse sendmsg() to a pathname, which
- *    the filter cannot tell apart (its address is behind msg_name);
+ *    the filter cannot tell apart (its address is behind msg_name); without
+ *    them (PETRI_UNIX_GUARD_ALONE) the reaper reads the addresses of
+ *    sendmsg() and sendmmsg() itself and refuses a pathname (check_msgs);
  *  - otherwise forks a broker, which has no seccomp filter (what the hook
  *    lets through): it takes the caller's socket (pidfd_getfd), becomes the
  *    code's ids in the caller's working directory, resolves the path as the
@@ -362,7 +364,8 @@ static void broker_do(const struct broker_call *c, int sock, const void *buf, si
 /*
  * The broker: the caller's call, to the pathname in @c as the caller would
  * reach it, when the socket there is one the sandbox may reach.  The
- * result goes in @b; a broker that dies first leaves EINTR there.
+ * result goes in @b; a broker that dies first leaves ESRCH there (or the
+ * errno of the step that failed last).
  */
 static _Noreturn void broker_main(const struct broker_call *c, const struct petri_init_cfg *cfg,
 				  struct broker *b)
