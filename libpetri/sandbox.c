@@ -875,8 +875,10 @@ static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, int poolable, p
 	 * and the kernel backstop is on its cgroup before any of its
 	 * processes exists (after the checks of the caller's workspace: a
 	 * refused create leaves not even the context's first load behind).
-	 * A host that is not root may lack BPF (logged once per context): the
-	 * sandbox then goes without the backstop. */
+	 * A host that cannot load the programs (not root, a kernel before
+	 * 6.7, no cgroup v2: logged once per context) gets the guard without
+	 * them, which the README calls raceable: refusing every writable bind
+	 * and workspace there would leave no way to use them at all. */
 	if (petri__unix_guard_wanted(&cfg)) {
 		petri_error *e = NULL;
 		cfg.unix_guard = PETRI_UNIX_GUARD_HOOKED;
@@ -885,7 +887,7 @@ static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, int poolable, p
 		else
 			r = petri__err(&e, EOPNOTSUPP,
 				       "unix socket guard: the sandbox has no cgroup v2");
-		if (r == -EOPNOTSUPP && !ctx->is_root) {
+		if (r == -EOPNOTSUPP) {
 			cfg.unix_guard = PETRI_UNIX_GUARD_ALONE;
 			r = 0;
 		}

@@ -833,9 +833,9 @@ static _Noreturn void run_exec(int *fds, const struct reaper_prep *prep, int ctl
 	uint64_t unreported = 0;
 	for (;;) {
 		/* The brokers' pidfds wake us when one ends. */
-		struct pollfd p[3 + 32] = {{.fd = notify_fd, .events = POLLIN},
-					   {.fd = child_pidfd, .events = POLLIN},
-					   {.fd = ctl, .events = POLLIN}};
+		struct pollfd p[3 + PETRI_BROKER_MAX] = {{.fd = notify_fd, .events = POLLIN},
+							 {.fd = child_pidfd, .events = POLLIN},
+							 {.fd = ctl, .events = POLLIN}};
 		int np =
 			3 + (unix_guard ? petri__broker_pollfds(p + 3, (int)ARRAY_SIZE(p) - 3) : 0);
 		int n = poll(p, (nfds_t)np, 1000);

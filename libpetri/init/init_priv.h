@@ -58,6 +58,8 @@ int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
  * per reaper, never in init, whose reapers would share it (one that exits
  * with a broker in flight would leave the next its slot).  0 or -errno. */
 int petri__broker_table(void);
+/* The most brokered calls in flight at once (more: EAGAIN). */
+#define PETRI_BROKER_MAX 32
 /* Poll entries for the brokers running (their pidfds), at most @max. */
 int petri__broker_pollfds(struct pollfd *p, int max);
 struct petri_broker_end {

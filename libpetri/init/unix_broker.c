@@ -69,7 +69,7 @@
 #define PIDFD_THREAD O_EXCL
 #endif
 
-#define BROKER_MAX 32
+#define BROKER_MAX PETRI_BROKER_MAX
 
 /* The most a sendto() copies: a datagram is at most the socket's send
  * buffer, which net.core.wmem_max caps. */
@@ -346,6 +346,26 @@ static int copy_bytes(const struct broker_call *c, void **buf, size_t *n)
 	return 0;
 }
 
+/* SIGPIPE to the thread @tid (in our pid namespace), as the kernel would
+ * send it to a sender whose stream peer is gone. */
+static void sigpipe_caller(uint32_t tid)
+{
+	char p[64], buf[512];
+	snprintf(p, sizeof(p), "/proc/%u/status", tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0)
+		return;
+	buf[len] = '\0';
+	for (const char *l = buf; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (strncmp(l, "Tgid:", 5) == 0) {
+			syscall(SYS_tgkill, (pid_t)strtol(l + 5, NULL, 10), (pid_t)tid, SIGPIPE);
+			return;
+		}
+}
+
 /* The caller's call on @sock (its socket), addressed to @via: connect, or
  * sendto of @buf (copy_bytes).  The result goes in @b. */
 static void broker_do(const struct broker_call *c, int sock, const void *buf, size_t n,
@@ -353,10 +373,19 @@ static void broker_do(const struct broker_call *c, int sock, const void *buf, si
 {
 	long r;
 
-	if (c->d->nr == __NR_connect)
+	if (c->d->nr == __NR_connect) {
 		r = syscall(SYS_connect, sock, via, vlen);
-	else
-		r = syscall(SYS_sendto, sock, buf, n, (int)c->d->args[3], via, vlen);
+	} else {
+		/* A stream whose peer is gone raises SIGPIPE in the sender: the
+		 * caller's, not ours (ours would kill us), unless it asked for
+		 * none. */
+		int flags = (int)c->d->args[3];
+		r = syscall(SYS_sendto, sock, buf, n, flags | MSG_NOSIGNAL, via, vlen);
+		if (r < 0 && errno == EPIPE && !(flags & MSG_NOSIGNAL)) {
+			sigpipe_caller(c->tid);
+			errno = EPIPE;
+		}
+	}
 	b->val = r < 0 ? -1 : r;
 	b->err = r < 0 ? errno : 0;
 }
