@@ -380,20 +380,8 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 		child_fail(x->err_fd, STAGE_CWD, errno, m);
 	}
 
-	/* 4. Resource limits that are per process.  Memory is the cgroup's
-	 *    job: RLIMIT_AS would break V8 and Go, which reserve big ranges. */
-	struct rlimit cpu = {.rlim_cur = req->cpu_s, .rlim_max = req->cpu_s + 1};
-	if ((r = setrlimit(RLIMIT_CPU, &cpu) < 0 ? -errno : 0) < 0 ||
-	    (r = set_limit(RLIMIT_FSIZE, req->fsize)) < 0 ||
-	    (r = set_limit(RLIMIT_NOFILE, req->nofile)) < 0 ||
-	    (r = set_limit(RLIMIT_CORE, 0)) < 0 ||
-	    (req->nproc && (r = set_limit(RLIMIT_NPROC, req->nproc)) < 0) ||
-	    (r = set_limit(RLIMIT_RTPRIO, 0)) < 0 || (r = set_limit(RLIMIT_NICE, 0)) < 0 ||
-	    (r = lower_limit(RLIMIT_MEMLOCK, 8u << 20)) < 0 ||
-	    (r = lower_limit(RLIMIT_SIGPENDING, limit_sigpending)) < 0 ||
-	    (r = lower_limit(RLIMIT_MSGQUEUE, limit_msgqueue)) < 0)
-		child_fail(x->err_fd, STAGE_RLIMIT, -r, "setrlimit");
-	/*    The code is the OOM killer's first choice, not the reaper or init.
+	/* 4. The code is the OOM killer's first choice, not the reaper or init
+	 *    (before the rlimits: this open must not meet a low RLIMIT_NOFILE).
 	 *    Our /proc files belong to root while the mm (the reaper's, shared
 	 *    until execve) is undumpable: the root of the namespace that mm
 	 *    was made in, if mapped, else host root -- host root's whenever
@@ -410,6 +398,23 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (oom_err)
 		child_fail(x->err_fd, STAGE_RLIMIT, oom_err, "set oom_score_adj");
+
+	/*    Resource limits that are per process.  Memory is the cgroup's
+	 *    job: RLIMIT_AS would break V8 and Go, which reserve big ranges.
+	 *    With unix_guard, RLIMIT_NOFILE comes after step 8: the filter's
+	 *    listener takes the lowest fd free in the table we share with the
+	 *    reaper, above the reaper's own. */
+	struct rlimit cpu = {.rlim_cur = req->cpu_s, .rlim_max = req->cpu_s + 1};
+	if ((r = setrlimit(RLIMIT_CPU, &cpu) < 0 ? -errno : 0) < 0 ||
+	    (r = set_limit(RLIMIT_FSIZE, req->fsize)) < 0 ||
+	    (!x->guard && (r = set_limit(RLIMIT_NOFILE, req->nofile)) < 0) ||
+	    (r = set_limit(RLIMIT_CORE, 0)) < 0 ||
+	    (req->nproc && (r = set_limit(RLIMIT_NPROC, req->nproc)) < 0) ||
+	    (r = set_limit(RLIMIT_RTPRIO, 0)) < 0 || (r = set_limit(RLIMIT_NICE, 0)) < 0 ||
+	    (r = lower_limit(RLIMIT_MEMLOCK, 8u << 20)) < 0 ||
+	    (r = lower_limit(RLIMIT_SIGPENDING, limit_sigpending)) < 0 ||
+	    (r = lower_limit(RLIMIT_MSGQUEUE, limit_msgqueue)) < 0)
+		child_fail(x->err_fd, STAGE_RLIMIT, -r, "setrlimit");
 
 	/* 5. Same unprivileged uid everywhere, no capabilities left. */
 	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
@@ -438,6 +443,11 @@ static _Noreturn void command_main(const struct exec_ctx *x, const int *stdio)
 		if ((r = install_guard_seccomp()) < 0)
 			child_fail(x->err_fd, STAGE_SECCOMP, -r, "seccomp");
 		*x->listener = r;
+		/* setrlimit is prlimit64 on ourselves, which the profile allows
+		 * (nothing here may be a call the reaper would have to answer:
+		 * it waits for our execve). */
+		if ((r = set_limit(RLIMIT_NOFILE, req->nofile)) < 0)
+			child_fail(x->err_fd, STAGE_RLIMIT, -r, "setrlimit");
 	}
 
 	exec_search(x->argv, x->envp);

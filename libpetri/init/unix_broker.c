@@ -424,6 +424,31 @@ static _Noreturn void broker_main(const struct broker_call *c, const struct petr
 		_exit(0);
 	}
 
+	/* The caller's working directory (its root is ours), opened while we
+	 * may still read its /proc entries. */
+	snprintf(p, sizeof(p), "/proc/%u/cwd", c->tid);
+	int cwd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0)
+		_exit(0);
+
+	/* The caller's ids and none of our capabilities, for every call we
+	 * make: the path's search permissions and the socket's write
+	 * permission are checked for the code, by the kernel.  Empty
+	 * permitted and effective sets are enough (the ambient set goes with
+	 * them): we never execve, so the bounding set and the securebits the
+	 * command locks cannot matter. */
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct none[2] = {{0}};
+	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
+	    syscall(SYS_setresuid, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0 ||
+	    syscall(SYS_capset, &hdr, none) < 0) {
+		b->err = EPERM;
+		_exit(0);
+	}
+	if (syscall(SYS_fchdir, cwd) < 0)
+		_exit(0);
+	close(cwd);
+
 	/* A socket of another family: whatever the kernel answers it for a
 	 * unix address (no unix hook runs for it, and we have no filter). */
 	int domain = 0;
@@ -443,27 +468,6 @@ static _Noreturn void broker_main(const struct broker_call *c, const struct petr
 	}
 	if (domain != AF_UNIX || (c->d->nr == __NR_sendto && type != SOCK_DGRAM)) {
 		broker_do(c, sock, buf, n, c->sa, c->len, b);
-		_exit(0);
-	}
-
-	/* The caller's working directory; its root is ours. */
-	snprintf(p, sizeof(p), "/proc/%u/cwd", c->tid);
-	int cwd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (cwd < 0 || syscall(SYS_fchdir, cwd) < 0)
-		_exit(0);
-	close(cwd);
-
-	/* The caller's ids and none of our capabilities: the path's search
-	 * permissions and the socket's write permission are checked for the
-	 * code, by the kernel.  Empty permitted and effective sets are enough
-	 * (the ambient set goes with them): we never execve, so the bounding
-	 * set and the securebits the command locks cannot matter. */
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct none[2] = {{0}};
-	if (syscall(SYS_setresgid, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID, PETRI_SANDBOX_GID) < 0 ||
-	    syscall(SYS_setresuid, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID, PETRI_SANDBOX_UID) < 0 ||
-	    syscall(SYS_capset, &hdr, none) < 0) {
-		b->err = EPERM;
 		_exit(0);
 	}
 

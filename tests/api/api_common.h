@@ -177,8 +177,14 @@ static inline void *api_noop_thread(void *arg)
 static inline int api_base_threads(void)
 {
 	pthread_t t;
+	int before = api_count_threads();
 	REQUIRE(pthread_create(&t, NULL, api_noop_thread, NULL) == 0);
 	REQUIRE(pthread_join(t, NULL) == 0);
+	/* pthread_join returns when the thread has cleared its tid, which is
+	 * before the kernel drops it from /proc/self/task: wait for that
+	 * (a CI run once counted it, then missed it at the end). */
+	for (int i = 0; i < 1000 && api_count_threads() > before; i++)
+		usleep(1000);
 	return api_count_threads();
 }
 

@@ -113,6 +113,7 @@ struct petri_test_run sec_exec(petri_sandbox *sb, const struct sec_exec *x)
 	o.stdin_len = x->stdin_len;
 	o.on_output = x->on_output;
 	o.userdata = x->userdata;
+	o.nofile_max = x->nofile_max;
 	return petri_test_exec_opts(sb, &o);
 }
 

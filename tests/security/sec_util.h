@@ -38,6 +38,7 @@ struct sec_exec {
 	uint64_t stdin_len;
 	petri_output_fn on_output;
 	void *userdata;
+	uint32_t nofile_max; /* 0: the default */
 };
 
 /* Read tests/security/attacks/@name (REQUIREs success; malloc'd, NUL-terminated);

@@ -735,6 +735,38 @@ static void test_full_backlog_blocks_alone(void)
 	finish_run(&r, sb, &h, "full backlog");
 }
 
+/*
+ * A low RLIMIT_NOFILE (5: the three stdio fds and two more) still runs,
+ * exec after exec, guarded or not, and is in force: the command's last
+ * steps open nothing above it (the guard's listener is made before the
+ * limit, in the reaper's fd table).
+ */
+static void test_low_nofile(void)
+{
+	for (int g = 0; g < 2; g++) {
+		struct host_socks h;
+		host_socks_open(&h);
+		char spec[256];
+		snprintf(spec, sizeof(spec), "%s:/hostdir:rw", h.dir);
+		const char *const bind[] = {spec, NULL};
+		petri_sandbox_opts so = PETRI_SANDBOX_OPTS_INIT;
+		so.binds = g ? NULL : bind;
+		petri_sandbox *sb = sec_sandbox(&so);
+		const char *argv[] = {"/bin/sh", "-c", "ulimit -n", NULL};
+		for (int i = 0; i < 3; i++) {
+			struct sec_exec x = {.argv = argv, .timeout_ms = 20000, .nofile_max = 5};
+			struct petri_test_run r = sec_exec(sb, &x);
+			CHECK_MSG(r.rc == 0 && r.exit_code == 0 && r.out &&
+					  strcmp(r.out, "5\n") == 0,
+				  "%s, exec %d: rc %d exit %d out '%s' err '%s'",
+				  g ? "unguarded" : "guarded", i, r.rc, r.exit_code, r.out, r.err);
+			petri_test_run_free(&r);
+		}
+		petri_sandbox_destroy(sb);
+		host_socks_close(&h);
+	}
+}
+
 /* The CLI: --bind SRC:DST:rw refuses the host's socket, rw,sockets reaches it. */
 static void test_cli_rw(void)
 {
@@ -962,6 +994,7 @@ static const struct petri_test_case cases[] = {
 	PETRI_TEST_CASE(race_fd),
 	PETRI_TEST_CASE(full_backlog_blocks_alone),
 	PETRI_TEST_CASE(cli_rw),
+	PETRI_TEST_CASE(low_nofile),
 	PETRI_TEST_CASE(short_address),
 	PETRI_TEST_CASE(unprivileged_rw_short_address),
 	PETRI_TEST_CASE(unprivileged_rw_sendmsg),
