@@ -875,9 +875,9 @@ static int build(petri_ctx *ctx, const petri_sandbox_opts *opts, int poolable, p
 	 * and the kernel backstop is on its cgroup before any of its
 	 * processes exists (after the checks of the caller's workspace: a
 	 * refused create leaves not even the context's first load behind).
-	 * A host that cannot load the programs (not root, a kernel before
-	 * 6.7, no cgroup v2: logged once per context) gets the guard without
-	 * them, which the README calls raceable: refusing every writable bind
+	 * A host that cannot have the programs (not root or a kernel before
+	 * 6.7: a failed load is logged once per context; no cgroup v2) gets
+	 * the guard without them, which the README calls raceable: refusing every writable bind
 	 * and workspace there would leave no way to use them at all. */
 	if (petri__unix_guard_wanted(&cfg)) {
 		petri_error *e = NULL;

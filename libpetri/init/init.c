@@ -495,15 +495,15 @@ struct reaper_prep {
 	char msg[PETRI_STAGE_MSG_MAX];
 };
 
-/* Install @prog with a listener for its USER_NOTIF returns; the listener
- * fd or -errno.  We hold CAP_SYS_ADMIN in the sandbox's user namespace, so
- * no no_new_privs is needed yet (the command sets it). */
-static int install_seccomp(const struct petri_seccomp_prog *prog)
+/* Install @prog with a listener for its USER_NOTIF returns, and @flags;
+ * the listener fd or -errno.  A reaper holds CAP_SYS_ADMIN in the sandbox's
+ * user namespace, so needs no no_new_privs yet (the command sets it). */
+static int install_seccomp(const struct petri_seccomp_prog *prog, unsigned long flags)
 {
 	if (!prog->fprog.filter || prog->fprog.len == 0)
 		return -EINVAL;
-	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-			  &prog->fprog);
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			  SECCOMP_FILTER_FLAG_NEW_LISTENER | flags, &prog->fprog);
 	return fd < 0 ? -errno : (int)fd;
 }
 
@@ -513,13 +513,8 @@ static int install_seccomp(const struct petri_seccomp_prog *prog)
  * it).  The listener's fd (close-on-exec), or -errno. */
 static int install_guard_seccomp(void)
 {
-	unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER |
-			      SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &init_seccomp->fprog);
-	if (fd < 0 && errno == EINVAL) /* before Linux 5.19 */
-		fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-			     &init_seccomp->fprog);
-	return fd < 0 ? -errno : (int)fd;
+	int r = install_seccomp(init_seccomp, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+	return r == -EINVAL ? install_seccomp(init_seccomp, 0) : r; /* before Linux 5.19 */
 }
 
 static void exec_prepare(struct reaper_prep *f);
@@ -580,7 +575,7 @@ static void exec_prepare(struct reaper_prep *f)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* seccomp last (with unix_guard, the command's: install_guard_seccomp). */
 	if (init_seccomp && !unix_guard) {
-		r = install_seccomp(init_seccomp);
+		r = install_seccomp(init_seccomp, 0);
 		if (r < 0)
 			*f = (struct reaper_prep){STAGE_SECCOMP, -r, "seccomp"};
 		else
@@ -714,8 +709,8 @@ static void answer_notification(int report_fd, uint64_t *unreported)
 	memset(&req, 0, sizeof(req));
 	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
 		return; /* the task died meanwhile, or a spurious wake-up */
-	if (unix_guard && petri__broker_is_connect(&req.data)) {
-		int r = petri__broker_connect(notify_fd, &req, init_cfg);
+	if (unix_guard && petri__broker_takes(&req.data)) {
+		int r = petri__broker_start(notify_fd, &req, init_cfg);
 		if (r < 0) {
 			struct seccomp_notif_resp resp = {.id = req.id, .error = r};
 			ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
@@ -890,7 +885,7 @@ struct reaper {
 	uint64_t exec_id;
 };
 
-static pid_t clone_pidfd(uint64_t flags, int *pidfd)
+pid_t petri__clone_pidfd(uint64_t flags, int *pidfd)
 {
 	struct clone_args args = {
 		.flags = flags | CLONE_PIDFD,
@@ -979,7 +974,7 @@ static void spawn_warm(struct reaper *warm, int ctl)
 	if (warm->pidfd >= 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return;
 	int pidfd = -1;
-	pid_t pid = clone_pidfd(CLONE_NEWPID | CLONE_NEWNS, &pidfd);
+	pid_t pid = petri__clone_pidfd(CLONE_NEWPID | CLONE_NEWNS, &pidfd);
 	if (pid == 0) {
 		close(sp[0]);
 		close(ctl);
@@ -1636,7 +1631,7 @@ static struct net_maker net_start(int lo_up, const struct petri_init_cfg *cfg)
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return nm;
 	int pidfd = -1;
-	pid_t pid = clone_pidfd(CLONE_FILES, &pidfd);
+	pid_t pid = petri__clone_pidfd(CLONE_FILES, &pidfd);
 	if (pid == 0) {
 		struct net_word w = {.fd = -EINVAL, .lo = 1, .counts = 1};
 		if (syscall(SYS_unshare, CLONE_NEWNET) < 0) {

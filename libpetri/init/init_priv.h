@@ -33,6 +33,10 @@ int petri__landlock_ruleset(const char *const *writable);
 /* Apply it to the calling thread (async-signal-safe).  Returns 0 or -errno. */
 int petri__landlock_restrict(int ruleset_fd);
 
+/* init.c: clone3 (clone where a host's profile refuses clone3) of a child
+ * with @flags | CLONE_PIDFD and SIGCHLD; the pid (0 in the child) or -1. */
+pid_t petri__clone_pidfd(uint64_t flags, int *pidfd);
+
 /* unix_broker.c ------------------------------------------------------------ */
 
 struct pollfd;
@@ -46,14 +50,14 @@ int petri__guard_filter(const struct petri_seccomp_prog *in, int mode,
 struct seccomp_data;
 /* Is @d the native connect() or sendto() (or, with PETRI_UNIX_GUARD_ALONE,
  * sendmsg() or sendmmsg()): the only notifications besides denials? */
-int petri__broker_is_connect(const struct seccomp_data *d);
+int petri__broker_takes(const struct seccomp_data *d);
 /* The native audit arch, for reports. */
 uint32_t petri__broker_arch(void);
 /* Answer @req, a connect() or sendto(): let it go on, or start a broker that answers it
  * when it ends (petri__broker_reaped); a sendmsg() or sendmmsg(): let it go
  * on unless it is addressed to a pathname.  0, or -errno to answer with now. */
-int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
-			  const struct petri_init_cfg *cfg);
+int petri__broker_start(int notify_fd, const struct seccomp_notif *req,
+			const struct petri_init_cfg *cfg);
 /* Map the brokers' table, shared with the brokers the caller forks: once
  * per reaper, never in init, whose reapers would share it (one that exits
  * with a broker in flight would leave the next its slot).  0 or -errno. */

@@ -24,23 +24,23 @@
  *    lets through): it takes the caller's socket (pidfd_getfd), becomes the
  *    code's ids in the caller's working directory, resolves the path as the
  *    kernel would for the caller, and connects (or sends a copy of the
- *    caller's bytes) only when the socket is the sandbox's own -- bound by a socket of this network namespace whose
- *    owner is a sandbox uid (sock_diag) -- or lies on a bind with the
- *    "sockets" option.  It addresses /proc/self/fd/N, the very inode it
+ *    caller's bytes) only when the socket is the sandbox's own -- bound by
+ *    a socket of this network namespace whose owner is a sandbox uid
+ *    (sock_diag) -- or lies on a bind with the "sockets" option.  It addresses /proc/self/fd/N, the very inode it
  *    checked, so no rename or symlink can swap the file in between.
  *
  * A broker may block (a full backlog): the reaper goes on answering other
  * notifications and answers this one when the broker exits, with the
- * result the broker left in its slot (a shared page).  Runs inside init's rules (README.md): no malloc, no libc
- * beyond init_rt.c, raw syscalls.
+ * result the broker left in its slot (a shared page).  Runs inside init's
+ * rules (README.md): no malloc, no libc beyond init_rt.c, raw syscalls.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
@@ -54,7 +54,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <limits.h>
 #include <sys/un.h>
 
 #include "init_priv.h"
@@ -92,7 +91,7 @@ static struct broker *brokers;
 /* PETRI_UNIX_GUARD_*: with or without the host's cgroup programs. */
 static int guard_mode;
 
-int petri__broker_is_connect(const struct seccomp_data *d)
+int petri__broker_takes(const struct seccomp_data *d)
 {
 #ifdef NATIVE_ARCH
 	if (d->arch != NATIVE_ARCH)
@@ -172,6 +171,15 @@ int petri__broker_table(void)
 		return -errno;
 	brokers = t;
 	return 0;
+}
+
+/* @len bytes at @from in the caller @pid's memory into @to: how many were
+ * read (process_vm_readv), or -1. */
+static long read_caller(uint32_t pid, void *to, uint64_t from, size_t len)
+{
+	struct iovec local = {.iov_base = to, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)from, .iov_len = len};
+	return syscall(SYS_process_vm_readv, pid, &local, 1, &remote, 1, 0);
 }
 
 /* The kernel's dev_t, as sock_diag reports it, from a user-space st_dev. */
@@ -338,9 +346,7 @@ static int copy_bytes(const struct broker_call *c, void **buf, size_t *n)
 	void *p = mmap(NULL, *n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return ENOBUFS;
-	struct iovec local = {.iov_base = p, .iov_len = *n};
-	struct iovec remote = {.iov_base = (void *)(uintptr_t)c->d->args[1], .iov_len = *n};
-	if (syscall(SYS_process_vm_readv, c->tid, &local, 1, &remote, 1, 0) != (long)*n)
+	if (read_caller(c->tid, p, c->d->args[1], *n) != (long)*n)
 		return EFAULT;
 	*buf = p;
 	return 0;
@@ -506,7 +512,7 @@ static void answer(int notify_fd, uint64_t id, int64_t val, int err, uint32_t fl
 }
 
 /* Is @m's destination a pathname unix address?  (It is read from the
- * caller, which may change it after we looked: see petri__broker_connect.) */
+ * caller, which may change it after we looked: see petri__broker_start.) */
 static int msg_to_pathname(uint32_t pid, const struct msghdr *m)
 {
 	struct sockaddr_un sa;
@@ -514,9 +520,7 @@ static int msg_to_pathname(uint32_t pid, const struct msghdr *m)
 
 	if (!m->msg_name || len <= offsetof(struct sockaddr_un, sun_path))
 		return 0;
-	struct iovec local = {.iov_base = &sa, .iov_len = len};
-	struct iovec remote = {.iov_base = m->msg_name, .iov_len = len};
-	if (syscall(SYS_process_vm_readv, pid, &local, 1, &remote, 1, 0) != (long)len)
+	if (read_caller(pid, &sa, (uintptr_t)m->msg_name, len) != (long)len)
 		return 0; /* the kernel answers EFAULT */
 	return sa.sun_family == AF_UNIX && sa.sun_path[0] != '\0';
 }
@@ -539,9 +543,7 @@ static int check_msgs(int notify_fd, const struct seccomp_notif *req)
 	for (uint64_t i = 0; i < vlen;) {
 		size_t n = vlen - i < ARRAY_SIZE(v) ? (size_t)(vlen - i) : ARRAY_SIZE(v);
 		size_t each = mmsg ? sizeof(v[0]) : sizeof(v[0].msg_hdr);
-		struct iovec local = {.iov_base = v, .iov_len = n * each};
-		struct iovec remote = {.iov_base = (void *)(at + i * each), .iov_len = n * each};
-		long got = syscall(SYS_process_vm_readv, req->pid, &local, 1, &remote, 1, 0);
+		long got = read_caller(req->pid, v, at + i * each, n * each);
 		/* A short read: the kernel reads each header on its own and
 		 * sends the messages before the first it cannot read (then
 		 * answers with their count), so each whole header read is
@@ -566,8 +568,8 @@ static int check_msgs(int notify_fd, const struct seccomp_notif *req)
 	return 0;
 }
 
-int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
-			  const struct petri_init_cfg *cfg)
+int petri__broker_start(int notify_fd, const struct seccomp_notif *req,
+			const struct petri_init_cfg *cfg)
 {
 	if (req->data.nr == __NR_sendmsg || req->data.nr == __NR_sendmmsg)
 		return check_msgs(notify_fd, req);
@@ -581,11 +583,9 @@ int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 	 * the kernel goes on; the cgroup hooks stand behind a rewrite.  One
 	 * byte of sun_path is a pathname when it is not NUL: the kernel ends
 	 * the path at the address's length ("s", 3 bytes). */
-	struct iovec local = {.iov_base = &sa, .iov_len = len};
-	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
 	if (len <= offsetof(struct sockaddr_un, sun_path) || len > sizeof(sa) ||
-	    syscall(SYS_process_vm_readv, req->pid, &local, 1, &remote, 1, 0) != (long)len ||
-	    sa.sun_family != AF_UNIX || sa.sun_path[0] == '\0') {
+	    read_caller(req->pid, &sa, addr, len) != (long)len || sa.sun_family != AF_UNIX ||
+	    sa.sun_path[0] == '\0') {
 		answer(notify_fd, req->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
 		return 0;
 	}
@@ -601,19 +601,14 @@ int petri__broker_connect(int notify_fd, const struct seccomp_notif *req,
 		return -EAGAIN; /* as many calls in flight as we serve */
 	*b = (struct broker){.val = -1, .err = EINTR};
 	int pidfd = -1;
-	struct clone_args ca = {
-		.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = SIGCHLD};
-	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0 && errno == ENOSYS)
-		pid = syscall(SYS_clone, (unsigned long)(CLONE_PIDFD | SIGCHLD), NULL, &pidfd, NULL,
-			      0);
+	pid_t pid = petri__clone_pidfd(0, &pidfd);
 	if (pid < 0)
 		return -EAGAIN;
 	if (pid == 0) {
 		struct broker_call c = {.d = &req->data, .tid = req->pid, .sa = &sa, .len = len};
 		broker_main(&c, cfg, b);
 	}
-	b->pid = (pid_t)pid;
+	b->pid = pid;
 	b->pidfd = pidfd;
 	b->id = req->id;
 	b->tid = req->pid;

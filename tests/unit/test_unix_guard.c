@@ -268,31 +268,31 @@ static int run_child(int cgfd, int filtered, int want)
 
 /* ---- cases ------------------------------------------------------------------ */
 
-/* Under seccomp in the guarded cgroup: every pathname connect and send is
- * EPERM; abstract names and socketpairs work. */
-static void test_filtered_refused(void)
+/* A child (under a filter or not: @filtered) in a guarded cgroup of our
+ * own: its pathname calls must end with @want (0: success). */
+static void guarded_child(int filtered, int want)
 {
 	int fds[4];
 	int cg = make_cgroup(0, "a");
 	attach(cg);
 	servers(fds);
-	int bad = run_child(cg, 1, EPERM);
+	int bad = run_child(cg, filtered, want);
 	CHECK_MSG(bad == 0, "unexpected outcomes, bits 0x%x", bad);
 	servers_close(fds);
 	close(cg);
 }
 
+/* Under seccomp in the guarded cgroup: every pathname connect and send is
+ * EPERM; abstract names and socketpairs work. */
+static void test_filtered_refused(void)
+{
+	guarded_child(1, EPERM);
+}
+
 /* Without a filter (init, the reaper, its brokers) everything passes. */
 static void test_unfiltered_pass(void)
 {
-	int fds[4];
-	int cg = make_cgroup(0, "a");
-	attach(cg);
-	servers(fds);
-	int bad = run_child(cg, 0, 0);
-	CHECK_MSG(bad == 0, "unexpected outcomes, bits 0x%x", bad);
-	servers_close(fds);
-	close(cg);
+	guarded_child(0, 0);
 }
 
 /* A sibling cgroup without the guard: a filtered process there connects. */
